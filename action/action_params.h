@@ -1,0 +1,63 @@
+/* action_params.h: the action's parameters, parsed and validated from a /run `value` object.
+ *
+ * Names follow the seed (num_ops, operation_type, use_batching, parallel_calls, key_prefix)
+ * plus value_size, key_space, timeout_ms and the endpoints. Endpoints come from the
+ * parameters first, else from the environment (REDIS_HOST, REDIS_PORT, REDIS_PASSWORD,
+ * BATCHING_AGENT_HOST, BATCHING_AGENT_PORT, BATCHING_AGENT_PASSWORD), else defaults. */
+#ifndef ACTION_PARAMS_H
+#define ACTION_PARAMS_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "rb_error.h"
+
+enum action_op { ACTION_OP_SET, ACTION_OP_GET, ACTION_OP_DEL, ACTION_OP_EXISTS };
+
+#define ACTION_NUM_OPS_MAX 1000000LL
+#define ACTION_PARALLEL_MAX 256LL
+#define ACTION_VALUE_SIZE_MAX (1024LL * 1024LL)
+#define ACTION_KEY_SPACE_MAX 2147483647LL
+#define ACTION_TIMEOUT_MS_MAX 300000LL
+#define ACTION_KEY_PREFIX_MAX 128
+#define ACTION_HOST_MAX 256
+#define ACTION_SECRET_MAX 512
+#define ACTION_DEFAULT_REDIS_PORT 6379
+#define ACTION_DEFAULT_AGENT_PORT 6380
+#define ACTION_DEFAULT_TIMEOUT_MS 5000
+
+struct action_params {
+  enum action_op op;
+  long long num_ops;        /* 1..1,000,000, default 1 */
+  long long parallel_calls; /* 1..256, default 1 */
+  long long value_size;     /* bytes, 0..1 MiB, default 64 */
+  long long key_space;      /* keys cycle over this many; default num_ops */
+  long long timeout_ms;     /* deadline of each Redis call (and connect), default 5000 */
+  bool use_batching;        /* talk to the agent instead of Redis */
+  char key_prefix[ACTION_KEY_PREFIX_MAX + 1];
+  char redis_host[ACTION_HOST_MAX];
+  int redis_port;
+  char redis_password[ACTION_SECRET_MAX]; /* secret: never log or return */
+  char agent_host[ACTION_HOST_MAX];
+  int agent_port;
+  char agent_password[ACTION_SECRET_MAX]; /* secret: never log or return */
+  char ignored[256]; /* comma-separated names of parameters this action does not know */
+};
+
+/* Looks up an environment variable; copies it into buf and returns true when set. */
+typedef bool (*action_env_lookup)(const char *name, char *buf, size_t len);
+
+/* Fills out from value (a JSON object, or NULL for "no parameters") and env. On a bad value
+ * returns non-RB_OK with err naming the parameter, the allowed values and what was given. */
+enum rb_err action_params_parse(const cJSON *value, action_env_lookup env,
+                                struct action_params *out, char *err, size_t errlen);
+
+/* "set", "get", "del" or "exists". */
+const char *action_op_name(enum action_op op);
+
+/* The endpoint this activation talks to: the agent with use_batching, else Redis. Borrowed. */
+void action_params_endpoint(const struct action_params *p, const char **host, int *port,
+                            const char **password);
+
+#endif

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# install-deps.sh: install every Debian package rbench needs to build, run and test.
+# Idempotent: when everything is already installed it only checks and returns.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake pkg-config git
+  # libraries (see DESIGN.md decision 1)
+  libhiredis-dev libcurl4-openssl-dev libyaml-dev libcjson-dev libcmocka-dev
+  libmicrohttpd-dev libevent-dev
+  # servers and tools the tests and benchmarks drive
+  redis-server redis-tools nutcracker curl python3
+  # image build (action/Dockerfile) and a local registry
+  buildah docker-registry debootstrap
+  # sanitizers and fuzzing
+  clang libclang-rt-14-dev
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts services on install; the tests start their own on free ports.
+for svc in redis-server nutcracker docker-registry; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    $SUDO systemctl stop "$svc" || true
+  fi
+done
+echo "install-deps: done"
