@@ -59,6 +59,11 @@ bool agent_put_command(struct agent_buf *out, size_t argc, const char *const *ar
   return ok;
 }
 
+bool agent_run_needs_seal(const struct agent_run *r, enum agent_run_kind next, size_t max_run) {
+  if (r->n == 0) return false;
+  return next != r->kind || r->n >= max_run;
+}
+
 bool agent_run_add(struct agent_run *r, const char *key, size_t klen, const char *val, size_t vlen) {
   size_t mark = r->args.len;
   bool ok = agent_put_bulk(&r->args, key, klen) && (!val || agent_put_bulk(&r->args, val, vlen));

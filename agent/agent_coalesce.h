@@ -36,6 +36,11 @@ struct agent_run {
 void agent_run_init(struct agent_run *r);
 void agent_run_deinit(struct agent_run *r);
 
+/* The planner's rule: must the open run be sealed before a command of kind next is queued?
+ * next is AGENT_RUN_NONE for any command that cannot join a run. True when the run is open
+ * and next differs from its kind, or when the run already holds max_run commands. */
+bool agent_run_needs_seal(const struct agent_run *r, enum agent_run_kind next, size_t max_run);
+
 /* Adds one plain SET (val != NULL) or GET (val == NULL). The run must be empty or of the
  * same kind (the caller seals it first otherwise). Bytes are copied. False: out of memory. */
 bool agent_run_add(struct agent_run *r, const char *key, size_t klen, const char *val, size_t vlen);

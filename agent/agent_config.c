@@ -195,9 +195,29 @@ static enum rb_err apply_env(struct agent_config *c, agent_getenv_fn env, char *
   return RB_OK;
 }
 
+/* getopt_long accepts unambiguous prefixes, so "--redis-password x" would be taken for
+ * --redis-password-file and the password would end up in an error message. Only exact
+ * option names are accepted, and messages quote the name only, never a value. */
+static enum rb_err check_exact_names(int argc, char **argv, char *err, size_t errlen) {
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--") == 0) break;
+    if (strncmp(a, "--", 2) != 0) continue;
+    size_t n = strcspn(a + 2, "=");
+    const struct option *o = LONGOPTS;
+    while (o->name && !(strlen(o->name) == n && strncmp(o->name, a + 2, n) == 0)) o++;
+    if (!o->name)
+      return rb_errorf(RB_ERR_INVALID, err, errlen, "unknown option '--%.*s' (see --help)", (int)(n > 40 ? 40 : n), a + 2);
+    if (o->has_arg == required_argument && !strchr(a, '=')) i++; /* skip its value */
+  }
+  return RB_OK;
+}
+
 static enum rb_err apply_flags(struct agent_config *c, int argc, char **argv,
                                enum agent_config_action *out_action, char *err, size_t errlen) {
   int ch, idx = 0;
+  enum rb_err rc0 = check_exact_names(argc, argv, err, errlen);
+  if (rc0 != RB_OK) return rc0;
   optind = 1;
   opterr = 0;
   while ((ch = getopt_long(argc, argv, "", LONGOPTS, &idx)) != -1) {
@@ -206,7 +226,7 @@ static enum rb_err apply_flags(struct agent_config *c, int argc, char **argv,
       return RB_OK;
     }
     if (ch == '?' || ch == ':')
-      return rb_errorf(RB_ERR_INVALID, err, errlen, "unknown or incomplete option '%s' (see --help)", argv[optind - 1]);
+      return rb_errorf(RB_ERR_INVALID, err, errlen, "incomplete or unknown option (see --help)");
     char flag[64];
     snprintf(flag, sizeof flag, "--%s", LONGOPTS[idx].name);
     enum rb_err rc = apply(c, ch, flag, ch == O_COALESCE ? NULL : optarg, err, errlen);

@@ -560,7 +560,7 @@ static bool queue_one(struct upstream *u, struct client *c, const struct agent_r
 static bool queue_run(struct upstream *u, struct client *c, const struct agent_req *r,
                       const char *base, bool set, uint64_t now) {
   enum agent_run_kind kind = set ? AGENT_RUN_SET : AGENT_RUN_GET;
-  if (u->run_open && u->run.kind != kind) run_seal(u);
+  if (agent_run_needs_seal(&u->run, kind, u->w->cfg->flush.max_batch)) run_seal(u);
   struct entry *e;
   if (!u->run_open) {
     if (!(e = fifo_push(u))) return false;
@@ -582,7 +582,6 @@ static bool queue_run(struct upstream *u, struct client *c, const struct agent_r
   e->cs[e->n++] = c;
   c->inflight++;
   note_pending(u, now);
-  if (e->n >= u->w->cfg->flush.max_batch) run_seal(u);
   return true;
 }
 
