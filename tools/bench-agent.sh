@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# bench-agent.sh: redis-benchmark against redis-server directly, through rbench-agent (with
+# and without --coalesce) and through nutcracker (twemproxy), interleaved, REPS repetitions,
+# all in one run. Reports req/s, p50, p99, Redis CPU us/request (INFO cpu deltas) and proxy
+# CPU us/request (/proc/<pid>/stat) as a markdown table.
+#
+#   tools/bench-agent.sh [OUT.md]        (default: build/bench-agent/results.md)
+#   env: REPS=3 N=200000 AGENT=build/release/agent/rbench-agent CONFIGS="c50_P1 c200_P1 c500_P1 c50_P16"
+#        TARGETS="direct agent agent_coalesce nutcracker" AGENT_ARGS="" (extra agent flags)
+# Everything listens on 127.0.0.1 only; every server started here is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT="${1:-build/bench-agent/results.md}"
+REPS="${REPS:-3}"
+N="${N:-200000}"
+CONFIGS="${CONFIGS:-c50_P1 c200_P1 c500_P1 c50_P16}"
+TARGETS="${TARGETS:-direct agent agent_coalesce nutcracker}"
+AGENT="${AGENT:-build/release/agent/rbench-agent}"
+AGENT_ARGS="${AGENT_ARGS:-}"
+WORK="$(mktemp -d /tmp/rbench-bench-agent.XXXXXX)"
+RAW="$WORK/raw.tsv"
+mkdir -p "$(dirname "$OUT")"
+
+if [ ! -x "$AGENT" ]; then
+  cmake --preset release >/dev/null
+  cmake --build build/release -j2 --target rbench-agent >/dev/null
+fi
+for t in redis-server redis-cli redis-benchmark nutcracker python3; do
+  command -v "$t" >/dev/null || { echo "bench-agent: $t is missing (tools/install-deps.sh)" >&2; exit 1; }
+done
+ulimit -n 20000 2>/dev/null || ulimit -n 4096 2>/dev/null || true
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 1 500); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.01; done; return 1; }
+
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT INT TERM
+
+RP=$(free_port); AP=$(free_port); CP=$(free_port); NP=$(free_port); NS=$(free_port)
+redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
+  --maxclients 10000 --logfile "$WORK/redis.log" &
+RPID=$!; PIDS+=("$RPID"); wait_port "$RP"
+# shellcheck disable=SC2086
+"$AGENT" --listen 127.0.0.1:"$AP" --redis 127.0.0.1:"$RP" --log-level warn $AGENT_ARGS &
+APID=$!; PIDS+=("$APID")
+# shellcheck disable=SC2086
+"$AGENT" --listen 127.0.0.1:"$CP" --redis 127.0.0.1:"$RP" --log-level warn --coalesce $AGENT_ARGS &
+CPID=$!; PIDS+=("$CPID")
+cat > "$WORK/nutcracker.yml" <<YML
+alpha:
+  listen: 127.0.0.1:$NP
+  hash: fnv1a_64
+  distribution: ketama
+  redis: true
+  preconnect: true
+  auto_eject_hosts: false
+  server_connections: 1
+  timeout: 5000
+  servers:
+   - 127.0.0.1:$RP:1
+YML
+nutcracker -c "$WORK/nutcracker.yml" -s "$NS" -a 127.0.0.1 -o "$WORK/nut.log" -v 4 &
+NPID=$!; PIDS+=("$NPID")
+wait_port "$AP"; wait_port "$CP"; wait_port "$NP"
+
+redis_cpu() { redis-cli -p "$RP" INFO cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.6f", s}'; }
+proc_cpu() { # seconds of utime+stime of a pid
+  awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); printf "%.6f", ($12 + $13) / hz}' "/proc/$1/stat"; }
+port_of() { case "$1" in direct) echo "$RP";; agent) echo "$AP";; agent_coalesce) echo "$CP";; nutcracker) echo "$NP";; esac; }
+pid_of() { case "$1" in direct) echo "";; agent) echo "$APID";; agent_coalesce) echo "$CPID";; nutcracker) echo "$NPID";; esac; }
+
+printf 'rep\tconfig\ttarget\top\trps\tp50\tp99\tredis_cpu_s\tproxy_cpu_s\tn\n' > "$RAW"
+echo "bench-agent: $REPS reps of [$CONFIGS] x [$TARGETS], n=$N per op (SET and GET)" >&2
+for rep in $(seq 1 "$REPS"); do
+  for cfg in $CONFIGS; do
+    c="${cfg#c}"; c="${c%%_*}"; p="${cfg##*_P}"
+    # Rotate the order of targets each repetition, so none always runs first.
+    read -r -a tl <<< "$TARGETS"
+    k=$(( (rep - 1) % ${#tl[@]} ))
+    order=("${tl[@]:$k}" "${tl[@]:0:$k}")
+    for t in "${order[@]}"; do
+      port=$(port_of "$t"); pid=$(pid_of "$t")
+      r0=$(redis_cpu); p0=0; [ -n "$pid" ] && p0=$(proc_cpu "$pid")
+      csv=$(redis-benchmark -h 127.0.0.1 -p "$port" -t set,get -n "$N" -c "$c" -P "$p" --csv 2>/dev/null)
+      r1=$(redis_cpu); p1=0; [ -n "$pid" ] && p1=$(proc_cpu "$pid")
+      rc=$(python3 -c "print($r1-$r0)"); pc=$(python3 -c "print($p1-$p0)")
+      echo "$csv" | python3 -c '
+import csv, sys
+rep, cfg, t, rc, pc, n = sys.argv[1:]
+for row in csv.reader(sys.stdin):
+    if not row or row[0] == "test": continue
+    print("\t".join([rep, cfg, t, row[0], row[1], row[4], row[6], rc, pc, n]))
+' "$rep" "$cfg" "$t" "$rc" "$pc" "$N" >> "$RAW"
+      echo "  rep $rep $cfg $t: $(echo "$csv" | awk -F, 'NR>1 {gsub(/"/,""); printf "%s %s req/s  ", $1, $2}')" >&2
+      sleep 1
+    done
+  done
+done
+
+python3 - "$RAW" "$OUT" "$REPS" "$N" "$CONFIGS" "$TARGETS" <<'PY'
+import csv, statistics, sys
+raw, out, reps, n, configs, targets = sys.argv[1:]
+rows = list(csv.DictReader(open(raw), delimiter="\t"))
+configs, targets = configs.split(), targets.split()
+med = statistics.median
+def sel(cfg, t, op=None):
+    return [r for r in rows if r["config"] == cfg and r["target"] == t and (op is None or r["op"] == op)]
+def cpu(cfg, t, key):
+    # each invocation ran SET then GET: 2n requests share one CPU delta
+    vals = {}
+    for r in sel(cfg, t):
+        vals[r["rep"]] = float(r[key]) * 1e6 / (2 * int(r["n"]))
+    return med(vals.values()) if vals else float("nan")
+L = []
+L.append("| config | op | target | req/s (runs) | median req/s | vs direct | vs nutcracker | p50 ms | p99 ms |")
+L.append("|---|---|---|---|---|---|---|---|---|")
+for cfg in configs:
+    for op in ("SET", "GET"):
+        base = {t: med([float(r["rps"]) for r in sel(cfg, t, op)]) for t in targets if sel(cfg, t, op)}
+        for t in targets:
+            rs = sel(cfg, t, op)
+            if not rs: continue
+            rps = [float(r["rps"]) for r in rs]
+            m = med(rps)
+            vd = f"{m / base['direct']:.2f}x" if "direct" in base else "-"
+            vn = f"{m / base['nutcracker']:.2f}x" if "nutcracker" in base else "-"
+            L.append(f"| {cfg} | {op} | {t} | {' / '.join(f'{x/1000:.0f}k' for x in rps)} | {m/1000:.1f}k | {vd} | {vn} | "
+                     f"{med([float(r['p50']) for r in rs]):.3f} | {med([float(r['p99']) for r in rs]):.3f} |")
+L.append("")
+L.append("CPU time per request (SET+GET of each invocation together, median over repetitions, microseconds):")
+L.append("")
+L.append("| config | target | Redis us/req | proxy us/req | total server-side us/req |")
+L.append("|---|---|---|---|---|")
+for cfg in configs:
+    for t in targets:
+        if not sel(cfg, t): continue
+        rc, pc = cpu(cfg, t, "redis_cpu_s"), cpu(cfg, t, "proxy_cpu_s")
+        L.append(f"| {cfg} | {t} | {rc:.2f} | {pc:.2f} | {rc + pc:.2f} |")
+text = "\n".join(L) + "\n"
+open(out, "w").write(text)
+open(out + ".tsv", "w").write(open(raw).read())
+print(text)
+PY
+echo "bench-agent: table in $OUT, raw rows in $OUT.tsv" >&2
