@@ -663,6 +663,19 @@ static void client_process(struct client *c, uint64_t now) {
   if (c->in.len == 0) agent_buf_shrink(&c->in, 4 * CLIENT_READ_CHUNK);
 }
 
+/* Reads until the socket has nothing more (used when draining). */
+static void client_drain_input(struct client *c, uint64_t now) {
+  while (!c->dead && !c->closing && !c->paused && agent_buf_reserve(&c->in, CLIENT_READ_CHUNK)) {
+    ssize_t n = read(c->fd, agent_buf_tail(&c->in), agent_buf_space(&c->in));
+    if (n <= 0) {
+      if (n == 0 || (errno != EAGAIN && errno != EINTR)) client_close(c);
+      return;
+    }
+    agent_buf_commit(&c->in, (size_t)n);
+    client_process(c, now);
+  }
+}
+
 static void on_client_readable(evutil_socket_t fd, short what, void *arg) {
   (void)what;
   struct client *c = arg;
@@ -863,6 +876,13 @@ static void on_stop(evutil_socket_t fd, short what, void *arg) {
   event_del(w->accept_ev);
   close(w->lfd);
   w->lfd = -1;
+  /* Requests a client sent before the signal are answered: read what its socket already
+   * holds, then stop reading. */
+  uint64_t now = now_us();
+  for (struct client *c = w->clients, *next; c; c = next) {
+    next = c->next;
+    client_drain_input(c, now);
+  }
   for (struct client *c = w->clients; c; c = c->next) client_stop_reading(c);
 }
 
