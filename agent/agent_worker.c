@@ -113,6 +113,7 @@ struct agent_worker {
   size_t nclients, max_clients;
   struct client *dirty, *resume;
   struct agent_buf scratch;
+  struct agent_buf rbuf; /* shared read buffer (see on_client_readable) */
   unsigned long long next_id;
   bool draining, done;
   uint64_t drain_deadline_us;
@@ -158,9 +159,10 @@ static void client_put(struct client *c, const char *p, size_t n) {
   if (c->dead) return;
   agent_metric_add(&c->w->m.replies, 1);
   if (!agent_buf_append(&c->out, p, n)) {
+    /* Closed once what it has is written; never freed here (callers still hold c). */
     rb_warn("out of memory for a client's replies; closing it");
-    client_close(c);
-    return;
+    c->closing = true;
+    if (!c->dead) event_del(c->rev);
   }
   mark_dirty(c);
 }
@@ -168,8 +170,8 @@ static void client_put(struct client *c, const char *p, size_t n) {
 /* A FIFO entry for c was answered with p[0..n). */
 static void client_deliver(struct client *c, const char *p, size_t n) {
   c->inflight--;
-  client_put(c, p, n);
   if (c->dead) client_release(c);
+  else client_put(c, p, n);
 }
 
 /* ---- upstream FIFO --------------------------------------------------------------------- */
@@ -514,7 +516,8 @@ static void client_local(struct client *c, const char *p, size_t n) {
     free(copy);
     if (e) u->count--;
     rb_warn("out of memory queueing a reply; closing the client");
-    client_close(c);
+    c->closing = true;
+    event_del(c->rev);
     return;
   }
   memcpy(copy, p, n);
@@ -642,8 +645,8 @@ static void client_protocol_error(struct client *c) {
   client_stop_reading(c);
 }
 
-/* Parses and queues every complete command in c->in. */
-static void client_process(struct client *c, uint64_t now) {
+/* Parses and queues every complete command in buf (c->in, or the worker's read buffer). */
+static void client_process_buf(struct client *c, struct agent_buf *buf, uint64_t now) {
   while (!c->dead && !c->closing) {
     if (client_should_pause(c)) {
       c->paused = true;
@@ -651,16 +654,20 @@ static void client_process(struct client *c, uint64_t now) {
       return;
     }
     size_t used = 0;
-    enum agent_req_status st = agent_req_parse(&c->req, agent_buf_head(&c->in), c->in.len, &used);
+    enum agent_req_status st = agent_req_parse(&c->req, agent_buf_head(buf), buf->len, &used);
     if (st == AGENT_REQ_AGAIN) break;
     if (st == AGENT_REQ_ERROR) {
       client_protocol_error(c);
       break;
     }
-    if (c->req.argc > 0) handle_command(c, agent_buf_head(&c->in), used, now);
-    agent_buf_consume(&c->in, used);
+    if (c->req.argc > 0) handle_command(c, agent_buf_head(buf), used, now);
+    agent_buf_consume(buf, used);
   }
-  if (c->in.len == 0) agent_buf_shrink(&c->in, 4 * CLIENT_READ_CHUNK);
+}
+
+static void client_process(struct client *c, uint64_t now) {
+  client_process_buf(c, &c->in, now);
+  if (c->in.len == 0) agent_buf_shrink(&c->in, 0);
 }
 
 /* Reads until the socket has nothing more (used when draining). */
@@ -676,21 +683,34 @@ static void client_drain_input(struct client *c, uint64_t now) {
   }
 }
 
+/* A client with no partial command is read into the worker's shared buffer and parsed
+ * there; only an incomplete tail is copied into the client's own buffer. An idle client
+ * therefore holds no input memory, however many there are. */
 static void on_client_readable(evutil_socket_t fd, short what, void *arg) {
   (void)what;
   struct client *c = arg;
-  if (!agent_buf_reserve(&c->in, CLIENT_READ_CHUNK)) {
+  struct agent_buf *buf = c->in.len == 0 ? &c->w->rbuf : &c->in;
+  agent_buf_consume(&c->w->rbuf, c->w->rbuf.len);
+  if (!agent_buf_reserve(buf, CLIENT_READ_CHUNK)) {
     client_close(c);
     return;
   }
-  ssize_t n = read(fd, agent_buf_tail(&c->in), agent_buf_space(&c->in));
+  ssize_t n = read(fd, agent_buf_tail(buf), agent_buf_space(buf));
   if (n <= 0) {
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
     client_close(c); /* replies still in flight are dropped on arrival */
     return;
   }
-  agent_buf_commit(&c->in, (size_t)n);
-  client_process(c, now_us());
+  agent_buf_commit(buf, (size_t)n);
+  uint64_t now = now_us();
+  if (buf == &c->in) {
+    client_process(c, now);
+    return;
+  }
+  client_process_buf(c, buf, now);
+  if (buf->len > 0 && !c->dead && !agent_buf_append(&c->in, agent_buf_head(buf), buf->len))
+    client_close(c);
+  agent_buf_consume(buf, buf->len);
 }
 
 static void client_write(struct client *c) {
@@ -708,7 +728,7 @@ static void client_write(struct client *c) {
     client_close(c);
     return;
   }
-  agent_buf_shrink(&c->out, 4 * CLIENT_READ_CHUNK);
+  agent_buf_shrink(&c->out, 4096);
   if (c->closing && c->inflight == 0) {
     client_close(c);
     return;
@@ -1054,6 +1074,7 @@ void agent_worker_destroy(struct agent_worker *w) {
   if (w->stop_pipe[1] >= 0) close(w->stop_pipe[1]);
   if (w->base) event_base_free(w->base);
   agent_buf_deinit(&w->scratch);
+  agent_buf_deinit(&w->rbuf);
   free(w);
 }
 
