@@ -38,10 +38,10 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   struct fixture *f = *state;
-  rbt_proc_stop(&f->action, SIGTERM);
+  int rc = rbt_action_stop_checked(&f->action);
   rbt_proc_stop(&f->redis, SIGTERM);
   free(f);
-  return 0;
+  return rc;
 }
 
 static void expect(int port, const char *method, const char *path, const char *body, long status,
@@ -176,7 +176,7 @@ static void test_sentinels(void **state) {
   expect(p, "POST", "/init", "{\"value\":{}}", 200, NULL);
   expect(p, "POST", "/run", "{\"value\":{\"num_ops\":1}}", 200, NULL);
   expect(p, "POST", "/run", "{\"value\":{\"num_ops\":0}}", 200, NULL);
-  rbt_proc_stop(&f->action, SIGTERM);
+  assert_int_equal(rbt_action_stop_checked(&f->action), 0);
   char *log = rbt_proc_log(&f->action);
   /* stdout and stderr both go to the log: two sentinels per activation, none for /init. */
   assert_int_equal(count(log, "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n"), 4);

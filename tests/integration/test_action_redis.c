@@ -77,10 +77,10 @@ static int setup(void **state) {
 static int teardown(void **state) {
   struct fixture *f = *state;
   if (f->rc) redisFree(f->rc);
-  rbt_proc_stop(&f->action, SIGTERM);
+  int rc = rbt_action_stop_checked(&f->action);
   rbt_proc_stop(&f->redis, SIGTERM);
   free(f);
-  return 0;
+  return rc;
 }
 
 static void test_every_operation_direct(void **state) {
@@ -340,7 +340,7 @@ static void test_passwords(void **state) {
   assert_int_equal(num(j, "succeeded"), 4);
   assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "warm")));
   cJSON_Delete(j);
-  rbt_proc_stop(&action, SIGTERM);
+  assert_int_equal(rbt_action_stop_checked(&action), 0);
   char *log = rbt_proc_log(&action);
   assert_null(strstr(log, pw));
   assert_null(strstr(log, "wrong-pw-123"));
