@@ -21,6 +21,7 @@ TLS_VERIFY=""
 BASE_IMAGE="debian:bookworm"
 QUIET=0
 NO_CACHE=0
+PRUNE=0
 STORAGE_DRIVER="${STORAGE_DRIVER:-vfs}"
 ISOLATION="${BUILDAH_ISOLATION:-chroot}"
 
@@ -37,6 +38,8 @@ Builds action/Dockerfile with buildah into localhost/rbench-action:TAG and print
   --base IMAGE       builder base image (default debian:bookworm; must be in local storage,
                      the default one is made by tools/make-base-image.sh when missing)
   --no-cache         rebuild every step instead of reusing cached layers
+  --prune            after the build, remove the unnamed (cache) images of earlier builds,
+                     keeping this build's cached steps; named images are never touched
   -q, --quiet        write the build output to a log file and show it only on failure
   -h, --help         this text
 
@@ -78,6 +81,7 @@ while [ $# -gt 0 ]; do
       shift
       ;;
     --no-cache) NO_CACHE=1 ;;
+    --prune) PRUNE=1 ;;
     -q | --quiet) QUIET=1 ;;
     -h | --help)
       usage
@@ -115,23 +119,50 @@ elif ! "${BUILDAH[@]}" inspect --type image "$BASE_IMAGE" >/dev/null 2>&1; then
   die "base image '$BASE_IMAGE' is not in local storage (buildah images); only debian:bookworm is made automatically"
 fi
 
-bud=("${BUILDAH[@]}" bud --isolation "$ISOLATION" --layers --pull-never
+bud=("${BUILDAH[@]}" bud --isolation "$ISOLATION" --layers --force-rm --pull-never
   --build-arg "BASE_IMAGE=$BASE_IMAGE" -f "$ROOT/action/Dockerfile" -t "$LOCAL_REF")
 if [ "$NO_CACHE" -eq 1 ]; then bud+=(--no-cache); fi
 bud+=("$ROOT")
 
 echo "build-image: building $LOCAL_REF (base $BASE_IMAGE, storage $STORAGE_DRIVER, isolation $ISOLATION)"
+log="$(mktemp /tmp/rbench-build-image.XXXXXX.log)"
 if [ "$QUIET" -eq 1 ]; then
-  log="$(mktemp /tmp/rbench-build-image.XXXXXX.log)"
   if ! "${bud[@]}" >"$log" 2>&1; then
     tail -n 60 "$log" >&2
     die "buildah bud failed (full log: $log)"
   fi
-  rm -f "$log"
 else
-  "${bud[@]}" || die "buildah bud failed (see the output above)"
+  if ! "${bud[@]}" 2>&1 | tee "$log"; then
+    die "buildah bud failed (see the output above; full log: $log)"
+  fi
 fi
 build_s=$(($(date +%s) - start))
+
+if [ "$PRUNE" -eq 1 ]; then
+  # Every step of this build printed its image id ("--> ID" or "--> Using cache ID"); the
+  # unnamed images that are not among them are cached steps of earlier builds. With vfs each
+  # one is a full copy of the builder's root (~450 MB), so they add up quickly.
+  keep="$(grep -oE -- '^--> (Using cache )?[0-9a-f]{11,64}' "$log" | grep -oE '[0-9a-f]{11,64}$' || true)"
+  pruned=0
+  for pass in 1 2 3; do
+    while read -r id; do
+      [ -n "$id" ] || continue
+      mine=0
+      while read -r k; do
+        if [ -n "$k" ] && [ "${id#"$k"}" != "$id" ]; then mine=1; break; fi
+      done <<<"$keep"
+      [ "$mine" -eq 0 ] || continue
+      if "${BUILDAH[@]}" rmi "$id" >/dev/null 2>&1; then pruned=$((pruned + 1)); fi
+    done < <("${BUILDAH[@]}" images -a --no-trunc --json 2>/dev/null | python3 -c '
+import json, sys
+for i in json.load(sys.stdin) or []:
+    if not i.get("names"):
+        print(i["id"].removeprefix("sha256:"))')
+    [ "$pass" -lt 3 ] || break
+  done
+  echo "build-image: pruned $pruned cached image(s) of earlier builds"
+fi
+rm -f "$log"
 
 # Exact size: the sum of the image's layers as stored locally (uncompressed tar bytes).
 size_bytes="$("${BUILDAH[@]}" inspect --type image --format '{{.Manifest}}' "$LOCAL_REF" |

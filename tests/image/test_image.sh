@@ -143,12 +143,13 @@ ok "registry listening on $REG"
 # --- 2. build and push --------------------------------------------------------------------
 IMAGES+=("$LOCAL_REF" "$REG/$NAME:$TAG")
 t0=$(date +%s)
-if ! "$SRC/tools/build-image.sh" --tag "$TAG" --push "$REG" >"$WORK/build.log" 2>&1; then
+# --prune: drop cached steps of earlier builds (vfs keeps ~450 MB per step), keep this one's
+if ! "$SRC/tools/build-image.sh" --tag "$TAG" --push "$REG" --prune -q >"$WORK/build.log" 2>&1; then
   tail -n 80 "$WORK/build.log" >&2
   die "tools/build-image.sh failed"
 fi
 echo "# build and push took $(($(date +%s) - t0)) s"
-grep -E '^(image|size|pushed|digest):' "$WORK/build.log" | sed 's/^/# /'
+grep -E '^(image|size|pushed|digest):|^build-image: (built|pruned)' "$WORK/build.log" | sed 's/^/# /'
 ok "image built and pushed"
 
 local_size="$(sed -n 's/^size: \([0-9]*\) bytes.*/\1/p' "$WORK/build.log")"
