@@ -168,7 +168,7 @@ static void test_keep_alive(void **state) {
   struct fixture *f = *state;
   /* OpenWhisk's invoker keeps its connection to the container open between activations. */
   const char *one = "POST /run HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                    "Content-Length: 24\r\n\r\n{\"value\":{\"num_ops\":1}}";
+                    "Content-Length: 23\r\n\r\n{\"value\":{\"num_ops\":1}}";
   char two[512];
   snprintf(two, sizeof two, "%s%s", one, one);
   char *resp = raw_exchange(f->action.port, two, strlen(two));
