@@ -171,6 +171,13 @@ struct action_http *action_http_start(struct action_ctx *ctx, const char *host, 
     mg_init_library(0);
     lib_ready = true;
   }
+  if (strchr(host, ':') && !mg_check_feature(MG_FEATURES_IPV6)) {
+    snprintf(err, errlen,
+             "cannot listen on [%s]:%d: this build's HTTP library (Debian's civetweb) has no "
+             "IPv6 support; use an IPv4 address such as 0.0.0.0",
+             host, port);
+    return NULL;
+  }
   struct action_http *srv = calloc(1, sizeof *srv);
   if (!srv) {
     snprintf(err, errlen, "out of memory");

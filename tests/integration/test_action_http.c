@@ -231,6 +231,8 @@ static void test_command_line(void **state) {
   assert_non_null(strstr(out, "rbench-action 0."));
   assert_int_equal(run_cli("--listen", "nohost", out, sizeof out), 2);
   assert_non_null(strstr(out, "--listen: bad address 'nohost', expected HOST:PORT"));
+  assert_int_equal(run_cli("--listen", "[::1]:8080", out, sizeof out), 1);
+  assert_non_null(strstr(out, "no IPv6 support; use an IPv4 address"));
   assert_int_equal(run_cli("--threads", "0", out, sizeof out), 2);
   assert_non_null(strstr(out, "--threads must be an integer from 1 to 256, got '0'"));
   assert_int_equal(run_cli("--bogus", NULL, out, sizeof out), 2);
