@@ -6,17 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-void agent_buf_init(struct agent_buf *b) { memset(b, 0, sizeof *b); }
+void agent_buf_init(struct agent_buf *b) {
+  memset(b, 0, sizeof *b);
+}
 
-void agent_buf_deinit(struct agent_buf *b)
-{
+void agent_buf_deinit(struct agent_buf *b) {
   if (!b) return;
   free(b->data);
   memset(b, 0, sizeof *b);
 }
 
-bool agent_buf_reserve(struct agent_buf *b, size_t n)
-{
+bool agent_buf_reserve(struct agent_buf *b, size_t n) {
   if (b->cap - b->off - b->len >= n) return true;
   /* Moving the unread bytes to the front is cheaper than growing when it frees enough. */
   if (b->off > 0 && b->cap - b->len >= n && b->off >= b->len) {
@@ -41,8 +41,7 @@ bool agent_buf_reserve(struct agent_buf *b, size_t n)
   return true;
 }
 
-bool agent_buf_append(struct agent_buf *b, const void *p, size_t n)
-{
+bool agent_buf_append(struct agent_buf *b, const void *p, size_t n) {
   if (n == 0) return true;
   if (!agent_buf_reserve(b, n)) return false;
   memcpy(agent_buf_tail(b), p, n);
@@ -50,10 +49,11 @@ bool agent_buf_append(struct agent_buf *b, const void *p, size_t n)
   return true;
 }
 
-bool agent_buf_append_str(struct agent_buf *b, const char *s) { return agent_buf_append(b, s, strlen(s)); }
+bool agent_buf_append_str(struct agent_buf *b, const char *s) {
+  return agent_buf_append(b, s, strlen(s));
+}
 
-bool agent_buf_printf(struct agent_buf *b, const char *fmt, ...)
-{
+bool agent_buf_printf(struct agent_buf *b, const char *fmt, ...) {
   char tmp[256];
   va_list ap;
   va_start(ap, fmt);
@@ -69,8 +69,7 @@ bool agent_buf_printf(struct agent_buf *b, const char *fmt, ...)
   return true;
 }
 
-void agent_buf_consume(struct agent_buf *b, size_t n)
-{
+void agent_buf_consume(struct agent_buf *b, size_t n) {
   if (n >= b->len) {
     b->off = 0;
     b->len = 0;
@@ -80,8 +79,7 @@ void agent_buf_consume(struct agent_buf *b, size_t n)
   b->len -= n;
 }
 
-void agent_buf_shrink(struct agent_buf *b, size_t keep)
-{
+void agent_buf_shrink(struct agent_buf *b, size_t keep) {
   if (b->len != 0 || b->cap <= keep) return;
   free(b->data);
   b->data = NULL;

@@ -65,9 +65,8 @@ struct agent_cmd_args {
  * password is the client password (NULL: none); it is compared in constant time and never
  * copied into a reply. Returns true with out unchanged only when memory ran out (the caller
  * then closes the client). */
-bool agent_cmd_answer(const struct agent_cmd_args *a, const char *password,
-                      struct agent_session *s, const struct agent_cmd_info **out_info,
-                      struct agent_buf *out);
+bool agent_cmd_answer(const struct agent_cmd_args *a, const char *password, struct agent_session *s,
+                      const struct agent_cmd_info **out_info, struct agent_buf *out);
 
 /* Appends "-ERR <msg>\r\n" with CR/LF in msg replaced by blanks. */
 bool agent_cmd_error(struct agent_buf *out, const char *msg);

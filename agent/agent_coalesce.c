@@ -51,7 +51,8 @@ bool agent_put_bulk(struct agent_buf *out, const char *p, size_t n) {
   return true;
 }
 
-bool agent_put_command(struct agent_buf *out, size_t argc, const char *const *argv, const size_t *lens) {
+bool agent_put_command(struct agent_buf *out, size_t argc, const char *const *argv,
+                       const size_t *lens) {
   size_t mark = out->len;
   bool ok = put_header(out, '*', argc);
   for (size_t i = 0; ok && i < argc; i++) ok = agent_put_bulk(out, argv[i], lens[i]);
@@ -64,7 +65,8 @@ bool agent_run_needs_seal(const struct agent_run *r, enum agent_run_kind next, s
   return next != r->kind || r->n >= max_run;
 }
 
-bool agent_run_add(struct agent_run *r, const char *key, size_t klen, const char *val, size_t vlen) {
+bool agent_run_add(struct agent_run *r, const char *key, size_t klen, const char *val,
+                   size_t vlen) {
   size_t mark = r->args.len;
   bool ok = agent_put_bulk(&r->args, key, klen) && (!val || agent_put_bulk(&r->args, val, vlen));
   if (!ok) {
@@ -118,9 +120,12 @@ void agent_split_init(struct agent_split *s, const char *reply, size_t len, size
   s->len = len;
   s->n = n;
   s->mget = mget;
-  if (len > 0 && reply[0] == '-') s->whole = true;
-  else if (mget) s->bad = !array_header(s);
-  else s->bad = !(len == 5 && memcmp(reply, OK_REPLY, 5) == 0);
+  if (len > 0 && reply[0] == '-')
+    s->whole = true;
+  else if (mget)
+    s->bad = !array_header(s);
+  else
+    s->bad = !(len == 5 && memcmp(reply, OK_REPLY, 5) == 0);
 }
 
 bool agent_split_next(struct agent_split *s, const char **out_p, size_t *out_n) {

@@ -52,7 +52,8 @@ bool agent_run_seal(struct agent_run *r, struct agent_buf *out);
 /* Appends a bulk string ($len\r\nbytes\r\n) to out. */
 bool agent_put_bulk(struct agent_buf *out, const char *p, size_t n);
 /* Appends a command's multibulk encoding (argc arguments) to out. */
-bool agent_put_command(struct agent_buf *out, size_t argc, const char *const *argv, const size_t *lens);
+bool agent_put_command(struct agent_buf *out, size_t argc, const char *const *argv,
+                       const size_t *lens);
 
 /* Splitting a coalesced reply. Initialise with the complete raw reply and the number of
  * callers n and whether it answers an MGET; then call next n times, each returning the

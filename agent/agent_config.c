@@ -20,7 +20,8 @@ const char *agent_config_usage(void) {
          "\n"
          "  --listen HOST:PORT          where clients connect (default 127.0.0.1:6380)\n"
          "  --redis HOST:PORT           the Redis server (default 127.0.0.1:6379)\n"
-         "  --redis-password-file PATH  Redis password, first line of PATH (or env REDIS_PASSWORD)\n"
+         "  --redis-password-file PATH  Redis password, first line of PATH (or env "
+         "REDIS_PASSWORD)\n"
          "  --client-password-file PATH clients must AUTH with this password (or env\n"
          "                              BATCHING_AGENT_PASSWORD); default: no client password\n"
          "  --flush MODE                idle (default), pass or window; see docs/agent.md\n"
@@ -33,7 +34,8 @@ const char *agent_config_usage(void) {
          "  --max-clients N             client connections at most (default 10000)\n"
          "  --max-request-bytes N       bytes one command may take (default 67108864)\n"
          "  --max-args N                arguments one command may have (default 1048576)\n"
-         "  --timeout-ms N              Redis connect/reply timeout and drain limit (default 5000)\n"
+         "  --timeout-ms N              Redis connect/reply timeout and drain limit (default "
+         "5000)\n"
          "  --log-level LEVEL           debug, info, warn, error or off (default info)\n"
          "  --help, --version\n"
          "\n"
@@ -42,9 +44,24 @@ const char *agent_config_usage(void) {
 }
 
 enum opt_id {
-  O_LISTEN = 256, O_REDIS, O_REDIS_PW_FILE, O_CLIENT_PW_FILE, O_FLUSH, O_WINDOW, O_MAX_BATCH,
-  O_COALESCE, O_UPSTREAMS, O_WORKERS, O_METRICS, O_MAX_CLIENTS, O_MAX_REQ, O_MAX_ARGS, O_TIMEOUT,
-  O_LOG, O_HELP, O_VERSION
+  O_LISTEN = 256,
+  O_REDIS,
+  O_REDIS_PW_FILE,
+  O_CLIENT_PW_FILE,
+  O_FLUSH,
+  O_WINDOW,
+  O_MAX_BATCH,
+  O_COALESCE,
+  O_UPSTREAMS,
+  O_WORKERS,
+  O_METRICS,
+  O_MAX_CLIENTS,
+  O_MAX_REQ,
+  O_MAX_ARGS,
+  O_TIMEOUT,
+  O_LOG,
+  O_HELP,
+  O_VERSION
 };
 
 static const struct option LONGOPTS[] = {
@@ -102,9 +119,11 @@ void agent_config_deinit(struct agent_config *c) {
 }
 
 /* Reads the first line of a password file (without its line end). */
-static enum rb_err read_secret(const char *path, const char *flag, char **out, char *err, size_t errlen) {
+static enum rb_err read_secret(const char *path, const char *flag, char **out, char *err,
+                               size_t errlen) {
   FILE *f = fopen(path, "r");
-  if (!f) return rb_errorf(RB_ERR_IO, err, errlen, "%s: cannot open %s: %s", flag, path, strerror(errno));
+  if (!f)
+    return rb_errorf(RB_ERR_IO, err, errlen, "%s: cannot open %s: %s", flag, path, strerror(errno));
   char *line = NULL;
   size_t cap = 0;
   ssize_t n = getline(&line, &cap, f);
@@ -126,7 +145,8 @@ static enum rb_err read_secret(const char *path, const char *flag, char **out, c
 static enum rb_err set_number(const char *flag, const char *v, long long min, long long max,
                               long long *out, char *err, size_t errlen) {
   if (!rb_parse_ll(v, min, max, out))
-    return rb_errorf(RB_ERR_INVALID, err, errlen, "%s must be a whole number from %lld to %lld", flag, min, max);
+    return rb_errorf(RB_ERR_INVALID, err, errlen, "%s must be a whole number from %lld to %lld",
+                     flag, min, max);
   return RB_OK;
 }
 
@@ -143,45 +163,82 @@ static enum rb_err apply(struct agent_config *c, int id, const char *flag, const
   long long n = 0;
   enum rb_err rc = RB_OK;
   switch (id) {
-    case O_LISTEN: return set_hostport(flag, v, c->listen_host, sizeof c->listen_host, &c->listen_port, err, errlen);
-    case O_REDIS: return set_hostport(flag, v, c->redis_host, sizeof c->redis_host, &c->redis_port, err, errlen);
-    case O_METRICS: return set_hostport(flag, v, c->metrics_host, sizeof c->metrics_host, &c->metrics_port, err, errlen);
-    case O_REDIS_PW_FILE: return read_secret(v, flag, &c->redis_password, err, errlen);
-    case O_CLIENT_PW_FILE: return read_secret(v, flag, &c->client_password, err, errlen);
+    case O_LISTEN:
+      return set_hostport(flag, v, c->listen_host, sizeof c->listen_host, &c->listen_port, err,
+                          errlen);
+    case O_REDIS:
+      return set_hostport(flag, v, c->redis_host, sizeof c->redis_host, &c->redis_port, err,
+                          errlen);
+    case O_METRICS:
+      return set_hostport(flag, v, c->metrics_host, sizeof c->metrics_host, &c->metrics_port, err,
+                          errlen);
+    case O_REDIS_PW_FILE:
+      return read_secret(v, flag, &c->redis_password, err, errlen);
+    case O_CLIENT_PW_FILE:
+      return read_secret(v, flag, &c->client_password, err, errlen);
     case O_FLUSH:
       if (!agent_flush_mode_parse(v, &c->flush.mode))
         return rb_errorf(RB_ERR_INVALID, err, errlen, "%s must be idle, pass or window", flag);
       return RB_OK;
     case O_COALESCE:
-      if (v && strcmp(v, "1") != 0 && strcmp(v, "0") != 0 && strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
+      if (v && strcmp(v, "1") != 0 && strcmp(v, "0") != 0 && strcmp(v, "true") != 0 &&
+          strcmp(v, "false") != 0)
         return rb_errorf(RB_ERR_INVALID, err, errlen, "%s must be 1, 0, true or false", flag);
       c->coalesce = !v || strcmp(v, "1") == 0 || strcmp(v, "true") == 0;
       return RB_OK;
     case O_LOG:
       if (rb_log_level_parse(v) < 0)
-        return rb_errorf(RB_ERR_INVALID, err, errlen, "%s must be debug, info, warn, error or off", flag);
+        return rb_errorf(RB_ERR_INVALID, err, errlen, "%s must be debug, info, warn, error or off",
+                         flag);
       c->log_level = rb_log_level_parse(v);
       return RB_OK;
-    case O_WINDOW: rc = set_number(flag, v, 0, 10000000, &n, err, errlen); c->flush.window_us = (uint64_t)n; break;
-    case O_MAX_BATCH: rc = set_number(flag, v, 1, 1000000, &n, err, errlen); c->flush.max_batch = (size_t)n; break;
-    case O_UPSTREAMS: rc = set_number(flag, v, 1, 64, &n, err, errlen); c->upstreams = (int)n; break;
-    case O_WORKERS: rc = set_number(flag, v, 1, 64, &n, err, errlen); c->workers = (int)n; break;
-    case O_MAX_CLIENTS: rc = set_number(flag, v, 1, 1000000, &n, err, errlen); c->max_clients = (size_t)n; break;
-    case O_MAX_REQ: rc = set_number(flag, v, 64, 1LL << 32, &n, err, errlen); c->limits.max_request = (size_t)n; break;
-    case O_MAX_ARGS: rc = set_number(flag, v, 1, 1 << 24, &n, err, errlen); c->limits.max_args = (size_t)n; break;
-    case O_TIMEOUT: rc = set_number(flag, v, 10, 3600000, &n, err, errlen); c->timeout_ms = (uint64_t)n; break;
-    default: return rb_errorf(RB_ERR_INVALID, err, errlen, "unknown setting");
+    case O_WINDOW:
+      rc = set_number(flag, v, 0, 10000000, &n, err, errlen);
+      c->flush.window_us = (uint64_t)n;
+      break;
+    case O_MAX_BATCH:
+      rc = set_number(flag, v, 1, 1000000, &n, err, errlen);
+      c->flush.max_batch = (size_t)n;
+      break;
+    case O_UPSTREAMS:
+      rc = set_number(flag, v, 1, 64, &n, err, errlen);
+      c->upstreams = (int)n;
+      break;
+    case O_WORKERS:
+      rc = set_number(flag, v, 1, 64, &n, err, errlen);
+      c->workers = (int)n;
+      break;
+    case O_MAX_CLIENTS:
+      rc = set_number(flag, v, 1, 1000000, &n, err, errlen);
+      c->max_clients = (size_t)n;
+      break;
+    case O_MAX_REQ:
+      rc = set_number(flag, v, 64, 1LL << 32, &n, err, errlen);
+      c->limits.max_request = (size_t)n;
+      break;
+    case O_MAX_ARGS:
+      rc = set_number(flag, v, 1, 1 << 24, &n, err, errlen);
+      c->limits.max_args = (size_t)n;
+      break;
+    case O_TIMEOUT:
+      rc = set_number(flag, v, 10, 3600000, &n, err, errlen);
+      c->timeout_ms = (uint64_t)n;
+      break;
+    default:
+      return rb_errorf(RB_ERR_INVALID, err, errlen, "unknown setting");
   }
   return rc;
 }
 
 /* Environment first (so flags override it). */
-static enum rb_err apply_env(struct agent_config *c, agent_getenv_fn env, char *err, size_t errlen) {
+static enum rb_err apply_env(struct agent_config *c, agent_getenv_fn env, char *err,
+                             size_t errlen) {
   for (const struct option *o = LONGOPTS; o->name; o++) {
     if (o->val == O_HELP || o->val == O_VERSION) continue;
     char name[64] = "RBENCH_AGENT_";
     size_t k = strlen(name);
-    for (const char *p = o->name; *p && k + 1 < sizeof name; p++) name[k++] = *p == '-' ? '_' : (char)(*p - 32 * (*p >= 'a' && *p <= 'z'));
+    for (const char *p = o->name; *p && k + 1 < sizeof name; p++)
+      name[k++] = *p == '-' ? '_' : (char)(*p - 32 * (*p >= 'a' && *p <= 'z'));
     name[k] = '\0';
     const char *v = env(name);
     if (!v || !*v) continue;
@@ -207,7 +264,8 @@ static enum rb_err check_exact_names(int argc, char **argv, char *err, size_t er
     const struct option *o = LONGOPTS;
     while (o->name && !(strlen(o->name) == n && strncmp(o->name, a + 2, n) == 0)) o++;
     if (!o->name)
-      return rb_errorf(RB_ERR_INVALID, err, errlen, "unknown option '--%.*s' (see --help)", (int)(n > 40 ? 40 : n), a + 2);
+      return rb_errorf(RB_ERR_INVALID, err, errlen, "unknown option '--%.*s' (see --help)",
+                       (int)(n > 40 ? 40 : n), a + 2);
     if (o->has_arg == required_argument && !strchr(a, '=')) i++; /* skip its value */
   }
   return RB_OK;
@@ -233,11 +291,14 @@ static enum rb_err apply_flags(struct agent_config *c, int argc, char **argv,
     if (rc != RB_OK) return rc;
   }
   if (optind < argc)
-    return rb_errorf(RB_ERR_INVALID, err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
+    return rb_errorf(RB_ERR_INVALID, err, errlen, "unexpected argument '%s' (see --help)",
+                     argv[optind]);
   return RB_OK;
 }
 
-static const char *process_env(const char *name) { return getenv(name); }
+static const char *process_env(const char *name) {
+  return getenv(name);
+}
 
 enum rb_err agent_config_parse(struct agent_config *c, int argc, char **argv, agent_getenv_fn env,
                                enum agent_config_action *out_action, char *err, size_t errlen) {
@@ -245,7 +306,8 @@ enum rb_err agent_config_parse(struct agent_config *c, int argc, char **argv, ag
   *out_action = AGENT_CONFIG_RUN;
   enum rb_err rc = apply_env(c, env ? env : process_env, err, errlen);
   if (rc == RB_OK) rc = apply_flags(c, argc, argv, out_action, err, errlen);
-  if (rc == RB_OK && c->limits.max_bulk > c->limits.max_request) c->limits.max_bulk = c->limits.max_request;
+  if (rc == RB_OK && c->limits.max_bulk > c->limits.max_request)
+    c->limits.max_bulk = c->limits.max_request;
   if (rc == RB_OK && (size_t)c->workers > c->max_clients)
     rc = rb_errorf(RB_ERR_INVALID, err, errlen, "--max-clients must be at least --workers");
   return rc;

@@ -21,19 +21,19 @@ struct agent_config {
   char redis_host[256];
   int redis_port;
   char metrics_host[256];
-  int metrics_port;        /* 0: no metrics endpoint */
-  char *redis_password;    /* owned, NULL when none; wiped by agent_config_deinit */
-  char *client_password;   /* owned, NULL when none */
+  int metrics_port;      /* 0: no metrics endpoint */
+  char *redis_password;  /* owned, NULL when none; wiped by agent_config_deinit */
+  char *client_password; /* owned, NULL when none */
   struct agent_flush_cfg flush;
   bool coalesce;
-  int upstreams;           /* upstream connections per worker */
-  int workers;             /* event-loop threads */
-  size_t max_clients;      /* per agent (divided evenly among workers) */
+  int upstreams;      /* upstream connections per worker */
+  int workers;        /* event-loop threads */
+  size_t max_clients; /* per agent (divided evenly among workers) */
   struct agent_req_limits limits;
   uint64_t timeout_ms;     /* upstream connect and reply timeout; also the drain limit */
   uint64_t backoff_min_ms; /* reconnect backoff, doubling up to backoff_max_ms */
   uint64_t backoff_max_ms;
-  int log_level;           /* enum rb_log_level */
+  int log_level; /* enum rb_log_level */
 };
 
 enum agent_config_action { AGENT_CONFIG_RUN, AGENT_CONFIG_HELP, AGENT_CONFIG_VERSION };

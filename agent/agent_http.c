@@ -64,7 +64,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   }
   if (strcmp(url, "/healthz") == 0) {
     unsigned long long up = 0;
-    for (size_t i = 0; i < h->n; i++) up += atomic_load_explicit(&h->metrics[i]->upstreams_up, memory_order_relaxed);
+    for (size_t i = 0; i < h->n; i++)
+      up += atomic_load_explicit(&h->metrics[i]->upstreams_up, memory_order_relaxed);
     return up >= h->expected ? text(conn, MHD_HTTP_OK, "ok\n")
                              : text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "redis unreachable\n");
   }
@@ -80,12 +81,14 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
   rb_warn("metrics http: %s", line);
 }
 
-struct agent_http *agent_http_start(const char *host, int port, struct agent_metrics *const *metrics,
-                                    size_t n, unsigned long long upstreams_expected, char *err,
+struct agent_http *agent_http_start(const char *host, int port,
+                                    struct agent_metrics *const *metrics, size_t n,
+                                    unsigned long long upstreams_expected, char *err,
                                     size_t errlen) {
   char portstr[16];
   snprintf(portstr, sizeof portstr, "%d", port);
-  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+  struct addrinfo hints = {
+      .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
   struct addrinfo *ai = NULL;
   int gai = getaddrinfo(host, portstr, &hints, &ai);
   if (gai != 0) {
@@ -102,9 +105,10 @@ struct agent_http *agent_http_start(const char *host, int port, struct agent_met
   h->expected = upstreams_expected;
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_POLL;
   if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
-  h->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, h,
-                               MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
-                               (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_END);
+  h->daemon =
+      MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
+                       on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                       MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_END);
   if (!h->daemon) {
     snprintf(err, errlen, "--metrics: cannot listen on %s:%d", host, port);
     free(h);

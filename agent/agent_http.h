@@ -14,8 +14,9 @@ struct agent_http;
 
 /* Starts serving. metrics (n pointers) are borrowed and must outlive the server;
  * upstreams_expected is the number of upstream connections when all are up. */
-struct agent_http *agent_http_start(const char *host, int port, struct agent_metrics *const *metrics,
-                                    size_t n, unsigned long long upstreams_expected, char *err,
+struct agent_http *agent_http_start(const char *host, int port,
+                                    struct agent_metrics *const *metrics, size_t n,
+                                    unsigned long long upstreams_expected, char *err,
                                     size_t errlen);
 /* Stops and frees. NULL-safe. */
 void agent_http_stop(struct agent_http *h);

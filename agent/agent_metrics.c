@@ -6,10 +6,13 @@
 
 const uint64_t agent_metrics_batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
 const size_t agent_metrics_batch_nbounds = sizeof agent_metrics_batch_bounds / sizeof(uint64_t);
-const uint64_t agent_metrics_delay_bounds[] = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 50000};
+const uint64_t agent_metrics_delay_bounds[] = {5,   10,   25,   50,   100,   250,
+                                               500, 1000, 2500, 5000, 10000, 50000};
 const size_t agent_metrics_delay_nbounds = sizeof agent_metrics_delay_bounds / sizeof(uint64_t);
 
-void agent_metrics_init(struct agent_metrics *m) { memset(m, 0, sizeof *m); }
+void agent_metrics_init(struct agent_metrics *m) {
+  memset(m, 0, sizeof *m);
+}
 
 void agent_hist_record(struct agent_hist *h, const uint64_t *bounds, size_t nbounds, uint64_t v,
                        uint64_t count) {
@@ -20,10 +23,13 @@ void agent_hist_record(struct agent_hist *h, const uint64_t *bounds, size_t nbou
   agent_metric_add(&h->count, count);
 }
 
-static uint64_t ld(const _Atomic uint64_t *p) { return atomic_load_explicit(p, memory_order_relaxed); }
+static uint64_t ld(const _Atomic uint64_t *p) {
+  return atomic_load_explicit(p, memory_order_relaxed);
+}
 
 static void render_hist(struct agent_metrics *const *m, size_t n, size_t offset, const char *name,
-                        const char *help, const uint64_t *bounds, size_t nb, struct agent_buf *out) {
+                        const char *help, const uint64_t *bounds, size_t nb,
+                        struct agent_buf *out) {
   agent_buf_printf(out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
   uint64_t cum = 0, sum = 0, count = 0;
   for (size_t b = 0; b <= nb; b++) {
@@ -35,19 +41,21 @@ static void render_hist(struct agent_metrics *const *m, size_t n, size_t offset,
         count += ld(&h->count);
       }
     }
-    if (b < nb) agent_buf_printf(out, "%s_bucket{le=\"%" PRIu64 "\"} %" PRIu64 "\n", name, bounds[b], cum);
-    else agent_buf_printf(out, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cum);
+    if (b < nb)
+      agent_buf_printf(out, "%s_bucket{le=\"%" PRIu64 "\"} %" PRIu64 "\n", name, bounds[b], cum);
+    else
+      agent_buf_printf(out, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cum);
   }
   agent_buf_printf(out, "%s_sum %" PRIu64 "\n%s_count %" PRIu64 "\n", name, sum, name, count);
 }
 
 int agent_metrics_render(struct agent_metrics *const *m, size_t n, struct agent_buf *out) {
-#define AGENT_METRIC_RENDER(f, name, type, help)                                      \
-  do {                                                                                \
-    uint64_t total = 0;                                                               \
-    for (size_t w = 0; w < n; w++) total += ld(&m[w]->f);                             \
-    agent_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, \
-                     name, type, name, total);                                        \
+#define AGENT_METRIC_RENDER(f, name, type, help)                                                  \
+  do {                                                                                            \
+    uint64_t total = 0;                                                                           \
+    for (size_t w = 0; w < n; w++) total += ld(&m[w]->f);                                         \
+    agent_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, \
+                     name, total);                                                                \
   } while (0);
   AGENT_COUNTERS(AGENT_METRIC_RENDER)
 #undef AGENT_METRIC_RENDER

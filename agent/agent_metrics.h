@@ -22,21 +22,31 @@ struct agent_hist {
 };
 
 #define AGENT_COUNTERS(X)                                                                          \
-  X(clients_accepted, "rbench_agent_clients_accepted_total", "counter", "client connections accepted") \
-  X(clients_refused, "rbench_agent_clients_refused_total", "counter", "connections refused at --max-clients") \
-  X(clients, "rbench_agent_clients", "gauge", "client connections open now")                      \
-  X(requests, "rbench_agent_requests_total", "counter", "commands read from clients")             \
-  X(replies, "rbench_agent_replies_total", "counter", "replies written back to clients (incl. errors and local)") \
-  X(forwarded, "rbench_agent_forwarded_total", "counter", "commands sent to Redis as the client sent them") \
+  X(clients_accepted, "rbench_agent_clients_accepted_total", "counter",                            \
+    "client connections accepted")                                                                 \
+  X(clients_refused, "rbench_agent_clients_refused_total", "counter",                              \
+    "connections refused at --max-clients")                                                        \
+  X(clients, "rbench_agent_clients", "gauge", "client connections open now")                       \
+  X(requests, "rbench_agent_requests_total", "counter", "commands read from clients")              \
+  X(replies, "rbench_agent_replies_total", "counter",                                              \
+    "replies written back to clients (incl. errors and local)")                                    \
+  X(forwarded, "rbench_agent_forwarded_total", "counter",                                          \
+    "commands sent to Redis as the client sent them")                                              \
   X(coalesced, "rbench_agent_coalesced_total", "counter", "commands folded into MSET/MGET")        \
-  X(local, "rbench_agent_local_total", "counter", "commands answered by the agent (PING, ECHO, AUTH, HELLO, QUIT)") \
-  X(rejected, "rbench_agent_rejected_total", "counter", "commands refused (unsupported, unknown, NOAUTH, Redis down)") \
-  X(protocol_errors, "rbench_agent_protocol_errors_total", "counter", "clients closed for malformed or oversized input") \
-  X(failed_fast, "rbench_agent_failed_fast_total", "counter", "commands refused at once because Redis was unreachable") \
-  X(upstream_errors, "rbench_agent_upstream_errors_total", "counter", "upstream connection failures (connect, I/O, timeout, AUTH)") \
-  X(inflight_failed, "rbench_agent_inflight_failed_total", "counter", "commands answered with an error because their upstream failed") \
+  X(local, "rbench_agent_local_total", "counter",                                                  \
+    "commands answered by the agent (PING, ECHO, AUTH, HELLO, QUIT)")                              \
+  X(rejected, "rbench_agent_rejected_total", "counter",                                            \
+    "commands refused (unsupported, unknown, NOAUTH, Redis down)")                                 \
+  X(protocol_errors, "rbench_agent_protocol_errors_total", "counter",                              \
+    "clients closed for malformed or oversized input")                                             \
+  X(failed_fast, "rbench_agent_failed_fast_total", "counter",                                      \
+    "commands refused at once because Redis was unreachable")                                      \
+  X(upstream_errors, "rbench_agent_upstream_errors_total", "counter",                              \
+    "upstream connection failures (connect, I/O, timeout, AUTH)")                                  \
+  X(inflight_failed, "rbench_agent_inflight_failed_total", "counter",                              \
+    "commands answered with an error because their upstream failed")                               \
   X(reconnects, "rbench_agent_reconnects_total", "counter", "successful upstream (re)connections") \
-  X(upstreams_up, "rbench_agent_upstreams_up", "gauge", "upstream connections ready now")       \
+  X(upstreams_up, "rbench_agent_upstreams_up", "gauge", "upstream connections ready now")          \
   X(batches, "rbench_agent_batches_total", "counter", "batches written to Redis")
 
 struct agent_metrics {

@@ -5,7 +5,9 @@
 #include <stdint.h>
 #include <string.h>
 
-void agent_reply_scan_init(struct agent_reply_scan *s) { memset(s, 0, sizeof *s); }
+void agent_reply_scan_init(struct agent_reply_scan *s) {
+  memset(s, 0, sizeof *s);
+}
 
 static size_t find_crlf(const char *buf, size_t len, size_t from) {
   while (from < len) {
@@ -52,7 +54,8 @@ static int scan_element(struct agent_reply_scan *s, const char *buf, size_t len)
     s->pos = cr + 2;
     return 1;
   }
-  if ((type != '$' && type != '*') || parse_num(buf + s->pos + 1, cr - s->pos - 1, &n) != 0) return -1;
+  if ((type != '$' && type != '*') || parse_num(buf + s->pos + 1, cr - s->pos - 1, &n) != 0)
+    return -1;
   if (type == '$') {
     if (n < 0) {
       s->pos = cr + 2;

@@ -14,9 +14,9 @@
 enum agent_reply_status { AGENT_REPLY_DONE, AGENT_REPLY_AGAIN, AGENT_REPLY_ERROR };
 
 struct agent_reply_scan {
-  size_t pos;                               /* bytes of the current reply already framed */
-  size_t depth;                             /* open arrays */
-  long long left[AGENT_REPLY_MAX_DEPTH];    /* elements still expected per open array */
+  size_t pos;                            /* bytes of the current reply already framed */
+  size_t depth;                          /* open arrays */
+  long long left[AGENT_REPLY_MAX_DEPTH]; /* elements still expected per open array */
 };
 
 void agent_reply_scan_init(struct agent_reply_scan *s);

@@ -8,13 +8,12 @@
 
 enum { ST_START, ST_COUNT, ST_BULK_HDR, ST_BULK_DATA, ST_INLINE, ST_ERROR };
 
-#define HEADER_MAX 32           /* "*N\r\n" and "$N\r\n" lines (Redis refuses longer ones) */
-#define INLINE_MAX (64 * 1024)  /* like Redis's PROTO_INLINE_MAX_SIZE */
+#define HEADER_MAX 32          /* "*N\r\n" and "$N\r\n" lines (Redis refuses longer ones) */
+#define INLINE_MAX (64 * 1024) /* like Redis's PROTO_INLINE_MAX_SIZE */
 
 struct agent_req_limits agent_req_default_limits(void) {
-  struct agent_req_limits l = {.max_args = 1024 * 1024,
-                               .max_bulk = 512u * 1024 * 1024,
-                               .max_request = 64u * 1024 * 1024};
+  struct agent_req_limits l = {
+      .max_args = 1024 * 1024, .max_bulk = 512u * 1024 * 1024, .max_request = 64u * 1024 * 1024};
   return l;
 }
 
@@ -101,7 +100,8 @@ static enum agent_req_status st_count(struct agent_req *r, const char *buf, size
   long long n = 0;
   int rc = read_header(r, buf, len, &n);
   if (rc == 0) return AGENT_REQ_AGAIN;
-  if (rc < 0 || n > (long long)r->lim.max_args) return fail(r, "Protocol error: invalid multibulk length");
+  if (rc < 0 || n > (long long)r->lim.max_args)
+    return fail(r, "Protocol error: invalid multibulk length");
   if (n <= 0) { /* *0 and *-1: an empty command, as Redis treats it */
     *out_used = r->_pos;
     r->_state = ST_START;
@@ -132,7 +132,8 @@ static enum agent_req_status st_bulk_data(struct agent_req *r, const char *buf, 
                                           size_t *out_used) {
   if (len - r->_pos < r->_bulk + 2) return AGENT_REQ_AGAIN;
   size_t end = r->_pos + r->_bulk;
-  if (buf[end] != '\r' || buf[end + 1] != '\n') return fail(r, "Protocol error: expected CRLF after an argument");
+  if (buf[end] != '\r' || buf[end + 1] != '\n')
+    return fail(r, "Protocol error: expected CRLF after an argument");
   if (!push_arg(r, r->_pos, r->_bulk)) return fail(r, "out of memory");
   r->_pos = end + 2;
   if (r->argc < r->_nargs) {
@@ -152,7 +153,9 @@ static int hex_val(char c) {
   return -1;
 }
 
-static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
+static bool is_blank(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
 
 /* Decodes one escape after a backslash in a double-quoted word; returns bytes read. */
 static size_t unescape(const char *p, const char *end, char *out) {
@@ -161,12 +164,24 @@ static size_t unescape(const char *p, const char *end, char *out) {
     return 3;
   }
   switch (*p) {
-    case 'n': *out = '\n'; break;
-    case 'r': *out = '\r'; break;
-    case 't': *out = '\t'; break;
-    case 'b': *out = '\b'; break;
-    case 'a': *out = '\a'; break;
-    default: *out = *p; break;
+    case 'n':
+      *out = '\n';
+      break;
+    case 'r':
+      *out = '\r';
+      break;
+    case 't':
+      *out = '\t';
+      break;
+    case 'b':
+      *out = '\b';
+      break;
+    case 'a':
+      *out = '\a';
+      break;
+    default:
+      *out = *p;
+      break;
   }
   return 1;
 }
@@ -208,7 +223,8 @@ static enum agent_req_status split_inline(struct agent_req *r, char *buf, size_t
     if (r->argc >= r->lim.max_args) return fail(r, "Protocol error: too many arguments");
     char *start = w;
     if (*p == '"' || *p == '\'') {
-      if (!quoted_word(&p, stop, &w)) return fail(r, "Protocol error: unbalanced quotes in request");
+      if (!quoted_word(&p, stop, &w))
+        return fail(r, "Protocol error: unbalanced quotes in request");
     } else {
       while (p < stop && !is_blank(*p)) *w++ = *p++;
     }
@@ -216,7 +232,8 @@ static enum agent_req_status split_inline(struct agent_req *r, char *buf, size_t
   }
 }
 
-static enum agent_req_status st_inline(struct agent_req *r, char *buf, size_t len, size_t *out_used) {
+static enum agent_req_status st_inline(struct agent_req *r, char *buf, size_t len,
+                                       size_t *out_used) {
   const char *nl = memchr(buf + r->_pos, '\n', len - r->_pos);
   size_t max = r->lim.max_request < INLINE_MAX ? r->lim.max_request : INLINE_MAX;
   if (!nl) {
@@ -233,7 +250,8 @@ static enum agent_req_status st_inline(struct agent_req *r, char *buf, size_t le
   return AGENT_REQ_CMD;
 }
 
-enum agent_req_status agent_req_parse(struct agent_req *r, char *buf, size_t len, size_t *out_used) {
+enum agent_req_status agent_req_parse(struct agent_req *r, char *buf, size_t len,
+                                      size_t *out_used) {
   *out_used = 0;
   if (r->_state == ST_ERROR) return AGENT_REQ_ERROR;
   if (r->_state == ST_START) {
@@ -247,11 +265,19 @@ enum agent_req_status agent_req_parse(struct agent_req *r, char *buf, size_t len
     enum agent_req_status st;
     int before = r->_state;
     switch (r->_state) {
-      case ST_COUNT: st = st_count(r, buf, len, out_used); break;
-      case ST_BULK_HDR: st = st_bulk_hdr(r, buf, len); break;
-      case ST_BULK_DATA: st = st_bulk_data(r, buf, len, out_used); break;
-      case ST_INLINE: return st_inline(r, buf, len, out_used);
-      default: return fail(r, "internal parser state");
+      case ST_COUNT:
+        st = st_count(r, buf, len, out_used);
+        break;
+      case ST_BULK_HDR:
+        st = st_bulk_hdr(r, buf, len);
+        break;
+      case ST_BULK_DATA:
+        st = st_bulk_data(r, buf, len, out_used);
+        break;
+      case ST_INLINE:
+        return st_inline(r, buf, len, out_used);
+      default:
+        return fail(r, "internal parser state");
     }
     if (st != AGENT_REQ_AGAIN || r->_state == before) {
       if (st == AGENT_REQ_AGAIN && len > r->lim.max_request)

@@ -45,10 +45,10 @@ struct agent_req {
   char errstr[96];
   /* private parser state */
   int _state;
-  size_t _pos;       /* bytes of the current command already parsed */
-  size_t _nargs;     /* multibulk: expected element count */
-  size_t _bulk;      /* multibulk: length of the argument being read */
-  size_t _cap;       /* capacity of argv */
+  size_t _pos;   /* bytes of the current command already parsed */
+  size_t _nargs; /* multibulk: expected element count */
+  size_t _bulk;  /* multibulk: length of the argument being read */
+  size_t _cap;   /* capacity of argv */
 };
 
 /* Default limits: 1M args, 512 MiB bulk, 64 MiB per request. */

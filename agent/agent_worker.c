@@ -27,8 +27,8 @@
 
 #define CLIENT_READ_CHUNK 16384
 #define UP_READ_CHUNK 65536
-#define CLIENT_PAUSE_INFLIGHT 65536   /* stop reading a client with this many commands queued */
-#define CLIENT_PAUSE_OUT (32u << 20)  /* ... or this many reply bytes it has not read */
+#define CLIENT_PAUSE_INFLIGHT 65536  /* stop reading a client with this many commands queued */
+#define CLIENT_PAUSE_OUT (32u << 20) /* ... or this many reply bytes it has not read */
 #define TICK_MS 50
 
 static const char ERR_DOWN[] = "-ERR rbench-agent: Redis is unreachable, reconnecting\r\n";
@@ -45,13 +45,13 @@ struct client;
 /* One FIFO entry: what the next reply from Redis (or a local reply) belongs to. */
 struct entry {
   unsigned char kind;
-  bool mget;           /* E_RUN: MGET (else MSET) */
-  uint32_t n;          /* E_RUN: callers in the run */
-  struct client *c;    /* E_ONE, E_LOCAL */
-  struct client **cs;  /* E_RUN: callers in order (owned) */
-  char *text;          /* E_LOCAL: the reply (owned) */
+  bool mget;          /* E_RUN: MGET (else MSET) */
+  uint32_t n;         /* E_RUN: callers in the run */
+  struct client *c;   /* E_ONE, E_LOCAL */
+  struct client **cs; /* E_RUN: callers in order (owned) */
+  char *text;         /* E_LOCAL: the reply (owned) */
   size_t text_len;
-  uint64_t t_us;       /* arrival of the (first) command, for the queueing-delay histogram */
+  uint64_t t_us; /* arrival of the (first) command, for the queueing-delay histogram */
 };
 
 enum up_state { UP_DOWN, UP_CONNECTING, UP_READY };
@@ -61,13 +61,13 @@ struct upstream {
   int fd;
   enum up_state state;
   struct event *rev, *wev, *window, *retry;
-  struct agent_buf out;        /* [0, wlen) flushed but unwritten, then pending bytes */
+  struct agent_buf out; /* [0, wlen) flushed but unwritten, then pending bytes */
   size_t wlen;
   struct agent_buf in;
   struct agent_reply_scan scan;
-  struct entry *ring;          /* FIFO: [head, head+nflushed) sent, then pending */
+  struct entry *ring; /* FIFO: [head, head+nflushed) sent, then pending */
   size_t cap, head, count, nflushed;
-  size_t pending_cmds;         /* client commands queued, not flushed */
+  size_t pending_cmds; /* client commands queued, not flushed */
   uint64_t pending_oldest_us;
   size_t inflight_cmds;        /* commands flushed, replies outstanding */
   uint64_t progress_us;        /* last reply, or flush onto an idle connection */
@@ -87,12 +87,12 @@ struct client {
   struct agent_buf in, out;
   struct agent_req req;
   struct agent_session sess;
-  size_t inflight;   /* FIFO entries that refer to this client */
-  bool dead;         /* socket closed; freed once inflight == 0 */
-  bool closing;      /* close once everything is answered and written (QUIT, protocol error) */
-  bool paused;       /* reading stopped for backpressure */
-  bool dirty;        /* on the worker's dirty list */
-  bool resume;       /* on the worker's resume list */
+  size_t inflight; /* FIFO entries that refer to this client */
+  bool dead;       /* socket closed; freed once inflight == 0 */
+  bool closing;    /* close once everything is answered and written (QUIT, protocol error) */
+  bool paused;     /* reading stopped for backpressure */
+  bool dirty;      /* on the worker's dirty list */
+  bool resume;     /* on the worker's resume list */
   struct client *next_dirty, *next_resume;
   struct client *prev, *next; /* live clients */
 };
@@ -109,7 +109,7 @@ struct agent_worker {
   struct upstream *ups;
   int nups;
   int next_up;
-  struct client *clients;      /* live list */
+  struct client *clients; /* live list */
   size_t nclients, max_clients;
   struct client *dirty, *resume;
   struct agent_buf scratch;
@@ -120,7 +120,9 @@ struct agent_worker {
   struct agent_metrics m;
 };
 
-static uint64_t now_us(void) { return rb_clock_mono_ns() / 1000; }
+static uint64_t now_us(void) {
+  return rb_clock_mono_ns() / 1000;
+}
 
 /* ---- clients: output ---------------------------------------------------------------- */
 
@@ -139,8 +141,10 @@ static void client_close(struct client *c) {
   event_free(c->wev);
   close(c->fd);
   c->dead = true;
-  if (c->prev) c->prev->next = c->next;
-  else w->clients = c->next;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    w->clients = c->next;
   if (c->next) c->next->prev = c->prev;
   w->nclients--;
   agent_metric_sub(&w->m.clients, 1);
@@ -170,13 +174,17 @@ static void client_put(struct client *c, const char *p, size_t n) {
 /* A FIFO entry for c was answered with p[0..n). */
 static void client_deliver(struct client *c, const char *p, size_t n) {
   c->inflight--;
-  if (c->dead) client_release(c);
-  else client_put(c, p, n);
+  if (c->dead)
+    client_release(c);
+  else
+    client_put(c, p, n);
 }
 
 /* ---- upstream FIFO --------------------------------------------------------------------- */
 
-static struct entry *fifo_at(struct upstream *u, size_t i) { return &u->ring[(u->head + i) % u->cap]; }
+static struct entry *fifo_at(struct upstream *u, size_t i) {
+  return &u->ring[(u->head + i) % u->cap];
+}
 
 static struct entry *fifo_push(struct upstream *u) {
   if (u->count == u->cap) {
@@ -404,8 +412,10 @@ static void on_up_writable(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
   struct upstream *u = arg;
-  if (u->state == UP_CONNECTING) up_connected(u);
-  else if (u->state == UP_READY) up_write(u);
+  if (u->state == UP_CONNECTING)
+    up_connected(u);
+  else if (u->state == UP_READY)
+    up_write(u);
 }
 
 /* ---- upstream replies ---------------------------------------------------------------- */
@@ -415,7 +425,8 @@ static void run_reply(struct upstream *u, struct entry *e, const char *p, size_t
   const char *part;
   size_t plen;
   agent_split_init(&sp, p, n, e->n, e->mget);
-  for (uint32_t k = 0; agent_split_next(&sp, &part, &plen); k++) client_deliver(e->cs[k], part, plen);
+  for (uint32_t k = 0; agent_split_next(&sp, &part, &plen); k++)
+    client_deliver(e->cs[k], part, plen);
   u->inflight_cmds -= e->n;
 }
 
@@ -463,7 +474,8 @@ static void on_up_readable(evutil_socket_t fd, short what, void *arg) {
   u->progress_us = now_us();
   for (;;) {
     size_t len = 0;
-    enum agent_reply_status st = agent_reply_scan(&u->scan, agent_buf_head(&u->in), u->in.len, &len);
+    enum agent_reply_status st =
+        agent_reply_scan(&u->scan, agent_buf_head(&u->in), u->in.len, &len);
     if (st == AGENT_REPLY_AGAIN) break;
     if (st == AGENT_REPLY_ERROR) {
       up_fail(u, "Redis sent something that is not RESP2");
@@ -620,9 +632,12 @@ static void handle_command(struct client *c, const char *base, size_t raw_len, u
     return;
   }
   bool ok;
-  bool get = info->id == AGENT_CMD_GET && r->argc == 2, set = info->id == AGENT_CMD_SET && r->argc == 3;
-  if (w->cfg->coalesce && (get || set)) ok = queue_run(u, c, r, base, set, now);
-  else ok = queue_one(u, c, r, base, raw_len, now);
+  bool get = info->id == AGENT_CMD_GET && r->argc == 2,
+       set = info->id == AGENT_CMD_SET && r->argc == 3;
+  if (w->cfg->coalesce && (get || set))
+    ok = queue_run(u, c, r, base, set, now);
+  else
+    ok = queue_one(u, c, r, base, raw_len, now);
   if (!ok) {
     client_local(c, "-ERR rbench-agent: out of memory\r\n", 34);
     return;
@@ -820,12 +835,16 @@ static void decide_flushes(struct agent_worker *w, uint64_t now) {
   for (int i = 0; i < w->nups; i++) {
     struct upstream *u = &w->ups[i];
     if (u->state != UP_READY) continue;
-    struct agent_flush_state st = {.pending = u->pending_cmds, .oldest_us = u->pending_oldest_us,
-                                   .inflight = u->inflight_cmds, .pass_end = true};
+    struct agent_flush_state st = {.pending = u->pending_cmds,
+                                   .oldest_us = u->pending_oldest_us,
+                                   .inflight = u->inflight_cmds,
+                                   .pass_end = true};
     uint64_t deadline = 0;
     enum agent_flush_verdict v = agent_flush_decide(&w->cfg->flush, &st, now, &deadline);
-    if (v == AGENT_FLUSH_NOW || (v == AGENT_FLUSH_WAIT && w->draining)) up_flush(u, now);
-    else if (v == AGENT_FLUSH_WAIT) arm_window(u, deadline, now);
+    if (v == AGENT_FLUSH_NOW || (v == AGENT_FLUSH_WAIT && w->draining))
+      up_flush(u, now);
+    else if (v == AGENT_FLUSH_WAIT)
+      arm_window(u, deadline, now);
   }
 }
 
@@ -834,8 +853,10 @@ static void write_dirty(struct agent_worker *w) {
     struct client *c = w->dirty;
     w->dirty = c->next_dirty;
     c->dirty = false;
-    if (c->dead) client_release(c);
-    else client_write(c);
+    if (c->dead)
+      client_release(c);
+    else
+      client_write(c);
   }
 }
 
@@ -880,7 +901,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
   uint64_t now = now_us(), limit = w->cfg->timeout_ms * 1000;
   for (int i = 0; i < w->nups; i++) {
     struct upstream *u = &w->ups[i];
-    if (u->state == UP_CONNECTING && now - u->connect_us > limit) up_fail(u, "connect timed out");
+    if (u->state == UP_CONNECTING && now - u->connect_us > limit)
+      up_fail(u, "connect timed out");
     else if (u->state == UP_READY && u->inflight_cmds > 0 && now - u->progress_us > limit)
       up_fail(u, "no reply from Redis within --timeout-ms");
   }
@@ -929,7 +951,10 @@ static void *worker_main(void *arg) {
 /* ---- lifecycle ------------------------------------------------------------------------- */
 
 static int listen_socket(const struct agent_config *cfg, bool reuseport, char *err, size_t errlen) {
-  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai;
+  struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                           .ai_socktype = SOCK_STREAM,
+                           .ai_flags = AI_PASSIVE},
+                  *ai;
   char port[16];
   snprintf(port, sizeof port, "%d", cfg->listen_port);
   int rc = getaddrinfo(cfg->listen_host, port, &hints, &ai);
@@ -943,7 +968,8 @@ static int listen_socket(const struct agent_config *cfg, bool reuseport, char *e
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
-      snprintf(err, errlen, "--listen %s:%d: %s", cfg->listen_host, cfg->listen_port, strerror(errno));
+      snprintf(err, errlen, "--listen %s:%d: %s", cfg->listen_host, cfg->listen_port,
+               strerror(errno));
       close(fd);
       fd = -1;
     }
@@ -968,7 +994,8 @@ static bool upstream_init(struct agent_worker *w, struct upstream *u) {
   return u->rev && u->wev && u->window && u->retry;
 }
 
-struct agent_worker *agent_worker_create(const struct agent_config *cfg, int index, char *err, size_t errlen) {
+struct agent_worker *agent_worker_create(const struct agent_config *cfg, int index, char *err,
+                                         size_t errlen) {
   struct agent_worker *w = calloc(1, sizeof *w);
   if (!w) return NULL;
   w->cfg = cfg;
@@ -1078,4 +1105,6 @@ void agent_worker_destroy(struct agent_worker *w) {
   free(w);
 }
 
-struct agent_metrics *agent_worker_metrics(struct agent_worker *w) { return &w->m; }
+struct agent_metrics *agent_worker_metrics(struct agent_worker *w) {
+  return &w->m;
+}

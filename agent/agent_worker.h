@@ -26,7 +26,8 @@ struct agent_worker;
 
 /* Creates the worker and binds its listening socket (SO_REUSEPORT when the agent has several
  * workers). cfg is borrowed and must outlive the worker. NULL on error (err says why). */
-struct agent_worker *agent_worker_create(const struct agent_config *cfg, int index, char *err, size_t errlen);
+struct agent_worker *agent_worker_create(const struct agent_config *cfg, int index, char *err,
+                                         size_t errlen);
 /* Starts the worker's thread. Returns 0 or an errno value. */
 int agent_worker_start(struct agent_worker *w);
 /* Asks the worker to drain: stop accepting and reading, answer everything already read,

@@ -38,7 +38,8 @@ static int serve(const struct agent_config *cfg) {
   }
   if (cfg->metrics_port > 0 &&
       !(http = agent_http_start(cfg->metrics_host, cfg->metrics_port, ms, (size_t)cfg->workers,
-                                (unsigned long long)(cfg->workers * cfg->upstreams), err, sizeof err))) {
+                                (unsigned long long)(cfg->workers * cfg->upstreams), err,
+                                sizeof err))) {
     fprintf(stderr, "rbench-agent: %s\n", err);
     goto out;
   }
@@ -48,11 +49,12 @@ static int serve(const struct agent_config *cfg) {
       goto out;
     }
   }
-  rb_info("rbench-agent %s listening on %s:%d, Redis %s:%d, flush %s, window %lluus, max batch %zu%s, "
-          "%d worker(s) x %d upstream(s)",
-          RBENCH_VERSION, cfg->listen_host, cfg->listen_port, cfg->redis_host, cfg->redis_port,
-          agent_flush_mode_name(cfg->flush.mode), (unsigned long long)cfg->flush.window_us,
-          cfg->flush.max_batch, cfg->coalesce ? ", coalescing" : "", cfg->workers, cfg->upstreams);
+  rb_info(
+      "rbench-agent %s listening on %s:%d, Redis %s:%d, flush %s, window %lluus, max batch %zu%s, "
+      "%d worker(s) x %d upstream(s)",
+      RBENCH_VERSION, cfg->listen_host, cfg->listen_port, cfg->redis_host, cfg->redis_port,
+      agent_flush_mode_name(cfg->flush.mode), (unsigned long long)cfg->flush.window_us,
+      cfg->flush.max_batch, cfg->coalesce ? ", coalescing" : "", cfg->workers, cfg->upstreams);
   int sig = 0;
   sigwait(&set, &sig);
   rb_info("signal %d: draining in-flight requests", sig);

@@ -31,7 +31,9 @@ static char *read_file(const char *path, size_t *len) {
   return buf;
 }
 
-static bool contains(const char *buf, size_t len, const char *s) { return memmem(buf, len, s, strlen(s)) != NULL; }
+static bool contains(const char *buf, size_t len, const char *s) {
+  return memmem(buf, len, s, strlen(s)) != NULL;
+}
 
 static void test_both_passwords(void **state) {
   (void)state;
@@ -45,7 +47,8 @@ static void test_both_passwords(void **state) {
   int mport = rbt_free_port();
   char m[64];
   snprintf(m, sizeof m, "127.0.0.1:%d", mport);
-  const char *extra[] = {"--redis-password-file", pwfile, "--metrics", m, "--log-level", "debug", NULL};
+  const char *extra[] = {"--redis-password-file", pwfile,  "--metrics", m,
+                         "--log-level",           "debug", NULL};
   static char envpw[] = "BATCHING_AGENT_PASSWORD=" CLIENT_PW;
   char *env[] = {envpw, NULL};
   assert_true(rbt_agent_start(&agent, redis.port, extra, env));
@@ -76,7 +79,8 @@ static void test_both_passwords(void **state) {
 
   /* redis-cli with the client password. */
   char cmd[256], *out = NULL;
-  snprintf(cmd, sizeof cmd, "REDISCLI_AUTH=%s timeout 10 redis-cli -p %d GET auth:k", CLIENT_PW, agent.port);
+  snprintf(cmd, sizeof cmd, "REDISCLI_AUTH=%s timeout 10 redis-cli -p %d GET auth:k", CLIENT_PW,
+           agent.port);
   assert_int_equal(rbt_run(cmd, &out), 0);
   assert_string_equal(out, "v\n");
   free(out);

@@ -35,7 +35,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   (void)state;
   int rc_agent_co = rbt_proc_stop(&agent_co, SIGTERM); /* 0: drained, no sanitizer report */
-  int rc_agent = rbt_proc_stop(&agent, SIGTERM); /* 0: drained, no sanitizer report */
+  int rc_agent = rbt_proc_stop(&agent, SIGTERM);       /* 0: drained, no sanitizer report */
   rbt_proc_stop(&redis, SIGTERM);
   return (rc_agent_co != 0 || rc_agent != 0) ? -1 : 0;
 }
@@ -51,7 +51,8 @@ static char *cli(int port, const char *args, int *rc) {
 static void expect_cli(int port, const char *args, const char *want) {
   int rc;
   char *out = cli(port, args, &rc);
-  if (rc != 0 || strcmp(out, want) != 0) fail_msg("redis-cli %s: rc %d, got [%s], want [%s]", args, rc, out, want);
+  if (rc != 0 || strcmp(out, want) != 0)
+    fail_msg("redis-cli %s: rc %d, got [%s], want [%s]", args, rc, out, want);
   free(out);
 }
 
@@ -106,7 +107,8 @@ static void test_redis_cli_answers(void **state) {
 static void expect_error_naming(redisContext *c, const char *cmd, const char *name) {
   redisReply *r = redisCommand(c, cmd);
   assert_non_null(r);
-  if (r->type != REDIS_REPLY_ERROR || !strstr(r->str, name)) fail_msg("%s: %s", cmd, r->str ? r->str : "?");
+  if (r->type != REDIS_REPLY_ERROR || !strstr(r->str, name))
+    fail_msg("%s: %s", cmd, r->str ? r->str : "?");
   freeReplyObject(r);
   /* The connection stays open and usable. */
   r = redisCommand(c, "PING");
@@ -147,17 +149,21 @@ static void test_inline_and_pipelined_local_order(void **state) {
   redisReader *rd = redisReaderCreate();
   /* Inline commands, and local replies (PING, ECHO, refusals) interleaved with forwarded
    * commands in one pipeline: every reply must come back in the order sent. */
-  const char *in = "SET inl:k \"v 1\"\r\nPING\r\nGET inl:k\r\nECHO e1\r\nMULTI\r\nINCR inl:c\r\n"
-                   "*2\r\n$4\r\nECHO\r\n$2\r\ne2\r\nINCR inl:c\r\n\r\nGET inl:k\n";
+  const char *in =
+      "SET inl:k \"v 1\"\r\nPING\r\nGET inl:k\r\nECHO e1\r\nMULTI\r\nINCR inl:c\r\n"
+      "*2\r\n$4\r\nECHO\r\n$2\r\ne2\r\nINCR inl:c\r\n\r\nGET inl:k\n";
   assert_true(rbt_send(fd, in, strlen(in)));
   const char *want[] = {"OK", "PONG", "v 1", "e1", "ERR", "1", "e2", "2", "v 1"};
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
     redisReply *r = rbt_read_reply(fd, rd);
     assert_non_null(r);
     char got[128];
-    if (r->type == REDIS_REPLY_INTEGER) snprintf(got, sizeof got, "%lld", r->integer);
-    else if (r->type == REDIS_REPLY_ERROR) snprintf(got, sizeof got, "ERR");
-    else snprintf(got, sizeof got, "%s", r->str);
+    if (r->type == REDIS_REPLY_INTEGER)
+      snprintf(got, sizeof got, "%lld", r->integer);
+    else if (r->type == REDIS_REPLY_ERROR)
+      snprintf(got, sizeof got, "ERR");
+    else
+      snprintf(got, sizeof got, "%s", r->str);
     if (strcmp(got, want[i]) != 0) fail_msg("reply %zu: got %s want %s", i, got, want[i]);
     freeReplyObject(r);
   }
@@ -177,7 +183,9 @@ static void test_split_writes_and_large_values(void **state) {
   int fd = rbt_tcp_connect(agent_co.port, 10000);
   assert_true(fd >= 0);
   redisReader *rd = redisReaderCreate();
-  const char in[] = "*3\r\n$3\r\nSET\r\n$5\r\nsplit\r\n$3\r\nabc\r\nGET split\r\n*2\r\n$3\r\nGET\r\n$5\r\nsplit\r\n";
+  const char in[] =
+      "*3\r\n$3\r\nSET\r\n$5\r\nsplit\r\n$3\r\nabc\r\nGET "
+      "split\r\n*2\r\n$3\r\nGET\r\n$5\r\nsplit\r\n";
   for (size_t i = 0; i < sizeof in - 1; i++) {
     assert_true(rbt_send(fd, in + i, 1));
     if (i % 7 == 0) usleep(1000);
@@ -216,7 +224,8 @@ static void test_redis_benchmark(void **state) {
   for (int i = 0; i < 2; i++) {
     char cmd[512], *out = NULL;
     snprintf(cmd, sizeof cmd,
-             "timeout 120 redis-benchmark -p %d -t set,get,incr,lpush,rpop,mset -n 20000 -c 20 -r 1000 -q 2>&1",
+             "timeout 120 redis-benchmark -p %d -t set,get,incr,lpush,rpop,mset -n 20000 -c 20 -r "
+             "1000 -q 2>&1",
              ports[i]);
     int rc = rbt_run(cmd, &out);
     if (rc != 0) fail_msg("redis-benchmark rc %d: %s", rc, out);
@@ -250,7 +259,8 @@ static void test_metrics_endpoint(void **state) {
   assert_non_null(body);
   assert_int_equal(st, 200);
   assert_true(metric(body, "rbench_agent_requests_total") > 1000);
-  assert_true(metric(body, "rbench_agent_replies_total") >= metric(body, "rbench_agent_requests_total") - 1);
+  assert_true(metric(body, "rbench_agent_replies_total") >=
+              metric(body, "rbench_agent_requests_total") - 1);
   assert_true(metric(body, "rbench_agent_batches_total") > 0);
   assert_true(metric(body, "rbench_agent_rejected_total") >= 10);
   assert_int_equal(metric(body, "rbench_agent_upstreams_up"), 1);

@@ -55,7 +55,8 @@ static void record(struct client_run *cr, const char *fmt, ...) {
 }
 
 static bool str_is(const redisReply *r, const char *s) {
-  return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) && strcmp(r->str, s) == 0;
+  return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) &&
+         strcmp(r->str, s) == 0;
 }
 
 static bool value_is(const redisReply *r, const char *want) {
@@ -67,14 +68,24 @@ static void check(struct client_run *cr, const struct expect *e, const redisRepl
   bool ok = false;
   switch (e->kind) {
     case K_SET:
-    case K_SETEX: ok = str_is(r, "OK"); break;
-    case K_GET: ok = value_is(r, e->want); break;
-    case K_INCR: ok = r && r->type == REDIS_REPLY_INTEGER && r->integer == e->num; break;
-    case K_ECHO: ok = value_is(r, e->want); break;
-    case K_PING: ok = str_is(r, "PONG"); break;
+    case K_SETEX:
+      ok = str_is(r, "OK");
+      break;
+    case K_GET:
+      ok = value_is(r, e->want);
+      break;
+    case K_INCR:
+      ok = r && r->type == REDIS_REPLY_INTEGER && r->integer == e->num;
+      break;
+    case K_ECHO:
+      ok = value_is(r, e->want);
+      break;
+    case K_PING:
+      ok = str_is(r, "PONG");
+      break;
     case K_MGET:
-      ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && value_is(r->element[0], e->want) &&
-           value_is(r->element[1], e->want2);
+      ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+           value_is(r->element[0], e->want) && value_is(r->element[1], e->want2);
       break;
   }
   cr->checked++;
@@ -130,7 +141,8 @@ static void *client_main(void *arg) {
         e->key2 = (k + 1) % NKEYS;
         snprintf(e->want, sizeof e->want, "%s", vals[k]);
         snprintf(e->want2, sizeof e->want2, "%s", vals[e->key2]);
-        redisAppendCommand(c, "MGET conc:%u:%d:%d conc:%u:%d:%d", cr->run, cr->id, k, cr->run, cr->id, e->key2);
+        redisAppendCommand(c, "MGET conc:%u:%d:%d conc:%u:%d:%d", cr->run, cr->id, k, cr->run,
+                           cr->id, e->key2);
       } else {
         e->kind = K_PING;
         redisAppendCommand(c, "PING");
@@ -155,7 +167,8 @@ static void run_clients(int port, unsigned seed) {
   static struct client_run runs[NCLIENTS];
   pthread_t th[NCLIENTS];
   for (int i = 0; i < NCLIENTS; i++) {
-    runs[i] = (struct client_run){.port = port, .id = i, .seed = seed * 1000 + (unsigned)i, .run = seed};
+    runs[i] =
+        (struct client_run){.port = port, .id = i, .seed = seed * 1000 + (unsigned)i, .run = seed};
     assert_int_equal(pthread_create(&th[i], NULL, client_main, &runs[i]), 0);
   }
   long checked = 0;

@@ -32,7 +32,8 @@ static long long metric(int port, const char *name) {
   return v;
 }
 
-static bool start_pair(struct rbt_proc *redis, struct rbt_proc *agent, int *mport, const char *const *extra) {
+static bool start_pair(struct rbt_proc *redis, struct rbt_proc *agent, int *mport,
+                       const char *const *extra) {
   if (!rbt_redis_start(redis, NULL)) return false;
   const char *args[16];
   static char m[64];
@@ -72,11 +73,14 @@ static void *load_main(void *arg) {
         redisFree(c);
         return NULL;
       }
-      if (r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0) l->ok++;
-      else if (r->type == REDIS_REPLY_ERROR && strstr(r->str, "rbench-agent")) l->errors++;
+      if (r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0)
+        l->ok++;
+      else if (r->type == REDIS_REPLY_ERROR && strstr(r->str, "rbench-agent"))
+        l->errors++;
       else {
         l->bad++;
-        snprintf(l->bad_msg, sizeof l->bad_msg, "unexpected reply type %d %s", r->type, r->str ? r->str : "");
+        snprintf(l->bad_msg, sizeof l->bad_msg, "unexpected reply type %d %s", r->type,
+                 r->str ? r->str : "");
       }
       freeReplyObject(r);
     }
@@ -206,7 +210,9 @@ static void test_client_closes_mid_batch(void **state) {
     assert_true(fd >= 0);
     char buf[64 * 1024];
     size_t n = 0;
-    while (n + 64 < sizeof buf) n += (size_t)snprintf(buf + n, sizeof buf - n, "*2\r\n$3\r\nGET\r\n$5\r\nmid:%d\r\n", round % 10);
+    while (n + 64 < sizeof buf)
+      n += (size_t)snprintf(buf + n, sizeof buf - n, "*2\r\n$3\r\nGET\r\n$5\r\nmid:%d\r\n",
+                            round % 10);
     assert_true(rbt_send(fd, buf, n));
     close(fd); /* gone before its replies arrive */
   }
@@ -325,7 +331,8 @@ static void test_sigterm_drains(void **state) {
   enum { N = 5000 };
   static char buf[N * 48];
   size_t n = 0;
-  for (int i = 0; i < N; i++) n += (size_t)snprintf(buf + n, sizeof buf - n, "*2\r\n$4\r\nINCR\r\n$5\r\ndrain\r\n");
+  for (int i = 0; i < N; i++)
+    n += (size_t)snprintf(buf + n, sizeof buf - n, "*2\r\n$4\r\nINCR\r\n$5\r\ndrain\r\n");
   assert_true(rbt_send(fd, buf, n));
   usleep(20 * 1000); /* the agent has read them */
   kill(agent.pid, SIGTERM);

@@ -22,7 +22,8 @@ long long rbt_now_ms(void) {
   return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-bool rbt_agent_start(struct rbt_proc *p, int redis_port, const char *const *extra, char *const env[]) {
+bool rbt_agent_start(struct rbt_proc *p, int redis_port, const char *const *extra,
+                     char *const env[]) {
   for (int attempt = 0; attempt < 5; attempt++) {
     p->port = rbt_free_port();
     char listen[64], redis[64];
@@ -47,7 +48,8 @@ bool rbt_agent_start(struct rbt_proc *p, int redis_port, const char *const *extr
 int rbt_tcp_connect(int port, int timeout_ms) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return -1;
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+  struct sockaddr_in sa = {.sin_family = AF_INET,
+                           .sin_port = htons((uint16_t)port),
                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -122,8 +124,10 @@ int rbt_run(const char *cmdline, char **out) {
   while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) fwrite(chunk, 1, n, m);
   fclose(m);
   int st = pclose(f);
-  if (out) *out = buf;
-  else free(buf);
+  if (out)
+    *out = buf;
+  else
+    free(buf);
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 

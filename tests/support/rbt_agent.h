@@ -11,7 +11,8 @@
 
 /* Starts rbench-agent on a free port in front of Redis at redis_port. extra is a
  * NULL-terminated list of more arguments (may be NULL); env as for rbt_proc_start. */
-bool rbt_agent_start(struct rbt_proc *p, int redis_port, const char *const *extra, char *const env[]);
+bool rbt_agent_start(struct rbt_proc *p, int redis_port, const char *const *extra,
+                     char *const env[]);
 
 /* A blocking TCP connection to 127.0.0.1:port with send/receive timeouts; -1 on failure. */
 int rbt_tcp_connect(int port, int timeout_ms);

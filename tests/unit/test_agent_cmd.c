@@ -59,9 +59,19 @@ static void test_pass_through(void **state) {
   (void)state;
   struct agent_session s = {.authed = true};
   const struct agent_cmd_info *info;
-  const char *pass[] = {"SET k v", "set k v EX 10", "GET k", "DEL a b", "EXISTS a", "MGET a b",
-                        "MSET a 1 b 2", "INCR n", "INCRBY n 3", "HSET h f v", "EXPIRE k 5",
-                        "XREAD COUNT 1 STREAMS s 0", "EVAL \"return 1\" 0"};
+  const char *pass[] = {"SET k v",
+                        "set k v EX 10",
+                        "GET k",
+                        "DEL a b",
+                        "EXISTS a",
+                        "MGET a b",
+                        "MSET a 1 b 2",
+                        "INCR n",
+                        "INCRBY n 3",
+                        "HSET h f v",
+                        "EXPIRE k 5",
+                        "XREAD COUNT 1 STREAMS s 0",
+                        "EVAL \"return 1\" 0"};
   for (size_t i = 0; i < sizeof pass / sizeof pass[0]; i++) {
     if (answer(pass[i], NULL, &s, &info) != NULL) fail_msg("%s did not pass", pass[i]);
     assert_int_equal(info->kind, AGENT_CMD_PASS);
@@ -77,7 +87,8 @@ static void test_local_commands(void **state) {
   struct agent_session s = {.authed = true, .id = 7};
   assert_string_equal(answer("PING", NULL, &s, NULL), "+PONG\r\n");
   assert_string_equal(answer("ping hello", NULL, &s, NULL), "$5\r\nhello\r\n");
-  assert_non_null(strstr(answer("PING a b", NULL, &s, NULL), "wrong number of arguments for 'ping'"));
+  assert_non_null(
+      strstr(answer("PING a b", NULL, &s, NULL), "wrong number of arguments for 'ping'"));
   assert_string_equal(answer("ECHO \"a b\"", NULL, &s, NULL), "$3\r\na b\r\n");
   assert_non_null(strstr(answer("ECHO", NULL, &s, NULL), "wrong number of arguments for 'echo'"));
   const char *h = answer("HELLO 2", NULL, &s, NULL);
@@ -95,8 +106,9 @@ static void test_local_commands(void **state) {
 static void test_refused_commands_name_themselves(void **state) {
   (void)state;
   struct agent_session s = {.authed = true};
-  const char *names[] = {"MULTI", "EXEC", "WATCH", "BLPOP", "BRPOP", "BLMOVE", "SUBSCRIBE",
-                         "PSUBSCRIBE", "SELECT", "MONITOR", "CONFIG", "FLUSHALL", "CLIENT", "WAIT"};
+  const char *names[] = {"MULTI",  "EXEC",      "WATCH",      "BLPOP",  "BRPOP",
+                         "BLMOVE", "SUBSCRIBE", "PSUBSCRIBE", "SELECT", "MONITOR",
+                         "CONFIG", "FLUSHALL",  "CLIENT",     "WAIT"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     char line[64], want[64];
     snprintf(line, sizeof line, "%s x y", names[i]);
@@ -155,8 +167,8 @@ static const char *fake_env(const char *name) {
   return NULL;
 }
 
-static enum rb_err parse(struct agent_config *c, const char *const *args, enum agent_config_action *act,
-                         char *err) {
+static enum rb_err parse(struct agent_config *c, const char *const *args,
+                         enum agent_config_action *act, char *err) {
   char *argv[32];
   int argc = 0;
   argv[argc++] = strdup("rbench-agent");
@@ -192,9 +204,23 @@ static void test_config_defaults_flags_env(void **state) {
   fake_env_vals[2][1] = "envpw";
   fake_env_vals[3][0] = "RBENCH_AGENT_MAX_BATCH";
   fake_env_vals[3][1] = "64";
-  const char *flags[] = {"--listen", "127.0.0.1:7000", "--redis", "10.0.0.1:7001", "--window-us", "500",
-                         "--flush", "pass", "--workers", "2", "--upstreams", "3", "--metrics", ":9100",
-                         "--max-request-bytes", "4096", NULL};
+  const char *flags[] = {"--listen",
+                         "127.0.0.1:7000",
+                         "--redis",
+                         "10.0.0.1:7001",
+                         "--window-us",
+                         "500",
+                         "--flush",
+                         "pass",
+                         "--workers",
+                         "2",
+                         "--upstreams",
+                         "3",
+                         "--metrics",
+                         ":9100",
+                         "--max-request-bytes",
+                         "4096",
+                         NULL};
   assert_int_equal(parse(&c, flags, &act, err), RB_OK);
   assert_int_equal(c.listen_port, 7000);
   assert_string_equal(c.redis_host, "10.0.0.1");
@@ -273,14 +299,16 @@ static void test_metrics_render(void **state) {
   agent_metric_add(&m1.requests, 5);
   agent_metric_add(&m2.requests, 7);
   agent_hist_record(&m1.batch_size, agent_metrics_batch_bounds, agent_metrics_batch_nbounds, 3, 1);
-  agent_hist_record(&m2.batch_size, agent_metrics_batch_bounds, agent_metrics_batch_nbounds, 2000, 2);
+  agent_hist_record(&m2.batch_size, agent_metrics_batch_bounds, agent_metrics_batch_nbounds, 2000,
+                    2);
   struct agent_metrics *ms[2] = {&m1, &m2};
   struct agent_buf b;
   agent_buf_init(&b);
   agent_metrics_render(ms, 2, &b);
   agent_buf_append(&b, "", 1);
   const char *t = agent_buf_head(&b);
-  assert_non_null(strstr(t, "# TYPE rbench_agent_requests_total counter\nrbench_agent_requests_total 12\n"));
+  assert_non_null(
+      strstr(t, "# TYPE rbench_agent_requests_total counter\nrbench_agent_requests_total 12\n"));
   assert_non_null(strstr(t, "rbench_agent_batch_size_bucket{le=\"2\"} 0\n"));
   assert_non_null(strstr(t, "rbench_agent_batch_size_bucket{le=\"4\"} 1\n"));
   assert_non_null(strstr(t, "rbench_agent_batch_size_bucket{le=\"1024\"} 1\n"));

@@ -41,7 +41,9 @@ static void test_encodings(void **state) {
   assert_true(agent_run_add(&r, "a", 1, "3", 1));
   assert_int_equal(r.n, 3);
   assert_true(agent_run_seal(&r, &out));
-  expect_buf(&out, "*7\r\n$4\r\nMSET\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$0\r\n\r\n$1\r\na\r\n$1\r\n3\r\n");
+  expect_buf(
+      &out,
+      "*7\r\n$4\r\nMSET\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$0\r\n\r\n$1\r\na\r\n$1\r\n3\r\n");
   assert_int_equal(r.n, 0);
   agent_buf_consume(&out, out.len);
   assert_true(agent_run_add(&r, "x", 1, NULL, 0));
@@ -66,7 +68,8 @@ static void test_needs_seal(void **state) {
   agent_run_deinit(&r);
 }
 
-static void collect(struct agent_split *s, const char **parts, size_t *lens, size_t max, size_t *n) {
+static void collect(struct agent_split *s, const char **parts, size_t *lens, size_t max,
+                    size_t *n) {
   *n = 0;
   while (*n < max && agent_split_next(s, &parts[*n], &lens[*n])) (*n)++;
 }
@@ -129,8 +132,10 @@ static int key_index(const char *p, size_t n) {
 }
 
 static void reply_get(struct kv *kv, int k, struct agent_buf *out) {
-  if (!kv->set[k]) agent_buf_append_str(out, "$-1\r\n");
-  else agent_buf_printf(out, "$%zu\r\n%s\r\n", strlen(kv->val[k]), kv->val[k]);
+  if (!kv->set[k])
+    agent_buf_append_str(out, "$-1\r\n");
+  else
+    agent_buf_printf(out, "$%zu\r\n%s\r\n", strlen(kv->val[k]), kv->val[k]);
 }
 
 static void reply_incr(struct kv *kv, int k, struct agent_buf *out) {
@@ -146,7 +151,8 @@ static void reply_incr(struct kv *kv, int k, struct agent_buf *out) {
 }
 
 /* Executes one parsed command on the model, appending its reply. */
-static void model_exec(struct kv *kv, const char *b, const struct agent_req *r, struct agent_buf *out) {
+static void model_exec(struct kv *kv, const char *b, const struct agent_req *r,
+                       struct agent_buf *out) {
   const char *name = b + r->argv[0].off;
 #define ARG(i) (b + r->argv[i].off), r->argv[i].len
   if (r->argv[0].len == 3 && memcmp(name, "SET", 3) == 0) {
@@ -157,7 +163,8 @@ static void model_exec(struct kv *kv, const char *b, const struct agent_req *r, 
   } else if (r->argv[0].len == 4 && memcmp(name, "MSET", 4) == 0) {
     for (size_t i = 1; i + 1 < r->argc; i += 2) {
       int k = key_index(ARG(i));
-      snprintf(kv->val[k], sizeof kv->val[k], "%.*s", (int)r->argv[i + 1].len, b + r->argv[i + 1].off);
+      snprintf(kv->val[k], sizeof kv->val[k], "%.*s", (int)r->argv[i + 1].len,
+               b + r->argv[i + 1].off);
       kv->set[k] = true;
     }
     agent_buf_append_str(out, "+OK\r\n");
@@ -176,7 +183,8 @@ static void model_exec(struct kv *kv, const char *b, const struct agent_req *r, 
 static void encode_op(const struct op *o, struct agent_buf *out) {
   char key[3] = {'k', (char)('0' + o->key), 0};
   if (o->kind == OP_SET)
-    agent_buf_printf(out, "*3\r\n$3\r\nSET\r\n$2\r\n%s\r\n$%zu\r\n%s\r\n", key, strlen(o->val), o->val);
+    agent_buf_printf(out, "*3\r\n$3\r\nSET\r\n$2\r\n%s\r\n$%zu\r\n%s\r\n", key, strlen(o->val),
+                     o->val);
   else if (o->kind == OP_GET)
     agent_buf_printf(out, "*2\r\n$3\r\nGET\r\n$2\r\n%s\r\n", key);
   else
@@ -189,7 +197,8 @@ static void run_stream(struct kv *kv, struct agent_buf *stream, struct agent_buf
   agent_req_init(&r, NULL);
   size_t used = 0;
   while (stream->len > 0) {
-    assert_int_equal(agent_req_parse(&r, agent_buf_head(stream), stream->len, &used), AGENT_REQ_CMD);
+    assert_int_equal(agent_req_parse(&r, agent_buf_head(stream), stream->len, &used),
+                     AGENT_REQ_CMD);
     model_exec(kv, agent_buf_head(stream), &r, out);
     agent_buf_consume(stream, used);
   }
@@ -209,7 +218,9 @@ static void plan(const struct op *ops, size_t nops, size_t max_run, struct agent
   agent_run_init(&run);
   *nunits = 0;
   for (size_t i = 0; i < nops; i++) {
-    enum agent_run_kind k = ops[i].kind == OP_SET ? AGENT_RUN_SET : ops[i].kind == OP_GET ? AGENT_RUN_GET : AGENT_RUN_NONE;
+    enum agent_run_kind k = ops[i].kind == OP_SET   ? AGENT_RUN_SET
+                            : ops[i].kind == OP_GET ? AGENT_RUN_GET
+                                                    : AGENT_RUN_NONE;
     if (agent_run_needs_seal(&run, k, max_run)) assert_true(agent_run_seal(&run, stream));
     if (k == AGENT_RUN_NONE) {
       encode_op(&ops[i], stream);
@@ -218,7 +229,8 @@ static void plan(const struct op *ops, size_t nops, size_t max_run, struct agent
     }
     if (run.n == 0) units[(*nunits)++] = (struct unit){i, 0, true, k == AGENT_RUN_GET};
     char key[3] = {'k', (char)('0' + ops[i].key), 0};
-    assert_true(agent_run_add(&run, key, 2, k == AGENT_RUN_SET ? ops[i].val : NULL, strlen(ops[i].val)));
+    assert_true(
+        agent_run_add(&run, key, 2, k == AGENT_RUN_SET ? ops[i].val : NULL, strlen(ops[i].val)));
     units[*nunits - 1].n++;
   }
   assert_true(agent_run_seal(&run, stream));
@@ -257,7 +269,8 @@ static void model_round(unsigned seed, size_t max_run) {
     size_t len2 = agent_reply_length(agent_buf_head(&r2) + off2, r2.len - off2);
     assert_true(len2 > 0);
     struct agent_split sp;
-    if (units[u].n > 1) agent_split_init(&sp, agent_buf_head(&r2) + off2, len2, units[u].n, units[u].mget);
+    if (units[u].n > 1)
+      agent_split_init(&sp, agent_buf_head(&r2) + off2, len2, units[u].n, units[u].mget);
     for (size_t k = 0; k < units[u].n; k++) {
       const char *p = agent_buf_head(&r2) + off2;
       size_t n = len2;

@@ -216,7 +216,8 @@ static void test_bad_inputs(void **state) {
       struct parsed p;
       parse_input(BAD[i].in, n, s == n ? SIZE_MAX : s, NULL, &p);
       assert_true(p.error);
-      if (!strstr(p.errstr, BAD[i].err)) fail_msg("case %zu: '%s' lacks '%s'", i, p.errstr, BAD[i].err);
+      if (!strstr(p.errstr, BAD[i].err))
+        fail_msg("case %zu: '%s' lacks '%s'", i, p.errstr, BAD[i].err);
       parsed_free(&p);
     }
   }
