@@ -34,6 +34,8 @@ const char *agent_config_usage(void) {
          "  --max-clients N             client connections at most (default 10000)\n"
          "  --max-request-bytes N       bytes one command may take (default 67108864)\n"
          "  --max-args N                arguments one command may have (default 1048576)\n"
+         "  --max-client-output-bytes N unread reply bytes before a client is closed\n"
+         "                              (default 536870912)\n"
          "  --timeout-ms N              Redis connect/reply timeout and drain limit (default "
          "5000)\n"
          "  --log-level LEVEL           debug, info, warn, error or off (default info)\n"
@@ -58,6 +60,7 @@ enum opt_id {
   O_MAX_CLIENTS,
   O_MAX_REQ,
   O_MAX_ARGS,
+  O_MAX_OUT,
   O_TIMEOUT,
   O_LOG,
   O_HELP,
@@ -79,6 +82,7 @@ static const struct option LONGOPTS[] = {
     {"max-clients", required_argument, NULL, O_MAX_CLIENTS},
     {"max-request-bytes", required_argument, NULL, O_MAX_REQ},
     {"max-args", required_argument, NULL, O_MAX_ARGS},
+    {"max-client-output-bytes", required_argument, NULL, O_MAX_OUT},
     {"timeout-ms", required_argument, NULL, O_TIMEOUT},
     {"log-level", required_argument, NULL, O_LOG},
     {"help", no_argument, NULL, O_HELP},
@@ -98,6 +102,7 @@ static void defaults(struct agent_config *c) {
   c->workers = 1;
   c->max_clients = 10000;
   c->limits = agent_req_default_limits();
+  c->max_output = 512u << 20;
   c->timeout_ms = 5000;
   c->backoff_min_ms = 20;
   c->backoff_max_ms = 2000;
@@ -219,6 +224,10 @@ static enum rb_err apply(struct agent_config *c, int id, const char *flag, const
     case O_MAX_ARGS:
       rc = set_number(flag, v, 1, 1 << 24, &n, err, errlen);
       c->limits.max_args = (size_t)n;
+      break;
+    case O_MAX_OUT:
+      rc = set_number(flag, v, 4096, 1LL << 40, &n, err, errlen);
+      c->max_output = (size_t)n;
       break;
     case O_TIMEOUT:
       rc = set_number(flag, v, 10, 3600000, &n, err, errlen);

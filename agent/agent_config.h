@@ -30,6 +30,7 @@ struct agent_config {
   int workers;        /* event-loop threads */
   size_t max_clients; /* per agent (divided evenly among workers) */
   struct agent_req_limits limits;
+  size_t max_output;       /* unread reply bytes per client before it is closed */
   uint64_t timeout_ms;     /* upstream connect and reply timeout; also the drain limit */
   uint64_t backoff_min_ms; /* reconnect backoff, doubling up to backoff_max_ms */
   uint64_t backoff_max_ms;

@@ -93,6 +93,7 @@ struct client {
   bool paused;     /* reading stopped for backpressure */
   bool dirty;      /* on the worker's dirty list */
   bool resume;     /* on the worker's resume list */
+  bool kill;       /* close at the next write (reply limit broken) */
   struct client *next_dirty, *next_resume;
   struct client *prev, *next; /* live clients */
 };
@@ -160,8 +161,16 @@ static void mark_dirty(struct client *c) {
 
 /* Appends a reply for c (already in order). */
 static void client_put(struct client *c, const char *p, size_t n) {
-  if (c->dead) return;
+  if (c->dead || c->kill) return;
   agent_metric_add(&c->w->m.replies, 1);
+  if (c->out.len + n > c->w->cfg->max_output) {
+    /* Like Redis's client-output-buffer-limit: closed at the end of the pass (write_dirty),
+     * never here, where callers still hold c. */
+    rb_warn("client %llu left %zu bytes of replies unread; closing it", c->sess.id, c->out.len);
+    c->kill = true;
+    mark_dirty(c);
+    return;
+  }
   if (!agent_buf_append(&c->out, p, n)) {
     /* Closed once what it has is written; never freed here (callers still hold c). */
     rb_warn("out of memory for a client's replies; closing it");
@@ -729,6 +738,10 @@ static void on_client_readable(evutil_socket_t fd, short what, void *arg) {
 }
 
 static void client_write(struct client *c) {
+  if (c->kill) {
+    client_close(c);
+    return;
+  }
   while (c->out.len > 0) {
     ssize_t n = write(c->fd, agent_buf_head(&c->out), c->out.len);
     if (n > 0) {

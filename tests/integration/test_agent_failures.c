@@ -322,6 +322,38 @@ static void test_max_clients(void **state) {
   rbt_proc_stop(&agent, SIGTERM);
 }
 
+static void test_client_not_reading_is_closed(void **state) {
+  (void)state;
+  struct rbt_proc agent;
+  const char *extra[] = {"--max-client-output-bytes", "1048576", NULL};
+  assert_true(rbt_agent_start(&agent, g_redis.port, extra, NULL));
+  redisContext *c = rbt_connect_timeout(agent.port);
+  static char v[100000];
+  memset(v, 'x', sizeof v);
+  redisReply *r = redisCommand(c, "SET big %b", v, sizeof v);
+  assert_string_equal(r->str, "OK");
+  freeReplyObject(r);
+  /* 400 GETs of 100 kB = 40 MB of replies, none read: more than the socket buffers and the
+   * 1 MiB limit hold, so the agent closes this client... */
+  int fd = rbt_tcp_connect(agent.port, 5000);
+  assert_true(fd >= 0);
+  for (int i = 0; i < 400; i++) assert_true(rbt_send(fd, "GET big\r\n", 9));
+  usleep(500 * 1000);
+  redisReader *rd = redisReaderCreate();
+  assert_true(rbt_peer_closed(fd, rd));
+  redisReaderFree(rd);
+  close(fd);
+  /* ...and nobody else notices. */
+  r = redisCommand(c, "GET big");
+  assert_int_equal(r->len, sizeof v);
+  freeReplyObject(r);
+  redisFree(c);
+  char *log = rbt_proc_log(&agent);
+  assert_non_null(strstr(log, "bytes of replies unread; closing it"));
+  free(log);
+  assert_int_equal(rbt_proc_stop(&agent, SIGTERM), 0);
+}
+
 static void test_sigterm_drains(void **state) {
   (void)state;
   struct rbt_proc agent;
@@ -372,6 +404,7 @@ int main(void) {
       cmocka_unit_test(test_client_closes_mid_batch),
       cmocka_unit_test(test_malformed_and_oversized_input),
       cmocka_unit_test(test_max_clients),
+      cmocka_unit_test(test_client_not_reading_is_closed),
       cmocka_unit_test(test_sigterm_drains),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -220,8 +220,11 @@ static void test_config_defaults_flags_env(void **state) {
                          ":9100",
                          "--max-request-bytes",
                          "4096",
+                         "--max-client-output-bytes",
+                         "65536",
                          NULL};
   assert_int_equal(parse(&c, flags, &act, err), RB_OK);
+  assert_int_equal(c.max_output, 65536);
   assert_int_equal(c.listen_port, 7000);
   assert_string_equal(c.redis_host, "10.0.0.1");
   assert_int_equal(c.flush.window_us, 500); /* the flag wins over the variable */
