@@ -12,22 +12,14 @@ cmake --build --preset release -j "$(nproc)" --target rbench-action bench_action
 bin=build/release/action/rbench-action
 tool=build/release/tools/bench/bench_action
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-tmp=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
-trap cleanup EXIT INT TERM
-
-redis_port=$(free_port)
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >"$tmp/redis.log" 2>&1 &
-pids+=($!)
-action_port=$(free_port)
-REDIS_PORT=$redis_port "$bin" --listen "127.0.0.1:$action_port" --log-level warn >/dev/null 2>&1 &
-pids+=($!)
-for _ in $(seq 200); do
-  redis-cli -p "$redis_port" ping >/dev/null 2>&1 && curl -s -o /dev/null "http://127.0.0.1:$action_port/" && break
-  sleep 0.05
-done
+# shellcheck source=tools/lib.sh
+. tools/lib.sh
+trap rb_cleanup EXIT INT TERM
+rb_start_redis
+rb_start_action "$bin" --log-level warn
+redis_port=$rb_redis_port
+action_port=$rb_action_port
+tmp=$rb_tmp
 
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
