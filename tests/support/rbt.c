@@ -32,6 +32,8 @@ const char *rbt_bin(const char *name) {
     snprintf(path, sizeof path, "%s/agent/rbench-agent", RBT_BIN_DIR);
   else if (strcmp(name, "rbench") == 0)
     snprintf(path, sizeof path, "%s/job/rbench", RBT_BIN_DIR);
+  else if (strcmp(name, "fakewhisk") == 0)
+    snprintf(path, sizeof path, "%s/tests/fakewhisk", RBT_BIN_DIR);
   else
     snprintf(path, sizeof path, "%s", name);
   return path;
