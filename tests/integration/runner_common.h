@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <ftw.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,30 +19,30 @@
 
 static char tmpdir[64];
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+static inline int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
   (void)st;
   (void)flag;
   (void)ftw;
   return remove(path);
 }
 
-static void tmpdir_make(void) {
+static inline void tmpdir_make(void) {
   snprintf(tmpdir, sizeof tmpdir, "/tmp/rbench-it-XXXXXX");
   if (!mkdtemp(tmpdir)) abort();
 }
 
-static void tmpdir_remove(void) {
+static inline void tmpdir_remove(void) {
   if (tmpdir[0]) nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static void write_text(const char *path, const char *text) {
+static inline void write_text(const char *path, const char *text) {
   FILE *f = fopen(path, "w");
   if (!f) abort();
   fputs(text, f);
   fclose(f);
 }
 
-static char *read_text(const char *path) {
+static inline char *read_text(const char *path) {
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;
   fseek(f, 0, SEEK_END);
@@ -54,7 +55,7 @@ static char *read_text(const char *path) {
   return buf;
 }
 
-static cJSON *read_json(const char *path) {
+static inline cJSON *read_json(const char *path) {
   char *t = read_text(path);
   cJSON *j = t ? cJSON_Parse(t) : NULL;
   free(t);
@@ -65,7 +66,7 @@ static int rbench_serial = 50000;
 
 /* Runs rbench with argv (argv[0] ignored) and env_extra, waits up to timeout_ms. *log gets
  * its stderr+stdout (caller frees). Returns the exit status. */
-static int run_rbench(char *argv[], char *const env[], int timeout_ms, char **log) {
+static inline int run_rbench(char *argv[], char *const env[], int timeout_ms, char **log) {
   struct rbt_proc p = {.port = rbench_serial++};
   argv[0] = (char *)rbt_bin("rbench");
   if (!rbt_proc_start(&p, argv, env)) return -999;
@@ -77,7 +78,7 @@ static int run_rbench(char *argv[], char *const env[], int timeout_ms, char **lo
   return rc;
 }
 
-static double num(const cJSON *o, const char *path) {
+static inline double num(const cJSON *o, const char *path) {
   /* "a.b.c" lookup of a number; NAN when missing */
   char buf[128];
   snprintf(buf, sizeof buf, "%s", path);
