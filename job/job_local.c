@@ -8,8 +8,10 @@
  *                          ─► POST /run
  *
  * Redis and agent addresses and passwords travel in /init's value.env (as OpenWhisk's init
- * parameters do), never on a command line. At most max_in_flight workers exist; each serves
- * one activation at a time (OpenWhisk's default concurrency of 1). */
+ * parameters do), never on a command line. At most pool_size workers exist (an invoker's
+ * memory holds a fixed number of containers); each serves one activation at a time
+ * (OpenWhisk's default concurrency of 1). When all are busy an invocation waits in a FIFO
+ * queue for the next free worker, and that wait is part of its waitTime, as in OpenWhisk. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -52,6 +54,7 @@ struct local_target {
   char action_name[300];
   struct job_http_opts opts;
   uint64_t init_timeout_ns;
+  struct job_inv *qhead, *qtail; /* invocations waiting for a worker */
   uint64_t ids;      /* activation id counter */
   uint64_t id_seed;
 };
@@ -156,6 +159,36 @@ static void finish(struct local_target *t, struct job_inv *inv) {
   t->base.on_done(t->base.runner, inv);
 }
 
+static void start_cold(struct local_target *t, struct job_inv *inv);
+static void send_run(struct local_target *t, struct job_inv *inv);
+
+static struct job_inv *queue_pop(struct local_target *t) {
+  struct job_inv *inv = t->qhead;
+  if (inv) {
+    t->qhead = inv->queue_next;
+    if (!t->qhead) t->qtail = NULL;
+    inv->queue_next = NULL;
+  }
+  return inv;
+}
+
+/* A worker became idle: give it the oldest waiting invocation. */
+static void worker_free(struct local_target *t, struct worker *w) {
+  struct job_inv *next = queue_pop(t);
+  if (!next) {
+    w->state = W_IDLE;
+    return;
+  }
+  next->worker = w;
+  send_run(t, next);
+}
+
+/* A worker died: its slot can start a new one for the oldest waiting invocation. */
+static void worker_gone(struct local_target *t) {
+  struct job_inv *next = queue_pop(t);
+  if (next) start_cold(t, next);
+}
+
 static void fail_worker(struct local_target *t, struct job_inv *inv, enum job_outcome o,
                         const char *what, const char *detail) {
   struct worker *w = inv->worker;
@@ -165,6 +198,7 @@ static void fail_worker(struct local_target *t, struct job_inv *inv, enum job_ou
   if (!inv->rec.status[0]) snprintf(inv->rec.status, sizeof inv->rec.status, "action developer error");
   stop_worker(w);
   finish(t, inv);
+  worker_gone(t);
 }
 
 static void on_run(void *ctx, struct job_http_xfer *x) {
@@ -176,7 +210,6 @@ static void on_run(void *ctx, struct job_http_xfer *x) {
   inv->rec.duration_ms = ms_between(start, x->finished_ns);
   if (x->code == CURLE_ABORTED_BY_CALLBACK) {
     job_record_set_error(&inv->rec, JOB_ERR_ABORTED, "stopped while the action ran");
-    w->state = W_DEAD;
     stop_worker(w);
     job_http_xfer_free(x);
     finish(t, inv);
@@ -199,13 +232,14 @@ static void on_run(void *ctx, struct job_http_xfer *x) {
     snprintf(inv->rec.status, sizeof inv->rec.status, "action developer error");
     if (!inv->rec.error[0]) snprintf(inv->rec.error, sizeof inv->rec.error, "/run answered HTTP %ld", x->status);
   }
-  w->state = W_IDLE;
   job_http_xfer_free(x);
   finish(t, inv);
+  worker_free(t, w);
 }
 
 static void send_run(struct local_target *t, struct job_inv *inv) {
   struct worker *w = inv->worker;
+  w->state = W_BUSY;
   uint64_t id = ++t->ids;
   snprintf(inv->rec.activation_id, sizeof inv->rec.activation_id, "%016llx%016llx",
            (unsigned long long)t->id_seed, (unsigned long long)id);
@@ -282,6 +316,26 @@ static void send_init(void *arg) {
   }
 }
 
+/* Starts a new worker for inv (a cold start); fails inv when none can be started. */
+static void start_cold(struct local_target *t, struct job_inv *inv) {
+  struct worker *w = spawn_worker(t);
+  if (!w) {
+    job_record_set_error(&inv->rec, JOB_ERR_DEVELOPER, "cannot start an rbench-action process");
+    finish(t, inv);
+    return;
+  }
+  inv->worker = w;
+  inv->rec.cold_start = true;
+  inv->deadline_ns = rb_clock_mono_ns() + t->init_timeout_ns;
+  send_init(inv);
+}
+
+static size_t live_workers(const struct local_target *t) {
+  size_t n = 0;
+  for (size_t i = 0; i < t->count; i++) n += t->workers[i].state != W_DEAD;
+  return n;
+}
+
 static enum rb_err local_send(struct job_target *base, struct job_inv *inv) {
   struct local_target *t = (struct local_target *)base;
   inv->target = base;
@@ -290,20 +344,24 @@ static enum rb_err local_send(struct job_target *base, struct job_inv *inv) {
     w->state = W_BUSY;
     inv->worker = w;
     send_run(t, inv);
-    return RB_OK;
+  } else if (live_workers(t) < t->cap) {
+    start_cold(t, inv);
+  } else {
+    inv->queue_next = NULL;
+    if (t->qtail) t->qtail->queue_next = inv;
+    else t->qhead = inv;
+    t->qtail = inv;
   }
-  w = spawn_worker(t);
-  if (!w) {
-    job_record_set_error(&inv->rec, JOB_ERR_DEVELOPER, "cannot start an rbench-action process");
-    inv->end_ns = rb_clock_mono_ns();
-    t->base.on_done(t->base.runner, inv);
-    return RB_OK;
-  }
-  inv->worker = w;
-  inv->rec.cold_start = true;
-  inv->deadline_ns = rb_clock_mono_ns() + t->init_timeout_ns;
-  send_init(inv);
   return RB_OK;
+}
+
+static void local_abort(struct job_target *base) {
+  struct local_target *t = (struct local_target *)base;
+  struct job_inv *inv;
+  while ((inv = queue_pop(t)) != NULL) {
+    job_record_set_error(&inv->rec, JOB_ERR_ABORTED, "stopped while waiting for a free rbench-action");
+    finish(t, inv);
+  }
 }
 
 static void local_destroy(struct job_target *base) {
@@ -343,7 +401,7 @@ static char *build_init(const struct job_config *c, size_t *len) {
 
 /* rbench-action beside this executable: <build>/job/rbench -> <build>/action/rbench-action,
  * PREFIX/bin/rbench -> PREFIX/bin/rbench-action. */
-static bool locate_action(const char *self_exe, const char *override, char *out, size_t len) {
+bool job_local_find_action(const char *self_exe, const char *override, char *out, size_t len) {
   if (override && *override) {
     snprintf(out, len, "%s", override);
     return access(out, X_OK) == 0;
@@ -404,8 +462,9 @@ struct job_target *job_local_create(struct job_http *http, const struct job_targ
   t->base.kind = "local";
   t->base.send = local_send;
   t->base.destroy = local_destroy;
+  t->base.abort = local_abort;
   t->base.http = http;
-  if (!locate_action(self_exe, tc->action_bin, t->bin, sizeof t->bin)) {
+  if (!job_local_find_action(self_exe, tc->action_bin, t->bin, sizeof t->bin)) {
     rb_errorf(0, err, errlen, "cannot find an executable rbench-action (looked at %s); build it "
               "or pass --action-bin PATH", t->bin);
     free(t);
@@ -423,7 +482,7 @@ struct job_target *job_local_create(struct job_http *http, const struct job_targ
   }
   snprintf(t->base.action_label, sizeof t->base.action_label, "%.590s", t->bin);
   snprintf(t->action_name, sizeof t->action_name, "/local/%s", tc->action);
-  t->cap = (size_t)p->max_in_flight;
+  t->cap = (size_t)tc->pool_size;
   t->workers = calloc(t->cap, sizeof *t->workers);
   t->init_body = build_init(cfg, &t->init_len);
   cJSON *params = job_params_action_json(p);

@@ -218,8 +218,9 @@ static void ow_destroy(struct job_target *base) {
 }
 
 /* GET the action once: classifies what is wrong before the schedule starts. */
-static enum job_preflight preflight(struct ow_target *t, const char *action_url, char *err,
-                                    size_t errlen) {
+static enum job_preflight check_action(const char *apihost, const char *action_url,
+                                       const char *userpwd, bool insecure, char *err,
+                                       size_t errlen) {
   CURL *c = curl_easy_init();
   if (!c) return JOB_PREFLIGHT_UNREACHABLE;
   char ebuf[CURL_ERROR_SIZE] = "";
@@ -232,12 +233,12 @@ static enum job_preflight preflight(struct ow_target *t, const char *action_url,
   FILE *devnull = fopen("/dev/null", "w");
   curl_easy_setopt(c, CURLOPT_WRITEDATA, devnull);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-  if (t->opts.insecure) {
+  if (insecure) {
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-  curl_easy_setopt(c, CURLOPT_USERPWD, t->userpwd);
+  curl_easy_setopt(c, CURLOPT_USERPWD, userpwd);
   CURLcode rc = curl_easy_perform(c);
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -245,7 +246,7 @@ static enum job_preflight preflight(struct ow_target *t, const char *action_url,
   if (devnull) fclose(devnull);
   if (rc != CURLE_OK) {
     enum job_outcome o = job_outcome_of_curl(rc);
-    rb_errorf(0, err, errlen, "OpenWhisk API host %s is unreachable (%s: %s)%s", t->activations_url,
+    rb_errorf(0, err, errlen, "OpenWhisk API host %s is unreachable (%s: %s)%s", apihost,
               job_outcome_name(o), ebuf[0] ? ebuf : curl_easy_strerror(rc),
               o == JOB_ERR_TLS ? "; for a self-signed certificate pass --insecure" : "");
     return JOB_PREFLIGHT_UNREACHABLE;
@@ -302,10 +303,22 @@ struct job_target *job_ow_create(struct job_http *http, const struct job_target_
   t->body = build_body(p, cfg, &t->body_len);
   char action_url[1200];
   snprintf(action_url, sizeof action_url, "%s/api/v1/namespaces/%s/actions/%s", cfg->apihost, ns, path);
-  *pf = t->body ? preflight(t, action_url, err, errlen) : JOB_PREFLIGHT_CONFIG;
+  *pf = t->body ? check_action(cfg->apihost, action_url, t->userpwd, tc->insecure, err, errlen)
+                : JOB_PREFLIGHT_CONFIG;
   if (*pf != JOB_PREFLIGHT_OK) {
     ow_destroy(&t->base);
     return NULL;
   }
   return &t->base;
+}
+
+enum job_preflight job_ow_check(const struct job_config *cfg, const char *action, bool insecure,
+                                char *msg, size_t msglen) {
+  char ns[128], path[300], url[1200];
+  action_path(action, cfg->namespace_, ns, sizeof ns, path, sizeof path);
+  snprintf(url, sizeof url, "%s/api/v1/namespaces/%s/actions/%s", cfg->apihost, ns, path);
+  enum job_preflight pf = check_action(cfg->apihost, url, cfg->auth, insecure, msg, msglen);
+  if (pf == JOB_PREFLIGHT_OK)
+    snprintf(msg, msglen, "%s answers, the key is accepted and action /%s/%s exists", cfg->apihost, ns, path);
+  return pf;
 }

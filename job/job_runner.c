@@ -31,7 +31,21 @@ struct runner {
   enum rb_err io_error;
   bool tty;
   uint64_t next_progress_ns, progress_every_ns;
+  struct job_inv *live; /* invocations in flight (doubly linked) */
 };
+
+static void live_add(struct runner *r, struct job_inv *inv) {
+  inv->live_prev = NULL;
+  inv->live_next = r->live;
+  if (r->live) r->live->live_prev = inv;
+  r->live = inv;
+}
+
+static void live_remove(struct runner *r, struct job_inv *inv) {
+  if (inv->live_prev) inv->live_prev->live_next = inv->live_next;
+  else r->live = inv->live_next;
+  if (inv->live_next) inv->live_next->live_prev = inv->live_prev;
+}
 
 static int64_t rel_us(const struct runner *r, uint64_t t) {
   return (int64_t)(t / 1000) - (int64_t)(r->start_ns / 1000);
@@ -39,6 +53,7 @@ static int64_t rel_us(const struct runner *r, uint64_t t) {
 
 static void on_done(void *arg, struct job_inv *inv) {
   struct runner *r = arg;
+  live_remove(r, inv);
   job_sched_done(&r->sched);
   inv->rec.intended_us = rel_us(r, inv->due_ns);
   inv->rec.sent_us = rel_us(r, inv->sent_ns);
@@ -64,6 +79,7 @@ static void send_one(struct runner *r, uint64_t k, uint64_t due, uint64_t now) {
   inv->rec.warmup = k < r->warmup_count;
   inv->due_ns = due;
   inv->sent_ns = now;
+  live_add(r, inv);
   if (r->target->send(r->target, inv) != RB_OK) {
     job_record_set_error(&inv->rec, JOB_ERR_TRANSPORT, "cannot start the request");
     inv->end_ns = rb_clock_mono_ns();
@@ -104,6 +120,20 @@ static const char *signal_name(int sig) {
   return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "signal";
 }
 
+/* Finishes everything still in flight as "aborted": the target's queues, HTTP transfers,
+ * then invocations waiting on a timer (202 polling, /init retries). */
+static void abort_in_flight(struct runner *r) {
+  if (r->target->abort) r->target->abort(r->target);
+  job_http_abort_all(r->http);
+  while (r->live) {
+    struct job_inv *inv = r->live;
+    job_http_cancel_timers(r->http, inv);
+    job_record_set_error(&inv->rec, JOB_ERR_ABORTED, "stopped while waiting to retry or poll");
+    inv->end_ns = rb_clock_mono_ns();
+    on_done(r, inv);
+  }
+}
+
 /* Main loop; returns the signal that stopped it (0 when the schedule finished). */
 static int loop(struct runner *r) {
   int stopped_by = 0;
@@ -123,7 +153,7 @@ static int loop(struct runner *r) {
     bool sched_done = r->sched.stopped || r->sched.next >= r->sched.total;
     if (sched_done && r->sched.in_flight == 0) break;
     if (stopped_by && rb_clock_mono_ns() >= drain_deadline) {
-      job_http_abort_all(r->http);
+      abort_in_flight(r);
       break;
     }
     if (stopped_by && drain_deadline < until) until = drain_deadline;

@@ -17,6 +17,7 @@ void job_target_conf_defaults(struct job_target_conf *t) {
   t->request_timeout = 65;
   t->poll_timeout = 120;
   t->drain_timeout = 10;
+  t->pool_size = 8;
 }
 
 void job_target_conf_overlay(struct job_target_conf *dst, const struct job_target_conf *src) {
@@ -28,6 +29,7 @@ void job_target_conf_overlay(struct job_target_conf *dst, const struct job_targe
   if (src->set & JOB_TC_REQUEST_TIMEOUT) dst->request_timeout = src->request_timeout;
   if (src->set & JOB_TC_POLL_TIMEOUT) dst->poll_timeout = src->poll_timeout;
   if (src->set & JOB_TC_DRAIN_TIMEOUT) dst->drain_timeout = src->drain_timeout;
+  if (src->set & JOB_TC_POOL_SIZE) dst->pool_size = src->pool_size;
   dst->set |= src->set;
 }
 
@@ -184,6 +186,14 @@ static enum rb_err target_key(struct sp *s, struct job_target_conf *t, const yam
     t->set |= texts[i].bit;
     return text_field(s, v, key, texts[i].buf, texts[i].len);
   }
+  if (!strcmp(key, "pool_size")) {
+    long long n = 0;
+    if (v->type != YAML_SCALAR_NODE || quoted(v) || !rb_parse_ll(scalar(v), 1, 10000, &n))
+      return fail_at(s, v, "pool_size: expected an integer from 1 to 10000");
+    t->pool_size = n;
+    t->set |= JOB_TC_POOL_SIZE;
+    return RB_OK;
+  }
   struct { const char *name; double *out; unsigned bit; } secs[] = {
       {"request_timeout", &t->request_timeout, JOB_TC_REQUEST_TIMEOUT},
       {"poll_timeout", &t->poll_timeout, JOB_TC_POLL_TIMEOUT},
@@ -195,7 +205,7 @@ static enum rb_err target_key(struct sp *s, struct job_target_conf *t, const yam
   }
   return unknown_key(s, k, "target",
                      "kind, action, insecure, action_bin, env_file, request_timeout, "
-                     "poll_timeout, drain_timeout");
+                     "poll_timeout, drain_timeout, pool_size");
 }
 
 static enum rb_err target_map(struct sp *s, struct job_target_conf *t, const yaml_node_t *map) {

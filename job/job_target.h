@@ -22,7 +22,9 @@ struct job_inv {
   uint64_t phase_ns;                   /* target use: start of the current step */
   uint64_t deadline_ns;                /* target use: give up after this */
   void *worker;                        /* target use */
+  struct job_inv *queue_next;          /* target use: waiting for a free worker */
   struct job_target *target;
+  struct job_inv *live_prev, *live_next; /* runner use: invocations in flight */
 };
 
 typedef void (*job_inv_done_fn)(void *runner, struct job_inv *inv);
@@ -32,6 +34,9 @@ struct job_target {
   char action_label[600];  /* what the results call the action */
   enum rb_err (*send)(struct job_target *t, struct job_inv *inv);
   void (*destroy)(struct job_target *t); /* stops what it started; frees t */
+  /* Finishes (as aborted) invocations the target holds outside HTTP transfers and timers
+   * (e.g. queued for a worker). May be NULL. */
+  void (*abort)(struct job_target *t);
   struct job_http *http;   /* borrowed */
   job_inv_done_fn on_done;
   void *runner;
@@ -54,6 +59,13 @@ struct job_target *job_local_create(struct job_http *http, const struct job_targ
                                     const struct job_config *cfg, const struct job_params *p,
                                     const char *self_exe, enum job_preflight *pf, char *err,
                                     size_t errlen);
+
+/* doctor: the same check as job_ow_create's (host reachable, key accepted, action exists). */
+enum job_preflight job_ow_check(const struct job_config *cfg, const char *action, bool insecure,
+                                char *msg, size_t msglen);
+
+/* Finds rbench-action for the local target (override, else beside self_exe). */
+bool job_local_find_action(const char *self_exe, const char *override, char *out, size_t len);
 
 /* Classifies a curl failure into an outcome (timeout, connect, tls, transport, aborted). */
 enum job_outcome job_outcome_of_curl(CURLcode code);

@@ -53,6 +53,8 @@ static void usage_run(FILE *out) {
     "      --env FILE            env file with OPENWHISK_*, REDIS_*, BATCHING_AGENT_* (local.env)\n"
     "      --insecure            accept a self-signed OpenWhisk certificate (like wsk -i)\n"
     "      --action-bin PATH     rbench-action for the local target (default: beside rbench)\n"
+    "      --pool-size N         local: rbench-action processes at most, like an invoker's\n"
+    "                            container pool; busy -> invocations queue (8)\n"
     "      --request-timeout S   seconds per HTTP request (65)\n"
     "      --poll-timeout S      seconds to poll an activation after 202 (120)\n"
     "      --drain-timeout S     seconds to wait for in-flight work on SIGINT/SIGTERM (10)\n"
@@ -78,7 +80,7 @@ static void usage(FILE *out) {
 
 enum { O_TARGET = 256, O_ACTION, O_INSECURE, O_ACTION_BIN, O_OUTPUT, O_ENV, O_REPS, O_SEED,
        O_REQ_TIMEOUT, O_POLL_TIMEOUT, O_DRAIN_TIMEOUT, O_CONFIGMAP, O_PROGRESS, O_LOG, O_HELP,
-       O_BATCHING, O_PARAM };
+       O_BATCHING, O_PARAM, O_POOL };
 
 struct run_cli {
   const char *scenario_path;
@@ -108,7 +110,7 @@ static const struct option run_opts[] = {
     {"results-configmap", required_argument, NULL, O_CONFIGMAP},
     {"progress", required_argument, NULL, O_PROGRESS},
     {"log-level", required_argument, NULL, O_LOG}, {"help", no_argument, NULL, O_HELP},
-    {"batching", no_argument, NULL, O_BATCHING},
+    {"batching", no_argument, NULL, O_BATCHING}, {"pool-size", required_argument, NULL, O_POOL},
     {"rate", required_argument, NULL, O_PARAM}, {"invocations", required_argument, NULL, O_PARAM},
     {"duration", required_argument, NULL, O_PARAM}, {"warmup", required_argument, NULL, O_PARAM},
     {"ops", required_argument, NULL, O_PARAM}, {"operation", required_argument, NULL, O_PARAM},
@@ -191,6 +193,14 @@ static bool run_option(struct run_cli *c, int ch, int idx) {
       rb_log_set_level((enum rb_log_level)rb_log_level_parse(optarg));
       return true;
     case O_BATCHING: return set_param(c, "batching", "true");
+    case O_POOL:
+      if (!rb_parse_ll(optarg, 1, 10000, &n)) {
+        fprintf(stderr, "rbench: --pool-size expects an integer from 1 to 10000, got '%s'\n", optarg);
+        return false;
+      }
+      c->tover.pool_size = n;
+      c->tover.set |= JOB_TC_POOL_SIZE;
+      return true;
     case O_PARAM: return set_param(c, run_opts[idx].name, optarg);
     default:
       return false;
