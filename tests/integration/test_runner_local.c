@@ -118,6 +118,62 @@ static void test_scenario_direct_and_repetitions(void **state) {
   }
 }
 
+static void test_compare_report_doctor(void **state) {
+  (void)state;
+  char scen[160], outdir[160], a[200], b[200], html[200], svg[200];
+  snprintf(scen, sizeof scen, "%s/cmp.yaml", tmpdir);
+  snprintf(outdir, sizeof outdir, "%s/cmp", tmpdir);
+  write_text(scen, "name: cmp\ndefaults:\n  rate: 50\n  invocations: 15\n  max_in_flight: 2\n"
+                   "repetitions: 2\nruns:\n  - name: few\n    ops: 1\n  - name: many\n    ops: 200\n");
+  char *run[] = {NULL, "run", "-f", scen, "--env", envfile, "--output", outdir, "--progress", "off", NULL};
+  assert_int_equal(run_rbench(run, NULL, 60000, NULL), 0);
+  snprintf(a, sizeof a, "%s/few", outdir);
+  snprintf(b, sizeof b, "%s/many", outdir);
+  char *log = NULL;
+  char *cmp[] = {NULL, "compare", a, b, NULL};
+  assert_int_equal(run_rbench(cmp, NULL, 20000, &log), 0);
+  assert_non_null(strstr(log, "execution p50 (ms)"));
+  assert_non_null(strstr(log, "Mann-Whitney U on per-repetition medians"));
+  assert_non_null(strstr(log, "(2 documents, 30 successful invocations)"));
+  free(log);
+  char *cmpj[] = {NULL, "compare", "--json", a, b, NULL};
+  assert_int_equal(run_rbench(cmpj, NULL, 20000, &log), 0);
+  cJSON *j = cJSON_Parse(strchr(log, '{'));
+  assert_non_null(j);
+  assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "mann_whitney"), "on")->valuestring, "per_repetition_medians");
+  cJSON_Delete(j);
+  free(log);
+  char *bad[] = {NULL, "compare", a, NULL};
+  assert_int_equal(run_rbench(bad, NULL, 20000, NULL), 2);
+  snprintf(html, sizeof html, "%s/report.html", tmpdir);
+  char *rep[] = {NULL, "report", a, b, "-o", html, NULL};
+  assert_int_equal(run_rbench(rep, NULL, 20000, NULL), 0);
+  char *text = read_text(html);
+  assert_non_null(strstr(text, "<!DOCTYPE html>"));
+  assert_non_null(strstr(text, "many r2"));
+  free(text);
+  snprintf(svg, sizeof svg, "%s/p.svg", tmpdir);
+  char *rep2[] = {NULL, "report", a, "--svg", "percentiles", "-o", svg, NULL};
+  assert_int_equal(run_rbench(rep2, NULL, 20000, NULL), 0);
+  text = read_text(svg);
+  assert_true(strncmp(text, "<svg", 4) == 0);
+  free(text);
+  /* doctor: Redis answers (with AUTH), the agent does not; exit 1; no password printed. */
+  char env2[160], t2[300];
+  snprintf(env2, sizeof env2, "%s/doctor.env", tmpdir);
+  snprintf(t2, sizeof t2, "REDIS_PORT=%d\nREDIS_PASSWORD=%s\nBATCHING_AGENT_PORT=%d\n", redis.port, PASSWORD, rbt_free_port());
+  write_text(env2, t2);
+  char *doc[] = {NULL, "doctor", "--env", env2, NULL};
+  char *nowsk[] = {"WSK_CONFIG_FILE=", NULL};
+  assert_int_equal(run_rbench(doc, nowsk, 20000, &log), 1);
+  assert_non_null(strstr(log, "ok    Redis (PING, AUTH)"));
+  assert_non_null(strstr(log, "FAIL  batching agent (PING)"));
+  assert_non_null(strstr(log, "fix: batched runs (--batching) need rbench-agent running"));
+  assert_non_null(strstr(log, "ok    rbench-action"));
+  assert_null(strstr(log, PASSWORD));
+  free(log);
+}
+
 static bool cmdline_has(pid_t pid, const char *needle) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
@@ -284,6 +340,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_direct_run_end_to_end),
       cmocka_unit_test(test_scenario_direct_and_repetitions),
+      cmocka_unit_test(test_compare_report_doctor),
       cmocka_unit_test(test_sigterm_gives_partial_document),
       cmocka_unit_test(test_exit_codes),
       cmocka_unit_test(test_batched_with_agent),
