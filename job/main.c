@@ -31,6 +31,7 @@ static void usage_run(FILE *out) {
     "Invokes the action at a fixed rate (open loop) and writes one results document per run.\n"
     "\n"
     "  -f, --scenario FILE.yaml  runs, defaults and target from a scenario (docs/scenarios.md)\n"
+    "      --runs NAME[,NAME]    only these runs of the scenario\n"
     "      --target KIND         local (rbench-action processes here) or openwhisk (default local)\n"
     "      --action NAME         OpenWhisk action [pkg/]name (redis_benchmark/redis_benchmark)\n"
     "      --rate N              invocations per second (10)\n"
@@ -80,7 +81,7 @@ static void usage(FILE *out) {
 
 enum { O_TARGET = 256, O_ACTION, O_INSECURE, O_ACTION_BIN, O_OUTPUT, O_ENV, O_REPS, O_SEED,
        O_REQ_TIMEOUT, O_POLL_TIMEOUT, O_DRAIN_TIMEOUT, O_CONFIGMAP, O_PROGRESS, O_LOG, O_HELP,
-       O_BATCHING, O_PARAM, O_POOL };
+       O_BATCHING, O_PARAM, O_POOL, O_RUNS };
 
 struct run_cli {
   const char *scenario_path;
@@ -94,6 +95,7 @@ struct run_cli {
   long long seed;
   bool seed_set;
   const char *configmap;
+  const char *only_runs; /* comma-separated run names, or NULL for all */
   enum job_progress_mode progress;
 };
 
@@ -111,6 +113,7 @@ static const struct option run_opts[] = {
     {"progress", required_argument, NULL, O_PROGRESS},
     {"log-level", required_argument, NULL, O_LOG}, {"help", no_argument, NULL, O_HELP},
     {"batching", no_argument, NULL, O_BATCHING}, {"pool-size", required_argument, NULL, O_POOL},
+    {"runs", required_argument, NULL, O_RUNS},
     {"rate", required_argument, NULL, O_PARAM}, {"invocations", required_argument, NULL, O_PARAM},
     {"duration", required_argument, NULL, O_PARAM}, {"warmup", required_argument, NULL, O_PARAM},
     {"ops", required_argument, NULL, O_PARAM}, {"operation", required_argument, NULL, O_PARAM},
@@ -175,6 +178,7 @@ static bool run_option(struct run_cli *c, int ch, int idx) {
     case O_POLL_TIMEOUT: c->tover.set |= JOB_TC_POLL_TIMEOUT; return parse_seconds("--poll-timeout", optarg, &c->tover.poll_timeout);
     case O_DRAIN_TIMEOUT: c->tover.set |= JOB_TC_DRAIN_TIMEOUT; return parse_seconds("--drain-timeout", optarg, &c->tover.drain_timeout);
     case O_CONFIGMAP: c->configmap = optarg; return true;
+    case O_RUNS: c->only_runs = optarg; return true;
     case O_PROGRESS:
       if (!strcmp(optarg, "auto")) c->progress = JOB_PROGRESS_AUTO;
       else if (!strcmp(optarg, "tty")) c->progress = JOB_PROGRESS_TTY;
@@ -234,6 +238,24 @@ static int parse_run(int argc, char **argv, struct run_cli *c) {
   return -1;
 }
 
+/* Keeps only the runs named in the comma-separated list. */
+static int select_runs(struct job_scenario *sc, const char *names) {
+  size_t kept = 0;
+  for (size_t i = 0; i < sc->run_count; i++) {
+    char list[512];
+    snprintf(list, sizeof list, ",%s,", names);
+    char needle[JOB_NAME_MAX + 2];
+    snprintf(needle, sizeof needle, ",%s,", sc->runs[i].name);
+    if (strstr(list, needle)) sc->runs[kept++] = sc->runs[i];
+  }
+  if (kept == 0) {
+    fprintf(stderr, "rbench: --runs %s matches no run of scenario %s\n", names, sc->name);
+    return JOB_EXIT_CONFIG;
+  }
+  sc->run_count = kept;
+  return -1;
+}
+
 /* Loads the scenario (or builds one from the flags) and applies the command line on top. */
 static int build_scenario(const struct run_cli *c, struct job_scenario *sc) {
   char err[600];
@@ -259,6 +281,7 @@ static int build_scenario(const struct run_cli *c, struct job_scenario *sc) {
       return JOB_EXIT_CONFIG;
     }
   }
+  if (c->only_runs && select_runs(sc, c->only_runs) >= 0) return JOB_EXIT_CONFIG;
   if (c->repetitions) sc->repetitions = c->repetitions;
   if (c->seed_set) sc->seed = (unsigned long long)c->seed;
   return -1;

@@ -213,6 +213,30 @@ static void test_environment_overrides(void **state) {
   assert_string_equal(c.redis_host, "127.0.0.1");
 }
 
+static void test_shipped_scenarios_parse(void **state) {
+  (void)state;
+  static const char *const files[] = {"quickstart.yaml", "openwhisk-direct-vs-batched.yaml",
+                                      "operations-sweep.yaml"};
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    char path[512], err[400] = "";
+    snprintf(path, sizeof path, "%s/scenarios/%s", RBENCH_SOURCE_DIR, files[i]);
+    struct job_scenario s;
+    if (job_scenario_load(path, &s, err, sizeof err) != RB_OK) fail_msg("%s", err);
+    assert_true(s.run_count >= 2);
+    job_scenario_free(&s);
+  }
+  struct job_scenario q;
+  char err[400], path[512];
+  snprintf(path, sizeof path, "%s/scenarios/quickstart.yaml", RBENCH_SOURCE_DIR);
+  assert_int_equal(job_scenario_load(path, &q, err, sizeof err), RB_OK);
+  assert_int_equal(q.target.kind, JOB_TARGET_LOCAL);
+  assert_string_equal(q.runs[0].name, "direct");
+  assert_false(q.runs[0].batching);
+  assert_string_equal(q.runs[1].name, "batched");
+  assert_true(q.runs[1].batching);
+  job_scenario_free(&q);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_good_scenario),
@@ -220,6 +244,7 @@ int main(void) {
       cmocka_unit_test(test_overlay_and_planned),
       cmocka_unit_test(test_envfile_layers),
       cmocka_unit_test(test_environment_overrides),
+      cmocka_unit_test(test_shipped_scenarios_parse),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

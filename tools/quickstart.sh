@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# quickstart.sh: the README's first Quick start command. On this machine, with nothing but
+# redis-server installed: starts a redis-server (and rbench-agent when it is built) on free
+# loopback ports, runs scenarios/quickstart.yaml (direct vs batched on the local target),
+# prints the `rbench compare` table, writes the HTML report, and stops what it started.
+#
+#   tools/quickstart.sh [OUTPUT_DIR]        (default: quickstart-results)
+#   BUILD=build/debug tools/quickstart.sh   (default: build/release, built when missing)
+#   QUICK=1 tools/quickstart.sh             (one repetition of 60 invocations: a smoke run)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD:-$here/build/release}
+out=${1:-quickstart-results}
+rbench=$build/job/rbench
+agent=$build/agent/rbench-agent
+
+if [ ! -x "$rbench" ]; then
+  echo "quickstart: building rbench in $build"
+  preset=$(basename "$build")
+  cmake --preset "$preset" >/dev/null
+  cmake --build "$build" -j2 >/dev/null
+fi
+command -v redis-server >/dev/null || { echo "quickstart: redis-server is not installed (tools/install-deps.sh)" >&2; exit 2; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_port() {
+  for _ in $(seq 1 200); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT INT TERM
+
+mkdir -p "$out"
+redis_port=$(free_port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
+  >"$out/redis.log" 2>&1 &
+pids+=($!)
+wait_port "$redis_port" || { echo "quickstart: redis-server did not start (see $out/redis.log)" >&2; exit 3; }
+echo "quickstart: redis-server on 127.0.0.1:$redis_port"
+
+runs=direct,batched
+agent_port=$(free_port)
+if [ -x "$agent" ]; then
+  "$agent" --listen "127.0.0.1:$agent_port" --redis "127.0.0.1:$redis_port" >"$out/agent.log" 2>&1 &
+  pids+=($!)
+  wait_port "$agent_port" || { echo "quickstart: rbench-agent did not start (see $out/agent.log)" >&2; exit 3; }
+  echo "quickstart: rbench-agent on 127.0.0.1:$agent_port"
+else
+  runs=direct
+  echo "quickstart: $agent is not built yet: running the direct run only (no batched comparison)"
+fi
+
+cat >"$out/local.env" <<ENV
+REDIS_HOST=127.0.0.1
+REDIS_PORT=$redis_port
+BATCHING_AGENT_HOST=127.0.0.1
+BATCHING_AGENT_PORT=$agent_port
+ENV
+
+extra=()
+if [ "${QUICK:-0}" = 1 ]; then extra=(--repetitions 1 --invocations 60 --warmup 0.5); fi
+"$rbench" run -f "$here/scenarios/quickstart.yaml" --runs "$runs" --env "$out/local.env" \
+  --output "$out/results/" "${extra[@]}"
+
+results() { # the files of one run (a directory with repetitions, else one file)
+  if [ -d "$out/results/$1" ]; then echo "$out/results/$1"; else echo "$out/results/$1.json"; fi
+}
+echo
+if [ "$runs" = direct,batched ]; then
+  "$rbench" compare "$(results direct)" "$(results batched)"
+  "$rbench" report "$(results direct)" "$(results batched)" -o "$out/report.html"
+else
+  "$rbench" report "$(results direct)" -o "$out/report.html"
+fi
+echo "quickstart: results in $out/results, report in $out/report.html"
