@@ -26,11 +26,28 @@ struct job_http {
   size_t active;
   struct job_http_xfer **live; /* transfers in flight, for abort_all */
   size_t live_n, live_cap;
+  CURL **spare;                /* reset easy handles kept for reuse (fewer allocations) */
+  size_t spare_n, spare_cap;
+  uint64_t armed_ns;           /* the timerfd's current expiry (0 = disarmed) */
 };
 
+static CURL *easy_get(struct job_http *h) {
+  return h->spare_n ? h->spare[--h->spare_n] : curl_easy_init();
+}
+
+static void easy_put(struct job_http *h, CURL *e) {
+  if (h->spare_n < h->spare_cap) {
+    curl_easy_reset(e);
+    h->spare[h->spare_n++] = e;
+  } else {
+    curl_easy_cleanup(e);
+  }
+}
+
+/* curl says which sockets to watch; socketp (set with curl_multi_assign) marks a socket
+ * already in the epoll set, so each change is one epoll_ctl call. */
 static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp) {
   (void)e;
-  (void)socketp;
   struct job_http *h = userp;
   if (what == CURL_POLL_REMOVE) {
     epoll_ctl(h->epfd, EPOLL_CTL_DEL, s, NULL);
@@ -39,8 +56,12 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
   struct epoll_event ev = {.data.fd = s};
   if (what & CURL_POLL_IN) ev.events |= EPOLLIN;
   if (what & CURL_POLL_OUT) ev.events |= EPOLLOUT;
-  if (epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT)
-    epoll_ctl(h->epfd, EPOLL_CTL_ADD, s, &ev);
+  if (socketp) {
+    epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, &ev);
+  } else if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, s, &ev) == 0 || errno == EEXIST) {
+    if (errno == EEXIST) epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, &ev);
+    curl_multi_assign(h->multi, s, h);
+  }
   return 0;
 }
 
@@ -69,6 +90,12 @@ struct job_http *job_http_create(long max_connections) {
   curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
   curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
   curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, max_connections);
+  h->spare_cap = (size_t)max_connections;
+  h->spare = calloc(h->spare_cap, sizeof *h->spare);
+  if (!h->spare) {
+    job_http_destroy(h);
+    return NULL;
+  }
   return h;
 }
 
@@ -90,6 +117,8 @@ void job_http_destroy(struct job_http *h) {
     job_http_xfer_free(x);
   }
   free(h->live);
+  for (size_t i = 0; i < h->spare_n; i++) curl_easy_cleanup(h->spare[i]);
+  free(h->spare);
   while (h->timers) {
     struct app_timer *t = h->timers;
     h->timers = t->next;
@@ -150,7 +179,7 @@ struct job_http_xfer *job_http_xfer_new(struct job_http *h, const char *method, 
   x->headers = headers;
   x->done = done;
   x->ctx = ctx;
-  x->easy = curl_easy_init();
+  x->easy = easy_get(h);
   if (!x->easy || (body && !(x->req_body = malloc(len + 1)))) {
     job_http_xfer_free(x);
     return NULL;
@@ -175,7 +204,7 @@ struct job_http_xfer *job_http_xfer_new(struct job_http *h, const char *method, 
 
 void job_http_xfer_free(struct job_http_xfer *x) {
   if (!x) return;
-  if (x->easy) curl_easy_cleanup(x->easy);
+  if (x->easy) easy_put(x->h, x->easy);
   curl_slist_free_all(x->headers);
   free(x->req_body);
   free(x->body);
@@ -252,6 +281,8 @@ static void fire_timers(struct job_http *h, uint64_t now) {
 }
 
 static void arm(struct job_http *h, uint64_t at_ns) {
+  if (at_ns == h->armed_ns) return; /* already set: save the system call */
+  h->armed_ns = at_ns;
   struct itimerspec its = {0};
   its.it_value.tv_sec = (time_t)(at_ns / 1000000000u);
   its.it_value.tv_nsec = (long)(at_ns % 1000000000u);
@@ -272,6 +303,7 @@ void job_http_wait(struct job_http *h, uint64_t until_ns) {
   for (int i = 0; i < n; i++) {
     int fd = evs[i].data.fd;
     if (fd == h->tfd) {
+      h->armed_ns = 0; /* it fired */
       uint64_t ticks;
       ssize_t r = read(h->tfd, &ticks, sizeof ticks);
       (void)r;
