@@ -76,8 +76,11 @@ struct job_results *job_results_create(const char *out_path, uint64_t planned,
   r->secrets = secrets;
   r->lag = job_hist_create();
   bool ok = r->lag != NULL;
+  /* Reserve for the planned run (no doubling waste), but at most 4M samples up front: a
+   * long --duration grows the arrays as it goes. */
+  size_t reserve = planned > (4u << 20) ? (4u << 20) : (size_t)planned;
   for (int i = 0; i < M_COUNT && ok; i++)
-    ok = samples_reserve(&r->m[i], i == M_INIT ? 64 : (size_t)planned);
+    ok = samples_reserve(&r->m[i], i == M_INIT ? 64 : reserve);
   char dir[1024];
   snprintf(dir, sizeof dir, "%s", out_path);
   snprintf(r->spool_path, sizeof r->spool_path, "%s/.rbench-raw-XXXXXX", dirname(dir));
