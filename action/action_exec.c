@@ -82,6 +82,7 @@ struct exec_session {
   int nconns;
   struct exec_activation *act;
   struct exec_session *next;
+  char rbuf[EXEC_READ_CHUNK]; /* not on the stack: HTTP worker threads have small stacks */
 };
 
 struct action_exec {
@@ -359,9 +360,9 @@ static void handle_reply(struct exec_conn *c, redisReply *reply) {
 static void read_cb(evutil_socket_t fd, short what, void *arg) {
   (void)what;
   struct exec_conn *c = arg;
-  char buf[EXEC_READ_CHUNK];
+  char *buf = c->sess->rbuf;
   char msg[ACTION_ERROR_MSG_MAX];
-  ssize_t n = recv(fd, buf, sizeof buf, 0);
+  ssize_t n = recv(fd, buf, sizeof c->sess->rbuf, 0);
   if (n == 0) {
     conn_fail(c, "connection closed by server");
     return;

@@ -1,87 +1,100 @@
-/* action_http.c: libmicrohttpd glue between HTTP requests and action_protocol. */
+/* action_http.c: civetweb glue between HTTP requests and action_protocol.
+ *
+ * civetweb (not libmicrohttpd) because Debian's libmicrohttpd pulls in GnuTLS and eight more
+ * libraries whose loading and constructors cost 5-8 ms of every cold start on a 2-core VM;
+ * civetweb links only libc (docs/benchmarks.md has the measurement). Every request, even one
+ * civetweb itself rejects, is answered with a JSON body and a Content-Length. */
 #define _GNU_SOURCE
 #include "action_http.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
-#include <microhttpd.h>
-#include <netdb.h>
+#include <civetweb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "rb_log.h"
 
 #define SENTINEL "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n"
+#define HTTP_THREADS "16"
 
 struct action_http {
-  struct MHD_Daemon *daemon;
+  struct mg_context *mg;
   struct action_ctx *ctx;
+  int port;  /* the port actually bound */
+  bool ipv6;
 };
 
-enum route { ROUTE_INIT, ROUTE_RUN, ROUTE_NOT_FOUND, ROUTE_BAD_METHOD };
-
-/* Per-request state, kept in MHD's con_cls between calls. */
-struct request {
-  enum route route;
-  char *body;
-  size_t len, cap;
-  bool too_large;
-};
-
-static enum MHD_Result queue_json(struct MHD_Connection *conn, int status, char *body, size_t len,
-                                  bool allow_post) {
-  struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-  if (!resp) {
-    free(body);
-    return MHD_NO;
-  }
-  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-  if (allow_post) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "POST");
-  enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, resp);
-  MHD_destroy_response(resp);
-  return rc;
+/* Sends status with a JSON body. close_after: the request body was not (fully) read, so the
+ * connection cannot be reused. */
+static void send_json(struct mg_connection *conn, int status, const char *body, size_t len,
+                      bool close_after) {
+  char clen[32];
+  snprintf(clen, sizeof clen, "%zu", len);
+  if (close_after) mg_disable_connection_keep_alive(conn);
+  mg_response_header_start(conn, status);
+  mg_response_header_add(conn, "Content-Type", "application/json", -1);
+  mg_response_header_add(conn, "Content-Length", clen, -1);
+  if (status == 405) mg_response_header_add(conn, "Allow", "POST", -1);
+  mg_response_header_send(conn);
+  mg_write(conn, body, len);
 }
 
-static enum MHD_Result queue_error(struct MHD_Connection *conn, int status, const char *msg) {
+static void send_error(struct mg_connection *conn, int status, const char *msg, bool close_after) {
   struct action_response r = {0};
   action_response_error(&r, status, msg);
-  if (!r.body) return MHD_NO;
-  return queue_json(conn, r.status, r.body, r.len, status == 405);
+  if (r.body) send_json(conn, status, r.body, r.len, close_after);
+  action_response_free(&r);
 }
 
-static enum route route_of(const char *url, const char *method) {
-  bool init = strcmp(url, "/init") == 0;
-  bool run = strcmp(url, "/run") == 0;
-  if (!init && !run) return ROUTE_NOT_FOUND;
-  if (strcmp(method, MHD_HTTP_METHOD_POST) != 0) return ROUTE_BAD_METHOD;
-  return init ? ROUTE_INIT : ROUTE_RUN;
+static void send_too_large(struct mg_connection *conn) {
+  char msg[96];
+  snprintf(msg, sizeof msg, "request body larger than %u bytes", ACTION_HTTP_BODY_MAX);
+  send_error(conn, 413, msg, true);
 }
 
-static bool append_body(struct request *rq, const char *data, size_t n) {
-  if (rq->too_large) return true;
-  if (rq->len + n > ACTION_HTTP_BODY_MAX) {
-    rq->too_large = true;
-    free(rq->body);
-    rq->body = NULL;
-    rq->len = rq->cap = 0;
-    return true;
+/* Reads the whole body (Content-Length or chunked) into a malloc'd buffer. Returns 0 on
+ * success, 413 when it passes the limit, 400 when it cannot be read. */
+static int read_body(struct mg_connection *conn, char **out, size_t *outlen) {
+  const struct mg_request_info *ri = mg_get_request_info(conn);
+  if (ri->content_length > (long long)ACTION_HTTP_BODY_MAX) return 413;
+  size_t cap = ri->content_length > 0 ? (size_t)ri->content_length + 1 : 4096;
+  size_t len = 0;
+  char *buf = malloc(cap);
+  if (!buf) return 400;
+  for (;;) {
+    if (len == cap) {
+      size_t ncap = cap * 2 > ACTION_HTTP_BODY_MAX + 1 ? ACTION_HTTP_BODY_MAX + 1 : cap * 2;
+      char *nb = ncap > cap ? realloc(buf, ncap) : NULL;
+      if (!nb) {
+        free(buf);
+        return len > ACTION_HTTP_BODY_MAX ? 413 : 400;
+      }
+      buf = nb;
+      cap = ncap;
+    }
+    int n = mg_read(conn, buf + len, cap - len);
+    if (n < 0) {
+      free(buf);
+      return 400;
+    }
+    if (n == 0) break;
+    len += (size_t)n;
+    if (len > ACTION_HTTP_BODY_MAX) {
+      free(buf);
+      return 413;
+    }
   }
-  if (rq->len + n > rq->cap) {
-    size_t cap = rq->cap ? rq->cap : 4096;
-    while (cap < rq->len + n) cap *= 2;
-    if (cap > ACTION_HTTP_BODY_MAX) cap = ACTION_HTTP_BODY_MAX;
-    char *b = realloc(rq->body, cap);
-    if (!b) return false;
-    rq->body = b;
-    rq->cap = cap;
-  }
-  memcpy(rq->body + rq->len, data, n);
-  rq->len += n;
-  return true;
+  *out = buf;
+  *outlen = len;
+  return 0;
 }
 
 static void write_sentinels(void) {
@@ -90,129 +103,144 @@ static void write_sentinels(void) {
   (void)w;
 }
 
-static enum MHD_Result dispatch(struct action_http *srv, struct MHD_Connection *conn,
-                                struct request *rq) {
-  struct action_response r = {0};
-  if (rq->too_large) {
-    char msg[96];
-    snprintf(msg, sizeof msg, "request body larger than %u bytes", ACTION_HTTP_BODY_MAX);
-    return queue_error(conn, 413, msg);
+/* civetweb's begin_request: every request comes here; returning 1 means answered. */
+static int on_request(struct mg_connection *conn) {
+  struct action_http *srv = mg_get_user_data(mg_get_context(conn));
+  const struct mg_request_info *ri = mg_get_request_info(conn);
+  bool init = strcmp(ri->local_uri, "/init") == 0;
+  bool run = strcmp(ri->local_uri, "/run") == 0;
+  if (!init && !run) {
+    send_error(conn, 404, "not found: use POST /init or POST /run", true);
+    return 1;
   }
-  if (rq->route == ROUTE_INIT) {
-    action_handle_init(srv->ctx, rq->body ? rq->body : "", rq->len, &r);
+  if (strcmp(ri->request_method, "POST") != 0) {
+    send_error(conn, 405, "method not allowed: use POST", true);
+    return 1;
+  }
+  char *body = NULL;
+  size_t len = 0;
+  int rc = read_body(conn, &body, &len);
+  if (rc == 413) {
+    send_too_large(conn);
+    return 1;
+  }
+  if (rc != 0) {
+    send_error(conn, 400, "cannot read the request body", true);
+    return 1;
+  }
+  struct action_response r = {0};
+  if (init) {
+    action_handle_init(srv->ctx, body, len, &r);
   } else {
-    action_handle_run(srv->ctx, rq->body ? rq->body : "", rq->len, &r);
+    action_handle_run(srv->ctx, body, len, &r);
     write_sentinels();
   }
-  if (!r.body) return MHD_NO;
-  return queue_json(conn, r.status, r.body, r.len, false);
+  free(body);
+  if (r.body) send_json(conn, r.status, r.body, r.len, false);
+  action_response_free(&r);
+  return 1;
 }
 
-static bool declared_too_large(struct MHD_Connection *conn) {
-  const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-  if (!cl) return false;
-  char *end = NULL;
-  errno = 0;
-  unsigned long long v = strtoull(cl, &end, 10);
-  return errno == ERANGE || (end != cl && v > ACTION_HTTP_BODY_MAX);
+/* Errors civetweb detects itself (malformed request, header too large, timeouts). */
+static int on_http_error(struct mg_connection *conn, int status, const char *errmsg) {
+  char msg[160];
+  snprintf(msg, sizeof msg, "%s", errmsg && *errmsg ? errmsg : mg_get_response_code_text(conn, status));
+  size_t n = strlen(msg);
+  while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = '\0';
+  send_error(conn, status == 503 ? 500 : status, msg, true); /* 503 means "shutting down" to OpenWhisk */
+  return 0;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls) {
-  (void)version;
-  struct action_http *srv = cls;
-  struct request *rq = *con_cls;
-  if (!rq) {
-    enum route route = route_of(url, method);
-    if (route == ROUTE_NOT_FOUND) return queue_error(conn, 404, "not found: use POST /init or POST /run");
-    if (route == ROUTE_BAD_METHOD) return queue_error(conn, 405, "method not allowed: use POST");
-    if (declared_too_large(conn)) {
-      char msg[96];
-      snprintf(msg, sizeof msg, "request body larger than %u bytes", ACTION_HTTP_BODY_MAX);
-      return queue_error(conn, 413, msg);
-    }
-    rq = calloc(1, sizeof *rq);
-    if (!rq) return MHD_NO;
-    rq->route = route;
-    *con_cls = rq;
-    return MHD_YES;
-  }
-  if (*upload_data_size > 0) {
-    if (!append_body(rq, upload_data, *upload_data_size)) return MHD_NO;
-    *upload_data_size = 0;
-    return MHD_YES;
-  }
-  return dispatch(srv, conn, rq);
-}
-
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe) {
-  (void)cls;
+static int on_log(const struct mg_connection *conn, const char *message) {
   (void)conn;
-  (void)toe;
-  struct request *rq = *con_cls;
-  if (rq) {
-    free(rq->body);
-    free(rq);
-  }
-  *con_cls = NULL;
-}
-
-static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
-  (void)cls;
-  char line[512];
-  vsnprintf(line, sizeof line, fmt, ap);
-  size_t n = strlen(line);
-  while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
-  rb_warn("http: %s", line);
-}
-
-static bool resolve_listen(const char *host, int port, struct sockaddr_storage *ss, char *err,
-                           size_t errlen) {
-  char portstr[16];
-  snprintf(portstr, sizeof portstr, "%d", port);
-  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                           .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-  struct addrinfo *ai = NULL;
-  int gai = getaddrinfo(host, portstr, &hints, &ai);
-  if (gai != 0) {
-    snprintf(err, errlen, "cannot resolve listen address %s: %s", host, gai_strerror(gai));
-    return false;
-  }
-  memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-  freeaddrinfo(ai);
-  return true;
+  rb_warn("http: %s", message);
+  return 1;
 }
 
 struct action_http *action_http_start(struct action_ctx *ctx, const char *host, int port,
                                       char *err, size_t errlen) {
-  struct sockaddr_storage ss;
-  if (!resolve_listen(host, port, &ss, err, errlen)) return NULL;
+  static bool lib_ready;
+  if (!lib_ready) {
+    mg_init_library(0);
+    lib_ready = true;
+  }
   struct action_http *srv = calloc(1, sizeof *srv);
   if (!srv) {
     snprintf(err, errlen, "out of memory");
     return NULL;
   }
   srv->ctx = ctx;
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                   MHD_USE_ERROR_LOG | MHD_USE_POLL;
-  if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
-  srv->daemon = MHD_start_daemon(
-      flags, (uint16_t)port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
-      on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-      MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_END);
-  if (!srv->daemon) {
-    snprintf(err, errlen, "cannot listen on %s:%d (address in use or not available)", host, port);
+  char ports[300];
+  if (strchr(host, ':'))
+    snprintf(ports, sizeof ports, "[%s]:%d", host, port);
+  else
+    snprintf(ports, sizeof ports, "%s:%d", host, port);
+  const char *options[] = {"listening_ports", ports, "num_threads", HTTP_THREADS,
+                           "enable_keep_alive", "yes", "keep_alive_timeout_ms", "60000",
+                           "request_timeout_ms", "600000", "max_request_size", "16384",
+                           "decode_url", "no", NULL};
+  struct mg_callbacks cb;
+  memset(&cb, 0, sizeof cb);
+  cb.begin_request = on_request;
+  cb.http_error = on_http_error;
+  cb.log_message = on_log;
+  struct mg_init_data init = {.callbacks = &cb, .user_data = srv, .configuration_options = options};
+  struct mg_error_data errdata;
+  char mgerr[256] = "";
+  memset(&errdata, 0, sizeof errdata);
+  errdata.text = mgerr;
+  errdata.text_buffer_size = sizeof mgerr;
+  srv->mg = mg_start2(&init, &errdata);
+  if (!srv->mg) {
+    snprintf(err, errlen, "cannot listen on %s: %s", ports, mgerr[0] ? mgerr : "address in use or not available");
     free(srv);
     return NULL;
   }
+  struct mg_server_port bound[4];
+  int n = mg_get_server_ports(srv->mg, 4, bound);
+  srv->port = n > 0 ? bound[0].port : port;
+  srv->ipv6 = n > 0 && bound[0].protocol == 3;
   return srv;
+}
+
+/* civetweb's listener thread notices mg_stop only when its poll wakes up, which can take two
+ * seconds; connecting to our own listener wakes it at once. */
+struct poker {
+  int port;
+  bool ipv6;
+  atomic_bool done;
+};
+
+static void *poke_listener(void *arg) {
+  struct poker *p = arg;
+  while (!atomic_load(&p->done)) {
+    int fd = socket(p->ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+    if (fd >= 0) {
+      if (p->ipv6) {
+        struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)p->port),
+                                  .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+        (void)connect(fd, (struct sockaddr *)&sa, sizeof sa);
+      } else {
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p->port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        (void)connect(fd, (struct sockaddr *)&sa, sizeof sa);
+      }
+      close(fd);
+    }
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  return NULL;
 }
 
 void action_http_stop(struct action_http *srv) {
   if (!srv) return;
-  MHD_stop_daemon(srv->daemon);
+  struct poker p = {.port = srv->port, .ipv6 = srv->ipv6};
+  atomic_init(&p.done, false);
+  pthread_t t;
+  bool poking = pthread_create(&t, NULL, poke_listener, &p) == 0;
+  mg_stop(srv->mg);
+  atomic_store(&p.done, true);
+  if (poking) pthread_join(t, NULL);
   free(srv);
 }

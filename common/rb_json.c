@@ -8,10 +8,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Returns the offset where nesting first exceeds max, or len when it never does. Brackets
+ * inside strings do not count; malformed input is left for cJSON to report. */
+static size_t depth_exceeded_at(const char *buf, size_t len, int max) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < len; i++) {
+    char c = buf[i];
+    if (in_string) {
+      if (c == '\\') i++;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max) return i;
+    } else if (c == ']' || c == '}') {
+      depth--;
+    }
+  }
+  return len;
+}
+
 enum rb_err rb_json_parse(const char *buf, size_t len, cJSON **out, char *err, size_t errlen) {
   const char *end = NULL;
   *out = NULL;
   if (len == 0) return rb_errorf(RB_ERR_PARSE, err, errlen, "malformed JSON: empty body");
+  size_t deep = depth_exceeded_at(buf, len, RB_JSON_MAX_DEPTH);
+  if (deep < len)
+    return rb_errorf(RB_ERR_PARSE, err, errlen,
+                     "malformed JSON: nested deeper than %d levels at byte %zu",
+                     RB_JSON_MAX_DEPTH, deep);
   cJSON *root = cJSON_ParseWithLengthOpts(buf, len, &end, false);
   if (!root) {
     size_t at = (end && end >= buf && end <= buf + len) ? (size_t)(end - buf) : 0;

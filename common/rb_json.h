@@ -13,6 +13,11 @@
 
 #include "rb_error.h"
 
+/* Deepest nesting of arrays and objects rb_json_parse accepts. cJSON recurses once per level,
+ * and rbench parses on threads with small stacks (civetweb workers have 100 KB), so input
+ * nested deeper is refused before cJSON sees it. */
+#define RB_JSON_MAX_DEPTH 64
+
 /* Parses len bytes (need not be NUL-terminated). On success *out owns the tree (free with
  * cJSON_Delete). On failure writes "malformed JSON at byte N" to err. The message never
  * quotes the input, which may hold secrets. */

@@ -1,1 +1,234 @@
-int main(void){return 0;}
+/* test_action_http.c: rbench-action's HTTP side of OpenWhisk's action protocol: /init once,
+ * status codes, Content-Length on every response, body limits, hostile input, sentinels,
+ * command-line handling. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rb_json.h"
+#include "rbt.h"
+
+struct fixture {
+  struct rbt_proc redis;
+  struct rbt_proc action;
+};
+
+static int setup(void **state) {
+  struct fixture *f = calloc(1, sizeof *f);
+  if (!rbt_redis_start(&f->redis, NULL)) return -1;
+  char env[64];
+  snprintf(env, sizeof env, "REDIS_PORT=%d", f->redis.port);
+  char *extra[] = {env, NULL};
+  if (!rbt_action_start(&f->action, extra)) return -1;
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  struct fixture *f = *state;
+  int rc = rbt_action_stop_checked(&f->action);
+  rbt_proc_stop(&f->redis, SIGTERM);
+  free(f);
+  return rc;
+}
+
+static void expect(int port, const char *method, const char *path, const char *body, long status,
+                   const char *want_body) {
+  struct rbt_http_reply r;
+  assert_true(rbt_http(port, method, path, body, body ? strlen(body) : 0, &r));
+  if (r.status != status) fail_msg("%s %s: status %ld, want %ld (%s)", method, path, r.status, status, r.body);
+  assert_true(r.has_length);
+  assert_string_equal(r.content_type, "application/json");
+  cJSON *j = NULL;
+  if (rb_json_parse(r.body, strlen(r.body), &j, NULL, 0) != RB_OK) fail_msg("not JSON: %s", r.body);
+  assert_true(cJSON_IsObject(j));
+  cJSON_Delete(j);
+  if (want_body) assert_string_equal(r.body, want_body);
+  rbt_http_reply_free(&r);
+}
+
+static void test_init_then_run(void **state) {
+  struct fixture *f = *state;
+  int p = f->action.port;
+  expect(p, "POST", "/init", "{\"value\":{\"name\":\"redis_benchmark\",\"main\":\"main\",\"binary\":false}}", 200,
+         "{\"ok\":true}");
+  expect(p, "POST", "/init", "{\"value\":{\"code\":\"x\"}}", 403,
+         "{\"error\":\"Cannot initialize the action more than once.\"}");
+  struct rbt_http_reply r;
+  const char *run = "{\"value\":{\"num_ops\":5},\"activation_id\":\"a1\",\"deadline\":\"99999999999999\"}";
+  assert_true(rbt_http(p, "POST", "/run", run, strlen(run), &r));
+  assert_int_equal(r.status, 200);
+  assert_true(r.has_length);
+  assert_non_null(strstr(r.body, "\"succeeded\":5"));
+  rbt_http_reply_free(&r);
+  /* Parameter errors are 200 with an error object (an application error in OpenWhisk). */
+  expect(p, "POST", "/run", "{\"value\":{\"parallel_calls\":1000}}", 200,
+         "{\"error\":\"parallel_calls must be an integer from 1 to 256, got 1000\"}");
+}
+
+static void test_status_codes(void **state) {
+  struct fixture *f = *state;
+  int p = f->action.port;
+  expect(p, "GET", "/", NULL, 404, NULL);
+  expect(p, "POST", "/invoke", "{}", 404, NULL);
+  expect(p, "GET", "/run", NULL, 405, NULL);
+  expect(p, "PUT", "/init", "{}", 405, NULL);
+  expect(p, "POST", "/run", "{\"value\":", 400, NULL);
+  expect(p, "POST", "/run", "", 400, "{\"error\":\"malformed JSON: empty body\"}");
+  expect(p, "POST", "/init", "not json", 400, NULL);
+  /* Exactly 1 MiB is accepted (and is malformed here), one byte more is 413. */
+  size_t n = 1024 * 1024;
+  char *big = malloc(n + 2);
+  memset(big, ' ', n + 1);
+  big[0] = '{';
+  big[n - 1] = '}';
+  big[n] = '\0';
+  expect(p, "POST", "/run", big, 200, NULL); /* {   ...   } is an empty object: defaults */
+  big[n] = ' ';
+  big[n + 1] = '\0';
+  expect(p, "POST", "/run", big, 413, "{\"error\":\"request body larger than 1048576 bytes\"}");
+  free(big);
+}
+
+/* Sends raw bytes, returns what came back before the server closed or 2 s passed. */
+static char *raw_exchange(int port, const char *data, size_t len) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  struct timeval tv = {2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  size_t off = 0;
+  while (off < len) {
+    ssize_t w = send(fd, data + off, len - off, MSG_NOSIGNAL);
+    if (w <= 0) break;
+    off += (size_t)w;
+  }
+  shutdown(fd, SHUT_WR);
+  size_t cap = 65536, got = 0;
+  char *buf = calloc(1, cap + 1);
+  ssize_t r;
+  while (got < cap && (r = recv(fd, buf + got, cap - got, 0)) > 0) got += (size_t)r;
+  close(fd);
+  return buf;
+}
+
+static void test_chunked_too_large_and_garbage(void **state) {
+  struct fixture *f = *state;
+  int p = f->action.port;
+  /* A chunked body with no Content-Length that grows past 1 MiB. */
+  size_t chunk = 256 * 1024;
+  size_t total = 5 * (chunk + 32) + 128;
+  char *req = malloc(total);
+  size_t off = (size_t)sprintf(req, "POST /run HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                                    "Content-Type: application/json\r\n\r\n");
+  for (int i = 0; i < 5; i++) {
+    off += (size_t)sprintf(req + off, "%zx\r\n", chunk);
+    memset(req + off, 'a', chunk);
+    off += chunk;
+    off += (size_t)sprintf(req + off, "\r\n");
+  }
+  off += (size_t)sprintf(req + off, "0\r\n\r\n");
+  char *resp = raw_exchange(p, req, off);
+  assert_non_null(strstr(resp, "HTTP/1.1 413"));
+  assert_non_null(strstr(resp, "request body larger than 1048576 bytes"));
+  free(resp);
+  free(req);
+  /* Garbage, a bad request line, a lying Content-Length: the server survives all of them. */
+  const char *junk[] = {"GARBAGE\r\n\r\n", "\x01\x02\x03\xff\r\n\r\n",
+                        "POST /run HTTP/1.1\r\nContent-Length: 50\r\n\r\n{\"value\":",
+                        "POST /run HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
+                        "POST /run HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n"};
+  for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++) free(raw_exchange(p, junk[i], strlen(junk[i])));
+  expect(p, "POST", "/run", "{\"value\":{\"num_ops\":2}}", 200, NULL);
+  /* Deeply nested JSON is refused cleanly (cJSON's nesting limit), not a stack overflow. */
+  size_t depth = 100000;
+  char *deep = malloc(2 * depth + 1);
+  memset(deep, '[', depth);
+  memset(deep + depth, ']', depth);
+  deep[2 * depth] = '\0';
+  expect(p, "POST", "/run", deep, 400, NULL);
+  free(deep);
+  expect(p, "POST", "/run", "{\"value\":{\"num_ops\":2}}", 200, NULL);
+}
+
+static int count(const char *hay, const char *needle) {
+  int n = 0;
+  for (const char *s = hay; (s = strstr(s, needle)) != NULL; s += strlen(needle)) n++;
+  return n;
+}
+
+static void test_sentinels(void **state) {
+  struct fixture *f = *state;
+  int p = f->action.port;
+  expect(p, "POST", "/init", "{\"value\":{}}", 200, NULL);
+  expect(p, "POST", "/run", "{\"value\":{\"num_ops\":1}}", 200, NULL);
+  expect(p, "POST", "/run", "{\"value\":{\"num_ops\":0}}", 200, NULL);
+  assert_int_equal(rbt_action_stop_checked(&f->action), 0);
+  char *log = rbt_proc_log(&f->action);
+  /* stdout and stderr both go to the log: two sentinels per activation, none for /init. */
+  assert_int_equal(count(log, "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n"), 4);
+  free(log);
+}
+
+static int run_cli(const char *arg1, const char *arg2, char *out, size_t outlen) {
+  int pipefd[2];
+  assert_int_equal(pipe(pipefd), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(pipefd[1], 1);
+    dup2(pipefd[1], 2);
+    close(pipefd[0]);
+    execl(rbt_bin("rbench-action"), "rbench-action", arg1, arg2, (char *)NULL);
+    _exit(127);
+  }
+  close(pipefd[1]);
+  size_t got = 0;
+  ssize_t r;
+  while (got < outlen - 1 && (r = read(pipefd[0], out + got, outlen - 1 - got)) > 0) got += (size_t)r;
+  out[got] = '\0';
+  close(pipefd[0]);
+  int status;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_command_line(void **state) {
+  struct fixture *f = *state;
+  char out[4096];
+  assert_int_equal(run_cli("--help", NULL, out, sizeof out), 0);
+  assert_non_null(strstr(out, "--listen HOST:PORT"));
+  assert_int_equal(run_cli("--version", NULL, out, sizeof out), 0);
+  assert_non_null(strstr(out, "rbench-action 0."));
+  assert_int_equal(run_cli("--listen", "nohost", out, sizeof out), 2);
+  assert_non_null(strstr(out, "--listen: bad address 'nohost', expected HOST:PORT"));
+  assert_int_equal(run_cli("--bogus", NULL, out, sizeof out), 2);
+  assert_non_null(strstr(out, "unknown or incomplete option '--bogus'"));
+  char listen[64];
+  snprintf(listen, sizeof listen, "127.0.0.1:%d", f->action.port); /* already taken */
+  assert_int_equal(run_cli("--listen", listen, out, sizeof out), 1);
+  assert_non_null(strstr(out, "cannot listen on 127.0.0.1:"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_init_then_run, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_status_codes, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_chunked_too_large_and_garbage, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_sentinels, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_command_line, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -137,6 +137,16 @@ char *rbt_proc_log(const struct rbt_proc *p) {
   return buf;
 }
 
+int rbt_action_stop_checked(struct rbt_proc *p) {
+  if (p->pid <= 0) return 0;
+  int status = rbt_proc_stop(p, SIGTERM);
+  if (status == 0) return 0;
+  char *log = rbt_proc_log(p);
+  fprintf(stderr, "server exited with status %d; its log:\n%s\n", status, log);
+  free(log);
+  return -1;
+}
+
 static bool redis_spawn(struct rbt_proc *p, const char *password) {
   char port[16];
   snprintf(port, sizeof port, "%d", p->port);

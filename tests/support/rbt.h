@@ -29,6 +29,9 @@ int rbt_proc_stop(struct rbt_proc *p, int sig);
 int rbt_proc_wait(struct rbt_proc *p, int timeout_ms);
 /* Waits up to timeout_ms for 127.0.0.1:port to accept connections. */
 bool rbt_wait_port(int port, int timeout_ms);
+/* Stops a server with SIGTERM and checks it exited 0 (so a sanitizer report, which makes the
+ * exit status non-zero, fails the test); on failure prints its log and returns -1. */
+int rbt_action_stop_checked(struct rbt_proc *p);
 /* Reads the process log into a malloc'd string (caller frees). */
 char *rbt_proc_log(const struct rbt_proc *p);
 

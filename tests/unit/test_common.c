@@ -43,6 +43,20 @@ static void test_json_parse_errors(void **state) {
   cJSON_Delete(j);
   assert_int_equal(rb_json_parse("{}\n ", 4, &j, err, sizeof err), RB_OK);
   cJSON_Delete(j);
+  /* Nesting: 64 levels parse, 65 are refused before cJSON recurses; brackets in strings and
+   * escaped quotes do not count. */
+  char deep[200];
+  memset(deep, '[', 64);
+  memset(deep + 64, ']', 64);
+  assert_int_equal(rb_json_parse(deep, 128, &j, err, sizeof err), RB_OK);
+  cJSON_Delete(j);
+  memset(deep, '[', 65);
+  memset(deep + 65, ']', 65);
+  assert_int_equal(rb_json_parse(deep, 130, &j, err, sizeof err), RB_ERR_PARSE);
+  assert_string_equal(err, "malformed JSON: nested deeper than 64 levels at byte 64");
+  const char *strs = "{\"a\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"{{{{\"}";
+  assert_int_equal(rb_json_parse(strs, strlen(strs), &j, err, sizeof err), RB_OK);
+  cJSON_Delete(j);
 }
 
 struct int_case {
