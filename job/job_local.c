@@ -72,7 +72,8 @@ static int free_port(void) {
   return port;
 }
 
-/* Child side of the spawn: a clean environment (no secrets), output discarded. */
+/* Child side of the spawn: a clean environment (no secrets), output discarded, and none of
+ * rbench's descriptors (sockets, the spool file) inherited. */
 static void exec_worker(const char *bin, int port, pid_t parent) {
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (getppid() != parent) _exit(127);
@@ -82,6 +83,7 @@ static void exec_worker(const char *bin, int port, pid_t parent) {
     dup2(null, 1);
     dup2(null, 2);
   }
+  close_range(3, ~0u, 0);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
@@ -276,6 +278,11 @@ static void on_init(void *ctx, struct job_http_xfer *x) {
     char why[80];
     job_http_xfer_free(x);
     if (worker_exited(w, why, sizeof why)) {
+      w->state = W_DEAD;
+      if (inv->attempts++ < 2) { /* e.g. lost a race for its port: start another one */
+        start_cold(t, inv);
+        return;
+      }
       fail_worker(t, inv, JOB_ERR_DEVELOPER, "The action did not initialize and exited unexpectedly", why);
     } else if (now > inv->deadline_ns) {
       fail_worker(t, inv, JOB_ERR_DEVELOPER, "The action did not initialize", "not listening within the timeout");

@@ -22,6 +22,7 @@ struct job_inv {
   uint64_t phase_ns;                   /* target use: start of the current step */
   uint64_t deadline_ns;                /* target use: give up after this */
   void *worker;                        /* target use */
+  int attempts;                        /* target use: retries of a failed start */
   struct job_inv *queue_next;          /* target use: waiting for a free worker */
   struct job_target *target;
   struct job_inv *live_prev, *live_next; /* runner use: invocations in flight */

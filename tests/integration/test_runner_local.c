@@ -227,6 +227,21 @@ static void test_sigterm_gives_partial_document(void **state) {
   }
   closedir(d);
   assert_true(actions >= 1 && actions <= 4);
+  /* rbench-action inherits none of rbench's descriptors (its spool file, its sockets). */
+  for (int i = 0; i < actions; i++) {
+    char fddir[64];
+    snprintf(fddir, sizeof fddir, "/proc/%d/fd", (int)children[i]);
+    DIR *fdd = opendir(fddir);
+    struct dirent *fe;
+    while (fdd && (fe = readdir(fdd)) != NULL) {
+      char link[400], target[300] = "";
+      snprintf(link, sizeof link, "%s/%s", fddir, fe->d_name);
+      ssize_t n = readlink(link, target, sizeof target - 1);
+      if (n > 0) target[n] = '\0';
+      if (strstr(target, ".rbench-raw-")) fail_msg("rbench-action %d holds %s", (int)children[i], target);
+    }
+    if (fdd) closedir(fdd);
+  }
   int rc = rbt_proc_stop(&p, SIGTERM);
   assert_int_equal(rc, 4); /* interrupted */
   char *log = rbt_proc_log(&p);
@@ -297,6 +312,25 @@ static void test_exit_codes(void **state) {
   assert_int_equal(run_rbench(a6, NULL, 10000, NULL), 2);
 }
 
+static void test_action_that_cannot_start(void **state) {
+  (void)state;
+  /* An "action" that exits at once: every invocation is a developer error (after retries),
+   * the run still completes and says why. */
+  char out[160];
+  snprintf(out, sizeof out, "%s/false.json", tmpdir);
+  char *argv[] = {NULL, "run", "--env", envfile, "--action-bin", "/bin/false", "--invocations", "3",
+                  "--rate", "20", "--output", out, "--progress", "off", NULL};
+  assert_int_equal(run_rbench(argv, NULL, 30000, NULL), 0);
+  cJSON *d = read_json(out);
+  assert_non_null(d);
+  const cJSON *dev = cJSON_GetObjectItem(cJSON_GetObjectItem(d, "errors_by_kind"), "developer_error");
+  assert_true(num(dev, "count") == 3);
+  const cJSON *m = cJSON_GetArrayItem(cJSON_GetObjectItem(dev, "messages"), 0);
+  assert_string_equal(cJSON_GetObjectItem(m, "message")->valuestring,
+                      "The action did not initialize and exited unexpectedly: exited with status 1");
+  cJSON_Delete(d);
+}
+
 static void test_batched_with_agent(void **state) {
   (void)state;
   struct stat st;
@@ -343,6 +377,7 @@ int main(void) {
       cmocka_unit_test(test_compare_report_doctor),
       cmocka_unit_test(test_sigterm_gives_partial_document),
       cmocka_unit_test(test_exit_codes),
+      cmocka_unit_test(test_action_that_cannot_start),
       cmocka_unit_test(test_batched_with_agent),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
