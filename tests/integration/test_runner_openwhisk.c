@@ -50,7 +50,7 @@ static int setup(void **state) {
   if (system(cmd) != 0 || !start_fake(&fake_tls, cert, key, NULL)) return -1;
   snprintf(envfile, sizeof envfile, "%s/local.env", tmpdir);
   snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\n"
-           "REDIS_HOST=10.1.2.3\nREDIS_PORT=6379\nREDIS_PASSWORD=%s\n", fake.port, AUTH, REDIS_PW);
+           "REDIS_HOST=127.0.0.9\nREDIS_PORT=6379\nREDIS_PASSWORD=%s\n", fake.port, AUTH, REDIS_PW);
   write_text(envfile, text);
   snprintf(env_tls, sizeof env_tls, "%s/tls.env", tmpdir);
   snprintf(text, sizeof text, "OPENWHISK_APIHOST=127.0.0.1:%d\nOPENWHISK_AUTH=%s\n", fake_tls.port, AUTH);
@@ -124,7 +124,7 @@ static void test_success_with_cold_start(void **state) {
   assert_non_null(strstr(log, "GET /api/v1/namespaces/_/actions/pkg/ok auth=ok"));
   assert_non_null(strstr(log, "POST /api/v1/namespaces/_/actions/pkg/ok auth=ok ctype=application/json {"));
   assert_non_null(strstr(log, "\"num_ops\":10,\"operation_type\":\"set\",\"use_batching\":false,\"parallel_calls\":5,\"key_prefix\":\"benchmark\""));
-  assert_non_null(strstr(log, "\"redis_host\":\"10.1.2.3\""));
+  assert_non_null(strstr(log, "\"redis_host\":\"127.0.0.9\""));
   free(log);
 }
 
@@ -277,6 +277,32 @@ static void test_sigterm_while_polling(void **state) {
   cJSON_Delete(d);
 }
 
+static void test_doctor_checks_openwhisk(void **state) {
+  (void)state;
+  char env2[160], text[400], *log = NULL;
+  struct rbt_proc redis = {0};
+  assert_true(rbt_redis_start(&redis, NULL));
+  snprintf(env2, sizeof env2, "%s/doctor.env", tmpdir);
+  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\nREDIS_PORT=%d\n"
+           "BATCHING_AGENT_PORT=%d\n", fake.port, AUTH, redis.port, redis.port);
+  write_text(env2, text); /* redis stands in for the agent: both answer PING */
+  char *env[] = {"WSK_CONFIG_FILE=", NULL};
+  char *ok[] = {NULL, "doctor", "--env", env2, "--action", "pkg/ok", NULL};
+  assert_int_equal(run_rbench(ok, env, 20000, &log), 0);
+  assert_non_null(strstr(log, "ok    OpenWhisk action"));
+  assert_non_null(strstr(log, "action /_/pkg/ok exists"));
+  assert_non_null(strstr(log, "all checks passed"));
+  assert_null(strstr(log, "TestKeyZ0123456789"));
+  free(log);
+  char *missing[] = {NULL, "doctor", "--env", env2, "--action", "pkg/missing", NULL};
+  assert_int_equal(run_rbench(missing, env, 20000, &log), 1);
+  assert_non_null(strstr(log, "FAIL  OpenWhisk action"));
+  assert_non_null(strstr(log, "fix: deploy the action"));
+  free(log);
+  rbt_proc_stop(&redis, SIGTERM);
+  unlink(redis.log);
+}
+
 static void test_self_signed_tls(void **state) {
   (void)state;
   int rc;
@@ -321,6 +347,7 @@ int main(void) {
       cmocka_unit_test(test_preflight_failures),
       cmocka_unit_test(test_refused_mid_run),
       cmocka_unit_test(test_sigterm_while_polling),
+      cmocka_unit_test(test_doctor_checks_openwhisk),
       cmocka_unit_test(test_self_signed_tls),
       cmocka_unit_test(test_wskprops_fallback),
   };
