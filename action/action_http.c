@@ -23,7 +23,6 @@
 #include "rb_log.h"
 
 #define SENTINEL "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n"
-#define HTTP_THREADS "16"
 
 struct action_http {
   struct mg_context *mg;
@@ -32,19 +31,27 @@ struct action_http {
   bool ipv6;
 };
 
-/* Sends status with a JSON body. close_after: the request body was not (fully) read, so the
- * connection cannot be reused. */
+/* Sends status with a JSON body as one write (headers and body together: two writes cost
+ * the client an extra wakeup per request). close_after: the request body was not (fully)
+ * read, so the connection cannot be reused. */
 static void send_json(struct mg_connection *conn, int status, const char *body, size_t len,
                       bool close_after) {
-  char clen[32];
-  snprintf(clen, sizeof clen, "%zu", len);
+  char head[256];
   if (close_after) mg_disable_connection_keep_alive(conn);
-  mg_response_header_start(conn, status);
-  mg_response_header_add(conn, "Content-Type", "application/json", -1);
-  mg_response_header_add(conn, "Content-Length", clen, -1);
-  if (status == 405) mg_response_header_add(conn, "Allow", "POST", -1);
-  mg_response_header_send(conn);
-  mg_write(conn, body, len);
+  int n = snprintf(head, sizeof head,
+                   "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s%s\r\n",
+                   status, mg_get_response_code_text(conn, status), len,
+                   status == 405 ? "Allow: POST\r\n" : "", close_after ? "Connection: close\r\n" : "");
+  char *msg = malloc((size_t)n + len);
+  if (!msg) {
+    mg_write(conn, head, (size_t)n);
+    mg_write(conn, body, len);
+    return;
+  }
+  memcpy(msg, head, (size_t)n);
+  memcpy(msg + n, body, len);
+  mg_write(conn, msg, (size_t)n + len);
+  free(msg);
 }
 
 static void send_error(struct mg_connection *conn, int status, const char *msg, bool close_after) {
@@ -158,11 +165,18 @@ static int on_log(const struct mg_connection *conn, const char *message) {
 }
 
 struct action_http *action_http_start(struct action_ctx *ctx, const char *host, int port,
-                                      char *err, size_t errlen) {
+                                      int threads, char *err, size_t errlen) {
   static bool lib_ready;
   if (!lib_ready) {
     mg_init_library(0);
     lib_ready = true;
+  }
+  if (strchr(host, ':') && !mg_check_feature(MG_FEATURES_IPV6)) {
+    snprintf(err, errlen,
+             "cannot listen on [%s]:%d: this build's HTTP library (Debian's civetweb) has no "
+             "IPv6 support; use an IPv4 address such as 0.0.0.0",
+             host, port);
+    return NULL;
   }
   struct action_http *srv = calloc(1, sizeof *srv);
   if (!srv) {
@@ -175,7 +189,11 @@ struct action_http *action_http_start(struct action_ctx *ctx, const char *host, 
     snprintf(ports, sizeof ports, "[%s]:%d", host, port);
   else
     snprintf(ports, sizeof ports, "%s:%d", host, port);
-  const char *options[] = {"listening_ports", ports, "num_threads", HTTP_THREADS,
+  char nthreads[16];
+  snprintf(nthreads, sizeof nthreads, "%d", threads);
+  /* Every worker thread is created at start, which costs cold-start time: keep few. Headers
+   * and body are separate writes, so Nagle would hold the body for a delayed ACK (40 ms). */
+  const char *options[] = {"listening_ports", ports, "num_threads", nthreads, "tcp_nodelay", "1",
                            "enable_keep_alive", "yes", "keep_alive_timeout_ms", "60000",
                            "request_timeout_ms", "600000", "max_request_size", "16384",
                            "decode_url", "no", NULL};

@@ -10,14 +10,16 @@
 #include "action_protocol.h"
 
 #define ACTION_HTTP_BODY_MAX (1024u * 1024u)
+#define ACTION_HTTP_THREADS_DEFAULT 4
+#define ACTION_HTTP_THREADS_MAX 256
 
 struct action_http;
 
-/* Starts serving on host:port (host "0.0.0.0", "::" or an address). After each /run it
- * writes the OpenWhisk log sentinel to stdout and stderr. Returns NULL with err set when
- * the address cannot be bound. */
+/* Starts serving on host:port (host "0.0.0.0", "::" or an address) with `threads` worker
+ * threads (the most requests served at once). After each /run it writes the OpenWhisk log
+ * sentinel to stdout and stderr. Returns NULL with err set when the address cannot be bound. */
 struct action_http *action_http_start(struct action_ctx *ctx, const char *host, int port,
-                                      char *err, size_t errlen);
+                                      int threads, char *err, size_t errlen);
 /* Stops accepting, waits for requests in progress, frees. NULL-safe. */
 void action_http_stop(struct action_http *srv);
 

@@ -64,14 +64,18 @@ static void apply_init_env(const cJSON *env) {
   }
 }
 
-void action_handle_init(struct action_ctx *ctx, const char *body, size_t len,
-                        struct action_response *out) {
+/* Parses a request body; on failure answers 400 with the parser's message and returns NULL. */
+static cJSON *parse_body(const char *body, size_t len, struct action_response *out) {
   char err[256];
   cJSON *root = NULL;
-  if (rb_json_parse(body, len, &root, err, sizeof err) != RB_OK) {
-    action_response_error(out, 400, err);
-    return;
-  }
+  if (rb_json_parse(body, len, &root, err, sizeof err) != RB_OK) action_response_error(out, 400, err);
+  return root;
+}
+
+void action_handle_init(struct action_ctx *ctx, const char *body, size_t len,
+                        struct action_response *out) {
+  cJSON *root = parse_body(body, len, out);
+  if (!root) return;
   const cJSON *value = cJSON_GetObjectItemCaseSensitive(root, "value");
   const cJSON *env = value ? cJSON_GetObjectItemCaseSensitive(value, "env") : NULL;
   if (!cJSON_IsObject(root) || (value && !cJSON_IsObject(value)) || (env && !cJSON_IsObject(env))) {
@@ -125,11 +129,8 @@ static bool env_lookup(const char *name, char *buf, size_t len) { return rb_env_
 void action_handle_run(struct action_ctx *ctx, const char *body, size_t len,
                        struct action_response *out) {
   char err[256];
-  cJSON *root = NULL;
-  if (rb_json_parse(body, len, &root, err, sizeof err) != RB_OK) {
-    action_response_error(out, 400, err);
-    return;
-  }
+  cJSON *root = parse_body(body, len, out);
+  if (!root) return;
   if (!cJSON_IsObject(root)) {
     cJSON_Delete(root);
     action_response_error(out, 400, "/run body must be a JSON object {\"value\":{...}}");

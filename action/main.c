@@ -23,12 +23,15 @@
 
 static void usage(FILE *out) {
   fprintf(out,
-          "Usage: rbench-action [--listen HOST:PORT] [--actionloop] [--log-level LEVEL]\n"
+          "Usage: rbench-action [--listen HOST:PORT] [--threads N] [--actionloop]\n"
+          "                     [--log-level LEVEL]\n"
           "\n"
           "An OpenWhisk action that runs Redis operations (set, get, del, exists) directly\n"
           "against Redis or through the rbench batching agent, and reports their timings.\n"
           "\n"
           "  --listen HOST:PORT  serve POST /init and POST /run here (default 0.0.0.0:8080)\n"
+          "  --threads N         serve up to N requests at once (1-256, default 4; raise it\n"
+          "                      for actions created with --concurrency above 4)\n"
           "  --actionloop        ActionLoop mode: one JSON line per activation on stdin, the\n"
           "                      answer on file descriptor 3 (automatic when __OW_PROXY_VERSION\n"
           "                      is set by OpenWhisk's ActionLoop proxy)\n"
@@ -46,12 +49,14 @@ static void usage(FILE *out) {
 struct options {
   char host[256];
   int port;
+  int threads;
   int actionloop;
 };
 
 static int parse_options(int argc, char **argv, struct options *o) {
   static const struct option longopts[] = {{"listen", required_argument, NULL, 'l'},
                                            {"actionloop", no_argument, NULL, 'a'},
+                                           {"threads", required_argument, NULL, 't'},
                                            {"log-level", required_argument, NULL, 'L'},
                                            {"help", no_argument, NULL, 'h'},
                                            {"version", no_argument, NULL, 'V'},
@@ -60,6 +65,7 @@ static int parse_options(int argc, char **argv, struct options *o) {
   int ch;
   snprintf(o->host, sizeof o->host, "0.0.0.0");
   o->port = 8080;
+  o->threads = ACTION_HTTP_THREADS_DEFAULT;
   o->actionloop = getenv("__OW_PROXY_VERSION") != NULL;
   const char *lvl = getenv("RBENCH_LOG");
   if (lvl && rb_log_level_parse(lvl) >= 0) rb_log_set_level((enum rb_log_level)rb_log_level_parse(lvl));
@@ -75,6 +81,16 @@ static int parse_options(int argc, char **argv, struct options *o) {
       case 'a':
         o->actionloop = 1;
         break;
+      case 't': {
+        long long n;
+        if (!rb_parse_ll(optarg, 1, ACTION_HTTP_THREADS_MAX, &n)) {
+          fprintf(stderr, "rbench-action: --threads must be an integer from 1 to %d, got '%s'\n",
+                  ACTION_HTTP_THREADS_MAX, optarg);
+          return EXIT_USAGE;
+        }
+        o->threads = (int)n;
+        break;
+      }
       case 'L':
         if (rb_log_level_parse(optarg) < 0) {
           fprintf(stderr, "rbench-action: --log-level must be debug, info, warn, error or off\n");
@@ -118,7 +134,7 @@ static int serve_http(struct action_ctx *ctx, const struct options *o) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads inherit the mask; sigwait below */
-  struct action_http *srv = action_http_start(ctx, o->host, o->port, err, sizeof err);
+  struct action_http *srv = action_http_start(ctx, o->host, o->port, o->threads, err, sizeof err);
   if (!srv) {
     fprintf(stderr, "rbench-action: %s\n", err);
     return 1;

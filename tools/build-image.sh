@@ -120,7 +120,7 @@ elif ! "${BUILDAH[@]}" inspect --type image "$BASE_IMAGE" >/dev/null 2>&1; then
 fi
 
 bud=("${BUILDAH[@]}" bud --isolation "$ISOLATION" --layers --force-rm --pull-never
-  --build-arg "BASE_IMAGE=$BASE_IMAGE" -f "$ROOT/action/Dockerfile" -t "$LOCAL_REF")
+  --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "GIT_COMMIT=$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" -f "$ROOT/action/Dockerfile" -t "$LOCAL_REF")
 if [ "$NO_CACHE" -eq 1 ]; then bud+=(--no-cache); fi
 bud+=("$ROOT")
 

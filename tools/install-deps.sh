@@ -10,7 +10,7 @@ PACKAGES=(
   libhiredis-dev libcurl4-openssl-dev libyaml-dev libcjson-dev libcmocka-dev
   libmicrohttpd-dev libevent-dev libcivetweb-dev
   # servers and tools the tests and benchmarks drive
-  redis-server redis-tools nutcracker curl python3
+  redis-server redis-tools nutcracker curl python3 bc
   # self-signed certificates for the TLS tests of rbench (openwhisk target, ConfigMap writer)
   openssl
   # image build (action/Dockerfile) and a local registry

@@ -260,6 +260,11 @@ for _ in $(seq 50); do
 done
 check "redis-server listening on 127.0.0.1:$REDIS_PORT" kill -0 "$REDIS_PID"
 
+want_commit="$(git -C "$SRC" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
+version="$(env -i "$(command -v chroot)" --userspec=65534:65534 "$MNT" /rbench-action --version 2>&1 || true)"
+check "the image's rbench-action --version names the commit ($version)" \
+  test "$version" = "rbench-action $(sed -n 's/^project(rbench VERSION \([0-9.]*\).*/\1/p' "$SRC/CMakeLists.txt") ($want_commit)"
+
 ACTION_PORT="$(free_port)"
 ACTION="http://127.0.0.1:$ACTION_PORT"
 # as the image's USER: uid/gid 65534; env -i: only what a container runtime would give

@@ -164,6 +164,23 @@ static void test_chunked_too_large_and_garbage(void **state) {
   expect(p, "POST", "/run", "{\"value\":{\"num_ops\":2}}", 200, NULL);
 }
 
+static void test_keep_alive(void **state) {
+  struct fixture *f = *state;
+  /* OpenWhisk's invoker keeps its connection to the container open between activations. */
+  const char *one = "POST /run HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    "Content-Length: 23\r\n\r\n{\"value\":{\"num_ops\":1}}";
+  char two[512];
+  snprintf(two, sizeof two, "%s%s", one, one);
+  char *resp = raw_exchange(f->action.port, two, strlen(two));
+  const char *first = strstr(resp, "HTTP/1.1 200");
+  assert_non_null(first);
+  const char *second = strstr(first + 1, "HTTP/1.1 200");
+  assert_non_null(second);
+  assert_null(strstr(resp, "Connection: close"));
+  assert_non_null(strstr(second, "\"succeeded\":1"));
+  free(resp);
+}
+
 static int count(const char *hay, const char *needle) {
   int n = 0;
   for (const char *s = hay; (s = strstr(s, needle)) != NULL; s += strlen(needle)) n++;
@@ -214,6 +231,10 @@ static void test_command_line(void **state) {
   assert_non_null(strstr(out, "rbench-action 0."));
   assert_int_equal(run_cli("--listen", "nohost", out, sizeof out), 2);
   assert_non_null(strstr(out, "--listen: bad address 'nohost', expected HOST:PORT"));
+  assert_int_equal(run_cli("--listen", "[::1]:8080", out, sizeof out), 1);
+  assert_non_null(strstr(out, "no IPv6 support; use an IPv4 address"));
+  assert_int_equal(run_cli("--threads", "0", out, sizeof out), 2);
+  assert_non_null(strstr(out, "--threads must be an integer from 1 to 256, got '0'"));
   assert_int_equal(run_cli("--bogus", NULL, out, sizeof out), 2);
   assert_non_null(strstr(out, "unknown or incomplete option '--bogus'"));
   char listen[64];
@@ -227,6 +248,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_init_then_run, setup, teardown),
       cmocka_unit_test_setup_teardown(test_status_codes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_chunked_too_large_and_garbage, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_keep_alive, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sentinels, setup, teardown),
       cmocka_unit_test_setup_teardown(test_command_line, setup, teardown),
   };

@@ -67,8 +67,25 @@ bool rbt_wait_port(int port, int timeout_ms) {
   return false;
 }
 
+/* Log files made by this test process, removed when it exits. */
+static char rbt_logs[64][256];
+static int rbt_nlogs;
+
+static void remove_logs(void) {
+  for (int i = 0; i < rbt_nlogs; i++) unlink(rbt_logs[i]);
+}
+
+static void remember_log(const char *path) {
+  if (rbt_nlogs == 0) atexit(remove_logs);
+  for (int i = 0; i < rbt_nlogs; i++) {
+    if (strcmp(rbt_logs[i], path) == 0) return;
+  }
+  if (rbt_nlogs < 64) snprintf(rbt_logs[rbt_nlogs++], sizeof rbt_logs[0], "%s", path);
+}
+
 bool rbt_proc_start(struct rbt_proc *p, char *const argv[], char *const env_extra[]) {
   snprintf(p->log, sizeof p->log, "/tmp/rbt-%d-%d.log", (int)getpid(), p->port);
+  remember_log(p->log);
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) return false;
