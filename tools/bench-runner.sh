@@ -21,11 +21,14 @@ million=${MILLION:-1}
 if [ ! -x "$build/job/rbench" ] || [ ! -x "$build/tests/fakewhisk" ]; then
   cmake --preset release >/dev/null && cmake --build "$build" -j2 >/dev/null
 fi
-work=$(mktemp -d /tmp/rbench-bench-XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+# shellcheck source=tools/lib.sh
+. "$here/tools/lib.sh"
+trap rb_cleanup EXIT INT TERM
+rb_tmp=$(mktemp -d /tmp/rbench-bench-XXXXXX)
+work=$rb_tmp
+port=$(rb_free_port)
 "$build/tests/fakewhisk" --port "$port" --auth bench:key >/dev/null 2>&1 &
-fake=$!
-trap 'kill $fake 2>/dev/null || true; wait $fake 2>/dev/null || true; rm -rf "$work"' EXIT INT TERM
+rb_pids+=($!)
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
 printf 'OPENWHISK_APIHOST=http://127.0.0.1:%s\nOPENWHISK_AUTH=bench:key\n' "$port" >"$work/bench.env"
 

@@ -23,7 +23,9 @@ if [ ! -x "$rbench" ]; then
 fi
 command -v redis-server >/dev/null || { echo "quickstart: redis-server is not installed (tools/install-deps.sh)" >&2; exit 2; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# shellcheck source=tools/lib.sh
+. "$here/tools/lib.sh"
+trap rb_cleanup EXIT INT TERM
 wait_port() {
   for _ in $(seq 1 200); do
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
@@ -32,26 +34,16 @@ wait_port() {
   return 1
 }
 
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT INT TERM
-
 mkdir -p "$out"
-redis_port=$(free_port)
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
-  >"$out/redis.log" 2>&1 &
-pids+=($!)
-wait_port "$redis_port" || { echo "quickstart: redis-server did not start (see $out/redis.log)" >&2; exit 3; }
+rb_start_redis || exit 3
+redis_port=$rb_redis_port
 echo "quickstart: redis-server on 127.0.0.1:$redis_port"
 
 runs=direct,batched
-agent_port=$(free_port)
+agent_port=$(rb_free_port)
 if [ -x "$agent" ]; then
   "$agent" --listen "127.0.0.1:$agent_port" --redis "127.0.0.1:$redis_port" >"$out/agent.log" 2>&1 &
-  pids+=($!)
+  rb_pids+=($!)
   wait_port "$agent_port" || { echo "quickstart: rbench-agent did not start (see $out/agent.log)" >&2; exit 3; }
   echo "quickstart: rbench-agent on 127.0.0.1:$agent_port"
 else
