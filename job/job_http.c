@@ -192,6 +192,7 @@ struct job_http_xfer *job_http_xfer_new(struct job_http *h, const char *method, 
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
   if (headers) curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  else if (opts->headers) curl_easy_setopt(c, CURLOPT_HTTPHEADER, opts->headers);
   if (body) {
     memcpy(x->req_body, body, len);
     x->req_body[len] = '\0';

@@ -45,6 +45,9 @@ struct job_http_opts {
   bool insecure;          /* skip TLS peer and host verification */
   const char *cainfo;     /* CA bundle path or NULL for the system's */
   const char *userpwd;    /* "user:password" for Basic auth, or NULL (copied by curl) */
+  const struct curl_slist *headers; /* borrowed request headers shared by many transfers
+                                       (used when job_http_xfer_new gets none); must outlive
+                                       them */
 };
 
 /* max_connections sizes the connection cache. NULL on failure. */

@@ -55,6 +55,7 @@ struct local_target {
   struct job_http_opts opts;
   uint64_t init_timeout_ns;
   struct job_inv *qhead, *qtail; /* invocations waiting for a worker */
+  struct curl_slist *headers;    /* owned, shared by every request */
   uint64_t ids;      /* activation id counter */
   uint64_t id_seed;
 };
@@ -258,7 +259,7 @@ static void send_run(struct local_target *t, struct job_inv *inv) {
   snprintf(url, sizeof url, "%s/run", w->base_url);
   struct job_http_xfer *x = n < 0 ? NULL
                                   : job_http_xfer_new(t->base.http, "POST", url, body, (size_t)n,
-                                                      json_headers(), &t->opts, on_run, inv);
+                                                      NULL, &t->opts, on_run, inv);
   free(body);
   if (!x || job_http_start(t->base.http, x) != RB_OK) {
     job_http_xfer_free(x);
@@ -316,7 +317,7 @@ static void send_init(void *arg) {
   char url[96];
   snprintf(url, sizeof url, "%s/init", w->base_url);
   struct job_http_xfer *x = job_http_xfer_new(t->base.http, "POST", url, t->init_body,
-                                              t->init_len, json_headers(), &t->opts, on_init, inv);
+                                              t->init_len, NULL, &t->opts, on_init, inv);
   if (!x || job_http_start(t->base.http, x) != RB_OK) {
     job_http_xfer_free(x);
     fail_worker(t, inv, JOB_ERR_TRANSPORT, "cannot send /init", "out of memory");
@@ -381,6 +382,7 @@ static void local_destroy(struct job_target *base) {
   if (t->init_body) explicit_bzero(t->init_body, t->init_len);
   free(t->init_body);
   free(t->run_params);
+  curl_slist_free_all(t->headers);
   free(t);
 }
 
@@ -497,6 +499,8 @@ struct job_target *job_local_create(struct job_http *http, const struct job_targ
   cJSON_Delete(params);
   t->opts = (struct job_http_opts){.timeout_ms = (long)(tc->request_timeout * 1000),
                                    .connect_timeout_ms = 2000};
+  t->headers = json_headers();
+  t->opts.headers = t->headers;
   t->init_timeout_ns = (uint64_t)(tc->request_timeout * 1e9);
   t->id_seed = (uint64_t)rb_clock_wall_us() ^ ((uint64_t)getpid() << 32);
   if (!t->workers || !t->init_body || !t->run_params) {

@@ -17,6 +17,7 @@ struct ow_target {
   char *body;             /* the parameters, same for every invocation (holds secrets) */
   size_t body_len;
   char userpwd[600];      /* secret */
+  struct curl_slist *headers; /* owned, shared by every request */
   struct job_http_opts opts;
   uint64_t poll_timeout_ns;
 };
@@ -144,7 +145,7 @@ static void poll_once(void *arg) {
   char url[1000];
   snprintf(url, sizeof url, "%s/%s", t->activations_url, inv->rec.activation_id);
   struct job_http_xfer *x = job_http_xfer_new(t->base.http, "GET", url, NULL, 0,
-                                              json_headers(), &t->opts, on_poll, inv);
+                                              NULL, &t->opts, on_poll, inv);
   if (!x || job_http_start(t->base.http, x) != RB_OK) {
     job_http_xfer_free(x);
     job_record_set_error(&inv->rec, JOB_ERR_TRANSPORT, "cannot start the activation poll");
@@ -199,7 +200,7 @@ static enum rb_err ow_send(struct job_target *base, struct job_inv *inv) {
   struct ow_target *t = (struct ow_target *)base;
   inv->target = base;
   struct job_http_xfer *x = job_http_xfer_new(base->http, "POST", t->invoke_url, t->body,
-                                              t->body_len, json_headers(), &t->opts, on_invoke, inv);
+                                              t->body_len, NULL, &t->opts, on_invoke, inv);
   if (!x) return RB_ERR_NOMEM;
   enum rb_err rc = job_http_start(base->http, x);
   if (rc != RB_OK) job_http_xfer_free(x);
@@ -214,6 +215,7 @@ static void ow_destroy(struct job_target *base) {
     free(t->body);
   }
   explicit_bzero(t->userpwd, sizeof t->userpwd);
+  curl_slist_free_all(t->headers);
   free(t);
 }
 
@@ -299,6 +301,8 @@ struct job_target *job_ow_create(struct job_http *http, const struct job_target_
                                    .connect_timeout_ms = 10000,
                                    .insecure = tc->insecure,
                                    .userpwd = t->userpwd};
+  t->headers = json_headers();
+  t->opts.headers = t->headers;
   t->poll_timeout_ns = (uint64_t)(tc->poll_timeout * 1e9);
   t->body = build_body(p, cfg, &t->body_len);
   char action_url[1200];

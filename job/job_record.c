@@ -33,7 +33,7 @@ void job_record_set_error(struct job_record *r, enum job_outcome o, const char *
   snprintf(r->error, sizeof r->error, "%s", msg ? msg : "");
 }
 
-void job_record_take_action_fields(struct job_record *r, const cJSON *result) {
+void job_record_take_action_fields(struct job_record *r, cJSON *result) {
   static const char *const keep[] = {"succeeded", "failed", "elapsed_us", "connect_us",
                                      "ops_per_sec", "latency_us", "cold", "warm",
                                      "start_ms", "end_ms"};
@@ -41,8 +41,8 @@ void job_record_take_action_fields(struct job_record *r, const cJSON *result) {
   cJSON *o = cJSON_CreateObject();
   if (!o) return;
   for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(result, keep[i]);
-    if (v) cJSON_AddItemToObject(o, keep[i], cJSON_Duplicate(v, true));
+    cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(result, keep[i]); /* moved, not copied */
+    if (v) cJSON_AddItemToObject(o, keep[i], v);
   }
   cJSON_Delete(r->action);
   r->action = o;
@@ -106,7 +106,7 @@ bool job_record_from_activation(struct job_record *r, const char *body, size_t l
   snprintf(r->status, sizeof r->status, "%s", status->valuestring);
   r->duration_ms = number_or(cJSON_GetObjectItemCaseSensitive(root, "duration"), -1);
   read_annotations(r, cJSON_GetObjectItemCaseSensitive(root, "annotations"));
-  const cJSON *result = cJSON_GetObjectItemCaseSensitive(resp, "result");
+  cJSON *result = cJSON_GetObjectItemCaseSensitive(resp, "result");
   job_record_take_action_fields(r, result);
   r->outcome = outcome_of_status(status->valuestring);
   r->error[0] = '\0';
@@ -163,13 +163,21 @@ static void write_ms_or_null(FILE *f, const char *name, double ms) {
   else fprintf(f, ",\"%s\":null", name);
 }
 
+/* Writes microseconds as milliseconds with three decimals, without floating point. */
+static void write_us_as_ms(FILE *f, const char *name, int64_t us) {
+  const char *sign = us < 0 ? "-" : "";
+  int64_t a = us < 0 ? -us : us;
+  fprintf(f, ",\"%s\":%s%lld.%03lld", name, sign, (long long)(a / 1000), (long long)(a % 1000));
+}
+
 void job_record_write(FILE *f, const struct job_record *r) {
   fprintf(f, "{\"index\":%llu", (unsigned long long)r->index);
   if (r->warmup) fputs(",\"warmup\":true", f);
-  fprintf(f, ",\"intended_ms\":%.3f,\"sent_ms\":%.3f,\"end_ms\":%.3f", r->intended_us / 1000.0,
-          r->sent_us / 1000.0, r->end_us / 1000.0);
-  fprintf(f, ",\"execution_time_ms\":%.3f,\"service_time_ms\":%.3f",
-          (r->end_us - r->intended_us) / 1000.0, (r->end_us - r->sent_us) / 1000.0);
+  write_us_as_ms(f, "intended_ms", r->intended_us);
+  write_us_as_ms(f, "sent_ms", r->sent_us);
+  write_us_as_ms(f, "end_ms", r->end_us);
+  write_us_as_ms(f, "execution_time_ms", r->end_us - r->intended_us);
+  write_us_as_ms(f, "service_time_ms", r->end_us - r->sent_us);
   fprintf(f, ",\"success\":%s,\"outcome\":\"%s\"", r->outcome == JOB_OK ? "true" : "false",
           job_outcome_name(r->outcome));
   if (r->http_status) fprintf(f, ",\"http_status\":%d", r->http_status);

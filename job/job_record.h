@@ -73,8 +73,9 @@ bool job_record_from_activation(struct job_record *r, const char *body, size_t l
  * object has "error" (application error); not an object: developer error. */
 bool job_record_from_action_result(struct job_record *r, const char *body, size_t len);
 
-/* Copies the action's own timing fields out of its result object into r->action. */
-void job_record_take_action_fields(struct job_record *r, const cJSON *result);
+/* Moves the action's own timing fields out of its result object into r->action (they are
+ * detached from result). */
+void job_record_take_action_fields(struct job_record *r, cJSON *result);
 
 /* Sets r->error to msg (truncated). */
 void job_record_set_error(struct job_record *r, enum job_outcome o, const char *msg);
