@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "rb_clock.h"
+#include "rb_version.h"
 
 struct app_timer {
   uint64_t at_ns;
@@ -71,6 +72,21 @@ static int on_timer(CURLM *m, long timeout_ms, void *userp) {
   h->curl_deadline = timeout_ms < 0 ? 0 : rb_clock_mono_ns() + (uint64_t)timeout_ms * 1000000u;
   if (timeout_ms == 0) h->curl_deadline = 1; /* as soon as possible */
   return 0;
+}
+
+struct curl_slist *job_http_json_headers(void) {
+  static const char *const lines[] = {"Content-Type: application/json", "Accept: application/json",
+                                      "Expect:", "User-Agent: rbench/" RBENCH_VERSION};
+  struct curl_slist *h = NULL;
+  for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+    struct curl_slist *n = curl_slist_append(h, lines[i]);
+    if (!n) {
+      curl_slist_free_all(h);
+      return NULL;
+    }
+    h = n;
+  }
+  return h;
 }
 
 struct job_http *job_http_create(long max_connections) {

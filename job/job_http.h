@@ -50,6 +50,11 @@ struct job_http_opts {
                                        them */
 };
 
+/* The headers of every rbench request: JSON in and out, no "Expect: 100-continue", and
+ * User-Agent rbench/VERSION. Owned by the caller (curl_slist_free_all); NULL when out of
+ * memory. */
+struct curl_slist *job_http_json_headers(void);
+
 /* max_connections sizes the connection cache. NULL on failure. */
 struct job_http *job_http_create(long max_connections);
 /* Aborts what is in flight (without callbacks) and frees. NULL-safe. */

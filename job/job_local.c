@@ -149,12 +149,6 @@ static struct worker *find_idle(struct local_target *t) {
   return NULL;
 }
 
-static struct curl_slist *json_headers(void) {
-  struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-  h = curl_slist_append(h, "Accept: application/json");
-  return curl_slist_append(h, "Expect:");
-}
-
 static double ms_between(uint64_t a, uint64_t b) { return b > a ? (double)(b - a) / 1e6 : 0; }
 
 static void finish(struct local_target *t, struct job_inv *inv) {
@@ -499,11 +493,11 @@ struct job_target *job_local_create(struct job_http *http, const struct job_targ
   cJSON_Delete(params);
   t->opts = (struct job_http_opts){.timeout_ms = (long)(tc->request_timeout * 1000),
                                    .connect_timeout_ms = 2000};
-  t->headers = json_headers();
+  t->headers = job_http_json_headers();
   t->opts.headers = t->headers;
   t->init_timeout_ns = (uint64_t)(tc->request_timeout * 1e9);
   t->id_seed = (uint64_t)rb_clock_wall_us() ^ ((uint64_t)getpid() << 32);
-  if (!t->workers || !t->init_body || !t->run_params) {
+  if (!t->workers || !t->init_body || !t->run_params || !t->headers) {
     local_destroy(&t->base);
     *pf = JOB_PREFLIGHT_CONFIG;
     rb_errorf(0, err, errlen, "out of memory");

@@ -68,13 +68,6 @@ static char *build_body(const struct job_params *p, const struct job_config *c, 
   return s;
 }
 
-static struct curl_slist *json_headers(void) {
-  struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-  h = curl_slist_append(h, "Accept: application/json");
-  h = curl_slist_append(h, "Expect:");
-  return curl_slist_append(h, "User-Agent: rbench/" "0.1");
-}
-
 /* The controller's {"error": "..."} message, or a short excerpt of the body. */
 static void body_message(const char *body, size_t len, char *out, size_t outlen) {
   cJSON *root = NULL;
@@ -301,13 +294,13 @@ struct job_target *job_ow_create(struct job_http *http, const struct job_target_
                                    .connect_timeout_ms = 10000,
                                    .insecure = tc->insecure,
                                    .userpwd = t->userpwd};
-  t->headers = json_headers();
+  t->headers = job_http_json_headers();
   t->opts.headers = t->headers;
   t->poll_timeout_ns = (uint64_t)(tc->poll_timeout * 1e9);
   t->body = build_body(p, cfg, &t->body_len);
   char action_url[1200];
   snprintf(action_url, sizeof action_url, "%s/api/v1/namespaces/%s/actions/%s", cfg->apihost, ns, path);
-  *pf = t->body ? check_action(cfg->apihost, action_url, t->userpwd, tc->insecure, err, errlen)
+  *pf = t->body && t->headers ? check_action(cfg->apihost, action_url, t->userpwd, tc->insecure, err, errlen)
                 : JOB_PREFLIGHT_CONFIG;
   if (*pf != JOB_PREFLIGHT_OK) {
     ow_destroy(&t->base);
