@@ -300,8 +300,11 @@ struct job_target *job_ow_create(struct job_http *http, const struct job_target_
   t->body = build_body(p, cfg, &t->body_len);
   char action_url[1200];
   snprintf(action_url, sizeof action_url, "%s/api/v1/namespaces/%s/actions/%s", cfg->apihost, ns, path);
-  *pf = t->body && t->headers ? check_action(cfg->apihost, action_url, t->userpwd, tc->insecure, err, errlen)
-                : JOB_PREFLIGHT_CONFIG;
+  *pf = JOB_PREFLIGHT_CONFIG;
+  if (!t->body || !t->headers)
+    rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
+  else
+    *pf = check_action(cfg->apihost, action_url, t->userpwd, tc->insecure, err, errlen);
   if (*pf != JOB_PREFLIGHT_OK) {
     ow_destroy(&t->base);
     return NULL;
