@@ -5,7 +5,7 @@
 # prints the `rbench compare` table, writes the HTML report, and stops what it started.
 #
 #   tools/quickstart.sh [OUTPUT_DIR]        (default: quickstart-results)
-#   BUILD=build/debug tools/quickstart.sh   (default: build/release, built when missing)
+#   BUILD=build/debug tools/quickstart.sh   (default: build/release; always brought up to date)
 #   QUICK=1 tools/quickstart.sh             (one repetition of 60 invocations: a smoke run)
 set -euo pipefail
 
@@ -15,12 +15,12 @@ out=${1:-quickstart-results}
 rbench=$build/job/rbench
 agent=$build/agent/rbench-agent
 
-if [ ! -x "$rbench" ]; then
-  echo "quickstart: building rbench in $build"
-  preset=$(basename "$build")
-  cmake --preset "$preset" >/dev/null
-  cmake --build "$build" -j2 >/dev/null
+# Always (re)build: incremental, so a stale build never runs old code.
+echo "quickstart: building in $build"
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  cmake --preset "$(basename "$build")" >/dev/null
 fi
+cmake --build "$build" -j "$(nproc)" >/dev/null
 command -v redis-server >/dev/null || { echo "quickstart: redis-server is not installed (tools/install-deps.sh)" >&2; exit 2; }
 
 # shellcheck source=tools/lib.sh
