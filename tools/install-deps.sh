@@ -11,6 +11,8 @@ PACKAGES=(
   libmicrohttpd-dev libevent-dev libcivetweb-dev
   # servers and tools the tests and benchmarks drive
   redis-server redis-tools nutcracker curl python3 bc
+  # self-signed certificates for the TLS tests of rbench (openwhisk target, ConfigMap writer)
+  openssl
   # image build (action/Dockerfile) and a local registry
   buildah docker-registry debootstrap
   # sanitizers and fuzzing

@@ -32,6 +32,8 @@ const char *rbt_bin(const char *name) {
     snprintf(path, sizeof path, "%s/agent/rbench-agent", RBT_BIN_DIR);
   else if (strcmp(name, "rbench") == 0)
     snprintf(path, sizeof path, "%s/job/rbench", RBT_BIN_DIR);
+  else if (strcmp(name, "fakewhisk") == 0)
+    snprintf(path, sizeof path, "%s/tests/fakewhisk", RBT_BIN_DIR);
   else
     snprintf(path, sizeof path, "%s", name);
   return path;
@@ -121,6 +123,21 @@ int rbt_proc_stop(struct rbt_proc *p, int sig) {
   waitpid(p->pid, &status, 0);
   p->pid = 0;
   return -SIGKILL;
+}
+
+int rbt_proc_wait(struct rbt_proc *p, int timeout_ms) {
+  int status = 0;
+  if (p->pid <= 0) return -1000;
+  for (int waited = 0; waited <= timeout_ms; waited += 10) {
+    if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+      p->pid = 0;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+    }
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  rbt_proc_stop(p, SIGKILL);
+  return -1000;
 }
 
 char *rbt_proc_log(const struct rbt_proc *p) {

@@ -24,6 +24,9 @@ int rbt_free_port(void);
 bool rbt_proc_start(struct rbt_proc *p, char *const argv[], char *const env_extra[]);
 /* Sends sig, waits up to 5 s, then SIGKILL. Returns the exit status (or -signal). */
 int rbt_proc_stop(struct rbt_proc *p, int sig);
+/* Waits up to timeout_ms for the process to exit by itself; returns its exit status (or
+ * -signal), or -1000 on timeout (the process is then killed). */
+int rbt_proc_wait(struct rbt_proc *p, int timeout_ms);
 /* Waits up to timeout_ms for 127.0.0.1:port to accept connections. */
 bool rbt_wait_port(int port, int timeout_ms);
 /* Stops a server with SIGTERM and checks it exited 0 (so a sanitizer report, which makes the

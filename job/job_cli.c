@@ -1,0 +1,340 @@
+/* job_cli.c: the compare, report and doctor subcommands: argument parsing and file I/O
+ * around the pure cores (job_compare, job_report, the probes). */
+#define _GNU_SOURCE
+#include "job_cli.h"
+
+#include <dirent.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "job_compare.h"
+#include "job_config.h"
+#include "job_report.h"
+#include "job_results.h"
+#include "job_runner.h"
+#include "job_scenario.h"
+#include "job_target.h"
+#include "rb_json.h"
+#include "rb_str.h"
+
+/* ---- loading results ---------------------------------------------------------------- */
+
+static cJSON *load_doc(const char *path, char *err, size_t errlen) {
+  size_t len = 0;
+  char *text = job_read_file(path, &len);
+  if (!text) {
+    rb_errorf(RB_ERR_IO, err, errlen, "cannot read %s", path);
+    return NULL;
+  }
+  cJSON *doc = NULL;
+  char perr[200];
+  if (rb_json_parse(text, len, &doc, perr, sizeof perr) != RB_OK)
+    rb_errorf(RB_ERR_PARSE, err, errlen, "%s: %s", path, perr);
+  free(text);
+  return doc;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Expands one argument (a file, a directory of *.json, or a comma-separated list) into
+ * paths appended to *list. */
+static bool expand(const char *arg, char ***list, size_t *n) {
+  char *copy = strdup(arg), *save = NULL;
+  bool ok = copy != NULL;
+  for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && ok; tok = strtok_r(NULL, ",", &save)) {
+    struct stat st;
+    if (stat(tok, &st) == 0 && S_ISDIR(st.st_mode)) {
+      struct dirent **ents = NULL;
+      int m = scandir(tok, &ents, NULL, alphasort);
+      for (int i = 0; i < m; i++) {
+        size_t l = strlen(ents[i]->d_name);
+        if (l > 5 && !strcmp(ents[i]->d_name + l - 5, ".json") && ents[i]->d_name[0] != '.') {
+          char *p = NULL;
+          if (asprintf(&p, "%s/%s", tok, ents[i]->d_name) > 0) {
+            *list = realloc(*list, (*n + 1) * sizeof **list);
+            (*list)[(*n)++] = p;
+          }
+        }
+        free(ents[i]);
+      }
+      free(ents);
+      if (m <= 0) ok = false;
+    } else {
+      *list = realloc(*list, (*n + 1) * sizeof **list);
+      (*list)[(*n)++] = strdup(tok);
+    }
+  }
+  free(copy);
+  return ok;
+}
+
+static void free_list(char **list, size_t n) {
+  for (size_t i = 0; i < n; i++) free(list[i]);
+  free(list);
+}
+
+static int load_side(struct job_side *s, const char *arg) {
+  char **files = NULL, err[600];
+  size_t n = 0;
+  if (!expand(arg, &files, &n) || n == 0) {
+    fprintf(stderr, "rbench compare: %s has no results documents\n", arg);
+    free_list(files, n);
+    return JOB_EXIT_FAILURE;
+  }
+  qsort(files, n, sizeof *files, cmp_str);
+  job_side_init(s, arg);
+  for (size_t i = 0; i < n; i++) {
+    cJSON *doc = load_doc(files[i], err, sizeof err);
+    enum rb_err rc = doc ? job_side_add(s, doc, err, sizeof err) : RB_ERR_IO;
+    cJSON_Delete(doc);
+    if (rc != RB_OK) {
+      fprintf(stderr, "rbench compare: %s: %s\n", files[i], err);
+      free_list(files, n);
+      return JOB_EXIT_FAILURE;
+    }
+  }
+  free_list(files, n);
+  return JOB_EXIT_OK;
+}
+
+/* ---- compare ------------------------------------------------------------------------ */
+
+static void usage_compare(FILE *out) {
+  fprintf(out,
+          "Usage: rbench compare A B [--json] [--alpha A] [--seed N]\n"
+          "\n"
+          "A and B are results files, directories of results (repetitions), or comma-separated\n"
+          "lists. Prints p50/p90/p99/mean/min/max execution time, success and error rates,\n"
+          "achieved rate and server-side times with the change from A to B; '~' marks a change\n"
+          "that is not significant (Mann-Whitney U at --alpha, default 0.05; p99 by a 95%%\n"
+          "bootstrap interval). --json prints the same as JSON.\n");
+}
+
+int job_compare_main(int argc, char **argv) {
+  static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"alpha", required_argument, NULL, 'a'},
+                                       {"seed", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  bool json = false;
+  double alpha = 0.05;
+  long long seed = 1;
+  int ch;
+  optind = 1;
+  opterr = 0;
+  while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    char *end = NULL;
+    if (ch == 'h') {
+      usage_compare(stdout);
+      return 0;
+    } else if (ch == 'j') {
+      json = true;
+    } else if (ch == 'a' && (alpha = strtod(optarg, &end), end && !*end && alpha > 0 && alpha < 1)) {
+    } else if (ch == 's' && rb_parse_ll(optarg, 0, (long long)1e18, &seed)) {
+    } else {
+      fprintf(stderr, "rbench compare: bad or unknown option '%s' (see --help)\n", argv[optind - 1]);
+      return JOB_EXIT_CONFIG;
+    }
+  }
+  if (argc - optind != 2) {
+    usage_compare(stderr);
+    return JOB_EXIT_CONFIG;
+  }
+  struct job_side a, b;
+  memset(&b, 0, sizeof b);
+  int rc = load_side(&a, argv[optind]);
+  if (rc == 0) rc = load_side(&b, argv[optind + 1]);
+  struct job_comparison c;
+  if (rc == 0 && job_compare_compute(&a, &b, alpha, (uint64_t)seed, &c) != RB_OK) rc = JOB_EXIT_FAILURE;
+  if (rc == 0 && json) {
+    cJSON *o = job_compare_json(&a, &b, &c);
+    char *t = cJSON_Print(o);
+    if (t) printf("%s\n", t);
+    cJSON_free(t);
+    cJSON_Delete(o);
+  } else if (rc == 0) {
+    job_compare_print(stdout, &a, &b, &c);
+  }
+  job_side_free(&a);
+  job_side_free(&b);
+  return rc;
+}
+
+/* ---- report ------------------------------------------------------------------------- */
+
+static void usage_report(FILE *out) {
+  fprintf(out,
+          "Usage: rbench report RESULTS... [-o report.html] [--svg PLOT]\n"
+          "\n"
+          "Writes one self-contained HTML file (inline SVG, no scripts): execution-time\n"
+          "percentile curves on a log 1/(1-p) axis, latency, throughput and errors over time,\n"
+          "one line per run. RESULTS are files, directories or comma-separated lists.\n"
+          "--svg percentiles|latency|throughput|errors writes that single plot as SVG instead.\n"
+          "-o - writes to standard output.\n");
+}
+
+static int write_report(const char *out_path, int plot, const struct job_report_run *runs, size_t n) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *m = open_memstream(&buf, &len);
+  if (!m) return JOB_EXIT_FAILURE;
+  if (plot >= 0) job_report_svg(m, (enum job_plot)plot, runs, n);
+  else job_report_html(m, runs, n);
+  fclose(m);
+  int rc = JOB_EXIT_OK;
+  char err[400];
+  if (!strcmp(out_path, "-")) fwrite(buf, 1, len, stdout);
+  else if (job_write_atomic(out_path, buf, len, err, sizeof err) != RB_OK) {
+    fprintf(stderr, "rbench report: %s\n", err);
+    rc = JOB_EXIT_FAILURE;
+  }
+  free(buf);
+  return rc;
+}
+
+int job_report_main(int argc, char **argv) {
+  static const struct option opts[] = {{"output", required_argument, NULL, 'o'}, {"svg", required_argument, NULL, 's'},
+                                       {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+  const char *out = NULL;
+  int plot = -1, ch;
+  optind = 1;
+  opterr = 0;
+  while ((ch = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+    if (ch == 'h') {
+      usage_report(stdout);
+      return 0;
+    } else if (ch == 'o') {
+      out = optarg;
+    } else if (ch == 's' && (plot = job_plot_parse(optarg)) >= 0) {
+    } else {
+      fprintf(stderr, "rbench report: bad or unknown option '%s' (see --help)\n", argv[optind - 1]);
+      return JOB_EXIT_CONFIG;
+    }
+  }
+  if (optind >= argc) {
+    usage_report(stderr);
+    return JOB_EXIT_CONFIG;
+  }
+  if (!out) out = plot >= 0 ? "report.svg" : "report.html";
+  char **files = NULL, err[600];
+  size_t nf = 0;
+  for (int i = optind; i < argc; i++) expand(argv[i], &files, &nf);
+  cJSON **docs = calloc(nf + 1, sizeof *docs);
+  struct job_report_run *runs = calloc(nf + 1, sizeof *runs);
+  int rc = JOB_EXIT_OK;
+  for (size_t i = 0; i < nf && rc == 0; i++) {
+    docs[i] = load_doc(files[i], err, sizeof err);
+    if (!docs[i] || job_report_run_init(&runs[i], docs[i], err, sizeof err) != RB_OK) {
+      fprintf(stderr, "rbench report: %s: %s\n", files[i], err);
+      rc = JOB_EXIT_FAILURE;
+    }
+  }
+  if (rc == 0 && nf == 0) {
+    fprintf(stderr, "rbench report: no results documents\n");
+    rc = JOB_EXIT_FAILURE;
+  }
+  if (rc == 0) rc = write_report(out, plot, runs, nf);
+  if (rc == 0 && strcmp(out, "-")) fprintf(stderr, "rbench report: wrote %s\n", out);
+  for (size_t i = 0; i < nf; i++) {
+    job_report_run_free(&runs[i]);
+    cJSON_Delete(docs[i]);
+  }
+  free(runs);
+  free(docs);
+  free_list(files, nf);
+  return rc;
+}
+
+/* ---- doctor ------------------------------------------------------------------------- */
+
+static int doctor_line(bool ok, const char *what, const char *msg, const char *fix) {
+  printf("%-5s %-22s %s\n", ok ? "ok" : "FAIL", what, msg);
+  if (!ok && fix) printf("      %-22s fix: %s\n", "", fix);
+  return ok ? 0 : 1;
+}
+
+static int doctor_redis(const struct job_config *c) {
+  char msg[400];
+  enum job_preflight pf = job_probe_redis(c->redis_host, c->redis_port, c->redis_password, msg, sizeof msg);
+  return doctor_line(pf == JOB_PREFLIGHT_OK, "Redis (PING, AUTH)", msg,
+                     pf == JOB_PREFLIGHT_CONFIG
+                         ? "set REDIS_PASSWORD (or REDIS_PASSWORD_FILE) to Redis's requirepass"
+                         : "start redis-server, check REDIS_HOST/REDIS_PORT in the env file and that "
+                           "the port is open from where the action runs");
+}
+
+static int doctor_agent(const struct job_config *c) {
+  char msg[400];
+  enum job_preflight pf = job_probe_redis(c->agent_host, c->agent_port, c->agent_password, msg, sizeof msg);
+  return doctor_line(pf == JOB_PREFLIGHT_OK, "batching agent (PING)", msg,
+                     "batched runs (--batching) need rbench-agent running: start it and check "
+                     "BATCHING_AGENT_HOST/BATCHING_AGENT_PORT; direct runs do not need it");
+}
+
+static int doctor_openwhisk(const struct job_config *c, const char *action, bool insecure) {
+  if (!c->apihost[0])
+    return doctor_line(true, "OpenWhisk", "not configured (only --target openwhisk needs it)", NULL), 0;
+  char msg[600], where[300];
+  snprintf(where, sizeof where, "API host from %s, key from %s", c->apihost_from[0] ? c->apihost_from : "-",
+           c->auth_from[0] ? c->auth_from : "nowhere");
+  doctor_line(true, "OpenWhisk config", where, NULL);
+  if (!c->auth[0])
+    return doctor_line(false, "OpenWhisk key", "no key", "set OPENWHISK_AUTH (uuid:key) or AUTH in ~/.wskprops");
+  enum job_preflight pf = job_ow_check(c, action, insecure, msg, sizeof msg);
+  return doctor_line(pf == JOB_PREFLIGHT_OK, "OpenWhisk action", msg,
+                     pf == JOB_PREFLIGHT_UNREACHABLE
+                         ? "check OPENWHISK_APIHOST (http:// for plain HTTP; --insecure for a self-signed certificate)"
+                         : "deploy the action (tools/deploy.sh) or fix --action / OPENWHISK_AUTH");
+}
+
+int job_doctor_main(int argc, char **argv) {
+  static const struct option opts[] = {{"env", required_argument, NULL, 'e'}, {"action", required_argument, NULL, 'a'},
+                                       {"insecure", no_argument, NULL, 'i'}, {"action-bin", required_argument, NULL, 'b'},
+                                       {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+  const char *env = "local.env", *action = "redis_benchmark/redis_benchmark", *bin = NULL;
+  bool env_set = false, insecure = false;
+  int ch;
+  optind = 1;
+  opterr = 0;
+  while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    if (ch == 'h') {
+      printf("Usage: rbench doctor [--env FILE] [--action NAME] [--insecure] [--action-bin PATH]\n\n"
+             "Checks Redis (PING, AUTH), the batching agent, the rbench-action binary, the OpenWhisk\n"
+             "API host, key and action, and says what to fix. Exit 0 when every check passes.\n");
+      return 0;
+    }
+    if (ch == 'e') env = optarg, env_set = true;
+    else if (ch == 'a') action = optarg;
+    else if (ch == 'i') insecure = true;
+    else if (ch == 'b') bin = optarg;
+    else {
+      fprintf(stderr, "rbench doctor: unknown option '%s'\n", argv[optind - 1]);
+      return JOB_EXIT_CONFIG;
+    }
+  }
+  struct job_config c;
+  char err[600], self[PATH_MAX], found[PATH_MAX + 64];
+  int failed = 0;
+  if (job_config_load(&c, env, env_set, err, sizeof err) != RB_OK) {
+    doctor_line(false, "configuration", err, "fix the env file (KEY=VALUE lines, see docs/runner.md)");
+    return 1;
+  }
+  doctor_line(true, "configuration", access(env, R_OK) == 0 ? env : "no env file: defaults and environment", NULL);
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  self[n > 0 ? n : 0] = '\0';
+  bool have = job_local_find_action(self, bin, found, sizeof found);
+  failed += doctor_line(have, "rbench-action", have ? found : "not found",
+                        "build it (cmake --build) or pass --action-bin PATH (needed by --target local)");
+  failed += doctor_redis(&c);
+  failed += doctor_agent(&c);
+  failed += doctor_openwhisk(&c, action, insecure);
+  explicit_bzero(&c, sizeof c);
+  printf("%s\n", failed ? "some checks failed" : "all checks passed");
+  return failed ? 1 : 0;
+}

@@ -1,0 +1,9 @@
+/* job_cli.h: the compare, report and doctor subcommands (argv as after the command name). */
+#ifndef JOB_CLI_H
+#define JOB_CLI_H
+
+int job_compare_main(int argc, char **argv);
+int job_report_main(int argc, char **argv);
+int job_doctor_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,32 @@
+/* job_hist.h: an HDR-style log-linear histogram of non-negative integers (pure).
+ *
+ * Values below 2048 are counted exactly; above, each power-of-two range is split into 1024
+ * equal sub-buckets, so a reported percentile is within 1/1024 (< 0.1 %) of a recorded value
+ * (3 significant digits, as HdrHistogram with 3 digits). min, max, count and mean are exact.
+ * Memory is fixed (about 370 KB) and recording never allocates. Values of 2^53 and more are
+ * counted in the top bucket. Used where raw samples are not kept (schedule lag). */
+#ifndef JOB_HIST_H
+#define JOB_HIST_H
+
+#include <stdint.h>
+
+struct job_hist;
+
+/* Returns NULL on allocation failure. */
+struct job_hist *job_hist_create(void);
+void job_hist_destroy(struct job_hist *h); /* NULL-safe */
+
+void job_hist_record(struct job_hist *h, uint64_t value);
+uint64_t job_hist_count(const struct job_hist *h);
+uint64_t job_hist_min(const struct job_hist *h); /* 0 when empty */
+uint64_t job_hist_max(const struct job_hist *h);
+double job_hist_mean(const struct job_hist *h);
+/* Nearest-rank percentile (p in [0,100]): the highest value equivalent to the bucket holding
+ * the sample of rank ceil(p/100 n), never above max. 0 when empty. */
+uint64_t job_hist_percentile(const struct job_hist *h, double p);
+
+/* Bucket index of v and the range [lo, hi] of values that share it (exposed for tests). */
+uint32_t job_hist_index(uint64_t v);
+void job_hist_bucket_range(uint32_t index, uint64_t *lo, uint64_t *hi);
+
+#endif

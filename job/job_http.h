@@ -1,0 +1,90 @@
+/* job_http.h: the runner's event loop: libcurl's multi interface driven by epoll, with a
+ * timerfd for sub-millisecond wake-ups and one-shot application timers.
+ *
+ *   job_http_wait(until) ─► timerfd armed at min(until, curl's timeout, next app timer)
+ *        epoll ─► curl_multi_socket_action ─► finished transfers ─► xfer->done(ctx, xfer)
+ *                                           ─► due app timers     ─► fn(ctx)
+ *
+ * Connections are reused across transfers by the multi handle's connection cache. A
+ * transfer's done callback owns the transfer and frees it with job_http_xfer_free (it may
+ * start new transfers from inside the callback). Single-threaded. */
+#ifndef JOB_HTTP_H
+#define JOB_HTTP_H
+
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rb_error.h"
+
+struct job_http;
+struct job_http_xfer;
+
+typedef void (*job_http_done_fn)(void *ctx, struct job_http_xfer *x);
+typedef void (*job_timer_fn)(void *ctx);
+
+struct job_http_xfer {
+  CURL *easy;
+  struct curl_slist *headers;   /* owned */
+  char *req_body;               /* owned copy of the request body */
+  char *body;                   /* response body, NUL-terminated, owned */
+  size_t len, cap;
+  long status;                  /* HTTP status, 0 when none */
+  CURLcode code;                /* transfer result */
+  char errbuf[CURL_ERROR_SIZE]; /* curl's message for code */
+  uint64_t started_ns, finished_ns;
+  job_http_done_fn done;
+  void *ctx;
+  struct job_http *h;
+};
+
+struct job_http_opts {
+  long timeout_ms;        /* whole-transfer timeout */
+  long connect_timeout_ms;
+  bool insecure;          /* skip TLS peer and host verification */
+  const char *cainfo;     /* CA bundle path or NULL for the system's */
+  const char *userpwd;    /* "user:password" for Basic auth, or NULL (copied by curl) */
+  const struct curl_slist *headers; /* borrowed request headers shared by many transfers
+                                       (used when job_http_xfer_new gets none); must outlive
+                                       them */
+};
+
+/* The headers of every rbench request: JSON in and out, no "Expect: 100-continue", and
+ * User-Agent rbench/VERSION. Owned by the caller (curl_slist_free_all); NULL when out of
+ * memory. */
+struct curl_slist *job_http_json_headers(void);
+
+/* max_connections sizes the connection cache. NULL on failure. */
+struct job_http *job_http_create(long max_connections);
+/* Aborts what is in flight (without callbacks) and frees. NULL-safe. */
+void job_http_destroy(struct job_http *h);
+
+/* Prepares a request. method "GET"/"POST"/"PUT"; body may be NULL (copied); headers is taken
+ * (freed with the transfer). Returns NULL on allocation failure. */
+struct job_http_xfer *job_http_xfer_new(struct job_http *h, const char *method, const char *url,
+                                        const char *body, size_t len,
+                                        struct curl_slist *headers,
+                                        const struct job_http_opts *opts, job_http_done_fn done,
+                                        void *ctx);
+/* Starts it; done is called from job_http_wait when it finishes. */
+enum rb_err job_http_start(struct job_http *h, struct job_http_xfer *x);
+/* Frees a transfer (finished, or never started). NULL-safe. */
+void job_http_xfer_free(struct job_http_xfer *x);
+
+/* Runs fn(ctx) once at monotonic time at_ns (from job_http_wait). */
+enum rb_err job_http_after(struct job_http *h, uint64_t at_ns, job_timer_fn fn, void *ctx);
+/* Cancels timers whose ctx matches. */
+void job_http_cancel_timers(struct job_http *h, void *ctx);
+
+/* Waits for network events, curl timeouts and app timers until monotonic time until_ns (or
+ * until a signal interrupts), handling whatever happens. */
+void job_http_wait(struct job_http *h, uint64_t until_ns);
+
+/* Transfers started and not yet finished. */
+size_t job_http_active(const struct job_http *h);
+
+/* Stops every transfer in flight, calling done with code CURLE_ABORTED_BY_CALLBACK. */
+void job_http_abort_all(struct job_http *h);
+
+#endif

@@ -1,0 +1,34 @@
+/* job_k8s.h: publishes a results document to a ConfigMap through the Kubernetes API, with
+ * the pod's service-account token and CA (what a Job runner uses to hand results back).
+ *
+ *   POST /api/v1/namespaces/{ns}/configmaps            create
+ *   409 Conflict ─► PUT /api/v1/namespaces/{ns}/configmaps/{name}   replace
+ *
+ * The API server is https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT; the token, CA
+ * and namespace are read from $RBENCH_SERVICEACCOUNT_DIR (default
+ * /var/run/secrets/kubernetes.io/serviceaccount). A ConfigMap holds at most 1 MiB, so a
+ * larger document is replaced by its summary (raw_results left out) and says so. The token
+ * never appears in messages. */
+#ifndef JOB_K8S_H
+#define JOB_K8S_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "rb_error.h"
+
+#define JOB_K8S_DATA_LIMIT 1000000u /* bytes of document we put in one ConfigMap (< 1 MiB) */
+
+/* The ConfigMap JSON for doc (pure). When doc is longer than limit, raw_results is dropped
+ * and "rbench.io/summary-only" annotations and a "note" key explain it (*summarized = true).
+ * Returns a malloc'd string or NULL (doc not a JSON object, or out of memory). */
+char *job_k8s_configmap_body(const char *name, const char *doc, size_t len, size_t limit,
+                             bool *summarized);
+
+/* Reads the results file at path and publishes it as ConfigMap name. */
+enum rb_err job_k8s_publish_file(const char *name, const char *path, char *err, size_t errlen);
+
+/* A name usable as a ConfigMap name: lowercase letters, digits and '-' (others become '-'). */
+void job_k8s_sanitize_name(char *name);
+
+#endif

@@ -1,0 +1,507 @@
+/* job_local.c: the local target: a warm pool of rbench-action processes on loopback, driven
+ * over the action protocol exactly as an OpenWhisk invoker drives a container.
+ *
+ *   invocation ─► idle warm worker? ── yes ─► POST /run
+ *                      │ no
+ *                      └─► fork+exec rbench-action --listen 127.0.0.1:PORT (cold start)
+ *                          POST /init (retried every 5 ms until it listens; timed as initTime)
+ *                          ─► POST /run
+ *
+ * Redis and agent addresses and passwords travel in /init's value.env (as OpenWhisk's init
+ * parameters do), never on a command line. At most pool_size workers exist (an invoker's
+ * memory holds a fixed number of containers); each serves one activation at a time
+ * (OpenWhisk's default concurrency of 1). When all are busy an invocation waits in a FIFO
+ * queue for the next free worker, and that wait is part of its waitTime, as in OpenWhisk. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "job_target.h"
+#include "rb_clock.h"
+#include "rb_json.h"
+#include "rb_log.h"
+
+enum worker_state { W_IDLE, W_BUSY, W_DEAD };
+
+struct worker {
+  pid_t pid;
+  int port;
+  enum worker_state state;
+  bool initialized;
+  char base_url[64];
+};
+
+struct local_target {
+  struct job_target base;
+  char bin[PATH_MAX];
+  struct worker *workers;
+  size_t count, cap;
+  char *init_body;   /* holds secrets */
+  size_t init_len;
+  char *run_params;  /* the /run "value" object, printed */
+  char action_name[300];
+  struct job_http_opts opts;
+  uint64_t init_timeout_ns;
+  struct job_inv *qhead, *qtail; /* invocations waiting for a worker */
+  struct curl_slist *headers;    /* owned, shared by every request */
+  uint64_t ids;      /* activation id counter */
+  uint64_t id_seed;
+};
+
+static int free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t sl = sizeof sa;
+  if (fd < 0) return -1;
+  int port = -1;
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+      getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+    port = ntohs(sa.sin_port);
+  close(fd);
+  return port;
+}
+
+/* Child side of the spawn: a clean environment (no secrets), output discarded, and none of
+ * rbench's descriptors (sockets, the spool file) inherited. */
+static void exec_worker(const char *bin, int port, pid_t parent) {
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() != parent) _exit(127);
+  int null = open("/dev/null", O_RDWR);
+  if (null >= 0) {
+    dup2(null, 0);
+    dup2(null, 1);
+    dup2(null, 2);
+  }
+  close_range(3, ~0u, 0);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  char listen[64];
+  snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+  char path[PATH_MAX], opt_listen[] = "--listen", opt_log[] = "--log-level", level[] = "warn";
+  char env_path[] = "PATH=/usr/local/bin:/usr/bin:/bin";
+  snprintf(path, sizeof path, "%s", bin);
+  char *argv[] = {path, opt_listen, listen, opt_log, level, NULL};
+  char *envp[] = {env_path, NULL};
+  execve(path, argv, envp);
+  _exit(127);
+}
+
+/* Starts a worker in a dead worker's slot or a new one (slots never move: invocations hold
+ * pointers to their worker). NULL when the pool is full or the spawn failed. */
+static struct worker *spawn_worker(struct local_target *t) {
+  struct worker *slot = NULL;
+  for (size_t i = 0; i < t->count && !slot; i++)
+    if (t->workers[i].state == W_DEAD) slot = &t->workers[i];
+  if (!slot && t->count == t->cap) return NULL;
+  int port = free_port();
+  if (port <= 0) return NULL;
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) return NULL;
+  if (pid == 0) exec_worker(t->bin, port, parent);
+  struct worker *w = slot ? slot : &t->workers[t->count++];
+  *w = (struct worker){.pid = pid, .port = port, .state = W_BUSY};
+  snprintf(w->base_url, sizeof w->base_url, "http://127.0.0.1:%d", port);
+  return w;
+}
+
+static void stop_worker(struct worker *w) {
+  if (w->pid > 0) {
+    kill(w->pid, SIGTERM);
+    int status;
+    for (int i = 0; i < 200 && waitpid(w->pid, &status, WNOHANG) == 0; i++) usleep(10000);
+    if (waitpid(w->pid, &status, WNOHANG) == 0) {
+      kill(w->pid, SIGKILL);
+      waitpid(w->pid, &status, 0);
+    }
+  }
+  w->pid = 0;
+  w->state = W_DEAD;
+}
+
+/* Exit status text of a worker that died, or "" while it runs. */
+static bool worker_exited(struct worker *w, char *msg, size_t len) {
+  int status = 0;
+  if (w->pid <= 0) return true;
+  if (waitpid(w->pid, &status, WNOHANG) != w->pid) return false;
+  w->pid = 0;
+  if (WIFEXITED(status)) snprintf(msg, len, "exited with status %d", WEXITSTATUS(status));
+  else snprintf(msg, len, "killed by signal %d", WTERMSIG(status));
+  return true;
+}
+
+static struct worker *find_idle(struct local_target *t) {
+  for (size_t i = 0; i < t->count; i++)
+    if (t->workers[i].state == W_IDLE) return &t->workers[i];
+  return NULL;
+}
+
+static double ms_between(uint64_t a, uint64_t b) { return b > a ? (double)(b - a) / 1e6 : 0; }
+
+static void finish(struct local_target *t, struct job_inv *inv) {
+  inv->end_ns = rb_clock_mono_ns();
+  t->base.on_done(t->base.runner, inv);
+}
+
+static void start_cold(struct local_target *t, struct job_inv *inv);
+static void send_run(struct local_target *t, struct job_inv *inv);
+
+static struct job_inv *queue_pop(struct local_target *t) {
+  struct job_inv *inv = t->qhead;
+  if (inv) {
+    t->qhead = inv->queue_next;
+    if (!t->qhead) t->qtail = NULL;
+    inv->queue_next = NULL;
+  }
+  return inv;
+}
+
+/* A worker became idle: give it the oldest waiting invocation. */
+static void worker_free(struct local_target *t, struct worker *w) {
+  struct job_inv *next = queue_pop(t);
+  if (!next) {
+    w->state = W_IDLE;
+    return;
+  }
+  next->worker = w;
+  send_run(t, next);
+}
+
+/* A worker died: its slot can start a new one for the oldest waiting invocation. */
+static void worker_gone(struct local_target *t) {
+  struct job_inv *next = queue_pop(t);
+  if (next) start_cold(t, next);
+}
+
+static void fail_worker(struct local_target *t, struct job_inv *inv, enum job_outcome o,
+                        const char *what, const char *detail) {
+  struct worker *w = inv->worker;
+  char msg[JOB_ERROR_MAX];
+  snprintf(msg, sizeof msg, "%.90s: %.200s", what, detail);
+  job_record_set_error(&inv->rec, o, msg);
+  if (!inv->rec.status[0]) snprintf(inv->rec.status, sizeof inv->rec.status, "action developer error");
+  stop_worker(w);
+  finish(t, inv);
+  worker_gone(t);
+}
+
+static void on_run(void *ctx, struct job_http_xfer *x) {
+  struct job_inv *inv = ctx;
+  struct local_target *t = (struct local_target *)inv->target;
+  struct worker *w = inv->worker;
+  inv->rec.http_status = (int)x->status;
+  uint64_t start = inv->rec.cold_start ? inv->phase_ns : x->started_ns;
+  inv->rec.duration_ms = ms_between(start, x->finished_ns);
+  if (x->code == CURLE_ABORTED_BY_CALLBACK) {
+    job_record_set_error(&inv->rec, JOB_ERR_ABORTED, "stopped while the action ran");
+    stop_worker(w);
+    job_http_xfer_free(x);
+    finish(t, inv);
+    return;
+  }
+  if (x->code != CURLE_OK) {
+    char why[300] = "";
+    inv->rec.http_status = 0;
+    if (!worker_exited(w, why, sizeof why)) snprintf(why, sizeof why, "%.200s", x->errbuf);
+    fail_worker(t, inv, x->code == CURLE_OPERATION_TIMEDOUT ? JOB_ERR_TIMEOUT : JOB_ERR_DEVELOPER,
+                "The action did not produce a valid response and exited unexpectedly", why);
+    job_http_xfer_free(x);
+    return;
+  }
+  if (x->status == 200) {
+    job_record_from_action_result(&inv->rec, x->body, x->len);
+  } else {
+    job_record_from_action_result(&inv->rec, x->body, x->len);
+    inv->rec.outcome = JOB_ERR_DEVELOPER;
+    snprintf(inv->rec.status, sizeof inv->rec.status, "action developer error");
+    if (!inv->rec.error[0]) snprintf(inv->rec.error, sizeof inv->rec.error, "/run answered HTTP %ld", x->status);
+  }
+  job_http_xfer_free(x);
+  finish(t, inv);
+  worker_free(t, w);
+}
+
+static void send_run(struct local_target *t, struct job_inv *inv) {
+  struct worker *w = inv->worker;
+  w->state = W_BUSY;
+  uint64_t id = ++t->ids;
+  snprintf(inv->rec.activation_id, sizeof inv->rec.activation_id, "%016llx%016llx",
+           (unsigned long long)t->id_seed, (unsigned long long)id);
+  if (!inv->rec.cold_start) inv->rec.wait_ms = ms_between(inv->sent_ns, rb_clock_mono_ns());
+  char *body = NULL;
+  int n = asprintf(&body,
+                   "{\"value\":%s,\"activation_id\":\"%s\",\"deadline\":\"%lld\","
+                   "\"namespace\":\"local\",\"action_name\":\"%s\",\"action_version\":\"0.0.1\","
+                   "\"transaction_id\":\"%s\"}",
+                   t->run_params, inv->rec.activation_id,
+                   (long long)(rb_clock_wall_ms() + (int64_t)t->opts.timeout_ms), t->action_name,
+                   inv->rec.activation_id);
+  char url[96];
+  snprintf(url, sizeof url, "%s/run", w->base_url);
+  struct job_http_xfer *x = n < 0 ? NULL
+                                  : job_http_xfer_new(t->base.http, "POST", url, body, (size_t)n,
+                                                      NULL, &t->opts, on_run, inv);
+  free(body);
+  if (!x || job_http_start(t->base.http, x) != RB_OK) {
+    job_http_xfer_free(x);
+    fail_worker(t, inv, JOB_ERR_TRANSPORT, "cannot send /run", "out of memory");
+  }
+}
+
+static void send_init(void *arg);
+
+static void on_init(void *ctx, struct job_http_xfer *x) {
+  struct job_inv *inv = ctx;
+  struct local_target *t = (struct local_target *)inv->target;
+  struct worker *w = inv->worker;
+  uint64_t now = rb_clock_mono_ns();
+  if (x->code == CURLE_COULDNT_CONNECT) {
+    /* Not listening yet: retry like the invoker does, unless it died or time is up. */
+    char why[80];
+    job_http_xfer_free(x);
+    if (worker_exited(w, why, sizeof why)) {
+      w->state = W_DEAD;
+      if (inv->attempts++ < 2) { /* e.g. lost a race for its port: start another one */
+        start_cold(t, inv);
+        return;
+      }
+      fail_worker(t, inv, JOB_ERR_DEVELOPER, "The action did not initialize and exited unexpectedly", why);
+    } else if (now > inv->deadline_ns) {
+      fail_worker(t, inv, JOB_ERR_DEVELOPER, "The action did not initialize", "not listening within the timeout");
+    } else {
+      job_http_after(t->base.http, now + 5000000u, send_init, inv);
+    }
+    return;
+  }
+  if (x->code != CURLE_OK || x->status != 200) {
+    char msg[200];
+    CURLcode code = x->code;
+    if (code != CURLE_OK) snprintf(msg, sizeof msg, "%.190s", x->errbuf);
+    else snprintf(msg, sizeof msg, "HTTP %ld %.150s", x->status, x->body);
+    job_http_xfer_free(x);
+    fail_worker(t, inv, code == CURLE_ABORTED_BY_CALLBACK ? JOB_ERR_ABORTED : JOB_ERR_DEVELOPER,
+                "The action failed during initialization", msg);
+    return;
+  }
+  inv->rec.init_ms = ms_between(x->started_ns, x->finished_ns);
+  inv->rec.wait_ms = ms_between(inv->sent_ns, x->started_ns);
+  inv->phase_ns = x->started_ns; /* duration counts from init start, as OpenWhisk's does */
+  w->initialized = true;
+  job_http_xfer_free(x);
+  send_run(t, inv);
+}
+
+static void send_init(void *arg) {
+  struct job_inv *inv = arg;
+  struct local_target *t = (struct local_target *)inv->target;
+  struct worker *w = inv->worker;
+  char url[96];
+  snprintf(url, sizeof url, "%s/init", w->base_url);
+  struct job_http_xfer *x = job_http_xfer_new(t->base.http, "POST", url, t->init_body,
+                                              t->init_len, NULL, &t->opts, on_init, inv);
+  if (!x || job_http_start(t->base.http, x) != RB_OK) {
+    job_http_xfer_free(x);
+    fail_worker(t, inv, JOB_ERR_TRANSPORT, "cannot send /init", "out of memory");
+  }
+}
+
+/* Starts a new worker for inv (a cold start); fails inv when none can be started. */
+static void start_cold(struct local_target *t, struct job_inv *inv) {
+  struct worker *w = spawn_worker(t);
+  if (!w) {
+    job_record_set_error(&inv->rec, JOB_ERR_DEVELOPER, "cannot start an rbench-action process");
+    finish(t, inv);
+    return;
+  }
+  inv->worker = w;
+  inv->rec.cold_start = true;
+  inv->deadline_ns = rb_clock_mono_ns() + t->init_timeout_ns;
+  send_init(inv);
+}
+
+static size_t live_workers(const struct local_target *t) {
+  size_t n = 0;
+  for (size_t i = 0; i < t->count; i++) n += t->workers[i].state != W_DEAD;
+  return n;
+}
+
+static enum rb_err local_send(struct job_target *base, struct job_inv *inv) {
+  struct local_target *t = (struct local_target *)base;
+  inv->target = base;
+  struct worker *w = find_idle(t);
+  if (w) {
+    w->state = W_BUSY;
+    inv->worker = w;
+    send_run(t, inv);
+  } else if (live_workers(t) < t->cap) {
+    start_cold(t, inv);
+  } else {
+    inv->queue_next = NULL;
+    if (t->qtail) t->qtail->queue_next = inv;
+    else t->qhead = inv;
+    t->qtail = inv;
+  }
+  return RB_OK;
+}
+
+static void local_abort(struct job_target *base) {
+  struct local_target *t = (struct local_target *)base;
+  struct job_inv *inv;
+  while ((inv = queue_pop(t)) != NULL) {
+    job_record_set_error(&inv->rec, JOB_ERR_ABORTED, "stopped while waiting for a free rbench-action");
+    finish(t, inv);
+  }
+}
+
+static void local_destroy(struct job_target *base) {
+  struct local_target *t = (struct local_target *)base;
+  if (!t) return;
+  for (size_t i = 0; i < t->count; i++)
+    if (t->workers[i].pid > 0) kill(t->workers[i].pid, SIGTERM);
+  for (size_t i = 0; i < t->count; i++) stop_worker(&t->workers[i]);
+  free(t->workers);
+  if (t->init_body) explicit_bzero(t->init_body, t->init_len);
+  free(t->init_body);
+  free(t->run_params);
+  curl_slist_free_all(t->headers);
+  free(t);
+}
+
+static char *build_init(const struct job_config *c, size_t *len) {
+  cJSON *root = cJSON_CreateObject();
+  cJSON *value = cJSON_AddObjectToObject(root, "value");
+  cJSON_AddStringToObject(value, "name", "redis_benchmark");
+  cJSON_AddStringToObject(value, "main", "main");
+  cJSON_AddFalseToObject(value, "binary");
+  cJSON *env = cJSON_AddObjectToObject(value, "env");
+  char port[16];
+  cJSON_AddStringToObject(env, "REDIS_HOST", c->redis_host);
+  snprintf(port, sizeof port, "%d", c->redis_port);
+  cJSON_AddStringToObject(env, "REDIS_PORT", port);
+  if (c->redis_password[0]) cJSON_AddStringToObject(env, "REDIS_PASSWORD", c->redis_password);
+  cJSON_AddStringToObject(env, "BATCHING_AGENT_HOST", c->agent_host);
+  snprintf(port, sizeof port, "%d", c->agent_port);
+  cJSON_AddStringToObject(env, "BATCHING_AGENT_PORT", port);
+  if (c->agent_password[0]) cJSON_AddStringToObject(env, "BATCHING_AGENT_PASSWORD", c->agent_password);
+  char *s = cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  if (s) *len = strlen(s);
+  return s;
+}
+
+/* rbench-action beside this executable: <build>/job/rbench -> <build>/action/rbench-action,
+ * PREFIX/bin/rbench -> PREFIX/bin/rbench-action. */
+bool job_local_find_action(const char *self_exe, const char *override, char *out, size_t len) {
+  if (override && *override) {
+    snprintf(out, len, "%s", override);
+    return access(out, X_OK) == 0;
+  }
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", self_exe);
+  char *slash = strrchr(dir, '/');
+  if (!slash) return false;
+  *slash = '\0';
+  snprintf(out, len, "%s/rbench-action", dir);
+  if (access(out, X_OK) == 0) return true;
+  snprintf(out, len, "%s/../action/rbench-action", dir);
+  return access(out, X_OK) == 0;
+}
+
+enum job_preflight job_probe_redis(const char *host, int port, const char *password,
+                                   char *msg, size_t msglen) {
+  struct timeval tv = {3, 0};
+  redisContext *c = redisConnectWithTimeout(host, port, tv);
+  if (!c || c->err) {
+    snprintf(msg, msglen, "cannot connect to %s:%d: %s", host, port, c ? c->errstr : "out of memory");
+    if (c) redisFree(c);
+    return JOB_PREFLIGHT_UNREACHABLE;
+  }
+  redisSetTimeout(c, tv);
+  enum job_preflight rc = JOB_PREFLIGHT_OK;
+  redisReply *r = NULL;
+  if (password && *password) {
+    r = redisCommand(c, "AUTH %s", password);
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+      snprintf(msg, msglen, "%s:%d rejected the password (AUTH: %s)", host, port,
+               r ? r->str : c->errstr);
+      rc = JOB_PREFLIGHT_CONFIG;
+    }
+    if (r) freeReplyObject(r);
+  }
+  if (rc == JOB_PREFLIGHT_OK) {
+    r = redisCommand(c, "PING");
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+      snprintf(msg, msglen, "%s:%d did not answer PING (%s)", host, port, r ? r->str : c->errstr);
+      rc = r ? JOB_PREFLIGHT_CONFIG : JOB_PREFLIGHT_UNREACHABLE;
+    } else {
+      snprintf(msg, msglen, "%s:%d answered PING", host, port);
+    }
+    if (r) freeReplyObject(r);
+  }
+  redisFree(c);
+  return rc;
+}
+
+struct job_target *job_local_create(struct job_http *http, const struct job_target_conf *tc,
+                                    const struct job_config *cfg, const struct job_params *p,
+                                    const char *self_exe, enum job_preflight *pf, char *err,
+                                    size_t errlen) {
+  *pf = JOB_PREFLIGHT_CONFIG;
+  struct local_target *t = calloc(1, sizeof *t);
+  if (!t) return NULL;
+  t->base.kind = "local";
+  t->base.send = local_send;
+  t->base.destroy = local_destroy;
+  t->base.abort = local_abort;
+  t->base.http = http;
+  if (!job_local_find_action(self_exe, tc->action_bin, t->bin, sizeof t->bin)) {
+    rb_errorf(0, err, errlen, "cannot find an executable rbench-action (looked at %s); build it "
+              "or pass --action-bin PATH", t->bin);
+    free(t);
+    return NULL;
+  }
+  char msg[300];
+  const char *host = p->batching ? cfg->agent_host : cfg->redis_host;
+  int port = p->batching ? cfg->agent_port : cfg->redis_port;
+  *pf = job_probe_redis(host, port, p->batching ? cfg->agent_password : cfg->redis_password,
+                        msg, sizeof msg);
+  if (*pf != JOB_PREFLIGHT_OK) {
+    rb_errorf(0, err, errlen, "%s %s", p->batching ? "batching agent" : "Redis", msg);
+    free(t);
+    return NULL;
+  }
+  snprintf(t->base.action_label, sizeof t->base.action_label, "%.590s", t->bin);
+  snprintf(t->action_name, sizeof t->action_name, "/local/%s", tc->action);
+  t->cap = (size_t)tc->pool_size;
+  t->workers = calloc(t->cap, sizeof *t->workers);
+  t->init_body = build_init(cfg, &t->init_len);
+  cJSON *params = job_params_action_json(p);
+  t->run_params = params ? cJSON_PrintUnformatted(params) : NULL;
+  cJSON_Delete(params);
+  t->opts = (struct job_http_opts){.timeout_ms = (long)(tc->request_timeout * 1000),
+                                   .connect_timeout_ms = 2000};
+  t->headers = job_http_json_headers();
+  t->opts.headers = t->headers;
+  t->init_timeout_ns = (uint64_t)(tc->request_timeout * 1e9);
+  t->id_seed = (uint64_t)rb_clock_wall_us() ^ ((uint64_t)getpid() << 32);
+  if (!t->workers || !t->init_body || !t->run_params || !t->headers) {
+    local_destroy(&t->base);
+    *pf = JOB_PREFLIGHT_CONFIG;
+    rb_errorf(0, err, errlen, "out of memory");
+    return NULL;
+  }
+  return &t->base;
+}

@@ -1,0 +1,324 @@
+/* job_ow.c: the openwhisk target: blocking invokes over the REST API, 202 polling. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "job_target.h"
+#include "rb_clock.h"
+#include "rb_json.h"
+#include "rb_log.h"
+
+struct ow_target {
+  struct job_target base; /* first: the runner sees a job_target */
+  char invoke_url[1200];
+  char activations_url[800];
+  char *body;             /* the parameters, same for every invocation (holds secrets) */
+  size_t body_len;
+  char userpwd[600];      /* secret */
+  struct curl_slist *headers; /* owned, shared by every request */
+  struct job_http_opts opts;
+  uint64_t poll_timeout_ns;
+};
+
+enum job_outcome job_outcome_of_curl(CURLcode code) {
+  switch (code) {
+    case CURLE_OPERATION_TIMEDOUT: return JOB_ERR_TIMEOUT;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY: return JOB_ERR_CONNECT;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR: return JOB_ERR_TLS;
+    case CURLE_ABORTED_BY_CALLBACK: return JOB_ERR_ABORTED;
+    default: return JOB_ERR_TRANSPORT;
+  }
+}
+
+/* Splits "pkg/action", "action" or "/ns/pkg/action" into namespace and path. */
+static void action_path(const char *action, const char *dflt_ns, char *ns, size_t nslen,
+                        char *path, size_t pathlen) {
+  if (action[0] == '/') {
+    const char *slash = strchr(action + 1, '/');
+    size_t n = slash ? (size_t)(slash - action - 1) : strlen(action + 1);
+    snprintf(ns, nslen, "%.*s", (int)n, action + 1);
+    snprintf(path, pathlen, "%s", slash ? slash + 1 : "");
+  } else {
+    snprintf(ns, nslen, "%s", dflt_ns);
+    snprintf(path, pathlen, "%s", action);
+  }
+}
+
+static char *build_body(const struct job_params *p, const struct job_config *c, size_t *len) {
+  cJSON *o = job_params_action_json(p);
+  if (!o) return NULL;
+  cJSON_AddStringToObject(o, "redis_host", c->redis_host);
+  cJSON_AddNumberToObject(o, "redis_port", c->redis_port);
+  if (c->redis_password[0]) cJSON_AddStringToObject(o, "redis_password", c->redis_password);
+  cJSON_AddStringToObject(o, "agent_host", c->agent_host);
+  cJSON_AddNumberToObject(o, "agent_port", c->agent_port);
+  if (c->agent_password[0]) cJSON_AddStringToObject(o, "agent_password", c->agent_password);
+  char *s = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  if (s) *len = strlen(s);
+  return s;
+}
+
+/* The controller's {"error": "..."} message, or a short excerpt of the body. */
+static void body_message(const char *body, size_t len, char *out, size_t outlen) {
+  cJSON *root = NULL;
+  if (rb_json_parse(body, len, &root, NULL, 0) == RB_OK) {
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
+    if (cJSON_IsString(e)) {
+      snprintf(out, outlen, "%s", e->valuestring);
+      cJSON_Delete(root);
+      return;
+    }
+  }
+  cJSON_Delete(root);
+  snprintf(out, outlen, "%.120s", len ? body : "(empty body)");
+  for (char *p = out; *p; p++)
+    if (*p == '\n' || *p == '\r') *p = ' ';
+}
+
+static void finish_inv(struct ow_target *t, struct job_inv *inv) {
+  inv->end_ns = rb_clock_mono_ns();
+  t->base.on_done(t->base.runner, inv);
+}
+
+static void http_error(struct job_inv *inv, enum job_outcome o, long status, const char *body,
+                       size_t len) {
+  char msg[240];
+  body_message(body, len, msg, sizeof msg);
+  char full[JOB_ERROR_MAX];
+  snprintf(full, sizeof full, "HTTP %ld: %s", status, msg);
+  job_record_set_error(&inv->rec, o, full);
+}
+
+static void poll_once(void *arg);
+
+static void on_poll(void *ctx, struct job_http_xfer *x) {
+  struct job_inv *inv = ctx;
+  struct ow_target *t = (struct ow_target *)inv->target;
+  inv->rec.polls++;
+  bool done = false;
+  if (x->code == CURLE_OK && x->status == 200) {
+    if (!job_record_from_activation(&inv->rec, x->body, x->len))
+      job_record_set_error(&inv->rec, JOB_ERR_PROTOCOL, inv->rec.error);
+    done = true;
+  } else if (x->code == CURLE_ABORTED_BY_CALLBACK) {
+    job_record_set_error(&inv->rec, JOB_ERR_ABORTED, "stopped while polling the activation");
+    done = true;
+  }
+  job_http_xfer_free(x);
+  uint64_t now = rb_clock_mono_ns();
+  if (!done && now >= inv->deadline_ns) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "activation %s: no record within the poll timeout (202 accepted)",
+             inv->rec.activation_id);
+    job_record_set_error(&inv->rec, JOB_ERR_POLL_TIMEOUT, msg);
+    done = true;
+  }
+  if (done) {
+    finish_inv(t, inv);
+    return;
+  }
+  /* 404 until the record is stored, or a passing error: back off and ask again. */
+  uint64_t step = 50000000ull << (inv->rec.polls < 4 ? inv->rec.polls : 4); /* 0.1 .. 0.8 s */
+  job_http_after(t->base.http, now + step, poll_once, inv);
+}
+
+static void poll_once(void *arg) {
+  struct job_inv *inv = arg;
+  struct ow_target *t = (struct ow_target *)inv->target;
+  char url[1000];
+  snprintf(url, sizeof url, "%s/%s", t->activations_url, inv->rec.activation_id);
+  struct job_http_xfer *x = job_http_xfer_new(t->base.http, "GET", url, NULL, 0,
+                                              NULL, &t->opts, on_poll, inv);
+  if (!x || job_http_start(t->base.http, x) != RB_OK) {
+    job_http_xfer_free(x);
+    job_record_set_error(&inv->rec, JOB_ERR_TRANSPORT, "cannot start the activation poll");
+    finish_inv(t, inv);
+  }
+}
+
+static void start_polling(struct ow_target *t, struct job_inv *inv, struct job_http_xfer *x) {
+  cJSON *root = NULL;
+  if (rb_json_parse(x->body, x->len, &root, NULL, 0) == RB_OK) {
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "activationId");
+    if (cJSON_IsString(id))
+      snprintf(inv->rec.activation_id, sizeof inv->rec.activation_id, "%s", id->valuestring);
+  }
+  cJSON_Delete(root);
+  if (!inv->rec.activation_id[0]) {
+    job_record_set_error(&inv->rec, JOB_ERR_PROTOCOL, "HTTP 202 without an activationId");
+    finish_inv(t, inv);
+    return;
+  }
+  inv->deadline_ns = rb_clock_mono_ns() + t->poll_timeout_ns;
+  poll_once(inv);
+}
+
+static void on_invoke(void *ctx, struct job_http_xfer *x) {
+  struct job_inv *inv = ctx;
+  struct ow_target *t = (struct ow_target *)inv->target;
+  inv->rec.http_status = (int)x->status;
+  if (x->code != CURLE_OK) {
+    inv->rec.http_status = 0;
+    job_record_set_error(&inv->rec, job_outcome_of_curl(x->code), x->errbuf);
+  } else if (x->status == 200) {
+    if (!job_record_from_activation(&inv->rec, x->body, x->len))
+      job_record_set_error(&inv->rec, JOB_ERR_PROTOCOL, inv->rec.error);
+  } else if (x->status == 202) {
+    start_polling(t, inv, x);
+    job_http_xfer_free(x);
+    return;
+  } else if (x->status == 502) {
+    if (!job_record_from_activation(&inv->rec, x->body, x->len))
+      http_error(inv, JOB_ERR_BAD_GATEWAY, x->status, x->body, x->len);
+  } else if (x->status == 429) {
+    http_error(inv, JOB_ERR_THROTTLED, x->status, x->body, x->len);
+  } else {
+    http_error(inv, x->status >= 500 ? JOB_ERR_SERVER : JOB_ERR_CLIENT, x->status, x->body, x->len);
+  }
+  job_http_xfer_free(x);
+  finish_inv(t, inv);
+}
+
+static enum rb_err ow_send(struct job_target *base, struct job_inv *inv) {
+  struct ow_target *t = (struct ow_target *)base;
+  inv->target = base;
+  struct job_http_xfer *x = job_http_xfer_new(base->http, "POST", t->invoke_url, t->body,
+                                              t->body_len, NULL, &t->opts, on_invoke, inv);
+  if (!x) return RB_ERR_NOMEM;
+  enum rb_err rc = job_http_start(base->http, x);
+  if (rc != RB_OK) job_http_xfer_free(x);
+  return rc;
+}
+
+static void ow_destroy(struct job_target *base) {
+  struct ow_target *t = (struct ow_target *)base;
+  if (!t) return;
+  if (t->body) {
+    explicit_bzero(t->body, t->body_len);
+    free(t->body);
+  }
+  explicit_bzero(t->userpwd, sizeof t->userpwd);
+  curl_slist_free_all(t->headers);
+  free(t);
+}
+
+/* GET the action once: classifies what is wrong before the schedule starts. */
+static enum job_preflight check_action(const char *apihost, const char *action_url,
+                                       const char *userpwd, bool insecure, char *err,
+                                       size_t errlen) {
+  CURL *c = curl_easy_init();
+  if (!c) return JOB_PREFLIGHT_UNREACHABLE;
+  char ebuf[CURL_ERROR_SIZE] = "";
+  curl_easy_setopt(c, CURLOPT_URL, action_url);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+  curl_easy_setopt(c, CURLOPT_NOBODY, 0L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, (curl_write_callback)NULL);
+  FILE *devnull = fopen("/dev/null", "w");
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, devnull);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+  if (insecure) {
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+  curl_easy_setopt(c, CURLOPT_USERPWD, userpwd);
+  CURLcode rc = curl_easy_perform(c);
+  long status = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(c);
+  if (devnull) fclose(devnull);
+  if (rc != CURLE_OK) {
+    enum job_outcome o = job_outcome_of_curl(rc);
+    rb_errorf(0, err, errlen, "OpenWhisk API host %s is unreachable (%s: %s)%s", apihost,
+              job_outcome_name(o), ebuf[0] ? ebuf : curl_easy_strerror(rc),
+              o == JOB_ERR_TLS ? "; for a self-signed certificate pass --insecure" : "");
+    return JOB_PREFLIGHT_UNREACHABLE;
+  }
+  if (status == 401 || status == 403) {
+    rb_errorf(0, err, errlen, "the OpenWhisk key was rejected (HTTP %ld): check OPENWHISK_AUTH", status);
+    return JOB_PREFLIGHT_CONFIG;
+  }
+  if (status == 404) {
+    rb_errorf(0, err, errlen, "the action does not exist (HTTP 404 for %s): deploy it or fix --action",
+              action_url);
+    return JOB_PREFLIGHT_CONFIG;
+  }
+  if (status >= 500) {
+    rb_errorf(0, err, errlen, "the OpenWhisk API host answered HTTP %ld", status);
+    return JOB_PREFLIGHT_UNREACHABLE;
+  }
+  return JOB_PREFLIGHT_OK;
+}
+
+struct job_target *job_ow_create(struct job_http *http, const struct job_target_conf *tc,
+                                 const struct job_config *cfg, const struct job_params *p,
+                                 enum job_preflight *pf, char *err, size_t errlen) {
+  *pf = JOB_PREFLIGHT_CONFIG;
+  if (!cfg->apihost[0]) {
+    rb_errorf(0, err, errlen, "no OpenWhisk API host: set OPENWHISK_APIHOST in the env file or "
+              "environment, or APIHOST in ~/.wskprops");
+    return NULL;
+  }
+  if (!cfg->auth[0] || !strchr(cfg->auth, ':')) {
+    rb_errorf(0, err, errlen, "no OpenWhisk key (uuid:key): set OPENWHISK_AUTH or "
+              "OPENWHISK_AUTH_FILE, or AUTH in ~/.wskprops");
+    return NULL;
+  }
+  struct ow_target *t = calloc(1, sizeof *t);
+  if (!t) return NULL;
+  t->base.kind = "openwhisk";
+  t->base.send = ow_send;
+  t->base.destroy = ow_destroy;
+  t->base.http = http;
+  char ns[128], path[300];
+  action_path(tc->action, cfg->namespace_, ns, sizeof ns, path, sizeof path);
+  snprintf(t->base.action_label, sizeof t->base.action_label, "/%s/%s", ns, path);
+  snprintf(t->invoke_url, sizeof t->invoke_url, "%s/api/v1/namespaces/%s/actions/%s?blocking=true",
+           cfg->apihost, ns, path);
+  snprintf(t->activations_url, sizeof t->activations_url, "%s/api/v1/namespaces/%s/activations",
+           cfg->apihost, ns);
+  snprintf(t->userpwd, sizeof t->userpwd, "%s", cfg->auth);
+  t->opts = (struct job_http_opts){.timeout_ms = (long)(tc->request_timeout * 1000),
+                                   .connect_timeout_ms = 10000,
+                                   .insecure = tc->insecure,
+                                   .userpwd = t->userpwd};
+  t->headers = job_http_json_headers();
+  t->opts.headers = t->headers;
+  t->poll_timeout_ns = (uint64_t)(tc->poll_timeout * 1e9);
+  t->body = build_body(p, cfg, &t->body_len);
+  char action_url[1200];
+  snprintf(action_url, sizeof action_url, "%s/api/v1/namespaces/%s/actions/%s", cfg->apihost, ns, path);
+  *pf = JOB_PREFLIGHT_CONFIG;
+  if (!t->body || !t->headers)
+    rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
+  else
+    *pf = check_action(cfg->apihost, action_url, t->userpwd, tc->insecure, err, errlen);
+  if (*pf != JOB_PREFLIGHT_OK) {
+    ow_destroy(&t->base);
+    return NULL;
+  }
+  return &t->base;
+}
+
+enum job_preflight job_ow_check(const struct job_config *cfg, const char *action, bool insecure,
+                                char *msg, size_t msglen) {
+  char ns[128], path[300], url[1200];
+  action_path(action, cfg->namespace_, ns, sizeof ns, path, sizeof path);
+  snprintf(url, sizeof url, "%s/api/v1/namespaces/%s/actions/%s", cfg->apihost, ns, path);
+  enum job_preflight pf = check_action(cfg->apihost, url, cfg->auth, insecure, msg, msglen);
+  if (pf == JOB_PREFLIGHT_OK)
+    snprintf(msg, msglen, "%s answers, the key is accepted and action /%s/%s exists", cfg->apihost, ns, path);
+  return pf;
+}

@@ -1,0 +1,215 @@
+/* job_params.c: the run knobs table, defaults, parsing from text and JSON forms. */
+#include "job_params.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define F(n, t, field, lo, hi, excl, ex) \
+  {n, t, offsetof(struct job_params, field), sizeof(((struct job_params *)0)->field), lo, hi, excl, ex}
+
+const struct job_param_field job_params_fields[] = {
+    F("rate", JOB_P_DOUBLE, rate, 0, 1e6, true, "a number of invocations per second above 0 and at most 1000000"),
+    F("invocations", JOB_P_INT, invocations, 1, 1e9, false, "an integer from 1 to 1000000000"),
+    F("duration", JOB_P_DOUBLE, duration, 0, 864000, false, "a number of seconds from 0 to 864000"),
+    F("warmup", JOB_P_DOUBLE, warmup, 0, 86400, false, "a number of seconds from 0 to 86400"),
+    F("ops", JOB_P_INT, ops, 1, 1000000, false, "an integer from 1 to 1000000"),
+    F("operation", JOB_P_OPERATION, operation, 0, 0, false, "one of set, get, del, exists"),
+    F("batching", JOB_P_BOOL, batching, 0, 0, false, "true or false"),
+    F("parallel", JOB_P_INT, parallel, 1, 256, false, "an integer from 1 to 256"),
+    F("key_prefix", JOB_P_STRING, key_prefix, 1, JOB_KEY_PREFIX_MAX, false, "a string of 1 to 128 characters"),
+    F("value_size", JOB_P_INT, value_size, 0, 1048576, false, "an integer from 0 to 1048576"),
+    F("key_space", JOB_P_INT, key_space, 0, 2147483647, false, "an integer from 0 (the action's default) to 2147483647"),
+    F("timeout_ms", JOB_P_INT, timeout_ms, 1, 300000, false, "an integer from 1 to 300000"),
+    F("max_in_flight", JOB_P_INT, max_in_flight, 1, 100000, false, "an integer from 1 to 100000"),
+};
+#undef F
+
+const size_t job_params_field_count = sizeof job_params_fields / sizeof job_params_fields[0];
+
+void job_params_defaults(struct job_params *p) {
+  memset(p, 0, sizeof *p);
+  snprintf(p->name, sizeof p->name, "run");
+  p->rate = 10;
+  p->invocations = 100;
+  p->ops = 10;
+  snprintf(p->operation, sizeof p->operation, "set");
+  p->parallel = 5;
+  snprintf(p->key_prefix, sizeof p->key_prefix, "benchmark");
+  p->value_size = 64;
+  p->timeout_ms = 5000;
+  p->max_in_flight = 100;
+}
+
+const struct job_param_field *job_params_field(const char *name) {
+  for (size_t i = 0; i < job_params_field_count; i++)
+    if (strcmp(job_params_fields[i].name, name) == 0) return &job_params_fields[i];
+  return NULL;
+}
+
+size_t job_params_field_index(const struct job_param_field *f) {
+  return (size_t)(f - job_params_fields);
+}
+
+static void describe(const char *text, bool quoted, char *buf, size_t len) {
+  size_t n = strlen(text);
+  snprintf(buf, len, "%s%.40s%s%s", quoted ? "\"" : "'", text, n > 40 ? "..." : "",
+           quoted ? "\"" : "'");
+}
+
+static bool parse_double(const char *s, double *out) {
+  if (!*s) return false;
+  char *end = NULL;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || *end || !isfinite(v)) return false;
+  *out = v;
+  return true;
+}
+
+static bool in_range(const struct job_param_field *f, double v) {
+  return (f->min_exclusive ? v > f->min : v >= f->min) && v <= f->max;
+}
+
+static enum rb_err set_number(struct job_params *p, const struct job_param_field *f,
+                              const char *text, bool quoted, char *err, size_t errlen) {
+  double v = 0;
+  char given[64];
+  describe(text, quoted, given, sizeof given);
+  bool ok = !quoted && parse_double(text, &v) && in_range(f, v);
+  if (ok && f->type == JOB_P_INT && v != floor(v)) ok = false;
+  if (!ok)
+    return rb_errorf(RB_ERR_INVALID, err, errlen, "%s: expected %s, got %s", f->name, f->expect,
+                     given);
+  char *base = (char *)p + f->offset;
+  if (f->type == JOB_P_INT)
+    *(long long *)(void *)base = (long long)v;
+  else
+    *(double *)(void *)base = v;
+  return RB_OK;
+}
+
+static int parse_bool(const char *s) {
+  static const char *const yes[] = {"true", "True", "TRUE", "yes", "on", "1"};
+  static const char *const no[] = {"false", "False", "FALSE", "no", "off", "0"};
+  for (size_t i = 0; i < 6; i++) {
+    if (strcmp(s, yes[i]) == 0) return 1;
+    if (strcmp(s, no[i]) == 0) return 0;
+  }
+  return -1;
+}
+
+enum rb_err job_params_set_text(struct job_params *p, const struct job_param_field *f,
+                                const char *text, bool is_quoted, char *err, size_t errlen) {
+  char given[64];
+  describe(text, is_quoted, given, sizeof given);
+  char *base = (char *)p + f->offset;
+  enum rb_err rc = RB_OK;
+  switch (f->type) {
+    case JOB_P_DOUBLE:
+    case JOB_P_INT:
+      rc = set_number(p, f, text, is_quoted, err, errlen);
+      break;
+    case JOB_P_BOOL: {
+      int b = is_quoted ? -1 : parse_bool(text);
+      if (b < 0)
+        return rb_errorf(RB_ERR_INVALID, err, errlen, "%s: expected %s, got %s", f->name,
+                         f->expect, given);
+      *(bool *)(void *)base = b == 1;
+      break;
+    }
+    case JOB_P_OPERATION:
+      if (strcmp(text, "set") && strcmp(text, "get") && strcmp(text, "del") &&
+          strcmp(text, "exists"))
+        return rb_errorf(RB_ERR_INVALID, err, errlen, "%s: expected %s, got %s", f->name,
+                         f->expect, given);
+      snprintf(base, f->size, "%s", text);
+      break;
+    case JOB_P_STRING: {
+      size_t n = strlen(text);
+      if (n < (size_t)f->min || n > (size_t)f->max)
+        return rb_errorf(RB_ERR_INVALID, err, errlen, "%s: expected %s, got %zu characters",
+                         f->name, f->expect, n);
+      snprintf(base, f->size, "%s", text);
+      break;
+    }
+  }
+  if (rc == RB_OK) p->set |= 1u << job_params_field_index(f);
+  return rc;
+}
+
+void job_params_overlay(struct job_params *dst, const struct job_params *src) {
+  for (size_t i = 0; i < job_params_field_count; i++) {
+    if (!(src->set & (1u << i))) continue;
+    const struct job_param_field *f = &job_params_fields[i];
+    memcpy((char *)dst + f->offset, (const char *)src + f->offset, f->size);
+    dst->set |= 1u << i;
+  }
+}
+
+long long job_params_planned(const struct job_params *p) {
+  if (p->duration > 0) {
+    double n = floor(p->rate * p->duration + 1e-9);
+    return n < 1 ? 1 : (long long)n;
+  }
+  return p->invocations;
+}
+
+long long job_params_warmup_count(const struct job_params *p) {
+  return (long long)floor(p->rate * p->warmup + 1e-9);
+}
+
+enum rb_err job_params_validate(const struct job_params *p, char *err, size_t errlen) {
+  long long planned = job_params_planned(p);
+  if (planned > 1000000000LL)
+    return rb_errorf(RB_ERR_RANGE, err, errlen,
+                     "rate x duration plans %lld invocations; at most 1000000000", planned);
+  if (job_params_warmup_count(p) >= planned)
+    return rb_errorf(RB_ERR_RANGE, err, errlen,
+                     "warmup (%g s at %g/s) covers all %lld invocations: nothing would be measured",
+                     p->warmup, p->rate, planned);
+  return RB_OK;
+}
+
+cJSON *job_params_to_json(const struct job_params *p) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  cJSON_AddStringToObject(o, "name", p->name);
+  for (size_t i = 0; i < job_params_field_count; i++) {
+    const struct job_param_field *f = &job_params_fields[i];
+    const char *base = (const char *)p + f->offset;
+    switch (f->type) {
+      case JOB_P_DOUBLE:
+        cJSON_AddNumberToObject(o, f->name, *(const double *)(const void *)base);
+        break;
+      case JOB_P_INT:
+        cJSON_AddNumberToObject(o, f->name, (double)*(const long long *)(const void *)base);
+        break;
+      case JOB_P_BOOL:
+        cJSON_AddBoolToObject(o, f->name, *(const bool *)(const void *)base);
+        break;
+      case JOB_P_STRING:
+      case JOB_P_OPERATION:
+        cJSON_AddStringToObject(o, f->name, base);
+        break;
+    }
+  }
+  cJSON_AddNumberToObject(o, "planned_invocations", (double)job_params_planned(p));
+  return o;
+}
+
+cJSON *job_params_action_json(const struct job_params *p) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  cJSON_AddNumberToObject(o, "num_ops", (double)p->ops);
+  cJSON_AddStringToObject(o, "operation_type", p->operation);
+  cJSON_AddBoolToObject(o, "use_batching", p->batching);
+  cJSON_AddNumberToObject(o, "parallel_calls", (double)p->parallel);
+  cJSON_AddStringToObject(o, "key_prefix", p->key_prefix);
+  cJSON_AddNumberToObject(o, "value_size", (double)p->value_size);
+  if (p->key_space > 0) cJSON_AddNumberToObject(o, "key_space", (double)p->key_space);
+  cJSON_AddNumberToObject(o, "timeout_ms", (double)p->timeout_ms);
+  return o;
+}

@@ -1,0 +1,85 @@
+/* job_params.h: the knobs of one benchmark run (rate, invocations, the action's parameters),
+ * their defaults (the seed's), validation, and layering (built-in < scenario defaults < run
+ * < command line).
+ *
+ * A table (job_params_fields) describes every knob once: its scenario/JSON name, type and
+ * bounds. The YAML parser, the command line and the results writer all use it. */
+#ifndef JOB_PARAMS_H
+#define JOB_PARAMS_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rb_error.h"
+
+#define JOB_NAME_MAX 64
+#define JOB_KEY_PREFIX_MAX 128
+
+struct job_params {
+  char name[JOB_NAME_MAX];   /* run name ("run" when none) */
+  double rate;               /* invocations per second (10) */
+  long long invocations;     /* how many (100); replaced by rate*duration when duration > 0 */
+  double duration;           /* seconds (0 = use invocations) */
+  double warmup;             /* seconds of invocations kept out of the statistics (0) */
+  long long ops;             /* Redis operations per invocation (10) */
+  char operation[8];         /* set, get, del, exists (set) */
+  bool batching;             /* through the batching agent (false) */
+  long long parallel;        /* parallel calls inside the action (5) */
+  char key_prefix[JOB_KEY_PREFIX_MAX + 1]; /* (benchmark) */
+  long long value_size;      /* bytes per value (64) */
+  long long key_space;       /* distinct keys (0 = the action's default: ops) */
+  long long timeout_ms;      /* the action's per-call Redis timeout (5000) */
+  long long max_in_flight;   /* invocations outstanding at once (100) */
+  uint32_t set;              /* bit i: field i of job_params_fields was given explicitly */
+};
+
+enum job_param_type { JOB_P_DOUBLE, JOB_P_INT, JOB_P_BOOL, JOB_P_STRING, JOB_P_OPERATION };
+
+struct job_param_field {
+  const char *name;     /* scenario and JSON key, e.g. "max_in_flight" */
+  enum job_param_type type;
+  size_t offset;
+  size_t size;          /* strings: buffer size */
+  double min, max;      /* numbers: inclusive bounds (min exclusive when min_exclusive) */
+  bool min_exclusive;
+  const char *expect;   /* what a valid value looks like, for error messages */
+};
+
+extern const struct job_param_field job_params_fields[];
+extern const size_t job_params_field_count;
+
+/* The seed's defaults. */
+void job_params_defaults(struct job_params *p);
+
+/* Finds a field by name; NULL when unknown. */
+const struct job_param_field *job_params_field(const char *name);
+/* Index of a field in job_params_fields. */
+size_t job_params_field_index(const struct job_param_field *f);
+
+/* Sets field f from text (YAML scalar or command-line value). is_quoted: the scalar was
+ * quoted in YAML, so it cannot be a number or boolean. On error returns non-RB_OK with err
+ * saying what was expected and what was given. Marks the field as set. */
+enum rb_err job_params_set_text(struct job_params *p, const struct job_param_field *f,
+                                const char *text, bool is_quoted, char *err, size_t errlen);
+
+/* Copies every field marked set in src onto dst (and marks it set in dst). */
+void job_params_overlay(struct job_params *dst, const struct job_params *src);
+
+/* Checks combinations; fills err. */
+enum rb_err job_params_validate(const struct job_params *p, char *err, size_t errlen);
+
+/* Invocations this run plans: rate * duration when duration > 0, else invocations. */
+long long job_params_planned(const struct job_params *p);
+/* How many of the first invocations are warm-up: rate * warmup. */
+long long job_params_warmup_count(const struct job_params *p);
+
+/* Every field as a JSON object (owned by the caller). */
+cJSON *job_params_to_json(const struct job_params *p);
+
+/* The action's /run parameters (seed names num_ops, operation_type, use_batching,
+ * parallel_calls, key_prefix, ...), without endpoints or secrets. Owned by the caller. */
+cJSON *job_params_action_json(const struct job_params *p);
+
+#endif

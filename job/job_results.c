@@ -1,0 +1,378 @@
+/* job_results.c: statistics, spool and the atomic results document (see job_results.h). */
+#define _GNU_SOURCE
+#include "job_results.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "job_hist.h"
+#include "rb_stats.h"
+#include "rb_version.h"
+
+/* Samples in microseconds, 4 bytes each (clamped at ~71 minutes). */
+struct samples {
+  uint32_t *v;
+  size_t n, cap;
+};
+
+enum metric { M_EXEC, M_SERVICE, M_DURATION, M_WAIT, M_INIT, M_ACTION, M_COUNT };
+static const char *const metric_names[M_COUNT] = {"execution_time_ms", "service_time_ms",
+                                                  "duration_ms", "wait_time_ms",
+                                                  "init_time_ms", "action_elapsed_ms"};
+
+#define MESSAGES_PER_KIND 8
+
+struct kind_stats {
+  uint64_t count;
+  char msg[MESSAGES_PER_KIND][JOB_ERROR_MAX];
+  uint64_t msg_count[MESSAGES_PER_KIND];
+  int msgs;
+  uint64_t other;
+};
+
+struct job_results {
+  char out_path[1024];
+  char spool_path[1100];
+  FILE *spool;
+  uint64_t lines;
+  const char *const *secrets;
+  struct samples m[M_COUNT];
+  struct job_hist *lag;
+  struct kind_stats kinds[JOB_OUTCOME_COUNT];
+  uint64_t done, failed, measured, measured_ok, cold_starts, polled;
+  int64_t first_end_us, last_end_us;
+};
+
+static bool samples_reserve(struct samples *s, size_t n) {
+  s->v = malloc((n ? n : 1) * sizeof *s->v);
+  s->cap = n ? n : 1;
+  return s->v != NULL;
+}
+
+static void samples_push(struct samples *s, double us) {
+  if (us < 0) return;
+  if (s->n == s->cap) {
+    size_t cap = s->cap * 2;
+    uint32_t *v = realloc(s->v, cap * sizeof *v);
+    if (!v) return;
+    s->v = v;
+    s->cap = cap;
+  }
+  s->v[s->n++] = us > 4294967295.0 ? UINT32_MAX : (uint32_t)(us + 0.5);
+}
+
+struct job_results *job_results_create(const char *out_path, uint64_t planned,
+                                       const char *const *secrets, char *err, size_t errlen) {
+  struct job_results *r = calloc(1, sizeof *r);
+  if (!r) return NULL;
+  snprintf(r->out_path, sizeof r->out_path, "%s", out_path);
+  r->secrets = secrets;
+  r->lag = job_hist_create();
+  bool ok = r->lag != NULL;
+  /* Reserve for the planned run (no doubling waste), but at most 4M samples up front: a
+   * long --duration grows the arrays as it goes. */
+  size_t reserve = planned > (4u << 20) ? (4u << 20) : (size_t)planned;
+  for (int i = 0; i < M_COUNT && ok; i++)
+    ok = samples_reserve(&r->m[i], i == M_INIT ? 64 : reserve);
+  char dir[1024];
+  snprintf(dir, sizeof dir, "%s", out_path);
+  snprintf(r->spool_path, sizeof r->spool_path, "%s/.rbench-raw-XXXXXX", dirname(dir));
+  int fd = ok ? mkstemp(r->spool_path) : -1;
+  if (fd >= 0) r->spool = fdopen(fd, "w+");
+  if (!r->spool) {
+    if (fd >= 0) close(fd);
+    rb_errorf(RB_ERR_IO, err, errlen, "cannot create a spool file beside %s: %s", out_path,
+              ok ? strerror(errno) : "out of memory");
+    r->spool_path[0] = '\0';
+    job_results_destroy(r);
+    return NULL;
+  }
+  return r;
+}
+
+void job_results_destroy(struct job_results *r) {
+  if (!r) return;
+  if (r->spool) fclose(r->spool);
+  if (r->spool_path[0]) unlink(r->spool_path);
+  for (int i = 0; i < M_COUNT; i++) free(r->m[i].v);
+  job_hist_destroy(r->lag);
+  free(r);
+}
+
+static void count_kind(struct kind_stats *k, const char *msg) {
+  k->count++;
+  for (int i = 0; i < k->msgs; i++) {
+    if (strcmp(k->msg[i], msg) == 0) {
+      k->msg_count[i]++;
+      return;
+    }
+  }
+  if (k->msgs == MESSAGES_PER_KIND) {
+    k->other++;
+    return;
+  }
+  snprintf(k->msg[k->msgs], JOB_ERROR_MAX, "%s", msg);
+  k->msg_count[k->msgs++] = 1;
+}
+
+static double action_elapsed_us(const cJSON *action) {
+  const cJSON *e = cJSON_GetObjectItemCaseSensitive(action, "elapsed_us");
+  return cJSON_IsNumber(e) ? e->valuedouble : -1;
+}
+
+enum rb_err job_results_add(struct job_results *r, struct job_record *rec) {
+  job_redact(rec->error, sizeof rec->error, r->secrets);
+  if (r->lines++) fputs(",\n", r->spool);
+  job_record_write(r->spool, rec);
+  r->done++;
+  if (rec->outcome != JOB_OK) r->failed++;
+  if (r->done == 1 || rec->end_us < r->first_end_us) r->first_end_us = rec->end_us;
+  if (rec->end_us > r->last_end_us) r->last_end_us = rec->end_us;
+  if (rec->polls) r->polled++;
+  if (rec->warmup) return ferror(r->spool) ? RB_ERR_IO : RB_OK;
+  r->measured++;
+  if (rec->outcome != JOB_OK) count_kind(&r->kinds[rec->outcome], rec->error);
+  if (rec->outcome != JOB_ERR_ABORTED) job_hist_record(r->lag, (uint64_t)(rec->sent_us - rec->intended_us));
+  if (rec->cold_start) r->cold_starts++;
+  if (rec->outcome == JOB_OK) {
+    r->measured_ok++;
+    samples_push(&r->m[M_EXEC], (double)(rec->end_us - rec->intended_us));
+    samples_push(&r->m[M_SERVICE], (double)(rec->end_us - rec->sent_us));
+    samples_push(&r->m[M_DURATION], rec->duration_ms * 1000.0);
+    samples_push(&r->m[M_WAIT], rec->wait_ms * 1000.0);
+    samples_push(&r->m[M_INIT], rec->init_ms * 1000.0);
+    samples_push(&r->m[M_ACTION], action_elapsed_us(rec->action));
+  }
+  return ferror(r->spool) ? RB_ERR_IO : RB_OK;
+}
+
+uint64_t job_results_done(const struct job_results *r) { return r->done; }
+uint64_t job_results_failed(const struct job_results *r) { return r->failed; }
+
+static cJSON *summary_ms(uint64_t count, uint64_t p50, uint64_t p90, uint64_t p99, uint64_t min,
+                         uint64_t max, double mean) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  cJSON_AddNumberToObject(o, "p50", (double)p50 / 1000.0);
+  cJSON_AddNumberToObject(o, "p90", (double)p90 / 1000.0);
+  cJSON_AddNumberToObject(o, "p99", (double)p99 / 1000.0);
+  cJSON_AddNumberToObject(o, "min", (double)min / 1000.0);
+  cJSON_AddNumberToObject(o, "max", (double)max / 1000.0);
+  cJSON_AddNumberToObject(o, "mean", mean / 1000.0);
+  cJSON_AddNumberToObject(o, "count", (double)count);
+  return o;
+}
+
+/* Exact nearest-rank summary of a sample array (converted one metric at a time). */
+static cJSON *samples_json(const struct samples *s) {
+  uint64_t *v = malloc((s->n ? s->n : 1) * sizeof *v);
+  if (!v) return NULL;
+  for (size_t i = 0; i < s->n; i++) v[i] = s->v[i];
+  struct rb_summary sum;
+  rb_summary_compute(v, s->n, &sum);
+  free(v);
+  return summary_ms(sum.count, sum.p50, sum.p90, sum.p99, sum.min, sum.max, sum.mean);
+}
+
+static cJSON *lag_json(const struct job_hist *h) {
+  return summary_ms(job_hist_count(h), job_hist_percentile(h, 50), job_hist_percentile(h, 90),
+                    job_hist_percentile(h, 99), job_hist_min(h), job_hist_max(h),
+                    job_hist_mean(h));
+}
+
+static cJSON *errors_json(const struct job_results *r) {
+  cJSON *o = cJSON_CreateObject();
+  for (int k = 1; o && k < JOB_OUTCOME_COUNT; k++) {
+    const struct kind_stats *ks = &r->kinds[k];
+    if (!ks->count) continue;
+    cJSON *e = cJSON_AddObjectToObject(o, job_outcome_name((enum job_outcome)k));
+    cJSON_AddNumberToObject(e, "count", (double)ks->count);
+    cJSON *msgs = cJSON_AddArrayToObject(e, "messages");
+    for (int i = 0; i < ks->msgs; i++) {
+      cJSON *m = cJSON_CreateObject();
+      cJSON_AddStringToObject(m, "message", ks->msg[i]);
+      cJSON_AddNumberToObject(m, "count", (double)ks->msg_count[i]);
+      cJSON_AddItemToArray(msgs, m);
+    }
+    if (ks->other) cJSON_AddNumberToObject(e, "other_messages", (double)ks->other);
+  }
+  return o;
+}
+
+static cJSON *host_json(void) {
+  cJSON *o = cJSON_CreateObject();
+  char name[256] = "";
+  struct utsname u;
+  gethostname(name, sizeof name - 1);
+  cJSON_AddStringToObject(o, "hostname", name);
+  if (uname(&u) == 0) {
+    char os[300];
+    snprintf(os, sizeof os, "%s %s %s", u.sysname, u.release, u.machine);
+    cJSON_AddStringToObject(o, "os", os);
+  }
+  cJSON_AddNumberToObject(o, "cpus", (double)sysconf(_SC_NPROCESSORS_ONLN));
+  return o;
+}
+
+static cJSON *tool_json(void) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "name", "rbench");
+  cJSON_AddStringToObject(o, "version", RBENCH_VERSION);
+  cJSON_AddStringToObject(o, "git_commit", RBENCH_GIT_COMMIT);
+  return o;
+}
+
+static cJSON *scenario_json(const struct job_run_info *in) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "name", in->scenario ? in->scenario : "");
+  if (in->description && *in->description) cJSON_AddStringToObject(o, "description", in->description);
+  cJSON_AddStringToObject(o, "run", in->params->name);
+  cJSON_AddNumberToObject(o, "repetition", (double)in->repetition);
+  cJSON_AddNumberToObject(o, "repetitions", (double)in->repetitions);
+  cJSON *t = cJSON_AddObjectToObject(o, "target");
+  cJSON_AddStringToObject(t, "kind", job_target_kind_name(in->target->kind));
+  cJSON_AddStringToObject(t, "action", in->target->action);
+  cJSON_AddBoolToObject(t, "insecure", in->target->insecure);
+  cJSON_AddNumberToObject(t, "request_timeout", in->target->request_timeout);
+  cJSON_AddNumberToObject(t, "poll_timeout", in->target->poll_timeout);
+  cJSON_AddNumberToObject(t, "drain_timeout", in->target->drain_timeout);
+  if (in->target->kind == JOB_TARGET_LOCAL) cJSON_AddNumberToObject(t, "pool_size", (double)in->target->pool_size);
+  cJSON_AddItemToObject(o, "parameters", job_params_to_json(in->params));
+  if (in->config) cJSON_AddItemToObject(o, "config", cJSON_Duplicate(in->config, true));
+  return o;
+}
+
+static void add_rates(cJSON *o, const struct job_results *r, const struct job_run_info *in) {
+  double span = in->last_sent_s - in->first_sent_s;
+  double achieved = in->sent >= 2 && span > 0 ? (double)(in->sent - 1) / span : 0;
+  cJSON_AddNumberToObject(o, "requested_rate", in->params->rate);
+  cJSON_AddNumberToObject(o, "achieved_rate", achieved);
+  double out_span = (double)(r->last_end_us - (int64_t)(in->first_sent_s * 1e6)) / 1e6;
+  cJSON_AddNumberToObject(o, "throughput",
+                          out_span > 0 ? (double)(r->done - r->failed) / out_span : 0);
+}
+
+static void add_counts(cJSON *o, const struct job_results *r, const struct job_run_info *in) {
+  cJSON *c = cJSON_AddObjectToObject(o, "invocations");
+  cJSON_AddNumberToObject(c, "planned", (double)in->planned);
+  cJSON_AddNumberToObject(c, "sent", (double)in->sent);
+  cJSON_AddNumberToObject(c, "completed", (double)r->done);
+  cJSON_AddNumberToObject(c, "warmup", (double)in->warmup);
+  cJSON_AddNumberToObject(c, "measured", (double)r->measured);
+  cJSON_AddNumberToObject(c, "succeeded", (double)r->measured_ok);
+  cJSON_AddNumberToObject(c, "failed", (double)(r->measured - r->measured_ok));
+  cJSON_AddNumberToObject(c, "unsent", (double)in->unsent);
+  cJSON_AddNumberToObject(c, "polled_after_202", (double)r->polled);
+  cJSON_AddNumberToObject(o, "late_starts", (double)in->late);
+  cJSON_AddNumberToObject(o, "late_threshold_ms", (double)in->late_threshold_us / 1000.0);
+  cJSON_AddNumberToObject(o, "held_by_max_in_flight", (double)in->held);
+  double m = (double)r->measured;
+  cJSON_AddNumberToObject(o, "success_rate", m > 0 ? (double)r->measured_ok / m : 0);
+  cJSON_AddNumberToObject(o, "error_rate", m > 0 ? (double)(r->measured - r->measured_ok) / m : 0);
+  cJSON_AddNumberToObject(o, "cold_starts", (double)r->cold_starts);
+}
+
+cJSON *job_results_summary(struct job_results *r, const struct job_run_info *in) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  cJSON_AddNumberToObject(o, "schema_version", JOB_SCHEMA_VERSION);
+  cJSON_AddBoolToObject(o, "complete", in->complete);
+  if (in->interrupted_by) cJSON_AddStringToObject(o, "interrupted_by", in->interrupted_by);
+  else cJSON_AddNullToObject(o, "interrupted_by");
+  cJSON_AddItemToObject(o, "rbench", tool_json());
+  cJSON_AddItemToObject(o, "host", host_json());
+  cJSON_AddStringToObject(o, "target", job_target_kind_name(in->target->kind));
+  cJSON_AddStringToObject(o, "action", in->action ? in->action : in->target->action);
+  cJSON_AddItemToObject(o, "scenario", scenario_json(in));
+  cJSON_AddNumberToObject(o, "start_time_ms", (double)(in->start_epoch_us / 1000));
+  cJSON_AddNumberToObject(o, "duration_s", (double)in->elapsed_us / 1e6);
+  add_rates(o, r, in);
+  add_counts(o, r, in);
+  cJSON_AddItemToObject(o, "execution_time_ms", samples_json(&r->m[M_EXEC]));
+  cJSON_AddItemToObject(o, "service_time_ms", samples_json(&r->m[M_SERVICE]));
+  cJSON_AddItemToObject(o, "schedule_lag_ms", lag_json(r->lag));
+  cJSON *srv = cJSON_AddObjectToObject(o, "server");
+  for (int i = M_DURATION; i < M_COUNT; i++)
+    cJSON_AddItemToObject(srv, metric_names[i], samples_json(&r->m[i]));
+  cJSON_AddItemToObject(o, "errors_by_kind", errors_json(r));
+  return o;
+}
+
+/* Copies the spool (comma-separated record lines) to out. */
+static bool copy_spool(struct job_results *r, FILE *out) {
+  if (fflush(r->spool) != 0 || fseek(r->spool, 0, SEEK_SET) != 0) return false;
+  char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, r->spool)) > 0)
+    if (fwrite(buf, 1, n, out) != n) return false;
+  bool ok = !ferror(r->spool);
+  fseek(r->spool, 0, SEEK_END);
+  return ok;
+}
+
+static FILE *open_temp_beside(const char *path, char *tmp, size_t tmplen, int *fd) {
+  snprintf(tmp, tmplen, "%s.tmp-XXXXXX", path);
+  *fd = mkstemp(tmp);
+  if (*fd < 0) return NULL;
+  fchmod(*fd, 0644);
+  FILE *f = fdopen(*fd, "w");
+  if (!f) {
+    close(*fd);
+    unlink(tmp);
+  }
+  return f;
+}
+
+static enum rb_err finish_temp(FILE *f, int fd, const char *tmp, const char *path, bool ok,
+                               char *err, size_t errlen) {
+  ok = ok && fflush(f) == 0 && fsync(fd) == 0;
+  ok = (fclose(f) == 0) && ok;
+  if (ok && rename(tmp, path) == 0) return RB_OK;
+  int e = errno;
+  unlink(tmp);
+  return rb_errorf(RB_ERR_IO, err, errlen, "cannot write %s: %s", path, strerror(e));
+}
+
+enum rb_err job_results_write(struct job_results *r, const struct job_run_info *info, char *err,
+                              size_t errlen) {
+  cJSON *sum = job_results_summary(r, info);
+  char *text = sum ? cJSON_Print(sum) : NULL;
+  cJSON_Delete(sum);
+  if (!text) return rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory building results");
+  /* The summary ends with "\n}": drop the brace, append raw_results, close again. */
+  size_t n = strlen(text);
+  while (n > 0 && text[n - 1] != '}') n--;
+  if (n > 0) n--;
+  char tmp[1100];
+  int fd = -1;
+  FILE *f = open_temp_beside(r->out_path, tmp, sizeof tmp, &fd);
+  if (!f) {
+    cJSON_free(text);
+    return rb_errorf(RB_ERR_IO, err, errlen, "cannot create a file beside %s: %s", r->out_path,
+                     strerror(errno));
+  }
+  bool ok = fwrite(text, 1, n, f) == n;
+  cJSON_free(text);
+  ok = ok && fputs(",\n\t\"raw_results\": [\n", f) >= 0 && copy_spool(r, f) &&
+       fputs("\n\t]\n}\n", f) >= 0;
+  return finish_temp(f, fd, tmp, r->out_path, ok, err, errlen);
+}
+
+enum rb_err job_write_atomic(const char *path, const char *text, size_t len, char *err,
+                             size_t errlen) {
+  char tmp[1100];
+  int fd = -1;
+  FILE *f = open_temp_beside(path, tmp, sizeof tmp, &fd);
+  if (!f)
+    return rb_errorf(RB_ERR_IO, err, errlen, "cannot create a file beside %s: %s", path,
+                     strerror(errno));
+  bool ok = fwrite(text, 1, len, f) == len;
+  return finish_temp(f, fd, tmp, path, ok, err, errlen);
+}

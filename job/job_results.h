@@ -1,0 +1,72 @@
+/* job_results.h: accumulates one run's records and writes its results document
+ * (docs/results.md), atomically.
+ *
+ *   job_record ─► job_results_add ─┬─► per-metric sample arrays (exact percentiles)
+ *                                  ├─► errors by kind, cold starts, lag histogram
+ *                                  └─► spool file: one raw_results line per invocation
+ *   job_results_write ─► summary (cJSON) + spool lines ─► OUT.tmp-XXXXXX ─fsync─► rename(OUT)
+ *
+ * Raw records stream to the spool on disk, so memory per invocation is a few 4-byte samples
+ * whatever the record holds. Every error message is redacted against the secrets given at
+ * creation before it is stored. */
+#ifndef JOB_RESULTS_H
+#define JOB_RESULTS_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "job_params.h"
+#include "job_record.h"
+#include "job_scenario.h"
+#include "rb_error.h"
+
+#define JOB_SCHEMA_VERSION 1
+
+struct job_run_info {
+  const char *scenario;            /* scenario name */
+  const char *description;         /* may be NULL */
+  const struct job_params *params; /* the run as executed */
+  const struct job_target_conf *target;
+  const char *action;              /* the action invoked (or the local binary) */
+  cJSON *config;                   /* borrowed: job_config_describe() (no secrets) */
+  long long repetition, repetitions;
+  int64_t start_epoch_us;          /* wall time of invocation 0's due time */
+  uint64_t elapsed_us;             /* from start to the last reply (or the stop) */
+  uint64_t planned, sent, late, held, unsent, warmup;
+  uint64_t late_threshold_us;
+  double first_sent_s, last_sent_s; /* send times of the first and last invocation */
+  bool complete;
+  const char *interrupted_by;      /* "SIGTERM", "SIGINT" or NULL */
+};
+
+struct job_results;
+
+/* out_path: the results file. planned: invocations (to size the sample arrays once).
+ * secrets: NULL-terminated, borrowed for the object's life. NULL + err on failure (the spool
+ * file is created beside out_path). */
+struct job_results *job_results_create(const char *out_path, uint64_t planned,
+                                       const char *const *secrets, char *err, size_t errlen);
+/* Removes the spool and frees. NULL-safe. */
+void job_results_destroy(struct job_results *r);
+
+/* Accounts for one finished invocation and spools its raw line. Redacts rec->error in place.
+ * The record stays the caller's. */
+enum rb_err job_results_add(struct job_results *r, struct job_record *rec);
+
+/* Completed invocations so far, and how many of them failed. */
+uint64_t job_results_done(const struct job_results *r);
+uint64_t job_results_failed(const struct job_results *r);
+
+/* The document without raw_results (owned by the caller). */
+cJSON *job_results_summary(struct job_results *r, const struct job_run_info *info);
+
+/* Writes summary + raw_results to out_path through a temporary file and rename. */
+enum rb_err job_results_write(struct job_results *r, const struct job_run_info *info, char *err,
+                              size_t errlen);
+
+/* Writes text to path atomically (temporary file in the same directory, fsync, rename). */
+enum rb_err job_write_atomic(const char *path, const char *text, size_t len, char *err,
+                             size_t errlen);
+
+#endif

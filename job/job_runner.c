@@ -1,0 +1,258 @@
+/* job_runner.c: the run loop (see job_runner.h). */
+#define _GNU_SOURCE
+#include "job_runner.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "job_k8s.h"
+#include "job_progress.h"
+#include "job_results.h"
+#include "job_sched.h"
+#include "job_target.h"
+#include "rb_clock.h"
+#include "rb_log.h"
+
+#define LATE_THRESHOLD_NS 1000000u   /* a send more than 1 ms after its due time is late */
+#define START_DELAY_NS 2000000u      /* invocation 0 is due 2 ms after setup */
+
+struct runner {
+  const struct job_run_request *rq;
+  struct job_sched sched;
+  struct job_results *results;
+  struct job_target *target;
+  struct job_http *http;
+  uint64_t start_ns;
+  int64_t start_wall_us;
+  uint64_t warmup_count;
+  uint64_t first_sent_ns, last_sent_ns, last_end_ns;
+  enum rb_err io_error;
+  bool tty;
+  uint64_t next_progress_ns, progress_every_ns;
+  struct job_inv *live; /* invocations in flight (doubly linked) */
+};
+
+static void live_add(struct runner *r, struct job_inv *inv) {
+  inv->live_prev = NULL;
+  inv->live_next = r->live;
+  if (r->live) r->live->live_prev = inv;
+  r->live = inv;
+}
+
+static void live_remove(struct runner *r, struct job_inv *inv) {
+  if (inv->live_prev) inv->live_prev->live_next = inv->live_next;
+  else r->live = inv->live_next;
+  if (inv->live_next) inv->live_next->live_prev = inv->live_prev;
+}
+
+static int64_t rel_us(const struct runner *r, uint64_t t) {
+  return (int64_t)(t / 1000) - (int64_t)(r->start_ns / 1000);
+}
+
+static void on_done(void *arg, struct job_inv *inv) {
+  struct runner *r = arg;
+  live_remove(r, inv);
+  job_sched_done(&r->sched);
+  inv->rec.intended_us = rel_us(r, inv->due_ns);
+  inv->rec.sent_us = rel_us(r, inv->sent_ns);
+  inv->rec.end_us = rel_us(r, inv->end_ns);
+  if (inv->end_ns > r->last_end_ns) r->last_end_ns = inv->end_ns;
+  enum rb_err rc = job_results_add(r->results, &inv->rec);
+  if (rc != RB_OK) r->io_error = rc;
+  job_record_deinit(&inv->rec);
+  free(inv);
+}
+
+static void send_one(struct runner *r, uint64_t k, uint64_t due, uint64_t now) {
+  struct job_inv *inv = calloc(1, sizeof *inv);
+  job_sched_sent(&r->sched, now);
+  if (!r->first_sent_ns) r->first_sent_ns = now;
+  r->last_sent_ns = now;
+  if (!inv) {
+    r->io_error = RB_ERR_NOMEM;
+    job_sched_done(&r->sched);
+    return;
+  }
+  job_record_init(&inv->rec, k);
+  inv->rec.warmup = k < r->warmup_count;
+  inv->due_ns = due;
+  inv->sent_ns = now;
+  live_add(r, inv);
+  if (r->target->send(r->target, inv) != RB_OK) {
+    job_record_set_error(&inv->rec, JOB_ERR_TRANSPORT, "cannot start the request");
+    inv->end_ns = rb_clock_mono_ns();
+    on_done(r, inv);
+  }
+}
+
+static void progress(struct runner *r, uint64_t now, bool final) {
+  if (r->rq->progress == JOB_PROGRESS_OFF || (!final && now < r->next_progress_ns)) return;
+  r->next_progress_ns = now + r->progress_every_ns;
+  struct job_progress p = {.planned = r->sched.total, .sent = r->sched.next,
+                           .done = job_results_done(r->results),
+                           .errors = job_results_failed(r->results),
+                           .elapsed_s = now > r->start_ns ? (double)(now - r->start_ns) / 1e9 : 0,
+                           .rate = r->rq->params->rate};
+  char line[300];
+  job_progress_format(&p, r->rq->params->name, line, sizeof line);
+  if (r->tty) fprintf(stderr, "\r\033[K%s%s", line, final ? "\n" : "");
+  else fprintf(stderr, "%s\n", line);
+}
+
+/* Sends everything that is due; returns the monotonic time to wake up at. */
+static uint64_t pump(struct runner *r) {
+  for (;;) {
+    uint64_t now = rb_clock_mono_ns(), k = 0, due = 0, wait = 0;
+    enum job_sched_action a = job_sched_next(&r->sched, now, &k, &due, &wait);
+    if (a == JOB_SCHED_SEND) {
+      send_one(r, k, due, now);
+      continue;
+    }
+    uint64_t until = a == JOB_SCHED_WAIT ? now + wait : now + 100000000u;
+    if (r->rq->progress != JOB_PROGRESS_OFF && r->next_progress_ns < until) until = r->next_progress_ns;
+    return until;
+  }
+}
+
+static const char *signal_name(int sig) {
+  return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "signal";
+}
+
+/* Finishes everything still in flight as "aborted": the target's queues, HTTP transfers,
+ * then invocations waiting on a timer (202 polling, /init retries). */
+static void abort_in_flight(struct runner *r) {
+  if (r->target->abort) r->target->abort(r->target);
+  job_http_abort_all(r->http);
+  while (r->live) {
+    struct job_inv *inv = r->live;
+    job_http_cancel_timers(r->http, inv);
+    job_record_set_error(&inv->rec, JOB_ERR_ABORTED, "stopped while waiting to retry or poll");
+    inv->end_ns = rb_clock_mono_ns();
+    on_done(r, inv);
+  }
+}
+
+/* Main loop; returns the signal that stopped it (0 when the schedule finished). */
+static int loop(struct runner *r) {
+  int stopped_by = 0;
+  uint64_t drain_deadline = 0;
+  for (;;) {
+    if (*r->rq->stop && !stopped_by) {
+      stopped_by = (int)*r->rq->stop;
+      job_sched_stop(&r->sched);
+      drain_deadline = rb_clock_mono_ns() + (uint64_t)(r->rq->target->drain_timeout * 1e9);
+      rb_info("%s: stopping the schedule; waiting up to %.0f s for %u invocations in flight",
+              signal_name(stopped_by), r->rq->target->drain_timeout, r->sched.in_flight);
+      *r->rq->stop = 0;
+    } else if (*r->rq->stop && stopped_by) {
+      drain_deadline = 0; /* a second signal: stop waiting */
+    }
+    uint64_t until = pump(r);
+    bool sched_done = r->sched.stopped || r->sched.next >= r->sched.total;
+    if (sched_done && r->sched.in_flight == 0) break;
+    if (stopped_by && rb_clock_mono_ns() >= drain_deadline) {
+      abort_in_flight(r);
+      break;
+    }
+    if (stopped_by && drain_deadline < until) until = drain_deadline;
+    job_http_wait(r->http, until);
+    progress(r, rb_clock_mono_ns(), false);
+  }
+  return stopped_by;
+}
+
+static void fill_info(struct runner *r, struct job_run_info *in, int stopped_by) {
+  const struct job_run_request *rq = r->rq;
+  uint64_t end = r->last_end_ns > r->last_sent_ns ? r->last_end_ns : rb_clock_mono_ns();
+  *in = (struct job_run_info){
+      .scenario = rq->scenario->name,
+      .description = rq->scenario->description,
+      .params = rq->params,
+      .target = rq->target,
+      .action = r->target->action_label,
+      .repetition = rq->repetition,
+      .repetitions = rq->scenario->repetitions,
+      .start_epoch_us = r->start_wall_us,
+      .elapsed_us = end > r->start_ns ? (end - r->start_ns) / 1000 : 0,
+      .planned = r->sched.total,
+      .sent = r->sched.next,
+      .late = r->sched.late,
+      .held = r->sched.held,
+      .unsent = job_sched_unsent(&r->sched),
+      .warmup = r->warmup_count < r->sched.next ? r->warmup_count : r->sched.next,
+      .late_threshold_us = LATE_THRESHOLD_NS / 1000,
+      .first_sent_s = r->first_sent_ns ? (double)(r->first_sent_ns - r->start_ns) / 1e9 : 0,
+      .last_sent_s = r->last_sent_ns ? (double)(r->last_sent_ns - r->start_ns) / 1e9 : 0,
+      .complete = stopped_by == 0,
+      .interrupted_by = stopped_by ? signal_name(stopped_by) : NULL};
+}
+
+static enum job_exit create_target(struct runner *r, char *err, size_t errlen) {
+  const struct job_run_request *rq = r->rq;
+  enum job_preflight pf = JOB_PREFLIGHT_OK;
+  if (rq->target->kind == JOB_TARGET_OPENWHISK)
+    r->target = job_ow_create(r->http, rq->target, rq->config, rq->params, &pf, err, errlen);
+  else
+    r->target = job_local_create(r->http, rq->target, rq->config, rq->params, rq->self_exe, &pf,
+                                 err, errlen);
+  if (r->target) {
+    r->target->on_done = on_done;
+    r->target->runner = r;
+    return JOB_EXIT_OK;
+  }
+  return pf == JOB_PREFLIGHT_UNREACHABLE ? JOB_EXIT_UNREACHABLE : JOB_EXIT_CONFIG;
+}
+
+static enum job_exit publish(struct runner *r, struct job_run_info *in, char *err, size_t errlen) {
+  if (job_results_write(r->results, in, err, errlen) != RB_OK) return JOB_EXIT_FAILURE;
+  if (r->rq->configmap && job_k8s_publish_file(r->rq->configmap, r->rq->out_path, err, errlen) != RB_OK)
+    return JOB_EXIT_FAILURE;
+  return JOB_EXIT_OK;
+}
+
+enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_t errlen) {
+  struct runner r = {.rq = rq};
+  const struct job_config *c = rq->config;
+  const char *secrets[] = {c->auth, c->redis_password, c->agent_password, NULL};
+  uint64_t planned = (uint64_t)job_params_planned(rq->params);
+  r.http = job_http_create(rq->params->max_in_flight * 2 + 16);
+  if (!r.http) {
+    rb_errorf(RB_ERR_NOMEM, err, errlen, "cannot start libcurl");
+    return JOB_EXIT_FAILURE;
+  }
+  enum job_exit ex = create_target(&r, err, errlen);
+  if (ex != JOB_EXIT_OK) {
+    job_http_destroy(r.http);
+    return ex;
+  }
+  r.results = job_results_create(rq->out_path, planned, secrets, err, errlen);
+  if (!r.results) {
+    r.target->destroy(r.target);
+    job_http_destroy(r.http);
+    return JOB_EXIT_FAILURE;
+  }
+  r.tty = rq->progress == JOB_PROGRESS_TTY || (rq->progress == JOB_PROGRESS_AUTO && isatty(2));
+  r.progress_every_ns = r.tty ? 250000000u : 5000000000u;
+  r.warmup_count = (uint64_t)job_params_warmup_count(rq->params);
+  r.start_ns = rb_clock_mono_ns() + START_DELAY_NS;
+  r.start_wall_us = rb_clock_wall_us() + START_DELAY_NS / 1000;
+  r.next_progress_ns = r.start_ns + r.progress_every_ns;
+  job_sched_init(&r.sched, r.start_ns, rq->params->rate, planned,
+                 (uint32_t)rq->params->max_in_flight, LATE_THRESHOLD_NS);
+  int stopped_by = loop(&r);
+  progress(&r, rb_clock_mono_ns(), true);
+  struct job_run_info in;
+  fill_info(&r, &in, stopped_by);
+  ex = publish(&r, &in, err, errlen); /* before destroy: in.action points into the target */
+  r.target->destroy(r.target);
+  if (ex == JOB_EXIT_OK && r.io_error != RB_OK) {
+    rb_errorf(0, err, errlen, "writing raw results failed (%s)", rb_err_desc(r.io_error));
+    ex = JOB_EXIT_FAILURE;
+  }
+  job_results_destroy(r.results);
+  job_http_destroy(r.http);
+  if (ex == JOB_EXIT_OK && stopped_by) ex = JOB_EXIT_INTERRUPTED;
+  return ex;
+}

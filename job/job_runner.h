@@ -1,0 +1,45 @@
+/* job_runner.h: executes one run: open-loop schedule ─► target ─► results document.
+ *
+ * The loop sends every invocation that is due (job_sched), then sleeps in job_http_wait
+ * until the next due time or a reply. When *stop becomes non-zero (SIGINT/SIGTERM) the
+ * schedule stops, in-flight invocations get drain_timeout seconds, what is still in flight is
+ * aborted and recorded as "aborted", and the partial document is written with
+ * "complete": false. */
+#ifndef JOB_RUNNER_H
+#define JOB_RUNNER_H
+
+#include <signal.h>
+#include <stdbool.h>
+
+#include "job_config.h"
+#include "job_params.h"
+#include "job_scenario.h"
+
+enum job_progress_mode { JOB_PROGRESS_AUTO, JOB_PROGRESS_TTY, JOB_PROGRESS_PLAIN, JOB_PROGRESS_OFF };
+
+/* Process exit codes (docs/runner.md). */
+enum job_exit {
+  JOB_EXIT_OK = 0,
+  JOB_EXIT_FAILURE = 1,     /* I/O error, results not written */
+  JOB_EXIT_CONFIG = 2,      /* bad flags, scenario or configuration */
+  JOB_EXIT_UNREACHABLE = 3, /* the target (OpenWhisk, Redis, agent) cannot be reached */
+  JOB_EXIT_INTERRUPTED = 4  /* stopped by a signal; partial results written */
+};
+
+struct job_run_request {
+  const struct job_scenario *scenario;
+  const struct job_params *params;       /* the run, all layers applied */
+  const struct job_target_conf *target;
+  const struct job_config *config;
+  long long repetition;
+  const char *out_path;                  /* results file */
+  const char *self_exe;                  /* to find rbench-action */
+  enum job_progress_mode progress;
+  volatile sig_atomic_t *stop;           /* signal number when asked to stop */
+  const char *configmap;                 /* --results-configmap NAME or NULL */
+};
+
+/* Runs it; returns a job_exit code. err describes failures. */
+enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_t errlen);
+
+#endif

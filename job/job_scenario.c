@@ -1,0 +1,406 @@
+/* job_scenario.c: the YAML scenario parser (libyaml document API, every error located). */
+#include "job_scenario.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "job_config.h"
+#include "rb_str.h"
+
+void job_target_conf_defaults(struct job_target_conf *t) {
+  memset(t, 0, sizeof *t);
+  t->kind = JOB_TARGET_LOCAL;
+  snprintf(t->action, sizeof t->action, "redis_benchmark/redis_benchmark");
+  t->request_timeout = 65;
+  t->poll_timeout = 120;
+  t->drain_timeout = 10;
+  t->pool_size = 8;
+}
+
+void job_target_conf_overlay(struct job_target_conf *dst, const struct job_target_conf *src) {
+  if (src->set & JOB_TC_KIND) dst->kind = src->kind;
+  if (src->set & JOB_TC_ACTION) memcpy(dst->action, src->action, sizeof dst->action);
+  if (src->set & JOB_TC_INSECURE) dst->insecure = src->insecure;
+  if (src->set & JOB_TC_ACTION_BIN) memcpy(dst->action_bin, src->action_bin, sizeof dst->action_bin);
+  if (src->set & JOB_TC_ENV_FILE) memcpy(dst->env_file, src->env_file, sizeof dst->env_file);
+  if (src->set & JOB_TC_REQUEST_TIMEOUT) dst->request_timeout = src->request_timeout;
+  if (src->set & JOB_TC_POLL_TIMEOUT) dst->poll_timeout = src->poll_timeout;
+  if (src->set & JOB_TC_DRAIN_TIMEOUT) dst->drain_timeout = src->drain_timeout;
+  if (src->set & JOB_TC_POOL_SIZE) dst->pool_size = src->pool_size;
+  dst->set |= src->set;
+}
+
+const char *job_target_kind_name(enum job_target_kind k) {
+  return k == JOB_TARGET_OPENWHISK ? "openwhisk" : "local";
+}
+
+/* Parser state: the document, the file name, and the error buffer. */
+struct sp {
+  yaml_document_t *doc;
+  const char *file;
+  char *err;
+  size_t errlen;
+};
+
+static enum rb_err fail_at(struct sp *s, const yaml_node_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static enum rb_err fail_at(struct sp *s, const yaml_node_t *n, const char *fmt, ...) {
+  char msg[400];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return rb_errorf(RB_ERR_PARSE, s->err, s->errlen, "%s:%zu:%zu: %s", s->file,
+                   n->start_mark.line + 1, n->start_mark.column + 1, msg);
+}
+
+static const char *node_kind(const yaml_node_t *n) {
+  if (n->type == YAML_MAPPING_NODE) return "a mapping";
+  if (n->type == YAML_SEQUENCE_NODE) return "a list";
+  return "a scalar";
+}
+
+static const char *scalar(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+static bool quoted(const yaml_node_t *n) {
+  return n->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+         n->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+}
+
+static bool looks_secret(const char *key) {
+  static const char *const words[] = {"password", "passwd", "auth", "token", "secret", "key"};
+  if (strcmp(key, "key_prefix") == 0 || strcmp(key, "key_space") == 0) return false;
+  for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+    if (strstr(key, words[i])) return true;
+  return false;
+}
+
+static enum rb_err expect_kind(struct sp *s, const yaml_node_t *n, yaml_node_type_t t,
+                               const char *what) {
+  if (n->type == t) return RB_OK;
+  return fail_at(s, n, "%s: expected %s", what,
+                 t == YAML_MAPPING_NODE ? "a mapping" : t == YAML_SEQUENCE_NODE ? "a list" : "a scalar");
+}
+
+static enum rb_err unknown_key(struct sp *s, const yaml_node_t *k, const char *where,
+                               const char *allowed) {
+  if (looks_secret(scalar(k)))
+    return fail_at(s, k,
+                   "'%s' looks like a secret: scenarios never hold secrets; set it in the env "
+                   "file, the environment or a *_FILE path (see docs/scenarios.md)%s",
+                   scalar(k), "");
+  char msg[300];
+  snprintf(msg, sizeof msg, "unknown key '%s' in %s; expected one of: %s", scalar(k), where,
+           allowed);
+  return fail_at(s, k, "%s%s", msg, "");
+}
+
+static char *params_allowed(char *buf, size_t len, bool with_name) {
+  size_t n = (size_t)snprintf(buf, len, "%s", with_name ? "name" : "");
+  for (size_t i = 0; i < job_params_field_count && n < len; i++)
+    n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? ", " : "", job_params_fields[i].name);
+  return buf;
+}
+
+/* Sets a job_params field from a scalar node. */
+static enum rb_err params_key(struct sp *s, struct job_params *p, const yaml_node_t *k,
+                              const yaml_node_t *v, const char *where, bool with_name) {
+  const char *key = scalar(k);
+  char allowed[400];
+  if (with_name && strcmp(key, "name") == 0) {
+    if (v->type != YAML_SCALAR_NODE || !*scalar(v) || strlen(scalar(v)) >= JOB_NAME_MAX ||
+        strpbrk(scalar(v), "/\\ "))
+      return fail_at(s, v, "name: expected a run name of 1 to 63 characters without '/', '\\' "
+                     "or spaces%s%s", "", "");
+    snprintf(p->name, sizeof p->name, "%s", scalar(v));
+    return RB_OK;
+  }
+  const struct job_param_field *f = job_params_field(key);
+  if (!f) return unknown_key(s, k, where, params_allowed(allowed, sizeof allowed, with_name));
+  if (v->type != YAML_SCALAR_NODE)
+    return fail_at(s, v, "%s: expected a scalar, got %s", key, node_kind(v));
+  char msg[300];
+  if (job_params_set_text(p, f, scalar(v), quoted(v), msg, sizeof msg) != RB_OK)
+    return fail_at(s, v, "%s%s", msg, "");
+  return RB_OK;
+}
+
+static enum rb_err params_map(struct sp *s, struct job_params *p, const yaml_node_t *map,
+                              const char *where, bool with_name) {
+  enum rb_err rc = expect_kind(s, map, YAML_MAPPING_NODE, where);
+  for (yaml_node_pair_t *pr = map->data.mapping.pairs.start;
+       rc == RB_OK && pr < map->data.mapping.pairs.top; pr++) {
+    yaml_node_t *k = yaml_document_get_node(s->doc, pr->key);
+    yaml_node_t *v = yaml_document_get_node(s->doc, pr->value);
+    rc = expect_kind(s, k, YAML_SCALAR_NODE, "key");
+    if (rc == RB_OK) rc = params_key(s, p, k, v, where, with_name);
+  }
+  return rc;
+}
+
+static enum rb_err seconds(struct sp *s, const yaml_node_t *v, const char *key, double *out) {
+  char *end = NULL;
+  double d = v->type == YAML_SCALAR_NODE && !quoted(v) ? strtod(scalar(v), &end) : -1;
+  if (!end || *end || d <= 0 || d > 86400)
+    return fail_at(s, v, "%s: expected a number of seconds above 0 and at most 86400%s", key, "");
+  *out = d;
+  return RB_OK;
+}
+
+static enum rb_err text_field(struct sp *s, const yaml_node_t *v, const char *key, char *out,
+                              size_t len) {
+  if (v->type != YAML_SCALAR_NODE || !*scalar(v) || strlen(scalar(v)) >= len)
+    return fail_at(s, v, "%s: expected a non-empty string%s", key, "");
+  snprintf(out, len, "%s", scalar(v));
+  return RB_OK;
+}
+
+static enum rb_err target_key(struct sp *s, struct job_target_conf *t, const yaml_node_t *k,
+                              const yaml_node_t *v) {
+  const char *key = scalar(k);
+  if (!strcmp(key, "kind")) {
+    const char *x = v->type == YAML_SCALAR_NODE ? scalar(v) : "";
+    if (strcmp(x, "local") && strcmp(x, "openwhisk"))
+      return fail_at(s, v, "kind: expected local or openwhisk%s%s", "", "");
+    t->kind = strcmp(x, "local") ? JOB_TARGET_OPENWHISK : JOB_TARGET_LOCAL;
+    t->set |= JOB_TC_KIND;
+    return RB_OK;
+  }
+  if (!strcmp(key, "insecure")) {
+    const char *x = v->type == YAML_SCALAR_NODE && !quoted(v) ? scalar(v) : "";
+    if (strcmp(x, "true") && strcmp(x, "false"))
+      return fail_at(s, v, "insecure: expected true or false%s%s", "", "");
+    t->insecure = !strcmp(x, "true");
+    t->set |= JOB_TC_INSECURE;
+    return RB_OK;
+  }
+  struct { const char *name; char *buf; size_t len; unsigned bit; } texts[] = {
+      {"action", t->action, sizeof t->action, JOB_TC_ACTION},
+      {"action_bin", t->action_bin, sizeof t->action_bin, JOB_TC_ACTION_BIN},
+      {"env_file", t->env_file, sizeof t->env_file, JOB_TC_ENV_FILE}};
+  for (size_t i = 0; i < 3; i++) {
+    if (strcmp(key, texts[i].name)) continue;
+    t->set |= texts[i].bit;
+    return text_field(s, v, key, texts[i].buf, texts[i].len);
+  }
+  if (!strcmp(key, "pool_size")) {
+    long long n = 0;
+    if (v->type != YAML_SCALAR_NODE || quoted(v) || !rb_parse_ll(scalar(v), 1, 10000, &n))
+      return fail_at(s, v, "pool_size: expected an integer from 1 to 10000");
+    t->pool_size = n;
+    t->set |= JOB_TC_POOL_SIZE;
+    return RB_OK;
+  }
+  struct { const char *name; double *out; unsigned bit; } secs[] = {
+      {"request_timeout", &t->request_timeout, JOB_TC_REQUEST_TIMEOUT},
+      {"poll_timeout", &t->poll_timeout, JOB_TC_POLL_TIMEOUT},
+      {"drain_timeout", &t->drain_timeout, JOB_TC_DRAIN_TIMEOUT}};
+  for (size_t i = 0; i < 3; i++) {
+    if (strcmp(key, secs[i].name)) continue;
+    t->set |= secs[i].bit;
+    return seconds(s, v, key, secs[i].out);
+  }
+  return unknown_key(s, k, "target",
+                     "kind, action, insecure, action_bin, env_file, request_timeout, "
+                     "poll_timeout, drain_timeout, pool_size");
+}
+
+static enum rb_err target_map(struct sp *s, struct job_target_conf *t, const yaml_node_t *map) {
+  enum rb_err rc = expect_kind(s, map, YAML_MAPPING_NODE, "target");
+  for (yaml_node_pair_t *pr = map->data.mapping.pairs.start;
+       rc == RB_OK && pr < map->data.mapping.pairs.top; pr++) {
+    yaml_node_t *k = yaml_document_get_node(s->doc, pr->key);
+    rc = expect_kind(s, k, YAML_SCALAR_NODE, "key");
+    if (rc == RB_OK) rc = target_key(s, t, k, yaml_document_get_node(s->doc, pr->value));
+  }
+  return rc;
+}
+
+static enum rb_err runs_list(struct sp *s, struct job_scenario *sc, const yaml_node_t *list,
+                             const struct job_params *defaults) {
+  enum rb_err rc = expect_kind(s, list, YAML_SEQUENCE_NODE, "runs");
+  if (rc != RB_OK) return rc;
+  size_t n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
+  if (n == 0) return fail_at(s, list, "runs: expected at least one run%s%s", "", "");
+  free(sc->runs);
+  sc->runs = calloc(n, sizeof *sc->runs);
+  if (!sc->runs) return rb_errorf(RB_ERR_NOMEM, s->err, s->errlen, "out of memory");
+  sc->run_count = n;
+  for (size_t i = 0; i < n; i++) {
+    yaml_node_t *item = yaml_document_get_node(s->doc, list->data.sequence.items.start[i]);
+    char where[32];
+    snprintf(where, sizeof where, "runs[%zu]", i);
+    struct job_params over;
+    memset(&over, 0, sizeof over);
+    snprintf(over.name, sizeof over.name, "run%zu", i + 1);
+    rc = params_map(s, &over, item, where, true);
+    if (rc != RB_OK) return rc;
+    sc->runs[i] = *defaults;
+    snprintf(sc->runs[i].name, sizeof sc->runs[i].name, "%s", over.name);
+    job_params_overlay(&sc->runs[i], &over);
+    for (size_t j = 0; j < i; j++)
+      if (!strcmp(sc->runs[j].name, sc->runs[i].name))
+        return fail_at(s, item, "%s: run name '%s' is used twice", where, sc->runs[i].name);
+    char msg[300];
+    if (job_params_validate(&sc->runs[i], msg, sizeof msg) != RB_OK)
+      return fail_at(s, item, "%s: %s", where, msg);
+  }
+  return RB_OK;
+}
+
+static enum rb_err top_scalar(struct sp *s, struct job_scenario *sc, const char *key,
+                              const yaml_node_t *v) {
+  if (!strcmp(key, "name")) return text_field(s, v, key, sc->name, sizeof sc->name);
+  if (!strcmp(key, "description")) return text_field(s, v, key, sc->description, sizeof sc->description);
+  long long n = 0;
+  if (!strcmp(key, "repetitions")) {
+    if (v->type != YAML_SCALAR_NODE || quoted(v) || !rb_parse_ll(scalar(v), 1, 1000, &n))
+      return fail_at(s, v, "repetitions: expected an integer from 1 to 1000%s%s", "", "");
+    sc->repetitions = n;
+    return RB_OK;
+  }
+  if (!strcmp(key, "seed")) {
+    if (v->type != YAML_SCALAR_NODE || quoted(v) || !rb_parse_ll(scalar(v), 0, (long long)1e18, &n))
+      return fail_at(s, v, "seed: expected a non-negative integer%s%s", "", "");
+    sc->seed = (unsigned long long)n;
+    return RB_OK;
+  }
+  /* order */
+  const char *x = v->type == YAML_SCALAR_NODE ? scalar(v) : "";
+  if (!strcmp(x, "interleaved")) sc->order = JOB_ORDER_INTERLEAVED;
+  else if (!strcmp(x, "sequential")) sc->order = JOB_ORDER_SEQUENTIAL;
+  else if (!strcmp(x, "random")) sc->order = JOB_ORDER_RANDOM;
+  else return fail_at(s, v, "order: expected interleaved, sequential or random%s%s", "", "");
+  return RB_OK;
+}
+
+static enum rb_err top_level(struct sp *s, struct job_scenario *sc, const yaml_node_t *root) {
+  if (!root) return rb_errorf(RB_ERR_PARSE, s->err, s->errlen, "%s: empty scenario", s->file);
+  enum rb_err rc = expect_kind(s, root, YAML_MAPPING_NODE, "scenario");
+  const yaml_node_t *runs = NULL;
+  for (yaml_node_pair_t *pr = root->data.mapping.pairs.start;
+       rc == RB_OK && pr < root->data.mapping.pairs.top; pr++) {
+    yaml_node_t *k = yaml_document_get_node(s->doc, pr->key);
+    yaml_node_t *v = yaml_document_get_node(s->doc, pr->value);
+    rc = expect_kind(s, k, YAML_SCALAR_NODE, "key");
+    if (rc != RB_OK) break;
+    const char *key = scalar(k);
+    if (!strcmp(key, "target")) rc = target_map(s, &sc->target, v);
+    else if (!strcmp(key, "defaults")) rc = params_map(s, &sc->defaults, v, "defaults", false);
+    else if (!strcmp(key, "runs")) runs = v;
+    else if (!strcmp(key, "name") || !strcmp(key, "description") || !strcmp(key, "repetitions") ||
+             !strcmp(key, "seed") || !strcmp(key, "order"))
+      rc = top_scalar(s, sc, key, v);
+    else
+      rc = unknown_key(s, k, "the scenario",
+                       "name, description, target, defaults, runs, repetitions, order, seed");
+  }
+  if (rc != RB_OK) return rc;
+  if (!sc->name[0]) return fail_at(s, root, "missing required key 'name'%s%s", "", "");
+  if (!runs) return fail_at(s, root, "missing required key 'runs' (a list of runs)%s%s", "", "");
+  return runs_list(s, sc, runs, &sc->defaults);
+}
+
+static void scenario_init(struct job_scenario *sc) {
+  memset(sc, 0, sizeof *sc);
+  job_target_conf_defaults(&sc->target);
+  job_params_defaults(&sc->defaults);
+  sc->repetitions = 1;
+  sc->seed = 1;
+}
+
+enum rb_err job_scenario_parse(const char *text, size_t len, const char *filename,
+                               struct job_scenario *out, char *err, size_t errlen) {
+  yaml_parser_t parser;
+  yaml_document_t doc;
+  if (!yaml_parser_initialize(&parser)) return rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
+  yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+  if (!yaml_parser_load(&parser, &doc)) {
+    enum rb_err rc = rb_errorf(RB_ERR_PARSE, err, errlen, "%s:%zu:%zu: %s", filename,
+                               parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+                               parser.problem ? parser.problem : "malformed YAML");
+    yaml_parser_delete(&parser);
+    return rc;
+  }
+  struct job_scenario sc;
+  scenario_init(&sc);
+  struct sp s = {&doc, filename, err, errlen};
+  enum rb_err rc = top_level(&s, &sc, yaml_document_get_root_node(&doc));
+  yaml_document_delete(&doc);
+  yaml_parser_delete(&parser);
+  if (rc != RB_OK) {
+    free(sc.runs);
+    return rc;
+  }
+  *out = sc;
+  return RB_OK;
+}
+
+enum rb_err job_scenario_load(const char *path, struct job_scenario *out, char *err,
+                              size_t errlen) {
+  size_t len = 0;
+  char *text = job_read_file(path, &len);
+  if (!text) return rb_errorf(RB_ERR_NOT_FOUND, err, errlen, "cannot read scenario %s", path);
+  enum rb_err rc = job_scenario_parse(text, len, path, out, err, errlen);
+  free(text);
+  return rc;
+}
+
+void job_scenario_free(struct job_scenario *s) {
+  if (!s) return;
+  free(s->runs);
+  s->runs = NULL;
+  s->run_count = 0;
+}
+
+enum rb_err job_scenario_single(const struct job_params *params,
+                                const struct job_target_conf *target, struct job_scenario *out) {
+  scenario_init(out);
+  snprintf(out->name, sizeof out->name, "%s", params->name);
+  out->target = *target;
+  out->defaults = *params;
+  out->runs = calloc(1, sizeof *out->runs);
+  if (!out->runs) return RB_ERR_NOMEM;
+  out->runs[0] = *params;
+  out->run_count = 1;
+  return RB_OK;
+}
+
+enum rb_err job_scenario_plan(const struct job_scenario *s, size_t **plan, long long **rep,
+                              size_t *count) {
+  size_t n = s->run_count * (size_t)s->repetitions;
+  *plan = malloc(n * sizeof **plan);
+  *rep = malloc(n * sizeof **rep);
+  if (!*plan || !*rep) {
+    free(*plan);
+    free(*rep);
+    return RB_ERR_NOMEM;
+  }
+  size_t i = 0;
+  if (s->order == JOB_ORDER_SEQUENTIAL) {
+    for (size_t r = 0; r < s->run_count; r++)
+      for (long long k = 1; k <= s->repetitions; k++, i++) (*plan)[i] = r, (*rep)[i] = k;
+  } else {
+    for (long long k = 1; k <= s->repetitions; k++)
+      for (size_t r = 0; r < s->run_count; r++, i++) (*plan)[i] = r, (*rep)[i] = k;
+  }
+  if (s->order == JOB_ORDER_RANDOM) {
+    /* Shuffle within each repetition so every run still gets its k-th turn in block k. */
+    uint64_t x = s->seed ? s->seed : 1;
+    for (long long k = 0; k < s->repetitions; k++) {
+      size_t *blk = *plan + (size_t)k * s->run_count;
+      for (size_t j = s->run_count; j > 1; j--) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t m = (size_t)(x % j);
+        size_t t = blk[j - 1];
+        blk[j - 1] = blk[m];
+        blk[m] = t;
+      }
+    }
+  }
+  *count = n;
+  return RB_OK;
+}

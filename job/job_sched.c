@@ -1,0 +1,57 @@
+/* job_sched.c: open-loop schedule arithmetic (see job_sched.h). */
+#include "job_sched.h"
+
+#include <math.h>
+
+void job_sched_init(struct job_sched *s, uint64_t start_ns, double rate, uint64_t total,
+                    uint32_t max_in_flight, uint64_t late_threshold_ns) {
+  *s = (struct job_sched){.start_ns = start_ns,
+                          .rate = rate,
+                          .total = total,
+                          .max_in_flight = max_in_flight ? max_in_flight : 1,
+                          .late_threshold_ns = late_threshold_ns};
+}
+
+uint64_t job_sched_due(const struct job_sched *s, uint64_t k) {
+  /* k * 1e9 / rate in long double keeps nanosecond accuracy for any realistic k. */
+  long double off = (long double)k * 1e9L / (long double)s->rate;
+  return s->start_ns + (uint64_t)llroundl(off);
+}
+
+enum job_sched_action job_sched_next(struct job_sched *s, uint64_t now_ns, uint64_t *k,
+                                     uint64_t *due_ns, uint64_t *wait_ns) {
+  if (s->stopped || s->next >= s->total) return JOB_SCHED_DONE;
+  uint64_t due = job_sched_due(s, s->next);
+  if (now_ns < due) {
+    if (wait_ns) *wait_ns = due - now_ns;
+    return JOB_SCHED_WAIT;
+  }
+  if (s->in_flight >= s->max_in_flight) {
+    if (!s->holding) {
+      s->holding = true;
+      s->held++;
+    }
+    return JOB_SCHED_FULL;
+  }
+  if (k) *k = s->next;
+  if (due_ns) *due_ns = due;
+  return JOB_SCHED_SEND;
+}
+
+void job_sched_sent(struct job_sched *s, uint64_t now_ns) {
+  uint64_t due = job_sched_due(s, s->next);
+  if (now_ns > due && now_ns - due > s->late_threshold_ns) s->late++;
+  s->next++;
+  s->in_flight++;
+  s->holding = false;
+}
+
+void job_sched_done(struct job_sched *s) {
+  if (s->in_flight > 0) s->in_flight--;
+}
+
+void job_sched_stop(struct job_sched *s) { s->stopped = true; }
+
+uint64_t job_sched_unsent(const struct job_sched *s) {
+  return s->total > s->next ? s->total - s->next : 0;
+}

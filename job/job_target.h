@@ -1,0 +1,80 @@
+/* job_target.h: what a target (openwhisk, local) offers the runner.
+ *
+ * The runner creates a job_inv per invocation (index, due and send times set), hands it to
+ * target->send, and the target calls target->on_done(runner, inv) exactly once when the
+ * invocation finished (success or error), with inv->rec filled. on_done takes ownership. */
+#ifndef JOB_TARGET_H
+#define JOB_TARGET_H
+
+#include <stdint.h>
+
+#include "job_config.h"
+#include "job_http.h"
+#include "job_params.h"
+#include "job_record.h"
+#include "job_scenario.h"
+
+struct job_target;
+
+struct job_inv {
+  struct job_record rec;
+  uint64_t due_ns, sent_ns, end_ns;    /* monotonic */
+  uint64_t phase_ns;                   /* target use: start of the current step */
+  uint64_t deadline_ns;                /* target use: give up after this */
+  void *worker;                        /* target use */
+  int attempts;                        /* target use: retries of a failed start */
+  struct job_inv *queue_next;          /* target use: waiting for a free worker */
+  struct job_target *target;
+  struct job_inv *live_prev, *live_next; /* runner use: invocations in flight */
+};
+
+typedef void (*job_inv_done_fn)(void *runner, struct job_inv *inv);
+
+struct job_target {
+  const char *kind;
+  char action_label[600];  /* what the results call the action */
+  enum rb_err (*send)(struct job_target *t, struct job_inv *inv);
+  void (*destroy)(struct job_target *t); /* stops what it started; frees t */
+  /* Finishes (as aborted) invocations the target holds outside HTTP transfers and timers
+   * (e.g. queued for a worker). May be NULL. */
+  void (*abort)(struct job_target *t);
+  struct job_http *http;   /* borrowed */
+  job_inv_done_fn on_done;
+  void *runner;
+};
+
+/* Exit-code-relevant preflight failures. */
+enum job_preflight { JOB_PREFLIGHT_OK, JOB_PREFLIGHT_CONFIG, JOB_PREFLIGHT_UNREACHABLE };
+
+/* Creates the openwhisk target. Checks the action with one GET first: a refused connection,
+ * DNS or TLS failure is UNREACHABLE; 401/403/404 or a missing key is CONFIG (err says what to
+ * fix). Returns NULL with *pf and err set on failure. */
+struct job_target *job_ow_create(struct job_http *http, const struct job_target_conf *tc,
+                                 const struct job_config *cfg, const struct job_params *p,
+                                 enum job_preflight *pf, char *err, size_t errlen);
+
+/* Creates the local target: a pool of rbench-action processes on loopback. Checks that the
+ * binary exists (CONFIG) and that Redis (or the agent with batching) answers PING
+ * (UNREACHABLE; a rejected password is CONFIG). self_exe locates rbench-action. */
+struct job_target *job_local_create(struct job_http *http, const struct job_target_conf *tc,
+                                    const struct job_config *cfg, const struct job_params *p,
+                                    const char *self_exe, enum job_preflight *pf, char *err,
+                                    size_t errlen);
+
+/* doctor: the same check as job_ow_create's (host reachable, key accepted, action exists). */
+enum job_preflight job_ow_check(const struct job_config *cfg, const char *action, bool insecure,
+                                char *msg, size_t msglen);
+
+/* Finds rbench-action for the local target (override, else beside self_exe). */
+bool job_local_find_action(const char *self_exe, const char *override, char *out, size_t len);
+
+/* Classifies a curl failure into an outcome (timeout, connect, tls, transport, aborted). */
+enum job_outcome job_outcome_of_curl(CURLcode code);
+
+/* Redis probe shared with doctor: connect, AUTH when password is non-empty, PING. Returns
+ * JOB_PREFLIGHT_OK, _UNREACHABLE (connect failed) or _CONFIG (AUTH or PING refused) with a
+ * message that never contains the password. */
+enum job_preflight job_probe_redis(const char *host, int port, const char *password,
+                                   char *msg, size_t msglen);
+
+#endif

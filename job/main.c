@@ -1,0 +1,438 @@
+/* main.c: rbench, the benchmark runner: run, compare, report, doctor. */
+#define _GNU_SOURCE
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "job_cli.h"
+#include "job_config.h"
+#include "job_k8s.h"
+#include "job_runner.h"
+#include "job_scenario.h"
+#include "rb_log.h"
+#include "rb_str.h"
+#include "rb_version.h"
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig) { stop_signal = sig; }
+
+static void usage_run(FILE *out) {
+  fprintf(out,
+    "Usage: rbench run [options]            (also: rbench [options])\n"
+    "\n"
+    "Invokes the action at a fixed rate (open loop) and writes one results document per run.\n"
+    "\n"
+    "  -f, --scenario FILE.yaml  runs, defaults and target from a scenario (docs/scenarios.md)\n"
+    "      --runs NAME[,NAME]    only these runs of the scenario\n"
+    "      --target KIND         local (rbench-action processes here) or openwhisk (default local)\n"
+    "      --action NAME         OpenWhisk action [pkg/]name (redis_benchmark/redis_benchmark)\n"
+    "      --rate N              invocations per second (10)\n"
+    "      --invocations N       how many (100)\n"
+    "      --duration SECONDS    run for this long instead (invocations = rate x duration)\n"
+    "      --warmup SECONDS      invocations in the first SECONDS are kept out of the statistics\n"
+    "      --ops N               Redis operations per invocation (10)\n"
+    "      --operation OP        set, get, del or exists (set)\n"
+    "      --batching            go through the batching agent\n"
+    "      --parallel N          parallel calls inside the action (5)\n"
+    "      --key-prefix P        Redis key prefix (benchmark)\n"
+    "      --value-size N        bytes per value (64)\n"
+    "      --key-space N         distinct keys (the action's default)\n"
+    "      --timeout-ms N        the action's Redis call timeout (5000)\n"
+    "      --max-in-flight N     invocations outstanding at once (100)\n"
+    "      --repetitions N       run each run N times (1)\n"
+    "      --seed N              seed for order: random (1)\n"
+    "      --output PATH         results file, or directory for several runs\n"
+    "                            (redis_benchmark_results.json)\n"
+    "      --env FILE            env file with OPENWHISK_*, REDIS_*, BATCHING_AGENT_* (local.env)\n"
+    "      --insecure            accept a self-signed OpenWhisk certificate (like wsk -i)\n"
+    "      --action-bin PATH     rbench-action for the local target (default: beside rbench)\n"
+    "      --pool-size N         local: rbench-action processes at most, like an invoker's\n"
+    "                            container pool; busy -> invocations queue (8)\n"
+    "      --request-timeout S   seconds per HTTP request (65)\n"
+    "      --poll-timeout S      seconds to poll an activation after 202 (120)\n"
+    "      --drain-timeout S     seconds to wait for in-flight work on SIGINT/SIGTERM (10)\n"
+    "      --results-configmap NAME  also publish results to this ConfigMap (in a pod)\n"
+    "      --progress MODE       auto, tty, plain or off (auto)\n"
+    "      --log-level LEVEL     debug, info, warn, error, off (info)\n"
+    "\n"
+    "Exit status: 0 completed, 1 results could not be written, 2 configuration error,\n"
+    "3 target unreachable, 4 interrupted (partial results written, \"complete\": false).\n");
+}
+
+static void usage(FILE *out) {
+  fprintf(out,
+    "Usage: rbench COMMAND [options]\n"
+    "\n"
+    "  run       invoke the action at a fixed rate and record every invocation\n"
+    "  compare   compare two results (A.json B.json): table, significance, --json\n"
+    "  report    one self-contained HTML report (or --svg) from results files\n"
+    "  doctor    check Redis, the agent, the OpenWhisk host, key and action\n"
+    "\n"
+    "  rbench COMMAND --help for its options; rbench --version.\n");
+}
+
+enum { O_TARGET = 256, O_ACTION, O_INSECURE, O_ACTION_BIN, O_OUTPUT, O_ENV, O_REPS, O_SEED,
+       O_REQ_TIMEOUT, O_POLL_TIMEOUT, O_DRAIN_TIMEOUT, O_CONFIGMAP, O_PROGRESS, O_LOG, O_HELP,
+       O_BATCHING, O_PARAM, O_POOL, O_RUNS };
+
+struct run_cli {
+  const char *scenario_path;
+  struct job_params over;        /* explicitly given run knobs */
+  struct job_target_conf tover;  /* explicitly given target settings */
+  const char *output;
+  bool output_set;
+  const char *env;
+  bool env_set;
+  long long repetitions;
+  long long seed;
+  bool seed_set;
+  const char *configmap;
+  const char *only_runs; /* comma-separated run names, or NULL for all */
+  enum job_progress_mode progress;
+};
+
+/* Long options that map to a job_params field: name in the table with '-' for '_'. */
+static const struct option run_opts[] = {
+    {"scenario", required_argument, NULL, 'f'}, {"target", required_argument, NULL, O_TARGET},
+    {"action", required_argument, NULL, O_ACTION}, {"insecure", no_argument, NULL, O_INSECURE},
+    {"action-bin", required_argument, NULL, O_ACTION_BIN},
+    {"output", required_argument, NULL, O_OUTPUT}, {"env", required_argument, NULL, O_ENV},
+    {"repetitions", required_argument, NULL, O_REPS}, {"seed", required_argument, NULL, O_SEED},
+    {"request-timeout", required_argument, NULL, O_REQ_TIMEOUT},
+    {"poll-timeout", required_argument, NULL, O_POLL_TIMEOUT},
+    {"drain-timeout", required_argument, NULL, O_DRAIN_TIMEOUT},
+    {"results-configmap", required_argument, NULL, O_CONFIGMAP},
+    {"progress", required_argument, NULL, O_PROGRESS},
+    {"log-level", required_argument, NULL, O_LOG}, {"help", no_argument, NULL, O_HELP},
+    {"batching", no_argument, NULL, O_BATCHING}, {"pool-size", required_argument, NULL, O_POOL},
+    {"runs", required_argument, NULL, O_RUNS},
+    {"rate", required_argument, NULL, O_PARAM}, {"invocations", required_argument, NULL, O_PARAM},
+    {"duration", required_argument, NULL, O_PARAM}, {"warmup", required_argument, NULL, O_PARAM},
+    {"ops", required_argument, NULL, O_PARAM}, {"operation", required_argument, NULL, O_PARAM},
+    {"parallel", required_argument, NULL, O_PARAM},
+    {"key-prefix", required_argument, NULL, O_PARAM},
+    {"value-size", required_argument, NULL, O_PARAM},
+    {"key-space", required_argument, NULL, O_PARAM},
+    {"timeout-ms", required_argument, NULL, O_PARAM},
+    {"max-in-flight", required_argument, NULL, O_PARAM},
+    {NULL, 0, NULL, 0}};
+
+static bool parse_seconds(const char *flag, const char *v, double *out) {
+  char *end = NULL;
+  double d = strtod(v, &end);
+  if (!*v || *end || d <= 0 || d > 86400) {
+    fprintf(stderr, "rbench: %s expects seconds above 0 and at most 86400, got '%s'\n", flag, v);
+    return false;
+  }
+  *out = d;
+  return true;
+}
+
+static bool set_param(struct run_cli *c, const char *longname, const char *v) {
+  char name[64], err[300];
+  snprintf(name, sizeof name, "%s", longname);
+  for (char *p = name; *p; p++)
+    if (*p == '-') *p = '_';
+  const struct job_param_field *f = job_params_field(name);
+  if (f && job_params_set_text(&c->over, f, v, false, err, sizeof err) == RB_OK) return true;
+  fprintf(stderr, "rbench: --%s: %s\n", longname, f ? err : "unknown");
+  return false;
+}
+
+static bool run_option(struct run_cli *c, int ch, int idx) {
+  long long n = 0;
+  switch (ch) {
+    case 'f': c->scenario_path = optarg; return true;
+    case O_TARGET:
+      if (strcmp(optarg, "local") && strcmp(optarg, "openwhisk")) {
+        fprintf(stderr, "rbench: --target must be local or openwhisk\n");
+        return false;
+      }
+      c->tover.kind = strcmp(optarg, "local") ? JOB_TARGET_OPENWHISK : JOB_TARGET_LOCAL;
+      c->tover.set |= JOB_TC_KIND;
+      return true;
+    case O_ACTION: snprintf(c->tover.action, sizeof c->tover.action, "%s", optarg); c->tover.set |= JOB_TC_ACTION; return true;
+    case O_INSECURE: c->tover.insecure = true; c->tover.set |= JOB_TC_INSECURE; return true;
+    case O_ACTION_BIN: snprintf(c->tover.action_bin, sizeof c->tover.action_bin, "%s", optarg); c->tover.set |= JOB_TC_ACTION_BIN; return true;
+    case O_OUTPUT: c->output = optarg; c->output_set = true; return true;
+    case O_ENV: c->env = optarg; c->env_set = true; return true;
+    case O_REPS:
+    case O_SEED:
+      if (!rb_parse_ll(optarg, ch == O_REPS ? 1 : 0, ch == O_REPS ? 1000 : (long long)1e18, &n)) {
+        fprintf(stderr, "rbench: --%s expects a%s integer, got '%s'\n", run_opts[idx].name,
+                ch == O_REPS ? "n 1..1000" : " non-negative", optarg);
+        return false;
+      }
+      if (ch == O_REPS) c->repetitions = n;
+      else c->seed = n, c->seed_set = true;
+      return true;
+    case O_REQ_TIMEOUT: c->tover.set |= JOB_TC_REQUEST_TIMEOUT; return parse_seconds("--request-timeout", optarg, &c->tover.request_timeout);
+    case O_POLL_TIMEOUT: c->tover.set |= JOB_TC_POLL_TIMEOUT; return parse_seconds("--poll-timeout", optarg, &c->tover.poll_timeout);
+    case O_DRAIN_TIMEOUT: c->tover.set |= JOB_TC_DRAIN_TIMEOUT; return parse_seconds("--drain-timeout", optarg, &c->tover.drain_timeout);
+    case O_CONFIGMAP: c->configmap = optarg; return true;
+    case O_RUNS: c->only_runs = optarg; return true;
+    case O_PROGRESS:
+      if (!strcmp(optarg, "auto")) c->progress = JOB_PROGRESS_AUTO;
+      else if (!strcmp(optarg, "tty")) c->progress = JOB_PROGRESS_TTY;
+      else if (!strcmp(optarg, "plain")) c->progress = JOB_PROGRESS_PLAIN;
+      else if (!strcmp(optarg, "off")) c->progress = JOB_PROGRESS_OFF;
+      else {
+        fprintf(stderr, "rbench: --progress must be auto, tty, plain or off\n");
+        return false;
+      }
+      return true;
+    case O_LOG:
+      if (rb_log_level_parse(optarg) < 0) {
+        fprintf(stderr, "rbench: --log-level must be debug, info, warn, error or off\n");
+        return false;
+      }
+      rb_log_set_level((enum rb_log_level)rb_log_level_parse(optarg));
+      return true;
+    case O_BATCHING: return set_param(c, "batching", "true");
+    case O_POOL:
+      if (!rb_parse_ll(optarg, 1, 10000, &n)) {
+        fprintf(stderr, "rbench: --pool-size expects an integer from 1 to 10000, got '%s'\n", optarg);
+        return false;
+      }
+      c->tover.pool_size = n;
+      c->tover.set |= JOB_TC_POOL_SIZE;
+      return true;
+    case O_PARAM: return set_param(c, run_opts[idx].name, optarg);
+    default:
+      return false;
+  }
+}
+
+/* Parses `run` options; returns -1 to continue or an exit code. */
+static int parse_run(int argc, char **argv, struct run_cli *c) {
+  memset(c, 0, sizeof *c);
+  c->output = "redis_benchmark_results.json";
+  c->env = "local.env";
+  c->progress = JOB_PROGRESS_AUTO;
+  int ch, idx = 0;
+  optind = 1;
+  opterr = 0;
+  while ((ch = getopt_long(argc, argv, "f:", run_opts, &idx)) != -1) {
+    if (ch == O_HELP) {
+      usage_run(stdout);
+      return 0;
+    }
+    if (ch == '?' || ch == ':') {
+      fprintf(stderr, "rbench run: unknown or incomplete option '%s' (see rbench run --help)\n", argv[optind - 1]);
+      return JOB_EXIT_CONFIG;
+    }
+    if (!run_option(c, ch, idx)) return JOB_EXIT_CONFIG;
+  }
+  if (optind < argc) {
+    fprintf(stderr, "rbench run: unexpected argument '%s'\n", argv[optind]);
+    return JOB_EXIT_CONFIG;
+  }
+  return -1;
+}
+
+/* Keeps only the runs named in the comma-separated list. */
+static int select_runs(struct job_scenario *sc, const char *names) {
+  size_t kept = 0;
+  for (size_t i = 0; i < sc->run_count; i++) {
+    char list[512];
+    snprintf(list, sizeof list, ",%s,", names);
+    char needle[JOB_NAME_MAX + 2];
+    snprintf(needle, sizeof needle, ",%s,", sc->runs[i].name);
+    if (strstr(list, needle)) sc->runs[kept++] = sc->runs[i];
+  }
+  if (kept == 0) {
+    fprintf(stderr, "rbench: --runs %s matches no run of scenario %s\n", names, sc->name);
+    return JOB_EXIT_CONFIG;
+  }
+  sc->run_count = kept;
+  return -1;
+}
+
+/* Loads the scenario (or builds one from the flags) and applies the command line on top. */
+static int build_scenario(const struct run_cli *c, struct job_scenario *sc) {
+  char err[600];
+  if (c->scenario_path) {
+    if (job_scenario_load(c->scenario_path, sc, err, sizeof err) != RB_OK) {
+      fprintf(stderr, "rbench: %s\n", err);
+      return JOB_EXIT_CONFIG;
+    }
+  } else {
+    struct job_params p;
+    struct job_target_conf t;
+    job_params_defaults(&p);
+    job_target_conf_defaults(&t);
+    snprintf(p.name, sizeof p.name, "%s", "run");
+    if (job_scenario_single(&p, &t, sc) != RB_OK) return JOB_EXIT_FAILURE;
+    snprintf(sc->name, sizeof sc->name, "command-line");
+  }
+  job_target_conf_overlay(&sc->target, &c->tover);
+  for (size_t i = 0; i < sc->run_count; i++) {
+    job_params_overlay(&sc->runs[i], &c->over);
+    if (job_params_validate(&sc->runs[i], err, sizeof err) != RB_OK) {
+      fprintf(stderr, "rbench: run %s: %s\n", sc->runs[i].name, err);
+      return JOB_EXIT_CONFIG;
+    }
+  }
+  if (c->only_runs && select_runs(sc, c->only_runs) >= 0) return JOB_EXIT_CONFIG;
+  if (c->repetitions) sc->repetitions = c->repetitions;
+  if (c->seed_set) sc->seed = (unsigned long long)c->seed;
+  return -1;
+}
+
+static bool is_dir(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool make_dir(const char *p) {
+  if (mkdir(p, 0755) == 0 || errno == EEXIST) return true;
+  fprintf(stderr, "rbench: cannot create directory %s: %s\n", p, strerror(errno));
+  return false;
+}
+
+/* Results path for one execution: a file for a single run, else DIR/RUN.json or
+ * DIR/RUN/rK.json (DIR = --output without a .json suffix). */
+static bool output_path(const char *output, const struct job_scenario *sc, size_t run,
+                        long long rep, char *out, size_t len) {
+  size_t total = sc->run_count * (size_t)sc->repetitions;
+  size_t n = strlen(output);
+  bool dir_like = is_dir(output) || (n && output[n - 1] == '/');
+  if (total == 1 && !dir_like) {
+    snprintf(out, len, "%s", output);
+    return true;
+  }
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", output);
+  n = strlen(dir);
+  while (n > 1 && dir[n - 1] == '/') dir[--n] = '\0';
+  if (n > 5 && !strcmp(dir + n - 5, ".json")) dir[n - 5] = '\0';
+  if (!make_dir(dir)) return false;
+  if (sc->repetitions == 1) {
+    snprintf(out, len, "%s/%s.json", dir, sc->runs[run].name);
+    return true;
+  }
+  char sub[PATH_MAX + 80];
+  snprintf(sub, sizeof sub, "%s/%s", dir, sc->runs[run].name);
+  if (!make_dir(sub)) return false;
+  snprintf(out, len, "%s/r%lld.json", sub, rep);
+  return true;
+}
+
+static void install_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+static int execute_plan(const struct run_cli *c, struct job_scenario *sc, const struct job_config *cfg,
+                        const char *self) {
+  size_t *plan = NULL, count = 0;
+  long long *reps = NULL;
+  if (job_scenario_plan(sc, &plan, &reps, &count) != RB_OK) return JOB_EXIT_FAILURE;
+  int worst = JOB_EXIT_OK;
+  for (size_t i = 0; i < count && worst != JOB_EXIT_INTERRUPTED; i++) {
+    const struct job_params *p = &sc->runs[plan[i]];
+    char out[PATH_MAX + 200], cm[300], err[800] = "";
+    if (!output_path(c->output, sc, plan[i], reps[i], out, sizeof out)) {
+      worst = JOB_EXIT_FAILURE;
+      break;
+    }
+    if (c->configmap) {
+      if (count == 1) snprintf(cm, sizeof cm, "%s", c->configmap);
+      else snprintf(cm, sizeof cm, "%s-%s-r%lld", c->configmap, p->name, reps[i]);
+      job_k8s_sanitize_name(cm);
+    }
+    rb_info("run %s (%zu of %zu): %s target, %.10g/s, %lld invocations -> %s", p->name, i + 1, count,
+            job_target_kind_name(sc->target.kind), p->rate, job_params_planned(p), out);
+    struct job_run_request rq = {.scenario = sc, .params = p, .target = &sc->target, .config = cfg,
+                                 .repetition = reps[i], .out_path = out, .self_exe = self,
+                                 .progress = c->progress, .stop = &stop_signal,
+                                 .configmap = c->configmap ? cm : NULL};
+    enum job_exit ex = job_run_execute(&rq, err, sizeof err);
+    if (ex == JOB_EXIT_OK || ex == JOB_EXIT_INTERRUPTED) rb_info("wrote %s%s", out, ex ? " (partial: interrupted)" : "");
+    if (err[0]) fprintf(stderr, "rbench: %s\n", err);
+    if (ex != JOB_EXIT_OK) worst = ex;
+    if (ex == JOB_EXIT_CONFIG || ex == JOB_EXIT_UNREACHABLE || ex == JOB_EXIT_FAILURE) break;
+  }
+  free(plan);
+  free(reps);
+  return worst;
+}
+
+static int cmd_run(int argc, char **argv, const char *self) {
+  struct run_cli c;
+  int rc = parse_run(argc, argv, &c);
+  if (rc >= 0) return rc;
+  struct job_scenario sc;
+  rc = build_scenario(&c, &sc);
+  if (rc >= 0) return rc;
+  const char *env = c.env;
+  bool env_required = c.env_set;
+  if (!c.env_set && sc.target.env_file[0]) env = sc.target.env_file, env_required = true;
+  struct job_config cfg;
+  char err[600];
+  if (job_config_load(&cfg, env, env_required, err, sizeof err) != RB_OK) {
+    fprintf(stderr, "rbench: %s\n", err);
+    job_scenario_free(&sc);
+    return JOB_EXIT_CONFIG;
+  }
+  install_signals();
+  rc = execute_plan(&c, &sc, &cfg, self);
+  explicit_bzero(&cfg, sizeof cfg);
+  job_scenario_free(&sc);
+  return rc;
+}
+
+static void self_path(const char *argv0, char *out, size_t len) {
+  ssize_t n = readlink("/proc/self/exe", out, len - 1);
+  if (n > 0) {
+    out[n] = '\0';
+    return;
+  }
+  snprintf(out, len, "%s", argv0);
+}
+
+int main(int argc, char **argv) {
+  rb_log_set_program("rbench");
+  char self[PATH_MAX];
+  self_path(argv[0], self, sizeof self);
+  if (argc < 2) {
+    usage(stderr);
+    return JOB_EXIT_CONFIG;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+    usage(stdout);
+    return 0;
+  }
+  if (!strcmp(cmd, "--version")) {
+    printf("rbench %s (%s)\n", RBENCH_VERSION, RBENCH_GIT_COMMIT);
+    return 0;
+  }
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  int rc;
+  if (cmd[0] == '-') rc = cmd_run(argc, argv, self); /* the seed's runner had no subcommand */
+  else if (!strcmp(cmd, "run")) rc = cmd_run(argc - 1, argv + 1, self);
+  else if (!strcmp(cmd, "compare")) rc = job_compare_main(argc - 1, argv + 1);
+  else if (!strcmp(cmd, "report")) rc = job_report_main(argc - 1, argv + 1);
+  else if (!strcmp(cmd, "doctor")) rc = job_doctor_main(argc - 1, argv + 1);
+  else {
+    fprintf(stderr, "rbench: unknown command '%s'\n", cmd);
+    usage(stderr);
+    rc = JOB_EXIT_CONFIG;
+  }
+  curl_global_cleanup();
+  return rc;
+}

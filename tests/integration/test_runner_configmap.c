@@ -1,0 +1,139 @@
+#define _GNU_SOURCE
+/* test_runner_configmap.c: --results-configmap against a test double of the Kubernetes API
+ * server (fakewhisk --bearer, TLS with its own CA): method, path, headers and body of the
+ * create, the 409 -> PUT replace, and the service-account token never in logs or results. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include "runner_common.h"
+
+#define TOKEN "eyJhbGciOiJSUzI1NiJ9.sa-token-test-5f2c"
+#define AUTH "uuid-1:key-1"
+
+static struct rbt_proc api;
+static char sadir[160], envfile[160];
+
+static int setup(void **state) {
+  (void)state;
+  tmpdir_make();
+  char cert[200], key[200], cmd[700], path[200], port[16];
+  snprintf(sadir, sizeof sadir, "%s/sa", tmpdir);
+  mkdir(sadir, 0700);
+  snprintf(cert, sizeof cert, "%s/ca.crt", sadir);
+  snprintf(key, sizeof key, "%s/key.pem", tmpdir);
+  snprintf(cmd, sizeof cmd, "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 2 "
+           "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1", key, cert);
+  if (system(cmd) != 0) return -1;
+  snprintf(path, sizeof path, "%s/token", sadir);
+  write_text(path, TOKEN "\n");
+  snprintf(path, sizeof path, "%s/namespace", sadir);
+  write_text(path, "bench");
+  char log[200];
+  snprintf(log, sizeof log, "%s/api.log", tmpdir);
+  for (int attempt = 0; attempt < 5; attempt++) {
+    api.port = rbt_free_port();
+    snprintf(port, sizeof port, "%d", api.port);
+    char *argv[] = {(char *)rbt_bin("fakewhisk"), "--port", port, "--auth", AUTH, "--bearer", TOKEN,
+                    "--tls", cert, key, "--log", log, NULL};
+    if (!rbt_proc_start(&api, argv, NULL)) return -1;
+    if (rbt_wait_port(api.port, 5000)) break;
+    rbt_proc_stop(&api, SIGKILL);
+  }
+  snprintf(envfile, sizeof envfile, "%s/local.env", tmpdir);
+  char text[300];
+  /* The same double is the OpenWhisk controller (its certificate is trusted via --insecure) */
+  snprintf(text, sizeof text, "OPENWHISK_APIHOST=https://127.0.0.1:%d\nOPENWHISK_AUTH=%s\n", api.port, AUTH);
+  write_text(envfile, text);
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  rbt_proc_stop(&api, SIGTERM);
+  unlink(api.log);
+  tmpdir_remove();
+  return 0;
+}
+
+static int run_with_configmap(const char *name, char **log) {
+  char out[200], host[64], port[64], dir[220];
+  snprintf(out, sizeof out, "%s/r.json", tmpdir);
+  snprintf(host, sizeof host, "KUBERNETES_SERVICE_HOST=127.0.0.1");
+  snprintf(port, sizeof port, "KUBERNETES_SERVICE_PORT=%d", api.port);
+  snprintf(dir, sizeof dir, "RBENCH_SERVICEACCOUNT_DIR=%s", sadir);
+  char *env[] = {host, port, dir, NULL};
+  char *argv[] = {NULL, "run", "--target", "openwhisk", "--insecure", "--action", "pkg/ok",
+                  "--env", envfile, "--rate", "20", "--invocations", "4", "--output", out,
+                  "--progress", "off", "--results-configmap", (char *)name, NULL};
+  return run_rbench(argv, env, 30000, log);
+}
+
+static void test_create_then_replace(void **state) {
+  (void)state;
+  char *log = NULL;
+  assert_int_equal(run_with_configmap("rbench-results", &log), 0);
+  assert_null(strstr(log, "sa-token-test"));
+  assert_non_null(strstr(log, "results published to ConfigMap bench/rbench-results"));
+  free(log);
+  char path[200];
+  snprintf(path, sizeof path, "%s/api.log", tmpdir);
+  char *req = read_text(path);
+  /* Create: POST to the namespace's collection, Bearer token, JSON. */
+  const char *post = strstr(req, "POST /api/v1/namespaces/bench/configmaps auth=ok ctype=application/json {");
+  assert_non_null(post);
+  const char *body = strchr(post, '{');
+  char *line = strndup(body, strcspn(body, "\n"));
+  cJSON *cm = cJSON_Parse(line);
+  assert_non_null(cm);
+  assert_string_equal(cJSON_GetObjectItem(cm, "apiVersion")->valuestring, "v1");
+  assert_string_equal(cJSON_GetObjectItem(cm, "kind")->valuestring, "ConfigMap");
+  cJSON *meta = cJSON_GetObjectItem(cm, "metadata");
+  assert_string_equal(cJSON_GetObjectItem(meta, "name")->valuestring, "rbench-results");
+  assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(meta, "labels"), "app.kubernetes.io/name")->valuestring, "rbench");
+  const char *doc = cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "data"), "results.json")->valuestring;
+  cJSON *d = cJSON_Parse(doc);
+  assert_non_null(d);
+  assert_int_equal(cJSON_GetObjectItem(d, "schema_version")->valueint, 1);
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(d, "raw_results")), 4);
+  cJSON_Delete(d);
+  cJSON_Delete(cm);
+  free(line);
+  assert_null(strstr(req, "PUT "));
+  free(req);
+  /* Second run, same name: POST answers 409 AlreadyExists, rbench replaces it with PUT. */
+  assert_int_equal(run_with_configmap("rbench-results", NULL), 0);
+  req = read_text(path);
+  assert_non_null(strstr(req, "PUT /api/v1/namespaces/bench/configmaps/rbench-results auth=ok ctype=application/json {"));
+  free(req);
+  /* Nothing the runner wrote holds the token. */
+  snprintf(path, sizeof path, "%s/r.json", tmpdir);
+  char *results = read_text(path);
+  assert_null(strstr(results, "sa-token-test"));
+  free(results);
+}
+
+static void test_wrong_token_fails_without_leaking(void **state) {
+  (void)state;
+  char path[200], *log = NULL;
+  snprintf(path, sizeof path, "%s/token", sadir);
+  write_text(path, "not-the-right-token-3c1d\n");
+  int rc = run_with_configmap("other", &log);
+  write_text(path, TOKEN "\n");
+  assert_int_equal(rc, 1); /* results written to the file, publishing failed */
+  assert_non_null(strstr(log, "ConfigMap other: the Kubernetes API answered HTTP 401: Unauthorized"));
+  assert_null(strstr(log, "not-the-right-token"));
+  free(log);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_create_then_replace),
+      cmocka_unit_test(test_wrong_token_fails_without_leaking),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,355 @@
+#define _GNU_SOURCE
+/* test_runner_openwhisk.c: the openwhisk target against fakewhisk, a test double of the
+ * controller's REST API on loopback: 200 records with waitTime/initTime, 202 then polling,
+ * 429, 502 (record and gateway), 500, slow replies, refused connections, wrong key, unknown
+ * action, self-signed TLS with and without --insecure, and no secret in results or logs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "runner_common.h"
+
+#define AUTH "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:TestKeyZ0123456789"
+#define REDIS_PW "ow-redis-pw-91ab"
+
+static struct rbt_proc fake, fake_tls;
+static char envfile[160], env_tls[160], fake_log[160];
+
+static bool start_fake(struct rbt_proc *p, const char *cert, const char *key, const char *log) {
+  for (int attempt = 0; attempt < 5; attempt++) {
+    p->port = rbt_free_port();
+    char port[16];
+    snprintf(port, sizeof port, "%d", p->port);
+    char *argv[12] = {(char *)rbt_bin("fakewhisk"), "--port", port, "--auth", AUTH, NULL};
+    int i = 5;
+    if (log) argv[i++] = "--log", argv[i++] = (char *)log;
+    if (cert) argv[i++] = "--tls", argv[i++] = (char *)cert, argv[i++] = (char *)key;
+    argv[i] = NULL;
+    if (!rbt_proc_start(p, argv, NULL)) return false;
+    if (rbt_wait_port(p->port, 5000)) return true;
+    rbt_proc_stop(p, SIGKILL);
+  }
+  return false;
+}
+
+static int setup(void **state) {
+  (void)state;
+  tmpdir_make();
+  snprintf(fake_log, sizeof fake_log, "%s/fake.log", tmpdir);
+  if (!start_fake(&fake, NULL, NULL, fake_log)) return -1;
+  char cmd[600], cert[160], key[160], text[400];
+  snprintf(cert, sizeof cert, "%s/cert.pem", tmpdir);
+  snprintf(key, sizeof key, "%s/key.pem", tmpdir);
+  snprintf(cmd, sizeof cmd, "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 2 "
+           "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1", key, cert);
+  if (system(cmd) != 0 || !start_fake(&fake_tls, cert, key, NULL)) return -1;
+  snprintf(envfile, sizeof envfile, "%s/local.env", tmpdir);
+  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\n"
+           "REDIS_HOST=127.0.0.9\nREDIS_PORT=6379\nREDIS_PASSWORD=%s\n", fake.port, AUTH, REDIS_PW);
+  write_text(envfile, text);
+  snprintf(env_tls, sizeof env_tls, "%s/tls.env", tmpdir);
+  snprintf(text, sizeof text, "OPENWHISK_APIHOST=127.0.0.1:%d\nOPENWHISK_AUTH=%s\n", fake_tls.port, AUTH);
+  write_text(env_tls, text); /* no scheme: https, as wsk */
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  rbt_proc_stop(&fake, SIGTERM);
+  rbt_proc_stop(&fake_tls, SIGTERM);
+  unlink(fake.log);
+  unlink(fake_tls.log);
+  tmpdir_remove();
+  return 0;
+}
+
+/* Runs `rbench run --target openwhisk --action pkg/NAME` with extra flags; returns the
+ * document (NULL if none) and the exit status in *rc. */
+static cJSON *invoke(const char *env, const char *action, const char *invocations, const char *extra1,
+                     const char *extra2, int *rc, char **log) {
+  char out[200];
+  snprintf(out, sizeof out, "%s/%s.json", tmpdir, action);
+  unlink(out);
+  char act[64];
+  snprintf(act, sizeof act, "pkg/%s", action);
+  char *argv[24] = {NULL, "run", "--target", "openwhisk", "--env", (char *)env, "--action", act,
+                    "--rate", "50", "--invocations", (char *)invocations, "--output", out,
+                    "--progress", "off", "--poll-timeout", "5"};
+  int i = 18;
+  if (extra1) argv[i++] = (char *)extra1;
+  if (extra2) argv[i++] = (char *)extra2;
+  argv[i] = NULL;
+  *rc = run_rbench(argv, NULL, 60000, log);
+  if (log) assert_null(strstr(*log, REDIS_PW));
+  if (log) assert_null(strstr(*log, "TestKeyZ0123456789"));
+  char *text = read_text(out);
+  if (text) {
+    assert_null(strstr(text, REDIS_PW));
+    assert_null(strstr(text, "TestKeyZ0123456789"));
+  }
+  free(text);
+  return read_json(out);
+}
+
+static const cJSON *kind(const cJSON *d, const char *k) {
+  return cJSON_GetObjectItem(cJSON_GetObjectItem(d, "errors_by_kind"), k);
+}
+
+static void test_success_with_cold_start(void **state) {
+  (void)state;
+  int rc;
+  cJSON *d = invoke(envfile, "ok", "20", NULL, NULL, &rc, NULL);
+  assert_int_equal(rc, 0);
+  assert_non_null(d);
+  assert_true(num(d, "success_rate") == 1);
+  assert_true(num(d, "cold_starts") == 1);            /* initTime only on the first record */
+  assert_true(num(d, "server.init_time_ms.count") == 1);
+  assert_true(num(d, "server.init_time_ms.p50") == 31);
+  assert_true(num(d, "server.wait_time_ms.p50") == 7);
+  assert_true(num(d, "server.duration_ms.max") == 45);
+  assert_true(num(d, "server.action_elapsed_ms.p50") == 2.1);
+  assert_string_equal(cJSON_GetObjectItem(d, "action")->valuestring, "/_/pkg/ok");
+  cJSON *r = cJSON_GetArrayItem(cJSON_GetObjectItem(d, "raw_results"), 0);
+  assert_int_equal(strlen(cJSON_GetObjectItem(r, "activation_id")->valuestring), 32);
+  assert_string_equal(cJSON_GetObjectItem(r, "status")->valuestring, "success");
+  assert_true(num(r, "http_status") == 200);
+  cJSON_Delete(d);
+  /* What the controller saw: Basic auth, POST ...?blocking=true, the seed's parameters. */
+  char *log = read_text(fake_log);
+  assert_non_null(strstr(log, "GET /api/v1/namespaces/_/actions/pkg/ok auth=ok"));
+  assert_non_null(strstr(log, "POST /api/v1/namespaces/_/actions/pkg/ok auth=ok ctype=application/json {"));
+  assert_non_null(strstr(log, "\"num_ops\":10,\"operation_type\":\"set\",\"use_batching\":false,\"parallel_calls\":5,\"key_prefix\":\"benchmark\""));
+  assert_non_null(strstr(log, "\"redis_host\":\"127.0.0.9\""));
+  free(log);
+}
+
+static void test_202_then_polling(void **state) {
+  (void)state;
+  int rc;
+  cJSON *d = invoke(envfile, "accepted", "3", NULL, NULL, &rc, NULL);
+  assert_int_equal(rc, 0);
+  assert_true(num(d, "success_rate") == 1);
+  assert_true(num(d, "invocations.polled_after_202") == 3);
+  cJSON *r;
+  cJSON_ArrayForEach(r, cJSON_GetObjectItem(d, "raw_results")) {
+    assert_true(num(r, "polls") == 3); /* 404, 404, then the record */
+    assert_true(num(r, "http_status") == 202);
+    assert_true(num(r, "service_time_ms") >= 100);
+  }
+  cJSON_Delete(d);
+  char *log = read_text(fake_log);
+  assert_non_null(strstr(log, "GET /api/v1/namespaces/_/activations/"));
+  free(log);
+}
+
+static void test_error_kinds(void **state) {
+  (void)state;
+  int rc;
+  cJSON *d = invoke(envfile, "throttled", "5", NULL, NULL, &rc, NULL);
+  assert_int_equal(rc, 0); /* the run completed; the errors are data */
+  assert_true(num(d, "error_rate") == 1);
+  assert_true(num(kind(d, "http_429"), "count") == 5);
+  const cJSON *msg = cJSON_GetArrayItem(cJSON_GetObjectItem(kind(d, "http_429"), "messages"), 0);
+  assert_non_null(strstr(cJSON_GetObjectItem(msg, "message")->valuestring,
+                         "HTTP 429: Too many requests in the last minute"));
+  cJSON_Delete(d);
+  d = invoke(envfile, "apperror", "4", NULL, NULL, &rc, NULL);
+  assert_true(num(kind(d, "application_error"), "count") == 4);
+  cJSON *r = cJSON_GetArrayItem(cJSON_GetObjectItem(d, "raw_results"), 0);
+  assert_true(num(r, "http_status") == 502);
+  assert_string_equal(cJSON_GetObjectItem(r, "status")->valuestring, "application error");
+  assert_non_null(strstr(cJSON_GetObjectItem(r, "error")->valuestring, "3 of 10 operations failed"));
+  cJSON_Delete(d);
+  d = invoke(envfile, "gateway", "2", NULL, NULL, &rc, NULL);
+  assert_true(num(kind(d, "http_502"), "count") == 2);
+  cJSON_Delete(d);
+  d = invoke(envfile, "internal", "2", NULL, NULL, &rc, NULL);
+  assert_true(num(kind(d, "http_5xx"), "count") == 2);
+  cJSON_Delete(d);
+}
+
+static void test_slow_replies_time_out(void **state) {
+  (void)state;
+  int rc;
+  cJSON *d = invoke(envfile, "slow", "3", "--request-timeout", "1", &rc, NULL);
+  assert_int_equal(rc, 0);
+  assert_true(num(kind(d, "timeout"), "count") == 3);
+  cJSON *r = cJSON_GetArrayItem(cJSON_GetObjectItem(d, "raw_results"), 0);
+  assert_true(num(r, "service_time_ms") >= 1000 && num(r, "service_time_ms") < 2500);
+  assert_true(cJSON_IsNull(cJSON_GetObjectItem(r, "http_status")));
+  cJSON_Delete(d);
+}
+
+static void test_preflight_failures(void **state) {
+  (void)state;
+  int rc;
+  char *log = NULL;
+  /* Unknown action: configuration error 2 with what to fix. */
+  cJSON *d = invoke(envfile, "missing", "2", NULL, NULL, &rc, &log);
+  assert_int_equal(rc, 2);
+  assert_null(d);
+  assert_non_null(strstr(log, "the action does not exist (HTTP 404"));
+  free(log);
+  /* Wrong key: 2, and neither key is printed. */
+  char bad[160], text[300];
+  snprintf(bad, sizeof bad, "%s/badkey.env", tmpdir);
+  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=someone:wrongsecret99\n", fake.port);
+  write_text(bad, text);
+  d = invoke(bad, "ok", "2", NULL, NULL, &rc, &log);
+  assert_int_equal(rc, 2);
+  assert_non_null(strstr(log, "key was rejected (HTTP 401)"));
+  assert_null(strstr(log, "wrongsecret99"));
+  free(log);
+  /* Refused connection: target unreachable, 3. */
+  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\n", rbt_free_port(), AUTH);
+  write_text(bad, text);
+  d = invoke(bad, "ok", "2", NULL, NULL, &rc, &log);
+  assert_int_equal(rc, 3);
+  assert_non_null(strstr(log, "unreachable (connect"));
+  free(log);
+  /* No key at all: 2 with where to put it. */
+  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\n", fake.port);
+  write_text(bad, text);
+  char *env[] = {"WSK_CONFIG_FILE=", NULL}; /* no ~/.wskprops either */
+  char out[200];
+  snprintf(out, sizeof out, "%s/nokey.json", tmpdir);
+  char *argv[] = {NULL, "run", "--target", "openwhisk", "--env", bad, "--output", out, NULL};
+  assert_int_equal(run_rbench(argv, env, 10000, &log), 2);
+  assert_non_null(strstr(log, "OPENWHISK_AUTH"));
+  free(log);
+}
+
+static void test_refused_mid_run(void **state) {
+  (void)state;
+  struct rbt_proc f2 = {0};
+  assert_true(start_fake(&f2, NULL, NULL, NULL));
+  char env2[160], text[300], out[200];
+  snprintf(env2, sizeof env2, "%s/dies.env", tmpdir);
+  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\n", f2.port, AUTH);
+  write_text(env2, text);
+  snprintf(out, sizeof out, "%s/dies.json", tmpdir);
+  char *argv[] = {NULL, "run", "--target", "openwhisk", "--env", env2, "--action", "pkg/ok",
+                  "--rate", "50", "--invocations", "100", "--output", out, "--progress", "off", NULL};
+  struct rbt_proc p = {.port = rbench_serial++};
+  argv[0] = (char *)rbt_bin("rbench");
+  assert_true(rbt_proc_start(&p, argv, NULL));
+  usleep(800000);
+  rbt_proc_stop(&f2, SIGKILL); /* the controller goes away mid-run */
+  unlink(f2.log);
+  assert_int_equal(rbt_proc_wait(&p, 30000), 0);
+  unlink(p.log);
+  cJSON *d = read_json(out);
+  assert_non_null(d);
+  assert_true(num(d, "invocations.completed") == 100);
+  assert_true(num(kind(d, "connect"), "count") > 20);
+  assert_true(num(d, "success_rate") > 0.2 && num(d, "success_rate") < 0.8);
+  cJSON_Delete(d);
+}
+
+static void test_sigterm_while_polling(void **state) {
+  (void)state;
+  /* Every invocation is a 202 that needs ~0.3 s of polling; SIGTERM with a short drain leaves
+   * some waiting on a poll timer: they are recorded as aborted, nothing is lost. */
+  char out[200];
+  snprintf(out, sizeof out, "%s/term.json", tmpdir);
+  char *argv[] = {NULL, "run", "--target", "openwhisk", "--env", envfile, "--action", "pkg/accepted",
+                  "--rate", "40", "--invocations", "1000", "--drain-timeout", "0.1", "--output", out,
+                  "--progress", "off", NULL};
+  struct rbt_proc p = {.port = rbench_serial++};
+  argv[0] = (char *)rbt_bin("rbench");
+  assert_true(rbt_proc_start(&p, argv, NULL));
+  usleep(1000000);
+  assert_int_equal(rbt_proc_stop(&p, SIGTERM), 4);
+  unlink(p.log);
+  cJSON *d = read_json(out);
+  assert_non_null(d);
+  assert_true(cJSON_IsFalse(cJSON_GetObjectItem(d, "complete")));
+  double sent = num(d, "invocations.sent");
+  assert_true(num(d, "invocations.completed") == sent);
+  assert_true(num(kind(d, "aborted"), "count") >= 1);
+  assert_true(num(d, "invocations.succeeded") >= 1);
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(d, "raw_results")), (int)sent);
+  cJSON_Delete(d);
+}
+
+static void test_doctor_checks_openwhisk(void **state) {
+  (void)state;
+  char env2[160], text[400], *log = NULL;
+  struct rbt_proc redis = {0};
+  assert_true(rbt_redis_start(&redis, NULL));
+  snprintf(env2, sizeof env2, "%s/doctor.env", tmpdir);
+  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\nREDIS_PORT=%d\n"
+           "BATCHING_AGENT_PORT=%d\n", fake.port, AUTH, redis.port, redis.port);
+  write_text(env2, text); /* redis stands in for the agent: both answer PING */
+  char *env[] = {"WSK_CONFIG_FILE=", NULL};
+  char *ok[] = {NULL, "doctor", "--env", env2, "--action", "pkg/ok", NULL};
+  assert_int_equal(run_rbench(ok, env, 20000, &log), 0);
+  assert_non_null(strstr(log, "ok    OpenWhisk action"));
+  assert_non_null(strstr(log, "action /_/pkg/ok exists"));
+  assert_non_null(strstr(log, "all checks passed"));
+  assert_null(strstr(log, "TestKeyZ0123456789"));
+  free(log);
+  char *missing[] = {NULL, "doctor", "--env", env2, "--action", "pkg/missing", NULL};
+  assert_int_equal(run_rbench(missing, env, 20000, &log), 1);
+  assert_non_null(strstr(log, "FAIL  OpenWhisk action"));
+  assert_non_null(strstr(log, "fix: deploy the action"));
+  free(log);
+  rbt_proc_stop(&redis, SIGTERM);
+  unlink(redis.log);
+}
+
+static void test_self_signed_tls(void **state) {
+  (void)state;
+  int rc;
+  char *log = NULL;
+  cJSON *d = invoke(env_tls, "ok", "3", NULL, NULL, &rc, &log);
+  assert_int_equal(rc, 3); /* certificate not trusted: unreachable, with the hint */
+  assert_null(d);
+  assert_non_null(strstr(log, "tls"));
+  assert_non_null(strstr(log, "--insecure"));
+  free(log);
+  d = invoke(env_tls, "ok", "3", "--insecure", NULL, &rc, NULL);
+  assert_int_equal(rc, 0);
+  assert_true(num(d, "success_rate") == 1);
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "scenario"), "target"), "insecure")));
+  cJSON_Delete(d);
+}
+
+static void test_wskprops_fallback(void **state) {
+  (void)state;
+  char props[160], text[300], out[200];
+  snprintf(props, sizeof props, "%s/wskprops", tmpdir);
+  snprintf(text, sizeof text, "APIHOST=http://127.0.0.1:%d\nAUTH=%s\n", fake.port, AUTH);
+  write_text(props, text);
+  char cfg[200];
+  snprintf(cfg, sizeof cfg, "WSK_CONFIG_FILE=%s", props);
+  char *env[] = {cfg, NULL};
+  snprintf(out, sizeof out, "%s/props.json", tmpdir);
+  char *argv[] = {NULL, "run", "--target", "openwhisk", "--action", "pkg/ok", "--env", "/dev/null",
+                  "--invocations", "2", "--rate", "20", "--output", out, "--progress", "off", NULL};
+  assert_int_equal(run_rbench(argv, env, 20000, NULL), 0);
+  cJSON *d = read_json(out);
+  assert_true(num(d, "success_rate") == 1);
+  cJSON_Delete(d);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_success_with_cold_start),
+      cmocka_unit_test(test_202_then_polling),
+      cmocka_unit_test(test_error_kinds),
+      cmocka_unit_test(test_slow_replies_time_out),
+      cmocka_unit_test(test_preflight_failures),
+      cmocka_unit_test(test_refused_mid_run),
+      cmocka_unit_test(test_sigterm_while_polling),
+      cmocka_unit_test(test_doctor_checks_openwhisk),
+      cmocka_unit_test(test_self_signed_tls),
+      cmocka_unit_test(test_wskprops_fallback),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}

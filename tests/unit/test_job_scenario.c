@@ -1,0 +1,250 @@
+/* test_job_scenario.c: YAML scenarios (good files, every kind of error with its location),
+ * run layering, the execution plan, and the env-file / wskprops configuration layers. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "job_config.h"
+#include "job_scenario.h"
+
+static const char good[] =
+    "name: quickstart\n"
+    "description: direct vs batched\n"
+    "target:\n"
+    "  kind: openwhisk\n"
+    "  action: redis_benchmark/redis_benchmark\n"
+    "  insecure: true\n"
+    "  request_timeout: 30\n"
+    "defaults:\n"
+    "  rate: 20\n"
+    "  invocations: 200\n"
+    "  ops: 10\n"
+    "  operation: get\n"
+    "  warmup: 1.5\n"
+    "repetitions: 3\n"
+    "order: interleaved\n"
+    "runs:\n"
+    "  - name: direct\n"
+    "    batching: false\n"
+    "  - name: batched\n"
+    "    batching: true\n"
+    "    rate: 40\n";
+
+static void test_good_scenario(void **state) {
+  (void)state;
+  struct job_scenario s;
+  char err[400] = "";
+  assert_int_equal(job_scenario_parse(good, strlen(good), "q.yaml", &s, err, sizeof err), RB_OK);
+  assert_string_equal(s.name, "quickstart");
+  assert_string_equal(s.description, "direct vs batched");
+  assert_int_equal(s.target.kind, JOB_TARGET_OPENWHISK);
+  assert_true(s.target.insecure);
+  assert_true(s.target.request_timeout == 30);
+  assert_true(s.target.poll_timeout == 120); /* default kept */
+  assert_int_equal(s.run_count, 2);
+  assert_int_equal(s.repetitions, 3);
+  assert_string_equal(s.runs[0].name, "direct");
+  assert_false(s.runs[0].batching);
+  assert_true(s.runs[0].rate == 20);       /* from defaults */
+  assert_string_equal(s.runs[0].operation, "get");
+  assert_int_equal(s.runs[0].invocations, 200);
+  assert_int_equal(s.runs[0].parallel, 5); /* built-in default (the seed's) */
+  assert_string_equal(s.runs[0].key_prefix, "benchmark");
+  assert_true(s.runs[1].batching);
+  assert_true(s.runs[1].rate == 40);       /* run override */
+  assert_int_equal(job_params_warmup_count(&s.runs[1]), 60);
+  /* Interleaved plan: direct, batched, direct, batched, ... */
+  size_t *plan, n;
+  long long *rep;
+  assert_int_equal(job_scenario_plan(&s, &plan, &rep, &n), RB_OK);
+  assert_int_equal(n, 6);
+  const size_t want[] = {0, 1, 0, 1, 0, 1};
+  const long long want_rep[] = {1, 1, 2, 2, 3, 3};
+  for (size_t i = 0; i < n; i++) {
+    assert_int_equal(plan[i], want[i]);
+    assert_int_equal(rep[i], want_rep[i]);
+  }
+  free(plan);
+  free(rep);
+  s.order = JOB_ORDER_SEQUENTIAL;
+  assert_int_equal(job_scenario_plan(&s, &plan, &rep, &n), RB_OK);
+  assert_int_equal(plan[0], 0);
+  assert_int_equal(plan[2], 0);
+  assert_int_equal(plan[3], 1);
+  assert_int_equal(rep[2], 3);
+  free(plan);
+  free(rep);
+  job_scenario_free(&s);
+}
+
+struct bad {
+  const char *yaml;
+  const char *expect; /* substring of the error, including FILE:LINE:COLUMN */
+};
+
+static void test_errors_located(void **state) {
+  (void)state;
+  static const struct bad cases[] = {
+      {"name: x\nruns:\n  - name: a\n    rat: 5\n",
+       "s.yaml:4:5: unknown key 'rat' in runs[0]; expected one of: name, rate"},
+      {"name: x\nruns:\n  - name: a\n    rate: fast\n",
+       "s.yaml:4:11: rate: expected a number of invocations per second above 0"},
+      {"name: x\nruns:\n  - name: a\n    rate: 0\n", "s.yaml:4:11: rate: expected"},
+      {"name: x\nruns:\n  - name: a\n    invocations: 2.5\n", "s.yaml:4:18: invocations: expected an integer"},
+      {"name: x\nruns:\n  - name: a\n    batching: maybe\n", "s.yaml:4:15: batching: expected true or false, got 'maybe'"},
+      {"name: x\nruns:\n  - name: a\n    batching: \"true\"\n", "s.yaml:4:15: batching: expected true or false"},
+      {"name: x\nruns:\n  - name: a\n    operation: incr\n", "s.yaml:4:16: operation: expected one of set, get, del, exists, got 'incr'"},
+      {"name: x\nruns:\n  - name: a\n    ops: [1, 2]\n", "s.yaml:4:10: ops: expected a scalar, got a list"},
+      {"name: x\ntarget:\n  kind: lambda\nruns:\n  - name: a\n", "s.yaml:3:9: kind: expected local or openwhisk"},
+      {"name: x\ntarget:\n  redis_password: hunter2\nruns:\n  - name: a\n",
+       "s.yaml:3:3: 'redis_password' looks like a secret: scenarios never hold secrets"},
+      {"name: x\nauth: abc\nruns:\n  - name: a\n", "s.yaml:2:1: 'auth' looks like a secret"},
+      {"name: x\nrepetitions: 0\nruns:\n  - name: a\n", "s.yaml:2:14: repetitions: expected an integer from 1 to 1000"},
+      {"name: x\norder: shuffled\nruns:\n  - name: a\n", "s.yaml:2:8: order: expected interleaved, sequential or random"},
+      {"name: x\nruns:\n  - name: a\n  - name: a\n", "s.yaml:4:5: runs[1]: run name 'a' is used twice"},
+      {"name: x\nruns: []\n", "s.yaml:2:7: runs: expected at least one run"},
+      {"runs:\n  - name: a\n", "s.yaml:1:1: missing required key 'name'"},
+      {"name: x\n", "s.yaml:1:1: missing required key 'runs'"},
+      {"name: x\nruns:\n  - name: a\n   rate: 1\n", "s.yaml:4:"},             /* bad indentation */
+      {"name: [x\n", "s.yaml:"},                                                 /* malformed */
+      {"- a\n- b\n", "s.yaml:1:1: scenario: expected a mapping"},
+      {"name: x\nruns:\n  - name: a\n    warmup: 100\n    invocations: 10\n",
+       "s.yaml:3:5: runs[0]: warmup (100 s at 10/s) covers all 10 invocations"},
+      {"name: x\ndefaults:\n  parallel: 300\nruns:\n  - name: a\n", "s.yaml:3:13: parallel: expected an integer from 1 to 256, got '300'"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct job_scenario s;
+    char err[500] = "";
+    enum rb_err rc = job_scenario_parse(cases[i].yaml, strlen(cases[i].yaml), "s.yaml", &s, err, sizeof err);
+    if (rc == RB_OK || !strstr(err, cases[i].expect))
+      fail_msg("case %zu: got rc %d and '%s', wanted '%s'", i, rc, err, cases[i].expect);
+    /* The secret's value is never echoed. */
+    assert_null(strstr(err, "hunter2"));
+  }
+}
+
+static void test_overlay_and_planned(void **state) {
+  (void)state;
+  struct job_params base, cli;
+  char err[200];
+  job_params_defaults(&base);
+  memset(&cli, 0, sizeof cli);
+  assert_int_equal(job_params_set_text(&cli, job_params_field("rate"), "250", false, err, sizeof err), RB_OK);
+  assert_int_equal(job_params_set_text(&cli, job_params_field("duration"), "4", false, err, sizeof err), RB_OK);
+  job_params_overlay(&base, &cli);
+  assert_true(base.rate == 250);
+  assert_int_equal(job_params_planned(&base), 1000); /* rate x duration wins over invocations */
+  assert_int_equal(base.ops, 10);                    /* untouched */
+  assert_int_equal(job_params_set_text(&cli, job_params_field("max_in_flight"), "0", false, err, sizeof err), RB_ERR_INVALID);
+  assert_non_null(strstr(err, "max_in_flight: expected an integer from 1 to 100000, got '0'"));
+}
+
+static int collected;
+static char *fake_read(const char *path, size_t *len) {
+  collected++;
+  if (strcmp(path, "/secrets/redis") != 0) return NULL;
+  char *s = strdup("s3cr3t-from-file\n");
+  *len = strlen(s);
+  return s;
+}
+
+static void test_envfile_layers(void **state) {
+  (void)state;
+  struct job_config c;
+  char err[300];
+  job_config_init(&c);
+  const char *wsk = "# wsk\nAPIHOST=controller.example:31001\nAUTH=uuid:key\nBROKEN=a=b\nNAMESPACE=guest\n";
+  job_config_apply_wskprops(&c, wsk, strlen(wsk), "/home/u/.wskprops");
+  assert_string_equal(c.apihost, "https://controller.example:31001"); /* no scheme: https, as wsk */
+  assert_string_equal(c.auth, "uuid:key");
+  assert_string_equal(c.namespace_, "guest");
+  const char *env =
+      "# local.env\n"
+      "REDIS_HOST=10.0.0.5\nREDIS_PORT=6390\nREDIS_PASSWORD_FILE=/secrets/redis\n"
+      "BATCHING_AGENT_HOST=10.0.0.6\nBATCHING_AGENT_PORT=8080\n"
+      "OPENWHISK_APIHOST=http://127.0.0.1:3233/\nOPENWHISK_AUTH=\"u2:k2\"\nSOMETHING_ELSE=1\n";
+  assert_int_equal(job_config_apply_envfile(&c, env, strlen(env), "local.env", fake_read, err, sizeof err), RB_OK);
+  assert_string_equal(c.redis_host, "10.0.0.5");
+  assert_int_equal(c.redis_port, 6390);
+  assert_string_equal(c.redis_password, "s3cr3t-from-file");
+  assert_int_equal(c.agent_port, 8080);
+  assert_string_equal(c.apihost, "http://127.0.0.1:3233"); /* env file beats wskprops */
+  assert_string_equal(c.auth, "u2:k2");
+  assert_string_equal(c.apihost_from, "local.env:7");
+  const char *bad = "REDIS_PORT=seventy\n";
+  assert_int_equal(job_config_apply_envfile(&c, bad, strlen(bad), "local.env", fake_read, err, sizeof err), RB_ERR_INVALID);
+  assert_string_equal(err, "local.env:1: REDIS_PORT must be a port from 1 to 65535");
+  const char *syntax = "REDIS_HOST=a\nthis is not an assignment\n";
+  assert_int_equal(job_config_apply_envfile(&c, syntax, strlen(syntax), "local.env", fake_read, err, sizeof err), RB_ERR_PARSE);
+  assert_non_null(strstr(err, "local.env: line 2"));
+  const char *missing = "OPENWHISK_AUTH_FILE=/nope\n";
+  assert_int_equal(job_config_apply_envfile(&c, missing, strlen(missing), "local.env", fake_read, err, sizeof err), RB_ERR_IO);
+  /* Descriptions never carry secrets. */
+  cJSON *d = job_config_describe(&c);
+  char *text = cJSON_PrintUnformatted(d);
+  assert_null(strstr(text, "s3cr3t"));
+  assert_null(strstr(text, "u2:k2"));
+  assert_non_null(strstr(text, "\"redis_password_set\":true"));
+  free(text);
+  cJSON_Delete(d);
+}
+
+static bool fake_env(const char *name, char *buf, size_t len) {
+  if (!strcmp(name, "WHISK_AUTH")) return snprintf(buf, len, "from-wsk-env") > 0;
+  if (!strcmp(name, "OPENWHISK_AUTH")) return snprintf(buf, len, "u3:k3") > 0;
+  if (!strcmp(name, "REDIS_PORT")) return snprintf(buf, len, "7000") > 0;
+  return false;
+}
+
+static void test_environment_overrides(void **state) {
+  (void)state;
+  struct job_config c;
+  char err[200];
+  job_config_init(&c);
+  assert_int_equal(job_config_apply_environ(&c, fake_env, NULL, err, sizeof err), RB_OK);
+  assert_string_equal(c.auth, "u3:k3"); /* OPENWHISK_AUTH applies after WHISK_AUTH */
+  assert_int_equal(c.redis_port, 7000);
+  assert_string_equal(c.redis_host, "127.0.0.1");
+}
+
+static void test_shipped_scenarios_parse(void **state) {
+  (void)state;
+  static const char *const files[] = {"quickstart.yaml", "openwhisk-direct-vs-batched.yaml",
+                                      "operations-sweep.yaml"};
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    char path[512], err[400] = "";
+    snprintf(path, sizeof path, "%s/scenarios/%s", RBENCH_SOURCE_DIR, files[i]);
+    struct job_scenario s;
+    if (job_scenario_load(path, &s, err, sizeof err) != RB_OK) fail_msg("%s", err);
+    assert_true(s.run_count >= 2);
+    job_scenario_free(&s);
+  }
+  struct job_scenario q;
+  char err[400], path[512];
+  snprintf(path, sizeof path, "%s/scenarios/quickstart.yaml", RBENCH_SOURCE_DIR);
+  assert_int_equal(job_scenario_load(path, &q, err, sizeof err), RB_OK);
+  assert_int_equal(q.target.kind, JOB_TARGET_LOCAL);
+  assert_string_equal(q.runs[0].name, "direct");
+  assert_false(q.runs[0].batching);
+  assert_string_equal(q.runs[1].name, "batched");
+  assert_true(q.runs[1].batching);
+  job_scenario_free(&q);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_good_scenario),
+      cmocka_unit_test(test_errors_located),
+      cmocka_unit_test(test_overlay_and_planned),
+      cmocka_unit_test(test_envfile_layers),
+      cmocka_unit_test(test_environment_overrides),
+      cmocka_unit_test(test_shipped_scenarios_parse),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

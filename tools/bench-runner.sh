@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# bench-runner.sh: how well rbench itself keeps an open-loop schedule.
+#
+# Against a trivially fast loopback endpoint (fakewhisk, the test double of the OpenWhisk
+# controller, action "ok": a fixed activation record, no work) it measures, for each rate:
+#   achieved vs requested rate, schedule lag p50/p99 (send time - intended time),
+#   runner CPU per invocation (user+system time of the rbench process / invocations),
+# each run REPS times (median quoted), then peak RSS of one run of 1,000,000 invocations
+# with raw records streamed to disk. Prints a Markdown table for docs/benchmarks.md.
+#
+#   tools/bench-runner.sh                  (build/release, built when missing)
+#   RATES="100 1000 5000" DURATION=10 REPS=3 MILLION=1 tools/bench-runner.sh
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD:-$here/build/release}
+rates=${RATES:-100 1000 2000 5000}
+duration=${DURATION:-10}
+reps=${REPS:-3}
+million=${MILLION:-1}
+if [ ! -x "$build/job/rbench" ] || [ ! -x "$build/tests/fakewhisk" ]; then
+  cmake --preset release >/dev/null && cmake --build "$build" -j2 >/dev/null
+fi
+# shellcheck source=tools/lib.sh
+. "$here/tools/lib.sh"
+trap rb_cleanup EXIT INT TERM
+rb_tmp=$(mktemp -d /tmp/rbench-bench-XXXXXX)
+work=$rb_tmp
+port=$(rb_free_port)
+"$build/tests/fakewhisk" --port "$port" --auth bench:key >/dev/null 2>&1 &
+rb_pids+=($!)
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+printf 'OPENWHISK_APIHOST=http://127.0.0.1:%s\nOPENWHISK_AUTH=bench:key\n' "$port" >"$work/bench.env"
+
+# one_run RATE INVOCATIONS OUT: runs rbench under /usr/bin/time, prints "cpu_s maxrss_kb"
+one_run() {
+  /usr/bin/time -f '%U %S %M' -o "$work/time" "$build/job/rbench" run --target openwhisk \
+    --action pkg/ok --env "$work/bench.env" --rate "$1" --invocations "$2" \
+    --max-in-flight 500 --output "$3" --progress off 2>/dev/null
+  awk '{printf "%.3f %d\n", $1 + $2, $3}' "$work/time"
+}
+
+echo "| requested /s | achieved /s | lag p50 (µs) | lag p99 (µs) | CPU µs / invocation | late starts | runs |"
+echo "|---:|---:|---:|---:|---:|---:|---:|"
+for rate in $rates; do
+  n=$(python3 -c "print(int($rate * $duration))")
+  rows=()
+  for r in $(seq 1 "$reps"); do
+    read -r cpu _ < <(one_run "$rate" "$n" "$work/r.json")
+    rows+=("$(python3 - "$work/r.json" "$cpu" "$n" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+lag = d["schedule_lag_ms"]
+print(d["achieved_rate"], lag["p50"] * 1000, lag["p99"] * 1000, float(sys.argv[2]) * 1e6 / int(sys.argv[3]), d["late_starts"])
+PY
+)")
+  done
+  printf '%s\n' "${rows[@]}" | python3 -c "
+import sys, statistics as s
+rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
+med = [s.median(c) for c in zip(*rows)]
+print('| $rate | %.1f | %.0f | %.0f | %.1f | %.0f | %d (median) |' % (med[0], med[1], med[2], med[3], med[4], len(rows)))"
+done
+
+if [ "$million" = 1 ]; then
+  read -r cpu rss < <(one_run 20000 1000000 "$work/million.json")
+  size=$(stat -c %s "$work/million.json")
+  echo
+  echo "1,000,000 invocations requested at 20000/s: peak RSS $((rss / 1024)) MB," \
+       "CPU $(python3 -c "print('%.1f' % ($cpu * 1e6 / 1e6))") µs per invocation," \
+       "results file $((size / 1024 / 1024)) MB, achieved" \
+       "$(python3 -c "import json; print('%.0f' % json.load(open('$work/million.json'))['achieved_rate'])")/s"
+fi

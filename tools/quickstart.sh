@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# quickstart.sh: the README's first Quick start command. On this machine, with nothing but
+# redis-server installed: starts a redis-server (and rbench-agent when it is built) on free
+# loopback ports, runs scenarios/quickstart.yaml (direct vs batched on the local target),
+# prints the `rbench compare` table, writes the HTML report, and stops what it started.
+#
+#   tools/quickstart.sh [OUTPUT_DIR]        (default: quickstart-results)
+#   BUILD=build/debug tools/quickstart.sh   (default: build/release; always brought up to date)
+#   QUICK=1 tools/quickstart.sh             (one repetition of 60 invocations: a smoke run)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD:-$here/build/release}
+out=${1:-quickstart-results}
+rbench=$build/job/rbench
+agent=$build/agent/rbench-agent
+
+# Always (re)build: incremental, so a stale build never runs old code.
+echo "quickstart: building in $build"
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  cmake --preset "$(basename "$build")" >/dev/null
+fi
+cmake --build "$build" -j "$(nproc)" >/dev/null
+command -v redis-server >/dev/null || { echo "quickstart: redis-server is not installed (tools/install-deps.sh)" >&2; exit 2; }
+
+# shellcheck source=tools/lib.sh
+. "$here/tools/lib.sh"
+trap rb_cleanup EXIT INT TERM
+wait_port() {
+  for _ in $(seq 1 200); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+mkdir -p "$out"
+rb_start_redis || exit 3
+redis_port=$rb_redis_port
+echo "quickstart: redis-server on 127.0.0.1:$redis_port"
+
+runs=direct,batched
+agent_port=$(rb_free_port)
+if [ -x "$agent" ]; then
+  "$agent" --listen "127.0.0.1:$agent_port" --redis "127.0.0.1:$redis_port" >"$out/agent.log" 2>&1 &
+  rb_pids+=($!)
+  wait_port "$agent_port" || { echo "quickstart: rbench-agent did not start (see $out/agent.log)" >&2; exit 3; }
+  echo "quickstart: rbench-agent on 127.0.0.1:$agent_port"
+else
+  runs=direct
+  echo "quickstart: $agent is not built yet: running the direct run only (no batched comparison)"
+fi
+
+cat >"$out/local.env" <<ENV
+REDIS_HOST=127.0.0.1
+REDIS_PORT=$redis_port
+BATCHING_AGENT_HOST=127.0.0.1
+BATCHING_AGENT_PORT=$agent_port
+ENV
+
+extra=()
+if [ "${QUICK:-0}" = 1 ]; then extra=(--repetitions 1 --invocations 60 --warmup 0.5); fi
+"$rbench" run -f "$here/scenarios/quickstart.yaml" --runs "$runs" --env "$out/local.env" \
+  --output "$out/results/" "${extra[@]}"
+
+results() { # the files of one run (a directory with repetitions, else one file)
+  if [ -d "$out/results/$1" ]; then echo "$out/results/$1"; else echo "$out/results/$1.json"; fi
+}
+echo
+if [ "$runs" = direct,batched ]; then
+  "$rbench" compare "$(results direct)" "$(results batched)"
+  "$rbench" report "$(results direct)" "$(results batched)" -o "$out/report.html"
+else
+  "$rbench" report "$(results direct)" -o "$out/report.html"
+fi
+echo "quickstart: results in $out/results, report in $out/report.html"
