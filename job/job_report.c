@@ -20,6 +20,23 @@
 static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
                                       "#9467bd", "#8c564b", "#e377c2", "#17becf"};
 
+static bool first_of_group(const struct job_report_run *runs, size_t j) {
+  for (size_t k = 0; k < j; k++) {
+    if (strcmp(runs[k].group, runs[j].group) == 0) return false;
+  }
+  return true;
+}
+
+const char *job_report_run_color(const struct job_report_run *runs, size_t i) {
+  size_t first = i; /* where run i's group first appears */
+  for (size_t j = 0; j < i && first == i; j++) {
+    if (strcmp(runs[j].group, runs[i].group) == 0) first = j;
+  }
+  size_t group = 0; /* distinct groups before it */
+  for (size_t j = 0; j < first; j++) group += first_of_group(runs, j);
+  return palette[group % (sizeof palette / sizeof palette[0])];
+}
+
 double job_report_pct_x(double p) {
   if (p >= 100.0) return INFINITY;
   return -log10(1.0 - p / 100.0);
@@ -42,6 +59,7 @@ static void run_label(struct job_report_run *r, const cJSON *doc) {
   const cJSON *run = cJSON_GetObjectItemCaseSensitive(sc, "run");
   double rep = get(sc, "repetition"), reps = get(sc, "repetitions");
   snprintf(r->label, sizeof r->label, "%s", cJSON_IsString(run) ? run->valuestring : "run");
+  snprintf(r->group, sizeof r->group, "%s", r->label);
   if (reps > 1) {
     size_t n = strlen(r->label);
     snprintf(r->label + n, sizeof r->label - n, " r%.0f", rep);
@@ -191,7 +209,7 @@ static void axes(FILE *out, const struct frame *f, const char *title, const char
 static void legend(FILE *out, const struct job_report_run *runs, size_t count) {
   for (size_t i = 0; i < count; i++) {
     double y = MT + 10 + (double)i * 18;
-    fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"/>", W - MR + 12, y, W - MR + 32, y, palette[i % 8]);
+    fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"/>", W - MR + 12, y, W - MR + 32, y, job_report_run_color(runs, i));
     fprintf(out, "<text x=\"%.1f\" y=\"%.1f\">", W - MR + 38, y + 4);
     xml_text(out, runs[i].label);
     fprintf(out, "</text>\n");
@@ -228,7 +246,7 @@ static void plot_percentiles(FILE *out, const struct job_report_run *runs, size_
       double p = 100.0 * (1.0 - pow(10, -xs[k]));
       ys[k] = job_quantile_sorted(r->exec_sorted, r->n, p);
     }
-    polyline(out, &f, xs, ys, PTS, palette[i % 8], false);
+    polyline(out, &f, xs, ys, PTS, job_report_run_color(runs, i), false);
   }
   legend(out, runs, count);
   fprintf(out, "</svg>\n");
@@ -256,10 +274,10 @@ static void plot_seconds(FILE *out, const struct job_report_run *runs, size_t co
     if (!xs) continue;
     for (size_t s = 0; s < r->seconds; s++) xs[s] = (double)s + 0.5;
     if (plot == JOB_PLOT_LATENCY) {
-      polyline(out, &f, xs, r->sec_p50, r->seconds, palette[i % 8], false);
-      polyline(out, &f, xs, r->sec_p99, r->seconds, palette[i % 8], true);
+      polyline(out, &f, xs, r->sec_p50, r->seconds, job_report_run_color(runs, i), false);
+      polyline(out, &f, xs, r->sec_p99, r->seconds, job_report_run_color(runs, i), true);
     } else {
-      polyline(out, &f, xs, plot == JOB_PLOT_THROUGHPUT ? r->sec_ok : r->sec_err, r->seconds, palette[i % 8], false);
+      polyline(out, &f, xs, plot == JOB_PLOT_THROUGHPUT ? r->sec_ok : r->sec_err, r->seconds, job_report_run_color(runs, i), false);
     }
     free(xs);
   }
@@ -277,7 +295,7 @@ static void summary_table(FILE *out, const struct job_report_run *runs, size_t c
                "<th>max ms</th><th>success</th><th>requested /s</th><th>achieved /s</th></tr>\n");
   for (size_t i = 0; i < count; i++) {
     const struct job_report_run *r = &runs[i];
-    fprintf(out, "<tr><td><span style=\"color:%s\">&#9632;</span> ", palette[i % 8]);
+    fprintf(out, "<tr><td><span style=\"color:%s\">&#9632;</span> ", job_report_run_color(runs, i));
     xml_text(out, r->label);
     fprintf(out, "</td><td>%zu</td><td>%.4g</td><td>%.4g</td><td>%.4g</td><td>%.4g</td><td>%.2f%%</td><td>%.4g</td><td>%.4g</td></tr>\n",
             r->n, get(r->summary, "p50"), get(r->summary, "p90"), get(r->summary, "p99"), get(r->summary, "max"),

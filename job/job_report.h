@@ -21,7 +21,8 @@
 
 /* One run's samples, extracted from a results document. */
 struct job_report_run {
-  char label[160];
+  char label[160];     /* run name and repetition, e.g. "batched r3" */
+  char group[160];     /* run name alone: repetitions of one run share a colour */
   double *exec_sorted; /* execution times (ms) of measured successful invocations, ascending */
   size_t n;
   double *sec_p50, *sec_p99; /* per second of intended start (NAN when empty) */
@@ -34,6 +35,10 @@ struct job_report_run {
 /* Extracts a run from a results document (borrowed; the run keeps pointers into it). */
 enum rb_err job_report_run_init(struct job_report_run *r, const cJSON *doc, char *err, size_t errlen);
 void job_report_run_free(struct job_report_run *r);
+
+/* The colour of runs[i]: one per distinct group, in order of first appearance, so every
+ * repetition of "direct" has one colour and every repetition of "batched" another. */
+const char *job_report_run_color(const struct job_report_run *runs, size_t i);
 
 enum job_plot { JOB_PLOT_PERCENTILES, JOB_PLOT_LATENCY, JOB_PLOT_THROUGHPUT, JOB_PLOT_ERRORS };
 

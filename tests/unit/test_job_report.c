@@ -135,6 +135,26 @@ static size_t count(const char *hay, const char *needle) {
   return n;
 }
 
+static void test_run_colors_by_group(void **state) {
+  (void)state;
+  /* Interleaved repetitions: every repetition of a run shares its colour, runs differ, and
+   * the colour does not depend on how many repetitions came before. */
+  static const char *const groups[] = {"direct", "batched", "direct", "batched", "direct",
+                                       "batched", "direct", "batched", "direct", "batched",
+                                       "coalesced"};
+  struct job_report_run runs[11];
+  memset(runs, 0, sizeof runs);
+  for (size_t i = 0; i < 11; i++) snprintf(runs[i].group, sizeof runs[i].group, "%s", groups[i]);
+  const char *direct = job_report_run_color(runs, 0);
+  const char *batched = job_report_run_color(runs, 1);
+  const char *coalesced = job_report_run_color(runs, 10);
+  assert_string_not_equal(direct, batched);
+  assert_string_not_equal(direct, coalesced);
+  assert_string_not_equal(batched, coalesced);
+  for (size_t i = 0; i < 10; i++)
+    assert_string_equal(job_report_run_color(runs, i), i % 2 ? batched : direct);
+}
+
 static void test_svg_and_html(void **state) {
   (void)state;
   cJSON *d1 = doc("direct <&>", 1, 1, 1000, 5, 0.01), *d2 = doc("batched", 1, 1, 1000, 3, 0.01);
@@ -176,6 +196,7 @@ int main(void) {
       cmocka_unit_test(test_compare_single_documents),
       cmocka_unit_test(test_compare_repetitions_use_medians),
       cmocka_unit_test(test_percentile_axis),
+      cmocka_unit_test(test_run_colors_by_group),
       cmocka_unit_test(test_svg_and_html),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
