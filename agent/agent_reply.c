@@ -1,24 +1,14 @@
 /* agent_reply.c: incremental RESP2 reply framing. */
 #include "agent_reply.h"
 
+#include "agent_crlf.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
 void agent_reply_scan_init(struct agent_reply_scan *s) {
   memset(s, 0, sizeof *s);
-}
-
-static size_t find_crlf(const char *buf, size_t len, size_t from) {
-  while (from < len) {
-    const char *cr = memchr(buf + from, '\r', len - from);
-    if (!cr) return SIZE_MAX;
-    size_t at = (size_t)(cr - buf);
-    if (at + 1 >= len) return SIZE_MAX;
-    if (buf[at + 1] == '\n') return at;
-    from = at + 1;
-  }
-  return SIZE_MAX;
 }
 
 static int parse_num(const char *p, size_t n, long long *out) {
@@ -46,7 +36,7 @@ static bool element_done(struct agent_reply_scan *s) {
 /* Frames one element at s->pos. Returns 1 element done, 0 need more, 2 array opened,
  * -1 error. */
 static int scan_element(struct agent_reply_scan *s, const char *buf, size_t len) {
-  size_t cr = find_crlf(buf, len, s->pos + 1);
+  size_t cr = agent_find_crlf(buf, len, s->pos + 1);
   if (cr == SIZE_MAX) return 0;
   char type = buf[s->pos];
   long long n = 0;

@@ -1,6 +1,8 @@
 /* agent_req.c: incremental RESP2 request parser; one small function per state. */
 #include "agent_req.h"
 
+#include "agent_crlf.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,19 +58,6 @@ static bool push_arg(struct agent_req *r, size_t off, size_t len) {
   return true;
 }
 
-/* Finds "\r\n" at or after from; returns the offset of '\r' or SIZE_MAX. */
-static size_t find_crlf(const char *buf, size_t len, size_t from) {
-  while (from < len) {
-    const char *cr = memchr(buf + from, '\r', len - from);
-    if (!cr) return SIZE_MAX;
-    size_t at = (size_t)(cr - buf);
-    if (at + 1 >= len) return SIZE_MAX;
-    if (buf[at + 1] == '\n') return at;
-    from = at + 1;
-  }
-  return SIZE_MAX;
-}
-
 /* Parses a decimal number in buf[from, to): digits only, optional leading '-'. */
 static bool parse_num(const char *buf, size_t from, size_t to, long long *out) {
   bool neg = false;
@@ -88,7 +77,7 @@ static bool parse_num(const char *buf, size_t from, size_t to, long long *out) {
 
 /* Reads a "<prefix>N\r\n" header starting at _pos. Returns 1 done, 0 need more, -1 error. */
 static int read_header(struct agent_req *r, const char *buf, size_t len, long long *out) {
-  size_t cr = find_crlf(buf, len, r->_pos + 1);
+  size_t cr = agent_find_crlf(buf, len, r->_pos + 1);
   if (cr == SIZE_MAX) return len - r->_pos > HEADER_MAX ? -1 : 0;
   if (cr - r->_pos > HEADER_MAX || !parse_num(buf, r->_pos + 1, cr, out)) return -1;
   r->_pos = cr + 2;

@@ -140,17 +140,23 @@ int rbt_proc_wait(struct rbt_proc *p, int timeout_ms) {
   return -1000;
 }
 
-char *rbt_proc_log(const struct rbt_proc *p) {
-  FILE *f = fopen(p->log, "r");
-  if (!f) return strdup("");
+char *rbt_slurp(FILE *f) {
   char *buf = NULL;
   size_t len = 0;
   FILE *m = open_memstream(&buf, &len);
+  if (!m) return strdup("");
   char chunk[4096];
   size_t n;
   while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) fwrite(chunk, 1, n, m);
-  fclose(f);
   fclose(m);
+  return buf;
+}
+
+char *rbt_proc_log(const struct rbt_proc *p) {
+  FILE *f = fopen(p->log, "r");
+  if (!f) return strdup("");
+  char *buf = rbt_slurp(f);
+  fclose(f);
   return buf;
 }
 

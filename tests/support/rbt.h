@@ -8,6 +8,7 @@
 #include <hiredis/hiredis.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 struct rbt_proc {
@@ -32,6 +33,8 @@ bool rbt_wait_port(int port, int timeout_ms);
 /* Stops a server with SIGTERM and checks it exited 0 (so a sanitizer report, which makes the
  * exit status non-zero, fails the test); on failure prints its log and returns -1. */
 int rbt_action_stop_checked(struct rbt_proc *p);
+/* Reads f to its end into a malloc'd, NUL-terminated string (caller frees; f stays open). */
+char *rbt_slurp(FILE *f);
 /* Reads the process log into a malloc'd string (caller frees). */
 char *rbt_proc_log(const struct rbt_proc *p);
 

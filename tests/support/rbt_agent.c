@@ -116,13 +116,7 @@ redisContext *rbt_connect_timeout(int port) {
 int rbt_run(const char *cmdline, char **out) {
   FILE *f = popen(cmdline, "r");
   if (!f) return -1;
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *m = open_memstream(&buf, &len);
-  char chunk[4096];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) fwrite(chunk, 1, n, m);
-  fclose(m);
+  char *buf = rbt_slurp(f);
   int st = pclose(f);
   if (out)
     *out = buf;
