@@ -1,7 +1,7 @@
 /* bench_action.c: precise client-side measurements of rbench-action for tools/bench-action.sh.
  *
  *   bench_action cold ACTION_BIN N            process start -> POST /init answered, N times
- *   bench_action spawn BIN N                  process start -> exit of BIN (the VM's floor)
+ *   bench_action spawn BIN N [ARGS...]        process start -> exit of BIN ARGS (the VM's floor)
  *   bench_action warm ACTION_BIN REDIS_PORT N  POST /run num_ops=1 round trips vs one direct
  *                                              Redis SET round trip, N of each, interleaved
  * Prints one line of "name=value" pairs (microseconds) per command. */
@@ -171,16 +171,19 @@ static int warm(const char *bin, int redis_port, int n) {
   return 0;
 }
 
-static int spawn_floor(const char *bin, int n) {
+static int spawn_floor(char **argv, int n) {
   uint64_t *ns = calloc((size_t)n, sizeof *ns);
+  posix_spawn_file_actions_t fa; /* what the program prints is not measured */
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   for (int i = 0; i < n; i++) {
-    char *argv[] = {(char *)bin, NULL};
     uint64_t t0 = rb_clock_mono_ns();
     pid_t pid;
-    if (posix_spawn(&pid, bin, NULL, NULL, argv, environ) != 0) return 1;
+    if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0) return 1;
     waitpid(pid, NULL, 0);
     ns[i] = rb_clock_mono_ns() - t0;
   }
+  posix_spawn_file_actions_destroy(&fa);
   report("spawn", ns, (size_t)n);
   printf("\n");
   free(ns);
@@ -189,9 +192,13 @@ static int spawn_floor(const char *bin, int n) {
 
 int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
-  if (argc == 4 && strcmp(argv[1], "spawn") == 0) return spawn_floor(argv[2], atoi(argv[3]));
+  if (argc >= 4 && strcmp(argv[1], "spawn") == 0) {
+    int n = atoi(argv[3]);
+    argv[3] = argv[2]; /* argv[3..] becomes BIN ARGS... */
+    return spawn_floor(argv + 3, n);
+  }
   if (argc == 4 && strcmp(argv[1], "cold") == 0) return cold(argv[2], atoi(argv[3]));
   if (argc == 5 && strcmp(argv[1], "warm") == 0) return warm(argv[2], atoi(argv[3]), atoi(argv[4]));
-  fprintf(stderr, "usage: bench_action spawn BIN N | cold ACTION_BIN N | warm ACTION_BIN REDIS_PORT N\n");
+  fprintf(stderr, "usage: bench_action spawn BIN N [ARGS...] | cold ACTION_BIN N | warm ACTION_BIN REDIS_PORT N\n");
   return 2;
 }
