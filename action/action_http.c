@@ -1,107 +1,108 @@
-/* action_http.c: civetweb glue between HTTP requests and action_protocol.
+/* action_http.c: the action's HTTP server (see the header).
  *
- * civetweb (not libmicrohttpd) because Debian's libmicrohttpd pulls in GnuTLS and eight more
- * libraries whose loading and constructors cost 5-8 ms of every cold start on a 2-core VM;
- * civetweb links only libc (docs/benchmarks.md has the measurement). Every request, even one
- * civetweb itself rejects, is answered with a JSON body and a Content-Length. */
+ * Why not an HTTP server library: Debian's libmicrohttpd links GnuTLS and eight more libraries
+ * (5 ms more per process start here), and civetweb (no static archive, a master and worker
+ * threads started before the first request) kept the cold start at 8 ms against a 5 ms
+ * target; docs/benchmarks.md has the measurements. This file is only the connection loop:
+ * parsing is http-parser's, JSON is cJSON's, and the event loop of the Redis work is libevent's.
+ */
 #define _GNU_SOURCE
 #include "action_http.h"
 
-#include <arpa/inet.h>
-#include <civetweb.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
-#include <sys/socket.h>
-#include <time.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rb_log.h"
 
 #define SENTINEL "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n"
+#define READ_CHUNK 16384
+#define LINGER_MS 2000
 
 struct action_http {
-  struct mg_context *mg;
   struct action_ctx *ctx;
-  int port;  /* the port actually bound */
-  bool ipv6;
+  int lfd;
+  int port;
+  int max_conns;
+  int stop_pipe[2];  /* written once on stop: every connection thread polls the read end */
+  int slot_pipe[2];  /* a connection thread ended: wakes the acceptor when it waits for a slot */
+  pthread_mutex_t lock;
+  pthread_cond_t idle;
+  int active;        /* connection threads running */
 };
 
-/* Sends status with a JSON body as one write (headers and body together: two writes cost
- * the client an extra wakeup per request). close_after: the request body was not (fully)
- * read, so the connection cannot be reused. */
-static void send_json(struct mg_connection *conn, int status, const char *body, size_t len,
-                      bool close_after) {
+struct conn {
+  struct action_http *srv;
+  int fd;
+  char buf[READ_CHUNK];
+};
+
+static const char *status_text(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Payload Too Large";
+    case 431: return "Request Header Fields Too Large";
+    default: return "Internal Server Error";
+  }
+}
+
+static bool send_all(int fd, struct iovec *iov, int cnt) {
+  while (cnt > 0) {
+    struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
+    ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    size_t left = (size_t)w;
+    while (cnt > 0 && left >= iov->iov_len) {
+      left -= iov->iov_len;
+      iov++;
+      cnt--;
+    }
+    if (cnt > 0) {
+      iov->iov_base = (char *)iov->iov_base + left;
+      iov->iov_len -= left;
+    }
+  }
+  return true;
+}
+
+/* Headers and body in one system call: two writes cost the client an extra wake-up. */
+static bool send_json(int fd, int status, const char *body, size_t len, bool close_after) {
   char head[256];
-  if (close_after) mg_disable_connection_keep_alive(conn);
   int n = snprintf(head, sizeof head,
                    "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s%s\r\n",
-                   status, mg_get_response_code_text(conn, status), len,
-                   status == 405 ? "Allow: POST\r\n" : "", close_after ? "Connection: close\r\n" : "");
-  char *msg = malloc((size_t)n + len);
-  if (!msg) {
-    mg_write(conn, head, (size_t)n);
-    mg_write(conn, body, len);
-    return;
-  }
-  memcpy(msg, head, (size_t)n);
-  memcpy(msg + n, body, len);
-  mg_write(conn, msg, (size_t)n + len);
-  free(msg);
+                   status, status_text(status), len, status == 405 ? "Allow: POST\r\n" : "",
+                   close_after ? "Connection: close\r\n" : "");
+  struct iovec iov[2] = {{head, (size_t)n}, {(void *)(uintptr_t)body, len}};
+  return send_all(fd, iov, 2);
 }
 
-static void send_error(struct mg_connection *conn, int status, const char *msg, bool close_after) {
+static bool send_error(int fd, int status, const char *msg, bool close_after) {
   struct action_response r = {0};
   action_response_error(&r, status, msg);
-  if (r.body) send_json(conn, status, r.body, r.len, close_after);
+  bool ok = r.body && send_json(fd, status, r.body, r.len, close_after);
   action_response_free(&r);
-}
-
-static void send_too_large(struct mg_connection *conn) {
-  char msg[96];
-  snprintf(msg, sizeof msg, "request body larger than %u bytes", ACTION_HTTP_BODY_MAX);
-  send_error(conn, 413, msg, true);
-}
-
-/* Reads the whole body (Content-Length or chunked) into a malloc'd buffer. Returns 0 on
- * success, 413 when it passes the limit, 400 when it cannot be read. */
-static int read_body(struct mg_connection *conn, char **out, size_t *outlen) {
-  const struct mg_request_info *ri = mg_get_request_info(conn);
-  if (ri->content_length > (long long)ACTION_HTTP_BODY_MAX) return 413;
-  size_t cap = ri->content_length > 0 ? (size_t)ri->content_length + 1 : 4096;
-  size_t len = 0;
-  char *buf = malloc(cap);
-  if (!buf) return 400;
-  for (;;) {
-    if (len == cap) {
-      size_t ncap = cap * 2 > ACTION_HTTP_BODY_MAX + 1 ? ACTION_HTTP_BODY_MAX + 1 : cap * 2;
-      char *nb = ncap > cap ? realloc(buf, ncap) : NULL;
-      if (!nb) {
-        free(buf);
-        return len > ACTION_HTTP_BODY_MAX ? 413 : 400;
-      }
-      buf = nb;
-      cap = ncap;
-    }
-    int n = mg_read(conn, buf + len, cap - len);
-    if (n < 0) {
-      free(buf);
-      return 400;
-    }
-    if (n == 0) break;
-    len += (size_t)n;
-    if (len > ACTION_HTTP_BODY_MAX) {
-      free(buf);
-      return 413;
-    }
-  }
-  *out = buf;
-  *outlen = len;
-  return 0;
+  return ok;
 }
 
 static void write_sentinels(void) {
@@ -110,155 +111,291 @@ static void write_sentinels(void) {
   (void)w;
 }
 
-/* civetweb's begin_request: every request comes here; returning 1 means answered. */
-static int on_request(struct mg_connection *conn) {
-  struct action_http *srv = mg_get_user_data(mg_get_context(conn));
-  const struct mg_request_info *ri = mg_get_request_info(conn);
-  bool init = strcmp(ri->local_uri, "/init") == 0;
-  bool run = strcmp(ri->local_uri, "/run") == 0;
-  if (!init && !run) {
-    send_error(conn, 404, "not found: use POST /init or POST /run", true);
+/* Waits until fd is readable. 1: readable, 0: timed out, -1: stopping. */
+static int wait_readable(struct action_http *srv, int fd, int timeout_ms) {
+  struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = srv->stop_pipe[0], .events = POLLIN}};
+  for (;;) {
+    int n = poll(p, 2, timeout_ms);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -1;
+    if (n == 0) return 0;
+    if (p[1].revents) return -1;
     return 1;
   }
-  if (strcmp(ri->request_method, "POST") != 0) {
-    send_error(conn, 405, "method not allowed: use POST", true);
-    return 1;
+}
+
+/* After an error answer the client may still be sending: read and drop what comes for a
+ * while, so closing does not reset the connection before the client has read the answer. */
+static void linger_close(struct action_http *srv, int fd) {
+  shutdown(fd, SHUT_WR);
+  char sink[4096];
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (;;) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long spent = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+    if (spent >= LINGER_MS || wait_readable(srv, fd, (int)(LINGER_MS - spent)) <= 0) break;
+    if (recv(fd, sink, sizeof sink, 0) <= 0) break;
   }
-  char *body = NULL;
-  size_t len = 0;
-  int rc = read_body(conn, &body, &len);
-  if (rc == 413) {
-    send_too_large(conn);
-    return 1;
-  }
-  if (rc != 0) {
-    send_error(conn, 400, "cannot read the request body", true);
-    return 1;
-  }
+  close(fd);
+}
+
+/* Serves one complete request. Returns false when the connection must close. */
+static bool answer(struct action_http *srv, int fd, struct action_httpreq *req) {
   struct action_response r = {0};
-  if (init) {
-    action_handle_init(srv->ctx, body, len, &r);
-  } else {
-    action_handle_run(srv->ctx, body, len, &r);
-    write_sentinels();
+  switch (req->route) {
+    case AHR_ROUTE_INIT:
+      action_handle_init(srv->ctx, req->body, req->body_len, &r);
+      break;
+    case AHR_ROUTE_RUN:
+      action_handle_run(srv->ctx, req->body, req->body_len, &r);
+      write_sentinels();
+      break;
+    case AHR_ROUTE_BAD_METHOD:
+      action_response_error(&r, 405, "method not allowed: use POST");
+      break;
+    default:
+      action_response_error(&r, 404, "not found: use POST /init or POST /run");
+      break;
   }
-  free(body);
-  if (r.body) send_json(conn, r.status, r.body, r.len, false);
+  bool keep = req->keep_alive;
+  bool ok = r.body && send_json(fd, r.status, r.body, r.len, !keep);
   action_response_free(&r);
-  return 1;
+  return ok && keep;
 }
 
-/* Errors civetweb detects itself (malformed request, header too large, timeouts). */
-static int on_http_error(struct mg_connection *conn, int status, const char *errmsg) {
-  char msg[160];
-  snprintf(msg, sizeof msg, "%s", errmsg && *errmsg ? errmsg : mg_get_response_code_text(conn, status));
-  size_t n = strlen(msg);
-  while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = '\0';
-  send_error(conn, status == 503 ? 500 : status, msg, true); /* 503 means "shutting down" to OpenWhisk */
-  return 0;
-}
-
-static int on_log(const struct mg_connection *conn, const char *message) {
-  (void)conn;
-  rb_warn("http: %s", message);
-  return 1;
-}
-
-struct action_http *action_http_start(struct action_ctx *ctx, const char *host, int port,
-                                      int threads, char *err, size_t errlen) {
-  static bool lib_ready;
-  if (!lib_ready) {
-    mg_init_library(0);
-    lib_ready = true;
-  }
-  if (strchr(host, ':') && !mg_check_feature(MG_FEATURES_IPV6)) {
-    snprintf(err, errlen,
-             "cannot listen on [%s]:%d: this build's HTTP library (Debian's civetweb) has no "
-             "IPv6 support; use an IPv4 address such as 0.0.0.0",
-             host, port);
-    return NULL;
-  }
-  struct action_http *srv = calloc(1, sizeof *srv);
-  if (!srv) {
-    snprintf(err, errlen, "out of memory");
-    return NULL;
-  }
-  srv->ctx = ctx;
-  char ports[300];
-  if (strchr(host, ':'))
-    snprintf(ports, sizeof ports, "[%s]:%d", host, port);
-  else
-    snprintf(ports, sizeof ports, "%s:%d", host, port);
-  char nthreads[16];
-  snprintf(nthreads, sizeof nthreads, "%d", threads);
-  /* Every worker thread is created at start, which costs cold-start time: keep few. Headers
-   * and body are separate writes, so Nagle would hold the body for a delayed ACK (40 ms). */
-  const char *options[] = {"listening_ports", ports, "num_threads", nthreads, "tcp_nodelay", "1",
-                           "enable_keep_alive", "yes", "keep_alive_timeout_ms", "60000",
-                           "request_timeout_ms", "600000", "max_request_size", "16384",
-                           "decode_url", "no", NULL};
-  struct mg_callbacks cb;
-  memset(&cb, 0, sizeof cb);
-  cb.begin_request = on_request;
-  cb.http_error = on_http_error;
-  cb.log_message = on_log;
-  struct mg_init_data init = {.callbacks = &cb, .user_data = srv, .configuration_options = options};
-  struct mg_error_data errdata;
-  char mgerr[256] = "";
-  memset(&errdata, 0, sizeof errdata);
-  errdata.text = mgerr;
-  errdata.text_buffer_size = sizeof mgerr;
-  srv->mg = mg_start2(&init, &errdata);
-  if (!srv->mg) {
-    snprintf(err, errlen, "cannot listen on %s: %s", ports, mgerr[0] ? mgerr : "address in use or not available");
-    free(srv);
-    return NULL;
-  }
-  struct mg_server_port bound[4];
-  int n = mg_get_server_ports(srv->mg, 4, bound);
-  srv->port = n > 0 ? bound[0].port : port;
-  srv->ipv6 = n > 0 && bound[0].protocol == 3;
-  return srv;
-}
-
-/* civetweb's listener thread notices mg_stop only when its poll wakes up, which can take two
- * seconds; connecting to our own listener wakes it at once. */
-struct poker {
-  int port;
-  bool ipv6;
-  atomic_bool done;
-};
-
-static void *poke_listener(void *arg) {
-  struct poker *p = arg;
-  while (!atomic_load(&p->done)) {
-    int fd = socket(p->ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
-    if (fd >= 0) {
-      if (p->ipv6) {
-        struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)p->port),
-                                  .sin6_addr = IN6ADDR_LOOPBACK_INIT};
-        (void)connect(fd, (struct sockaddr *)&sa, sizeof sa);
-      } else {
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p->port),
-                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        (void)connect(fd, (struct sockaddr *)&sa, sizeof sa);
+static void serve_conn(struct conn *c) {
+  struct action_http *srv = c->srv;
+  int fd = c->fd;
+  size_t off = 0, len = 0; /* buffered bytes not yet fed: c->buf[off, off + len) */
+  for (;;) {
+    struct action_httpreq req;
+    action_httpreq_init(&req);
+    bool started = len > 0;
+    enum ahr_state st = AHR_MORE;
+    for (;;) {
+      if (len > 0) {
+        size_t used = 0;
+        st = action_httpreq_feed(&req, c->buf + off, len, &used);
+        off += used;
+        len -= used;
+        if (st == AHR_COMPLETE || st == AHR_ERROR) break;
+        if (st == AHR_CONTINUE) {
+          static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+          struct iovec iov = {(void *)(uintptr_t)cont, sizeof cont - 1};
+          if (!send_all(fd, &iov, 1)) break;
+          continue;
+        }
+        if (len > 0) break; /* http-parser stopped short without saying why: give up */
       }
-      close(fd);
+      int w = wait_readable(srv, fd, ACTION_HTTP_IDLE_MS);
+      if (w <= 0) {
+        if (w == 0 && started) {
+          send_error(fd, 408, "timed out reading the request", true);
+          st = AHR_ERROR;
+          req.error_status = 0; /* answered already */
+        }
+        break;
+      }
+      ssize_t r = recv(fd, c->buf, sizeof c->buf, 0);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break; /* the client closed (mid-request: nothing to answer to) */
+      off = 0;
+      len = (size_t)r;
+      started = true;
     }
-    struct timespec ts = {0, 10 * 1000 * 1000};
-    nanosleep(&ts, NULL);
+    bool keep = false;
+    if (st == AHR_COMPLETE) {
+      keep = answer(srv, fd, &req);
+    } else if (st == AHR_ERROR && req.error_status) {
+      send_error(fd, req.error_status, req.error, true);
+      action_httpreq_free(&req);
+      linger_close(srv, fd);
+      return;
+    }
+    action_httpreq_free(&req);
+    if (!keep) break;
+    /* Between requests, stop when the server stops (a request in progress was finished). */
+    struct pollfd sp = {.fd = srv->stop_pipe[0], .events = POLLIN};
+    if (poll(&sp, 1, 0) > 0) break;
   }
+  close(fd);
+}
+
+static void *conn_thread(void *arg) {
+  struct conn *c = arg;
+  struct action_http *srv = c->srv;
+  serve_conn(c);
+  free(c);
+  /* The count and the acceptor's wake-up change together, under the lock, so the acceptor
+   * cannot wake, still see no room and sleep again; this is also the last touch of srv,
+   * which may be freed once active is 0. */
+  pthread_mutex_lock(&srv->lock);
+  srv->active--;
+  char b = 1;
+  ssize_t w = write(srv->slot_pipe[1], &b, 1); /* non-blocking; a full pipe is wake-up enough */
+  (void)w;
+  pthread_cond_broadcast(&srv->idle);
+  pthread_mutex_unlock(&srv->lock);
   return NULL;
 }
 
-void action_http_stop(struct action_http *srv) {
-  if (!srv) return;
-  struct poker p = {.port = srv->port, .ipv6 = srv->ipv6};
-  atomic_init(&p.done, false);
+static void format_addr(const char *host, int port, char *out, size_t outlen) {
+  if (strchr(host, ':'))
+    snprintf(out, outlen, "[%s]:%d", host, port);
+  else
+    snprintf(out, outlen, "%s:%d", host, port);
+}
+
+struct action_http *action_http_start(struct action_ctx *ctx, const char *host, int port,
+                                      int max_conns, char *err, size_t errlen) {
+  char where[300];
+  format_addr(host, port, where, sizeof where);
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                           .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+  struct addrinfo *res = NULL;
+  char service[16];
+  snprintf(service, sizeof service, "%d", port);
+  int gai = getaddrinfo(host, service, &hints, &res);
+  if (gai != 0) {
+    snprintf(err, errlen, "cannot listen on %s: %s", where, gai_strerror(gai));
+    return NULL;
+  }
+  int lfd = -1, saved = 0;
+  for (struct addrinfo *ai = res; ai && lfd < 0; ai = ai->ai_next) {
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+      saved = errno;
+      continue;
+    }
+    int one = 1, zero = 0;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ai->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+      saved = errno;
+      close(fd);
+      continue;
+    }
+    lfd = fd;
+  }
+  freeaddrinfo(res);
+  if (lfd < 0) {
+    snprintf(err, errlen, "cannot listen on %s: %s", where, strerror(saved));
+    return NULL;
+  }
+  struct action_http *srv = calloc(1, sizeof *srv);
+  if (!srv || pipe2(srv->stop_pipe, O_CLOEXEC) != 0) {
+    snprintf(err, errlen, "cannot start the server: %s", srv ? strerror(errno) : "out of memory");
+    free(srv);
+    close(lfd);
+    return NULL;
+  }
+  if (pipe2(srv->slot_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    snprintf(err, errlen, "cannot start the server: %s", strerror(errno));
+    close(srv->stop_pipe[0]);
+    close(srv->stop_pipe[1]);
+    free(srv);
+    close(lfd);
+    return NULL;
+  }
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  srv->port = port;
+  if (getsockname(lfd, (struct sockaddr *)&ss, &sl) == 0)
+    srv->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                               : ((struct sockaddr_in *)&ss)->sin_port);
+  srv->ctx = ctx;
+  srv->lfd = lfd;
+  srv->max_conns = max_conns > 0 ? max_conns : 1;
+  pthread_mutex_init(&srv->lock, NULL);
+  pthread_cond_init(&srv->idle, NULL);
+  return srv;
+}
+
+int action_http_port(const struct action_http *srv) { return srv->port; }
+
+static void start_conn(struct action_http *srv, int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  struct conn *c = malloc(sizeof *c);
+  pthread_attr_t attr;
   pthread_t t;
-  bool poking = pthread_create(&t, NULL, poke_listener, &p) == 0;
-  mg_stop(srv->mg);
-  atomic_store(&p.done, true);
-  if (poking) pthread_join(t, NULL);
+  bool ok = c != NULL && pthread_attr_init(&attr) == 0;
+  if (ok) {
+    c->srv = srv;
+    c->fd = fd;
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_mutex_lock(&srv->lock);
+    srv->active++;
+    pthread_mutex_unlock(&srv->lock);
+    int rc = pthread_create(&t, &attr, conn_thread, c);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+      pthread_mutex_lock(&srv->lock);
+      srv->active--;
+      pthread_mutex_unlock(&srv->lock);
+      rb_warn("http: cannot start a connection thread: %s", strerror(rc));
+      ok = false;
+    }
+  }
+  if (!ok) {
+    free(c);
+    send_error(fd, 500, "the action cannot serve another connection now", true);
+    close(fd);
+  }
+}
+
+void action_http_serve(struct action_http *srv, int stop_fd) {
+  for (;;) {
+    pthread_mutex_lock(&srv->lock);
+    bool room = srv->active < srv->max_conns;
+    pthread_mutex_unlock(&srv->lock);
+    struct pollfd p[3] = {{.fd = stop_fd, .events = POLLIN},
+                          {.fd = srv->slot_pipe[0], .events = POLLIN},
+                          {.fd = room ? srv->lfd : -1, .events = POLLIN}};
+    int n = poll(p, 3, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      rb_error("http: poll: %s", strerror(errno));
+      break;
+    }
+    if (p[0].revents) break;
+    if (p[1].revents) {
+      char drain[64];
+      while (read(srv->slot_pipe[0], drain, sizeof drain) > 0) {
+      }
+    }
+    if (p[2].revents) {
+      int fd = accept4(srv->lfd, NULL, NULL, SOCK_CLOEXEC);
+      if (fd >= 0) {
+        start_conn(srv, fd);
+      } else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        rb_warn("http: accept: %s", strerror(errno));
+        struct timespec ts = {0, 10 * 1000 * 1000}; /* let connections close */
+        nanosleep(&ts, NULL);
+      }
+    }
+  }
+  /* Stop: refuse new connections, wake idle ones, wait for requests in progress. */
+  close(srv->lfd);
+  srv->lfd = -1;
+  char b = 1;
+  ssize_t w = write(srv->stop_pipe[1], &b, 1);
+  (void)w;
+  pthread_mutex_lock(&srv->lock);
+  while (srv->active > 0) pthread_cond_wait(&srv->idle, &srv->lock);
+  pthread_mutex_unlock(&srv->lock);
+}
+
+void action_http_free(struct action_http *srv) {
+  if (!srv) return;
+  if (srv->lfd >= 0) close(srv->lfd);
+  close(srv->stop_pipe[0]);
+  close(srv->stop_pipe[1]);
+  close(srv->slot_pipe[0]);
+  close(srv->slot_pipe[1]);
+  pthread_mutex_destroy(&srv->lock);
+  pthread_cond_destroy(&srv->idle);
   free(srv);
 }

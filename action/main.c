@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "action_exec.h"
@@ -30,8 +31,9 @@ static void usage(FILE *out) {
           "against Redis or through the rbench batching agent, and reports their timings.\n"
           "\n"
           "  --listen HOST:PORT  serve POST /init and POST /run here (default 0.0.0.0:8080)\n"
-          "  --threads N         serve up to N requests at once (1-256, default 4; raise it\n"
-          "                      for actions created with --concurrency above 4)\n"
+          "  --threads N         serve up to N connections at once, a thread each, started\n"
+          "                      as they arrive (1-1024, default 64; raise it for actions\n"
+          "                      created with --concurrency above 64)\n"
           "  --actionloop        ActionLoop mode: one JSON line per activation on stdin, the\n"
           "                      answer on file descriptor 3 (automatic when __OW_PROXY_VERSION\n"
           "                      is set by OpenWhisk's ActionLoop proxy)\n"
@@ -133,17 +135,24 @@ static int serve_http(struct action_ctx *ctx, const struct options *o) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads inherit the mask; sigwait below */
+  pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads inherit the mask; the signalfd below */
+  int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+  if (sfd < 0) {
+    fprintf(stderr, "rbench-action: signalfd: %s\n", strerror(errno));
+    return 1;
+  }
   struct action_http *srv = action_http_start(ctx, o->host, o->port, o->threads, err, sizeof err);
   if (!srv) {
     fprintf(stderr, "rbench-action: %s\n", err);
+    close(sfd);
     return 1;
   }
-  rb_info("rbench-action %s listening on %s:%d", RBENCH_VERSION, o->host, o->port);
-  int sig = 0;
-  sigwait(&set, &sig);
-  rb_info("stopping on signal %d", sig);
-  action_http_stop(srv);
+  rb_info("rbench-action %s listening on %s:%d", RBENCH_VERSION, o->host, action_http_port(srv));
+  action_http_serve(srv, sfd);
+  struct signalfd_siginfo si;
+  if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) rb_info("stopped on signal %u", si.ssi_signo);
+  action_http_free(srv);
+  close(sfd);
   return 0;
 }
 
