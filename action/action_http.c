@@ -60,6 +60,7 @@ static const char *status_text(int status) {
     case 408: return "Request Timeout";
     case 413: return "Payload Too Large";
     case 431: return "Request Header Fields Too Large";
+    case 505: return "HTTP Version Not Supported";
     default: return "Internal Server Error";
   }
 }

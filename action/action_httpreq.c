@@ -63,6 +63,7 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
 static int on_headers_complete(http_parser *p) {
   struct action_httpreq *r = req_of(p);
   r->headers_done = true;
+  if (p->http_major != 1 || p->http_minor > 1) return fail(r, 505, "HTTP version not supported: use HTTP/1.1");
   r->path[r->path_len < sizeof r->path ? r->path_len : sizeof r->path - 1] = '\0';
   bool known = r->path_len < sizeof r->path && (strcmp(r->path, "/init") == 0 || strcmp(r->path, "/run") == 0);
   if (!known)
