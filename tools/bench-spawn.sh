@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench-spawn.sh: what process start-up costs on this machine, library by library, and where
-# rbench-action's cold start sits against it (docs/benchmarks.md, "Where the cold start goes"
-# and "Why civetweb"). Each line: posix_spawn until exit, N times, p50/p90/min in µs.
+# rbench-action's cold start sits against it (docs/benchmarks.md, "Where the cold start goes").
+# rbench-action loads libc and libcjson only (http-parser, hiredis and libevent are linked
+# statically): the "with-cjson" line is its floor. Each line: posix_spawn until exit, N times, p50/p90/min in µs.
 #   tools/bench-spawn.sh [N]   (default 100)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,8 +16,8 @@ echo 'int main(void) { return 0; }' >"$tmp/empty.c"
 cc -O2 -static "$tmp/empty.c" -o "$tmp/static"
 cc -O2 "$tmp/empty.c" -o "$tmp/plain"
 # --no-as-needed: link (and so load) the libraries although main() uses none of them
+cc -O2 "$tmp/empty.c" -o "$tmp/with-cjson" -Wl,--no-as-needed -lcjson
 cc -O2 "$tmp/empty.c" -o "$tmp/with-libevent-hiredis-cjson" -Wl,--no-as-needed -levent_core -lhiredis -lcjson
-cc -O2 "$tmp/empty.c" -o "$tmp/with-civetweb" -Wl,--no-as-needed -lcivetweb -levent_core -lhiredis -lcjson
 cc -O2 "$tmp/empty.c" -o "$tmp/with-libmicrohttpd" -Wl,--no-as-needed -lmicrohttpd -levent_core -lhiredis -lcjson
 
 echo "### process start-up, $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -24,7 +25,7 @@ echo
 echo "Command: \`tools/bench-spawn.sh $n\`"
 echo
 echo '```'
-for prog in static plain with-libevent-hiredis-cjson with-civetweb with-libmicrohttpd; do
+for prog in static plain with-cjson with-libevent-hiredis-cjson with-libmicrohttpd; do
   printf '%-30s ' "$prog"; "$tool" spawn "$tmp/$prog" "$n"
 done
 printf '%-30s ' "rbench-action --version"; "$tool" spawn build/release/action/rbench-action "$n" --version
