@@ -16,6 +16,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +43,7 @@ struct action_http {
   pthread_mutex_t lock;
   pthread_cond_t idle;
   int active;        /* connection threads running */
+  atomic_bool stopping;
 };
 
 struct conn {
@@ -218,8 +220,7 @@ static void serve_conn(struct conn *c) {
     action_httpreq_free(&req);
     if (!keep) break;
     /* Between requests, stop when the server stops (a request in progress was finished). */
-    struct pollfd sp = {.fd = srv->stop_pipe[0], .events = POLLIN};
-    if (poll(&sp, 1, 0) > 0) break;
+    if (atomic_load_explicit(&srv->stopping, memory_order_relaxed)) break;
   }
   close(fd);
 }
@@ -309,6 +310,7 @@ struct action_http *action_http_start(struct action_ctx *ctx, const char *host, 
   srv->ctx = ctx;
   srv->lfd = lfd;
   srv->max_conns = max_conns > 0 ? max_conns : 1;
+  atomic_init(&srv->stopping, false);
   pthread_mutex_init(&srv->lock, NULL);
   pthread_cond_init(&srv->idle, NULL);
   return srv;
@@ -381,6 +383,7 @@ void action_http_serve(struct action_http *srv, int stop_fd) {
   /* Stop: refuse new connections, wake idle ones, wait for requests in progress. */
   close(srv->lfd);
   srv->lfd = -1;
+  atomic_store(&srv->stopping, true);
   char b = 1;
   ssize_t w = write(srv->stop_pipe[1], &b, 1);
   (void)w;
