@@ -85,10 +85,13 @@ static void body_message(const char *body, size_t len, char *out, size_t outlen)
     if (*p == '\n' || *p == '\r') *p = ' ';
 }
 
-static void finish_inv(struct ow_target *t, struct job_inv *inv) {
-  inv->end_ns = rb_clock_mono_ns();
+/* end_ns: when the reply was complete (the transfer's finished_ns), 0 for now. */
+static void finish_inv_at(struct ow_target *t, struct job_inv *inv, uint64_t end_ns) {
+  inv->end_ns = end_ns ? end_ns : rb_clock_mono_ns();
   t->base.on_done(t->base.runner, inv);
 }
+
+static void finish_inv(struct ow_target *t, struct job_inv *inv) { finish_inv_at(t, inv, 0); }
 
 static void http_error(struct job_inv *inv, enum job_outcome o, long status, const char *body,
                        size_t len) {
@@ -114,6 +117,7 @@ static void on_poll(void *ctx, struct job_http_xfer *x) {
     job_record_set_error(&inv->rec, JOB_ERR_ABORTED, "stopped while polling the activation");
     done = true;
   }
+  uint64_t end_ns = x->finished_ns;
   job_http_xfer_free(x);
   uint64_t now = rb_clock_mono_ns();
   if (!done && now >= inv->deadline_ns) {
@@ -124,7 +128,7 @@ static void on_poll(void *ctx, struct job_http_xfer *x) {
     done = true;
   }
   if (done) {
-    finish_inv(t, inv);
+    finish_inv_at(t, inv, end_ns);
     return;
   }
   /* 404 until the record is stored, or a passing error: back off and ask again. */
@@ -185,8 +189,9 @@ static void on_invoke(void *ctx, struct job_http_xfer *x) {
   } else {
     http_error(inv, x->status >= 500 ? JOB_ERR_SERVER : JOB_ERR_CLIENT, x->status, x->body, x->len);
   }
+  uint64_t end_ns = x->finished_ns;
   job_http_xfer_free(x);
-  finish_inv(t, inv);
+  finish_inv_at(t, inv, end_ns);
 }
 
 static enum rb_err ow_send(struct job_target *base, struct job_inv *inv) {
@@ -293,7 +298,8 @@ struct job_target *job_ow_create(struct job_http *http, const struct job_target_
   t->opts = (struct job_http_opts){.timeout_ms = (long)(tc->request_timeout * 1000),
                                    .connect_timeout_ms = 10000,
                                    .insecure = tc->insecure,
-                                   .userpwd = t->userpwd};
+                                   .userpwd = t->userpwd,
+                                   .borrow_body = true}; /* t->body outlives every request */
   t->headers = job_http_json_headers();
   t->opts.headers = t->headers;
   t->poll_timeout_ns = (uint64_t)(tc->poll_timeout * 1e9);

@@ -116,6 +116,9 @@ static uint64_t pump(struct runner *r) {
   }
 }
 
+/* job_http's send hook: keeps the schedule while replies are handled. */
+static uint64_t pump_hook(void *arg) { return pump(arg); }
+
 static const char *signal_name(int sig) {
   return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "signal";
 }
@@ -241,6 +244,7 @@ enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_
   r.next_progress_ns = r.start_ns + r.progress_every_ns;
   job_sched_init(&r.sched, r.start_ns, rq->params->rate, planned,
                  (uint32_t)rq->params->max_in_flight, LATE_THRESHOLD_NS);
+  job_http_set_pump(r.http, pump_hook, &r);
   int stopped_by = loop(&r);
   progress(&r, rb_clock_mono_ns(), true);
   struct job_run_info in;
