@@ -125,11 +125,6 @@ static void count_kind(struct kind_stats *k, const char *msg) {
   k->msg_count[k->msgs++] = 1;
 }
 
-static double action_elapsed_us(const cJSON *action) {
-  const cJSON *e = cJSON_GetObjectItemCaseSensitive(action, "elapsed_us");
-  return cJSON_IsNumber(e) ? e->valuedouble : -1;
-}
-
 enum rb_err job_results_add(struct job_results *r, struct job_record *rec) {
   job_redact(rec->error, sizeof rec->error, r->secrets);
   if (r->lines++) fputs(",\n", r->spool);
@@ -151,7 +146,7 @@ enum rb_err job_results_add(struct job_results *r, struct job_record *rec) {
     samples_push(&r->m[M_DURATION], rec->duration_ms * 1000.0);
     samples_push(&r->m[M_WAIT], rec->wait_ms * 1000.0);
     samples_push(&r->m[M_INIT], rec->init_ms * 1000.0);
-    samples_push(&r->m[M_ACTION], action_elapsed_us(rec->action));
+    samples_push(&r->m[M_ACTION], rec->action_elapsed_us);
   }
   return ferror(r->spool) ? RB_ERR_IO : RB_OK;
 }
