@@ -3,6 +3,7 @@
 #include "job_http.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -218,6 +219,8 @@ static void live_remove(struct job_http *h, struct job_http_xfer *x) {
 }
 
 static void xfer_release(struct job_http_xfer *x) {
+  if (x->easy) curl_easy_cleanup(x->easy);
+  free(x->prof_url);
   curl_slist_free_all(x->headers);
   free(x->req_copy);
   free(x->body);
@@ -297,17 +300,49 @@ static void apply_opts(struct job_http *h, CURL *c, const struct job_http_opts *
   }
 }
 
-static struct job_http_xfer *xfer_alloc(struct job_http *h) {
-  struct job_http_xfer *x = h->free_xfers;
-  if (!x) return calloc(1, sizeof *x);
-  h->free_xfers = x->next;
+static bool same_profile(const struct job_http_xfer *x, const char *method, const char *url,
+                         const char *body, size_t len, const struct job_http_opts *opts) {
+  return x->easy && x->prof_url && x->prof_opts == opts && x->prof_body == body &&
+         x->prof_len == len && strcmp(x->prof_method, method) == 0 && strcmp(x->prof_url, url) == 0;
+}
+
+/* A recycled transfer: one whose easy handle is set up for exactly this request when there is
+ * one among the first few, else any (its handle is reset), else a new one. */
+static struct job_http_xfer *xfer_alloc(struct job_http *h, const char *method, const char *url,
+                                        const char *body, size_t len,
+                                        const struct job_http_opts *opts, bool *ready) {
+  *ready = false;
+  struct job_http_xfer **pp = &h->free_xfers, **pick = NULL;
+  for (int i = 0; *pp && i < 8; i++, pp = &(*pp)->next) {
+    if (same_profile(*pp, method, url, body, len, opts)) {
+      pick = pp;
+      *ready = true;
+      break;
+    }
+  }
+  if (!pick && h->free_xfers) pick = &h->free_xfers;
+  if (!pick) return calloc(1, sizeof(struct job_http_xfer));
+  struct job_http_xfer *x = *pick;
+  *pick = x->next;
   h->free_n--;
-  char *body = x->body; /* keep the reply buffer */
-  size_t cap = x->cap;
+  if (!*ready) {
+    if (x->easy) easy_put(h, x->easy);
+    x->easy = NULL;
+    free(x->prof_url);
+    x->prof_url = NULL;
+  }
+  /* Clear the transfer's state, keeping the reply buffer, the easy handle and its profile. */
+  struct job_http_xfer keep = *x;
   memset(x, 0, sizeof *x);
-  x->body = body;
-  x->cap = cap;
-  if (body) body[0] = '\0';
+  x->body = keep.body;
+  x->cap = keep.cap;
+  if (x->body) x->body[0] = '\0';
+  x->easy = keep.easy;
+  x->prof_url = keep.prof_url;
+  memcpy(x->prof_method, keep.prof_method, sizeof x->prof_method);
+  x->prof_body = keep.prof_body;
+  x->prof_len = keep.prof_len;
+  x->prof_opts = keep.prof_opts;
   return x;
 }
 
@@ -316,7 +351,9 @@ struct job_http_xfer *job_http_xfer_new(struct job_http *h, const char *method, 
                                         struct curl_slist *headers,
                                         const struct job_http_opts *opts, job_http_done_fn done,
                                         void *ctx) {
-  struct job_http_xfer *x = xfer_alloc(h);
+  bool ready = false;
+  bool reusable = !headers && (!body || opts->borrow_body); /* the same request can come again */
+  struct job_http_xfer *x = xfer_alloc(h, method, url, body, len, opts, &ready);
   if (!x) {
     curl_slist_free_all(headers);
     return NULL;
@@ -325,6 +362,10 @@ struct job_http_xfer *job_http_xfer_new(struct job_http *h, const char *method, 
   x->headers = headers;
   x->done = done;
   x->ctx = ctx;
+  if (ready) { /* PRIVATE, WRITEDATA and ERRORBUFFER already point at x */
+    x->req_body = body;
+    return x;
+  }
   x->easy = easy_get(h);
   if (body && opts->borrow_body) {
     x->req_body = body;
@@ -351,14 +392,23 @@ struct job_http_xfer *job_http_xfer_new(struct job_http *h, const char *method, 
   }
   if (strcmp(method, "GET") != 0) curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
   apply_opts(h, c, opts);
+  if (reusable && strlen(method) < sizeof x->prof_method && (x->prof_url = strdup(url)) != NULL) {
+    snprintf(x->prof_method, sizeof x->prof_method, "%s", method);
+    x->prof_body = body;
+    x->prof_len = len;
+    x->prof_opts = opts;
+  }
   return x;
 }
 
 void job_http_xfer_free(struct job_http_xfer *x) {
   if (!x) return;
   struct job_http *h = x->h;
-  if (x->easy) easy_put(h, x->easy);
-  x->easy = NULL;
+  if (x->easy && (!x->prof_url || !h)) {
+    if (h) easy_put(h, x->easy);
+    else curl_easy_cleanup(x->easy);
+    x->easy = NULL;
+  }
   curl_slist_free_all(x->headers);
   x->headers = NULL;
   free(x->req_copy);

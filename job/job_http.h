@@ -51,6 +51,13 @@ struct job_http_xfer {
   void *ctx;
   struct job_http *h;
   struct job_http_xfer *next;   /* internal: done queue / free list */
+  /* internal: what the easy handle is set up for, so that the same request again (every
+   * invoke of a run) reuses it as is, without a single curl_easy_setopt */
+  char *prof_url;
+  char prof_method[8];
+  const char *prof_body;
+  size_t prof_len;
+  const struct job_http_opts *prof_opts;
 };
 
 struct job_http_opts {
@@ -62,8 +69,12 @@ struct job_http_opts {
   const struct curl_slist *headers; /* borrowed request headers shared by many transfers
                                        (used when job_http_xfer_new gets none); must outlive
                                        them */
-  bool borrow_body;       /* the request body outlives the transfer: not copied */
+  bool borrow_body;       /* the request body outlives the transfer: not copied; with no
+                             per-request headers, its easy handle is then kept set up for the
+                             same request (same opts, method, URL and body pointer) */
 };
+/* A job_http_opts must outlive the transfers made with it and not change after its first
+ * use: transfers set up with it are recycled as they are. */
 
 /* The headers of every rbench request: JSON in and out, no "Expect: 100-continue", and
  * User-Agent rbench/VERSION. Owned by the caller (curl_slist_free_all); NULL when out of
