@@ -260,6 +260,12 @@ void job_http_destroy(struct job_http *h) {
   free(h);
 }
 
+static size_t discard(char *data, size_t size, size_t n, void *arg) {
+  (void)data;
+  (void)arg;
+  return size * n;
+}
+
 static size_t on_body(char *data, size_t size, size_t n, void *arg) {
   struct job_http_xfer *x = arg;
   size_t add = size * n;
@@ -382,7 +388,7 @@ struct job_http_xfer *job_http_xfer_new(struct job_http *h, const char *method, 
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_PRIVATE, x);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, opts->discard_body ? discard : on_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
   if (headers) curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   else if (opts->headers) curl_easy_setopt(c, CURLOPT_HTTPHEADER, opts->headers);

@@ -69,6 +69,7 @@ struct job_http_opts {
   const struct curl_slist *headers; /* borrowed request headers shared by many transfers
                                        (used when job_http_xfer_new gets none); must outlive
                                        them */
+  bool discard_body;      /* the reply body is not kept (x->body stays empty) */
   bool borrow_body;       /* the request body outlives the transfer: not copied; with no
                              per-request headers, its easy handle is then kept set up for the
                              same request (same opts, method, URL and body pointer) */

@@ -19,6 +19,7 @@ struct ow_target {
   char userpwd[600];      /* secret */
   struct curl_slist *headers; /* owned, shared by every request */
   struct job_http_opts opts;
+  struct job_http_opts check_opts; /* the preflight GET: 10 s, body not kept */
   uint64_t poll_timeout_ns;
 };
 
@@ -217,6 +218,10 @@ static void ow_destroy(struct job_target *base) {
   free(t);
 }
 
+static enum job_preflight classify_check(const char *apihost, const char *action_url, CURLcode rc,
+                                         long status, const char *ebuf, char *err,
+                                         size_t errlen);
+
 /* GET the action once: classifies what is wrong before the schedule starts. */
 static enum job_preflight check_action(const char *apihost, const char *action_url,
                                        const char *userpwd, bool insecure, char *err,
@@ -244,6 +249,13 @@ static enum job_preflight check_action(const char *apihost, const char *action_u
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   curl_easy_cleanup(c);
   if (devnull) fclose(devnull);
+  return classify_check(apihost, action_url, rc, status, ebuf, err, errlen);
+}
+
+/* What the answer to the GET of the action says about the configuration. */
+static enum job_preflight classify_check(const char *apihost, const char *action_url, CURLcode rc,
+                                         long status, const char *ebuf, char *err,
+                                         size_t errlen) {
   if (rc != CURLE_OK) {
     enum job_outcome o = job_outcome_of_curl(rc);
     rb_errorf(0, err, errlen, "OpenWhisk API host %s is unreachable (%s: %s)%s", apihost,
@@ -265,6 +277,38 @@ static enum job_preflight check_action(const char *apihost, const char *action_u
     return JOB_PREFLIGHT_UNREACHABLE;
   }
   return JOB_PREFLIGHT_OK;
+}
+
+struct preflight {
+  bool done;
+  CURLcode code;
+  long status;
+  char errbuf[CURL_ERROR_SIZE];
+};
+
+static void on_preflight(void *ctx, struct job_http_xfer *x) {
+  struct preflight *p = ctx;
+  p->done = true;
+  p->code = x->code;
+  p->status = x->status;
+  snprintf(p->errbuf, sizeof p->errbuf, "%s", x->errbuf);
+  job_http_xfer_free(x);
+}
+
+/* check_action through the run's own connection cache: the connection it opens stays open for
+ * the first invocations, which then do not pay a connect on the schedule's clock. */
+static enum job_preflight check_action_warm(struct ow_target *t, const char *apihost,
+                                            const char *action_url, char *err, size_t errlen) {
+  struct preflight p = {0};
+  struct job_http_xfer *x = job_http_xfer_new(t->base.http, "GET", action_url, NULL, 0, NULL,
+                                              &t->check_opts, on_preflight, &p);
+  if (!x || job_http_start(t->base.http, x) != RB_OK) {
+    job_http_xfer_free(x);
+    rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
+    return JOB_PREFLIGHT_CONFIG;
+  }
+  while (!p.done) job_http_wait(t->base.http, rb_clock_mono_ns() + 100000000u);
+  return classify_check(apihost, action_url, p.code, p.status, p.errbuf, err, errlen);
 }
 
 struct job_target *job_ow_create(struct job_http *http, const struct job_target_conf *tc,
@@ -302,6 +346,9 @@ struct job_target *job_ow_create(struct job_http *http, const struct job_target_
                                    .borrow_body = true}; /* t->body outlives every request */
   t->headers = job_http_json_headers();
   t->opts.headers = t->headers;
+  t->check_opts = t->opts;
+  t->check_opts.timeout_ms = 10000;
+  t->check_opts.discard_body = true;
   t->poll_timeout_ns = (uint64_t)(tc->poll_timeout * 1e9);
   t->body = build_body(p, cfg, &t->body_len);
   char action_url[1200];
@@ -310,7 +357,7 @@ struct job_target *job_ow_create(struct job_http *http, const struct job_target_
   if (!t->body || !t->headers)
     rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
   else
-    *pf = check_action(cfg->apihost, action_url, t->userpwd, tc->insecure, err, errlen);
+    *pf = check_action_warm(t, cfg->apihost, action_url, err, errlen);
   if (*pf != JOB_PREFLIGHT_OK) {
     ow_destroy(&t->base);
     return NULL;
