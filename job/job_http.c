@@ -576,7 +576,10 @@ void job_http_wait(struct job_http *h, uint64_t until_ns) {
   h->pump_at = until_ns;
   uint64_t now = rb_clock_mono_ns();
   keep_schedule(h, now);
-  run_done(h);
+  if (h->done_head) { /* e.g. a reply read right after its request went out: the caller */
+    run_done(h);      /* may now have other plans than sleeping until until_ns */
+    return;
+  }
   uint64_t deadline = until_ns < h->pump_at ? until_ns : h->pump_at;
   if (h->curl_deadline && h->curl_deadline < deadline) deadline = h->curl_deadline;
   if (h->timers && h->timers->at_ns < deadline) deadline = h->timers->at_ns;
