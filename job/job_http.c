@@ -159,6 +159,40 @@ struct curl_slist *job_http_json_headers(void) {
   return h;
 }
 
+struct curl_slist *job_http_add_basic_auth(struct curl_slist *list, const char *userpwd) {
+  static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const char prefix[] = "Authorization: Basic ";
+  size_t n = strlen(userpwd), len = sizeof prefix - 1 + (n + 2) / 3 * 4;
+  char *line = malloc(len + 1);
+  if (!line) {
+    job_http_free_secret_headers(list);
+    return NULL;
+  }
+  memcpy(line, prefix, sizeof prefix - 1);
+  char *o = line + sizeof prefix - 1;
+  for (size_t i = 0; i < n; i += 3) {
+    unsigned v = (unsigned)(unsigned char)userpwd[i] << 16;
+    if (i + 1 < n) v |= (unsigned)(unsigned char)userpwd[i + 1] << 8;
+    if (i + 2 < n) v |= (unsigned char)userpwd[i + 2];
+    *o++ = t[(v >> 18) & 63];
+    *o++ = t[(v >> 12) & 63];
+    *o++ = i + 1 < n ? t[(v >> 6) & 63] : '=';
+    *o++ = i + 2 < n ? t[v & 63] : '=';
+  }
+  *o = '\0';
+  struct curl_slist *l = curl_slist_append(list, line); /* copies */
+  explicit_bzero(line, len + 1);
+  free(line);
+  if (!l) job_http_free_secret_headers(list);
+  return l;
+}
+
+void job_http_free_secret_headers(struct curl_slist *list) {
+  for (struct curl_slist *l = list; l; l = l->next)
+    if (l->data) explicit_bzero(l->data, strlen(l->data));
+  curl_slist_free_all(list);
+}
+
 struct job_http *job_http_create(long max_connections) {
   struct job_http *h = calloc(1, sizeof *h);
   if (!h) return NULL;

@@ -17,7 +17,8 @@ struct ow_target {
   char *body;             /* the parameters, same for every invocation (holds secrets) */
   size_t body_len;
   char userpwd[600];      /* secret */
-  struct curl_slist *headers; /* owned, shared by every request */
+  struct curl_slist *headers; /* owned, shared by every request; holds the Authorization
+                                 line (a secret) */
   struct job_http_opts opts;
   struct job_http_opts check_opts; /* the preflight GET: 10 s, body not kept */
   uint64_t poll_timeout_ns;
@@ -214,7 +215,7 @@ static void ow_destroy(struct job_target *base) {
     free(t->body);
   }
   explicit_bzero(t->userpwd, sizeof t->userpwd);
-  curl_slist_free_all(t->headers);
+  job_http_free_secret_headers(t->headers); /* holds the Authorization line */
   free(t);
 }
 
@@ -342,9 +343,10 @@ struct job_target *job_ow_create(struct job_http *http, const struct job_target_
   t->opts = (struct job_http_opts){.timeout_ms = (long)(tc->request_timeout * 1000),
                                    .connect_timeout_ms = 10000,
                                    .insecure = tc->insecure,
-                                   .userpwd = t->userpwd,
+                                   /* Basic auth: a prebuilt header (below) */
                                    .borrow_body = true}; /* t->body outlives every request */
   t->headers = job_http_json_headers();
+  if (t->headers) t->headers = job_http_add_basic_auth(t->headers, t->userpwd);
   t->opts.headers = t->headers;
   t->check_opts = t->opts;
   t->check_opts.timeout_ms = 10000;

@@ -197,10 +197,33 @@ static bool is_hex(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+/* Whether [p, e) holds a control character or a backslash (eight bytes at a time). */
+static bool has_special(const char *p, const char *e) {
+  const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  for (; e - p >= 8; p += 8) {
+    uint64_t x;
+    memcpy(&x, p, 8);
+    uint64_t ctl = (x - ones * 0x20) & ~x & highs; /* a byte < 0x20 */
+    uint64_t bs = x ^ (ones * 0x5c);
+    bs = (bs - ones) & ~bs & highs; /* a byte == '\\' */
+    if (ctl | bs) return true;
+  }
+  for (; p < e; p++)
+    if ((unsigned char)*p < 0x20 || *p == '\\') return true;
+  return false;
+}
+
 /* Skips the string at s->p; *escaped tells whether it holds escapes. */
 static bool scan_string(struct scan *s, bool *escaped) {
   if (s->p >= s->e || *s->p != '"') return false;
   s->p++;
+  /* Most strings are plain: find the closing quote, then check the bytes before it. */
+  const char *q = memchr(s->p, '"', (size_t)(s->e - s->p));
+  if (!q) return false;
+  if (!has_special(s->p, q)) {
+    s->p = q + 1;
+    return true;
+  }
   while (s->p < s->e) {
     unsigned char c = (unsigned char)*s->p;
     if (c == '"') {
@@ -368,6 +391,16 @@ static bool read_first(struct scan *s, struct val *v) {
 
 static double val_number(const struct val *v, double dflt) {
   if (v->kind != V_NUMBER || v->text.n >= 64) return dflt;
+  /* Integers of up to 15 digits (most of them: times in ms and µs) are exact as doubles. */
+  const char *p = v->text.p, *e = p + v->text.n;
+  bool neg = *p == '-';
+  if (neg) p++;
+  if (e - p >= 1 && e - p <= 15) {
+    int64_t i = 0;
+    const char *d = p;
+    while (d < e && *d >= '0' && *d <= '9') i = i * 10 + (*d++ - '0');
+    if (d == e) return neg ? -(double)i : (double)i;
+  }
   char buf[64];
   memcpy(buf, v->text.p, v->text.n);
   buf[v->text.n] = '\0';

@@ -211,12 +211,30 @@ static void test_pump_bounds_the_sleep(void **state) {
   job_http_destroy(h);
 }
 
+static void test_basic_auth_header(void **state) {
+  (void)state;
+  static const char *const cases[][2] = {{"bench:key", "YmVuY2g6a2V5"}, {"a", "YQ=="}, {"ab", "YWI="},
+                                         {"abc", "YWJj"}, {"u:\xff\x01", "dTr/AQ=="}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct curl_slist *l = job_http_json_headers();
+    l = job_http_add_basic_auth(l, cases[i][0]);
+    assert_non_null(l);
+    const struct curl_slist *last = l;
+    while (last->next) last = last->next;
+    char want[64];
+    snprintf(want, sizeof want, "Authorization: Basic %s", cases[i][1]);
+    assert_string_equal(last->data, want);
+    job_http_free_secret_headers(l);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reuse_without_epoll_ctl),
       cmocka_unit_test(test_idle_connection_closed_by_server),
       cmocka_unit_test(test_wake_up_times),
       cmocka_unit_test(test_pump_bounds_the_sleep),
+      cmocka_unit_test(test_basic_auth_header),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
