@@ -633,12 +633,13 @@ void job_json_write_string(FILE *f, const char *s) {
 /* The raw_results line is built in one buffer and written with one fwrite. */
 struct wbuf {
   FILE *f;
-  size_t n;
+  size_t n, total;
   char b[2048];
 };
 
 static void wb_flush(struct wbuf *w) {
   if (w->n) fwrite(w->b, 1, w->n, w->f);
+  w->total += w->n;
   w->n = 0;
 }
 
@@ -647,6 +648,7 @@ static void wb_put(struct wbuf *w, const char *s, size_t n) {
     wb_flush(w);
     if (n > sizeof w->b) {
       fwrite(s, 1, n, w->f);
+      w->total += n;
       return;
     }
   }
@@ -721,10 +723,10 @@ static void wb_json_string(struct wbuf *w, const char *s) {
   WB_LIT(w, "\"");
 }
 
-void job_record_write(FILE *f, const struct job_record *r) {
+size_t job_record_write(FILE *f, const struct job_record *r) {
   struct wbuf w;
   w.f = f;
-  w.n = 0;
+  w.n = w.total = 0;
   WB_LIT(&w, "{\"index\":");
   wb_u64(&w, r->index);
   if (r->warmup) WB_LIT(&w, ",\"warmup\":true");
@@ -773,6 +775,7 @@ void job_record_write(FILE *f, const struct job_record *r) {
   }
   WB_LIT(&w, "}");
   wb_flush(&w);
+  return w.total;
 }
 
 void job_redact(char *s, size_t size, const char *const *secrets) {

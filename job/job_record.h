@@ -94,7 +94,7 @@ void job_record_set_error(struct job_record *r, enum job_outcome o, const char *
 /* Writes the raw_results entry as one line of compact JSON (no newline). Hand-formatted
  * (no cJSON, no printf but for unusual times) into one buffer: it runs once per invocation
  * on the runner's hot path. */
-void job_record_write(FILE *f, const struct job_record *r);
+size_t job_record_write(FILE *f, const struct job_record *r); /* returns the bytes written */
 
 /* Writes s as a JSON string literal (quotes included). */
 void job_json_write_string(FILE *f, const char *s);
