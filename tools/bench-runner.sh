@@ -16,6 +16,7 @@
 #     for FLOOR_DURATION seconds after each rbench run.
 #
 #   tools/bench-runner.sh                  (build/release, built when missing)
+#   RBENCH_ARGS="--realtime" tools/bench-runner.sh   (extra rbench run flags)
 #   RATES="100 1000 5000" DURATION=10 REPS=3 MILLION=1 tools/bench-runner.sh
 set -euo pipefail
 
@@ -46,18 +47,20 @@ printf 'OPENWHISK_APIHOST=http://127.0.0.1:%s\nOPENWHISK_AUTH=bench:key\n' "$por
 one_run() {
   python3 - "$build/job/rbench" "$work/bench.env" "$1" "$2" "$3" <<'PY'
 import resource, subprocess, sys
+import os, shlex
 exe, env, rate, n, out = sys.argv[1:]
+extra = shlex.split(os.environ.get("RBENCH_ARGS", ""))
 before = resource.getrusage(resource.RUSAGE_CHILDREN)
 subprocess.run([exe, "run", "--target", "openwhisk", "--action", "pkg/ok", "--env", env,
                 "--rate", rate, "--invocations", n, "--max-in-flight", "500", "--output", out,
-                "--progress", "off"], stderr=subprocess.DEVNULL, check=True)
+                "--progress", "off"] + extra, stderr=subprocess.DEVNULL, check=True)
 after = resource.getrusage(resource.RUSAGE_CHILDREN)
 cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 print("%.6f %d" % (cpu, after.ru_maxrss))
 PY
 }
 
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); commit $(git -C "$here" rev-parse --short HEAD)${RBENCH_ARGS:+; rbench flags: $RBENCH_ARGS}"
 startups=()
 for _ in 1 2 3; do
   read -r cpu _ < <(one_run 100 1 "$work/one.json")
