@@ -146,7 +146,7 @@ static int on_timer(CURLM *m, long timeout_ms, void *userp) {
 
 struct curl_slist *job_http_json_headers(void) {
   static const char *const lines[] = {"Content-Type: application/json", "Accept: application/json",
-                                      "Expect:", "User-Agent: rbench/" RBENCH_VERSION};
+                                      "Expect:", ("User-Agent: rbench/" RBENCH_VERSION)};
   struct curl_slist *h = NULL;
   for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
     struct curl_slist *n = curl_slist_append(h, lines[i]);
