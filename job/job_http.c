@@ -3,9 +3,11 @@
 #include "job_http.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -19,6 +21,13 @@ struct app_timer {
   struct app_timer *next; /* sorted by at_ns */
 };
 
+/* What the epoll set holds for one of curl's sockets. */
+enum { FD_IN = 1, FD_OUT = 2, FD_IN_SET = 4 };
+struct fd_state {
+  uint8_t registered; /* FD_IN|FD_OUT as registered, FD_IN_SET when in the epoll set */
+  uint8_t wanted;     /* FD_IN|FD_OUT curl asked for; 0 = curl no longer watches it */
+};
+
 struct job_http {
   CURLM *multi;
   int epfd, tfd;
@@ -29,7 +38,17 @@ struct job_http {
   size_t live_n, live_cap;
   CURL **spare;                /* reset easy handles kept for reuse (fewer allocations) */
   size_t spare_n, spare_cap;
-  uint64_t armed_ns;           /* the timerfd's current expiry (0 = disarmed) */
+  struct job_http_xfer *free_xfers; /* recycled transfers (reply buffers kept) */
+  size_t free_n;
+  struct job_http_xfer *done_head, *done_tail; /* finished, callbacks not yet run */
+  struct fd_state *fds;        /* indexed by socket */
+  size_t fds_cap;
+  uint64_t armed_ns;           /* timerfd fallback: its current expiry (0 = disarmed) */
+  bool use_timerfd;            /* no epoll_pwait2 (or forced by tests) */
+  job_http_pump_fn pump;
+  void *pump_ctx;
+  uint64_t pump_at;            /* call pump when the clock reaches this */
+  struct job_http_stats stats;
 };
 
 static CURL *easy_get(struct job_http *h) {
@@ -45,25 +64,76 @@ static void easy_put(struct job_http *h, CURL *e) {
   }
 }
 
-/* curl says which sockets to watch; socketp (set with curl_multi_assign) marks a socket
- * already in the epoll set, so each change is one epoll_ctl call. */
+static struct fd_state *fd_get(struct job_http *h, curl_socket_t s) {
+  if (s < 0) return NULL;
+  if ((size_t)s >= h->fds_cap) {
+    size_t cap = h->fds_cap ? h->fds_cap : 64;
+    while (cap <= (size_t)s) cap *= 2;
+    struct fd_state *f = realloc(h->fds, cap * sizeof *f);
+    if (!f) return NULL;
+    memset(f + h->fds_cap, 0, (cap - h->fds_cap) * sizeof *f);
+    h->fds = f;
+    h->fds_cap = cap;
+  }
+  return &h->fds[s];
+}
+
+static void fd_forget(struct job_http *h, curl_socket_t s) {
+  if (s >= 0 && (size_t)s < h->fds_cap) h->fds[s] = (struct fd_state){0};
+}
+
+static int epoll_set(struct job_http *h, int op, curl_socket_t s, uint8_t mask) {
+  struct epoll_event ev = {.data.fd = s};
+  if (mask & FD_IN) ev.events |= EPOLLIN;
+  if (mask & FD_OUT) ev.events |= EPOLLOUT;
+  h->stats.epoll_ctls++;
+  return epoll_ctl(h->epfd, op, s, &ev);
+}
+
+/* curl says which sockets to watch. A socket curl stops watching (its connection went back
+ * to the cache) stays in the epoll set, so that reusing the connection costs no system call;
+ * it is removed if it reports an event while unwatched (e.g. the server closed it). */
 static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp) {
   (void)e;
+  (void)socketp;
   struct job_http *h = userp;
+  struct fd_state *f = fd_get(h, s);
   if (what == CURL_POLL_REMOVE) {
-    epoll_ctl(h->epfd, EPOLL_CTL_DEL, s, NULL);
+    if (f) f->wanted = 0;
+    else epoll_ctl(h->epfd, EPOLL_CTL_DEL, s, NULL);
     return 0;
   }
-  struct epoll_event ev = {.data.fd = s};
-  if (what & CURL_POLL_IN) ev.events |= EPOLLIN;
-  if (what & CURL_POLL_OUT) ev.events |= EPOLLOUT;
-  if (socketp) {
-    epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, &ev);
-  } else if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, s, &ev) == 0 || errno == EEXIST) {
-    if (errno == EEXIST) epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, &ev);
-    curl_multi_assign(h->multi, s, h);
+  uint8_t mask = (uint8_t)(((what & CURL_POLL_IN) ? FD_IN : 0) | ((what & CURL_POLL_OUT) ? FD_OUT : 0));
+  if (!f) { /* no memory for the table: plain add-or-modify every time */
+    if (epoll_set(h, EPOLL_CTL_ADD, s, mask) != 0 && errno == EEXIST) epoll_set(h, EPOLL_CTL_MOD, s, mask);
+    return 0;
   }
+  f->wanted = mask;
+  if (f->registered & FD_IN_SET) {
+    if ((f->registered & (FD_IN | FD_OUT)) != mask && epoll_set(h, EPOLL_CTL_MOD, s, mask) != 0 &&
+        errno == ENOENT)
+      epoll_set(h, EPOLL_CTL_ADD, s, mask);
+  } else if (epoll_set(h, EPOLL_CTL_ADD, s, mask) != 0 && errno == EEXIST) {
+    epoll_set(h, EPOLL_CTL_MOD, s, mask);
+  }
+  f->registered = (uint8_t)(mask | FD_IN_SET);
   return 0;
+}
+
+/* Every socket curl opens passes here: a new socket is not in the epoll set, whatever an
+ * earlier socket with the same number was. */
+static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a) {
+  (void)purpose;
+  struct job_http *h = clientp;
+  curl_socket_t s = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+  if (s != CURL_SOCKET_BAD) fd_forget(h, s);
+  return s;
+}
+
+static int on_close_socket(void *clientp, curl_socket_t s) {
+  struct job_http *h = clientp;
+  fd_forget(h, s); /* closing removes it from the epoll set */
+  return close(s);
 }
 
 static int on_timer(CURLM *m, long timeout_ms, void *userp) {
@@ -76,7 +146,7 @@ static int on_timer(CURLM *m, long timeout_ms, void *userp) {
 
 struct curl_slist *job_http_json_headers(void) {
   static const char *const lines[] = {"Content-Type: application/json", "Accept: application/json",
-                                      "Expect:", "User-Agent: rbench/" RBENCH_VERSION};
+                                      "Expect:", ("User-Agent: rbench/" RBENCH_VERSION)};
   struct curl_slist *h = NULL;
   for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
     struct curl_slist *n = curl_slist_append(h, lines[i]);
@@ -89,18 +159,53 @@ struct curl_slist *job_http_json_headers(void) {
   return h;
 }
 
+struct curl_slist *job_http_add_basic_auth(struct curl_slist *list, const char *userpwd) {
+  static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const char prefix[] = "Authorization: Basic ";
+  size_t n = strlen(userpwd), len = sizeof prefix - 1 + (n + 2) / 3 * 4;
+  char *line = malloc(len + 1);
+  if (!line) {
+    job_http_free_secret_headers(list);
+    return NULL;
+  }
+  memcpy(line, prefix, sizeof prefix - 1);
+  char *o = line + sizeof prefix - 1;
+  for (size_t i = 0; i < n; i += 3) {
+    unsigned v = (unsigned)(unsigned char)userpwd[i] << 16;
+    if (i + 1 < n) v |= (unsigned)(unsigned char)userpwd[i + 1] << 8;
+    if (i + 2 < n) v |= (unsigned char)userpwd[i + 2];
+    *o++ = t[(v >> 18) & 63];
+    *o++ = t[(v >> 12) & 63];
+    *o++ = i + 1 < n ? t[(v >> 6) & 63] : '=';
+    *o++ = i + 2 < n ? t[v & 63] : '=';
+  }
+  *o = '\0';
+  struct curl_slist *l = curl_slist_append(list, line); /* copies */
+  explicit_bzero(line, len + 1);
+  free(line);
+  if (!l) job_http_free_secret_headers(list);
+  return l;
+}
+
+void job_http_free_secret_headers(struct curl_slist *list) {
+  for (struct curl_slist *l = list; l; l = l->next)
+    if (l->data) explicit_bzero(l->data, strlen(l->data));
+  curl_slist_free_all(list);
+}
+
 struct job_http *job_http_create(long max_connections) {
   struct job_http *h = calloc(1, sizeof *h);
   if (!h) return NULL;
+  h->tfd = -1;
   h->epfd = epoll_create1(EPOLL_CLOEXEC);
-  h->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   h->multi = curl_multi_init();
-  if (h->epfd < 0 || h->tfd < 0 || !h->multi) {
+  if (h->epfd < 0 || !h->multi) {
     job_http_destroy(h);
     return NULL;
   }
-  struct epoll_event ev = {.events = EPOLLIN, .data.fd = h->tfd};
-  epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->tfd, &ev);
+  /* Sleeps end on time: the kernel may otherwise extend them by the thread's timer slack
+   * (50 µs by default), which would show as schedule lag. */
+  prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
   curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
   curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
   curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
@@ -115,6 +220,29 @@ struct job_http *job_http_create(long max_connections) {
   return h;
 }
 
+/* The timerfd wake-up, for kernels without epoll_pwait2 (Linux < 5.11) or when forced. */
+static bool timerfd_start(struct job_http *h) {
+  if (h->tfd >= 0) return true;
+  h->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (h->tfd < 0) return false;
+  struct epoll_event ev = {.events = EPOLLIN, .data.fd = h->tfd};
+  epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->tfd, &ev);
+  h->armed_ns = 0;
+  return true;
+}
+
+void job_http_use_timerfd(struct job_http *h, bool on) {
+  h->use_timerfd = on && timerfd_start(h);
+}
+
+void job_http_set_pump(struct job_http *h, job_http_pump_fn fn, void *ctx) {
+  h->pump = fn;
+  h->pump_ctx = ctx;
+  h->pump_at = 0;
+}
+
+void job_http_get_stats(const struct job_http *h, struct job_http_stats *out) { *out = h->stats; }
+
 static void live_remove(struct job_http *h, struct job_http_xfer *x) {
   for (size_t i = 0; i < h->live_n; i++) {
     if (h->live[i] == x) {
@@ -122,6 +250,15 @@ static void live_remove(struct job_http *h, struct job_http_xfer *x) {
       return;
     }
   }
+}
+
+static void xfer_release(struct job_http_xfer *x) {
+  if (x->easy) curl_easy_cleanup(x->easy);
+  free(x->prof_url);
+  curl_slist_free_all(x->headers);
+  free(x->req_copy);
+  free(x->body);
+  free(x);
 }
 
 void job_http_destroy(struct job_http *h) {
@@ -132,7 +269,17 @@ void job_http_destroy(struct job_http *h) {
     h->live_n--;
     job_http_xfer_free(x);
   }
+  while (h->done_head) { /* finished, callback never run (destroyed from inside one) */
+    struct job_http_xfer *x = h->done_head;
+    h->done_head = x->next;
+    job_http_xfer_free(x);
+  }
   free(h->live);
+  while (h->free_xfers) {
+    struct job_http_xfer *x = h->free_xfers;
+    h->free_xfers = x->next;
+    xfer_release(x);
+  }
   for (size_t i = 0; i < h->spare_n; i++) curl_easy_cleanup(h->spare[i]);
   free(h->spare);
   while (h->timers) {
@@ -140,17 +287,24 @@ void job_http_destroy(struct job_http *h) {
     h->timers = t->next;
     free(t);
   }
-  if (h->multi) curl_multi_cleanup(h->multi);
+  if (h->multi) curl_multi_cleanup(h->multi); /* may close sockets: uses h->fds */
+  free(h->fds);
   if (h->tfd >= 0) close(h->tfd);
   if (h->epfd >= 0) close(h->epfd);
   free(h);
+}
+
+static size_t discard(char *data, size_t size, size_t n, void *arg) {
+  (void)data;
+  (void)arg;
+  return size * n;
 }
 
 static size_t on_body(char *data, size_t size, size_t n, void *arg) {
   struct job_http_xfer *x = arg;
   size_t add = size * n;
   if (x->len + add + 1 > x->cap) {
-    size_t cap = x->cap ? x->cap : 1024;
+    size_t cap = x->cap ? x->cap : 2048;
     while (cap < x->len + add + 1) cap *= 2;
     if (cap > 64u * 1024 * 1024) return 0; /* refuse absurd replies */
     char *b = realloc(x->body, cap);
@@ -164,13 +318,17 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg) {
   return add;
 }
 
-static void apply_opts(CURL *c, const struct job_http_opts *o) {
+static void apply_opts(struct job_http *h, CURL *c, const struct job_http_opts *o) {
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o->timeout_ms);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
   curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
   curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 4096L); /* replies are small; keeps memory per connection low */
+  curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+  curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, h);
+  curl_easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+  curl_easy_setopt(c, CURLOPT_CLOSESOCKETDATA, h);
   if (o->insecure) {
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -182,12 +340,60 @@ static void apply_opts(CURL *c, const struct job_http_opts *o) {
   }
 }
 
+static bool same_profile(const struct job_http_xfer *x, const char *method, const char *url,
+                         const char *body, size_t len, const struct job_http_opts *opts) {
+  return x->easy && x->prof_url && x->prof_opts == opts && x->prof_body == body &&
+         x->prof_len == len && strcmp(x->prof_method, method) == 0 && strcmp(x->prof_url, url) == 0;
+}
+
+/* A recycled transfer: one whose easy handle is set up for exactly this request when there is
+ * one among the first few, else any (its handle is reset), else a new one. */
+static struct job_http_xfer *xfer_alloc(struct job_http *h, const char *method, const char *url,
+                                        const char *body, size_t len,
+                                        const struct job_http_opts *opts, bool *ready) {
+  *ready = false;
+  struct job_http_xfer **pp = &h->free_xfers, **pick = NULL;
+  for (int i = 0; *pp && i < 8; i++, pp = &(*pp)->next) {
+    if (same_profile(*pp, method, url, body, len, opts)) {
+      pick = pp;
+      *ready = true;
+      break;
+    }
+  }
+  if (!pick && h->free_xfers) pick = &h->free_xfers;
+  if (!pick) return calloc(1, sizeof(struct job_http_xfer));
+  struct job_http_xfer *x = *pick;
+  *pick = x->next;
+  h->free_n--;
+  if (!*ready) {
+    if (x->easy) easy_put(h, x->easy);
+    x->easy = NULL;
+    free(x->prof_url);
+    x->prof_url = NULL;
+  }
+  /* Clear the transfer's state, keeping the reply buffer, the easy handle and its profile. */
+  struct job_http_xfer keep = *x;
+  memset(x, 0, sizeof *x);
+  x->body = keep.body;
+  x->cap = keep.cap;
+  if (x->body) x->body[0] = '\0';
+  x->easy = keep.easy;
+  x->prof_url = keep.prof_url;
+  memcpy(x->prof_method, keep.prof_method, sizeof x->prof_method);
+  x->prof_body = keep.prof_body;
+  x->prof_len = keep.prof_len;
+  x->prof_opts = keep.prof_opts;
+  return x;
+}
+
 struct job_http_xfer *job_http_xfer_new(struct job_http *h, const char *method, const char *url,
                                         const char *body, size_t len,
                                         struct curl_slist *headers,
                                         const struct job_http_opts *opts, job_http_done_fn done,
                                         void *ctx) {
-  struct job_http_xfer *x = calloc(1, sizeof *x);
+  bool ready = false;
+  bool reusable = !headers && (!body || opts->borrow_body); /* the same request can come again */
+  struct job_http_xfer *x = xfer_alloc(h, method, url, body, len, opts, &ready);
   if (!x) {
     curl_slist_free_all(headers);
     return NULL;
@@ -196,8 +402,19 @@ struct job_http_xfer *job_http_xfer_new(struct job_http *h, const char *method, 
   x->headers = headers;
   x->done = done;
   x->ctx = ctx;
+  if (ready) { /* PRIVATE, WRITEDATA and ERRORBUFFER already point at x */
+    x->req_body = body;
+    return x;
+  }
   x->easy = easy_get(h);
-  if (!x->easy || (body && !(x->req_body = malloc(len + 1)))) {
+  if (body && opts->borrow_body) {
+    x->req_body = body;
+  } else if (body && (x->req_copy = malloc(len + 1)) != NULL) {
+    memcpy(x->req_copy, body, len);
+    x->req_copy[len] = '\0';
+    x->req_body = x->req_copy;
+  }
+  if (!x->easy || (body && !x->req_body)) {
     job_http_xfer_free(x);
     return NULL;
   }
@@ -205,28 +422,50 @@ struct job_http_xfer *job_http_xfer_new(struct job_http *h, const char *method, 
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_PRIVATE, x);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, opts->discard_body ? discard : on_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
   if (headers) curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
   else if (opts->headers) curl_easy_setopt(c, CURLOPT_HTTPHEADER, opts->headers);
   if (body) {
-    memcpy(x->req_body, body, len);
-    x->req_body[len] = '\0';
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, x->req_body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
   }
   if (strcmp(method, "GET") != 0) curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-  apply_opts(c, opts);
+  apply_opts(h, c, opts);
+  if (reusable && strlen(method) < sizeof x->prof_method && (x->prof_url = strdup(url)) != NULL) {
+    snprintf(x->prof_method, sizeof x->prof_method, "%s", method);
+    x->prof_body = body;
+    x->prof_len = len;
+    x->prof_opts = opts;
+  }
   return x;
 }
 
 void job_http_xfer_free(struct job_http_xfer *x) {
   if (!x) return;
-  if (x->easy) easy_put(x->h, x->easy);
+  struct job_http *h = x->h;
+  if (x->easy && (!x->prof_url || !h)) {
+    if (h) easy_put(h, x->easy);
+    else curl_easy_cleanup(x->easy);
+    x->easy = NULL;
+  }
   curl_slist_free_all(x->headers);
-  free(x->req_body);
-  free(x->body);
-  free(x);
+  x->headers = NULL;
+  free(x->req_copy);
+  x->req_copy = NULL;
+  x->req_body = NULL;
+  if (x->cap > 64u * 1024) { /* keep only small reply buffers */
+    free(x->body);
+    x->body = NULL;
+    x->cap = 0;
+  }
+  if (h && h->free_n < h->spare_cap) {
+    x->next = h->free_xfers;
+    h->free_xfers = x;
+    h->free_n++;
+  } else {
+    xfer_release(x);
+  }
 }
 
 enum rb_err job_http_start(struct job_http *h, struct job_http_xfer *x) {
@@ -268,25 +507,63 @@ void job_http_cancel_timers(struct job_http *h, void *ctx) {
   }
 }
 
-static void finish(struct job_http *h, CURL *easy, CURLcode code) {
+/* Takes a finished transfer out of the multi handle and stamps it; the callback runs later. */
+static struct job_http_xfer *complete(struct job_http *h, CURL *easy, CURLcode code, uint64_t now) {
   struct job_http_xfer *x = NULL;
   curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
   curl_multi_remove_handle(h->multi, easy);
   live_remove(h, x);
   h->active--;
   x->code = code;
-  x->finished_ns = rb_clock_mono_ns();
+  x->finished_ns = now;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &x->status);
   if (!x->body) x->body = calloc(1, 1);
   if (code != CURLE_OK && !x->errbuf[0]) snprintf(x->errbuf, sizeof x->errbuf, "%s", curl_easy_strerror(code));
-  x->done(x->ctx, x);
+  x->next = NULL;
+  return x;
 }
 
-static void drain_finished(struct job_http *h) {
+/* Queues every transfer curl reports finished, stamped with the time it is seen. */
+static void collect_finished(struct job_http *h) {
   CURLMsg *m;
   int left;
-  while ((m = curl_multi_info_read(h->multi, &left)) != NULL)
-    if (m->msg == CURLMSG_DONE) finish(h, m->easy_handle, m->data.result);
+  uint64_t now = 0;
+  while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
+    if (m->msg != CURLMSG_DONE) continue;
+    if (!now) now = rb_clock_mono_ns();
+    struct job_http_xfer *x = complete(h, m->easy_handle, m->data.result, now);
+    if (h->done_tail) h->done_tail->next = x;
+    else h->done_head = x;
+    h->done_tail = x;
+  }
+}
+
+/* Runs curl's due timeouts (e.g. the start of transfers just added). */
+static void run_curl_timeout(struct job_http *h) {
+  int running = 0;
+  h->curl_deadline = 0;
+  curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  collect_finished(h);
+}
+
+/* Sends what the schedule says is due (through the pump), and gets the new transfers going. */
+static void keep_schedule(struct job_http *h, uint64_t now) {
+  if (h->pump && now >= h->pump_at) h->pump_at = h->pump(h->pump_ctx);
+  for (int i = 0; i < 4 && h->curl_deadline && h->curl_deadline <= now; i++) {
+    run_curl_timeout(h);
+    now = rb_clock_mono_ns();
+  }
+}
+
+static void run_done(struct job_http *h) {
+  while (h->done_head) {
+    struct job_http_xfer *x = h->done_head;
+    h->done_head = x->next;
+    if (!h->done_head) h->done_tail = NULL;
+    x->next = NULL;
+    x->done(x->ctx, x);
+    if (h->done_head) keep_schedule(h, rb_clock_mono_ns());
+  }
 }
 
 static void fire_timers(struct job_http *h, uint64_t now) {
@@ -307,17 +584,41 @@ static void arm(struct job_http *h, uint64_t at_ns) {
   timerfd_settime(h->tfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
-void job_http_wait(struct job_http *h, uint64_t until_ns) {
-  uint64_t deadline = until_ns;
-  if (h->curl_deadline && h->curl_deadline < deadline) deadline = h->curl_deadline;
-  if (h->timers && h->timers->at_ns < deadline) deadline = h->timers->at_ns;
+#define MAX_EVENTS 64
+
+/* Sleeps until deadline (monotonic ns) or an event; returns the number of events. */
+static int sleep_until(struct job_http *h, uint64_t deadline, struct epoll_event *evs) {
   uint64_t now = rb_clock_mono_ns();
+  h->stats.waits++;
+  if (!h->use_timerfd) {
+    uint64_t d = deadline > now ? deadline - now : 0;
+    struct timespec ts = {.tv_sec = (time_t)(d / 1000000000u), .tv_nsec = (long)(d % 1000000000u)};
+    int n = epoll_pwait2(h->epfd, evs, MAX_EVENTS, &ts, NULL);
+    if (n >= 0 || errno != ENOSYS) return n;
+    h->use_timerfd = timerfd_start(h); /* old kernel: fall back for good */
+    if (!h->use_timerfd) return epoll_wait(h->epfd, evs, MAX_EVENTS, d ? (int)(d / 1000000u) + 1 : 0);
+  }
   int timeout = -1;
   if (deadline <= now) timeout = 0;
   else arm(h, deadline);
-  struct epoll_event evs[64];
-  int n = epoll_wait(h->epfd, evs, 64, timeout);
-  int running = 0;
+  return epoll_wait(h->epfd, evs, MAX_EVENTS, timeout);
+}
+
+void job_http_wait(struct job_http *h, uint64_t until_ns) {
+  /* Transfers started since the last wait are due in curl now: start them without first
+   * asking epoll for nothing. */
+  h->pump_at = until_ns;
+  uint64_t now = rb_clock_mono_ns();
+  keep_schedule(h, now);
+  if (h->done_head) { /* e.g. a reply read right after its request went out: the caller */
+    run_done(h);      /* may now have other plans than sleeping until until_ns */
+    return;
+  }
+  uint64_t deadline = until_ns < h->pump_at ? until_ns : h->pump_at;
+  if (h->curl_deadline && h->curl_deadline < deadline) deadline = h->curl_deadline;
+  if (h->timers && h->timers->at_ns < deadline) deadline = h->timers->at_ns;
+  struct epoll_event evs[MAX_EVENTS];
+  int n = sleep_until(h, deadline, evs);
   for (int i = 0; i < n; i++) {
     int fd = evs[i].data.fd;
     if (fd == h->tfd) {
@@ -327,18 +628,27 @@ void job_http_wait(struct job_http *h, uint64_t until_ns) {
       (void)r;
       continue;
     }
-    int flags = 0;
+    struct fd_state *f = fd < 0 || (size_t)fd >= h->fds_cap ? NULL : &h->fds[fd];
+    if (f && !f->wanted) { /* an idle socket curl no longer watches: take it out now */
+      if (f->registered & FD_IN_SET) {
+        h->stats.epoll_ctls++;
+        epoll_ctl(h->epfd, EPOLL_CTL_DEL, fd, NULL);
+      }
+      f->registered = 0;
+      continue;
+    }
+    keep_schedule(h, rb_clock_mono_ns()); /* sends first: they are due to the microsecond */
+    int flags = 0, running = 0;
     if (evs[i].events & (EPOLLIN | EPOLLHUP)) flags |= CURL_CSELECT_IN;
     if (evs[i].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
     if (evs[i].events & EPOLLERR) flags |= CURL_CSELECT_ERR;
     curl_multi_socket_action(h->multi, fd, flags, &running);
+    collect_finished(h);
   }
   now = rb_clock_mono_ns();
-  if (h->curl_deadline && h->curl_deadline <= now) {
-    h->curl_deadline = 0;
-    curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-  }
-  drain_finished(h);
+  if (h->curl_deadline && h->curl_deadline <= now) run_curl_timeout(h);
+  keep_schedule(h, now);
+  run_done(h);
   fire_timers(h, rb_clock_mono_ns());
 }
 
@@ -347,6 +657,8 @@ size_t job_http_active(const struct job_http *h) { return h->active; }
 void job_http_abort_all(struct job_http *h) {
   while (h->live_n) {
     struct job_http_xfer *x = h->live[h->live_n - 1];
-    finish(h, x->easy, CURLE_ABORTED_BY_CALLBACK);
+    struct job_http_xfer *d = complete(h, x->easy, CURLE_ABORTED_BY_CALLBACK, rb_clock_mono_ns());
+    d->done(d->ctx, d);
   }
+  run_done(h);
 }

@@ -17,8 +17,10 @@ struct ow_target {
   char *body;             /* the parameters, same for every invocation (holds secrets) */
   size_t body_len;
   char userpwd[600];      /* secret */
-  struct curl_slist *headers; /* owned, shared by every request */
+  struct curl_slist *headers; /* owned, shared by every request; holds the Authorization
+                                 line (a secret) */
   struct job_http_opts opts;
+  struct job_http_opts check_opts; /* the preflight GET: 10 s, body not kept */
   uint64_t poll_timeout_ns;
 };
 
@@ -85,10 +87,13 @@ static void body_message(const char *body, size_t len, char *out, size_t outlen)
     if (*p == '\n' || *p == '\r') *p = ' ';
 }
 
-static void finish_inv(struct ow_target *t, struct job_inv *inv) {
-  inv->end_ns = rb_clock_mono_ns();
+/* end_ns: when the reply was complete (the transfer's finished_ns), 0 for now. */
+static void finish_inv_at(struct ow_target *t, struct job_inv *inv, uint64_t end_ns) {
+  inv->end_ns = end_ns ? end_ns : rb_clock_mono_ns();
   t->base.on_done(t->base.runner, inv);
 }
+
+static void finish_inv(struct ow_target *t, struct job_inv *inv) { finish_inv_at(t, inv, 0); }
 
 static void http_error(struct job_inv *inv, enum job_outcome o, long status, const char *body,
                        size_t len) {
@@ -114,6 +119,7 @@ static void on_poll(void *ctx, struct job_http_xfer *x) {
     job_record_set_error(&inv->rec, JOB_ERR_ABORTED, "stopped while polling the activation");
     done = true;
   }
+  uint64_t end_ns = x->finished_ns;
   job_http_xfer_free(x);
   uint64_t now = rb_clock_mono_ns();
   if (!done && now >= inv->deadline_ns) {
@@ -124,7 +130,7 @@ static void on_poll(void *ctx, struct job_http_xfer *x) {
     done = true;
   }
   if (done) {
-    finish_inv(t, inv);
+    finish_inv_at(t, inv, end_ns);
     return;
   }
   /* 404 until the record is stored, or a passing error: back off and ask again. */
@@ -185,8 +191,9 @@ static void on_invoke(void *ctx, struct job_http_xfer *x) {
   } else {
     http_error(inv, x->status >= 500 ? JOB_ERR_SERVER : JOB_ERR_CLIENT, x->status, x->body, x->len);
   }
+  uint64_t end_ns = x->finished_ns;
   job_http_xfer_free(x);
-  finish_inv(t, inv);
+  finish_inv_at(t, inv, end_ns);
 }
 
 static enum rb_err ow_send(struct job_target *base, struct job_inv *inv) {
@@ -208,9 +215,13 @@ static void ow_destroy(struct job_target *base) {
     free(t->body);
   }
   explicit_bzero(t->userpwd, sizeof t->userpwd);
-  curl_slist_free_all(t->headers);
+  job_http_free_secret_headers(t->headers); /* holds the Authorization line */
   free(t);
 }
+
+static enum job_preflight classify_check(const char *apihost, const char *action_url, CURLcode rc,
+                                         long status, const char *ebuf, char *err,
+                                         size_t errlen);
 
 /* GET the action once: classifies what is wrong before the schedule starts. */
 static enum job_preflight check_action(const char *apihost, const char *action_url,
@@ -239,6 +250,13 @@ static enum job_preflight check_action(const char *apihost, const char *action_u
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   curl_easy_cleanup(c);
   if (devnull) fclose(devnull);
+  return classify_check(apihost, action_url, rc, status, ebuf, err, errlen);
+}
+
+/* What the answer to the GET of the action says about the configuration. */
+static enum job_preflight classify_check(const char *apihost, const char *action_url, CURLcode rc,
+                                         long status, const char *ebuf, char *err,
+                                         size_t errlen) {
   if (rc != CURLE_OK) {
     enum job_outcome o = job_outcome_of_curl(rc);
     rb_errorf(0, err, errlen, "OpenWhisk API host %s is unreachable (%s: %s)%s", apihost,
@@ -260,6 +278,38 @@ static enum job_preflight check_action(const char *apihost, const char *action_u
     return JOB_PREFLIGHT_UNREACHABLE;
   }
   return JOB_PREFLIGHT_OK;
+}
+
+struct preflight {
+  bool done;
+  CURLcode code;
+  long status;
+  char errbuf[CURL_ERROR_SIZE];
+};
+
+static void on_preflight(void *ctx, struct job_http_xfer *x) {
+  struct preflight *p = ctx;
+  p->done = true;
+  p->code = x->code;
+  p->status = x->status;
+  snprintf(p->errbuf, sizeof p->errbuf, "%s", x->errbuf);
+  job_http_xfer_free(x);
+}
+
+/* check_action through the run's own connection cache: the connection it opens stays open for
+ * the first invocations, which then do not pay a connect on the schedule's clock. */
+static enum job_preflight check_action_warm(struct ow_target *t, const char *apihost,
+                                            const char *action_url, char *err, size_t errlen) {
+  struct preflight p = {0};
+  struct job_http_xfer *x = job_http_xfer_new(t->base.http, "GET", action_url, NULL, 0, NULL,
+                                              &t->check_opts, on_preflight, &p);
+  if (!x || job_http_start(t->base.http, x) != RB_OK) {
+    job_http_xfer_free(x);
+    rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
+    return JOB_PREFLIGHT_CONFIG;
+  }
+  while (!p.done) job_http_wait(t->base.http, rb_clock_mono_ns() + 100000000u);
+  return classify_check(apihost, action_url, p.code, p.status, p.errbuf, err, errlen);
 }
 
 struct job_target *job_ow_create(struct job_http *http, const struct job_target_conf *tc,
@@ -293,9 +343,14 @@ struct job_target *job_ow_create(struct job_http *http, const struct job_target_
   t->opts = (struct job_http_opts){.timeout_ms = (long)(tc->request_timeout * 1000),
                                    .connect_timeout_ms = 10000,
                                    .insecure = tc->insecure,
-                                   .userpwd = t->userpwd};
+                                   /* Basic auth: a prebuilt header (below) */
+                                   .borrow_body = true}; /* t->body outlives every request */
   t->headers = job_http_json_headers();
+  if (t->headers) t->headers = job_http_add_basic_auth(t->headers, t->userpwd);
   t->opts.headers = t->headers;
+  t->check_opts = t->opts;
+  t->check_opts.timeout_ms = 10000;
+  t->check_opts.discard_body = true;
   t->poll_timeout_ns = (uint64_t)(tc->poll_timeout * 1e9);
   t->body = build_body(p, cfg, &t->body_len);
   char action_url[1200];
@@ -304,7 +359,7 @@ struct job_target *job_ow_create(struct job_http *http, const struct job_target_
   if (!t->body || !t->headers)
     rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
   else
-    *pf = check_action(cfg->apihost, action_url, t->userpwd, tc->insecure, err, errlen);
+    *pf = check_action_warm(t, cfg->apihost, action_url, err, errlen);
   if (*pf != JOB_PREFLIGHT_OK) {
     ow_destroy(&t->base);
     return NULL;

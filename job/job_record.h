@@ -53,8 +53,10 @@ struct job_record {
   bool cold_start;         /* initTime present (openwhisk) or /init sent (local) */
   double wait_ms, init_ms, duration_ms; /* the platform's times; < 0 when unknown */
   int polls;               /* GETs after a 202 */
-  cJSON *action;           /* owned: the action's own timings (succeeded, failed, elapsed_us,
-                              connect_us, ops_per_sec, latency_us, cold, warm); may be NULL */
+  char *action;            /* owned: the action's own timings (succeeded, failed, elapsed_us,
+                              connect_us, ops_per_sec, latency_us, cold, warm, start_ms,
+                              end_ms) as one compact JSON object; may be NULL */
+  double action_elapsed_us; /* the action's elapsed_us; < 0 when unknown */
   char error[JOB_ERROR_MAX];
 };
 
@@ -66,23 +68,33 @@ void job_record_deinit(struct job_record *r);
 /* Fills r from an OpenWhisk activation record (body of a 200/502, or of GET
  * /activations/{id}): activationId, duration, annotations waitTime/initTime, response.status
  * and response.result. Sets outcome from response.status. Returns false when the body is not
- * an activation record (r->error says why). */
+ * an activation record (r->error says why).
+ *
+ * It runs once per invocation, so it reads the record in place, without building a JSON tree
+ * (the kept action fields are copied as text, whitespace removed); any record it does not
+ * take in that way (escaped keys, a non-string error, malformed JSON, ...) goes through the
+ * full cJSON parse, which has the last word. */
 bool job_record_from_activation(struct job_record *r, const char *body, size_t len);
+
+/* The same reading through a full cJSON parse (what job_record_from_activation falls back
+ * to; tests compare the two). */
+bool job_record_from_activation_tree(struct job_record *r, const char *body, size_t len);
 
 /* Fills r from the JSON an action returns from /run (local target): success unless the
  * object has "error" (application error); not an object: developer error. */
 bool job_record_from_action_result(struct job_record *r, const char *body, size_t len);
 
-/* Moves the action's own timing fields out of its result object into r->action (they are
- * detached from result). */
+/* Copies the action's own timing fields of its result object into r->action (as text) and
+ * r->action_elapsed_us. */
 void job_record_take_action_fields(struct job_record *r, cJSON *result);
 
 /* Sets r->error to msg (truncated). */
 void job_record_set_error(struct job_record *r, enum job_outcome o, const char *msg);
 
 /* Writes the raw_results entry as one line of compact JSON (no newline). Hand-formatted
- * rather than built with cJSON: it runs once per invocation on the runner's hot path. */
-void job_record_write(FILE *f, const struct job_record *r);
+ * (no cJSON, no printf but for unusual times) into one buffer: it runs once per invocation
+ * on the runner's hot path. */
+size_t job_record_write(FILE *f, const struct job_record *r); /* returns the bytes written */
 
 /* Writes s as a JSON string literal (quotes included). */
 void job_json_write_string(FILE *f, const char *s);

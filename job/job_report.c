@@ -38,7 +38,7 @@ const char *job_report_run_color(const struct job_report_run *runs, size_t i) {
 }
 
 double job_report_pct_x(double p) {
-  if (p >= 100.0) return INFINITY;
+  if (p >= 100.0) return (double)INFINITY;
   return -log10(1.0 - p / 100.0);
 }
 
@@ -78,7 +78,7 @@ static void per_second_quantiles(struct job_report_run *r, const double *sec, co
     if (bucket[s]) bucket[s][fill[s]++] = val[i];
   }
   for (size_t s = 0; s < r->seconds; s++) {
-    r->sec_p50[s] = r->sec_p99[s] = NAN;
+    r->sec_p50[s] = r->sec_p99[s] = (double)NAN;
     if (!fill || !bucket || !bucket[s] || !fill[s]) continue;
     job_sort_doubles(bucket[s], fill[s]);
     r->sec_p50[s] = job_quantile_sorted(bucket[s], fill[s], 50);

@@ -28,6 +28,8 @@ static const char *const metric_names[M_COUNT] = {"execution_time_ms", "service_
                                                   "init_time_ms", "action_elapsed_ms"};
 
 #define MESSAGES_PER_KIND 8
+#define SPOOL_BUFFER (1u << 20)      /* raw records buffered before a forced write */
+#define SPOOL_IDLE_FLUSH (32u << 10) /* written when the runner has time, from this much */
 
 struct kind_stats {
   uint64_t count;
@@ -41,6 +43,8 @@ struct job_results {
   char out_path[1024];
   char spool_path[1100];
   FILE *spool;
+  char *spool_buf;  /* the spool's stdio buffer */
+  size_t pending;   /* bytes in it not yet written */
   uint64_t lines;
   const char *const *secrets;
   struct samples m[M_COUNT];
@@ -86,6 +90,10 @@ struct job_results *job_results_create(const char *out_path, uint64_t planned,
   snprintf(r->spool_path, sizeof r->spool_path, "%s/.rbench-raw-XXXXXX", dirname(dir));
   int fd = ok ? mkstemp(r->spool_path) : -1;
   if (fd >= 0) r->spool = fdopen(fd, "w+");
+  /* Raw records go out in large writes when the runner is idle (job_results_idle), not one
+   * system call per few records at whatever moment a buffer fills. */
+  if (r->spool && (r->spool_buf = malloc(SPOOL_BUFFER)) != NULL)
+    setvbuf(r->spool, r->spool_buf, _IOFBF, SPOOL_BUFFER);
   if (!r->spool) {
     if (fd >= 0) close(fd);
     rb_errorf(RB_ERR_IO, err, errlen, "cannot create a spool file beside %s: %s", out_path,
@@ -100,6 +108,7 @@ struct job_results *job_results_create(const char *out_path, uint64_t planned,
 void job_results_destroy(struct job_results *r) {
   if (!r) return;
   if (r->spool) fclose(r->spool);
+  free(r->spool_buf); /* after fclose: it is the spool's buffer */
   if (r->spool_path[0]) unlink(r->spool_path);
   for (int i = 0; i < M_COUNT; i++) free(r->m[i].v);
   job_hist_destroy(r->lag);
@@ -122,15 +131,13 @@ static void count_kind(struct kind_stats *k, const char *msg) {
   k->msg_count[k->msgs++] = 1;
 }
 
-static double action_elapsed_us(const cJSON *action) {
-  const cJSON *e = cJSON_GetObjectItemCaseSensitive(action, "elapsed_us");
-  return cJSON_IsNumber(e) ? e->valuedouble : -1;
-}
-
 enum rb_err job_results_add(struct job_results *r, struct job_record *rec) {
   job_redact(rec->error, sizeof rec->error, r->secrets);
-  if (r->lines++) fputs(",\n", r->spool);
-  job_record_write(r->spool, rec);
+  if (r->lines++) {
+    fputs(",\n", r->spool);
+    r->pending += 2;
+  }
+  r->pending += job_record_write(r->spool, rec);
   r->done++;
   if (rec->outcome != JOB_OK) r->failed++;
   if (r->done == 1 || rec->end_us < r->first_end_us) r->first_end_us = rec->end_us;
@@ -148,9 +155,15 @@ enum rb_err job_results_add(struct job_results *r, struct job_record *rec) {
     samples_push(&r->m[M_DURATION], rec->duration_ms * 1000.0);
     samples_push(&r->m[M_WAIT], rec->wait_ms * 1000.0);
     samples_push(&r->m[M_INIT], rec->init_ms * 1000.0);
-    samples_push(&r->m[M_ACTION], action_elapsed_us(rec->action));
+    samples_push(&r->m[M_ACTION], rec->action_elapsed_us);
   }
   return ferror(r->spool) ? RB_ERR_IO : RB_OK;
+}
+
+void job_results_idle(struct job_results *r) {
+  if (r->pending < SPOOL_IDLE_FLUSH) return;
+  fflush(r->spool); /* an error shows in ferror, checked by job_results_add and at the end */
+  r->pending = 0;
 }
 
 uint64_t job_results_done(const struct job_results *r) { return r->done; }
@@ -307,6 +320,7 @@ cJSON *job_results_summary(struct job_results *r, const struct job_run_info *in)
 
 /* Copies the spool (comma-separated record lines) to out. */
 static bool copy_spool(struct job_results *r, FILE *out) {
+  r->pending = 0;
   if (fflush(r->spool) != 0 || fseek(r->spool, 0, SEEK_SET) != 0) return false;
   char buf[65536];
   size_t n;

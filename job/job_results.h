@@ -55,6 +55,10 @@ void job_results_destroy(struct job_results *r);
 enum rb_err job_results_add(struct job_results *r, struct job_record *rec);
 
 /* Completed invocations so far, and how many of them failed. */
+/* The runner has time (no send due for a while): writes the buffered raw records if there
+ * are enough of them, so that writes seldom happen when a send is due. */
+void job_results_idle(struct job_results *r);
+
 uint64_t job_results_done(const struct job_results *r);
 uint64_t job_results_failed(const struct job_results *r);
 

@@ -82,7 +82,7 @@ void job_mwu_exact_counts(size_t n1, size_t n2, double *counts) {
 static double exact_p(size_t n1, size_t n2, double u_min) {
   size_t umax = n1 * n2;
   double *counts = malloc((umax + 1) * sizeof *counts);
-  if (!counts) return NAN;
+  if (!counts) return (double)NAN;
   job_mwu_exact_counts(n1, n2, counts);
   double total = 0, tail = 0;
   for (size_t u = 0; u <= umax; u++) {

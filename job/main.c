@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,8 @@ static void usage_run(FILE *out) {
     "      --drain-timeout S     seconds to wait for in-flight work on SIGINT/SIGTERM (10)\n"
     "      --results-configmap NAME  also publish results to this ConfigMap (in a pod)\n"
     "      --progress MODE       auto, tty, plain or off (auto)\n"
+    "      --realtime            run rbench itself as a real-time process (SCHED_FIFO; needs\n"
+    "                            CAP_SYS_NICE): keeps the schedule on a busy machine\n"
     "      --log-level LEVEL     debug, info, warn, error, off (info)\n"
     "\n"
     "Exit status: 0 completed, 1 results could not be written, 2 configuration error,\n"
@@ -81,7 +84,7 @@ static void usage(FILE *out) {
 
 enum { O_TARGET = 256, O_ACTION, O_INSECURE, O_ACTION_BIN, O_OUTPUT, O_ENV, O_REPS, O_SEED,
        O_REQ_TIMEOUT, O_POLL_TIMEOUT, O_DRAIN_TIMEOUT, O_CONFIGMAP, O_PROGRESS, O_LOG, O_HELP,
-       O_BATCHING, O_PARAM, O_POOL, O_RUNS };
+       O_BATCHING, O_PARAM, O_POOL, O_RUNS, O_REALTIME };
 
 struct run_cli {
   const char *scenario_path;
@@ -97,6 +100,7 @@ struct run_cli {
   const char *configmap;
   const char *only_runs; /* comma-separated run names, or NULL for all */
   enum job_progress_mode progress;
+  bool realtime;
 };
 
 /* Long options that map to a job_params field: name in the table with '-' for '_'. */
@@ -113,7 +117,7 @@ static const struct option run_opts[] = {
     {"progress", required_argument, NULL, O_PROGRESS},
     {"log-level", required_argument, NULL, O_LOG}, {"help", no_argument, NULL, O_HELP},
     {"batching", no_argument, NULL, O_BATCHING}, {"pool-size", required_argument, NULL, O_POOL},
-    {"runs", required_argument, NULL, O_RUNS},
+    {"runs", required_argument, NULL, O_RUNS}, {"realtime", no_argument, NULL, O_REALTIME},
     {"rate", required_argument, NULL, O_PARAM}, {"invocations", required_argument, NULL, O_PARAM},
     {"duration", required_argument, NULL, O_PARAM}, {"warmup", required_argument, NULL, O_PARAM},
     {"ops", required_argument, NULL, O_PARAM}, {"operation", required_argument, NULL, O_PARAM},
@@ -197,6 +201,7 @@ static bool run_option(struct run_cli *c, int ch, int idx) {
       rb_log_set_level((enum rb_log_level)rb_log_level_parse(optarg));
       return true;
     case O_BATCHING: return set_param(c, "batching", "true");
+    case O_REALTIME: c->realtime = true; return true;
     case O_POOL:
       if (!rb_parse_ll(optarg, 1, 10000, &n)) {
         fprintf(stderr, "rbench: --pool-size expects an integer from 1 to 10000, got '%s'\n", optarg);
@@ -336,6 +341,18 @@ static void install_signals(void) {
   signal(SIGPIPE, SIG_IGN);
 }
 
+/* --realtime: SCHED_FIFO for rbench only (processes it starts, e.g. the local target's
+ * rbench-action, get the normal policy back: SCHED_RESET_ON_FORK). The loop sleeps between
+ * sends, and the kernel's real-time throttling still leaves others 5% of each CPU. */
+static void go_realtime(void) {
+  struct sched_param sp = {.sched_priority = 10};
+  if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) != 0)
+    rb_warn("--realtime: cannot switch to SCHED_FIFO (%s); running at normal priority",
+            strerror(errno));
+  else
+    rb_info("running as a real-time process (SCHED_FIFO priority %d)", sp.sched_priority);
+}
+
 static int execute_plan(const struct run_cli *c, struct job_scenario *sc, const struct job_config *cfg,
                         const char *self) {
   size_t *plan = NULL, count = 0;
@@ -389,6 +406,7 @@ static int cmd_run(int argc, char **argv, const char *self) {
     return JOB_EXIT_CONFIG;
   }
   install_signals();
+  if (c.realtime) go_realtime();
   rc = execute_plan(&c, &sc, &cfg, self);
   explicit_bzero(&cfg, sizeof cfg);
   job_scenario_free(&sc);

@@ -8,7 +8,15 @@
 # each run REPS times (median quoted), then peak RSS of one run of 1,000,000 invocations
 # with raw records streamed to disk. Prints a Markdown table for docs/benchmarks.md.
 #
+# Two references make the CPU figure readable on a given machine:
+#   start-up: the CPU of a run of 1 invocation (process start, library loading, preflight,
+#     results document), taken out of the per-invocation figure in its own column;
+#   floor: bench_http_floor's CPU per invocation at the same rate (the same request and
+#     wake-ups over a raw socket, nothing else: what the kernel and the machine cost), run
+#     for FLOOR_DURATION seconds after each rbench run.
+#
 #   tools/bench-runner.sh                  (build/release, built when missing)
+#   RBENCH_ARGS="--realtime" tools/bench-runner.sh   (extra rbench run flags)
 #   RATES="100 1000 5000" DURATION=10 REPS=3 MILLION=1 tools/bench-runner.sh
 set -euo pipefail
 
@@ -18,7 +26,9 @@ rates=${RATES:-100 1000 2000 5000}
 duration=${DURATION:-10}
 reps=${REPS:-3}
 million=${MILLION:-1}
-if [ ! -x "$build/job/rbench" ] || [ ! -x "$build/tests/fakewhisk" ]; then
+floor_duration=${FLOOR_DURATION:-3}
+if [ ! -x "$build/job/rbench" ] || [ ! -x "$build/tests/fakewhisk" ] ||
+   [ ! -x "$build/tools/bench/bench_http_floor" ]; then
   cmake --preset release >/dev/null && cmake --build "$build" -j2 >/dev/null
 fi
 # shellcheck source=tools/lib.sh
@@ -32,26 +42,51 @@ rb_pids+=($!)
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
 printf 'OPENWHISK_APIHOST=http://127.0.0.1:%s\nOPENWHISK_AUTH=bench:key\n' "$port" >"$work/bench.env"
 
-# one_run RATE INVOCATIONS OUT: runs rbench under /usr/bin/time, prints "cpu_s maxrss_kb"
+# one_run RATE INVOCATIONS OUT: runs rbench, prints "cpu_s maxrss_kb" (user + system time
+# and peak RSS of the rbench process, from getrusage: microsecond resolution)
 one_run() {
-  /usr/bin/time -f '%U %S %M' -o "$work/time" "$build/job/rbench" run --target openwhisk \
-    --action pkg/ok --env "$work/bench.env" --rate "$1" --invocations "$2" \
-    --max-in-flight 500 --output "$3" --progress off 2>/dev/null
-  awk '{printf "%.3f %d\n", $1 + $2, $3}' "$work/time"
+  python3 - "$build/job/rbench" "$work/bench.env" "$1" "$2" "$3" <<'PY'
+import resource, subprocess, sys
+import os, shlex
+exe, env, rate, n, out = sys.argv[1:]
+extra = shlex.split(os.environ.get("RBENCH_ARGS", ""))
+before = resource.getrusage(resource.RUSAGE_CHILDREN)
+subprocess.run([exe, "run", "--target", "openwhisk", "--action", "pkg/ok", "--env", env,
+                "--rate", rate, "--invocations", n, "--max-in-flight", "500", "--output", out,
+                "--progress", "off"] + extra, stderr=subprocess.DEVNULL, check=True)
+after = resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+print("%.6f %d" % (cpu, after.ru_maxrss))
+PY
 }
 
-echo "| requested /s | achieved /s | lag p50 (µs) | lag p99 (µs) | CPU µs / invocation | late starts | runs |"
-echo "|---:|---:|---:|---:|---:|---:|---:|"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); commit $(git -C "$here" rev-parse --short HEAD)${RBENCH_ARGS:+; rbench flags: $RBENCH_ARGS}"
+startups=()
+for _ in 1 2 3; do
+  read -r cpu _ < <(one_run 100 1 "$work/one.json")
+  startups+=("$cpu")
+done
+startup=$(printf '%s\n' "${startups[@]}" | python3 -c "
+import sys, statistics as s
+print(s.median(float(l) for l in sys.stdin if l.strip()))")
+echo "start-up (a run of 1 invocation, median of 3): $(python3 -c "print('%.1f' % ($startup * 1000))") ms CPU"
+echo
+echo "| requested /s | achieved /s | lag p50 (µs) | lag p99 (µs) | CPU µs / invocation | without start-up | floor µs / invocation | late starts | runs |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for rate in $rates; do
   n=$(python3 -c "print(int($rate * $duration))")
+  nf=$(python3 -c "print(int($rate * $floor_duration))")
   rows=()
   for r in $(seq 1 "$reps"); do
     read -r cpu _ < <(one_run "$rate" "$n" "$work/r.json")
-    rows+=("$(python3 - "$work/r.json" "$cpu" "$n" <<'PY'
+    read -r _ _ floor < <("$build/tools/bench/bench_http_floor" "$port" "$rate" "$nf" bench:key)
+    rows+=("$(python3 - "$work/r.json" "$cpu" "$n" "$startup" "$floor" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 lag = d["schedule_lag_ms"]
-print(d["achieved_rate"], lag["p50"] * 1000, lag["p99"] * 1000, float(sys.argv[2]) * 1e6 / int(sys.argv[3]), d["late_starts"])
+cpu, n, startup = float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+print(d["achieved_rate"], lag["p50"] * 1000, lag["p99"] * 1000, cpu * 1e6 / n,
+      max(cpu - startup, 0) * 1e6 / n, sys.argv[5], d["late_starts"])
 PY
 )")
   done
@@ -59,8 +94,10 @@ PY
 import sys, statistics as s
 rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
 med = [s.median(c) for c in zip(*rows)]
-print('| $rate | %.1f | %.0f | %.0f | %.1f | %.0f | %d (median) |' % (med[0], med[1], med[2], med[3], med[4], len(rows)))"
+print('| $rate | %.1f | %.0f | %.0f | %.1f | %.1f | %.1f | %.0f | %d (median) |' % tuple(med + [len(rows)]))"
 done
+echo
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 if [ "$million" = 1 ]; then
   read -r cpu rss < <(one_run 20000 1000000 "$work/million.json")

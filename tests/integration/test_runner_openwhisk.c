@@ -128,6 +128,23 @@ static void test_success_with_cold_start(void **state) {
   free(log);
 }
 
+/* --realtime: a real-time rbench where permitted, a warning and a normal run where not;
+ * either way the run completes, and each invocation is recorded once. */
+static void test_realtime_option(void **state) {
+  (void)state;
+  int rc;
+  char *log = NULL;
+  cJSON *d = invoke(envfile, "ok", "30", "--realtime", NULL, &rc, &log);
+  assert_int_equal(rc, 0);
+  assert_non_null(d);
+  assert_true(strstr(log, "running as a real-time process") || strstr(log, "--realtime: cannot"));
+  assert_true(num(d, "invocations.completed") == 30);
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(d, "raw_results")), 30);
+  assert_true(num(d, "success_rate") == 1);
+  cJSON_Delete(d);
+  free(log);
+}
+
 static void test_202_then_polling(void **state) {
   (void)state;
   int rc;
@@ -342,6 +359,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_success_with_cold_start),
       cmocka_unit_test(test_202_then_polling),
+      cmocka_unit_test(test_realtime_option),
       cmocka_unit_test(test_error_kinds),
       cmocka_unit_test(test_slow_replies_time_out),
       cmocka_unit_test(test_preflight_failures),

@@ -36,8 +36,9 @@ static void test_activation_record(void **state) {
   assert_string_equal(r.status, "success");
   assert_true(r.duration_ms == 45 && r.wait_ms == 7 && r.init_ms == 31);
   assert_true(r.cold_start);
-  assert_non_null(cJSON_GetObjectItem(r.action, "elapsed_us"));
-  assert_null(cJSON_GetObjectItem(r.action, "secret_field")); /* only timing fields are kept */
+  assert_string_equal(r.action, "{\"succeeded\":10,\"failed\":0,\"elapsed_us\":2100,"
+                                "\"latency_us\":{\"p50\":200}}"); /* only timing fields */
+  assert_true(r.action_elapsed_us == 2100);
   job_record_deinit(&r);
 
   const char app[] = "{\"activationId\":\"e1\",\"duration\":3,\"response\":{\"status\":\"application error\","
@@ -218,9 +219,152 @@ static void test_configmap_body(void **state) {
   assert_string_equal(name, "rbench-results-direct-r1");
 }
 
+/* Compares two readings of the same record field by field (the action text as JSON). */
+static void assert_same_record(const struct job_record *a, const struct job_record *b) {
+  assert_int_equal(a->outcome, b->outcome);
+  assert_string_equal(a->activation_id, b->activation_id);
+  assert_string_equal(a->status, b->status);
+  assert_string_equal(a->error, b->error);
+  assert_true(a->duration_ms == b->duration_ms);
+  assert_true(a->wait_ms == b->wait_ms);
+  assert_true(a->init_ms == b->init_ms);
+  assert_int_equal(a->cold_start, b->cold_start);
+  assert_true(a->action_elapsed_us == b->action_elapsed_us);
+  assert_int_equal(a->action == NULL, b->action == NULL);
+  if (a->action) {
+    cJSON *ja = cJSON_Parse(a->action), *jb = cJSON_Parse(b->action);
+    assert_non_null(ja);
+    assert_true(cJSON_Compare(ja, jb, true));
+    cJSON_Delete(ja);
+    cJSON_Delete(jb);
+  }
+}
+
+/* The in-place reading and the full parse agree: same answer, same fields. */
+static void check_both_readings(const char *body, size_t len) {
+  struct job_record fast, tree;
+  job_record_init(&fast, 1);
+  job_record_init(&tree, 1);
+  bool f = job_record_from_activation(&fast, body, len);
+  bool t = job_record_from_activation_tree(&tree, body, len);
+  assert_int_equal(f, t);
+  if (f) assert_same_record(&fast, &tree);
+  job_record_deinit(&fast);
+  job_record_deinit(&tree);
+}
+
+static void test_activation_scan_matches_tree(void **state) {
+  (void)state;
+  static const char *const records[] = {
+      cold_record,
+      /* whitespace everywhere, numbers in all forms, duplicate keys (the first counts) */
+      " { \"activationId\" : \"a1\" , \"activationId\":\"a2\", \"duration\" : 1.5e1 ,\n"
+      "\"response\":{\"status\":\"success\",\"result\":{ \"elapsed_us\" : -0.25E+2 ,"
+      "\"latency_us\" : { \"p50\" : [ 1 , 2 , {\"x\" : \"a b\"} ] } , \"elapsed_us\":7,"
+      "\"cold\" : true , \"warm\":false,\"start_ms\":null}},"
+      "\"annotations\":[1,\"s\",[],{\"key\":\"waitTime\",\"value\":\"7\"},"
+      "{\"value\":3,\"key\":\"initTime\"},{\"key\":\"waitTime\",\"value\":0}]} \r\n",
+      /* escapes: in the id, in a kept string, in the error, in an annotation key */
+      "{\"activationId\":\"a\\\"b\",\"response\":{\"status\":\"success\",\"result\":{}}}",
+      "{\"activationId\":\"a\",\"response\":{\"status\":\"success\",\"result\":{\"cold\":\"x\\u0041\\n\"}}}",
+      "{\"activationId\":\"a\",\"response\":{\"status\":\"application error\",\"result\":"
+      "{\"error\":\"line\\nbreak\"}}}",
+      "{\"activationId\":\"a\",\"response\":{\"status\":\"success\",\"result\":{}},"
+      "\"annotations\":[{\"key\":\"wait\\u0054ime\",\"value\":4}]}",
+      /* error kinds and statuses */
+      "{\"activationId\":\"a\",\"response\":{\"status\":\"action developer error\",\"result\":"
+      "{\"error\":{\"code\":3,\"why\":[\"x\"]}}}}",
+      "{\"activationId\":\"a\",\"response\":{\"status\":\"whisk internal error\",\"result\":[1]}}",
+      "{\"activationId\":\"a\",\"response\":{\"status\":\"application error\",\"result\":\"text\"}}",
+      "{\"activationId\":\"a\",\"response\":{\"status\":\"a status longer than thirty-one bytes\"}}",
+      /* not records, or unusual shapes */
+      "{\"activationId\":\"a\"}",
+      "{\"activationId\":7,\"response\":{\"status\":\"success\"}}",
+      "{\"activationId\":\"a\",\"response\":[{\"status\":\"success\"}]}",
+      "{\"activationId\":\"a\",\"response\":{\"status\":\"success\"},\"annotations\":"
+      "{\"w\":{\"key\":\"waitTime\",\"value\":3}}}",
+      "[{\"activationId\":\"a\"}]",
+      "{\"activationId\":\"a\",\"response\":{\"status\":\"success\"}} x",
+      "{\"activationId\":\"a\",\"response\":{\"status\":\"success\"},}",
+      "{\"activationId\":\"a\",\"duration\":01,\"response\":{\"status\":\"success\"}}",
+      "{\"activationId\":\"a\",\"duration\":1.,\"response\":{\"status\":\"success\"}}",
+      "{\"activationId\":\"a\",\"duration\":tru,\"response\":{\"status\":\"success\"}}",
+      "",
+      "   ",
+  };
+  for (size_t i = 0; i < sizeof records / sizeof records[0]; i++) {
+    size_t len = strlen(records[i]);
+    check_both_readings(records[i], len);
+    for (size_t cut = 0; cut < len; cut++) check_both_readings(records[i], cut); /* truncated */
+  }
+  /* Single-byte changes of a real record. */
+  char buf[sizeof cold_record];
+  static const char repl[] = "{}[]\":,\\ 0-.eatfnu\n";
+  for (size_t at = 0; at + 1 < sizeof cold_record; at++) {
+    for (size_t k = 0; k < sizeof repl - 1; k++) {
+      memcpy(buf, cold_record, sizeof cold_record);
+      buf[at] = repl[k];
+      check_both_readings(buf, sizeof cold_record - 1);
+    }
+  }
+  /* Nesting around the depth limit goes to the full parse and gets its answer. */
+  char deep[400];
+  for (int depth = 50; depth <= 70; depth += 5) {
+    int n = snprintf(deep, sizeof deep, "{\"activationId\":\"a\",\"response\":{\"status\":\"success\","
+                                        "\"result\":{\"latency_us\":");
+    for (int d = 0; d < depth; d++) deep[n++] = '[';
+    for (int d = 0; d < depth; d++) deep[n++] = ']';
+    n += snprintf(deep + n, sizeof deep - (size_t)n, "}}}");
+    check_both_readings(deep, (size_t)n);
+  }
+}
+
+/* The hand-formatted raw_results line is the JSON the record says. */
+static void test_record_line(void **state) {
+  (void)state;
+  struct job_record r;
+  job_record_init(&r, 42);
+  r.warmup = true;
+  r.intended_us = 1500;
+  r.sent_us = 1499; /* sends can be (a little) early: negative lag */
+  r.end_us = -3;
+  r.http_status = 502;
+  r.outcome = JOB_ERR_BAD_GATEWAY;
+  snprintf(r.status, sizeof r.status, "a\"b");
+  snprintf(r.error, sizeof r.error, "tab\there \\ \x01");
+  r.wait_ms = 0.0004;
+  r.init_ms = 123456.789;
+  r.duration_ms = 1e13;
+  r.polls = 3;
+  r.action = strdup("{\"elapsed_us\":5}");
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  job_record_write(f, &r);
+  fclose(f);
+  cJSON *j = cJSON_Parse(text);
+  assert_non_null(j);
+  assert_int_equal(cJSON_GetObjectItem(j, "index")->valueint, 42);
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "warmup")));
+  assert_non_null(strstr(text, "\"intended_ms\":1.500,\"sent_ms\":1.499,\"end_ms\":-0.003,"
+                               "\"execution_time_ms\":-1.503,\"service_time_ms\":-1.502,"));
+  assert_non_null(strstr(text, "\"success\":false,\"outcome\":\"http_502\",\"http_status\":502"));
+  assert_string_equal(cJSON_GetObjectItem(j, "status")->valuestring, "a\"b");
+  assert_string_equal(cJSON_GetObjectItem(j, "error")->valuestring, "tab\there \\ \x01");
+  assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "activation_id")));
+  assert_non_null(strstr(text, "\"wait_time_ms\":0.000,\"init_time_ms\":123456.789,"
+                               "\"duration_ms\":10000000000000.000,\"polls\":3,"));
+  assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "action"), "elapsed_us")->valueint, 5);
+  cJSON_Delete(j);
+  free(text);
+  job_record_deinit(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_activation_record),
+      cmocka_unit_test(test_activation_scan_matches_tree),
+      cmocka_unit_test(test_record_line),
       cmocka_unit_test(test_action_result),
       cmocka_unit_test(test_redact),
       cmocka_unit_test(test_document_shape),

@@ -1,0 +1,240 @@
+/* test_job_http.c: the runner's event loop against a minimal HTTP/1.1 server on loopback (a
+ * thread of this test): connection reuse without epoll_ctl per request, an idle connection
+ * the server closes (taken out of the epoll set, no busy loop), wake-up times with
+ * epoll_pwait2 and with the timerfd fallback, and the send hook bounding the sleep. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "job_http.h"
+#include "rb_clock.h"
+
+struct server {
+  int lfd, port;
+  bool close_after_reply; /* close the connection after each reply (no Connection: close) */
+  atomic_int connections, requests;
+  atomic_bool stop;
+  pthread_t th;
+};
+
+static void serve_connection(struct server *s, int fd) {
+  char buf[4096];
+  size_t got = 0;
+  for (;;) {
+    ssize_t n = read(fd, buf + got, sizeof buf - 1 - got);
+    if (n <= 0) return;
+    got += (size_t)n;
+    buf[got] = '\0';
+    char *end;
+    while ((end = strstr(buf, "\r\n\r\n")) != NULL) { /* GETs only: no body */
+      static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
+      s->requests++;
+      if (write(fd, reply, sizeof reply - 1) != (ssize_t)(sizeof reply - 1)) return;
+      if (s->close_after_reply) return;
+      size_t used = (size_t)(end + 4 - buf);
+      memmove(buf, buf + used, got - used + 1);
+      got -= used;
+    }
+  }
+}
+
+static void *server_main(void *arg) {
+  struct server *s = arg;
+  while (!s->stop) {
+    int fd = accept(s->lfd, NULL, NULL);
+    if (fd < 0) continue;
+    s->connections++;
+    serve_connection(s, fd);
+    close(fd);
+  }
+  return NULL;
+}
+
+static void server_start(struct server *s, bool close_after_reply) {
+  memset(s, 0, sizeof *s);
+  s->close_after_reply = close_after_reply;
+  s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  assert_int_equal(bind(s->lfd, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(listen(s->lfd, 16), 0);
+  socklen_t len = sizeof a;
+  getsockname(s->lfd, (struct sockaddr *)&a, &len);
+  s->port = ntohs(a.sin_port);
+  assert_int_equal(pthread_create(&s->th, NULL, server_main, s), 0);
+}
+
+static void server_stop(struct server *s) {
+  s->stop = true;
+  shutdown(s->lfd, SHUT_RDWR);
+  pthread_join(s->th, NULL);
+  close(s->lfd);
+}
+
+struct result {
+  bool done;
+  CURLcode code;
+  long status;
+  char body[16];
+  uint64_t finished_ns;
+};
+
+static void on_done(void *ctx, struct job_http_xfer *x) {
+  struct result *r = ctx;
+  r->done = true;
+  r->code = x->code;
+  r->status = x->status;
+  r->finished_ns = x->finished_ns;
+  snprintf(r->body, sizeof r->body, "%s", x->body);
+  job_http_xfer_free(x);
+}
+
+static const struct job_http_opts opts = {.timeout_ms = 5000, .connect_timeout_ms = 5000};
+
+/* One GET, waited for. */
+static void get_ok(struct job_http *h, int port) {
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/x", port);
+  struct result r = {0};
+  struct job_http_xfer *x = job_http_xfer_new(h, "GET", url, NULL, 0, NULL, &opts, on_done, &r);
+  assert_non_null(x);
+  assert_int_equal(job_http_start(h, x), RB_OK);
+  uint64_t give_up = rb_clock_mono_ns() + 5000000000ull;
+  while (!r.done && rb_clock_mono_ns() < give_up) job_http_wait(h, rb_clock_mono_ns() + 100000000u);
+  assert_true(r.done);
+  assert_int_equal(r.code, CURLE_OK);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(r.body, "ok");
+  assert_true(r.finished_ns > 0 && r.finished_ns <= rb_clock_mono_ns());
+}
+
+static void test_reuse_without_epoll_ctl(void **state) {
+  (void)state;
+  struct server s;
+  server_start(&s, false);
+  for (int timerfd = 0; timerfd < 2; timerfd++) {
+    struct job_http *h = job_http_create(16);
+    assert_non_null(h);
+    job_http_use_timerfd(h, timerfd);
+    int before = s.connections;
+    get_ok(h, s.port);
+    struct job_http_stats st1;
+    job_http_get_stats(h, &st1);
+    for (int i = 0; i < 50; i++) get_ok(h, s.port);
+    struct job_http_stats st2;
+    job_http_get_stats(h, &st2);
+    assert_int_equal(s.connections - before, 1);       /* one kept-alive connection */
+    assert_true(st2.epoll_ctls - st1.epoll_ctls <= 2); /* not one per request */
+    job_http_destroy(h);
+  }
+  server_stop(&s);
+}
+
+static void test_idle_connection_closed_by_server(void **state) {
+  (void)state;
+  struct server s;
+  server_start(&s, true);
+  struct job_http *h = job_http_create(16);
+  assert_non_null(h);
+  get_ok(h, s.port);
+  /* The server has closed the idle connection: its socket reports EOF once, is taken out of
+   * the epoll set, and the loop sleeps again instead of spinning on it. */
+  struct job_http_stats st1, st2;
+  job_http_get_stats(h, &st1);
+  uint64_t until = rb_clock_mono_ns() + 60000000u;
+  while (rb_clock_mono_ns() < until) job_http_wait(h, until);
+  job_http_get_stats(h, &st2);
+  assert_true(st2.waits - st1.waits < 10);
+  get_ok(h, s.port); /* a new connection */
+  assert_int_equal(s.connections, 2);
+  job_http_destroy(h);
+  server_stop(&s);
+}
+
+static void check_wake_up(struct job_http *h) {
+  for (int i = 0; i < 5; i++) {
+    uint64_t until = rb_clock_mono_ns() + 3000000u;
+    job_http_wait(h, until);
+    uint64_t now = rb_clock_mono_ns();
+    assert_true(now >= until);               /* never early */
+    assert_true(now - until < 200000000u);   /* and not lost (lenient: shared machines) */
+  }
+}
+
+static void test_wake_up_times(void **state) {
+  (void)state;
+  struct job_http *h = job_http_create(4);
+  assert_non_null(h);
+  check_wake_up(h);
+  job_http_use_timerfd(h, true);
+  check_wake_up(h);
+  job_http_destroy(h);
+}
+
+struct pump_state {
+  int calls;
+  uint64_t next;
+};
+
+static uint64_t pump(void *ctx) {
+  struct pump_state *p = ctx;
+  p->calls++;
+  p->next = rb_clock_mono_ns() + 1000000000ull;
+  return p->next;
+}
+
+static void test_pump_bounds_the_sleep(void **state) {
+  (void)state;
+  struct job_http *h = job_http_create(4);
+  assert_non_null(h);
+  struct pump_state p = {0};
+  job_http_set_pump(h, pump, &p);
+  /* The runner asks to sleep until t0 + 5 ms (its next send): the loop wakes then and calls
+   * the send hook once, whose answer (1 s away) is not slept through here. */
+  uint64_t t0 = rb_clock_mono_ns();
+  job_http_wait(h, t0 + 5000000u);
+  uint64_t now = rb_clock_mono_ns();
+  assert_true(now >= t0 + 5000000u);
+  assert_int_equal(p.calls, 1);
+  assert_true(p.next > now);
+  job_http_destroy(h);
+}
+
+static void test_basic_auth_header(void **state) {
+  (void)state;
+  static const char *const cases[][2] = {{"bench:key", "YmVuY2g6a2V5"}, {"a", "YQ=="}, {"ab", "YWI="},
+                                         {"abc", "YWJj"}, {"u:\xff\x01", "dTr/AQ=="}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct curl_slist *l = job_http_json_headers();
+    l = job_http_add_basic_auth(l, cases[i][0]);
+    assert_non_null(l);
+    const struct curl_slist *last = l;
+    while (last->next) last = last->next;
+    char want[64];
+    snprintf(want, sizeof want, "Authorization: Basic %s", cases[i][1]);
+    assert_string_equal(last->data, want);
+    job_http_free_secret_headers(l);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_reuse_without_epoll_ctl),
+      cmocka_unit_test(test_idle_connection_closed_by_server),
+      cmocka_unit_test(test_wake_up_times),
+      cmocka_unit_test(test_pump_bounds_the_sleep),
+      cmocka_unit_test(test_basic_auth_header),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
