@@ -26,6 +26,7 @@ struct agent_config {
   char *client_password; /* owned, NULL when none */
   struct agent_flush_cfg flush;
   bool coalesce;
+  bool io_uring; /* batch client reads/writes through io_uring when available (default) */
   int upstreams;      /* upstream connections per worker */
   int workers;        /* event-loop threads */
   size_t max_clients; /* per agent (divided evenly among workers) */
