@@ -26,6 +26,9 @@ const char *agent_config_usage(void) {
          "                              BATCHING_AGENT_PASSWORD); default: no client password\n"
          "  --flush MODE                idle (default), pass or window; see docs/agent.md\n"
          "  --window-us N               longest a command waits in the agent (default 1000)\n"
+         "  --nap-us N                  sleep this long after a busy pass to gather more events\n"
+         "                              (default 100; 0: never)\n"
+         "  --nap-min-outstanding N     nap only with this many commands outstanding (default 2)\n"
          "  --max-batch N               commands per batch; reaching it flushes (default 512)\n"
          "  --coalesce                  fold runs of plain SET into MSET and GET into MGET\n"
          "  --no-io-uring               plain read()/write() per client instead of io_uring\n"
@@ -54,6 +57,8 @@ enum opt_id {
   O_FLUSH,
   O_WINDOW,
   O_MAX_BATCH,
+  O_NAP,
+  O_NAP_MIN,
   O_COALESCE,
   O_NO_URING,
   O_UPSTREAMS,
@@ -77,6 +82,8 @@ static const struct option LONGOPTS[] = {
     {"flush", required_argument, NULL, O_FLUSH},
     {"window-us", required_argument, NULL, O_WINDOW},
     {"max-batch", required_argument, NULL, O_MAX_BATCH},
+    {"nap-us", required_argument, NULL, O_NAP},
+    {"nap-min-outstanding", required_argument, NULL, O_NAP_MIN},
     {"coalesce", no_argument, NULL, O_COALESCE},
     {"no-io-uring", no_argument, NULL, O_NO_URING},
     {"upstreams", required_argument, NULL, O_UPSTREAMS},
@@ -101,6 +108,8 @@ static void defaults(struct agent_config *c) {
   c->flush.mode = AGENT_FLUSH_IDLE;
   c->flush.window_us = 1000;
   c->flush.max_batch = 512;
+  c->nap.nap_us = 100;
+  c->nap.min_outstanding = 2;
   c->io_uring = true;
   c->upstreams = 1;
   c->workers = 1;
@@ -210,6 +219,14 @@ static enum rb_err apply(struct agent_config *c, int id, const char *flag, const
     case O_WINDOW:
       rc = set_number(flag, v, 0, 10000000, &n, err, errlen);
       c->flush.window_us = (uint64_t)n;
+      break;
+    case O_NAP:
+      rc = set_number(flag, v, 0, 100000, &n, err, errlen);
+      c->nap.nap_us = (uint64_t)n;
+      break;
+    case O_NAP_MIN:
+      rc = set_number(flag, v, 0, 1000000, &n, err, errlen);
+      c->nap.min_outstanding = (size_t)n;
       break;
     case O_MAX_BATCH:
       rc = set_number(flag, v, 1, 1000000, &n, err, errlen);

@@ -10,6 +10,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sys/prctl.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +122,7 @@ struct agent_worker {
   struct agent_buf scratch;
   struct agent_buf rbuf; /* shared read buffers of one I/O round (see io_round) */
   struct agent_bio bio;  /* the I/O round: client reads and writes in one go */
+  unsigned pass_events;  /* readable sockets seen in the current pass (for the nap) */
   bool bio_ready;
   unsigned long long next_id;
   bool draining, done;
@@ -486,6 +489,7 @@ static void on_up_readable(evutil_socket_t fd, short what, void *arg) {
     return;
   }
   agent_buf_commit(&u->in, (size_t)n);
+  u->w->pass_events++;
   u->progress_us = now_us();
   for (;;) {
     size_t len = 0;
@@ -719,6 +723,7 @@ static void on_client_readable(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
   struct client *c = arg;
+  c->w->pass_events++;
   if (c->readable) return;
   c->readable = true;
   c->next_readable = c->w->readable;
@@ -1033,6 +1038,17 @@ static void on_stop(evutil_socket_t fd, short what, void *arg) {
   for (struct client *c = w->clients; c; c = c->next) client_stop_reading(c);
 }
 
+/* Sleeps after a busy pass (agent_nap_decide) so the next pass gathers more events. */
+static void nap(struct agent_worker *w) {
+  size_t outstanding = 0;
+  for (int i = 0; i < w->nups; i++) outstanding += w->ups[i].inflight_cmds + w->ups[i].pending_cmds;
+  uint64_t us = agent_nap_decide(&w->cfg->nap, &w->cfg->flush, w->pass_events, outstanding);
+  if (us == 0) return;
+  struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
 static bool any_connecting(const struct agent_worker *w) {
   for (int i = 0; i < w->nups; i++)
     if (w->ups[i].state == UP_CONNECTING) return true;
@@ -1054,9 +1070,13 @@ static void *worker_main(void *arg) {
    * client that connects right after start-up does not see "unreachable" for nothing. */
   while (any_connecting(w)) event_base_loop(w->base, EVLOOP_ONCE);
   event_add(w->accept_ev, NULL);
+  /* Naps are short: ask for the default 50 us timer slack to be 1 us. */
+  prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
   while (!w->done) {
+    w->pass_events = 0;
     event_base_loop(w->base, EVLOOP_ONCE);
     pass_end(w);
+    if (!w->draining) nap(w);
   }
   return NULL;
 }
