@@ -29,6 +29,7 @@ const char *agent_config_usage(void) {
          "  --nap-us N                  sleep this long after a busy pass to gather more events\n"
          "                              (default 100; 0: never)\n"
          "  --nap-min-outstanding N     nap only with this many commands outstanding (default 2)\n"
+         "  --nap-max-commands N        no nap after a pass that read this many (default 32)\n"
          "  --max-batch N               commands per batch; reaching it flushes (default 512)\n"
          "  --coalesce                  fold runs of plain SET into MSET and GET into MGET\n"
          "  --no-io-uring               plain read()/write() per client instead of io_uring\n"
@@ -59,6 +60,7 @@ enum opt_id {
   O_MAX_BATCH,
   O_NAP,
   O_NAP_MIN,
+  O_NAP_MAX,
   O_COALESCE,
   O_NO_URING,
   O_UPSTREAMS,
@@ -84,6 +86,7 @@ static const struct option LONGOPTS[] = {
     {"max-batch", required_argument, NULL, O_MAX_BATCH},
     {"nap-us", required_argument, NULL, O_NAP},
     {"nap-min-outstanding", required_argument, NULL, O_NAP_MIN},
+    {"nap-max-commands", required_argument, NULL, O_NAP_MAX},
     {"coalesce", no_argument, NULL, O_COALESCE},
     {"no-io-uring", no_argument, NULL, O_NO_URING},
     {"upstreams", required_argument, NULL, O_UPSTREAMS},
@@ -110,6 +113,7 @@ static void defaults(struct agent_config *c) {
   c->flush.max_batch = 512;
   c->nap.nap_us = 100;
   c->nap.min_outstanding = 2;
+  c->nap.max_cmds = 32;
   c->io_uring = true;
   c->upstreams = 1;
   c->workers = 1;
@@ -227,6 +231,10 @@ static enum rb_err apply(struct agent_config *c, int id, const char *flag, const
     case O_NAP_MIN:
       rc = set_number(flag, v, 0, 1000000, &n, err, errlen);
       c->nap.min_outstanding = (size_t)n;
+      break;
+    case O_NAP_MAX:
+      rc = set_number(flag, v, 1, 1000000, &n, err, errlen);
+      c->nap.max_cmds = (size_t)n;
       break;
     case O_MAX_BATCH:
       rc = set_number(flag, v, 1, 1000000, &n, err, errlen);

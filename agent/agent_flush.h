@@ -56,14 +56,19 @@ enum agent_flush_verdict agent_flush_decide(const struct agent_flush_cfg *cfg,
  *   the pass handled no event             -> no nap (woken by a timer only)
  *   commands outstanding < min_outstanding -> no nap (little concurrency: the nap would only
  *                                            add latency; a lone client never waits)
+ *   the pass read max_cmds commands or more -> no nap (a heavy pass already amortises its
+ *                                            wake-up; napping would only idle the pipeline)
  *   otherwise                             -> nap min(nap_us, window_us) */
 struct agent_nap_cfg {
   uint64_t nap_us;        /* 0: never nap */
   size_t min_outstanding; /* commands queued or at Redis (after the pass) needed to nap */
+  size_t max_cmds;        /* a pass that read this many commands is heavy: no nap */
 };
 
+/* pass_events: sockets found readable in the pass; pass_cmds: client commands read in it;
+ * outstanding: commands queued or at Redis after it. Returns microseconds to sleep. */
 uint64_t agent_nap_decide(const struct agent_nap_cfg *nap, const struct agent_flush_cfg *flush,
-                          unsigned pass_events, size_t outstanding);
+                          unsigned pass_events, size_t pass_cmds, size_t outstanding);
 
 /* "idle", "pass" or "window" -> mode; returns false for anything else. */
 bool agent_flush_mode_parse(const char *s, enum agent_flush_mode *out);

@@ -123,6 +123,7 @@ struct agent_worker {
   struct agent_buf rbuf; /* shared read buffers of one I/O round (see io_round) */
   struct agent_bio bio;  /* the I/O round: client reads and writes in one go */
   unsigned pass_events;  /* readable sockets seen in the current pass (for the nap) */
+  size_t pass_cmds;      /* client commands read in the current pass (for the nap) */
   bool bio_ready;
   unsigned long long next_id;
   bool draining, done;
@@ -631,6 +632,7 @@ static void handle_command(struct client *c, const char *base, size_t raw_len, u
   struct agent_cmd_args a = {base, r->argv, r->argc};
   const struct agent_cmd_info *info = NULL;
   agent_metric_add(&w->m.requests, 1);
+  w->pass_cmds++;
   agent_buf_consume(&w->scratch, w->scratch.len);
   if (agent_cmd_answer(&a, w->cfg->client_password, &c->sess, &info, &w->scratch)) {
     bool local = info && info->kind == AGENT_CMD_LOCAL && w->scratch.len > 0 &&
@@ -1042,7 +1044,8 @@ static void on_stop(evutil_socket_t fd, short what, void *arg) {
 static void nap(struct agent_worker *w) {
   size_t outstanding = 0;
   for (int i = 0; i < w->nups; i++) outstanding += w->ups[i].inflight_cmds + w->ups[i].pending_cmds;
-  uint64_t us = agent_nap_decide(&w->cfg->nap, &w->cfg->flush, w->pass_events, outstanding);
+  uint64_t us =
+      agent_nap_decide(&w->cfg->nap, &w->cfg->flush, w->pass_events, w->pass_cmds, outstanding);
   if (us == 0) return;
   struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
@@ -1074,6 +1077,7 @@ static void *worker_main(void *arg) {
   prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
   while (!w->done) {
     w->pass_events = 0;
+    w->pass_cmds = 0;
     event_base_loop(w->base, EVLOOP_ONCE);
     pass_end(w);
     if (!w->draining) nap(w);

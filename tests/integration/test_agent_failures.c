@@ -92,7 +92,7 @@ static void *load_main(void *arg) {
 static void test_redis_killed_under_load_and_restarted(void **state) {
   (void)state;
   struct rbt_proc redis, agent;
-  int mport;
+  int mport = 0;
   assert_true(start_pair(&redis, &agent, &mport, NULL));
   enum { N = 8 };
   static struct loader ls[N];

@@ -196,6 +196,7 @@ static void test_config_defaults_flags_env(void **state) {
   assert_true(c.io_uring);
   assert_int_equal(c.nap.nap_us, 100);
   assert_int_equal(c.nap.min_outstanding, 2);
+  assert_int_equal(c.nap.max_cmds, 32);
   assert_null(c.redis_password);
   agent_config_deinit(&c);
 

@@ -92,20 +92,22 @@ static void test_idle_simulation_bounds_wait(void **state) {
 static void test_nap_rules(void **state) {
   (void)state;
   struct agent_flush_cfg fl = {AGENT_FLUSH_IDLE, 1000, 512};
-  struct agent_nap_cfg nap = {100, 2};
-  assert_int_equal(agent_nap_decide(&nap, &fl, 3, 10), 100);
-  assert_int_equal(agent_nap_decide(&nap, &fl, 1, 2), 100);
-  assert_int_equal(agent_nap_decide(&nap, &fl, 0, 10), 0); /* woken by a timer only */
-  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 1), 0);  /* a lone client never waits */
-  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 0), 0);
+  struct agent_nap_cfg nap = {100, 2, 32};
+  assert_int_equal(agent_nap_decide(&nap, &fl, 3, 3, 10), 100);
+  assert_int_equal(agent_nap_decide(&nap, &fl, 1, 0, 2), 100); /* a pass of replies only */
+  assert_int_equal(agent_nap_decide(&nap, &fl, 0, 0, 10), 0);  /* woken by a timer only */
+  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 1, 1), 0);   /* a lone client never waits */
+  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 0, 0), 0);
+  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 31, 40), 100);
+  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 32, 40), 0); /* a heavy pass: go on */
   nap.min_outstanding = 0;
-  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 0), 100);
+  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 0, 0), 100);
   nap.nap_us = 0;
-  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 10), 0); /* --nap-us 0: never */
+  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 5, 10), 0); /* --nap-us 0: never */
   nap.nap_us = 5000;
-  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 10), 1000); /* capped by the window */
+  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 5, 10), 1000); /* capped by the window */
   fl.window_us = 0;
-  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 10), 0); /* --window-us 0: no waiting at all */
+  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 5, 10), 0); /* --window-us 0: no wait at all */
 }
 
 /* Simulates the loop with naps against a steady stream of commands (one every gap us) and a
@@ -118,7 +120,7 @@ static void test_nap_simulation(void **state) {
   size_t batch_nonap = 0, wakes_nonap = 0;
   for (int with_nap = 0; with_nap < 2; with_nap++) {
     struct agent_flush_cfg fl = {AGENT_FLUSH_IDLE, 1000, 512};
-    struct agent_nap_cfg nap = {with_nap ? 100 : 0, 2};
+    struct agent_nap_cfg nap = {with_nap ? 100 : 0, 2, 32};
     uint64_t t = 0, next_cmd = 0, reply_at = UINT64_MAX, oldest = 0, max_wait = 0;
     size_t pending = 0, inflight = 0, sent = 0, batches = 0, wakes = 0;
     while (t < 200000) {
@@ -127,7 +129,9 @@ static void test_nap_simulation(void **state) {
       if (ev > t) t = ev;
       wakes++;
       unsigned events = 0;
+      size_t cmds = 0;
       while (next_cmd <= t) {
+        cmds++;
         if (pending++ == 0) oldest = next_cmd;
         next_cmd += gap;
         events++;
@@ -148,7 +152,7 @@ static void test_nap_simulation(void **state) {
         batches++;
         reply_at = t + rtt;
       }
-      t += agent_nap_decide(&nap, &fl, events, pending + inflight);
+      t += agent_nap_decide(&nap, &fl, events, cmds, pending + inflight);
     }
     size_t per_batch = sent / batches;
     if (!with_nap) {
