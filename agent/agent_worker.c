@@ -961,11 +961,18 @@ static void io_round(struct agent_worker *w, uint64_t now) {
     struct agent_bio_op *op = &b->ops[i];
     if (!op->send) client_received(op->tag, op->buf, op->aux != 0, op->res, now);
   }
+  /* A client may have a write and a read in the round: clear its mark once (the first of
+   * its operations keeps the pointer), then free the dead ones, each once. */
   for (size_t i = 0; i < b->n; i++) {
     struct client *c = b->ops[i].tag;
-    if (!c->busy) continue;
-    c->busy = false;
-    if (c->dead) client_release(c);
+    if (c->busy)
+      c->busy = false;
+    else
+      b->ops[i].tag = NULL;
+  }
+  for (size_t i = 0; i < b->n; i++) {
+    struct client *c = b->ops[i].tag;
+    if (c && c->dead) client_release(c);
   }
   agent_bio_clear(b);
 }
