@@ -58,6 +58,8 @@ enum agent_flush_verdict agent_flush_decide(const struct agent_flush_cfg *cfg,
  *                                            add latency; a lone client never waits)
  *   the pass read max_cmds commands or more -> no nap (a heavy pass already amortises its
  *                                            wake-up; napping would only idle the pipeline)
+ *   a read in the pass filled its buffer    -> no nap (more is waiting in a socket: large
+ *                                            replies or requests stream at full speed)
  *   otherwise                             -> nap min(nap_us, window_us) */
 struct agent_nap_cfg {
   uint64_t nap_us;        /* 0: never nap */
@@ -66,9 +68,11 @@ struct agent_nap_cfg {
 };
 
 /* pass_events: sockets found readable in the pass; pass_cmds: client commands read in it;
- * outstanding: commands queued or at Redis after it. Returns microseconds to sleep. */
+ * pass_full: a read in it filled its whole buffer; outstanding: commands queued or at Redis
+ * after it. Returns microseconds to sleep. */
 uint64_t agent_nap_decide(const struct agent_nap_cfg *nap, const struct agent_flush_cfg *flush,
-                          unsigned pass_events, size_t pass_cmds, size_t outstanding);
+                          unsigned pass_events, size_t pass_cmds, bool pass_full,
+                          size_t outstanding);
 
 /* "idle", "pass" or "window" -> mode; returns false for anything else. */
 bool agent_flush_mode_parse(const char *s, enum agent_flush_mode *out);

@@ -124,6 +124,7 @@ struct agent_worker {
   struct agent_bio bio;  /* the I/O round: client reads and writes in one go */
   unsigned pass_events;  /* readable sockets seen in the current pass (for the nap) */
   size_t pass_cmds;      /* client commands read in the current pass (for the nap) */
+  bool pass_full;        /* a read in the current pass filled its buffer (for the nap) */
   bool bio_ready;
   unsigned long long next_id;
   bool draining, done;
@@ -483,7 +484,8 @@ static void on_up_readable(evutil_socket_t fd, short what, void *arg) {
     up_fail(u, "out of memory");
     return;
   }
-  ssize_t n = read(fd, agent_buf_tail(&u->in), agent_buf_space(&u->in));
+  size_t space = agent_buf_space(&u->in);
+  ssize_t n = read(fd, agent_buf_tail(&u->in), space);
   if (n <= 0) {
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
     up_fail(u, n == 0 ? "Redis closed the connection" : strerror(errno));
@@ -491,6 +493,7 @@ static void on_up_readable(evutil_socket_t fd, short what, void *arg) {
   }
   agent_buf_commit(&u->in, (size_t)n);
   u->w->pass_events++;
+  if ((size_t)n == space) u->w->pass_full = true;
   u->progress_us = now_us();
   for (;;) {
     size_t len = 0;
@@ -742,6 +745,7 @@ static void client_received(struct client *c, char *p, bool in_slab, ssize_t res
     client_close(c); /* replies still in flight are dropped on arrival */
     return;
   }
+  if (res == CLIENT_READ_CHUNK) c->w->pass_full = true;
   if (!in_slab) {
     agent_buf_commit(&c->in, (size_t)res);
     client_process(c, now);
@@ -1052,7 +1056,8 @@ static void nap(struct agent_worker *w) {
   size_t outstanding = 0;
   for (int i = 0; i < w->nups; i++) outstanding += w->ups[i].inflight_cmds + w->ups[i].pending_cmds;
   uint64_t us =
-      agent_nap_decide(&w->cfg->nap, &w->cfg->flush, w->pass_events, w->pass_cmds, outstanding);
+      agent_nap_decide(&w->cfg->nap, &w->cfg->flush, w->pass_events, w->pass_cmds,
+                       w->pass_full, outstanding);
   if (us == 0) return;
   struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
@@ -1085,6 +1090,7 @@ static void *worker_main(void *arg) {
   while (!w->done) {
     w->pass_events = 0;
     w->pass_cmds = 0;
+    w->pass_full = false;
     event_base_loop(w->base, EVLOOP_ONCE);
     pass_end(w);
     if (!w->draining) nap(w);

@@ -93,21 +93,22 @@ static void test_nap_rules(void **state) {
   (void)state;
   struct agent_flush_cfg fl = {AGENT_FLUSH_IDLE, 1000, 512};
   struct agent_nap_cfg nap = {100, 2, 32};
-  assert_int_equal(agent_nap_decide(&nap, &fl, 3, 3, 10), 100);
-  assert_int_equal(agent_nap_decide(&nap, &fl, 1, 0, 2), 100); /* a pass of replies only */
-  assert_int_equal(agent_nap_decide(&nap, &fl, 0, 0, 10), 0);  /* woken by a timer only */
-  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 1, 1), 0);   /* a lone client never waits */
-  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 0, 0), 0);
-  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 31, 40), 100);
-  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 32, 40), 0); /* a heavy pass: go on */
+  assert_int_equal(agent_nap_decide(&nap, &fl, 3, 3, false, 10), 100);
+  assert_int_equal(agent_nap_decide(&nap, &fl, 1, 0, false, 2), 100); /* a pass of replies only */
+  assert_int_equal(agent_nap_decide(&nap, &fl, 0, 0, false, 10), 0);  /* woken by a timer only */
+  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 1, false, 1), 0);   /* a lone client never waits */
+  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 0, false, 0), 0);
+  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 31, false, 40), 100);
+  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 32, false, 40), 0); /* a heavy pass: go on */
+  assert_int_equal(agent_nap_decide(&nap, &fl, 1, 0, true, 40), 0); /* a full read: more waits */
   nap.min_outstanding = 0;
-  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 0, 0), 100);
+  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 0, false, 0), 100);
   nap.nap_us = 0;
-  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 5, 10), 0); /* --nap-us 0: never */
+  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 5, false, 10), 0); /* --nap-us 0: never */
   nap.nap_us = 5000;
-  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 5, 10), 1000); /* capped by the window */
+  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 5, false, 10), 1000); /* capped by the window */
   fl.window_us = 0;
-  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 5, 10), 0); /* --window-us 0: no wait at all */
+  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 5, false, 10), 0); /* --window-us 0 */
 }
 
 /* Simulates the loop with naps against a steady stream of commands (one every gap us) and a
@@ -152,7 +153,7 @@ static void test_nap_simulation(void **state) {
         batches++;
         reply_at = t + rtt;
       }
-      t += agent_nap_decide(&nap, &fl, events, cmds, pending + inflight);
+      t += agent_nap_decide(&nap, &fl, events, cmds, false, pending + inflight);
     }
     size_t per_batch = sent / batches;
     if (!with_nap) {
