@@ -26,8 +26,13 @@ const char *agent_config_usage(void) {
          "                              BATCHING_AGENT_PASSWORD); default: no client password\n"
          "  --flush MODE                idle (default), pass or window; see docs/agent.md\n"
          "  --window-us N               longest a command waits in the agent (default 1000)\n"
+         "  --nap-us N                  sleep this long after a busy pass to gather more events\n"
+         "                              (default 100; 0: never)\n"
+         "  --nap-min-outstanding N     nap only with this many commands outstanding (default 2)\n"
+         "  --nap-max-commands N        no nap after a pass that read this many (default 32)\n"
          "  --max-batch N               commands per batch; reaching it flushes (default 512)\n"
          "  --coalesce                  fold runs of plain SET into MSET and GET into MGET\n"
+         "  --no-io-uring               plain read()/write() per client instead of io_uring\n"
          "  --upstreams N               Redis connections per worker (default 1)\n"
          "  --workers N                 event-loop threads (default 1; SO_REUSEPORT above 1)\n"
          "  --metrics HOST:PORT         serve Prometheus metrics on /metrics (default off)\n"
@@ -53,7 +58,11 @@ enum opt_id {
   O_FLUSH,
   O_WINDOW,
   O_MAX_BATCH,
+  O_NAP,
+  O_NAP_MIN,
+  O_NAP_MAX,
   O_COALESCE,
+  O_NO_URING,
   O_UPSTREAMS,
   O_WORKERS,
   O_METRICS,
@@ -75,7 +84,11 @@ static const struct option LONGOPTS[] = {
     {"flush", required_argument, NULL, O_FLUSH},
     {"window-us", required_argument, NULL, O_WINDOW},
     {"max-batch", required_argument, NULL, O_MAX_BATCH},
+    {"nap-us", required_argument, NULL, O_NAP},
+    {"nap-min-outstanding", required_argument, NULL, O_NAP_MIN},
+    {"nap-max-commands", required_argument, NULL, O_NAP_MAX},
     {"coalesce", no_argument, NULL, O_COALESCE},
+    {"no-io-uring", no_argument, NULL, O_NO_URING},
     {"upstreams", required_argument, NULL, O_UPSTREAMS},
     {"workers", required_argument, NULL, O_WORKERS},
     {"metrics", required_argument, NULL, O_METRICS},
@@ -98,6 +111,10 @@ static void defaults(struct agent_config *c) {
   c->flush.mode = AGENT_FLUSH_IDLE;
   c->flush.window_us = 1000;
   c->flush.max_batch = 512;
+  c->nap.nap_us = 100;
+  c->nap.min_outstanding = 2;
+  c->nap.max_cmds = 32;
+  c->io_uring = true;
   c->upstreams = 1;
   c->workers = 1;
   c->max_clients = 10000;
@@ -186,11 +203,17 @@ static enum rb_err apply(struct agent_config *c, int id, const char *flag, const
         return rb_errorf(RB_ERR_INVALID, err, errlen, "%s must be idle, pass or window", flag);
       return RB_OK;
     case O_COALESCE:
+    case O_NO_URING: {
       if (v && strcmp(v, "1") != 0 && strcmp(v, "0") != 0 && strcmp(v, "true") != 0 &&
           strcmp(v, "false") != 0)
         return rb_errorf(RB_ERR_INVALID, err, errlen, "%s must be 1, 0, true or false", flag);
-      c->coalesce = !v || strcmp(v, "1") == 0 || strcmp(v, "true") == 0;
+      bool on = !v || strcmp(v, "1") == 0 || strcmp(v, "true") == 0;
+      if (id == O_COALESCE)
+        c->coalesce = on;
+      else
+        c->io_uring = !on;
       return RB_OK;
+    }
     case O_LOG:
       if (rb_log_level_parse(v) < 0)
         return rb_errorf(RB_ERR_INVALID, err, errlen, "%s must be debug, info, warn, error or off",
@@ -200,6 +223,18 @@ static enum rb_err apply(struct agent_config *c, int id, const char *flag, const
     case O_WINDOW:
       rc = set_number(flag, v, 0, 10000000, &n, err, errlen);
       c->flush.window_us = (uint64_t)n;
+      break;
+    case O_NAP:
+      rc = set_number(flag, v, 0, 100000, &n, err, errlen);
+      c->nap.nap_us = (uint64_t)n;
+      break;
+    case O_NAP_MIN:
+      rc = set_number(flag, v, 0, 1000000, &n, err, errlen);
+      c->nap.min_outstanding = (size_t)n;
+      break;
+    case O_NAP_MAX:
+      rc = set_number(flag, v, 1, 1000000, &n, err, errlen);
+      c->nap.max_cmds = (size_t)n;
       break;
     case O_MAX_BATCH:
       rc = set_number(flag, v, 1, 1000000, &n, err, errlen);
@@ -296,7 +331,8 @@ static enum rb_err apply_flags(struct agent_config *c, int argc, char **argv,
       return rb_errorf(RB_ERR_INVALID, err, errlen, "incomplete or unknown option (see --help)");
     char flag[64];
     snprintf(flag, sizeof flag, "--%s", LONGOPTS[idx].name);
-    enum rb_err rc = apply(c, ch, flag, ch == O_COALESCE ? NULL : optarg, err, errlen);
+    enum rb_err rc = apply(c, ch, flag, LONGOPTS[idx].has_arg == no_argument ? NULL : optarg, err,
+                           errlen);
     if (rc != RB_OK) return rc;
   }
   if (optind < argc)

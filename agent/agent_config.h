@@ -25,7 +25,9 @@ struct agent_config {
   char *redis_password;  /* owned, NULL when none; wiped by agent_config_deinit */
   char *client_password; /* owned, NULL when none */
   struct agent_flush_cfg flush;
+  struct agent_nap_cfg nap;
   bool coalesce;
+  bool io_uring; /* batch client reads/writes through io_uring when available (default) */
   int upstreams;      /* upstream connections per worker */
   int workers;        /* event-loop threads */
   size_t max_clients; /* per agent (divided evenly among workers) */

@@ -16,6 +16,14 @@ enum agent_flush_verdict agent_flush_decide(const struct agent_flush_cfg *cfg,
   return AGENT_FLUSH_WAIT;
 }
 
+uint64_t agent_nap_decide(const struct agent_nap_cfg *nap, const struct agent_flush_cfg *flush,
+                          unsigned pass_events, size_t pass_cmds, bool pass_full,
+                          size_t outstanding) {
+  if (nap->nap_us == 0 || flush->window_us == 0 || pass_events == 0 || pass_full) return 0;
+  if (outstanding < nap->min_outstanding || pass_cmds >= nap->max_cmds) return 0;
+  return nap->nap_us < flush->window_us ? nap->nap_us : flush->window_us;
+}
+
 bool agent_flush_mode_parse(const char *s, enum agent_flush_mode *out) {
   if (strcmp(s, "idle") == 0)
     *out = AGENT_FLUSH_IDLE;

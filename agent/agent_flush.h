@@ -45,6 +45,35 @@ enum agent_flush_verdict agent_flush_decide(const struct agent_flush_cfg *cfg,
                                             const struct agent_flush_state *st, uint64_t now_us,
                                             uint64_t *out_deadline_us);
 
+/* The nap: a short sleep at the end of an event-loop pass, so that the next pass finds many
+ * events instead of one. On a machine where every wake-up and system call is expensive the
+ * agent otherwise wakes for nearly every client command; napping lets client commands and
+ * Redis replies accumulate, so one wake-up, one I/O round and one batch to Redis serve many
+ * commands (bigger batches also cut Redis's CPU per command). The nap bounds the extra wait:
+ * a command waits at most about nap_us more on its way in and its reply on its way out.
+ *
+ *   nap_us == 0 or window_us == 0        -> no nap
+ *   the pass handled no event             -> no nap (woken by a timer only)
+ *   commands outstanding < min_outstanding -> no nap (little concurrency: the nap would only
+ *                                            add latency; a lone client never waits)
+ *   the pass read max_cmds commands or more -> no nap (a heavy pass already amortises its
+ *                                            wake-up; napping would only idle the pipeline)
+ *   a read in the pass filled its buffer    -> no nap (more is waiting in a socket: large
+ *                                            replies or requests stream at full speed)
+ *   otherwise                             -> nap min(nap_us, window_us) */
+struct agent_nap_cfg {
+  uint64_t nap_us;        /* 0: never nap */
+  size_t min_outstanding; /* commands queued or at Redis (after the pass) needed to nap */
+  size_t max_cmds;        /* a pass that read this many commands is heavy: no nap */
+};
+
+/* pass_events: sockets found readable in the pass; pass_cmds: client commands read in it;
+ * pass_full: a read in it filled its whole buffer; outstanding: commands queued or at Redis
+ * after it. Returns microseconds to sleep. */
+uint64_t agent_nap_decide(const struct agent_nap_cfg *nap, const struct agent_flush_cfg *flush,
+                          unsigned pass_events, size_t pass_cmds, bool pass_full,
+                          size_t outstanding);
+
 /* "idle", "pass" or "window" -> mode; returns false for anything else. */
 bool agent_flush_mode_parse(const char *s, enum agent_flush_mode *out);
 const char *agent_flush_mode_name(enum agent_flush_mode m);

@@ -10,12 +10,15 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sys/prctl.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "agent_bio.h"
 #include "agent_buf.h"
 #include "agent_cmd.h"
 #include "agent_coalesce.h"
@@ -30,6 +33,7 @@
 #define CLIENT_PAUSE_INFLIGHT 65536  /* stop reading a client with this many commands queued */
 #define CLIENT_PAUSE_OUT (32u << 20) /* ... or this many reply bytes it has not read */
 #define TICK_MS 50
+#define ROUND_MAX_READS 256 /* client reads in one I/O round (each gets a CLIENT_READ_CHUNK) */
 
 static const char ERR_DOWN[] = "-ERR rbench-agent: Redis is unreachable, reconnecting\r\n";
 static const char ERR_LOST[] =
@@ -94,7 +98,9 @@ struct client {
   bool dirty;      /* on the worker's dirty list */
   bool resume;     /* on the worker's resume list */
   bool kill;       /* close at the next write (reply limit broken) */
-  struct client *next_dirty, *next_resume;
+  bool readable;   /* on the worker's readable list (read in the next I/O round) */
+  bool busy;       /* has an operation in the current I/O round: not freed until it is done */
+  struct client *next_dirty, *next_resume, *next_readable;
   struct client *prev, *next; /* live clients */
 };
 
@@ -112,9 +118,14 @@ struct agent_worker {
   int next_up;
   struct client *clients; /* live list */
   size_t nclients, max_clients;
-  struct client *dirty, *resume;
+  struct client *dirty, *resume, *readable;
   struct agent_buf scratch;
-  struct agent_buf rbuf; /* shared read buffer (see on_client_readable) */
+  struct agent_buf rbuf; /* shared read buffers of one I/O round (see io_round) */
+  struct agent_bio bio;  /* the I/O round: client reads and writes in one go */
+  unsigned pass_events;  /* readable sockets seen in the current pass (for the nap) */
+  size_t pass_cmds;      /* client commands read in the current pass (for the nap) */
+  bool pass_full;        /* a read in the current pass filled its buffer (for the nap) */
+  bool bio_ready;
   unsigned long long next_id;
   bool draining, done;
   uint64_t drain_deadline_us;
@@ -128,7 +139,7 @@ static uint64_t now_us(void) {
 /* ---- clients: output ---------------------------------------------------------------- */
 
 static void client_release(struct client *c) {
-  if (!c->dead || c->inflight > 0 || c->dirty || c->resume) return;
+  if (!c->dead || c->inflight > 0 || c->dirty || c->resume || c->readable || c->busy) return;
   agent_buf_deinit(&c->in);
   agent_buf_deinit(&c->out);
   agent_req_deinit(&c->req);
@@ -473,13 +484,16 @@ static void on_up_readable(evutil_socket_t fd, short what, void *arg) {
     up_fail(u, "out of memory");
     return;
   }
-  ssize_t n = read(fd, agent_buf_tail(&u->in), agent_buf_space(&u->in));
+  size_t space = agent_buf_space(&u->in);
+  ssize_t n = read(fd, agent_buf_tail(&u->in), space);
   if (n <= 0) {
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
     up_fail(u, n == 0 ? "Redis closed the connection" : strerror(errno));
     return;
   }
   agent_buf_commit(&u->in, (size_t)n);
+  u->w->pass_events++;
+  if ((size_t)n == space) u->w->pass_full = true;
   u->progress_us = now_us();
   for (;;) {
     size_t len = 0;
@@ -621,6 +635,7 @@ static void handle_command(struct client *c, const char *base, size_t raw_len, u
   struct agent_cmd_args a = {base, r->argv, r->argc};
   const struct agent_cmd_info *info = NULL;
   agent_metric_add(&w->m.requests, 1);
+  w->pass_cmds++;
   agent_buf_consume(&w->scratch, w->scratch.len);
   if (agent_cmd_answer(&a, w->cfg->client_password, &c->sess, &info, &w->scratch)) {
     bool local = info && info->kind == AGENT_CMD_LOCAL && w->scratch.len > 0 &&
@@ -707,36 +722,72 @@ static void client_drain_input(struct client *c, uint64_t now) {
   }
 }
 
-/* A client with no partial command is read into the worker's shared buffer and parsed
- * there; only an incomplete tail is copied into the client's own buffer. An idle client
- * therefore holds no input memory, however many there are. */
+/* A readable client is only noted here; it is read in the I/O round at the end of the
+ * pass, together with every other readable client (see io_round). */
 static void on_client_readable(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
   (void)what;
   struct client *c = arg;
-  struct agent_buf *buf = c->in.len == 0 ? &c->w->rbuf : &c->in;
-  agent_buf_consume(&c->w->rbuf, c->w->rbuf.len);
-  if (!agent_buf_reserve(buf, CLIENT_READ_CHUNK)) {
-    client_close(c);
-    return;
-  }
-  ssize_t n = read(fd, agent_buf_tail(buf), agent_buf_space(buf));
-  if (n <= 0) {
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  c->w->pass_events++;
+  if (c->readable) return;
+  c->readable = true;
+  c->next_readable = c->w->readable;
+  c->w->readable = c;
+}
+
+/* The read of an I/O round returned res (bytes or -errno) into p. A client with no partial
+ * command is read into the worker's shared buffers (in_slab) and parsed there; only an
+ * incomplete tail is copied into its own buffer, so an idle client holds no input memory. */
+static void client_received(struct client *c, char *p, bool in_slab, ssize_t res, uint64_t now) {
+  if (c->dead || c->closing || c->paused) return; /* what was read is dropped, like the client */
+  if (res == -EAGAIN || res == -EWOULDBLOCK || res == -EINTR) return;
+  if (res <= 0) {
     client_close(c); /* replies still in flight are dropped on arrival */
     return;
   }
-  agent_buf_commit(buf, (size_t)n);
-  uint64_t now = now_us();
-  if (buf == &c->in) {
+  if (res == CLIENT_READ_CHUNK) c->w->pass_full = true;
+  if (!in_slab) {
+    agent_buf_commit(&c->in, (size_t)res);
     client_process(c, now);
     return;
   }
-  client_process_buf(c, buf, now);
-  if (buf->len > 0 && !c->dead && !agent_buf_append(&c->in, agent_buf_head(buf), buf->len))
+  struct agent_buf view = {.data = p, .off = 0, .len = (size_t)res, .cap = CLIENT_READ_CHUNK};
+  client_process_buf(c, &view, now);
+  if (view.len > 0 && !c->dead && !agent_buf_append(&c->in, agent_buf_head(&view), view.len))
     client_close(c);
-  agent_buf_consume(buf, buf->len);
 }
 
+/* After c->out was written as far as the socket took it. */
+static void client_written(struct client *c) {
+  agent_buf_shrink(&c->out, 4096);
+  if (c->closing && c->inflight == 0) {
+    client_close(c);
+    return;
+  }
+  if (c->paused && !client_should_pause(c) && !c->resume) {
+    c->resume = true;
+    c->next_resume = c->w->resume;
+    c->w->resume = c;
+  }
+}
+
+/* The write of an I/O round returned res (bytes or -errno). What the socket did not take
+ * waits for EPOLLOUT (on_client_writable). */
+static void client_sent(struct client *c, ssize_t res) {
+  if (c->dead) return;
+  if (res > 0) agent_buf_consume(&c->out, (size_t)res);
+  if (res < 0 && res != -EAGAIN && res != -EWOULDBLOCK && res != -EINTR) {
+    client_close(c);
+    return;
+  }
+  if (c->out.len > 0) {
+    event_add(c->wev, NULL);
+    return;
+  }
+  client_written(c);
+}
+
+/* Writes c->out with plain write() calls (the socket became writable again). */
 static void client_write(struct client *c) {
   if (c->kill) {
     client_close(c);
@@ -756,16 +807,7 @@ static void client_write(struct client *c) {
     client_close(c);
     return;
   }
-  agent_buf_shrink(&c->out, 4096);
-  if (c->closing && c->inflight == 0) {
-    client_close(c);
-    return;
-  }
-  if (c->paused && !client_should_pause(c) && !c->resume) {
-    c->resume = true;
-    c->next_resume = c->w->resume;
-    c->w->resume = c;
-  }
+  client_written(c);
 }
 
 static void on_client_writable(evutil_socket_t fd, short what, void *arg) {
@@ -861,16 +903,82 @@ static void decide_flushes(struct agent_worker *w, uint64_t now) {
   }
 }
 
-static void write_dirty(struct agent_worker *w) {
+/* One I/O round: a write for every client with replies and a read for (up to
+ * ROUND_MAX_READS) readable clients, all run at once by agent_bio (one io_uring_enter when
+ * io_uring is on), then their results are processed: writes first, then the commands read. */
+static void io_round(struct agent_worker *w, uint64_t now) {
+  struct agent_bio *b = &w->bio;
+  agent_bio_clear(b);
   while (w->dirty) {
     struct client *c = w->dirty;
     w->dirty = c->next_dirty;
     c->dirty = false;
-    if (c->dead)
+    if (c->dead) {
       client_release(c);
-    else
+    } else if (c->kill || c->out.len == 0) {
+      client_write(c); /* closes, or only does the bookkeeping of an empty buffer */
+    } else if (agent_bio_add(b, c->fd, true, agent_buf_head(&c->out), c->out.len, c, 0) < 0) {
       client_write(c);
+    } else {
+      c->busy = true;
+    }
   }
+  struct client *rd[ROUND_MAX_READS];
+  size_t nrd = 0, nslab = 0;
+  while (w->readable && nrd < ROUND_MAX_READS) {
+    struct client *c = w->readable;
+    w->readable = c->next_readable;
+    c->readable = false;
+    if (c->dead) {
+      client_release(c);
+      continue;
+    }
+    if (c->closing || c->paused || w->draining) continue; /* no longer read */
+    rd[nrd++] = c;
+    if (c->in.len == 0) nslab++;
+  }
+  agent_buf_consume(&w->rbuf, w->rbuf.len);
+  if (nslab > 0 && !agent_buf_reserve(&w->rbuf, nslab * CLIENT_READ_CHUNK)) nslab = 0;
+  char *slab = agent_buf_tail(&w->rbuf);
+  for (size_t i = 0, k = 0; i < nrd; i++) {
+    struct client *c = rd[i];
+    char *p;
+    bool in_slab = c->in.len == 0 && k < nslab;
+    if (in_slab) {
+      p = slab + CLIENT_READ_CHUNK * k++;
+    } else if (agent_buf_reserve(&c->in, CLIENT_READ_CHUNK)) {
+      p = agent_buf_tail(&c->in);
+    } else {
+      client_close(c);
+      continue;
+    }
+    if (agent_bio_add(b, c->fd, false, p, CLIENT_READ_CHUNK, c, in_slab) < 0) {
+      /* out of memory for the round: read it in the next pass (epoll reports it again) */
+      continue;
+    }
+    c->busy = true;
+  }
+  agent_bio_run(b);
+  for (size_t i = 0; i < b->n; i++)
+    if (b->ops[i].send) client_sent(b->ops[i].tag, b->ops[i].res);
+  for (size_t i = 0; i < b->n; i++) {
+    struct agent_bio_op *op = &b->ops[i];
+    if (!op->send) client_received(op->tag, op->buf, op->aux != 0, op->res, now);
+  }
+  /* A client may have a write and a read in the round: clear its mark once (the first of
+   * its operations keeps the pointer), then free the dead ones, each once. */
+  for (size_t i = 0; i < b->n; i++) {
+    struct client *c = b->ops[i].tag;
+    if (c->busy)
+      c->busy = false;
+    else
+      b->ops[i].tag = NULL;
+  }
+  for (size_t i = 0; i < b->n; i++) {
+    struct client *c = b->ops[i].tag;
+    if (c && c->dead) client_release(c);
+  }
+  agent_bio_clear(b);
 }
 
 static void resume_clients(struct agent_worker *w, uint64_t now) {
@@ -896,14 +1004,16 @@ static bool drained(const struct agent_worker *w) {
   return true;
 }
 
-/* Runs after every event-loop pass: the batching decision point. */
+/* Runs after every event-loop pass: the batching decision point. Replies routed in the pass
+ * are written and readable clients read in one I/O round, then each upstream decides. */
 static void pass_end(struct agent_worker *w) {
   uint64_t now = now_us();
   do {
     resume_clients(w, now);
+    do io_round(w, now);
+    while (w->readable);
     decide_flushes(w, now);
-    write_dirty(w);
-  } while (w->resume);
+  } while (w->resume || w->dirty || w->readable);
   if (w->draining && (drained(w) || now >= w->drain_deadline_us)) w->done = true;
 }
 
@@ -941,6 +1051,19 @@ static void on_stop(evutil_socket_t fd, short what, void *arg) {
   for (struct client *c = w->clients; c; c = c->next) client_stop_reading(c);
 }
 
+/* Sleeps after a busy pass (agent_nap_decide) so the next pass gathers more events. */
+static void nap(struct agent_worker *w) {
+  size_t outstanding = 0;
+  for (int i = 0; i < w->nups; i++) outstanding += w->ups[i].inflight_cmds + w->ups[i].pending_cmds;
+  uint64_t us =
+      agent_nap_decide(&w->cfg->nap, &w->cfg->flush, w->pass_events, w->pass_cmds,
+                       w->pass_full, outstanding);
+  if (us == 0) return;
+  struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
 static bool any_connecting(const struct agent_worker *w) {
   for (int i = 0; i < w->nups; i++)
     if (w->ups[i].state == UP_CONNECTING) return true;
@@ -949,14 +1072,28 @@ static bool any_connecting(const struct agent_worker *w) {
 
 static void *worker_main(void *arg) {
   struct agent_worker *w = arg;
+  /* The ring is single-issuer: set it up on the thread that uses it. */
+  if (!agent_bio_init(&w->bio, w->cfg->io_uring, ROUND_MAX_READS * 2)) {
+    rb_error("out of memory setting up the I/O rounds");
+    abort();
+  }
+  w->bio_ready = true;
+  if (w->index == 0)
+    rb_info("client I/O: %s", agent_bio_uring(&w->bio) ? "io_uring" : "plain system calls");
   for (int i = 0; i < w->nups; i++) up_connect(&w->ups[i]);
   /* Accept clients once the first connection attempts have settled (ready or failed), so a
    * client that connects right after start-up does not see "unreachable" for nothing. */
   while (any_connecting(w)) event_base_loop(w->base, EVLOOP_ONCE);
   event_add(w->accept_ev, NULL);
+  /* Naps are short: ask for the default 50 us timer slack to be 1 us. */
+  prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
   while (!w->done) {
+    w->pass_events = 0;
+    w->pass_cmds = 0;
+    w->pass_full = false;
     event_base_loop(w->base, EVLOOP_ONCE);
     pass_end(w);
+    if (!w->draining) nap(w);
   }
   return NULL;
 }
@@ -1101,7 +1238,8 @@ static void upstream_drop_refs(struct upstream *u) {
 
 void agent_worker_destroy(struct agent_worker *w) {
   if (!w) return;
-  for (struct client *c = w->clients; c; c = c->next) c->dirty = c->resume = false;
+  for (struct client *c = w->clients; c; c = c->next)
+    c->dirty = c->resume = c->readable = c->busy = false;
   for (int i = 0; w->ups && i < w->nups; i++) upstream_drop_refs(&w->ups[i]);
   while (w->clients) client_close(w->clients);
   for (int i = 0; w->ups && i < w->nups; i++) upstream_deinit(&w->ups[i]);
@@ -1115,6 +1253,7 @@ void agent_worker_destroy(struct agent_worker *w) {
   if (w->base) event_base_free(w->base);
   agent_buf_deinit(&w->scratch);
   agent_buf_deinit(&w->rbuf);
+  if (w->bio_ready) agent_bio_deinit(&w->bio);
   free(w);
 }
 

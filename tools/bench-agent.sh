@@ -7,6 +7,8 @@
 #   tools/bench-agent.sh [OUT.md]        (default: build/bench-agent/results.md)
 #   env: REPS=3 N=200000 AGENT=build/release/agent/rbench-agent CONFIGS="c50_P1 c200_P1 c500_P1 c50_P16"
 #        TARGETS="direct agent agent_coalesce nutcracker" AGENT_ARGS="" (extra agent flags)
+#        BASELINE=path/to/an/older/rbench-agent: adds target "baseline" (that binary, default
+#        flags) to compare two agent versions in one run
 # Everything listens on 127.0.0.1 only; every server started here is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +19,8 @@ CONFIGS="${CONFIGS:-c50_P1 c200_P1 c500_P1 c50_P16}"
 TARGETS="${TARGETS:-direct agent agent_coalesce nutcracker}"
 AGENT="${AGENT:-build/release/agent/rbench-agent}"
 AGENT_ARGS="${AGENT_ARGS:-}"
+BASELINE="${BASELINE:-}"
+if [ -n "$BASELINE" ] && [[ " $TARGETS " != *" baseline "* ]]; then TARGETS="$TARGETS baseline"; fi
 WORK="$(mktemp -d /tmp/rbench-bench-agent.XXXXXX)"
 RAW="$WORK/raw.tsv"
 mkdir -p "$(dirname "$OUT")"
@@ -37,7 +41,7 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT INT TERM
 
-RP=$(free_port); AP=$(free_port); CP=$(free_port); NP=$(free_port); NS=$(free_port)
+RP=$(free_port); AP=$(free_port); CP=$(free_port); NP=$(free_port); NS=$(free_port); BP=$(free_port)
 redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
   --maxclients 10000 --logfile "$WORK/redis.log" &
 RPID=$!; PIDS+=("$RPID"); wait_port "$RP"
@@ -47,6 +51,11 @@ APID=$!; PIDS+=("$APID")
 # shellcheck disable=SC2086
 "$AGENT" --listen 127.0.0.1:"$CP" --redis 127.0.0.1:"$RP" --log-level warn --coalesce $AGENT_ARGS &
 CPID=$!; PIDS+=("$CPID")
+BPID=""
+if [ -n "$BASELINE" ]; then
+  "$BASELINE" --listen 127.0.0.1:"$BP" --redis 127.0.0.1:"$RP" --log-level warn &
+  BPID=$!; PIDS+=("$BPID")
+fi
 cat > "$WORK/nutcracker.yml" <<YML
 alpha:
   listen: 127.0.0.1:$NP
@@ -62,13 +71,13 @@ alpha:
 YML
 nutcracker -c "$WORK/nutcracker.yml" -s "$NS" -a 127.0.0.1 -o "$WORK/nut.log" -v 4 &
 NPID=$!; PIDS+=("$NPID")
-wait_port "$AP"; wait_port "$CP"; wait_port "$NP"
+wait_port "$AP"; wait_port "$CP"; wait_port "$NP"; [ -z "$BASELINE" ] || wait_port "$BP"
 
 redis_cpu() { redis-cli -p "$RP" INFO cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.6f", s}'; }
 proc_cpu() { # seconds of utime+stime of a pid
   awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); printf "%.6f", ($12 + $13) / hz}' "/proc/$1/stat"; }
-port_of() { case "$1" in direct) echo "$RP";; agent) echo "$AP";; agent_coalesce) echo "$CP";; nutcracker) echo "$NP";; esac; }
-pid_of() { case "$1" in direct) echo "";; agent) echo "$APID";; agent_coalesce) echo "$CPID";; nutcracker) echo "$NPID";; esac; }
+port_of() { case "$1" in direct) echo "$RP";; agent) echo "$AP";; agent_coalesce) echo "$CP";; nutcracker) echo "$NP";; baseline) echo "$BP";; esac; }
+pid_of() { case "$1" in direct) echo "";; agent) echo "$APID";; agent_coalesce) echo "$CPID";; nutcracker) echo "$NPID";; baseline) echo "$BPID";; esac; }
 
 printf 'rep\tconfig\ttarget\top\trps\tp50\tp99\tredis_cpu_s\tproxy_cpu_s\tn\n' > "$RAW"
 echo "bench-agent: $REPS reps of [$CONFIGS] x [$TARGETS], n=$N per op (SET and GET)" >&2

@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake pkg-config git
   # libraries (see DESIGN.md decision 1)
   libhiredis-dev libcurl4-openssl-dev libyaml-dev libcjson-dev libcmocka-dev
-  libmicrohttpd-dev libevent-dev libhttp-parser-dev
+  libmicrohttpd-dev libevent-dev libhttp-parser-dev liburing-dev
   # servers and tools the tests and benchmarks drive
   redis-server redis-tools nutcracker curl python3 bc
   # self-signed certificates for the TLS tests of rbench (openwhisk target, ConfigMap writer)

@@ -92,7 +92,7 @@ static void *load_main(void *arg) {
 static void test_redis_killed_under_load_and_restarted(void **state) {
   (void)state;
   struct rbt_proc redis, agent;
-  int mport;
+  int mport = 0;
   assert_true(start_pair(&redis, &agent, &mport, NULL));
   enum { N = 8 };
   static struct loader ls[N];
@@ -338,7 +338,16 @@ static void test_client_not_reading_is_closed(void **state) {
   int fd = rbt_tcp_connect(agent.port, 5000);
   assert_true(fd >= 0);
   for (int i = 0; i < 400; i++) assert_true(rbt_send(fd, "GET big\r\n", 9));
-  usleep(500 * 1000);
+  /* Not reading until the agent gave up on it (a fixed pause raced with a slow agent: once
+   * this client reads, the agent keeps up and never reaches the limit). */
+  bool gave_up = false;
+  for (long long t0 = rbt_now_ms(); !gave_up && rbt_now_ms() - t0 < 10000;) {
+    char *log = rbt_proc_log(&agent);
+    gave_up = log && strstr(log, "bytes of replies unread; closing it");
+    free(log);
+    if (!gave_up) usleep(20 * 1000);
+  }
+  assert_true(gave_up);
   redisReader *rd = redisReaderCreate();
   assert_true(rbt_peer_closed(fd, rd));
   redisReaderFree(rd);

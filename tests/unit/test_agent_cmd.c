@@ -193,6 +193,10 @@ static void test_config_defaults_flags_env(void **state) {
   assert_int_equal(c.flush.mode, AGENT_FLUSH_IDLE);
   assert_int_equal(c.flush.window_us, 1000);
   assert_false(c.coalesce);
+  assert_true(c.io_uring);
+  assert_int_equal(c.nap.nap_us, 100);
+  assert_int_equal(c.nap.min_outstanding, 2);
+  assert_int_equal(c.nap.max_cmds, 32);
   assert_null(c.redis_password);
   agent_config_deinit(&c);
 
@@ -204,6 +208,10 @@ static void test_config_defaults_flags_env(void **state) {
   fake_env_vals[2][1] = "envpw";
   fake_env_vals[3][0] = "RBENCH_AGENT_MAX_BATCH";
   fake_env_vals[3][1] = "64";
+  fake_env_vals[4][0] = "RBENCH_AGENT_NO_IO_URING";
+  fake_env_vals[4][1] = "1";
+  fake_env_vals[5][0] = "RBENCH_AGENT_NAP_US";
+  fake_env_vals[5][1] = "40";
   const char *flags[] = {"--listen",
                          "127.0.0.1:7000",
                          "--redis",
@@ -222,6 +230,8 @@ static void test_config_defaults_flags_env(void **state) {
                          "4096",
                          "--max-client-output-bytes",
                          "65536",
+                         "--nap-min-outstanding",
+                         "8",
                          NULL};
   assert_int_equal(parse(&c, flags, &act, err), RB_OK);
   assert_int_equal(c.max_output, 65536);
@@ -231,6 +241,9 @@ static void test_config_defaults_flags_env(void **state) {
   assert_int_equal(c.flush.max_batch, 64);
   assert_int_equal(c.flush.mode, AGENT_FLUSH_PASS);
   assert_true(c.coalesce);
+  assert_false(c.io_uring);
+  assert_int_equal(c.nap.nap_us, 40);
+  assert_int_equal(c.nap.min_outstanding, 8);
   assert_int_equal(c.workers, 2);
   assert_int_equal(c.upstreams, 3);
   assert_int_equal(c.metrics_port, 9100);
@@ -274,6 +287,10 @@ static void test_config_password_files_and_errors(void **state) {
   const char *b2[] = {"--window-us", "-1", NULL};
   assert_int_equal(parse(&c, b2, &act, err), RB_ERR_INVALID);
   assert_non_null(strstr(err, "--window-us"));
+  agent_config_deinit(&c);
+  const char *b5[] = {"--nap-us", "100001", NULL};
+  assert_int_equal(parse(&c, b5, &act, err), RB_ERR_INVALID);
+  assert_non_null(strstr(err, "--nap-us"));
   agent_config_deinit(&c);
   const char *b3[] = {"--flush", "sometimes", NULL};
   assert_int_equal(parse(&c, b3, &act, err), RB_ERR_INVALID);

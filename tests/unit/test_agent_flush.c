@@ -87,6 +87,86 @@ static void test_idle_simulation_bounds_wait(void **state) {
   assert_true(sent / batches >= 8); /* about rtt / gap commands per batch */
 }
 
+/* The nap: only after a pass that did something, only with enough commands outstanding,
+ * never longer than the window, never when turned off. */
+static void test_nap_rules(void **state) {
+  (void)state;
+  struct agent_flush_cfg fl = {AGENT_FLUSH_IDLE, 1000, 512};
+  struct agent_nap_cfg nap = {100, 2, 32};
+  assert_int_equal(agent_nap_decide(&nap, &fl, 3, 3, false, 10), 100);
+  assert_int_equal(agent_nap_decide(&nap, &fl, 1, 0, false, 2), 100); /* a pass of replies only */
+  assert_int_equal(agent_nap_decide(&nap, &fl, 0, 0, false, 10), 0);  /* woken by a timer only */
+  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 1, false, 1), 0);   /* a lone client never waits */
+  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 0, false, 0), 0);
+  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 31, false, 40), 100);
+  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 32, false, 40), 0); /* a heavy pass: go on */
+  assert_int_equal(agent_nap_decide(&nap, &fl, 1, 0, true, 40), 0); /* a full read: more waits */
+  nap.min_outstanding = 0;
+  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 0, false, 0), 100);
+  nap.nap_us = 0;
+  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 5, false, 10), 0); /* --nap-us 0: never */
+  nap.nap_us = 5000;
+  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 5, false, 10), 1000); /* capped by the window */
+  fl.window_us = 0;
+  assert_int_equal(agent_nap_decide(&nap, &fl, 5, 5, false, 10), 0); /* --window-us 0 */
+}
+
+/* Simulates the loop with naps against a steady stream of commands (one every gap us) and a
+ * Redis that answers a batch rtt us after it is written: the nap makes the batches bigger
+ * and the wake-ups fewer, and a command never waits in the agent much longer than
+ * one nap plus the round trip (here: nap + rtt + one pass). */
+static void test_nap_simulation(void **state) {
+  (void)state;
+  const uint64_t gap = 20, rtt = 40, pass = 5;
+  size_t batch_nonap = 0, wakes_nonap = 0;
+  for (int with_nap = 0; with_nap < 2; with_nap++) {
+    struct agent_flush_cfg fl = {AGENT_FLUSH_IDLE, 1000, 512};
+    struct agent_nap_cfg nap = {with_nap ? 100 : 0, 2, 32};
+    uint64_t t = 0, next_cmd = 0, reply_at = UINT64_MAX, oldest = 0, max_wait = 0;
+    size_t pending = 0, inflight = 0, sent = 0, batches = 0, wakes = 0;
+    while (t < 200000) {
+      /* wake at the next event (no nap) or after the nap */
+      uint64_t ev = next_cmd < reply_at ? next_cmd : reply_at;
+      if (ev > t) t = ev;
+      wakes++;
+      unsigned events = 0;
+      size_t cmds = 0;
+      while (next_cmd <= t) {
+        cmds++;
+        if (pending++ == 0) oldest = next_cmd;
+        next_cmd += gap;
+        events++;
+      }
+      if (reply_at <= t) {
+        inflight = 0;
+        reply_at = UINT64_MAX;
+        events++;
+      }
+      t += pass;
+      struct agent_flush_state st = {pending, oldest, inflight, true};
+      uint64_t d = 0;
+      if (agent_flush_decide(&fl, &st, t, &d) == AGENT_FLUSH_NOW) {
+        if (t - oldest > max_wait) max_wait = t - oldest;
+        inflight = pending;
+        sent += pending;
+        pending = 0;
+        batches++;
+        reply_at = t + rtt;
+      }
+      t += agent_nap_decide(&nap, &fl, events, cmds, false, pending + inflight);
+    }
+    size_t per_batch = sent / batches;
+    if (!with_nap) {
+      batch_nonap = per_batch;
+      wakes_nonap = wakes;
+      continue;
+    }
+    assert_true(per_batch >= 2 * batch_nonap);
+    assert_true(wakes * 2 <= wakes_nonap);
+    assert_true(max_wait <= nap.nap_us + rtt + 2 * pass);
+  }
+}
+
 static void test_mode_names(void **state) {
   (void)state;
   enum agent_flush_mode m;
@@ -102,6 +182,8 @@ int main(void) {
       cmocka_unit_test(test_cases),
       cmocka_unit_test(test_window_zero_means_no_wait),
       cmocka_unit_test(test_idle_simulation_bounds_wait),
+      cmocka_unit_test(test_nap_rules),
+      cmocka_unit_test(test_nap_simulation),
       cmocka_unit_test(test_mode_names),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
