@@ -374,8 +374,23 @@ static void test_sigterm_drains(void **state) {
   size_t n = 0;
   for (int i = 0; i < N; i++)
     n += (size_t)snprintf(buf + n, sizeof buf - n, "*2\r\n$4\r\nINCR\r\n$5\r\ndrain\r\n");
+  redisContext *rc = rbt_redis_connect(g_redis.port, NULL);
+  assert_non_null(rc);
+  redisReply *g = redisCommand(rc, "GET drain");
+  long long start = g && g->type == REDIS_REPLY_STRING ? atoll(g->str) : 0;
+  freeReplyObject(g);
   assert_true(rbt_send(fd, buf, n));
-  usleep(20 * 1000); /* the agent has read them */
+  /* SIGTERM once the agent has read and forwarded every command (Redis has counted them; a
+   * fixed pause was too short under ASan on a loaded machine): their replies, which the
+   * client has not read yet, must all still arrive. */
+  for (int wait = 0; wait < 1000; wait++) {
+    g = redisCommand(rc, "GET drain");
+    long long now = g && g->type == REDIS_REPLY_STRING ? atoll(g->str) : 0;
+    freeReplyObject(g);
+    if (now >= start + N) break;
+    usleep(10 * 1000);
+  }
+  redisFree(rc);
   kill(agent.pid, SIGTERM);
   redisReader *rd = redisReaderCreate();
   long long last = 0;
