@@ -47,3 +47,22 @@ enum rb_err rb_parse_hostport(const char *s, char *host, size_t hostlen, int *po
   *port = (int)p;
   return RB_OK;
 }
+
+size_t rb_base64_len(size_t n) { return (n + 2) / 3 * 4; }
+
+size_t rb_base64_encode(const void *in, size_t n, char *out) {
+  static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const unsigned char *b = in;
+  size_t o = 0;
+  for (size_t i = 0; i < n; i += 3) {
+    unsigned v = (unsigned)b[i] << 16;
+    if (i + 1 < n) v |= (unsigned)b[i + 1] << 8;
+    if (i + 2 < n) v |= b[i + 2];
+    out[o++] = t[(v >> 18) & 63];
+    out[o++] = t[(v >> 12) & 63];
+    out[o++] = i + 1 < n ? t[(v >> 6) & 63] : '=';
+    out[o++] = i + 2 < n ? t[v & 63] : '=';
+  }
+  out[o] = '\0';
+  return o;
+}

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "rb_clock.h"
+#include "rb_str.h"
 #include "rb_version.h"
 
 struct app_timer {
@@ -160,26 +161,15 @@ struct curl_slist *job_http_json_headers(void) {
 }
 
 struct curl_slist *job_http_add_basic_auth(struct curl_slist *list, const char *userpwd) {
-  static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   static const char prefix[] = "Authorization: Basic ";
-  size_t n = strlen(userpwd), len = sizeof prefix - 1 + (n + 2) / 3 * 4;
+  size_t n = strlen(userpwd), len = sizeof prefix - 1 + rb_base64_len(n);
   char *line = malloc(len + 1);
   if (!line) {
     job_http_free_secret_headers(list);
     return NULL;
   }
   memcpy(line, prefix, sizeof prefix - 1);
-  char *o = line + sizeof prefix - 1;
-  for (size_t i = 0; i < n; i += 3) {
-    unsigned v = (unsigned)(unsigned char)userpwd[i] << 16;
-    if (i + 1 < n) v |= (unsigned)(unsigned char)userpwd[i + 1] << 8;
-    if (i + 2 < n) v |= (unsigned char)userpwd[i + 2];
-    *o++ = t[(v >> 18) & 63];
-    *o++ = t[(v >> 12) & 63];
-    *o++ = i + 1 < n ? t[(v >> 6) & 63] : '=';
-    *o++ = i + 2 < n ? t[v & 63] : '=';
-  }
-  *o = '\0';
+  rb_base64_encode(userpwd, n, line + sizeof prefix - 1);
   struct curl_slist *l = curl_slist_append(list, line); /* copies */
   explicit_bzero(line, len + 1);
   free(line);

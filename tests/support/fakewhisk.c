@@ -36,6 +36,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "rb_str.h"
+
 static char expected_auth[600];
 static char expected_bearer[600];
 static char created[32][256];
@@ -51,20 +53,6 @@ struct req {
   size_t len;
 };
 
-static void b64(const char *in, char *out) {
-  static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  size_t n = strlen(in), o = 0;
-  for (size_t i = 0; i < n; i += 3) {
-    unsigned v = (unsigned char)in[i] << 16;
-    if (i + 1 < n) v |= (unsigned char)in[i + 1] << 8;
-    if (i + 2 < n) v |= (unsigned char)in[i + 2];
-    out[o++] = t[(v >> 18) & 63];
-    out[o++] = t[(v >> 12) & 63];
-    out[o++] = i + 1 < n ? t[(v >> 6) & 63] : '=';
-    out[o++] = i + 2 < n ? t[v & 63] : '=';
-  }
-  out[o] = '\0';
-}
 
 static long long now_ms(void) {
   struct timeval tv;
@@ -234,7 +222,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
   }
   const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
   char want[900] = "Basic ";
-  b64(expected_auth, want + 6);
+  rb_base64_encode(expected_auth, strlen(expected_auth), want + 6);
   bool auth_ok = !expected_auth[0] || (auth && !strcmp(auth, want));
   if (logf_) {
     pthread_mutex_lock(&lock);

@@ -273,6 +273,22 @@ static void test_hostport(void **state) {
   assert_false(rb_parse_ll("", -10, 10, &v));
 }
 
+static void test_base64(void **state) {
+  (void)state;
+  /* RFC 4648 section 10's vectors, and bytes above 0x7f. */
+  const char *in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+  const char *want[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+  char out[32];
+  for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+    assert_int_equal(rb_base64_encode(in[i], strlen(in[i]), out), strlen(want[i]));
+    assert_int_equal(rb_base64_len(strlen(in[i])), strlen(want[i]));
+    assert_string_equal(out, want[i]);
+  }
+  const unsigned char bin[] = {0xff, 0xfe, 0x00, 0x80};
+  rb_base64_encode(bin, sizeof bin, out);
+  assert_string_equal(out, "//4AgA==");
+}
+
 static void test_errors_and_env(void **state) {
   (void)state;
   assert_string_equal(rb_err_name(RB_OK), "RB_OK");
@@ -297,6 +313,7 @@ int main(void) {
       cmocka_unit_test(test_json_get_bool_and_text), cmocka_unit_test(test_json_describe),
       cmocka_unit_test(test_envfile_good),       cmocka_unit_test(test_envfile_errors),
       cmocka_unit_test(test_stats_nearest_rank), cmocka_unit_test(test_hostport),
+      cmocka_unit_test(test_base64),
       cmocka_unit_test(test_errors_and_env),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,26 +23,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rb_str.h"
+
 static unsigned long long now_ns(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (unsigned long long)t.tv_sec * 1000000000ull + (unsigned long long)t.tv_nsec;
 }
 
-static void b64(const char *in, char *out) {
-  static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  size_t n = strlen(in), o = 0;
-  for (size_t i = 0; i < n; i += 3) {
-    unsigned v = (unsigned char)in[i] << 16;
-    if (i + 1 < n) v |= (unsigned char)in[i + 1] << 8;
-    if (i + 2 < n) v |= (unsigned char)in[i + 2];
-    out[o++] = t[(v >> 18) & 63];
-    out[o++] = t[(v >> 12) & 63];
-    out[o++] = i + 1 < n ? t[(v >> 6) & 63] : '=';
-    out[o++] = i + 2 < n ? t[v & 63] : '=';
-  }
-  out[o] = '\0';
-}
 
 static double us(struct timeval a, struct timeval b) {
   return (double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_usec - a.tv_usec);
@@ -58,7 +46,7 @@ int main(int argc, char **argv) {
   long n = atol(argv[3]);
   char auth[512];
   if (strlen(argv[4]) > 300 || rate <= 0 || n <= 0) return 2;
-  b64(argv[4], auth);
+  rb_base64_encode(argv[4], strlen(argv[4]), auth);
   /* The body rbench sends with its default parameters. */
   static const char body[] =
       "{\"num_ops\":10,\"operation_type\":\"set\",\"use_batching\":false,\"parallel_calls\":5,"
