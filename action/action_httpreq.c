@@ -17,11 +17,6 @@ static int fail(struct action_httpreq *r, int status, const char *msg) {
   return -1; /* any other value than 0, 1 or 2 stops http-parser with an error */
 }
 
-static int on_message_begin(http_parser *p) {
-  (void)p;
-  return 0;
-}
-
 static int on_url(http_parser *p, const char *at, size_t len) {
   struct action_httpreq *r = req_of(p);
   for (size_t i = 0; i < len && !r->path_done; i++) {
@@ -62,7 +57,6 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
 
 static int on_headers_complete(http_parser *p) {
   struct action_httpreq *r = req_of(p);
-  r->headers_done = true;
   if (p->http_major != 1 || p->http_minor > 1) return fail(r, 505, "HTTP version not supported: use HTTP/1.1");
   r->path[r->path_len < sizeof r->path ? r->path_len : sizeof r->path - 1] = '\0';
   bool known = r->path_len < sizeof r->path && (strcmp(r->path, "/init") == 0 || strcmp(r->path, "/run") == 0);
@@ -132,7 +126,6 @@ static int on_message_complete(http_parser *p) {
 }
 
 static const http_parser_settings settings = {
-    .on_message_begin = on_message_begin,
     .on_url = on_url,
     .on_header_field = on_header_field,
     .on_header_value = on_header_value,

@@ -36,7 +36,6 @@ struct action_httpreq {
   bool field_is_expect;
   char expect[32];
   size_t expect_len;
-  bool headers_done;
   bool complete;
   bool keep_alive;
   char *body;         /* malloc'd, NUL-terminated; NULL while empty */
