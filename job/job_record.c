@@ -390,7 +390,7 @@ static bool read_first(struct scan *s, struct val *v) {
 }
 
 static double val_number(const struct val *v, double dflt) {
-  if (v->kind != V_NUMBER || v->text.n >= 64) return dflt;
+  if (v->kind != V_NUMBER) return dflt;
   /* Integers of up to 15 digits (most of them: times in ms and µs) are exact as doubles. */
   const char *p = v->text.p, *e = p + v->text.n;
   bool neg = *p == '-';
@@ -401,10 +401,15 @@ static double val_number(const struct val *v, double dflt) {
     while (d < e && *d >= '0' && *d <= '9') i = i * 10 + (*d++ - '0');
     if (d == e) return neg ? -(double)i : (double)i;
   }
-  char buf[64];
+  /* Anything else as cJSON reads it: strtod over the whole number, however long. */
+  char small[64];
+  char *buf = v->text.n < sizeof small ? small : malloc(v->text.n + 1);
+  if (!buf) return dflt;
   memcpy(buf, v->text.p, v->text.n);
   buf[v->text.n] = '\0';
-  return strtod(buf, NULL);
+  double d = strtod(buf, NULL);
+  if (buf != small) free(buf);
+  return d;
 }
 
 /* Copies a plain string's characters (truncated) to out. */
