@@ -33,6 +33,7 @@ const char *agent_config_usage(void) {
          "  --max-batch N               commands per batch; reaching it flushes (default 512)\n"
          "  --coalesce                  fold runs of plain SET into MSET and GET into MGET\n"
          "  --no-io-uring               plain read()/write() per client instead of io_uring\n"
+         "  --no-upstream-wait          wake for client commands even while a batch is at Redis\n"
          "  --upstreams N               Redis connections per worker (default 1)\n"
          "  --workers N                 event-loop threads (default 1; SO_REUSEPORT above 1)\n"
          "  --metrics HOST:PORT         serve Prometheus metrics on /metrics (default off)\n"
@@ -63,6 +64,7 @@ enum opt_id {
   O_NAP_MAX,
   O_COALESCE,
   O_NO_URING,
+  O_NO_UPWAIT,
   O_UPSTREAMS,
   O_WORKERS,
   O_METRICS,
@@ -89,6 +91,7 @@ static const struct option LONGOPTS[] = {
     {"nap-max-commands", required_argument, NULL, O_NAP_MAX},
     {"coalesce", no_argument, NULL, O_COALESCE},
     {"no-io-uring", no_argument, NULL, O_NO_URING},
+    {"no-upstream-wait", no_argument, NULL, O_NO_UPWAIT},
     {"upstreams", required_argument, NULL, O_UPSTREAMS},
     {"workers", required_argument, NULL, O_WORKERS},
     {"metrics", required_argument, NULL, O_METRICS},
@@ -111,10 +114,11 @@ static void defaults(struct agent_config *c) {
   c->flush.mode = AGENT_FLUSH_IDLE;
   c->flush.window_us = 1000;
   c->flush.max_batch = 512;
-  c->nap.nap_us = 100;
-  c->nap.min_outstanding = 2;
+  c->nap.nap_us = 200;
+  c->nap.min_outstanding = 8;
   c->nap.max_cmds = 32;
   c->io_uring = true;
+  c->upstream_wait = true;
   c->upstreams = 1;
   c->workers = 1;
   c->max_clients = 10000;
@@ -203,15 +207,18 @@ static enum rb_err apply(struct agent_config *c, int id, const char *flag, const
         return rb_errorf(RB_ERR_INVALID, err, errlen, "%s must be idle, pass or window", flag);
       return RB_OK;
     case O_COALESCE:
-    case O_NO_URING: {
+    case O_NO_URING:
+    case O_NO_UPWAIT: {
       if (v && strcmp(v, "1") != 0 && strcmp(v, "0") != 0 && strcmp(v, "true") != 0 &&
           strcmp(v, "false") != 0)
         return rb_errorf(RB_ERR_INVALID, err, errlen, "%s must be 1, 0, true or false", flag);
       bool on = !v || strcmp(v, "1") == 0 || strcmp(v, "true") == 0;
       if (id == O_COALESCE)
         c->coalesce = on;
-      else
+      else if (id == O_NO_URING)
         c->io_uring = !on;
+      else
+        c->upstream_wait = !on;
       return RB_OK;
     }
     case O_LOG:

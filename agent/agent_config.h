@@ -28,6 +28,7 @@ struct agent_config {
   struct agent_nap_cfg nap;
   bool coalesce;
   bool io_uring; /* batch client reads/writes through io_uring when available (default) */
+  bool upstream_wait; /* --flush idle: sleep on Redis only while a batch is there (default) */
   int upstreams;      /* upstream connections per worker */
   int workers;        /* event-loop threads */
   size_t max_clients; /* per agent (divided evenly among workers) */

@@ -74,6 +74,57 @@ uint64_t agent_nap_decide(const struct agent_nap_cfg *nap, const struct agent_fl
                           unsigned pass_events, size_t pass_cmds, bool pass_full,
                           size_t outstanding);
 
+/* The upstream wait and the gathering nap (--flush idle, the default; --no-upstream-wait
+ * turns both off and brings back the nap above). While every upstream has a batch at Redis,
+ * commands cannot leave before its replies return, so the agent sleeps on the upstream
+ * sockets only (plus the listener and the stop pipe), for at most the window: the replies
+ * wake it at once, and the clients' commands that came in meanwhile are read in that same
+ * pass. Once Redis has answered everything (the upstream is idle), the clients just answered
+ * send their next commands one after another; with many active clients the next batch is
+ * held back a little so more of them share it (agent_gather_decide):
+ *
+ *   nap_us == 0, window_us == 0 or mode != idle -> no hold
+ *   inflight > 0 or pending == 0          -> no hold (not the idle upstream's decision)
+ *   held AGENT_GATHER_MAX_HOLDS times     -> no more
+ *   active < min_outstanding              -> no hold (few clients: they never wait)
+ *   last_batch < 2                        -> no hold (no sign of concurrency)
+ *   pending >= expected(active)           -> no hold (nearly every active client is back)
+ *   pending >= max_cmds or >= max_batch   -> no hold (a batch big enough already)
+ *   otherwise: hold gap_us * (expected - pending), the time the missing clients should
+ *   take, but no longer than nap_us after the first hold of this batch and never past the
+ *   oldest queued command's window; a hold under AGENT_GATHER_MIN_US is not worth a wake-up.
+ *
+ * active: clients that sent a command in the current or the previous tick (50 ms);
+ * expected(active) = active - active/8, for a straggler or a client gone quiet. gap_us is
+ * learnt after every hold (agent_gather_learn): it shrinks when the hold was long enough for
+ * everyone, and moves towards held_us / arrived when it was not. So a command waits at most
+ * nap_us on its way in and nothing on its way out, and few or idle clients never wait. */
+#define AGENT_GATHER_MIN_US 5
+#define AGENT_GATHER_MAX_HOLDS 3
+#define AGENT_GATHER_MAX_GAP_US 1000
+#define AGENT_GATHER_GAP0_US 10 /* the first guess of gap_us */
+
+struct agent_gather_state {
+  size_t pending;         /* commands queued for the upstream */
+  size_t inflight;        /* commands at Redis */
+  size_t last_batch;      /* commands in the last batch written */
+  size_t active;          /* clients that sent commands lately */
+  uint64_t gap_us;        /* learnt time for one more command to come in */
+  uint64_t oldest_us;     /* arrival of the oldest queued command */
+  uint64_t first_hold_us; /* when this batch was first held back (0: not yet) */
+  unsigned holds;         /* times this batch was held back */
+};
+
+size_t agent_gather_expected(size_t active);
+
+/* Returns microseconds to hold the batch back; 0: write it now. */
+uint64_t agent_gather_decide(const struct agent_nap_cfg *nap, const struct agent_flush_cfg *flush,
+                             const struct agent_gather_state *st, uint64_t now_us);
+
+/* After a hold of held_us in which `arrived` more commands came in and `missing` were still
+ * expected at its end: the new gap_us. */
+uint64_t agent_gather_learn(uint64_t gap_us, size_t arrived, size_t missing, uint64_t held_us);
+
 /* "idle", "pass" or "window" -> mode; returns false for anything else. */
 bool agent_flush_mode_parse(const char *s, enum agent_flush_mode *out);
 const char *agent_flush_mode_name(enum agent_flush_mode m);

@@ -9,6 +9,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/prctl.h>
 #include <time.h>
@@ -78,6 +79,9 @@ struct upstream {
   uint64_t window_deadline_us; /* window timer armed for this time (0: not armed) */
   struct agent_run run;        /* open coalescing run: the FIFO's last entry when run_open */
   bool run_open;
+  size_t last_batch;           /* commands in the last batch written */
+  uint64_t first_hold_us;      /* the pending batch was first held back then (0: not) */
+  unsigned holds;              /* times the pending batch was held back */
   uint64_t backoff_ms;
   uint64_t connect_us;
   bool logged_down;
@@ -100,6 +104,8 @@ struct client {
   bool kill;       /* close at the next write (reply limit broken) */
   bool readable;   /* on the worker's readable list (read in the next I/O round) */
   bool busy;       /* has an operation in the current I/O round: not freed until it is done */
+  bool wwait;      /* waiting for EPOLLOUT (counted in the worker's nwwait) */
+  unsigned epoch;  /* the worker's tick when this client last sent a command, plus one */
   struct client *next_dirty, *next_resume, *next_readable;
   struct client *prev, *next; /* live clients */
 };
@@ -126,8 +132,14 @@ struct agent_worker {
   size_t pass_cmds;      /* client commands read in the current pass (for the nap) */
   bool pass_full;        /* a read in the current pass filled its buffer (for the nap) */
   bool bio_ready;
+  size_t nwwait;         /* clients waiting for EPOLLOUT (no upstream wait while any is) */
+  struct pollfd *upfds;  /* the upstream wait's poll set: upstreams, listener, stop pipe */
   unsigned long long next_id;
   bool draining, done;
+  uint64_t gather_us;    /* a batch was held back for a gathering nap this long (gather_us) */
+  uint64_t gap_us;       /* learnt time for one more command to come in (agent_gather_learn) */
+  size_t active[2];      /* clients that sent commands in even / odd ticks */
+  unsigned epoch;        /* ticks so far */
   uint64_t drain_deadline_us;
   struct agent_metrics m;
 };
@@ -153,6 +165,8 @@ static void client_close(struct client *c) {
   event_free(c->wev);
   close(c->fd);
   c->dead = true;
+  if (c->wwait) w->nwwait--;
+  c->wwait = false;
   if (c->prev)
     c->prev->next = c->next;
   else
@@ -527,7 +541,10 @@ static void up_flush(struct upstream *u, uint64_t now) {
   agent_metric_add(&w->m.batches, 1);
   if (u->inflight_cmds == 0) u->progress_us = now;
   u->inflight_cmds += u->pending_cmds;
+  u->last_batch = u->pending_cmds;
   u->pending_cmds = 0;
+  u->first_hold_us = 0;
+  u->holds = 0;
   u->nflushed = u->count;
   u->wlen = u->out.len;
   up_write(u);
@@ -636,6 +653,10 @@ static void handle_command(struct client *c, const char *base, size_t raw_len, u
   const struct agent_cmd_info *info = NULL;
   agent_metric_add(&w->m.requests, 1);
   w->pass_cmds++;
+  if (c->epoch != w->epoch + 1) {
+    c->epoch = w->epoch + 1;
+    w->active[w->epoch & 1]++;
+  }
   agent_buf_consume(&w->scratch, w->scratch.len);
   if (agent_cmd_answer(&a, w->cfg->client_password, &c->sess, &info, &w->scratch)) {
     bool local = info && info->kind == AGENT_CMD_LOCAL && w->scratch.len > 0 &&
@@ -771,6 +792,13 @@ static void client_written(struct client *c) {
   }
 }
 
+/* What the socket did not take waits for EPOLLOUT. */
+static void client_want_write(struct client *c) {
+  event_add(c->wev, NULL);
+  if (!c->wwait) c->w->nwwait++;
+  c->wwait = true;
+}
+
 /* The write of an I/O round returned res (bytes or -errno). What the socket did not take
  * waits for EPOLLOUT (on_client_writable). */
 static void client_sent(struct client *c, ssize_t res) {
@@ -781,7 +809,7 @@ static void client_sent(struct client *c, ssize_t res) {
     return;
   }
   if (c->out.len > 0) {
-    event_add(c->wev, NULL);
+    client_want_write(c);
     return;
   }
   client_written(c);
@@ -801,7 +829,7 @@ static void client_write(struct client *c) {
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      event_add(c->wev, NULL);
+      client_want_write(c);
       return;
     }
     client_close(c);
@@ -813,7 +841,10 @@ static void client_write(struct client *c) {
 static void on_client_writable(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
-  client_write(arg);
+  struct client *c = arg;
+  if (c->wwait) c->w->nwwait--;
+  c->wwait = false;
+  client_write(c);
 }
 
 static void client_new(struct agent_worker *w, int fd) {
@@ -886,6 +917,24 @@ static void arm_window(struct upstream *u, uint64_t deadline, uint64_t now) {
   u->window_deadline_us = deadline;
 }
 
+static size_t active_clients(const struct agent_worker *w) {
+  return w->active[0] > w->active[1] ? w->active[0] : w->active[1];
+}
+
+/* How long to hold an idle upstream's next batch back (agent_flush.h); 0: write it now. */
+static uint64_t gather_us(const struct agent_worker *w, const struct upstream *u, uint64_t now) {
+  if (!w->cfg->upstream_wait || w->draining) return 0;
+  struct agent_gather_state st = {.pending = u->pending_cmds,
+                                  .inflight = u->inflight_cmds,
+                                  .last_batch = u->last_batch,
+                                  .active = active_clients(w),
+                                  .gap_us = w->gap_us,
+                                  .oldest_us = u->pending_oldest_us,
+                                  .first_hold_us = u->first_hold_us,
+                                  .holds = u->holds};
+  return agent_gather_decide(&w->cfg->nap, &w->cfg->flush, &st, now);
+}
+
 static void decide_flushes(struct agent_worker *w, uint64_t now) {
   for (int i = 0; i < w->nups; i++) {
     struct upstream *u = &w->ups[i];
@@ -896,7 +945,11 @@ static void decide_flushes(struct agent_worker *w, uint64_t now) {
                                    .pass_end = true};
     uint64_t deadline = 0;
     enum agent_flush_verdict v = agent_flush_decide(&w->cfg->flush, &st, now, &deadline);
-    if (v == AGENT_FLUSH_NOW || (v == AGENT_FLUSH_WAIT && w->draining))
+    uint64_t hold = v == AGENT_FLUSH_NOW ? gather_us(w, u, now) : 0;
+    if (hold > 0) {
+      if (u->holds++ == 0) u->first_hold_us = now;
+      if (w->gather_us == 0 || hold < w->gather_us) w->gather_us = hold;
+    } else if (v == AGENT_FLUSH_NOW || (v == AGENT_FLUSH_WAIT && w->draining))
       up_flush(u, now);
     else if (v == AGENT_FLUSH_WAIT)
       arm_window(u, deadline, now);
@@ -1006,11 +1059,30 @@ static bool drained(const struct agent_worker *w) {
 
 /* Runs after every event-loop pass: the batching decision point. Replies routed in the pass
  * are written and readable clients read in one I/O round, then each upstream decides. */
-static void pass_end(struct agent_worker *w) {
+static size_t pending_total(const struct agent_worker *w) {
+  size_t n = 0;
+  for (int i = 0; i < w->nups; i++) n += w->ups[i].pending_cmds;
+  return n;
+}
+
+/* The reading half of pass_end, without the flush decisions. */
+static void pass_end_read(struct agent_worker *w) {
   uint64_t now = now_us();
   do {
     resume_clients(w, now);
     do io_round(w, now);
+    while (w->readable);
+  } while (w->resume || w->readable);
+}
+
+static void pass_end(struct agent_worker *w, uint64_t since) {
+  uint64_t now = now_us();
+  /* Commands read after an upstream wait may have arrived any time since it began: they
+   * count from then, so the window still bounds their wait. */
+  uint64_t arrived = since != 0 && since < now ? since : now;
+  do {
+    resume_clients(w, now);
+    do io_round(w, arrived);
     while (w->readable);
     decide_flushes(w, now);
   } while (w->resume || w->dirty || w->readable);
@@ -1022,6 +1094,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
   (void)what;
   struct agent_worker *w = arg;
   uint64_t now = now_us(), limit = w->cfg->timeout_ms * 1000;
+  w->epoch++;
+  w->active[w->epoch & 1] = 0;
   for (int i = 0; i < w->nups; i++) {
     struct upstream *u = &w->ups[i];
     if (u->state == UP_CONNECTING && now - u->connect_us > limit)
@@ -1064,6 +1138,45 @@ static void nap(struct agent_worker *w) {
   }
 }
 
+/* The upstream wait. With --flush idle, a command read while every upstream has a batch at
+ * Redis cannot leave before that batch's replies come back, so waking for it only costs a
+ * wake-up (the dearest thing on a busy or virtualised machine). While that holds, the agent
+ * sleeps on the upstream sockets (and the listener and the stop pipe) only: the replies
+ * wake it at once, and the clients' commands are read in the same pass and leave as the next
+ * batch. The wait never lasts longer than the batch window (after which queued commands
+ * leave even with a batch in flight). Returns when the wait began (0: no wait). */
+static bool upstream_wait_applies(const struct agent_worker *w) {
+  if (!w->cfg->upstream_wait || w->cfg->flush.mode != AGENT_FLUSH_IDLE ||
+      w->cfg->flush.window_us == 0 || w->draining || w->nwwait > 0 || w->resume || w->dirty ||
+      w->readable || !w->upfds)
+    return false;
+  for (int i = 0; i < w->nups; i++) {
+    const struct upstream *u = &w->ups[i];
+    if (u->state != UP_READY || u->inflight_cmds == 0 || u->wlen > 0) return false;
+  }
+  return true;
+}
+
+static uint64_t upstream_wait(struct agent_worker *w) {
+  if (!upstream_wait_applies(w)) return 0;
+  uint64_t start = now_us(), limit = w->cfg->flush.window_us;
+  nfds_t n = 0;
+  for (int i = 0; i < w->nups; i++) {
+    const struct upstream *u = &w->ups[i];
+    if (u->pending_cmds > 0) {
+      uint64_t due = u->pending_oldest_us + w->cfg->flush.window_us;
+      if (due <= start) return 0;
+      if (due - start < limit) limit = due - start;
+    }
+    w->upfds[n++] = (struct pollfd){.fd = u->fd, .events = POLLIN};
+  }
+  if (w->lfd >= 0) w->upfds[n++] = (struct pollfd){.fd = w->lfd, .events = POLLIN};
+  w->upfds[n++] = (struct pollfd){.fd = w->stop_pipe[0], .events = POLLIN};
+  struct timespec ts = {(time_t)(limit / 1000000), (long)(limit % 1000000) * 1000};
+  if (ppoll(w->upfds, n, &ts, NULL) < 0 && errno != EINTR) return 0;
+  return start;
+}
+
 static bool any_connecting(const struct agent_worker *w) {
   for (int i = 0; i < w->nups; i++)
     if (w->ups[i].state == UP_CONNECTING) return true;
@@ -1091,9 +1204,28 @@ static void *worker_main(void *arg) {
     w->pass_events = 0;
     w->pass_cmds = 0;
     w->pass_full = false;
+    uint64_t since = upstream_wait(w);
     event_base_loop(w->base, EVLOOP_ONCE);
-    pass_end(w);
-    if (!w->draining) nap(w);
+    pass_end(w, since);
+    /* A held batch: sleep, read what came in meanwhile, decide again (agent_gather_decide
+     * stops holding once its time is up). */
+    while (w->gather_us > 0 && !w->done) {
+      size_t before = pending_total(w);
+      uint64_t t0 = now_us();
+      struct timespec ts = {(time_t)(w->gather_us / 1000000), (long)(w->gather_us % 1000000) * 1000};
+      while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+      }
+      w->gather_us = 0;
+      event_base_loop(w->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+      /* read what came in meanwhile (counted before a batch is written), then decide */
+      pass_end_read(w);
+      size_t after = pending_total(w), want = agent_gather_expected(active_clients(w));
+      w->gap_us = agent_gather_learn(w->gap_us, after > before ? after - before : 0,
+                                     after >= want ? 0 : want - after, now_us() - t0);
+      pass_end(w, 0);
+    }
+    /* No nap when the next pass waits for Redis anyway: its replies end that wait at once. */
+    if (!w->draining && !upstream_wait_applies(w)) nap(w);
   }
   return NULL;
 }
@@ -1158,9 +1290,11 @@ struct agent_worker *agent_worker_create(const struct agent_config *cfg, int ind
   if (ec) event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
   w->base = ec ? event_base_new_with_config(ec) : NULL;
   if (ec) event_config_free(ec);
+  w->gap_us = AGENT_GATHER_GAP0_US;
   w->nups = cfg->upstreams;
   w->ups = calloc((size_t)w->nups, sizeof *w->ups);
-  if (!w->base || !w->ups || pipe2(w->stop_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+  w->upfds = calloc((size_t)w->nups + 2, sizeof *w->upfds);
+  if (!w->base || !w->ups || !w->upfds || pipe2(w->stop_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
     snprintf(err, errlen, "cannot set up the event loop");
     agent_worker_destroy(w);
     return NULL;
@@ -1244,6 +1378,7 @@ void agent_worker_destroy(struct agent_worker *w) {
   while (w->clients) client_close(w->clients);
   for (int i = 0; w->ups && i < w->nups; i++) upstream_deinit(&w->ups[i]);
   free(w->ups);
+  free(w->upfds);
   if (w->accept_ev) event_free(w->accept_ev);
   if (w->stop_ev) event_free(w->stop_ev);
   if (w->tick) event_free(w->tick);
