@@ -178,6 +178,57 @@ static void test_redis_frozen_times_out(void **state) {
   rbt_proc_stop(&redis, SIGTERM);
 }
 
+
+/* The window bounds a command's wait even while a batch is stuck at Redis: the agent, which
+ * sleeps on Redis alone while a batch is there (the upstream wait), still reads a second
+ * client's command and writes it at the window's end, not when Redis answers the first. */
+static void test_window_bounds_wait_behind_stuck_batch(void **state) {
+  (void)state;
+  struct rbt_proc redis, agent;
+  int mport;
+  const char *extra[] = {"--timeout-ms", "5000", "--window-us", "2000", NULL};
+  assert_true(start_pair(&redis, &agent, &mport, extra));
+  int a = rbt_tcp_connect(agent.port, 5000), b = rbt_tcp_connect(agent.port, 5000);
+  assert_true(a >= 0 && b >= 0);
+  redisReader *ra = redisReaderCreate(), *rb = redisReaderCreate();
+  const char set[] = "*3\r\n$3\r\nSET\r\n$5\r\nstuck\r\n$2\r\nv1\r\n";
+  assert_true(rbt_send(a, set, sizeof set - 1));
+  redisReply *r = rbt_read_reply(a, ra);
+  assert_non_null(r);
+  assert_string_equal(r->str, "OK");
+  freeReplyObject(r);
+  long long batches0 = metric(mport, "rbench_agent_batches_total");
+  kill(redis.pid, SIGSTOP);
+  const char get[] = "*2\r\n$3\r\nGET\r\n$5\r\nstuck\r\n";
+  assert_true(rbt_send(a, get, sizeof get - 1)); /* batch 1: stuck at the frozen Redis */
+  long long t0 = rbt_now_ms();
+  while (metric(mport, "rbench_agent_batches_total") < batches0 + 1 && rbt_now_ms() - t0 < 2000)
+    usleep(1000);
+  assert_int_equal(metric(mport, "rbench_agent_batches_total"), batches0 + 1);
+  usleep(20000);
+  assert_true(rbt_send(b, get, sizeof get - 1)); /* must leave within the 2 ms window */
+  t0 = rbt_now_ms();
+  while (metric(mport, "rbench_agent_batches_total") < batches0 + 2 && rbt_now_ms() - t0 < 2000)
+    usleep(1000);
+  long long took = rbt_now_ms() - t0;
+  assert_int_equal(metric(mport, "rbench_agent_batches_total"), batches0 + 2);
+  assert_true(took < 500); /* Redis is still frozen: not its reply that let it go */
+  kill(redis.pid, SIGCONT);
+  redisReader *rds[] = {ra, rb};
+  int fds[] = {a, b};
+  for (int i = 0; i < 2; i++) {
+    r = rbt_read_reply(fds[i], rds[i]);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    assert_string_equal(r->str, "v1");
+    freeReplyObject(r);
+    redisReaderFree(rds[i]);
+    close(fds[i]);
+  }
+  rbt_proc_stop(&agent, SIGTERM);
+  rbt_proc_stop(&redis, SIGTERM);
+}
+
 /* ---- clients misbehaving ------------------------------------------------------------------ */
 
 static struct rbt_proc g_redis, g_agent;
@@ -425,6 +476,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_redis_killed_under_load_and_restarted),
       cmocka_unit_test(test_redis_frozen_times_out),
+      cmocka_unit_test(test_window_bounds_wait_behind_stuck_batch),
       cmocka_unit_test(test_client_closes_mid_batch),
       cmocka_unit_test(test_malformed_and_oversized_input),
       cmocka_unit_test(test_max_clients),

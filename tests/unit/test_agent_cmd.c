@@ -194,8 +194,9 @@ static void test_config_defaults_flags_env(void **state) {
   assert_int_equal(c.flush.window_us, 1000);
   assert_false(c.coalesce);
   assert_true(c.io_uring);
-  assert_int_equal(c.nap.nap_us, 100);
-  assert_int_equal(c.nap.min_outstanding, 2);
+  assert_true(c.upstream_wait);
+  assert_int_equal(c.nap.nap_us, 200);
+  assert_int_equal(c.nap.min_outstanding, 8);
   assert_int_equal(c.nap.max_cmds, 32);
   assert_null(c.redis_password);
   agent_config_deinit(&c);
@@ -231,7 +232,8 @@ static void test_config_defaults_flags_env(void **state) {
                          "--max-client-output-bytes",
                          "65536",
                          "--nap-min-outstanding",
-                         "8",
+                         "12",
+                         "--no-upstream-wait",
                          NULL};
   assert_int_equal(parse(&c, flags, &act, err), RB_OK);
   assert_int_equal(c.max_output, 65536);
@@ -243,7 +245,8 @@ static void test_config_defaults_flags_env(void **state) {
   assert_true(c.coalesce);
   assert_false(c.io_uring);
   assert_int_equal(c.nap.nap_us, 40);
-  assert_int_equal(c.nap.min_outstanding, 8);
+  assert_int_equal(c.nap.min_outstanding, 12);
+  assert_false(c.upstream_wait);
   assert_int_equal(c.workers, 2);
   assert_int_equal(c.upstreams, 3);
   assert_int_equal(c.metrics_port, 9100);

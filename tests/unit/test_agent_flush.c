@@ -167,6 +167,178 @@ static void test_nap_simulation(void **state) {
   }
 }
 
+
+/* The gathering hold: only at an idle upstream, only with many active clients, until nearly
+ * all of them are back, never past nap_us from the first hold nor past the window. */
+static void test_gather_rules(void **state) {
+  (void)state;
+  struct agent_flush_cfg fl = {AGENT_FLUSH_IDLE, 1000, 512};
+  struct agent_nap_cfg nap = {200, 8, 32};
+  /* 50 active clients, 5 back, a gap of 10 us: 44 - 5 = 39 more expected, 390 us -> nap */
+  struct agent_gather_state st = {.pending = 5, .inflight = 0, .last_batch = 30, .active = 50,
+                                  .gap_us = 10, .oldest_us = 1000};
+  assert_int_equal(agent_gather_expected(50), 44);
+  assert_int_equal(agent_gather_decide(&nap, &fl, &st, 1000), 200);
+  st.gap_us = 2; /* 39 * 2 = 78 us */
+  assert_int_equal(agent_gather_decide(&nap, &fl, &st, 1000), 78);
+  st.gap_us = 10;
+  /* not at an idle upstream, or nothing queued: no hold */
+  st.inflight = 3;
+  assert_int_equal(agent_gather_decide(&nap, &fl, &st, 1000), 0);
+  st.inflight = 0;
+  st.pending = 0;
+  assert_int_equal(agent_gather_decide(&nap, &fl, &st, 1000), 0);
+  st.pending = 5;
+  /* few active clients: they never wait */
+  st.active = 7;
+  assert_int_equal(agent_gather_decide(&nap, &fl, &st, 1000), 0);
+  st.active = 50;
+  /* no sign of concurrency in the last batch */
+  st.last_batch = 1;
+  assert_int_equal(agent_gather_decide(&nap, &fl, &st, 1000), 0);
+  st.last_batch = 30;
+  /* nearly everyone back, or a batch big enough already */
+  st.pending = 44;
+  assert_int_equal(agent_gather_decide(&nap, &fl, &st, 1000), 0);
+  st.pending = 32;
+  assert_int_equal(agent_gather_decide(&nap, &fl, &st, 1000), 0);
+  st.pending = 31; /* 13 more expected, 130 us */
+  assert_int_equal(agent_gather_decide(&nap, &fl, &st, 1000), 130);
+  st.pending = 5;
+  /* the budget: nap_us from the first hold of this batch, then the holds' count */
+  st.first_hold_us = 1000;
+  st.holds = 1;
+  assert_int_equal(agent_gather_decide(&nap, &fl, &st, 1150), 50);
+  assert_int_equal(agent_gather_decide(&nap, &fl, &st, 1197), 0); /* 3 us: not worth it */
+  assert_int_equal(agent_gather_decide(&nap, &fl, &st, 1250), 0);
+  st.holds = AGENT_GATHER_MAX_HOLDS;
+  assert_int_equal(agent_gather_decide(&nap, &fl, &st, 1010), 0);
+  st.holds = 0;
+  st.first_hold_us = 0;
+  /* never past the oldest command's window */
+  assert_int_equal(agent_gather_decide(&nap, &fl, &st, 1900), 100);
+  assert_int_equal(agent_gather_decide(&nap, &fl, &st, 2000), 0);
+  /* --nap-us 0, --window-us 0, other flush modes: never */
+  nap.nap_us = 0;
+  assert_int_equal(agent_gather_decide(&nap, &fl, &st, 1000), 0);
+  nap.nap_us = 200;
+  fl.mode = AGENT_FLUSH_PASS;
+  assert_int_equal(agent_gather_decide(&nap, &fl, &st, 1000), 0);
+  fl.mode = AGENT_FLUSH_IDLE;
+  fl.window_us = 0;
+  assert_int_equal(agent_gather_decide(&nap, &fl, &st, 1000), 0);
+}
+
+static void test_gather_learn(void **state) {
+  (void)state;
+  /* everyone came: the hold was long enough, perhaps too long -> shorter next time */
+  assert_int_equal(agent_gather_learn(40, 10, 0, 100), 30);
+  assert_int_equal(agent_gather_learn(1, 10, 0, 100), 1);
+  /* some still missing: towards held / arrived (100 / 4 = 25) */
+  assert_int_equal(agent_gather_learn(10, 4, 3, 100), 14);
+  /* nobody came: towards the whole hold, capped */
+  assert_int_equal(agent_gather_learn(10, 0, 3, 200), 58);
+  assert_int_equal(agent_gather_learn(AGENT_GATHER_MAX_GAP_US, 0, 3, 100000),
+                   AGENT_GATHER_MAX_GAP_US);
+}
+
+/* A closed loop like redis-benchmark -P 1: n clients, each sending its next command after
+ * its reply; the clients answered together come back one every `step` us (one client
+ * process handles them in turn). Redis answers a batch rtt us after it is written. The agent
+ * waits on Redis while a batch is there (the upstream wait) and decides at an idle upstream
+ * with agent_gather_decide / agent_gather_learn. */
+struct gsim {
+  size_t batches, cmds, holds;
+  uint64_t max_wait, total_wait;
+};
+
+static struct gsim gather_sim(size_t n, uint64_t nap_us, uint64_t step, uint64_t rtt) {
+  enum { MAXC = 64 };
+  const uint64_t pass = 5, end = 300000;
+  struct agent_flush_cfg fl = {AGENT_FLUSH_IDLE, 1000, 512};
+  struct agent_nap_cfg nap = {nap_us, 8, 32};
+  uint64_t next[MAXC], arrived[MAXC];
+  bool queued[MAXC] = {false}, at_redis[MAXC] = {false};
+  for (size_t i = 0; i < n; i++) next[i] = i * step;
+  struct gsim r = {0};
+  uint64_t t = 0, reply_at = UINT64_MAX, gap = AGENT_GATHER_GAP0_US, oldest = 0;
+  size_t pending = 0, inflight = 0, last_batch = 0, holds = 0;
+  uint64_t first_hold = 0;
+  while (t < end) {
+    if (inflight > 0) { /* the upstream wait: only Redis's replies wake the agent */
+      t = reply_at + pass;
+      size_t rank = 0;
+      for (size_t i = 0; i < n; i++)
+        if (at_redis[i]) {
+          at_redis[i] = false;
+          next[i] = t + ++rank * step;
+        }
+      inflight = 0;
+    } else if (pending == 0) { /* idle: the first command wakes it */
+      uint64_t first = UINT64_MAX;
+      for (size_t i = 0; i < n; i++)
+        if (!queued[i] && !at_redis[i] && next[i] < first) first = next[i];
+      t = first + pass;
+    }
+    for (;;) {
+      for (size_t i = 0; i < n; i++) /* read what has come in */
+        if (!queued[i] && !at_redis[i] && next[i] <= t) {
+          queued[i] = true;
+          arrived[i] = next[i];
+          if (pending++ == 0) oldest = next[i];
+        }
+      struct agent_gather_state st = {pending, inflight, last_batch, n, gap, oldest,
+                                      first_hold, (unsigned)holds};
+      uint64_t hold = agent_gather_decide(&nap, &fl, &st, t);
+      if (hold == 0) break;
+      if (holds++ == 0) first_hold = t;
+      r.holds++;
+      size_t before = pending;
+      t += hold + pass;
+      size_t after = before;
+      for (size_t i = 0; i < n; i++)
+        if (!queued[i] && !at_redis[i] && next[i] <= t) after++;
+      size_t want = agent_gather_expected(n);
+      gap = agent_gather_learn(gap, after - before, after >= want ? 0 : want - after, hold + pass);
+    }
+    for (size_t i = 0; i < n; i++) /* flush */
+      if (queued[i]) {
+        queued[i] = false;
+        at_redis[i] = true;
+        uint64_t w = t - arrived[i];
+        r.total_wait += w;
+        if (w > r.max_wait) r.max_wait = w;
+      }
+    r.batches++;
+    r.cmds += pending;
+    last_batch = inflight = pending;
+    pending = holds = 0;
+    first_hold = 0;
+    reply_at = t + rtt;
+  }
+  return r;
+}
+
+static void test_gather_simulation(void **state) {
+  (void)state;
+  /* 50 clients: batches grow at least 2x; a command waits at most the round trip (it came
+   * while a batch was at Redis) plus the nap (with its passes) */
+  struct gsim no = gather_sim(50, 0, 12, 60), yes = gather_sim(50, 200, 12, 60);
+  assert_int_equal(no.holds, 0);
+  assert_true(yes.holds > 0);
+  assert_true(yes.cmds / yes.batches >= 2 * (no.cmds / no.batches));
+  assert_true(yes.max_wait <= 60 + 200 + 4 * 5 * AGENT_GATHER_MAX_HOLDS);
+  /* 4 clients (fewer than --nap-min-outstanding): exactly the same as without the nap */
+  struct gsim few0 = gather_sim(4, 0, 12, 60), few = gather_sim(4, 200, 12, 60);
+  assert_int_equal(few.holds, 0);
+  assert_int_equal(few.batches, few0.batches);
+  assert_int_equal(few.max_wait, few0.max_wait);
+  /* 16 quick clients: the learnt gap keeps the holds short, far below the nap */
+  struct gsim mid = gather_sim(16, 200, 3, 60);
+  assert_true(mid.holds > 0);
+  assert_true(mid.total_wait / mid.cmds < 60);
+}
+
 static void test_mode_names(void **state) {
   (void)state;
   enum agent_flush_mode m;
@@ -184,6 +356,9 @@ int main(void) {
       cmocka_unit_test(test_idle_simulation_bounds_wait),
       cmocka_unit_test(test_nap_rules),
       cmocka_unit_test(test_nap_simulation),
+      cmocka_unit_test(test_gather_rules),
+      cmocka_unit_test(test_gather_learn),
+      cmocka_unit_test(test_gather_simulation),
       cmocka_unit_test(test_mode_names),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
