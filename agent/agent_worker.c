@@ -1057,8 +1057,6 @@ static bool drained(const struct agent_worker *w) {
   return true;
 }
 
-/* Runs after every event-loop pass: the batching decision point. Replies routed in the pass
- * are written and readable clients read in one I/O round, then each upstream decides. */
 static size_t pending_total(const struct agent_worker *w) {
   size_t n = 0;
   for (int i = 0; i < w->nups; i++) n += w->ups[i].pending_cmds;
@@ -1075,6 +1073,9 @@ static void pass_end_read(struct agent_worker *w) {
   } while (w->resume || w->readable);
 }
 
+/* Runs after every event-loop pass: the batching decision point. Replies routed in the pass
+ * are written and readable clients read in one I/O round, then each upstream decides. since:
+ * when the upstream wait before this pass began (0: there was none). */
 static void pass_end(struct agent_worker *w, uint64_t since) {
   uint64_t now = now_us();
   /* Commands read after an upstream wait may have arrived any time since it began: they
@@ -1224,8 +1225,8 @@ static void *worker_main(void *arg) {
                                      after >= want ? 0 : want - after, now_us() - t0);
       pass_end(w, 0);
     }
-    /* No nap when the next pass waits for Redis anyway: its replies end that wait at once. */
-    if (!w->draining && !upstream_wait_applies(w)) nap(w);
+    /* The blind nap is the --no-upstream-wait loop's way to gather (the hold is this one's). */
+    if (!w->draining && !w->cfg->upstream_wait) nap(w);
   }
   return NULL;
 }
