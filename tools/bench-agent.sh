@@ -9,6 +9,8 @@
 #        TARGETS="direct agent agent_coalesce nutcracker" AGENT_ARGS="" (extra agent flags)
 #        BASELINE=path/to/an/older/rbench-agent: adds target "baseline" (that binary, default
 #        flags) to compare two agent versions in one run
+#        VARIANT_ARGS="--nap-us 0": adds target "variant" (the same agent binary with these flags
+#        instead of AGENT_ARGS) to compare two settings in one run
 # Everything listens on 127.0.0.1 only; every server started here is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +22,9 @@ TARGETS="${TARGETS:-direct agent agent_coalesce nutcracker}"
 AGENT="${AGENT:-build/release/agent/rbench-agent}"
 AGENT_ARGS="${AGENT_ARGS:-}"
 BASELINE="${BASELINE:-}"
+VARIANT_ARGS="${VARIANT_ARGS:-}"
 if [ -n "$BASELINE" ] && [[ " $TARGETS " != *" baseline "* ]]; then TARGETS="$TARGETS baseline"; fi
+if [ -n "$VARIANT_ARGS" ] && [[ " $TARGETS " != *" variant "* ]]; then TARGETS="$TARGETS variant"; fi
 WORK="$(mktemp -d /tmp/rbench-bench-agent.XXXXXX)"
 RAW="$WORK/raw.tsv"
 mkdir -p "$(dirname "$OUT")"
@@ -42,6 +46,7 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT INT TERM
 
 RP=$(free_port); AP=$(free_port); CP=$(free_port); NP=$(free_port); NS=$(free_port); BP=$(free_port)
+VP=$(free_port)
 redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
   --maxclients 10000 --logfile "$WORK/redis.log" &
 RPID=$!; PIDS+=("$RPID"); wait_port "$RP"
@@ -51,6 +56,12 @@ APID=$!; PIDS+=("$APID")
 # shellcheck disable=SC2086
 "$AGENT" --listen 127.0.0.1:"$CP" --redis 127.0.0.1:"$RP" --log-level warn --coalesce $AGENT_ARGS &
 CPID=$!; PIDS+=("$CPID")
+VPID=""
+if [ -n "$VARIANT_ARGS" ]; then
+  # shellcheck disable=SC2086
+  "$AGENT" --listen 127.0.0.1:"$VP" --redis 127.0.0.1:"$RP" --log-level warn $VARIANT_ARGS &
+  VPID=$!; PIDS+=("$VPID")
+fi
 BPID=""
 if [ -n "$BASELINE" ]; then
   "$BASELINE" --listen 127.0.0.1:"$BP" --redis 127.0.0.1:"$RP" --log-level warn &
@@ -72,12 +83,13 @@ YML
 nutcracker -c "$WORK/nutcracker.yml" -s "$NS" -a 127.0.0.1 -o "$WORK/nut.log" -v 4 &
 NPID=$!; PIDS+=("$NPID")
 wait_port "$AP"; wait_port "$CP"; wait_port "$NP"; [ -z "$BASELINE" ] || wait_port "$BP"
+[ -z "$VARIANT_ARGS" ] || wait_port "$VP"
 
 redis_cpu() { redis-cli -p "$RP" INFO cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.6f", s}'; }
 proc_cpu() { # seconds of utime+stime of a pid
   awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); printf "%.6f", ($12 + $13) / hz}' "/proc/$1/stat"; }
-port_of() { case "$1" in direct) echo "$RP";; agent) echo "$AP";; agent_coalesce) echo "$CP";; nutcracker) echo "$NP";; baseline) echo "$BP";; esac; }
-pid_of() { case "$1" in direct) echo "";; agent) echo "$APID";; agent_coalesce) echo "$CPID";; nutcracker) echo "$NPID";; baseline) echo "$BPID";; esac; }
+port_of() { case "$1" in direct) echo "$RP";; agent) echo "$AP";; agent_coalesce) echo "$CP";; nutcracker) echo "$NP";; baseline) echo "$BP";; variant) echo "$VP";; esac; }
+pid_of() { case "$1" in direct) echo "";; agent) echo "$APID";; agent_coalesce) echo "$CPID";; nutcracker) echo "$NPID";; baseline) echo "$BPID";; variant) echo "$VPID";; esac; }
 
 printf 'rep\tconfig\ttarget\top\trps\tp50\tp99\tredis_cpu_s\tproxy_cpu_s\tn\n' > "$RAW"
 echo "bench-agent: $REPS reps of [$CONFIGS] x [$TARGETS], n=$N per op (SET and GET)" >&2
