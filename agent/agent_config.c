@@ -27,7 +27,7 @@ const char *agent_config_usage(void) {
          "  --flush MODE                idle (default), pass or window; see docs/agent.md\n"
          "  --window-us N               longest a command waits in the agent (default 1000)\n"
          "  --nap-us N                  hold a batch back at most this long for more clients'\n"
-         "                              commands (default 200; 0: never; see docs/agent.md)\n"
+         "                              commands (default 100; 0: never; see docs/agent.md)\n"
          "  --nap-min-outstanding N     hold only with this many active clients (default 8)\n"
          "  --nap-max-commands N        never hold a batch of this many commands (default 32)\n"
          "  --max-batch N               commands per batch; reaching it flushes (default 512)\n"
@@ -115,7 +115,7 @@ static void defaults(struct agent_config *c) {
   c->flush.mode = AGENT_FLUSH_IDLE;
   c->flush.window_us = 1000;
   c->flush.max_batch = 512;
-  c->nap.nap_us = 200;
+  c->nap.nap_us = 100;
   c->nap.min_outstanding = 8;
   c->nap.max_cmds = 32;
   c->io_uring = true;

@@ -195,7 +195,7 @@ static void test_config_defaults_flags_env(void **state) {
   assert_false(c.coalesce);
   assert_true(c.io_uring);
   assert_true(c.upstream_wait);
-  assert_int_equal(c.nap.nap_us, 200);
+  assert_int_equal(c.nap.nap_us, 100);
   assert_int_equal(c.nap.min_outstanding, 8);
   assert_int_equal(c.nap.max_cmds, 32);
   assert_null(c.redis_password);
