@@ -70,6 +70,8 @@ struct job_http_opts {
                                        (used when job_http_xfer_new gets none); must outlive
                                        them */
   bool discard_body;      /* the reply body is not kept (x->body stays empty) */
+  bool fresh_connect;     /* open a new connection for this transfer (it then stays in the
+                             cache for later ones): how connections are opened ahead */
   bool borrow_body;       /* the request body outlives the transfer: not copied; with no
                              per-request headers, its easy handle is then kept set up for the
                              same request (same opts, method, URL and body pointer) */
@@ -129,6 +131,7 @@ void job_http_use_timerfd(struct job_http *h, bool on);
 struct job_http_stats {
   uint64_t waits;        /* epoll calls */
   uint64_t epoll_ctls;   /* epoll_ctl calls for curl's sockets */
+  uint64_t sockets;      /* sockets curl opened (connections, whether or not they connected) */
 };
 void job_http_get_stats(const struct job_http *h, struct job_http_stats *out);
 

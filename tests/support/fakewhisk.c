@@ -21,7 +21,9 @@
  * application/json (else 415 Status).
  *
  * Usage: fakewhisk --port N [--auth UUID:KEY] [--bearer TOKEN] [--tls CERT KEY] [--log FILE]
- * --log appends one line per request: "METHOD URL auth=ok|bad ctype=TYPE BODY". */
+ * --log appends one line per request: "METHOD URL auth=ok|bad ctype=TYPE BODY", and one line
+ * "CONNECTION N" when the N-th connection is accepted (tests count the connections a client
+ * opens, and when). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -45,6 +47,7 @@ static int created_n;
 static FILE *logf_;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long counter;
+static unsigned long connections;
 static int ok_calls;
 static int poll_counts[4096];
 
@@ -256,6 +259,21 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
   *con_cls = NULL;
 }
 
+static void connection_event(void *cls, struct MHD_Connection *c, void **socket_context,
+                             enum MHD_ConnectionNotificationCode toe) {
+  (void)cls;
+  (void)c;
+  (void)socket_context;
+  if (toe != MHD_CONNECTION_NOTIFY_STARTED) return;
+  pthread_mutex_lock(&lock);
+  unsigned long n = ++connections;
+  if (logf_) {
+    fprintf(logf_, "CONNECTION %lu\n", n);
+    fflush(logf_);
+  }
+  pthread_mutex_unlock(&lock);
+}
+
 static char *slurp(const char *path) {
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;
@@ -298,10 +316,12 @@ int main(int argc, char **argv) {
   struct MHD_Daemon *d =
       cert ? MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sa,
                               MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                              MHD_OPTION_NOTIFY_CONNECTION, connection_event, NULL,
                               MHD_OPTION_HTTPS_MEM_CERT, certpem, MHD_OPTION_HTTPS_MEM_KEY, keypem,
                               MHD_OPTION_END)
            : MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-                              MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
+                              MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                              MHD_OPTION_NOTIFY_CONNECTION, connection_event, NULL, MHD_OPTION_END);
   if (!d) {
     fprintf(stderr, "fakewhisk: cannot listen on 127.0.0.1:%d\n", port);
     return 1;
