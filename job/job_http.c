@@ -213,6 +213,10 @@ struct job_http *job_http_create(long max_connections) {
   return h;
 }
 
+void job_http_limit_connections(struct job_http *h, long n) {
+  curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, n);
+}
+
 /* The timerfd wake-up, for kernels without epoll_pwait2 (Linux < 5.11) or when forced. */
 static bool timerfd_start(struct job_http *h) {
   if (h->tfd >= 0) return true;

@@ -93,6 +93,9 @@ void job_http_free_secret_headers(struct curl_slist *list);
 
 /* max_connections sizes the connection cache. NULL on failure. */
 struct job_http *job_http_create(long max_connections);
+/* At most n connections to one host (CURLMOPT_MAX_HOST_CONNECTIONS): a transfer started while
+ * n are busy waits inside curl for one of them. */
+void job_http_limit_connections(struct job_http *h, long n);
 /* Aborts what is in flight (without callbacks) and frees. NULL-safe. */
 void job_http_destroy(struct job_http *h);
 

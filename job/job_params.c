@@ -169,6 +169,10 @@ long long job_params_connections(const struct job_params *p) {
   return n < p->max_in_flight ? n : p->max_in_flight;
 }
 
+long long job_params_connection_limit(const struct job_params *p) {
+  return p->connections > 0 && p->connections < p->max_in_flight ? p->connections : p->max_in_flight;
+}
+
 enum rb_err job_params_validate(const struct job_params *p, char *err, size_t errlen) {
   long long planned = job_params_planned(p);
   if (planned > 1000000000LL)

@@ -84,6 +84,9 @@ long long job_params_warmup_count(const struct job_params *p);
  * at the run's rate (ceil(rate x 0.01 s), at least 1); never more than max_in_flight (each
  * invocation in flight holds one connection, so more could not be used). */
 long long job_params_connections(const struct job_params *p);
+/* The most invocations in flight, hence connections open, at once: max_in_flight, or the
+ * connections field when it is set and smaller (wrk's -c: exactly that many connections). */
+long long job_params_connection_limit(const struct job_params *p);
 
 /* Every field as a JSON object (owned by the caller). */
 cJSON *job_params_to_json(const struct job_params *p);

@@ -21,7 +21,6 @@
 
 struct runner {
   const struct job_run_request *rq;
-  struct job_params params; /* rq->params with the connections resolved (openwhisk) */
   struct job_sched sched;
   struct job_results *results;
   struct job_target *target;
@@ -35,6 +34,7 @@ struct runner {
   uint64_t next_progress_ns, progress_every_ns;
   struct job_inv *live; /* invocations in flight (doubly linked) */
   uint64_t sockets_at_start; /* connections opened before the schedule (preflight, warm-up) */
+  long long in_flight_limit; /* max_in_flight, or fewer connections (openwhisk) */
 };
 
 static void live_add(struct runner *r, struct job_inv *inv) {
@@ -97,9 +97,9 @@ static void progress(struct runner *r, uint64_t now, bool final) {
                            .done = job_results_done(r->results),
                            .errors = job_results_failed(r->results),
                            .elapsed_s = now > r->start_ns ? (double)(now - r->start_ns) / 1e9 : 0,
-                           .rate = r->params.rate};
+                           .rate = r->rq->params->rate};
   char line[300];
-  job_progress_format(&p, r->params.name, line, sizeof line);
+  job_progress_format(&p, r->rq->params->name, line, sizeof line);
   if (r->tty) fprintf(stderr, "\r\033[K%s%s", line, final ? "\n" : "");
   else fprintf(stderr, "%s\n", line);
 }
@@ -178,7 +178,7 @@ static void fill_info(struct runner *r, struct job_run_info *in, int stopped_by)
   *in = (struct job_run_info){
       .scenario = rq->scenario->name,
       .description = rq->scenario->description,
-      .params = &r->params,
+      .params = rq->params,
       .target = rq->target,
       .action = r->target->action_label,
       .repetition = rq->repetition,
@@ -194,6 +194,8 @@ static void fill_info(struct runner *r, struct job_run_info *in, int stopped_by)
       .late_threshold_us = LATE_THRESHOLD_NS / 1000,
       .first_sent_s = r->first_sent_ns ? (double)(r->first_sent_ns - r->start_ns) / 1e9 : 0,
       .last_sent_s = r->last_sent_ns ? (double)(r->last_sent_ns - r->start_ns) / 1e9 : 0,
+      .connections_ahead = rq->target->kind == JOB_TARGET_OPENWHISK ? job_params_connections(rq->params) : 0,
+      .connections_limit = r->in_flight_limit,
       .connections_before = r->sockets_at_start,
       .connections_during = hs.sockets - r->sockets_at_start,
       .complete = stopped_by == 0,
@@ -204,9 +206,9 @@ static enum job_exit create_target(struct runner *r, char *err, size_t errlen) {
   const struct job_run_request *rq = r->rq;
   enum job_preflight pf = JOB_PREFLIGHT_OK;
   if (rq->target->kind == JOB_TARGET_OPENWHISK)
-    r->target = job_ow_create(r->http, rq->target, rq->config, &r->params, &pf, err, errlen);
+    r->target = job_ow_create(r->http, rq->target, rq->config, rq->params, &pf, err, errlen);
   else
-    r->target = job_local_create(r->http, rq->target, rq->config, &r->params, rq->self_exe, &pf,
+    r->target = job_local_create(r->http, rq->target, rq->config, rq->params, rq->self_exe, &pf,
                                  err, errlen);
   if (r->target) {
     r->target->on_done = on_done;
@@ -227,13 +229,18 @@ enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_
   struct runner r = {.rq = rq};
   const struct job_config *c = rq->config;
   const char *secrets[] = {c->auth, c->redis_password, c->agent_password, NULL};
-  r.params = *rq->params;
-  r.params.connections = rq->target->kind == JOB_TARGET_OPENWHISK ? job_params_connections(&r.params) : 0;
-  uint64_t planned = (uint64_t)job_params_planned(&r.params);
-  r.http = job_http_create(r.params.max_in_flight * 2 + 16);
+  uint64_t planned = (uint64_t)job_params_planned(rq->params);
+  r.http = job_http_create(rq->params->max_in_flight * 2 + 16);
   if (!r.http) {
     rb_errorf(RB_ERR_NOMEM, err, errlen, "cannot start libcurl");
     return JOB_EXIT_FAILURE;
+  }
+  r.in_flight_limit = rq->params->max_in_flight;
+  if (rq->target->kind == JOB_TARGET_OPENWHISK) {
+    /* HTTP/1.1: one invocation per connection. Held by the schedule (and so counted and
+     * timed) rather than queued unseen inside curl; curl's own limit is only a backstop. */
+    r.in_flight_limit = job_params_connection_limit(rq->params);
+    if (rq->params->connections > 0) job_http_limit_connections(r.http, r.in_flight_limit);
   }
   enum job_exit ex = create_target(&r, err, errlen);
   if (ex != JOB_EXIT_OK) {
@@ -251,12 +258,12 @@ enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_
   r.sockets_at_start = hs.sockets;
   r.tty = rq->progress == JOB_PROGRESS_TTY || (rq->progress == JOB_PROGRESS_AUTO && isatty(2));
   r.progress_every_ns = r.tty ? 250000000u : 5000000000u;
-  r.warmup_count = (uint64_t)job_params_warmup_count(&r.params);
+  r.warmup_count = (uint64_t)job_params_warmup_count(rq->params);
   r.start_ns = rb_clock_mono_ns() + START_DELAY_NS;
   r.start_wall_us = rb_clock_wall_us() + START_DELAY_NS / 1000;
   r.next_progress_ns = r.start_ns + r.progress_every_ns;
-  job_sched_init(&r.sched, r.start_ns, r.params.rate, planned,
-                 (uint32_t)r.params.max_in_flight, LATE_THRESHOLD_NS);
+  job_sched_init(&r.sched, r.start_ns, rq->params->rate, planned, (uint32_t)r.in_flight_limit,
+                 LATE_THRESHOLD_NS);
   job_http_set_pump(r.http, pump_hook, &r);
   int stopped_by = loop(&r);
   progress(&r, rb_clock_mono_ns(), true);

@@ -211,8 +211,9 @@ static cJSON *run_counting(const char *rate, const char *n, const char *const ex
 }
 
 /* --connections N (wrk's -c): N keep-alive connections are opened before the first invoke,
- * through N concurrent GETs of the action (no extra invocation), and a run that never has
- * more than N invocations in flight opens no other. By default: rate x 10 ms, at least 1. */
+ * through N concurrent GETs of the action (no extra invocation), and never more: at most N
+ * invocations are in flight. By default: rate x 10 ms opened ahead, more when needed up to
+ * max_in_flight. */
 static void test_connections_opened_ahead(void **state) {
   (void)state;
   struct conn_count c;
@@ -225,22 +226,42 @@ static void test_connections_opened_ahead(void **state) {
   assert_true(num(d, "invocations.completed") == 25);
   assert_true(num(d, "success_rate") == 1);
   assert_true(num(d, "scenario.parameters.connections") == 4);
+  assert_true(num(d, "connections.ahead") == 4);
+  assert_true(num(d, "connections.limit") == 4);
   assert_true(num(d, "connections.opened_before_start") == 4);
   assert_true(num(d, "connections.opened_during_run") == 0);
   cJSON_Delete(d);
-  /* The default at 50/s: one connection, the preflight's. */
+  /* The default at 50/s: one connection ahead (the preflight's), up to max_in_flight. */
   d = run_counting("50", "10", NULL, &c);
   assert_int_equal(c.before_invoke, 1);
   assert_int_equal(c.total, 1);
-  assert_true(num(d, "scenario.parameters.connections") == 1);
+  assert_true(num(d, "scenario.parameters.connections") == 0);
+  assert_true(num(d, "connections.ahead") == 1);
+  assert_true(num(d, "connections.limit") == 100);
   assert_true(num(d, "connections.opened_during_run") == 0);
   cJSON_Delete(d);
   /* At most max_in_flight: more could never be used. */
   const char *const capped[] = {"--connections", "9", "--max-in-flight", "2", NULL};
   d = run_counting("50", "3", capped, &c);
   assert_int_equal(c.before_invoke, 2);
-  assert_true(num(d, "scenario.parameters.connections") == 2);
+  assert_true(num(d, "connections.ahead") == 2);
   assert_true(num(d, "connections.opened_before_start") == 2);
+  cJSON_Delete(d);
+}
+
+/* A rate two connections cannot always keep up with: still two connections, the sends that
+ * found both busy are held (and counted), none is lost. */
+static void test_connections_are_a_limit(void **state) {
+  (void)state;
+  struct conn_count c;
+  const char *const two[] = {"--connections", "2", NULL};
+  cJSON *d = run_counting("4000", "400", two, &c);
+  assert_int_equal(c.total, 2);
+  assert_int_equal(c.posts, 400);
+  assert_true(num(d, "invocations.completed") == 400);
+  assert_true(num(d, "success_rate") == 1);
+  assert_true(num(d, "connections.limit") == 2);
+  assert_true(num(d, "connections.opened_during_run") == 0);
   cJSON_Delete(d);
 }
 
@@ -458,6 +479,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_success_with_cold_start),
       cmocka_unit_test(test_connections_opened_ahead),
+      cmocka_unit_test(test_connections_are_a_limit),
       cmocka_unit_test(test_202_then_polling),
       cmocka_unit_test(test_realtime_option),
       cmocka_unit_test(test_error_kinds),

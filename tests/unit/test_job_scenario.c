@@ -160,6 +160,9 @@ static void test_connections(void **state) {
   assert_int_equal(job_params_connections(&s.runs[0]), 4);
   assert_int_equal(job_params_connections(&s.runs[1]), 50);  /* 5000/s x 10 ms */
   assert_int_equal(job_params_connections(&s.runs[2]), 20);  /* capped by max_in_flight */
+  assert_int_equal(job_params_connection_limit(&s.runs[0]), 4);    /* set: a limit too */
+  assert_int_equal(job_params_connection_limit(&s.runs[1]), 100);  /* 0: max_in_flight */
+  assert_int_equal(job_params_connection_limit(&s.runs[2]), 20);
   job_scenario_free(&s);
   struct job_params p;
   job_params_defaults(&p);
