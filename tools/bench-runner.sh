@@ -17,6 +17,7 @@
 #
 #   tools/bench-runner.sh                  (build/release, built when missing)
 #   RBENCH_ARGS="--realtime" tools/bench-runner.sh   (extra rbench run flags)
+#   BUILD=/path/to/other/build tools/bench-runner.sh  (another build's rbench, fakewhisk, floor)
 #   RATES="100 1000 5000" DURATION=10 REPS=3 MILLION=1 tools/bench-runner.sh
 set -euo pipefail
 
@@ -71,8 +72,8 @@ import sys, statistics as s
 print(s.median(float(l) for l in sys.stdin if l.strip()))")
 echo "start-up (a run of 1 invocation, median of 3): $(python3 -c "print('%.1f' % ($startup * 1000))") ms CPU"
 echo
-echo "| requested /s | achieved /s | lag p50 (µs) | lag p99 (µs) | CPU µs / invocation | without start-up | floor µs / invocation | late starts | runs |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| requested /s | achieved /s | lag p50 (µs) | lag p99 (µs) | CPU µs / invocation | without start-up | floor µs / invocation | late starts | held | connections opened during the run | runs |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for rate in $rates; do
   n=$(python3 -c "print(int($rate * $duration))")
   nf=$(python3 -c "print(int($rate * $floor_duration))")
@@ -86,7 +87,8 @@ d = json.load(open(sys.argv[1]))
 lag = d["schedule_lag_ms"]
 cpu, n, startup = float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 print(d["achieved_rate"], lag["p50"] * 1000, lag["p99"] * 1000, cpu * 1e6 / n,
-      max(cpu - startup, 0) * 1e6 / n, sys.argv[5], d["late_starts"])
+      max(cpu - startup, 0) * 1e6 / n, sys.argv[5], d["late_starts"], d["held_by_max_in_flight"],
+      d.get("connections", {}).get("opened_during_run", -1))  # -1: a build that does not count them
 PY
 )")
   done
@@ -94,7 +96,8 @@ PY
 import sys, statistics as s
 rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
 med = [s.median(c) for c in zip(*rows)]
-print('| $rate | %.1f | %.0f | %.0f | %.1f | %.1f | %.1f | %.0f | %d (median) |' % tuple(med + [len(rows)]))"
+conn = '%.0f' % med[8] if med[8] >= 0 else '—'
+print('| $rate | %.1f | %.0f | %.0f | %.1f | %.1f | %.1f | %.0f | %.0f | ' % tuple(med[:8]) + conn + ' | %d (median) |' % len(rows))"
 done
 echo
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
