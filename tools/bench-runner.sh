@@ -80,7 +80,7 @@ for rate in $rates; do
   n=$(python3 -c "print(int($rate * $duration))")
   nf=$(python3 -c "print(int($rate * $floor_duration))")
   rows=()
-  for r in $(seq 1 "$reps"); do
+  for _ in $(seq 1 "$reps"); do
     read -r cpu _ < <(one_run "$rate" "$n" "$work/r.json")
     read -r _ _ floor < <("$build/tools/bench/bench_http_floor" "$port" "$rate" "$nf" bench:key)
     lean=-1
