@@ -127,7 +127,10 @@ static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose, struct 
   (void)purpose;
   struct job_http *h = clientp;
   curl_socket_t s = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-  if (s != CURL_SOCKET_BAD) fd_forget(h, s);
+  if (s != CURL_SOCKET_BAD) {
+    fd_forget(h, s);
+    h->stats.sockets++;
+  }
   return s;
 }
 
@@ -208,6 +211,10 @@ struct job_http *job_http_create(long max_connections) {
     return NULL;
   }
   return h;
+}
+
+void job_http_limit_connections(struct job_http *h, long n) {
+  curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, n);
 }
 
 /* The timerfd wake-up, for kernels without epoll_pwait2 (Linux < 5.11) or when forced. */
@@ -319,6 +326,7 @@ static void apply_opts(struct job_http *h, CURL *c, const struct job_http_opts *
   curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, h);
   curl_easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
   curl_easy_setopt(c, CURLOPT_CLOSESOCKETDATA, h);
+  if (o->fresh_connect) curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
   if (o->insecure) {
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);

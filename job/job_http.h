@@ -70,6 +70,8 @@ struct job_http_opts {
                                        (used when job_http_xfer_new gets none); must outlive
                                        them */
   bool discard_body;      /* the reply body is not kept (x->body stays empty) */
+  bool fresh_connect;     /* open a new connection for this transfer (it then stays in the
+                             cache for later ones): how connections are opened ahead */
   bool borrow_body;       /* the request body outlives the transfer: not copied; with no
                              per-request headers, its easy handle is then kept set up for the
                              same request (same opts, method, URL and body pointer) */
@@ -91,6 +93,9 @@ void job_http_free_secret_headers(struct curl_slist *list);
 
 /* max_connections sizes the connection cache. NULL on failure. */
 struct job_http *job_http_create(long max_connections);
+/* At most n connections to one host (CURLMOPT_MAX_HOST_CONNECTIONS): a transfer started while
+ * n are busy waits inside curl for one of them. */
+void job_http_limit_connections(struct job_http *h, long n);
 /* Aborts what is in flight (without callbacks) and frees. NULL-safe. */
 void job_http_destroy(struct job_http *h);
 
@@ -129,6 +134,7 @@ void job_http_use_timerfd(struct job_http *h, bool on);
 struct job_http_stats {
   uint64_t waits;        /* epoll calls */
   uint64_t epoll_ctls;   /* epoll_ctl calls for curl's sockets */
+  uint64_t sockets;      /* sockets curl opened (connections, whether or not they connected) */
 };
 void job_http_get_stats(const struct job_http *h, struct job_http_stats *out);
 

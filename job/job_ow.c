@@ -281,7 +281,9 @@ static enum job_preflight classify_check(const char *apihost, const char *action
 }
 
 struct preflight {
-  bool done;
+  size_t pending;      /* GETs not yet answered */
+  bool answered;       /* code, status, errbuf hold an answer */
+  bool failed;         /* ... and it is a failure: the one reported */
   CURLcode code;
   long status;
   char errbuf[CURL_ERROR_SIZE];
@@ -289,26 +291,40 @@ struct preflight {
 
 static void on_preflight(void *ctx, struct job_http_xfer *x) {
   struct preflight *p = ctx;
-  p->done = true;
-  p->code = x->code;
-  p->status = x->status;
-  snprintf(p->errbuf, sizeof p->errbuf, "%s", x->errbuf);
+  p->pending--;
+  bool bad = x->code != CURLE_OK || x->status >= 400;
+  if (!p->answered || (bad && !p->failed)) { /* the first answer, or the first failure */
+    p->answered = true;
+    p->failed = bad;
+    p->code = x->code;
+    p->status = x->status;
+    snprintf(p->errbuf, sizeof p->errbuf, "%s", x->errbuf);
+  }
   job_http_xfer_free(x);
 }
 
-/* check_action through the run's own connection cache: the connection it opens stays open for
- * the first invocations, which then do not pay a connect on the schedule's clock. */
+/* The check of the action, made `connections` times at once, each over a connection of its
+ * own in the run's connection cache (wrk's -c): the connections stay open for the
+ * invocations, which then do not open any on the schedule's clock while the first replies
+ * are still on their way (each new connection costs the server an accept, and at a high rate
+ * a connection that is slow to answer makes the next send open yet another). A GET of the
+ * action is what `wsk action get` does: no invocation, nothing recorded. */
 static enum job_preflight check_action_warm(struct ow_target *t, const char *apihost,
-                                            const char *action_url, char *err, size_t errlen) {
+                                            const char *action_url, long long connections,
+                                            char *err, size_t errlen) {
   struct preflight p = {0};
-  struct job_http_xfer *x = job_http_xfer_new(t->base.http, "GET", action_url, NULL, 0, NULL,
-                                              &t->check_opts, on_preflight, &p);
-  if (!x || job_http_start(t->base.http, x) != RB_OK) {
-    job_http_xfer_free(x);
-    rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
-    return JOB_PREFLIGHT_CONFIG;
+  for (long long i = 0; i < connections; i++) {
+    struct job_http_xfer *x = job_http_xfer_new(t->base.http, "GET", action_url, NULL, 0, NULL,
+                                                &t->check_opts, on_preflight, &p);
+    if (!x || job_http_start(t->base.http, x) != RB_OK) {
+      job_http_xfer_free(x);
+      job_http_abort_all(t->base.http);
+      rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
+      return JOB_PREFLIGHT_CONFIG;
+    }
+    p.pending++;
   }
-  while (!p.done) job_http_wait(t->base.http, rb_clock_mono_ns() + 100000000u);
+  while (p.pending) job_http_wait(t->base.http, rb_clock_mono_ns() + 100000000u);
   return classify_check(apihost, action_url, p.code, p.status, p.errbuf, err, errlen);
 }
 
@@ -351,6 +367,7 @@ struct job_target *job_ow_create(struct job_http *http, const struct job_target_
   t->check_opts = t->opts;
   t->check_opts.timeout_ms = 10000;
   t->check_opts.discard_body = true;
+  t->check_opts.fresh_connect = true;
   t->poll_timeout_ns = (uint64_t)(tc->poll_timeout * 1e9);
   t->body = build_body(p, cfg, &t->body_len);
   char action_url[1200];
@@ -359,7 +376,7 @@ struct job_target *job_ow_create(struct job_http *http, const struct job_target_
   if (!t->body || !t->headers)
     rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
   else
-    *pf = check_action_warm(t, cfg->apihost, action_url, err, errlen);
+    *pf = check_action_warm(t, cfg->apihost, action_url, job_params_connections(p), err, errlen);
   if (*pf != JOB_PREFLIGHT_OK) {
     ow_destroy(&t->base);
     return NULL;

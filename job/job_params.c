@@ -24,6 +24,7 @@ const struct job_param_field job_params_fields[] = {
     F("key_space", JOB_P_INT, key_space, 0, 2147483647, false, "an integer from 0 (the action's default) to 2147483647"),
     F("timeout_ms", JOB_P_INT, timeout_ms, 1, 300000, false, "an integer from 1 to 300000"),
     F("max_in_flight", JOB_P_INT, max_in_flight, 1, 100000, false, "an integer from 1 to 100000"),
+    F("connections", JOB_P_INT, connections, 0, 100000, false, "an integer from 0 (derived from the rate) to 100000"),
 };
 #undef F
 
@@ -159,6 +160,17 @@ long long job_params_planned(const struct job_params *p) {
 
 long long job_params_warmup_count(const struct job_params *p) {
   return (long long)floor(p->rate * p->warmup + 1e-9);
+}
+
+long long job_params_connections(const struct job_params *p) {
+  long long n = p->connections;
+  if (n <= 0) n = (long long)ceil(p->rate * JOB_CONNECTION_BUSY_S - 1e-9);
+  if (n < 1) n = 1;
+  return n < p->max_in_flight ? n : p->max_in_flight;
+}
+
+long long job_params_connection_limit(const struct job_params *p) {
+  return p->connections > 0 && p->connections < p->max_in_flight ? p->connections : p->max_in_flight;
 }
 
 enum rb_err job_params_validate(const struct job_params *p, char *err, size_t errlen) {

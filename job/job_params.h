@@ -32,6 +32,8 @@ struct job_params {
   long long key_space;       /* distinct keys (0 = the action's default: ops) */
   long long timeout_ms;      /* the action's per-call Redis timeout (5000) */
   long long max_in_flight;   /* invocations outstanding at once (100) */
+  long long connections;     /* openwhisk: keep-alive connections opened before the schedule
+                                starts (0 = derived from the rate: job_params_connections) */
   uint32_t set;              /* bit i: field i of job_params_fields was given explicitly */
 };
 
@@ -74,6 +76,17 @@ enum rb_err job_params_validate(const struct job_params *p, char *err, size_t er
 long long job_params_planned(const struct job_params *p);
 /* How many of the first invocations are warm-up: rate * warmup. */
 long long job_params_warmup_count(const struct job_params *p);
+
+/* How long the default number of connections assumes each one is busy per invocation. */
+#define JOB_CONNECTION_BUSY_S 0.01
+/* The keep-alive connections the openwhisk target opens before the schedule starts: the
+ * connections field, or when 0, enough for invocations that take JOB_CONNECTION_BUSY_S each
+ * at the run's rate (ceil(rate x 0.01 s), at least 1); never more than max_in_flight (each
+ * invocation in flight holds one connection, so more could not be used). */
+long long job_params_connections(const struct job_params *p);
+/* The most invocations in flight, hence connections open, at once: max_in_flight, or the
+ * connections field when it is set and smaller (wrk's -c: exactly that many connections). */
+long long job_params_connection_limit(const struct job_params *p);
 
 /* Every field as a JSON object (owned by the caller). */
 cJSON *job_params_to_json(const struct job_params *p);

@@ -286,6 +286,11 @@ static void add_counts(cJSON *o, const struct job_results *r, const struct job_r
   cJSON_AddNumberToObject(o, "late_starts", (double)in->late);
   cJSON_AddNumberToObject(o, "late_threshold_ms", (double)in->late_threshold_us / 1000.0);
   cJSON_AddNumberToObject(o, "held_by_max_in_flight", (double)in->held);
+  cJSON *conn = cJSON_AddObjectToObject(o, "connections");
+  cJSON_AddNumberToObject(conn, "ahead", (double)in->connections_ahead);
+  cJSON_AddNumberToObject(conn, "limit", (double)in->connections_limit);
+  cJSON_AddNumberToObject(conn, "opened_before_start", (double)in->connections_before);
+  cJSON_AddNumberToObject(conn, "opened_during_run", (double)in->connections_during);
   double m = (double)r->measured;
   cJSON_AddNumberToObject(o, "success_rate", m > 0 ? (double)r->measured_ok / m : 0);
   cJSON_AddNumberToObject(o, "error_rate", m > 0 ? (double)(r->measured - r->measured_ok) / m : 0);

@@ -35,6 +35,10 @@ struct job_run_info {
   uint64_t elapsed_us;             /* from start to the last reply (or the stop) */
   uint64_t planned, sent, late, held, unsent, warmup;
   uint64_t late_threshold_us;
+  long long connections_ahead;     /* openwhisk: connections to open ahead (0 otherwise) */
+  long long connections_limit;     /* the most in flight (hence connections) at once */
+  uint64_t connections_before;     /* connections opened before the schedule started */
+  uint64_t connections_during;     /* ... and while it ran */
   double first_sent_s, last_sent_s; /* send times of the first and last invocation */
   bool complete;
   const char *interrupted_by;      /* "SIGTERM", "SIGINT" or NULL */

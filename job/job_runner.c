@@ -33,6 +33,8 @@ struct runner {
   bool tty;
   uint64_t next_progress_ns, progress_every_ns;
   struct job_inv *live; /* invocations in flight (doubly linked) */
+  uint64_t sockets_at_start; /* connections opened before the schedule (preflight, warm-up) */
+  long long in_flight_limit; /* max_in_flight, or fewer connections (openwhisk) */
 };
 
 static void live_add(struct runner *r, struct job_inv *inv) {
@@ -171,6 +173,8 @@ static int loop(struct runner *r) {
 static void fill_info(struct runner *r, struct job_run_info *in, int stopped_by) {
   const struct job_run_request *rq = r->rq;
   uint64_t end = r->last_end_ns > r->last_sent_ns ? r->last_end_ns : rb_clock_mono_ns();
+  struct job_http_stats hs;
+  job_http_get_stats(r->http, &hs);
   *in = (struct job_run_info){
       .scenario = rq->scenario->name,
       .description = rq->scenario->description,
@@ -190,6 +194,10 @@ static void fill_info(struct runner *r, struct job_run_info *in, int stopped_by)
       .late_threshold_us = LATE_THRESHOLD_NS / 1000,
       .first_sent_s = r->first_sent_ns ? (double)(r->first_sent_ns - r->start_ns) / 1e9 : 0,
       .last_sent_s = r->last_sent_ns ? (double)(r->last_sent_ns - r->start_ns) / 1e9 : 0,
+      .connections_ahead = rq->target->kind == JOB_TARGET_OPENWHISK ? job_params_connections(rq->params) : 0,
+      .connections_limit = r->in_flight_limit,
+      .connections_before = r->sockets_at_start,
+      .connections_during = hs.sockets - r->sockets_at_start,
       .complete = stopped_by == 0,
       .interrupted_by = stopped_by ? signal_name(stopped_by) : NULL};
 }
@@ -227,6 +235,13 @@ enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_
     rb_errorf(RB_ERR_NOMEM, err, errlen, "cannot start libcurl");
     return JOB_EXIT_FAILURE;
   }
+  r.in_flight_limit = rq->params->max_in_flight;
+  if (rq->target->kind == JOB_TARGET_OPENWHISK) {
+    /* HTTP/1.1: one invocation per connection. Held by the schedule (and so counted and
+     * timed) rather than queued unseen inside curl; curl's own limit is only a backstop. */
+    r.in_flight_limit = job_params_connection_limit(rq->params);
+    if (rq->params->connections > 0) job_http_limit_connections(r.http, r.in_flight_limit);
+  }
   enum job_exit ex = create_target(&r, err, errlen);
   if (ex != JOB_EXIT_OK) {
     job_http_destroy(r.http);
@@ -238,14 +253,17 @@ enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_
     job_http_destroy(r.http);
     return JOB_EXIT_FAILURE;
   }
+  struct job_http_stats hs;
+  job_http_get_stats(r.http, &hs);
+  r.sockets_at_start = hs.sockets;
   r.tty = rq->progress == JOB_PROGRESS_TTY || (rq->progress == JOB_PROGRESS_AUTO && isatty(2));
   r.progress_every_ns = r.tty ? 250000000u : 5000000000u;
   r.warmup_count = (uint64_t)job_params_warmup_count(rq->params);
   r.start_ns = rb_clock_mono_ns() + START_DELAY_NS;
   r.start_wall_us = rb_clock_wall_us() + START_DELAY_NS / 1000;
   r.next_progress_ns = r.start_ns + r.progress_every_ns;
-  job_sched_init(&r.sched, r.start_ns, rq->params->rate, planned,
-                 (uint32_t)rq->params->max_in_flight, LATE_THRESHOLD_NS);
+  job_sched_init(&r.sched, r.start_ns, rq->params->rate, planned, (uint32_t)r.in_flight_limit,
+                 LATE_THRESHOLD_NS);
   job_http_set_pump(r.http, pump_hook, &r);
   int stopped_by = loop(&r);
   progress(&r, rb_clock_mono_ns(), true);

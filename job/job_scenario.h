@@ -5,7 +5,7 @@
  *   target: {kind: local|openwhisk, action: pkg/name, insecure, action_bin, env_file,
  *            request_timeout, poll_timeout, drain_timeout, pool_size}
  *   defaults: {rate, invocations, duration, warmup, ops, operation, batching, parallel,
- *              key_prefix, value_size, key_space, timeout_ms, max_in_flight}
+ *              key_prefix, value_size, key_space, timeout_ms, max_in_flight, connections}
  *   runs: [{name: direct, <any default overridden>}, ...]   # required, names unique
  *   repetitions: 3                   # each run this many times
  *   order: interleaved|sequential|random

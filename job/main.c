@@ -48,6 +48,9 @@ static void usage_run(FILE *out) {
     "      --key-space N         distinct keys (the action's default)\n"
     "      --timeout-ms N        the action's Redis call timeout (5000)\n"
     "      --max-in-flight N     invocations outstanding at once (100)\n"
+    "      --connections N       openwhisk: keep-alive connections opened before the\n"
+    "                            schedule starts, and the most open at once (wrk's -c);\n"
+    "                            unset: rate x 10 ms ahead, more when all are busy\n"
     "      --repetitions N       run each run N times (1)\n"
     "      --seed N              seed for order: random (1)\n"
     "      --output PATH         results file, or directory for several runs\n"
@@ -127,6 +130,7 @@ static const struct option run_opts[] = {
     {"key-space", required_argument, NULL, O_PARAM},
     {"timeout-ms", required_argument, NULL, O_PARAM},
     {"max-in-flight", required_argument, NULL, O_PARAM},
+    {"connections", required_argument, NULL, O_PARAM},
     {NULL, 0, NULL, 0}};
 
 static bool parse_seconds(const char *flag, const char *v, double *out) {

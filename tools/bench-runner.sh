@@ -13,10 +13,13 @@
 #     results document), taken out of the per-invocation figure in its own column;
 #   floor: bench_http_floor's CPU per invocation at the same rate (the same request and
 #     wake-ups over a raw socket, nothing else: what the kernel and the machine cost), run
-#     for FLOOR_DURATION seconds after each rbench run.
+#     for FLOOR_DURATION seconds after each rbench run; "blocking": its leanest variant
+#     (clock_nanosleep, blocking send and recv, no epoll), run right after it.
+# The lag p99 of every run is listed too: a median of 3 hides a run that went wrong.
 #
 #   tools/bench-runner.sh                  (build/release, built when missing)
 #   RBENCH_ARGS="--realtime" tools/bench-runner.sh   (extra rbench run flags)
+#   BUILD=/path/to/other/build tools/bench-runner.sh  (another build's rbench, fakewhisk, floor)
 #   RATES="100 1000 5000" DURATION=10 REPS=3 MILLION=1 tools/bench-runner.sh
 set -euo pipefail
 
@@ -71,22 +74,28 @@ import sys, statistics as s
 print(s.median(float(l) for l in sys.stdin if l.strip()))")
 echo "start-up (a run of 1 invocation, median of 3): $(python3 -c "print('%.1f' % ($startup * 1000))") ms CPU"
 echo
-echo "| requested /s | achieved /s | lag p50 (µs) | lag p99 (µs) | CPU µs / invocation | without start-up | floor µs / invocation | late starts | runs |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| requested /s | achieved /s | lag p50 (µs) | lag p99 (µs) | lag p99 of each run (µs) | CPU µs / invocation | without start-up | floor µs / invocation | floor, blocking | late starts | held | connections opened during the run | runs |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for rate in $rates; do
   n=$(python3 -c "print(int($rate * $duration))")
   nf=$(python3 -c "print(int($rate * $floor_duration))")
   rows=()
-  for r in $(seq 1 "$reps"); do
+  for _ in $(seq 1 "$reps"); do
     read -r cpu _ < <(one_run "$rate" "$n" "$work/r.json")
     read -r _ _ floor < <("$build/tools/bench/bench_http_floor" "$port" "$rate" "$nf" bench:key)
-    rows+=("$(python3 - "$work/r.json" "$cpu" "$n" "$startup" "$floor" <<'PY'
+    lean=-1
+    if "$build/tools/bench/bench_http_floor" --blocking "$port" "$rate" 1 bench:key >/dev/null 2>&1; then
+      read -r _ _ lean < <("$build/tools/bench/bench_http_floor" --blocking "$port" "$rate" "$nf" bench:key)
+    fi
+    rows+=("$(python3 - "$work/r.json" "$cpu" "$n" "$startup" "$floor" "$lean" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 lag = d["schedule_lag_ms"]
 cpu, n, startup = float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 print(d["achieved_rate"], lag["p50"] * 1000, lag["p99"] * 1000, cpu * 1e6 / n,
-      max(cpu - startup, 0) * 1e6 / n, sys.argv[5], d["late_starts"])
+      max(cpu - startup, 0) * 1e6 / n, sys.argv[5], sys.argv[6], d["late_starts"],
+      d["held_by_max_in_flight"],
+      d.get("connections", {}).get("opened_during_run", -1))  # -1: a build that does not count them
 PY
 )")
   done
@@ -94,7 +103,11 @@ PY
 import sys, statistics as s
 rows = [list(map(float, l.split())) for l in sys.stdin if l.strip()]
 med = [s.median(c) for c in zip(*rows)]
-print('| $rate | %.1f | %.0f | %.0f | %.1f | %.1f | %.1f | %.0f | %d (median) |' % tuple(med + [len(rows)]))"
+each = ' / '.join('%.0f' % r[2] for r in rows)
+lean = '%.1f' % med[6] if med[6] >= 0 else '—'
+conn = '%.0f' % med[9] if med[9] >= 0 else '—'
+print('| $rate | %.1f | %.0f | %.0f | ' % tuple(med[:3]) + each + ' | %.1f | %.1f | %.1f | ' % tuple(med[3:6]) +
+      lean + ' | %.0f | %.0f | ' % tuple(med[7:9]) + conn + ' | %d (median) |' % len(rows))"
 done
 echo
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -17,6 +17,8 @@ PACKAGES=(
   buildah docker-registry debootstrap
   # sanitizers and fuzzing
   clang libclang-rt-14-dev
+  # per-invocation counts of tools/bench-runner-counts.sh (perf trace, perf probe, callgrind)
+  linux-perf valgrind
 )
 
 missing=()

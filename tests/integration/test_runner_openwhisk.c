@@ -145,6 +145,126 @@ static void test_realtime_option(void **state) {
   free(log);
 }
 
+/* What the controller's log shows of a run against a fakewhisk of its own: the connections it
+ * accepted before the first invoke, in all, and the GETs of the action before the first invoke. */
+struct conn_count {
+  int before_invoke, total, gets_before_invoke, posts;
+};
+
+static struct conn_count count_connections(const char *log_path, int skip) {
+  struct conn_count c = {0};
+  char *log = read_text(log_path);
+  assert_non_null(log);
+  for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
+    if (!strncmp(line, "CONNECTION ", 11)) {
+      if (skip > 0) {
+        skip--;
+        continue;
+      }
+      c.total++;
+      if (!c.posts) c.before_invoke++;
+    } else if (!strncmp(line, "POST /api/v1/namespaces/_/actions/pkg/ok", 40)) {
+      c.posts++;
+    } else if (!strncmp(line, "GET /api/v1/namespaces/_/actions/pkg/ok", 39) && !c.posts) {
+      c.gets_before_invoke++;
+    }
+  }
+  free(log);
+  return c;
+}
+
+/* Runs pkg/ok at RATE/s for N invocations against a new fakewhisk; returns the document and
+ * what the fakewhisk saw. */
+static cJSON *run_counting(const char *rate, const char *n, const char *const extra[],
+                           struct conn_count *seen) {
+  struct rbt_proc f2 = {0};
+  char log_path[200], env2[160], text[300], out[200];
+  snprintf(log_path, sizeof log_path, "%s/conn.log", tmpdir);
+  unlink(log_path);
+  assert_true(start_fake(&f2, NULL, NULL, log_path));
+  /* start_fake's readiness probe is a connection too: wait until it is logged, skip it */
+  int probes = 0;
+  for (int t = 0; t < 200 && !probes; t++) {
+    char *log = read_text(log_path);
+    for (const char *p = log; p && (p = strstr(p, "CONNECTION ")) != NULL; p++) probes++;
+    free(log);
+    if (!probes) usleep(10000);
+  }
+  assert_true(probes >= 1);
+  snprintf(env2, sizeof env2, "%s/conn.env", tmpdir);
+  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\n", f2.port, AUTH);
+  write_text(env2, text);
+  snprintf(out, sizeof out, "%s/conn.json", tmpdir);
+  char *argv[24] = {NULL, "run", "--target", "openwhisk", "--env", env2, "--action", "pkg/ok",
+                    "--rate", (char *)rate, "--invocations", (char *)n, "--output", out,
+                    "--progress", "off"};
+  int i = 16;
+  for (size_t k = 0; extra && extra[k] && i < 23; k++) argv[i++] = (char *)extra[k];
+  argv[i] = NULL;
+  assert_int_equal(run_rbench(argv, NULL, 60000, NULL), 0);
+  rbt_proc_stop(&f2, SIGTERM);
+  unlink(f2.log);
+  *seen = count_connections(log_path, probes);
+  cJSON *d = read_json(out);
+  assert_non_null(d);
+  return d;
+}
+
+/* --connections N (wrk's -c): N keep-alive connections are opened before the first invoke,
+ * through N concurrent GETs of the action (no extra invocation), and never more: at most N
+ * invocations are in flight. By default: rate x 10 ms opened ahead, more when needed up to
+ * max_in_flight. */
+static void test_connections_opened_ahead(void **state) {
+  (void)state;
+  struct conn_count c;
+  const char *const four[] = {"--connections", "4", NULL};
+  cJSON *d = run_counting("50", "25", four, &c);
+  assert_int_equal(c.before_invoke, 4);
+  assert_int_equal(c.gets_before_invoke, 4);
+  assert_int_equal(c.total, 4);
+  assert_int_equal(c.posts, 25);             /* the GETs are not invocations */
+  assert_true(num(d, "invocations.completed") == 25);
+  assert_true(num(d, "success_rate") == 1);
+  assert_true(num(d, "scenario.parameters.connections") == 4);
+  assert_true(num(d, "connections.ahead") == 4);
+  assert_true(num(d, "connections.limit") == 4);
+  assert_true(num(d, "connections.opened_before_start") == 4);
+  assert_true(num(d, "connections.opened_during_run") == 0);
+  cJSON_Delete(d);
+  /* The default at 50/s: one connection ahead (the preflight's), up to max_in_flight. */
+  d = run_counting("50", "10", NULL, &c);
+  assert_int_equal(c.before_invoke, 1);
+  assert_int_equal(c.total, 1);
+  assert_true(num(d, "scenario.parameters.connections") == 0);
+  assert_true(num(d, "connections.ahead") == 1);
+  assert_true(num(d, "connections.limit") == 100);
+  assert_true(num(d, "connections.opened_during_run") == 0);
+  cJSON_Delete(d);
+  /* At most max_in_flight: more could never be used. */
+  const char *const capped[] = {"--connections", "9", "--max-in-flight", "2", NULL};
+  d = run_counting("50", "3", capped, &c);
+  assert_int_equal(c.before_invoke, 2);
+  assert_true(num(d, "connections.ahead") == 2);
+  assert_true(num(d, "connections.opened_before_start") == 2);
+  cJSON_Delete(d);
+}
+
+/* A rate two connections cannot always keep up with: still two connections, the sends that
+ * found both busy are held (and counted), none is lost. */
+static void test_connections_are_a_limit(void **state) {
+  (void)state;
+  struct conn_count c;
+  const char *const two[] = {"--connections", "2", NULL};
+  cJSON *d = run_counting("4000", "400", two, &c);
+  assert_int_equal(c.total, 2);
+  assert_int_equal(c.posts, 400);
+  assert_true(num(d, "invocations.completed") == 400);
+  assert_true(num(d, "success_rate") == 1);
+  assert_true(num(d, "connections.limit") == 2);
+  assert_true(num(d, "connections.opened_during_run") == 0);
+  cJSON_Delete(d);
+}
+
 static void test_202_then_polling(void **state) {
   (void)state;
   int rc;
@@ -358,6 +478,8 @@ static void test_wskprops_fallback(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_success_with_cold_start),
+      cmocka_unit_test(test_connections_opened_ahead),
+      cmocka_unit_test(test_connections_are_a_limit),
       cmocka_unit_test(test_202_then_polling),
       cmocka_unit_test(test_realtime_option),
       cmocka_unit_test(test_error_kinds),

@@ -21,7 +21,9 @@
  * application/json (else 415 Status).
  *
  * Usage: fakewhisk --port N [--auth UUID:KEY] [--bearer TOKEN] [--tls CERT KEY] [--log FILE]
- * --log appends one line per request: "METHOD URL auth=ok|bad ctype=TYPE BODY". */
+ * --log appends one line per request: "METHOD URL auth=ok|bad ctype=TYPE BODY", and one line
+ * "CONNECTION N" when the N-th connection is accepted (tests count the connections a client
+ * opens, and when). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -45,13 +47,57 @@ static int created_n;
 static FILE *logf_;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long counter;
+static unsigned long connections;
 static int ok_calls;
 static int poll_counts[4096];
 
 struct req {
   char *body;
   size_t len;
+  bool slow_done; /* "slow": its 3 seconds are over */
 };
+
+static int slow_pending; /* suspended "slow" connections (under lock) */
+
+struct slow_wait {
+  struct MHD_Connection *c;
+  struct req *rq;
+};
+
+/* "slow" answers after 3 s without holding one of the server's threads: the connection is
+ * suspended and resumed from a thread of its own. */
+static void *slow_timer(void *arg) {
+  struct slow_wait *w = arg;
+  sleep(3);
+  pthread_mutex_lock(&lock);
+  w->rq->slow_done = true;
+  slow_pending--;
+  pthread_mutex_unlock(&lock);
+  MHD_resume_connection(w->c);
+  free(w);
+  return NULL;
+}
+
+static bool slow_start(struct MHD_Connection *c, struct req *rq) {
+  struct slow_wait *w = malloc(sizeof *w);
+  pthread_t t;
+  if (!w) return false;
+  *w = (struct slow_wait){c, rq};
+  pthread_mutex_lock(&lock);
+  slow_pending++;
+  pthread_mutex_unlock(&lock);
+  MHD_suspend_connection(c);
+  if (pthread_create(&t, NULL, slow_timer, w) != 0) {
+    MHD_resume_connection(c);
+    pthread_mutex_lock(&lock);
+    slow_pending--;
+    pthread_mutex_unlock(&lock);
+    free(w);
+    return false;
+  }
+  pthread_detach(t);
+  return true;
+}
 
 
 static long long now_ms(void) {
@@ -92,8 +138,10 @@ static const char *ok_result =
     "\"latency_us\":{\"p50\":200,\"p90\":300,\"p99\":400,\"min\":100,\"max\":400,\"mean\":210},"
     "\"cold\":false,\"warm\":true}";
 
-static enum MHD_Result invoke(struct MHD_Connection *c, const char *url, const char *name) {
+static enum MHD_Result invoke(struct MHD_Connection *c, struct req *rq, const char *url,
+                              const char *name) {
   char aid[40], body[4096];
+  if (!strcmp(name, "slow") && !rq->slow_done && slow_start(c, rq)) return MHD_YES;
   unsigned long id;
   pthread_mutex_lock(&lock);
   id = ++counter;
@@ -108,7 +156,6 @@ static enum MHD_Result invoke(struct MHD_Connection *c, const char *url, const c
     return reply(c, 200, body, aid, NULL);
   }
   if (!strcmp(name, "slow")) {
-    sleep(3);
     record_json(body, sizeof body, aid, p, "success", false, ok_result);
     return reply(c, 200, body, aid, NULL);
   }
@@ -242,7 +289,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
       return reply(c, 404, "{\"error\":\"The requested resource does not exist.\",\"code\":\"tid5\"}", NULL, NULL);
     return reply(c, 200, "{\"name\":\"x\",\"exec\":{\"kind\":\"blackbox\",\"image\":\"localhost:5000/rbench-action:1\"}}", NULL, NULL);
   }
-  return invoke(c, url, name);
+  return invoke(c, rq, url, name);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -254,6 +301,21 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
   if (rq) free(rq->body);
   free(rq);
   *con_cls = NULL;
+}
+
+static void connection_event(void *cls, struct MHD_Connection *c, void **socket_context,
+                             enum MHD_ConnectionNotificationCode toe) {
+  (void)cls;
+  (void)c;
+  (void)socket_context;
+  if (toe != MHD_CONNECTION_NOTIFY_STARTED) return;
+  pthread_mutex_lock(&lock);
+  unsigned long n = ++connections;
+  if (logf_) {
+    fprintf(logf_, "CONNECTION %lu\n", n);
+    fflush(logf_);
+  }
+  pthread_mutex_unlock(&lock);
 }
 
 static char *slurp(const char *path) {
@@ -285,7 +347,10 @@ int main(int argc, char **argv) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, NULL); /* MHD's threads inherit it; main sigwaits */
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+  /* Two epoll threads share the connections: a new connection costs an accept, not a thread
+   * (with a thread per connection, a client opening hundreds of connections at once waited
+   * ~0.5 ms per accept; see docs/benchmarks.md, "rbench runner"). */
+  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   char *certpem = NULL, *keypem = NULL;
   if (cert) {
     certpem = slurp(cert);
@@ -298,16 +363,24 @@ int main(int argc, char **argv) {
   struct MHD_Daemon *d =
       cert ? MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sa,
                               MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                              MHD_OPTION_NOTIFY_CONNECTION, connection_event, NULL,
+                              MHD_OPTION_THREAD_POOL_SIZE, 2u,
                               MHD_OPTION_HTTPS_MEM_CERT, certpem, MHD_OPTION_HTTPS_MEM_KEY, keypem,
                               MHD_OPTION_END)
            : MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-                              MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
+                              MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                              MHD_OPTION_NOTIFY_CONNECTION, connection_event, NULL,
+                              MHD_OPTION_THREAD_POOL_SIZE, 2u, MHD_OPTION_END);
   if (!d) {
     fprintf(stderr, "fakewhisk: cannot listen on 127.0.0.1:%d\n", port);
     return 1;
   }
   int sig;
   sigwait(&set, &sig);
+  pthread_mutex_lock(&lock);
+  bool suspended = slow_pending > 0;
+  pthread_mutex_unlock(&lock);
+  if (suspended) return 0; /* MHD must not be stopped with connections suspended */
   MHD_stop_daemon(d);
   free(certpem);
   free(keypem);

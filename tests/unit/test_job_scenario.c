@@ -145,6 +145,41 @@ static void test_overlay_and_planned(void **state) {
   assert_non_null(strstr(err, "max_in_flight: expected an integer from 1 to 100000, got '0'"));
 }
 
+/* connections: a run key (0 = derived from the rate: rate x 10 ms, at least 1), never more
+ * than max_in_flight. */
+static void test_connections(void **state) {
+  (void)state;
+  static const char yaml[] =
+      "name: c\ntarget:\n  kind: openwhisk\ndefaults:\n  connections: 4\nruns:\n"
+      "  - name: a\n  - name: b\n    connections: 0\n    rate: 5000\n"
+      "  - name: c\n    connections: 64\n    max_in_flight: 20\n";
+  struct job_scenario s;
+  char err[400] = "";
+  assert_int_equal(job_scenario_parse(yaml, strlen(yaml), "c.yaml", &s, err, sizeof err), RB_OK);
+  assert_int_equal(s.runs[0].connections, 4);
+  assert_int_equal(job_params_connections(&s.runs[0]), 4);
+  assert_int_equal(job_params_connections(&s.runs[1]), 50);  /* 5000/s x 10 ms */
+  assert_int_equal(job_params_connections(&s.runs[2]), 20);  /* capped by max_in_flight */
+  assert_int_equal(job_params_connection_limit(&s.runs[0]), 4);    /* set: a limit too */
+  assert_int_equal(job_params_connection_limit(&s.runs[1]), 100);  /* 0: max_in_flight */
+  assert_int_equal(job_params_connection_limit(&s.runs[2]), 20);
+  job_scenario_free(&s);
+  struct job_params p;
+  job_params_defaults(&p);
+  assert_int_equal(p.connections, 0);
+  assert_int_equal(job_params_connections(&p), 1);   /* 10/s: one connection */
+  p.rate = 1000;
+  assert_int_equal(job_params_connections(&p), 10);
+  p.rate = 1050;
+  assert_int_equal(job_params_connections(&p), 11);  /* rounded up */
+  p.rate = 0.01;
+  assert_int_equal(job_params_connections(&p), 1);
+  p.rate = 100000;
+  assert_int_equal(job_params_connections(&p), 100); /* max_in_flight's default */
+  assert_int_equal(job_params_set_text(&p, job_params_field("connections"), "-1", false, err, sizeof err), RB_ERR_INVALID);
+  assert_non_null(strstr(err, "connections: expected an integer from 0 (derived from the rate) to 100000, got '-1'"));
+}
+
 static int collected;
 static char *fake_read(const char *path, size_t *len) {
   collected++;
@@ -242,6 +277,7 @@ int main(void) {
       cmocka_unit_test(test_good_scenario),
       cmocka_unit_test(test_errors_located),
       cmocka_unit_test(test_overlay_and_planned),
+      cmocka_unit_test(test_connections),
       cmocka_unit_test(test_envfile_layers),
       cmocka_unit_test(test_environment_overrides),
       cmocka_unit_test(test_shipped_scenarios_parse),

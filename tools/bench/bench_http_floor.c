@@ -7,7 +7,12 @@
  * One invocation in flight at a time (fine against fakewhisk, whose replies take well under
  * the interval). It is a measuring stick, not a client: rbench itself uses libcurl.
  *
- *   bench_http_floor PORT RATE INVOCATIONS USER:KEY
+ * --blocking is the leanest client there can be: clock_nanosleep to the due time, a blocking
+ * send, blocking recvs until the reply is complete; no epoll at all. What it costs per
+ * invocation is what the kernel and the machine charge for the two wake-ups and the loopback
+ * exchange, whatever the client.
+ *
+ *   bench_http_floor [--blocking] PORT RATE INVOCATIONS USER:KEY
  * prints: user_us_per_inv sys_us_per_inv total_us_per_inv */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -36,9 +41,37 @@ static double us(struct timeval a, struct timeval b) {
   return (double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_usec - a.tv_usec);
 }
 
+/* Reads one reply (headers + Content-Length bytes) with blocking recvs. */
+static bool read_reply(int s, char *buf, size_t cap) {
+  size_t got = 0;
+  for (;;) {
+    ssize_t m = recv(s, buf + got, cap - 1 - got, 0);
+    if (m <= 0) return false;
+    got += (size_t)m;
+    buf[got] = '\0';
+    const char *h = strstr(buf, "\r\n\r\n"), *cl = strcasestr(buf, "Content-Length:");
+    if (h && cl && got >= (size_t)(h + 4 - buf) + (size_t)atol(cl + 15)) return true;
+  }
+}
+
+/* The leanest loop: sleep to the due time, send, block until the reply is in. */
+static int run_blocking(int s, const char *req, int rl, double rate, long n, unsigned long long t0) {
+  char buf[16384];
+  for (long k = 0; k < n; k++) {
+    unsigned long long due = t0 + (unsigned long long)((double)k * 1e9 / rate);
+    struct timespec ts = {(time_t)(due / 1000000000ull), (long)(due % 1000000000ull)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0) {
+    }
+    if (send(s, req, (size_t)rl, MSG_NOSIGNAL) != rl || !read_reply(s, buf, sizeof buf)) return 1;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  bool blocking = argc > 1 && strcmp(argv[1], "--blocking") == 0;
+  if (blocking) argc--, argv++;
   if (argc != 5) {
-    fprintf(stderr, "usage: bench_http_floor PORT RATE INVOCATIONS USER:KEY\n");
+    fprintf(stderr, "usage: bench_http_floor [--blocking] PORT RATE INVOCATIONS USER:KEY\n");
     return 2;
   }
   int port = atoi(argv[1]);
@@ -68,10 +101,18 @@ int main(int argc, char **argv) {
     perror("connect");
     return 1;
   }
+  struct rusage r0, r1;
+  if (blocking) {
+    getrusage(RUSAGE_SELF, &r0);
+    if (run_blocking(s, req, rl, rate, n, now_ns() + 2000000u) != 0) return 1;
+    getrusage(RUSAGE_SELF, &r1);
+    double u = us(r0.ru_utime, r1.ru_utime), sy = us(r0.ru_stime, r1.ru_stime);
+    printf("%.1f %.1f %.1f\n", u / (double)n, sy / (double)n, (u + sy) / (double)n);
+    return 0;
+  }
   int ep = epoll_create1(EPOLL_CLOEXEC);
   struct epoll_event ev = {.events = EPOLLIN, .data.fd = s};
   epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
-  struct rusage r0, r1;
   getrusage(RUSAGE_SELF, &r0);
   unsigned long long t0 = now_ns() + 2000000u;
   char buf[16384];
