@@ -45,11 +45,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 rb_tmp=$(mktemp -d /tmp/rbench-counts-XXXXXX)
 work=$rb_tmp
-port=$(rb_free_port)
-"$build/tests/fakewhisk" --port "$port" --auth bench:key >/dev/null 2>&1 &
-rb_pids+=($!)
-for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
-printf 'OPENWHISK_APIHOST=http://127.0.0.1:%s\nOPENWHISK_AUTH=bench:key\n' "$port" >"$work/bench.env"
+rb_start_fakewhisk "$build" "$work"
 
 # Our own probe names, so that nobody else's probes are touched.
 tag=rbcnt$$

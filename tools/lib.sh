@@ -51,3 +51,19 @@ rb_start_action() {
   cat "$rb_tmp/action.log" >&2
   return 1
 }
+
+# rb_start_fakewhisk BUILD DIR: starts BUILD's fakewhisk (the OpenWhisk controller test double)
+# with the key bench:key on a free port, waits for it, writes DIR/bench.env pointing rbench at
+# it; sets rb_fakewhisk_port.
+rb_start_fakewhisk() {
+  rb_fakewhisk_port=$(rb_free_port)
+  "$1/tests/fakewhisk" --port "$rb_fakewhisk_port" --auth bench:key >/dev/null 2>&1 &
+  rb_pids+=($!)
+  local _
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$rb_fakewhisk_port") 2>/dev/null && break
+    sleep 0.05
+  done
+  printf 'OPENWHISK_APIHOST=http://127.0.0.1:%s\nOPENWHISK_AUTH=bench:key\n' \
+    "$rb_fakewhisk_port" >"$2/bench.env"
+}

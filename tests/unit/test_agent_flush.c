@@ -257,7 +257,7 @@ static struct gsim gather_sim(size_t n, uint64_t nap_us, uint64_t step, uint64_t
   const uint64_t pass = 5, end = 300000;
   struct agent_flush_cfg fl = {AGENT_FLUSH_IDLE, 1000, 512};
   struct agent_nap_cfg nap = {nap_us, 8, 32};
-  uint64_t next[MAXC], arrived[MAXC];
+  uint64_t next[MAXC] = {0}, arrived[MAXC] = {0};
   bool queued[MAXC] = {false}, at_redis[MAXC] = {false};
   for (size_t i = 0; i < n; i++) next[i] = i * step;
   struct gsim r = {0};
