@@ -927,7 +927,9 @@ static uint64_t gather_us(const struct agent_worker *w, const struct upstream *u
   struct agent_gather_state st = {.pending = u->pending_cmds,
                                   .inflight = u->inflight_cmds,
                                   .last_batch = u->last_batch,
-                                  .active = active_clients(w),
+                                  /* clients are spread evenly over the upstreams */
+                                  .active = (active_clients(w) + (size_t)w->nups - 1) /
+                                            (size_t)w->nups,
                                   .gap_us = w->gap_us,
                                   .oldest_us = u->pending_oldest_us,
                                   .first_hold_us = u->first_hold_us,
