@@ -307,25 +307,30 @@ static bool scan_value(struct scan *s, int depth) {
   }
 }
 
-/* Inside an object (after '{'): 1 with the next key read and s->p at its value, 0 after the
- * closing '}', -1 when malformed or the key has escapes. */
-static int obj_next(struct scan *s, bool *first, struct span *key) {
+/* Inside an object or array (after its opening bracket): 1 with s->p at the next member, 0
+ * after the closing bracket `close`, -1 when malformed. */
+static int list_next(struct scan *s, bool *first, char close) {
   scan_ws(s);
   if (s->p >= s->e) return -1;
-  if (*s->p == '}' && *first) {
+  if (*s->p == close) {
     s->p++;
     return 0;
   }
   if (!*first) {
-    if (*s->p == '}') {
-      s->p++;
-      return 0;
-    }
     if (*s->p != ',') return -1;
     s->p++;
     scan_ws(s);
+    if (s->p >= s->e) return -1;
   }
   *first = false;
+  return 1;
+}
+
+/* Inside an object (after '{'): 1 with the next key read and s->p at its value, 0 after the
+ * closing '}', -1 when malformed or the key has escapes. */
+static int obj_next(struct scan *s, bool *first, struct span *key) {
+  int more = list_next(s, first, '}');
+  if (more != 1) return more;
   const char *k = s->p;
   bool esc = false;
   if (!scan_string(s, &esc) || esc) return -1;
@@ -340,24 +345,7 @@ static int obj_next(struct scan *s, bool *first, struct span *key) {
 
 /* Inside an array (after '['): 1 with s->p at the next element, 0 after ']', -1 malformed. */
 static int arr_next(struct scan *s, bool *first) {
-  scan_ws(s);
-  if (s->p >= s->e) return -1;
-  if (*s->p == ']' && *first) {
-    s->p++;
-    return 0;
-  }
-  if (!*first) {
-    if (*s->p == ']') {
-      s->p++;
-      return 0;
-    }
-    if (*s->p != ',') return -1;
-    s->p++;
-    scan_ws(s);
-    if (s->p >= s->e) return -1;
-  }
-  *first = false;
-  return 1;
+  return list_next(s, first, ']');
 }
 
 static bool key_is(const struct span *k, const char *name) {
