@@ -28,6 +28,8 @@ const char *agent_config_usage(void) {
          "  --window-us N               longest a command waits in the agent (default 1000)\n"
          "  --nap-us N                  hold a batch back at most this long for more clients'\n"
          "                              commands (default 100; 0: never; see docs/agent.md)\n"
+         "  --nap-us-per-client N       with many active clients, up to this many us per active\n"
+         "                              client instead (default 2; 0: --nap-us only)\n"
          "  --nap-min-outstanding N     hold only with this many active clients (default 8)\n"
          "  --nap-max-commands N        never hold a batch of this many commands (default 32)\n"
          "  --max-batch N               commands per batch; reaching it flushes (default 512)\n"
@@ -63,6 +65,7 @@ enum opt_id {
   O_NAP,
   O_NAP_MIN,
   O_NAP_MAX,
+  O_NAP_PER_CLIENT,
   O_COALESCE,
   O_NO_URING,
   O_NO_UPWAIT,
@@ -90,6 +93,7 @@ static const struct option LONGOPTS[] = {
     {"nap-us", required_argument, NULL, O_NAP},
     {"nap-min-outstanding", required_argument, NULL, O_NAP_MIN},
     {"nap-max-commands", required_argument, NULL, O_NAP_MAX},
+    {"nap-us-per-client", required_argument, NULL, O_NAP_PER_CLIENT},
     {"coalesce", no_argument, NULL, O_COALESCE},
     {"no-io-uring", no_argument, NULL, O_NO_URING},
     {"no-upstream-wait", no_argument, NULL, O_NO_UPWAIT},
@@ -118,6 +122,7 @@ static void defaults(struct agent_config *c) {
   c->nap.nap_us = 100;
   c->nap.min_outstanding = 8;
   c->nap.max_cmds = 32;
+  c->nap.per_client_us = 2;
   c->io_uring = true;
   c->upstream_wait = true;
   c->upstreams = 1;
@@ -243,6 +248,10 @@ static enum rb_err apply(struct agent_config *c, int id, const char *flag, const
     case O_NAP_MAX:
       rc = set_number(flag, v, 1, 1000000, &n, err, errlen);
       c->nap.max_cmds = (size_t)n;
+      break;
+    case O_NAP_PER_CLIENT:
+      rc = set_number(flag, v, 0, 1000, &n, err, errlen);
+      c->nap.per_client_us = (uint64_t)n;
       break;
     case O_MAX_BATCH:
       rc = set_number(flag, v, 1, 1000000, &n, err, errlen);

@@ -52,6 +52,12 @@ size_t agent_gather_expected(size_t active) {
   return active - active / 8;
 }
 
+uint64_t agent_gather_budget(const struct agent_nap_cfg *nap, size_t active) {
+  if (nap->nap_us == 0) return 0;
+  uint64_t grown = nap->per_client_us * (uint64_t)active;
+  return grown > nap->nap_us ? grown : nap->nap_us;
+}
+
 uint64_t agent_gather_decide(const struct agent_nap_cfg *nap, const struct agent_flush_cfg *flush,
                              const struct agent_gather_state *st, uint64_t now_us) {
   if (nap->nap_us == 0 || flush->window_us == 0 || flush->mode != AGENT_FLUSH_IDLE) return 0;
@@ -60,7 +66,8 @@ uint64_t agent_gather_decide(const struct agent_nap_cfg *nap, const struct agent
   if (st->active < nap->min_outstanding || st->last_batch < 2 || p >= want) return 0;
   if (p >= nap->max_cmds || p >= flush->max_batch) return 0;
   uint64_t end = st->oldest_us + flush->window_us;
-  uint64_t budget_end = st->first_hold_us ? st->first_hold_us + nap->nap_us : now_us + nap->nap_us;
+  uint64_t budget_end =
+      (st->first_hold_us ? st->first_hold_us : now_us) + agent_gather_budget(nap, st->active);
   if (budget_end < end) end = budget_end;
   if (end <= now_us) return 0;
   uint64_t hold = st->gap_us * (uint64_t)(want - p);

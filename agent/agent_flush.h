@@ -65,6 +65,7 @@ struct agent_nap_cfg {
   uint64_t nap_us;        /* 0: never nap */
   size_t min_outstanding; /* commands queued or at Redis (after the pass) needed to nap */
   size_t max_cmds;        /* a pass that read this many commands is heavy: no nap */
+  uint64_t per_client_us; /* the hold's budget grows to active * this (agent_gather_budget) */
 };
 
 /* pass_events: sockets found readable in the pass; pass_cmds: client commands read in it;
@@ -91,14 +92,22 @@ uint64_t agent_nap_decide(const struct agent_nap_cfg *nap, const struct agent_fl
  *   pending >= expected(active)           -> no hold (nearly every active client is back)
  *   pending >= max_cmds or >= max_batch   -> no hold (a batch big enough already)
  *   otherwise: hold gap_us * (expected - pending), the time the missing clients should
- *   take, but no longer than nap_us after the first hold of this batch and never past the
- *   oldest queued command's window; a hold under AGENT_GATHER_MIN_US is not worth a wake-up.
+ *   take, but no longer than the budget (agent_gather_budget) after the first hold of this
+ *   batch and never past the oldest queued command's window; a hold under
+ *   AGENT_GATHER_MIN_US is not worth a wake-up.
  *
  * active: clients that sent a command in the current or the previous tick (50 ms);
  * expected(active) = active - active/8, for a straggler or a client gone quiet. gap_us is
  * learnt after every hold (agent_gather_learn): it shrinks when the hold was long enough for
  * everyone, and moves towards held_us / arrived when it was not. So a command waits at most
- * nap_us on its way in and nothing on its way out, and few or idle clients never wait. */
+ * the budget on its way in and nothing on its way out, and few or idle clients never wait.
+ *
+ * The budget is max(nap_us, active * per_client_us). With A active clients every client's
+ * round trip through any proxy takes at least A times the per-command cost of the path (a
+ * single client process spends about 20 us per command on this kind of machine), so a budget
+ * that grows with A keeps the hold's share of a round trip about the same at 50 clients and
+ * at 500, where a fixed one would leave the batches of many clients as small as those of 50
+ * (and the agent's CPU per command with them). */
 #define AGENT_GATHER_MIN_US 5
 #define AGENT_GATHER_MAX_HOLDS 3
 #define AGENT_GATHER_MAX_GAP_US 1000
@@ -116,6 +125,10 @@ struct agent_gather_state {
 };
 
 size_t agent_gather_expected(size_t active);
+
+/* The most a batch is held, from its first hold: max(nap_us, active * per_client_us); 0 when
+ * nap_us is 0 (holds off). */
+uint64_t agent_gather_budget(const struct agent_nap_cfg *nap, size_t active);
 
 /* Returns microseconds to hold the batch back; 0: write it now. */
 uint64_t agent_gather_decide(const struct agent_nap_cfg *nap, const struct agent_flush_cfg *flush,

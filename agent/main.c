@@ -50,11 +50,12 @@ static int serve(const struct agent_config *cfg) {
     }
   }
   rb_info(
-      "rbench-agent %s listening on %s:%d, Redis %s:%d, flush %s, window %lluus, nap %lluus, "
-      "max batch %zu%s, %d worker(s) x %d upstream(s)",
+      "rbench-agent %s listening on %s:%d, Redis %s:%d, flush %s, window %lluus, nap %lluus "
+      "(%lluus per active client), max batch %zu%s, %d worker(s) x %d upstream(s)",
       RBENCH_VERSION, cfg->listen_host, cfg->listen_port, cfg->redis_host, cfg->redis_port,
       agent_flush_mode_name(cfg->flush.mode), (unsigned long long)cfg->flush.window_us,
-      (unsigned long long)cfg->nap.nap_us, cfg->flush.max_batch,
+      (unsigned long long)cfg->nap.nap_us, (unsigned long long)cfg->nap.per_client_us,
+      cfg->flush.max_batch,
       cfg->coalesce ? ", coalescing" : "", cfg->workers, cfg->upstreams);
   int sig = 0;
   sigwait(&set, &sig);

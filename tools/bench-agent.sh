@@ -11,6 +11,9 @@
 #        flags) to compare two agent versions in one run
 #        VARIANT_ARGS="--nap-us 0": adds target "variant" (the same agent binary with these flags
 #        instead of AGENT_ARGS) to compare two settings in one run
+#        CLIENT_ARGS="--threads 2": extra redis-benchmark flags (default none: one client thread)
+# The benchmark client's own CPU per request and its utilisation (CPU time / elapsed time; 1.00
+# is one core kept busy) are reported too: a client near 1.00 is the limit of the throughput.
 # Everything listens on 127.0.0.1 only; every server started here is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +26,7 @@ AGENT="${AGENT:-build/release/agent/rbench-agent}"
 AGENT_ARGS="${AGENT_ARGS:-}"
 BASELINE="${BASELINE:-}"
 VARIANT_ARGS="${VARIANT_ARGS:-}"
+CLIENT_ARGS="${CLIENT_ARGS:-}"
 if [ -n "$BASELINE" ] && [[ " $TARGETS " != *" baseline "* ]]; then TARGETS="$TARGETS baseline"; fi
 if [ -n "$VARIANT_ARGS" ] && [[ " $TARGETS " != *" variant "* ]]; then TARGETS="$TARGETS variant"; fi
 WORK="$(mktemp -d /tmp/rbench-bench-agent.XXXXXX)"
@@ -91,7 +95,9 @@ proc_cpu() { # seconds of utime+stime of a pid
 port_of() { case "$1" in direct) echo "$RP";; agent) echo "$AP";; agent_coalesce) echo "$CP";; nutcracker) echo "$NP";; baseline) echo "$BP";; variant) echo "$VP";; esac; }
 pid_of() { case "$1" in direct) echo "";; agent) echo "$APID";; agent_coalesce) echo "$CPID";; nutcracker) echo "$NPID";; baseline) echo "$BPID";; variant) echo "$VPID";; esac; }
 
-printf 'rep\tconfig\ttarget\top\trps\tp50\tp99\tredis_cpu_s\tproxy_cpu_s\tn\n' > "$RAW"
+printf 'rep\tconfig\ttarget\top\trps\tp50\tp99\tredis_cpu_s\tproxy_cpu_s\tn\tclient_cpu_s\tclient_wall_s\n' > "$RAW"
+# CPU (user + system) of a subshell's children, from the output of `times` on stdin: seconds.
+children_cpu() { awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] }; printf "%.6f", t }'; }
 echo "bench-agent: $REPS reps of [$CONFIGS] x [$TARGETS], n=$N per op (SET and GET)" >&2
 for rep in $(seq 1 "$REPS"); do
   for cfg in $CONFIGS; do
@@ -103,16 +109,26 @@ for rep in $(seq 1 "$REPS"); do
     for t in "${order[@]}"; do
       port=$(port_of "$t"); pid=$(pid_of "$t")
       r0=$(redis_cpu); p0=0; [ -n "$pid" ] && p0=$(proc_cpu "$pid")
-      csv=$(redis-benchmark -h 127.0.0.1 -p "$port" -t set,get -n "$N" -c "$c" -P "$p" --csv 2>/dev/null)
+      # shellcheck disable=SC2086
+      # In a subshell of its own, so `times` (written to a file: a builtin in a pipeline runs in
+      # a fork, which sees no children) counts redis-benchmark alone.
+      out=$(w0=$EPOCHREALTIME
+            redis-benchmark -h 127.0.0.1 -p "$port" -t set,get -n "$N" -c "$c" -P "$p" --csv \
+              $CLIENT_ARGS 2>/dev/null
+            w1=$EPOCHREALTIME
+            times > "$WORK/times"
+            echo "CLIENT $(children_cpu < "$WORK/times") $(awk -v a="$w0" -v b="$w1" 'BEGIN {printf "%.6f", b - a}')")
+      csv=$(echo "$out" | grep -v '^CLIENT ')
+      read -r cc cw <<< "$(echo "$out" | awk '/^CLIENT / {print $2, $3}')"
       r1=$(redis_cpu); p1=0; [ -n "$pid" ] && p1=$(proc_cpu "$pid")
       rc=$(python3 -c "print($r1-$r0)"); pc=$(python3 -c "print($p1-$p0)")
       echo "$csv" | python3 -c '
 import csv, sys
-rep, cfg, t, rc, pc, n = sys.argv[1:]
+rep, cfg, t, rc, pc, n, cc, cw = sys.argv[1:]
 for row in csv.reader(sys.stdin):
     if not row or row[0] == "test": continue
-    print("\t".join([rep, cfg, t, row[0], row[1], row[4], row[6], rc, pc, n]))
-' "$rep" "$cfg" "$t" "$rc" "$pc" "$N" >> "$RAW"
+    print("\t".join([rep, cfg, t, row[0], row[1], row[4], row[6], rc, pc, n, cc, cw]))
+' "$rep" "$cfg" "$t" "$rc" "$pc" "$N" "$cc" "$cw" >> "$RAW"
       echo "  rep $rep $cfg $t: $(echo "$csv" | awk -F, 'NR>1 {gsub(/"/,""); printf "%s %s req/s  ", $1, $2}')" >&2
       sleep 1
     done
@@ -149,15 +165,20 @@ for cfg in configs:
             L.append(f"| {cfg} | {op} | {t} | {' / '.join(f'{x/1000:.0f}k' for x in rps)} | {m/1000:.1f}k | {vd} | {vn} | "
                      f"{med([float(r['p50']) for r in rs]):.3f} | {med([float(r['p99']) for r in rs]):.3f} |")
 L.append("")
-L.append("CPU time per request (SET+GET of each invocation together, median over repetitions, microseconds):")
+L.append("CPU time per request (SET+GET of each invocation together, median over repetitions, microseconds); "
+         "client: redis-benchmark's own, and its CPU time / elapsed time (1.00 = one core busy):")
 L.append("")
-L.append("| config | target | Redis us/req | proxy us/req | total server-side us/req |")
-L.append("|---|---|---|---|---|")
+L.append("| config | target | Redis us/req | proxy us/req | total server-side us/req | client us/req | client utilisation |")
+L.append("|---|---|---|---|---|---|---|")
+def util(cfg, t):
+    vals = {r["rep"]: float(r["client_cpu_s"]) / float(r["client_wall_s"]) for r in sel(cfg, t)}
+    return med(vals.values()) if vals else float("nan")
 for cfg in configs:
     for t in targets:
         if not sel(cfg, t): continue
         rc, pc = cpu(cfg, t, "redis_cpu_s"), cpu(cfg, t, "proxy_cpu_s")
-        L.append(f"| {cfg} | {t} | {rc:.2f} | {pc:.2f} | {rc + pc:.2f} |")
+        L.append(f"| {cfg} | {t} | {rc:.2f} | {pc:.2f} | {rc + pc:.2f} | "
+                 f"{cpu(cfg, t, 'client_cpu_s'):.2f} | {util(cfg, t):.2f} |")
 text = "\n".join(L) + "\n"
 open(out, "w").write(text)
 open(out + ".tsv", "w").write(open(raw).read())

@@ -198,6 +198,7 @@ static void test_config_defaults_flags_env(void **state) {
   assert_int_equal(c.nap.nap_us, 100);
   assert_int_equal(c.nap.min_outstanding, 8);
   assert_int_equal(c.nap.max_cmds, 32);
+  assert_int_equal(c.nap.per_client_us, 2);
   assert_null(c.redis_password);
   agent_config_deinit(&c);
 
@@ -233,6 +234,8 @@ static void test_config_defaults_flags_env(void **state) {
                          "65536",
                          "--nap-min-outstanding",
                          "12",
+                         "--nap-us-per-client",
+                         "0",
                          "--no-upstream-wait",
                          NULL};
   assert_int_equal(parse(&c, flags, &act, err), RB_OK);
@@ -246,6 +249,7 @@ static void test_config_defaults_flags_env(void **state) {
   assert_false(c.io_uring);
   assert_int_equal(c.nap.nap_us, 40);
   assert_int_equal(c.nap.min_outstanding, 12);
+  assert_int_equal(c.nap.per_client_us, 0);
   assert_false(c.upstream_wait);
   assert_int_equal(c.workers, 2);
   assert_int_equal(c.upstreams, 3);
@@ -294,6 +298,10 @@ static void test_config_password_files_and_errors(void **state) {
   const char *b5[] = {"--nap-us", "100001", NULL};
   assert_int_equal(parse(&c, b5, &act, err), RB_ERR_INVALID);
   assert_non_null(strstr(err, "--nap-us"));
+  agent_config_deinit(&c);
+  const char *b6[] = {"--nap-us-per-client", "1001", NULL};
+  assert_int_equal(parse(&c, b6, &act, err), RB_ERR_INVALID);
+  assert_non_null(strstr(err, "--nap-us-per-client"));
   agent_config_deinit(&c);
   const char *b3[] = {"--flush", "sometimes", NULL};
   assert_int_equal(parse(&c, b3, &act, err), RB_ERR_INVALID);

@@ -92,7 +92,7 @@ static void test_idle_simulation_bounds_wait(void **state) {
 static void test_nap_rules(void **state) {
   (void)state;
   struct agent_flush_cfg fl = {AGENT_FLUSH_IDLE, 1000, 512};
-  struct agent_nap_cfg nap = {100, 2, 32};
+  struct agent_nap_cfg nap = {100, 2, 32, 0};
   assert_int_equal(agent_nap_decide(&nap, &fl, 3, 3, false, 10), 100);
   assert_int_equal(agent_nap_decide(&nap, &fl, 1, 0, false, 2), 100); /* a pass of replies only */
   assert_int_equal(agent_nap_decide(&nap, &fl, 0, 0, false, 10), 0);  /* woken by a timer only */
@@ -121,7 +121,7 @@ static void test_nap_simulation(void **state) {
   size_t batch_nonap = 0, wakes_nonap = 0;
   for (int with_nap = 0; with_nap < 2; with_nap++) {
     struct agent_flush_cfg fl = {AGENT_FLUSH_IDLE, 1000, 512};
-    struct agent_nap_cfg nap = {with_nap ? 100 : 0, 2, 32};
+    struct agent_nap_cfg nap = {with_nap ? 100 : 0, 2, 32, 0};
     uint64_t t = 0, next_cmd = 0, reply_at = UINT64_MAX, oldest = 0, max_wait = 0;
     size_t pending = 0, inflight = 0, sent = 0, batches = 0, wakes = 0;
     while (t < 200000) {
@@ -173,7 +173,7 @@ static void test_nap_simulation(void **state) {
 static void test_gather_rules(void **state) {
   (void)state;
   struct agent_flush_cfg fl = {AGENT_FLUSH_IDLE, 1000, 512};
-  struct agent_nap_cfg nap = {200, 8, 32};
+  struct agent_nap_cfg nap = {200, 8, 32, 0};
   /* 50 active clients, 5 back, a gap of 10 us: 44 - 5 = 39 more expected, 390 us -> nap */
   struct agent_gather_state st = {.pending = 5, .inflight = 0, .last_batch = 30, .active = 50,
                                   .gap_us = 10, .oldest_us = 1000};
@@ -252,11 +252,12 @@ struct gsim {
   uint64_t max_wait, total_wait;
 };
 
-static struct gsim gather_sim(size_t n, uint64_t nap_us, uint64_t step, uint64_t rtt) {
-  enum { MAXC = 64 };
+static struct gsim gather_sim(size_t n, uint64_t nap_us, uint64_t per_client_us, uint64_t step,
+                              uint64_t rtt) {
+  enum { MAXC = 256 };
   const uint64_t pass = 5, end = 300000;
   struct agent_flush_cfg fl = {AGENT_FLUSH_IDLE, 1000, 512};
-  struct agent_nap_cfg nap = {nap_us, 8, 32};
+  struct agent_nap_cfg nap = {nap_us, 8, 32, per_client_us};
   uint64_t next[MAXC] = {0}, arrived[MAXC] = {0};
   bool queued[MAXC] = {false}, at_redis[MAXC] = {false};
   for (size_t i = 0; i < n; i++) next[i] = i * step;
@@ -323,20 +324,65 @@ static void test_gather_simulation(void **state) {
   (void)state;
   /* 50 clients: batches grow at least 2x; a command waits at most the round trip (it came
    * while a batch was at Redis) plus the nap (with its passes) */
-  struct gsim no = gather_sim(50, 0, 12, 60), yes = gather_sim(50, 200, 12, 60);
+  struct gsim no = gather_sim(50, 0, 0, 12, 60), yes = gather_sim(50, 200, 0, 12, 60);
   assert_int_equal(no.holds, 0);
   assert_true(yes.holds > 0);
   assert_true(yes.cmds / yes.batches >= 2 * (no.cmds / no.batches));
   assert_true(yes.max_wait <= 60 + 200 + 4 * 5 * AGENT_GATHER_MAX_HOLDS);
   /* 4 clients (fewer than --nap-min-outstanding): exactly the same as without the nap */
-  struct gsim few0 = gather_sim(4, 0, 12, 60), few = gather_sim(4, 200, 12, 60);
+  struct gsim few0 = gather_sim(4, 0, 0, 12, 60), few = gather_sim(4, 200, 2, 12, 60);
   assert_int_equal(few.holds, 0);
   assert_int_equal(few.batches, few0.batches);
   assert_int_equal(few.max_wait, few0.max_wait);
   /* 16 quick clients: the learnt gap keeps the holds short, far below the nap */
-  struct gsim mid = gather_sim(16, 200, 3, 60);
+  struct gsim mid = gather_sim(16, 200, 0, 3, 60);
   assert_true(mid.holds > 0);
   assert_true(mid.total_wait / mid.cmds < 60);
+  /* 50 clients, 2 us per client: the budget stays --nap-us (50 * 2 < 100), same batches */
+  struct gsim c50 = gather_sim(50, 100, 0, 12, 60), c50pc = gather_sim(50, 100, 2, 12, 60);
+  assert_int_equal(c50pc.batches, c50.batches);
+  assert_int_equal(c50pc.max_wait, c50.max_wait);
+  /* 200 clients: with a fixed 100 us budget the batches stay small; with 2 us per client
+   * (400 us) they grow at least 1.5x (63 -> 101 commands here), and a command still waits at
+   * most the round trip plus that budget (with its passes) */
+  struct gsim fixed = gather_sim(200, 100, 0, 12, 60), grown = gather_sim(200, 100, 2, 12, 60);
+  assert_true(2 * (grown.cmds / grown.batches) >= 3 * (fixed.cmds / fixed.batches));
+  assert_true(fixed.max_wait <= 60 + 100 + 4 * 5 * AGENT_GATHER_MAX_HOLDS);
+  assert_true(grown.max_wait <= 60 + 400 + 4 * 5 * AGENT_GATHER_MAX_HOLDS);
+  assert_true(grown.max_wait > 60 + 100);
+}
+
+/* The budget: --nap-us, or --nap-us-per-client per active client when that is more. */
+static void test_gather_budget(void **state) {
+  (void)state;
+  struct agent_nap_cfg nap = {100, 8, 32, 2};
+  assert_int_equal(agent_gather_budget(&nap, 8), 100);
+  assert_int_equal(agent_gather_budget(&nap, 50), 100);
+  assert_int_equal(agent_gather_budget(&nap, 51), 102);
+  assert_int_equal(agent_gather_budget(&nap, 200), 400);
+  nap.per_client_us = 0;
+  assert_int_equal(agent_gather_budget(&nap, 500), 100);
+  nap.nap_us = 0; /* holds off, whatever the clients */
+  nap.per_client_us = 2;
+  assert_int_equal(agent_gather_budget(&nap, 500), 0);
+  /* 200 active, 5 back, a gap of 10 us: 170 missing, 1700 us wanted, 400 allowed */
+  struct agent_flush_cfg fl = {AGENT_FLUSH_IDLE, 1000, 512};
+  struct agent_gather_state st = {.pending = 5, .last_batch = 30, .active = 200, .gap_us = 10,
+                                  .oldest_us = 1000};
+  nap.nap_us = 100;
+  assert_int_equal(agent_gather_decide(&nap, &fl, &st, 1000), 400);
+  /* from the first hold, and never past the oldest command's window */
+  st.first_hold_us = 1000;
+  st.holds = 1;
+  assert_int_equal(agent_gather_decide(&nap, &fl, &st, 1300), 100);
+  st.oldest_us = 350; /* its window ends at 1350 */
+  assert_int_equal(agent_gather_decide(&nap, &fl, &st, 1300), 50);
+  /* 1000 active: the window (1000 us) is the bound, not 2000 us */
+  st.active = 1000;
+  st.oldest_us = 1000;
+  st.first_hold_us = 0;
+  st.holds = 0;
+  assert_int_equal(agent_gather_decide(&nap, &fl, &st, 1000), 1000);
 }
 
 static void test_mode_names(void **state) {
@@ -358,6 +404,7 @@ int main(void) {
       cmocka_unit_test(test_nap_simulation),
       cmocka_unit_test(test_gather_rules),
       cmocka_unit_test(test_gather_learn),
+      cmocka_unit_test(test_gather_budget),
       cmocka_unit_test(test_gather_simulation),
       cmocka_unit_test(test_mode_names),
   };
