@@ -12,6 +12,8 @@
 #        VARIANT_ARGS="--nap-us 0": adds target "variant" (the same agent binary with these flags
 #        instead of AGENT_ARGS) to compare two settings in one run
 #        CLIENT_ARGS="--threads 2": extra redis-benchmark flags (default none: one client thread)
+#        CLIENT_CPUS=0 SERVER_CPUS=1: pin redis-benchmark, and every server (Redis, the agents,
+#        nutcracker), to these CPUs with taskset (default: no pinning, the scheduler decides)
 # The benchmark client's own CPU per request and its utilisation (CPU time / elapsed time; 1.00
 # is one core kept busy) are reported too: a client near 1.00 is the limit of the throughput.
 # Everything listens on 127.0.0.1 only; every server started here is stopped on exit.
@@ -27,6 +29,9 @@ AGENT_ARGS="${AGENT_ARGS:-}"
 BASELINE="${BASELINE:-}"
 VARIANT_ARGS="${VARIANT_ARGS:-}"
 CLIENT_ARGS="${CLIENT_ARGS:-}"
+SRV=(); CLI=()
+if [ -n "${SERVER_CPUS:-}" ]; then SRV=(taskset -c "$SERVER_CPUS"); fi
+if [ -n "${CLIENT_CPUS:-}" ]; then CLI=(taskset -c "$CLIENT_CPUS"); fi
 if [ -n "$BASELINE" ] && [[ " $TARGETS " != *" baseline "* ]]; then TARGETS="$TARGETS baseline"; fi
 if [ -n "$VARIANT_ARGS" ] && [[ " $TARGETS " != *" variant "* ]]; then TARGETS="$TARGETS variant"; fi
 WORK="$(mktemp -d /tmp/rbench-bench-agent.XXXXXX)"
@@ -37,7 +42,7 @@ if [ ! -x "$AGENT" ]; then
   cmake --preset release >/dev/null
   cmake --build build/release -j2 --target rbench-agent >/dev/null
 fi
-for t in redis-server redis-cli redis-benchmark nutcracker python3; do
+for t in redis-server redis-cli redis-benchmark nutcracker python3 taskset; do
   command -v "$t" >/dev/null || { echo "bench-agent: $t is missing (tools/install-deps.sh)" >&2; exit 1; }
 done
 ulimit -n 20000 2>/dev/null || ulimit -n 4096 2>/dev/null || true
@@ -51,24 +56,24 @@ trap cleanup EXIT INT TERM
 
 RP=$(free_port); AP=$(free_port); CP=$(free_port); NP=$(free_port); NS=$(free_port); BP=$(free_port)
 VP=$(free_port)
-redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
+"${SRV[@]}" redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
   --maxclients 10000 --logfile "$WORK/redis.log" &
 RPID=$!; PIDS+=("$RPID"); wait_port "$RP"
 # shellcheck disable=SC2086
-"$AGENT" --listen 127.0.0.1:"$AP" --redis 127.0.0.1:"$RP" --log-level warn $AGENT_ARGS &
+"${SRV[@]}" "$AGENT" --listen 127.0.0.1:"$AP" --redis 127.0.0.1:"$RP" --log-level warn $AGENT_ARGS &
 APID=$!; PIDS+=("$APID")
 # shellcheck disable=SC2086
-"$AGENT" --listen 127.0.0.1:"$CP" --redis 127.0.0.1:"$RP" --log-level warn --coalesce $AGENT_ARGS &
+"${SRV[@]}" "$AGENT" --listen 127.0.0.1:"$CP" --redis 127.0.0.1:"$RP" --log-level warn --coalesce $AGENT_ARGS &
 CPID=$!; PIDS+=("$CPID")
 VPID=""
 if [ -n "$VARIANT_ARGS" ]; then
   # shellcheck disable=SC2086
-  "$AGENT" --listen 127.0.0.1:"$VP" --redis 127.0.0.1:"$RP" --log-level warn $VARIANT_ARGS &
+  "${SRV[@]}" "$AGENT" --listen 127.0.0.1:"$VP" --redis 127.0.0.1:"$RP" --log-level warn $VARIANT_ARGS &
   VPID=$!; PIDS+=("$VPID")
 fi
 BPID=""
 if [ -n "$BASELINE" ]; then
-  "$BASELINE" --listen 127.0.0.1:"$BP" --redis 127.0.0.1:"$RP" --log-level warn &
+  "${SRV[@]}" "$BASELINE" --listen 127.0.0.1:"$BP" --redis 127.0.0.1:"$RP" --log-level warn &
   BPID=$!; PIDS+=("$BPID")
 fi
 cat > "$WORK/nutcracker.yml" <<YML
@@ -84,7 +89,7 @@ alpha:
   servers:
    - 127.0.0.1:$RP:1
 YML
-nutcracker -c "$WORK/nutcracker.yml" -s "$NS" -a 127.0.0.1 -o "$WORK/nut.log" -v 4 &
+"${SRV[@]}" nutcracker -c "$WORK/nutcracker.yml" -s "$NS" -a 127.0.0.1 -o "$WORK/nut.log" -v 4 &
 NPID=$!; PIDS+=("$NPID")
 wait_port "$AP"; wait_port "$CP"; wait_port "$NP"; [ -z "$BASELINE" ] || wait_port "$BP"
 [ -z "$VARIANT_ARGS" ] || wait_port "$VP"
@@ -113,7 +118,7 @@ for rep in $(seq 1 "$REPS"); do
       # In a subshell of its own, so `times` (written to a file: a builtin in a pipeline runs in
       # a fork, which sees no children) counts redis-benchmark alone.
       out=$(w0=$EPOCHREALTIME
-            redis-benchmark -h 127.0.0.1 -p "$port" -t set,get -n "$N" -c "$c" -P "$p" --csv \
+            "${CLI[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -t set,get -n "$N" -c "$c" -P "$p" --csv \
               $CLIENT_ARGS 2>/dev/null
             w1=$EPOCHREALTIME
             times > "$WORK/times"
