@@ -114,9 +114,9 @@ for rep in $(seq 1 "$REPS"); do
     for t in "${order[@]}"; do
       port=$(port_of "$t"); pid=$(pid_of "$t")
       r0=$(redis_cpu); p0=0; [ -n "$pid" ] && p0=$(proc_cpu "$pid")
-      # shellcheck disable=SC2086
       # In a subshell of its own, so `times` (written to a file: a builtin in a pipeline runs in
       # a fork, which sees no children) counts redis-benchmark alone.
+      # shellcheck disable=SC2086
       out=$(w0=$EPOCHREALTIME
             "${CLI[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -t set,get -n "$N" -c "$c" -P "$p" --csv \
               $CLIENT_ARGS 2>/dev/null
