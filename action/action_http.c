@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -32,6 +33,9 @@
 #define SENTINEL "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n"
 #define READ_CHUNK 16384
 #define LINGER_MS 2000
+/* After a stop, a request in progress gets this long to finish arriving, and an answer this
+ * long to be taken by its client, so neither a slow nor a stuck client holds the stop up. */
+#define STOP_GRACE_MS 2000
 
 struct action_http {
   struct action_ctx *ctx;
@@ -43,6 +47,7 @@ struct action_http {
   pthread_mutex_t lock;
   pthread_cond_t idle;
   int active;        /* connection threads running */
+  int request_ms;    /* a request must arrive, and its answer be taken, within this */
   atomic_bool stopping;
 };
 
@@ -67,12 +72,49 @@ static const char *status_text(int status) {
   }
 }
 
-static bool send_all(int fd, struct iovec *iov, int cnt) {
+static long now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Waits until fd has one of `events` or the deadline (now_ms() clock) passes. 1: ready (or an
+ * error or hang-up the next call will report), 0: timed out, -1: stopping (only with
+ * stop_ends) or poll failed. Without stop_ends a stop of the server does not end the wait; it
+ * only brings the deadline to STOP_GRACE_MS from then. */
+static int wait_fd(struct action_http *srv, int fd, short events, long deadline, bool stop_ends) {
+  bool stop_seen = false;
+  for (;;) {
+    long left = deadline - now_ms();
+    if (left <= 0) return 0;
+    struct pollfd p[2] = {{.fd = fd, .events = events},
+                          {.fd = stop_seen ? -1 : srv->stop_pipe[0], .events = POLLIN}};
+    int n = poll(p, 2, left > INT_MAX ? INT_MAX : (int)left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -1;
+    if (n == 0) return 0;
+    if (p[1].revents && stop_ends) return -1;
+    if (p[0].revents) return 1;
+    if (p[1].revents) { /* the stop pipe stays readable: watch it no more */
+      stop_seen = true;
+      long grace = now_ms() + STOP_GRACE_MS;
+      if (grace < deadline) deadline = grace;
+    }
+  }
+}
+
+/* Sends everything, waiting for room at most srv->request_ms in all: a client that stops
+ * reading its answers cannot hold a connection thread, nor a stop, for ever. */
+static bool send_all(struct action_http *srv, int fd, struct iovec *iov, int cnt) {
+  long deadline = now_ms() + srv->request_ms;
   while (cnt > 0) {
     struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
-    ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL);
+    ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w < 0) {
       if (errno == EINTR) continue;
+      if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+          wait_fd(srv, fd, POLLOUT, deadline, false) == 1)
+        continue;
       return false;
     }
     size_t left = (size_t)w;
@@ -90,20 +132,22 @@ static bool send_all(int fd, struct iovec *iov, int cnt) {
 }
 
 /* Headers and body in one system call: two writes cost the client an extra wake-up. */
-static bool send_json(int fd, int status, const char *body, size_t len, bool close_after) {
+static bool send_json(struct action_http *srv, int fd, int status, const char *body, size_t len,
+                      bool close_after) {
   char head[256];
   int n = snprintf(head, sizeof head,
                    "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s%s\r\n",
                    status, status_text(status), len, status == 405 ? "Allow: POST\r\n" : "",
                    close_after ? "Connection: close\r\n" : "");
   struct iovec iov[2] = {{head, (size_t)n}, {(void *)(uintptr_t)body, len}};
-  return send_all(fd, iov, 2);
+  return send_all(srv, fd, iov, 2);
 }
 
-static bool send_error(int fd, int status, const char *msg, bool close_after) {
+static bool send_error(struct action_http *srv, int fd, int status, const char *msg,
+                       bool close_after) {
   struct action_response r = {0};
   action_response_error(&r, status, msg);
-  bool ok = r.body && send_json(fd, status, r.body, r.len, close_after);
+  bool ok = r.body && send_json(srv, fd, status, r.body, r.len, close_after);
   action_response_free(&r);
   return ok;
 }
@@ -116,15 +160,7 @@ static void write_sentinels(void) {
 
 /* Waits until fd is readable. 1: readable, 0: timed out, -1: stopping. */
 static int wait_readable(struct action_http *srv, int fd, int timeout_ms) {
-  struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = srv->stop_pipe[0], .events = POLLIN}};
-  for (;;) {
-    int n = poll(p, 2, timeout_ms);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return -1;
-    if (n == 0) return 0;
-    if (p[1].revents) return -1;
-    return 1;
-  }
+  return wait_fd(srv, fd, POLLIN, now_ms() + timeout_ms, true);
 }
 
 /* After an error answer the client may still be sending: read and drop what comes for a
@@ -163,7 +199,7 @@ static bool answer(struct action_http *srv, int fd, struct action_httpreq *req) 
       break;
   }
   bool keep = req->keep_alive;
-  bool ok = r.body && send_json(fd, r.status, r.body, r.len, !keep);
+  bool ok = r.body && send_json(srv, fd, r.status, r.body, r.len, !keep);
   action_response_free(&r);
   return ok && keep;
 }
@@ -175,7 +211,11 @@ static void serve_conn(struct conn *c) {
   for (;;) {
     struct action_httpreq req;
     action_httpreq_init(&req);
+    /* A request must arrive whole within request_ms of its first byte (a client trickling
+     * it byte by byte gets 408, not a thread for ever), and a stop lets it finish arriving
+     * (STOP_GRACE_MS): only an idle connection is closed at once. */
     bool started = len > 0;
+    long deadline = started ? now_ms() + srv->request_ms : 0;
     enum ahr_state st = AHR_MORE;
     for (;;) {
       if (len > 0) {
@@ -187,15 +227,16 @@ static void serve_conn(struct conn *c) {
         if (st == AHR_CONTINUE) {
           static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
           struct iovec iov = {(void *)(uintptr_t)cont, sizeof cont - 1};
-          if (!send_all(fd, &iov, 1)) break;
+          if (!send_all(srv, fd, &iov, 1)) break;
           continue;
         }
         if (len > 0) break; /* http-parser stopped short without saying why: give up */
       }
-      int w = wait_readable(srv, fd, ACTION_HTTP_IDLE_MS);
+      int w = started ? wait_fd(srv, fd, POLLIN, deadline, false)
+                      : wait_readable(srv, fd, ACTION_HTTP_IDLE_MS);
       if (w <= 0) {
         if (w == 0 && started) {
-          send_error(fd, 408, "timed out reading the request", true);
+          send_error(srv, fd, 408, "timed out reading the request", true);
           st = AHR_ERROR;
           req.error_status = 0; /* answered already */
         }
@@ -206,13 +247,14 @@ static void serve_conn(struct conn *c) {
       if (r <= 0) break; /* the client closed (mid-request: nothing to answer to) */
       off = 0;
       len = (size_t)r;
+      if (!started) deadline = now_ms() + srv->request_ms;
       started = true;
     }
     bool keep = false;
     if (st == AHR_COMPLETE) {
       keep = answer(srv, fd, &req);
     } else if (st == AHR_ERROR && req.error_status) {
-      send_error(fd, req.error_status, req.error, true);
+      send_error(srv, fd, req.error_status, req.error, true);
       action_httpreq_free(&req);
       linger_close(srv, fd);
       return;
@@ -310,6 +352,7 @@ struct action_http *action_http_start(struct action_ctx *ctx, const char *host, 
   srv->ctx = ctx;
   srv->lfd = lfd;
   srv->max_conns = max_conns > 0 ? max_conns : 1;
+  srv->request_ms = ACTION_HTTP_REQUEST_MS;
   atomic_init(&srv->stopping, false);
   pthread_mutex_init(&srv->lock, NULL);
   pthread_cond_init(&srv->idle, NULL);
@@ -317,6 +360,10 @@ struct action_http *action_http_start(struct action_ctx *ctx, const char *host, 
 }
 
 int action_http_port(const struct action_http *srv) { return srv->port; }
+
+void action_http_set_request_timeout(struct action_http *srv, int ms) {
+  srv->request_ms = ms > 0 ? ms : ACTION_HTTP_REQUEST_MS;
+}
 
 static void start_conn(struct action_http *srv, int fd) {
   int one = 1;
@@ -344,7 +391,7 @@ static void start_conn(struct action_http *srv, int fd) {
   }
   if (!ok) {
     free(c);
-    send_error(fd, 500, "the action cannot serve another connection now", true);
+    send_error(srv, fd, 500, "the action cannot serve another connection now", true);
     close(fd);
   }
 }

@@ -19,6 +19,10 @@
 #define ACTION_HTTP_THREADS_DEFAULT 64
 #define ACTION_HTTP_THREADS_MAX 1024
 #define ACTION_HTTP_IDLE_MS 60000
+/* Default of action_http_set_request_timeout: a request must arrive whole within this of its
+ * first byte (else 408), and an answer must be taken by its client within this (else the
+ * connection is closed). */
+#define ACTION_HTTP_REQUEST_MS 60000
 
 struct action_http;
 
@@ -30,8 +34,11 @@ struct action_http *action_http_start(struct action_ctx *ctx, const char *host, 
                                       int max_conns, char *err, size_t errlen);
 /* The port actually bound (useful with port 0). */
 int action_http_port(const struct action_http *srv);
+/* Sets the request timeout (ACTION_HTTP_REQUEST_MS when ms <= 0). Call before serving. */
+void action_http_set_request_timeout(struct action_http *srv, int ms);
 /* Accepts and serves until stop_fd becomes readable (e.g. a signalfd for SIGTERM), then
- * stops accepting, lets requests in progress finish and answer, closes idle connections and
+ * stops accepting, lets requests in progress finish and answer (a request still arriving, or
+ * an answer its client does not take, gets 2 s more at most), closes idle connections and
  * returns once every connection thread has ended. After each /run it writes the OpenWhisk
  * log sentinel to stdout and stderr. */
 void action_http_serve(struct action_http *srv, int stop_fd);

@@ -25,7 +25,7 @@
 static void usage(FILE *out) {
   fprintf(out,
           "Usage: rbench-action [--listen HOST:PORT] [--threads N] [--actionloop]\n"
-          "                     [--log-level LEVEL]\n"
+          "                     [--request-timeout-ms N] [--log-level LEVEL]\n"
           "\n"
           "An OpenWhisk action that runs Redis operations (set, get, del, exists) directly\n"
           "against Redis or through the rbench batching agent, and reports their timings.\n"
@@ -34,6 +34,10 @@ static void usage(FILE *out) {
           "  --threads N         serve up to N connections at once, a thread each, started\n"
           "                      as they arrive (1-1024, default 64; raise it for actions\n"
           "                      created with --concurrency above 64)\n"
+          "  --request-timeout-ms N\n"
+          "                      a request must arrive whole within N ms of its first\n"
+          "                      byte (else 408), and its answer be read within N ms (else\n"
+          "                      the connection closes); 1-3600000, default 60000\n"
           "  --actionloop        ActionLoop mode: one JSON line per activation on stdin, the\n"
           "                      answer on file descriptor 3 (automatic when __OW_PROXY_VERSION\n"
           "                      is set by OpenWhisk's ActionLoop proxy)\n"
@@ -52,6 +56,7 @@ struct options {
   char host[256];
   int port;
   int threads;
+  int request_ms;
   int actionloop;
 };
 
@@ -59,6 +64,7 @@ static int parse_options(int argc, char **argv, struct options *o) {
   static const struct option longopts[] = {{"listen", required_argument, NULL, 'l'},
                                            {"actionloop", no_argument, NULL, 'a'},
                                            {"threads", required_argument, NULL, 't'},
+                                           {"request-timeout-ms", required_argument, NULL, 'r'},
                                            {"log-level", required_argument, NULL, 'L'},
                                            {"help", no_argument, NULL, 'h'},
                                            {"version", no_argument, NULL, 'V'},
@@ -68,6 +74,7 @@ static int parse_options(int argc, char **argv, struct options *o) {
   snprintf(o->host, sizeof o->host, "0.0.0.0");
   o->port = 8080;
   o->threads = ACTION_HTTP_THREADS_DEFAULT;
+  o->request_ms = ACTION_HTTP_REQUEST_MS;
   o->actionloop = getenv("__OW_PROXY_VERSION") != NULL;
   const char *lvl = getenv("RBENCH_LOG");
   if (lvl && rb_log_level_parse(lvl) >= 0) rb_log_set_level((enum rb_log_level)rb_log_level_parse(lvl));
@@ -91,6 +98,18 @@ static int parse_options(int argc, char **argv, struct options *o) {
           return EXIT_USAGE;
         }
         o->threads = (int)n;
+        break;
+      }
+      case 'r': {
+        long long n;
+        if (!rb_parse_ll(optarg, 1, 3600000, &n)) {
+          fprintf(stderr,
+                  "rbench-action: --request-timeout-ms must be an integer from 1 to 3600000, "
+                  "got '%s'\n",
+                  optarg);
+          return EXIT_USAGE;
+        }
+        o->request_ms = (int)n;
         break;
       }
       case 'L':
@@ -147,6 +166,7 @@ static int serve_http(struct action_ctx *ctx, const struct options *o) {
     close(sfd);
     return 1;
   }
+  action_http_set_request_timeout(srv, o->request_ms);
   rb_info("rbench-action %s listening on %s:%d", RBENCH_VERSION, o->host, action_http_port(srv));
   action_http_serve(srv, sfd);
   struct signalfd_siginfo si;

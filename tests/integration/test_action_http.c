@@ -333,6 +333,121 @@ static void test_ipv6_and_threads(void **state) {
   close(fd2);
 }
 
+/* rbench-action on a free 127.0.0.1 port with extra arguments (up to 4), Redis from f. */
+static void start_action_with(struct rbt_proc *a, struct fixture *f, const char *x1,
+                              const char *x2, const char *x3, const char *x4) {
+  int port = rbt_free_port();
+  char listen[64], redis[64];
+  snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+  snprintf(redis, sizeof redis, "REDIS_PORT=%d", f->redis.port);
+  char *argv[] = {(char *)rbt_bin("rbench-action"), (char *)"--listen", listen, (char *)x1,
+                  (char *)x2, (char *)x3, (char *)x4, NULL};
+  char *env[] = {redis, NULL};
+  assert_true(rbt_proc_start(a, argv, env));
+  a->port = port;
+  assert_true(rbt_wait_port(port, 5000));
+}
+
+static double since_ms(const struct timespec *t0) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* A request trickling in a byte at a time gets 408 once --request-timeout-ms has passed
+ * since its first byte (each byte does not restart the clock), and its connection thread
+ * is free again for the next client. */
+static void test_trickled_request_times_out(void **state) {
+  struct fixture *f = *state;
+  /* in the fixture's place, so teardown stops it whatever happens */
+  assert_int_equal(rbt_action_stop_checked(&f->action), 0);
+  struct rbt_proc *a = &f->action;
+  start_action_with(a, f, "--threads", "1", "--request-timeout-ms", "500");
+  const char *req = "POST /run HTTP/1.1\r\nHost: x\r\nX-Padding: "
+                    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                    "\r\nContent-Length: 23\r\n\r\n{\"value\":{\"num_ops\":1}}";
+  int fd = raw_connect(a->port, false);
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  char buf[4096];
+  size_t got = 0;
+  buf[0] = '\0';
+  /* one byte every 50 ms: the whole request would take over 7 s */
+  for (size_t i = 0; i < strlen(req) && !strstr(buf, "\r\n\r\n"); i++) {
+    (void)send(fd, req + i, 1, MSG_NOSIGNAL);
+    usleep(50000);
+    ssize_t r = recv(fd, buf + got, sizeof buf - 1 - got, MSG_DONTWAIT);
+    if (r > 0) {
+      got += (size_t)r;
+      buf[got] = '\0';
+    }
+  }
+  double took = since_ms(&t0);
+  if (!strstr(buf, "HTTP/1.1 408 ")) fail_msg("no 408 after %.0f ms: '%s'", took, buf);
+  assert_true(took < 3000);
+  close(fd);
+  /* the only connection thread serves the next client */
+  int fd2 = raw_connect(a->port, false);
+  send_str(fd2, "POST /run HTTP/1.1\r\nContent-Length: 23\r\n\r\n{\"value\":{\"num_ops\":1}}");
+  recv_until(fd2, buf, sizeof buf, "}", 1);
+  if (!strstr(buf, "\"succeeded\":1")) fail_msg("the next client got: '%s'", buf);
+  close(fd2);
+  assert_int_equal(rbt_action_stop_checked(a), 0);
+}
+
+/* SIGTERM while a request is half received: the rest still arrives, the request is answered,
+ * and the action exits 0. */
+static void test_stop_mid_request_answers(void **state) {
+  struct fixture *f = *state;
+  int fd = raw_connect(f->action.port, false);
+  const char *body = "{\"value\":{\"num_ops\":1}}";
+  send_str(fd, "POST /run HTTP/1.1\r\nContent-Length: 23\r\n\r\n{\"value\":");
+  usleep(200000);
+  assert_int_equal(kill(f->action.pid, SIGTERM), 0);
+  usleep(300000);
+  send_str(fd, body + strlen("{\"value\":"));
+  char buf[4096];
+  recv_until(fd, buf, sizeof buf, "}", 1);
+  if (!strstr(buf, "HTTP/1.1 200 ") || !strstr(buf, "\"succeeded\":1"))
+    fail_msg("after SIGTERM mid-request: '%s'", buf);
+  close(fd);
+  assert_int_equal(rbt_proc_wait(&f->action, 5000), 0);
+}
+
+/* A client that pipelines requests and never reads the answers: once its socket buffers are
+ * full the answers cannot be sent; SIGTERM still ends the action within the 2 s grace. */
+static void test_stop_with_unread_answers(void **state) {
+  struct fixture *f = *state;
+  int fd = raw_connect(f->action.port, false);
+  int small = 4096;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  static const char req[] = "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n";
+  char chunk[64 * (sizeof req - 1)];
+  for (size_t i = 0; i < 64; i++) memcpy(chunk + i * (sizeof req - 1), req, sizeof req - 1);
+  /* send until nothing more goes in for 300 ms (both directions full) or 64 MB */
+  size_t sent = 0;
+  struct timespec last;
+  clock_gettime(CLOCK_MONOTONIC, &last);
+  while (sent < (64u << 20) && since_ms(&last) < 300) {
+    ssize_t w = send(fd, chunk, sizeof chunk, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w > 0) {
+      sent += (size_t)w;
+      clock_gettime(CLOCK_MONOTONIC, &last);
+    } else {
+      usleep(10000);
+    }
+  }
+  assert_true(sent < (64u << 20)); /* the action stopped taking requests: it is stuck */
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  assert_int_equal(kill(f->action.pid, SIGTERM), 0);
+  int rc = rbt_proc_wait(&f->action, 6000);
+  double took = since_ms(&t0);
+  close(fd);
+  if (rc != 0) fail_msg("exit status %d after %.0f ms (sent %zu bytes)", rc, took, sent);
+  assert_true(took < 5000);
+}
+
 static int count(const char *hay, const char *needle) {
   int n = 0;
   for (const char *s = hay; (s = strstr(s, needle)) != NULL; s += strlen(needle)) n++;
@@ -405,6 +520,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_command_line, setup, teardown),
       cmocka_unit_test_setup_teardown(test_http_details, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ipv6_and_threads, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_trickled_request_times_out, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stop_mid_request_answers, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stop_with_unread_answers, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
