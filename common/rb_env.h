@@ -8,7 +8,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Sets (overwrites) name=value. Returns false if the name is invalid or memory ran out. */
+/* At most this many distinct names are set through rb_env_set (a client inventing a new
+ * __OW_ key on every /run must not grow the environment for ever). */
+#define RB_ENV_MAX_NAMES 1024
+
+/* Sets (overwrites) name=value. Setting the same name again and again does not grow memory
+ * (glibc's setenv keeps every value it replaces). Returns false if the name is invalid, if
+ * RB_ENV_MAX_NAMES other names were set already, or if memory ran out. */
 bool rb_env_set(const char *name, const char *value);
 /* Copies the value of name into buf (NUL-terminated). Returns false if unset or if the value
  * does not fit (buf is then empty). */
