@@ -360,13 +360,16 @@ static bool same_profile(const struct job_http_xfer *x, const char *method, cons
 }
 
 /* A recycled transfer: one whose easy handle is set up for exactly this request when there is
- * one among the first few, else any (its handle is reset), else a new one. */
+ * one among the first few, else any (its handle is reset), else a new one. Only a reusable
+ * request (no headers of its own, body borrowed) may take a set-up handle: the profile does not
+ * record headers, and a handle set up with the opts' would send those instead of the request's. */
 static struct job_http_xfer *xfer_alloc(struct job_http *h, const char *method, const char *url,
                                         const char *body, size_t len,
-                                        const struct job_http_opts *opts, bool *ready) {
+                                        const struct job_http_opts *opts, bool reusable,
+                                        bool *ready) {
   *ready = false;
   struct job_http_xfer **pp = &h->free_xfers, **pick = NULL;
-  for (int i = 0; *pp && i < 8; i++, pp = &(*pp)->next) {
+  for (int i = 0; reusable && *pp && i < 8; i++, pp = &(*pp)->next) {
     if (same_profile(*pp, method, url, body, len, opts)) {
       pick = pp;
       *ready = true;
@@ -406,7 +409,7 @@ struct job_http_xfer *job_http_xfer_new(struct job_http *h, const char *method, 
                                         void *ctx) {
   bool ready = false;
   bool reusable = !headers && (!body || opts->borrow_body); /* the same request can come again */
-  struct job_http_xfer *x = xfer_alloc(h, method, url, body, len, opts, &ready);
+  struct job_http_xfer *x = xfer_alloc(h, method, url, body, len, opts, reusable, &ready);
   if (!x) {
     curl_slist_free_all(headers);
     return NULL;

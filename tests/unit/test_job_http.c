@@ -1,8 +1,8 @@
 /* test_job_http.c: the runner's event loop against a minimal HTTP/1.1 server on loopback (a
  * thread of this test): connection reuse without epoll_ctl per request, an idle connection
  * the server closes (taken out of the epoll set, no busy loop), wake-up times with
- * epoll_pwait2 and with the timerfd fallback, the send hook bounding the sleep, and the threaded
- * resolver's socket watched on every lookup. */
+ * epoll_pwait2 and with the timerfd fallback, the send hook bounding the sleep, the threaded
+ * resolver's socket watched on every lookup, and per-request headers on a recycled transfer. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +29,7 @@ struct server {
   int lfd, port;
   bool close_after_reply; /* close the connection after each reply (no Connection: close) */
   atomic_int connections, requests;
+  atomic_int tagged; /* requests that carried the header "X-Rbench-Tag: 1" */
   atomic_bool stop;
   pthread_t th;
 };
@@ -45,6 +46,9 @@ static void serve_connection(struct server *s, int fd) {
     while ((end = strstr(buf, "\r\n\r\n")) != NULL) { /* GETs only: no body */
       static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
       s->requests++;
+      *end = '\0'; /* the request head only */
+      if (strstr(buf, "\r\nX-Rbench-Tag: 1")) s->tagged++;
+      *end = '\r';
       if (write(fd, reply, sizeof reply - 1) != (ssize_t)(sizeof reply - 1)) return;
       if (s->close_after_reply) return;
       size_t used = (size_t)(end + 4 - buf);
@@ -106,12 +110,12 @@ static void on_done(void *ctx, struct job_http_xfer *x) {
 
 static const struct job_http_opts opts = {.timeout_ms = 5000, .connect_timeout_ms = 5000};
 
-/* One GET, waited for. */
-static void get_ok(struct job_http *h, int port) {
+/* One GET with these request headers (taken; NULL for none), waited for. */
+static void get_ok_with(struct job_http *h, int port, struct curl_slist *headers) {
   char url[64];
   snprintf(url, sizeof url, "http://127.0.0.1:%d/x", port);
   struct result r = {0};
-  struct job_http_xfer *x = job_http_xfer_new(h, "GET", url, NULL, 0, NULL, &opts, on_done, &r);
+  struct job_http_xfer *x = job_http_xfer_new(h, "GET", url, NULL, 0, headers, &opts, on_done, &r);
   assert_non_null(x);
   assert_int_equal(job_http_start(h, x), RB_OK);
   uint64_t give_up = rb_clock_mono_ns() + 5000000000ull;
@@ -122,6 +126,9 @@ static void get_ok(struct job_http *h, int port) {
   assert_string_equal(r.body, "ok");
   assert_true(r.finished_ns > 0 && r.finished_ns <= rb_clock_mono_ns());
 }
+
+/* One GET, waited for. */
+static void get_ok(struct job_http *h, int port) { get_ok_with(h, port, NULL); }
 
 static void test_reuse_without_epoll_ctl(void **state) {
   (void)state;
@@ -374,6 +381,26 @@ static void test_resolver_socket_watched(void **state) {
   server_stop(&s);
 }
 
+/* A request with headers of its own after a finished one of the same profile (method, URL,
+ * opts): the recycled transfer is set up again, and the headers are sent. */
+static void test_headers_on_recycled_transfer(void **state) {
+  (void)state;
+  struct server s;
+  server_start(&s, false);
+  struct job_http *h = job_http_create(16);
+  assert_non_null(h);
+  get_ok(h, s.port);
+  struct curl_slist *tag = curl_slist_append(NULL, "X-Rbench-Tag: 1");
+  assert_non_null(tag);
+  get_ok_with(h, s.port, tag);
+  assert_int_equal(s.tagged, 1);
+  get_ok(h, s.port); /* and not on the next request without them */
+  assert_int_equal(s.tagged, 1);
+  assert_int_equal(s.requests, 3);
+  job_http_destroy(h);
+  server_stop(&s);
+}
+
 static void test_basic_auth_header(void **state) {
   (void)state;
   static const char *const cases[][2] = {{"bench:key", "YmVuY2g6a2V5"}, {"a", "YQ=="}, {"ab", "YWI="},
@@ -399,6 +426,7 @@ int main(void) {
       cmocka_unit_test(test_pump_bounds_the_sleep),
       cmocka_unit_test(test_basic_auth_header),
       cmocka_unit_test(test_resolver_socket_watched),
+      cmocka_unit_test(test_headers_on_recycled_transfer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
