@@ -27,6 +27,9 @@ enum { FD_IN = 1, FD_OUT = 2, FD_IN_SET = 4 };
 struct fd_state {
   uint8_t registered; /* FD_IN|FD_OUT as registered, FD_IN_SET when in the epoll set */
   uint8_t wanted;     /* FD_IN|FD_OUT curl asked for; 0 = curl no longer watches it */
+  bool ours;          /* opened by on_open_socket (a connection): closing it passes through
+                         on_close_socket, which forgets it. curl's own sockets (the threaded
+                         resolver's socketpair) are opened and closed without us. */
 };
 
 struct job_http {
@@ -91,17 +94,27 @@ static int epoll_set(struct job_http *h, int op, curl_socket_t s, uint8_t mask) 
   return epoll_ctl(h->epfd, op, s, &ev);
 }
 
-/* curl says which sockets to watch. A socket curl stops watching (its connection went back
- * to the cache) stays in the epoll set, so that reusing the connection costs no system call;
- * it is removed if it reports an event while unwatched (e.g. the server closed it). */
+/* curl says which sockets to watch. A connection's socket curl stops watching (the connection
+ * went back to the cache) stays in the epoll set, so that reusing the connection costs no
+ * system call; it is removed if it reports an event while unwatched (e.g. the server closed
+ * it). Any other socket is removed and forgotten at once: curl closes it itself, not through
+ * on_close_socket, and the next socket with its number (the next lookup's socketpair often gets
+ * the same) must not look registered already, or nothing would watch it. */
 static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp) {
   (void)e;
   (void)socketp;
   struct job_http *h = userp;
   struct fd_state *f = fd_get(h, s);
   if (what == CURL_POLL_REMOVE) {
-    if (f) f->wanted = 0;
-    else epoll_ctl(h->epfd, EPOLL_CTL_DEL, s, NULL);
+    if (f && f->ours) {
+      f->wanted = 0;
+    } else {
+      if (!f || (f->registered & FD_IN_SET)) {
+        h->stats.epoll_ctls++;
+        epoll_ctl(h->epfd, EPOLL_CTL_DEL, s, NULL);
+      }
+      fd_forget(h, s);
+    }
     return 0;
   }
   uint8_t mask = (uint8_t)(((what & CURL_POLL_IN) ? FD_IN : 0) | ((what & CURL_POLL_OUT) ? FD_OUT : 0));
@@ -129,6 +142,8 @@ static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose, struct 
   curl_socket_t s = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
   if (s != CURL_SOCKET_BAD) {
     fd_forget(h, s);
+    struct fd_state *f = fd_get(h, s);
+    if (f) f->ours = true; /* no memory: treated as curl's own, removed when unwatched */
     h->stats.sockets++;
   }
   return s;
@@ -345,13 +360,16 @@ static bool same_profile(const struct job_http_xfer *x, const char *method, cons
 }
 
 /* A recycled transfer: one whose easy handle is set up for exactly this request when there is
- * one among the first few, else any (its handle is reset), else a new one. */
+ * one among the first few, else any (its handle is reset), else a new one. Only a reusable
+ * request (no headers of its own, body borrowed) may take a set-up handle: the profile does not
+ * record headers, and a handle set up with the opts' would send those instead of the request's. */
 static struct job_http_xfer *xfer_alloc(struct job_http *h, const char *method, const char *url,
                                         const char *body, size_t len,
-                                        const struct job_http_opts *opts, bool *ready) {
+                                        const struct job_http_opts *opts, bool reusable,
+                                        bool *ready) {
   *ready = false;
   struct job_http_xfer **pp = &h->free_xfers, **pick = NULL;
-  for (int i = 0; *pp && i < 8; i++, pp = &(*pp)->next) {
+  for (int i = 0; reusable && *pp && i < 8; i++, pp = &(*pp)->next) {
     if (same_profile(*pp, method, url, body, len, opts)) {
       pick = pp;
       *ready = true;
@@ -391,7 +409,7 @@ struct job_http_xfer *job_http_xfer_new(struct job_http *h, const char *method, 
                                         void *ctx) {
   bool ready = false;
   bool reusable = !headers && (!body || opts->borrow_body); /* the same request can come again */
-  struct job_http_xfer *x = xfer_alloc(h, method, url, body, len, opts, &ready);
+  struct job_http_xfer *x = xfer_alloc(h, method, url, body, len, opts, reusable, &ready);
   if (!x) {
     curl_slist_free_all(headers);
     return NULL;

@@ -13,9 +13,10 @@
  * handled: sends are never held behind more than one reply's processing.
  *
  * Costs kept per transfer: sockets stay in the epoll set while their connection is idle in
- * curl's cache (a socket curl no longer watches is removed only if it reports an event), so a
- * reused connection costs no epoll_ctl; transfers, their reply buffers and easy handles are
- * recycled.
+ * curl's cache (a connection's socket curl no longer watches is removed only if it reports an
+ * event), so a reused connection costs no epoll_ctl; transfers, their reply buffers and easy
+ * handles are recycled. Sockets curl opens itself (the threaded resolver's) leave the set as
+ * soon as curl stops watching them.
  *
  * Connections are reused across transfers by the multi handle's connection cache. A
  * transfer's done callback owns the transfer and frees it with job_http_xfer_free (it may
