@@ -16,6 +16,7 @@
 #        nutcracker), to these CPUs with taskset (default: no pinning, the scheduler decides)
 # The benchmark client's own CPU per request and its utilisation (CPU time / elapsed time; 1.00
 # is one core kept busy) are reported too: a client near 1.00 is the limit of the throughput.
+# So are the agents' commands per batch written to Redis (from their --metrics endpoint).
 # Everything listens on 127.0.0.1 only; every server started here is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,24 +57,25 @@ trap cleanup EXIT INT TERM
 
 RP=$(free_port); AP=$(free_port); CP=$(free_port); NP=$(free_port); NS=$(free_port); BP=$(free_port)
 VP=$(free_port)
+AM=$(free_port); CM=$(free_port); BM=$(free_port); VM=$(free_port)
 "${SRV[@]}" redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
   --maxclients 10000 --logfile "$WORK/redis.log" &
 RPID=$!; PIDS+=("$RPID"); wait_port "$RP"
 # shellcheck disable=SC2086
-"${SRV[@]}" "$AGENT" --listen 127.0.0.1:"$AP" --redis 127.0.0.1:"$RP" --log-level warn $AGENT_ARGS &
+"${SRV[@]}" "$AGENT" --listen 127.0.0.1:"$AP" --redis 127.0.0.1:"$RP" --metrics 127.0.0.1:"$AM" --log-level warn $AGENT_ARGS &
 APID=$!; PIDS+=("$APID")
 # shellcheck disable=SC2086
-"${SRV[@]}" "$AGENT" --listen 127.0.0.1:"$CP" --redis 127.0.0.1:"$RP" --log-level warn --coalesce $AGENT_ARGS &
+"${SRV[@]}" "$AGENT" --listen 127.0.0.1:"$CP" --redis 127.0.0.1:"$RP" --metrics 127.0.0.1:"$CM" --log-level warn --coalesce $AGENT_ARGS &
 CPID=$!; PIDS+=("$CPID")
 VPID=""
 if [ -n "$VARIANT_ARGS" ]; then
   # shellcheck disable=SC2086
-  "${SRV[@]}" "$AGENT" --listen 127.0.0.1:"$VP" --redis 127.0.0.1:"$RP" --log-level warn $VARIANT_ARGS &
+  "${SRV[@]}" "$AGENT" --listen 127.0.0.1:"$VP" --redis 127.0.0.1:"$RP" --metrics 127.0.0.1:"$VM" --log-level warn $VARIANT_ARGS &
   VPID=$!; PIDS+=("$VPID")
 fi
 BPID=""
 if [ -n "$BASELINE" ]; then
-  "${SRV[@]}" "$BASELINE" --listen 127.0.0.1:"$BP" --redis 127.0.0.1:"$RP" --log-level warn &
+  "${SRV[@]}" "$BASELINE" --listen 127.0.0.1:"$BP" --redis 127.0.0.1:"$RP" --metrics 127.0.0.1:"$BM" --log-level warn &
   BPID=$!; PIDS+=("$BPID")
 fi
 cat > "$WORK/nutcracker.yml" <<YML
@@ -98,9 +100,18 @@ redis_cpu() { redis-cli -p "$RP" INFO cpu | awk -F: '/^used_cpu_(sys|user):/ {s 
 proc_cpu() { # seconds of utime+stime of a pid
   awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); printf "%.6f", ($12 + $13) / hz}' "/proc/$1/stat"; }
 port_of() { case "$1" in direct) echo "$RP";; agent) echo "$AP";; agent_coalesce) echo "$CP";; nutcracker) echo "$NP";; baseline) echo "$BP";; variant) echo "$VP";; esac; }
+metrics_port_of() { case "$1" in agent) echo "$AM";; agent_coalesce) echo "$CM";; baseline) echo "$BM";; variant) echo "$VM";; *) echo "";; esac; }
+# "sum count" of an agent's batch-size histogram (commands and batches written so far), or "0 0".
+batch_stats() {
+  [ -n "$1" ] || { echo "0 0"; return; }
+  python3 -c 'import sys, urllib.request
+t = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=5).read().decode()
+v = dict(l.split()[:2] for l in t.splitlines() if l.startswith("rbench_agent_batch_size_s") or l.startswith("rbench_agent_batch_size_c"))
+print(v["rbench_agent_batch_size_sum"], v["rbench_agent_batch_size_count"])' "$1"
+}
 pid_of() { case "$1" in direct) echo "";; agent) echo "$APID";; agent_coalesce) echo "$CPID";; nutcracker) echo "$NPID";; baseline) echo "$BPID";; variant) echo "$VPID";; esac; }
 
-printf 'rep\tconfig\ttarget\top\trps\tp50\tp99\tredis_cpu_s\tproxy_cpu_s\tn\tclient_cpu_s\tclient_wall_s\n' > "$RAW"
+printf 'rep\tconfig\ttarget\top\trps\tp50\tp99\tredis_cpu_s\tproxy_cpu_s\tn\tclient_cpu_s\tclient_wall_s\tbatch_cmds\tbatches\n' > "$RAW"
 # CPU (user + system) of a subshell's children, from the output of `times` on stdin: seconds.
 children_cpu() { awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] }; printf "%.6f", t }'; }
 echo "bench-agent: $REPS reps of [$CONFIGS] x [$TARGETS], n=$N per op (SET and GET)" >&2
@@ -113,6 +124,8 @@ for rep in $(seq 1 "$REPS"); do
     order=("${tl[@]:$k}" "${tl[@]:0:$k}")
     for t in "${order[@]}"; do
       port=$(port_of "$t"); pid=$(pid_of "$t")
+      mp=$(metrics_port_of "$t")
+      read -r bs0 bc0 <<< "$(batch_stats "$mp")"
       r0=$(redis_cpu); p0=0; [ -n "$pid" ] && p0=$(proc_cpu "$pid")
       # In a subshell of its own, so `times` (written to a file: a builtin in a pipeline runs in
       # a fork, which sees no children) counts redis-benchmark alone.
@@ -127,13 +140,14 @@ for rep in $(seq 1 "$REPS"); do
       read -r cc cw <<< "$(echo "$out" | awk '/^CLIENT / {print $2, $3}')"
       r1=$(redis_cpu); p1=0; [ -n "$pid" ] && p1=$(proc_cpu "$pid")
       rc=$(python3 -c "print($r1-$r0)"); pc=$(python3 -c "print($p1-$p0)")
+      read -r bs1 bc1 <<< "$(batch_stats "$mp")"
       echo "$csv" | python3 -c '
 import csv, sys
-rep, cfg, t, rc, pc, n, cc, cw = sys.argv[1:]
+rep, cfg, t, rc, pc, n, cc, cw, bsum, bcnt = sys.argv[1:]
 for row in csv.reader(sys.stdin):
     if not row or row[0] == "test": continue
-    print("\t".join([rep, cfg, t, row[0], row[1], row[4], row[6], rc, pc, n, cc, cw]))
-' "$rep" "$cfg" "$t" "$rc" "$pc" "$N" "$cc" "$cw" >> "$RAW"
+    print("\t".join([rep, cfg, t, row[0], row[1], row[4], row[6], rc, pc, n, cc, cw, bsum, bcnt]))
+' "$rep" "$cfg" "$t" "$rc" "$pc" "$N" "$cc" "$cw" "$((bs1 - bs0))" "$((bc1 - bc0))" >> "$RAW"
       echo "  rep $rep $cfg $t: $(echo "$csv" | awk -F, 'NR>1 {gsub(/"/,""); printf "%s %s req/s  ", $1, $2}')" >&2
       sleep 1
     done
@@ -173,17 +187,21 @@ L.append("")
 L.append("CPU time per request (SET+GET of each invocation together, median over repetitions, microseconds); "
          "client: redis-benchmark's own, and its CPU time / elapsed time (1.00 = one core busy):")
 L.append("")
-L.append("| config | target | Redis us/req | proxy us/req | total server-side us/req | client us/req | client utilisation |")
-L.append("|---|---|---|---|---|---|---|")
+L.append("| config | target | Redis us/req | proxy us/req | total server-side us/req | client us/req | client utilisation | commands per batch |")
+L.append("|---|---|---|---|---|---|---|---|")
 def util(cfg, t):
     vals = {r["rep"]: float(r["client_cpu_s"]) / float(r["client_wall_s"]) for r in sel(cfg, t)}
     return med(vals.values()) if vals else float("nan")
+def per_batch(cfg, t):
+    # the agent's commands per batch over each invocation (SET and GET), median over repetitions
+    vals = {r["rep"]: int(r["batch_cmds"]) / int(r["batches"]) for r in sel(cfg, t) if int(r["batches"]) > 0}
+    return f"{med(vals.values()):.1f}" if vals else "-"
 for cfg in configs:
     for t in targets:
         if not sel(cfg, t): continue
         rc, pc = cpu(cfg, t, "redis_cpu_s"), cpu(cfg, t, "proxy_cpu_s")
         L.append(f"| {cfg} | {t} | {rc:.2f} | {pc:.2f} | {rc + pc:.2f} | "
-                 f"{cpu(cfg, t, 'client_cpu_s'):.2f} | {util(cfg, t):.2f} |")
+                 f"{cpu(cfg, t, 'client_cpu_s'):.2f} | {util(cfg, t):.2f} | {per_batch(cfg, t)} |")
 text = "\n".join(L) + "\n"
 open(out, "w").write(text)
 open(out + ".tsv", "w").write(open(raw).read())
