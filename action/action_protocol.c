@@ -2,6 +2,8 @@
 #define _DEFAULT_SOURCE
 #include "action_protocol.h"
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,13 +50,21 @@ void action_response_free(struct action_response *r) {
 
 /* Applies a JSON value to name: strings as they are, anything else as compact JSON. */
 static void set_env_value(const char *name, const cJSON *v) {
+  bool ok;
   if (cJSON_IsString(v)) {
-    rb_env_set(name, v->valuestring);
-    return;
+    ok = rb_env_set(name, v->valuestring);
+  } else {
+    char *text = rb_json_print(v);
+    ok = text && rb_env_set(name, text);
+    free(text);
   }
-  char *text = rb_json_print(v);
-  if (text) rb_env_set(name, text);
-  free(text);
+  /* Once: a client inventing keys would otherwise fill the log too. The name, not the value
+   * (a value may be a key or a password). */
+  static atomic_bool warned;
+  if (!ok && !atomic_exchange(&warned, true))
+    rb_warn("cannot set %.64s in the environment (more than %d names, or out of memory); "
+            "further such variables are skipped without a warning",
+            name, RB_ENV_MAX_NAMES);
 }
 
 static void apply_init_env(const cJSON *env) {

@@ -8,7 +8,9 @@
  * reason as glibc's: libc reads the environment without our lock (getaddrinfo reads
  * RES_OPTIONS, for one). A name's buffers therefore add up to at most twice its largest
  * value, and the number of names is capped, so the environment stays bounded however many
- * activations come. */
+ * activations come. (A value rewritten in place can be read half old, half new by someone
+ * reading that same variable without the lock; rbench reads its variables through
+ * rb_env_get, and libc reads only its own.) */
 #define _GNU_SOURCE
 #include "rb_env.h"
 

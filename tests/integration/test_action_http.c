@@ -454,6 +454,32 @@ static int count(const char *hay, const char *needle) {
   return n;
 }
 
+/* A /run with more new keys than the environment takes (RB_ENV_MAX_NAMES = 1024) is still
+ * answered; the action says once, in its log, that it skipped some. */
+static void test_run_keys_beyond_the_cap(void **state) {
+  struct fixture *f = *state;
+  for (int round = 0; round < 2; round++) {
+    size_t cap = 64 * 1024, n = 0;
+    char *body = malloc(cap);
+    assert_non_null(body);
+    n += (size_t)snprintf(body + n, cap - n, "{\"value\":{\"num_ops\":0}");
+    for (int i = 0; i < 700; i++)
+      n += (size_t)snprintf(body + n, cap - n, ",\"key_%d_%d\":\"v\"", round, i);
+    n += (size_t)snprintf(body + n, cap - n, "}");
+    assert_true(n < cap);
+    struct rbt_http_reply r;
+    assert_true(rbt_http(f->action.port, "POST", "/run", body, n, &r));
+    assert_int_equal(r.status, 200);
+    rbt_http_reply_free(&r);
+    free(body);
+  }
+  assert_int_equal(rbt_action_stop_checked(&f->action), 0);
+  char *log = rbt_proc_log(&f->action);
+  assert_int_equal(count(log, "cannot set __OW_KEY_1_"), 1);
+  assert_int_equal(count(log, "cannot set "), 1);
+  free(log);
+}
+
 static void test_sentinels(void **state) {
   struct fixture *f = *state;
   int p = f->action.port;
@@ -502,6 +528,10 @@ static void test_command_line(void **state) {
   assert_non_null(strstr(out, "cannot listen on no.such.host.invalid:8080: "));
   assert_int_equal(run_cli("--threads", "0", out, sizeof out), 2);
   assert_non_null(strstr(out, "--threads must be an integer from 1 to 1024, got '0'"));
+  assert_int_equal(run_cli("--request-timeout-ms", "0", out, sizeof out), 2);
+  assert_non_null(strstr(out, "--request-timeout-ms must be an integer from 1 to 3600000, got '0'"));
+  assert_int_equal(run_cli("--help", NULL, out, sizeof out), 0);
+  assert_non_null(strstr(out, "--request-timeout-ms N"));
   assert_int_equal(run_cli("--bogus", NULL, out, sizeof out), 2);
   assert_non_null(strstr(out, "unknown or incomplete option '--bogus'"));
   char listen[64];
@@ -517,6 +547,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_chunked_too_large_and_garbage, setup, teardown),
       cmocka_unit_test_setup_teardown(test_keep_alive, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sentinels, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_run_keys_beyond_the_cap, setup, teardown),
       cmocka_unit_test_setup_teardown(test_command_line, setup, teardown),
       cmocka_unit_test_setup_teardown(test_http_details, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ipv6_and_threads, setup, teardown),
