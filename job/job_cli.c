@@ -4,6 +4,7 @@
 #include "job_cli.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
@@ -23,19 +24,32 @@
 #include "rb_json.h"
 #include "rb_str.h"
 
+/* ---- options ------------------------------------------------------------------------ */
+
+void job_cli_option_error(const char *cmd, int ch, char **argv) {
+  const char *opt = optind > 0 ? argv[optind - 1] : "";
+  char shortopt[3] = {'-', (char)optopt, '\0'};
+  /* An unknown letter inside a group (-xq) is not argv[optind - 1] itself. */
+  if (optopt > 0 && optopt < 128 && strncmp(opt, "--", 2) != 0) opt = shortopt;
+  if (ch == ':')
+    fprintf(stderr, "rbench %s: option '%s' needs a value (see rbench %s --help)\n", cmd, opt, cmd);
+  else
+    fprintf(stderr, "rbench %s: unknown option '%s' (see rbench %s --help)\n", cmd, opt, cmd);
+}
+
 /* ---- loading results ---------------------------------------------------------------- */
 
+/* Reads and parses one results file; on failure err names the file and the reason. */
 static cJSON *load_doc(const char *path, char *err, size_t errlen) {
   size_t len = 0;
-  char *text = job_read_file(path, &len);
-  if (!text) {
-    rb_errorf(RB_ERR_IO, err, errlen, "cannot read %s", path);
-    return NULL;
-  }
+  char *text = job_read_named_file(path, "", &len, err, errlen);
+  if (!text) return NULL;
   cJSON *doc = NULL;
   char perr[200];
-  if (rb_json_parse(text, len, &doc, perr, sizeof perr) != RB_OK)
-    rb_errorf(RB_ERR_PARSE, err, errlen, "%s: %s", path, perr);
+  if (len == 0)
+    rb_errorf(RB_ERR_PARSE, err, errlen, "%s: empty file, not a results document", path);
+  else if (rb_json_parse(text, len, &doc, perr, sizeof perr) != RB_OK)
+    rb_errorf(RB_ERR_PARSE, err, errlen, "%s: not a results document: %s", path, perr);
   free(text);
   return doc;
 }
@@ -81,22 +95,45 @@ static void free_list(char **list, size_t n) {
   free(list);
 }
 
+/* Expands each comma-separated part of arg on its own, so that a part that gives no file (an
+ * empty directory, one without *.json, one that cannot be listed) is an error naming it
+ * rather than a silently smaller side. */
+static bool expand_arg(const char *cmd, const char *arg, char ***list, size_t *n) {
+  char *copy = strdup(arg), *save = NULL;
+  bool ok = copy != NULL;
+  for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && ok; tok = strtok_r(NULL, ",", &save)) {
+    size_t before = *n;
+    if (expand(tok, list, n) && *n > before) continue;
+    DIR *d = opendir(tok);
+    if (!d)
+      fprintf(stderr, "rbench %s: cannot read directory %s: %s\n", cmd, tok, job_file_reason(errno));
+    else
+      fprintf(stderr, "rbench %s: %s: a directory without results files (*.json)\n", cmd, tok);
+    if (d) closedir(d);
+    ok = false;
+  }
+  if (!copy) fprintf(stderr, "rbench %s: out of memory\n", cmd);
+  free(copy);
+  return ok;
+}
+
+/* Initialises *s first, whatever happens, so the caller can always job_side_free it. */
 static int load_side(struct job_side *s, const char *arg) {
   char **files = NULL, err[600];
   size_t n = 0;
-  if (!expand(arg, &files, &n) || n == 0) {
-    fprintf(stderr, "rbench compare: %s has no results documents\n", arg);
+  job_side_init(s, arg);
+  if (!expand_arg("compare", arg, &files, &n)) {
     free_list(files, n);
     return JOB_EXIT_FAILURE;
   }
   qsort(files, n, sizeof *files, cmp_str);
-  job_side_init(s, arg);
   for (size_t i = 0; i < n; i++) {
     cJSON *doc = load_doc(files[i], err, sizeof err);
     enum rb_err rc = doc ? job_side_add(s, doc, err, sizeof err) : RB_ERR_IO;
     cJSON_Delete(doc);
     if (rc != RB_OK) {
-      fprintf(stderr, "rbench compare: %s: %s\n", files[i], err);
+      if (doc) fprintf(stderr, "rbench compare: %s: %s\n", files[i], err);
+      else fprintf(stderr, "rbench compare: %s\n", err);
       free_list(files, n);
       return JOB_EXIT_FAILURE;
     }
@@ -128,25 +165,36 @@ int job_compare_main(int argc, char **argv) {
   int ch;
   optind = 1;
   opterr = 0;
-  while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
     char *end = NULL;
     if (ch == 'h') {
       usage_compare(stdout);
       return 0;
     } else if (ch == 'j') {
       json = true;
-    } else if (ch == 'a' && (alpha = strtod(optarg, &end), end && !*end && alpha > 0 && alpha < 1)) {
-    } else if (ch == 's' && rb_parse_ll(optarg, 0, (long long)1e18, &seed)) {
+    } else if (ch == 'a') {
+      alpha = strtod(optarg, &end);
+      if (!*optarg || *end || !(alpha > 0 && alpha < 1)) {
+        fprintf(stderr, "rbench compare: --alpha expects a number above 0 and below 1, got '%s'\n", optarg);
+        return JOB_EXIT_CONFIG;
+      }
+    } else if (ch == 's') {
+      if (!rb_parse_ll(optarg, 0, (long long)1e18, &seed)) {
+        fprintf(stderr, "rbench compare: --seed expects a non-negative integer, got '%s'\n", optarg);
+        return JOB_EXIT_CONFIG;
+      }
     } else {
-      fprintf(stderr, "rbench compare: bad or unknown option '%s' (see --help)\n", argv[optind - 1]);
+      job_cli_option_error("compare", ch, argv);
       return JOB_EXIT_CONFIG;
     }
   }
   if (argc - optind != 2) {
+    fprintf(stderr, "rbench compare: expected two results (A B), got %d\n\n", argc - optind);
     usage_compare(stderr);
     return JOB_EXIT_CONFIG;
   }
   struct job_side a, b;
+  memset(&a, 0, sizeof a);
   memset(&b, 0, sizeof b);
   int rc = load_side(&a, argv[optind]);
   if (rc == 0) rc = load_side(&b, argv[optind + 1]);
@@ -205,32 +253,42 @@ int job_report_main(int argc, char **argv) {
   int plot = -1, ch;
   optind = 1;
   opterr = 0;
-  while ((ch = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
     if (ch == 'h') {
       usage_report(stdout);
       return 0;
     } else if (ch == 'o') {
       out = optarg;
-    } else if (ch == 's' && (plot = job_plot_parse(optarg)) >= 0) {
+    } else if (ch == 's') {
+      if ((plot = job_plot_parse(optarg)) < 0) {
+        fprintf(stderr, "rbench report: --svg expects percentiles, latency, throughput or errors, got '%s'\n", optarg);
+        return JOB_EXIT_CONFIG;
+      }
     } else {
-      fprintf(stderr, "rbench report: bad or unknown option '%s' (see --help)\n", argv[optind - 1]);
+      job_cli_option_error("report", ch, argv);
       return JOB_EXIT_CONFIG;
     }
   }
   if (optind >= argc) {
+    fprintf(stderr, "rbench report: expected at least one results file or directory\n\n");
     usage_report(stderr);
     return JOB_EXIT_CONFIG;
   }
   if (!out) out = plot >= 0 ? "report.svg" : "report.html";
   char **files = NULL, err[600];
   size_t nf = 0;
-  for (int i = optind; i < argc; i++) expand(argv[i], &files, &nf);
+  int rc = JOB_EXIT_OK;
+  for (int i = optind; i < argc && rc == 0; i++)
+    if (!expand_arg("report", argv[i], &files, &nf)) rc = JOB_EXIT_FAILURE;
   cJSON **docs = calloc(nf + 1, sizeof *docs);
   struct job_report_run *runs = calloc(nf + 1, sizeof *runs);
-  int rc = JOB_EXIT_OK;
+  if (!docs || !runs) rc = JOB_EXIT_FAILURE;
   for (size_t i = 0; i < nf && rc == 0; i++) {
     docs[i] = load_doc(files[i], err, sizeof err);
-    if (!docs[i] || job_report_run_init(&runs[i], docs[i], err, sizeof err) != RB_OK) {
+    if (!docs[i]) {
+      fprintf(stderr, "rbench report: %s\n", err);
+      rc = JOB_EXIT_FAILURE;
+    } else if (job_report_run_init(&runs[i], docs[i], err, sizeof err) != RB_OK) {
       fprintf(stderr, "rbench report: %s: %s\n", files[i], err);
       rc = JOB_EXIT_FAILURE;
     }
@@ -241,7 +299,7 @@ int job_report_main(int argc, char **argv) {
   }
   if (rc == 0) rc = write_report(out, plot, runs, nf);
   if (rc == 0 && strcmp(out, "-")) fprintf(stderr, "rbench report: wrote %s\n", out);
-  for (size_t i = 0; i < nf; i++) {
+  for (size_t i = 0; i < nf && runs && docs; i++) {
     job_report_run_free(&runs[i]);
     cJSON_Delete(docs[i]);
   }
@@ -302,7 +360,7 @@ int job_doctor_main(int argc, char **argv) {
   int ch;
   optind = 1;
   opterr = 0;
-  while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+  while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
     if (ch == 'h') {
       printf("Usage: rbench doctor [--env FILE] [--action NAME] [--insecure] [--action-bin PATH]\n\n"
              "Checks Redis (PING, AUTH), the batching agent, the rbench-action binary, the OpenWhisk\n"
@@ -314,9 +372,13 @@ int job_doctor_main(int argc, char **argv) {
     else if (ch == 'i') insecure = true;
     else if (ch == 'b') bin = optarg;
     else {
-      fprintf(stderr, "rbench doctor: unknown option '%s'\n", argv[optind - 1]);
+      job_cli_option_error("doctor", ch, argv);
       return JOB_EXIT_CONFIG;
     }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "rbench doctor: unexpected argument '%s' (see rbench doctor --help)\n", argv[optind]);
+    return JOB_EXIT_CONFIG;
   }
   struct job_config c;
   char err[600], self[PATH_MAX], found[PATH_MAX + 64];
@@ -329,7 +391,9 @@ int job_doctor_main(int argc, char **argv) {
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   self[n > 0 ? n : 0] = '\0';
   bool have = job_local_find_action(self, bin, found, sizeof found);
-  failed += doctor_line(have, "rbench-action", have ? found : "not found",
+  char why[PATH_MAX + 200];
+  snprintf(why, sizeof why, "not usable: %s: %s", found, errno == EACCES ? "not executable" : job_file_reason(errno));
+  failed += doctor_line(have, "rbench-action", have ? found : why,
                         "build it (cmake --build) or pass --action-bin PATH (needed by --target local)");
   failed += doctor_redis(&c);
   failed += doctor_agent(&c);

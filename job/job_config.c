@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "job_config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,10 +47,11 @@ static enum rb_err set_secret_file(char *dst, size_t dstlen, const char *key, co
                                    size_t errlen) {
   if (!read) return RB_OK;
   size_t len = 0;
+  errno = 0;
   char *text = read(path, &len);
   if (!text)
-    return rb_errorf(RB_ERR_IO, err, errlen, "%s: %s names a file that cannot be read", source,
-                     key);
+    return rb_errorf(RB_ERR_IO, err, errlen, "%s: %s names a file that cannot be read: %s",
+                     source, key, job_file_reason(errno ? errno : EIO));
   while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r')) text[--len] = '\0';
   enum rb_err rc = RB_OK;
   if (len >= dstlen)
@@ -185,6 +187,7 @@ char *job_read_file(const char *path, size_t *len) {
       if (!b) {
         free(buf);
         fclose(f);
+        errno = ENOMEM;
         return NULL;
       }
       buf = b;
@@ -194,15 +197,40 @@ char *job_read_file(const char *path, size_t *len) {
     n += got;
     if (got == 0) break;
   }
+  int saved = errno; /* fread's reason (EISDIR for a directory, EIO); fclose may change it */
   bool bad = ferror(f);
   fclose(f);
   if (bad) {
     free(buf);
+    errno = saved ? saved : EIO;
     return NULL;
   }
   buf[n] = '\0';
   if (len) *len = n;
   return buf;
+}
+
+const char *job_file_reason(int errnum) {
+  switch (errnum) {
+    case ENOENT: return "no such file";
+    case EACCES: return "permission denied";
+    case EISDIR: return "is a directory, not a file";
+    case ENOTDIR: return "a part of the path is not a directory";
+    case ENOMEM: return "out of memory";
+    default: return strerror(errnum);
+  }
+}
+
+char *job_read_named_file(const char *path, const char *what, size_t *len, char *err,
+                          size_t errlen) {
+  errno = 0;
+  char *text = job_read_file(path, len);
+  if (text) return text;
+  int saved = errno ? errno : EIO;
+  rb_errorf(saved == ENOENT ? RB_ERR_NOT_FOUND : RB_ERR_IO, err, errlen, "cannot read %s%s%s: %s",
+            what, *what ? " " : "", path, job_file_reason(saved));
+  errno = saved;
+  return NULL;
 }
 
 static void load_wskprops(struct job_config *c) {
@@ -230,9 +258,9 @@ enum rb_err job_config_load(struct job_config *c, const char *env_path, bool env
   load_wskprops(c);
   if (env_path && *env_path) {
     size_t len = 0;
-    char *text = job_read_file(env_path, &len);
-    if (!text && env_required)
-      return rb_errorf(RB_ERR_NOT_FOUND, err, errlen, "cannot read env file %s", env_path);
+    char *text = job_read_named_file(env_path, "env file", &len, err, errlen);
+    /* The default local.env may be absent; any other reason it cannot be read is an error. */
+    if (!text && (env_required || errno != ENOENT)) return RB_ERR_IO;
     if (text) {
       enum rb_err rc = job_config_apply_envfile(c, text, len, env_path, job_read_file, err, errlen);
       explicit_bzero(text, len);

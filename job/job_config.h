@@ -65,8 +65,16 @@ enum rb_err job_config_apply_environ(struct job_config *c, job_env_lookup lookup
 enum rb_err job_config_load(struct job_config *c, const char *env_path, bool env_required,
                             char *err, size_t errlen);
 
-/* Reads a whole file (the default job_file_reader). NULL when unreadable. */
+/* Reads a whole file (the default job_file_reader). NULL when unreadable, errno saying why
+ * (EISDIR for a directory). */
 char *job_read_file(const char *path, size_t *len);
+/* job_read_file, and on failure err = "cannot read WHAT PATH: REASON" (what may be "").
+ * errno is left as job_read_file set it. Caller frees the text. */
+char *job_read_named_file(const char *path, const char *what, size_t *len, char *err,
+                          size_t errlen);
+/* A short reason for an errno from opening or reading a file ("no such file",
+ * "permission denied", "is a directory, not a file", else strerror). Static string. */
+const char *job_file_reason(int errnum);
 
 /* A description without secrets: hosts, ports, and "set"/"not set" for each secret. */
 cJSON *job_config_describe(const struct job_config *c);

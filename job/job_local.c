@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -404,20 +405,30 @@ static char *build_init(const struct job_config *c, size_t *len) {
 
 /* rbench-action beside this executable: <build>/job/rbench -> <build>/action/rbench-action,
  * PREFIX/bin/rbench -> PREFIX/bin/rbench-action. */
+/* A file we can execute; errno says why not (a directory passes access(X_OK)). */
+static bool executable_file(const char *path) {
+  struct stat st;
+  if (access(path, X_OK) != 0 || stat(path, &st) != 0) return false;
+  if (S_ISREG(st.st_mode)) return true;
+  errno = S_ISDIR(st.st_mode) ? EISDIR : EACCES;
+  return false;
+}
+
 bool job_local_find_action(const char *self_exe, const char *override, char *out, size_t len) {
   if (override && *override) {
     snprintf(out, len, "%s", override);
-    return access(out, X_OK) == 0;
+    return executable_file(out);
   }
   char dir[PATH_MAX];
   snprintf(dir, sizeof dir, "%s", self_exe);
   char *slash = strrchr(dir, '/');
+  errno = ENOENT;
   if (!slash) return false;
   *slash = '\0';
   snprintf(out, len, "%s/rbench-action", dir);
-  if (access(out, X_OK) == 0) return true;
+  if (executable_file(out)) return true;
   snprintf(out, len, "%s/../action/rbench-action", dir);
-  return access(out, X_OK) == 0;
+  return executable_file(out);
 }
 
 enum job_preflight job_probe_redis(const char *host, int port, const char *password,
@@ -468,8 +479,9 @@ struct job_target *job_local_create(struct job_http *http, const struct job_targ
   t->base.abort = local_abort;
   t->base.http = http;
   if (!job_local_find_action(self_exe, tc->action_bin, t->bin, sizeof t->bin)) {
-    rb_errorf(0, err, errlen, "cannot find an executable rbench-action (looked at %s); build it "
-              "or pass --action-bin PATH", t->bin);
+    rb_errorf(0, err, errlen, "cannot find an executable rbench-action (looked at %s: %s); "
+              "build it or pass --action-bin PATH", t->bin,
+              errno == EACCES ? "not executable" : job_file_reason(errno));
     free(t);
     return NULL;
   }

@@ -342,8 +342,8 @@ enum rb_err job_scenario_parse(const char *text, size_t len, const char *filenam
 enum rb_err job_scenario_load(const char *path, struct job_scenario *out, char *err,
                               size_t errlen) {
   size_t len = 0;
-  char *text = job_read_file(path, &len);
-  if (!text) return rb_errorf(RB_ERR_NOT_FOUND, err, errlen, "cannot read scenario %s", path);
+  char *text = job_read_named_file(path, "scenario", &len, err, errlen);
+  if (!text) return RB_ERR_IO;
   enum rb_err rc = job_scenario_parse(text, len, path, out, err, errlen);
   free(text);
   return rc;

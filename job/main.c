@@ -229,13 +229,13 @@ static int parse_run(int argc, char **argv, struct run_cli *c) {
   int ch, idx = 0;
   optind = 1;
   opterr = 0;
-  while ((ch = getopt_long(argc, argv, "f:", run_opts, &idx)) != -1) {
+  while ((ch = getopt_long(argc, argv, ":f:", run_opts, &idx)) != -1) {
     if (ch == O_HELP) {
       usage_run(stdout);
       return 0;
     }
     if (ch == '?' || ch == ':') {
-      fprintf(stderr, "rbench run: unknown or incomplete option '%s' (see rbench run --help)\n", argv[optind - 1]);
+      job_cli_option_error("run", ch, argv);
       return JOB_EXIT_CONFIG;
     }
     if (!run_option(c, ch, idx)) return JOB_EXIT_CONFIG;
