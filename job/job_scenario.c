@@ -304,6 +304,32 @@ static enum rb_err top_level(struct sp *s, struct job_scenario *sc, const yaml_n
   return runs_list(s, sc, runs, &sc->defaults);
 }
 
+/* YAML 1.2 requires the keys of a mapping to be unique, libyaml does not check it, and the
+ * walks below would let the last one win. One pass over every mapping of the document, at
+ * any depth, before anything is interpreted; the error points at the earliest second one. */
+static enum rb_err unique_keys(struct sp *s) {
+  const yaml_node_t *dup = NULL, *first = NULL;
+  for (const yaml_node_t *n = s->doc->nodes.start; n < s->doc->nodes.top; n++) {
+    if (n->type != YAML_MAPPING_NODE) continue;
+    for (const yaml_node_pair_t *b = n->data.mapping.pairs.start; b < n->data.mapping.pairs.top; b++) {
+      const yaml_node_t *kb = yaml_document_get_node(s->doc, b->key);
+      if (!kb || kb->type != YAML_SCALAR_NODE) continue;
+      if (dup && kb->start_mark.index >= dup->start_mark.index) continue;
+      for (const yaml_node_pair_t *a = n->data.mapping.pairs.start; a < b; a++) {
+        const yaml_node_t *ka = yaml_document_get_node(s->doc, a->key);
+        if (ka && ka->type == YAML_SCALAR_NODE && !strcmp(scalar(ka), scalar(kb))) {
+          dup = kb, first = ka;
+          break;
+        }
+      }
+    }
+  }
+  if (!dup) return RB_OK;
+  return fail_at(s, dup, "duplicate key '%s' (first given at line %zu, column %zu): keys must be "
+                 "unique in a mapping", scalar(dup), first->start_mark.line + 1,
+                 first->start_mark.column + 1);
+}
+
 static void scenario_init(struct job_scenario *sc) {
   memset(sc, 0, sizeof *sc);
   job_target_conf_defaults(&sc->target);
@@ -328,7 +354,8 @@ enum rb_err job_scenario_parse(const char *text, size_t len, const char *filenam
   struct job_scenario sc;
   scenario_init(&sc);
   struct sp s = {&doc, filename, err, errlen};
-  enum rb_err rc = top_level(&s, &sc, yaml_document_get_root_node(&doc));
+  enum rb_err rc = unique_keys(&s);
+  if (rc == RB_OK) rc = top_level(&s, &sc, yaml_document_get_root_node(&doc));
   yaml_document_delete(&doc);
   yaml_parser_delete(&parser);
   if (rc != RB_OK) {

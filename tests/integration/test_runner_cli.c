@@ -38,6 +38,7 @@ static int setup(void **state) {
   write_in_tmp("notres.json", "{\"a\": 1}\n");
   write_in_tmp("emptyf.json", "");
   write_in_tmp("notyaml.yaml", "name: [unclosed\n");
+  write_in_tmp("dup.yaml", "name: dup\nruns:\n  - name: a\n    rate: 20\n    rate: 40\n");
   write_in_tmp("locked.json", "{}\n");
   path_in_tmp(p, sizeof p, "locked.json");
   chmod(p, 0);
@@ -139,6 +140,7 @@ static void test_run_bad_arguments(void **state) {
       {"run -f /proc/self/mem", 2, "cannot read scenario /proc/self/mem: Input/output error"},
       {"run -f @/emptyf.json", 2, "@/emptyf.json: empty scenario"},
       {"run -f @/notyaml.yaml", 2, "@/notyaml.yaml:2:1:"},
+      {"run -f @/dup.yaml", 2, "@/dup.yaml:5:5: duplicate key 'rate' (first given at line 4, column 5)"},
       {"run -f @/notres.json", 2, "@/notres.json:1:2: unknown key 'a'"},
       {"run --env @/nosuch.env", 2, "cannot read env file @/nosuch.env: no such file"},
       {"run --env @/empty", 2, "cannot read env file @/empty: is a directory"},

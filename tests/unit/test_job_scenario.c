@@ -129,6 +129,43 @@ static void test_errors_located(void **state) {
   }
 }
 
+/* YAML 1.2: keys are unique in a mapping; the second one is an error at its own position,
+ * at every level, whatever the key (known, unknown, quoted). */
+static void test_duplicate_keys(void **state) {
+  (void)state;
+  static const struct bad cases[] = {
+      {"name: x\nrepetitions: 2\nruns:\n  - name: a\nname: y\n",
+       "s.yaml:5:1: duplicate key 'name' (first given at line 1, column 1)"},
+      {"name: x\ntarget:\n  kind: local\n  pool_size: 2\n  kind: openwhisk\nruns:\n  - name: a\n",
+       "s.yaml:5:3: duplicate key 'kind' (first given at line 3, column 3)"},
+      {"name: x\ndefaults:\n  rate: 20\n  rate: 40\nruns:\n  - name: a\n",
+       "s.yaml:4:3: duplicate key 'rate' (first given at line 3, column 3)"},
+      {"name: x\nruns:\n  - name: a\n    rate: 20\n    ops: 3\n    rate: 20\n",
+       "s.yaml:6:5: duplicate key 'rate' (first given at line 4, column 5)"},
+      {"name: x\nruns:\n  - {name: a, \"ops\": 2, ops: 3}\n",
+       "s.yaml:3:25: duplicate key 'ops' (first given at line 3, column 15)"},
+      {"name: x\nruns:\n  - name: a\n    rate: {from: 1, to: 2, from: 3}\n",
+       "s.yaml:4:28: duplicate key 'from' (first given at line 4, column 12)"},
+      {"name: x\nruns:\n  - name: a\n    rat: 1\n    rat: 2\n",
+       "s.yaml:5:5: duplicate key 'rat'"}, /* before it is found unknown: the earlier fault */
+      {"name: x\ndefaults:\n  ops: 1\n  ops: 2\nruns:\n  - name: a\n    rate: 1\n    rate: 2\n",
+       "s.yaml:4:3: duplicate key 'ops'"}, /* the earliest in the file */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct job_scenario s;
+    char err[500] = "";
+    enum rb_err rc = job_scenario_parse(cases[i].yaml, strlen(cases[i].yaml), "s.yaml", &s, err, sizeof err);
+    if (rc != RB_ERR_PARSE || !strstr(err, cases[i].expect))
+      fail_msg("case %zu: got rc %d and '%s', wanted '%s'", i, rc, err, cases[i].expect);
+  }
+  /* The same key in different mappings is fine. */
+  const char *ok = "name: x\ndefaults:\n  rate: 2\nruns:\n  - name: a\n    rate: 1\n  - name: b\n    rate: 3\n";
+  struct job_scenario s;
+  char err[500] = "";
+  assert_int_equal(job_scenario_parse(ok, strlen(ok), "s.yaml", &s, err, sizeof err), RB_OK);
+  job_scenario_free(&s);
+}
+
 static void test_overlay_and_planned(void **state) {
   (void)state;
   struct job_params base, cli;
@@ -276,6 +313,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_good_scenario),
       cmocka_unit_test(test_errors_located),
+      cmocka_unit_test(test_duplicate_keys),
       cmocka_unit_test(test_overlay_and_planned),
       cmocka_unit_test(test_connections),
       cmocka_unit_test(test_envfile_layers),
