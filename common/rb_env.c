@@ -110,3 +110,19 @@ bool rb_env_get(const char *name, char *buf, size_t len) {
   pthread_mutex_unlock(&env_lock);
   return ok;
 }
+
+extern char **environ;
+
+size_t rb_env_names(const char *prefix, char names[][RB_ENV_NAME_MAX], size_t max) {
+  size_t n = 0, pl = strlen(prefix);
+  pthread_mutex_lock(&env_lock);
+  for (char **e = environ; e && *e && n < max; e++) {
+    const char *eq = strchr(*e, '=');
+    size_t nl = eq ? (size_t)(eq - *e) : strlen(*e);
+    if (nl < pl || nl >= RB_ENV_NAME_MAX || strncmp(*e, prefix, pl) != 0) continue;
+    memcpy(names[n], *e, nl);
+    names[n++][nl] = '\0';
+  }
+  pthread_mutex_unlock(&env_lock);
+  return n;
+}

@@ -20,4 +20,10 @@ bool rb_env_set(const char *name, const char *value);
  * does not fit (buf is then empty). */
 bool rb_env_get(const char *name, char *buf, size_t len);
 
+/* Longest variable name rb_env_names reports (longer ones are skipped), with its NUL. */
+#define RB_ENV_NAME_MAX 128
+/* Copies the names (never the values) of at most max variables that start with prefix into
+ * names (caller's array); returns how many. */
+size_t rb_env_names(const char *prefix, char names[][RB_ENV_NAME_MAX], size_t max);
+
 #endif

@@ -383,11 +383,17 @@ int job_doctor_main(int argc, char **argv) {
   struct job_config c;
   char err[600], self[PATH_MAX], found[PATH_MAX + 64];
   int failed = 0;
-  if (job_config_load(&c, env, env_set, err, sizeof err) != RB_OK) {
+  if (job_config_load(&c, env, env_set, false, err, sizeof err) != RB_OK) {
     doctor_line(false, "configuration", err, "fix the env file (KEY=VALUE lines, see docs/runner.md)");
     return 1;
   }
   doctor_line(true, "configuration", access(env, R_OK) == 0 ? env : "no env file: defaults and environment", NULL);
+  if (c.unknown_keys) {
+    snprintf(err, sizeof err, "%d unknown key%s (named in the warnings above)", c.unknown_keys,
+             c.unknown_keys > 1 ? "s" : "");
+    failed += doctor_line(false, "configuration keys", err,
+                          "correct the name (the keys are listed in docs/runner.md) or remove it");
+  }
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   self[n > 0 ? n : 0] = '\0';
   bool have = job_local_find_action(self, bin, found, sizeof found);

@@ -3,12 +3,14 @@
 #include "job_config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rb_env.h"
 #include "rb_envfile.h"
+#include "rb_log.h"
 #include "rb_str.h"
 
 void job_config_init(struct job_config *c) {
@@ -64,39 +66,144 @@ static enum rb_err set_secret_file(char *dst, size_t dstlen, const char *key, co
   return rc;
 }
 
-/* One KEY=VALUE from any layer; unknown keys are ignored (env files are often shared). */
-static enum rb_err apply_key(struct job_config *c, const char *key, const char *v,
-                             const char *source, job_file_reader read, char *err,
-                             size_t errlen) {
-  if (!strcmp(key, "OPENWHISK_APIHOST") || !strcmp(key, "WHISK_APIHOST")) {
-    set_apihost(c, v, source);
-  } else if (!strcmp(key, "OPENWHISK_AUTH") || !strcmp(key, "WHISK_AUTH")) {
-    snprintf(c->auth, sizeof c->auth, "%s", v);
-    snprintf(c->auth_from, sizeof c->auth_from, "%s", source);
-  } else if (!strcmp(key, "OPENWHISK_AUTH_FILE")) {
-    snprintf(c->auth_from, sizeof c->auth_from, "%s (OPENWHISK_AUTH_FILE)", source);
-    return set_secret_file(c->auth, sizeof c->auth, key, v, source, read, err, errlen);
-  } else if (!strcmp(key, "OPENWHISK_NAMESPACE") || !strcmp(key, "WHISK_NAMESPACE")) {
-    snprintf(c->namespace_, sizeof c->namespace_, "%s", *v ? v : "_");
-  } else if (!strcmp(key, "REDIS_HOST")) {
-    snprintf(c->redis_host, sizeof c->redis_host, "%s", v);
-  } else if (!strcmp(key, "REDIS_PORT")) {
-    return set_port(&c->redis_port, key, v, source, err, errlen);
-  } else if (!strcmp(key, "REDIS_PASSWORD")) {
-    snprintf(c->redis_password, sizeof c->redis_password, "%s", v);
-  } else if (!strcmp(key, "REDIS_PASSWORD_FILE")) {
-    return set_secret_file(c->redis_password, sizeof c->redis_password, key, v, source, read,
-                           err, errlen);
-  } else if (!strcmp(key, "BATCHING_AGENT_HOST")) {
-    snprintf(c->agent_host, sizeof c->agent_host, "%s", v);
-  } else if (!strcmp(key, "BATCHING_AGENT_PORT")) {
-    return set_port(&c->agent_port, key, v, source, err, errlen);
-  } else if (!strcmp(key, "BATCHING_AGENT_PASSWORD")) {
-    snprintf(c->agent_password, sizeof c->agent_password, "%s", v);
-  } else if (!strcmp(key, "BATCHING_AGENT_PASSWORD_FILE")) {
-    return set_secret_file(c->agent_password, sizeof c->agent_password, key, v, source, read,
-                           err, errlen);
+/* What a key sets. */
+enum key_kind {
+  KEY_APIHOST,     /* set_apihost */
+  KEY_AUTH,        /* the key, and where it came from */
+  KEY_AUTH_FILE,   /* the key from a file */
+  KEY_NAMESPACE,   /* "" means "_" */
+  KEY_TEXT,        /* a string field */
+  KEY_PORT,        /* an int field, 1..65535 */
+  KEY_SECRET_FILE, /* a string field from a file */
+  KEY_ELSEWHERE    /* read by another part of rbench, or by rbench-action or a tool */
+};
+
+/* Every key rbench knows: the ones this file applies, in the order the environment layer
+ * applies them (so OPENWHISK_* beats wsk's WHISK_*), then the ones read elsewhere, so that
+ * they are not reported as unknown. A key read anywhere is added here, and only here. */
+static const struct config_key {
+  const char *name;
+  enum key_kind kind;
+  size_t field; /* offsetof(struct job_config, ...) for KEY_TEXT, KEY_PORT, KEY_SECRET_FILE */
+  size_t size;  /* of that field (strings) */
+} config_keys[] = {
+#define FIELD(f) offsetof(struct job_config, f), sizeof(((struct job_config *)0)->f)
+    {"WHISK_APIHOST", KEY_APIHOST, 0, 0},
+    {"OPENWHISK_APIHOST", KEY_APIHOST, 0, 0},
+    {"WHISK_AUTH", KEY_AUTH, 0, 0},
+    {"OPENWHISK_AUTH", KEY_AUTH, 0, 0},
+    {"OPENWHISK_AUTH_FILE", KEY_AUTH_FILE, 0, 0},
+    {"WHISK_NAMESPACE", KEY_NAMESPACE, 0, 0},
+    {"OPENWHISK_NAMESPACE", KEY_NAMESPACE, 0, 0},
+    {"REDIS_HOST", KEY_TEXT, FIELD(redis_host)},
+    {"REDIS_PORT", KEY_PORT, FIELD(redis_port)},
+    {"REDIS_PASSWORD", KEY_TEXT, FIELD(redis_password)},
+    {"REDIS_PASSWORD_FILE", KEY_SECRET_FILE, FIELD(redis_password)},
+    {"BATCHING_AGENT_HOST", KEY_TEXT, FIELD(agent_host)},
+    {"BATCHING_AGENT_PORT", KEY_PORT, FIELD(agent_port)},
+    {"BATCHING_AGENT_PASSWORD", KEY_TEXT, FIELD(agent_password)},
+    {"BATCHING_AGENT_PASSWORD_FILE", KEY_SECRET_FILE, FIELD(agent_password)},
+    {"BATCHING_AGENT_METRICS_URL", KEY_ELSEWHERE, 0, 0},  /* the agent's metrics endpoint */
+    {"RBENCH_SERVICEACCOUNT_DIR", KEY_ELSEWHERE, 0, 0},   /* job_k8s.c */
+    {"RBENCH_LOG", KEY_ELSEWHERE, 0, 0},                  /* rbench-action's log level */
+    {"RBENCH_ARGS", KEY_ELSEWHERE, 0, 0},                 /* tools/bench-runner.sh */
+#undef FIELD
+};
+#define CONFIG_KEY_COUNT (sizeof config_keys / sizeof config_keys[0])
+
+/* Prefixes whose keys are ours: one nothing reads is a typo until shown otherwise. Other keys
+ * are left alone (env files are often shared with other tools). */
+static const char *const watched_prefixes[] = {"REDIS_", "BATCHING_AGENT_", "OPENWHISK_", "RBENCH_"};
+/* rbench-agent reads RBENCH_AGENT_* (one per option, agent/agent_config.c) and owns them. */
+static const char agent_prefix[] = "RBENCH_AGENT_";
+
+static const struct config_key *find_key(const char *name) {
+  for (size_t i = 0; i < CONFIG_KEY_COUNT; i++)
+    if (!strcmp(config_keys[i].name, name)) return &config_keys[i];
+  return NULL;
+}
+
+static enum rb_err set_key(struct job_config *c, const struct config_key *k, const char *v,
+                           const char *source, job_file_reader read, char *err, size_t errlen) {
+  char *field = (char *)c + k->field;
+  switch (k->kind) {
+    case KEY_APIHOST: set_apihost(c, v, source); break;
+    case KEY_AUTH:
+      snprintf(c->auth, sizeof c->auth, "%s", v);
+      snprintf(c->auth_from, sizeof c->auth_from, "%s", source);
+      break;
+    case KEY_AUTH_FILE:
+      snprintf(c->auth_from, sizeof c->auth_from, "%s (OPENWHISK_AUTH_FILE)", source);
+      return set_secret_file(c->auth, sizeof c->auth, k->name, v, source, read, err, errlen);
+    case KEY_NAMESPACE: snprintf(c->namespace_, sizeof c->namespace_, "%s", *v ? v : "_"); break;
+    case KEY_TEXT: snprintf(field, k->size, "%s", v); break;
+    case KEY_PORT: return set_port((int *)(void *)field, k->name, v, source, err, errlen);
+    case KEY_SECRET_FILE:
+      return set_secret_file(field, k->size, k->name, v, source, read, err, errlen);
+    case KEY_ELSEWHERE: break;
   }
+  return RB_OK;
+}
+
+/* Optimal string alignment distance (a swap of two neighbours counts as one edit, so
+ * REDIS_PROT is one away from REDIS_PORT). Names are short: at most 63 characters count. */
+static size_t edit_distance(const char *a, const char *b) {
+  size_t n = strlen(a), m = strlen(b);
+  if (n > 63) n = 63;
+  if (m > 63) m = 63;
+  size_t d[64][64];
+  for (size_t i = 0; i <= n; i++) d[i][0] = i;
+  for (size_t j = 0; j <= m; j++) d[0][j] = j;
+  for (size_t i = 1; i <= n; i++) {
+    for (size_t j = 1; j <= m; j++) {
+      size_t cost = a[i - 1] != b[j - 1], best = d[i - 1][j - 1] + cost;
+      if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+      if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+        best = d[i - 2][j - 2] + 1;
+      d[i][j] = best;
+    }
+  }
+  return d[n][m];
+}
+
+bool job_config_key_unknown(const char *key, char *msg, size_t msglen) {
+  const char *prefix = NULL;
+  for (size_t i = 0; i < sizeof watched_prefixes / sizeof watched_prefixes[0]; i++)
+    if (!strncmp(key, watched_prefixes[i], strlen(watched_prefixes[i]))) prefix = watched_prefixes[i];
+  if (!prefix || find_key(key) || !strncmp(key, agent_prefix, sizeof agent_prefix - 1)) return false;
+  const struct config_key *best = NULL;
+  size_t best_d = (size_t)-1;
+  for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+    size_t d = edit_distance(key, config_keys[i].name);
+    if (d < best_d) best = &config_keys[i], best_d = d;
+  }
+  size_t len = strlen(key), limit = len / 4 > 2 ? len / 4 : 2;
+  if (best && best_d <= limit) {
+    snprintf(msg, msglen, "unknown key %.64s (did you mean %s?)", key, best->name);
+    return true;
+  }
+  /* Nothing close: say which keys of that family rbench reads. */
+  size_t n = (size_t)snprintf(msg, msglen, "unknown key %.64s (the %s* keys rbench reads are", key, prefix);
+  const char *sep = " ";
+  for (size_t i = 0; i < CONFIG_KEY_COUNT && n < msglen; i++) {
+    if (strncmp(config_keys[i].name, prefix, strlen(prefix))) continue;
+    n += (size_t)snprintf(msg + n, msglen - n, "%s%s", sep, config_keys[i].name);
+    sep = ", ";
+  }
+  if (n < msglen) snprintf(msg + n, msglen - n, ")");
+  return true;
+}
+
+/* An unknown key: a warning, or with strict an error. source is "FILE:LINE" or
+ * "environment". Only the name is ever printed, never the value (it may be a secret). */
+static enum rb_err unknown_key(struct job_config *c, const char *key, const char *source,
+                               bool strict, char *err, size_t errlen) {
+  char msg[400];
+  if (!job_config_key_unknown(key, msg, sizeof msg)) return RB_OK;
+  c->unknown_keys++;
+  if (strict) return rb_errorf(RB_ERR_INVALID, err, errlen, "%s: %s", source, msg);
+  rb_warn("%s: %s; ignored (--strict makes this an error)", source, msg);
   return RB_OK;
 }
 
@@ -104,6 +211,7 @@ struct envfile_ctx {
   struct job_config *c;
   const char *source;
   job_file_reader read;
+  bool strict;
   char *err;
   size_t errlen;
   enum rb_err rc;
@@ -113,14 +221,16 @@ static int envfile_entry(const char *key, const char *value, int line, void *arg
   struct envfile_ctx *x = arg;
   char where[128];
   snprintf(where, sizeof where, "%s:%d", x->source, line);
-  x->rc = apply_key(x->c, key, value, where, x->read, x->err, x->errlen);
+  const struct config_key *k = find_key(key);
+  x->rc = k ? set_key(x->c, k, value, where, x->read, x->err, x->errlen)
+            : unknown_key(x->c, key, where, x->strict, x->err, x->errlen);
   return x->rc != RB_OK;
 }
 
 enum rb_err job_config_apply_envfile(struct job_config *c, const char *text, size_t len,
-                                     const char *source, job_file_reader read, char *err,
-                                     size_t errlen) {
-  struct envfile_ctx x = {c, source, read, err, errlen, RB_OK};
+                                     const char *source, job_file_reader read, bool strict,
+                                     char *err, size_t errlen) {
+  struct envfile_ctx x = {c, source, read, strict, err, errlen, RB_OK};
   char perr[200];
   enum rb_err rc = rb_envfile_parse(text, len, envfile_entry, &x, perr, sizeof perr);
   if (x.rc != RB_OK) return x.rc;
@@ -158,18 +268,45 @@ void job_config_apply_wskprops(struct job_config *c, const char *text, size_t le
 
 enum rb_err job_config_apply_environ(struct job_config *c, job_env_lookup lookup,
                                      job_file_reader read, char *err, size_t errlen) {
-  static const char *const keys[] = {
-      "WHISK_APIHOST", "OPENWHISK_APIHOST", "WHISK_AUTH", "OPENWHISK_AUTH",
-      "OPENWHISK_AUTH_FILE", "WHISK_NAMESPACE", "OPENWHISK_NAMESPACE", "REDIS_HOST",
-      "REDIS_PORT", "REDIS_PASSWORD", "REDIS_PASSWORD_FILE", "BATCHING_AGENT_HOST",
-      "BATCHING_AGENT_PORT", "BATCHING_AGENT_PASSWORD", "BATCHING_AGENT_PASSWORD_FILE"};
   char value[JOB_SECRET_MAX];
-  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-    if (!lookup(keys[i], value, sizeof value)) continue;
+  for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
+    if (config_keys[i].kind == KEY_ELSEWHERE || !lookup(config_keys[i].name, value, sizeof value))
+      continue;
     char source[64];
-    snprintf(source, sizeof source, "environment %s", keys[i]);
-    enum rb_err rc = apply_key(c, keys[i], value, source, read, err, errlen);
+    snprintf(source, sizeof source, "environment %s", config_keys[i].name);
+    enum rb_err rc = set_key(c, &config_keys[i], value, source, read, err, errlen);
     explicit_bzero(value, sizeof value);
+    if (rc != RB_OK) return rc;
+  }
+  return RB_OK;
+}
+
+/* Kubernetes puts FOO_SERVICE_HOST, FOO_SERVICE_PORT[_NAME], FOO_PORT and
+ * FOO_PORT_6379_TCP[_PROTO|_PORT|_ADDR] in every pod for each Service foo of its namespace
+ * (a Service named redis gives REDIS_SERVICE_HOST, ...): those are not typos. */
+static bool service_link(const char *name, char names[][RB_ENV_NAME_MAX], size_t n) {
+  if (strstr(name, "_SERVICE_HOST") || strstr(name, "_SERVICE_PORT")) return true;
+  const char *p = strstr(name, "_PORT_");
+  if (p && p[6] >= '0' && p[6] <= '9') {
+    p += 6;
+    while (*p >= '0' && *p <= '9') p++;
+    if (!strncmp(p, "_TCP", 4) || !strncmp(p, "_UDP", 4) || !strncmp(p, "_SCTP", 5)) return true;
+  }
+  size_t len = strlen(name);
+  if (len > 5 && !strcmp(name + len - 5, "_PORT")) {
+    char host[RB_ENV_NAME_MAX + 16];
+    snprintf(host, sizeof host, "%.*s_SERVICE_HOST", (int)(len - 5), name);
+    for (size_t i = 0; i < n; i++)
+      if (!strcmp(names[i], host)) return true;
+  }
+  return false;
+}
+
+enum rb_err job_config_check_environ(struct job_config *c, char names[][RB_ENV_NAME_MAX],
+                                     size_t n, bool strict, char *err, size_t errlen) {
+  for (size_t i = 0; i < n; i++) {
+    if (service_link(names[i], names, n)) continue;
+    enum rb_err rc = unknown_key(c, names[i], "environment", strict, err, errlen);
     if (rc != RB_OK) return rc;
   }
   return RB_OK;
@@ -252,8 +389,23 @@ static void load_wskprops(struct job_config *c) {
   free(text);
 }
 
+/* The environment's names in our prefixes (REDIS_PORT from a Service named redis and a typo
+ * look alike until their neighbours are seen, so all of them, at once). */
+static enum rb_err check_process_environ(struct job_config *c, bool strict, char *err,
+                                         size_t errlen) {
+  enum { MAX_NAMES = 256 };
+  char (*names)[RB_ENV_NAME_MAX] = calloc(MAX_NAMES, sizeof *names);
+  if (!names) return rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
+  size_t n = 0;
+  for (size_t i = 0; i < sizeof watched_prefixes / sizeof watched_prefixes[0]; i++)
+    n += rb_env_names(watched_prefixes[i], names + n, MAX_NAMES - n);
+  enum rb_err rc = job_config_check_environ(c, names, n, strict, err, errlen);
+  free(names);
+  return rc;
+}
+
 enum rb_err job_config_load(struct job_config *c, const char *env_path, bool env_required,
-                            char *err, size_t errlen) {
+                            bool strict, char *err, size_t errlen) {
   job_config_init(c);
   load_wskprops(c);
   if (env_path && *env_path) {
@@ -262,12 +414,15 @@ enum rb_err job_config_load(struct job_config *c, const char *env_path, bool env
     /* The default local.env may be absent; any other reason it cannot be read is an error. */
     if (!text && (env_required || errno != ENOENT)) return RB_ERR_IO;
     if (text) {
-      enum rb_err rc = job_config_apply_envfile(c, text, len, env_path, job_read_file, err, errlen);
+      enum rb_err rc = job_config_apply_envfile(c, text, len, env_path, job_read_file, strict,
+                                                err, errlen);
       explicit_bzero(text, len);
       free(text);
       if (rc != RB_OK) return rc;
     }
   }
+  enum rb_err rc = check_process_environ(c, strict, err, errlen);
+  if (rc != RB_OK) return rc;
   return job_config_apply_environ(c, rb_env_get, job_read_file, err, errlen);
 }
 

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "rb_env.h"
 #include "rb_error.h"
 
 #define JOB_SECRET_MAX 512
@@ -35,6 +36,7 @@ struct job_config {
   char agent_password[JOB_SECRET_MAX];  /* secret */
   char apihost_from[80];  /* where apihost came from, for messages ("local.env", ...) */
   char auth_from[80];
+  int unknown_keys;       /* REDIS_*, BATCHING_AGENT_*, OPENWHISK_*, RBENCH_* keys nothing reads */
 };
 
 /* Reads a file's content into a malloc'd, NUL-terminated buffer (caller frees). */
@@ -45,10 +47,25 @@ typedef bool (*job_env_lookup)(const char *name, char *buf, size_t len);
 void job_config_init(struct job_config *c);
 
 /* Applies KEY=VALUE text in the seed's local.env format (rb_envfile grammar). source names
- * the file in messages. read resolves *_FILE keys (may be NULL to ignore them). */
+ * the file in messages. read resolves *_FILE keys (may be NULL to ignore them). A key with
+ * one of our prefixes that nothing reads (job_config_key_unknown) is counted in
+ * c->unknown_keys and warned about as "FILE:LINE: unknown key ..." (rb_warn); with strict
+ * it is that error instead. Values are never quoted in messages. */
 enum rb_err job_config_apply_envfile(struct job_config *c, const char *text, size_t len,
-                                     const char *source, job_file_reader read, char *err,
-                                     size_t errlen);
+                                     const char *source, job_file_reader read, bool strict,
+                                     char *err, size_t errlen);
+
+/* True when key has a prefix rbench owns (REDIS_, BATCHING_AGENT_, OPENWHISK_, RBENCH_) but no
+ * part of rbench reads it; msg then says "unknown key K (did you mean KNOWN?)", or lists the
+ * keys of that prefix when none is close. RBENCH_AGENT_* belong to rbench-agent and are never
+ * unknown here. */
+bool job_config_key_unknown(const char *key, char *msg, size_t msglen);
+
+/* The unknown-key check for the environment's variable names (names only: no value is
+ * needed or printed). Kubernetes service links (FOO_SERVICE_HOST, FOO_PORT_6379_TCP, FOO_PORT
+ * beside FOO_SERVICE_HOST) are skipped. Warns, or with strict fails, as for the env file. */
+enum rb_err job_config_check_environ(struct job_config *c, char names[][RB_ENV_NAME_MAX],
+                                     size_t n, bool strict, char *err, size_t errlen);
 
 /* Applies a wskprops file: APIHOST, AUTH, NAMESPACE; lines that do not split into exactly
  * two parts on '=' are skipped, as wsk does. */
@@ -61,9 +78,10 @@ enum rb_err job_config_apply_environ(struct job_config *c, job_env_lookup lookup
 
 /* Loads every layer from the real files and environment. env_path: the --env file;
  * env_required: the user named it (a missing file is then an error; the default local.env
- * may be absent). */
+ * may be absent, but one that exists and cannot be read is an error). strict: unknown keys
+ * in the env file or the environment are errors rather than warnings. */
 enum rb_err job_config_load(struct job_config *c, const char *env_path, bool env_required,
-                            char *err, size_t errlen);
+                            bool strict, char *err, size_t errlen);
 
 /* Reads a whole file (the default job_file_reader). NULL when unreadable, errno saying why
  * (EISDIR for a directory). */

@@ -268,8 +268,14 @@ static enum rb_err top_scalar(struct sp *s, struct job_scenario *sc, const char 
     sc->seed = (unsigned long long)n;
     return RB_OK;
   }
-  /* order */
   const char *x = v->type == YAML_SCALAR_NODE ? scalar(v) : "";
+  if (!strcmp(key, "strict")) {
+    if (quoted(v) || (strcmp(x, "true") && strcmp(x, "false")))
+      return fail_at(s, v, "strict: expected true or false%s%s", "", "");
+    sc->strict = !strcmp(x, "true");
+    return RB_OK;
+  }
+  /* order */
   if (!strcmp(x, "interleaved")) sc->order = JOB_ORDER_INTERLEAVED;
   else if (!strcmp(x, "sequential")) sc->order = JOB_ORDER_SEQUENTIAL;
   else if (!strcmp(x, "random")) sc->order = JOB_ORDER_RANDOM;
@@ -292,11 +298,12 @@ static enum rb_err top_level(struct sp *s, struct job_scenario *sc, const yaml_n
     else if (!strcmp(key, "defaults")) rc = params_map(s, &sc->defaults, v, "defaults", false);
     else if (!strcmp(key, "runs")) runs = v;
     else if (!strcmp(key, "name") || !strcmp(key, "description") || !strcmp(key, "repetitions") ||
-             !strcmp(key, "seed") || !strcmp(key, "order"))
+             !strcmp(key, "seed") || !strcmp(key, "order") || !strcmp(key, "strict"))
       rc = top_scalar(s, sc, key, v);
     else
       rc = unknown_key(s, k, "the scenario",
-                       "name, description, target, defaults, runs, repetitions, order, seed");
+                       "name, description, target, defaults, runs, repetitions, order, seed, "
+                       "strict");
   }
   if (rc != RB_OK) return rc;
   if (!sc->name[0]) return fail_at(s, root, "missing required key 'name'%s%s", "", "");

@@ -10,6 +10,7 @@
  *   repetitions: 3                   # each run this many times
  *   order: interleaved|sequential|random
  *   seed: 42                         # for order: random
+ *   strict: true                     # unknown env-file/environment keys are errors
  *
  * Unknown keys, wrong types and bad values are errors "FILE:LINE:COLUMN: what, expected
  * what". Keys that look like secrets (password, auth, token, secret, key) are refused:
@@ -54,6 +55,7 @@ struct job_scenario {
   long long repetitions;   /* 1 */
   enum job_order order;    /* interleaved */
   unsigned long long seed; /* 1 */
+  bool strict;             /* strict: true, as --strict (unknown env keys are errors) */
 };
 
 void job_target_conf_defaults(struct job_target_conf *t);

@@ -56,6 +56,8 @@ static void usage_run(FILE *out) {
     "      --output PATH         results file, or directory for several runs\n"
     "                            (redis_benchmark_results.json)\n"
     "      --env FILE            env file with OPENWHISK_*, REDIS_*, BATCHING_AGENT_* (local.env)\n"
+    "      --strict              an unknown OPENWHISK_*, REDIS_*, BATCHING_AGENT_*, RBENCH_* key\n"
+    "                            in the env file or the environment is an error, not a warning\n"
     "      --insecure            accept a self-signed OpenWhisk certificate (like wsk -i)\n"
     "      --action-bin PATH     rbench-action for the local target (default: beside rbench)\n"
     "      --pool-size N         local: rbench-action processes at most, like an invoker's\n"
@@ -87,7 +89,7 @@ static void usage(FILE *out) {
 
 enum { O_TARGET = 256, O_ACTION, O_INSECURE, O_ACTION_BIN, O_OUTPUT, O_ENV, O_REPS, O_SEED,
        O_REQ_TIMEOUT, O_POLL_TIMEOUT, O_DRAIN_TIMEOUT, O_CONFIGMAP, O_PROGRESS, O_LOG, O_HELP,
-       O_BATCHING, O_PARAM, O_POOL, O_RUNS, O_REALTIME };
+       O_BATCHING, O_PARAM, O_POOL, O_RUNS, O_REALTIME, O_STRICT };
 
 struct run_cli {
   const char *scenario_path;
@@ -104,6 +106,7 @@ struct run_cli {
   const char *only_runs; /* comma-separated run names, or NULL for all */
   enum job_progress_mode progress;
   bool realtime;
+  bool strict; /* unknown REDIS_*, BATCHING_AGENT_*, OPENWHISK_*, RBENCH_* keys are errors */
 };
 
 /* Long options that map to a job_params field: name in the table with '-' for '_'. */
@@ -121,6 +124,7 @@ static const struct option run_opts[] = {
     {"log-level", required_argument, NULL, O_LOG}, {"help", no_argument, NULL, O_HELP},
     {"batching", no_argument, NULL, O_BATCHING}, {"pool-size", required_argument, NULL, O_POOL},
     {"runs", required_argument, NULL, O_RUNS}, {"realtime", no_argument, NULL, O_REALTIME},
+    {"strict", no_argument, NULL, O_STRICT},
     {"rate", required_argument, NULL, O_PARAM}, {"invocations", required_argument, NULL, O_PARAM},
     {"duration", required_argument, NULL, O_PARAM}, {"warmup", required_argument, NULL, O_PARAM},
     {"ops", required_argument, NULL, O_PARAM}, {"operation", required_argument, NULL, O_PARAM},
@@ -206,6 +210,7 @@ static bool run_option(struct run_cli *c, int ch, int idx) {
       return true;
     case O_BATCHING: return set_param(c, "batching", "true");
     case O_REALTIME: c->realtime = true; return true;
+    case O_STRICT: c->strict = true; return true;
     case O_POOL:
       if (!rb_parse_ll(optarg, 1, 10000, &n)) {
         fprintf(stderr, "rbench: --pool-size expects an integer from 1 to 10000, got '%s'\n", optarg);
@@ -404,7 +409,7 @@ static int cmd_run(int argc, char **argv, const char *self) {
   if (!c.env_set && sc.target.env_file[0]) env = sc.target.env_file, env_required = true;
   struct job_config cfg;
   char err[600];
-  if (job_config_load(&cfg, env, env_required, err, sizeof err) != RB_OK) {
+  if (job_config_load(&cfg, env, env_required, c.strict || sc.strict, err, sizeof err) != RB_OK) {
     fprintf(stderr, "rbench: %s\n", err);
     job_scenario_free(&sc);
     return JOB_EXIT_CONFIG;

@@ -241,7 +241,7 @@ static void test_envfile_layers(void **state) {
       "REDIS_HOST=10.0.0.5\nREDIS_PORT=6390\nREDIS_PASSWORD_FILE=/secrets/redis\n"
       "BATCHING_AGENT_HOST=10.0.0.6\nBATCHING_AGENT_PORT=8080\n"
       "OPENWHISK_APIHOST=http://127.0.0.1:3233/\nOPENWHISK_AUTH=\"u2:k2\"\nSOMETHING_ELSE=1\n";
-  assert_int_equal(job_config_apply_envfile(&c, env, strlen(env), "local.env", fake_read, err, sizeof err), RB_OK);
+  assert_int_equal(job_config_apply_envfile(&c, env, strlen(env), "local.env", fake_read, false, err, sizeof err), RB_OK);
   assert_string_equal(c.redis_host, "10.0.0.5");
   assert_int_equal(c.redis_port, 6390);
   assert_string_equal(c.redis_password, "s3cr3t-from-file");
@@ -250,13 +250,13 @@ static void test_envfile_layers(void **state) {
   assert_string_equal(c.auth, "u2:k2");
   assert_string_equal(c.apihost_from, "local.env:7");
   const char *bad = "REDIS_PORT=seventy\n";
-  assert_int_equal(job_config_apply_envfile(&c, bad, strlen(bad), "local.env", fake_read, err, sizeof err), RB_ERR_INVALID);
+  assert_int_equal(job_config_apply_envfile(&c, bad, strlen(bad), "local.env", fake_read, false, err, sizeof err), RB_ERR_INVALID);
   assert_string_equal(err, "local.env:1: REDIS_PORT must be a port from 1 to 65535");
   const char *syntax = "REDIS_HOST=a\nthis is not an assignment\n";
-  assert_int_equal(job_config_apply_envfile(&c, syntax, strlen(syntax), "local.env", fake_read, err, sizeof err), RB_ERR_PARSE);
+  assert_int_equal(job_config_apply_envfile(&c, syntax, strlen(syntax), "local.env", fake_read, false, err, sizeof err), RB_ERR_PARSE);
   assert_non_null(strstr(err, "local.env: line 2"));
   const char *missing = "OPENWHISK_AUTH_FILE=/nope\n";
-  assert_int_equal(job_config_apply_envfile(&c, missing, strlen(missing), "local.env", fake_read, err, sizeof err), RB_ERR_IO);
+  assert_int_equal(job_config_apply_envfile(&c, missing, strlen(missing), "local.env", fake_read, false, err, sizeof err), RB_ERR_IO);
   /* Descriptions never carry secrets. */
   cJSON *d = job_config_describe(&c);
   char *text = cJSON_PrintUnformatted(d);
