@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench-spawn.sh: what process start-up costs on this machine, library by library, and where
-# rbench-action's cold start sits against it (docs/benchmarks.md, "Where the cold start goes").
+# rbench-action's cold start sits against it (docs/benchmarks.md; the full table in docs/benchmarks-history.md, "Where the cold start goes").
 # rbench-action loads libc and libcjson only (http-parser, hiredis and libevent are linked
 # statically): the "with-cjson" line is its floor. Each line: posix_spawn until exit, N times, p50/p90/min in µs.
 #   tools/bench-spawn.sh [N]   (default 100)

@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   # build
   build-essential cmake pkg-config git
-  # libraries (see DESIGN.md decision 1)
+  # libraries (see docs/architecture.md, decision 1)
   libhiredis-dev libcurl4-openssl-dev libyaml-dev libcjson-dev libcmocka-dev
   libmicrohttpd-dev libevent-dev libhttp-parser-dev liburing-dev
   # servers and tools the tests and benchmarks drive
