@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "job_backend.h"
 #include "rb_env.h"
 #include "rb_envfile.h"
 #include "rb_str.h"
@@ -89,6 +90,8 @@ static enum rb_err apply_key(struct job_config *c, const char *key, const char *
     snprintf(c->agent_host, sizeof c->agent_host, "%s", v);
   } else if (!strcmp(key, "BATCHING_AGENT_PORT")) {
     return set_port(&c->agent_port, key, v, source, err, errlen);
+  } else if (!strcmp(key, "BATCHING_AGENT_METRICS_URL")) {
+    snprintf(c->agent_metrics_url, sizeof c->agent_metrics_url, "%s", v);
   } else if (!strcmp(key, "BATCHING_AGENT_PASSWORD")) {
     snprintf(c->agent_password, sizeof c->agent_password, "%s", v);
   } else if (!strcmp(key, "BATCHING_AGENT_PASSWORD_FILE")) {
@@ -160,7 +163,8 @@ enum rb_err job_config_apply_environ(struct job_config *c, job_env_lookup lookup
       "WHISK_APIHOST", "OPENWHISK_APIHOST", "WHISK_AUTH", "OPENWHISK_AUTH",
       "OPENWHISK_AUTH_FILE", "WHISK_NAMESPACE", "OPENWHISK_NAMESPACE", "REDIS_HOST",
       "REDIS_PORT", "REDIS_PASSWORD", "REDIS_PASSWORD_FILE", "BATCHING_AGENT_HOST",
-      "BATCHING_AGENT_PORT", "BATCHING_AGENT_PASSWORD", "BATCHING_AGENT_PASSWORD_FILE"};
+      "BATCHING_AGENT_PORT", "BATCHING_AGENT_PASSWORD", "BATCHING_AGENT_PASSWORD_FILE",
+      "BATCHING_AGENT_METRICS_URL"};
   char value[JOB_SECRET_MAX];
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
     if (!lookup(keys[i], value, sizeof value)) continue;
@@ -255,5 +259,10 @@ cJSON *job_config_describe(const struct job_config *c) {
   cJSON_AddStringToObject(o, "agent_host", c->agent_host);
   cJSON_AddNumberToObject(o, "agent_port", c->agent_port);
   cJSON_AddBoolToObject(o, "agent_password_set", c->agent_password[0] != '\0');
+  if (c->agent_metrics_url[0]) {
+    char pub[sizeof c->agent_metrics_url];
+    job_backend_public_endpoint(c->agent_metrics_url, pub, sizeof pub);
+    cJSON_AddStringToObject(o, "agent_metrics_url", pub);
+  }
   return o;
 }
