@@ -5,10 +5,13 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "agent_buf.h"
 #include "rb_log.h"
@@ -18,6 +21,7 @@ struct agent_http {
   struct agent_metrics *const *metrics;
   size_t n;
   unsigned long long expected;
+  double start_time_s; /* read once: it does not change */
 };
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
@@ -38,6 +42,48 @@ static enum MHD_Result text(struct MHD_Connection *conn, unsigned status, const 
   return body ? reply(conn, status, "text/plain", body, strlen(body)) : MHD_NO;
 }
 
+/* Reads a small /proc file whole into buf (NUL-terminated); false when it cannot. */
+static bool read_proc(const char *path, char *buf, size_t len) {
+  FILE *f = fopen(path, "r");
+  if (!f) return false;
+  size_t n = fread(buf, 1, len - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  return n > 0;
+}
+
+/* When the process started: /proc/self/stat's starttime (clock ticks after boot, field 22)
+ * plus /proc/stat's btime, as the Prometheus client libraries compute it. */
+static double process_start_time(void) {
+  char stat[1024], sys[8192];
+  if (!read_proc("/proc/self/stat", stat, sizeof stat) || !read_proc("/proc/stat", sys, sizeof sys))
+    return -1;
+  const char *p = strrchr(stat, ')'); /* the command name may hold spaces and parentheses */
+  const char *bt = strstr(sys, "\nbtime ");
+  long ticks = sysconf(_SC_CLK_TCK);
+  if (!p || !bt || ticks <= 0) return -1;
+  unsigned long long start = 0;
+  /* After ')' come field 3 (state) onwards: starttime is the 20th of them. */
+  if (sscanf(p + 1, " %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
+             &start) != 1)
+    return -1;
+  return strtod(bt + 7, NULL) + (double)start / (double)ticks;
+}
+
+static void process_figures(struct agent_process *pr) {
+  struct rusage ru;
+  pr->cpu_seconds = -1;
+  pr->rss_bytes = -1;
+  if (getrusage(RUSAGE_SELF, &ru) == 0)
+    pr->cpu_seconds = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                      (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+  char statm[256];
+  unsigned long long size = 0, resident = 0;
+  if (read_proc("/proc/self/statm", statm, sizeof statm) &&
+      sscanf(statm, "%llu %llu", &size, &resident) == 2)
+    pr->rss_bytes = (double)resident * (double)sysconf(_SC_PAGESIZE);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls) {
@@ -52,6 +98,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct agent_buf b;
     agent_buf_init(&b);
     agent_metrics_render(h->metrics, h->n, &b);
+    struct agent_process pr;
+    process_figures(&pr);
+    pr.start_time_s = h->start_time_s;
+    agent_metrics_render_process(&pr, &b);
     char *body = malloc(b.len + 1);
     if (!body) {
       agent_buf_deinit(&b);
@@ -103,6 +153,7 @@ struct agent_http *agent_http_start(const char *host, int port,
   h->metrics = metrics;
   h->n = n;
   h->expected = upstreams_expected;
+  h->start_time_s = process_start_time();
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_POLL;
   if (ss.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
   h->daemon =

@@ -68,3 +68,24 @@ int agent_metrics_render(struct agent_metrics *const *m, size_t n, struct agent_
               agent_metrics_delay_bounds, agent_metrics_delay_nbounds, out);
   return 0;
 }
+
+void agent_metrics_render_process(const struct agent_process *p, struct agent_buf *out) {
+  if (p->cpu_seconds >= 0)
+    agent_buf_printf(out,
+                     "# HELP process_cpu_seconds_total Total user and system CPU time spent in "
+                     "seconds.\n# TYPE process_cpu_seconds_total counter\n"
+                     "process_cpu_seconds_total %.6f\n",
+                     p->cpu_seconds);
+  if (p->rss_bytes >= 0)
+    agent_buf_printf(out,
+                     "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+                     "# TYPE process_resident_memory_bytes gauge\n"
+                     "process_resident_memory_bytes %.0f\n",
+                     p->rss_bytes);
+  if (p->start_time_s >= 0)
+    agent_buf_printf(out,
+                     "# HELP process_start_time_seconds Start time of the process since unix "
+                     "epoch in seconds.\n# TYPE process_start_time_seconds gauge\n"
+                     "process_start_time_seconds %.3f\n",
+                     p->start_time_s);
+}

@@ -47,7 +47,9 @@ struct agent_hist {
     "commands answered with an error because their upstream failed")                               \
   X(reconnects, "rbench_agent_reconnects_total", "counter", "successful upstream (re)connections") \
   X(upstreams_up, "rbench_agent_upstreams_up", "gauge", "upstream connections ready now")          \
-  X(batches, "rbench_agent_batches_total", "counter", "batches written to Redis")
+  X(batches, "rbench_agent_batches_total", "counter", "batches written to Redis")                \
+  X(upstream_writes, "rbench_agent_upstream_writes_total", "counter",                              \
+    "write system calls on upstream connections that sent bytes to Redis")
 
 struct agent_metrics {
 #define AGENT_METRIC_FIELD(f, name, type, help) _Atomic uint64_t f;
@@ -79,5 +81,17 @@ void agent_hist_record(struct agent_hist *h, const uint64_t *bounds, size_t nbou
 
 /* Appends the Prometheus text exposition of the sum over n workers' metrics to out. */
 int agent_metrics_render(struct agent_metrics *const *m, size_t n, struct agent_buf *out);
+
+/* The process figures every Prometheus client library exports, read by the caller (I/O at
+ * the edge: agent_http.c). A negative value is not known and is left out of the rendering. */
+struct agent_process {
+  double cpu_seconds;    /* user + system CPU time since the process started */
+  double rss_bytes;      /* resident set size now */
+  double start_time_s;   /* when the process started, seconds since the Unix epoch */
+};
+
+/* Appends process_cpu_seconds_total, process_resident_memory_bytes and
+ * process_start_time_seconds (with HELP and TYPE lines) to out. */
+void agent_metrics_render_process(const struct agent_process *p, struct agent_buf *out);
 
 #endif

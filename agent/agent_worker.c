@@ -426,6 +426,7 @@ static void up_write(struct upstream *u) {
   while (u->wlen > 0) {
     ssize_t n = write(u->fd, agent_buf_head(&u->out), u->wlen);
     if (n > 0) {
+      agent_metric_add(&u->w->m.upstream_writes, 1);
       agent_buf_consume(&u->out, (size_t)n);
       u->wlen -= (size_t)n;
       continue;

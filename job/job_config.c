@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "job_backend.h"
 #include "rb_env.h"
 #include "rb_envfile.h"
 #include "rb_log.h"
@@ -103,7 +104,7 @@ static const struct config_key {
     {"BATCHING_AGENT_PORT", KEY_PORT, FIELD(agent_port)},
     {"BATCHING_AGENT_PASSWORD", KEY_TEXT, FIELD(agent_password)},
     {"BATCHING_AGENT_PASSWORD_FILE", KEY_SECRET_FILE, FIELD(agent_password)},
-    {"BATCHING_AGENT_METRICS_URL", KEY_ELSEWHERE, 0, 0},  /* the agent's metrics endpoint */
+    {"BATCHING_AGENT_METRICS_URL", KEY_TEXT, FIELD(agent_metrics_url)},
     {"RBENCH_SERVICEACCOUNT_DIR", KEY_ELSEWHERE, 0, 0},   /* job_k8s.c */
     {"RBENCH_LOG", KEY_ELSEWHERE, 0, 0},                  /* rbench-action's log level */
     {"RBENCH_ARGS", KEY_ELSEWHERE, 0, 0},                 /* tools/bench-runner.sh */
@@ -438,5 +439,10 @@ cJSON *job_config_describe(const struct job_config *c) {
   cJSON_AddStringToObject(o, "agent_host", c->agent_host);
   cJSON_AddNumberToObject(o, "agent_port", c->agent_port);
   cJSON_AddBoolToObject(o, "agent_password_set", c->agent_password[0] != '\0');
+  if (c->agent_metrics_url[0]) {
+    char pub[sizeof c->agent_metrics_url];
+    job_backend_public_endpoint(c->agent_metrics_url, pub, sizeof pub);
+    cJSON_AddStringToObject(o, "agent_metrics_url", pub);
+  }
   return o;
 }

@@ -34,6 +34,7 @@ struct job_config {
   char agent_host[JOB_HOST_MAX];
   int agent_port;
   char agent_password[JOB_SECRET_MAX];  /* secret */
+  char agent_metrics_url[600];  /* BATCHING_AGENT_METRICS_URL: the agent's /metrics, "" = none */
   char apihost_from[80];  /* where apihost came from, for messages ("local.env", ...) */
   char auth_from[80];
   int unknown_keys;       /* REDIS_*, BATCHING_AGENT_*, OPENWHISK_*, RBENCH_* keys nothing reads */

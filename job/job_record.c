@@ -23,6 +23,7 @@ void job_record_init(struct job_record *r, uint64_t index) {
   r->index = index;
   r->wait_ms = r->init_ms = r->duration_ms = -1;
   r->action_elapsed_us = -1;
+  r->action_ops = r->action_conns_new = -1;
 }
 
 void job_record_deinit(struct job_record *r) {
@@ -38,7 +39,15 @@ void job_record_set_error(struct job_record *r, enum job_outcome o, const char *
 /* The action's own timing fields, in the order they are written. */
 static const char *const kept_fields[] = {"succeeded", "failed", "elapsed_us", "connect_us",
                                           "ops_per_sec", "latency_us", "cold", "warm",
-                                          "start_ms", "end_ms"};
+                                          "start_ms", "end_ms", "connections_new"};
+enum { KEPT_SUCCEEDED = 0, KEPT_FAILED = 1, KEPT_ELAPSED = 2, KEPT_CONNS_NEW = 10 };
+
+/* The action's operation count and new connections, from its succeeded/failed fields. */
+static void set_action_counts(struct job_record *r, double succeeded, double failed,
+                              double conns_new) {
+  r->action_ops = succeeded >= 0 && failed >= 0 ? succeeded + failed : -1;
+  r->action_conns_new = conns_new >= 0 ? conns_new : -1;
+}
 #define KEPT_FIELDS (sizeof kept_fields / sizeof kept_fields[0])
 
 /* A growing text buffer. */
@@ -97,8 +106,14 @@ void job_record_take_action_fields(struct job_record *r, cJSON *result) {
     tb_put(&t, "\":", 2);
     tb_put(&t, text, strlen(text));
     cJSON_free(text);
-    if (i == 2 && cJSON_IsNumber(v)) r->action_elapsed_us = v->valuedouble;
+    if (i == KEPT_ELAPSED && cJSON_IsNumber(v)) r->action_elapsed_us = v->valuedouble;
   }
+  const cJSON *su = cJSON_GetObjectItemCaseSensitive(result, kept_fields[KEPT_SUCCEEDED]);
+  const cJSON *fa = cJSON_GetObjectItemCaseSensitive(result, kept_fields[KEPT_FAILED]);
+  const cJSON *cn = cJSON_GetObjectItemCaseSensitive(result, kept_fields[KEPT_CONNS_NEW]);
+  set_action_counts(r, cJSON_IsNumber(su) ? su->valuedouble : -1,
+                    cJSON_IsNumber(fa) ? fa->valuedouble : -1,
+                    cJSON_IsNumber(cn) ? cn->valuedouble : -1);
   set_action(r, &t);
 }
 
@@ -568,7 +583,9 @@ static bool from_activation_scan(struct job_record *r, const char *body, size_t 
     r->init_ms = a.init_ms;
     r->cold_start = a.init_ms >= 0;
   }
-  r->action_elapsed_us = val_number(&a.kept[2], -1);
+  r->action_elapsed_us = val_number(&a.kept[KEPT_ELAPSED], -1);
+  set_action_counts(r, val_number(&a.kept[KEPT_SUCCEEDED], -1), val_number(&a.kept[KEPT_FAILED], -1),
+                    val_number(&a.kept[KEPT_CONNS_NEW], -1));
   set_action(r, &t);
   r->outcome = outcome_of_status(status);
   r->error[0] = '\0';

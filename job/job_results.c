@@ -52,6 +52,8 @@ struct job_results {
   struct kind_stats kinds[JOB_OUTCOME_COUNT];
   uint64_t done, failed, measured, measured_ok, cold_starts, polled;
   int64_t first_end_us, last_end_us;
+  double action_ops, action_conns;     /* summed over every invocation, warm-up included */
+  uint64_t ops_unknown, conns_unknown; /* invocations that did not report them */
 };
 
 static bool samples_reserve(struct samples *s, size_t n) {
@@ -143,6 +145,10 @@ enum rb_err job_results_add(struct job_results *r, struct job_record *rec) {
   if (r->done == 1 || rec->end_us < r->first_end_us) r->first_end_us = rec->end_us;
   if (rec->end_us > r->last_end_us) r->last_end_us = rec->end_us;
   if (rec->polls) r->polled++;
+  if (rec->action_ops >= 0) r->action_ops += rec->action_ops;
+  else r->ops_unknown++;
+  if (rec->action_conns_new >= 0) r->action_conns += rec->action_conns_new;
+  else r->conns_unknown++;
   if (rec->warmup) return ferror(r->spool) ? RB_ERR_IO : RB_OK;
   r->measured++;
   if (rec->outcome != JOB_OK) count_kind(&r->kinds[rec->outcome], rec->error);
@@ -168,6 +174,14 @@ void job_results_idle(struct job_results *r) {
 
 uint64_t job_results_done(const struct job_results *r) { return r->done; }
 uint64_t job_results_failed(const struct job_results *r) { return r->failed; }
+
+void job_results_action_totals(const struct job_results *r, double *ops, uint64_t *ops_unknown,
+                               double *conns, uint64_t *conns_unknown) {
+  *ops = r->action_ops;
+  *ops_unknown = r->ops_unknown;
+  *conns = r->action_conns;
+  *conns_unknown = r->conns_unknown;
+}
 
 static cJSON *summary_ms(uint64_t count, uint64_t p50, uint64_t p90, uint64_t p99, uint64_t min,
                          uint64_t max, double mean) {
@@ -320,6 +334,8 @@ cJSON *job_results_summary(struct job_results *r, const struct job_run_info *in)
   for (int i = M_DURATION; i < M_COUNT; i++)
     cJSON_AddItemToObject(srv, metric_names[i], samples_json(&r->m[i]));
   cJSON_AddItemToObject(o, "errors_by_kind", errors_json(r));
+  for (const cJSON *it = in->server_side ? in->server_side->child : NULL; it; it = it->next)
+    cJSON_AddItemToObject(o, it->string, cJSON_Duplicate(it, true));
   return o;
 }
 

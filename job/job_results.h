@@ -42,6 +42,8 @@ struct job_run_info {
   double first_sent_s, last_sent_s; /* send times of the first and last invocation */
   bool complete;
   const char *interrupted_by;      /* "SIGTERM", "SIGINT" or NULL */
+  const cJSON *server_side;        /* borrowed, may be NULL: redis, agent, backend_cpu_us_per_op
+                                      (job_backend_end), copied into the document */
 };
 
 struct job_results;
@@ -65,6 +67,11 @@ void job_results_idle(struct job_results *r);
 
 uint64_t job_results_done(const struct job_results *r);
 uint64_t job_results_failed(const struct job_results *r);
+
+/* The actions' own Redis operations (succeeded + failed) and new connections, summed over
+ * every finished invocation (warm-up included), and how many invocations lacked each. */
+void job_results_action_totals(const struct job_results *r, double *ops, uint64_t *ops_unknown,
+                               double *conns, uint64_t *conns_unknown);
 
 /* The document without raw_results (owned by the caller). */
 cJSON *job_results_summary(struct job_results *r, const struct job_run_info *info);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "job_backend_io.h"
 #include "job_k8s.h"
 #include "job_progress.h"
 #include "job_results.h"
@@ -218,6 +219,19 @@ static enum job_exit create_target(struct runner *r, char *err, size_t errlen) {
   return pf == JOB_PREFLIGHT_UNREACHABLE ? JOB_EXIT_UNREACHABLE : JOB_EXIT_CONFIG;
 }
 
+/* The after samples and the sections, from the actions' own operation counts. */
+static cJSON *server_side(struct runner *r, struct job_backend_sampler *bs) {
+  double ops = 0, conns = 0;
+  uint64_t ops_unknown = 0, conns_unknown = 0;
+  job_results_action_totals(r->results, &ops, &ops_unknown, &conns, &conns_unknown);
+  struct job_backend_window w = {.ops = job_results_done(r->results) > ops_unknown ? ops : -1,
+                                 .ops_missing = ops_unknown,
+                                 .operation = r->rq->params->operation,
+                                 .batching = r->rq->params->batching,
+                                 .action_connections = conns_unknown ? -1 : conns};
+  return job_backend_end(bs, &w);
+}
+
 static enum job_exit publish(struct runner *r, struct job_run_info *in, char *err, size_t errlen) {
   if (job_results_write(r->results, in, err, errlen) != RB_OK) return JOB_EXIT_FAILURE;
   if (r->rq->configmap && job_k8s_publish_file(r->rq->configmap, r->rq->out_path, err, errlen) != RB_OK)
@@ -256,6 +270,12 @@ enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_
   struct job_http_stats hs;
   job_http_get_stats(r.http, &hs);
   r.sockets_at_start = hs.sockets;
+  /* Before the start instant is fixed, so the samples' time does not count against the
+   * schedule. */
+  struct job_backend_sampler bs;
+  job_backend_begin(&bs, c, rq->target->agent_metrics[0] ? rq->target->agent_metrics
+                                                         : c->agent_metrics_url,
+                    rq->params->batching);
   r.tty = rq->progress == JOB_PROGRESS_TTY || (rq->progress == JOB_PROGRESS_AUTO && isatty(2));
   r.progress_every_ns = r.tty ? 250000000u : 5000000000u;
   r.warmup_count = (uint64_t)job_params_warmup_count(rq->params);
@@ -267,9 +287,12 @@ enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_
   job_http_set_pump(r.http, pump_hook, &r);
   int stopped_by = loop(&r);
   progress(&r, rb_clock_mono_ns(), true);
+  cJSON *side = server_side(&r, &bs);
   struct job_run_info in;
   fill_info(&r, &in, stopped_by);
-  ex = publish(&r, &in, err, errlen); /* before destroy: in.action points into the target */
+  in.server_side = side;
+  ex = publish(&r, &in, err, errlen);
+  cJSON_Delete(side); /* before destroy: in.action points into the target */
   r.target->destroy(r.target);
   if (ex == JOB_EXIT_OK && r.io_error != RB_OK) {
     rb_errorf(0, err, errlen, "writing raw results failed (%s)", rb_err_desc(r.io_error));

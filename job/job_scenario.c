@@ -30,6 +30,8 @@ void job_target_conf_overlay(struct job_target_conf *dst, const struct job_targe
   if (src->set & JOB_TC_POLL_TIMEOUT) dst->poll_timeout = src->poll_timeout;
   if (src->set & JOB_TC_DRAIN_TIMEOUT) dst->drain_timeout = src->drain_timeout;
   if (src->set & JOB_TC_POOL_SIZE) dst->pool_size = src->pool_size;
+  if (src->set & JOB_TC_AGENT_METRICS)
+    memcpy(dst->agent_metrics, src->agent_metrics, sizeof dst->agent_metrics);
   dst->set |= src->set;
 }
 
@@ -180,8 +182,9 @@ static enum rb_err target_key(struct sp *s, struct job_target_conf *t, const yam
   struct { const char *name; char *buf; size_t len; unsigned bit; } texts[] = {
       {"action", t->action, sizeof t->action, JOB_TC_ACTION},
       {"action_bin", t->action_bin, sizeof t->action_bin, JOB_TC_ACTION_BIN},
-      {"env_file", t->env_file, sizeof t->env_file, JOB_TC_ENV_FILE}};
-  for (size_t i = 0; i < 3; i++) {
+      {"env_file", t->env_file, sizeof t->env_file, JOB_TC_ENV_FILE},
+      {"agent_metrics", t->agent_metrics, sizeof t->agent_metrics, JOB_TC_AGENT_METRICS}};
+  for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
     if (strcmp(key, texts[i].name)) continue;
     t->set |= texts[i].bit;
     return text_field(s, v, key, texts[i].buf, texts[i].len);
@@ -205,7 +208,7 @@ static enum rb_err target_key(struct sp *s, struct job_target_conf *t, const yam
   }
   return unknown_key(s, k, "target",
                      "kind, action, insecure, action_bin, env_file, request_timeout, "
-                     "poll_timeout, drain_timeout, pool_size");
+                     "poll_timeout, drain_timeout, pool_size, agent_metrics");
 }
 
 static enum rb_err target_map(struct sp *s, struct job_target_conf *t, const yaml_node_t *map) {

@@ -65,6 +65,8 @@ static void usage_run(FILE *out) {
     "      --request-timeout S   seconds per HTTP request (65)\n"
     "      --poll-timeout S      seconds to poll an activation after 202 (120)\n"
     "      --drain-timeout S     seconds to wait for in-flight work on SIGINT/SIGTERM (10)\n"
+    "      --agent-metrics URL   the batching agent's /metrics, sampled before and after each\n"
+    "                            batched run (default: BATCHING_AGENT_METRICS_URL)\n"
     "      --results-configmap NAME  also publish results to this ConfigMap (in a pod)\n"
     "      --progress MODE       auto, tty, plain or off (auto)\n"
     "      --realtime            run rbench itself as a real-time process (SCHED_FIFO; needs\n"
@@ -89,7 +91,7 @@ static void usage(FILE *out) {
 
 enum { O_TARGET = 256, O_ACTION, O_INSECURE, O_ACTION_BIN, O_OUTPUT, O_ENV, O_REPS, O_SEED,
        O_REQ_TIMEOUT, O_POLL_TIMEOUT, O_DRAIN_TIMEOUT, O_CONFIGMAP, O_PROGRESS, O_LOG, O_HELP,
-       O_BATCHING, O_PARAM, O_POOL, O_RUNS, O_REALTIME, O_STRICT };
+       O_BATCHING, O_PARAM, O_POOL, O_RUNS, O_REALTIME, O_STRICT, O_AGENT_METRICS };
 
 struct run_cli {
   const char *scenario_path;
@@ -125,6 +127,7 @@ static const struct option run_opts[] = {
     {"batching", no_argument, NULL, O_BATCHING}, {"pool-size", required_argument, NULL, O_POOL},
     {"runs", required_argument, NULL, O_RUNS}, {"realtime", no_argument, NULL, O_REALTIME},
     {"strict", no_argument, NULL, O_STRICT},
+    {"agent-metrics", required_argument, NULL, O_AGENT_METRICS},
     {"rate", required_argument, NULL, O_PARAM}, {"invocations", required_argument, NULL, O_PARAM},
     {"duration", required_argument, NULL, O_PARAM}, {"warmup", required_argument, NULL, O_PARAM},
     {"ops", required_argument, NULL, O_PARAM}, {"operation", required_argument, NULL, O_PARAM},
@@ -190,6 +193,14 @@ static bool run_option(struct run_cli *c, int ch, int idx) {
     case O_POLL_TIMEOUT: c->tover.set |= JOB_TC_POLL_TIMEOUT; return parse_seconds("--poll-timeout", optarg, &c->tover.poll_timeout);
     case O_DRAIN_TIMEOUT: c->tover.set |= JOB_TC_DRAIN_TIMEOUT; return parse_seconds("--drain-timeout", optarg, &c->tover.drain_timeout);
     case O_CONFIGMAP: c->configmap = optarg; return true;
+    case O_AGENT_METRICS:
+      if (strlen(optarg) >= sizeof c->tover.agent_metrics) {
+        fprintf(stderr, "rbench: --agent-metrics: the URL is too long\n");
+        return false;
+      }
+      snprintf(c->tover.agent_metrics, sizeof c->tover.agent_metrics, "%s", optarg);
+      c->tover.set |= JOB_TC_AGENT_METRICS;
+      return true;
     case O_RUNS: c->only_runs = optarg; return true;
     case O_PROGRESS:
       if (!strcmp(optarg, "auto")) c->progress = JOB_PROGRESS_AUTO;

@@ -322,6 +322,31 @@ static void test_config_password_files_and_errors(void **state) {
 
 /* ---- metrics ------------------------------------------------------------------------------ */
 
+static void test_metrics_process(void **state) {
+  (void)state;
+  struct agent_buf b;
+  agent_buf_init(&b);
+  struct agent_process pr = {.cpu_seconds = 1.25, .rss_bytes = 4505600, .start_time_s = 1700000000.5};
+  agent_metrics_render_process(&pr, &b);
+  agent_buf_append(&b, "", 1);
+  const char *t = agent_buf_head(&b);
+  assert_non_null(strstr(t, "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 1.250000\n"));
+  assert_non_null(strstr(t, "# HELP process_cpu_seconds_total "));
+  assert_non_null(strstr(t, "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes 4505600\n"));
+  assert_non_null(strstr(t, "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds 1700000000.500\n"));
+  agent_buf_deinit(&b);
+  /* A figure that could not be read is left out, not rendered as a made-up value. */
+  agent_buf_init(&b);
+  pr = (struct agent_process){.cpu_seconds = 0.5, .rss_bytes = -1, .start_time_s = -1};
+  agent_metrics_render_process(&pr, &b);
+  agent_buf_append(&b, "", 1);
+  t = agent_buf_head(&b);
+  assert_non_null(strstr(t, "process_cpu_seconds_total 0.500000\n"));
+  assert_null(strstr(t, "process_resident_memory_bytes"));
+  assert_null(strstr(t, "process_start_time_seconds"));
+  agent_buf_deinit(&b);
+}
+
 static void test_metrics_render(void **state) {
   (void)state;
   static struct agent_metrics m1, m2;
@@ -348,6 +373,7 @@ static void test_metrics_render(void **state) {
   assert_non_null(strstr(t, "rbench_agent_batch_size_count 3\n"));
   assert_non_null(strstr(t, "# TYPE rbench_agent_queue_delay_microseconds histogram\n"));
   assert_non_null(strstr(t, "rbench_agent_upstream_errors_total 0\n"));
+  assert_non_null(strstr(t, "# TYPE rbench_agent_upstream_writes_total counter\n"));
   agent_buf_deinit(&b);
 }
 
@@ -361,6 +387,7 @@ int main(void) {
       cmocka_unit_test(test_config_defaults_flags_env),
       cmocka_unit_test(test_config_password_files_and_errors),
       cmocka_unit_test(test_metrics_render),
+      cmocka_unit_test(test_metrics_process),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
