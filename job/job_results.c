@@ -320,6 +320,7 @@ cJSON *job_results_summary(struct job_results *r, const struct job_run_info *in)
   for (int i = M_DURATION; i < M_COUNT; i++)
     cJSON_AddItemToObject(srv, metric_names[i], samples_json(&r->m[i]));
   cJSON_AddItemToObject(o, "errors_by_kind", errors_json(r));
+  if (in->sweep) cJSON_AddItemToObject(o, "sweep", cJSON_Duplicate(in->sweep, true));
   return o;
 }
 

@@ -42,6 +42,7 @@ struct job_run_info {
   double first_sent_s, last_sent_s; /* send times of the first and last invocation */
   bool complete;
   const char *interrupted_by;      /* "SIGTERM", "SIGINT" or NULL */
+  const cJSON *sweep;              /* borrowed: a sweep step's "sweep" field, or NULL */
 };
 
 struct job_results;
