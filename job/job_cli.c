@@ -20,6 +20,7 @@
 #include "job_results.h"
 #include "job_runner.h"
 #include "job_scenario.h"
+#include "job_sweep.h"
 #include "job_target.h"
 #include "rb_json.h"
 #include "rb_str.h"
@@ -152,7 +153,11 @@ static void usage_compare(FILE *out) {
           "lists. Prints p50/p90/p99/mean/min/max execution time, success and error rates,\n"
           "achieved rate and server-side times with the change from A to B; '~' marks a change\n"
           "that is not significant (Mann-Whitney U at --alpha, default 0.05; p99 by a 95%%\n"
-          "bootstrap interval). --json prints the same as JSON.\n");
+          "bootstrap interval). --json prints the same as JSON.\n"
+          "\n"
+          "When A and B are capacity sweeps (a sweep.json, or a directory holding one), prints\n"
+          "the two latency-vs-load curves side by side, the max sustainable rate of each and\n"
+          "their ratio B/A (docs/runner.md, \"Comparing sweeps\").\n");
 }
 
 int job_compare_main(int argc, char **argv) {
@@ -193,10 +198,12 @@ int job_compare_main(int argc, char **argv) {
     usage_compare(stderr);
     return JOB_EXIT_CONFIG;
   }
+  int rc = job_sweep_compare_main(argv[optind], argv[optind + 1], json); /* two sweeps */
+  if (rc >= 0) return rc;
   struct job_side a, b;
   memset(&a, 0, sizeof a);
   memset(&b, 0, sizeof b);
-  int rc = load_side(&a, argv[optind]);
+  rc = load_side(&a, argv[optind]);
   if (rc == 0) rc = load_side(&b, argv[optind + 1]);
   struct job_comparison c;
   if (rc == 0 && job_compare_compute(&a, &b, alpha, (uint64_t)seed, &c) != RB_OK) rc = JOB_EXIT_FAILURE;

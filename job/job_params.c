@@ -42,6 +42,58 @@ void job_params_defaults(struct job_params *p) {
   p->value_size = 64;
   p->timeout_ms = 5000;
   p->max_in_flight = 100;
+  job_slo_defaults(&p->sweep.slo);
+  p->sweep.until_slo = true;
+}
+
+void job_slo_defaults(struct job_slo *slo) {
+  slo->p99_ms = 0;
+  slo->max_error_rate = 0.01;
+  slo->min_achieved_ratio = JOB_SWEEP_MIN_ACHIEVED;
+}
+
+double job_rate_round(double rate) { return round(rate * 1000.0) / 1000.0; }
+
+static double ramp_max(const struct job_rate_sweep *s) {
+  return s->max > 0 ? s->max : s->from * pow(s->factor, JOB_SWEEP_DEFAULT_STEPS - 1);
+}
+
+static size_t ramp_count(const struct job_rate_sweep *s, size_t cap) {
+  double max = ramp_max(s) * (1 + 1e-9);
+  size_t n = 0;
+  while (n < cap && job_rate_round(s->from * pow(s->factor, (double)n)) <= max) n++;
+  return n;
+}
+
+size_t job_sweep_step_count(const struct job_rate_sweep *s) {
+  if (s->form == JOB_RATE_LIST) return s->list_count;
+  if (s->form == JOB_RATE_RAMP && s->factor > 1) return ramp_count(s, JOB_SWEEP_MAX_STEPS);
+  return 0;
+}
+
+bool job_sweep_step_rate(const struct job_rate_sweep *s, size_t k, double *rate) {
+  if (k >= job_sweep_step_count(s)) return false;
+  *rate = s->form == JOB_RATE_LIST ? s->list[k] : job_rate_round(s->from * pow(s->factor, (double)k));
+  return true;
+}
+
+enum rb_err job_sweep_check(const struct job_rate_sweep *s, char *err, size_t errlen) {
+  if (s->form != JOB_RATE_RAMP) return RB_OK;
+  if (!(s->factor > 1) || s->factor > 100)
+    return rb_errorf(RB_ERR_RANGE, err, errlen, "rate: factor: expected a number above 1 and at most 100, got %g", s->factor);
+  if (s->max > 0 && s->max < s->from)
+    return rb_errorf(RB_ERR_RANGE, err, errlen, "rate: max (%g) is below from (%g)", s->max, s->from);
+  size_t n = ramp_count(s, JOB_SWEEP_MAX_STEPS + 1);
+  if (n > JOB_SWEEP_MAX_STEPS)
+    return rb_errorf(RB_ERR_RANGE, err, errlen,
+                     "rate: a ramp from %g by %g up to %g has more than %d steps; raise factor or lower max",
+                     s->from, s->factor, ramp_max(s), JOB_SWEEP_MAX_STEPS);
+  for (size_t k = 1; k < n; k++)
+    if (job_rate_round(s->from * pow(s->factor, (double)k)) <=
+        job_rate_round(s->from * pow(s->factor, (double)(k - 1))))
+      return rb_errorf(RB_ERR_RANGE, err, errlen,
+                       "rate: from %g by %g repeats a rate at 0.001/s resolution; raise factor", s->from, s->factor);
+  return RB_OK;
 }
 
 const struct job_param_field *job_params_field(const char *name) {
@@ -148,6 +200,16 @@ void job_params_overlay(struct job_params *dst, const struct job_params *src) {
     memcpy((char *)dst + f->offset, (const char *)src + f->offset, f->size);
     dst->set |= 1u << i;
   }
+  uint32_t rate_bit = 1u << job_params_field_index(job_params_field("rate"));
+  if (src->sweep.form != JOB_RATE_FIXED) {
+    bool slo_set = dst->sweep.slo_set;
+    struct job_slo slo = dst->sweep.slo;
+    dst->sweep = src->sweep;
+    dst->sweep.slo_set = slo_set, dst->sweep.slo = slo;
+  } else if (src->set & rate_bit) {
+    dst->sweep.form = JOB_RATE_FIXED;
+  }
+  if (src->sweep.slo_set) dst->sweep.slo = src->sweep.slo, dst->sweep.slo_set = true;
 }
 
 long long job_params_planned(const struct job_params *p) {
@@ -173,7 +235,7 @@ long long job_params_connection_limit(const struct job_params *p) {
   return p->connections > 0 && p->connections < p->max_in_flight ? p->connections : p->max_in_flight;
 }
 
-enum rb_err job_params_validate(const struct job_params *p, char *err, size_t errlen) {
+static enum rb_err validate_fixed(const struct job_params *p, char *err, size_t errlen) {
   long long planned = job_params_planned(p);
   if (planned > 1000000000LL)
     return rb_errorf(RB_ERR_RANGE, err, errlen,
@@ -183,6 +245,18 @@ enum rb_err job_params_validate(const struct job_params *p, char *err, size_t er
                      "warmup (%g s at %g/s) covers all %lld invocations: nothing would be measured",
                      p->warmup, p->rate, planned);
   return RB_OK;
+}
+
+enum rb_err job_params_validate(const struct job_params *p, char *err, size_t errlen) {
+  if (p->sweep.form == JOB_RATE_FIXED) return validate_fixed(p, err, errlen);
+  enum rb_err rc = job_sweep_check(&p->sweep, err, errlen);
+  struct job_params step = *p;
+  for (size_t k = 0; rc == RB_OK && job_sweep_step_rate(&p->sweep, k, &step.rate); k++) {
+    char msg[300];
+    if ((rc = validate_fixed(&step, msg, sizeof msg)) != RB_OK)
+      rb_errorf(rc, err, errlen, "at the sweep's rate %g: %s", step.rate, msg);
+  }
+  return rc;
 }
 
 cJSON *job_params_to_json(const struct job_params *p) {

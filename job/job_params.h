@@ -17,6 +17,32 @@
 #define JOB_NAME_MAX 64
 #define JOB_KEY_PREFIX_MAX 128
 
+/* ---- capacity sweeps (docs/scenarios.md, "Sweeps") ---------------------------------- */
+#define JOB_SWEEP_MAX_STEPS 64
+#define JOB_SWEEP_DEFAULT_STEPS 10   /* a ramp without max: from x factor^9 at most */
+#define JOB_SWEEP_MIN_ACHIEVED 0.95  /* a step must send >= 95% of its intended rate */
+
+enum job_rate_form { JOB_RATE_FIXED, JOB_RATE_LIST, JOB_RATE_RAMP };
+
+/* What a step must meet. p99_ms <= 0: no latency bound. */
+struct job_slo {
+  double p99_ms;             /* execution_time_ms p99 pooled over the step's repetitions */
+  double max_error_rate;     /* failed / measured invocations (0.01) */
+  double min_achieved_ratio; /* achieved_rate / intended rate, always JOB_SWEEP_MIN_ACHIEVED */
+};
+
+/* A run's rate as a sweep: a list of rates (strictly increasing, rounded to 0.001/s) or a
+ * ramp from x factor^k up to max. */
+struct job_rate_sweep {
+  enum job_rate_form form;   /* JOB_RATE_FIXED: params.rate alone, no sweep */
+  double list[JOB_SWEEP_MAX_STEPS];
+  size_t list_count;
+  double from, factor, max;  /* ramp */
+  bool until_slo;            /* ramp: stop at the first step that fails the SLO (true) */
+  bool slo_set;              /* slo given explicitly (in this layer) */
+  struct job_slo slo;
+};
+
 struct job_params {
   char name[JOB_NAME_MAX];   /* run name ("run" when none) */
   double rate;               /* invocations per second (10) */
@@ -35,6 +61,7 @@ struct job_params {
   long long connections;     /* openwhisk: keep-alive connections opened before the schedule
                                 starts (0 = derived from the rate: job_params_connections) */
   uint32_t set;              /* bit i: field i of job_params_fields was given explicitly */
+  struct job_rate_sweep sweep; /* rate as a list or ramp, and the SLO (outside the table) */
 };
 
 enum job_param_type { JOB_P_DOUBLE, JOB_P_INT, JOB_P_BOOL, JOB_P_STRING, JOB_P_OPERATION };
@@ -66,10 +93,25 @@ size_t job_params_field_index(const struct job_param_field *f);
 enum rb_err job_params_set_text(struct job_params *p, const struct job_param_field *f,
                                 const char *text, bool is_quoted, char *err, size_t errlen);
 
-/* Copies every field marked set in src onto dst (and marks it set in dst). */
+/* Copies every field marked set in src onto dst (and marks it set in dst). A rate list or
+ * ramp in src replaces dst's rate; a plain rate in src replaces dst's sweep (so --rate N on
+ * the command line runs one rate); an explicit slo in src replaces dst's. */
 void job_params_overlay(struct job_params *dst, const struct job_params *src);
 
-/* Checks combinations; fills err. */
+/* The default SLO: no latency bound, error rate at most 1%, achieved >= 95%. */
+void job_slo_defaults(struct job_slo *slo);
+/* A rate rounded to 0.001/s, as sweeps use it (names of step directories). */
+double job_rate_round(double rate);
+/* Steps the sweep can have: the list's length, or the ramp's rates up to max. 0 for a fixed
+ * rate. */
+size_t job_sweep_step_count(const struct job_rate_sweep *s);
+/* The rate of step k (0-based); false past the last step. */
+bool job_sweep_step_rate(const struct job_rate_sweep *s, size_t k, double *rate);
+/* Checks a ramp (factor > 1, max >= from, every step a distinct rate, at most
+ * JOB_SWEEP_MAX_STEPS steps). */
+enum rb_err job_sweep_check(const struct job_rate_sweep *s, char *err, size_t errlen);
+
+/* Checks combinations (for a sweep: at each step's rate); fills err. */
 enum rb_err job_params_validate(const struct job_params *p, char *err, size_t errlen);
 
 /* Invocations this run plans: rate * duration when duration > 0, else invocations. */

@@ -336,6 +336,7 @@ cJSON *job_results_summary(struct job_results *r, const struct job_run_info *in)
   cJSON_AddItemToObject(o, "errors_by_kind", errors_json(r));
   for (const cJSON *it = in->server_side ? in->server_side->child : NULL; it; it = it->next)
     cJSON_AddItemToObject(o, it->string, cJSON_Duplicate(it, true));
+  if (in->sweep) cJSON_AddItemToObject(o, "sweep", cJSON_Duplicate(in->sweep, true));
   return o;
 }
 

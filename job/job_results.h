@@ -44,6 +44,7 @@ struct job_run_info {
   const char *interrupted_by;      /* "SIGTERM", "SIGINT" or NULL */
   const cJSON *server_side;        /* borrowed, may be NULL: redis, agent, backend_cpu_us_per_op
                                       (job_backend_end), copied into the document */
+  const cJSON *sweep;              /* borrowed: a sweep step's "sweep" field, or NULL */
 };
 
 struct job_results;

@@ -199,6 +199,7 @@ static void fill_info(struct runner *r, struct job_run_info *in, int stopped_by)
       .connections_limit = r->in_flight_limit,
       .connections_before = r->sockets_at_start,
       .connections_during = hs.sockets - r->sockets_at_start,
+      .sweep = rq->sweep,
       .complete = stopped_by == 0,
       .interrupted_by = stopped_by ? signal_name(stopped_by) : NULL};
 }

@@ -8,6 +8,7 @@
 #ifndef JOB_RUNNER_H
 #define JOB_RUNNER_H
 
+#include <cjson/cJSON.h>
 #include <signal.h>
 #include <stdbool.h>
 
@@ -37,6 +38,7 @@ struct job_run_request {
   enum job_progress_mode progress;
   volatile sig_atomic_t *stop;           /* signal number when asked to stop */
   const char *configmap;                 /* --results-configmap NAME or NULL */
+  const cJSON *sweep;                    /* a sweep step's "sweep" field (borrowed) or NULL */
 };
 
 /* Runs it; returns a job_exit code. err describes failures. */

@@ -104,7 +104,135 @@ static char *params_allowed(char *buf, size_t len, bool with_name) {
   size_t n = (size_t)snprintf(buf, len, "%s", with_name ? "name" : "");
   for (size_t i = 0; i < job_params_field_count && n < len; i++)
     n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? ", " : "", job_params_fields[i].name);
+  if (n < len) snprintf(buf + n, len - n, ", slo");
   return buf;
+}
+
+/* ---- sweeps: rate as a list or a ramp, and the SLO (docs/scenarios.md, "Sweeps") ------ */
+
+/* A plain (unquoted) number in (lo, hi] (lo inclusive when lo_inclusive). */
+static bool number_in(const yaml_node_t *v, double lo, bool lo_inclusive, double hi, double *out) {
+  if (v->type != YAML_SCALAR_NODE || quoted(v) || !*scalar(v)) return false;
+  char *end = NULL;
+  double d = strtod(scalar(v), &end);
+  if (*end || !(lo_inclusive ? d >= lo : d > lo) || !(d <= hi)) return false;
+  *out = d;
+  return true;
+}
+
+static enum rb_err rate_list(struct sp *s, struct job_rate_sweep *sw, const yaml_node_t *list) {
+  size_t n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
+  if (n == 0) return fail_at(s, list, "rate: expected at least one rate in the list%s%s", "", "");
+  if (n > JOB_SWEEP_MAX_STEPS)
+    return fail_at(s, list, "rate: a list of %zu rates; at most %d", n, JOB_SWEEP_MAX_STEPS);
+  for (size_t i = 0; i < n; i++) {
+    yaml_node_t *item = yaml_document_get_node(s->doc, list->data.sequence.items.start[i]);
+    double r = 0;
+    if (!number_in(item, 0, false, 1e6, &r) || job_rate_round(r) <= 0)
+      return fail_at(s, item, "rate[%zu]: expected a number of invocations per second above 0 "
+                     "and at most 1000000", i);
+    r = job_rate_round(r);
+    if (i > 0 && r <= sw->list[i - 1])
+      return fail_at(s, item, "rate[%zu]: the rates of a sweep must be strictly increasing, "
+                     "got %g after %g", i, r, sw->list[i - 1]);
+    sw->list[i] = r;
+  }
+  sw->list_count = n;
+  sw->form = JOB_RATE_LIST;
+  return RB_OK;
+}
+
+/* Walks a small mapping (ramp, slo): scalar keys, each at most once; calls key_fn. */
+typedef enum rb_err (*sweep_key_fn)(struct sp *s, void *dst, const yaml_node_t *k,
+                                    const yaml_node_t *v);
+
+static enum rb_err small_map(struct sp *s, const yaml_node_t *map, const char *what, void *dst,
+                             sweep_key_fn fn) {
+  enum rb_err rc = expect_kind(s, map, YAML_MAPPING_NODE, what);
+  for (yaml_node_pair_t *pr = map->data.mapping.pairs.start;
+       rc == RB_OK && pr < map->data.mapping.pairs.top; pr++) {
+    yaml_node_t *k = yaml_document_get_node(s->doc, pr->key);
+    rc = expect_kind(s, k, YAML_SCALAR_NODE, "key");
+    for (yaml_node_pair_t *q = map->data.mapping.pairs.start; rc == RB_OK && q < pr; q++)
+      if (!strcmp(scalar(yaml_document_get_node(s->doc, q->key)), scalar(k)))
+        rc = fail_at(s, k, "%s: key '%s' is given twice", what, scalar(k));
+    if (rc == RB_OK) rc = fn(s, dst, k, yaml_document_get_node(s->doc, pr->value));
+  }
+  return rc;
+}
+
+static enum rb_err ramp_key(struct sp *s, void *dst, const yaml_node_t *k, const yaml_node_t *v) {
+  struct job_rate_sweep *sw = dst;
+  const char *key = scalar(k);
+  if (!strcmp(key, "until_slo")) {
+    const char *x = v->type == YAML_SCALAR_NODE && !quoted(v) ? scalar(v) : "";
+    if (strcmp(x, "true") && strcmp(x, "false"))
+      return fail_at(s, v, "rate: until_slo: expected true or false%s%s", "", "");
+    sw->until_slo = !strcmp(x, "true");
+    return RB_OK;
+  }
+  struct { const char *name; double *out; double lo, hi; const char *expect; } nums[] = {
+      {"from", &sw->from, 0, 1e6, "a number of invocations per second above 0 and at most 1000000"},
+      {"factor", &sw->factor, 1, 100, "a number above 1 and at most 100"},
+      {"max", &sw->max, 0, 1e6, "a number of invocations per second above 0 and at most 1000000"}};
+  for (size_t i = 0; i < 3; i++) {
+    if (strcmp(key, nums[i].name)) continue;
+    if (!number_in(v, nums[i].lo, false, nums[i].hi, nums[i].out))
+      return fail_at(s, v, "rate: %s: expected %s", key, nums[i].expect);
+    return RB_OK;
+  }
+  return unknown_key(s, k, "rate (a ramp)", "from, factor, until_slo, max");
+}
+
+static enum rb_err rate_ramp(struct sp *s, struct job_rate_sweep *sw, const yaml_node_t *map) {
+  struct job_rate_sweep r = *sw;
+  r.from = 0, r.factor = 2, r.max = 0, r.until_slo = true;
+  enum rb_err rc = small_map(s, map, "rate", &r, ramp_key);
+  if (rc != RB_OK) return rc;
+  if (r.from <= 0)
+    return fail_at(s, map, "rate: a ramp needs 'from' (the first rate), e.g. {from: 50, factor: 2, max: 800}%s", "");
+  r.from = job_rate_round(r.from);
+  if (r.from <= 0)
+    return fail_at(s, map, "rate: from: expected at least 0.001 invocations per second%s%s", "", "");
+  r.form = JOB_RATE_RAMP;
+  char msg[300];
+  if (job_sweep_check(&r, msg, sizeof msg) != RB_OK) return fail_at(s, map, "%s%s", msg, "");
+  *sw = r;
+  return RB_OK;
+}
+
+static enum rb_err slo_key(struct sp *s, void *dst, const yaml_node_t *k, const yaml_node_t *v) {
+  struct job_slo *slo = dst;
+  const char *key = scalar(k);
+  if (!strcmp(key, "p99_ms")) {
+    if (!number_in(v, 0, false, 86400000, &slo->p99_ms))
+      return fail_at(s, v, "slo: p99_ms: expected a number of milliseconds above 0%s%s", "", "");
+    return RB_OK;
+  }
+  if (!strcmp(key, "max_error_rate")) {
+    if (!number_in(v, 0, true, 1, &slo->max_error_rate))
+      return fail_at(s, v, "slo: max_error_rate: expected a fraction from 0 to 1 (0.01 = 1%%)%s%s", "", "");
+    return RB_OK;
+  }
+  return unknown_key(s, k, "slo", "p99_ms, max_error_rate");
+}
+
+/* rate: [..] / rate: {..} / slo: {..}; *handled false when the key is none of these. */
+static enum rb_err sweep_key(struct sp *s, struct job_params *p, const yaml_node_t *k,
+                             const yaml_node_t *v, bool *handled) {
+  const char *key = scalar(k);
+  *handled = true;
+  if (!strcmp(key, "slo")) {
+    struct job_slo slo;
+    job_slo_defaults(&slo);
+    enum rb_err rc = small_map(s, v, "slo", &slo, slo_key);
+    if (rc == RB_OK) p->sweep.slo = slo, p->sweep.slo_set = true;
+    return rc;
+  }
+  if (!strcmp(key, "rate") && v->type == YAML_SEQUENCE_NODE) return rate_list(s, &p->sweep, v);
+  if (!strcmp(key, "rate") && v->type == YAML_MAPPING_NODE) return rate_ramp(s, &p->sweep, v);
+  *handled = false;
+  return RB_OK;
 }
 
 /* Sets a job_params field from a scalar node. */
@@ -120,6 +248,9 @@ static enum rb_err params_key(struct sp *s, struct job_params *p, const yaml_nod
     snprintf(p->name, sizeof p->name, "%s", scalar(v));
     return RB_OK;
   }
+  bool handled = false;
+  enum rb_err rc = sweep_key(s, p, k, v, &handled);
+  if (handled) return rc;
   const struct job_param_field *f = job_params_field(key);
   if (!f) return unknown_key(s, k, where, params_allowed(allowed, sizeof allowed, with_name));
   if (v->type != YAML_SCALAR_NODE)
@@ -127,6 +258,7 @@ static enum rb_err params_key(struct sp *s, struct job_params *p, const yaml_nod
   char msg[300];
   if (job_params_set_text(p, f, scalar(v), quoted(v), msg, sizeof msg) != RB_OK)
     return fail_at(s, v, "%s%s", msg, "");
+  if (!strcmp(key, "rate")) p->sweep.form = JOB_RATE_FIXED; /* a plain rate in this layer */
   return RB_OK;
 }
 
