@@ -22,6 +22,9 @@ static cJSON *doc(const char *run, int rep, int reps, int n, double base, double
   cJSON_AddStringToObject(sc, "run", run);
   cJSON_AddNumberToObject(sc, "repetition", rep);
   cJSON_AddNumberToObject(sc, "repetitions", reps);
+  cJSON *params = cJSON_AddObjectToObject(sc, "parameters");
+  cJSON_AddBoolToObject(params, "batching", strstr(run, "batch") != NULL);
+  cJSON_AddNumberToObject(params, "rate", 10);
   cJSON *inv = cJSON_AddObjectToObject(d, "invocations");
   cJSON_AddNumberToObject(inv, "measured", n);
   cJSON_AddNumberToObject(inv, "succeeded", n);
@@ -40,6 +43,257 @@ static cJSON *doc(const char *run, int rep, int reps, int n, double base, double
     cJSON_AddItemToArray(raw, r);
   }
   return d;
+}
+
+/* The backend sections (docs/results.md) of a results document: Redis figures per operation
+ * and, when per_batch > 0, the agent's; backend_cpu_us_per_op is their sum. */
+static void add_backend(cJSON *d, double redis_cpu, double cmds, double reads, double agent_cpu, double per_batch) {
+  cJSON *r = cJSON_AddObjectToObject(d, "redis");
+  cJSON_AddStringToObject(r, "endpoint", "127.0.0.1:6379");
+  cJSON_AddNumberToObject(r, "cpu_us_per_op", redis_cpu);
+  cJSON_AddNumberToObject(r, "commands_per_op", cmds);
+  cJSON_AddNumberToObject(r, "reads_per_op", reads);
+  cJSON_AddNumberToObject(r, "writes_per_op", reads);
+  cJSON_AddNumberToObject(r, "bytes_per_op", 85);
+  cJSON_AddBoolToObject(r, "shared", false);
+  if (per_batch > 0) {
+    cJSON *a = cJSON_AddObjectToObject(d, "agent");
+    cJSON_AddStringToObject(a, "endpoint", "http://127.0.0.1:9121/metrics");
+    cJSON_AddNumberToObject(a, "cpu_us_per_op", agent_cpu);
+    cJSON *cpb = cJSON_AddObjectToObject(a, "commands_per_batch");
+    cJSON_AddNumberToObject(cpb, "mean", per_batch);
+    cJSON_AddNumberToObject(cpb, "p50", per_batch);
+    cJSON_AddNumberToObject(cpb, "p99", per_batch * 2);
+  }
+  cJSON_AddNumberToObject(d, "backend_cpu_us_per_op", redis_cpu + (per_batch > 0 ? agent_cpu : 0));
+}
+
+static size_t count(const char *hay, const char *needle) {
+  size_t n = 0;
+  for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++) n++;
+  return n;
+}
+
+/* The printed table with every run of spaces squeezed to one, so tests read like the rows. */
+static char *print_comparison(const struct job_side *a, const struct job_side *b, const struct job_comparison *c) {
+  char *out = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&out, &len);
+  job_compare_print(f, a, b, c);
+  fclose(f);
+  if (getenv("DEBUG_PRINT")) fputs(out, stderr);
+  char *w = out;
+  for (const char *r = out; *r; r++)
+    if (!(*r == ' ' && w > out && w[-1] == ' ')) *w++ = *r;
+  *w = '\0';
+  return out;
+}
+
+static const cJSON *json_row(const cJSON *j, const char *key) {
+  const cJSON *r;
+  cJSON_ArrayForEach(r, cJSON_GetObjectItem(j, "rows")) {
+    if (!strcmp(cJSON_GetObjectItem(r, "key")->valuestring, key)) return r;
+  }
+  return NULL;
+}
+
+/* Loads reps documents per side: direct with Redis CPU per op dcpu + r, batched bcpu + r. */
+static void load_sides(struct job_side *a, struct job_side *b, int reps, int n, double dcpu, double bcpu,
+                       bool backend) {
+  char err[200];
+  job_side_init(a, "direct");
+  job_side_init(b, "batched");
+  for (int r = 1; r <= reps; r++) {
+    cJSON *x = doc("direct", r, reps, n, 10 + r * 0.1, 0.01), *y = doc("batched", r, reps, n, 11 + r * 0.1, 0.01);
+    if (backend) {
+      add_backend(x, dcpu + r, 1.0, 1.0, 0, 0);
+      add_backend(y, bcpu + r, 1.0, 0.2, 5 + r, 5.5);
+    }
+    assert_int_equal(job_side_add(a, x, err, sizeof err), RB_OK);
+    assert_int_equal(job_side_add(b, y, err, sizeof err), RB_OK);
+    cJSON_Delete(x);
+    cJSON_Delete(y);
+  }
+}
+
+/* Issue 12 item 6: a p99 over fewer than 100 invocations is the maximum; it is marked, not
+ * tested, and pooling the repetitions gives a real one. */
+static void test_percentile_marking(void **state) {
+  (void)state;
+  struct job_side a, b;
+  struct job_comparison c;
+  load_sides(&a, &b, 1, 80, 0, 0, false);
+  assert_int_equal(job_compare_compute(&a, &b, 0.05, 1, &c), RB_OK);
+  const struct job_cmp_row *p99 = job_compare_row(&c, "execution_p99_ms");
+  const struct job_cmp_row *p90 = job_compare_row(&c, "execution_p90_ms");
+  const struct job_cmp_row *max = job_compare_row(&c, "execution_max_ms");
+  assert_int_equal(p99->na, 72); /* 80 invocations, every tenth failed */
+  assert_false(p99->reliable_a);
+  assert_true(p99->a == max->a); /* what the row would have presented as a p99 */
+  assert_int_equal(p99->test, JOB_TEST_NONE);
+  assert_true(p90->reliable_a && p90->reliable_b);
+  char *out = print_comparison(&a, &b, &c);
+  char *line = strstr(out, "execution p99 (ms) ");
+  assert_non_null(line);
+  *strchr(line, '\n') = '\0';
+  assert_int_equal(count(line, "*"), 2); /* both sides marked */
+  assert_non_null(strstr(line, "% n=72+72"));
+  line[strlen(line)] = '\n';
+  assert_non_null(strstr(out, "the value is the sample"));
+  assert_null(strstr(out, "p99 difference")); /* an interval of maxima is not shown */
+  free(out);
+  cJSON *j = job_compare_json(&a, &b, &c);
+  const cJSON *jr = json_row(j, "execution_p99_ms");
+  assert_true(cJSON_IsFalse(cJSON_GetObjectItem(jr, "reliable")));
+  assert_int_equal(cJSON_GetObjectItem(jr, "samples_a")->valueint, 72);
+  assert_int_equal(cJSON_GetObjectItem(jr, "min_samples")->valueint, 100);
+  assert_null(cJSON_GetObjectItem(j, "p99_difference_ms"));
+  cJSON_Delete(j);
+  job_side_free(&a);
+  job_side_free(&b);
+  /* Five repetitions of 80 pool to 400 invocations: a p99 that is not the maximum. */
+  load_sides(&a, &b, 5, 80, 0, 0, false);
+  assert_int_equal(job_compare_compute(&a, &b, 0.05, 1, &c), RB_OK);
+  p99 = job_compare_row(&c, "execution_p99_ms");
+  max = job_compare_row(&c, "execution_max_ms");
+  assert_int_equal(p99->na, 400);
+  assert_true(p99->reliable_a && p99->reliable_b);
+  assert_true(p99->a < max->a);
+  assert_int_equal(p99->test, JOB_TEST_P99_CI);
+  out = print_comparison(&a, &b, &c);
+  assert_null(strstr(out, "* "));
+  assert_non_null(strstr(out, "p99 difference"));
+  free(out);
+  job_side_free(&a);
+  job_side_free(&b);
+  assert_int_equal(job_quantile_min_samples(99), 100);
+  assert_int_equal(job_quantile_min_samples(90), 10);
+  assert_int_equal(job_quantile_min_samples(50), 2);
+}
+
+/* Issue 11: the backend rows, tested on the repetitions' values. */
+static void test_compare_backend_rows(void **state) {
+  (void)state;
+  struct job_side a, b;
+  struct job_comparison c;
+  load_sides(&a, &b, 5, 50, 40, 8, true);
+  assert_int_equal(a.batching, 0);
+  assert_int_equal(b.batching, 1);
+  assert_int_equal(job_compare_compute(&a, &b, 0.05, 1, &c), RB_OK);
+  const struct job_cmp_row *cpu = job_compare_row(&c, "redis_cpu_us_per_op");
+  assert_true(cpu->a == 43 && cpu->b == 11); /* medians of 41..45 and 9..13 */
+  assert_int_equal(cpu->test, JOB_TEST_PER_DOC_MWU);
+  assert_true(fabs(cpu->p - 2.0 / 252.0) < 1e-12); /* complete separation, 5 + 5 */
+  assert_true(cpu->significant);
+  const struct job_cmp_row *cmds = job_compare_row(&c, "redis_commands_per_op");
+  assert_false(cmds->significant); /* equal on both sides */
+  const struct job_cmp_row *agent = job_compare_row(&c, "agent_cpu_us_per_op");
+  assert_true(isnan(agent->a));
+  assert_string_equal(agent->why_a, "direct run: no agent");
+  assert_true(agent->b == 8);
+  assert_int_equal(agent->test, JOB_TEST_NONE);
+  const struct job_cmp_row *per_batch = job_compare_row(&c, "commands_per_batch");
+  assert_true(per_batch->b == 5.5);
+  const struct job_cmp_row *backend = job_compare_row(&c, "backend_cpu_us_per_op");
+  assert_true(backend->a == 43 && backend->b == 19);
+  assert_non_null(job_compare_row(&c, "redis_reads_per_op"));
+  assert_non_null(job_compare_row(&c, "redis_bytes_per_op"));
+  char *out = print_comparison(&a, &b, &c);
+  assert_non_null(strstr(out, "Redis CPU/op (us) 43 11 -74.4% (U test, 5+5 reps)"));
+  assert_non_null(strstr(out, "Redis commands/op 1 1 ~ (U test, 5+5 reps)"));
+  assert_non_null(strstr(out, "agent CPU/op (us) n/a 8 -\n"));
+  assert_non_null(strstr(out, "n/a in A (agent CPU/op (us), commands per batch): direct run: no agent"));
+  free(out);
+  cJSON *j = job_compare_json(&a, &b, &c);
+  const cJSON *jr = json_row(j, "redis_cpu_us_per_op");
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItem(jr, "significant")));
+  assert_int_equal(cJSON_GetObjectItem(jr, "samples_a")->valueint, 5);
+  jr = json_row(j, "agent_cpu_us_per_op");
+  assert_true(cJSON_IsNull(cJSON_GetObjectItem(jr, "a")));
+  assert_string_equal(cJSON_GetObjectItem(jr, "a_unavailable")->valuestring, "direct run: no agent");
+  assert_non_null(strstr(cJSON_GetObjectItem(j, "headline")->valuestring, "cut Redis CPU per operation 3.91x (p=0.0079)"));
+  cJSON_Delete(j);
+  job_side_free(&a);
+  job_side_free(&b);
+}
+
+/* Unavailable or missing sections give n/a and the reason, never 0. */
+static void test_compare_unavailable(void **state) {
+  (void)state;
+  char err[200], why[200];
+  struct job_side a, b;
+  job_side_init(&a, "old");
+  job_side_init(&b, "unreachable");
+  cJSON *x = doc("direct", 1, 1, 50, 10, 0.01), *y = doc("batched", 1, 1, 50, 10, 0.01);
+  cJSON *r = cJSON_AddObjectToObject(y, "redis");
+  cJSON_AddStringToObject(r, "endpoint", "10.0.0.1:6379");
+  cJSON_AddStringToObject(r, "unavailable", "connect: connection refused");
+  cJSON *ag = cJSON_AddObjectToObject(y, "agent");
+  cJSON_AddNullToObject(ag, "endpoint");
+  cJSON_AddStringToObject(ag, "unavailable", "BATCHING_AGENT_METRICS_URL is not set");
+  cJSON_AddNullToObject(y, "backend_cpu_us_per_op");
+  assert_true(isnan(job_doc_metric_value(y, JOB_DM_REDIS_CPU, why, sizeof why)));
+  assert_string_equal(why, "redis unavailable: connect: connection refused");
+  assert_true(isnan(job_doc_metric_value(y, JOB_DM_BACKEND_CPU, why, sizeof why)));
+  assert_string_equal(why, "redis unavailable: connect: connection refused");
+  assert_true(isnan(job_doc_metric_value(x, JOB_DM_REDIS_CPU, why, sizeof why)));
+  assert_string_equal(why, "no redis section in the document");
+  /* A counter that went backwards: null with the sampler's note. */
+  cJSON *z = doc("direct", 1, 1, 10, 10, 0.01);
+  add_backend(z, 1, 1, 1, 0, 0);
+  cJSON *zr = cJSON_GetObjectItem(z, "redis");
+  cJSON_ReplaceItemInObject(zr, "cpu_us_per_op", cJSON_CreateNull());
+  cJSON_AddStringToObject(zr, "note", "used_cpu_sys went backwards: Redis restarted");
+  assert_true(isnan(job_doc_metric_value(z, JOB_DM_REDIS_CPU, why, sizeof why)));
+  assert_string_equal(why, "redis.cpu_us_per_op is null (used_cpu_sys went backwards: Redis restarted)");
+  assert_true(job_doc_metric_value(z, JOB_DM_REDIS_COMMANDS, why, sizeof why) == 1);
+  cJSON_Delete(z);
+  assert_int_equal(job_side_add(&a, x, err, sizeof err), RB_OK);
+  assert_int_equal(job_side_add(&b, y, err, sizeof err), RB_OK);
+  struct job_comparison c;
+  assert_int_equal(job_compare_compute(&a, &b, 0.05, 1, &c), RB_OK);
+  char *out = print_comparison(&a, &b, &c);
+  assert_non_null(strstr(out, "Redis CPU/op (us) n/a n/a -\n"));
+  assert_non_null(strstr(out, "redis unavailable: connect: connection refused"));
+  assert_non_null(strstr(out, "agent unavailable: BATCHING_AGENT_METRICS_URL is not set"));
+  assert_non_null(strstr(out, "no redis section in the document"));
+  free(out);
+  cJSON *j = job_compare_json(&a, &b, &c);
+  const cJSON *jr = json_row(j, "redis_cpu_us_per_op");
+  assert_true(cJSON_IsNull(cJSON_GetObjectItem(jr, "b")));
+  assert_null(cJSON_GetObjectItem(jr, "significant"));
+  assert_non_null(strstr(cJSON_GetObjectItem(j, "headline")->valuestring, "Redis CPU per operation was not measured"));
+  cJSON_Delete(j);
+  job_side_free(&a);
+  job_side_free(&b);
+  cJSON_Delete(x);
+  cJSON_Delete(y);
+}
+
+static void headline_for(int reps, double dcpu, double bcpu, char *buf, size_t len) {
+  struct job_side a, b;
+  struct job_comparison c;
+  load_sides(&a, &b, reps, 50, dcpu, bcpu, true);
+  assert_int_equal(job_compare_compute(&a, &b, 0.05, 1, &c), RB_OK);
+  job_compare_headline(&c, buf, len);
+  job_side_free(&a);
+  job_side_free(&b);
+}
+
+/* The sentence stays true whichever way the figures go. */
+static void test_headline_sentence(void **state) {
+  (void)state;
+  char h[512];
+  headline_for(5, 40, 8, h, sizeof h); /* batching better on CPU, 0.1 ms slower everywhere */
+  assert_string_equal(h, "batching cut Redis CPU per operation 3.91x (p=0.0079) and added 1 ms at p50 (p=0.0079)");
+  headline_for(5, 8, 40, h, sizeof h); /* batching worse */
+  assert_string_equal(h, "batching raised Redis CPU per operation 3.91x (p=0.0079) and added 1 ms at p50 (p=0.0079)");
+  headline_for(5, 40, 32.5, h, sizeof h); /* overlapping: 41..45 against 33.5..37.5 + agent... */
+  assert_non_null(strstr(h, "batching cut Redis CPU per operation"));
+  headline_for(5, 10, 9.5, h, sizeof h); /* 11..15 against 10.5..14.5: interleaved, not significant */
+  assert_non_null(strstr(h, "batching made no significant difference to Redis CPU per operation (1.04x lower, p="));
+  headline_for(1, 40, 8, h, sizeof h); /* one repetition a side cannot be tested */
+  assert_non_null(strstr(h, "batching lowered Redis CPU per operation 4.56x on too few repetitions to test (1+1)"));
 }
 
 static void test_compare_single_documents(void **state) {
@@ -129,12 +383,6 @@ static void test_percentile_axis(void **state) {
   assert_int_equal(job_plot_parse("pie"), -1);
 }
 
-static size_t count(const char *hay, const char *needle) {
-  size_t n = 0;
-  for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++) n++;
-  return n;
-}
-
 static void test_run_colors_by_group(void **state) {
   (void)state;
   /* Interleaved repetitions: every repetition of a run shares its colour, runs differ, and
@@ -195,6 +443,10 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_compare_single_documents),
       cmocka_unit_test(test_compare_repetitions_use_medians),
+      cmocka_unit_test(test_percentile_marking),
+      cmocka_unit_test(test_compare_backend_rows),
+      cmocka_unit_test(test_compare_unavailable),
+      cmocka_unit_test(test_headline_sentence),
       cmocka_unit_test(test_percentile_axis),
       cmocka_unit_test(test_run_colors_by_group),
       cmocka_unit_test(test_svg_and_html),
