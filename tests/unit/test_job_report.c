@@ -425,7 +425,10 @@ static void test_svg_and_html(void **state) {
   assert_null(strstr(out, "direct <&>"));
   free(out);
   f = open_memstream(&out, &len);
-  job_report_html(f, runs, 2);
+  struct job_report_headline h;
+  assert_int_equal(job_report_headline_compute(runs, 2, &h), RB_OK);
+  job_report_html(f, runs, 2, NULL, 0, &h);
+  job_report_headline_free(&h);
   fclose(f);
   assert_true(strncmp(out, "<!DOCTYPE html>", 15) == 0);
   assert_int_equal(count(out, "<svg"), 4);
