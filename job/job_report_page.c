@@ -134,6 +134,14 @@ static void significance_cell(FILE *out, const struct job_cmp_row *r) {
   fprintf(out, "</td>");
 }
 
+/* The run's name under the mode's, unless it is the same word. */
+static void mode_name(FILE *out, const char *group, const char *mode) {
+  if (!strcmp(group, mode)) return;
+  fprintf(out, "<br><small>");
+  text(out, group);
+  fprintf(out, "</small>");
+}
+
 static void headline_section(FILE *out, const struct job_report_headline *h) {
   fprintf(out, "<p class=\"headline\">");
   if (h->have) {
@@ -150,11 +158,11 @@ static void headline_section(FILE *out, const struct job_report_headline *h) {
   static const char *const keys[] = {"execution_p50_ms", "execution_p99_ms", "throughput",
                                      "redis_cpu_us_per_op", "backend_cpu_us_per_op", "redis_reads_per_op",
                                      "redis_commands_per_op", "commands_per_batch"};
-  fprintf(out, "<div class=\"wide\"><table><tr><th>metric</th><th>direct: ");
-  text(out, h->direct);
-  fprintf(out, "</th><th>batched: ");
-  text(out, h->batched);
-  fprintf(out, "</th><th>batched / direct</th><th>significance (alpha 0.05)</th></tr>\n");
+  fprintf(out, "<div class=\"wide\"><table><tr><th>metric</th><th>direct");
+  mode_name(out, h->direct, "direct");
+  fprintf(out, "</th><th>batched");
+  mode_name(out, h->batched, "batched");
+  fprintf(out, "</th><th>batched / direct</th><th class=\"l\">significance (alpha 0.05)</th></tr>\n");
   bool starred = false;
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
     const struct job_cmp_row *r = job_compare_row(&h->c, keys[i]);
@@ -317,7 +325,33 @@ static void settings_section(FILE *out, const struct job_report_run *runs, size_
 
 /* ---- capacity sweeps ---------------------------------------------------------------------- */
 
-static void sweep_section(FILE *out, const cJSON *const *sweeps, size_t n) {
+/* The batching parameter of the results documents whose run the sweep summarises. */
+static int sweep_batching(const struct job_report_run *runs, size_t count, const cJSON *sweep) {
+  const char *run = str(sweep, "run");
+  for (size_t i = 0; run && i < count; i++) {
+    const char *r = str(item(runs[i].doc, "scenario"), "run");
+    if (r && !strcmp(r, run) && runs[i].batching >= 0) return runs[i].batching;
+  }
+  return -1;
+}
+
+static void sweep_ratio(FILE *out, const struct job_report_run *runs, size_t count, const cJSON *const *sweeps, size_t n) {
+  const cJSON *d = NULL, *b = NULL;
+  for (size_t i = 0; i < n; i++) {
+    int m = sweep_batching(runs, count, sweeps[i]);
+    if (m == 0 && !d) d = sweeps[i];
+    if (m == 1 && !b) b = sweeps[i];
+  }
+  double rd = num(d, "max_sustainable_rate"), rb = num(b, "max_sustainable_rate");
+  if (!(rd > 0) || !(rb > 0)) return;
+  fprintf(out, "<p>Under the same SLO, the batched sweep (");
+  text(out, str(b, "run"));
+  fprintf(out, ") sustained %.4g/s and the direct sweep (", rb);
+  text(out, str(d, "run"));
+  fprintf(out, ") %.4g/s: <b>%.3gx</b>.</p>\n", rd, rb / rd);
+}
+
+static void sweep_section(FILE *out, const struct job_report_run *runs, size_t count, const cJSON *const *sweeps, size_t n) {
   fprintf(out, "<h2>Latency against load</h2>\n<figure>\n");
   job_report_load_svg(out, sweeps, n);
   fprintf(out, "</figure>\n<div class=\"wide\"><table><tr><th>sweep</th><th>SLO</th><th>steps</th>"
@@ -334,16 +368,7 @@ static void sweep_section(FILE *out, const cJSON *const *sweeps, size_t n) {
     else fprintf(out, "<td>%.4g</td></tr>\n", max);
   }
   fprintf(out, "</table></div>\n");
-  if (n == 2) {
-    double a = num(sweeps[0], "max_sustainable_rate"), b = num(sweeps[1], "max_sustainable_rate");
-    if (a > 0 && b > 0) {
-      fprintf(out, "<p>Max sustainable rate: ");
-      text(out, str(sweeps[1], "run") ? str(sweeps[1], "run") : "second");
-      fprintf(out, " / ");
-      text(out, str(sweeps[0], "run") ? str(sweeps[0], "run") : "first");
-      fprintf(out, " = %.3gx.</p>\n", b / a);
-    }
-  }
+  sweep_ratio(out, runs, count, sweeps, n);
 }
 
 /* ---- distributions ------------------------------------------------------------------------ */
@@ -442,7 +467,7 @@ void job_report_html(FILE *out, const struct job_report_run *runs, size_t count,
                "<style>%s</style></head><body>\n<h1>rbench report</h1>\n", style);
   headline_section(out, h);
   if (count) settings_section(out, runs, count);
-  if (count_sweeps) sweep_section(out, sweeps, count_sweeps);
+  if (count_sweeps) sweep_section(out, runs, count, sweeps, count_sweeps);
   if (count) {
     fprintf(out, "<h2>Distributions</h2>\n<p>Execution time is measured from each invocation's intended start (open "
                  "loop, coordinated omission corrected). Colour: the run; marker shape: the repetition.</p>\n");

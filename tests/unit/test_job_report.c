@@ -11,6 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "job_cli.h"
 #include "job_compare.h"
 #include "job_report.h"
 
@@ -442,6 +446,152 @@ static void test_svg_and_html(void **state) {
   cJSON_Delete(d2);
 }
 
+static void write_json(const char *path, const cJSON *d) {
+  char *t = cJSON_PrintUnformatted(d);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(t, f);
+  fclose(f);
+  cJSON_free(t);
+}
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  static char buf[1 << 20];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  return buf;
+}
+
+/* A sweep summary as the contract gives it (i11-contract.md). */
+static cJSON *sweep_doc(const char *run, double max_rate) {
+  cJSON *d = cJSON_CreateObject();
+  cJSON_AddNumberToObject(d, "schema_version", 1);
+  cJSON_AddStringToObject(d, "kind", "sweep");
+  cJSON_AddStringToObject(d, "run", run);
+  cJSON *slo = cJSON_AddObjectToObject(d, "slo");
+  cJSON_AddNumberToObject(slo, "p99_ms", 50);
+  cJSON *steps = cJSON_AddArrayToObject(d, "steps");
+  for (double rate = 50; rate <= max_rate * 2; rate *= 2) {
+    cJSON *st = cJSON_CreateObject();
+    cJSON_AddNumberToObject(st, "rate", rate);
+    cJSON_AddNumberToObject(st, "achieved_rate", rate * 0.99);
+    cJSON_AddNumberToObject(st, "p50_ms", 2);
+    cJSON_AddNumberToObject(st, "p99_ms", rate <= max_rate ? 10 : 80);
+    cJSON_AddBoolToObject(st, "met_slo", rate <= max_rate);
+    cJSON_AddItemToArray(steps, st);
+  }
+  cJSON_AddNumberToObject(d, "max_sustainable_rate", max_rate);
+  return d;
+}
+
+/* Issue 12 item 5: `rbench report DIR` finds DIR/RUN/rK.json (what `rbench run` writes with
+ * repetitions) and sweep summaries below it; a stray JSON file found there is skipped. */
+static void test_report_recurses(void **state) {
+  (void)state;
+  char dir[] = "/tmp/rbench-report-XXXXXX", path[300], out[300];
+  assert_non_null(mkdtemp(dir));
+  const char *const runs[] = {"direct", "batched"};
+  for (int m = 0; m < 2; m++) {
+    snprintf(path, sizeof path, "%s/%s", dir, runs[m]);
+    assert_int_equal(mkdir(path, 0700), 0);
+    for (int r = 1; r <= 5; r++) {
+      cJSON *d = doc(runs[m], r, 5, 40, 10 + m + r * 0.1, 0.01);
+      add_backend(d, m ? 10 + r : 40 + r, 1, m ? 0.2 : 1, 5, m ? 4 : 0);
+      snprintf(path, sizeof path, "%s/%s/r%d.json", dir, runs[m], r);
+      write_json(path, d);
+      cJSON_Delete(d);
+    }
+    snprintf(path, sizeof path, "%s/sweep-%s", dir, runs[m]);
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(path, sizeof path, "%s/sweep-%s/sweep.json", dir, runs[m]);
+    cJSON *sw = sweep_doc(runs[m], m ? 400 : 200);
+    write_json(path, sw);
+    cJSON_Delete(sw);
+  }
+  snprintf(path, sizeof path, "%s/direct/compare.json", dir);
+  cJSON *junk = cJSON_CreateObject();
+  write_json(path, junk);
+  cJSON_Delete(junk);
+  snprintf(out, sizeof out, "%s/report.html", dir);
+  char name[] = "report", o[] = "-o";
+  char *argv[] = {name, dir, o, out, NULL};
+  assert_int_equal(job_report_main(4, argv), 0);
+  const char *html = slurp(out);
+  assert_non_null(strstr(html, "batched r5"));
+  assert_non_null(strstr(html, "direct r1"));
+  assert_non_null(strstr(html, "Batching cut Redis CPU per operation"));
+  assert_non_null(strstr(html, "Latency against load"));
+  assert_non_null(strstr(html, "<td>400</td>")); /* batched's max sustainable rate */
+  assert_null(strstr(html, "<script"));
+  /* The same report from the run directories named one by one. */
+  char d1[300], d2[300];
+  snprintf(d1, sizeof d1, "%s/direct", dir);
+  snprintf(d2, sizeof d2, "%s/batched", dir);
+  char *argv2[] = {name, d1, d2, o, out, NULL};
+  assert_int_equal(job_report_main(5, argv2), 0);
+  /* A directory without results is an error naming it. */
+  snprintf(path, sizeof path, "%s/empty", dir);
+  assert_int_equal(mkdir(path, 0700), 0);
+  char *argv3[] = {name, path, o, out, NULL};
+  assert_int_not_equal(job_report_main(4, argv3), 0);
+  char cmd[400];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+/* The report's page: headline first, then settings, distributions, repetitions last. */
+static void test_report_page_order(void **state) {
+  (void)state;
+  cJSON *docs[4];
+  struct job_report_run runs[4];
+  char err[200];
+  for (int i = 0; i < 4; i++) {
+    docs[i] = doc(i % 2 ? "batched" : "direct", i / 2 + 1, 2, 120, 10 + i % 2, 0.01);
+    if (i % 2) add_backend(docs[i], 10, 1, 0.2, 5, 4);
+    assert_int_equal(job_report_run_init(&runs[i], docs[i], err, sizeof err), RB_OK);
+  }
+  struct job_report_headline h;
+  assert_int_equal(job_report_headline_compute(runs, 4, &h), RB_OK);
+  assert_true(h.have);
+  assert_string_equal(h.direct, "direct");
+  assert_string_equal(h.batched, "batched");
+  assert_int_equal(h.a.docs, 2);
+  char *out = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&out, &len);
+  job_report_html(f, runs, 4, NULL, 0, &h);
+  fclose(f);
+  const char *head = strstr(out, "class=\"headline\"");
+  const char *settings = strstr(out, "<h2>Settings");
+  const char *dist = strstr(out, "<h2>Distributions");
+  const char *reps = strstr(out, "<h2>Repetitions");
+  assert_non_null(head);
+  assert_true(head < settings && settings < dist && dist < reps);
+  assert_null(strstr(out, "Latency against load")); /* no sweep, no curve */
+  assert_non_null(strstr(out, "Redis CPU per operation was not measured (no redis section in the document)"));
+  assert_non_null(strstr(out, "title=\"direct run: no agent\">n/a"));
+  free(out);
+  job_report_headline_free(&h);
+  /* Which side is direct comes from the batching parameter, not the order. */
+  struct job_report_run swapped[2] = {runs[1], runs[0]};
+  assert_int_equal(job_report_headline_compute(swapped, 2, &h), RB_OK);
+  assert_string_equal(h.direct, "direct");
+  job_report_headline_free(&h);
+  /* Only batched runs: no headline, and it says why. */
+  struct job_report_run only[2] = {runs[1], runs[3]};
+  assert_int_equal(job_report_headline_compute(only, 2, &h), RB_OK);
+  assert_false(h.have);
+  assert_non_null(strstr(h.sentence, "no direct and batched runs to compare (0 direct, 2 batched"));
+  job_report_headline_free(&h);
+  for (int i = 0; i < 4; i++) {
+    job_report_run_free(&runs[i]);
+    cJSON_Delete(docs[i]);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_compare_single_documents),
@@ -450,6 +600,8 @@ int main(void) {
       cmocka_unit_test(test_compare_backend_rows),
       cmocka_unit_test(test_compare_unavailable),
       cmocka_unit_test(test_headline_sentence),
+      cmocka_unit_test(test_report_recurses),
+      cmocka_unit_test(test_report_page_order),
       cmocka_unit_test(test_percentile_axis),
       cmocka_unit_test(test_run_colors_by_group),
       cmocka_unit_test(test_svg_and_html),
