@@ -112,9 +112,12 @@ static void usage_compare(FILE *out) {
           "Usage: rbench compare A B [--json] [--alpha A] [--seed N]\n"
           "\n"
           "A and B are results files, directories of results (repetitions), or comma-separated\n"
-          "lists. Prints p50/p90/p99/mean/min/max execution time, success and error rates,\n"
-          "achieved rate and server-side times with the change from A to B; '~' marks a change\n"
-          "that is not significant (Mann-Whitney U at --alpha, default 0.05; p99 by a 95%%\n"
+          "lists. Prints p50/p90/p99/mean/min/max execution time (pooled, with sample counts; '*'\n"
+          "marks a percentile that is only the maximum), success and error rates, achieved rate,\n"
+          "throughput, server-side times and the backend's cost (Redis CPU, commands, reads and\n"
+          "bytes per operation, agent and backend CPU per operation, commands per batch; 'n/a'\n"
+          "with the reason when a side lacks them) with the change from A to B; '~' marks a\n"
+          "change that is not significant (Mann-Whitney U at --alpha, default 0.05; p99 by a 95%%\n"
           "bootstrap interval). --json prints the same as JSON.\n");
 }
 
