@@ -6,7 +6,13 @@
 const fs = require('fs');
 const path = require('path');
 const { execFileSync } = require('child_process');
-const { chromium } = require('playwright-core');
+let chromium;
+try {
+  ({ chromium } = require('playwright-core'));
+} catch (e) {
+  console.error('report_width.js: playwright-core is not installed in tests/browser: run tools/install-deps.sh');
+  process.exit(1);
+}
 
 const [rbench, work] = process.argv.slice(2);
 if (!rbench || !work) {
