@@ -150,9 +150,12 @@ static void usage_compare(FILE *out) {
           "Usage: rbench compare A B [--json] [--alpha A] [--seed N]\n"
           "\n"
           "A and B are results files, directories of results (repetitions), or comma-separated\n"
-          "lists. Prints p50/p90/p99/mean/min/max execution time, success and error rates,\n"
-          "achieved rate and server-side times with the change from A to B; '~' marks a change\n"
-          "that is not significant (Mann-Whitney U at --alpha, default 0.05; p99 by a 95%%\n"
+          "lists. Prints p50/p90/p99/mean/min/max execution time (pooled, with sample counts; '*'\n"
+          "marks a percentile that is only the maximum), success and error rates, achieved rate,\n"
+          "throughput, server-side times and the backend's cost (Redis CPU, commands, reads and\n"
+          "bytes per operation, agent and backend CPU per operation, commands per batch; 'n/a'\n"
+          "with the reason when a side lacks them) with the change from A to B; '~' marks a\n"
+          "change that is not significant (Mann-Whitney U at --alpha, default 0.05; p99 by a 95%%\n"
           "bootstrap interval). --json prints the same as JSON.\n"
           "\n"
           "When A and B are capacity sweeps (a sweep.json, or a directory holding one), prints\n"
@@ -227,20 +230,130 @@ static void usage_report(FILE *out) {
   fprintf(out,
           "Usage: rbench report RESULTS... [-o report.html] [--svg PLOT]\n"
           "\n"
-          "Writes one self-contained HTML file (inline SVG, no scripts): execution-time\n"
-          "percentile curves on a log 1/(1-p) axis, latency, throughput and errors over time,\n"
-          "one line per run. RESULTS are files, directories or comma-separated lists.\n"
+          "Writes one self-contained HTML file (inline SVG, no scripts): a headline comparing the\n"
+          "direct and the batched run (latency, throughput, Redis and backend CPU per operation,\n"
+          "commands per batch, with significance), the settings, the latency-vs-load curve of any\n"
+          "sweep summaries (sweep.json), execution-time percentiles on a log 1/(1-p) axis, latency,\n"
+          "throughput and errors over time, and the per-repetition table. RESULTS are files,\n"
+          "directories (searched recursively for *.json) or comma-separated lists. Prints the\n"
+          "headline as one 'headline: ...' line on standard output.\n"
           "--svg percentiles|latency|throughput|errors writes that single plot as SVG instead.\n"
           "-o - writes to standard output.\n");
 }
 
-static int write_report(const char *out_path, int plot, const struct job_report_run *runs, size_t n) {
+/* The documents of a report: results documents become runs, sweep summaries are kept apart. */
+struct report_docs {
+  cJSON **docs;
+  size_t ndocs;
+  struct job_report_run *runs;
+  size_t nruns;
+  const cJSON **sweeps;
+  size_t nsweeps;
+};
+
+static bool push_path(char ***list, size_t *n, char *p) {
+  char **l = p ? realloc(*list, (*n + 1) * sizeof **list) : NULL;
+  if (!l) {
+    free(p);
+    return false;
+  }
+  *list = l;
+  (*list)[(*n)++] = p;
+  return true;
+}
+
+/* Appends dir's *.json files and those of its subdirectories (DIR/RUN/rK.json, as `rbench
+ * run` writes repetitions), in name order; hidden entries are skipped. */
+static void collect_tree(const char *dir, char ***list, size_t *n, int depth) {
+  struct dirent **ents = NULL;
+  int m = depth < 8 ? scandir(dir, &ents, NULL, alphasort) : 0;
+  for (int i = 0; i < m; i++) {
+    const char *name = ents[i]->d_name;
+    size_t l = strlen(name);
+    char *p = NULL;
+    struct stat st;
+    if (name[0] != '.' && asprintf(&p, "%s/%s", dir, name) > 0 && stat(p, &st) == 0) {
+      if (S_ISDIR(st.st_mode)) collect_tree(p, list, n, depth + 1);
+      else if (l > 5 && !strcmp(name + l - 5, ".json") && push_path(list, n, p)) p = NULL;
+    }
+    free(p);
+    free(ents[i]);
+  }
+  free(ents);
+}
+
+/* Loads one file. A file found by searching a directory that is neither a results document
+ * nor a sweep summary is skipped with a note; one named on the command line is an error. */
+static int report_load(struct report_docs *d, const char *path, bool named) {
+  char err[600];
+  cJSON *doc = load_doc(path, err, sizeof err);
+  if (!doc) {
+    fprintf(stderr, "rbench report: %s\n", err);
+    return JOB_EXIT_FAILURE;
+  }
+  d->docs[d->ndocs++] = doc;
+  if (job_report_is_sweep(doc)) {
+    d->sweeps[d->nsweeps++] = doc;
+    return JOB_EXIT_OK;
+  }
+  if (job_report_run_init(&d->runs[d->nruns], doc, err, sizeof err) == RB_OK) {
+    d->nruns++;
+    return JOB_EXIT_OK;
+  }
+  fprintf(stderr, "rbench report: %s: %s%s\n", path, err, named ? "" : " (skipped)");
+  return named ? JOB_EXIT_FAILURE : JOB_EXIT_OK;
+}
+
+static int report_collect(struct report_docs *d, char **args, int nargs) {
+  char **files = NULL;
+  bool *named = NULL;
+  size_t nf = 0;
+  for (int i = 0; i < nargs; i++) {
+    char *copy = strdup(args[i]), *save = NULL;
+    for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok; tok = strtok_r(NULL, ",", &save)) {
+      struct stat st;
+      size_t before = nf;
+      if (stat(tok, &st) == 0 && S_ISDIR(st.st_mode)) collect_tree(tok, &files, &nf, 0);
+      else push_path(&files, &nf, strdup(tok));
+      bool *nm = realloc(named, (nf + 1) * sizeof *nm);
+      if (nm) named = nm;
+      for (size_t k = before; nm && k < nf; k++) named[k] = !(stat(tok, &st) == 0 && S_ISDIR(st.st_mode));
+    }
+    free(copy);
+  }
+  int rc = JOB_EXIT_OK;
+  d->docs = calloc(nf + 1, sizeof *d->docs);
+  d->runs = calloc(nf + 1, sizeof *d->runs);
+  d->sweeps = calloc(nf + 1, sizeof *d->sweeps);
+  if (!d->docs || !d->runs || !d->sweeps || (nf && !named)) rc = JOB_EXIT_FAILURE;
+  for (size_t i = 0; i < nf && rc == 0; i++) rc = report_load(d, files[i], named[i]);
+  if (rc == 0 && d->nruns == 0 && d->nsweeps == 0) {
+    fprintf(stderr, "rbench report: no results documents in");
+    for (int i = 0; i < nargs; i++) fprintf(stderr, " %s", args[i]);
+    fprintf(stderr, "\n");
+    rc = JOB_EXIT_FAILURE;
+  }
+  free(named);
+  free_list(files, nf);
+  return rc;
+}
+
+static void report_docs_free(struct report_docs *d) {
+  for (size_t i = 0; i < d->nruns; i++) job_report_run_free(&d->runs[i]);
+  for (size_t i = 0; i < d->ndocs; i++) cJSON_Delete(d->docs[i]);
+  free(d->runs);
+  free(d->docs);
+  free(d->sweeps);
+}
+
+static int write_report(const char *out_path, int plot, const struct report_docs *d,
+                        const struct job_report_headline *h) {
   char *buf = NULL;
   size_t len = 0;
   FILE *m = open_memstream(&buf, &len);
   if (!m) return JOB_EXIT_FAILURE;
-  if (plot >= 0) job_report_svg(m, (enum job_plot)plot, runs, n);
-  else job_report_html(m, runs, n);
+  if (plot >= 0) job_report_svg(m, (enum job_plot)plot, d->runs, d->nruns);
+  else job_report_html(m, d->runs, d->nruns, d->sweeps, d->nsweeps, h);
   fclose(m);
   int rc = JOB_EXIT_OK;
   char err[400];
@@ -282,37 +395,19 @@ int job_report_main(int argc, char **argv) {
     return JOB_EXIT_CONFIG;
   }
   if (!out) out = plot >= 0 ? "report.svg" : "report.html";
-  char **files = NULL, err[600];
-  size_t nf = 0;
-  int rc = JOB_EXIT_OK;
-  for (int i = optind; i < argc && rc == 0; i++)
-    if (!expand_arg("report", argv[i], &files, &nf)) rc = JOB_EXIT_FAILURE;
-  cJSON **docs = calloc(nf + 1, sizeof *docs);
-  struct job_report_run *runs = calloc(nf + 1, sizeof *runs);
-  if (!docs || !runs) rc = JOB_EXIT_FAILURE;
-  for (size_t i = 0; i < nf && rc == 0; i++) {
-    docs[i] = load_doc(files[i], err, sizeof err);
-    if (!docs[i]) {
-      fprintf(stderr, "rbench report: %s\n", err);
-      rc = JOB_EXIT_FAILURE;
-    } else if (job_report_run_init(&runs[i], docs[i], err, sizeof err) != RB_OK) {
-      fprintf(stderr, "rbench report: %s: %s\n", files[i], err);
-      rc = JOB_EXIT_FAILURE;
-    }
+  struct report_docs d;
+  memset(&d, 0, sizeof d);
+  struct job_report_headline h;
+  memset(&h, 0, sizeof h);
+  int rc = report_collect(&d, argv + optind, argc - optind);
+  if (rc == 0 && job_report_headline_compute(d.runs, d.nruns, &h) != RB_OK) rc = JOB_EXIT_FAILURE;
+  if (rc == 0) rc = write_report(out, plot, &d, &h);
+  if (rc == 0 && strcmp(out, "-")) {
+    fprintf(stderr, "rbench report: wrote %s\n", out);
+    printf("headline: %s\n", h.sentence);
   }
-  if (rc == 0 && nf == 0) {
-    fprintf(stderr, "rbench report: no results documents\n");
-    rc = JOB_EXIT_FAILURE;
-  }
-  if (rc == 0) rc = write_report(out, plot, runs, nf);
-  if (rc == 0 && strcmp(out, "-")) fprintf(stderr, "rbench report: wrote %s\n", out);
-  for (size_t i = 0; i < nf && runs && docs; i++) {
-    job_report_run_free(&runs[i]);
-    cJSON_Delete(docs[i]);
-  }
-  free(runs);
-  free(docs);
-  free_list(files, nf);
+  job_report_headline_free(&h);
+  report_docs_free(&d);
   return rc;
 }
 

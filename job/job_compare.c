@@ -9,12 +9,18 @@
 void job_side_init(struct job_side *s, const char *label) {
   memset(s, 0, sizeof *s);
   snprintf(s->label, sizeof s->label, "%s", label);
+  s->batching = -1;
 }
 
 void job_side_free(struct job_side *s) {
   free(s->exec);
   free(s->medians);
   s->exec = s->medians = NULL;
+  for (int m = 0; m < JOB_DM_COUNT; m++) {
+    free(s->per_doc[m].v);
+    s->per_doc[m].v = NULL;
+    s->per_doc[m].n = 0;
+  }
 }
 
 static bool push(struct job_side *s, double v) {
@@ -29,14 +35,16 @@ static bool push(struct job_side *s, double v) {
   return true;
 }
 
+static const cJSON *item(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
+
 static double get(const cJSON *o, const char *a, const char *b) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
-  if (b) v = cJSON_GetObjectItemCaseSensitive(v, b);
+  const cJSON *v = item(o, a);
+  if (b) v = item(v, b);
   return cJSON_IsNumber(v) ? v->valuedouble : (double)NAN;
 }
 
 static void add_p50(const cJSON *server, const char *name, double *sum, size_t *n) {
-  const cJSON *m = cJSON_GetObjectItemCaseSensitive(server, name);
+  const cJSON *m = item(server, name);
   double count = get(m, "count", NULL), p50 = get(m, "p50", NULL);
   if (count > 0 && !isnan(p50)) {
     *sum += p50;
@@ -44,15 +52,99 @@ static void add_p50(const cJSON *server, const char *name, double *sum, size_t *
   }
 }
 
+/* scenario.parameters.batching: 1, 0, or -1 when the document does not say. */
+static int doc_batching(const cJSON *doc) {
+  const cJSON *b = item(item(item(doc, "scenario"), "parameters"), "batching");
+  return cJSON_IsBool(b) ? cJSON_IsTrue(b) : -1;
+}
+
+struct metric_src {
+  const char *section, *field, *sub; /* doc[section][field][sub]; NULL section: top level */
+};
+
+static const struct metric_src metric_srcs[JOB_DM_COUNT] = {
+    [JOB_DM_THROUGHPUT] = {NULL, "throughput", NULL},
+    [JOB_DM_REDIS_CPU] = {"redis", "cpu_us_per_op", NULL},
+    [JOB_DM_REDIS_COMMANDS] = {"redis", "commands_per_op", NULL},
+    [JOB_DM_REDIS_READS] = {"redis", "reads_per_op", NULL},
+    [JOB_DM_REDIS_BYTES] = {"redis", "bytes_per_op", NULL},
+    [JOB_DM_AGENT_CPU] = {"agent", "cpu_us_per_op", NULL},
+    [JOB_DM_BACKEND_CPU] = {NULL, "backend_cpu_us_per_op", NULL},
+    [JOB_DM_PER_BATCH] = {"agent", "commands_per_batch", "mean"},
+};
+
+/* True (with the reason) when doc has no usable `section`: absent, or sampled as unavailable. */
+static bool section_missing(const cJSON *doc, const char *section, char *why, size_t len) {
+  const cJSON *s = item(doc, section);
+  if (!cJSON_IsObject(s)) {
+    if (!strcmp(section, "agent") && doc_batching(doc) == 0) snprintf(why, len, "direct run: no agent");
+    else snprintf(why, len, "no %s section in the document", section);
+    return true;
+  }
+  const cJSON *u = item(s, "unavailable");
+  if (cJSON_IsString(u)) {
+    snprintf(why, len, "%s unavailable: %s", section, u->valuestring);
+    return true;
+  }
+  return false;
+}
+
+double job_doc_metric_value(const cJSON *doc, enum job_doc_metric m, char *why, size_t whylen) {
+  const struct metric_src *src = &metric_srcs[m];
+  why[0] = '\0';
+  const cJSON *o = doc;
+  if (src->section) {
+    if (section_missing(doc, src->section, why, whylen)) return (double)NAN;
+    o = item(doc, src->section);
+  }
+  const cJSON *v = item(o, src->field);
+  if (src->sub) v = item(v, src->sub);
+  if (cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble >= 0) return v->valuedouble;
+  /* backend_cpu_us_per_op is null because a part is missing: name that part. */
+  if (m == JOB_DM_BACKEND_CPU && (section_missing(doc, "redis", why, whylen) ||
+                                  (doc_batching(doc) != 0 && section_missing(doc, "agent", why, whylen))))
+    return (double)NAN;
+  const cJSON *note = src->section ? item(item(doc, src->section), "note") : NULL;
+  snprintf(why, whylen, "%s%s%s%s%s is %s%s%s%s", src->section ? src->section : "", src->section ? "." : "",
+           src->field, src->sub ? "." : "", src->sub ? src->sub : "",
+           !v ? "missing" : cJSON_IsNull(v) ? "null" : cJSON_IsNumber(v) ? "negative" : "not a number",
+           cJSON_IsString(note) ? " (" : "", cJSON_IsString(note) ? note->valuestring : "",
+           cJSON_IsString(note) ? ")" : "");
+  return (double)NAN;
+}
+
+static bool series_add(struct job_doc_series *s, double v, const char *why) {
+  if (isnan(v)) {
+    if (!s->why[0]) snprintf(s->why, sizeof s->why, "%s", why);
+    return true;
+  }
+  double *n = realloc(s->v, (s->n + 1) * sizeof *n);
+  if (!n) return false;
+  s->v = n;
+  s->v[s->n++] = v;
+  return true;
+}
+
+static bool add_doc_metrics(struct job_side *s, const cJSON *doc) {
+  char why[sizeof s->per_doc[0].why];
+  for (int m = 0; m < JOB_DM_COUNT; m++) {
+    double v = job_doc_metric_value(doc, (enum job_doc_metric)m, why, sizeof why);
+    if (!series_add(&s->per_doc[m], v, why)) return false;
+  }
+  int b = doc_batching(doc);
+  s->batching = s->docs == 0 ? b : (s->batching == b ? b : -1);
+  return true;
+}
+
 enum rb_err job_side_add(struct job_side *s, const cJSON *doc, char *err, size_t errlen) {
-  const cJSON *raw = cJSON_GetObjectItemCaseSensitive(doc, "raw_results");
+  const cJSON *raw = item(doc, "raw_results");
   if (isnan(get(doc, "schema_version", NULL)) || !cJSON_IsArray(raw))
     return rb_errorf(RB_ERR_INVALID, err, errlen, "not an rbench results document (no schema_version or raw_results)");
   size_t first = s->n;
   const cJSON *r;
   cJSON_ArrayForEach(r, raw) {
-    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "warmup"))) continue;
-    if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "success"))) continue;
+    if (cJSON_IsTrue(item(r, "warmup"))) continue;
+    if (!cJSON_IsTrue(item(r, "success"))) continue;
     double v = get(r, "execution_time_ms", NULL);
     if (!isnan(v) && !push(s, v)) return rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
   }
@@ -64,15 +156,17 @@ enum rb_err job_side_add(struct job_side *s, const cJSON *doc, char *err, size_t
   if (cnt && !tmp) return rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
   if (cnt) memcpy(tmp, s->exec + first, cnt * sizeof *tmp);
   job_sort_doubles(tmp, cnt);
-  s->medians[s->docs++] = cnt ? job_quantile_sorted(tmp, cnt, 50) : (double)NAN;
+  s->medians[s->docs] = cnt ? job_quantile_sorted(tmp, cnt, 50) : (double)NAN;
   free(tmp);
+  if (!add_doc_metrics(s, doc)) return rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
+  s->docs++;
   s->measured += get(doc, "invocations", "measured");
   s->succeeded += get(doc, "invocations", "succeeded");
   s->cold_starts += get(doc, "cold_starts", NULL);
   s->achieved_rate_sum += get(doc, "achieved_rate", NULL);
   s->requested_rate_sum += get(doc, "requested_rate", NULL);
   s->throughput_sum += get(doc, "throughput", NULL);
-  const cJSON *srv = cJSON_GetObjectItemCaseSensitive(doc, "server");
+  const cJSON *srv = item(doc, "server");
   add_p50(srv, "duration_ms", &s->srv_duration_sum, &s->srv_duration_n);
   add_p50(srv, "wait_time_ms", &s->srv_wait_sum, &s->srv_wait_n);
   add_p50(srv, "init_time_ms", &s->srv_init_sum, &s->srv_init_n);
@@ -81,13 +175,24 @@ enum rb_err job_side_add(struct job_side *s, const cJSON *doc, char *err, size_t
 
 static double ratio(double x, double n) { return n > 0 ? x / n : (double)NAN; }
 
-static void row(struct job_comparison *c, const char *metric, double a, double b, int test) {
+size_t job_quantile_min_samples(double q) {
+  if (q <= 0 || q >= 100) return 1;
+  return (size_t)ceil(100.0 / (100.0 - q) - 1e-9);
+}
+
+static struct job_cmp_row *row(struct job_comparison *c, const char *metric, const char *key, double a,
+                               double b, enum job_cmp_test test) {
   struct job_cmp_row *r = &c->rows[c->nrows++];
+  memset(r, 0, sizeof *r);
   r->metric = metric;
+  r->key = key;
   r->a = a;
   r->b = b;
   r->change = (a != 0 && !isnan(a) && !isnan(b)) ? (b - a) / a : (double)NAN;
   r->test = test;
+  r->p = (double)NAN;
+  r->reliable_a = r->reliable_b = true;
+  return r;
 }
 
 static double q(const double *sorted, size_t n, double p) {
@@ -100,25 +205,80 @@ static double mean(const double *v, size_t n) {
   return n ? s / (double)n : (double)NAN;
 }
 
+static void pct_row(struct job_comparison *c, const char *metric, const char *key, const double *sa, size_t na,
+                    const double *sb, size_t nb, double quantile, enum job_cmp_test test) {
+  struct job_cmp_row *r = row(c, metric, key, q(sa, na, quantile), q(sb, nb, quantile), test);
+  size_t need = job_quantile_min_samples(quantile);
+  r->quantile = quantile;
+  r->na = na;
+  r->nb = nb;
+  r->reliable_a = na >= need;
+  r->reliable_b = nb >= need;
+  /* Comparing two maxima is not comparing p99s: such a row gets no test. */
+  if (test == JOB_TEST_P99_CI && !(r->reliable_a && r->reliable_b)) r->test = JOB_TEST_NONE;
+}
+
 static void latency_rows(struct job_comparison *c, const struct job_side *a, const struct job_side *b,
                          double *sa, double *sb) {
-  row(c, "execution p50 (ms)", q(sa, a->n, 50), q(sb, b->n, 50), 1);
-  row(c, "execution p90 (ms)", q(sa, a->n, 90), q(sb, b->n, 90), 0);
-  row(c, "execution p99 (ms)", q(sa, a->n, 99), q(sb, b->n, 99), 2);
-  row(c, "execution mean (ms)", mean(sa, a->n), mean(sb, b->n), 1);
-  row(c, "execution min (ms)", q(sa, a->n, 0), q(sb, b->n, 0), 0);
-  row(c, "execution max (ms)", q(sa, a->n, 100), q(sb, b->n, 100), 0);
+  pct_row(c, "execution p50 (ms)", "execution_p50_ms", sa, a->n, sb, b->n, 50, JOB_TEST_LATENCY_MWU);
+  pct_row(c, "execution p90 (ms)", "execution_p90_ms", sa, a->n, sb, b->n, 90, JOB_TEST_NONE);
+  pct_row(c, "execution p99 (ms)", "execution_p99_ms", sa, a->n, sb, b->n, 99, JOB_TEST_P99_CI);
+  row(c, "execution mean (ms)", "execution_mean_ms", mean(sa, a->n), mean(sb, b->n), JOB_TEST_LATENCY_MWU);
+  row(c, "execution min (ms)", "execution_min_ms", q(sa, a->n, 0), q(sb, b->n, 0), JOB_TEST_NONE);
+  row(c, "execution max (ms)", "execution_max_ms", q(sa, a->n, 100), q(sb, b->n, 100), JOB_TEST_NONE);
+}
+
+static double series_median(const struct job_doc_series *s) {
+  if (!s->n) return (double)NAN;
+  double *t = malloc(s->n * sizeof *t);
+  if (!t) return (double)NAN;
+  memcpy(t, s->v, s->n * sizeof *t);
+  job_sort_doubles(t, s->n);
+  double m = s->n % 2 ? t[s->n / 2] : (t[s->n / 2 - 1] + t[s->n / 2]) / 2;
+  free(t);
+  return m;
+}
+
+static const char *series_why(const struct job_side *s, const struct job_doc_series *x) {
+  if (x->n) return NULL;
+  return s->docs ? x->why : "no documents";
+}
+
+/* A row of per-document figures: the median of the repetitions' values, tested with
+ * Mann-Whitney U on those values. */
+static void doc_row(struct job_comparison *c, const char *metric, const char *key, const struct job_side *a,
+                    const struct job_side *b, enum job_doc_metric m) {
+  const struct job_doc_series *x = &a->per_doc[m], *y = &b->per_doc[m];
+  struct job_cmp_row *r = row(c, metric, key, series_median(x), series_median(y), JOB_TEST_PER_DOC_MWU);
+  r->na = x->n;
+  r->nb = y->n;
+  r->why_a = series_why(a, x);
+  r->why_b = series_why(b, y);
+  struct job_mwu t;
+  if (x->n && y->n && job_mwu_test(x->v, x->n, y->v, y->n, &t) == RB_OK) r->p = t.p;
+  else r->test = JOB_TEST_NONE;
 }
 
 static void other_rows(struct job_comparison *c, const struct job_side *a, const struct job_side *b) {
-  row(c, "success rate", ratio(a->succeeded, a->measured), ratio(b->succeeded, b->measured), 0);
-  row(c, "error rate", 1 - ratio(a->succeeded, a->measured), 1 - ratio(b->succeeded, b->measured), 0);
-  row(c, "requested rate (/s)", ratio(a->requested_rate_sum, (double)a->docs), ratio(b->requested_rate_sum, (double)b->docs), 0);
-  row(c, "achieved rate (/s)", ratio(a->achieved_rate_sum, (double)a->docs), ratio(b->achieved_rate_sum, (double)b->docs), 0);
-  row(c, "server duration p50 (ms)", ratio(a->srv_duration_sum, (double)a->srv_duration_n), ratio(b->srv_duration_sum, (double)b->srv_duration_n), 0);
-  row(c, "server waitTime p50 (ms)", ratio(a->srv_wait_sum, (double)a->srv_wait_n), ratio(b->srv_wait_sum, (double)b->srv_wait_n), 0);
-  row(c, "server initTime p50 (ms)", ratio(a->srv_init_sum, (double)a->srv_init_n), ratio(b->srv_init_sum, (double)b->srv_init_n), 0);
-  row(c, "cold starts", a->cold_starts, b->cold_starts, 0);
+  row(c, "success rate", "success_rate", ratio(a->succeeded, a->measured), ratio(b->succeeded, b->measured), JOB_TEST_NONE);
+  row(c, "error rate", "error_rate", 1 - ratio(a->succeeded, a->measured), 1 - ratio(b->succeeded, b->measured), JOB_TEST_NONE);
+  row(c, "requested rate (/s)", "requested_rate", ratio(a->requested_rate_sum, (double)a->docs), ratio(b->requested_rate_sum, (double)b->docs), JOB_TEST_NONE);
+  row(c, "achieved rate (/s)", "achieved_rate", ratio(a->achieved_rate_sum, (double)a->docs), ratio(b->achieved_rate_sum, (double)b->docs), JOB_TEST_NONE);
+  doc_row(c, "throughput (/s)", "throughput", a, b, JOB_DM_THROUGHPUT);
+  row(c, "server duration p50 (ms)", "server_duration_p50_ms", ratio(a->srv_duration_sum, (double)a->srv_duration_n), ratio(b->srv_duration_sum, (double)b->srv_duration_n), JOB_TEST_NONE);
+  row(c, "server waitTime p50 (ms)", "server_wait_time_p50_ms", ratio(a->srv_wait_sum, (double)a->srv_wait_n), ratio(b->srv_wait_sum, (double)b->srv_wait_n), JOB_TEST_NONE);
+  row(c, "server initTime p50 (ms)", "server_init_time_p50_ms", ratio(a->srv_init_sum, (double)a->srv_init_n), ratio(b->srv_init_sum, (double)b->srv_init_n), JOB_TEST_NONE);
+  row(c, "cold starts", "cold_starts", a->cold_starts, b->cold_starts, JOB_TEST_NONE);
+}
+
+static void backend_rows(struct job_comparison *c, const struct job_side *a, const struct job_side *b) {
+  doc_row(c, "Redis CPU/op (us)", "redis_cpu_us_per_op", a, b, JOB_DM_REDIS_CPU);
+  doc_row(c, "Redis commands/op", "redis_commands_per_op", a, b, JOB_DM_REDIS_COMMANDS);
+  doc_row(c, "Redis reads/op", "redis_reads_per_op", a, b, JOB_DM_REDIS_READS);
+  doc_row(c, "Redis bytes/op", "redis_bytes_per_op", a, b, JOB_DM_REDIS_BYTES);
+  doc_row(c, "agent CPU/op (us)", "agent_cpu_us_per_op", a, b, JOB_DM_AGENT_CPU);
+  doc_row(c, "backend CPU/op (us)", "backend_cpu_us_per_op", a, b, JOB_DM_BACKEND_CPU);
+  doc_row(c, "commands per batch", "commands_per_batch", a, b, JOB_DM_PER_BATCH);
 }
 
 enum rb_err job_compare_compute(const struct job_side *a, const struct job_side *b, double alpha,
@@ -137,6 +297,7 @@ enum rb_err job_compare_compute(const struct job_side *a, const struct job_side 
   job_sort_doubles(sb, b->n);
   latency_rows(out, a, b, sa, sb);
   other_rows(out, a, b);
+  backend_rows(out, a, b);
   enum rb_err rc = RB_OK;
   out->mwu_on_medians = a->docs > 1 || b->docs > 1;
   if (out->mwu_on_medians)
@@ -152,23 +313,75 @@ enum rb_err job_compare_compute(const struct job_side *a, const struct job_side 
   }
   for (size_t i = 0; i < out->nrows; i++) {
     struct job_cmp_row *r = &out->rows[i];
-    if (r->test == 1) r->significant = out->have_test && out->mwu.p < alpha;
-    if (r->test == 2) r->significant = out->have_ci && (out->p99_diff.lo > 0 || out->p99_diff.hi < 0);
+    if (r->test == JOB_TEST_LATENCY_MWU) {
+      r->p = out->have_test ? out->mwu.p : (double)NAN;
+      r->significant = out->have_test && out->mwu.p < alpha;
+    }
+    if (r->test == JOB_TEST_P99_CI) r->significant = out->have_ci && (out->p99_diff.lo > 0 || out->p99_diff.hi < 0);
+    if (r->test == JOB_TEST_PER_DOC_MWU) r->significant = r->p < alpha;
   }
   free(sa);
   free(sb);
   return rc == RB_ERR_NOMEM ? rc : RB_OK;
 }
 
-static void cell(char *buf, size_t len, double v) {
-  if (isnan(v)) snprintf(buf, len, "-");
-  else snprintf(buf, len, "%.4g", v);
+const struct job_cmp_row *job_compare_row(const struct job_comparison *c, const char *key) {
+  for (size_t i = 0; i < c->nrows; i++)
+    if (!strcmp(c->rows[i].key, key)) return &c->rows[i];
+  return NULL;
+}
+
+static void cell(char *buf, size_t len, double v, const char *why, bool reliable) {
+  if (isnan(v)) snprintf(buf, len, "%s", why ? "n/a" : "-");
+  else snprintf(buf, len, "%.4g%s", v, reliable ? "" : "*");
 }
 
 static void change_cell(char *buf, size_t len, const struct job_cmp_row *r) {
   if (r->test && !r->significant) snprintf(buf, len, "~");
   else if (isnan(r->change)) snprintf(buf, len, "-");
   else snprintf(buf, len, "%+.1f%%", r->change * 100);
+}
+
+static void note_cell(char *buf, size_t len, const struct job_cmp_row *r) {
+  int k = 0;
+  if (r->test == JOB_TEST_LATENCY_MWU) k = snprintf(buf, len, "  (U test)");
+  else if (r->test == JOB_TEST_P99_CI) k = snprintf(buf, len, "  (CI)");
+  else if (r->test == JOB_TEST_PER_DOC_MWU) k = snprintf(buf, len, "  (U test, %zu+%zu reps)", r->na, r->nb);
+  else buf[0] = '\0';
+  if (r->quantile > 0 && k >= 0 && (size_t)k < len) snprintf(buf + k, len - (size_t)k, "  n=%zu+%zu", r->na, r->nb);
+}
+
+static bool any_unreliable(const struct job_comparison *c) {
+  for (size_t i = 0; i < c->nrows; i++) {
+    const struct job_cmp_row *r = &c->rows[i];
+    if ((!r->reliable_a && r->na) || (!r->reliable_b && r->nb)) return true;
+  }
+  return false;
+}
+
+/* One line per distinct reason a side's figures are missing, naming the rows it empties. */
+static void print_unavailable(FILE *f, const struct job_comparison *c, bool side_b) {
+  for (size_t i = 0; i < c->nrows; i++) {
+    const char *why = side_b ? c->rows[i].why_b : c->rows[i].why_a;
+    bool seen = false;
+    for (size_t k = 0; why && k < i && !seen; k++) {
+      const char *w = side_b ? c->rows[k].why_b : c->rows[k].why_a;
+      seen = w && !strcmp(w, why);
+    }
+    if (!why || seen) continue;
+    fprintf(f, "n/a in %c (%s", side_b ? 'B' : 'A', c->rows[i].metric);
+    for (size_t k = i + 1; k < c->nrows; k++) {
+      const char *w = side_b ? c->rows[k].why_b : c->rows[k].why_a;
+      if (w && !strcmp(w, why)) fprintf(f, ", %s", c->rows[k].metric);
+    }
+    fprintf(f, "): %s\n", why);
+  }
+}
+
+/* The p99 interval compares maxima when a side has fewer than 100 invocations. */
+static bool p99_reliable(const struct job_comparison *c) {
+  const struct job_cmp_row *r = job_compare_row(c, "execution_p99_ms");
+  return r && r->reliable_a && r->reliable_b;
 }
 
 void job_compare_print(FILE *f, const struct job_side *a, const struct job_side *b,
@@ -178,13 +391,20 @@ void job_compare_print(FILE *f, const struct job_side *a, const struct job_side 
   fprintf(f, "%-26s %12s %12s %10s\n", "metric", "A", "B", "change");
   for (size_t i = 0; i < c->nrows; i++) {
     const struct job_cmp_row *r = &c->rows[i];
-    char av[32], bv[32], ch[32];
-    cell(av, sizeof av, r->a);
-    cell(bv, sizeof bv, r->b);
+    char av[32], bv[32], ch[32], note[64];
+    cell(av, sizeof av, r->a, r->why_a, r->reliable_a);
+    cell(bv, sizeof bv, r->b, r->why_b, r->reliable_b);
     change_cell(ch, sizeof ch, r);
-    fprintf(f, "%-26s %12s %12s %10s%s\n", r->metric, av, bv, ch, r->test ? (r->test == 1 ? "  (U test)" : "  (CI)") : "");
+    note_cell(note, sizeof note, r);
+    fprintf(f, "%-26s %12s %12s %10s%s\n", r->metric, av, bv, ch, note);
   }
   fputc('\n', f);
+  if (any_unreliable(c))
+    fprintf(f, "* fewer samples (n) than the percentile needs (p90: %zu, p99: %zu): the value is the sample\n"
+               "  maximum, not that percentile, and gets no test; run more invocations or repetitions\n",
+            job_quantile_min_samples(90), job_quantile_min_samples(99));
+  print_unavailable(f, c, false);
+  print_unavailable(f, c, true);
   if (c->have_test)
     fprintf(f, "Mann-Whitney U on %s: U=%.1f n=%zu+%zu p=%.4g%s (%s at alpha %.2g); P(A > B)=%.3f\n",
             c->mwu_on_medians ? "per-repetition medians" : "invocation execution times", c->mwu.u,
@@ -194,8 +414,10 @@ void job_compare_print(FILE *f, const struct job_side *a, const struct job_side 
     fprintf(f, "Mann-Whitney U: not enough successful invocations to test\n");
   if (c->have_ci) {
     fprintf(f, "median difference B-A: %+.4g ms, 95%% CI [%+.4g, %+.4g]\n", c->median_diff.estimate, c->median_diff.lo, c->median_diff.hi);
-    fprintf(f, "p99 difference B-A:    %+.4g ms, 95%% CI [%+.4g, %+.4g]\n", c->p99_diff.estimate, c->p99_diff.lo, c->p99_diff.hi);
+    if (p99_reliable(c))
+      fprintf(f, "p99 difference B-A:    %+.4g ms, 95%% CI [%+.4g, %+.4g]\n", c->p99_diff.estimate, c->p99_diff.lo, c->p99_diff.hi);
   }
+  fprintf(f, "(U test, N+M reps): median of the repetitions' values, Mann-Whitney U on those values\n");
   fprintf(f, "~ : the difference is not significant\n");
 }
 
@@ -209,6 +431,7 @@ static cJSON *side_json(const struct job_side *s) {
   cJSON_AddStringToObject(o, "label", s->label);
   cJSON_AddNumberToObject(o, "documents", (double)s->docs);
   cJSON_AddNumberToObject(o, "successful_invocations", (double)s->n);
+  if (s->batching >= 0) cJSON_AddBoolToObject(o, "batching", s->batching);
   return o;
 }
 
@@ -220,22 +443,48 @@ static cJSON *ci_json(const struct job_ci *ci) {
   return o;
 }
 
+static const char *test_name(enum job_cmp_test t) {
+  switch (t) {
+    case JOB_TEST_LATENCY_MWU: return "mann_whitney";
+    case JOB_TEST_P99_CI: return "bootstrap_ci95";
+    case JOB_TEST_PER_DOC_MWU: return "mann_whitney_per_repetition";
+    case JOB_TEST_NONE: break;
+  }
+  return NULL;
+}
+
+static cJSON *row_json(const struct job_cmp_row *r) {
+  cJSON *x = cJSON_CreateObject();
+  cJSON_AddStringToObject(x, "metric", r->metric);
+  cJSON_AddStringToObject(x, "key", r->key);
+  add_num(x, "a", r->a);
+  add_num(x, "b", r->b);
+  add_num(x, "change", r->change);
+  if (r->test) {
+    cJSON_AddStringToObject(x, "test", test_name(r->test));
+    cJSON_AddBoolToObject(x, "significant", r->significant);
+    if (!isnan(r->p)) cJSON_AddNumberToObject(x, "p", r->p);
+  }
+  if (r->quantile > 0 || r->test == JOB_TEST_PER_DOC_MWU || r->why_a || r->why_b) {
+    cJSON_AddNumberToObject(x, "samples_a", (double)r->na);
+    cJSON_AddNumberToObject(x, "samples_b", (double)r->nb);
+  }
+  if (r->quantile > 0) {
+    cJSON_AddNumberToObject(x, "min_samples", (double)job_quantile_min_samples(r->quantile));
+    cJSON_AddBoolToObject(x, "reliable", r->reliable_a && r->reliable_b);
+  }
+  if (r->why_a) cJSON_AddStringToObject(x, "a_unavailable", r->why_a);
+  if (r->why_b) cJSON_AddStringToObject(x, "b_unavailable", r->why_b);
+  return x;
+}
+
 cJSON *job_compare_json(const struct job_side *a, const struct job_side *b,
                         const struct job_comparison *c) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddItemToObject(o, "a", side_json(a));
   cJSON_AddItemToObject(o, "b", side_json(b));
   cJSON *rows = cJSON_AddArrayToObject(o, "rows");
-  for (size_t i = 0; i < c->nrows; i++) {
-    const struct job_cmp_row *r = &c->rows[i];
-    cJSON *x = cJSON_CreateObject();
-    cJSON_AddStringToObject(x, "metric", r->metric);
-    add_num(x, "a", r->a);
-    add_num(x, "b", r->b);
-    add_num(x, "change", r->change);
-    if (r->test) cJSON_AddBoolToObject(x, "significant", r->significant);
-    cJSON_AddItemToArray(rows, x);
-  }
+  for (size_t i = 0; i < c->nrows; i++) cJSON_AddItemToArray(rows, row_json(&c->rows[i]));
   if (c->have_test) {
     cJSON *m = cJSON_AddObjectToObject(o, "mann_whitney");
     cJSON_AddStringToObject(m, "on", c->mwu_on_medians ? "per_repetition_medians" : "invocations");
@@ -249,7 +498,82 @@ cJSON *job_compare_json(const struct job_side *a, const struct job_side *b,
   }
   if (c->have_ci) {
     cJSON_AddItemToObject(o, "median_difference_ms", ci_json(&c->median_diff));
-    cJSON_AddItemToObject(o, "p99_difference_ms", ci_json(&c->p99_diff));
+    if (p99_reliable(c)) cJSON_AddItemToObject(o, "p99_difference_ms", ci_json(&c->p99_diff));
+  }
+  if (a->batching == 0 && b->batching == 1) {
+    char h[512];
+    job_compare_headline(c, h, sizeof h);
+    cJSON_AddStringToObject(o, "headline", h);
   }
   return o;
+}
+
+/* ---- the headline sentence ------------------------------------------------------------ */
+
+static void p_text(char *buf, size_t len, double p) {
+  if (p < 0.001) snprintf(buf, len, "p<0.001");
+  else snprintf(buf, len, "p=%.2g", p);
+}
+
+/* Smallest two-sided p the exact Mann-Whitney test can give with n1 + n2 values. */
+static double min_p(size_t n1, size_t n2) {
+  double comb = 1;
+  for (size_t i = 1; i <= n2; i++) comb = comb * (double)(n1 + i) / (double)i;
+  return 2.0 / comb;
+}
+
+/* "cut Redis CPU per operation 3.8x (p=0.008)" and its true variants. */
+static void cost_phrase(const struct job_cmp_row *r, const char *what, double alpha, char *buf, size_t len) {
+  char p[32];
+  p_text(p, sizeof p, r->p);
+  bool lower = r->b < r->a;
+  double factor = lower ? r->a / r->b : r->b / r->a;
+  char fx[32];
+  if (isfinite(factor)) snprintf(fx, sizeof fx, "%.3gx", factor);
+  else snprintf(fx, sizeof fx, "from %.3g to %.3g", r->a, r->b);
+  if (r->a == r->b)
+    snprintf(buf, len, "left %s unchanged (%.3g, %s)", what, r->a, p);
+  else if (r->significant)
+    snprintf(buf, len, "%s %s %s (%s)", lower ? "cut" : "raised", what, fx, p);
+  else if (min_p(r->na, r->nb) >= alpha)
+    snprintf(buf, len, "%s %s %s on too few repetitions to test (%zu+%zu)", lower ? "lowered" : "raised", what, fx,
+             r->na, r->nb);
+  else
+    snprintf(buf, len, "made no significant difference to %s (%s %s, %s)", what, fx, lower ? "lower" : "higher", p);
+}
+
+/* "added 0.8 ms at p50 (p=0.008)" and its true variants. */
+static void latency_phrase(const struct job_cmp_row *r, char *buf, size_t len) {
+  char p[32];
+  p_text(p, sizeof p, r->p);
+  double d = r->b - r->a;
+  if (isnan(d) || isnan(r->p))
+    snprintf(buf, len, "p50 latency could not be compared");
+  else if (!r->significant)
+    snprintf(buf, len, "made no significant difference to p50 latency (%+.2g ms, %s)", d, p);
+  else
+    snprintf(buf, len, "%s %.2g ms at p50 (%s)", d > 0 ? "added" : "saved", fabs(d), p);
+}
+
+void job_compare_headline(const struct job_comparison *c, char *buf, size_t len) {
+  const struct job_cmp_row *cpu = job_compare_row(c, "redis_cpu_us_per_op");
+  const struct job_cmp_row *backend = job_compare_row(c, "backend_cpu_us_per_op");
+  const struct job_cmp_row *p50 = job_compare_row(c, "execution_p50_ms");
+  const char *what = "Redis CPU per operation";
+  if (cpu && (isnan(cpu->a) || isnan(cpu->b)) && backend && !isnan(backend->a) && !isnan(backend->b)) {
+    cpu = backend;
+    what = "backend CPU per operation";
+  }
+  char lat[200], cost[300];
+  latency_phrase(p50, lat, sizeof lat);
+  bool lat_verb = strncmp(lat, "p50", 3) != 0;
+  if (!cpu || isnan(cpu->a) || isnan(cpu->b) || cpu->test != JOB_TEST_PER_DOC_MWU) {
+    const char *why = cpu ? (cpu->why_b ? cpu->why_b : cpu->why_a) : NULL;
+    snprintf(buf, len, "%s%s; Redis CPU per operation was not measured%s%s%s", lat_verb ? "batching " : "", lat,
+             why ? " (" : "", why ? why : "", why ? ")" : "");
+    return;
+  }
+  cost_phrase(cpu, what, c->alpha, cost, sizeof cost);
+  if (lat_verb) snprintf(buf, len, "batching %s and %s", cost, lat);
+  else snprintf(buf, len, "batching %s; %s", cost, lat);
 }

@@ -1,12 +1,18 @@
 /* job_compare.h: `rbench compare A B` (the seed's compare_results.py): a table of latency
- * percentiles, success and error rates, achieved rate and server-side times, with the change
- * from A to B and whether it is significant.
+ * percentiles, success and error rates, achieved rate, throughput, server-side times and the
+ * backend's cost (Redis and agent CPU, commands, reads and bytes per operation, commands per
+ * batch), with the change from A to B and whether it is significant.
  *
- * Each side is one or more results documents (repetitions). With one document per side the
- * test is Mann-Whitney U on the invocations' execution times; with several it is Mann-Whitney
- * U on the per-repetition medians (repetitions, not invocations, are the independent units).
- * Confidence intervals for the median and p99 differences come from a seeded bootstrap over
- * the pooled invocations. "~" marks a difference that is not significant at alpha. */
+ * Each side is one or more results documents (repetitions). Percentile rows pool the
+ * invocations of every repetition and carry their sample count: a percentile q resting on
+ * fewer than 1/(1-q) samples is the sample maximum, so it is marked unreliable rather than
+ * presented as that percentile. With one document per side the latency test is Mann-Whitney
+ * U on the invocations' execution times; with several it is Mann-Whitney U on the
+ * per-repetition medians (repetitions, not invocations, are the independent units). Rows
+ * taken from per-document figures (throughput, the backend rows) are tested with Mann-Whitney
+ * U on their per-repetition values and show the median of those values. Confidence intervals
+ * for the median and p99 differences come from a seeded bootstrap over the pooled
+ * invocations. "~" marks a difference that is not significant at alpha. */
 #ifndef JOB_COMPARE_H
 #define JOB_COMPARE_H
 
@@ -18,6 +24,25 @@
 #include "job_stats.h"
 #include "rb_error.h"
 
+/* Figures every results document gives once (one value per repetition). */
+enum job_doc_metric {
+  JOB_DM_THROUGHPUT,
+  JOB_DM_REDIS_CPU,      /* redis.cpu_us_per_op */
+  JOB_DM_REDIS_COMMANDS, /* redis.commands_per_op */
+  JOB_DM_REDIS_READS,    /* redis.reads_per_op */
+  JOB_DM_REDIS_BYTES,    /* redis.bytes_per_op */
+  JOB_DM_AGENT_CPU,      /* agent.cpu_us_per_op */
+  JOB_DM_BACKEND_CPU,    /* backend_cpu_us_per_op */
+  JOB_DM_PER_BATCH,      /* agent.commands_per_batch.mean */
+  JOB_DM_COUNT
+};
+
+struct job_doc_series {
+  double *v;       /* the documents' values, where they had one */
+  size_t n;
+  char why[200];   /* why the first document without a value had none ("" when all had one) */
+};
+
 struct job_side {
   char label[128];
   size_t docs;
@@ -28,6 +53,8 @@ struct job_side {
   double achieved_rate_sum, requested_rate_sum, throughput_sum;
   double srv_duration_sum, srv_wait_sum, srv_init_sum; /* per-document p50s, summed */
   size_t srv_duration_n, srv_wait_n, srv_init_n;
+  struct job_doc_series per_doc[JOB_DM_COUNT];
+  int batching;        /* scenario.parameters.batching of the documents: 0, 1, -1 unknown or mixed */
 };
 
 void job_side_init(struct job_side *s, const char *label);
@@ -35,14 +62,30 @@ void job_side_free(struct job_side *s);
 /* Adds a results document (borrowed). RB_ERR_INVALID when it is not an rbench document. */
 enum rb_err job_side_add(struct job_side *s, const cJSON *doc, char *err, size_t errlen);
 
-#define JOB_CMP_ROWS 14
+/* Value of one per-document figure of doc, or NAN with the reason in why (pure). */
+double job_doc_metric_value(const cJSON *doc, enum job_doc_metric m, char *why, size_t whylen);
+
+#define JOB_CMP_ROWS 24
+
+enum job_cmp_test {
+  JOB_TEST_NONE,
+  JOB_TEST_LATENCY_MWU, /* the latency Mann-Whitney test (invocations or per-repetition medians) */
+  JOB_TEST_P99_CI,      /* the bootstrap interval of the p99 difference excludes 0 */
+  JOB_TEST_PER_DOC_MWU  /* Mann-Whitney U on the per-repetition values of this row */
+};
 
 struct job_cmp_row {
-  const char *metric;
+  const char *metric; /* for people, e.g. "Redis CPU/op (us)" */
+  const char *key;    /* for programs, e.g. "redis_cpu_us_per_op" */
   double a, b;        /* NAN when unknown */
   double change;      /* (b - a) / a, NAN when undefined */
-  int test;           /* 0 none, 1 Mann-Whitney, 2 p99 interval */
+  enum job_cmp_test test;
   bool significant;
+  double p;           /* the row's p-value, NAN when it has none */
+  double quantile;    /* percentile rows: q in (0,100); 0 otherwise */
+  size_t na, nb;      /* samples behind a and b: invocations (percentile rows) or repetitions */
+  bool reliable_a, reliable_b; /* percentile rows: at least 1/(1-q) samples */
+  const char *why_a, *why_b;   /* borrowed from the sides: why a or b is unknown, or NULL */
 };
 
 struct job_comparison {
@@ -56,14 +99,25 @@ struct job_comparison {
   double alpha;
 };
 
-/* Computes the comparison (pure). */
+/* Smallest sample on which the nearest-rank percentile q (0..100) is not the maximum. */
+size_t job_quantile_min_samples(double q);
+
+/* Computes the comparison (pure). The rows borrow strings from a and b. */
 enum rb_err job_compare_compute(const struct job_side *a, const struct job_side *b, double alpha,
                                 uint64_t seed, struct job_comparison *out);
+/* The row with this key, or NULL. */
+const struct job_cmp_row *job_compare_row(const struct job_comparison *c, const char *key);
 /* The human table. */
 void job_compare_print(FILE *f, const struct job_side *a, const struct job_side *b,
                        const struct job_comparison *c);
 /* The --json form (owned by the caller). */
 cJSON *job_compare_json(const struct job_side *a, const struct job_side *b,
                         const struct job_comparison *c);
+
+/* One sentence a reader can quote about A = direct and B = batched, e.g. "batching cut Redis
+ * CPU per operation 3.8x (p=0.008) and added 0.8 ms at p50 (p=0.008)"; it stays true when
+ * batching is worse, the difference is not significant or a figure is missing. Writes at most
+ * len bytes into buf (pure). */
+void job_compare_headline(const struct job_comparison *c, char *buf, size_t len);
 
 #endif

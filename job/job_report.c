@@ -57,13 +57,27 @@ static double get(const cJSON *o, const char *k) {
 static void run_label(struct job_report_run *r, const cJSON *doc) {
   const cJSON *sc = cJSON_GetObjectItemCaseSensitive(doc, "scenario");
   const cJSON *run = cJSON_GetObjectItemCaseSensitive(sc, "run");
+  const cJSON *b = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sc, "parameters"), "batching");
   double rep = get(sc, "repetition"), reps = get(sc, "repetitions");
-  snprintf(r->label, sizeof r->label, "%s", cJSON_IsString(run) ? run->valuestring : "run");
-  snprintf(r->group, sizeof r->group, "%s", r->label);
+  r->rep = rep >= 1 && rep < 1e6 ? (int)rep : 1;
+  r->batching = cJSON_IsBool(b) ? cJSON_IsTrue(b) : -1;
+  r->sweep_rate = get(cJSON_GetObjectItemCaseSensitive(doc, "sweep"), "rate");
+  snprintf(r->group, sizeof r->group, "%s", cJSON_IsString(run) ? run->valuestring : "run");
+  if (!isnan(r->sweep_rate)) {
+    size_t n = strlen(r->group);
+    snprintf(r->group + n, sizeof r->group - n, " @%.4g/s", r->sweep_rate);
+  }
+  snprintf(r->label, sizeof r->label, "%s", r->group);
   if (reps > 1) {
     size_t n = strlen(r->label);
-    snprintf(r->label + n, sizeof r->label - n, " r%.0f", rep);
+    snprintf(r->label + n, sizeof r->label - n, " r%d", r->rep);
   }
+}
+
+bool job_report_is_sweep(const cJSON *doc) {
+  const cJSON *kind = cJSON_GetObjectItemCaseSensitive(doc, "kind");
+  return cJSON_IsString(kind) && !strcmp(kind->valuestring, "sweep") &&
+         cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(doc, "steps"));
 }
 
 /* Per-second p50/p99 from (second, value) pairs. */
@@ -100,6 +114,7 @@ enum rb_err job_report_run_init(struct job_report_run *r, const cJSON *doc, char
   memset(r, 0, sizeof *r);
   const cJSON *raw = cJSON_GetObjectItemCaseSensitive(doc, "raw_results");
   if (!cJSON_IsArray(raw)) return rb_errorf(RB_ERR_INVALID, err, errlen, "not an rbench results document");
+  r->doc = doc;
   run_label(r, doc);
   r->success_rate = get(doc, "success_rate");
   r->achieved_rate = get(doc, "achieved_rate");
@@ -148,7 +163,7 @@ void job_report_run_free(struct job_report_run *r) {
   memset(r, 0, sizeof *r);
 }
 
-static void xml_text(FILE *out, const char *s) {
+void job_report_xml_text(FILE *out, const char *s) {
   for (; *s; s++) {
     if (*s == '<') fputs("&lt;", out);
     else if (*s == '>') fputs("&gt;", out);
@@ -177,7 +192,7 @@ static void axes(FILE *out, const struct frame *f, const char *title, const char
                  const char *ylabel, bool pct_axis) {
   fprintf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n", W, H, W, H);
   fprintf(out, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n<text x=\"%.0f\" y=\"22\" font-size=\"15\" font-weight=\"bold\">", ML);
-  xml_text(out, title);
+  job_report_xml_text(out, title);
   fprintf(out, "</text>\n<g stroke=\"#ccc\">\n");
   for (int i = 0; i <= 5; i++) {
     double y = f->ymax * i / 5;
@@ -200,30 +215,76 @@ static void axes(FILE *out, const struct frame *f, const char *title, const char
     fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", px(f, x), H - MB + 18, lab);
   }
   fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", (ML + W - MR) / 2, H - 10);
-  xml_text(out, xlabel);
+  job_report_xml_text(out, xlabel);
   fprintf(out, "</text>\n<text x=\"16\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 16 %.1f)\">", (MT + H - MB) / 2, (MT + H - MB) / 2);
-  xml_text(out, ylabel);
+  job_report_xml_text(out, ylabel);
   fprintf(out, "</text>\n</g>\n");
 }
 
-static void legend(FILE *out, const struct job_report_run *runs, size_t count) {
-  for (size_t i = 0; i < count; i++) {
-    double y = MT + 10 + (double)i * 18;
-    fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"/>", W - MR + 12, y, W - MR + 32, y, job_report_run_color(runs, i));
-    fprintf(out, "<text x=\"%.1f\" y=\"%.1f\">", W - MR + 38, y + 4);
-    xml_text(out, runs[i].label);
-    fprintf(out, "</text>\n");
+/* Repetition k of a group gets marker shape (k - 1) % SHAPES. */
+enum { SHAPES = 6 };
+
+static int max_rep(const struct job_report_run *runs, size_t count) {
+  int m = 1;
+  for (size_t i = 0; i < count; i++) m = runs[i].rep > m ? runs[i].rep : m;
+  return m;
+}
+
+static void marker(FILE *out, double x, double y, int shape, const char *color) {
+  switch (shape % SHAPES) {
+    case 0: fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.2\"/>", x, y); break;
+    case 1: fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"6\" height=\"6\"/>", x - 3, y - 3); break;
+    case 2: fprintf(out, "<path d=\"M%.1f %.1fl3.6 6.2h-7.2z\"/>", x, y - 4); break;
+    case 3: fprintf(out, "<path d=\"M%.1f %.1fl4 4l-4 4l-4 -4z\"/>", x, y - 4); break;
+    case 4: fprintf(out, "<path d=\"M%.1f %.1fh8M%.1f %.1fv8\" stroke=\"%s\" stroke-width=\"2\"/>", x - 4, y, x, y - 4, color); break;
+    default: fprintf(out, "<path d=\"M%.1f %.1fl7 7M%.1f %.1fl-7 7\" stroke=\"%s\" stroke-width=\"2\"/>", x - 3.5, y - 3.5, x + 3.5, y - 3.5, color); break;
   }
 }
 
-static void polyline(FILE *out, const struct frame *f, const double *x, const double *y, size_t n,
-                     const char *color, bool dashed) {
+/* One entry per group (its colour), then the repetitions' marker shapes. */
+static void legend(FILE *out, const struct job_report_run *runs, size_t count) {
+  enum { MAX_ENTRIES = 15 };
+  double y = MT + 10;
+  size_t shown = 0, groups = 0;
+  for (size_t i = 0; i < count; i++) {
+    if (!first_of_group(runs, i)) continue;
+    groups++;
+    if (shown++ >= MAX_ENTRIES - 1 && count > MAX_ENTRIES) continue;
+    fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"/>", W - MR + 12, y, W - MR + 32, y, job_report_run_color(runs, i));
+    fprintf(out, "<text x=\"%.1f\" y=\"%.1f\">", W - MR + 38, y + 4);
+    job_report_xml_text(out, runs[i].group);
+    fprintf(out, "</text>\n");
+    y += 18;
+  }
+  if (groups > shown) {
+    fprintf(out, "<text x=\"%.1f\" y=\"%.1f\">… %zu more</text>\n", W - MR + 38, y + 4, groups - shown);
+    y += 18;
+  }
+  int reps = max_rep(runs, count);
+  for (int k = 1; k <= reps && k <= SHAPES; k++) {
+    fprintf(out, "<g fill=\"#555\">");
+    marker(out, W - MR + 22, y, k - 1, "#555");
+    fprintf(out, "</g><text x=\"%.1f\" y=\"%.1f\">r%d%s</text>\n", W - MR + 38, y + 4, k, reps > SHAPES ? " (shapes repeat)" : "");
+    y += 16;
+  }
+}
+
+/* A line through the points, with the repetition's marker every `every` points (every
+ * point of a short run, so a run of one or two seconds still shows). */
+static void series(FILE *out, const struct frame *f, const double *x, const double *y, size_t n,
+                   const char *color, bool dashed, int shape, size_t every) {
   fprintf(out, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\"%s points=\"", color,
           dashed ? " stroke-dasharray=\"5,3\"" : "");
   for (size_t i = 0; i < n; i++)
     if (!isnan(y[i])) fprintf(out, "%.1f,%.1f ", px(f, x[i]), py(f, y[i]));
-  fprintf(out, "\"/>\n");
+  fprintf(out, "\"/>\n<g fill=\"%s\">", dashed ? "white" : color);
+  if (dashed) fprintf(out, "<g stroke=\"%s\">", color);
+  for (size_t i = 0; every && i < n; i += every)
+    if (!isnan(y[i])) marker(out, px(f, x[i]), py(f, y[i]), shape, color);
+  fprintf(out, "%s</g>\n", dashed ? "</g>" : "");
 }
+
+static size_t marker_step(size_t n) { return n <= 30 ? 1 : (n + 29) / 30; }
 
 static void plot_percentiles(FILE *out, const struct job_report_run *runs, size_t count) {
   struct frame f = {1, 1};
@@ -246,7 +307,7 @@ static void plot_percentiles(FILE *out, const struct job_report_run *runs, size_
       double p = 100.0 * (1.0 - pow(10, -xs[k]));
       ys[k] = job_quantile_sorted(r->exec_sorted, r->n, p);
     }
-    polyline(out, &f, xs, ys, PTS, job_report_run_color(runs, i), false);
+    series(out, &f, xs, ys, PTS, job_report_run_color(runs, i), false, r->rep - 1, PTS / 6 + (size_t)(i % 7) * 3);
   }
   legend(out, runs, count);
   fprintf(out, "</svg>\n");
@@ -273,11 +334,13 @@ static void plot_seconds(FILE *out, const struct job_report_run *runs, size_t co
     double *xs = malloc((r->seconds + 1) * sizeof *xs);
     if (!xs) continue;
     for (size_t s = 0; s < r->seconds; s++) xs[s] = (double)s + 0.5;
+    const char *color = job_report_run_color(runs, i);
+    size_t every = marker_step(r->seconds);
     if (plot == JOB_PLOT_LATENCY) {
-      polyline(out, &f, xs, r->sec_p50, r->seconds, job_report_run_color(runs, i), false);
-      polyline(out, &f, xs, r->sec_p99, r->seconds, job_report_run_color(runs, i), true);
+      series(out, &f, xs, r->sec_p50, r->seconds, color, false, r->rep - 1, every);
+      series(out, &f, xs, r->sec_p99, r->seconds, color, true, r->rep - 1, every);
     } else {
-      polyline(out, &f, xs, plot == JOB_PLOT_THROUGHPUT ? r->sec_ok : r->sec_err, r->seconds, job_report_run_color(runs, i), false);
+      series(out, &f, xs, plot == JOB_PLOT_THROUGHPUT ? r->sec_ok : r->sec_err, r->seconds, color, false, r->rep - 1, every);
     }
     free(xs);
   }
@@ -290,32 +353,74 @@ void job_report_svg(FILE *out, enum job_plot plot, const struct job_report_run *
   else plot_seconds(out, runs, count, plot);
 }
 
-static void summary_table(FILE *out, const struct job_report_run *runs, size_t count) {
-  fprintf(out, "<table><tr><th>run</th><th>invocations</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th>"
-               "<th>max ms</th><th>success</th><th>requested /s</th><th>achieved /s</th></tr>\n");
-  for (size_t i = 0; i < count; i++) {
-    const struct job_report_run *r = &runs[i];
-    fprintf(out, "<tr><td><span style=\"color:%s\">&#9632;</span> ", job_report_run_color(runs, i));
-    xml_text(out, r->label);
-    fprintf(out, "</td><td>%zu</td><td>%.4g</td><td>%.4g</td><td>%.4g</td><td>%.4g</td><td>%.2f%%</td><td>%.4g</td><td>%.4g</td></tr>\n",
-            r->n, get(r->summary, "p50"), get(r->summary, "p90"), get(r->summary, "p99"), get(r->summary, "max"),
-            r->success_rate * 100, r->requested_rate, r->achieved_rate);
-  }
-  fprintf(out, "</table>\n");
+/* ---- latency against load (sweep summaries) ----------------------------------------------- */
+
+static double step_x(const cJSON *step) {
+  double x = get(step, "achieved_rate");
+  return isnan(x) ? get(step, "rate") : x;
 }
 
-void job_report_html(FILE *out, const struct job_report_run *runs, size_t count) {
-  fprintf(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>rbench report</title>\n"
-               "<style>body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse}"
-               "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child{text-align:left}"
-               "figure{margin:1.5em 0}</style></head><body>\n<h1>rbench report</h1>\n");
-  fprintf(out, "<p>Execution time is measured from each invocation's intended start (open loop, "
-               "coordinated omission corrected). rbench %s (%s).</p>\n", RBENCH_VERSION, RBENCH_GIT_COMMIT);
-  summary_table(out, runs, count);
-  for (int p = 0; p < 4; p++) {
-    fprintf(out, "<figure>\n");
-    job_report_svg(out, (enum job_plot)p, runs, count);
-    fprintf(out, "</figure>\n");
+static const char *sweep_name(const cJSON *sweep) {
+  const cJSON *run = cJSON_GetObjectItemCaseSensitive(sweep, "run");
+  return cJSON_IsString(run) ? run->valuestring : "sweep";
+}
+
+static void load_frame(const cJSON *const *sweeps, size_t count, struct frame *f, double *slo) {
+  double xmax = 0, ymax = 0;
+  *slo = (double)NAN;
+  for (size_t i = 0; i < count; i++) {
+    const cJSON *st;
+    cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(sweeps[i], "steps")) {
+      double x = step_x(st), y = get(st, "p99_ms");
+      if (isfinite(x)) xmax = fmax(xmax, x);
+      if (isfinite(y)) ymax = fmax(ymax, y);
+    }
+    double s = get(cJSON_GetObjectItemCaseSensitive(sweeps[i], "slo"), "p99_ms");
+    if (isfinite(s) && isnan(*slo)) *slo = s;
   }
-  fprintf(out, "</body></html>\n");
+  if (!isnan(*slo)) ymax = fmax(ymax, *slo);
+  f->xmax = nice_max(xmax);
+  f->ymax = nice_max(ymax);
+}
+
+static void load_line(FILE *out, const struct frame *f, const cJSON *sweep, const char *color, bool p99) {
+  const cJSON *steps = cJSON_GetObjectItemCaseSensitive(sweep, "steps"), *st;
+  fprintf(out, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\"%s points=\"", color, p99 ? "" : " stroke-dasharray=\"5,3\"");
+  cJSON_ArrayForEach(st, steps) {
+    double x = step_x(st), y = get(st, p99 ? "p99_ms" : "p50_ms");
+    if (isfinite(x) && isfinite(y)) fprintf(out, "%.1f,%.1f ", px(f, x), py(f, y));
+  }
+  fprintf(out, "\"/>\n");
+  if (!p99) return;
+  cJSON_ArrayForEach(st, steps) { /* filled: met the SLO; hollow: failed it */
+    double x = step_x(st), y = get(st, "p99_ms");
+    bool met = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "met_slo"));
+    if (isfinite(x) && isfinite(y))
+      fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\" stroke=\"%s\" stroke-width=\"1.5\"/>\n", px(f, x), py(f, y), met ? color : "white", color);
+  }
+}
+
+void job_report_load_svg(FILE *out, const cJSON *const *sweeps, size_t count) {
+  struct frame f;
+  double slo;
+  load_frame(sweeps, count, &f, &slo);
+  axes(out, &f, "Latency against load (p99 solid, p50 dashed)", "achieved rate (invocations/s)", "execution time (ms)", false);
+  if (!isnan(slo))
+    fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\" stroke-dasharray=\"2,3\"/>"
+                 "<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\">SLO p99 %.4g ms</text>\n",
+            ML, py(&f, slo), W - MR, py(&f, slo), ML + 4, py(&f, slo) - 4, slo);
+  double y = MT + 10;
+  for (size_t i = 0; i < count; i++) {
+    const char *color = palette[i % (sizeof palette / sizeof palette[0])];
+    load_line(out, &f, sweeps[i], color, true);
+    load_line(out, &f, sweeps[i], color, false);
+    fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"/><text x=\"%.1f\" y=\"%.1f\">", W - MR + 12, y, W - MR + 32, y, color, W - MR + 38, y + 4);
+    job_report_xml_text(out, sweep_name(sweeps[i]));
+    fprintf(out, "</text>\n");
+    y += 18;
+  }
+  fprintf(out, "<g fill=\"#555\"><circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\"/><text x=\"%.1f\" y=\"%.1f\">met the SLO</text>"
+               "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"white\" stroke=\"#555\"/><text x=\"%.1f\" y=\"%.1f\">failed it</text></g>\n",
+          W - MR + 22, y, W - MR + 38, y + 4, W - MR + 22, y + 18, W - MR + 38, y + 22);
+  fprintf(out, "</svg>\n");
 }

@@ -1,14 +1,21 @@
 /* job_report.h: `rbench report`: one self-contained HTML file with inline SVG plots drawn
  * here (no scripts, no external files), or one SVG with --svg.
  *
+ * The page answers "what does batching buy?" first: a headline comparing the direct and the
+ * batched run (which is which comes from the documents' batching parameter), then the
+ * settings that produced it, the latency-vs-load curve of any capacity sweeps, the
+ * distributions per mode and the per-repetition table. The plots:
+ *
  *   percentiles  execution time against percentile on the log 1/(1-p) axis (HdrHistogram's
  *                way of showing tails: 90%, 99%, 99.9% equally spaced), one curve per run
  *   latency      p50 (solid) and p99 (dashed) execution time per second of the run
  *   throughput   successful completions per second
  *   errors       failed invocations per second
+ *   load         p50/p99 against achieved rate, one line per sweep summary (sweep.json)
  *
- * A run is the raw_results of one results document. The renderer is pure: it takes series
- * and writes SVG text to a FILE (a file or a memory stream). */
+ * Colour tells groups apart (a run name, and the rate for a sweep step), the marker shape
+ * tells the repetitions of a group apart. A run is the raw_results of one results document.
+ * The renderer is pure: it takes runs and writes text to a FILE (a file or a memory stream). */
 #ifndef JOB_REPORT_H
 #define JOB_REPORT_H
 
@@ -17,12 +24,17 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "job_compare.h"
 #include "rb_error.h"
 
 /* One run's samples, extracted from a results document. */
 struct job_report_run {
-  char label[160];     /* run name and repetition, e.g. "batched r3" */
-  char group[160];     /* run name alone: repetitions of one run share a colour */
+  char label[160];     /* group and repetition, e.g. "batched r3" or "batched @200/s r3" */
+  char group[160];     /* run name (and sweep rate): repetitions of a group share a colour */
+  const cJSON *doc;    /* borrowed: the whole document */
+  int rep;             /* scenario.repetition, 1 when absent */
+  int batching;        /* scenario.parameters.batching: 1, 0, -1 unknown */
+  double sweep_rate;   /* sweep.rate of a sweep step, NAN otherwise */
   double *exec_sorted; /* execution times (ms) of measured successful invocations, ascending */
   size_t n;
   double *sec_p50, *sec_p99; /* per second of intended start (NAN when empty) */
@@ -36,6 +48,9 @@ struct job_report_run {
 enum rb_err job_report_run_init(struct job_report_run *r, const cJSON *doc, char *err, size_t errlen);
 void job_report_run_free(struct job_report_run *r);
 
+/* True when doc is a sweep summary (kind "sweep" with a steps array). */
+bool job_report_is_sweep(const cJSON *doc);
+
 /* The colour of runs[i]: one per distinct group, in order of first appearance, so every
  * repetition of "direct" has one colour and every repetition of "batched" another. */
 const char *job_report_run_color(const struct job_report_run *runs, size_t i);
@@ -48,10 +63,34 @@ int job_plot_parse(const char *name);
 /* x coordinate of percentile p (0..100) on the 1/(1-p) axis: log10(1/(1-p/100)). */
 double job_report_pct_x(double p);
 
+/* Writes s with the XML special characters escaped. */
+void job_report_xml_text(FILE *out, const char *s);
+
 /* Writes one <svg> element. */
 void job_report_svg(FILE *out, enum job_plot plot, const struct job_report_run *runs, size_t count);
 
-/* Writes the whole HTML document. */
-void job_report_html(FILE *out, const struct job_report_run *runs, size_t count);
+/* Writes the latency-vs-load <svg> of sweep summaries (borrowed). */
+void job_report_load_svg(FILE *out, const cJSON *const *sweeps, size_t count);
+
+/* The direct-vs-batched comparison the page opens with. */
+struct job_report_headline {
+  bool have;                /* a direct and a batched group were found */
+  char direct[160], batched[160]; /* their group names */
+  struct job_side a, b;     /* a = direct, b = batched */
+  struct job_comparison c;
+  char sentence[512];       /* the quotable sentence, or why there is none */
+};
+
+/* Picks the groups (the first direct and first batched run that are not sweep steps; with
+ * only sweep steps, the highest rate both modes ran) and compares them (pure). Free with
+ * job_report_headline_free. RB_ERR_NOMEM on allocation failure. */
+enum rb_err job_report_headline_compute(const struct job_report_run *runs, size_t count,
+                                        struct job_report_headline *h);
+void job_report_headline_free(struct job_report_headline *h);
+
+/* Writes the whole HTML document. sweeps may be NULL when count_sweeps is 0. */
+void job_report_html(FILE *out, const struct job_report_run *runs, size_t count,
+                     const cJSON *const *sweeps, size_t count_sweeps,
+                     const struct job_report_headline *h);
 
 #endif

@@ -13,6 +13,8 @@ PACKAGES=(
   redis-server redis-tools nutcracker curl python3 bc
   # self-signed certificates for the TLS tests of rbench (openwhisk target, ConfigMap writer)
   openssl
+  # the browser check of the report page (ctest label browser; playwright-core drives it)
+  chromium
   # image build (action/Dockerfile) and a local registry
   buildah docker-registry debootstrap
   # sanitizers and fuzzing
@@ -20,6 +22,21 @@ PACKAGES=(
   # per-invocation counts of tools/bench-runner-counts.sh (perf trace, perf probe, callgrind)
   linux-perf valgrind
 )
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+# playwright-core from npm (tests/browser/package-lock.json) drives Debian's chromium; it
+# downloads no browser. Node and npm come from Debian unless a node with npm is installed.
+browser_deps() {
+  if ! command -v npm >/dev/null 2>&1; then
+    $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  if [ ! -d "$root/tests/browser/node_modules/playwright-core" ]; then
+    (cd "$root/tests/browser" && npm ci --no-audit --no-fund --silent)
+  fi
+}
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -30,11 +47,10 @@ done
 
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
+  browser_deps
   exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
@@ -45,4 +61,5 @@ for svc in redis-server nutcracker docker-registry; do
     $SUDO systemctl stop "$svc" || true
   fi
 done
+browser_deps
 echo "install-deps: done"

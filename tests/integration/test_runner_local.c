@@ -152,6 +152,16 @@ static void test_compare_report_doctor(void **state) {
   assert_non_null(strstr(text, "<!DOCTYPE html>"));
   assert_non_null(strstr(text, "many r2"));
   free(text);
+  /* The output directory itself: report finds OUT/RUN/rK.json below it (issue 12 item 5)
+   * and prints the headline line (two direct runs here: no pair, and it says so). */
+  char *rep3[] = {NULL, "report", outdir, "-o", html, NULL};
+  assert_int_equal(run_rbench(rep3, NULL, 20000, &log), 0);
+  assert_non_null(strstr(log, "headline: no direct and batched runs to compare (4 direct, 0 batched"));
+  free(log);
+  text = read_text(html);
+  assert_non_null(strstr(text, "few r1"));
+  assert_non_null(strstr(text, "many r2"));
+  free(text);
   snprintf(svg, sizeof svg, "%s/p.svg", tmpdir);
   char *rep2[] = {NULL, "report", a, "--svg", "percentiles", "-o", svg, NULL};
   assert_int_equal(run_rbench(rep2, NULL, 20000, NULL), 0);

@@ -11,6 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "job_cli.h"
 #include "job_compare.h"
 #include "job_report.h"
 
@@ -22,6 +26,9 @@ static cJSON *doc(const char *run, int rep, int reps, int n, double base, double
   cJSON_AddStringToObject(sc, "run", run);
   cJSON_AddNumberToObject(sc, "repetition", rep);
   cJSON_AddNumberToObject(sc, "repetitions", reps);
+  cJSON *params = cJSON_AddObjectToObject(sc, "parameters");
+  cJSON_AddBoolToObject(params, "batching", strstr(run, "batch") != NULL);
+  cJSON_AddNumberToObject(params, "rate", 10);
   cJSON *inv = cJSON_AddObjectToObject(d, "invocations");
   cJSON_AddNumberToObject(inv, "measured", n);
   cJSON_AddNumberToObject(inv, "succeeded", n);
@@ -40,6 +47,257 @@ static cJSON *doc(const char *run, int rep, int reps, int n, double base, double
     cJSON_AddItemToArray(raw, r);
   }
   return d;
+}
+
+/* The backend sections (docs/results.md) of a results document: Redis figures per operation
+ * and, when per_batch > 0, the agent's; backend_cpu_us_per_op is their sum. */
+static void add_backend(cJSON *d, double redis_cpu, double cmds, double reads, double agent_cpu, double per_batch) {
+  cJSON *r = cJSON_AddObjectToObject(d, "redis");
+  cJSON_AddStringToObject(r, "endpoint", "127.0.0.1:6379");
+  cJSON_AddNumberToObject(r, "cpu_us_per_op", redis_cpu);
+  cJSON_AddNumberToObject(r, "commands_per_op", cmds);
+  cJSON_AddNumberToObject(r, "reads_per_op", reads);
+  cJSON_AddNumberToObject(r, "writes_per_op", reads);
+  cJSON_AddNumberToObject(r, "bytes_per_op", 85);
+  cJSON_AddBoolToObject(r, "shared", false);
+  if (per_batch > 0) {
+    cJSON *a = cJSON_AddObjectToObject(d, "agent");
+    cJSON_AddStringToObject(a, "endpoint", "http://127.0.0.1:9121/metrics");
+    cJSON_AddNumberToObject(a, "cpu_us_per_op", agent_cpu);
+    cJSON *cpb = cJSON_AddObjectToObject(a, "commands_per_batch");
+    cJSON_AddNumberToObject(cpb, "mean", per_batch);
+    cJSON_AddNumberToObject(cpb, "p50", per_batch);
+    cJSON_AddNumberToObject(cpb, "p99", per_batch * 2);
+  }
+  cJSON_AddNumberToObject(d, "backend_cpu_us_per_op", redis_cpu + (per_batch > 0 ? agent_cpu : 0));
+}
+
+static size_t count(const char *hay, const char *needle) {
+  size_t n = 0;
+  for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++) n++;
+  return n;
+}
+
+/* The printed table with every run of spaces squeezed to one, so tests read like the rows. */
+static char *print_comparison(const struct job_side *a, const struct job_side *b, const struct job_comparison *c) {
+  char *out = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&out, &len);
+  job_compare_print(f, a, b, c);
+  fclose(f);
+  if (getenv("DEBUG_PRINT")) fputs(out, stderr);
+  char *w = out;
+  for (const char *r = out; *r; r++)
+    if (!(*r == ' ' && w > out && w[-1] == ' ')) *w++ = *r;
+  *w = '\0';
+  return out;
+}
+
+static const cJSON *json_row(const cJSON *j, const char *key) {
+  const cJSON *r;
+  cJSON_ArrayForEach(r, cJSON_GetObjectItem(j, "rows")) {
+    if (!strcmp(cJSON_GetObjectItem(r, "key")->valuestring, key)) return r;
+  }
+  return NULL;
+}
+
+/* Loads reps documents per side: direct with Redis CPU per op dcpu + r, batched bcpu + r. */
+static void load_sides(struct job_side *a, struct job_side *b, int reps, int n, double dcpu, double bcpu,
+                       bool backend) {
+  char err[200];
+  job_side_init(a, "direct");
+  job_side_init(b, "batched");
+  for (int r = 1; r <= reps; r++) {
+    cJSON *x = doc("direct", r, reps, n, 10 + r * 0.1, 0.01), *y = doc("batched", r, reps, n, 11 + r * 0.1, 0.01);
+    if (backend) {
+      add_backend(x, dcpu + r, 1.0, 1.0, 0, 0);
+      add_backend(y, bcpu + r, 1.0, 0.2, 5 + r, 5.5);
+    }
+    assert_int_equal(job_side_add(a, x, err, sizeof err), RB_OK);
+    assert_int_equal(job_side_add(b, y, err, sizeof err), RB_OK);
+    cJSON_Delete(x);
+    cJSON_Delete(y);
+  }
+}
+
+/* Issue 12 item 6: a p99 over fewer than 100 invocations is the maximum; it is marked, not
+ * tested, and pooling the repetitions gives a real one. */
+static void test_percentile_marking(void **state) {
+  (void)state;
+  struct job_side a, b;
+  struct job_comparison c;
+  load_sides(&a, &b, 1, 80, 0, 0, false);
+  assert_int_equal(job_compare_compute(&a, &b, 0.05, 1, &c), RB_OK);
+  const struct job_cmp_row *p99 = job_compare_row(&c, "execution_p99_ms");
+  const struct job_cmp_row *p90 = job_compare_row(&c, "execution_p90_ms");
+  const struct job_cmp_row *max = job_compare_row(&c, "execution_max_ms");
+  assert_int_equal(p99->na, 72); /* 80 invocations, every tenth failed */
+  assert_false(p99->reliable_a);
+  assert_true(p99->a == max->a); /* what the row would have presented as a p99 */
+  assert_int_equal(p99->test, JOB_TEST_NONE);
+  assert_true(p90->reliable_a && p90->reliable_b);
+  char *out = print_comparison(&a, &b, &c);
+  char *line = strstr(out, "execution p99 (ms) ");
+  assert_non_null(line);
+  *strchr(line, '\n') = '\0';
+  assert_int_equal(count(line, "*"), 2); /* both sides marked */
+  assert_non_null(strstr(line, "% n=72+72"));
+  line[strlen(line)] = '\n';
+  assert_non_null(strstr(out, "the value is the sample"));
+  assert_null(strstr(out, "p99 difference")); /* an interval of maxima is not shown */
+  free(out);
+  cJSON *j = job_compare_json(&a, &b, &c);
+  const cJSON *jr = json_row(j, "execution_p99_ms");
+  assert_true(cJSON_IsFalse(cJSON_GetObjectItem(jr, "reliable")));
+  assert_int_equal(cJSON_GetObjectItem(jr, "samples_a")->valueint, 72);
+  assert_int_equal(cJSON_GetObjectItem(jr, "min_samples")->valueint, 100);
+  assert_null(cJSON_GetObjectItem(j, "p99_difference_ms"));
+  cJSON_Delete(j);
+  job_side_free(&a);
+  job_side_free(&b);
+  /* Five repetitions of 80 pool to 400 invocations: a p99 that is not the maximum. */
+  load_sides(&a, &b, 5, 80, 0, 0, false);
+  assert_int_equal(job_compare_compute(&a, &b, 0.05, 1, &c), RB_OK);
+  p99 = job_compare_row(&c, "execution_p99_ms");
+  max = job_compare_row(&c, "execution_max_ms");
+  assert_int_equal(p99->na, 400);
+  assert_true(p99->reliable_a && p99->reliable_b);
+  assert_true(p99->a < max->a);
+  assert_int_equal(p99->test, JOB_TEST_P99_CI);
+  out = print_comparison(&a, &b, &c);
+  assert_null(strstr(out, "* "));
+  assert_non_null(strstr(out, "p99 difference"));
+  free(out);
+  job_side_free(&a);
+  job_side_free(&b);
+  assert_int_equal(job_quantile_min_samples(99), 100);
+  assert_int_equal(job_quantile_min_samples(90), 10);
+  assert_int_equal(job_quantile_min_samples(50), 2);
+}
+
+/* Issue 11: the backend rows, tested on the repetitions' values. */
+static void test_compare_backend_rows(void **state) {
+  (void)state;
+  struct job_side a, b;
+  struct job_comparison c;
+  load_sides(&a, &b, 5, 50, 40, 8, true);
+  assert_int_equal(a.batching, 0);
+  assert_int_equal(b.batching, 1);
+  assert_int_equal(job_compare_compute(&a, &b, 0.05, 1, &c), RB_OK);
+  const struct job_cmp_row *cpu = job_compare_row(&c, "redis_cpu_us_per_op");
+  assert_true(cpu->a == 43 && cpu->b == 11); /* medians of 41..45 and 9..13 */
+  assert_int_equal(cpu->test, JOB_TEST_PER_DOC_MWU);
+  assert_true(fabs(cpu->p - 2.0 / 252.0) < 1e-12); /* complete separation, 5 + 5 */
+  assert_true(cpu->significant);
+  const struct job_cmp_row *cmds = job_compare_row(&c, "redis_commands_per_op");
+  assert_false(cmds->significant); /* equal on both sides */
+  const struct job_cmp_row *agent = job_compare_row(&c, "agent_cpu_us_per_op");
+  assert_true(isnan(agent->a));
+  assert_string_equal(agent->why_a, "direct run: no agent");
+  assert_true(agent->b == 8);
+  assert_int_equal(agent->test, JOB_TEST_NONE);
+  const struct job_cmp_row *per_batch = job_compare_row(&c, "commands_per_batch");
+  assert_true(per_batch->b == 5.5);
+  const struct job_cmp_row *backend = job_compare_row(&c, "backend_cpu_us_per_op");
+  assert_true(backend->a == 43 && backend->b == 19);
+  assert_non_null(job_compare_row(&c, "redis_reads_per_op"));
+  assert_non_null(job_compare_row(&c, "redis_bytes_per_op"));
+  char *out = print_comparison(&a, &b, &c);
+  assert_non_null(strstr(out, "Redis CPU/op (us) 43 11 -74.4% (U test, 5+5 reps)"));
+  assert_non_null(strstr(out, "Redis commands/op 1 1 ~ (U test, 5+5 reps)"));
+  assert_non_null(strstr(out, "agent CPU/op (us) n/a 8 -\n"));
+  assert_non_null(strstr(out, "n/a in A (agent CPU/op (us), commands per batch): direct run: no agent"));
+  free(out);
+  cJSON *j = job_compare_json(&a, &b, &c);
+  const cJSON *jr = json_row(j, "redis_cpu_us_per_op");
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItem(jr, "significant")));
+  assert_int_equal(cJSON_GetObjectItem(jr, "samples_a")->valueint, 5);
+  jr = json_row(j, "agent_cpu_us_per_op");
+  assert_true(cJSON_IsNull(cJSON_GetObjectItem(jr, "a")));
+  assert_string_equal(cJSON_GetObjectItem(jr, "a_unavailable")->valuestring, "direct run: no agent");
+  assert_non_null(strstr(cJSON_GetObjectItem(j, "headline")->valuestring, "cut Redis CPU per operation 3.91x (p=0.0079)"));
+  cJSON_Delete(j);
+  job_side_free(&a);
+  job_side_free(&b);
+}
+
+/* Unavailable or missing sections give n/a and the reason, never 0. */
+static void test_compare_unavailable(void **state) {
+  (void)state;
+  char err[200], why[200];
+  struct job_side a, b;
+  job_side_init(&a, "old");
+  job_side_init(&b, "unreachable");
+  cJSON *x = doc("direct", 1, 1, 50, 10, 0.01), *y = doc("batched", 1, 1, 50, 10, 0.01);
+  cJSON *r = cJSON_AddObjectToObject(y, "redis");
+  cJSON_AddStringToObject(r, "endpoint", "10.0.0.1:6379");
+  cJSON_AddStringToObject(r, "unavailable", "connect: connection refused");
+  cJSON *ag = cJSON_AddObjectToObject(y, "agent");
+  cJSON_AddNullToObject(ag, "endpoint");
+  cJSON_AddStringToObject(ag, "unavailable", "BATCHING_AGENT_METRICS_URL is not set");
+  cJSON_AddNullToObject(y, "backend_cpu_us_per_op");
+  assert_true(isnan(job_doc_metric_value(y, JOB_DM_REDIS_CPU, why, sizeof why)));
+  assert_string_equal(why, "redis unavailable: connect: connection refused");
+  assert_true(isnan(job_doc_metric_value(y, JOB_DM_BACKEND_CPU, why, sizeof why)));
+  assert_string_equal(why, "redis unavailable: connect: connection refused");
+  assert_true(isnan(job_doc_metric_value(x, JOB_DM_REDIS_CPU, why, sizeof why)));
+  assert_string_equal(why, "no redis section in the document");
+  /* A counter that went backwards: null with the sampler's note. */
+  cJSON *z = doc("direct", 1, 1, 10, 10, 0.01);
+  add_backend(z, 1, 1, 1, 0, 0);
+  cJSON *zr = cJSON_GetObjectItem(z, "redis");
+  cJSON_ReplaceItemInObject(zr, "cpu_us_per_op", cJSON_CreateNull());
+  cJSON_AddStringToObject(zr, "note", "used_cpu_sys went backwards: Redis restarted");
+  assert_true(isnan(job_doc_metric_value(z, JOB_DM_REDIS_CPU, why, sizeof why)));
+  assert_string_equal(why, "redis.cpu_us_per_op is null (used_cpu_sys went backwards: Redis restarted)");
+  assert_true(job_doc_metric_value(z, JOB_DM_REDIS_COMMANDS, why, sizeof why) == 1);
+  cJSON_Delete(z);
+  assert_int_equal(job_side_add(&a, x, err, sizeof err), RB_OK);
+  assert_int_equal(job_side_add(&b, y, err, sizeof err), RB_OK);
+  struct job_comparison c;
+  assert_int_equal(job_compare_compute(&a, &b, 0.05, 1, &c), RB_OK);
+  char *out = print_comparison(&a, &b, &c);
+  assert_non_null(strstr(out, "Redis CPU/op (us) n/a n/a -\n"));
+  assert_non_null(strstr(out, "redis unavailable: connect: connection refused"));
+  assert_non_null(strstr(out, "agent unavailable: BATCHING_AGENT_METRICS_URL is not set"));
+  assert_non_null(strstr(out, "no redis section in the document"));
+  free(out);
+  cJSON *j = job_compare_json(&a, &b, &c);
+  const cJSON *jr = json_row(j, "redis_cpu_us_per_op");
+  assert_true(cJSON_IsNull(cJSON_GetObjectItem(jr, "b")));
+  assert_null(cJSON_GetObjectItem(jr, "significant"));
+  assert_non_null(strstr(cJSON_GetObjectItem(j, "headline")->valuestring, "Redis CPU per operation was not measured"));
+  cJSON_Delete(j);
+  job_side_free(&a);
+  job_side_free(&b);
+  cJSON_Delete(x);
+  cJSON_Delete(y);
+}
+
+static void headline_for(int reps, double dcpu, double bcpu, char *buf, size_t len) {
+  struct job_side a, b;
+  struct job_comparison c;
+  load_sides(&a, &b, reps, 50, dcpu, bcpu, true);
+  assert_int_equal(job_compare_compute(&a, &b, 0.05, 1, &c), RB_OK);
+  job_compare_headline(&c, buf, len);
+  job_side_free(&a);
+  job_side_free(&b);
+}
+
+/* The sentence stays true whichever way the figures go. */
+static void test_headline_sentence(void **state) {
+  (void)state;
+  char h[512];
+  headline_for(5, 40, 8, h, sizeof h); /* batching better on CPU, 0.1 ms slower everywhere */
+  assert_string_equal(h, "batching cut Redis CPU per operation 3.91x (p=0.0079) and added 1 ms at p50 (p=0.0079)");
+  headline_for(5, 8, 40, h, sizeof h); /* batching worse */
+  assert_string_equal(h, "batching raised Redis CPU per operation 3.91x (p=0.0079) and added 1 ms at p50 (p=0.0079)");
+  headline_for(5, 40, 32.5, h, sizeof h); /* overlapping: 41..45 against 33.5..37.5 + agent... */
+  assert_non_null(strstr(h, "batching cut Redis CPU per operation"));
+  headline_for(5, 10, 9.5, h, sizeof h); /* 11..15 against 10.5..14.5: interleaved, not significant */
+  assert_non_null(strstr(h, "batching made no significant difference to Redis CPU per operation (1.04x lower, p="));
+  headline_for(1, 40, 8, h, sizeof h); /* one repetition a side cannot be tested */
+  assert_non_null(strstr(h, "batching lowered Redis CPU per operation 4.56x on too few repetitions to test (1+1)"));
 }
 
 static void test_compare_single_documents(void **state) {
@@ -129,12 +387,6 @@ static void test_percentile_axis(void **state) {
   assert_int_equal(job_plot_parse("pie"), -1);
 }
 
-static size_t count(const char *hay, const char *needle) {
-  size_t n = 0;
-  for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++) n++;
-  return n;
-}
-
 static void test_run_colors_by_group(void **state) {
   (void)state;
   /* Interleaved repetitions: every repetition of a run shares its colour, runs differ, and
@@ -177,7 +429,10 @@ static void test_svg_and_html(void **state) {
   assert_null(strstr(out, "direct <&>"));
   free(out);
   f = open_memstream(&out, &len);
-  job_report_html(f, runs, 2);
+  struct job_report_headline h;
+  assert_int_equal(job_report_headline_compute(runs, 2, &h), RB_OK);
+  job_report_html(f, runs, 2, NULL, 0, &h);
+  job_report_headline_free(&h);
   fclose(f);
   assert_true(strncmp(out, "<!DOCTYPE html>", 15) == 0);
   assert_int_equal(count(out, "<svg"), 4);
@@ -191,10 +446,162 @@ static void test_svg_and_html(void **state) {
   cJSON_Delete(d2);
 }
 
+static void write_json(const char *path, const cJSON *d) {
+  char *t = cJSON_PrintUnformatted(d);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(t, f);
+  fclose(f);
+  cJSON_free(t);
+}
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  static char buf[1 << 20];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  return buf;
+}
+
+/* A sweep summary as the contract gives it (i11-contract.md). */
+static cJSON *sweep_doc(const char *run, double max_rate) {
+  cJSON *d = cJSON_CreateObject();
+  cJSON_AddNumberToObject(d, "schema_version", 1);
+  cJSON_AddStringToObject(d, "kind", "sweep");
+  cJSON_AddStringToObject(d, "run", run);
+  cJSON *slo = cJSON_AddObjectToObject(d, "slo");
+  cJSON_AddNumberToObject(slo, "p99_ms", 50);
+  cJSON *steps = cJSON_AddArrayToObject(d, "steps");
+  for (double rate = 50; rate <= max_rate * 2; rate *= 2) {
+    cJSON *st = cJSON_CreateObject();
+    cJSON_AddNumberToObject(st, "rate", rate);
+    cJSON_AddNumberToObject(st, "achieved_rate", rate * 0.99);
+    cJSON_AddNumberToObject(st, "p50_ms", 2);
+    cJSON_AddNumberToObject(st, "p99_ms", rate <= max_rate ? 10 : 80);
+    cJSON_AddBoolToObject(st, "met_slo", rate <= max_rate);
+    cJSON_AddItemToArray(steps, st);
+  }
+  cJSON_AddNumberToObject(d, "max_sustainable_rate", max_rate);
+  return d;
+}
+
+/* Issue 12 item 5: `rbench report DIR` finds DIR/RUN/rK.json (what `rbench run` writes with
+ * repetitions) and sweep summaries below it; a stray JSON file found there is skipped. */
+static void test_report_recurses(void **state) {
+  (void)state;
+  char dir[] = "/tmp/rbench-report-XXXXXX", path[300], out[300];
+  assert_non_null(mkdtemp(dir));
+  const char *const runs[] = {"direct", "batched"};
+  for (int m = 0; m < 2; m++) {
+    snprintf(path, sizeof path, "%s/%s", dir, runs[m]);
+    assert_int_equal(mkdir(path, 0700), 0);
+    for (int r = 1; r <= 5; r++) {
+      cJSON *d = doc(runs[m], r, 5, 40, 10 + m + r * 0.1, 0.01);
+      add_backend(d, m ? 10 + r : 40 + r, 1, m ? 0.2 : 1, 5, m ? 4 : 0);
+      snprintf(path, sizeof path, "%s/%s/r%d.json", dir, runs[m], r);
+      write_json(path, d);
+      cJSON_Delete(d);
+    }
+    snprintf(path, sizeof path, "%s/sweep-%s", dir, runs[m]);
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(path, sizeof path, "%s/sweep-%s/sweep.json", dir, runs[m]);
+    cJSON *sw = sweep_doc(runs[m], m ? 400 : 200);
+    write_json(path, sw);
+    cJSON_Delete(sw);
+  }
+  snprintf(path, sizeof path, "%s/direct/compare.json", dir);
+  cJSON *junk = cJSON_CreateObject();
+  write_json(path, junk);
+  cJSON_Delete(junk);
+  snprintf(out, sizeof out, "%s/report.html", dir);
+  char name[] = "report", o[] = "-o";
+  char *argv[] = {name, dir, o, out, NULL};
+  assert_int_equal(job_report_main(4, argv), 0);
+  const char *html = slurp(out);
+  assert_non_null(strstr(html, "batched r5"));
+  assert_non_null(strstr(html, "direct r1"));
+  assert_non_null(strstr(html, "Batching cut Redis CPU per operation"));
+  assert_non_null(strstr(html, "Latency against load"));
+  assert_non_null(strstr(html, "<td>400</td>")); /* batched's max sustainable rate */
+  assert_null(strstr(html, "<script"));
+  /* The same report from the run directories named one by one. */
+  char d1[300], d2[300];
+  snprintf(d1, sizeof d1, "%s/direct", dir);
+  snprintf(d2, sizeof d2, "%s/batched", dir);
+  char *argv2[] = {name, d1, d2, o, out, NULL};
+  assert_int_equal(job_report_main(5, argv2), 0);
+  /* A directory without results is an error naming it. */
+  snprintf(path, sizeof path, "%s/empty", dir);
+  assert_int_equal(mkdir(path, 0700), 0);
+  char *argv3[] = {name, path, o, out, NULL};
+  assert_int_not_equal(job_report_main(4, argv3), 0);
+  char cmd[400];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+/* The report's page: headline first, then settings, distributions, repetitions last. */
+static void test_report_page_order(void **state) {
+  (void)state;
+  cJSON *docs[4];
+  struct job_report_run runs[4];
+  char err[200];
+  for (int i = 0; i < 4; i++) {
+    docs[i] = doc(i % 2 ? "batched" : "direct", i / 2 + 1, 2, 120, 10 + i % 2, 0.01);
+    if (i % 2) add_backend(docs[i], 10, 1, 0.2, 5, 4);
+    assert_int_equal(job_report_run_init(&runs[i], docs[i], err, sizeof err), RB_OK);
+  }
+  struct job_report_headline h;
+  assert_int_equal(job_report_headline_compute(runs, 4, &h), RB_OK);
+  assert_true(h.have);
+  assert_string_equal(h.direct, "direct");
+  assert_string_equal(h.batched, "batched");
+  assert_int_equal(h.a.docs, 2);
+  char *out = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&out, &len);
+  job_report_html(f, runs, 4, NULL, 0, &h);
+  fclose(f);
+  const char *head = strstr(out, "class=\"headline\"");
+  const char *settings = strstr(out, "<h2>Settings");
+  const char *dist = strstr(out, "<h2>Distributions");
+  const char *reps = strstr(out, "<h2>Repetitions");
+  assert_non_null(head);
+  assert_true(head < settings && settings < dist && dist < reps);
+  assert_null(strstr(out, "Latency against load")); /* no sweep, no curve */
+  assert_non_null(strstr(out, "Redis CPU per operation was not measured (no redis section in the document)"));
+  assert_non_null(strstr(out, "title=\"direct run: no agent\">n/a"));
+  free(out);
+  job_report_headline_free(&h);
+  /* Which side is direct comes from the batching parameter, not the order. */
+  struct job_report_run swapped[2] = {runs[1], runs[0]};
+  assert_int_equal(job_report_headline_compute(swapped, 2, &h), RB_OK);
+  assert_string_equal(h.direct, "direct");
+  job_report_headline_free(&h);
+  /* Only batched runs: no headline, and it says why. */
+  struct job_report_run only[2] = {runs[1], runs[3]};
+  assert_int_equal(job_report_headline_compute(only, 2, &h), RB_OK);
+  assert_false(h.have);
+  assert_non_null(strstr(h.sentence, "no direct and batched runs to compare (0 direct, 2 batched"));
+  job_report_headline_free(&h);
+  for (int i = 0; i < 4; i++) {
+    job_report_run_free(&runs[i]);
+    cJSON_Delete(docs[i]);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_compare_single_documents),
       cmocka_unit_test(test_compare_repetitions_use_medians),
+      cmocka_unit_test(test_percentile_marking),
+      cmocka_unit_test(test_compare_backend_rows),
+      cmocka_unit_test(test_compare_unavailable),
+      cmocka_unit_test(test_headline_sentence),
+      cmocka_unit_test(test_report_recurses),
+      cmocka_unit_test(test_report_page_order),
       cmocka_unit_test(test_percentile_axis),
       cmocka_unit_test(test_run_colors_by_group),
       cmocka_unit_test(test_svg_and_html),

@@ -1,0 +1,484 @@
+/* job_report_page.c: the HTML page of `rbench report`: headline, settings, load curve,
+ * distributions per mode, per-repetition table (see job_report.h). */
+#define _GNU_SOURCE
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "job_report.h"
+#include "job_stats.h"
+#include "rb_version.h"
+
+static const cJSON *item(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
+
+static double num(const cJSON *o, const char *k) {
+  const cJSON *v = item(o, k);
+  return cJSON_IsNumber(v) ? v->valuedouble : (double)NAN;
+}
+
+static const char *str(const cJSON *o, const char *k) {
+  const cJSON *v = item(o, k);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+#define text job_report_xml_text
+
+/* ---- headline ----------------------------------------------------------------------------- */
+
+static const struct job_report_run *first_plain(const struct job_report_run *runs, size_t count, int batching) {
+  for (size_t i = 0; i < count; i++)
+    if (runs[i].batching == batching && isnan(runs[i].sweep_rate)) return &runs[i];
+  return NULL;
+}
+
+/* With only sweep steps: the highest rate at which both modes ran. */
+static void pick_sweep_pair(const struct job_report_run *runs, size_t count, const struct job_report_run **d,
+                            const struct job_report_run **b) {
+  for (size_t i = 0; i < count; i++) {
+    if (runs[i].batching != 0 || isnan(runs[i].sweep_rate)) continue;
+    for (size_t k = 0; k < count; k++) {
+      if (runs[k].batching != 1 || runs[k].sweep_rate != runs[i].sweep_rate) continue;
+      if (!*d || runs[i].sweep_rate > (*d)->sweep_rate) {
+        *d = &runs[i];
+        *b = &runs[k];
+      }
+    }
+  }
+}
+
+static enum rb_err add_group(struct job_side *s, const struct job_report_run *runs, size_t count, const char *group) {
+  char err[200];
+  for (size_t i = 0; i < count; i++) {
+    if (strcmp(runs[i].group, group)) continue;
+    enum rb_err rc = job_side_add(s, runs[i].doc, err, sizeof err);
+    if (rc != RB_OK) return rc;
+  }
+  return RB_OK;
+}
+
+static void no_pair(struct job_report_headline *h, const struct job_report_run *runs, size_t count) {
+  size_t modes[3] = {0, 0, 0};
+  for (size_t i = 0; i < count; i++) modes[runs[i].batching + 1]++;
+  snprintf(h->sentence, sizeof h->sentence,
+           "no direct and batched runs to compare (%zu direct, %zu batched, %zu without a batching parameter)",
+           modes[1], modes[2], modes[0]);
+}
+
+enum rb_err job_report_headline_compute(const struct job_report_run *runs, size_t count,
+                                        struct job_report_headline *h) {
+  memset(h, 0, sizeof *h);
+  const struct job_report_run *d = first_plain(runs, count, 0), *b = first_plain(runs, count, 1);
+  if (!d || !b) {
+    d = b = NULL;
+    pick_sweep_pair(runs, count, &d, &b);
+  }
+  if (!d || !b) {
+    no_pair(h, runs, count);
+    return RB_OK;
+  }
+  snprintf(h->direct, sizeof h->direct, "%s", d->group);
+  snprintf(h->batched, sizeof h->batched, "%s", b->group);
+  job_side_init(&h->a, h->direct);
+  job_side_init(&h->b, h->batched);
+  enum rb_err rc = add_group(&h->a, runs, count, h->direct);
+  if (rc == RB_OK) rc = add_group(&h->b, runs, count, h->batched);
+  if (rc == RB_OK) rc = job_compare_compute(&h->a, &h->b, 0.05, 1, &h->c);
+  if (rc != RB_OK) {
+    job_report_headline_free(h);
+    return rc;
+  }
+  h->have = true;
+  job_compare_headline(&h->c, h->sentence, sizeof h->sentence);
+  return RB_OK;
+}
+
+void job_report_headline_free(struct job_report_headline *h) {
+  job_side_free(&h->a);
+  job_side_free(&h->b);
+  h->have = false;
+}
+
+static void value_cell(FILE *out, double v, const char *why, bool reliable) {
+  if (isnan(v)) {
+    fprintf(out, "<td class=\"na\">n/a</td>");
+    (void)why;
+  } else {
+    fprintf(out, "<td>%.4g%s</td>", v, reliable ? "" : "*");
+  }
+}
+
+static void significance_cell(FILE *out, const struct job_cmp_row *r) {
+  char p[32];
+  snprintf(p, sizeof p, r->p < 0.001 ? "p&lt;0.001" : "p=%.2g", r->p);
+  fprintf(out, "<td class=\"l\">");
+  if (r->why_a || r->why_b) {
+    fprintf(out, "n/a: ");
+    text(out, r->why_a ? r->why_a : r->why_b);
+    if (r->why_a && r->why_b && strcmp(r->why_a, r->why_b)) {
+      fprintf(out, "; ");
+      text(out, r->why_b);
+    }
+  } else if (r->test == JOB_TEST_P99_CI) {
+    fprintf(out, r->significant ? "<b>significant</b> (95%% CI of the difference excludes 0)" : "~ not significant (95%% CI includes 0)");
+  } else if (r->test && !isnan(r->p)) {
+    if (r->significant) fprintf(out, "<b>significant</b>, %s", p);
+    else fprintf(out, "~ not significant, %s", p);
+  } else if (r->quantile > 0 && !(r->reliable_a && r->reliable_b)) {
+    fprintf(out, "no test: under %zu invocations, the value is the maximum", job_quantile_min_samples(r->quantile));
+  } else {
+    fprintf(out, "no test");
+  }
+  if (r->test == JOB_TEST_PER_DOC_MWU) fprintf(out, " (%zu+%zu repetitions)", r->na, r->nb);
+  if (r->quantile > 0) fprintf(out, " (%zu+%zu invocations)", r->na, r->nb);
+  fprintf(out, "</td>");
+}
+
+/* The run's name under the mode's, unless it is the same word. */
+static void mode_name(FILE *out, const char *group, const char *mode) {
+  if (!strcmp(group, mode)) return;
+  fprintf(out, "<br><small>");
+  text(out, group);
+  fprintf(out, "</small>");
+}
+
+static void headline_section(FILE *out, const struct job_report_headline *h) {
+  fprintf(out, "<p class=\"headline\">");
+  if (h->have) {
+    char s[sizeof h->sentence];
+    snprintf(s, sizeof s, "%s", h->sentence);
+    s[0] = (char)(s[0] >= 'a' && s[0] <= 'z' ? s[0] - 32 : s[0]);
+    text(out, s);
+    fprintf(out, ".</p>\n");
+  } else {
+    text(out, h->sentence);
+    fprintf(out, "</p>\n");
+    return;
+  }
+  static const char *const keys[] = {"execution_p50_ms", "execution_p99_ms", "throughput",
+                                     "redis_cpu_us_per_op", "backend_cpu_us_per_op", "redis_reads_per_op",
+                                     "redis_commands_per_op", "commands_per_batch"};
+  fprintf(out, "<div class=\"wide\"><table><tr><th>metric</th><th>direct");
+  mode_name(out, h->direct, "direct");
+  fprintf(out, "</th><th>batched");
+  mode_name(out, h->batched, "batched");
+  fprintf(out, "</th><th>batched / direct</th><th class=\"l\">significance (alpha 0.05)</th></tr>\n");
+  bool starred = false;
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+    const struct job_cmp_row *r = job_compare_row(&h->c, keys[i]);
+    if (!r) continue;
+    fprintf(out, "<tr><td>");
+    text(out, r->metric);
+    fprintf(out, "</td>");
+    value_cell(out, r->a, r->why_a, r->reliable_a);
+    value_cell(out, r->b, r->why_b, r->reliable_b);
+    if (r->a > 0 && !isnan(r->b)) fprintf(out, "<td>%.3gx</td>", r->b / r->a);
+    else fprintf(out, "<td>-</td>");
+    significance_cell(out, r);
+    fprintf(out, "</tr>\n");
+    starred |= !r->reliable_a || !r->reliable_b;
+  }
+  fprintf(out, "</table></div>\n<p class=\"note\">Latency p50: Mann-Whitney U on %s; the other rows: the median of the "
+               "repetitions' values, Mann-Whitney U on those values. ~ marks a difference that is not significant.%s</p>\n",
+          h->c.mwu_on_medians ? "the per-repetition medians" : "the invocations' execution times",
+          starred ? " * fewer invocations than the percentile needs (p99: 100): the value is the sample maximum." : "");
+}
+
+/* ---- settings ----------------------------------------------------------------------------- */
+
+static bool first_of_group(const struct job_report_run *runs, size_t j) {
+  for (size_t k = 0; k < j; k++)
+    if (strcmp(runs[k].group, runs[j].group) == 0) return false;
+  return true;
+}
+
+static size_t group_docs(const struct job_report_run *runs, size_t count, const char *group) {
+  size_t n = 0;
+  for (size_t i = 0; i < count; i++) n += strcmp(runs[i].group, group) == 0;
+  return n;
+}
+
+static void param_cell(FILE *out, const cJSON *params, const char *k) {
+  const cJSON *v = item(params, k);
+  if (cJSON_IsNumber(v)) fprintf(out, "<td>%.6g</td>", v->valuedouble);
+  else if (cJSON_IsBool(v)) fprintf(out, "<td>%s</td>", cJSON_IsTrue(v) ? "yes" : "no");
+  else if (cJSON_IsString(v)) {
+    fprintf(out, "<td>");
+    text(out, v->valuestring);
+    fprintf(out, "</td>");
+  } else fprintf(out, "<td>-</td>");
+}
+
+static void runs_table(FILE *out, const struct job_report_run *runs, size_t count) {
+  static const char *const keys[] = {"batching", "rate", "invocations", "duration", "warmup", "ops", "operation",
+                                     "parallel", "value_size", "key_space", "max_in_flight"};
+  static const char *const heads[] = {"batching", "rate /s", "invocations", "duration s", "warm-up s", "ops",
+                                      "operation", "parallel", "value size", "key space", "max in flight"};
+  fprintf(out, "<div class=\"wide\"><table><tr><th>run</th>");
+  for (size_t k = 0; k < sizeof heads / sizeof heads[0]; k++) fprintf(out, "<th>%s</th>", heads[k]);
+  fprintf(out, "<th>documents</th></tr>\n");
+  for (size_t i = 0; i < count; i++) {
+    if (!first_of_group(runs, i)) continue;
+    const cJSON *params = item(item(runs[i].doc, "scenario"), "parameters");
+    fprintf(out, "<tr><td>");
+    text(out, runs[i].group);
+    fprintf(out, "</td>");
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) param_cell(out, params, keys[k]);
+    fprintf(out, "<td>%zu</td></tr>\n", group_docs(runs, count, runs[i].group));
+  }
+  fprintf(out, "</table></div>\n");
+}
+
+/* Scalar members of o as "k=v, k=v". */
+static void scalars(FILE *out, const cJSON *o) {
+  const cJSON *v;
+  bool first = true;
+  cJSON_ArrayForEach(v, o) {
+    if (cJSON_IsObject(v) || cJSON_IsArray(v) || !v->string) continue;
+    fprintf(out, "%s", first ? "" : ", ");
+    text(out, v->string);
+    if (cJSON_IsNumber(v)) fprintf(out, "=%.6g", v->valuedouble);
+    else if (cJSON_IsString(v)) {
+      fputc('=', out);
+      text(out, v->valuestring);
+    } else fprintf(out, "=%s", cJSON_IsTrue(v) ? "true" : cJSON_IsFalse(v) ? "false" : "null");
+    first = false;
+  }
+}
+
+static const cJSON *first_section(const struct job_report_run *runs, size_t count, const char *k) {
+  for (size_t i = 0; i < count; i++)
+    if (cJSON_IsObject(item(runs[i].doc, k))) return item(runs[i].doc, k);
+  return NULL;
+}
+
+static void setting(FILE *out, const char *name) { fprintf(out, "<tr><th>%s</th><td class=\"l\">", name); }
+
+static void settings_section(FILE *out, const struct job_report_run *runs, size_t count) {
+  const cJSON *doc = runs[0].doc, *sc = item(doc, "scenario"), *tg = item(sc, "target"), *host = item(doc, "host");
+  fprintf(out, "<h2>Settings</h2>\n<div class=\"wide\"><table class=\"kv\">\n");
+  setting(out, "scenario");
+  text(out, str(sc, "name") && *str(sc, "name") ? str(sc, "name") : "(command line)");
+  if (str(sc, "description")) {
+    fprintf(out, ": ");
+    text(out, str(sc, "description"));
+  }
+  fprintf(out, "</td></tr>\n");
+  setting(out, "target");
+  text(out, str(doc, "target") ? str(doc, "target") : "-");
+  if (!isnan(num(tg, "pool_size"))) fprintf(out, ", pool of %.0f rbench-action processes", num(tg, "pool_size"));
+  if (str(doc, "action")) {
+    fprintf(out, ", action ");
+    text(out, str(doc, "action"));
+  }
+  fprintf(out, "</td></tr>\n");
+  const cJSON *redis = first_section(runs, count, "redis"), *agent = first_section(runs, count, "agent");
+  setting(out, "Redis");
+  if (str(redis, "endpoint")) text(out, str(redis, "endpoint"));
+  else fprintf(out, "not sampled by this rbench");
+  fprintf(out, "</td></tr>\n");
+  setting(out, "agent");
+  if (agent) {
+    text(out, str(agent, "endpoint") ? str(agent, "endpoint") : "metrics endpoint not configured");
+    if (cJSON_IsObject(item(agent, "settings"))) {
+      fprintf(out, "; ");
+      scalars(out, item(agent, "settings"));
+    }
+  } else {
+    fprintf(out, "not sampled (no batched run measured it)");
+  }
+  fprintf(out, "</td></tr>\n");
+  if (cJSON_IsObject(item(sc, "config"))) {
+    setting(out, "configuration");
+    scalars(out, item(sc, "config"));
+    fprintf(out, "</td></tr>\n");
+  }
+  setting(out, "machine");
+  text(out, str(host, "hostname") ? str(host, "hostname") : "-");
+  if (str(host, "os")) {
+    fprintf(out, ", ");
+    text(out, str(host, "os"));
+  }
+  if (!isnan(num(host, "cpus"))) fprintf(out, ", %.0f CPUs", num(host, "cpus"));
+  const cJSON *tool = item(doc, "rbench");
+  if (str(tool, "version")) {
+    fprintf(out, "; rbench ");
+    text(out, str(tool, "version"));
+    fprintf(out, " (");
+    text(out, str(tool, "git_commit") ? str(tool, "git_commit") : "?");
+    fprintf(out, ")");
+  }
+  fprintf(out, "</td></tr>\n");
+  double start = num(doc, "start_time_ms");
+  if (!isnan(start)) {
+    time_t t = (time_t)(start / 1000);
+    struct tm tm;
+    char when[64];
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    setting(out, "first run");
+    fprintf(out, "%s</td></tr>\n", when);
+  }
+  fprintf(out, "</table></div>\n");
+  runs_table(out, runs, count);
+}
+
+/* ---- capacity sweeps ---------------------------------------------------------------------- */
+
+/* The batching parameter of the results documents whose run the sweep summarises. */
+static int sweep_batching(const struct job_report_run *runs, size_t count, const cJSON *sweep) {
+  const char *run = str(sweep, "run");
+  for (size_t i = 0; run && i < count; i++) {
+    const char *r = str(item(runs[i].doc, "scenario"), "run");
+    if (r && !strcmp(r, run) && runs[i].batching >= 0) return runs[i].batching;
+  }
+  return -1;
+}
+
+static void sweep_ratio(FILE *out, const struct job_report_run *runs, size_t count, const cJSON *const *sweeps, size_t n) {
+  const cJSON *d = NULL, *b = NULL;
+  for (size_t i = 0; i < n; i++) {
+    int m = sweep_batching(runs, count, sweeps[i]);
+    if (m == 0 && !d) d = sweeps[i];
+    if (m == 1 && !b) b = sweeps[i];
+  }
+  double rd = num(d, "max_sustainable_rate"), rb = num(b, "max_sustainable_rate");
+  if (!(rd > 0) || !(rb > 0)) return;
+  fprintf(out, "<p>Under the same SLO, the batched sweep (");
+  text(out, str(b, "run"));
+  fprintf(out, ") sustained %.4g/s and the direct sweep (", rb);
+  text(out, str(d, "run"));
+  fprintf(out, ") %.4g/s: <b>%.3gx</b>.</p>\n", rd, rb / rd);
+}
+
+static void sweep_section(FILE *out, const struct job_report_run *runs, size_t count, const cJSON *const *sweeps, size_t n) {
+  fprintf(out, "<h2>Latency against load</h2>\n<figure>\n");
+  job_report_load_svg(out, sweeps, n);
+  fprintf(out, "</figure>\n<div class=\"wide\"><table><tr><th>sweep</th><th>SLO</th><th>steps</th>"
+               "<th>max sustainable rate /s</th></tr>\n");
+  for (size_t i = 0; i < n; i++) {
+    const cJSON *slo = item(sweeps[i], "slo");
+    fprintf(out, "<tr><td>");
+    text(out, str(sweeps[i], "run") ? str(sweeps[i], "run") : "sweep");
+    fprintf(out, "</td><td class=\"l\">p99 &le; %.4g ms, errors &le; %.4g, achieved &ge; %.4g of intended</td><td>%d</td>",
+            num(slo, "p99_ms"), num(slo, "max_error_rate"), num(slo, "min_achieved_ratio"),
+            cJSON_GetArraySize(item(sweeps[i], "steps")));
+    double max = num(sweeps[i], "max_sustainable_rate");
+    if (isnan(max)) fprintf(out, "<td>none met the SLO</td></tr>\n");
+    else fprintf(out, "<td>%.4g</td></tr>\n", max);
+  }
+  fprintf(out, "</table></div>\n");
+  sweep_ratio(out, runs, count, sweeps, n);
+}
+
+/* ---- distributions ------------------------------------------------------------------------ */
+
+static void pct_cell(FILE *out, const double *sorted, size_t n, double q) {
+  if (!n) fprintf(out, "<td>-</td>");
+  else fprintf(out, "<td>%.4g%s</td>", job_quantile_sorted(sorted, n, q), n >= job_quantile_min_samples(q) ? "" : "*");
+}
+
+/* Every group's invocations pooled across its repetitions. */
+static void pooled_table(FILE *out, const struct job_report_run *runs, size_t count) {
+  fprintf(out, "<div class=\"wide\"><table><tr><th>group (repetitions pooled)</th><th>documents</th><th>invocations</th>"
+               "<th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>max ms</th></tr>\n");
+  for (size_t i = 0; i < count; i++) {
+    if (!first_of_group(runs, i)) continue;
+    size_t n = 0;
+    for (size_t k = 0; k < count; k++) n += strcmp(runs[k].group, runs[i].group) == 0 ? runs[k].n : 0;
+    double *v = malloc((n + 1) * sizeof *v);
+    if (!v) continue;
+    size_t m = 0;
+    for (size_t k = 0; k < count; k++) {
+      if (strcmp(runs[k].group, runs[i].group)) continue;
+      memcpy(v + m, runs[k].exec_sorted, runs[k].n * sizeof *v);
+      m += runs[k].n;
+    }
+    job_sort_doubles(v, n);
+    fprintf(out, "<tr><td><span style=\"color:%s\">&#9632;</span> ", job_report_run_color(runs, i));
+    text(out, runs[i].group);
+    fprintf(out, "</td><td>%zu</td><td>%zu</td>", group_docs(runs, count, runs[i].group), n);
+    pct_cell(out, v, n, 50);
+    pct_cell(out, v, n, 90);
+    pct_cell(out, v, n, 99);
+    pct_cell(out, v, n, 100);
+    fprintf(out, "</tr>\n");
+    free(v);
+  }
+  fprintf(out, "</table></div>\n");
+}
+
+static void doc_metric_cell(FILE *out, const cJSON *doc, enum job_doc_metric m) {
+  char why[200];
+  double v = job_doc_metric_value(doc, m, why, sizeof why);
+  if (isnan(v)) {
+    fprintf(out, "<td class=\"na\" title=\"");
+    text(out, why);
+    fprintf(out, "\">n/a</td>");
+  } else {
+    fprintf(out, "<td>%.4g</td>", v);
+  }
+}
+
+static void summary_cell(FILE *out, const struct job_report_run *r, const char *k, double q) {
+  double v = num(r->summary, k);
+  if (isnan(v)) fprintf(out, "<td>-</td>");
+  else fprintf(out, "<td>%.4g%s</td>", v, q > 0 && r->n < job_quantile_min_samples(q) ? "*" : "");
+}
+
+static void repetition_table(FILE *out, const struct job_report_run *runs, size_t count) {
+  fprintf(out, "<div class=\"wide\"><table><tr><th>run</th><th>invocations</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th>"
+               "<th>max ms</th><th>success</th><th>requested /s</th><th>achieved /s</th><th>Redis CPU/op us</th>"
+               "<th>Redis cmds/op</th><th>backend CPU/op us</th><th>cmds/batch</th></tr>\n");
+  for (size_t i = 0; i < count; i++) {
+    const struct job_report_run *r = &runs[i];
+    fprintf(out, "<tr><td><span style=\"color:%s\">&#9632;</span> ", job_report_run_color(runs, i));
+    text(out, r->label);
+    fprintf(out, "</td><td>%zu</td>", r->n);
+    summary_cell(out, r, "p50", 50);
+    summary_cell(out, r, "p90", 90);
+    summary_cell(out, r, "p99", 99);
+    summary_cell(out, r, "max", 0);
+    fprintf(out, "<td>%.2f%%</td><td>%.4g</td><td>%.4g</td>", r->success_rate * 100, r->requested_rate, r->achieved_rate);
+    doc_metric_cell(out, r->doc, JOB_DM_REDIS_CPU);
+    doc_metric_cell(out, r->doc, JOB_DM_REDIS_COMMANDS);
+    doc_metric_cell(out, r->doc, JOB_DM_BACKEND_CPU);
+    doc_metric_cell(out, r->doc, JOB_DM_PER_BATCH);
+    fprintf(out, "</tr>\n");
+  }
+  fprintf(out, "</table></div>\n<p class=\"note\">* fewer invocations than the percentile needs (p90: %zu, p99: %zu): "
+               "the value is the maximum. n/a: hover for the reason.</p>\n",
+          job_quantile_min_samples(90), job_quantile_min_samples(99));
+}
+
+static const char style[] =
+    "body{font-family:sans-serif;margin:1.5em auto;max-width:1180px;padding:0 1em;color:#222;line-height:1.35}"
+    "table{border-collapse:collapse;margin:0.5em 0;font-size:14px}"
+    "td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}td:first-child,th:first-child,.l{text-align:left}"
+    "th{background:#f4f4f4}.kv th{text-align:left;white-space:nowrap}.na{color:#999}"
+    ".wide{max-width:100%;overflow-x:auto}figure{margin:1em 0}svg{max-width:100%;height:auto}"
+    ".headline{font-size:1.3em;font-weight:bold;margin:0.6em 0}.note{font-size:0.9em;color:#555}";
+
+void job_report_html(FILE *out, const struct job_report_run *runs, size_t count,
+                     const cJSON *const *sweeps, size_t count_sweeps,
+                     const struct job_report_headline *h) {
+  fprintf(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+               "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>rbench report</title>\n"
+               "<style>%s</style></head><body>\n<h1>rbench report</h1>\n", style);
+  headline_section(out, h);
+  if (count) settings_section(out, runs, count);
+  if (count_sweeps) sweep_section(out, runs, count, sweeps, count_sweeps);
+  if (count) {
+    fprintf(out, "<h2>Distributions</h2>\n<p>Execution time is measured from each invocation's intended start (open "
+                 "loop, coordinated omission corrected). Colour: the run; marker shape: the repetition.</p>\n");
+    pooled_table(out, runs, count);
+    for (int p = 0; p < 4; p++) {
+      fprintf(out, "<figure>\n");
+      job_report_svg(out, (enum job_plot)p, runs, count);
+      fprintf(out, "</figure>\n");
+    }
+    fprintf(out, "<h2>Repetitions</h2>\n");
+    repetition_table(out, runs, count);
+  }
+  fprintf(out, "<p class=\"note\">rbench %s (%s)</p>\n</body></html>\n", RBENCH_VERSION, RBENCH_GIT_COMMIT);
+}
