@@ -3,6 +3,7 @@
 # chart, the one source of truth, and copy scenarios/*.yaml into the chart's files/scenarios/.
 #
 #   tools/render-manifests.sh           # rewrite helm/rbench/files/scenarios/ and manifests/
+#                                       # (first the source tarball, with tools/source-configmap.sh)
 #   tools/render-manifests.sh --check   # exit 1 and show the difference when either is stale
 #
 # manifests/ is the chart rendered as release "rbench" in namespace "rbench" with the values
@@ -33,6 +34,11 @@ esac
 
 HELM="${HELM:-}"
 if [ -z "$HELM" ]; then HELM="$("$ROOT/tools/install-k8s-tools.sh" | tail -n 1)"; fi
+
+# The source ConfigMap and the builder's checksum embed the tarball: refresh it first.
+if [ "$check" -eq 0 ] && [ -x "$ROOT/tools/source-configmap.sh" ]; then
+  "$ROOT/tools/source-configmap.sh" >/dev/null
+fi
 
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
