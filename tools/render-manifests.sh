@@ -28,7 +28,7 @@ check=0
 case "${1:-}" in
   --check) check=1 ;;
   "") ;;
-  -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "render-manifests: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 esac
 

@@ -59,9 +59,10 @@ function unknownFields(schema, obj) {
 
 let failed = 0;
 for (const file of files) {
-  const docs = parseAllDocuments(fs.readFileSync(file, "utf8"));
-  for (const doc of docs) {
-    const where = `${file}:${(doc.contents?.range?.[0] ?? 0) && fs.readFileSync(file, "utf8").slice(0, doc.contents.range[0]).split("\n").length}`;
+  const text = fs.readFileSync(file, "utf8");
+  for (const doc of parseAllDocuments(text)) {
+    // file:LINE of the object's first line
+    const where = `${file}:${text.slice(0, doc.contents?.range?.[0] ?? 0).split("\n").length}`;
     if (doc.errors.length) { console.log(`FAIL ${where}: YAML: ${doc.errors[0].message}`); failed++; continue; }
     const obj = doc.toJS();
     if (obj === null || obj === undefined) continue;
