@@ -213,6 +213,11 @@ c.check(p.returncode == 0, "manifests/ in sync with the chart (tools/render-mani
         ("" if p.returncode == 0 else "\n" + p.stderr[-3000:]))
 kust = open(files[-1]).read()
 c.check(all(f"rbench/{os.path.basename(f)}" in kust for f in files[:-1]), "kustomization.yaml lists every manifest")
+kubectl = os.path.join(os.path.dirname(HELM), "kubectl")
+p = subprocess.run([kubectl, "kustomize", os.path.join(ROOT, "manifests")], capture_output=True, text=True)
+n_files = sum(open(f).read().count("\nkind: ") + open(f).read().startswith("kind: ") for f in files[:-1])
+c.check(p.returncode == 0 and p.stdout.count("\nkind: ") + p.stdout.startswith("kind: ") == n_files,
+        f"kubectl kustomize manifests/ builds all {n_files} objects" + ("" if p.returncode == 0 else "\n" + p.stderr))
 c.check(not re.search(r"^\s*password:\s", "".join(open(f).read() for f in files), re.M), "manifests/ holds no password")
 
 c.done()
