@@ -62,7 +62,8 @@ SETS = {
                           "--set-string", "runner.scenarios.other\\.yaml=name: other",
                           "--set", "runner.scenario=mine.yaml", "--set", "image.tag=1.2.3",
                           "--set", "runner.resultsConfigMapNames={rbench-results-a,rbench-results-b}"],
-    "other release": ["--set", "runner.jobName=bench-7", "--set", "agent.extraArgs={--coalesce}"],
+    "other release": ["--set", "runner.jobName=bench-7", "--set", "agent.extraArgs={--coalesce}",
+                      "--set", "runner.suspend=true"],
 }
 rendered = {}
 for label, vals in SETS.items():
@@ -169,6 +170,8 @@ c.check(role["rules"][0]["verbs"] == ["create"] and "resourceNames" not in role[
         and role["rules"][1]["resourceNames"] == ["rbench-results-a", "rbench-results-b"],
         "resultsConfigMapNames narrows get/update, create stays unnamed")
 _, objs = rendered["other release"]
+c.check(find(objs, "Job", "bench-7")["spec"].get("suspend") is True and "suspend" not in js,
+        "runner.suspend=true creates the Job suspended (and only then)")
 c.check(find(objs, "Job", "bench-7") is not None and find(objs, "Deployment", "bench-rbench-agent") is not None,
         "release 'bench': objects named bench-rbench-*, runner.jobName")
 
