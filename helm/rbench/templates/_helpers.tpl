@@ -1,0 +1,171 @@
+{{/* _helpers.tpl: names, labels, image references and service addresses every template shares. */}}
+
+{{/* F in the contract: the release name when it contains "rbench", else RELEASE-rbench. */}}
+{{- define "rbench.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 50 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 50 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "rbench.chart" -}}
+{{- printf "%s-%s" .Chart.Name (.Chart.Version | replace "+" "_") -}}
+{{- end -}}
+
+{{/* Labels for an object of component C: include "rbench.labels" (list . "C") */}}
+{{- define "rbench.labels" -}}
+{{- $ := index . 0 -}}
+app.kubernetes.io/name: {{ $.Chart.Name }}
+app.kubernetes.io/instance: {{ $.Release.Name }}
+app.kubernetes.io/version: {{ $.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ $.Release.Service }}
+app.kubernetes.io/component: {{ index . 1 }}
+helm.sh/chart: {{ include "rbench.chart" $ }}
+{{- end -}}
+
+{{/* Selector labels: stable across upgrades (no version, no chart). */}}
+{{- define "rbench.selectorLabels" -}}
+{{- $ := index . 0 -}}
+app.kubernetes.io/name: {{ $.Chart.Name }}
+app.kubernetes.io/instance: {{ $.Release.Name }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end -}}
+
+{{/* The image tag: image.tag, else the chart's appVersion (never latest: the schema rejects it). */}}
+{{- define "rbench.tag" -}}
+{{- .Values.image.tag | default .Chart.AppVersion -}}
+{{- end -}}
+
+{{/* include "rbench.image" (list . "rbench-agent") */}}
+{{- define "rbench.image" -}}
+{{- $ := index . 0 -}}
+{{- printf "%s/%s:%s" $.Values.image.registry (index . 1) (include "rbench.tag" $) -}}
+{{- end -}}
+
+{{- define "rbench.svcDomain" -}}
+{{- printf "%s.svc.%s" .Release.Namespace .Values.clusterDomain -}}
+{{- end -}}
+
+{{/* Redis as the runner, agent and actions reach it: the Service FQDN (action pods run in
+     OpenWhisk's namespace), or redis.host for an external Redis. */}}
+{{- define "rbench.redisHost" -}}
+{{- if .Values.redis.enabled -}}
+{{- printf "%s-redis.%s" (include "rbench.fullname" .) (include "rbench.svcDomain" .) -}}
+{{- else -}}
+{{- required "redis.host is required when redis.enabled=false (the external Redis the agent and the actions use)" .Values.redis.host -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "rbench.redisPort" -}}
+{{- if .Values.redis.enabled -}}6379{{- else -}}{{- .Values.redis.port -}}{{- end -}}
+{{- end -}}
+
+{{- define "rbench.agentHost" -}}
+{{- printf "%s-agent.%s" (include "rbench.fullname" .) (include "rbench.svcDomain" .) -}}
+{{- end -}}
+
+{{/* The Secret holding Redis's password, empty when Redis has none (an external Redis
+     without redis.password or redis.existingSecret). */}}
+{{- define "rbench.redisSecret" -}}
+{{- if .Values.redis.existingSecret -}}
+{{- .Values.redis.existingSecret -}}
+{{- else if or .Values.redis.enabled .Values.redis.password -}}
+{{- printf "%s-redis" (include "rbench.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "rbench.redisSecretKey" -}}
+{{- if .Values.redis.existingSecret -}}{{- .Values.redis.existingSecretKey -}}{{- else -}}password{{- end -}}
+{{- end -}}
+
+{{/* The OpenWhisk API host, required wherever it is used. */}}
+{{- define "rbench.apiHost" -}}
+{{- required "openwhisk.apiHost is required: the OpenWhisk API host the runner invokes, e.g. https://owdev-nginx.openwhisk.svc.cluster.local (or set runner.enabled=false)" .Values.openwhisk.apiHost -}}
+{{- end -}}
+
+{{- define "rbench.authSecret" -}}
+{{- required "openwhisk.authSecret is required: the name of a Secret in this namespace holding the OpenWhisk key (uuid:key) under openwhisk.authSecretKey, e.g. kubectl create secret generic rbench-openwhisk --from-file=auth=KEYFILE (or set runner.enabled=false)" .Values.openwhisk.authSecret -}}
+{{- end -}}
+
+{{/* Pod-level security context of the rbench images (user 65534 in the images). */}}
+{{- define "rbench.podSecurity" -}}
+runAsNonRoot: true
+runAsUser: 65534
+runAsGroup: 65534
+fsGroup: 65534
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Container security context where the image allows a read-only root. */}}
+{{- define "rbench.containerSecurity" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: [ALL]
+{{- end -}}
+
+{{/* The environment rbench reads (docs/runner.md): Redis, agent, OpenWhisk, all secrets as
+     files. include "rbench.runnerEnv" (list . withOpenWhisk) */}}
+{{- define "rbench.runnerEnv" -}}
+{{- $ := index . 0 -}}
+{{- $ow := index . 1 -}}
+{{- if $ow }}
+- name: OPENWHISK_APIHOST
+  value: {{ include "rbench.apiHost" $ | quote }}
+- name: OPENWHISK_AUTH_FILE
+  value: /var/run/secrets/rbench/openwhisk/auth
+{{- end }}
+- name: REDIS_HOST
+  value: {{ include "rbench.redisHost" $ | quote }}
+- name: REDIS_PORT
+  value: {{ include "rbench.redisPort" $ | quote }}
+{{- if include "rbench.redisSecret" $ }}
+- name: REDIS_PASSWORD_FILE
+  value: /var/run/secrets/rbench/redis/password
+{{- end }}
+- name: BATCHING_AGENT_HOST
+  value: {{ include "rbench.agentHost" $ | quote }}
+- name: BATCHING_AGENT_PORT
+  value: "6380"
+- name: BATCHING_AGENT_METRICS_URL
+  value: {{ printf "http://%s:9121/metrics" (include "rbench.agentHost" $) | quote }}
+{{- end -}}
+
+{{/* Secret volumes for rbench: include "rbench.secretVolumes" (list . withOpenWhisk) */}}
+{{- define "rbench.secretVolumes" -}}
+{{- $ := index . 0 -}}
+{{- if index . 1 }}
+- name: openwhisk-auth
+  secret:
+    secretName: {{ include "rbench.authSecret" $ }}
+    defaultMode: 0440
+    items:
+      - key: {{ $.Values.openwhisk.authSecretKey }}
+        path: auth
+{{- end }}
+{{- if include "rbench.redisSecret" $ }}
+- name: redis-password
+  secret:
+    secretName: {{ include "rbench.redisSecret" $ }}
+    defaultMode: 0440
+    items:
+      - key: {{ include "rbench.redisSecretKey" $ }}
+        path: password
+{{- end }}
+{{- end -}}
+
+{{- define "rbench.secretMounts" -}}
+{{- $ := index . 0 -}}
+{{- if index . 1 }}
+- name: openwhisk-auth
+  mountPath: /var/run/secrets/rbench/openwhisk
+  readOnly: true
+{{- end }}
+{{- if include "rbench.redisSecret" $ }}
+- name: redis-password
+  mountPath: /var/run/secrets/rbench/redis
+  readOnly: true
+{{- end }}
+{{- end -}}

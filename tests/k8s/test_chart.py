@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""test_chart.py: the Helm chart and manifests/ without a cluster: helm lint --strict, renders
+with default and non-default values, every rendered object and manifests/ file validated
+strictly (tests/k8s/validate.mjs), the values schema rejecting typos and the tag latest, no
+secret in any rendered object but its Secret, and manifests/ in sync with the chart."""
+import base64
+import glob
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(__file__))
+from k8stest import CHART, REQUIRED, ROOT, Checks, find, helm, render, tools  # noqa: E402
+
+HELM, NODE, MODULES = tools()
+VALIDATE = os.path.join(ROOT, "tests", "k8s", "validate.mjs")
+c = Checks()
+
+
+def validate(*files):
+    return subprocess.run([NODE, VALIDATE, MODULES, *files], capture_output=True, text=True)
+
+
+def validate_text(text, label):
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write(text)
+    p = validate(f.name)
+    os.unlink(f.name)
+    c.check(p.returncode == 0, f"{label}: every object valid (strict)" +
+            ("" if p.returncode == 0 else "\n" + "\n".join(l for l in p.stdout.splitlines() if l.startswith("FAIL"))))
+
+
+def container(obj, name):
+    spec = obj["spec"]["template"]["spec"] if obj["kind"] != "Pod" else obj["spec"]
+    for k in ("containers", "initContainers"):
+        for ct in spec.get(k, []):
+            if ct["name"] == name:
+                return ct
+    return None
+
+
+def env_of(ct):
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in ct.get("env", [])}
+
+
+# The chart's version is the project's.
+cmake = open(os.path.join(ROOT, "CMakeLists.txt")).read()
+version = re.search(r"project\(rbench VERSION ([0-9.]+)", cmake).group(1)
+chart = open(os.path.join(CHART, "Chart.yaml")).read()
+c.check(f'appVersion: "{version}"' in chart, f"Chart.yaml appVersion is the project version {version}")
+
+# helm lint --strict, with the required values and with the non-default sets below.
+SETS = {
+    "defaults": [],
+    "registry off": ["--set", "registry.enabled=false", "--set", "builder.enabled=false"],
+    "redis off": ["--set", "redis.enabled=false", "--set", "redis.host=redis.example.internal",
+                  "--set", "redis.port=6390"],
+    "pvc results": ["--set", "results.pvc.enabled=true", "--set", "results.pvc.storageClass=fast"],
+    "several scenarios": ["--set-string", "runner.scenarios.mine\\.yaml=name: mine",
+                          "--set-string", "runner.scenarios.other\\.yaml=name: other",
+                          "--set", "runner.scenario=mine.yaml", "--set", "image.tag=1.2.3",
+                          "--set", "runner.resultsConfigMapNames={rbench-results-a,rbench-results-b}"],
+    "other release": ["--set", "runner.jobName=bench-7", "--set", "agent.extraArgs={--coalesce}",
+                      "--set", "runner.suspend=true"],
+}
+rendered = {}
+for label, vals in SETS.items():
+    p = helm(HELM, "lint", "--strict", CHART, *REQUIRED, *vals, check=False)
+    c.check(p.returncode == 0 and "[WARNING]" not in p.stdout, f"helm lint --strict ({label})" +
+            ("" if p.returncode == 0 else "\n" + p.stdout + p.stderr))
+    release = "bench" if label == "other release" else "rbench"
+    text, objs = render(HELM, *REQUIRED, *vals, release=release, namespace="perf")
+    rendered[label] = (text, objs)
+    validate_text(text, f"helm template ({label})")
+    for o in objs:
+        labels = o["metadata"].get("labels", {})
+        ok = all(k in labels for k in ("app.kubernetes.io/name", "app.kubernetes.io/instance",
+                 "app.kubernetes.io/version", "app.kubernetes.io/managed-by", "helm.sh/chart",
+                 "app.kubernetes.io/component"))
+        if not ok:
+            c.check(False, f"{label}: {o['kind']}/{o['metadata']['name']} has the recommended labels")
+
+# Defaults: every object of the contract, wired as the contract says.
+_, objs = rendered["defaults"]
+names = {(o["kind"], o["metadata"]["name"]) for o in objs}
+for want in [("DaemonSet", "rbench-registry"), ("DaemonSet", "rbench-image-builder"),
+             ("ConfigMap", "rbench-source"), ("ConfigMap", "rbench-scenarios"),
+             ("Secret", "rbench-redis"), ("Deployment", "rbench-redis"), ("Service", "rbench-redis"),
+             ("Deployment", "rbench-agent"), ("Service", "rbench-agent"), ("Job", "rbench-run"),
+             ("ServiceAccount", "rbench-runner"), ("Role", "rbench-runner"),
+             ("RoleBinding", "rbench-runner"), ("Pod", "rbench-test")]:
+    c.check(want in names, f"defaults render {want[0]}/{want[1]}")
+job = find(objs, "Job", "rbench-run")
+js = job["spec"]
+c.check(js["backoffLimit"] == 0 and js["template"]["spec"]["restartPolicy"] == "Never"
+        and js["activeDeadlineSeconds"] > 0 and js["ttlSecondsAfterFinished"] > 0,
+        "runner Job: backoffLimit 0, restartPolicy Never, activeDeadlineSeconds, ttlSecondsAfterFinished")
+rb = container(job, "rbench")
+c.check(rb["args"][:6] == ["run", "-f", "/scenarios/openwhisk-direct-vs-batched.yaml", "--target", "openwhisk", "--action"]
+        and "--results-configmap" in rb["args"], "runner args: run -f /scenarios/SCENARIO --target openwhisk ... --results-configmap")
+env = env_of(rb)
+c.check(env.get("REDIS_HOST") == "rbench-redis.perf.svc.cluster.local" and env.get("REDIS_PORT") == "6379"
+        and env.get("BATCHING_AGENT_HOST") == "rbench-agent.perf.svc.cluster.local"
+        and env.get("BATCHING_AGENT_PORT") == "6380"
+        and env.get("BATCHING_AGENT_METRICS_URL") == "http://rbench-agent.perf.svc.cluster.local:9121/metrics",
+        "runner env: Service FQDNs and ports of Redis and the agent")
+c.check(env.get("RBENCH_JOB_NAME") == {"fieldRef": {"fieldPath": "metadata.labels['batch.kubernetes.io/job-name']"}},
+        "runner env: RBENCH_JOB_NAME from the downward API")
+c.check(env.get("OPENWHISK_AUTH_FILE") == "/var/run/secrets/rbench/openwhisk/auth"
+        and env.get("REDIS_PASSWORD_FILE") == "/var/run/secrets/rbench/redis/password",
+        "runner env: secrets as files")
+for kind, name, cname in [("Deployment", "rbench-agent", "agent"), ("Job", "rbench-run", "rbench"),
+                          ("Pod", "rbench-test", "doctor"), ("Deployment", "rbench-redis", "redis")]:
+    o = find(objs, kind, name)
+    ct = container(o, cname)
+    pod = o["spec"] if kind == "Pod" else o["spec"]["template"]["spec"]
+    sc = ct.get("securityContext", {})
+    c.check(pod["securityContext"].get("runAsNonRoot") is True and sc.get("readOnlyRootFilesystem") is True
+            and sc.get("allowPrivilegeEscalation") is False and "resources" in ct and ct["resources"].get("limits"),
+            f"{kind}/{name}: non-root, read-only root, no privilege escalation, resources")
+agent = container(find(objs, "Deployment", "rbench-agent"), "agent")
+c.check(agent["args"][:6] == ["--listen", "0.0.0.0:6380", "--redis", "rbench-redis.perf.svc.cluster.local:6379", "--metrics", "0.0.0.0:9121"]
+        and agent["readinessProbe"]["httpGet"]["path"] == "/healthz", "agent: args and /healthz probes")
+role = find(objs, "Role", "rbench-runner")
+c.check(role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "update"]}],
+        "Role: get, create, update on configmaps, nothing else")
+test = find(objs, "Pod", "rbench-test")
+c.check(test["metadata"]["annotations"].get("helm.sh/hook") == "test" and container(test, "doctor")["args"][0] == "doctor",
+        "helm test Pod runs rbench doctor")
+reg = find(objs, "DaemonSet", "rbench-registry")["spec"]["template"]["spec"]
+c.check(reg["hostNetwork"] is True and {"name": "REGISTRY_HTTP_ADDR", "value": "127.0.0.1:5000"} in reg["containers"][0]["env"],
+        "registry: host network, bound to 127.0.0.1:5000")
+build = container(find(objs, "DaemonSet", "rbench-image-builder"), "build")
+c.check("exec tools/build.sh --install-tools --wait-registry 300 --tag 0.1.0 --push localhost:5000" in build["command"][2]
+        and build["securityContext"].get("privileged") is True, "image builder: init container build runs tools/build.sh")
+src = find(objs, "ConfigMap", "rbench-source")
+size = len(src["binaryData"]["rbench-src.tar.gz"])
+c.check(size < 1024 * 1024 - 4096, f"source ConfigMap below the 1 MiB object limit ({size} bytes of base64)")
+scen = find(objs, "ConfigMap", "rbench-scenarios")["data"]
+c.check(sorted(scen) == sorted(os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "scenarios", "*.yaml"))),
+        "scenarios ConfigMap: one key per scenarios/*.yaml")
+
+# Non-default sets.
+_, objs = rendered["registry off"]
+c.check(not [o for o in objs if o["kind"] == "DaemonSet"], "registry.enabled=false, builder.enabled=false: no DaemonSet")
+_, objs = rendered["redis off"]
+c.check(find(objs, "Deployment", "rbench-redis") is None and find(objs, "Secret", "rbench-redis") is None,
+        "redis.enabled=false: no Redis Deployment or Secret")
+agent = container(find(objs, "Deployment", "rbench-agent"), "agent")
+c.check("redis.example.internal:6390" in agent["args"] and "--redis-password-file" not in agent["args"],
+        "redis.enabled=false: the agent uses redis.host:redis.port, no password")
+_, objs = rendered["pvc results"]
+job = find(objs, "Job", "rbench-run")
+rb = container(job, "rbench")
+pvc = find(objs, "PersistentVolumeClaim", "rbench-results")
+c.check(pvc is not None and pvc["spec"]["storageClassName"] == "fast", "results.pvc.enabled: PVC rbench-results")
+c.check("/results/$(RBENCH_JOB_NAME)/" in rb["args"] and "--results-configmap" not in rb["args"]
+        and find(objs, "Role", "rbench-runner") is None and job["spec"]["template"]["spec"]["automountServiceAccountToken"] is False,
+        "results.pvc.enabled: a directory per Job, no ConfigMaps, no Role, no token")
+_, objs = rendered["several scenarios"]
+scen = find(objs, "ConfigMap", "rbench-scenarios")["data"]
+c.check(scen.get("mine.yaml") == "name: mine" and "other.yaml" in scen and "quickstart.yaml" in scen,
+        "runner.scenarios adds files beside the shipped ones")
+rb = container(find(objs, "Job", "rbench-run"), "rbench")
+c.check("/scenarios/mine.yaml" in rb["args"] and rb["image"] == "localhost:5000/rbench:1.2.3", "runner.scenario and image.tag")
+role = find(objs, "Role", "rbench-runner")
+c.check(role["rules"][0]["verbs"] == ["create"] and "resourceNames" not in role["rules"][0]
+        and role["rules"][1]["resourceNames"] == ["rbench-results-a", "rbench-results-b"],
+        "resultsConfigMapNames narrows get/update, create stays unnamed")
+_, objs = rendered["other release"]
+c.check(find(objs, "Job", "bench-7")["spec"].get("suspend") is True and "suspend" not in js,
+        "runner.suspend=true creates the Job suspended (and only then)")
+c.check(find(objs, "Job", "bench-7") is not None and find(objs, "Deployment", "bench-rbench-agent") is not None,
+        "release 'bench': objects named bench-rbench-*, runner.jobName")
+
+# No secret in any rendered object except, base64-encoded, in its Secret.
+PW, KEY = "Redis-Secret-Pw-4711", "OWKEY-do-not-print-9f3e"
+text, objs = render(HELM, *REQUIRED, "--set", f"redis.password={PW}", "--set", f"openwhisk.authSecretKey=auth")
+c.check(PW not in text, "redis.password appears in no rendered object in clear")
+b64 = base64.b64encode(PW.encode()).decode()
+c.check(all(b64 not in str(o) for o in objs if o["kind"] != "Secret") and b64 in str(find(objs, "Secret", "rbench-redis")),
+        "redis.password is only in Secret rbench-redis")
+p = helm(HELM, "template", "r", CHART, *REQUIRED, "--set", f"openwhisk.auth={KEY}", check=False)
+c.check(p.returncode != 0 and KEY not in p.stdout, "there is no value for the OpenWhisk key itself (openwhisk.auth rejected)")
+
+# The schema rejects typos and latest; the chart names what is missing.
+for vals, want, label in [
+        (["--set", "registy.enabled=false"], "registy", "a misspelt top-level value"),
+        (["--set", "redis.pasword=x"], "pasword", "a misspelt nested value"),
+        (["--set", "image.tag=latest"], "/image/tag", "image.tag=latest"),
+        (["--set", "redis.image=docker.io/library/redis:latest"], "/redis/image", "an image with :latest"),
+        (["--set", "runner.scenario=nope.yaml"], "nope.yaml", "an unknown scenario"),
+        (["--set", "redis.enabled=false"], "redis.host is required", "an external Redis without redis.host")]:
+    p = helm(HELM, "template", "r", CHART, *REQUIRED, *vals, check=False)
+    c.check(p.returncode != 0 and want in p.stderr, f"rejected: {label}" + ("" if p.returncode else " (rendered!)"))
+p = helm(HELM, "template", "r", CHART, check=False)
+c.check(p.returncode != 0 and "openwhisk.apiHost is required" in p.stderr, "without openwhisk.apiHost: a clear error")
+p = helm(HELM, "template", "r", CHART, "--set", "runner.enabled=false", check=False)
+c.check(p.returncode == 0, "runner.enabled=false renders without OpenWhisk settings")
+
+# The strict check catches what kubernetes-models lets through.
+p = validate(os.path.join(ROOT, "tests", "k8s", "broken-job.yaml"))
+c.check(p.returncode == 1 and "unknown field spec.backofLimit" in p.stdout
+        and "unknown field spec.containers[0].imagPullPolicy" in p.stdout and "must be integer" in p.stdout,
+        "validate.mjs rejects misspelt fields and wrong types" + ("" if p.returncode == 1 else "\n" + p.stdout))
+
+# manifests/: valid, and what the chart renders today.
+files = sorted(glob.glob(os.path.join(ROOT, "manifests", "rbench", "*.yaml"))) + [os.path.join(ROOT, "manifests", "kustomization.yaml")]
+p = validate(*files[:-1])
+c.check(p.returncode == 0, "every file in manifests/ valid (strict)" + ("" if p.returncode == 0 else "\n" + p.stdout))
+p = subprocess.run([os.path.join(ROOT, "tools", "render-manifests.sh"), "--check"], capture_output=True, text=True,
+                   env={**os.environ, "HELM": HELM})
+c.check(p.returncode == 0, "manifests/ in sync with the chart (tools/render-manifests.sh --check)" +
+        ("" if p.returncode == 0 else "\n" + p.stderr[-3000:]))
+kust = open(files[-1]).read()
+c.check(all(f"rbench/{os.path.basename(f)}" in kust for f in files[:-1]), "kustomization.yaml lists every manifest")
+kubectl = os.path.join(os.path.dirname(HELM), "kubectl")
+p = subprocess.run([kubectl, "kustomize", os.path.join(ROOT, "manifests")], capture_output=True, text=True)
+n_files = sum(open(f).read().count("\nkind: ") + open(f).read().startswith("kind: ") for f in files[:-1])
+c.check(p.returncode == 0 and p.stdout.count("\nkind: ") + p.stdout.startswith("kind: ") == n_files,
+        f"kubectl kustomize manifests/ builds all {n_files} objects" + ("" if p.returncode == 0 else "\n" + p.stderr))
+c.check(not re.search(r"^\s*password:\s", "".join(open(f).read() for f in files), re.M), "manifests/ holds no password")
+
+c.done()

@@ -1,0 +1,384 @@
+#!/usr/bin/env python3
+"""test_pod_emulation.py: the chart's wiring run for real on this machine. The rendered Redis
+and agent Deployments, runner Job and helm-test Pod are run as their containers would be:
+each container's command, args and env (value, fieldRef, secretKeyRef, $(VAR) expansion),
+its ConfigMap and Secret volumes materialised at their mountPaths under a temporary root,
+Service names resolved to local servers: real redis-server, the built rbench-agent and
+rbench, fakewhisk as OpenWhisk and as the Kubernetes API server, which authorizes every
+ConfigMap request with the rendered Role and RoleBinding (403 Forbidden otherwise).
+
+What is rewritten, and why (a pod has its own filesystem and network, this machine does not):
+- absolute mountPaths (and the service-account directory the kubelet mounts) become
+  ROOT/mountPath in args and env values; the service-account directory reaches rbench
+  through RBENCH_SERVICEACCOUNT_DIR, the API server through KUBERNETES_SERVICE_HOST/PORT
+  (which the kubelet sets in every pod);
+- a Service FQDN (and OpenWhisk's API host) becomes 127.0.0.1, its port the local server's,
+  in args, env values and URLs; listen addresses 0.0.0.0:PORT become 127.0.0.1:LOCALPORT;
+- an image's entrypoint is the binary built in build/debug; redis-server gets --port and
+  --bind on its command line from a wrapper on PATH (the container listens on 6379, which
+  this shared machine may be using); the containers run as their runAsUser when the test
+  runs as root."""
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(__file__))
+from k8stest import ROOT, Checks, find, render, tools  # noqa: E402
+
+BIN = os.environ.get("RBENCH_BUILD_DIR", os.path.join(ROOT, "build", "debug"))
+ENTRYPOINTS = {"rbench": os.path.join(BIN, "job", "rbench"),
+               "rbench-agent": os.path.join(BIN, "agent", "rbench-agent")}
+NS = "perf"
+OW_HOST = "owdev-nginx.openwhisk.svc.cluster.local"
+REDIS_PW = "emu-Redis-pw-\"q\\x"   # a quote and a backslash: the Redis container's quoting
+OW_AUTH = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:emulation-key-5e1f"
+SA_TOKEN = "eyJhbGciOiJSUzI1NiJ9.emulated-runner-token"
+SCENARIO = """name: emu
+target:
+  kind: openwhisk
+  action: redis_benchmark/redis_benchmark
+defaults:
+  rate: 20
+  invocations: 4
+  ops: 10
+runs:
+  - name: direct
+    batching: false
+  - name: batched
+    batching: true
+"""
+
+for b in list(ENTRYPOINTS.values()) + [os.path.join(BIN, "tests", "fakewhisk")]:
+    if not os.access(b, os.X_OK):
+        print(f"FAIL: {b} is not built (cmake --build --preset debug)")
+        sys.exit(1)
+HELM, _, _ = tools()
+c = Checks()
+procs = []
+tmp = tempfile.mkdtemp(prefix="rbench-pods-")
+os.chmod(tmp, 0o755)
+AS_ROOT = os.getuid() == 0
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, secs=10):
+    end = time.time() + secs
+    while time.time() < end:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.05)
+    return False
+
+
+def values(*extra):
+    return ["--set", f"openwhisk.apiHost=https://{OW_HOST}", "--set", "openwhisk.authSecret=ow-auth",
+            "--set", "openwhisk.action=redis_benchmark/ok", "-f", password_file,
+            "--set-file", f"runner.scenarios.emu\\.yaml={scenario_file}", "--set", "runner.scenario=emu.yaml",
+            *extra]
+
+
+password_file = os.path.join(tmp, "password-values.json")  # --set would eat the backslash
+open(password_file, "w").write(json.dumps({"redis": {"password": REDIS_PW}}))
+scenario_file = os.path.join(tmp, "emu.yaml")
+open(scenario_file, "w").write(SCENARIO)
+
+
+class Pod:
+    """One pod's filesystem under ROOT, from the rendered pod spec and the rendered objects."""
+
+    def __init__(self, name, spec, objs, secrets, labels):
+        self.root = os.path.join(tmp, name)
+        self.spec, self.labels = spec, labels
+        os.makedirs(self.root)
+        os.chmod(self.root, 0o755)
+        self.user = spec.get("securityContext", {}).get("runAsUser")
+        self.group = spec.get("securityContext", {}).get("fsGroup", self.user)
+        self.vols = {}
+        for v in spec.get("volumes", []):
+            d = os.path.join(self.root, "volumes", v["name"])
+            os.makedirs(d)
+            if "configMap" in v:
+                cm = find(objs, "ConfigMap", v["configMap"]["name"])
+                for k, text in (cm.get("data") or {}).items():
+                    open(os.path.join(d, k), "w").write(text)
+                for k, b in (cm.get("binaryData") or {}).items():
+                    open(os.path.join(d, k), "wb").write(base64.b64decode(b))
+            elif "secret" in v:
+                data = secrets[v["secret"]["secretName"]]
+                mode = v["secret"].get("defaultMode", 0o644)
+                for it in v["secret"].get("items") or [{"key": k, "path": k} for k in data]:
+                    f = os.path.join(d, it["path"])
+                    open(f, "wb").write(data[it["key"]])
+                    os.chmod(f, mode)
+                    if AS_ROOT and self.group is not None:
+                        os.chown(f, 0, self.group)
+            elif "emptyDir" in v or "persistentVolumeClaim" in v:
+                os.chmod(d, 0o777 if AS_ROOT else 0o755)
+            self.vols[v["name"]] = d
+
+    def mount(self, ct):
+        """mountPath -> where it is here (a symlink tree under ROOT)."""
+        paths = {}
+        for m in ct.get("volumeMounts", []):
+            here = os.path.join(self.root, m["mountPath"].lstrip("/"))
+            os.makedirs(os.path.dirname(here), exist_ok=True)
+            if not os.path.lexists(here):
+                os.symlink(self.vols[m["name"]], here)
+            paths[m["mountPath"]] = here
+        return paths
+
+
+def rewrite(s, paths, services):
+    if paths:  # one pass: a rewritten path is never rewritten again
+        alt = "|".join(re.escape(mp) for mp in sorted(paths, key=len, reverse=True))
+        s = re.sub(r"(?:^|(?<=[\s\"'=:]))(" + alt + r")(?=[/\s\"'\\]|$)", lambda m: paths[m.group(1)], s, flags=re.M)
+    for host, ports in services.items():
+        for port, local in ports.items():
+            s = s.replace(f"{host}:{port}", f"127.0.0.1:{local}")
+        if "" in ports:  # a URL without a port
+            s = re.sub(r"(https?://)" + re.escape(host) + r"(?=/|$)", rf"\g<1>127.0.0.1:{ports['']}", s)
+        s = s.replace(host, "127.0.0.1") if s == host else s
+    return s
+
+
+def container_env(ct, pod, secrets, paths, services):
+    env = {"PATH": os.environ["PATH"], "HOME": pod.root}
+    for e in ct.get("env", []):
+        if "value" in e:
+            env[e["name"]] = e["value"]
+        elif "fieldRef" in e["valueFrom"]:
+            fp = e["valueFrom"]["fieldRef"]["fieldPath"]
+            m = re.fullmatch(r"metadata\.labels\['([^']+)'\]", fp)
+            env[e["name"]] = pod.labels.get(m.group(1), "") if m else ""
+        elif "secretKeyRef" in e["valueFrom"]:
+            r = e["valueFrom"]["secretKeyRef"]
+            env[e["name"]] = secrets[r["name"]][r["key"]].decode()
+    # Ports paired with a Service host: NAME_HOST=svc -> NAME_PORT=local port of that Service.
+    for k, v in list(env.items()):
+        if k.endswith("_HOST") and v in services:
+            pk = k[:-5] + "_PORT"
+            if pk in env and env[pk] in services[v]:
+                env[pk] = str(services[v][env[pk]])
+            env[k] = "127.0.0.1"
+    return {k: rewrite(v, paths, services) for k, v in env.items()}
+
+
+def expand(arg, env):
+    return re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env.get(m.group(1), m.group(0)), arg)
+
+
+def start(pod, ct, secrets, services, extra_env=None, listen=None, path_prefix=None, wait=True, timeout=120):
+    paths = pod.mount(ct)
+    env = container_env(ct, pod, secrets, paths, services)
+    env.update(extra_env or {})
+    if path_prefix:
+        env["PATH"] = path_prefix + ":" + env["PATH"]
+    if ct.get("command"):
+        argv = [expand(rewrite(a, paths, services), env) for a in ct["command"] + ct.get("args", [])]
+    else:
+        image = ct["image"].rsplit("/", 1)[1].split(":")[0]
+        argv = [ENTRYPOINTS[image]] + [expand(rewrite(a, paths, services), env) for a in ct.get("args", [])]
+    for a, b in (listen or {}).items():
+        argv = [b if x == a else x for x in argv]
+    user = (ct.get("securityContext") or {}).get("runAsUser", pod.user)
+    pre = None
+    if AS_ROOT and user:
+        grp = pod.group or user
+
+        def pre():
+            os.setgroups([grp])
+            os.setgid(grp)
+            os.setuid(user)
+    log = open(os.path.join(pod.root, f"{ct['name']}.log"), "w+")
+    p = subprocess.Popen(argv, env=env, cwd=pod.root, stdout=log, stderr=subprocess.STDOUT, preexec_fn=pre)
+    p.argv, p.logf, p.env = argv, log, env
+    procs.append(p)
+    if wait:
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    return p
+
+
+def output(p):
+    p.logf.flush()
+    p.logf.seek(0)
+    return p.logf.read()
+
+
+def api(port, path, token=SA_TOKEN):
+    ctx = ssl.create_default_context(cafile=os.path.join(tmp, "api.crt"))
+    rq = urllib.request.Request(f"https://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(rq, context=ctx, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def run_fakewhisk(objs, sa):
+    rbac = [o for o in objs if o["kind"] in ("Role", "RoleBinding")]
+    rbac_file = os.path.join(tmp, f"rbac-{len(procs)}.json")
+    json.dump(rbac, open(rbac_file, "w"))
+    port = free_port()
+    p = subprocess.Popen([os.path.join(BIN, "tests", "fakewhisk"), "--port", str(port), "--auth", OW_AUTH,
+                          "--bearer", SA_TOKEN, "--rbac", rbac_file, "--identity", f"{NS}:{sa}",
+                          "--tls", os.path.join(tmp, "api.crt"), os.path.join(tmp, "api.key"),
+                          "--log", os.path.join(tmp, "api.log")])
+    procs.append(p)
+    assert wait_port(port), "fakewhisk did not start"
+    return p, port
+
+
+def runner_pod(objs, secrets, services, api_port, job_name):
+    job = find(objs, "Job", job_name)
+    spec = job["spec"]["template"]["spec"]
+    labels = {**job["spec"]["template"]["metadata"]["labels"], "batch.kubernetes.io/job-name": job_name}
+    pod = Pod(f"job-{job_name}-{len(procs)}", spec, objs, secrets, labels)
+    extra = {}
+    if spec.get("automountServiceAccountToken", True):
+        sa = os.path.join(pod.root, "var/run/secrets/kubernetes.io/serviceaccount")
+        os.makedirs(sa)
+        open(os.path.join(sa, "token"), "w").write(SA_TOKEN)
+        open(os.path.join(sa, "namespace"), "w").write(NS)
+        shutil.copy(os.path.join(tmp, "api.crt"), os.path.join(sa, "ca.crt"))
+        for f in os.listdir(sa):
+            os.chmod(os.path.join(sa, f), 0o644)
+        extra = {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(api_port),
+                 "RBENCH_SERVICEACCOUNT_DIR": sa}
+    return start(pod, spec["containers"][0], secrets, services, extra_env=extra, timeout=120)
+
+
+try:
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", os.path.join(tmp, "api.key"),
+                    "-out", os.path.join(tmp, "api.crt"), "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    text, objs = render(HELM, *values(), namespace=NS)
+    c.check(REDIS_PW not in text and OW_AUTH not in text, "no secret in the rendered objects")
+    # The Secrets: the chart's (Redis), and the OpenWhisk key the user creates (kubectl create secret).
+    secrets = {o["metadata"]["name"]: {k: base64.b64decode(v) for k, v in o["data"].items()}
+               for o in objs if o["kind"] == "Secret"}
+    secrets["ow-auth"] = {"auth": OW_AUTH.encode()}
+
+    # Local servers behind the Service names.
+    redis_port, agent_port, metrics_port = free_port(), free_port(), free_port()
+    fw, api_port = run_fakewhisk(objs, find(objs, "Job", "rbench-run")["spec"]["template"]["spec"]["serviceAccountName"])
+    services = {f"rbench-redis.{NS}.svc.cluster.local": {"6379": redis_port},
+                f"rbench-agent.{NS}.svc.cluster.local": {"6380": agent_port, "9121": metrics_port},
+                OW_HOST: {"443": api_port, "": api_port}}
+    c.check(find(objs, "Service", "rbench-redis")["spec"]["ports"][0]["port"] == 6379
+            and [p["port"] for p in find(objs, "Service", "rbench-agent")["spec"]["ports"]] == [6380, 9121],
+            "Services: redis 6379, agent 6380 and 9121")
+
+    # Redis: the rendered container's own script, redis-server wrapped for a free port.
+    wrap = os.path.join(tmp, "bin")
+    os.makedirs(wrap)
+    redis_bin = shutil.which("redis-server")
+    open(os.path.join(wrap, "redis-server"), "w").write(
+        f"#!/bin/sh\nexec {redis_bin} \"$@\" --port {redis_port} --bind 127.0.0.1\n")
+    os.chmod(os.path.join(wrap, "redis-server"), 0o755)
+    os.chmod(wrap, 0o755)
+    rd = find(objs, "Deployment", "rbench-redis")["spec"]["template"]
+    rpod = Pod("redis", rd["spec"], objs, secrets, rd["metadata"]["labels"])
+    redis = start(rpod, rd["spec"]["containers"][0], secrets, services, path_prefix=wrap, wait=False)
+    c.check(wait_port(redis_port), "Redis container: redis-server listening")
+    ping = subprocess.run(["redis-cli", "-p", str(redis_port), "--no-auth-warning", "-a", REDIS_PW, "ping"],
+                          capture_output=True, text=True)
+    noauth = subprocess.run(["redis-cli", "-p", str(redis_port), "set", "k", "v"], capture_output=True, text=True)
+    c.check(ping.stdout.strip() == "PONG" and "NOAUTH" in noauth.stdout + noauth.stderr,
+            "Redis container: requirepass is the Secret's password (quotes and backslashes kept)")
+
+    # The agent Deployment.
+    ad = find(objs, "Deployment", "rbench-agent")["spec"]["template"]
+    apod = Pod("agent", ad["spec"], objs, secrets, ad["metadata"]["labels"])
+    act = ad["spec"]["containers"][0]
+    agent = start(apod, act, secrets, services, wait=False,
+                  listen={"0.0.0.0:6380": f"127.0.0.1:{agent_port}", "0.0.0.0:9121": f"127.0.0.1:{metrics_port}"})
+    probe = act["readinessProbe"]["httpGet"]
+    probe_port = {p["name"]: p["containerPort"] for p in act["ports"]}[probe["port"]]
+    ready = False
+    for _ in range(100):
+        try:
+            ready = urllib.request.urlopen(f"http://127.0.0.1:{services[f'rbench-agent.{NS}.svc.cluster.local'][str(probe_port)]}{probe['path']}", timeout=2).status == 200
+            break
+        except OSError:
+            time.sleep(0.1)
+    c.check(ready, f"agent: readiness probe GET {probe['path']} on port {probe['port']} answers 200")
+    through = subprocess.run(["redis-cli", "-p", str(agent_port), "set", "emu", "1"], capture_output=True, text=True)
+    c.check(through.stdout.strip() == "OK", "agent: a SET through the agent reaches Redis with the Secret's password" +
+            ("" if through.stdout.strip() == "OK" else f"\n{through.stdout}{through.stderr}\n{output(agent)}"))
+
+    # The helm test Pod: rbench doctor against all three.
+    tp = find(objs, "Pod", "rbench-test")
+    tpod = Pod("test", tp["spec"], objs, secrets, tp["metadata"]["labels"])
+    doc = start(tpod, tp["spec"]["containers"][0], secrets, services, timeout=60)
+    out = output(doc)
+    c.check(doc.returncode == 0, "helm test Pod: rbench doctor passes" + ("" if doc.returncode == 0 else "\n" + out))
+
+    # The runner Job: documents in ConfigMaps through the API double, authorized by the Role.
+    run = runner_pod(objs, secrets, services, api_port, "rbench-run")
+    out = output(run)
+    c.check(run.returncode == 0, "runner Job: rbench run exits 0" + ("" if run.returncode == 0 else "\n" + out[-3000:]))
+    st, lst = api(api_port, f"/api/v1/namespaces/{NS}/configmaps")
+    c.check(st == 403 and lst.get("reason") == "Forbidden" and lst.get("kind") == "Status",
+            "the API double refuses list, which the Role does not grant (403 Forbidden Status)")
+    docs = {}
+    for run_name in ("direct", "batched"):
+        name = f"rbench-results-rbench-run-{run_name}-r1"
+        st, cm = api(api_port, f"/api/v1/namespaces/{NS}/configmaps/{name}")
+        ok = st == 200 and "results.json" in cm.get("data", {})
+        docs[run_name] = json.loads(cm["data"]["results.json"]) if ok else None
+        c.check(ok, f"ConfigMap {name} holds the {run_name} run's results.json")
+    c.check(docs["direct"] is not None and docs["batched"] is not None
+            and docs["direct"].get("schema_version") == 1,
+            "the documents are results documents (schema_version 1)")
+    logs = out + open(os.path.join(tmp, "api.log")).read()
+    c.check(REDIS_PW not in logs and OW_AUTH.split(":")[1] not in logs and SA_TOKEN not in out,
+            "no secret in the runner's output or in what reached the API")
+    c.check(not any(REDIS_PW in a or OW_AUTH in a for p in procs if hasattr(p, "argv") for a in p.argv),
+            "no secret in any container's arguments")
+
+    # A Role narrowed to other names: the rerun's replace (PUT after 409) is forbidden.
+    _, objs2 = render(HELM, *values("--set", "runner.resultsConfigMapNames={rbench-results-other}"), namespace=NS)
+    fw.send_signal(signal.SIGTERM)
+    fw.wait()
+    fw2, api_port2 = run_fakewhisk(objs2, "rbench-runner")
+    services[OW_HOST] = {"443": api_port2, "": api_port2}
+    first = runner_pod(objs2, secrets, services, api_port2, "rbench-run")
+    again = runner_pod(objs2, secrets, services, api_port2, "rbench-run")
+    out2 = output(again)
+    c.check(first.returncode == 0 and again.returncode == 1 and "403" in out2 and "forbidden" in out2,
+            "with resourceNames that do not match, the replace is refused (403) and rbench exits 1" +
+            ("" if again.returncode == 1 else f"\nfirst={first.returncode} again={again.returncode}\n{out2[-2000:]}"))
+finally:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    if os.environ.get("RBENCH_KEEP_TMP"):
+        print("kept", tmp)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+c.done()
