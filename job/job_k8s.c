@@ -20,8 +20,17 @@ void job_k8s_sanitize_name(char *name) {
   }
 }
 
-char *job_k8s_configmap_body(const char *name, const char *doc, size_t len, size_t limit,
-                             bool *summarized) {
+bool job_k8s_label_value_ok(const char *v) {
+  size_t n = strlen(v);
+  if (n == 0 || n > 63) return false;
+  if (!isalnum((unsigned char)v[0]) || !isalnum((unsigned char)v[n - 1])) return false;
+  for (size_t i = 0; i < n; i++)
+    if (!isalnum((unsigned char)v[i]) && v[i] != '-' && v[i] != '_' && v[i] != '.') return false;
+  return true;
+}
+
+char *job_k8s_configmap_body(const char *name, const char *job, const char *doc, size_t len,
+                             size_t limit, bool *summarized) {
   *summarized = false;
   cJSON *cm = cJSON_CreateObject();
   cJSON_AddStringToObject(cm, "apiVersion", "v1");
@@ -31,6 +40,8 @@ char *job_k8s_configmap_body(const char *name, const char *doc, size_t len, size
   cJSON *labels = cJSON_AddObjectToObject(meta, "labels");
   cJSON_AddStringToObject(labels, "app.kubernetes.io/name", "rbench");
   cJSON_AddStringToObject(labels, "app.kubernetes.io/component", "results");
+  /* tools/fetch-results.sh finds a Job's documents by this label. */
+  if (job && job_k8s_label_value_ok(job)) cJSON_AddStringToObject(labels, JOB_K8S_JOB_LABEL, job);
   cJSON *data = cJSON_AddObjectToObject(cm, "data");
   char *text = NULL;
   if (len <= limit) {
@@ -149,6 +160,14 @@ enum rb_err job_k8s_publish_file(const char *name, const char *path, char *err, 
                      "--results-configmap needs KUBERNETES_SERVICE_HOST (run inside a pod)");
   if (!rb_env_get("KUBERNETES_SERVICE_PORT_HTTPS", port, sizeof port))
     rb_env_get("KUBERNETES_SERVICE_PORT", port, sizeof port);
+  char job[256] = "";
+  if (rb_env_get("RBENCH_JOB_NAME", job, sizeof job) && !job_k8s_label_value_ok(job)) {
+    /* Publishing the results matters more than the label: say so and go on without it. */
+    rb_warn("RBENCH_JOB_NAME is not a valid label value (at most 63 letters, digits, '-', '_' "
+            "or '.', starting and ending with a letter or digit): ConfigMap %s gets no %s label",
+            name, JOB_K8S_JOB_LABEL);
+    job[0] = '\0';
+  }
   char token[4096], ns[256], ca[1100];
   if (!read_trimmed(dir, "token", token, sizeof token) || !read_trimmed(dir, "namespace", ns, sizeof ns))
     return rb_errorf(RB_ERR_IO, err, errlen, "cannot read the service-account token or namespace in %s", dir);
@@ -156,7 +175,7 @@ enum rb_err job_k8s_publish_file(const char *name, const char *path, char *err, 
   size_t len = 0;
   char *doc = job_read_file(path, &len);
   bool summarized = false;
-  char *body = doc ? job_k8s_configmap_body(name, doc, len, JOB_K8S_DATA_LIMIT, &summarized) : NULL;
+  char *body = doc ? job_k8s_configmap_body(name, job[0] ? job : NULL, doc, len, JOB_K8S_DATA_LIMIT, &summarized) : NULL;
   free(doc);
   enum rb_err rc = RB_OK;
   if (!body) {

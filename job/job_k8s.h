@@ -8,7 +8,9 @@
  * and namespace are read from $RBENCH_SERVICEACCOUNT_DIR (default
  * /var/run/secrets/kubernetes.io/serviceaccount). A ConfigMap holds at most 1 MiB, so a
  * larger document is replaced by its summary (raw_results left out) and says so. The token
- * never appears in messages. */
+ * never appears in messages. When $RBENCH_JOB_NAME is set (the chart passes the Job's name
+ * through the downward API), every ConfigMap is labelled rbench.io/job=$RBENCH_JOB_NAME so
+ * tools/fetch-results.sh finds a Job's documents with a label selector. */
 #ifndef JOB_K8S_H
 #define JOB_K8S_H
 
@@ -18,12 +20,18 @@
 #include "rb_error.h"
 
 #define JOB_K8S_DATA_LIMIT 1000000u /* bytes of document we put in one ConfigMap (< 1 MiB) */
+#define JOB_K8S_JOB_LABEL "rbench.io/job"
 
 /* The ConfigMap JSON for doc (pure). When doc is longer than limit, raw_results is dropped
  * and "rbench.io/summary-only" annotations and a "note" key explain it (*summarized = true).
+ * job (may be NULL) becomes the rbench.io/job label when it is a valid label value.
  * Returns a malloc'd string or NULL (doc not a JSON object, or out of memory). */
-char *job_k8s_configmap_body(const char *name, const char *doc, size_t len, size_t limit,
-                             bool *summarized);
+char *job_k8s_configmap_body(const char *name, const char *job, const char *doc, size_t len,
+                             size_t limit, bool *summarized);
+
+/* Whether v is a valid Kubernetes label value: 1-63 of [A-Za-z0-9-_.], alphanumeric at both
+ * ends (pure). */
+bool job_k8s_label_value_ok(const char *v);
 
 /* Reads the results file at path and publishes it as ConfigMap name. */
 enum rb_err job_k8s_publish_file(const char *name, const char *path, char *err, size_t errlen);

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# build-image.sh: build the rbench-action image (action/Dockerfile) with buildah, no daemon,
-# print its size, and optionally push it to a registry.
+# build-image.sh: build one rbench image (action/, agent/ or job/Dockerfile) with buildah, no
+# daemon (or docker where only docker is present), print its size, and optionally push it.
 #
 #   tools/build-image.sh                                  # builds localhost/rbench-action:<commit>
 #   tools/build-image.sh --tag 1 --push 127.0.0.1:5000    # ... and pushes 127.0.0.1:5000/rbench-action:1
+#   tools/build-image.sh --image agent --tag 1            # localhost/rbench-agent:1 (runner: rbench)
 #
 # The builder base (debian:bookworm) never comes from a registry: tools/make-base-image.sh
 # makes it with debootstrap when it is missing, and the build runs with --pull-never.
@@ -14,7 +15,9 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
 
-NAME="rbench-action"
+IMAGE="action"
+BUILDER="${RBENCH_BUILDER:-}"
+STEPS_FILE=""
 TAG=""
 PUSH=""
 TLS_VERIFY=""
@@ -27,12 +30,16 @@ ISOLATION="${BUILDAH_ISOLATION:-chroot}"
 
 usage() {
   cat <<'EOF'
-Usage: tools/build-image.sh [--tag TAG] [--push REGISTRY] [options]
+Usage: tools/build-image.sh [--image action|agent|runner] [--tag TAG] [--push REGISTRY] [options]
 
-Builds action/Dockerfile with buildah into localhost/rbench-action:TAG and prints its size.
+Builds one image with buildah into localhost/NAME:TAG and prints its size:
+  action  action/Dockerfile -> rbench-action (default)
+  agent   agent/Dockerfile  -> rbench-agent
+  runner  job/Dockerfile    -> rbench
 
+  --image WHICH      action, agent or runner (default action)
   --tag TAG          image tag (default: the git commit, short; "dev" outside git)
-  --push REGISTRY    also push to REGISTRY/rbench-action:TAG, e.g. 127.0.0.1:5000
+  --push REGISTRY    also push to REGISTRY/NAME:TAG, e.g. 127.0.0.1:5000
   --tls-verify BOOL  true|false for the push (default: false for localhost/127.x/[::1]
                      registries, which serve plain HTTP; true otherwise)
   --base IMAGE       builder base image (default debian:bookworm; must be in local storage,
@@ -40,6 +47,10 @@ Builds action/Dockerfile with buildah into localhost/rbench-action:TAG and print
   --no-cache         rebuild every step instead of reusing cached layers
   --prune            after the build, remove the unnamed (cache) images of earlier builds,
                      keeping this build's cached steps; named images are never touched
+  --builder WHICH    buildah or docker (default: buildah when installed, else docker);
+                     docker builds with the daemon's own storage and pulls debian:bookworm
+  --steps-file FILE  append this build's cached step ids to FILE, and with --prune keep
+                     the ids already listed there too (tools/build.sh builds three images)
   -q, --quiet        write the build output to a log file and show it only on failure
   -h, --help         this text
 
@@ -58,11 +69,57 @@ need_value() {
   [ "$2" -ge 2 ] || die "$1 needs a value (see --help)"
 }
 
+# The docker path: the daemon has its own layer cache and can pull the base image, so it is
+# a plain build, tag and push. It prints the same machine-readable lines as the buildah path.
+build_with_docker() {
+  local local_ref="localhost/$NAME:$TAG" remote_ref="" size digest=""
+  echo "build-image: building $local_ref with docker (base $BASE_IMAGE)"
+  local bud=(docker build --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "GIT_COMMIT=$GIT_COMMIT"
+    -f "$ROOT/$DOCKERFILE" -t "$local_ref")
+  if [ "$NO_CACHE" -eq 1 ]; then bud+=(--no-cache); fi
+  if [ "$QUIET" -eq 1 ]; then bud+=(--quiet); fi
+  "${bud[@]}" "$ROOT" || die "docker build failed"
+  size="$(docker image inspect --format '{{.Size}}' "$local_ref")" || die "docker image inspect $local_ref failed"
+  if [ -n "$PUSH" ]; then
+    PUSH="${PUSH%/}"
+    PUSH="${PUSH#docker://}"
+    remote_ref="$PUSH/$NAME:$TAG"
+    # Docker treats 127.0.0.0/8 registries as insecure (plain HTTP) by itself; any other
+    # plain-HTTP registry must be listed in the daemon's insecure-registries.
+    docker tag "$local_ref" "$remote_ref" || die "docker tag failed"
+    docker push "$remote_ref" || die "push to $remote_ref failed (is a registry listening on $PUSH?)"
+    digest="$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$remote_ref" |
+      sed -n "s|^$PUSH/$NAME@||p" | head -n 1)"
+    [ -n "$digest" ] || die "docker did not report a digest for $remote_ref"
+  fi
+  echo "image: $local_ref"
+  echo "size: $size bytes (docker image size)"
+  if [ -n "$PUSH" ]; then
+    echo "pushed: $remote_ref"
+    echo "digest: $digest"
+  fi
+}
+
 while [ $# -gt 0 ]; do
   case "$1" in
     --tag)
       need_value "$1" $#
       TAG="$2"
+      shift
+      ;;
+    --image)
+      need_value "$1" $#
+      IMAGE="$2"
+      shift
+      ;;
+    --builder)
+      need_value "$1" $#
+      BUILDER="$2"
+      shift
+      ;;
+    --steps-file)
+      need_value "$1" $#
+      STEPS_FILE="$2"
       shift
       ;;
     --push)
@@ -92,6 +149,23 @@ while [ $# -gt 0 ]; do
   shift
 done
 
+case "$IMAGE" in
+  action) NAME="rbench-action" DOCKERFILE="action/Dockerfile" ;;
+  agent) NAME="rbench-agent" DOCKERFILE="agent/Dockerfile" ;;
+  runner) NAME="rbench" DOCKERFILE="job/Dockerfile" ;;
+  *) die "--image must be action, agent or runner, not '$IMAGE'" ;;
+esac
+if [ -z "$BUILDER" ]; then
+  if command -v buildah >/dev/null 2>&1; then BUILDER=buildah
+  elif command -v docker >/dev/null 2>&1; then BUILDER=docker
+  else die "neither buildah nor docker is installed (tools/install-deps.sh installs buildah)"
+  fi
+fi
+case "$BUILDER" in
+  buildah | docker) ;;
+  *) die "--builder must be buildah or docker, not '$BUILDER'" ;;
+esac
+
 if [ -z "$TAG" ]; then
   TAG="$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || true)"
   [ -n "$TAG" ] || TAG="dev"
@@ -103,10 +177,16 @@ case "$TLS_VERIFY" in
   *) die "--tls-verify must be true or false, not '$TLS_VERIFY'" ;;
 esac
 
+[ -f "$ROOT/$DOCKERFILE" ] || die "$ROOT/$DOCKERFILE not found"
+GIT_COMMIT="$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo "${RBENCH_GIT_COMMIT:-unknown}")"
+if [ "$BUILDER" = docker ]; then
+  build_with_docker
+  exit 0
+fi
+
 [ "$(id -u)" -eq 0 ] || die "must run as root (buildah with the $STORAGE_DRIVER driver and chroot isolation)"
 command -v buildah >/dev/null 2>&1 || die "buildah is not installed (run tools/install-deps.sh)"
 command -v python3 >/dev/null 2>&1 || die "python3 is not installed (run tools/install-deps.sh)"
-[ -f "$ROOT/action/Dockerfile" ] || die "$ROOT/action/Dockerfile not found"
 
 BUILDAH=(buildah --storage-driver "$STORAGE_DRIVER")
 LOCAL_REF="localhost/$NAME:$TAG"
@@ -120,7 +200,7 @@ elif ! "${BUILDAH[@]}" inspect --type image "$BASE_IMAGE" >/dev/null 2>&1; then
 fi
 
 bud=("${BUILDAH[@]}" bud --isolation "$ISOLATION" --layers --force-rm --pull-never
-  --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "GIT_COMMIT=$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" -f "$ROOT/action/Dockerfile" -t "$LOCAL_REF")
+  --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "GIT_COMMIT=$GIT_COMMIT" -f "$ROOT/$DOCKERFILE" -t "$LOCAL_REF")
 if [ "$NO_CACHE" -eq 1 ]; then bud+=(--no-cache); fi
 bud+=("$ROOT")
 
@@ -138,11 +218,17 @@ else
 fi
 build_s=$(($(date +%s) - start))
 
+# Every step of this build printed its image id ("--> ID" or "--> Using cache ID").
+steps="$(grep -oE -- '^--> (Using cache )?[0-9a-f]{11,64}' "$log" | grep -oE '[0-9a-f]{11,64}$' || true)"
+if [ -n "$STEPS_FILE" ]; then
+  [ -z "$steps" ] || printf '%s\n' "$steps" >>"$STEPS_FILE"
+fi
 if [ "$PRUNE" -eq 1 ]; then
-  # Every step of this build printed its image id ("--> ID" or "--> Using cache ID"); the
-  # unnamed images that are not among them are cached steps of earlier builds. With vfs each
-  # one is a full copy of the builder's root (~450 MB), so they add up quickly.
-  keep="$(grep -oE -- '^--> (Using cache )?[0-9a-f]{11,64}' "$log" | grep -oE '[0-9a-f]{11,64}$' || true)"
+  # The unnamed images that are not steps of this build (or of the builds listed in
+  # --steps-file) are cached steps of earlier builds. With vfs each one is a full copy of
+  # the builder's root (~450 MB), so they add up quickly.
+  keep="$steps"
+  if [ -n "$STEPS_FILE" ] && [ -s "$STEPS_FILE" ]; then keep="$(cat "$STEPS_FILE")"; fi
   pruned=0
   for pass in 1 2 3; do
     while read -r id; do

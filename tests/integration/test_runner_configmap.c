@@ -60,17 +60,75 @@ static int teardown(void **state) {
   return 0;
 }
 
-static int run_with_configmap(const char *name, char **log) {
-  char out[200], host[64], port[64], dir[220];
+/* job: RBENCH_JOB_NAME for the run, or NULL for none. */
+static int run_with_configmap_job(const char *name, const char *job, char **log) {
+  char out[200], host[64], port[64], dir[220], jobenv[200];
   snprintf(out, sizeof out, "%s/r.json", tmpdir);
   snprintf(host, sizeof host, "KUBERNETES_SERVICE_HOST=127.0.0.1");
   snprintf(port, sizeof port, "KUBERNETES_SERVICE_PORT=%d", api.port);
   snprintf(dir, sizeof dir, "RBENCH_SERVICEACCOUNT_DIR=%s", sadir);
-  char *env[] = {host, port, dir, NULL};
+  snprintf(jobenv, sizeof jobenv, "RBENCH_JOB_NAME=%s", job ? job : "");
+  char *env[] = {host, port, dir, job ? jobenv : NULL, NULL};
   char *argv[] = {NULL, "run", "--target", "openwhisk", "--insecure", "--action", "pkg/ok",
                   "--env", envfile, "--rate", "20", "--invocations", "4", "--output", out,
                   "--progress", "off", "--results-configmap", (char *)name, NULL};
   return run_rbench(argv, env, 30000, log);
+}
+
+static int run_with_configmap(const char *name, char **log) {
+  return run_with_configmap_job(name, NULL, log);
+}
+
+/* The metadata of the last POST or PUT of ConfigMap name in the API double's log. */
+static cJSON *last_configmap_meta(const char *name, cJSON **owner) {
+  char path[200];
+  snprintf(path, sizeof path, "%s/api.log", tmpdir);
+  char *req = read_text(path);
+  cJSON *found = NULL;
+  for (char *line = strtok(req, "\n"); line; line = strtok(NULL, "\n")) {
+    const char *body = strchr(line, '{');
+    if (!body || (strncmp(line, "POST ", 5) && strncmp(line, "PUT ", 4))) continue;
+    cJSON *cm = cJSON_Parse(body);
+    cJSON *meta = cJSON_GetObjectItem(cm, "metadata");
+    const cJSON *n = cJSON_GetObjectItem(meta, "name");
+    if (cJSON_IsString(n) && !strcmp(n->valuestring, name)) {
+      cJSON_Delete(found);
+      found = cm;
+    } else {
+      cJSON_Delete(cm);
+    }
+  }
+  free(req);
+  *owner = found;
+  return cJSON_GetObjectItem(found, "metadata");
+}
+
+static void test_job_label(void **state) {
+  (void)state;
+  char *log = NULL;
+  /* In the chart's Job, RBENCH_JOB_NAME comes from the downward API: the label
+   * tools/fetch-results.sh selects on. */
+  assert_int_equal(run_with_configmap_job("rbench-results-labelled", "rbench-run-x1", &log), 0);
+  free(log);
+  cJSON *cm = NULL;
+  cJSON *labels = cJSON_GetObjectItem(last_configmap_meta("rbench-results-labelled", &cm), "labels");
+  assert_non_null(labels);
+  assert_string_equal(cJSON_GetObjectItem(labels, "rbench.io/job")->valuestring, "rbench-run-x1");
+  cJSON_Delete(cm);
+  /* Without the variable there is no label (a run outside a Job). */
+  assert_int_equal(run_with_configmap("rbench-results-plain", NULL), 0);
+  labels = cJSON_GetObjectItem(last_configmap_meta("rbench-results-plain", &cm), "labels");
+  assert_non_null(labels);
+  assert_null(cJSON_GetObjectItem(labels, "rbench.io/job"));
+  cJSON_Delete(cm);
+  /* An invalid value: the results are still published, without the label, and the log says why. */
+  assert_int_equal(run_with_configmap_job("rbench-results-badjob", "not a label!", &log), 0);
+  assert_non_null(strstr(log, "RBENCH_JOB_NAME is not a valid label value"));
+  free(log);
+  labels = cJSON_GetObjectItem(last_configmap_meta("rbench-results-badjob", &cm), "labels");
+  assert_non_null(labels);
+  assert_null(cJSON_GetObjectItem(labels, "rbench.io/job"));
+  cJSON_Delete(cm);
 }
 
 static void test_create_then_replace(void **state) {
@@ -134,6 +192,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_create_then_replace),
       cmocka_unit_test(test_wrong_token_fails_without_leaking),
+      cmocka_unit_test(test_job_label),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

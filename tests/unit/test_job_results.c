@@ -194,15 +194,16 @@ static void test_configmap_body(void **state) {
   bool summarized;
   const char doc[] = "{\"schema_version\":1,\"complete\":true,\"raw_results\":[{\"index\":0},"
                      "{\"index\":1},{\"index\":2},{\"index\":3},{\"index\":4},{\"index\":5}]}";
-  char *b = job_k8s_configmap_body("rbench-results", doc, strlen(doc), 1000, &summarized);
+  char *b = job_k8s_configmap_body("rbench-results", NULL, doc, strlen(doc), 1000, &summarized);
   assert_false(summarized);
   cJSON *cm = cJSON_Parse(b);
+  assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "metadata"), "labels"), "rbench.io/job"));
   assert_string_equal(cJSON_GetObjectItem(cm, "kind")->valuestring, "ConfigMap");
   assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "metadata"), "name")->valuestring, "rbench-results");
   assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "data"), "results.json")->valuestring, doc);
   cJSON_Delete(cm);
   free(b);
-  b = job_k8s_configmap_body("r", doc, strlen(doc), 80, &summarized); /* over the limit */
+  b = job_k8s_configmap_body("r", NULL, doc, strlen(doc), 80, &summarized); /* over the limit */
   assert_non_null(b);
   assert_true(summarized);
   cm = cJSON_Parse(b);
@@ -217,6 +218,37 @@ static void test_configmap_body(void **state) {
   char name[] = "Rbench_Results-Direct r1";
   job_k8s_sanitize_name(name);
   assert_string_equal(name, "rbench-results-direct-r1");
+}
+
+static void test_configmap_job_label(void **state) {
+  (void)state;
+  bool summarized;
+  const char doc[] = "{\"schema_version\":1}";
+  char *b = job_k8s_configmap_body("rbench-results-x", "rbench-run-7", doc, strlen(doc), 1000, &summarized);
+  cJSON *cm = cJSON_Parse(b);
+  cJSON *labels = cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "metadata"), "labels");
+  assert_string_equal(cJSON_GetObjectItem(labels, "rbench.io/job")->valuestring, "rbench-run-7");
+  assert_string_equal(cJSON_GetObjectItem(labels, "app.kubernetes.io/component")->valuestring, "results");
+  cJSON_Delete(cm);
+  free(b);
+  /* A value the API server would refuse is left out rather than failing the whole object. */
+  b = job_k8s_configmap_body("r", "bad value/", doc, strlen(doc), 1000, &summarized);
+  cm = cJSON_Parse(b);
+  assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "metadata"), "labels"), "rbench.io/job"));
+  cJSON_Delete(cm);
+  free(b);
+  assert_true(job_k8s_label_value_ok("a"));
+  assert_true(job_k8s_label_value_ok("rbench-run_1.x"));
+  assert_false(job_k8s_label_value_ok(""));
+  assert_false(job_k8s_label_value_ok("-a"));
+  assert_false(job_k8s_label_value_ok("a."));
+  assert_false(job_k8s_label_value_ok("a b"));
+  char long_v[65];
+  memset(long_v, 'a', 64);
+  long_v[64] = '\0';
+  assert_false(job_k8s_label_value_ok(long_v));
+  long_v[63] = '\0';
+  assert_true(job_k8s_label_value_ok(long_v));
 }
 
 /* Compares two readings of the same record field by field (the action text as JSON). */
@@ -369,6 +401,7 @@ int main(void) {
       cmocka_unit_test(test_redact),
       cmocka_unit_test(test_document_shape),
       cmocka_unit_test(test_configmap_body),
+      cmocka_unit_test(test_configmap_job_label),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# fetch-results.sh: collects a finished runner Job's results documents into a local directory
+# laid out as `rbench run --output DIR/` lays it out (DIR/RUN.json, or DIR/RUN/rN.json with
+# repetitions), so `rbench compare DIR/direct DIR/batched` and `rbench report` take it as is.
+#
+#   tools/fetch-results.sh JOB [DIR]                  # from the ConfigMaps labelled rbench.io/job=JOB
+#   tools/fetch-results.sh --pvc JOB [DIR]            # from the results PVC, via a helper pod
+#
+# DIR defaults to ./results-JOB and must not exist or be empty. Documents stored summary-only
+# (annotation rbench.io/summary-only: the full one was over the ConfigMap limit) have no
+# raw_results, which compare and report need: they go to DIR/summary-only/ (same layout) and
+# are named in the output, so DIR/RUN holds only documents compare and report take.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CL_PROG=fetch-results
+# shellcheck source=tools/cluster-lib.sh
+. "$HERE/cluster-lib.sh"
+
+NS=rbench
+RELEASE=rbench
+PVC=0
+CLAIM=""
+PVC_PATH=""
+HELPER_IMAGE="docker.io/library/debian:bookworm"
+JOB=""
+DIR=""
+
+usage() {
+  cat <<'USAGE'
+Usage: tools/fetch-results.sh [options] JOB [DIR]
+
+  --namespace NS       namespace of the release (default rbench)
+  --release NAME       Helm release name (default rbench)
+  --pvc                read the results PersistentVolumeClaim (results.pvc.enabled) instead
+                       of ConfigMaps: a short-lived pod mounts it read-only, kubectl cp copies
+  --claim NAME         the claim (default FULLNAME-results)
+  --path SUBDIR        directory inside the volume (default: its root)
+  --helper-image IMG   image of that pod; it needs tar (default docker.io/library/debian:bookworm)
+  --env FILE           accepted for symmetry with deploy.sh (nothing is read from it)
+  -h, --help           this text
+USAGE
+}
+need_value() { [ "$2" -ge 2 ] || cl_die "$1 needs a value (see --help)"; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --namespace | -n) need_value "$1" $#; NS="$2"; shift ;;
+    --release) need_value "$1" $#; RELEASE="$2"; shift ;;
+    --pvc) PVC=1 ;;
+    --claim) need_value "$1" $#; CLAIM="$2"; PVC=1; shift ;;
+    --path) need_value "$1" $#; PVC_PATH="$2"; shift ;;
+    --helper-image) need_value "$1" $#; HELPER_IMAGE="$2"; shift ;;
+    --env) need_value "$1" $#; shift ;;
+    -h | --help) usage; exit 0 ;;
+    -*) cl_die "unknown option '$1' (see --help)" ;;
+    *)
+      if [ -z "$JOB" ]; then JOB="$1"
+      elif [ -z "$DIR" ]; then DIR="$1"
+      else cl_die "too many arguments (see --help)"
+      fi
+      ;;
+  esac
+  shift
+done
+[ -n "$JOB" ] || cl_die "name the Job (kubectl get jobs -n $NS)"
+cl_check_name namespace "$NS"
+cl_check_name release "$RELEASE"
+[[ "$JOB" =~ ^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$ ]] || cl_die "'$JOB' is not a valid Job name"
+case "$PVC_PATH" in *..*) cl_die "--path must not contain '..'" ;; esac
+cl_need kubectl python3
+F="$(cl_fullname "$RELEASE")"
+DIR="${DIR:-results-$JOB}"
+if [ -e "$DIR" ] && [ -n "$(ls -A "$DIR" 2>/dev/null)" ]; then
+  cl_die "$DIR exists and is not empty: name a new directory"
+fi
+K=(kubectl -n "$NS")
+TMP="$(mktemp -d /tmp/rbench-fetch.XXXXXX)"
+HELPER=""
+cleanup() {
+  if [ -n "$HELPER" ]; then "${K[@]}" delete pod "$HELPER" --wait=false >/dev/null 2>&1 || true; fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+if [ "$PVC" -eq 1 ]; then
+  CLAIM="${CLAIM:-$F-results}"
+  HELPER="$(printf '%s' "$F-fetch-$JOB" | cut -c1-57)-$$"
+  HELPER="${HELPER:0:63}"
+  python3 - "$HELPER" "$CLAIM" "$HELPER_IMAGE" "$RELEASE" >"$TMP/pod.json" <<'PY'
+import json, sys
+name, claim, image, release = sys.argv[1:5]
+print(json.dumps({
+  "apiVersion": "v1", "kind": "Pod",
+  "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "rbench",
+               "app.kubernetes.io/instance": release, "app.kubernetes.io/component": "fetch"}},
+  "spec": {"restartPolicy": "Never", "activeDeadlineSeconds": 900,
+           "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534},
+           "containers": [{"name": "fetch", "image": image, "command": ["sleep", "600"],
+                           "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                               "capabilities": {"drop": ["ALL"]}},
+                           "volumeMounts": [{"name": "results", "mountPath": "/results", "readOnly": True}]}],
+           "volumes": [{"name": "results", "persistentVolumeClaim": {"claimName": claim, "readOnly": True}}]}}))
+PY
+  echo "fetch-results: starting pod $HELPER with claim $CLAIM"
+  "${K[@]}" apply -f "$TMP/pod.json" >/dev/null || cl_die "cannot create the helper pod (kubectl apply failed)"
+  "${K[@]}" wait --for=condition=Ready "pod/$HELPER" --timeout 180s >/dev/null ||
+    cl_die "helper pod $HELPER did not become ready (kubectl describe pod $HELPER -n $NS)"
+  "${K[@]}" cp "$HELPER:/results/${PVC_PATH#/}" "$TMP/pvc" >/dev/null || cl_die "kubectl cp from the claim failed"
+  SRC_KIND=pvc
+else
+  "${K[@]}" get configmaps -l "rbench.io/job=$JOB" -o json >"$TMP/cms.json" 2>"$TMP/err" ||
+    cl_die "kubectl get configmaps failed: $(head -n 1 "$TMP/err")"
+  SRC_KIND=configmaps
+fi
+
+# Lays the documents out under DIR (written to a temporary name, then renamed: no half-written
+# file), and prints one line per document, "summary" lines for summary-only ones.
+mkdir -p "$DIR"
+python3 - "$SRC_KIND" "$TMP" "$DIR" "$JOB" <<'PY'
+import json, os, re, sys
+kind, tmp, out, job = sys.argv[1:5]
+
+def safe(part):
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", str(part)).lstrip(".") or "run"
+
+def place(doc, fallback):
+    s = doc.get("scenario") if isinstance(doc.get("scenario"), dict) else {}
+    run = s.get("run")
+    if not run:
+        return safe(fallback) + ".json"
+    if int(s.get("repetitions") or 1) > 1:
+        return os.path.join(safe(run), "r%d.json" % int(s.get("repetition") or 1))
+    return safe(run) + ".json"
+
+docs = []  # (source name, text, summary_only)
+if kind == "configmaps":
+    items = json.load(open(os.path.join(tmp, "cms.json"))).get("items") or []
+    for cm in items:
+        meta = cm.get("metadata") or {}
+        text = (cm.get("data") or {}).get("results.json")
+        if text is None:
+            sys.exit("fetch-results: error: ConfigMap %s has no results.json key" % meta.get("name"))
+        summary = (meta.get("annotations") or {}).get("rbench.io/summary-only") == "true"
+        docs.append((meta.get("name", "?"), text, summary))
+else:
+    root = os.path.join(tmp, "pvc")
+    for dp, _, fs in os.walk(root):
+        for f in sorted(fs):
+            if f.endswith(".json"):
+                p = os.path.join(dp, f)
+                docs.append((os.path.relpath(p, root), open(p).read(), False))
+if not docs:
+    where = "ConfigMaps labelled rbench.io/job=%s" % job if kind == "configmaps" else "the volume"
+    sys.exit("fetch-results: error: no results documents in %s (has the Job finished? "
+             "kubectl logs job/%s)" % (where, job))
+seen = {}
+summaries = []
+for name, text, summary in sorted(docs):
+    try:
+        doc = json.loads(text)
+    except ValueError as e:
+        sys.exit("fetch-results: error: %s: not a JSON document (%s)" % (name, e))
+    if not isinstance(doc, dict):
+        sys.exit("fetch-results: error: %s: not a results document" % name)
+    summary = summary or doc.get("raw_results_omitted") is True
+    rel = place(doc, os.path.splitext(os.path.basename(name))[0]) if kind == "configmaps" else name
+    if rel in seen:
+        sys.exit("fetch-results: error: %s and %s both map to %s" % (seen[rel], name, rel))
+    seen[rel] = name
+    dest = os.path.join(out, "summary-only", rel) if summary else os.path.join(out, rel)
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    with open(dest + ".part", "w") as f:
+        f.write(text)
+    os.replace(dest + ".part", dest)
+    print("fetch-results: %s -> %s%s" % (name, dest, " (SUMMARY ONLY)" if summary else ""))
+    if summary:
+        summaries.append(dest)
+print("fetch-results: %d document(s) in %s" % (len(docs), out))
+for d in summaries:
+    print("fetch-results: summary only: %s has no raw_results (the full document was over the "
+          "ConfigMap limit of 1 MiB): set aside, rbench compare and report cannot use it; "
+          "results.pvc.enabled keeps whole documents of runs this large" % d)
+PY
