@@ -240,6 +240,7 @@ static void test_envfile_layers(void **state) {
       "# local.env\n"
       "REDIS_HOST=10.0.0.5\nREDIS_PORT=6390\nREDIS_PASSWORD_FILE=/secrets/redis\n"
       "BATCHING_AGENT_HOST=10.0.0.6\nBATCHING_AGENT_PORT=8080\n"
+      "BATCHING_AGENT_METRICS_URL=http://mon:pw@10.0.0.6:9121/metrics\n"
       "OPENWHISK_APIHOST=http://127.0.0.1:3233/\nOPENWHISK_AUTH=\"u2:k2\"\nSOMETHING_ELSE=1\n";
   assert_int_equal(job_config_apply_envfile(&c, env, strlen(env), "local.env", fake_read, false, err, sizeof err), RB_OK);
   assert_string_equal(c.redis_host, "10.0.0.5");
@@ -248,7 +249,8 @@ static void test_envfile_layers(void **state) {
   assert_int_equal(c.agent_port, 8080);
   assert_string_equal(c.apihost, "http://127.0.0.1:3233"); /* env file beats wskprops */
   assert_string_equal(c.auth, "u2:k2");
-  assert_string_equal(c.apihost_from, "local.env:7");
+  assert_string_equal(c.apihost_from, "local.env:8");
+  assert_string_equal(c.agent_metrics_url, "http://mon:pw@10.0.0.6:9121/metrics");
   const char *bad = "REDIS_PORT=seventy\n";
   assert_int_equal(job_config_apply_envfile(&c, bad, strlen(bad), "local.env", fake_read, false, err, sizeof err), RB_ERR_INVALID);
   assert_string_equal(err, "local.env:1: REDIS_PORT must be a port from 1 to 65535");
@@ -263,6 +265,9 @@ static void test_envfile_layers(void **state) {
   assert_null(strstr(text, "s3cr3t"));
   assert_null(strstr(text, "u2:k2"));
   assert_non_null(strstr(text, "\"redis_password_set\":true"));
+  /* The metrics URL is shown without its user:password@. */
+  assert_non_null(strstr(text, "\"agent_metrics_url\":\"http://10.0.0.6:9121/metrics\""));
+  assert_null(strstr(text, "mon:pw"));
   free(text);
   cJSON_Delete(d);
 }
@@ -272,6 +277,27 @@ static bool fake_env(const char *name, char *buf, size_t len) {
   if (!strcmp(name, "OPENWHISK_AUTH")) return snprintf(buf, len, "u3:k3") > 0;
   if (!strcmp(name, "REDIS_PORT")) return snprintf(buf, len, "7000") > 0;
   return false;
+}
+
+static void test_agent_metrics_key(void **state) {
+  (void)state;
+  const char *y = "name: m\ntarget: {kind: local, agent_metrics: \"http://127.0.0.1:9121/metrics\"}\n"
+                  "runs: [{name: batched, batching: true}]\n";
+  struct job_scenario s;
+  char err[400] = "";
+  assert_int_equal(job_scenario_parse(y, strlen(y), "m.yaml", &s, err, sizeof err), RB_OK);
+  assert_string_equal(s.target.agent_metrics, "http://127.0.0.1:9121/metrics");
+  /* The command line's --agent-metrics wins over the scenario's. */
+  struct job_target_conf cli;
+  memset(&cli, 0, sizeof cli);
+  snprintf(cli.agent_metrics, sizeof cli.agent_metrics, "http://10.0.0.9:9121/metrics");
+  cli.set = JOB_TC_AGENT_METRICS;
+  job_target_conf_overlay(&s.target, &cli);
+  assert_string_equal(s.target.agent_metrics, "http://10.0.0.9:9121/metrics");
+  job_scenario_free(&s);
+  const char *bad = "name: m\ntarget: {agent_metrics: [1]}\nruns: [{name: a}]\n";
+  assert_int_not_equal(job_scenario_parse(bad, strlen(bad), "m.yaml", &s, err, sizeof err), RB_OK);
+  assert_non_null(strstr(err, "m.yaml:2:"));
 }
 
 static void test_environment_overrides(void **state) {
@@ -317,6 +343,7 @@ int main(void) {
       cmocka_unit_test(test_overlay_and_planned),
       cmocka_unit_test(test_connections),
       cmocka_unit_test(test_envfile_layers),
+      cmocka_unit_test(test_agent_metrics_key),
       cmocka_unit_test(test_environment_overrides),
       cmocka_unit_test(test_shipped_scenarios_parse),
   };
