@@ -313,8 +313,16 @@ static int report_collect(struct report_docs *d, char **args, int nargs) {
     for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok; tok = strtok_r(NULL, ",", &save)) {
       struct stat st;
       size_t before = nf;
-      if (stat(tok, &st) == 0 && S_ISDIR(st.st_mode)) collect_tree(tok, &files, &nf, 0);
+      bool is_dir = stat(tok, &st) == 0 && S_ISDIR(st.st_mode);
+      if (is_dir) collect_tree(tok, &files, &nf, 0);
       else push_path(&files, &nf, strdup(tok));
+      if (is_dir && nf == before) { /* as compare: a directory given must hold results */
+        fprintf(stderr, "rbench report: %s: a directory without results files (*.json)\n", tok);
+        free(copy);
+        free(named);
+        free_list(files, nf);
+        return JOB_EXIT_FAILURE;
+      }
       bool *nm = realloc(named, (nf + 1) * sizeof *nm);
       if (nm) named = nm;
       for (size_t k = before; nm && k < nf; k++) named[k] = !(stat(tok, &st) == 0 && S_ISDIR(st.st_mode));

@@ -113,7 +113,7 @@ static void test_parse_errors(void **state) {
   expect_error(RUN("    rate: {from: 10, until_slo: yes}\n"), "s.yaml:4:33:", "until_slo: expected true or false");
   expect_error(RUN("    rate: {from: 10, step: 2}\n"), "s.yaml:4:22:",
                "unknown key 'step' in rate (a ramp); expected one of: from, factor, until_slo, max");
-  expect_error(RUN("    rate: {from: 10, from: 20}\n"), "s.yaml:4:22:", "key 'from' is given twice");
+  expect_error(RUN("    rate: {from: 10, from: 20}\n"), "s.yaml:4:22:", "duplicate key 'from'");
   expect_error(RUN("    slo: {p99_ms: -1}\n"), "s.yaml:4:19:", "slo: p99_ms: expected a number of milliseconds");
   expect_error(RUN("    slo: {max_error_rate: 2}\n"), "s.yaml:4:27:", "max_error_rate: expected a fraction");
   expect_error(RUN("    slo: {p90_ms: 3}\n"), "s.yaml:4:11:", "unknown key 'p90_ms' in slo; expected one of: p99_ms, max_error_rate");
