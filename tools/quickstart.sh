@@ -42,7 +42,9 @@ echo "quickstart: redis-server on 127.0.0.1:$redis_port"
 runs=direct,batched
 agent_port=$(rb_free_port)
 if [ -x "$agent" ]; then
-  "$agent" --listen "127.0.0.1:$agent_port" --redis "127.0.0.1:$redis_port" >"$out/agent.log" 2>&1 &
+  metrics_port=$(rb_free_port)
+  "$agent" --listen "127.0.0.1:$agent_port" --redis "127.0.0.1:$redis_port" \
+    --metrics "127.0.0.1:$metrics_port" >"$out/agent.log" 2>&1 &
   rb_pids+=($!)
   wait_port "$agent_port" || { echo "quickstart: rbench-agent did not start (see $out/agent.log)" >&2; exit 3; }
   echo "quickstart: rbench-agent on 127.0.0.1:$agent_port"
@@ -56,6 +58,7 @@ REDIS_HOST=127.0.0.1
 REDIS_PORT=$redis_port
 BATCHING_AGENT_HOST=127.0.0.1
 BATCHING_AGENT_PORT=$agent_port
+BATCHING_AGENT_METRICS_URL=http://127.0.0.1:${metrics_port:-0}/metrics
 ENV
 
 extra=()
