@@ -47,20 +47,32 @@ static cJSON *errors_json(const struct action_result *r) {
   return o;
 }
 
-static void add_error_summary(cJSON *o, const struct action_result *r) {
+/* A connection that could not be made is most often a wrong address: say which parameters set
+ * it (a newcomer's batched invocation with only redis_host set reaches the default agent
+ * address and fails here). */
+static const char *address_hint(bool batching, const char *first) {
+  if (!strstr(first, "connect to ")) return "";
+  return batching ? "; the agent's address is set by the parameters agent_host and agent_port "
+                    "(defaults: BATCHING_AGENT_HOST, BATCHING_AGENT_PORT, else 127.0.0.1:6380)"
+                  : "; Redis's address is set by the parameters redis_host and redis_port "
+                    "(defaults: REDIS_HOST, REDIS_PORT, else 127.0.0.1:6379)";
+}
+
+static void add_error_summary(cJSON *o, const struct action_result *r, bool batching) {
   if (r->failed == 0) return;
-  char msg[ACTION_ERROR_MSG_MAX + 400];
+  char msg[ACTION_ERROR_MSG_MAX + 600];
   uint64_t total = r->succeeded + r->failed;
   const char *first = r->error_kinds ? r->errors[0].message : "unknown error";
-  snprintf(msg, sizeof msg, "%llu of %llu operations failed (%s): %s",
-           (unsigned long long)r->failed, (unsigned long long)total, r->target_address, first);
+  snprintf(msg, sizeof msg, "%llu of %llu operations failed (%s): %s%s",
+           (unsigned long long)r->failed, (unsigned long long)total, r->target_address, first,
+           address_hint(batching, first));
   cJSON_AddStringToObject(o, "error", msg);
 }
 
 cJSON *action_result_to_json(const struct action_params *p, const struct action_result *r) {
   cJSON *o = cJSON_CreateObject();
   if (!o) return NULL;
-  add_error_summary(o, r);
+  add_error_summary(o, r, p->use_batching);
   cJSON_AddStringToObject(o, "operation", action_op_name(p->op));
   cJSON_AddNumberToObject(o, "num_ops", (double)p->num_ops);
   cJSON_AddNumberToObject(o, "parallel_calls", (double)p->parallel_calls);

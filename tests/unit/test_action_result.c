@@ -101,6 +101,25 @@ static void test_failures_give_error_summary(void **state) {
   cJSON_Delete(o);
 }
 
+/* A refused connection names the parameters that set the address it tried. */
+static void test_connect_failure_names_address_parameters(void **state) {
+  (void)state;
+  struct action_params p = params();
+  struct action_result r;
+  for (int batching = 0; batching < 2; batching++) {
+    p.use_batching = batching;
+    memset(&r, 0, sizeof r);
+    snprintf(r.target_address, sizeof r.target_address, batching ? "127.0.0.1:6380" : "127.0.0.1:6379");
+    action_result_add_error(&r, "connect to 127.0.0.1:6380 failed: Connection refused", 10);
+    cJSON *o = action_result_to_json(&p, &r);
+    const char *e = cJSON_GetObjectItem(o, "error")->valuestring;
+    assert_non_null(strstr(e, "10 of 10 operations failed (127.0.0.1:63"));
+    assert_non_null(strstr(e, batching ? "agent_host and agent_port" : "redis_host and redis_port"));
+    assert_non_null(strstr(e, batching ? "BATCHING_AGENT_HOST" : "REDIS_HOST"));
+    cJSON_Delete(o);
+  }
+}
+
 static void test_error_table_overflow(void **state) {
   (void)state;
   struct action_result r;
@@ -130,6 +149,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_success_fields),
       cmocka_unit_test(test_failures_give_error_summary),
+      cmocka_unit_test(test_connect_failure_names_address_parameters),
       cmocka_unit_test(test_error_table_overflow),
       cmocka_unit_test(test_fill_value),
   };
