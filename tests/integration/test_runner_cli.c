@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "runner_common.h"
 
@@ -231,6 +232,38 @@ static void test_unreadable_file(void **state) {
   run_cases(cases, sizeof cases / sizeof cases[0]);
 }
 
+/* A misspelt key is not ignored silently: a warning names it, where it is and the key meant;
+ * --strict (or a scenario's strict: true) makes it a configuration error. */
+static void test_unknown_env_keys(void **state) {
+  (void)state;
+  char text[256];
+  snprintf(text, sizeof text, "REDIS_HOST=127.0.0.1\nREDIS_PORT=%d\nREDIS_PROT=6380\n", redis.port);
+  write_in_tmp("typo.env", text);
+  write_in_tmp("strict.yaml", "name: s\nstrict: true\nruns:\n  - name: a\n    invocations: 2\n");
+  static const struct cli_case cases[] = {
+      {"run --env @/typo.env --rate 50 --invocations 2 --progress off --output @/typo.json", 0,
+       "@/typo.env:3: unknown key REDIS_PROT (did you mean REDIS_PORT?)"},
+      {"run --strict --env @/typo.env --rate 50 --invocations 2 --progress off --output @/t2.json",
+       2, "@/typo.env:3: unknown key REDIS_PROT (did you mean REDIS_PORT?)"},
+      {"run -f @/strict.yaml --env @/typo.env --progress off --output @/t3/", 2,
+       "unknown key REDIS_PROT (did you mean REDIS_PORT?)"},
+  };
+  run_cases(cases, sizeof cases / sizeof cases[0]);
+  char out[200];
+  path_in_tmp(out, sizeof out, "typo.json");
+  assert_int_equal(access(out, F_OK), 0); /* a warning only: the run went ahead */
+  path_in_tmp(out, sizeof out, "t2.json");
+  assert_int_not_equal(access(out, F_OK), 0); /* strict: nothing ran */
+  /* The same for the environment, which has no line to name. */
+  setenv("BATCHING_AGENT_PROT", "1", 1);
+  static const struct cli_case env_cases[] = {
+      {"run --strict --env @/local.env --rate 50 --invocations 2 --progress off --output @/t4.json",
+       2, "unknown key BATCHING_AGENT_PROT (did you mean BATCHING_AGENT_PORT?)"},
+  };
+  run_cases(env_cases, 1);
+  unsetenv("BATCHING_AGENT_PROT");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_top_level),
@@ -239,6 +272,7 @@ int main(void) {
       cmocka_unit_test(test_report_bad_arguments),
       cmocka_unit_test(test_doctor_bad_arguments),
       cmocka_unit_test(test_unreadable_file),
+      cmocka_unit_test(test_unknown_env_keys),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
