@@ -440,9 +440,20 @@ static int doctor_redis(const struct job_config *c) {
 static int doctor_agent(const struct job_config *c) {
   char msg[400];
   enum job_preflight pf = job_probe_redis(c->agent_host, c->agent_port, c->agent_password, msg, sizeof msg);
-  return doctor_line(pf == JOB_PREFLIGHT_OK, "batching agent (PING)", msg,
-                     "batched runs (--batching) need rbench-agent running: start it and check "
-                     "BATCHING_AGENT_HOST/BATCHING_AGENT_PORT; direct runs do not need it");
+  int failed = doctor_line(pf == JOB_PREFLIGHT_OK, "batching agent (PING)", msg,
+                           pf == JOB_PREFLIGHT_CONFIG
+                               ? "set BATCHING_AGENT_PASSWORD (or _FILE) to the agent's --password"
+                               : "batched runs (--batching) need rbench-agent running: start it and "
+                                 "check BATCHING_AGENT_HOST/BATCHING_AGENT_PORT; direct runs do not "
+                                 "need it");
+  if (failed) return failed;
+  /* The agent answers PING itself: only a forwarded command shows that it reaches Redis. */
+  pf = job_probe_command(c->agent_host, c->agent_port, c->agent_password, "EXISTS rbench:doctor",
+                         msg, sizeof msg);
+  return doctor_line(pf == JOB_PREFLIGHT_OK, "agent -> Redis (EXISTS)", msg,
+                     "the agent runs but cannot use Redis: check its --redis address and that "
+                     "it has Redis's password (REDIS_PASSWORD or --redis-password-file); its log "
+                     "says which");
 }
 
 static int doctor_openwhisk(const struct job_config *c, const char *action, bool insecure) {

@@ -433,6 +433,11 @@ bool job_local_find_action(const char *self_exe, const char *override, char *out
 
 enum job_preflight job_probe_redis(const char *host, int port, const char *password,
                                    char *msg, size_t msglen) {
+  return job_probe_command(host, port, password, "PING", msg, msglen);
+}
+
+enum job_preflight job_probe_command(const char *host, int port, const char *password,
+                                     const char *command, char *msg, size_t msglen) {
   struct timeval tv = {3, 0};
   redisContext *c = redisConnectWithTimeout(host, port, tv);
   if (!c || c->err) {
@@ -453,12 +458,13 @@ enum job_preflight job_probe_redis(const char *host, int port, const char *passw
     if (r) freeReplyObject(r);
   }
   if (rc == JOB_PREFLIGHT_OK) {
-    r = redisCommand(c, "PING");
+    r = redisCommand(c, command);
     if (!r || r->type == REDIS_REPLY_ERROR) {
-      snprintf(msg, msglen, "%s:%d did not answer PING (%s)", host, port, r ? r->str : c->errstr);
+      snprintf(msg, msglen, "%s:%d did not answer %s (%s)", host, port, command,
+               r ? r->str : c->errstr);
       rc = r ? JOB_PREFLIGHT_CONFIG : JOB_PREFLIGHT_UNREACHABLE;
     } else {
-      snprintf(msg, msglen, "%s:%d answered PING", host, port);
+      snprintf(msg, msglen, "%s:%d answered %s", host, port, command);
     }
     if (r) freeReplyObject(r);
   }

@@ -76,5 +76,10 @@ enum job_outcome job_outcome_of_curl(CURLcode code);
  * message that never contains the password. */
 enum job_preflight job_probe_redis(const char *host, int port, const char *password,
                                    char *msg, size_t msglen);
+/* The same with another command (no arguments from untrusted input: it is a format string).
+ * doctor sends "EXISTS rbench:doctor" through the agent: the agent answers PING itself, an
+ * EXISTS only once it reached Redis. */
+enum job_preflight job_probe_command(const char *host, int port, const char *password,
+                                     const char *command, char *msg, size_t msglen);
 
 #endif

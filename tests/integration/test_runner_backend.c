@@ -254,12 +254,45 @@ static void test_shared_server(void **state) {
   cJSON_Delete(d);
 }
 
+/* doctor: the agent answers PING itself, so a forwarded command must show whether it reaches
+ * Redis. An agent without Redis's password passes PING and fails the forwarded check. */
+static void test_doctor_agent_reaches_redis(void **state) {
+  (void)state;
+  struct rbt_proc noauth;
+  static char *const env[] = {NULL};
+  const char *extra[] = {"--log-level", "error", NULL};
+  assert_true(rbt_agent_start(&noauth, redis.port, extra, env));
+  char bad[200], text[512];
+  snprintf(bad, sizeof bad, "%s/noauth.env", tmpdir);
+  snprintf(text, sizeof text,
+           "REDIS_HOST=127.0.0.1\nREDIS_PORT=%d\nREDIS_PASSWORD=%s\nBATCHING_AGENT_HOST=127.0.0.1\n"
+           "BATCHING_AGENT_PORT=%d\n", redis.port, PASSWORD, noauth.port);
+  write_text(bad, text);
+  char *good_argv[] = {NULL, "doctor", "--env", envfile, NULL};
+  char *log = NULL;
+  int rc = run_rbench(good_argv, NULL, 60000, &log);
+  if (rc != 0) fprintf(stderr, "%s\n", log);
+  assert_int_equal(rc, 0);
+  assert_non_null(strstr(log, "answered EXISTS rbench:doctor"));
+  free(log);
+  char *bad_argv[] = {NULL, "doctor", "--env", bad, NULL};
+  rc = run_rbench(bad_argv, NULL, 60000, &log);
+  rbt_proc_stop(&noauth, SIGTERM);
+  unlink(noauth.log);
+  assert_int_equal(rc, 1);
+  assert_non_null(strstr(log, "ok    batching agent (PING)"));
+  assert_non_null(strstr(log, "FAIL  agent -> Redis (EXISTS)"));
+  assert_null(strstr(log, PASSWORD));
+  free(log);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_both_sides_of_the_trade),
       cmocka_unit_test(test_redis_unreachable_for_stats),
       cmocka_unit_test(test_agent_metrics_absent),
       cmocka_unit_test(test_shared_server),
+      cmocka_unit_test(test_doctor_agent_reaches_redis),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
