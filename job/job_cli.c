@@ -450,7 +450,7 @@ static int doctor_agent(const struct job_config *c) {
   /* The agent answers PING itself: only a forwarded command shows that it reaches Redis. */
   pf = job_probe_command(c->agent_host, c->agent_port, c->agent_password, "EXISTS rbench:doctor",
                          msg, sizeof msg);
-  return doctor_line(pf == JOB_PREFLIGHT_OK, "agent -> Redis (EXISTS)", msg,
+  return doctor_line(pf == JOB_PREFLIGHT_OK, "agent -> Redis", msg,
                      "the agent runs but cannot use Redis: check its --redis address and that "
                      "it has Redis's password (REDIS_PASSWORD or --redis-password-file); its log "
                      "says which");

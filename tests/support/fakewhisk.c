@@ -1,5 +1,6 @@
 /* fakewhisk.c: a test double of the OpenWhisk controller's REST API on loopback, answering
- * as reference/openwhisk.md section 3 documents (libmicrohttpd, optional TLS).
+ * as OpenWhisk's REST API documents it (docs/runner.md, "Target openwhisk"; libmicrohttpd,
+ * optional TLS).
  *
  * Behaviour is chosen by the action name (last path segment), so one server covers every
  * case:
@@ -151,7 +152,7 @@ static void record_json(char *out, size_t len, const char *aid, const char *path
            "{\"key\":\"waitTime\",\"value\":7},{\"key\":\"kind\",\"value\":\"blackbox\"},"
            "{\"key\":\"timeout\",\"value\":false},{\"key\":\"limits\",\"value\":{\"concurrency\":1,"
            "\"logs\":10,\"memory\":256,\"timeout\":60000}}%s],\"publish\":false}",
-           strrchr(path, '/') + 1, aid, end - (cold ? 45 : 3), end, cold ? 45 : 3, status,
+           strrchr(path, '/') ? strrchr(path, '/') + 1 : path, aid, end - (cold ? 45 : 3), end, cold ? 45 : 3, status,
            strcmp(status, "success") ? "false" : "true", result, path,
            cold ? ",{\"key\":\"initTime\",\"value\":31}" : "");
 }
@@ -484,7 +485,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
   }
   if (!auth_ok)
     return reply(c, 401, "{\"error\":\"The supplied authentication is invalid\",\"code\":\"tid4\"}", NULL, NULL);
-  const char *name = strrchr(url, '/') + 1;
+  const char *name = strrchr(url, '/') ? strrchr(url, '/') + 1 : url;
   if (strstr(url, "/activations/")) return activation_get(c, name);
   if (!strstr(url, "/actions/")) return reply(c, 404, "{\"error\":\"not found\",\"code\":\"x\"}", NULL, NULL);
   if (!strcmp(method, "GET")) {
