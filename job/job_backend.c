@@ -153,11 +153,11 @@ static bool prom_labels(char **p, char *le, size_t lelen, bool *has_le) {
 
 static bool prom_value(const char *s, double *out) {
   if (!strcmp(s, "+Inf") || !strcmp(s, "Inf")) {
-    *out = INFINITY;
+    *out = (double)INFINITY;
     return true;
   }
   if (!strcmp(s, "-Inf")) {
-    *out = -INFINITY;
+    *out = -(double)INFINITY;
     return true;
   }
   return number(s, out);

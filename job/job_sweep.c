@@ -66,7 +66,7 @@ static double mean_of(cJSON *const *docs, size_t n, const char *a, const char *b
   double sum = 0;
   for (size_t i = 0; i < n; i++) {
     double x = num_at(docs[i], a, b);
-    if (!isfinite(x)) return NAN;
+    if (!isfinite(x)) return (double)NAN;
     sum += x;
   }
   return n ? sum / (double)n : (double)NAN;
