@@ -55,6 +55,8 @@ struct job_http_xfer {
   /* internal: what the easy handle is set up for, so that the same request again (every
    * invoke of a run) reuses it as is, without a single curl_easy_setopt */
   char *prof_url;
+  CURLU *prof_uh;               /* prof_url parsed once (CURLOPT_CURLU): curl would parse the
+                                   URL string again for every transfer; NULL: CURLOPT_URL */
   char prof_method[8];
   const char *prof_body;
   size_t prof_len;

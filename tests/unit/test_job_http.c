@@ -2,7 +2,8 @@
  * thread of this test): connection reuse without epoll_ctl per request, an idle connection
  * the server closes (taken out of the epoll set, no busy loop), wake-up times with
  * epoll_pwait2 and with the timerfd fallback, the send hook bounding the sleep, the threaded
- * resolver's socket watched on every lookup, and per-request headers on a recycled transfer. */
+ * resolver's socket watched on every lookup, per-request headers on a recycled transfer, and
+ * recycled transfers (their URL parsed once) reaching the URL of their own request. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,6 +31,7 @@ struct server {
   bool close_after_reply; /* close the connection after each reply (no Connection: close) */
   atomic_int connections, requests;
   atomic_int tagged; /* requests that carried the header "X-Rbench-Tag: 1" */
+  atomic_int to_b;   /* requests for the path /b */
   atomic_bool stop;
   pthread_t th;
 };
@@ -48,6 +50,7 @@ static void serve_connection(struct server *s, int fd) {
       s->requests++;
       *end = '\0'; /* the request head only */
       if (strstr(buf, "\r\nX-Rbench-Tag: 1")) s->tagged++;
+      if (strncmp(buf, "GET /b HTTP/1.1\r\n", 17) == 0) s->to_b++;
       *end = '\r';
       if (write(fd, reply, sizeof reply - 1) != (ssize_t)(sizeof reply - 1)) return;
       if (s->close_after_reply) return;
@@ -110,10 +113,8 @@ static void on_done(void *ctx, struct job_http_xfer *x) {
 
 static const struct job_http_opts opts = {.timeout_ms = 5000, .connect_timeout_ms = 5000};
 
-/* One GET with these request headers (taken; NULL for none), waited for. */
-static void get_ok_with(struct job_http *h, int port, struct curl_slist *headers) {
-  char url[64];
-  snprintf(url, sizeof url, "http://127.0.0.1:%d/x", port);
+/* One GET of url with these request headers (taken; NULL for none), waited for. */
+static void get_url_ok(struct job_http *h, const char *url, struct curl_slist *headers) {
   struct result r = {0};
   struct job_http_xfer *x = job_http_xfer_new(h, "GET", url, NULL, 0, headers, &opts, on_done, &r);
   assert_non_null(x);
@@ -125,6 +126,13 @@ static void get_ok_with(struct job_http *h, int port, struct curl_slist *headers
   assert_int_equal(r.status, 200);
   assert_string_equal(r.body, "ok");
   assert_true(r.finished_ns > 0 && r.finished_ns <= rb_clock_mono_ns());
+}
+
+/* One GET of /x with these request headers (taken; NULL for none), waited for. */
+static void get_ok_with(struct job_http *h, int port, struct curl_slist *headers) {
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/x", port);
+  get_url_ok(h, url, headers);
 }
 
 /* One GET, waited for. */
@@ -401,6 +409,34 @@ static void test_headers_on_recycled_transfer(void **state) {
   server_stop(&s);
 }
 
+/* Transfers recycled set up for one URL (parsed once) and then asked for another each reach
+ * their own request's URL; a URL without a scheme, which only curl's own parsing of a URL
+ * string accepts (it guesses http), still works. */
+static void test_recycled_transfer_urls(void **state) {
+  (void)state;
+  struct server s;
+  server_start(&s, false);
+  struct job_http *h = job_http_create(16);
+  assert_non_null(h);
+  char b[64], bare[64];
+  snprintf(b, sizeof b, "http://127.0.0.1:%d/b", s.port);
+  snprintf(bare, sizeof bare, "127.0.0.1:%d/b", s.port);
+  get_ok(h, s.port);
+  get_ok(h, s.port);
+  get_url_ok(h, b, NULL);
+  assert_int_equal(s.to_b, 1);
+  get_ok(h, s.port);
+  get_url_ok(h, b, NULL);
+  get_url_ok(h, b, NULL);
+  assert_int_equal(s.to_b, 3);
+  get_url_ok(h, bare, NULL);
+  get_url_ok(h, bare, NULL);
+  assert_int_equal(s.to_b, 5);
+  assert_int_equal(s.requests, 8);
+  job_http_destroy(h);
+  server_stop(&s);
+}
+
 static void test_basic_auth_header(void **state) {
   (void)state;
   static const char *const cases[][2] = {{"bench:key", "YmVuY2g6a2V5"}, {"a", "YQ=="}, {"ab", "YWI="},
@@ -427,6 +463,7 @@ int main(void) {
       cmocka_unit_test(test_basic_auth_header),
       cmocka_unit_test(test_resolver_socket_watched),
       cmocka_unit_test(test_headers_on_recycled_transfer),
+      cmocka_unit_test(test_recycled_transfer_urls),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
