@@ -15,12 +15,15 @@
 #     request and the same two wake-ups per invocation over a raw socket, nothing else.
 # A rate is held when the median achieved rate is at least 99% of the requested one and the
 # median lag p99 is under 1 ms. Prints a Markdown table, the highest rate held and the shards
-# a few total rates need at that rate per shard (one core each).
+# a few total rates need at that rate per shard (one core each). BASELINE=/path/to/other/rbench
+# runs another build too, right after this one's run at each rate, against the same fakewhisk
+# and pinned the same way, and adds its lag p99 and CPU per invocation as columns.
 #
 #   tools/bench-runner-capacity.sh                        (build/release, built when missing)
 #   RATES="2000 4000 8000" DURATION=5 REPS=3 FLOOR_DURATION=2 tools/bench-runner-capacity.sh
 #   RBENCH_ARGS="--realtime" tools/bench-runner-capacity.sh     (extra rbench run flags)
 #   BUILD=/path/to/other/build tools/bench-runner-capacity.sh
+#   BASELINE=build/main/job/rbench tools/bench-runner-capacity.sh   (main's build alongside)
 # Run it under the shared benchmark lock: flock /tmp/rbench-bench.lock tools/bench-runner-capacity.sh
 set -euo pipefail
 
@@ -33,6 +36,7 @@ floor_duration=${FLOOR_DURATION:-2}
 ncpu=$(nproc)
 runner_cpu=${RUNNER_CPU:-$((ncpu - 1))}
 server_cpu=${SERVER_CPU:-0}
+baseline=${BASELINE:-}
 if [ ! -x "$build/job/rbench" ] || [ ! -x "$build/tests/fakewhisk" ] ||
    [ ! -x "$build/tools/bench/bench_http_floor" ]; then
   cmake --preset release >/dev/null && cmake --build "$build" -j2 >/dev/null
@@ -47,9 +51,10 @@ rb_start_fakewhisk "$build" "$work"
 port=$rb_fakewhisk_port
 taskset -a -p -c "$server_cpu" "${rb_pids[-1]}" >/dev/null
 
-# one_run RATE INVOCATIONS OUT: rbench pinned to the runner core; prints "cpu_s wall_s"
+# one_run RATE INVOCATIONS OUT [EXE]: rbench (this build's, or EXE) pinned to the runner core;
+# prints "cpu_s wall_s"
 one_run() {
-  python3 - "$build/job/rbench" "$work/bench.env" "$1" "$2" "$3" "$runner_cpu" <<'PY'
+  python3 - "${4:-$build/job/rbench}" "$work/bench.env" "$1" "$2" "$3" "$runner_cpu" <<'PY'
 import os, resource, shlex, subprocess, sys, time
 exe, env, rate, n, out, cpu = sys.argv[1:]
 extra = shlex.split(os.environ.get("RBENCH_ARGS", ""))
@@ -71,10 +76,21 @@ for _ in 1 2 3; do
   read -r cpu _ < <(one_run 100 1 "$work/one.json")
   startups+=("$cpu")
 done
-startup=$(printf '%s\n' "${startups[@]}" | python3 -c "
+median() { python3 -c "
 import sys, statistics as s
-print(s.median(float(l) for l in sys.stdin if l.strip()))")
+print(s.median(float(l) for l in sys.stdin if l.strip()))"; }
+startup=$(printf '%s\n' "${startups[@]}" | median)
 echo "start-up (a run of 1 invocation, median of 3): $(python3 -c "print('%.1f' % ($startup * 1000))") ms CPU"
+base_startup=0
+if [ -n "$baseline" ]; then
+  startups=()
+  for _ in 1 2 3; do
+    read -r cpu _ < <(one_run 100 1 "$work/one.json" "$baseline")
+    startups+=("$cpu")
+  done
+  base_startup=$(printf '%s\n' "${startups[@]}" | median)
+  echo "baseline $baseline: start-up $(python3 -c "print('%.1f' % ($base_startup * 1000))") ms CPU"
+fi
 
 # Rounds over the whole ladder; one line per run in $work/rows: rate, then the figures.
 : >"$work/rows"
@@ -84,13 +100,22 @@ for _ in $(seq 1 "$reps"); do
     nf=$(python3 -c "print(int($rate * $floor_duration))")
     read -r cpu wall < <(one_run "$rate" "$n" "$work/r.json")
     read -r _ _ floor < <(taskset -c "$runner_cpu" "$build/tools/bench/bench_http_floor" "$port" "$rate" "$nf" bench:key)
-    python3 - "$work/r.json" "$rate" "$cpu" "$wall" "$n" "$startup" "$floor" >>"$work/rows" <<'PY'
+    bcpu=-1
+    if [ -n "$baseline" ]; then
+      read -r bcpu _ < <(one_run "$rate" "$n" "$work/b.json" "$baseline")
+    else
+      cp "$work/r.json" "$work/b.json"
+    fi
+    python3 - "$work/r.json" "$work/b.json" "$rate" "$cpu" "$wall" "$n" "$startup" "$floor" \
+      "$bcpu" "$base_startup" >>"$work/rows" <<'PY'
 import json, sys
-d = json.load(open(sys.argv[1]))
-rate, cpu, wall, n, startup, floor = (float(x) for x in sys.argv[2:])
+d, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+rate, cpu, wall, n, startup, floor, bcpu, bstartup = (float(x) for x in sys.argv[3:])
 lag = d["schedule_lag_ms"]
 print(int(rate), d["achieved_rate"], lag["p50"] * 1000, lag["p99"] * 1000,
-      max(cpu - startup, 0) * 1e6 / n, 100 * cpu / wall, floor, d["held_by_max_in_flight"])
+      max(cpu - startup, 0) * 1e6 / n, 100 * cpu / wall, floor, d["held_by_max_in_flight"],
+      b["schedule_lag_ms"]["p99"] * 1000 if bcpu >= 0 else -1,
+      max(bcpu - bstartup, 0) * 1e6 / n if bcpu >= 0 else -1)
 PY
   done
 done
@@ -102,22 +127,24 @@ rows = {}
 for line in open(sys.argv[1]):
     f = line.split()
     rows.setdefault(int(f[0]), []).append([float(x) for x in f[1:]])
+base = any(r[8] >= 0 for runs in rows.values() for r in runs)
 print("| requested /s | achieved /s | lag p50 (µs) | lag p99 (µs) | lag p99 of each run (µs) "
       "| CPU µs / invocation (start-up out) | runner core busy | floor µs / invocation | against the floor "
-      "| held | lag p99 < 1 ms |")
-print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+      "| held | lag p99 < 1 ms |" + (" baseline lag p99 (µs) | baseline CPU µs / invocation | baseline against the floor |" if base else ""))
+print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|" + ("---:|---:|---:|" if base else ""))
 best = None
 for rate in sorted(rows):
     runs = rows[rate]
     med = [st.median(c) for c in zip(*runs)]
-    ach, p50, p99, cpu, busy, floor, held = med
+    ach, p50, p99, cpu, busy, floor, held, bp99, bcpu = med
     holds = ach >= 0.99 * rate and p99 < 1000
     if holds and (best is None or rate > best[0]):
         best = (rate, cpu, floor)
     each = " / ".join("%.0f" % r[2] for r in runs)
+    extra = (" %.0f | %.1f | %.2fx |" % (bp99, bcpu, bcpu / floor if floor > 0 else 0)) if base else ""
     print("| %d | %.0f | %.0f | %.0f | %s | %.1f | %.0f%% | %.1f | %.2fx | %.0f | %s |" %
           (rate, ach, p50, p99, each, cpu, busy, floor, cpu / floor if floor > 0 else 0, held,
-           "yes" if holds else "no"))
+           "yes" if holds else "no") + extra)
 print()
 if best is None:
     print("no rate of the ladder held lag p99 < 1 ms on one core")
