@@ -18,7 +18,8 @@
 #          0 = no quota; needs root and /sys/fs/cgroup/cpu, else it says so and runs without)
 #        REDIS_CPU_PERIOD_US=10000 (the quota's period: short, so a throttled Redis stalls for
 #          milliseconds, not a tenth of a second)
-#        SWEEP_FROM=200 SWEEP_FACTOR=1.5 SWEEP_MAX=12000 SLO_P99_MS=50
+#        SWEEP_FROM=200 SWEEP_FACTOR=1.5 SWEEP_MAX=12000 SLO_P99_MS=50 SWEEP_REPS=3 (repetitions
+#          per step, interleaved, p99 pooled: one stall of this shared machine does not end a ramp)
 #        AGENT_ARGS="" (extra rbench-agent flags) BUILD=build/release
 # Everything listens on 127.0.0.1 only; every server started here is stopped on exit, and the
 # cgroup is removed whatever happens.
@@ -36,6 +37,7 @@ SWEEP_FROM="${SWEEP_FROM:-200}"
 SWEEP_FACTOR="${SWEEP_FACTOR:-1.5}"
 SWEEP_MAX="${SWEEP_MAX:-12000}"
 SLO_P99_MS="${SLO_P99_MS:-50}"
+SWEEP_REPS="${SWEEP_REPS:-3}"
 AGENT_ARGS="${AGENT_ARGS:-}"
 BUILD="${BUILD:-build/release}"
 mkdir -p "$(dirname "$OUT")"
@@ -158,16 +160,16 @@ scenario "e2e-sweep" 32 "  rate: {from: $SWEEP_FROM, factor: $SWEEP_FACTOR, unti
   slo: {p99_ms: $SLO_P99_MS, max_error_rate: 0.01}
   duration: 2
   max_in_flight: 2000
-  warmup: 0.2" | sed "s/^repetitions: .*/repetitions: 1/" >"$work/sweep.yaml"
+  warmup: 0.2" | sed "s/^repetitions: .*/repetitions: $SWEEP_REPS/" >"$work/sweep.yaml"
 echo "bench-e2e: capacity sweeps from $SWEEP_FROM/s (x$SWEEP_FACTOR) up to $SWEEP_MAX/s, SLO p99 <= $SLO_P99_MS ms"
 "$rbench" run -f "$work/sweep.yaml" --env "$work/local.env" --progress off \
   --output "$work/sweep/" 2>>"$work/run.log" || { tail -20 "$work/run.log" >&2; exit 1; }
 "$rbench" compare "$work/sweep/direct" "$work/sweep/batched" --json >"$work/sweep.json"
 "$rbench" compare "$work/sweep/direct" "$work/sweep/batched" >"$work/sweep.txt"
 
-python3 - "$work" "$CONCURRENCY" "$REPS" "$OPS" "$PARALLEL" "$SLO_P99_MS" "$quota_note" "$SECONDS_PER_RUN" >"$OUT" <<'PY'
+python3 - "$work" "$CONCURRENCY" "$REPS" "$OPS" "$PARALLEL" "$SLO_P99_MS" "$quota_note" "$SECONDS_PER_RUN" "$SWEEP_REPS" >"$OUT" <<'PY'
 import json, sys, os
-work, conc, reps, ops, par, slo, quota_note, secs = sys.argv[1:]
+work, conc, reps, ops, par, slo, quota_note, secs, sweep_reps = sys.argv[1:]
 nmax = conc.split()[-1]
 keys = [("throughput", "throughput /s"),
         ("redis_cpu_us_per_op", "Redis CPU µs/op"), ("backend_cpu_us_per_op", "backend CPU µs/op"),
@@ -208,12 +210,13 @@ def steps(mode):
     d = json.load(open(p))
     return ", ".join(f"{st['rate']:g}/s p99 {fmt(st.get('p99_ms'))} ms "
                      f"{'met' if st['met_slo'] else 'failed (' + (st.get('why') or '') + ')'}"
-                     f"{' [runner-limited]' if st.get('runner_limited') else ''}" for st in d["steps"])
+                     f"{' [runner-limited: ' + (st.get('runner_note') or '') + ']' if st.get('runner_limited') else ''}"
+                     for st in d["steps"])
 s = json.load(open(os.path.join(work, "sweep.json")))
 def side(x):
     v = x.get("max_sustainable_rate")
     return ("at least " if x.get("at_least") else "") + (f"{v:g}/s" if v is not None else "none")
-print(f"\ncapacity sweep against the limited Redis (open loop, SLO p99 ≤ {slo} ms, errors ≤ 1%, "
+print(f"\ncapacity sweep against the limited Redis (open loop, pool 32, {sweep_reps} interleaved repetitions per step, SLO p99 ≤ {slo} ms, errors ≤ 1%, "
       f"achieved ≥ 95%): direct {side(s['a'])}, batched {side(s['b'])}, ratio {s.get('ratio')} "
       f"({s.get('ratio_bound')})\n")
 print(f"- direct steps: {steps('direct')}")
@@ -228,3 +231,4 @@ cat "$OUT"
 for n in $CONCURRENCY; do cp "$work/c$n.txt" "$(dirname "$OUT")/compare-c$n.txt"; done
 cp "$work/q$nmax.txt" "$(dirname "$OUT")/compare-q$nmax.txt"
 cp "$work/sweep.txt" "$(dirname "$OUT")/compare-sweep.txt"
+for m in direct batched; do cp "$work/sweep/$m/sweep.json" "$(dirname "$OUT")/sweep-$m.json"; done
