@@ -12,6 +12,15 @@ void job_side_init(struct job_side *s, const char *label) {
   s->batching = -1;
 }
 
+/* "mode": "closed" with scenario.parameters.concurrency N -> N; anything else is open (0). */
+static long long doc_concurrency(const cJSON *doc) {
+  const cJSON *mode = cJSON_GetObjectItemCaseSensitive(doc, "mode");
+  if (!cJSON_IsString(mode) || strcmp(mode->valuestring, "closed")) return 0;
+  const cJSON *sc = cJSON_GetObjectItemCaseSensitive(doc, "scenario");
+  const cJSON *n = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sc, "parameters"), "concurrency");
+  return cJSON_IsNumber(n) && n->valuedouble >= 1 ? (long long)n->valuedouble : -1;
+}
+
 void job_side_free(struct job_side *s) {
   free(s->exec);
   free(s->medians);
@@ -133,6 +142,8 @@ static bool add_doc_metrics(struct job_side *s, const cJSON *doc) {
   }
   int b = doc_batching(doc);
   s->batching = s->docs == 0 ? b : (s->batching == b ? b : -1);
+  long long n = doc_concurrency(doc);
+  s->concurrency = s->docs == 0 ? n : (s->concurrency == n ? n : -1);
   return true;
 }
 
@@ -285,6 +296,7 @@ enum rb_err job_compare_compute(const struct job_side *a, const struct job_side 
                                 uint64_t seed, struct job_comparison *out) {
   memset(out, 0, sizeof *out);
   out->alpha = alpha;
+  out->concurrency = a->concurrency == b->concurrency ? a->concurrency : -1;
   double *sa = a->n ? malloc(a->n * sizeof *sa) : NULL, *sb = b->n ? malloc(b->n * sizeof *sb) : NULL;
   if ((a->n && !sa) || (b->n && !sb)) {
     free(sa);
@@ -384,10 +396,23 @@ static bool p99_reliable(const struct job_comparison *c) {
   return r && r->reliable_a && r->reliable_b;
 }
 
+static void mode_text(char *buf, size_t len, long long concurrency) {
+  if (concurrency > 0) snprintf(buf, len, ", closed loop: %lld in flight", concurrency);
+  else if (concurrency < 0) snprintf(buf, len, ", open and closed loops mixed");
+  else buf[0] = '\0';
+}
+
 void job_compare_print(FILE *f, const struct job_side *a, const struct job_side *b,
                        const struct job_comparison *c) {
-  fprintf(f, "A: %s (%zu document%s, %zu successful invocations)\n", a->label, a->docs, a->docs == 1 ? "" : "s", a->n);
-  fprintf(f, "B: %s (%zu document%s, %zu successful invocations)\n\n", b->label, b->docs, b->docs == 1 ? "" : "s", b->n);
+  char ma[64], mb[64];
+  mode_text(ma, sizeof ma, a->concurrency);
+  mode_text(mb, sizeof mb, b->concurrency);
+  fprintf(f, "A: %s (%zu document%s, %zu successful invocations%s)\n", a->label, a->docs, a->docs == 1 ? "" : "s", a->n, ma);
+  fprintf(f, "B: %s (%zu document%s, %zu successful invocations%s)\n", b->label, b->docs, b->docs == 1 ? "" : "s", b->n, mb);
+  if (c->concurrency < 0)
+    fprintf(f, "note: the sides were not run the same way (open loop, or a different concurrency): their\n"
+               "      latency and throughput answer different questions\n");
+  fputc('\n', f);
   fprintf(f, "%-26s %12s %12s %10s\n", "metric", "A", "B", "change");
   for (size_t i = 0; i < c->nrows; i++) {
     const struct job_cmp_row *r = &c->rows[i];
@@ -432,6 +457,9 @@ static cJSON *side_json(const struct job_side *s) {
   cJSON_AddNumberToObject(o, "documents", (double)s->docs);
   cJSON_AddNumberToObject(o, "successful_invocations", (double)s->n);
   if (s->batching >= 0) cJSON_AddBoolToObject(o, "batching", s->batching);
+  if (s->concurrency >= 0) cJSON_AddStringToObject(o, "mode", s->concurrency > 0 ? "closed" : "open");
+  else cJSON_AddStringToObject(o, "mode", "mixed");
+  if (s->concurrency > 0) cJSON_AddNumberToObject(o, "concurrency", (double)s->concurrency);
   return o;
 }
 
@@ -555,6 +583,21 @@ static void latency_phrase(const struct job_cmp_row *r, char *buf, size_t len) {
     snprintf(buf, len, "%s %.2g ms at p50 (%s)", d > 0 ? "added" : "saved", fabs(d), p);
 }
 
+/* Closed loop: "; with 32 invocations in flight (closed loop) throughput rose 1.3x (p=0.008)".
+ * Empty for open-loop sides, whose throughput is the offered rate. */
+static void closed_phrase(const struct job_comparison *c, char *buf, size_t len) {
+  const struct job_cmp_row *t = job_compare_row(c, "throughput");
+  if (c->concurrency <= 0 || !t || isnan(t->a) || isnan(t->b) || t->a <= 0 || t->b <= 0) return;
+  char what[80], how[300];
+  snprintf(what, sizeof what, "throughput");
+  cost_phrase(t, what, c->alpha, how, sizeof how);
+  /* cost_phrase speaks of costs ("cut"/"raised"); throughput goes down or up */
+  const char *verb = strncmp(how, "cut ", 4) == 0 ? "lowered " : strncmp(how, "raised ", 7) == 0 ? "raised " : NULL;
+  const char *rest = verb ? how + (how[0] == 'c' ? 4 : 7) : how;
+  snprintf(buf, len, "; with %lld invocations in flight (closed loop) it %s%s", c->concurrency,
+           verb ? verb : "", rest);
+}
+
 void job_compare_headline(const struct job_comparison *c, char *buf, size_t len) {
   const struct job_cmp_row *cpu = job_compare_row(c, "redis_cpu_us_per_op");
   const struct job_cmp_row *backend = job_compare_row(c, "backend_cpu_us_per_op");
@@ -574,6 +617,8 @@ void job_compare_headline(const struct job_comparison *c, char *buf, size_t len)
     return;
   }
   cost_phrase(cpu, what, c->alpha, cost, sizeof cost);
-  if (lat_verb) snprintf(buf, len, "batching %s and %s", cost, lat);
-  else snprintf(buf, len, "batching %s; %s", cost, lat);
+  char load[300] = "";
+  closed_phrase(c, load, sizeof load);
+  if (lat_verb) snprintf(buf, len, "batching %s and %s%s", cost, lat, load);
+  else snprintf(buf, len, "batching %s; %s%s", cost, lat, load);
 }

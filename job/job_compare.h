@@ -55,6 +55,8 @@ struct job_side {
   size_t srv_duration_n, srv_wait_n, srv_init_n;
   struct job_doc_series per_doc[JOB_DM_COUNT];
   int batching;        /* scenario.parameters.batching of the documents: 0, 1, -1 unknown or mixed */
+  long long concurrency; /* the documents' closed-loop concurrency ("mode": "closed"): N, 0 open
+                            loop (or no "mode": older documents), -1 mixed */
 };
 
 void job_side_init(struct job_side *s, const char *label);
@@ -97,6 +99,7 @@ struct job_comparison {
   struct job_ci median_diff, p99_diff;
   bool have_ci;
   double alpha;
+  long long concurrency; /* both sides' closed-loop concurrency when equal, 0 open, -1 mixed */
 };
 
 /* Smallest sample on which the nearest-rank percentile q (0..100) is not the maximum. */
@@ -116,8 +119,10 @@ cJSON *job_compare_json(const struct job_side *a, const struct job_side *b,
 
 /* One sentence a reader can quote about A = direct and B = batched, e.g. "batching cut Redis
  * CPU per operation 3.8x (p=0.008) and added 0.8 ms at p50 (p=0.008)"; it stays true when
- * batching is worse, the difference is not significant or a figure is missing. Writes at most
- * len bytes into buf (pure). */
+ * batching is worse, the difference is not significant or a figure is missing. Closed-loop
+ * sides (the same concurrency) add what throughput did, since there the load is the result:
+ * "...; with 32 invocations in flight (closed loop) throughput rose 1.3x (p=0.008)". Writes at
+ * most len bytes into buf (pure). */
 void job_compare_headline(const struct job_comparison *c, char *buf, size_t len);
 
 #endif

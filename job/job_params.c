@@ -25,6 +25,7 @@ const struct job_param_field job_params_fields[] = {
     F("timeout_ms", JOB_P_INT, timeout_ms, 1, 300000, false, "an integer from 1 to 300000"),
     F("max_in_flight", JOB_P_INT, max_in_flight, 1, 100000, false, "an integer from 1 to 100000"),
     F("connections", JOB_P_INT, connections, 0, 100000, false, "an integer from 0 (derived from the rate) to 100000"),
+    F("concurrency", JOB_P_INT, concurrency, 0, 100000, false, "an integer from 0 (open loop) to 100000"),
 };
 #undef F
 
@@ -213,6 +214,7 @@ void job_params_overlay(struct job_params *dst, const struct job_params *src) {
 }
 
 long long job_params_planned(const struct job_params *p) {
+  if (p->concurrency > 0) return p->duration > 0 ? 0 : p->invocations;
   if (p->duration > 0) {
     double n = floor(p->rate * p->duration + 1e-9);
     return n < 1 ? 1 : (long long)n;
@@ -221,10 +223,12 @@ long long job_params_planned(const struct job_params *p) {
 }
 
 long long job_params_warmup_count(const struct job_params *p) {
+  if (p->concurrency > 0) return 0; /* the closed loop's warm-up is by send time */
   return (long long)floor(p->rate * p->warmup + 1e-9);
 }
 
 long long job_params_connections(const struct job_params *p) {
+  if (p->concurrency > 0) return job_params_connection_limit(p);
   long long n = p->connections;
   if (n <= 0) n = (long long)ceil(p->rate * JOB_CONNECTION_BUSY_S - 1e-9);
   if (n < 1) n = 1;
@@ -232,6 +236,8 @@ long long job_params_connections(const struct job_params *p) {
 }
 
 long long job_params_connection_limit(const struct job_params *p) {
+  if (p->concurrency > 0)
+    return p->connections > 0 && p->connections < p->concurrency ? p->connections : p->concurrency;
   return p->connections > 0 && p->connections < p->max_in_flight ? p->connections : p->max_in_flight;
 }
 
@@ -247,7 +253,21 @@ static enum rb_err validate_fixed(const struct job_params *p, char *err, size_t 
   return RB_OK;
 }
 
+/* The closed loop has no rate, so no sweep of rates, and its warm-up is a span of time. */
+static enum rb_err validate_closed(const struct job_params *p, char *err, size_t errlen) {
+  if (p->sweep.form != JOB_RATE_FIXED)
+    return rb_errorf(RB_ERR_INVALID, err, errlen,
+                     "concurrency %lld (a closed loop) has no rate to sweep: give a single rate or "
+                     "drop concurrency", p->concurrency);
+  if (p->duration > 0 && p->warmup >= p->duration)
+    return rb_errorf(RB_ERR_RANGE, err, errlen,
+                     "warmup (%g s) covers the whole duration (%g s): nothing would be measured",
+                     p->warmup, p->duration);
+  return RB_OK;
+}
+
 enum rb_err job_params_validate(const struct job_params *p, char *err, size_t errlen) {
+  if (p->concurrency > 0) return validate_closed(p, err, errlen);
   if (p->sweep.form == JOB_RATE_FIXED) return validate_fixed(p, err, errlen);
   enum rb_err rc = job_sweep_check(&p->sweep, err, errlen);
   struct job_params step = *p;
@@ -282,7 +302,9 @@ cJSON *job_params_to_json(const struct job_params *p) {
         break;
     }
   }
-  cJSON_AddNumberToObject(o, "planned_invocations", (double)job_params_planned(p));
+  long long planned = job_params_planned(p);
+  if (planned > 0) cJSON_AddNumberToObject(o, "planned_invocations", (double)planned);
+  else cJSON_AddNullToObject(o, "planned_invocations"); /* closed loop for a duration */
   return o;
 }
 

@@ -60,6 +60,8 @@ struct job_params {
   long long max_in_flight;   /* invocations outstanding at once (100) */
   long long connections;     /* openwhisk: keep-alive connections opened before the schedule
                                 starts (0 = derived from the rate: job_params_connections) */
+  long long concurrency;     /* > 0: closed loop, exactly this many in flight, the next sent
+                                when one finishes; rate and max_in_flight unused (0 = open) */
   uint32_t set;              /* bit i: field i of job_params_fields was given explicitly */
   struct job_rate_sweep sweep; /* rate as a list or ramp, and the SLO (outside the table) */
 };
@@ -114,9 +116,11 @@ enum rb_err job_sweep_check(const struct job_rate_sweep *s, char *err, size_t er
 /* Checks combinations (for a sweep: at each step's rate); fills err. */
 enum rb_err job_params_validate(const struct job_params *p, char *err, size_t errlen);
 
-/* Invocations this run plans: rate * duration when duration > 0, else invocations. */
+/* Invocations this run plans: rate * duration when duration > 0, else invocations; a closed
+ * loop (concurrency > 0): invocations, or 0 (unbounded) when it runs for a duration. */
 long long job_params_planned(const struct job_params *p);
-/* How many of the first invocations are warm-up: rate * warmup. */
+/* How many of the first invocations are warm-up: rate * warmup (0 for a closed loop, whose
+ * warm-up is the invocations sent in the first `warmup` seconds). */
 long long job_params_warmup_count(const struct job_params *p);
 
 /* How long the default number of connections assumes each one is busy per invocation. */
@@ -126,8 +130,9 @@ long long job_params_warmup_count(const struct job_params *p);
  * at the run's rate (ceil(rate x 0.01 s), at least 1); never more than max_in_flight (each
  * invocation in flight holds one connection, so more could not be used). */
 long long job_params_connections(const struct job_params *p);
-/* The most invocations in flight, hence connections open, at once: max_in_flight, or the
- * connections field when it is set and smaller (wrk's -c: exactly that many connections). */
+/* The most invocations in flight, hence connections open, at once: max_in_flight (a closed
+ * loop: concurrency), or the connections field when it is set and smaller (wrk's -c: exactly
+ * that many connections). A closed loop opens that many ahead (job_params_connections). */
 long long job_params_connection_limit(const struct job_params *p);
 
 /* Every field as a JSON object (owned by the caller). */

@@ -13,7 +13,8 @@ struct job_progress {
   double rate;        /* requested invocations per second */
 };
 
-/* "sent 120/1000  done 118  errors 0  rate 10.0/s  elapsed 12s  ETA 88s" */
+/* "sent 120/1000  done 118  errors 0  rate 10.0/s  elapsed 12s  ETA 88s"; planned 0 (a closed
+ * loop for a duration): "sent 120  done 118  errors 0  rate 10.0/s  elapsed 12s" */
 void job_progress_format(const struct job_progress *p, const char *label, char *buf, size_t len);
 
 #endif

@@ -209,11 +209,22 @@ static void param_cell(FILE *out, const cJSON *params, const char *k) {
   } else fprintf(out, "<td>-</td>");
 }
 
+/* The load: "closed loop, N in flight" for a closed loop (rate and max_in_flight unused), else the
+ * rate and max_in_flight cells. */
+static void load_cells(FILE *out, const cJSON *params) {
+  double n = num(params, "concurrency");
+  if (n > 0) fprintf(out, "<td colspan=\"2\">closed loop, %.0f in flight</td>", n);
+  else {
+    param_cell(out, params, "rate");
+    param_cell(out, params, "max_in_flight");
+  }
+}
+
 static void runs_table(FILE *out, const struct job_report_run *runs, size_t count) {
-  static const char *const keys[] = {"batching", "rate", "invocations", "duration", "warmup", "ops", "operation",
-                                     "parallel", "value_size", "key_space", "max_in_flight"};
-  static const char *const heads[] = {"batching", "rate /s", "invocations", "duration s", "warm-up s", "ops",
-                                      "operation", "parallel", "value size", "key space", "max in flight"};
+  static const char *const keys[] = {"batching", "invocations", "duration", "warmup", "ops", "operation",
+                                     "parallel", "value_size", "key_space"};
+  static const char *const heads[] = {"batching", "rate /s", "max in flight", "invocations", "duration s", "warm-up s",
+                                      "ops", "operation", "parallel", "value size", "key space"};
   fprintf(out, "<div class=\"wide\"><table><tr><th>run</th>");
   for (size_t k = 0; k < sizeof heads / sizeof heads[0]; k++) fprintf(out, "<th>%s</th>", heads[k]);
   fprintf(out, "<th>documents</th></tr>\n");
@@ -223,7 +234,9 @@ static void runs_table(FILE *out, const struct job_report_run *runs, size_t coun
     fprintf(out, "<tr><td>");
     text(out, runs[i].group);
     fprintf(out, "</td>");
-    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) param_cell(out, params, keys[k]);
+    param_cell(out, params, keys[0]);
+    load_cells(out, params);
+    for (size_t k = 1; k < sizeof keys / sizeof keys[0]; k++) param_cell(out, params, keys[k]);
     fprintf(out, "<td>%zu</td></tr>\n", group_docs(runs, count, runs[i].group));
   }
   fprintf(out, "</table></div>\n");
@@ -439,7 +452,11 @@ static void repetition_table(FILE *out, const struct job_report_run *runs, size_
     summary_cell(out, r, "p90", 90);
     summary_cell(out, r, "p99", 99);
     summary_cell(out, r, "max", 0);
-    fprintf(out, "<td>%.2f%%</td><td>%.4g</td><td>%.4g</td>", r->success_rate * 100, r->requested_rate, r->achieved_rate);
+    fprintf(out, "<td>%.2f%%</td>", r->success_rate * 100);
+    /* a closed loop requests no rate: it sends when invocations finish */
+    if (isnan(r->requested_rate)) fprintf(out, "<td title=\"closed loop: no requested rate\">closed loop</td>");
+    else fprintf(out, "<td>%.4g</td>", r->requested_rate);
+    fprintf(out, "<td>%.4g</td>", r->achieved_rate);
     doc_metric_cell(out, r->doc, JOB_DM_REDIS_CPU);
     doc_metric_cell(out, r->doc, JOB_DM_REDIS_COMMANDS);
     doc_metric_cell(out, r->doc, JOB_DM_BACKEND_CPU);

@@ -276,12 +276,17 @@ static cJSON *scenario_json(const struct job_run_info *in) {
   return o;
 }
 
+/* Open loop: achieved is the send rate against the requested one. The closed loop requests no
+ * rate (null) and sends when invocations finish, so its achieved rate is the completion rate. */
 static void add_rates(cJSON *o, const struct job_results *r, const struct job_run_info *in) {
   double span = in->last_sent_s - in->first_sent_s;
   double achieved = in->sent >= 2 && span > 0 ? (double)(in->sent - 1) / span : 0;
-  cJSON_AddNumberToObject(o, "requested_rate", in->params->rate);
-  cJSON_AddNumberToObject(o, "achieved_rate", achieved);
   double out_span = (double)(r->last_end_us - (int64_t)(in->first_sent_s * 1e6)) / 1e6;
+  if (in->closed) achieved = out_span > 0 ? (double)r->done / out_span : 0;
+  cJSON_AddStringToObject(o, "mode", in->closed ? "closed" : "open");
+  if (in->closed) cJSON_AddNullToObject(o, "requested_rate");
+  else cJSON_AddNumberToObject(o, "requested_rate", in->params->rate);
+  cJSON_AddNumberToObject(o, "achieved_rate", achieved);
   cJSON_AddNumberToObject(o, "throughput",
                           out_span > 0 ? (double)(r->done - r->failed) / out_span : 0);
 }
@@ -297,9 +302,16 @@ static void add_counts(cJSON *o, const struct job_results *r, const struct job_r
   cJSON_AddNumberToObject(c, "failed", (double)(r->measured - r->measured_ok));
   cJSON_AddNumberToObject(c, "unsent", (double)in->unsent);
   cJSON_AddNumberToObject(c, "polled_after_202", (double)r->polled);
-  cJSON_AddNumberToObject(o, "late_starts", (double)in->late);
-  cJSON_AddNumberToObject(o, "late_threshold_ms", (double)in->late_threshold_us / 1000.0);
-  cJSON_AddNumberToObject(o, "held_by_max_in_flight", (double)in->held);
+  /* Not applicable to the closed loop: it has no schedule to fall behind. */
+  if (in->closed) {
+    cJSON_AddNullToObject(o, "late_starts");
+    cJSON_AddNullToObject(o, "late_threshold_ms");
+    cJSON_AddNullToObject(o, "held_by_max_in_flight");
+  } else {
+    cJSON_AddNumberToObject(o, "late_starts", (double)in->late);
+    cJSON_AddNumberToObject(o, "late_threshold_ms", (double)in->late_threshold_us / 1000.0);
+    cJSON_AddNumberToObject(o, "held_by_max_in_flight", (double)in->held);
+  }
   cJSON *conn = cJSON_AddObjectToObject(o, "connections");
   cJSON_AddNumberToObject(conn, "ahead", (double)in->connections_ahead);
   cJSON_AddNumberToObject(conn, "limit", (double)in->connections_limit);
@@ -329,7 +341,8 @@ cJSON *job_results_summary(struct job_results *r, const struct job_run_info *in)
   add_counts(o, r, in);
   cJSON_AddItemToObject(o, "execution_time_ms", samples_json(&r->m[M_EXEC]));
   cJSON_AddItemToObject(o, "service_time_ms", samples_json(&r->m[M_SERVICE]));
-  cJSON_AddItemToObject(o, "schedule_lag_ms", lag_json(r->lag));
+  if (in->closed) cJSON_AddNullToObject(o, "schedule_lag_ms");
+  else cJSON_AddItemToObject(o, "schedule_lag_ms", lag_json(r->lag));
   cJSON *srv = cJSON_AddObjectToObject(o, "server");
   for (int i = M_DURATION; i < M_COUNT; i++)
     cJSON_AddItemToObject(srv, metric_names[i], samples_json(&r->m[i]));

@@ -40,6 +40,7 @@ struct job_run_info {
   uint64_t connections_before;     /* connections opened before the schedule started */
   uint64_t connections_during;     /* ... and while it ran */
   double first_sent_s, last_sent_s; /* send times of the first and last invocation */
+  bool closed;                     /* closed loop: no intended rate, late or held starts */
   bool complete;
   const char *interrupted_by;      /* "SIGTERM", "SIGINT" or NULL */
   const cJSON *server_side;        /* borrowed, may be NULL: redis, agent, backend_cpu_us_per_op

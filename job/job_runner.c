@@ -1,4 +1,4 @@
-/* job_runner.c: the run loop (see job_runner.h). */
+/* job_runner.c: the run loop, open or closed (see job_runner.h). */
 #define _GNU_SOURCE
 #include "job_runner.h"
 
@@ -29,6 +29,9 @@ struct runner {
   uint64_t start_ns;
   int64_t start_wall_us;
   uint64_t warmup_count;
+  bool closed;               /* concurrency > 0: the closed loop */
+  uint64_t warmup_until_ns;  /* closed: sends before this are warm-up */
+  uint64_t warmup_sent;      /* closed: how many were */
   uint64_t first_sent_ns, last_sent_ns, last_end_ns;
   enum rb_err io_error;
   bool tty;
@@ -80,7 +83,8 @@ static void send_one(struct runner *r, uint64_t k, uint64_t due, uint64_t now) {
     return;
   }
   job_record_init(&inv->rec, k);
-  inv->rec.warmup = k < r->warmup_count;
+  inv->rec.warmup = r->closed ? now < r->warmup_until_ns : k < r->warmup_count;
+  if (r->closed && inv->rec.warmup) r->warmup_sent++;
   inv->due_ns = due;
   inv->sent_ns = now;
   live_add(r, inv);
@@ -94,11 +98,11 @@ static void send_one(struct runner *r, uint64_t k, uint64_t due, uint64_t now) {
 static void progress(struct runner *r, uint64_t now, bool final) {
   if (r->rq->progress == JOB_PROGRESS_OFF || (!final && now < r->next_progress_ns)) return;
   r->next_progress_ns = now + r->progress_every_ns;
-  struct job_progress p = {.planned = r->sched.total, .sent = r->sched.next,
+  struct job_progress p = {.planned = r->sched.total == UINT64_MAX ? 0 : r->sched.total, .sent = r->sched.next,
                            .done = job_results_done(r->results),
                            .errors = job_results_failed(r->results),
                            .elapsed_s = now > r->start_ns ? (double)(now - r->start_ns) / 1e9 : 0,
-                           .rate = r->rq->params->rate};
+                           .rate = r->closed ? 0 : r->rq->params->rate};
   char line[300];
   job_progress_format(&p, r->rq->params->name, line, sizeof line);
   if (r->tty) fprintf(stderr, "\r\033[K%s%s", line, final ? "\n" : "");
@@ -158,8 +162,7 @@ static int loop(struct runner *r) {
     }
     uint64_t until = pump(r);
     if (until > rb_clock_mono_ns() + IDLE_SLACK_NS) job_results_idle(r->results);
-    bool sched_done = r->sched.stopped || r->sched.next >= r->sched.total;
-    if (sched_done && r->sched.in_flight == 0) break;
+    if (job_sched_finished(&r->sched) && r->sched.in_flight == 0) break;
     if (stopped_by && rb_clock_mono_ns() >= drain_deadline) {
       abort_in_flight(r);
       break;
@@ -186,12 +189,15 @@ static void fill_info(struct runner *r, struct job_run_info *in, int stopped_by)
       .repetitions = rq->scenario->repetitions,
       .start_epoch_us = r->start_wall_us,
       .elapsed_us = end > r->start_ns ? (end - r->start_ns) / 1000 : 0,
-      .planned = r->sched.total,
+      /* a closed loop for a duration planned what it sent */
+      .planned = r->sched.total == UINT64_MAX ? r->sched.next : r->sched.total,
       .sent = r->sched.next,
       .late = r->sched.late,
       .held = r->sched.held,
       .unsent = job_sched_unsent(&r->sched),
-      .warmup = r->warmup_count < r->sched.next ? r->warmup_count : r->sched.next,
+      .warmup = r->closed ? r->warmup_sent
+                          : r->warmup_count < r->sched.next ? r->warmup_count : r->sched.next,
+      .closed = r->closed,
       .late_threshold_us = LATE_THRESHOLD_NS / 1000,
       .first_sent_s = r->first_sent_ns ? (double)(r->first_sent_ns - r->start_ns) / 1e9 : 0,
       .last_sent_s = r->last_sent_ns ? (double)(r->last_sent_ns - r->start_ns) / 1e9 : 0,
@@ -245,17 +251,18 @@ enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_
   const struct job_config *c = rq->config;
   const char *secrets[] = {c->auth, c->redis_password, c->agent_password, NULL};
   uint64_t planned = (uint64_t)job_params_planned(rq->params);
-  r.http = job_http_create(rq->params->max_in_flight * 2 + 16);
+  r.closed = rq->params->concurrency > 0;
+  r.in_flight_limit = r.closed ? rq->params->concurrency : rq->params->max_in_flight;
+  r.http = job_http_create(r.in_flight_limit * 2 + 16);
   if (!r.http) {
     rb_errorf(RB_ERR_NOMEM, err, errlen, "cannot start libcurl");
     return JOB_EXIT_FAILURE;
   }
-  r.in_flight_limit = rq->params->max_in_flight;
   if (rq->target->kind == JOB_TARGET_OPENWHISK) {
     /* HTTP/1.1: one invocation per connection. Held by the schedule (and so counted and
      * timed) rather than queued unseen inside curl; curl's own limit is only a backstop. */
     r.in_flight_limit = job_params_connection_limit(rq->params);
-    if (rq->params->connections > 0) job_http_limit_connections(r.http, r.in_flight_limit);
+    if (rq->params->connections > 0 || r.closed) job_http_limit_connections(r.http, r.in_flight_limit);
   }
   enum job_exit ex = create_target(&r, err, errlen);
   if (ex != JOB_EXIT_OK) {
@@ -283,8 +290,16 @@ enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_
   r.start_ns = rb_clock_mono_ns() + START_DELAY_NS;
   r.start_wall_us = rb_clock_wall_us() + START_DELAY_NS / 1000;
   r.next_progress_ns = r.start_ns + r.progress_every_ns;
-  job_sched_init(&r.sched, r.start_ns, rq->params->rate, planned, (uint32_t)r.in_flight_limit,
-                 LATE_THRESHOLD_NS);
+  if (r.closed) {
+    const struct job_params *p = rq->params;
+    r.warmup_until_ns = r.start_ns + (uint64_t)(p->warmup * 1e9);
+    job_sched_init_closed(&r.sched, r.start_ns, planned ? planned : UINT64_MAX,
+                          (uint32_t)r.in_flight_limit,
+                          p->duration > 0 ? r.start_ns + (uint64_t)(p->duration * 1e9) : 0);
+  } else {
+    job_sched_init(&r.sched, r.start_ns, rq->params->rate, planned, (uint32_t)r.in_flight_limit,
+                   LATE_THRESHOLD_NS);
+  }
   job_http_set_pump(r.http, pump_hook, &r);
   int stopped_by = loop(&r);
   progress(&r, rb_clock_mono_ns(), true);

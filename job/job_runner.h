@@ -1,7 +1,8 @@
 /* job_runner.h: executes one run: open-loop schedule ─► target ─► results document.
  *
  * The loop sends every invocation that is due (job_sched), then sleeps in job_http_wait
- * until the next due time or a reply. When *stop becomes non-zero (SIGINT/SIGTERM) the
+ * until the next due time or a reply. With concurrency N (the closed loop) it keeps N in
+ * flight and sends the next from the reply handler as each one finishes. When *stop becomes non-zero (SIGINT/SIGTERM) the
  * schedule stops, in-flight invocations get drain_timeout seconds, what is still in flight is
  * aborted and recorded as "aborted", and the partial document is written with
  * "complete": false. */

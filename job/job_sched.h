@@ -11,7 +11,12 @@
  *   k == total                      -> DONE
  *
  * Latency is measured from due(k) (the intended start), so a held or late start still
- * counts against the system under test (no coordinated omission). */
+ * counts against the system under test (no coordinated omission).
+ *
+ * Closed loop (job_sched_init_closed, as wrk or redis-benchmark -c): exactly `concurrency`
+ * invocations in flight, the next sent as soon as one finishes, until `total` were sent or
+ * the end time passed. There is no intended time: due(k) is the send time itself, so nothing
+ * is ever late or held. */
 #ifndef JOB_SCHED_H
 #define JOB_SCHED_H
 
@@ -32,6 +37,9 @@ struct job_sched {
   uint64_t held;         /* invocations that were due while max_in_flight were in flight */
   bool holding;          /* the current `next` is already counted in held */
   bool stopped;          /* job_sched_stop() was called */
+  /* closed loop (job_sched_init_closed) */
+  bool closed;           /* the next invocation is sent when one finishes; rate unused */
+  uint64_t end_ns;       /* closed: no send at or after this time (0: bounded by total) */
 };
 
 enum job_sched_action { JOB_SCHED_SEND, JOB_SCHED_WAIT, JOB_SCHED_FULL, JOB_SCHED_DONE };
@@ -40,10 +48,21 @@ enum job_sched_action { JOB_SCHED_SEND, JOB_SCHED_WAIT, JOB_SCHED_FULL, JOB_SCHE
 void job_sched_init(struct job_sched *s, uint64_t start_ns, double rate, uint64_t total,
                     uint32_t max_in_flight, uint64_t late_threshold_ns);
 
+/* Initialises s as a closed loop: concurrency (>= 1) in flight at once, total invocations at
+ * most (UINT64_MAX: unbounded), none sent at or after end_ns unless end_ns is 0. Nothing is
+ * sent before start_ns. */
+void job_sched_init_closed(struct job_sched *s, uint64_t start_ns, uint64_t total,
+                           uint32_t concurrency, uint64_t end_ns);
+
+/* True when nothing is left to send: all sent, stopped, or (closed) the end time passed at
+ * the last job_sched_next. */
+bool job_sched_finished(const struct job_sched *s);
+
 /* Due time of invocation k: start + k/rate (rounded to the nanosecond). */
 uint64_t job_sched_due(const struct job_sched *s, uint64_t k);
 
-/* What to do at time now. SEND: *k is the invocation to send now and *due its due time;
+/* What to do at time now. SEND: *k is the invocation to send now and *due its due time (the
+ * closed loop: now);
  * the caller sends it and calls job_sched_sent(). WAIT: *wait_ns is the time until the next
  * due time. FULL: wait for a completion. DONE: nothing left to send (or stopped). */
 enum job_sched_action job_sched_next(struct job_sched *s, uint64_t now_ns, uint64_t *k,
@@ -58,7 +77,8 @@ void job_sched_done(struct job_sched *s);
 /* Stops the schedule: job_sched_next answers DONE from now on. */
 void job_sched_stop(struct job_sched *s);
 
-/* Invocations that were planned but never sent (total - next). */
+/* Invocations that were planned but never sent (total - next; 0 for a closed loop bounded
+ * by time only). */
 uint64_t job_sched_unsent(const struct job_sched *s);
 
 #endif

@@ -52,6 +52,9 @@ static void usage_run(FILE *out) {
     "      --connections N       openwhisk: keep-alive connections opened before the\n"
     "                            schedule starts, and the most open at once (wrk's -c);\n"
     "                            unset: rate x 10 ms ahead, more when all are busy\n"
+    "      --concurrency N       closed loop instead: exactly N invocations in flight, the next\n"
+    "                            sent when one finishes (wrk's -c), for --invocations or\n"
+    "                            --duration; rate and max-in-flight unused (0: open loop)\n"
     "      --repetitions N       run each run N times (1)\n"
     "      --seed N              seed for order: random (1)\n"
     "      --output PATH         results file, or directory for several runs\n"
@@ -139,6 +142,7 @@ static const struct option run_opts[] = {
     {"timeout-ms", required_argument, NULL, O_PARAM},
     {"max-in-flight", required_argument, NULL, O_PARAM},
     {"connections", required_argument, NULL, O_PARAM},
+    {"concurrency", required_argument, NULL, O_PARAM},
     {NULL, 0, NULL, 0}};
 
 static bool parse_seconds(const char *flag, const char *v, double *out) {
@@ -389,8 +393,15 @@ static enum job_exit run_one(const struct run_cli *c, const struct job_scenario 
                              const struct job_config *cfg, const char *self, const struct one_exec *x) {
   const struct job_params *p = x->params;
   char err[800] = "";
-  rb_info("run %s (%zu of %zu): %s target, %.10g/s, %lld invocations -> %s", p->name, x->index + 1,
-          x->count, job_target_kind_name(sc->target.kind), p->rate, job_params_planned(p), x->out);
+  if (p->concurrency > 0) {
+    char len[64];
+    if (p->duration > 0) snprintf(len, sizeof len, "for %.10g s", p->duration);
+    else snprintf(len, sizeof len, "%lld invocations", p->invocations);
+    rb_info("run %s (%zu of %zu): %s target, closed loop, %lld in flight, %s -> %s", p->name, x->index + 1,
+            x->count, job_target_kind_name(sc->target.kind), p->concurrency, len, x->out);
+  } else
+    rb_info("run %s (%zu of %zu): %s target, %.10g/s, %lld invocations -> %s", p->name, x->index + 1,
+            x->count, job_target_kind_name(sc->target.kind), p->rate, job_params_planned(p), x->out);
   struct job_run_request rq = {.scenario = sc, .params = p, .target = &sc->target, .config = cfg,
                                .repetition = x->rep, .out_path = x->out, .self_exe = self,
                                .progress = c->progress, .stop = &stop_signal,

@@ -1,29 +1,43 @@
 #!/usr/bin/env bash
 # bench-e2e.sh: the headline benchmark of what batching buys, end to end on the local target.
 # One redis-server, one rbench-agent (--metrics) on loopback; for each concurrency N the same
-# scenario runs direct and batched, interleaved, REPS repetitions: N rbench-action processes
-# (pool_size N) kept busy by max_in_flight N and a rate above what this machine sustains, so N
-# actions are in flight at once. Then one capacity sweep per mode (a ramp under one SLO).
-# Prints a markdown table (service-time p50/p99 pooled over the repetitions, throughput, Redis CPU/op, backend CPU/op, reads/op,
-# commands per batch, each B/A with its significance) and the sweeps' max sustainable rates.
+# scenario runs direct and batched, interleaved, REPS repetitions, as a closed loop
+# (`concurrency: N`, pool_size N): exactly N actions in flight, the next invocation sent when
+# one finishes, for SECONDS_PER_RUN seconds. Then Redis is put under a CPU quota (a cgroup v1
+# CPU controller, REDIS_CPU_QUOTA of one core: a small shared Redis), so that Redis, not the
+# actions or the runner, is what saturates, and against it: the closed loop at the largest N
+# once more (completions per second = capacity at that concurrency), and one capacity sweep per
+# mode (an open-loop ramp under one SLO).
+# Prints a markdown table (p50/p99 pooled over the repetitions, throughput, Redis CPU/op, backend
+# CPU/op, reads/op, commands per batch, each B/A with its significance) and the sweeps' max
+# sustainable rates.
 #
 #   tools/bench-e2e.sh [OUT.md]          (default build/bench-e2e/results.md)
-#   env: REPS=3 CONCURRENCY="8 32 128" OPS=10 PARALLEL=5 SECONDS_PER_RUN=3 RATE=20000
-#        SWEEP_FROM=200 SWEEP_MAX=6400 SLO_P99_MS=50 AGENT_ARGS="" (extra rbench-agent flags)
-#        BUILD=build/release
-# Everything listens on 127.0.0.1 only; every server started here is stopped on exit.
+#   env: REPS=5 CONCURRENCY="8 32 128" OPS=10 PARALLEL=5 SECONDS_PER_RUN=3
+#        REDIS_CPU_QUOTA=0.1 (fraction of one core for redis-server during the capacity part;
+#          0 = no quota; needs root and /sys/fs/cgroup/cpu, else it says so and runs without)
+#        REDIS_CPU_PERIOD_US=10000 (the quota's period: short, so a throttled Redis stalls for
+#          milliseconds, not a tenth of a second)
+#        SWEEP_FROM=200 SWEEP_FACTOR=1.5 SWEEP_MAX=12000 SLO_P99_MS=50 SWEEP_REPS=3 (repetitions
+#          per step, interleaved, p99 pooled: one stall of this shared machine does not end a ramp)
+#        AGENT_ARGS="" (extra rbench-agent flags) BUILD=build/release
+# Everything listens on 127.0.0.1 only; every server started here is stopped on exit, and the
+# cgroup is removed whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-build/bench-e2e/results.md}"
-REPS="${REPS:-3}"
+REPS="${REPS:-5}"
 CONCURRENCY="${CONCURRENCY:-8 32 128}"
 OPS="${OPS:-10}"
 PARALLEL="${PARALLEL:-5}"
 SECONDS_PER_RUN="${SECONDS_PER_RUN:-3}"
-RATE="${RATE:-20000}"
+REDIS_CPU_QUOTA="${REDIS_CPU_QUOTA:-0.1}"
+REDIS_CPU_PERIOD_US="${REDIS_CPU_PERIOD_US:-10000}"
 SWEEP_FROM="${SWEEP_FROM:-200}"
-SWEEP_MAX="${SWEEP_MAX:-6400}"
+SWEEP_FACTOR="${SWEEP_FACTOR:-1.5}"
+SWEEP_MAX="${SWEEP_MAX:-12000}"
 SLO_P99_MS="${SLO_P99_MS:-50}"
+SWEEP_REPS="${SWEEP_REPS:-3}"
 AGENT_ARGS="${AGENT_ARGS:-}"
 BUILD="${BUILD:-build/release}"
 mkdir -p "$(dirname "$OUT")"
@@ -39,10 +53,42 @@ ulimit -n 20000 2>/dev/null || ulimit -n 4096 2>/dev/null || true
 
 # shellcheck source=tools/lib.sh
 . tools/lib.sh
-trap rb_cleanup EXIT INT TERM
+cgroup_root=/sys/fs/cgroup/cpu
+cgroup=""
+cleanup() {
+  rb_cleanup
+  if [ -n "$cgroup" ] && [ -d "$cgroup" ]; then
+    # anything still inside goes back to the root group, then the group is removed
+    while read -r t; do echo "$t" >"$cgroup_root/cgroup.procs" 2>/dev/null || true; done <"$cgroup/cgroup.procs"
+    rmdir "$cgroup" 2>/dev/null || echo "bench-e2e: could not remove $cgroup" >&2
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+# cgroup_limit PID: puts PID (all its threads) under REDIS_CPU_QUOTA of one core; sets
+# quota_note to what was done (or why not).
+cgroup_limit() {
+  quota_note="no CPU quota on Redis (REDIS_CPU_QUOTA=0)"
+  python3 -c "import sys; sys.exit(0 if float('$REDIS_CPU_QUOTA') > 0 else 1)" || return 0
+  if [ ! -w "$cgroup_root/cgroup.procs" ] || [ ! -e "$cgroup_root/cpu.cfs_quota_us" ]; then
+    quota_note="no CPU quota on Redis: the cgroup v1 CPU controller is not available or writable at $cgroup_root (needs root)"
+    echo "bench-e2e: $quota_note; the capacity part runs against an unconstrained Redis" >&2
+    return 0
+  fi
+  cgroup="$cgroup_root/rbench-bench-e2e-$$"
+  mkdir "$cgroup"
+  local quota
+  quota=$(python3 -c "print(max(1000, round($REDIS_CPU_QUOTA * $REDIS_CPU_PERIOD_US)))")
+  echo "$REDIS_CPU_PERIOD_US" >"$cgroup/cpu.cfs_period_us"
+  echo "$quota" >"$cgroup/cpu.cfs_quota_us"
+  echo "$1" >"$cgroup/cgroup.procs"
+  quota_note="redis-server under a CPU quota of $quota µs per $REDIS_CPU_PERIOD_US µs ($REDIS_CPU_QUOTA of one core, cgroup v1 cpu.cfs_quota_us)"
+  echo "bench-e2e: $quota_note" >&2
+}
 rb_tmp=$(mktemp -d /tmp/rbench-bench-e2e.XXXXXX)
 work=$rb_tmp
 rb_start_redis
+redis_pid=${rb_pids[-1]}
 agent_port=$(rb_free_port)
 metrics_port=$(rb_free_port)
 # shellcheck disable=SC2086 # AGENT_ARGS is a list of flags
@@ -85,79 +131,104 @@ res() { # the documents of one run: a directory with repetitions, else one file
   if [ -d "$1" ]; then echo "$1"; else echo "$1.json"; fi
 }
 
+closed_run() { # NAME N: the closed loop at N in flight, direct and batched, into $work/NAME/
+  scenario "e2e-$1" "$2" "  concurrency: $2
+  duration: $SECONDS_PER_RUN
+  warmup: $(python3 -c "print(round($SECONDS_PER_RUN / 10, 4))")" >"$work/$1.yaml"
+  "$rbench" run -f "$work/$1.yaml" --env "$work/local.env" --progress off \
+    --output "$work/$1/" 2>>"$work/run.log" || { tail -20 "$work/run.log" >&2; exit 1; }
+  "$rbench" compare "$(res "$work/$1/direct")" "$(res "$work/$1/batched")" --json >"$work/$1.json"
+  "$rbench" compare "$(res "$work/$1/direct")" "$(res "$work/$1/batched")" >"$work/$1.txt"
+}
+
 for n in $CONCURRENCY; do
-  invocations=$((RATE * SECONDS_PER_RUN))
-  # the schedule is far ahead of what N processes serve, so N are always in flight; the run's
-  # length is bounded by its invocations (at most N x 400); the first tenth of them (their due
-  # times) is the warm-up: cold starts and connections
-  [ "$invocations" -le $((n * 400)) ] || invocations=$((n * 400))
-  scenario "e2e-c$n" "$n" "  rate: $RATE
-  invocations: $invocations
-  max_in_flight: $n
-  warmup: $(python3 -c "print(round($invocations / $RATE / 10, 4))")" >"$work/c$n.yaml"
-  echo "bench-e2e: $n actions in flight, $REPS repetitions per mode"
-  "$rbench" run -f "$work/c$n.yaml" --env "$work/local.env" --progress off \
-    --output "$work/c$n/" 2>>"$work/run.log" || { tail -20 "$work/run.log" >&2; exit 1; }
-  "$rbench" compare "$(res "$work/c$n/direct")" "$(res "$work/c$n/batched")" --json >"$work/c$n.json"
-  "$rbench" compare "$(res "$work/c$n/direct")" "$(res "$work/c$n/batched")" >"$work/c$n.txt"
+  # the first tenth of each run (by send time) is the warm-up: cold starts and connections
+  echo "bench-e2e: closed loop, $n actions in flight, $REPS repetitions per mode"
+  closed_run "c$n" "$n"
 done
 
-# One capacity sweep per mode: the same ramp under the same SLO (open loop, pool 32).
-scenario "e2e-sweep" 32 "  rate: {from: $SWEEP_FROM, factor: 2, until_slo: true, max: $SWEEP_MAX}
+# The capacity part: Redis under the CPU quota, so that it is the bottleneck.
+cgroup_limit "$redis_pid"
+nmax=${CONCURRENCY##* }
+echo "bench-e2e: closed loop, $nmax in flight, against the limited Redis"
+closed_run "q$nmax" "$nmax"
+
+# One capacity sweep per mode: the same ramp under the same SLO (open loop, pool 32). A high
+# max_in_flight lets a backlog in Redis show as latency (it queues for the 32 actions) rather
+# than as sends held by the runner, which the sweep would read as the runner's own limit.
+scenario "e2e-sweep" 32 "  rate: {from: $SWEEP_FROM, factor: $SWEEP_FACTOR, until_slo: true, max: $SWEEP_MAX}
   slo: {p99_ms: $SLO_P99_MS, max_error_rate: 0.01}
   duration: 2
-  max_in_flight: 200
-  warmup: 0.2" | sed "s/^repetitions: .*/repetitions: 1/" >"$work/sweep.yaml"
-echo "bench-e2e: capacity sweeps from $SWEEP_FROM/s (x2) up to $SWEEP_MAX/s, SLO p99 <= $SLO_P99_MS ms"
+  max_in_flight: 2000
+  warmup: 0.2" | sed "s/^repetitions: .*/repetitions: $SWEEP_REPS/" >"$work/sweep.yaml"
+echo "bench-e2e: capacity sweeps from $SWEEP_FROM/s (x$SWEEP_FACTOR) up to $SWEEP_MAX/s, SLO p99 <= $SLO_P99_MS ms"
 "$rbench" run -f "$work/sweep.yaml" --env "$work/local.env" --progress off \
   --output "$work/sweep/" 2>>"$work/run.log" || { tail -20 "$work/run.log" >&2; exit 1; }
 "$rbench" compare "$work/sweep/direct" "$work/sweep/batched" --json >"$work/sweep.json"
 "$rbench" compare "$work/sweep/direct" "$work/sweep/batched" >"$work/sweep.txt"
 
-python3 - "$work" "$CONCURRENCY" "$REPS" "$OPS" "$PARALLEL" "$SLO_P99_MS" >"$OUT" <<'PY'
+python3 - "$work" "$CONCURRENCY" "$REPS" "$OPS" "$PARALLEL" "$SLO_P99_MS" "$quota_note" "$SECONDS_PER_RUN" "$SWEEP_REPS" >"$OUT" <<'PY'
 import json, sys, os
-work, conc, reps, ops, par, slo = sys.argv[1:]
+work, conc, reps, ops, par, slo, quota_note, secs, sweep_reps = sys.argv[1:]
+nmax = conc.split()[-1]
 keys = [("throughput", "throughput /s"),
         ("redis_cpu_us_per_op", "Redis CPU µs/op"), ("backend_cpu_us_per_op", "backend CPU µs/op"),
         ("redis_reads_per_op", "Redis reads/op"), ("redis_commands_per_op", "Redis commands/op"),
         ("commands_per_batch", "commands/batch")]
-def service(n, mode):
-    """Pooled service times (reply end - send) of the measured successful invocations: with the
-    schedule far ahead of N busy actions, time from the intended start is the backlog, not the
-    cost of an invocation."""
-    root = os.path.join(work, f"c{n}", mode)
-    files = [os.path.join(root, f) for f in sorted(os.listdir(root))] if os.path.isdir(root) else [root + ".json"]
-    v = sorted(r["service_time_ms"] for f in files for r in json.load(open(f))["raw_results"]
-               if r.get("success") and not r.get("warmup"))
-    q = lambda p: v[max(0, min(len(v) - 1, int(-(-p * len(v) // 1)) - 1))]
-    return q(0.5), q(0.99), len(v)
 def fmt(v):
     return "n/a" if v is None else (f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}")
-print(f"local target, ops {ops}, parallel {par}, {reps} interleaved repetitions per mode; "
-      "each cell: direct → batched (B/A; `~` = not significant at 0.05)\n")
-print("| in flight | service p50 ms | service p99 ms | " + " | ".join(k[1] for k in keys) + " |")
-print("|---|---|---|" + "---|" * len(keys))
-for n in conc.split():
-    d = json.load(open(os.path.join(work, f"c{n}.json")))
-    rows = {r.get("key"): r for r in d["rows"]}
-    (a50, a99, na), (b50, b99, nb) = service(n, "direct"), service(n, "batched")
-    cells = [f"{fmt(a50)} → {fmt(b50)} ({b50 / a50:.2f}x)", f"{fmt(a99)} → {fmt(b99)} ({b99 / a99:.2f}x; n={na}+{nb})"]
-    for k, _ in keys:
-        r = rows.get(k, {})
-        a, b = r.get("a"), r.get("b")
-        ratio = f"{b / a:.2f}x" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a else "-"
-        sig = "" if r.get("significant", True) else " ~"
-        cells.append(f"{fmt(a)} → {fmt(b)} ({ratio}{sig})")
-    print(f"| {n} | " + " | ".join(cells) + " |")
+def pfmt(p):
+    return "" if p is None else (", p<0.001" if p < 0.001 else f", p={p:.2g}")
+def cell(r, unit=""):
+    a, b = r.get("a"), r.get("b")
+    ratio = f"{b / a:.2f}x" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a else "-"
+    sig = "" if r.get("significant", True) else " ~"
+    return f"{fmt(a)} → {fmt(b)} ({ratio}{sig}{pfmt(r.get('p'))})"
+def table(names):
+    """One row per closed-loop comparison: latency is from the send (there is no intended time),
+    pooled over the repetitions; the other columns are medians of the repetitions' values."""
+    out = ["| in flight | p50 ms | p99 ms | " + " | ".join(k[1] for k in keys) + " |",
+           "|---|---|---|" + "---|" * len(keys)]
+    for label, name in names:
+        d = json.load(open(os.path.join(work, f"{name}.json")))
+        rows = {r.get("key"): r for r in d["rows"]}
+        p50, p99 = rows["execution_p50_ms"], rows["execution_p99_ms"]
+        cells = [cell(p50), f"{fmt(p99['a'])} → {fmt(p99['b'])} ({p99['b'] / p99['a']:.2f}x"
+                 f"{'' if p99.get('significant', True) else ' ~'}; n={p99['samples_a']}+{p99['samples_b']})"]
+        cells += [cell(rows.get(k, {})) for k, _ in keys]
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+print(f"local target, closed loop (`concurrency: N`, pool_size N, {secs} s per run, the first tenth "
+      f"warm-up), ops {ops}, parallel {par}, {reps} interleaved repetitions per mode; each cell: "
+      "direct → batched (B/A; `~` = not significant at 0.05; p from Mann-Whitney U, on the "
+      "per-repetition medians for p50 and per-repetition values for the other rows; p99: bootstrap CI)\n")
+print(table([(n, f"c{n}") for n in conc.split()]))
+print(f"\nAgainst the limited Redis ({quota_note}):\n")
+print(table([(f"{nmax}, Redis limited", f"q{nmax}")]))
+def steps(mode):
+    p = os.path.join(work, "sweep", mode, "sweep.json")
+    d = json.load(open(p))
+    return ", ".join(f"{st['rate']:g}/s p99 {fmt(st.get('p99_ms'))} ms "
+                     f"{'met' if st['met_slo'] else 'failed (' + (st.get('why') or '') + ')'}"
+                     f"{' [runner-limited: ' + (st.get('runner_note') or '') + ']' if st.get('runner_limited') else ''}"
+                     for st in d["steps"])
 s = json.load(open(os.path.join(work, "sweep.json")))
 def side(x):
     v = x.get("max_sustainable_rate")
     return ("at least " if x.get("at_least") else "") + (f"{v:g}/s" if v is not None else "none")
-print(f"\ncapacity sweep (SLO p99 ≤ {slo} ms, errors ≤ 1%, achieved ≥ 95%): direct {side(s['a'])}, "
-      f"batched {side(s['b'])}, ratio {s.get('ratio')} ({s.get('ratio_bound')})")
-d = json.load(open(os.path.join(work, f"c{conc.split()[-1]}.json")))
-print(f"\nheadline at {conc.split()[-1]} in flight: {d.get('headline', '-')}")
+print(f"\ncapacity sweep against the limited Redis (open loop, pool 32, {sweep_reps} interleaved repetitions per step, SLO p99 ≤ {slo} ms, errors ≤ 1%, "
+      f"achieved ≥ 95%): direct {side(s['a'])}, batched {side(s['b'])}, ratio {s.get('ratio')} "
+      f"({s.get('ratio_bound')})\n")
+print(f"- direct steps: {steps('direct')}")
+print(f"- batched steps: {steps('batched')}")
+for n in conc.split():
+    d = json.load(open(os.path.join(work, f"c{n}.json")))
+    print(f"\nheadline at {n} in flight: {d.get('headline', '-')}")
+d = json.load(open(os.path.join(work, f"q{nmax}.json")))
+print(f"\nheadline at {nmax} in flight, Redis limited: {d.get('headline', '-')}")
 PY
 cat "$OUT"
 for n in $CONCURRENCY; do cp "$work/c$n.txt" "$(dirname "$OUT")/compare-c$n.txt"; done
+cp "$work/q$nmax.txt" "$(dirname "$OUT")/compare-q$nmax.txt"
 cp "$work/sweep.txt" "$(dirname "$OUT")/compare-sweep.txt"
+for m in direct batched; do cp "$work/sweep/$m/sweep.json" "$(dirname "$OUT")/sweep-$m.json"; done

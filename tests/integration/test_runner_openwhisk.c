@@ -265,6 +265,26 @@ static void test_connections_are_a_limit(void **state) {
   cJSON_Delete(d);
 }
 
+/* The closed loop on openwhisk: N keep-alive connections opened before the first invoke and
+ * never more, one invocation in flight on each, the next sent as one finishes (--rate 1 would
+ * take 30 s; the closed loop does not use it). */
+static void test_closed_loop_connections(void **state) {
+  (void)state;
+  struct conn_count c;
+  const char *const three[] = {"--concurrency", "3", NULL};
+  cJSON *d = run_counting("1", "30", three, &c);
+  assert_int_equal(c.before_invoke, 3);
+  assert_int_equal(c.total, 3);
+  assert_int_equal(c.posts, 30);
+  assert_string_equal(cJSON_GetObjectItem(d, "mode")->valuestring, "closed");
+  assert_true(num(d, "invocations.completed") == 30);
+  assert_true(num(d, "connections.ahead") == 3);
+  assert_true(num(d, "connections.limit") == 3);
+  assert_true(num(d, "connections.opened_during_run") == 0);
+  assert_true(num(d, "duration_s") < 10);
+  cJSON_Delete(d);
+}
+
 static void test_202_then_polling(void **state) {
   (void)state;
   int rc;
@@ -480,6 +500,7 @@ int main(void) {
       cmocka_unit_test(test_success_with_cold_start),
       cmocka_unit_test(test_connections_opened_ahead),
       cmocka_unit_test(test_connections_are_a_limit),
+      cmocka_unit_test(test_closed_loop_connections),
       cmocka_unit_test(test_202_then_polling),
       cmocka_unit_test(test_realtime_option),
       cmocka_unit_test(test_error_kinds),

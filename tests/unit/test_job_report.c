@@ -300,6 +300,56 @@ static void test_headline_sentence(void **state) {
   assert_non_null(strstr(h, "batching lowered Redis CPU per operation 4.56x on too few repetitions to test (1+1)"));
 }
 
+/* A closed loop at N in flight: "mode": "closed", parameters.concurrency N, a throughput. */
+static void make_closed(cJSON *d, int n, double throughput) {
+  cJSON_AddStringToObject(d, "mode", "closed");
+  cJSON_AddNumberToObject(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "scenario"), "parameters"), "concurrency", n);
+  cJSON_AddNumberToObject(d, "throughput", throughput);
+}
+
+/* Closed-loop sides: the mode is detected, and the sentence says what throughput did at that
+ * concurrency; an open side against a closed one is "mixed" and gets no throughput clause. */
+static void test_headline_closed_loop(void **state) {
+  (void)state;
+  char err[200], h[512];
+  struct job_side a, b;
+  struct job_comparison c;
+  job_side_init(&a, "direct");
+  job_side_init(&b, "batched");
+  for (int r = 1; r <= 5; r++) {
+    cJSON *x = doc("direct", r, 5, 50, 10 + r * 0.1, 0.01), *y = doc("batched", r, 5, 50, 11 + r * 0.1, 0.01);
+    add_backend(x, 40 + r, 1.0, 1.0, 0, 0);
+    add_backend(y, 8 + r, 1.0, 0.2, 5 + r, 5.5);
+    make_closed(x, 32, 1000 + r);
+    make_closed(y, 32, 3000 + r);
+    assert_int_equal(job_side_add(&a, x, err, sizeof err), RB_OK);
+    assert_int_equal(job_side_add(&b, y, err, sizeof err), RB_OK);
+    cJSON_Delete(x);
+    cJSON_Delete(y);
+  }
+  assert_int_equal(a.concurrency, 32);
+  assert_int_equal(job_compare_compute(&a, &b, 0.05, 1, &c), RB_OK);
+  assert_int_equal(c.concurrency, 32);
+  job_compare_headline(&c, h, sizeof h);
+  assert_string_equal(h, "batching cut Redis CPU per operation 3.91x (p=0.0079) and added 1 ms at p50 (p=0.0079); "
+                         "with 32 invocations in flight (closed loop) it raised throughput 2.99x (p=0.0079)");
+  cJSON *j = job_compare_json(&a, &b, &c);
+  assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "a"), "mode")->valuestring, "closed");
+  assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "b"), "concurrency")->valueint, 32);
+  cJSON_Delete(j);
+  /* Open-loop documents (no "mode") added to A: mixed, no throughput clause. */
+  cJSON *x = doc("direct", 6, 6, 50, 10, 0.01);
+  add_backend(x, 41, 1.0, 1.0, 0, 0);
+  assert_int_equal(job_side_add(&a, x, err, sizeof err), RB_OK);
+  cJSON_Delete(x);
+  assert_int_equal(a.concurrency, -1);
+  assert_int_equal(job_compare_compute(&a, &b, 0.05, 1, &c), RB_OK);
+  job_compare_headline(&c, h, sizeof h);
+  assert_null(strstr(h, "closed loop"));
+  job_side_free(&a);
+  job_side_free(&b);
+}
+
 static void test_compare_single_documents(void **state) {
   (void)state;
   struct job_side a, b;
@@ -600,6 +650,7 @@ int main(void) {
       cmocka_unit_test(test_compare_backend_rows),
       cmocka_unit_test(test_compare_unavailable),
       cmocka_unit_test(test_headline_sentence),
+      cmocka_unit_test(test_headline_closed_loop),
       cmocka_unit_test(test_report_recurses),
       cmocka_unit_test(test_report_page_order),
       cmocka_unit_test(test_percentile_axis),

@@ -1,5 +1,6 @@
 /* test_job_sched.c: the open-loop schedule with a fake clock: intended times, late starts,
- * the max-in-flight bound, stop and unsent counts. */
+ * the max-in-flight bound, stop and unsent counts; the closed loop: exactly N in flight, the
+ * next sent at a completion, bounded by invocations or by time. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -118,6 +119,79 @@ static void test_burst_catch_up_after_stall(void **state) {
   assert_int_equal(wait, 10 * MS);
 }
 
+static void test_closed_loop_keeps_n_in_flight(void **state) {
+  (void)state;
+  struct job_sched s;
+  uint64_t k = 99, due = 0, wait = 0;
+  job_sched_init_closed(&s, 10 * MS, 5, 2, 0);
+  /* Nothing before the start. */
+  assert_int_equal(job_sched_next(&s, 4 * MS, &k, &due, &wait), JOB_SCHED_WAIT);
+  assert_int_equal(wait, 6 * MS);
+  /* Two slots fill at once, each "due" at its send time. */
+  for (uint64_t i = 0; i < 2; i++) {
+    assert_int_equal(job_sched_next(&s, 10 * MS, &k, &due, &wait), JOB_SCHED_SEND);
+    assert_int_equal(k, i);
+    assert_int_equal(due, 10 * MS);
+    job_sched_sent(&s, 10 * MS);
+  }
+  /* Full however long it waits: no hold, no late start, no time-based send. */
+  assert_int_equal(job_sched_next(&s, 5000 * MS, &k, &due, &wait), JOB_SCHED_FULL);
+  assert_int_equal(job_sched_next(&s, 9000 * MS, &k, &due, &wait), JOB_SCHED_FULL);
+  assert_int_equal(s.held, 0);
+  /* A completion frees one slot: the next goes out at that moment, due then. */
+  job_sched_done(&s);
+  assert_int_equal(job_sched_next(&s, 9001 * MS, &k, &due, &wait), JOB_SCHED_SEND);
+  assert_int_equal(k, 2);
+  assert_int_equal(due, 9001 * MS);
+  job_sched_sent(&s, 9001 * MS);
+  assert_int_equal(job_sched_next(&s, 9001 * MS, &k, &due, &wait), JOB_SCHED_FULL);
+  assert_int_equal(s.late, 0);
+  assert_int_equal(s.in_flight, 2);
+  /* Bounded by total: after five sends, done (and none unsent). */
+  job_sched_done(&s);
+  job_sched_done(&s);
+  while (job_sched_next(&s, 9002 * MS, &k, &due, &wait) == JOB_SCHED_SEND) job_sched_sent(&s, 9002 * MS);
+  assert_int_equal(s.next, 5);
+  assert_true(job_sched_finished(&s));
+  assert_int_equal(job_sched_unsent(&s), 0);
+}
+
+static void test_closed_loop_ends_at_its_duration(void **state) {
+  (void)state;
+  struct job_sched s;
+  uint64_t k = 0, due = 0, wait = 0;
+  job_sched_init_closed(&s, 0, UINT64_MAX, 3, 1000 * MS);
+  uint64_t t = 0;
+  /* Completions every millisecond: three sent at t=0, then one per completion. */
+  while (job_sched_next(&s, t, &k, &due, &wait) == JOB_SCHED_SEND) job_sched_sent(&s, t);
+  assert_int_equal(s.next, 3);
+  for (t = 1 * MS; t < 1000 * MS; t += MS) {
+    job_sched_done(&s);
+    assert_int_equal(job_sched_next(&s, t, &k, &due, &wait), JOB_SCHED_SEND);
+    job_sched_sent(&s, t);
+  }
+  assert_false(job_sched_finished(&s));
+  job_sched_done(&s);
+  /* At the end time nothing more is sent, whatever slots are free. */
+  assert_int_equal(job_sched_next(&s, 1000 * MS, &k, &due, &wait), JOB_SCHED_DONE);
+  assert_true(job_sched_finished(&s));
+  assert_int_equal(s.next, 3 + 999);
+  assert_int_equal(job_sched_unsent(&s), 0);
+  assert_int_equal(s.late + s.held, 0);
+}
+
+static void test_closed_loop_stop(void **state) {
+  (void)state;
+  struct job_sched s;
+  uint64_t k = 0, due = 0, wait = 0;
+  job_sched_init_closed(&s, 0, 10, 4, 0);
+  while (job_sched_next(&s, 0, &k, &due, &wait) == JOB_SCHED_SEND) job_sched_sent(&s, 0);
+  job_sched_stop(&s);
+  job_sched_done(&s);
+  assert_int_equal(job_sched_next(&s, MS, &k, &due, &wait), JOB_SCHED_DONE);
+  assert_int_equal(job_sched_unsent(&s), 6);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_due_times),
@@ -126,6 +200,9 @@ int main(void) {
       cmocka_unit_test(test_max_in_flight_holds_and_counts),
       cmocka_unit_test(test_stop_reports_unsent),
       cmocka_unit_test(test_burst_catch_up_after_stall),
+      cmocka_unit_test(test_closed_loop_keeps_n_in_flight),
+      cmocka_unit_test(test_closed_loop_ends_at_its_duration),
+      cmocka_unit_test(test_closed_loop_stop),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
