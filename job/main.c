@@ -308,10 +308,14 @@ static int build_scenario(const struct run_cli *c, struct job_scenario *sc) {
     job_params_overlay(&sc->runs[i], &c->over);
     if (job_params_validate(&sc->runs[i], err, sizeof err) != RB_OK) {
       fprintf(stderr, "rbench: run %s: %s\n", sc->runs[i].name, err);
+      job_scenario_free(sc);
       return JOB_EXIT_CONFIG;
     }
   }
-  if (c->only_runs && select_runs(sc, c->only_runs) >= 0) return JOB_EXIT_CONFIG;
+  if (c->only_runs && select_runs(sc, c->only_runs) >= 0) {
+    job_scenario_free(sc);
+    return JOB_EXIT_CONFIG;
+  }
   if (c->repetitions) sc->repetitions = c->repetitions;
   if (c->seed_set) sc->seed = (unsigned long long)c->seed;
   return -1;
