@@ -289,7 +289,7 @@ static void on_up_writable(evutil_socket_t fd, short what, void *arg);
 static void up_fail(struct upstream *u, const char *why) {
   struct agent_worker *w = u->w;
   if (u->state == UP_READY) agent_metric_sub(&w->m.upstreams_up, 1);
-  if (!u->logged_down || u->state == UP_READY)
+  if (!u->logged_down)
     rb_warn("upstream %s:%d: %s", w->cfg->redis_host, w->cfg->redis_port, why);
   u->logged_down = true;
   agent_metric_add(&w->m.upstream_errors, 1);
@@ -400,6 +400,18 @@ static void up_send_auth(struct upstream *u) {
   up_write(u);
 }
 
+/* The connection serves commands (connected, and authenticated when a password is set): only
+ * now does the backoff start again from its minimum and the next outage get logged, so a
+ * Redis that accepts connections but refuses the password is retried with growing pauses and
+ * one log line, not every 20 ms with a line each. */
+static void up_usable(struct upstream *u) {
+  struct agent_worker *w = u->w;
+  u->backoff_ms = w->cfg->backoff_min_ms;
+  u->logged_down = false;
+  agent_metric_add(&w->m.reconnects, 1);
+  rb_info("connected to Redis at %s:%d", w->cfg->redis_host, w->cfg->redis_port);
+}
+
 static void up_connected(struct upstream *u) {
   int err = 0;
   socklen_t len = sizeof err;
@@ -412,14 +424,13 @@ static void up_connected(struct upstream *u) {
   }
   struct agent_worker *w = u->w;
   u->state = UP_READY;
-  u->backoff_ms = w->cfg->backoff_min_ms;
   u->progress_us = now_us();
-  u->logged_down = false;
-  agent_metric_add(&w->m.reconnects, 1);
   agent_metric_add(&w->m.upstreams_up, 1);
-  rb_info("connected to Redis at %s:%d", w->cfg->redis_host, w->cfg->redis_port);
   event_add(u->rev, NULL);
-  if (w->cfg->redis_password) up_send_auth(u);
+  if (w->cfg->redis_password)
+    up_send_auth(u); /* usable once Redis accepts it (up_usable) */
+  else
+    up_usable(u);
 }
 
 static void up_write(struct upstream *u) {
@@ -486,6 +497,7 @@ static bool up_route(struct upstream *u, const char *p, size_t n) {
       up_fail(u, "Redis refused the agent's AUTH (check the Redis password)");
       return false;
     }
+    up_usable(u);
   }
   entry_free(e);
   fifo_pop(u);

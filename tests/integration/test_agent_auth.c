@@ -118,6 +118,21 @@ static void test_both_passwords(void **state) {
   rbt_proc_stop(&redis, SIGTERM);
 }
 
+/* Redis's total_connections_received, this INFO connection included. */
+static long long connections_received(int port) {
+  redisContext *r = rbt_redis_connect(port, REDIS_PW);
+  assert_non_null(r);
+  redisReply *rep = redisCommand(r, "INFO stats");
+  assert_non_null(rep);
+  assert_int_equal(rep->type, REDIS_REPLY_STRING);
+  const char *k = strstr(rep->str, "total_connections_received:");
+  assert_non_null(k);
+  long long n = atoll(k + strlen("total_connections_received:"));
+  freeReplyObject(rep);
+  redisFree(r);
+  return n;
+}
+
 static void test_wrong_redis_password_gives_errors(void **state) {
   (void)state;
   struct rbt_proc redis, agent;
@@ -135,10 +150,22 @@ static void test_wrong_redis_password_gives_errors(void **state) {
     usleep(50 * 1000);
   }
   redisFree(c);
+  /* The refused AUTH is retried with backoff (20 ms doubling to 2 s, docs/agent.md), not
+   * every 20 ms: over 1.6 s that is at most 8 connections per upstream (20+40+...+640 ms
+   * with jitter), where a backoff reset by every accepted TCP connection makes about 60. */
+  long long before = connections_received(redis.port);
+  usleep(1600 * 1000);
+  long long during = connections_received(redis.port) - before - 1; /* less our 2nd INFO */
   rbt_proc_stop(&agent, SIGTERM);
   char *log = rbt_proc_log(&agent);
   assert_non_null(strstr(log, "refused the agent's AUTH"));
   assert_null(strstr(log, "not-the-password"));
+  if (during > 10) fprintf(stderr, "agent reconnected %lld times in 1.6 s\n", during);
+  assert_true(during >= 0 && during <= 10);
+  /* One line for the outage, not one per attempt; and never "connected" while refused. */
+  const char *first = strstr(log, "refused the agent's AUTH");
+  assert_null(strstr(first + 1, "refused the agent's AUTH"));
+  assert_null(strstr(log, "connected to Redis"));
   free(log);
   rbt_proc_stop(&redis, SIGTERM);
 }
