@@ -124,9 +124,18 @@ static const struct config_key *find_key(const char *name) {
   return NULL;
 }
 
+/* Marks an endpoint key as given (struct job_config's *_given). */
+static void mark_given(struct job_config *c, const struct config_key *k) {
+  if (k->field == offsetof(struct job_config, redis_host)) c->redis_host_given = true;
+  if (k->field == offsetof(struct job_config, redis_port)) c->redis_port_given = true;
+  if (k->field == offsetof(struct job_config, agent_host)) c->agent_host_given = true;
+  if (k->field == offsetof(struct job_config, agent_port)) c->agent_port_given = true;
+}
+
 static enum rb_err set_key(struct job_config *c, const struct config_key *k, const char *v,
                            const char *source, job_file_reader read, char *err, size_t errlen) {
   char *field = (char *)c + k->field;
+  if (k->kind == KEY_TEXT || k->kind == KEY_PORT) mark_given(c, k);
   switch (k->kind) {
     case KEY_APIHOST: set_apihost(c, v, source); break;
     case KEY_AUTH:

@@ -38,6 +38,9 @@ struct job_config {
   char apihost_from[80];  /* where apihost came from, for messages ("local.env", ...) */
   char auth_from[80];
   int unknown_keys;       /* REDIS_*, BATCHING_AGENT_*, OPENWHISK_*, RBENCH_* keys nothing reads */
+  /* Which endpoint keys were given (env file or environment), not defaulted: the openwhisk
+   * target sends only these, so the action's own default parameters apply to the others. */
+  bool redis_host_given, redis_port_given, agent_host_given, agent_port_given;
 };
 
 /* Reads a file's content into a malloc'd, NUL-terminated buffer (caller frees). */

@@ -58,11 +58,13 @@ static void action_path(const char *action, const char *dflt_ns, char *ns, size_
 static char *build_body(const struct job_params *p, const struct job_config *c, size_t *len) {
   cJSON *o = job_params_action_json(p);
   if (!o) return NULL;
-  cJSON_AddStringToObject(o, "redis_host", c->redis_host);
-  cJSON_AddNumberToObject(o, "redis_port", c->redis_port);
+  /* Only what was configured: an invocation parameter overrides the action's default one
+   * (wsk action create -p redis_host ...), so a default of ours must not. */
+  if (c->redis_host_given) cJSON_AddStringToObject(o, "redis_host", c->redis_host);
+  if (c->redis_port_given) cJSON_AddNumberToObject(o, "redis_port", c->redis_port);
   if (c->redis_password[0]) cJSON_AddStringToObject(o, "redis_password", c->redis_password);
-  cJSON_AddStringToObject(o, "agent_host", c->agent_host);
-  cJSON_AddNumberToObject(o, "agent_port", c->agent_port);
+  if (c->agent_host_given) cJSON_AddStringToObject(o, "agent_host", c->agent_host);
+  if (c->agent_port_given) cJSON_AddNumberToObject(o, "agent_port", c->agent_port);
   if (c->agent_password[0]) cJSON_AddStringToObject(o, "agent_password", c->agent_password);
   char *s = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);

@@ -495,6 +495,36 @@ static void test_wskprops_fallback(void **state) {
   cJSON_Delete(d);
 }
 
+/* The runner sends only the endpoints it was given: an invocation parameter overrides the
+ * action's default one (wsk action create -p redis_host ...), so unset keys are left to the
+ * action. Here only BATCHING_AGENT_PORT is set. */
+static void test_only_configured_endpoints_sent(void **state) {
+  (void)state;
+  char env2[160], text[300], out[200];
+  snprintf(env2, sizeof env2, "%s/agent-port.env", tmpdir);
+  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\nBATCHING_AGENT_PORT=7000\n",
+           fake.port, AUTH);
+  write_text(env2, text);
+  snprintf(out, sizeof out, "%s/dflt.json", tmpdir);
+  char *argv[] = {NULL, "run", "--target", "openwhisk", "--action", "dflt/ok", "--env", env2,
+                  "--invocations", "2", "--rate", "20", "--batching", "--output", out, "--progress", "off", NULL};
+  assert_int_equal(run_rbench(argv, NULL, 20000, NULL), 0);
+  char *log = read_text(fake_log);
+  assert_non_null(log);
+  int posts = 0;
+  for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
+    if (!strstr(line, "POST /api/v1/namespaces/_/actions/dflt/ok")) continue;
+    posts++;
+    assert_non_null(strstr(line, "\"use_batching\":true"));
+    assert_non_null(strstr(line, "\"agent_port\":7000"));
+    assert_null(strstr(line, "\"agent_host\""));
+    assert_null(strstr(line, "\"redis_host\""));
+    assert_null(strstr(line, "\"redis_port\""));
+  }
+  free(log);
+  assert_int_equal(posts, 2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_success_with_cold_start),
@@ -511,6 +541,7 @@ int main(void) {
       cmocka_unit_test(test_doctor_checks_openwhisk),
       cmocka_unit_test(test_self_signed_tls),
       cmocka_unit_test(test_wskprops_fallback),
+      cmocka_unit_test(test_only_configured_endpoints_sent), /* after the cold start's test */
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
