@@ -110,6 +110,23 @@ static size_t clamp_sec(double ms) {
   return s > MAX_SECONDS ? MAX_SECONDS : (size_t)s;
 }
 
+/* The run ends inside its last reply's second: plotted as a count, that second would show a
+ * drop the run never had. It becomes a rate over the part covered, or is left out when that
+ * part is under a quarter of a second. */
+static void last_second_rate(struct job_report_run *r, double last_end_ms) {
+  size_t last = clamp_sec(last_end_ms);
+  double covered = last_end_ms / 1000.0 - (double)last;
+  r->rate_seconds = r->seconds;
+  if (last >= r->seconds || last_end_ms / 1000.0 > MAX_SECONDS) return;
+  if (covered >= 0.25) {
+    r->sec_ok[last] /= covered;
+    r->sec_err[last] /= covered;
+    r->rate_seconds = last + 1;
+  } else {
+    r->rate_seconds = last;
+  }
+}
+
 enum rb_err job_report_run_init(struct job_report_run *r, const cJSON *doc, char *err, size_t errlen) {
   memset(r, 0, sizeof *r);
   const cJSON *raw = cJSON_GetObjectItemCaseSensitive(doc, "raw_results");
@@ -139,15 +156,18 @@ enum rb_err job_report_run_init(struct job_report_run *r, const cJSON *doc, char
     job_report_run_free(r);
     return rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
   }
+  double last_end = 0;
   cJSON_ArrayForEach(x, raw) {
     bool ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "success"));
     bool warm = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "warmup"));
     (ok ? r->sec_ok : r->sec_err)[clamp_sec(get(x, "end_ms"))] += 1;
+    if (get(x, "end_ms") > last_end) last_end = get(x, "end_ms");
     if (ok && !warm) {
       sec[r->n] = (double)clamp_sec(get(x, "intended_ms"));
       r->exec_sorted[r->n++] = get(x, "execution_time_ms");
     }
   }
+  last_second_rate(r, last_end);
   per_second_quantiles(r, sec, r->exec_sorted, r->n);
   free(sec);
   job_sort_doubles(r->exec_sorted, r->n);
@@ -319,7 +339,7 @@ static void plot_seconds(FILE *out, const struct job_report_run *runs, size_t co
   for (size_t i = 0; i < count; i++) {
     const struct job_report_run *r = &runs[i];
     f.xmax = fmax(f.xmax, (double)r->seconds);
-    for (size_t s = 0; s < r->seconds; s++) {
+    for (size_t s = 0; s < (plot == JOB_PLOT_LATENCY ? r->seconds : r->rate_seconds); s++) {
       double v = plot == JOB_PLOT_LATENCY ? r->sec_p99[s] : plot == JOB_PLOT_THROUGHPUT ? r->sec_ok[s] : r->sec_err[s];
       if (!isnan(v)) ymax = fmax(ymax, v);
     }
@@ -340,7 +360,7 @@ static void plot_seconds(FILE *out, const struct job_report_run *runs, size_t co
       series(out, &f, xs, r->sec_p50, r->seconds, color, false, r->rep - 1, every);
       series(out, &f, xs, r->sec_p99, r->seconds, color, true, r->rep - 1, every);
     } else {
-      series(out, &f, xs, plot == JOB_PLOT_THROUGHPUT ? r->sec_ok : r->sec_err, r->seconds, color, false, r->rep - 1, every);
+      series(out, &f, xs, plot == JOB_PLOT_THROUGHPUT ? r->sec_ok : r->sec_err, r->rate_seconds, color, false, r->rep - 1, every);
     }
     free(xs);
   }

@@ -38,8 +38,11 @@ struct job_report_run {
   double *exec_sorted; /* execution times (ms) of measured successful invocations, ascending */
   size_t n;
   double *sec_p50, *sec_p99; /* per second of intended start (NAN when empty) */
-  double *sec_ok, *sec_err;  /* completions per second of end time */
+  double *sec_ok, *sec_err;  /* completions per second of end time; the last reply's second,
+                                which the run covers only in part, as a rate over that part */
   size_t seconds;
+  size_t rate_seconds;       /* seconds of sec_ok/sec_err to plot: a last second covered for
+                                less than a quarter is left out (too short to be a rate) */
   cJSON *summary;            /* borrowed from the document: execution_time_ms etc. */
   double success_rate, achieved_rate, requested_rate;
 };

@@ -457,6 +457,34 @@ static void test_run_colors_by_group(void **state) {
     assert_string_equal(job_report_run_color(runs, i), i % 2 ? batched : direct);
 }
 
+/* Completions per second: the last reply's second is covered only in part, so it is a rate
+ * over that part (a count would draw a drop to near zero at every run's end), or left out
+ * when under a quarter of a second. One invocation every 100 ms, replies 5 ms later. */
+static void test_last_second_is_a_rate(void **state) {
+  (void)state;
+  struct job_report_run r;
+  char err[200];
+  cJSON *d = doc("direct", 1, 1, 25, 5, 0.01); /* last reply at 2.405 s: second 2, 0.405 s of it */
+  assert_int_equal(job_report_run_init(&r, d, err, sizeof err), RB_OK);
+  assert_int_equal(r.rate_seconds, 3);
+  assert_true(r.sec_ok[1] == 9 && r.sec_err[1] == 1);   /* whole second: a count */
+  assert_true(fabs(r.sec_ok[2] - 5 / 0.405) < 1e-9);    /* 5 replies in 0.405 s */
+  job_report_run_free(&r);
+  cJSON_Delete(d);
+  d = doc("direct", 1, 1, 21, 5, 0.01); /* last reply at 2.005 s: 5 ms of second 2 */
+  assert_int_equal(job_report_run_init(&r, d, err, sizeof err), RB_OK);
+  assert_int_equal(r.rate_seconds, 2);
+  char *out = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&out, &len);
+  job_report_svg(f, JOB_PLOT_THROUGHPUT, &r, 1);
+  fclose(f);
+  assert_int_equal(count(out, "<polyline"), 1);
+  free(out);
+  job_report_run_free(&r);
+  cJSON_Delete(d);
+}
+
 static void test_svg_and_html(void **state) {
   (void)state;
   cJSON *d1 = doc("direct <&>", 1, 1, 1000, 5, 0.01), *d2 = doc("batched", 1, 1, 1000, 3, 0.01);
@@ -655,6 +683,7 @@ int main(void) {
       cmocka_unit_test(test_report_page_order),
       cmocka_unit_test(test_percentile_axis),
       cmocka_unit_test(test_run_colors_by_group),
+      cmocka_unit_test(test_last_second_is_a_rate),
       cmocka_unit_test(test_svg_and_html),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
