@@ -271,7 +271,8 @@ static void settings_section(FILE *out, const struct job_report_run *runs, size_
   const cJSON *doc = runs[0].doc, *sc = item(doc, "scenario"), *tg = item(sc, "target"), *host = item(doc, "host");
   fprintf(out, "<h2>Settings</h2>\n<div class=\"wide\"><table class=\"kv\">\n");
   setting(out, "scenario");
-  text(out, str(sc, "name") && *str(sc, "name") ? str(sc, "name") : "(command line)");
+  const char *name = str(sc, "name");
+  text(out, name && *name ? name : "(command line)");
   if (str(sc, "description")) {
     fprintf(out, ": ");
     text(out, str(sc, "description"));
