@@ -41,7 +41,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from k8stest import ROOT, Checks, find, render, tools  # noqa: E402
+from k8stest import ROOT, Checks, find, render, rewrite_paths, tools, write_configmap  # noqa: E402
 
 BIN = os.environ.get("RBENCH_BUILD_DIR", os.path.join(ROOT, "build", "debug"))
 ENTRYPOINTS = {"rbench": os.path.join(BIN, "job", "rbench"),
@@ -123,11 +123,7 @@ class Pod:
             d = os.path.join(self.root, "volumes", v["name"])
             os.makedirs(d)
             if "configMap" in v:
-                cm = find(objs, "ConfigMap", v["configMap"]["name"])
-                for k, text in (cm.get("data") or {}).items():
-                    open(os.path.join(d, k), "w").write(text)
-                for k, b in (cm.get("binaryData") or {}).items():
-                    open(os.path.join(d, k), "wb").write(base64.b64decode(b))
+                write_configmap(find(objs, "ConfigMap", v["configMap"]["name"]), d)
             elif "secret" in v:
                 data = secrets[v["secret"]["secretName"]]
                 mode = v["secret"].get("defaultMode", 0o644)
@@ -154,9 +150,7 @@ class Pod:
 
 
 def rewrite(s, paths, services):
-    if paths:  # one pass: a rewritten path is never rewritten again
-        alt = "|".join(re.escape(mp) for mp in sorted(paths, key=len, reverse=True))
-        s = re.sub(r"(?:^|(?<=[\s\"'=:]))(" + alt + r")(?=[/\s\"'\\]|$)", lambda m: paths[m.group(1)], s, flags=re.M)
+    s = rewrite_paths(s, paths)
     for host, ports in services.items():
         for port, local in ports.items():
             s = s.replace(f"{host}:{port}", f"127.0.0.1:{local}")
