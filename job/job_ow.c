@@ -485,17 +485,24 @@ static int wait_answer(struct wait_state *w, const char *apihost, const char *ur
 
 static enum job_preflight wait_failed(const struct wait_state *w, const char *apihost, char *err,
                                       size_t errlen) {
+  if (w->last_unanswered) {
+    rb_errorf(0, err, errlen,
+              "OpenWhisk action %s could not be checked after waiting %.0f s (--wait-for-action "
+              "%g): the API host %s did not answer %u of %u checks, the last one too (last: %s): "
+              "check OPENWHISK_APIHOST and that the controller is up; tools/deploy.sh creates the "
+              "action", w->label, waited_s(w), w->secs, apihost, w->unanswered, w->attempts,
+              w->last_problem);
+    return JOB_PREFLIGHT_UNREACHABLE;
+  }
   char host[400] = "";
   if (w->unanswered)
-    snprintf(host, sizeof host, "; the API host %s did not answer %u of %u checks (last: %s)%s",
-             apihost, w->unanswered, w->attempts, w->last_problem,
-             w->last_unanswered ? ", including the last" : "");
+    snprintf(host, sizeof host, "; the API host %s did not answer %u of %u checks (last: %s)",
+             apihost, w->unanswered, w->attempts, w->last_problem);
   rb_errorf(0, err, errlen,
-            "OpenWhisk action %s %s after waiting %.0f s (--wait-for-action %g)%s: create it with "
-            "tools/deploy.sh (or fix --action), or wait longer",
-            w->label, w->last_unanswered ? "could not be checked" : "does not exist", waited_s(w),
-            w->secs, host);
-  return w->last_unanswered ? JOB_PREFLIGHT_UNREACHABLE : JOB_PREFLIGHT_CONFIG;
+            "OpenWhisk action %s does not exist after waiting %.0f s (--wait-for-action %g)%s: "
+            "create it with tools/deploy.sh (or fix --action), or wait longer",
+            w->label, waited_s(w), w->secs, host);
+  return JOB_PREFLIGHT_CONFIG;
 }
 
 enum job_preflight job_ow_wait_for_action(const struct job_config *cfg, const char *action,
