@@ -40,6 +40,14 @@ static bool start_fake(struct rbt_proc *p, const char *cert, const char *key, co
   return false;
 }
 
+/* Writes TMPDIR/NAME: an env file naming the controller on 127.0.0.1:port and the key. */
+static void write_ow_env(char *path, size_t len, const char *name, int port, const char *auth) {
+  char text[300];
+  snprintf(path, len, "%s/%s", tmpdir, name);
+  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\n", port, auth);
+  write_text(path, text);
+}
+
 static int setup(void **state) {
   (void)state;
   tmpdir_make();
@@ -181,7 +189,7 @@ static struct conn_count count_connections(const char *log_path, int skip) {
 static cJSON *run_counting(const char *rate, const char *n, const char *const extra[],
                            struct conn_count *seen) {
   struct rbt_proc f2 = {0};
-  char log_path[200], env2[160], text[300], out[200];
+  char log_path[200], env2[160], out[200];
   snprintf(log_path, sizeof log_path, "%s/conn.log", tmpdir);
   unlink(log_path);
   assert_true(start_fake(&f2, NULL, NULL, log_path));
@@ -194,9 +202,7 @@ static cJSON *run_counting(const char *rate, const char *n, const char *const ex
     if (!probes) usleep(10000);
   }
   assert_true(probes >= 1);
-  snprintf(env2, sizeof env2, "%s/conn.env", tmpdir);
-  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\n", f2.port, AUTH);
-  write_text(env2, text);
+  write_ow_env(env2, sizeof env2, "conn.env", f2.port, AUTH);
   snprintf(out, sizeof out, "%s/conn.json", tmpdir);
   char *argv[24] = {NULL, "run", "--target", "openwhisk", "--env", env2, "--action", "pkg/ok",
                     "--rate", (char *)rate, "--invocations", (char *)n, "--output", out,
@@ -388,10 +394,8 @@ static void test_refused_mid_run(void **state) {
   (void)state;
   struct rbt_proc f2 = {0};
   assert_true(start_fake(&f2, NULL, NULL, NULL));
-  char env2[160], text[300], out[200];
-  snprintf(env2, sizeof env2, "%s/dies.env", tmpdir);
-  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\n", f2.port, AUTH);
-  write_text(env2, text);
+  char env2[160], out[200];
+  write_ow_env(env2, sizeof env2, "dies.env", f2.port, AUTH);
   snprintf(out, sizeof out, "%s/dies.json", tmpdir);
   char *argv[] = {NULL, "run", "--target", "openwhisk", "--env", env2, "--action", "pkg/ok",
                   "--rate", "50", "--invocations", "100", "--output", out, "--progress", "off", NULL};
@@ -569,10 +573,8 @@ static void test_wait_for_action_gives_up(void **state) {
 /* A rejected key is not waited on: exit 2 at once, the key never printed, no result. */
 static void test_wait_for_action_wrong_key(void **state) {
   (void)state;
-  char bad[160], text[300], *log = NULL;
-  snprintf(bad, sizeof bad, "%s/waitkey.env", tmpdir);
-  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=someone:wrongsecret99\n", fake.port);
-  write_text(bad, text);
+  char bad[160], *log = NULL;
+  write_ow_env(bad, sizeof bad, "waitkey.env", fake.port, "someone:wrongsecret99");
   int rc;
   double t0 = mono_s();
   cJSON *d = invoke(bad, "new-keyed", "2", "--wait-for-action", "30", &rc, &log);
@@ -604,10 +606,8 @@ static void test_no_wait_is_the_old_error(void **state) {
 /* No controller: checked again until the deadline, then exit 3 saying the host did not answer. */
 static void test_wait_for_action_no_controller(void **state) {
   (void)state;
-  char env2[160], text[300], *log = NULL;
-  snprintf(env2, sizeof env2, "%s/nohost.env", tmpdir);
-  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\n", rbt_free_port(), AUTH);
-  write_text(env2, text);
+  char env2[160], *log = NULL;
+  write_ow_env(env2, sizeof env2, "nohost.env", rbt_free_port(), AUTH);
   int rc;
   cJSON *d = invoke(env2, "ok", "2", "--wait-for-action", "2", &rc, &log);
   assert_int_equal(rc, 3);
