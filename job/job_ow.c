@@ -1,9 +1,12 @@
-/* job_ow.c: the openwhisk target: blocking invokes over the REST API, 202 polling. */
+/* job_ow.c: the openwhisk target: blocking invokes over the REST API, 202 polling, and the
+ * checks of the action before a run (the preflight; --wait-for-action). */
 #define _GNU_SOURCE
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "job_target.h"
 #include "rb_clock.h"
@@ -225,34 +228,65 @@ static enum job_preflight classify_check(const char *apihost, const char *action
                                          long status, const char *ebuf, char *err,
                                          size_t errlen);
 
-/* GET the action once: classifies what is wrong before the schedule starts. */
-static enum job_preflight check_action(const char *apihost, const char *action_url,
-                                       const char *userpwd, bool insecure, char *err,
-                                       size_t errlen) {
+/* One GET of the action (Basic auth, --insecure as for the invokes, the body discarded):
+ * curl's result and the HTTP status. stop (may be NULL) aborts it when it becomes non-zero. */
+struct action_answer {
+  CURLcode code;
+  long status;
+  char ebuf[CURL_ERROR_SIZE];
+};
+
+struct stop_ref {
+  volatile sig_atomic_t *stop;
+};
+
+static int stop_progress(void *clientp, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
+  (void)dt, (void)dn, (void)ut, (void)un;
+  const struct stop_ref *r = clientp;
+  return *r->stop != 0; /* non-zero: curl aborts the transfer */
+}
+
+static size_t discard_body(char *p, size_t size, size_t n, void *ctx) {
+  (void)p, (void)ctx;
+  return size * n;
+}
+
+static void get_action(const char *url, const char *userpwd, bool insecure, long timeout_ms,
+                       volatile sig_atomic_t *stop, struct action_answer *a) {
+  *a = (struct action_answer){.code = CURLE_FAILED_INIT};
   CURL *c = curl_easy_init();
-  if (!c) return JOB_PREFLIGHT_UNREACHABLE;
-  char ebuf[CURL_ERROR_SIZE] = "";
-  curl_easy_setopt(c, CURLOPT_URL, action_url);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+  if (!c) return;
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, a->ebuf);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-  curl_easy_setopt(c, CURLOPT_NOBODY, 0L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, (curl_write_callback)NULL);
-  FILE *devnull = fopen("/dev/null", "w");
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, devnull);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_body);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 5000 ? timeout_ms : 5000L);
   if (insecure) {
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
   curl_easy_setopt(c, CURLOPT_USERPWD, userpwd);
-  CURLcode rc = curl_easy_perform(c);
-  long status = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  struct stop_ref ref = {stop};
+  if (stop) {
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, stop_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &ref);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  }
+  a->code = curl_easy_perform(c);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
   curl_easy_cleanup(c);
-  if (devnull) fclose(devnull);
-  return classify_check(apihost, action_url, rc, status, ebuf, err, errlen);
+}
+
+/* GET the action once: classifies what is wrong before the schedule starts. */
+static enum job_preflight check_action(const char *apihost, const char *action_url,
+                                       const char *userpwd, bool insecure, char *err,
+                                       size_t errlen) {
+  struct action_answer a;
+  get_action(action_url, userpwd, insecure, 10000, NULL, &a);
+  return classify_check(apihost, action_url, a.code, a.status, a.ebuf, err, errlen);
 }
 
 /* What the answer to the GET of the action says about the configuration. */
@@ -330,20 +364,26 @@ static enum job_preflight check_action_warm(struct ow_target *t, const char *api
   return classify_check(apihost, action_url, p.code, p.status, p.errbuf, err, errlen);
 }
 
-struct job_target *job_ow_create(struct job_http *http, const struct job_target_conf *tc,
-                                 const struct job_config *cfg, const struct job_params *p,
-                                 enum job_preflight *pf, char *err, size_t errlen) {
-  *pf = JOB_PREFLIGHT_CONFIG;
+/* The API host and the key are configured; err says where to set them otherwise. */
+static bool config_ok(const struct job_config *cfg, char *err, size_t errlen) {
   if (!cfg->apihost[0]) {
     rb_errorf(0, err, errlen, "no OpenWhisk API host: set OPENWHISK_APIHOST in the env file or "
               "environment, or APIHOST in ~/.wskprops");
-    return NULL;
+    return false;
   }
   if (!cfg->auth[0] || !strchr(cfg->auth, ':')) {
     rb_errorf(0, err, errlen, "no OpenWhisk key (uuid:key): set OPENWHISK_AUTH or "
               "OPENWHISK_AUTH_FILE, or AUTH in ~/.wskprops");
-    return NULL;
+    return false;
   }
+  return true;
+}
+
+struct job_target *job_ow_create(struct job_http *http, const struct job_target_conf *tc,
+                                 const struct job_config *cfg, const struct job_params *p,
+                                 enum job_preflight *pf, char *err, size_t errlen) {
+  *pf = JOB_PREFLIGHT_CONFIG;
+  if (!config_ok(cfg, err, errlen)) return NULL;
   struct ow_target *t = calloc(1, sizeof *t);
   if (!t) return NULL;
   t->base.kind = "openwhisk";
@@ -395,4 +435,110 @@ enum job_preflight job_ow_check(const struct job_config *cfg, const char *action
   if (pf == JOB_PREFLIGHT_OK)
     snprintf(msg, msglen, "%s answers, the key is accepted and action /%s/%s exists", cfg->apihost, ns, path);
   return pf;
+}
+
+/* ---- waiting for the action (--wait-for-action) ---------------------------------------- */
+
+#define WAIT_STEP_NS 2000000000ull /* one GET every 2 s */
+
+/* Sleeps until at_ns, or less when *stop becomes non-zero (checked every 0.1 s). */
+static void sleep_until(uint64_t at_ns, volatile sig_atomic_t *stop) {
+  for (uint64_t now = rb_clock_mono_ns(); now < at_ns && !*stop; now = rb_clock_mono_ns()) {
+    uint64_t ns = at_ns - now < 100000000u ? at_ns - now : 100000000u;
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)ns};
+    nanosleep(&ts, NULL);
+  }
+}
+
+/* What the attempts so far found besides 404: the final error says so. */
+struct wait_state {
+  const char *label;       /* /ns/pkg/name */
+  double secs;             /* the limit */
+  uint64_t start_ns;
+  unsigned attempts, unanswered; /* GETs, and those that got no answer or a 5xx */
+  bool last_unanswered;
+  char last_problem[300];
+};
+
+static double waited_s(const struct wait_state *w) {
+  return (double)(rb_clock_mono_ns() - w->start_ns) / 1e9;
+}
+
+/* Classifies one answer: OK (the action exists), CONFIG/UNREACHABLE (stop at once: a wrong
+ * key, a certificate problem), or -1 (not yet: 404, no answer, 5xx; the wait goes on). */
+static int wait_answer(struct wait_state *w, const char *apihost, const char *url,
+                       const struct action_answer *a, char *err, size_t errlen) {
+  w->attempts++;
+  w->last_unanswered = false;
+  if (a->code == CURLE_OK && a->status == 404) return -1;
+  bool tls = a->code != CURLE_OK && job_outcome_of_curl(a->code) == JOB_ERR_TLS;
+  bool auth = a->code == CURLE_OK && (a->status == 401 || a->status == 403);
+  if (tls || auth || (a->code == CURLE_OK && a->status < 500))
+    return (int)classify_check(apihost, url, a->code, a->status, a->ebuf, err, errlen);
+  w->unanswered++;
+  w->last_unanswered = true;
+  if (a->code != CURLE_OK)
+    snprintf(w->last_problem, sizeof w->last_problem, "%s: %s", job_outcome_name(job_outcome_of_curl(a->code)),
+             a->ebuf[0] ? a->ebuf : curl_easy_strerror(a->code));
+  else
+    snprintf(w->last_problem, sizeof w->last_problem, "HTTP %ld", a->status);
+  return -1;
+}
+
+static enum job_preflight wait_failed(const struct wait_state *w, const char *apihost, char *err,
+                                      size_t errlen) {
+  if (w->last_unanswered) {
+    rb_errorf(0, err, errlen,
+              "OpenWhisk action %s could not be checked after waiting %.0f s (--wait-for-action "
+              "%g): the API host %s did not answer %u of %u checks, the last one too (last: %s): "
+              "check OPENWHISK_APIHOST and that the controller is up; tools/deploy.sh creates the "
+              "action", w->label, waited_s(w), w->secs, apihost, w->unanswered, w->attempts,
+              w->last_problem);
+    return JOB_PREFLIGHT_UNREACHABLE;
+  }
+  char host[400] = "";
+  if (w->unanswered)
+    snprintf(host, sizeof host, "; the API host %s did not answer %u of %u checks (last: %s)",
+             apihost, w->unanswered, w->attempts, w->last_problem);
+  rb_errorf(0, err, errlen,
+            "OpenWhisk action %s does not exist after waiting %.0f s (--wait-for-action %g)%s: "
+            "create it with tools/deploy.sh (or fix --action), or wait longer",
+            w->label, waited_s(w), w->secs, host);
+  return JOB_PREFLIGHT_CONFIG;
+}
+
+enum job_preflight job_ow_wait_for_action(const struct job_config *cfg, const char *action,
+                                          bool insecure, double secs, volatile sig_atomic_t *stop,
+                                          char *err, size_t errlen) {
+  if (!config_ok(cfg, err, errlen)) return JOB_PREFLIGHT_CONFIG;
+  char ns[128], path[300], url[1300], label[500];
+  action_path(action, cfg->namespace_, ns, sizeof ns, path, sizeof path);
+  snprintf(url, sizeof url, "%s/api/v1/namespaces/%s/actions/%s?code=false", cfg->apihost, ns, path);
+  snprintf(label, sizeof label, "/%s/%s", ns, path);
+  struct wait_state w = {.label = label, .secs = secs, .start_ns = rb_clock_mono_ns()};
+  uint64_t deadline = w.start_ns + (uint64_t)(secs * 1e9);
+  for (;;) {
+    uint64_t now = rb_clock_mono_ns();
+    long left_ms = deadline > now ? (long)((deadline - now) / 1000000u) : 0;
+    struct action_answer a;
+    get_action(url, cfg->auth, insecure, left_ms > 10000 ? 10000 : left_ms < 1000 ? 1000 : left_ms,
+               stop, &a);
+    if (*stop) break;
+    int rc = wait_answer(&w, cfg->apihost, url, &a, err, errlen);
+    if (rc >= 0) {
+      if (rc == JOB_PREFLIGHT_OK && w.attempts > 1)
+        rb_info("OpenWhisk action %s exists (after %.1f s of waiting)", label, waited_s(&w));
+      return (enum job_preflight)rc;
+    }
+    if (w.attempts == 1)
+      rb_info("waiting up to %g s for OpenWhisk action %s to exist (%s; tools/deploy.sh creates it)",
+              secs, label, w.last_unanswered ? w.last_problem : "HTTP 404 for now");
+    now = rb_clock_mono_ns();
+    if (now >= deadline) return wait_failed(&w, cfg->apihost, err, errlen);
+    sleep_until(now + WAIT_STEP_NS < deadline ? now + WAIT_STEP_NS : deadline, stop);
+    if (*stop) break;
+  }
+  rb_errorf(0, err, errlen, "interrupted while waiting for OpenWhisk action %s (after %.1f s): "
+            "nothing was run, no results written", label, waited_s(&w));
+  return JOB_PREFLIGHT_INTERRUPTED;
 }

@@ -271,6 +271,7 @@ static cJSON *scenario_json(const struct job_run_info *in) {
   cJSON_AddNumberToObject(t, "poll_timeout", in->target->poll_timeout);
   cJSON_AddNumberToObject(t, "drain_timeout", in->target->drain_timeout);
   if (in->target->kind == JOB_TARGET_LOCAL) cJSON_AddNumberToObject(t, "pool_size", (double)in->target->pool_size);
+  else cJSON_AddNumberToObject(t, "wait_for_action", in->target->wait_for_action);
   cJSON_AddItemToObject(o, "parameters", job_params_to_json(in->params));
   if (in->config) cJSON_AddItemToObject(o, "config", cJSON_Duplicate(in->config, true));
   return o;

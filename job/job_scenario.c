@@ -32,6 +32,7 @@ void job_target_conf_overlay(struct job_target_conf *dst, const struct job_targe
   if (src->set & JOB_TC_POOL_SIZE) dst->pool_size = src->pool_size;
   if (src->set & JOB_TC_AGENT_METRICS)
     memcpy(dst->agent_metrics, src->agent_metrics, sizeof dst->agent_metrics);
+  if (src->set & JOB_TC_WAIT_FOR_ACTION) dst->wait_for_action = src->wait_for_action;
   dst->set |= src->set;
 }
 
@@ -275,13 +276,20 @@ static enum rb_err params_map(struct sp *s, struct job_params *p, const yaml_nod
   return rc;
 }
 
-static enum rb_err seconds(struct sp *s, const yaml_node_t *v, const char *key, double *out) {
+/* A number of seconds, at most a day; above 0, or from 0 when zero_ok. */
+static enum rb_err seconds_in(struct sp *s, const yaml_node_t *v, const char *key, bool zero_ok,
+                              double *out) {
   char *end = NULL;
   double d = v->type == YAML_SCALAR_NODE && !quoted(v) ? strtod(scalar(v), &end) : -1;
-  if (!end || *end || d <= 0 || d > 86400)
-    return fail_at(s, v, "%s: expected a number of seconds above 0 and at most 86400%s", key, "");
+  if (!end || *end || d < 0 || (d == 0 && !zero_ok) || d > 86400)
+    return fail_at(s, v, "%s: expected a number of seconds %s and at most 86400", key,
+                   zero_ok ? "from 0" : "above 0");
   *out = d;
   return RB_OK;
+}
+
+static enum rb_err seconds(struct sp *s, const yaml_node_t *v, const char *key, double *out) {
+  return seconds_in(s, v, key, false, out);
 }
 
 static enum rb_err text_field(struct sp *s, const yaml_node_t *v, const char *key, char *out,
@@ -338,9 +346,13 @@ static enum rb_err target_key(struct sp *s, struct job_target_conf *t, const yam
     t->set |= secs[i].bit;
     return seconds(s, v, key, secs[i].out);
   }
+  if (!strcmp(key, "wait_for_action")) {
+    t->set |= JOB_TC_WAIT_FOR_ACTION;
+    return seconds_in(s, v, key, true, &t->wait_for_action);
+  }
   return unknown_key(s, k, "target",
                      "kind, action, insecure, action_bin, env_file, request_timeout, "
-                     "poll_timeout, drain_timeout, pool_size, agent_metrics");
+                     "poll_timeout, drain_timeout, pool_size, agent_metrics, wait_for_action");
 }
 
 static enum rb_err target_map(struct sp *s, struct job_target_conf *t, const yaml_node_t *map) {

@@ -3,7 +3,8 @@
  *   name: quickstart                 # required
  *   description: direct vs batched   # optional
  *   target: {kind: local|openwhisk, action: pkg/name, insecure, action_bin, env_file,
- *            request_timeout, poll_timeout, drain_timeout, pool_size, agent_metrics}
+ *            request_timeout, poll_timeout, drain_timeout, pool_size, agent_metrics,
+ *            wait_for_action}
  *   defaults: {rate, invocations, duration, warmup, ops, operation, batching, parallel,
  *              key_prefix, value_size, key_space, timeout_ms, max_in_flight, connections}
  *   runs: [{name: direct, <any default overridden>}, ...]   # required, names unique
@@ -39,12 +40,15 @@ struct job_target_conf {
   double drain_timeout;          /* seconds to wait for in-flight work on stop (10) */
   long long pool_size;           /* local: rbench-action processes at most (8) */
   char agent_metrics[600];       /* the agent's /metrics URL ("" = BATCHING_AGENT_METRICS_URL) */
+  double wait_for_action;        /* openwhisk: seconds to wait for the action to exist before
+                                    anything runs (0 = no waiting: a missing action is an error) */
   unsigned set;                  /* bit per field given explicitly (JOB_TC_*) */
 };
 
 enum { JOB_TC_KIND = 1, JOB_TC_ACTION = 2, JOB_TC_INSECURE = 4, JOB_TC_ACTION_BIN = 8,
        JOB_TC_ENV_FILE = 16, JOB_TC_REQUEST_TIMEOUT = 32, JOB_TC_POLL_TIMEOUT = 64,
-       JOB_TC_DRAIN_TIMEOUT = 128, JOB_TC_POOL_SIZE = 256, JOB_TC_AGENT_METRICS = 512 };
+       JOB_TC_DRAIN_TIMEOUT = 128, JOB_TC_POOL_SIZE = 256, JOB_TC_AGENT_METRICS = 512,
+       JOB_TC_WAIT_FOR_ACTION = 1024 };
 
 struct job_scenario {
   char name[JOB_NAME_MAX];

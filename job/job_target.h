@@ -6,6 +6,7 @@
 #ifndef JOB_TARGET_H
 #define JOB_TARGET_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "job_config.h"
@@ -44,7 +45,8 @@ struct job_target {
 };
 
 /* Exit-code-relevant preflight failures. */
-enum job_preflight { JOB_PREFLIGHT_OK, JOB_PREFLIGHT_CONFIG, JOB_PREFLIGHT_UNREACHABLE };
+enum job_preflight { JOB_PREFLIGHT_OK, JOB_PREFLIGHT_CONFIG, JOB_PREFLIGHT_UNREACHABLE,
+                     JOB_PREFLIGHT_INTERRUPTED /* a signal while waiting for the action */ };
 
 /* Creates the openwhisk target. Checks the action with one GET first: a refused connection,
  * DNS or TLS failure is UNREACHABLE; 401/403/404 or a missing key is CONFIG (err says what to
@@ -64,6 +66,17 @@ struct job_target *job_local_create(struct job_http *http, const struct job_targ
 /* doctor: the same check as job_ow_create's (host reachable, key accepted, action exists). */
 enum job_preflight job_ow_check(const struct job_config *cfg, const char *action, bool insecure,
                                 char *msg, size_t msglen);
+
+/* --wait-for-action: GETs the action (?code=false: its metadata only) every 2 s while the
+ * controller answers 404, gets no answer or answers 5xx (the action not created yet, the
+ * controller still starting), for up to secs seconds. One log line when the wait starts, one
+ * when the action appears. OK: it exists. CONFIG: a missing host or key, a rejected key
+ * (401/403, at once), or still 404 at the end; UNREACHABLE: a certificate problem (at once),
+ * or no answer at the end; INTERRUPTED: *stop became non-zero. err names the action, the
+ * seconds waited and the fix; never the key. */
+enum job_preflight job_ow_wait_for_action(const struct job_config *cfg, const char *action,
+                                          bool insecure, double secs, volatile sig_atomic_t *stop,
+                                          char *err, size_t errlen);
 
 /* Finds rbench-action for the local target (override, else beside self_exe). */
 bool job_local_find_action(const char *self_exe, const char *override, char *out, size_t len);

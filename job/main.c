@@ -18,6 +18,7 @@
 #include "job_runner.h"
 #include "job_scenario.h"
 #include "job_sweep.h"
+#include "job_target.h"
 #include "rb_log.h"
 #include "rb_str.h"
 #include "rb_version.h"
@@ -69,6 +70,9 @@ static void usage_run(FILE *out) {
     "      --request-timeout S   seconds per HTTP request (65)\n"
     "      --poll-timeout S      seconds to poll an activation after 202 (120)\n"
     "      --drain-timeout S     seconds to wait for in-flight work on SIGINT/SIGTERM (10)\n"
+    "      --wait-for-action S   openwhisk: while the action does not exist yet (404) or the\n"
+    "                            controller does not answer, check again every 2 s for up to\n"
+    "                            S seconds before anything runs (0, the default: no waiting)\n"
     "      --agent-metrics URL   the batching agent's /metrics, sampled before and after each\n"
     "                            batched run (default: BATCHING_AGENT_METRICS_URL)\n"
     "      --results-configmap NAME  also publish results to this ConfigMap (in a pod)\n"
@@ -95,7 +99,8 @@ static void usage(FILE *out) {
 
 enum { O_TARGET = 256, O_ACTION, O_INSECURE, O_ACTION_BIN, O_OUTPUT, O_ENV, O_REPS, O_SEED,
        O_REQ_TIMEOUT, O_POLL_TIMEOUT, O_DRAIN_TIMEOUT, O_CONFIGMAP, O_PROGRESS, O_LOG, O_HELP,
-       O_BATCHING, O_PARAM, O_POOL, O_RUNS, O_REALTIME, O_STRICT, O_AGENT_METRICS };
+       O_BATCHING, O_PARAM, O_POOL, O_RUNS, O_REALTIME, O_STRICT, O_AGENT_METRICS,
+       O_WAIT_ACTION };
 
 struct run_cli {
   const char *scenario_path;
@@ -125,6 +130,7 @@ static const struct option run_opts[] = {
     {"request-timeout", required_argument, NULL, O_REQ_TIMEOUT},
     {"poll-timeout", required_argument, NULL, O_POLL_TIMEOUT},
     {"drain-timeout", required_argument, NULL, O_DRAIN_TIMEOUT},
+    {"wait-for-action", required_argument, NULL, O_WAIT_ACTION},
     {"results-configmap", required_argument, NULL, O_CONFIGMAP},
     {"progress", required_argument, NULL, O_PROGRESS},
     {"log-level", required_argument, NULL, O_LOG}, {"help", no_argument, NULL, O_HELP},
@@ -197,6 +203,17 @@ static bool run_option(struct run_cli *c, int ch, int idx) {
     case O_REQ_TIMEOUT: c->tover.set |= JOB_TC_REQUEST_TIMEOUT; return parse_seconds("--request-timeout", optarg, &c->tover.request_timeout);
     case O_POLL_TIMEOUT: c->tover.set |= JOB_TC_POLL_TIMEOUT; return parse_seconds("--poll-timeout", optarg, &c->tover.poll_timeout);
     case O_DRAIN_TIMEOUT: c->tover.set |= JOB_TC_DRAIN_TIMEOUT; return parse_seconds("--drain-timeout", optarg, &c->tover.drain_timeout);
+    case O_WAIT_ACTION: {
+      char *end = NULL;
+      double d = strtod(optarg, &end);
+      if (!*optarg || *end || d < 0 || d > 86400) {
+        fprintf(stderr, "rbench: --wait-for-action expects seconds from 0 to 86400, got '%s'\n", optarg);
+        return false;
+      }
+      c->tover.wait_for_action = d;
+      c->tover.set |= JOB_TC_WAIT_FOR_ACTION;
+      return true;
+    }
     case O_CONFIGMAP: c->configmap = optarg; return true;
     case O_AGENT_METRICS:
       if (strlen(optarg) >= sizeof c->tover.agent_metrics) {
@@ -631,6 +648,19 @@ static int execute_sweep(const struct run_cli *c, struct job_scenario *sc, const
   return worst;
 }
 
+/* --wait-for-action (target.wait_for_action): before the first run, wait for the OpenWhisk
+ * action to exist. Returns -1 to go on, or the exit code. */
+static int wait_for_action(const struct job_target_conf *t, const struct job_config *cfg) {
+  if (t->kind != JOB_TARGET_OPENWHISK || t->wait_for_action <= 0) return -1;
+  char err[1200] = "";
+  enum job_preflight pf = job_ow_wait_for_action(cfg, t->action, t->insecure, t->wait_for_action,
+                                                 &stop_signal, err, sizeof err);
+  if (pf == JOB_PREFLIGHT_OK) return -1;
+  fprintf(stderr, "rbench: %s\n", err);
+  return pf == JOB_PREFLIGHT_INTERRUPTED ? JOB_EXIT_INTERRUPTED
+         : pf == JOB_PREFLIGHT_UNREACHABLE ? JOB_EXIT_UNREACHABLE : JOB_EXIT_CONFIG;
+}
+
 static int cmd_run(int argc, char **argv, const char *self) {
   struct run_cli c;
   int rc = parse_run(argc, argv, &c);
@@ -650,7 +680,8 @@ static int cmd_run(int argc, char **argv, const char *self) {
   }
   install_signals();
   if (c.realtime) go_realtime();
-  rc = has_sweep(&sc) ? execute_sweep(&c, &sc, &cfg, self) : execute_plan(&c, &sc, &cfg, self);
+  rc = wait_for_action(&sc.target, &cfg);
+  if (rc < 0) rc = has_sweep(&sc) ? execute_sweep(&c, &sc, &cfg, self) : execute_plan(&c, &sc, &cfg, self);
   explicit_bzero(&cfg, sizeof cfg);
   job_scenario_free(&sc);
   return rc;

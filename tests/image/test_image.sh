@@ -114,27 +114,13 @@ wait_http() { # wait_http URL PID SECONDS: until URL answers (any HTTP status)
 }
 
 # --- 1. registry --------------------------------------------------------------------------
+# shellcheck source=tests/image/registry.sh
+. "$(dirname "${BASH_SOURCE[0]}")/registry.sh"
 REG_PORT="$(free_port)"
 REG="127.0.0.1:$REG_PORT"
-mkdir -p "$WORK/registry"
-cat >"$WORK/registry.yml" <<EOF
-version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $WORK/registry
-  delete:
-    enabled: true
-http:
-  addr: $REG
-  secret: rbench-image-test-$$
-EOF
-docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
-REG_PID=$!
-if ! wait_http "http://$REG/v2/" "$REG_PID" 20; then
+registry_start "$REG" "$WORK" && reg_ok=1 || reg_ok=0
+REG_PID="$REGISTRY_PID"
+if [ "$reg_ok" -eq 0 ]; then
   cat "$WORK/registry.log" >&2
   die "docker-registry did not start on $REG"
 fi

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# test_node_build.sh: the chart's node build, run for real on loopback, as the image-builder
-# DaemonSet's init container runs it: the source tarball (tools/source-configmap.sh) is
-# extracted into a work directory and tools/build.sh builds the three images there with
-# Debian's buildah (vfs, chroot) and pushes them to Debian's docker-registry without auth.
+# test_node_build.sh: the chart's node build, run for real on loopback: the init container of
+# the *rendered* image-builder DaemonSet (helm template of helm/rbench), its command and args
+# run as its pod runs them (tests/image/builder_pod.py lays the pod out; what differs and why
+# is listed at step 2): the source ConfigMap's tarball extracted into the work directory,
+# tools/build.sh building the three images with Debian's buildah (vfs, chroot) and pushing
+# them to localhost:5000, where Debian's docker-registry listens without auth.
 # Then, from the registry only (its HTTP API, not the build tree or buildah's storage):
 #   - every image's manifest, config (User 65534, Entrypoint) and layer blobs (digests checked);
 #   - the layers are unpacked into one root per image and the binaries run from there
@@ -10,18 +12,17 @@
 #     rbench-agent serves PING (RESP) and /healthz; rbench-action answers /init and /run
 #     straight to Redis and through that agent; rbench --version, and rbench doctor against
 #     that Redis and agent (its CA bundle and rbench-action are in the image).
-# Whatever happens the registry, Redis, the agent, the action, the test images and the temp
-# directory are removed.
+# Whatever happens the registry, Redis, the agent, the action and the temp directory (with the
+# build's buildah storage) are removed. 127.0.0.1:5000 is waited for while another test holds
+# it. Needs the Debian mirror for the builder steps' apt-get, as a new node does.
 #
 # Usage: tests/image/test_node_build.sh [SOURCE_ROOT]   (root; buildah, docker-registry,
-#        redis-server, redis-cli, curl, python3, git: tools/install-deps.sh)
+#        redis-server, redis-cli, curl, python3, debootstrap, helm: tools/install-deps.sh)
 set -euo pipefail
 
 SRC="${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 SRC="$(cd "$SRC" && pwd)"
-STORAGE_DRIVER="${STORAGE_DRIVER:-vfs}"
-export STORAGE_DRIVER
-BUILDAH=(buildah --storage-driver "$STORAGE_DRIVER")
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 TAG="nodetest-$$-$(date +%s)"
 IMAGES=(rbench-action rbench-agent rbench)
 
@@ -49,9 +50,14 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "test_node_build: skipped: must run as root (buildah, chroot)"
   exit 77
 fi
-for tool in buildah docker-registry redis-server redis-cli curl python3 chroot git tar; do
+# buildah, python3, curl, debootstrap and the keyring are what build.sh --install-tools checks
+# for: all present, the rendered command installs nothing on this machine.
+for tool in buildah docker-registry redis-server redis-cli curl python3 chroot tar debootstrap ss; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed (run tools/install-deps.sh)"
 done
+[ -r /usr/share/keyrings/debian-archive-keyring.gpg ] || die "debian-archive-keyring is not installed (run tools/install-deps.sh)"
+# shellcheck source=tests/image/registry.sh
+. "$HERE/registry.sh"
 
 WORK="$(mktemp -d /tmp/rbench-node-build.XXXXXX)"
 PIDS=()
@@ -68,7 +74,6 @@ cleanup() {
     wait "$p" 2>/dev/null
   done
   if [ -n "$PROC_MNT" ]; then umount -l "$PROC_MNT"; fi
-  for i in "${IMAGES[@]}"; do "${BUILDAH[@]}" rmi "localhost/$i:$TAG" >/dev/null 2>&1; done
   rm -rf --one-file-system "$WORK"
   if [ "$rc" -ne 0 ] && [ "$FAIL" -eq 0 ]; then
     echo "test_node_build: aborted (exit $rc)" >&2
@@ -98,45 +103,85 @@ in_root() { # in_root ROOT CMD...: as the images' USER, with only what a runtime
   env -i "$(command -v chroot)" --userspec=65534:65534 "$root" "$@"
 }
 
-# --- 1. registry --------------------------------------------------------------------------
-REG_PORT="$(free_port)"
-REG="127.0.0.1:$REG_PORT"
-mkdir -p "$WORK/registry"
-cat >"$WORK/registry.yml" <<YML
-version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $WORK/registry
-http:
-  addr: $REG
-  secret: rbench-node-test-$$
-YML
-docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
-PIDS+=($!)
+# --- 1. the registry at 127.0.0.1:5000, where the rendered command pushes -----------------
+# The init container pushes to localhost:5000 on the node's network (hostNetwork): here, this
+# machine's loopback. Another test run may hold the port for a while: wait for it (up to
+# 10 minutes), and again when someone else takes it between the check and the start.
+REG="127.0.0.1:5000"
+deadline=$(($(date +%s) + 600))
+said=0
+until port_free 5000 && registry_start "$REG" "$WORK"; do
+  if [ -n "${REGISTRY_PID:-}" ]; then
+    kill -TERM "$REGISTRY_PID" 2>/dev/null || true
+    wait "$REGISTRY_PID" 2>/dev/null || true
+    REGISTRY_PID=""
+  fi
+  [ "$(date +%s)" -lt "$deadline" ] || die "127.0.0.1:5000 stayed in use for 10 minutes: $(ss -Hltnp 'sport = :5000' 2>/dev/null | head -n 2)"
+  [ "$said" -eq 1 ] || echo "# 127.0.0.1:5000 is in use (another test's registry?): waiting for it to be free"
+  said=1
+  sleep 5
+done
+PIDS+=("$REGISTRY_PID")
+ok "registry listening on $REG"
 
-# --- 2. the DaemonSet's steps: tarball -> /workspace/src -> tools/build.sh ---------------
-"$SRC/tools/source-configmap.sh" --output "$WORK/rbench-src.tar.gz" >/dev/null
-mkdir -p "$WORK/workspace/src"
-tar -xzf "$WORK/rbench-src.tar.gz" -C "$WORK/workspace/src"
-check "the tarball holds no .git, tests/ or docs/" \
-  test ! -e "$WORK/workspace/src/.git" -a ! -e "$WORK/workspace/src/tests" -a ! -e "$WORK/workspace/src/docs"
-t0=$(date +%s)
-# --wait-registry also covers a registry that starts after the builder, as on a fresh node.
-if ! (cd "$WORK/workspace/src" && exec tools/build.sh --install-tools --wait-registry 60 --tag "$TAG" \
-  --push "$REG" -q) >"$WORK/build.log" 2>&1; then
-  tail -n 80 "$WORK/build.log" >&2
-  die "tools/build.sh failed"
+# --- 2. the rendered init container, run as its pod runs it --------------------------------
+# builder_pod.py renders the chart with image.tag=$TAG, materialises the init container's
+# volumes under $POD (the source ConfigMap's binaryData as $POD/rbench-src/rbench-src.tar.gz)
+# and writes its command and args with every mountPath rewritten. What differs from the pod,
+# and why (this machine's / is not the pod's):
+#   - /rbench-src and /workspace are $POD/rbench-src and $POD/workspace, in the command text;
+#   - /var/lib/containers (the node's hostPath, buildah's storage: the command does not name
+#     it, buildah uses it by default) is $POD/var/lib/containers, through a storage.conf
+#     (CONTAINERS_STORAGE_CONF) whose graphroot and runroot are there. It starts with the
+#     Debian base image copied from this machine's buildah storage, as a node's cache holds it
+#     after its first build (when this machine has none, make-base-image.sh makes it, as on a
+#     new node: debootstrap from the Debian mirror). The builder steps run in it as on a new
+#     node (apt-get from the Debian mirror inside the build);
+#   - the environment is the debian image's (PATH, HOME=/root) plus CONTAINERS_STORAGE_CONF;
+#     buildah runs with build-image.sh's defaults, as in the pod: vfs, chroot isolation;
+#   - --install-tools finds every tool present (checked above) and installs nothing here.
+POD="$WORK/pod"
+render_rc=0
+python3 "$HERE/builder_pod.py" "$POD" "$WORK/builder.argv" "$TAG" >"$WORK/mounts.txt" 2>"$WORK/render.err" || render_rc=$?
+if [ "$render_rc" -eq 77 ]; then
+  cat "$WORK/render.err"
+  echo "test_node_build: skipped: no helm (tools/install-k8s-tools.sh)"
+  exit 77
 fi
-echo "# node build (3 images, from the extracted tarball) took $(($(date +%s) - t0)) s"
+[ "$render_rc" -eq 0 ] || die "rendering the chart's image builder failed: $(tail -n 5 "$WORK/render.err")"
+mapfile -d '' -t CMD <"$WORK/builder.argv"
+sed 's/^/# mount: /' "$WORK/mounts.txt"
+printf '%s\n' "${CMD[@]}" | sed 's/^/# rendered command: /'
+script="${CMD[*]}"
+check "the rendered init container extracts the source ConfigMap's tarball and runs tools/build.sh, pushing to localhost:5000" \
+  test -n "$(grep -F -- "tar -xzf $POD/rbench-src/rbench-src.tar.gz -C $POD/workspace/src" <<<"$script")" \
+  -a -n "$(grep -E -- "tools/build.sh --install-tools --wait-registry [0-9]+ --tag $TAG --push localhost:5000" <<<"$script")"
+mkdir -p "$POD/var/lib/containers/storage" "$POD/run/containers/storage"
+printf '[storage]\ndriver = "vfs"\ngraphroot = "%s"\nrunroot = "%s"\n' \
+  "$POD/var/lib/containers/storage" "$POD/run/containers/storage" >"$WORK/storage.conf"
+BASE=docker.io/library/debian:bookworm
+if buildah --storage-driver vfs inspect --type image "$BASE" >/dev/null 2>&1; then
+  buildah --storage-driver vfs push --quiet "$BASE" \
+    "containers-storage:[vfs@$POD/var/lib/containers/storage+$POD/run/containers/storage]$BASE" >/dev/null ||
+    die "cannot copy $BASE into the pod's buildah storage"
+  echo "# $BASE copied from this machine's buildah storage into the pod's"
+fi
+t0=$(date +%s)
+if ! (cd / && exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+  CONTAINERS_STORAGE_CONF="$WORK/storage.conf" "${CMD[@]}") >"$WORK/build.log" 2>&1; then
+  tail -n 80 "$WORK/build.log" >&2
+  die "the rendered init container's command failed"
+fi
+echo "# node build (3 images, the rendered command) took $(($(date +%s) - t0)) s"
 grep -E '^(size|pushed|digest|build):' "$WORK/build.log" | sed 's/^/# /'
+check "the tarball holds no .git, tests/ or docs/" \
+  test -d "$POD/workspace/src/tools" -a ! -e "$POD/workspace/src/.git" -a ! -e "$POD/workspace/src/tests" -a ! -e "$POD/workspace/src/docs"
+check "the images were built in the pod's buildah storage" \
+  test -n "$(ls -A "$POD/var/lib/containers/storage/vfs-images" 2>/dev/null)"
 check "build.sh's last line is 'build: ok'" test "$(tail -n 1 "$WORK/build.log")" = "build: ok"
 # the machine-readable tail: pushed/digest per image, in order, then build: ok
 tail -n 7 "$WORK/build.log" | head -n 6 >"$WORK/tail.txt"
-check "build.sh ends with pushed:/digest: for the three images" python3 - "$WORK/tail.txt" "$REG" "$TAG" <<'PY'
+check "build.sh ends with pushed:/digest: for the three images" python3 - "$WORK/tail.txt" localhost:5000 "$TAG" <<'PY'
 import re, sys
 lines = open(sys.argv[1]).read().splitlines()
 reg, tag = sys.argv[2], sys.argv[3]
@@ -153,7 +198,7 @@ PY
 ACCEPT="application/vnd.docker.distribution.manifest.v2+json"
 declare -A ENTRY=([rbench-action]=/rbench-action [rbench-agent]=/rbench-agent [rbench]=/rbench)
 for name in "${IMAGES[@]}"; do
-  want_digest="$(grep -A1 -x "pushed: $REG/$name:$TAG" "$WORK/build.log" | sed -n 's/^digest: //p' | head -n 1)"
+  want_digest="$(grep -A1 -x "pushed: localhost:5000/$name:$TAG" "$WORK/build.log" | sed -n 's/^digest: //p' | head -n 1)"
   curl -fsS -D "$WORK/$name.hdr" -H "Accept: $ACCEPT" "http://$REG/v2/$name/manifests/$TAG" >"$WORK/$name.manifest"
   got_digest="$(sed -n 's/^[Dd]ocker-[Cc]ontent-[Dd]igest: *\([^[:space:]]*\).*/\1/p' "$WORK/$name.hdr")"
   check "$name: the registry serves the manifest with the digest build.sh printed" test -n "$got_digest" -a "$got_digest" = "$want_digest"

@@ -29,6 +29,7 @@ static void write_in_tmp(const char *name, const char *text) {
 static int setup(void **state) {
   (void)state;
   tmpdir_make();
+  setenv("WSK_CONFIG_FILE", "", 1); /* no ~/.wskprops: "no OpenWhisk API host" is what it says */
   char p[200], text[256];
   path_in_tmp(p, sizeof p, "empty");
   mkdir(p, 0755);
@@ -136,6 +137,9 @@ static void test_run_bad_arguments(void **state) {
       {"run --rate x", 2, "--rate: rate: expected a number"},
       {"run --repetitions 0", 2, "--repetitions expects an 1..1000 integer"},
       {"run --target cloud", 2, "--target must be local or openwhisk"},
+      {"run --wait-for-action -1", 2, "--wait-for-action expects seconds from 0 to 86400, got '-1'"},
+      {"run --wait-for-action 5s", 2, "--wait-for-action expects seconds from 0 to 86400, got '5s'"},
+      {"run --target openwhisk --env @/down.env --wait-for-action 5", 2, "no OpenWhisk API host"},
       {"run -f @/nosuch.yaml", 2, "cannot read scenario @/nosuch.yaml: no such file"},
       {"run -f @/empty", 2, "cannot read scenario @/empty: is a directory"},
       {"run -f /proc/self/mem", 2, "cannot read scenario /proc/self/mem: Input/output error"},

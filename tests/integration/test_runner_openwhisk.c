@@ -2,7 +2,9 @@
 /* test_runner_openwhisk.c: the openwhisk target against fakewhisk, a test double of the
  * controller's REST API on loopback: 200 records with waitTime/initTime, 202 then polling,
  * 429, 502 (record and gateway), 500, slow replies, refused connections, wrong key, unknown
- * action, self-signed TLS with and without --insecure, and no secret in results or logs. */
+ * action, self-signed TLS with and without --insecure, no secret in results or logs, and
+ * --wait-for-action (an action that appears later, one that never does, a wrong key, no
+ * controller, SIGTERM while waiting). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +12,7 @@
 #include <cmocka.h>
 #include <math.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runner_common.h"
@@ -35,6 +38,14 @@ static bool start_fake(struct rbt_proc *p, const char *cert, const char *key, co
     rbt_proc_stop(p, SIGKILL);
   }
   return false;
+}
+
+/* Writes TMPDIR/NAME: an env file naming the controller on 127.0.0.1:port and the key. */
+static void write_ow_env(char *path, size_t len, const char *name, int port, const char *auth) {
+  char text[300];
+  snprintf(path, len, "%s/%s", tmpdir, name);
+  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\n", port, auth);
+  write_text(path, text);
 }
 
 static int setup(void **state) {
@@ -178,7 +189,7 @@ static struct conn_count count_connections(const char *log_path, int skip) {
 static cJSON *run_counting(const char *rate, const char *n, const char *const extra[],
                            struct conn_count *seen) {
   struct rbt_proc f2 = {0};
-  char log_path[200], env2[160], text[300], out[200];
+  char log_path[200], env2[160], out[200];
   snprintf(log_path, sizeof log_path, "%s/conn.log", tmpdir);
   unlink(log_path);
   assert_true(start_fake(&f2, NULL, NULL, log_path));
@@ -191,9 +202,7 @@ static cJSON *run_counting(const char *rate, const char *n, const char *const ex
     if (!probes) usleep(10000);
   }
   assert_true(probes >= 1);
-  snprintf(env2, sizeof env2, "%s/conn.env", tmpdir);
-  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\n", f2.port, AUTH);
-  write_text(env2, text);
+  write_ow_env(env2, sizeof env2, "conn.env", f2.port, AUTH);
   snprintf(out, sizeof out, "%s/conn.json", tmpdir);
   char *argv[24] = {NULL, "run", "--target", "openwhisk", "--env", env2, "--action", "pkg/ok",
                     "--rate", (char *)rate, "--invocations", (char *)n, "--output", out,
@@ -385,10 +394,8 @@ static void test_refused_mid_run(void **state) {
   (void)state;
   struct rbt_proc f2 = {0};
   assert_true(start_fake(&f2, NULL, NULL, NULL));
-  char env2[160], text[300], out[200];
-  snprintf(env2, sizeof env2, "%s/dies.env", tmpdir);
-  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\n", f2.port, AUTH);
-  write_text(env2, text);
+  char env2[160], out[200];
+  write_ow_env(env2, sizeof env2, "dies.env", f2.port, AUTH);
   snprintf(out, sizeof out, "%s/dies.json", tmpdir);
   char *argv[] = {NULL, "run", "--target", "openwhisk", "--env", env2, "--action", "pkg/ok",
                   "--rate", "50", "--invocations", "100", "--output", out, "--progress", "off", NULL};
@@ -525,6 +532,150 @@ static void test_only_configured_endpoints_sent(void **state) {
   assert_int_equal(posts, 2);
 }
 
+/* ---- --wait-for-action ------------------------------------------------------------------ */
+
+static double mono_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int count_lines(const char *text, const char *needle) {
+  int n = 0;
+  for (const char *p = text; p && (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
+  return n;
+}
+
+static bool result_exists(const char *action) {
+  char out[200];
+  snprintf(out, sizeof out, "%s/%s.json", tmpdir, action);
+  return access(out, F_OK) == 0;
+}
+
+/* The action appears 1.5 s after the first check: the run waits (one line when it starts
+ * waiting, one when the action is there, GETs of the action's metadata 2 s apart), then runs
+ * as usual. */
+static void test_wait_for_action_appears(void **state) {
+  (void)state;
+  int rc;
+  char *log = NULL;
+  double t0 = mono_s();
+  cJSON *d = invoke(envfile, "appears-after-1500", "5", "--wait-for-action", "10", &rc, &log);
+  double took = mono_s() - t0;
+  assert_int_equal(rc, 0);
+  assert_non_null(d);
+  assert_true(num(d, "invocations.completed") == 5);
+  assert_true(num(d, "success_rate") == 1);
+  assert_true(num(d, "scenario.target.wait_for_action") == 10);
+  assert_string_equal(cJSON_GetObjectItem(d, "action")->valuestring, "/_/pkg/appears-after-1500");
+  assert_int_equal(count_lines(log, "waiting up to 10 s for OpenWhisk action /_/pkg/appears-after-1500 to exist"), 1);
+  assert_int_equal(count_lines(log, "OpenWhisk action /_/pkg/appears-after-1500 exists (after 2."), 1);
+  assert_true(took >= 1.9 && took < 10);
+  cJSON_Delete(d);
+  free(log);
+  /* What the controller saw: 404 at 0 s, the action at 2 s; then the preflight and invokes. */
+  log = read_text(fake_log);
+  assert_int_equal(count_lines(log, "GET /api/v1/namespaces/_/actions/pkg/appears-after-1500?code=false auth=ok"), 2);
+  assert_int_equal(count_lines(log, "POST /api/v1/namespaces/_/actions/pkg/appears-after-1500 auth=ok"), 5);
+  free(log);
+}
+
+/* Never there: exit 2 after the wait, naming the action, the seconds and the fix; no result. */
+static void test_wait_for_action_gives_up(void **state) {
+  (void)state;
+  int rc;
+  char *log = NULL;
+  double t0 = mono_s();
+  cJSON *d = invoke(envfile, "new-never", "5", "--wait-for-action", "2", &rc, &log);
+  double took = mono_s() - t0;
+  assert_int_equal(rc, 2);
+  assert_null(d);
+  assert_false(result_exists("new-never"));
+  assert_non_null(strstr(log, "OpenWhisk action /_/pkg/new-never does not exist after waiting 2 s "
+                              "(--wait-for-action 2): create it with tools/deploy.sh"));
+  assert_null(strstr(log, "did not answer"));
+  assert_int_equal(count_lines(log, "waiting up to"), 1);
+  assert_true(took >= 1.9 && took < 6);
+  free(log);
+}
+
+/* A rejected key is not waited on: exit 2 at once, the key never printed, no result. */
+static void test_wait_for_action_wrong_key(void **state) {
+  (void)state;
+  char bad[160], *log = NULL;
+  write_ow_env(bad, sizeof bad, "waitkey.env", fake.port, "someone:wrongsecret99");
+  int rc;
+  double t0 = mono_s();
+  cJSON *d = invoke(bad, "new-keyed", "2", "--wait-for-action", "30", &rc, &log);
+  assert_true(mono_s() - t0 < 3);
+  assert_int_equal(rc, 2);
+  assert_null(d);
+  assert_false(result_exists("new-keyed"));
+  assert_non_null(strstr(log, "the OpenWhisk key was rejected (HTTP 401): check OPENWHISK_AUTH"));
+  assert_null(strstr(log, "waiting up to"));
+  assert_null(strstr(log, "wrongsecret99"));
+  free(log);
+}
+
+/* Without --wait-for-action, an action that appears later is the old error at once. */
+static void test_no_wait_is_the_old_error(void **state) {
+  (void)state;
+  int rc;
+  char *log = NULL;
+  double t0 = mono_s();
+  cJSON *d = invoke(envfile, "appears-after-1000", "2", NULL, NULL, &rc, &log);
+  assert_true(mono_s() - t0 < 1);
+  assert_int_equal(rc, 2);
+  assert_null(d);
+  assert_non_null(strstr(log, "the action does not exist (HTTP 404"));
+  assert_null(strstr(log, "waiting"));
+  free(log);
+}
+
+/* No controller: checked again until the deadline, then exit 3 saying the host did not answer. */
+static void test_wait_for_action_no_controller(void **state) {
+  (void)state;
+  char env2[160], *log = NULL;
+  write_ow_env(env2, sizeof env2, "nohost.env", rbt_free_port(), AUTH);
+  int rc;
+  cJSON *d = invoke(env2, "ok", "2", "--wait-for-action", "2", &rc, &log);
+  assert_int_equal(rc, 3);
+  assert_null(d);
+  assert_non_null(strstr(log, "OpenWhisk action /_/pkg/ok could not be checked after waiting 2 s"));
+  assert_non_null(strstr(log, "did not answer 2 of 2 checks, the last one too (last: connect: "));
+  assert_non_null(strstr(log, "check OPENWHISK_APIHOST"));
+  free(log);
+}
+
+/* SIGTERM while waiting ends the wait at once: exit 4 (interrupted), no result written. */
+static void test_wait_for_action_sigterm(void **state) {
+  (void)state;
+  char out[200];
+  snprintf(out, sizeof out, "%s/waitsig.json", tmpdir);
+  char *argv[] = {NULL, "run", "--target", "openwhisk", "--env", envfile, "--action", "pkg/new-sig",
+                  "--wait-for-action", "60", "--output", out, "--progress", "off", NULL};
+  struct rbt_proc p = {.port = rbench_serial++};
+  argv[0] = (char *)rbt_bin("rbench");
+  assert_true(rbt_proc_start(&p, argv, NULL));
+  char *log = NULL;
+  for (int i = 0; i < 100; i++) { /* until it says it waits */
+    free(log);
+    log = rbt_proc_log(&p);
+    if (strstr(log, "waiting up to 60 s")) break;
+    usleep(50000);
+  }
+  assert_non_null(strstr(log, "waiting up to 60 s"));
+  free(log);
+  double t0 = mono_s();
+  assert_int_equal(rbt_proc_stop(&p, SIGTERM), 4);
+  assert_true(mono_s() - t0 < 1.5);
+  log = rbt_proc_log(&p);
+  unlink(p.log);
+  assert_non_null(strstr(log, "interrupted while waiting for OpenWhisk action /_/pkg/new-sig"));
+  assert_int_equal(access(out, F_OK), -1);
+  free(log);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_success_with_cold_start),
@@ -542,6 +693,12 @@ int main(void) {
       cmocka_unit_test(test_self_signed_tls),
       cmocka_unit_test(test_wskprops_fallback),
       cmocka_unit_test(test_only_configured_endpoints_sent), /* after the cold start's test */
+      cmocka_unit_test(test_wait_for_action_appears),
+      cmocka_unit_test(test_wait_for_action_gives_up),
+      cmocka_unit_test(test_wait_for_action_wrong_key),
+      cmocka_unit_test(test_no_wait_is_the_old_error),
+      cmocka_unit_test(test_wait_for_action_no_controller),
+      cmocka_unit_test(test_wait_for_action_sigterm),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

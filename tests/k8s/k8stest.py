@@ -1,6 +1,9 @@
 """k8stest.py: what the chart tests share: finding helm and the validator, rendering the chart,
-reading rendered objects."""
+reading rendered objects, laying out a pod's ConfigMap volumes and rewriting its mountPaths to
+where they are on this machine."""
+import base64
 import os
+import re
 import subprocess
 import sys
 
@@ -51,6 +54,26 @@ def find(objs, kind, name):
         if o["kind"] == kind and o["metadata"]["name"] == name:
             return o
     return None
+
+
+def write_configmap(cm, d):
+    """A ConfigMap volume's files: each data and binaryData key a file in directory d."""
+    for k, text in (cm.get("data") or {}).items():
+        with open(os.path.join(d, k), "w") as f:
+            f.write(text)
+    for k, b in (cm.get("binaryData") or {}).items():
+        with open(os.path.join(d, k), "wb") as f:
+            f.write(base64.b64decode(b))
+
+
+def rewrite_paths(s, paths):
+    """Every mountPath in s (a word of its own or the start of a path: after a blank, quote,
+    '=' or ':') replaced by where it is here (paths: mountPath -> local path), in one pass, so
+    a rewritten path is never rewritten again."""
+    if not paths:
+        return s
+    alt = "|".join(re.escape(mp) for mp in sorted(paths, key=len, reverse=True))
+    return re.sub(r"(?:^|(?<=[\s\"'=:]))(" + alt + r")(?=[/\s\"'\\]|$)", lambda m: paths[m.group(1)], s, flags=re.M)
 
 
 class Checks:

@@ -63,7 +63,7 @@ SETS = {
                           "--set", "runner.scenario=mine.yaml", "--set", "image.tag=1.2.3",
                           "--set", "runner.resultsConfigMapNames={rbench-results-a,rbench-results-b}"],
     "other release": ["--set", "runner.jobName=bench-7", "--set", "agent.extraArgs={--coalesce}",
-                      "--set", "runner.suspend=true"],
+                      "--set", "runner.suspend=true", "--set", "runner.waitForActionSeconds=0"],
 }
 rendered = {}
 for label, vals in SETS.items():
@@ -100,6 +100,9 @@ c.check(js["backoffLimit"] == 0 and js["template"]["spec"]["restartPolicy"] == "
 rb = container(job, "rbench")
 c.check(rb["args"][:6] == ["run", "-f", "/scenarios/openwhisk-direct-vs-batched.yaml", "--target", "openwhisk", "--action"]
         and "--results-configmap" in rb["args"], "runner args: run -f /scenarios/SCENARIO --target openwhisk ... --results-configmap")
+wait = rb["args"].index("--wait-for-action") if "--wait-for-action" in rb["args"] else -1
+c.check(wait > 0 and rb["args"][wait + 1] == "600",
+        "runner args: --wait-for-action 600 (runner.waitForActionSeconds: the Job waits for tools/deploy.sh)")
 env = env_of(rb)
 c.check(env.get("REDIS_HOST") == "rbench-redis.perf.svc.cluster.local" and env.get("REDIS_PORT") == "6379"
         and env.get("BATCHING_AGENT_HOST") == "rbench-agent.perf.svc.cluster.local"
@@ -170,6 +173,8 @@ c.check(role["rules"][0]["verbs"] == ["create"] and "resourceNames" not in role[
         and role["rules"][1]["resourceNames"] == ["rbench-results-a", "rbench-results-b"],
         "resultsConfigMapNames narrows get/update, create stays unnamed")
 _, objs = rendered["other release"]
+rb7 = container(find(objs, "Job", "bench-7"), "rbench")
+c.check(rb7["args"][rb7["args"].index("--wait-for-action") + 1] == "0", "runner.waitForActionSeconds=0 is passed as is (no waiting)")
 c.check(find(objs, "Job", "bench-7")["spec"].get("suspend") is True and "suspend" not in js,
         "runner.suspend=true creates the Job suspended (and only then)")
 c.check(find(objs, "Job", "bench-7") is not None and find(objs, "Deployment", "bench-rbench-agent") is not None,
@@ -192,6 +197,8 @@ for vals, want, label in [
         (["--set", "image.tag=latest"], "/image/tag", "image.tag=latest"),
         (["--set", "redis.image=docker.io/library/redis:latest"], "/redis/image", "an image with :latest"),
         (["--set", "runner.scenario=nope.yaml"], "nope.yaml", "an unknown scenario"),
+        (["--set", "runner.waitForActionSeconds=-5"], "/runner/waitForActionSeconds", "a negative wait for the action"),
+        (["--set", "runner.waitForActionSecond=5"], "waitForActionSecond", "a misspelt runner.waitForActionSeconds"),
         (["--set", "redis.enabled=false"], "redis.host is required", "an external Redis without redis.host")]:
     p = helm(HELM, "template", "r", CHART, *REQUIRED, *vals, check=False)
     c.check(p.returncode != 0 and want in p.stderr, f"rejected: {label}" + ("" if p.returncode else " (rendered!)"))

@@ -7,6 +7,13 @@ Service names resolved to local servers: real redis-server, the built rbench-age
 rbench, fakewhisk as OpenWhisk and as the Kubernetes API server, which authorizes every
 ConfigMap request with the rendered Role and RoleBinding (403 Forbidden otherwise).
 
+The runner Job starts, as after helm install, before the action exists (fakewhisk's new-*
+actions are 404 until created with the PUT `wsk action create` sends, which this test makes
+in tools/deploy.sh's place a few seconds later): it waits, then runs. Every results ConfigMap
+it creates must carry rbench.io/job=<the Job's name> and the app.kubernetes.io labels, and
+tools/fetch-results.sh (with the stand-in kubectl of tests/scripts, which filters by label as
+kubectl does) must find exactly those and lay them out for rbench compare.
+
 What is rewritten, and why (a pod has its own filesystem and network, this machine does not):
 - absolute mountPaths (and the service-account directory the kubelet mounts) become
   ROOT/mountPath in args and env values; the service-account directory reaches rbench
@@ -34,7 +41,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from k8stest import ROOT, Checks, find, render, tools  # noqa: E402
+from k8stest import ROOT, Checks, find, render, rewrite_paths, tools, write_configmap  # noqa: E402
 
 BIN = os.environ.get("RBENCH_BUILD_DIR", os.path.join(ROOT, "build", "debug"))
 ENTRYPOINTS = {"rbench": os.path.join(BIN, "job", "rbench"),
@@ -44,6 +51,7 @@ OW_HOST = "owdev-nginx.openwhisk.svc.cluster.local"
 REDIS_PW = "emu-Redis-pw-\"q\\x"   # a quote and a backslash: the Redis container's quoting
 OW_AUTH = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:emulation-key-5e1f"
 SA_TOKEN = "eyJhbGciOiJSUzI1NiJ9.emulated-runner-token"
+ACTION = "new-emu"                  # fakewhisk: 404 until created (PUT), then answers as "ok"
 SCENARIO = """name: emu
 target:
   kind: openwhisk
@@ -89,7 +97,7 @@ def wait_port(port, secs=10):
 
 def values(*extra):
     return ["--set", f"openwhisk.apiHost=https://{OW_HOST}", "--set", "openwhisk.authSecret=ow-auth",
-            "--set", "openwhisk.action=redis_benchmark/ok", "-f", password_file,
+            "--set", f"openwhisk.action=redis_benchmark/{ACTION}", "-f", password_file,
             "--set-file", f"runner.scenarios.emu\\.yaml={scenario_file}", "--set", "runner.scenario=emu.yaml",
             *extra]
 
@@ -115,11 +123,7 @@ class Pod:
             d = os.path.join(self.root, "volumes", v["name"])
             os.makedirs(d)
             if "configMap" in v:
-                cm = find(objs, "ConfigMap", v["configMap"]["name"])
-                for k, text in (cm.get("data") or {}).items():
-                    open(os.path.join(d, k), "w").write(text)
-                for k, b in (cm.get("binaryData") or {}).items():
-                    open(os.path.join(d, k), "wb").write(base64.b64decode(b))
+                write_configmap(find(objs, "ConfigMap", v["configMap"]["name"]), d)
             elif "secret" in v:
                 data = secrets[v["secret"]["secretName"]]
                 mode = v["secret"].get("defaultMode", 0o644)
@@ -146,9 +150,7 @@ class Pod:
 
 
 def rewrite(s, paths, services):
-    if paths:  # one pass: a rewritten path is never rewritten again
-        alt = "|".join(re.escape(mp) for mp in sorted(paths, key=len, reverse=True))
-        s = re.sub(r"(?:^|(?<=[\s\"'=:]))(" + alt + r")(?=[/\s\"'\\]|$)", lambda m: paths[m.group(1)], s, flags=re.M)
+    s = rewrite_paths(s, paths)
     for host, ports in services.items():
         for port, local in ports.items():
             s = s.replace(f"{host}:{port}", f"127.0.0.1:{local}")
@@ -249,7 +251,19 @@ def run_fakewhisk(objs, sa):
     return p, port
 
 
-def runner_pod(objs, secrets, services, api_port, job_name):
+def create_action(port, name):
+    """What tools/deploy.sh's `wsk action create` sends: PUT the action (Basic auth)."""
+    body = json.dumps({"exec": {"kind": "blackbox", "image": "localhost:5000/rbench-action:0.1.0"}}).encode()
+    rq = urllib.request.Request(f"https://127.0.0.1:{port}/api/v1/namespaces/_/actions/redis_benchmark/{name}",
+                                data=body, method="PUT",
+                                headers={"Authorization": "Basic " + base64.b64encode(OW_AUTH.encode()).decode(),
+                                         "Content-Type": "application/json"})
+    ctx = ssl.create_default_context(cafile=os.path.join(tmp, "api.crt"))
+    with urllib.request.urlopen(rq, context=ctx, timeout=10) as r:
+        return r.status
+
+
+def runner_pod(objs, secrets, services, api_port, job_name, wait=True):
     job = find(objs, "Job", job_name)
     spec = job["spec"]["template"]["spec"]
     labels = {**job["spec"]["template"]["metadata"]["labels"], "batch.kubernetes.io/job-name": job_name}
@@ -265,7 +279,7 @@ def runner_pod(objs, secrets, services, api_port, job_name):
             os.chmod(os.path.join(sa, f), 0o644)
         extra = {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(api_port),
                  "RBENCH_SERVICEACCOUNT_DIR": sa}
-    return start(pod, spec["containers"][0], secrets, services, extra_env=extra, timeout=120)
+    return start(pod, spec["containers"][0], secrets, services, extra_env=extra, wait=wait, timeout=120)
 
 
 try:
@@ -327,17 +341,27 @@ try:
     c.check(through.stdout.strip() == "OK", "agent: a SET through the agent reaches Redis with the Secret's password" +
             ("" if through.stdout.strip() == "OK" else f"\n{through.stdout}{through.stderr}\n{output(agent)}"))
 
-    # The helm test Pod: rbench doctor against all three.
-    tp = find(objs, "Pod", "rbench-test")
-    tpod = Pod("test", tp["spec"], objs, secrets, tp["metadata"]["labels"])
-    doc = start(tpod, tp["spec"]["containers"][0], secrets, services, timeout=60)
-    out = output(doc)
-    c.check(doc.returncode == 0, "helm test Pod: rbench doctor passes" + ("" if doc.returncode == 0 else "\n" + out))
-
-    # The runner Job: documents in ConfigMaps through the API double, authorized by the Role.
-    run = runner_pod(objs, secrets, services, api_port, "rbench-run")
+    # The runner Job, started (as by helm install) before tools/deploy.sh created the action:
+    # it waits, then runs once the action exists. Documents in ConfigMaps through the API
+    # double, authorized by the Role.
+    run = runner_pod(objs, secrets, services, api_port, "rbench-run", wait=False)
+    time.sleep(5)
+    waiting = output(run)
+    c.check(run.poll() is None and "waiting up to 600 s for OpenWhisk action /_/redis_benchmark/new-emu to exist" in waiting
+            and "run direct" not in waiting,
+            "runner Job started before the action exists: still waiting after 5 s, nothing run" +
+            ("" if run.poll() is None else f"\nexited {run.returncode}\n{waiting[-2000:]}"))
+    c.check(create_action(api_port, ACTION) == 200, "the action is created (PUT, as wsk action create)")
+    try:
+        run.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        run.kill()
+        run.wait()
     out = output(run)
-    c.check(run.returncode == 0, "runner Job: rbench run exits 0" + ("" if run.returncode == 0 else "\n" + out[-3000:]))
+    c.check(run.returncode == 0, "runner Job: rbench run exits 0 once the action exists" +
+            ("" if run.returncode == 0 else "\n" + out[-3000:]))
+    c.check(out.count("waiting up to") == 1 and "OpenWhisk action /_/redis_benchmark/new-emu exists (after" in out,
+            "runner: one line when it starts waiting, one when the action appears")
     st, lst = api(api_port, f"/api/v1/namespaces/{NS}/configmaps")
     c.check(st == 403 and lst.get("reason") == "Forbidden" and lst.get("kind") == "Status",
             "the API double refuses list, which the Role does not grant (403 Forbidden Status)")
@@ -351,6 +375,59 @@ try:
     c.check(docs["direct"] is not None and docs["batched"] is not None
             and docs["direct"].get("schema_version") == 1,
             "the documents are results documents (schema_version 1)")
+    c.check(docs["direct"] is not None and docs["direct"]["invocations"]["completed"] == 4
+            and docs["direct"]["success_rate"] == 1, "the direct document: 4 invocations, all succeeded")
+
+    # Every ConfigMap the runner created (its POSTs to the API double) carries the Job's label.
+    created = []
+    for line in open(os.path.join(tmp, "api.log")):
+        if line.startswith(f"POST /api/v1/namespaces/{NS}/configmaps "):
+            created.append(json.loads(line.split(" ", 4)[4])["metadata"]["name"])
+    want_labels = {"app.kubernetes.io/name": "rbench", "app.kubernetes.io/component": "results",
+                   "rbench.io/job": "rbench-run"}
+    stored = []
+    for name in created:
+        st, cm = api(api_port, f"/api/v1/namespaces/{NS}/configmaps/{name}")
+        stored.append(cm)
+        c.check(st == 200 and cm["metadata"].get("labels") == want_labels,
+                f"ConfigMap {name} is labelled rbench.io/job=rbench-run, app.kubernetes.io/name=rbench, "
+                f"app.kubernetes.io/component=results" + ("" if st == 200 else f" (HTTP {st})") +
+                ("" if st != 200 or cm["metadata"].get("labels") == want_labels else f"\n{cm['metadata'].get('labels')}"))
+    c.check(sorted(created) == ["rbench-results-rbench-run-batched-r1", "rbench-results-rbench-run-direct-r1"],
+            f"the runner created one ConfigMap per document ({created})")
+
+    # tools/fetch-results.sh selects them by that label (kubectl get configmaps -l
+    # rbench.io/job=JOB; the stand-in kubectl filters as kubectl does), a decoy of another Job
+    # beside them.
+    fake_dir = os.path.join(tmp, "kubectl-fake")
+    os.makedirs(fake_dir)
+    decoy = {"apiVersion": "v1", "kind": "ConfigMap",
+             "metadata": {"name": "rbench-results-other", "labels": {**want_labels, "rbench.io/job": "other"}},
+             "data": {"results.json": "{}"}}
+    json.dump({"items": stored + [decoy]}, open(os.path.join(fake_dir, "cms.json"), "w"))
+    fetched = os.path.join(tmp, "fetched")
+    env = {**os.environ, "FAKE_DIR": fake_dir,
+           "PATH": os.path.join(ROOT, "tests", "scripts", "fakes") + ":" + os.environ["PATH"]}
+    f = subprocess.run([os.path.join(ROOT, "tools", "fetch-results.sh"), "--namespace", NS, "rbench-run", fetched],
+                       env=env, capture_output=True, text=True)
+    calls = [json.loads(x) for x in open(os.path.join(fake_dir, "calls.jsonl"))]
+    files = sorted(os.path.relpath(os.path.join(d, x), fetched) for d, _, fs in os.walk(fetched) for x in fs)
+    c.check(f.returncode == 0 and calls == [["kubectl", "-n", NS, "get", "configmaps", "-l", "rbench.io/job=rbench-run", "-o", "json"]]
+            and files == ["batched.json", "direct.json"]
+            and json.load(open(os.path.join(fetched, "direct.json"))) == docs["direct"],
+            "tools/fetch-results.sh rbench-run selects the runner's ConfigMaps by rbench.io/job and writes "
+            "direct.json and batched.json" + ("" if f.returncode == 0 else "\n" + f.stdout + f.stderr) +
+            f"\n{calls} {files}" * (files != ["batched.json", "direct.json"]))
+    cmp = subprocess.run([ENTRYPOINTS["rbench"], "compare", os.path.join(fetched, "direct.json"),
+                          os.path.join(fetched, "batched.json")], capture_output=True, text=True)
+    c.check(cmp.returncode == 0, "rbench compare takes what fetch-results.sh wrote" + ("" if cmp.returncode == 0 else "\n" + cmp.stderr))
+
+    # The helm test Pod: rbench doctor against all three (the action exists now).
+    tp = find(objs, "Pod", "rbench-test")
+    tpod = Pod("test", tp["spec"], objs, secrets, tp["metadata"]["labels"])
+    doc = start(tpod, tp["spec"]["containers"][0], secrets, services, timeout=60)
+    dout = output(doc)
+    c.check(doc.returncode == 0, "helm test Pod: rbench doctor passes" + ("" if doc.returncode == 0 else "\n" + dout))
     logs = out + open(os.path.join(tmp, "api.log")).read()
     c.check(REDIS_PW not in logs and OW_AUTH.split(":")[1] not in logs and SA_TOKEN not in out,
             "no secret in the runner's output or in what reached the API")
@@ -363,6 +440,7 @@ try:
     fw.wait()
     fw2, api_port2 = run_fakewhisk(objs2, "rbench-runner")
     services[OW_HOST] = {"443": api_port2, "": api_port2}
+    create_action(api_port2, ACTION)
     first = runner_pod(objs2, secrets, services, api_port2, "rbench-run")
     again = runner_pod(objs2, secrets, services, api_port2, "rbench-run")
     out2 = output(again)

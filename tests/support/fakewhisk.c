@@ -12,7 +12,15 @@
  *   internal   500 {"error","code"}
  *   slow       200 after 3 seconds
  *   missing    404 for GET and POST (unknown action)
- * Every invoke answer carries x-openwhisk-activation-id. A wrong Authorization is 401.
+ *   appears-after-MS  404 for GET and POST until MS milliseconds after the first request
+ *              naming it (an action tools/deploy.sh creates while a runner waits), then ok
+ *   new-*      404 for GET and POST until created with PUT .../actions/{pkg}/new-* (what
+ *              `wsk action create` sends: 200 with the action; 409 when it exists and
+ *              overwrite=true is not given), then ok
+ * GET of an existing action answers 200 with the action's metadata as the controller does
+ * for ?code=false (namespace, name, version, exec without code, annotations, parameters,
+ * limits, publish, updated). Every invoke answer carries x-openwhisk-activation-id. A wrong
+ * Authorization is 401 {"error","code"}.
  *
  * It also plays the Kubernetes API server's ConfigMap endpoints (with --bearer TOKEN), keeping
  * what is written:
@@ -35,7 +43,7 @@
  *
  * Usage: fakewhisk --port N [--auth UUID:KEY] [--bearer TOKEN [--rbac FILE --identity NS:NAME]]
  *                  [--tls CERT KEY] [--log FILE]
- * --log appends one line per request: "METHOD URL auth=ok|bad ctype=TYPE BODY", and one line
+ * --log appends one line per request: "METHOD URL[?code=X] auth=ok|bad ctype=TYPE BODY", and one line
  * "CONNECTION N" when the N-th connection is accepted (tests count the connections a client
  * opens, and when). */
 #define _GNU_SOURCE
@@ -162,8 +170,84 @@ static const char *ok_result =
     "\"latency_us\":{\"p50\":200,\"p90\":300,\"p99\":400,\"min\":100,\"max\":400,\"mean\":210},"
     "\"cold\":false,\"warm\":true}";
 
+/* Actions that exist only from some moment: appears-after-MS (timed from the first request
+ * naming it) and new-* (from its PUT). Under lock. */
+struct late_action {
+  char name[128];
+  long long since_ms; /* appears-after-MS: first seen; new-*: created (0 = not yet) */
+};
+static struct late_action late[64];
+static int late_n;
+
+static struct late_action *late_find(const char *name, bool add) {
+  for (int i = 0; i < late_n; i++)
+    if (!strcmp(late[i].name, name)) return &late[i];
+  if (!add || late_n == (int)(sizeof late / sizeof late[0])) return NULL;
+  struct late_action *a = &late[late_n++];
+  snprintf(a->name, sizeof a->name, "%s", name);
+  a->since_ms = 0;
+  return a;
+}
+
+static bool is_late(const char *name) {
+  return !strncmp(name, "appears-after-", 14) || !strncmp(name, "new-", 4);
+}
+
+/* Whether a late action exists now (other names: true). */
+static bool late_exists(const char *name) {
+  if (!is_late(name)) return true;
+  pthread_mutex_lock(&lock);
+  bool timed = !strncmp(name, "appears-after-", 14);
+  struct late_action *a = late_find(name, timed);
+  if (a && timed && !a->since_ms) a->since_ms = now_ms();
+  bool exists = a && a->since_ms && now_ms() >= a->since_ms + (timed ? atoll(name + 14) : 0);
+  pthread_mutex_unlock(&lock);
+  return exists;
+}
+
+static const char not_found[] =
+    "{\"error\":\"The requested resource does not exist.\",\"code\":\"tid5\"}";
+
+/* The action as GET .../actions/{pkg}/{name}?code=false and PUT answer it (WhiskAction's
+ * JSON without exec.code). */
+static enum MHD_Result action_json(struct MHD_Connection *c, const char *url, const char *name) {
+  /* .../namespaces/{ns}/actions/[{pkg}/]{name}: "namespace" is "ns/pkg", "_" the guest's */
+  char body[1200], ns[200] = "guest";
+  const char *p = strstr(url, "/namespaces/"), *acts = strstr(url, "/actions/");
+  if (p && acts) {
+    int nslen = (int)(acts - p - 12);
+    const char *pkg = acts + 9, *slash = strchr(pkg, '/');
+    bool guest = nslen == 1 && p[12] == '_';
+    snprintf(ns, sizeof ns, "%.*s%s%.*s", guest ? 5 : nslen, guest ? "guest" : p + 12,
+             slash ? "/" : "", slash ? (int)(slash - pkg) : 0, pkg);
+  }
+  snprintf(body, sizeof body,
+           "{\"namespace\":\"%s\",\"name\":\"%s\",\"version\":\"0.0.1\",\"exec\":{\"kind\":\"blackbox\","
+           "\"image\":\"localhost:5000/rbench-action:1\",\"binary\":false},\"annotations\":[{\"key\":"
+           "\"provide-api-key\",\"value\":false},{\"key\":\"exec\",\"value\":\"blackbox\"}],"
+           "\"parameters\":[{\"key\":\"redis_host\",\"value\":\"redis\"}],\"limits\":{\"concurrency\":1,"
+           "\"logs\":10,\"memory\":256,\"timeout\":60000},\"publish\":false,\"updated\":%lld}",
+           ns, name, now_ms());
+  return reply(c, 200, body, NULL, NULL);
+}
+
+/* PUT .../actions/{pkg}/{name}[?overwrite=true]: creates (or updates) the action. */
+static enum MHD_Result action_put(struct MHD_Connection *c, const char *url, const char *name) {
+  const char *ow = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "overwrite");
+  bool overwrite = ow && !strcmp(ow, "true");
+  pthread_mutex_lock(&lock);
+  struct late_action *a = is_late(name) ? late_find(name, true) : NULL;
+  bool existed = !is_late(name) || (a && a->since_ms);
+  if (a && !existed) a->since_ms = now_ms();
+  pthread_mutex_unlock(&lock);
+  if (existed && !overwrite)
+    return reply(c, 409, "{\"error\":\"resource already exists\",\"code\":\"tid6\"}", NULL, NULL);
+  return action_json(c, url, name);
+}
+
 static enum MHD_Result invoke(struct MHD_Connection *c, struct req *rq, const char *url,
                               const char *name) {
+  if (is_late(name)) name = "ok"; /* it exists (handle checked): it behaves as ok */
   char aid[40], body[4096];
   if (!strcmp(name, "slow") && !rq->slow_done && slow_start(c, rq)) return MHD_YES;
   unsigned long id;
@@ -478,8 +562,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
   if (logf_) {
     pthread_mutex_lock(&lock);
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-    fprintf(logf_, "%s %s auth=%s ctype=%s %s\n", method, url, auth_ok ? "ok" : "bad",
-            ct ? ct : "-", rq->body ? rq->body : "");
+    const char *code = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "code");
+    fprintf(logf_, "%s %s%s%s auth=%s ctype=%s %s\n", method, url, code ? "?code=" : "",
+            code ? code : "", auth_ok ? "ok" : "bad", ct ? ct : "-", rq->body ? rq->body : "");
     fflush(logf_);
     pthread_mutex_unlock(&lock);
   }
@@ -488,11 +573,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
   const char *name = strrchr(url, '/') ? strrchr(url, '/') + 1 : url;
   if (strstr(url, "/activations/")) return activation_get(c, name);
   if (!strstr(url, "/actions/")) return reply(c, 404, "{\"error\":\"not found\",\"code\":\"x\"}", NULL, NULL);
-  if (!strcmp(method, "GET")) {
-    if (!strcmp(name, "missing"))
-      return reply(c, 404, "{\"error\":\"The requested resource does not exist.\",\"code\":\"tid5\"}", NULL, NULL);
-    return reply(c, 200, "{\"name\":\"x\",\"exec\":{\"kind\":\"blackbox\",\"image\":\"localhost:5000/rbench-action:1\"}}", NULL, NULL);
-  }
+  if (!strcmp(method, "PUT")) return action_put(c, url, name);
+  if (!strcmp(name, "missing") || !late_exists(name)) return reply(c, 404, not_found, NULL, NULL);
+  if (!strcmp(method, "GET")) return action_json(c, url, name);
   return invoke(c, rq, url, name);
 }
 

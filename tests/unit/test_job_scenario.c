@@ -300,6 +300,36 @@ static void test_agent_metrics_key(void **state) {
   assert_non_null(strstr(err, "m.yaml:2:"));
 }
 
+/* target.wait_for_action: seconds from 0 (the default: no waiting); --wait-for-action wins. */
+static void test_wait_for_action_key(void **state) {
+  (void)state;
+  const char *y = "name: w\ntarget: {kind: openwhisk, wait_for_action: 600}\nruns: [{name: a}]\n";
+  struct job_scenario s;
+  char err[400] = "";
+  assert_int_equal(job_scenario_parse(y, strlen(y), "w.yaml", &s, err, sizeof err), RB_OK);
+  assert_true(s.target.wait_for_action == 600);
+  struct job_target_conf cli;
+  memset(&cli, 0, sizeof cli);
+  cli.wait_for_action = 0;
+  cli.set = JOB_TC_WAIT_FOR_ACTION;
+  job_target_conf_overlay(&s.target, &cli);
+  assert_true(s.target.wait_for_action == 0);
+  job_scenario_free(&s);
+  const char *dflt = "name: w\nruns: [{name: a}]\n";
+  assert_int_equal(job_scenario_parse(dflt, strlen(dflt), "w.yaml", &s, err, sizeof err), RB_OK);
+  assert_true(s.target.wait_for_action == 0);
+  job_scenario_free(&s);
+  const char *zero = "name: w\ntarget: {wait_for_action: 0}\nruns: [{name: a}]\n";
+  assert_int_equal(job_scenario_parse(zero, strlen(zero), "w.yaml", &s, err, sizeof err), RB_OK);
+  job_scenario_free(&s);
+  const char *bad = "name: w\ntarget: {wait_for_action: -1}\nruns: [{name: a}]\n";
+  assert_int_not_equal(job_scenario_parse(bad, strlen(bad), "w.yaml", &s, err, sizeof err), RB_OK);
+  assert_string_equal(err, "w.yaml:2:27: wait_for_action: expected a number of seconds from 0 and at most 86400");
+  const char *typo = "name: w\ntarget: {wait_for_actions: 5}\nruns: [{name: a}]\n";
+  assert_int_not_equal(job_scenario_parse(typo, strlen(typo), "w.yaml", &s, err, sizeof err), RB_OK);
+  assert_non_null(strstr(err, "agent_metrics, wait_for_action"));
+}
+
 static void test_environment_overrides(void **state) {
   (void)state;
   struct job_config c;
@@ -344,6 +374,7 @@ int main(void) {
       cmocka_unit_test(test_connections),
       cmocka_unit_test(test_envfile_layers),
       cmocka_unit_test(test_agent_metrics_key),
+      cmocka_unit_test(test_wait_for_action_key),
       cmocka_unit_test(test_environment_overrides),
       cmocka_unit_test(test_shipped_scenarios_parse),
   };
