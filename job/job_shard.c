@@ -20,7 +20,7 @@ enum rb_err job_shard_parse(const char *text, const char *what, struct job_shard
   const char *slash = strchr(text, '/');
   char left[32];
   long long i = -1, n = -1;
-  if (slash && (size_t)(slash - text) < sizeof left) {
+  if (slash && (size_t)(slash - text) < sizeof left && strspn(text, "0123456789/") == strlen(text)) {
     memcpy(left, text, (size_t)(slash - text));
     left[slash - text] = '\0';
     if (!rb_parse_ll(left, 0, (long long)JOB_SHARD_MAX, &i)) i = -1;
