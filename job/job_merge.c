@@ -254,7 +254,7 @@ static bool available(const cJSON *sec) {
 /* The shard whose Redis/agent figures stand for the run; *how says why. */
 static size_t backend_choice(const cJSON *const *docs, const size_t *order, size_t n, char *how, size_t len) {
   size_t best = SIZE_MAX;
-  double lo = INFINITY, hi = -INFINITY;
+  double lo = (double)INFINITY, hi = -(double)INFINITY;
   for (size_t k = 0; k < n; k++) {
     const cJSON *d = docs[order[k]];
     double b = numv(d, "timeline", "backend_before_ms"), a = numv(d, "timeline", "backend_after_ms");
@@ -389,7 +389,7 @@ static double sum_field(const cJSON *const *docs, const size_t *order, size_t n,
 static void merge_counts(cJSON *out, const cJSON *const *docs, const size_t *order, size_t n,
                          double successes) {
   bool complete = true;
-  double dur = 0, first = INFINITY, last = -INFINITY, last_end = -INFINITY;
+  double dur = 0, first = (double)INFINITY, last = -(double)INFINITY, last_end = -(double)INFINITY;
   const char *intr = NULL;
   for (size_t k = 0; k < n; k++) {
     const cJSON *d = docs[order[k]];

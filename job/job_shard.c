@@ -230,7 +230,7 @@ enum rb_err job_clock_probe(const char *url, const char *cafile, bool insecure,
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
   }
-  *out = (struct job_clock_offset){.lo_ms = -INFINITY, .hi_ms = INFINITY};
+  *out = (struct job_clock_offset){.lo_ms = -(double)INFINITY, .hi_ms = (double)INFINITY};
   enum rb_err rc = RB_OK;
   for (int i = 0; i < JOB_CLOCK_PROBES && rc == RB_OK; i++) {
     if (i) usleep(JOB_CLOCK_SPACING_MS * 1000);
