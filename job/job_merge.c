@@ -311,7 +311,22 @@ static void merge_backend(cJSON *out, const cJSON *const *docs, const size_t *or
     set_num(redis, "writes_per_op", per_op(numv(redis, "writes", NULL), ops));
     set_num(redis, "bytes_per_op",
             per_op(numv(redis, "net_input_bytes", NULL) + numv(redis, "net_output_bytes", NULL), ops));
-    if (n > 1) {
+    const cJSON *params = at(at(src, "scenario", NULL), "parameters", NULL);
+    const cJSON *calls = at(redis, "calls", NULL);
+    if (n > 1 && cJSON_IsObject(calls)) {
+      /* Judged again over the whole run: every shard's operations, and every shard's sampler
+       * (two INFOs each, the chosen one's first not in its window). */
+      char why[600], note[1600];
+      bool shared = job_backend_shared_from_calls(calls, strv(params, "operation", NULL),
+                                                  cJSON_IsTrue(at(params, "batching", NULL)), isnan(ops) ? -1 : ops,
+                                                  2.0 * (double)n - 1, why, sizeof why);
+      const char *old = cJSON_IsString(at(redis, "note", NULL)) ? strv(redis, "note", NULL) : NULL;
+      snprintf(note, sizeof note, "shared judged again over the merged run (every shard's operations and "
+               "samplers; connection counts not judged)%s%s%s%s", shared ? ": " : "", shared ? why : "",
+               old ? "; shard's own note: " : "", old ? old : "");
+      set_item(redis, "shared", cJSON_CreateBool(shared));
+      set_item(redis, "note", cJSON_CreateString(note));
+    } else if (n > 1) {
       const char *old = cJSON_IsString(at(redis, "note", NULL)) ? strv(redis, "note", NULL) : NULL;
       char note[1200];
       snprintf(note, sizeof note, "%s%sshared was judged by shard %zu against its own invocations only "

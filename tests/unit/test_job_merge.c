@@ -62,7 +62,9 @@ static cJSON *shard(const struct spec *s) {
   cJSON_AddStringToObject(sc, "run", "direct");
   cJSON_AddNumberToObject(sc, "repetition", 1);
   cJSON_AddNumberToObject(sc, "repetitions", 1);
-  cJSON_AddItemToObject(cJSON_AddObjectToObject(sc, "parameters"), "batching", cJSON_CreateTrue());
+  cJSON *params = cJSON_AddObjectToObject(sc, "parameters");
+  cJSON_AddTrueToObject(params, "batching");
+  cJSON_AddStringToObject(params, "operation", "set");
   cJSON_AddNumberToObject(d, "start_time_ms", 1000000);
   cJSON_AddNumberToObject(d, "duration_s", 1 + s->index);
   cJSON_AddStringToObject(d, "mode", "open");
@@ -102,7 +104,12 @@ static cJSON *shard(const struct spec *s) {
   cJSON_AddNumberToObject(redis, "commands", s->ops * 2);
   cJSON_AddNumberToObject(redis, "ops", s->ops);
   cJSON_AddNumberToObject(redis, "cpu_us_per_op", s->redis_cpu_s * 1e6 / s->ops);
-  cJSON_AddNullToObject(redis, "note");
+  cJSON_AddStringToObject(redis, "note", "3000 set commands, more than the 1000 operations the actions performed");
+  cJSON_AddTrueToObject(redis, "shared"); /* from this shard's view: the others' traffic */
+  cJSON *calls = cJSON_AddObjectToObject(redis, "calls");
+  cJSON_AddNumberToObject(calls, "set", 3000);
+  cJSON_AddNumberToObject(calls, "info", 5);
+  cJSON_AddNumberToObject(calls, "auth", 3);
   cJSON *agent = cJSON_AddObjectToObject(d, "agent");
   cJSON_AddNumberToObject(agent, "cpu_s", s->redis_cpu_s / 2);
   cJSON_AddNumberToObject(agent, "cpu_us_per_op", 0);
@@ -237,6 +244,10 @@ static void test_counts_rates_and_backend(void **state) {
   const char *note = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "merged_from"), "note")->valuestring;
   assert_non_null(strstr(note, "the figures of shard 1, whose sampling window"));
   assert_true(num(m, "timeline.backend_before_ms") == -200);
+  /* shared judged again over the whole run: 3000 sets for 3000 operations, 5 INFOs for 3 samplers */
+  assert_false(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "redis"), "shared")));
+  assert_non_null(strstr(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "redis"), "note")->valuestring,
+                         "shared judged again over the merged run"));
   assert_true(cJSON_IsTrue(cJSON_GetObjectItem(m, "complete")));
   cJSON_Delete(m);
   drop();
@@ -247,6 +258,17 @@ static void test_counts_rates_and_backend(void **state) {
   assert_true(num(m, "redis.cpu_s.total") == 3);
   note = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "merged_from"), "note")->valuestring;
   assert_non_null(strstr(note, "no shard's sampling window covers every other's; the figures of shard 2"));
+  cJSON_Delete(m);
+  drop();
+  /* another client's commands: shared, and why */
+  make(true, true);
+  cJSON *calls = cJSON_GetObjectItem(cJSON_GetObjectItem(docs[1], "redis"), "calls");
+  cJSON_AddNumberToObject(calls, "flushall", 1);
+  m = job_merge_shards((const cJSON *const *)docs, paths, N, err, sizeof err);
+  assert_non_null(m);
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "redis"), "shared")));
+  assert_non_null(strstr(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "redis"), "note")->valuestring,
+                         "1 calls of commands rbench never sends (e.g. flushall)"));
   cJSON_Delete(m);
   drop();
 }
