@@ -403,6 +403,26 @@ static void test_merge_refusals(void **state) {
   path_of(b, sizeof b, "other.json");
   write_text(b, "{\"a\": 1}\n");
   expect_refusal(a, b, "other.json: not an rbench results document");
+  /* two scenarios with one run name would be written to one path: refused */
+  path_of(dir, sizeof dir, "twoscen");
+  mkdir(dir, 0755);
+  cJSON *o = shard_doc(1, 0);
+  snprintf(p, sizeof p, "%s/a.json", dir);
+  text = cJSON_Print(o);
+  write_text(p, text);
+  free(text);
+  cJSON_ReplaceItemInObject(cJSON_GetObjectItem(o, "scenario"), "name", cJSON_CreateString("other"));
+  snprintf(p, sizeof p, "%s/b.json", dir);
+  text = cJSON_Print(o);
+  write_text(p, text);
+  free(text);
+  cJSON_Delete(o);
+  path_of(b, sizeof b, "twoscen-out");
+  char *l2 = NULL;
+  char *av[] = {NULL, "merge", dir, "-o", b, NULL};
+  assert_int_equal(run_rbench(av, NULL, 30000, &l2), 2);
+  assert_non_null(strstr(l2, "would both be written to"));
+  free(l2);
   /* -o is required */
   char *log = NULL;
   char *argv[] = {NULL, "merge", a, NULL};
