@@ -1,4 +1,4 @@
-/* job_cli.h: the compare, report and doctor subcommands (argv as after the command name). */
+/* job_cli.h: the compare, report, doctor and merge subcommands (argv as after the command name). */
 #ifndef JOB_CLI_H
 #define JOB_CLI_H
 
@@ -9,5 +9,6 @@ void job_cli_option_error(const char *cmd, int ch, char **argv);
 int job_compare_main(int argc, char **argv);
 int job_report_main(int argc, char **argv);
 int job_doctor_main(int argc, char **argv);
+int job_merge_main(int argc, char **argv);
 
 #endif

@@ -108,6 +108,10 @@ static const struct config_key {
     {"RBENCH_SERVICEACCOUNT_DIR", KEY_ELSEWHERE, 0, 0},   /* job_k8s.c */
     {"RBENCH_LOG", KEY_ELSEWHERE, 0, 0},                  /* rbench-action's log level */
     {"RBENCH_ARGS", KEY_ELSEWHERE, 0, 0},                 /* tools/bench-runner.sh */
+    {"RBENCH_SHARD", KEY_ELSEWHERE, 0, 0},                /* main.c: --shard */
+    {"RBENCH_SHARDS", KEY_ELSEWHERE, 0, 0},               /* main.c: with JOB_COMPLETION_INDEX */
+    {"RBENCH_START_AT", KEY_ELSEWHERE, 0, 0},             /* main.c: --start-at */
+    {"RBENCH_JOB_NAME", KEY_ELSEWHERE, 0, 0},             /* job_k8s.c: the ConfigMaps' label */
 #undef FIELD
 };
 #define CONFIG_KEY_COUNT (sizeof config_keys / sizeof config_keys[0])

@@ -2,6 +2,7 @@
 #include "job_hist.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #define SUB_BITS 10u                       /* 1024 sub-buckets per power of two */
@@ -73,4 +74,92 @@ uint64_t job_hist_percentile(const struct job_hist *h, double p) {
     }
   }
   return h->max;
+}
+
+double job_hist_sum(const struct job_hist *h) { return (double)h->sum; }
+
+void job_hist_merge(struct job_hist *into, const struct job_hist *from) {
+  if (!from->count) return;
+  if (into->count == 0 || from->min < into->min) into->min = from->min;
+  if (from->max > into->max) into->max = from->max;
+  into->count += from->count;
+  into->sum += from->sum;
+  for (uint32_t i = 0; i < BUCKETS; i++) into->counts[i] += from->counts[i];
+}
+
+cJSON *job_hist_to_json(const struct job_hist *h) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON *b = o ? cJSON_AddArrayToObject(o, "buckets") : NULL;
+  if (!b) {
+    cJSON_Delete(o);
+    return NULL;
+  }
+  cJSON_AddNumberToObject(o, "count", (double)h->count);
+  cJSON_AddNumberToObject(o, "min", (double)job_hist_min(h));
+  cJSON_AddNumberToObject(o, "max", (double)h->max);
+  cJSON_AddNumberToObject(o, "sum", (double)h->sum);
+  uint32_t prev = 0;
+  bool first = true;
+  for (uint32_t i = 0; i < BUCKETS; i++) {
+    if (!h->counts[i]) continue;
+    cJSON_AddItemToArray(b, cJSON_CreateNumber((double)(first ? i : i - prev)));
+    cJSON_AddItemToArray(b, cJSON_CreateNumber((double)h->counts[i]));
+    prev = i;
+    first = false;
+  }
+  /* cJSON_AddItemToObject puts "buckets" first; move it last, after the scalars. */
+  cJSON_DetachItemViaPointer(o, b);
+  cJSON_AddItemToObject(o, "buckets", b);
+  return o;
+}
+
+/* A non-negative integer below 2^53 from a JSON number. */
+static bool count_of(const cJSON *v, uint64_t *out) {
+  if (!cJSON_IsNumber(v)) return false;
+  double d = v->valuedouble;
+  if (!(d >= 0 && d < 9007199254740992.0) || d != floor(d)) return false;
+  *out = (uint64_t)d;
+  return true;
+}
+
+static struct job_hist *hist_fail(struct job_hist *h, char *err, size_t errlen, const char *why) {
+  if (err && errlen) snprintf(err, errlen, "histogram: %s", why);
+  job_hist_destroy(h);
+  return NULL;
+}
+
+struct job_hist *job_hist_from_json(const cJSON *o, char *err, size_t errlen) {
+  struct job_hist *h = job_hist_create();
+  if (!h) return hist_fail(h, err, errlen, "out of memory");
+  uint64_t count = 0, min = 0, max = 0;
+  const cJSON *sum = cJSON_GetObjectItemCaseSensitive(o, "sum");
+  const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "buckets");
+  if (!count_of(cJSON_GetObjectItemCaseSensitive(o, "count"), &count) ||
+      !count_of(cJSON_GetObjectItemCaseSensitive(o, "min"), &min) ||
+      !count_of(cJSON_GetObjectItemCaseSensitive(o, "max"), &max) || !cJSON_IsNumber(sum) ||
+      !(sum->valuedouble >= 0) || !cJSON_IsArray(b))
+    return hist_fail(h, err, errlen, "needs count, min, max, sum (non-negative integers) and buckets");
+  int n = cJSON_GetArraySize(b);
+  if (n % 2) return hist_fail(h, err, errlen, "buckets must hold (index, count) pairs");
+  uint64_t idx = 0, seen = 0;
+  const cJSON *it = b->child;
+  for (int i = 0; i < n; i += 2) {
+    uint64_t d = 0, c = 0;
+    if (!count_of(it, &d) || !count_of(it->next, &c) || c == 0 || (i > 0 && d == 0))
+      return hist_fail(h, err, errlen, "a bucket is not an (index gap > 0, count > 0) pair");
+    idx = i ? idx + d : d;
+    if (idx >= BUCKETS) return hist_fail(h, err, errlen, "a bucket index is out of range");
+    if (seen + c < seen) return hist_fail(h, err, errlen, "the counts overflow");
+    h->counts[idx] = c;
+    seen += c;
+    it = it->next->next;
+  }
+  if (seen != count) return hist_fail(h, err, errlen, "the bucket counts do not add up to count");
+  if (count && (min > max || job_hist_index(min) > job_hist_index(max)))
+    return hist_fail(h, err, errlen, "min is above max");
+  h->count = count;
+  h->min = count ? min : 0;
+  h->max = count ? max : 0;
+  h->sum = (long double)sum->valuedouble;
+  return h;
 }

@@ -8,6 +8,9 @@
 #ifndef JOB_HIST_H
 #define JOB_HIST_H
 
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct job_hist;
@@ -24,6 +27,22 @@ double job_hist_mean(const struct job_hist *h);
 /* Nearest-rank percentile (p in [0,100]): the highest value equivalent to the bucket holding
  * the sample of rank ceil(p/100 n), never above max. 0 when empty. */
 uint64_t job_hist_percentile(const struct job_hist *h, double p);
+
+/* ---- the document's sparse encoding (docs/results.md, "Histograms") ----
+ * {"count": n, "min": v, "max": v, "sum": s, "buckets": [i0, c0, d1, c1, ...]}: the non-empty
+ * buckets in ascending order, each as (index gap from the previous non-empty bucket, or the
+ * index itself for the first; count). Values in the unit the caller recorded (µs). */
+#define JOB_HIST_ENCODING "rbench-log-linear-1024"
+#define JOB_HIST_MAX_RELATIVE_ERROR (1.0 / 1024.0)
+
+/* The encoding of h (owned by the caller); NULL on allocation failure. */
+cJSON *job_hist_to_json(const struct job_hist *h);
+/* Decodes and validates (indices in range and ascending, counts adding up, min <= max); NULL
+ * with err saying what is wrong. */
+struct job_hist *job_hist_from_json(const cJSON *o, char *err, size_t errlen);
+/* Adds every value of from to into (as if recorded there). */
+void job_hist_merge(struct job_hist *into, const struct job_hist *from);
+double job_hist_sum(const struct job_hist *h);
 
 /* Bucket index of v and the range [lo, hi] of values that share it (exposed for tests). */
 uint32_t job_hist_index(uint64_t v);

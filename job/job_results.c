@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,7 @@ static const char *const metric_names[M_COUNT] = {"execution_time_ms", "service_
                                                   "duration_ms", "wait_time_ms",
                                                   "init_time_ms", "action_elapsed_ms"};
 
-#define MESSAGES_PER_KIND 8
+#define MESSAGES_PER_KIND JOB_RESULTS_MESSAGES_PER_KIND
 #define SPOOL_BUFFER (1u << 20)      /* raw records buffered before a forced write */
 #define SPOOL_IDLE_FLUSH (32u << 10) /* written when the runner has time, from this much */
 
@@ -48,6 +49,7 @@ struct job_results {
   uint64_t lines;
   const char *const *secrets;
   struct samples m[M_COUNT];
+  struct job_hist *h[M_COUNT]; /* the same samples, mergeable (the document's "histograms") */
   struct job_hist *lag;
   struct kind_stats kinds[JOB_OUTCOME_COUNT];
   uint64_t done, failed, measured, measured_ok, cold_starts, polled;
@@ -62,7 +64,10 @@ static bool samples_reserve(struct samples *s, size_t n) {
   return s->v != NULL;
 }
 
-static void samples_push(struct samples *s, double us) {
+/* One sample of metric m (µs; negative: unknown, not recorded), into its array and its
+ * histogram alike. */
+static void record(struct job_results *r, int m, double us) {
+  struct samples *s = &r->m[m];
   if (us < 0) return;
   if (s->n == s->cap) {
     size_t cap = s->cap * 2;
@@ -71,7 +76,8 @@ static void samples_push(struct samples *s, double us) {
     s->v = v;
     s->cap = cap;
   }
-  s->v[s->n++] = us > 4294967295.0 ? UINT32_MAX : (uint32_t)(us + 0.5);
+  s->v[s->n] = us > 4294967295.0 ? UINT32_MAX : (uint32_t)(us + 0.5);
+  job_hist_record(r->h[m], s->v[s->n++]);
 }
 
 struct job_results *job_results_create(const char *out_path, uint64_t planned,
@@ -82,6 +88,7 @@ struct job_results *job_results_create(const char *out_path, uint64_t planned,
   r->secrets = secrets;
   r->lag = job_hist_create();
   bool ok = r->lag != NULL;
+  for (int i = 0; i < M_COUNT && ok; i++) ok = (r->h[i] = job_hist_create()) != NULL;
   /* Reserve for the planned run (no doubling waste), but at most 4M samples up front: a
    * long --duration grows the arrays as it goes. */
   size_t reserve = planned > (4u << 20) ? (4u << 20) : (size_t)planned;
@@ -112,7 +119,10 @@ void job_results_destroy(struct job_results *r) {
   if (r->spool) fclose(r->spool);
   free(r->spool_buf); /* after fclose: it is the spool's buffer */
   if (r->spool_path[0]) unlink(r->spool_path);
-  for (int i = 0; i < M_COUNT; i++) free(r->m[i].v);
+  for (int i = 0; i < M_COUNT; i++) {
+    free(r->m[i].v);
+    job_hist_destroy(r->h[i]);
+  }
   job_hist_destroy(r->lag);
   free(r);
 }
@@ -156,12 +166,12 @@ enum rb_err job_results_add(struct job_results *r, struct job_record *rec) {
   if (rec->cold_start) r->cold_starts++;
   if (rec->outcome == JOB_OK) {
     r->measured_ok++;
-    samples_push(&r->m[M_EXEC], (double)(rec->end_us - rec->intended_us));
-    samples_push(&r->m[M_SERVICE], (double)(rec->end_us - rec->sent_us));
-    samples_push(&r->m[M_DURATION], rec->duration_ms * 1000.0);
-    samples_push(&r->m[M_WAIT], rec->wait_ms * 1000.0);
-    samples_push(&r->m[M_INIT], rec->init_ms * 1000.0);
-    samples_push(&r->m[M_ACTION], rec->action_elapsed_us);
+    record(r, M_EXEC, (double)(rec->end_us - rec->intended_us));
+    record(r, M_SERVICE, (double)(rec->end_us - rec->sent_us));
+    record(r, M_DURATION, rec->duration_ms * 1000.0);
+    record(r, M_WAIT, rec->wait_ms * 1000.0);
+    record(r, M_INIT, rec->init_ms * 1000.0);
+    record(r, M_ACTION, rec->action_elapsed_us);
   }
   return ferror(r->spool) ? RB_ERR_IO : RB_OK;
 }
@@ -197,18 +207,23 @@ static cJSON *summary_ms(uint64_t count, uint64_t p50, uint64_t p90, uint64_t p9
   return o;
 }
 
+cJSON *job_results_samples_summary(uint64_t *values, size_t n) {
+  struct rb_summary sum;
+  rb_summary_compute(values, n, &sum);
+  return summary_ms(sum.count, sum.p50, sum.p90, sum.p99, sum.min, sum.max, sum.mean);
+}
+
 /* Exact nearest-rank summary of a sample array (converted one metric at a time). */
 static cJSON *samples_json(const struct samples *s) {
   uint64_t *v = malloc((s->n ? s->n : 1) * sizeof *v);
   if (!v) return NULL;
   for (size_t i = 0; i < s->n; i++) v[i] = s->v[i];
-  struct rb_summary sum;
-  rb_summary_compute(v, s->n, &sum);
+  cJSON *o = job_results_samples_summary(v, s->n);
   free(v);
-  return summary_ms(sum.count, sum.p50, sum.p90, sum.p99, sum.min, sum.max, sum.mean);
+  return o;
 }
 
-static cJSON *lag_json(const struct job_hist *h) {
+cJSON *job_results_hist_summary(const struct job_hist *h) {
   return summary_ms(job_hist_count(h), job_hist_percentile(h, 50), job_hist_percentile(h, 90),
                     job_hist_percentile(h, 99), job_hist_min(h), job_hist_max(h),
                     job_hist_mean(h));
@@ -323,6 +338,48 @@ static void add_counts(cJSON *o, const struct job_results *r, const struct job_r
   cJSON_AddNumberToObject(o, "cold_starts", (double)r->cold_starts);
 }
 
+/* When the sends and replies happened, in ms from start_time_ms: what `rbench merge` needs to
+ * compute rates over the union of several shards' sends. */
+static void add_timeline(cJSON *o, const struct job_results *r, const struct job_run_info *in) {
+  cJSON *t = cJSON_AddObjectToObject(o, "timeline");
+  if (in->sent) {
+    cJSON_AddNumberToObject(t, "first_send_ms", round(in->first_sent_s * 1e6) / 1e3);
+    cJSON_AddNumberToObject(t, "last_send_ms", round(in->last_sent_s * 1e6) / 1e3);
+  } else {
+    cJSON_AddNullToObject(t, "first_send_ms");
+    cJSON_AddNullToObject(t, "last_send_ms");
+  }
+  if (r->done) cJSON_AddNumberToObject(t, "last_end_ms", (double)r->last_end_us / 1e3);
+  else cJSON_AddNullToObject(t, "last_end_ms");
+  cJSON_AddNumberToObject(t, "backend_before_ms", round(in->backend_before_ms * 1e3) / 1e3);
+  cJSON_AddNumberToObject(t, "backend_after_ms", round(in->backend_after_ms * 1e3) / 1e3);
+}
+
+/* Every latency distribution as a mergeable histogram (docs/results.md, "Histograms"). */
+static cJSON *histograms_json(const struct job_results *r, const struct job_run_info *in) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "encoding", JOB_HIST_ENCODING);
+  cJSON_AddStringToObject(o, "unit", "us");
+  cJSON_AddNumberToObject(o, "max_relative_error", JOB_HIST_MAX_RELATIVE_ERROR);
+  cJSON_AddItemToObject(o, metric_names[M_EXEC], job_hist_to_json(r->h[M_EXEC]));
+  cJSON_AddItemToObject(o, metric_names[M_SERVICE], job_hist_to_json(r->h[M_SERVICE]));
+  if (!in->closed) cJSON_AddItemToObject(o, "schedule_lag_ms", job_hist_to_json(r->lag));
+  for (int i = M_DURATION; i < M_COUNT; i++) cJSON_AddItemToObject(o, metric_names[i], job_hist_to_json(r->h[i]));
+  return o;
+}
+
+static cJSON *shard_json(const struct job_run_info *in) {
+  cJSON *o = cJSON_CreateObject();
+  int64_t start_ms = in->start_epoch_us / 1000;
+  char key[17];
+  job_shard_run_key(in->scenario, in->params, in->repetition, start_ms, in->shard->count, key);
+  cJSON_AddNumberToObject(o, "index", in->shard->index);
+  cJSON_AddNumberToObject(o, "count", in->shard->count);
+  cJSON_AddNumberToObject(o, "start_at_ms", (double)start_ms);
+  cJSON_AddStringToObject(o, "run_key", key);
+  return o;
+}
+
 cJSON *job_results_summary(struct job_results *r, const struct job_run_info *in) {
   cJSON *o = cJSON_CreateObject();
   if (!o) return NULL;
@@ -342,7 +399,7 @@ cJSON *job_results_summary(struct job_results *r, const struct job_run_info *in)
   cJSON_AddItemToObject(o, "execution_time_ms", samples_json(&r->m[M_EXEC]));
   cJSON_AddItemToObject(o, "service_time_ms", samples_json(&r->m[M_SERVICE]));
   if (in->closed) cJSON_AddNullToObject(o, "schedule_lag_ms");
-  else cJSON_AddItemToObject(o, "schedule_lag_ms", lag_json(r->lag));
+  else cJSON_AddItemToObject(o, "schedule_lag_ms", job_results_hist_summary(r->lag));
   cJSON *srv = cJSON_AddObjectToObject(o, "server");
   for (int i = M_DURATION; i < M_COUNT; i++)
     cJSON_AddItemToObject(srv, metric_names[i], samples_json(&r->m[i]));
@@ -350,6 +407,9 @@ cJSON *job_results_summary(struct job_results *r, const struct job_run_info *in)
   for (const cJSON *it = in->server_side ? in->server_side->child : NULL; it; it = it->next)
     cJSON_AddItemToObject(o, it->string, cJSON_Duplicate(it, true));
   if (in->sweep) cJSON_AddItemToObject(o, "sweep", cJSON_Duplicate(in->sweep, true));
+  add_timeline(o, r, in);
+  cJSON_AddItemToObject(o, "histograms", histograms_json(r, in));
+  if (in->shard && in->shard->count) cJSON_AddItemToObject(o, "shard", shard_json(in));
   return o;
 }
 

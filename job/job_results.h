@@ -19,6 +19,7 @@
 #include "job_params.h"
 #include "job_record.h"
 #include "job_scenario.h"
+#include "job_shard.h"
 #include "rb_error.h"
 
 #define JOB_SCHEMA_VERSION 1
@@ -40,6 +41,9 @@ struct job_run_info {
   uint64_t connections_before;     /* connections opened before the schedule started */
   uint64_t connections_during;     /* ... and while it ran */
   double first_sent_s, last_sent_s; /* send times of the first and last invocation */
+  double last_end_s;               /* the last reply's end (0: none) */
+  const struct job_shard *shard;   /* --shard I/N (count > 0), or NULL */
+  double backend_before_ms, backend_after_ms; /* when Redis and the agent were sampled */
   bool closed;                     /* closed loop: no intended rate, late or held starts */
   bool complete;
   const char *interrupted_by;      /* "SIGTERM", "SIGINT" or NULL */
@@ -81,6 +85,15 @@ cJSON *job_results_summary(struct job_results *r, const struct job_run_info *inf
 /* Writes summary + raw_results to out_path through a temporary file and rename. */
 enum rb_err job_results_write(struct job_results *r, const struct job_run_info *info, char *err,
                               size_t errlen);
+
+/* The summary object of a metric ({p50 p90 p99 min max mean count}, ms) from samples in µs
+ * (exact, nearest rank; values is sorted in place), or from a histogram of µs. */
+cJSON *job_results_samples_summary(uint64_t *values, size_t n);
+struct job_hist;
+cJSON *job_results_hist_summary(const struct job_hist *h);
+
+/* Error messages kept per kind in errors_by_kind (more distinct ones: other_messages). */
+#define JOB_RESULTS_MESSAGES_PER_KIND 8
 
 /* Writes text to path atomically (temporary file in the same directory, fsync, rename). */
 enum rb_err job_write_atomic(const char *path, const char *text, size_t len, char *err,

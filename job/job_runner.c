@@ -39,6 +39,7 @@ struct runner {
   struct job_inv *live; /* invocations in flight (doubly linked) */
   uint64_t sockets_at_start; /* connections opened before the schedule (preflight, warm-up) */
   long long in_flight_limit; /* max_in_flight, or fewer connections (openwhisk) */
+  int64_t backend_before_us, backend_after_us; /* wall times of the backend samples */
 };
 
 static void live_add(struct runner *r, struct job_inv *inv) {
@@ -98,7 +99,8 @@ static void send_one(struct runner *r, uint64_t k, uint64_t due, uint64_t now) {
 static void progress(struct runner *r, uint64_t now, bool final) {
   if (r->rq->progress == JOB_PROGRESS_OFF || (!final && now < r->next_progress_ns)) return;
   r->next_progress_ns = now + r->progress_every_ns;
-  struct job_progress p = {.planned = r->sched.total == UINT64_MAX ? 0 : r->sched.total, .sent = r->sched.next,
+  struct job_progress p = {.planned = r->sched.total == UINT64_MAX ? 0 : job_shard_share(r->rq->shard, r->sched.total),
+                           .sent = r->sched.sent,
                            .done = job_results_done(r->results),
                            .errors = job_results_failed(r->results),
                            .elapsed_s = now > r->start_ns ? (double)(now - r->start_ns) / 1e9 : 0,
@@ -174,6 +176,12 @@ static int loop(struct runner *r) {
   return stopped_by;
 }
 
+/* Open loop: the sent invocations of this shard due in the warm-up (k < warmup_count). */
+static uint64_t warmup_sent(const struct runner *r) {
+  uint64_t w = job_shard_share(r->rq->shard, r->warmup_count);
+  return w < r->sched.sent ? w : r->sched.sent;
+}
+
 static void fill_info(struct runner *r, struct job_run_info *in, int stopped_by) {
   const struct job_run_request *rq = r->rq;
   uint64_t end = r->last_end_ns > r->last_sent_ns ? r->last_end_ns : rb_clock_mono_ns();
@@ -190,13 +198,12 @@ static void fill_info(struct runner *r, struct job_run_info *in, int stopped_by)
       .start_epoch_us = r->start_wall_us,
       .elapsed_us = end > r->start_ns ? (end - r->start_ns) / 1000 : 0,
       /* a closed loop for a duration planned what it sent */
-      .planned = r->sched.total == UINT64_MAX ? r->sched.next : r->sched.total,
-      .sent = r->sched.next,
+      .planned = r->sched.total == UINT64_MAX ? r->sched.sent : job_shard_share(rq->shard, r->sched.total),
+      .sent = r->sched.sent,
       .late = r->sched.late,
       .held = r->sched.held,
       .unsent = job_sched_unsent(&r->sched),
-      .warmup = r->closed ? r->warmup_sent
-                          : r->warmup_count < r->sched.next ? r->warmup_count : r->sched.next,
+      .warmup = r->closed ? r->warmup_sent : warmup_sent(r),
       .closed = r->closed,
       .late_threshold_us = LATE_THRESHOLD_NS / 1000,
       .first_sent_s = r->first_sent_ns ? (double)(r->first_sent_ns - r->start_ns) / 1e9 : 0,
@@ -206,6 +213,10 @@ static void fill_info(struct runner *r, struct job_run_info *in, int stopped_by)
       .connections_before = r->sockets_at_start,
       .connections_during = hs.sockets - r->sockets_at_start,
       .sweep = rq->sweep,
+      .last_end_s = r->last_end_ns > r->start_ns ? (double)(r->last_end_ns - r->start_ns) / 1e9 : 0,
+      .shard = rq->shard && rq->shard->count ? rq->shard : NULL,
+      .backend_before_ms = (double)(r->backend_before_us - r->start_wall_us) / 1e3,
+      .backend_after_ms = (double)(r->backend_after_us - r->start_wall_us) / 1e3,
       .complete = stopped_by == 0,
       .interrupted_by = stopped_by ? signal_name(stopped_by) : NULL};
 }
@@ -246,6 +257,32 @@ static enum job_exit publish(struct runner *r, struct job_run_info *in, char *er
   return JOB_EXIT_OK;
 }
 
+/* Fixes the start: invocation 0 is due START_DELAY after setup, or at the agreed --start-at
+ * instant (refused when that is more than JOB_START_LATE_TOLERANCE_US in the past). */
+static bool start_instant(struct runner *r, char *err, size_t errlen) {
+  uint64_t mono = rb_clock_mono_ns();
+  int64_t wall = rb_clock_wall_us();
+  if (!r->rq->start_at_us) {
+    r->start_ns = mono + START_DELAY_NS;
+    r->start_wall_us = wall + START_DELAY_NS / 1000;
+    return true;
+  }
+  int64_t ahead_us = r->rq->start_at_us - wall;
+  if (ahead_us < -JOB_START_LATE_TOLERANCE_US) {
+    rb_errorf(RB_ERR_RANGE, err, errlen,
+              "run %s: the start instant (--start-at) was %.3f s ago, more than the %.0f s allowed: "
+              "its invocations would go out late in a burst; give a later --start-at",
+              r->rq->params->name, (double)-ahead_us / 1e6, JOB_START_LATE_TOLERANCE_US / 1e6);
+    return false;
+  }
+  if (ahead_us < 0 && (uint64_t)(-ahead_us) * 1000 > mono) ahead_us = -(int64_t)(mono / 1000);
+  r->start_ns = ahead_us >= 0 ? mono + (uint64_t)ahead_us * 1000 : mono - (uint64_t)(-ahead_us) * 1000;
+  r->start_wall_us = r->rq->start_at_us;
+  if (ahead_us > 1000000)
+    rb_info("run %s: waiting %.1f s for the start instant", r->rq->params->name, (double)ahead_us / 1e6);
+  return true;
+}
+
 enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_t errlen) {
   struct runner r = {.rq = rq};
   const struct job_config *c = rq->config;
@@ -281,14 +318,19 @@ enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_
   /* Before the start instant is fixed, so the samples' time does not count against the
    * schedule. */
   struct job_backend_sampler bs;
+  r.backend_before_us = rb_clock_wall_us();
   job_backend_begin(&bs, c, rq->target->agent_metrics[0] ? rq->target->agent_metrics
                                                          : c->agent_metrics_url,
                     rq->params->batching);
   r.tty = rq->progress == JOB_PROGRESS_TTY || (rq->progress == JOB_PROGRESS_AUTO && isatty(2));
   r.progress_every_ns = r.tty ? 250000000u : 5000000000u;
   r.warmup_count = (uint64_t)job_params_warmup_count(rq->params);
-  r.start_ns = rb_clock_mono_ns() + START_DELAY_NS;
-  r.start_wall_us = rb_clock_wall_us() + START_DELAY_NS / 1000;
+  if (!start_instant(&r, err, errlen)) {
+    job_results_destroy(r.results);
+    r.target->destroy(r.target);
+    job_http_destroy(r.http);
+    return JOB_EXIT_CONFIG;
+  }
   r.next_progress_ns = r.start_ns + r.progress_every_ns;
   if (r.closed) {
     const struct job_params *p = rq->params;
@@ -299,10 +341,12 @@ enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_
   } else {
     job_sched_init(&r.sched, r.start_ns, rq->params->rate, planned, (uint32_t)r.in_flight_limit,
                    LATE_THRESHOLD_NS);
+    if (rq->shard && rq->shard->count > 1) job_sched_shard(&r.sched, rq->shard->index, rq->shard->count);
   }
   job_http_set_pump(r.http, pump_hook, &r);
   int stopped_by = loop(&r);
   progress(&r, rb_clock_mono_ns(), true);
+  r.backend_after_us = rb_clock_wall_us();
   cJSON *side = server_side(&r, &bs);
   struct job_run_info in;
   fill_info(&r, &in, stopped_by);

@@ -16,6 +16,7 @@
 #include "job_config.h"
 #include "job_params.h"
 #include "job_scenario.h"
+#include "job_shard.h"
 
 enum job_progress_mode { JOB_PROGRESS_AUTO, JOB_PROGRESS_TTY, JOB_PROGRESS_PLAIN, JOB_PROGRESS_OFF };
 
@@ -40,7 +41,13 @@ struct job_run_request {
   volatile sig_atomic_t *stop;           /* signal number when asked to stop */
   const char *configmap;                 /* --results-configmap NAME or NULL */
   const cJSON *sweep;                    /* a sweep step's "sweep" field (borrowed) or NULL */
+  const struct job_shard *shard;         /* --shard I/N, or NULL / count 0: the whole schedule */
+  int64_t start_at_us;                   /* the agreed start instant (epoch µs), 0: now */
 };
+
+/* How far in the past a --start-at may be before the run is refused (its invocations would
+ * otherwise go out as a burst of late sends). */
+#define JOB_START_LATE_TOLERANCE_US 1000000
 
 /* Runs it; returns a job_exit code. err describes failures. */
 enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_t errlen);

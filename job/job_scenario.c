@@ -1,6 +1,8 @@
 /* job_scenario.c: the YAML scenario parser (libyaml document API, every error located). */
 #include "job_scenario.h"
 
+#include "job_shard.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -404,6 +406,12 @@ static enum rb_err top_scalar(struct sp *s, struct job_scenario *sc, const char 
     return RB_OK;
   }
   const char *x = v->type == YAML_SCALAR_NODE ? scalar(v) : "";
+  if (!strcmp(key, "start_at")) {
+    char msg[300];
+    if (v->type != YAML_SCALAR_NODE || job_time_parse(x, "start_at", &sc->start_at_us, msg, sizeof msg) != RB_OK)
+      return fail_at(s, v, "%s%s", v->type == YAML_SCALAR_NODE ? msg : "start_at: expected an instant", "");
+    return RB_OK;
+  }
   if (!strcmp(key, "strict")) {
     if (quoted(v) || (strcmp(x, "true") && strcmp(x, "false")))
       return fail_at(s, v, "strict: expected true or false%s%s", "", "");
@@ -433,12 +441,13 @@ static enum rb_err top_level(struct sp *s, struct job_scenario *sc, const yaml_n
     else if (!strcmp(key, "defaults")) rc = params_map(s, &sc->defaults, v, "defaults", false);
     else if (!strcmp(key, "runs")) runs = v;
     else if (!strcmp(key, "name") || !strcmp(key, "description") || !strcmp(key, "repetitions") ||
-             !strcmp(key, "seed") || !strcmp(key, "order") || !strcmp(key, "strict"))
+             !strcmp(key, "seed") || !strcmp(key, "order") || !strcmp(key, "strict") ||
+             !strcmp(key, "start_at"))
       rc = top_scalar(s, sc, key, v);
     else
       rc = unknown_key(s, k, "the scenario",
                        "name, description, target, defaults, runs, repetitions, order, seed, "
-                       "strict");
+                       "strict, start_at");
   }
   if (rc != RB_OK) return rc;
   if (!sc->name[0]) return fail_at(s, root, "missing required key 'name'%s%s", "", "");

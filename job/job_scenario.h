@@ -57,6 +57,7 @@ struct job_scenario {
   enum job_order order;    /* interleaved */
   unsigned long long seed; /* 1 */
   bool strict;             /* strict: true, as --strict (unknown env keys are errors) */
+  int64_t start_at_us;     /* start_at: the agreed start instant (epoch µs), 0: none */
 };
 
 void job_target_conf_defaults(struct job_target_conf *t);

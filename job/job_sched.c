@@ -8,6 +8,7 @@ void job_sched_init(struct job_sched *s, uint64_t start_ns, double rate, uint64_
   *s = (struct job_sched){.start_ns = start_ns,
                           .rate = rate,
                           .total = total,
+                          .step = 1,
                           .max_in_flight = max_in_flight ? max_in_flight : 1,
                           .late_threshold_ns = late_threshold_ns};
 }
@@ -16,9 +17,15 @@ void job_sched_init_closed(struct job_sched *s, uint64_t start_ns, uint64_t tota
                            uint32_t concurrency, uint64_t end_ns) {
   *s = (struct job_sched){.start_ns = start_ns,
                           .total = total,
+                          .step = 1,
                           .max_in_flight = concurrency ? concurrency : 1,
                           .closed = true,
                           .end_ns = end_ns};
+}
+
+void job_sched_shard(struct job_sched *s, uint64_t index, uint64_t count) {
+  s->next = index;
+  s->step = count ? count : 1;
 }
 
 bool job_sched_finished(const struct job_sched *s) { return s->stopped || s->next >= s->total; }
@@ -73,7 +80,8 @@ void job_sched_sent(struct job_sched *s, uint64_t now_ns) {
     uint64_t due = job_sched_due(s, s->next);
     if (now_ns > due && now_ns - due > s->late_threshold_ns) s->late++;
   }
-  s->next++;
+  s->next += s->step;
+  s->sent++;
   s->in_flight++;
   s->holding = false;
 }
@@ -86,5 +94,6 @@ void job_sched_stop(struct job_sched *s) { s->stopped = true; }
 
 uint64_t job_sched_unsent(const struct job_sched *s) {
   if (s->closed && s->total == UINT64_MAX) return 0;
-  return s->total > s->next ? s->total - s->next : 0;
+  if (s->next >= s->total) return 0;
+  return (s->total - s->next + s->step - 1) / s->step; /* this shard's k still to send */
 }

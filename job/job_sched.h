@@ -31,7 +31,9 @@ struct job_sched {
   uint32_t max_in_flight;     /* >= 1 */
   uint64_t late_threshold_ns; /* a send later than this after its due time is a late start */
   /* state */
-  uint64_t next;         /* index of the next invocation to send */
+  uint64_t next;         /* index of the next invocation to send (k of the unsharded schedule) */
+  uint64_t step;         /* 1, or N for shard k mod N (job_sched_shard) */
+  uint64_t sent;         /* invocations sent */
   uint32_t in_flight;    /* sent and not yet finished */
   uint64_t late;         /* sends later than late_threshold_ns after their due time */
   uint64_t held;         /* invocations that were due while max_in_flight were in flight */
@@ -53,6 +55,10 @@ void job_sched_init(struct job_sched *s, uint64_t start_ns, double rate, uint64_
  * sent before start_ns. */
 void job_sched_init_closed(struct job_sched *s, uint64_t start_ns, uint64_t total,
                            uint32_t concurrency, uint64_t end_ns);
+
+/* Makes s send only shard `index` of `count`: invocations k with k mod count == index, each
+ * at its unsharded due time. Call right after job_sched_init (open loop only). */
+void job_sched_shard(struct job_sched *s, uint64_t index, uint64_t count);
 
 /* True when nothing is left to send: all sent, stopped, or (closed) the end time passed at
  * the last job_sched_next. */

@@ -17,6 +17,7 @@
 #include "job_k8s.h"
 #include "job_runner.h"
 #include "job_scenario.h"
+#include "job_shard.h"
 #include "job_sweep.h"
 #include "rb_log.h"
 #include "rb_str.h"
@@ -71,7 +72,19 @@ static void usage_run(FILE *out) {
     "      --drain-timeout S     seconds to wait for in-flight work on SIGINT/SIGTERM (10)\n"
     "      --agent-metrics URL   the batching agent's /metrics, sampled before and after each\n"
     "                            batched run (default: BATCHING_AGENT_METRICS_URL)\n"
-    "      --results-configmap NAME  also publish results to this ConfigMap (in a pod)\n"
+    "      --results-configmap NAME  also publish results to this ConfigMap (in a pod)\n");
+  fprintf(out,
+    "      --shard I/N           send only shard I of N of the schedule: invocations k with\n"
+    "                            k mod N == I, at their unsharded times (also RBENCH_SHARD=I/N,\n"
+    "                            or JOB_COMPLETION_INDEX=I with RBENCH_SHARDS=N); outputs get\n"
+    "                            .shard-I-of-N / -shard-I; combine with rbench merge\n"
+    "      --start-at T          invocation 0 is due at T: epoch seconds or RFC 3339 (also\n"
+    "                            RBENCH_START_AT, the scenario's start_at); needed with N > 1\n"
+    "      --start-gap S         sharded plans of several runs: each starts S seconds after the\n"
+    "                            previous one's schedule ends (5)\n"
+    "      --clock-tolerance-ms MS  with --start-at: refuse when this machine's clock is off by\n"
+    "                            more than MS from the OpenWhisk host's (or the Kubernetes API\n"
+    "                            server's) Date header (500)\n"
     "      --progress MODE       auto, tty, plain or off (auto)\n"
     "      --realtime            run rbench itself as a real-time process (SCHED_FIFO; needs\n"
     "                            CAP_SYS_NICE): keeps the schedule on a busy machine\n"
@@ -88,6 +101,7 @@ static void usage(FILE *out) {
     "  run       invoke the action at a fixed rate and record every invocation\n"
     "  compare   compare two results (A.json B.json): table, significance, --json\n"
     "  report    one self-contained HTML report (or --svg) from results files\n"
+    "  merge     combine the shards of a scale-out run (--shard) into one results document\n"
     "  doctor    check Redis, the agent, the OpenWhisk host, key and action\n"
     "\n"
     "  rbench COMMAND --help for its options; rbench --version.\n");
@@ -95,7 +109,8 @@ static void usage(FILE *out) {
 
 enum { O_TARGET = 256, O_ACTION, O_INSECURE, O_ACTION_BIN, O_OUTPUT, O_ENV, O_REPS, O_SEED,
        O_REQ_TIMEOUT, O_POLL_TIMEOUT, O_DRAIN_TIMEOUT, O_CONFIGMAP, O_PROGRESS, O_LOG, O_HELP,
-       O_BATCHING, O_PARAM, O_POOL, O_RUNS, O_REALTIME, O_STRICT, O_AGENT_METRICS };
+       O_BATCHING, O_PARAM, O_POOL, O_RUNS, O_REALTIME, O_STRICT, O_AGENT_METRICS, O_SHARD,
+       O_START_AT, O_START_GAP, O_CLOCK_TOL };
 
 struct run_cli {
   const char *scenario_path;
@@ -113,6 +128,12 @@ struct run_cli {
   enum job_progress_mode progress;
   bool realtime;
   bool strict; /* unknown REDIS_*, BATCHING_AGENT_*, OPENWHISK_*, RBENCH_* keys are errors */
+  const char *shard_text;    /* --shard I/N as given */
+  const char *start_at_text; /* --start-at T as given */
+  double start_gap_s;        /* --start-gap */
+  double clock_tolerance_ms; /* --clock-tolerance-ms */
+  struct job_shard shard;    /* resolved: --shard, RBENCH_SHARD, JOB_COMPLETION_INDEX */
+  int64_t start_at_us;       /* resolved: --start-at, RBENCH_START_AT, start_at; 0: none */
 };
 
 /* Long options that map to a job_params field: name in the table with '-' for '_'. */
@@ -132,6 +153,9 @@ static const struct option run_opts[] = {
     {"runs", required_argument, NULL, O_RUNS}, {"realtime", no_argument, NULL, O_REALTIME},
     {"strict", no_argument, NULL, O_STRICT},
     {"agent-metrics", required_argument, NULL, O_AGENT_METRICS},
+    {"shard", required_argument, NULL, O_SHARD}, {"start-at", required_argument, NULL, O_START_AT},
+    {"start-gap", required_argument, NULL, O_START_GAP},
+    {"clock-tolerance-ms", required_argument, NULL, O_CLOCK_TOL},
     {"rate", required_argument, NULL, O_PARAM}, {"invocations", required_argument, NULL, O_PARAM},
     {"duration", required_argument, NULL, O_PARAM}, {"warmup", required_argument, NULL, O_PARAM},
     {"ops", required_argument, NULL, O_PARAM}, {"operation", required_argument, NULL, O_PARAM},
@@ -236,6 +260,25 @@ static bool run_option(struct run_cli *c, int ch, int idx) {
       c->tover.set |= JOB_TC_POOL_SIZE;
       return true;
     case O_PARAM: return set_param(c, run_opts[idx].name, optarg);
+    case O_SHARD: c->shard_text = optarg; return true;
+    case O_START_AT: c->start_at_text = optarg; return true;
+    case O_START_GAP: {
+      char *end = NULL;
+      c->start_gap_s = strtod(optarg, &end);
+      if (!*optarg || *end || !(c->start_gap_s >= 0 && c->start_gap_s <= 86400)) {
+        fprintf(stderr, "rbench: --start-gap expects seconds from 0 to 86400, got '%s'\n", optarg);
+        return false;
+      }
+      return true;
+    }
+    case O_CLOCK_TOL:
+      if (!rb_parse_ll(optarg, 1, 3600000, &n)) {
+        fprintf(stderr, "rbench: --clock-tolerance-ms expects milliseconds from 1 to 3600000, got '%s'\n",
+                optarg);
+        return false;
+      }
+      c->clock_tolerance_ms = (double)n;
+      return true;
     default:
       return false;
   }
@@ -247,6 +290,8 @@ static int parse_run(int argc, char **argv, struct run_cli *c) {
   c->output = "redis_benchmark_results.json";
   c->env = "local.env";
   c->progress = JOB_PROGRESS_AUTO;
+  c->start_gap_s = 5;
+  c->clock_tolerance_ms = 500;
   int ch, idx = 0;
   optind = 1;
   opterr = 0;
@@ -391,7 +436,17 @@ struct one_exec {
   const char *cm;
   const cJSON *sweep;
   size_t index, count; /* for the log line */
+  int64_t start_at_us; /* the agreed start instant, 0: now */
 };
+
+/* ", shard I of N: M of them" for the log line, "" when not sharded. */
+static const char *shard_note(const struct run_cli *c) {
+  static char note[80];
+  if (!c->shard.count) return "";
+  snprintf(note, sizeof note, ", shard %u of %u (k mod %u == %u)", c->shard.index, c->shard.count,
+           c->shard.count, c->shard.index);
+  return note;
+}
 
 static enum job_exit run_one(const struct run_cli *c, const struct job_scenario *sc,
                              const struct job_config *cfg, const char *self, const struct one_exec *x) {
@@ -404,12 +459,13 @@ static enum job_exit run_one(const struct run_cli *c, const struct job_scenario 
     rb_info("run %s (%zu of %zu): %s target, closed loop, %lld in flight, %s -> %s", p->name, x->index + 1,
             x->count, job_target_kind_name(sc->target.kind), p->concurrency, len, x->out);
   } else
-    rb_info("run %s (%zu of %zu): %s target, %.10g/s, %lld invocations -> %s", p->name, x->index + 1,
-            x->count, job_target_kind_name(sc->target.kind), p->rate, job_params_planned(p), x->out);
+    rb_info("run %s (%zu of %zu): %s target, %.10g/s, %lld invocations%s -> %s", p->name, x->index + 1,
+            x->count, job_target_kind_name(sc->target.kind), p->rate, job_params_planned(p), shard_note(c), x->out);
   struct job_run_request rq = {.scenario = sc, .params = p, .target = &sc->target, .config = cfg,
                                .repetition = x->rep, .out_path = x->out, .self_exe = self,
                                .progress = c->progress, .stop = &stop_signal,
-                               .configmap = x->cm, .sweep = x->sweep};
+                               .configmap = x->cm, .sweep = x->sweep, .shard = &c->shard,
+                               .start_at_us = x->start_at_us};
   enum job_exit ex = job_run_execute(&rq, err, sizeof err);
   if (ex == JOB_EXIT_OK || ex == JOB_EXIT_INTERRUPTED) rb_info("wrote %s%s", x->out, ex ? " (partial: interrupted)" : "");
   if (err[0]) fprintf(stderr, "rbench: %s\n", err);
@@ -426,20 +482,26 @@ static int execute_plan(const struct run_cli *c, struct job_scenario *sc, const 
   long long *reps = NULL;
   if (job_scenario_plan(sc, &plan, &reps, &count) != RB_OK) return JOB_EXIT_FAILURE;
   int worst = JOB_EXIT_OK;
+  int64_t start = c->start_at_us;
   for (size_t i = 0; i < count && worst != JOB_EXIT_INTERRUPTED; i++) {
     const struct job_params *p = &sc->runs[plan[i]];
-    char out[PATH_MAX + 200], cm[300];
-    if (!output_path(c->output, sc, plan[i], reps[i], out, sizeof out)) {
+    char path[PATH_MAX + 200], out[PATH_MAX + 240], cm[300];
+    if (!output_path(c->output, sc, plan[i], reps[i], path, sizeof path)) {
       worst = JOB_EXIT_FAILURE;
       break;
     }
+    job_shard_file_name(path, &c->shard, out, sizeof out);
     if (c->configmap) {
       if (count == 1) snprintf(cm, sizeof cm, "%s", c->configmap);
       else snprintf(cm, sizeof cm, "%s-%s-r%lld", c->configmap, p->name, reps[i]);
+      job_shard_configmap_name(cm, sizeof cm, &c->shard);
       job_k8s_sanitize_name(cm);
     }
     struct one_exec x = {.params = p, .rep = reps[i], .out = out, .cm = c->configmap ? cm : NULL,
-                         .index = i, .count = count};
+                         .index = i, .count = count, .start_at_us = start};
+    /* The next execution's agreed start: every shard derives the same one from the plan. */
+    if (start)
+      start += (int64_t)((double)job_params_planned(p) / p->rate * 1e6) + (int64_t)(c->start_gap_s * 1e6);
     enum job_exit ex = run_one(c, sc, cfg, self, &x);
     if (ex != JOB_EXIT_OK) worst = ex;
     if (fatal_exit(ex)) break;
@@ -631,6 +693,87 @@ static int execute_sweep(const struct run_cli *c, struct job_scenario *sc, const
   return worst;
 }
 
+/* --shard / RBENCH_SHARD / JOB_COMPLETION_INDEX and --start-at / RBENCH_START_AT / start_at,
+ * and what sharding cannot do (docs/runner.md, "Sharding"). Returns -1 to go on. */
+static int resolve_shard(struct run_cli *c, const struct job_scenario *sc) {
+  char err[600], v[128];
+  if (job_shard_resolve(c->shard_text, rb_env_get, &c->shard, err, sizeof err) != RB_OK) {
+    fprintf(stderr, "rbench: %s\n", err);
+    return JOB_EXIT_CONFIG;
+  }
+  const char *t = c->start_at_text, *what = "--start-at";
+  if (!t && rb_env_get("RBENCH_START_AT", v, sizeof v)) t = v, what = "RBENCH_START_AT";
+  c->start_at_us = sc->start_at_us;
+  if (t && job_time_parse(t, what, &c->start_at_us, err, sizeof err) != RB_OK) {
+    fprintf(stderr, "rbench: %s\n", err);
+    return JOB_EXIT_CONFIG;
+  }
+  if (!c->shard.count) return -1;
+  for (size_t i = 0; i < sc->run_count; i++) {
+    const struct job_params *p = &sc->runs[i];
+    if (p->sweep.form != JOB_RATE_FIXED) {
+      fprintf(stderr, "rbench: --shard: run %s is a capacity sweep: its steps are judged and chosen one "
+                      "at a time by one runner, so it cannot be divided; shard each rate as a run of "
+                      "its own\n", p->name);
+      return JOB_EXIT_CONFIG;
+    }
+    if (p->concurrency > 0) {
+      fprintf(stderr, "rbench: --shard: run %s is a closed loop (concurrency %lld): it has no schedule "
+                      "to divide; run it unsharded (several closed loops are not one closed loop)\n",
+              p->name, p->concurrency);
+      return JOB_EXIT_CONFIG;
+    }
+  }
+  if (c->shard.count > 1 && !c->start_at_us) {
+    fprintf(stderr, "rbench: --shard %u/%u: the shards of a run must agree on its start: give every "
+                    "shard the same --start-at T (or RBENCH_START_AT, or the scenario's start_at)\n",
+            c->shard.index, c->shard.count);
+    return JOB_EXIT_CONFIG;
+  }
+  return -1;
+}
+
+/* With an agreed start instant, this machine's clock must agree with the others': checked
+ * against the Date header of the OpenWhisk API host (openwhisk target) or of the Kubernetes
+ * API server (in a pod). Returns -1 to go on. */
+static int check_clock(const struct run_cli *c, const struct job_scenario *sc, const struct job_config *cfg) {
+  if (!c->start_at_us) return -1;
+  char url[800], server[400], err[900], host[256], port[16] = "443", dir[700], ca[800];
+  const char *cafile = NULL;
+  bool insecure = false;
+  if (sc->target.kind == JOB_TARGET_OPENWHISK && cfg->apihost[0]) {
+    snprintf(url, sizeof url, "%s/api/v1", cfg->apihost);
+    snprintf(server, sizeof server, "the OpenWhisk API host %s", cfg->apihost);
+    insecure = sc->target.insecure;
+  } else if (rb_env_get("KUBERNETES_SERVICE_HOST", host, sizeof host)) {
+    if (!rb_env_get("KUBERNETES_SERVICE_PORT_HTTPS", port, sizeof port)) rb_env_get("KUBERNETES_SERVICE_PORT", port, sizeof port);
+    bool v6 = strchr(host, ':') != NULL;
+    snprintf(url, sizeof url, "https://%s%s%s:%s/version", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    snprintf(server, sizeof server, "the Kubernetes API server %s", host);
+    if (!rb_env_get("RBENCH_SERVICEACCOUNT_DIR", dir, sizeof dir))
+      snprintf(dir, sizeof dir, "/var/run/secrets/kubernetes.io/serviceaccount");
+    snprintf(ca, sizeof ca, "%s/ca.crt", dir);
+    if (access(ca, R_OK) == 0) cafile = ca;
+    else insecure = true; /* only its Date header is read; nothing is sent */
+  } else {
+    rb_info("clock check: the local target has no remote clock to check against (shards on one "
+            "machine share its clock; on several machines keep them synchronised)");
+    return -1;
+  }
+  struct job_clock_offset o;
+  if (job_clock_probe(url, cafile, insecure, &o, err, sizeof err) != RB_OK) {
+    fprintf(stderr, "rbench: clock check: %s\n", err);
+    return JOB_EXIT_UNREACHABLE;
+  }
+  if (job_clock_judge(&o, c->clock_tolerance_ms, server, err, sizeof err) != RB_OK) {
+    fprintf(stderr, "rbench: clock check: %s\n", err);
+    return JOB_EXIT_CONFIG;
+  }
+  rb_info("clock check against %s: its clock minus ours is between %.0f and %.0f ms (tolerance %.0f ms)",
+          server, o.lo_ms, o.hi_ms, c->clock_tolerance_ms);
+  return -1;
+}
+
 static int cmd_run(int argc, char **argv, const char *self) {
   struct run_cli c;
   int rc = parse_run(argc, argv, &c);
@@ -638,6 +781,11 @@ static int cmd_run(int argc, char **argv, const char *self) {
   struct job_scenario sc;
   rc = build_scenario(&c, &sc);
   if (rc >= 0) return rc;
+  rc = resolve_shard(&c, &sc);
+  if (rc >= 0) {
+    job_scenario_free(&sc);
+    return rc;
+  }
   const char *env = c.env;
   bool env_required = c.env_set;
   if (!c.env_set && sc.target.env_file[0]) env = sc.target.env_file, env_required = true;
@@ -647,6 +795,12 @@ static int cmd_run(int argc, char **argv, const char *self) {
     fprintf(stderr, "rbench: %s\n", err);
     job_scenario_free(&sc);
     return JOB_EXIT_CONFIG;
+  }
+  rc = check_clock(&c, &sc, &cfg);
+  if (rc >= 0) {
+    explicit_bzero(&cfg, sizeof cfg);
+    job_scenario_free(&sc);
+    return rc;
   }
   install_signals();
   if (c.realtime) go_realtime();
@@ -689,6 +843,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(cmd, "compare")) rc = job_compare_main(argc - 1, argv + 1);
   else if (!strcmp(cmd, "report")) rc = job_report_main(argc - 1, argv + 1);
   else if (!strcmp(cmd, "doctor")) rc = job_doctor_main(argc - 1, argv + 1);
+  else if (!strcmp(cmd, "merge")) rc = job_merge_main(argc - 1, argv + 1);
   else {
     fprintf(stderr, "rbench: unknown command '%s'\n", cmd);
     usage(stderr);

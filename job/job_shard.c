@@ -1,0 +1,285 @@
+/* job_shard.c: shards, start instants, the clock check, shard names (see job_shard.h). */
+#define _GNU_SOURCE
+#include "job_shard.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rb_clock.h"
+#include "rb_json.h"
+#include "rb_str.h"
+
+enum rb_err job_shard_parse(const char *text, const char *what, struct job_shard *out, char *err,
+                            size_t errlen) {
+  const char *slash = strchr(text, '/');
+  char left[32];
+  long long i = -1, n = -1;
+  if (slash && (size_t)(slash - text) < sizeof left) {
+    memcpy(left, text, (size_t)(slash - text));
+    left[slash - text] = '\0';
+    if (!rb_parse_ll(left, 0, (long long)JOB_SHARD_MAX, &i)) i = -1;
+    if (!rb_parse_ll(slash + 1, 0, (long long)JOB_SHARD_MAX, &n)) n = -1;
+  }
+  if (i < 0 || n < 0)
+    return rb_errorf(RB_ERR_INVALID, err, errlen,
+                     "%s expects I/N (shard I of N, I counted from 0, N at most %u), got '%s'",
+                     what, JOB_SHARD_MAX, text);
+  if (n == 0)
+    return rb_errorf(RB_ERR_RANGE, err, errlen, "%s %s: the shard count N must be at least 1",
+                     what, text);
+  if (i >= n)
+    return rb_errorf(RB_ERR_RANGE, err, errlen,
+                     "%s %s: shard index %lld is not below the count %lld (shards are 0..%lld)",
+                     what, text, i, n, n - 1);
+  out->index = (unsigned)i;
+  out->count = (unsigned)n;
+  return RB_OK;
+}
+
+enum rb_err job_shard_resolve(const char *cli, job_env_lookup lookup, struct job_shard *out,
+                              char *err, size_t errlen) {
+  out->index = out->count = 0;
+  if (cli) return job_shard_parse(cli, "--shard", out, err, errlen);
+  char v[64], idx[64], n[64];
+  if (lookup("RBENCH_SHARD", v, sizeof v)) return job_shard_parse(v, "RBENCH_SHARD", out, err, errlen);
+  bool has_idx = lookup("JOB_COMPLETION_INDEX", idx, sizeof idx);
+  bool has_n = lookup("RBENCH_SHARDS", n, sizeof n);
+  if (!has_n) return RB_OK; /* a JOB_COMPLETION_INDEX alone is any Indexed Job's, not ours */
+  if (!has_idx)
+    return rb_errorf(RB_ERR_INVALID, err, errlen,
+                     "RBENCH_SHARDS=%s is set but JOB_COMPLETION_INDEX is not: the shard index "
+                     "comes from an Indexed Job's pod, or give --shard I/N or RBENCH_SHARD=I/N",
+                     n);
+  long long i = 0, count = 0;
+  if (!rb_parse_ll(n, 1, (long long)JOB_SHARD_MAX, &count))
+    return rb_errorf(RB_ERR_INVALID, err, errlen,
+                     "RBENCH_SHARDS expects the shard count, an integer from 1 to %u, got '%s'",
+                     JOB_SHARD_MAX, n);
+  if (!rb_parse_ll(idx, 0, (long long)JOB_SHARD_MAX, &i))
+    return rb_errorf(RB_ERR_INVALID, err, errlen,
+                     "JOB_COMPLETION_INDEX expects a non-negative integer, got '%s'", idx);
+  if (i >= count)
+    return rb_errorf(RB_ERR_RANGE, err, errlen,
+                     "JOB_COMPLETION_INDEX=%lld is not below RBENCH_SHARDS=%lld (shards are 0..%lld)",
+                     i, count, count - 1);
+  out->index = (unsigned)i;
+  out->count = (unsigned)count;
+  return RB_OK;
+}
+
+/* Digits [. digits] as microseconds; false when anything else is there. */
+static bool parse_seconds_us(const char *s, int64_t *us) {
+  int64_t whole = 0, frac = 0, scale = 1000000;
+  const char *p = s;
+  if (!isdigit((unsigned char)*p)) return false;
+  for (; isdigit((unsigned char)*p); p++) {
+    if (whole > (INT64_MAX / 1000000 - 9) / 10) return false;
+    whole = whole * 10 + (*p - '0');
+  }
+  if (*p == '.') {
+    p++;
+    if (!isdigit((unsigned char)*p)) return false;
+    for (; isdigit((unsigned char)*p); p++)
+      if (scale > 1) scale /= 10, frac += (*p - '0') * scale;
+  }
+  if (*p) return false;
+  *us = whole * 1000000 + frac;
+  return true;
+}
+
+/* RFC 3339: date 'T' time [.fraction] ('Z' | +hh:mm | -hh:mm). */
+static bool parse_rfc3339(const char *s, int64_t *us) {
+  struct tm tm;
+  memset(&tm, 0, sizeof tm);
+  char buf[64];
+  if (strlen(s) >= sizeof buf) return false;
+  snprintf(buf, sizeof buf, "%s", s);
+  if (strlen(buf) > 10 && (buf[10] == 't' || buf[10] == ' ')) buf[10] = 'T';
+  const char *p = strptime(buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!p || strlen(buf) < 19 || buf[4] != '-' || buf[13] != ':') return false;
+  int64_t frac = 0;
+  if (*p == '.') {
+    int64_t scale = 1000000;
+    p++;
+    if (!isdigit((unsigned char)*p)) return false;
+    for (; isdigit((unsigned char)*p); p++)
+      if (scale > 1) scale /= 10, frac += (*p - '0') * scale;
+  }
+  int64_t off = 0;
+  if (*p == 'Z' || *p == 'z') {
+    p++;
+  } else if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) && isdigit((unsigned char)p[2]) &&
+             p[3] == ':' && isdigit((unsigned char)p[4]) && isdigit((unsigned char)p[5])) {
+    int h = (p[1] - '0') * 10 + (p[2] - '0'), m = (p[4] - '0') * 10 + (p[5] - '0');
+    if (h > 23 || m > 59) return false;
+    off = (*p == '-' ? -1 : 1) * (int64_t)(h * 3600 + m * 60);
+    p += 6;
+  } else {
+    return false; /* RFC 3339 requires the offset */
+  }
+  if (*p) return false;
+  time_t t = timegm(&tm);
+  if (t == (time_t)-1) return false;
+  *us = ((int64_t)t - off) * 1000000 + frac;
+  return true;
+}
+
+enum rb_err job_time_parse(const char *text, const char *what, int64_t *epoch_us, char *err,
+                           size_t errlen) {
+  if (parse_seconds_us(text, epoch_us) || parse_rfc3339(text, epoch_us)) return RB_OK;
+  return rb_errorf(RB_ERR_INVALID, err, errlen,
+                   "%s expects an instant: epoch seconds (1796407200 or 1796407200.5) or RFC 3339 "
+                   "(2026-12-04T18:00:00Z, 2026-12-04T19:00:00+01:00), got '%s'",
+                   what, text);
+}
+
+uint64_t job_shard_share(const struct job_shard *s, uint64_t total) {
+  if (!s || s->count <= 1) return total;
+  return total > s->index ? (total - s->index + s->count - 1) / s->count : 0;
+}
+
+void job_shard_file_name(const char *path, const struct job_shard *s, char *out, size_t len) {
+  if (!s || s->count == 0) {
+    snprintf(out, len, "%s", path);
+    return;
+  }
+  size_t n = strlen(path);
+  bool json = n >= 5 && !strcmp(path + n - 5, ".json");
+  if (json) n -= 5;
+  snprintf(out, len, "%.*s.shard-%u-of-%u.json", (int)n, path, s->index, s->count);
+}
+
+void job_shard_configmap_name(char *name, size_t len, const struct job_shard *s) {
+  if (!s || s->count == 0) return;
+  size_t n = strlen(name);
+  snprintf(name + n, len - n, "-shard-%u", s->index);
+}
+
+static uint64_t fnv1a(uint64_t h, const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    h ^= (unsigned char)s[i];
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+void job_shard_run_key(const char *scenario, const struct job_params *p, long long repetition,
+                       int64_t start_ms, unsigned count, char out[17]) {
+  cJSON *params = job_params_to_json(p);
+  char *ptext = params ? cJSON_PrintUnformatted(params) : NULL;
+  cJSON_Delete(params);
+  char head[600];
+  int n = snprintf(head, sizeof head, "%s%c%s%c%lld%c%lld%c%u%c", scenario ? scenario : "", 0,
+                   p->name, 0, repetition, 0, (long long)start_ms, 0, count, 0);
+  uint64_t h = fnv1a(0xcbf29ce484222325ull, head, n > 0 ? (size_t)n : 0);
+  if (ptext) h = fnv1a(h, ptext, strlen(ptext));
+  cJSON_free(ptext);
+  snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+/* ---- the clock check ----------------------------------------------------------------- */
+
+struct date_sink {
+  time_t date;
+  bool have;
+};
+
+static size_t on_header(char *b, size_t size, size_t n, void *arg) {
+  struct date_sink *d = arg;
+  size_t len = size * n;
+  if (len > 5 && !strncasecmp(b, "Date:", 5)) {
+    char v[100];
+    size_t vl = len - 5 < sizeof v - 1 ? len - 5 : sizeof v - 1;
+    memcpy(v, b + 5, vl);
+    v[vl] = '\0';
+    time_t t = curl_getdate(v, NULL);
+    if (t != (time_t)-1) d->date = t, d->have = true;
+  }
+  return len;
+}
+
+static size_t discard(char *b, size_t size, size_t n, void *arg) {
+  (void)b;
+  (void)arg;
+  return size * n;
+}
+
+enum rb_err job_clock_probe(const char *url, const char *cafile, bool insecure,
+                            struct job_clock_offset *out, char *err, size_t errlen) {
+  CURL *c = curl_easy_init();
+  if (!c) return rb_errorf(RB_ERR_NOMEM, err, errlen, "cannot start libcurl");
+  char ebuf[CURL_ERROR_SIZE] = "";
+  struct date_sink d = {0};
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &d);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+  if (cafile) curl_easy_setopt(c, CURLOPT_CAINFO, cafile);
+  if (insecure) {
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  *out = (struct job_clock_offset){.lo_ms = -INFINITY, .hi_ms = INFINITY};
+  enum rb_err rc = RB_OK;
+  for (int i = 0; i < JOB_CLOCK_PROBES && rc == RB_OK; i++) {
+    if (i) usleep(JOB_CLOCK_SPACING_MS * 1000);
+    d.have = false;
+    int64_t t0 = rb_clock_wall_us();
+    CURLcode cr = curl_easy_perform(c);
+    curl_off_t pre = 0, first = 0;
+    curl_easy_getinfo(c, CURLINFO_PRETRANSFER_TIME_T, &pre);
+    curl_easy_getinfo(c, CURLINFO_STARTTRANSFER_TIME_T, &first);
+    if (cr != CURLE_OK) {
+      rc = rb_errorf(RB_ERR_IO, err, errlen, "cannot reach %s to check the clock: %s", url,
+                     ebuf[0] ? ebuf : curl_easy_strerror(cr));
+    } else if (!d.have) {
+      rc = rb_errorf(RB_ERR_PROTOCOL, err, errlen,
+                     "%s answered without a Date header: cannot check the clock against it", url);
+    } else {
+      /* The server stamped Date between our send and the answer's first byte; Date is that
+       * moment truncated to the second. */
+      double sent_ms = (double)(t0 + (int64_t)pre) / 1000.0;
+      double first_ms = (double)(t0 + (int64_t)(first ? first : pre)) / 1000.0;
+      double date_ms = (double)d.date * 1000.0;
+      double lo = date_ms - first_ms, hi = date_ms + 1000.0 - sent_ms;
+      if (lo > out->lo_ms) out->lo_ms = lo;
+      if (hi < out->hi_ms) out->hi_ms = hi;
+      out->probes++;
+    }
+  }
+  curl_easy_cleanup(c);
+  if (rc == RB_OK && out->lo_ms > out->hi_ms) {
+    /* The probes disagree (a clock stepped meanwhile): no bound is trustworthy. */
+    return rb_errorf(RB_ERR_PROTOCOL, err, errlen,
+                     "the clock probes of %s disagree (did a clock step?): try again", url);
+  }
+  return rc;
+}
+
+enum rb_err job_clock_judge(const struct job_clock_offset *o, double tolerance_ms,
+                            const char *server, char *err, size_t errlen) {
+  if (o->lo_ms > tolerance_ms)
+    return rb_errorf(RB_ERR_RANGE, err, errlen,
+                     "this machine's clock is behind %s's by at least %.0f ms (between %.0f and "
+                     "%.0f ms, from its Date header), more than --clock-tolerance-ms %.0f: "
+                     "synchronise the clock (NTP, chrony) before a sharded or --start-at run",
+                     server, o->lo_ms, o->lo_ms, o->hi_ms, tolerance_ms);
+  if (o->hi_ms < -tolerance_ms)
+    return rb_errorf(RB_ERR_RANGE, err, errlen,
+                     "this machine's clock is ahead of %s's by at least %.0f ms (between %.0f and "
+                     "%.0f ms, from its Date header), more than --clock-tolerance-ms %.0f: "
+                     "synchronise the clock (NTP, chrony) before a sharded or --start-at run",
+                     server, -o->hi_ms, -o->hi_ms, -o->lo_ms, tolerance_ms);
+  return RB_OK;
+}
