@@ -89,7 +89,7 @@ TMP="$(mktemp -d /tmp/rbench-fetch.XXXXXX)"
 HELPER=""
 cleanup() {
   if [ -n "$HELPER" ]; then "${K[@]}" delete pod "$HELPER" --wait=false >/dev/null 2>&1 || true; fi
-  rm -rf "$TMP" "$DIR/.merging"
+  rm -rf "$TMP"
 }
 trap cleanup EXIT
 
@@ -194,16 +194,18 @@ for name, text, summary in sorted(docs):
     if rel in seen:
         sys.exit("fetch-results: error: %s and %s both map to %s" % (seen[rel], name, rel))
     seen[rel] = name
-    dest = os.path.join(out, "summary-only", rel) if summary else os.path.join(out, rel)
+    dest = os.path.join(out, "summary-only", rel) if summary and g is None else os.path.join(out, rel)
     if g is not None:
-        (g["summary"] if summary else g["inputs"]).append(dest)
+        g["inputs"].append(dest)
         g["names"].append(name)
+        if summary:
+            g["summary"].append(dest)
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     with open(dest + ".part", "w") as f:
         f.write(text)
     os.replace(dest + ".part", dest)
     print("fetch-results: %s -> %s%s" % (name, dest, " (SUMMARY ONLY)" if summary else ""))
-    if summary:
+    if summary and g is None:
         summaries.append(dest)
 both = sorted(set(groups) & set(seen))
 if both:
@@ -239,41 +241,41 @@ find_rbench() {
   cl_die "these documents are the shards of a scale-out run, and merging them needs rbench merge: set RBENCH=/path/to/rbench, put rbench on PATH or build it (cmake --preset release && cmake --build --preset release)${tried:+; tried: ${tried[*]}}; the shards are in $DIR/shards/"
 }
 
-# Merges each document's shards (rbench merge SHARDS... -o FILE, into DIR/.merging, then
-# renamed into place). A refusal (a missing or duplicate shard, a mixture) is reported with
+# Merges each document's shards: rbench merge SHARDS... -o FILE (it writes FILE atomically,
+# and nothing when it refuses). With a summary-only shard the merged document has no
+# raw_results either (percentiles from the shards' histograms): it goes to DIR/summary-only/.
+# A refusal (a missing or duplicate shard, shards of different runs) is reported with
 # rbench's reason; the shards stay in DIR/shards/ and the exit status is 1.
 if [ "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$TMP/groups.json")" -gt 0 ]; then
   RB="$(find_rbench)" || exit 1
   echo "fetch-results: merging the shards with $RB merge"
   python3 - "$TMP/groups.json" "$RB" "$DIR" "$JOB" <<'PY'
-import json, os, shutil, subprocess, sys
+import json, os, subprocess, sys
 groups, rb, out, job = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3], sys.argv[4]
-failed = []
+failed, summaries = [], []
 for g in groups:
-    rel, dest = g["rel"], os.path.join(out, g["rel"])
-    if g["summary"]:
-        failed.append(rel)
-        print("fetch-results: error: %s not merged: shard(s) %s are summary only (no raw_results, over the "
-              "ConfigMap limit), rbench merge needs whole documents: results.pvc.enabled keeps them whole"
-              % (rel, ", ".join(g["summary"])), file=sys.stderr)
-        continue
-    part = os.path.join(out, ".merging", rel)
-    os.makedirs(os.path.dirname(part), exist_ok=True)
-    p = subprocess.run([rb, "merge", *g["inputs"], "-o", part], capture_output=True, text=True)
-    if p.returncode != 0 or not os.path.isfile(part):
+    rel = g["rel"]
+    dest = os.path.join(out, "summary-only", rel) if g["summary"] else os.path.join(out, rel)
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    p = subprocess.run([rb, "merge", *g["inputs"], "-o", dest], capture_output=True, text=True)
+    if p.returncode != 0 or not os.path.isfile(dest):
         failed.append(rel)
         why = "\n".join("    " + l for l in (p.stderr or p.stdout).strip().splitlines()[-10:])
         print("fetch-results: error: %s not merged from %d shard document(s): rbench merge exited %d:\n%s"
               % (rel, len(g["inputs"]), p.returncode, why), file=sys.stderr)
         continue
-    os.makedirs(os.path.dirname(dest), exist_ok=True)
-    os.replace(part, dest)
-    print("fetch-results: merged %d shard(s) -> %s" % (len(g["inputs"]), dest))
-shutil.rmtree(os.path.join(out, ".merging"), ignore_errors=True)
+    print("fetch-results: merged %d shard(s) -> %s%s" % (len(g["inputs"]), dest, " (SUMMARY ONLY)" if g["summary"] else ""))
+    if g["summary"]:
+        summaries.append((dest, g["summary"]))
+for dest, shards in summaries:
+    print("fetch-results: summary only: %s has no raw_results: shard(s) %s were over the ConfigMap limit "
+          "of 1 MiB and hold only their summary, so its percentiles come from the shards' histograms "
+          "(merged_from says how close); set aside, rbench compare and report cannot use it; "
+          "results.pvc.enabled keeps whole documents of runs this large" % (dest, ", ".join(shards)))
 if failed:
     print("fetch-results: error: %d of %d document(s) not merged (%s): a missing shard is usually a "
-          "failed index (kubectl get job %s -o jsonpath={.status.failedIndexes}; kubectl logs of its pod); "
-          "the shards fetched are kept in %s"
+          "failed index of the Job (kubectl get job %s -o jsonpath={.status.failedIndexes}, then the "
+          "logs of that index's pod); the shards fetched are kept in %s"
           % (len(failed), len(groups), ", ".join(failed), job, os.path.join(out, "shards")), file=sys.stderr)
     sys.exit(1)
 print("fetch-results: %d merged document(s) in %s, their shards in %s" % (len(groups), out, os.path.join(out, "shards")))

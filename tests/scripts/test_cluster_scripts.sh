@@ -334,14 +334,15 @@ check "fetch shards: the shards under shards/ (the runner's names), the merged d
 check "fetch shards: shard documents byte-identical to the runner's" cmp -s "$WORK/shard-out/batched/r2.shard-1-of-3.json" "$WORK/fs/shards/batched/r2.shard-1-of-3.json"
 check "fetch shards: says it merged, with which rbench" \
   bash -c 'grep -q "merging the shards with $2 merge" "$1" && grep -q "merged 3 shard(s) -> .*/fs/batched/r2.json" "$1" && grep -q "4 merged document(s)" "$1"' _ "$WORK/out" "$BUILD/job/rbench"
-check "fetch shards: each merged document holds the schedule's 6 invocations, each once, no shard field left per shard" python3 -c '
+check "fetch shards: each merged document holds the schedule's 6 invocations, each once, merged from the 3 shards" python3 -c '
 import json, sys
 for f in sys.argv[1:]:
     d = json.load(open(f))
     inv = d["invocations"]
     idx = sorted(r["index"] for r in d["raw_results"])
     if not (inv["planned"] == inv["sent"] == inv["completed"] == inv["succeeded"] == 6 and idx == list(range(6))
-            and d["scenario"]["parameters"]["planned_invocations"] == 6 and d.get("complete") is True):
+            and d["scenario"]["parameters"]["planned_invocations"] == 6 and d.get("complete") is True
+            and "shard" not in d and len(d["merged_from"]["files"]) == 3):
         sys.exit("%s: %s %s" % (f, inv, idx))' "$WORK/fs/direct/r1.json" "$WORK/fs/direct/r2.json" "$WORK/fs/batched/r1.json" "$WORK/fs/batched/r2.json"
 "$BUILD/job/rbench" compare "$WORK/fs/direct" "$WORK/fs/batched" >"$WORK/compare.out" 2>&1
 check "rbench compare takes the merged directories as is" test $? -eq 0 || cat "$WORK/compare.out"
@@ -365,6 +366,29 @@ check "fetch, a shard missing: names the document not merged and rbench merge's 
 check "fetch, a shard missing: the fetched shards kept, the complete documents merged, no half-merged file" \
   test "$(cd "$WORK/fm" && find shards -type f | wc -l) $(cd "$WORK/fm" && find . -path ./shards -prune -o -type f -print | sort | tr '\n' ' ')" = \
   "11 ./batched/r1.json ./direct/r1.json ./direct/r2.json "
+
+cp "$WORK/out" "$WORK/missing.out"
+
+# A summary-only shard (over the ConfigMap limit): merged from the histograms, set aside.
+new_fake fetch-shard-summary
+python3 - "$WORK/shard-cms.json" >"$FAKE_DIR/cms.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for c in d["items"]:
+    if c["metadata"]["name"] == "rbench-results-s3-direct-r1-shard-2":
+        doc = json.loads(c["data"]["results.json"])
+        del doc["raw_results"]
+        doc["raw_results_omitted"] = True
+        c["data"]["results.json"] = json.dumps(doc)
+        c["metadata"]["annotations"] = {"rbench.io/summary-only": "true"}
+print(json.dumps(d))
+PY
+RBENCH="$BUILD/job/rbench" "$SRC/tools/fetch-results.sh" rbench-run-s3 "$WORK/fsum" >"$WORK/out" 2>&1
+check "fetch, a summary-only shard: exits 0, its document merged from histograms into summary-only/, said so" \
+  bash -c '[ "$1" -eq 0 ] && [ -f "$2/summary-only/direct/r1.json" ] && [ ! -e "$2/direct/r1.json" ] && [ -f "$2/direct/r2.json" ] &&
+           grep -q "summary only: $2/summary-only/direct/r1.json has no raw_results" "$3" &&
+           python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (d.get(\"raw_results_omitted\") is True and d[\"invocations\"][\"sent\"] == 6))" "$2/summary-only/direct/r1.json"' \
+  _ $? "$WORK/fsum" "$WORK/out" || cat "$WORK/out"
 
 # No rbench with merge: a copy of the scripts outside the repository, no rbench on PATH.
 mkdir -p "$WORK/norepo/tools"
