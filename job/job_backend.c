@@ -562,6 +562,34 @@ static bool field_number(const cJSON *o, const char *name, double *out) {
   return true;
 }
 
+bool job_backend_shared_from_calls(const cJSON *calls, const char *operation, bool batching,
+                                   double ops, double info_allowed, char *why, size_t len) {
+  struct job_backend_window w = {.operation = operation, .batching = batching};
+  struct traffic t;
+  memset(&t, 0, sizeof t);
+  const cJSON *c;
+  cJSON_ArrayForEach(c, calls) {
+    double d = cJSON_IsNumber(c) ? c->valuedouble : 0;
+    if (is_data(c->string, &w)) t.data += d;
+    else if (!strcmp(c->string, "info")) t.info += d;
+    else if (!is_handshake(c->string) && d > 0) {
+      if (!t.other_name[0]) snprintf(t.other_name, sizeof t.other_name, "%s", c->string);
+      t.other += d;
+    }
+  }
+  size_t n = 0;
+  why[0] = '\0';
+  if (t.other > 0)
+    n += (size_t)snprintf(why + n, n < len ? len - n : 0, "%.0f calls of commands rbench never sends (e.g. %s)",
+                          t.other, t.other_name);
+  if (ops >= 0 && t.data > ops && n < len)
+    n += (size_t)snprintf(why + n, len - n, "%s%.0f %s commands, more than the %.0f operations of every shard",
+                          n ? "; " : "", t.data, operation ? operation : "data", ops);
+  if (t.info > info_allowed && n < len)
+    snprintf(why + n, len - n, "%s%.0f INFO calls, more than the shards' samplers explain", n ? "; " : "", t.info);
+  return t.other > 0 || (ops >= 0 && t.data > ops) || t.info > info_allowed;
+}
+
 bool job_backend_cpu_per_op(const cJSON *redis, const cJSON *agent, bool batching, double *out) {
   double r = 0, a = 0;
   if (!field_number(redis, "cpu_us_per_op", &r)) return false;

@@ -126,6 +126,13 @@ cJSON *job_backend_unavailable(const char *endpoint, const char *why);
  * needed part is missing or null. */
 bool job_backend_cpu_per_op(const cJSON *redis, const cJSON *agent, bool batching, double *out);
 
+/* The shared rule again, over a "redis" section's calls (what a merge of shards can judge):
+ * true when a command rbench never sends grew, when the data commands exceed ops (>= 0; < 0:
+ * unknown) or when INFO calls exceed info_allowed; why says which (joined by "; "). The
+ * connection counts are not judged here. */
+bool job_backend_shared_from_calls(const cJSON *calls, const char *operation, bool batching,
+                                   double ops, double info_allowed, char *why, size_t len);
+
 /* Copies an endpoint URL or address for the results with any user:password@ removed. */
 void job_backend_public_endpoint(const char *url, char *out, size_t len);
 

@@ -254,7 +254,7 @@ static bool available(const cJSON *sec) {
 /* The shard whose Redis/agent figures stand for the run; *how says why. */
 static size_t backend_choice(const cJSON *const *docs, const size_t *order, size_t n, char *how, size_t len) {
   size_t best = SIZE_MAX;
-  double lo = INFINITY, hi = -INFINITY;
+  double lo = (double)INFINITY, hi = -(double)INFINITY;
   for (size_t k = 0; k < n; k++) {
     const cJSON *d = docs[order[k]];
     double b = numv(d, "timeline", "backend_before_ms"), a = numv(d, "timeline", "backend_after_ms");
@@ -311,7 +311,22 @@ static void merge_backend(cJSON *out, const cJSON *const *docs, const size_t *or
     set_num(redis, "writes_per_op", per_op(numv(redis, "writes", NULL), ops));
     set_num(redis, "bytes_per_op",
             per_op(numv(redis, "net_input_bytes", NULL) + numv(redis, "net_output_bytes", NULL), ops));
-    if (n > 1) {
+    const cJSON *params = at(at(src, "scenario", NULL), "parameters", NULL);
+    const cJSON *calls = at(redis, "calls", NULL);
+    if (n > 1 && cJSON_IsObject(calls)) {
+      /* Judged again over the whole run: every shard's operations, and every shard's sampler
+       * (two INFOs each, the chosen one's first not in its window). */
+      char why[600], note[1600];
+      bool shared = job_backend_shared_from_calls(calls, strv(params, "operation", NULL),
+                                                  cJSON_IsTrue(at(params, "batching", NULL)), isnan(ops) ? -1 : ops,
+                                                  2.0 * (double)n - 1, why, sizeof why);
+      const char *old = cJSON_IsString(at(redis, "note", NULL)) ? strv(redis, "note", NULL) : NULL;
+      snprintf(note, sizeof note, "shared judged again over the merged run (every shard's operations and "
+               "samplers; connection counts not judged)%s%s%s%s", shared ? ": " : "", shared ? why : "",
+               old ? "; shard's own note: " : "", old ? old : "");
+      set_item(redis, "shared", cJSON_CreateBool(shared));
+      set_item(redis, "note", cJSON_CreateString(note));
+    } else if (n > 1) {
       const char *old = cJSON_IsString(at(redis, "note", NULL)) ? strv(redis, "note", NULL) : NULL;
       char note[1200];
       snprintf(note, sizeof note, "%s%sshared was judged by shard %zu against its own invocations only "
@@ -389,7 +404,7 @@ static double sum_field(const cJSON *const *docs, const size_t *order, size_t n,
 static void merge_counts(cJSON *out, const cJSON *const *docs, const size_t *order, size_t n,
                          double successes) {
   bool complete = true;
-  double dur = 0, first = INFINITY, last = -INFINITY, last_end = -INFINITY;
+  double dur = 0, first = (double)INFINITY, last = -(double)INFINITY, last_end = -(double)INFINITY;
   const char *intr = NULL;
   for (size_t k = 0; k < n; k++) {
     const cJSON *d = docs[order[k]];

@@ -20,7 +20,7 @@ enum rb_err job_shard_parse(const char *text, const char *what, struct job_shard
   const char *slash = strchr(text, '/');
   char left[32];
   long long i = -1, n = -1;
-  if (slash && (size_t)(slash - text) < sizeof left) {
+  if (slash && (size_t)(slash - text) < sizeof left && strspn(text, "0123456789/") == strlen(text)) {
     memcpy(left, text, (size_t)(slash - text));
     left[slash - text] = '\0';
     if (!rb_parse_ll(left, 0, (long long)JOB_SHARD_MAX, &i)) i = -1;
@@ -230,7 +230,7 @@ enum rb_err job_clock_probe(const char *url, const char *cafile, bool insecure,
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
   }
-  *out = (struct job_clock_offset){.lo_ms = -INFINITY, .hi_ms = INFINITY};
+  *out = (struct job_clock_offset){.lo_ms = -(double)INFINITY, .hi_ms = (double)INFINITY};
   enum rb_err rc = RB_OK;
   for (int i = 0; i < JOB_CLOCK_PROBES && rc == RB_OK; i++) {
     if (i) usleep(JOB_CLOCK_SPACING_MS * 1000);

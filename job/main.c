@@ -708,8 +708,7 @@ static int resolve_shard(struct run_cli *c, const struct job_scenario *sc) {
     fprintf(stderr, "rbench: %s\n", err);
     return JOB_EXIT_CONFIG;
   }
-  if (!c->shard.count) return -1;
-  for (size_t i = 0; i < sc->run_count; i++) {
+  for (size_t i = 0; c->shard.count && i < sc->run_count; i++) {
     const struct job_params *p = &sc->runs[i];
     if (p->sweep.form != JOB_RATE_FIXED) {
       fprintf(stderr, "rbench: --shard: run %s is a capacity sweep: its steps are judged and chosen one "
@@ -723,6 +722,11 @@ static int resolve_shard(struct run_cli *c, const struct job_scenario *sc) {
               p->name, p->concurrency);
       return JOB_EXIT_CONFIG;
     }
+  }
+  if (c->start_at_us && has_sweep(sc)) {
+    fprintf(stderr, "rbench: a start instant (--start-at, RBENCH_START_AT or start_at) cannot be used "
+                    "with a capacity sweep: its steps start one after another as they are judged\n");
+    return JOB_EXIT_CONFIG;
   }
   if (c->shard.count > 1 && !c->start_at_us) {
     fprintf(stderr, "rbench: --shard %u/%u: the shards of a run must agree on its start: give every "
@@ -741,7 +745,8 @@ static int check_clock(const struct run_cli *c, const struct job_scenario *sc, c
   char url[800], server[400], err[900], host[256], port[16] = "443", dir[700], ca[800];
   const char *cafile = NULL;
   bool insecure = false;
-  if (sc->target.kind == JOB_TARGET_OPENWHISK && cfg->apihost[0]) {
+  if (sc->target.kind == JOB_TARGET_OPENWHISK && !cfg->apihost[0]) return -1; /* the run says why */
+  if (sc->target.kind == JOB_TARGET_OPENWHISK) {
     snprintf(url, sizeof url, "%s/api/v1", cfg->apihost);
     snprintf(server, sizeof server, "the OpenWhisk API host %s", cfg->apihost);
     insecure = sc->target.insecure;

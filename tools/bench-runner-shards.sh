@@ -72,7 +72,9 @@ import json, math, sys
 out, count, planned = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 lags, sends, seen = [], [], set()
 for i in range(count):
-    d = json.load(open("%s-%d.json" % (out, i)))
+    # a shard's --output x.json is written as x.shard-I-of-N.json (docs/runner.md)
+    name = "%s-%d.shard-%d-of-%d.json" % (out, i, i, count) if count > 1 else "%s-%d.json" % (out, i)
+    d = json.load(open(name))
     for r in d["raw_results"]:
         if r.get("sent_ms") is None:
             continue

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "runner_common.h"
 
@@ -188,11 +189,49 @@ static void test_wrong_token_fails_without_leaking(void **state) {
   free(log);
 }
 
+/* A shard's ConfigMap gets -shard-I and its file .shard-I-of-N; in a pod on the local target the
+ * clock is checked against the Kubernetes API server's Date header. */
+static void test_shard_names(void **state) {
+  (void)state;
+  char out[200], host[64], port[64], dir[220], start[40], *log = NULL;
+  snprintf(out, sizeof out, "%s/s.json", tmpdir);
+  snprintf(host, sizeof host, "KUBERNETES_SERVICE_HOST=127.0.0.1");
+  snprintf(port, sizeof port, "KUBERNETES_SERVICE_PORT=%d", api.port);
+  snprintf(dir, sizeof dir, "RBENCH_SERVICEACCOUNT_DIR=%s", sadir);
+  snprintf(start, sizeof start, "%lld", (long long)time(NULL) + 4);
+  char *env[] = {host, port, dir, NULL};
+  char *argv[] = {NULL, "run", "--target", "openwhisk", "--insecure", "--action", "pkg/ok",
+                  "--env", envfile, "--rate", "20", "--invocations", "4", "--output", out,
+                  "--progress", "off", "--results-configmap", "rbench-sharded", "--shard", "1/2",
+                  "--start-at", start, NULL};
+  int rc = run_rbench(argv, env, 30000, &log);
+  if (rc != 0) fail_msg("exit %d: %s", rc, log);
+  assert_non_null(strstr(log, "results published to ConfigMap bench/rbench-sharded-shard-1"));
+  free(log);
+  cJSON *cm = NULL;
+  assert_non_null(last_configmap_meta("rbench-sharded-shard-1", &cm));
+  cJSON_Delete(cm);
+  char path[220];
+  snprintf(path, sizeof path, "%s/s.shard-1-of-2.json", tmpdir);
+  cJSON *d = read_json(path);
+  assert_non_null(d);
+  assert_true(num(d, "shard.index") == 1);
+  cJSON_Delete(d);
+  /* local target in a pod: the API server's clock (in sync here), then the run itself (which
+   * finds no Redis) */
+  char *argv2[] = {NULL, "run", "--target", "local", "--env", envfile, "--rate", "20", "--invocations",
+                   "4", "--output", out, "--progress", "off", "--start-at", start, NULL};
+  rc = run_rbench(argv2, env, 30000, &log);
+  if (!strstr(log, "clock check against the Kubernetes API server 127.0.0.1")) fail_msg("exit %d: %s", rc, log);
+  free(log);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_create_then_replace),
       cmocka_unit_test(test_wrong_token_fails_without_leaking),
       cmocka_unit_test(test_job_label),
+      cmocka_unit_test(test_shard_names), /* last: test_create_then_replace reads the first POST */
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

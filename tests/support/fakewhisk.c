@@ -49,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -130,10 +131,20 @@ static long long now_ms(void) {
   return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
+static long long date_skew_ms; /* --date-skew-ms: the Date header this far from the clock */
+
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *body,
                              const char *aid, const char *ctype) {
   struct MHD_Response *r =
       MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+  if (date_skew_ms) { /* a server whose clock is off (rbench run --start-at's clock check) */
+    time_t t = (time_t)((now_ms() + date_skew_ms) / 1000);
+    struct tm tm;
+    char date[64];
+    gmtime_r(&t, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    MHD_add_response_header(r, "Date", date);
+  }
   MHD_add_response_header(r, "Content-Type", ctype ? ctype : "application/json");
   if (aid) MHD_add_response_header(r, "x-openwhisk-activation-id", aid);
   enum MHD_Result rc = MHD_queue_response(c, status, r);
@@ -547,6 +558,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--tls") && i + 2 < argc) cert = argv[++i], key = argv[++i];
     else if (!strcmp(argv[i], "--rbac") && i + 1 < argc) rbac_file = argv[++i];
     else if (!strcmp(argv[i], "--identity") && i + 1 < argc) identity = argv[++i];
+    else if (!strcmp(argv[i], "--date-skew-ms") && i + 1 < argc) date_skew_ms = atoll(argv[++i]);
   }
   if (rbac_file) {
     char *text = slurp(rbac_file);
