@@ -295,7 +295,7 @@ check "rbench compare takes the --pvc copy as is" test $? -eq 0
 # --- fetch-results.sh: a scale-out run's shard documents, merged by rbench merge ------------
 # The same scenario run as three shards by the real runner (--shard I/3, one start instant),
 # published as a sharded Job publishes them (names F-results-JOB-RUN-rK-shard-I).
-T0="$(python3 -c 'import time; print("%.3f" % (time.time() + 2))')"
+T0="$(python3 -c 'import time; print("%.3f" % (time.time() + 5))')"
 SPIDS=()
 for i in 0 1 2; do
   "$BUILD/job/rbench" run -f "$WORK/s.yaml" --env "$WORK/local.env" --shard "$i/3" --start-at "$T0" \
