@@ -249,9 +249,9 @@ find_rbench() {
 if [ "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$TMP/groups.json")" -gt 0 ]; then
   RB="$(find_rbench)" || exit 1
   echo "fetch-results: merging the shards with $RB merge"
-  python3 - "$TMP/groups.json" "$RB" "$DIR" "$JOB" <<'PY'
+  python3 - "$TMP/groups.json" "$RB" "$DIR" "$JOB" "$NS" <<'PY'
 import json, os, subprocess, sys
-groups, rb, out, job = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3], sys.argv[4]
+groups, rb, out, job, ns = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 failed, summaries = [], []
 for g in groups:
     rel = g["rel"]
@@ -274,9 +274,9 @@ for dest, shards in summaries:
           "results.pvc.enabled keeps whole documents of runs this large" % (dest, ", ".join(shards)))
 if failed:
     print("fetch-results: error: %d of %d document(s) not merged (%s): a missing shard is usually a "
-          "failed index of the Job (kubectl get job %s -o jsonpath={.status.failedIndexes}, then the "
-          "logs of that index's pod); the shards fetched are kept in %s"
-          % (len(failed), len(groups), ", ".join(failed), job, os.path.join(out, "shards")), file=sys.stderr)
+          "failed index of the Job (kubectl -n %s get job %s -o jsonpath={.status.failedIndexes}, then "
+          "the logs of that index's pod); the shards fetched are kept in %s"
+          % (len(failed), len(groups), ", ".join(failed), ns, job, os.path.join(out, "shards")), file=sys.stderr)
     sys.exit(1)
 print("fetch-results: %d merged document(s) in %s, their shards in %s" % (len(groups), out, os.path.join(out, "shards")))
 PY
