@@ -463,6 +463,38 @@ try:
     c.check(cmp_.returncode == 0 and rep.returncode == 0 and "<svg" in open(os.path.join(tmp, "report.html")).read(),
             "rbench compare and report take the merged documents as is" +
             ("" if cmp_.returncode == 0 and rep.returncode == 0 else "\n" + cmp_.stderr + rep.stderr))
+
+    # A shard whose pod starts too late (a slow pull, a Pending pod): it refuses to send its
+    # share late, the index fails (backoffLimitPerIndex 0: not retried), the others complete,
+    # and fetch-results.sh names the missing shard, keeps the others and exits 1.
+    start_at = int(time.time()) + 4
+    _, objs4 = render(HELM, *values("--set", "runner.shards=3", "--set", "runner.jobName=rbench-run-late",
+                                    "--set", f"runner.startAt={start_at}"), namespace=NS)
+    early = [runner_pod(objs4, secrets, services, api_port3, "rbench-run-late", index=i, wait=False) for i in (0, 1)]
+    time.sleep(max(0.0, start_at + 2.5 - time.time()))
+    late = runner_pod(objs4, secrets, services, api_port3, "rbench-run-late", index=2)
+    for p in early:
+        p.wait(timeout=120)
+    lout = output(late)
+    c.check(all(p.returncode == 0 for p in early) and late.returncode == 2 and "start instant" in lout and "ago" in lout,
+            f"a shard started 2.5 s after the instant refuses (exit {late.returncode}), the other two complete" +
+            ("" if late.returncode == 2 else "\n" + lout[-1500:]))
+    cms4 = []
+    for run_name in ("direct", "batched"):
+        for i in (0, 1):
+            st, cm = api(api_port3, f"/api/v1/namespaces/{NS}/configmaps/rbench-results-rbench-run-late-{run_name}-r1-shard-{i}")
+            if st == 200:
+                cms4.append(cm)
+    json.dump({"items": cms4}, open(os.path.join(fake, "cms.json"), "w"))
+    fetched4 = os.path.join(tmp, "fetched-late")
+    fr = subprocess.run([os.path.join(ROOT, "tools", "fetch-results.sh"), "--namespace", NS, "rbench-run-late", fetched4],
+                        env=fenv, capture_output=True, text=True)
+    kept = sorted(f for _, _, fs in os.walk(os.path.join(fetched4, "shards")) for f in fs)
+    c.check(len(cms4) == 4 and fr.returncode == 1 and "shard 2 of 3 missing" in fr.stderr
+            and f"kubectl -n {NS} get job rbench-run-late -o jsonpath={{.status.failedIndexes}}" in fr.stderr
+            and len(kept) == 4 and not os.path.exists(os.path.join(fetched4, "direct.json")),
+            "fetch-results.sh with shard 2 missing: exits 1 naming it and the failed index's lookup, "
+            "the 4 shard documents kept, nothing merged" + ("" if fr.returncode == 1 else "\n" + fr.stdout + fr.stderr))
 finally:
     for p in procs:
         if p.poll() is None:
