@@ -275,6 +275,12 @@ static bool start_instant(struct runner *r, char *err, size_t errlen) {
               r->rq->params->name, (double)-ahead_us / 1e6, JOB_START_LATE_TOLERANCE_US / 1e6);
     return false;
   }
+  if (ahead_us > 86400LL * 1000000) { /* likely a unit mistake (milliseconds for seconds) */
+    rb_errorf(RB_ERR_RANGE, err, errlen,
+              "run %s: the start instant (--start-at) is %.0f s away, more than a day: is it in seconds?",
+              r->rq->params->name, (double)ahead_us / 1e6);
+    return false;
+  }
   if (ahead_us < 0 && (uint64_t)(-ahead_us) * 1000 > mono) ahead_us = -(int64_t)(mono / 1000);
   r->start_ns = ahead_us >= 0 ? mono + (uint64_t)ahead_us * 1000 : mono - (uint64_t)(-ahead_us) * 1000;
   r->start_wall_us = r->rq->start_at_us;

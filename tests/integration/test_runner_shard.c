@@ -445,6 +445,7 @@ static void test_cli_errors(void **state) {
   expect_run((char *[]){"--shard", "0/2", NULL}, NULL, 2, "must agree on its start: give every shard the same --start-at");
   expect_run((char *[]){"--start-at", "tomorrow", NULL}, NULL, 2, "--start-at expects an instant");
   expect_run((char *[]){"--start-at", past, NULL}, NULL, 2, "s ago, more than the 1 s allowed");
+  expect_run((char *[]){"--start-at", "1796407200000", NULL}, NULL, 2, "more than a day: is it in seconds?");
   expect_run(NULL, (char *[]){"RBENCH_SHARDS=3", NULL}, 2, "RBENCH_SHARDS=3 is set but JOB_COMPLETION_INDEX is not");
   expect_run(NULL, (char *[]){"RBENCH_SHARD=4/2", NULL}, 2, "RBENCH_SHARD 4/2");
   expect_run(NULL, (char *[]){"RBENCH_START_AT=noon", NULL}, 2, "RBENCH_START_AT expects an instant");
