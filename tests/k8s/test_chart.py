@@ -310,6 +310,9 @@ for vals, want, label in [
          "runner.startAt in the past"),
         (["--set", "runner.shards=3", "--set", f"runner.startAt={int(time.time()) + 3 * 86400}"],
          "more than runner.activeDeadlineSeconds", "runner.startAt beyond the Job's deadline"),
+        (["--set", "runner.shards=3", "--set", "runner.activeDeadlineSeconds=259200",
+          "--set", f"runner.startAt={int(time.time()) + 2 * 86400}"], "more than a day ahead",
+         "runner.startAt two days ahead (the runner refuses more than one)"),
         (["--set", "runner.shards=3", "--kube-version", "1.28.9"], "needs Kubernetes 1.29", "runner.shards=3 on Kubernetes 1.28"),
         (["--set", "runner.shards=3", "--set", "results.pvc.enabled=true"], "needs results.pvc.accessModes [ReadWriteMany]",
          "runner.shards=3 with a ReadWriteOnce results claim")]:

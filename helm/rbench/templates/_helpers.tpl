@@ -173,8 +173,8 @@ capabilities:
 {{/* The agreed start instant of a sharded run (RBENCH_START_AT, docs/kubernetes.md "Scale-out
      runs"): runner.startAt as given (epoch seconds, or RFC 3339), else now +
      runner.startDelaySeconds in RFC 3339 UTC. A given instant that is not a date, is in the
-     past or is beyond the Job's deadline fails the render, except for a suspended Job (its
-     resume sets the instant). */}}
+     past, or is beyond the Job's deadline or a day ahead (the runner refuses those) fails the
+     render, except for a suspended Job (its resume sets the instant). */}}
 {{- define "rbench.startAt" -}}
 {{- $v := .Values.runner.startAt -}}
 {{- $out := "" -}}
@@ -203,6 +203,9 @@ capabilities:
 {{- end -}}
 {{- if gt $epoch (addf $now .Values.runner.activeDeadlineSeconds) -}}
 {{- fail (printf "runner.startAt %s is more than runner.activeDeadlineSeconds (%d s) ahead: the Job's deadline would end the run before it starts" $out (int64 .Values.runner.activeDeadlineSeconds)) -}}
+{{- end -}}
+{{- if gt $epoch (addf $now 86400) -}}
+{{- fail (printf "runner.startAt %s is more than a day ahead, which the runner refuses (a start given in milliseconds?): epoch seconds or RFC 3339" $out) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
