@@ -287,6 +287,9 @@ c.check(PW not in text, "redis.password appears in no rendered object in clear")
 b64 = base64.b64encode(PW.encode()).decode()
 c.check(all(b64 not in str(o) for o in objs if o["kind"] != "Secret") and b64 in str(find(objs, "Secret", "rbench-redis")),
         "redis.password is only in Secret rbench-redis")
+text3s, objs3s = render(HELM, *REQUIRED, "--set", f"redis.password={PW}", "--set", "runner.shards=3")
+c.check(PW not in text3s and all(b64 not in str(o) for o in objs3s if o["kind"] != "Secret"),
+        "runner.shards=3: redis.password only in Secret rbench-redis (not in the shards' env or args)")
 p = helm(HELM, "template", "r", CHART, *REQUIRED, "--set", f"openwhisk.auth={KEY}", check=False)
 c.check(p.returncode != 0 and KEY not in p.stdout, "there is no value for the OpenWhisk key itself (openwhisk.auth rejected)")
 
