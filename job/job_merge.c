@@ -208,6 +208,7 @@ static cJSON *merge_errors(const cJSON *const *docs, const size_t *order, size_t
   for (size_t k = 0; k < n; k++) {
     const cJSON *kind;
     cJSON_ArrayForEach(kind, at(docs[order[k]], "errors_by_kind", NULL)) {
+      if (!kind->string || !cJSON_IsObject(kind)) continue;
       cJSON *e = cJSON_GetObjectItemCaseSensitive(out, kind->string);
       if (!e) {
         e = cJSON_AddObjectToObject(out, kind->string);
@@ -351,11 +352,17 @@ static void merge_backend(cJSON *out, const cJSON *const *docs, const size_t *or
 
 /* ---- raw records --------------------------------------------------------------------------- */
 
+/* A record's sort key; a missing one sorts first (a consistent order whatever the input). */
+static double key_of(const cJSON *r, const char *name) {
+  double v = numv(r, name, NULL);
+  return isnan(v) ? -(double)INFINITY : v;
+}
+
 static int cmp_end(const void *a, const void *b) {
   const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
-  double ex = numv(x, "end_ms", NULL), ey = numv(y, "end_ms", NULL);
+  double ex = key_of(x, "end_ms"), ey = key_of(y, "end_ms");
   if (ex != ey) return ex < ey ? -1 : 1;
-  double ix = numv(x, "index", NULL), iy = numv(y, "index", NULL);
+  double ix = key_of(x, "index"), iy = key_of(y, "index");
   return (ix > iy) - (ix < iy);
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # fuzz.sh: build the libFuzzer targets (agent parser, agent reply routing, action protocol,
-# action HTTP request assembly, the runner's activation record reader)
+# action HTTP request assembly, the runner's activation record reader, rbench merge's input)
 # with clang in build/fuzz and run each one briefly on
 # its corpus (tests/fuzz/corpus/<target>/; new inputs go to the build directory).
 #   tools/fuzz.sh [SECONDS]     default 20 seconds per target
@@ -10,5 +10,5 @@ secs="${1:-20}"
 cmake -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
   -DRBENCH_FUZZ=ON -DRBENCH_WERROR=ON -DRBENCH_FUZZ_SECONDS="$secs" >/dev/null
 cmake --build build/fuzz -j2 --target fuzz_agent_req fuzz_agent_reply fuzz_action_protocol \
-  fuzz_action_httpreq fuzz_job_activation
+  fuzz_action_httpreq fuzz_job_activation fuzz_job_merge
 ctest --test-dir build/fuzz -L fuzz --output-on-failure
