@@ -715,22 +715,32 @@ int job_merge_main(int argc, char **argv) {
       rc = JOB_EXIT_FAILURE;
     }
   }
+  char (*opaths)[PATH_MAX + 200] = rc == 0 ? calloc(ng, sizeof *opaths) : NULL;
+  if (rc == 0 && !opaths) rc = JOB_EXIT_FAILURE;
   for (size_t g = 0; g < ng && rc == 0; g++) {
-    char path[PATH_MAX + 200], err[600];
+    if (!merge_out_path(out, dir, merged[g], opaths[g], sizeof opaths[g])) {
+      fprintf(stderr, "rbench merge: cannot create directory %s: %s\n", out, job_file_reason(errno));
+      rc = JOB_EXIT_FAILURE;
+    }
+    for (size_t h = 0; h < g && rc == 0; h++) {
+      if (strcmp(opaths[h], opaths[g])) continue;
+      fprintf(stderr, "rbench merge: %s and %s (runs of different scenarios with one name) would both be "
+                      "written to %s: merge them separately\n", groups[h].paths[0], groups[g].paths[0], opaths[g]);
+      rc = JOB_EXIT_CONFIG;
+    }
+  }
+  for (size_t g = 0; g < ng && rc == 0; g++) {
+    char err[600];
     char *text = cJSON_Print(merged[g]);
-    snprintf(err, sizeof err, "%s", text ? "" : "out of memory");
-    if (text && !merge_out_path(out, dir, merged[g], path, sizeof path))
-      snprintf(err, sizeof err, "cannot create directory %s: %s", out, job_file_reason(errno));
-    else if (text && job_write_atomic(path, text, strlen(text), err, sizeof err) == RB_OK)
-      err[0] = '\0';
-    if (err[0] || !text) {
-      fprintf(stderr, "rbench merge: %s\n", err);
+    if (!text || job_write_atomic(opaths[g], text, strlen(text), err, sizeof err) != RB_OK) {
+      fprintf(stderr, "rbench merge: %s\n", text ? err : "out of memory");
       rc = JOB_EXIT_FAILURE;
     } else {
-      fprintf(stderr, "rbench merge: wrote %s (%zu shards)\n", path, groups[g].n);
+      fprintf(stderr, "rbench merge: wrote %s (%zu shards)\n", opaths[g], groups[g].n);
     }
     cJSON_free(text);
   }
+  free(opaths);
   for (size_t g = 0; g < ng; g++) {
     cJSON_Delete(merged ? merged[g] : NULL);
     free(groups[g].docs);

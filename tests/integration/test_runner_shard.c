@@ -94,7 +94,7 @@ static int setup(void **state) {
   write_env(env_skewed, sizeof env_skewed, "skewed.env", fake_skewed.port);
   /* Every process at once, all given the same instant. */
   char start[40], out[300], shard[32];
-  snprintf(start, sizeof start, "%.3f", now_s() + 8);
+  snprintf(start, sizeof start, "%.3f", now_s() + 10); /* 14 processes start and check their clocks */
   struct rbt_proc procs[1 + 1 + 2 + 3 + 7];
   size_t np = 0;
   char *argv[32];
@@ -403,6 +403,26 @@ static void test_merge_refusals(void **state) {
   path_of(b, sizeof b, "other.json");
   write_text(b, "{\"a\": 1}\n");
   expect_refusal(a, b, "other.json: not an rbench results document");
+  /* two scenarios with one run name would be written to one path: refused */
+  path_of(dir, sizeof dir, "twoscen");
+  mkdir(dir, 0755);
+  cJSON *o = shard_doc(1, 0);
+  snprintf(p, sizeof p, "%s/a.json", dir);
+  text = cJSON_Print(o);
+  write_text(p, text);
+  free(text);
+  cJSON_ReplaceItemInObject(cJSON_GetObjectItem(o, "scenario"), "name", cJSON_CreateString("other"));
+  snprintf(p, sizeof p, "%s/b.json", dir);
+  text = cJSON_Print(o);
+  write_text(p, text);
+  free(text);
+  cJSON_Delete(o);
+  path_of(b, sizeof b, "twoscen-out");
+  char *l2 = NULL;
+  char *av[] = {NULL, "merge", dir, "-o", b, NULL};
+  assert_int_equal(run_rbench(av, NULL, 30000, &l2), 2);
+  assert_non_null(strstr(l2, "would both be written to"));
+  free(l2);
   /* -o is required */
   char *log = NULL;
   char *argv[] = {NULL, "merge", a, NULL};
