@@ -2,14 +2,20 @@
 """test_chart.py: the Helm chart and manifests/ without a cluster: helm lint --strict, renders
 with default and non-default values, every rendered object and manifests/ file validated
 strictly (tests/k8s/validate.mjs), the values schema rejecting typos and the tag latest, no
-secret in any rendered object but its Secret, and manifests/ in sync with the chart."""
+secret in any rendered object but its Secret, manifests/ in sync with the chart, and the
+scale-out runner (runner.shards: an Indexed Job, its start instant, anti-affinity)."""
 import base64
 import glob
+import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
+import time
+from datetime import datetime
+
+import yaml
 
 sys.path.insert(0, os.path.dirname(__file__))
 from k8stest import CHART, REQUIRED, ROOT, Checks, find, helm, render, tools  # noqa: E402
@@ -64,6 +70,13 @@ SETS = {
                           "--set", "runner.resultsConfigMapNames={rbench-results-a,rbench-results-b}"],
     "other release": ["--set", "runner.jobName=bench-7", "--set", "agent.extraArgs={--coalesce}",
                       "--set", "runner.suspend=true", "--set", "runner.waitForActionSeconds=0"],
+    "3 shards": ["--set", "runner.shards=3"],
+    "3 shards, required anti-affinity, start given": [
+        "--set", "runner.shards=3", "--set", "runner.antiAffinity=required", "--set", "runner.jobName=bench-s3",
+        "--set-string", "runner.startAt=" + time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 600))],
+    "3 shards, no anti-affinity, PVC RWX": ["--set", "runner.shards=3", "--set", "runner.antiAffinity=none",
+                                            "--set", "results.pvc.enabled=true",
+                                            "--set", "results.pvc.accessModes={ReadWriteMany}"],
 }
 rendered = {}
 for label, vals in SETS.items():
@@ -71,8 +84,11 @@ for label, vals in SETS.items():
     c.check(p.returncode == 0 and "[WARNING]" not in p.stdout, f"helm lint --strict ({label})" +
             ("" if p.returncode == 0 else "\n" + p.stdout + p.stderr))
     release = "bench" if label == "other release" else "rbench"
+    rendered_at = time.time()
     text, objs = render(HELM, *REQUIRED, *vals, release=release, namespace="perf")
     rendered[label] = (text, objs)
+    if label == "3 shards":
+        t0 = rendered_at
     validate_text(text, f"helm template ({label})")
     for o in objs:
         labels = o["metadata"].get("labels", {})
@@ -180,6 +196,95 @@ c.check(find(objs, "Job", "bench-7")["spec"].get("suspend") is True and "suspend
 c.check(find(objs, "Job", "bench-7") is not None and find(objs, "Deployment", "bench-rbench-agent") is not None,
         "release 'bench': objects named bench-rbench-*, runner.jobName")
 
+# runner.shards: 1 is today's plain Job; more is an Indexed Job of that many pods.
+SHARD_KEYS = ("completionMode", "completions", "parallelism", "backoffLimitPerIndex", "maxFailedIndexes")
+_, objs = rendered["defaults"]
+job1 = find(objs, "Job", "rbench-run")
+c.check(job1["spec"]["backoffLimit"] == 0 and not any(k in job1["spec"] for k in SHARD_KEYS)
+        and "affinity" not in job1["spec"]["template"]["spec"]
+        and "annotations" not in job1["spec"]["template"]["metadata"]
+        and not {"RBENCH_SHARDS", "RBENCH_START_AT"} & set(env_of(container(job1, "rbench"))),
+        "runner.shards=1 (default): a plain Job, backoffLimit 0, no index, affinity, start instant or shard env")
+_, objs = rendered["3 shards"]
+job3 = find(objs, "Job", "rbench-run")
+js3 = job3["spec"]
+c.check(js3.get("completionMode") == "Indexed" and js3.get("completions") == 3 and js3.get("parallelism") == 3
+        and js3.get("backoffLimitPerIndex") == 0,
+        "runner.shards=3: Indexed Job, completions = parallelism = 3, backoffLimitPerIndex 0")
+c.check("backoffLimit" not in js3 and "maxFailedIndexes" not in js3,
+        "runner.shards=3: backoffLimit left to its default (0 would stop every shard at the first failure), "
+        "no maxFailedIndexes (the other shards run to their end)")
+c.check(js3["template"]["spec"]["restartPolicy"] == "Never" and js3["activeDeadlineSeconds"] == js["activeDeadlineSeconds"],
+        "runner.shards=3: restartPolicy Never, the same deadline")
+rb3 = container(job3, "rbench")
+env3 = env_of(rb3)
+c.check(env3.get("RBENCH_SHARDS") == "3"
+        and env3.get("RBENCH_START_AT") == {"fieldRef": {"fieldPath": "metadata.annotations['rbench.io/start-at']"}},
+        "runner.shards=3: env RBENCH_SHARDS=3, RBENCH_START_AT from the pod's annotation rbench.io/start-at")
+c.check(rb3["args"] == container(job1, "rbench")["args"] and "JOB_COMPLETION_INDEX" not in env3,
+        "runner.shards=3: the same args as one runner (JOB_COMPLETION_INDEX comes from the Job controller)")
+start = js3["template"]["metadata"]["annotations"]["rbench.io/start-at"]
+try:
+    ahead = datetime.strptime(start, "%Y-%m-%dT%H:%M:%S%z").timestamp() - t0
+except ValueError:
+    ahead = None
+c.check(ahead is not None and 100 <= ahead <= 121,
+        f"runner.startAt empty: the render's time + startDelaySeconds (120), RFC 3339 UTC ({start!r}, {ahead} s ahead)")
+aff = js3["template"]["spec"].get("affinity", {}).get("podAntiAffinity", {})
+c.check(aff == {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": {
+            "labelSelector": {"matchLabels": {"batch.kubernetes.io/job-name": "rbench-run"}},
+            "topologyKey": "kubernetes.io/hostname"}}]},
+        "runner.antiAffinity=preferred (default): this Job's pods preferably on different nodes")
+c.check(find(objs, "Role", "rbench-runner")["rules"] == find(rendered["defaults"][1], "Role", "rbench-runner")["rules"],
+        "runner.shards=3: the Role is the same (each shard creates its own ConfigMaps)")
+_, objs = rendered["3 shards, required anti-affinity, start given"]
+jr = find(objs, "Job", "bench-s3")
+c.check(jr["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"] == {"requiredDuringSchedulingIgnoredDuringExecution": [
+            {"labelSelector": {"matchLabels": {"batch.kubernetes.io/job-name": "bench-s3"}},
+             "topologyKey": "kubernetes.io/hostname"}]},
+        "runner.antiAffinity=required: one node per shard, selecting this Job's pods by name")
+c.check(jr["spec"]["template"]["metadata"]["annotations"]["rbench.io/start-at"] == SETS["3 shards, required anti-affinity, start given"][-1].split("=", 1)[1],
+        "runner.startAt given: the annotation is that instant as given")
+_, objs = rendered["3 shards, no anti-affinity, PVC RWX"]
+jn = find(objs, "Job", "rbench-run")
+c.check("affinity" not in jn["spec"]["template"]["spec"] and jn["spec"]["completionMode"] == "Indexed"
+        and "/results/$(RBENCH_JOB_NAME)/" in container(jn, "rbench")["args"],
+        "runner.antiAffinity=none: no affinity; with a ReadWriteMany claim every shard writes to /results/JOB/")
+now = int(time.time())
+plus2 = time.strftime("%Y-%m-%dT%H:%M:%S+02:00", time.gmtime(now + 2 * 3600 + 300))  # now + 300 s
+for vals, want in [
+        (["--set", f"runner.startAt={now + 300}"], f"{now + 300}"),  # an integer with --set
+        (["--set-string", f"runner.startAt={now + 300}.25"], f"{now + 300}.25"),
+        (["--set-string", f"runner.startAt={plus2}"], plus2),
+        (["--set", "runner.suspend=true", "--set-string", "runner.startAt=2000-01-01T00:00:00Z"], "2000-01-01T00:00:00Z")]:
+    p = helm(HELM, "template", "r", CHART, *REQUIRED, "--set", "runner.shards=3", *vals,
+             "--show-only", "templates/runner-job.yaml", check=False)
+    got = yaml.safe_load(p.stdout)["spec"]["template"]["metadata"]["annotations"]["rbench.io/start-at"] if p.returncode == 0 else None
+    c.check(got == want, f"runner.startAt accepted as given: {' '.join(vals)} -> {got!r}" +
+            ("" if p.returncode == 0 else "\n" + p.stderr))
+# NOTES.txt: how to resume a suspended sharded Job with a new instant, and how to fetch and merge.
+p = helm(HELM, "install", "--dry-run=client", "rbench", CHART, *REQUIRED, "--set", "runner.shards=3",
+         "--set", "runner.suspend=true", check=False)
+resume = re.search(r"kubectl -n default patch job rbench-run --type merge -p '(.*)'$", p.stdout, re.M)
+c.check(p.returncode == 0 and resume is not None and "shards/" in p.stdout and "rbench merge" in p.stdout,
+        "NOTES (3 shards, suspended): the resume command and the fetch/merge step" + ("" if p.returncode == 0 else p.stderr))
+if resume:  # the shell expands $(( ... )) between the single-quoted halves: the JSON it gives
+    sh = subprocess.run(["sh", "-c", "printf %s '" + resume.group(1) + "'"], capture_output=True, text=True)
+    patch = json.loads(sh.stdout) if sh.returncode == 0 else {}
+    at = patch.get("spec", {}).get("template", {}).get("metadata", {}).get("annotations", {}).get("rbench.io/start-at", "")
+    c.check(patch.get("spec", {}).get("suspend") is False and at.isdigit() and 110 <= int(at) - time.time() <= 121,
+            f"NOTES: the resume patch unsuspends and sets rbench.io/start-at to now + 120 s ({sh.stdout})")
+
+# The validator knows the recent Job fields (backoffLimitPerIndex is GA in 1.33): a typo of one is caught.
+text3, _ = rendered["3 shards"]
+bad = text3.replace("backoffLimitPerIndex: 0", "backofLimitPerIndex: 0")
+with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+    f.write(bad)
+p = validate(f.name)
+os.unlink(f.name)
+c.check(p.returncode == 1 and "unknown field spec.backofLimitPerIndex" in p.stdout,
+        "validate.mjs knows backoffLimitPerIndex (a misspelling of it is an unknown field)")
+
 # No secret in any rendered object except, base64-encoded, in its Secret.
 PW, KEY = "Redis-Secret-Pw-4711", "OWKEY-do-not-print-9f3e"
 text, objs = render(HELM, *REQUIRED, "--set", f"redis.password={PW}", "--set", f"openwhisk.authSecretKey=auth")
@@ -187,6 +292,9 @@ c.check(PW not in text, "redis.password appears in no rendered object in clear")
 b64 = base64.b64encode(PW.encode()).decode()
 c.check(all(b64 not in str(o) for o in objs if o["kind"] != "Secret") and b64 in str(find(objs, "Secret", "rbench-redis")),
         "redis.password is only in Secret rbench-redis")
+text3s, objs3s = render(HELM, *REQUIRED, "--set", f"redis.password={PW}", "--set", "runner.shards=3")
+c.check(PW not in text3s and all(b64 not in str(o) for o in objs3s if o["kind"] != "Secret"),
+        "runner.shards=3: redis.password only in Secret rbench-redis (not in the shards' env or args)")
 p = helm(HELM, "template", "r", CHART, *REQUIRED, "--set", f"openwhisk.auth={KEY}", check=False)
 c.check(p.returncode != 0 and KEY not in p.stdout, "there is no value for the OpenWhisk key itself (openwhisk.auth rejected)")
 
@@ -199,7 +307,25 @@ for vals, want, label in [
         (["--set", "runner.scenario=nope.yaml"], "nope.yaml", "an unknown scenario"),
         (["--set", "runner.waitForActionSeconds=-5"], "/runner/waitForActionSeconds", "a negative wait for the action"),
         (["--set", "runner.waitForActionSecond=5"], "waitForActionSecond", "a misspelt runner.waitForActionSeconds"),
-        (["--set", "redis.enabled=false"], "redis.host is required", "an external Redis without redis.host")]:
+        (["--set", "redis.enabled=false"], "redis.host is required", "an external Redis without redis.host"),
+        (["--set", "runner.shards=0"], "/runner/shards", "runner.shards=0"),
+        (["--set", "runner.shards=101"], "/runner/shards", "runner.shards=101"),
+        (["--set", "runner.shard=3"], "shard", "a misspelt runner.shards"),
+        (["--set", "runner.antiAffinity=soft"], "/runner/antiAffinity", "runner.antiAffinity=soft"),
+        (["--set", "runner.startDelaySeconds=1"], "/runner/startDelaySeconds", "runner.startDelaySeconds=1"),
+        (["--set", "runner.shards=3", "--set-string", "runner.startAt=tomorrow"], "/runner/startAt", "runner.startAt=tomorrow"),
+        (["--set", "runner.shards=3", "--set-string", "runner.startAt=2026-13-04T10:00:00Z"], "is not a date",
+         "runner.startAt with month 13"),
+        (["--set", "runner.shards=3", "--set-string", "runner.startAt=2020-01-01T00:00:00Z"], "is in the past",
+         "runner.startAt in the past"),
+        (["--set", "runner.shards=3", "--set", f"runner.startAt={int(time.time()) + 3 * 86400}"],
+         "more than runner.activeDeadlineSeconds", "runner.startAt beyond the Job's deadline"),
+        (["--set", "runner.shards=3", "--set", "runner.activeDeadlineSeconds=259200",
+          "--set", f"runner.startAt={int(time.time()) + 2 * 86400}"], "more than a day ahead",
+         "runner.startAt two days ahead (the runner refuses more than one)"),
+        (["--set", "runner.shards=3", "--kube-version", "1.28.9"], "needs Kubernetes 1.29", "runner.shards=3 on Kubernetes 1.28"),
+        (["--set", "runner.shards=3", "--set", "results.pvc.enabled=true"], "needs results.pvc.accessModes [ReadWriteMany]",
+         "runner.shards=3 with a ReadWriteOnce results claim")]:
     p = helm(HELM, "template", "r", CHART, *REQUIRED, *vals, check=False)
     c.check(p.returncode != 0 and want in p.stderr, f"rejected: {label}" + ("" if p.returncode else " (rendered!)"))
 p = helm(HELM, "template", "r", CHART, check=False)
@@ -215,8 +341,15 @@ c.check(p.returncode == 1 and "unknown field spec.backofLimit" in p.stdout
 
 # manifests/: valid, and what the chart renders today.
 files = sorted(glob.glob(os.path.join(ROOT, "manifests", "rbench", "*.yaml"))) + [os.path.join(ROOT, "manifests", "kustomization.yaml")]
-p = validate(*files[:-1])
-c.check(p.returncode == 0, "every file in manifests/ valid (strict)" + ("" if p.returncode == 0 else "\n" + p.stdout))
+examples = sorted(glob.glob(os.path.join(ROOT, "manifests", "examples", "*.yaml")))
+p = validate(*files[:-1], *examples)
+c.check(p.returncode == 0 and examples, "every file in manifests/ and manifests/examples/ valid (strict)" +
+        ("" if p.returncode == 0 else "\n" + p.stdout))
+ex = [d for d in yaml.safe_load_all(open(os.path.join(ROOT, "manifests", "examples", "runner-job-3-shards.yaml"))) if d]
+c.check(len(ex) == 1 and ex[0]["kind"] == "Job" and ex[0]["spec"].get("completionMode") == "Indexed"
+        and ex[0]["spec"].get("suspend") is True and ex[0]["spec"]["completions"] == 3
+        and ex[0]["spec"]["template"]["metadata"]["annotations"]["rbench.io/start-at"] == "2000-01-01T00:00:00Z",
+        "manifests/examples/runner-job-3-shards.yaml: a suspended 3-shard Indexed Job (start set when resumed)")
 p = subprocess.run([os.path.join(ROOT, "tools", "render-manifests.sh"), "--check"], capture_output=True, text=True,
                    env={**os.environ, "HELM": HELM})
 c.check(p.returncode == 0, "manifests/ in sync with the chart (tools/render-manifests.sh --check)" +

@@ -5,7 +5,10 @@ each container's command, args and env (value, fieldRef, secretKeyRef, $(VAR) ex
 its ConfigMap and Secret volumes materialised at their mountPaths under a temporary root,
 Service names resolved to local servers: real redis-server, the built rbench-agent and
 rbench, fakewhisk as OpenWhisk and as the Kubernetes API server, which authorizes every
-ConfigMap request with the rendered Role and RoleBinding (403 Forbidden otherwise).
+ConfigMap request with the rendered Role and RoleBinding (403 Forbidden otherwise). The
+3-shard runner (runner.shards=3) runs as its Indexed Job's three pods at once, with what the
+Job controller adds (JOB_COMPLETION_INDEX, the completion-index label and annotation), and
+tools/fetch-results.sh fetches (stand-in kubectl) and merges what they wrote.
 
 The runner Job starts, as after helm install, before the action exists (fakewhisk's new-*
 actions are 404 until created with the PUT `wsk action create` sends, which this test makes
@@ -111,9 +114,9 @@ open(scenario_file, "w").write(SCENARIO)
 class Pod:
     """One pod's filesystem under ROOT, from the rendered pod spec and the rendered objects."""
 
-    def __init__(self, name, spec, objs, secrets, labels):
+    def __init__(self, name, spec, objs, secrets, labels, annotations=None):
         self.root = os.path.join(tmp, name)
-        self.spec, self.labels = spec, labels
+        self.spec, self.labels, self.annotations = spec, labels, annotations or {}
         os.makedirs(self.root)
         os.chmod(self.root, 0o755)
         self.user = spec.get("securityContext", {}).get("runAsUser")
@@ -167,8 +170,8 @@ def container_env(ct, pod, secrets, paths, services):
             env[e["name"]] = e["value"]
         elif "fieldRef" in e["valueFrom"]:
             fp = e["valueFrom"]["fieldRef"]["fieldPath"]
-            m = re.fullmatch(r"metadata\.labels\['([^']+)'\]", fp)
-            env[e["name"]] = pod.labels.get(m.group(1), "") if m else ""
+            m = re.fullmatch(r"metadata\.(labels|annotations)\['([^']+)'\]", fp)
+            env[e["name"]] = getattr(pod, m.group(1)).get(m.group(2), "") if m else ""
         elif "secretKeyRef" in e["valueFrom"]:
             r = e["valueFrom"]["secretKeyRef"]
             env[e["name"]] = secrets[r["name"]][r["key"]].decode()
@@ -263,12 +266,17 @@ def create_action(port, name):
         return r.status
 
 
-def runner_pod(objs, secrets, services, api_port, job_name, wait=True):
+def runner_pod(objs, secrets, services, api_port, job_name, index=None, wait=True):
+    """One pod of the runner Job; index: an Indexed Job's pod, as the Job controller makes it
+    (completion-index label and annotation, env JOB_COMPLETION_INDEX in every container)."""
     job = find(objs, "Job", job_name)
     spec = job["spec"]["template"]["spec"]
     labels = {**job["spec"]["template"]["metadata"]["labels"], "batch.kubernetes.io/job-name": job_name}
-    pod = Pod(f"job-{job_name}-{len(procs)}", spec, objs, secrets, labels)
-    extra = {}
+    annotations = dict(job["spec"]["template"]["metadata"].get("annotations") or {})
+    if index is not None:
+        labels["batch.kubernetes.io/job-completion-index"] = annotations["batch.kubernetes.io/job-completion-index"] = str(index)
+    pod = Pod(f"job-{job_name}-{len(procs)}", spec, objs, secrets, labels, annotations)
+    extra = {} if index is None else {"JOB_COMPLETION_INDEX": str(index)}
     if spec.get("automountServiceAccountToken", True):
         sa = os.path.join(pod.root, "var/run/secrets/kubernetes.io/serviceaccount")
         os.makedirs(sa)
@@ -277,8 +285,8 @@ def runner_pod(objs, secrets, services, api_port, job_name, wait=True):
         shutil.copy(os.path.join(tmp, "api.crt"), os.path.join(sa, "ca.crt"))
         for f in os.listdir(sa):
             os.chmod(os.path.join(sa, f), 0o644)
-        extra = {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(api_port),
-                 "RBENCH_SERVICEACCOUNT_DIR": sa}
+        extra.update({"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(api_port),
+                      "RBENCH_SERVICEACCOUNT_DIR": sa})
     return start(pod, spec["containers"][0], secrets, services, extra_env=extra, wait=wait, timeout=120)
 
 
@@ -447,6 +455,125 @@ try:
     c.check(first.returncode == 0 and again.returncode == 1 and "403" in out2 and "forbidden" in out2,
             "with resourceNames that do not match, the replace is refused (403) and rbench exits 1" +
             ("" if again.returncode == 1 else f"\nfirst={first.returncode} again={again.returncode}\n{out2[-2000:]}"))
+
+    # The scale-out runner (runner.shards=3): the Indexed Job's three pods run at once, as the
+    # Job controller runs them, each its own shard, all due at the rendered start instant.
+    start_at = int(time.time()) + 12
+    _, objs3 = render(HELM, *values("--set", "runner.shards=3", "--set", f"runner.startAt={start_at}"), namespace=NS)
+    job3 = find(objs3, "Job", "rbench-run")
+    c.check(job3["spec"].get("completionMode") == "Indexed" and job3["spec"]["completions"] == 3,
+            "3 shards: the rendered runner Job is Indexed, 3 completions")
+    fw2.send_signal(signal.SIGTERM)
+    fw2.wait()
+    fw3, api_port3 = run_fakewhisk(objs3, job3["spec"]["template"]["spec"]["serviceAccountName"])
+    services[OW_HOST] = {"443": api_port3, "": api_port3}
+    create_action(api_port3, ACTION)  # deployed: the shards' wait for the action ends at once
+    shards = [runner_pod(objs3, secrets, services, api_port3, "rbench-run", index=i, wait=False) for i in range(3)]
+    for p in shards:
+        try:
+            p.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    outs = [output(p) for p in shards]
+    c.check(all(p.returncode == 0 for p in shards),
+            "3 shards: each pod's rbench run exits 0 under the rendered Role" +
+            "".join(f"\n--- shard {i} exit {p.returncode}:\n{o[-1500:]}" for i, (p, o) in enumerate(zip(shards, outs)) if p.returncode))
+    c.check(all(p.env.get("RBENCH_SHARDS") == "3" and p.env.get("RBENCH_START_AT") == str(start_at)
+                and p.env.get("JOB_COMPLETION_INDEX") == str(i) for i, p in enumerate(shards)),
+            "3 shards: env RBENCH_SHARDS=3 and RBENCH_START_AT (from the pod's annotation) beside JOB_COMPLETION_INDEX")
+    cms, sharddocs = [], {}
+    for run_name in ("direct", "batched"):
+        for i in range(3):
+            name = f"rbench-results-rbench-run-{run_name}-r1-shard-{i}"
+            st, cm = api(api_port3, f"/api/v1/namespaces/{NS}/configmaps/{name}")
+            doc = json.loads(cm["data"]["results.json"]) if st == 200 and "results.json" in cm.get("data", {}) else {}
+            sh = doc.get("shard") or {}
+            own = sorted(r["index"] for r in doc.get("raw_results", []))
+            c.check(st == 200 and sh.get("index") == i and sh.get("count") == 3
+                    and (cm["metadata"].get("labels") or {}).get("rbench.io/job") == "rbench-run"
+                    and own == [k for k in range(4) if k % 3 == i],
+                    f"ConfigMap {name}: shard {i} of 3 of run {run_name}, its invocations k mod 3 == {i} ({own}), "
+                    "labelled rbench.io/job=rbench-run")
+            if st == 200:
+                cms.append(cm)
+            sharddocs.setdefault(run_name, []).append(doc)
+    st, unsharded = api(api_port3, f"/api/v1/namespaces/{NS}/configmaps/rbench-results-rbench-run-direct-r1")
+    c.check(st == 404, "3 shards: no shard wrote the unsharded name (no write race on one ConfigMap)")
+    keys = {run: {d.get("shard", {}).get("run_key") for d in docs} for run, docs in sharddocs.items()}
+    starts = sorted({d.get("shard", {}).get("start_at_ms") for docs in sharddocs.values() for d in docs})
+    c.check(all(len(k) == 1 and None not in k for k in keys.values()) and len(starts) == 2 and starts[0] == start_at * 1000,
+            f"3 shards: one run key per run, the first run due at the rendered start instant ({starts})")
+    logs3 = "".join(outs) + open(os.path.join(tmp, "api.log")).read()
+    c.check(REDIS_PW not in logs3 and OW_AUTH.split(":")[1] not in logs3 and SA_TOKEN not in "".join(outs),
+            "3 shards: no secret in the shards' output or in what reached the API")
+
+    # tools/fetch-results.sh on those ConfigMaps (the stand-in kubectl answers with them, as
+    # tests/scripts does), merging with this build's rbench: one document per run, every
+    # planned invocation once, taken by compare and report.
+    fake = os.path.join(tmp, "fake-kubectl")
+    os.makedirs(os.path.join(fake, "logs"))
+    json.dump({"items": cms}, open(os.path.join(fake, "cms.json"), "w"))
+    fenv = {**os.environ, "FAKE_DIR": fake, "RBENCH": ENTRYPOINTS["rbench"],
+            "PATH": os.path.join(ROOT, "tests", "scripts", "fakes") + ":" + os.environ["PATH"]}
+    fetched = os.path.join(tmp, "fetched-shards")
+    fr = subprocess.run([os.path.join(ROOT, "tools", "fetch-results.sh"), "--namespace", NS, "rbench-run", fetched],
+                        env=fenv, capture_output=True, text=True)
+    c.check(fr.returncode == 0, "fetch-results.sh: exits 0" + ("" if fr.returncode == 0 else "\n" + fr.stdout + fr.stderr))
+    merged = {}
+    for run_name in ("direct", "batched"):
+        f = os.path.join(fetched, f"{run_name}.json")
+        merged[run_name] = d = json.load(open(f)) if os.path.isfile(f) else {}
+        inv = d.get("invocations") or {}
+        idx = sorted(r["index"] for r in d.get("raw_results", []))
+        planned = (d.get("scenario") or {}).get("parameters", {}).get("planned_invocations")
+        c.check(planned == 4 and inv.get("planned") == inv.get("sent") == inv.get("completed") == inv.get("succeeded") == 4
+                and idx == [0, 1, 2, 3] and "shard" not in d and d.get("merged_from", {}).get("files") is not None
+                and len(d["merged_from"]["files"]) == 3,
+                f"fetch-results.sh: {run_name}.json merged from the 3 shards: the scenario's 4 planned invocations, "
+                f"each once ({inv}, {idx})")
+    kept = sorted(os.path.relpath(os.path.join(dp, f), fetched) for dp, _, fs in os.walk(os.path.join(fetched, "shards")) for f in fs)
+    c.check(kept == sorted(f"shards/{r}.shard-{i}-of-3.json" for r in ("direct", "batched") for i in range(3)),
+            f"fetch-results.sh: the 6 shard documents kept under shards/ ({kept})")
+    cmp_ = subprocess.run([ENTRYPOINTS["rbench"], "compare", os.path.join(fetched, "direct.json"),
+                           os.path.join(fetched, "batched.json")], capture_output=True, text=True)
+    rep = subprocess.run([ENTRYPOINTS["rbench"], "report", fetched, "-o", os.path.join(tmp, "report.html")],
+                         capture_output=True, text=True)
+    c.check(cmp_.returncode == 0 and rep.returncode == 0 and "<svg" in open(os.path.join(tmp, "report.html")).read(),
+            "rbench compare and report take the merged documents as is" +
+            ("" if cmp_.returncode == 0 and rep.returncode == 0 else "\n" + cmp_.stderr + rep.stderr))
+
+    # A shard whose pod starts too late (a slow pull, a Pending pod): it refuses to send its
+    # share late, the index fails (backoffLimitPerIndex 0: not retried), the others complete,
+    # and fetch-results.sh names the missing shard, keeps the others and exits 1.
+    start_at = int(time.time()) + 4
+    _, objs4 = render(HELM, *values("--set", "runner.shards=3", "--set", "runner.jobName=rbench-run-late",
+                                    "--set", f"runner.startAt={start_at}"), namespace=NS)
+    early = [runner_pod(objs4, secrets, services, api_port3, "rbench-run-late", index=i, wait=False) for i in (0, 1)]
+    time.sleep(max(0.0, start_at + 2.5 - time.time()))
+    late = runner_pod(objs4, secrets, services, api_port3, "rbench-run-late", index=2)
+    for p in early:
+        p.wait(timeout=120)
+    lout = output(late)
+    c.check(all(p.returncode == 0 for p in early) and late.returncode == 2 and "start instant" in lout and "ago" in lout,
+            f"a shard started 2.5 s after the instant refuses (exit {late.returncode}), the other two complete" +
+            ("" if late.returncode == 2 else "\n" + lout[-1500:]))
+    cms4 = []
+    for run_name in ("direct", "batched"):
+        for i in (0, 1):
+            st, cm = api(api_port3, f"/api/v1/namespaces/{NS}/configmaps/rbench-results-rbench-run-late-{run_name}-r1-shard-{i}")
+            if st == 200:
+                cms4.append(cm)
+    json.dump({"items": cms4}, open(os.path.join(fake, "cms.json"), "w"))
+    fetched4 = os.path.join(tmp, "fetched-late")
+    fr = subprocess.run([os.path.join(ROOT, "tools", "fetch-results.sh"), "--namespace", NS, "rbench-run-late", fetched4],
+                        env=fenv, capture_output=True, text=True)
+    kept = sorted(f for _, _, fs in os.walk(os.path.join(fetched4, "shards")) for f in fs)
+    c.check(len(cms4) == 4 and fr.returncode == 1 and "shard 2 of 3 missing" in fr.stderr
+            and f"kubectl -n {NS} get job rbench-run-late -o jsonpath={{.status.failedIndexes}}" in fr.stderr
+            and len(kept) == 4 and not os.path.exists(os.path.join(fetched4, "direct.json")),
+            "fetch-results.sh with shard 2 missing: exits 1 naming it and the failed index's lookup, "
+            "the 4 shard documents kept, nothing merged" + ("" if fr.returncode == 1 else "\n" + fr.stdout + fr.stderr))
 finally:
     for p in procs:
         if p.poll() is None:

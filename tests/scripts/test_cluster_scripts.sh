@@ -292,5 +292,135 @@ sys.exit(not (v == {"claimName": "rbench-results", "readOnly": True} and p["spec
 "$BUILD/job/rbench" compare "$WORK/fetched-pvc/direct" "$WORK/fetched-pvc/batched" >/dev/null 2>&1
 check "rbench compare takes the --pvc copy as is" test $? -eq 0
 
+# --- fetch-results.sh: a scale-out run's shard documents, merged by rbench merge ------------
+# The same scenario run as three shards by the real runner (--shard I/3, one start instant),
+# published as a sharded Job publishes them (names F-results-JOB-RUN-rK-shard-I).
+T0="$(python3 -c 'import time; print("%.3f" % (time.time() + 5))')"
+SPIDS=()
+for i in 0 1 2; do
+  "$BUILD/job/rbench" run -f "$WORK/s.yaml" --env "$WORK/local.env" --shard "$i/3" --start-at "$T0" \
+    --output "$WORK/shard-out/" --progress off >"$WORK/shard-$i.log" 2>&1 &
+  SPIDS+=($!)
+done
+src=0
+for p in "${SPIDS[@]}"; do wait "$p" || src=1; done
+if ! check "the real runner, 3 shards at once: 12 shard documents (.shard-I-of-3)" \
+  test "$src" -eq 0 -a "$(find "$WORK/shard-out" -name '*.shard-[012]-of-3.json' 2>/dev/null | wc -l)" -eq 12; then
+  cat "$WORK"/shard-*.log
+  echo "$PASS passed, $FAIL failed (the fetch of shard documents not run)"
+  exit 1
+fi
+python3 - "$WORK/shard-out" >"$WORK/shard-cms.json" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+items = []
+for run in ("direct", "batched"):
+    for rep in (1, 2):
+        for i in range(3):
+            text = open(os.path.join(out, run, "r%d.shard-%d-of-3.json" % (rep, i))).read()
+            items.append({"apiVersion": "v1", "kind": "ConfigMap",
+                          "metadata": {"name": "rbench-results-s3-%s-r%d-shard-%d" % (run, rep, i),
+                                       "labels": {"app.kubernetes.io/component": "results", "rbench.io/job": "rbench-run-s3"}},
+                          "data": {"results.json": text}})
+print(json.dumps({"items": items}))
+PY
+new_fake fetch-shards
+cp "$WORK/shard-cms.json" "$FAKE_DIR/cms.json"
+RBENCH="$BUILD/job/rbench" "$SRC/tools/fetch-results.sh" rbench-run-s3 "$WORK/fs" >"$WORK/out" 2>&1
+check "fetch shards: exits 0" test $? -eq 0 || cat "$WORK/out"
+check "fetch shards: the shards under shards/ (the runner's names), the merged documents in the runner's layout" \
+  test "$(cd "$WORK/fs" && find . -type f | sort | tr '\n' ' ')" = "./batched/r1.json ./batched/r2.json ./direct/r1.json ./direct/r2.json $(
+    for r in batched direct; do for k in 1 2; do for i in 0 1 2; do printf './shards/%s/r%d.shard-%d-of-3.json ' $r $k $i; done; done; done)"
+check "fetch shards: shard documents byte-identical to the runner's" cmp -s "$WORK/shard-out/batched/r2.shard-1-of-3.json" "$WORK/fs/shards/batched/r2.shard-1-of-3.json"
+check "fetch shards: says it merged, with which rbench" \
+  bash -c 'grep -q "merging the shards with $2 merge" "$1" && grep -q "merged 3 shard(s) -> .*/fs/batched/r2.json" "$1" && grep -q "4 merged document(s)" "$1"' _ "$WORK/out" "$BUILD/job/rbench"
+check "fetch shards: each merged document holds the schedule's 6 invocations, each once, merged from the 3 shards" python3 -c '
+import json, sys
+for f in sys.argv[1:]:
+    d = json.load(open(f))
+    inv = d["invocations"]
+    idx = sorted(r["index"] for r in d["raw_results"])
+    if not (inv["planned"] == inv["sent"] == inv["completed"] == inv["succeeded"] == 6 and idx == list(range(6))
+            and d["scenario"]["parameters"]["planned_invocations"] == 6 and d.get("complete") is True
+            and "shard" not in d and len(d["merged_from"]["files"]) == 3):
+        sys.exit("%s: %s %s" % (f, inv, idx))' "$WORK/fs/direct/r1.json" "$WORK/fs/direct/r2.json" "$WORK/fs/batched/r1.json" "$WORK/fs/batched/r2.json"
+"$BUILD/job/rbench" compare "$WORK/fs/direct" "$WORK/fs/batched" >"$WORK/compare.out" 2>&1
+check "rbench compare takes the merged directories as is" test $? -eq 0 || cat "$WORK/compare.out"
+"$BUILD/job/rbench" report "$WORK/fs" -o "$WORK/report-s.html" >"$WORK/report.out" 2>&1
+check "rbench report takes the merged DIR as is" bash -c '[ "$1" -eq 0 ] && grep -q "<svg" "$2"' _ $? "$WORK/report-s.html" || cat "$WORK/report.out"
+
+# A failed index: shard 1 of batched r2 missing. The other documents are merged, that one is
+# named with rbench merge's reason, the shards stay, exit 1.
+new_fake fetch-shard-missing
+python3 - "$WORK/shard-cms.json" >"$FAKE_DIR/cms.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["items"] = [c for c in d["items"] if c["metadata"]["name"] != "rbench-results-s3-batched-r2-shard-1"]
+print(json.dumps(d))
+PY
+RBENCH="$BUILD/job/rbench" "$SRC/tools/fetch-results.sh" rbench-run-s3 "$WORK/fm" >"$WORK/out" 2>&1
+rc=$?
+check "fetch, a shard missing: exits 1" test "$rc" -eq 1
+check "fetch, a shard missing: names the document not merged and rbench merge's reason (shard 1 of 3)" \
+  bash -c 'grep -q "batched/r2.json not merged from 2 shard document(s): rbench merge exited" "$1" && grep -qi "missing.*shard\|shard.*missing" "$1" && grep -q "failedIndexes" "$1"' _ "$WORK/out" || cat "$WORK/out"
+check "fetch, a shard missing: the fetched shards kept, the complete documents merged, no half-merged file" \
+  test "$(cd "$WORK/fm" && find shards -type f | wc -l) $(cd "$WORK/fm" && find . -path ./shards -prune -o -type f -print | sort | tr '\n' ' ')" = \
+  "11 ./batched/r1.json ./direct/r1.json ./direct/r2.json "
+
+cp "$WORK/out" "$WORK/missing.out"
+
+# A summary-only shard (over the ConfigMap limit): merged from the histograms, set aside.
+new_fake fetch-shard-summary
+python3 - "$WORK/shard-cms.json" >"$FAKE_DIR/cms.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for c in d["items"]:
+    if c["metadata"]["name"] == "rbench-results-s3-direct-r1-shard-2":
+        doc = json.loads(c["data"]["results.json"])
+        del doc["raw_results"]
+        doc["raw_results_omitted"] = True
+        c["data"]["results.json"] = json.dumps(doc)
+        c["metadata"]["annotations"] = {"rbench.io/summary-only": "true"}
+print(json.dumps(d))
+PY
+RBENCH="$BUILD/job/rbench" "$SRC/tools/fetch-results.sh" rbench-run-s3 "$WORK/fsum" >"$WORK/out" 2>&1
+check "fetch, a summary-only shard: exits 0, its document merged from histograms into summary-only/, said so" \
+  bash -c '[ "$1" -eq 0 ] && [ -f "$2/summary-only/direct/r1.json" ] && [ ! -e "$2/direct/r1.json" ] && [ -f "$2/direct/r2.json" ] &&
+           grep -q "summary only: $2/summary-only/direct/r1.json has no raw_results" "$3" &&
+           python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(not (d.get(\"raw_results_omitted\") is True and d[\"invocations\"][\"sent\"] == 6))" "$2/summary-only/direct/r1.json"' \
+  _ $? "$WORK/fsum" "$WORK/out" || cat "$WORK/out"
+
+# No rbench with merge: a copy of the scripts outside the repository, no rbench on PATH.
+mkdir -p "$WORK/norepo/tools"
+cp "$SRC/tools/fetch-results.sh" "$SRC/tools/cluster-lib.sh" "$WORK/norepo/tools/"
+new_fake fetch-no-rbench
+cp "$WORK/shard-cms.json" "$FAKE_DIR/cms.json"
+if command -v rbench >/dev/null 2>&1; then
+  ok "fetch, no rbench: skipped (an rbench is on PATH: $(command -v rbench))"
+else
+  "$WORK/norepo/tools/fetch-results.sh" rbench-run-s3 "$WORK/fn" >"$WORK/out" 2>&1
+  check "fetch, no rbench: exits 1 saying how to provide it, the shards kept" \
+    bash -c '[ "$1" -eq 1 ] && grep -q "merging them needs rbench merge: set RBENCH=" "$2" && [ "$(find "$3/shards" -type f | wc -l)" -eq 12 ]' _ $? "$WORK/out" "$WORK/fn"
+fi
+printf '#!/bin/sh\necho "rbench: unknown command $1" >&2\nexit 2\n' >"$WORK/old-rbench"
+chmod +x "$WORK/old-rbench"
+new_fake fetch-old-rbench
+cp "$WORK/shard-cms.json" "$FAKE_DIR/cms.json"
+RBENCH="$WORK/old-rbench" "$SRC/tools/fetch-results.sh" rbench-run-s3 "$WORK/fo" >"$WORK/out" 2>&1
+check "fetch, RBENCH without merge: exits 1 naming it" \
+  bash -c '[ "$1" -eq 1 ] && grep -q "RBENCH=.*old-rbench has no .merge. command" "$2"' _ $? "$WORK/out"
+
+# --pvc: the shards' files as a sharded Job writes them to the claim (RUN/rK.shard-I-of-N.json).
+new_fake fetch-pvc-shards
+mkdir -p "$FAKE_DIR/pvc"
+cp -r "$WORK/shard-out/." "$FAKE_DIR/pvc/"
+RBENCH="$BUILD/job/rbench" "$SRC/tools/fetch-results.sh" --pvc rbench-run-s3 "$WORK/fp" >"$WORK/out" 2>&1
+check "fetch --pvc, shards: exits 0, shards kept, merged in the runner's layout" \
+  bash -c '[ "$1" -eq 0 ] && [ "$(find "$2/shards" -type f | wc -l)" -eq 12 ] && [ -f "$2/direct/r1.json" ] && [ -f "$2/batched/r2.json" ]' _ $? "$WORK/fp" ||
+  cat "$WORK/out"
+cmp -s <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sorted(r["index"] for r in d["raw_results"]))' "$WORK/fp/batched/r2.json") \
+       <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sorted(r["index"] for r in d["raw_results"]))' "$WORK/fs/batched/r2.json")
+check "fetch --pvc, shards: the same merged invocations as from ConfigMaps" test $? -eq 0
+
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ] || { [ -n "${KEEP:-}" ] && cp -r "$WORK" /tmp/i13/keep; false; }

@@ -169,3 +169,56 @@ capabilities:
   readOnly: true
 {{- end }}
 {{- end -}}
+
+{{/* The agreed start instant of a sharded run (RBENCH_START_AT, docs/kubernetes.md "Scale-out
+     runs"): runner.startAt as given (epoch seconds, or RFC 3339), else now +
+     runner.startDelaySeconds in RFC 3339 UTC. A given instant that is not a date, is in the
+     past, or is beyond the Job's deadline or a day ahead (the runner refuses those) fails the
+     render, except for a suspended Job (its resume sets the instant). */}}
+{{- define "rbench.startAt" -}}
+{{- $v := .Values.runner.startAt -}}
+{{- $out := "" -}}
+{{- $epoch := 0.0 -}}
+{{- if and (kindIs "string" $v) (eq $v "") -}}
+{{- $out = dateInZone "2006-01-02T15:04:05Z07:00" (now | dateModify (printf "+%ds" (int64 .Values.runner.startDelaySeconds))) "UTC" -}}
+{{- else -}}
+{{- if kindIs "string" $v -}}
+{{- $out = $v -}}
+{{- if regexMatch "^[0-9]+(\\.[0-9]+)?$" $v -}}
+{{- $epoch = float64 $v -}}
+{{- else -}}
+{{- $epoch = toDate "2006-01-02T15:04:05Z07:00" $v | unixEpoch | float64 -}}
+{{- if le $epoch 0.0 -}}
+{{- fail (printf "runner.startAt %q is not a date: give epoch seconds or RFC 3339 (e.g. 2026-12-04T18:00:00Z)" $v) -}}
+{{- end -}}
+{{- end -}}
+{{- else -}}
+{{- $epoch = float64 $v -}}
+{{- $out = ternary (printf "%d" (int64 $v)) (printf "%.3f" $epoch) (eq $epoch (floor $epoch)) -}}
+{{- end -}}
+{{- if not .Values.runner.suspend -}}
+{{- $now := now | unixEpoch | float64 -}}
+{{- if lt $epoch $now -}}
+{{- fail (printf "runner.startAt %s is in the past (now: %s): give a later instant, or leave it empty for now + runner.startDelaySeconds" $out (dateInZone "2006-01-02T15:04:05Z07:00" now "UTC")) -}}
+{{- end -}}
+{{- if gt $epoch (addf $now .Values.runner.activeDeadlineSeconds) -}}
+{{- fail (printf "runner.startAt %s is more than runner.activeDeadlineSeconds (%d s) ahead: the Job's deadline would end the run before it starts" $out (int64 .Values.runner.activeDeadlineSeconds)) -}}
+{{- end -}}
+{{- if gt $epoch (addf $now 86400) -}}
+{{- fail (printf "runner.startAt %s is more than a day ahead, which the runner refuses (a start given in milliseconds?): epoch seconds or RFC 3339" $out) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $out -}}
+{{- end -}}
+
+{{/* What runner.shards > 1 needs: an Indexed Job with backoffLimitPerIndex (Kubernetes 1.29+,
+     where it is on by default), and a results claim every shard's node can mount. */}}
+{{- define "rbench.checkShards" -}}
+{{- if semverCompare "<1.29.0-0" .Capabilities.KubeVersion.Version -}}
+{{- fail (printf "runner.shards=%d needs Kubernetes 1.29 or later (an Indexed Job with backoffLimitPerIndex); this cluster is %s: use runner.shards=1" (int .Values.runner.shards) .Capabilities.KubeVersion.Version) -}}
+{{- end -}}
+{{- if and .Values.results.pvc.enabled (not (has "ReadWriteMany" .Values.results.pvc.accessModes)) -}}
+{{- fail (printf "runner.shards=%d with results.pvc.enabled needs results.pvc.accessModes [ReadWriteMany]: the shards run on several nodes and each mounts the claim (or keep the results in ConfigMaps: results.pvc.enabled=false)" (int .Values.runner.shards)) -}}
+{{- end -}}
+{{- end -}}
