@@ -127,15 +127,24 @@ bool job_backend_sample_agent(const char *url, struct job_agent_sample *out, cha
 }
 
 void job_backend_begin(struct job_backend_sampler *s, const struct job_config *cfg,
-                       const char *agent_url, bool batching) {
+                       const char *agent_url, bool batching, bool redis_unknown) {
   memset(s, 0, sizeof *s);
   s->cfg = cfg;
   s->batching = batching;
   snprintf(s->redis_endpoint, sizeof s->redis_endpoint, "%s:%d", cfg->redis_host, cfg->redis_port);
-  s->redis_ok = job_backend_sample_redis(cfg->redis_host, cfg->redis_port, cfg->redis_password,
-                                         &s->info_all, &s->redis_a, s->redis_why,
-                                         sizeof s->redis_why);
-  if (!s->redis_ok) rb_warn("Redis %s: %s; the results will say so", s->redis_endpoint, s->redis_why);
+  if (redis_unknown) {
+    s->redis_endpoint[0] = '\0';
+    snprintf(s->redis_why, sizeof s->redis_why,
+             "REDIS_HOST and REDIS_PORT are not set, so the actions use their own default "
+             "parameters and rbench does not know which Redis that is; set them (env file or "
+             "environment) to the Redis the action uses to measure it");
+    rb_warn("Redis: %s", s->redis_why);
+  } else {
+    s->redis_ok = job_backend_sample_redis(cfg->redis_host, cfg->redis_port, cfg->redis_password,
+                                           &s->info_all, &s->redis_a, s->redis_why,
+                                           sizeof s->redis_why);
+  }
+  if (!s->redis_ok && !redis_unknown) rb_warn("Redis %s: %s; the results will say so", s->redis_endpoint, s->redis_why);
   if (!batching) return;
   if (!agent_url || !*agent_url) {
     snprintf(s->agent_why, sizeof s->agent_why,

@@ -29,9 +29,12 @@ struct job_backend_sampler {
 };
 
 /* Takes the "before" samples: Redis (cfg's REDIS_HOST/PORT/PASSWORD) and, when batching,
- * the agent at agent_url (NULL or "": none configured). s is filled; nothing to free. */
+ * the agent at agent_url (NULL or "": none configured). redis_unknown: the Redis the actions
+ * use is not known (openwhisk target without REDIS_HOST or REDIS_PORT: the action's own
+ * defaults apply), so it is not guessed at and the section says why. s is filled; nothing to
+ * free. */
 void job_backend_begin(struct job_backend_sampler *s, const struct job_config *cfg,
-                       const char *agent_url, bool batching);
+                       const char *agent_url, bool batching, bool redis_unknown);
 
 /* Takes the "after" samples and returns {"redis": ..., "agent": ... (batching only),
  * "backend_cpu_us_per_op": ...} (owned by the caller). w's sampler_* fields are set here. */

@@ -327,7 +327,8 @@ enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_
   r.backend_before_us = rb_clock_wall_us();
   job_backend_begin(&bs, c, rq->target->agent_metrics[0] ? rq->target->agent_metrics
                                                          : c->agent_metrics_url,
-                    rq->params->batching);
+                    rq->params->batching,
+                    rq->target->kind == JOB_TARGET_OPENWHISK && !c->redis_host_given && !c->redis_port_given);
   r.tty = rq->progress == JOB_PROGRESS_TTY || (rq->progress == JOB_PROGRESS_AUTO && isatty(2));
   r.progress_every_ns = r.tty ? 250000000u : 5000000000u;
   r.warmup_count = (uint64_t)job_params_warmup_count(rq->params);

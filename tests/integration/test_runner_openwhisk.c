@@ -530,6 +530,15 @@ static void test_only_configured_endpoints_sent(void **state) {
   }
   free(log);
   assert_int_equal(posts, 2);
+  /* Nor does it guess which Redis to sample: the action's default is not known here. */
+  cJSON *d = read_json(out);
+  assert_non_null(d);
+  const cJSON *redis = cJSON_GetObjectItemCaseSensitive(d, "redis");
+  assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(redis, "endpoint")));
+  assert_non_null(strstr(cJSON_GetObjectItemCaseSensitive(redis, "unavailable")->valuestring,
+                         "REDIS_HOST and REDIS_PORT are not set"));
+  assert_true(num(d, "success_rate") == 1);
+  cJSON_Delete(d);
 }
 
 /* ---- --wait-for-action ------------------------------------------------------------------ */
