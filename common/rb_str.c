@@ -2,6 +2,7 @@
 #include "rb_str.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,4 +66,16 @@ size_t rb_base64_encode(const void *in, size_t n, char *out) {
   }
   out[o] = '\0';
   return o;
+}
+
+void rb_url_public(const char *url, char *out, size_t len) {
+  const char *scheme = strstr(url, "://");
+  const char *host = scheme ? scheme + 3 : url;
+  const char *slash = strchr(host, '/');
+  const char *at = strchr(host, '@');
+  if (!at || (slash && at > slash)) {
+    snprintf(out, len, "%s", url);
+    return;
+  }
+  snprintf(out, len, "%.*s%s", (int)(host - url), url, at + 1);
 }

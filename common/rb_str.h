@@ -1,4 +1,4 @@
-/* rb_str.h: strict parsing of numbers and network addresses from text; base64. */
+/* rb_str.h: strict parsing of numbers and network addresses from text; base64; URLs without their credentials. */
 #ifndef RB_STR_H
 #define RB_STR_H
 
@@ -20,5 +20,9 @@ size_t rb_base64_len(size_t n);
 /* Writes the standard base64 (RFC 4648, with '=' padding) of in[0, n) to out, which must hold
  * rb_base64_len(n) + 1 bytes, NUL-terminated. Returns the length written. */
 size_t rb_base64_encode(const void *in, size_t n, char *out);
+
+/* Copies an endpoint URL or address with any user:password@ removed (for results, logs and
+ * errors: a secret never leaves in a URL). */
+void rb_url_public(const char *url, char *out, size_t len);
 
 #endif

@@ -6,7 +6,7 @@
 #   tools/build-image.sh --tag 1 --push 127.0.0.1:5000    # ... and pushes 127.0.0.1:5000/rbench-action:1
 #   tools/build-image.sh --image agent --tag 1            # localhost/rbench-agent:1 (runner: rbench)
 #
-# The builder base (debian:bookworm) never comes from a registry: tools/make-base-image.sh
+# The builder base (debian:bookworm) never comes from a registry: tools/lib/make-base-image.sh
 # makes it with debootstrap when it is missing, and the build runs with --pull-never.
 # Runs as root with buildah's vfs storage driver and chroot isolation (no OCI runtime,
 # no fuse-overlayfs needed). See docs/image.md.
@@ -43,7 +43,7 @@ Builds one image with buildah into localhost/NAME:TAG and prints its size:
   --tls-verify BOOL  true|false for the push (default: false for localhost/127.x/[::1]
                      registries, which serve plain HTTP; true otherwise)
   --base IMAGE       builder base image (default debian:bookworm; must be in local storage,
-                     the default one is made by tools/make-base-image.sh when missing)
+                     the default one is made by tools/lib/make-base-image.sh when missing)
   --no-cache         rebuild every step instead of reusing cached layers
   --prune            after the build, remove the unnamed (cache) images of earlier builds,
                      keeping this build's cached steps; named images are never touched
@@ -194,7 +194,7 @@ start=$(date +%s)
 
 # The builder base must already be local: this machine reaches no container registry.
 if [ "$BASE_IMAGE" = "debian:bookworm" ] || [ "$BASE_IMAGE" = "docker.io/library/debian:bookworm" ]; then
-  STORAGE_DRIVER="$STORAGE_DRIVER" "$HERE/make-base-image.sh"
+  STORAGE_DRIVER="$STORAGE_DRIVER" "$HERE/lib/make-base-image.sh"
 elif ! "${BUILDAH[@]}" inspect --type image "$BASE_IMAGE" >/dev/null 2>&1; then
   die "base image '$BASE_IMAGE' is not in local storage (buildah images); only debian:bookworm is made automatically"
 fi

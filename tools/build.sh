@@ -97,7 +97,7 @@ done
 [ "${#list[@]}" -gt 0 ] || die "--images names no image"
 
 # --- tools ---------------------------------------------------------------------------------
-# What tools/build-image.sh and tools/make-base-image.sh run, by Debian package.
+# What tools/build-image.sh and tools/lib/make-base-image.sh run, by Debian package.
 install_tools() {
   local pkgs=() p
   command -v buildah >/dev/null 2>&1 || pkgs+=(buildah)

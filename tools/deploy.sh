@@ -12,8 +12,8 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CL_PROG=deploy
-# shellcheck source=tools/cluster-lib.sh
-. "$HERE/cluster-lib.sh"
+# shellcheck source=tools/lib/cluster-lib.sh
+. "$HERE/lib/cluster-lib.sh"
 
 NS=rbench
 RELEASE=rbench

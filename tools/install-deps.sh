@@ -19,10 +19,10 @@ PACKAGES=(
   buildah docker-registry debootstrap
   # sanitizers and fuzzing
   clang libclang-rt-14-dev
-  # per-invocation counts of tools/bench-runner-counts.sh (perf trace, perf probe, callgrind)
+  # per-invocation counts of tools/bench/bench-runner-counts.sh (perf trace, perf probe, callgrind)
   linux-perf valgrind
   # the chart's tests: node runs the manifest validator, unzip unpacks helm
-  # (tools/install-k8s-tools.sh), python3-yaml reads rendered objects (tests/k8s/)
+  # (tools/lib/install-k8s-tools.sh), python3-yaml reads rendered objects (tests/k8s/)
   nodejs unzip python3-yaml
 )
 
@@ -47,7 +47,7 @@ k8s_tools() {
     # Debian's nodejs ships npm separately; NodeSource's nodejs carries its own.
     $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null
   fi
-  "$(dirname "$0")/install-k8s-tools.sh" >/dev/null
+  "$(dirname "$0")/lib/install-k8s-tools.sh" >/dev/null
 }
 
 missing=()

@@ -23,8 +23,8 @@ fi
 cmake --build "$build" -j "$(nproc)" >/dev/null
 command -v redis-server >/dev/null || { echo "quickstart: redis-server is not installed (tools/install-deps.sh)" >&2; exit 2; }
 
-# shellcheck source=tools/lib.sh
-. "$here/tools/lib.sh"
+# shellcheck source=tools/lib/lib.sh
+. "$here/tools/lib/lib.sh"
 trap rb_cleanup EXIT INT TERM
 wait_port() {
   for _ in $(seq 1 200); do

@@ -10,8 +10,8 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CL_PROG=smoke
-# shellcheck source=tools/cluster-lib.sh
-. "$HERE/cluster-lib.sh"
+# shellcheck source=tools/lib/cluster-lib.sh
+. "$HERE/lib/cluster-lib.sh"
 
 ENV_FILE=""
 ACTION=redis_benchmark/redis_benchmark

@@ -10,8 +10,8 @@ params=${1:-'{"num_ops":1000,"parallel_calls":8}'}
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target rbench-action >/dev/null
 
-# shellcheck source=tools/lib.sh
-. tools/lib.sh
+# shellcheck source=tools/lib/lib.sh
+. tools/lib/lib.sh
 trap rb_cleanup EXIT INT TERM
 rb_start_redis
 rb_start_action build/release/action/rbench-action

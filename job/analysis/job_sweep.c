@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 
 #include "job_config.h"
+#include "job_exit.h"
 #include "job_results.h"
-#include "job_runner.h"
 #include "rb_json.h"
 #include "rb_stats.h"
 #include "rb_version.h"

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "job_cli.h"
+#include "job_clock.h"
 #include "job_config.h"
 #include "job_k8s.h"
 #include "job_runner.h"

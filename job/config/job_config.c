@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "job_backend.h"
 #include "rb_env.h"
 #include "rb_envfile.h"
 #include "rb_log.h"
@@ -107,7 +106,7 @@ static const struct config_key {
     {"BATCHING_AGENT_METRICS_URL", KEY_TEXT, FIELD(agent_metrics_url)},
     {"RBENCH_SERVICEACCOUNT_DIR", KEY_ELSEWHERE, 0, 0},   /* job_k8s.c */
     {"RBENCH_LOG", KEY_ELSEWHERE, 0, 0},                  /* rbench-action's log level */
-    {"RBENCH_ARGS", KEY_ELSEWHERE, 0, 0},                 /* tools/bench-runner.sh */
+    {"RBENCH_ARGS", KEY_ELSEWHERE, 0, 0},                 /* tools/bench/bench-runner.sh */
     {"RBENCH_SHARD", KEY_ELSEWHERE, 0, 0},                /* main.c: --shard */
     {"RBENCH_SHARDS", KEY_ELSEWHERE, 0, 0},               /* main.c: with JOB_COMPLETION_INDEX */
     {"RBENCH_START_AT", KEY_ELSEWHERE, 0, 0},             /* main.c: --start-at */
@@ -454,7 +453,7 @@ cJSON *job_config_describe(const struct job_config *c) {
   cJSON_AddBoolToObject(o, "agent_password_set", c->agent_password[0] != '\0');
   if (c->agent_metrics_url[0]) {
     char pub[sizeof c->agent_metrics_url];
-    job_backend_public_endpoint(c->agent_metrics_url, pub, sizeof pub);
+    rb_url_public(c->agent_metrics_url, pub, sizeof pub);
     cJSON_AddStringToObject(o, "agent_metrics_url", pub);
   }
   return o;

@@ -64,16 +64,6 @@ struct job_clock_offset {
   int probes;
 };
 
-/* Bounds this machine's clock offset against the Date header of url's answers (any HTTP
- * status): JOB_CLOCK_PROBES requests JOB_CLOCK_SPACING_MS apart, each bounding the offset by
- * when its request was sent and its answer began, and by Date's 1-second resolution; the
- * bounds are intersected. cafile: a CA bundle to verify with (NULL: the system's); insecure:
- * no verification. */
-#define JOB_CLOCK_PROBES 3
-#define JOB_CLOCK_SPACING_MS 500
-enum rb_err job_clock_probe(const char *url, const char *cafile, bool insecure,
-                            struct job_clock_offset *out, char *err, size_t errlen);
-
 /* Given the offset bounds: an error (naming the server and by how much) when the clock is
  * certainly off by more than tolerance_ms; RB_OK otherwise. */
 enum rb_err job_clock_judge(const struct job_clock_offset *o, double tolerance_ms,

@@ -597,15 +597,3 @@ bool job_backend_cpu_per_op(const cJSON *redis, const cJSON *agent, bool batchin
   *out = r + a;
   return true;
 }
-
-void job_backend_public_endpoint(const char *url, char *out, size_t len) {
-  const char *scheme = strstr(url, "://");
-  const char *host = scheme ? scheme + 3 : url;
-  const char *slash = strchr(host, '/');
-  const char *at = strchr(host, '@');
-  if (!at || (slash && at > slash)) {
-    snprintf(out, len, "%s", url);
-    return;
-  }
-  snprintf(out, len, "%.*s%s", (int)(host - url), url, at + 1);
-}

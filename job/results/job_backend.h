@@ -133,7 +133,4 @@ bool job_backend_cpu_per_op(const cJSON *redis, const cJSON *agent, bool batchin
 bool job_backend_shared_from_calls(const cJSON *calls, const char *operation, bool batching,
                                    double ops, double info_allowed, char *why, size_t len);
 
-/* Copies an endpoint URL or address for the results with any user:password@ removed. */
-void job_backend_public_endpoint(const char *url, char *out, size_t len);
-
 #endif

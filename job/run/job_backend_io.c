@@ -10,6 +10,7 @@
 
 #include "job_record.h"
 #include "rb_log.h"
+#include "rb_str.h"
 
 #define SAMPLE_TIMEOUT_S 1          /* Redis connect, and each command */
 #define METRICS_CONNECT_MS 1000L
@@ -153,7 +154,7 @@ void job_backend_begin(struct job_backend_sampler *s, const struct job_config *c
     return;
   }
   snprintf(s->agent_url, sizeof s->agent_url, "%s", agent_url);
-  job_backend_public_endpoint(agent_url, s->agent_endpoint, sizeof s->agent_endpoint);
+  rb_url_public(agent_url, s->agent_endpoint, sizeof s->agent_endpoint);
   s->agent_ok = job_backend_sample_agent(agent_url, &s->agent_a, s->agent_why, sizeof s->agent_why);
   if (!s->agent_ok) rb_warn("agent metrics %s: %s; the results will say so", s->agent_endpoint, s->agent_why);
 }

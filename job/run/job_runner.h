@@ -14,20 +14,12 @@
 #include <stdbool.h>
 
 #include "job_config.h"
+#include "job_exit.h"
 #include "job_params.h"
 #include "job_scenario.h"
 #include "job_shard.h"
 
 enum job_progress_mode { JOB_PROGRESS_AUTO, JOB_PROGRESS_TTY, JOB_PROGRESS_PLAIN, JOB_PROGRESS_OFF };
-
-/* Process exit codes (docs/runner.md). */
-enum job_exit {
-  JOB_EXIT_OK = 0,
-  JOB_EXIT_FAILURE = 1,     /* I/O error, results not written */
-  JOB_EXIT_CONFIG = 2,      /* bad flags, scenario or configuration */
-  JOB_EXIT_UNREACHABLE = 3, /* the target (OpenWhisk, Redis, agent) cannot be reached */
-  JOB_EXIT_INTERRUPTED = 4  /* stopped by a signal; partial results written */
-};
 
 struct job_run_request {
   const struct job_scenario *scenario;

@@ -145,7 +145,7 @@ render_rc=0
 python3 "$HERE/builder_pod.py" "$POD" "$WORK/builder.argv" "$TAG" >"$WORK/mounts.txt" 2>"$WORK/render.err" || render_rc=$?
 if [ "$render_rc" -eq 77 ]; then
   cat "$WORK/render.err"
-  echo "test_node_build: skipped: no helm (tools/install-k8s-tools.sh)"
+  echo "test_node_build: skipped: no helm (tools/lib/install-k8s-tools.sh)"
   exit 77
 fi
 [ "$render_rc" -eq 0 ] || die "rendering the chart's image builder failed: $(tail -n 5 "$WORK/render.err")"

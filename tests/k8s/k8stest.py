@@ -24,10 +24,10 @@ def tools():
         if subprocess.run(["sh", "-c", f"command -v {t}"], capture_output=True).returncode:
             print(f"SKIP: {t} is not installed (tools/install-deps.sh installs it)")
             sys.exit(SKIP)
-    p = subprocess.run([os.path.join(ROOT, "tools", "install-k8s-tools.sh"), "--dir"],
+    p = subprocess.run([os.path.join(ROOT, "tools", "lib", "install-k8s-tools.sh"), "--dir"],
                        capture_output=True, text=True)
     if p.returncode:
-        print("SKIP: helm is not installed and tools/install-k8s-tools.sh failed:\n" + p.stderr)
+        print("SKIP: helm is not installed and tools/lib/install-k8s-tools.sh failed:\n" + p.stderr)
         sys.exit(SKIP)
     d = p.stdout.strip().splitlines()[-1]
     return os.path.join(d, "bin", "helm"), "node", os.path.join(d, "node", "node_modules")

@@ -350,9 +350,9 @@ c.check(len(ex) == 1 and ex[0]["kind"] == "Job" and ex[0]["spec"].get("completio
         and ex[0]["spec"].get("suspend") is True and ex[0]["spec"]["completions"] == 3
         and ex[0]["spec"]["template"]["metadata"]["annotations"]["rbench.io/start-at"] == "2000-01-01T00:00:00Z",
         "manifests/examples/runner-job-3-shards.yaml: a suspended 3-shard Indexed Job (start set when resumed)")
-p = subprocess.run([os.path.join(ROOT, "tools", "render-manifests.sh"), "--check"], capture_output=True, text=True,
+p = subprocess.run([os.path.join(ROOT, "tools", "dev", "render-manifests.sh"), "--check"], capture_output=True, text=True,
                    env={**os.environ, "HELM": HELM})
-c.check(p.returncode == 0, "manifests/ in sync with the chart (tools/render-manifests.sh --check)" +
+c.check(p.returncode == 0, "manifests/ in sync with the chart (tools/dev/render-manifests.sh --check)" +
         ("" if p.returncode == 0 else "\n" + p.stderr[-3000:]))
 kust = open(files[-1]).read()
 c.check(all(f"rbench/{os.path.basename(f)}" in kust for f in files[:-1]), "kustomization.yaml lists every manifest")

@@ -3,7 +3,7 @@
 // backofLimit) is an error too, which kubernetes-models alone lets through.
 //
 // Usage: node validate.mjs MODULES_DIR FILE... (MODULES_DIR: the node_modules of
-// tools/install-k8s-tools.sh). Prints one line per object; exit 1 when any object fails.
+// tools/lib/install-k8s-tools.sh). Prints one line per object; exit 1 when any object fails.
 //
 // The strict check: the schemas are compiled validators that read every property they know
 // (`data.backoffLimit`) and iterate the keys of maps. Validating a Proxy of the object records

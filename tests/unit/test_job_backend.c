@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "job_backend.h"
+#include "rb_str.h"
 
 /* A Redis 7 INFO reply (CRLF, as the server sends it), trimmed to what matters and a few
  * look-alike fields (used_cpu_sys_children) that must not be taken. */
@@ -355,11 +356,11 @@ static void test_agent_section(void **state) {
 static void test_public_endpoint(void **state) {
   (void)state;
   char out[200];
-  job_backend_public_endpoint("http://user:s3cret@agent:9121/metrics", out, sizeof out);
+  rb_url_public("http://user:s3cret@agent:9121/metrics", out, sizeof out);
   assert_string_equal(out, "http://agent:9121/metrics");
-  job_backend_public_endpoint("http://agent:9121/a@b", out, sizeof out);
+  rb_url_public("http://agent:9121/a@b", out, sizeof out);
   assert_string_equal(out, "http://agent:9121/a@b");
-  job_backend_public_endpoint("127.0.0.1:9121", out, sizeof out);
+  rb_url_public("127.0.0.1:9121", out, sizeof out);
   assert_string_equal(out, "127.0.0.1:9121");
 }
 

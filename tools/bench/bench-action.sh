@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # bench-action.sh: rbench-action's benchmark (issue: cold start, warm overhead, ops/s beside
 # redis-benchmark). Prints a markdown report; docs/benchmarks.md quotes it.
-#   tools/bench-action.sh [REPETITIONS]   (default 5)
+#   tools/bench/bench-action.sh [REPETITIONS]   (default 5)
 # Everything runs on loopback; the redis-server it starts is stopped when it exits.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 reps=${1:-5}
 
 cmake --preset release >/dev/null
@@ -12,8 +12,8 @@ cmake --build --preset release -j "$(nproc)" --target rbench-action bench_action
 bin=build/release/action/rbench-action
 tool=build/release/tools/bench/bench_action
 
-# shellcheck source=tools/lib.sh
-. tools/lib.sh
+# shellcheck source=tools/lib/lib.sh
+. tools/lib/lib.sh
 trap rb_cleanup EXIT INT TERM
 rb_start_redis
 rb_start_action "$bin" --log-level warn
@@ -28,7 +28,7 @@ echo "### rbench-action benchmark"
 echo
 echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), rbench $(git rev-parse --short HEAD), redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')"
 echo
-echo "Command: \`tools/bench-action.sh $reps\`"
+echo "Command: \`tools/bench/bench-action.sh $reps\`"
 echo
 echo "#### Cold start and warm overhead"
 echo

@@ -12,7 +12,7 @@
 # CPU/op, reads/op, commands per batch, each B/A with its significance) and the sweeps' max
 # sustainable rates.
 #
-#   tools/bench-e2e.sh [OUT.md]          (default build/bench-e2e/results.md)
+#   tools/bench/bench-e2e.sh [OUT.md]          (default build/bench-e2e/results.md)
 #   env: REPS=5 CONCURRENCY="8 32 128" OPS=10 PARALLEL=5 SECONDS_PER_RUN=3
 #        REDIS_CPU_QUOTA=0.1 (fraction of one core for redis-server during the capacity part;
 #          0 = no quota; needs root and /sys/fs/cgroup/cpu, else it says so and runs without)
@@ -24,7 +24,7 @@
 # Everything listens on 127.0.0.1 only; every server started here is stopped on exit, and the
 # cgroup is removed whatever happens.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 OUT="${1:-build/bench-e2e/results.md}"
 REPS="${REPS:-5}"
 CONCURRENCY="${CONCURRENCY:-8 32 128}"
@@ -51,8 +51,8 @@ for t in redis-server redis-cli python3; do
 done
 ulimit -n 20000 2>/dev/null || ulimit -n 4096 2>/dev/null || true
 
-# shellcheck source=tools/lib.sh
-. tools/lib.sh
+# shellcheck source=tools/lib/lib.sh
+. tools/lib/lib.sh
 cgroup_root=/sys/fs/cgroup/cpu
 cgroup=""
 cleanup() {
@@ -107,7 +107,7 @@ ENV
 scenario() { # NAME POOL DEFAULTS-YAML
   cat <<YAML
 name: $1
-description: tools/bench-e2e.sh
+description: tools/bench/bench-e2e.sh
 target:
   kind: local
   pool_size: $2

@@ -4,7 +4,7 @@
 #
 # rbench is pinned to one core (taskset, RUNNER_CPU, default the last one), fakewhisk (the
 # OpenWhisk controller double, action "ok": a fixed activation record, no work) to another
-# (SERVER_CPU, default 0), as tools/bench-runner.sh sets them up otherwise. For each rate of a
+# (SERVER_CPU, default 0), as tools/bench/bench-runner.sh sets them up otherwise. For each rate of a
 # ladder, REPS rounds over the whole ladder (interleaved, so that a busy minute of the shared
 # machine hits every rate alike; medians quoted):
 #   rbench run for DURATION s at that rate: achieved rate, lag p50/p99 (schedule_lag_ms),
@@ -19,15 +19,15 @@
 # runs another build too, right after this one's run at each rate, against the same fakewhisk
 # and pinned the same way, and adds its lag p99 and CPU per invocation as columns.
 #
-#   tools/bench-runner-capacity.sh                        (build/release, built when missing)
-#   RATES="2000 4000 8000" DURATION=5 REPS=3 FLOOR_DURATION=2 tools/bench-runner-capacity.sh
-#   RBENCH_ARGS="--realtime" tools/bench-runner-capacity.sh     (extra rbench run flags)
-#   BUILD=/path/to/other/build tools/bench-runner-capacity.sh
-#   BASELINE=build/main/job/rbench tools/bench-runner-capacity.sh   (main's build alongside)
-# Run it under the shared benchmark lock: flock /tmp/rbench-bench.lock tools/bench-runner-capacity.sh
+#   tools/bench/bench-runner-capacity.sh                        (build/release, built when missing)
+#   RATES="2000 4000 8000" DURATION=5 REPS=3 FLOOR_DURATION=2 tools/bench/bench-runner-capacity.sh
+#   RBENCH_ARGS="--realtime" tools/bench/bench-runner-capacity.sh     (extra rbench run flags)
+#   BUILD=/path/to/other/build tools/bench/bench-runner-capacity.sh
+#   BASELINE=build/main/job/rbench tools/bench/bench-runner-capacity.sh   (main's build alongside)
+# Run it under the shared benchmark lock: flock /tmp/rbench-bench.lock tools/bench/bench-runner-capacity.sh
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/.." && pwd)
+here=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-$here/build/release}
 rates=${RATES:-2000 4000 6000 8000 10000 12000 14000 16000 20000}
 duration=${DURATION:-5}
@@ -42,8 +42,8 @@ if [ ! -x "$build/job/rbench" ] || [ ! -x "$build/tests/fakewhisk" ] ||
   cmake --preset release >/dev/null && cmake --build "$build" -j2 >/dev/null
 fi
 command -v taskset >/dev/null || { echo "bench-runner-capacity: taskset is missing (util-linux)" >&2; exit 2; }
-# shellcheck source=tools/lib.sh
-. "$here/tools/lib.sh"
+# shellcheck source=tools/lib/lib.sh
+. "$here/tools/lib/lib.sh"
 trap rb_cleanup EXIT INT TERM
 rb_tmp=$(mktemp -d /tmp/rbench-capacity-XXXXXX)
 work=$rb_tmp

@@ -2,7 +2,7 @@
 # bench-runner-counts.sh: what one invocation of `rbench run` costs in counts that do not
 # depend on the machine's load: user-space instructions, system calls, context switches
 # and heap allocations, against fakewhisk (the test double of the OpenWhisk controller,
-# action "ok": a fixed activation record, no work), the same setup as tools/bench-runner.sh.
+# action "ok": a fixed activation record, no work), the same setup as tools/bench/bench-runner.sh.
 #
 # Every count is per invocation with start-up taken out: (count of a run of N invocations
 # - count of a run of 1) / (N - 1). Tools (root, or perf_event_paranoid <= 1 and uprobes):
@@ -16,13 +16,13 @@
 # Prints a Markdown table. BASELINE=/path/to/other/rbench adds a column for another build
 # (e.g. main's), measured in the same run against the same fakewhisk.
 #
-#   tools/bench-runner-counts.sh                 (build/release, built when missing)
-#   CG_N=101 SYS_N=1001 ALLOC_N=501 tools/bench-runner-counts.sh   (shorter runs)
-#   BASELINE=build/main/job/rbench tools/bench-runner-counts.sh
-# Run it under the shared benchmark lock: flock /tmp/rbench-bench.lock tools/bench-runner-counts.sh
+#   tools/bench/bench-runner-counts.sh                 (build/release, built when missing)
+#   CG_N=101 SYS_N=1001 ALLOC_N=501 tools/bench/bench-runner-counts.sh   (shorter runs)
+#   BASELINE=build/main/job/rbench tools/bench/bench-runner-counts.sh
+# Run it under the shared benchmark lock: flock /tmp/rbench-bench.lock tools/bench/bench-runner-counts.sh
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/.." && pwd)
+here=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-$here/build/release}
 baseline=${BASELINE:-}
 if [ ! -x "$build/job/rbench" ] || [ ! -x "$build/tests/fakewhisk" ]; then
@@ -34,8 +34,8 @@ done
 libc=$(ldd "$build/job/rbench" | awk '$1 ~ /^libc\.so/ {print $3}')
 [ -n "$libc" ] || { echo "bench-runner-counts: cannot find rbench's libc" >&2; exit 2; }
 
-# shellcheck source=tools/lib.sh
-. "$here/tools/lib.sh"
+# shellcheck source=tools/lib/lib.sh
+. "$here/tools/lib/lib.sh"
 probes=()
 cleanup() {
   local p
@@ -54,7 +54,7 @@ for fn in malloc calloc realloc; do
   probes+=("${tag}_$fn")
 done
 
-# args EXE RATE N: the rbench command line (the same flags as tools/bench-runner.sh)
+# args EXE RATE N: the rbench command line (the same flags as tools/bench/bench-runner.sh)
 args() {
   echo "$1" run --target openwhisk --action pkg/ok --env "$work/bench.env" --rate "$2" \
     --invocations "$3" --max-in-flight 500 --output "$work/r.json" --progress off --log-level error

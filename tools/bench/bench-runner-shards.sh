@@ -13,13 +13,13 @@
 # ((sends - 1) / (last send - first send)), the invocation count against the schedule's, and
 # each shard's runner CPU per invocation (getrusage; start-up included). Prints a Markdown table.
 #
-#   tools/bench-runner-shards.sh                 (build/release, built when missing)
-#   RATE=10000 SHARDS="2 3 4" DURATION=5 REPS=3 tools/bench-runner-shards.sh
-#   RBENCH_ARGS="--realtime" tools/bench-runner-shards.sh       (extra rbench run flags)
-# Run it under the shared benchmark lock: flock /tmp/rbench-bench.lock tools/bench-runner-shards.sh
+#   tools/bench/bench-runner-shards.sh                 (build/release, built when missing)
+#   RATE=10000 SHARDS="2 3 4" DURATION=5 REPS=3 tools/bench/bench-runner-shards.sh
+#   RBENCH_ARGS="--realtime" tools/bench/bench-runner-shards.sh       (extra rbench run flags)
+# Run it under the shared benchmark lock: flock /tmp/rbench-bench.lock tools/bench/bench-runner-shards.sh
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/.." && pwd)
+here=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-$here/build/release}
 rate=${RATE:-10000}
 shards=${SHARDS:-2 3 4}
@@ -33,8 +33,8 @@ if ! "$build/job/rbench" run --help 2>&1 | grep -q -- '--shard'; then
   echo "bench-runner-shards: $build/job/rbench has no --shard (docs/runner.md)" >&2
   exit 2
 fi
-# shellcheck source=tools/lib.sh
-. "$here/tools/lib.sh"
+# shellcheck source=tools/lib/lib.sh
+. "$here/tools/lib/lib.sh"
 trap rb_cleanup EXIT INT TERM
 rb_tmp=$(mktemp -d /tmp/rbench-shards-XXXXXX)
 work=$rb_tmp

@@ -17,13 +17,13 @@
 #     (clock_nanosleep, blocking send and recv, no epoll), run right after it.
 # The lag p99 of every run is listed too: a median of 3 hides a run that went wrong.
 #
-#   tools/bench-runner.sh                  (build/release, built when missing)
-#   RBENCH_ARGS="--realtime" tools/bench-runner.sh   (extra rbench run flags)
-#   BUILD=/path/to/other/build tools/bench-runner.sh  (another build's rbench, fakewhisk, floor)
-#   RATES="100 1000 5000" DURATION=10 REPS=3 MILLION=1 tools/bench-runner.sh
+#   tools/bench/bench-runner.sh                  (build/release, built when missing)
+#   RBENCH_ARGS="--realtime" tools/bench/bench-runner.sh   (extra rbench run flags)
+#   BUILD=/path/to/other/build tools/bench/bench-runner.sh  (another build's rbench, fakewhisk, floor)
+#   RATES="100 1000 5000" DURATION=10 REPS=3 MILLION=1 tools/bench/bench-runner.sh
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/.." && pwd)
+here=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-$here/build/release}
 rates=${RATES:-100 1000 2000 5000}
 duration=${DURATION:-10}
@@ -34,8 +34,8 @@ if [ ! -x "$build/job/rbench" ] || [ ! -x "$build/tests/fakewhisk" ] ||
    [ ! -x "$build/tools/bench/bench_http_floor" ]; then
   cmake --preset release >/dev/null && cmake --build "$build" -j2 >/dev/null
 fi
-# shellcheck source=tools/lib.sh
-. "$here/tools/lib.sh"
+# shellcheck source=tools/lib/lib.sh
+. "$here/tools/lib/lib.sh"
 trap rb_cleanup EXIT INT TERM
 rb_tmp=$(mktemp -d /tmp/rbench-bench-XXXXXX)
 work=$rb_tmp

@@ -3,9 +3,9 @@
 # rbench-action's cold start sits against it (docs/benchmarks.md; the full table in docs/benchmarks-history.md, "Where the cold start goes").
 # rbench-action loads libc and libcjson only (http-parser, hiredis and libevent are linked
 # statically): the "with-cjson" line is its floor. Each line: posix_spawn until exit, N times, p50/p90/min in µs.
-#   tools/bench-spawn.sh [N]   (default 100)
+#   tools/bench/bench-spawn.sh [N]   (default 100)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 n=${1:-100}
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target rbench-action bench_action >/dev/null
@@ -22,7 +22,7 @@ cc -O2 "$tmp/empty.c" -o "$tmp/with-libmicrohttpd" -Wl,--no-as-needed -lmicrohtt
 
 echo "### process start-up, $(date -u +%Y-%m-%dT%H:%MZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "Command: \`tools/bench-spawn.sh $n\`"
+echo "Command: \`tools/bench/bench-spawn.sh $n\`"
 echo
 echo '```'
 for prog in static plain with-cjson with-libevent-hiredis-cjson with-libmicrohttpd; do

@@ -1,4 +1,4 @@
-/* bench_action.c: precise client-side measurements of rbench-action for tools/bench-action.sh.
+/* bench_action.c: precise client-side measurements of rbench-action for tools/bench/bench-action.sh.
  *
  *   bench_action cold ACTION_BIN N            process start -> POST /init answered, N times
  *   bench_action spawn BIN N [ARGS...]        process start -> exit of BIN ARGS (the VM's floor)

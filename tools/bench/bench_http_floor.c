@@ -1,5 +1,5 @@
 /* bench_http_floor: what one open-loop invocation costs this machine at the least, as a
- * reference for rbench's CPU per invocation (tools/bench-runner.sh).
+ * reference for rbench's CPU per invocation (tools/bench/bench-runner.sh).
  *
  * It does what rbench does for an invocation with nothing else: sleep until the invocation
  * is due (epoll_pwait2), send the same HTTP/1.1 POST on one kept-alive loopback connection,

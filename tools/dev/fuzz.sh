@@ -3,9 +3,9 @@
 # action HTTP request assembly, the runner's activation record reader, rbench merge's input)
 # with clang in build/fuzz and run each one briefly on
 # its corpus (tests/fuzz/corpus/<target>/; new inputs go to the build directory).
-#   tools/fuzz.sh [SECONDS]     default 20 seconds per target
+#   tools/dev/fuzz.sh [SECONDS]     default 20 seconds per target
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 secs="${1:-20}"
 cmake -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
   -DRBENCH_FUZZ=ON -DRBENCH_WERROR=ON -DRBENCH_FUZZ_SECONDS="$secs" >/dev/null

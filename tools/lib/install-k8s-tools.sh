@@ -11,7 +11,7 @@
 #   $RBENCH_K8S_TOOLS_DIR, else /var/cache/rbench-k8s-tools as root, else ~/.cache/rbench-k8s-tools
 #   DIR/bin/helm  DIR/bin/kubectl  DIR/node/node_modules/...
 #
-# Usage: tools/install-k8s-tools.sh [--dir]
+# Usage: tools/lib/install-k8s-tools.sh [--dir]
 #   prints the helm path on its last line (with --dir: the cache directory instead).
 set -euo pipefail
 

@@ -7,7 +7,7 @@
 # mirror, copies it into an empty (scratch) buildah container and commits that under the
 # official image's name, so `FROM debian:bookworm` in action/Dockerfile resolves locally.
 #
-# Usage: tools/make-base-image.sh [--force] [--image NAME] [--mirror URL]
+# Usage: tools/lib/make-base-image.sh [--force] [--image NAME] [--mirror URL]
 # Environment: STORAGE_DRIVER (default vfs) is passed to every buildah command.
 set -euo pipefail
 
@@ -21,7 +21,7 @@ STORAGE_DRIVER="${STORAGE_DRIVER:-vfs}"
 
 usage() {
   cat <<'EOF'
-Usage: tools/make-base-image.sh [--force] [--image NAME] [--mirror URL]
+Usage: tools/lib/make-base-image.sh [--force] [--image NAME] [--mirror URL]
 
 Puts a Debian 12 (bookworm) base image into buildah's local storage, made with
 debootstrap --variant=minbase from the Debian mirror (no container registry needed).
@@ -143,7 +143,7 @@ tar -C "$ROOT" --numeric-owner --xattrs -cf - . | tar -C "$MNT" --numeric-owner 
 "${BUILDAH[@]}" umount "$CTR" >/dev/null
 "${BUILDAH[@]}" config --os linux --arch "$(dpkg --print-architecture)" --cmd '["bash"]' \
   --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-  --label org.opencontainers.image.description="Debian $SUITE minbase made by rbench tools/make-base-image.sh" \
+  --label org.opencontainers.image.description="Debian $SUITE minbase made by rbench tools/lib/make-base-image.sh" \
   "$CTR"
 "${BUILDAH[@]}" commit --quiet --rm "$CTR" "$IMAGE" >/dev/null
 CTR=""

@@ -2,10 +2,10 @@
 # source-configmap.sh: the sources the image build needs, as a deterministic tarball for the
 # chart (helm/rbench/files/rbench-src.tar.gz) or as a ConfigMap for kubectl.
 #
-#   tools/source-configmap.sh                        # writes helm/rbench/files/rbench-src.tar.gz
-#   tools/source-configmap.sh --output FILE          # writes FILE instead
-#   tools/source-configmap.sh --configmap [NAME]     # prints a ConfigMap (default rbench-source)
-#   tools/source-configmap.sh --list                 # prints the file list
+#   tools/lib/source-configmap.sh                        # writes helm/rbench/files/rbench-src.tar.gz
+#   tools/lib/source-configmap.sh --output FILE          # writes FILE instead
+#   tools/lib/source-configmap.sh --configmap [NAME]     # prints a ConfigMap (default rbench-source)
+#   tools/lib/source-configmap.sh --list                 # prints the file list
 #
 # The tarball holds the git-tracked files of SOURCE_PATHS below (what tools/build.sh and the
 # three Dockerfiles need), read from the work tree, in byte order of their names, with mtime
@@ -14,7 +14,7 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$HERE/.." && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
 
 # Everything the top-level CMakeLists.txt configures with RBENCH_TESTS=OFF, the Dockerfiles
 # and the build scripts. Not tests/, docs/, scenarios/, helm/, manifests/.
@@ -29,7 +29,7 @@ NAMESPACE=""
 
 usage() {
   cat <<'USAGE'
-Usage: tools/source-configmap.sh [--output FILE | --configmap [NAME] | --list] [--namespace NS]
+Usage: tools/lib/source-configmap.sh [--output FILE | --configmap [NAME] | --list] [--namespace NS]
 
   (no option)        write helm/rbench/files/rbench-src.tar.gz (the chart's copy)
   --output FILE      write the tarball to FILE ("-" for standard output)

@@ -3,7 +3,7 @@
 # stage): the stripped binaries at /, exactly the shared libraries ldd lists for them, and the
 # few /etc files a program needs to run as nobody and resolve names.
 #
-#   tools/stage-image-root.sh [--ca-certificates] STAGING BINARY...
+#   tools/lib/stage-image-root.sh [--ca-certificates] STAGING BINARY...
 #
 # --ca-certificates also copies /etc/ssl/certs/ca-certificates.crt (the bundle Debian's
 # libcurl and OpenSSL read by default) for a program that talks HTTPS. POSIX sh: the builder
