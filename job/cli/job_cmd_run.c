@@ -1,4 +1,5 @@
-/* main.c: rbench, the benchmark runner: run, compare, report, doctor. */
+/* job_cmd_run.c: `rbench run`: options, the scenario and its plan, output paths, signals, the
+ * shard and clock checks, then one execution after another (sweeps: job_cmd_sweep.c). */
 #define _GNU_SOURCE
 #include <curl/curl.h>
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "job_cli.h"
+#include "job_cmd.h"
 #include "job_clock.h"
 #include "job_config.h"
 #include "job_k8s.h"
@@ -25,9 +27,9 @@
 #include "rb_str.h"
 #include "rb_version.h"
 
-static volatile sig_atomic_t stop_signal;
+volatile sig_atomic_t job_cmd_stop_signal;
 
-static void on_signal(int sig) { stop_signal = sig; }
+static void on_signal(int sig) { job_cmd_stop_signal = sig; }
 
 static void usage_run(FILE *out) {
   fprintf(out,
@@ -99,47 +101,10 @@ static void usage_run(FILE *out) {
     "3 target unreachable, 4 interrupted (partial results written, \"complete\": false).\n");
 }
 
-static void usage(FILE *out) {
-  fprintf(out,
-    "Usage: rbench COMMAND [options]\n"
-    "\n"
-    "  run       invoke the action at a fixed rate and record every invocation\n"
-    "  compare   compare two results (A.json B.json): table, significance, --json\n"
-    "  report    one self-contained HTML report (or --svg) from results files\n"
-    "  merge     combine the shards of a scale-out run (--shard) into one results document\n"
-    "  doctor    check Redis, the agent, the OpenWhisk host, key and action\n"
-    "\n"
-    "  rbench COMMAND --help for its options; rbench --version.\n");
-}
-
 enum { O_TARGET = 256, O_ACTION, O_INSECURE, O_ACTION_BIN, O_OUTPUT, O_ENV, O_REPS, O_SEED,
        O_REQ_TIMEOUT, O_POLL_TIMEOUT, O_DRAIN_TIMEOUT, O_CONFIGMAP, O_PROGRESS, O_LOG, O_HELP,
        O_BATCHING, O_PARAM, O_POOL, O_RUNS, O_REALTIME, O_STRICT, O_AGENT_METRICS,
        O_WAIT_ACTION, O_SHARD, O_START_AT, O_START_GAP, O_CLOCK_TOL };
-
-struct run_cli {
-  const char *scenario_path;
-  struct job_params over;        /* explicitly given run knobs */
-  struct job_target_conf tover;  /* explicitly given target settings */
-  const char *output;
-  bool output_set;
-  const char *env;
-  bool env_set;
-  long long repetitions;
-  long long seed;
-  bool seed_set;
-  const char *configmap;
-  const char *only_runs; /* comma-separated run names, or NULL for all */
-  enum job_progress_mode progress;
-  bool realtime;
-  bool strict; /* unknown REDIS_*, BATCHING_AGENT_*, OPENWHISK_*, RBENCH_* keys are errors */
-  const char *shard_text;    /* --shard I/N as given */
-  const char *start_at_text; /* --start-at T as given */
-  double start_gap_s;        /* --start-gap */
-  double clock_tolerance_ms; /* --clock-tolerance-ms */
-  struct job_shard shard;    /* resolved: --shard, RBENCH_SHARD, JOB_COMPLETION_INDEX */
-  int64_t start_at_us;       /* resolved: --start-at, RBENCH_START_AT, start_at; 0: none */
-};
 
 /* Long options that map to a job_params field: name in the table with '-' for '_'. */
 static const struct option run_opts[] = {
@@ -388,7 +353,7 @@ static bool is_dir(const char *p) {
   return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static bool make_dir(const char *p) {
+bool job_cmd_make_dir(const char *p) {
   if (mkdir(p, 0755) == 0 || errno == EEXIST) return true;
   fprintf(stderr, "rbench: cannot create directory %s: %s\n", p, strerror(errno));
   return false;
@@ -396,7 +361,7 @@ static bool make_dir(const char *p) {
 
 /* Results path for one execution: a file for a single run, else DIR/RUN.json or
  * DIR/RUN/rK.json (DIR = --output without a .json suffix). */
-static bool output_path(const char *output, const struct job_scenario *sc, size_t run,
+bool job_cmd_output_path(const char *output, const struct job_scenario *sc, size_t run,
                         long long rep, char *out, size_t len) {
   size_t total = sc->run_count * (size_t)sc->repetitions;
   size_t n = strlen(output);
@@ -410,14 +375,14 @@ static bool output_path(const char *output, const struct job_scenario *sc, size_
   n = strlen(dir);
   while (n > 1 && dir[n - 1] == '/') dir[--n] = '\0';
   if (n > 5 && !strcmp(dir + n - 5, ".json")) dir[n - 5] = '\0';
-  if (!make_dir(dir)) return false;
+  if (!job_cmd_make_dir(dir)) return false;
   if (sc->repetitions == 1) {
     snprintf(out, len, "%s/%s.json", dir, sc->runs[run].name);
     return true;
   }
   char sub[PATH_MAX + 80];
   snprintf(sub, sizeof sub, "%s/%s", dir, sc->runs[run].name);
-  if (!make_dir(sub)) return false;
+  if (!job_cmd_make_dir(sub)) return false;
   snprintf(out, len, "%s/r%lld.json", sub, rep);
   return true;
 }
@@ -444,18 +409,6 @@ static void go_realtime(void) {
     rb_info("running as a real-time process (SCHED_FIFO priority %d)", sp.sched_priority);
 }
 
-/* One execution of one run: what every plan entry and every sweep step shares. cm: the
- * ConfigMap name (NULL without --results-configmap); sweep: the step's "sweep" field. */
-struct one_exec {
-  const struct job_params *params;
-  long long rep;
-  const char *out;
-  const char *cm;
-  const cJSON *sweep;
-  size_t index, count; /* for the log line */
-  int64_t start_at_us; /* the agreed start instant, 0: now */
-};
-
 /* ", shard I of N: M of them" for the log line, "" when not sharded. */
 static const char *shard_note(const struct run_cli *c) {
   static char note[80];
@@ -465,7 +418,7 @@ static const char *shard_note(const struct run_cli *c) {
   return note;
 }
 
-static enum job_exit run_one(const struct run_cli *c, const struct job_scenario *sc,
+enum job_exit job_cmd_run_one(const struct run_cli *c, const struct job_scenario *sc,
                              const struct job_config *cfg, const char *self, const struct one_exec *x) {
   const struct job_params *p = x->params;
   char err[800] = "";
@@ -480,7 +433,7 @@ static enum job_exit run_one(const struct run_cli *c, const struct job_scenario 
             x->count, job_target_kind_name(sc->target.kind), p->rate, job_params_planned(p), shard_note(c), x->out);
   struct job_run_request rq = {.scenario = sc, .params = p, .target = &sc->target, .config = cfg,
                                .repetition = x->rep, .out_path = x->out, .self_exe = self,
-                               .progress = c->progress, .stop = &stop_signal,
+                               .progress = c->progress, .stop = &job_cmd_stop_signal,
                                .configmap = x->cm, .sweep = x->sweep, .shard = &c->shard,
                                .start_at_us = x->start_at_us};
   enum job_exit ex = job_run_execute(&rq, err, sizeof err);
@@ -489,7 +442,7 @@ static enum job_exit run_one(const struct run_cli *c, const struct job_scenario 
   return ex;
 }
 
-static bool fatal_exit(enum job_exit ex) {
+bool job_cmd_fatal_exit(enum job_exit ex) {
   return ex == JOB_EXIT_CONFIG || ex == JOB_EXIT_UNREACHABLE || ex == JOB_EXIT_FAILURE;
 }
 
@@ -503,7 +456,7 @@ static int execute_plan(const struct run_cli *c, struct job_scenario *sc, const 
   for (size_t i = 0; i < count && worst != JOB_EXIT_INTERRUPTED; i++) {
     const struct job_params *p = &sc->runs[plan[i]];
     char path[PATH_MAX + 200], out[PATH_MAX + 240], cm[300];
-    if (!output_path(c->output, sc, plan[i], reps[i], path, sizeof path)) {
+    if (!job_cmd_output_path(c->output, sc, plan[i], reps[i], path, sizeof path)) {
       worst = JOB_EXIT_FAILURE;
       break;
     }
@@ -519,192 +472,10 @@ static int execute_plan(const struct run_cli *c, struct job_scenario *sc, const 
     /* The next execution's agreed start: every shard derives the same one from the plan. */
     if (start)
       start += (int64_t)((double)job_params_planned(p) / p->rate * 1e6) + (int64_t)(c->start_gap_s * 1e6);
-    enum job_exit ex = run_one(c, sc, cfg, self, &x);
+    enum job_exit ex = job_cmd_run_one(c, sc, cfg, self, &x);
     if (ex != JOB_EXIT_OK) worst = ex;
-    if (fatal_exit(ex)) break;
+    if (job_cmd_fatal_exit(ex)) break;
   }
-  free(plan);
-  free(reps);
-  return worst;
-}
-
-/* ---- capacity sweeps (docs/scenarios.md, "Sweeps") ----------------------------------- */
-
-static bool has_sweep(const struct job_scenario *sc) {
-  for (size_t i = 0; i < sc->run_count; i++)
-    if (sc->runs[i].sweep.form != JOB_RATE_FIXED) return true;
-  return false;
-}
-
-/* A sweep in progress: per run, its state, the rate of the step it is on, whether it goes on. */
-struct sweep_exec {
-  const struct run_cli *c;
-  const struct job_scenario *sc;
-  const struct job_config *cfg;
-  const char *self;
-  char dir[PATH_MAX];             /* --output as a directory */
-  struct job_sweep_state *states; /* run_count entries; unused for runs without a sweep */
-  double *rate;
-  bool *active;
-};
-
-static void sweep_run_dir(const struct sweep_exec *e, size_t run, char *out, size_t len) {
-  snprintf(out, len, "%s/%s", e->dir, e->sc->runs[run].name);
-}
-
-static void sweep_write(const struct sweep_exec *e, size_t run) {
-  char dir[PATH_MAX + 80], path[PATH_MAX + 100], err[600];
-  sweep_run_dir(e, run, dir, sizeof dir);
-  snprintf(path, sizeof path, "%s/sweep.json", dir);
-  if (job_sweep_write_summary(&e->states[run], path, err, sizeof err) != RB_OK)
-    fprintf(stderr, "rbench: %s\n", err);
-}
-
-/* Runs one sweep step of run r (repetition rep): rate-R/rK.json, or rate-R.json alone. */
-static enum job_exit sweep_one(struct sweep_exec *e, size_t r, long long rep, size_t step,
-                               size_t index, size_t count) {
-  struct job_params p = e->sc->runs[r];
-  p.rate = e->rate[r];
-  p.sweep.form = JOB_RATE_FIXED;
-  char name[40], dir[PATH_MAX + 80], rel[120], out[PATH_MAX + 300], cm[300];
-  job_sweep_rate_name(p.rate, name, sizeof name);
-  sweep_run_dir(e, r, dir, sizeof dir);
-  bool one = e->sc->repetitions == 1;
-  if (one) snprintf(rel, sizeof rel, "rate-%s.json", name);
-  else snprintf(rel, sizeof rel, "rate-%s", name);
-  snprintf(out, sizeof out, "%s/%s", dir, rel);
-  if (!one && !make_dir(out)) return JOB_EXIT_FAILURE;
-  if (!one) {
-    snprintf(rel + strlen(rel), sizeof rel - strlen(rel), "/r%lld.json", rep);
-    snprintf(out, sizeof out, "%s/%s", dir, rel);
-  }
-  const struct job_rate_sweep *sw = &e->sc->runs[r].sweep;
-  size_t steps = sw->form == JOB_RATE_RAMP && sw->until_slo ? 0 : job_sweep_step_count(sw);
-  cJSON *field = job_sweep_doc_field(step, steps, p.rate, one ? "sweep.json" : "../sweep.json");
-  if (e->c->configmap) {
-    snprintf(cm, sizeof cm, "%s-%s-rate-%s-r%lld", e->c->configmap, p.name, name, rep);
-    job_k8s_sanitize_name(cm);
-  }
-  struct one_exec x = {.params = &p, .rep = rep, .out = out, .cm = e->c->configmap ? cm : NULL,
-                       .sweep = field, .index = index, .count = count};
-  enum job_exit ex = run_one(e->c, e->sc, e->cfg, e->self, &x);
-  cJSON_Delete(field);
-  if (ex == JOB_EXIT_OK) job_sweep_add_document(&e->states[r], rel);
-  return ex;
-}
-
-static void sweep_log_step(const struct sweep_exec *e, size_t r) {
-  const struct job_sweep_state *s = &e->states[r];
-  const struct job_sweep_step *st = &s->steps[s->count - 1];
-  const struct job_sweep_verdict *v = &s->verdicts[s->count - 1];
-  rb_info("sweep %s at %g/s: %s%s%s%s%s", e->sc->runs[r].name, st->rate,
-          v->met ? "met the SLO" : "FAILED the SLO: ", v->why, v->runner_limited ? " (runner-limited: " : "",
-          v->runner_note, v->runner_limited ? ")" : "");
-}
-
-/* After a step: judges each run that took part, decides whether it goes on, writes its
- * summary. */
-static int sweep_judge_round(struct sweep_exec *e, const bool *ran) {
-  int rc = JOB_EXIT_OK;
-  for (size_t r = 0; r < e->sc->run_count; r++) {
-    if (!ran[r]) continue;
-    struct job_sweep_state *s = &e->states[r];
-    char dir[PATH_MAX + 80], err[600];
-    sweep_run_dir(e, r, dir, sizeof dir);
-    if (job_sweep_finish_step(s, e->rate[r], dir, err, sizeof err) != RB_OK) {
-      fprintf(stderr, "rbench: sweep %s: %s\n", e->sc->runs[r].name, err);
-      e->active[r] = false;
-      rc = JOB_EXIT_FAILURE;
-    } else {
-      sweep_log_step(e, r);
-      e->active[r] = job_sweep_next(&e->sc->runs[r].sweep, s->count - 1, &s->verdicts[s->count - 1], &e->rate[r]);
-      s->complete = !e->active[r];
-    }
-    sweep_write(e, r);
-  }
-  return rc;
-}
-
-/* Step k of every run still sweeping (and, at step 0, every run without a sweep), in the
- * scenario's order over runs and repetitions. */
-static int sweep_round(struct sweep_exec *e, const size_t *plan, const long long *reps,
-                       size_t count, size_t k, bool *any) {
-  int worst = JOB_EXIT_OK;
-  bool *ran = calloc(e->sc->run_count, sizeof *ran);
-  if (!ran) return JOB_EXIT_FAILURE;
-  *any = false;
-  for (size_t i = 0; i < count && worst != JOB_EXIT_INTERRUPTED && !fatal_exit(worst); i++) {
-    size_t r = plan[i];
-    bool sweeping = e->sc->runs[r].sweep.form != JOB_RATE_FIXED;
-    if (sweeping ? !e->active[r] : k > 0) continue;
-    enum job_exit ex;
-    if (sweeping) {
-      ex = sweep_one(e, r, reps[i], k, i, count);
-      ran[r] = true;
-    } else {
-      char out[PATH_MAX + 200];
-      if (!output_path(e->c->output, e->sc, r, reps[i], out, sizeof out)) ex = JOB_EXIT_FAILURE;
-      else ex = run_one(e->c, e->sc, e->cfg, e->self,
-                        &(struct one_exec){.params = &e->sc->runs[r], .rep = reps[i], .out = out,
-                                           .index = i, .count = count});
-    }
-    if (ex != JOB_EXIT_OK) worst = ex;
-  }
-  if (worst == JOB_EXIT_OK) {
-    int rc = sweep_judge_round(e, ran);
-    if (rc != JOB_EXIT_OK) worst = rc;
-  }
-  for (size_t r = 0; r < e->sc->run_count; r++) *any = *any || e->active[r];
-  free(ran);
-  return worst;
-}
-
-/* Marks every unfinished sweep as stopped and rewrites its summary. */
-static void sweep_stop(struct sweep_exec *e, int why) {
-  for (size_t r = 0; r < e->sc->run_count; r++) {
-    if (e->sc->runs[r].sweep.form == JOB_RATE_FIXED || !e->active[r]) continue;
-    e->states[r].complete = false;
-    e->states[r].interrupted_by = why == JOB_EXIT_INTERRUPTED ? "signal" : "error";
-    sweep_write(e, r);
-  }
-}
-
-static bool sweep_setup(struct sweep_exec *e) {
-  snprintf(e->dir, sizeof e->dir, "%s", e->c->output);
-  size_t n = strlen(e->dir);
-  while (n > 1 && e->dir[n - 1] == '/') e->dir[--n] = '\0';
-  if (n > 5 && !strcmp(e->dir + n - 5, ".json")) e->dir[n - 5] = '\0';
-  if (!make_dir(e->dir)) return false;
-  for (size_t r = 0; r < e->sc->run_count; r++) {
-    const struct job_params *p = &e->sc->runs[r];
-    if (p->sweep.form == JOB_RATE_FIXED) continue;
-    char dir[PATH_MAX + 80];
-    sweep_run_dir(e, r, dir, sizeof dir);
-    if (!make_dir(dir)) return false;
-    e->states[r] = (struct job_sweep_state){.scenario = e->sc, .run = p};
-    e->active[r] = job_sweep_step_rate(&p->sweep, 0, &e->rate[r]);
-    sweep_write(e, r); /* a valid (empty) summary from the start */
-  }
-  return true;
-}
-
-static int execute_sweep(const struct run_cli *c, struct job_scenario *sc, const struct job_config *cfg,
-                         const char *self) {
-  size_t *plan = NULL, count = 0;
-  long long *reps = NULL;
-  if (job_scenario_plan(sc, &plan, &reps, &count) != RB_OK) return JOB_EXIT_FAILURE;
-  struct sweep_exec e = {.c = c, .sc = sc, .cfg = cfg, .self = self,
-                         .states = calloc(sc->run_count, sizeof *e.states),
-                         .rate = calloc(sc->run_count, sizeof *e.rate),
-                         .active = calloc(sc->run_count, sizeof *e.active)};
-  int worst = e.states && e.rate && e.active && sweep_setup(&e) ? JOB_EXIT_OK : JOB_EXIT_FAILURE;
-  bool any = worst == JOB_EXIT_OK;
-  for (size_t k = 0; any && worst == JOB_EXIT_OK; k++) worst = sweep_round(&e, plan, reps, count, k, &any);
-  if (worst != JOB_EXIT_OK && e.active) sweep_stop(&e, worst);
-  for (size_t r = 0; e.states && r < sc->run_count; r++) job_sweep_state_free(&e.states[r]);
-  free(e.states);
-  free(e.rate);
-  free(e.active);
   free(plan);
   free(reps);
   return worst;
@@ -716,7 +487,7 @@ static int wait_for_action(const struct job_target_conf *t, const struct job_con
   if (t->kind != JOB_TARGET_OPENWHISK || t->wait_for_action <= 0) return -1;
   char err[1200] = "";
   enum job_preflight pf = job_ow_wait_for_action(cfg, t->action, t->insecure, t->wait_for_action,
-                                                 &stop_signal, err, sizeof err);
+                                                 &job_cmd_stop_signal, err, sizeof err);
   if (pf == JOB_PREFLIGHT_OK) return -1;
   fprintf(stderr, "rbench: %s\n", err);
   return pf == JOB_PREFLIGHT_INTERRUPTED ? JOB_EXIT_INTERRUPTED
@@ -753,7 +524,7 @@ static int resolve_shard(struct run_cli *c, const struct job_scenario *sc) {
       return JOB_EXIT_CONFIG;
     }
   }
-  if (c->start_at_us && has_sweep(sc)) {
+  if (c->start_at_us && job_cmd_has_sweep(sc)) {
     fprintf(stderr, "rbench: a start instant (--start-at, RBENCH_START_AT or start_at) cannot be used "
                     "with a capacity sweep: its steps start one after another as they are judged\n");
     return JOB_EXIT_CONFIG;
@@ -809,7 +580,7 @@ static int check_clock(const struct run_cli *c, const struct job_scenario *sc, c
   return -1;
 }
 
-static int cmd_run(int argc, char **argv, const char *self) {
+int job_cmd_run(int argc, char **argv, const char *self) {
   struct run_cli c;
   int rc = parse_run(argc, argv, &c);
   if (rc >= 0) return rc;
@@ -837,51 +608,9 @@ static int cmd_run(int argc, char **argv, const char *self) {
    * agreed start instant that the wait let pass is refused as late, not run late. */
   rc = wait_for_action(&sc.target, &cfg);
   if (rc < 0) rc = check_clock(&c, &sc, &cfg);
-  if (rc < 0) rc = has_sweep(&sc) ? execute_sweep(&c, &sc, &cfg, self) : execute_plan(&c, &sc, &cfg, self);
+  if (rc < 0) rc = job_cmd_has_sweep(&sc) ? job_cmd_sweep_execute(&c, &sc, &cfg, self) : execute_plan(&c, &sc, &cfg, self);
   explicit_bzero(&cfg, sizeof cfg);
   job_scenario_free(&sc);
   return rc;
 }
 
-static void self_path(const char *argv0, char *out, size_t len) {
-  ssize_t n = readlink("/proc/self/exe", out, len - 1);
-  if (n > 0) {
-    out[n] = '\0';
-    return;
-  }
-  snprintf(out, len, "%s", argv0);
-}
-
-int main(int argc, char **argv) {
-  rb_log_set_program("rbench");
-  char self[PATH_MAX];
-  self_path(argv[0], self, sizeof self);
-  if (argc < 2) {
-    usage(stderr);
-    return JOB_EXIT_CONFIG;
-  }
-  const char *cmd = argv[1];
-  if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
-    usage(stdout);
-    return 0;
-  }
-  if (!strcmp(cmd, "--version")) {
-    printf("rbench %s (%s)\n", RBENCH_VERSION, RBENCH_GIT_COMMIT);
-    return 0;
-  }
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  int rc;
-  if (cmd[0] == '-') rc = cmd_run(argc, argv, self); /* the seed's runner had no subcommand */
-  else if (!strcmp(cmd, "run")) rc = cmd_run(argc - 1, argv + 1, self);
-  else if (!strcmp(cmd, "compare")) rc = job_compare_main(argc - 1, argv + 1);
-  else if (!strcmp(cmd, "report")) rc = job_report_main(argc - 1, argv + 1);
-  else if (!strcmp(cmd, "doctor")) rc = job_doctor_main(argc - 1, argv + 1);
-  else if (!strcmp(cmd, "merge")) rc = job_merge_main(argc - 1, argv + 1);
-  else {
-    fprintf(stderr, "rbench: unknown command '%s'\n", cmd);
-    usage(stderr);
-    rc = JOB_EXIT_CONFIG;
-  }
-  curl_global_cleanup();
-  return rc;
-}
