@@ -24,6 +24,7 @@
 #include "agent_cmd.h"
 #include "agent_coalesce.h"
 #include "agent_flush.h"
+#include "agent_hold.h"
 #include "agent_reply.h"
 #include "agent_req.h"
 #include "rb_clock.h"
@@ -137,7 +138,7 @@ struct agent_worker {
   unsigned long long next_id;
   bool draining, done;
   uint64_t gather_us;    /* a batch was held back for a gathering nap this long (gather_us) */
-  uint64_t gap_us;       /* learnt time for one more command to come in (agent_gather_learn) */
+  uint64_t gap_us;       /* learnt time for one more command to come in (agent_hold_learn) */
   size_t active[2];      /* clients that sent commands in even / odd ticks */
   unsigned epoch;        /* ticks so far */
   uint64_t drain_deadline_us;
@@ -931,23 +932,22 @@ static void arm_window(struct upstream *u, uint64_t deadline, uint64_t now) {
 }
 
 static size_t active_clients(const struct agent_worker *w) {
-  return w->active[0] > w->active[1] ? w->active[0] : w->active[1];
+  return agent_hold_active(w->active[w->epoch & 1], w->active[(w->epoch + 1) & 1]);
 }
 
-/* How long to hold an idle upstream's next batch back (agent_flush.h); 0: write it now. */
+/* How long to hold an idle upstream's next batch back (agent_hold.h); 0: write it now. */
 static uint64_t gather_us(const struct agent_worker *w, const struct upstream *u, uint64_t now) {
   if (!w->cfg->upstream_wait || w->draining) return 0;
-  struct agent_gather_state st = {.pending = u->pending_cmds,
-                                  .inflight = u->inflight_cmds,
-                                  .last_batch = u->last_batch,
-                                  /* clients are spread evenly over the upstreams */
-                                  .active = (active_clients(w) + (size_t)w->nups - 1) /
-                                            (size_t)w->nups,
-                                  .gap_us = w->gap_us,
-                                  .oldest_us = u->pending_oldest_us,
-                                  .first_hold_us = u->first_hold_us,
-                                  .holds = u->holds};
-  return agent_gather_decide(&w->cfg->nap, &w->cfg->flush, &st, now);
+  struct agent_hold_state st = {.pending = u->pending_cmds,
+                                .inflight = u->inflight_cmds,
+                                .last_batch = u->last_batch,
+                                /* clients are spread evenly over the upstreams */
+                                .active = agent_hold_share(active_clients(w), (size_t)w->nups),
+                                .gap_us = w->gap_us,
+                                .oldest_us = u->pending_oldest_us,
+                                .first_hold_us = u->first_hold_us,
+                                .holds = u->holds};
+  return agent_hold_gather_us(&w->cfg->nap, &w->cfg->flush, &st, now);
 }
 
 static void decide_flushes(struct agent_worker *w, uint64_t now) {
@@ -1141,13 +1141,12 @@ static void on_stop(evutil_socket_t fd, short what, void *arg) {
   for (struct client *c = w->clients; c; c = c->next) client_stop_reading(c);
 }
 
-/* Sleeps after a busy pass (agent_nap_decide) so the next pass gathers more events. */
+/* Sleeps after a busy pass (agent_hold_nap_us) so the next pass gathers more events. */
 static void nap(struct agent_worker *w) {
   size_t outstanding = 0;
   for (int i = 0; i < w->nups; i++) outstanding += w->ups[i].inflight_cmds + w->ups[i].pending_cmds;
-  uint64_t us =
-      agent_nap_decide(&w->cfg->nap, &w->cfg->flush, w->pass_events, w->pass_cmds,
-                       w->pass_full, outstanding);
+  uint64_t us = agent_hold_nap_us(&w->cfg->nap, &w->cfg->flush, w->pass_events, w->pass_cmds,
+                                  w->pass_full, outstanding);
   if (us == 0) return;
   struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
@@ -1179,11 +1178,9 @@ static uint64_t upstream_wait(struct agent_worker *w) {
   nfds_t n = 0;
   for (int i = 0; i < w->nups; i++) {
     const struct upstream *u = &w->ups[i];
-    if (u->pending_cmds > 0) {
-      uint64_t due = u->pending_oldest_us + w->cfg->flush.window_us;
-      if (due <= start) return 0;
-      if (due - start < limit) limit = due - start;
-    }
+    limit =
+        agent_hold_wait_us(&w->cfg->flush, limit, u->pending_cmds, u->pending_oldest_us, start);
+    if (limit == 0) return 0;
     w->upfds[n++] = (struct pollfd){.fd = u->fd, .events = POLLIN};
   }
   if (w->lfd >= 0) w->upfds[n++] = (struct pollfd){.fd = w->lfd, .events = POLLIN};
@@ -1223,7 +1220,7 @@ static void *worker_main(void *arg) {
     uint64_t since = upstream_wait(w);
     event_base_loop(w->base, EVLOOP_ONCE);
     pass_end(w, since);
-    /* A held batch: sleep, read what came in meanwhile, decide again (agent_gather_decide
+    /* A held batch: sleep, read what came in meanwhile, decide again (agent_hold_gather_us
      * stops holding once its time is up). */
     while (w->gather_us > 0 && !w->done) {
       size_t before = pending_total(w);
@@ -1235,9 +1232,9 @@ static void *worker_main(void *arg) {
       event_base_loop(w->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
       /* read what came in meanwhile (counted before a batch is written), then decide */
       pass_end_read(w);
-      size_t after = pending_total(w), want = agent_gather_expected(active_clients(w));
-      w->gap_us = agent_gather_learn(w->gap_us, after > before ? after - before : 0,
-                                     after >= want ? 0 : want - after, now_us() - t0);
+      size_t after = pending_total(w);
+      w->gap_us =
+          agent_hold_learn_queued(w->gap_us, before, after, active_clients(w), now_us() - t0);
       pass_end(w, 0);
     }
     /* The blind nap is the --no-upstream-wait loop's way to gather (the hold is this one's). */
@@ -1306,7 +1303,7 @@ struct agent_worker *agent_worker_create(const struct agent_config *cfg, int ind
   if (ec) event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
   w->base = ec ? event_base_new_with_config(ec) : NULL;
   if (ec) event_config_free(ec);
-  w->gap_us = AGENT_GATHER_GAP0_US;
+  w->gap_us = AGENT_HOLD_GAP0_US;
   w->nups = cfg->upstreams;
   w->ups = calloc((size_t)w->nups, sizeof *w->ups);
   w->upfds = calloc((size_t)w->nups + 2, sizeof *w->upfds);
