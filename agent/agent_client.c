@@ -24,7 +24,7 @@ static const char ERR_MAXCLIENTS[] = "-ERR max number of clients reached\r\n";
 /* ---- output ------------------------------------------------------------------------------- */
 
 void agent_client_release(struct client *c) {
-  if (!c->dead || c->inflight > 0 || c->dirty || c->resume || c->readable || c->busy) return;
+  if (c->state != CLIENT_DEAD || c->inflight > 0 || (c->flags & CLIENT_HELD)) return;
   agent_buf_deinit(&c->in);
   agent_buf_deinit(&c->out);
   agent_req_deinit(&c->req);
@@ -32,14 +32,14 @@ void agent_client_release(struct client *c) {
 }
 
 void agent_client_close(struct client *c) {
-  if (c->dead) return;
+  if (c->state == CLIENT_DEAD) return;
   struct agent_worker *w = c->w;
   event_free(c->rev);
   event_free(c->wev);
   close(c->fd);
-  c->dead = true;
-  if (c->wwait) w->nwwait--;
-  c->wwait = false;
+  c->state = CLIENT_DEAD;
+  if (c->flags & CLIENT_WWAIT) w->nwwait--;
+  c->flags &= ~CLIENT_WWAIT;
   if (c->prev)
     c->prev->next = c->next;
   else
@@ -51,29 +51,34 @@ void agent_client_close(struct client *c) {
 }
 
 static void mark_dirty(struct client *c) {
-  if (c->dirty) return;
-  c->dirty = true;
+  if (c->flags & CLIENT_ON_DIRTY) return;
+  c->flags |= CLIENT_ON_DIRTY;
   c->next_dirty = c->w->dirty;
   c->w->dirty = c;
 }
 
+/* c closes once everything is answered and written (a dead client stays dead). */
+static void client_set_closing(struct client *c) {
+  if (c->state == CLIENT_OPEN) c->state = CLIENT_CLOSING;
+}
+
 /* Appends a reply for c (already in order). */
 static void client_put(struct client *c, const char *p, size_t n) {
-  if (c->dead || c->kill) return;
+  if (c->state == CLIENT_DEAD || (c->flags & CLIENT_KILL)) return;
   agent_metric_add(&c->w->m.replies, 1);
   if (c->out.len + n > c->w->cfg->max_output) {
     /* Like Redis's client-output-buffer-limit: closed at the end of the pass (write_dirty),
      * never here, where callers still hold c. */
     rb_warn("client %llu left %zu bytes of replies unread; closing it", c->sess.id, c->out.len);
-    c->kill = true;
+    c->flags |= CLIENT_KILL;
     mark_dirty(c);
     return;
   }
   if (!agent_buf_append(&c->out, p, n)) {
     /* Closed once what it has is written; never freed here (callers still hold c). */
     rb_warn("out of memory for a client's replies; closing it");
-    c->closing = true;
-    if (!c->dead) event_del(c->rev);
+    client_set_closing(c);
+    if (c->state != CLIENT_DEAD) event_del(c->rev);
   }
   mark_dirty(c);
 }
@@ -81,7 +86,7 @@ static void client_put(struct client *c, const char *p, size_t n) {
 /* A FIFO entry for c was answered with p[0..n). */
 void agent_client_deliver(struct client *c, const char *p, size_t n) {
   c->inflight--;
-  if (c->dead)
+  if (c->state == CLIENT_DEAD)
     agent_client_release(c);
   else
     client_put(c, p, n);
@@ -95,7 +100,7 @@ static void client_local(struct client *c, const char *p, size_t n) {
   }
   if (!agent_upstream_queue_local(c->up, c, p, n)) {
     rb_warn("out of memory queueing a reply; closing the client");
-    c->closing = true;
+    client_set_closing(c);
     event_del(c->rev);
   }
 }
@@ -103,7 +108,7 @@ static void client_local(struct client *c, const char *p, size_t n) {
 /* ---- input -------------------------------------------------------------------------------- */
 
 static void client_stop_reading(struct client *c) {
-  if (!c->dead) event_del(c->rev);
+  if (c->state != CLIENT_DEAD) event_del(c->rev);
 }
 
 static void handle_command(struct client *c, const char *base, size_t raw_len, uint64_t now) {
@@ -124,7 +129,7 @@ static void handle_command(struct client *c, const char *base, size_t raw_len, u
     agent_metric_add(local ? &w->m.local : &w->m.rejected, 1);
     client_local(c, agent_buf_head(&w->scratch), w->scratch.len);
     if (c->sess.quit) {
-      c->closing = true;
+      client_set_closing(c);
       client_stop_reading(c);
     }
     return;
@@ -161,15 +166,15 @@ static void client_protocol_error(struct client *c) {
   agent_metric_add(&c->w->m.rejected, 1);
   rb_info("closing client %llu: %s", c->sess.id, c->req.errstr);
   client_local(c, msg, strlen(msg));
-  c->closing = true;
+  client_set_closing(c);
   client_stop_reading(c);
 }
 
 /* Parses and queues every complete command in buf (c->in, or the worker's read buffer). */
 static void client_process_buf(struct client *c, struct agent_buf *buf, uint64_t now) {
-  while (!c->dead && !c->closing) {
+  while (c->state == CLIENT_OPEN) {
     if (client_should_pause(c)) {
-      c->paused = true;
+      c->flags |= CLIENT_PAUSED;
       client_stop_reading(c);
       return;
     }
@@ -192,7 +197,8 @@ static void client_process(struct client *c, uint64_t now) {
 
 /* Reads until the socket has nothing more (used when draining). */
 static void client_drain_input(struct client *c, uint64_t now) {
-  while (!c->dead && !c->closing && !c->paused && agent_buf_reserve(&c->in, CLIENT_READ_CHUNK)) {
+  while (c->state == CLIENT_OPEN && !(c->flags & CLIENT_PAUSED) &&
+         agent_buf_reserve(&c->in, CLIENT_READ_CHUNK)) {
     ssize_t n = read(c->fd, agent_buf_tail(&c->in), agent_buf_space(&c->in));
     if (n <= 0) {
       if (n == 0 || (errno != EAGAIN && errno != EINTR)) agent_client_close(c);
@@ -218,8 +224,8 @@ static void on_client_readable(evutil_socket_t fd, short what, void *arg) {
   (void)what;
   struct client *c = arg;
   c->w->pass_events++;
-  if (c->readable) return;
-  c->readable = true;
+  if (c->flags & CLIENT_ON_READABLE) return;
+  c->flags |= CLIENT_ON_READABLE;
   c->next_readable = c->w->readable;
   c->w->readable = c;
 }
@@ -228,7 +234,8 @@ static void on_client_readable(evutil_socket_t fd, short what, void *arg) {
  * command is read into the worker's shared buffers (in_slab) and parsed there; only an
  * incomplete tail is copied into its own buffer, so an idle client holds no input memory. */
 static void client_received(struct client *c, char *p, bool in_slab, ssize_t res, uint64_t now) {
-  if (c->dead || c->closing || c->paused) return; /* what was read is dropped, like the client */
+  if (c->state != CLIENT_OPEN || (c->flags & CLIENT_PAUSED))
+    return; /* what was read is dropped, like the client */
   if (res == -EAGAIN || res == -EWOULDBLOCK || res == -EINTR) return;
   if (res <= 0) {
     agent_client_close(c); /* replies still in flight are dropped on arrival */
@@ -242,19 +249,19 @@ static void client_received(struct client *c, char *p, bool in_slab, ssize_t res
   }
   struct agent_buf view = {.data = p, .off = 0, .len = (size_t)res, .cap = CLIENT_READ_CHUNK};
   client_process_buf(c, &view, now);
-  if (view.len > 0 && !c->dead && !agent_buf_append(&c->in, agent_buf_head(&view), view.len))
+  if (view.len > 0 && c->state != CLIENT_DEAD && !agent_buf_append(&c->in, agent_buf_head(&view), view.len))
     agent_client_close(c);
 }
 
 /* After c->out was written as far as the socket took it. */
 static void client_written(struct client *c) {
   agent_buf_shrink(&c->out, 4096);
-  if (c->closing && c->inflight == 0) {
+  if (c->state == CLIENT_CLOSING && c->inflight == 0) {
     agent_client_close(c);
     return;
   }
-  if (c->paused && !client_should_pause(c) && !c->resume) {
-    c->resume = true;
+  if ((c->flags & CLIENT_PAUSED) && !client_should_pause(c) && !(c->flags & CLIENT_ON_RESUME)) {
+    c->flags |= CLIENT_ON_RESUME;
     c->next_resume = c->w->resume;
     c->w->resume = c;
   }
@@ -263,14 +270,14 @@ static void client_written(struct client *c) {
 /* What the socket did not take waits for EPOLLOUT. */
 static void client_want_write(struct client *c) {
   event_add(c->wev, NULL);
-  if (!c->wwait) c->w->nwwait++;
-  c->wwait = true;
+  if (!(c->flags & CLIENT_WWAIT)) c->w->nwwait++;
+  c->flags |= CLIENT_WWAIT;
 }
 
 /* The write of an I/O round returned res (bytes or -errno). What the socket did not take
  * waits for EPOLLOUT (on_client_writable). */
 static void client_sent(struct client *c, ssize_t res) {
-  if (c->dead) return;
+  if (c->state == CLIENT_DEAD) return;
   if (res > 0) agent_buf_consume(&c->out, (size_t)res);
   if (res < 0 && res != -EAGAIN && res != -EWOULDBLOCK && res != -EINTR) {
     agent_client_close(c);
@@ -285,7 +292,7 @@ static void client_sent(struct client *c, ssize_t res) {
 
 /* Writes c->out with plain write() calls (the socket became writable again). */
 static void client_write(struct client *c) {
-  if (c->kill) {
+  if (c->flags & CLIENT_KILL) {
     agent_client_close(c);
     return;
   }
@@ -310,8 +317,8 @@ static void on_client_writable(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
   struct client *c = arg;
-  if (c->wwait) c->w->nwwait--;
-  c->wwait = false;
+  if (c->flags & CLIENT_WWAIT) c->w->nwwait--;
+  c->flags &= ~CLIENT_WWAIT;
   client_write(c);
 }
 
@@ -382,15 +389,15 @@ void agent_client_io_round(struct agent_worker *w, uint64_t now) {
   while (w->dirty) {
     struct client *c = w->dirty;
     w->dirty = c->next_dirty;
-    c->dirty = false;
-    if (c->dead) {
+    c->flags &= ~CLIENT_ON_DIRTY;
+    if (c->state == CLIENT_DEAD) {
       agent_client_release(c);
-    } else if (c->kill || c->out.len == 0) {
+    } else if ((c->flags & CLIENT_KILL) || c->out.len == 0) {
       client_write(c); /* closes, or only does the bookkeeping of an empty buffer */
     } else if (agent_bio_add(b, c->fd, true, agent_buf_head(&c->out), c->out.len, c, 0) < 0) {
       client_write(c);
     } else {
-      c->busy = true;
+      c->flags |= CLIENT_BUSY;
     }
   }
   struct client *rd[ROUND_MAX_READS];
@@ -398,12 +405,13 @@ void agent_client_io_round(struct agent_worker *w, uint64_t now) {
   while (w->readable && nrd < ROUND_MAX_READS) {
     struct client *c = w->readable;
     w->readable = c->next_readable;
-    c->readable = false;
-    if (c->dead) {
+    c->flags &= ~CLIENT_ON_READABLE;
+    if (c->state == CLIENT_DEAD) {
       agent_client_release(c);
       continue;
     }
-    if (c->closing || c->paused || w->draining) continue; /* no longer read */
+    if (c->state == CLIENT_CLOSING || (c->flags & CLIENT_PAUSED) || w->draining)
+      continue; /* no longer read */
     rd[nrd++] = c;
     if (c->in.len == 0) nslab++;
   }
@@ -426,7 +434,7 @@ void agent_client_io_round(struct agent_worker *w, uint64_t now) {
       /* out of memory for the round: read it in the next pass (epoll reports it again) */
       continue;
     }
-    c->busy = true;
+    c->flags |= CLIENT_BUSY;
   }
   agent_bio_run(b);
   for (size_t i = 0; i < b->n; i++)
@@ -439,14 +447,14 @@ void agent_client_io_round(struct agent_worker *w, uint64_t now) {
    * its operations keeps the pointer), then free the dead ones, each once. */
   for (size_t i = 0; i < b->n; i++) {
     struct client *c = b->ops[i].tag;
-    if (c->busy)
-      c->busy = false;
+    if (c->flags & CLIENT_BUSY)
+      c->flags &= ~CLIENT_BUSY;
     else
       b->ops[i].tag = NULL;
   }
   for (size_t i = 0; i < b->n; i++) {
     struct client *c = b->ops[i].tag;
-    if (c && c->dead) agent_client_release(c);
+    if (c && c->state == CLIENT_DEAD) agent_client_release(c);
   }
   agent_bio_clear(b);
 }
@@ -455,12 +463,12 @@ void agent_client_resume(struct agent_worker *w, uint64_t now) {
   while (w->resume) {
     struct client *c = w->resume;
     w->resume = c->next_resume;
-    c->resume = false;
-    if (c->dead) {
+    c->flags &= ~CLIENT_ON_RESUME;
+    if (c->state == CLIENT_DEAD) {
       agent_client_release(c);
       continue;
     }
-    c->paused = false;
+    c->flags &= ~CLIENT_PAUSED;
     if (!w->draining) event_add(c->rev, NULL);
     client_process(c, now);
   }

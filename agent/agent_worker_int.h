@@ -87,6 +87,28 @@ struct upstream {
   bool logged_down;
 };
 
+/* A client's life: it only moves forwards. */
+enum client_state {
+  CLIENT_OPEN,    /* reading and answering */
+  CLIENT_CLOSING, /* close once everything is answered and written (QUIT, protocol error, out
+                   * of memory): no more reading */
+  CLIENT_DEAD,    /* socket closed; freed once inflight == 0 and no CLIENT_HELD flag is set */
+};
+
+/* What else holds for a client, in any state (struct client's flags). */
+enum client_flag {
+  CLIENT_PAUSED = 1u << 0,      /* reading stopped for backpressure */
+  CLIENT_KILL = 1u << 1,        /* close at the next write (reply limit broken); until then
+                                 * it is still read, its replies dropped */
+  CLIENT_WWAIT = 1u << 2,       /* waiting for EPOLLOUT (counted in the worker's nwwait) */
+  CLIENT_ON_DIRTY = 1u << 3,    /* on the worker's dirty list */
+  CLIENT_ON_RESUME = 1u << 4,   /* on the worker's resume list */
+  CLIENT_ON_READABLE = 1u << 5, /* on the worker's readable list (read in the next I/O round) */
+  CLIENT_BUSY = 1u << 6,        /* has an operation in the current I/O round */
+};
+/* A dead client is not freed while any of these holds (a list or an I/O round refers to it). */
+#define CLIENT_HELD (CLIENT_ON_DIRTY | CLIENT_ON_RESUME | CLIENT_ON_READABLE | CLIENT_BUSY)
+
 struct client {
   struct agent_worker *w;
   struct upstream *up;
@@ -96,16 +118,9 @@ struct client {
   struct agent_req req;
   struct agent_session sess;
   size_t inflight; /* FIFO entries that refer to this client */
-  bool dead;       /* socket closed; freed once inflight == 0 */
-  bool closing;    /* close once everything is answered and written (QUIT, protocol error) */
-  bool paused;     /* reading stopped for backpressure */
-  bool dirty;      /* on the worker's dirty list */
-  bool resume;     /* on the worker's resume list */
-  bool kill;       /* close at the next write (reply limit broken) */
-  bool readable;   /* on the worker's readable list (read in the next I/O round) */
-  bool busy;       /* has an operation in the current I/O round: not freed until it is done */
-  bool wwait;      /* waiting for EPOLLOUT (counted in the worker's nwwait) */
-  unsigned epoch;  /* the worker's tick when this client last sent a command, plus one */
+  enum client_state state;
+  unsigned flags; /* enum client_flag bits */
+  unsigned epoch; /* the worker's tick when this client last sent a command, plus one */
   struct client *next_dirty, *next_resume, *next_readable;
   struct client *prev, *next; /* live clients */
 };
