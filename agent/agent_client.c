@@ -380,6 +380,15 @@ void agent_client_on_accept(evutil_socket_t lfd, short what, void *arg) {
 
 /* ---- I/O rounds --------------------------------------------------------------------------- */
 
+/* c was taken off the worker's list `on` (CLIENT_ON_*): clears that mark. Returns false when
+ * c is dead, after freeing it if nothing else refers to it. */
+static bool client_unlisted(struct client *c, unsigned on) {
+  c->flags &= ~on;
+  if (c->state != CLIENT_DEAD) return true;
+  agent_client_release(c);
+  return false;
+}
+
 /* One I/O round: a write for every client with replies and a read for (up to
  * ROUND_MAX_READS) readable clients, all run at once by agent_bio (one io_uring_enter when
  * io_uring is on), then their results are processed: writes first, then the commands read. */
@@ -389,27 +398,20 @@ void agent_client_io_round(struct agent_worker *w, uint64_t now) {
   while (w->dirty) {
     struct client *c = w->dirty;
     w->dirty = c->next_dirty;
-    c->flags &= ~CLIENT_ON_DIRTY;
-    if (c->state == CLIENT_DEAD) {
-      agent_client_release(c);
-    } else if ((c->flags & CLIENT_KILL) || c->out.len == 0) {
+    if (!client_unlisted(c, CLIENT_ON_DIRTY)) continue;
+    if ((c->flags & CLIENT_KILL) || c->out.len == 0)
       client_write(c); /* closes, or only does the bookkeeping of an empty buffer */
-    } else if (agent_bio_add(b, c->fd, true, agent_buf_head(&c->out), c->out.len, c, 0) < 0) {
+    else if (agent_bio_add(b, c->fd, true, agent_buf_head(&c->out), c->out.len, c, 0) < 0)
       client_write(c);
-    } else {
+    else
       c->flags |= CLIENT_BUSY;
-    }
   }
   struct client *rd[ROUND_MAX_READS];
   size_t nrd = 0, nslab = 0;
   while (w->readable && nrd < ROUND_MAX_READS) {
     struct client *c = w->readable;
     w->readable = c->next_readable;
-    c->flags &= ~CLIENT_ON_READABLE;
-    if (c->state == CLIENT_DEAD) {
-      agent_client_release(c);
-      continue;
-    }
+    if (!client_unlisted(c, CLIENT_ON_READABLE)) continue;
     if (c->state == CLIENT_CLOSING || (c->flags & CLIENT_PAUSED) || w->draining)
       continue; /* no longer read */
     rd[nrd++] = c;
@@ -463,11 +465,7 @@ void agent_client_resume(struct agent_worker *w, uint64_t now) {
   while (w->resume) {
     struct client *c = w->resume;
     w->resume = c->next_resume;
-    c->flags &= ~CLIENT_ON_RESUME;
-    if (c->state == CLIENT_DEAD) {
-      agent_client_release(c);
-      continue;
-    }
+    if (!client_unlisted(c, CLIENT_ON_RESUME)) continue;
     c->flags &= ~CLIENT_PAUSED;
     if (!w->draining) event_add(c->rev, NULL);
     client_process(c, now);

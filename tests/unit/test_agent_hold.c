@@ -98,7 +98,7 @@ static void test_gather_rules(void **state) {
   struct agent_hold_cfg nap = {200, 8, 32, 0};
   /* 50 active clients, 5 back, a gap of 10 us: 44 - 5 = 39 more expected, 390 us -> nap */
   struct agent_hold_state st = {.pending = 5, .inflight = 0, .last_batch = 30, .active = 50,
-                                  .gap_us = 10, .oldest_us = 1000};
+                                .gap_us = 10, .oldest_us = 1000};
   assert_int_equal(agent_hold_expected(50), 44);
   assert_int_equal(agent_hold_gather_us(&nap, &fl, &st, 1000), 200);
   st.gap_us = 2; /* 39 * 2 = 78 us */
@@ -211,7 +211,7 @@ static struct gsim gather_sim(size_t n, uint64_t nap_us, uint64_t per_client_us,
           if (pending++ == 0) oldest = next[i];
         }
       struct agent_hold_state st = {pending, inflight, last_batch, n, gap, oldest,
-                                      first_hold, (unsigned)holds};
+                                    first_hold, (unsigned)holds};
       uint64_t hold = agent_hold_gather_us(&nap, &fl, &st, t);
       if (hold == 0) break;
       if (holds++ == 0) first_hold = t;
@@ -290,7 +290,7 @@ static void test_gather_budget(void **state) {
   /* 200 active, 5 back, a gap of 10 us: 170 missing, 1700 us wanted, 400 allowed */
   struct agent_flush_cfg fl = {AGENT_FLUSH_IDLE, 1000, 512};
   struct agent_hold_state st = {.pending = 5, .last_batch = 30, .active = 200, .gap_us = 10,
-                                  .oldest_us = 1000};
+                                .oldest_us = 1000};
   nap.nap_us = 100;
   assert_int_equal(agent_hold_gather_us(&nap, &fl, &st, 1000), 400);
   /* from the first hold, and never past the oldest command's window */
