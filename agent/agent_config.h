@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "agent_flush.h"
+#include "agent_hold.h"
 #include "agent_req.h"
 #include "rb_error.h"
 
@@ -25,7 +26,7 @@ struct agent_config {
   char *redis_password;  /* owned, NULL when none; wiped by agent_config_deinit */
   char *client_password; /* owned, NULL when none */
   struct agent_flush_cfg flush;
-  struct agent_nap_cfg nap;
+  struct agent_hold_cfg nap; /* the gathering hold and the nap (--nap-*) */
   bool coalesce;
   bool io_uring; /* batch client reads/writes through io_uring when available (default) */
   bool upstream_wait; /* --flush idle: sleep on Redis only while a batch is there (default) */

@@ -1,19 +1,13 @@
 /* agent_worker.h: one event-loop thread of rbench-agent: its listening socket, its clients
  * and its upstream connections to Redis (the I/O edge; decisions live in the pure modules).
  *
- *   clients ──read──► agent_req ──► agent_cmd ──local──► client out (or the FIFO, see below)
- *                                      │pass
- *                                      ▼
- *   upstream u:  out bytes [ written | flushed, unwritten | pending (+ open coalescing run) ]
- *                FIFO      [ sent entries ......... | pending entries ........ ]
- *                          entry = one command (client), a run (clients[n]) or a local reply
- *   Redis ──read──► agent_reply frames one reply ──► head entry ──► its client(s)' out
- *   end of every loop pass: agent_flush decides per upstream; dirty clients are written.
+ * The worker is split by the state it owns: agent_client.c (clients), agent_upstream.c (the
+ * connections to Redis and their FIFOs), agent_loop.c (the event loop) and agent_worker.c
+ * (this lifecycle); agent_worker_int.h holds their shared structs and the picture of the
+ * queues.
  *
- * A client is pinned to one upstream, so Redis's per-connection order is the client's order;
- * a local reply for a client with commands in flight waits in the FIFO behind them. A client
- * is freed only when no FIFO entry refers to it, so one that disconnects mid-batch simply
- * loses its replies. */
+ * Ownership: agent_worker_create returns an owned worker (free it with agent_worker_destroy);
+ * the worker owns its sockets, clients, upstreams and thread. */
 #ifndef AGENT_WORKER_H
 #define AGENT_WORKER_H
 
