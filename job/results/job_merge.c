@@ -433,7 +433,8 @@ static void merge_counts(cJSON *out, const cJSON *const *docs, const size_t *ord
   for (size_t i = 0; i < 3; i++)
     if (cJSON_IsNumber(at(out, per_doc[i], NULL))) set_num(out, per_doc[i], sum_field(docs, order, n, per_doc[i]));
   double sent = numv(out, "invocations", "sent"), measured = numv(out, "invocations", "measured");
-  double ok = numv(out, "invocations", "succeeded");
+  double ok = numv(out, "invocations", "succeeded"), aborted = numv(out, "invocations", "aborted");
+  measured -= isnan(aborted) ? 0 : aborted; /* aborted ones count in neither rate */
   double span = (last - first) / 1000.0, out_span = (last_end - first) / 1000.0;
   set_num(out, "achieved_rate", sent >= 2 && span > 0 ? (sent - 1) / span : 0);
   set_num(out, "throughput", out_span > 0 ? successes / out_span : 0);
