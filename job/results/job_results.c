@@ -195,6 +195,8 @@ void job_results_idle(struct job_results *r) {
   r->pending = 0;
 }
 
+bool job_results_writes_through(const struct job_results *r) { return r->out.kind == JOB_OUTPUT_THROUGH; }
+
 uint64_t job_results_done(const struct job_results *r) { return r->done; }
 uint64_t job_results_failed(const struct job_results *r) { return r->failed; }
 

@@ -71,6 +71,9 @@ void job_results_destroy(struct job_results *r);
  * The record stays the caller's. */
 enum rb_err job_results_add(struct job_results *r, struct job_record *rec);
 
+/* Whether the output is a character device or FIFO, written through (nothing to read back). */
+bool job_results_writes_through(const struct job_results *r);
+
 /* Completed invocations so far, and how many of them failed. */
 /* The runner has time (no send due for a while): writes the buffered raw records if there
  * are enough of them, so that writes seldom happen when a send is due. */

@@ -315,6 +315,13 @@ enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_
     job_http_destroy(r.http);
     return orc == RB_ERR_INVALID ? JOB_EXIT_CONFIG : JOB_EXIT_FAILURE;
   }
+  if (rq->configmap && job_results_writes_through(r.results)) { /* published by reading it back */
+    rb_errorf(RB_ERR_INVALID, err, errlen, "--results-configmap needs a file output: %s is a character "
+              "device or FIFO", rq->out_path);
+    job_results_destroy(r.results);
+    job_http_destroy(r.http);
+    return JOB_EXIT_CONFIG;
+  }
   enum job_exit ex = create_target(&r, err, errlen);
   if (ex != JOB_EXIT_OK) {
     job_results_destroy(r.results);
