@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <ftw.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,25 @@ static inline double num(const cJSON *o, const char *path) {
   for (char *tok = strtok(buf, "."); tok && cur; tok = strtok(NULL, "."))
     cur = cJSON_GetObjectItemCaseSensitive(cur, tok);
   return cJSON_IsNumber(cur) ? cur->valuedouble : (double)NAN;
+}
+
+/* The usual fixture: a temporary directory, a redis-server without a password, and
+ * TMPDIR/local.env pointing at it (envfile). False when Redis does not start. */
+static inline bool fixture_start(struct rbt_proc *redis, char *envfile, size_t len) {
+  tmpdir_make();
+  if (!rbt_redis_start(redis, NULL)) return false;
+  snprintf(envfile, len, "%s/local.env", tmpdir);
+  char text[200];
+  snprintf(text, sizeof text, "REDIS_HOST=127.0.0.1\nREDIS_PORT=%d\n", redis->port);
+  write_text(envfile, text);
+  return true;
+}
+
+/* Stops what fixture_start started and removes the directory. */
+static inline void fixture_stop(struct rbt_proc *redis) {
+  rbt_proc_stop(redis, SIGTERM);
+  unlink(redis->log);
+  tmpdir_remove();
 }
 
 /* Whether /proc/PID/cmdline (arguments joined by spaces) contains needle. */

@@ -34,21 +34,14 @@ static int run_to(const char *out, char **log) {
 
 static int setup(void **state) {
   (void)state;
-  tmpdir_make();
-  if (!rbt_redis_start(&redis, NULL)) return -1;
-  in_tmp(envfile, sizeof envfile, "local.env");
-  char text[200];
-  snprintf(text, sizeof text, "REDIS_HOST=127.0.0.1\nREDIS_PORT=%d\n", redis.port);
-  write_text(envfile, text);
+  if (!fixture_start(&redis, envfile, sizeof envfile)) return -1;
   in_tmp(doc1, sizeof doc1, "doc1.json");
   return run_to(doc1, NULL) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state) {
   (void)state;
-  rbt_proc_stop(&redis, SIGTERM);
-  unlink(redis.log);
-  tmpdir_remove();
+  fixture_stop(&redis);
   return 0;
 }
 

@@ -24,20 +24,13 @@ static char envfile[160];
 
 static int setup(void **state) {
   (void)state;
-  tmpdir_make();
-  if (!rbt_redis_start(&redis, NULL)) return -1;
-  snprintf(envfile, sizeof envfile, "%s/local.env", tmpdir);
-  char text[200];
-  snprintf(text, sizeof text, "REDIS_HOST=127.0.0.1\nREDIS_PORT=%d\n", redis.port);
-  write_text(envfile, text);
+  if (!fixture_start(&redis, envfile, sizeof envfile)) return -1;
   return 0;
 }
 
 static int teardown(void **state) {
   (void)state;
-  rbt_proc_stop(&redis, SIGTERM);
-  unlink(redis.log);
-  tmpdir_remove();
+  fixture_stop(&redis);
   return 0;
 }
 
