@@ -392,11 +392,16 @@ static cJSON *merge_raw(const cJSON *const *docs, size_t n) {
 
 static void sum_children(cJSON *into, const cJSON *const *docs, const size_t *order, size_t n, const char *name) {
   cJSON *o = cJSON_GetObjectItemCaseSensitive(into, name);
-  cJSON *f;
-  cJSON_ArrayForEach(f, o) {
+  /* set_num replaces f when the sum is null (a shard lacks the field): step on first */
+  for (cJSON *f = o ? o->child : NULL, *next = NULL; f; f = next) {
+    next = f->next;
     if (!cJSON_IsNumber(f)) continue;
     double s = 0;
-    for (size_t k = 0; k < n; k++) s += numv(docs[order[k]], name, f->string);
+    for (size_t k = 0; k < n; k++) {
+      double v = numv(docs[order[k]], name, f->string);
+      /* invocations.aborted: a document written before it existed aborted none */
+      s += isnan(v) && !strcmp(f->string, "aborted") ? 0 : v;
+    }
     set_num(o, f->string, s);
   }
 }
