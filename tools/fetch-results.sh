@@ -6,7 +6,8 @@
 #   tools/fetch-results.sh JOB [DIR]                  # from the ConfigMaps labelled rbench.io/job=JOB
 #   tools/fetch-results.sh --pvc JOB [DIR]            # from the results PVC, via a helper pod
 #
-# DIR defaults to ./results-JOB and must not exist or be empty. Documents stored summary-only
+# DIR defaults to ./results-JOB and must not exist or be an empty directory (missing parents
+# are created; a file, device or FIFO of that name is refused, never replaced). Documents stored summary-only
 # (annotation rbench.io/summary-only: the full one was over the ConfigMap limit) have no
 # raw_results, which compare and report need: they go to DIR/summary-only/ (same layout) and
 # are named in the output, so DIR/RUN holds only documents compare and report take.
@@ -81,7 +82,10 @@ case "$PVC_PATH" in *..*) cl_die "--path must not contain '..'" ;; esac
 cl_need kubectl python3
 F="$(cl_fullname "$RELEASE")"
 DIR="${DIR:-results-$JOB}"
-if [ -e "$DIR" ] && [ -n "$(ls -A "$DIR" 2>/dev/null)" ]; then
+if [ -e "$DIR" ] && [ ! -d "$DIR" ]; then
+  cl_die "$DIR exists and is not a directory ($(stat -c %F -- "$DIR")): name a new directory"
+fi
+if [ -d "$DIR" ] && [ -n "$(ls -A "$DIR" 2>/dev/null)" ]; then
   cl_die "$DIR exists and is not empty: name a new directory"
 fi
 K=(kubectl -n "$NS")

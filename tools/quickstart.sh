@@ -34,7 +34,19 @@ wait_port() {
   return 1
 }
 
+# The output directory (missing parents created); anything else of that name is refused, and
+# files written here by redirection (local.env, agent.log) must be regular files or new.
+if [ -e "$out" ] && [ ! -d "$out" ]; then
+  echo "quickstart: $out exists and is not a directory ($(stat -c %F -- "$out")): name another OUTPUT_DIR" >&2
+  exit 2
+fi
 mkdir -p "$out"
+for f in local.env agent.log; do
+  if [ -e "$out/$f" ] || [ -L "$out/$f" ]; then
+    [ -f "$out/$f" ] && [ ! -L "$out/$f" ] ||
+      { echo "quickstart: $out/$f is not a regular file ($(stat -c %F -- "$out/$f")): remove it or name another OUTPUT_DIR" >&2; exit 2; }
+  fi
+done
 rb_start_redis || exit 3
 redis_port=$rb_redis_port
 echo "quickstart: redis-server on 127.0.0.1:$redis_port"

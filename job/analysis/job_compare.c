@@ -171,7 +171,9 @@ enum rb_err job_side_add(struct job_side *s, const cJSON *doc, char *err, size_t
   free(tmp);
   if (!add_doc_metrics(s, doc)) return rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
   s->docs++;
-  s->measured += get(doc, "invocations", "measured");
+  /* aborted invocations (stopped by a signal) count in neither rate */
+  double aborted = get(doc, "invocations", "aborted");
+  s->measured += get(doc, "invocations", "measured") - (isnan(aborted) ? 0 : aborted);
   s->succeeded += get(doc, "invocations", "succeeded");
   s->cold_starts += get(doc, "cold_starts", NULL);
   s->achieved_rate_sum += get(doc, "achieved_rate", NULL);

@@ -12,6 +12,7 @@
 
 #include "job_config.h"
 #include "job_exit.h"
+#include "job_output.h"
 #include "job_results.h"
 #include "rb_json.h"
 #include "rb_stats.h"
@@ -87,7 +88,9 @@ enum rb_err job_sweep_step_from_docs(double rate, cJSON *const *docs, size_t n,
       return rb_errorf(rc, err, errlen, rc == RB_ERR_NOMEM ? "out of memory pooling the step at %g/s"
                                                            : "a document of the step at %g/s has no raw_results", rate);
     }
-    out->measured += (uint64_t)or_zero(num_at(docs[i], "invocations", "measured"));
+    /* aborted invocations (stopped by a signal) count in neither rate */
+    out->measured += (uint64_t)(or_zero(num_at(docs[i], "invocations", "measured")) -
+                                or_zero(num_at(docs[i], "invocations", "aborted")));
     out->failed += (uint64_t)or_zero(num_at(docs[i], "invocations", "failed"));
     out->sent += (uint64_t)or_zero(num_at(docs[i], "invocations", "sent"));
     out->late += (uint64_t)or_zero(num_at(docs[i], "late_starts", NULL));
@@ -261,7 +264,7 @@ enum rb_err job_sweep_write_summary(const struct job_sweep_state *s, const char 
   if (withnl) {
     memcpy(withnl, text, n);
     withnl[n] = '\n';
-    rc = job_write_atomic(path, withnl, n + 1, err, errlen);
+    rc = job_output_write_file(path, withnl, n + 1, NULL, err, errlen);
   }
   free(withnl);
   cJSON_free(text);

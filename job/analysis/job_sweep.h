@@ -110,7 +110,7 @@ void job_sweep_add_document(struct job_sweep_state *s, const char *rel);
 enum rb_err job_sweep_finish_step(struct job_sweep_state *s, double rate, const char *dir,
                                   char *err, size_t errlen);
 
-/* Writes the summary to path atomically (job_write_atomic). */
+/* Writes the summary to path (job_output_write_file: atomically, parents created). */
 enum rb_err job_sweep_write_summary(const struct job_sweep_state *s, const char *path, char *err,
                                     size_t errlen);
 

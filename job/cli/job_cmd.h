@@ -52,6 +52,8 @@ struct run_cli {
   double clock_tolerance_ms; /* --clock-tolerance-ms */
   struct job_shard shard;    /* resolved: --shard, RBENCH_SHARD, JOB_COMPLETION_INDEX */
   int64_t start_at_us;       /* resolved: --start-at, RBENCH_START_AT, start_at; 0: none */
+  const char *inputs[3];     /* the scenario and env files read (NULL-terminated): no output
+                                may be one of them */
 };
 
 /* One execution of one run: what every plan entry and every sweep step shares. cm: the
@@ -66,7 +68,7 @@ struct one_exec {
   int64_t start_at_us; /* the agreed start instant, 0: now */
 };
 
-/* mkdir p unless it exists; false (said on stderr) when it cannot. */
+/* mkdir -p p; false (said on stderr, naming the component and why) when it cannot. */
 bool job_cmd_make_dir(const char *p);
 /* Results path for one execution: a file for a single run, else DIR/RUN.json or
  * DIR/RUN/rK.json (DIR = --output without a .json suffix). */

@@ -14,6 +14,7 @@
 #include "job_cli.h"
 #include "job_cmd.h"
 #include "job_merge.h"
+#include "job_output.h"
 #include "job_results.h"
 #include "rb_json.h"
 
@@ -63,7 +64,7 @@ static bool group_add(struct merge_group **groups, size_t *ng, const cJSON *doc,
 }
 
 /* The merged document's path: OUT itself for one group written to a file, else the runner's
- * layout below OUT. */
+ * layout below OUT (directories are created when it is claimed). */
 static bool merge_out_path(const char *out, bool dir, const cJSON *doc, char *path, size_t len) {
   if (!dir) {
     snprintf(path, len, "%s", out);
@@ -73,7 +74,6 @@ static bool merge_out_path(const char *out, bool dir, const cJSON *doc, char *pa
   snprintf(base, sizeof base, "%s", out);
   size_t n = strlen(base);
   while (n > 1 && base[n - 1] == '/') base[--n] = '\0';
-  if (mkdir(base, 0755) != 0 && errno != EEXIST) return false;
   const cJSON *sc = cJSON_GetObjectItemCaseSensitive(doc, "scenario");
   const cJSON *run = cJSON_GetObjectItemCaseSensitive(sc, "run");
   const cJSON *rep = cJSON_GetObjectItemCaseSensitive(sc, "repetition");
@@ -85,7 +85,6 @@ static bool merge_out_path(const char *out, bool dir, const cJSON *doc, char *pa
   }
   char sub[PATH_MAX + 100];
   snprintf(sub, sizeof sub, "%s/%s", base, name);
-  if (mkdir(sub, 0755) != 0 && errno != EEXIST) return false;
   snprintf(path, len, "%s/r%.0f.json", sub, cJSON_IsNumber(rep) ? rep->valuedouble : 1);
   return true;
 }
@@ -149,6 +148,39 @@ static int merge_load(char **args, int nargs, char ***files, size_t *nf, cJSON *
   return JOB_EXIT_OK;
 }
 
+/* Claims every output first (none may be an input, a directory, a device, or being written
+ * by another rbench), so that a refusal leaves no output; then writes them. */
+static int merge_write(cJSON **merged, const struct merge_group *groups, char (*opaths)[PATH_MAX + 200],
+                       size_t ng, char **files, size_t nf) {
+  char err[PATH_MAX * 2 + 200];
+  const char **inputs = calloc(nf + 1, sizeof *inputs);
+  struct job_output *o = calloc(ng ? ng : 1, sizeof *o);
+  int rc = inputs && o ? JOB_EXIT_OK : JOB_EXIT_FAILURE;
+  for (size_t i = 0; inputs && i < nf; i++) inputs[i] = files[i];
+  size_t claimed = 0;
+  for (; claimed < ng && rc == 0; claimed++) {
+    enum rb_err e = job_output_claim(&o[claimed], opaths[claimed], inputs, err, sizeof err);
+    if (e == RB_OK) continue;
+    fprintf(stderr, "rbench merge: %s\n", err);
+    rc = e == RB_ERR_INVALID ? JOB_EXIT_CONFIG : JOB_EXIT_FAILURE;
+    break;
+  }
+  for (size_t g = 0; g < ng && rc == 0; g++) {
+    char *text = cJSON_Print(merged[g]);
+    if (!text || job_output_put(&o[g], text, strlen(text), err, sizeof err) != RB_OK) {
+      fprintf(stderr, "rbench merge: %s\n", text ? err : "out of memory");
+      rc = JOB_EXIT_FAILURE;
+    } else {
+      fprintf(stderr, "rbench merge: wrote %s (%zu shards)\n", opaths[g], groups[g].n);
+    }
+    cJSON_free(text);
+  }
+  for (size_t g = 0; g < claimed && o; g++) job_output_release(&o[g]);
+  free(o);
+  free(inputs);
+  return rc;
+}
+
 int job_cmd_merge(int argc, char **argv) {
   static const struct option opts[] = {{"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
@@ -202,10 +234,7 @@ int job_cmd_merge(int argc, char **argv) {
   char (*opaths)[PATH_MAX + 200] = rc == 0 ? calloc(ng, sizeof *opaths) : NULL;
   if (rc == 0 && !opaths) rc = JOB_EXIT_FAILURE;
   for (size_t g = 0; g < ng && rc == 0; g++) {
-    if (!merge_out_path(out, dir, merged[g], opaths[g], sizeof opaths[g])) {
-      fprintf(stderr, "rbench merge: cannot create directory %s: %s\n", out, job_file_reason(errno));
-      rc = JOB_EXIT_FAILURE;
-    }
+    merge_out_path(out, dir, merged[g], opaths[g], sizeof opaths[g]);
     for (size_t h = 0; h < g && rc == 0; h++) {
       if (strcmp(opaths[h], opaths[g])) continue;
       fprintf(stderr, "rbench merge: %s and %s (runs of different scenarios with one name) would both be "
@@ -213,17 +242,7 @@ int job_cmd_merge(int argc, char **argv) {
       rc = JOB_EXIT_CONFIG;
     }
   }
-  for (size_t g = 0; g < ng && rc == 0; g++) {
-    char err[600];
-    char *text = cJSON_Print(merged[g]);
-    if (!text || job_write_atomic(opaths[g], text, strlen(text), err, sizeof err) != RB_OK) {
-      fprintf(stderr, "rbench merge: %s\n", text ? err : "out of memory");
-      rc = JOB_EXIT_FAILURE;
-    } else {
-      fprintf(stderr, "rbench merge: wrote %s (%zu shards)\n", opaths[g], groups[g].n);
-    }
-    cJSON_free(text);
-  }
+  rc = rc == 0 ? merge_write(merged, groups, opaths, ng, files, nf) : rc;
   free(opaths);
   for (size_t g = 0; g < ng; g++) {
     cJSON_Delete(merged ? merged[g] : NULL);

@@ -14,6 +14,7 @@
 #include "job_cli.h"
 #include "job_cmd.h"
 #include "job_report.h"
+#include "job_output.h"
 #include "job_results.h"
 #include "job_sweep.h"
 #include "rb_json.h"
@@ -41,6 +42,7 @@ struct report_docs {
   size_t nruns;
   const cJSON **sweeps;
   size_t nsweeps;
+  char **inputs; /* every file read, NULL-terminated: the output must be none of them */
 };
 
 static int report_load(struct report_docs *d, const char *path, bool named) {
@@ -101,7 +103,11 @@ static int report_collect(struct report_docs *d, char **args, int nargs) {
     rc = JOB_EXIT_FAILURE;
   }
   free(named);
-  job_cli_free_list(files, nf);
+  d->inputs = rc == 0 ? calloc(nf + 1, sizeof *d->inputs) : NULL;
+  for (size_t i = 0; d->inputs && i < nf; i++) d->inputs[i] = files[i];
+  if (d->inputs) free(files); /* the strings are d->inputs' now */
+  else job_cli_free_list(files, nf);
+  if (rc == 0 && !d->inputs) rc = JOB_EXIT_FAILURE;
   return rc;
 }
 
@@ -111,6 +117,8 @@ static void report_docs_free(struct report_docs *d) {
   free(d->runs);
   free(d->docs);
   free(d->sweeps);
+  for (size_t i = 0; d->inputs && d->inputs[i]; i++) free(d->inputs[i]);
+  free(d->inputs);
 }
 
 static int write_report(const char *out_path, int plot, const struct report_docs *d,
@@ -123,11 +131,12 @@ static int write_report(const char *out_path, int plot, const struct report_docs
   else job_report_html(m, d->runs, d->nruns, d->sweeps, d->nsweeps, h);
   fclose(m);
   int rc = JOB_EXIT_OK;
-  char err[400];
+  enum rb_err e;
+  char err[PATH_MAX * 2 + 200];
   if (!strcmp(out_path, "-")) fwrite(buf, 1, len, stdout);
-  else if (job_write_atomic(out_path, buf, len, err, sizeof err) != RB_OK) {
+  else if ((e = job_output_write_file(out_path, buf, len, (const char *const *)d->inputs, err, sizeof err)) != RB_OK) {
     fprintf(stderr, "rbench report: %s\n", err);
-    rc = JOB_EXIT_FAILURE;
+    rc = e == RB_ERR_INVALID ? JOB_EXIT_CONFIG : JOB_EXIT_FAILURE;
   }
   free(buf);
   return rc;

@@ -18,6 +18,7 @@
 #include "job_clock.h"
 #include "job_config.h"
 #include "job_k8s.h"
+#include "job_output.h"
 #include "job_runner.h"
 #include "job_scenario.h"
 #include "job_shard.h"
@@ -63,7 +64,8 @@ static void usage_run(FILE *out) {
     "      --repetitions N       run each run N times (1)\n"
     "      --seed N              seed for order: random (1)\n"
     "      --output PATH         results file, or directory for several runs\n"
-    "                            (redis_benchmark_results.json)\n"
+    "                            (redis_benchmark_results.json; missing directories are\n"
+    "                            created; a device or FIFO is written through, never replaced)\n"
     "      --env FILE            env file with OPENWHISK_*, REDIS_*, BATCHING_AGENT_* (local.env)\n"
     "      --strict              an unknown OPENWHISK_*, REDIS_*, BATCHING_AGENT_*, RBENCH_* key\n"
     "                            in the env file or the environment is an error, not a warning\n"
@@ -354,8 +356,9 @@ static bool is_dir(const char *p) {
 }
 
 bool job_cmd_make_dir(const char *p) {
-  if (mkdir(p, 0755) == 0 || errno == EEXIST) return true;
-  fprintf(stderr, "rbench: cannot create directory %s: %s\n", p, strerror(errno));
+  char err[PATH_MAX + 200];
+  if (job_output_mkdirs(p, err, sizeof err) == RB_OK) return true;
+  fprintf(stderr, "rbench: %s\n", err);
   return false;
 }
 
@@ -432,7 +435,8 @@ enum job_exit job_cmd_run_one(const struct run_cli *c, const struct job_scenario
     rb_info("run %s (%zu of %zu): %s target, %.10g/s, %lld invocations%s -> %s", p->name, x->index + 1,
             x->count, job_target_kind_name(sc->target.kind), p->rate, job_params_planned(p), shard_note(c), x->out);
   struct job_run_request rq = {.scenario = sc, .params = p, .target = &sc->target, .config = cfg,
-                               .repetition = x->rep, .out_path = x->out, .self_exe = self,
+                               .repetition = x->rep, .out_path = x->out, .inputs = c->inputs,
+                               .self_exe = self,
                                .progress = c->progress, .stop = &job_cmd_stop_signal,
                                .configmap = x->cm, .sweep = x->sweep, .shard = &c->shard,
                                .start_at_us = x->start_at_us};
@@ -602,6 +606,9 @@ int job_cmd_run(int argc, char **argv, const char *self) {
     job_scenario_free(&sc);
     return JOB_EXIT_CONFIG;
   }
+  size_t ni = 0;
+  if (c.scenario_path) c.inputs[ni++] = c.scenario_path;
+  c.inputs[ni] = env;
   install_signals();
   if (c.realtime) go_realtime();
   /* The action first (a Job may start before tools/deploy.sh has run), then the clock, so an

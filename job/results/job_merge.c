@@ -392,11 +392,16 @@ static cJSON *merge_raw(const cJSON *const *docs, size_t n) {
 
 static void sum_children(cJSON *into, const cJSON *const *docs, const size_t *order, size_t n, const char *name) {
   cJSON *o = cJSON_GetObjectItemCaseSensitive(into, name);
-  cJSON *f;
-  cJSON_ArrayForEach(f, o) {
+  /* set_num replaces f when the sum is null (a shard lacks the field): step on first */
+  for (cJSON *f = o ? o->child : NULL, *next = NULL; f; f = next) {
+    next = f->next;
     if (!cJSON_IsNumber(f)) continue;
     double s = 0;
-    for (size_t k = 0; k < n; k++) s += numv(docs[order[k]], name, f->string);
+    for (size_t k = 0; k < n; k++) {
+      double v = numv(docs[order[k]], name, f->string);
+      /* invocations.aborted: a document written before it existed aborted none */
+      s += isnan(v) && !strcmp(f->string, "aborted") ? 0 : v;
+    }
     set_num(o, f->string, s);
   }
 }
@@ -433,7 +438,8 @@ static void merge_counts(cJSON *out, const cJSON *const *docs, const size_t *ord
   for (size_t i = 0; i < 3; i++)
     if (cJSON_IsNumber(at(out, per_doc[i], NULL))) set_num(out, per_doc[i], sum_field(docs, order, n, per_doc[i]));
   double sent = numv(out, "invocations", "sent"), measured = numv(out, "invocations", "measured");
-  double ok = numv(out, "invocations", "succeeded");
+  double ok = numv(out, "invocations", "succeeded"), aborted = numv(out, "invocations", "aborted");
+  measured -= isnan(aborted) ? 0 : aborted; /* aborted ones count in neither rate */
   double span = (last - first) / 1000.0, out_span = (last_end - first) / 1000.0;
   set_num(out, "achieved_rate", sent >= 2 && span > 0 ? (sent - 1) / span : 0);
   set_num(out, "throughput", out_span > 0 ? successes / out_span : 0);

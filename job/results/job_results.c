@@ -4,7 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "job_hist.h"
+#include "job_output.h"
 #include "rb_stats.h"
 #include "rb_version.h"
 
@@ -41,8 +42,8 @@ struct kind_stats {
 };
 
 struct job_results {
-  char out_path[1024];
-  char spool_path[1100];
+  struct job_output out; /* claimed (and locked) from creation to destruction */
+  char spool_path[PATH_MAX + 32];
   FILE *spool;
   char *spool_buf;  /* the spool's stdio buffer */
   size_t pending;   /* bytes in it not yet written */
@@ -52,7 +53,7 @@ struct job_results {
   struct job_hist *h[M_COUNT]; /* the same samples, mergeable (the document's "histograms") */
   struct job_hist *lag;
   struct kind_stats kinds[JOB_OUTCOME_COUNT];
-  uint64_t done, failed, measured, measured_ok, cold_starts, polled;
+  uint64_t done, failed, aborted, measured, measured_ok, measured_aborted, cold_starts, polled;
   int64_t first_end_us, last_end_us;
   double action_ops, action_conns;     /* summed over every invocation, warm-up included */
   uint64_t ops_unknown, conns_unknown; /* invocations that did not report them */
@@ -80,11 +81,18 @@ static void record(struct job_results *r, int m, double us) {
   job_hist_record(r->h[m], s->v[s->n++]);
 }
 
-struct job_results *job_results_create(const char *out_path, uint64_t planned,
-                                       const char *const *secrets, char *err, size_t errlen) {
+enum rb_err job_results_create(struct job_results **out, const char *out_path,
+                               const char *const *inputs, uint64_t planned,
+                               const char *const *secrets, char *err, size_t errlen) {
   struct job_results *r = calloc(1, sizeof *r);
-  if (!r) return NULL;
-  snprintf(r->out_path, sizeof r->out_path, "%s", out_path);
+  *out = NULL;
+  if (!r) return rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
+  r->out.lock_fd = -1;
+  enum rb_err rc = job_output_claim(&r->out, out_path, inputs, err, errlen);
+  if (rc != RB_OK) {
+    free(r);
+    return rc;
+  }
   r->secrets = secrets;
   r->lag = job_hist_create();
   bool ok = r->lag != NULL;
@@ -94,10 +102,10 @@ struct job_results *job_results_create(const char *out_path, uint64_t planned,
   size_t reserve = planned > (4u << 20) ? (4u << 20) : (size_t)planned;
   for (int i = 0; i < M_COUNT && ok; i++)
     ok = samples_reserve(&r->m[i], i == M_INIT ? 64 : reserve);
-  char dir[1024];
-  snprintf(dir, sizeof dir, "%s", out_path);
-  snprintf(r->spool_path, sizeof r->spool_path, "%s/.rbench-raw-XXXXXX", dirname(dir));
-  int fd = ok ? mkstemp(r->spool_path) : -1;
+  char dir[PATH_MAX];
+  job_output_scratch_dir(&r->out, dir, sizeof dir);
+  snprintf(r->spool_path, sizeof r->spool_path, "%s/.rbench-raw-XXXXXX", dir);
+  int fd = ok ? mkostemp(r->spool_path, O_CLOEXEC) : -1;
   if (fd >= 0) r->spool = fdopen(fd, "w+");
   /* Raw records go out in large writes when the runner is idle (job_results_idle), not one
    * system call per few records at whatever moment a buffer fills. */
@@ -105,13 +113,14 @@ struct job_results *job_results_create(const char *out_path, uint64_t planned,
     setvbuf(r->spool, r->spool_buf, _IOFBF, SPOOL_BUFFER);
   if (!r->spool) {
     if (fd >= 0) close(fd);
-    rb_errorf(RB_ERR_IO, err, errlen, "cannot create a spool file beside %s: %s", out_path,
-              ok ? strerror(errno) : "out of memory");
-    r->spool_path[0] = '\0';
+    rc = rb_errorf(RB_ERR_IO, err, errlen, "cannot create a spool file in %s for %s: %s", dir,
+                   out_path, ok ? strerror(errno) : "out of memory");
+    if (fd < 0) r->spool_path[0] = '\0';
     job_results_destroy(r);
-    return NULL;
+    return rc;
   }
-  return r;
+  *out = r;
+  return RB_OK;
 }
 
 void job_results_destroy(struct job_results *r) {
@@ -119,6 +128,7 @@ void job_results_destroy(struct job_results *r) {
   if (r->spool) fclose(r->spool);
   free(r->spool_buf); /* after fclose: it is the spool's buffer */
   if (r->spool_path[0]) unlink(r->spool_path);
+  job_output_release(&r->out);
   for (int i = 0; i < M_COUNT; i++) {
     free(r->m[i].v);
     job_hist_destroy(r->h[i]);
@@ -151,7 +161,9 @@ enum rb_err job_results_add(struct job_results *r, struct job_record *rec) {
   }
   r->pending += job_record_write(r->spool, rec);
   r->done++;
-  if (rec->outcome != JOB_OK) r->failed++;
+  bool aborted = rec->outcome == JOB_ERR_ABORTED; /* stopped by rbench: neither success nor failure */
+  if (aborted) r->aborted++;
+  else if (rec->outcome != JOB_OK) r->failed++;
   if (r->done == 1 || rec->end_us < r->first_end_us) r->first_end_us = rec->end_us;
   if (rec->end_us > r->last_end_us) r->last_end_us = rec->end_us;
   if (rec->polls) r->polled++;
@@ -161,8 +173,9 @@ enum rb_err job_results_add(struct job_results *r, struct job_record *rec) {
   else r->conns_unknown++;
   if (rec->warmup) return ferror(r->spool) ? RB_ERR_IO : RB_OK;
   r->measured++;
+  if (aborted) r->measured_aborted++;
   if (rec->outcome != JOB_OK) count_kind(&r->kinds[rec->outcome], rec->error);
-  if (rec->outcome != JOB_ERR_ABORTED) job_hist_record(r->lag, (uint64_t)(rec->sent_us - rec->intended_us));
+  if (!aborted) job_hist_record(r->lag, (uint64_t)(rec->sent_us - rec->intended_us));
   if (rec->cold_start) r->cold_starts++;
   if (rec->outcome == JOB_OK) {
     r->measured_ok++;
@@ -181,6 +194,8 @@ void job_results_idle(struct job_results *r) {
   fflush(r->spool); /* an error shows in ferror, checked by job_results_add and at the end */
   r->pending = 0;
 }
+
+bool job_results_writes_through(const struct job_results *r) { return r->out.kind == JOB_OUTPUT_THROUGH; }
 
 uint64_t job_results_done(const struct job_results *r) { return r->done; }
 uint64_t job_results_failed(const struct job_results *r) { return r->failed; }
@@ -302,9 +317,14 @@ static void add_rates(cJSON *o, const struct job_results *r, const struct job_ru
   cJSON_AddStringToObject(o, "mode", in->closed ? "closed" : "open");
   if (in->closed) cJSON_AddNullToObject(o, "requested_rate");
   else cJSON_AddNumberToObject(o, "requested_rate", in->params->rate);
+  if (!in->sent) { /* stopped before the first send: no time span to rate over */
+    cJSON_AddNullToObject(o, "achieved_rate");
+    cJSON_AddNullToObject(o, "throughput");
+    return;
+  }
   cJSON_AddNumberToObject(o, "achieved_rate", achieved);
   cJSON_AddNumberToObject(o, "throughput",
-                          out_span > 0 ? (double)(r->done - r->failed) / out_span : 0);
+                          out_span > 0 ? (double)(r->done - r->failed - r->aborted) / out_span : 0);
 }
 
 static void add_counts(cJSON *o, const struct job_results *r, const struct job_run_info *in) {
@@ -315,7 +335,8 @@ static void add_counts(cJSON *o, const struct job_results *r, const struct job_r
   cJSON_AddNumberToObject(c, "warmup", (double)in->warmup);
   cJSON_AddNumberToObject(c, "measured", (double)r->measured);
   cJSON_AddNumberToObject(c, "succeeded", (double)r->measured_ok);
-  cJSON_AddNumberToObject(c, "failed", (double)(r->measured - r->measured_ok));
+  cJSON_AddNumberToObject(c, "failed", (double)(r->measured - r->measured_ok - r->measured_aborted));
+  cJSON_AddNumberToObject(c, "aborted", (double)r->measured_aborted);
   cJSON_AddNumberToObject(c, "unsent", (double)in->unsent);
   cJSON_AddNumberToObject(c, "polled_after_202", (double)r->polled);
   /* Not applicable to the closed loop: it has no schedule to fall behind. */
@@ -333,9 +354,12 @@ static void add_counts(cJSON *o, const struct job_results *r, const struct job_r
   cJSON_AddNumberToObject(conn, "limit", (double)in->connections_limit);
   cJSON_AddNumberToObject(conn, "opened_before_start", (double)in->connections_before);
   cJSON_AddNumberToObject(conn, "opened_during_run", (double)in->connections_during);
-  double m = (double)r->measured;
+  /* Over the invocations that ran to an outcome: aborted ones (stopped by a signal) are in
+   * neither rate. */
+  double m = (double)(r->measured - r->measured_aborted);
   cJSON_AddNumberToObject(o, "success_rate", m > 0 ? (double)r->measured_ok / m : 0);
-  cJSON_AddNumberToObject(o, "error_rate", m > 0 ? (double)(r->measured - r->measured_ok) / m : 0);
+  cJSON_AddNumberToObject(o, "error_rate",
+                          m > 0 ? (double)(r->measured - r->measured_ok - r->measured_aborted) / m : 0);
   cJSON_AddNumberToObject(o, "cold_starts", (double)r->cold_starts);
 }
 
@@ -352,8 +376,13 @@ static void add_timeline(cJSON *o, const struct job_results *r, const struct job
   }
   if (r->done) cJSON_AddNumberToObject(t, "last_end_ms", (double)r->last_end_us / 1e3);
   else cJSON_AddNullToObject(t, "last_end_ms");
-  cJSON_AddNumberToObject(t, "backend_before_ms", round(in->backend_before_ms * 1e3) / 1e3);
-  cJSON_AddNumberToObject(t, "backend_after_ms", round(in->backend_after_ms * 1e3) / 1e3);
+  if (in->sent) {
+    cJSON_AddNumberToObject(t, "backend_before_ms", round(in->backend_before_ms * 1e3) / 1e3);
+    cJSON_AddNumberToObject(t, "backend_after_ms", round(in->backend_after_ms * 1e3) / 1e3);
+  } else { /* relative to a start that never came */
+    cJSON_AddNullToObject(t, "backend_before_ms");
+    cJSON_AddNullToObject(t, "backend_after_ms");
+  }
 }
 
 /* Every latency distribution as a mergeable histogram (docs/results.md, "Histograms"). */
@@ -393,8 +422,13 @@ cJSON *job_results_summary(struct job_results *r, const struct job_run_info *in)
   cJSON_AddStringToObject(o, "target", job_target_kind_name(in->target->kind));
   cJSON_AddStringToObject(o, "action", in->action ? in->action : in->target->action);
   cJSON_AddItemToObject(o, "scenario", scenario_json(in));
-  cJSON_AddNumberToObject(o, "start_time_ms", (double)(in->start_epoch_us / 1000));
-  cJSON_AddNumberToObject(o, "duration_s", (double)in->elapsed_us / 1e6);
+  if (in->sent) {
+    cJSON_AddNumberToObject(o, "start_time_ms", (double)(in->start_epoch_us / 1000));
+    cJSON_AddNumberToObject(o, "duration_s", (double)in->elapsed_us / 1e6);
+  } else { /* stopped before the first send: the run never started */
+    cJSON_AddNullToObject(o, "start_time_ms");
+    cJSON_AddNullToObject(o, "duration_s");
+  }
   add_rates(o, r, in);
   add_counts(o, r, in);
   cJSON_AddItemToObject(o, "execution_time_ms", samples_json(&r->m[M_EXEC]));
@@ -427,29 +461,6 @@ static bool copy_spool(struct job_results *r, FILE *out) {
   return ok;
 }
 
-static FILE *open_temp_beside(const char *path, char *tmp, size_t tmplen, int *fd) {
-  snprintf(tmp, tmplen, "%s.tmp-XXXXXX", path);
-  *fd = mkstemp(tmp);
-  if (*fd < 0) return NULL;
-  fchmod(*fd, 0644);
-  FILE *f = fdopen(*fd, "w");
-  if (!f) {
-    close(*fd);
-    unlink(tmp);
-  }
-  return f;
-}
-
-static enum rb_err finish_temp(FILE *f, int fd, const char *tmp, const char *path, bool ok,
-                               char *err, size_t errlen) {
-  ok = ok && fflush(f) == 0 && fsync(fd) == 0;
-  ok = (fclose(f) == 0) && ok;
-  if (ok && rename(tmp, path) == 0) return RB_OK;
-  int e = errno;
-  unlink(tmp);
-  return rb_errorf(RB_ERR_IO, err, errlen, "cannot write %s: %s", path, strerror(e));
-}
-
 enum rb_err job_results_write(struct job_results *r, const struct job_run_info *info, char *err,
                               size_t errlen) {
   cJSON *sum = job_results_summary(r, info);
@@ -460,29 +471,14 @@ enum rb_err job_results_write(struct job_results *r, const struct job_run_info *
   size_t n = strlen(text);
   while (n > 0 && text[n - 1] != '}') n--;
   if (n > 0) n--;
-  char tmp[1100];
-  int fd = -1;
-  FILE *f = open_temp_beside(r->out_path, tmp, sizeof tmp, &fd);
+  FILE *f = job_output_begin(&r->out, err, errlen);
   if (!f) {
     cJSON_free(text);
-    return rb_errorf(RB_ERR_IO, err, errlen, "cannot create a file beside %s: %s", r->out_path,
-                     strerror(errno));
+    return RB_ERR_IO;
   }
   bool ok = fwrite(text, 1, n, f) == n;
   cJSON_free(text);
   ok = ok && fputs(",\n\t\"raw_results\": [\n", f) >= 0 && copy_spool(r, f) &&
        fputs("\n\t]\n}\n", f) >= 0;
-  return finish_temp(f, fd, tmp, r->out_path, ok, err, errlen);
-}
-
-enum rb_err job_write_atomic(const char *path, const char *text, size_t len, char *err,
-                             size_t errlen) {
-  char tmp[1100];
-  int fd = -1;
-  FILE *f = open_temp_beside(path, tmp, sizeof tmp, &fd);
-  if (!f)
-    return rb_errorf(RB_ERR_IO, err, errlen, "cannot create a file beside %s: %s", path,
-                     strerror(errno));
-  bool ok = fwrite(text, 1, len, f) == len;
-  return finish_temp(f, fd, tmp, path, ok, err, errlen);
+  return job_output_commit(&r->out, ok, err, errlen);
 }

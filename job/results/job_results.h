@@ -4,7 +4,9 @@
  *   job_record ─► job_results_add ─┬─► per-metric sample arrays (exact percentiles)
  *                                  ├─► errors by kind, cold starts, lag histogram
  *                                  └─► spool file: one raw_results line per invocation
- *   job_results_write ─► summary (cJSON) + spool lines ─► OUT.tmp-XXXXXX ─fsync─► rename(OUT)
+ *   job_results_write ─► summary (cJSON) + spool lines ─► the output claimed at creation
+ *                        (job_output: OUT.tmp-XXXXXX ─fsync─► rename(OUT), or written through
+ *                        a character device or FIFO)
  *
  * Raw records stream to the spool on disk, so memory per invocation is a few 4-byte samples
  * whatever the record holds. Every error message is redacted against the secrets given at
@@ -54,17 +56,23 @@ struct job_run_info {
 
 struct job_results;
 
-/* out_path: the results file. planned: invocations (to size the sample arrays once).
- * secrets: NULL-terminated, borrowed for the object's life. NULL + err on failure (the spool
- * file is created beside out_path). */
-struct job_results *job_results_create(const char *out_path, uint64_t planned,
-                                       const char *const *secrets, char *err, size_t errlen);
-/* Removes the spool and frees. NULL-safe. */
+/* out_path: the results file, claimed now (job_output_claim: parents created, locked until
+ * destroy, refused when it is one of inputs or cannot be written safely: RB_ERR_INVALID,
+ * RB_ERR_STATE when another rbench writes it). planned: invocations (to size the sample
+ * arrays once). secrets: NULL-terminated, borrowed for the object's life. The spool file is
+ * created beside the output (in TMPDIR for a device or FIFO). */
+enum rb_err job_results_create(struct job_results **out, const char *out_path,
+                               const char *const *inputs, uint64_t planned,
+                               const char *const *secrets, char *err, size_t errlen);
+/* Removes the spool, releases the output and frees. NULL-safe. */
 void job_results_destroy(struct job_results *r);
 
 /* Accounts for one finished invocation and spools its raw line. Redacts rec->error in place.
  * The record stays the caller's. */
 enum rb_err job_results_add(struct job_results *r, struct job_record *rec);
+
+/* Whether the output is a character device or FIFO, written through (nothing to read back). */
+bool job_results_writes_through(const struct job_results *r);
 
 /* Completed invocations so far, and how many of them failed. */
 /* The runner has time (no send due for a while): writes the buffered raw records if there
@@ -72,7 +80,7 @@ enum rb_err job_results_add(struct job_results *r, struct job_record *rec);
 void job_results_idle(struct job_results *r);
 
 uint64_t job_results_done(const struct job_results *r);
-uint64_t job_results_failed(const struct job_results *r);
+uint64_t job_results_failed(const struct job_results *r); /* not counting aborted ones */
 
 /* The actions' own Redis operations (succeeded + failed) and new connections, summed over
  * every finished invocation (warm-up included), and how many invocations lacked each. */
@@ -82,7 +90,7 @@ void job_results_action_totals(const struct job_results *r, double *ops, uint64_
 /* The document without raw_results (owned by the caller). */
 cJSON *job_results_summary(struct job_results *r, const struct job_run_info *info);
 
-/* Writes summary + raw_results to out_path through a temporary file and rename. */
+/* Writes summary + raw_results to the claimed output (job_output_begin/commit). */
 enum rb_err job_results_write(struct job_results *r, const struct job_run_info *info, char *err,
                               size_t errlen);
 
@@ -94,9 +102,5 @@ cJSON *job_results_hist_summary(const struct job_hist *h);
 
 /* Error messages kept per kind in errors_by_kind (more distinct ones: other_messages). */
 #define JOB_RESULTS_MESSAGES_PER_KIND 8
-
-/* Writes text to path atomically (temporary file in the same directory, fsync, rename). */
-enum rb_err job_write_atomic(const char *path, const char *text, size_t len, char *err,
-                             size_t errlen);
 
 #endif

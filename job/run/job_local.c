@@ -11,7 +11,12 @@
  * parameters do), never on a command line. At most pool_size workers exist (an invoker's
  * memory holds a fixed number of containers); each serves one activation at a time
  * (OpenWhisk's default concurrency of 1). When all are busy an invocation waits in a FIFO
- * queue for the next free worker, and that wait is part of its waitTime, as in OpenWhisk. */
+ * queue for the next free worker, and that wait is part of its waitTime, as in OpenWhisk.
+ *
+ * Workers run in process groups of their own: a terminal's Ctrl-C (SIGINT to the foreground
+ * group) reaches rbench only, which drains them; they die with rbench (PR_SET_PDEATHSIG) and
+ * are stopped and reaped by local_destroy on every way out of a run. After local_stop no
+ * worker is started and no queued invocation sent. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -57,6 +62,7 @@ struct local_target {
   uint64_t init_timeout_ns;
   struct job_inv *qhead, *qtail; /* invocations waiting for a worker */
   struct curl_slist *headers;    /* owned, shared by every request */
+  bool stopping;     /* local_stop: start nothing new */
   uint64_t ids;      /* activation id counter */
   uint64_t id_seed;
 };
@@ -79,6 +85,7 @@ static int free_port(void) {
 static void exec_worker(const char *bin, int port, pid_t parent) {
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (getppid() != parent) _exit(127);
+  setpgid(0, 0); /* out of the terminal's foreground group: Ctrl-C is rbench's to handle */
   int null = open("/dev/null", O_RDWR);
   if (null >= 0) {
     dup2(null, 0);
@@ -113,6 +120,7 @@ static struct worker *spawn_worker(struct local_target *t) {
   pid_t pid = fork();
   if (pid < 0) return NULL;
   if (pid == 0) exec_worker(t->bin, port, parent);
+  setpgid(pid, pid); /* as the child does: whichever runs first (EACCES once it has exec'd) */
   struct worker *w = slot ? slot : &t->workers[t->count++];
   *w = (struct worker){.pid = pid, .port = port, .state = W_BUSY};
   snprintf(w->base_url, sizeof w->base_url, "http://127.0.0.1:%d", port);
@@ -321,6 +329,11 @@ static void send_init(void *arg) {
 
 /* Starts a new worker for inv (a cold start); fails inv when none can be started. */
 static void start_cold(struct local_target *t, struct job_inv *inv) {
+  if (t->stopping) {
+    job_record_set_error(&inv->rec, JOB_ERR_ABORTED, "stopped before an rbench-action was free");
+    finish(t, inv);
+    return;
+  }
   struct worker *w = spawn_worker(t);
   if (!w) {
     job_record_set_error(&inv->rec, JOB_ERR_DEVELOPER, "cannot start an rbench-action process");
@@ -365,6 +378,11 @@ static void local_abort(struct job_target *base) {
     job_record_set_error(&inv->rec, JOB_ERR_ABORTED, "stopped while waiting for a free rbench-action");
     finish(t, inv);
   }
+}
+
+static void local_stop(struct job_target *base) {
+  ((struct local_target *)base)->stopping = true;
+  local_abort(base);
 }
 
 static void local_destroy(struct job_target *base) {
@@ -483,6 +501,7 @@ struct job_target *job_local_create(struct job_http *http, const struct job_targ
   t->base.send = local_send;
   t->base.destroy = local_destroy;
   t->base.abort = local_abort;
+  t->base.stop = local_stop;
   t->base.http = http;
   if (!job_local_find_action(self_exe, tc->action_bin, t->bin, sizeof t->bin)) {
     rb_errorf(0, err, errlen, "cannot find an executable rbench-action (looked at %s: %s); "

@@ -155,6 +155,7 @@ static int loop(struct runner *r) {
     if (*r->rq->stop && !stopped_by) {
       stopped_by = (int)*r->rq->stop;
       job_sched_stop(&r->sched);
+      if (r->target->stop) r->target->stop(r->target);
       drain_deadline = rb_clock_mono_ns() + (uint64_t)(r->rq->target->drain_timeout * 1e9);
       rb_info("%s: stopping the schedule; waiting up to %.0f s for %u invocations in flight",
               signal_name(stopped_by), r->rq->target->drain_timeout, r->sched.in_flight);
@@ -307,16 +308,25 @@ enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_
     r.in_flight_limit = job_params_connection_limit(rq->params);
     if (rq->params->connections > 0 || r.closed) job_http_limit_connections(r.http, r.in_flight_limit);
   }
+  /* The output first: a path that cannot be written (or is being written by another rbench)
+   * is refused before anything runs. */
+  enum rb_err orc = job_results_create(&r.results, rq->out_path, rq->inputs, planned, secrets, err, errlen);
+  if (orc != RB_OK) {
+    job_http_destroy(r.http);
+    return orc == RB_ERR_INVALID ? JOB_EXIT_CONFIG : JOB_EXIT_FAILURE;
+  }
+  if (rq->configmap && job_results_writes_through(r.results)) { /* published by reading it back */
+    rb_errorf(RB_ERR_INVALID, err, errlen, "--results-configmap needs a file output: %s is a character "
+              "device or FIFO", rq->out_path);
+    job_results_destroy(r.results);
+    job_http_destroy(r.http);
+    return JOB_EXIT_CONFIG;
+  }
   enum job_exit ex = create_target(&r, err, errlen);
   if (ex != JOB_EXIT_OK) {
+    job_results_destroy(r.results);
     job_http_destroy(r.http);
     return ex;
-  }
-  r.results = job_results_create(rq->out_path, planned, secrets, err, errlen);
-  if (!r.results) {
-    r.target->destroy(r.target);
-    job_http_destroy(r.http);
-    return JOB_EXIT_FAILURE;
   }
   struct job_http_stats hs;
   job_http_get_stats(r.http, &hs);

@@ -27,7 +27,9 @@ struct job_run_request {
   const struct job_target_conf *target;
   const struct job_config *config;
   long long repetition;
-  const char *out_path;                  /* results file */
+  const char *out_path;                  /* results file (job_output: claimed before anything runs) */
+  const char *const *inputs;             /* files the run read (scenario, env file), NULL-terminated
+                                            or NULL: out_path must be none of them */
   const char *self_exe;                  /* to find rbench-action */
   enum job_progress_mode progress;
   volatile sig_atomic_t *stop;           /* signal number when asked to stop */

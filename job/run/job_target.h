@@ -39,6 +39,10 @@ struct job_target {
   /* Finishes (as aborted) invocations the target holds outside HTTP transfers and timers
    * (e.g. queued for a worker). May be NULL. */
   void (*abort)(struct job_target *t);
+  /* The schedule stopped (SIGINT, SIGTERM): from now on start nothing new (no process, no
+   * queued invocation); those waiting for a worker finish as aborted. What is in flight goes
+   * on to the end of the drain. May be NULL. */
+  void (*stop)(struct job_target *t);
   struct job_http *http;   /* borrowed */
   job_inv_done_fn on_done;
   void *runner;

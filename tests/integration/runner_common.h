@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <ftw.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,55 @@ static inline double num(const cJSON *o, const char *path) {
   for (char *tok = strtok(buf, "."); tok && cur; tok = strtok(NULL, "."))
     cur = cJSON_GetObjectItemCaseSensitive(cur, tok);
   return cJSON_IsNumber(cur) ? cur->valuedouble : (double)NAN;
+}
+
+/* The usual fixture: a temporary directory, a redis-server without a password, and
+ * TMPDIR/local.env pointing at it (envfile). False when Redis does not start. */
+static inline bool fixture_start(struct rbt_proc *redis, char *envfile, size_t len) {
+  tmpdir_make();
+  if (!rbt_redis_start(redis, NULL)) return false;
+  snprintf(envfile, len, "%s/local.env", tmpdir);
+  char text[200];
+  snprintf(text, sizeof text, "REDIS_HOST=127.0.0.1\nREDIS_PORT=%d\n", redis->port);
+  write_text(envfile, text);
+  return true;
+}
+
+/* Stops what fixture_start started and removes the directory. */
+static inline void fixture_stop(struct rbt_proc *redis) {
+  rbt_proc_stop(redis, SIGTERM);
+  unlink(redis->log);
+  tmpdir_remove();
+}
+
+/* Whether /proc/PID/cmdline (arguments joined by spaces) contains needle. */
+static inline bool cmdline_has(pid_t pid, const char *needle) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+  FILE *f = fopen(path, "rb");
+  if (!f) return false;
+  char buf[8192];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  for (size_t i = 0; i < n; i++)
+    if (buf[i] == '\0') buf[i] = ' ';
+  buf[n] = '\0';
+  return strstr(buf, needle) != NULL;
+}
+
+/* The parent of pid, -1 when it is gone. */
+static inline pid_t parent_of(pid_t pid) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char *close_paren = strrchr(buf, ')');
+  int ppid = -1;
+  if (close_paren) sscanf(close_paren + 2, "%*c %d", &ppid);
+  return (pid_t)ppid;
 }
 
 #endif

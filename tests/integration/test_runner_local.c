@@ -184,34 +184,6 @@ static void test_compare_report_doctor(void **state) {
   free(log);
 }
 
-static bool cmdline_has(pid_t pid, const char *needle) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
-  FILE *f = fopen(path, "rb");
-  if (!f) return false;
-  char buf[8192];
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  for (size_t i = 0; i < n; i++)
-    if (buf[i] == '\0') buf[i] = ' ';
-  buf[n] = '\0';
-  return strstr(buf, needle) != NULL;
-}
-
-static pid_t parent_of(pid_t pid) {
-  char path[64], buf[512];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  FILE *f = fopen(path, "r");
-  if (!f) return -1;
-  size_t n = fread(buf, 1, sizeof buf - 1, f);
-  fclose(f);
-  buf[n] = '\0';
-  const char *close_paren = strrchr(buf, ')');
-  int ppid = -1;
-  if (close_paren) sscanf(close_paren + 2, "%*c %d", &ppid);
-  return (pid_t)ppid;
-}
-
 static void test_sigterm_gives_partial_document(void **state) {
   (void)state;
   char out[160];

@@ -269,6 +269,9 @@ check "rbench compare takes the fetched directories as is" test $? -eq 0 || cat 
 check "rbench report takes them as is" bash -c '[ "$1" -eq 0 ] && grep -q "<svg" "$2"' _ $? "$WORK/report.html" || cat "$WORK/report.out"
 "$SRC/tools/fetch-results.sh" rbench-run-x7k2 "$WORK/fetched" >"$WORK/out" 2>&1
 check "fetch: refuses a non-empty directory" bash -c '[ "$1" -eq 1 ] && grep -q "exists and is not empty" "$2"' _ $? "$WORK/out"
+mkfifo "$WORK/fetch-fifo"
+"$SRC/tools/fetch-results.sh" rbench-run-x7k2 "$WORK/fetch-fifo" >"$WORK/out" 2>&1
+check "fetch: refuses a FIFO as DIR, naming what it is, and leaves it" bash -c '[ "$1" -eq 1 ] && grep -q "is not a directory (fifo)" "$2" && [ -p "$3" ]' _ $? "$WORK/out" "$WORK/fetch-fifo"
 "$SRC/tools/fetch-results.sh" no-such-job "$WORK/none" >"$WORK/out" 2>&1
 check "fetch: a Job with no documents is an error" bash -c '[ "$1" -eq 1 ] && grep -q "no results documents in ConfigMaps labelled rbench.io/job=no-such-job" "$2"' _ $? "$WORK/out"
 

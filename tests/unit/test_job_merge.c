@@ -302,6 +302,25 @@ static void test_errors_and_complete(void **state) {
   cJSON_Delete(d[1]);
 }
 
+/* Aborted invocations (stopped by a signal) are neither successes nor failures: the merged
+ * rates are over measured - aborted, as the runner's. */
+static void test_aborted_in_neither_rate(void **state) {
+  (void)state;
+  char err[600];
+  make(false, false);
+  cJSON *inv = cJSON_GetObjectItem(docs[0], "invocations");
+  cJSON_SetNumberValue(cJSON_GetObjectItem(inv, "succeeded"), 30);
+  cJSON_SetNumberValue(cJSON_GetObjectItem(inv, "failed"), 5);
+  cJSON_AddNumberToObject(inv, "aborted", 5);
+  cJSON *m = job_merge_shards((const cJSON *const *)docs, paths, N, err, sizeof err);
+  assert_non_null(m);
+  assert_true(num(m, "invocations.aborted") == 5);
+  assert_true(fabs(num(m, "success_rate") - 110.0 / 115.0) < 1e-12);
+  assert_true(fabs(num(m, "error_rate") - 5.0 / 115.0) < 1e-12);
+  cJSON_Delete(m);
+  drop();
+}
+
 static void test_refusals(void **state) {
   (void)state;
   char err[600];
@@ -346,6 +365,7 @@ int main(void) {
       cmocka_unit_test(test_exact_and_histogram_percentiles),
       cmocka_unit_test(test_counts_rates_and_backend),
       cmocka_unit_test(test_errors_and_complete),
+      cmocka_unit_test(test_aborted_in_neither_rate),
       cmocka_unit_test(test_refusals),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

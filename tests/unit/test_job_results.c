@@ -104,7 +104,8 @@ static void test_document_shape(void **state) {
   snprintf(out, sizeof out, "%s/results.json", dir);
   const char *secrets[] = {"pa55word", NULL};
   char err[300];
-  struct job_results *res = job_results_create(out, 4, secrets, err, sizeof err);
+  struct job_results *res = NULL;
+  assert_int_equal(job_results_create(&res, out, NULL, 4, secrets, err, sizeof err), RB_OK);
   assert_non_null(res);
   /* Four invocations: warm-up, two successes (exec 10 and 30 ms), one 429. */
   for (int i = 0; i < 4; i++) {
