@@ -543,7 +543,7 @@ static int resolve_shard(struct run_cli *c, const struct job_scenario *sc) {
  * API server (in a pod). Returns -1 to go on. */
 static int check_clock(const struct run_cli *c, const struct job_scenario *sc, const struct job_config *cfg) {
   if (!c->start_at_us) return -1;
-  char url[800], server[400], err[900], host[256], port[16] = "443", dir[700], ca[800];
+  char url[800], server[400], err[900], host[256], dir[700], ca[800];
   const char *cafile = NULL;
   bool insecure = false;
   if (sc->target.kind == JOB_TARGET_OPENWHISK && !cfg->apihost[0]) return -1; /* the run says why */
@@ -551,13 +551,10 @@ static int check_clock(const struct run_cli *c, const struct job_scenario *sc, c
     snprintf(url, sizeof url, "%s/api/v1", cfg->apihost);
     snprintf(server, sizeof server, "the OpenWhisk API host %s", cfg->apihost);
     insecure = sc->target.insecure;
-  } else if (rb_env_get("KUBERNETES_SERVICE_HOST", host, sizeof host)) {
-    if (!rb_env_get("KUBERNETES_SERVICE_PORT_HTTPS", port, sizeof port)) rb_env_get("KUBERNETES_SERVICE_PORT", port, sizeof port);
-    bool v6 = strchr(host, ':') != NULL;
-    snprintf(url, sizeof url, "https://%s%s%s:%s/version", v6 ? "[" : "", host, v6 ? "]" : "", port);
+  } else if (job_k8s_api_server(url, sizeof url - 16, host, sizeof host)) {
+    strcat(url, "/version");
     snprintf(server, sizeof server, "the Kubernetes API server %s", host);
-    if (!rb_env_get("RBENCH_SERVICEACCOUNT_DIR", dir, sizeof dir))
-      snprintf(dir, sizeof dir, "/var/run/secrets/kubernetes.io/serviceaccount");
+    job_k8s_account_dir(dir, sizeof dir);
     snprintf(ca, sizeof ca, "%s/ca.crt", dir);
     if (access(ca, R_OK) == 0) cafile = ca;
     else insecure = true; /* only its Date header is read; nothing is sent */
@@ -601,6 +598,14 @@ int job_cmd_run(int argc, char **argv, const char *self) {
     fprintf(stderr, "rbench: %s\n", err);
     job_scenario_free(&sc);
     return JOB_EXIT_CONFIG;
+  }
+  /* --results-configmap: a bad name or no API server is said now, not after the run. */
+  enum rb_err krc = c.configmap ? job_k8s_check(c.configmap, err, sizeof err) : RB_OK;
+  if (krc != RB_OK) {
+    fprintf(stderr, "rbench: %s\n", err);
+    explicit_bzero(&cfg, sizeof cfg);
+    job_scenario_free(&sc);
+    return krc == RB_ERR_IO ? JOB_EXIT_UNREACHABLE : JOB_EXIT_CONFIG;
   }
   install_signals();
   if (c.realtime) go_realtime();

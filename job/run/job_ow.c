@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "job_curl_err.h"
 #include "job_target.h"
 #include "rb_clock.h"
 #include "rb_json.h"
@@ -26,23 +27,6 @@ struct ow_target {
   struct job_http_opts check_opts; /* the preflight GET: 10 s, body not kept */
   uint64_t poll_timeout_ns;
 };
-
-enum job_outcome job_outcome_of_curl(CURLcode code) {
-  switch (code) {
-    case CURLE_OPERATION_TIMEDOUT: return JOB_ERR_TIMEOUT;
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY: return JOB_ERR_CONNECT;
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_ISSUER_ERROR: return JOB_ERR_TLS;
-    case CURLE_ABORTED_BY_CALLBACK: return JOB_ERR_ABORTED;
-    default: return JOB_ERR_TRANSPORT;
-  }
-}
 
 /* Splits "pkg/action", "action" or "/ns/pkg/action" into namespace and path. */
 static void action_path(const char *action, const char *dflt_ns, char *ns, size_t nslen,
@@ -180,7 +164,7 @@ static void on_invoke(void *ctx, struct job_http_xfer *x) {
   inv->rec.http_status = (int)x->status;
   if (x->code != CURLE_OK) {
     inv->rec.http_status = 0;
-    job_record_set_error(&inv->rec, job_outcome_of_curl(x->code), x->errbuf);
+    job_record_set_error(&inv->rec, job_curl_err_outcome(x->code), x->errbuf);
   } else if (x->status == 200) {
     if (!job_record_from_activation(&inv->rec, x->body, x->len))
       job_record_set_error(&inv->rec, JOB_ERR_PROTOCOL, inv->rec.error);
@@ -294,7 +278,7 @@ static enum job_preflight classify_check(const char *apihost, const char *action
                                          long status, const char *ebuf, char *err,
                                          size_t errlen) {
   if (rc != CURLE_OK) {
-    enum job_outcome o = job_outcome_of_curl(rc);
+    enum job_outcome o = job_curl_err_outcome(rc);
     rb_errorf(0, err, errlen, "OpenWhisk API host %s is unreachable (%s: %s)%s", apihost,
               job_outcome_name(o), ebuf[0] ? ebuf : curl_easy_strerror(rc),
               o == JOB_ERR_TLS ? "; for a self-signed certificate pass --insecure" : "");
@@ -471,14 +455,14 @@ static int wait_answer(struct wait_state *w, const char *apihost, const char *ur
   w->attempts++;
   w->last_unanswered = false;
   if (a->code == CURLE_OK && a->status == 404) return -1;
-  bool tls = a->code != CURLE_OK && job_outcome_of_curl(a->code) == JOB_ERR_TLS;
+  bool tls = a->code != CURLE_OK && job_curl_err_outcome(a->code) == JOB_ERR_TLS;
   bool auth = a->code == CURLE_OK && (a->status == 401 || a->status == 403);
   if (tls || auth || (a->code == CURLE_OK && a->status < 500))
     return (int)classify_check(apihost, url, a->code, a->status, a->ebuf, err, errlen);
   w->unanswered++;
   w->last_unanswered = true;
   if (a->code != CURLE_OK)
-    snprintf(w->last_problem, sizeof w->last_problem, "%s: %s", job_outcome_name(job_outcome_of_curl(a->code)),
+    snprintf(w->last_problem, sizeof w->last_problem, "%s: %s", job_outcome_name(job_curl_err_outcome(a->code)),
              a->ebuf[0] ? a->ebuf : curl_easy_strerror(a->code));
   else
     snprintf(w->last_problem, sizeof w->last_problem, "HTTP %ld", a->status);
