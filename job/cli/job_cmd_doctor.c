@@ -16,6 +16,7 @@
 #include "job_cmd.h"
 #include "job_config.h"
 #include "job_target.h"
+#include "rb_name.h"
 #include "rb_str.h"
 
 static int doctor_line(bool ok, const char *what, const char *msg, const char *fix) {
@@ -84,6 +85,8 @@ static int doctor_openwhisk(const struct job_config *c, const char *action, bool
   doctor_line(true, "OpenWhisk config", where, NULL);
   if (!c->auth[0])
     return doctor_line(false, "OpenWhisk key", "no key", "set OPENWHISK_AUTH (uuid:key) or AUTH in ~/.wskprops");
+  if (rb_name_action_check(action, msg, sizeof msg) != RB_OK)
+    return doctor_line(false, "OpenWhisk action", msg, "fix --action (OpenWhisk's naming rules)");
   enum job_preflight pf = job_ow_check(c, action, insecure, msg, sizeof msg);
   return doctor_line(pf == JOB_PREFLIGHT_OK, "OpenWhisk action", msg,
                      pf == JOB_PREFLIGHT_UNREACHABLE

@@ -24,6 +24,7 @@
 #include "job_sweep.h"
 #include "job_target.h"
 #include "rb_log.h"
+#include "rb_name.h"
 #include "rb_str.h"
 #include "rb_version.h"
 
@@ -174,7 +175,21 @@ static bool run_option(struct run_cli *c, int ch, int idx) {
       c->tover.kind = strcmp(optarg, "local") ? JOB_TARGET_OPENWHISK : JOB_TARGET_LOCAL;
       c->tover.set |= JOB_TC_KIND;
       return true;
-    case O_ACTION: snprintf(c->tover.action, sizeof c->tover.action, "%s", optarg); c->tover.set |= JOB_TC_ACTION; return true;
+    case O_ACTION: {
+      char err[600];
+      if (strlen(optarg) >= sizeof c->tover.action) {
+        fprintf(stderr, "rbench: --action: too long: %zu bytes, at most %zu\n", strlen(optarg),
+                sizeof c->tover.action - 1);
+        return false;
+      }
+      if (rb_name_action_check(optarg, err, sizeof err) != RB_OK) {
+        fprintf(stderr, "rbench: --action: %s\n", err);
+        return false;
+      }
+      snprintf(c->tover.action, sizeof c->tover.action, "%s", optarg);
+      c->tover.set |= JOB_TC_ACTION;
+      return true;
+    }
     case O_INSECURE: c->tover.insecure = true; c->tover.set |= JOB_TC_INSECURE; return true;
     case O_ACTION_BIN: snprintf(c->tover.action_bin, sizeof c->tover.action_bin, "%s", optarg); c->tover.set |= JOB_TC_ACTION_BIN; return true;
     case O_OUTPUT: c->output = optarg; c->output_set = true; return true;
@@ -595,7 +610,8 @@ int job_cmd_run(int argc, char **argv, const char *self) {
   struct job_config cfg;
   char err[600];
   if (job_config_load(&cfg, env, env_required, c.strict || sc.strict, err, sizeof err) != RB_OK) {
-    fprintf(stderr, "rbench: %s\n", err);
+    if (env == sc.target.env_file) fprintf(stderr, "rbench: %s: target.env_file: %s\n", sc.target.env_file_at, err);
+    else fprintf(stderr, "rbench: %s\n", err);
     job_scenario_free(&sc);
     return JOB_EXIT_CONFIG;
   }

@@ -28,17 +28,29 @@ struct ow_target {
   uint64_t poll_timeout_ns;
 };
 
-/* Splits "pkg/action", "action" or "/ns/pkg/action" into namespace and path. */
+/* Copies n bytes of src to out with each space as %20 (OpenWhisk names may hold spaces;
+ * their other characters need no escaping in a URL path: rb_name_action_check). */
+static void url_part(const char *src, size_t n, char *out, size_t outlen) {
+  size_t k = 0;
+  for (size_t i = 0; i < n && src[i] && k + 4 < outlen; i++) {
+    if (src[i] == ' ') memcpy(out + k, "%20", 3), k += 3;
+    else out[k++] = src[i];
+  }
+  if (outlen) out[k] = '\0';
+}
+
+/* Splits "pkg/action", "action" or "/ns/pkg/action" into namespace and path, ready for a
+ * URL (spaces escaped). */
 static void action_path(const char *action, const char *dflt_ns, char *ns, size_t nslen,
                         char *path, size_t pathlen) {
   if (action[0] == '/') {
     const char *slash = strchr(action + 1, '/');
     size_t n = slash ? (size_t)(slash - action - 1) : strlen(action + 1);
-    snprintf(ns, nslen, "%.*s", (int)n, action + 1);
-    snprintf(path, pathlen, "%s", slash ? slash + 1 : "");
+    url_part(action + 1, n, ns, nslen);
+    url_part(slash ? slash + 1 : "", pathlen, path, pathlen);
   } else {
-    snprintf(ns, nslen, "%s", dflt_ns);
-    snprintf(path, pathlen, "%s", action);
+    url_part(dflt_ns, nslen, ns, nslen);
+    url_part(action, pathlen, path, pathlen);
   }
 }
 
@@ -376,7 +388,8 @@ struct job_target *job_ow_create(struct job_http *http, const struct job_target_
   t->base.http = http;
   char ns[128], path[300];
   action_path(tc->action, cfg->namespace_, ns, sizeof ns, path, sizeof path);
-  snprintf(t->base.action_label, sizeof t->base.action_label, "/%s/%s", ns, path);
+  if (tc->action[0] == '/') snprintf(t->base.action_label, sizeof t->base.action_label, "%s", tc->action);
+  else snprintf(t->base.action_label, sizeof t->base.action_label, "/%s/%s", cfg->namespace_, tc->action);
   snprintf(t->invoke_url, sizeof t->invoke_url, "%s/api/v1/namespaces/%s/actions/%s?blocking=true",
            cfg->apihost, ns, path);
   snprintf(t->activations_url, sizeof t->activations_url, "%s/api/v1/namespaces/%s/activations",

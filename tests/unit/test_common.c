@@ -134,7 +134,7 @@ static void test_json_get_bool_and_text(void **state) {
   assert_string_equal(err, "o must be a string, got an object");
   assert_int_equal(rb_json_get_text(cJSON_GetObjectItem(j, "l"), "l", text, sizeof text, err, sizeof err),
                    RB_ERR_RANGE);
-  assert_string_equal(err, "l must be at most 4 characters, got 6");
+  assert_string_equal(err, "l must be at most 4 bytes, got 6");
   cJSON_Delete(j);
 }
 
