@@ -362,7 +362,7 @@ static enum rb_err apply_flags(struct agent_config *c, int argc, char **argv,
   if (rc0 != RB_OK) return rc0;
   optind = 1;
   opterr = 0;
-  while ((ch = getopt_long(argc, argv, "", LONGOPTS, &idx)) != -1) {
+  while ((ch = getopt_long(argc, argv, ":", LONGOPTS, &idx)) != -1) {
     if (ch == O_HELP || ch == O_VERSION) {
       *out_action = ch == O_HELP ? AGENT_CONFIG_HELP : AGENT_CONFIG_VERSION;
       return RB_OK;
@@ -389,7 +389,7 @@ static const char *process_env(const char *name) {
   return getenv(name);
 }
 
-enum rb_err agent_config_check_env(char *const *envp, char *err, size_t errlen) {
+enum rb_err agent_config_check_env(const char *const *envp, char *err, size_t errlen) {
   enum { N = sizeof LONGOPTS / sizeof LONGOPTS[0] };
   static char names[N][64];
   const char *known[N];
@@ -419,7 +419,7 @@ enum rb_err agent_config_parse(struct agent_config *c, int argc, char **argv, ag
                                enum agent_config_action *out_action, char *err, size_t errlen) {
   defaults(c);
   *out_action = AGENT_CONFIG_RUN;
-  enum rb_err rc = env ? RB_OK : agent_config_check_env(environ, err, errlen);
+  enum rb_err rc = env ? RB_OK : agent_config_check_env((const char *const *)environ, err, errlen);
   if (rc == RB_OK) rc = apply_env(c, env ? env : process_env, err, errlen);
   if (rc == RB_OK) rc = apply_flags(c, argc, argv, out_action, err, errlen);
   if (rc == RB_OK && c->limits.max_bulk > c->limits.max_request)

@@ -54,7 +54,7 @@ enum rb_err agent_config_parse(struct agent_config *c, int argc, char **argv, ag
  * no flag's: a misspelt one would be ignored. err names it and, when one is close, the known
  * variable meant. agent_config_parse runs it on environ when env is NULL. Never quotes a
  * value. */
-enum rb_err agent_config_check_env(char *const *envp, char *err, size_t errlen);
+enum rb_err agent_config_check_env(const char *const *envp, char *err, size_t errlen);
 
 /* Wipes and frees the passwords. NULL-safe. */
 void agent_config_deinit(struct agent_config *c);
