@@ -351,7 +351,7 @@ static enum rb_err target_key(struct sp *s, struct job_target_conf *t, const yam
     char msg[600];
     enum rb_err rc = text_field(s, v, key, t->action, sizeof t->action);
     if (rc == RB_OK && rb_name_action_check(t->action, msg, sizeof msg) != RB_OK)
-      return fail_at(s, v, "action: %s", msg);
+      return fail_at(s, v, "%s", msg);
     t->set |= JOB_TC_ACTION;
     return rc;
   }
