@@ -204,8 +204,8 @@ bool rbt_nutcracker_start(struct rbt_proc *p, int redis_port, char *conf, size_t
   if (!f) return false;
   fprintf(f,
           "alpha:\n  listen: 127.0.0.1:%d\n  hash: fnv1a_64\n  distribution: ketama\n  redis: true\n"
-          "  preconnect: true\n  server_connections: 1\n  timeout: 5000\n  servers:\n"
-          "   - 127.0.0.1:%d:1\n",
+          "  preconnect: true\n  server_connections: 1\n  timeout: 5000\n  auto_eject_hosts: false\n"
+          "  server_retry_timeout: 2000\n  servers:\n   - 127.0.0.1:%d:1\n",
           p->port, redis_port);
   fclose(f);
   char stats[16];
