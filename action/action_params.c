@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "rb_json.h"
+#include "rb_name.h"
 #include "rb_str.h"
 
 static const char *const op_names[] = {"set", "get", "del", "exists"};
@@ -53,21 +54,6 @@ static enum rb_err parse_op(const cJSON *item, enum action_op *op, char *err, si
   }
   return rb_errorf(RB_ERR_INVALID, err, errlen,
                    "operation_type must be one of set, get, del, exists; got %s", given);
-}
-
-static enum rb_err check_key_prefix(const char *s, char *err, size_t errlen) {
-  size_t n = strlen(s);
-  if (n < 1 || n > ACTION_KEY_PREFIX_MAX)
-    return rb_errorf(RB_ERR_RANGE, err, errlen,
-                     "key_prefix must be 1 to %d characters, got %zu", ACTION_KEY_PREFIX_MAX, n);
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c <= 0x20 || c == 0x7f)
-      return rb_errorf(RB_ERR_INVALID, err, errlen,
-                       "key_prefix must not contain spaces or control characters "
-                       "(found one at position %zu)", i + 1);
-  }
-  return RB_OK;
 }
 
 static enum rb_err check_host(const char *name, const char *s, char *err, size_t errlen) {
@@ -180,7 +166,7 @@ enum rb_err action_params_parse(const cJSON *value, action_env_lookup env,
                             &p.parallel_calls, err, errlen)) != RB_OK ||
       (rc = rb_json_get_text(GET("key_prefix"), "key_prefix", p.key_prefix, sizeof p.key_prefix,
                              err, errlen)) != RB_OK ||
-      (rc = check_key_prefix(p.key_prefix, err, errlen)) != RB_OK ||
+      (rc = rb_name_key_prefix_check(p.key_prefix, err, errlen)) != RB_OK ||
       (rc = rb_json_get_int(GET("value_size"), "value_size", 0, ACTION_VALUE_SIZE_MAX,
                             &p.value_size, err, errlen)) != RB_OK ||
       (rc = rb_json_get_int(GET("key_space"), "key_space", 1, ACTION_KEY_SPACE_MAX,

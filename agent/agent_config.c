@@ -7,8 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "rb_log.h"
+#include "rb_name.h"
 #include "rb_str.h"
 
 const char *agent_config_usage(void) {
@@ -156,12 +159,21 @@ static enum rb_err read_secret(const char *path, const char *flag, char **out, c
   FILE *f = fopen(path, "r");
   if (!f)
     return rb_errorf(RB_ERR_IO, err, errlen, "%s: cannot open %s: %s", flag, path, strerror(errno));
+  struct stat st;
+  if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+    fclose(f);
+    return rb_errorf(RB_ERR_INVALID, err, errlen, "%s: %s is a directory, not a file", flag, path);
+  }
   char *line = NULL;
   size_t cap = 0;
+  errno = 0;
   ssize_t n = getline(&line, &cap, f);
+  int read_errno = ferror(f) ? errno : 0;
   fclose(f);
   if (n <= 0) {
     free(line);
+    if (read_errno)
+      return rb_errorf(RB_ERR_IO, err, errlen, "%s: cannot read %s: %s", flag, path, strerror(read_errno));
     return rb_errorf(RB_ERR_INVALID, err, errlen, "%s: %s is empty", flag, path);
   }
   while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
@@ -172,6 +184,15 @@ static enum rb_err read_secret(const char *path, const char *flag, char **out, c
   wipe_free(*out);
   *out = line;
   return RB_OK;
+}
+
+/* RBENCH_AGENT_<FLAG> of option o: upper case, '-' as '_'. Returns buf. */
+static const char *env_name(const struct option *o, char *buf, size_t len) {
+  size_t k = (size_t)snprintf(buf, len, "RBENCH_AGENT_");
+  for (const char *p = o->name; *p && k + 1 < len; p++)
+    buf[k++] = *p == '-' ? '_' : (char)(*p - 32 * (*p >= 'a' && *p <= 'z'));
+  buf[k] = '\0';
+  return buf;
 }
 
 static enum rb_err set_number(const char *flag, const char *v, long long min, long long max,
@@ -296,11 +317,8 @@ static enum rb_err apply_env(struct agent_config *c, agent_getenv_fn env, char *
                              size_t errlen) {
   for (const struct option *o = LONGOPTS; o->name; o++) {
     if (o->val == O_HELP || o->val == O_VERSION) continue;
-    char name[64] = "RBENCH_AGENT_";
-    size_t k = strlen(name);
-    for (const char *p = o->name; *p && k + 1 < sizeof name; p++)
-      name[k++] = *p == '-' ? '_' : (char)(*p - 32 * (*p >= 'a' && *p <= 'z'));
-    name[k] = '\0';
+    char name[64];
+    env_name(o, name, sizeof name);
     const char *v = env(name);
     if (!v || !*v) continue;
     enum rb_err rc = apply(c, o->val, name, v, err, errlen);
@@ -317,6 +335,7 @@ static enum rb_err apply_env(struct agent_config *c, agent_getenv_fn env, char *
  * --redis-password-file and the password would end up in an error message. Only exact
  * option names are accepted, and messages quote the name only, never a value. */
 static enum rb_err check_exact_names(int argc, char **argv, char *err, size_t errlen) {
+  char name_buf[64];
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--") == 0) break;
@@ -327,6 +346,10 @@ static enum rb_err check_exact_names(int argc, char **argv, char *err, size_t er
     if (!o->name)
       return rb_errorf(RB_ERR_INVALID, err, errlen, "unknown option '--%.*s' (see --help)",
                        (int)(n > 40 ? 40 : n), a + 2);
+    if (o->has_arg == no_argument && a[2 + n] == '=')
+      return rb_errorf(RB_ERR_INVALID, err, errlen,
+                       "option '--%s' takes no value (drop '=...'; its variable %s takes 1, 0, "
+                       "true or false)", o->name, env_name(o, name_buf, sizeof name_buf));
     if (o->has_arg == required_argument && !strchr(a, '=')) i++; /* skip its value */
   }
   return RB_OK;
@@ -339,13 +362,17 @@ static enum rb_err apply_flags(struct agent_config *c, int argc, char **argv,
   if (rc0 != RB_OK) return rc0;
   optind = 1;
   opterr = 0;
-  while ((ch = getopt_long(argc, argv, "", LONGOPTS, &idx)) != -1) {
+  while ((ch = getopt_long(argc, argv, ":", LONGOPTS, &idx)) != -1) {
     if (ch == O_HELP || ch == O_VERSION) {
       *out_action = ch == O_HELP ? AGENT_CONFIG_HELP : AGENT_CONFIG_VERSION;
       return RB_OK;
     }
-    if (ch == '?' || ch == ':')
-      return rb_errorf(RB_ERR_INVALID, err, errlen, "incomplete or unknown option (see --help)");
+    if (ch == ':')
+      return rb_errorf(RB_ERR_INVALID, err, errlen, "option '%.60s' needs a value (see --help)",
+                       argv[optind - 1]);
+    if (ch == '?')
+      return rb_errorf(RB_ERR_INVALID, err, errlen, "unknown option '%.60s' (see --help)",
+                       argv[optind - 1]);
     char flag[64];
     snprintf(flag, sizeof flag, "--%s", LONGOPTS[idx].name);
     enum rb_err rc = apply(c, ch, flag, LONGOPTS[idx].has_arg == no_argument ? NULL : optarg, err,
@@ -362,11 +389,38 @@ static const char *process_env(const char *name) {
   return getenv(name);
 }
 
+enum rb_err agent_config_check_env(const char *const *envp, char *err, size_t errlen) {
+  enum { N = sizeof LONGOPTS / sizeof LONGOPTS[0] };
+  static char names[N][64];
+  const char *known[N];
+  size_t nk = 0;
+  for (const struct option *o = LONGOPTS; o->name; o++)
+    if (o->val != O_HELP && o->val != O_VERSION) known[nk] = env_name(o, names[nk], sizeof names[nk]), nk++;
+  for (size_t i = 0; envp && envp[i]; i++) {
+    const char *e = envp[i];
+    size_t n = strcspn(e, "=");
+    if (strncmp(e, "RBENCH_AGENT_", 13) != 0) continue;
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1), e);
+    bool found = false;
+    for (size_t k = 0; k < nk && !found; k++) found = !strcmp(known[k], name);
+    if (found) continue;
+    const char *best = rb_name_closest(name, known, nk);
+    if (best)
+      return rb_errorf(RB_ERR_INVALID, err, errlen, "unknown variable %s (did you mean %s?)", name, best);
+    return rb_errorf(RB_ERR_INVALID, err, errlen,
+                     "unknown variable %s (each flag's variable is RBENCH_AGENT_<FLAG>, upper case, "
+                     "'-' as '_': see --help)", name);
+  }
+  return RB_OK;
+}
+
 enum rb_err agent_config_parse(struct agent_config *c, int argc, char **argv, agent_getenv_fn env,
                                enum agent_config_action *out_action, char *err, size_t errlen) {
   defaults(c);
   *out_action = AGENT_CONFIG_RUN;
-  enum rb_err rc = apply_env(c, env ? env : process_env, err, errlen);
+  enum rb_err rc = env ? RB_OK : agent_config_check_env((const char *const *)environ, err, errlen);
+  if (rc == RB_OK) rc = apply_env(c, env ? env : process_env, err, errlen);
   if (rc == RB_OK) rc = apply_flags(c, argc, argv, out_action, err, errlen);
   if (rc == RB_OK && c->limits.max_bulk > c->limits.max_request)
     c->limits.max_bulk = c->limits.max_request;

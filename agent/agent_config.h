@@ -51,6 +51,12 @@ typedef const char *(*agent_getenv_fn)(const char *name);
  * flag; the message never contains a password. c must be deinitialised in every case. */
 enum rb_err agent_config_parse(struct agent_config *c, int argc, char **argv, agent_getenv_fn env,
                                enum agent_config_action *out_action, char *err, size_t errlen);
+/* Refuses an RBENCH_AGENT_* variable in envp (NAME=VALUE strings, NULL-terminated) that is
+ * no flag's: a misspelt one would be ignored. err names it and, when one is close, the known
+ * variable meant. agent_config_parse runs it on environ when env is NULL. Never quotes a
+ * value. */
+enum rb_err agent_config_check_env(const char *const *envp, char *err, size_t errlen);
+
 /* Wipes and frees the passwords. NULL-safe. */
 void agent_config_deinit(struct agent_config *c);
 

@@ -175,7 +175,7 @@ enum rb_err rb_json_get_text(const cJSON *item, const char *name, char *out, siz
   }
   size_t n = strlen(s);
   if (n >= outlen) {
-    return rb_errorf(RB_ERR_RANGE, err, errlen, "%s must be at most %zu characters, got %zu",
+    return rb_errorf(RB_ERR_RANGE, err, errlen, "%s must be at most %zu bytes, got %zu",
                      name, outlen - 1, n);
   }
   memcpy(out, s, n + 1);

@@ -298,6 +298,11 @@ static void settings_section(FILE *out, const struct job_report_run *runs, size_
       fprintf(out, "; ");
       scalars(out, item(agent, "settings"));
     }
+    if (str(agent, "warning")) {
+      fprintf(out, "; <strong>warning: ");
+      text(out, str(agent, "warning"));
+      fprintf(out, "</strong>");
+    }
   } else {
     fprintf(out, "not sampled (no batched run measured it)");
   }

@@ -141,3 +141,8 @@ void job_cli_collect_tree(const char *dir, char ***list, size_t *n, int depth) {
 
 /* Loads one file. A file found by searching a directory that is neither a results document
  * nor a sweep summary is skipped with a note; one named on the command line is an error. */
+
+void job_cli_doc_warnings(const char *cmd, const char *path, const cJSON *doc) {
+  const cJSON *w = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "agent"), "warning");
+  if (cJSON_IsString(w)) fprintf(stderr, "rbench %s: warning: %s: agent: %s\n", cmd, path, w->valuestring);
+}

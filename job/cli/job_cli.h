@@ -15,6 +15,11 @@ void job_cli_option_error(const char *cmd, int ch, char **argv);
  * the file and the reason. */
 cJSON *job_cli_load_doc(const char *path, char *err, size_t errlen);
 
+/* Says on stderr, as "rbench CMD: warning: PATH: agent: ...", what a document warns about
+ * (its agent.warning: a batched run the agent saw none of), so compare and report do not
+ * pass it by silently. */
+void job_cli_doc_warnings(const char *cmd, const char *path, const cJSON *doc);
+
 /* qsort comparator for an array of char * (byte order). */
 int job_cli_cmp_str(const void *a, const void *b);
 /* Frees n owned strings and the array. */

@@ -31,6 +31,7 @@ static int load_side(struct job_side *s, const char *arg) {
   qsort(files, n, sizeof *files, job_cli_cmp_str);
   for (size_t i = 0; i < n; i++) {
     cJSON *doc = job_cli_load_doc(files[i], err, sizeof err);
+    if (doc) job_cli_doc_warnings("compare", files[i], doc);
     enum rb_err rc = doc ? job_side_add(s, doc, err, sizeof err) : RB_ERR_IO;
     cJSON_Delete(doc);
     if (rc != RB_OK) {

@@ -11,10 +11,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "job_backend_io.h"
 #include "job_cli.h"
 #include "job_cmd.h"
 #include "job_config.h"
 #include "job_target.h"
+#include "rb_name.h"
 #include "rb_str.h"
 
 static int doctor_line(bool ok, const char *what, const char *msg, const char *fix) {
@@ -43,6 +45,13 @@ static int doctor_agent(const struct job_config *c) {
                                  "check BATCHING_AGENT_HOST/BATCHING_AGENT_PORT; direct runs do not "
                                  "need it");
   if (failed) return failed;
+  /* PING is answered by Redis too: only a refused CLIENT ID shows a proxy is in between. */
+  pf = job_probe_proxy(c->agent_host, c->agent_port, c->agent_password, c->redis_host, c->redis_port,
+                       msg, sizeof msg);
+  if (doctor_line(pf == JOB_PREFLIGHT_OK, "agent is a proxy", msg,
+                  "BATCHING_AGENT_HOST/BATCHING_AGENT_PORT must be rbench-agent's --listen address "
+                  "(or another proxy's in front of Redis), not a Redis server's"))
+    return 1;
   /* The agent answers PING itself: only a forwarded command shows that it reaches Redis. */
   pf = job_probe_command(c->agent_host, c->agent_port, c->agent_password, "EXISTS rbench:doctor",
                          msg, sizeof msg);
@@ -50,6 +59,21 @@ static int doctor_agent(const struct job_config *c) {
                      "the agent runs but cannot use Redis: check its --redis address and that "
                      "it has Redis's password (REDIS_PASSWORD or --redis-password-file); its log "
                      "says which");
+}
+
+/* BATCHING_AGENT_METRICS_URL, when set: batched runs sample it before and after. */
+static int doctor_agent_metrics(const struct job_config *c) {
+  if (!c->agent_metrics_url[0])
+    return doctor_line(true, "agent metrics", "BATCHING_AGENT_METRICS_URL not set (batched runs' "
+                       "agent section will say unavailable)", NULL);
+  char pub[sizeof c->agent_metrics_url], why[300], msg[1000];
+  rb_url_public(c->agent_metrics_url, pub, sizeof pub);
+  struct job_agent_sample s;
+  bool ok = job_backend_sample_agent(c->agent_metrics_url, &s, why, sizeof why);
+  snprintf(msg, sizeof msg, "%s: %s", pub, ok ? "rbench-agent's metrics" : why);
+  return doctor_line(ok, "agent metrics", msg,
+                     "start rbench-agent with --metrics HOST:PORT and set BATCHING_AGENT_METRICS_URL "
+                     "to http://HOST:PORT/metrics (or unset it)");
 }
 
 static int doctor_openwhisk(const struct job_config *c, const char *action, bool insecure) {
@@ -61,6 +85,8 @@ static int doctor_openwhisk(const struct job_config *c, const char *action, bool
   doctor_line(true, "OpenWhisk config", where, NULL);
   if (!c->auth[0])
     return doctor_line(false, "OpenWhisk key", "no key", "set OPENWHISK_AUTH (uuid:key) or AUTH in ~/.wskprops");
+  if (rb_name_action_check(action, msg, sizeof msg) != RB_OK)
+    return doctor_line(false, "OpenWhisk action", msg, "fix --action (OpenWhisk's naming rules)");
   enum job_preflight pf = job_ow_check(c, action, insecure, msg, sizeof msg);
   return doctor_line(pf == JOB_PREFLIGHT_OK, "OpenWhisk action", msg,
                      pf == JOB_PREFLIGHT_UNREACHABLE
@@ -80,7 +106,8 @@ int job_cmd_doctor(int argc, char **argv) {
   while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
     if (ch == 'h') {
       printf("Usage: rbench doctor [--env FILE] [--action NAME] [--insecure] [--action-bin PATH]\n\n"
-             "Checks Redis (PING, AUTH), the batching agent, the rbench-action binary, the OpenWhisk\n"
+             "Checks Redis (PING, AUTH), the batching agent (a proxy in front of Redis, its metrics URL),\n"
+             "the rbench-action binary, the OpenWhisk\n"
              "API host, key and action, and says what to fix. Exit 0 when every check passes.\n");
       return 0;
     }
@@ -120,6 +147,7 @@ int job_cmd_doctor(int argc, char **argv) {
                         "build it (cmake --build) or pass --action-bin PATH (needed by --target local)");
   failed += doctor_redis(&c);
   failed += doctor_agent(&c);
+  failed += doctor_agent_metrics(&c);
   failed += doctor_openwhisk(&c, action, insecure);
   explicit_bzero(&c, sizeof c);
   printf("%s\n", failed ? "some checks failed" : "all checks passed");

@@ -53,6 +53,7 @@ static int report_load(struct report_docs *d, const char *path, bool named) {
     return JOB_EXIT_FAILURE;
   }
   d->docs[d->ndocs++] = doc;
+  job_cli_doc_warnings("report", path, doc);
   if (job_report_is_sweep(doc)) {
     d->sweeps[d->nsweeps++] = doc;
     return JOB_EXIT_OK;

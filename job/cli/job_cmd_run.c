@@ -25,6 +25,7 @@
 #include "job_sweep.h"
 #include "job_target.h"
 #include "rb_log.h"
+#include "rb_name.h"
 #include "rb_str.h"
 #include "rb_version.h"
 
@@ -176,7 +177,21 @@ static bool run_option(struct run_cli *c, int ch, int idx) {
       c->tover.kind = strcmp(optarg, "local") ? JOB_TARGET_OPENWHISK : JOB_TARGET_LOCAL;
       c->tover.set |= JOB_TC_KIND;
       return true;
-    case O_ACTION: snprintf(c->tover.action, sizeof c->tover.action, "%s", optarg); c->tover.set |= JOB_TC_ACTION; return true;
+    case O_ACTION: {
+      char err[600];
+      if (strlen(optarg) >= sizeof c->tover.action) {
+        fprintf(stderr, "rbench: --action: too long: %zu bytes, at most %zu\n", strlen(optarg),
+                sizeof c->tover.action - 1);
+        return false;
+      }
+      if (rb_name_action_check(optarg, err, sizeof err) != RB_OK) {
+        fprintf(stderr, "rbench: --action: %s\n", err);
+        return false;
+      }
+      snprintf(c->tover.action, sizeof c->tover.action, "%s", optarg);
+      c->tover.set |= JOB_TC_ACTION;
+      return true;
+    }
     case O_INSECURE: c->tover.insecure = true; c->tover.set |= JOB_TC_INSECURE; return true;
     case O_ACTION_BIN: snprintf(c->tover.action_bin, sizeof c->tover.action_bin, "%s", optarg); c->tover.set |= JOB_TC_ACTION_BIN; return true;
     case O_OUTPUT: c->output = optarg; c->output_set = true; return true;
@@ -547,7 +562,7 @@ static int resolve_shard(struct run_cli *c, const struct job_scenario *sc) {
  * API server (in a pod). Returns -1 to go on. */
 static int check_clock(const struct run_cli *c, const struct job_scenario *sc, const struct job_config *cfg) {
   if (!c->start_at_us) return -1;
-  char url[800], server[400], err[900], host[256], port[16] = "443", dir[700], ca[800];
+  char url[800], server[400], err[900], host[256], dir[700], ca[800];
   const char *cafile = NULL;
   bool insecure = false;
   if (sc->target.kind == JOB_TARGET_OPENWHISK && !cfg->apihost[0]) return -1; /* the run says why */
@@ -555,13 +570,10 @@ static int check_clock(const struct run_cli *c, const struct job_scenario *sc, c
     snprintf(url, sizeof url, "%s/api/v1", cfg->apihost);
     snprintf(server, sizeof server, "the OpenWhisk API host %s", cfg->apihost);
     insecure = sc->target.insecure;
-  } else if (rb_env_get("KUBERNETES_SERVICE_HOST", host, sizeof host)) {
-    if (!rb_env_get("KUBERNETES_SERVICE_PORT_HTTPS", port, sizeof port)) rb_env_get("KUBERNETES_SERVICE_PORT", port, sizeof port);
-    bool v6 = strchr(host, ':') != NULL;
-    snprintf(url, sizeof url, "https://%s%s%s:%s/version", v6 ? "[" : "", host, v6 ? "]" : "", port);
+  } else if (job_k8s_api_server(url, sizeof url - 16, host, sizeof host)) {
+    strcat(url, "/version");
     snprintf(server, sizeof server, "the Kubernetes API server %s", host);
-    if (!rb_env_get("RBENCH_SERVICEACCOUNT_DIR", dir, sizeof dir))
-      snprintf(dir, sizeof dir, "/var/run/secrets/kubernetes.io/serviceaccount");
+    job_k8s_account_dir(dir, sizeof dir);
     snprintf(ca, sizeof ca, "%s/ca.crt", dir);
     if (access(ca, R_OK) == 0) cafile = ca;
     else insecure = true; /* only its Date header is read; nothing is sent */
@@ -602,13 +614,22 @@ int job_cmd_run(int argc, char **argv, const char *self) {
   struct job_config cfg;
   char err[600];
   if (job_config_load(&cfg, env, env_required, c.strict || sc.strict, err, sizeof err) != RB_OK) {
-    fprintf(stderr, "rbench: %s\n", err);
+    if (env == sc.target.env_file) fprintf(stderr, "rbench: %s: target.env_file: %s\n", sc.target.env_file_at, err);
+    else fprintf(stderr, "rbench: %s\n", err);
     job_scenario_free(&sc);
     return JOB_EXIT_CONFIG;
   }
   size_t ni = 0;
   if (c.scenario_path) c.inputs[ni++] = c.scenario_path;
   c.inputs[ni] = env;
+  /* --results-configmap: a bad name or no API server is said now, not after the run. */
+  enum rb_err krc = c.configmap ? job_k8s_check(c.configmap, err, sizeof err) : RB_OK;
+  if (krc != RB_OK) {
+    fprintf(stderr, "rbench: %s\n", err);
+    explicit_bzero(&cfg, sizeof cfg);
+    job_scenario_free(&sc);
+    return krc == RB_ERR_IO ? JOB_EXIT_UNREACHABLE : JOB_EXIT_CONFIG;
+  }
   install_signals();
   if (c.realtime) go_realtime();
   /* The action first (a Job may start before tools/deploy.sh has run), then the clock, so an

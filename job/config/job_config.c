@@ -11,6 +11,7 @@
 #include "rb_env.h"
 #include "rb_envfile.h"
 #include "rb_log.h"
+#include "rb_name.h"
 #include "rb_str.h"
 
 void job_config_init(struct job_config *c) {
@@ -158,42 +159,16 @@ static enum rb_err set_key(struct job_config *c, const struct config_key *k, con
   return RB_OK;
 }
 
-/* Optimal string alignment distance (a swap of two neighbours counts as one edit, so
- * REDIS_PROT is one away from REDIS_PORT). Names are short: at most 63 characters count. */
-static size_t edit_distance(const char *a, const char *b) {
-  size_t n = strlen(a), m = strlen(b);
-  if (n > 63) n = 63;
-  if (m > 63) m = 63;
-  size_t d[64][64];
-  for (size_t i = 0; i <= n; i++) d[i][0] = i;
-  for (size_t j = 0; j <= m; j++) d[0][j] = j;
-  for (size_t i = 1; i <= n; i++) {
-    for (size_t j = 1; j <= m; j++) {
-      size_t cost = a[i - 1] != b[j - 1], best = d[i - 1][j - 1] + cost;
-      if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
-      if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
-        best = d[i - 2][j - 2] + 1;
-      d[i][j] = best;
-    }
-  }
-  return d[n][m];
-}
-
 bool job_config_key_unknown(const char *key, char *msg, size_t msglen) {
   const char *prefix = NULL;
   for (size_t i = 0; i < sizeof watched_prefixes / sizeof watched_prefixes[0]; i++)
     if (!strncmp(key, watched_prefixes[i], strlen(watched_prefixes[i]))) prefix = watched_prefixes[i];
   if (!prefix || find_key(key) || !strncmp(key, agent_prefix, sizeof agent_prefix - 1)) return false;
-  const struct config_key *best = NULL;
-  size_t best_d = (size_t)-1;
-  for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
-    size_t d = edit_distance(key, config_keys[i].name);
-    if (d < best_d) best = &config_keys[i], best_d = d;
-  }
-  size_t len = strlen(key), limit = len / 4 > 2 ? len / 4 : 2;
-  if (best && best_d <= limit) {
-    snprintf(msg, msglen, "unknown key %.64s (did you mean %s?)", key, best->name);
+  const char *names[CONFIG_KEY_COUNT];
+  for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) names[i] = config_keys[i].name;
+  const char *best = rb_name_closest(key, names, CONFIG_KEY_COUNT);
+  if (best) {
+    snprintf(msg, msglen, "unknown key %.64s (did you mean %s?)", key, best);
     return true;
   }
   /* Nothing close: say which keys of that family rbench reads. */
@@ -220,6 +195,12 @@ static enum rb_err unknown_key(struct job_config *c, const char *key, const char
   return RB_OK;
 }
 
+/* A key seen in the env file, and on which line. */
+struct seen_key {
+  char *key;
+  int line;
+};
+
 struct envfile_ctx {
   struct job_config *c;
   const char *source;
@@ -228,24 +209,55 @@ struct envfile_ctx {
   char *err;
   size_t errlen;
   enum rb_err rc;
+  struct seen_key *seen;
+  size_t nseen;
 };
+
+static bool watched(const char *key) {
+  for (size_t i = 0; i < sizeof watched_prefixes / sizeof watched_prefixes[0]; i++)
+    if (!strncmp(key, watched_prefixes[i], strlen(watched_prefixes[i]))) return true;
+  return false;
+}
+
+/* A key of ours given twice is refused (a shell would take the last one silently, and which
+ * of the two was meant cannot be told); other tools' keys are left alone. */
+static enum rb_err remember_key(struct envfile_ctx *x, const char *key, int line) {
+  if (!find_key(key) && !watched(key)) return RB_OK;
+  for (size_t i = 0; i < x->nseen; i++)
+    if (!strcmp(x->seen[i].key, key))
+      return rb_errorf(RB_ERR_INVALID, x->err, x->errlen,
+                       "%s:%d: %s is set twice (first at %s:%d); keep one", x->source, line, key,
+                       x->source, x->seen[i].line);
+  struct seen_key *n = realloc(x->seen, (x->nseen + 1) * sizeof *n);
+  if (!n || !(n[x->nseen].key = strdup(key))) {
+    if (n) x->seen = n;
+    return rb_errorf(RB_ERR_NOMEM, x->err, x->errlen, "out of memory");
+  }
+  x->seen = n;
+  x->seen[x->nseen++].line = line;
+  return RB_OK;
+}
 
 static int envfile_entry(const char *key, const char *value, int line, void *arg) {
   struct envfile_ctx *x = arg;
   char where[128];
   snprintf(where, sizeof where, "%s:%d", x->source, line);
   const struct config_key *k = find_key(key);
-  x->rc = k ? set_key(x->c, k, value, where, x->read, x->err, x->errlen)
-            : unknown_key(x->c, key, where, x->strict, x->err, x->errlen);
+  x->rc = remember_key(x, key, line);
+  if (x->rc == RB_OK)
+    x->rc = k ? set_key(x->c, k, value, where, x->read, x->err, x->errlen)
+              : unknown_key(x->c, key, where, x->strict, x->err, x->errlen);
   return x->rc != RB_OK;
 }
 
 enum rb_err job_config_apply_envfile(struct job_config *c, const char *text, size_t len,
                                      const char *source, job_file_reader read, bool strict,
                                      char *err, size_t errlen) {
-  struct envfile_ctx x = {c, source, read, strict, err, errlen, RB_OK};
+  struct envfile_ctx x = {c, source, read, strict, err, errlen, RB_OK, NULL, 0};
   char perr[200];
   enum rb_err rc = rb_envfile_parse(text, len, envfile_entry, &x, perr, sizeof perr);
+  for (size_t i = 0; i < x.nseen; i++) free(x.seen[i].key);
+  free(x.seen);
   if (x.rc != RB_OK) return x.rc;
   if (rc != RB_OK) return rb_errorf(rc, err, errlen, "%s: %s", source, perr);
   return RB_OK;

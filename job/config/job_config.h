@@ -54,7 +54,9 @@ void job_config_init(struct job_config *c);
  * the file in messages. read resolves *_FILE keys (may be NULL to ignore them). A key with
  * one of our prefixes that nothing reads (job_config_key_unknown) is counted in
  * c->unknown_keys and warned about as "FILE:LINE: unknown key ..." (rb_warn); with strict
- * it is that error instead. Values are never quoted in messages. */
+ * it is that error instead. A key rbench reads, or with one of its prefixes, given twice is
+ * RB_ERR_INVALID: "FILE:LINE2: KEY is set twice (first at FILE:LINE1); keep one". Values are
+ * never quoted in messages. */
 enum rb_err job_config_apply_envfile(struct job_config *c, const char *text, size_t len,
                                      const char *source, job_file_reader read, bool strict,
                                      char *err, size_t errlen);

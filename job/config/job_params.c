@@ -7,19 +7,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rb_name.h"
+
 #define F(n, t, field, lo, hi, excl, ex) \
   {n, t, offsetof(struct job_params, field), sizeof(((struct job_params *)0)->field), lo, hi, excl, ex}
 
 const struct job_param_field job_params_fields[] = {
     F("rate", JOB_P_DOUBLE, rate, 0, 1e6, true, "a number of invocations per second above 0 and at most 1000000"),
     F("invocations", JOB_P_INT, invocations, 1, 1e9, false, "an integer from 1 to 1000000000"),
-    F("duration", JOB_P_DOUBLE, duration, 0, 864000, false, "a number of seconds from 0 to 864000"),
+    F("duration", JOB_P_DOUBLE, duration, 0, 864000, true, "a number of seconds above 0 and at most 864000"),
     F("warmup", JOB_P_DOUBLE, warmup, 0, 86400, false, "a number of seconds from 0 to 86400"),
     F("ops", JOB_P_INT, ops, 1, 1000000, false, "an integer from 1 to 1000000"),
     F("operation", JOB_P_OPERATION, operation, 0, 0, false, "one of set, get, del, exists"),
     F("batching", JOB_P_BOOL, batching, 0, 0, false, "true or false"),
     F("parallel", JOB_P_INT, parallel, 1, 256, false, "an integer from 1 to 256"),
-    F("key_prefix", JOB_P_STRING, key_prefix, 1, JOB_KEY_PREFIX_MAX, false, "a string of 1 to 128 characters"),
+    F("key_prefix", JOB_P_STRING, key_prefix, 1, JOB_KEY_PREFIX_MAX, false, "1 to 128 bytes without spaces or control characters (rbench-action's rule)"),
     F("value_size", JOB_P_INT, value_size, 0, 1048576, false, "an integer from 0 to 1048576"),
     F("key_space", JOB_P_INT, key_space, 0, 2147483647, false, "an integer from 0 (the action's default) to 2147483647"),
     F("timeout_ms", JOB_P_INT, timeout_ms, 1, 300000, false, "an integer from 1 to 300000"),
@@ -184,8 +186,15 @@ enum rb_err job_params_set_text(struct job_params *p, const struct job_param_fie
     case JOB_P_STRING: {
       size_t n = strlen(text);
       if (n < (size_t)f->min || n > (size_t)f->max)
-        return rb_errorf(RB_ERR_INVALID, err, errlen, "%s: expected %s, got %zu characters",
+        return rb_errorf(RB_ERR_INVALID, err, errlen, "%s: expected %s, got %zu bytes",
                          f->name, f->expect, n);
+      char why[200];
+      /* key_prefix goes to rbench-action as is: refused here by the action's own rule, not by
+       * every invocation. */
+      if (f->offset == offsetof(struct job_params, key_prefix) &&
+          rb_name_key_prefix_check(text, why, sizeof why) != RB_OK)
+        return rb_errorf(RB_ERR_INVALID, err, errlen, "%s: rbench-action would refuse it: %s",
+                         f->name, why);
       snprintf(base, f->size, "%s", text);
       break;
     }

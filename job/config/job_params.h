@@ -13,9 +13,10 @@
 #include <stdint.h>
 
 #include "rb_error.h"
+#include "rb_name.h"
 
 #define JOB_NAME_MAX 64
-#define JOB_KEY_PREFIX_MAX 128
+#define JOB_KEY_PREFIX_MAX RB_KEY_PREFIX_MAX /* rbench-action's limit (rb_name.h) */
 
 /* ---- capacity sweeps (docs/scenarios.md, "Sweeps") ---------------------------------- */
 #define JOB_SWEEP_MAX_STEPS 64

@@ -10,6 +10,7 @@
 #include <yaml.h>
 
 #include "job_config.h"
+#include "rb_name.h"
 #include "rb_str.h"
 
 void job_target_conf_defaults(struct job_target_conf *t) {
@@ -27,7 +28,10 @@ void job_target_conf_overlay(struct job_target_conf *dst, const struct job_targe
   if (src->set & JOB_TC_ACTION) memcpy(dst->action, src->action, sizeof dst->action);
   if (src->set & JOB_TC_INSECURE) dst->insecure = src->insecure;
   if (src->set & JOB_TC_ACTION_BIN) memcpy(dst->action_bin, src->action_bin, sizeof dst->action_bin);
-  if (src->set & JOB_TC_ENV_FILE) memcpy(dst->env_file, src->env_file, sizeof dst->env_file);
+  if (src->set & JOB_TC_ENV_FILE) {
+    memcpy(dst->env_file, src->env_file, sizeof dst->env_file);
+    memcpy(dst->env_file_at, src->env_file_at, sizeof dst->env_file_at);
+  }
   if (src->set & JOB_TC_REQUEST_TIMEOUT) dst->request_timeout = src->request_timeout;
   if (src->set & JOB_TC_POLL_TIMEOUT) dst->poll_timeout = src->poll_timeout;
   if (src->set & JOB_TC_DRAIN_TIMEOUT) dst->drain_timeout = src->drain_timeout;
@@ -246,8 +250,8 @@ static enum rb_err params_key(struct sp *s, struct job_params *p, const yaml_nod
   if (with_name && strcmp(key, "name") == 0) {
     if (v->type != YAML_SCALAR_NODE || !*scalar(v) || strlen(scalar(v)) >= JOB_NAME_MAX ||
         strpbrk(scalar(v), "/\\ "))
-      return fail_at(s, v, "name: expected a run name of 1 to 63 characters without '/', '\\' "
-                     "or spaces%s%s", "", "");
+      return fail_at(s, v, "name: expected a run name of 1 to %d bytes without '/', '\\' "
+                     "or spaces%s", JOB_NAME_MAX - 1, "");
     snprintf(p->name, sizeof p->name, "%s", scalar(v));
     return RB_OK;
   }
@@ -296,9 +300,30 @@ static enum rb_err seconds(struct sp *s, const yaml_node_t *v, const char *key, 
 
 static enum rb_err text_field(struct sp *s, const yaml_node_t *v, const char *key, char *out,
                               size_t len) {
-  if (v->type != YAML_SCALAR_NODE || !*scalar(v) || strlen(scalar(v)) >= len)
+  if (v->type != YAML_SCALAR_NODE || !*scalar(v))
     return fail_at(s, v, "%s: expected a non-empty string%s", key, "");
+  if (strlen(scalar(v)) >= len)
+    return fail_at(s, v, "%s: too long: %zu bytes, at most %zu", key, strlen(scalar(v)), len - 1);
   snprintf(out, len, "%s", scalar(v));
+  return RB_OK;
+}
+
+/* target.env_file: a relative path is the scenario file's neighbour (not the current
+ * directory's), and where it was written is kept for the error should it not be readable. */
+static enum rb_err env_file_field(struct sp *s, struct job_target_conf *t, const yaml_node_t *v) {
+  char path[sizeof t->env_file];
+  enum rb_err rc = text_field(s, v, "env_file", path, sizeof path);
+  if (rc != RB_OK) return rc;
+  const char *slash = strrchr(s->file, '/');
+  int n = path[0] == '/' || !slash
+              ? snprintf(t->env_file, sizeof t->env_file, "%s", path)
+              : snprintf(t->env_file, sizeof t->env_file, "%.*s/%s", (int)(slash - s->file), s->file, path);
+  if (n < 0 || (size_t)n >= sizeof t->env_file)
+    return fail_at(s, v, "env_file: too long with the scenario's directory in front: at most %zu bytes",
+                   sizeof t->env_file - 1);
+  snprintf(t->env_file_at, sizeof t->env_file_at, "%s:%zu:%zu", s->file, v->start_mark.line + 1,
+           v->start_mark.column + 1);
+  t->set |= JOB_TC_ENV_FILE;
   return RB_OK;
 }
 
@@ -321,10 +346,17 @@ static enum rb_err target_key(struct sp *s, struct job_target_conf *t, const yam
     t->set |= JOB_TC_INSECURE;
     return RB_OK;
   }
+  if (!strcmp(key, "env_file")) return env_file_field(s, t, v);
+  if (!strcmp(key, "action")) {
+    char msg[600];
+    enum rb_err rc = text_field(s, v, key, t->action, sizeof t->action);
+    if (rc == RB_OK && rb_name_action_check(t->action, msg, sizeof msg) != RB_OK)
+      return fail_at(s, v, "%s", msg);
+    t->set |= JOB_TC_ACTION;
+    return rc;
+  }
   struct { const char *name; char *buf; size_t len; unsigned bit; } texts[] = {
-      {"action", t->action, sizeof t->action, JOB_TC_ACTION},
       {"action_bin", t->action_bin, sizeof t->action_bin, JOB_TC_ACTION_BIN},
-      {"env_file", t->env_file, sizeof t->env_file, JOB_TC_ENV_FILE},
       {"agent_metrics", t->agent_metrics, sizeof t->agent_metrics, JOB_TC_AGENT_METRICS}};
   for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
     if (strcmp(key, texts[i].name)) continue;
@@ -384,9 +416,10 @@ static enum rb_err runs_list(struct sp *s, struct job_scenario *sc, const yaml_n
     snprintf(where, sizeof where, "runs[%zu]", i);
     struct job_params over;
     memset(&over, 0, sizeof over);
-    snprintf(over.name, sizeof over.name, "run%zu", i + 1);
     rc = params_map(s, &over, item, where, true);
     if (rc != RB_OK) return rc;
+    if (!over.name[0])
+      return fail_at(s, item, "%s: missing required key 'name' (it names the run's results file)", where);
     sc->runs[i] = *defaults;
     snprintf(sc->runs[i].name, sizeof sc->runs[i].name, "%s", over.name);
     job_params_overlay(&sc->runs[i], &over);

@@ -34,7 +34,9 @@ struct job_target_conf {
   char action[256];              /* redis_benchmark/redis_benchmark */
   bool insecure;                 /* accept self-signed TLS certificates */
   char action_bin[512];          /* local: rbench-action path ("" = beside rbench) */
-  char env_file[512];            /* "" = the command line's --env */
+  char env_file[512];            /* "" = the command line's --env; relative to the scenario
+                                    file's directory */
+  char env_file_at[600];         /* "FILE:LINE:COL" of env_file in the scenario, for errors */
   double request_timeout;        /* seconds per HTTP request (65) */
   double poll_timeout;           /* seconds to poll a 202'd activation (120) */
   double drain_timeout;          /* seconds to wait for in-flight work on stop (10) */

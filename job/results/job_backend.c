@@ -543,7 +543,20 @@ cJSON *job_backend_agent_json(const char *endpoint, const struct job_agent_sampl
   if (!(b->have & (1u << JOB_AM_CPU)) && a != &none)
     note(&n, "the agent's /metrics has no process_cpu_seconds_total (an older rbench-agent?)");
   add_note(o, &n);
+  char warning[JOB_AGENT_WARNING_MAX];
+  if (job_backend_agent_warning(ok[JOB_AM_COMMANDS] ? d[JOB_AM_COMMANDS] : -1, ops, warning, sizeof warning))
+    cJSON_AddStringToObject(o, "warning", warning);
   return o;
+}
+
+bool job_backend_agent_warning(double commands, double ops, char *out, size_t len) {
+  if (!(commands == 0 && ops > 0)) return false;
+  snprintf(out, len,
+           "the agent received none of this batched run's commands while the actions performed "
+           "%.0f operations: they did not go through the agent these metrics are from "
+           "(BATCHING_AGENT_HOST/BATCHING_AGENT_PORT may be Redis itself or another server, or "
+           "the metrics URL another agent's); rbench doctor checks both", ops);
+  return true;
 }
 
 cJSON *job_backend_unavailable(const char *endpoint, const char *why) {

@@ -115,7 +115,14 @@ cJSON *job_backend_redis_json(const char *endpoint, const struct job_redis_info 
                               const struct job_agent_sample *agent_a,
                               const struct job_agent_sample *agent_b);
 
-/* The "agent" section from two /metrics samples. Owned by the caller. */
+/* A batched run the agent saw none of: commands (the agent's requests growth; < 0 unknown)
+ * is 0 while the actions reported ops > 0. Then true with the warning in out (the document's
+ * agent.warning, also logged). */
+#define JOB_AGENT_WARNING_MAX 400
+bool job_backend_agent_warning(double commands, double ops, char *out, size_t len);
+
+/* The "agent" section from two /metrics samples, with "warning" when
+ * job_backend_agent_warning says so. Owned by the caller. */
 cJSON *job_backend_agent_json(const char *endpoint, const struct job_agent_sample *a,
                               const struct job_agent_sample *b, double ops);
 

@@ -159,12 +159,19 @@ void job_backend_begin(struct job_backend_sampler *s, const struct job_config *c
   if (!s->agent_ok) rb_warn("agent metrics %s: %s; the results will say so", s->agent_endpoint, s->agent_why);
 }
 
+/* The "after" sample failed where the "before" one worked (the server went away mid-run, or
+ * stopped answering): said at once, as docs/results.md promises, and in the section. */
+static void warn_after_failed(const char *what, const char *endpoint, const char *why) {
+  rb_warn("%s %s: the sample after the run failed: %s; the results will say so", what, endpoint, why);
+}
+
 cJSON *job_backend_end(struct job_backend_sampler *s, struct job_backend_window *w) {
   cJSON *o = cJSON_CreateObject();
   if (!o) return NULL;
   struct job_agent_sample agent_b;
   bool agent_ok = s->agent_ok &&
                   job_backend_sample_agent(s->agent_url, &agent_b, s->agent_why, sizeof s->agent_why);
+  if (s->agent_ok && !agent_ok) warn_after_failed("agent metrics", s->agent_endpoint, s->agent_why);
   /* The sampler's own traffic inside the window: the first sample's INFO (counted after its
    * reply), and the second sample's connection and AUTH (counted before its INFO runs). */
   w->sampler_info = 1;
@@ -177,14 +184,18 @@ cJSON *job_backend_end(struct job_backend_sampler *s, struct job_backend_window 
                                &s->info_all, &redis_b, s->redis_why, sizeof s->redis_why))
     redis = job_backend_redis_json(s->redis_endpoint, &s->redis_a, &redis_b, w,
                                    agent_ok ? &s->agent_a : NULL, agent_ok ? &agent_b : NULL);
-  else
+  else {
+    if (s->redis_ok) warn_after_failed("Redis", s->redis_endpoint, s->redis_why);
     redis = job_backend_unavailable(s->redis_endpoint, s->redis_why);
+  }
   cJSON_AddItemToObject(o, "redis", redis);
   cJSON *agent = NULL;
   if (s->batching) {
     agent = agent_ok ? job_backend_agent_json(s->agent_endpoint, &s->agent_a, &agent_b, w->ops)
                      : job_backend_unavailable(s->agent_endpoint, s->agent_why);
     cJSON_AddItemToObject(o, "agent", agent);
+    const cJSON *warning = cJSON_GetObjectItemCaseSensitive(agent, "warning");
+    if (cJSON_IsString(warning)) rb_warn("agent %s: %s", s->agent_endpoint, warning->valuestring);
   }
   double total = 0;
   if (job_backend_cpu_per_op(redis, agent, s->batching, &total) && total >= 0)

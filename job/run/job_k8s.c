@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "job_config.h"
+#include "job_curl_err.h"
 #include "rb_env.h"
 #include "rb_json.h"
 #include "rb_log.h"
@@ -108,8 +109,10 @@ static enum rb_err api_call(const char *method, const char *url, const char *bod
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+  if (body) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+  }
   curl_easy_setopt(c, CURLOPT_CAINFO, ca);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
@@ -122,7 +125,8 @@ static enum rb_err api_call(const char *method, const char *url, const char *bod
   curl_slist_free_all(h);
   curl_easy_cleanup(c);
   if (rc != CURLE_OK) {
-    snprintf(msg, msglen, "%s", ebuf[0] ? ebuf : curl_easy_strerror(rc));
+    snprintf(msg, msglen, "%s: %s", job_outcome_name(job_curl_err_outcome(rc)),
+             ebuf[0] ? ebuf : curl_easy_strerror(rc));
     free(s.buf);
     return RB_ERR_IO;
   }
@@ -151,15 +155,78 @@ static bool read_trimmed(const char *dir, const char *file, char *out, size_t le
   return ok;
 }
 
-enum rb_err job_k8s_publish_file(const char *name, const char *path, char *err, size_t errlen) {
-  char dir[1024] = "/var/run/secrets/kubernetes.io/serviceaccount", host[256], port[16] = "443";
-  char v[1024];
-  if (rb_env_get("RBENCH_SERVICEACCOUNT_DIR", v, sizeof v)) snprintf(dir, sizeof dir, "%s", v);
-  if (!rb_env_get("KUBERNETES_SERVICE_HOST", host, sizeof host))
-    return rb_errorf(RB_ERR_INVALID, err, errlen,
-                     "--results-configmap needs KUBERNETES_SERVICE_HOST (run inside a pod)");
+bool job_k8s_api_server(char *url, size_t len, char *host, size_t hostlen) {
+  char h[256], port[16] = "443";
+  if (!rb_env_get("KUBERNETES_SERVICE_HOST", h, sizeof h) || !h[0]) return false;
   if (!rb_env_get("KUBERNETES_SERVICE_PORT_HTTPS", port, sizeof port))
     rb_env_get("KUBERNETES_SERVICE_PORT", port, sizeof port);
+  bool v6 = strchr(h, ':') != NULL;
+  snprintf(url, len, "https://%s%s%s:%s", v6 ? "[" : "", h, v6 ? "]" : "", port);
+  if (host) snprintf(host, hostlen, "%s", h);
+  return true;
+}
+
+void job_k8s_account_dir(char *dir, size_t len) {
+  if (!rb_env_get("RBENCH_SERVICEACCOUNT_DIR", dir, len))
+    snprintf(dir, len, "/var/run/secrets/kubernetes.io/serviceaccount");
+}
+
+bool job_k8s_name_ok(const char *name) {
+  size_t n = strlen(name);
+  if (n == 0 || n > JOB_K8S_NAME_MAX) return false;
+  if (!isalnum((unsigned char)name[0]) || !isalnum((unsigned char)name[n - 1])) return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = name[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return false;
+  }
+  return true;
+}
+
+/* Where the API server is and what to present to it: everything a request needs. */
+struct api_access {
+  char base[300], token[4096], ns[256], ca[1100];
+};
+
+static enum rb_err api_access_read(struct api_access *a, char *err, size_t errlen) {
+  char dir[1024];
+  job_k8s_account_dir(dir, sizeof dir);
+  if (!job_k8s_api_server(a->base, sizeof a->base, NULL, 0))
+    return rb_errorf(RB_ERR_INVALID, err, errlen,
+                     "--results-configmap needs KUBERNETES_SERVICE_HOST (run inside a pod)");
+  if (!read_trimmed(dir, "token", a->token, sizeof a->token) || !read_trimmed(dir, "namespace", a->ns, sizeof a->ns))
+    return rb_errorf(RB_ERR_INVALID, err, errlen, "cannot read the service-account token or namespace in %s", dir);
+  snprintf(a->ca, sizeof a->ca, "%s/ca.crt", dir);
+  return RB_OK;
+}
+
+enum rb_err job_k8s_check(const char *name, char *err, size_t errlen) {
+  if (!job_k8s_name_ok(name))
+    return rb_errorf(RB_ERR_INVALID, err, errlen,
+                     "--results-configmap '%.80s%s': not a valid ConfigMap name (DNS-1123: 1 to %d "
+                     "lowercase letters, digits, '-' or '.', starting and ending with a letter or digit)",
+                     name, strlen(name) > 80 ? "..." : "", JOB_K8S_NAME_MAX);
+  struct api_access a;
+  enum rb_err rc = api_access_read(&a, err, errlen);
+  if (rc == RB_OK) {
+    /* Reading the ConfigMap: 200 or 404 (and 403 where the Role grants create only) say the
+     * server is there and knows the token; only a failed transfer or 401 stop the run. */
+    char url[1400], msg[300];
+    long status = 0;
+    snprintf(url, sizeof url, "%s/api/v1/namespaces/%s/configmaps/%s", a.base, a.ns, name);
+    rc = api_call("GET", url, NULL, a.token, a.ca, &status, msg, sizeof msg);
+    if (rc != RB_OK)
+      rb_errorf(rc, err, errlen, "--results-configmap %s: cannot reach the Kubernetes API at %s before the run: %s",
+                name, a.base, msg);
+    else if (status == 401)
+      rc = rb_errorf(RB_ERR_INVALID, err, errlen,
+                     "--results-configmap %s: the Kubernetes API at %s rejected the service-account token (HTTP 401: %s)",
+                     name, a.base, msg);
+  }
+  explicit_bzero(&a, sizeof a);
+  return rc;
+}
+
+enum rb_err job_k8s_publish_file(const char *name, const char *path, char *err, size_t errlen) {
   char job[256] = "";
   if (rb_env_get("RBENCH_JOB_NAME", job, sizeof job) && !job_k8s_label_value_ok(job)) {
     /* Publishing the results matters more than the label: say so and go on without it. */
@@ -168,29 +235,25 @@ enum rb_err job_k8s_publish_file(const char *name, const char *path, char *err, 
             name, JOB_K8S_JOB_LABEL);
     job[0] = '\0';
   }
-  char token[4096], ns[256], ca[1100];
-  if (!read_trimmed(dir, "token", token, sizeof token) || !read_trimmed(dir, "namespace", ns, sizeof ns))
-    return rb_errorf(RB_ERR_IO, err, errlen, "cannot read the service-account token or namespace in %s", dir);
-  snprintf(ca, sizeof ca, "%s/ca.crt", dir);
+  struct api_access a;
+  enum rb_err rc = api_access_read(&a, err, errlen);
+  if (rc != RB_OK) return rc;
   size_t len = 0;
   char *doc = job_read_file(path, &len);
   bool summarized = false;
   char *body = doc ? job_k8s_configmap_body(name, job[0] ? job : NULL, doc, len, JOB_K8S_DATA_LIMIT, &summarized) : NULL;
   free(doc);
-  enum rb_err rc = RB_OK;
   if (!body) {
     rc = rb_errorf(RB_ERR_IO, err, errlen, "cannot build ConfigMap %s from %s", name, path);
   } else {
-    bool v6 = strchr(host, ':') != NULL;
     char url[1400], msg[300];
-    snprintf(url, sizeof url, "https://%s%s%s:%s/api/v1/namespaces/%s/configmaps", v6 ? "[" : "",
-             host, v6 ? "]" : "", port, ns);
+    snprintf(url, sizeof url, "%s/api/v1/namespaces/%s/configmaps", a.base, a.ns);
     long status = 0;
-    rc = api_call("POST", url, body, token, ca, &status, msg, sizeof msg);
+    rc = api_call("POST", url, body, a.token, a.ca, &status, msg, sizeof msg);
     if (rc == RB_OK && status == 409) {
       size_t n = strlen(url);
       snprintf(url + n, sizeof url - n, "/%s", name);
-      rc = api_call("PUT", url, body, token, ca, &status, msg, sizeof msg);
+      rc = api_call("PUT", url, body, a.token, a.ca, &status, msg, sizeof msg);
     }
     if (rc != RB_OK)
       rb_errorf(rc, err, errlen, "ConfigMap %s: cannot reach the Kubernetes API: %s", name, msg);
@@ -198,10 +261,10 @@ enum rb_err job_k8s_publish_file(const char *name, const char *path, char *err, 
       rc = rb_errorf(RB_ERR_IO, err, errlen, "ConfigMap %s: the Kubernetes API answered HTTP %ld: %s",
                      name, status, msg);
     else
-      rb_info("results published to ConfigMap %s/%s%s", ns, name,
+      rb_info("results published to ConfigMap %s/%s%s", a.ns, name,
               summarized ? " (summary only: the document exceeds 1 MiB)" : "");
   }
   free(body);
-  explicit_bzero(token, sizeof token);
+  explicit_bzero(&a, sizeof a);
   return rc;
 }

@@ -21,6 +21,7 @@
 
 #define JOB_K8S_DATA_LIMIT 1000000u /* bytes of document we put in one ConfigMap (< 1 MiB) */
 #define JOB_K8S_JOB_LABEL "rbench.io/job"
+#define JOB_K8S_NAME_MAX 253       /* a ConfigMap name: a DNS-1123 subdomain */
 
 /* The ConfigMap JSON for doc (pure). When doc is longer than limit, raw_results is dropped
  * and "rbench.io/summary-only" annotations and a "note" key explain it (*summarized = true).
@@ -32,6 +33,25 @@ char *job_k8s_configmap_body(const char *name, const char *job, const char *doc,
 /* Whether v is a valid Kubernetes label value: 1-63 of [A-Za-z0-9-_.], alphanumeric at both
  * ends (pure). */
 bool job_k8s_label_value_ok(const char *v);
+
+/* The API server's base URL, https://HOST:PORT, from KUBERNETES_SERVICE_HOST and
+ * KUBERNETES_SERVICE_PORT_HTTPS (else KUBERNETES_SERVICE_PORT, else 443); host (may be NULL)
+ * gets HOST. False outside a pod (no KUBERNETES_SERVICE_HOST). The one place these are read. */
+bool job_k8s_api_server(char *url, size_t len, char *host, size_t hostlen);
+
+/* The service-account directory (token, namespace, ca.crt): $RBENCH_SERVICEACCOUNT_DIR, else
+ * /var/run/secrets/kubernetes.io/serviceaccount. */
+void job_k8s_account_dir(char *dir, size_t len);
+
+/* Whether name is a valid ConfigMap name: a DNS-1123 subdomain, 1-253 of [a-z0-9-.],
+ * alphanumeric at both ends (pure). */
+bool job_k8s_name_ok(const char *name);
+
+/* Before a run with --results-configmap: the name is valid (RB_ERR_INVALID otherwise), the
+ * runner is in a pod with a readable service-account token and namespace (RB_ERR_INVALID),
+ * and the API server answers a GET of the ConfigMap without rejecting the token
+ * (RB_ERR_IO: no answer; RB_ERR_INVALID: HTTP 401). err names the option and the fix. */
+enum rb_err job_k8s_check(const char *name, char *err, size_t errlen);
 
 /* Reads the results file at path and publishes it as ConfigMap name. */
 enum rb_err job_k8s_publish_file(const char *name, const char *path, char *err, size_t errlen);

@@ -21,7 +21,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <hiredis/hiredis.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -449,47 +448,6 @@ bool job_local_find_action(const char *self_exe, const char *override, char *out
   return executable_file(out);
 }
 
-enum job_preflight job_probe_redis(const char *host, int port, const char *password,
-                                   char *msg, size_t msglen) {
-  return job_probe_command(host, port, password, "PING", msg, msglen);
-}
-
-enum job_preflight job_probe_command(const char *host, int port, const char *password,
-                                     const char *command, char *msg, size_t msglen) {
-  struct timeval tv = {3, 0};
-  redisContext *c = redisConnectWithTimeout(host, port, tv);
-  if (!c || c->err) {
-    snprintf(msg, msglen, "cannot connect to %s:%d: %s", host, port, c ? c->errstr : "out of memory");
-    if (c) redisFree(c);
-    return JOB_PREFLIGHT_UNREACHABLE;
-  }
-  redisSetTimeout(c, tv);
-  enum job_preflight rc = JOB_PREFLIGHT_OK;
-  redisReply *r = NULL;
-  if (password && *password) {
-    r = redisCommand(c, "AUTH %s", password);
-    if (!r || r->type == REDIS_REPLY_ERROR) {
-      snprintf(msg, msglen, "%s:%d rejected the password (AUTH: %s)", host, port,
-               r ? r->str : c->errstr);
-      rc = JOB_PREFLIGHT_CONFIG;
-    }
-    if (r) freeReplyObject(r);
-  }
-  if (rc == JOB_PREFLIGHT_OK) {
-    r = redisCommand(c, command);
-    if (!r || r->type == REDIS_REPLY_ERROR) {
-      snprintf(msg, msglen, "%s:%d did not answer %s (%s)", host, port, command,
-               r ? r->str : c->errstr);
-      rc = r ? JOB_PREFLIGHT_CONFIG : JOB_PREFLIGHT_UNREACHABLE;
-    } else {
-      snprintf(msg, msglen, "%s:%d answered %s", host, port, command);
-    }
-    if (r) freeReplyObject(r);
-  }
-  redisFree(c);
-  return rc;
-}
-
 struct job_target *job_local_create(struct job_http *http, const struct job_target_conf *tc,
                                     const struct job_config *cfg, const struct job_params *p,
                                     const char *self_exe, enum job_preflight *pf, char *err,
@@ -510,11 +468,14 @@ struct job_target *job_local_create(struct job_http *http, const struct job_targ
     free(t);
     return NULL;
   }
-  char msg[300];
+  char msg[500];
   const char *host = p->batching ? cfg->agent_host : cfg->redis_host;
   int port = p->batching ? cfg->agent_port : cfg->redis_port;
   *pf = job_probe_redis(host, port, p->batching ? cfg->agent_password : cfg->redis_password,
                         msg, sizeof msg);
+  if (*pf == JOB_PREFLIGHT_OK && p->batching)
+    *pf = job_probe_proxy(host, port, cfg->agent_password, cfg->redis_host, cfg->redis_port, msg,
+                          sizeof msg);
   if (*pf != JOB_PREFLIGHT_OK) {
     rb_errorf(0, err, errlen, "%s %s", p->batching ? "batching agent" : "Redis", msg);
     free(t);

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "job_curl_err.h"
 #include "job_target.h"
 #include "rb_clock.h"
 #include "rb_json.h"
@@ -27,34 +28,29 @@ struct ow_target {
   uint64_t poll_timeout_ns;
 };
 
-enum job_outcome job_outcome_of_curl(CURLcode code) {
-  switch (code) {
-    case CURLE_OPERATION_TIMEDOUT: return JOB_ERR_TIMEOUT;
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY: return JOB_ERR_CONNECT;
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_ISSUER_ERROR: return JOB_ERR_TLS;
-    case CURLE_ABORTED_BY_CALLBACK: return JOB_ERR_ABORTED;
-    default: return JOB_ERR_TRANSPORT;
+/* Copies n bytes of src to out with each space as %20 (OpenWhisk names may hold spaces;
+ * their other characters need no escaping in a URL path: rb_name_action_check). */
+static void url_part(const char *src, size_t n, char *out, size_t outlen) {
+  size_t k = 0;
+  for (size_t i = 0; i < n && src[i] && k + 4 < outlen; i++) {
+    if (src[i] == ' ') memcpy(out + k, "%20", 3), k += 3;
+    else out[k++] = src[i];
   }
+  if (outlen) out[k] = '\0';
 }
 
-/* Splits "pkg/action", "action" or "/ns/pkg/action" into namespace and path. */
+/* Splits "pkg/action", "action" or "/ns/pkg/action" into namespace and path, ready for a
+ * URL (spaces escaped). */
 static void action_path(const char *action, const char *dflt_ns, char *ns, size_t nslen,
                         char *path, size_t pathlen) {
   if (action[0] == '/') {
     const char *slash = strchr(action + 1, '/');
     size_t n = slash ? (size_t)(slash - action - 1) : strlen(action + 1);
-    snprintf(ns, nslen, "%.*s", (int)n, action + 1);
-    snprintf(path, pathlen, "%s", slash ? slash + 1 : "");
+    url_part(action + 1, n, ns, nslen);
+    url_part(slash ? slash + 1 : "", pathlen, path, pathlen);
   } else {
-    snprintf(ns, nslen, "%s", dflt_ns);
-    snprintf(path, pathlen, "%s", action);
+    url_part(dflt_ns, nslen, ns, nslen);
+    url_part(action, pathlen, path, pathlen);
   }
 }
 
@@ -180,7 +176,7 @@ static void on_invoke(void *ctx, struct job_http_xfer *x) {
   inv->rec.http_status = (int)x->status;
   if (x->code != CURLE_OK) {
     inv->rec.http_status = 0;
-    job_record_set_error(&inv->rec, job_outcome_of_curl(x->code), x->errbuf);
+    job_record_set_error(&inv->rec, job_curl_err_outcome(x->code), x->errbuf);
   } else if (x->status == 200) {
     if (!job_record_from_activation(&inv->rec, x->body, x->len))
       job_record_set_error(&inv->rec, JOB_ERR_PROTOCOL, inv->rec.error);
@@ -294,7 +290,7 @@ static enum job_preflight classify_check(const char *apihost, const char *action
                                          long status, const char *ebuf, char *err,
                                          size_t errlen) {
   if (rc != CURLE_OK) {
-    enum job_outcome o = job_outcome_of_curl(rc);
+    enum job_outcome o = job_curl_err_outcome(rc);
     rb_errorf(0, err, errlen, "OpenWhisk API host %s is unreachable (%s: %s)%s", apihost,
               job_outcome_name(o), ebuf[0] ? ebuf : curl_easy_strerror(rc),
               o == JOB_ERR_TLS ? "; for a self-signed certificate pass --insecure" : "");
@@ -392,7 +388,8 @@ struct job_target *job_ow_create(struct job_http *http, const struct job_target_
   t->base.http = http;
   char ns[128], path[300];
   action_path(tc->action, cfg->namespace_, ns, sizeof ns, path, sizeof path);
-  snprintf(t->base.action_label, sizeof t->base.action_label, "/%s/%s", ns, path);
+  if (tc->action[0] == '/') snprintf(t->base.action_label, sizeof t->base.action_label, "%s", tc->action);
+  else snprintf(t->base.action_label, sizeof t->base.action_label, "/%s/%s", cfg->namespace_, tc->action);
   snprintf(t->invoke_url, sizeof t->invoke_url, "%s/api/v1/namespaces/%s/actions/%s?blocking=true",
            cfg->apihost, ns, path);
   snprintf(t->activations_url, sizeof t->activations_url, "%s/api/v1/namespaces/%s/activations",
@@ -471,14 +468,14 @@ static int wait_answer(struct wait_state *w, const char *apihost, const char *ur
   w->attempts++;
   w->last_unanswered = false;
   if (a->code == CURLE_OK && a->status == 404) return -1;
-  bool tls = a->code != CURLE_OK && job_outcome_of_curl(a->code) == JOB_ERR_TLS;
+  bool tls = a->code != CURLE_OK && job_curl_err_outcome(a->code) == JOB_ERR_TLS;
   bool auth = a->code == CURLE_OK && (a->status == 401 || a->status == 403);
   if (tls || auth || (a->code == CURLE_OK && a->status < 500))
     return (int)classify_check(apihost, url, a->code, a->status, a->ebuf, err, errlen);
   w->unanswered++;
   w->last_unanswered = true;
   if (a->code != CURLE_OK)
-    snprintf(w->last_problem, sizeof w->last_problem, "%s: %s", job_outcome_name(job_outcome_of_curl(a->code)),
+    snprintf(w->last_problem, sizeof w->last_problem, "%s: %s", job_outcome_name(job_curl_err_outcome(a->code)),
              a->ebuf[0] ? a->ebuf : curl_easy_strerror(a->code));
   else
     snprintf(w->last_problem, sizeof w->last_problem, "HTTP %ld", a->status);

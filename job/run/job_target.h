@@ -12,6 +12,7 @@
 #include "job_config.h"
 #include "job_http.h"
 #include "job_params.h"
+#include "job_probe.h"
 #include "job_record.h"
 #include "job_scenario.h"
 
@@ -48,10 +49,6 @@ struct job_target {
   void *runner;
 };
 
-/* Exit-code-relevant preflight failures. */
-enum job_preflight { JOB_PREFLIGHT_OK, JOB_PREFLIGHT_CONFIG, JOB_PREFLIGHT_UNREACHABLE,
-                     JOB_PREFLIGHT_INTERRUPTED /* a signal while waiting for the action */ };
-
 /* Creates the openwhisk target. Checks the action with one GET first: a refused connection,
  * DNS or TLS failure is UNREACHABLE; 401/403/404 or a missing key is CONFIG (err says what to
  * fix). Returns NULL with *pf and err set on failure. */
@@ -61,7 +58,8 @@ struct job_target *job_ow_create(struct job_http *http, const struct job_target_
 
 /* Creates the local target: a pool of rbench-action processes on loopback. Checks that the
  * binary exists (CONFIG) and that Redis (or the agent with batching) answers PING
- * (UNREACHABLE; a rejected password is CONFIG). self_exe locates rbench-action. */
+ * (UNREACHABLE; a rejected password is CONFIG); with batching, that the agent's address is a
+ * proxy and not a Redis server (job_probe_proxy; CONFIG). self_exe locates rbench-action. */
 struct job_target *job_local_create(struct job_http *http, const struct job_target_conf *tc,
                                     const struct job_config *cfg, const struct job_params *p,
                                     const char *self_exe, enum job_preflight *pf, char *err,
@@ -84,19 +82,5 @@ enum job_preflight job_ow_wait_for_action(const struct job_config *cfg, const ch
 
 /* Finds rbench-action for the local target (override, else beside self_exe). */
 bool job_local_find_action(const char *self_exe, const char *override, char *out, size_t len);
-
-/* Classifies a curl failure into an outcome (timeout, connect, tls, transport, aborted). */
-enum job_outcome job_outcome_of_curl(CURLcode code);
-
-/* Redis probe shared with doctor: connect, AUTH when password is non-empty, PING. Returns
- * JOB_PREFLIGHT_OK, _UNREACHABLE (connect failed) or _CONFIG (AUTH or PING refused) with a
- * message that never contains the password. */
-enum job_preflight job_probe_redis(const char *host, int port, const char *password,
-                                   char *msg, size_t msglen);
-/* The same with another command (no arguments from untrusted input: it is a format string).
- * doctor sends "EXISTS rbench:doctor" through the agent: the agent answers PING itself, an
- * EXISTS only once it reached Redis. */
-enum job_preflight job_probe_command(const char *host, int port, const char *password,
-                                     const char *command, char *msg, size_t msglen);
 
 #endif

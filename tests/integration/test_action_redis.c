@@ -349,28 +349,11 @@ static void test_passwords(void **state) {
   (void)env_pw;
 }
 
-static bool start_nutcracker(struct rbt_proc *p, int redis_port, char *conf, size_t conflen) {
-  p->port = rbt_free_port();
-  snprintf(conf, conflen, "/tmp/rbt-nutcracker-%d-%d.yml", (int)getpid(), p->port);
-  FILE *fp = fopen(conf, "w");
-  if (!fp) return false;
-  fprintf(fp,
-          "alpha:\n  listen: 127.0.0.1:%d\n  redis: true\n  hash: fnv1a_64\n  distribution: ketama\n"
-          "  auto_eject_hosts: false\n  server_retry_timeout: 2000\n  servers:\n   - 127.0.0.1:%d:1\n",
-          p->port, redis_port);
-  fclose(fp);
-  char stats[16];
-  snprintf(stats, sizeof stats, "%d", rbt_free_port());
-  char *argv[] = {(char *)"nutcracker", (char *)"-c", conf, (char *)"-s", stats,
-                  (char *)"-a", (char *)"127.0.0.1", NULL};
-  return rbt_proc_start(p, argv, NULL) && rbt_wait_port(p->port, 5000);
-}
-
 static void test_batched_through_resp_proxy(void **state) {
   struct fixture *f = *state;
   struct rbt_proc proxy = {0};
   char conf[256];
-  assert_true(start_nutcracker(&proxy, f->redis.port, conf, sizeof conf));
+  assert_true(rbt_nutcracker_start(&proxy, f->redis.port, conf, sizeof conf));
   cJSON *j = run(f->action.port,
                  "{\"value\":{\"num_ops\":200,\"use_batching\":\"true\",\"parallel_calls\":8,"
                  "\"agent_port\":%d,\"key_prefix\":\"batched\",\"value_size\":12}}",

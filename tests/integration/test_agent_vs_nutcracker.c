@@ -24,23 +24,7 @@ static char conf[128];
 static int setup(void **state) {
   (void)state;
   if (!rbt_redis_start(&redis, NULL) || !rbt_agent_start(&agent, redis.port, NULL, NULL)) return -1;
-  nut.port = rbt_free_port();
-  snprintf(conf, sizeof conf, "/tmp/rbench-nutcracker-%d.yml", (int)getpid());
-  FILE *f = fopen(conf, "w");
-  if (!f) return -1;
-  fprintf(
-      f,
-      "alpha:\n  listen: 127.0.0.1:%d\n  hash: fnv1a_64\n  distribution: ketama\n  redis: true\n"
-      "  preconnect: true\n  server_connections: 1\n  timeout: 5000\n  servers:\n"
-      "   - 127.0.0.1:%d:1\n",
-      nut.port, redis.port);
-  fclose(f);
-  char stats[16];
-  snprintf(stats, sizeof stats, "%d", rbt_free_port());
-  char *argv[] = {(char *)"nutcracker", (char *)"-c",        conf, (char *)"-s", stats,
-                  (char *)"-a",         (char *)"127.0.0.1", NULL};
-  if (!rbt_proc_start(&nut, argv, NULL)) return -1;
-  return rbt_wait_port(nut.port, 5000) ? 0 : -1;
+  return rbt_nutcracker_start(&nut, redis.port, conf, sizeof conf) ? 0 : -1;
 }
 
 static int teardown(void **state) {

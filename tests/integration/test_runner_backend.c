@@ -9,7 +9,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include "rbt_agent.h"
 #include "runner_common.h"
@@ -274,6 +276,9 @@ static void test_doctor_agent_reaches_redis(void **state) {
   if (rc != 0) fprintf(stderr, "%s\n", log);
   assert_int_equal(rc, 0);
   assert_non_null(strstr(log, "answered EXISTS rbench:doctor"));
+  assert_non_null(strstr(log, "ok    agent is a proxy"));
+  assert_non_null(strstr(log, "refused CLIENT ID (ERR "));
+  assert_non_null(strstr(log, "ok    agent metrics"));
   free(log);
   char *bad_argv[] = {NULL, "doctor", "--env", bad, NULL};
   rc = run_rbench(bad_argv, NULL, 60000, &log);
@@ -286,6 +291,145 @@ static void test_doctor_agent_reaches_redis(void **state) {
   free(log);
 }
 
+/* Writes tmpdir/NAME.env: this Redis with its password, the agent at agent_port (with
+ * Redis's password when that is Redis itself: the agents here take none), and the metrics
+ * URL (NULL: none). Returns the path (static). */
+static const char *env_with(const char *name, int agent_port, const char *metrics_url) {
+  static char path[200];
+  char text[600];
+  snprintf(path, sizeof path, "%s/%s.env", tmpdir, name);
+  int n = snprintf(text, sizeof text,
+                   "REDIS_HOST=127.0.0.1\nREDIS_PORT=%d\nREDIS_PASSWORD=%s\nBATCHING_AGENT_HOST=127.0.0.1\n"
+                   "BATCHING_AGENT_PORT=%d\nBATCHING_AGENT_PASSWORD=%s\n", redis.port, PASSWORD, agent_port,
+                   agent_port == redis.port ? PASSWORD : "");
+  if (metrics_url) snprintf(text + n, sizeof text - (size_t)n, "BATCHING_AGENT_METRICS_URL=%s\n", metrics_url);
+  write_text(path, text);
+  return path;
+}
+
+/* BATCHING_AGENT_PORT set to Redis's own port: Redis answers PING and EXISTS too, so only a
+ * proxy check tells; doctor fails it and a batched run is refused before it starts. */
+static void test_agent_address_is_redis(void **state) {
+  (void)state;
+  char url[80], *log = NULL;
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", metrics_port);
+  const char *env = env_with("agent-is-redis", redis.port, url);
+  char *doctor[] = {NULL, "doctor", "--env", (char *)env, NULL};
+  int rc = run_rbench(doctor, NULL, 60000, &log);
+  if (rc != 1) fail_msg("doctor exit %d: %s", rc, log);
+  assert_non_null(strstr(log, "ok    batching agent (PING)"));
+  assert_non_null(strstr(log, "FAIL  agent is a proxy"));
+  assert_non_null(strstr(log, "answered CLIENT ID with this connection's id"));
+  assert_non_null(strstr(log, "it is REDIS_HOST:REDIS_PORT itself, not a proxy in front of Redis"));
+  assert_non_null(strstr(log, "some checks failed"));
+  assert_null(strstr(log, PASSWORD));
+  free(log);
+  char out[200];
+  snprintf(out, sizeof out, "%s/agent-is-redis.json", tmpdir);
+  char *argv[] = {NULL, "run", "--env", (char *)env, "--batching", "--invocations", "4", "--output", out,
+                  "--progress", "off", NULL};
+  rc = run_rbench(argv, NULL, 60000, &log);
+  if (rc != 2) fail_msg("run exit %d: %s", rc, log);
+  assert_non_null(strstr(log, "batching agent 127.0.0.1:"));
+  assert_non_null(strstr(log, "answered CLIENT ID"));
+  assert_int_equal(access(out, F_OK), -1);
+  free(log);
+}
+
+/* A BATCHING_AGENT_METRICS_URL nothing answers fails doctor. */
+static void test_doctor_metrics_unreachable(void **state) {
+  (void)state;
+  char url[80], *log = NULL;
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", rbt_free_port());
+  const char *env = env_with("metrics-closed", agent.port, url);
+  char *doctor[] = {NULL, "doctor", "--env", (char *)env, NULL};
+  int rc = run_rbench(doctor, NULL, 60000, &log);
+  if (rc != 1) fail_msg("doctor exit %d: %s", rc, log);
+  assert_non_null(strstr(log, "ok    agent is a proxy"));
+  char want[200];
+  snprintf(want, sizeof want, "FAIL  agent metrics          %s: cannot read the agent's metrics: ", url);
+  if (!strstr(log, want)) fail_msg("%s", log);
+  free(log);
+}
+
+/* The run's commands go through one agent while the metrics are another's: the agent section
+ * shows 0 commands, and the document, the run's log, compare and report all say so. */
+static void test_agent_saw_nothing_warns(void **state) {
+  (void)state;
+  char url[80], *log = NULL, out[200], page[200];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", metrics_co_port);
+  const char *env = env_with("other-metrics", agent.port, url);
+  snprintf(out, sizeof out, "%s/saw-nothing.json", tmpdir);
+  char *argv[] = {NULL, "run", "--env", (char *)env, "--batching", "--rate", "100", "--invocations", "10",
+                  "--output", out, "--progress", "off", NULL};
+  int rc = run_rbench(argv, NULL, 60000, &log);
+  if (rc != 0) fail_msg("run exit %d: %s", rc, log);
+  if (!strstr(log, "the agent received none of this batched run's commands")) fail_msg("%s", log);
+  free(log);
+  cJSON *d = read_json(out);
+  assert_non_null(d);
+  const cJSON *a = section(d, "agent");
+  assert_true(num(a, "commands") == 0);
+  const cJSON *w = cJSON_GetObjectItemCaseSensitive(a, "warning");
+  assert_true(cJSON_IsString(w));
+  assert_non_null(strstr(w->valuestring, "performed 100 operations"));
+  cJSON_Delete(d);
+  char *cmp[] = {NULL, "compare", out, out, NULL};
+  rc = run_rbench(cmp, NULL, 60000, &log);
+  assert_int_equal(rc, 0);
+  char want[300];
+  snprintf(want, sizeof want, "rbench compare: warning: %s: agent: the agent received none", out);
+  if (!strstr(log, want)) fail_msg("%s", log);
+  free(log);
+  snprintf(page, sizeof page, "%s/saw-nothing.html", tmpdir);
+  char *rep[] = {NULL, "report", out, "--output", page, NULL};
+  rc = run_rbench(rep, NULL, 60000, &log);
+  if (rc != 0) fail_msg("report exit %d: %s", rc, log);
+  snprintf(want, sizeof want, "rbench report: warning: %s: agent: the agent received none", out);
+  if (!strstr(log, want)) fail_msg("%s", log);
+  free(log);
+  char *html = read_text(page);
+  assert_non_null(html);
+  assert_non_null(strstr(html, "<strong>warning: the agent received none"));
+  free(html);
+}
+
+/* Killer thread: stops the metrics-only agent part-way through the run. */
+static void *kill_later(void *arg) {
+  usleep(1500 * 1000);
+  rbt_proc_stop(arg, SIGKILL);
+  return NULL;
+}
+
+/* The agent whose metrics are sampled dies mid-run: the "after" sample fails, and a warning
+ * names the server and why (docs/results.md), besides the section's "unavailable". */
+static void test_sample_failure_mid_run_logged(void **state) {
+  (void)state;
+  struct rbt_proc spare;
+  int mport = 0;
+  assert_true(start_agent(&spare, &mport, NULL));
+  char url[80], *log = NULL, out[200];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", mport);
+  const char *env = env_with("dies", agent.port, url);
+  snprintf(out, sizeof out, "%s/dies.json", tmpdir);
+  char *argv[] = {NULL, "run", "--env", (char *)env, "--batching", "--rate", "10", "--invocations", "30",
+                  "--output", out, "--progress", "off", NULL};
+  pthread_t t;
+  pthread_create(&t, NULL, kill_later, &spare);
+  int rc = run_rbench(argv, NULL, 60000, &log);
+  pthread_join(t, NULL);
+  unlink(spare.log);
+  if (rc != 0) fail_msg("run exit %d: %s", rc, log);
+  char want[200];
+  snprintf(want, sizeof want, "agent metrics %s: the sample after the run failed: cannot read the agent's metrics: ", url);
+  if (!strstr(log, want)) fail_msg("%s", log);
+  free(log);
+  cJSON *d = read_json(out);
+  assert_non_null(d);
+  assert_true(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(section(d, "agent"), "unavailable")));
+  cJSON_Delete(d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_both_sides_of_the_trade),
@@ -293,6 +437,10 @@ int main(void) {
       cmocka_unit_test(test_agent_metrics_absent),
       cmocka_unit_test(test_shared_server),
       cmocka_unit_test(test_doctor_agent_reaches_redis),
+      cmocka_unit_test(test_agent_address_is_redis),
+      cmocka_unit_test(test_doctor_metrics_unreachable),
+      cmocka_unit_test(test_agent_saw_nothing_warns),
+      cmocka_unit_test(test_sample_failure_mid_run_logged),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -42,6 +42,15 @@ static int setup(void **state) {
   write_in_tmp("notyaml.yaml", "name: [unclosed\n");
   write_in_tmp("dup.yaml", "name: dup\nruns:\n  - name: a\n    rate: 20\n    rate: 40\n");
   write_in_tmp("locked.json", "{}\n");
+  write_in_tmp("noname.yaml", "name: noname\nruns:\n  - rate: 20\n");
+  char longname[400] = "name: ";
+  memset(longname + 6, 'n', 300);
+  snprintf(longname + 306, sizeof longname - 306, "\nruns:\n  - name: a\n");
+  write_in_tmp("longname.yaml", longname);
+  write_in_tmp("dupkey.env", "REDIS_PORT=6379\nREDIS_HOST=127.0.0.1\nexport REDIS_PORT=6380\n");
+  path_in_tmp(p, sizeof p, "sub");
+  mkdir(p, 0755);
+  write_in_tmp("sub/missing-env.yaml", "name: m\ntarget:\n  env_file: nosuch.env\nruns:\n  - name: a\n");
   path_in_tmp(p, sizeof p, "locked.json");
   chmod(p, 0);
   if (!rbt_redis_start(&redis, NULL)) return -1;
@@ -148,6 +157,17 @@ static void test_run_bad_arguments(void **state) {
       {"run -f @/dup.yaml", 2, "@/dup.yaml:5:5: duplicate key 'rate' (first given at line 4, column 5)"},
       {"run -f @/notres.json", 2, "@/notres.json:1:2: unknown key 'a'"},
       {"run --env @/nosuch.env", 2, "cannot read env file @/nosuch.env: no such file"},
+      {"run --env @/local.env --duration 0", 2,
+       "--duration: duration: expected a number of seconds above 0 and at most 864000, got '0'"},
+      {"run --action pkg/a#b", 2, "--action: action 'pkg/a#b': 'a#b' is not an OpenWhisk name (1 to 256 bytes: a "
+                                  "letter, digit or '_' first, then letters, digits, '_', "}, /* '@' is tmpdir here */
+      {"run --action a/b/c", 2, "--action: action 'a/b/c': expected [pkg/]name or /namespace/[pkg/]name"},
+      {"run -f @/noname.yaml", 2, "@/noname.yaml:3:5: runs[0]: missing required key 'name' (it names the run's "
+                                  "results file)"},
+      {"run -f @/longname.yaml", 2, "@/longname.yaml:1:7: name: too long: 300 bytes, at most 63"},
+      {"run --env @/dupkey.env", 2, "@/dupkey.env:3: REDIS_PORT is set twice (first at @/dupkey.env:1); keep one"},
+      {"run -f @/sub/missing-env.yaml", 2,
+       "@/sub/missing-env.yaml:3:13: target.env_file: cannot read env file @/sub/nosuch.env: no such file"},
       {"run --env @/empty", 2, "cannot read env file @/empty: is a directory"},
       {"run --env @/bad.json", 2, "line 1: expected KEY=VALUE"},
       {"run --env @/down.env --action-bin @/nosuch", 2, "looked at @/nosuch: no such file"},
@@ -210,6 +230,49 @@ static void test_report_bad_arguments(void **state) {
   path_in_tmp(p, sizeof p, "r.html");
   struct stat st;
   assert_int_equal(stat(p, &st), 0); /* only the last case writes it */
+}
+
+/* Arguments with a space or empty (run_case splits on spaces). */
+static void test_run_bad_values(void **state) {
+  (void)state;
+  struct {
+    const char *opt, *value, *expect;
+  } cases[] = {
+      {"--action", "", "--action: the action name is empty: expected [pkg/]name or /namespace/[pkg/]name"},
+      {"--action", "pkg/trailing ", "--action: action 'pkg/trailing ': 'trailing ' is not an OpenWhisk name"},
+      {"--key-prefix", "a b", "--key-prefix: key_prefix: rbench-action would refuse it: key_prefix must not "
+                              "contain spaces or control characters (found one at byte 2)"},
+  };
+  size_t failed = 0;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *argv[] = {NULL, "run", "--env", envfile, (char *)cases[i].opt, (char *)cases[i].value,
+                    "--invocations", "2", "--progress", "off", NULL};
+    char *log = NULL;
+    int rc = run_rbench(argv, NULL, 30000, &log);
+    if (rc != 2 || !strstr(log, cases[i].expect)) {
+      fprintf(stderr, "case %s '%s': exit %d, want 2 and \"%s\" in:\n%s\n", cases[i].opt, cases[i].value, rc,
+              cases[i].expect, log);
+      failed++;
+    }
+    free(log);
+  }
+  assert_int_equal(failed, 0);
+}
+
+/* target.env_file is the scenario file's neighbour, whatever the current directory. */
+static void test_scenario_env_file_beside_it(void **state) {
+  (void)state;
+  char text[300], scen[200], out[200];
+  snprintf(text, sizeof text, "REDIS_HOST=127.0.0.1\nREDIS_PORT=%d\n", redis.port);
+  write_in_tmp("sub/here.env", text);
+  write_in_tmp("sub/here.yaml", "name: here\ntarget:\n  env_file: here.env\nruns:\n  - name: a\n    invocations: 2\n");
+  path_in_tmp(scen, sizeof scen, "sub/here.yaml");
+  path_in_tmp(out, sizeof out, "here.json");
+  char *argv[] = {NULL, "run", "-f", scen, "--output", out, "--progress", "off", NULL};
+  char *log = NULL;
+  int rc = run_rbench(argv, NULL, 30000, &log); /* the test's directory is not sub/ */
+  if (rc != 0) fail_msg("exit %d: %s", rc, log);
+  free(log);
 }
 
 static void test_doctor_bad_arguments(void **state) {
@@ -277,6 +340,8 @@ int main(void) {
       cmocka_unit_test(test_compare_bad_arguments),
       cmocka_unit_test(test_report_bad_arguments),
       cmocka_unit_test(test_doctor_bad_arguments),
+      cmocka_unit_test(test_run_bad_values),
+      cmocka_unit_test(test_scenario_env_file_beside_it),
       cmocka_unit_test(test_unreadable_file),
       cmocka_unit_test(test_unknown_env_keys),
   };

@@ -61,12 +61,13 @@ static int teardown(void **state) {
   return 0;
 }
 
-/* job: RBENCH_JOB_NAME for the run, or NULL for none. */
-static int run_with_configmap_job(const char *name, const char *job, char **log) {
+/* job: RBENCH_JOB_NAME for the run, or NULL for none; api_port: where the API server is. */
+static int run_with_configmap_at(const char *name, const char *job, int api_port, char **log) {
   char out[200], host[64], port[64], dir[220], jobenv[200];
   snprintf(out, sizeof out, "%s/r.json", tmpdir);
+  unlink(out);
   snprintf(host, sizeof host, "KUBERNETES_SERVICE_HOST=127.0.0.1");
-  snprintf(port, sizeof port, "KUBERNETES_SERVICE_PORT=%d", api.port);
+  snprintf(port, sizeof port, "KUBERNETES_SERVICE_PORT=%d", api_port);
   snprintf(dir, sizeof dir, "RBENCH_SERVICEACCOUNT_DIR=%s", sadir);
   snprintf(jobenv, sizeof jobenv, "RBENCH_JOB_NAME=%s", job ? job : "");
   char *env[] = {host, port, dir, job ? jobenv : NULL, NULL};
@@ -74,6 +75,17 @@ static int run_with_configmap_job(const char *name, const char *job, char **log)
                   "--env", envfile, "--rate", "20", "--invocations", "4", "--output", out,
                   "--progress", "off", "--results-configmap", (char *)name, NULL};
   return run_rbench(argv, env, 30000, log);
+}
+
+static int run_with_configmap_job(const char *name, const char *job, char **log) {
+  return run_with_configmap_at(name, job, api.port, log);
+}
+
+/* Whether the run wrote its results file (r.json). */
+static bool results_written(void) {
+  char out[200];
+  snprintf(out, sizeof out, "%s/r.json", tmpdir);
+  return access(out, F_OK) == 0;
 }
 
 static int run_with_configmap(const char *name, char **log) {
@@ -183,9 +195,38 @@ static void test_wrong_token_fails_without_leaking(void **state) {
   write_text(path, "not-the-right-token-3c1d\n");
   int rc = run_with_configmap("other", &log);
   write_text(path, TOKEN "\n");
-  assert_int_equal(rc, 1); /* results written to the file, publishing failed */
-  assert_non_null(strstr(log, "ConfigMap other: the Kubernetes API answered HTTP 401: Unauthorized"));
+  /* checked before the run: nothing invoked, nothing written */
+  if (rc != 2) fail_msg("exit %d: %s", rc, log);
+  assert_non_null(strstr(log, "--results-configmap other: the Kubernetes API at https://127.0.0.1:"));
+  assert_non_null(strstr(log, "rejected the service-account token (HTTP 401: Unauthorized)"));
+  assert_false(results_written());
   assert_null(strstr(log, "not-the-right-token"));
+  free(log);
+}
+
+/* An invalid ConfigMap name (DNS-1123) is refused before anything runs. */
+static void test_invalid_name_refused_before_run(void **state) {
+  (void)state;
+  char *log = NULL;
+  int rc = run_with_configmap("Results_1", &log);
+  if (rc != 2) fail_msg("exit %d: %s", rc, log);
+  assert_non_null(strstr(log, "--results-configmap 'Results_1': not a valid ConfigMap name (DNS-1123: 1 to "
+                              "253 lowercase letters, digits, '-' or '.', starting and ending with a "
+                              "letter or digit)"));
+  assert_false(results_written());
+  free(log);
+}
+
+/* No API server at KUBERNETES_SERVICE_HOST:PORT: exit 3 before the run, not after it. */
+static void test_unreachable_api_refused_before_run(void **state) {
+  (void)state;
+  char *log = NULL;
+  int rc = run_with_configmap_at("rbench-results", NULL, rbt_free_port(), &log);
+  if (rc != 3) fail_msg("exit %d: %s", rc, log);
+  assert_non_null(strstr(log, "--results-configmap rbench-results: cannot reach the Kubernetes API at "
+                              "https://127.0.0.1:"));
+  assert_non_null(strstr(log, "before the run: connect:"));
+  assert_false(results_written());
   free(log);
 }
 
@@ -230,6 +271,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_create_then_replace),
       cmocka_unit_test(test_wrong_token_fails_without_leaking),
+      cmocka_unit_test(test_invalid_name_refused_before_run),
+      cmocka_unit_test(test_unreachable_api_refused_before_run),
       cmocka_unit_test(test_job_label),
       cmocka_unit_test(test_shard_names), /* last: test_create_then_replace reads the first POST */
   };

@@ -444,17 +444,21 @@ static void test_sigterm_while_polling(void **state) {
 static void test_doctor_checks_openwhisk(void **state) {
   (void)state;
   char env2[160], text[400], *log = NULL;
-  struct rbt_proc redis = {0};
+  struct rbt_proc redis = {0}, nut = {0};
+  char conf[128];
   assert_true(rbt_redis_start(&redis, NULL));
+  assert_true(rbt_nutcracker_start(&nut, redis.port, conf, sizeof conf));
   snprintf(env2, sizeof env2, "%s/doctor.env", tmpdir);
   snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\nREDIS_PORT=%d\n"
-           "BATCHING_AGENT_PORT=%d\n", fake.port, AUTH, redis.port, redis.port);
-  write_text(env2, text); /* redis stands in for the agent: both answer PING */
+           "BATCHING_AGENT_PORT=%d\n", fake.port, AUTH, redis.port, nut.port);
+  write_text(env2, text); /* nutcracker stands in for the agent: a proxy in front of Redis too */
   char *env[] = {"WSK_CONFIG_FILE=", NULL};
   char *ok[] = {NULL, "doctor", "--env", env2, "--action", "pkg/ok", NULL};
   assert_int_equal(run_rbench(ok, env, 20000, &log), 0);
   assert_non_null(strstr(log, "ok    OpenWhisk action"));
   assert_non_null(strstr(log, "action /_/pkg/ok exists"));
+  assert_non_null(strstr(log, "ok    agent is a proxy"));
+  assert_non_null(strstr(log, "refused CLIENT ID (closed the connection)"));
   assert_non_null(strstr(log, "all checks passed"));
   assert_null(strstr(log, "TestKeyZ0123456789"));
   free(log);
@@ -463,8 +467,41 @@ static void test_doctor_checks_openwhisk(void **state) {
   assert_non_null(strstr(log, "FAIL  OpenWhisk action"));
   assert_non_null(strstr(log, "fix: deploy the action"));
   free(log);
+  /* An invalid name is said as such, before any request (not "API host unreachable"). */
+  char *spaced[] = {NULL, "doctor", "--env", env2, "--action", "pkg/trailing ", NULL};
+  assert_int_equal(run_rbench(spaced, env, 20000, &log), 1);
+  assert_non_null(strstr(log, "FAIL  OpenWhisk action       action 'pkg/trailing ': 'trailing ' is not an "
+                              "OpenWhisk name"));
+  free(log);
+  rbt_proc_stop(&nut, SIGTERM);
+  unlink(conf);
   rbt_proc_stop(&redis, SIGTERM);
   unlink(redis.log);
+}
+
+/* OpenWhisk names may hold spaces (not first or last): such an action is invoked (its name
+ * escaped in the URL); one against the naming rules is refused before any request, not
+ * reported as an unreachable API host. */
+static void test_action_names(void **state) {
+  (void)state;
+  int rc;
+  char *log = NULL;
+  cJSON *d = invoke(envfile, "ok with space", "2", NULL, NULL, &rc, &log);
+  if (rc != 0) fail_msg("exit %d: %s", rc, log);
+  free(log);
+  assert_non_null(d);
+  assert_string_equal(cJSON_GetObjectItem(d, "action")->valuestring, "/_/pkg/ok with space");
+  assert_true(num(d, "invocations.completed") == 2);
+  cJSON_Delete(d);
+  char *api_log = read_text(fake_log);
+  assert_non_null(api_log);
+  assert_non_null(strstr(api_log, "/api/v1/namespaces/_/actions/pkg/ok with space")); /* decoded by the server */
+  free(api_log);
+  d = invoke(envfile, "bad#name", "2", NULL, NULL, &rc, &log);
+  assert_null(d);
+  if (rc != 2 || !strstr(log, "--action: action 'pkg/bad#name': 'bad#name' is not an OpenWhisk name"))
+    fail_msg("exit %d: %s", rc, log);
+  free(log);
 }
 
 static void test_self_signed_tls(void **state) {
@@ -699,6 +736,7 @@ int main(void) {
       cmocka_unit_test(test_refused_mid_run),
       cmocka_unit_test(test_sigterm_while_polling),
       cmocka_unit_test(test_doctor_checks_openwhisk),
+      cmocka_unit_test(test_action_names),
       cmocka_unit_test(test_self_signed_tls),
       cmocka_unit_test(test_wskprops_fallback),
       cmocka_unit_test(test_only_configured_endpoints_sent), /* after the cold start's test */

@@ -197,6 +197,24 @@ static bool redis_spawn(struct rbt_proc *p, const char *password) {
   return false;
 }
 
+bool rbt_nutcracker_start(struct rbt_proc *p, int redis_port, char *conf, size_t conflen) {
+  p->port = rbt_free_port();
+  snprintf(conf, conflen, "/tmp/rbench-nutcracker-%d-%d.yml", (int)getpid(), p->port);
+  FILE *f = fopen(conf, "w");
+  if (!f) return false;
+  fprintf(f,
+          "alpha:\n  listen: 127.0.0.1:%d\n  hash: fnv1a_64\n  distribution: ketama\n  redis: true\n"
+          "  preconnect: true\n  server_connections: 1\n  timeout: 5000\n  auto_eject_hosts: false\n"
+          "  server_retry_timeout: 2000\n  servers:\n   - 127.0.0.1:%d:1\n",
+          p->port, redis_port);
+  fclose(f);
+  char stats[16];
+  snprintf(stats, sizeof stats, "%d", rbt_free_port());
+  char *argv[] = {(char *)"nutcracker", (char *)"-c", conf, (char *)"-s", stats,
+                  (char *)"-a", (char *)"127.0.0.1", NULL};
+  return rbt_proc_start(p, argv, NULL) && rbt_wait_port(p->port, 5000);
+}
+
 bool rbt_redis_start(struct rbt_proc *p, const char *password) {
   for (int attempt = 0; attempt < 5; attempt++) {
     p->port = rbt_free_port();

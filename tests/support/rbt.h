@@ -40,6 +40,11 @@ char *rbt_proc_log(const struct rbt_proc *p);
 
 /* redis-server on a free port, --save '' --appendonly no; password may be NULL. */
 bool rbt_redis_start(struct rbt_proc *p, const char *password);
+/* Starts nutcracker (twemproxy) on a free port in front of the Redis at redis_port (one
+ * preconnected server connection); its configuration is written to conf (a path of up to
+ * conflen bytes the caller unlinks after rbt_proc_stop). */
+bool rbt_nutcracker_start(struct rbt_proc *p, int redis_port, char *conf, size_t conflen);
+
 /* Restarts on the same port. */
 bool rbt_redis_restart(struct rbt_proc *p, const char *password);
 /* A synchronous hiredis connection (AUTH when password); NULL on failure. */

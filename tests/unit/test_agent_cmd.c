@@ -261,6 +261,24 @@ static void test_config_defaults_flags_env(void **state) {
   memset(fake_env_vals, 0, sizeof fake_env_vals);
 }
 
+/* A misspelt RBENCH_AGENT_* variable is refused, naming it and the one meant; others' pass. */
+static void test_config_env_names(void **state) {
+  (void)state;
+  char err[256];
+  const char *good[] = {"RBENCH_AGENT_WINDOW_US=500", "RBENCH_AGENT_COALESCE=1", "PATH=/bin", "REDIS_PASSWORD=x", NULL};
+  assert_int_equal(agent_config_check_env(good, err, sizeof err), RB_OK);
+  const char *typo[] = {"PATH=/bin", "RBENCH_AGENT_WINDOWS_US=500", NULL};
+  assert_int_equal(agent_config_check_env(typo, err, sizeof err), RB_ERR_INVALID);
+  assert_string_equal(err, "unknown variable RBENCH_AGENT_WINDOWS_US (did you mean RBENCH_AGENT_WINDOW_US?)");
+  const char *swap[] = {"RBENCH_AGENT_COALSECE=1", NULL};
+  assert_int_equal(agent_config_check_env(swap, err, sizeof err), RB_ERR_INVALID);
+  assert_string_equal(err, "unknown variable RBENCH_AGENT_COALSECE (did you mean RBENCH_AGENT_COALESCE?)");
+  const char *far[] = {"RBENCH_AGENT_SOMETHING_ELSE_ENTIRELY=secret", NULL};
+  assert_int_equal(agent_config_check_env(far, err, sizeof err), RB_ERR_INVALID);
+  assert_non_null(strstr(err, "unknown variable RBENCH_AGENT_SOMETHING_ELSE_ENTIRELY (each flag's variable"));
+  assert_null(strstr(err, "secret"));
+}
+
 static void test_config_password_files_and_errors(void **state) {
   (void)state;
   struct agent_config c;
@@ -290,6 +308,21 @@ static void test_config_password_files_and_errors(void **state) {
   assert_int_equal(parse(&c, bad2, &act, err), RB_ERR_INVALID);
   assert_null(strstr(err, "hunter2"));
   assert_non_null(strstr(err, "--redis-password'"));
+  agent_config_deinit(&c);
+  /* A switch given a value names itself (it once said "incomplete or unknown option"). */
+  const char *co[] = {"--coalesce=yes", NULL};
+  assert_int_equal(parse(&c, co, &act, err), RB_ERR_INVALID);
+  assert_string_equal(err, "option '--coalesce' takes no value (drop '=...'; its variable "
+                           "RBENCH_AGENT_COALESCE takes 1, 0, true or false)");
+  agent_config_deinit(&c);
+  const char *nov[] = {"--listen", NULL};
+  assert_int_equal(parse(&c, nov, &act, err), RB_ERR_INVALID);
+  assert_string_equal(err, "option '--listen' needs a value (see --help)");
+  agent_config_deinit(&c);
+  /* A directory is not "empty". */
+  const char *dir[] = {"--redis-password-file", "/tmp", NULL};
+  assert_int_equal(parse(&c, dir, &act, err), RB_ERR_INVALID);
+  assert_string_equal(err, "--redis-password-file: /tmp is a directory, not a file");
   agent_config_deinit(&c);
   const char *b2[] = {"--window-us", "-1", NULL};
   assert_int_equal(parse(&c, b2, &act, err), RB_ERR_INVALID);
@@ -386,6 +419,7 @@ int main(void) {
       cmocka_unit_test(test_auth),
       cmocka_unit_test(test_config_defaults_flags_env),
       cmocka_unit_test(test_config_password_files_and_errors),
+      cmocka_unit_test(test_config_env_names),
       cmocka_unit_test(test_metrics_render),
       cmocka_unit_test(test_metrics_process),
   };

@@ -13,6 +13,7 @@
 #include "rb_envfile.h"
 #include "rb_error.h"
 #include "rb_json.h"
+#include "rb_name.h"
 #include "rb_stats.h"
 #include "rb_str.h"
 
@@ -134,7 +135,7 @@ static void test_json_get_bool_and_text(void **state) {
   assert_string_equal(err, "o must be a string, got an object");
   assert_int_equal(rb_json_get_text(cJSON_GetObjectItem(j, "l"), "l", text, sizeof text, err, sizeof err),
                    RB_ERR_RANGE);
-  assert_string_equal(err, "l must be at most 4 characters, got 6");
+  assert_string_equal(err, "l must be at most 4 bytes, got 6");
   cJSON_Delete(j);
 }
 
@@ -307,6 +308,36 @@ static void test_errors_and_env(void **state) {
   assert_false(rb_env_get("RBENCH_UNSET_VAR_XYZ", v, sizeof v));
 }
 
+/* The naming rules shared by the binaries (rb_name.h). */
+static void test_name_rules(void **state) {
+  (void)state;
+  char err[400];
+  assert_int_equal(rb_name_key_prefix_check("bench:1", err, sizeof err), RB_OK);
+  assert_int_equal(rb_name_key_prefix_check("a b", err, sizeof err), RB_ERR_INVALID);
+  assert_string_equal(err, "key_prefix must not contain spaces or control characters (found one at byte 2)");
+  char long_prefix[RB_KEY_PREFIX_MAX + 2];
+  memset(long_prefix, 'k', sizeof long_prefix - 1);
+  long_prefix[sizeof long_prefix - 1] = '\0';
+  assert_int_equal(rb_name_key_prefix_check(long_prefix, err, sizeof err), RB_ERR_RANGE);
+  assert_string_equal(err, "key_prefix must be 1 to 128 bytes, got 129");
+  /* OpenWhisk: \A([\w]|[\w][\w@ .-]*[\w@.-]+)\z per part; spaces inside are valid. */
+  const char *ok[] = {"a", "_x", "redis_benchmark/redis_benchmark", "pkg/my action", "/guest/pkg/a",
+                      "/whisk.system/utils/echo", "/ns/a", "a@b.c-d", NULL};
+  for (int i = 0; ok[i]; i++)
+    if (rb_name_action_check(ok[i], err, sizeof err) != RB_OK) fail_msg("%s: %s", ok[i], err);
+  const char *bad[] = {"", "a ", " a", "-a", ".a", "pkg/a#b", "a//b", "pkg/", "/ns", "a/b/c",
+                       "/ns/p/a/b", "a?b", "a%20b", NULL};
+  for (int i = 0; bad[i]; i++)
+    if (rb_name_action_check(bad[i], err, sizeof err) != RB_ERR_INVALID) fail_msg("'%s' accepted", bad[i]);
+  assert_int_equal(rb_name_action_check("pkg/a ", err, sizeof err), RB_ERR_INVALID);
+  assert_non_null(strstr(err, "action 'pkg/a ': 'a ' is not an OpenWhisk name"));
+  /* closest names: a swap is one edit; nothing close gives NULL */
+  const char *names[] = {"REDIS_PORT", "REDIS_HOST"};
+  assert_string_equal(rb_name_closest("REDIS_PROT", names, 2), "REDIS_PORT");
+  assert_null(rb_name_closest("ZZZZZZZZZZ", names, 2));
+  assert_int_equal(rb_name_distance("abc", "acb"), 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_json_parse_errors),  cmocka_unit_test(test_json_get_int),
@@ -314,6 +345,7 @@ int main(void) {
       cmocka_unit_test(test_envfile_good),       cmocka_unit_test(test_envfile_errors),
       cmocka_unit_test(test_stats_nearest_rank), cmocka_unit_test(test_hostport),
       cmocka_unit_test(test_base64),
+      cmocka_unit_test(test_name_rules),
       cmocka_unit_test(test_errors_and_env),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -344,7 +344,24 @@ static void test_agent_section(void **state) {
   assert_true(is_null(o, "cpu_s") && is_null(o, "cpu_us_per_op"));
   assert_true(num(o, "commands") == 400);
   assert_non_null(strstr(note_of(o), "process_cpu_seconds_total went backwards"));
+  assert_null(cJSON_GetObjectItemCaseSensitive(o, "warning")); /* it saw the run's commands */
   cJSON_Delete(o);
+  /* The agent saw none of a batched run's 400 operations: a warning, in the section. */
+  o = job_backend_agent_json("u", &a, &a, 400);
+  assert_true(num(o, "commands") == 0);
+  const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "warning");
+  assert_true(cJSON_IsString(w));
+  assert_non_null(strstr(w->valuestring, "the agent received none of this batched run's commands while the "
+                                         "actions performed 400 operations"));
+  cJSON_Delete(o);
+  /* No operations reported, or the agent's count unknown: nothing to warn about. */
+  o = job_backend_agent_json("u", &a, &a, 0);
+  assert_null(cJSON_GetObjectItemCaseSensitive(o, "warning"));
+  cJSON_Delete(o);
+  char msg[JOB_AGENT_WARNING_MAX];
+  assert_false(job_backend_agent_warning(-1, 400, msg, sizeof msg));
+  assert_false(job_backend_agent_warning(0, -1, msg, sizeof msg));
+  assert_true(job_backend_agent_warning(0, 1, msg, sizeof msg));
   cJSON *un = job_backend_unavailable(NULL, "no agent metrics endpoint configured");
   assert_true(is_null(un, "endpoint"));
   assert_false(job_backend_cpu_per_op(redis, un, true, &total));

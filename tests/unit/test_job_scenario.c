@@ -257,6 +257,10 @@ static void test_envfile_layers(void **state) {
   const char *syntax = "REDIS_HOST=a\nthis is not an assignment\n";
   assert_int_equal(job_config_apply_envfile(&c, syntax, strlen(syntax), "local.env", fake_read, false, err, sizeof err), RB_ERR_PARSE);
   assert_non_null(strstr(err, "local.env: line 2"));
+  /* A key of ours twice: refused with both lines; another tool's key twice is its business. */
+  const char *twice = "REDIS_HOST=a\nOTHER=1\nOTHER=2\n\nREDIS_HOST=b\n";
+  assert_int_equal(job_config_apply_envfile(&c, twice, strlen(twice), "local.env", fake_read, false, err, sizeof err), RB_ERR_INVALID);
+  assert_string_equal(err, "local.env:5: REDIS_HOST is set twice (first at local.env:1); keep one");
   const char *missing = "OPENWHISK_AUTH_FILE=/nope\n";
   assert_int_equal(job_config_apply_envfile(&c, missing, strlen(missing), "local.env", fake_read, false, err, sizeof err), RB_ERR_IO);
   /* Descriptions never carry secrets. */
