@@ -1,14 +1,31 @@
-/* job_cli.h: the compare, report, doctor and merge subcommands (argv as after the command name). */
+/* job_cli.h: what rbench's subcommands share: option errors, reading results files, expanding
+ * file and directory arguments. The subcommands themselves are in job_cmd.h. */
 #ifndef JOB_CLI_H
 #define JOB_CLI_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 /* Prints why getopt_long (optstring starting with ':') returned ch ('?' unknown option, ':'
  * missing value) as "rbench CMD: ...", naming the option. */
 void job_cli_option_error(const char *cmd, int ch, char **argv);
 
-int job_compare_main(int argc, char **argv);
-int job_report_main(int argc, char **argv);
-int job_doctor_main(int argc, char **argv);
-int job_merge_main(int argc, char **argv);
+/* Reads and parses one results file (owned by the caller, cJSON_Delete); NULL with err naming
+ * the file and the reason. */
+cJSON *job_cli_load_doc(const char *path, char *err, size_t errlen);
+
+/* qsort comparator for an array of char * (byte order). */
+int job_cli_cmp_str(const void *a, const void *b);
+/* Frees n owned strings and the array. */
+void job_cli_free_list(char **list, size_t n);
+
+/* Expands arg (files, directories of *.json, comma-separated) onto *list (owned strings).
+ * A part that gives no file is an error naming it, said on stderr as "rbench CMD: ...". */
+bool job_cli_expand_arg(const char *cmd, const char *arg, char ***list, size_t *n);
+/* Appends p (taken; freed on failure) to *list; false when out of memory. */
+bool job_cli_push_path(char ***list, size_t *n, char *p);
+/* Appends every *.json below dir (recursively, up to a fixed depth) to *list. */
+void job_cli_collect_tree(const char *dir, char ***list, size_t *n, int depth);
 
 #endif

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "job_cli.h"
+#include "job_cmd.h"
 #include "job_compare.h"
 #include "job_report.h"
 
@@ -596,7 +596,7 @@ static void test_report_recurses(void **state) {
   snprintf(out, sizeof out, "%s/report.html", dir);
   char name[] = "report", o[] = "-o";
   char *argv[] = {name, dir, o, out, NULL};
-  assert_int_equal(job_report_main(4, argv), 0);
+  assert_int_equal(job_cmd_report(4, argv), 0);
   const char *html = slurp(out);
   assert_non_null(strstr(html, "batched r5"));
   assert_non_null(strstr(html, "direct r1"));
@@ -609,12 +609,12 @@ static void test_report_recurses(void **state) {
   snprintf(d1, sizeof d1, "%s/direct", dir);
   snprintf(d2, sizeof d2, "%s/batched", dir);
   char *argv2[] = {name, d1, d2, o, out, NULL};
-  assert_int_equal(job_report_main(5, argv2), 0);
+  assert_int_equal(job_cmd_report(5, argv2), 0);
   /* A directory without results is an error naming it. */
   snprintf(path, sizeof path, "%s/empty", dir);
   assert_int_equal(mkdir(path, 0700), 0);
   char *argv3[] = {name, path, o, out, NULL};
-  assert_int_not_equal(job_report_main(4, argv3), 0);
+  assert_int_not_equal(job_cmd_report(4, argv3), 0);
   char cmd[400];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   assert_int_equal(system(cmd), 0);
