@@ -45,6 +45,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from tap import Tap  # noqa: E402
 import time
 
 SRC = os.path.abspath(sys.argv[1])
@@ -55,18 +58,9 @@ MARKER = re.compile(r"^<!-- output: ([a-z-]+)(?:: (excerpt of )?`([^`]+)`)? -->$
 REDIS_PASSWORD = "doc-redis-secret"
 AGENT_PASSWORD = "doc-agent-secret"
 
-passed = failed = 0
+TAP = Tap()
 procs = []
 
-
-def check(what, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok - {what}")
-    else:
-        failed += 1
-        print(f"not ok - {what}" + ("\n" + detail if detail else ""))
 
 
 def free_port():
@@ -247,36 +241,35 @@ def main():
                 n += 1
                 where = f"{rel}:{line_no}"
                 if block is None:
-                    check(f"{where}: the marker is followed by a fenced block", False)
+                    TAP.check(f"{where}: the marker is followed by a fenced block", False)
                     continue
                 try:
                     cwd = setups.directory(setup, n)
                 except KeyError:
-                    check(f"{where}: setup '{setup}' exists", False)
+                    TAP.check(f"{where}: setup '{setup}' exists", False)
                     continue
                 if command is not None:
                     segs = [(command, block)]
                 else:
                     segs = segments(block)
                     if not segs:
-                        check(f"{where}: a block without a command in its marker starts with '$ '", False)
+                        TAP.check(f"{where}: a block without a command in its marker starts with '$ '", False)
                         continue
                 for cmd, expected in segs:
                     diff = compare(expected, run(cwd, cmd), excerpt)
-                    check(f"{where} ({setup}): `{cmd}` prints what the docs quote", diff is None, diff or "")
+                    TAP.check(f"{where} ({setup}): `{cmd}` prints what the docs quote", diff is None, diff or "")
                     if diff is None and any(l.strip() for l in expected):
                         again = compare(drifted(expected), run(cwd, cmd), excerpt)
-                        check(f"{where}: a drifted quote of `{cmd}` is caught", again is not None)
+                        TAP.check(f"{where}: a drifted quote of `{cmd}` is caught", again is not None)
                 counted[rel] = counted.get(rel, 0) + 1
         for must in ("docs/troubleshooting.md", "docs/runner.md"):
-            check(f"{must} has checked outputs", counted.get(must, 0) > 0, str(counted))
+            TAP.check(f"{must} has checked outputs", counted.get(must, 0) > 0, str(counted))
     finally:
         for p in procs:
             p.kill()
             p.wait()
         shutil.rmtree(work, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return TAP.finish()
 
 
 if __name__ == "__main__":

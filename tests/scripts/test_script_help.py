@@ -20,6 +20,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from tap import Tap  # noqa: E402
+
 SRC = os.path.abspath(sys.argv[1])
 ALLOWED_PROGRAMS = {"bash", "sh", "dash", "env", "cat", "sed", "dirname", "basename"}
 TRACED = ("execve,open,openat,creat,mkdir,mkdirat,unlink,unlinkat,rename,renameat,renameat2,"
@@ -28,17 +31,8 @@ WRITE_FLAGS = ("O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC", "O_APPEND")
 QUIET_PATHS = ("/dev/null", "/dev/tty")
 MARK = "RBENCH_SCRIPT_HELP_TEST"
 
-passed = failed = 0
+TAP = Tap()
 
-
-def check(what, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok - {what}")
-    else:
-        failed += 1
-        print(f"not ok - {what}" + (f"\n    {detail}" if detail else ""))
 
 
 def scripts():
@@ -119,30 +113,29 @@ def main():
     n = 0
     try:
         found = scripts()
-        check("tools/ holds the entry points, bench/ and dev/ scripts",
-              {"tools/quickstart.sh", "tools/try-action.sh", "tools/test.sh",
-               "tools/bench/bench-e2e.sh", "tools/dev/fuzz.sh"} <= set(found), str(found))
+        TAP.check("tools/ holds the entry points, bench/ and dev/ scripts",
+                  {"tools/quickstart.sh", "tools/try-action.sh", "tools/test.sh",
+                   "tools/bench/bench-e2e.sh", "tools/dev/fuzz.sh"} <= set(found), "    " + str(found))
         for script in found:
             for arg in ("--help", "-h", "--no-such-option"):
                 n += 1
                 rc, out, err, timed_out, bad, left = run(work, script, arg, n)
                 what = f"{script} {arg}"
                 if arg == "--no-such-option":
-                    check(f"{what}: exit 2, the option named on stderr, nothing on stdout",
-                          rc == 2 and "'--no-such-option'" in err and out == "",
-                          f"exit {rc}, stdout {out[:200]!r}, stderr {err[:300]!r}")
+                    TAP.check(f"{what}: exit 2, the option named on stderr, nothing on stdout",
+                              rc == 2 and "'--no-such-option'" in err and out == "",
+                              f"    exit {rc}, stdout {out[:200]!r}, stderr {err[:300]!r}")
                 else:
-                    check(f"{what}: exit 0, usage on stdout naming {script}",
-                          rc == 0 and "Usage:" in out and script in out and err == "",
-                          f"exit {rc}, stdout {out[:200]!r}, stderr {err[:300]!r}")
-                check(f"{what}: finished, nothing left running", not timed_out)
-                check(f"{what}: ran nothing, wrote nothing, opened no socket", not bad,
-                      "\n    ".join(bad[:8]))
-                check(f"{what}: current directory and HOME still empty", not left, str(left))
+                    TAP.check(f"{what}: exit 0, usage on stdout naming {script}",
+                              rc == 0 and "Usage:" in out and script in out and err == "",
+                              f"    exit {rc}, stdout {out[:200]!r}, stderr {err[:300]!r}")
+                TAP.check(f"{what}: finished, nothing left running", not timed_out)
+                TAP.check(f"{what}: ran nothing, wrote nothing, opened no socket", not bad,
+                          "    " + "\n    ".join(bad[:8]))
+                TAP.check(f"{what}: current directory and HOME still empty", not left, "    " + str(left))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 0 if failed == 0 else 1
+    return TAP.finish()
 
 
 if __name__ == "__main__":
