@@ -108,6 +108,11 @@ def main():
     if shutil.which("strace") is None:
         print("strace is not installed (tools/install-deps.sh)")
         return 1
+    probe = subprocess.run(["strace", "-qq", "-e", "trace=execve", "-o", "/dev/null", "true"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        print(f"strace cannot trace here (is ptrace permitted?): {probe.stderr.strip()}")
+        return 1
     work = tempfile.mkdtemp(prefix="rbench-script-help.")
     os.mkdir(os.path.join(work, "tmp"))
     n = 0
