@@ -14,6 +14,8 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
+# shellcheck source=tools/lib/args.sh
+. "$HERE/lib/args.sh"
 
 IMAGE="action"
 BUILDER="${RBENCH_BUILDER:-}"
@@ -66,7 +68,7 @@ die() {
 }
 
 need_value() {
-  [ "$2" -ge 2 ] || die "$1 needs a value (see --help)"
+  [ "$2" -ge 2 ] || rb_usage_error build-image "$1 needs a value"
 }
 
 # The docker path: the daemon has its own layer cache and can pull the base image, so it is
@@ -144,7 +146,7 @@ while [ $# -gt 0 ]; do
       usage
       exit 0
       ;;
-    *) die "unknown argument '$1' (see --help)" ;;
+    *) rb_usage_error build-image "unknown argument '$1'" ;;
   esac
   shift
 done

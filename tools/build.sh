@@ -12,6 +12,8 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
+# shellcheck source=tools/lib/args.sh
+. "$HERE/lib/args.sh"
 
 TAG=""
 PUSH="localhost:5000"
@@ -53,7 +55,7 @@ die() {
 }
 
 need_value() {
-  [ "$2" -ge 2 ] || die "$1 needs a value (see --help)"
+  [ "$2" -ge 2 ] || rb_usage_error build "$1 needs a value"
 }
 
 while [ $# -gt 0 ]; do
@@ -68,7 +70,7 @@ while [ $# -gt 0 ]; do
     --no-prune) PRUNE=0 ;;
     -q | --quiet) QUIET=1 ;;
     -h | --help) usage; exit 0 ;;
-    *) die "unknown argument '$1' (see --help)" ;;
+    *) rb_usage_error build "unknown argument '$1'" ;;
   esac
   shift
 done

@@ -14,6 +14,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CL_PROG=deploy
 # shellcheck source=tools/lib/cluster-lib.sh
 . "$HERE/lib/cluster-lib.sh"
+# shellcheck source=tools/lib/args.sh
+. "$HERE/lib/args.sh"
 
 NS=rbench
 RELEASE=rbench
@@ -47,7 +49,7 @@ Usage: tools/deploy.sh [options]
 USAGE
 }
 
-need_value() { [ "$2" -ge 2 ] || cl_die "$1 needs a value (see --help)"; }
+need_value() { [ "$2" -ge 2 ] || rb_usage_error "$CL_PROG" "$1 needs a value"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --namespace | -n) need_value "$1" $#; NS="$2"; shift ;;
@@ -60,7 +62,7 @@ while [ $# -gt 0 ]; do
     --no-wait) WAIT=0 ;;
     -i | --insecure) WSK_FLAGS=(-i) ;;
     -h | --help) usage; exit 0 ;;
-    *) cl_die "unknown argument '$1' (see --help)" ;;
+    *) rb_usage_error "$CL_PROG" "unknown argument '$1'" ;;
   esac
   shift
 done

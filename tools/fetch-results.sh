@@ -24,6 +24,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CL_PROG=fetch-results
 # shellcheck source=tools/lib/cluster-lib.sh
 . "$HERE/lib/cluster-lib.sh"
+# shellcheck source=tools/lib/args.sh
+. "$HERE/lib/args.sh"
 
 NS=rbench
 RELEASE=rbench
@@ -53,7 +55,7 @@ The documents of a scale-out run (runner.shards > 1) are kept in DIR/shards/ and
 build/release or build/debug of this repository.
 USAGE
 }
-need_value() { [ "$2" -ge 2 ] || cl_die "$1 needs a value (see --help)"; }
+need_value() { [ "$2" -ge 2 ] || rb_usage_error "$CL_PROG" "$1 needs a value"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --namespace | -n) need_value "$1" $#; NS="$2"; shift ;;
@@ -64,11 +66,11 @@ while [ $# -gt 0 ]; do
     --helper-image) need_value "$1" $#; HELPER_IMAGE="$2"; shift ;;
     --env) need_value "$1" $#; shift ;;
     -h | --help) usage; exit 0 ;;
-    -*) cl_die "unknown option '$1' (see --help)" ;;
+    -*) rb_usage_error "$CL_PROG" "unknown option '$1'" ;;
     *)
       if [ -z "$JOB" ]; then JOB="$1"
       elif [ -z "$DIR" ]; then DIR="$1"
-      else cl_die "too many arguments (see --help)"
+      else rb_usage_error "$CL_PROG" "unexpected argument '$1'"
       fi
       ;;
   esac

@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # install-deps.sh: install every Debian package rbench needs to build, run and test.
 # Idempotent: when everything is already installed it only checks and returns.
+#
+# Usage: tools/install-deps.sh   (as root, or a user with sudo; no arguments)
+#   -h, --help   this text
 set -euo pipefail
+# shellcheck source=tools/lib/args.sh
+. "$(dirname "$0")/lib/args.sh"
+rb_args_positional install-deps 0 "$@"
 
 PACKAGES=(
   # build
@@ -21,6 +27,8 @@ PACKAGES=(
   clang libclang-rt-14-dev
   # per-invocation counts of tools/bench/bench-runner-counts.sh (perf trace, perf probe, callgrind)
   linux-perf valgrind
+  # tests/scripts/test_script_help.py traces each script's --help (nothing run or written)
+  strace
   # the chart's tests: node runs the manifest validator, unzip unpacks helm
   # (tools/lib/install-k8s-tools.sh), python3-yaml reads rendered objects (tests/k8s/)
   nodejs unzip python3-yaml

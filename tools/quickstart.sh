@@ -4,12 +4,16 @@
 # loopback ports, runs scenarios/quickstart.yaml (direct vs batched on the local target),
 # prints the `rbench compare` table, writes the HTML report, and stops what it started.
 #
-#   tools/quickstart.sh [OUTPUT_DIR]        (default: quickstart-results)
+# Usage: tools/quickstart.sh [OUTPUT_DIR]   (default: quickstart-results)
 #   BUILD=build/debug tools/quickstart.sh   (default: build/release; always brought up to date)
 #   QUICK=1 tools/quickstart.sh             (one repetition of 60 invocations: a smoke run)
+#   -h, --help                              this text
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=tools/lib/args.sh
+. "$here/tools/lib/args.sh"
+rb_args_positional quickstart 1 "$@"
 build=${BUILD:-$here/build/release}
 out=${1:-quickstart-results}
 rbench=$build/job/rbench

@@ -12,6 +12,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CL_PROG=smoke
 # shellcheck source=tools/lib/cluster-lib.sh
 . "$HERE/lib/cluster-lib.sh"
+# shellcheck source=tools/lib/args.sh
+. "$HERE/lib/args.sh"
 
 ENV_FILE=""
 ACTION=redis_benchmark/redis_benchmark
@@ -29,7 +31,7 @@ Usage: tools/smoke.sh [--env FILE] [-i] [--action NAME]
                    agent addresses are the action's defaults set by deploy.sh)
 USAGE
 }
-need_value() { [ "$2" -ge 2 ] || cl_die "$1 needs a value (see --help)"; }
+need_value() { [ "$2" -ge 2 ] || rb_usage_error "$CL_PROG" "$1 needs a value"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --env) need_value "$1" $#; ENV_FILE="$2"; shift ;;
@@ -37,7 +39,7 @@ while [ $# -gt 0 ]; do
     --namespace | -n | --release) need_value "$1" $#; shift ;;
     -i | --insecure) WSK_FLAGS=(-i) ;;
     -h | --help) usage; exit 0 ;;
-    *) cl_die "unknown argument '$1' (see --help)" ;;
+    *) rb_usage_error "$CL_PROG" "unknown argument '$1'" ;;
   esac
   shift
 done

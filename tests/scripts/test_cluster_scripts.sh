@@ -396,7 +396,7 @@ check "fetch, a summary-only shard: exits 0, its document merged from histograms
 # No rbench with merge: a copy of the scripts outside the repository, no rbench on PATH.
 mkdir -p "$WORK/norepo/tools/lib"
 cp "$SRC/tools/fetch-results.sh" "$WORK/norepo/tools/"
-cp "$SRC/tools/lib/cluster-lib.sh" "$WORK/norepo/tools/lib/"
+cp "$SRC/tools/lib/cluster-lib.sh" "$SRC/tools/lib/args.sh" "$WORK/norepo/tools/lib/"
 new_fake fetch-no-rbench
 cp "$WORK/shard-cms.json" "$FAKE_DIR/cms.json"
 if command -v rbench >/dev/null 2>&1; then

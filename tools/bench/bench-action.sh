@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # bench-action.sh: rbench-action's benchmark (issue: cold start, warm overhead, ops/s beside
 # redis-benchmark). Prints a markdown report; docs/benchmarks.md quotes it.
-#   tools/bench/bench-action.sh [REPETITIONS]   (default 5)
+# Usage: tools/bench/bench-action.sh [REPETITIONS]   (default 5)
 # Everything runs on loopback; the redis-server it starts is stopped when it exits.
+#   -h, --help   this text
 set -euo pipefail
+# shellcheck source=tools/lib/args.sh
+. "$(dirname "$0")/../lib/args.sh"
+rb_args_positional bench-action 1 "$@"
 cd "$(dirname "$0")/../.."
 reps=${1:-5}
 

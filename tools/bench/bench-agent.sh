@@ -4,7 +4,7 @@
 # all in one run. Reports req/s, p50, p99, Redis CPU us/request (INFO cpu deltas) and proxy
 # CPU us/request (/proc/<pid>/stat) as a markdown table.
 #
-#   tools/bench/bench-agent.sh [OUT.md]        (default: build/bench-agent/results.md)
+# Usage: tools/bench/bench-agent.sh [OUT.md]        (default: build/bench-agent/results.md)
 #   env: REPS=3 N=200000 AGENT=build/release/agent/rbench-agent CONFIGS="c50_P1 c200_P1 c500_P1 c50_P16"
 #        TARGETS="direct agent agent_coalesce nutcracker" AGENT_ARGS="" (extra agent flags)
 #        BASELINE=path/to/an/older/rbench-agent: adds target "baseline" (that binary, default
@@ -18,7 +18,11 @@
 # is one core kept busy) are reported too: a client near 1.00 is the limit of the throughput.
 # So are the agents' commands per batch written to Redis (from their --metrics endpoint).
 # Everything listens on 127.0.0.1 only; every server started here is stopped on exit.
+#   -h, --help   this text
 set -euo pipefail
+# shellcheck source=tools/lib/args.sh
+. "$(dirname "$0")/../lib/args.sh"
+rb_args_positional bench-agent 1 "$@"
 cd "$(dirname "$0")/../.."
 OUT="${1:-build/bench-agent/results.md}"
 REPS="${REPS:-3}"

@@ -12,7 +12,7 @@
 # CPU/op, reads/op, commands per batch, each B/A with its significance) and the sweeps' max
 # sustainable rates.
 #
-#   tools/bench/bench-e2e.sh [OUT.md]          (default build/bench-e2e/results.md)
+# Usage: tools/bench/bench-e2e.sh [OUT.md]          (default build/bench-e2e/results.md)
 #   env: REPS=5 CONCURRENCY="8 32 128" OPS=10 PARALLEL=5 SECONDS_PER_RUN=3
 #        REDIS_CPU_QUOTA=0.1 (fraction of one core for redis-server during the capacity part;
 #          0 = no quota; needs root and /sys/fs/cgroup/cpu, else it says so and runs without)
@@ -23,7 +23,11 @@
 #        AGENT_ARGS="" (extra rbench-agent flags) BUILD=build/release
 # Everything listens on 127.0.0.1 only; every server started here is stopped on exit, and the
 # cgroup is removed whatever happens.
+#   -h, --help   this text
 set -euo pipefail
+# shellcheck source=tools/lib/args.sh
+. "$(dirname "$0")/../lib/args.sh"
+rb_args_positional bench-e2e 1 "$@"
 cd "$(dirname "$0")/../.."
 OUT="${1:-build/bench-e2e/results.md}"
 REPS="${REPS:-5}"

@@ -19,13 +19,17 @@
 # runs another build too, right after this one's run at each rate, against the same fakewhisk
 # and pinned the same way, and adds its lag p99 and CPU per invocation as columns.
 #
-#   tools/bench/bench-runner-capacity.sh                        (build/release, built when missing)
+# Usage: tools/bench/bench-runner-capacity.sh                        (build/release, built when missing)
 #   RATES="2000 4000 8000" DURATION=5 REPS=3 FLOOR_DURATION=2 tools/bench/bench-runner-capacity.sh
 #   RBENCH_ARGS="--realtime" tools/bench/bench-runner-capacity.sh     (extra rbench run flags)
 #   BUILD=/path/to/other/build tools/bench/bench-runner-capacity.sh
 #   BASELINE=build/main/job/rbench tools/bench/bench-runner-capacity.sh   (main's build alongside)
 # Run it under the shared benchmark lock: flock /tmp/rbench-bench.lock tools/bench/bench-runner-capacity.sh
+#   -h, --help   this text
 set -euo pipefail
+# shellcheck source=tools/lib/args.sh
+. "$(dirname "$0")/../lib/args.sh"
+rb_args_positional bench-runner-capacity 0 "$@"
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-$here/build/release}

@@ -16,11 +16,15 @@
 # Prints a Markdown table. BASELINE=/path/to/other/rbench adds a column for another build
 # (e.g. main's), measured in the same run against the same fakewhisk.
 #
-#   tools/bench/bench-runner-counts.sh                 (build/release, built when missing)
+# Usage: tools/bench/bench-runner-counts.sh                 (build/release, built when missing)
 #   CG_N=101 SYS_N=1001 ALLOC_N=501 tools/bench/bench-runner-counts.sh   (shorter runs)
 #   BASELINE=build/main/job/rbench tools/bench/bench-runner-counts.sh
 # Run it under the shared benchmark lock: flock /tmp/rbench-bench.lock tools/bench/bench-runner-counts.sh
+#   -h, --help   this text
 set -euo pipefail
+# shellcheck source=tools/lib/args.sh
+. "$(dirname "$0")/../lib/args.sh"
+rb_args_positional bench-runner-counts 0 "$@"
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-$here/build/release}

@@ -13,11 +13,15 @@
 # ((sends - 1) / (last send - first send)), the invocation count against the schedule's, and
 # each shard's runner CPU per invocation (getrusage; start-up included). Prints a Markdown table.
 #
-#   tools/bench/bench-runner-shards.sh                 (build/release, built when missing)
+# Usage: tools/bench/bench-runner-shards.sh                 (build/release, built when missing)
 #   RATE=10000 SHARDS="2 3 4" DURATION=5 REPS=3 tools/bench/bench-runner-shards.sh
 #   RBENCH_ARGS="--realtime" tools/bench/bench-runner-shards.sh       (extra rbench run flags)
 # Run it under the shared benchmark lock: flock /tmp/rbench-bench.lock tools/bench/bench-runner-shards.sh
+#   -h, --help   this text
 set -euo pipefail
+# shellcheck source=tools/lib/args.sh
+. "$(dirname "$0")/../lib/args.sh"
+rb_args_positional bench-runner-shards 0 "$@"
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-$here/build/release}

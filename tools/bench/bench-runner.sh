@@ -17,11 +17,15 @@
 #     (clock_nanosleep, blocking send and recv, no epoll), run right after it.
 # The lag p99 of every run is listed too: a median of 3 hides a run that went wrong.
 #
-#   tools/bench/bench-runner.sh                  (build/release, built when missing)
+# Usage: tools/bench/bench-runner.sh                  (build/release, built when missing)
 #   RBENCH_ARGS="--realtime" tools/bench/bench-runner.sh   (extra rbench run flags)
 #   BUILD=/path/to/other/build tools/bench/bench-runner.sh  (another build's rbench, fakewhisk, floor)
 #   RATES="100 1000 5000" DURATION=10 REPS=3 MILLION=1 tools/bench/bench-runner.sh
+#   -h, --help   this text
 set -euo pipefail
+# shellcheck source=tools/lib/args.sh
+. "$(dirname "$0")/../lib/args.sh"
+rb_args_positional bench-runner 0 "$@"
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-$here/build/release}

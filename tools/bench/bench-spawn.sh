@@ -3,8 +3,12 @@
 # rbench-action's cold start sits against it (docs/benchmarks.md; the full table in docs/benchmarks-history.md, "Where the cold start goes").
 # rbench-action loads libc and libcjson only (http-parser, hiredis and libevent are linked
 # statically): the "with-cjson" line is its floor. Each line: posix_spawn until exit, N times, p50/p90/min in µs.
-#   tools/bench/bench-spawn.sh [N]   (default 100)
+# Usage: tools/bench/bench-spawn.sh [N]   (default 100)
+#   -h, --help   this text
 set -euo pipefail
+# shellcheck source=tools/lib/args.sh
+. "$(dirname "$0")/../lib/args.sh"
+rb_args_positional bench-spawn 1 "$@"
 cd "$(dirname "$0")/../.."
 n=${1:-100}
 cmake --preset release >/dev/null

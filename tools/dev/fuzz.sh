@@ -3,8 +3,12 @@
 # action HTTP request assembly, the runner's activation record reader, rbench merge's input)
 # with clang in build/fuzz and run each one briefly on
 # its corpus (tests/fuzz/corpus/<target>/; new inputs go to the build directory).
-#   tools/dev/fuzz.sh [SECONDS]     default 20 seconds per target
+# Usage: tools/dev/fuzz.sh [SECONDS]     default 20 seconds per target
+#   -h, --help   this text
 set -euo pipefail
+# shellcheck source=tools/lib/args.sh
+. "$(dirname "$0")/../lib/args.sh"
+rb_args_positional fuzz 1 "$@"
 cd "$(dirname "$0")/../.."
 secs="${1:-20}"
 cmake -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \

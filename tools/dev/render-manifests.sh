@@ -2,9 +2,11 @@
 # render-manifests.sh: write manifests/ (plain YAML for kubectl apply -k / -f) from the Helm
 # chart, the one source of truth, and copy scenarios/*.yaml into the chart's files/scenarios/.
 #
+# Usage: tools/dev/render-manifests.sh [--check]
 #   tools/dev/render-manifests.sh           # rewrite helm/rbench/files/scenarios/ and manifests/
 #                                       # (first the source tarball, with tools/lib/source-configmap.sh)
 #   tools/dev/render-manifests.sh --check   # exit 1 and show the difference when either is stale
+#   -h, --help                              # this text
 #
 # manifests/ is the chart rendered as release "rbench" in namespace "rbench" with the values
 # below (MANIFEST_VALUES), without the helm test Pod, one file per template under
@@ -14,6 +16,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=tools/lib/args.sh
+. "$ROOT/tools/lib/args.sh"
 CHART="$ROOT/helm/rbench"
 RELEASE=rbench
 NAMESPACE=rbench
@@ -37,8 +41,8 @@ check=0
 case "${1:-}" in
   --check) check=1 ;;
   "") ;;
-  -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  *) echo "render-manifests: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  -h|--help) rb_header_usage "$0"; exit 0 ;;
+  *) rb_usage_error render-manifests "unknown argument '$1'" ;;
 esac
 
 HELM="${HELM:-}"

@@ -10,6 +10,8 @@
 # Usage: tools/lib/make-base-image.sh [--force] [--image NAME] [--mirror URL]
 # Environment: STORAGE_DRIVER (default vfs) is passed to every buildah command.
 set -euo pipefail
+# shellcheck source=tools/lib/args.sh
+. "$(dirname "${BASH_SOURCE[0]}")/args.sh"
 
 IMAGE="docker.io/library/debian:bookworm"
 SUITE="bookworm"
@@ -43,12 +45,12 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --force) FORCE=1 ;;
     --image)
-      [ $# -ge 2 ] || die "--image needs a value"
+      [ $# -ge 2 ] || rb_usage_error make-base-image "--image needs a value"
       IMAGE="$2"
       shift
       ;;
     --mirror)
-      [ $# -ge 2 ] || die "--mirror needs a value"
+      [ $# -ge 2 ] || rb_usage_error make-base-image "--mirror needs a value"
       MIRROR="$2"
       shift
       ;;
@@ -56,7 +58,7 @@ while [ $# -gt 0 ]; do
       usage
       exit 0
       ;;
-    *) die "unknown argument '$1' (see --help)" ;;
+    *) rb_usage_error make-base-image "unknown argument '$1'" ;;
   esac
   shift
 done

@@ -12,6 +12,8 @@
 # 0, owner and group 0, modes 0644/0755, GNU tar format, gzip -n -9: the same tree always
 # gives the same bytes. See docs/image.md.
 set -euo pipefail
+# shellcheck source=tools/lib/args.sh
+. "$(dirname "${BASH_SOURCE[0]}")/args.sh"
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -50,7 +52,7 @@ die() {
 while [ $# -gt 0 ]; do
   case "$1" in
     --output)
-      [ $# -ge 2 ] || die "--output needs a value"
+      [ $# -ge 2 ] || rb_usage_error source-configmap "--output needs a value"
       OUTPUT="$2"
       shift
       ;;
@@ -62,7 +64,7 @@ while [ $# -gt 0 ]; do
       fi
       ;;
     --namespace)
-      [ $# -ge 2 ] || die "--namespace needs a value"
+      [ $# -ge 2 ] || rb_usage_error source-configmap "--namespace needs a value"
       NAMESPACE="$2"
       shift
       ;;
@@ -71,7 +73,7 @@ while [ $# -gt 0 ]; do
       usage
       exit 0
       ;;
-    *) die "unknown argument '$1' (see --help)" ;;
+    *) rb_usage_error source-configmap "unknown argument '$1'" ;;
   esac
   shift
 done

@@ -3,12 +3,18 @@
 # stage): the stripped binaries at /, exactly the shared libraries ldd lists for them, and the
 # few /etc files a program needs to run as nobody and resolve names.
 #
-#   tools/lib/stage-image-root.sh [--ca-certificates] STAGING BINARY...
+# Usage: tools/lib/stage-image-root.sh [--ca-certificates] STAGING BINARY...
 #
 # --ca-certificates also copies /etc/ssl/certs/ca-certificates.crt (the bundle Debian's
 # libcurl and OpenSSL read by default) for a program that talks HTTPS. POSIX sh: the builder
 # runs it with /bin/sh.
 set -eu
+
+case "${1:-}" in
+  -h | --help) sed -n '2,/^set -eu$/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
+  --ca-certificates) ;;
+  -*) echo "stage-image-root: error: unknown option '$1' (see --help)" >&2; exit 2 ;;
+esac
 
 ca=0
 if [ "${1:-}" = "--ca-certificates" ]; then
