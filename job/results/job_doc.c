@@ -233,6 +233,7 @@ static void read_identity(struct rd *r, const cJSON *doc, struct job_doc *d) {
     fail(r, JOB_K_MODE, "expected \"open\" or \"closed\", got \"%.40s\"", mode);
   d->closed = mode && !strcmp(mode, "closed");
   const cJSON *sc = obj(r, doc, NULL, JOB_K_SCENARIO);
+  d->has_scenario = sc != NULL;
   d->scenario_name = str(r, sc, JOB_K_SCENARIO, JOB_K_NAME);
   d->description = str(r, sc, JOB_K_SCENARIO, JOB_K_DESCRIPTION);
   d->run_name = str(r, sc, JOB_K_SCENARIO, JOB_K_RUN);
@@ -268,6 +269,13 @@ static void read_counts(struct rd *r, const cJSON *doc, struct job_doc *d) {
   d->throughput = d->throughput_fig.v;
   const cJSON *inv = obj(r, doc, NULL, JOB_K_INVOCATIONS);
   const char *p = JOB_K_INVOCATIONS;
+  d->has_invocations = inv != NULL;
+  d->polled_after_202 = num(r, inv, p, JOB_K_POLLED_AFTER_202, N_COUNT, true, NULL);
+  const cJSON *c = obj(r, doc, NULL, JOB_K_CONNECTIONS);
+  d->conn_ahead = num(r, c, JOB_K_CONNECTIONS, JOB_K_AHEAD, N_COUNT, true, NULL);
+  d->conn_limit = num(r, c, JOB_K_CONNECTIONS, JOB_K_LIMIT, N_COUNT, true, NULL);
+  d->conn_before = num(r, c, JOB_K_CONNECTIONS, JOB_K_OPENED_BEFORE_START, N_COUNT, true, NULL);
+  d->conn_during = num(r, c, JOB_K_CONNECTIONS, JOB_K_OPENED_DURING_RUN, N_COUNT, true, NULL);
   d->planned = num(r, inv, p, JOB_K_PLANNED, N_COUNT, true, NULL);
   d->sent = num(r, inv, p, JOB_K_SENT, N_COUNT, true, NULL);
   d->completed = num(r, inv, p, JOB_K_COMPLETED, N_COUNT, true, NULL);
@@ -351,19 +359,29 @@ static void read_errors(struct rd *r, const cJSON *doc, struct job_doc *d) {
     x->kind = k->string;
     x->count = num(r, k, f, JOB_K_COUNT, N_COUNT, false, NULL);
     x->other_messages = num(r, k, f, JOB_K_OTHER_MESSAGES, N_COUNT, false, NULL);
-    x->messages = item(k, JOB_K_MESSAGES);
-    if (x->messages && !cJSON_IsArray(x->messages)) {
-      fail(r, f, "messages: expected an array, got %s", type_name(x->messages));
+    const cJSON *msgs = item(k, JOB_K_MESSAGES), *m;
+    if (msgs && !cJSON_IsArray(msgs)) {
+      fail(r, f, "messages: expected an array, got %s", type_name(msgs));
       return;
     }
-    const cJSON *m;
-    int i = 0;
-    cJSON_ArrayForEach(m, x->messages) {
+    size_t nm = (size_t)cJSON_GetArraySize(msgs);
+    x->messages = nm ? calloc(nm, sizeof *x->messages) : NULL;
+    if (nm && !x->messages) {
+      fail(r, f, "out of memory");
+      return;
+    }
+    cJSON_ArrayForEach(m, msgs) {
       char g[340];
-      snprintf(g, sizeof g, "%s.messages[%d]", f, i++);
-      if (!cJSON_IsObject(m)) fail(r, g, "expected an object, got %s", type_name(m));
-      str(r, m, g, JOB_K_MESSAGE);
-      num(r, m, g, JOB_K_COUNT, N_COUNT, false, NULL);
+      snprintf(g, sizeof g, "%s.messages[%zu]", f, x->nmessages);
+      if (!cJSON_IsObject(m)) {
+        fail(r, g, "expected an object, got %s", type_name(m));
+        return;
+      }
+      struct job_doc_message *y = &x->messages[x->nmessages++];
+      y->message = str(r, m, g, JOB_K_MESSAGE);
+      y->count = num(r, m, g, JOB_K_COUNT, N_COUNT, false, NULL);
+      if (!y->message) y->message = "";
+      if (isnan(y->count)) y->count = 0;
     }
   }
 }
@@ -448,7 +466,7 @@ static void read_histograms(struct rd *r, const cJSON *doc, struct job_doc *d) {
     if (r->failed || !cJSON_IsObject(h)) continue;
     char why[300], f[200];
     struct job_hist *x = job_hist_from_json(h, why, sizeof why);
-    if (!x) fail(r, field(f, sizeof f, JOB_K_HISTOGRAMS, h->string), "%s", why);
+    if (!x) fail(r, NULL, "%s (%s)", why, field(f, sizeof f, JOB_K_HISTOGRAMS, h->string));
     job_hist_destroy(x);
   }
 }
@@ -494,6 +512,7 @@ enum rb_err job_doc_read_text(const char *text, size_t len, const char *path, st
 }
 
 void job_doc_free(struct job_doc *d) {
+  for (size_t i = 0; d->errors && i < d->error_kinds; i++) free(d->errors[i].messages);
   free(d->raw);
   free(d->errors);
   cJSON_Delete(d->owned);

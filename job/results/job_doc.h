@@ -73,10 +73,16 @@ struct job_doc_backend {
   const cJSON *json;        /* borrowed: the whole section */
 };
 
+struct job_doc_message {
+  const char *message;      /* borrowed */
+  double count;
+};
+
 struct job_doc_error_kind {
   const char *kind;         /* borrowed */
-  double count, other_messages;
-  const cJSON *messages;    /* borrowed: [{message, count}] */
+  double count, other_messages; /* other_messages NAN when absent */
+  struct job_doc_message *messages;
+  size_t nmessages;
 };
 
 struct job_doc {
@@ -88,6 +94,7 @@ struct job_doc {
   const char *rbench_version, *rbench_commit; /* NULL when absent */
   const char *hostname, *host_os;
   double host_cpus;
+  bool has_scenario;        /* the scenario object is there */
   const char *run_name;     /* scenario.run; NULL when absent */
   const char *scenario_name, *description;
   const char *run_id;       /* NULL in documents written before run ids */
@@ -113,7 +120,9 @@ struct job_doc {
   double start_time_ms, duration_s;
   double requested_rate, achieved_rate, throughput;
   struct job_doc_figure throughput_fig;
-  double planned, sent, completed, warmup_count, measured, succeeded, failed, unsent;
+  bool has_invocations;     /* the invocations object is there */
+  double planned, sent, completed, warmup_count, measured, succeeded, failed, unsent, polled_after_202;
+  double conn_ahead, conn_limit, conn_before, conn_during; /* connections.* */
   double late_starts, held_by_max_in_flight, cold_starts;
   double success_rate, error_rate;
   struct job_doc_summary execution, service, schedule_lag;

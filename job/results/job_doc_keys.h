@@ -123,5 +123,11 @@
 #define JOB_K_LIMIT "limit"
 #define JOB_K_OPENED_BEFORE_START "opened_before_start"
 #define JOB_K_OPENED_DURING_RUN "opened_during_run"
+#define JOB_K_ENCODING "encoding"
+#define JOB_K_UNIT "unit"
+#define JOB_K_MAX_RELATIVE_ERROR "max_relative_error"
+#define JOB_K_FILES "files"
+#define JOB_K_HOSTS "hosts"
+#define JOB_K_PERCENTILES "percentiles"
 
 #endif
