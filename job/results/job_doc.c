@@ -148,7 +148,7 @@ static const cJSON *obj(struct rd *r, const cJSON *o, const char *prefix, const 
 static void read_schema(struct rd *r, const cJSON *doc, struct job_doc *d) {
   const cJSON *v = item(doc, JOB_K_SCHEMA_VERSION);
   if (!v) {
-    fail(r, NULL, "no schema_version: not an rbench results document");
+    fail(r, NULL, "not an rbench results document (no schema_version)");
     return;
   }
   if (!cJSON_IsNumber(v)) {

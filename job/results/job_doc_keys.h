@@ -129,5 +129,10 @@
 #define JOB_K_FILES "files"
 #define JOB_K_HOSTS "hosts"
 #define JOB_K_PERCENTILES "percentiles"
+#define JOB_K_INSECURE "insecure"
+#define JOB_K_REQUEST_TIMEOUT "request_timeout"
+#define JOB_K_POLL_TIMEOUT "poll_timeout"
+#define JOB_K_DRAIN_TIMEOUT "drain_timeout"
+#define JOB_K_WAIT_FOR_ACTION "wait_for_action"
 
 #endif
