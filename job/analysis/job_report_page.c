@@ -51,7 +51,7 @@ static enum rb_err add_group(struct job_side *s, const struct job_report_run *ru
   char err[200];
   for (size_t i = 0; i < count; i++) {
     if (strcmp(runs[i].group, group)) continue;
-    enum rb_err rc = job_side_add(s, runs[i].doc, err, sizeof err);
+    enum rb_err rc = job_side_add_doc(s, &runs[i].doc, err, sizeof err);
     if (rc != RB_OK) return rc;
   }
   return RB_OK;
@@ -198,25 +198,28 @@ static size_t group_docs(const struct job_report_run *runs, size_t count, const 
   return n;
 }
 
-static void param_cell(FILE *out, const cJSON *params, const char *k) {
-  const cJSON *v = item(params, k);
-  if (cJSON_IsNumber(v)) fprintf(out, "<td>%.6g</td>", v->valuedouble);
-  else if (cJSON_IsBool(v)) fprintf(out, "<td>%s</td>", cJSON_IsTrue(v) ? "yes" : "no");
-  else if (cJSON_IsString(v)) {
+static void param_cell(FILE *out, const struct job_doc *d, const char *k) {
+  const struct job_param_field *f = job_params_field(k);
+  const char *base = f ? (const char *)&d->params + f->offset : NULL;
+  if (!f || !job_doc_param_present(d, k)) fprintf(out, "<td>-</td>");
+  else if (f->type == JOB_P_DOUBLE) fprintf(out, "<td>%.6g</td>", *(const double *)(const void *)base);
+  else if (f->type == JOB_P_INT) fprintf(out, "<td>%.6g</td>", (double)*(const long long *)(const void *)base);
+  else if (f->type == JOB_P_BOOL) fprintf(out, "<td>%s</td>", *(const bool *)(const void *)base ? "yes" : "no");
+  else {
     fprintf(out, "<td>");
-    text(out, v->valuestring);
+    text(out, base);
     fprintf(out, "</td>");
-  } else fprintf(out, "<td>-</td>");
+  }
 }
 
 /* The load: "closed loop, N in flight" for a closed loop (rate and max_in_flight unused), else the
  * rate and max_in_flight cells. */
-static void load_cells(FILE *out, const cJSON *params) {
-  double n = num(params, "concurrency");
-  if (n > 0) fprintf(out, "<td colspan=\"2\">closed loop, %.0f in flight</td>", n);
+static void load_cells(FILE *out, const struct job_doc *d) {
+  long long n = job_doc_param_present(d, "concurrency") ? d->params.concurrency : 0;
+  if (n > 0) fprintf(out, "<td colspan=\"2\">closed loop, %lld in flight</td>", n);
   else {
-    param_cell(out, params, "rate");
-    param_cell(out, params, "max_in_flight");
+    param_cell(out, d, "rate");
+    param_cell(out, d, "max_in_flight");
   }
 }
 
@@ -230,13 +233,13 @@ static void runs_table(FILE *out, const struct job_report_run *runs, size_t coun
   fprintf(out, "<th>documents</th></tr>\n");
   for (size_t i = 0; i < count; i++) {
     if (!first_of_group(runs, i)) continue;
-    const cJSON *params = item(item(runs[i].doc, "scenario"), "parameters");
+    const struct job_doc *d = &runs[i].doc;
     fprintf(out, "<tr><td>");
     text(out, runs[i].group);
     fprintf(out, "</td>");
-    param_cell(out, params, keys[0]);
-    load_cells(out, params);
-    for (size_t k = 1; k < sizeof keys / sizeof keys[0]; k++) param_cell(out, params, keys[k]);
+    param_cell(out, d, keys[0]);
+    load_cells(out, d);
+    for (size_t k = 1; k < sizeof keys / sizeof keys[0]; k++) param_cell(out, d, keys[k]);
     fprintf(out, "<td>%zu</td></tr>\n", group_docs(runs, count, runs[i].group));
   }
   fprintf(out, "</table></div>\n");
@@ -259,76 +262,76 @@ static void scalars(FILE *out, const cJSON *o) {
   }
 }
 
-static const cJSON *first_section(const struct job_report_run *runs, size_t count, const char *k) {
-  for (size_t i = 0; i < count; i++)
-    if (cJSON_IsObject(item(runs[i].doc, k))) return item(runs[i].doc, k);
+static const struct job_doc_backend *first_section(const struct job_report_run *runs, size_t count, bool agent) {
+  for (size_t i = 0; i < count; i++) {
+    const struct job_doc_backend *b = agent ? &runs[i].doc.agent : &runs[i].doc.redis;
+    if (b->present) return b;
+  }
   return NULL;
 }
 
 static void setting(FILE *out, const char *name) { fprintf(out, "<tr><th>%s</th><td class=\"l\">", name); }
 
 static void settings_section(FILE *out, const struct job_report_run *runs, size_t count) {
-  const cJSON *doc = runs[0].doc, *sc = item(doc, "scenario"), *tg = item(sc, "target"), *host = item(doc, "host");
+  const struct job_doc *d = &runs[0].doc;
   fprintf(out, "<h2>Settings</h2>\n<div class=\"wide\"><table class=\"kv\">\n");
   setting(out, "scenario");
-  const char *name = str(sc, "name");
-  text(out, name && *name ? name : "(command line)");
-  if (str(sc, "description")) {
+  text(out, d->scenario_name && *d->scenario_name ? d->scenario_name : "(command line)");
+  if (d->description) {
     fprintf(out, ": ");
-    text(out, str(sc, "description"));
+    text(out, d->description);
   }
   fprintf(out, "</td></tr>\n");
   setting(out, "target");
-  text(out, str(doc, "target") ? str(doc, "target") : "-");
-  if (!isnan(num(tg, "pool_size"))) fprintf(out, ", pool of %.0f rbench-action processes", num(tg, "pool_size"));
-  if (str(doc, "action")) {
+  text(out, d->target ? d->target : "-");
+  if (!isnan(d->target_pool_size)) fprintf(out, ", pool of %.0f rbench-action processes", d->target_pool_size);
+  if (d->action) {
     fprintf(out, ", action ");
-    text(out, str(doc, "action"));
+    text(out, d->action);
   }
   fprintf(out, "</td></tr>\n");
-  const cJSON *redis = first_section(runs, count, "redis"), *agent = first_section(runs, count, "agent");
+  const struct job_doc_backend *redis = first_section(runs, count, false), *agent = first_section(runs, count, true);
   setting(out, "Redis");
-  if (str(redis, "endpoint")) text(out, str(redis, "endpoint"));
+  if (redis && redis->endpoint) text(out, redis->endpoint);
   else fprintf(out, "not sampled by this rbench");
   fprintf(out, "</td></tr>\n");
   setting(out, "agent");
   if (agent) {
-    text(out, str(agent, "endpoint") ? str(agent, "endpoint") : "metrics endpoint not configured");
-    if (cJSON_IsObject(item(agent, "settings"))) {
+    text(out, agent->endpoint ? agent->endpoint : "metrics endpoint not configured");
+    if (agent->settings) {
       fprintf(out, "; ");
-      scalars(out, item(agent, "settings"));
+      scalars(out, agent->settings);
     }
-    if (str(agent, "warning")) {
+    if (agent->warning) {
       fprintf(out, "; <strong>warning: ");
-      text(out, str(agent, "warning"));
+      text(out, agent->warning);
       fprintf(out, "</strong>");
     }
   } else {
     fprintf(out, "not sampled (no batched run measured it)");
   }
   fprintf(out, "</td></tr>\n");
-  if (cJSON_IsObject(item(sc, "config"))) {
+  if (d->config) {
     setting(out, "configuration");
-    scalars(out, item(sc, "config"));
+    scalars(out, d->config);
     fprintf(out, "</td></tr>\n");
   }
   setting(out, "machine");
-  text(out, str(host, "hostname") ? str(host, "hostname") : "-");
-  if (str(host, "os")) {
+  text(out, d->hostname ? d->hostname : "-");
+  if (d->host_os) {
     fprintf(out, ", ");
-    text(out, str(host, "os"));
+    text(out, d->host_os);
   }
-  if (!isnan(num(host, "cpus"))) fprintf(out, ", %.0f CPUs", num(host, "cpus"));
-  const cJSON *tool = item(doc, "rbench");
-  if (str(tool, "version")) {
+  if (!isnan(d->host_cpus)) fprintf(out, ", %.0f CPUs", d->host_cpus);
+  if (d->rbench_version) {
     fprintf(out, "; rbench ");
-    text(out, str(tool, "version"));
+    text(out, d->rbench_version);
     fprintf(out, " (");
-    text(out, str(tool, "git_commit") ? str(tool, "git_commit") : "?");
+    text(out, d->rbench_commit ? d->rbench_commit : "?");
     fprintf(out, ")");
   }
   fprintf(out, "</td></tr>\n");
-  double start = num(doc, "start_time_ms");
+  double start = d->start_time_ms;
   if (!isnan(start)) {
     time_t t = (time_t)(start / 1000);
     struct tm tm;
@@ -348,7 +351,7 @@ static void settings_section(FILE *out, const struct job_report_run *runs, size_
 static int sweep_batching(const struct job_report_run *runs, size_t count, const cJSON *sweep) {
   const char *run = str(sweep, "run");
   for (size_t i = 0; run && i < count; i++) {
-    const char *r = str(item(runs[i].doc, "scenario"), "run");
+    const char *r = runs[i].doc.run_name;
     if (r && !strcmp(r, run) && runs[i].batching >= 0) return runs[i].batching;
   }
   return -1;
@@ -427,9 +430,9 @@ static void pooled_table(FILE *out, const struct job_report_run *runs, size_t co
   fprintf(out, "</table></div>\n");
 }
 
-static void doc_metric_cell(FILE *out, const cJSON *doc, enum job_doc_metric m) {
+static void doc_metric_cell(FILE *out, const struct job_doc *doc, enum job_doc_metric m) {
   char why[200];
-  double v = job_doc_metric_value(doc, m, why, sizeof why);
+  double v = job_doc_metric(doc, m, why, sizeof why);
   if (isnan(v)) {
     fprintf(out, "<td class=\"na\" title=\"");
     text(out, why);
@@ -439,8 +442,7 @@ static void doc_metric_cell(FILE *out, const cJSON *doc, enum job_doc_metric m) 
   }
 }
 
-static void summary_cell(FILE *out, const struct job_report_run *r, const char *k, double q) {
-  double v = num(r->summary, k);
+static void summary_cell(FILE *out, const struct job_report_run *r, double v, double q) {
   if (isnan(v)) fprintf(out, "<td>-</td>");
   else fprintf(out, "<td>%.4g%s</td>", v, q > 0 && r->n < job_quantile_min_samples(q) ? "*" : "");
 }
@@ -454,19 +456,19 @@ static void repetition_table(FILE *out, const struct job_report_run *runs, size_
     fprintf(out, "<tr><td><span style=\"color:%s\">&#9632;</span> ", job_report_run_color(runs, i));
     text(out, r->label);
     fprintf(out, "</td><td>%zu</td>", r->n);
-    summary_cell(out, r, "p50", 50);
-    summary_cell(out, r, "p90", 90);
-    summary_cell(out, r, "p99", 99);
-    summary_cell(out, r, "max", 0);
+    summary_cell(out, r, r->doc.execution.p50, 50);
+    summary_cell(out, r, r->doc.execution.p90, 90);
+    summary_cell(out, r, r->doc.execution.p99, 99);
+    summary_cell(out, r, r->doc.execution.max, 0);
     fprintf(out, "<td>%.2f%%</td>", r->success_rate * 100);
     /* a closed loop requests no rate: it sends when invocations finish */
     if (isnan(r->requested_rate)) fprintf(out, "<td title=\"closed loop: no requested rate\">closed loop</td>");
     else fprintf(out, "<td>%.4g</td>", r->requested_rate);
     fprintf(out, "<td>%.4g</td>", r->achieved_rate);
-    doc_metric_cell(out, r->doc, JOB_DM_REDIS_CPU);
-    doc_metric_cell(out, r->doc, JOB_DM_REDIS_COMMANDS);
-    doc_metric_cell(out, r->doc, JOB_DM_BACKEND_CPU);
-    doc_metric_cell(out, r->doc, JOB_DM_PER_BATCH);
+    doc_metric_cell(out, &r->doc, JOB_DM_REDIS_CPU);
+    doc_metric_cell(out, &r->doc, JOB_DM_REDIS_COMMANDS);
+    doc_metric_cell(out, &r->doc, JOB_DM_BACKEND_CPU);
+    doc_metric_cell(out, &r->doc, JOB_DM_PER_BATCH);
     fprintf(out, "</tr>\n");
   }
   fprintf(out, "</table></div>\n<p class=\"note\">* fewer invocations than the percentile needs (p90: %zu, p99: %zu): "

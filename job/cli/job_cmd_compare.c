@@ -15,6 +15,7 @@
 #include "job_cmd.h"
 #include "job_compare.h"
 #include "job_results.h"
+#include "job_compare_sweep.h"
 #include "job_sweep.h"
 #include "rb_json.h"
 #include "rb_str.h"
@@ -101,7 +102,7 @@ int job_cmd_compare(int argc, char **argv) {
     usage_compare(stderr);
     return JOB_EXIT_CONFIG;
   }
-  int rc = job_sweep_compare_main(argv[optind], argv[optind + 1], json); /* two sweeps */
+  int rc = job_compare_sweep_main(argv[optind], argv[optind + 1], json); /* two sweeps */
   if (rc >= 0) return rc;
   struct job_side a, b;
   memset(&a, 0, sizeof a);
