@@ -17,8 +17,15 @@
 #define MB 50.0
 #define MAX_SECONDS 86400
 
-static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
-                                      "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+/* Colours by mode, so a mode looks the same in every report: direct runs blue shades, batched
+ * runs red shades, runs without a batching parameter green and grey. The k-th distinct group
+ * of a mode (in order of first appearance) takes the mode's k-th shade. */
+#define SHADES 4
+static const char *const mode_palette[3][SHADES] = {
+    {"#2ca02c", "#7f7f7f", "#bcbd22", "#393b79"}, /* unknown */
+    {"#1f77b4", "#17becf", "#9467bd", "#08306b"}, /* direct */
+    {"#d62728", "#ff7f0e", "#e377c2", "#8c564b"}, /* batched */
+};
 
 static bool first_of_group(const struct job_report_run *runs, size_t j) {
   for (size_t k = 0; k < j; k++) {
@@ -27,14 +34,21 @@ static bool first_of_group(const struct job_report_run *runs, size_t j) {
   return true;
 }
 
+static int mode_index(int batching) { return batching == 0 ? 1 : batching == 1 ? 2 : 0; }
+
+const char *job_report_mode_color(int batching, size_t k) {
+  return mode_palette[mode_index(batching)][k % SHADES];
+}
+
 const char *job_report_run_color(const struct job_report_run *runs, size_t i) {
   size_t first = i; /* where run i's group first appears */
   for (size_t j = 0; j < i && first == i; j++) {
     if (strcmp(runs[j].group, runs[i].group) == 0) first = j;
   }
-  size_t group = 0; /* distinct groups before it */
-  for (size_t j = 0; j < first; j++) group += first_of_group(runs, j);
-  return palette[group % (sizeof palette / sizeof palette[0])];
+  size_t k = 0; /* distinct groups of the same mode before it */
+  for (size_t j = 0; j < first; j++)
+    k += first_of_group(runs, j) && mode_index(runs[j].batching) == mode_index(runs[first].batching);
+  return job_report_mode_color(runs[first].batching, k);
 }
 
 double job_report_pct_x(double p) {
@@ -380,6 +394,12 @@ static double step_x(const cJSON *step) {
   return isnan(x) ? get(step, "rate") : x;
 }
 
+int job_report_sweep_batching(const cJSON *sweep) {
+  const cJSON *sc = cJSON_GetObjectItemCaseSensitive(sweep, "scenario");
+  const cJSON *b = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sc, "parameters"), "batching");
+  return cJSON_IsBool(b) ? cJSON_IsTrue(b) : -1;
+}
+
 static const char *sweep_name(const cJSON *sweep) {
   const cJSON *run = cJSON_GetObjectItemCaseSensitive(sweep, "run");
   return cJSON_IsString(run) ? run->valuestring : "sweep";
@@ -431,7 +451,9 @@ void job_report_load_svg(FILE *out, const cJSON *const *sweeps, size_t count) {
             ML, py(&f, slo), W - MR, py(&f, slo), ML + 4, py(&f, slo) - 4, slo);
   double y = MT + 10;
   for (size_t i = 0; i < count; i++) {
-    const char *color = palette[i % (sizeof palette / sizeof palette[0])];
+    size_t k = 0;
+    for (size_t j = 0; j < i; j++) k += job_report_sweep_batching(sweeps[j]) == job_report_sweep_batching(sweeps[i]);
+    const char *color = job_report_mode_color(job_report_sweep_batching(sweeps[i]), k);
     load_line(out, &f, sweeps[i], color, true);
     load_line(out, &f, sweeps[i], color, false);
     fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"/><text x=\"%.1f\" y=\"%.1f\">", W - MR + 12, y, W - MR + 32, y, color, W - MR + 38, y + 4);

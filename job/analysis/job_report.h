@@ -54,9 +54,13 @@ void job_report_run_free(struct job_report_run *r);
 /* True when doc is a sweep summary (kind "sweep" with a steps array). */
 bool job_report_is_sweep(const cJSON *doc);
 
-/* The colour of runs[i]: one per distinct group, in order of first appearance, so every
- * repetition of "direct" has one colour and every repetition of "batched" another. */
+/* The colour of runs[i], by mode so that it is the same in every report: direct runs blue,
+ * batched runs red, runs without a batching parameter green; a second group of a mode takes
+ * the mode's next shade (in order of first appearance). Every repetition of a group shares
+ * its colour. */
 const char *job_report_run_color(const struct job_report_run *runs, size_t i);
+/* The k-th colour of a mode (batching 0 direct, 1 batched, -1 unknown). */
+const char *job_report_mode_color(int batching, size_t k);
 
 enum job_plot { JOB_PLOT_PERCENTILES, JOB_PLOT_LATENCY, JOB_PLOT_THROUGHPUT, JOB_PLOT_ERRORS };
 
@@ -72,6 +76,9 @@ void job_report_xml_text(FILE *out, const char *s);
 /* Writes one <svg> element. */
 void job_report_svg(FILE *out, enum job_plot plot, const struct job_report_run *runs, size_t count);
 
+/* scenario.parameters.batching of a sweep summary: 1, 0, -1 when it does not say. */
+int job_report_sweep_batching(const cJSON *sweep);
+
 /* Writes the latency-vs-load <svg> of sweep summaries (borrowed). */
 void job_report_load_svg(FILE *out, const cJSON *const *sweeps, size_t count);
 
@@ -81,7 +88,7 @@ struct job_report_headline {
   char direct[160], batched[160]; /* their group names */
   struct job_side a, b;     /* a = direct, b = batched */
   struct job_comparison c;
-  char sentence[512];       /* the quotable sentence, or why there is none */
+  char sentence[1024];      /* the quotable sentence, or why there is none */
 };
 
 /* Picks the groups (the first direct and first batched run that are not sweep steps; with

@@ -8,6 +8,7 @@
 
 #include "job_report.h"
 #include "job_stats.h"
+#include "job_sweep.h"
 #include "rb_version.h"
 
 static const cJSON *item(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
@@ -108,8 +109,8 @@ static void value_cell(FILE *out, double v, const char *why, bool reliable) {
   }
 }
 
-static void significance_cell(FILE *out, const struct job_cmp_row *r) {
-  char p[32];
+static void significance_cell(FILE *out, const struct job_comparison *c, const struct job_cmp_row *r) {
+  char p[32], basis[160];
   snprintf(p, sizeof p, r->p < 0.001 ? "p&lt;0.001" : "p=%.2g", r->p);
   fprintf(out, "<td class=\"l\">");
   if (r->why_a || r->why_b) {
@@ -119,6 +120,10 @@ static void significance_cell(FILE *out, const struct job_cmp_row *r) {
       fprintf(out, "; ");
       text(out, r->why_b);
     }
+  } else if (r->negligible) {
+    fprintf(out, "<b>detectable but negligible</b> (%+.2g%%, under the %.3g%% that matters)", r->change * 100,
+            r->min_change * 100);
+    if (r->test != JOB_TEST_P99_CI) fprintf(out, ", %s", p);
   } else if (r->test == JOB_TEST_P99_CI) {
     fprintf(out, r->significant ? "<b>significant</b> (95%% CI of the difference excludes 0)" : "~ not significant (95%% CI includes 0)");
   } else if (r->test && !isnan(r->p)) {
@@ -129,8 +134,12 @@ static void significance_cell(FILE *out, const struct job_cmp_row *r) {
   } else {
     fprintf(out, "no test");
   }
-  if (r->test == JOB_TEST_PER_DOC_MWU) fprintf(out, " (%zu+%zu repetitions)", r->na, r->nb);
-  if (r->quantile > 0) fprintf(out, " (%zu+%zu invocations)", r->na, r->nb);
+  job_compare_test_basis(c, r, basis, sizeof basis);
+  if (basis[0] && !(r->why_a || r->why_b)) {
+    fprintf(out, " <small>(");
+    text(out, basis);
+    fprintf(out, ")</small>");
+  }
   fprintf(out, "</td>");
 }
 
@@ -163,7 +172,7 @@ static void headline_section(FILE *out, const struct job_report_headline *h) {
   fprintf(out, "</th><th>batched");
   mode_name(out, h->batched, "batched");
   fprintf(out, "</th><th>batched / direct</th><th class=\"l\">significance (alpha 0.05)</th></tr>\n");
-  bool starred = false;
+  bool starred = false, tilde = false;
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
     const struct job_cmp_row *r = job_compare_row(&h->c, keys[i]);
     if (!r) continue;
@@ -174,13 +183,18 @@ static void headline_section(FILE *out, const struct job_report_headline *h) {
     value_cell(out, r->b, r->why_b, r->reliable_b);
     if (r->a > 0 && !isnan(r->b)) fprintf(out, "<td>%.3gx</td>", r->b / r->a);
     else fprintf(out, "<td>-</td>");
-    significance_cell(out, r);
+    significance_cell(out, &h->c, r);
     fprintf(out, "</tr>\n");
-    starred |= !r->reliable_a || !r->reliable_b;
+    starred |= (!r->reliable_a && !isnan(r->a)) || (!r->reliable_b && !isnan(r->b));
+    tilde |= r->test && !r->significant && !(r->why_a || r->why_b);
   }
   fprintf(out, "</table></div>\n<p class=\"note\">Latency p50: Mann-Whitney U on %s; the other rows: the median of the "
-               "repetitions' values, Mann-Whitney U on those values. ~ marks a difference that is not significant.%s</p>\n",
+               "repetitions' values, Mann-Whitney U on those values. A significant change smaller than the change "
+               "that matters for its metric (%.3g%%, execution p99 %.3g%%, unless set with --min-change) is "
+               "detectable but negligible.%s%s</p>\n",
           h->c.mwu_on_medians ? "the per-repetition medians" : "the invocations' execution times",
+          JOB_MIN_CHANGE_DEFAULT * 100, JOB_MIN_CHANGE_P99 * 100,
+          tilde ? " ~ marks a difference that is not significant." : "",
           starred ? " * fewer invocations than the percentile needs (p99: 100): the value is the sample maximum." : "");
 }
 
@@ -198,15 +212,40 @@ static size_t group_docs(const struct job_report_run *runs, size_t count, const 
   return n;
 }
 
+/* Parameters whose 0 means "not set" (the runner then uses invocations, no warm-up, the
+ * action's default key space, connections derived from the rate), with what applies then. */
+static const char *unset_meaning(const char *k) {
+  static const char *const zero_unset[][2] = {
+      {"duration", "not set (invocations)"}, {"warmup", "none"}, {"key_space", "not set (= ops)"},
+      {"connections", "not set (from the rate)"}, {"concurrency", "not set (open loop)"}};
+  for (size_t i = 0; i < sizeof zero_unset / sizeof zero_unset[0]; i++)
+    if (!strcmp(zero_unset[i][0], k)) return zero_unset[i][1];
+  return NULL;
+}
+
 static void param_cell(FILE *out, const cJSON *params, const char *k) {
   const cJSON *v = item(params, k);
-  if (cJSON_IsNumber(v)) fprintf(out, "<td>%.6g</td>", v->valuedouble);
+  if (cJSON_IsNumber(v) && v->valuedouble == 0 && unset_meaning(k)) fprintf(out, "<td class=\"na\">%s</td>", unset_meaning(k));
+  else if (cJSON_IsNumber(v)) fprintf(out, "<td>%.6g</td>", v->valuedouble);
   else if (cJSON_IsBool(v)) fprintf(out, "<td>%s</td>", cJSON_IsTrue(v) ? "yes" : "no");
   else if (cJSON_IsString(v)) {
     fprintf(out, "<td>");
     text(out, v->valuestring);
     fprintf(out, "</td>");
-  } else fprintf(out, "<td>-</td>");
+  } else fprintf(out, "<td class=\"na\">&mdash;</td>");
+}
+
+/* Invocations as run: "600: 200 warm-up + 400 measured" from the document's counts, so the
+ * settings agree with the tables, which count measured invocations only. */
+static void invocations_cell(FILE *out, const cJSON *doc, const cJSON *params) {
+  const cJSON *inv = item(doc, "invocations");
+  double planned = num(inv, "planned"), warm = num(inv, "warmup"), measured = num(inv, "measured");
+  if (isnan(planned)) planned = num(params, "planned_invocations");
+  if (isnan(planned) || isnan(warm) || isnan(measured)) {
+    param_cell(out, params, "invocations");
+    return;
+  }
+  fprintf(out, "<td>%.0f: %.0f warm-up + %.0f measured</td>", planned, warm, measured);
 }
 
 /* The load: "closed loop, N in flight" for a closed loop (rate and max_in_flight unused), else the
@@ -221,10 +260,10 @@ static void load_cells(FILE *out, const cJSON *params) {
 }
 
 static void runs_table(FILE *out, const struct job_report_run *runs, size_t count) {
-  static const char *const keys[] = {"batching", "invocations", "duration", "warmup", "ops", "operation",
-                                     "parallel", "value_size", "key_space"};
-  static const char *const heads[] = {"batching", "rate /s", "max in flight", "invocations", "duration s", "warm-up s",
-                                      "ops", "operation", "parallel", "value size", "key space"};
+  static const char *const keys[] = {"duration", "warmup", "ops", "operation", "parallel", "value_size", "key_space"};
+  static const char *const heads[] = {"batching", "rate /s", "max in flight", "invocations (first document)",
+                                      "duration s", "warm-up s", "ops", "operation", "parallel", "value size",
+                                      "key space"};
   fprintf(out, "<div class=\"wide\"><table><tr><th>run</th>");
   for (size_t k = 0; k < sizeof heads / sizeof heads[0]; k++) fprintf(out, "<th>%s</th>", heads[k]);
   fprintf(out, "<th>documents</th></tr>\n");
@@ -234,23 +273,28 @@ static void runs_table(FILE *out, const struct job_report_run *runs, size_t coun
     fprintf(out, "<tr><td>");
     text(out, runs[i].group);
     fprintf(out, "</td>");
-    param_cell(out, params, keys[0]);
+    param_cell(out, params, "batching");
     load_cells(out, params);
-    for (size_t k = 1; k < sizeof keys / sizeof keys[0]; k++) param_cell(out, params, keys[k]);
+    invocations_cell(out, runs[i].doc, params);
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) param_cell(out, params, keys[k]);
     fprintf(out, "<td>%zu</td></tr>\n", group_docs(runs, count, runs[i].group));
   }
   fprintf(out, "</table></div>\n");
 }
 
-/* Scalar members of o as "k=v, k=v". */
-static void scalars(FILE *out, const cJSON *o) {
+/* Scalar members of o as "k=v, k=v"; with unset_empty, "" and a 0 port are "not set". */
+static void scalars(FILE *out, const cJSON *o, bool unset_empty) {
   const cJSON *v;
   bool first = true;
   cJSON_ArrayForEach(v, o) {
     if (cJSON_IsObject(v) || cJSON_IsArray(v) || !v->string) continue;
     fprintf(out, "%s", first ? "" : ", ");
     text(out, v->string);
-    if (cJSON_IsNumber(v)) fprintf(out, "=%.6g", v->valuedouble);
+    size_t kl = strlen(v->string);
+    bool port = kl > 5 && !strcmp(v->string + kl - 5, "_port");
+    if (unset_empty && ((cJSON_IsString(v) && !v->valuestring[0]) || (cJSON_IsNumber(v) && port && v->valuedouble == 0)))
+      fprintf(out, " not set");
+    else if (cJSON_IsNumber(v)) fprintf(out, "=%.6g", v->valuedouble);
     else if (cJSON_IsString(v)) {
       fputc('=', out);
       text(out, v->valuestring);
@@ -296,7 +340,7 @@ static void settings_section(FILE *out, const struct job_report_run *runs, size_
     text(out, str(agent, "endpoint") ? str(agent, "endpoint") : "metrics endpoint not configured");
     if (cJSON_IsObject(item(agent, "settings"))) {
       fprintf(out, "; ");
-      scalars(out, item(agent, "settings"));
+      scalars(out, item(agent, "settings"), false);
     }
   } else {
     fprintf(out, "not sampled (no batched run measured it)");
@@ -304,7 +348,7 @@ static void settings_section(FILE *out, const struct job_report_run *runs, size_
   fprintf(out, "</td></tr>\n");
   if (cJSON_IsObject(item(sc, "config"))) {
     setting(out, "configuration");
-    scalars(out, item(sc, "config"));
+    scalars(out, item(sc, "config"), true);
     fprintf(out, "</td></tr>\n");
   }
   setting(out, "machine");
@@ -339,16 +383,21 @@ static void settings_section(FILE *out, const struct job_report_run *runs, size_
 
 /* ---- capacity sweeps ---------------------------------------------------------------------- */
 
-/* The batching parameter of the results documents whose run the sweep summarises. */
+/* The batching parameter of the sweep: its summary's, else that of the results documents
+ * whose run it summarises. */
 static int sweep_batching(const struct job_report_run *runs, size_t count, const cJSON *sweep) {
+  int b = job_report_sweep_batching(sweep);
   const char *run = str(sweep, "run");
-  for (size_t i = 0; run && i < count; i++) {
+  for (size_t i = 0; b < 0 && run && i < count; i++) {
     const char *r = str(item(runs[i].doc, "scenario"), "run");
     if (r && !strcmp(r, run) && runs[i].batching >= 0) return runs[i].batching;
   }
-  return -1;
+  return b;
 }
 
+/* The batched/direct ratio of the max sustainable rates, with the bounds `rbench compare`
+ * states (job_sweep_compare_json): "at least" when only the batched rate is a lower bound,
+ * "at most" when only the direct one is, unknown when both are. */
 static void sweep_ratio(FILE *out, const struct job_report_run *runs, size_t count, const cJSON *const *sweeps, size_t n) {
   const cJSON *d = NULL, *b = NULL;
   for (size_t i = 0; i < n; i++) {
@@ -358,11 +407,59 @@ static void sweep_ratio(FILE *out, const struct job_report_run *runs, size_t cou
   }
   double rd = num(d, "max_sustainable_rate"), rb = num(b, "max_sustainable_rate");
   if (!(rd > 0) || !(rb > 0)) return;
+  cJSON *cmp = job_sweep_compare_json(d, str(d, "run") ? str(d, "run") : "direct", b, str(b, "run") ? str(b, "run") : "batched");
+  const char *bound = str(cmp, "ratio_bound");
+  bool la = cJSON_IsTrue(item(d, "max_sustainable_rate_at_least")), lb = cJSON_IsTrue(item(b, "max_sustainable_rate_at_least"));
   fprintf(out, "<p>Under the same SLO, the batched sweep (");
-  text(out, str(b, "run"));
-  fprintf(out, ") sustained %.4g/s and the direct sweep (", rb);
-  text(out, str(d, "run"));
-  fprintf(out, ") %.4g/s: <b>%.3gx</b>.</p>\n", rd, rb / rd);
+  text(out, str(b, "run") ? str(b, "run") : "?");
+  fprintf(out, ") sustained %s%.4g/s and the direct sweep (", lb ? "at least " : "", rb);
+  text(out, str(d, "run") ? str(d, "run") : "?");
+  fprintf(out, ") %s%.4g/s: ", la ? "at least " : "", rd);
+  if (bound && !strcmp(bound, "unknown"))
+    fprintf(out, "%.3gx, but <b>both rates are lower bounds</b>: extend both sweeps to know the ratio.</p>\n", rb / rd);
+  else
+    fprintf(out, "<b>%s%.3gx</b>.</p>\n", bound && !strcmp(bound, "at_least") ? "at least " : bound && !strcmp(bound, "at_most") ? "at most " : "", rb / rd);
+  if (!cJSON_IsTrue(item(cmp, "same_slo"))) fprintf(out, "<p class=\"note\">Warning: the two sweeps were judged against different SLOs.</p>\n");
+  cJSON_Delete(cmp);
+}
+
+/* What `rbench compare` says under its sweep table: runner-limited steps (the runner, not the
+ * system, could not keep the schedule: the verdict says little about the system), lower
+ * bounds, gaps and an unfinished sweep. */
+static void sweep_caveats(FILE *out, const cJSON *const *sweeps, size_t n) {
+  bool any = false;
+  for (size_t i = 0; i < n; i++) {
+    const char *run = str(sweeps[i], "run") ? str(sweeps[i], "run") : "sweep";
+    const cJSON *st;
+    cJSON_ArrayForEach(st, item(sweeps[i], "steps")) {
+      if (!cJSON_IsTrue(item(st, "runner_limited"))) continue;
+      fprintf(out, "%s<li>", any ? "" : "<ul class=\"note\">");
+      any = true;
+      text(out, run);
+      fprintf(out, " at %.4g/s: <b>runner-limited</b>", num(st, "rate"));
+      if (str(st, "runner_note")) {
+        fprintf(out, ": ");
+        text(out, str(st, "runner_note"));
+      }
+      fprintf(out, "</li>\n");
+    }
+    bool at_least = cJSON_IsTrue(item(sweeps[i], "max_sustainable_rate_at_least"));
+    const char *note = str(sweeps[i], "note");
+    bool incomplete = cJSON_IsFalse(item(sweeps[i], "complete"));
+    if (!at_least && !note && !incomplete) continue;
+    fprintf(out, "%s<li>", any ? "" : "<ul class=\"note\">");
+    any = true;
+    text(out, run);
+    fprintf(out, ":");
+    if (at_least) fprintf(out, " the max sustainable rate is a <b>lower bound</b> (no higher step failed on the system).");
+    if (incomplete) fprintf(out, " the sweep did not finish.");
+    if (note) {
+      fprintf(out, " ");
+      text(out, note);
+    }
+    fprintf(out, "</li>\n");
+  }
+  if (any) fprintf(out, "</ul>\n");
 }
 
 static void sweep_section(FILE *out, const struct job_report_run *runs, size_t count, const cJSON *const *sweeps, size_t n) {
@@ -379,23 +476,37 @@ static void sweep_section(FILE *out, const struct job_report_run *runs, size_t c
             cJSON_GetArraySize(item(sweeps[i], "steps")));
     double max = num(sweeps[i], "max_sustainable_rate");
     if (isnan(max)) fprintf(out, "<td>none met the SLO</td></tr>\n");
-    else fprintf(out, "<td>%.4g</td></tr>\n", max);
+    else fprintf(out, "<td>%s%.4g</td></tr>\n", cJSON_IsTrue(item(sweeps[i], "max_sustainable_rate_at_least")) ? "at least " : "", max);
   }
   fprintf(out, "</table></div>\n");
+  sweep_caveats(out, sweeps, n);
   sweep_ratio(out, runs, count, sweeps, n);
 }
 
 /* ---- distributions ------------------------------------------------------------------------ */
 
-static void pct_cell(FILE *out, const double *sorted, size_t n, double q) {
+/* A percentile cell; true when it carries "*" (the value is the maximum). */
+static bool pct_cell(FILE *out, const double *sorted, size_t n, double q) {
+  bool star = n && n < job_quantile_min_samples(q);
   if (!n) fprintf(out, "<td>-</td>");
-  else fprintf(out, "<td>%.4g%s</td>", job_quantile_sorted(sorted, n, q), n >= job_quantile_min_samples(q) ? "" : "*");
+  else fprintf(out, "<td>%.4g%s</td>", job_quantile_sorted(sorted, n, q), star ? "*" : "");
+  return star;
+}
+
+static void star_note(FILE *out, bool starred, const char *extra) {
+  if (!starred && !extra[0]) return;
+  fprintf(out, "<p class=\"note\">");
+  if (starred)
+    fprintf(out, "* fewer invocations than the percentile needs (p90: %zu, p99: %zu): the value is the maximum.%s",
+            job_quantile_min_samples(90), job_quantile_min_samples(99), extra[0] ? " " : "");
+  fprintf(out, "%s</p>\n", extra);
 }
 
 /* Every group's invocations pooled across its repetitions. */
 static void pooled_table(FILE *out, const struct job_report_run *runs, size_t count) {
-  fprintf(out, "<div class=\"wide\"><table><tr><th>group (repetitions pooled)</th><th>documents</th><th>invocations</th>"
-               "<th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>max ms</th></tr>\n");
+  fprintf(out, "<div class=\"wide\"><table><tr><th>group (repetitions pooled)</th><th>documents</th>"
+               "<th>measured successful invocations</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>max ms</th></tr>\n");
+  bool starred = false;
   for (size_t i = 0; i < count; i++) {
     if (!first_of_group(runs, i)) continue;
     size_t n = 0;
@@ -412,17 +523,19 @@ static void pooled_table(FILE *out, const struct job_report_run *runs, size_t co
     fprintf(out, "<tr><td><span style=\"color:%s\">&#9632;</span> ", job_report_run_color(runs, i));
     text(out, runs[i].group);
     fprintf(out, "</td><td>%zu</td><td>%zu</td>", group_docs(runs, count, runs[i].group), n);
-    pct_cell(out, v, n, 50);
-    pct_cell(out, v, n, 90);
-    pct_cell(out, v, n, 99);
+    starred |= pct_cell(out, v, n, 50);
+    starred |= pct_cell(out, v, n, 90);
+    starred |= pct_cell(out, v, n, 99);
     pct_cell(out, v, n, 100);
     fprintf(out, "</tr>\n");
     free(v);
   }
   fprintf(out, "</table></div>\n");
+  star_note(out, starred, "");
 }
 
-static void doc_metric_cell(FILE *out, const cJSON *doc, enum job_doc_metric m) {
+/* A per-document figure; true when it is n/a (the reason on hover). */
+static bool doc_metric_cell(FILE *out, const cJSON *doc, enum job_doc_metric m) {
   char why[200];
   double v = job_doc_metric_value(doc, m, why, sizeof why);
   if (isnan(v)) {
@@ -432,41 +545,44 @@ static void doc_metric_cell(FILE *out, const cJSON *doc, enum job_doc_metric m) 
   } else {
     fprintf(out, "<td>%.4g</td>", v);
   }
+  return isnan(v);
 }
 
-static void summary_cell(FILE *out, const struct job_report_run *r, const char *k, double q) {
+static bool summary_cell(FILE *out, const struct job_report_run *r, const char *k, double q) {
   double v = num(r->summary, k);
+  bool star = !isnan(v) && q > 0 && r->n < job_quantile_min_samples(q);
   if (isnan(v)) fprintf(out, "<td>-</td>");
-  else fprintf(out, "<td>%.4g%s</td>", v, q > 0 && r->n < job_quantile_min_samples(q) ? "*" : "");
+  else fprintf(out, "<td>%.4g%s</td>", v, star ? "*" : "");
+  return star;
 }
 
 static void repetition_table(FILE *out, const struct job_report_run *runs, size_t count) {
-  fprintf(out, "<div class=\"wide\"><table><tr><th>run</th><th>invocations</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th>"
-               "<th>max ms</th><th>success</th><th>requested /s</th><th>achieved /s</th><th>Redis CPU/op us</th>"
-               "<th>Redis cmds/op</th><th>backend CPU/op us</th><th>cmds/batch</th></tr>\n");
+  fprintf(out, "<div class=\"wide\"><table><tr><th>run</th><th>measured successful invocations</th><th>p50 ms</th>"
+               "<th>p90 ms</th><th>p99 ms</th><th>max ms</th><th>success</th><th>requested /s</th><th>achieved /s</th>"
+               "<th>Redis CPU/op us</th><th>Redis cmds/op</th><th>backend CPU/op us</th><th>cmds/batch</th></tr>\n");
+  bool starred = false, na = false;
   for (size_t i = 0; i < count; i++) {
     const struct job_report_run *r = &runs[i];
     fprintf(out, "<tr><td><span style=\"color:%s\">&#9632;</span> ", job_report_run_color(runs, i));
     text(out, r->label);
     fprintf(out, "</td><td>%zu</td>", r->n);
-    summary_cell(out, r, "p50", 50);
-    summary_cell(out, r, "p90", 90);
-    summary_cell(out, r, "p99", 99);
+    starred |= summary_cell(out, r, "p50", 50);
+    starred |= summary_cell(out, r, "p90", 90);
+    starred |= summary_cell(out, r, "p99", 99);
     summary_cell(out, r, "max", 0);
     fprintf(out, "<td>%.2f%%</td>", r->success_rate * 100);
     /* a closed loop requests no rate: it sends when invocations finish */
     if (isnan(r->requested_rate)) fprintf(out, "<td title=\"closed loop: no requested rate\">closed loop</td>");
     else fprintf(out, "<td>%.4g</td>", r->requested_rate);
     fprintf(out, "<td>%.4g</td>", r->achieved_rate);
-    doc_metric_cell(out, r->doc, JOB_DM_REDIS_CPU);
-    doc_metric_cell(out, r->doc, JOB_DM_REDIS_COMMANDS);
-    doc_metric_cell(out, r->doc, JOB_DM_BACKEND_CPU);
-    doc_metric_cell(out, r->doc, JOB_DM_PER_BATCH);
+    na |= doc_metric_cell(out, r->doc, JOB_DM_REDIS_CPU);
+    na |= doc_metric_cell(out, r->doc, JOB_DM_REDIS_COMMANDS);
+    na |= doc_metric_cell(out, r->doc, JOB_DM_BACKEND_CPU);
+    na |= doc_metric_cell(out, r->doc, JOB_DM_PER_BATCH);
     fprintf(out, "</tr>\n");
   }
-  fprintf(out, "</table></div>\n<p class=\"note\">* fewer invocations than the percentile needs (p90: %zu, p99: %zu): "
-               "the value is the maximum. n/a: hover for the reason.</p>\n",
-          job_quantile_min_samples(90), job_quantile_min_samples(99));
+  fprintf(out, "</table></div>\n");
+  star_note(out, starred, na ? "n/a: hover for the reason." : "");
 }
 
 static const char style[] =
