@@ -514,6 +514,15 @@ static void mode_text(char *buf, size_t len, long long concurrency) {
   else buf[0] = '\0';
 }
 
+static void print_notes(FILE *f, char side, const char *notes) {
+  for (const char *p = notes; *p;) {
+    const char *nl = strchr(p, '\n');
+    int n = nl ? (int)(nl - p) : (int)strlen(p);
+    fprintf(f, "note (%c): %.*s\n", side, n, p);
+    p += n + (nl ? 1 : 0);
+  }
+}
+
 void job_compare_print(FILE *f, const struct job_side *a, const struct job_side *b,
                        const struct job_comparison *c) {
   char ma[64], mb[64];
@@ -521,6 +530,8 @@ void job_compare_print(FILE *f, const struct job_side *a, const struct job_side 
   mode_text(mb, sizeof mb, b->concurrency);
   fprintf(f, "A: %s (%zu document%s, %zu successful invocations%s)\n", a->label, a->docs, a->docs == 1 ? "" : "s", a->n, ma);
   fprintf(f, "B: %s (%zu document%s, %zu successful invocations%s)\n", b->label, b->docs, b->docs == 1 ? "" : "s", b->n, mb);
+  print_notes(f, 'A', a->notes);
+  print_notes(f, 'B', b->notes);
   if (c->concurrency < 0)
     fprintf(f, "note: the sides were not run the same way (open loop, or a different concurrency): their\n"
                "      latency and throughput answer different questions\n");
@@ -576,6 +587,15 @@ static cJSON *side_json(const struct job_side *s) {
   if (s->concurrency >= 0) cJSON_AddStringToObject(o, "mode", s->concurrency > 0 ? "closed" : "open");
   else cJSON_AddStringToObject(o, "mode", "mixed");
   if (s->concurrency > 0) cJSON_AddNumberToObject(o, "concurrency", (double)s->concurrency);
+  cJSON *notes = cJSON_AddArrayToObject(o, "notes");
+  for (const char *p = s->notes; *p;) {
+    const char *nl = strchr(p, '\n');
+    size_t n = nl ? (size_t)(nl - p) : strlen(p);
+    char *line = strndup(p, n);
+    if (line) cJSON_AddItemToArray(notes, cJSON_CreateString(line));
+    free(line);
+    p += n + (nl ? 1 : 0);
+  }
   return o;
 }
 
@@ -742,7 +762,7 @@ static void closed_phrase(const struct job_comparison *c, char *buf, size_t len)
            verb ? verb : "", rest);
 }
 
-void job_compare_headline(const struct job_comparison *c, char *buf, size_t len) {
+void job_compare_sentence(const struct job_comparison *c, const char *subject, char *buf, size_t len) {
   const struct job_cmp_row *cpu = job_compare_row(c, "redis_cpu_us_per_op");
   const struct job_cmp_row *backend = job_compare_row(c, "backend_cpu_us_per_op");
   const struct job_cmp_row *p50 = job_compare_row(c, "execution_p50_ms");
@@ -756,14 +776,18 @@ void job_compare_headline(const struct job_comparison *c, char *buf, size_t len)
   bool lat_verb = strncmp(lat, "p50", 3) != 0;
   if (!cpu || isnan(cpu->a) || isnan(cpu->b) || cpu->test != JOB_TEST_PER_DOC_MWU) {
     const char *why = cpu ? (cpu->why_b ? cpu->why_b : cpu->why_a) : NULL;
-    snprintf(buf, len, "%s%s; Redis CPU per operation was not measured%s%s%s", lat_verb ? "batching " : "", lat,
-             why ? " (" : "", why ? why : "", why ? ")" : "");
+    snprintf(buf, len, "%s%s%s; Redis CPU per operation was not measured%s%s%s", lat_verb ? subject : "",
+             lat_verb ? " " : "", lat, why ? " (" : "", why ? why : "", why ? ")" : "");
     return;
   }
   cost_phrase(cpu, what, c->alpha, cost, sizeof cost);
   char other[320] = "", load[300] = "";
   if (cpu != backend) backend_phrase(cpu, backend, c->alpha, other, sizeof other);
   closed_phrase(c, load, sizeof load);
-  if (lat_verb) snprintf(buf, len, "batching %s%s%s and %s%s", cost, other, other[0] ? "," : "", lat, load);
-  else snprintf(buf, len, "batching %s%s; %s%s", cost, other, lat, load);
+  if (lat_verb) snprintf(buf, len, "%s %s%s%s and %s%s", subject, cost, other, other[0] ? "," : "", lat, load);
+  else snprintf(buf, len, "%s %s%s; %s%s", subject, cost, other, lat, load);
+}
+
+void job_compare_headline(const struct job_comparison *c, char *buf, size_t len) {
+  job_compare_sentence(c, "batching", buf, len);
 }

@@ -57,6 +57,8 @@ struct job_side {
   int batching;        /* scenario.parameters.batching of the documents: 0, 1, -1 unknown or mixed */
   long long concurrency; /* the documents' closed-loop concurrency ("mode": "closed"): N, 0 open
                             loop (or no "mode": older documents), -1 mixed */
+  char notes[2048];    /* what the reader must know about the side's documents (left out,
+                          incomplete, mixed settings), one a line; set by the caller */
 };
 
 void job_side_init(struct job_side *s, const char *label);
@@ -157,5 +159,8 @@ cJSON *job_compare_json(const struct job_side *a, const struct job_side *b,
  * "...; with 32 invocations in flight (closed loop) throughput rose 1.3x (p=0.008)". Writes at
  * most len bytes into buf (pure). */
 void job_compare_headline(const struct job_comparison *c, char *buf, size_t len);
+/* The same sentence about B against A with another subject than "batching", e.g. "compared
+ * with A (x.json), B (y.json)" when the two sides are not a direct and a batched run. */
+void job_compare_sentence(const struct job_comparison *c, const char *subject, char *buf, size_t len);
 
 #endif

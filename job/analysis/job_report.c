@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "job_settings.h"
 #include "job_stats.h"
 #include "rb_version.h"
 
@@ -88,6 +89,72 @@ static void run_label(struct job_report_run *r, const cJSON *doc) {
   }
 }
 
+/* The label: the group, and " rK" when the run has repetitions. */
+static void set_label(struct job_report_run *r) {
+  double reps = get(cJSON_GetObjectItemCaseSensitive(r->doc, "scenario"), "repetitions");
+  snprintf(r->label, sizeof r->label, "%s", r->group);
+  if (reps > 1) {
+    size_t n = strlen(r->label);
+    snprintf(r->label + n, sizeof r->label - n, " r%d", r->rep);
+  }
+}
+
+/* group = name suffix, then " @RATE/s" for a sweep step. */
+static void set_group(struct job_report_run *r, const char *name, const char *suffix) {
+  snprintf(r->group, sizeof r->group, "%s%s", name, suffix);
+  if (!isnan(r->sweep_rate)) {
+    size_t n = strlen(r->group);
+    snprintf(r->group + n, sizeof r->group - n, " @%.4g/s", r->sweep_rate);
+  }
+  set_label(r);
+}
+
+void job_report_group_by_side(struct job_report_run *runs, size_t count, const char *const *labels) {
+  for (size_t i = 0; i < count; i++)
+    if (runs[i].side >= 0) set_group(&runs[i], labels[runs[i].side], "");
+}
+
+static const char *run_name(const struct job_report_run *r) {
+  const cJSON *run = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->doc, "scenario"), "run");
+  return cJSON_IsString(run) ? run->valuestring : "run";
+}
+
+void job_report_group_by_settings(struct job_report_run *runs, size_t count, char *notes, size_t len) {
+  size_t *leader = calloc(count + 1, sizeof *leader);
+  if (!leader) return;
+  char what[200];
+  for (size_t i = 0; i < count; i++) { /* the first run of the same name and settings */
+    leader[i] = i;
+    for (size_t j = 0; j < i && leader[i] == i; j++)
+      if (leader[j] == j && !strcmp(run_name(&runs[j]), run_name(&runs[i])) &&
+          job_settings_diff(runs[j].doc, runs[i].doc, false, what, sizeof what) < 0)
+        leader[i] = j;
+  }
+  for (size_t i = 0; i < count; i++) {
+    if (leader[i] != i) continue;
+    char suffix[120] = "";
+    for (size_t j = 0; j < count && !suffix[0]; j++) { /* another group of this name */
+      if (leader[j] != j || j == i || strcmp(run_name(&runs[j]), run_name(&runs[i]))) continue;
+      int f = job_settings_diff(runs[i].doc, runs[j].doc, true, what, sizeof what);
+      if (f < 0) continue; /* steps of one sweep */
+      char v[64];
+      job_settings_value(runs[i].doc, (size_t)f, v, sizeof v);
+      snprintf(suffix, sizeof suffix, " (%s=%s)", job_settings_name((size_t)f), v);
+      size_t n = strlen(notes);
+      if (j > i && n < len)
+        snprintf(notes + n, len - n, "documents of run '%s' were run with different settings (%s): shown as "
+                 "separate groups, not pooled\n", run_name(&runs[i]), what);
+    }
+    set_group(&runs[i], run_name(&runs[i]), suffix);
+  }
+  for (size_t i = 0; i < count; i++) { /* the others take their first run's group */
+    if (leader[i] == i) continue;
+    memcpy(runs[i].group, runs[leader[i]].group, sizeof runs[i].group);
+    set_label(&runs[i]);
+  }
+  free(leader);
+}
+
 bool job_report_is_sweep(const cJSON *doc) {
   const cJSON *kind = cJSON_GetObjectItemCaseSensitive(doc, "kind");
   return cJSON_IsString(kind) && !strcmp(kind->valuestring, "sweep") &&
@@ -146,6 +213,7 @@ enum rb_err job_report_run_init(struct job_report_run *r, const cJSON *doc, char
   const cJSON *raw = cJSON_GetObjectItemCaseSensitive(doc, "raw_results");
   if (!cJSON_IsArray(raw)) return rb_errorf(RB_ERR_INVALID, err, errlen, "not an rbench results document");
   r->doc = doc;
+  r->side = -1;
   run_label(r, doc);
   r->success_rate = get(doc, "success_rate");
   r->achieved_rate = get(doc, "achieved_rate");

@@ -34,6 +34,8 @@ struct job_report_run {
   const cJSON *doc;    /* borrowed: the whole document */
   int rep;             /* scenario.repetition, 1 when absent */
   int batching;        /* scenario.parameters.batching: 1, 0, -1 unknown */
+  int side;            /* the command-line argument (0-based) it came from when the user named
+                          the sides (job_report_group_by_side), -1 when grouped by settings */
   double sweep_rate;   /* sweep.rate of a sweep step, NAN otherwise */
   double *exec_sorted; /* execution times (ms) of measured successful invocations, ascending */
   size_t n;
@@ -50,6 +52,15 @@ struct job_report_run {
 /* Extracts a run from a results document (borrowed; the run keeps pointers into it). */
 enum rb_err job_report_run_init(struct job_report_run *r, const cJSON *doc, char *err, size_t errlen);
 void job_report_run_free(struct job_report_run *r);
+
+/* How runs become groups (docs/runner.md, "rbench report"). The user named the sides: each
+ * argument is one side, labels[runs[i].side] its name (a sweep step's rate added), the first
+ * the baseline. */
+void job_report_group_by_side(struct job_report_run *runs, size_t count, const char *const *labels);
+/* One directory tree: groups by what was run (run name and the settings of job_settings.h),
+ * never by name alone; groups that share a name get the setting that tells them apart, e.g.
+ * "direct (ops=10)", and notes (len bytes) says so. */
+void job_report_group_by_settings(struct job_report_run *runs, size_t count, char *notes, size_t len);
 
 /* True when doc is a sweep summary (kind "sweep" with a steps array). */
 bool job_report_is_sweep(const cJSON *doc);
@@ -84,17 +95,24 @@ void job_report_load_svg(FILE *out, const cJSON *const *sweeps, size_t count);
 
 /* The direct-vs-batched comparison the page opens with. */
 struct job_report_headline {
-  bool have;                /* a direct and a batched group were found */
+  bool have;                /* two groups to compare were found */
   char direct[160], batched[160]; /* their group names */
   struct job_side a, b;     /* a = direct, b = batched */
   struct job_comparison c;
   char sentence[1024];      /* the quotable sentence, or why there is none */
+  char notes[2048];         /* what the page must say about its inputs (documents left out,
+                               groups split by settings), one per line; set by the caller
+                               after job_report_headline_compute */
 };
 
-/* Picks the groups (the first direct and first batched run that are not sweep steps; with
- * only sweep steps, the highest rate both modes ran) and compares them (pure). Free with
- * job_report_headline_free. RB_ERR_NOMEM on allocation failure. */
+/* Picks the groups and compares them (pure): with sides named (runs[].side >= 0) side 1
+ * against side 0 (the baseline); otherwise the first direct against the first batched group
+ * (never a group against itself). Plain runs first; with only sweep steps, the highest rate
+ * both ran. The sentence says "batching ..." when A is direct and B batched, "compared with
+ * A (name), B (name) ..." otherwise. min_change: the practical thresholds (NULL: defaults).
+ * h->notes is left empty for the caller. Free with job_report_headline_free. RB_ERR_NOMEM on allocation failure. */
 enum rb_err job_report_headline_compute(const struct job_report_run *runs, size_t count,
+                                        const struct job_min_change *min_change,
                                         struct job_report_headline *h);
 void job_report_headline_free(struct job_report_headline *h);
 

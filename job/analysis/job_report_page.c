@@ -27,19 +27,22 @@ static const char *str(const cJSON *o, const char *k) {
 
 /* ---- headline ----------------------------------------------------------------------------- */
 
-static const struct job_report_run *first_plain(const struct job_report_run *runs, size_t count, int batching) {
+/* Which side a run is on: its argument when the user named the sides, else its mode. */
+static int side_of(const struct job_report_run *r, bool by_arg) { return by_arg ? r->side : r->batching; }
+
+static const struct job_report_run *first_plain(const struct job_report_run *runs, size_t count, bool by_arg, int side) {
   for (size_t i = 0; i < count; i++)
-    if (runs[i].batching == batching && isnan(runs[i].sweep_rate)) return &runs[i];
+    if (side_of(&runs[i], by_arg) == side && isnan(runs[i].sweep_rate)) return &runs[i];
   return NULL;
 }
 
-/* With only sweep steps: the highest rate at which both modes ran. */
-static void pick_sweep_pair(const struct job_report_run *runs, size_t count, const struct job_report_run **d,
-                            const struct job_report_run **b) {
+/* With only sweep steps: the highest rate at which both sides ran. */
+static void pick_sweep_pair(const struct job_report_run *runs, size_t count, bool by_arg,
+                            const struct job_report_run **d, const struct job_report_run **b) {
   for (size_t i = 0; i < count; i++) {
-    if (runs[i].batching != 0 || isnan(runs[i].sweep_rate)) continue;
+    if (side_of(&runs[i], by_arg) != 0 || isnan(runs[i].sweep_rate)) continue;
     for (size_t k = 0; k < count; k++) {
-      if (runs[k].batching != 1 || runs[k].sweep_rate != runs[i].sweep_rate) continue;
+      if (side_of(&runs[k], by_arg) != 1 || runs[k].sweep_rate != runs[i].sweep_rate) continue;
       if (!*d || runs[i].sweep_rate > (*d)->sweep_rate) {
         *d = &runs[i];
         *b = &runs[k];
@@ -58,7 +61,11 @@ static enum rb_err add_group(struct job_side *s, const struct job_report_run *ru
   return RB_OK;
 }
 
-static void no_pair(struct job_report_headline *h, const struct job_report_run *runs, size_t count) {
+static void no_pair(struct job_report_headline *h, const struct job_report_run *runs, size_t count, bool by_arg) {
+  if (by_arg) {
+    snprintf(h->sentence, sizeof h->sentence, "one side only: name two results (files or directories) to compare");
+    return;
+  }
   size_t modes[3] = {0, 0, 0};
   for (size_t i = 0; i < count; i++) modes[runs[i].batching + 1]++;
   snprintf(h->sentence, sizeof h->sentence,
@@ -67,15 +74,18 @@ static void no_pair(struct job_report_headline *h, const struct job_report_run *
 }
 
 enum rb_err job_report_headline_compute(const struct job_report_run *runs, size_t count,
+                                        const struct job_min_change *min_change,
                                         struct job_report_headline *h) {
   memset(h, 0, sizeof *h);
-  const struct job_report_run *d = first_plain(runs, count, 0), *b = first_plain(runs, count, 1);
+  bool by_arg = false;
+  for (size_t i = 0; i < count; i++) by_arg |= runs[i].side >= 0;
+  const struct job_report_run *d = first_plain(runs, count, by_arg, 0), *b = first_plain(runs, count, by_arg, 1);
   if (!d || !b) {
     d = b = NULL;
-    pick_sweep_pair(runs, count, &d, &b);
+    pick_sweep_pair(runs, count, by_arg, &d, &b);
   }
-  if (!d || !b) {
-    no_pair(h, runs, count);
+  if (!d || !b || !strcmp(d->group, b->group)) { /* never a group against itself */
+    no_pair(h, runs, count, by_arg);
     return RB_OK;
   }
   snprintf(h->direct, sizeof h->direct, "%s", d->group);
@@ -89,8 +99,15 @@ enum rb_err job_report_headline_compute(const struct job_report_run *runs, size_
     job_report_headline_free(h);
     return rc;
   }
+  if (min_change) job_compare_apply_min_change(&h->c, min_change);
   h->have = true;
-  job_compare_headline(&h->c, h->sentence, sizeof h->sentence);
+  if (h->a.batching == 0 && h->b.batching == 1) {
+    job_compare_headline(&h->c, h->sentence, sizeof h->sentence);
+  } else {
+    char subject[400];
+    snprintf(subject, sizeof subject, "compared with A (%s), B (%s)", h->direct, h->batched);
+    job_compare_sentence(&h->c, subject, h->sentence, sizeof h->sentence);
+  }
   return RB_OK;
 }
 
@@ -151,6 +168,23 @@ static void mode_name(FILE *out, const char *group, const char *mode) {
   fprintf(out, "</small>");
 }
 
+/* The caller's notes about the inputs (documents left out or flagged, groups split), one a line. */
+static void input_notes(FILE *out, const char *notes) {
+  if (!notes[0]) return;
+  fprintf(out, "<ul class=\"warn\">\n");
+  for (const char *p = notes; *p;) {
+    const char *nl = strchr(p, '\n');
+    size_t n = nl ? (size_t)(nl - p) : strlen(p);
+    char line[600];
+    snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line ? n : sizeof line - 1), p);
+    fprintf(out, "<li>");
+    text(out, line);
+    fprintf(out, "</li>\n");
+    p += n + (nl ? 1 : 0);
+  }
+  fprintf(out, "</ul>\n");
+}
+
 static void headline_section(FILE *out, const struct job_report_headline *h) {
   fprintf(out, "<p class=\"headline\">");
   if (h->have) {
@@ -162,16 +196,19 @@ static void headline_section(FILE *out, const struct job_report_headline *h) {
   } else {
     text(out, h->sentence);
     fprintf(out, "</p>\n");
+    input_notes(out, h->notes);
     return;
   }
+  input_notes(out, h->notes);
+  bool modes = h->a.batching == 0 && h->b.batching == 1; /* else the sides are A and B */
   static const char *const keys[] = {"execution_p50_ms", "execution_p99_ms", "throughput",
                                      "redis_cpu_us_per_op", "backend_cpu_us_per_op", "redis_reads_per_op",
                                      "redis_commands_per_op", "commands_per_batch"};
-  fprintf(out, "<div class=\"wide\"><table><tr><th>metric</th><th>direct");
-  mode_name(out, h->direct, "direct");
-  fprintf(out, "</th><th>batched");
-  mode_name(out, h->batched, "batched");
-  fprintf(out, "</th><th>batched / direct</th><th class=\"l\">significance (alpha 0.05)</th></tr>\n");
+  fprintf(out, "<div class=\"wide\"><table><tr><th>metric</th><th>%s", modes ? "direct" : "A");
+  mode_name(out, h->direct, modes ? "direct" : "");
+  fprintf(out, "</th><th>%s", modes ? "batched" : "B");
+  mode_name(out, h->batched, modes ? "batched" : "");
+  fprintf(out, "</th><th>%s</th><th class=\"l\">significance (alpha 0.05)</th></tr>\n", modes ? "batched / direct" : "B / A");
   bool starred = false, tilde = false;
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
     const struct job_cmp_row *r = job_compare_row(&h->c, keys[i]);
@@ -591,7 +628,7 @@ static const char style[] =
     "td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}td:first-child,th:first-child,.l{text-align:left}"
     "th{background:#f4f4f4}.kv th{text-align:left;white-space:nowrap}.na{color:#999}"
     ".wide{max-width:100%;overflow-x:auto}figure{margin:1em 0}svg{max-width:100%;height:auto}"
-    ".headline{font-size:1.3em;font-weight:bold;margin:0.6em 0}.note{font-size:0.9em;color:#555}";
+    ".headline{font-size:1.3em;font-weight:bold;margin:0.6em 0}.warn{color:#a40000}.note{font-size:0.9em;color:#555}";
 
 void job_report_html(FILE *out, const struct job_report_run *runs, size_t count,
                      const cJSON *const *sweeps, size_t count_sweeps,

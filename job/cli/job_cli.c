@@ -6,13 +6,16 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "job_exit.h"
 #include "job_results.h"
+#include "job_settings.h"
 #include "rb_json.h"
 
 /* ---- options ------------------------------------------------------------------------ */
@@ -139,5 +142,52 @@ void job_cli_collect_tree(const char *dir, char ***list, size_t *n, int depth) {
   free(ents);
 }
 
-/* Loads one file. A file found by searching a directory that is neither a results document
- * nor a sweep summary is skipped with a note; one named on the command line is an error. */
+
+/* ---- pooling a side ----------------------------------------------------------------- */
+
+void job_cli_note(char *notes, size_t len, const char *fmt, ...) {
+  size_t n = strlen(notes);
+  if (n + 1 >= len) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(notes + n, len - n, fmt, ap);
+  va_end(ap);
+  n = strlen(notes);
+  if (n + 1 < len) snprintf(notes + n, len - n, "\n");
+}
+
+int job_cli_pool(const char *cmd, const char *side, const cJSON *const *docs, char *const *paths, size_t n,
+                 bool sweep_steps, const struct job_cli_pool_opts *o, bool *keep, char *notes, size_t len) {
+  size_t first = n, kept = 0;
+  char why[200], what[200];
+  for (size_t i = 0; i < n; i++) {
+    keep[i] = true;
+    if (job_settings_incomplete(docs[i], why, sizeof why)) {
+      keep[i] = o->include_incomplete;
+      if (keep[i]) job_cli_note(notes, len, "INCOMPLETE document included (--include-incomplete): %s (%s)", paths[i], why);
+      else job_cli_note(notes, len, "left out %s: %s, not a whole run (--include-incomplete to use it)", paths[i], why);
+    }
+    if (!keep[i]) continue;
+    kept++;
+    if (o->by_settings) continue;
+    if (first == n) {
+      first = i;
+      continue;
+    }
+    if (job_settings_diff(docs[first], docs[i], sweep_steps, what, sizeof what) < 0) continue;
+    if (!o->allow_mixed) {
+      fprintf(stderr, "rbench %s: %s: %s and %s were run with different settings: %s; they are not repetitions "
+                      "of one run. Name them as separate sides, or pass --allow-mixed to pool them anyway\n",
+              cmd, side, paths[first], paths[i], what);
+      return JOB_EXIT_CONFIG;
+    }
+    job_cli_note(notes, len, "MIXED settings pooled (--allow-mixed) in %s: %s and %s differ in %s", side, paths[first],
+                 paths[i], what);
+  }
+  if (!kept) {
+    fprintf(stderr, "rbench %s: %s: no complete results document (%zu incomplete); --include-incomplete uses them\n",
+            cmd, side, n);
+    return JOB_EXIT_CONFIG;
+  }
+  return JOB_EXIT_OK;
+}

@@ -508,7 +508,7 @@ static void test_svg_and_html(void **state) {
   free(out);
   f = open_memstream(&out, &len);
   struct job_report_headline h;
-  assert_int_equal(job_report_headline_compute(runs, 2, &h), RB_OK);
+  assert_int_equal(job_report_headline_compute(runs, 2, NULL, &h), RB_OK);
   job_report_html(f, runs, 2, NULL, 0, &h);
   job_report_headline_free(&h);
   fclose(f);
@@ -632,7 +632,7 @@ static void test_report_page_order(void **state) {
     assert_int_equal(job_report_run_init(&runs[i], docs[i], err, sizeof err), RB_OK);
   }
   struct job_report_headline h;
-  assert_int_equal(job_report_headline_compute(runs, 4, &h), RB_OK);
+  assert_int_equal(job_report_headline_compute(runs, 4, NULL, &h), RB_OK);
   assert_true(h.have);
   assert_string_equal(h.direct, "direct");
   assert_string_equal(h.batched, "batched");
@@ -655,12 +655,12 @@ static void test_report_page_order(void **state) {
   job_report_headline_free(&h);
   /* Which side is direct comes from the batching parameter, not the order. */
   struct job_report_run swapped[2] = {runs[1], runs[0]};
-  assert_int_equal(job_report_headline_compute(swapped, 2, &h), RB_OK);
+  assert_int_equal(job_report_headline_compute(swapped, 2, NULL, &h), RB_OK);
   assert_string_equal(h.direct, "direct");
   job_report_headline_free(&h);
   /* Only batched runs: no headline, and it says why. */
   struct job_report_run only[2] = {runs[1], runs[3]};
-  assert_int_equal(job_report_headline_compute(only, 2, &h), RB_OK);
+  assert_int_equal(job_report_headline_compute(only, 2, NULL, &h), RB_OK);
   assert_false(h.have);
   assert_non_null(strstr(h.sentence, "no direct and batched runs to compare (0 direct, 2 batched"));
   job_report_headline_free(&h);
@@ -678,7 +678,7 @@ static char *page_of(cJSON **docs, size_t n, const cJSON *const *sweeps, size_t 
   char err[200];
   for (size_t i = 0; i < n; i++) assert_int_equal(job_report_run_init(&runs[i], docs[i], err, sizeof err), RB_OK);
   struct job_report_headline h;
-  assert_int_equal(job_report_headline_compute(runs, n, &h), RB_OK);
+  assert_int_equal(job_report_headline_compute(runs, n, NULL, &h), RB_OK);
   char *out = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&out, &len);
