@@ -1,8 +1,9 @@
 /* job_report.h: `rbench report`: one self-contained HTML file with inline SVG plots drawn
  * here (no scripts, no external files), or one SVG with --svg.
  *
- * The page answers "what does batching buy?" first: a headline comparing the direct and the
- * batched run (which is which comes from the documents' batching parameter), then the
+ * The page answers "what does batching buy?" first: a headline comparing two sides (the
+ * arguments the user named, else the first direct and first batched group of one directory
+ * tree, grouped by what was run), then the
  * settings that produced it, the latency-vs-load curve of any capacity sweeps, the
  * distributions per mode and the per-repetition table. The plots:
  *
@@ -13,8 +14,9 @@
  *   errors       failed invocations per second
  *   load         p50/p99 against achieved rate, one line per sweep summary (sweep.json)
  *
- * Colour tells groups apart (a run name, and the rate for a sweep step), the marker shape
- * tells the repetitions of a group apart. A run is the raw_results of one results document.
+ * Colour tells groups apart (by mode, stable across reports; a group is a side, or a run name
+ * and settings, and the rate for a sweep step), the marker shape tells the repetitions of a
+ * group apart. A run is the raw_results of one results document.
  * The renderer is pure: it takes runs and writes text to a FILE (a file or a memory stream). */
 #ifndef JOB_REPORT_H
 #define JOB_REPORT_H
@@ -30,7 +32,8 @@
 /* One run's samples, extracted from a results document. */
 struct job_report_run {
   char label[160];     /* group and repetition, e.g. "batched r3" or "batched @200/s r3" */
-  char group[160];     /* run name (and sweep rate): repetitions of a group share a colour */
+  char group[160];     /* the side's name, or run name (and the setting that tells it apart),
+                          and the sweep rate: repetitions of a group share a colour */
   const cJSON *doc;    /* borrowed: the whole document */
   int rep;             /* scenario.repetition, 1 when absent */
   int batching;        /* scenario.parameters.batching: 1, 0, -1 unknown */
