@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "job_compare.h"
 #include "job_exit.h"
 #include "job_results.h"
 #include "job_settings.h"
@@ -190,4 +191,18 @@ int job_cli_pool(const char *cmd, const char *side, const cJSON *const *docs, ch
     return JOB_EXIT_CONFIG;
   }
   return JOB_EXIT_OK;
+}
+
+bool job_cli_analysis_option(const char *cmd, int ch, const char *arg, struct job_cli_pool_opts *pool,
+                             struct job_min_change *minc, int *rc) {
+  char err[600];
+  *rc = JOB_EXIT_OK;
+  if (ch == 'M') pool->allow_mixed = true;
+  else if (ch == 'I') pool->include_incomplete = true;
+  else if (ch != 'm') return false;
+  else if (job_min_change_parse(minc, arg, err, sizeof err) != RB_OK) {
+    fprintf(stderr, "rbench %s: %s\n", cmd, err);
+    *rc = JOB_EXIT_CONFIG;
+  }
+  return true;
 }

@@ -47,6 +47,17 @@ struct job_cli_pool_opts {
 int job_cli_pool(const char *cmd, const char *side, const cJSON *const *docs, char *const *paths, size_t n,
                  bool sweep_steps, const struct job_cli_pool_opts *o, bool *keep, char *notes, size_t len);
 
+/* The options compare and report share: --min-change, --allow-mixed, --include-incomplete
+ * (getopt_long entries 'm', 'M', 'I'). */
+#define JOB_CLI_ANALYSIS_OPTIONS                                                                   \
+  {"min-change", required_argument, NULL, 'm'}, {"allow-mixed", no_argument, NULL, 'M'},           \
+      {"include-incomplete", no_argument, NULL, 'I'}
+struct job_min_change;
+/* Handles ch when it is one of those: true, with *rc JOB_EXIT_CONFIG (said on stderr as
+ * "rbench CMD: ...") when its value is bad, else JOB_EXIT_OK. False for another option. */
+bool job_cli_analysis_option(const char *cmd, int ch, const char *arg, struct job_cli_pool_opts *pool,
+                             struct job_min_change *minc, int *rc);
+
 /* Appends one line to notes (len bytes), printf-style. */
 void job_cli_note(char *notes, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

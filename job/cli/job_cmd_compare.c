@@ -86,13 +86,11 @@ static void usage_compare(FILE *out) {
 int job_cmd_compare(int argc, char **argv) {
   static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"alpha", required_argument, NULL, 'a'},
                                        {"seed", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
-                                       {"min-change", required_argument, NULL, 'm'},
-                                       {"allow-mixed", no_argument, NULL, 'M'},
-                                       {"include-incomplete", no_argument, NULL, 'I'}, {NULL, 0, NULL, 0}};
+                                       JOB_CLI_ANALYSIS_OPTIONS, {NULL, 0, NULL, 0}};
   struct job_cli_pool_opts pool = {false, false, false};
   struct job_min_change minc;
   job_min_change_init(&minc);
-  char merr[600];
+  int orc = JOB_EXIT_OK;
   bool json = false;
   double alpha = 0.05;
   long long seed = 1;
@@ -106,15 +104,8 @@ int job_cmd_compare(int argc, char **argv) {
       return 0;
     } else if (ch == 'j') {
       json = true;
-    } else if (ch == 'M') {
-      pool.allow_mixed = true;
-    } else if (ch == 'I') {
-      pool.include_incomplete = true;
-    } else if (ch == 'm') {
-      if (job_min_change_parse(&minc, optarg, merr, sizeof merr) != RB_OK) {
-        fprintf(stderr, "rbench compare: %s\n", merr);
-        return JOB_EXIT_CONFIG;
-      }
+    } else if (job_cli_analysis_option("compare", ch, optarg, &pool, &minc, &orc)) {
+      if (orc) return orc;
     } else if (ch == 'a') {
       alpha = strtod(optarg, &end);
       if (!*optarg || *end || !(alpha > 0 && alpha < 1)) {

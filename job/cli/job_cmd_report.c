@@ -202,13 +202,11 @@ static int write_report(const char *out_path, int plot, const struct report_docs
 
 int job_cmd_report(int argc, char **argv) {
   static const struct option opts[] = {{"output", required_argument, NULL, 'o'}, {"svg", required_argument, NULL, 's'},
-                                       {"help", no_argument, NULL, 'h'}, {"min-change", required_argument, NULL, 'm'},
-                                       {"allow-mixed", no_argument, NULL, 'M'},
-                                       {"include-incomplete", no_argument, NULL, 'I'}, {NULL, 0, NULL, 0}};
+                                       {"help", no_argument, NULL, 'h'}, JOB_CLI_ANALYSIS_OPTIONS, {NULL, 0, NULL, 0}};
   struct job_cli_pool_opts pool = {false, false, false};
   struct job_min_change minc;
   job_min_change_init(&minc);
-  char merr[600];
+  int orc = JOB_EXIT_OK;
   const char *out = NULL;
   int plot = -1, ch;
   optind = 1;
@@ -219,15 +217,8 @@ int job_cmd_report(int argc, char **argv) {
       return 0;
     } else if (ch == 'o') {
       out = optarg;
-    } else if (ch == 'M') {
-      pool.allow_mixed = true;
-    } else if (ch == 'I') {
-      pool.include_incomplete = true;
-    } else if (ch == 'm') {
-      if (job_min_change_parse(&minc, optarg, merr, sizeof merr) != RB_OK) {
-        fprintf(stderr, "rbench report: %s\n", merr);
-        return JOB_EXIT_CONFIG;
-      }
+    } else if (job_cli_analysis_option("report", ch, optarg, &pool, &minc, &orc)) {
+      if (orc) return orc;
     } else if (ch == 's') {
       if ((plot = job_plot_parse(optarg)) < 0) {
         fprintf(stderr, "rbench report: --svg expects percentiles, latency, throughput or errors, got '%s'\n", optarg);

@@ -773,6 +773,12 @@ static void test_detectable_but_negligible(void **state) {
   assert_non_null(strstr(err, "'latency' is not a tested metric (one of execution_p50_ms,"));
   assert_int_equal(job_min_change_parse(&m, "5x", err, sizeof err), RB_ERR_INVALID);
   assert_non_null(strstr(err, "got '5x'"));
+  /* the commands refuse a bad --min-change before reading anything */
+  char cmd_c[] = "compare", cmd_r[] = "report", opt[] = "--min-change", bad[] = "latency=5", x[] = "x.json", y[] = "y.json";
+  char *cargv[] = {cmd_c, opt, bad, x, y, NULL};
+  assert_int_equal(job_cmd_compare(5, cargv), 2);
+  char *rargv[] = {cmd_r, opt, bad, x, NULL};
+  assert_int_equal(job_cmd_report(4, rargv), 2);
   job_side_free(&a);
   job_side_free(&b);
   /* The report says it in the headline's table. */
