@@ -12,15 +12,6 @@ void job_side_init(struct job_side *s, const char *label) {
   s->batching = -1;
 }
 
-/* "mode": "closed" with scenario.parameters.concurrency N -> N; anything else is open (0). */
-static long long doc_concurrency(const cJSON *doc) {
-  const cJSON *mode = cJSON_GetObjectItemCaseSensitive(doc, "mode");
-  if (!cJSON_IsString(mode) || strcmp(mode->valuestring, "closed")) return 0;
-  const cJSON *sc = cJSON_GetObjectItemCaseSensitive(doc, "scenario");
-  const cJSON *n = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sc, "parameters"), "concurrency");
-  return cJSON_IsNumber(n) && n->valuedouble >= 1 ? (long long)n->valuedouble : -1;
-}
-
 void job_side_free(struct job_side *s) {
   free(s->exec);
   free(s->medians);
@@ -30,6 +21,12 @@ void job_side_free(struct job_side *s) {
     s->per_doc[m].v = NULL;
     s->per_doc[m].n = 0;
   }
+}
+
+/* A closed loop with its concurrency N -> N; an open loop (or an older document) -> 0. */
+static long long doc_concurrency(const struct job_doc *d) {
+  if (!d->closed) return 0;
+  return job_doc_param_present(d, "concurrency") && d->params.concurrency >= 1 ? d->params.concurrency : -1;
 }
 
 static bool push(struct job_side *s, double v) {
@@ -44,82 +41,75 @@ static bool push(struct job_side *s, double v) {
   return true;
 }
 
-static const cJSON *item(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
-
-static double get(const cJSON *o, const char *a, const char *b) {
-  const cJSON *v = item(o, a);
-  if (b) v = item(v, b);
-  return cJSON_IsNumber(v) ? v->valuedouble : (double)NAN;
-}
-
-static void add_p50(const cJSON *server, const char *name, double *sum, size_t *n) {
-  const cJSON *m = item(server, name);
-  double count = get(m, "count", NULL), p50 = get(m, "p50", NULL);
-  if (count > 0 && !isnan(p50)) {
-    *sum += p50;
+static void add_p50(const struct job_doc_summary *m, double *sum, size_t *n) {
+  if (m->count > 0 && !isnan(m->p50)) {
+    *sum += m->p50;
     (*n)++;
   }
 }
 
 /* scenario.parameters.batching: 1, 0, or -1 when the document does not say. */
-static int doc_batching(const cJSON *doc) {
-  const cJSON *b = item(item(item(doc, "scenario"), "parameters"), "batching");
-  return cJSON_IsBool(b) ? cJSON_IsTrue(b) : -1;
+static int doc_batching(const struct job_doc *d) {
+  return job_doc_param_present(d, "batching") ? d->params.batching : -1;
 }
 
-struct metric_src {
-  const char *section, *field, *sub; /* doc[section][field][sub]; NULL section: top level */
-};
+/* The figure behind m, its section (NULL: top level) and its name for messages. */
+static const struct job_doc_figure *metric_figure(const struct job_doc *d, enum job_doc_metric m,
+                                                  const struct job_doc_backend **sec, const char **name) {
+  *sec = NULL;
+  switch (m) {
+    case JOB_DM_THROUGHPUT: *name = "throughput"; return &d->throughput_fig;
+    case JOB_DM_REDIS_CPU: *sec = &d->redis; *name = "redis.cpu_us_per_op"; return &d->redis.cpu_us_per_op;
+    case JOB_DM_REDIS_COMMANDS: *sec = &d->redis; *name = "redis.commands_per_op"; return &d->redis.commands_per_op;
+    case JOB_DM_REDIS_READS: *sec = &d->redis; *name = "redis.reads_per_op"; return &d->redis.reads_per_op;
+    case JOB_DM_REDIS_BYTES: *sec = &d->redis; *name = "redis.bytes_per_op"; return &d->redis.bytes_per_op;
+    case JOB_DM_AGENT_CPU: *sec = &d->agent; *name = "agent.cpu_us_per_op"; return &d->agent.cpu_us_per_op;
+    case JOB_DM_PER_BATCH: *sec = &d->agent; *name = "agent.commands_per_batch.mean"; return &d->agent.per_batch_mean;
+    case JOB_DM_BACKEND_CPU: break;
+    case JOB_DM_COUNT: break;
+  }
+  *name = "backend_cpu_us_per_op";
+  return &d->backend_cpu_us_per_op;
+}
 
-static const struct metric_src metric_srcs[JOB_DM_COUNT] = {
-    [JOB_DM_THROUGHPUT] = {NULL, "throughput", NULL},
-    [JOB_DM_REDIS_CPU] = {"redis", "cpu_us_per_op", NULL},
-    [JOB_DM_REDIS_COMMANDS] = {"redis", "commands_per_op", NULL},
-    [JOB_DM_REDIS_READS] = {"redis", "reads_per_op", NULL},
-    [JOB_DM_REDIS_BYTES] = {"redis", "bytes_per_op", NULL},
-    [JOB_DM_AGENT_CPU] = {"agent", "cpu_us_per_op", NULL},
-    [JOB_DM_BACKEND_CPU] = {NULL, "backend_cpu_us_per_op", NULL},
-    [JOB_DM_PER_BATCH] = {"agent", "commands_per_batch", "mean"},
-};
-
-/* True (with the reason) when doc has no usable `section`: absent, or sampled as unavailable. */
-static bool section_missing(const cJSON *doc, const char *section, char *why, size_t len) {
-  const cJSON *s = item(doc, section);
-  if (!cJSON_IsObject(s)) {
-    if (!strcmp(section, "agent") && doc_batching(doc) == 0) snprintf(why, len, "direct run: no agent");
+/* True (with the reason) when the document has no usable section: absent, or unavailable. */
+static bool section_missing(const struct job_doc *d, const struct job_doc_backend *b, char *why, size_t len) {
+  const char *section = b == &d->agent ? "agent" : "redis";
+  if (!b->present) {
+    if (b == &d->agent && doc_batching(d) == 0) snprintf(why, len, "direct run: no agent");
     else snprintf(why, len, "no %s section in the document", section);
     return true;
   }
-  const cJSON *u = item(s, "unavailable");
-  if (cJSON_IsString(u)) {
-    snprintf(why, len, "%s unavailable: %s", section, u->valuestring);
+  if (b->unavailable) {
+    snprintf(why, len, "%s unavailable: %s", section, b->unavailable);
     return true;
   }
   return false;
 }
 
-double job_doc_metric_value(const cJSON *doc, enum job_doc_metric m, char *why, size_t whylen) {
-  const struct metric_src *src = &metric_srcs[m];
+double job_doc_metric(const struct job_doc *d, enum job_doc_metric m, char *why, size_t whylen) {
+  const struct job_doc_backend *sec;
+  const char *name;
+  const struct job_doc_figure *f = metric_figure(d, m, &sec, &name);
   why[0] = '\0';
-  const cJSON *o = doc;
-  if (src->section) {
-    if (section_missing(doc, src->section, why, whylen)) return (double)NAN;
-    o = item(doc, src->section);
-  }
-  const cJSON *v = item(o, src->field);
-  if (src->sub) v = item(v, src->sub);
-  if (cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble >= 0) return v->valuedouble;
+  if (sec && section_missing(d, sec, why, whylen)) return (double)NAN;
+  if (f->has == JOB_DOC_SET) return f->v;
   /* backend_cpu_us_per_op is null because a part is missing: name that part. */
-  if (m == JOB_DM_BACKEND_CPU && (section_missing(doc, "redis", why, whylen) ||
-                                  (doc_batching(doc) != 0 && section_missing(doc, "agent", why, whylen))))
+  if (m == JOB_DM_BACKEND_CPU && (section_missing(d, &d->redis, why, whylen) ||
+                                  (doc_batching(d) != 0 && section_missing(d, &d->agent, why, whylen))))
     return (double)NAN;
-  const cJSON *note = src->section ? item(item(doc, src->section), "note") : NULL;
-  snprintf(why, whylen, "%s%s%s%s%s is %s%s%s%s", src->section ? src->section : "", src->section ? "." : "",
-           src->field, src->sub ? "." : "", src->sub ? src->sub : "",
-           !v ? "missing" : cJSON_IsNull(v) ? "null" : cJSON_IsNumber(v) ? "negative" : "not a number",
-           cJSON_IsString(note) ? " (" : "", cJSON_IsString(note) ? note->valuestring : "",
-           cJSON_IsString(note) ? ")" : "");
+  const char *note = sec ? sec->note : NULL;
+  snprintf(why, whylen, "%s is %s%s%s%s", name, f->has == JOB_DOC_ABSENT ? "missing" : "null", note ? " (" : "",
+           note ? note : "", note ? ")" : "");
   return (double)NAN;
+}
+
+double job_doc_metric_value(const cJSON *doc, enum job_doc_metric m, char *why, size_t whylen) {
+  struct job_doc d;
+  if (job_doc_read(doc, NULL, &d, why, whylen) != RB_OK) return (double)NAN;
+  double v = job_doc_metric(&d, m, why, whylen);
+  job_doc_free(&d);
+  return v;
 }
 
 static bool series_add(struct job_doc_series *s, double v, const char *why) {
@@ -134,30 +124,28 @@ static bool series_add(struct job_doc_series *s, double v, const char *why) {
   return true;
 }
 
-static bool add_doc_metrics(struct job_side *s, const cJSON *doc) {
+static bool add_doc_metrics(struct job_side *s, const struct job_doc *d) {
   char why[sizeof s->per_doc[0].why];
   for (int m = 0; m < JOB_DM_COUNT; m++) {
-    double v = job_doc_metric_value(doc, (enum job_doc_metric)m, why, sizeof why);
+    double v = job_doc_metric(d, (enum job_doc_metric)m, why, sizeof why);
     if (!series_add(&s->per_doc[m], v, why)) return false;
   }
-  int b = doc_batching(doc);
+  int b = doc_batching(d);
   s->batching = s->docs == 0 ? b : (s->batching == b ? b : -1);
-  long long n = doc_concurrency(doc);
+  long long n = doc_concurrency(d);
   s->concurrency = s->docs == 0 ? n : (s->concurrency == n ? n : -1);
   return true;
 }
 
-enum rb_err job_side_add(struct job_side *s, const cJSON *doc, char *err, size_t errlen) {
-  const cJSON *raw = item(doc, "raw_results");
-  if (isnan(get(doc, "schema_version", NULL)) || !cJSON_IsArray(raw))
-    return rb_errorf(RB_ERR_INVALID, err, errlen, "not an rbench results document (no schema_version or raw_results)");
+enum rb_err job_side_add_doc(struct job_side *s, const struct job_doc *d, char *err, size_t errlen) {
+  if (!d->has_raw)
+    return rb_errorf(RB_ERR_INVALID, err, errlen, "%s%sa summary without raw_results: compare needs the full results "
+                     "file", d->path ? d->path : "", d->path ? ": " : "");
   size_t first = s->n;
-  const cJSON *r;
-  cJSON_ArrayForEach(r, raw) {
-    if (cJSON_IsTrue(item(r, "warmup"))) continue;
-    if (!cJSON_IsTrue(item(r, "success"))) continue;
-    double v = get(r, "execution_time_ms", NULL);
-    if (!isnan(v) && !push(s, v)) return rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
+  for (size_t i = 0; i < d->nraw; i++) {
+    const struct job_doc_record *r = &d->raw[i];
+    if (r->warmup || !r->success || isnan(r->execution_ms)) continue;
+    if (!push(s, r->execution_ms)) return rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
   }
   double *m = realloc(s->medians, (s->docs + 1) * sizeof *m);
   if (!m) return rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
@@ -169,19 +157,27 @@ enum rb_err job_side_add(struct job_side *s, const cJSON *doc, char *err, size_t
   job_sort_doubles(tmp, cnt);
   s->medians[s->docs] = cnt ? job_quantile_sorted(tmp, cnt, 50) : (double)NAN;
   free(tmp);
-  if (!add_doc_metrics(s, doc)) return rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
+  if (!add_doc_metrics(s, d)) return rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
   s->docs++;
-  s->measured += get(doc, "invocations", "measured");
-  s->succeeded += get(doc, "invocations", "succeeded");
-  s->cold_starts += get(doc, "cold_starts", NULL);
-  s->achieved_rate_sum += get(doc, "achieved_rate", NULL);
-  s->requested_rate_sum += get(doc, "requested_rate", NULL);
-  s->throughput_sum += get(doc, "throughput", NULL);
-  const cJSON *srv = item(doc, "server");
-  add_p50(srv, "duration_ms", &s->srv_duration_sum, &s->srv_duration_n);
-  add_p50(srv, "wait_time_ms", &s->srv_wait_sum, &s->srv_wait_n);
-  add_p50(srv, "init_time_ms", &s->srv_init_sum, &s->srv_init_n);
+  s->measured += d->measured;
+  s->succeeded += d->succeeded;
+  s->cold_starts += d->cold_starts;
+  s->achieved_rate_sum += d->achieved_rate;
+  s->requested_rate_sum += d->requested_rate;
+  s->throughput_sum += d->throughput;
+  add_p50(&d->srv_duration, &s->srv_duration_sum, &s->srv_duration_n);
+  add_p50(&d->srv_wait, &s->srv_wait_sum, &s->srv_wait_n);
+  add_p50(&d->srv_init, &s->srv_init_sum, &s->srv_init_n);
   return RB_OK;
+}
+
+enum rb_err job_side_add(struct job_side *s, const cJSON *doc, char *err, size_t errlen) {
+  struct job_doc d;
+  enum rb_err rc = job_doc_read(doc, NULL, &d, err, errlen);
+  if (rc != RB_OK) return rc;
+  rc = job_side_add_doc(s, &d, err, errlen);
+  job_doc_free(&d);
+  return rc;
 }
 
 static double ratio(double x, double n) { return n > 0 ? x / n : (double)NAN; }

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "job_doc.h"
 #include "job_stats.h"
 #include "rb_error.h"
 
@@ -63,10 +64,15 @@ struct job_side {
 
 void job_side_init(struct job_side *s, const char *label);
 void job_side_free(struct job_side *s);
-/* Adds a results document (borrowed). RB_ERR_INVALID when it is not an rbench document. */
+/* Adds a results document read by job_doc_read (its raw_results are copied). RB_ERR_INVALID
+ * when it is summary only (no raw_results). */
+enum rb_err job_side_add_doc(struct job_side *s, const struct job_doc *d, char *err, size_t errlen);
+/* The same from the JSON tree (read and validated through job_doc_read). */
 enum rb_err job_side_add(struct job_side *s, const cJSON *doc, char *err, size_t errlen);
 
-/* Value of one per-document figure of doc, or NAN with the reason in why (pure). */
+/* Value of one per-document figure of d, or NAN with the reason in why (pure). */
+double job_doc_metric(const struct job_doc *d, enum job_doc_metric m, char *why, size_t whylen);
+/* The same from the JSON tree (NAN with the validation error when it is not a valid document). */
 double job_doc_metric_value(const cJSON *doc, enum job_doc_metric m, char *why, size_t whylen);
 
 #define JOB_CMP_ROWS 24

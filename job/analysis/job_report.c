@@ -69,15 +69,12 @@ static double get(const cJSON *o, const char *k) {
   return cJSON_IsNumber(v) ? v->valuedouble : (double)NAN;
 }
 
-static void run_label(struct job_report_run *r, const cJSON *doc) {
-  const cJSON *sc = cJSON_GetObjectItemCaseSensitive(doc, "scenario");
-  const cJSON *run = cJSON_GetObjectItemCaseSensitive(sc, "run");
-  const cJSON *b = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sc, "parameters"), "batching");
-  double rep = get(sc, "repetition"), reps = get(sc, "repetitions");
+static void run_label(struct job_report_run *r, const struct job_doc *d) {
+  double rep = d->repetition, reps = d->repetitions;
   r->rep = rep >= 1 && rep < 1e6 ? (int)rep : 1;
-  r->batching = cJSON_IsBool(b) ? cJSON_IsTrue(b) : -1;
-  r->sweep_rate = get(cJSON_GetObjectItemCaseSensitive(doc, "sweep"), "rate");
-  snprintf(r->group, sizeof r->group, "%s", cJSON_IsString(run) ? run->valuestring : "run");
+  r->batching = job_doc_param_present(d, "batching") ? d->params.batching : -1;
+  r->sweep_rate = d->sweep_rate;
+  snprintf(r->group, sizeof r->group, "%s", d->run_name ? d->run_name : "run");
   if (!isnan(r->sweep_rate)) {
     size_t n = strlen(r->group);
     snprintf(r->group + n, sizeof r->group - n, " @%.4g/s", r->sweep_rate);
@@ -91,7 +88,7 @@ static void run_label(struct job_report_run *r, const cJSON *doc) {
 
 /* The label: the group, and " rK" when the run has repetitions. */
 static void set_label(struct job_report_run *r) {
-  double reps = get(cJSON_GetObjectItemCaseSensitive(r->doc, "scenario"), "repetitions");
+  double reps = r->doc.repetitions;
   snprintf(r->label, sizeof r->label, "%s", r->group);
   if (reps > 1) {
     size_t n = strlen(r->label);
@@ -114,10 +111,7 @@ void job_report_group_by_side(struct job_report_run *runs, size_t count, const c
     if (runs[i].side >= 0) set_group(&runs[i], labels[runs[i].side], "");
 }
 
-static const char *run_name(const struct job_report_run *r) {
-  const cJSON *run = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->doc, "scenario"), "run");
-  return cJSON_IsString(run) ? run->valuestring : "run";
-}
+static const char *run_name(const struct job_report_run *r) { return r->doc.run_name ? r->doc.run_name : "run"; }
 
 void job_report_group_by_settings(struct job_report_run *runs, size_t count, char *notes, size_t len) {
   size_t *leader = calloc(count + 1, sizeof *leader);
@@ -127,7 +121,7 @@ void job_report_group_by_settings(struct job_report_run *runs, size_t count, cha
     leader[i] = i;
     for (size_t j = 0; j < i && leader[i] == i; j++)
       if (leader[j] == j && !strcmp(run_name(&runs[j]), run_name(&runs[i])) &&
-          job_settings_diff(runs[j].doc, runs[i].doc, false, what, sizeof what) < 0)
+          !job_settings_diff(&runs[j].doc, &runs[i].doc, false, what, sizeof what))
         leader[i] = j;
   }
   for (size_t i = 0; i < count; i++) {
@@ -135,11 +129,10 @@ void job_report_group_by_settings(struct job_report_run *runs, size_t count, cha
     char suffix[120] = "";
     for (size_t j = 0; j < count && !suffix[0]; j++) { /* another group of this name */
       if (leader[j] != j || j == i || strcmp(run_name(&runs[j]), run_name(&runs[i]))) continue;
-      int f = job_settings_diff(runs[i].doc, runs[j].doc, true, what, sizeof what);
-      if (f < 0) continue; /* steps of one sweep */
-      char v[64];
-      job_settings_value(runs[i].doc, (size_t)f, v, sizeof v);
-      snprintf(suffix, sizeof suffix, " (%s=%s)", job_settings_name((size_t)f), v);
+      if (!job_settings_diff(&runs[i].doc, &runs[j].doc, true, what, sizeof what)) continue; /* one sweep */
+      char v[100];
+      job_settings_label(what, v, sizeof v);
+      snprintf(suffix, sizeof suffix, " (%s)", v);
       size_t n = strlen(notes);
       if (j > i && n < len)
         snprintf(notes + n, len - n, "documents of run '%s' were run with different settings (%s): shown as "
@@ -208,24 +201,28 @@ static void last_second_rate(struct job_report_run *r, double last_end_ms) {
   }
 }
 
-enum rb_err job_report_run_init(struct job_report_run *r, const cJSON *doc, char *err, size_t errlen) {
+enum rb_err job_report_run_init_path(struct job_report_run *r, const cJSON *doc, const char *path, char *err,
+                                     size_t errlen) {
   memset(r, 0, sizeof *r);
-  const cJSON *raw = cJSON_GetObjectItemCaseSensitive(doc, "raw_results");
-  if (!cJSON_IsArray(raw)) return rb_errorf(RB_ERR_INVALID, err, errlen, "not an rbench results document");
-  r->doc = doc;
+  enum rb_err rc = job_doc_read(doc, path, &r->doc, err, errlen);
+  if (rc != RB_OK) return rc;
+  const struct job_doc *d = &r->doc;
+  if (!d->has_raw) {
+    job_doc_free(&r->doc);
+    return rb_errorf(RB_ERR_INVALID, err, errlen, "%s%sa summary without raw_results: the report needs the full "
+                     "results file", path ? path : "", path ? ": " : "");
+  }
+  run_label(r, d);
   r->side = -1;
-  run_label(r, doc);
-  r->success_rate = get(doc, "success_rate");
-  r->achieved_rate = get(doc, "achieved_rate");
-  r->requested_rate = get(doc, "requested_rate");
-  r->summary = cJSON_GetObjectItemCaseSensitive(doc, "execution_time_ms");
-  size_t total = (size_t)cJSON_GetArraySize(raw);
+  r->success_rate = d->success_rate;
+  r->achieved_rate = d->achieved_rate;
+  r->requested_rate = d->requested_rate;
+  size_t total = d->nraw;
   r->exec_sorted = malloc((total + 1) * sizeof(double));
   double *sec = malloc((total + 1) * sizeof(double));
-  const cJSON *x;
   size_t maxsec = 0;
-  cJSON_ArrayForEach(x, raw) {
-    size_t s = clamp_sec(fmax(get(x, "end_ms"), get(x, "intended_ms")));
+  for (size_t i = 0; i < total; i++) {
+    size_t s = clamp_sec(fmax(d->raw[i].end_ms, d->raw[i].intended_ms));
     if (s + 1 > maxsec) maxsec = s + 1;
   }
   r->seconds = maxsec;
@@ -239,14 +236,13 @@ enum rb_err job_report_run_init(struct job_report_run *r, const cJSON *doc, char
     return rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
   }
   double last_end = 0;
-  cJSON_ArrayForEach(x, raw) {
-    bool ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "success"));
-    bool warm = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "warmup"));
-    (ok ? r->sec_ok : r->sec_err)[clamp_sec(get(x, "end_ms"))] += 1;
-    if (get(x, "end_ms") > last_end) last_end = get(x, "end_ms");
-    if (ok && !warm) {
-      sec[r->n] = (double)clamp_sec(get(x, "intended_ms"));
-      r->exec_sorted[r->n++] = get(x, "execution_time_ms");
+  for (size_t i = 0; i < total; i++) {
+    const struct job_doc_record *x = &d->raw[i];
+    (x->success ? r->sec_ok : r->sec_err)[clamp_sec(x->end_ms)] += 1;
+    if (x->end_ms > last_end) last_end = x->end_ms;
+    if (x->success && !x->warmup) {
+      sec[r->n] = (double)clamp_sec(x->intended_ms);
+      r->exec_sorted[r->n++] = x->execution_ms;
     }
   }
   last_second_rate(r, last_end);
@@ -256,7 +252,12 @@ enum rb_err job_report_run_init(struct job_report_run *r, const cJSON *doc, char
   return RB_OK;
 }
 
+enum rb_err job_report_run_init(struct job_report_run *r, const cJSON *doc, char *err, size_t errlen) {
+  return job_report_run_init_path(r, doc, NULL, err, errlen);
+}
+
 void job_report_run_free(struct job_report_run *r) {
+  job_doc_free(&r->doc);
   free(r->exec_sorted);
   free(r->sec_p50);
   free(r->sec_p99);

@@ -34,7 +34,7 @@ struct job_report_run {
   char label[160];     /* group and repetition, e.g. "batched r3" or "batched @200/s r3" */
   char group[160];     /* the side's name, or run name (and the setting that tells it apart),
                           and the sweep rate: repetitions of a group share a colour */
-  const cJSON *doc;    /* borrowed: the whole document */
+  struct job_doc doc;  /* the document as read (borrows the JSON tree given to init) */
   int rep;             /* scenario.repetition, 1 when absent */
   int batching;        /* scenario.parameters.batching: 1, 0, -1 unknown */
   int side;            /* the command-line argument (0-based) it came from when the user named
@@ -48,12 +48,14 @@ struct job_report_run {
   size_t seconds;
   size_t rate_seconds;       /* seconds of sec_ok/sec_err to plot: a last second covered for
                                 less than a quarter is left out (too short to be a rate) */
-  cJSON *summary;            /* borrowed from the document: execution_time_ms etc. */
   double success_rate, achieved_rate, requested_rate;
 };
 
-/* Extracts a run from a results document (borrowed; the run keeps pointers into it). */
+/* Extracts a run from a results document (borrowed; the run keeps pointers into it), read and
+ * validated through job_doc_read (path names it in errors; may be NULL). */
 enum rb_err job_report_run_init(struct job_report_run *r, const cJSON *doc, char *err, size_t errlen);
+enum rb_err job_report_run_init_path(struct job_report_run *r, const cJSON *doc, const char *path, char *err,
+                                     size_t errlen);
 void job_report_run_free(struct job_report_run *r);
 
 /* How runs become groups (docs/runner.md, "rbench report"). The user named the sides: each

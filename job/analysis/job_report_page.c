@@ -8,6 +8,7 @@
 
 #include "job_report.h"
 #include "job_stats.h"
+#include "job_compare_sweep.h"
 #include "job_sweep.h"
 #include "rb_version.h"
 
@@ -55,7 +56,7 @@ static enum rb_err add_group(struct job_side *s, const struct job_report_run *ru
   char err[200];
   for (size_t i = 0; i < count; i++) {
     if (strcmp(runs[i].group, group)) continue;
-    enum rb_err rc = job_side_add(s, runs[i].doc, err, sizeof err);
+    enum rb_err rc = job_side_add_doc(s, &runs[i].doc, err, sizeof err);
     if (rc != RB_OK) return rc;
   }
   return RB_OK;
@@ -260,39 +261,43 @@ static const char *unset_meaning(const char *k) {
   return NULL;
 }
 
-static void param_cell(FILE *out, const cJSON *params, const char *k) {
-  const cJSON *v = item(params, k);
-  if (cJSON_IsNumber(v) && v->valuedouble == 0 && unset_meaning(k)) fprintf(out, "<td class=\"na\">%s</td>", unset_meaning(k));
-  else if (cJSON_IsNumber(v)) fprintf(out, "<td>%.6g</td>", v->valuedouble);
-  else if (cJSON_IsBool(v)) fprintf(out, "<td>%s</td>", cJSON_IsTrue(v) ? "yes" : "no");
-  else if (cJSON_IsString(v)) {
+static void param_cell(FILE *out, const struct job_doc *d, const char *k) {
+  const struct job_param_field *f = job_params_field(k);
+  const char *base = f ? (const char *)&d->params + f->offset : NULL;
+  bool number = f && (f->type == JOB_P_DOUBLE || f->type == JOB_P_INT);
+  double v = !number ? (double)NAN
+             : f->type == JOB_P_DOUBLE ? *(const double *)(const void *)base
+                                       : (double)*(const long long *)(const void *)base;
+  if (!f || !job_doc_param_present(d, k)) fprintf(out, "<td class=\"na\">&mdash;</td>");
+  else if (number && v == 0 && unset_meaning(k)) fprintf(out, "<td class=\"na\">%s</td>", unset_meaning(k));
+  else if (number) fprintf(out, "<td>%.6g</td>", v);
+  else if (f->type == JOB_P_BOOL) fprintf(out, "<td>%s</td>", *(const bool *)(const void *)base ? "yes" : "no");
+  else {
     fprintf(out, "<td>");
-    text(out, v->valuestring);
+    text(out, base);
     fprintf(out, "</td>");
-  } else fprintf(out, "<td class=\"na\">&mdash;</td>");
+  }
 }
 
 /* Invocations as run: "600: 200 warm-up + 400 measured" from the document's counts, so the
  * settings agree with the tables, which count measured invocations only. */
-static void invocations_cell(FILE *out, const cJSON *doc, const cJSON *params) {
-  const cJSON *inv = item(doc, "invocations");
-  double planned = num(inv, "planned"), warm = num(inv, "warmup"), measured = num(inv, "measured");
-  if (isnan(planned)) planned = num(params, "planned_invocations");
-  if (isnan(planned) || isnan(warm) || isnan(measured)) {
-    param_cell(out, params, "invocations");
+static void invocations_cell(FILE *out, const struct job_doc *d) {
+  double planned = isnan(d->planned) ? d->planned_invocations : d->planned;
+  if (!d->has_invocations || isnan(planned) || isnan(d->warmup_count) || isnan(d->measured)) {
+    param_cell(out, d, "invocations");
     return;
   }
-  fprintf(out, "<td>%.0f: %.0f warm-up + %.0f measured</td>", planned, warm, measured);
+  fprintf(out, "<td>%.0f: %.0f warm-up + %.0f measured</td>", planned, d->warmup_count, d->measured);
 }
 
 /* The load: "closed loop, N in flight" for a closed loop (rate and max_in_flight unused), else the
  * rate and max_in_flight cells. */
-static void load_cells(FILE *out, const cJSON *params) {
-  double n = num(params, "concurrency");
-  if (n > 0) fprintf(out, "<td colspan=\"2\">closed loop, %.0f in flight</td>", n);
+static void load_cells(FILE *out, const struct job_doc *d) {
+  long long n = job_doc_param_present(d, "concurrency") ? d->params.concurrency : 0;
+  if (n > 0) fprintf(out, "<td colspan=\"2\">closed loop, %lld in flight</td>", n);
   else {
-    param_cell(out, params, "rate");
-    param_cell(out, params, "max_in_flight");
+    param_cell(out, d, "rate");
+    param_cell(out, d, "max_in_flight");
   }
 }
 
@@ -306,14 +311,14 @@ static void runs_table(FILE *out, const struct job_report_run *runs, size_t coun
   fprintf(out, "<th>documents</th></tr>\n");
   for (size_t i = 0; i < count; i++) {
     if (!first_of_group(runs, i)) continue;
-    const cJSON *params = item(item(runs[i].doc, "scenario"), "parameters");
+    const struct job_doc *d = &runs[i].doc;
     fprintf(out, "<tr><td>");
     text(out, runs[i].group);
     fprintf(out, "</td>");
-    param_cell(out, params, "batching");
-    load_cells(out, params);
-    invocations_cell(out, runs[i].doc, params);
-    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) param_cell(out, params, keys[k]);
+    param_cell(out, d, "batching");
+    load_cells(out, d);
+    invocations_cell(out, d);
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) param_cell(out, d, keys[k]);
     fprintf(out, "<td>%zu</td></tr>\n", group_docs(runs, count, runs[i].group));
   }
   fprintf(out, "</table></div>\n");
@@ -340,71 +345,71 @@ static void scalars(FILE *out, const cJSON *o, bool unset_empty) {
   }
 }
 
-static const cJSON *first_section(const struct job_report_run *runs, size_t count, const char *k) {
-  for (size_t i = 0; i < count; i++)
-    if (cJSON_IsObject(item(runs[i].doc, k))) return item(runs[i].doc, k);
+static const struct job_doc_backend *first_section(const struct job_report_run *runs, size_t count, bool agent) {
+  for (size_t i = 0; i < count; i++) {
+    const struct job_doc_backend *b = agent ? &runs[i].doc.agent : &runs[i].doc.redis;
+    if (b->present) return b;
+  }
   return NULL;
 }
 
 static void setting(FILE *out, const char *name) { fprintf(out, "<tr><th>%s</th><td class=\"l\">", name); }
 
 static void settings_section(FILE *out, const struct job_report_run *runs, size_t count) {
-  const cJSON *doc = runs[0].doc, *sc = item(doc, "scenario"), *tg = item(sc, "target"), *host = item(doc, "host");
+  const struct job_doc *d = &runs[0].doc;
   fprintf(out, "<h2>Settings</h2>\n<div class=\"wide\"><table class=\"kv\">\n");
   setting(out, "scenario");
-  const char *name = str(sc, "name");
-  text(out, name && *name ? name : "(command line)");
-  if (str(sc, "description")) {
+  text(out, d->scenario_name && *d->scenario_name ? d->scenario_name : "(command line)");
+  if (d->description) {
     fprintf(out, ": ");
-    text(out, str(sc, "description"));
+    text(out, d->description);
   }
   fprintf(out, "</td></tr>\n");
   setting(out, "target");
-  text(out, str(doc, "target") ? str(doc, "target") : "-");
-  if (!isnan(num(tg, "pool_size"))) fprintf(out, ", pool of %.0f rbench-action processes", num(tg, "pool_size"));
-  if (str(doc, "action")) {
+  text(out, d->target ? d->target : "-");
+  if (!isnan(d->target_pool_size)) fprintf(out, ", pool of %.0f rbench-action processes", d->target_pool_size);
+  if (d->action) {
     fprintf(out, ", action ");
-    text(out, str(doc, "action"));
+    text(out, d->action);
   }
   fprintf(out, "</td></tr>\n");
-  const cJSON *redis = first_section(runs, count, "redis"), *agent = first_section(runs, count, "agent");
+  const struct job_doc_backend *redis = first_section(runs, count, false), *agent = first_section(runs, count, true);
   setting(out, "Redis");
-  if (str(redis, "endpoint")) text(out, str(redis, "endpoint"));
+  if (redis && redis->endpoint) text(out, redis->endpoint);
   else fprintf(out, "not sampled by this rbench");
   fprintf(out, "</td></tr>\n");
   setting(out, "agent");
   if (agent) {
-    text(out, str(agent, "endpoint") ? str(agent, "endpoint") : "metrics endpoint not configured");
-    if (cJSON_IsObject(item(agent, "settings"))) {
+    text(out, agent->endpoint ? agent->endpoint : "metrics endpoint not configured");
+    if (agent->settings) {
       fprintf(out, "; ");
-      scalars(out, item(agent, "settings"), false);
+      scalars(out, agent->settings, false);
     }
   } else {
     fprintf(out, "not sampled (no batched run measured it)");
   }
   fprintf(out, "</td></tr>\n");
-  if (cJSON_IsObject(item(sc, "config"))) {
+  if (d->config) {
     setting(out, "configuration");
-    scalars(out, item(sc, "config"), true);
+    scalars(out, d->config, true);
     fprintf(out, "</td></tr>\n");
   }
   setting(out, "machine");
-  text(out, str(host, "hostname") ? str(host, "hostname") : "-");
-  if (str(host, "os")) {
+  text(out, d->hostname ? d->hostname : "-");
+  if (d->host_os) {
     fprintf(out, ", ");
-    text(out, str(host, "os"));
+    text(out, d->host_os);
   }
-  if (!isnan(num(host, "cpus"))) fprintf(out, ", %.0f CPUs", num(host, "cpus"));
-  const cJSON *tool = item(doc, "rbench");
-  if (str(tool, "version")) {
+  if (!isnan(d->host_cpus)) fprintf(out, ", %.0f CPUs", d->host_cpus);
+  if (d->rbench_version) {
     fprintf(out, "; rbench ");
-    text(out, str(tool, "version"));
+    text(out, d->rbench_version);
     fprintf(out, " (");
-    text(out, str(tool, "git_commit") ? str(tool, "git_commit") : "?");
+    text(out, d->rbench_commit ? d->rbench_commit : "?");
     fprintf(out, ")");
   }
   fprintf(out, "</td></tr>\n");
-  double start = num(doc, "start_time_ms");
+  double start = d->start_time_ms;
   if (!isnan(start)) {
     time_t t = (time_t)(start / 1000);
     struct tm tm;
@@ -426,7 +431,7 @@ static int sweep_batching(const struct job_report_run *runs, size_t count, const
   int b = job_report_sweep_batching(sweep);
   const char *run = str(sweep, "run");
   for (size_t i = 0; b < 0 && run && i < count; i++) {
-    const char *r = str(item(runs[i].doc, "scenario"), "run");
+    const char *r = runs[i].doc.run_name;
     if (r && !strcmp(r, run) && runs[i].batching >= 0) return runs[i].batching;
   }
   return b;
@@ -444,7 +449,7 @@ static void sweep_ratio(FILE *out, const struct job_report_run *runs, size_t cou
   }
   double rd = num(d, "max_sustainable_rate"), rb = num(b, "max_sustainable_rate");
   if (!(rd > 0) || !(rb > 0)) return;
-  cJSON *cmp = job_sweep_compare_json(d, str(d, "run") ? str(d, "run") : "direct", b, str(b, "run") ? str(b, "run") : "batched");
+  cJSON *cmp = job_compare_sweep_json(d, str(d, "run") ? str(d, "run") : "direct", b, str(b, "run") ? str(b, "run") : "batched");
   const char *bound = str(cmp, "ratio_bound");
   bool la = cJSON_IsTrue(item(d, "max_sustainable_rate_at_least")), lb = cJSON_IsTrue(item(b, "max_sustainable_rate_at_least"));
   fprintf(out, "<p>Under the same SLO, the batched sweep (");
@@ -572,9 +577,9 @@ static void pooled_table(FILE *out, const struct job_report_run *runs, size_t co
 }
 
 /* A per-document figure; true when it is n/a (the reason on hover). */
-static bool doc_metric_cell(FILE *out, const cJSON *doc, enum job_doc_metric m) {
+static bool doc_metric_cell(FILE *out, const struct job_doc *doc, enum job_doc_metric m) {
   char why[200];
-  double v = job_doc_metric_value(doc, m, why, sizeof why);
+  double v = job_doc_metric(doc, m, why, sizeof why);
   if (isnan(v)) {
     fprintf(out, "<td class=\"na\" title=\"");
     text(out, why);
@@ -585,8 +590,7 @@ static bool doc_metric_cell(FILE *out, const cJSON *doc, enum job_doc_metric m) 
   return isnan(v);
 }
 
-static bool summary_cell(FILE *out, const struct job_report_run *r, const char *k, double q) {
-  double v = num(r->summary, k);
+static bool summary_cell(FILE *out, const struct job_report_run *r, double v, double q) {
   bool star = !isnan(v) && q > 0 && r->n < job_quantile_min_samples(q);
   if (isnan(v)) fprintf(out, "<td>-</td>");
   else fprintf(out, "<td>%.4g%s</td>", v, star ? "*" : "");
@@ -603,19 +607,19 @@ static void repetition_table(FILE *out, const struct job_report_run *runs, size_
     fprintf(out, "<tr><td><span style=\"color:%s\">&#9632;</span> ", job_report_run_color(runs, i));
     text(out, r->label);
     fprintf(out, "</td><td>%zu</td>", r->n);
-    starred |= summary_cell(out, r, "p50", 50);
-    starred |= summary_cell(out, r, "p90", 90);
-    starred |= summary_cell(out, r, "p99", 99);
-    summary_cell(out, r, "max", 0);
+    starred |= summary_cell(out, r, r->doc.execution.p50, 50);
+    starred |= summary_cell(out, r, r->doc.execution.p90, 90);
+    starred |= summary_cell(out, r, r->doc.execution.p99, 99);
+    summary_cell(out, r, r->doc.execution.max, 0);
     fprintf(out, "<td>%.2f%%</td>", r->success_rate * 100);
     /* a closed loop requests no rate: it sends when invocations finish */
     if (isnan(r->requested_rate)) fprintf(out, "<td title=\"closed loop: no requested rate\">closed loop</td>");
     else fprintf(out, "<td>%.4g</td>", r->requested_rate);
     fprintf(out, "<td>%.4g</td>", r->achieved_rate);
-    na |= doc_metric_cell(out, r->doc, JOB_DM_REDIS_CPU);
-    na |= doc_metric_cell(out, r->doc, JOB_DM_REDIS_COMMANDS);
-    na |= doc_metric_cell(out, r->doc, JOB_DM_BACKEND_CPU);
-    na |= doc_metric_cell(out, r->doc, JOB_DM_PER_BATCH);
+    na |= doc_metric_cell(out, &r->doc, JOB_DM_REDIS_CPU);
+    na |= doc_metric_cell(out, &r->doc, JOB_DM_REDIS_COMMANDS);
+    na |= doc_metric_cell(out, &r->doc, JOB_DM_BACKEND_CPU);
+    na |= doc_metric_cell(out, &r->doc, JOB_DM_PER_BATCH);
     fprintf(out, "</tr>\n");
   }
   fprintf(out, "</table></div>\n");

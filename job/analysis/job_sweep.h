@@ -1,13 +1,12 @@
 /* job_sweep.h: capacity sweeps: judging each step against the SLO, the max sustainable rate,
- * the sweep summary document (OUT/RUN/sweep.json) and `rbench compare` of two sweeps.
+ * the sweep summary document (OUT/RUN/sweep.json); comparing two sweeps is job_compare_sweep.h.
  * Documented in docs/scenarios.md ("Sweeps") and docs/results.md ("Sweep summary").
  *
  *   step documents (cJSON) ─► job_sweep_step_from_docs ─► job_sweep_judge ─► verdict
  *   verdicts ─► job_sweep_next (a ramp's next rate, or stop) and job_sweep_max_sustainable
  *   job_sweep_state ─► job_sweep_summary_json ─► sweep.json (written by the caller)
  *
- * Everything here is pure but job_sweep_finish_step, job_sweep_write_summary,
- * job_sweep_find_summary and job_sweep_compare_main (files). */
+ * Everything here is pure but job_sweep_finish_step and job_sweep_write_summary (files). */
 #ifndef JOB_SWEEP_H
 #define JOB_SWEEP_H
 
@@ -17,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "job_doc.h"
 #include "job_params.h"
 #include "job_scenario.h"
 #include "rb_error.h"
@@ -52,7 +52,11 @@ struct job_sweep_verdict {
   char runner_note[400];       /* why the runner was the bottleneck ("" when it was not) */
 };
 
-/* Pools documents (results documents with raw_results, borrowed) of one step at rate. */
+/* Pools documents (results documents with raw_results, read by job_doc_read) of one step at
+ * rate. */
+enum rb_err job_sweep_step_from_job_docs(double rate, const struct job_doc *docs, size_t n,
+                                         struct job_sweep_step *out, char *err, size_t errlen);
+/* The same from JSON trees (borrowed), read and validated through job_doc_read. */
 enum rb_err job_sweep_step_from_docs(double rate, cJSON *const *docs, size_t n,
                                      struct job_sweep_step *out, char *err, size_t errlen);
 
@@ -116,20 +120,5 @@ enum rb_err job_sweep_write_summary(const struct job_sweep_state *s, const char 
 
 /* The sweep summary document (owned by the caller). */
 cJSON *job_sweep_summary_json(const struct job_sweep_state *s);
-
-/* True when path is a sweep summary (a file with "kind": "sweep") or a directory holding
- * sweep.json; *summary gets that file's path. */
-bool job_sweep_find_summary(const char *path, char *summary, size_t len);
-
-/* The comparison of two sweep summaries (borrowed) as JSON (owned by the caller). */
-cJSON *job_sweep_compare_json(const cJSON *a, const char *a_label, const cJSON *b,
-                              const char *b_label);
-/* The same as a table: the curves side by side, the max sustainable rates and their ratio. */
-void job_sweep_compare_print(FILE *out, const cJSON *cmp);
-
-/* rbench compare's hook: when either argument is a sweep (job_sweep_find_summary), reads
- * both, prints the comparison (JSON when json) and returns a job_exit code (an error when
- * only one side is a sweep); -1 when neither is, for the ordinary comparison. */
-int job_sweep_compare_main(const char *a, const char *b, bool json);
 
 #endif

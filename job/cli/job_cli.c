@@ -157,16 +157,18 @@ void job_cli_note(char *notes, size_t len, const char *fmt, ...) {
   if (n + 1 < len) snprintf(notes + n, len - n, "\n");
 }
 
-int job_cli_pool(const char *cmd, const char *side, const cJSON *const *docs, char *const *paths, size_t n,
-                 bool sweep_steps, const struct job_cli_pool_opts *o, bool *keep, char *notes, size_t len) {
+static const char *path_of(const struct job_doc *d) { return d->path ? d->path : "(document)"; }
+
+int job_cli_pool(const char *cmd, const char *side, const struct job_doc *const *docs, size_t n, bool sweep_steps,
+                 const struct job_cli_pool_opts *o, bool *keep, char *notes, size_t len) {
   size_t first = n, kept = 0;
   char why[200], what[200];
   for (size_t i = 0; i < n; i++) {
     keep[i] = true;
     if (job_settings_incomplete(docs[i], why, sizeof why)) {
       keep[i] = o->include_incomplete;
-      if (keep[i]) job_cli_note(notes, len, "INCOMPLETE document included (--include-incomplete): %s (%s)", paths[i], why);
-      else job_cli_note(notes, len, "left out %s: %s, not a whole run (--include-incomplete to use it)", paths[i], why);
+      if (keep[i]) job_cli_note(notes, len, "INCOMPLETE document included (--include-incomplete): %s (%s)", path_of(docs[i]), why);
+      else job_cli_note(notes, len, "left out %s: %s, not a whole run (--include-incomplete to use it)", path_of(docs[i]), why);
     }
     if (!keep[i]) continue;
     kept++;
@@ -175,15 +177,15 @@ int job_cli_pool(const char *cmd, const char *side, const cJSON *const *docs, ch
       first = i;
       continue;
     }
-    if (job_settings_diff(docs[first], docs[i], sweep_steps, what, sizeof what) < 0) continue;
+    if (!job_settings_diff(docs[first], docs[i], sweep_steps, what, sizeof what)) continue;
     if (!o->allow_mixed) {
       fprintf(stderr, "rbench %s: %s: %s and %s were run with different settings: %s; they are not repetitions "
                       "of one run. Name them as separate sides, or pass --allow-mixed to pool them anyway\n",
-              cmd, side, paths[first], paths[i], what);
+              cmd, side, path_of(docs[first]), path_of(docs[i]), what);
       return JOB_EXIT_CONFIG;
     }
-    job_cli_note(notes, len, "MIXED settings pooled (--allow-mixed) in %s: %s and %s differ in %s", side, paths[first],
-                 paths[i], what);
+    job_cli_note(notes, len, "MIXED settings pooled (--allow-mixed) in %s: %s and %s differ in %s", side, path_of(docs[first]),
+                 path_of(docs[i]), what);
   }
   if (!kept) {
     fprintf(stderr, "rbench %s: %s: no complete results document (%zu incomplete); --include-incomplete uses them\n",

@@ -42,10 +42,11 @@ struct job_cli_pool_opts {
  * include_incomplete. Documents whose settings (job_settings.h) differ from the first kept
  * one's refuse the side, said on stderr as "rbench CMD: SIDE: ..." naming both files and the
  * setting, unless allow_mixed pools them with a note; sweep_steps lets steps of one sweep
- * differ in their rate. keep[i] says which stay; notes (len bytes) gets one line per remark.
+ * differ in their rate. Files are named by docs[i]->path. keep[i] says which stay; notes (len bytes) gets one line per remark.
  * JOB_EXIT_OK, or JOB_EXIT_CONFIG when refused or nothing is left. */
-int job_cli_pool(const char *cmd, const char *side, const cJSON *const *docs, char *const *paths, size_t n,
-                 bool sweep_steps, const struct job_cli_pool_opts *o, bool *keep, char *notes, size_t len);
+struct job_doc;
+int job_cli_pool(const char *cmd, const char *side, const struct job_doc *const *docs, size_t n, bool sweep_steps,
+                 const struct job_cli_pool_opts *o, bool *keep, char *notes, size_t len);
 
 /* The options compare and report share: --min-change, --allow-mixed, --include-incomplete
  * (getopt_long entries 'm', 'M', 'I'). */

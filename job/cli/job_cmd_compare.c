@@ -15,12 +15,14 @@
 #include "job_cmd.h"
 #include "job_compare.h"
 #include "job_results.h"
+#include "job_compare_sweep.h"
 #include "job_sweep.h"
 #include "rb_json.h"
 #include "rb_str.h"
 
 /* Initialises *s first, whatever happens, so the caller can always job_side_free it. The
- * side's documents are pooled only when job_cli_pool allows it. */
+ * side's documents are read and validated (job_doc_read) and pooled only when job_cli_pool
+ * allows it. */
 static int load_side(struct job_side *s, const char *arg, const struct job_cli_pool_opts *o) {
   char **files = NULL, err[600];
   size_t n = 0;
@@ -30,26 +32,33 @@ static int load_side(struct job_side *s, const char *arg, const struct job_cli_p
     return JOB_EXIT_FAILURE;
   }
   qsort(files, n, sizeof *files, job_cli_cmp_str);
-  cJSON **docs = calloc(n + 1, sizeof *docs);
+  cJSON **json = calloc(n + 1, sizeof *json);
+  struct job_doc *docs = calloc(n + 1, sizeof *docs);
+  const struct job_doc **ptrs = calloc(n + 1, sizeof *ptrs);
   bool *keep = calloc(n + 1, sizeof *keep);
-  int rc = docs && keep ? JOB_EXIT_OK : JOB_EXIT_FAILURE;
-  for (size_t i = 0; i < n && rc == JOB_EXIT_OK; i++) {
-    docs[i] = job_cli_load_doc(files[i], err, sizeof err);
-    if (!docs[i]) {
+  int rc = json && docs && ptrs && keep ? JOB_EXIT_OK : JOB_EXIT_FAILURE;
+  size_t read = 0;
+  for (size_t i = 0; i < n && rc == JOB_EXIT_OK; i++, read++) {
+    json[i] = job_cli_load_doc(files[i], err, sizeof err);
+    if (!json[i] || job_doc_read(json[i], files[i], &docs[i], err, sizeof err) != RB_OK) {
       fprintf(stderr, "rbench compare: %s\n", err);
       rc = JOB_EXIT_FAILURE;
+      break;
     }
+    ptrs[i] = &docs[i];
   }
-  if (rc == JOB_EXIT_OK)
-    rc = job_cli_pool("compare", arg, (const cJSON *const *)docs, files, n, false, o, keep, s->notes, sizeof s->notes);
+  if (rc == JOB_EXIT_OK) rc = job_cli_pool("compare", arg, ptrs, n, false, o, keep, s->notes, sizeof s->notes);
   for (size_t i = 0; i < n && rc == JOB_EXIT_OK; i++) {
-    if (keep[i] && job_side_add(s, docs[i], err, sizeof err) != RB_OK) {
+    if (keep[i] && job_side_add_doc(s, &docs[i], err, sizeof err) != RB_OK) {
       fprintf(stderr, "rbench compare: %s: %s\n", files[i], err);
       rc = JOB_EXIT_FAILURE;
     }
   }
-  for (size_t i = 0; docs && i < n; i++) cJSON_Delete(docs[i]);
+  for (size_t i = 0; docs && i < read; i++) job_doc_free(&docs[i]);
+  for (size_t i = 0; json && i < n; i++) cJSON_Delete(json[i]);
+  free(json);
   free(docs);
+  free(ptrs);
   free(keep);
   job_cli_free_list(files, n);
   return rc;
@@ -127,7 +136,7 @@ int job_cmd_compare(int argc, char **argv) {
     usage_compare(stderr);
     return JOB_EXIT_CONFIG;
   }
-  int rc = job_sweep_compare_main(argv[optind], argv[optind + 1], json); /* two sweeps */
+  int rc = job_compare_sweep_main(argv[optind], argv[optind + 1], json); /* two sweeps */
   if (rc >= 0) return rc;
   struct job_side a, b;
   memset(&a, 0, sizeof a);

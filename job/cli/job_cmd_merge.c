@@ -114,14 +114,20 @@ static int merge_load(char **args, int nargs, char ***files, size_t *nf, cJSON *
         fprintf(stderr, "rbench merge: %s\n", err);
         return JOB_EXIT_FAILURE;
       }
-      const char *why = job_merge_not_a_shard(doc);
+      /* a file that is no results document (a sweep summary, a compare output) or an
+       * already merged one is skipped in a directory; a results document that fails
+       * validation is refused with the field named */
+      struct job_doc jd;
+      char verr[600];
+      bool valid = job_doc_read(doc, NULL, &jd, verr, sizeof verr) == RB_OK;
+      const char *why = valid ? job_merge_doc_not_a_shard(&jd) : verr;
       bool skip = why && !named &&
-                  (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(doc, "schema_version")) ||
-                   !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(doc, "invocations")) ||
-                   cJSON_GetObjectItemCaseSensitive(doc, "merged_from"));
+                  (!cJSON_GetObjectItemCaseSensitive(doc, JOB_K_SCHEMA_VERSION) ||
+                   (valid && (!jd.has_invocations || jd.merged)));
+      if (valid) job_doc_free(&jd);
       if (why && !skip) {
-        fprintf(stderr, "rbench merge: %s: %s: only the shards of a run (rbench run --shard I/N) can be "
-                        "merged\n", (*files)[k], why);
+        fprintf(stderr, "rbench merge: %s: %s%s\n", (*files)[k], why,
+                valid ? ": only the shards of a run (rbench run --shard I/N) can be merged" : "");
         cJSON_Delete(doc);
         return JOB_EXIT_FAILURE;
       }

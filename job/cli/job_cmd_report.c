@@ -56,10 +56,9 @@ struct report_docs {
   char notes[2048];  /* for the page: documents left out or flagged, groups split */
 };
 
-/* Loads one file: a sweep summary is kept apart, a results document goes to the side's
- * candidates (*cand). A file found by searching a directory that is neither is skipped with a
- * note; one named on the command line is an error. */
-static int report_load(struct report_docs *d, const char *path, bool named, cJSON **cand) {
+/* Loads one file: a sweep summary is kept apart, anything else is a candidate results
+ * document (*cand), read and validated by the caller. */
+static int report_load(struct report_docs *d, const char *path, cJSON **cand) {
   char err[600];
   *cand = NULL;
   cJSON *doc = job_cli_load_doc(path, err, sizeof err);
@@ -72,12 +71,8 @@ static int report_load(struct report_docs *d, const char *path, bool named, cJSO
     d->sweeps[d->nsweeps++] = doc;
     return JOB_EXIT_OK;
   }
-  if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(doc, "raw_results"))) {
-    *cand = doc;
-    return JOB_EXIT_OK;
-  }
-  fprintf(stderr, "rbench report: %s: not an rbench results document%s\n", path, named ? "" : " (skipped)");
-  return named ? JOB_EXIT_FAILURE : JOB_EXIT_OK;
+  *cand = doc;
+  return JOB_EXIT_OK;
 }
 
 /* The files of one argument (files, directories searched recursively, comma-separated);
@@ -104,7 +99,8 @@ static int side_files(const char *arg, char ***files, bool **named, size_t *nf) 
   return rc;
 }
 
-/* One argument: its results documents pooled as job_cli_pool allows, become runs. */
+/* One argument: its results documents, read and validated, pooled as job_cli_pool allows,
+ * become runs. */
 static int report_side(struct report_docs *d, const char *arg, int side, const struct job_cli_pool_opts *o) {
   char **files = NULL, err[600];
   bool *named = NULL;
@@ -116,26 +112,35 @@ static int report_side(struct report_docs *d, const char *arg, int side, const s
   if (sweeps) d->sweeps = sweeps;
   struct job_report_run *runs = realloc(d->runs, (d->nruns + nf + 1) * sizeof *runs);
   if (runs) d->runs = runs;
-  cJSON **cand = calloc(nf + 1, sizeof *cand);
-  char **cpath = calloc(nf + 1, sizeof *cpath);
+  struct job_report_run *cand = calloc(nf + 1, sizeof *cand);
+  const struct job_doc **ptrs = calloc(nf + 1, sizeof *ptrs);
   bool *keep = calloc(nf + 1, sizeof *keep);
-  if (!docs || !sweeps || !runs || !cand || !cpath || !keep) rc = JOB_EXIT_FAILURE;
+  if (!docs || !sweeps || !runs || !cand || !ptrs || !keep) rc = JOB_EXIT_FAILURE;
   for (size_t i = 0; i < nf && rc == 0; i++) {
-    rc = report_load(d, files[i], named[i], &cand[nc]);
-    if (rc == 0 && cand[nc]) cpath[nc++] = files[i];
-  }
-  if (rc == 0 && nc) rc = job_cli_pool("report", arg, (const cJSON *const *)cand, cpath, nc, true, o, keep, d->notes, sizeof d->notes);
-  for (size_t i = 0; i < nc && rc == 0; i++) {
-    if (!keep[i]) continue;
-    if (job_report_run_init(&d->runs[d->nruns], cand[i], err, sizeof err) != RB_OK) {
-      fprintf(stderr, "rbench report: %s: %s\n", cpath[i], err);
-      rc = JOB_EXIT_FAILURE;
-      break;
+    cJSON *doc = NULL;
+    rc = report_load(d, files[i], &doc);
+    if (rc || !doc) continue;
+    /* a file found in a directory that is not a results document is skipped with a note; one
+     * named on the command line is an error */
+    if (job_report_run_init_path(&cand[nc], doc, files[i], err, sizeof err) != RB_OK) {
+      fprintf(stderr, "rbench report: %s%s\n", err, named[i] ? "" : " (skipped)");
+      rc = named[i] ? JOB_EXIT_FAILURE : JOB_EXIT_OK;
+      continue;
     }
-    d->runs[d->nruns++].side = side;
+    ptrs[nc] = &cand[nc].doc;
+    nc++;
+  }
+  if (rc == 0 && nc) rc = job_cli_pool("report", arg, ptrs, nc, true, o, keep, d->notes, sizeof d->notes);
+  for (size_t i = 0; i < nc; i++) {
+    if (rc == 0 && keep[i]) {
+      cand[i].side = side;
+      d->runs[d->nruns++] = cand[i];
+    } else {
+      job_report_run_free(&cand[i]);
+    }
   }
   free(cand);
-  free(cpath);
+  free(ptrs);
   free(keep);
   free(named);
   job_cli_free_list(files, nf);
@@ -146,7 +151,7 @@ static int report_side(struct report_docs *d, const char *arg, int side, const s
 static void flag_incomplete(struct report_docs *d) {
   char why[200];
   for (size_t i = 0; i < d->nruns; i++) {
-    if (!job_settings_incomplete(d->runs[i].doc, why, sizeof why)) continue;
+    if (!job_settings_incomplete(&d->runs[i].doc, why, sizeof why)) continue;
     size_t n = strlen(d->runs[i].label);
     snprintf(d->runs[i].label + n, sizeof d->runs[i].label - n, " (INCOMPLETE)");
   }

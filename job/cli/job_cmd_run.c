@@ -431,11 +431,16 @@ enum job_exit job_cmd_run_one(const struct run_cli *c, const struct job_scenario
   } else
     rb_info("run %s (%zu of %zu): %s target, %.10g/s, %lld invocations%s -> %s", p->name, x->index + 1,
             x->count, job_target_kind_name(sc->target.kind), p->rate, job_params_planned(p), shard_note(c), x->out);
+  /* one id per invocation of rbench run and run name: its repetitions (and shards) share it */
+  static uint64_t token;
+  if (!token) token = job_shard_invocation_token() | 1;
+  char run_id[17];
+  job_shard_run_id(&c->shard, token, sc->name, p, c->start_at_us / 1000, run_id);
   struct job_run_request rq = {.scenario = sc, .params = p, .target = &sc->target, .config = cfg,
                                .repetition = x->rep, .out_path = x->out, .self_exe = self,
                                .progress = c->progress, .stop = &job_cmd_stop_signal,
                                .configmap = x->cm, .sweep = x->sweep, .shard = &c->shard,
-                               .start_at_us = x->start_at_us};
+                               .start_at_us = x->start_at_us, .run_id = run_id};
   enum job_exit ex = job_run_execute(&rq, err, sizeof err);
   if (ex == JOB_EXIT_OK || ex == JOB_EXIT_INTERRUPTED) rb_info("wrote %s%s", x->out, ex ? " (partial: interrupted)" : "");
   if (err[0]) fprintf(stderr, "rbench: %s\n", err);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -180,6 +181,28 @@ void job_shard_run_key(const char *scenario, const struct job_params *p, long lo
   if (ptext) h = fnv1a(h, ptext, strlen(ptext));
   cJSON_free(ptext);
   snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+void job_shard_run_id(const struct job_shard *s, uint64_t invocation_token, const char *scenario,
+                      const struct job_params *p, int64_t start_ms, char out[17]) {
+  if (s && s->count) {
+    job_shard_run_key(scenario, p, 0, start_ms, s->count, out);
+    return;
+  }
+  char tok[8];
+  memcpy(tok, &invocation_token, sizeof tok);
+  uint64_t h = fnv1a(0xcbf29ce484222325ull, tok, sizeof tok);
+  h = fnv1a(h, p->name, strlen(p->name));
+  snprintf(out, 17, "%016llx", (unsigned long long)h);
+}
+
+uint64_t job_shard_invocation_token(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  uint64_t r = 0;
+  if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) r = 0;
+  uint64_t t = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+  return r ^ (t * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)getpid() << 32);
 }
 
 /* ---- the clock check ----------------------------------------------------------------- */

@@ -58,6 +58,16 @@ void job_shard_configmap_name(char *name, size_t len, const struct job_shard *s)
 void job_shard_run_key(const char *scenario, const struct job_params *p, long long repetition,
                        int64_t start_ms, unsigned count, char out[17]);
 
+/* The run id (docs/results.md, "run_id"; 16 hex digits in out[17]): one per `rbench run`
+ * invocation and run name, shared by the run's repetitions. Sharded (s->count > 0): the run key
+ * of repetition 0 at the agreed start instant start_ms, so that every shard process derives the
+ * same id; otherwise a hash of invocation_token (job_shard_invocation_token: start time, pid,
+ * random bytes) and the run's name. */
+void job_shard_run_id(const struct job_shard *s, uint64_t invocation_token, const char *scenario,
+                      const struct job_params *p, int64_t start_ms, char out[17]);
+/* A token unique to this process's invocation: wall time, pid and random bytes. */
+uint64_t job_shard_invocation_token(void);
+
 /* What the clock probe found: the remote clock minus ours lies in [lo_ms, hi_ms]. */
 struct job_clock_offset {
   double lo_ms, hi_ms;

@@ -3,6 +3,7 @@
 #include "job_merge.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,23 +11,9 @@
 #include <string.h>
 
 #include "job_backend.h"
+#include "job_doc.h"
 #include "job_hist.h"
 #include "job_results.h"
-
-static const cJSON *at(const cJSON *o, const char *a, const char *b) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
-  return b ? cJSON_GetObjectItemCaseSensitive(v, b) : v;
-}
-
-static double numv(const cJSON *o, const char *a, const char *b) {
-  const cJSON *v = at(o, a, b);
-  return cJSON_IsNumber(v) ? v->valuedouble : (double)NAN;
-}
-
-static const char *strv(const cJSON *o, const char *a, const char *b) {
-  const cJSON *v = at(o, a, b);
-  return cJSON_IsString(v) ? v->valuestring : "";
-}
 
 /* Sets o[name] to a number, or null when v is NaN (replacing what was there). */
 static void set_num(cJSON *o, const char *name, double v) {
@@ -36,7 +23,7 @@ static void set_num(cJSON *o, const char *name, double v) {
     return;
   }
   cJSON *n = isnan(v) ? cJSON_CreateNull() : cJSON_CreateNumber(v);
-  if (cJSON_GetObjectItemCaseSensitive(o, name)) cJSON_ReplaceItemInObjectCaseSensitive(o, name, n);
+  if (old) cJSON_ReplaceItemInObjectCaseSensitive(o, name, n);
   else cJSON_AddItemToObject(o, name, n);
 }
 
@@ -46,52 +33,65 @@ static void set_item(cJSON *o, const char *name, cJSON *v) {
   else cJSON_AddItemToObject(o, name, v);
 }
 
-const char *job_merge_not_a_shard(const cJSON *doc) {
-  if (!cJSON_IsObject(doc) || !cJSON_IsNumber(at(doc, "schema_version", NULL)) ||
-      !cJSON_IsObject(at(doc, "invocations", NULL)) || !cJSON_IsObject(at(doc, "scenario", NULL)))
-    return "not an rbench results document";
-  const cJSON *s = at(doc, "shard", NULL);
-  if (at(doc, "merged_from", NULL) && !cJSON_IsObject(s))
-    return "already a merged document, not a shard";
-  if (!s || cJSON_IsNull(s))
-    return "an unsharded results document (no \"shard\" field: written without --shard)";
-  if (!cJSON_IsNumber(at(s, "index", NULL)) || !cJSON_IsNumber(at(s, "count", NULL)) ||
-      !cJSON_IsNumber(at(s, "start_at_ms", NULL)) || !cJSON_IsString(at(s, "run_key", NULL)))
+static const char *or_empty(const char *s) { return s ? s : ""; }
+
+const char *job_merge_doc_not_a_shard(const struct job_doc *d) {
+  if (!d->has_invocations || !d->has_scenario) return "not an rbench results document";
+  if (d->merged && !d->sharded) return "already a merged document, not a shard";
+  if (!d->sharded) return "an unsharded results document (no \"shard\" field: written without --shard)";
+  if (isnan(d->shard_index) || isnan(d->shard_count) || isnan(d->shard_start_at_ms) || !d->shard_run_key)
     return "its \"shard\" field lacks index, count, start_at_ms or run_key";
-  double i = at(s, "index", NULL)->valuedouble, n = at(s, "count", NULL)->valuedouble;
-  if (!(n >= 1 && n <= 100000 && n == floor(n) && i >= 0 && i < n && i == floor(i)))
-    return "its \"shard\" index and count are not 0 <= index < count";
+  double i = d->shard_index, n = d->shard_count;
+  if (!(n >= 1 && n <= 100000 && i < n)) return "its \"shard\" index and count are not 0 <= index < count";
   return NULL;
 }
 
+const char *job_merge_not_a_shard(const cJSON *doc) {
+  struct job_doc d;
+  char err[300];
+  if (job_doc_read(doc, NULL, &d, err, sizeof err) != RB_OK) return "not a valid rbench results document";
+  const char *why = job_merge_doc_not_a_shard(&d);
+  job_doc_free(&d);
+  return why;
+}
+
+void job_merge_doc_group_key(const struct job_doc *d, char *out, size_t len) {
+  snprintf(out, len, "%s\x1f%s\x1f%.0f", or_empty(d->scenario_name), or_empty(d->run_name), d->repetition);
+}
+
 void job_merge_group_key(const cJSON *doc, char *out, size_t len) {
-  snprintf(out, len, "%s\x1f%s\x1f%.0f", strv(doc, "scenario", "name"), strv(doc, "scenario", "run"),
-           numv(doc, "scenario", "repetition"));
+  struct job_doc d;
+  char err[300];
+  if (job_doc_read(doc, NULL, &d, err, sizeof err) != RB_OK) {
+    snprintf(out, len, "\x1f\x1f(invalid)");
+    return;
+  }
+  job_merge_doc_group_key(&d, out, len);
+  job_doc_free(&d);
 }
 
 /* ---- checks ------------------------------------------------------------------------ */
 
 /* Orders the shards by index into order[count]; false with err when they are not one run. */
-static bool check_shards(const cJSON *const *docs, const char *const *paths, size_t n, size_t *order,
+static bool check_shards(const struct job_doc *docs, const char *const *paths, size_t n, size_t *order,
                          size_t count, char *err, size_t errlen) {
   for (size_t k = 0; k < count; k++) order[k] = SIZE_MAX;
   char g0[600], g[600];
-  job_merge_group_key(docs[0], g0, sizeof g0);
+  job_merge_doc_group_key(&docs[0], g0, sizeof g0);
   for (size_t i = 0; i < n; i++) {
-    const cJSON *s = at(docs[i], "shard", NULL);
-    job_merge_group_key(docs[i], g, sizeof g);
+    const struct job_doc *s = &docs[i];
+    job_merge_doc_group_key(s, g, sizeof g);
     const char *why = NULL;
     if (strcmp(g, g0)) why = "different scenario, run or repetition";
-    else if ((size_t)numv(s, "count", NULL) != count) why = "different shard counts";
-    else if (numv(s, "start_at_ms", NULL) != numv(docs[0], "shard", "start_at_ms")) why = "different start instants";
-    else if (strcmp(strv(s, "run_key", NULL), strv(docs[0], "shard", "run_key")))
-      why = "different run keys (the runs' parameters differ)";
+    else if ((size_t)s->shard_count != count) why = "different shard counts";
+    else if (s->shard_start_at_ms != docs[0].shard_start_at_ms) why = "different start instants";
+    else if (strcmp(s->shard_run_key, docs[0].shard_run_key)) why = "different run keys (the runs' parameters differ)";
     if (why) {
       rb_errorf(RB_ERR_INVALID, err, errlen, "%s and %s are not shards of one run: %s", paths[0],
                 paths[i], why);
       return false;
     }
-    size_t idx = (size_t)numv(s, "index", NULL);
+    size_t idx = (size_t)s->shard_index;
     if (order[idx] != SIZE_MAX) {
       rb_errorf(RB_ERR_INVALID, err, errlen, "%s and %s are both shard %zu of %zu", paths[order[idx]],
                 paths[i], idx, count);
@@ -108,9 +108,8 @@ static bool check_shards(const cJSON *const *docs, const char *const *paths, siz
   }
   if (nm) {
     rb_errorf(RB_ERR_INVALID, err, errlen, "run %s (repetition %.0f, run key %s): shard%s %s%s of %zu "
-              "missing (given %zu, e.g. %s)", strv(docs[0], "scenario", "run"),
-              numv(docs[0], "scenario", "repetition"), strv(docs[0], "shard", "run_key"), nm > 1 ? "s" : "",
-              missing, nm > 20 ? ", ..." : "", count, n, paths[0]);
+              "missing (given %zu, e.g. %s)", or_empty(docs[0].run_name), docs[0].repetition,
+              docs[0].shard_run_key, nm > 1 ? "s" : "", missing, nm > 20 ? ", ..." : "", count, n, paths[0]);
     return false;
   }
   return true;
@@ -119,9 +118,9 @@ static bool check_shards(const cJSON *const *docs, const char *const *paths, siz
 /* ---- distributions ------------------------------------------------------------------- */
 
 enum { D_EXEC, D_SERVICE, D_DURATION, D_WAIT, D_INIT, D_ACTION, D_LAG, D_COUNT };
-static const char *const dist_names[D_COUNT] = {"execution_time_ms", "service_time_ms", "duration_ms",
-                                                "wait_time_ms", "init_time_ms", "action_elapsed_ms",
-                                                "schedule_lag_ms"};
+static const char *const dist_names[D_COUNT] = {JOB_K_EXECUTION_TIME_MS, JOB_K_SERVICE_TIME_MS, JOB_K_DURATION_MS,
+                                                JOB_K_WAIT_TIME_MS, JOB_K_INIT_TIME_MS, JOB_K_ACTION_ELAPSED_MS,
+                                                JOB_K_SCHEDULE_LAG_MS};
 
 struct u64s {
   uint64_t *v;
@@ -142,40 +141,31 @@ static bool u64_push(struct u64s *a, double us) {
   return true;
 }
 
-/* A raw record's field in µs (from ms), NaN when absent or null. */
-static double us_of(const cJSON *r, const char *a, const char *b, double scale) {
-  double v = numv(r, a, b);
-  return isnan(v) ? v : v * scale;
-}
+static double us_of_ms(double ms) { return isnan(ms) ? ms : ms * 1000; }
 
 /* The samples of the successful measured invocations of every shard, per metric (not lag). */
-static bool pool_raw(const cJSON *const *docs, size_t n, struct u64s *d, uint64_t *successes) {
+static bool pool_raw(const struct job_doc *docs, size_t n, struct u64s *d, uint64_t *successes) {
   bool ok = true;
   for (size_t i = 0; i < n && ok; i++) {
-    const cJSON *r;
-    cJSON_ArrayForEach(r, at(docs[i], "raw_results", NULL)) {
-      bool success = cJSON_IsTrue(at(r, "success", NULL));
-      if (success) (*successes)++;
-      if (!success || cJSON_IsTrue(at(r, "warmup", NULL))) continue;
-      ok = u64_push(&d[D_EXEC], us_of(r, "execution_time_ms", NULL, 1000)) &&
-           u64_push(&d[D_SERVICE], us_of(r, "service_time_ms", NULL, 1000)) &&
-           u64_push(&d[D_DURATION], us_of(r, "duration_ms", NULL, 1000)) &&
-           u64_push(&d[D_WAIT], us_of(r, "wait_time_ms", NULL, 1000)) &&
-           u64_push(&d[D_INIT], us_of(r, "init_time_ms", NULL, 1000)) &&
-           u64_push(&d[D_ACTION], us_of(r, "action", "elapsed_us", 1));
-      if (!ok) break;
+    for (size_t k = 0; k < docs[i].nraw && ok; k++) {
+      const struct job_doc_record *r = &docs[i].raw[k];
+      if (r->success) (*successes)++;
+      if (!r->success || r->warmup) continue;
+      ok = u64_push(&d[D_EXEC], us_of_ms(r->execution_ms)) && u64_push(&d[D_SERVICE], us_of_ms(r->service_ms)) &&
+           u64_push(&d[D_DURATION], us_of_ms(r->duration_ms)) && u64_push(&d[D_WAIT], us_of_ms(r->wait_ms)) &&
+           u64_push(&d[D_INIT], us_of_ms(r->init_ms)) && u64_push(&d[D_ACTION], r->action_elapsed_us);
     }
   }
   return ok;
 }
 
 /* Merges every shard's histogram of each metric into h[]; false with err naming the file. */
-static bool merge_hists(const cJSON *const *docs, const char *const *paths, size_t n, bool closed,
+static bool merge_hists(const struct job_doc *docs, const char *const *paths, size_t n, bool closed,
                         struct job_hist **h, char *err, size_t errlen) {
   for (int m = 0; m < D_COUNT; m++) {
     if (m == D_LAG && closed) continue;
     for (size_t i = 0; i < n; i++) {
-      const cJSON *o = at(at(docs[i], "histograms", NULL), dist_names[m], NULL);
+      const cJSON *o = cJSON_GetObjectItemCaseSensitive(docs[i].histograms, dist_names[m]);
       char why[200];
       struct job_hist *x = o ? job_hist_from_json(o, why, sizeof why) : NULL;
       if (!o) snprintf(why, sizeof why, "no histograms.%s", dist_names[m]);
@@ -192,9 +182,9 @@ static bool merge_hists(const cJSON *const *docs, const char *const *paths, size
 
 static cJSON *hists_json(struct job_hist **h, bool closed) {
   cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "encoding", JOB_HIST_ENCODING);
-  cJSON_AddStringToObject(o, "unit", "us");
-  cJSON_AddNumberToObject(o, "max_relative_error", JOB_HIST_MAX_RELATIVE_ERROR);
+  cJSON_AddStringToObject(o, JOB_K_ENCODING, JOB_HIST_ENCODING);
+  cJSON_AddStringToObject(o, JOB_K_UNIT, "us");
+  cJSON_AddNumberToObject(o, JOB_K_MAX_RELATIVE_ERROR, JOB_HIST_MAX_RELATIVE_ERROR);
   static const int order[] = {D_EXEC, D_SERVICE, D_LAG, D_DURATION, D_WAIT, D_INIT, D_ACTION};
   for (size_t k = 0; k < sizeof order / sizeof order[0]; k++)
     if (!(order[k] == D_LAG && closed)) cJSON_AddItemToObject(o, dist_names[order[k]], job_hist_to_json(h[order[k]]));
@@ -203,71 +193,85 @@ static cJSON *hists_json(struct job_hist **h, bool closed) {
 
 /* ---- errors ----------------------------------------------------------------------------- */
 
-static cJSON *merge_errors(const cJSON *const *docs, const size_t *order, size_t n) {
-  cJSON *out = cJSON_CreateObject();
-  for (size_t k = 0; k < n; k++) {
-    const cJSON *kind;
-    cJSON_ArrayForEach(kind, at(docs[order[k]], "errors_by_kind", NULL)) {
-      if (!kind->string || !cJSON_IsObject(kind)) continue;
-      cJSON *e = cJSON_GetObjectItemCaseSensitive(out, kind->string);
-      if (!e) {
-        e = cJSON_AddObjectToObject(out, kind->string);
-        cJSON_AddNumberToObject(e, "count", 0);
-        cJSON_AddArrayToObject(e, "messages");
-        cJSON_AddNumberToObject(e, "other_messages", 0);
-      }
-      cJSON *msgs = cJSON_GetObjectItemCaseSensitive(e, "messages");
-      set_num(e, "count", numv(e, "count", NULL) + numv(kind, "count", NULL));
-      double other = numv(e, "other_messages", NULL), add = numv(kind, "other_messages", NULL);
-      if (!isnan(add)) other += add;
-      const cJSON *m;
-      cJSON_ArrayForEach(m, at(kind, "messages", NULL)) {
-        const char *text = strv(m, "message", NULL);
-        double c = numv(m, "count", NULL);
-        cJSON *same = NULL, *x;
-        cJSON_ArrayForEach(x, msgs) if (!strcmp(strv(x, "message", NULL), text)) same = x;
-        if (same) {
-          set_num(same, "count", numv(same, "count", NULL) + c);
-        } else if (cJSON_GetArraySize(msgs) < JOB_RESULTS_MESSAGES_PER_KIND) {
-          cJSON *nm = cJSON_CreateObject();
-          cJSON_AddStringToObject(nm, "message", text);
-          cJSON_AddNumberToObject(nm, "count", c);
-          cJSON_AddItemToArray(msgs, nm);
-        } else {
-          other += c;
-        }
-      }
-      set_num(e, "other_messages", other);
+struct kind_sum {
+  const char *kind;
+  double count, other;
+  const char *msg[JOB_RESULTS_MESSAGES_PER_KIND];
+  double msg_count[JOB_RESULTS_MESSAGES_PER_KIND];
+  size_t msgs;
+};
+
+static void add_kind(struct kind_sum *k, const struct job_doc_error_kind *e) {
+  k->count += isnan(e->count) ? 0 : e->count;
+  if (!isnan(e->other_messages)) k->other += e->other_messages;
+  for (size_t i = 0; i < e->nmessages; i++) {
+    const struct job_doc_message *m = &e->messages[i];
+    size_t same = 0;
+    while (same < k->msgs && strcmp(k->msg[same], m->message)) same++;
+    if (same < k->msgs) {
+      k->msg_count[same] += m->count;
+    } else if (k->msgs < JOB_RESULTS_MESSAGES_PER_KIND) {
+      k->msg[k->msgs] = m->message;
+      k->msg_count[k->msgs++] = m->count;
+    } else {
+      k->other += m->count;
     }
   }
+}
+
+static cJSON *kind_json(const struct kind_sum *k) {
+  cJSON *e = cJSON_CreateObject();
+  cJSON_AddNumberToObject(e, JOB_K_COUNT, k->count);
+  cJSON *msgs = cJSON_AddArrayToObject(e, JOB_K_MESSAGES);
+  for (size_t i = 0; i < k->msgs; i++) {
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, JOB_K_MESSAGE, k->msg[i]);
+    cJSON_AddNumberToObject(m, JOB_K_COUNT, k->msg_count[i]);
+    cJSON_AddItemToArray(msgs, m);
+  }
   /* as the runner writes them: other_messages only when some were left out */
-  cJSON *e;
-  cJSON_ArrayForEach(e, out) if (numv(e, "other_messages", NULL) == 0) cJSON_DeleteItemFromObjectCaseSensitive(e, "other_messages");
+  if (k->other != 0) cJSON_AddNumberToObject(e, JOB_K_OTHER_MESSAGES, k->other);
+  return e;
+}
+
+static cJSON *merge_errors(const struct job_doc *docs, const size_t *order, size_t n) {
+  size_t cap = 0;
+  for (size_t k = 0; k < n; k++) cap += docs[order[k]].error_kinds;
+  struct kind_sum *ks = calloc(cap ? cap : 1, sizeof *ks);
+  cJSON *out = cJSON_CreateObject();
+  size_t nk = 0;
+  for (size_t k = 0; ks && k < n; k++) {
+    const struct job_doc *d = &docs[order[k]];
+    for (size_t e = 0; e < d->error_kinds; e++) {
+      size_t i = 0;
+      while (i < nk && strcmp(ks[i].kind, d->errors[e].kind)) i++;
+      if (i == nk) ks[nk++].kind = d->errors[e].kind;
+      add_kind(&ks[i], &d->errors[e]);
+    }
+  }
+  for (size_t i = 0; out && i < nk; i++) cJSON_AddItemToObject(out, ks[i].kind, kind_json(&ks[i]));
+  free(ks);
   return out;
 }
 
 /* ---- the backend: once per server --------------------------------------------------------- */
 
-static bool available(const cJSON *sec) {
-  return cJSON_IsObject(sec) && !at(sec, "unavailable", NULL);
-}
+static bool available(const struct job_doc_backend *b) { return b->present && !b->unavailable; }
 
 /* The shard whose Redis/agent figures stand for the run; *how says why. */
-static size_t backend_choice(const cJSON *const *docs, const size_t *order, size_t n, char *how, size_t len) {
+static size_t backend_choice(const struct job_doc *docs, const size_t *order, size_t n, char *how, size_t len) {
   size_t best = SIZE_MAX;
   double lo = (double)INFINITY, hi = -(double)INFINITY;
   for (size_t k = 0; k < n; k++) {
-    const cJSON *d = docs[order[k]];
-    double b = numv(d, "timeline", "backend_before_ms"), a = numv(d, "timeline", "backend_after_ms");
-    if (isnan(b) || isnan(a) || !available(at(d, "redis", NULL))) continue;
+    const struct job_doc *d = &docs[order[k]];
+    double b = d->backend_before_ms, a = d->backend_after_ms;
+    if (isnan(b) || isnan(a) || !available(&d->redis)) continue;
     if (b < lo) lo = b;
     if (a > hi) hi = a;
   }
   for (size_t k = 0; k < n && best == SIZE_MAX; k++) {
-    const cJSON *d = docs[order[k]];
-    if (numv(d, "timeline", "backend_before_ms") == lo && numv(d, "timeline", "backend_after_ms") == hi &&
-        available(at(d, "redis", NULL)))
-      best = k;
+    const struct job_doc *d = &docs[order[k]];
+    if (d->backend_before_ms == lo && d->backend_after_ms == hi && available(&d->redis)) best = k;
   }
   if (best != SIZE_MAX) {
     snprintf(how, len, "redis and agent: the figures of shard %zu, whose sampling window (%.0f to %.0f ms "
@@ -277,9 +281,9 @@ static size_t backend_choice(const cJSON *const *docs, const size_t *order, size
   }
   double widest = -1;
   for (size_t k = 0; k < n; k++) {
-    const cJSON *d = docs[order[k]];
-    double w = numv(d, "timeline", "backend_after_ms") - numv(d, "timeline", "backend_before_ms");
-    if (available(at(d, "redis", NULL)) && !isnan(w) && w > widest) widest = w, best = k;
+    const struct job_doc *d = &docs[order[k]];
+    double w = d->backend_after_ms - d->backend_before_ms;
+    if (available(&d->redis) && !isnan(w) && w > widest) widest = w, best = k;
   }
   if (best == SIZE_MAX) {
     snprintf(how, len, "redis and agent: shard 0's sections (no shard has Redis figures with a sampling window)");
@@ -295,82 +299,80 @@ static double per_op(double v, double ops) {
   return isnan(v) || isnan(ops) || ops <= 0 ? (double)NAN : round(v / ops * 1e6) / 1e6;
 }
 
+/* Judges shared again over the whole run, or notes that it was judged by one shard. */
+static void redis_shared_note(cJSON *redis, const struct job_doc *src, size_t chosen, size_t n, double ops) {
+  const char *old = src->redis.note;
+  if (n > 1 && src->redis.calls) {
+    /* Judged again over the whole run: every shard's operations, and every shard's sampler
+     * (two INFOs each, the chosen one's first not in its window). */
+    char why[600], note[1600];
+    bool shared = job_backend_shared_from_calls(src->redis.calls, src->params.operation, src->params.batching,
+                                                isnan(ops) ? -1 : ops, 2.0 * (double)n - 1, why, sizeof why);
+    snprintf(note, sizeof note, "shared judged again over the merged run (every shard's operations and "
+             "samplers; connection counts not judged)%s%s%s%s", shared ? ": " : "", shared ? why : "",
+             old ? "; shard's own note: " : "", old ? old : "");
+    set_item(redis, JOB_K_SHARED, cJSON_CreateBool(shared));
+    set_item(redis, JOB_K_NOTE, cJSON_CreateString(note));
+  } else if (n > 1) {
+    char note[1200];
+    snprintf(note, sizeof note, "%s%sshared was judged by shard %zu against its own invocations only "
+             "(the other shards' traffic counts there as other clients')", old ? old : "", old ? "; " : "", chosen);
+    set_item(redis, JOB_K_NOTE, cJSON_CreateString(note));
+  }
+}
+
 /* The chosen sections, with per-operation figures over the merged operations. */
-static void merge_backend(cJSON *out, const cJSON *const *docs, const size_t *order, size_t n, char *how,
+static void merge_backend(cJSON *out, const struct job_doc *docs, const size_t *order, size_t n, char *how,
                           size_t len) {
   size_t c = backend_choice(docs, order, n, how, len);
-  const cJSON *src = docs[order[c]];
+  const struct job_doc *src = &docs[order[c]];
   double ops = 0;
-  for (size_t k = 0; k < n; k++) ops += numv(docs[order[k]], "redis", "ops");
-  cJSON *redis = cJSON_Duplicate(at(src, "redis", NULL), true);
-  cJSON *agent = at(src, "agent", NULL) ? cJSON_Duplicate(at(src, "agent", NULL), true) : NULL;
-  if (available(redis)) {
-    set_num(redis, "ops", ops);
-    set_num(redis, "cpu_us_per_op", per_op(numv(redis, "cpu_s", "total") * 1e6, ops));
-    set_num(redis, "commands_per_op", per_op(numv(redis, "commands", NULL), ops));
-    set_num(redis, "reads_per_op", per_op(numv(redis, "reads", NULL), ops));
-    set_num(redis, "writes_per_op", per_op(numv(redis, "writes", NULL), ops));
-    set_num(redis, "bytes_per_op",
-            per_op(numv(redis, "net_input_bytes", NULL) + numv(redis, "net_output_bytes", NULL), ops));
-    const cJSON *params = at(at(src, "scenario", NULL), "parameters", NULL);
-    const cJSON *calls = at(redis, "calls", NULL);
-    if (n > 1 && cJSON_IsObject(calls)) {
-      /* Judged again over the whole run: every shard's operations, and every shard's sampler
-       * (two INFOs each, the chosen one's first not in its window). */
-      char why[600], note[1600];
-      bool shared = job_backend_shared_from_calls(calls, strv(params, "operation", NULL),
-                                                  cJSON_IsTrue(at(params, "batching", NULL)), isnan(ops) ? -1 : ops,
-                                                  2.0 * (double)n - 1, why, sizeof why);
-      const char *old = cJSON_IsString(at(redis, "note", NULL)) ? strv(redis, "note", NULL) : NULL;
-      snprintf(note, sizeof note, "shared judged again over the merged run (every shard's operations and "
-               "samplers; connection counts not judged)%s%s%s%s", shared ? ": " : "", shared ? why : "",
-               old ? "; shard's own note: " : "", old ? old : "");
-      set_item(redis, "shared", cJSON_CreateBool(shared));
-      set_item(redis, "note", cJSON_CreateString(note));
-    } else if (n > 1) {
-      const char *old = cJSON_IsString(at(redis, "note", NULL)) ? strv(redis, "note", NULL) : NULL;
-      char note[1200];
-      snprintf(note, sizeof note, "%s%sshared was judged by shard %zu against its own invocations only "
-               "(the other shards' traffic counts there as other clients')", old ? old : "", old ? "; " : "", c);
-      set_item(redis, "note", cJSON_CreateString(note));
-    }
+  for (size_t k = 0; k < n; k++) ops += docs[order[k]].redis.ops.v;
+  cJSON *redis = src->redis.json ? cJSON_Duplicate(src->redis.json, true) : NULL;
+  cJSON *agent = src->agent.json ? cJSON_Duplicate(src->agent.json, true) : NULL;
+  if (available(&src->redis)) {
+    const struct job_doc_backend *r = &src->redis;
+    set_num(redis, JOB_K_OPS, ops);
+    set_num(redis, JOB_K_CPU_US_PER_OP, per_op(r->cpu_total_s.v * 1e6, ops));
+    set_num(redis, JOB_K_COMMANDS_PER_OP, per_op(r->commands.v, ops));
+    set_num(redis, JOB_K_READS_PER_OP, per_op(r->reads.v, ops));
+    set_num(redis, JOB_K_WRITES_PER_OP, per_op(r->writes.v, ops));
+    set_num(redis, JOB_K_BYTES_PER_OP, per_op(r->net_input_bytes.v + r->net_output_bytes.v, ops));
+    redis_shared_note(redis, src, c, n, ops);
   }
-  if (available(agent)) set_num(agent, "cpu_us_per_op", per_op(numv(agent, "cpu_s", NULL) * 1e6, ops));
-  if (redis) set_item(out, "redis", redis);
-  if (agent) set_item(out, "agent", agent);
+  if (available(&src->agent)) set_num(agent, JOB_K_CPU_US_PER_OP, per_op(src->agent.cpu_total_s.v * 1e6, ops));
+  if (redis) set_item(out, JOB_K_REDIS, redis);
+  if (agent) set_item(out, JOB_K_AGENT, agent);
   double b = 0;
-  bool batching = cJSON_IsTrue(at(at(src, "scenario", NULL), "parameters", NULL) ?
-                               at(at(at(src, "scenario", NULL), "parameters", NULL), "batching", NULL) : NULL);
-  if (at(src, "backend_cpu_us_per_op", NULL))
-    set_num(out, "backend_cpu_us_per_op", job_backend_cpu_per_op(redis, agent, batching, &b) ? b : (double)NAN);
-  cJSON *t = cJSON_GetObjectItemCaseSensitive(out, "timeline");
+  if (src->backend_cpu_us_per_op.has != JOB_DOC_ABSENT)
+    set_num(out, JOB_K_BACKEND_CPU_US_PER_OP,
+            job_backend_cpu_per_op(redis, agent, src->params.batching, &b) ? b : (double)NAN);
+  cJSON *t = cJSON_GetObjectItemCaseSensitive(out, JOB_K_TIMELINE);
   if (t) {
-    set_num(t, "backend_before_ms", numv(src, "timeline", "backend_before_ms"));
-    set_num(t, "backend_after_ms", numv(src, "timeline", "backend_after_ms"));
+    set_num(t, JOB_K_BACKEND_BEFORE_MS, src->backend_before_ms);
+    set_num(t, JOB_K_BACKEND_AFTER_MS, src->backend_after_ms);
   }
 }
 
 /* ---- raw records --------------------------------------------------------------------------- */
 
 /* A record's sort key; a missing one sorts first (a consistent order whatever the input). */
-static double key_of(const cJSON *r, const char *name) {
-  double v = numv(r, name, NULL);
-  return isnan(v) ? -(double)INFINITY : v;
-}
+static double key_of(double v) { return isnan(v) ? -(double)INFINITY : v; }
 
 static int cmp_end(const void *a, const void *b) {
-  const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
-  double ex = key_of(x, "end_ms"), ey = key_of(y, "end_ms");
+  const struct job_doc_record *x = *(const struct job_doc_record *const *)a;
+  const struct job_doc_record *y = *(const struct job_doc_record *const *)b;
+  double ex = key_of(x->end_ms), ey = key_of(y->end_ms);
   if (ex != ey) return ex < ey ? -1 : 1;
-  double ix = key_of(x, "index"), iy = key_of(y, "index");
+  double ix = key_of(x->index), iy = key_of(y->index);
   return (ix > iy) - (ix < iy);
 }
 
-/* Every shard's raw records, in completion order. */
-static cJSON *merge_raw(const cJSON *const *docs, size_t n) {
+/* Every shard's raw records, in completion order, as written. */
+static cJSON *merge_raw(const struct job_doc *docs, size_t n) {
   size_t total = 0;
-  for (size_t i = 0; i < n; i++) total += (size_t)cJSON_GetArraySize(at(docs[i], "raw_results", NULL));
-  const cJSON **all = malloc((total ? total : 1) * sizeof *all);
+  for (size_t i = 0; i < n; i++) total += docs[i].nraw;
+  const struct job_doc_record **all = malloc((total ? total : 1) * sizeof *all);
   cJSON *arr = cJSON_CreateArray();
   if (!all || !arr) {
     free(all);
@@ -378,105 +380,168 @@ static cJSON *merge_raw(const cJSON *const *docs, size_t n) {
     return NULL;
   }
   size_t k = 0;
-  for (size_t i = 0; i < n; i++) {
-    const cJSON *r;
-    cJSON_ArrayForEach(r, at(docs[i], "raw_results", NULL)) all[k++] = r;
-  }
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < docs[i].nraw; j++) all[k++] = &docs[i].raw[j];
   qsort(all, k, sizeof *all, cmp_end);
-  for (size_t i = 0; i < k; i++) cJSON_AddItemToArray(arr, cJSON_Duplicate(all[i], true));
+  for (size_t i = 0; i < k; i++) cJSON_AddItemToArray(arr, cJSON_Duplicate(all[i]->json, true));
   free(all);
   return arr;
 }
 
 /* ---- the merge ---------------------------------------------------------------------------- */
 
-static void sum_children(cJSON *into, const cJSON *const *docs, const size_t *order, size_t n, const char *name) {
-  cJSON *o = cJSON_GetObjectItemCaseSensitive(into, name);
-  cJSON *f;
-  cJSON_ArrayForEach(f, o) {
-    if (!cJSON_IsNumber(f)) continue;
-    double s = 0;
-    for (size_t k = 0; k < n; k++) s += numv(docs[order[k]], name, f->string);
-    set_num(o, f->string, s);
-  }
-}
+struct count_field {
+  const char *key;
+  size_t offset; /* of a double in struct job_doc */
+};
 
-static double sum_field(const cJSON *const *docs, const size_t *order, size_t n, const char *name) {
+#define CF(k, f) {k, offsetof(struct job_doc, f)}
+static const struct count_field invocation_fields[] = {
+    CF(JOB_K_PLANNED, planned),     CF(JOB_K_SENT, sent),           CF(JOB_K_COMPLETED, completed),
+    CF(JOB_K_WARMUP, warmup_count), CF(JOB_K_MEASURED, measured),   CF(JOB_K_SUCCEEDED, succeeded),
+    CF(JOB_K_FAILED, failed),       CF(JOB_K_UNSENT, unsent),       CF(JOB_K_POLLED_AFTER_202, polled_after_202)};
+static const struct count_field connection_fields[] = {
+    CF(JOB_K_AHEAD, conn_ahead), CF(JOB_K_LIMIT, conn_limit), CF(JOB_K_OPENED_BEFORE_START, conn_before),
+    CF(JOB_K_OPENED_DURING_RUN, conn_during)};
+static const struct count_field per_doc_fields[] = {
+    CF(JOB_K_LATE_STARTS, late_starts), CF(JOB_K_HELD_BY_MAX_IN_FLIGHT, held_by_max_in_flight),
+    CF(JOB_K_COLD_STARTS, cold_starts)};
+#undef CF
+
+static double sum_of(const struct job_doc *docs, const size_t *order, size_t n, size_t offset) {
   double s = 0;
-  for (size_t k = 0; k < n; k++) s += numv(docs[order[k]], name, NULL);
+  for (size_t k = 0; k < n; k++) s += *(const double *)(const void *)((const char *)&docs[order[k]] + offset);
   return s;
 }
 
+/* Each numeric field of o that the table names becomes the shards' sum. */
+static void sum_fields(cJSON *o, const struct count_field *f, size_t nf, const struct job_doc *docs,
+                       const size_t *order, size_t n) {
+  for (size_t i = 0; o && i < nf; i++)
+    if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, f[i].key))) set_num(o, f[i].key, sum_of(docs, order, n, f[i].offset));
+}
+
+#define COUNT_OF(a) (sizeof a / sizeof a[0])
+
 /* Rates, times and counts over the union of the shards. */
-static void merge_counts(cJSON *out, const cJSON *const *docs, const size_t *order, size_t n,
-                         double successes) {
+static void merge_counts(cJSON *out, const struct job_doc *docs, const size_t *order, size_t n, double successes) {
   bool complete = true;
   double dur = 0, first = (double)INFINITY, last = -(double)INFINITY, last_end = -(double)INFINITY;
   const char *intr = NULL;
   for (size_t k = 0; k < n; k++) {
-    const cJSON *d = docs[order[k]];
-    complete = complete && cJSON_IsTrue(at(d, "complete", NULL));
-    if (!intr && cJSON_IsString(at(d, "interrupted_by", NULL))) intr = strv(d, "interrupted_by", NULL);
-    dur = fmax(dur, numv(d, "duration_s", NULL));
-    double f = numv(d, "timeline", "first_send_ms"), l = numv(d, "timeline", "last_send_ms");
-    double e = numv(d, "timeline", "last_end_ms");
-    if (!isnan(f)) first = fmin(first, f);
-    if (!isnan(l)) last = fmax(last, l);
-    if (!isnan(e)) last_end = fmax(last_end, e);
+    const struct job_doc *d = &docs[order[k]];
+    complete = complete && d->complete;
+    if (!intr && d->interrupted_by) intr = d->interrupted_by;
+    if (!isnan(d->duration_s)) dur = fmax(dur, d->duration_s);
+    if (!isnan(d->first_send_ms)) first = fmin(first, d->first_send_ms);
+    if (!isnan(d->last_send_ms)) last = fmax(last, d->last_send_ms);
+    if (!isnan(d->last_end_ms)) last_end = fmax(last_end, d->last_end_ms);
   }
-  set_item(out, "complete", cJSON_CreateBool(complete));
-  set_item(out, "interrupted_by", intr ? cJSON_CreateString(intr) : NULL);
-  set_num(out, "duration_s", dur);
-  sum_children(out, docs, order, n, "invocations");
-  sum_children(out, docs, order, n, "connections");
-  const char *per_doc[] = {"late_starts", "held_by_max_in_flight", "cold_starts"};
-  for (size_t i = 0; i < 3; i++)
-    if (cJSON_IsNumber(at(out, per_doc[i], NULL))) set_num(out, per_doc[i], sum_field(docs, order, n, per_doc[i]));
-  double sent = numv(out, "invocations", "sent"), measured = numv(out, "invocations", "measured");
-  double ok = numv(out, "invocations", "succeeded");
+  set_item(out, JOB_K_COMPLETE, cJSON_CreateBool(complete));
+  set_item(out, JOB_K_INTERRUPTED_BY, intr ? cJSON_CreateString(intr) : NULL);
+  set_num(out, JOB_K_DURATION_S, dur);
+  sum_fields(cJSON_GetObjectItemCaseSensitive(out, JOB_K_INVOCATIONS), invocation_fields, COUNT_OF(invocation_fields),
+             docs, order, n);
+  sum_fields(cJSON_GetObjectItemCaseSensitive(out, JOB_K_CONNECTIONS), connection_fields, COUNT_OF(connection_fields),
+             docs, order, n);
+  sum_fields(out, per_doc_fields, COUNT_OF(per_doc_fields), docs, order, n);
+  double sent = sum_of(docs, order, n, offsetof(struct job_doc, sent));
+  double measured = sum_of(docs, order, n, offsetof(struct job_doc, measured));
+  double ok = sum_of(docs, order, n, offsetof(struct job_doc, succeeded));
   double span = (last - first) / 1000.0, out_span = (last_end - first) / 1000.0;
-  set_num(out, "achieved_rate", sent >= 2 && span > 0 ? (sent - 1) / span : 0);
-  set_num(out, "throughput", out_span > 0 ? successes / out_span : 0);
-  set_num(out, "success_rate", measured > 0 ? ok / measured : 0);
-  set_num(out, "error_rate", measured > 0 ? (measured - ok) / measured : 0);
-  cJSON *t = cJSON_GetObjectItemCaseSensitive(out, "timeline");
+  set_num(out, JOB_K_ACHIEVED_RATE, sent >= 2 && span > 0 ? (sent - 1) / span : 0);
+  set_num(out, JOB_K_THROUGHPUT, out_span > 0 ? successes / out_span : 0);
+  set_num(out, JOB_K_SUCCESS_RATE, measured > 0 ? ok / measured : 0);
+  set_num(out, JOB_K_ERROR_RATE, measured > 0 ? (measured - ok) / measured : 0);
+  cJSON *t = cJSON_GetObjectItemCaseSensitive(out, JOB_K_TIMELINE);
   if (t) {
-    set_num(t, "first_send_ms", isfinite(first) ? first : (double)NAN);
-    set_num(t, "last_send_ms", isfinite(last) ? last : (double)NAN);
-    set_num(t, "last_end_ms", isfinite(last_end) ? last_end : (double)NAN);
+    set_num(t, JOB_K_FIRST_SEND_MS, isfinite(first) ? first : (double)NAN);
+    set_num(t, JOB_K_LAST_SEND_MS, isfinite(last) ? last : (double)NAN);
+    set_num(t, JOB_K_LAST_END_MS, isfinite(last_end) ? last_end : (double)NAN);
   }
 }
 
 /* The successful completions of a summary-only shard: throughput × its reply span. */
-static double successes_of(const cJSON *d) {
-  double span = (numv(d, "timeline", "last_end_ms") - numv(d, "timeline", "first_send_ms")) / 1000.0;
-  double t = numv(d, "throughput", NULL);
-  return isnan(span) || isnan(t) ? 0 : round(t * span);
+static double successes_of(const struct job_doc *d) {
+  double span = (d->last_end_ms - d->first_send_ms) / 1000.0;
+  return isnan(span) || isnan(d->throughput) ? 0 : round(d->throughput * span);
 }
 
-static cJSON *merged_from(const cJSON *const *docs, const char *const *paths, const size_t *order, size_t n,
+static cJSON *merged_from(const struct job_doc *docs, const char *const *paths, const size_t *order, size_t n,
                           bool raw, const char *backend_note) {
   cJSON *m = cJSON_CreateObject();
-  cJSON_AddNumberToObject(m, "count", (double)n);
-  cJSON_AddStringToObject(m, "run_key", strv(docs[order[0]], "shard", "run_key"));
-  cJSON_AddNumberToObject(m, "start_at_ms", numv(docs[order[0]], "shard", "start_at_ms"));
-  cJSON *files = cJSON_AddArrayToObject(m, "files");
-  cJSON *hosts = cJSON_AddArrayToObject(m, "hosts");
+  cJSON_AddNumberToObject(m, JOB_K_COUNT, (double)n);
+  cJSON_AddStringToObject(m, JOB_K_RUN_KEY, docs[order[0]].shard_run_key);
+  cJSON_AddNumberToObject(m, JOB_K_START_AT_MS, docs[order[0]].shard_start_at_ms);
+  cJSON *files = cJSON_AddArrayToObject(m, JOB_K_FILES);
+  cJSON *hosts = cJSON_AddArrayToObject(m, JOB_K_HOSTS);
   for (size_t k = 0; k < n; k++) {
     cJSON_AddItemToArray(files, cJSON_CreateString(paths[order[k]]));
-    cJSON_AddItemToArray(hosts, cJSON_CreateString(strv(docs[order[k]], "host", "hostname")));
+    cJSON_AddItemToArray(hosts, cJSON_CreateString(or_empty(docs[order[k]].hostname)));
   }
-  cJSON_AddStringToObject(m, "percentiles", raw ? "raw_results" : "histograms");
-  if (raw) cJSON_AddNumberToObject(m, "max_relative_error", 0);
-  else cJSON_AddNumberToObject(m, "max_relative_error", JOB_HIST_MAX_RELATIVE_ERROR);
+  cJSON_AddStringToObject(m, JOB_K_PERCENTILES, raw ? "raw_results" : "histograms");
+  if (raw) cJSON_AddNumberToObject(m, JOB_K_MAX_RELATIVE_ERROR, 0);
+  else cJSON_AddNumberToObject(m, JOB_K_MAX_RELATIVE_ERROR, JOB_HIST_MAX_RELATIVE_ERROR);
   char note[1600];
   snprintf(note, sizeof note, "%s; schedule_lag_ms is histogram-based as in every document%s%s",
            raw ? "percentiles are exact: nearest rank over the union of the shards' raw samples"
                : "percentiles from the merged histograms (a shard is summary only): each within "
                  "0.098% above the exact value; min, max, count and mean are exact",
            backend_note ? "; " : "", backend_note ? backend_note : "");
-  cJSON_AddStringToObject(m, "note", note);
+  cJSON_AddStringToObject(m, JOB_K_NOTE, note);
   return m;
+}
+
+/* Reads every shard (validation names the file and field) and checks it is one. */
+static struct job_doc *read_shards(const cJSON *const *docs, const char *const *paths, size_t n, char *err,
+                                   size_t errlen) {
+  struct job_doc *d = calloc(n, sizeof *d);
+  if (!d) {
+    rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
+    return NULL;
+  }
+  for (size_t i = 0; i < n; i++) {
+    const char *why = NULL;
+    if (job_doc_read(docs[i], paths[i], &d[i], err, errlen) == RB_OK && !(why = job_merge_doc_not_a_shard(&d[i])))
+      continue;
+    if (why) rb_errorf(RB_ERR_INVALID, err, errlen, "%s: %s", paths[i], why);
+    for (size_t k = 0; k <= i; k++) job_doc_free(&d[k]);
+    free(d);
+    return NULL;
+  }
+  return d;
+}
+
+/* The merged document: shard 0's, with every merged figure replaced. */
+static cJSON *build(const struct job_doc *d, const char *const *paths, size_t n, const size_t *order, bool raw,
+                    bool closed, struct job_hist **h, struct u64s *dist, uint64_t successes) {
+  cJSON *out = cJSON_Duplicate(d[order[0]].json, true);
+  if (!out) return NULL;
+  cJSON_DeleteItemFromObjectCaseSensitive(out, JOB_K_SHARD);
+  cJSON_DeleteItemFromObjectCaseSensitive(out, JOB_K_RAW_RESULTS);
+  cJSON_DeleteItemFromObjectCaseSensitive(out, JOB_K_RAW_RESULTS_OMITTED);
+  double succ = (double)successes;
+  if (!raw) {
+    succ = 0;
+    for (size_t k = 0; k < n; k++) succ += successes_of(&d[order[k]]);
+  }
+  merge_counts(out, d, order, n, succ);
+  cJSON *srv = cJSON_GetObjectItemCaseSensitive(out, JOB_K_SERVER);
+  for (int m = 0; m < D_LAG; m++) {
+    cJSON *target = m < D_DURATION ? out : srv;
+    if (!target) continue;
+    set_item(target, dist_names[m],
+             raw ? job_results_samples_summary(dist[m].v, dist[m].n) : job_results_hist_summary(h[m]));
+  }
+  if (!closed) set_item(out, JOB_K_SCHEDULE_LAG_MS, job_results_hist_summary(h[D_LAG]));
+  set_item(out, JOB_K_ERRORS_BY_KIND, merge_errors(d, order, n));
+  char how[700] = "";
+  if (cJSON_GetObjectItemCaseSensitive(out, JOB_K_REDIS)) merge_backend(out, d, order, n, how, sizeof how);
+  set_item(out, JOB_K_HISTOGRAMS, hists_json(h, closed));
+  set_item(out, JOB_K_MERGED_FROM, merged_from(d, paths, order, n, raw, how[0] ? how : NULL));
+  if (raw) set_item(out, JOB_K_RAW_RESULTS, merge_raw(d, n));
+  else set_item(out, JOB_K_RAW_RESULTS_OMITTED, cJSON_CreateTrue());
+  return out;
 }
 
 cJSON *job_merge_shards(const cJSON *const *docs, const char *const *paths, size_t n, char *err,
@@ -485,68 +550,40 @@ cJSON *job_merge_shards(const cJSON *const *docs, const char *const *paths, size
     rb_errorf(RB_ERR_INVALID, err, errlen, "no shards to merge");
     return NULL;
   }
-  for (size_t i = 0; i < n; i++) {
-    const char *why = job_merge_not_a_shard(docs[i]);
-    if (why) {
-      rb_errorf(RB_ERR_INVALID, err, errlen, "%s: %s", paths[i], why);
-      return NULL;
-    }
-  }
-  size_t count = (size_t)numv(docs[0], "shard", "count");
+  struct job_doc *d = read_shards(docs, paths, n, err, errlen);
+  if (!d) return NULL;
+  size_t count = (size_t)d[0].shard_count;
   size_t *order = malloc(count * sizeof *order);
   struct job_hist *h[D_COUNT] = {NULL};
-  struct u64s d[D_COUNT];
-  memset(d, 0, sizeof d);
+  struct u64s dist[D_COUNT];
+  memset(dist, 0, sizeof dist);
   cJSON *out = NULL;
-  bool raw = true, closed = !strcmp(strv(docs[0], "mode", NULL), "closed"), ok = order != NULL;
+  bool raw = true, closed = d[0].closed, ok = order != NULL;
   for (int m = 0; m < D_COUNT && ok; m++) ok = (h[m] = job_hist_create()) != NULL;
   if (!ok) rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
-  ok = ok && check_shards(docs, paths, n, order, count, err, errlen);
+  ok = ok && check_shards(d, paths, n, order, count, err, errlen);
   for (size_t i = 0; i < n && ok; i++) {
-    if (cJSON_IsArray(at(docs[i], "raw_results", NULL))) continue;
+    if (d[i].has_raw) continue;
     raw = false;
-    if (!cJSON_IsObject(at(docs[i], "histograms", NULL))) {
+    if (!d[i].histograms) {
       rb_errorf(RB_ERR_INVALID, err, errlen, "%s is summary only (no raw_results) and has no histograms: "
                 "it cannot be merged; use the shard's full results file", paths[i]);
       ok = false;
     }
   }
-  ok = ok && merge_hists(docs, paths, n, closed, h, err, errlen);
+  ok = ok && merge_hists(d, paths, n, closed, h, err, errlen);
   uint64_t successes = 0;
-  if (ok && raw && !pool_raw(docs, n, d, &successes)) {
+  if (ok && raw && !pool_raw(d, n, dist, &successes)) {
     rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
     ok = false;
   }
-  if (ok) out = cJSON_Duplicate(docs[order[0]], true);
-  if (out) {
-    cJSON_DeleteItemFromObjectCaseSensitive(out, "shard");
-    cJSON_DeleteItemFromObjectCaseSensitive(out, "raw_results");
-    cJSON_DeleteItemFromObjectCaseSensitive(out, "raw_results_omitted");
-    double succ = (double)successes;
-    if (!raw) {
-      succ = 0;
-      for (size_t k = 0; k < n; k++) succ += successes_of(docs[order[k]]);
-    }
-    merge_counts(out, docs, order, n, succ);
-    cJSON *srv = cJSON_GetObjectItemCaseSensitive(out, "server");
-    for (int m = 0; m < D_LAG; m++) {
-      cJSON *target = m < D_DURATION ? out : srv;
-      if (!target) continue;
-      set_item(target, dist_names[m], raw ? job_results_samples_summary(d[m].v, d[m].n) : job_results_hist_summary(h[m]));
-    }
-    if (!closed) set_item(out, "schedule_lag_ms", job_results_hist_summary(h[D_LAG]));
-    set_item(out, "errors_by_kind", merge_errors(docs, order, n));
-    char how[700] = "";
-    if (at(out, "redis", NULL)) merge_backend(out, docs, order, n, how, sizeof how);
-    set_item(out, "histograms", hists_json(h, closed));
-    set_item(out, "merged_from", merged_from(docs, paths, order, n, raw, how[0] ? how : NULL));
-    if (raw) set_item(out, "raw_results", merge_raw(docs, n));
-    else set_item(out, "raw_results_omitted", cJSON_CreateTrue());
-  }
+  if (ok) out = build(d, paths, n, order, raw, closed, h, dist, successes);
   for (int m = 0; m < D_COUNT; m++) {
     job_hist_destroy(h[m]);
-    free(d[m].v);
+    free(dist[m].v);
   }
+  for (size_t i = 0; i < n; i++) job_doc_free(&d[i]);
+  free(d);
   free(order);
   return out;
 }

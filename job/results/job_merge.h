@@ -18,17 +18,23 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 
+#include "job_doc.h"
 #include "rb_error.h"
 
-/* Why a document cannot be a shard: NULL when it is one (has "shard" with index, count,
- * start_at_ms and run_key, and is a results document), else a static reason. */
+/* Why a document (read by job_doc_read) cannot be a shard: NULL when it is one (has "shard"
+ * with index, count, start_at_ms and run_key, and is a results document), else a static
+ * reason. */
+const char *job_merge_doc_not_a_shard(const struct job_doc *d);
+/* The same from the JSON tree ("not a valid rbench results document" when it fails
+ * validation: job_merge_shards names the field). */
 const char *job_merge_not_a_shard(const cJSON *doc);
 
 /* The group a shard belongs to: "SCENARIO\x1fRUN\x1fREPETITION" in out. */
+void job_merge_doc_group_key(const struct job_doc *d, char *out, size_t len);
 void job_merge_group_key(const cJSON *doc, char *out, size_t len);
 
 /* Merges the shards docs[0..n) of one run (any order; paths name them in errors and in
- * merged_from). Refuses, with err naming the files, shards of different runs (run_key,
+ * merged_from); each is read and validated by job_doc_read. Refuses, with err naming the files, shards of different runs (run_key,
  * scenario, run, repetition, start, count), a duplicate or missing index, and a summary-only
  * shard without histograms. The result is owned by the caller. */
 cJSON *job_merge_shards(const cJSON *const *docs, const char *const *paths, size_t n, char *err,

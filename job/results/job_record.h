@@ -1,5 +1,7 @@
-/* job_record.h: what rbench records for one invocation, how target replies become records
- * (pure parsers over the reply bytes), and the record's JSON form (one raw_results entry).
+/* job_record.h: what rbench records for one invocation (the record model), how target replies
+ * become records (pure parsers over the reply bytes, with the in-place scanner of
+ * job_json_scan.h), and the record's JSON form (one raw_results entry, written with
+ * job_json_write.h). Secrets are masked by job_redact.h.
  *
  * Times are microseconds from the run's start (the due time of invocation 0):
  *   intended = due time, sent = actual send, end = reply complete.
@@ -13,6 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "job_json_write.h" /* job_json_write_string, for the record's users */
+#include "job_redact.h"      /* job_redact: every kept error message passes through it */
 
 #define JOB_OUTCOMES(X)                                                            \
   X(JOB_OK, "success")                                                             \
@@ -98,11 +103,5 @@ void job_record_set_error(struct job_record *r, enum job_outcome o, const char *
  * on the runner's hot path. */
 size_t job_record_write(FILE *f, const struct job_record *r); /* returns the bytes written */
 
-/* Writes s as a JSON string literal (quotes included). */
-void job_json_write_string(FILE *f, const char *s);
-
-/* Replaces every occurrence of each non-empty secret in s by "***" (in place). secrets is
- * NULL-terminated. */
-void job_redact(char *s, size_t size, const char *const *secrets);
 
 #endif

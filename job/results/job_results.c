@@ -24,9 +24,9 @@ struct samples {
 };
 
 enum metric { M_EXEC, M_SERVICE, M_DURATION, M_WAIT, M_INIT, M_ACTION, M_COUNT };
-static const char *const metric_names[M_COUNT] = {"execution_time_ms", "service_time_ms",
-                                                  "duration_ms", "wait_time_ms",
-                                                  "init_time_ms", "action_elapsed_ms"};
+static const char *const metric_names[M_COUNT] = {JOB_K_EXECUTION_TIME_MS, JOB_K_SERVICE_TIME_MS,
+                                                  JOB_K_DURATION_MS, JOB_K_WAIT_TIME_MS,
+                                                  JOB_K_INIT_TIME_MS, JOB_K_ACTION_ELAPSED_MS};
 
 #define MESSAGES_PER_KIND JOB_RESULTS_MESSAGES_PER_KIND
 #define SPOOL_BUFFER (1u << 20)      /* raw records buffered before a forced write */
@@ -197,13 +197,13 @@ static cJSON *summary_ms(uint64_t count, uint64_t p50, uint64_t p90, uint64_t p9
                          uint64_t max, double mean) {
   cJSON *o = cJSON_CreateObject();
   if (!o) return NULL;
-  cJSON_AddNumberToObject(o, "p50", (double)p50 / 1000.0);
-  cJSON_AddNumberToObject(o, "p90", (double)p90 / 1000.0);
-  cJSON_AddNumberToObject(o, "p99", (double)p99 / 1000.0);
-  cJSON_AddNumberToObject(o, "min", (double)min / 1000.0);
-  cJSON_AddNumberToObject(o, "max", (double)max / 1000.0);
-  cJSON_AddNumberToObject(o, "mean", mean / 1000.0);
-  cJSON_AddNumberToObject(o, "count", (double)count);
+  cJSON_AddNumberToObject(o, JOB_K_P50, (double)p50 / 1000.0);
+  cJSON_AddNumberToObject(o, JOB_K_P90, (double)p90 / 1000.0);
+  cJSON_AddNumberToObject(o, JOB_K_P99, (double)p99 / 1000.0);
+  cJSON_AddNumberToObject(o, JOB_K_MIN, (double)min / 1000.0);
+  cJSON_AddNumberToObject(o, JOB_K_MAX, (double)max / 1000.0);
+  cJSON_AddNumberToObject(o, JOB_K_MEAN, mean / 1000.0);
+  cJSON_AddNumberToObject(o, JOB_K_COUNT, (double)count);
   return o;
 }
 
@@ -235,15 +235,15 @@ static cJSON *errors_json(const struct job_results *r) {
     const struct kind_stats *ks = &r->kinds[k];
     if (!ks->count) continue;
     cJSON *e = cJSON_AddObjectToObject(o, job_outcome_name((enum job_outcome)k));
-    cJSON_AddNumberToObject(e, "count", (double)ks->count);
-    cJSON *msgs = cJSON_AddArrayToObject(e, "messages");
+    cJSON_AddNumberToObject(e, JOB_K_COUNT, (double)ks->count);
+    cJSON *msgs = cJSON_AddArrayToObject(e, JOB_K_MESSAGES);
     for (int i = 0; i < ks->msgs; i++) {
       cJSON *m = cJSON_CreateObject();
-      cJSON_AddStringToObject(m, "message", ks->msg[i]);
-      cJSON_AddNumberToObject(m, "count", (double)ks->msg_count[i]);
+      cJSON_AddStringToObject(m, JOB_K_MESSAGE, ks->msg[i]);
+      cJSON_AddNumberToObject(m, JOB_K_COUNT, (double)ks->msg_count[i]);
       cJSON_AddItemToArray(msgs, m);
     }
-    if (ks->other) cJSON_AddNumberToObject(e, "other_messages", (double)ks->other);
+    if (ks->other) cJSON_AddNumberToObject(e, JOB_K_OTHER_MESSAGES, (double)ks->other);
   }
   return o;
 }
@@ -253,42 +253,42 @@ static cJSON *host_json(void) {
   char name[256] = "";
   struct utsname u;
   gethostname(name, sizeof name - 1);
-  cJSON_AddStringToObject(o, "hostname", name);
+  cJSON_AddStringToObject(o, JOB_K_HOSTNAME, name);
   if (uname(&u) == 0) {
     char os[300];
     snprintf(os, sizeof os, "%s %s %s", u.sysname, u.release, u.machine);
-    cJSON_AddStringToObject(o, "os", os);
+    cJSON_AddStringToObject(o, JOB_K_OS, os);
   }
-  cJSON_AddNumberToObject(o, "cpus", (double)sysconf(_SC_NPROCESSORS_ONLN));
+  cJSON_AddNumberToObject(o, JOB_K_CPUS, (double)sysconf(_SC_NPROCESSORS_ONLN));
   return o;
 }
 
 static cJSON *tool_json(void) {
   cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "name", "rbench");
-  cJSON_AddStringToObject(o, "version", RBENCH_VERSION);
-  cJSON_AddStringToObject(o, "git_commit", RBENCH_GIT_COMMIT);
+  cJSON_AddStringToObject(o, JOB_K_NAME, "rbench");
+  cJSON_AddStringToObject(o, JOB_K_VERSION, RBENCH_VERSION);
+  cJSON_AddStringToObject(o, JOB_K_GIT_COMMIT, RBENCH_GIT_COMMIT);
   return o;
 }
 
 static cJSON *scenario_json(const struct job_run_info *in) {
   cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "name", in->scenario ? in->scenario : "");
-  if (in->description && *in->description) cJSON_AddStringToObject(o, "description", in->description);
-  cJSON_AddStringToObject(o, "run", in->params->name);
-  cJSON_AddNumberToObject(o, "repetition", (double)in->repetition);
-  cJSON_AddNumberToObject(o, "repetitions", (double)in->repetitions);
-  cJSON *t = cJSON_AddObjectToObject(o, "target");
-  cJSON_AddStringToObject(t, "kind", job_target_kind_name(in->target->kind));
-  cJSON_AddStringToObject(t, "action", in->target->action);
-  cJSON_AddBoolToObject(t, "insecure", in->target->insecure);
-  cJSON_AddNumberToObject(t, "request_timeout", in->target->request_timeout);
-  cJSON_AddNumberToObject(t, "poll_timeout", in->target->poll_timeout);
-  cJSON_AddNumberToObject(t, "drain_timeout", in->target->drain_timeout);
-  if (in->target->kind == JOB_TARGET_LOCAL) cJSON_AddNumberToObject(t, "pool_size", (double)in->target->pool_size);
-  else cJSON_AddNumberToObject(t, "wait_for_action", in->target->wait_for_action);
-  cJSON_AddItemToObject(o, "parameters", job_params_to_json(in->params));
-  if (in->config) cJSON_AddItemToObject(o, "config", cJSON_Duplicate(in->config, true));
+  cJSON_AddStringToObject(o, JOB_K_NAME, in->scenario ? in->scenario : "");
+  if (in->description && *in->description) cJSON_AddStringToObject(o, JOB_K_DESCRIPTION, in->description);
+  cJSON_AddStringToObject(o, JOB_K_RUN, in->params->name);
+  cJSON_AddNumberToObject(o, JOB_K_REPETITION, (double)in->repetition);
+  cJSON_AddNumberToObject(o, JOB_K_REPETITIONS, (double)in->repetitions);
+  cJSON *t = cJSON_AddObjectToObject(o, JOB_K_TARGET);
+  cJSON_AddStringToObject(t, JOB_K_KIND, job_target_kind_name(in->target->kind));
+  cJSON_AddStringToObject(t, JOB_K_ACTION, in->target->action);
+  cJSON_AddBoolToObject(t, JOB_K_INSECURE, in->target->insecure);
+  cJSON_AddNumberToObject(t, JOB_K_REQUEST_TIMEOUT, in->target->request_timeout);
+  cJSON_AddNumberToObject(t, JOB_K_POLL_TIMEOUT, in->target->poll_timeout);
+  cJSON_AddNumberToObject(t, JOB_K_DRAIN_TIMEOUT, in->target->drain_timeout);
+  if (in->target->kind == JOB_TARGET_LOCAL) cJSON_AddNumberToObject(t, JOB_K_POOL_SIZE, (double)in->target->pool_size);
+  else cJSON_AddNumberToObject(t, JOB_K_WAIT_FOR_ACTION, in->target->wait_for_action);
+  cJSON_AddItemToObject(o, JOB_K_PARAMETERS, job_params_to_json(in->params));
+  if (in->config) cJSON_AddItemToObject(o, JOB_K_CONFIG, cJSON_Duplicate(in->config, true));
   return o;
 }
 
@@ -299,72 +299,72 @@ static void add_rates(cJSON *o, const struct job_results *r, const struct job_ru
   double achieved = in->sent >= 2 && span > 0 ? (double)(in->sent - 1) / span : 0;
   double out_span = (double)(r->last_end_us - (int64_t)(in->first_sent_s * 1e6)) / 1e6;
   if (in->closed) achieved = out_span > 0 ? (double)r->done / out_span : 0;
-  cJSON_AddStringToObject(o, "mode", in->closed ? "closed" : "open");
-  if (in->closed) cJSON_AddNullToObject(o, "requested_rate");
-  else cJSON_AddNumberToObject(o, "requested_rate", in->params->rate);
-  cJSON_AddNumberToObject(o, "achieved_rate", achieved);
-  cJSON_AddNumberToObject(o, "throughput",
+  cJSON_AddStringToObject(o, JOB_K_MODE, in->closed ? "closed" : "open");
+  if (in->closed) cJSON_AddNullToObject(o, JOB_K_REQUESTED_RATE);
+  else cJSON_AddNumberToObject(o, JOB_K_REQUESTED_RATE, in->params->rate);
+  cJSON_AddNumberToObject(o, JOB_K_ACHIEVED_RATE, achieved);
+  cJSON_AddNumberToObject(o, JOB_K_THROUGHPUT,
                           out_span > 0 ? (double)(r->done - r->failed) / out_span : 0);
 }
 
 static void add_counts(cJSON *o, const struct job_results *r, const struct job_run_info *in) {
-  cJSON *c = cJSON_AddObjectToObject(o, "invocations");
-  cJSON_AddNumberToObject(c, "planned", (double)in->planned);
-  cJSON_AddNumberToObject(c, "sent", (double)in->sent);
-  cJSON_AddNumberToObject(c, "completed", (double)r->done);
-  cJSON_AddNumberToObject(c, "warmup", (double)in->warmup);
-  cJSON_AddNumberToObject(c, "measured", (double)r->measured);
-  cJSON_AddNumberToObject(c, "succeeded", (double)r->measured_ok);
-  cJSON_AddNumberToObject(c, "failed", (double)(r->measured - r->measured_ok));
-  cJSON_AddNumberToObject(c, "unsent", (double)in->unsent);
-  cJSON_AddNumberToObject(c, "polled_after_202", (double)r->polled);
+  cJSON *c = cJSON_AddObjectToObject(o, JOB_K_INVOCATIONS);
+  cJSON_AddNumberToObject(c, JOB_K_PLANNED, (double)in->planned);
+  cJSON_AddNumberToObject(c, JOB_K_SENT, (double)in->sent);
+  cJSON_AddNumberToObject(c, JOB_K_COMPLETED, (double)r->done);
+  cJSON_AddNumberToObject(c, JOB_K_WARMUP, (double)in->warmup);
+  cJSON_AddNumberToObject(c, JOB_K_MEASURED, (double)r->measured);
+  cJSON_AddNumberToObject(c, JOB_K_SUCCEEDED, (double)r->measured_ok);
+  cJSON_AddNumberToObject(c, JOB_K_FAILED, (double)(r->measured - r->measured_ok));
+  cJSON_AddNumberToObject(c, JOB_K_UNSENT, (double)in->unsent);
+  cJSON_AddNumberToObject(c, JOB_K_POLLED_AFTER_202, (double)r->polled);
   /* Not applicable to the closed loop: it has no schedule to fall behind. */
   if (in->closed) {
-    cJSON_AddNullToObject(o, "late_starts");
-    cJSON_AddNullToObject(o, "late_threshold_ms");
-    cJSON_AddNullToObject(o, "held_by_max_in_flight");
+    cJSON_AddNullToObject(o, JOB_K_LATE_STARTS);
+    cJSON_AddNullToObject(o, JOB_K_LATE_THRESHOLD_MS);
+    cJSON_AddNullToObject(o, JOB_K_HELD_BY_MAX_IN_FLIGHT);
   } else {
-    cJSON_AddNumberToObject(o, "late_starts", (double)in->late);
-    cJSON_AddNumberToObject(o, "late_threshold_ms", (double)in->late_threshold_us / 1000.0);
-    cJSON_AddNumberToObject(o, "held_by_max_in_flight", (double)in->held);
+    cJSON_AddNumberToObject(o, JOB_K_LATE_STARTS, (double)in->late);
+    cJSON_AddNumberToObject(o, JOB_K_LATE_THRESHOLD_MS, (double)in->late_threshold_us / 1000.0);
+    cJSON_AddNumberToObject(o, JOB_K_HELD_BY_MAX_IN_FLIGHT, (double)in->held);
   }
-  cJSON *conn = cJSON_AddObjectToObject(o, "connections");
-  cJSON_AddNumberToObject(conn, "ahead", (double)in->connections_ahead);
-  cJSON_AddNumberToObject(conn, "limit", (double)in->connections_limit);
-  cJSON_AddNumberToObject(conn, "opened_before_start", (double)in->connections_before);
-  cJSON_AddNumberToObject(conn, "opened_during_run", (double)in->connections_during);
+  cJSON *conn = cJSON_AddObjectToObject(o, JOB_K_CONNECTIONS);
+  cJSON_AddNumberToObject(conn, JOB_K_AHEAD, (double)in->connections_ahead);
+  cJSON_AddNumberToObject(conn, JOB_K_LIMIT, (double)in->connections_limit);
+  cJSON_AddNumberToObject(conn, JOB_K_OPENED_BEFORE_START, (double)in->connections_before);
+  cJSON_AddNumberToObject(conn, JOB_K_OPENED_DURING_RUN, (double)in->connections_during);
   double m = (double)r->measured;
-  cJSON_AddNumberToObject(o, "success_rate", m > 0 ? (double)r->measured_ok / m : 0);
-  cJSON_AddNumberToObject(o, "error_rate", m > 0 ? (double)(r->measured - r->measured_ok) / m : 0);
-  cJSON_AddNumberToObject(o, "cold_starts", (double)r->cold_starts);
+  cJSON_AddNumberToObject(o, JOB_K_SUCCESS_RATE, m > 0 ? (double)r->measured_ok / m : 0);
+  cJSON_AddNumberToObject(o, JOB_K_ERROR_RATE, m > 0 ? (double)(r->measured - r->measured_ok) / m : 0);
+  cJSON_AddNumberToObject(o, JOB_K_COLD_STARTS, (double)r->cold_starts);
 }
 
 /* When the sends and replies happened, in ms from start_time_ms: what `rbench merge` needs to
  * compute rates over the union of several shards' sends. */
 static void add_timeline(cJSON *o, const struct job_results *r, const struct job_run_info *in) {
-  cJSON *t = cJSON_AddObjectToObject(o, "timeline");
+  cJSON *t = cJSON_AddObjectToObject(o, JOB_K_TIMELINE);
   if (in->sent) {
-    cJSON_AddNumberToObject(t, "first_send_ms", round(in->first_sent_s * 1e6) / 1e3);
-    cJSON_AddNumberToObject(t, "last_send_ms", round(in->last_sent_s * 1e6) / 1e3);
+    cJSON_AddNumberToObject(t, JOB_K_FIRST_SEND_MS, round(in->first_sent_s * 1e6) / 1e3);
+    cJSON_AddNumberToObject(t, JOB_K_LAST_SEND_MS, round(in->last_sent_s * 1e6) / 1e3);
   } else {
-    cJSON_AddNullToObject(t, "first_send_ms");
-    cJSON_AddNullToObject(t, "last_send_ms");
+    cJSON_AddNullToObject(t, JOB_K_FIRST_SEND_MS);
+    cJSON_AddNullToObject(t, JOB_K_LAST_SEND_MS);
   }
-  if (r->done) cJSON_AddNumberToObject(t, "last_end_ms", (double)r->last_end_us / 1e3);
-  else cJSON_AddNullToObject(t, "last_end_ms");
-  cJSON_AddNumberToObject(t, "backend_before_ms", round(in->backend_before_ms * 1e3) / 1e3);
-  cJSON_AddNumberToObject(t, "backend_after_ms", round(in->backend_after_ms * 1e3) / 1e3);
+  if (r->done) cJSON_AddNumberToObject(t, JOB_K_LAST_END_MS, (double)r->last_end_us / 1e3);
+  else cJSON_AddNullToObject(t, JOB_K_LAST_END_MS);
+  cJSON_AddNumberToObject(t, JOB_K_BACKEND_BEFORE_MS, round(in->backend_before_ms * 1e3) / 1e3);
+  cJSON_AddNumberToObject(t, JOB_K_BACKEND_AFTER_MS, round(in->backend_after_ms * 1e3) / 1e3);
 }
 
 /* Every latency distribution as a mergeable histogram (docs/results.md, "Histograms"). */
 static cJSON *histograms_json(const struct job_results *r, const struct job_run_info *in) {
   cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "encoding", JOB_HIST_ENCODING);
-  cJSON_AddStringToObject(o, "unit", "us");
-  cJSON_AddNumberToObject(o, "max_relative_error", JOB_HIST_MAX_RELATIVE_ERROR);
+  cJSON_AddStringToObject(o, JOB_K_ENCODING, JOB_HIST_ENCODING);
+  cJSON_AddStringToObject(o, JOB_K_UNIT, "us");
+  cJSON_AddNumberToObject(o, JOB_K_MAX_RELATIVE_ERROR, JOB_HIST_MAX_RELATIVE_ERROR);
   cJSON_AddItemToObject(o, metric_names[M_EXEC], job_hist_to_json(r->h[M_EXEC]));
   cJSON_AddItemToObject(o, metric_names[M_SERVICE], job_hist_to_json(r->h[M_SERVICE]));
-  if (!in->closed) cJSON_AddItemToObject(o, "schedule_lag_ms", job_hist_to_json(r->lag));
+  if (!in->closed) cJSON_AddItemToObject(o, JOB_K_SCHEDULE_LAG_MS, job_hist_to_json(r->lag));
   for (int i = M_DURATION; i < M_COUNT; i++) cJSON_AddItemToObject(o, metric_names[i], job_hist_to_json(r->h[i]));
   return o;
 }
@@ -374,43 +374,44 @@ static cJSON *shard_json(const struct job_run_info *in) {
   int64_t start_ms = in->start_epoch_us / 1000;
   char key[17];
   job_shard_run_key(in->scenario, in->params, in->repetition, start_ms, in->shard->count, key);
-  cJSON_AddNumberToObject(o, "index", in->shard->index);
-  cJSON_AddNumberToObject(o, "count", in->shard->count);
-  cJSON_AddNumberToObject(o, "start_at_ms", (double)start_ms);
-  cJSON_AddStringToObject(o, "run_key", key);
+  cJSON_AddNumberToObject(o, JOB_K_INDEX, in->shard->index);
+  cJSON_AddNumberToObject(o, JOB_K_COUNT, in->shard->count);
+  cJSON_AddNumberToObject(o, JOB_K_START_AT_MS, (double)start_ms);
+  cJSON_AddStringToObject(o, JOB_K_RUN_KEY, key);
   return o;
 }
 
 cJSON *job_results_summary(struct job_results *r, const struct job_run_info *in) {
   cJSON *o = cJSON_CreateObject();
   if (!o) return NULL;
-  cJSON_AddNumberToObject(o, "schema_version", JOB_SCHEMA_VERSION);
-  cJSON_AddBoolToObject(o, "complete", in->complete);
-  if (in->interrupted_by) cJSON_AddStringToObject(o, "interrupted_by", in->interrupted_by);
-  else cJSON_AddNullToObject(o, "interrupted_by");
-  cJSON_AddItemToObject(o, "rbench", tool_json());
-  cJSON_AddItemToObject(o, "host", host_json());
-  cJSON_AddStringToObject(o, "target", job_target_kind_name(in->target->kind));
-  cJSON_AddStringToObject(o, "action", in->action ? in->action : in->target->action);
-  cJSON_AddItemToObject(o, "scenario", scenario_json(in));
-  cJSON_AddNumberToObject(o, "start_time_ms", (double)(in->start_epoch_us / 1000));
-  cJSON_AddNumberToObject(o, "duration_s", (double)in->elapsed_us / 1e6);
+  cJSON_AddNumberToObject(o, JOB_K_SCHEMA_VERSION, JOB_DOC_SCHEMA_VERSION);
+  if (in->run_id && *in->run_id) cJSON_AddStringToObject(o, JOB_K_RUN_ID, in->run_id);
+  cJSON_AddBoolToObject(o, JOB_K_COMPLETE, in->complete);
+  if (in->interrupted_by) cJSON_AddStringToObject(o, JOB_K_INTERRUPTED_BY, in->interrupted_by);
+  else cJSON_AddNullToObject(o, JOB_K_INTERRUPTED_BY);
+  cJSON_AddItemToObject(o, JOB_K_RBENCH, tool_json());
+  cJSON_AddItemToObject(o, JOB_K_HOST, host_json());
+  cJSON_AddStringToObject(o, JOB_K_TARGET, job_target_kind_name(in->target->kind));
+  cJSON_AddStringToObject(o, JOB_K_ACTION, in->action ? in->action : in->target->action);
+  cJSON_AddItemToObject(o, JOB_K_SCENARIO, scenario_json(in));
+  cJSON_AddNumberToObject(o, JOB_K_START_TIME_MS, (double)(in->start_epoch_us / 1000));
+  cJSON_AddNumberToObject(o, JOB_K_DURATION_S, (double)in->elapsed_us / 1e6);
   add_rates(o, r, in);
   add_counts(o, r, in);
-  cJSON_AddItemToObject(o, "execution_time_ms", samples_json(&r->m[M_EXEC]));
-  cJSON_AddItemToObject(o, "service_time_ms", samples_json(&r->m[M_SERVICE]));
-  if (in->closed) cJSON_AddNullToObject(o, "schedule_lag_ms");
-  else cJSON_AddItemToObject(o, "schedule_lag_ms", job_results_hist_summary(r->lag));
-  cJSON *srv = cJSON_AddObjectToObject(o, "server");
+  cJSON_AddItemToObject(o, JOB_K_EXECUTION_TIME_MS, samples_json(&r->m[M_EXEC]));
+  cJSON_AddItemToObject(o, JOB_K_SERVICE_TIME_MS, samples_json(&r->m[M_SERVICE]));
+  if (in->closed) cJSON_AddNullToObject(o, JOB_K_SCHEDULE_LAG_MS);
+  else cJSON_AddItemToObject(o, JOB_K_SCHEDULE_LAG_MS, job_results_hist_summary(r->lag));
+  cJSON *srv = cJSON_AddObjectToObject(o, JOB_K_SERVER);
   for (int i = M_DURATION; i < M_COUNT; i++)
     cJSON_AddItemToObject(srv, metric_names[i], samples_json(&r->m[i]));
-  cJSON_AddItemToObject(o, "errors_by_kind", errors_json(r));
+  cJSON_AddItemToObject(o, JOB_K_ERRORS_BY_KIND, errors_json(r));
   for (const cJSON *it = in->server_side ? in->server_side->child : NULL; it; it = it->next)
     cJSON_AddItemToObject(o, it->string, cJSON_Duplicate(it, true));
-  if (in->sweep) cJSON_AddItemToObject(o, "sweep", cJSON_Duplicate(in->sweep, true));
+  if (in->sweep) cJSON_AddItemToObject(o, JOB_K_SWEEP, cJSON_Duplicate(in->sweep, true));
   add_timeline(o, r, in);
-  cJSON_AddItemToObject(o, "histograms", histograms_json(r, in));
-  if (in->shard && in->shard->count) cJSON_AddItemToObject(o, "shard", shard_json(in));
+  cJSON_AddItemToObject(o, JOB_K_HISTOGRAMS, histograms_json(r, in));
+  if (in->shard && in->shard->count) cJSON_AddItemToObject(o, JOB_K_SHARD, shard_json(in));
   return o;
 }
 

@@ -16,16 +16,19 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "job_doc.h"
 #include "job_params.h"
 #include "job_record.h"
 #include "job_scenario.h"
 #include "job_shard.h"
 #include "rb_error.h"
 
-#define JOB_SCHEMA_VERSION 1
+#define JOB_SCHEMA_VERSION JOB_DOC_SCHEMA_VERSION /* job_doc.h owns it */
 
 struct job_run_info {
   const char *scenario;            /* scenario name */
+  const char *run_id;              /* one per rbench run invocation and run name (job_run_id), or
+                                      NULL: written as "run_id" */
   const char *description;         /* may be NULL */
   const struct job_params *params; /* the run as executed */
   const struct job_target_conf *target;

@@ -189,6 +189,7 @@ static void fill_info(struct runner *r, struct job_run_info *in, int stopped_by)
   job_http_get_stats(r->http, &hs);
   *in = (struct job_run_info){
       .scenario = rq->scenario->name,
+      .run_id = rq->run_id,
       .description = rq->scenario->description,
       .params = rq->params,
       .target = rq->target,

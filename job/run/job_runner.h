@@ -35,6 +35,7 @@ struct job_run_request {
   const cJSON *sweep;                    /* a sweep step's "sweep" field (borrowed) or NULL */
   const struct job_shard *shard;         /* --shard I/N, or NULL / count 0: the whole schedule */
   int64_t start_at_us;                   /* the agreed start instant (epoch µs), 0: now */
+  const char *run_id;                    /* written as the document's run_id (job_shard_run_id) */
 };
 
 /* How far in the past a --start-at may be before the run is refused (its invocations would

@@ -106,16 +106,35 @@ static void test_scenario_direct_and_repetitions(void **state) {
   char *argv[] = {NULL, "run", "-f", scen, "--env", envfile, "--output", outdir, "--progress", "off", NULL};
   assert_int_equal(run_rbench(argv, NULL, 60000, NULL), 0);
   const char *names[] = {"small/r1.json", "small/r2.json", "big/r1.json", "big/r2.json"};
+  char ids[4][32];
   for (int i = 0; i < 4; i++) {
     snprintf(path, sizeof path, "%s/%s", outdir, names[i]);
     cJSON *d = read_json(path);
     assert_non_null(d);
+    /* run_id: 16 hex digits, one per run name of this rbench run, shared by its repetitions */
+    const cJSON *id = cJSON_GetObjectItem(d, "run_id");
+    assert_true(cJSON_IsString(id) && strlen(id->valuestring) == 16 &&
+                strspn(id->valuestring, "0123456789abcdef") == 16);
+    snprintf(ids[i], sizeof ids[i], "%s", id->valuestring);
     assert_true(num(d, "invocations.completed") == 10);
     assert_true(num(d, "scenario.parameters.value_size") == (i < 2 ? 8 : 4096));
     assert_true(num(d, "scenario.repetition") == (i % 2) + 1);
     assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "scenario"), "name")->valuestring, "two-runs");
     cJSON_Delete(d);
   }
+  assert_string_equal(ids[0], ids[1]);
+  assert_string_equal(ids[2], ids[3]);
+  assert_string_not_equal(ids[0], ids[2]);
+  /* another rbench run of the same scenario: another id */
+  snprintf(outdir, sizeof outdir, "%s/out2", tmpdir);
+  char *again[] = {NULL, "run", "-f", scen, "--env", envfile, "--output", outdir, "--progress", "off",
+                   "--repetitions", "1", NULL};
+  assert_int_equal(run_rbench(again, NULL, 60000, NULL), 0);
+  snprintf(path, sizeof path, "%s/small.json", outdir);
+  cJSON *d = read_json(path);
+  assert_non_null(d);
+  assert_string_not_equal(cJSON_GetObjectItem(d, "run_id")->valuestring, ids[0]);
+  cJSON_Delete(d);
 }
 
 static void test_compare_report_doctor(void **state) {
@@ -181,6 +200,24 @@ static void test_compare_report_doctor(void **state) {
   assert_non_null(strstr(log, "fix: batched runs (--batching) need rbench-agent running"));
   assert_non_null(strstr(log, "ok    rbench-action"));
   assert_null(strstr(log, PASSWORD));
+  free(log);
+  /* a hand-edited document is refused with the file and the field named */
+  char edited_path[200], few1[220], want[300];
+  snprintf(few1, sizeof few1, "%s/r1.json", a);
+  snprintf(edited_path, sizeof edited_path, "%s/bad.json", tmpdir);
+  cJSON *edited = read_json(few1);
+  assert_non_null(edited);
+  cJSON_ReplaceItemInObject(cJSON_GetArrayItem(cJSON_GetObjectItem(edited, "raw_results"), 3), "index",
+                            cJSON_CreateString("3"));
+  char *etext = cJSON_Print(edited);
+  write_text(edited_path, etext);
+  free(etext);
+  cJSON_Delete(edited);
+  log = NULL;
+  char *cmpbad[] = {NULL, "compare", edited_path, b, NULL};
+  assert_int_equal(run_rbench(cmpbad, NULL, 20000, &log), 1);
+  snprintf(want, sizeof want, "%s: raw_results[3].index: expected an integer, got a string", edited_path);
+  assert_non_null(strstr(log, want));
   free(log);
 }
 

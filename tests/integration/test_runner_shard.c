@@ -589,6 +589,20 @@ static void test_sharded_repetitions(void **state) {
   assert_true(num(d, "start_time_ms") == floor(atof(start) * 1000) + 600 ||
               num(d, "start_time_ms") == floor(atof(start) * 1000) + 599);
   cJSON_Delete(d);
+  /* one run_id for the run: every shard process derives the same one, for every repetition */
+  char id0[32] = "";
+  const char *files[] = {"reps/run/r1.shard-0-of-2.json", "reps/run/r1.shard-1-of-2.json",
+                         "reps/run/r2.shard-0-of-2.json", "reps/run/r2.shard-1-of-2.json"};
+  for (int i = 0; i < 4; i++) {
+    path_of(path, sizeof path, "%s", files[i]);
+    d = read_json(path);
+    assert_non_null(d);
+    const cJSON *id = cJSON_GetObjectItem(d, "run_id");
+    assert_true(cJSON_IsString(id) && strlen(id->valuestring) == 16);
+    if (!i) snprintf(id0, sizeof id0, "%s", id->valuestring);
+    else assert_string_equal(id->valuestring, id0);
+    cJSON_Delete(d);
+  }
   char in[300], mout[300];
   path_of(in, sizeof in, "reps");
   path_of(mout, sizeof mout, "reps-merged.json");

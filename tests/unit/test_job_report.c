@@ -31,7 +31,9 @@ static cJSON *doc(const char *run, int rep, int reps, int n, double base, double
   cJSON_AddNumberToObject(params, "rate", 10);
   cJSON *inv = cJSON_AddObjectToObject(d, "invocations");
   cJSON_AddNumberToObject(inv, "measured", n);
-  cJSON_AddNumberToObject(inv, "succeeded", n);
+  int ok = 0; /* as the raw records say: the reader refuses counts that contradict them */
+  for (int i = 0; i < n; i++) ok += i % 10 != 9 || reps > 1;
+  cJSON_AddNumberToObject(inv, "succeeded", ok);
   cJSON_AddNumberToObject(d, "achieved_rate", 10);
   cJSON_AddNumberToObject(d, "requested_rate", 10);
   cJSON_AddNumberToObject(d, "success_rate", 1);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "job_scenario.h"
+#include "job_compare_sweep.h"
 #include "job_sweep.h"
 
 static enum rb_err parse(const char *text, struct job_scenario *s, char *err, size_t errlen) {
@@ -292,14 +293,14 @@ static void test_step_from_docs_pools(void **state) {
   /* p99 is pooled over the repetitions' invocations (not a mean of per-document p99s);
    * warm-up and failed invocations are left out of it; errors are summed. */
   cJSON *d[2];
-  d[0] = doc("{\"complete\":true,\"achieved_rate\":98,\"throughput\":97,"
+  d[0] = doc("{\"schema_version\":1,\"complete\":true,\"achieved_rate\":98,\"throughput\":97,"
              "\"invocations\":{\"sent\":4,\"measured\":3,\"failed\":1},\"late_starts\":1,"
              "\"held_by_max_in_flight\":0,\"schedule_lag_ms\":{\"p99\":2.5},"
              "\"redis\":{\"cpu_us_per_op\":40},\"backend_cpu_us_per_op\":70,"
              "\"raw_results\":[{\"warmup\":true,\"success\":true,\"execution_time_ms\":900},"
              "{\"success\":true,\"execution_time_ms\":1},{\"success\":true,\"execution_time_ms\":2},"
              "{\"success\":false,\"execution_time_ms\":800}]}");
-  d[1] = doc("{\"complete\":true,\"achieved_rate\":100,\"throughput\":99,"
+  d[1] = doc("{\"schema_version\":1,\"complete\":true,\"achieved_rate\":100,\"throughput\":99,"
              "\"invocations\":{\"sent\":2,\"measured\":2,\"failed\":0},\"late_starts\":0,"
              "\"held_by_max_in_flight\":2,\"schedule_lag_ms\":{\"p99\":7},"
              "\"redis\":{\"cpu_us_per_op\":20},\"backend_cpu_us_per_op\":30,"
@@ -379,7 +380,7 @@ static void test_summary_and_compare(void **state) {
   /* each step has its own rate: the run's parameters carry none */
   assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(sa, "scenario"), "parameters"), "rate"));
 
-  cJSON *cmp = job_sweep_compare_json(sa, "A/sweep.json", sb, "B/sweep.json");
+  cJSON *cmp = job_compare_sweep_json(sa, "A/sweep.json", sb, "B/sweep.json");
   assert_true(cJSON_GetObjectItem(cmp, "ratio")->valuedouble == 8);
   assert_string_equal(cJSON_GetObjectItem(cmp, "ratio_bound")->valuestring, "at_least");
   assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cmp, "same_slo")));
@@ -391,7 +392,7 @@ static void test_summary_and_compare(void **state) {
   char *text = NULL;
   size_t len = 0;
   FILE *m = open_memstream(&text, &len);
-  job_sweep_compare_print(m, cmp);
+  job_compare_sweep_print(m, cmp);
   fclose(m);
   assert_non_null(strstr(text, "max sustainable rate: A 50/s, B at least 400/s"));
   assert_non_null(strstr(text, "ratio B/A: at least 8.00x"));

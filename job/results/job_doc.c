@@ -1,0 +1,571 @@
+/* job_doc.c: reading and validating a results document into struct job_doc (see job_doc.h). */
+#define _GNU_SOURCE
+#include "job_doc.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "job_hist.h"
+
+/* What a number is, hence its bounds. */
+enum numk {
+  N_MS,        /* a duration or a time since the start: [0, JOB_DOC_MAX_MS] */
+  N_MS_SIGNED, /* a time since the start that may lie before it: |x| <= JOB_DOC_MAX_MS */
+  N_EPOCH_MS,  /* wall-clock ms since the epoch */
+  N_RATE,      /* per second: [0, JOB_DOC_MAX_RATE] */
+  N_COUNT,     /* a whole number in [0, 2^53] */
+  N_FRACTION,  /* [0, 1] */
+  N_FIGURE,    /* a server-side figure: [0, JOB_DOC_MAX_FIGURE] */
+  N_SECONDS    /* a duration in seconds: [0, JOB_DOC_MAX_MS / 1000] */
+};
+
+struct rd {
+  const char *path;
+  char *err;
+  size_t errlen;
+  bool failed;
+};
+
+static const char *type_name(const cJSON *v) {
+  if (cJSON_IsString(v)) return "a string";
+  if (cJSON_IsNumber(v)) return "a number";
+  if (cJSON_IsBool(v)) return "a boolean";
+  if (cJSON_IsNull(v)) return "null";
+  if (cJSON_IsArray(v)) return "an array";
+  if (cJSON_IsObject(v)) return "an object";
+  return "something else";
+}
+
+static void fail(struct rd *r, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(struct rd *r, const char *field, const char *fmt, ...) {
+  if (r->failed) return;
+  r->failed = true;
+  char why[400];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof why, fmt, ap);
+  va_end(ap);
+  rb_errorf(RB_ERR_INVALID, r->err, r->errlen, "%s%s%s%s%s", r->path ? r->path : "", r->path ? ": " : "",
+            field ? field : "", field ? ": " : "", why);
+}
+
+/* "prefix.key" (or "key") into buf. */
+static const char *field(char *buf, size_t len, const char *prefix, const char *key) {
+  snprintf(buf, len, "%s%s%s", prefix ? prefix : "", prefix && *prefix ? "." : "", key);
+  return buf;
+}
+
+static const cJSON *item(const cJSON *o, const char *k) {
+  return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
+}
+
+static bool in_bounds(struct rd *r, const char *f, double v, enum numk k) {
+  if (!isfinite(v)) {
+    fail(r, f, "expected a finite number, got %g", v);
+    return false;
+  }
+  double lo = 0, hi = JOB_DOC_MAX_MS;
+  const char *what = "a duration in ms";
+  switch (k) {
+    case N_MS: break;
+    case N_MS_SIGNED: lo = -JOB_DOC_MAX_MS; what = "a time in ms"; break;
+    case N_EPOCH_MS: hi = 1e14; what = "an epoch time in ms"; break;
+    case N_RATE: hi = JOB_DOC_MAX_RATE; what = "a rate per second"; break;
+    case N_COUNT: hi = JOB_DOC_MAX_COUNT; what = "a count"; break;
+    case N_FRACTION: hi = 1; what = "a fraction"; break;
+    case N_FIGURE: hi = JOB_DOC_MAX_FIGURE; what = "a server-side figure"; break;
+    case N_SECONDS: hi = JOB_DOC_MAX_MS / 1000; what = "a duration in seconds"; break;
+  }
+  if (k == N_COUNT && v != floor(v)) {
+    fail(r, f, "expected an integer, got %g", v);
+    return false;
+  }
+  if (v < lo) {
+    fail(r, f, "%g is negative: expected %s from %g", v, what, lo);
+    return false;
+  }
+  if (v > hi) {
+    fail(r, f, "%g is out of range: expected %s of at most %g", v, what, hi);
+    return false;
+  }
+  return true;
+}
+
+/* o[key] as a number of kind k; NAN when absent or (nullable) null. */
+static double num(struct rd *r, const cJSON *o, const char *prefix, const char *key, enum numk k, bool nullable,
+                  enum job_doc_has *has) {
+  char f[200];
+  const cJSON *v = item(o, key);
+  if (has) *has = !v ? JOB_DOC_ABSENT : cJSON_IsNull(v) ? JOB_DOC_NULL : JOB_DOC_SET;
+  if (!v || (nullable && cJSON_IsNull(v))) return (double)NAN;
+  if (!cJSON_IsNumber(v)) {
+    fail(r, field(f, sizeof f, prefix, key), "expected %s, got %s", k == N_COUNT ? "an integer" : "a number",
+         type_name(v));
+    return (double)NAN;
+  }
+  return in_bounds(r, field(f, sizeof f, prefix, key), v->valuedouble, k) ? v->valuedouble : (double)NAN;
+}
+
+static void figure(struct rd *r, const cJSON *o, const char *prefix, const char *key, enum numk k,
+                   struct job_doc_figure *out) {
+  out->v = num(r, o, prefix, key, k, true, &out->has);
+}
+
+/* o[key] as a string (borrowed); NULL when absent or null. */
+static const char *str(struct rd *r, const cJSON *o, const char *prefix, const char *key) {
+  char f[200];
+  const cJSON *v = item(o, key);
+  if (!v || cJSON_IsNull(v)) return NULL;
+  if (!cJSON_IsString(v)) fail(r, field(f, sizeof f, prefix, key), "expected a string, got %s", type_name(v));
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static bool boolean(struct rd *r, const cJSON *o, const char *prefix, const char *key, bool dflt) {
+  char f[200];
+  const cJSON *v = item(o, key);
+  if (!v || cJSON_IsNull(v)) return dflt;
+  if (!cJSON_IsBool(v)) fail(r, field(f, sizeof f, prefix, key), "expected true or false, got %s", type_name(v));
+  return cJSON_IsTrue(v);
+}
+
+/* o[key] when an object; NULL when absent or null; wrong types refused. */
+static const cJSON *obj(struct rd *r, const cJSON *o, const char *prefix, const char *key) {
+  char f[200];
+  const cJSON *v = item(o, key);
+  if (!v || cJSON_IsNull(v)) return NULL;
+  if (!cJSON_IsObject(v)) {
+    fail(r, field(f, sizeof f, prefix, key), "expected an object, got %s", type_name(v));
+    return NULL;
+  }
+  return v;
+}
+
+/* ---- sections ------------------------------------------------------------------------- */
+
+static void read_schema(struct rd *r, const cJSON *doc, struct job_doc *d) {
+  const cJSON *v = item(doc, JOB_K_SCHEMA_VERSION);
+  if (!v) {
+    fail(r, NULL, "not an rbench results document (no schema_version)");
+    return;
+  }
+  if (!cJSON_IsNumber(v)) {
+    fail(r, JOB_K_SCHEMA_VERSION, "expected an integer, got %s", type_name(v));
+    return;
+  }
+  double s = v->valuedouble;
+  if (isfinite(s) && s == floor(s) && s > JOB_DOC_SCHEMA_VERSION)
+    fail(r, JOB_K_SCHEMA_VERSION, "schema_version %.0f is newer than this rbench reads (%d): use a newer rbench",
+         s, JOB_DOC_SCHEMA_VERSION);
+  else if (s != JOB_DOC_SCHEMA_VERSION)
+    fail(r, JOB_K_SCHEMA_VERSION, "schema_version %g is not one rbench writes (%d)", s, JOB_DOC_SCHEMA_VERSION);
+  d->schema_version = JOB_DOC_SCHEMA_VERSION;
+}
+
+static void read_summary(struct rd *r, const cJSON *o, const char *prefix, const char *key,
+                         struct job_doc_summary *s) {
+  char f[200];
+  const cJSON *m = obj(r, o, prefix, key);
+  field(f, sizeof f, prefix, key);
+  s->present = m != NULL;
+  s->p50 = num(r, m, f, JOB_K_P50, N_MS, true, NULL);
+  s->p90 = num(r, m, f, JOB_K_P90, N_MS, true, NULL);
+  s->p99 = num(r, m, f, JOB_K_P99, N_MS, true, NULL);
+  s->min = num(r, m, f, JOB_K_MIN, N_MS, true, NULL);
+  s->max = num(r, m, f, JOB_K_MAX, N_MS, true, NULL);
+  s->mean = num(r, m, f, JOB_K_MEAN, N_MS, true, NULL);
+  s->count = num(r, m, f, JOB_K_COUNT, N_COUNT, true, NULL);
+  if (s->count > 0 && s->min > s->max) fail(r, f, "min %g exceeds max %g", s->min, s->max);
+}
+
+static void read_params(struct rd *r, const cJSON *p, struct job_doc *d) {
+  const char *pre = "scenario.parameters";
+  char f[200];
+  job_params_defaults(&d->params);
+  d->params_present_any = p != NULL;
+  const char *name = str(r, p, pre, JOB_K_NAME);
+  if (name) snprintf(d->params.name, sizeof d->params.name, "%s", name);
+  d->planned_invocations = num(r, p, pre, JOB_K_PLANNED_INVOCATIONS, N_COUNT, true, NULL);
+  for (size_t i = 0; p && i < job_params_field_count && !r->failed; i++) {
+    const struct job_param_field *pf = &job_params_fields[i];
+    const cJSON *v = item(p, pf->name);
+    if (!v || cJSON_IsNull(v)) continue;
+    field(f, sizeof f, pre, pf->name);
+    char *base = (char *)&d->params + pf->offset;
+    if (pf->type == JOB_P_BOOL) {
+      if (!cJSON_IsBool(v)) fail(r, f, "expected true or false, got %s", type_name(v));
+      else *(bool *)(void *)base = cJSON_IsTrue(v);
+    } else if (pf->type == JOB_P_STRING || pf->type == JOB_P_OPERATION) {
+      if (!cJSON_IsString(v)) fail(r, f, "expected a string, got %s", type_name(v));
+      else if (strlen(v->valuestring) >= pf->size) fail(r, f, "longer than %zu characters", pf->size - 1);
+      else snprintf(base, pf->size, "%s", v->valuestring);
+    } else {
+      if (!cJSON_IsNumber(v)) {
+        fail(r, f, "expected %s, got %s", pf->type == JOB_P_INT ? "an integer" : "a number", type_name(v));
+        continue;
+      }
+      double x = v->valuedouble;
+      bool ok = isfinite(x) && (pf->min_exclusive ? x > pf->min : x >= pf->min) && x <= pf->max;
+      if (!ok || (pf->type == JOB_P_INT && x != floor(x))) fail(r, f, "%g is not %s", x, pf->expect);
+      else if (pf->type == JOB_P_INT) *(long long *)(void *)base = (long long)x;
+      else *(double *)(void *)base = x;
+    }
+    if (!r->failed) d->params_present |= (uint64_t)1 << i;
+  }
+}
+
+static void read_identity(struct rd *r, const cJSON *doc, struct job_doc *d) {
+  const cJSON *tool = obj(r, doc, NULL, JOB_K_RBENCH), *host = obj(r, doc, NULL, JOB_K_HOST);
+  d->rbench_version = str(r, tool, JOB_K_RBENCH, JOB_K_VERSION);
+  d->rbench_commit = str(r, tool, JOB_K_RBENCH, JOB_K_GIT_COMMIT);
+  d->hostname = str(r, host, JOB_K_HOST, JOB_K_HOSTNAME);
+  d->host_os = str(r, host, JOB_K_HOST, JOB_K_OS);
+  d->host_cpus = num(r, host, JOB_K_HOST, JOB_K_CPUS, N_COUNT, true, NULL);
+  d->run_id = str(r, doc, NULL, JOB_K_RUN_ID);
+  d->complete = boolean(r, doc, NULL, JOB_K_COMPLETE, false);
+  d->interrupted_by = str(r, doc, NULL, JOB_K_INTERRUPTED_BY);
+  d->target = str(r, doc, NULL, JOB_K_TARGET);
+  d->action = str(r, doc, NULL, JOB_K_ACTION);
+  const char *mode = str(r, doc, NULL, JOB_K_MODE);
+  if (mode && strcmp(mode, "open") && strcmp(mode, "closed"))
+    fail(r, JOB_K_MODE, "expected \"open\" or \"closed\", got \"%.40s\"", mode);
+  d->closed = mode && !strcmp(mode, "closed");
+  const cJSON *sc = obj(r, doc, NULL, JOB_K_SCENARIO);
+  d->has_scenario = sc != NULL;
+  d->scenario_name = str(r, sc, JOB_K_SCENARIO, JOB_K_NAME);
+  d->description = str(r, sc, JOB_K_SCENARIO, JOB_K_DESCRIPTION);
+  d->run_name = str(r, sc, JOB_K_SCENARIO, JOB_K_RUN);
+  d->repetition = num(r, sc, JOB_K_SCENARIO, JOB_K_REPETITION, N_COUNT, true, NULL);
+  d->repetitions = num(r, sc, JOB_K_SCENARIO, JOB_K_REPETITIONS, N_COUNT, true, NULL);
+  const cJSON *tg = obj(r, sc, JOB_K_SCENARIO, JOB_K_TARGET);
+  d->target_kind = str(r, tg, "scenario.target", JOB_K_KIND);
+  d->target_action = str(r, tg, "scenario.target", JOB_K_ACTION);
+  d->target_pool_size = num(r, tg, "scenario.target", JOB_K_POOL_SIZE, N_COUNT, true, NULL);
+  d->config = obj(r, sc, JOB_K_SCENARIO, JOB_K_CONFIG);
+  read_params(r, obj(r, sc, JOB_K_SCENARIO, JOB_K_PARAMETERS), d);
+  const cJSON *sh = obj(r, doc, NULL, JOB_K_SHARD);
+  d->sharded = sh != NULL;
+  d->shard_index = num(r, sh, JOB_K_SHARD, JOB_K_INDEX, N_COUNT, false, NULL);
+  d->shard_count = num(r, sh, JOB_K_SHARD, JOB_K_COUNT, N_COUNT, false, NULL);
+  d->shard_start_at_ms = num(r, sh, JOB_K_SHARD, JOB_K_START_AT_MS, N_EPOCH_MS, false, NULL);
+  d->shard_run_key = str(r, sh, JOB_K_SHARD, JOB_K_RUN_KEY);
+  d->merged = item(doc, JOB_K_MERGED_FROM) != NULL;
+  const cJSON *sw = obj(r, doc, NULL, JOB_K_SWEEP);
+  d->sweep_step = sw != NULL;
+  d->sweep_index = num(r, sw, JOB_K_SWEEP, JOB_K_STEP, N_COUNT, true, NULL);
+  d->sweep_steps = num(r, sw, JOB_K_SWEEP, JOB_K_STEPS, N_COUNT, true, NULL);
+  d->sweep_rate = num(r, sw, JOB_K_SWEEP, JOB_K_RATE, N_RATE, true, NULL);
+  d->sweep_summary = str(r, sw, JOB_K_SWEEP, JOB_K_SUMMARY);
+}
+
+static void read_counts(struct rd *r, const cJSON *doc, struct job_doc *d) {
+  d->start_time_ms = num(r, doc, NULL, JOB_K_START_TIME_MS, N_EPOCH_MS, true, NULL);
+  d->duration_s = num(r, doc, NULL, JOB_K_DURATION_S, N_SECONDS, true, NULL);
+  d->requested_rate = num(r, doc, NULL, JOB_K_REQUESTED_RATE, N_RATE, true, NULL);
+  d->achieved_rate = num(r, doc, NULL, JOB_K_ACHIEVED_RATE, N_RATE, true, NULL);
+  figure(r, doc, NULL, JOB_K_THROUGHPUT, N_RATE, &d->throughput_fig);
+  d->throughput = d->throughput_fig.v;
+  const cJSON *inv = obj(r, doc, NULL, JOB_K_INVOCATIONS);
+  const char *p = JOB_K_INVOCATIONS;
+  d->has_invocations = inv != NULL;
+  d->polled_after_202 = num(r, inv, p, JOB_K_POLLED_AFTER_202, N_COUNT, true, NULL);
+  const cJSON *c = obj(r, doc, NULL, JOB_K_CONNECTIONS);
+  d->conn_ahead = num(r, c, JOB_K_CONNECTIONS, JOB_K_AHEAD, N_COUNT, true, NULL);
+  d->conn_limit = num(r, c, JOB_K_CONNECTIONS, JOB_K_LIMIT, N_COUNT, true, NULL);
+  d->conn_before = num(r, c, JOB_K_CONNECTIONS, JOB_K_OPENED_BEFORE_START, N_COUNT, true, NULL);
+  d->conn_during = num(r, c, JOB_K_CONNECTIONS, JOB_K_OPENED_DURING_RUN, N_COUNT, true, NULL);
+  d->planned = num(r, inv, p, JOB_K_PLANNED, N_COUNT, true, NULL);
+  d->sent = num(r, inv, p, JOB_K_SENT, N_COUNT, true, NULL);
+  d->completed = num(r, inv, p, JOB_K_COMPLETED, N_COUNT, true, NULL);
+  d->warmup_count = num(r, inv, p, JOB_K_WARMUP, N_COUNT, true, NULL);
+  d->measured = num(r, inv, p, JOB_K_MEASURED, N_COUNT, true, NULL);
+  d->succeeded = num(r, inv, p, JOB_K_SUCCEEDED, N_COUNT, true, NULL);
+  d->failed = num(r, inv, p, JOB_K_FAILED, N_COUNT, true, NULL);
+  d->unsent = num(r, inv, p, JOB_K_UNSENT, N_COUNT, true, NULL);
+  if (d->succeeded > d->measured) fail(r, "invocations.succeeded", "%g exceeds measured (%g)", d->succeeded, d->measured);
+  if (d->failed > d->measured) fail(r, "invocations.failed", "%g exceeds measured (%g)", d->failed, d->measured);
+  d->late_starts = num(r, doc, NULL, JOB_K_LATE_STARTS, N_COUNT, true, NULL);
+  d->held_by_max_in_flight = num(r, doc, NULL, JOB_K_HELD_BY_MAX_IN_FLIGHT, N_COUNT, true, NULL);
+  d->cold_starts = num(r, doc, NULL, JOB_K_COLD_STARTS, N_COUNT, true, NULL);
+  d->success_rate = num(r, doc, NULL, JOB_K_SUCCESS_RATE, N_FRACTION, true, NULL);
+  d->error_rate = num(r, doc, NULL, JOB_K_ERROR_RATE, N_FRACTION, true, NULL);
+  read_summary(r, doc, NULL, JOB_K_EXECUTION_TIME_MS, &d->execution);
+  read_summary(r, doc, NULL, JOB_K_SERVICE_TIME_MS, &d->service);
+  read_summary(r, doc, NULL, JOB_K_SCHEDULE_LAG_MS, &d->schedule_lag);
+  const cJSON *srv = obj(r, doc, NULL, JOB_K_SERVER);
+  read_summary(r, srv, JOB_K_SERVER, JOB_K_DURATION_MS, &d->srv_duration);
+  read_summary(r, srv, JOB_K_SERVER, JOB_K_WAIT_TIME_MS, &d->srv_wait);
+  read_summary(r, srv, JOB_K_SERVER, JOB_K_INIT_TIME_MS, &d->srv_init);
+  read_summary(r, srv, JOB_K_SERVER, JOB_K_ACTION_ELAPSED_MS, &d->srv_action);
+  const cJSON *t = obj(r, doc, NULL, JOB_K_TIMELINE);
+  d->first_send_ms = num(r, t, JOB_K_TIMELINE, JOB_K_FIRST_SEND_MS, N_MS, true, NULL);
+  d->last_send_ms = num(r, t, JOB_K_TIMELINE, JOB_K_LAST_SEND_MS, N_MS, true, NULL);
+  d->last_end_ms = num(r, t, JOB_K_TIMELINE, JOB_K_LAST_END_MS, N_MS, true, NULL);
+  d->backend_before_ms = num(r, t, JOB_K_TIMELINE, JOB_K_BACKEND_BEFORE_MS, N_MS_SIGNED, true, NULL);
+  d->backend_after_ms = num(r, t, JOB_K_TIMELINE, JOB_K_BACKEND_AFTER_MS, N_MS_SIGNED, true, NULL);
+}
+
+static void read_backend(struct rd *r, const cJSON *doc, const char *key, struct job_doc_backend *b) {
+  const cJSON *s = obj(r, doc, NULL, key);
+  char f[200];
+  b->present = s != NULL;
+  b->json = s;
+  b->unavailable = str(r, s, key, JOB_K_UNAVAILABLE);
+  b->endpoint = str(r, s, key, JOB_K_ENDPOINT);
+  b->note = str(r, s, key, JOB_K_NOTE);
+  b->shared = boolean(r, s, key, JOB_K_SHARED, false);
+  figure(r, s, key, JOB_K_CPU_US_PER_OP, N_FIGURE, &b->cpu_us_per_op);
+  figure(r, s, key, JOB_K_COMMANDS_PER_OP, N_FIGURE, &b->commands_per_op);
+  figure(r, s, key, JOB_K_READS_PER_OP, N_FIGURE, &b->reads_per_op);
+  figure(r, s, key, JOB_K_WRITES_PER_OP, N_FIGURE, &b->writes_per_op);
+  figure(r, s, key, JOB_K_BYTES_PER_OP, N_FIGURE, &b->bytes_per_op);
+  figure(r, s, key, JOB_K_OPS, N_FIGURE, &b->ops);
+  figure(r, s, key, JOB_K_COMMANDS, N_FIGURE, &b->commands);
+  figure(r, s, key, JOB_K_READS, N_FIGURE, &b->reads);
+  figure(r, s, key, JOB_K_WRITES, N_FIGURE, &b->writes);
+  figure(r, s, key, JOB_K_NET_INPUT_BYTES, N_FIGURE, &b->net_input_bytes);
+  figure(r, s, key, JOB_K_NET_OUTPUT_BYTES, N_FIGURE, &b->net_output_bytes);
+  const cJSON *cpu = item(s, JOB_K_CPU_S);
+  if (cJSON_IsObject(cpu)) figure(r, cpu, field(f, sizeof f, key, JOB_K_CPU_S), JOB_K_TOTAL, N_FIGURE, &b->cpu_total_s);
+  else figure(r, s, key, JOB_K_CPU_S, N_FIGURE, &b->cpu_total_s);
+  const cJSON *pb = obj(r, s, key, JOB_K_COMMANDS_PER_BATCH);
+  field(f, sizeof f, key, JOB_K_COMMANDS_PER_BATCH);
+  figure(r, pb, f, JOB_K_MEAN, N_FIGURE, &b->per_batch_mean);
+  figure(r, pb, f, JOB_K_P50, N_FIGURE, &b->per_batch_p50);
+  figure(r, pb, f, JOB_K_P99, N_FIGURE, &b->per_batch_p99);
+  b->calls = obj(r, s, key, JOB_K_CALLS);
+  b->settings = obj(r, s, key, JOB_K_SETTINGS);
+}
+
+static void read_errors(struct rd *r, const cJSON *doc, struct job_doc *d) {
+  const cJSON *e = obj(r, doc, NULL, JOB_K_ERRORS_BY_KIND), *k;
+  size_t n = (size_t)cJSON_GetArraySize(e);
+  if (!n) return;
+  d->errors = calloc(n, sizeof *d->errors);
+  if (!d->errors) {
+    fail(r, JOB_K_ERRORS_BY_KIND, "out of memory");
+    return;
+  }
+  char f[300];
+  cJSON_ArrayForEach(k, e) {
+    snprintf(f, sizeof f, "errors_by_kind.%.200s", k->string);
+    if (!cJSON_IsObject(k)) {
+      fail(r, f, "expected an object, got %s", type_name(k));
+      return;
+    }
+    struct job_doc_error_kind *x = &d->errors[d->error_kinds++];
+    x->kind = k->string;
+    x->count = num(r, k, f, JOB_K_COUNT, N_COUNT, false, NULL);
+    x->other_messages = num(r, k, f, JOB_K_OTHER_MESSAGES, N_COUNT, false, NULL);
+    const cJSON *msgs = item(k, JOB_K_MESSAGES), *m;
+    if (msgs && !cJSON_IsArray(msgs)) {
+      fail(r, f, "messages: expected an array, got %s", type_name(msgs));
+      return;
+    }
+    size_t nm = (size_t)cJSON_GetArraySize(msgs);
+    x->messages = nm ? calloc(nm, sizeof *x->messages) : NULL;
+    if (nm && !x->messages) {
+      fail(r, f, "out of memory");
+      return;
+    }
+    cJSON_ArrayForEach(m, msgs) {
+      char g[340];
+      snprintf(g, sizeof g, "%s.messages[%zu]", f, x->nmessages);
+      if (!cJSON_IsObject(m)) {
+        fail(r, g, "expected an object, got %s", type_name(m));
+        return;
+      }
+      struct job_doc_message *y = &x->messages[x->nmessages++];
+      y->message = str(r, m, g, JOB_K_MESSAGE);
+      y->count = num(r, m, g, JOB_K_COUNT, N_COUNT, false, NULL);
+      if (!y->message) y->message = "";
+      if (isnan(y->count)) y->count = 0;
+    }
+  }
+}
+
+static void read_record(struct rd *r, const cJSON *x, size_t i, struct job_doc_record *rec) {
+  char p[64];
+  snprintf(p, sizeof p, "raw_results[%zu]", i);
+  if (!cJSON_IsObject(x)) {
+    fail(r, p, "expected an object, got %s", type_name(x));
+    return;
+  }
+  rec->json = x;
+  rec->index = num(r, x, p, JOB_K_INDEX, N_COUNT, false, NULL);
+  rec->warmup = boolean(r, x, p, JOB_K_WARMUP, false);
+  rec->success = boolean(r, x, p, JOB_K_SUCCESS, false);
+  rec->cold_start = boolean(r, x, p, JOB_K_COLD_START, false);
+  rec->outcome = str(r, x, p, JOB_K_OUTCOME);
+  rec->intended_ms = num(r, x, p, JOB_K_INTENDED_MS, N_MS, true, NULL);
+  rec->sent_ms = num(r, x, p, JOB_K_SENT_MS, N_MS, true, NULL);
+  rec->end_ms = num(r, x, p, JOB_K_END_MS, N_MS, true, NULL);
+  /* a failed invocation (aborted, say) may end before it was due: only successes are latencies */
+  enum numk lat = rec->success ? N_MS : N_MS_SIGNED;
+  rec->execution_ms = num(r, x, p, JOB_K_EXECUTION_TIME_MS, lat, true, NULL);
+  rec->service_ms = num(r, x, p, JOB_K_SERVICE_TIME_MS, lat, true, NULL);
+  rec->wait_ms = num(r, x, p, JOB_K_WAIT_TIME_MS, N_MS, true, NULL);
+  rec->init_ms = num(r, x, p, JOB_K_INIT_TIME_MS, N_MS, true, NULL);
+  rec->duration_ms = num(r, x, p, JOB_K_DURATION_MS, N_MS, true, NULL);
+  char a[80];
+  const cJSON *act = obj(r, x, p, JOB_K_ACTION);
+  rec->action_elapsed_us = num(r, act, field(a, sizeof a, p, JOB_K_ACTION), JOB_K_ELAPSED_US, N_FIGURE, true, NULL);
+}
+
+/* The counts must say what raw_results holds. */
+static void check_consistency(struct rd *r, struct job_doc *d) {
+  double measured = 0, ok = 0;
+  for (size_t i = 0; i < d->nraw; i++) {
+    if (d->raw[i].warmup) continue;
+    measured++;
+    ok += d->raw[i].success;
+  }
+  if (!isnan(d->completed) && d->completed != (double)d->nraw)
+    fail(r, "invocations.completed", "%g contradicts raw_results, which holds %zu records", d->completed, d->nraw);
+  else if (!isnan(d->measured) && d->measured != measured)
+    fail(r, "invocations.measured", "%g contradicts raw_results, which holds %g records after the warm-up",
+         d->measured, measured);
+  else if (!isnan(d->succeeded) && !isnan(d->measured) && d->succeeded != ok)
+    fail(r, "invocations.succeeded", "%g contradicts raw_results, where %g measured records have success true",
+         d->succeeded, ok);
+  else if (!isnan(d->failed) && !isnan(d->measured) && d->failed != measured - ok)
+    fail(r, "invocations.failed", "%g contradicts raw_results, where %g measured records have success false",
+         d->failed, measured - ok);
+}
+
+static void read_raw(struct rd *r, const cJSON *doc, struct job_doc *d) {
+  const cJSON *raw = item(doc, JOB_K_RAW_RESULTS);
+  d->raw_omitted = boolean(r, doc, NULL, JOB_K_RAW_RESULTS_OMITTED, false);
+  if (!raw) return;
+  if (!cJSON_IsArray(raw)) {
+    fail(r, JOB_K_RAW_RESULTS, "expected an array, got %s", type_name(raw));
+    return;
+  }
+  d->has_raw = true;
+  size_t n = (size_t)cJSON_GetArraySize(raw);
+  d->raw = calloc(n ? n : 1, sizeof *d->raw);
+  if (!d->raw) {
+    fail(r, JOB_K_RAW_RESULTS, "out of memory");
+    return;
+  }
+  const cJSON *x;
+  cJSON_ArrayForEach(x, raw) {
+    if (r->failed) return;
+    read_record(r, x, d->nraw, &d->raw[d->nraw]);
+    d->nraw++;
+  }
+  check_consistency(r, d);
+}
+
+static void read_histograms(struct rd *r, const cJSON *doc, struct job_doc *d) {
+  d->histograms = obj(r, doc, NULL, JOB_K_HISTOGRAMS);
+  const cJSON *h;
+  cJSON_ArrayForEach(h, d->histograms) {
+    if (r->failed || !cJSON_IsObject(h)) continue;
+    char why[300], f[200];
+    struct job_hist *x = job_hist_from_json(h, why, sizeof why);
+    if (!x) fail(r, NULL, "%s (%s)", why, field(f, sizeof f, JOB_K_HISTOGRAMS, h->string));
+    job_hist_destroy(x);
+  }
+}
+
+enum rb_err job_doc_read(const cJSON *doc, const char *path, struct job_doc *d, char *err, size_t errlen) {
+  memset(d, 0, sizeof *d);
+  d->path = path;
+  d->json = doc;
+  struct rd r = {.path = path, .err = err, .errlen = errlen};
+  if (!cJSON_IsObject(doc)) {
+    fail(&r, NULL, "not an rbench results document (expected a JSON object, got %s)", type_name(doc));
+    return RB_ERR_INVALID;
+  }
+  read_schema(&r, doc, d);
+  if (!r.failed) read_identity(&r, doc, d);
+  if (!r.failed) read_counts(&r, doc, d);
+  if (!r.failed) read_backend(&r, doc, JOB_K_REDIS, &d->redis);
+  if (!r.failed) read_backend(&r, doc, JOB_K_AGENT, &d->agent);
+  if (!r.failed) figure(&r, doc, NULL, JOB_K_BACKEND_CPU_US_PER_OP, N_FIGURE, &d->backend_cpu_us_per_op);
+  if (!r.failed) read_errors(&r, doc, d);
+  if (!r.failed) read_histograms(&r, doc, d);
+  if (!r.failed) read_raw(&r, doc, d);
+  if (r.failed) {
+    job_doc_free(d);
+    return RB_ERR_INVALID;
+  }
+  return RB_OK;
+}
+
+enum rb_err job_doc_read_text(const char *text, size_t len, const char *path, struct job_doc *d, char *err,
+                              size_t errlen) {
+  memset(d, 0, sizeof *d);
+  cJSON *doc = cJSON_ParseWithLength(text, len);
+  if (!doc)
+    return rb_errorf(RB_ERR_PARSE, err, errlen, "%s%snot valid JSON", path ? path : "", path ? ": " : "");
+  enum rb_err rc = job_doc_read(doc, path, d, err, errlen);
+  if (rc != RB_OK) {
+    cJSON_Delete(doc);
+    return rc;
+  }
+  d->owned = doc;
+  return RB_OK;
+}
+
+void job_doc_free(struct job_doc *d) {
+  for (size_t i = 0; d->errors && i < d->error_kinds; i++) free(d->errors[i].messages);
+  free(d->raw);
+  free(d->errors);
+  cJSON_Delete(d->owned);
+  d->raw = NULL;
+  d->errors = NULL;
+  d->owned = NULL;
+  d->nraw = d->error_kinds = 0;
+}
+
+bool job_doc_param_present(const struct job_doc *d, const char *name) {
+  const struct job_param_field *f = job_params_field(name);
+  return f && (d->params_present >> job_params_field_index(f)) & 1;
+}
+
+/* ---- settings ------------------------------------------------------------------------------ */
+
+static void param_text(const struct job_doc *d, const struct job_param_field *f, char *buf, size_t len) {
+  const char *base = (const char *)&d->params + f->offset;
+  if (!job_doc_param_present(d, f->name)) snprintf(buf, len, "(not given)");
+  else if (f->type == JOB_P_DOUBLE) snprintf(buf, len, "%g", *(const double *)(const void *)base);
+  else if (f->type == JOB_P_INT) snprintf(buf, len, "%lld", *(const long long *)(const void *)base);
+  else if (f->type == JOB_P_BOOL) snprintf(buf, len, "%s", *(const bool *)(const void *)base ? "true" : "false");
+  else snprintf(buf, len, "%s", base);
+}
+
+static bool differs(const char *name, const char *a, const char *b, char *what, size_t len) {
+  if (!strcmp(a, b)) return false;
+  snprintf(what, len, "%s: %s vs %s", name, a, b);
+  return true;
+}
+
+bool job_doc_settings_diff(const struct job_doc *a, const struct job_doc *b, char *what, size_t len) {
+  if (len) what[0] = '\0';
+  if (differs("mode", a->closed ? "closed" : "open", b->closed ? "closed" : "open", what, len)) return true;
+  const char *ta = a->target_kind ? a->target_kind : a->target ? a->target : "(unknown)";
+  const char *tb = b->target_kind ? b->target_kind : b->target ? b->target : "(unknown)";
+  if (differs("target", ta, tb, what, len)) return true;
+  if (differs("action", a->target_action ? a->target_action : "(unknown)",
+              b->target_action ? b->target_action : "(unknown)", what, len))
+    return true;
+  /* the rate defines an open loop, the concurrency a closed one; a duration replaces the
+   * invocations count */
+  static const char *const names[] = {"ops", "operation", "batching", "parallel", "value_size", "key_space",
+                                      "rate", "concurrency", "duration", "invocations"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    if (!strcmp(names[i], "rate") && a->closed) continue;
+    if (!strcmp(names[i], "concurrency") && !a->closed) continue;
+    if (!strcmp(names[i], "invocations") && a->params.duration > 0) continue;
+    const struct job_param_field *f = job_params_field(names[i]);
+    char va[160], vb[160];
+    param_text(a, f, va, sizeof va);
+    param_text(b, f, vb, sizeof vb);
+    if (differs(names[i], va, vb, what, len)) return true;
+  }
+  return false;
+}
