@@ -159,6 +159,23 @@ void job_cli_note(char *notes, size_t len, const char *fmt, ...) {
 
 static const char *path_of(const struct job_doc *d) { return d->path ? d->path : "(document)"; }
 
+/* Documents of several runs (run ids) pooled, allowed when their settings agree, are said. */
+static void runs_note(const struct job_doc *const *docs, const bool *keep, size_t n, const char *side, char *notes,
+                      size_t len) {
+  size_t runs = 0;
+  char ids[200] = "";
+  for (size_t i = 0; i < n; i++) {
+    if (!keep[i] || !docs[i]->run_id) continue;
+    bool seen = false;
+    for (size_t k = 0; k < i && !seen; k++) seen = keep[k] && docs[k]->run_id && !strcmp(docs[k]->run_id, docs[i]->run_id);
+    if (seen) continue;
+    size_t m = strlen(ids);
+    if (m < sizeof ids) snprintf(ids + m, sizeof ids - m, "%s%s", runs ? ", " : "", docs[i]->run_id);
+    runs++;
+  }
+  if (runs > 1) job_cli_note(notes, len, "%s pools documents of %zu runs (run ids %s)", side, runs, ids);
+}
+
 int job_cli_pool(const char *cmd, const char *side, const struct job_doc *const *docs, size_t n, bool sweep_steps,
                  const struct job_cli_pool_opts *o, bool *keep, char *notes, size_t len) {
   size_t first = n, kept = 0;
@@ -187,6 +204,7 @@ int job_cli_pool(const char *cmd, const char *side, const struct job_doc *const 
     job_cli_note(notes, len, "MIXED settings pooled (--allow-mixed) in %s: %s and %s differ in %s", side, path_of(docs[first]),
                  path_of(docs[i]), what);
   }
+  runs_note(docs, keep, n, side, notes, len);
   if (!kept) {
     fprintf(stderr, "rbench %s: %s: no complete results document (%zu incomplete); --include-incomplete uses them\n",
             cmd, side, n);

@@ -168,6 +168,7 @@ static void test_mixed_settings_refused(void **state) {
   assert_int_equal(rbench(&log, 30000, "compare", "--allow-mixed", side, other, NULL), 0);
   assert_non_null(strstr(log, "note (A): MIXED settings pooled (--allow-mixed)"));
   assert_non_null(strstr(log, "(3 documents,"));
+  assert_non_null(strstr(log, "pools documents of 2 runs (run ids ")); /* run_id */
   free(log);
   /* report of the side named: refused the same way */
   assert_int_equal(rbench(&log, 30000, "report", side, other, "-o", html, NULL), 2);
@@ -259,6 +260,7 @@ static void test_incomplete_left_out(void **state) {
   snprintf(want, sizeof want, "note (A): INCOMPLETE document included (--include-incomplete): %s (interrupted by SIGTERM)", cut);
   assert_non_null(strstr(log, want));
   assert_non_null(strstr(log, "(2 documents,"));
+  assert_non_null(strstr(log, "pools documents of 2 runs (run ids "));
   free(log);
   assert_int_equal(rbench(&log, 30000, "report", dir, other, "-o", html, NULL), 0);
   char *page = read_text(html);
