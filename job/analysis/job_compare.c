@@ -289,6 +289,74 @@ static void backend_rows(struct job_comparison *c, const struct job_side *a, con
   doc_row(c, "commands per batch", "commands_per_batch", a, b, JOB_DM_PER_BATCH);
 }
 
+/* ---- practical thresholds ------------------------------------------------------------- */
+
+static const struct {
+  const char *key;
+  double v;
+} min_change_defaults[] = {
+    {"execution_p50_ms", JOB_MIN_CHANGE_DEFAULT},      {"execution_p99_ms", JOB_MIN_CHANGE_P99},
+    {"execution_mean_ms", JOB_MIN_CHANGE_DEFAULT},     {"throughput", JOB_MIN_CHANGE_DEFAULT},
+    {"redis_cpu_us_per_op", JOB_MIN_CHANGE_DEFAULT},   {"redis_commands_per_op", JOB_MIN_CHANGE_DEFAULT},
+    {"redis_reads_per_op", JOB_MIN_CHANGE_DEFAULT},    {"redis_bytes_per_op", JOB_MIN_CHANGE_DEFAULT},
+    {"agent_cpu_us_per_op", JOB_MIN_CHANGE_DEFAULT},   {"backend_cpu_us_per_op", JOB_MIN_CHANGE_DEFAULT},
+    {"commands_per_batch", JOB_MIN_CHANGE_DEFAULT},
+};
+
+double job_min_change_default(const char *key) {
+  for (size_t i = 0; i < sizeof min_change_defaults / sizeof min_change_defaults[0]; i++)
+    if (!strcmp(min_change_defaults[i].key, key)) return min_change_defaults[i].v;
+  return (double)NAN;
+}
+
+void job_min_change_init(struct job_min_change *m) {
+  memset(m, 0, sizeof *m);
+  m->all = (double)NAN;
+}
+
+enum rb_err job_min_change_parse(struct job_min_change *m, const char *spec, char *err, size_t errlen) {
+  const char *eq = strchr(spec, '='), *num = eq ? eq + 1 : spec;
+  char key[40] = "", *end = NULL;
+  if (eq) snprintf(key, sizeof key, "%.*s", (int)(eq - spec < 39 ? eq - spec : 39), spec);
+  double pct = strtod(num, &end);
+  if (end && *end == '%') end++;
+  if (!*num || !end || *end || !(pct >= 0 && pct <= 1000))
+    return rb_errorf(RB_ERR_INVALID, err, errlen,
+                     "--min-change expects PCT or METRIC=PCT with PCT a percentage from 0 to 1000, got '%s'", spec);
+  if (eq && isnan(job_min_change_default(key))) {
+    int k = snprintf(err, errlen, "--min-change: '%s' is not a tested metric (one of", key);
+    for (size_t i = 0; i < sizeof min_change_defaults / sizeof min_change_defaults[0] && k >= 0 && (size_t)k < errlen; i++)
+      k += snprintf(err + k, errlen - (size_t)k, "%s %s", i ? "," : "", min_change_defaults[i].key);
+    if (k >= 0 && (size_t)k < errlen) snprintf(err + k, errlen - (size_t)k, ")");
+    return RB_ERR_INVALID;
+  }
+  if (!eq) {
+    m->all = pct / 100;
+    return RB_OK;
+  }
+  size_t i = 0;
+  while (i < m->n && strcmp(m->one[i].key, key)) i++;
+  if (i == m->n) m->n++;
+  snprintf(m->one[i].key, sizeof m->one[i].key, "%s", key);
+  m->one[i].v = pct / 100;
+  return RB_OK;
+}
+
+static double min_change_for(const struct job_min_change *m, const char *key) {
+  for (size_t i = 0; m && i < m->n; i++)
+    if (!strcmp(m->one[i].key, key)) return m->one[i].v;
+  double d = job_min_change_default(key);
+  return m && !isnan(m->all) && !isnan(d) ? m->all : d;
+}
+
+void job_compare_apply_min_change(struct job_comparison *c, const struct job_min_change *m) {
+  for (size_t i = 0; i < c->nrows; i++) {
+    struct job_cmp_row *r = &c->rows[i];
+    r->min_change = r->test ? min_change_for(m, r->key) : (double)NAN;
+    r->negligible = r->significant && !isnan(r->min_change) && !isnan(r->change) && fabs(r->change) < r->min_change;
+  }
+}
+
 enum rb_err job_compare_compute(const struct job_side *a, const struct job_side *b, double alpha,
                                 uint64_t seed, struct job_comparison *out) {
   memset(out, 0, sizeof *out);
@@ -329,6 +397,7 @@ enum rb_err job_compare_compute(const struct job_side *a, const struct job_side 
     if (r->test == JOB_TEST_P99_CI) r->significant = out->have_ci && (out->p99_diff.lo > 0 || out->p99_diff.hi < 0);
     if (r->test == JOB_TEST_PER_DOC_MWU) r->significant = r->p < alpha;
   }
+  job_compare_apply_min_change(out, NULL);
   free(sa);
   free(sb);
   return rc == RB_ERR_NOMEM ? rc : RB_OK;
@@ -351,13 +420,35 @@ static void change_cell(char *buf, size_t len, const struct job_cmp_row *r) {
   else snprintf(buf, len, "%+.1f%%", r->change * 100);
 }
 
-static void note_cell(char *buf, size_t len, const struct job_cmp_row *r) {
-  int k = 0;
-  if (r->test == JOB_TEST_LATENCY_MWU) k = snprintf(buf, len, "  (U test)");
-  else if (r->test == JOB_TEST_P99_CI) k = snprintf(buf, len, "  (CI)");
-  else if (r->test == JOB_TEST_PER_DOC_MWU) k = snprintf(buf, len, "  (U test, %zu+%zu reps)", r->na, r->nb);
-  else buf[0] = '\0';
-  if (r->quantile > 0 && k >= 0 && (size_t)k < len) snprintf(buf + k, len - (size_t)k, "  n=%zu+%zu", r->na, r->nb);
+/* What the row's test ran on, and for a percentile row the invocations its values pool: a
+ * p50 tested on 5+5 repetition medians must not read as a test on 2000+2000 invocations. */
+void job_compare_test_basis(const struct job_comparison *c, const struct job_cmp_row *r, char *buf, size_t len) {
+  size_t n1 = c->mwu.n1, n2 = c->mwu.n2;
+  if (r->test == JOB_TEST_LATENCY_MWU && c->mwu_on_medians)
+    snprintf(buf, len, "U test on %zu+%zu repetition medians", n1, n2);
+  else if (r->test == JOB_TEST_LATENCY_MWU)
+    snprintf(buf, len, "U test on %zu+%zu invocations", n1, n2);
+  else if (r->test == JOB_TEST_P99_CI)
+    snprintf(buf, len, "bootstrap CI on %zu+%zu invocations", r->na, r->nb);
+  else if (r->test == JOB_TEST_PER_DOC_MWU)
+    snprintf(buf, len, "U test on %zu+%zu repetitions", r->na, r->nb);
+  else if (r->quantile > 0)
+    snprintf(buf, len, "no test, %zu+%zu invocations", r->na, r->nb);
+  else
+    buf[0] = '\0';
+  size_t k = strlen(buf);
+  if (r->test == JOB_TEST_LATENCY_MWU && c->mwu_on_medians && r->quantile > 0 && k < len)
+    snprintf(buf + k, len - k, "; values over %zu+%zu invocations pooled", r->na, r->nb);
+}
+
+static void note_cell(char *buf, size_t len, const struct job_comparison *c, const struct job_cmp_row *r) {
+  char basis[160];
+  job_compare_test_basis(c, r, basis, sizeof basis);
+  int k = basis[0] ? snprintf(buf, len, "  (%s)", basis) : 0;
+  if (k < 0 || (size_t)k >= len) return;
+  buf[k] = '\0';
+  if (r->negligible)
+    snprintf(buf + k, len - (size_t)k, "  detectable but negligible (|change| < %.3g%%)", r->min_change * 100);
 }
 
 static bool any_unreliable(const struct job_comparison *c) {
@@ -387,6 +478,27 @@ static void print_unavailable(FILE *f, const struct job_comparison *c, bool side
   }
 }
 
+static bool any_row(const struct job_comparison *c, bool (*pred)(const struct job_cmp_row *)) {
+  for (size_t i = 0; i < c->nrows; i++)
+    if (pred(&c->rows[i])) return true;
+  return false;
+}
+
+static bool row_per_doc(const struct job_cmp_row *r) { return r->test == JOB_TEST_PER_DOC_MWU; }
+static bool row_tilde(const struct job_cmp_row *r) { return r->test && !r->significant; }
+static bool row_negligible(const struct job_cmp_row *r) { return r->negligible; }
+
+/* Only the footnotes whose mark some row carries. */
+static void print_footnotes(FILE *f, const struct job_comparison *c) {
+  if (any_row(c, row_per_doc))
+    fprintf(f, "(U test on N+M repetitions): the median of the repetitions' values, Mann-Whitney U on those values\n");
+  if (any_row(c, row_tilde)) fprintf(f, "~ : the difference is not significant at alpha %.2g\n", c->alpha);
+  if (any_row(c, row_negligible))
+    fprintf(f, "detectable but negligible: significant, but smaller than the change that matters for that metric\n"
+               "  (--min-change; default %.3g%%, execution p99 %.3g%%)\n",
+            JOB_MIN_CHANGE_DEFAULT * 100, JOB_MIN_CHANGE_P99 * 100);
+}
+
 /* The p99 interval compares maxima when a side has fewer than 100 invocations. */
 static bool p99_reliable(const struct job_comparison *c) {
   const struct job_cmp_row *r = job_compare_row(c, "execution_p99_ms");
@@ -399,6 +511,15 @@ static void mode_text(char *buf, size_t len, long long concurrency) {
   else buf[0] = '\0';
 }
 
+static void print_notes(FILE *f, char side, const char *notes) {
+  for (const char *p = notes; *p;) {
+    const char *nl = strchr(p, '\n');
+    int n = nl ? (int)(nl - p) : (int)strlen(p);
+    fprintf(f, "note (%c): %.*s\n", side, n, p);
+    p += n + (nl ? 1 : 0);
+  }
+}
+
 void job_compare_print(FILE *f, const struct job_side *a, const struct job_side *b,
                        const struct job_comparison *c) {
   char ma[64], mb[64];
@@ -406,6 +527,8 @@ void job_compare_print(FILE *f, const struct job_side *a, const struct job_side 
   mode_text(mb, sizeof mb, b->concurrency);
   fprintf(f, "A: %s (%zu document%s, %zu successful invocations%s)\n", a->label, a->docs, a->docs == 1 ? "" : "s", a->n, ma);
   fprintf(f, "B: %s (%zu document%s, %zu successful invocations%s)\n", b->label, b->docs, b->docs == 1 ? "" : "s", b->n, mb);
+  print_notes(f, 'A', a->notes);
+  print_notes(f, 'B', b->notes);
   if (c->concurrency < 0)
     fprintf(f, "note: the sides were not run the same way (open loop, or a different concurrency): their\n"
                "      latency and throughput answer different questions\n");
@@ -413,11 +536,11 @@ void job_compare_print(FILE *f, const struct job_side *a, const struct job_side 
   fprintf(f, "%-26s %12s %12s %10s\n", "metric", "A", "B", "change");
   for (size_t i = 0; i < c->nrows; i++) {
     const struct job_cmp_row *r = &c->rows[i];
-    char av[32], bv[32], ch[32], note[64];
+    char av[32], bv[32], ch[32], note[300];
     cell(av, sizeof av, r->a, r->why_a, r->reliable_a);
     cell(bv, sizeof bv, r->b, r->why_b, r->reliable_b);
     change_cell(ch, sizeof ch, r);
-    note_cell(note, sizeof note, r);
+    note_cell(note, sizeof note, c, r);
     fprintf(f, "%-26s %12s %12s %10s%s\n", r->metric, av, bv, ch, note);
   }
   fputc('\n', f);
@@ -439,8 +562,12 @@ void job_compare_print(FILE *f, const struct job_side *a, const struct job_side 
     if (p99_reliable(c))
       fprintf(f, "p99 difference B-A:    %+.4g ms, 95%% CI [%+.4g, %+.4g]\n", c->p99_diff.estimate, c->p99_diff.lo, c->p99_diff.hi);
   }
-  fprintf(f, "(U test, N+M reps): median of the repetitions' values, Mann-Whitney U on those values\n");
-  fprintf(f, "~ : the difference is not significant\n");
+  print_footnotes(f, c);
+  if (a->batching == 0 && b->batching == 1) {
+    char h[1024];
+    job_compare_headline(c, h, sizeof h);
+    fprintf(f, "headline: %s\n", h);
+  }
 }
 
 static void add_num(cJSON *o, const char *k, double v) {
@@ -457,6 +584,15 @@ static cJSON *side_json(const struct job_side *s) {
   if (s->concurrency >= 0) cJSON_AddStringToObject(o, "mode", s->concurrency > 0 ? "closed" : "open");
   else cJSON_AddStringToObject(o, "mode", "mixed");
   if (s->concurrency > 0) cJSON_AddNumberToObject(o, "concurrency", (double)s->concurrency);
+  cJSON *notes = cJSON_AddArrayToObject(o, "notes");
+  for (const char *p = s->notes; *p;) {
+    const char *nl = strchr(p, '\n');
+    size_t n = nl ? (size_t)(nl - p) : strlen(p);
+    char *line = strndup(p, n);
+    if (line) cJSON_AddItemToArray(notes, cJSON_CreateString(line));
+    free(line);
+    p += n + (nl ? 1 : 0);
+  }
   return o;
 }
 
@@ -489,6 +625,8 @@ static cJSON *row_json(const struct job_cmp_row *r) {
     cJSON_AddStringToObject(x, "test", test_name(r->test));
     cJSON_AddBoolToObject(x, "significant", r->significant);
     if (!isnan(r->p)) cJSON_AddNumberToObject(x, "p", r->p);
+    add_num(x, "min_change", r->min_change);
+    cJSON_AddBoolToObject(x, "negligible", r->negligible);
   }
   if (r->quantile > 0 || r->test == JOB_TEST_PER_DOC_MWU || r->why_a || r->why_b) {
     cJSON_AddNumberToObject(x, "samples_a", (double)r->na);
@@ -526,7 +664,7 @@ cJSON *job_compare_json(const struct job_side *a, const struct job_side *b,
     if (p99_reliable(c)) cJSON_AddItemToObject(o, "p99_difference_ms", ci_json(&c->p99_diff));
   }
   if (a->batching == 0 && b->batching == 1) {
-    char h[512];
+    char h[1024];
     job_compare_headline(c, h, sizeof h);
     cJSON_AddStringToObject(o, "headline", h);
   }
@@ -547,10 +685,18 @@ static double min_p(size_t n1, size_t n2) {
   return 2.0 / comb;
 }
 
+/* "; detectable but negligible, under the 5% that matters" for a significant change below the
+ * row's practical threshold, "" otherwise. */
+static void negligible_text(const struct job_cmp_row *r, char *buf, size_t len) {
+  if (r->negligible) snprintf(buf, len, "; detectable but negligible, under the %.3g%% that matters", r->min_change * 100);
+  else buf[0] = '\0';
+}
+
 /* "cut Redis CPU per operation 3.8x (p=0.008)" and its true variants. */
 static void cost_phrase(const struct job_cmp_row *r, const char *what, double alpha, char *buf, size_t len) {
-  char p[32];
+  char p[32], neg[96];
   p_text(p, sizeof p, r->p);
+  negligible_text(r, neg, sizeof neg);
   bool lower = r->b < r->a;
   double factor = lower ? r->a / r->b : r->b / r->a;
   char fx[32];
@@ -558,6 +704,8 @@ static void cost_phrase(const struct job_cmp_row *r, const char *what, double al
   else snprintf(fx, sizeof fx, "from %.3g to %.3g", r->a, r->b);
   if (r->a == r->b)
     snprintf(buf, len, "left %s unchanged (%.3g, %s)", what, r->a, p);
+  else if (r->significant && r->negligible)
+    snprintf(buf, len, "changed %s by only %+.2g%% (%s%s)", what, r->change * 100, p, neg);
   else if (r->significant)
     snprintf(buf, len, "%s %s %s (%s)", lower ? "cut" : "raised", what, fx, p);
   else if (min_p(r->na, r->nb) >= alpha)
@@ -569,15 +717,29 @@ static void cost_phrase(const struct job_cmp_row *r, const char *what, double al
 
 /* "added 0.8 ms at p50 (p=0.008)" and its true variants. */
 static void latency_phrase(const struct job_cmp_row *r, char *buf, size_t len) {
-  char p[32];
+  char p[32], neg[96];
   p_text(p, sizeof p, r->p);
+  negligible_text(r, neg, sizeof neg);
   double d = r->b - r->a;
   if (isnan(d) || isnan(r->p))
     snprintf(buf, len, "p50 latency could not be compared");
   else if (!r->significant)
     snprintf(buf, len, "made no significant difference to p50 latency (%+.2g ms, %s)", d, p);
   else
-    snprintf(buf, len, "%s %.2g ms at p50 (%s)", d > 0 ? "added" : "saved", fabs(d), p);
+    snprintf(buf, len, "%s %.2g ms at p50 (%s%s)", d > 0 ? "added" : "saved", fabs(d), p, neg);
+}
+
+/* The other side of the trade: " but raised backend CPU per operation (Redis + agent) 1.63x
+ * (p=0.008)" when the backend's CPU per operation moved against Redis's; "" otherwise. */
+static void backend_phrase(const struct job_cmp_row *cpu, const struct job_cmp_row *backend, double alpha,
+                           char *buf, size_t len) {
+  buf[0] = '\0';
+  if (!backend || isnan(backend->a) || isnan(backend->b) || backend->test != JOB_TEST_PER_DOC_MWU) return;
+  double dc = cpu->b - cpu->a, db = backend->b - backend->a;
+  if (!(dc * db < 0)) return;
+  char how[300];
+  cost_phrase(backend, "backend CPU per operation (Redis + agent)", alpha, how, sizeof how);
+  snprintf(buf, len, " but %.290s", how);
 }
 
 /* Closed loop: "; with 32 invocations in flight (closed loop) throughput rose 1.3x (p=0.008)".
@@ -597,7 +759,7 @@ static void closed_phrase(const struct job_comparison *c, char *buf, size_t len)
            verb ? verb : "", rest);
 }
 
-void job_compare_headline(const struct job_comparison *c, char *buf, size_t len) {
+void job_compare_sentence(const struct job_comparison *c, const char *subject, char *buf, size_t len) {
   const struct job_cmp_row *cpu = job_compare_row(c, "redis_cpu_us_per_op");
   const struct job_cmp_row *backend = job_compare_row(c, "backend_cpu_us_per_op");
   const struct job_cmp_row *p50 = job_compare_row(c, "execution_p50_ms");
@@ -611,13 +773,18 @@ void job_compare_headline(const struct job_comparison *c, char *buf, size_t len)
   bool lat_verb = strncmp(lat, "p50", 3) != 0;
   if (!cpu || isnan(cpu->a) || isnan(cpu->b) || cpu->test != JOB_TEST_PER_DOC_MWU) {
     const char *why = cpu ? (cpu->why_b ? cpu->why_b : cpu->why_a) : NULL;
-    snprintf(buf, len, "%s%s; Redis CPU per operation was not measured%s%s%s", lat_verb ? "batching " : "", lat,
-             why ? " (" : "", why ? why : "", why ? ")" : "");
+    snprintf(buf, len, "%s%s%s; Redis CPU per operation was not measured%s%s%s", lat_verb ? subject : "",
+             lat_verb ? " " : "", lat, why ? " (" : "", why ? why : "", why ? ")" : "");
     return;
   }
   cost_phrase(cpu, what, c->alpha, cost, sizeof cost);
-  char load[300] = "";
+  char other[320] = "", load[300] = "";
+  if (cpu != backend) backend_phrase(cpu, backend, c->alpha, other, sizeof other);
   closed_phrase(c, load, sizeof load);
-  if (lat_verb) snprintf(buf, len, "batching %s and %s%s", cost, lat, load);
-  else snprintf(buf, len, "batching %s; %s%s", cost, lat, load);
+  if (lat_verb) snprintf(buf, len, "%s %s%s%s and %s%s", subject, cost, other, other[0] ? "," : "", lat, load);
+  else snprintf(buf, len, "%s %s%s; %s%s", subject, cost, other, lat, load);
+}
+
+void job_compare_headline(const struct job_comparison *c, char *buf, size_t len) {
+  job_compare_sentence(c, "batching", buf, len);
 }

@@ -58,6 +58,8 @@ struct job_side {
   int batching;        /* scenario.parameters.batching of the documents: 0, 1, -1 unknown or mixed */
   long long concurrency; /* the documents' closed-loop concurrency ("mode": "closed"): N, 0 open
                             loop (or no "mode": older documents), -1 mixed */
+  char notes[2048];    /* what the reader must know about the side's documents (left out,
+                          incomplete, mixed settings), one a line; set by the caller */
 };
 
 void job_side_init(struct job_side *s, const char *label);
@@ -94,6 +96,8 @@ struct job_cmp_row {
   size_t na, nb;      /* samples behind a and b: invocations (percentile rows) or repetitions */
   bool reliable_a, reliable_b; /* percentile rows: at least 1/(1-q) samples */
   const char *why_a, *why_b;   /* borrowed from the sides: why a or b is unknown, or NULL */
+  double min_change;  /* tested rows: the smallest relative change that matters (0.05 = 5%) */
+  bool negligible;    /* significant, but |change| < min_change: detectable, not relevant */
 };
 
 struct job_comparison {
@@ -108,14 +112,42 @@ struct job_comparison {
   long long concurrency; /* both sides' closed-loop concurrency when equal, 0 open, -1 mixed */
 };
 
+/* The smallest relative change that matters, per tested row (docs/runner.md, "Practical
+ * thresholds"): a significant change below it is "detectable but negligible". Defaults:
+ * JOB_MIN_CHANGE_DEFAULT, execution p99 JOB_MIN_CHANGE_P99 (tails vary more). */
+#define JOB_MIN_CHANGE_DEFAULT 0.05
+#define JOB_MIN_CHANGE_P99 0.10
+
+struct job_min_change {
+  double all;   /* every tested row (--min-change PCT); NAN: the defaults */
+  struct {
+    char key[40];
+    double v;
+  } one[JOB_CMP_ROWS]; /* one row each (--min-change KEY=PCT), over `all` */
+  size_t n;
+};
+
+void job_min_change_init(struct job_min_change *m);
+/* Parses "PCT" (every row) or "KEY=PCT" (one row key, e.g. throughput=2); PCT is a percentage
+ * from 0 to 1000, "%" allowed. RB_ERR_INVALID naming the problem (pure). */
+enum rb_err job_min_change_parse(struct job_min_change *m, const char *spec, char *err, size_t errlen);
+/* The default smallest relevant change of a row key; NAN for a row without a test. */
+double job_min_change_default(const char *key);
+/* Sets min_change and negligible of every tested row of c (m NULL: the defaults). */
+void job_compare_apply_min_change(struct job_comparison *c, const struct job_min_change *m);
+
 /* Smallest sample on which the nearest-rank percentile q (0..100) is not the maximum. */
 size_t job_quantile_min_samples(double q);
 
-/* Computes the comparison (pure). The rows borrow strings from a and b. */
+/* Computes the comparison (pure), with the default practical thresholds. The rows borrow
+ * strings from a and b. */
 enum rb_err job_compare_compute(const struct job_side *a, const struct job_side *b, double alpha,
                                 uint64_t seed, struct job_comparison *out);
 /* The row with this key, or NULL. */
 const struct job_cmp_row *job_compare_row(const struct job_comparison *c, const char *key);
+/* What row r's test ran on, e.g. "U test on 5+5 repetition medians; values over 2000+2000
+ * invocations pooled" or "U test on 5+5 repetitions" ("" for a row without test or samples). */
+void job_compare_test_basis(const struct job_comparison *c, const struct job_cmp_row *r, char *buf, size_t len);
 /* The human table. */
 void job_compare_print(FILE *f, const struct job_side *a, const struct job_side *b,
                        const struct job_comparison *c);
@@ -125,10 +157,16 @@ cJSON *job_compare_json(const struct job_side *a, const struct job_side *b,
 
 /* One sentence a reader can quote about A = direct and B = batched, e.g. "batching cut Redis
  * CPU per operation 3.8x (p=0.008) and added 0.8 ms at p50 (p=0.008)"; it stays true when
- * batching is worse, the difference is not significant or a figure is missing. Closed-loop
+ * batching is worse, the difference is not significant or a figure is missing. Both sides of
+ * the trade: when backend CPU per operation (Redis + agent) moves the other way from Redis's,
+ * the sentence says so ("... but raised backend CPU per operation (Redis + agent) 1.63x ...").
+ * A significant change under the row's min_change is "detectable but negligible". Closed-loop
  * sides (the same concurrency) add what throughput did, since there the load is the result:
  * "...; with 32 invocations in flight (closed loop) throughput rose 1.3x (p=0.008)". Writes at
  * most len bytes into buf (pure). */
 void job_compare_headline(const struct job_comparison *c, char *buf, size_t len);
+/* The same sentence about B against A with another subject than "batching", e.g. "compared
+ * with A (x.json), B (y.json)" when the two sides are not a direct and a batched run. */
+void job_compare_sentence(const struct job_comparison *c, const char *subject, char *buf, size_t len);
 
 #endif

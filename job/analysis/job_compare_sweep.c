@@ -183,7 +183,13 @@ void job_compare_sweep_print(FILE *out, const cJSON *cmp) {
   char ra[64], rb[64];
   rate_text(a, ra, sizeof ra);
   rate_text(b, rb, sizeof rb);
-  fprintf(out, "\n(* runner-limited: the runner could not keep the schedule; see the summary's runner_note)\n");
+  bool limited = false; /* the footnote only when a step carries its mark */
+  cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(cmp, "curve")) {
+    for (int s = 0; s < 2; s++)
+      limited |= cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(p, s ? "b" : "a"), "runner_limited"));
+  }
+  fprintf(out, "\n");
+  if (limited) fprintf(out, "(* runner-limited: the runner could not keep the schedule; see the summary's runner_note)\n");
   fprintf(out, "max sustainable rate: A %s, B %s\n", ra, rb);
   double ratio = num_at(cmp, "ratio", NULL);
   const char *bound = cJSON_GetObjectItemCaseSensitive(cmp, "ratio_bound")->valuestring;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "job_settings.h"
 #include "job_stats.h"
 #include "rb_version.h"
 
@@ -17,8 +18,15 @@
 #define MB 50.0
 #define MAX_SECONDS 86400
 
-static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
-                                      "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+/* Colours by mode, so a mode looks the same in every report: direct runs blue shades, batched
+ * runs red shades, runs without a batching parameter green and grey. The k-th distinct group
+ * of a mode (in order of first appearance) takes the mode's k-th shade. */
+#define SHADES 4
+static const char *const mode_palette[3][SHADES] = {
+    {"#2ca02c", "#7f7f7f", "#bcbd22", "#393b79"}, /* unknown */
+    {"#1f77b4", "#17becf", "#9467bd", "#08306b"}, /* direct */
+    {"#d62728", "#ff7f0e", "#e377c2", "#8c564b"}, /* batched */
+};
 
 static bool first_of_group(const struct job_report_run *runs, size_t j) {
   for (size_t k = 0; k < j; k++) {
@@ -27,14 +35,21 @@ static bool first_of_group(const struct job_report_run *runs, size_t j) {
   return true;
 }
 
+static int mode_index(int batching) { return batching == 0 ? 1 : batching == 1 ? 2 : 0; }
+
+const char *job_report_mode_color(int batching, size_t k) {
+  return mode_palette[mode_index(batching)][k % SHADES];
+}
+
 const char *job_report_run_color(const struct job_report_run *runs, size_t i) {
   size_t first = i; /* where run i's group first appears */
   for (size_t j = 0; j < i && first == i; j++) {
     if (strcmp(runs[j].group, runs[i].group) == 0) first = j;
   }
-  size_t group = 0; /* distinct groups before it */
-  for (size_t j = 0; j < first; j++) group += first_of_group(runs, j);
-  return palette[group % (sizeof palette / sizeof palette[0])];
+  size_t k = 0; /* distinct groups of the same mode before it */
+  for (size_t j = 0; j < first; j++)
+    k += first_of_group(runs, j) && mode_index(runs[j].batching) == mode_index(runs[first].batching);
+  return job_report_mode_color(runs[first].batching, k);
 }
 
 double job_report_pct_x(double p) {
@@ -69,6 +84,68 @@ static void run_label(struct job_report_run *r, const struct job_doc *d) {
     size_t n = strlen(r->label);
     snprintf(r->label + n, sizeof r->label - n, " r%d", r->rep);
   }
+}
+
+/* The label: the group, and " rK" when the run has repetitions. */
+static void set_label(struct job_report_run *r) {
+  double reps = r->doc.repetitions;
+  snprintf(r->label, sizeof r->label, "%s", r->group);
+  if (reps > 1) {
+    size_t n = strlen(r->label);
+    snprintf(r->label + n, sizeof r->label - n, " r%d", r->rep);
+  }
+}
+
+/* group = name suffix, then " @RATE/s" for a sweep step. */
+static void set_group(struct job_report_run *r, const char *name, const char *suffix) {
+  snprintf(r->group, sizeof r->group, "%s%s", name, suffix);
+  if (!isnan(r->sweep_rate)) {
+    size_t n = strlen(r->group);
+    snprintf(r->group + n, sizeof r->group - n, " @%.4g/s", r->sweep_rate);
+  }
+  set_label(r);
+}
+
+void job_report_group_by_side(struct job_report_run *runs, size_t count, const char *const *labels) {
+  for (size_t i = 0; i < count; i++)
+    if (runs[i].side >= 0) set_group(&runs[i], labels[runs[i].side], "");
+}
+
+static const char *run_name(const struct job_report_run *r) { return r->doc.run_name ? r->doc.run_name : "run"; }
+
+void job_report_group_by_settings(struct job_report_run *runs, size_t count, char *notes, size_t len) {
+  size_t *leader = calloc(count + 1, sizeof *leader);
+  if (!leader) return;
+  char what[200];
+  for (size_t i = 0; i < count; i++) { /* the first run of the same name and settings */
+    leader[i] = i;
+    for (size_t j = 0; j < i && leader[i] == i; j++)
+      if (leader[j] == j && !strcmp(run_name(&runs[j]), run_name(&runs[i])) &&
+          !job_settings_diff(&runs[j].doc, &runs[i].doc, false, what, sizeof what))
+        leader[i] = j;
+  }
+  for (size_t i = 0; i < count; i++) {
+    if (leader[i] != i) continue;
+    char suffix[120] = "";
+    for (size_t j = 0; j < count && !suffix[0]; j++) { /* another group of this name */
+      if (leader[j] != j || j == i || strcmp(run_name(&runs[j]), run_name(&runs[i]))) continue;
+      if (!job_settings_diff(&runs[i].doc, &runs[j].doc, true, what, sizeof what)) continue; /* one sweep */
+      char v[100];
+      job_settings_label(what, v, sizeof v);
+      snprintf(suffix, sizeof suffix, " (%s)", v);
+      size_t n = strlen(notes);
+      if (j > i && n < len)
+        snprintf(notes + n, len - n, "documents of run '%s' were run with different settings (%s): shown as "
+                 "separate groups, not pooled\n", run_name(&runs[i]), what);
+    }
+    set_group(&runs[i], run_name(&runs[i]), suffix);
+  }
+  for (size_t i = 0; i < count; i++) { /* the others take their first run's group */
+    if (leader[i] == i) continue;
+    memcpy(runs[i].group, runs[leader[i]].group, sizeof runs[i].group);
+    set_label(&runs[i]);
+  }
+  free(leader);
 }
 
 bool job_report_is_sweep(const cJSON *doc) {
@@ -136,6 +213,7 @@ enum rb_err job_report_run_init_path(struct job_report_run *r, const cJSON *doc,
                      "results file", path ? path : "", path ? ": " : "");
   }
   run_label(r, d);
+  r->side = -1;
   r->success_rate = d->success_rate;
   r->achieved_rate = d->achieved_rate;
   r->requested_rate = d->requested_rate;
@@ -385,6 +463,12 @@ static double step_x(const cJSON *step) {
   return isnan(x) ? get(step, "rate") : x;
 }
 
+int job_report_sweep_batching(const cJSON *sweep) {
+  const cJSON *sc = cJSON_GetObjectItemCaseSensitive(sweep, "scenario");
+  const cJSON *b = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sc, "parameters"), "batching");
+  return cJSON_IsBool(b) ? cJSON_IsTrue(b) : -1;
+}
+
 static const char *sweep_name(const cJSON *sweep) {
   const cJSON *run = cJSON_GetObjectItemCaseSensitive(sweep, "run");
   return cJSON_IsString(run) ? run->valuestring : "sweep";
@@ -436,7 +520,9 @@ void job_report_load_svg(FILE *out, const cJSON *const *sweeps, size_t count) {
             ML, py(&f, slo), W - MR, py(&f, slo), ML + 4, py(&f, slo) - 4, slo);
   double y = MT + 10;
   for (size_t i = 0; i < count; i++) {
-    const char *color = palette[i % (sizeof palette / sizeof palette[0])];
+    size_t k = 0;
+    for (size_t j = 0; j < i; j++) k += job_report_sweep_batching(sweeps[j]) == job_report_sweep_batching(sweeps[i]);
+    const char *color = job_report_mode_color(job_report_sweep_batching(sweeps[i]), k);
     load_line(out, &f, sweeps[i], color, true);
     load_line(out, &f, sweeps[i], color, false);
     fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"/><text x=\"%.1f\" y=\"%.1f\">", W - MR + 12, y, W - MR + 32, y, color, W - MR + 38, y + 4);

@@ -1,8 +1,9 @@
 /* job_report.h: `rbench report`: one self-contained HTML file with inline SVG plots drawn
  * here (no scripts, no external files), or one SVG with --svg.
  *
- * The page answers "what does batching buy?" first: a headline comparing the direct and the
- * batched run (which is which comes from the documents' batching parameter), then the
+ * The page answers "what does batching buy?" first: a headline comparing two sides (the
+ * arguments the user named, else the first direct and first batched group of one directory
+ * tree, grouped by what was run), then the
  * settings that produced it, the latency-vs-load curve of any capacity sweeps, the
  * distributions per mode and the per-repetition table. The plots:
  *
@@ -13,8 +14,9 @@
  *   errors       failed invocations per second
  *   load         p50/p99 against achieved rate, one line per sweep summary (sweep.json)
  *
- * Colour tells groups apart (a run name, and the rate for a sweep step), the marker shape
- * tells the repetitions of a group apart. A run is the raw_results of one results document.
+ * Colour tells groups apart (by mode, stable across reports; a group is a side, or a run name
+ * and settings, and the rate for a sweep step), the marker shape tells the repetitions of a
+ * group apart. A run is the raw_results of one results document.
  * The renderer is pure: it takes runs and writes text to a FILE (a file or a memory stream). */
 #ifndef JOB_REPORT_H
 #define JOB_REPORT_H
@@ -30,10 +32,13 @@
 /* One run's samples, extracted from a results document. */
 struct job_report_run {
   char label[160];     /* group and repetition, e.g. "batched r3" or "batched @200/s r3" */
-  char group[160];     /* run name (and sweep rate): repetitions of a group share a colour */
+  char group[160];     /* the side's name, or run name (and the setting that tells it apart),
+                          and the sweep rate: repetitions of a group share a colour */
   struct job_doc doc;  /* the document as read (borrows the JSON tree given to init) */
   int rep;             /* scenario.repetition, 1 when absent */
   int batching;        /* scenario.parameters.batching: 1, 0, -1 unknown */
+  int side;            /* the command-line argument (0-based) it came from when the user named
+                          the sides (job_report_group_by_side), -1 when grouped by settings */
   double sweep_rate;   /* sweep.rate of a sweep step, NAN otherwise */
   double *exec_sorted; /* execution times (ms) of measured successful invocations, ascending */
   size_t n;
@@ -53,12 +58,25 @@ enum rb_err job_report_run_init_path(struct job_report_run *r, const cJSON *doc,
                                      size_t errlen);
 void job_report_run_free(struct job_report_run *r);
 
+/* How runs become groups (docs/runner.md, "rbench report"). The user named the sides: each
+ * argument is one side, labels[runs[i].side] its name (a sweep step's rate added), the first
+ * the baseline. */
+void job_report_group_by_side(struct job_report_run *runs, size_t count, const char *const *labels);
+/* One directory tree: groups by what was run (run name and the settings of job_settings.h),
+ * never by name alone; groups that share a name get the setting that tells them apart, e.g.
+ * "direct (ops=10)", and notes (len bytes) says so. */
+void job_report_group_by_settings(struct job_report_run *runs, size_t count, char *notes, size_t len);
+
 /* True when doc is a sweep summary (kind "sweep" with a steps array). */
 bool job_report_is_sweep(const cJSON *doc);
 
-/* The colour of runs[i]: one per distinct group, in order of first appearance, so every
- * repetition of "direct" has one colour and every repetition of "batched" another. */
+/* The colour of runs[i], by mode so that it is the same in every report: direct runs blue,
+ * batched runs red, runs without a batching parameter green; a second group of a mode takes
+ * the mode's next shade (in order of first appearance). Every repetition of a group shares
+ * its colour. */
 const char *job_report_run_color(const struct job_report_run *runs, size_t i);
+/* The k-th colour of a mode (batching 0 direct, 1 batched, -1 unknown). */
+const char *job_report_mode_color(int batching, size_t k);
 
 enum job_plot { JOB_PLOT_PERCENTILES, JOB_PLOT_LATENCY, JOB_PLOT_THROUGHPUT, JOB_PLOT_ERRORS };
 
@@ -74,22 +92,32 @@ void job_report_xml_text(FILE *out, const char *s);
 /* Writes one <svg> element. */
 void job_report_svg(FILE *out, enum job_plot plot, const struct job_report_run *runs, size_t count);
 
+/* scenario.parameters.batching of a sweep summary: 1, 0, -1 when it does not say. */
+int job_report_sweep_batching(const cJSON *sweep);
+
 /* Writes the latency-vs-load <svg> of sweep summaries (borrowed). */
 void job_report_load_svg(FILE *out, const cJSON *const *sweeps, size_t count);
 
 /* The direct-vs-batched comparison the page opens with. */
 struct job_report_headline {
-  bool have;                /* a direct and a batched group were found */
+  bool have;                /* two groups to compare were found */
   char direct[160], batched[160]; /* their group names */
   struct job_side a, b;     /* a = direct, b = batched */
   struct job_comparison c;
-  char sentence[512];       /* the quotable sentence, or why there is none */
+  char sentence[1024];      /* the quotable sentence, or why there is none */
+  char notes[2048];         /* what the page must say about its inputs (documents left out,
+                               groups split by settings), one per line; set by the caller
+                               after job_report_headline_compute */
 };
 
-/* Picks the groups (the first direct and first batched run that are not sweep steps; with
- * only sweep steps, the highest rate both modes ran) and compares them (pure). Free with
- * job_report_headline_free. RB_ERR_NOMEM on allocation failure. */
+/* Picks the groups and compares them (pure): with sides named (runs[].side >= 0) side 1
+ * against side 0 (the baseline); otherwise the first direct against the first batched group
+ * (never a group against itself). Plain runs first; with only sweep steps, the highest rate
+ * both ran. The sentence says "batching ..." when A is direct and B batched, "compared with
+ * A (name), B (name) ..." otherwise. min_change: the practical thresholds (NULL: defaults).
+ * h->notes is left empty for the caller. Free with job_report_headline_free. RB_ERR_NOMEM on allocation failure. */
 enum rb_err job_report_headline_compute(const struct job_report_run *runs, size_t count,
+                                        const struct job_min_change *min_change,
                                         struct job_report_headline *h);
 void job_report_headline_free(struct job_report_headline *h);
 

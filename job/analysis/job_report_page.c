@@ -8,6 +8,8 @@
 
 #include "job_report.h"
 #include "job_stats.h"
+#include "job_compare_sweep.h"
+#include "job_sweep.h"
 #include "rb_version.h"
 
 static const cJSON *item(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
@@ -26,19 +28,22 @@ static const char *str(const cJSON *o, const char *k) {
 
 /* ---- headline ----------------------------------------------------------------------------- */
 
-static const struct job_report_run *first_plain(const struct job_report_run *runs, size_t count, int batching) {
+/* Which side a run is on: its argument when the user named the sides, else its mode. */
+static int side_of(const struct job_report_run *r, bool by_arg) { return by_arg ? r->side : r->batching; }
+
+static const struct job_report_run *first_plain(const struct job_report_run *runs, size_t count, bool by_arg, int side) {
   for (size_t i = 0; i < count; i++)
-    if (runs[i].batching == batching && isnan(runs[i].sweep_rate)) return &runs[i];
+    if (side_of(&runs[i], by_arg) == side && isnan(runs[i].sweep_rate)) return &runs[i];
   return NULL;
 }
 
-/* With only sweep steps: the highest rate at which both modes ran. */
-static void pick_sweep_pair(const struct job_report_run *runs, size_t count, const struct job_report_run **d,
-                            const struct job_report_run **b) {
+/* With only sweep steps: the highest rate at which both sides ran. */
+static void pick_sweep_pair(const struct job_report_run *runs, size_t count, bool by_arg,
+                            const struct job_report_run **d, const struct job_report_run **b) {
   for (size_t i = 0; i < count; i++) {
-    if (runs[i].batching != 0 || isnan(runs[i].sweep_rate)) continue;
+    if (side_of(&runs[i], by_arg) != 0 || isnan(runs[i].sweep_rate)) continue;
     for (size_t k = 0; k < count; k++) {
-      if (runs[k].batching != 1 || runs[k].sweep_rate != runs[i].sweep_rate) continue;
+      if (side_of(&runs[k], by_arg) != 1 || runs[k].sweep_rate != runs[i].sweep_rate) continue;
       if (!*d || runs[i].sweep_rate > (*d)->sweep_rate) {
         *d = &runs[i];
         *b = &runs[k];
@@ -57,7 +62,11 @@ static enum rb_err add_group(struct job_side *s, const struct job_report_run *ru
   return RB_OK;
 }
 
-static void no_pair(struct job_report_headline *h, const struct job_report_run *runs, size_t count) {
+static void no_pair(struct job_report_headline *h, const struct job_report_run *runs, size_t count, bool by_arg) {
+  if (by_arg) {
+    snprintf(h->sentence, sizeof h->sentence, "one side only: name two results (files or directories) to compare");
+    return;
+  }
   size_t modes[3] = {0, 0, 0};
   for (size_t i = 0; i < count; i++) modes[runs[i].batching + 1]++;
   snprintf(h->sentence, sizeof h->sentence,
@@ -66,15 +75,18 @@ static void no_pair(struct job_report_headline *h, const struct job_report_run *
 }
 
 enum rb_err job_report_headline_compute(const struct job_report_run *runs, size_t count,
+                                        const struct job_min_change *min_change,
                                         struct job_report_headline *h) {
   memset(h, 0, sizeof *h);
-  const struct job_report_run *d = first_plain(runs, count, 0), *b = first_plain(runs, count, 1);
+  bool by_arg = false;
+  for (size_t i = 0; i < count; i++) by_arg |= runs[i].side >= 0;
+  const struct job_report_run *d = first_plain(runs, count, by_arg, 0), *b = first_plain(runs, count, by_arg, 1);
   if (!d || !b) {
     d = b = NULL;
-    pick_sweep_pair(runs, count, &d, &b);
+    pick_sweep_pair(runs, count, by_arg, &d, &b);
   }
-  if (!d || !b) {
-    no_pair(h, runs, count);
+  if (!d || !b || !strcmp(d->group, b->group)) { /* never a group against itself */
+    no_pair(h, runs, count, by_arg);
     return RB_OK;
   }
   snprintf(h->direct, sizeof h->direct, "%s", d->group);
@@ -88,8 +100,15 @@ enum rb_err job_report_headline_compute(const struct job_report_run *runs, size_
     job_report_headline_free(h);
     return rc;
   }
+  if (min_change) job_compare_apply_min_change(&h->c, min_change);
   h->have = true;
-  job_compare_headline(&h->c, h->sentence, sizeof h->sentence);
+  if (h->a.batching == 0 && h->b.batching == 1) {
+    job_compare_headline(&h->c, h->sentence, sizeof h->sentence);
+  } else {
+    char subject[400];
+    snprintf(subject, sizeof subject, "compared with A (%s), B (%s)", h->direct, h->batched);
+    job_compare_sentence(&h->c, subject, h->sentence, sizeof h->sentence);
+  }
   return RB_OK;
 }
 
@@ -108,8 +127,8 @@ static void value_cell(FILE *out, double v, const char *why, bool reliable) {
   }
 }
 
-static void significance_cell(FILE *out, const struct job_cmp_row *r) {
-  char p[32];
+static void significance_cell(FILE *out, const struct job_comparison *c, const struct job_cmp_row *r) {
+  char p[32], basis[160];
   snprintf(p, sizeof p, r->p < 0.001 ? "p&lt;0.001" : "p=%.2g", r->p);
   fprintf(out, "<td class=\"l\">");
   if (r->why_a || r->why_b) {
@@ -119,6 +138,10 @@ static void significance_cell(FILE *out, const struct job_cmp_row *r) {
       fprintf(out, "; ");
       text(out, r->why_b);
     }
+  } else if (r->negligible) {
+    fprintf(out, "<b>detectable but negligible</b> (%+.2g%%, under the %.3g%% that matters)", r->change * 100,
+            r->min_change * 100);
+    if (r->test != JOB_TEST_P99_CI) fprintf(out, ", %s", p);
   } else if (r->test == JOB_TEST_P99_CI) {
     fprintf(out, r->significant ? "<b>significant</b> (95%% CI of the difference excludes 0)" : "~ not significant (95%% CI includes 0)");
   } else if (r->test && !isnan(r->p)) {
@@ -129,8 +152,12 @@ static void significance_cell(FILE *out, const struct job_cmp_row *r) {
   } else {
     fprintf(out, "no test");
   }
-  if (r->test == JOB_TEST_PER_DOC_MWU) fprintf(out, " (%zu+%zu repetitions)", r->na, r->nb);
-  if (r->quantile > 0) fprintf(out, " (%zu+%zu invocations)", r->na, r->nb);
+  job_compare_test_basis(c, r, basis, sizeof basis);
+  if (basis[0] && !(r->why_a || r->why_b)) {
+    fprintf(out, " <small>(");
+    text(out, basis);
+    fprintf(out, ")</small>");
+  }
   fprintf(out, "</td>");
 }
 
@@ -140,6 +167,23 @@ static void mode_name(FILE *out, const char *group, const char *mode) {
   fprintf(out, "<br><small>");
   text(out, group);
   fprintf(out, "</small>");
+}
+
+/* The caller's notes about the inputs (documents left out or flagged, groups split), one a line. */
+static void input_notes(FILE *out, const char *notes) {
+  if (!notes[0]) return;
+  fprintf(out, "<ul class=\"warn\">\n");
+  for (const char *p = notes; *p;) {
+    const char *nl = strchr(p, '\n');
+    size_t n = nl ? (size_t)(nl - p) : strlen(p);
+    char line[600];
+    snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line ? n : sizeof line - 1), p);
+    fprintf(out, "<li>");
+    text(out, line);
+    fprintf(out, "</li>\n");
+    p += n + (nl ? 1 : 0);
+  }
+  fprintf(out, "</ul>\n");
 }
 
 static void headline_section(FILE *out, const struct job_report_headline *h) {
@@ -153,17 +197,20 @@ static void headline_section(FILE *out, const struct job_report_headline *h) {
   } else {
     text(out, h->sentence);
     fprintf(out, "</p>\n");
+    input_notes(out, h->notes);
     return;
   }
+  input_notes(out, h->notes);
+  bool modes = h->a.batching == 0 && h->b.batching == 1; /* else the sides are A and B */
   static const char *const keys[] = {"execution_p50_ms", "execution_p99_ms", "throughput",
                                      "redis_cpu_us_per_op", "backend_cpu_us_per_op", "redis_reads_per_op",
                                      "redis_commands_per_op", "commands_per_batch"};
-  fprintf(out, "<div class=\"wide\"><table><tr><th>metric</th><th>direct");
-  mode_name(out, h->direct, "direct");
-  fprintf(out, "</th><th>batched");
-  mode_name(out, h->batched, "batched");
-  fprintf(out, "</th><th>batched / direct</th><th class=\"l\">significance (alpha 0.05)</th></tr>\n");
-  bool starred = false;
+  fprintf(out, "<div class=\"wide\"><table><tr><th>metric</th><th>%s", modes ? "direct" : "A");
+  mode_name(out, h->direct, modes ? "direct" : "");
+  fprintf(out, "</th><th>%s", modes ? "batched" : "B");
+  mode_name(out, h->batched, modes ? "batched" : "");
+  fprintf(out, "</th><th>%s</th><th class=\"l\">significance (alpha 0.05)</th></tr>\n", modes ? "batched / direct" : "B / A");
+  bool starred = false, tilde = false;
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
     const struct job_cmp_row *r = job_compare_row(&h->c, keys[i]);
     if (!r) continue;
@@ -174,13 +221,18 @@ static void headline_section(FILE *out, const struct job_report_headline *h) {
     value_cell(out, r->b, r->why_b, r->reliable_b);
     if (r->a > 0 && !isnan(r->b)) fprintf(out, "<td>%.3gx</td>", r->b / r->a);
     else fprintf(out, "<td>-</td>");
-    significance_cell(out, r);
+    significance_cell(out, &h->c, r);
     fprintf(out, "</tr>\n");
-    starred |= !r->reliable_a || !r->reliable_b;
+    starred |= (!r->reliable_a && !isnan(r->a)) || (!r->reliable_b && !isnan(r->b));
+    tilde |= r->test && !r->significant && !(r->why_a || r->why_b);
   }
   fprintf(out, "</table></div>\n<p class=\"note\">Latency p50: Mann-Whitney U on %s; the other rows: the median of the "
-               "repetitions' values, Mann-Whitney U on those values. ~ marks a difference that is not significant.%s</p>\n",
+               "repetitions' values, Mann-Whitney U on those values. A significant change smaller than the change "
+               "that matters for its metric (%.3g%%, execution p99 %.3g%%, unless set with --min-change) is "
+               "detectable but negligible.%s%s</p>\n",
           h->c.mwu_on_medians ? "the per-repetition medians" : "the invocations' execution times",
+          JOB_MIN_CHANGE_DEFAULT * 100, JOB_MIN_CHANGE_P99 * 100,
+          tilde ? " ~ marks a difference that is not significant." : "",
           starred ? " * fewer invocations than the percentile needs (p99: 100): the value is the sample maximum." : "");
 }
 
@@ -198,18 +250,44 @@ static size_t group_docs(const struct job_report_run *runs, size_t count, const 
   return n;
 }
 
+/* Parameters whose 0 means "not set" (the runner then uses invocations, no warm-up, the
+ * action's default key space, connections derived from the rate), with what applies then. */
+static const char *unset_meaning(const char *k) {
+  static const char *const zero_unset[][2] = {
+      {"duration", "not set (invocations)"}, {"warmup", "none"}, {"key_space", "not set (= ops)"},
+      {"connections", "not set (from the rate)"}, {"concurrency", "not set (open loop)"}};
+  for (size_t i = 0; i < sizeof zero_unset / sizeof zero_unset[0]; i++)
+    if (!strcmp(zero_unset[i][0], k)) return zero_unset[i][1];
+  return NULL;
+}
+
 static void param_cell(FILE *out, const struct job_doc *d, const char *k) {
   const struct job_param_field *f = job_params_field(k);
   const char *base = f ? (const char *)&d->params + f->offset : NULL;
-  if (!f || !job_doc_param_present(d, k)) fprintf(out, "<td>-</td>");
-  else if (f->type == JOB_P_DOUBLE) fprintf(out, "<td>%.6g</td>", *(const double *)(const void *)base);
-  else if (f->type == JOB_P_INT) fprintf(out, "<td>%.6g</td>", (double)*(const long long *)(const void *)base);
+  bool number = f && (f->type == JOB_P_DOUBLE || f->type == JOB_P_INT);
+  double v = !number ? (double)NAN
+             : f->type == JOB_P_DOUBLE ? *(const double *)(const void *)base
+                                       : (double)*(const long long *)(const void *)base;
+  if (!f || !job_doc_param_present(d, k)) fprintf(out, "<td class=\"na\">&mdash;</td>");
+  else if (number && v == 0 && unset_meaning(k)) fprintf(out, "<td class=\"na\">%s</td>", unset_meaning(k));
+  else if (number) fprintf(out, "<td>%.6g</td>", v);
   else if (f->type == JOB_P_BOOL) fprintf(out, "<td>%s</td>", *(const bool *)(const void *)base ? "yes" : "no");
   else {
     fprintf(out, "<td>");
     text(out, base);
     fprintf(out, "</td>");
   }
+}
+
+/* Invocations as run: "600: 200 warm-up + 400 measured" from the document's counts, so the
+ * settings agree with the tables, which count measured invocations only. */
+static void invocations_cell(FILE *out, const struct job_doc *d) {
+  double planned = isnan(d->planned) ? d->planned_invocations : d->planned;
+  if (!d->has_invocations || isnan(planned) || isnan(d->warmup_count) || isnan(d->measured)) {
+    param_cell(out, d, "invocations");
+    return;
+  }
+  fprintf(out, "<td>%.0f: %.0f warm-up + %.0f measured</td>", planned, d->warmup_count, d->measured);
 }
 
 /* The load: "closed loop, N in flight" for a closed loop (rate and max_in_flight unused), else the
@@ -224,10 +302,10 @@ static void load_cells(FILE *out, const struct job_doc *d) {
 }
 
 static void runs_table(FILE *out, const struct job_report_run *runs, size_t count) {
-  static const char *const keys[] = {"batching", "invocations", "duration", "warmup", "ops", "operation",
-                                     "parallel", "value_size", "key_space"};
-  static const char *const heads[] = {"batching", "rate /s", "max in flight", "invocations", "duration s", "warm-up s",
-                                      "ops", "operation", "parallel", "value size", "key space"};
+  static const char *const keys[] = {"duration", "warmup", "ops", "operation", "parallel", "value_size", "key_space"};
+  static const char *const heads[] = {"batching", "rate /s", "max in flight", "invocations (first document)",
+                                      "duration s", "warm-up s", "ops", "operation", "parallel", "value size",
+                                      "key space"};
   fprintf(out, "<div class=\"wide\"><table><tr><th>run</th>");
   for (size_t k = 0; k < sizeof heads / sizeof heads[0]; k++) fprintf(out, "<th>%s</th>", heads[k]);
   fprintf(out, "<th>documents</th></tr>\n");
@@ -237,23 +315,28 @@ static void runs_table(FILE *out, const struct job_report_run *runs, size_t coun
     fprintf(out, "<tr><td>");
     text(out, runs[i].group);
     fprintf(out, "</td>");
-    param_cell(out, d, keys[0]);
+    param_cell(out, d, "batching");
     load_cells(out, d);
-    for (size_t k = 1; k < sizeof keys / sizeof keys[0]; k++) param_cell(out, d, keys[k]);
+    invocations_cell(out, d);
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) param_cell(out, d, keys[k]);
     fprintf(out, "<td>%zu</td></tr>\n", group_docs(runs, count, runs[i].group));
   }
   fprintf(out, "</table></div>\n");
 }
 
-/* Scalar members of o as "k=v, k=v". */
-static void scalars(FILE *out, const cJSON *o) {
+/* Scalar members of o as "k=v, k=v"; with unset_empty, "" and a 0 port are "not set". */
+static void scalars(FILE *out, const cJSON *o, bool unset_empty) {
   const cJSON *v;
   bool first = true;
   cJSON_ArrayForEach(v, o) {
     if (cJSON_IsObject(v) || cJSON_IsArray(v) || !v->string) continue;
     fprintf(out, "%s", first ? "" : ", ");
     text(out, v->string);
-    if (cJSON_IsNumber(v)) fprintf(out, "=%.6g", v->valuedouble);
+    size_t kl = strlen(v->string);
+    bool port = kl > 5 && !strcmp(v->string + kl - 5, "_port");
+    if (unset_empty && ((cJSON_IsString(v) && !v->valuestring[0]) || (cJSON_IsNumber(v) && port && v->valuedouble == 0)))
+      fprintf(out, " not set");
+    else if (cJSON_IsNumber(v)) fprintf(out, "=%.6g", v->valuedouble);
     else if (cJSON_IsString(v)) {
       fputc('=', out);
       text(out, v->valuestring);
@@ -300,7 +383,7 @@ static void settings_section(FILE *out, const struct job_report_run *runs, size_
     text(out, agent->endpoint ? agent->endpoint : "metrics endpoint not configured");
     if (agent->settings) {
       fprintf(out, "; ");
-      scalars(out, agent->settings);
+      scalars(out, agent->settings, false);
     }
     if (agent->warning) {
       fprintf(out, "; <strong>warning: ");
@@ -313,7 +396,7 @@ static void settings_section(FILE *out, const struct job_report_run *runs, size_
   fprintf(out, "</td></tr>\n");
   if (d->config) {
     setting(out, "configuration");
-    scalars(out, d->config);
+    scalars(out, d->config, true);
     fprintf(out, "</td></tr>\n");
   }
   setting(out, "machine");
@@ -347,16 +430,21 @@ static void settings_section(FILE *out, const struct job_report_run *runs, size_
 
 /* ---- capacity sweeps ---------------------------------------------------------------------- */
 
-/* The batching parameter of the results documents whose run the sweep summarises. */
+/* The batching parameter of the sweep: its summary's, else that of the results documents
+ * whose run it summarises. */
 static int sweep_batching(const struct job_report_run *runs, size_t count, const cJSON *sweep) {
+  int b = job_report_sweep_batching(sweep);
   const char *run = str(sweep, "run");
-  for (size_t i = 0; run && i < count; i++) {
+  for (size_t i = 0; b < 0 && run && i < count; i++) {
     const char *r = runs[i].doc.run_name;
     if (r && !strcmp(r, run) && runs[i].batching >= 0) return runs[i].batching;
   }
-  return -1;
+  return b;
 }
 
+/* The batched/direct ratio of the max sustainable rates, with the bounds `rbench compare`
+ * states (job_sweep_compare_json): "at least" when only the batched rate is a lower bound,
+ * "at most" when only the direct one is, unknown when both are. */
 static void sweep_ratio(FILE *out, const struct job_report_run *runs, size_t count, const cJSON *const *sweeps, size_t n) {
   const cJSON *d = NULL, *b = NULL;
   for (size_t i = 0; i < n; i++) {
@@ -366,11 +454,59 @@ static void sweep_ratio(FILE *out, const struct job_report_run *runs, size_t cou
   }
   double rd = num(d, "max_sustainable_rate"), rb = num(b, "max_sustainable_rate");
   if (!(rd > 0) || !(rb > 0)) return;
+  cJSON *cmp = job_compare_sweep_json(d, str(d, "run") ? str(d, "run") : "direct", b, str(b, "run") ? str(b, "run") : "batched");
+  const char *bound = str(cmp, "ratio_bound");
+  bool la = cJSON_IsTrue(item(d, "max_sustainable_rate_at_least")), lb = cJSON_IsTrue(item(b, "max_sustainable_rate_at_least"));
   fprintf(out, "<p>Under the same SLO, the batched sweep (");
-  text(out, str(b, "run"));
-  fprintf(out, ") sustained %.4g/s and the direct sweep (", rb);
-  text(out, str(d, "run"));
-  fprintf(out, ") %.4g/s: <b>%.3gx</b>.</p>\n", rd, rb / rd);
+  text(out, str(b, "run") ? str(b, "run") : "?");
+  fprintf(out, ") sustained %s%.4g/s and the direct sweep (", lb ? "at least " : "", rb);
+  text(out, str(d, "run") ? str(d, "run") : "?");
+  fprintf(out, ") %s%.4g/s: ", la ? "at least " : "", rd);
+  if (bound && !strcmp(bound, "unknown"))
+    fprintf(out, "%.3gx, but <b>both rates are lower bounds</b>: extend both sweeps to know the ratio.</p>\n", rb / rd);
+  else
+    fprintf(out, "<b>%s%.3gx</b>.</p>\n", bound && !strcmp(bound, "at_least") ? "at least " : bound && !strcmp(bound, "at_most") ? "at most " : "", rb / rd);
+  if (!cJSON_IsTrue(item(cmp, "same_slo"))) fprintf(out, "<p class=\"note\">Warning: the two sweeps were judged against different SLOs.</p>\n");
+  cJSON_Delete(cmp);
+}
+
+/* What `rbench compare` says under its sweep table: runner-limited steps (the runner, not the
+ * system, could not keep the schedule: the verdict says little about the system), lower
+ * bounds, gaps and an unfinished sweep. */
+static void sweep_caveats(FILE *out, const cJSON *const *sweeps, size_t n) {
+  bool any = false;
+  for (size_t i = 0; i < n; i++) {
+    const char *run = str(sweeps[i], "run") ? str(sweeps[i], "run") : "sweep";
+    const cJSON *st;
+    cJSON_ArrayForEach(st, item(sweeps[i], "steps")) {
+      if (!cJSON_IsTrue(item(st, "runner_limited"))) continue;
+      fprintf(out, "%s<li>", any ? "" : "<ul class=\"note\">");
+      any = true;
+      text(out, run);
+      fprintf(out, " at %.4g/s: <b>runner-limited</b>", num(st, "rate"));
+      if (str(st, "runner_note")) {
+        fprintf(out, ": ");
+        text(out, str(st, "runner_note"));
+      }
+      fprintf(out, "</li>\n");
+    }
+    bool at_least = cJSON_IsTrue(item(sweeps[i], "max_sustainable_rate_at_least"));
+    const char *note = str(sweeps[i], "note");
+    bool incomplete = cJSON_IsFalse(item(sweeps[i], "complete"));
+    if (!at_least && !note && !incomplete) continue;
+    fprintf(out, "%s<li>", any ? "" : "<ul class=\"note\">");
+    any = true;
+    text(out, run);
+    fprintf(out, ":");
+    if (at_least) fprintf(out, " the max sustainable rate is a <b>lower bound</b> (no higher step failed on the system).");
+    if (incomplete) fprintf(out, " the sweep did not finish.");
+    if (note) {
+      fprintf(out, " ");
+      text(out, note);
+    }
+    fprintf(out, "</li>\n");
+  }
+  if (any) fprintf(out, "</ul>\n");
 }
 
 static void sweep_section(FILE *out, const struct job_report_run *runs, size_t count, const cJSON *const *sweeps, size_t n) {
@@ -387,23 +523,37 @@ static void sweep_section(FILE *out, const struct job_report_run *runs, size_t c
             cJSON_GetArraySize(item(sweeps[i], "steps")));
     double max = num(sweeps[i], "max_sustainable_rate");
     if (isnan(max)) fprintf(out, "<td>none met the SLO</td></tr>\n");
-    else fprintf(out, "<td>%.4g</td></tr>\n", max);
+    else fprintf(out, "<td>%s%.4g</td></tr>\n", cJSON_IsTrue(item(sweeps[i], "max_sustainable_rate_at_least")) ? "at least " : "", max);
   }
   fprintf(out, "</table></div>\n");
+  sweep_caveats(out, sweeps, n);
   sweep_ratio(out, runs, count, sweeps, n);
 }
 
 /* ---- distributions ------------------------------------------------------------------------ */
 
-static void pct_cell(FILE *out, const double *sorted, size_t n, double q) {
+/* A percentile cell; true when it carries "*" (the value is the maximum). */
+static bool pct_cell(FILE *out, const double *sorted, size_t n, double q) {
+  bool star = n && n < job_quantile_min_samples(q);
   if (!n) fprintf(out, "<td>-</td>");
-  else fprintf(out, "<td>%.4g%s</td>", job_quantile_sorted(sorted, n, q), n >= job_quantile_min_samples(q) ? "" : "*");
+  else fprintf(out, "<td>%.4g%s</td>", job_quantile_sorted(sorted, n, q), star ? "*" : "");
+  return star;
+}
+
+static void star_note(FILE *out, bool starred, const char *extra) {
+  if (!starred && !extra[0]) return;
+  fprintf(out, "<p class=\"note\">");
+  if (starred)
+    fprintf(out, "* fewer invocations than the percentile needs (p90: %zu, p99: %zu): the value is the maximum.%s",
+            job_quantile_min_samples(90), job_quantile_min_samples(99), extra[0] ? " " : "");
+  fprintf(out, "%s</p>\n", extra);
 }
 
 /* Every group's invocations pooled across its repetitions. */
 static void pooled_table(FILE *out, const struct job_report_run *runs, size_t count) {
-  fprintf(out, "<div class=\"wide\"><table><tr><th>group (repetitions pooled)</th><th>documents</th><th>invocations</th>"
-               "<th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>max ms</th></tr>\n");
+  fprintf(out, "<div class=\"wide\"><table><tr><th>group (repetitions pooled)</th><th>documents</th>"
+               "<th>measured successful invocations</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>max ms</th></tr>\n");
+  bool starred = false;
   for (size_t i = 0; i < count; i++) {
     if (!first_of_group(runs, i)) continue;
     size_t n = 0;
@@ -420,17 +570,19 @@ static void pooled_table(FILE *out, const struct job_report_run *runs, size_t co
     fprintf(out, "<tr><td><span style=\"color:%s\">&#9632;</span> ", job_report_run_color(runs, i));
     text(out, runs[i].group);
     fprintf(out, "</td><td>%zu</td><td>%zu</td>", group_docs(runs, count, runs[i].group), n);
-    pct_cell(out, v, n, 50);
-    pct_cell(out, v, n, 90);
-    pct_cell(out, v, n, 99);
+    starred |= pct_cell(out, v, n, 50);
+    starred |= pct_cell(out, v, n, 90);
+    starred |= pct_cell(out, v, n, 99);
     pct_cell(out, v, n, 100);
     fprintf(out, "</tr>\n");
     free(v);
   }
   fprintf(out, "</table></div>\n");
+  star_note(out, starred, "");
 }
 
-static void doc_metric_cell(FILE *out, const struct job_doc *doc, enum job_doc_metric m) {
+/* A per-document figure; true when it is n/a (the reason on hover). */
+static bool doc_metric_cell(FILE *out, const struct job_doc *doc, enum job_doc_metric m) {
   char why[200];
   double v = job_doc_metric(doc, m, why, sizeof why);
   if (isnan(v)) {
@@ -440,40 +592,43 @@ static void doc_metric_cell(FILE *out, const struct job_doc *doc, enum job_doc_m
   } else {
     fprintf(out, "<td>%.4g</td>", v);
   }
+  return isnan(v);
 }
 
-static void summary_cell(FILE *out, const struct job_report_run *r, double v, double q) {
+static bool summary_cell(FILE *out, const struct job_report_run *r, double v, double q) {
+  bool star = !isnan(v) && q > 0 && r->n < job_quantile_min_samples(q);
   if (isnan(v)) fprintf(out, "<td>-</td>");
-  else fprintf(out, "<td>%.4g%s</td>", v, q > 0 && r->n < job_quantile_min_samples(q) ? "*" : "");
+  else fprintf(out, "<td>%.4g%s</td>", v, star ? "*" : "");
+  return star;
 }
 
 static void repetition_table(FILE *out, const struct job_report_run *runs, size_t count) {
-  fprintf(out, "<div class=\"wide\"><table><tr><th>run</th><th>invocations</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th>"
-               "<th>max ms</th><th>success</th><th>requested /s</th><th>achieved /s</th><th>Redis CPU/op us</th>"
-               "<th>Redis cmds/op</th><th>backend CPU/op us</th><th>cmds/batch</th></tr>\n");
+  fprintf(out, "<div class=\"wide\"><table><tr><th>run</th><th>measured successful invocations</th><th>p50 ms</th>"
+               "<th>p90 ms</th><th>p99 ms</th><th>max ms</th><th>success</th><th>requested /s</th><th>achieved /s</th>"
+               "<th>Redis CPU/op us</th><th>Redis cmds/op</th><th>backend CPU/op us</th><th>cmds/batch</th></tr>\n");
+  bool starred = false, na = false;
   for (size_t i = 0; i < count; i++) {
     const struct job_report_run *r = &runs[i];
     fprintf(out, "<tr><td><span style=\"color:%s\">&#9632;</span> ", job_report_run_color(runs, i));
     text(out, r->label);
     fprintf(out, "</td><td>%zu</td>", r->n);
-    summary_cell(out, r, r->doc.execution.p50, 50);
-    summary_cell(out, r, r->doc.execution.p90, 90);
-    summary_cell(out, r, r->doc.execution.p99, 99);
+    starred |= summary_cell(out, r, r->doc.execution.p50, 50);
+    starred |= summary_cell(out, r, r->doc.execution.p90, 90);
+    starred |= summary_cell(out, r, r->doc.execution.p99, 99);
     summary_cell(out, r, r->doc.execution.max, 0);
     fprintf(out, "<td>%.2f%%</td>", r->success_rate * 100);
     /* a closed loop requests no rate: it sends when invocations finish */
     if (isnan(r->requested_rate)) fprintf(out, "<td title=\"closed loop: no requested rate\">closed loop</td>");
     else fprintf(out, "<td>%.4g</td>", r->requested_rate);
     fprintf(out, "<td>%.4g</td>", r->achieved_rate);
-    doc_metric_cell(out, &r->doc, JOB_DM_REDIS_CPU);
-    doc_metric_cell(out, &r->doc, JOB_DM_REDIS_COMMANDS);
-    doc_metric_cell(out, &r->doc, JOB_DM_BACKEND_CPU);
-    doc_metric_cell(out, &r->doc, JOB_DM_PER_BATCH);
+    na |= doc_metric_cell(out, &r->doc, JOB_DM_REDIS_CPU);
+    na |= doc_metric_cell(out, &r->doc, JOB_DM_REDIS_COMMANDS);
+    na |= doc_metric_cell(out, &r->doc, JOB_DM_BACKEND_CPU);
+    na |= doc_metric_cell(out, &r->doc, JOB_DM_PER_BATCH);
     fprintf(out, "</tr>\n");
   }
-  fprintf(out, "</table></div>\n<p class=\"note\">* fewer invocations than the percentile needs (p90: %zu, p99: %zu): "
-               "the value is the maximum. n/a: hover for the reason.</p>\n",
-          job_quantile_min_samples(90), job_quantile_min_samples(99));
+  fprintf(out, "</table></div>\n");
+  star_note(out, starred, na ? "n/a: hover for the reason." : "");
 }
 
 static const char style[] =
@@ -482,7 +637,7 @@ static const char style[] =
     "td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}td:first-child,th:first-child,.l{text-align:left}"
     "th{background:#f4f4f4}.kv th{text-align:left;white-space:nowrap}.na{color:#999}"
     ".wide{max-width:100%;overflow-x:auto}figure{margin:1em 0}svg{max-width:100%;height:auto}"
-    ".headline{font-size:1.3em;font-weight:bold;margin:0.6em 0}.note{font-size:0.9em;color:#555}";
+    ".headline{font-size:1.3em;font-weight:bold;margin:0.6em 0}.warn{color:#a40000}.note{font-size:0.9em;color:#555}";
 
 void job_report_html(FILE *out, const struct job_report_run *runs, size_t count,
                      const cJSON *const *sweeps, size_t count_sweeps,

@@ -6,13 +6,17 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "job_compare.h"
+#include "job_exit.h"
 #include "job_results.h"
+#include "job_settings.h"
 #include "rb_json.h"
 
 /* ---- options ------------------------------------------------------------------------ */
@@ -139,10 +143,90 @@ void job_cli_collect_tree(const char *dir, char ***list, size_t *n, int depth) {
   free(ents);
 }
 
-/* Loads one file. A file found by searching a directory that is neither a results document
- * nor a sweep summary is skipped with a note; one named on the command line is an error. */
-
 void job_cli_doc_warnings(const char *cmd, const char *path, const cJSON *doc) {
   const cJSON *w = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "agent"), "warning");
   if (cJSON_IsString(w)) fprintf(stderr, "rbench %s: warning: %s: agent: %s\n", cmd, path, w->valuestring);
+}
+
+/* ---- pooling a side ----------------------------------------------------------------- */
+
+void job_cli_note(char *notes, size_t len, const char *fmt, ...) {
+  size_t n = strlen(notes);
+  if (n + 1 >= len) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(notes + n, len - n, fmt, ap);
+  va_end(ap);
+  n = strlen(notes);
+  if (n + 1 < len) snprintf(notes + n, len - n, "\n");
+}
+
+static const char *path_of(const struct job_doc *d) { return d->path ? d->path : "(document)"; }
+
+/* Documents of several runs (run ids) pooled, allowed when their settings agree, are said. */
+static void runs_note(const struct job_doc *const *docs, const bool *keep, size_t n, const char *side, char *notes,
+                      size_t len) {
+  size_t runs = 0;
+  char ids[200] = "";
+  for (size_t i = 0; i < n; i++) {
+    if (!keep[i] || !docs[i]->run_id) continue;
+    bool seen = false;
+    for (size_t k = 0; k < i && !seen; k++) seen = keep[k] && docs[k]->run_id && !strcmp(docs[k]->run_id, docs[i]->run_id);
+    if (seen) continue;
+    size_t m = strlen(ids);
+    if (m < sizeof ids) snprintf(ids + m, sizeof ids - m, "%s%s", runs ? ", " : "", docs[i]->run_id);
+    runs++;
+  }
+  if (runs > 1) job_cli_note(notes, len, "%s pools documents of %zu runs (run ids %s)", side, runs, ids);
+}
+
+int job_cli_pool(const char *cmd, const char *side, const struct job_doc *const *docs, size_t n, bool sweep_steps,
+                 const struct job_cli_pool_opts *o, bool *keep, char *notes, size_t len) {
+  size_t first = n, kept = 0;
+  char why[200], what[200];
+  for (size_t i = 0; i < n; i++) {
+    keep[i] = true;
+    if (job_settings_incomplete(docs[i], why, sizeof why)) {
+      keep[i] = o->include_incomplete;
+      if (keep[i]) job_cli_note(notes, len, "INCOMPLETE document included (--include-incomplete): %s (%s)", path_of(docs[i]), why);
+      else job_cli_note(notes, len, "left out %s: %s, not a whole run (--include-incomplete to use it)", path_of(docs[i]), why);
+    }
+    if (!keep[i]) continue;
+    kept++;
+    if (o->by_settings) continue;
+    if (first == n) {
+      first = i;
+      continue;
+    }
+    if (!job_settings_diff(docs[first], docs[i], sweep_steps, what, sizeof what)) continue;
+    if (!o->allow_mixed) {
+      fprintf(stderr, "rbench %s: %s: %s and %s were run with different settings: %s; they are not repetitions "
+                      "of one run. Name them as separate sides, or pass --allow-mixed to pool them anyway\n",
+              cmd, side, path_of(docs[first]), path_of(docs[i]), what);
+      return JOB_EXIT_CONFIG;
+    }
+    job_cli_note(notes, len, "MIXED settings pooled (--allow-mixed) in %s: %s and %s differ in %s", side, path_of(docs[first]),
+                 path_of(docs[i]), what);
+  }
+  runs_note(docs, keep, n, side, notes, len);
+  if (!kept) {
+    fprintf(stderr, "rbench %s: %s: no complete results document (%zu incomplete); --include-incomplete uses them\n",
+            cmd, side, n);
+    return JOB_EXIT_CONFIG;
+  }
+  return JOB_EXIT_OK;
+}
+
+bool job_cli_analysis_option(const char *cmd, int ch, const char *arg, struct job_cli_pool_opts *pool,
+                             struct job_min_change *minc, int *rc) {
+  char err[600];
+  *rc = JOB_EXIT_OK;
+  if (ch == 'M') pool->allow_mixed = true;
+  else if (ch == 'I') pool->include_incomplete = true;
+  else if (ch != 'm') return false;
+  else if (job_min_change_parse(minc, arg, err, sizeof err) != RB_OK) {
+    fprintf(stderr, "rbench %s: %s\n", cmd, err);
+    *rc = JOB_EXIT_CONFIG;
+  }
+  return true;
 }

@@ -20,8 +20,10 @@
 #include "rb_json.h"
 #include "rb_str.h"
 
-/* Initialises *s first, whatever happens, so the caller can always job_side_free it. */
-static int load_side(struct job_side *s, const char *arg) {
+/* Initialises *s first, whatever happens, so the caller can always job_side_free it. The
+ * side's documents are read and validated (job_doc_read) and pooled only when job_cli_pool
+ * allows it. */
+static int load_side(struct job_side *s, const char *arg, const struct job_cli_pool_opts *o) {
   char **files = NULL, err[600];
   size_t n = 0;
   job_side_init(s, arg);
@@ -30,25 +32,43 @@ static int load_side(struct job_side *s, const char *arg) {
     return JOB_EXIT_FAILURE;
   }
   qsort(files, n, sizeof *files, job_cli_cmp_str);
-  for (size_t i = 0; i < n; i++) {
-    cJSON *doc = job_cli_load_doc(files[i], err, sizeof err);
-    if (doc) job_cli_doc_warnings("compare", files[i], doc);
-    enum rb_err rc = doc ? job_side_add(s, doc, err, sizeof err) : RB_ERR_IO;
-    cJSON_Delete(doc);
-    if (rc != RB_OK) {
-      if (doc) fprintf(stderr, "rbench compare: %s: %s\n", files[i], err);
-      else fprintf(stderr, "rbench compare: %s\n", err);
-      job_cli_free_list(files, n);
-      return JOB_EXIT_FAILURE;
+  cJSON **json = calloc(n + 1, sizeof *json);
+  struct job_doc *docs = calloc(n + 1, sizeof *docs);
+  const struct job_doc **ptrs = calloc(n + 1, sizeof *ptrs);
+  bool *keep = calloc(n + 1, sizeof *keep);
+  int rc = json && docs && ptrs && keep ? JOB_EXIT_OK : JOB_EXIT_FAILURE;
+  size_t read = 0;
+  for (size_t i = 0; i < n && rc == JOB_EXIT_OK; i++, read++) {
+    json[i] = job_cli_load_doc(files[i], err, sizeof err);
+    if (json[i]) job_cli_doc_warnings("compare", files[i], json[i]);
+    if (!json[i] || job_doc_read(json[i], files[i], &docs[i], err, sizeof err) != RB_OK) {
+      fprintf(stderr, "rbench compare: %s\n", err);
+      rc = JOB_EXIT_FAILURE;
+      break;
+    }
+    ptrs[i] = &docs[i];
+  }
+  if (rc == JOB_EXIT_OK) rc = job_cli_pool("compare", arg, ptrs, n, false, o, keep, s->notes, sizeof s->notes);
+  for (size_t i = 0; i < n && rc == JOB_EXIT_OK; i++) {
+    if (keep[i] && job_side_add_doc(s, &docs[i], err, sizeof err) != RB_OK) {
+      fprintf(stderr, "rbench compare: %s: %s\n", files[i], err);
+      rc = JOB_EXIT_FAILURE;
     }
   }
+  for (size_t i = 0; docs && i < read; i++) job_doc_free(&docs[i]);
+  for (size_t i = 0; json && i < n; i++) cJSON_Delete(json[i]);
+  free(json);
+  free(docs);
+  free(ptrs);
+  free(keep);
   job_cli_free_list(files, n);
-  return JOB_EXIT_OK;
+  return rc;
 }
 
 static void usage_compare(FILE *out) {
   fprintf(out,
-          "Usage: rbench compare A B [--json] [--alpha A] [--seed N]\n"
+          "Usage: rbench compare A B [--json] [--alpha A] [--seed N] [--min-change [METRIC=]PCT]\n"
+          "                          [--allow-mixed] [--include-incomplete]\n"
           "\n"
           "A and B are results files, directories of results (repetitions), or comma-separated\n"
           "lists. Prints p50/p90/p99/mean/min/max execution time (pooled, with sample counts; '*'\n"
@@ -57,7 +77,17 @@ static void usage_compare(FILE *out) {
           "bytes per operation, agent and backend CPU per operation, commands per batch; 'n/a'\n"
           "with the reason when a side lacks them) with the change from A to B; '~' marks a\n"
           "change that is not significant (Mann-Whitney U at --alpha, default 0.05; p99 by a 95%%\n"
-          "bootstrap interval). --json prints the same as JSON.\n"
+          "bootstrap interval). A significant change smaller than what matters for its metric\n"
+          "(default 5%%, execution p99 10%%; --min-change PCT for all, METRIC=PCT for one, e.g.\n"
+          "throughput=2) is 'detectable but negligible'. --json prints the same as JSON.\n"
+          "\n"
+          "A side pools its documents as repetitions only when they were run with the same\n"
+          "settings (loop, target, action, ops, operation, batching, parallel, value size, key\n"
+          "space, rate or concurrency, duration or invocations, shard); otherwise compare\n"
+          "refuses, naming the files and the\n"
+          "setting (--allow-mixed pools them anyway, with a note). Incomplete documents\n"
+          "(interrupted runs, \"complete\": false) are left out with a note naming them\n"
+          "(--include-incomplete keeps them, flagged).\n"
           "\n"
           "When A and B are capacity sweeps (a sweep.json, or a directory holding one), prints\n"
           "the two latency-vs-load curves side by side, the max sustainable rate of each and\n"
@@ -67,7 +97,11 @@ static void usage_compare(FILE *out) {
 int job_cmd_compare(int argc, char **argv) {
   static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"alpha", required_argument, NULL, 'a'},
                                        {"seed", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
+                                       JOB_CLI_ANALYSIS_OPTIONS, {NULL, 0, NULL, 0}};
+  struct job_cli_pool_opts pool = {false, false, false};
+  struct job_min_change minc;
+  job_min_change_init(&minc);
+  int orc = JOB_EXIT_OK;
   bool json = false;
   double alpha = 0.05;
   long long seed = 1;
@@ -81,6 +115,8 @@ int job_cmd_compare(int argc, char **argv) {
       return 0;
     } else if (ch == 'j') {
       json = true;
+    } else if (job_cli_analysis_option("compare", ch, optarg, &pool, &minc, &orc)) {
+      if (orc) return orc;
     } else if (ch == 'a') {
       alpha = strtod(optarg, &end);
       if (!*optarg || *end || !(alpha > 0 && alpha < 1)) {
@@ -107,10 +143,11 @@ int job_cmd_compare(int argc, char **argv) {
   struct job_side a, b;
   memset(&a, 0, sizeof a);
   memset(&b, 0, sizeof b);
-  rc = load_side(&a, argv[optind]);
-  if (rc == 0) rc = load_side(&b, argv[optind + 1]);
+  rc = load_side(&a, argv[optind], &pool);
+  if (rc == 0) rc = load_side(&b, argv[optind + 1], &pool);
   struct job_comparison c;
   if (rc == 0 && job_compare_compute(&a, &b, alpha, (uint64_t)seed, &c) != RB_OK) rc = JOB_EXIT_FAILURE;
+  if (rc == 0) job_compare_apply_min_change(&c, &minc);
   if (rc == 0 && json) {
     cJSON *o = job_compare_json(&a, &b, &c);
     char *t = cJSON_Print(o);

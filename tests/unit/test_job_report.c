@@ -103,9 +103,10 @@ static const cJSON *json_row(const cJSON *j, const char *key) {
   return NULL;
 }
 
-/* Loads reps documents per side: direct with Redis CPU per op dcpu + r, batched bcpu + r. */
-static void load_sides(struct job_side *a, struct job_side *b, int reps, int n, double dcpu, double bcpu,
-                       bool backend) {
+/* Loads reps documents per side: direct with Redis CPU per op dcpu + r, batched bcpu + r and
+ * agent CPU per op acpu + r. */
+static void load_sides_agent(struct job_side *a, struct job_side *b, int reps, int n, double dcpu, double bcpu,
+                             double acpu, bool backend) {
   char err[200];
   job_side_init(a, "direct");
   job_side_init(b, "batched");
@@ -113,13 +114,18 @@ static void load_sides(struct job_side *a, struct job_side *b, int reps, int n, 
     cJSON *x = doc("direct", r, reps, n, 10 + r * 0.1, 0.01), *y = doc("batched", r, reps, n, 11 + r * 0.1, 0.01);
     if (backend) {
       add_backend(x, dcpu + r, 1.0, 1.0, 0, 0);
-      add_backend(y, bcpu + r, 1.0, 0.2, 5 + r, 5.5);
+      add_backend(y, bcpu + r, 1.0, 0.2, acpu + r, 5.5);
     }
     assert_int_equal(job_side_add(a, x, err, sizeof err), RB_OK);
     assert_int_equal(job_side_add(b, y, err, sizeof err), RB_OK);
     cJSON_Delete(x);
     cJSON_Delete(y);
   }
+}
+
+static void load_sides(struct job_side *a, struct job_side *b, int reps, int n, double dcpu, double bcpu,
+                       bool backend) {
+  load_sides_agent(a, b, reps, n, dcpu, bcpu, 5, backend);
 }
 
 /* Issue 12 item 6: a p99 over fewer than 100 invocations is the maximum; it is marked, not
@@ -143,7 +149,7 @@ static void test_percentile_marking(void **state) {
   assert_non_null(line);
   *strchr(line, '\n') = '\0';
   assert_int_equal(count(line, "*"), 2); /* both sides marked */
-  assert_non_null(strstr(line, "% n=72+72"));
+  assert_non_null(strstr(line, "% (no test, 72+72 invocations)"));
   line[strlen(line)] = '\n';
   assert_non_null(strstr(out, "the value is the sample"));
   assert_null(strstr(out, "p99 difference")); /* an interval of maxima is not shown */
@@ -205,8 +211,8 @@ static void test_compare_backend_rows(void **state) {
   assert_non_null(job_compare_row(&c, "redis_reads_per_op"));
   assert_non_null(job_compare_row(&c, "redis_bytes_per_op"));
   char *out = print_comparison(&a, &b, &c);
-  assert_non_null(strstr(out, "Redis CPU/op (us) 43 11 -74.4% (U test, 5+5 reps)"));
-  assert_non_null(strstr(out, "Redis commands/op 1 1 ~ (U test, 5+5 reps)"));
+  assert_non_null(strstr(out, "Redis CPU/op (us) 43 11 -74.4% (U test on 5+5 repetitions)"));
+  assert_non_null(strstr(out, "Redis commands/op 1 1 ~ (U test on 5+5 repetitions)"));
   assert_non_null(strstr(out, "agent CPU/op (us) n/a 8 -\n"));
   assert_non_null(strstr(out, "n/a in A (agent CPU/op (us), commands per batch): direct run: no agent"));
   free(out);
@@ -387,7 +393,7 @@ static void test_compare_single_documents(void **state) {
   f = open_memstream(&out, &len);
   job_compare_print(f, &a, &a2, &c);
   fclose(f);
-  assert_non_null(strstr(out, "~  (U test)"));
+  assert_non_null(strstr(out, "~  (U test on 180+180 invocations)"));
   free(out);
   cJSON *j = job_compare_json(&a, &a2, &c);
   assert_true(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "mann_whitney"), "significant")));
@@ -510,7 +516,7 @@ static void test_svg_and_html(void **state) {
   free(out);
   f = open_memstream(&out, &len);
   struct job_report_headline h;
-  assert_int_equal(job_report_headline_compute(runs, 2, &h), RB_OK);
+  assert_int_equal(job_report_headline_compute(runs, 2, NULL, &h), RB_OK);
   job_report_html(f, runs, 2, NULL, 0, &h);
   job_report_headline_free(&h);
   fclose(f);
@@ -634,7 +640,7 @@ static void test_report_page_order(void **state) {
     assert_int_equal(job_report_run_init(&runs[i], docs[i], err, sizeof err), RB_OK);
   }
   struct job_report_headline h;
-  assert_int_equal(job_report_headline_compute(runs, 4, &h), RB_OK);
+  assert_int_equal(job_report_headline_compute(runs, 4, NULL, &h), RB_OK);
   assert_true(h.have);
   assert_string_equal(h.direct, "direct");
   assert_string_equal(h.batched, "batched");
@@ -657,12 +663,12 @@ static void test_report_page_order(void **state) {
   job_report_headline_free(&h);
   /* Which side is direct comes from the batching parameter, not the order. */
   struct job_report_run swapped[2] = {runs[1], runs[0]};
-  assert_int_equal(job_report_headline_compute(swapped, 2, &h), RB_OK);
+  assert_int_equal(job_report_headline_compute(swapped, 2, NULL, &h), RB_OK);
   assert_string_equal(h.direct, "direct");
   job_report_headline_free(&h);
   /* Only batched runs: no headline, and it says why. */
   struct job_report_run only[2] = {runs[1], runs[3]};
-  assert_int_equal(job_report_headline_compute(only, 2, &h), RB_OK);
+  assert_int_equal(job_report_headline_compute(only, 2, NULL, &h), RB_OK);
   assert_false(h.have);
   assert_non_null(strstr(h.sentence, "no direct and batched runs to compare (0 direct, 2 batched"));
   job_report_headline_free(&h);
@@ -670,6 +676,264 @@ static void test_report_page_order(void **state) {
     job_report_run_free(&runs[i]);
     cJSON_Delete(docs[i]);
   }
+}
+
+/* ---- issue 18 item 4: what the headline and tables say ------------------------------------ */
+
+/* The HTML page of runs made from docs (borrowed), with the headline; caller frees. */
+static char *page_of(cJSON **docs, size_t n, const cJSON *const *sweeps, size_t nsweeps) {
+  struct job_report_run runs[16];
+  char err[200];
+  for (size_t i = 0; i < n; i++) assert_int_equal(job_report_run_init(&runs[i], docs[i], err, sizeof err), RB_OK);
+  struct job_report_headline h;
+  assert_int_equal(job_report_headline_compute(runs, n, NULL, &h), RB_OK);
+  char *out = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&out, &len);
+  job_report_html(f, runs, n, sweeps, nsweeps, &h);
+  fclose(f);
+  job_report_headline_free(&h);
+  for (size_t i = 0; i < n; i++) job_report_run_free(&runs[i]);
+  if (getenv("DEBUG_PRINT")) fputs(out, stderr);
+  return out;
+}
+
+/* Redis CPU/op falls 2.5x while the agent's CPU makes backend CPU/op (Redis + agent) rise
+ * 1.63x: the sentence states both sides of the trade, then latency. */
+static void test_headline_both_sides_of_the_trade(void **state) {
+  (void)state;
+  char h[1024];
+  struct job_side a, b;
+  struct job_comparison c;
+  load_sides_agent(&a, &b, 5, 50, 40, 14, 50, true);
+  assert_int_equal(job_compare_compute(&a, &b, 0.05, 1, &c), RB_OK);
+  job_compare_headline(&c, h, sizeof h);
+  assert_string_equal(h, "batching cut Redis CPU per operation 2.53x (p=0.0079) but raised backend CPU per operation "
+                         "(Redis + agent) 1.63x (p=0.0079), and added 1 ms at p50 (p=0.0079)");
+  /* compare's text output ends with the same sentence */
+  char *out = print_comparison(&a, &b, &c);
+  assert_non_null(strstr(out, "headline: batching cut Redis CPU per operation 2.53x (p=0.0079) but raised backend"));
+  free(out);
+  job_side_free(&a);
+  job_side_free(&b);
+}
+
+/* A difference the test detects but too small to matter: 0.15% more throughput in a closed
+ * loop is "detectable but negligible", in the table, the JSON, the sentence and the report;
+ * --min-change sets the threshold per metric or for all. */
+static void test_detectable_but_negligible(void **state) {
+  (void)state;
+  char err[300], h[1024];
+  struct job_side a, b;
+  struct job_comparison c;
+  cJSON *docs[10];
+  job_side_init(&a, "direct");
+  job_side_init(&b, "batched");
+  for (int r = 1; r <= 5; r++) {
+    cJSON *x = doc("direct", r, 5, 50, 10 + r * 0.1, 0.01), *y = doc("batched", r, 5, 50, 11 + r * 0.1, 0.01);
+    add_backend(x, 40 + r, 1.0, 1.0, 0, 0);
+    add_backend(y, 8 + r, 1.0, 0.2, 5 + r, 5.5);
+    make_closed(x, 32, 1000 + r * 0.01);
+    make_closed(y, 32, 1001.5 + r * 0.01);
+    assert_int_equal(job_side_add(&a, x, err, sizeof err), RB_OK);
+    assert_int_equal(job_side_add(&b, y, err, sizeof err), RB_OK);
+    docs[2 * (r - 1)] = x;
+    docs[2 * (r - 1) + 1] = y;
+  }
+  assert_int_equal(job_compare_compute(&a, &b, 0.05, 1, &c), RB_OK);
+  const struct job_cmp_row *t = job_compare_row(&c, "throughput");
+  assert_true(t->significant);
+  assert_true(t->negligible);
+  assert_true(t->min_change == 0.05);
+  assert_false(job_compare_row(&c, "redis_cpu_us_per_op")->negligible);
+  char *out = print_comparison(&a, &b, &c);
+  assert_non_null(strstr(out, "throughput (/s) 1000 1002 +0.1% (U test on 5+5 repetitions) detectable but negligible (|change| < 5%)"));
+  assert_non_null(strstr(out, "detectable but negligible: significant, but smaller than the change that matters"));
+  free(out);
+  job_compare_headline(&c, h, sizeof h);
+  assert_non_null(strstr(h, "; with 32 invocations in flight (closed loop) it changed throughput by only +0.15% "
+                            "(p=0.0079; detectable but negligible, under the 5% that matters)"));
+  cJSON *j = job_compare_json(&a, &b, &c);
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItem(json_row(j, "throughput"), "negligible")));
+  assert_true(cJSON_GetObjectItem(json_row(j, "throughput"), "min_change")->valuedouble == 0.05);
+  cJSON_Delete(j);
+  /* Thresholds: one metric, then all; bad specifications name the problem. */
+  struct job_min_change m;
+  job_min_change_init(&m);
+  assert_int_equal(job_min_change_parse(&m, "throughput=0.1%", err, sizeof err), RB_OK);
+  job_compare_apply_min_change(&c, &m);
+  assert_false(job_compare_row(&c, "throughput")->negligible);
+  assert_int_equal(job_min_change_parse(&m, "90", err, sizeof err), RB_OK);
+  job_compare_apply_min_change(&c, &m);
+  assert_false(job_compare_row(&c, "throughput")->negligible); /* the metric's own still wins */
+  assert_true(job_compare_row(&c, "redis_cpu_us_per_op")->negligible); /* 74% < 90% */
+  assert_int_equal(job_min_change_parse(&m, "latency=5", err, sizeof err), RB_ERR_INVALID);
+  assert_non_null(strstr(err, "'latency' is not a tested metric (one of execution_p50_ms,"));
+  assert_int_equal(job_min_change_parse(&m, "5x", err, sizeof err), RB_ERR_INVALID);
+  assert_non_null(strstr(err, "got '5x'"));
+  /* the commands refuse a bad --min-change before reading anything */
+  char cmd_c[] = "compare", cmd_r[] = "report", opt[] = "--min-change", bad[] = "latency=5", x[] = "x.json", y[] = "y.json";
+  char *cargv[] = {cmd_c, opt, bad, x, y, NULL};
+  assert_int_equal(job_cmd_compare(5, cargv), 2);
+  char *rargv[] = {cmd_r, opt, bad, x, NULL};
+  assert_int_equal(job_cmd_report(4, rargv), 2);
+  job_side_free(&a);
+  job_side_free(&b);
+  /* The report says it in the headline's table. */
+  char *html = page_of(docs, 10, NULL, 0);
+  assert_non_null(strstr(html, "<b>detectable but negligible</b> (+0.15%, under the 5% that matters), p=0.0079"));
+  free(html);
+  for (int i = 0; i < 10; i++) cJSON_Delete(docs[i]);
+}
+
+/* The latency test ran on 5+5 repetition medians, not on the 2000+2000 pooled invocations:
+ * the row says so, in compare's table and in the report. */
+static void test_rows_say_what_the_test_ran_on(void **state) {
+  (void)state;
+  struct job_side a, b;
+  struct job_comparison c;
+  cJSON *docs[10];
+  char err[200];
+  job_side_init(&a, "direct");
+  job_side_init(&b, "batched");
+  for (int r = 1; r <= 5; r++) {
+    docs[2 * (r - 1)] = doc("direct", r, 5, 400, 10 + r * 0.1, 0.01);
+    docs[2 * (r - 1) + 1] = doc("batched", r, 5, 400, 11 + r * 0.1, 0.01);
+    assert_int_equal(job_side_add(&a, docs[2 * (r - 1)], err, sizeof err), RB_OK);
+    assert_int_equal(job_side_add(&b, docs[2 * (r - 1) + 1], err, sizeof err), RB_OK);
+  }
+  assert_int_equal(job_compare_compute(&a, &b, 0.05, 1, &c), RB_OK);
+  char *out = print_comparison(&a, &b, &c);
+  assert_non_null(strstr(out, "(U test on 5+5 repetition medians; values over 2000+2000 invocations pooled)"));
+  assert_null(strstr(out, " n=2000+2000"));
+  assert_non_null(strstr(out, "execution p99 (ms)"));
+  assert_non_null(strstr(out, "(bootstrap CI on 2000+2000 invocations)"));
+  free(out);
+  job_side_free(&a);
+  job_side_free(&b);
+  char *html = page_of(docs, 10, NULL, 0);
+  assert_non_null(strstr(html, "(U test on 5+5 repetition medians; values over 2000+2000 invocations pooled)"));
+  assert_null(strstr(html, "(2000+2000 invocations)</td>"));
+  free(html);
+  for (int i = 0; i < 10; i++) cJSON_Delete(docs[i]);
+}
+
+/* The settings count invocations as the tables do (measured vs warm-up), and an unset value
+ * is "not set", never 0. */
+static void test_settings_warmup_and_unset(void **state) {
+  (void)state;
+  cJSON *docs[2];
+  for (int i = 0; i < 2; i++) {
+    docs[i] = doc(i ? "batched" : "direct", 1, 1, 400, 10 + i, 0.01);
+    cJSON *params = cJSON_GetObjectItem(cJSON_GetObjectItem(docs[i], "scenario"), "parameters");
+    cJSON_AddNumberToObject(params, "invocations", 600);
+    cJSON_AddNumberToObject(params, "duration", 0);
+    cJSON_AddNumberToObject(params, "warmup", 1);
+    cJSON_AddNumberToObject(params, "key_space", 0);
+    cJSON *inv = cJSON_GetObjectItem(docs[i], "invocations");
+    cJSON_AddNumberToObject(inv, "planned", 600);
+    cJSON_AddNumberToObject(inv, "warmup", 200);
+    cJSON *sc = cJSON_GetObjectItem(docs[i], "scenario");
+    cJSON *cfg = cJSON_AddObjectToObject(sc, "config");
+    cJSON_AddStringToObject(cfg, "apihost", "");
+    cJSON_AddNumberToObject(cfg, "redis_port", 0);
+  }
+  char *html = page_of(docs, 2, NULL, 0);
+  assert_non_null(strstr(html, "<td>600: 200 warm-up + 400 measured</td>"));
+  assert_non_null(strstr(html, "<td class=\"na\">not set (invocations)</td>"));
+  assert_non_null(strstr(html, "<td class=\"na\">not set (= ops)</td>"));
+  assert_non_null(strstr(html, "apihost not set, redis_port not set"));
+  assert_null(strstr(html, "<td>600</td>"));
+  assert_null(strstr(html, "<td>0</td>"));
+  free(html);
+  for (int i = 0; i < 2; i++) cJSON_Delete(docs[i]);
+}
+
+/* A footnote is printed only when its mark is: 1000 invocations a run carry no "*", and
+ * rows without a per-repetition test need no "(U test on N+M repetitions)" note. */
+static void test_footnotes_only_when_marked(void **state) {
+  (void)state;
+  cJSON *docs[2] = {doc("direct", 1, 1, 1000, 10, 0.01), doc("batched", 1, 1, 1000, 3, 0.01)};
+  char *html = page_of(docs, 2, NULL, 0);
+  assert_null(strstr(html, "* fewer invocations"));
+  free(html);
+  struct job_side a, b;
+  struct job_comparison c;
+  char err[200];
+  job_side_init(&a, "direct");
+  job_side_init(&b, "batched");
+  assert_int_equal(job_side_add(&a, docs[0], err, sizeof err), RB_OK);
+  assert_int_equal(job_side_add(&b, docs[1], err, sizeof err), RB_OK);
+  assert_int_equal(job_compare_compute(&a, &b, 0.05, 1, &c), RB_OK);
+  char *out = print_comparison(&a, &b, &c);
+  assert_null(strstr(out, "N+M"));
+  assert_null(strstr(out, "* fewer"));
+  free(out);
+  job_side_free(&a);
+  job_side_free(&b);
+  /* 50 invocations: the p99 is the maximum, and the page explains the star */
+  cJSON *few[2] = {doc("direct", 1, 1, 50, 10, 0.01), doc("batched", 1, 1, 50, 3, 0.01)};
+  html = page_of(few, 2, NULL, 0);
+  assert_non_null(strstr(html, "* fewer invocations than the percentile needs"));
+  free(html);
+  for (int i = 0; i < 2; i++) {
+    cJSON_Delete(docs[i]);
+    cJSON_Delete(few[i]);
+  }
+}
+
+/* The sweep section says what compare says: a max sustainable rate that is only a lower
+ * bound, and runner-limited steps. */
+static void test_sweep_section_caveats(void **state) {
+  (void)state;
+  cJSON *d = sweep_doc("direct", 200), *b = sweep_doc("batched", 400);
+  cJSON_AddBoolToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(d, "scenario"), "parameters"), "batching", false);
+  cJSON_AddBoolToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(b, "scenario"), "parameters"), "batching", true);
+  cJSON_AddBoolToObject(b, "max_sustainable_rate_at_least", true);
+  cJSON *last = cJSON_GetArrayItem(cJSON_GetObjectItem(b, "steps"), cJSON_GetArraySize(cJSON_GetObjectItem(b, "steps")) - 1);
+  cJSON_AddBoolToObject(last, "runner_limited", true);
+  cJSON_AddStringToObject(last, "runner_note", "schedule lag p99 40 ms above 10 ms");
+  const cJSON *sweeps[2] = {d, b};
+  char *out = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&out, &len);
+  struct job_report_headline h;
+  memset(&h, 0, sizeof h);
+  job_report_html(f, NULL, 0, sweeps, 2, &h);
+  fclose(f);
+  assert_non_null(strstr(out, "<td>at least 400</td>"));
+  assert_non_null(strstr(out, "batched at 800/s: <b>runner-limited</b>: schedule lag p99 40 ms above 10 ms"));
+  assert_non_null(strstr(out, "batched: the max sustainable rate is a <b>lower bound</b>"));
+  assert_non_null(strstr(out, "sustained at least 400/s"));
+  assert_non_null(strstr(out, "<b>at least 2x</b>"));
+  /* colours by mode: the direct sweep is blue, the batched one red, whatever the order */
+  assert_non_null(strstr(out, "stroke=\"#1f77b4\" stroke-width=\"3\"/><text x=\"628.0\" y=\"54.0\">direct"));
+  free(out);
+  cJSON_Delete(d);
+  cJSON_Delete(b);
+}
+
+/* A mode keeps its colour from report to report: direct blue and batched red whichever comes
+ * first; a second group of a mode takes the mode's next shade. */
+static void test_colors_stable_across_reports(void **state) {
+  (void)state;
+  struct job_report_run one[2], two[3];
+  memset(one, 0, sizeof one);
+  memset(two, 0, sizeof two);
+  snprintf(one[0].group, sizeof one[0].group, "direct");
+  snprintf(one[1].group, sizeof one[1].group, "batched");
+  one[0].batching = 0;
+  one[1].batching = 1;
+  snprintf(two[0].group, sizeof two[0].group, "batched");
+  snprintf(two[1].group, sizeof two[1].group, "coalesced");
+  snprintf(two[2].group, sizeof two[2].group, "direct");
+  two[0].batching = two[1].batching = 1;
+  two[2].batching = 0;
+  assert_string_equal(job_report_run_color(one, 0), job_report_run_color(two, 2));
+  assert_string_equal(job_report_run_color(one, 1), job_report_run_color(two, 0));
+  assert_string_equal(job_report_run_color(one, 0), "#1f77b4");
+  assert_string_equal(job_report_run_color(one, 1), "#d62728");
+  assert_string_not_equal(job_report_run_color(two, 1), job_report_run_color(two, 0));
 }
 
 int main(void) {
@@ -687,6 +951,13 @@ int main(void) {
       cmocka_unit_test(test_run_colors_by_group),
       cmocka_unit_test(test_last_second_is_a_rate),
       cmocka_unit_test(test_svg_and_html),
+      cmocka_unit_test(test_headline_both_sides_of_the_trade),
+      cmocka_unit_test(test_detectable_but_negligible),
+      cmocka_unit_test(test_rows_say_what_the_test_ran_on),
+      cmocka_unit_test(test_settings_warmup_and_unset),
+      cmocka_unit_test(test_footnotes_only_when_marked),
+      cmocka_unit_test(test_sweep_section_caveats),
+      cmocka_unit_test(test_colors_stable_across_reports),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
