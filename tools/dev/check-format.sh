@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # check-format.sh: checks that every tracked .c/.h file follows .clang-format (clang-format 14).
-#   tools/dev/check-format.sh         lists the files that are not formatted; exit 1 if any
-#   tools/dev/check-format.sh --fix   formats them in place
+# Usage: tools/dev/check-format.sh [--fix]
+#   (no option)  lists the files that are not formatted; exit 1 if any
+#   --fix        formats them in place
+#   -h, --help   this text
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+# shellcheck source=tools/lib/args.sh
+. "$(dirname "$0")/../lib/args.sh"
 
 fix=false
 case "${1:-}" in
   "") ;;
   --fix) fix=true ;;
-  *) echo "usage: tools/dev/check-format.sh [--fix]" >&2; exit 2 ;;
+  -h | --help) rb_header_usage "$0"; exit 0 ;;
+  *) rb_usage_error check-format "unknown option '$1'" ;;
 esac
+[ $# -le 1 ] || rb_usage_error check-format "unexpected argument '$2'"
+cd "$(dirname "$0")/../.."
 
 cf="${CLANG_FORMAT:-clang-format}"
 if ! command -v "$cf" >/dev/null; then
