@@ -29,6 +29,18 @@ static bool job_json_has_special(const char *p, const char *e) {
   return false;
 }
 
+/* Reads 4 hex digits at p (before e) into *v. */
+static bool job_json_scan_hex4(const char *p, const char *e, unsigned *v) {
+  if (e - p < 4) return false;
+  *v = 0;
+  for (int i = 0; i < 4; i++) {
+    if (!job_json_is_hex(p[i])) return false;
+    char c = p[i];
+    *v = *v * 16 + (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+  }
+  return true;
+}
+
 /* Skips the string at s->p; *escaped tells whether it holds escapes. */
 bool job_json_scan_string(struct job_json_scan *s, bool *escaped) {
   if (s->p >= s->e || *s->p != '"') return false;
@@ -52,12 +64,21 @@ bool job_json_scan_string(struct job_json_scan *s, bool *escaped) {
       if (++s->p >= s->e) return false;
       switch (*s->p) {
         case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't': break;
-        case 'u':
-          if (s->e - s->p < 5 || !job_json_is_hex(s->p[1]) || !job_json_is_hex(s->p[2]) || !job_json_is_hex(s->p[3]) ||
-              !job_json_is_hex(s->p[4]))
-            return false;
+        case 'u': {
+          /* as cJSON decodes it: a low surrogate alone, or a high one without a low one after
+           * it, is an error (the two readers must agree on what is a valid document) */
+          unsigned v = 0;
+          if (!job_json_scan_hex4(s->p + 1, s->e, &v) || (v >= 0xDC00 && v <= 0xDFFF)) return false;
           s->p += 4;
+          if (v >= 0xD800 && v <= 0xDBFF) {
+            unsigned lo = 0;
+            if (s->e - s->p < 3 || s->p[1] != '\\' || s->p[2] != 'u' || !job_json_scan_hex4(s->p + 3, s->e, &lo) ||
+                lo < 0xDC00 || lo > 0xDFFF)
+              return false;
+            s->p += 6;
+          }
           break;
+        }
         default: return false;
       }
     }
