@@ -63,12 +63,12 @@ struct exec_activation {
   uint64_t finished; /* ops succeeded or failed */
   uint64_t *lat;     /* latencies (ns) of succeeded ops */
   size_t nlat;
-  char *value;       /* scratch for SET values */
+  char *value; /* scratch for SET values */
   const struct timeval *op_timeout;
-  int pending;       /* connections still connecting in phase 1 */
-  int live;          /* ready connections in phase 2 */
-  bool operating;    /* phase 2 */
-  bool stopping;     /* the deadline came */
+  int pending;    /* connections still connecting in phase 1 */
+  int live;       /* ready connections in phase 2 */
+  bool operating; /* phase 2 */
+  bool stopping;  /* the deadline came */
   uint64_t last_done_ns;
   char last_conn_error[ACTION_ERROR_MSG_MAX];
 };
@@ -322,8 +322,7 @@ static void complete_op(struct exec_conn *c, const redisReply *reply) {
     a->r->found += reply->integer > 0 ? (uint64_t)reply->integer : 0;
   } else {
     char msg[96];
-    snprintf(msg, sizeof msg, "unexpected reply type %d to %s", reply->type,
-             action_op_name(op));
+    snprintf(msg, sizeof msg, "unexpected reply type %d to %s", reply->type, action_op_name(op));
     fail_ops(a, 1, msg);
   }
   if (ok) {
@@ -455,7 +454,8 @@ static bool conn_connect(struct exec_conn *c, const struct addrinfo *ai, char *m
   }
   c->state = CONN_CONNECTING;
   if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
-    snprintf(msg, len, "connect to %.90s failed: %.40s", s->act->r->target_address, strerror(errno));
+    snprintf(msg, len, "connect to %.90s failed: %.40s", s->act->r->target_address,
+             strerror(errno));
     conn_close(c);
     return false;
   }
@@ -516,10 +516,8 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg) {
 }
 
 static void format_address(char *out, size_t len, const char *host, int port) {
-  if (strchr(host, ':'))
-    snprintf(out, len, "[%s]:%d", host, port);
-  else
-    snprintf(out, len, "%s:%d", host, port);
+  if (strchr(host, ':')) snprintf(out, len, "[%s]:%d", host, port);
+  else snprintf(out, len, "%s:%d", host, port);
 }
 
 /* Phase 1: reuse live connections, connect the rest. Returns the number ready. */
@@ -544,8 +542,8 @@ static int connect_phase(struct exec_session *s, struct exec_activation *a) {
       resolved = true;
       char port[16];
       snprintf(port, sizeof port, "%d", s->port);
-      struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                               .ai_flags = AI_NUMERICSERV};
+      struct addrinfo hints = {
+          .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
       int gai = getaddrinfo(s->host, port, &hints, &ai);
       if (gai != 0) {
         snprintf(a->last_conn_error, sizeof a->last_conn_error, "cannot resolve %.80s: %.50s",
@@ -594,8 +592,7 @@ static int64_t remaining_ms(int64_t deadline_ms) {
   return left - margin;
 }
 
-static void run_activation(struct exec_session *s, struct exec_activation *a,
-                           int64_t deadline_ms) {
+static void run_activation(struct exec_session *s, struct exec_activation *a, int64_t deadline_ms) {
   struct action_result *r = a->r;
   struct event *dl = NULL;
   int64_t left = remaining_ms(deadline_ms);

@@ -42,12 +42,12 @@ struct action_http {
   int lfd;
   int port;
   int max_conns;
-  int stop_pipe[2];  /* written once on stop: every connection thread polls the read end */
-  int slot_pipe[2];  /* a connection thread ended: wakes the acceptor when it waits for a slot */
+  int stop_pipe[2]; /* written once on stop: every connection thread polls the read end */
+  int slot_pipe[2]; /* a connection thread ended: wakes the acceptor when it waits for a slot */
   pthread_mutex_t lock;
   pthread_cond_t idle;
-  int active;        /* connection threads running */
-  int request_ms;    /* a request must arrive, and its answer be taken, within this */
+  int active;     /* connection threads running */
+  int request_ms; /* a request must arrive, and its answer be taken, within this */
   atomic_bool stopping;
 };
 
@@ -135,10 +135,11 @@ static bool send_all(struct action_http *srv, int fd, struct iovec *iov, int cnt
 static bool send_json(struct action_http *srv, int fd, int status, const char *body, size_t len,
                       bool close_after) {
   char head[256];
-  int n = snprintf(head, sizeof head,
-                   "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s%s\r\n",
-                   status, status_text(status), len, status == 405 ? "Allow: POST\r\n" : "",
-                   close_after ? "Connection: close\r\n" : "");
+  int n = snprintf(
+      head, sizeof head,
+      "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s%s\r\n", status,
+      status_text(status), len, status == 405 ? "Allow: POST\r\n" : "",
+      close_after ? "Connection: close\r\n" : "");
   struct iovec iov[2] = {{head, (size_t)n}, {(void *)(uintptr_t)body, len}};
   return send_all(srv, fd, iov, 2);
 }
@@ -184,9 +185,7 @@ static void linger_close(struct action_http *srv, int fd) {
 static bool answer(struct action_http *srv, int fd, struct action_httpreq *req) {
   struct action_response r = {0};
   switch (req->route) {
-    case AHR_ROUTE_INIT:
-      action_handle_init(srv->ctx, req->body, req->body_len, &r);
-      break;
+    case AHR_ROUTE_INIT: action_handle_init(srv->ctx, req->body, req->body_len, &r); break;
     case AHR_ROUTE_RUN:
       action_handle_run(srv->ctx, req->body, req->body_len, &r);
       write_sentinels();
@@ -194,9 +193,7 @@ static bool answer(struct action_http *srv, int fd, struct action_httpreq *req) 
     case AHR_ROUTE_BAD_METHOD:
       action_response_error(&r, 405, "method not allowed: use POST");
       break;
-    default:
-      action_response_error(&r, 404, "not found: use POST /init or POST /run");
-      break;
+    default: action_response_error(&r, 404, "not found: use POST /init or POST /run"); break;
   }
   bool keep = req->keep_alive;
   bool ok = r.body && send_json(srv, fd, r.status, r.body, r.len, !keep);
@@ -286,18 +283,16 @@ static void *conn_thread(void *arg) {
 }
 
 static void format_addr(const char *host, int port, char *out, size_t outlen) {
-  if (strchr(host, ':'))
-    snprintf(out, outlen, "[%s]:%d", host, port);
-  else
-    snprintf(out, outlen, "%s:%d", host, port);
+  if (strchr(host, ':')) snprintf(out, outlen, "[%s]:%d", host, port);
+  else snprintf(out, outlen, "%s:%d", host, port);
 }
 
 struct action_http *action_http_start(struct action_ctx *ctx, const char *host, int port,
                                       int max_conns, char *err, size_t errlen) {
   char where[300];
   format_addr(host, port, where, sizeof where);
-  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                           .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+  struct addrinfo hints = {
+      .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
   struct addrinfo *res = NULL;
   char service[16];
   snprintf(service, sizeof service, "%d", port);

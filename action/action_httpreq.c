@@ -37,7 +37,8 @@ static int on_header_field(http_parser *p, const char *at, size_t len) {
     r->field_len = 0;
     r->field_is_expect = false;
   }
-  for (size_t i = 0; i < len && r->field_len < sizeof r->field; i++) r->field[r->field_len++] = at[i];
+  for (size_t i = 0; i < len && r->field_len < sizeof r->field; i++)
+    r->field[r->field_len++] = at[i];
   return 0;
 }
 
@@ -49,7 +50,8 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
     r->field_len = SIZE_MAX; /* marks "in a value" */
   }
   if (r->field_is_expect) {
-    for (size_t i = 0; i < len && r->expect_len < sizeof r->expect - 1; i++) r->expect[r->expect_len++] = at[i];
+    for (size_t i = 0; i < len && r->expect_len < sizeof r->expect - 1; i++)
+      r->expect[r->expect_len++] = at[i];
     r->expect[r->expect_len] = '\0';
   }
   return 0;
@@ -57,15 +59,14 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
 
 static int on_headers_complete(http_parser *p) {
   struct action_httpreq *r = req_of(p);
-  if (p->http_major != 1 || p->http_minor > 1) return fail(r, 505, "HTTP version not supported: use HTTP/1.1");
+  if (p->http_major != 1 || p->http_minor > 1)
+    return fail(r, 505, "HTTP version not supported: use HTTP/1.1");
   r->path[r->path_len < sizeof r->path ? r->path_len : sizeof r->path - 1] = '\0';
-  bool known = r->path_len < sizeof r->path && (strcmp(r->path, "/init") == 0 || strcmp(r->path, "/run") == 0);
-  if (!known)
-    r->route = AHR_ROUTE_NOT_FOUND;
-  else if (p->method != HTTP_POST)
-    r->route = AHR_ROUTE_BAD_METHOD;
-  else
-    r->route = strcmp(r->path, "/init") == 0 ? AHR_ROUTE_INIT : AHR_ROUTE_RUN;
+  bool known = r->path_len < sizeof r->path &&
+               (strcmp(r->path, "/init") == 0 || strcmp(r->path, "/run") == 0);
+  if (!known) r->route = AHR_ROUTE_NOT_FOUND;
+  else if (p->method != HTTP_POST) r->route = AHR_ROUTE_BAD_METHOD;
+  else r->route = strcmp(r->path, "/init") == 0 ? AHR_ROUTE_INIT : AHR_ROUTE_RUN;
   bool chunked = (p->flags & F_CHUNKED) != 0;
   if (!chunked && p->content_length != ULLONG_MAX && p->content_length > ACTION_HTTP_BODY_MAX) {
     char msg[96];
@@ -146,7 +147,8 @@ void action_httpreq_free(struct action_httpreq *r) {
   r->body_len = r->body_cap = 0;
 }
 
-enum ahr_state action_httpreq_feed(struct action_httpreq *r, const char *data, size_t len, size_t *used) {
+enum ahr_state action_httpreq_feed(struct action_httpreq *r, const char *data, size_t len,
+                                   size_t *used) {
   *used = 0;
   if (r->error_status) return AHR_ERROR;
   if (r->complete) return AHR_COMPLETE;

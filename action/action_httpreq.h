@@ -21,27 +21,33 @@
 
 #define ACTION_HTTP_BODY_MAX (1024u * 1024u)
 
-enum ahr_route { AHR_ROUTE_NONE, AHR_ROUTE_INIT, AHR_ROUTE_RUN, AHR_ROUTE_NOT_FOUND, AHR_ROUTE_BAD_METHOD };
+enum ahr_route {
+  AHR_ROUTE_NONE,
+  AHR_ROUTE_INIT,
+  AHR_ROUTE_RUN,
+  AHR_ROUTE_NOT_FOUND,
+  AHR_ROUTE_BAD_METHOD
+};
 
 enum ahr_state { AHR_MORE, AHR_CONTINUE, AHR_COMPLETE, AHR_ERROR };
 
 struct action_httpreq {
   http_parser parser;
   enum ahr_route route;
-  char path[16];      /* enough for "/init" and "/run"; longer paths are simply not found */
+  char path[16]; /* enough for "/init" and "/run"; longer paths are simply not found */
   size_t path_len;
-  bool path_done;     /* '?' seen: the rest of the URL is the query */
-  char field[16];     /* the header name being read (only Expect matters) */
+  bool path_done; /* '?' seen: the rest of the URL is the query */
+  char field[16]; /* the header name being read (only Expect matters) */
   size_t field_len;
   bool field_is_expect;
   char expect[32];
   size_t expect_len;
   bool complete;
   bool keep_alive;
-  char *body;         /* malloc'd, NUL-terminated; NULL while empty */
+  char *body; /* malloc'd, NUL-terminated; NULL while empty */
   size_t body_len;
   size_t body_cap;
-  int error_status;   /* set with AHR_ERROR */
+  int error_status; /* set with AHR_ERROR */
   char error[160];
 };
 
@@ -52,6 +58,7 @@ void action_httpreq_free(struct action_httpreq *r);
 /* Feeds len bytes. Sets *used to the bytes consumed: after
  * AHR_COMPLETE the rest belongs to the next request; after AHR_CONTINUE the rest must be fed
  * again (it may complete the request without another byte). */
-enum ahr_state action_httpreq_feed(struct action_httpreq *r, const char *data, size_t len, size_t *used);
+enum ahr_state action_httpreq_feed(struct action_httpreq *r, const char *data, size_t len,
+                                   size_t *used);
 
 #endif

@@ -15,9 +15,9 @@ const char *action_op_name(enum action_op op) {
 }
 
 static const char *const known_params[] = {
-    "num_ops",    "operation_type", "use_batching",   "parallel_calls", "key_prefix",
-    "value_size", "key_space",      "timeout_ms",     "redis_host",     "redis_port",
-    "redis_password", "agent_host", "agent_port",     "agent_password", NULL};
+    "num_ops",        "operation_type", "use_batching", "parallel_calls", "key_prefix",
+    "value_size",     "key_space",      "timeout_ms",   "redis_host",     "redis_port",
+    "redis_password", "agent_host",     "agent_port",   "agent_password", NULL};
 
 static void defaults(struct action_params *p) {
   memset(p, 0, sizeof *p);
@@ -73,8 +73,8 @@ struct endpoint_source {
 };
 
 static enum rb_err endpoint_text(const cJSON *value, action_env_lookup env,
-                                 struct endpoint_source src, char *out, size_t outlen,
-                                 char *err, size_t errlen) {
+                                 struct endpoint_source src, char *out, size_t outlen, char *err,
+                                 size_t errlen) {
   const cJSON *item = value ? cJSON_GetObjectItemCaseSensitive(value, src.param) : NULL;
   if (item) return rb_json_get_text(item, src.param, out, outlen, err, errlen);
   char buf[ACTION_SECRET_MAX];
@@ -87,8 +87,7 @@ static enum rb_err endpoint_text(const cJSON *value, action_env_lookup env,
 }
 
 static enum rb_err endpoint_port(const cJSON *value, action_env_lookup env,
-                                 struct endpoint_source src, int *port, char *err,
-                                 size_t errlen) {
+                                 struct endpoint_source src, int *port, char *err, size_t errlen) {
   const cJSON *item = value ? cJSON_GetObjectItemCaseSensitive(value, src.param) : NULL;
   long long v = *port;
   if (item) {
@@ -99,8 +98,8 @@ static enum rb_err endpoint_port(const cJSON *value, action_env_lookup env,
     if (env && env(src.env, buf, sizeof buf) && buf[0]) {
       if (!rb_parse_ll(buf, 1, 65535, &v))
         return rb_errorf(RB_ERR_RANGE, err, errlen,
-                         "%s (environment) must be a port from 1 to 65535, got \"%.20s\"",
-                         src.env, buf);
+                         "%s (environment) must be a port from 1 to 65535, got \"%.20s\"", src.env,
+                         buf);
     }
   }
   *port = (int)v;
@@ -112,7 +111,8 @@ static void note_ignored(const cJSON *value, struct action_params *p) {
   const cJSON *item;
   cJSON_ArrayForEach(item, value) {
     bool known = false;
-    for (int i = 0; known_params[i]; i++) known = known || strcmp(item->string, known_params[i]) == 0;
+    for (int i = 0; known_params[i]; i++)
+      known = known || strcmp(item->string, known_params[i]) == 0;
     if (known) continue;
     int n = snprintf(p->ignored + used, sizeof p->ignored - used, "%s%.60s", used ? "," : "",
                      item->string);
@@ -128,14 +128,11 @@ static enum rb_err parse_endpoints(const cJSON *value, action_env_lookup env,
                           p->redis_host, sizeof p->redis_host, err, errlen)) != RB_OK ||
       (rc = endpoint_port(value, env, (struct endpoint_source){"redis_port", "REDIS_PORT"},
                           &p->redis_port, err, errlen)) != RB_OK ||
-      (rc = endpoint_text(value, env,
-                          (struct endpoint_source){"redis_password", "REDIS_PASSWORD"},
+      (rc = endpoint_text(value, env, (struct endpoint_source){"redis_password", "REDIS_PASSWORD"},
                           p->redis_password, sizeof p->redis_password, err, errlen)) != RB_OK ||
-      (rc = endpoint_text(value, env,
-                          (struct endpoint_source){"agent_host", "BATCHING_AGENT_HOST"},
+      (rc = endpoint_text(value, env, (struct endpoint_source){"agent_host", "BATCHING_AGENT_HOST"},
                           p->agent_host, sizeof p->agent_host, err, errlen)) != RB_OK ||
-      (rc = endpoint_port(value, env,
-                          (struct endpoint_source){"agent_port", "BATCHING_AGENT_PORT"},
+      (rc = endpoint_port(value, env, (struct endpoint_source){"agent_port", "BATCHING_AGENT_PORT"},
                           &p->agent_port, err, errlen)) != RB_OK ||
       (rc = endpoint_text(value, env,
                           (struct endpoint_source){"agent_password", "BATCHING_AGENT_PASSWORD"},
@@ -160,8 +157,8 @@ enum rb_err action_params_parse(const cJSON *value, action_env_lookup env,
   if ((rc = rb_json_get_int(GET("num_ops"), "num_ops", 1, ACTION_NUM_OPS_MAX, &p.num_ops, err,
                             errlen)) != RB_OK ||
       (rc = parse_op(GET("operation_type"), &p.op, err, errlen)) != RB_OK ||
-      (rc = rb_json_get_bool(GET("use_batching"), "use_batching", &p.use_batching, err,
-                             errlen)) != RB_OK ||
+      (rc = rb_json_get_bool(GET("use_batching"), "use_batching", &p.use_batching, err, errlen)) !=
+          RB_OK ||
       (rc = rb_json_get_int(GET("parallel_calls"), "parallel_calls", 1, ACTION_PARALLEL_MAX,
                             &p.parallel_calls, err, errlen)) != RB_OK ||
       (rc = rb_json_get_text(GET("key_prefix"), "key_prefix", p.key_prefix, sizeof p.key_prefix,
@@ -169,8 +166,8 @@ enum rb_err action_params_parse(const cJSON *value, action_env_lookup env,
       (rc = rb_name_key_prefix_check(p.key_prefix, err, errlen)) != RB_OK ||
       (rc = rb_json_get_int(GET("value_size"), "value_size", 0, ACTION_VALUE_SIZE_MAX,
                             &p.value_size, err, errlen)) != RB_OK ||
-      (rc = rb_json_get_int(GET("key_space"), "key_space", 1, ACTION_KEY_SPACE_MAX,
-                            &p.key_space, err, errlen)) != RB_OK ||
+      (rc = rb_json_get_int(GET("key_space"), "key_space", 1, ACTION_KEY_SPACE_MAX, &p.key_space,
+                            err, errlen)) != RB_OK ||
       (rc = rb_json_get_int(GET("timeout_ms"), "timeout_ms", 1, ACTION_TIMEOUT_MS_MAX,
                             &p.timeout_ms, err, errlen)) != RB_OK)
     return rc;

@@ -62,9 +62,10 @@ static void set_env_value(const char *name, const cJSON *v) {
    * (a value may be a key or a password). */
   static atomic_bool warned;
   if (!ok && !atomic_exchange(&warned, true))
-    rb_warn("cannot set %.64s in the environment (more than %d names, or out of memory); "
-            "further such variables are skipped without a warning",
-            name, RB_ENV_MAX_NAMES);
+    rb_warn(
+        "cannot set %.64s in the environment (more than %d names, or out of memory); "
+        "further such variables are skipped without a warning",
+        name, RB_ENV_MAX_NAMES);
 }
 
 static void apply_init_env(const cJSON *env) {
@@ -78,7 +79,8 @@ static void apply_init_env(const cJSON *env) {
 static cJSON *parse_body(const char *body, size_t len, struct action_response *out) {
   char err[256];
   cJSON *root = NULL;
-  if (rb_json_parse(body, len, &root, err, sizeof err) != RB_OK) action_response_error(out, 400, err);
+  if (rb_json_parse(body, len, &root, err, sizeof err) != RB_OK)
+    action_response_error(out, 400, err);
   return root;
 }
 
@@ -90,7 +92,8 @@ void action_handle_init(struct action_ctx *ctx, const char *body, size_t len,
   const cJSON *env = value ? cJSON_GetObjectItemCaseSensitive(value, "env") : NULL;
   if (!cJSON_IsObject(root) || (value && !cJSON_IsObject(value)) || (env && !cJSON_IsObject(env))) {
     cJSON_Delete(root);
-    action_response_error(out, 400, "/init body must be {\"value\":{...}} with value.env an object");
+    action_response_error(out, 400,
+                          "/init body must be {\"value\":{...}} with value.env an object");
     return;
   }
   pthread_mutex_lock(&ctx->lock);
@@ -134,7 +137,9 @@ static int64_t apply_run_context(const cJSON *root) {
   return deadline;
 }
 
-static bool env_lookup(const char *name, char *buf, size_t len) { return rb_env_get(name, buf, len); }
+static bool env_lookup(const char *name, char *buf, size_t len) {
+  return rb_env_get(name, buf, len);
+}
 
 void action_handle_run(struct action_ctx *ctx, const char *body, size_t len,
                        struct action_response *out) {

@@ -22,16 +22,16 @@ typedef void (*action_run_fn)(void *ctx, const struct action_params *p, int64_t 
 
 struct action_ctx {
   pthread_mutex_t lock;
-  bool initialized;   /* /init succeeded once */
-  bool allow_reinit;  /* tests and debugging only */
-  bool served_run;    /* a /run was served already (later ones are not cold) */
+  bool initialized;  /* /init succeeded once */
+  bool allow_reinit; /* tests and debugging only */
+  bool served_run;   /* a /run was served already (later ones are not cold) */
   action_run_fn run;
   void *run_ctx;
 };
 
 struct action_response {
-  int status;  /* HTTP status */
-  char *body;  /* owned, malloc'd, NUL-terminated JSON */
+  int status; /* HTTP status */
+  char *body; /* owned, malloc'd, NUL-terminated JSON */
   size_t len;
 };
 

@@ -26,14 +26,14 @@ struct action_result {
   uint64_t other_errors; /* failures whose message did not fit in errors[] */
   int conns_new;
   int conns_reused;
-  int conn_failures;      /* connection attempts (connect, AUTH) that failed */
-  uint64_t connect_us;    /* time to connect (and AUTH) the connections not reused */
-  uint64_t elapsed_us;    /* time from the first operation sent to the last answered */
+  int conn_failures;            /* connection attempts (connect, AUTH) that failed */
+  uint64_t connect_us;          /* time to connect (and AUTH) the connections not reused */
+  uint64_t elapsed_us;          /* time from the first operation sent to the last answered */
   struct rb_summary latency_ns; /* per-operation latency of succeeded operations */
-  int64_t start_ms;       /* epoch ms when the activation started */
-  int64_t end_ms;         /* epoch ms when it ended */
-  bool cold;              /* first activation served by this process */
-  bool deadline_reached;  /* stopped early because the activation deadline came */
+  int64_t start_ms;             /* epoch ms when the activation started */
+  int64_t end_ms;               /* epoch ms when it ended */
+  bool cold;                    /* first activation served by this process */
+  bool deadline_reached;        /* stopped early because the activation deadline came */
   char target_address[300];
 };
 

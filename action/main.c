@@ -77,19 +77,19 @@ static int parse_options(int argc, char **argv, struct options *o) {
   o->request_ms = ACTION_HTTP_REQUEST_MS;
   o->actionloop = getenv("__OW_PROXY_VERSION") != NULL;
   const char *lvl = getenv("RBENCH_LOG");
-  if (lvl && rb_log_level_parse(lvl) >= 0) rb_log_set_level((enum rb_log_level)rb_log_level_parse(lvl));
+  if (lvl && rb_log_level_parse(lvl) >= 0)
+    rb_log_set_level((enum rb_log_level)rb_log_level_parse(lvl));
   opterr = 0;
   while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
     switch (ch) {
       case 'l':
-        if (rb_parse_hostport(optarg, o->host, sizeof o->host, &o->port, err, sizeof err) != RB_OK) {
+        if (rb_parse_hostport(optarg, o->host, sizeof o->host, &o->port, err, sizeof err) !=
+            RB_OK) {
           fprintf(stderr, "rbench-action: --listen: %s\n", err);
           return EXIT_USAGE;
         }
         break;
-      case 'a':
-        o->actionloop = 1;
-        break;
+      case 'a': o->actionloop = 1; break;
       case 't': {
         long long n;
         if (!rb_parse_ll(optarg, 1, ACTION_HTTP_THREADS_MAX, &n)) {
@@ -119,12 +119,8 @@ static int parse_options(int argc, char **argv, struct options *o) {
         }
         rb_log_set_level((enum rb_log_level)rb_log_level_parse(optarg));
         break;
-      case 'h':
-        usage(stdout);
-        return 0;
-      case 'V':
-        printf("rbench-action %s (%s)\n", RBENCH_VERSION, RBENCH_GIT_COMMIT);
-        return 0;
+      case 'h': usage(stdout); return 0;
+      case 'V': printf("rbench-action %s (%s)\n", RBENCH_VERSION, RBENCH_GIT_COMMIT); return 0;
       default:
         fprintf(stderr, "rbench-action: unknown or incomplete option '%s' (see --help)\n",
                 argv[optind - 1]);
@@ -170,7 +166,8 @@ static int serve_http(struct action_ctx *ctx, const struct options *o) {
   rb_info("rbench-action %s listening on %s:%d", RBENCH_VERSION, o->host, action_http_port(srv));
   action_http_serve(srv, sfd);
   struct signalfd_siginfo si;
-  if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) rb_info("stopped on signal %u", si.ssi_signo);
+  if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+    rb_info("stopped on signal %u", si.ssi_signo);
   action_http_free(srv);
   close(sfd);
   return 0;

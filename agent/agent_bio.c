@@ -23,9 +23,9 @@ bool agent_bio_init(struct agent_bio *b, bool try_uring, unsigned depth) {
     if (!r) return false;
     /* Newest flags first: SUBMIT_ALL (5.18) keeps submitting past a failed entry;
      * SINGLE_ISSUER + DEFER_TASKRUN (6.1) drop locking and interrupt-time completion work. */
-    static const unsigned FLAGS[] = {
-        IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-        IORING_SETUP_SUBMIT_ALL, 0};
+    static const unsigned FLAGS[] = {IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
+                                         IORING_SETUP_DEFER_TASKRUN,
+                                     IORING_SETUP_SUBMIT_ALL, 0};
     int rc = -1;
     for (size_t i = 0; i < sizeof FLAGS / sizeof FLAGS[0]; i++) {
       rc = io_uring_queue_init(b->depth, r, FLAGS[i]);
@@ -53,9 +53,7 @@ void agent_bio_deinit(struct agent_bio *b) {
   memset(b, 0, sizeof *b);
 }
 
-bool agent_bio_uring(const struct agent_bio *b) {
-  return b->ring != NULL;
-}
+bool agent_bio_uring(const struct agent_bio *b) { return b->ring != NULL; }
 
 long agent_bio_add(struct agent_bio *b, int fd, bool send, char *buf, size_t len, void *tag,
                    unsigned aux) {
@@ -77,9 +75,7 @@ long agent_bio_add(struct agent_bio *b, int fd, bool send, char *buf, size_t len
   return (long)b->n++;
 }
 
-void agent_bio_clear(struct agent_bio *b) {
-  b->n = 0;
-}
+void agent_bio_clear(struct agent_bio *b) { b->n = 0; }
 
 static void run_plain(struct agent_bio *b) {
   for (size_t i = 0; i < b->n; i++) {
@@ -103,10 +99,8 @@ static void run_uring_chunk(struct agent_bio *b, size_t from, unsigned k) {
   for (unsigned i = 0; i < k; i++) {
     struct agent_bio_op *op = &b->ops[from + i];
     struct io_uring_sqe *sqe = io_uring_get_sqe(r); /* never NULL: k <= depth, queue empty */
-    if (op->send)
-      io_uring_prep_send(sqe, op->fd, op->buf, op->len, MSG_DONTWAIT | MSG_NOSIGNAL);
-    else
-      io_uring_prep_recv(sqe, op->fd, op->buf, op->len, MSG_DONTWAIT);
+    if (op->send) io_uring_prep_send(sqe, op->fd, op->buf, op->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    else io_uring_prep_recv(sqe, op->fd, op->buf, op->len, MSG_DONTWAIT);
     io_uring_sqe_set_data64(sqe, from + i);
   }
   unsigned done = 0, want = k;

@@ -20,19 +20,19 @@
 
 struct agent_bio_op {
   int fd;
-  bool send;     /* write buf[0..len) (else read up to len bytes into buf) */
+  bool send; /* write buf[0..len) (else read up to len bytes into buf) */
   char *buf;
   size_t len;
-  void *tag;     /* the caller's */
-  unsigned aux;  /* the caller's */
-  ssize_t res;   /* after agent_bio_run: bytes transferred (0 on read: end of stream), or -errno */
+  void *tag;    /* the caller's */
+  unsigned aux; /* the caller's */
+  ssize_t res;  /* after agent_bio_run: bytes transferred (0 on read: end of stream), or -errno */
 };
 
 struct agent_bio {
   struct agent_bio_op *ops;
   size_t n, cap;
-  void *ring;            /* struct io_uring *, NULL when running plain system calls */
-  unsigned depth;        /* submission queue entries */
+  void *ring;                  /* struct io_uring *, NULL when running plain system calls */
+  unsigned depth;              /* submission queue entries */
   unsigned long long syscalls; /* system calls made by agent_bio_run (for tests and metrics) */
 };
 

@@ -6,9 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void agent_buf_init(struct agent_buf *b) {
-  memset(b, 0, sizeof *b);
-}
+void agent_buf_init(struct agent_buf *b) { memset(b, 0, sizeof *b); }
 
 void agent_buf_deinit(struct agent_buf *b) {
   if (!b) return;

@@ -33,20 +33,12 @@ bool agent_buf_printf(struct agent_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Unread bytes start here. */
-static inline char *agent_buf_head(const struct agent_buf *b) {
-  return b->data + b->off;
-}
+static inline char *agent_buf_head(const struct agent_buf *b) { return b->data + b->off; }
 /* Free space after the unread bytes starts here (agent_buf_reserve first). */
-static inline char *agent_buf_tail(const struct agent_buf *b) {
-  return b->data + b->off + b->len;
-}
-static inline size_t agent_buf_space(const struct agent_buf *b) {
-  return b->cap - b->off - b->len;
-}
+static inline char *agent_buf_tail(const struct agent_buf *b) { return b->data + b->off + b->len; }
+static inline size_t agent_buf_space(const struct agent_buf *b) { return b->cap - b->off - b->len; }
 /* Marks n bytes written at the tail as unread data. */
-static inline void agent_buf_commit(struct agent_buf *b, size_t n) {
-  b->len += n;
-}
+static inline void agent_buf_commit(struct agent_buf *b, size_t n) { b->len += n; }
 
 /* Drops n unread bytes from the front (n <= len). Resets off when the buffer empties. */
 void agent_buf_consume(struct agent_buf *b, size_t n);

@@ -40,10 +40,8 @@ void agent_client_close(struct client *c) {
   c->state = CLIENT_DEAD;
   if (c->flags & CLIENT_WWAIT) w->nwwait--;
   c->flags &= ~CLIENT_WWAIT;
-  if (c->prev)
-    c->prev->next = c->next;
-  else
-    w->clients = c->next;
+  if (c->prev) c->prev->next = c->next;
+  else w->clients = c->next;
   if (c->next) c->next->prev = c->prev;
   w->nclients--;
   agent_metric_sub(&w->m.clients, 1);
@@ -86,10 +84,8 @@ static void client_put(struct client *c, const char *p, size_t n) {
 /* A FIFO entry for c was answered with p[0..n). */
 void agent_client_deliver(struct client *c, const char *p, size_t n) {
   c->inflight--;
-  if (c->state == CLIENT_DEAD)
-    agent_client_release(c);
-  else
-    client_put(c, p, n);
+  if (c->state == CLIENT_DEAD) agent_client_release(c);
+  else client_put(c, p, n);
 }
 
 /* Queues a local reply behind c's commands in flight (or writes it now if there are none). */
@@ -144,10 +140,8 @@ static void handle_command(struct client *c, const char *base, size_t raw_len, u
   bool ok;
   bool get = info->id == AGENT_CMD_GET && r->argc == 2,
        set = info->id == AGENT_CMD_SET && r->argc == 3;
-  if (w->cfg->coalesce && (get || set))
-    ok = agent_upstream_queue_run(u, c, r, base, set, now);
-  else
-    ok = agent_upstream_queue_one(u, c, r, base, raw_len, now);
+  if (w->cfg->coalesce && (get || set)) ok = agent_upstream_queue_run(u, c, r, base, set, now);
+  else ok = agent_upstream_queue_one(u, c, r, base, raw_len, now);
   if (!ok) {
     client_local(c, "-ERR rbench-agent: out of memory\r\n", 34);
     return;
@@ -249,7 +243,8 @@ static void client_received(struct client *c, char *p, bool in_slab, ssize_t res
   }
   struct agent_buf view = {.data = p, .off = 0, .len = (size_t)res, .cap = CLIENT_READ_CHUNK};
   client_process_buf(c, &view, now);
-  if (view.len > 0 && c->state != CLIENT_DEAD && !agent_buf_append(&c->in, agent_buf_head(&view), view.len))
+  if (view.len > 0 && c->state != CLIENT_DEAD &&
+      !agent_buf_append(&c->in, agent_buf_head(&view), view.len))
     agent_client_close(c);
 }
 
@@ -403,8 +398,7 @@ void agent_client_io_round(struct agent_worker *w, uint64_t now) {
       client_write(c); /* closes, or only does the bookkeeping of an empty buffer */
     else if (agent_bio_add(b, c->fd, true, agent_buf_head(&c->out), c->out.len, c, 0) < 0)
       client_write(c);
-    else
-      c->flags |= CLIENT_BUSY;
+    else c->flags |= CLIENT_BUSY;
   }
   struct client *rd[ROUND_MAX_READS];
   size_t nrd = 0, nslab = 0;
@@ -449,10 +443,8 @@ void agent_client_io_round(struct agent_worker *w, uint64_t now) {
    * its operations keeps the pointer), then free the dead ones, each once. */
   for (size_t i = 0; i < b->n; i++) {
     struct client *c = b->ops[i].tag;
-    if (c->flags & CLIENT_BUSY)
-      c->flags &= ~CLIENT_BUSY;
-    else
-      b->ops[i].tag = NULL;
+    if (c->flags & CLIENT_BUSY) c->flags &= ~CLIENT_BUSY;
+    else b->ops[i].tag = NULL;
   }
   for (size_t i = 0; i < b->n; i++) {
     struct client *c = b->ops[i].tag;

@@ -259,12 +259,8 @@ static const struct agent_cmd_info TABLE[] = {
 
 #define NTABLE (sizeof TABLE / sizeof TABLE[0])
 
-size_t agent_cmd_count(void) {
-  return NTABLE;
-}
-const struct agent_cmd_info *agent_cmd_at(size_t i) {
-  return i < NTABLE ? &TABLE[i] : NULL;
-}
+size_t agent_cmd_count(void) { return NTABLE; }
+const struct agent_cmd_info *agent_cmd_at(size_t i) { return i < NTABLE ? &TABLE[i] : NULL; }
 
 /* Compares a table name with a client's bytes, case-insensitively, bytewise. */
 static int name_cmp(const char *key, size_t len, const char *name) {
@@ -284,10 +280,8 @@ const struct agent_cmd_info *agent_cmd_lookup(const char *name, size_t len) {
     size_t mid = lo + (hi - lo) / 2;
     int c = name_cmp(name, len, TABLE[mid].name);
     if (c == 0) return &TABLE[mid];
-    if (c < 0)
-      hi = mid;
-    else
-      lo = mid + 1;
+    if (c < 0) hi = mid;
+    else lo = mid + 1;
   }
   return NULL;
 }
@@ -422,32 +416,21 @@ static void answer_local(const struct agent_cmd_info *info, const struct agent_c
                          const char *password, struct agent_session *s, struct agent_buf *out) {
   switch (info->id) {
     case AGENT_CMD_PING:
-      if (a->argc == 1)
-        agent_buf_append_str(out, "+PONG\r\n");
-      else if (a->argc == 2)
-        agent_cmd_bulk(out, a->base + a->argv[1].off, a->argv[1].len);
-      else
-        wrong_args(out, "ping");
+      if (a->argc == 1) agent_buf_append_str(out, "+PONG\r\n");
+      else if (a->argc == 2) agent_cmd_bulk(out, a->base + a->argv[1].off, a->argv[1].len);
+      else wrong_args(out, "ping");
       break;
     case AGENT_CMD_ECHO:
-      if (a->argc == 2)
-        agent_cmd_bulk(out, a->base + a->argv[1].off, a->argv[1].len);
-      else
-        wrong_args(out, "echo");
+      if (a->argc == 2) agent_cmd_bulk(out, a->base + a->argv[1].off, a->argv[1].len);
+      else wrong_args(out, "echo");
       break;
     case AGENT_CMD_QUIT:
       agent_buf_append_str(out, "+OK\r\n");
       s->quit = true;
       break;
-    case AGENT_CMD_AUTH:
-      answer_auth(a, password, s, out);
-      break;
-    case AGENT_CMD_HELLO:
-      answer_hello(a, password, s, out);
-      break;
-    default:
-      agent_cmd_error(out, "internal: unhandled local command");
-      break;
+    case AGENT_CMD_AUTH: answer_auth(a, password, s, out); break;
+    case AGENT_CMD_HELLO: answer_hello(a, password, s, out); break;
+    default: agent_cmd_error(out, "internal: unhandled local command"); break;
   }
 }
 

@@ -120,12 +120,9 @@ void agent_split_init(struct agent_split *s, const char *reply, size_t len, size
   s->len = len;
   s->n = n;
   s->mget = mget;
-  if (len > 0 && reply[0] == '-')
-    s->whole = true;
-  else if (mget)
-    s->bad = !array_header(s);
-  else
-    s->bad = !(len == 5 && memcmp(reply, OK_REPLY, 5) == 0);
+  if (len > 0 && reply[0] == '-') s->whole = true;
+  else if (mget) s->bad = !array_header(s);
+  else s->bad = !(len == 5 && memcmp(reply, OK_REPLY, 5) == 0);
 }
 
 bool agent_split_next(struct agent_split *s, const char **out_p, size_t *out_n) {

@@ -173,7 +173,8 @@ static enum rb_err read_secret(const char *path, const char *flag, char **out, c
   if (n <= 0) {
     free(line);
     if (read_errno)
-      return rb_errorf(RB_ERR_IO, err, errlen, "%s: cannot read %s: %s", flag, path, strerror(read_errno));
+      return rb_errorf(RB_ERR_IO, err, errlen, "%s: cannot read %s: %s", flag, path,
+                       strerror(read_errno));
     return rb_errorf(RB_ERR_INVALID, err, errlen, "%s: %s is empty", flag, path);
   }
   while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
@@ -225,10 +226,8 @@ static enum rb_err apply(struct agent_config *c, int id, const char *flag, const
     case O_METRICS:
       return set_hostport(flag, v, c->metrics_host, sizeof c->metrics_host, &c->metrics_port, err,
                           errlen);
-    case O_REDIS_PW_FILE:
-      return read_secret(v, flag, &c->redis_password, err, errlen);
-    case O_CLIENT_PW_FILE:
-      return read_secret(v, flag, &c->client_password, err, errlen);
+    case O_REDIS_PW_FILE: return read_secret(v, flag, &c->redis_password, err, errlen);
+    case O_CLIENT_PW_FILE: return read_secret(v, flag, &c->client_password, err, errlen);
     case O_FLUSH:
       if (!agent_flush_mode_parse(v, &c->flush.mode))
         return rb_errorf(RB_ERR_INVALID, err, errlen, "%s must be idle, pass or window", flag);
@@ -240,12 +239,9 @@ static enum rb_err apply(struct agent_config *c, int id, const char *flag, const
           strcmp(v, "false") != 0)
         return rb_errorf(RB_ERR_INVALID, err, errlen, "%s must be 1, 0, true or false", flag);
       bool on = !v || strcmp(v, "1") == 0 || strcmp(v, "true") == 0;
-      if (id == O_COALESCE)
-        c->coalesce = on;
-      else if (id == O_NO_URING)
-        c->io_uring = !on;
-      else
-        c->upstream_wait = !on;
+      if (id == O_COALESCE) c->coalesce = on;
+      else if (id == O_NO_URING) c->io_uring = !on;
+      else c->upstream_wait = !on;
       return RB_OK;
     }
     case O_LOG:
@@ -306,8 +302,7 @@ static enum rb_err apply(struct agent_config *c, int id, const char *flag, const
       rc = set_number(flag, v, 10, 3600000, &n, err, errlen);
       c->timeout_ms = (uint64_t)n;
       break;
-    default:
-      return rb_errorf(RB_ERR_INVALID, err, errlen, "unknown setting");
+    default: return rb_errorf(RB_ERR_INVALID, err, errlen, "unknown setting");
   }
   return rc;
 }
@@ -349,7 +344,8 @@ static enum rb_err check_exact_names(int argc, char **argv, char *err, size_t er
     if (o->has_arg == no_argument && a[2 + n] == '=')
       return rb_errorf(RB_ERR_INVALID, err, errlen,
                        "option '--%s' takes no value (drop '=...'; its variable %s takes 1, 0, "
-                       "true or false)", o->name, env_name(o, name_buf, sizeof name_buf));
+                       "true or false)",
+                       o->name, env_name(o, name_buf, sizeof name_buf));
     if (o->has_arg == required_argument && !strchr(a, '=')) i++; /* skip its value */
   }
   return RB_OK;
@@ -375,8 +371,8 @@ static enum rb_err apply_flags(struct agent_config *c, int argc, char **argv,
                        argv[optind - 1]);
     char flag[64];
     snprintf(flag, sizeof flag, "--%s", LONGOPTS[idx].name);
-    enum rb_err rc = apply(c, ch, flag, LONGOPTS[idx].has_arg == no_argument ? NULL : optarg, err,
-                           errlen);
+    enum rb_err rc =
+        apply(c, ch, flag, LONGOPTS[idx].has_arg == no_argument ? NULL : optarg, err, errlen);
     if (rc != RB_OK) return rc;
   }
   if (optind < argc)
@@ -385,9 +381,7 @@ static enum rb_err apply_flags(struct agent_config *c, int argc, char **argv,
   return RB_OK;
 }
 
-static const char *process_env(const char *name) {
-  return getenv(name);
-}
+static const char *process_env(const char *name) { return getenv(name); }
 
 enum rb_err agent_config_check_env(const char *const *envp, char *err, size_t errlen) {
   enum { N = sizeof LONGOPTS / sizeof LONGOPTS[0] };
@@ -395,7 +389,8 @@ enum rb_err agent_config_check_env(const char *const *envp, char *err, size_t er
   const char *known[N];
   size_t nk = 0;
   for (const struct option *o = LONGOPTS; o->name; o++)
-    if (o->val != O_HELP && o->val != O_VERSION) known[nk] = env_name(o, names[nk], sizeof names[nk]), nk++;
+    if (o->val != O_HELP && o->val != O_VERSION)
+      known[nk] = env_name(o, names[nk], sizeof names[nk]), nk++;
   for (size_t i = 0; envp && envp[i]; i++) {
     const char *e = envp[i];
     size_t n = strcspn(e, "=");
@@ -407,10 +402,13 @@ enum rb_err agent_config_check_env(const char *const *envp, char *err, size_t er
     if (found) continue;
     const char *best = rb_name_closest(name, known, nk);
     if (best)
-      return rb_errorf(RB_ERR_INVALID, err, errlen, "unknown variable %s (did you mean %s?)", name, best);
-    return rb_errorf(RB_ERR_INVALID, err, errlen,
-                     "unknown variable %s (each flag's variable is RBENCH_AGENT_<FLAG>, upper case, "
-                     "'-' as '_': see --help)", name);
+      return rb_errorf(RB_ERR_INVALID, err, errlen, "unknown variable %s (did you mean %s?)", name,
+                       best);
+    return rb_errorf(
+        RB_ERR_INVALID, err, errlen,
+        "unknown variable %s (each flag's variable is RBENCH_AGENT_<FLAG>, upper case, "
+        "'-' as '_': see --help)",
+        name);
   }
   return RB_OK;
 }

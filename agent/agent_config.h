@@ -28,7 +28,7 @@ struct agent_config {
   struct agent_flush_cfg flush;
   struct agent_hold_cfg nap; /* the gathering hold and the nap (--nap-*) */
   bool coalesce;
-  bool io_uring; /* batch client reads/writes through io_uring when available (default) */
+  bool io_uring;      /* batch client reads/writes through io_uring when available (default) */
   bool upstream_wait; /* --flush idle: sleep on Redis only while a batch is there (default) */
   int upstreams;      /* upstream connections per worker */
   int workers;        /* event-loop threads */

@@ -17,25 +17,18 @@ enum agent_flush_verdict agent_flush_decide(const struct agent_flush_cfg *cfg,
 }
 
 bool agent_flush_mode_parse(const char *s, enum agent_flush_mode *out) {
-  if (strcmp(s, "idle") == 0)
-    *out = AGENT_FLUSH_IDLE;
-  else if (strcmp(s, "pass") == 0)
-    *out = AGENT_FLUSH_PASS;
-  else if (strcmp(s, "window") == 0)
-    *out = AGENT_FLUSH_WINDOW;
-  else
-    return false;
+  if (strcmp(s, "idle") == 0) *out = AGENT_FLUSH_IDLE;
+  else if (strcmp(s, "pass") == 0) *out = AGENT_FLUSH_PASS;
+  else if (strcmp(s, "window") == 0) *out = AGENT_FLUSH_WINDOW;
+  else return false;
   return true;
 }
 
 const char *agent_flush_mode_name(enum agent_flush_mode m) {
   switch (m) {
-    case AGENT_FLUSH_IDLE:
-      return "idle";
-    case AGENT_FLUSH_PASS:
-      return "pass";
-    case AGENT_FLUSH_WINDOW:
-      return "window";
+    case AGENT_FLUSH_IDLE: return "idle";
+    case AGENT_FLUSH_PASS: return "pass";
+    case AGENT_FLUSH_WINDOW: return "window";
   }
   return "?";
 }

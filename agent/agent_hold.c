@@ -5,13 +5,9 @@ size_t agent_hold_active(size_t this_tick, size_t last_tick) {
   return this_tick > last_tick ? this_tick : last_tick;
 }
 
-size_t agent_hold_share(size_t active, size_t nups) {
-  return (active + nups - 1) / nups;
-}
+size_t agent_hold_share(size_t active, size_t nups) { return (active + nups - 1) / nups; }
 
-size_t agent_hold_expected(size_t active) {
-  return active - active / 8;
-}
+size_t agent_hold_expected(size_t active) { return active - active / 8; }
 
 uint64_t agent_hold_budget_us(const struct agent_hold_cfg *cfg, size_t active) {
   if (cfg->nap_us == 0) return 0;
@@ -19,8 +15,7 @@ uint64_t agent_hold_budget_us(const struct agent_hold_cfg *cfg, size_t active) {
   return grown > cfg->nap_us ? grown : cfg->nap_us;
 }
 
-uint64_t agent_hold_gather_us(const struct agent_hold_cfg *cfg,
-                              const struct agent_flush_cfg *flush,
+uint64_t agent_hold_gather_us(const struct agent_hold_cfg *cfg, const struct agent_flush_cfg *flush,
                               const struct agent_hold_state *st, uint64_t now_us) {
   if (cfg->nap_us == 0 || flush->window_us == 0 || flush->mode != AGENT_FLUSH_IDLE) return 0;
   size_t p = st->pending, want = agent_hold_expected(st->active);

@@ -103,8 +103,7 @@ size_t agent_hold_expected(size_t active);
 uint64_t agent_hold_budget_us(const struct agent_hold_cfg *cfg, size_t active);
 
 /* Returns microseconds to hold the idle upstream's batch back; 0: write it now. */
-uint64_t agent_hold_gather_us(const struct agent_hold_cfg *cfg,
-                              const struct agent_flush_cfg *flush,
+uint64_t agent_hold_gather_us(const struct agent_hold_cfg *cfg, const struct agent_flush_cfg *flush,
                               const struct agent_hold_state *st, uint64_t now_us);
 
 /* After a hold of held_us in which `arrived` more commands came in and `missing` were still

@@ -64,7 +64,8 @@ static double process_start_time(void) {
   if (!p || !bt || ticks <= 0) return -1;
   unsigned long long start = 0;
   /* After ')' come field 3 (state) onwards: starttime is the 20th of them. */
-  if (sscanf(p + 1, " %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
+  if (sscanf(p + 1,
+             " %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
              &start) != 1)
     return -1;
   return strtod(bt + 7, NULL) + (double)start / (double)ticks;

@@ -49,8 +49,7 @@ static void decide_flushes(struct agent_worker *w, uint64_t now) {
       if (w->gather_us == 0 || hold < w->gather_us) w->gather_us = hold;
     } else if (v == AGENT_FLUSH_NOW || (v == AGENT_FLUSH_WAIT && w->draining))
       agent_upstream_flush(u, now);
-    else if (v == AGENT_FLUSH_WAIT)
-      agent_upstream_arm_window(u, deadline, now);
+    else if (v == AGENT_FLUSH_WAIT) agent_upstream_arm_window(u, deadline, now);
   }
 }
 
@@ -157,8 +156,7 @@ static uint64_t upstream_wait(struct agent_worker *w) {
   nfds_t n = 0;
   for (int i = 0; i < w->nups; i++) {
     const struct upstream *u = &w->ups[i];
-    limit =
-        agent_hold_wait_us(&w->cfg->flush, limit, u->pending_cmds, u->pending_oldest_us, start);
+    limit = agent_hold_wait_us(&w->cfg->flush, limit, u->pending_cmds, u->pending_oldest_us, start);
     if (limit == 0) return 0;
     w->upfds[n++] = (struct pollfd){.fd = u->fd, .events = POLLIN};
   }
@@ -204,7 +202,8 @@ void *agent_loop_main(void *arg) {
     while (w->gather_us > 0 && !w->done) {
       size_t before = pending_total(w);
       uint64_t t0 = agent_worker_now_us();
-      struct timespec ts = {(time_t)(w->gather_us / 1000000), (long)(w->gather_us % 1000000) * 1000};
+      struct timespec ts = {(time_t)(w->gather_us / 1000000),
+                            (long)(w->gather_us % 1000000) * 1000};
       while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
       }
       w->gather_us = 0;

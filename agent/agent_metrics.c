@@ -10,9 +10,7 @@ const uint64_t agent_metrics_delay_bounds[] = {5,   10,   25,   50,   100,   250
                                                500, 1000, 2500, 5000, 10000, 50000};
 const size_t agent_metrics_delay_nbounds = sizeof agent_metrics_delay_bounds / sizeof(uint64_t);
 
-void agent_metrics_init(struct agent_metrics *m) {
-  memset(m, 0, sizeof *m);
-}
+void agent_metrics_init(struct agent_metrics *m) { memset(m, 0, sizeof *m); }
 
 void agent_hist_record(struct agent_hist *h, const uint64_t *bounds, size_t nbounds, uint64_t v,
                        uint64_t count) {
@@ -43,8 +41,7 @@ static void render_hist(struct agent_metrics *const *m, size_t n, size_t offset,
     }
     if (b < nb)
       agent_buf_printf(out, "%s_bucket{le=\"%" PRIu64 "\"} %" PRIu64 "\n", name, bounds[b], cum);
-    else
-      agent_buf_printf(out, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cum);
+    else agent_buf_printf(out, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cum);
   }
   agent_buf_printf(out, "%s_sum %" PRIu64 "\n%s_count %" PRIu64 "\n", name, sum, name, count);
 }

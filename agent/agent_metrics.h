@@ -47,7 +47,7 @@ struct agent_hist {
     "commands answered with an error because their upstream failed")                               \
   X(reconnects, "rbench_agent_reconnects_total", "counter", "successful upstream (re)connections") \
   X(upstreams_up, "rbench_agent_upstreams_up", "gauge", "upstream connections ready now")          \
-  X(batches, "rbench_agent_batches_total", "counter", "batches written to Redis")                \
+  X(batches, "rbench_agent_batches_total", "counter", "batches written to Redis")                  \
   X(upstream_writes, "rbench_agent_upstream_writes_total", "counter",                              \
     "write system calls on upstream connections that sent bytes to Redis")
 
@@ -85,9 +85,9 @@ int agent_metrics_render(struct agent_metrics *const *m, size_t n, struct agent_
 /* The process figures every Prometheus client library exports, read by the caller (I/O at
  * the edge: agent_http.c). A negative value is not known and is left out of the rendering. */
 struct agent_process {
-  double cpu_seconds;    /* user + system CPU time since the process started */
-  double rss_bytes;      /* resident set size now */
-  double start_time_s;   /* when the process started, seconds since the Unix epoch */
+  double cpu_seconds;  /* user + system CPU time since the process started */
+  double rss_bytes;    /* resident set size now */
+  double start_time_s; /* when the process started, seconds since the Unix epoch */
 };
 
 /* Appends process_cpu_seconds_total, process_resident_memory_bytes and

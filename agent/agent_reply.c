@@ -7,9 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-void agent_reply_scan_init(struct agent_reply_scan *s) {
-  memset(s, 0, sizeof *s);
-}
+void agent_reply_scan_init(struct agent_reply_scan *s) { memset(s, 0, sizeof *s); }
 
 static int parse_num(const char *p, size_t n, long long *out) {
   bool neg = n > 0 && p[0] == '-';

@@ -153,24 +153,12 @@ static size_t unescape(const char *p, const char *end, char *out) {
     return 3;
   }
   switch (*p) {
-    case 'n':
-      *out = '\n';
-      break;
-    case 'r':
-      *out = '\r';
-      break;
-    case 't':
-      *out = '\t';
-      break;
-    case 'b':
-      *out = '\b';
-      break;
-    case 'a':
-      *out = '\a';
-      break;
-    default:
-      *out = *p;
-      break;
+    case 'n': *out = '\n'; break;
+    case 'r': *out = '\r'; break;
+    case 't': *out = '\t'; break;
+    case 'b': *out = '\b'; break;
+    case 'a': *out = '\a'; break;
+    default: *out = *p; break;
   }
   return 1;
 }
@@ -254,19 +242,11 @@ enum agent_req_status agent_req_parse(struct agent_req *r, char *buf, size_t len
     enum agent_req_status st;
     int before = r->_state;
     switch (r->_state) {
-      case ST_COUNT:
-        st = st_count(r, buf, len, out_used);
-        break;
-      case ST_BULK_HDR:
-        st = st_bulk_hdr(r, buf, len);
-        break;
-      case ST_BULK_DATA:
-        st = st_bulk_data(r, buf, len, out_used);
-        break;
-      case ST_INLINE:
-        return st_inline(r, buf, len, out_used);
-      default:
-        return fail(r, "internal parser state");
+      case ST_COUNT: st = st_count(r, buf, len, out_used); break;
+      case ST_BULK_HDR: st = st_bulk_hdr(r, buf, len); break;
+      case ST_BULK_DATA: st = st_bulk_data(r, buf, len, out_used); break;
+      case ST_INLINE: return st_inline(r, buf, len, out_used);
+      default: return fail(r, "internal parser state");
     }
     if (st != AGENT_REQ_AGAIN || r->_state == before) {
       if (st == AGENT_REQ_AGAIN && len > r->lim.max_request)

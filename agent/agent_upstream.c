@@ -112,8 +112,7 @@ static void on_up_writable(evutil_socket_t fd, short what, void *arg);
 static void up_fail(struct upstream *u, const char *why) {
   struct agent_worker *w = u->w;
   if (u->state == UP_READY) agent_metric_sub(&w->m.upstreams_up, 1);
-  if (!u->logged_down)
-    rb_warn("upstream %s:%d: %s", w->cfg->redis_host, w->cfg->redis_port, why);
+  if (!u->logged_down) rb_warn("upstream %s:%d: %s", w->cfg->redis_host, w->cfg->redis_port, why);
   u->logged_down = true;
   agent_metric_add(&w->m.upstream_errors, 1);
   run_seal(u);
@@ -250,10 +249,8 @@ static void up_connected(struct upstream *u) {
   u->progress_us = agent_worker_now_us();
   agent_metric_add(&w->m.upstreams_up, 1);
   event_add(u->rev, NULL);
-  if (w->cfg->redis_password)
-    up_send_auth(u); /* usable once Redis accepts it (up_usable) */
-  else
-    up_usable(u);
+  if (w->cfg->redis_password) up_send_auth(u); /* usable once Redis accepts it (up_usable) */
+  else up_usable(u);
 }
 
 static void up_write(struct upstream *u) {
@@ -281,15 +278,12 @@ static void on_up_writable(evutil_socket_t fd, short what, void *arg) {
   (void)fd;
   (void)what;
   struct upstream *u = arg;
-  if (u->state == UP_CONNECTING)
-    up_connected(u);
-  else if (u->state == UP_READY)
-    up_write(u);
+  if (u->state == UP_CONNECTING) up_connected(u);
+  else if (u->state == UP_READY) up_write(u);
 }
 
 void agent_upstream_check_timeout(struct upstream *u, uint64_t now, uint64_t limit_us) {
-  if (u->state == UP_CONNECTING && now - u->connect_us > limit_us)
-    up_fail(u, "connect timed out");
+  if (u->state == UP_CONNECTING && now - u->connect_us > limit_us) up_fail(u, "connect timed out");
   else if (u->state == UP_READY && u->inflight_cmds > 0 && now - u->progress_us > limit_us)
     up_fail(u, "no reply from Redis within --timeout-ms");
 }

@@ -117,8 +117,7 @@ void agent_worker_join(struct agent_worker *w) {
 
 void agent_worker_destroy(struct agent_worker *w) {
   if (!w) return;
-  for (struct client *c = w->clients; c; c = c->next)
-    c->flags &= ~CLIENT_HELD;
+  for (struct client *c = w->clients; c; c = c->next) c->flags &= ~CLIENT_HELD;
   for (int i = 0; w->ups && i < w->nups; i++) agent_upstream_drop_refs(&w->ups[i]);
   while (w->clients) agent_client_close(w->clients);
   for (int i = 0; w->ups && i < w->nups; i++) agent_upstream_deinit(&w->ups[i]);

@@ -79,9 +79,9 @@ struct upstream {
   uint64_t window_deadline_us; /* window timer armed for this time (0: not armed) */
   struct agent_run run;        /* open coalescing run: the FIFO's last entry when run_open */
   bool run_open;
-  size_t last_batch;           /* commands in the last batch written */
-  uint64_t first_hold_us;      /* the pending batch was first held back then (0: not) */
-  unsigned holds;              /* times the pending batch was held back */
+  size_t last_batch;      /* commands in the last batch written */
+  uint64_t first_hold_us; /* the pending batch was first held back then (0: not) */
+  unsigned holds;         /* times the pending batch was held back */
   uint64_t backoff_ms;
   uint64_t connect_us;
   bool logged_down;
@@ -147,21 +147,19 @@ struct agent_worker {
   size_t pass_cmds;      /* client commands read in the current pass (for the nap) */
   bool pass_full;        /* a read in the current pass filled its buffer (for the nap) */
   bool bio_ready;
-  size_t nwwait;         /* clients waiting for EPOLLOUT (no upstream wait while any is) */
-  struct pollfd *upfds;  /* the upstream wait's poll set: upstreams, listener, stop pipe */
+  size_t nwwait;        /* clients waiting for EPOLLOUT (no upstream wait while any is) */
+  struct pollfd *upfds; /* the upstream wait's poll set: upstreams, listener, stop pipe */
   unsigned long long next_id;
   bool draining, done;
-  uint64_t gather_us;    /* a batch was held back for a gathering nap this long (gather_us) */
-  uint64_t gap_us;       /* learnt time for one more command to come in (agent_hold_learn) */
-  size_t active[2];      /* clients that sent commands in even / odd ticks */
-  unsigned epoch;        /* ticks so far */
+  uint64_t gather_us; /* a batch was held back for a gathering nap this long (gather_us) */
+  uint64_t gap_us;    /* learnt time for one more command to come in (agent_hold_learn) */
+  size_t active[2];   /* clients that sent commands in even / odd ticks */
+  unsigned epoch;     /* ticks so far */
   uint64_t drain_deadline_us;
   struct agent_metrics m;
 };
 
-static inline uint64_t agent_worker_now_us(void) {
-  return rb_clock_mono_ns() / 1000;
-}
+static inline uint64_t agent_worker_now_us(void) { return rb_clock_mono_ns() / 1000; }
 
 /* ---- agent_client.c: the clients' sockets, their commands and replies ---------------- */
 

@@ -55,8 +55,7 @@ static int serve(const struct agent_config *cfg) {
       RBENCH_VERSION, cfg->listen_host, cfg->listen_port, cfg->redis_host, cfg->redis_port,
       agent_flush_mode_name(cfg->flush.mode), (unsigned long long)cfg->flush.window_us,
       (unsigned long long)cfg->nap.nap_us, (unsigned long long)cfg->nap.per_client_us,
-      cfg->flush.max_batch,
-      cfg->coalesce ? ", coalescing" : "", cfg->workers, cfg->upstreams);
+      cfg->flush.max_batch, cfg->coalesce ? ", coalescing" : "", cfg->workers, cfg->upstreams);
   int sig = 0;
   sigwait(&set, &sig);
   rb_info("signal %d: draining in-flight requests", sig);

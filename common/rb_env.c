@@ -19,8 +19,8 @@
 #include <string.h>
 
 struct env_entry {
-  char *buf;      /* "NAME=value\0", in the environment through putenv */
-  size_t cap;     /* bytes allocated for buf */
+  char *buf;  /* "NAME=value\0", in the environment through putenv */
+  size_t cap; /* bytes allocated for buf */
   size_t namelen;
 };
 

@@ -54,8 +54,8 @@ static enum rb_err parse_value(const char *p, const char *end, char *out, int li
   return RB_OK;
 }
 
-static enum rb_err parse_line(const char *p, const char *end, int line, rb_envfile_cb cb,
-                              void *ctx, char *err, size_t errlen) {
+static enum rb_err parse_line(const char *p, const char *end, int line, rb_envfile_cb cb, void *ctx,
+                              char *err, size_t errlen) {
   while (p < end && is_blank(*p)) p++;
   if (p == end || *p == '#') return RB_OK;
   if ((size_t)(end - p) > 7 && strncmp(p, "export", 6) == 0 && is_blank(p[6])) {

@@ -5,17 +5,17 @@
 #include <stddef.h>
 
 /* X-macro: name, short description. */
-#define RB_ERRORS(X)                                  \
-  X(RB_OK, "ok")                                      \
-  X(RB_ERR_NOMEM, "out of memory")                    \
-  X(RB_ERR_INVALID, "invalid value")                  \
-  X(RB_ERR_PARSE, "parse error")                      \
-  X(RB_ERR_RANGE, "value out of range")               \
-  X(RB_ERR_IO, "I/O error")                           \
-  X(RB_ERR_TIMEOUT, "timed out")                      \
-  X(RB_ERR_PROTOCOL, "protocol error")                \
-  X(RB_ERR_NOT_FOUND, "not found")                    \
-  X(RB_ERR_STATE, "not allowed in this state")        \
+#define RB_ERRORS(X)                           \
+  X(RB_OK, "ok")                               \
+  X(RB_ERR_NOMEM, "out of memory")             \
+  X(RB_ERR_INVALID, "invalid value")           \
+  X(RB_ERR_PARSE, "parse error")               \
+  X(RB_ERR_RANGE, "value out of range")        \
+  X(RB_ERR_IO, "I/O error")                    \
+  X(RB_ERR_TIMEOUT, "timed out")               \
+  X(RB_ERR_PROTOCOL, "protocol error")         \
+  X(RB_ERR_NOT_FOUND, "not found")             \
+  X(RB_ERR_STATE, "not allowed in this state") \
   X(RB_ERR_TOO_LARGE, "too large")
 
 enum rb_err {

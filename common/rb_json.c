@@ -36,8 +36,8 @@ enum rb_err rb_json_parse(const char *buf, size_t len, cJSON **out, char *err, s
   size_t deep = depth_exceeded_at(buf, len, RB_JSON_MAX_DEPTH);
   if (deep < len)
     return rb_errorf(RB_ERR_PARSE, err, errlen,
-                     "malformed JSON: nested deeper than %d levels at byte %zu",
-                     RB_JSON_MAX_DEPTH, deep);
+                     "malformed JSON: nested deeper than %d levels at byte %zu", RB_JSON_MAX_DEPTH,
+                     deep);
   cJSON *root = cJSON_ParseWithLengthOpts(buf, len, &end, false);
   if (!root) {
     size_t at = (end && end >= buf && end <= buf + len) ? (size_t)(end - buf) : 0;
@@ -161,10 +161,8 @@ enum rb_err rb_json_get_text(const cJSON *item, const char *name, char *out, siz
     s = item->valuestring;
   } else if (cJSON_IsNumber(item)) {
     double d = item->valuedouble;
-    if (d == floor(d) && fabs(d) < 9.0e15)
-      snprintf(num, sizeof num, "%lld", (long long)d);
-    else
-      snprintf(num, sizeof num, "%.17g", d);
+    if (d == floor(d) && fabs(d) < 9.0e15) snprintf(num, sizeof num, "%lld", (long long)d);
+    else snprintf(num, sizeof num, "%.17g", d);
     s = num;
   } else if (cJSON_IsBool(item)) {
     s = cJSON_IsTrue(item) ? "true" : "false";
@@ -175,8 +173,8 @@ enum rb_err rb_json_get_text(const cJSON *item, const char *name, char *out, siz
   }
   size_t n = strlen(s);
   if (n >= outlen) {
-    return rb_errorf(RB_ERR_RANGE, err, errlen, "%s must be at most %zu bytes, got %zu",
-                     name, outlen - 1, n);
+    return rb_errorf(RB_ERR_RANGE, err, errlen, "%s must be at most %zu bytes, got %zu", name,
+                     outlen - 1, n);
   }
   memcpy(out, s, n + 1);
   return RB_OK;

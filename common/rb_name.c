@@ -14,7 +14,8 @@ enum rb_err rb_name_key_prefix_check(const char *s, char *err, size_t errlen) {
     if (c <= 0x20 || c == 0x7f)
       return rb_errorf(RB_ERR_INVALID, err, errlen,
                        "key_prefix must not contain spaces or control characters "
-                       "(found one at byte %zu)", i + 1);
+                       "(found one at byte %zu)",
+                       i + 1);
   }
   return RB_OK;
 }
@@ -33,7 +34,8 @@ static bool entity_ok(const char *p, size_t n) {
 
 enum rb_err rb_name_action_check(const char *action, char *err, size_t errlen) {
   if (!*action)
-    return rb_errorf(RB_ERR_INVALID, err, errlen, "the action name is empty: expected [pkg/]name or "
+    return rb_errorf(RB_ERR_INVALID, err, errlen,
+                     "the action name is empty: expected [pkg/]name or "
                      "/namespace/[pkg/]name");
   bool qualified = action[0] == '/';
   const char *p = action + qualified;
@@ -44,14 +46,17 @@ enum rb_err rb_name_action_check(const char *action, char *err, size_t errlen) {
       return rb_errorf(RB_ERR_INVALID, err, errlen,
                        "action '%.300s': '%.*s' is not an OpenWhisk name (1 to %d bytes: a letter, "
                        "digit or '_' first, then letters, digits, '_', '@', '.', '-' or spaces, "
-                       "not a space last)", action, (int)(n > 300 ? 300 : n), p, RB_OW_NAME_MAX);
+                       "not a space last)",
+                       action, (int)(n > 300 ? 300 : n), p, RB_OW_NAME_MAX);
     parts++;
     if (!p[n]) break;
     p += n + 1;
   }
   if (parts > (qualified ? 3 : 2) || (qualified && parts < 2))
-    return rb_errorf(RB_ERR_INVALID, err, errlen, "action '%.300s': expected [pkg/]name or "
-                     "/namespace/[pkg/]name", action);
+    return rb_errorf(RB_ERR_INVALID, err, errlen,
+                     "action '%.300s': expected [pkg/]name or "
+                     "/namespace/[pkg/]name",
+                     action);
   return RB_OK;
 }
 
@@ -67,7 +72,8 @@ size_t rb_name_distance(const char *a, const char *b) {
       size_t cost = a[i - 1] != b[j - 1], best = d[i - 1][j - 1] + cost;
       if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
       if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+          d[i - 2][j - 2] + 1 < best)
         best = d[i - 2][j - 2] + 1;
       d[i][j] = best;
     }

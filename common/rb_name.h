@@ -9,8 +9,8 @@
 
 #include "rb_error.h"
 
-#define RB_KEY_PREFIX_MAX 128  /* bytes */
-#define RB_OW_NAME_MAX 256     /* bytes of one OpenWhisk entity name (namespace, package, action) */
+#define RB_KEY_PREFIX_MAX 128 /* bytes */
+#define RB_OW_NAME_MAX 256    /* bytes of one OpenWhisk entity name (namespace, package, action) */
 
 /* rbench-action's rule for key_prefix: 1 to RB_KEY_PREFIX_MAX bytes, none of them a space, a
  * control character or DEL (a key with one would need quoting everywhere it is printed).

@@ -1,4 +1,5 @@
-/* rb_str.h: strict parsing of numbers and network addresses from text; base64; URLs without their credentials. */
+/* rb_str.h: strict parsing of numbers and network addresses from text; base64; URLs without their
+ * credentials. */
 #ifndef RB_STR_H
 #define RB_STR_H
 

@@ -26,7 +26,9 @@ void job_side_free(struct job_side *s) {
 /* A closed loop with its concurrency N -> N; an open loop (or an older document) -> 0. */
 static long long doc_concurrency(const struct job_doc *d) {
   if (!d->closed) return 0;
-  return job_doc_param_present(d, "concurrency") && d->params.concurrency >= 1 ? d->params.concurrency : -1;
+  return job_doc_param_present(d, "concurrency") && d->params.concurrency >= 1
+             ? d->params.concurrency
+             : -1;
 }
 
 static bool push(struct job_side *s, double v) {
@@ -55,16 +57,35 @@ static int doc_batching(const struct job_doc *d) {
 
 /* The figure behind m, its section (NULL: top level) and its name for messages. */
 static const struct job_doc_figure *metric_figure(const struct job_doc *d, enum job_doc_metric m,
-                                                  const struct job_doc_backend **sec, const char **name) {
+                                                  const struct job_doc_backend **sec,
+                                                  const char **name) {
   *sec = NULL;
   switch (m) {
     case JOB_DM_THROUGHPUT: *name = "throughput"; return &d->throughput_fig;
-    case JOB_DM_REDIS_CPU: *sec = &d->redis; *name = "redis.cpu_us_per_op"; return &d->redis.cpu_us_per_op;
-    case JOB_DM_REDIS_COMMANDS: *sec = &d->redis; *name = "redis.commands_per_op"; return &d->redis.commands_per_op;
-    case JOB_DM_REDIS_READS: *sec = &d->redis; *name = "redis.reads_per_op"; return &d->redis.reads_per_op;
-    case JOB_DM_REDIS_BYTES: *sec = &d->redis; *name = "redis.bytes_per_op"; return &d->redis.bytes_per_op;
-    case JOB_DM_AGENT_CPU: *sec = &d->agent; *name = "agent.cpu_us_per_op"; return &d->agent.cpu_us_per_op;
-    case JOB_DM_PER_BATCH: *sec = &d->agent; *name = "agent.commands_per_batch.mean"; return &d->agent.per_batch_mean;
+    case JOB_DM_REDIS_CPU:
+      *sec = &d->redis;
+      *name = "redis.cpu_us_per_op";
+      return &d->redis.cpu_us_per_op;
+    case JOB_DM_REDIS_COMMANDS:
+      *sec = &d->redis;
+      *name = "redis.commands_per_op";
+      return &d->redis.commands_per_op;
+    case JOB_DM_REDIS_READS:
+      *sec = &d->redis;
+      *name = "redis.reads_per_op";
+      return &d->redis.reads_per_op;
+    case JOB_DM_REDIS_BYTES:
+      *sec = &d->redis;
+      *name = "redis.bytes_per_op";
+      return &d->redis.bytes_per_op;
+    case JOB_DM_AGENT_CPU:
+      *sec = &d->agent;
+      *name = "agent.cpu_us_per_op";
+      return &d->agent.cpu_us_per_op;
+    case JOB_DM_PER_BATCH:
+      *sec = &d->agent;
+      *name = "agent.commands_per_batch.mean";
+      return &d->agent.per_batch_mean;
     case JOB_DM_BACKEND_CPU: break;
     case JOB_DM_COUNT: break;
   }
@@ -73,7 +94,8 @@ static const struct job_doc_figure *metric_figure(const struct job_doc *d, enum 
 }
 
 /* True (with the reason) when the document has no usable section: absent, or unavailable. */
-static bool section_missing(const struct job_doc *d, const struct job_doc_backend *b, char *why, size_t len) {
+static bool section_missing(const struct job_doc *d, const struct job_doc_backend *b, char *why,
+                            size_t len) {
   const char *section = b == &d->agent ? "agent" : "redis";
   if (!b->present) {
     if (b == &d->agent && doc_batching(d) == 0) snprintf(why, len, "direct run: no agent");
@@ -95,12 +117,13 @@ double job_doc_metric(const struct job_doc *d, enum job_doc_metric m, char *why,
   if (sec && section_missing(d, sec, why, whylen)) return (double)NAN;
   if (f->has == JOB_DOC_SET) return f->v;
   /* backend_cpu_us_per_op is null because a part is missing: name that part. */
-  if (m == JOB_DM_BACKEND_CPU && (section_missing(d, &d->redis, why, whylen) ||
-                                  (doc_batching(d) != 0 && section_missing(d, &d->agent, why, whylen))))
+  if (m == JOB_DM_BACKEND_CPU &&
+      (section_missing(d, &d->redis, why, whylen) ||
+       (doc_batching(d) != 0 && section_missing(d, &d->agent, why, whylen))))
     return (double)NAN;
   const char *note = sec ? sec->note : NULL;
-  snprintf(why, whylen, "%s is %s%s%s%s", name, f->has == JOB_DOC_ABSENT ? "missing" : "null", note ? " (" : "",
-           note ? note : "", note ? ")" : "");
+  snprintf(why, whylen, "%s is %s%s%s%s", name, f->has == JOB_DOC_ABSENT ? "missing" : "null",
+           note ? " (" : "", note ? note : "", note ? ")" : "");
   return (double)NAN;
 }
 
@@ -137,10 +160,13 @@ static bool add_doc_metrics(struct job_side *s, const struct job_doc *d) {
   return true;
 }
 
-enum rb_err job_side_add_doc(struct job_side *s, const struct job_doc *d, char *err, size_t errlen) {
+enum rb_err job_side_add_doc(struct job_side *s, const struct job_doc *d, char *err,
+                             size_t errlen) {
   if (!d->has_raw)
-    return rb_errorf(RB_ERR_INVALID, err, errlen, "%s%sa summary without raw_results: compare needs the full results "
-                     "file", d->path ? d->path : "", d->path ? ": " : "");
+    return rb_errorf(RB_ERR_INVALID, err, errlen,
+                     "%s%sa summary without raw_results: compare needs the full results "
+                     "file",
+                     d->path ? d->path : "", d->path ? ": " : "");
   size_t first = s->n;
   for (size_t i = 0; i < d->nraw; i++) {
     const struct job_doc_record *r = &d->raw[i];
@@ -188,8 +214,8 @@ size_t job_quantile_min_samples(double q) {
   return (size_t)ceil(100.0 / (100.0 - q) - 1e-9);
 }
 
-static struct job_cmp_row *row(struct job_comparison *c, const char *metric, const char *key, double a,
-                               double b, enum job_cmp_test test) {
+static struct job_cmp_row *row(struct job_comparison *c, const char *metric, const char *key,
+                               double a, double b, enum job_cmp_test test) {
   struct job_cmp_row *r = &c->rows[c->nrows++];
   memset(r, 0, sizeof *r);
   r->metric = metric;
@@ -213,8 +239,9 @@ static double mean(const double *v, size_t n) {
   return n ? s / (double)n : (double)NAN;
 }
 
-static void pct_row(struct job_comparison *c, const char *metric, const char *key, const double *sa, size_t na,
-                    const double *sb, size_t nb, double quantile, enum job_cmp_test test) {
+static void pct_row(struct job_comparison *c, const char *metric, const char *key, const double *sa,
+                    size_t na, const double *sb, size_t nb, double quantile,
+                    enum job_cmp_test test) {
   struct job_cmp_row *r = row(c, metric, key, q(sa, na, quantile), q(sb, nb, quantile), test);
   size_t need = job_quantile_min_samples(quantile);
   r->quantile = quantile;
@@ -226,14 +253,17 @@ static void pct_row(struct job_comparison *c, const char *metric, const char *ke
   if (test == JOB_TEST_P99_CI && !(r->reliable_a && r->reliable_b)) r->test = JOB_TEST_NONE;
 }
 
-static void latency_rows(struct job_comparison *c, const struct job_side *a, const struct job_side *b,
-                         double *sa, double *sb) {
-  pct_row(c, "execution p50 (ms)", "execution_p50_ms", sa, a->n, sb, b->n, 50, JOB_TEST_LATENCY_MWU);
+static void latency_rows(struct job_comparison *c, const struct job_side *a,
+                         const struct job_side *b, double *sa, double *sb) {
+  pct_row(c, "execution p50 (ms)", "execution_p50_ms", sa, a->n, sb, b->n, 50,
+          JOB_TEST_LATENCY_MWU);
   pct_row(c, "execution p90 (ms)", "execution_p90_ms", sa, a->n, sb, b->n, 90, JOB_TEST_NONE);
   pct_row(c, "execution p99 (ms)", "execution_p99_ms", sa, a->n, sb, b->n, 99, JOB_TEST_P99_CI);
-  row(c, "execution mean (ms)", "execution_mean_ms", mean(sa, a->n), mean(sb, b->n), JOB_TEST_LATENCY_MWU);
+  row(c, "execution mean (ms)", "execution_mean_ms", mean(sa, a->n), mean(sb, b->n),
+      JOB_TEST_LATENCY_MWU);
   row(c, "execution min (ms)", "execution_min_ms", q(sa, a->n, 0), q(sb, b->n, 0), JOB_TEST_NONE);
-  row(c, "execution max (ms)", "execution_max_ms", q(sa, a->n, 100), q(sb, b->n, 100), JOB_TEST_NONE);
+  row(c, "execution max (ms)", "execution_max_ms", q(sa, a->n, 100), q(sb, b->n, 100),
+      JOB_TEST_NONE);
 }
 
 static double series_median(const struct job_doc_series *s) {
@@ -254,10 +284,11 @@ static const char *series_why(const struct job_side *s, const struct job_doc_ser
 
 /* A row of per-document figures: the median of the repetitions' values, tested with
  * Mann-Whitney U on those values. */
-static void doc_row(struct job_comparison *c, const char *metric, const char *key, const struct job_side *a,
-                    const struct job_side *b, enum job_doc_metric m) {
+static void doc_row(struct job_comparison *c, const char *metric, const char *key,
+                    const struct job_side *a, const struct job_side *b, enum job_doc_metric m) {
   const struct job_doc_series *x = &a->per_doc[m], *y = &b->per_doc[m];
-  struct job_cmp_row *r = row(c, metric, key, series_median(x), series_median(y), JOB_TEST_PER_DOC_MWU);
+  struct job_cmp_row *r =
+      row(c, metric, key, series_median(x), series_median(y), JOB_TEST_PER_DOC_MWU);
   r->na = x->n;
   r->nb = y->n;
   r->why_a = series_why(a, x);
@@ -267,19 +298,31 @@ static void doc_row(struct job_comparison *c, const char *metric, const char *ke
   else r->test = JOB_TEST_NONE;
 }
 
-static void other_rows(struct job_comparison *c, const struct job_side *a, const struct job_side *b) {
-  row(c, "success rate", "success_rate", ratio(a->succeeded, a->measured), ratio(b->succeeded, b->measured), JOB_TEST_NONE);
-  row(c, "error rate", "error_rate", 1 - ratio(a->succeeded, a->measured), 1 - ratio(b->succeeded, b->measured), JOB_TEST_NONE);
-  row(c, "requested rate (/s)", "requested_rate", ratio(a->requested_rate_sum, (double)a->docs), ratio(b->requested_rate_sum, (double)b->docs), JOB_TEST_NONE);
-  row(c, "achieved rate (/s)", "achieved_rate", ratio(a->achieved_rate_sum, (double)a->docs), ratio(b->achieved_rate_sum, (double)b->docs), JOB_TEST_NONE);
+static void other_rows(struct job_comparison *c, const struct job_side *a,
+                       const struct job_side *b) {
+  row(c, "success rate", "success_rate", ratio(a->succeeded, a->measured),
+      ratio(b->succeeded, b->measured), JOB_TEST_NONE);
+  row(c, "error rate", "error_rate", 1 - ratio(a->succeeded, a->measured),
+      1 - ratio(b->succeeded, b->measured), JOB_TEST_NONE);
+  row(c, "requested rate (/s)", "requested_rate", ratio(a->requested_rate_sum, (double)a->docs),
+      ratio(b->requested_rate_sum, (double)b->docs), JOB_TEST_NONE);
+  row(c, "achieved rate (/s)", "achieved_rate", ratio(a->achieved_rate_sum, (double)a->docs),
+      ratio(b->achieved_rate_sum, (double)b->docs), JOB_TEST_NONE);
   doc_row(c, "throughput (/s)", "throughput", a, b, JOB_DM_THROUGHPUT);
-  row(c, "server duration p50 (ms)", "server_duration_p50_ms", ratio(a->srv_duration_sum, (double)a->srv_duration_n), ratio(b->srv_duration_sum, (double)b->srv_duration_n), JOB_TEST_NONE);
-  row(c, "server waitTime p50 (ms)", "server_wait_time_p50_ms", ratio(a->srv_wait_sum, (double)a->srv_wait_n), ratio(b->srv_wait_sum, (double)b->srv_wait_n), JOB_TEST_NONE);
-  row(c, "server initTime p50 (ms)", "server_init_time_p50_ms", ratio(a->srv_init_sum, (double)a->srv_init_n), ratio(b->srv_init_sum, (double)b->srv_init_n), JOB_TEST_NONE);
+  row(c, "server duration p50 (ms)", "server_duration_p50_ms",
+      ratio(a->srv_duration_sum, (double)a->srv_duration_n),
+      ratio(b->srv_duration_sum, (double)b->srv_duration_n), JOB_TEST_NONE);
+  row(c, "server waitTime p50 (ms)", "server_wait_time_p50_ms",
+      ratio(a->srv_wait_sum, (double)a->srv_wait_n), ratio(b->srv_wait_sum, (double)b->srv_wait_n),
+      JOB_TEST_NONE);
+  row(c, "server initTime p50 (ms)", "server_init_time_p50_ms",
+      ratio(a->srv_init_sum, (double)a->srv_init_n), ratio(b->srv_init_sum, (double)b->srv_init_n),
+      JOB_TEST_NONE);
   row(c, "cold starts", "cold_starts", a->cold_starts, b->cold_starts, JOB_TEST_NONE);
 }
 
-static void backend_rows(struct job_comparison *c, const struct job_side *a, const struct job_side *b) {
+static void backend_rows(struct job_comparison *c, const struct job_side *a,
+                         const struct job_side *b) {
   doc_row(c, "Redis CPU/op (us)", "redis_cpu_us_per_op", a, b, JOB_DM_REDIS_CPU);
   doc_row(c, "Redis commands/op", "redis_commands_per_op", a, b, JOB_DM_REDIS_COMMANDS);
   doc_row(c, "Redis reads/op", "redis_reads_per_op", a, b, JOB_DM_REDIS_READS);
@@ -295,11 +338,16 @@ static const struct {
   const char *key;
   double v;
 } min_change_defaults[] = {
-    {"execution_p50_ms", JOB_MIN_CHANGE_DEFAULT},      {"execution_p99_ms", JOB_MIN_CHANGE_P99},
-    {"execution_mean_ms", JOB_MIN_CHANGE_DEFAULT},     {"throughput", JOB_MIN_CHANGE_DEFAULT},
-    {"redis_cpu_us_per_op", JOB_MIN_CHANGE_DEFAULT},   {"redis_commands_per_op", JOB_MIN_CHANGE_DEFAULT},
-    {"redis_reads_per_op", JOB_MIN_CHANGE_DEFAULT},    {"redis_bytes_per_op", JOB_MIN_CHANGE_DEFAULT},
-    {"agent_cpu_us_per_op", JOB_MIN_CHANGE_DEFAULT},   {"backend_cpu_us_per_op", JOB_MIN_CHANGE_DEFAULT},
+    {"execution_p50_ms", JOB_MIN_CHANGE_DEFAULT},
+    {"execution_p99_ms", JOB_MIN_CHANGE_P99},
+    {"execution_mean_ms", JOB_MIN_CHANGE_DEFAULT},
+    {"throughput", JOB_MIN_CHANGE_DEFAULT},
+    {"redis_cpu_us_per_op", JOB_MIN_CHANGE_DEFAULT},
+    {"redis_commands_per_op", JOB_MIN_CHANGE_DEFAULT},
+    {"redis_reads_per_op", JOB_MIN_CHANGE_DEFAULT},
+    {"redis_bytes_per_op", JOB_MIN_CHANGE_DEFAULT},
+    {"agent_cpu_us_per_op", JOB_MIN_CHANGE_DEFAULT},
+    {"backend_cpu_us_per_op", JOB_MIN_CHANGE_DEFAULT},
     {"commands_per_batch", JOB_MIN_CHANGE_DEFAULT},
 };
 
@@ -314,18 +362,23 @@ void job_min_change_init(struct job_min_change *m) {
   m->all = (double)NAN;
 }
 
-enum rb_err job_min_change_parse(struct job_min_change *m, const char *spec, char *err, size_t errlen) {
+enum rb_err job_min_change_parse(struct job_min_change *m, const char *spec, char *err,
+                                 size_t errlen) {
   const char *eq = strchr(spec, '='), *num = eq ? eq + 1 : spec;
   char key[40] = "", *end = NULL;
   if (eq) snprintf(key, sizeof key, "%.*s", (int)(eq - spec < 39 ? eq - spec : 39), spec);
   double pct = strtod(num, &end);
   if (end && *end == '%') end++;
   if (!*num || !end || *end || !(pct >= 0 && pct <= 1000))
-    return rb_errorf(RB_ERR_INVALID, err, errlen,
-                     "--min-change expects PCT or METRIC=PCT with PCT a percentage from 0 to 1000, got '%s'", spec);
+    return rb_errorf(
+        RB_ERR_INVALID, err, errlen,
+        "--min-change expects PCT or METRIC=PCT with PCT a percentage from 0 to 1000, got '%s'",
+        spec);
   if (eq && isnan(job_min_change_default(key))) {
     int k = snprintf(err, errlen, "--min-change: '%s' is not a tested metric (one of", key);
-    for (size_t i = 0; i < sizeof min_change_defaults / sizeof min_change_defaults[0] && k >= 0 && (size_t)k < errlen; i++)
+    for (size_t i = 0; i < sizeof min_change_defaults / sizeof min_change_defaults[0] && k >= 0 &&
+                       (size_t)k < errlen;
+         i++)
       k += snprintf(err + k, errlen - (size_t)k, "%s %s", i ? "," : "", min_change_defaults[i].key);
     if (k >= 0 && (size_t)k < errlen) snprintf(err + k, errlen - (size_t)k, ")");
     return RB_ERR_INVALID;
@@ -353,7 +406,8 @@ void job_compare_apply_min_change(struct job_comparison *c, const struct job_min
   for (size_t i = 0; i < c->nrows; i++) {
     struct job_cmp_row *r = &c->rows[i];
     r->min_change = r->test ? min_change_for(m, r->key) : (double)NAN;
-    r->negligible = r->significant && !isnan(r->min_change) && !isnan(r->change) && fabs(r->change) < r->min_change;
+    r->negligible = r->significant && !isnan(r->min_change) && !isnan(r->change) &&
+                    fabs(r->change) < r->min_change;
   }
 }
 
@@ -362,7 +416,8 @@ enum rb_err job_compare_compute(const struct job_side *a, const struct job_side 
   memset(out, 0, sizeof *out);
   out->alpha = alpha;
   out->concurrency = a->concurrency == b->concurrency ? a->concurrency : -1;
-  double *sa = a->n ? malloc(a->n * sizeof *sa) : NULL, *sb = b->n ? malloc(b->n * sizeof *sb) : NULL;
+  double *sa = a->n ? malloc(a->n * sizeof *sa) : NULL,
+         *sb = b->n ? malloc(b->n * sizeof *sb) : NULL;
   if ((a->n && !sa) || (b->n && !sb)) {
     free(sa);
     free(sb);
@@ -377,16 +432,15 @@ enum rb_err job_compare_compute(const struct job_side *a, const struct job_side 
   backend_rows(out, a, b);
   enum rb_err rc = RB_OK;
   out->mwu_on_medians = a->docs > 1 || b->docs > 1;
-  if (out->mwu_on_medians)
-    rc = job_mwu_test(a->medians, a->docs, b->medians, b->docs, &out->mwu);
-  else if (a->n && b->n)
-    rc = job_mwu_test(a->exec, a->n, b->exec, b->n, &out->mwu);
-  else
-    rc = RB_ERR_INVALID;
+  if (out->mwu_on_medians) rc = job_mwu_test(a->medians, a->docs, b->medians, b->docs, &out->mwu);
+  else if (a->n && b->n) rc = job_mwu_test(a->exec, a->n, b->exec, b->n, &out->mwu);
+  else rc = RB_ERR_INVALID;
   out->have_test = rc == RB_OK;
   if (a->n && b->n) {
-    out->have_ci = job_bootstrap_quantile_diff(a->exec, a->n, b->exec, b->n, 50, 1000, seed, 0.95, &out->median_diff) == RB_OK &&
-                   job_bootstrap_quantile_diff(a->exec, a->n, b->exec, b->n, 99, 1000, seed + 1, 0.95, &out->p99_diff) == RB_OK;
+    out->have_ci = job_bootstrap_quantile_diff(a->exec, a->n, b->exec, b->n, 50, 1000, seed, 0.95,
+                                               &out->median_diff) == RB_OK &&
+                   job_bootstrap_quantile_diff(a->exec, a->n, b->exec, b->n, 99, 1000, seed + 1,
+                                               0.95, &out->p99_diff) == RB_OK;
   }
   for (size_t i = 0; i < out->nrows; i++) {
     struct job_cmp_row *r = &out->rows[i];
@@ -394,7 +448,8 @@ enum rb_err job_compare_compute(const struct job_side *a, const struct job_side 
       r->p = out->have_test ? out->mwu.p : (double)NAN;
       r->significant = out->have_test && out->mwu.p < alpha;
     }
-    if (r->test == JOB_TEST_P99_CI) r->significant = out->have_ci && (out->p99_diff.lo > 0 || out->p99_diff.hi < 0);
+    if (r->test == JOB_TEST_P99_CI)
+      r->significant = out->have_ci && (out->p99_diff.lo > 0 || out->p99_diff.hi < 0);
     if (r->test == JOB_TEST_PER_DOC_MWU) r->significant = r->p < alpha;
   }
   job_compare_apply_min_change(out, NULL);
@@ -422,7 +477,8 @@ static void change_cell(char *buf, size_t len, const struct job_cmp_row *r) {
 
 /* What the row's test ran on, and for a percentile row the invocations its values pool: a
  * p50 tested on 5+5 repetition medians must not read as a test on 2000+2000 invocations. */
-void job_compare_test_basis(const struct job_comparison *c, const struct job_cmp_row *r, char *buf, size_t len) {
+void job_compare_test_basis(const struct job_comparison *c, const struct job_cmp_row *r, char *buf,
+                            size_t len) {
   size_t n1 = c->mwu.n1, n2 = c->mwu.n2;
   if (r->test == JOB_TEST_LATENCY_MWU && c->mwu_on_medians)
     snprintf(buf, len, "U test on %zu+%zu repetition medians", n1, n2);
@@ -432,23 +488,23 @@ void job_compare_test_basis(const struct job_comparison *c, const struct job_cmp
     snprintf(buf, len, "bootstrap CI on %zu+%zu invocations", r->na, r->nb);
   else if (r->test == JOB_TEST_PER_DOC_MWU)
     snprintf(buf, len, "U test on %zu+%zu repetitions", r->na, r->nb);
-  else if (r->quantile > 0)
-    snprintf(buf, len, "no test, %zu+%zu invocations", r->na, r->nb);
-  else
-    buf[0] = '\0';
+  else if (r->quantile > 0) snprintf(buf, len, "no test, %zu+%zu invocations", r->na, r->nb);
+  else buf[0] = '\0';
   size_t k = strlen(buf);
   if (r->test == JOB_TEST_LATENCY_MWU && c->mwu_on_medians && r->quantile > 0 && k < len)
     snprintf(buf + k, len - k, "; values over %zu+%zu invocations pooled", r->na, r->nb);
 }
 
-static void note_cell(char *buf, size_t len, const struct job_comparison *c, const struct job_cmp_row *r) {
+static void note_cell(char *buf, size_t len, const struct job_comparison *c,
+                      const struct job_cmp_row *r) {
   char basis[160];
   job_compare_test_basis(c, r, basis, sizeof basis);
   int k = basis[0] ? snprintf(buf, len, "  (%s)", basis) : 0;
   if (k < 0 || (size_t)k >= len) return;
   buf[k] = '\0';
   if (r->negligible)
-    snprintf(buf + k, len - (size_t)k, "  detectable but negligible (|change| < %.3g%%)", r->min_change * 100);
+    snprintf(buf + k, len - (size_t)k, "  detectable but negligible (|change| < %.3g%%)",
+             r->min_change * 100);
 }
 
 static bool any_unreliable(const struct job_comparison *c) {
@@ -491,11 +547,16 @@ static bool row_negligible(const struct job_cmp_row *r) { return r->negligible; 
 /* Only the footnotes whose mark some row carries. */
 static void print_footnotes(FILE *f, const struct job_comparison *c) {
   if (any_row(c, row_per_doc))
-    fprintf(f, "(U test on N+M repetitions): the median of the repetitions' values, Mann-Whitney U on those values\n");
-  if (any_row(c, row_tilde)) fprintf(f, "~ : the difference is not significant at alpha %.2g\n", c->alpha);
+    fprintf(f,
+            "(U test on N+M repetitions): the median of the repetitions' values, Mann-Whitney U on "
+            "those values\n");
+  if (any_row(c, row_tilde))
+    fprintf(f, "~ : the difference is not significant at alpha %.2g\n", c->alpha);
   if (any_row(c, row_negligible))
-    fprintf(f, "detectable but negligible: significant, but smaller than the change that matters for that metric\n"
-               "  (--min-change; default %.3g%%, execution p99 %.3g%%)\n",
+    fprintf(f,
+            "detectable but negligible: significant, but smaller than the change that matters for "
+            "that metric\n"
+            "  (--min-change; default %.3g%%, execution p99 %.3g%%)\n",
             JOB_MIN_CHANGE_DEFAULT * 100, JOB_MIN_CHANGE_P99 * 100);
 }
 
@@ -525,13 +586,17 @@ void job_compare_print(FILE *f, const struct job_side *a, const struct job_side 
   char ma[64], mb[64];
   mode_text(ma, sizeof ma, a->concurrency);
   mode_text(mb, sizeof mb, b->concurrency);
-  fprintf(f, "A: %s (%zu document%s, %zu successful invocations%s)\n", a->label, a->docs, a->docs == 1 ? "" : "s", a->n, ma);
-  fprintf(f, "B: %s (%zu document%s, %zu successful invocations%s)\n", b->label, b->docs, b->docs == 1 ? "" : "s", b->n, mb);
+  fprintf(f, "A: %s (%zu document%s, %zu successful invocations%s)\n", a->label, a->docs,
+          a->docs == 1 ? "" : "s", a->n, ma);
+  fprintf(f, "B: %s (%zu document%s, %zu successful invocations%s)\n", b->label, b->docs,
+          b->docs == 1 ? "" : "s", b->n, mb);
   print_notes(f, 'A', a->notes);
   print_notes(f, 'B', b->notes);
   if (c->concurrency < 0)
-    fprintf(f, "note: the sides were not run the same way (open loop, or a different concurrency): their\n"
-               "      latency and throughput answer different questions\n");
+    fprintf(
+        f,
+        "note: the sides were not run the same way (open loop, or a different concurrency): their\n"
+        "      latency and throughput answer different questions\n");
   fputc('\n', f);
   fprintf(f, "%-26s %12s %12s %10s\n", "metric", "A", "B", "change");
   for (size_t i = 0; i < c->nrows; i++) {
@@ -545,22 +610,27 @@ void job_compare_print(FILE *f, const struct job_side *a, const struct job_side 
   }
   fputc('\n', f);
   if (any_unreliable(c))
-    fprintf(f, "* fewer samples (n) than the percentile needs (p90: %zu, p99: %zu): the value is the sample\n"
-               "  maximum, not that percentile, and gets no test; run more invocations or repetitions\n",
-            job_quantile_min_samples(90), job_quantile_min_samples(99));
+    fprintf(
+        f,
+        "* fewer samples (n) than the percentile needs (p90: %zu, p99: %zu): the value is the "
+        "sample\n"
+        "  maximum, not that percentile, and gets no test; run more invocations or repetitions\n",
+        job_quantile_min_samples(90), job_quantile_min_samples(99));
   print_unavailable(f, c, false);
   print_unavailable(f, c, true);
   if (c->have_test)
-    fprintf(f, "Mann-Whitney U on %s: U=%.1f n=%zu+%zu p=%.4g%s (%s at alpha %.2g); P(A > B)=%.3f\n",
+    fprintf(f,
+            "Mann-Whitney U on %s: U=%.1f n=%zu+%zu p=%.4g%s (%s at alpha %.2g); P(A > B)=%.3f\n",
             c->mwu_on_medians ? "per-repetition medians" : "invocation execution times", c->mwu.u,
             c->mwu.n1, c->mwu.n2, c->mwu.p, c->mwu.exact ? " exact" : "",
             c->mwu.p < c->alpha ? "significant" : "not significant", c->alpha, c->mwu.a12);
-  else
-    fprintf(f, "Mann-Whitney U: not enough successful invocations to test\n");
+  else fprintf(f, "Mann-Whitney U: not enough successful invocations to test\n");
   if (c->have_ci) {
-    fprintf(f, "median difference B-A: %+.4g ms, 95%% CI [%+.4g, %+.4g]\n", c->median_diff.estimate, c->median_diff.lo, c->median_diff.hi);
+    fprintf(f, "median difference B-A: %+.4g ms, 95%% CI [%+.4g, %+.4g]\n", c->median_diff.estimate,
+            c->median_diff.lo, c->median_diff.hi);
     if (p99_reliable(c))
-      fprintf(f, "p99 difference B-A:    %+.4g ms, 95%% CI [%+.4g, %+.4g]\n", c->p99_diff.estimate, c->p99_diff.lo, c->p99_diff.hi);
+      fprintf(f, "p99 difference B-A:    %+.4g ms, 95%% CI [%+.4g, %+.4g]\n", c->p99_diff.estimate,
+              c->p99_diff.lo, c->p99_diff.hi);
   }
   print_footnotes(f, c);
   if (a->batching == 0 && b->batching == 1) {
@@ -581,7 +651,8 @@ static cJSON *side_json(const struct job_side *s) {
   cJSON_AddNumberToObject(o, "documents", (double)s->docs);
   cJSON_AddNumberToObject(o, "successful_invocations", (double)s->n);
   if (s->batching >= 0) cJSON_AddBoolToObject(o, "batching", s->batching);
-  if (s->concurrency >= 0) cJSON_AddStringToObject(o, "mode", s->concurrency > 0 ? "closed" : "open");
+  if (s->concurrency >= 0)
+    cJSON_AddStringToObject(o, "mode", s->concurrency > 0 ? "closed" : "open");
   else cJSON_AddStringToObject(o, "mode", "mixed");
   if (s->concurrency > 0) cJSON_AddNumberToObject(o, "concurrency", (double)s->concurrency);
   cJSON *notes = cJSON_AddArrayToObject(o, "notes");
@@ -688,12 +759,15 @@ static double min_p(size_t n1, size_t n2) {
 /* "; detectable but negligible, under the 5% that matters" for a significant change below the
  * row's practical threshold, "" otherwise. */
 static void negligible_text(const struct job_cmp_row *r, char *buf, size_t len) {
-  if (r->negligible) snprintf(buf, len, "; detectable but negligible, under the %.3g%% that matters", r->min_change * 100);
+  if (r->negligible)
+    snprintf(buf, len, "; detectable but negligible, under the %.3g%% that matters",
+             r->min_change * 100);
   else buf[0] = '\0';
 }
 
 /* "cut Redis CPU per operation 3.8x (p=0.008)" and its true variants. */
-static void cost_phrase(const struct job_cmp_row *r, const char *what, double alpha, char *buf, size_t len) {
+static void cost_phrase(const struct job_cmp_row *r, const char *what, double alpha, char *buf,
+                        size_t len) {
   char p[32], neg[96];
   p_text(p, sizeof p, r->p);
   negligible_text(r, neg, sizeof neg);
@@ -702,17 +776,17 @@ static void cost_phrase(const struct job_cmp_row *r, const char *what, double al
   char fx[32];
   if (isfinite(factor)) snprintf(fx, sizeof fx, "%.3gx", factor);
   else snprintf(fx, sizeof fx, "from %.3g to %.3g", r->a, r->b);
-  if (r->a == r->b)
-    snprintf(buf, len, "left %s unchanged (%.3g, %s)", what, r->a, p);
+  if (r->a == r->b) snprintf(buf, len, "left %s unchanged (%.3g, %s)", what, r->a, p);
   else if (r->significant && r->negligible)
     snprintf(buf, len, "changed %s by only %+.2g%% (%s%s)", what, r->change * 100, p, neg);
   else if (r->significant)
     snprintf(buf, len, "%s %s %s (%s)", lower ? "cut" : "raised", what, fx, p);
   else if (min_p(r->na, r->nb) >= alpha)
-    snprintf(buf, len, "%s %s %s on too few repetitions to test (%zu+%zu)", lower ? "lowered" : "raised", what, fx,
-             r->na, r->nb);
+    snprintf(buf, len, "%s %s %s on too few repetitions to test (%zu+%zu)",
+             lower ? "lowered" : "raised", what, fx, r->na, r->nb);
   else
-    snprintf(buf, len, "made no significant difference to %s (%s %s, %s)", what, fx, lower ? "lower" : "higher", p);
+    snprintf(buf, len, "made no significant difference to %s (%s %s, %s)", what, fx,
+             lower ? "lower" : "higher", p);
 }
 
 /* "added 0.8 ms at p50 (p=0.008)" and its true variants. */
@@ -721,20 +795,19 @@ static void latency_phrase(const struct job_cmp_row *r, char *buf, size_t len) {
   p_text(p, sizeof p, r->p);
   negligible_text(r, neg, sizeof neg);
   double d = r->b - r->a;
-  if (isnan(d) || isnan(r->p))
-    snprintf(buf, len, "p50 latency could not be compared");
+  if (isnan(d) || isnan(r->p)) snprintf(buf, len, "p50 latency could not be compared");
   else if (!r->significant)
     snprintf(buf, len, "made no significant difference to p50 latency (%+.2g ms, %s)", d, p);
-  else
-    snprintf(buf, len, "%s %.2g ms at p50 (%s%s)", d > 0 ? "added" : "saved", fabs(d), p, neg);
+  else snprintf(buf, len, "%s %.2g ms at p50 (%s%s)", d > 0 ? "added" : "saved", fabs(d), p, neg);
 }
 
 /* The other side of the trade: " but raised backend CPU per operation (Redis + agent) 1.63x
  * (p=0.008)" when the backend's CPU per operation moved against Redis's; "" otherwise. */
-static void backend_phrase(const struct job_cmp_row *cpu, const struct job_cmp_row *backend, double alpha,
-                           char *buf, size_t len) {
+static void backend_phrase(const struct job_cmp_row *cpu, const struct job_cmp_row *backend,
+                           double alpha, char *buf, size_t len) {
   buf[0] = '\0';
-  if (!backend || isnan(backend->a) || isnan(backend->b) || backend->test != JOB_TEST_PER_DOC_MWU) return;
+  if (!backend || isnan(backend->a) || isnan(backend->b) || backend->test != JOB_TEST_PER_DOC_MWU)
+    return;
   double dc = cpu->b - cpu->a, db = backend->b - backend->a;
   if (!(dc * db < 0)) return;
   char how[300];
@@ -751,7 +824,9 @@ static void closed_phrase(const struct job_comparison *c, char *buf, size_t len)
   snprintf(what, sizeof what, "throughput");
   cost_phrase(t, what, c->alpha, how, sizeof how);
   /* cost_phrase speaks of costs ("cut"/"raised"); throughput goes down or up */
-  const char *verb = strncmp(how, "cut ", 4) == 0 ? "lowered " : strncmp(how, "raised ", 7) == 0 ? "raised " : NULL;
+  const char *verb = strncmp(how, "cut ", 4) == 0      ? "lowered "
+                     : strncmp(how, "raised ", 7) == 0 ? "raised "
+                                                       : NULL;
   const char *rest = verb ? how + (how[0] == 'c' ? 4 : 7) : how;
   /* cost_phrase's sentences are far shorter than 200 characters; the bound keeps the
    * compiler's truncation analysis (release builds) quiet. */
@@ -759,12 +834,14 @@ static void closed_phrase(const struct job_comparison *c, char *buf, size_t len)
            verb ? verb : "", rest);
 }
 
-void job_compare_sentence(const struct job_comparison *c, const char *subject, char *buf, size_t len) {
+void job_compare_sentence(const struct job_comparison *c, const char *subject, char *buf,
+                          size_t len) {
   const struct job_cmp_row *cpu = job_compare_row(c, "redis_cpu_us_per_op");
   const struct job_cmp_row *backend = job_compare_row(c, "backend_cpu_us_per_op");
   const struct job_cmp_row *p50 = job_compare_row(c, "execution_p50_ms");
   const char *what = "Redis CPU per operation";
-  if (cpu && (isnan(cpu->a) || isnan(cpu->b)) && backend && !isnan(backend->a) && !isnan(backend->b)) {
+  if (cpu && (isnan(cpu->a) || isnan(cpu->b)) && backend && !isnan(backend->a) &&
+      !isnan(backend->b)) {
     cpu = backend;
     what = "backend CPU per operation";
   }
@@ -773,15 +850,17 @@ void job_compare_sentence(const struct job_comparison *c, const char *subject, c
   bool lat_verb = strncmp(lat, "p50", 3) != 0;
   if (!cpu || isnan(cpu->a) || isnan(cpu->b) || cpu->test != JOB_TEST_PER_DOC_MWU) {
     const char *why = cpu ? (cpu->why_b ? cpu->why_b : cpu->why_a) : NULL;
-    snprintf(buf, len, "%s%s%s; Redis CPU per operation was not measured%s%s%s", lat_verb ? subject : "",
-             lat_verb ? " " : "", lat, why ? " (" : "", why ? why : "", why ? ")" : "");
+    snprintf(buf, len, "%s%s%s; Redis CPU per operation was not measured%s%s%s",
+             lat_verb ? subject : "", lat_verb ? " " : "", lat, why ? " (" : "", why ? why : "",
+             why ? ")" : "");
     return;
   }
   cost_phrase(cpu, what, c->alpha, cost, sizeof cost);
   char other[320] = "", load[300] = "";
   if (cpu != backend) backend_phrase(cpu, backend, c->alpha, other, sizeof other);
   closed_phrase(c, load, sizeof load);
-  if (lat_verb) snprintf(buf, len, "%s %s%s%s and %s%s", subject, cost, other, other[0] ? "," : "", lat, load);
+  if (lat_verb)
+    snprintf(buf, len, "%s %s%s%s and %s%s", subject, cost, other, other[0] ? "," : "", lat, load);
   else snprintf(buf, len, "%s %s%s; %s%s", subject, cost, other, lat, load);
 }
 

@@ -39,27 +39,27 @@ enum job_doc_metric {
 };
 
 struct job_doc_series {
-  double *v;       /* the documents' values, where they had one */
+  double *v; /* the documents' values, where they had one */
   size_t n;
-  char why[200];   /* why the first document without a value had none ("" when all had one) */
+  char why[200]; /* why the first document without a value had none ("" when all had one) */
 };
 
 struct job_side {
   char label[128];
   size_t docs;
-  double *exec;        /* pooled execution times (ms) of measured, successful invocations */
+  double *exec; /* pooled execution times (ms) of measured, successful invocations */
   size_t n, cap;
-  double *medians;     /* per-document median execution time */
+  double *medians; /* per-document median execution time */
   double measured, succeeded, cold_starts;
   double achieved_rate_sum, requested_rate_sum, throughput_sum;
   double srv_duration_sum, srv_wait_sum, srv_init_sum; /* per-document p50s, summed */
   size_t srv_duration_n, srv_wait_n, srv_init_n;
   struct job_doc_series per_doc[JOB_DM_COUNT];
-  int batching;        /* scenario.parameters.batching of the documents: 0, 1, -1 unknown or mixed */
+  int batching; /* scenario.parameters.batching of the documents: 0, 1, -1 unknown or mixed */
   long long concurrency; /* the documents' closed-loop concurrency ("mode": "closed"): N, 0 open
                             loop (or no "mode": older documents), -1 mixed */
-  char notes[2048];    /* what the reader must know about the side's documents (left out,
-                          incomplete, mixed settings), one a line; set by the caller */
+  char notes[2048];      /* what the reader must know about the side's documents (left out,
+                            incomplete, mixed settings), one a line; set by the caller */
 };
 
 void job_side_init(struct job_side *s, const char *label);
@@ -91,13 +91,13 @@ struct job_cmp_row {
   double change;      /* (b - a) / a, NAN when undefined */
   enum job_cmp_test test;
   bool significant;
-  double p;           /* the row's p-value, NAN when it has none */
-  double quantile;    /* percentile rows: q in (0,100); 0 otherwise */
-  size_t na, nb;      /* samples behind a and b: invocations (percentile rows) or repetitions */
+  double p;        /* the row's p-value, NAN when it has none */
+  double quantile; /* percentile rows: q in (0,100); 0 otherwise */
+  size_t na, nb;   /* samples behind a and b: invocations (percentile rows) or repetitions */
   bool reliable_a, reliable_b; /* percentile rows: at least 1/(1-q) samples */
   const char *why_a, *why_b;   /* borrowed from the sides: why a or b is unknown, or NULL */
-  double min_change;  /* tested rows: the smallest relative change that matters (0.05 = 5%) */
-  bool negligible;    /* significant, but |change| < min_change: detectable, not relevant */
+  double min_change; /* tested rows: the smallest relative change that matters (0.05 = 5%) */
+  bool negligible;   /* significant, but |change| < min_change: detectable, not relevant */
 };
 
 struct job_comparison {
@@ -119,7 +119,7 @@ struct job_comparison {
 #define JOB_MIN_CHANGE_P99 0.10
 
 struct job_min_change {
-  double all;   /* every tested row (--min-change PCT); NAN: the defaults */
+  double all; /* every tested row (--min-change PCT); NAN: the defaults */
   struct {
     char key[40];
     double v;
@@ -130,7 +130,8 @@ struct job_min_change {
 void job_min_change_init(struct job_min_change *m);
 /* Parses "PCT" (every row) or "KEY=PCT" (one row key, e.g. throughput=2); PCT is a percentage
  * from 0 to 1000, "%" allowed. RB_ERR_INVALID naming the problem (pure). */
-enum rb_err job_min_change_parse(struct job_min_change *m, const char *spec, char *err, size_t errlen);
+enum rb_err job_min_change_parse(struct job_min_change *m, const char *spec, char *err,
+                                 size_t errlen);
 /* The default smallest relevant change of a row key; NAN for a row without a test. */
 double job_min_change_default(const char *key);
 /* Sets min_change and negligible of every tested row of c (m NULL: the defaults). */
@@ -147,7 +148,8 @@ enum rb_err job_compare_compute(const struct job_side *a, const struct job_side 
 const struct job_cmp_row *job_compare_row(const struct job_comparison *c, const char *key);
 /* What row r's test ran on, e.g. "U test on 5+5 repetition medians; values over 2000+2000
  * invocations pooled" or "U test on 5+5 repetitions" ("" for a row without test or samples). */
-void job_compare_test_basis(const struct job_comparison *c, const struct job_cmp_row *r, char *buf, size_t len);
+void job_compare_test_basis(const struct job_comparison *c, const struct job_cmp_row *r, char *buf,
+                            size_t len);
 /* The human table. */
 void job_compare_print(FILE *f, const struct job_side *a, const struct job_side *b,
                        const struct job_comparison *c);
@@ -167,6 +169,7 @@ cJSON *job_compare_json(const struct job_side *a, const struct job_side *b,
 void job_compare_headline(const struct job_comparison *c, char *buf, size_t len);
 /* The same sentence about B against A with another subject than "batching", e.g. "compared
  * with A (x.json), B (y.json)" when the two sides are not a direct and a batched run. */
-void job_compare_sentence(const struct job_comparison *c, const char *subject, char *buf, size_t len);
+void job_compare_sentence(const struct job_comparison *c, const char *subject, char *buf,
+                          size_t len);
 
 #endif

@@ -48,16 +48,17 @@ bool job_compare_sweep_find(const char *path, char *summary, size_t len) {
 
 static const cJSON *step_at(const cJSON *summary, double rate) {
   const cJSON *st;
-  cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(summary, "steps"))
-    if (fabs(num_at(st, "rate", NULL) - rate) < 0.0005) return st;
+  cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(
+                             summary, "steps")) if (fabs(num_at(st, "rate", NULL) - rate) <
+                                                    0.0005) return st;
   return NULL;
 }
 
 static cJSON *curve_point(const cJSON *st) {
   if (!st) return cJSON_CreateNull();
   cJSON *o = cJSON_CreateObject();
-  static const char *const keys[] = {"achieved_rate", "throughput", "p50_ms", "p99_ms", "error_rate",
-                                     "met_slo", "runner_limited"};
+  static const char *const keys[] = {"achieved_rate", "throughput", "p50_ms",        "p99_ms",
+                                     "error_rate",    "met_slo",    "runner_limited"};
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(st, keys[i]);
     cJSON_AddItemToObject(o, keys[i], x ? cJSON_Duplicate(x, true) : cJSON_CreateNull());
@@ -99,11 +100,16 @@ static cJSON *side_json(const cJSON *s, const char *label) {
   const cJSON *run = cJSON_GetObjectItemCaseSensitive(s, "run");
   cJSON_AddStringToObject(o, "run", cJSON_IsString(run) ? run->valuestring : "");
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(s, "max_sustainable_rate");
-  cJSON_AddItemToObject(o, "max_sustainable_rate", cJSON_IsNumber(m) ? cJSON_CreateNumber(m->valuedouble) : cJSON_CreateNull());
-  cJSON_AddBoolToObject(o, "at_least", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "max_sustainable_rate_at_least")));
+  cJSON_AddItemToObject(o, "max_sustainable_rate",
+                        cJSON_IsNumber(m) ? cJSON_CreateNumber(m->valuedouble)
+                                          : cJSON_CreateNull());
+  cJSON_AddBoolToObject(
+      o, "at_least",
+      cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "max_sustainable_rate_at_least")));
   const cJSON *slo = cJSON_GetObjectItemCaseSensitive(s, "slo");
   cJSON_AddItemToObject(o, "slo", slo ? cJSON_Duplicate(slo, true) : cJSON_CreateNull());
-  cJSON_AddBoolToObject(o, "complete", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "complete")));
+  cJSON_AddBoolToObject(o, "complete",
+                        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "complete")));
   return o;
 }
 
@@ -118,7 +124,11 @@ static void add_ratio(cJSON *o, const cJSON *sa, const cJSON *sb) {
     return;
   }
   cJSON_AddNumberToObject(o, "ratio", b / a);
-  cJSON_AddStringToObject(o, "ratio_bound", la && lb ? "unknown" : lb ? "at_least" : la ? "at_most" : "exact");
+  cJSON_AddStringToObject(o, "ratio_bound",
+                          la && lb ? "unknown"
+                          : lb     ? "at_least"
+                          : la     ? "at_most"
+                                   : "exact");
 }
 
 cJSON *job_compare_sweep_json(const cJSON *a, const char *a_label, const cJSON *b,
@@ -159,19 +169,25 @@ static void print_point(FILE *out, const cJSON *p) {
 static void rate_text(const cJSON *side, char *buf, size_t len) {
   double m = num_at(side, "max_sustainable_rate", NULL);
   if (!isfinite(m)) snprintf(buf, len, "none (no step met the SLO)");
-  else snprintf(buf, len, "%s%g/s", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(side, "at_least")) ? "at least " : "", m);
+  else
+    snprintf(buf, len, "%s%g/s",
+             cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(side, "at_least")) ? "at least " : "",
+             m);
 }
 
 void job_compare_sweep_print(FILE *out, const cJSON *cmp) {
-  const cJSON *a = cJSON_GetObjectItemCaseSensitive(cmp, "a"), *b = cJSON_GetObjectItemCaseSensitive(cmp, "b");
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive(cmp, "a"),
+              *b = cJSON_GetObjectItemCaseSensitive(cmp, "b");
   const char *la = cJSON_GetObjectItemCaseSensitive(a, "path")->valuestring;
   const char *lb = cJSON_GetObjectItemCaseSensitive(b, "path")->valuestring;
-  fprintf(out, "A: %s (run %s)\nB: %s (run %s)\n\n", la, cJSON_GetObjectItemCaseSensitive(a, "run")->valuestring,
-          lb, cJSON_GetObjectItemCaseSensitive(b, "run")->valuestring);
+  fprintf(out, "A: %s (run %s)\nB: %s (run %s)\n\n", la,
+          cJSON_GetObjectItemCaseSensitive(a, "run")->valuestring, lb,
+          cJSON_GetObjectItemCaseSensitive(b, "run")->valuestring);
   fprintf(out, "%10s |%-46s |%-46s\n", "", " A", " B");
   fprintf(out, "%10s |", "rate (/s)");
   for (int i = 0; i < 2; i++)
-    fprintf(out, " %9s %8s %8s %7s %-9s%s", "achieved", "p50 ms", "p99 ms", "errors", "SLO", i ? "\n" : " |");
+    fprintf(out, " %9s %8s %8s %7s %-9s%s", "achieved", "p50 ms", "p99 ms", "errors", "SLO",
+            i ? "\n" : " |");
   const cJSON *p;
   cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(cmp, "curve")) {
     fprintf(out, "%10g |", num_at(p, "rate", NULL));
@@ -186,19 +202,28 @@ void job_compare_sweep_print(FILE *out, const cJSON *cmp) {
   bool limited = false; /* the footnote only when a step carries its mark */
   cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(cmp, "curve")) {
     for (int s = 0; s < 2; s++)
-      limited |= cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(p, s ? "b" : "a"), "runner_limited"));
+      limited |= cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+          cJSON_GetObjectItemCaseSensitive(p, s ? "b" : "a"), "runner_limited"));
   }
   fprintf(out, "\n");
-  if (limited) fprintf(out, "(* runner-limited: the runner could not keep the schedule; see the summary's runner_note)\n");
+  if (limited)
+    fprintf(out,
+            "(* runner-limited: the runner could not keep the schedule; see the summary's "
+            "runner_note)\n");
   fprintf(out, "max sustainable rate: A %s, B %s\n", ra, rb);
   double ratio = num_at(cmp, "ratio", NULL);
   const char *bound = cJSON_GetObjectItemCaseSensitive(cmp, "ratio_bound")->valuestring;
-  if (!isfinite(ratio))
-    fprintf(out, "ratio B/A: not defined (a side has no sustainable rate)\n");
+  if (!isfinite(ratio)) fprintf(out, "ratio B/A: not defined (a side has no sustainable rate)\n");
   else if (!strcmp(bound, "unknown"))
-    fprintf(out, "ratio B/A: %.2fx, but both rates are lower bounds: extend both sweeps to know it\n", ratio);
+    fprintf(out,
+            "ratio B/A: %.2fx, but both rates are lower bounds: extend both sweeps to know it\n",
+            ratio);
   else
-    fprintf(out, "ratio B/A: %s%.2fx\n", !strcmp(bound, "at_least") ? "at least " : !strcmp(bound, "at_most") ? "at most " : "", ratio);
+    fprintf(out, "ratio B/A: %s%.2fx\n",
+            !strcmp(bound, "at_least")  ? "at least "
+            : !strcmp(bound, "at_most") ? "at most "
+                                        : "",
+            ratio);
   if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cmp, "same_slo")))
     fprintf(out, "warning: the two sweeps were judged against different SLOs\n");
 }
@@ -219,8 +244,10 @@ int job_compare_sweep_main(const char *a, const char *b, bool json) {
   bool wa = job_compare_sweep_find(a, pa, sizeof pa), wb = job_compare_sweep_find(b, pb, sizeof pb);
   if (!wa && !wb) return -1;
   if (!wa || !wb) {
-    fprintf(stderr, "rbench compare: %s is a sweep but %s is not: compare two sweeps (sweep.json "
-            "or its directory) or two sets of results documents\n", wa ? a : b, wa ? b : a);
+    fprintf(stderr,
+            "rbench compare: %s is a sweep but %s is not: compare two sweeps (sweep.json "
+            "or its directory) or two sets of results documents\n",
+            wa ? a : b, wa ? b : a);
     return JOB_EXIT_CONFIG;
   }
   cJSON *da = load_summary(pa), *db = da ? load_summary(pb) : NULL;

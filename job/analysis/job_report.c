@@ -48,7 +48,8 @@ const char *job_report_run_color(const struct job_report_run *runs, size_t i) {
   }
   size_t k = 0; /* distinct groups of the same mode before it */
   for (size_t j = 0; j < first; j++)
-    k += first_of_group(runs, j) && mode_index(runs[j].batching) == mode_index(runs[first].batching);
+    k +=
+        first_of_group(runs, j) && mode_index(runs[j].batching) == mode_index(runs[first].batching);
   return job_report_mode_color(runs[first].batching, k);
 }
 
@@ -106,14 +107,18 @@ static void set_group(struct job_report_run *r, const char *name, const char *su
   set_label(r);
 }
 
-void job_report_group_by_side(struct job_report_run *runs, size_t count, const char *const *labels) {
+void job_report_group_by_side(struct job_report_run *runs, size_t count,
+                              const char *const *labels) {
   for (size_t i = 0; i < count; i++)
     if (runs[i].side >= 0) set_group(&runs[i], labels[runs[i].side], "");
 }
 
-static const char *run_name(const struct job_report_run *r) { return r->doc.run_name ? r->doc.run_name : "run"; }
+static const char *run_name(const struct job_report_run *r) {
+  return r->doc.run_name ? r->doc.run_name : "run";
+}
 
-void job_report_group_by_settings(struct job_report_run *runs, size_t count, char *notes, size_t len) {
+void job_report_group_by_settings(struct job_report_run *runs, size_t count, char *notes,
+                                  size_t len) {
   size_t *leader = calloc(count + 1, sizeof *leader);
   if (!leader) return;
   char what[200];
@@ -129,14 +134,17 @@ void job_report_group_by_settings(struct job_report_run *runs, size_t count, cha
     char suffix[120] = "";
     for (size_t j = 0; j < count && !suffix[0]; j++) { /* another group of this name */
       if (leader[j] != j || j == i || strcmp(run_name(&runs[j]), run_name(&runs[i]))) continue;
-      if (!job_settings_diff(&runs[i].doc, &runs[j].doc, true, what, sizeof what)) continue; /* one sweep */
+      if (!job_settings_diff(&runs[i].doc, &runs[j].doc, true, what, sizeof what))
+        continue; /* one sweep */
       char v[100];
       job_settings_label(what, v, sizeof v);
       snprintf(suffix, sizeof suffix, " (%s)", v);
       size_t n = strlen(notes);
       if (j > i && n < len)
-        snprintf(notes + n, len - n, "documents of run '%s' were run with different settings (%s): shown as "
-                 "separate groups, not pooled\n", run_name(&runs[i]), what);
+        snprintf(notes + n, len - n,
+                 "documents of run '%s' were run with different settings (%s): shown as "
+                 "separate groups, not pooled\n",
+                 run_name(&runs[i]), what);
     }
     set_group(&runs[i], run_name(&runs[i]), suffix);
   }
@@ -155,11 +163,13 @@ bool job_report_is_sweep(const cJSON *doc) {
 }
 
 /* Per-second p50/p99 from (second, value) pairs. */
-static void per_second_quantiles(struct job_report_run *r, const double *sec, const double *val, size_t n) {
+static void per_second_quantiles(struct job_report_run *r, const double *sec, const double *val,
+                                 size_t n) {
   size_t *count = calloc(r->seconds, sizeof *count);
   double **bucket = calloc(r->seconds, sizeof *bucket);
   for (size_t i = 0; count && bucket && i < n; i++) count[(size_t)sec[i]]++;
-  for (size_t s = 0; count && bucket && s < r->seconds; s++) bucket[s] = count[s] ? malloc(count[s] * sizeof(double)) : NULL;
+  for (size_t s = 0; count && bucket && s < r->seconds; s++)
+    bucket[s] = count[s] ? malloc(count[s] * sizeof(double)) : NULL;
   size_t *fill = calloc(r->seconds, sizeof *fill);
   for (size_t i = 0; fill && bucket && i < n; i++) {
     size_t s = (size_t)sec[i];
@@ -201,16 +211,18 @@ static void last_second_rate(struct job_report_run *r, double last_end_ms) {
   }
 }
 
-enum rb_err job_report_run_init_path(struct job_report_run *r, const cJSON *doc, const char *path, char *err,
-                                     size_t errlen) {
+enum rb_err job_report_run_init_path(struct job_report_run *r, const cJSON *doc, const char *path,
+                                     char *err, size_t errlen) {
   memset(r, 0, sizeof *r);
   enum rb_err rc = job_doc_read(doc, path, &r->doc, err, errlen);
   if (rc != RB_OK) return rc;
   const struct job_doc *d = &r->doc;
   if (!d->has_raw) {
     job_doc_free(&r->doc);
-    return rb_errorf(RB_ERR_INVALID, err, errlen, "%s%sa summary without raw_results: the report needs the full "
-                     "results file", path ? path : "", path ? ": " : "");
+    return rb_errorf(RB_ERR_INVALID, err, errlen,
+                     "%s%sa summary without raw_results: the report needs the full "
+                     "results file",
+                     path ? path : "", path ? ": " : "");
   }
   run_label(r, d);
   r->side = -1;
@@ -252,7 +264,8 @@ enum rb_err job_report_run_init_path(struct job_report_run *r, const cJSON *doc,
   return RB_OK;
 }
 
-enum rb_err job_report_run_init(struct job_report_run *r, const cJSON *doc, char *err, size_t errlen) {
+enum rb_err job_report_run_init(struct job_report_run *r, const cJSON *doc, char *err,
+                                size_t errlen) {
   return job_report_run_init_path(r, doc, NULL, err, errlen);
 }
 
@@ -293,33 +306,47 @@ static double py(const struct frame *f, double y) { return H - MB - y / f->ymax 
 
 static void axes(FILE *out, const struct frame *f, const char *title, const char *xlabel,
                  const char *ylabel, bool pct_axis) {
-  fprintf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n", W, H, W, H);
-  fprintf(out, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n<text x=\"%.0f\" y=\"22\" font-size=\"15\" font-weight=\"bold\">", ML);
+  fprintf(out,
+          "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 "
+          "%.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
+          W, H, W, H);
+  fprintf(out,
+          "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n<text x=\"%.0f\" y=\"22\" "
+          "font-size=\"15\" font-weight=\"bold\">",
+          ML);
   job_report_xml_text(out, title);
   fprintf(out, "</text>\n<g stroke=\"#ccc\">\n");
   for (int i = 0; i <= 5; i++) {
     double y = f->ymax * i / 5;
-    fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", ML, py(f, y), W - MR, py(f, y));
+    fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", ML, py(f, y), W - MR,
+            py(f, y));
   }
   int xt = pct_axis ? (int)f->xmax : 5;
   for (int i = 0; i <= xt; i++) {
     double x = pct_axis ? i : f->xmax * i / 5;
-    fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", px(f, x), MT, px(f, x), H - MB);
+    fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", px(f, x), MT,
+            px(f, x), H - MB);
   }
   fprintf(out, "</g>\n<g fill=\"#333\">\n");
   for (int i = 0; i <= 5; i++)
-    fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.4g</text>\n", ML - 6, py(f, f->ymax * i / 5) + 4, f->ymax * i / 5);
-  static const char *const pct_labels[] = {"0%", "90%", "99%", "99.9%", "99.99%", "99.999%", "99.9999%"};
+    fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.4g</text>\n", ML - 6,
+            py(f, f->ymax * i / 5) + 4, f->ymax * i / 5);
+  static const char *const pct_labels[] = {"0%",     "90%",     "99%",     "99.9%",
+                                           "99.99%", "99.999%", "99.9999%"};
   for (int i = 0; i <= xt; i++) {
     double x = pct_axis ? i : f->xmax * i / 5;
     char lab[32];
     if (pct_axis) snprintf(lab, sizeof lab, "%s", i < 7 ? pct_labels[i] : "");
     else snprintf(lab, sizeof lab, "%.4g", x);
-    fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", px(f, x), H - MB + 18, lab);
+    fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", px(f, x),
+            H - MB + 18, lab);
   }
   fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", (ML + W - MR) / 2, H - 10);
   job_report_xml_text(out, xlabel);
-  fprintf(out, "</text>\n<text x=\"16\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 16 %.1f)\">", (MT + H - MB) / 2, (MT + H - MB) / 2);
+  fprintf(out,
+          "</text>\n<text x=\"16\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 16 "
+          "%.1f)\">",
+          (MT + H - MB) / 2, (MT + H - MB) / 2);
   job_report_xml_text(out, ylabel);
   fprintf(out, "</text>\n</g>\n");
 }
@@ -336,11 +363,19 @@ static int max_rep(const struct job_report_run *runs, size_t count) {
 static void marker(FILE *out, double x, double y, int shape, const char *color) {
   switch (shape % SHAPES) {
     case 0: fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.2\"/>", x, y); break;
-    case 1: fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"6\" height=\"6\"/>", x - 3, y - 3); break;
+    case 1:
+      fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"6\" height=\"6\"/>", x - 3, y - 3);
+      break;
     case 2: fprintf(out, "<path d=\"M%.1f %.1fl3.6 6.2h-7.2z\"/>", x, y - 4); break;
     case 3: fprintf(out, "<path d=\"M%.1f %.1fl4 4l-4 4l-4 -4z\"/>", x, y - 4); break;
-    case 4: fprintf(out, "<path d=\"M%.1f %.1fh8M%.1f %.1fv8\" stroke=\"%s\" stroke-width=\"2\"/>", x - 4, y, x, y - 4, color); break;
-    default: fprintf(out, "<path d=\"M%.1f %.1fl7 7M%.1f %.1fl-7 7\" stroke=\"%s\" stroke-width=\"2\"/>", x - 3.5, y - 3.5, x + 3.5, y - 3.5, color); break;
+    case 4:
+      fprintf(out, "<path d=\"M%.1f %.1fh8M%.1f %.1fv8\" stroke=\"%s\" stroke-width=\"2\"/>", x - 4,
+              y, x, y - 4, color);
+      break;
+    default:
+      fprintf(out, "<path d=\"M%.1f %.1fl7 7M%.1f %.1fl-7 7\" stroke=\"%s\" stroke-width=\"2\"/>",
+              x - 3.5, y - 3.5, x + 3.5, y - 3.5, color);
+      break;
   }
 }
 
@@ -353,21 +388,26 @@ static void legend(FILE *out, const struct job_report_run *runs, size_t count) {
     if (!first_of_group(runs, i)) continue;
     groups++;
     if (shown++ >= MAX_ENTRIES - 1 && count > MAX_ENTRIES) continue;
-    fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"/>", W - MR + 12, y, W - MR + 32, y, job_report_run_color(runs, i));
+    fprintf(
+        out,
+        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"/>",
+        W - MR + 12, y, W - MR + 32, y, job_report_run_color(runs, i));
     fprintf(out, "<text x=\"%.1f\" y=\"%.1f\">", W - MR + 38, y + 4);
     job_report_xml_text(out, runs[i].group);
     fprintf(out, "</text>\n");
     y += 18;
   }
   if (groups > shown) {
-    fprintf(out, "<text x=\"%.1f\" y=\"%.1f\">… %zu more</text>\n", W - MR + 38, y + 4, groups - shown);
+    fprintf(out, "<text x=\"%.1f\" y=\"%.1f\">… %zu more</text>\n", W - MR + 38, y + 4,
+            groups - shown);
     y += 18;
   }
   int reps = max_rep(runs, count);
   for (int k = 1; k <= reps && k <= SHAPES; k++) {
     fprintf(out, "<g fill=\"#555\">");
     marker(out, W - MR + 22, y, k - 1, "#555");
-    fprintf(out, "</g><text x=\"%.1f\" y=\"%.1f\">r%d%s</text>\n", W - MR + 38, y + 4, k, reps > SHAPES ? " (shapes repeat)" : "");
+    fprintf(out, "</g><text x=\"%.1f\" y=\"%.1f\">r%d%s</text>\n", W - MR + 38, y + 4, k,
+            reps > SHAPES ? " (shapes repeat)" : "");
     y += 16;
   }
 }
@@ -398,7 +438,8 @@ static void plot_percentiles(FILE *out, const struct job_report_run *runs, size_
   }
   f.xmax = fmin(f.xmax, 6);
   f.ymax = nice_max(ymax);
-  axes(out, &f, "Execution time by percentile", "percentile (log 1/(1-p) scale)", "execution time (ms)", true);
+  axes(out, &f, "Execution time by percentile", "percentile (log 1/(1-p) scale)",
+       "execution time (ms)", true);
   enum { PTS = 300 };
   double xs[PTS], ys[PTS];
   for (size_t i = 0; i < count; i++) {
@@ -410,28 +451,35 @@ static void plot_percentiles(FILE *out, const struct job_report_run *runs, size_
       double p = 100.0 * (1.0 - pow(10, -xs[k]));
       ys[k] = job_quantile_sorted(r->exec_sorted, r->n, p);
     }
-    series(out, &f, xs, ys, PTS, job_report_run_color(runs, i), false, r->rep - 1, PTS / 6 + (size_t)(i % 7) * 3);
+    series(out, &f, xs, ys, PTS, job_report_run_color(runs, i), false, r->rep - 1,
+           PTS / 6 + (size_t)(i % 7) * 3);
   }
   legend(out, runs, count);
   fprintf(out, "</svg>\n");
 }
 
-static void plot_seconds(FILE *out, const struct job_report_run *runs, size_t count, enum job_plot plot) {
+static void plot_seconds(FILE *out, const struct job_report_run *runs, size_t count,
+                         enum job_plot plot) {
   struct frame f = {1, 1};
   double ymax = 0;
   for (size_t i = 0; i < count; i++) {
     const struct job_report_run *r = &runs[i];
     f.xmax = fmax(f.xmax, (double)r->seconds);
     for (size_t s = 0; s < (plot == JOB_PLOT_LATENCY ? r->seconds : r->rate_seconds); s++) {
-      double v = plot == JOB_PLOT_LATENCY ? r->sec_p99[s] : plot == JOB_PLOT_THROUGHPUT ? r->sec_ok[s] : r->sec_err[s];
+      double v = plot == JOB_PLOT_LATENCY      ? r->sec_p99[s]
+                 : plot == JOB_PLOT_THROUGHPUT ? r->sec_ok[s]
+                                               : r->sec_err[s];
       if (!isnan(v)) ymax = fmax(ymax, v);
     }
   }
   f.xmax = nice_max(f.xmax);
   f.ymax = nice_max(ymax);
-  const char *title = plot == JOB_PLOT_LATENCY ? "Execution time over the run (p50 solid, p99 dashed)"
-                      : plot == JOB_PLOT_THROUGHPUT ? "Successful completions per second" : "Errors per second";
-  axes(out, &f, title, "seconds since start", plot == JOB_PLOT_LATENCY ? "execution time (ms)" : "per second", false);
+  const char *title = plot == JOB_PLOT_LATENCY
+                          ? "Execution time over the run (p50 solid, p99 dashed)"
+                      : plot == JOB_PLOT_THROUGHPUT ? "Successful completions per second"
+                                                    : "Errors per second";
+  axes(out, &f, title, "seconds since start",
+       plot == JOB_PLOT_LATENCY ? "execution time (ms)" : "per second", false);
   for (size_t i = 0; i < count; i++) {
     const struct job_report_run *r = &runs[i];
     double *xs = malloc((r->seconds + 1) * sizeof *xs);
@@ -443,7 +491,8 @@ static void plot_seconds(FILE *out, const struct job_report_run *runs, size_t co
       series(out, &f, xs, r->sec_p50, r->seconds, color, false, r->rep - 1, every);
       series(out, &f, xs, r->sec_p99, r->seconds, color, true, r->rep - 1, every);
     } else {
-      series(out, &f, xs, plot == JOB_PLOT_THROUGHPUT ? r->sec_ok : r->sec_err, r->rate_seconds, color, false, r->rep - 1, every);
+      series(out, &f, xs, plot == JOB_PLOT_THROUGHPUT ? r->sec_ok : r->sec_err, r->rate_seconds,
+             color, false, r->rep - 1, every);
     }
     free(xs);
   }
@@ -451,7 +500,8 @@ static void plot_seconds(FILE *out, const struct job_report_run *runs, size_t co
   fprintf(out, "</svg>\n");
 }
 
-void job_report_svg(FILE *out, enum job_plot plot, const struct job_report_run *runs, size_t count) {
+void job_report_svg(FILE *out, enum job_plot plot, const struct job_report_run *runs,
+                    size_t count) {
   if (plot == JOB_PLOT_PERCENTILES) plot_percentiles(out, runs, count);
   else plot_seconds(out, runs, count, plot);
 }
@@ -465,7 +515,8 @@ static double step_x(const cJSON *step) {
 
 int job_report_sweep_batching(const cJSON *sweep) {
   const cJSON *sc = cJSON_GetObjectItemCaseSensitive(sweep, "scenario");
-  const cJSON *b = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sc, "parameters"), "batching");
+  const cJSON *b = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(sc, "parameters"), "batching");
   return cJSON_IsBool(b) ? cJSON_IsTrue(b) : -1;
 }
 
@@ -492,9 +543,11 @@ static void load_frame(const cJSON *const *sweeps, size_t count, struct frame *f
   f->ymax = nice_max(ymax);
 }
 
-static void load_line(FILE *out, const struct frame *f, const cJSON *sweep, const char *color, bool p99) {
+static void load_line(FILE *out, const struct frame *f, const cJSON *sweep, const char *color,
+                      bool p99) {
   const cJSON *steps = cJSON_GetObjectItemCaseSensitive(sweep, "steps"), *st;
-  fprintf(out, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\"%s points=\"", color, p99 ? "" : " stroke-dasharray=\"5,3\"");
+  fprintf(out, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\"%s points=\"", color,
+          p99 ? "" : " stroke-dasharray=\"5,3\"");
   cJSON_ArrayForEach(st, steps) {
     double x = step_x(st), y = get(st, p99 ? "p99_ms" : "p50_ms");
     if (isfinite(x) && isfinite(y)) fprintf(out, "%.1f,%.1f ", px(f, x), py(f, y));
@@ -505,7 +558,10 @@ static void load_line(FILE *out, const struct frame *f, const cJSON *sweep, cons
     double x = step_x(st), y = get(st, "p99_ms");
     bool met = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "met_slo"));
     if (isfinite(x) && isfinite(y))
-      fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\" stroke=\"%s\" stroke-width=\"1.5\"/>\n", px(f, x), py(f, y), met ? color : "white", color);
+      fprintf(out,
+              "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\" stroke=\"%s\" "
+              "stroke-width=\"1.5\"/>\n",
+              px(f, x), py(f, y), met ? color : "white", color);
   }
 }
 
@@ -513,25 +569,35 @@ void job_report_load_svg(FILE *out, const cJSON *const *sweeps, size_t count) {
   struct frame f;
   double slo;
   load_frame(sweeps, count, &f, &slo);
-  axes(out, &f, "Latency against load (p99 solid, p50 dashed)", "achieved rate (invocations/s)", "execution time (ms)", false);
+  axes(out, &f, "Latency against load (p99 solid, p50 dashed)", "achieved rate (invocations/s)",
+       "execution time (ms)", false);
   if (!isnan(slo))
-    fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\" stroke-dasharray=\"2,3\"/>"
-                 "<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\">SLO p99 %.4g ms</text>\n",
+    fprintf(out,
+            "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\" "
+            "stroke-dasharray=\"2,3\"/>"
+            "<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\">SLO p99 %.4g ms</text>\n",
             ML, py(&f, slo), W - MR, py(&f, slo), ML + 4, py(&f, slo) - 4, slo);
   double y = MT + 10;
   for (size_t i = 0; i < count; i++) {
     size_t k = 0;
-    for (size_t j = 0; j < i; j++) k += job_report_sweep_batching(sweeps[j]) == job_report_sweep_batching(sweeps[i]);
+    for (size_t j = 0; j < i; j++)
+      k += job_report_sweep_batching(sweeps[j]) == job_report_sweep_batching(sweeps[i]);
     const char *color = job_report_mode_color(job_report_sweep_batching(sweeps[i]), k);
     load_line(out, &f, sweeps[i], color, true);
     load_line(out, &f, sweeps[i], color, false);
-    fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"3\"/><text x=\"%.1f\" y=\"%.1f\">", W - MR + 12, y, W - MR + 32, y, color, W - MR + 38, y + 4);
+    fprintf(out,
+            "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+            "stroke-width=\"3\"/><text x=\"%.1f\" y=\"%.1f\">",
+            W - MR + 12, y, W - MR + 32, y, color, W - MR + 38, y + 4);
     job_report_xml_text(out, sweep_name(sweeps[i]));
     fprintf(out, "</text>\n");
     y += 18;
   }
-  fprintf(out, "<g fill=\"#555\"><circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\"/><text x=\"%.1f\" y=\"%.1f\">met the SLO</text>"
-               "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"white\" stroke=\"#555\"/><text x=\"%.1f\" y=\"%.1f\">failed it</text></g>\n",
+  fprintf(out,
+          "<g fill=\"#555\"><circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\"/><text x=\"%.1f\" "
+          "y=\"%.1f\">met the SLO</text>"
+          "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"white\" stroke=\"#555\"/><text "
+          "x=\"%.1f\" y=\"%.1f\">failed it</text></g>\n",
           W - MR + 22, y, W - MR + 38, y + 4, W - MR + 22, y + 18, W - MR + 38, y + 22);
   fprintf(out, "</svg>\n");
 }

@@ -46,16 +46,17 @@ struct job_report_run {
   double *sec_ok, *sec_err;  /* completions per second of end time; the last reply's second,
                                 which the run covers only in part, as a rate over that part */
   size_t seconds;
-  size_t rate_seconds;       /* seconds of sec_ok/sec_err to plot: a last second covered for
-                                less than a quarter is left out (too short to be a rate) */
+  size_t rate_seconds; /* seconds of sec_ok/sec_err to plot: a last second covered for
+                          less than a quarter is left out (too short to be a rate) */
   double success_rate, achieved_rate, requested_rate;
 };
 
 /* Extracts a run from a results document (borrowed; the run keeps pointers into it), read and
  * validated through job_doc_read (path names it in errors; may be NULL). */
-enum rb_err job_report_run_init(struct job_report_run *r, const cJSON *doc, char *err, size_t errlen);
-enum rb_err job_report_run_init_path(struct job_report_run *r, const cJSON *doc, const char *path, char *err,
-                                     size_t errlen);
+enum rb_err job_report_run_init(struct job_report_run *r, const cJSON *doc, char *err,
+                                size_t errlen);
+enum rb_err job_report_run_init_path(struct job_report_run *r, const cJSON *doc, const char *path,
+                                     char *err, size_t errlen);
 void job_report_run_free(struct job_report_run *r);
 
 /* How runs become groups (docs/runner.md, "rbench report"). The user named the sides: each
@@ -65,7 +66,8 @@ void job_report_group_by_side(struct job_report_run *runs, size_t count, const c
 /* One directory tree: groups by what was run (run name and the settings of job_settings.h),
  * never by name alone; groups that share a name get the setting that tells them apart, e.g.
  * "direct (ops=10)", and notes (len bytes) says so. */
-void job_report_group_by_settings(struct job_report_run *runs, size_t count, char *notes, size_t len);
+void job_report_group_by_settings(struct job_report_run *runs, size_t count, char *notes,
+                                  size_t len);
 
 /* True when doc is a sweep summary (kind "sweep" with a steps array). */
 bool job_report_is_sweep(const cJSON *doc);
@@ -100,14 +102,14 @@ void job_report_load_svg(FILE *out, const cJSON *const *sweeps, size_t count);
 
 /* The direct-vs-batched comparison the page opens with. */
 struct job_report_headline {
-  bool have;                /* two groups to compare were found */
+  bool have;                      /* two groups to compare were found */
   char direct[160], batched[160]; /* their group names */
-  struct job_side a, b;     /* a = direct, b = batched */
+  struct job_side a, b;           /* a = direct, b = batched */
   struct job_comparison c;
-  char sentence[1024];      /* the quotable sentence, or why there is none */
-  char notes[2048];         /* what the page must say about its inputs (documents left out,
-                               groups split by settings), one per line; set by the caller
-                               after job_report_headline_compute */
+  char sentence[1024]; /* the quotable sentence, or why there is none */
+  char notes[2048];    /* what the page must say about its inputs (documents left out,
+                          groups split by settings), one per line; set by the caller
+                          after job_report_headline_compute */
 };
 
 /* Picks the groups and compares them (pure): with sides named (runs[].side >= 0) side 1
@@ -115,7 +117,8 @@ struct job_report_headline {
  * (never a group against itself). Plain runs first; with only sweep steps, the highest rate
  * both ran. The sentence says "batching ..." when A is direct and B batched, "compared with
  * A (name), B (name) ..." otherwise. min_change: the practical thresholds (NULL: defaults).
- * h->notes is left empty for the caller. Free with job_report_headline_free. RB_ERR_NOMEM on allocation failure. */
+ * h->notes is left empty for the caller. Free with job_report_headline_free. RB_ERR_NOMEM on
+ * allocation failure. */
 enum rb_err job_report_headline_compute(const struct job_report_run *runs, size_t count,
                                         const struct job_min_change *min_change,
                                         struct job_report_headline *h);

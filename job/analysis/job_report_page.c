@@ -12,7 +12,9 @@
 #include "job_sweep.h"
 #include "rb_version.h"
 
-static const cJSON *item(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
+static const cJSON *item(const cJSON *o, const char *k) {
+  return cJSON_GetObjectItemCaseSensitive(o, k);
+}
 
 static double num(const cJSON *o, const char *k) {
   const cJSON *v = item(o, k);
@@ -29,9 +31,12 @@ static const char *str(const cJSON *o, const char *k) {
 /* ---- headline ----------------------------------------------------------------------------- */
 
 /* Which side a run is on: its argument when the user named the sides, else its mode. */
-static int side_of(const struct job_report_run *r, bool by_arg) { return by_arg ? r->side : r->batching; }
+static int side_of(const struct job_report_run *r, bool by_arg) {
+  return by_arg ? r->side : r->batching;
+}
 
-static const struct job_report_run *first_plain(const struct job_report_run *runs, size_t count, bool by_arg, int side) {
+static const struct job_report_run *first_plain(const struct job_report_run *runs, size_t count,
+                                                bool by_arg, int side) {
   for (size_t i = 0; i < count; i++)
     if (side_of(&runs[i], by_arg) == side && isnan(runs[i].sweep_rate)) return &runs[i];
   return NULL;
@@ -52,7 +57,8 @@ static void pick_sweep_pair(const struct job_report_run *runs, size_t count, boo
   }
 }
 
-static enum rb_err add_group(struct job_side *s, const struct job_report_run *runs, size_t count, const char *group) {
+static enum rb_err add_group(struct job_side *s, const struct job_report_run *runs, size_t count,
+                             const char *group) {
   char err[200];
   for (size_t i = 0; i < count; i++) {
     if (strcmp(runs[i].group, group)) continue;
@@ -62,15 +68,18 @@ static enum rb_err add_group(struct job_side *s, const struct job_report_run *ru
   return RB_OK;
 }
 
-static void no_pair(struct job_report_headline *h, const struct job_report_run *runs, size_t count, bool by_arg) {
+static void no_pair(struct job_report_headline *h, const struct job_report_run *runs, size_t count,
+                    bool by_arg) {
   if (by_arg) {
-    snprintf(h->sentence, sizeof h->sentence, "one side only: name two results (files or directories) to compare");
+    snprintf(h->sentence, sizeof h->sentence,
+             "one side only: name two results (files or directories) to compare");
     return;
   }
   size_t modes[3] = {0, 0, 0};
   for (size_t i = 0; i < count; i++) modes[runs[i].batching + 1]++;
   snprintf(h->sentence, sizeof h->sentence,
-           "no direct and batched runs to compare (%zu direct, %zu batched, %zu without a batching parameter)",
+           "no direct and batched runs to compare (%zu direct, %zu batched, %zu without a batching "
+           "parameter)",
            modes[1], modes[2], modes[0]);
 }
 
@@ -80,7 +89,8 @@ enum rb_err job_report_headline_compute(const struct job_report_run *runs, size_
   memset(h, 0, sizeof *h);
   bool by_arg = false;
   for (size_t i = 0; i < count; i++) by_arg |= runs[i].side >= 0;
-  const struct job_report_run *d = first_plain(runs, count, by_arg, 0), *b = first_plain(runs, count, by_arg, 1);
+  const struct job_report_run *d = first_plain(runs, count, by_arg, 0),
+                              *b = first_plain(runs, count, by_arg, 1);
   if (!d || !b) {
     d = b = NULL;
     pick_sweep_pair(runs, count, by_arg, &d, &b);
@@ -127,7 +137,8 @@ static void value_cell(FILE *out, double v, const char *why, bool reliable) {
   }
 }
 
-static void significance_cell(FILE *out, const struct job_comparison *c, const struct job_cmp_row *r) {
+static void significance_cell(FILE *out, const struct job_comparison *c,
+                              const struct job_cmp_row *r) {
   char p[32], basis[160];
   snprintf(p, sizeof p, r->p < 0.001 ? "p&lt;0.001" : "p=%.2g", r->p);
   fprintf(out, "<td class=\"l\">");
@@ -139,16 +150,18 @@ static void significance_cell(FILE *out, const struct job_comparison *c, const s
       text(out, r->why_b);
     }
   } else if (r->negligible) {
-    fprintf(out, "<b>detectable but negligible</b> (%+.2g%%, under the %.3g%% that matters)", r->change * 100,
-            r->min_change * 100);
+    fprintf(out, "<b>detectable but negligible</b> (%+.2g%%, under the %.3g%% that matters)",
+            r->change * 100, r->min_change * 100);
     if (r->test != JOB_TEST_P99_CI) fprintf(out, ", %s", p);
   } else if (r->test == JOB_TEST_P99_CI) {
-    fprintf(out, r->significant ? "<b>significant</b> (95%% CI of the difference excludes 0)" : "~ not significant (95%% CI includes 0)");
+    fprintf(out, r->significant ? "<b>significant</b> (95%% CI of the difference excludes 0)"
+                                : "~ not significant (95%% CI includes 0)");
   } else if (r->test && !isnan(r->p)) {
     if (r->significant) fprintf(out, "<b>significant</b>, %s", p);
     else fprintf(out, "~ not significant, %s", p);
   } else if (r->quantile > 0 && !(r->reliable_a && r->reliable_b)) {
-    fprintf(out, "no test: under %zu invocations, the value is the maximum", job_quantile_min_samples(r->quantile));
+    fprintf(out, "no test: under %zu invocations, the value is the maximum",
+            job_quantile_min_samples(r->quantile));
   } else {
     fprintf(out, "no test");
   }
@@ -202,14 +215,16 @@ static void headline_section(FILE *out, const struct job_report_headline *h) {
   }
   input_notes(out, h->notes);
   bool modes = h->a.batching == 0 && h->b.batching == 1; /* else the sides are A and B */
-  static const char *const keys[] = {"execution_p50_ms", "execution_p99_ms", "throughput",
-                                     "redis_cpu_us_per_op", "backend_cpu_us_per_op", "redis_reads_per_op",
-                                     "redis_commands_per_op", "commands_per_batch"};
+  static const char *const keys[] = {
+      "execution_p50_ms",      "execution_p99_ms",      "throughput",
+      "redis_cpu_us_per_op",   "backend_cpu_us_per_op", "redis_reads_per_op",
+      "redis_commands_per_op", "commands_per_batch"};
   fprintf(out, "<div class=\"wide\"><table><tr><th>metric</th><th>%s", modes ? "direct" : "A");
   mode_name(out, h->direct, modes ? "direct" : "");
   fprintf(out, "</th><th>%s", modes ? "batched" : "B");
   mode_name(out, h->batched, modes ? "batched" : "");
-  fprintf(out, "</th><th>%s</th><th class=\"l\">significance (alpha 0.05)</th></tr>\n", modes ? "batched / direct" : "B / A");
+  fprintf(out, "</th><th>%s</th><th class=\"l\">significance (alpha 0.05)</th></tr>\n",
+          modes ? "batched / direct" : "B / A");
   bool starred = false, tilde = false;
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
     const struct job_cmp_row *r = job_compare_row(&h->c, keys[i]);
@@ -226,14 +241,20 @@ static void headline_section(FILE *out, const struct job_report_headline *h) {
     starred |= (!r->reliable_a && !isnan(r->a)) || (!r->reliable_b && !isnan(r->b));
     tilde |= r->test && !r->significant && !(r->why_a || r->why_b);
   }
-  fprintf(out, "</table></div>\n<p class=\"note\">Latency p50: Mann-Whitney U on %s; the other rows: the median of the "
-               "repetitions' values, Mann-Whitney U on those values. A significant change smaller than the change "
-               "that matters for its metric (%.3g%%, execution p99 %.3g%%, unless set with --min-change) is "
-               "detectable but negligible.%s%s</p>\n",
-          h->c.mwu_on_medians ? "the per-repetition medians" : "the invocations' execution times",
-          JOB_MIN_CHANGE_DEFAULT * 100, JOB_MIN_CHANGE_P99 * 100,
-          tilde ? " ~ marks a difference that is not significant." : "",
-          starred ? " * fewer invocations than the percentile needs (p99: 100): the value is the sample maximum." : "");
+  fprintf(
+      out,
+      "</table></div>\n<p class=\"note\">Latency p50: Mann-Whitney U on %s; the other rows: the "
+      "median of the "
+      "repetitions' values, Mann-Whitney U on those values. A significant change smaller than the "
+      "change "
+      "that matters for its metric (%.3g%%, execution p99 %.3g%%, unless set with --min-change) is "
+      "detectable but negligible.%s%s</p>\n",
+      h->c.mwu_on_medians ? "the per-repetition medians" : "the invocations' execution times",
+      JOB_MIN_CHANGE_DEFAULT * 100, JOB_MIN_CHANGE_P99 * 100,
+      tilde ? " ~ marks a difference that is not significant." : "",
+      starred ? " * fewer invocations than the percentile needs (p99: 100): the value is the "
+                "sample maximum."
+              : "");
 }
 
 /* ---- settings ----------------------------------------------------------------------------- */
@@ -253,9 +274,11 @@ static size_t group_docs(const struct job_report_run *runs, size_t count, const 
 /* Parameters whose 0 means "not set" (the runner then uses invocations, no warm-up, the
  * action's default key space, connections derived from the rate), with what applies then. */
 static const char *unset_meaning(const char *k) {
-  static const char *const zero_unset[][2] = {
-      {"duration", "not set (invocations)"}, {"warmup", "none"}, {"key_space", "not set (= ops)"},
-      {"connections", "not set (from the rate)"}, {"concurrency", "not set (open loop)"}};
+  static const char *const zero_unset[][2] = {{"duration", "not set (invocations)"},
+                                              {"warmup", "none"},
+                                              {"key_space", "not set (= ops)"},
+                                              {"connections", "not set (from the rate)"},
+                                              {"concurrency", "not set (open loop)"}};
   for (size_t i = 0; i < sizeof zero_unset / sizeof zero_unset[0]; i++)
     if (!strcmp(zero_unset[i][0], k)) return zero_unset[i][1];
   return NULL;
@@ -265,13 +288,15 @@ static void param_cell(FILE *out, const struct job_doc *d, const char *k) {
   const struct job_param_field *f = job_params_field(k);
   const char *base = f ? (const char *)&d->params + f->offset : NULL;
   bool number = f && (f->type == JOB_P_DOUBLE || f->type == JOB_P_INT);
-  double v = !number ? (double)NAN
+  double v = !number                   ? (double)NAN
              : f->type == JOB_P_DOUBLE ? *(const double *)(const void *)base
                                        : (double)*(const long long *)(const void *)base;
   if (!f || !job_doc_param_present(d, k)) fprintf(out, "<td class=\"na\">&mdash;</td>");
-  else if (number && v == 0 && unset_meaning(k)) fprintf(out, "<td class=\"na\">%s</td>", unset_meaning(k));
+  else if (number && v == 0 && unset_meaning(k))
+    fprintf(out, "<td class=\"na\">%s</td>", unset_meaning(k));
   else if (number) fprintf(out, "<td>%.6g</td>", v);
-  else if (f->type == JOB_P_BOOL) fprintf(out, "<td>%s</td>", *(const bool *)(const void *)base ? "yes" : "no");
+  else if (f->type == JOB_P_BOOL)
+    fprintf(out, "<td>%s</td>", *(const bool *)(const void *)base ? "yes" : "no");
   else {
     fprintf(out, "<td>");
     text(out, base);
@@ -287,7 +312,8 @@ static void invocations_cell(FILE *out, const struct job_doc *d) {
     param_cell(out, d, "invocations");
     return;
   }
-  fprintf(out, "<td>%.0f: %.0f warm-up + %.0f measured</td>", planned, d->warmup_count, d->measured);
+  fprintf(out, "<td>%.0f: %.0f warm-up + %.0f measured</td>", planned, d->warmup_count,
+          d->measured);
 }
 
 /* The load: "closed loop, N in flight" for a closed loop (rate and max_in_flight unused), else the
@@ -302,10 +328,12 @@ static void load_cells(FILE *out, const struct job_doc *d) {
 }
 
 static void runs_table(FILE *out, const struct job_report_run *runs, size_t count) {
-  static const char *const keys[] = {"duration", "warmup", "ops", "operation", "parallel", "value_size", "key_space"};
-  static const char *const heads[] = {"batching", "rate /s", "max in flight", "invocations (first document)",
-                                      "duration s", "warm-up s", "ops", "operation", "parallel", "value size",
-                                      "key space"};
+  static const char *const keys[] = {"duration", "warmup",     "ops",      "operation",
+                                     "parallel", "value_size", "key_space"};
+  static const char *const heads[] = {
+      "batching",   "rate /s",    "max in flight", "invocations (first document)",
+      "duration s", "warm-up s",  "ops",           "operation",
+      "parallel",   "value size", "key space"};
   fprintf(out, "<div class=\"wide\"><table><tr><th>run</th>");
   for (size_t k = 0; k < sizeof heads / sizeof heads[0]; k++) fprintf(out, "<th>%s</th>", heads[k]);
   fprintf(out, "<th>documents</th></tr>\n");
@@ -334,7 +362,8 @@ static void scalars(FILE *out, const cJSON *o, bool unset_empty) {
     text(out, v->string);
     size_t kl = strlen(v->string);
     bool port = kl > 5 && !strcmp(v->string + kl - 5, "_port");
-    if (unset_empty && ((cJSON_IsString(v) && !v->valuestring[0]) || (cJSON_IsNumber(v) && port && v->valuedouble == 0)))
+    if (unset_empty && ((cJSON_IsString(v) && !v->valuestring[0]) ||
+                        (cJSON_IsNumber(v) && port && v->valuedouble == 0)))
       fprintf(out, " not set");
     else if (cJSON_IsNumber(v)) fprintf(out, "=%.6g", v->valuedouble);
     else if (cJSON_IsString(v)) {
@@ -345,7 +374,8 @@ static void scalars(FILE *out, const cJSON *o, bool unset_empty) {
   }
 }
 
-static const struct job_doc_backend *first_section(const struct job_report_run *runs, size_t count, bool agent) {
+static const struct job_doc_backend *first_section(const struct job_report_run *runs, size_t count,
+                                                   bool agent) {
   for (size_t i = 0; i < count; i++) {
     const struct job_doc_backend *b = agent ? &runs[i].doc.agent : &runs[i].doc.redis;
     if (b->present) return b;
@@ -353,7 +383,9 @@ static const struct job_doc_backend *first_section(const struct job_report_run *
   return NULL;
 }
 
-static void setting(FILE *out, const char *name) { fprintf(out, "<tr><th>%s</th><td class=\"l\">", name); }
+static void setting(FILE *out, const char *name) {
+  fprintf(out, "<tr><th>%s</th><td class=\"l\">", name);
+}
 
 static void settings_section(FILE *out, const struct job_report_run *runs, size_t count) {
   const struct job_doc *d = &runs[0].doc;
@@ -367,13 +399,15 @@ static void settings_section(FILE *out, const struct job_report_run *runs, size_
   fprintf(out, "</td></tr>\n");
   setting(out, "target");
   text(out, d->target ? d->target : "-");
-  if (!isnan(d->target_pool_size)) fprintf(out, ", pool of %.0f rbench-action processes", d->target_pool_size);
+  if (!isnan(d->target_pool_size))
+    fprintf(out, ", pool of %.0f rbench-action processes", d->target_pool_size);
   if (d->action) {
     fprintf(out, ", action ");
     text(out, d->action);
   }
   fprintf(out, "</td></tr>\n");
-  const struct job_doc_backend *redis = first_section(runs, count, false), *agent = first_section(runs, count, true);
+  const struct job_doc_backend *redis = first_section(runs, count, false),
+                               *agent = first_section(runs, count, true);
   setting(out, "Redis");
   if (redis && redis->endpoint) text(out, redis->endpoint);
   else fprintf(out, "not sampled by this rbench");
@@ -445,7 +479,8 @@ static int sweep_batching(const struct job_report_run *runs, size_t count, const
 /* The batched/direct ratio of the max sustainable rates, with the bounds `rbench compare`
  * states (job_sweep_compare_json): "at least" when only the batched rate is a lower bound,
  * "at most" when only the direct one is, unknown when both are. */
-static void sweep_ratio(FILE *out, const struct job_report_run *runs, size_t count, const cJSON *const *sweeps, size_t n) {
+static void sweep_ratio(FILE *out, const struct job_report_run *runs, size_t count,
+                        const cJSON *const *sweeps, size_t n) {
   const cJSON *d = NULL, *b = NULL;
   for (size_t i = 0; i < n; i++) {
     int m = sweep_batching(runs, count, sweeps[i]);
@@ -454,19 +489,30 @@ static void sweep_ratio(FILE *out, const struct job_report_run *runs, size_t cou
   }
   double rd = num(d, "max_sustainable_rate"), rb = num(b, "max_sustainable_rate");
   if (!(rd > 0) || !(rb > 0)) return;
-  cJSON *cmp = job_compare_sweep_json(d, str(d, "run") ? str(d, "run") : "direct", b, str(b, "run") ? str(b, "run") : "batched");
+  cJSON *cmp = job_compare_sweep_json(d, str(d, "run") ? str(d, "run") : "direct", b,
+                                      str(b, "run") ? str(b, "run") : "batched");
   const char *bound = str(cmp, "ratio_bound");
-  bool la = cJSON_IsTrue(item(d, "max_sustainable_rate_at_least")), lb = cJSON_IsTrue(item(b, "max_sustainable_rate_at_least"));
+  bool la = cJSON_IsTrue(item(d, "max_sustainable_rate_at_least")),
+       lb = cJSON_IsTrue(item(b, "max_sustainable_rate_at_least"));
   fprintf(out, "<p>Under the same SLO, the batched sweep (");
   text(out, str(b, "run") ? str(b, "run") : "?");
   fprintf(out, ") sustained %s%.4g/s and the direct sweep (", lb ? "at least " : "", rb);
   text(out, str(d, "run") ? str(d, "run") : "?");
   fprintf(out, ") %s%.4g/s: ", la ? "at least " : "", rd);
   if (bound && !strcmp(bound, "unknown"))
-    fprintf(out, "%.3gx, but <b>both rates are lower bounds</b>: extend both sweeps to know the ratio.</p>\n", rb / rd);
+    fprintf(out,
+            "%.3gx, but <b>both rates are lower bounds</b>: extend both sweeps to know the "
+            "ratio.</p>\n",
+            rb / rd);
   else
-    fprintf(out, "<b>%s%.3gx</b>.</p>\n", bound && !strcmp(bound, "at_least") ? "at least " : bound && !strcmp(bound, "at_most") ? "at most " : "", rb / rd);
-  if (!cJSON_IsTrue(item(cmp, "same_slo"))) fprintf(out, "<p class=\"note\">Warning: the two sweeps were judged against different SLOs.</p>\n");
+    fprintf(out, "<b>%s%.3gx</b>.</p>\n",
+            bound && !strcmp(bound, "at_least")  ? "at least "
+            : bound && !strcmp(bound, "at_most") ? "at most "
+                                                 : "",
+            rb / rd);
+  if (!cJSON_IsTrue(item(cmp, "same_slo")))
+    fprintf(out,
+            "<p class=\"note\">Warning: the two sweeps were judged against different SLOs.</p>\n");
   cJSON_Delete(cmp);
 }
 
@@ -498,7 +544,10 @@ static void sweep_caveats(FILE *out, const cJSON *const *sweeps, size_t n) {
     any = true;
     text(out, run);
     fprintf(out, ":");
-    if (at_least) fprintf(out, " the max sustainable rate is a <b>lower bound</b> (no higher step failed on the system).");
+    if (at_least)
+      fprintf(out,
+              " the max sustainable rate is a <b>lower bound</b> (no higher step failed on the "
+              "system).");
     if (incomplete) fprintf(out, " the sweep did not finish.");
     if (note) {
       fprintf(out, " ");
@@ -509,21 +558,28 @@ static void sweep_caveats(FILE *out, const cJSON *const *sweeps, size_t n) {
   if (any) fprintf(out, "</ul>\n");
 }
 
-static void sweep_section(FILE *out, const struct job_report_run *runs, size_t count, const cJSON *const *sweeps, size_t n) {
+static void sweep_section(FILE *out, const struct job_report_run *runs, size_t count,
+                          const cJSON *const *sweeps, size_t n) {
   fprintf(out, "<h2>Latency against load</h2>\n<figure>\n");
   job_report_load_svg(out, sweeps, n);
-  fprintf(out, "</figure>\n<div class=\"wide\"><table><tr><th>sweep</th><th>SLO</th><th>steps</th>"
-               "<th>max sustainable rate /s</th></tr>\n");
+  fprintf(out,
+          "</figure>\n<div class=\"wide\"><table><tr><th>sweep</th><th>SLO</th><th>steps</th>"
+          "<th>max sustainable rate /s</th></tr>\n");
   for (size_t i = 0; i < n; i++) {
     const cJSON *slo = item(sweeps[i], "slo");
     fprintf(out, "<tr><td>");
     text(out, str(sweeps[i], "run") ? str(sweeps[i], "run") : "sweep");
-    fprintf(out, "</td><td class=\"l\">p99 &le; %.4g ms, errors &le; %.4g, achieved &ge; %.4g of intended</td><td>%d</td>",
+    fprintf(out,
+            "</td><td class=\"l\">p99 &le; %.4g ms, errors &le; %.4g, achieved &ge; %.4g of "
+            "intended</td><td>%d</td>",
             num(slo, "p99_ms"), num(slo, "max_error_rate"), num(slo, "min_achieved_ratio"),
             cJSON_GetArraySize(item(sweeps[i], "steps")));
     double max = num(sweeps[i], "max_sustainable_rate");
     if (isnan(max)) fprintf(out, "<td>none met the SLO</td></tr>\n");
-    else fprintf(out, "<td>%s%.4g</td></tr>\n", cJSON_IsTrue(item(sweeps[i], "max_sustainable_rate_at_least")) ? "at least " : "", max);
+    else
+      fprintf(out, "<td>%s%.4g</td></tr>\n",
+              cJSON_IsTrue(item(sweeps[i], "max_sustainable_rate_at_least")) ? "at least " : "",
+              max);
   }
   fprintf(out, "</table></div>\n");
   sweep_caveats(out, sweeps, n);
@@ -544,20 +600,25 @@ static void star_note(FILE *out, bool starred, const char *extra) {
   if (!starred && !extra[0]) return;
   fprintf(out, "<p class=\"note\">");
   if (starred)
-    fprintf(out, "* fewer invocations than the percentile needs (p90: %zu, p99: %zu): the value is the maximum.%s",
+    fprintf(out,
+            "* fewer invocations than the percentile needs (p90: %zu, p99: %zu): the value is the "
+            "maximum.%s",
             job_quantile_min_samples(90), job_quantile_min_samples(99), extra[0] ? " " : "");
   fprintf(out, "%s</p>\n", extra);
 }
 
 /* Every group's invocations pooled across its repetitions. */
 static void pooled_table(FILE *out, const struct job_report_run *runs, size_t count) {
-  fprintf(out, "<div class=\"wide\"><table><tr><th>group (repetitions pooled)</th><th>documents</th>"
-               "<th>measured successful invocations</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>max ms</th></tr>\n");
+  fprintf(out,
+          "<div class=\"wide\"><table><tr><th>group (repetitions pooled)</th><th>documents</th>"
+          "<th>measured successful invocations</th><th>p50 ms</th><th>p90 ms</th><th>p99 "
+          "ms</th><th>max ms</th></tr>\n");
   bool starred = false;
   for (size_t i = 0; i < count; i++) {
     if (!first_of_group(runs, i)) continue;
     size_t n = 0;
-    for (size_t k = 0; k < count; k++) n += strcmp(runs[k].group, runs[i].group) == 0 ? runs[k].n : 0;
+    for (size_t k = 0; k < count; k++)
+      n += strcmp(runs[k].group, runs[i].group) == 0 ? runs[k].n : 0;
     double *v = malloc((n + 1) * sizeof *v);
     if (!v) continue;
     size_t m = 0;
@@ -603,9 +664,13 @@ static bool summary_cell(FILE *out, const struct job_report_run *r, double v, do
 }
 
 static void repetition_table(FILE *out, const struct job_report_run *runs, size_t count) {
-  fprintf(out, "<div class=\"wide\"><table><tr><th>run</th><th>measured successful invocations</th><th>p50 ms</th>"
-               "<th>p90 ms</th><th>p99 ms</th><th>max ms</th><th>success</th><th>requested /s</th><th>achieved /s</th>"
-               "<th>Redis CPU/op us</th><th>Redis cmds/op</th><th>backend CPU/op us</th><th>cmds/batch</th></tr>\n");
+  fprintf(out,
+          "<div class=\"wide\"><table><tr><th>run</th><th>measured successful "
+          "invocations</th><th>p50 ms</th>"
+          "<th>p90 ms</th><th>p99 ms</th><th>max ms</th><th>success</th><th>requested "
+          "/s</th><th>achieved /s</th>"
+          "<th>Redis CPU/op us</th><th>Redis cmds/op</th><th>backend CPU/op "
+          "us</th><th>cmds/batch</th></tr>\n");
   bool starred = false, na = false;
   for (size_t i = 0; i < count; i++) {
     const struct job_report_run *r = &runs[i];
@@ -618,7 +683,8 @@ static void repetition_table(FILE *out, const struct job_report_run *runs, size_
     summary_cell(out, r, r->doc.execution.max, 0);
     fprintf(out, "<td>%.2f%%</td>", r->success_rate * 100);
     /* a closed loop requests no rate: it sends when invocations finish */
-    if (isnan(r->requested_rate)) fprintf(out, "<td title=\"closed loop: no requested rate\">closed loop</td>");
+    if (isnan(r->requested_rate))
+      fprintf(out, "<td title=\"closed loop: no requested rate\">closed loop</td>");
     else fprintf(out, "<td>%.4g</td>", r->requested_rate);
     fprintf(out, "<td>%.4g</td>", r->achieved_rate);
     na |= doc_metric_cell(out, &r->doc, JOB_DM_REDIS_CPU);
@@ -632,25 +698,34 @@ static void repetition_table(FILE *out, const struct job_report_run *runs, size_
 }
 
 static const char style[] =
-    "body{font-family:sans-serif;margin:1.5em auto;max-width:1180px;padding:0 1em;color:#222;line-height:1.35}"
+    "body{font-family:sans-serif;margin:1.5em auto;max-width:1180px;padding:0 "
+    "1em;color:#222;line-height:1.35}"
     "table{border-collapse:collapse;margin:0.5em 0;font-size:14px}"
-    "td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}td:first-child,th:first-child,.l{text-align:left}"
+    "td,th{border:1px solid #ccc;padding:3px "
+    "7px;text-align:right}td:first-child,th:first-child,.l{text-align:left}"
     "th{background:#f4f4f4}.kv th{text-align:left;white-space:nowrap}.na{color:#999}"
     ".wide{max-width:100%;overflow-x:auto}figure{margin:1em 0}svg{max-width:100%;height:auto}"
-    ".headline{font-size:1.3em;font-weight:bold;margin:0.6em 0}.warn{color:#a40000}.note{font-size:0.9em;color:#555}";
+    ".headline{font-size:1.3em;font-weight:bold;margin:0.6em "
+    "0}.warn{color:#a40000}.note{font-size:0.9em;color:#555}";
 
 void job_report_html(FILE *out, const struct job_report_run *runs, size_t count,
                      const cJSON *const *sweeps, size_t count_sweeps,
                      const struct job_report_headline *h) {
-  fprintf(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-               "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>rbench report</title>\n"
-               "<style>%s</style></head><body>\n<h1>rbench report</h1>\n", style);
+  fprintf(out,
+          "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>rbench "
+          "report</title>\n"
+          "<style>%s</style></head><body>\n<h1>rbench report</h1>\n",
+          style);
   headline_section(out, h);
   if (count) settings_section(out, runs, count);
   if (count_sweeps) sweep_section(out, runs, count, sweeps, count_sweeps);
   if (count) {
-    fprintf(out, "<h2>Distributions</h2>\n<p>Execution time is measured from each invocation's intended start (open "
-                 "loop, coordinated omission corrected). Colour: the run; marker shape: the repetition.</p>\n");
+    fprintf(out,
+            "<h2>Distributions</h2>\n<p>Execution time is measured from each invocation's intended "
+            "start (open "
+            "loop, coordinated omission corrected). Colour: the run; marker shape: the "
+            "repetition.</p>\n");
     pooled_table(out, runs, count);
     for (int p = 0; p < 4; p++) {
       fprintf(out, "<figure>\n");
@@ -660,5 +735,6 @@ void job_report_html(FILE *out, const struct job_report_run *runs, size_t count,
     fprintf(out, "<h2>Repetitions</h2>\n");
     repetition_table(out, runs, count);
   }
-  fprintf(out, "<p class=\"note\">rbench %s (%s)</p>\n</body></html>\n", RBENCH_VERSION, RBENCH_GIT_COMMIT);
+  fprintf(out, "<p class=\"note\">rbench %s (%s)</p>\n</body></html>\n", RBENCH_VERSION,
+          RBENCH_GIT_COMMIT);
 }

@@ -11,7 +11,8 @@ static void shard_text(const struct job_doc *d, char *buf, size_t len) {
   else snprintf(buf, len, "whole");
 }
 
-bool job_settings_diff(const struct job_doc *a, const struct job_doc *b, bool same_sweep, char *what, size_t len) {
+bool job_settings_diff(const struct job_doc *a, const struct job_doc *b, bool same_sweep,
+                       char *what, size_t len) {
   struct job_doc bb = *b; /* shallow: only compared */
   bool steps = same_sweep && a->sweep_step && b->sweep_step;
   if (steps) { /* a step's rate, and its count of invocations, are the step's */
@@ -27,8 +28,8 @@ bool job_settings_diff(const struct job_doc *a, const struct job_doc *b, bool sa
     snprintf(what, len, "shard: %s vs %s", sa, sb);
     return true;
   }
-  bool rate_differs = a->sweep_step != b->sweep_step ||
-                      (a->sweep_step && !(a->sweep_rate == b->sweep_rate));
+  bool rate_differs =
+      a->sweep_step != b->sweep_step || (a->sweep_step && !(a->sweep_rate == b->sweep_rate));
   if (!steps && rate_differs) {
     snprintf(what, len, "sweep_rate: %.6g vs %.6g", a->sweep_rate, b->sweep_rate);
     return true;
@@ -47,7 +48,8 @@ void job_settings_label(const char *what, char *buf, size_t len) {
 
 bool job_settings_incomplete(const struct job_doc *d, char *why, size_t len) {
   /* a document that does not say (written before the flag) is taken as whole */
-  if (d->complete || !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(d->json, JOB_K_COMPLETE))) return false;
+  if (d->complete || !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(d->json, JOB_K_COMPLETE)))
+    return false;
   if (d->interrupted_by) snprintf(why, len, "interrupted by %s", d->interrupted_by);
   else snprintf(why, len, "incomplete");
   return true;

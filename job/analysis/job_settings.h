@@ -14,7 +14,8 @@
  * shard ("shard: 0/2 vs whole") and the sweep step rate ("sweep_rate: 50 vs 100"); what gets
  * "NAME: A vs B". same_sweep: steps of one sweep (sweep_rate, and the rate, invocations and
  * duration that follow from it, set aside) pool. */
-bool job_settings_diff(const struct job_doc *a, const struct job_doc *b, bool same_sweep, char *what, size_t len);
+bool job_settings_diff(const struct job_doc *a, const struct job_doc *b, bool same_sweep,
+                       char *what, size_t len);
 
 /* From what ("NAME: A vs B"): "NAME=A" into buf, the setting as a's group name shows it. */
 void job_settings_label(const char *what, char *buf, size_t len);

@@ -151,8 +151,7 @@ static double *bootstrap_base(const double *src, size_t n, uint64_t *rng, size_t
   return v;
 }
 
-static double resample_quantile(const double *v, size_t n, double *tmp, uint64_t *rng,
-                                double p) {
+static double resample_quantile(const double *v, size_t n, double *tmp, uint64_t *rng, double p) {
   for (size_t i = 0; i < n; i++) tmp[i] = v[draw(rng, n)];
   job_sort_doubles(tmp, n);
   return job_quantile_sorted(tmp, n, p);
@@ -172,8 +171,8 @@ static double full_quantile(const double *v, size_t n, double p, bool *ok) {
 }
 
 enum rb_err job_bootstrap_quantile_diff(const double *a, size_t na, const double *b, size_t nb,
-                                        double p, unsigned resamples, uint64_t seed,
-                                        double level, struct job_ci *out) {
+                                        double p, unsigned resamples, uint64_t seed, double level,
+                                        struct job_ci *out) {
   memset(out, 0, sizeof *out);
   if (na == 0 || nb == 0 || resamples == 0) return RB_ERR_INVALID;
   bool ok = true;

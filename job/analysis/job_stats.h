@@ -16,12 +16,12 @@
 
 struct job_mwu {
   size_t n1, n2;
-  double u1;    /* U of the first sample: pairs (x, y) with x > y, ties counting 1/2 */
-  double u;     /* min(U1, U2), what tables list */
-  double z;     /* normal score (0 when exact) */
-  double p;     /* two-sided p-value */
-  bool exact;   /* p from the exact distribution */
-  double a12;   /* U1 / (n1 n2): probability that x > y (+ half the ties) */
+  double u1;  /* U of the first sample: pairs (x, y) with x > y, ties counting 1/2 */
+  double u;   /* min(U1, U2), what tables list */
+  double z;   /* normal score (0 when exact) */
+  double p;   /* two-sided p-value */
+  bool exact; /* p from the exact distribution */
+  double a12; /* U1 / (n1 n2): probability that x > y (+ half the ties) */
 };
 
 /* Largest n1 * n2 for which the exact distribution is used (when there are no ties). */
@@ -52,7 +52,7 @@ struct job_ci {
 /* Percentile-bootstrap interval for quantile_p(b) - quantile_p(a), resamples draws, level
  * e.g. 0.95, seeded xorshift generator. Inputs are borrowed. */
 enum rb_err job_bootstrap_quantile_diff(const double *a, size_t na, const double *b, size_t nb,
-                                        double p, unsigned resamples, uint64_t seed,
-                                        double level, struct job_ci *out);
+                                        double p, unsigned resamples, uint64_t seed, double level,
+                                        struct job_ci *out);
 
 #endif

@@ -17,11 +17,11 @@
 #include "rb_stats.h"
 #include "rb_version.h"
 
-
 static double or_zero(double v) { return isfinite(v) ? v : 0; }
 
 /* Appends to a note buffer, "; "-separated. */
-static void note_add(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void note_add(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void note_add(char *buf, size_t len, const char *fmt, ...) {
   size_t n = strlen(buf);
   if (n && n + 2 < len) buf[n++] = ';', buf[n++] = ' ', buf[n] = '\0';
@@ -74,8 +74,10 @@ enum rb_err job_sweep_step_from_job_docs(double rate, const struct job_doc *docs
     enum rb_err rc = pool_raw(d, &v, &count, &cap);
     if (rc != RB_OK) {
       free(v);
-      return rb_errorf(rc, err, errlen, rc == RB_ERR_NOMEM ? "out of memory pooling the step at %g/s"
-                                                           : "a document of the step at %g/s has no raw_results", rate);
+      return rb_errorf(rc, err, errlen,
+                       rc == RB_ERR_NOMEM ? "out of memory pooling the step at %g/s"
+                                          : "a document of the step at %g/s has no raw_results",
+                       rate);
     }
     /* aborted invocations (stopped by a signal) count in neither rate */
     out->measured += (uint64_t)(or_zero(d->measured) - or_zero(d->aborted));
@@ -129,8 +131,9 @@ static void judge_runner(const struct job_sweep_step *st, struct job_sweep_verdi
              (unsigned long long)st->held, (unsigned long long)st->sent);
   v->runner_limited = v->runner_note[0] != '\0';
   if (v->runner_limited)
-    note_add(v->runner_note, sizeof v->runner_note,
-             "the runner could not keep the schedule: the verdict describes the runner, not the system");
+    note_add(
+        v->runner_note, sizeof v->runner_note,
+        "the runner could not keep the schedule: the verdict describes the runner, not the system");
 }
 
 void job_sweep_judge(const struct job_slo *slo, const struct job_sweep_step *st,
@@ -179,15 +182,16 @@ void job_sweep_max_sustainable(const struct job_sweep_step *steps,
     note_add(out->note, sizeof out->note,
              "every step met the SLO: the limit is at or above the highest rate tried");
   else if (out->found && verdicts[i].runner_limited)
-    note_add(out->note, sizeof out->note,
-             "the first failed step (%g/s) was limited by the runner: the system's limit may be higher",
-             steps[i].rate);
+    note_add(
+        out->note, sizeof out->note,
+        "the first failed step (%g/s) was limited by the runner: the system's limit may be higher",
+        steps[i].rate);
   out->at_least = out->found && (i == n || verdicts[i].runner_limited);
   for (size_t j = i + 1; j < n; j++)
     if (verdicts[j].met)
       note_add(out->note, sizeof out->note,
-               "%g/s met the SLO above the failed step at %g/s (a gap: not counted)",
-               steps[j].rate, steps[i].rate);
+               "%g/s met the SLO above the failed step at %g/s (a gap: not counted)", steps[j].rate,
+               steps[i].rate);
 }
 
 void job_sweep_rate_name(double rate, char *buf, size_t len) {
@@ -230,7 +234,7 @@ enum rb_err job_sweep_finish_step(struct job_sweep_state *s, double rate, const 
   const cJSON *paths = s->documents[s->count];
   size_t n = (size_t)cJSON_GetArraySize(paths), got = 0;
   struct job_doc *docs = calloc(n ? n : 1, sizeof *docs);
-  char (*names)[PATH_MAX + 200] = calloc(n ? n : 1, sizeof *names);
+  char(*names)[PATH_MAX + 200] = calloc(n ? n : 1, sizeof *names);
   enum rb_err rc = docs && names ? RB_OK : RB_ERR_NOMEM;
   const cJSON *p;
   cJSON_ArrayForEach(p, paths) {
@@ -238,12 +242,14 @@ enum rb_err job_sweep_finish_step(struct job_sweep_state *s, double rate, const 
     snprintf(names[got], sizeof names[got], "%s/%s", dir, p->valuestring);
     size_t len = 0;
     char *text = job_read_file(names[got], &len);
-    if (!text) rc = rb_errorf(RB_ERR_IO, err, errlen, "cannot read the step document %s", names[got]);
+    if (!text)
+      rc = rb_errorf(RB_ERR_IO, err, errlen, "cannot read the step document %s", names[got]);
     else rc = job_doc_read_text(text, len, names[got], &docs[got], err, errlen);
     free(text);
     if (rc == RB_OK) got++;
   }
-  if (rc == RB_OK) rc = job_sweep_step_from_job_docs(rate, docs, got, &s->steps[s->count], err, errlen);
+  if (rc == RB_OK)
+    rc = job_sweep_step_from_job_docs(rate, docs, got, &s->steps[s->count], err, errlen);
   if (rc == RB_OK) {
     job_sweep_judge(&s->run->sweep.slo, &s->steps[s->count], &s->verdicts[s->count]);
     s->count++;
@@ -290,7 +296,8 @@ static cJSON *rates_json(const struct job_rate_sweep *sw) {
   if (sw->form == JOB_RATE_LIST) {
     cJSON_AddStringToObject(o, "form", "list");
     cJSON *l = cJSON_AddArrayToObject(o, "list");
-    for (size_t i = 0; i < sw->list_count; i++) cJSON_AddItemToArray(l, cJSON_CreateNumber(sw->list[i]));
+    for (size_t i = 0; i < sw->list_count; i++)
+      cJSON_AddItemToArray(l, cJSON_CreateNumber(sw->list[i]));
     return o;
   }
   double last = 0;
@@ -317,7 +324,8 @@ static cJSON *failed_json(unsigned failed) {
   cJSON *a = cJSON_CreateArray();
   if (failed & JOB_SLO_FAIL_P99) cJSON_AddItemToArray(a, cJSON_CreateString("p99_ms"));
   if (failed & JOB_SLO_FAIL_ERRORS) cJSON_AddItemToArray(a, cJSON_CreateString("max_error_rate"));
-  if (failed & JOB_SLO_FAIL_ACHIEVED) cJSON_AddItemToArray(a, cJSON_CreateString("min_achieved_ratio"));
+  if (failed & JOB_SLO_FAIL_ACHIEVED)
+    cJSON_AddItemToArray(a, cJSON_CreateString("min_achieved_ratio"));
   return a;
 }
 
@@ -356,7 +364,8 @@ static cJSON *scenario_json(const struct job_sweep_state *s) {
   cJSON *t = cJSON_AddObjectToObject(o, "target");
   cJSON_AddStringToObject(t, "kind", job_target_kind_name(sc->target.kind));
   cJSON_AddStringToObject(t, "action", sc->target.action);
-  if (sc->target.kind == JOB_TARGET_LOCAL) cJSON_AddNumberToObject(t, "pool_size", (double)sc->target.pool_size);
+  if (sc->target.kind == JOB_TARGET_LOCAL)
+    cJSON_AddNumberToObject(t, "pool_size", (double)sc->target.pool_size);
   cJSON *p = job_params_to_json(s->run);
   cJSON_DeleteItemFromObjectCaseSensitive(p, "rate"); /* each step has its own: "rates" */
   cJSON_DeleteItemFromObjectCaseSensitive(p, "planned_invocations");
@@ -396,7 +405,8 @@ cJSON *job_sweep_summary_json(const struct job_sweep_state *s) {
   job_sweep_max_sustainable(s->steps, s->verdicts, s->count, &m);
   if (m.found) cJSON_AddNumberToObject(o, "max_sustainable_rate", m.rate);
   else cJSON_AddNullToObject(o, "max_sustainable_rate");
-  cJSON_AddBoolToObject(o, "max_sustainable_rate_at_least", m.at_least || (m.found && !s->complete));
+  cJSON_AddBoolToObject(o, "max_sustainable_rate_at_least",
+                        m.at_least || (m.found && !s->complete));
   if (m.found && !s->complete && !m.at_least)
     note_add(m.note, sizeof m.note, "the sweep did not finish: higher steps were not tried");
   add_text_or_null(o, "note", m.note);

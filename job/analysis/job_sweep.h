@@ -22,34 +22,34 @@
 #include "rb_error.h"
 
 /* When the runner, not the system, is the bottleneck of a step (docs/scenarios.md). */
-#define JOB_SWEEP_RUNNER_LAG_P99_MS 10.0 /* schedule lag p99 above this */
+#define JOB_SWEEP_RUNNER_LAG_P99_MS 10.0    /* schedule lag p99 above this */
 #define JOB_SWEEP_RUNNER_LATE_FRACTION 0.10 /* late starts above this fraction of sends */
 #define JOB_SWEEP_RUNNER_HELD_FRACTION 0.01 /* held by max_in_flight above this fraction */
 
 /* One step's figures, pooled over its documents (its repetitions). */
 struct job_sweep_step {
-  double rate;                 /* intended invocations per second */
+  double rate; /* intended invocations per second */
   size_t documents;
-  double achieved_rate;        /* mean over the documents */
-  double throughput;           /* mean over the documents */
-  double p50_ms, p99_ms;       /* pooled execution_time_ms of measured successes; < 0: none */
-  uint64_t measured, failed;   /* summed over the documents */
-  double error_rate;           /* failed / measured (1 when nothing was measured) */
-  double redis_cpu_us_per_op;  /* mean over the documents; NAN when any lacks it */
+  double achieved_rate;       /* mean over the documents */
+  double throughput;          /* mean over the documents */
+  double p50_ms, p99_ms;      /* pooled execution_time_ms of measured successes; < 0: none */
+  uint64_t measured, failed;  /* summed over the documents */
+  double error_rate;          /* failed / measured (1 when nothing was measured) */
+  double redis_cpu_us_per_op; /* mean over the documents; NAN when any lacks it */
   double backend_cpu_us_per_op;
-  double lag_p99_ms;           /* the highest schedule_lag_ms.p99 of the documents */
-  uint64_t sent, late, held;   /* summed */
-  bool complete;               /* every document ran its whole schedule */
+  double lag_p99_ms;         /* the highest schedule_lag_ms.p99 of the documents */
+  uint64_t sent, late, held; /* summed */
+  bool complete;             /* every document ran its whole schedule */
 };
 
 enum { JOB_SLO_FAIL_P99 = 1, JOB_SLO_FAIL_ERRORS = 2, JOB_SLO_FAIL_ACHIEVED = 4 };
 
 struct job_sweep_verdict {
   bool met;
-  unsigned failed;             /* JOB_SLO_FAIL_* */
+  unsigned failed; /* JOB_SLO_FAIL_* */
   bool runner_limited;
-  char why[400];               /* the bounds missed, with the measured figures ("" when met) */
-  char runner_note[400];       /* why the runner was the bottleneck ("" when it was not) */
+  char why[400];         /* the bounds missed, with the measured figures ("" when met) */
+  char runner_note[400]; /* why the runner was the bottleneck ("" when it was not) */
 };
 
 /* Pools documents (results documents with raw_results, read by job_doc_read) of one step at
@@ -71,11 +71,11 @@ bool job_sweep_next(const struct job_rate_sweep *sw, size_t k, const struct job_
                     double *next_rate);
 
 struct job_sweep_max {
-  bool found;                  /* some step met the SLO with every lower step too */
-  double rate;                 /* the highest such rate */
-  bool at_least;               /* the true limit may be higher: no higher step failed on the
-                                  system (none ran, or the runner was the bottleneck) */
-  char note[400];              /* gaps and lower bounds explained; "" when none */
+  bool found;     /* some step met the SLO with every lower step too */
+  double rate;    /* the highest such rate */
+  bool at_least;  /* the true limit may be higher: no higher step failed on the
+                     system (none ran, or the runner was the bottleneck) */
+  char note[400]; /* gaps and lower bounds explained; "" when none */
 };
 
 /* The highest rate that met the SLO with every lower step meeting it too (steps in rate
@@ -99,8 +99,8 @@ struct job_sweep_state {
   struct job_sweep_step steps[JOB_SWEEP_MAX_STEPS];
   struct job_sweep_verdict verdicts[JOB_SWEEP_MAX_STEPS];
   cJSON *documents[JOB_SWEEP_MAX_STEPS]; /* owned: arrays of paths relative to sweep.json */
-  bool complete;                /* false while going on or when interrupted */
-  const char *interrupted_by;   /* "SIGINT", "SIGTERM" or NULL */
+  bool complete;                         /* false while going on or when interrupted */
+  const char *interrupted_by;            /* "SIGINT", "SIGTERM" or NULL */
 };
 
 /* Frees the documents arrays. */

@@ -28,8 +28,7 @@ void job_cli_option_error(const char *cmd, int ch, char **argv) {
   if (optopt > 0 && optopt < 128 && strncmp(opt, "--", 2) != 0) opt = shortopt;
   if (ch == ':')
     fprintf(stderr, "rbench %s: option '%s' needs a value (see rbench %s --help)\n", cmd, opt, cmd);
-  else
-    fprintf(stderr, "rbench %s: unknown option '%s' (see rbench %s --help)\n", cmd, opt, cmd);
+  else fprintf(stderr, "rbench %s: unknown option '%s' (see rbench %s --help)\n", cmd, opt, cmd);
 }
 
 /* ---- loading results ---------------------------------------------------------------- */
@@ -58,7 +57,8 @@ int job_cli_cmp_str(const void *a, const void *b) {
 static bool expand(const char *arg, char ***list, size_t *n) {
   char *copy = strdup(arg), *save = NULL;
   bool ok = copy != NULL;
-  for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && ok; tok = strtok_r(NULL, ",", &save)) {
+  for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && ok;
+       tok = strtok_r(NULL, ",", &save)) {
     struct stat st;
     if (stat(tok, &st) == 0 && S_ISDIR(st.st_mode)) {
       struct dirent **ents = NULL;
@@ -96,14 +96,15 @@ void job_cli_free_list(char **list, size_t n) {
 bool job_cli_expand_arg(const char *cmd, const char *arg, char ***list, size_t *n) {
   char *copy = strdup(arg), *save = NULL;
   bool ok = copy != NULL;
-  for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && ok; tok = strtok_r(NULL, ",", &save)) {
+  for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && ok;
+       tok = strtok_r(NULL, ",", &save)) {
     size_t before = *n;
     if (expand(tok, list, n) && *n > before) continue;
     DIR *d = opendir(tok);
     if (!d)
-      fprintf(stderr, "rbench %s: cannot read directory %s: %s\n", cmd, tok, job_file_reason(errno));
-    else
-      fprintf(stderr, "rbench %s: %s: a directory without results files (*.json)\n", cmd, tok);
+      fprintf(stderr, "rbench %s: cannot read directory %s: %s\n", cmd, tok,
+              job_file_reason(errno));
+    else fprintf(stderr, "rbench %s: %s: a directory without results files (*.json)\n", cmd, tok);
     if (d) closedir(d);
     ok = false;
   }
@@ -144,8 +145,10 @@ void job_cli_collect_tree(const char *dir, char ***list, size_t *n, int depth) {
 }
 
 void job_cli_doc_warnings(const char *cmd, const char *path, const cJSON *doc) {
-  const cJSON *w = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "agent"), "warning");
-  if (cJSON_IsString(w)) fprintf(stderr, "rbench %s: warning: %s: agent: %s\n", cmd, path, w->valuestring);
+  const cJSON *w =
+      cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "agent"), "warning");
+  if (cJSON_IsString(w))
+    fprintf(stderr, "rbench %s: warning: %s: agent: %s\n", cmd, path, w->valuestring);
 }
 
 /* ---- pooling a side ----------------------------------------------------------------- */
@@ -164,32 +167,41 @@ void job_cli_note(char *notes, size_t len, const char *fmt, ...) {
 static const char *path_of(const struct job_doc *d) { return d->path ? d->path : "(document)"; }
 
 /* Documents of several runs (run ids) pooled, allowed when their settings agree, are said. */
-static void runs_note(const struct job_doc *const *docs, const bool *keep, size_t n, const char *side, char *notes,
-                      size_t len) {
+static void runs_note(const struct job_doc *const *docs, const bool *keep, size_t n,
+                      const char *side, char *notes, size_t len) {
   size_t runs = 0;
   char ids[200] = "";
   for (size_t i = 0; i < n; i++) {
     if (!keep[i] || !docs[i]->run_id) continue;
     bool seen = false;
-    for (size_t k = 0; k < i && !seen; k++) seen = keep[k] && docs[k]->run_id && !strcmp(docs[k]->run_id, docs[i]->run_id);
+    for (size_t k = 0; k < i && !seen; k++)
+      seen = keep[k] && docs[k]->run_id && !strcmp(docs[k]->run_id, docs[i]->run_id);
     if (seen) continue;
     size_t m = strlen(ids);
-    if (m < sizeof ids) snprintf(ids + m, sizeof ids - m, "%s%s", runs ? ", " : "", docs[i]->run_id);
+    if (m < sizeof ids)
+      snprintf(ids + m, sizeof ids - m, "%s%s", runs ? ", " : "", docs[i]->run_id);
     runs++;
   }
-  if (runs > 1) job_cli_note(notes, len, "%s pools documents of %zu runs (run ids %s)", side, runs, ids);
+  if (runs > 1)
+    job_cli_note(notes, len, "%s pools documents of %zu runs (run ids %s)", side, runs, ids);
 }
 
-int job_cli_pool(const char *cmd, const char *side, const struct job_doc *const *docs, size_t n, bool sweep_steps,
-                 const struct job_cli_pool_opts *o, bool *keep, char *notes, size_t len) {
+int job_cli_pool(const char *cmd, const char *side, const struct job_doc *const *docs, size_t n,
+                 bool sweep_steps, const struct job_cli_pool_opts *o, bool *keep, char *notes,
+                 size_t len) {
   size_t first = n, kept = 0;
   char why[200], what[200];
   for (size_t i = 0; i < n; i++) {
     keep[i] = true;
     if (job_settings_incomplete(docs[i], why, sizeof why)) {
       keep[i] = o->include_incomplete;
-      if (keep[i]) job_cli_note(notes, len, "INCOMPLETE document included (--include-incomplete): %s (%s)", path_of(docs[i]), why);
-      else job_cli_note(notes, len, "left out %s: %s, not a whole run (--include-incomplete to use it)", path_of(docs[i]), why);
+      if (keep[i])
+        job_cli_note(notes, len, "INCOMPLETE document included (--include-incomplete): %s (%s)",
+                     path_of(docs[i]), why);
+      else
+        job_cli_note(notes, len,
+                     "left out %s: %s, not a whole run (--include-incomplete to use it)",
+                     path_of(docs[i]), why);
     }
     if (!keep[i]) continue;
     kept++;
@@ -200,25 +212,29 @@ int job_cli_pool(const char *cmd, const char *side, const struct job_doc *const 
     }
     if (!job_settings_diff(docs[first], docs[i], sweep_steps, what, sizeof what)) continue;
     if (!o->allow_mixed) {
-      fprintf(stderr, "rbench %s: %s: %s and %s were run with different settings: %s; they are not repetitions "
-                      "of one run. Name them as separate sides, or pass --allow-mixed to pool them anyway\n",
-              cmd, side, path_of(docs[first]), path_of(docs[i]), what);
+      fprintf(
+          stderr,
+          "rbench %s: %s: %s and %s were run with different settings: %s; they are not repetitions "
+          "of one run. Name them as separate sides, or pass --allow-mixed to pool them anyway\n",
+          cmd, side, path_of(docs[first]), path_of(docs[i]), what);
       return JOB_EXIT_CONFIG;
     }
-    job_cli_note(notes, len, "MIXED settings pooled (--allow-mixed) in %s: %s and %s differ in %s", side, path_of(docs[first]),
-                 path_of(docs[i]), what);
+    job_cli_note(notes, len, "MIXED settings pooled (--allow-mixed) in %s: %s and %s differ in %s",
+                 side, path_of(docs[first]), path_of(docs[i]), what);
   }
   runs_note(docs, keep, n, side, notes, len);
   if (!kept) {
-    fprintf(stderr, "rbench %s: %s: no complete results document (%zu incomplete); --include-incomplete uses them\n",
+    fprintf(stderr,
+            "rbench %s: %s: no complete results document (%zu incomplete); --include-incomplete "
+            "uses them\n",
             cmd, side, n);
     return JOB_EXIT_CONFIG;
   }
   return JOB_EXIT_OK;
 }
 
-bool job_cli_analysis_option(const char *cmd, int ch, const char *arg, struct job_cli_pool_opts *pool,
-                             struct job_min_change *minc, int *rc) {
+bool job_cli_analysis_option(const char *cmd, int ch, const char *arg,
+                             struct job_cli_pool_opts *pool, struct job_min_change *minc, int *rc) {
   char err[600];
   *rc = JOB_EXIT_OK;
   if (ch == 'M') pool->allow_mixed = true;

@@ -47,24 +47,28 @@ struct job_cli_pool_opts {
  * include_incomplete. Documents whose settings (job_settings.h) differ from the first kept
  * one's refuse the side, said on stderr as "rbench CMD: SIDE: ..." naming both files and the
  * setting, unless allow_mixed pools them with a note; sweep_steps lets steps of one sweep
- * differ in their rate. Files are named by docs[i]->path. keep[i] says which stay; notes (len bytes) gets one line per remark.
- * JOB_EXIT_OK, or JOB_EXIT_CONFIG when refused or nothing is left. */
+ * differ in their rate. Files are named by docs[i]->path. keep[i] says which stay; notes (len
+ * bytes) gets one line per remark. JOB_EXIT_OK, or JOB_EXIT_CONFIG when refused or nothing is left.
+ */
 struct job_doc;
-int job_cli_pool(const char *cmd, const char *side, const struct job_doc *const *docs, size_t n, bool sweep_steps,
-                 const struct job_cli_pool_opts *o, bool *keep, char *notes, size_t len);
+int job_cli_pool(const char *cmd, const char *side, const struct job_doc *const *docs, size_t n,
+                 bool sweep_steps, const struct job_cli_pool_opts *o, bool *keep, char *notes,
+                 size_t len);
 
 /* The options compare and report share: --min-change, --allow-mixed, --include-incomplete
  * (getopt_long entries 'm', 'M', 'I'). */
-#define JOB_CLI_ANALYSIS_OPTIONS                                                                   \
-  {"min-change", required_argument, NULL, 'm'}, {"allow-mixed", no_argument, NULL, 'M'},           \
-      {"include-incomplete", no_argument, NULL, 'I'}
+#define JOB_CLI_ANALYSIS_OPTIONS                                                           \
+  {"min-change", required_argument, NULL, 'm'}, {"allow-mixed", no_argument, NULL, 'M'}, { \
+    "include-incomplete", no_argument, NULL, 'I'                                           \
+  }
 struct job_min_change;
 /* Handles ch when it is one of those: true, with *rc JOB_EXIT_CONFIG (said on stderr as
  * "rbench CMD: ...") when its value is bad, else JOB_EXIT_OK. False for another option. */
-bool job_cli_analysis_option(const char *cmd, int ch, const char *arg, struct job_cli_pool_opts *pool,
-                             struct job_min_change *minc, int *rc);
+bool job_cli_analysis_option(const char *cmd, int ch, const char *arg,
+                             struct job_cli_pool_opts *pool, struct job_min_change *minc, int *rc);
 
 /* Appends one line to notes (len bytes), printf-style. */
-void job_cli_note(char *notes, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void job_cli_note(char *notes, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -32,8 +32,8 @@ extern volatile sig_atomic_t job_cmd_stop_signal;
 
 struct run_cli {
   const char *scenario_path;
-  struct job_params over;        /* explicitly given run knobs */
-  struct job_target_conf tover;  /* explicitly given target settings */
+  struct job_params over;       /* explicitly given run knobs */
+  struct job_target_conf tover; /* explicitly given target settings */
   const char *output;
   bool output_set;
   const char *env;

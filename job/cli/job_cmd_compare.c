@@ -1,4 +1,5 @@
-/* job_cmd_compare.c: `rbench compare A B`: the sides from files and directories, the table, --json. */
+/* job_cmd_compare.c: `rbench compare A B`: the sides from files and directories, the table, --json.
+ */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -48,7 +49,8 @@ static int load_side(struct job_side *s, const char *arg, const struct job_cli_p
     }
     ptrs[i] = &docs[i];
   }
-  if (rc == JOB_EXIT_OK) rc = job_cli_pool("compare", arg, ptrs, n, false, o, keep, s->notes, sizeof s->notes);
+  if (rc == JOB_EXIT_OK)
+    rc = job_cli_pool("compare", arg, ptrs, n, false, o, keep, s->notes, sizeof s->notes);
   for (size_t i = 0; i < n && rc == JOB_EXIT_OK; i++) {
     if (keep[i] && job_side_add_doc(s, &docs[i], err, sizeof err) != RB_OK) {
       fprintf(stderr, "rbench compare: %s: %s\n", files[i], err);
@@ -95,9 +97,12 @@ static void usage_compare(FILE *out) {
 }
 
 int job_cmd_compare(int argc, char **argv) {
-  static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {"alpha", required_argument, NULL, 'a'},
-                                       {"seed", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
-                                       JOB_CLI_ANALYSIS_OPTIONS, {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                       {"alpha", required_argument, NULL, 'a'},
+                                       {"seed", required_argument, NULL, 's'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       JOB_CLI_ANALYSIS_OPTIONS,
+                                       {NULL, 0, NULL, 0}};
   struct job_cli_pool_opts pool = {false, false, false};
   struct job_min_change minc;
   job_min_change_init(&minc);
@@ -120,12 +125,14 @@ int job_cmd_compare(int argc, char **argv) {
     } else if (ch == 'a') {
       alpha = strtod(optarg, &end);
       if (!*optarg || *end || !(alpha > 0 && alpha < 1)) {
-        fprintf(stderr, "rbench compare: --alpha expects a number above 0 and below 1, got '%s'\n", optarg);
+        fprintf(stderr, "rbench compare: --alpha expects a number above 0 and below 1, got '%s'\n",
+                optarg);
         return JOB_EXIT_CONFIG;
       }
     } else if (ch == 's') {
       if (!rb_parse_ll(optarg, 0, (long long)1e18, &seed)) {
-        fprintf(stderr, "rbench compare: --seed expects a non-negative integer, got '%s'\n", optarg);
+        fprintf(stderr, "rbench compare: --seed expects a non-negative integer, got '%s'\n",
+                optarg);
         return JOB_EXIT_CONFIG;
       }
     } else {
@@ -146,7 +153,8 @@ int job_cmd_compare(int argc, char **argv) {
   rc = load_side(&a, argv[optind], &pool);
   if (rc == 0) rc = load_side(&b, argv[optind + 1], &pool);
   struct job_comparison c;
-  if (rc == 0 && job_compare_compute(&a, &b, alpha, (uint64_t)seed, &c) != RB_OK) rc = JOB_EXIT_FAILURE;
+  if (rc == 0 && job_compare_compute(&a, &b, alpha, (uint64_t)seed, &c) != RB_OK)
+    rc = JOB_EXIT_FAILURE;
   if (rc == 0) job_compare_apply_min_change(&c, &minc);
   if (rc == 0 && json) {
     cJSON *o = job_compare_json(&a, &b, &c);

@@ -78,7 +78,9 @@ static bool merge_out_path(const char *out, bool dir, const cJSON *doc, char *pa
   const cJSON *run = cJSON_GetObjectItemCaseSensitive(sc, "run");
   const cJSON *rep = cJSON_GetObjectItemCaseSensitive(sc, "repetition");
   const cJSON *reps = cJSON_GetObjectItemCaseSensitive(sc, "repetitions");
-  const char *name = cJSON_IsString(run) && run->valuestring[0] && !strchr(run->valuestring, '/') ? run->valuestring : "run";
+  const char *name = cJSON_IsString(run) && run->valuestring[0] && !strchr(run->valuestring, '/')
+                         ? run->valuestring
+                         : "run";
   if (!cJSON_IsNumber(reps) || reps->valuedouble <= 1) {
     snprintf(path, len, "%s/%s.json", base, name);
     return true;
@@ -156,8 +158,8 @@ static int merge_load(char **args, int nargs, char ***files, size_t *nf, cJSON *
 
 /* Claims every output first (none may be an input, a directory, a device, or being written
  * by another rbench), so that a refusal leaves no output; then writes them. */
-static int merge_write(cJSON **merged, const struct merge_group *groups, char (*opaths)[PATH_MAX + 200],
-                       size_t ng, char **files, size_t nf) {
+static int merge_write(cJSON **merged, const struct merge_group *groups,
+                       char (*opaths)[PATH_MAX + 200], size_t ng, char **files, size_t nf) {
   char err[PATH_MAX * 2 + 200];
   const char **inputs = calloc(nf + 1, sizeof *inputs);
   struct job_output *o = calloc(ng ? ng : 1, sizeof *o);
@@ -188,7 +190,8 @@ static int merge_write(cJSON **merged, const struct merge_group *groups, char (*
 }
 
 int job_cmd_merge(int argc, char **argv) {
-  static const struct option opts[] = {{"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
+  static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+                                       {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   const char *out = NULL;
   int ch;
@@ -206,7 +209,8 @@ int job_cmd_merge(int argc, char **argv) {
     }
   }
   if (optind >= argc || !out) {
-    fprintf(stderr, "rbench merge: %s\n\n", !out ? "-o OUT is required" : "expected at least one results file or directory");
+    fprintf(stderr, "rbench merge: %s\n\n",
+            !out ? "-o OUT is required" : "expected at least one results file or directory");
     usage_merge(stderr);
     return JOB_EXIT_CONFIG;
   }
@@ -221,9 +225,13 @@ int job_cmd_merge(int argc, char **argv) {
   size_t n = strlen(out);
   struct stat st;
   bool dir = ng > 1 || (n && out[n - 1] == '/') || (stat(out, &st) == 0 && S_ISDIR(st.st_mode));
-  if (rc == 0 && ng > 1 && ((n > 5 && !strcmp(out + n - 5, ".json")) || (stat(out, &st) == 0 && !S_ISDIR(st.st_mode)))) {
-    fprintf(stderr, "rbench merge: the inputs hold %zu runs or repetitions (e.g. %s and %s): -o %s must be a "
-                    "directory\n", ng, groups[0].paths[0], groups[1].paths[0], out);
+  if (rc == 0 && ng > 1 &&
+      ((n > 5 && !strcmp(out + n - 5, ".json")) || (stat(out, &st) == 0 && !S_ISDIR(st.st_mode)))) {
+    fprintf(
+        stderr,
+        "rbench merge: the inputs hold %zu runs or repetitions (e.g. %s and %s): -o %s must be a "
+        "directory\n",
+        ng, groups[0].paths[0], groups[1].paths[0], out);
     rc = JOB_EXIT_CONFIG;
   }
   /* Every group is merged before anything is written: a refusal leaves no output. */
@@ -237,14 +245,16 @@ int job_cmd_merge(int argc, char **argv) {
       rc = JOB_EXIT_FAILURE;
     }
   }
-  char (*opaths)[PATH_MAX + 200] = rc == 0 ? calloc(ng, sizeof *opaths) : NULL;
+  char(*opaths)[PATH_MAX + 200] = rc == 0 ? calloc(ng, sizeof *opaths) : NULL;
   if (rc == 0 && !opaths) rc = JOB_EXIT_FAILURE;
   for (size_t g = 0; g < ng && rc == 0; g++) {
     merge_out_path(out, dir, merged[g], opaths[g], sizeof opaths[g]);
     for (size_t h = 0; h < g && rc == 0; h++) {
       if (strcmp(opaths[h], opaths[g])) continue;
-      fprintf(stderr, "rbench merge: %s and %s (runs of different scenarios with one name) would both be "
-                      "written to %s: merge them separately\n", groups[h].paths[0], groups[g].paths[0], opaths[g]);
+      fprintf(stderr,
+              "rbench merge: %s and %s (runs of different scenarios with one name) would both be "
+              "written to %s: merge them separately\n",
+              groups[h].paths[0], groups[g].paths[0], opaths[g]);
       rc = JOB_EXIT_CONFIG;
     }
   }

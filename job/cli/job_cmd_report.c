@@ -1,4 +1,5 @@
-/* job_cmd_report.c: `rbench report`: documents and sweep summaries into one HTML page or an SVG plot. */
+/* job_cmd_report.c: `rbench report`: documents and sweep summaries into one HTML page or an SVG
+ * plot. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -21,28 +22,29 @@
 #include "rb_json.h"
 
 static void usage_report(FILE *out) {
-  fprintf(out,
-          "Usage: rbench report RESULTS... [-o report.html] [--svg PLOT] [--min-change [METRIC=]PCT]\n"
-          "                     [--allow-mixed] [--include-incomplete]\n"
-          "\n"
-          "Writes one self-contained HTML file (inline SVG, no scripts): a headline comparing two\n"
-          "sides (latency, throughput, Redis and backend CPU per operation, commands per batch,\n"
-          "with significance), the settings, the latency-vs-load curve of any\n"
-          "sweep summaries (sweep.json), execution-time percentiles on a log 1/(1-p) axis, latency,\n"
-          "throughput and errors over time, and the per-repetition table. RESULTS are files,\n"
-          "directories (searched recursively for *.json) or comma-separated lists. Prints the\n"
-          "headline as one 'headline: ...' line on standard output.\n"
-          "\n"
-          "Sides: with two or more arguments (or one file), each argument is one side, in order,\n"
-          "the first the baseline: the headline compares the second with the first. With one\n"
-          "directory, its documents are grouped by what was run (run name and settings) and the\n"
-          "headline compares the first direct group with the first batched one. A side pools\n"
-          "documents only when they were run with the same settings (else refused, naming the\n"
-          "files and the setting; --allow-mixed pools them with a note); incomplete documents are\n"
-          "left out with a note (--include-incomplete keeps them, flagged). --min-change as for\n"
-          "rbench compare.\n"
-          "--svg percentiles|latency|throughput|errors writes that single plot as SVG instead.\n"
-          "-o - writes to standard output.\n");
+  fprintf(
+      out,
+      "Usage: rbench report RESULTS... [-o report.html] [--svg PLOT] [--min-change [METRIC=]PCT]\n"
+      "                     [--allow-mixed] [--include-incomplete]\n"
+      "\n"
+      "Writes one self-contained HTML file (inline SVG, no scripts): a headline comparing two\n"
+      "sides (latency, throughput, Redis and backend CPU per operation, commands per batch,\n"
+      "with significance), the settings, the latency-vs-load curve of any\n"
+      "sweep summaries (sweep.json), execution-time percentiles on a log 1/(1-p) axis, latency,\n"
+      "throughput and errors over time, and the per-repetition table. RESULTS are files,\n"
+      "directories (searched recursively for *.json) or comma-separated lists. Prints the\n"
+      "headline as one 'headline: ...' line on standard output.\n"
+      "\n"
+      "Sides: with two or more arguments (or one file), each argument is one side, in order,\n"
+      "the first the baseline: the headline compares the second with the first. With one\n"
+      "directory, its documents are grouped by what was run (run name and settings) and the\n"
+      "headline compares the first direct group with the first batched one. A side pools\n"
+      "documents only when they were run with the same settings (else refused, naming the\n"
+      "files and the setting; --allow-mixed pools them with a note); incomplete documents are\n"
+      "left out with a note (--include-incomplete keeps them, flagged). --min-change as for\n"
+      "rbench compare.\n"
+      "--svg percentiles|latency|throughput|errors writes that single plot as SVG instead.\n"
+      "-o - writes to standard output.\n");
 }
 
 /* The documents of a report: results documents become runs, sweep summaries are kept apart. */
@@ -55,8 +57,8 @@ struct report_docs {
   size_t nsweeps;
   char **inputs; /* every file read, NULL-terminated: the output must be none of them */
   size_t ninputs;
-  bool by_side;      /* the user named the sides: one per argument */
-  char notes[2048];  /* for the page: documents left out or flagged, groups split */
+  bool by_side;     /* the user named the sides: one per argument */
+  char notes[2048]; /* for the page: documents left out or flagged, groups split */
 };
 
 /* Loads one file: a sweep summary is kept apart, anything else is a candidate results
@@ -84,7 +86,8 @@ static int report_load(struct report_docs *d, const char *path, cJSON **cand) {
 static int side_files(const char *arg, char ***files, bool **named, size_t *nf) {
   char *copy = strdup(arg), *save = NULL;
   int rc = copy ? JOB_EXIT_OK : JOB_EXIT_FAILURE;
-  for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && rc == 0; tok = strtok_r(NULL, ",", &save)) {
+  for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && rc == 0;
+       tok = strtok_r(NULL, ",", &save)) {
     struct stat st;
     size_t before = *nf;
     bool is_dir = stat(tok, &st) == 0 && S_ISDIR(st.st_mode);
@@ -105,7 +108,8 @@ static int side_files(const char *arg, char ***files, bool **named, size_t *nf) 
 
 /* One argument: its results documents, read and validated, pooled as job_cli_pool allows,
  * become runs. */
-static int report_side(struct report_docs *d, const char *arg, int side, const struct job_cli_pool_opts *o) {
+static int report_side(struct report_docs *d, const char *arg, int side,
+                       const struct job_cli_pool_opts *o) {
   char **files = NULL, err[600];
   bool *named = NULL;
   size_t nf = 0, nc = 0;
@@ -134,7 +138,8 @@ static int report_side(struct report_docs *d, const char *arg, int side, const s
     ptrs[nc] = &cand[nc].doc;
     nc++;
   }
-  if (rc == 0 && nc) rc = job_cli_pool("report", arg, ptrs, nc, true, o, keep, d->notes, sizeof d->notes);
+  if (rc == 0 && nc)
+    rc = job_cli_pool("report", arg, ptrs, nc, true, o, keep, d->notes, sizeof d->notes);
   for (size_t i = 0; i < nc; i++) {
     if (rc == 0 && keep[i]) {
       cand[i].side = side;
@@ -171,10 +176,12 @@ static void flag_incomplete(struct report_docs *d) {
   }
 }
 
-static int report_collect(struct report_docs *d, char **args, int nargs, const struct job_cli_pool_opts *pool) {
+static int report_collect(struct report_docs *d, char **args, int nargs,
+                          const struct job_cli_pool_opts *pool) {
   struct stat st;
   /* One directory tree: grouped by what was run. Anything else names the sides. */
-  d->by_side = nargs > 1 || strchr(args[0], ',') || !(stat(args[0], &st) == 0 && S_ISDIR(st.st_mode));
+  d->by_side =
+      nargs > 1 || strchr(args[0], ',') || !(stat(args[0], &st) == 0 && S_ISDIR(st.st_mode));
   struct job_cli_pool_opts o = *pool;
   o.by_settings = !d->by_side;
   int rc = JOB_EXIT_OK;
@@ -214,7 +221,8 @@ static int write_report(const char *out_path, int plot, const struct report_docs
   enum rb_err e;
   char err[PATH_MAX * 2 + 200];
   if (!strcmp(out_path, "-")) fwrite(buf, 1, len, stdout);
-  else if ((e = job_output_write_file(out_path, buf, len, (const char *const *)d->inputs, err, sizeof err)) != RB_OK) {
+  else if ((e = job_output_write_file(out_path, buf, len, (const char *const *)d->inputs, err,
+                                      sizeof err)) != RB_OK) {
     fprintf(stderr, "rbench report: %s\n", err);
     rc = e == RB_ERR_INVALID ? JOB_EXIT_CONFIG : JOB_EXIT_FAILURE;
   }
@@ -223,8 +231,11 @@ static int write_report(const char *out_path, int plot, const struct report_docs
 }
 
 int job_cmd_report(int argc, char **argv) {
-  static const struct option opts[] = {{"output", required_argument, NULL, 'o'}, {"svg", required_argument, NULL, 's'},
-                                       {"help", no_argument, NULL, 'h'}, JOB_CLI_ANALYSIS_OPTIONS, {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+                                       {"svg", required_argument, NULL, 's'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       JOB_CLI_ANALYSIS_OPTIONS,
+                                       {NULL, 0, NULL, 0}};
   struct job_cli_pool_opts pool = {false, false, false};
   struct job_min_change minc;
   job_min_change_init(&minc);
@@ -243,7 +254,10 @@ int job_cmd_report(int argc, char **argv) {
       if (orc) return orc;
     } else if (ch == 's') {
       if ((plot = job_plot_parse(optarg)) < 0) {
-        fprintf(stderr, "rbench report: --svg expects percentiles, latency, throughput or errors, got '%s'\n", optarg);
+        fprintf(
+            stderr,
+            "rbench report: --svg expects percentiles, latency, throughput or errors, got '%s'\n",
+            optarg);
         return JOB_EXIT_CONFIG;
       }
     } else {
@@ -268,7 +282,8 @@ int job_cmd_report(int argc, char **argv) {
     fprintf(stderr, "rbench report: note: %.*s\n", n, p);
     p += n + (nl ? 1 : 0);
   }
-  if (rc == 0 && job_report_headline_compute(d.runs, d.nruns, &minc, &h) != RB_OK) rc = JOB_EXIT_FAILURE;
+  if (rc == 0 && job_report_headline_compute(d.runs, d.nruns, &minc, &h) != RB_OK)
+    rc = JOB_EXIT_FAILURE;
   snprintf(h.notes, sizeof h.notes, "%s", d.notes);
   if (rc == 0) rc = write_report(out, plot, &d, &h);
   if (rc == 0 && strcmp(out, "-")) {

@@ -34,105 +34,147 @@ volatile sig_atomic_t job_cmd_stop_signal;
 static void on_signal(int sig) { job_cmd_stop_signal = sig; }
 
 static void usage_run(FILE *out) {
-  fprintf(out,
-    "Usage: rbench run [options]            (also: rbench [options])\n"
-    "\n"
-    "Invokes the action at a fixed rate (open loop) and writes one results document per run.\n"
-    "\n"
-    "  -f, --scenario FILE.yaml  runs, defaults and target from a scenario (docs/scenarios.md)\n"
-    "      --runs NAME[,NAME]    only these runs of the scenario\n"
-    "      --target KIND         local (rbench-action processes here) or openwhisk (default local)\n"
-    "      --action NAME         OpenWhisk action [pkg/]name (redis_benchmark/redis_benchmark)\n"
-    "      --rate N              invocations per second (10)\n"
-    "      --invocations N       how many (100)\n"
-    "      --duration SECONDS    run for this long instead (invocations = rate x duration)\n"
-    "      --warmup SECONDS      invocations in the first SECONDS are kept out of the statistics\n"
-    "      --ops N               Redis operations per invocation (10)\n"
-    "      --operation OP        set, get, del or exists (set)\n"
-    "      --batching            go through the batching agent\n"
-    "      --parallel N          parallel calls inside the action (5)\n"
-    "      --key-prefix P        Redis key prefix (benchmark)\n"
-    "      --value-size N        bytes per value (64)\n"
-    "      --key-space N         distinct keys (the action's default)\n"
-    "      --timeout-ms N        the action's Redis call timeout (5000)\n"
-    "      --max-in-flight N     invocations outstanding at once (100)\n"
-    "      --connections N       openwhisk: keep-alive connections opened before the\n"
-    "                            schedule starts, and the most open at once (wrk's -c);\n"
-    "                            unset: rate x 10 ms ahead, more when all are busy\n"
-    "      --concurrency N       closed loop instead: exactly N invocations in flight, the next\n"
-    "                            sent when one finishes (wrk's -c), for --invocations or\n"
-    "                            --duration; rate and max-in-flight unused (0: open loop)\n"
-    "      --repetitions N       run each run N times (1)\n"
-    "      --seed N              seed for order: random (1)\n"
-    "      --output PATH         results file, or directory for several runs\n"
-    "                            (redis_benchmark_results.json; missing directories are\n"
-    "                            created; a device or FIFO is written through, never replaced)\n"
-    "      --env FILE            env file with OPENWHISK_*, REDIS_*, BATCHING_AGENT_* (local.env)\n"
-    "      --strict              an unknown OPENWHISK_*, REDIS_*, BATCHING_AGENT_*, RBENCH_* key\n"
-    "                            in the env file or the environment is an error, not a warning\n"
-    "      --insecure            accept a self-signed OpenWhisk certificate (like wsk -i)\n"
-    "      --action-bin PATH     rbench-action for the local target (default: beside rbench)\n"
-    "      --pool-size N         local: rbench-action processes at most, like an invoker's\n"
-    "                            container pool; busy -> invocations queue (8)\n"
-    "      --request-timeout S   seconds per HTTP request (65)\n"
-    "      --poll-timeout S      seconds to poll an activation after 202 (120)\n"
-    "      --drain-timeout S     seconds to wait for in-flight work on SIGINT/SIGTERM (10)\n"
-    "      --wait-for-action S   openwhisk: while the action does not exist yet (404) or the\n"
-    "                            controller does not answer, check again every 2 s for up to\n"
-    "                            S seconds before anything runs (0, the default: no waiting)\n"
-    "      --agent-metrics URL   the batching agent's /metrics, sampled before and after each\n"
-    "                            batched run (default: BATCHING_AGENT_METRICS_URL)\n"
-    "      --results-configmap NAME  also publish results to this ConfigMap (in a pod)\n");
-  fprintf(out,
-    "      --shard I/N           send only shard I of N of the schedule: invocations k with\n"
-    "                            k mod N == I, at their unsharded times (also RBENCH_SHARD=I/N,\n"
-    "                            or JOB_COMPLETION_INDEX=I with RBENCH_SHARDS=N); outputs get\n"
-    "                            .shard-I-of-N / -shard-I; combine with rbench merge\n"
-    "      --start-at T          invocation 0 is due at T: epoch seconds or RFC 3339 (also\n"
-    "                            RBENCH_START_AT, the scenario's start_at); needed with N > 1\n"
-    "      --start-gap S         with a start instant and several runs or repetitions: each\n"
-    "                            starts S seconds after the previous one's schedule ends (5)\n"
-    "      --clock-tolerance-ms MS  with --start-at: refuse when this machine's clock is off by\n"
-    "                            more than MS from the OpenWhisk host's (or the Kubernetes API\n"
-    "                            server's) Date header (500)\n"
-    "      --progress MODE       auto, tty, plain or off (auto)\n"
-    "      --realtime            run rbench itself as a real-time process (SCHED_FIFO; needs\n"
-    "                            CAP_SYS_NICE): keeps the schedule on a busy machine\n"
-    "      --log-level LEVEL     debug, info, warn, error, off (info)\n"
-    "\n"
-    "Exit status: 0 completed, 1 results could not be written, 2 configuration error,\n"
-    "3 target unreachable, 4 interrupted (partial results written, \"complete\": false).\n");
+  fprintf(
+      out,
+      "Usage: rbench run [options]            (also: rbench [options])\n"
+      "\n"
+      "Invokes the action at a fixed rate (open loop) and writes one results document per run.\n"
+      "\n"
+      "  -f, --scenario FILE.yaml  runs, defaults and target from a scenario (docs/scenarios.md)\n"
+      "      --runs NAME[,NAME]    only these runs of the scenario\n"
+      "      --target KIND         local (rbench-action processes here) or openwhisk (default "
+      "local)\n"
+      "      --action NAME         OpenWhisk action [pkg/]name (redis_benchmark/redis_benchmark)\n"
+      "      --rate N              invocations per second (10)\n"
+      "      --invocations N       how many (100)\n"
+      "      --duration SECONDS    run for this long instead (invocations = rate x duration)\n"
+      "      --warmup SECONDS      invocations in the first SECONDS are kept out of the "
+      "statistics\n"
+      "      --ops N               Redis operations per invocation (10)\n"
+      "      --operation OP        set, get, del or exists (set)\n"
+      "      --batching            go through the batching agent\n"
+      "      --parallel N          parallel calls inside the action (5)\n"
+      "      --key-prefix P        Redis key prefix (benchmark)\n"
+      "      --value-size N        bytes per value (64)\n"
+      "      --key-space N         distinct keys (the action's default)\n"
+      "      --timeout-ms N        the action's Redis call timeout (5000)\n"
+      "      --max-in-flight N     invocations outstanding at once (100)\n"
+      "      --connections N       openwhisk: keep-alive connections opened before the\n"
+      "                            schedule starts, and the most open at once (wrk's -c);\n"
+      "                            unset: rate x 10 ms ahead, more when all are busy\n"
+      "      --concurrency N       closed loop instead: exactly N invocations in flight, the next\n"
+      "                            sent when one finishes (wrk's -c), for --invocations or\n"
+      "                            --duration; rate and max-in-flight unused (0: open loop)\n"
+      "      --repetitions N       run each run N times (1)\n"
+      "      --seed N              seed for order: random (1)\n"
+      "      --output PATH         results file, or directory for several runs\n"
+      "                            (redis_benchmark_results.json; missing directories are\n"
+      "                            created; a device or FIFO is written through, never replaced)\n"
+      "      --env FILE            env file with OPENWHISK_*, REDIS_*, BATCHING_AGENT_* "
+      "(local.env)\n"
+      "      --strict              an unknown OPENWHISK_*, REDIS_*, BATCHING_AGENT_*, RBENCH_* "
+      "key\n"
+      "                            in the env file or the environment is an error, not a warning\n"
+      "      --insecure            accept a self-signed OpenWhisk certificate (like wsk -i)\n"
+      "      --action-bin PATH     rbench-action for the local target (default: beside rbench)\n"
+      "      --pool-size N         local: rbench-action processes at most, like an invoker's\n"
+      "                            container pool; busy -> invocations queue (8)\n"
+      "      --request-timeout S   seconds per HTTP request (65)\n"
+      "      --poll-timeout S      seconds to poll an activation after 202 (120)\n"
+      "      --drain-timeout S     seconds to wait for in-flight work on SIGINT/SIGTERM (10)\n"
+      "      --wait-for-action S   openwhisk: while the action does not exist yet (404) or the\n"
+      "                            controller does not answer, check again every 2 s for up to\n"
+      "                            S seconds before anything runs (0, the default: no waiting)\n"
+      "      --agent-metrics URL   the batching agent's /metrics, sampled before and after each\n"
+      "                            batched run (default: BATCHING_AGENT_METRICS_URL)\n"
+      "      --results-configmap NAME  also publish results to this ConfigMap (in a pod)\n");
+  fprintf(
+      out,
+      "      --shard I/N           send only shard I of N of the schedule: invocations k with\n"
+      "                            k mod N == I, at their unsharded times (also RBENCH_SHARD=I/N,\n"
+      "                            or JOB_COMPLETION_INDEX=I with RBENCH_SHARDS=N); outputs get\n"
+      "                            .shard-I-of-N / -shard-I; combine with rbench merge\n"
+      "      --start-at T          invocation 0 is due at T: epoch seconds or RFC 3339 (also\n"
+      "                            RBENCH_START_AT, the scenario's start_at); needed with N > 1\n"
+      "      --start-gap S         with a start instant and several runs or repetitions: each\n"
+      "                            starts S seconds after the previous one's schedule ends (5)\n"
+      "      --clock-tolerance-ms MS  with --start-at: refuse when this machine's clock is off by\n"
+      "                            more than MS from the OpenWhisk host's (or the Kubernetes API\n"
+      "                            server's) Date header (500)\n"
+      "      --progress MODE       auto, tty, plain or off (auto)\n"
+      "      --realtime            run rbench itself as a real-time process (SCHED_FIFO; needs\n"
+      "                            CAP_SYS_NICE): keeps the schedule on a busy machine\n"
+      "      --log-level LEVEL     debug, info, warn, error, off (info)\n"
+      "\n"
+      "Exit status: 0 completed, 1 results could not be written, 2 configuration error,\n"
+      "3 target unreachable, 4 interrupted (partial results written, \"complete\": false).\n");
 }
 
-enum { O_TARGET = 256, O_ACTION, O_INSECURE, O_ACTION_BIN, O_OUTPUT, O_ENV, O_REPS, O_SEED,
-       O_REQ_TIMEOUT, O_POLL_TIMEOUT, O_DRAIN_TIMEOUT, O_CONFIGMAP, O_PROGRESS, O_LOG, O_HELP,
-       O_BATCHING, O_PARAM, O_POOL, O_RUNS, O_REALTIME, O_STRICT, O_AGENT_METRICS,
-       O_WAIT_ACTION, O_SHARD, O_START_AT, O_START_GAP, O_CLOCK_TOL };
+enum {
+  O_TARGET = 256,
+  O_ACTION,
+  O_INSECURE,
+  O_ACTION_BIN,
+  O_OUTPUT,
+  O_ENV,
+  O_REPS,
+  O_SEED,
+  O_REQ_TIMEOUT,
+  O_POLL_TIMEOUT,
+  O_DRAIN_TIMEOUT,
+  O_CONFIGMAP,
+  O_PROGRESS,
+  O_LOG,
+  O_HELP,
+  O_BATCHING,
+  O_PARAM,
+  O_POOL,
+  O_RUNS,
+  O_REALTIME,
+  O_STRICT,
+  O_AGENT_METRICS,
+  O_WAIT_ACTION,
+  O_SHARD,
+  O_START_AT,
+  O_START_GAP,
+  O_CLOCK_TOL
+};
 
 /* Long options that map to a job_params field: name in the table with '-' for '_'. */
 static const struct option run_opts[] = {
-    {"scenario", required_argument, NULL, 'f'}, {"target", required_argument, NULL, O_TARGET},
-    {"action", required_argument, NULL, O_ACTION}, {"insecure", no_argument, NULL, O_INSECURE},
+    {"scenario", required_argument, NULL, 'f'},
+    {"target", required_argument, NULL, O_TARGET},
+    {"action", required_argument, NULL, O_ACTION},
+    {"insecure", no_argument, NULL, O_INSECURE},
     {"action-bin", required_argument, NULL, O_ACTION_BIN},
-    {"output", required_argument, NULL, O_OUTPUT}, {"env", required_argument, NULL, O_ENV},
-    {"repetitions", required_argument, NULL, O_REPS}, {"seed", required_argument, NULL, O_SEED},
+    {"output", required_argument, NULL, O_OUTPUT},
+    {"env", required_argument, NULL, O_ENV},
+    {"repetitions", required_argument, NULL, O_REPS},
+    {"seed", required_argument, NULL, O_SEED},
     {"request-timeout", required_argument, NULL, O_REQ_TIMEOUT},
     {"poll-timeout", required_argument, NULL, O_POLL_TIMEOUT},
     {"drain-timeout", required_argument, NULL, O_DRAIN_TIMEOUT},
     {"wait-for-action", required_argument, NULL, O_WAIT_ACTION},
     {"results-configmap", required_argument, NULL, O_CONFIGMAP},
     {"progress", required_argument, NULL, O_PROGRESS},
-    {"log-level", required_argument, NULL, O_LOG}, {"help", no_argument, NULL, O_HELP},
-    {"batching", no_argument, NULL, O_BATCHING}, {"pool-size", required_argument, NULL, O_POOL},
-    {"runs", required_argument, NULL, O_RUNS}, {"realtime", no_argument, NULL, O_REALTIME},
+    {"log-level", required_argument, NULL, O_LOG},
+    {"help", no_argument, NULL, O_HELP},
+    {"batching", no_argument, NULL, O_BATCHING},
+    {"pool-size", required_argument, NULL, O_POOL},
+    {"runs", required_argument, NULL, O_RUNS},
+    {"realtime", no_argument, NULL, O_REALTIME},
     {"strict", no_argument, NULL, O_STRICT},
     {"agent-metrics", required_argument, NULL, O_AGENT_METRICS},
-    {"shard", required_argument, NULL, O_SHARD}, {"start-at", required_argument, NULL, O_START_AT},
+    {"shard", required_argument, NULL, O_SHARD},
+    {"start-at", required_argument, NULL, O_START_AT},
     {"start-gap", required_argument, NULL, O_START_GAP},
     {"clock-tolerance-ms", required_argument, NULL, O_CLOCK_TOL},
-    {"rate", required_argument, NULL, O_PARAM}, {"invocations", required_argument, NULL, O_PARAM},
-    {"duration", required_argument, NULL, O_PARAM}, {"warmup", required_argument, NULL, O_PARAM},
-    {"ops", required_argument, NULL, O_PARAM}, {"operation", required_argument, NULL, O_PARAM},
+    {"rate", required_argument, NULL, O_PARAM},
+    {"invocations", required_argument, NULL, O_PARAM},
+    {"duration", required_argument, NULL, O_PARAM},
+    {"warmup", required_argument, NULL, O_PARAM},
+    {"ops", required_argument, NULL, O_PARAM},
+    {"operation", required_argument, NULL, O_PARAM},
     {"parallel", required_argument, NULL, O_PARAM},
     {"key-prefix", required_argument, NULL, O_PARAM},
     {"value-size", required_argument, NULL, O_PARAM},
@@ -192,10 +234,22 @@ static bool run_option(struct run_cli *c, int ch, int idx) {
       c->tover.set |= JOB_TC_ACTION;
       return true;
     }
-    case O_INSECURE: c->tover.insecure = true; c->tover.set |= JOB_TC_INSECURE; return true;
-    case O_ACTION_BIN: snprintf(c->tover.action_bin, sizeof c->tover.action_bin, "%s", optarg); c->tover.set |= JOB_TC_ACTION_BIN; return true;
-    case O_OUTPUT: c->output = optarg; c->output_set = true; return true;
-    case O_ENV: c->env = optarg; c->env_set = true; return true;
+    case O_INSECURE:
+      c->tover.insecure = true;
+      c->tover.set |= JOB_TC_INSECURE;
+      return true;
+    case O_ACTION_BIN:
+      snprintf(c->tover.action_bin, sizeof c->tover.action_bin, "%s", optarg);
+      c->tover.set |= JOB_TC_ACTION_BIN;
+      return true;
+    case O_OUTPUT:
+      c->output = optarg;
+      c->output_set = true;
+      return true;
+    case O_ENV:
+      c->env = optarg;
+      c->env_set = true;
+      return true;
     case O_REPS:
     case O_SEED:
       if (!rb_parse_ll(optarg, ch == O_REPS ? 1 : 0, ch == O_REPS ? 1000 : (long long)1e18, &n)) {
@@ -206,14 +260,21 @@ static bool run_option(struct run_cli *c, int ch, int idx) {
       if (ch == O_REPS) c->repetitions = n;
       else c->seed = n, c->seed_set = true;
       return true;
-    case O_REQ_TIMEOUT: c->tover.set |= JOB_TC_REQUEST_TIMEOUT; return parse_seconds("--request-timeout", optarg, &c->tover.request_timeout);
-    case O_POLL_TIMEOUT: c->tover.set |= JOB_TC_POLL_TIMEOUT; return parse_seconds("--poll-timeout", optarg, &c->tover.poll_timeout);
-    case O_DRAIN_TIMEOUT: c->tover.set |= JOB_TC_DRAIN_TIMEOUT; return parse_seconds("--drain-timeout", optarg, &c->tover.drain_timeout);
+    case O_REQ_TIMEOUT:
+      c->tover.set |= JOB_TC_REQUEST_TIMEOUT;
+      return parse_seconds("--request-timeout", optarg, &c->tover.request_timeout);
+    case O_POLL_TIMEOUT:
+      c->tover.set |= JOB_TC_POLL_TIMEOUT;
+      return parse_seconds("--poll-timeout", optarg, &c->tover.poll_timeout);
+    case O_DRAIN_TIMEOUT:
+      c->tover.set |= JOB_TC_DRAIN_TIMEOUT;
+      return parse_seconds("--drain-timeout", optarg, &c->tover.drain_timeout);
     case O_WAIT_ACTION: {
       char *end = NULL;
       double d = strtod(optarg, &end);
       if (!*optarg || *end || d < 0 || d > 86400) {
-        fprintf(stderr, "rbench: --wait-for-action expects seconds from 0 to 86400, got '%s'\n", optarg);
+        fprintf(stderr, "rbench: --wait-for-action expects seconds from 0 to 86400, got '%s'\n",
+                optarg);
         return false;
       }
       c->tover.wait_for_action = d;
@@ -252,7 +313,8 @@ static bool run_option(struct run_cli *c, int ch, int idx) {
     case O_STRICT: c->strict = true; return true;
     case O_POOL:
       if (!rb_parse_ll(optarg, 1, 10000, &n)) {
-        fprintf(stderr, "rbench: --pool-size expects an integer from 1 to 10000, got '%s'\n", optarg);
+        fprintf(stderr, "rbench: --pool-size expects an integer from 1 to 10000, got '%s'\n",
+                optarg);
         return false;
       }
       c->tover.pool_size = n;
@@ -272,14 +334,14 @@ static bool run_option(struct run_cli *c, int ch, int idx) {
     }
     case O_CLOCK_TOL:
       if (!rb_parse_ll(optarg, 1, 3600000, &n)) {
-        fprintf(stderr, "rbench: --clock-tolerance-ms expects milliseconds from 1 to 3600000, got '%s'\n",
+        fprintf(stderr,
+                "rbench: --clock-tolerance-ms expects milliseconds from 1 to 3600000, got '%s'\n",
                 optarg);
         return false;
       }
       c->clock_tolerance_ms = (double)n;
       return true;
-    default:
-      return false;
+    default: return false;
   }
 }
 
@@ -380,7 +442,7 @@ bool job_cmd_make_dir(const char *p) {
 /* Results path for one execution: a file for a single run, else DIR/RUN.json or
  * DIR/RUN/rK.json (DIR = --output without a .json suffix). */
 bool job_cmd_output_path(const char *output, const struct job_scenario *sc, size_t run,
-                        long long rep, char *out, size_t len) {
+                         long long rep, char *out, size_t len) {
   size_t total = sc->run_count * (size_t)sc->repetitions;
   size_t n = strlen(output);
   bool dir_like = is_dir(output) || (n && output[n - 1] == '/');
@@ -423,8 +485,7 @@ static void go_realtime(void) {
   if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) != 0)
     rb_warn("--realtime: cannot switch to SCHED_FIFO (%s); running at normal priority",
             strerror(errno));
-  else
-    rb_info("running as a real-time process (SCHED_FIFO priority %d)", sp.sched_priority);
+  else rb_info("running as a real-time process (SCHED_FIFO priority %d)", sp.sched_priority);
 }
 
 /* ", shard I of N: M of them" for the log line, "" when not sharded. */
@@ -437,31 +498,44 @@ static const char *shard_note(const struct run_cli *c) {
 }
 
 enum job_exit job_cmd_run_one(const struct run_cli *c, const struct job_scenario *sc,
-                             const struct job_config *cfg, const char *self, const struct one_exec *x) {
+                              const struct job_config *cfg, const char *self,
+                              const struct one_exec *x) {
   const struct job_params *p = x->params;
   char err[800] = "";
   if (p->concurrency > 0) {
     char len[64];
     if (p->duration > 0) snprintf(len, sizeof len, "for %.10g s", p->duration);
     else snprintf(len, sizeof len, "%lld invocations", p->invocations);
-    rb_info("run %s (%zu of %zu): %s target, closed loop, %lld in flight, %s -> %s", p->name, x->index + 1,
-            x->count, job_target_kind_name(sc->target.kind), p->concurrency, len, x->out);
+    rb_info("run %s (%zu of %zu): %s target, closed loop, %lld in flight, %s -> %s", p->name,
+            x->index + 1, x->count, job_target_kind_name(sc->target.kind), p->concurrency, len,
+            x->out);
   } else
-    rb_info("run %s (%zu of %zu): %s target, %.10g/s, %lld invocations%s -> %s", p->name, x->index + 1,
-            x->count, job_target_kind_name(sc->target.kind), p->rate, job_params_planned(p), shard_note(c), x->out);
+    rb_info("run %s (%zu of %zu): %s target, %.10g/s, %lld invocations%s -> %s", p->name,
+            x->index + 1, x->count, job_target_kind_name(sc->target.kind), p->rate,
+            job_params_planned(p), shard_note(c), x->out);
   /* one id per invocation of rbench run and run name: its repetitions (and shards) share it */
   static uint64_t token;
   if (!token) token = job_shard_invocation_token() | 1;
   char run_id[17];
   job_shard_run_id(&c->shard, token, sc->name, p, c->start_at_us / 1000, run_id);
-  struct job_run_request rq = {.scenario = sc, .params = p, .target = &sc->target, .config = cfg,
-                               .repetition = x->rep, .out_path = x->out, .inputs = c->inputs,
+  struct job_run_request rq = {.scenario = sc,
+                               .params = p,
+                               .target = &sc->target,
+                               .config = cfg,
+                               .repetition = x->rep,
+                               .out_path = x->out,
+                               .inputs = c->inputs,
                                .self_exe = self,
-                               .progress = c->progress, .stop = &job_cmd_stop_signal,
-                               .configmap = x->cm, .sweep = x->sweep, .shard = &c->shard,
-                               .start_at_us = x->start_at_us, .run_id = run_id};
+                               .progress = c->progress,
+                               .stop = &job_cmd_stop_signal,
+                               .configmap = x->cm,
+                               .sweep = x->sweep,
+                               .shard = &c->shard,
+                               .start_at_us = x->start_at_us,
+                               .run_id = run_id};
   enum job_exit ex = job_run_execute(&rq, err, sizeof err);
-  if (ex == JOB_EXIT_OK || ex == JOB_EXIT_INTERRUPTED) rb_info("wrote %s%s", x->out, ex ? " (partial: interrupted)" : "");
+  if (ex == JOB_EXIT_OK || ex == JOB_EXIT_INTERRUPTED)
+    rb_info("wrote %s%s", x->out, ex ? " (partial: interrupted)" : "");
   if (err[0]) fprintf(stderr, "rbench: %s\n", err);
   return ex;
 }
@@ -470,8 +544,8 @@ bool job_cmd_fatal_exit(enum job_exit ex) {
   return ex == JOB_EXIT_CONFIG || ex == JOB_EXIT_UNREACHABLE || ex == JOB_EXIT_FAILURE;
 }
 
-static int execute_plan(const struct run_cli *c, struct job_scenario *sc, const struct job_config *cfg,
-                        const char *self) {
+static int execute_plan(const struct run_cli *c, struct job_scenario *sc,
+                        const struct job_config *cfg, const char *self) {
   size_t *plan = NULL, count = 0;
   long long *reps = NULL;
   if (job_scenario_plan(sc, &plan, &reps, &count) != RB_OK) return JOB_EXIT_FAILURE;
@@ -491,11 +565,17 @@ static int execute_plan(const struct run_cli *c, struct job_scenario *sc, const 
       job_shard_configmap_name(cm, sizeof cm, &c->shard);
       job_k8s_sanitize_name(cm);
     }
-    struct one_exec x = {.params = p, .rep = reps[i], .out = out, .cm = c->configmap ? cm : NULL,
-                         .index = i, .count = count, .start_at_us = start};
+    struct one_exec x = {.params = p,
+                         .rep = reps[i],
+                         .out = out,
+                         .cm = c->configmap ? cm : NULL,
+                         .index = i,
+                         .count = count,
+                         .start_at_us = start};
     /* The next execution's agreed start: every shard derives the same one from the plan. */
     if (start)
-      start += (int64_t)((double)job_params_planned(p) / p->rate * 1e6) + (int64_t)(c->start_gap_s * 1e6);
+      start += (int64_t)((double)job_params_planned(p) / p->rate * 1e6) +
+               (int64_t)(c->start_gap_s * 1e6);
     enum job_exit ex = job_cmd_run_one(c, sc, cfg, self, &x);
     if (ex != JOB_EXIT_OK) worst = ex;
     if (job_cmd_fatal_exit(ex)) break;
@@ -514,8 +594,9 @@ static int wait_for_action(const struct job_target_conf *t, const struct job_con
                                                  &job_cmd_stop_signal, err, sizeof err);
   if (pf == JOB_PREFLIGHT_OK) return -1;
   fprintf(stderr, "rbench: %s\n", err);
-  return pf == JOB_PREFLIGHT_INTERRUPTED ? JOB_EXIT_INTERRUPTED
-         : pf == JOB_PREFLIGHT_UNREACHABLE ? JOB_EXIT_UNREACHABLE : JOB_EXIT_CONFIG;
+  return pf == JOB_PREFLIGHT_INTERRUPTED   ? JOB_EXIT_INTERRUPTED
+         : pf == JOB_PREFLIGHT_UNREACHABLE ? JOB_EXIT_UNREACHABLE
+                                           : JOB_EXIT_CONFIG;
 }
 
 /* --shard / RBENCH_SHARD / JOB_COMPLETION_INDEX and --start-at / RBENCH_START_AT / start_at,
@@ -536,26 +617,31 @@ static int resolve_shard(struct run_cli *c, const struct job_scenario *sc) {
   for (size_t i = 0; c->shard.count && i < sc->run_count; i++) {
     const struct job_params *p = &sc->runs[i];
     if (p->sweep.form != JOB_RATE_FIXED) {
-      fprintf(stderr, "rbench: --shard: run %s is a capacity sweep: its steps are judged and chosen one "
-                      "at a time by one runner, so it cannot be divided; shard each rate as a run of "
-                      "its own\n", p->name);
+      fprintf(stderr,
+              "rbench: --shard: run %s is a capacity sweep: its steps are judged and chosen one "
+              "at a time by one runner, so it cannot be divided; shard each rate as a run of "
+              "its own\n",
+              p->name);
       return JOB_EXIT_CONFIG;
     }
     if (p->concurrency > 0) {
-      fprintf(stderr, "rbench: --shard: run %s is a closed loop (concurrency %lld): it has no schedule "
-                      "to divide; run it unsharded (several closed loops are not one closed loop)\n",
+      fprintf(stderr,
+              "rbench: --shard: run %s is a closed loop (concurrency %lld): it has no schedule "
+              "to divide; run it unsharded (several closed loops are not one closed loop)\n",
               p->name, p->concurrency);
       return JOB_EXIT_CONFIG;
     }
   }
   if (c->start_at_us && job_cmd_has_sweep(sc)) {
-    fprintf(stderr, "rbench: a start instant (--start-at, RBENCH_START_AT or start_at) cannot be used "
-                    "with a capacity sweep: its steps start one after another as they are judged\n");
+    fprintf(stderr,
+            "rbench: a start instant (--start-at, RBENCH_START_AT or start_at) cannot be used "
+            "with a capacity sweep: its steps start one after another as they are judged\n");
     return JOB_EXIT_CONFIG;
   }
   if (c->shard.count > 1 && !c->start_at_us) {
-    fprintf(stderr, "rbench: --shard %u/%u: the shards of a run must agree on its start: give every "
-                    "shard the same --start-at T (or RBENCH_START_AT, or the scenario's start_at)\n",
+    fprintf(stderr,
+            "rbench: --shard %u/%u: the shards of a run must agree on its start: give every "
+            "shard the same --start-at T (or RBENCH_START_AT, or the scenario's start_at)\n",
             c->shard.index, c->shard.count);
     return JOB_EXIT_CONFIG;
   }
@@ -565,7 +651,8 @@ static int resolve_shard(struct run_cli *c, const struct job_scenario *sc) {
 /* With an agreed start instant, this machine's clock must agree with the others': checked
  * against the Date header of the OpenWhisk API host (openwhisk target) or of the Kubernetes
  * API server (in a pod). Returns -1 to go on. */
-static int check_clock(const struct run_cli *c, const struct job_scenario *sc, const struct job_config *cfg) {
+static int check_clock(const struct run_cli *c, const struct job_scenario *sc,
+                       const struct job_config *cfg) {
   if (!c->start_at_us) return -1;
   char url[800], server[400], err[900], host[256], dir[700], ca[800];
   const char *cafile = NULL;
@@ -583,8 +670,9 @@ static int check_clock(const struct run_cli *c, const struct job_scenario *sc, c
     if (access(ca, R_OK) == 0) cafile = ca;
     else insecure = true; /* only its Date header is read; nothing is sent */
   } else {
-    rb_info("clock check: the local target has no remote clock to check against (shards on one "
-            "machine share its clock; on several machines keep them synchronised)");
+    rb_info(
+        "clock check: the local target has no remote clock to check against (shards on one "
+        "machine share its clock; on several machines keep them synchronised)");
     return -1;
   }
   struct job_clock_offset o;
@@ -596,8 +684,10 @@ static int check_clock(const struct run_cli *c, const struct job_scenario *sc, c
     fprintf(stderr, "rbench: clock check: %s\n", err);
     return JOB_EXIT_CONFIG;
   }
-  rb_info("clock check against %s: its clock minus ours is between %.0f and %.0f ms (tolerance %.0f ms)",
-          server, o.lo_ms, o.hi_ms, c->clock_tolerance_ms);
+  rb_info(
+      "clock check against %s: its clock minus ours is between %.0f and %.0f ms (tolerance %.0f "
+      "ms)",
+      server, o.lo_ms, o.hi_ms, c->clock_tolerance_ms);
   return -1;
 }
 
@@ -619,7 +709,8 @@ int job_cmd_run(int argc, char **argv, const char *self) {
   struct job_config cfg;
   char err[600];
   if (job_config_load(&cfg, env, env_required, c.strict || sc.strict, err, sizeof err) != RB_OK) {
-    if (env == sc.target.env_file) fprintf(stderr, "rbench: %s: target.env_file: %s\n", sc.target.env_file_at, err);
+    if (env == sc.target.env_file)
+      fprintf(stderr, "rbench: %s: target.env_file: %s\n", sc.target.env_file_at, err);
     else fprintf(stderr, "rbench: %s\n", err);
     job_scenario_free(&sc);
     return JOB_EXIT_CONFIG;
@@ -641,9 +732,10 @@ int job_cmd_run(int argc, char **argv, const char *self) {
    * agreed start instant that the wait let pass is refused as late, not run late. */
   rc = wait_for_action(&sc.target, &cfg);
   if (rc < 0) rc = check_clock(&c, &sc, &cfg);
-  if (rc < 0) rc = job_cmd_has_sweep(&sc) ? job_cmd_sweep_execute(&c, &sc, &cfg, self) : execute_plan(&c, &sc, &cfg, self);
+  if (rc < 0)
+    rc = job_cmd_has_sweep(&sc) ? job_cmd_sweep_execute(&c, &sc, &cfg, self)
+                                : execute_plan(&c, &sc, &cfg, self);
   explicit_bzero(&cfg, sizeof cfg);
   job_scenario_free(&sc);
   return rc;
 }
-

@@ -67,8 +67,13 @@ static enum job_exit sweep_one(struct sweep_exec *e, size_t r, long long rep, si
     snprintf(cm, sizeof cm, "%s-%s-rate-%s-r%lld", e->c->configmap, p.name, name, rep);
     job_k8s_sanitize_name(cm);
   }
-  struct one_exec x = {.params = &p, .rep = rep, .out = out, .cm = e->c->configmap ? cm : NULL,
-                       .sweep = field, .index = index, .count = count};
+  struct one_exec x = {.params = &p,
+                       .rep = rep,
+                       .out = out,
+                       .cm = e->c->configmap ? cm : NULL,
+                       .sweep = field,
+                       .index = index,
+                       .count = count};
   enum job_exit ex = job_cmd_run_one(e->c, e->sc, e->cfg, e->self, &x);
   cJSON_Delete(field);
   if (ex == JOB_EXIT_OK) job_sweep_add_document(&e->states[r], rel);
@@ -80,8 +85,9 @@ static void sweep_log_step(const struct sweep_exec *e, size_t r) {
   const struct job_sweep_step *st = &s->steps[s->count - 1];
   const struct job_sweep_verdict *v = &s->verdicts[s->count - 1];
   rb_info("sweep %s at %g/s: %s%s%s%s%s", e->sc->runs[r].name, st->rate,
-          v->met ? "met the SLO" : "FAILED the SLO: ", v->why, v->runner_limited ? " (runner-limited: " : "",
-          v->runner_note, v->runner_limited ? ")" : "");
+          v->met ? "met the SLO" : "FAILED the SLO: ", v->why,
+          v->runner_limited ? " (runner-limited: " : "", v->runner_note,
+          v->runner_limited ? ")" : "");
 }
 
 /* After a step: judges each run that took part, decides whether it goes on, writes its
@@ -99,7 +105,8 @@ static int sweep_judge_round(struct sweep_exec *e, const bool *ran) {
       rc = JOB_EXIT_FAILURE;
     } else {
       sweep_log_step(e, r);
-      e->active[r] = job_sweep_next(&e->sc->runs[r].sweep, s->count - 1, &s->verdicts[s->count - 1], &e->rate[r]);
+      e->active[r] = job_sweep_next(&e->sc->runs[r].sweep, s->count - 1, &s->verdicts[s->count - 1],
+                                    &e->rate[r]);
       s->complete = !e->active[r];
     }
     sweep_write(e, r);
@@ -115,7 +122,8 @@ static int sweep_round(struct sweep_exec *e, const size_t *plan, const long long
   bool *ran = calloc(e->sc->run_count, sizeof *ran);
   if (!ran) return JOB_EXIT_FAILURE;
   *any = false;
-  for (size_t i = 0; i < count && worst != JOB_EXIT_INTERRUPTED && !job_cmd_fatal_exit(worst); i++) {
+  for (size_t i = 0; i < count && worst != JOB_EXIT_INTERRUPTED && !job_cmd_fatal_exit(worst);
+       i++) {
     size_t r = plan[i];
     bool sweeping = e->sc->runs[r].sweep.form != JOB_RATE_FIXED;
     if (sweeping ? !e->active[r] : k > 0) continue;
@@ -125,10 +133,13 @@ static int sweep_round(struct sweep_exec *e, const size_t *plan, const long long
       ran[r] = true;
     } else {
       char out[PATH_MAX + 200];
-      if (!job_cmd_output_path(e->c->output, e->sc, r, reps[i], out, sizeof out)) ex = JOB_EXIT_FAILURE;
-      else ex = job_cmd_run_one(e->c, e->sc, e->cfg, e->self,
-                        &(struct one_exec){.params = &e->sc->runs[r], .rep = reps[i], .out = out,
-                                           .index = i, .count = count});
+      if (!job_cmd_output_path(e->c->output, e->sc, r, reps[i], out, sizeof out))
+        ex = JOB_EXIT_FAILURE;
+      else
+        ex = job_cmd_run_one(
+            e->c, e->sc, e->cfg, e->self,
+            &(struct one_exec){
+                .params = &e->sc->runs[r], .rep = reps[i], .out = out, .index = i, .count = count});
     }
     if (ex != JOB_EXIT_OK) worst = ex;
   }
@@ -170,18 +181,22 @@ static bool sweep_setup(struct sweep_exec *e) {
   return true;
 }
 
-int job_cmd_sweep_execute(const struct run_cli *c, struct job_scenario *sc, const struct job_config *cfg,
-                         const char *self) {
+int job_cmd_sweep_execute(const struct run_cli *c, struct job_scenario *sc,
+                          const struct job_config *cfg, const char *self) {
   size_t *plan = NULL, count = 0;
   long long *reps = NULL;
   if (job_scenario_plan(sc, &plan, &reps, &count) != RB_OK) return JOB_EXIT_FAILURE;
-  struct sweep_exec e = {.c = c, .sc = sc, .cfg = cfg, .self = self,
+  struct sweep_exec e = {.c = c,
+                         .sc = sc,
+                         .cfg = cfg,
+                         .self = self,
                          .states = calloc(sc->run_count, sizeof *e.states),
                          .rate = calloc(sc->run_count, sizeof *e.rate),
                          .active = calloc(sc->run_count, sizeof *e.active)};
   int worst = e.states && e.rate && e.active && sweep_setup(&e) ? JOB_EXIT_OK : JOB_EXIT_FAILURE;
   bool any = worst == JOB_EXIT_OK;
-  for (size_t k = 0; any && worst == JOB_EXIT_OK; k++) worst = sweep_round(&e, plan, reps, count, k, &any);
+  for (size_t k = 0; any && worst == JOB_EXIT_OK; k++)
+    worst = sweep_round(&e, plan, reps, count, k, &any);
   if (worst != JOB_EXIT_OK && e.active) sweep_stop(&e, worst);
   for (size_t r = 0; e.states && r < sc->run_count; r++) job_sweep_state_free(&e.states[r]);
   free(e.states);
@@ -191,4 +206,3 @@ int job_cmd_sweep_execute(const struct run_cli *c, struct job_scenario *sc, cons
   free(reps);
   return worst;
 }
-

@@ -12,15 +12,15 @@
 
 static void usage(FILE *out) {
   fprintf(out,
-    "Usage: rbench COMMAND [options]\n"
-    "\n"
-    "  run       invoke the action at a fixed rate and record every invocation\n"
-    "  compare   compare two results (A.json B.json): table, significance, --json\n"
-    "  report    one self-contained HTML report (or --svg) from results files\n"
-    "  merge     combine the shards of a scale-out run (--shard) into one results document\n"
-    "  doctor    check Redis, the agent, the OpenWhisk host, key and action\n"
-    "\n"
-    "  rbench COMMAND --help for its options; rbench --version.\n");
+          "Usage: rbench COMMAND [options]\n"
+          "\n"
+          "  run       invoke the action at a fixed rate and record every invocation\n"
+          "  compare   compare two results (A.json B.json): table, significance, --json\n"
+          "  report    one self-contained HTML report (or --svg) from results files\n"
+          "  merge     combine the shards of a scale-out run (--shard) into one results document\n"
+          "  doctor    check Redis, the agent, the OpenWhisk host, key and action\n"
+          "\n"
+          "  rbench COMMAND --help for its options; rbench --version.\n");
 }
 
 static void self_path(const char *argv0, char *out, size_t len) {

@@ -24,12 +24,9 @@ void job_config_init(struct job_config *c) {
 }
 
 static void set_apihost(struct job_config *c, const char *v, const char *source) {
-  if (strstr(v, "://"))
-    snprintf(c->apihost, sizeof c->apihost, "%s", v);
-  else if (*v)
-    snprintf(c->apihost, sizeof c->apihost, "https://%s", v);
-  else
-    c->apihost[0] = '\0';
+  if (strstr(v, "://")) snprintf(c->apihost, sizeof c->apihost, "%s", v);
+  else if (*v) snprintf(c->apihost, sizeof c->apihost, "https://%s", v);
+  else c->apihost[0] = '\0';
   size_t n = strlen(c->apihost);
   while (n > 0 && c->apihost[n - 1] == '/') c->apihost[--n] = '\0';
   snprintf(c->apihost_from, sizeof c->apihost_from, "%s", source);
@@ -39,8 +36,8 @@ static enum rb_err set_port(int *port, const char *key, const char *v, const cha
                             char *err, size_t errlen) {
   long long p = 0;
   if (!rb_parse_ll(v, 1, 65535, &p))
-    return rb_errorf(RB_ERR_INVALID, err, errlen, "%s: %s must be a port from 1 to 65535",
-                     source, key);
+    return rb_errorf(RB_ERR_INVALID, err, errlen, "%s: %s must be a port from 1 to 65535", source,
+                     key);
   *port = (int)p;
   return RB_OK;
 }
@@ -53,15 +50,14 @@ static enum rb_err set_secret_file(char *dst, size_t dstlen, const char *key, co
   errno = 0;
   char *text = read(path, &len);
   if (!text)
-    return rb_errorf(RB_ERR_IO, err, errlen, "%s: %s names a file that cannot be read: %s",
-                     source, key, job_file_reason(errno ? errno : EIO));
+    return rb_errorf(RB_ERR_IO, err, errlen, "%s: %s names a file that cannot be read: %s", source,
+                     key, job_file_reason(errno ? errno : EIO));
   while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r')) text[--len] = '\0';
   enum rb_err rc = RB_OK;
   if (len >= dstlen)
     rc = rb_errorf(RB_ERR_RANGE, err, errlen, "%s: the secret in %s's file is too long", source,
                    key);
-  else
-    memcpy(dst, text, len + 1);
+  else memcpy(dst, text, len + 1);
   explicit_bzero(text, len);
   free(text);
   return rc;
@@ -105,20 +101,21 @@ static const struct config_key {
     {"BATCHING_AGENT_PASSWORD", KEY_TEXT, FIELD(agent_password)},
     {"BATCHING_AGENT_PASSWORD_FILE", KEY_SECRET_FILE, FIELD(agent_password)},
     {"BATCHING_AGENT_METRICS_URL", KEY_TEXT, FIELD(agent_metrics_url)},
-    {"RBENCH_SERVICEACCOUNT_DIR", KEY_ELSEWHERE, 0, 0},   /* job_k8s.c */
-    {"RBENCH_LOG", KEY_ELSEWHERE, 0, 0},                  /* rbench-action's log level */
-    {"RBENCH_ARGS", KEY_ELSEWHERE, 0, 0},                 /* tools/bench/bench-runner.sh */
-    {"RBENCH_SHARD", KEY_ELSEWHERE, 0, 0},                /* main.c: --shard */
-    {"RBENCH_SHARDS", KEY_ELSEWHERE, 0, 0},               /* main.c: with JOB_COMPLETION_INDEX */
-    {"RBENCH_START_AT", KEY_ELSEWHERE, 0, 0},             /* main.c: --start-at */
-    {"RBENCH_JOB_NAME", KEY_ELSEWHERE, 0, 0},             /* job_k8s.c: the ConfigMaps' label */
+    {"RBENCH_SERVICEACCOUNT_DIR", KEY_ELSEWHERE, 0, 0}, /* job_k8s.c */
+    {"RBENCH_LOG", KEY_ELSEWHERE, 0, 0},                /* rbench-action's log level */
+    {"RBENCH_ARGS", KEY_ELSEWHERE, 0, 0},               /* tools/bench/bench-runner.sh */
+    {"RBENCH_SHARD", KEY_ELSEWHERE, 0, 0},              /* main.c: --shard */
+    {"RBENCH_SHARDS", KEY_ELSEWHERE, 0, 0},             /* main.c: with JOB_COMPLETION_INDEX */
+    {"RBENCH_START_AT", KEY_ELSEWHERE, 0, 0},           /* main.c: --start-at */
+    {"RBENCH_JOB_NAME", KEY_ELSEWHERE, 0, 0},           /* job_k8s.c: the ConfigMaps' label */
 #undef FIELD
 };
 #define CONFIG_KEY_COUNT (sizeof config_keys / sizeof config_keys[0])
 
 /* Prefixes whose keys are ours: one nothing reads is a typo until shown otherwise. Other keys
  * are left alone (env files are often shared with other tools). */
-static const char *const watched_prefixes[] = {"REDIS_", "BATCHING_AGENT_", "OPENWHISK_", "RBENCH_"};
+static const char *const watched_prefixes[] = {"REDIS_", "BATCHING_AGENT_", "OPENWHISK_",
+                                               "RBENCH_"};
 /* rbench-agent reads RBENCH_AGENT_* (one per option, agent/agent_config.c) and owns them. */
 static const char agent_prefix[] = "RBENCH_AGENT_";
 
@@ -162,8 +159,10 @@ static enum rb_err set_key(struct job_config *c, const struct config_key *k, con
 bool job_config_key_unknown(const char *key, char *msg, size_t msglen) {
   const char *prefix = NULL;
   for (size_t i = 0; i < sizeof watched_prefixes / sizeof watched_prefixes[0]; i++)
-    if (!strncmp(key, watched_prefixes[i], strlen(watched_prefixes[i]))) prefix = watched_prefixes[i];
-  if (!prefix || find_key(key) || !strncmp(key, agent_prefix, sizeof agent_prefix - 1)) return false;
+    if (!strncmp(key, watched_prefixes[i], strlen(watched_prefixes[i])))
+      prefix = watched_prefixes[i];
+  if (!prefix || find_key(key) || !strncmp(key, agent_prefix, sizeof agent_prefix - 1))
+    return false;
   const char *names[CONFIG_KEY_COUNT];
   for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) names[i] = config_keys[i].name;
   const char *best = rb_name_closest(key, names, CONFIG_KEY_COUNT);
@@ -172,7 +171,8 @@ bool job_config_key_unknown(const char *key, char *msg, size_t msglen) {
     return true;
   }
   /* Nothing close: say which keys of that family rbench reads. */
-  size_t n = (size_t)snprintf(msg, msglen, "unknown key %.64s (the %s* keys rbench reads are", key, prefix);
+  size_t n = (size_t)snprintf(msg, msglen, "unknown key %.64s (the %s* keys rbench reads are", key,
+                              prefix);
   const char *sep = " ";
   for (size_t i = 0; i < CONFIG_KEY_COUNT && n < msglen; i++) {
     if (strncmp(config_keys[i].name, prefix, strlen(prefix))) continue;
@@ -283,7 +283,8 @@ void job_config_apply_wskprops(struct job_config *c, const char *text, size_t le
           snprintf(c->auth, sizeof c->auth, "%s", eq + 1);
           snprintf(c->auth_from, sizeof c->auth_from, "%s", source);
         }
-        if (!strcmp(line, "NAMESPACE") && eq[1]) snprintf(c->namespace_, sizeof c->namespace_, "%s", eq + 1);
+        if (!strcmp(line, "NAMESPACE") && eq[1])
+          snprintf(c->namespace_, sizeof c->namespace_, "%s", eq + 1);
       }
       explicit_bzero(line, sizeof line);
     }
@@ -327,8 +328,8 @@ static bool service_link(const char *name, char names[][RB_ENV_NAME_MAX], size_t
   return false;
 }
 
-enum rb_err job_config_check_environ(struct job_config *c, char names[][RB_ENV_NAME_MAX],
-                                     size_t n, bool strict, char *err, size_t errlen) {
+enum rb_err job_config_check_environ(struct job_config *c, char names[][RB_ENV_NAME_MAX], size_t n,
+                                     bool strict, char *err, size_t errlen) {
   for (size_t i = 0; i < n; i++) {
     if (service_link(names[i], names, n)) continue;
     enum rb_err rc = unknown_key(c, names[i], "environment", strict, err, errlen);
@@ -419,7 +420,7 @@ static void load_wskprops(struct job_config *c) {
 static enum rb_err check_process_environ(struct job_config *c, bool strict, char *err,
                                          size_t errlen) {
   enum { MAX_NAMES = 256 };
-  char (*names)[RB_ENV_NAME_MAX] = calloc(MAX_NAMES, sizeof *names);
+  char(*names)[RB_ENV_NAME_MAX] = calloc(MAX_NAMES, sizeof *names);
   if (!names) return rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
   size_t n = 0;
   for (size_t i = 0; i < sizeof watched_prefixes / sizeof watched_prefixes[0]; i++)
@@ -439,8 +440,8 @@ enum rb_err job_config_load(struct job_config *c, const char *env_path, bool env
     /* The default local.env may be absent; any other reason it cannot be read is an error. */
     if (!text && (env_required || errno != ENOENT)) return RB_ERR_IO;
     if (text) {
-      enum rb_err rc = job_config_apply_envfile(c, text, len, env_path, job_read_file, strict,
-                                                err, errlen);
+      enum rb_err rc =
+          job_config_apply_envfile(c, text, len, env_path, job_read_file, strict, err, errlen);
       explicit_bzero(text, len);
       free(text);
       if (rc != RB_OK) return rc;

@@ -25,19 +25,19 @@
 #define JOB_HOST_MAX 256
 
 struct job_config {
-  char apihost[JOB_HOST_MAX + 16];   /* with scheme; "https://" added when none was given */
-  char auth[JOB_SECRET_MAX];         /* secret: "uuid:key" */
-  char namespace_[128];              /* "_" by default */
+  char apihost[JOB_HOST_MAX + 16]; /* with scheme; "https://" added when none was given */
+  char auth[JOB_SECRET_MAX];       /* secret: "uuid:key" */
+  char namespace_[128];            /* "_" by default */
   char redis_host[JOB_HOST_MAX];
   int redis_port;
-  char redis_password[JOB_SECRET_MAX];  /* secret */
+  char redis_password[JOB_SECRET_MAX]; /* secret */
   char agent_host[JOB_HOST_MAX];
   int agent_port;
-  char agent_password[JOB_SECRET_MAX];  /* secret */
-  char agent_metrics_url[600];  /* BATCHING_AGENT_METRICS_URL: the agent's /metrics, "" = none */
-  char apihost_from[80];  /* where apihost came from, for messages ("local.env", ...) */
+  char agent_password[JOB_SECRET_MAX]; /* secret */
+  char agent_metrics_url[600]; /* BATCHING_AGENT_METRICS_URL: the agent's /metrics, "" = none */
+  char apihost_from[80];       /* where apihost came from, for messages ("local.env", ...) */
   char auth_from[80];
-  int unknown_keys;       /* REDIS_*, BATCHING_AGENT_*, OPENWHISK_*, RBENCH_* keys nothing reads */
+  int unknown_keys; /* REDIS_*, BATCHING_AGENT_*, OPENWHISK_*, RBENCH_* keys nothing reads */
   /* Which endpoint keys were given (env file or environment), not defaulted: the openwhisk
    * target sends only these, so the action's own default parameters apply to the others. */
   bool redis_host_given, redis_port_given, agent_host_given, agent_port_given;
@@ -70,8 +70,8 @@ bool job_config_key_unknown(const char *key, char *msg, size_t msglen);
 /* The unknown-key check for the environment's variable names (names only: no value is
  * needed or printed). Kubernetes service links (FOO_SERVICE_HOST, FOO_PORT_6379_TCP, FOO_PORT
  * beside FOO_SERVICE_HOST) are skipped. Warns, or with strict fails, as for the env file. */
-enum rb_err job_config_check_environ(struct job_config *c, char names[][RB_ENV_NAME_MAX],
-                                     size_t n, bool strict, char *err, size_t errlen);
+enum rb_err job_config_check_environ(struct job_config *c, char names[][RB_ENV_NAME_MAX], size_t n,
+                                     bool strict, char *err, size_t errlen);
 
 /* Applies a wskprops file: APIHOST, AUTH, NAMESPACE; lines that do not split into exactly
  * two parts on '=' are skipped, as wsk does. */

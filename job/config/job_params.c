@@ -9,25 +9,34 @@
 
 #include "rb_name.h"
 
-#define F(n, t, field, lo, hi, excl, ex) \
-  {n, t, offsetof(struct job_params, field), sizeof(((struct job_params *)0)->field), lo, hi, excl, ex}
+#define F(n, t, field, lo, hi, excl, ex)                                                       \
+  {                                                                                            \
+    n, t, offsetof(struct job_params, field), sizeof(((struct job_params *)0)->field), lo, hi, \
+        excl, ex                                                                               \
+  }
 
 const struct job_param_field job_params_fields[] = {
-    F("rate", JOB_P_DOUBLE, rate, 0, 1e6, true, "a number of invocations per second above 0 and at most 1000000"),
+    F("rate", JOB_P_DOUBLE, rate, 0, 1e6, true,
+      "a number of invocations per second above 0 and at most 1000000"),
     F("invocations", JOB_P_INT, invocations, 1, 1e9, false, "an integer from 1 to 1000000000"),
-    F("duration", JOB_P_DOUBLE, duration, 0, 864000, true, "a number of seconds above 0 and at most 864000"),
+    F("duration", JOB_P_DOUBLE, duration, 0, 864000, true,
+      "a number of seconds above 0 and at most 864000"),
     F("warmup", JOB_P_DOUBLE, warmup, 0, 86400, false, "a number of seconds from 0 to 86400"),
     F("ops", JOB_P_INT, ops, 1, 1000000, false, "an integer from 1 to 1000000"),
     F("operation", JOB_P_OPERATION, operation, 0, 0, false, "one of set, get, del, exists"),
     F("batching", JOB_P_BOOL, batching, 0, 0, false, "true or false"),
     F("parallel", JOB_P_INT, parallel, 1, 256, false, "an integer from 1 to 256"),
-    F("key_prefix", JOB_P_STRING, key_prefix, 1, JOB_KEY_PREFIX_MAX, false, "1 to 128 bytes without spaces or control characters (rbench-action's rule)"),
+    F("key_prefix", JOB_P_STRING, key_prefix, 1, JOB_KEY_PREFIX_MAX, false,
+      "1 to 128 bytes without spaces or control characters (rbench-action's rule)"),
     F("value_size", JOB_P_INT, value_size, 0, 1048576, false, "an integer from 0 to 1048576"),
-    F("key_space", JOB_P_INT, key_space, 0, 2147483647, false, "an integer from 0 (the action's default) to 2147483647"),
+    F("key_space", JOB_P_INT, key_space, 0, 2147483647, false,
+      "an integer from 0 (the action's default) to 2147483647"),
     F("timeout_ms", JOB_P_INT, timeout_ms, 1, 300000, false, "an integer from 1 to 300000"),
     F("max_in_flight", JOB_P_INT, max_in_flight, 1, 100000, false, "an integer from 1 to 100000"),
-    F("connections", JOB_P_INT, connections, 0, 100000, false, "an integer from 0 (derived from the rate) to 100000"),
-    F("concurrency", JOB_P_INT, concurrency, 0, 100000, false, "an integer from 0 (open loop) to 100000"),
+    F("connections", JOB_P_INT, connections, 0, 100000, false,
+      "an integer from 0 (derived from the rate) to 100000"),
+    F("concurrency", JOB_P_INT, concurrency, 0, 100000, false,
+      "an integer from 0 (open loop) to 100000"),
 };
 #undef F
 
@@ -76,26 +85,31 @@ size_t job_sweep_step_count(const struct job_rate_sweep *s) {
 
 bool job_sweep_step_rate(const struct job_rate_sweep *s, size_t k, double *rate) {
   if (k >= job_sweep_step_count(s)) return false;
-  *rate = s->form == JOB_RATE_LIST ? s->list[k] : job_rate_round(s->from * pow(s->factor, (double)k));
+  *rate =
+      s->form == JOB_RATE_LIST ? s->list[k] : job_rate_round(s->from * pow(s->factor, (double)k));
   return true;
 }
 
 enum rb_err job_sweep_check(const struct job_rate_sweep *s, char *err, size_t errlen) {
   if (s->form != JOB_RATE_RAMP) return RB_OK;
   if (!(s->factor > 1) || s->factor > 100)
-    return rb_errorf(RB_ERR_RANGE, err, errlen, "rate: factor: expected a number above 1 and at most 100, got %g", s->factor);
+    return rb_errorf(RB_ERR_RANGE, err, errlen,
+                     "rate: factor: expected a number above 1 and at most 100, got %g", s->factor);
   if (s->max > 0 && s->max < s->from)
-    return rb_errorf(RB_ERR_RANGE, err, errlen, "rate: max (%g) is below from (%g)", s->max, s->from);
+    return rb_errorf(RB_ERR_RANGE, err, errlen, "rate: max (%g) is below from (%g)", s->max,
+                     s->from);
   size_t n = ramp_count(s, JOB_SWEEP_MAX_STEPS + 1);
   if (n > JOB_SWEEP_MAX_STEPS)
-    return rb_errorf(RB_ERR_RANGE, err, errlen,
-                     "rate: a ramp from %g by %g up to %g has more than %d steps; raise factor or lower max",
-                     s->from, s->factor, ramp_max(s), JOB_SWEEP_MAX_STEPS);
+    return rb_errorf(
+        RB_ERR_RANGE, err, errlen,
+        "rate: a ramp from %g by %g up to %g has more than %d steps; raise factor or lower max",
+        s->from, s->factor, ramp_max(s), JOB_SWEEP_MAX_STEPS);
   for (size_t k = 1; k < n; k++)
     if (job_rate_round(s->from * pow(s->factor, (double)k)) <=
         job_rate_round(s->from * pow(s->factor, (double)(k - 1))))
       return rb_errorf(RB_ERR_RANGE, err, errlen,
-                       "rate: from %g by %g repeats a rate at 0.001/s resolution; raise factor", s->from, s->factor);
+                       "rate: from %g by %g repeats a rate at 0.001/s resolution; raise factor",
+                       s->from, s->factor);
   return RB_OK;
 }
 
@@ -140,10 +154,8 @@ static enum rb_err set_number(struct job_params *p, const struct job_param_field
     return rb_errorf(RB_ERR_INVALID, err, errlen, "%s: expected %s, got %s", f->name, f->expect,
                      given);
   char *base = (char *)p + f->offset;
-  if (f->type == JOB_P_INT)
-    *(long long *)(void *)base = (long long)v;
-  else
-    *(double *)(void *)base = v;
+  if (f->type == JOB_P_INT) *(long long *)(void *)base = (long long)v;
+  else *(double *)(void *)base = v;
   return RB_OK;
 }
 
@@ -165,29 +177,27 @@ enum rb_err job_params_set_text(struct job_params *p, const struct job_param_fie
   enum rb_err rc = RB_OK;
   switch (f->type) {
     case JOB_P_DOUBLE:
-    case JOB_P_INT:
-      rc = set_number(p, f, text, is_quoted, err, errlen);
-      break;
+    case JOB_P_INT: rc = set_number(p, f, text, is_quoted, err, errlen); break;
     case JOB_P_BOOL: {
       int b = is_quoted ? -1 : parse_bool(text);
       if (b < 0)
-        return rb_errorf(RB_ERR_INVALID, err, errlen, "%s: expected %s, got %s", f->name,
-                         f->expect, given);
+        return rb_errorf(RB_ERR_INVALID, err, errlen, "%s: expected %s, got %s", f->name, f->expect,
+                         given);
       *(bool *)(void *)base = b == 1;
       break;
     }
     case JOB_P_OPERATION:
       if (strcmp(text, "set") && strcmp(text, "get") && strcmp(text, "del") &&
           strcmp(text, "exists"))
-        return rb_errorf(RB_ERR_INVALID, err, errlen, "%s: expected %s, got %s", f->name,
-                         f->expect, given);
+        return rb_errorf(RB_ERR_INVALID, err, errlen, "%s: expected %s, got %s", f->name, f->expect,
+                         given);
       snprintf(base, f->size, "%s", text);
       break;
     case JOB_P_STRING: {
       size_t n = strlen(text);
       if (n < (size_t)f->min || n > (size_t)f->max)
-        return rb_errorf(RB_ERR_INVALID, err, errlen, "%s: expected %s, got %zu bytes",
-                         f->name, f->expect, n);
+        return rb_errorf(RB_ERR_INVALID, err, errlen, "%s: expected %s, got %zu bytes", f->name,
+                         f->expect, n);
       char why[200];
       /* key_prefix goes to rbench-action as is: refused here by the action's own rule, not by
        * every invocation. */
@@ -247,7 +257,8 @@ long long job_params_connections(const struct job_params *p) {
 long long job_params_connection_limit(const struct job_params *p) {
   if (p->concurrency > 0)
     return p->connections > 0 && p->connections < p->concurrency ? p->connections : p->concurrency;
-  return p->connections > 0 && p->connections < p->max_in_flight ? p->connections : p->max_in_flight;
+  return p->connections > 0 && p->connections < p->max_in_flight ? p->connections
+                                                                 : p->max_in_flight;
 }
 
 static enum rb_err validate_fixed(const struct job_params *p, char *err, size_t errlen) {
@@ -267,7 +278,8 @@ static enum rb_err validate_closed(const struct job_params *p, char *err, size_t
   if (p->sweep.form != JOB_RATE_FIXED)
     return rb_errorf(RB_ERR_INVALID, err, errlen,
                      "concurrency %lld (a closed loop) has no rate to sweep: give a single rate or "
-                     "drop concurrency", p->concurrency);
+                     "drop concurrency",
+                     p->concurrency);
   if (p->duration > 0 && p->warmup >= p->duration)
     return rb_errorf(RB_ERR_RANGE, err, errlen,
                      "warmup (%g s) covers the whole duration (%g s): nothing would be measured",
@@ -302,13 +314,9 @@ cJSON *job_params_to_json(const struct job_params *p) {
       case JOB_P_INT:
         cJSON_AddNumberToObject(o, f->name, (double)*(const long long *)(const void *)base);
         break;
-      case JOB_P_BOOL:
-        cJSON_AddBoolToObject(o, f->name, *(const bool *)(const void *)base);
-        break;
+      case JOB_P_BOOL: cJSON_AddBoolToObject(o, f->name, *(const bool *)(const void *)base); break;
       case JOB_P_STRING:
-      case JOB_P_OPERATION:
-        cJSON_AddStringToObject(o, f->name, base);
-        break;
+      case JOB_P_OPERATION: cJSON_AddStringToObject(o, f->name, base); break;
     }
   }
   long long planned = job_params_planned(p);

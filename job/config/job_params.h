@@ -20,8 +20,8 @@
 
 /* ---- capacity sweeps (docs/scenarios.md, "Sweeps") ---------------------------------- */
 #define JOB_SWEEP_MAX_STEPS 64
-#define JOB_SWEEP_DEFAULT_STEPS 10   /* a ramp without max: from x factor^9 at most */
-#define JOB_SWEEP_MIN_ACHIEVED 0.95  /* a step must send >= 95% of its intended rate */
+#define JOB_SWEEP_DEFAULT_STEPS 10  /* a ramp without max: from x factor^9 at most */
+#define JOB_SWEEP_MIN_ACHIEVED 0.95 /* a step must send >= 95% of its intended rate */
 
 enum job_rate_form { JOB_RATE_FIXED, JOB_RATE_LIST, JOB_RATE_RAMP };
 
@@ -35,48 +35,48 @@ struct job_slo {
 /* A run's rate as a sweep: a list of rates (strictly increasing, rounded to 0.001/s) or a
  * ramp from x factor^k up to max. */
 struct job_rate_sweep {
-  enum job_rate_form form;   /* JOB_RATE_FIXED: params.rate alone, no sweep */
+  enum job_rate_form form; /* JOB_RATE_FIXED: params.rate alone, no sweep */
   double list[JOB_SWEEP_MAX_STEPS];
   size_t list_count;
-  double from, factor, max;  /* ramp */
-  bool until_slo;            /* ramp: stop at the first step that fails the SLO (true) */
-  bool slo_set;              /* slo given explicitly (in this layer) */
+  double from, factor, max; /* ramp */
+  bool until_slo;           /* ramp: stop at the first step that fails the SLO (true) */
+  bool slo_set;             /* slo given explicitly (in this layer) */
   struct job_slo slo;
 };
 
 struct job_params {
-  char name[JOB_NAME_MAX];   /* run name ("run" when none) */
-  double rate;               /* invocations per second (10) */
-  long long invocations;     /* how many (100); replaced by rate*duration when duration > 0 */
-  double duration;           /* seconds (0 = use invocations) */
-  double warmup;             /* seconds of invocations kept out of the statistics (0) */
-  long long ops;             /* Redis operations per invocation (10) */
-  char operation[8];         /* set, get, del, exists (set) */
-  bool batching;             /* through the batching agent (false) */
-  long long parallel;        /* parallel calls inside the action (5) */
+  char name[JOB_NAME_MAX]; /* run name ("run" when none) */
+  double rate;             /* invocations per second (10) */
+  long long invocations;   /* how many (100); replaced by rate*duration when duration > 0 */
+  double duration;         /* seconds (0 = use invocations) */
+  double warmup;           /* seconds of invocations kept out of the statistics (0) */
+  long long ops;           /* Redis operations per invocation (10) */
+  char operation[8];       /* set, get, del, exists (set) */
+  bool batching;           /* through the batching agent (false) */
+  long long parallel;      /* parallel calls inside the action (5) */
   char key_prefix[JOB_KEY_PREFIX_MAX + 1]; /* (benchmark) */
-  long long value_size;      /* bytes per value (64) */
-  long long key_space;       /* distinct keys (0 = the action's default: ops) */
-  long long timeout_ms;      /* the action's per-call Redis timeout (5000) */
-  long long max_in_flight;   /* invocations outstanding at once (100) */
-  long long connections;     /* openwhisk: keep-alive connections opened before the schedule
-                                starts (0 = derived from the rate: job_params_connections) */
-  long long concurrency;     /* > 0: closed loop, exactly this many in flight, the next sent
-                                when one finishes; rate and max_in_flight unused (0 = open) */
-  uint32_t set;              /* bit i: field i of job_params_fields was given explicitly */
+  long long value_size;                    /* bytes per value (64) */
+  long long key_space;                     /* distinct keys (0 = the action's default: ops) */
+  long long timeout_ms;                    /* the action's per-call Redis timeout (5000) */
+  long long max_in_flight;                 /* invocations outstanding at once (100) */
+  long long connections;       /* openwhisk: keep-alive connections opened before the schedule
+                                  starts (0 = derived from the rate: job_params_connections) */
+  long long concurrency;       /* > 0: closed loop, exactly this many in flight, the next sent
+                                  when one finishes; rate and max_in_flight unused (0 = open) */
+  uint32_t set;                /* bit i: field i of job_params_fields was given explicitly */
   struct job_rate_sweep sweep; /* rate as a list or ramp, and the SLO (outside the table) */
 };
 
 enum job_param_type { JOB_P_DOUBLE, JOB_P_INT, JOB_P_BOOL, JOB_P_STRING, JOB_P_OPERATION };
 
 struct job_param_field {
-  const char *name;     /* scenario and JSON key, e.g. "max_in_flight" */
+  const char *name; /* scenario and JSON key, e.g. "max_in_flight" */
   enum job_param_type type;
   size_t offset;
-  size_t size;          /* strings: buffer size */
-  double min, max;      /* numbers: inclusive bounds (min exclusive when min_exclusive) */
+  size_t size;     /* strings: buffer size */
+  double min, max; /* numbers: inclusive bounds (min exclusive when min_exclusive) */
   bool min_exclusive;
-  const char *expect;   /* what a valid value looks like, for error messages */
+  const char *expect; /* what a valid value looks like, for error messages */
 };
 
 extern const struct job_param_field job_params_fields[];

@@ -27,7 +27,8 @@ void job_target_conf_overlay(struct job_target_conf *dst, const struct job_targe
   if (src->set & JOB_TC_KIND) dst->kind = src->kind;
   if (src->set & JOB_TC_ACTION) memcpy(dst->action, src->action, sizeof dst->action);
   if (src->set & JOB_TC_INSECURE) dst->insecure = src->insecure;
-  if (src->set & JOB_TC_ACTION_BIN) memcpy(dst->action_bin, src->action_bin, sizeof dst->action_bin);
+  if (src->set & JOB_TC_ACTION_BIN)
+    memcpy(dst->action_bin, src->action_bin, sizeof dst->action_bin);
   if (src->set & JOB_TC_ENV_FILE) {
     memcpy(dst->env_file, src->env_file, sizeof dst->env_file);
     memcpy(dst->env_file_at, src->env_file_at, sizeof dst->env_file_at);
@@ -91,7 +92,9 @@ static enum rb_err expect_kind(struct sp *s, const yaml_node_t *n, yaml_node_typ
                                const char *what) {
   if (n->type == t) return RB_OK;
   return fail_at(s, n, "%s: expected %s", what,
-                 t == YAML_MAPPING_NODE ? "a mapping" : t == YAML_SEQUENCE_NODE ? "a list" : "a scalar");
+                 t == YAML_MAPPING_NODE    ? "a mapping"
+                 : t == YAML_SEQUENCE_NODE ? "a list"
+                                           : "a scalar");
 }
 
 static enum rb_err unknown_key(struct sp *s, const yaml_node_t *k, const char *where,
@@ -136,12 +139,16 @@ static enum rb_err rate_list(struct sp *s, struct job_rate_sweep *sw, const yaml
     yaml_node_t *item = yaml_document_get_node(s->doc, list->data.sequence.items.start[i]);
     double r = 0;
     if (!number_in(item, 0, false, 1e6, &r) || job_rate_round(r) <= 0)
-      return fail_at(s, item, "rate[%zu]: expected a number of invocations per second above 0 "
-                     "and at most 1000000", i);
+      return fail_at(s, item,
+                     "rate[%zu]: expected a number of invocations per second above 0 "
+                     "and at most 1000000",
+                     i);
     r = job_rate_round(r);
     if (i > 0 && r <= sw->list[i - 1])
-      return fail_at(s, item, "rate[%zu]: the rates of a sweep must be strictly increasing, "
-                     "got %g after %g", i, r, sw->list[i - 1]);
+      return fail_at(s, item,
+                     "rate[%zu]: the rates of a sweep must be strictly increasing, "
+                     "got %g after %g",
+                     i, r, sw->list[i - 1]);
     sw->list[i] = r;
   }
   sw->list_count = n;
@@ -178,7 +185,12 @@ static enum rb_err ramp_key(struct sp *s, void *dst, const yaml_node_t *k, const
     sw->until_slo = !strcmp(x, "true");
     return RB_OK;
   }
-  struct { const char *name; double *out; double lo, hi; const char *expect; } nums[] = {
+  struct {
+    const char *name;
+    double *out;
+    double lo, hi;
+    const char *expect;
+  } nums[] = {
       {"from", &sw->from, 0, 1e6, "a number of invocations per second above 0 and at most 1000000"},
       {"factor", &sw->factor, 1, 100, "a number above 1 and at most 100"},
       {"max", &sw->max, 0, 1e6, "a number of invocations per second above 0 and at most 1000000"}};
@@ -197,10 +209,13 @@ static enum rb_err rate_ramp(struct sp *s, struct job_rate_sweep *sw, const yaml
   enum rb_err rc = small_map(s, map, "rate", &r, ramp_key);
   if (rc != RB_OK) return rc;
   if (r.from <= 0)
-    return fail_at(s, map, "rate: a ramp needs 'from' (the first rate), e.g. {from: 50, factor: 2, max: 800}%s", "");
+    return fail_at(
+        s, map,
+        "rate: a ramp needs 'from' (the first rate), e.g. {from: 50, factor: 2, max: 800}%s", "");
   r.from = job_rate_round(r.from);
   if (r.from <= 0)
-    return fail_at(s, map, "rate: from: expected at least 0.001 invocations per second%s%s", "", "");
+    return fail_at(s, map, "rate: from: expected at least 0.001 invocations per second%s%s", "",
+                   "");
   r.form = JOB_RATE_RAMP;
   char msg[300];
   if (job_sweep_check(&r, msg, sizeof msg) != RB_OK) return fail_at(s, map, "%s%s", msg, "");
@@ -218,7 +233,8 @@ static enum rb_err slo_key(struct sp *s, void *dst, const yaml_node_t *k, const 
   }
   if (!strcmp(key, "max_error_rate")) {
     if (!number_in(v, 0, true, 1, &slo->max_error_rate))
-      return fail_at(s, v, "slo: max_error_rate: expected a fraction from 0 to 1 (0.01 = 1%%)%s%s", "", "");
+      return fail_at(s, v, "slo: max_error_rate: expected a fraction from 0 to 1 (0.01 = 1%%)%s%s",
+                     "", "");
     return RB_OK;
   }
   return unknown_key(s, k, "slo", "p99_ms, max_error_rate");
@@ -250,8 +266,10 @@ static enum rb_err params_key(struct sp *s, struct job_params *p, const yaml_nod
   if (with_name && strcmp(key, "name") == 0) {
     if (v->type != YAML_SCALAR_NODE || !*scalar(v) || strlen(scalar(v)) >= JOB_NAME_MAX ||
         strpbrk(scalar(v), "/\\ "))
-      return fail_at(s, v, "name: expected a run name of 1 to %d bytes without '/', '\\' "
-                     "or spaces%s", JOB_NAME_MAX - 1, "");
+      return fail_at(s, v,
+                     "name: expected a run name of 1 to %d bytes without '/', '\\' "
+                     "or spaces%s",
+                     JOB_NAME_MAX - 1, "");
     snprintf(p->name, sizeof p->name, "%s", scalar(v));
     return RB_OK;
   }
@@ -315,11 +333,12 @@ static enum rb_err env_file_field(struct sp *s, struct job_target_conf *t, const
   enum rb_err rc = text_field(s, v, "env_file", path, sizeof path);
   if (rc != RB_OK) return rc;
   const char *slash = strrchr(s->file, '/');
-  int n = path[0] == '/' || !slash
-              ? snprintf(t->env_file, sizeof t->env_file, "%s", path)
-              : snprintf(t->env_file, sizeof t->env_file, "%.*s/%s", (int)(slash - s->file), s->file, path);
+  int n = path[0] == '/' || !slash ? snprintf(t->env_file, sizeof t->env_file, "%s", path)
+                                   : snprintf(t->env_file, sizeof t->env_file, "%.*s/%s",
+                                              (int)(slash - s->file), s->file, path);
   if (n < 0 || (size_t)n >= sizeof t->env_file)
-    return fail_at(s, v, "env_file: too long with the scenario's directory in front: at most %zu bytes",
+    return fail_at(s, v,
+                   "env_file: too long with the scenario's directory in front: at most %zu bytes",
                    sizeof t->env_file - 1);
   snprintf(t->env_file_at, sizeof t->env_file_at, "%s:%zu:%zu", s->file, v->start_mark.line + 1,
            v->start_mark.column + 1);
@@ -355,9 +374,13 @@ static enum rb_err target_key(struct sp *s, struct job_target_conf *t, const yam
     t->set |= JOB_TC_ACTION;
     return rc;
   }
-  struct { const char *name; char *buf; size_t len; unsigned bit; } texts[] = {
-      {"action_bin", t->action_bin, sizeof t->action_bin, JOB_TC_ACTION_BIN},
-      {"agent_metrics", t->agent_metrics, sizeof t->agent_metrics, JOB_TC_AGENT_METRICS}};
+  struct {
+    const char *name;
+    char *buf;
+    size_t len;
+    unsigned bit;
+  } texts[] = {{"action_bin", t->action_bin, sizeof t->action_bin, JOB_TC_ACTION_BIN},
+               {"agent_metrics", t->agent_metrics, sizeof t->agent_metrics, JOB_TC_AGENT_METRICS}};
   for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
     if (strcmp(key, texts[i].name)) continue;
     t->set |= texts[i].bit;
@@ -371,10 +394,13 @@ static enum rb_err target_key(struct sp *s, struct job_target_conf *t, const yam
     t->set |= JOB_TC_POOL_SIZE;
     return RB_OK;
   }
-  struct { const char *name; double *out; unsigned bit; } secs[] = {
-      {"request_timeout", &t->request_timeout, JOB_TC_REQUEST_TIMEOUT},
-      {"poll_timeout", &t->poll_timeout, JOB_TC_POLL_TIMEOUT},
-      {"drain_timeout", &t->drain_timeout, JOB_TC_DRAIN_TIMEOUT}};
+  struct {
+    const char *name;
+    double *out;
+    unsigned bit;
+  } secs[] = {{"request_timeout", &t->request_timeout, JOB_TC_REQUEST_TIMEOUT},
+              {"poll_timeout", &t->poll_timeout, JOB_TC_POLL_TIMEOUT},
+              {"drain_timeout", &t->drain_timeout, JOB_TC_DRAIN_TIMEOUT}};
   for (size_t i = 0; i < 3; i++) {
     if (strcmp(key, secs[i].name)) continue;
     t->set |= secs[i].bit;
@@ -419,7 +445,8 @@ static enum rb_err runs_list(struct sp *s, struct job_scenario *sc, const yaml_n
     rc = params_map(s, &over, item, where, true);
     if (rc != RB_OK) return rc;
     if (!over.name[0])
-      return fail_at(s, item, "%s: missing required key 'name' (it names the run's results file)", where);
+      return fail_at(s, item, "%s: missing required key 'name' (it names the run's results file)",
+                     where);
     sc->runs[i] = *defaults;
     snprintf(sc->runs[i].name, sizeof sc->runs[i].name, "%s", over.name);
     job_params_overlay(&sc->runs[i], &over);
@@ -436,7 +463,8 @@ static enum rb_err runs_list(struct sp *s, struct job_scenario *sc, const yaml_n
 static enum rb_err top_scalar(struct sp *s, struct job_scenario *sc, const char *key,
                               const yaml_node_t *v) {
   if (!strcmp(key, "name")) return text_field(s, v, key, sc->name, sizeof sc->name);
-  if (!strcmp(key, "description")) return text_field(s, v, key, sc->description, sizeof sc->description);
+  if (!strcmp(key, "description"))
+    return text_field(s, v, key, sc->description, sizeof sc->description);
   long long n = 0;
   if (!strcmp(key, "repetitions")) {
     if (v->type != YAML_SCALAR_NODE || quoted(v) || !rb_parse_ll(scalar(v), 1, 1000, &n))
@@ -453,8 +481,10 @@ static enum rb_err top_scalar(struct sp *s, struct job_scenario *sc, const char 
   const char *x = v->type == YAML_SCALAR_NODE ? scalar(v) : "";
   if (!strcmp(key, "start_at")) {
     char msg[300];
-    if (v->type != YAML_SCALAR_NODE || job_time_parse(x, "start_at", &sc->start_at_us, msg, sizeof msg) != RB_OK)
-      return fail_at(s, v, "%s%s", v->type == YAML_SCALAR_NODE ? msg : "start_at: expected an instant", "");
+    if (v->type != YAML_SCALAR_NODE ||
+        job_time_parse(x, "start_at", &sc->start_at_us, msg, sizeof msg) != RB_OK)
+      return fail_at(s, v, "%s%s",
+                     v->type == YAML_SCALAR_NODE ? msg : "start_at: expected an instant", "");
     return RB_OK;
   }
   if (!strcmp(key, "strict")) {
@@ -507,7 +537,8 @@ static enum rb_err unique_keys(struct sp *s) {
   const yaml_node_t *dup = NULL, *first = NULL;
   for (const yaml_node_t *n = s->doc->nodes.start; n < s->doc->nodes.top; n++) {
     if (n->type != YAML_MAPPING_NODE) continue;
-    for (const yaml_node_pair_t *b = n->data.mapping.pairs.start; b < n->data.mapping.pairs.top; b++) {
+    for (const yaml_node_pair_t *b = n->data.mapping.pairs.start; b < n->data.mapping.pairs.top;
+         b++) {
       const yaml_node_t *kb = yaml_document_get_node(s->doc, b->key);
       if (!kb || kb->type != YAML_SCALAR_NODE) continue;
       if (dup && kb->start_mark.index >= dup->start_mark.index) continue;
@@ -521,9 +552,10 @@ static enum rb_err unique_keys(struct sp *s) {
     }
   }
   if (!dup) return RB_OK;
-  return fail_at(s, dup, "duplicate key '%s' (first given at line %zu, column %zu): keys must be "
-                 "unique in a mapping", scalar(dup), first->start_mark.line + 1,
-                 first->start_mark.column + 1);
+  return fail_at(s, dup,
+                 "duplicate key '%s' (first given at line %zu, column %zu): keys must be "
+                 "unique in a mapping",
+                 scalar(dup), first->start_mark.line + 1, first->start_mark.column + 1);
 }
 
 static void scenario_init(struct job_scenario *sc) {
@@ -538,7 +570,8 @@ enum rb_err job_scenario_parse(const char *text, size_t len, const char *filenam
                                struct job_scenario *out, char *err, size_t errlen) {
   yaml_parser_t parser;
   yaml_document_t doc;
-  if (!yaml_parser_initialize(&parser)) return rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
+  if (!yaml_parser_initialize(&parser))
+    return rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
   yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
   if (!yaml_parser_load(&parser, &doc)) {
     enum rb_err rc = rb_errorf(RB_ERR_PARSE, err, errlen, "%s:%zu:%zu: %s", filename,

@@ -30,27 +30,36 @@ enum job_target_kind { JOB_TARGET_LOCAL, JOB_TARGET_OPENWHISK };
 enum job_order { JOB_ORDER_INTERLEAVED, JOB_ORDER_SEQUENTIAL, JOB_ORDER_RANDOM };
 
 struct job_target_conf {
-  enum job_target_kind kind;     /* local */
-  char action[256];              /* redis_benchmark/redis_benchmark */
-  bool insecure;                 /* accept self-signed TLS certificates */
-  char action_bin[512];          /* local: rbench-action path ("" = beside rbench) */
-  char env_file[512];            /* "" = the command line's --env; relative to the scenario
-                                    file's directory */
-  char env_file_at[600];         /* "FILE:LINE:COL" of env_file in the scenario, for errors */
-  double request_timeout;        /* seconds per HTTP request (65) */
-  double poll_timeout;           /* seconds to poll a 202'd activation (120) */
-  double drain_timeout;          /* seconds to wait for in-flight work on stop (10) */
-  long long pool_size;           /* local: rbench-action processes at most (8) */
-  char agent_metrics[600];       /* the agent's /metrics URL ("" = BATCHING_AGENT_METRICS_URL) */
-  double wait_for_action;        /* openwhisk: seconds to wait for the action to exist before
-                                    anything runs (0 = no waiting: a missing action is an error) */
-  unsigned set;                  /* bit per field given explicitly (JOB_TC_*) */
+  enum job_target_kind kind; /* local */
+  char action[256];          /* redis_benchmark/redis_benchmark */
+  bool insecure;             /* accept self-signed TLS certificates */
+  char action_bin[512];      /* local: rbench-action path ("" = beside rbench) */
+  char env_file[512];        /* "" = the command line's --env; relative to the scenario
+                                file's directory */
+  char env_file_at[600];     /* "FILE:LINE:COL" of env_file in the scenario, for errors */
+  double request_timeout;    /* seconds per HTTP request (65) */
+  double poll_timeout;       /* seconds to poll a 202'd activation (120) */
+  double drain_timeout;      /* seconds to wait for in-flight work on stop (10) */
+  long long pool_size;       /* local: rbench-action processes at most (8) */
+  char agent_metrics[600];   /* the agent's /metrics URL ("" = BATCHING_AGENT_METRICS_URL) */
+  double wait_for_action;    /* openwhisk: seconds to wait for the action to exist before
+                                anything runs (0 = no waiting: a missing action is an error) */
+  unsigned set;              /* bit per field given explicitly (JOB_TC_*) */
 };
 
-enum { JOB_TC_KIND = 1, JOB_TC_ACTION = 2, JOB_TC_INSECURE = 4, JOB_TC_ACTION_BIN = 8,
-       JOB_TC_ENV_FILE = 16, JOB_TC_REQUEST_TIMEOUT = 32, JOB_TC_POLL_TIMEOUT = 64,
-       JOB_TC_DRAIN_TIMEOUT = 128, JOB_TC_POOL_SIZE = 256, JOB_TC_AGENT_METRICS = 512,
-       JOB_TC_WAIT_FOR_ACTION = 1024 };
+enum {
+  JOB_TC_KIND = 1,
+  JOB_TC_ACTION = 2,
+  JOB_TC_INSECURE = 4,
+  JOB_TC_ACTION_BIN = 8,
+  JOB_TC_ENV_FILE = 16,
+  JOB_TC_REQUEST_TIMEOUT = 32,
+  JOB_TC_POLL_TIMEOUT = 64,
+  JOB_TC_DRAIN_TIMEOUT = 128,
+  JOB_TC_POOL_SIZE = 256,
+  JOB_TC_AGENT_METRICS = 512,
+  JOB_TC_WAIT_FOR_ACTION = 1024
+};
 
 struct job_scenario {
   char name[JOB_NAME_MAX];
@@ -76,8 +85,7 @@ const char *job_target_kind_name(enum job_target_kind k);
 enum rb_err job_scenario_parse(const char *text, size_t len, const char *filename,
                                struct job_scenario *out, char *err, size_t errlen);
 /* Reads and parses a file. */
-enum rb_err job_scenario_load(const char *path, struct job_scenario *out, char *err,
-                              size_t errlen);
+enum rb_err job_scenario_load(const char *path, struct job_scenario *out, char *err, size_t errlen);
 void job_scenario_free(struct job_scenario *s);
 
 /* A scenario with one run built from params (what plain command-line flags mean). */

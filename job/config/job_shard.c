@@ -20,7 +20,8 @@ enum rb_err job_shard_parse(const char *text, const char *what, struct job_shard
   const char *slash = strchr(text, '/');
   char left[32];
   long long i = -1, n = -1;
-  if (slash && (size_t)(slash - text) < sizeof left && strspn(text, "0123456789/") == strlen(text)) {
+  if (slash && (size_t)(slash - text) < sizeof left &&
+      strspn(text, "0123456789/") == strlen(text)) {
     memcpy(left, text, (size_t)(slash - text));
     left[slash - text] = '\0';
     if (!rb_parse_ll(left, 0, (long long)JOB_SHARD_MAX, &i)) i = -1;
@@ -31,8 +32,8 @@ enum rb_err job_shard_parse(const char *text, const char *what, struct job_shard
                      "%s expects I/N (shard I of N, I counted from 0, N at most %u), got '%s'",
                      what, JOB_SHARD_MAX, text);
   if (n == 0)
-    return rb_errorf(RB_ERR_RANGE, err, errlen, "%s %s: the shard count N must be at least 1",
-                     what, text);
+    return rb_errorf(RB_ERR_RANGE, err, errlen, "%s %s: the shard count N must be at least 1", what,
+                     text);
   if (i >= n)
     return rb_errorf(RB_ERR_RANGE, err, errlen,
                      "%s %s: shard index %lld is not below the count %lld (shards are 0..%lld)",
@@ -47,7 +48,8 @@ enum rb_err job_shard_resolve(const char *cli, job_env_lookup lookup, struct job
   out->index = out->count = 0;
   if (cli) return job_shard_parse(cli, "--shard", out, err, errlen);
   char v[64], idx[64], n[64];
-  if (lookup("RBENCH_SHARD", v, sizeof v)) return job_shard_parse(v, "RBENCH_SHARD", out, err, errlen);
+  if (lookup("RBENCH_SHARD", v, sizeof v))
+    return job_shard_parse(v, "RBENCH_SHARD", out, err, errlen);
   bool has_idx = lookup("JOB_COMPLETION_INDEX", idx, sizeof idx);
   bool has_n = lookup("RBENCH_SHARDS", n, sizeof n);
   if (!has_n) return RB_OK; /* a JOB_COMPLETION_INDEX alone is any Indexed Job's, not ours */
@@ -65,9 +67,10 @@ enum rb_err job_shard_resolve(const char *cli, job_env_lookup lookup, struct job
     return rb_errorf(RB_ERR_INVALID, err, errlen,
                      "JOB_COMPLETION_INDEX expects a non-negative integer, got '%s'", idx);
   if (i >= count)
-    return rb_errorf(RB_ERR_RANGE, err, errlen,
-                     "JOB_COMPLETION_INDEX=%lld is not below RBENCH_SHARDS=%lld (shards are 0..%lld)",
-                     i, count, count - 1);
+    return rb_errorf(
+        RB_ERR_RANGE, err, errlen,
+        "JOB_COMPLETION_INDEX=%lld is not below RBENCH_SHARDS=%lld (shards are 0..%lld)", i, count,
+        count - 1);
   out->index = (unsigned)i;
   out->count = (unsigned)count;
   return RB_OK;
@@ -114,8 +117,9 @@ static bool parse_rfc3339(const char *s, int64_t *us) {
   int64_t off = 0;
   if (*p == 'Z' || *p == 'z') {
     p++;
-  } else if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) && isdigit((unsigned char)p[2]) &&
-             p[3] == ':' && isdigit((unsigned char)p[4]) && isdigit((unsigned char)p[5])) {
+  } else if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) &&
+             isdigit((unsigned char)p[2]) && p[3] == ':' && isdigit((unsigned char)p[4]) &&
+             isdigit((unsigned char)p[5])) {
     int h = (p[1] - '0') * 10 + (p[2] - '0'), m = (p[4] - '0') * 10 + (p[5] - '0');
     if (h > 23 || m > 59) return false;
     off = (*p == '-' ? -1 : 1) * (int64_t)(h * 3600 + m * 60);

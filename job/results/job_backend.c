@@ -39,10 +39,15 @@ static bool number(const char *s, double *out) {
 
 /* ---- Redis INFO ------------------------------------------------------------------------ */
 
-static const char *const ri_names[JOB_RI_COUNT] = {
-    "used_cpu_sys", "used_cpu_user", "total_commands_processed", "total_reads_processed",
-    "total_writes_processed", "total_net_input_bytes", "total_net_output_bytes",
-    "total_connections_received", "connected_clients"};
+static const char *const ri_names[JOB_RI_COUNT] = {"used_cpu_sys",
+                                                   "used_cpu_user",
+                                                   "total_commands_processed",
+                                                   "total_reads_processed",
+                                                   "total_writes_processed",
+                                                   "total_net_input_bytes",
+                                                   "total_net_output_bytes",
+                                                   "total_connections_received",
+                                                   "connected_clients"};
 
 struct info_ctx {
   struct job_redis_info *out;
@@ -84,7 +89,8 @@ static void info_line(char *line, void *arg) {
     return;
   }
   if (!strcmp(key, "run_id")) {
-    if (strlen(value) < sizeof x->out->run_id) snprintf(x->out->run_id, sizeof x->out->run_id, "%s", value);
+    if (strlen(value) < sizeof x->out->run_id)
+      snprintf(x->out->run_id, sizeof x->out->run_id, "%s", value);
     return;
   }
   for (int i = 0; i < JOB_RI_COUNT; i++) {
@@ -198,11 +204,11 @@ size_t job_prom_parse(const char *text, size_t len, job_prom_fn fn, void *arg) {
 }
 
 static const char *const am_names[JOB_AM_COUNT] = {
-    "rbench_agent_requests_total", "rbench_agent_batches_total",
+    "rbench_agent_requests_total",        "rbench_agent_batches_total",
     "rbench_agent_upstream_writes_total", "rbench_agent_coalesced_total",
-    "rbench_agent_reconnects_total", "rbench_agent_batch_size_sum",
-    "rbench_agent_batch_size_count", "process_cpu_seconds_total",
-    "process_resident_memory_bytes", "process_start_time_seconds"};
+    "rbench_agent_reconnects_total",      "rbench_agent_batch_size_sum",
+    "rbench_agent_batch_size_count",      "process_cpu_seconds_total",
+    "process_resident_memory_bytes",      "process_start_time_seconds"};
 
 struct agent_ctx {
   struct job_agent_sample *out;
@@ -317,8 +323,9 @@ static bool counter_delta(unsigned have_a, unsigned have_b, int bit, double a, d
                           const char *name, struct notes *n, double *out) {
   if (!(have_a & (1u << bit)) || !(have_b & (1u << bit))) return false;
   if (b < a) {
-    note(n, "%s went backwards (%.0f -> %.0f): the server restarted or its statistics were "
-            "reset during the run",
+    note(n,
+         "%s went backwards (%.0f -> %.0f): the server restarted or its statistics were "
+         "reset during the run",
          name, a, b);
     return false;
   }
@@ -350,7 +357,8 @@ static bool is_data(const char *name, const struct job_backend_window *w) {
   const char *op = w->operation ? w->operation : "";
   if (!strcmp(name, op)) return true;
   if (!w->batching) return false;
-  return (!strcmp(op, "set") && !strcmp(name, "mset")) || (!strcmp(op, "get") && !strcmp(name, "mget"));
+  return (!strcmp(op, "set") && !strcmp(name, "mset")) ||
+         (!strcmp(op, "get") && !strcmp(name, "mget"));
 }
 
 struct traffic {
@@ -366,7 +374,8 @@ static bool calls_json(const struct job_redis_info *a, const struct job_redis_in
   memset(t, 0, sizeof *t);
   for (size_t i = 0; i < a->ncmd; i++) {
     if (!find_cmd(b, a->cmd[i].name)) {
-      note(n, "commandstats lost %s between the samples (CONFIG RESETSTAT or a restart)", a->cmd[i].name);
+      note(n, "commandstats lost %s between the samples (CONFIG RESETSTAT or a restart)",
+           a->cmd[i].name);
       return false;
     }
   }
@@ -396,9 +405,8 @@ static bool calls_json(const struct job_redis_info *a, const struct job_redis_in
 }
 
 /* The shared rule (docs/results.md): traffic rbench cannot account for means other clients. */
-static bool judge_shared(const struct traffic *t, const struct job_backend_window *w,
-                         bool conn_ok, double connections, double accounted_conns,
-                         struct notes *n) {
+static bool judge_shared(const struct traffic *t, const struct job_backend_window *w, bool conn_ok,
+                         double connections, double accounted_conns, struct notes *n) {
   bool shared = false;
   if (t->other > 0) {
     note(n, "%.0f calls of commands rbench never sends (e.g. %s): other clients used this Redis",
@@ -406,7 +414,9 @@ static bool judge_shared(const struct traffic *t, const struct job_backend_windo
     shared = true;
   }
   if (w->ops >= 0 && t->data > w->ops) {
-    note(n, "%.0f %s commands, more than the %.0f operations the actions performed: other clients used this Redis",
+    note(n,
+         "%.0f %s commands, more than the %.0f operations the actions performed: other clients "
+         "used this Redis",
          t->data, w->operation ? w->operation : "data", w->ops);
     shared = true;
   }
@@ -439,7 +449,8 @@ static double rbench_connections(const struct job_backend_window *w,
   double own = w->sampler_connections;
   if (!w->batching) return w->action_connections >= 0 ? own + w->action_connections : -1;
   unsigned bit = 1u << JOB_AM_RECONNECTS;
-  if (!aa || !ab || !(aa->have & bit) || !(ab->have & bit) || ab->v[JOB_AM_RECONNECTS] < aa->v[JOB_AM_RECONNECTS])
+  if (!aa || !ab || !(aa->have & bit) || !(ab->have & bit) ||
+      ab->v[JOB_AM_RECONNECTS] < aa->v[JOB_AM_RECONNECTS])
     return -1;
   return own + ab->v[JOB_AM_RECONNECTS] - aa->v[JOB_AM_RECONNECTS];
 }
@@ -486,8 +497,9 @@ cJSON *job_backend_redis_json(const char *endpoint, const struct job_redis_info 
   add_num(o, "connections_received", ok[JOB_RI_CONNECTIONS], d[JOB_RI_CONNECTIONS]);
   add_num(o, "ops", w->ops >= 0, w->ops);
   if (w->ops_missing)
-    note(&n, "%llu invocations reported no operation counts: their Redis work is in the figures "
-             "but not in ops, so the per-op figures are too high",
+    note(&n,
+         "%llu invocations reported no operation counts: their Redis work is in the figures "
+         "but not in ops, so the per-op figures are too high",
          w->ops_missing);
   add_per_op(o, "cpu_us_per_op", cpu_ok, cpu_total, w->ops, 1e6);
   add_per_op(o, "commands_per_op", ok[JOB_RI_COMMANDS], d[JOB_RI_COMMANDS], w->ops, 1);
@@ -516,7 +528,9 @@ cJSON *job_backend_agent_json(const char *endpoint, const struct job_agent_sampl
   struct job_agent_sample none;
   unsigned st = 1u << JOB_AM_START;
   if ((a->have & st) && (b->have & st) && fabs(a->v[JOB_AM_START] - b->v[JOB_AM_START]) > 1.0) {
-    note(&n, "the agent restarted during the run (process_start_time_seconds changed): no figure can be a delta");
+    note(&n,
+         "the agent restarted during the run (process_start_time_seconds changed): no figure can "
+         "be a delta");
     memset(&none, 0, sizeof none);
     a = b = &none;
   }
@@ -544,7 +558,8 @@ cJSON *job_backend_agent_json(const char *endpoint, const struct job_agent_sampl
     note(&n, "the agent's /metrics has no process_cpu_seconds_total (an older rbench-agent?)");
   add_note(o, &n);
   char warning[JOB_AGENT_WARNING_MAX];
-  if (job_backend_agent_warning(ok[JOB_AM_COMMANDS] ? d[JOB_AM_COMMANDS] : -1, ops, warning, sizeof warning))
+  if (job_backend_agent_warning(ok[JOB_AM_COMMANDS] ? d[JOB_AM_COMMANDS] : -1, ops, warning,
+                                sizeof warning))
     cJSON_AddStringToObject(o, "warning", warning);
   return o;
 }
@@ -555,7 +570,8 @@ bool job_backend_agent_warning(double commands, double ops, char *out, size_t le
            "the agent received none of this batched run's commands while the actions performed "
            "%.0f operations: they did not go through the agent these metrics are from "
            "(BATCHING_AGENT_HOST/BATCHING_AGENT_PORT may be Redis itself or another server, or "
-           "the metrics URL another agent's); rbench doctor checks both", ops);
+           "the metrics URL another agent's); rbench doctor checks both",
+           ops);
   return true;
 }
 
@@ -593,13 +609,16 @@ bool job_backend_shared_from_calls(const cJSON *calls, const char *operation, bo
   size_t n = 0;
   why[0] = '\0';
   if (t.other > 0)
-    n += (size_t)snprintf(why + n, n < len ? len - n : 0, "%.0f calls of commands rbench never sends (e.g. %s)",
-                          t.other, t.other_name);
+    n += (size_t)snprintf(why + n, n < len ? len - n : 0,
+                          "%.0f calls of commands rbench never sends (e.g. %s)", t.other,
+                          t.other_name);
   if (ops >= 0 && t.data > ops && n < len)
-    n += (size_t)snprintf(why + n, len - n, "%s%.0f %s commands, more than the %.0f operations of every shard",
+    n += (size_t)snprintf(why + n, len - n,
+                          "%s%.0f %s commands, more than the %.0f operations of every shard",
                           n ? "; " : "", t.data, operation ? operation : "data", ops);
   if (t.info > info_allowed && n < len)
-    snprintf(why + n, len - n, "%s%.0f INFO calls, more than the shards' samplers explain", n ? "; " : "", t.info);
+    snprintf(why + n, len - n, "%s%.0f INFO calls, more than the shards' samplers explain",
+             n ? "; " : "", t.info);
   return t.other > 0 || (ops >= 0 && t.data > ops) || t.info > info_allowed;
 }
 

@@ -39,9 +39,9 @@ struct job_redis_cmd {
 
 struct job_redis_info {
   double v[JOB_RI_COUNT];
-  unsigned have;          /* bit (1u << field) per field read */
-  char run_id[48];        /* "" when absent; a new one means Redis restarted */
-  bool commandstats;      /* the commandstats section was there */
+  unsigned have;     /* bit (1u << field) per field read */
+  char run_id[48];   /* "" when absent; a new one means Redis restarted */
+  bool commandstats; /* the commandstats section was there */
   struct job_redis_cmd cmd[JOB_REDIS_CMDS_MAX];
   size_t ncmd;
 };
@@ -78,9 +78,9 @@ enum job_am {
 
 struct job_agent_sample {
   double v[JOB_AM_COUNT];
-  unsigned have;                      /* bit per field read */
-  double le[JOB_AGENT_BUCKETS_MAX];   /* batch-size bucket bounds, ascending (+Inf last) */
-  double cum[JOB_AGENT_BUCKETS_MAX];  /* cumulative counts */
+  unsigned have;                     /* bit per field read */
+  double le[JOB_AGENT_BUCKETS_MAX];  /* batch-size bucket bounds, ascending (+Inf last) */
+  double cum[JOB_AGENT_BUCKETS_MAX]; /* cumulative counts */
   size_t nb;
 };
 
@@ -98,13 +98,13 @@ bool job_agent_batch_percentile(const struct job_agent_sample *a, const struct j
 
 /* What rbench itself did in the window, to tell its own traffic from other clients'. */
 struct job_backend_window {
-  double ops;                 /* the actions' succeeded + failed, every invocation; < 0 unknown */
+  double ops; /* the actions' succeeded + failed, every invocation; < 0 unknown */
   unsigned long long ops_missing; /* invocations that reported no counts (not in ops) */
-  const char *operation;      /* set, get, del, exists */
+  const char *operation;          /* set, get, del, exists */
   bool batching;
-  double action_connections;  /* direct: Redis connections the actions opened; < 0 unknown */
-  unsigned sampler_info;      /* INFO commands of the sampler counted in the window */
-  unsigned sampler_auth;      /* its AUTH commands in the window */
+  double action_connections;    /* direct: Redis connections the actions opened; < 0 unknown */
+  unsigned sampler_info;        /* INFO commands of the sampler counted in the window */
+  unsigned sampler_auth;        /* its AUTH commands in the window */
   unsigned sampler_connections; /* its connections in the window */
 };
 

@@ -39,7 +39,8 @@ static const char *type_name(const cJSON *v) {
   return "something else";
 }
 
-static void fail(struct rd *r, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(struct rd *r, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void fail(struct rd *r, const char *field, const char *fmt, ...) {
   if (r->failed) return;
   r->failed = true;
@@ -48,8 +49,8 @@ static void fail(struct rd *r, const char *field, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(why, sizeof why, fmt, ap);
   va_end(ap);
-  rb_errorf(RB_ERR_INVALID, r->err, r->errlen, "%s%s%s%s%s", r->path ? r->path : "", r->path ? ": " : "",
-            field ? field : "", field ? ": " : "", why);
+  rb_errorf(RB_ERR_INVALID, r->err, r->errlen, "%s%s%s%s%s", r->path ? r->path : "",
+            r->path ? ": " : "", field ? field : "", field ? ": " : "", why);
 }
 
 /* "prefix.key" (or "key") into buf. */
@@ -71,13 +72,34 @@ static bool in_bounds(struct rd *r, const char *f, double v, enum numk k) {
   const char *what = "a duration in ms";
   switch (k) {
     case N_MS: break;
-    case N_MS_SIGNED: lo = -JOB_DOC_MAX_MS; what = "a time in ms"; break;
-    case N_EPOCH_MS: hi = 1e14; what = "an epoch time in ms"; break;
-    case N_RATE: hi = JOB_DOC_MAX_RATE; what = "a rate per second"; break;
-    case N_COUNT: hi = JOB_DOC_MAX_COUNT; what = "a count"; break;
-    case N_FRACTION: hi = 1; what = "a fraction"; break;
-    case N_FIGURE: hi = JOB_DOC_MAX_FIGURE; what = "a server-side figure"; break;
-    case N_SECONDS: hi = JOB_DOC_MAX_MS / 1000; what = "a duration in seconds"; break;
+    case N_MS_SIGNED:
+      lo = -JOB_DOC_MAX_MS;
+      what = "a time in ms";
+      break;
+    case N_EPOCH_MS:
+      hi = 1e14;
+      what = "an epoch time in ms";
+      break;
+    case N_RATE:
+      hi = JOB_DOC_MAX_RATE;
+      what = "a rate per second";
+      break;
+    case N_COUNT:
+      hi = JOB_DOC_MAX_COUNT;
+      what = "a count";
+      break;
+    case N_FRACTION:
+      hi = 1;
+      what = "a fraction";
+      break;
+    case N_FIGURE:
+      hi = JOB_DOC_MAX_FIGURE;
+      what = "a server-side figure";
+      break;
+    case N_SECONDS:
+      hi = JOB_DOC_MAX_MS / 1000;
+      what = "a duration in seconds";
+      break;
   }
   if (k == N_COUNT && v != floor(v)) {
     fail(r, f, "expected an integer, got %g", v);
@@ -95,18 +117,19 @@ static bool in_bounds(struct rd *r, const char *f, double v, enum numk k) {
 }
 
 /* o[key] as a number of kind k; NAN when absent or (nullable) null. */
-static double num(struct rd *r, const cJSON *o, const char *prefix, const char *key, enum numk k, bool nullable,
-                  enum job_doc_has *has) {
+static double num(struct rd *r, const cJSON *o, const char *prefix, const char *key, enum numk k,
+                  bool nullable, enum job_doc_has *has) {
   char f[200];
   const cJSON *v = item(o, key);
   if (has) *has = !v ? JOB_DOC_ABSENT : cJSON_IsNull(v) ? JOB_DOC_NULL : JOB_DOC_SET;
   if (!v || (nullable && cJSON_IsNull(v))) return (double)NAN;
   if (!cJSON_IsNumber(v)) {
-    fail(r, field(f, sizeof f, prefix, key), "expected %s, got %s", k == N_COUNT ? "an integer" : "a number",
-         type_name(v));
+    fail(r, field(f, sizeof f, prefix, key), "expected %s, got %s",
+         k == N_COUNT ? "an integer" : "a number", type_name(v));
     return (double)NAN;
   }
-  return in_bounds(r, field(f, sizeof f, prefix, key), v->valuedouble, k) ? v->valuedouble : (double)NAN;
+  return in_bounds(r, field(f, sizeof f, prefix, key), v->valuedouble, k) ? v->valuedouble
+                                                                          : (double)NAN;
 }
 
 static void figure(struct rd *r, const cJSON *o, const char *prefix, const char *key, enum numk k,
@@ -119,7 +142,8 @@ static const char *str(struct rd *r, const cJSON *o, const char *prefix, const c
   char f[200];
   const cJSON *v = item(o, key);
   if (!v || cJSON_IsNull(v)) return NULL;
-  if (!cJSON_IsString(v)) fail(r, field(f, sizeof f, prefix, key), "expected a string, got %s", type_name(v));
+  if (!cJSON_IsString(v))
+    fail(r, field(f, sizeof f, prefix, key), "expected a string, got %s", type_name(v));
   return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
@@ -127,7 +151,8 @@ static bool boolean(struct rd *r, const cJSON *o, const char *prefix, const char
   char f[200];
   const cJSON *v = item(o, key);
   if (!v || cJSON_IsNull(v)) return dflt;
-  if (!cJSON_IsBool(v)) fail(r, field(f, sizeof f, prefix, key), "expected true or false, got %s", type_name(v));
+  if (!cJSON_IsBool(v))
+    fail(r, field(f, sizeof f, prefix, key), "expected true or false, got %s", type_name(v));
   return cJSON_IsTrue(v);
 }
 
@@ -157,10 +182,12 @@ static void read_schema(struct rd *r, const cJSON *doc, struct job_doc *d) {
   }
   double s = v->valuedouble;
   if (isfinite(s) && s == floor(s) && s > JOB_DOC_SCHEMA_VERSION)
-    fail(r, JOB_K_SCHEMA_VERSION, "schema_version %.0f is newer than this rbench reads (%d): use a newer rbench",
-         s, JOB_DOC_SCHEMA_VERSION);
+    fail(r, JOB_K_SCHEMA_VERSION,
+         "schema_version %.0f is newer than this rbench reads (%d): use a newer rbench", s,
+         JOB_DOC_SCHEMA_VERSION);
   else if (s != JOB_DOC_SCHEMA_VERSION)
-    fail(r, JOB_K_SCHEMA_VERSION, "schema_version %g is not one rbench writes (%d)", s, JOB_DOC_SCHEMA_VERSION);
+    fail(r, JOB_K_SCHEMA_VERSION, "schema_version %g is not one rbench writes (%d)", s,
+         JOB_DOC_SCHEMA_VERSION);
   d->schema_version = JOB_DOC_SCHEMA_VERSION;
 }
 
@@ -199,18 +226,23 @@ static void read_params(struct rd *r, const cJSON *p, struct job_doc *d) {
       else *(bool *)(void *)base = cJSON_IsTrue(v);
     } else if (pf->type == JOB_P_STRING || pf->type == JOB_P_OPERATION) {
       if (!cJSON_IsString(v)) fail(r, f, "expected a string, got %s", type_name(v));
-      else if (strlen(v->valuestring) >= pf->size) fail(r, f, "longer than %zu characters", pf->size - 1);
+      else if (strlen(v->valuestring) >= pf->size)
+        fail(r, f, "longer than %zu characters", pf->size - 1);
       else snprintf(base, pf->size, "%s", v->valuestring);
     } else {
       if (!cJSON_IsNumber(v)) {
-        fail(r, f, "expected %s, got %s", pf->type == JOB_P_INT ? "an integer" : "a number", type_name(v));
+        fail(r, f, "expected %s, got %s", pf->type == JOB_P_INT ? "an integer" : "a number",
+             type_name(v));
         continue;
       }
       double x = v->valuedouble;
       /* the default stands for "not set" (duration 0: the run was planned by invocations) */
-      double dflt = pf->type == JOB_P_INT ? (double)*(long long *)(void *)base : *(double *)(void *)base;
-      bool ok = x == dflt || (isfinite(x) && (pf->min_exclusive ? x > pf->min : x >= pf->min) && x <= pf->max);
-      if (!ok || (pf->type == JOB_P_INT && x != floor(x))) fail(r, f, "%g is not %s", x, pf->expect);
+      double dflt =
+          pf->type == JOB_P_INT ? (double)*(long long *)(void *)base : *(double *)(void *)base;
+      bool ok = x == dflt ||
+                (isfinite(x) && (pf->min_exclusive ? x > pf->min : x >= pf->min) && x <= pf->max);
+      if (!ok || (pf->type == JOB_P_INT && x != floor(x)))
+        fail(r, f, "%g is not %s", x, pf->expect);
       else if (pf->type == JOB_P_INT) *(long long *)(void *)base = (long long)x;
       else *(double *)(void *)base = x;
     }
@@ -287,9 +319,12 @@ static void read_counts(struct rd *r, const cJSON *doc, struct job_doc *d) {
   d->failed = num(r, inv, p, JOB_K_FAILED, N_COUNT, true, NULL);
   d->aborted = num(r, inv, p, JOB_K_ABORTED, N_COUNT, true, NULL);
   d->unsent = num(r, inv, p, JOB_K_UNSENT, N_COUNT, true, NULL);
-  if (d->succeeded > d->measured) fail(r, "invocations.succeeded", "%g exceeds measured (%g)", d->succeeded, d->measured);
-  if (d->failed > d->measured) fail(r, "invocations.failed", "%g exceeds measured (%g)", d->failed, d->measured);
-  if (d->aborted > d->measured) fail(r, "invocations.aborted", "%g exceeds measured (%g)", d->aborted, d->measured);
+  if (d->succeeded > d->measured)
+    fail(r, "invocations.succeeded", "%g exceeds measured (%g)", d->succeeded, d->measured);
+  if (d->failed > d->measured)
+    fail(r, "invocations.failed", "%g exceeds measured (%g)", d->failed, d->measured);
+  if (d->aborted > d->measured)
+    fail(r, "invocations.aborted", "%g exceeds measured (%g)", d->aborted, d->measured);
   d->late_starts = num(r, doc, NULL, JOB_K_LATE_STARTS, N_COUNT, true, NULL);
   d->held_by_max_in_flight = num(r, doc, NULL, JOB_K_HELD_BY_MAX_IN_FLIGHT, N_COUNT, true, NULL);
   d->cold_starts = num(r, doc, NULL, JOB_K_COLD_STARTS, N_COUNT, true, NULL);
@@ -307,11 +342,13 @@ static void read_counts(struct rd *r, const cJSON *doc, struct job_doc *d) {
   d->first_send_ms = num(r, t, JOB_K_TIMELINE, JOB_K_FIRST_SEND_MS, N_MS, true, NULL);
   d->last_send_ms = num(r, t, JOB_K_TIMELINE, JOB_K_LAST_SEND_MS, N_MS, true, NULL);
   d->last_end_ms = num(r, t, JOB_K_TIMELINE, JOB_K_LAST_END_MS, N_MS, true, NULL);
-  d->backend_before_ms = num(r, t, JOB_K_TIMELINE, JOB_K_BACKEND_BEFORE_MS, N_MS_SIGNED, true, NULL);
+  d->backend_before_ms =
+      num(r, t, JOB_K_TIMELINE, JOB_K_BACKEND_BEFORE_MS, N_MS_SIGNED, true, NULL);
   d->backend_after_ms = num(r, t, JOB_K_TIMELINE, JOB_K_BACKEND_AFTER_MS, N_MS_SIGNED, true, NULL);
 }
 
-static void read_backend(struct rd *r, const cJSON *doc, const char *key, struct job_doc_backend *b) {
+static void read_backend(struct rd *r, const cJSON *doc, const char *key,
+                         struct job_doc_backend *b) {
   const cJSON *s = obj(r, doc, NULL, key);
   char f[200];
   b->present = s != NULL;
@@ -333,7 +370,8 @@ static void read_backend(struct rd *r, const cJSON *doc, const char *key, struct
   figure(r, s, key, JOB_K_NET_INPUT_BYTES, N_FIGURE, &b->net_input_bytes);
   figure(r, s, key, JOB_K_NET_OUTPUT_BYTES, N_FIGURE, &b->net_output_bytes);
   const cJSON *cpu = item(s, JOB_K_CPU_S);
-  if (cJSON_IsObject(cpu)) figure(r, cpu, field(f, sizeof f, key, JOB_K_CPU_S), JOB_K_TOTAL, N_FIGURE, &b->cpu_total_s);
+  if (cJSON_IsObject(cpu))
+    figure(r, cpu, field(f, sizeof f, key, JOB_K_CPU_S), JOB_K_TOTAL, N_FIGURE, &b->cpu_total_s);
   else figure(r, s, key, JOB_K_CPU_S, N_FIGURE, &b->cpu_total_s);
   const cJSON *pb = obj(r, s, key, JOB_K_COMMANDS_PER_BATCH);
   field(f, sizeof f, key, JOB_K_COMMANDS_PER_BATCH);
@@ -416,7 +454,8 @@ static void read_record(struct rd *r, const cJSON *x, size_t i, struct job_doc_r
   rec->duration_ms = num(r, x, p, JOB_K_DURATION_MS, N_MS, true, NULL);
   char a[80];
   const cJSON *act = obj(r, x, p, JOB_K_ACTION);
-  rec->action_elapsed_us = num(r, act, field(a, sizeof a, p, JOB_K_ACTION), JOB_K_ELAPSED_US, N_FIGURE, true, NULL);
+  rec->action_elapsed_us =
+      num(r, act, field(a, sizeof a, p, JOB_K_ACTION), JOB_K_ELAPSED_US, N_FIGURE, true, NULL);
 }
 
 /* The counts must say what raw_results holds. Aborted invocations (outcome "aborted", stopped by
@@ -432,19 +471,24 @@ static void check_consistency(struct rd *r, struct job_doc *d) {
   }
   double failed = measured - ok - (isnan(d->aborted) ? 0 : aborted);
   if (!isnan(d->completed) && d->completed != (double)d->nraw)
-    fail(r, "invocations.completed", "%g contradicts raw_results, which holds %zu records", d->completed, d->nraw);
+    fail(r, "invocations.completed", "%g contradicts raw_results, which holds %zu records",
+         d->completed, d->nraw);
   else if (!isnan(d->measured) && d->measured != measured)
-    fail(r, "invocations.measured", "%g contradicts raw_results, which holds %g records after the warm-up",
-         d->measured, measured);
+    fail(r, "invocations.measured",
+         "%g contradicts raw_results, which holds %g records after the warm-up", d->measured,
+         measured);
   else if (!isnan(d->succeeded) && !isnan(d->measured) && d->succeeded != ok)
-    fail(r, "invocations.succeeded", "%g contradicts raw_results, where %g measured records have success true",
-         d->succeeded, ok);
+    fail(r, "invocations.succeeded",
+         "%g contradicts raw_results, where %g measured records have success true", d->succeeded,
+         ok);
   else if (!isnan(d->aborted) && !isnan(d->measured) && d->aborted != aborted)
-    fail(r, "invocations.aborted", "%g contradicts raw_results, where %g measured records have outcome aborted",
-         d->aborted, aborted);
+    fail(r, "invocations.aborted",
+         "%g contradicts raw_results, where %g measured records have outcome aborted", d->aborted,
+         aborted);
   else if (!isnan(d->failed) && !isnan(d->measured) && d->failed != failed)
-    fail(r, "invocations.failed", "%g contradicts raw_results, where %g measured records failed (not aborted)",
-         d->failed, failed);
+    fail(r, "invocations.failed",
+         "%g contradicts raw_results, where %g measured records failed (not aborted)", d->failed,
+         failed);
 }
 
 static void read_raw(struct rd *r, const cJSON *doc, struct job_doc *d) {
@@ -483,13 +527,15 @@ static void read_histograms(struct rd *r, const cJSON *doc, struct job_doc *d) {
   }
 }
 
-enum rb_err job_doc_read(const cJSON *doc, const char *path, struct job_doc *d, char *err, size_t errlen) {
+enum rb_err job_doc_read(const cJSON *doc, const char *path, struct job_doc *d, char *err,
+                         size_t errlen) {
   memset(d, 0, sizeof *d);
   d->path = path;
   d->json = doc;
   struct rd r = {.path = path, .err = err, .errlen = errlen};
   if (!cJSON_IsObject(doc)) {
-    fail(&r, NULL, "not an rbench results document (expected a JSON object, got %s)", type_name(doc));
+    fail(&r, NULL, "not an rbench results document (expected a JSON object, got %s)",
+         type_name(doc));
     return RB_ERR_INVALID;
   }
   read_schema(&r, doc, d);
@@ -497,7 +543,8 @@ enum rb_err job_doc_read(const cJSON *doc, const char *path, struct job_doc *d, 
   if (!r.failed) read_counts(&r, doc, d);
   if (!r.failed) read_backend(&r, doc, JOB_K_REDIS, &d->redis);
   if (!r.failed) read_backend(&r, doc, JOB_K_AGENT, &d->agent);
-  if (!r.failed) figure(&r, doc, NULL, JOB_K_BACKEND_CPU_US_PER_OP, N_FIGURE, &d->backend_cpu_us_per_op);
+  if (!r.failed)
+    figure(&r, doc, NULL, JOB_K_BACKEND_CPU_US_PER_OP, N_FIGURE, &d->backend_cpu_us_per_op);
   if (!r.failed) read_errors(&r, doc, d);
   if (!r.failed) read_histograms(&r, doc, d);
   if (!r.failed) read_raw(&r, doc, d);
@@ -508,12 +555,13 @@ enum rb_err job_doc_read(const cJSON *doc, const char *path, struct job_doc *d, 
   return RB_OK;
 }
 
-enum rb_err job_doc_read_text(const char *text, size_t len, const char *path, struct job_doc *d, char *err,
-                              size_t errlen) {
+enum rb_err job_doc_read_text(const char *text, size_t len, const char *path, struct job_doc *d,
+                              char *err, size_t errlen) {
   memset(d, 0, sizeof *d);
   cJSON *doc = cJSON_ParseWithLength(text, len);
   if (!doc)
-    return rb_errorf(RB_ERR_PARSE, err, errlen, "%s%snot valid JSON", path ? path : "", path ? ": " : "");
+    return rb_errorf(RB_ERR_PARSE, err, errlen, "%s%snot valid JSON", path ? path : "",
+                     path ? ": " : "");
   enum rb_err rc = job_doc_read(doc, path, d, err, errlen);
   if (rc != RB_OK) {
     cJSON_Delete(doc);
@@ -541,12 +589,14 @@ bool job_doc_param_present(const struct job_doc *d, const char *name) {
 
 /* ---- settings ------------------------------------------------------------------------------ */
 
-static void param_text(const struct job_doc *d, const struct job_param_field *f, char *buf, size_t len) {
+static void param_text(const struct job_doc *d, const struct job_param_field *f, char *buf,
+                       size_t len) {
   const char *base = (const char *)&d->params + f->offset;
   if (!job_doc_param_present(d, f->name)) snprintf(buf, len, "(not given)");
   else if (f->type == JOB_P_DOUBLE) snprintf(buf, len, "%g", *(const double *)(const void *)base);
   else if (f->type == JOB_P_INT) snprintf(buf, len, "%lld", *(const long long *)(const void *)base);
-  else if (f->type == JOB_P_BOOL) snprintf(buf, len, "%s", *(const bool *)(const void *)base ? "true" : "false");
+  else if (f->type == JOB_P_BOOL)
+    snprintf(buf, len, "%s", *(const bool *)(const void *)base ? "true" : "false");
   else snprintf(buf, len, "%s", base);
 }
 
@@ -556,9 +606,11 @@ static bool differs(const char *name, const char *a, const char *b, char *what, 
   return true;
 }
 
-bool job_doc_settings_diff(const struct job_doc *a, const struct job_doc *b, char *what, size_t len) {
+bool job_doc_settings_diff(const struct job_doc *a, const struct job_doc *b, char *what,
+                           size_t len) {
   if (len) what[0] = '\0';
-  if (differs("mode", a->closed ? "closed" : "open", b->closed ? "closed" : "open", what, len)) return true;
+  if (differs("mode", a->closed ? "closed" : "open", b->closed ? "closed" : "open", what, len))
+    return true;
   const char *ta = a->target_kind ? a->target_kind : a->target ? a->target : "(unknown)";
   const char *tb = b->target_kind ? b->target_kind : b->target ? b->target : "(unknown)";
   if (differs("target", ta, tb, what, len)) return true;
@@ -567,8 +619,9 @@ bool job_doc_settings_diff(const struct job_doc *a, const struct job_doc *b, cha
     return true;
   /* the rate defines an open loop, the concurrency a closed one; a duration replaces the
    * invocations count */
-  static const char *const names[] = {"ops", "operation", "batching", "parallel", "value_size", "key_space",
-                                      "rate", "concurrency", "duration", "invocations"};
+  static const char *const names[] = {"ops",        "operation",  "batching", "parallel",
+                                      "value_size", "key_space",  "rate",     "concurrency",
+                                      "duration",   "invocations"};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     if (!strcmp(names[i], "rate") && a->closed) continue;
     if (!strcmp(names[i], "concurrency") && !a->closed) continue;

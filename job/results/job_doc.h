@@ -29,15 +29,15 @@
 #define JOB_DOC_SCHEMA_VERSION 1
 
 /* Bounds of validation (documented in docs/results.md). */
-#define JOB_DOC_MAX_MS 1e10       /* any duration or time in ms: ~115 days */
-#define JOB_DOC_MAX_RATE 1e9      /* invocations per second */
+#define JOB_DOC_MAX_MS 1e10                  /* any duration or time in ms: ~115 days */
+#define JOB_DOC_MAX_RATE 1e9                 /* invocations per second */
 #define JOB_DOC_MAX_COUNT 9007199254740992.0 /* 2^53: counts are whole numbers below it */
-#define JOB_DOC_MAX_FIGURE 1e15   /* per-operation and other server-side figures */
+#define JOB_DOC_MAX_FIGURE 1e15              /* per-operation and other server-side figures */
 
 /* A figure that may be absent, null (the writer could not compute it) or set. */
 enum job_doc_has { JOB_DOC_ABSENT, JOB_DOC_NULL, JOB_DOC_SET };
 struct job_doc_figure {
-  double v;               /* NAN unless has == JOB_DOC_SET */
+  double v; /* NAN unless has == JOB_DOC_SET */
   enum job_doc_has has;
 };
 
@@ -49,80 +49,81 @@ struct job_doc_summary {
 
 /* One raw_results record (the fields the analysis needs); NAN / -1 when absent or null. */
 struct job_doc_record {
-  double index;           /* NAN when absent */
+  double index; /* NAN when absent */
   bool warmup, success, cold_start;
   double intended_ms, sent_ms, end_ms, execution_ms, service_ms;
   double wait_ms, init_ms, duration_ms;
   double action_elapsed_us; /* action.elapsed_us */
-  const char *outcome;    /* borrowed; NULL when absent */
-  const cJSON *json;      /* borrowed: the record itself (merge copies it as written) */
+  const char *outcome;      /* borrowed; NULL when absent */
+  const cJSON *json;        /* borrowed: the record itself (merge copies it as written) */
 };
 
 /* redis or agent section (docs/results.md, "Server-side cost"). */
 struct job_doc_backend {
   bool present;
-  const char *unavailable;  /* why it could not be sampled, or NULL */
+  const char *unavailable;     /* why it could not be sampled, or NULL */
   const char *endpoint, *note; /* NULL when absent or null */
   const char *warning;         /* agent.warning: the agent saw none of the run's operations */
   struct job_doc_figure cpu_us_per_op, commands_per_op, reads_per_op, writes_per_op, bytes_per_op;
   struct job_doc_figure ops, commands, reads, writes, net_input_bytes, net_output_bytes;
-  struct job_doc_figure cpu_total_s;  /* redis.cpu_s.total, agent.cpu_s */
+  struct job_doc_figure cpu_total_s; /* redis.cpu_s.total, agent.cpu_s */
   struct job_doc_figure per_batch_mean, per_batch_p50, per_batch_p99; /* agent */
   bool shared;
-  const cJSON *calls;       /* borrowed: redis.calls ({command: calls}) or NULL */
-  const cJSON *settings;    /* borrowed: agent.settings (free-form, shown as is) or NULL */
-  const cJSON *json;        /* borrowed: the whole section */
+  const cJSON *calls;    /* borrowed: redis.calls ({command: calls}) or NULL */
+  const cJSON *settings; /* borrowed: agent.settings (free-form, shown as is) or NULL */
+  const cJSON *json;     /* borrowed: the whole section */
 };
 
 struct job_doc_message {
-  const char *message;      /* borrowed */
+  const char *message; /* borrowed */
   double count;
 };
 
 struct job_doc_error_kind {
-  const char *kind;         /* borrowed */
+  const char *kind;             /* borrowed */
   double count, other_messages; /* other_messages NAN when absent */
   struct job_doc_message *messages;
   size_t nmessages;
 };
 
 struct job_doc {
-  const char *path;         /* for messages (borrowed) */
-  const cJSON *json;        /* borrowed: the tree read (owned when read from text) */
+  const char *path;  /* for messages (borrowed) */
+  const cJSON *json; /* borrowed: the tree read (owned when read from text) */
   cJSON *owned;
   /* identity */
   int schema_version;
   const char *rbench_version, *rbench_commit; /* NULL when absent */
   const char *hostname, *host_os;
   double host_cpus;
-  bool has_scenario;        /* the scenario object is there */
-  const char *run_name;     /* scenario.run; NULL when absent */
+  bool has_scenario;    /* the scenario object is there */
+  const char *run_name; /* scenario.run; NULL when absent */
   const char *scenario_name, *description;
-  const char *run_id;       /* NULL in documents written before run ids */
+  const char *run_id;             /* NULL in documents written before run ids */
   double repetition, repetitions; /* NAN when absent */
   bool sharded;
   double shard_index, shard_count, shard_start_at_ms;
   const char *shard_run_key;
-  bool merged;              /* has merged_from */
-  const char *target;       /* "local", "openwhisk" or NULL */
+  bool merged;        /* has merged_from */
+  const char *target; /* "local", "openwhisk" or NULL */
   const char *action;
-  bool closed;              /* mode "closed" */
+  bool closed; /* mode "closed" */
   bool complete;
   const char *interrupted_by;
   /* settings */
   const char *target_kind, *target_action; /* scenario.target */
-  double target_pool_size;  /* NAN when absent */
-  struct job_params params; /* scenario.parameters (defaults where absent) */
-  uint64_t params_present;  /* bit i: job_params_fields[i] was in the document */
+  double target_pool_size;                 /* NAN when absent */
+  struct job_params params;                /* scenario.parameters (defaults where absent) */
+  uint64_t params_present;                 /* bit i: job_params_fields[i] was in the document */
   bool params_present_any;
   double planned_invocations;
-  const cJSON *config;      /* borrowed: scenario.config (free-form, no secrets) or NULL */
+  const cJSON *config; /* borrowed: scenario.config (free-form, no secrets) or NULL */
   /* summary figures */
   double start_time_ms, duration_s;
   double requested_rate, achieved_rate, throughput;
   struct job_doc_figure throughput_fig;
-  bool has_invocations;     /* the invocations object is there */
-  double planned, sent, completed, warmup_count, measured, succeeded, failed, unsent, polled_after_202;
+  bool has_invocations; /* the invocations object is there */
+  double planned, sent, completed, warmup_count, measured, succeeded, failed, unsent,
+      polled_after_202;
   double aborted; /* invocations.aborted: stopped by rbench, neither success nor failure; NAN in
                     documents written before it existed (their aborted ones counted as failed) */
   double conn_ahead, conn_limit, conn_before, conn_during; /* connections.* */
@@ -141,11 +142,11 @@ struct job_doc {
   double sweep_rate, sweep_index, sweep_steps;
   const char *sweep_summary;
   /* raw results */
-  bool has_raw;             /* raw_results is there (false: summary only) */
+  bool has_raw; /* raw_results is there (false: summary only) */
   bool raw_omitted;
   struct job_doc_record *raw;
   size_t nraw;
-  const cJSON *histograms;  /* borrowed: decoded by job_hist_from_json, or NULL */
+  const cJSON *histograms; /* borrowed: decoded by job_hist_from_json, or NULL */
 };
 
 /* Reads and validates doc (borrowed: the job_doc points into it and must not outlive it).
@@ -161,7 +162,8 @@ void job_doc_free(struct job_doc *d);
 /* False when a and b ran the same thing (ops, operation, rate or concurrency (mode),
  * parallel, value size, key space, target, batching, duration or invocations); else true with
  * the first setting that differs and both values in what, e.g. "ops: 100 vs 200". */
-bool job_doc_settings_diff(const struct job_doc *a, const struct job_doc *b, char *what, size_t len);
+bool job_doc_settings_diff(const struct job_doc *a, const struct job_doc *b, char *what,
+                           size_t len);
 
 /* True when parameter name (a job_params_fields name) was in the document. */
 bool job_doc_param_present(const struct job_doc *d, const char *name);

@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define SUB_BITS 10u                       /* 1024 sub-buckets per power of two */
-#define LINEAR (2u << SUB_BITS)            /* 2048 values counted exactly */
-#define MAX_SHIFT 43u                      /* top range: [2^52, 2^53) */
+#define SUB_BITS 10u            /* 1024 sub-buckets per power of two */
+#define LINEAR (2u << SUB_BITS) /* 2048 values counted exactly */
+#define MAX_SHIFT 43u           /* top range: [2^52, 2^53) */
 #define BUCKETS (LINEAR + MAX_SHIFT * (1u << SUB_BITS))
 
 struct job_hist {
@@ -16,7 +16,9 @@ struct job_hist {
   uint64_t counts[BUCKETS];
 };
 
-struct job_hist *job_hist_create(void) { return calloc(1, sizeof(struct job_hist)); }
+struct job_hist *job_hist_create(void) {
+  return calloc(1, sizeof(struct job_hist));
+}
 void job_hist_destroy(struct job_hist *h) { free(h); }
 
 static unsigned msb(uint64_t v) { return 63u - (unsigned)__builtin_clzll(v); }
@@ -138,7 +140,8 @@ struct job_hist *job_hist_from_json(const cJSON *o, char *err, size_t errlen) {
       !count_of(cJSON_GetObjectItemCaseSensitive(o, "min"), &min) ||
       !count_of(cJSON_GetObjectItemCaseSensitive(o, "max"), &max) || !cJSON_IsNumber(sum) ||
       !(sum->valuedouble >= 0) || !cJSON_IsArray(b))
-    return hist_fail(h, err, errlen, "needs count, min, max, sum (non-negative integers) and buckets");
+    return hist_fail(h, err, errlen,
+                     "needs count, min, max, sum (non-negative integers) and buckets");
   int n = cJSON_GetArraySize(b);
   if (n % 2) return hist_fail(h, err, errlen, "buckets must hold (index, count) pairs");
   uint64_t idx = 0, seen = 0;

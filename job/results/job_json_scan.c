@@ -63,7 +63,14 @@ bool job_json_scan_string(struct job_json_scan *s, bool *escaped) {
       *escaped = true;
       if (++s->p >= s->e) return false;
       switch (*s->p) {
-        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't': break;
+        case '"':
+        case '\\':
+        case '/':
+        case 'b':
+        case 'f':
+        case 'n':
+        case 'r':
+        case 't': break;
         case 'u': {
           /* as cJSON decodes it: a low surrogate alone, or a high one without a low one after
            * it, is an error (the two readers must agree on what is a valid document) */
@@ -72,8 +79,8 @@ bool job_json_scan_string(struct job_json_scan *s, bool *escaped) {
           s->p += 4;
           if (v >= 0xD800 && v <= 0xDBFF) {
             unsigned lo = 0;
-            if (s->e - s->p < 3 || s->p[1] != '\\' || s->p[2] != 'u' || !job_json_scan_hex4(s->p + 3, s->e, &lo) ||
-                lo < 0xDC00 || lo > 0xDFFF)
+            if (s->e - s->p < 3 || s->p[1] != '\\' || s->p[2] != 'u' ||
+                !job_json_scan_hex4(s->p + 3, s->e, &lo) || lo < 0xDC00 || lo > 0xDFFF)
               return false;
             s->p += 6;
           }
@@ -189,14 +196,15 @@ bool job_json_key_is(const struct job_json_span *k, const char *name) {
   return strlen(name) == k->n && memcmp(k->p, name, k->n) == 0;
 }
 
-
 bool job_json_read_val(struct job_json_scan *s, struct job_json_val *v) {
   const char *start = s->p;
   bool esc = false;
   enum job_json_vkind k = s->p < s->e && *s->p == '"' ? JOB_JSON_V_PLAIN_STRING
-               : s->p < s->e && (*s->p == '-' || (*s->p >= '0' && *s->p <= '9')) ? JOB_JSON_V_NUMBER
-                                                                                  : JOB_JSON_V_OTHER;
-  if (k == JOB_JSON_V_PLAIN_STRING ? !job_json_scan_string(s, &esc) : !job_json_scan_value(s, 1)) return false;
+                          : s->p < s->e && (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))
+                              ? JOB_JSON_V_NUMBER
+                              : JOB_JSON_V_OTHER;
+  if (k == JOB_JSON_V_PLAIN_STRING ? !job_json_scan_string(s, &esc) : !job_json_scan_value(s, 1))
+    return false;
   if (k == JOB_JSON_V_PLAIN_STRING && esc) k = JOB_JSON_V_STRING;
   *v = (struct job_json_val){k, {start, (size_t)(s->p - start)}};
   return true;

@@ -23,9 +23,16 @@ struct job_json_span {
 };
 
 /* A value read in place: its kind and bytes. */
-enum job_json_vkind { JOB_JSON_V_NONE, JOB_JSON_V_STRING, JOB_JSON_V_PLAIN_STRING, JOB_JSON_V_NUMBER, JOB_JSON_V_OTHER };
+enum job_json_vkind {
+  JOB_JSON_V_NONE,
+  JOB_JSON_V_STRING,
+  JOB_JSON_V_PLAIN_STRING,
+  JOB_JSON_V_NUMBER,
+  JOB_JSON_V_OTHER
+};
 struct job_json_val {
-  enum job_json_vkind kind; /* JOB_JSON_V_NONE: absent; JOB_JSON_V_STRING has escapes, JOB_JSON_V_PLAIN_STRING none */
+  enum job_json_vkind kind;  /* JOB_JSON_V_NONE: absent; JOB_JSON_V_STRING has escapes,
+                                JOB_JSON_V_PLAIN_STRING none */
   struct job_json_span text; /* the whole value (strings with their quotes) */
 };
 

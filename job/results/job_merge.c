@@ -38,25 +38,30 @@ static const char *or_empty(const char *s) { return s ? s : ""; }
 const char *job_merge_doc_not_a_shard(const struct job_doc *d) {
   if (!d->has_invocations || !d->has_scenario) return "not an rbench results document";
   if (d->merged && !d->sharded) return "already a merged document, not a shard";
-  if (!d->sharded) return "an unsharded results document (no \"shard\" field: written without --shard)";
-  if (isnan(d->shard_index) || isnan(d->shard_count) || isnan(d->shard_start_at_ms) || !d->shard_run_key)
+  if (!d->sharded)
+    return "an unsharded results document (no \"shard\" field: written without --shard)";
+  if (isnan(d->shard_index) || isnan(d->shard_count) || isnan(d->shard_start_at_ms) ||
+      !d->shard_run_key)
     return "its \"shard\" field lacks index, count, start_at_ms or run_key";
   double i = d->shard_index, n = d->shard_count;
-  if (!(n >= 1 && n <= 100000 && i < n)) return "its \"shard\" index and count are not 0 <= index < count";
+  if (!(n >= 1 && n <= 100000 && i < n))
+    return "its \"shard\" index and count are not 0 <= index < count";
   return NULL;
 }
 
 const char *job_merge_not_a_shard(const cJSON *doc) {
   struct job_doc d;
   char err[300];
-  if (job_doc_read(doc, NULL, &d, err, sizeof err) != RB_OK) return "not a valid rbench results document";
+  if (job_doc_read(doc, NULL, &d, err, sizeof err) != RB_OK)
+    return "not a valid rbench results document";
   const char *why = job_merge_doc_not_a_shard(&d);
   job_doc_free(&d);
   return why;
 }
 
 void job_merge_doc_group_key(const struct job_doc *d, char *out, size_t len) {
-  snprintf(out, len, "%s\x1f%s\x1f%.0f", or_empty(d->scenario_name), or_empty(d->run_name), d->repetition);
+  snprintf(out, len, "%s\x1f%s\x1f%.0f", or_empty(d->scenario_name), or_empty(d->run_name),
+           d->repetition);
 }
 
 void job_merge_group_key(const cJSON *doc, char *out, size_t len) {
@@ -73,8 +78,8 @@ void job_merge_group_key(const cJSON *doc, char *out, size_t len) {
 /* ---- checks ------------------------------------------------------------------------ */
 
 /* Orders the shards by index into order[count]; false with err when they are not one run. */
-static bool check_shards(const struct job_doc *docs, const char *const *paths, size_t n, size_t *order,
-                         size_t count, char *err, size_t errlen) {
+static bool check_shards(const struct job_doc *docs, const char *const *paths, size_t n,
+                         size_t *order, size_t count, char *err, size_t errlen) {
   for (size_t k = 0; k < count; k++) order[k] = SIZE_MAX;
   char g0[600], g[600];
   job_merge_doc_group_key(&docs[0], g0, sizeof g0);
@@ -85,7 +90,8 @@ static bool check_shards(const struct job_doc *docs, const char *const *paths, s
     if (strcmp(g, g0)) why = "different scenario, run or repetition";
     else if ((size_t)s->shard_count != count) why = "different shard counts";
     else if (s->shard_start_at_ms != docs[0].shard_start_at_ms) why = "different start instants";
-    else if (strcmp(s->shard_run_key, docs[0].shard_run_key)) why = "different run keys (the runs' parameters differ)";
+    else if (strcmp(s->shard_run_key, docs[0].shard_run_key))
+      why = "different run keys (the runs' parameters differ)";
     if (why) {
       rb_errorf(RB_ERR_INVALID, err, errlen, "%s and %s are not shards of one run: %s", paths[0],
                 paths[i], why);
@@ -93,8 +99,8 @@ static bool check_shards(const struct job_doc *docs, const char *const *paths, s
     }
     size_t idx = (size_t)s->shard_index;
     if (order[idx] != SIZE_MAX) {
-      rb_errorf(RB_ERR_INVALID, err, errlen, "%s and %s are both shard %zu of %zu", paths[order[idx]],
-                paths[i], idx, count);
+      rb_errorf(RB_ERR_INVALID, err, errlen, "%s and %s are both shard %zu of %zu",
+                paths[order[idx]], paths[i], idx, count);
       return false;
     }
     order[idx] = i;
@@ -107,9 +113,11 @@ static bool check_shards(const struct job_doc *docs, const char *const *paths, s
       len += (size_t)snprintf(missing + len, sizeof missing - len, "%s%zu", nm > 1 ? ", " : "", k);
   }
   if (nm) {
-    rb_errorf(RB_ERR_INVALID, err, errlen, "run %s (repetition %.0f, run key %s): shard%s %s%s of %zu "
-              "missing (given %zu, e.g. %s)", or_empty(docs[0].run_name), docs[0].repetition,
-              docs[0].shard_run_key, nm > 1 ? "s" : "", missing, nm > 20 ? ", ..." : "", count, n, paths[0]);
+    rb_errorf(RB_ERR_INVALID, err, errlen,
+              "run %s (repetition %.0f, run key %s): shard%s %s%s of %zu "
+              "missing (given %zu, e.g. %s)",
+              or_empty(docs[0].run_name), docs[0].repetition, docs[0].shard_run_key,
+              nm > 1 ? "s" : "", missing, nm > 20 ? ", ..." : "", count, n, paths[0]);
     return false;
   }
   return true;
@@ -118,9 +126,9 @@ static bool check_shards(const struct job_doc *docs, const char *const *paths, s
 /* ---- distributions ------------------------------------------------------------------- */
 
 enum { D_EXEC, D_SERVICE, D_DURATION, D_WAIT, D_INIT, D_ACTION, D_LAG, D_COUNT };
-static const char *const dist_names[D_COUNT] = {JOB_K_EXECUTION_TIME_MS, JOB_K_SERVICE_TIME_MS, JOB_K_DURATION_MS,
-                                                JOB_K_WAIT_TIME_MS, JOB_K_INIT_TIME_MS, JOB_K_ACTION_ELAPSED_MS,
-                                                JOB_K_SCHEDULE_LAG_MS};
+static const char *const dist_names[D_COUNT] = {
+    JOB_K_EXECUTION_TIME_MS, JOB_K_SERVICE_TIME_MS,   JOB_K_DURATION_MS,    JOB_K_WAIT_TIME_MS,
+    JOB_K_INIT_TIME_MS,      JOB_K_ACTION_ELAPSED_MS, JOB_K_SCHEDULE_LAG_MS};
 
 struct u64s {
   uint64_t *v;
@@ -151,9 +159,12 @@ static bool pool_raw(const struct job_doc *docs, size_t n, struct u64s *d, uint6
       const struct job_doc_record *r = &docs[i].raw[k];
       if (r->success) (*successes)++;
       if (!r->success || r->warmup) continue;
-      ok = u64_push(&d[D_EXEC], us_of_ms(r->execution_ms)) && u64_push(&d[D_SERVICE], us_of_ms(r->service_ms)) &&
-           u64_push(&d[D_DURATION], us_of_ms(r->duration_ms)) && u64_push(&d[D_WAIT], us_of_ms(r->wait_ms)) &&
-           u64_push(&d[D_INIT], us_of_ms(r->init_ms)) && u64_push(&d[D_ACTION], r->action_elapsed_us);
+      ok = u64_push(&d[D_EXEC], us_of_ms(r->execution_ms)) &&
+           u64_push(&d[D_SERVICE], us_of_ms(r->service_ms)) &&
+           u64_push(&d[D_DURATION], us_of_ms(r->duration_ms)) &&
+           u64_push(&d[D_WAIT], us_of_ms(r->wait_ms)) &&
+           u64_push(&d[D_INIT], us_of_ms(r->init_ms)) &&
+           u64_push(&d[D_ACTION], r->action_elapsed_us);
     }
   }
   return ok;
@@ -187,7 +198,8 @@ static cJSON *hists_json(struct job_hist **h, bool closed) {
   cJSON_AddNumberToObject(o, JOB_K_MAX_RELATIVE_ERROR, JOB_HIST_MAX_RELATIVE_ERROR);
   static const int order[] = {D_EXEC, D_SERVICE, D_LAG, D_DURATION, D_WAIT, D_INIT, D_ACTION};
   for (size_t k = 0; k < sizeof order / sizeof order[0]; k++)
-    if (!(order[k] == D_LAG && closed)) cJSON_AddItemToObject(o, dist_names[order[k]], job_hist_to_json(h[order[k]]));
+    if (!(order[k] == D_LAG && closed))
+      cJSON_AddItemToObject(o, dist_names[order[k]], job_hist_to_json(h[order[k]]));
   return o;
 }
 
@@ -259,7 +271,8 @@ static cJSON *merge_errors(const struct job_doc *docs, const size_t *order, size
 static bool available(const struct job_doc_backend *b) { return b->present && !b->unavailable; }
 
 /* The shard whose Redis/agent figures stand for the run; *how says why. */
-static size_t backend_choice(const struct job_doc *docs, const size_t *order, size_t n, char *how, size_t len) {
+static size_t backend_choice(const struct job_doc *docs, const size_t *order, size_t n, char *how,
+                             size_t len) {
   size_t best = SIZE_MAX;
   double lo = (double)INFINITY, hi = -(double)INFINITY;
   for (size_t k = 0; k < n; k++) {
@@ -274,9 +287,12 @@ static size_t backend_choice(const struct job_doc *docs, const size_t *order, si
     if (d->backend_before_ms == lo && d->backend_after_ms == hi && available(&d->redis)) best = k;
   }
   if (best != SIZE_MAX) {
-    snprintf(how, len, "redis and agent: the figures of shard %zu, whose sampling window (%.0f to %.0f ms "
-             "from the start) covers every shard's; the shards sampled the same servers, so their figures "
-             "are not summed; per-operation figures are over every shard's operations", best, lo, hi);
+    snprintf(how, len,
+             "redis and agent: the figures of shard %zu, whose sampling window (%.0f to %.0f ms "
+             "from the start) covers every shard's; the shards sampled the same servers, so their "
+             "figures "
+             "are not summed; per-operation figures are over every shard's operations",
+             best, lo, hi);
     return best;
   }
   double widest = -1;
@@ -286,12 +302,17 @@ static size_t backend_choice(const struct job_doc *docs, const size_t *order, si
     if (available(&d->redis) && !isnan(w) && w > widest) widest = w, best = k;
   }
   if (best == SIZE_MAX) {
-    snprintf(how, len, "redis and agent: shard 0's sections (no shard has Redis figures with a sampling window)");
+    snprintf(
+        how, len,
+        "redis and agent: shard 0's sections (no shard has Redis figures with a sampling window)");
     return 0;
   }
-  snprintf(how, len, "redis and agent: no shard's sampling window covers every other's; the figures of "
-           "shard %zu, the widest (%.0f ms), which may miss other shards' work outside it; per-operation "
-           "figures are over every shard's operations", best, widest);
+  snprintf(how, len,
+           "redis and agent: no shard's sampling window covers every other's; the figures of "
+           "shard %zu, the widest (%.0f ms), which may miss other shards' work outside it; "
+           "per-operation "
+           "figures are over every shard's operations",
+           best, widest);
   return best;
 }
 
@@ -300,30 +321,36 @@ static double per_op(double v, double ops) {
 }
 
 /* Judges shared again over the whole run, or notes that it was judged by one shard. */
-static void redis_shared_note(cJSON *redis, const struct job_doc *src, size_t chosen, size_t n, double ops) {
+static void redis_shared_note(cJSON *redis, const struct job_doc *src, size_t chosen, size_t n,
+                              double ops) {
   const char *old = src->redis.note;
   if (n > 1 && src->redis.calls) {
     /* Judged again over the whole run: every shard's operations, and every shard's sampler
      * (two INFOs each, the chosen one's first not in its window). */
     char why[600], note[1600];
-    bool shared = job_backend_shared_from_calls(src->redis.calls, src->params.operation, src->params.batching,
-                                                isnan(ops) ? -1 : ops, 2.0 * (double)n - 1, why, sizeof why);
-    snprintf(note, sizeof note, "shared judged again over the merged run (every shard's operations and "
-             "samplers; connection counts not judged)%s%s%s%s", shared ? ": " : "", shared ? why : "",
-             old ? "; shard's own note: " : "", old ? old : "");
+    bool shared =
+        job_backend_shared_from_calls(src->redis.calls, src->params.operation, src->params.batching,
+                                      isnan(ops) ? -1 : ops, 2.0 * (double)n - 1, why, sizeof why);
+    snprintf(note, sizeof note,
+             "shared judged again over the merged run (every shard's operations and "
+             "samplers; connection counts not judged)%s%s%s%s",
+             shared ? ": " : "", shared ? why : "", old ? "; shard's own note: " : "",
+             old ? old : "");
     set_item(redis, JOB_K_SHARED, cJSON_CreateBool(shared));
     set_item(redis, JOB_K_NOTE, cJSON_CreateString(note));
   } else if (n > 1) {
     char note[1200];
-    snprintf(note, sizeof note, "%s%sshared was judged by shard %zu against its own invocations only "
-             "(the other shards' traffic counts there as other clients')", old ? old : "", old ? "; " : "", chosen);
+    snprintf(note, sizeof note,
+             "%s%sshared was judged by shard %zu against its own invocations only "
+             "(the other shards' traffic counts there as other clients')",
+             old ? old : "", old ? "; " : "", chosen);
     set_item(redis, JOB_K_NOTE, cJSON_CreateString(note));
   }
 }
 
 /* The chosen sections, with per-operation figures over the merged operations. */
-static void merge_backend(cJSON *out, const struct job_doc *docs, const size_t *order, size_t n, char *how,
-                          size_t len) {
+static void merge_backend(cJSON *out, const struct job_doc *docs, const size_t *order, size_t n,
+                          char *how, size_t len) {
   size_t c = backend_choice(docs, order, n, how, len);
   const struct job_doc *src = &docs[order[c]];
   double ops = 0;
@@ -340,7 +367,8 @@ static void merge_backend(cJSON *out, const struct job_doc *docs, const size_t *
     set_num(redis, JOB_K_BYTES_PER_OP, per_op(r->net_input_bytes.v + r->net_output_bytes.v, ops));
     redis_shared_note(redis, src, c, n, ops);
   }
-  if (available(&src->agent)) set_num(agent, JOB_K_CPU_US_PER_OP, per_op(src->agent.cpu_total_s.v * 1e6, ops));
+  if (available(&src->agent))
+    set_num(agent, JOB_K_CPU_US_PER_OP, per_op(src->agent.cpu_total_s.v * 1e6, ops));
   if (redis) set_item(out, JOB_K_REDIS, redis);
   if (agent) set_item(out, JOB_K_AGENT, agent);
   double b = 0;
@@ -395,14 +423,21 @@ struct count_field {
   size_t offset; /* of a double in struct job_doc */
 };
 
-#define CF(k, f) {k, offsetof(struct job_doc, f)}
+#define CF(k, f) \
+  { k, offsetof(struct job_doc, f) }
 static const struct count_field invocation_fields[] = {
-    CF(JOB_K_PLANNED, planned),     CF(JOB_K_SENT, sent),           CF(JOB_K_COMPLETED, completed),
-    CF(JOB_K_WARMUP, warmup_count), CF(JOB_K_MEASURED, measured),   CF(JOB_K_SUCCEEDED, succeeded),
-    CF(JOB_K_FAILED, failed),       CF(JOB_K_UNSENT, unsent),       CF(JOB_K_POLLED_AFTER_202, polled_after_202)};
+    CF(JOB_K_PLANNED, planned),
+    CF(JOB_K_SENT, sent),
+    CF(JOB_K_COMPLETED, completed),
+    CF(JOB_K_WARMUP, warmup_count),
+    CF(JOB_K_MEASURED, measured),
+    CF(JOB_K_SUCCEEDED, succeeded),
+    CF(JOB_K_FAILED, failed),
+    CF(JOB_K_UNSENT, unsent),
+    CF(JOB_K_POLLED_AFTER_202, polled_after_202)};
 static const struct count_field connection_fields[] = {
-    CF(JOB_K_AHEAD, conn_ahead), CF(JOB_K_LIMIT, conn_limit), CF(JOB_K_OPENED_BEFORE_START, conn_before),
-    CF(JOB_K_OPENED_DURING_RUN, conn_during)};
+    CF(JOB_K_AHEAD, conn_ahead), CF(JOB_K_LIMIT, conn_limit),
+    CF(JOB_K_OPENED_BEFORE_START, conn_before), CF(JOB_K_OPENED_DURING_RUN, conn_during)};
 static const struct count_field per_doc_fields[] = {
     CF(JOB_K_LATE_STARTS, late_starts), CF(JOB_K_HELD_BY_MAX_IN_FLIGHT, held_by_max_in_flight),
     CF(JOB_K_COLD_STARTS, cold_starts)};
@@ -410,7 +445,8 @@ static const struct count_field per_doc_fields[] = {
 
 static double sum_of(const struct job_doc *docs, const size_t *order, size_t n, size_t offset) {
   double s = 0;
-  for (size_t k = 0; k < n; k++) s += *(const double *)(const void *)((const char *)&docs[order[k]] + offset);
+  for (size_t k = 0; k < n; k++)
+    s += *(const double *)(const void *)((const char *)&docs[order[k]] + offset);
   return s;
 }
 
@@ -418,13 +454,15 @@ static double sum_of(const struct job_doc *docs, const size_t *order, size_t n, 
 static void sum_fields(cJSON *o, const struct count_field *f, size_t nf, const struct job_doc *docs,
                        const size_t *order, size_t n) {
   for (size_t i = 0; o && i < nf; i++)
-    if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, f[i].key))) set_num(o, f[i].key, sum_of(docs, order, n, f[i].offset));
+    if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, f[i].key)))
+      set_num(o, f[i].key, sum_of(docs, order, n, f[i].offset));
 }
 
 #define COUNT_OF(a) (sizeof a / sizeof a[0])
 
 /* Rates, times and counts over the union of the shards. */
-static void merge_counts(cJSON *out, const struct job_doc *docs, const size_t *order, size_t n, double successes) {
+static void merge_counts(cJSON *out, const struct job_doc *docs, const size_t *order, size_t n,
+                         double successes) {
   bool complete = true;
   double dur = 0, first = (double)INFINITY, last = -(double)INFINITY, last_end = -(double)INFINITY;
   const char *intr = NULL;
@@ -440,10 +478,10 @@ static void merge_counts(cJSON *out, const struct job_doc *docs, const size_t *o
   set_item(out, JOB_K_COMPLETE, cJSON_CreateBool(complete));
   set_item(out, JOB_K_INTERRUPTED_BY, intr ? cJSON_CreateString(intr) : NULL);
   set_num(out, JOB_K_DURATION_S, dur);
-  sum_fields(cJSON_GetObjectItemCaseSensitive(out, JOB_K_INVOCATIONS), invocation_fields, COUNT_OF(invocation_fields),
-             docs, order, n);
-  sum_fields(cJSON_GetObjectItemCaseSensitive(out, JOB_K_CONNECTIONS), connection_fields, COUNT_OF(connection_fields),
-             docs, order, n);
+  sum_fields(cJSON_GetObjectItemCaseSensitive(out, JOB_K_INVOCATIONS), invocation_fields,
+             COUNT_OF(invocation_fields), docs, order, n);
+  sum_fields(cJSON_GetObjectItemCaseSensitive(out, JOB_K_CONNECTIONS), connection_fields,
+             COUNT_OF(connection_fields), docs, order, n);
   sum_fields(out, per_doc_fields, COUNT_OF(per_doc_fields), docs, order, n);
   double sent = sum_of(docs, order, n, offsetof(struct job_doc, sent));
   double measured = sum_of(docs, order, n, offsetof(struct job_doc, measured));
@@ -451,9 +489,11 @@ static void merge_counts(cJSON *out, const struct job_doc *docs, const size_t *o
   /* invocations.aborted: a shard written before it existed aborted none; aborted invocations
    * count in neither rate */
   double aborted = 0;
-  for (size_t k = 0; k < n; k++) aborted += isnan(docs[order[k]].aborted) ? 0 : docs[order[k]].aborted;
+  for (size_t k = 0; k < n; k++)
+    aborted += isnan(docs[order[k]].aborted) ? 0 : docs[order[k]].aborted;
   cJSON *inv = cJSON_GetObjectItemCaseSensitive(out, JOB_K_INVOCATIONS);
-  if (inv && cJSON_GetObjectItemCaseSensitive(inv, JOB_K_ABORTED)) set_num(inv, JOB_K_ABORTED, aborted);
+  if (inv && cJSON_GetObjectItemCaseSensitive(inv, JOB_K_ABORTED))
+    set_num(inv, JOB_K_ABORTED, aborted);
   measured -= aborted;
   double span = (last - first) / 1000.0, out_span = (last_end - first) / 1000.0;
   set_num(out, JOB_K_ACHIEVED_RATE, sent >= 2 && span > 0 ? (sent - 1) / span : 0);
@@ -474,8 +514,8 @@ static double successes_of(const struct job_doc *d) {
   return isnan(span) || isnan(d->throughput) ? 0 : round(d->throughput * span);
 }
 
-static cJSON *merged_from(const struct job_doc *docs, const char *const *paths, const size_t *order, size_t n,
-                          bool raw, const char *backend_note) {
+static cJSON *merged_from(const struct job_doc *docs, const char *const *paths, const size_t *order,
+                          size_t n, bool raw, const char *backend_note) {
   cJSON *m = cJSON_CreateObject();
   cJSON_AddNumberToObject(m, JOB_K_COUNT, (double)n);
   cJSON_AddStringToObject(m, JOB_K_RUN_KEY, docs[order[0]].shard_run_key);
@@ -500,8 +540,8 @@ static cJSON *merged_from(const struct job_doc *docs, const char *const *paths, 
 }
 
 /* Reads every shard (validation names the file and field) and checks it is one. */
-static struct job_doc *read_shards(const cJSON *const *docs, const char *const *paths, size_t n, char *err,
-                                   size_t errlen) {
+static struct job_doc *read_shards(const cJSON *const *docs, const char *const *paths, size_t n,
+                                   char *err, size_t errlen) {
   struct job_doc *d = calloc(n, sizeof *d);
   if (!d) {
     rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
@@ -509,7 +549,8 @@ static struct job_doc *read_shards(const cJSON *const *docs, const char *const *
   }
   for (size_t i = 0; i < n; i++) {
     const char *why = NULL;
-    if (job_doc_read(docs[i], paths[i], &d[i], err, errlen) == RB_OK && !(why = job_merge_doc_not_a_shard(&d[i])))
+    if (job_doc_read(docs[i], paths[i], &d[i], err, errlen) == RB_OK &&
+        !(why = job_merge_doc_not_a_shard(&d[i])))
       continue;
     if (why) rb_errorf(RB_ERR_INVALID, err, errlen, "%s: %s", paths[i], why);
     for (size_t k = 0; k <= i; k++) job_doc_free(&d[k]);
@@ -520,8 +561,9 @@ static struct job_doc *read_shards(const cJSON *const *docs, const char *const *
 }
 
 /* The merged document: shard 0's, with every merged figure replaced. */
-static cJSON *build(const struct job_doc *d, const char *const *paths, size_t n, const size_t *order, bool raw,
-                    bool closed, struct job_hist **h, struct u64s *dist, uint64_t successes) {
+static cJSON *build(const struct job_doc *d, const char *const *paths, size_t n,
+                    const size_t *order, bool raw, bool closed, struct job_hist **h,
+                    struct u64s *dist, uint64_t successes) {
   cJSON *out = cJSON_Duplicate(d[order[0]].json, true);
   if (!out) return NULL;
   cJSON_DeleteItemFromObjectCaseSensitive(out, JOB_K_SHARD);
@@ -538,12 +580,14 @@ static cJSON *build(const struct job_doc *d, const char *const *paths, size_t n,
     cJSON *target = m < D_DURATION ? out : srv;
     if (!target) continue;
     set_item(target, dist_names[m],
-             raw ? job_results_samples_summary(dist[m].v, dist[m].n) : job_results_hist_summary(h[m]));
+             raw ? job_results_samples_summary(dist[m].v, dist[m].n)
+                 : job_results_hist_summary(h[m]));
   }
   if (!closed) set_item(out, JOB_K_SCHEDULE_LAG_MS, job_results_hist_summary(h[D_LAG]));
   set_item(out, JOB_K_ERRORS_BY_KIND, merge_errors(d, order, n));
   char how[700] = "";
-  if (cJSON_GetObjectItemCaseSensitive(out, JOB_K_REDIS)) merge_backend(out, d, order, n, how, sizeof how);
+  if (cJSON_GetObjectItemCaseSensitive(out, JOB_K_REDIS))
+    merge_backend(out, d, order, n, how, sizeof how);
   set_item(out, JOB_K_HISTOGRAMS, hists_json(h, closed));
   set_item(out, JOB_K_MERGED_FROM, merged_from(d, paths, order, n, raw, how[0] ? how : NULL));
   if (raw) set_item(out, JOB_K_RAW_RESULTS, merge_raw(d, n));
@@ -573,8 +617,10 @@ cJSON *job_merge_shards(const cJSON *const *docs, const char *const *paths, size
     if (d[i].has_raw) continue;
     raw = false;
     if (!d[i].histograms) {
-      rb_errorf(RB_ERR_INVALID, err, errlen, "%s is summary only (no raw_results) and has no histograms: "
-                "it cannot be merged; use the shard's full results file", paths[i]);
+      rb_errorf(RB_ERR_INVALID, err, errlen,
+                "%s is summary only (no raw_results) and has no histograms: "
+                "it cannot be merged; use the shard's full results file",
+                paths[i]);
       ok = false;
     }
   }

@@ -34,9 +34,9 @@ void job_merge_doc_group_key(const struct job_doc *d, char *out, size_t len);
 void job_merge_group_key(const cJSON *doc, char *out, size_t len);
 
 /* Merges the shards docs[0..n) of one run (any order; paths name them in errors and in
- * merged_from); each is read and validated by job_doc_read. Refuses, with err naming the files, shards of different runs (run_key,
- * scenario, run, repetition, start, count), a duplicate or missing index, and a summary-only
- * shard without histograms. The result is owned by the caller. */
+ * merged_from); each is read and validated by job_doc_read. Refuses, with err naming the files,
+ * shards of different runs (run_key, scenario, run, repetition, start, count), a duplicate or
+ * missing index, and a summary-only shard without histograms. The result is owned by the caller. */
 cJSON *job_merge_shards(const cJSON *const *docs, const char *const *paths, size_t n, char *err,
                         size_t errlen);
 

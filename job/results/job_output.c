@@ -36,12 +36,15 @@ enum rb_err job_output_mkdirs(const char *dir, char *err, size_t errlen) {
     buf[i] = '\0';
     struct stat st;
     if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-      return rb_errorf(RB_ERR_IO, err, errlen, "cannot create directory %s: %s", buf, strerror(errno));
+      return rb_errorf(RB_ERR_IO, err, errlen, "cannot create directory %s: %s", buf,
+                       strerror(errno));
     if (stat(buf, &st) != 0)
-      return rb_errorf(RB_ERR_IO, err, errlen, "cannot create directory %s: %s", buf, strerror(errno));
+      return rb_errorf(RB_ERR_IO, err, errlen, "cannot create directory %s: %s", buf,
+                       strerror(errno));
     if (!S_ISDIR(st.st_mode))
-      return rb_errorf(RB_ERR_INVALID, err, errlen, "cannot create directory %s: it exists and is %s",
-                       buf, job_output_type_name(st.st_mode));
+      return rb_errorf(RB_ERR_INVALID, err, errlen,
+                       "cannot create directory %s: it exists and is %s", buf,
+                       job_output_type_name(st.st_mode));
     buf[i] = c;
   }
   return RB_OK;
@@ -62,7 +65,8 @@ static enum rb_err check_inputs(const struct job_output *o, const struct stat *o
     if (ist.st_dev == ost->st_dev && ist.st_ino == ost->st_ino)
       return rb_errorf(RB_ERR_INVALID, err, errlen,
                        "the output %s is the input %s (the same file): writing it would destroy "
-                       "the input; choose another output", o->path, inputs[i]);
+                       "the input; choose another output",
+                       o->path, inputs[i]);
   }
   return RB_OK;
 }
@@ -100,20 +104,23 @@ static enum rb_err take_lock(struct job_output *o, char *err, size_t errlen) {
       if (pid > 0) snprintf(who, sizeof who, " (pid %ld)", pid);
       return rb_errorf(RB_ERR_STATE, err, errlen,
                        "%s is being written by another rbench%s (lock %s): wait for it to finish "
-                       "or choose another output", o->path, who, o->lock_path);
+                       "or choose another output",
+                       o->path, who, o->lock_path);
     }
     struct stat a, b;
     if (fstat(fd, &a) == 0 && stat(o->lock_path, &b) == 0 && a.st_dev == b.st_dev &&
         a.st_ino == b.st_ino) {
       char pid[24];
       int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-      if (ftruncate(fd, 0) != 0 || write(fd, pid, (size_t)n) != n) { /* informative only */ }
+      if (ftruncate(fd, 0) != 0 || write(fd, pid, (size_t)n) != n) { /* informative only */
+      }
       o->lock_fd = fd;
       return RB_OK;
     }
     close(fd); /* removed by its previous holder meanwhile: take the new one */
   }
-  return rb_errorf(RB_ERR_STATE, err, errlen, "cannot lock %s: its lock file keeps changing", o->path);
+  return rb_errorf(RB_ERR_STATE, err, errlen, "cannot lock %s: its lock file keeps changing",
+                   o->path);
 }
 
 /* Decides what the (existing) path is and where writing it goes. */
@@ -124,7 +131,8 @@ static enum rb_err classify(struct job_output *o, const struct stat *lst, const 
     if (stat(o->path, &st) != 0)
       return rb_errorf(RB_ERR_INVALID, err, errlen,
                        "%s is a symbolic link to a file that does not exist (%s): give the path "
-                       "to write itself", o->path, strerror(errno));
+                       "to write itself",
+                       o->path, strerror(errno));
     if (!realpath(o->path, o->target))
       return rb_errorf(RB_ERR_IO, err, errlen, "cannot resolve the symbolic link %s: %s", o->path,
                        strerror(errno));
@@ -145,7 +153,8 @@ enum rb_err job_output_claim(struct job_output *o, const char *path, const char 
   o->lock_fd = -1;
   size_t n = strlen(path);
   if (n == 0 || n >= sizeof o->path)
-    return rb_errorf(RB_ERR_INVALID, err, errlen, "output path '%s': %s", path, n ? "too long" : "empty");
+    return rb_errorf(RB_ERR_INVALID, err, errlen, "output path '%s': %s", path,
+                     n ? "too long" : "empty");
   if (path[n - 1] == '/')
     return rb_errorf(RB_ERR_INVALID, err, errlen, "%s names a directory: give a file path", path);
   snprintf(o->path, sizeof o->path, "%s", path);
@@ -169,14 +178,15 @@ FILE *job_output_begin(struct job_output *o, char *err, size_t errlen) {
     fd = open(o->target, O_WRONLY | O_NOCTTY | O_CLOEXEC);
   } else {
     struct stat st;
-    mode_t mode = o->kind == JOB_OUTPUT_REGULAR && stat(o->target, &st) == 0 ? st.st_mode & 07777 : 0644;
+    mode_t mode =
+        o->kind == JOB_OUTPUT_REGULAR && stat(o->target, &st) == 0 ? st.st_mode & 07777 : 0644;
     snprintf(o->tmp, sizeof o->tmp, "%s.tmp-XXXXXX", o->target);
     fd = mkostemp(o->tmp, O_CLOEXEC);
     if (fd >= 0) fchmod(fd, mode);
   }
   if (fd < 0) {
-    rb_errorf(RB_ERR_IO, err, errlen, "cannot %s %s: %s", o->tmp[0] ? "create a file beside" : "open",
-              o->path, strerror(errno));
+    rb_errorf(RB_ERR_IO, err, errlen, "cannot %s %s: %s",
+              o->tmp[0] ? "create a file beside" : "open", o->path, strerror(errno));
     o->tmp[0] = '\0';
     return NULL;
   }

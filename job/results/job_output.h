@@ -31,9 +31,9 @@ struct job_output {
   char path[PATH_MAX];   /* as given (for messages) */
   char target[PATH_MAX]; /* where the bytes go: path, or a symlink's resolved target */
   enum job_output_kind kind;
-  int lock_fd;           /* -1: not locked (write-through kinds) */
+  int lock_fd; /* -1: not locked (write-through kinds) */
   char lock_path[2 * PATH_MAX + 32];
-  FILE *f;               /* between begin and commit */
+  FILE *f;                 /* between begin and commit */
   char tmp[PATH_MAX + 32]; /* the temporary file of an atomic write, "" otherwise */
 };
 

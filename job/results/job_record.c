@@ -39,9 +39,9 @@ void job_record_set_error(struct job_record *r, enum job_outcome o, const char *
 }
 
 /* The action's own timing fields, in the order they are written. */
-static const char *const kept_fields[] = {"succeeded", "failed", "elapsed_us", "connect_us",
-                                          "ops_per_sec", "latency_us", "cold", "warm",
-                                          "start_ms", "end_ms", "connections_new"};
+static const char *const kept_fields[] = {
+    "succeeded", "failed", "elapsed_us", "connect_us", "ops_per_sec",    "latency_us",
+    "cold",      "warm",   "start_ms",   "end_ms",     "connections_new"};
 enum { KEPT_SUCCEEDED = 0, KEPT_FAILED = 1, KEPT_ELAPSED = 2, KEPT_CONNS_NEW = 10 };
 
 /* The action's operation count and new connections, from its succeeded/failed fields. */
@@ -194,9 +194,6 @@ bool job_record_from_activation_tree(struct job_record *r, const char *body, siz
  * With the scanner of job_json_scan.h: plain records only; anything unusual makes it give up,
  * and the caller parses the tree instead. */
 
-
-
-
 /* Copies a value as compact JSON: whitespace outside strings dropped. */
 static void tb_put_compact(struct tbuf *t, const struct job_json_span *v) {
   const char *p = v->p, *e = v->p + v->n, *run = p;
@@ -255,7 +252,7 @@ static bool scan_response(struct job_json_scan *s, struct activation *a) {
   while ((more = job_json_obj_next(s, &first, &k)) == 1) {
     bool ok = job_json_key_is(&k, "status")   ? job_json_read_first(s, &a->status)
               : job_json_key_is(&k, "result") ? scan_result(s, a)
-                                     : job_json_scan_value(s, 2);
+                                              : job_json_scan_value(s, 2);
     if (!ok) return false;
   }
   return more == 0;
@@ -280,7 +277,7 @@ static bool scan_annotations(struct job_json_scan *s, struct activation *a) {
     while ((m = job_json_obj_next(s, &f2, &k)) == 1) {
       bool ok = job_json_key_is(&k, "key")     ? job_json_read_first(s, &key)
                 : job_json_key_is(&k, "value") ? job_json_read_first(s, &value)
-                                      : job_json_scan_value(s, 3);
+                                               : job_json_scan_value(s, 3);
       if (!ok) return false;
     }
     if (m != 0) return false;
@@ -332,7 +329,8 @@ static bool from_activation_scan(struct job_record *r, const char *body, size_t 
   if (s.p != s.e) return false;
   /* Plain strings only; a missing id or status, an escaped one or a non-string error is left
    * to the tree parse (it writes the error message). */
-  if (a.id.kind != JOB_JSON_V_PLAIN_STRING || a.status.kind != JOB_JSON_V_PLAIN_STRING) return false;
+  if (a.id.kind != JOB_JSON_V_PLAIN_STRING || a.status.kind != JOB_JSON_V_PLAIN_STRING)
+    return false;
   if (a.error.kind != JOB_JSON_V_NONE && a.error.kind != JOB_JSON_V_PLAIN_STRING) return false;
   char status[sizeof r->status];
   job_json_val_string(&a.status, status, sizeof status);
@@ -358,13 +356,15 @@ static bool from_activation_scan(struct job_record *r, const char *body, size_t 
     r->cold_start = a.init_ms >= 0;
   }
   r->action_elapsed_us = job_json_val_number(&a.kept[KEPT_ELAPSED], -1);
-  set_action_counts(r, job_json_val_number(&a.kept[KEPT_SUCCEEDED], -1), job_json_val_number(&a.kept[KEPT_FAILED], -1),
+  set_action_counts(r, job_json_val_number(&a.kept[KEPT_SUCCEEDED], -1),
+                    job_json_val_number(&a.kept[KEPT_FAILED], -1),
                     job_json_val_number(&a.kept[KEPT_CONNS_NEW], -1));
   set_action(r, &t);
   r->outcome = outcome_of_status(status);
   r->error[0] = '\0';
   if (r->outcome != JOB_OK) {
-    if (a.error.kind == JOB_JSON_V_PLAIN_STRING) job_json_val_string(&a.error, r->error, sizeof r->error);
+    if (a.error.kind == JOB_JSON_V_PLAIN_STRING)
+      job_json_val_string(&a.error, r->error, sizeof r->error);
     if (!r->error[0]) snprintf(r->error, sizeof r->error, "%s", status);
   }
   return true;
@@ -386,7 +386,8 @@ bool job_record_from_action_result(struct job_record *r, const char *body, size_
   }
   job_record_take_action_fields(r, root);
   const cJSON *aid = cJSON_GetObjectItemCaseSensitive(root, "activation_id");
-  if (cJSON_IsString(aid)) snprintf(r->activation_id, sizeof r->activation_id, "%s", aid->valuestring);
+  if (cJSON_IsString(aid))
+    snprintf(r->activation_id, sizeof r->activation_id, "%s", aid->valuestring);
   if (cJSON_GetObjectItemCaseSensitive(root, "error")) {
     r->outcome = JOB_ERR_APPLICATION;
     snprintf(r->status, sizeof r->status, "application error");

@@ -17,30 +17,30 @@
 #include <stdio.h>
 
 #include "job_json_write.h" /* job_json_write_string, for the record's users */
-#include "job_redact.h"      /* job_redact: every kept error message passes through it */
+#include "job_redact.h"     /* job_redact: every kept error message passes through it */
 
-#define JOB_OUTCOMES(X)                                                            \
-  X(JOB_OK, "success")                                                             \
-  X(JOB_ERR_APPLICATION, "application_error") /* the action answered {error} */    \
-  X(JOB_ERR_DEVELOPER, "developer_error")     /* the action failed or crashed */   \
-  X(JOB_ERR_INTERNAL, "whisk_internal_error")                                      \
-  X(JOB_ERR_THROTTLED, "http_429")                                                 \
-  X(JOB_ERR_BAD_GATEWAY, "http_502")          /* 502 without an activation record */ \
-  X(JOB_ERR_SERVER, "http_5xx")                                                    \
-  X(JOB_ERR_CLIENT, "http_4xx")                                                    \
-  X(JOB_ERR_TIMEOUT, "timeout")                                                    \
-  X(JOB_ERR_CONNECT, "connect")                                                    \
-  X(JOB_ERR_TLS, "tls")                                                            \
-  X(JOB_ERR_TRANSPORT, "transport")                                                \
-  X(JOB_ERR_POLL_TIMEOUT, "poll_timeout")     /* 202, then no record in time */    \
-  X(JOB_ERR_PROTOCOL, "protocol")             /* a reply we could not read */      \
-  X(JOB_ERR_ABORTED, "aborted")               /* in flight when the run stopped */
+#define JOB_OUTCOMES(X)                                                          \
+  X(JOB_OK, "success")                                                           \
+  X(JOB_ERR_APPLICATION, "application_error") /* the action answered {error} */  \
+  X(JOB_ERR_DEVELOPER, "developer_error")     /* the action failed or crashed */ \
+  X(JOB_ERR_INTERNAL, "whisk_internal_error")                                    \
+  X(JOB_ERR_THROTTLED, "http_429")                                               \
+  X(JOB_ERR_BAD_GATEWAY, "http_502") /* 502 without an activation record */      \
+  X(JOB_ERR_SERVER, "http_5xx")                                                  \
+  X(JOB_ERR_CLIENT, "http_4xx")                                                  \
+  X(JOB_ERR_TIMEOUT, "timeout")                                                  \
+  X(JOB_ERR_CONNECT, "connect")                                                  \
+  X(JOB_ERR_TLS, "tls")                                                          \
+  X(JOB_ERR_TRANSPORT, "transport")                                              \
+  X(JOB_ERR_POLL_TIMEOUT, "poll_timeout") /* 202, then no record in time */      \
+  X(JOB_ERR_PROTOCOL, "protocol")         /* a reply we could not read */        \
+  X(JOB_ERR_ABORTED, "aborted")           /* in flight when the run stopped */
 
 enum job_outcome {
 #define JOB_OUTCOME_ENUM(name, text) name,
   JOB_OUTCOMES(JOB_OUTCOME_ENUM)
 #undef JOB_OUTCOME_ENUM
-  JOB_OUTCOME_COUNT
+      JOB_OUTCOME_COUNT
 };
 
 const char *job_outcome_name(enum job_outcome o);
@@ -49,18 +49,18 @@ const char *job_outcome_name(enum job_outcome o);
 
 struct job_record {
   uint64_t index;
-  bool warmup;             /* sent during the warm-up: kept out of the statistics */
+  bool warmup; /* sent during the warm-up: kept out of the statistics */
   int64_t intended_us, sent_us, end_us;
-  int http_status;         /* 0 when no HTTP answer */
+  int http_status; /* 0 when no HTTP answer */
   enum job_outcome outcome;
-  char status[32];         /* the activation's response.status, e.g. "success" */
+  char status[32]; /* the activation's response.status, e.g. "success" */
   char activation_id[48];
-  bool cold_start;         /* initTime present (openwhisk) or /init sent (local) */
+  bool cold_start;                      /* initTime present (openwhisk) or /init sent (local) */
   double wait_ms, init_ms, duration_ms; /* the platform's times; < 0 when unknown */
-  int polls;               /* GETs after a 202 */
-  char *action;            /* owned: the action's own timings (succeeded, failed, elapsed_us,
-                              connect_us, ops_per_sec, latency_us, cold, warm, start_ms,
-                              end_ms, connections_new) as one compact JSON object; may be NULL */
+  int polls;                            /* GETs after a 202 */
+  char *action;             /* owned: the action's own timings (succeeded, failed, elapsed_us,
+                               connect_us, ops_per_sec, latency_us, cold, warm, start_ms,
+                               end_ms, connections_new) as one compact JSON object; may be NULL */
   double action_elapsed_us; /* the action's elapsed_us; < 0 when unknown */
   double action_ops;        /* the action's succeeded + failed; < 0 when unknown */
   double action_conns_new;  /* Redis (or agent) connections the action opened; < 0 unknown */
@@ -102,6 +102,5 @@ void job_record_set_error(struct job_record *r, enum job_outcome o, const char *
  * (no cJSON, no printf but for unusual times) into one buffer: it runs once per invocation
  * on the runner's hot path. */
 size_t job_record_write(FILE *f, const struct job_record *r); /* returns the bytes written */
-
 
 #endif

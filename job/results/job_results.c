@@ -26,8 +26,8 @@ struct samples {
 
 enum metric { M_EXEC, M_SERVICE, M_DURATION, M_WAIT, M_INIT, M_ACTION, M_COUNT };
 static const char *const metric_names[M_COUNT] = {JOB_K_EXECUTION_TIME_MS, JOB_K_SERVICE_TIME_MS,
-                                                  JOB_K_DURATION_MS, JOB_K_WAIT_TIME_MS,
-                                                  JOB_K_INIT_TIME_MS, JOB_K_ACTION_ELAPSED_MS};
+                                                  JOB_K_DURATION_MS,       JOB_K_WAIT_TIME_MS,
+                                                  JOB_K_INIT_TIME_MS,      JOB_K_ACTION_ELAPSED_MS};
 
 #define MESSAGES_PER_KIND JOB_RESULTS_MESSAGES_PER_KIND
 #define SPOOL_BUFFER (1u << 20)      /* raw records buffered before a forced write */
@@ -45,8 +45,8 @@ struct job_results {
   struct job_output out; /* claimed (and locked) from creation to destruction */
   char spool_path[PATH_MAX + 32];
   FILE *spool;
-  char *spool_buf;  /* the spool's stdio buffer */
-  size_t pending;   /* bytes in it not yet written */
+  char *spool_buf; /* the spool's stdio buffer */
+  size_t pending;  /* bytes in it not yet written */
   uint64_t lines;
   const char *const *secrets;
   struct samples m[M_COUNT];
@@ -161,7 +161,8 @@ enum rb_err job_results_add(struct job_results *r, struct job_record *rec) {
   }
   r->pending += job_record_write(r->spool, rec);
   r->done++;
-  bool aborted = rec->outcome == JOB_ERR_ABORTED; /* stopped by rbench: neither success nor failure */
+  bool aborted =
+      rec->outcome == JOB_ERR_ABORTED; /* stopped by rbench: neither success nor failure */
   if (aborted) r->aborted++;
   else if (rec->outcome != JOB_OK) r->failed++;
   if (r->done == 1 || rec->end_us < r->first_end_us) r->first_end_us = rec->end_us;
@@ -195,7 +196,9 @@ void job_results_idle(struct job_results *r) {
   r->pending = 0;
 }
 
-bool job_results_writes_through(const struct job_results *r) { return r->out.kind == JOB_OUTPUT_THROUGH; }
+bool job_results_writes_through(const struct job_results *r) {
+  return r->out.kind == JOB_OUTPUT_THROUGH;
+}
 
 uint64_t job_results_done(const struct job_results *r) { return r->done; }
 uint64_t job_results_failed(const struct job_results *r) { return r->failed; }
@@ -240,8 +243,7 @@ static cJSON *samples_json(const struct samples *s) {
 
 cJSON *job_results_hist_summary(const struct job_hist *h) {
   return summary_ms(job_hist_count(h), job_hist_percentile(h, 50), job_hist_percentile(h, 90),
-                    job_hist_percentile(h, 99), job_hist_min(h), job_hist_max(h),
-                    job_hist_mean(h));
+                    job_hist_percentile(h, 99), job_hist_min(h), job_hist_max(h), job_hist_mean(h));
 }
 
 static cJSON *errors_json(const struct job_results *r) {
@@ -289,7 +291,8 @@ static cJSON *tool_json(void) {
 static cJSON *scenario_json(const struct job_run_info *in) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, JOB_K_NAME, in->scenario ? in->scenario : "");
-  if (in->description && *in->description) cJSON_AddStringToObject(o, JOB_K_DESCRIPTION, in->description);
+  if (in->description && *in->description)
+    cJSON_AddStringToObject(o, JOB_K_DESCRIPTION, in->description);
   cJSON_AddStringToObject(o, JOB_K_RUN, in->params->name);
   cJSON_AddNumberToObject(o, JOB_K_REPETITION, (double)in->repetition);
   cJSON_AddNumberToObject(o, JOB_K_REPETITIONS, (double)in->repetitions);
@@ -300,7 +303,8 @@ static cJSON *scenario_json(const struct job_run_info *in) {
   cJSON_AddNumberToObject(t, JOB_K_REQUEST_TIMEOUT, in->target->request_timeout);
   cJSON_AddNumberToObject(t, JOB_K_POLL_TIMEOUT, in->target->poll_timeout);
   cJSON_AddNumberToObject(t, JOB_K_DRAIN_TIMEOUT, in->target->drain_timeout);
-  if (in->target->kind == JOB_TARGET_LOCAL) cJSON_AddNumberToObject(t, JOB_K_POOL_SIZE, (double)in->target->pool_size);
+  if (in->target->kind == JOB_TARGET_LOCAL)
+    cJSON_AddNumberToObject(t, JOB_K_POOL_SIZE, (double)in->target->pool_size);
   else cJSON_AddNumberToObject(t, JOB_K_WAIT_FOR_ACTION, in->target->wait_for_action);
   cJSON_AddItemToObject(o, JOB_K_PARAMETERS, job_params_to_json(in->params));
   if (in->config) cJSON_AddItemToObject(o, JOB_K_CONFIG, cJSON_Duplicate(in->config, true));
@@ -335,7 +339,8 @@ static void add_counts(cJSON *o, const struct job_results *r, const struct job_r
   cJSON_AddNumberToObject(c, JOB_K_WARMUP, (double)in->warmup);
   cJSON_AddNumberToObject(c, JOB_K_MEASURED, (double)r->measured);
   cJSON_AddNumberToObject(c, JOB_K_SUCCEEDED, (double)r->measured_ok);
-  cJSON_AddNumberToObject(c, JOB_K_FAILED, (double)(r->measured - r->measured_ok - r->measured_aborted));
+  cJSON_AddNumberToObject(c, JOB_K_FAILED,
+                          (double)(r->measured - r->measured_ok - r->measured_aborted));
   cJSON_AddNumberToObject(c, JOB_K_ABORTED, (double)r->measured_aborted);
   cJSON_AddNumberToObject(c, JOB_K_UNSENT, (double)in->unsent);
   cJSON_AddNumberToObject(c, JOB_K_POLLED_AFTER_202, (double)r->polled);
@@ -359,7 +364,8 @@ static void add_counts(cJSON *o, const struct job_results *r, const struct job_r
   double m = (double)(r->measured - r->measured_aborted);
   cJSON_AddNumberToObject(o, JOB_K_SUCCESS_RATE, m > 0 ? (double)r->measured_ok / m : 0);
   cJSON_AddNumberToObject(o, JOB_K_ERROR_RATE,
-                          m > 0 ? (double)(r->measured - r->measured_ok - r->measured_aborted) / m : 0);
+                          m > 0 ? (double)(r->measured - r->measured_ok - r->measured_aborted) / m
+                                : 0);
   cJSON_AddNumberToObject(o, JOB_K_COLD_STARTS, (double)r->cold_starts);
 }
 
@@ -394,7 +400,8 @@ static cJSON *histograms_json(const struct job_results *r, const struct job_run_
   cJSON_AddItemToObject(o, metric_names[M_EXEC], job_hist_to_json(r->h[M_EXEC]));
   cJSON_AddItemToObject(o, metric_names[M_SERVICE], job_hist_to_json(r->h[M_SERVICE]));
   if (!in->closed) cJSON_AddItemToObject(o, JOB_K_SCHEDULE_LAG_MS, job_hist_to_json(r->lag));
-  for (int i = M_DURATION; i < M_COUNT; i++) cJSON_AddItemToObject(o, metric_names[i], job_hist_to_json(r->h[i]));
+  for (int i = M_DURATION; i < M_COUNT; i++)
+    cJSON_AddItemToObject(o, metric_names[i], job_hist_to_json(r->h[i]));
   return o;
 }
 

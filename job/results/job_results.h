@@ -34,27 +34,27 @@ struct job_run_info {
   const char *description;         /* may be NULL */
   const struct job_params *params; /* the run as executed */
   const struct job_target_conf *target;
-  const char *action;              /* the action invoked (or the local binary) */
-  cJSON *config;                   /* borrowed: job_config_describe() (no secrets) */
+  const char *action; /* the action invoked (or the local binary) */
+  cJSON *config;      /* borrowed: job_config_describe() (no secrets) */
   long long repetition, repetitions;
-  int64_t start_epoch_us;          /* wall time of invocation 0's due time */
-  uint64_t elapsed_us;             /* from start to the last reply (or the stop) */
+  int64_t start_epoch_us; /* wall time of invocation 0's due time */
+  uint64_t elapsed_us;    /* from start to the last reply (or the stop) */
   uint64_t planned, sent, late, held, unsent, warmup;
   uint64_t late_threshold_us;
-  long long connections_ahead;     /* openwhisk: connections to open ahead (0 otherwise) */
-  long long connections_limit;     /* the most in flight (hence connections) at once */
-  uint64_t connections_before;     /* connections opened before the schedule started */
-  uint64_t connections_during;     /* ... and while it ran */
+  long long connections_ahead;      /* openwhisk: connections to open ahead (0 otherwise) */
+  long long connections_limit;      /* the most in flight (hence connections) at once */
+  uint64_t connections_before;      /* connections opened before the schedule started */
+  uint64_t connections_during;      /* ... and while it ran */
   double first_sent_s, last_sent_s; /* send times of the first and last invocation */
-  double last_end_s;               /* the last reply's end (0: none) */
-  const struct job_shard *shard;   /* --shard I/N (count > 0), or NULL */
+  double last_end_s;                /* the last reply's end (0: none) */
+  const struct job_shard *shard;    /* --shard I/N (count > 0), or NULL */
   double backend_before_ms, backend_after_ms; /* when Redis and the agent were sampled */
-  bool closed;                     /* closed loop: no intended rate, late or held starts */
+  bool closed; /* closed loop: no intended rate, late or held starts */
   bool complete;
-  const char *interrupted_by;      /* "SIGTERM", "SIGINT" or NULL */
-  const cJSON *server_side;        /* borrowed, may be NULL: redis, agent, backend_cpu_us_per_op
-                                      (job_backend_end), copied into the document */
-  const cJSON *sweep;              /* borrowed: a sweep step's "sweep" field, or NULL */
+  const char *interrupted_by; /* "SIGTERM", "SIGINT" or NULL */
+  const cJSON *server_side;   /* borrowed, may be NULL: redis, agent, backend_cpu_us_per_op
+                                 (job_backend_end), copied into the document */
+  const cJSON *sweep;         /* borrowed: a sweep step's "sweep" field, or NULL */
 };
 
 struct job_results;

@@ -12,7 +12,7 @@
 #include "rb_log.h"
 #include "rb_str.h"
 
-#define SAMPLE_TIMEOUT_S 1          /* Redis connect, and each command */
+#define SAMPLE_TIMEOUT_S 1 /* Redis connect, and each command */
 #define METRICS_CONNECT_MS 1000L
 #define METRICS_TOTAL_MS 2000L
 #define METRICS_MAX_BYTES (4u << 20)
@@ -58,7 +58,9 @@ bool job_backend_sample_redis(const char *host, int port, const char *password, 
   if (ok && !r && *info_all) r = redisCommand(c, "INFO all");
   if (ok && (!r || (r->type != REDIS_REPLY_STRING))) {
     set_why(why, whylen, password, "INFO failed",
-            !r ? c->errstr : r->type == REDIS_REPLY_ERROR ? r->str : "not a text reply");
+            !r                             ? c->errstr
+            : r->type == REDIS_REPLY_ERROR ? r->str
+                                           : "not a text reply");
     ok = false;
   }
   if (ok && job_redis_info_parse(r->str, r->len, out) == 0) {
@@ -116,13 +118,15 @@ bool job_backend_sample_agent(const char *url, struct job_agent_sample *out, cha
   bool ok = false;
   if (rc != CURLE_OK)
     snprintf(why, whylen, "cannot read the agent's metrics: %s",
-             b.too_big ? "the answer is over 4 MiB" : cerr[0] ? cerr : curl_easy_strerror(rc));
+             b.too_big ? "the answer is over 4 MiB"
+             : cerr[0] ? cerr
+                       : curl_easy_strerror(rc));
   else if (status != 200)
     snprintf(why, whylen, "the agent's metrics endpoint answered HTTP %ld", status);
   else if (job_agent_parse(b.p, b.n, out) == 0)
-    snprintf(why, whylen, "the answer has none of rbench-agent's metrics (is it rbench-agent --metrics?)");
-  else
-    ok = true;
+    snprintf(why, whylen,
+             "the answer has none of rbench-agent's metrics (is it rbench-agent --metrics?)");
+  else ok = true;
   free(b.p);
   return ok;
 }
@@ -141,11 +145,12 @@ void job_backend_begin(struct job_backend_sampler *s, const struct job_config *c
              "environment) to the Redis the action uses to measure it");
     rb_warn("Redis: %s", s->redis_why);
   } else {
-    s->redis_ok = job_backend_sample_redis(cfg->redis_host, cfg->redis_port, cfg->redis_password,
-                                           &s->info_all, &s->redis_a, s->redis_why,
-                                           sizeof s->redis_why);
+    s->redis_ok =
+        job_backend_sample_redis(cfg->redis_host, cfg->redis_port, cfg->redis_password,
+                                 &s->info_all, &s->redis_a, s->redis_why, sizeof s->redis_why);
   }
-  if (!s->redis_ok && !redis_unknown) rb_warn("Redis %s: %s; the results will say so", s->redis_endpoint, s->redis_why);
+  if (!s->redis_ok && !redis_unknown)
+    rb_warn("Redis %s: %s; the results will say so", s->redis_endpoint, s->redis_why);
   if (!batching) return;
   if (!agent_url || !*agent_url) {
     snprintf(s->agent_why, sizeof s->agent_why,
@@ -156,21 +161,23 @@ void job_backend_begin(struct job_backend_sampler *s, const struct job_config *c
   snprintf(s->agent_url, sizeof s->agent_url, "%s", agent_url);
   rb_url_public(agent_url, s->agent_endpoint, sizeof s->agent_endpoint);
   s->agent_ok = job_backend_sample_agent(agent_url, &s->agent_a, s->agent_why, sizeof s->agent_why);
-  if (!s->agent_ok) rb_warn("agent metrics %s: %s; the results will say so", s->agent_endpoint, s->agent_why);
+  if (!s->agent_ok)
+    rb_warn("agent metrics %s: %s; the results will say so", s->agent_endpoint, s->agent_why);
 }
 
 /* The "after" sample failed where the "before" one worked (the server went away mid-run, or
  * stopped answering): said at once, as docs/results.md promises, and in the section. */
 static void warn_after_failed(const char *what, const char *endpoint, const char *why) {
-  rb_warn("%s %s: the sample after the run failed: %s; the results will say so", what, endpoint, why);
+  rb_warn("%s %s: the sample after the run failed: %s; the results will say so", what, endpoint,
+          why);
 }
 
 cJSON *job_backend_end(struct job_backend_sampler *s, struct job_backend_window *w) {
   cJSON *o = cJSON_CreateObject();
   if (!o) return NULL;
   struct job_agent_sample agent_b;
-  bool agent_ok = s->agent_ok &&
-                  job_backend_sample_agent(s->agent_url, &agent_b, s->agent_why, sizeof s->agent_why);
+  bool agent_ok = s->agent_ok && job_backend_sample_agent(s->agent_url, &agent_b, s->agent_why,
+                                                          sizeof s->agent_why);
   if (s->agent_ok && !agent_ok) warn_after_failed("agent metrics", s->agent_endpoint, s->agent_why);
   /* The sampler's own traffic inside the window: the first sample's INFO (counted after its
    * reply), and the second sample's connection and AUTH (counted before its INFO runs). */
@@ -200,7 +207,6 @@ cJSON *job_backend_end(struct job_backend_sampler *s, struct job_backend_window 
   double total = 0;
   if (job_backend_cpu_per_op(redis, agent, s->batching, &total) && total >= 0)
     cJSON_AddNumberToObject(o, "backend_cpu_us_per_op", total);
-  else
-    cJSON_AddNullToObject(o, "backend_cpu_us_per_op");
+  else cJSON_AddNullToObject(o, "backend_cpu_us_per_op");
   return o;
 }

@@ -18,11 +18,11 @@ struct job_backend_sampler {
   bool batching;
   char redis_endpoint[JOB_HOST_MAX + 16];
   bool redis_ok;
-  bool info_all;                /* the server refused INFO with several sections */
+  bool info_all; /* the server refused INFO with several sections */
   char redis_why[300];
   struct job_redis_info redis_a;
-  char agent_url[600];          /* "" when none was configured */
-  char agent_endpoint[600];     /* agent_url without user:password@ */
+  char agent_url[600];      /* "" when none was configured */
+  char agent_endpoint[600]; /* agent_url without user:password@ */
   bool agent_ok;
   char agent_why[300];
   struct job_agent_sample agent_a;

@@ -40,18 +40,18 @@ struct job_http {
   size_t active;
   struct job_http_xfer **live; /* transfers in flight, for abort_all */
   size_t live_n, live_cap;
-  CURL **spare;                /* reset easy handles kept for reuse (fewer allocations) */
+  CURL **spare; /* reset easy handles kept for reuse (fewer allocations) */
   size_t spare_n, spare_cap;
   struct job_http_xfer *free_xfers; /* recycled transfers (reply buffers kept) */
   size_t free_n;
   struct job_http_xfer *done_head, *done_tail; /* finished, callbacks not yet run */
-  struct fd_state *fds;        /* indexed by socket */
+  struct fd_state *fds;                        /* indexed by socket */
   size_t fds_cap;
-  uint64_t armed_ns;           /* timerfd fallback: its current expiry (0 = disarmed) */
-  bool use_timerfd;            /* no epoll_pwait2 (or forced by tests) */
+  uint64_t armed_ns; /* timerfd fallback: its current expiry (0 = disarmed) */
+  bool use_timerfd;  /* no epoll_pwait2 (or forced by tests) */
   job_http_pump_fn pump;
   void *pump_ctx;
-  uint64_t pump_at;            /* call pump when the clock reaches this */
+  uint64_t pump_at; /* call pump when the clock reaches this */
   struct job_http_stats stats;
 };
 
@@ -117,9 +117,11 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
     }
     return 0;
   }
-  uint8_t mask = (uint8_t)(((what & CURL_POLL_IN) ? FD_IN : 0) | ((what & CURL_POLL_OUT) ? FD_OUT : 0));
+  uint8_t mask =
+      (uint8_t)(((what & CURL_POLL_IN) ? FD_IN : 0) | ((what & CURL_POLL_OUT) ? FD_OUT : 0));
   if (!f) { /* no memory for the table: plain add-or-modify every time */
-    if (epoll_set(h, EPOLL_CTL_ADD, s, mask) != 0 && errno == EEXIST) epoll_set(h, EPOLL_CTL_MOD, s, mask);
+    if (epoll_set(h, EPOLL_CTL_ADD, s, mask) != 0 && errno == EEXIST)
+      epoll_set(h, EPOLL_CTL_MOD, s, mask);
     return 0;
   }
   f->wanted = mask;
@@ -243,9 +245,7 @@ static bool timerfd_start(struct job_http *h) {
   return true;
 }
 
-void job_http_use_timerfd(struct job_http *h, bool on) {
-  h->use_timerfd = on && timerfd_start(h);
-}
+void job_http_use_timerfd(struct job_http *h, bool on) { h->use_timerfd = on && timerfd_start(h); }
 
 void job_http_set_pump(struct job_http *h, job_http_pump_fn fn, void *ctx) {
   h->pump = fn;
@@ -337,7 +337,8 @@ static void apply_opts(struct job_http *h, CURL *c, const struct job_http_opts *
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
   curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-  curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 4096L); /* replies are small; keeps memory per connection low */
+  curl_easy_setopt(c, CURLOPT_BUFFERSIZE,
+                   4096L); /* replies are small; keeps memory per connection low */
   curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
   curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, h);
   curl_easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
@@ -420,8 +421,7 @@ static struct job_http_xfer *xfer_alloc(struct job_http *h, const char *method, 
 }
 
 struct job_http_xfer *job_http_xfer_new(struct job_http *h, const char *method, const char *url,
-                                        const char *body, size_t len,
-                                        struct curl_slist *headers,
+                                        const char *body, size_t len, struct curl_slist *headers,
                                         const struct job_http_opts *opts, job_http_done_fn done,
                                         void *ctx) {
   bool ready = false;
@@ -552,7 +552,8 @@ static struct job_http_xfer *complete(struct job_http *h, CURL *easy, CURLcode c
   x->finished_ns = now;
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &x->status);
   if (!x->body) x->body = calloc(1, 1);
-  if (code != CURLE_OK && !x->errbuf[0]) snprintf(x->errbuf, sizeof x->errbuf, "%s", curl_easy_strerror(code));
+  if (code != CURLE_OK && !x->errbuf[0])
+    snprintf(x->errbuf, sizeof x->errbuf, "%s", curl_easy_strerror(code));
   x->next = NULL;
   return x;
 }
@@ -630,7 +631,8 @@ static int sleep_until(struct job_http *h, uint64_t deadline, struct epoll_event
     int n = epoll_pwait2(h->epfd, evs, MAX_EVENTS, &ts, NULL);
     if (n >= 0 || errno != ENOSYS) return n;
     h->use_timerfd = timerfd_start(h); /* old kernel: fall back for good */
-    if (!h->use_timerfd) return epoll_wait(h->epfd, evs, MAX_EVENTS, d ? (int)(d / 1000000u) + 1 : 0);
+    if (!h->use_timerfd)
+      return epoll_wait(h->epfd, evs, MAX_EVENTS, d ? (int)(d / 1000000u) + 1 : 0);
   }
   int timeout = -1;
   if (deadline <= now) timeout = 0;

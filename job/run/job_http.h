@@ -39,24 +39,24 @@ typedef void (*job_timer_fn)(void *ctx);
 
 struct job_http_xfer {
   CURL *easy;
-  struct curl_slist *headers;   /* owned */
-  const char *req_body;         /* the request body: req_copy, or the caller's (borrow_body) */
-  char *req_copy;               /* owned copy of the request body */
-  char *body;                   /* response body, NUL-terminated, owned */
+  struct curl_slist *headers; /* owned */
+  const char *req_body;       /* the request body: req_copy, or the caller's (borrow_body) */
+  char *req_copy;             /* owned copy of the request body */
+  char *body;                 /* response body, NUL-terminated, owned */
   size_t len, cap;
-  long status;                  /* HTTP status, 0 when none */
-  CURLcode code;                /* transfer result */
-  char errbuf[CURL_ERROR_SIZE]; /* curl's message for code */
+  long status;                      /* HTTP status, 0 when none */
+  CURLcode code;                    /* transfer result */
+  char errbuf[CURL_ERROR_SIZE];     /* curl's message for code */
   uint64_t started_ns, finished_ns; /* finished_ns: when curl completed it (before done runs) */
   job_http_done_fn done;
   void *ctx;
   struct job_http *h;
-  struct job_http_xfer *next;   /* internal: done queue / free list */
+  struct job_http_xfer *next; /* internal: done queue / free list */
   /* internal: what the easy handle is set up for, so that the same request again (every
    * invoke of a run) reuses it as is, without a single curl_easy_setopt */
   char *prof_url;
-  CURLU *prof_uh;               /* prof_url parsed once (CURLOPT_CURLU): curl would parse the
-                                   URL string again for every transfer; NULL: CURLOPT_URL */
+  CURLU *prof_uh; /* prof_url parsed once (CURLOPT_CURLU): curl would parse the
+                     URL string again for every transfer; NULL: CURLOPT_URL */
   char prof_method[8];
   const char *prof_body;
   size_t prof_len;
@@ -64,20 +64,20 @@ struct job_http_xfer {
 };
 
 struct job_http_opts {
-  long timeout_ms;        /* whole-transfer timeout */
+  long timeout_ms; /* whole-transfer timeout */
   long connect_timeout_ms;
-  bool insecure;          /* skip TLS peer and host verification */
-  const char *cainfo;     /* CA bundle path or NULL for the system's */
-  const char *userpwd;    /* "user:password" for Basic auth, or NULL (copied by curl) */
+  bool insecure;                    /* skip TLS peer and host verification */
+  const char *cainfo;               /* CA bundle path or NULL for the system's */
+  const char *userpwd;              /* "user:password" for Basic auth, or NULL (copied by curl) */
   const struct curl_slist *headers; /* borrowed request headers shared by many transfers
                                        (used when job_http_xfer_new gets none); must outlive
                                        them */
-  bool discard_body;      /* the reply body is not kept (x->body stays empty) */
-  bool fresh_connect;     /* open a new connection for this transfer (it then stays in the
-                             cache for later ones): how connections are opened ahead */
-  bool borrow_body;       /* the request body outlives the transfer: not copied; with no
-                             per-request headers, its easy handle is then kept set up for the
-                             same request (same opts, method, URL and body pointer) */
+  bool discard_body;                /* the reply body is not kept (x->body stays empty) */
+  bool fresh_connect;               /* open a new connection for this transfer (it then stays in the
+                                       cache for later ones): how connections are opened ahead */
+  bool borrow_body;                 /* the request body outlives the transfer: not copied; with no
+                                       per-request headers, its easy handle is then kept set up for the
+                                       same request (same opts, method, URL and body pointer) */
 };
 /* A job_http_opts must outlive the transfers made with it and not change after its first
  * use: transfers set up with it are recycled as they are. */
@@ -106,8 +106,7 @@ void job_http_destroy(struct job_http *h);
  * opts->borrow_body); headers is taken (freed with the transfer). Returns NULL on allocation
  * failure. */
 struct job_http_xfer *job_http_xfer_new(struct job_http *h, const char *method, const char *url,
-                                        const char *body, size_t len,
-                                        struct curl_slist *headers,
+                                        const char *body, size_t len, struct curl_slist *headers,
                                         const struct job_http_opts *opts, job_http_done_fn done,
                                         void *ctx);
 /* Starts it; done is called from job_http_wait when it finishes. */
@@ -135,9 +134,9 @@ void job_http_use_timerfd(struct job_http *h, bool on);
 
 /* Counters for tests and tuning. */
 struct job_http_stats {
-  uint64_t waits;        /* epoll calls */
-  uint64_t epoll_ctls;   /* epoll_ctl calls for curl's sockets */
-  uint64_t sockets;      /* sockets curl opened (connections, whether or not they connected) */
+  uint64_t waits;      /* epoll calls */
+  uint64_t epoll_ctls; /* epoll_ctl calls for curl's sockets */
+  uint64_t sockets;    /* sockets curl opened (connections, whether or not they connected) */
 };
 void job_http_get_stats(const struct job_http *h, struct job_http_stats *out);
 

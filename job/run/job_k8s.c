@@ -57,7 +57,8 @@ char *job_k8s_configmap_body(const char *name, const char *job, const char *doc,
       char note[200];
       snprintf(note, sizeof note,
                "summary only: the full document (%zu bytes) exceeds the ConfigMap limit of 1 MiB; "
-               "raw_results are in the results file", len);
+               "raw_results are in the results file",
+               len);
       cJSON_AddStringToObject(data, "note", note);
       cJSON *ann = cJSON_AddObjectToObject(meta, "annotations");
       cJSON_AddStringToObject(ann, "rbench.io/summary-only", "true");
@@ -193,18 +194,21 @@ static enum rb_err api_access_read(struct api_access *a, char *err, size_t errle
   if (!job_k8s_api_server(a->base, sizeof a->base, NULL, 0))
     return rb_errorf(RB_ERR_INVALID, err, errlen,
                      "--results-configmap needs KUBERNETES_SERVICE_HOST (run inside a pod)");
-  if (!read_trimmed(dir, "token", a->token, sizeof a->token) || !read_trimmed(dir, "namespace", a->ns, sizeof a->ns))
-    return rb_errorf(RB_ERR_INVALID, err, errlen, "cannot read the service-account token or namespace in %s", dir);
+  if (!read_trimmed(dir, "token", a->token, sizeof a->token) ||
+      !read_trimmed(dir, "namespace", a->ns, sizeof a->ns))
+    return rb_errorf(RB_ERR_INVALID, err, errlen,
+                     "cannot read the service-account token or namespace in %s", dir);
   snprintf(a->ca, sizeof a->ca, "%s/ca.crt", dir);
   return RB_OK;
 }
 
 enum rb_err job_k8s_check(const char *name, char *err, size_t errlen) {
   if (!job_k8s_name_ok(name))
-    return rb_errorf(RB_ERR_INVALID, err, errlen,
-                     "--results-configmap '%.80s%s': not a valid ConfigMap name (DNS-1123: 1 to %d "
-                     "lowercase letters, digits, '-' or '.', starting and ending with a letter or digit)",
-                     name, strlen(name) > 80 ? "..." : "", JOB_K8S_NAME_MAX);
+    return rb_errorf(
+        RB_ERR_INVALID, err, errlen,
+        "--results-configmap '%.80s%s': not a valid ConfigMap name (DNS-1123: 1 to %d "
+        "lowercase letters, digits, '-' or '.', starting and ending with a letter or digit)",
+        name, strlen(name) > 80 ? "..." : "", JOB_K8S_NAME_MAX);
   struct api_access a;
   enum rb_err rc = api_access_read(&a, err, errlen);
   if (rc == RB_OK) {
@@ -215,11 +219,13 @@ enum rb_err job_k8s_check(const char *name, char *err, size_t errlen) {
     snprintf(url, sizeof url, "%s/api/v1/namespaces/%s/configmaps/%s", a.base, a.ns, name);
     rc = api_call("GET", url, NULL, a.token, a.ca, &status, msg, sizeof msg);
     if (rc != RB_OK)
-      rb_errorf(rc, err, errlen, "--results-configmap %s: cannot reach the Kubernetes API at %s before the run: %s",
+      rb_errorf(rc, err, errlen,
+                "--results-configmap %s: cannot reach the Kubernetes API at %s before the run: %s",
                 name, a.base, msg);
     else if (status == 401)
       rc = rb_errorf(RB_ERR_INVALID, err, errlen,
-                     "--results-configmap %s: the Kubernetes API at %s rejected the service-account token (HTTP 401: %s)",
+                     "--results-configmap %s: the Kubernetes API at %s rejected the "
+                     "service-account token (HTTP 401: %s)",
                      name, a.base, msg);
   }
   explicit_bzero(&a, sizeof a);
@@ -230,9 +236,10 @@ enum rb_err job_k8s_publish_file(const char *name, const char *path, char *err, 
   char job[256] = "";
   if (rb_env_get("RBENCH_JOB_NAME", job, sizeof job) && !job_k8s_label_value_ok(job)) {
     /* Publishing the results matters more than the label: say so and go on without it. */
-    rb_warn("RBENCH_JOB_NAME is not a valid label value (at most 63 letters, digits, '-', '_' "
-            "or '.', starting and ending with a letter or digit): ConfigMap %s gets no %s label",
-            name, JOB_K8S_JOB_LABEL);
+    rb_warn(
+        "RBENCH_JOB_NAME is not a valid label value (at most 63 letters, digits, '-', '_' "
+        "or '.', starting and ending with a letter or digit): ConfigMap %s gets no %s label",
+        name, JOB_K8S_JOB_LABEL);
     job[0] = '\0';
   }
   struct api_access a;
@@ -241,7 +248,9 @@ enum rb_err job_k8s_publish_file(const char *name, const char *path, char *err, 
   size_t len = 0;
   char *doc = job_read_file(path, &len);
   bool summarized = false;
-  char *body = doc ? job_k8s_configmap_body(name, job[0] ? job : NULL, doc, len, JOB_K8S_DATA_LIMIT, &summarized) : NULL;
+  char *body = doc ? job_k8s_configmap_body(name, job[0] ? job : NULL, doc, len, JOB_K8S_DATA_LIMIT,
+                                            &summarized)
+                   : NULL;
   free(doc);
   if (!body) {
     rc = rb_errorf(RB_ERR_IO, err, errlen, "cannot build ConfigMap %s from %s", name, path);
@@ -258,8 +267,8 @@ enum rb_err job_k8s_publish_file(const char *name, const char *path, char *err, 
     if (rc != RB_OK)
       rb_errorf(rc, err, errlen, "ConfigMap %s: cannot reach the Kubernetes API: %s", name, msg);
     else if (status < 200 || status > 299)
-      rc = rb_errorf(RB_ERR_IO, err, errlen, "ConfigMap %s: the Kubernetes API answered HTTP %ld: %s",
-                     name, status, msg);
+      rc = rb_errorf(RB_ERR_IO, err, errlen,
+                     "ConfigMap %s: the Kubernetes API answered HTTP %ld: %s", name, status, msg);
     else
       rb_info("results published to ConfigMap %s/%s%s", a.ns, name,
               summarized ? " (summary only: the document exceeds 1 MiB)" : "");

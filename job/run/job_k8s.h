@@ -21,7 +21,7 @@
 
 #define JOB_K8S_DATA_LIMIT 1000000u /* bytes of document we put in one ConfigMap (< 1 MiB) */
 #define JOB_K8S_JOB_LABEL "rbench.io/job"
-#define JOB_K8S_NAME_MAX 253       /* a ConfigMap name: a DNS-1123 subdomain */
+#define JOB_K8S_NAME_MAX 253 /* a ConfigMap name: a DNS-1123 subdomain */
 
 /* The ConfigMap JSON for doc (pure). When doc is longer than limit, raw_results is dropped
  * and "rbench.io/summary-only" annotations and a "note" key explain it (*summarized = true).

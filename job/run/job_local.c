@@ -53,16 +53,16 @@ struct local_target {
   char bin[PATH_MAX];
   struct worker *workers;
   size_t count, cap;
-  char *init_body;   /* holds secrets */
+  char *init_body; /* holds secrets */
   size_t init_len;
-  char *run_params;  /* the /run "value" object, printed */
+  char *run_params; /* the /run "value" object, printed */
   char action_name[300];
   struct job_http_opts opts;
   uint64_t init_timeout_ns;
   struct job_inv *qhead, *qtail; /* invocations waiting for a worker */
   struct curl_slist *headers;    /* owned, shared by every request */
-  bool stopping;     /* local_stop: start nothing new */
-  uint64_t ids;      /* activation id counter */
+  bool stopping;                 /* local_stop: start nothing new */
+  uint64_t ids;                  /* activation id counter */
   uint64_t id_seed;
 };
 
@@ -200,7 +200,8 @@ static void fail_worker(struct local_target *t, struct job_inv *inv, enum job_ou
   char msg[JOB_ERROR_MAX];
   snprintf(msg, sizeof msg, "%.90s: %.200s", what, detail);
   job_record_set_error(&inv->rec, o, msg);
-  if (!inv->rec.status[0]) snprintf(inv->rec.status, sizeof inv->rec.status, "action developer error");
+  if (!inv->rec.status[0])
+    snprintf(inv->rec.status, sizeof inv->rec.status, "action developer error");
   stop_worker(w);
   finish(t, inv);
   worker_gone(t);
@@ -235,7 +236,8 @@ static void on_run(void *ctx, struct job_http_xfer *x) {
     job_record_from_action_result(&inv->rec, x->body, x->len);
     inv->rec.outcome = JOB_ERR_DEVELOPER;
     snprintf(inv->rec.status, sizeof inv->rec.status, "action developer error");
-    if (!inv->rec.error[0]) snprintf(inv->rec.error, sizeof inv->rec.error, "/run answered HTTP %ld", x->status);
+    if (!inv->rec.error[0])
+      snprintf(inv->rec.error, sizeof inv->rec.error, "/run answered HTTP %ld", x->status);
   }
   job_http_xfer_free(x);
   finish(t, inv);
@@ -286,9 +288,11 @@ static void on_init(void *ctx, struct job_http_xfer *x) {
         start_cold(t, inv);
         return;
       }
-      fail_worker(t, inv, JOB_ERR_DEVELOPER, "The action did not initialize and exited unexpectedly", why);
+      fail_worker(t, inv, JOB_ERR_DEVELOPER,
+                  "The action did not initialize and exited unexpectedly", why);
     } else if (now > inv->deadline_ns) {
-      fail_worker(t, inv, JOB_ERR_DEVELOPER, "The action did not initialize", "not listening within the timeout");
+      fail_worker(t, inv, JOB_ERR_DEVELOPER, "The action did not initialize",
+                  "not listening within the timeout");
     } else {
       job_http_after(t->base.http, now + 5000000u, send_init, inv);
     }
@@ -318,8 +322,8 @@ static void send_init(void *arg) {
   struct worker *w = inv->worker;
   char url[96];
   snprintf(url, sizeof url, "%s/init", w->base_url);
-  struct job_http_xfer *x = job_http_xfer_new(t->base.http, "POST", url, t->init_body,
-                                              t->init_len, NULL, &t->opts, on_init, inv);
+  struct job_http_xfer *x = job_http_xfer_new(t->base.http, "POST", url, t->init_body, t->init_len,
+                                              NULL, &t->opts, on_init, inv);
   if (!x || job_http_start(t->base.http, x) != RB_OK) {
     job_http_xfer_free(x);
     fail_worker(t, inv, JOB_ERR_TRANSPORT, "cannot send /init", "out of memory");
@@ -374,7 +378,8 @@ static void local_abort(struct job_target *base) {
   struct local_target *t = (struct local_target *)base;
   struct job_inv *inv;
   while ((inv = queue_pop(t)) != NULL) {
-    job_record_set_error(&inv->rec, JOB_ERR_ABORTED, "stopped while waiting for a free rbench-action");
+    job_record_set_error(&inv->rec, JOB_ERR_ABORTED,
+                         "stopped while waiting for a free rbench-action");
     finish(t, inv);
   }
 }
@@ -413,7 +418,8 @@ static char *build_init(const struct job_config *c, size_t *len) {
   cJSON_AddStringToObject(env, "BATCHING_AGENT_HOST", c->agent_host);
   snprintf(port, sizeof port, "%d", c->agent_port);
   cJSON_AddStringToObject(env, "BATCHING_AGENT_PORT", port);
-  if (c->agent_password[0]) cJSON_AddStringToObject(env, "BATCHING_AGENT_PASSWORD", c->agent_password);
+  if (c->agent_password[0])
+    cJSON_AddStringToObject(env, "BATCHING_AGENT_PASSWORD", c->agent_password);
   char *s = cJSON_PrintUnformatted(root);
   cJSON_Delete(root);
   if (s) *len = strlen(s);
@@ -462,17 +468,18 @@ struct job_target *job_local_create(struct job_http *http, const struct job_targ
   t->base.stop = local_stop;
   t->base.http = http;
   if (!job_local_find_action(self_exe, tc->action_bin, t->bin, sizeof t->bin)) {
-    rb_errorf(0, err, errlen, "cannot find an executable rbench-action (looked at %s: %s); "
-              "build it or pass --action-bin PATH", t->bin,
-              errno == EACCES ? "not executable" : job_file_reason(errno));
+    rb_errorf(0, err, errlen,
+              "cannot find an executable rbench-action (looked at %s: %s); "
+              "build it or pass --action-bin PATH",
+              t->bin, errno == EACCES ? "not executable" : job_file_reason(errno));
     free(t);
     return NULL;
   }
   char msg[500];
   const char *host = p->batching ? cfg->agent_host : cfg->redis_host;
   int port = p->batching ? cfg->agent_port : cfg->redis_port;
-  *pf = job_probe_redis(host, port, p->batching ? cfg->agent_password : cfg->redis_password,
-                        msg, sizeof msg);
+  *pf = job_probe_redis(host, port, p->batching ? cfg->agent_password : cfg->redis_password, msg,
+                        sizeof msg);
   if (*pf == JOB_PREFLIGHT_OK && p->batching)
     *pf = job_probe_proxy(host, port, cfg->agent_password, cfg->redis_host, cfg->redis_port, msg,
                           sizeof msg);

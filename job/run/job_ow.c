@@ -18,9 +18,9 @@ struct ow_target {
   struct job_target base; /* first: the runner sees a job_target */
   char invoke_url[1200];
   char activations_url[800];
-  char *body;             /* the parameters, same for every invocation (holds secrets) */
+  char *body; /* the parameters, same for every invocation (holds secrets) */
   size_t body_len;
-  char userpwd[600];      /* secret */
+  char userpwd[600];          /* secret */
   struct curl_slist *headers; /* owned, shared by every request; holds the Authorization
                                  line (a secret) */
   struct job_http_opts opts;
@@ -41,8 +41,8 @@ static void url_part(const char *src, size_t n, char *out, size_t outlen) {
 
 /* Splits "pkg/action", "action" or "/ns/pkg/action" into namespace and path, ready for a
  * URL (spaces escaped). */
-static void action_path(const char *action, const char *dflt_ns, char *ns, size_t nslen,
-                        char *path, size_t pathlen) {
+static void action_path(const char *action, const char *dflt_ns, char *ns, size_t nslen, char *path,
+                        size_t pathlen) {
   if (action[0] == '/') {
     const char *slash = strchr(action + 1, '/');
     size_t n = slash ? (size_t)(slash - action - 1) : strlen(action + 1);
@@ -144,8 +144,8 @@ static void poll_once(void *arg) {
   struct ow_target *t = (struct ow_target *)inv->target;
   char url[1000];
   snprintf(url, sizeof url, "%s/%s", t->activations_url, inv->rec.activation_id);
-  struct job_http_xfer *x = job_http_xfer_new(t->base.http, "GET", url, NULL, 0,
-                                              NULL, &t->opts, on_poll, inv);
+  struct job_http_xfer *x =
+      job_http_xfer_new(t->base.http, "GET", url, NULL, 0, NULL, &t->opts, on_poll, inv);
   if (!x || job_http_start(t->base.http, x) != RB_OK) {
     job_http_xfer_free(x);
     job_record_set_error(&inv->rec, JOB_ERR_TRANSPORT, "cannot start the activation poll");
@@ -221,8 +221,7 @@ static void ow_destroy(struct job_target *base) {
 }
 
 static enum job_preflight classify_check(const char *apihost, const char *action_url, CURLcode rc,
-                                         long status, const char *ebuf, char *err,
-                                         size_t errlen);
+                                         long status, const char *ebuf, char *err, size_t errlen);
 
 /* One GET of the action (Basic auth, --insecure as for the invokes, the body discarded):
  * curl's result and the HTTP status. stop (may be NULL) aborts it when it becomes non-zero. */
@@ -236,7 +235,8 @@ struct stop_ref {
   volatile sig_atomic_t *stop;
 };
 
-static int stop_progress(void *clientp, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
+static int stop_progress(void *clientp, curl_off_t dt, curl_off_t dn, curl_off_t ut,
+                         curl_off_t un) {
   (void)dt, (void)dn, (void)ut, (void)un;
   const struct stop_ref *r = clientp;
   return *r->stop != 0; /* non-zero: curl aborts the transfer */
@@ -287,8 +287,7 @@ static enum job_preflight check_action(const char *apihost, const char *action_u
 
 /* What the answer to the GET of the action says about the configuration. */
 static enum job_preflight classify_check(const char *apihost, const char *action_url, CURLcode rc,
-                                         long status, const char *ebuf, char *err,
-                                         size_t errlen) {
+                                         long status, const char *ebuf, char *err, size_t errlen) {
   if (rc != CURLE_OK) {
     enum job_outcome o = job_curl_err_outcome(rc);
     rb_errorf(0, err, errlen, "OpenWhisk API host %s is unreachable (%s: %s)%s", apihost,
@@ -297,12 +296,13 @@ static enum job_preflight classify_check(const char *apihost, const char *action
     return JOB_PREFLIGHT_UNREACHABLE;
   }
   if (status == 401 || status == 403) {
-    rb_errorf(0, err, errlen, "the OpenWhisk key was rejected (HTTP %ld): check OPENWHISK_AUTH", status);
+    rb_errorf(0, err, errlen, "the OpenWhisk key was rejected (HTTP %ld): check OPENWHISK_AUTH",
+              status);
     return JOB_PREFLIGHT_CONFIG;
   }
   if (status == 404) {
-    rb_errorf(0, err, errlen, "the action does not exist (HTTP 404 for %s): deploy it or fix --action",
-              action_url);
+    rb_errorf(0, err, errlen,
+              "the action does not exist (HTTP 404 for %s): deploy it or fix --action", action_url);
     return JOB_PREFLIGHT_CONFIG;
   }
   if (status >= 500) {
@@ -313,9 +313,9 @@ static enum job_preflight classify_check(const char *apihost, const char *action
 }
 
 struct preflight {
-  size_t pending;      /* GETs not yet answered */
-  bool answered;       /* code, status, errbuf hold an answer */
-  bool failed;         /* ... and it is a failure: the one reported */
+  size_t pending; /* GETs not yet answered */
+  bool answered;  /* code, status, errbuf hold an answer */
+  bool failed;    /* ... and it is a failure: the one reported */
   CURLcode code;
   long status;
   char errbuf[CURL_ERROR_SIZE];
@@ -363,12 +363,14 @@ static enum job_preflight check_action_warm(struct ow_target *t, const char *api
 /* The API host and the key are configured; err says where to set them otherwise. */
 static bool config_ok(const struct job_config *cfg, char *err, size_t errlen) {
   if (!cfg->apihost[0]) {
-    rb_errorf(0, err, errlen, "no OpenWhisk API host: set OPENWHISK_APIHOST in the env file or "
+    rb_errorf(0, err, errlen,
+              "no OpenWhisk API host: set OPENWHISK_APIHOST in the env file or "
               "environment, or APIHOST in ~/.wskprops");
     return false;
   }
   if (!cfg->auth[0] || !strchr(cfg->auth, ':')) {
-    rb_errorf(0, err, errlen, "no OpenWhisk key (uuid:key): set OPENWHISK_AUTH or "
+    rb_errorf(0, err, errlen,
+              "no OpenWhisk key (uuid:key): set OPENWHISK_AUTH or "
               "OPENWHISK_AUTH_FILE, or AUTH in ~/.wskprops");
     return false;
   }
@@ -388,8 +390,11 @@ struct job_target *job_ow_create(struct job_http *http, const struct job_target_
   t->base.http = http;
   char ns[128], path[300];
   action_path(tc->action, cfg->namespace_, ns, sizeof ns, path, sizeof path);
-  if (tc->action[0] == '/') snprintf(t->base.action_label, sizeof t->base.action_label, "%s", tc->action);
-  else snprintf(t->base.action_label, sizeof t->base.action_label, "/%s/%s", cfg->namespace_, tc->action);
+  if (tc->action[0] == '/')
+    snprintf(t->base.action_label, sizeof t->base.action_label, "%s", tc->action);
+  else
+    snprintf(t->base.action_label, sizeof t->base.action_label, "/%s/%s", cfg->namespace_,
+             tc->action);
   snprintf(t->invoke_url, sizeof t->invoke_url, "%s/api/v1/namespaces/%s/actions/%s?blocking=true",
            cfg->apihost, ns, path);
   snprintf(t->activations_url, sizeof t->activations_url, "%s/api/v1/namespaces/%s/activations",
@@ -410,12 +415,11 @@ struct job_target *job_ow_create(struct job_http *http, const struct job_target_
   t->poll_timeout_ns = (uint64_t)(tc->poll_timeout * 1e9);
   t->body = build_body(p, cfg, &t->body_len);
   char action_url[1200];
-  snprintf(action_url, sizeof action_url, "%s/api/v1/namespaces/%s/actions/%s", cfg->apihost, ns, path);
+  snprintf(action_url, sizeof action_url, "%s/api/v1/namespaces/%s/actions/%s", cfg->apihost, ns,
+           path);
   *pf = JOB_PREFLIGHT_CONFIG;
-  if (!t->body || !t->headers)
-    rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
-  else
-    *pf = check_action_warm(t, cfg->apihost, action_url, job_params_connections(p), err, errlen);
+  if (!t->body || !t->headers) rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
+  else *pf = check_action_warm(t, cfg->apihost, action_url, job_params_connections(p), err, errlen);
   if (*pf != JOB_PREFLIGHT_OK) {
     ow_destroy(&t->base);
     return NULL;
@@ -430,7 +434,8 @@ enum job_preflight job_ow_check(const struct job_config *cfg, const char *action
   snprintf(url, sizeof url, "%s/api/v1/namespaces/%s/actions/%s", cfg->apihost, ns, path);
   enum job_preflight pf = check_action(cfg->apihost, url, cfg->auth, insecure, msg, msglen);
   if (pf == JOB_PREFLIGHT_OK)
-    snprintf(msg, msglen, "%s answers, the key is accepted and action /%s/%s exists", cfg->apihost, ns, path);
+    snprintf(msg, msglen, "%s answers, the key is accepted and action /%s/%s exists", cfg->apihost,
+             ns, path);
   return pf;
 }
 
@@ -449,8 +454,8 @@ static void sleep_until(uint64_t at_ns, volatile sig_atomic_t *stop) {
 
 /* What the attempts so far found besides 404: the final error says so. */
 struct wait_state {
-  const char *label;       /* /ns/pkg/name */
-  double secs;             /* the limit */
+  const char *label; /* /ns/pkg/name */
+  double secs;       /* the limit */
   uint64_t start_ns;
   unsigned attempts, unanswered; /* GETs, and those that got no answer or a 5xx */
   bool last_unanswered;
@@ -475,10 +480,10 @@ static int wait_answer(struct wait_state *w, const char *apihost, const char *ur
   w->unanswered++;
   w->last_unanswered = true;
   if (a->code != CURLE_OK)
-    snprintf(w->last_problem, sizeof w->last_problem, "%s: %s", job_outcome_name(job_curl_err_outcome(a->code)),
+    snprintf(w->last_problem, sizeof w->last_problem, "%s: %s",
+             job_outcome_name(job_curl_err_outcome(a->code)),
              a->ebuf[0] ? a->ebuf : curl_easy_strerror(a->code));
-  else
-    snprintf(w->last_problem, sizeof w->last_problem, "HTTP %ld", a->status);
+  else snprintf(w->last_problem, sizeof w->last_problem, "HTTP %ld", a->status);
   return -1;
 }
 
@@ -489,8 +494,8 @@ static enum job_preflight wait_failed(const struct wait_state *w, const char *ap
               "OpenWhisk action %s could not be checked after waiting %.0f s (--wait-for-action "
               "%g): the API host %s did not answer %u of %u checks, the last one too (last: %s): "
               "check OPENWHISK_APIHOST and that the controller is up; tools/deploy.sh creates the "
-              "action", w->label, waited_s(w), w->secs, apihost, w->unanswered, w->attempts,
-              w->last_problem);
+              "action",
+              w->label, waited_s(w), w->secs, apihost, w->unanswered, w->attempts, w->last_problem);
     return JOB_PREFLIGHT_UNREACHABLE;
   }
   char host[400] = "";
@@ -510,7 +515,8 @@ enum job_preflight job_ow_wait_for_action(const struct job_config *cfg, const ch
   if (!config_ok(cfg, err, errlen)) return JOB_PREFLIGHT_CONFIG;
   char ns[128], path[300], url[1300], label[500];
   action_path(action, cfg->namespace_, ns, sizeof ns, path, sizeof path);
-  snprintf(url, sizeof url, "%s/api/v1/namespaces/%s/actions/%s?code=false", cfg->apihost, ns, path);
+  snprintf(url, sizeof url, "%s/api/v1/namespaces/%s/actions/%s?code=false", cfg->apihost, ns,
+           path);
   snprintf(label, sizeof label, "/%s/%s", ns, path);
   struct wait_state w = {.label = label, .secs = secs, .start_ns = rb_clock_mono_ns()};
   uint64_t deadline = w.start_ns + (uint64_t)(secs * 1e9);
@@ -518,7 +524,10 @@ enum job_preflight job_ow_wait_for_action(const struct job_config *cfg, const ch
     uint64_t now = rb_clock_mono_ns();
     long left_ms = deadline > now ? (long)((deadline - now) / 1000000u) : 0;
     struct action_answer a;
-    get_action(url, cfg->auth, insecure, left_ms > 10000 ? 10000 : left_ms < 1000 ? 1000 : left_ms,
+    get_action(url, cfg->auth, insecure,
+               left_ms > 10000  ? 10000
+               : left_ms < 1000 ? 1000
+                                : left_ms,
                stop, &a);
     if (*stop) break;
     int rc = wait_answer(&w, cfg->apihost, url, &a, err, errlen);
@@ -528,14 +537,17 @@ enum job_preflight job_ow_wait_for_action(const struct job_config *cfg, const ch
       return (enum job_preflight)rc;
     }
     if (w.attempts == 1)
-      rb_info("waiting up to %g s for OpenWhisk action %s to exist (%s; tools/deploy.sh creates it)",
-              secs, label, w.last_unanswered ? w.last_problem : "HTTP 404 for now");
+      rb_info(
+          "waiting up to %g s for OpenWhisk action %s to exist (%s; tools/deploy.sh creates it)",
+          secs, label, w.last_unanswered ? w.last_problem : "HTTP 404 for now");
     now = rb_clock_mono_ns();
     if (now >= deadline) return wait_failed(&w, cfg->apihost, err, errlen);
     sleep_until(now + WAIT_STEP_NS < deadline ? now + WAIT_STEP_NS : deadline, stop);
     if (*stop) break;
   }
-  rb_errorf(0, err, errlen, "interrupted while waiting for OpenWhisk action %s (after %.1f s): "
-            "nothing was run, no results written", label, waited_s(&w));
+  rb_errorf(0, err, errlen,
+            "interrupted while waiting for OpenWhisk action %s (after %.1f s): "
+            "nothing was run, no results written",
+            label, waited_s(&w));
   return JOB_PREFLIGHT_INTERRUPTED;
 }

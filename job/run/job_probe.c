@@ -13,7 +13,8 @@ static redisContext *probe_connect(const char *host, int port, const char *passw
   struct timeval tv = {3, 0};
   redisContext *c = redisConnectWithTimeout(host, port, tv);
   if (!c || c->err) {
-    snprintf(msg, msglen, "cannot connect to %s:%d: %s", host, port, c ? c->errstr : "out of memory");
+    snprintf(msg, msglen, "cannot connect to %s:%d: %s", host, port,
+             c ? c->errstr : "out of memory");
     if (c) redisFree(c);
     *rc = JOB_PREFLIGHT_UNREACHABLE;
     return NULL;
@@ -25,15 +26,16 @@ static redisContext *probe_connect(const char *host, int port, const char *passw
     freeReplyObject(r);
     return c;
   }
-  snprintf(msg, msglen, "%s:%d rejected the password (AUTH: %s)", host, port, r ? r->str : c->errstr);
+  snprintf(msg, msglen, "%s:%d rejected the password (AUTH: %s)", host, port,
+           r ? r->str : c->errstr);
   if (r) freeReplyObject(r);
   redisFree(c);
   *rc = JOB_PREFLIGHT_CONFIG;
   return NULL;
 }
 
-enum job_preflight job_probe_redis(const char *host, int port, const char *password,
-                                   char *msg, size_t msglen) {
+enum job_preflight job_probe_redis(const char *host, int port, const char *password, char *msg,
+                                   size_t msglen) {
   return job_probe_command(host, port, password, "PING", msg, msglen);
 }
 
@@ -44,7 +46,8 @@ enum job_preflight job_probe_command(const char *host, int port, const char *pas
   if (!c) return rc;
   redisReply *r = redisCommand(c, command);
   if (!r || r->type == REDIS_REPLY_ERROR) {
-    snprintf(msg, msglen, "%s:%d did not answer %s (%s)", host, port, command, r ? r->str : c->errstr);
+    snprintf(msg, msglen, "%s:%d did not answer %s (%s)", host, port, command,
+             r ? r->str : c->errstr);
     rc = r ? JOB_PREFLIGHT_CONFIG : JOB_PREFLIGHT_UNREACHABLE;
   } else {
     snprintf(msg, msglen, "%s:%d answered %s", host, port, command);
@@ -69,8 +72,8 @@ enum job_preflight job_probe_proxy(const char *host, int port, const char *passw
              host, port, r->integer, same ? "REDIS_HOST:REDIS_PORT itself" : "a Redis server");
     rc = JOB_PREFLIGHT_CONFIG;
   } else {
-    snprintf(msg, msglen, "%s:%d refused CLIENT ID (%s): a proxy sharing its Redis connections", host,
-             port, r && r->type == REDIS_REPLY_ERROR ? r->str : "closed the connection");
+    snprintf(msg, msglen, "%s:%d refused CLIENT ID (%s): a proxy sharing its Redis connections",
+             host, port, r && r->type == REDIS_REPLY_ERROR ? r->str : "closed the connection");
   }
   if (r) freeReplyObject(r);
   redisFree(c);

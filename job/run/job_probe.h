@@ -9,13 +9,17 @@
 #include <stddef.h>
 
 /* Exit-code-relevant preflight failures. */
-enum job_preflight { JOB_PREFLIGHT_OK, JOB_PREFLIGHT_CONFIG, JOB_PREFLIGHT_UNREACHABLE,
-                     JOB_PREFLIGHT_INTERRUPTED /* a signal while waiting for the action */ };
+enum job_preflight {
+  JOB_PREFLIGHT_OK,
+  JOB_PREFLIGHT_CONFIG,
+  JOB_PREFLIGHT_UNREACHABLE,
+  JOB_PREFLIGHT_INTERRUPTED /* a signal while waiting for the action */
+};
 
 /* Connect, AUTH when password is non-empty, PING. Returns JOB_PREFLIGHT_OK, _UNREACHABLE
  * (connect failed) or _CONFIG (AUTH or PING refused). */
-enum job_preflight job_probe_redis(const char *host, int port, const char *password,
-                                   char *msg, size_t msglen);
+enum job_preflight job_probe_redis(const char *host, int port, const char *password, char *msg,
+                                   size_t msglen);
 
 /* The same with another command (no arguments from untrusted input: it is a format string).
  * doctor sends "EXISTS rbench:doctor" through the agent: the agent answers PING itself, an

@@ -9,8 +9,8 @@
 
 struct job_progress {
   uint64_t planned, sent, done, errors;
-  double elapsed_s;   /* since the start */
-  double rate;        /* requested invocations per second */
+  double elapsed_s; /* since the start */
+  double rate;      /* requested invocations per second */
 };
 
 /* "sent 120/1000  done 118  errors 0  rate 10.0/s  elapsed 12s  ETA 88s"; planned 0 (a closed

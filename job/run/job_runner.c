@@ -16,9 +16,9 @@
 #include "rb_clock.h"
 #include "rb_log.h"
 
-#define LATE_THRESHOLD_NS 1000000u   /* a send more than 1 ms after its due time is late */
-#define START_DELAY_NS 2000000u      /* invocation 0 is due 2 ms after setup */
-#define IDLE_SLACK_NS 150000u        /* time to the next send that counts as idle (for writes) */
+#define LATE_THRESHOLD_NS 1000000u /* a send more than 1 ms after its due time is late */
+#define START_DELAY_NS 2000000u    /* invocation 0 is due 2 ms after setup */
+#define IDLE_SLACK_NS 150000u      /* time to the next send that counts as idle (for writes) */
 
 struct runner {
   const struct job_run_request *rq;
@@ -29,14 +29,14 @@ struct runner {
   uint64_t start_ns;
   int64_t start_wall_us;
   uint64_t warmup_count;
-  bool closed;               /* concurrency > 0: the closed loop */
-  uint64_t warmup_until_ns;  /* closed: sends before this are warm-up */
-  uint64_t warmup_sent;      /* closed: how many were */
+  bool closed;              /* concurrency > 0: the closed loop */
+  uint64_t warmup_until_ns; /* closed: sends before this are warm-up */
+  uint64_t warmup_sent;     /* closed: how many were */
   uint64_t first_sent_ns, last_sent_ns, last_end_ns;
   enum rb_err io_error;
   bool tty;
   uint64_t next_progress_ns, progress_every_ns;
-  struct job_inv *live; /* invocations in flight (doubly linked) */
+  struct job_inv *live;      /* invocations in flight (doubly linked) */
   uint64_t sockets_at_start; /* connections opened before the schedule (preflight, warm-up) */
   long long in_flight_limit; /* max_in_flight, or fewer connections (openwhisk) */
   int64_t backend_before_us, backend_after_us; /* wall times of the backend samples */
@@ -99,12 +99,13 @@ static void send_one(struct runner *r, uint64_t k, uint64_t due, uint64_t now) {
 static void progress(struct runner *r, uint64_t now, bool final) {
   if (r->rq->progress == JOB_PROGRESS_OFF || (!final && now < r->next_progress_ns)) return;
   r->next_progress_ns = now + r->progress_every_ns;
-  struct job_progress p = {.planned = r->sched.total == UINT64_MAX ? 0 : job_shard_share(r->rq->shard, r->sched.total),
-                           .sent = r->sched.sent,
-                           .done = job_results_done(r->results),
-                           .errors = job_results_failed(r->results),
-                           .elapsed_s = now > r->start_ns ? (double)(now - r->start_ns) / 1e9 : 0,
-                           .rate = r->closed ? 0 : r->rq->params->rate};
+  struct job_progress p = {
+      .planned = r->sched.total == UINT64_MAX ? 0 : job_shard_share(r->rq->shard, r->sched.total),
+      .sent = r->sched.sent,
+      .done = job_results_done(r->results),
+      .errors = job_results_failed(r->results),
+      .elapsed_s = now > r->start_ns ? (double)(now - r->start_ns) / 1e9 : 0,
+      .rate = r->closed ? 0 : r->rq->params->rate};
   char line[300];
   job_progress_format(&p, r->rq->params->name, line, sizeof line);
   if (r->tty) fprintf(stderr, "\r\033[K%s%s", line, final ? "\n" : "");
@@ -121,7 +122,8 @@ static uint64_t pump(struct runner *r) {
       continue;
     }
     uint64_t until = a == JOB_SCHED_WAIT ? now + wait : now + 100000000u;
-    if (r->rq->progress != JOB_PROGRESS_OFF && r->next_progress_ns < until) until = r->next_progress_ns;
+    if (r->rq->progress != JOB_PROGRESS_OFF && r->next_progress_ns < until)
+      until = r->next_progress_ns;
     return until;
   }
 }
@@ -200,7 +202,8 @@ static void fill_info(struct runner *r, struct job_run_info *in, int stopped_by)
       .start_epoch_us = r->start_wall_us,
       .elapsed_us = end > r->start_ns ? (end - r->start_ns) / 1000 : 0,
       /* a closed loop for a duration planned what it sent */
-      .planned = r->sched.total == UINT64_MAX ? r->sched.sent : job_shard_share(rq->shard, r->sched.total),
+      .planned =
+          r->sched.total == UINT64_MAX ? r->sched.sent : job_shard_share(rq->shard, r->sched.total),
       .sent = r->sched.sent,
       .late = r->sched.late,
       .held = r->sched.held,
@@ -210,7 +213,8 @@ static void fill_info(struct runner *r, struct job_run_info *in, int stopped_by)
       .late_threshold_us = LATE_THRESHOLD_NS / 1000,
       .first_sent_s = r->first_sent_ns ? (double)(r->first_sent_ns - r->start_ns) / 1e9 : 0,
       .last_sent_s = r->last_sent_ns ? (double)(r->last_sent_ns - r->start_ns) / 1e9 : 0,
-      .connections_ahead = rq->target->kind == JOB_TARGET_OPENWHISK ? job_params_connections(rq->params) : 0,
+      .connections_ahead =
+          rq->target->kind == JOB_TARGET_OPENWHISK ? job_params_connections(rq->params) : 0,
       .connections_limit = r->in_flight_limit,
       .connections_before = r->sockets_at_start,
       .connections_during = hs.sockets - r->sockets_at_start,
@@ -254,7 +258,8 @@ static cJSON *server_side(struct runner *r, struct job_backend_sampler *bs) {
 
 static enum job_exit publish(struct runner *r, struct job_run_info *in, char *err, size_t errlen) {
   if (job_results_write(r->results, in, err, errlen) != RB_OK) return JOB_EXIT_FAILURE;
-  if (r->rq->configmap && job_k8s_publish_file(r->rq->configmap, r->rq->out_path, err, errlen) != RB_OK)
+  if (r->rq->configmap &&
+      job_k8s_publish_file(r->rq->configmap, r->rq->out_path, err, errlen) != RB_OK)
     return JOB_EXIT_FAILURE;
   return JOB_EXIT_OK;
 }
@@ -271,23 +276,27 @@ static bool start_instant(struct runner *r, char *err, size_t errlen) {
   }
   int64_t ahead_us = r->rq->start_at_us - wall;
   if (ahead_us < -JOB_START_LATE_TOLERANCE_US) {
-    rb_errorf(RB_ERR_RANGE, err, errlen,
-              "run %s: the start instant (--start-at) was %.3f s ago, more than the %.0f s allowed: "
-              "its invocations would go out late in a burst; give a later --start-at",
-              r->rq->params->name, (double)-ahead_us / 1e6, JOB_START_LATE_TOLERANCE_US / 1e6);
+    rb_errorf(
+        RB_ERR_RANGE, err, errlen,
+        "run %s: the start instant (--start-at) was %.3f s ago, more than the %.0f s allowed: "
+        "its invocations would go out late in a burst; give a later --start-at",
+        r->rq->params->name, (double)-ahead_us / 1e6, JOB_START_LATE_TOLERANCE_US / 1e6);
     return false;
   }
   if (ahead_us > 86400LL * 1000000) { /* likely a unit mistake (milliseconds for seconds) */
-    rb_errorf(RB_ERR_RANGE, err, errlen,
-              "run %s: the start instant (--start-at) is %.0f s away, more than a day: is it in seconds?",
-              r->rq->params->name, (double)ahead_us / 1e6);
+    rb_errorf(
+        RB_ERR_RANGE, err, errlen,
+        "run %s: the start instant (--start-at) is %.0f s away, more than a day: is it in seconds?",
+        r->rq->params->name, (double)ahead_us / 1e6);
     return false;
   }
   if (ahead_us < 0 && (uint64_t)(-ahead_us) * 1000 > mono) ahead_us = -(int64_t)(mono / 1000);
-  r->start_ns = ahead_us >= 0 ? mono + (uint64_t)ahead_us * 1000 : mono - (uint64_t)(-ahead_us) * 1000;
+  r->start_ns =
+      ahead_us >= 0 ? mono + (uint64_t)ahead_us * 1000 : mono - (uint64_t)(-ahead_us) * 1000;
   r->start_wall_us = r->rq->start_at_us;
   if (ahead_us > 1000000)
-    rb_info("run %s: waiting %.1f s for the start instant", r->rq->params->name, (double)ahead_us / 1e6);
+    rb_info("run %s: waiting %.1f s for the start instant", r->rq->params->name,
+            (double)ahead_us / 1e6);
   return true;
 }
 
@@ -307,18 +316,22 @@ enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_
     /* HTTP/1.1: one invocation per connection. Held by the schedule (and so counted and
      * timed) rather than queued unseen inside curl; curl's own limit is only a backstop. */
     r.in_flight_limit = job_params_connection_limit(rq->params);
-    if (rq->params->connections > 0 || r.closed) job_http_limit_connections(r.http, r.in_flight_limit);
+    if (rq->params->connections > 0 || r.closed)
+      job_http_limit_connections(r.http, r.in_flight_limit);
   }
   /* The output first: a path that cannot be written (or is being written by another rbench)
    * is refused before anything runs. */
-  enum rb_err orc = job_results_create(&r.results, rq->out_path, rq->inputs, planned, secrets, err, errlen);
+  enum rb_err orc =
+      job_results_create(&r.results, rq->out_path, rq->inputs, planned, secrets, err, errlen);
   if (orc != RB_OK) {
     job_http_destroy(r.http);
     return orc == RB_ERR_INVALID ? JOB_EXIT_CONFIG : JOB_EXIT_FAILURE;
   }
   if (rq->configmap && job_results_writes_through(r.results)) { /* published by reading it back */
-    rb_errorf(RB_ERR_INVALID, err, errlen, "--results-configmap needs a file output: %s is a character "
-              "device or FIFO", rq->out_path);
+    rb_errorf(RB_ERR_INVALID, err, errlen,
+              "--results-configmap needs a file output: %s is a character "
+              "device or FIFO",
+              rq->out_path);
     job_results_destroy(r.results);
     job_http_destroy(r.http);
     return JOB_EXIT_CONFIG;
@@ -336,10 +349,10 @@ enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_
    * schedule. */
   struct job_backend_sampler bs;
   r.backend_before_us = rb_clock_wall_us();
-  job_backend_begin(&bs, c, rq->target->agent_metrics[0] ? rq->target->agent_metrics
-                                                         : c->agent_metrics_url,
-                    rq->params->batching,
-                    rq->target->kind == JOB_TARGET_OPENWHISK && !c->redis_host_given && !c->redis_port_given);
+  job_backend_begin(
+      &bs, c, rq->target->agent_metrics[0] ? rq->target->agent_metrics : c->agent_metrics_url,
+      rq->params->batching,
+      rq->target->kind == JOB_TARGET_OPENWHISK && !c->redis_host_given && !c->redis_port_given);
   r.tty = rq->progress == JOB_PROGRESS_TTY || (rq->progress == JOB_PROGRESS_AUTO && isatty(2));
   r.progress_every_ns = r.tty ? 250000000u : 5000000000u;
   r.warmup_count = (uint64_t)job_params_warmup_count(rq->params);
@@ -359,7 +372,8 @@ enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_
   } else {
     job_sched_init(&r.sched, r.start_ns, rq->params->rate, planned, (uint32_t)r.in_flight_limit,
                    LATE_THRESHOLD_NS);
-    if (rq->shard && rq->shard->count > 1) job_sched_shard(&r.sched, rq->shard->index, rq->shard->count);
+    if (rq->shard && rq->shard->count > 1)
+      job_sched_shard(&r.sched, rq->shard->index, rq->shard->count);
   }
   job_http_set_pump(r.http, pump_hook, &r);
   int stopped_by = loop(&r);

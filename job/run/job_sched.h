@@ -31,17 +31,17 @@ struct job_sched {
   uint32_t max_in_flight;     /* >= 1 */
   uint64_t late_threshold_ns; /* a send later than this after its due time is a late start */
   /* state */
-  uint64_t next;         /* index of the next invocation to send (k of the unsharded schedule) */
-  uint64_t step;         /* 1, or N for shard k mod N (job_sched_shard) */
-  uint64_t sent;         /* invocations sent */
-  uint32_t in_flight;    /* sent and not yet finished */
-  uint64_t late;         /* sends later than late_threshold_ns after their due time */
-  uint64_t held;         /* invocations that were due while max_in_flight were in flight */
-  bool holding;          /* the current `next` is already counted in held */
-  bool stopped;          /* job_sched_stop() was called */
+  uint64_t next;      /* index of the next invocation to send (k of the unsharded schedule) */
+  uint64_t step;      /* 1, or N for shard k mod N (job_sched_shard) */
+  uint64_t sent;      /* invocations sent */
+  uint32_t in_flight; /* sent and not yet finished */
+  uint64_t late;      /* sends later than late_threshold_ns after their due time */
+  uint64_t held;      /* invocations that were due while max_in_flight were in flight */
+  bool holding;       /* the current `next` is already counted in held */
+  bool stopped;       /* job_sched_stop() was called */
   /* closed loop (job_sched_init_closed) */
-  bool closed;           /* the next invocation is sent when one finishes; rate unused */
-  uint64_t end_ns;       /* closed: no send at or after this time (0: bounded by total) */
+  bool closed;     /* the next invocation is sent when one finishes; rate unused */
+  uint64_t end_ns; /* closed: no send at or after this time (0: bounded by total) */
 };
 
 enum job_sched_action { JOB_SCHED_SEND, JOB_SCHED_WAIT, JOB_SCHED_FULL, JOB_SCHED_DONE };

@@ -20,12 +20,12 @@ struct job_target;
 
 struct job_inv {
   struct job_record rec;
-  uint64_t due_ns, sent_ns, end_ns;    /* monotonic */
-  uint64_t phase_ns;                   /* target use: start of the current step */
-  uint64_t deadline_ns;                /* target use: give up after this */
-  void *worker;                        /* target use */
-  int attempts;                        /* target use: retries of a failed start */
-  struct job_inv *queue_next;          /* target use: waiting for a free worker */
+  uint64_t due_ns, sent_ns, end_ns; /* monotonic */
+  uint64_t phase_ns;                /* target use: start of the current step */
+  uint64_t deadline_ns;             /* target use: give up after this */
+  void *worker;                     /* target use */
+  int attempts;                     /* target use: retries of a failed start */
+  struct job_inv *queue_next;       /* target use: waiting for a free worker */
   struct job_target *target;
   struct job_inv *live_prev, *live_next; /* runner use: invocations in flight */
 };
@@ -34,7 +34,7 @@ typedef void (*job_inv_done_fn)(void *runner, struct job_inv *inv);
 
 struct job_target {
   const char *kind;
-  char action_label[600];  /* what the results call the action */
+  char action_label[600]; /* what the results call the action */
   enum rb_err (*send)(struct job_target *t, struct job_inv *inv);
   void (*destroy)(struct job_target *t); /* stops what it started; frees t */
   /* Finishes (as aborted) invocations the target holds outside HTTP transfers and timers
@@ -44,7 +44,7 @@ struct job_target {
    * queued invocation); those waiting for a worker finish as aborted. What is in flight goes
    * on to the end of the drain. May be NULL. */
   void (*stop)(struct job_target *t);
-  struct job_http *http;   /* borrowed */
+  struct job_http *http; /* borrowed */
   job_inv_done_fn on_done;
   void *runner;
 };

@@ -34,7 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     if (st == AHR_COMPLETE) {
       if (!r.body || r.body_len > ACTION_HTTP_BODY_MAX) __builtin_trap();
-      if ((r.route == AHR_ROUTE_INIT || r.route == AHR_ROUTE_RUN) && strlen(r.body) > r.body_len) __builtin_trap();
+      if ((r.route == AHR_ROUTE_INIT || r.route == AHR_ROUTE_RUN) && strlen(r.body) > r.body_len)
+        __builtin_trap();
       action_httpreq_free(&r);
       action_httpreq_init(&r); /* the next pipelined request */
     }

@@ -31,10 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   struct action_response r = {0};
   /* The first byte picks the endpoint, the rest is the body. */
   if (size == 0) return 0;
-  if (data[0] & 1)
-    action_handle_init(&ctx, (const char *)data + 1, size - 1, &r);
-  else
-    action_handle_run(&ctx, (const char *)data + 1, size - 1, &r);
+  if (data[0] & 1) action_handle_init(&ctx, (const char *)data + 1, size - 1, &r);
+  else action_handle_run(&ctx, (const char *)data + 1, size - 1, &r);
   if (r.body && strlen(r.body) != r.len) __builtin_trap();
   action_response_free(&r);
   return 0;

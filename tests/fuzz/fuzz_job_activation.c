@@ -30,14 +30,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (a.outcome != b.outcome || strcmp(a.activation_id, b.activation_id) ||
         strcmp(a.status, b.status) || strcmp(a.error, b.error) || a.cold_start != b.cold_start ||
         !same_double(a.duration_ms, b.duration_ms) || !same_double(a.wait_ms, b.wait_ms) ||
-        !same_double(a.init_ms, b.init_ms) || !same_double(a.action_elapsed_us, b.action_elapsed_us) ||
+        !same_double(a.init_ms, b.init_ms) ||
+        !same_double(a.action_elapsed_us, b.action_elapsed_us) ||
         (a.action == NULL) != (b.action == NULL))
       abort();
     if (a.action) {
       /* Same JSON, compared as printed text: cJSON_Compare looks keys up by name, so an
        * object with a duplicate key ({"p90":1,"p90":2}) would not even equal itself. */
       cJSON *ja = cJSON_Parse(a.action), *jb = cJSON_Parse(b.action);
-      char *pa = ja ? cJSON_PrintUnformatted(ja) : NULL, *pb = jb ? cJSON_PrintUnformatted(jb) : NULL;
+      char *pa = ja ? cJSON_PrintUnformatted(ja) : NULL,
+           *pb = jb ? cJSON_PrintUnformatted(jb) : NULL;
       if (!pa || !pb || strcmp(pa, pb) != 0) abort();
       cJSON_free(pa);
       cJSON_free(pb);

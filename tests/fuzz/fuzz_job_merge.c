@@ -42,8 +42,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!x) continue;
     cJSON *again = job_hist_to_json(x);
     struct job_hist *y = again ? job_hist_from_json(again, err, sizeof err) : NULL;
-    if (again && (!y || job_hist_count(y) != job_hist_count(x) || job_hist_max(y) != job_hist_max(x) ||
-                  job_hist_percentile(y, 99) != job_hist_percentile(x, 99)))
+    if (again &&
+        (!y || job_hist_count(y) != job_hist_count(x) || job_hist_max(y) != job_hist_max(x) ||
+         job_hist_percentile(y, 99) != job_hist_percentile(x, 99)))
       abort();
     job_hist_destroy(y);
     cJSON_Delete(again);

@@ -49,7 +49,8 @@ static void expect(int port, const char *method, const char *path, const char *b
                    const char *want_body) {
   struct rbt_http_reply r;
   assert_true(rbt_http(port, method, path, body, body ? strlen(body) : 0, &r));
-  if (r.status != status) fail_msg("%s %s: status %ld, want %ld (%s)", method, path, r.status, status, r.body);
+  if (r.status != status)
+    fail_msg("%s %s: status %ld, want %ld (%s)", method, path, r.status, status, r.body);
   assert_true(r.has_length);
   assert_string_equal(r.content_type, "application/json");
   cJSON *j = NULL;
@@ -63,12 +64,14 @@ static void expect(int port, const char *method, const char *path, const char *b
 static void test_init_then_run(void **state) {
   struct fixture *f = *state;
   int p = f->action.port;
-  expect(p, "POST", "/init", "{\"value\":{\"name\":\"redis_benchmark\",\"main\":\"main\",\"binary\":false}}", 200,
+  expect(p, "POST", "/init",
+         "{\"value\":{\"name\":\"redis_benchmark\",\"main\":\"main\",\"binary\":false}}", 200,
          "{\"ok\":true}");
   expect(p, "POST", "/init", "{\"value\":{\"code\":\"x\"}}", 403,
          "{\"error\":\"Cannot initialize the action more than once.\"}");
   struct rbt_http_reply r;
-  const char *run = "{\"value\":{\"num_ops\":5},\"activation_id\":\"a1\",\"deadline\":\"99999999999999\"}";
+  const char *run =
+      "{\"value\":{\"num_ops\":5},\"activation_id\":\"a1\",\"deadline\":\"99999999999999\"}";
   assert_true(rbt_http(p, "POST", "/run", run, strlen(run), &r));
   assert_int_equal(r.status, 200);
   assert_true(r.has_length);
@@ -106,7 +109,8 @@ static void test_status_codes(void **state) {
 /* Sends raw bytes, returns what came back before the server closed or 2 s passed. */
 static char *raw_exchange(int port, const char *data, size_t len) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+  struct sockaddr_in sa = {.sin_family = AF_INET,
+                           .sin_port = htons((uint16_t)port),
                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
   struct timeval tv = {2, 0};
@@ -133,8 +137,9 @@ static void test_chunked_too_large_and_garbage(void **state) {
   size_t chunk = 256 * 1024;
   size_t total = 5 * (chunk + 32) + 128;
   char *req = malloc(total);
-  size_t off = (size_t)sprintf(req, "POST /run HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-                                    "Content-Type: application/json\r\n\r\n");
+  size_t off = (size_t)sprintf(req,
+                               "POST /run HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                               "Content-Type: application/json\r\n\r\n");
   for (int i = 0; i < 5; i++) {
     off += (size_t)sprintf(req + off, "%zx\r\n", chunk);
     memset(req + off, 'a', chunk);
@@ -152,7 +157,8 @@ static void test_chunked_too_large_and_garbage(void **state) {
                         "POST /run HTTP/1.1\r\nContent-Length: 50\r\n\r\n{\"value\":",
                         "POST /run HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
                         "POST /run HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n"};
-  for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++) free(raw_exchange(p, junk[i], strlen(junk[i])));
+  for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++)
+    free(raw_exchange(p, junk[i], strlen(junk[i])));
   expect(p, "POST", "/run", "{\"value\":{\"num_ops\":2}}", 200, NULL);
   /* Deeply nested JSON is refused cleanly (cJSON's nesting limit), not a stack overflow. */
   size_t depth = 100000;
@@ -168,8 +174,9 @@ static void test_chunked_too_large_and_garbage(void **state) {
 static void test_keep_alive(void **state) {
   struct fixture *f = *state;
   /* OpenWhisk's invoker keeps its connection to the container open between activations. */
-  const char *one = "POST /run HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                    "Content-Length: 23\r\n\r\n{\"value\":{\"num_ops\":1}}";
+  const char *one =
+      "POST /run HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: 23\r\n\r\n{\"value\":{\"num_ops\":1}}";
   char two[512];
   snprintf(two, sizeof two, "%s%s", one, one);
   char *resp = raw_exchange(f->action.port, two, strlen(two));
@@ -182,18 +189,19 @@ static void test_keep_alive(void **state) {
   free(resp);
 }
 
-
 /* A raw connection to 127.0.0.1:port (or [::1]:port) with a 3 s receive timeout. */
 static int raw_connect(int port, bool v6) {
   int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
   assert_true(fd >= 0);
   int rc;
   if (v6) {
-    struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port),
+    struct sockaddr_in6 sa = {.sin6_family = AF_INET6,
+                              .sin6_port = htons((uint16_t)port),
                               .sin6_addr = IN6ADDR_LOOPBACK_INIT};
     rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
   } else {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
   }
@@ -230,7 +238,8 @@ static void test_http_details(void **state) {
   char buf[16384];
   /* Expect: 100-continue: the interim answer comes before the body is sent. */
   int fd = raw_connect(p, false);
-  send_str(fd, "POST /run HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 23\r\n\r\n");
+  send_str(fd,
+           "POST /run HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 23\r\n\r\n");
   recv_until(fd, buf, sizeof buf, "\r\n\r\n", 1);
   assert_string_equal(buf, "HTTP/1.1 100 Continue\r\n\r\n");
   send_str(fd, "{\"value\":{\"num_ops\":3}}");
@@ -248,9 +257,11 @@ static void test_http_details(void **state) {
   /* A 404 with a body, a query string, then a 405, pipelined in one write: each gets its
    * answer, in order, on the same connection. */
   fd = raw_connect(p, false);
-  send_str(fd, "POST /nope HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"
-               "POST /run?blocking=true HTTP/1.1\r\nContent-Length: 23\r\n\r\n{\"value\":{\"num_ops\":2}}"
-               "GET /run HTTP/1.1\r\n\r\n");
+  send_str(
+      fd,
+      "POST /nope HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"
+      "POST /run?blocking=true HTTP/1.1\r\nContent-Length: 23\r\n\r\n{\"value\":{\"num_ops\":2}}"
+      "GET /run HTTP/1.1\r\n\r\n");
   recv_until(fd, buf, sizeof buf, "HTTP/1.1 ", 3);
   recv_until(fd, buf + strlen(buf), sizeof buf - strlen(buf), "}", 1);
   const char *a = strstr(buf, "HTTP/1.1 404");
@@ -290,14 +301,20 @@ static void test_ipv6_and_threads(void **state) {
   char listen[64], redis[64];
   snprintf(listen, sizeof listen, "[::1]:%d", port);
   snprintf(redis, sizeof redis, "REDIS_PORT=%d", f->redis.port);
-  char *argv[] = {(char *)rbt_bin("rbench-action"), (char *)"--listen", listen, (char *)"--threads", (char *)"1", NULL};
+  char *argv[] = {(char *)rbt_bin("rbench-action"),
+                  (char *)"--listen",
+                  listen,
+                  (char *)"--threads",
+                  (char *)"1",
+                  NULL};
   char *env[] = {redis, NULL};
   struct rbt_proc a;
   assert_true(rbt_proc_start(&a, argv, env));
   int fd1 = -1;
   for (int i = 0; i < 500 && fd1 < 0; i++) {
     fd1 = socket(AF_INET6, SOCK_STREAM, 0);
-    struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port),
+    struct sockaddr_in6 sa = {.sin6_family = AF_INET6,
+                              .sin6_port = htons((uint16_t)port),
                               .sin6_addr = IN6ADDR_LOOPBACK_INIT};
     if (connect(fd1, (struct sockaddr *)&sa, sizeof sa) != 0) {
       close(fd1);
@@ -334,14 +351,20 @@ static void test_ipv6_and_threads(void **state) {
 }
 
 /* rbench-action on a free 127.0.0.1 port with extra arguments (up to 4), Redis from f. */
-static void start_action_with(struct rbt_proc *a, struct fixture *f, const char *x1,
-                              const char *x2, const char *x3, const char *x4) {
+static void start_action_with(struct rbt_proc *a, struct fixture *f, const char *x1, const char *x2,
+                              const char *x3, const char *x4) {
   int port = rbt_free_port();
   char listen[64], redis[64];
   snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
   snprintf(redis, sizeof redis, "REDIS_PORT=%d", f->redis.port);
-  char *argv[] = {(char *)rbt_bin("rbench-action"), (char *)"--listen", listen, (char *)x1,
-                  (char *)x2, (char *)x3, (char *)x4, NULL};
+  char *argv[] = {(char *)rbt_bin("rbench-action"),
+                  (char *)"--listen",
+                  listen,
+                  (char *)x1,
+                  (char *)x2,
+                  (char *)x3,
+                  (char *)x4,
+                  NULL};
   char *env[] = {redis, NULL};
   assert_true(rbt_proc_start(a, argv, env));
   a->port = port;
@@ -363,9 +386,10 @@ static void test_trickled_request_times_out(void **state) {
   assert_int_equal(rbt_action_stop_checked(&f->action), 0);
   struct rbt_proc *a = &f->action;
   start_action_with(a, f, "--threads", "1", "--request-timeout-ms", "500");
-  const char *req = "POST /run HTTP/1.1\r\nHost: x\r\nX-Padding: "
-                    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-                    "\r\nContent-Length: 23\r\n\r\n{\"value\":{\"num_ops\":1}}";
+  const char *req =
+      "POST /run HTTP/1.1\r\nHost: x\r\nX-Padding: "
+      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+      "\r\nContent-Length: 23\r\n\r\n{\"value\":{\"num_ops\":1}}";
   int fd = raw_connect(a->port, false);
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -507,7 +531,8 @@ static int run_cli(const char *arg1, const char *arg2, char *out, size_t outlen)
   close(pipefd[1]);
   size_t got = 0;
   ssize_t r;
-  while (got < outlen - 1 && (r = read(pipefd[0], out + got, outlen - 1 - got)) > 0) got += (size_t)r;
+  while (got < outlen - 1 && (r = read(pipefd[0], out + got, outlen - 1 - got)) > 0)
+    got += (size_t)r;
   out[got] = '\0';
   close(pipefd[0]);
   int status;
@@ -529,7 +554,8 @@ static void test_command_line(void **state) {
   assert_int_equal(run_cli("--threads", "0", out, sizeof out), 2);
   assert_non_null(strstr(out, "--threads must be an integer from 1 to 1024, got '0'"));
   assert_int_equal(run_cli("--request-timeout-ms", "0", out, sizeof out), 2);
-  assert_non_null(strstr(out, "--request-timeout-ms must be an integer from 1 to 3600000, got '0'"));
+  assert_non_null(
+      strstr(out, "--request-timeout-ms must be an integer from 1 to 3600000, got '0'"));
   assert_int_equal(run_cli("--help", NULL, out, sizeof out), 0);
   assert_non_null(strstr(out, "--request-timeout-ms N"));
   assert_int_equal(run_cli("--bogus", NULL, out, sizeof out), 2);

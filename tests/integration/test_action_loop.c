@@ -22,9 +22,9 @@
 
 struct child {
   pid_t pid;
-  int in;       /* write end of the child's stdin */
+  int in;        /* write end of the child's stdin */
   FILE *answers; /* read end of the child's fd 3 */
-  int out;      /* read end of the child's stdout+stderr */
+  int out;       /* read end of the child's stdout+stderr */
 };
 
 /* Starts rbench-action the way the ActionLoop proxy does: env replaced entirely. */
@@ -100,15 +100,18 @@ static void test_actionloop_activations(void **state) {
                   port_env, NULL};
   struct child c;
   spawn(&c, envp, NULL);
-  cJSON *j = activate(&c, "{\"value\":{\"num_ops\":7,\"parallel_calls\":2,\"key_prefix\":\"loop\"},"
-                          "\"namespace\":\"guest\",\"action_name\":\"/guest/redis_benchmark\","
-                          "\"activation_id\":\"abc123\",\"deadline\":\"99999999999999\"}");
+  cJSON *j = activate(&c,
+                      "{\"value\":{\"num_ops\":7,\"parallel_calls\":2,\"key_prefix\":\"loop\"},"
+                      "\"namespace\":\"guest\",\"action_name\":\"/guest/redis_benchmark\","
+                      "\"activation_id\":\"abc123\",\"deadline\":\"99999999999999\"}");
   assert_null(cJSON_GetObjectItem(j, "error"));
   assert_int_equal(cJSON_GetObjectItem(j, "succeeded")->valueint, 7);
   assert_string_equal(cJSON_GetObjectItem(j, "activation_id")->valuestring, "abc123");
   assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "cold")));
   cJSON_Delete(j);
-  j = activate(&c, "{\"value\":{\"num_ops\":7,\"parallel_calls\":2,\"operation_type\":\"get\",\"key_prefix\":\"loop\"}}");
+  j = activate(&c,
+               "{\"value\":{\"num_ops\":7,\"parallel_calls\":2,\"operation_type\":\"get\",\"key_"
+               "prefix\":\"loop\"}}");
   assert_int_equal(cJSON_GetObjectItem(j, "found")->valueint, 7);
   assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "warm")));
   cJSON_Delete(j);

@@ -101,15 +101,20 @@ static void test_every_operation_direct(void **state) {
     assert_string_equal(r->str, want);
     freeReplyObject(r);
   }
-  j = run(f->action.port, "{\"value\":{\"num_ops\":60,\"operation_type\":\"get\",\"parallel_calls\":3,\"key_prefix\":\"ops\"}}");
+  j = run(f->action.port,
+          "{\"value\":{\"num_ops\":60,\"operation_type\":\"get\",\"parallel_calls\":3,\"key_"
+          "prefix\":\"ops\"}}");
   assert_int_equal(num(j, "succeeded"), 60);
   assert_int_equal(num(j, "found"), 60);
   cJSON_Delete(j);
-  j = run(f->action.port, "{\"value\":{\"num_ops\":70,\"operation_type\":\"exists\",\"key_prefix\":\"ops\"}}");
+  j = run(f->action.port,
+          "{\"value\":{\"num_ops\":70,\"operation_type\":\"exists\",\"key_prefix\":\"ops\"}}");
   assert_int_equal(num(j, "succeeded"), 70);
   assert_int_equal(num(j, "found"), 60); /* ops:60..69 do not exist */
   cJSON_Delete(j);
-  j = run(f->action.port, "{\"value\":{\"num_ops\":60,\"operation_type\":\"del\",\"parallel_calls\":2,\"key_prefix\":\"ops\"}}");
+  j = run(f->action.port,
+          "{\"value\":{\"num_ops\":60,\"operation_type\":\"del\",\"parallel_calls\":2,\"key_"
+          "prefix\":\"ops\"}}");
   assert_int_equal(num(j, "succeeded"), 60);
   assert_int_equal(num(j, "found"), 60);
   cJSON_Delete(j);
@@ -117,7 +122,8 @@ static void test_every_operation_direct(void **state) {
   assert_int_equal(r->integer, 0);
   freeReplyObject(r);
   /* key_space: 10 ops over 3 keys. */
-  j = run(f->action.port, "{\"value\":{\"num_ops\":10,\"key_space\":3,\"key_prefix\":\"ks\",\"value_size\":0}}");
+  j = run(f->action.port,
+          "{\"value\":{\"num_ops\":10,\"key_space\":3,\"key_prefix\":\"ks\",\"value_size\":0}}");
   assert_int_equal(num(j, "succeeded"), 10);
   cJSON_Delete(j);
   r = redisCommand(f->rc, "KEYS ks:*");
@@ -138,11 +144,13 @@ static long long total_connections(redisContext *rc) {
 
 static void test_warm_reuse(void **state) {
   struct fixture *f = *state;
-  cJSON *j = run(f->action.port, "{\"value\":{\"num_ops\":20,\"parallel_calls\":5,\"key_prefix\":\"warm\"}}");
+  cJSON *j = run(f->action.port,
+                 "{\"value\":{\"num_ops\":20,\"parallel_calls\":5,\"key_prefix\":\"warm\"}}");
   assert_int_equal(num(j, "succeeded"), 20);
   cJSON_Delete(j);
   long long before = total_connections(f->rc);
-  j = run(f->action.port, "{\"value\":{\"num_ops\":20,\"parallel_calls\":5,\"key_prefix\":\"warm\"}}");
+  j = run(f->action.port,
+          "{\"value\":{\"num_ops\":20,\"parallel_calls\":5,\"key_prefix\":\"warm\"}}");
   assert_int_equal(num(j, "succeeded"), 20);
   assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "warm")));
   assert_int_equal(num(j, "connections_reused"), 5);
@@ -151,7 +159,8 @@ static void test_warm_reuse(void **state) {
   cJSON_Delete(j);
   assert_int_equal(total_connections(f->rc), before); /* no new connection reached Redis */
   /* More parallel calls than before: the pool grows, old connections are kept. */
-  j = run(f->action.port, "{\"value\":{\"num_ops\":20,\"parallel_calls\":7,\"key_prefix\":\"warm\"}}");
+  j = run(f->action.port,
+          "{\"value\":{\"num_ops\":20,\"parallel_calls\":7,\"key_prefix\":\"warm\"}}");
   assert_int_equal(num(j, "connections_reused"), 5);
   assert_int_equal(num(j, "connections_new"), 2);
   assert_false(cJSON_IsTrue(cJSON_GetObjectItem(j, "warm")));
@@ -190,7 +199,9 @@ struct bg_run {
 
 static void *bg_run_thread(void *arg) {
   struct bg_run *b = arg;
-  b->result = run(b->port, "{\"value\":{\"num_ops\":1000000,\"parallel_calls\":4,\"value_size\":8,\"key_space\":1000}}");
+  b->result = run(
+      b->port,
+      "{\"value\":{\"num_ops\":1000000,\"parallel_calls\":4,\"value_size\":8,\"key_space\":1000}}");
   return NULL;
 }
 
@@ -235,7 +246,8 @@ static void test_call_timeout_and_deadline(void **state) {
   int port;
   int fd = blackhole(&port);
   uint64_t t0 = rb_clock_mono_ns();
-  cJSON *j = run(f->action.port, "{\"value\":{\"num_ops\":5,\"redis_port\":%d,\"timeout_ms\":200}}", port);
+  cJSON *j =
+      run(f->action.port, "{\"value\":{\"num_ops\":5,\"redis_port\":%d,\"timeout_ms\":200}}", port);
   uint64_t took = (rb_clock_mono_ns() - t0) / 1000000;
   assert_true(took >= 200 && took < 1500);
   assert_int_equal(num(j, "failed"), 5);
@@ -244,15 +256,18 @@ static void test_call_timeout_and_deadline(void **state) {
   /* The activation deadline (__OW_DEADLINE) stops it before the per-call timeout. */
   long long deadline = rb_clock_wall_ms() + 400;
   t0 = rb_clock_mono_ns();
-  j = run(f->action.port, "{\"value\":{\"num_ops\":5,\"redis_port\":%d,\"timeout_ms\":10000},\"deadline\":\"%lld\"}",
-          port, deadline);
+  j = run(
+      f->action.port,
+      "{\"value\":{\"num_ops\":5,\"redis_port\":%d,\"timeout_ms\":10000},\"deadline\":\"%lld\"}",
+      port, deadline);
   took = (rb_clock_mono_ns() - t0) / 1000000;
   assert_true(took < 400);
   assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "deadline_reached")));
   assert_int_equal(num(j, "failed"), 5);
   assert_non_null(strstr(str(j, "error"), "activation deadline reached"));
   cJSON_Delete(j);
-  j = run(f->action.port, "{\"value\":{\"num_ops\":5},\"deadline\":\"%lld\"}", (long long)rb_clock_wall_ms() - 10);
+  j = run(f->action.port, "{\"value\":{\"num_ops\":5},\"deadline\":\"%lld\"}",
+          (long long)rb_clock_wall_ms() - 10);
   assert_non_null(strstr(str(j, "error"), "activation deadline already passed"));
   cJSON_Delete(j);
   close(fd);
@@ -266,7 +281,10 @@ struct conc {
 
 static void *conc_thread(void *arg) {
   struct conc *c = arg;
-  c->result = run(c->port, "{\"value\":{\"num_ops\":500,\"parallel_calls\":3,\"key_prefix\":\"conc%d\",\"value_size\":5}}", c->idx);
+  c->result = run(c->port,
+                  "{\"value\":{\"num_ops\":500,\"parallel_calls\":3,\"key_prefix\":\"conc%d\","
+                  "\"value_size\":5}}",
+                  c->idx);
   return NULL;
 }
 
@@ -375,14 +393,17 @@ static void test_batched_through_resp_proxy(void **state) {
     freeReplyObject(r);
   }
   j = run(f->action.port,
-          "{\"value\":{\"num_ops\":200,\"operation_type\":\"get\",\"use_batching\":true,\"parallel_calls\":8,"
-          "\"agent_port\":%d,\"key_prefix\":\"batched\"}}", proxy.port);
+          "{\"value\":{\"num_ops\":200,\"operation_type\":\"get\",\"use_batching\":true,\"parallel_"
+          "calls\":8,"
+          "\"agent_port\":%d,\"key_prefix\":\"batched\"}}",
+          proxy.port);
   assert_int_equal(num(j, "found"), 200);
   cJSON_Delete(j);
   /* Batched mode uses the agent address only: with the proxy gone, ops fail even though
    * Redis is up. */
   rbt_proc_stop(&proxy, SIGTERM);
-  j = run(f->action.port, "{\"value\":{\"num_ops\":3,\"use_batching\":true,\"agent_port\":%d}}", proxy.port);
+  j = run(f->action.port, "{\"value\":{\"num_ops\":3,\"use_batching\":true,\"agent_port\":%d}}",
+          proxy.port);
   assert_int_equal(num(j, "failed"), 3);
   cJSON_Delete(j);
   unlink(conf);

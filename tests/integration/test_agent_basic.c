@@ -158,12 +158,9 @@ static void test_inline_and_pipelined_local_order(void **state) {
     redisReply *r = rbt_read_reply(fd, rd);
     assert_non_null(r);
     char got[128];
-    if (r->type == REDIS_REPLY_INTEGER)
-      snprintf(got, sizeof got, "%lld", r->integer);
-    else if (r->type == REDIS_REPLY_ERROR)
-      snprintf(got, sizeof got, "ERR");
-    else
-      snprintf(got, sizeof got, "%s", r->str);
+    if (r->type == REDIS_REPLY_INTEGER) snprintf(got, sizeof got, "%lld", r->integer);
+    else if (r->type == REDIS_REPLY_ERROR) snprintf(got, sizeof got, "ERR");
+    else snprintf(got, sizeof got, "%s", r->str);
     if (strcmp(got, want[i]) != 0) fail_msg("reply %zu: got %s want %s", i, got, want[i]);
     freeReplyObject(r);
   }

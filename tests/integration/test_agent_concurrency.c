@@ -68,21 +68,11 @@ static void check(struct client_run *cr, const struct expect *e, const redisRepl
   bool ok = false;
   switch (e->kind) {
     case K_SET:
-    case K_SETEX:
-      ok = str_is(r, "OK");
-      break;
-    case K_GET:
-      ok = value_is(r, e->want);
-      break;
-    case K_INCR:
-      ok = r && r->type == REDIS_REPLY_INTEGER && r->integer == e->num;
-      break;
-    case K_ECHO:
-      ok = value_is(r, e->want);
-      break;
-    case K_PING:
-      ok = str_is(r, "PONG");
-      break;
+    case K_SETEX: ok = str_is(r, "OK"); break;
+    case K_GET: ok = value_is(r, e->want); break;
+    case K_INCR: ok = r && r->type == REDIS_REPLY_INTEGER && r->integer == e->num; break;
+    case K_ECHO: ok = value_is(r, e->want); break;
+    case K_PING: ok = str_is(r, "PONG"); break;
     case K_MGET:
       ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
            value_is(r->element[0], e->want) && value_is(r->element[1], e->want2);

@@ -73,10 +73,8 @@ static void *load_main(void *arg) {
         redisFree(c);
         return NULL;
       }
-      if (r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0)
-        l->ok++;
-      else if (r->type == REDIS_REPLY_ERROR && strstr(r->str, "rbench-agent"))
-        l->errors++;
+      if (r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0) l->ok++;
+      else if (r->type == REDIS_REPLY_ERROR && strstr(r->str, "rbench-agent")) l->errors++;
       else {
         l->bad++;
         snprintf(l->bad_msg, sizeof l->bad_msg, "unexpected reply type %d %s", r->type,
@@ -177,7 +175,6 @@ static void test_redis_frozen_times_out(void **state) {
   rbt_proc_stop(&agent, SIGTERM);
   rbt_proc_stop(&redis, SIGTERM);
 }
-
 
 /* The window bounds a command's wait even while a batch is stuck at Redis: the agent, which
  * sleeps on Redis alone while a batch is there (the upstream wait), still reads a second

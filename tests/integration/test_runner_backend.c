@@ -70,9 +70,10 @@ static int teardown(void **state) {
 static cJSON *run(const char *name, bool batching, const char *env, const char *const *extra) {
   char out[200];
   snprintf(out, sizeof out, "%s/%s.json", tmpdir, name);
-  char *argv[40] = {NULL, "run", "--env", (char *)env, "--rate", "200", "--invocations", "40",
-                    "--ops", "10", "--parallel", "5", "--pool-size", "8", "--max-in-flight", "8",
-                    "--output", out, "--progress", "off"};
+  char *argv[40] = {
+      NULL,       "run", "--env",      (char *)env, "--rate",      "200", "--invocations",   "40",
+      "--ops",    "10",  "--parallel", "5",         "--pool-size", "8",   "--max-in-flight", "8",
+      "--output", out,   "--progress", "off"};
   int n = 20;
   if (batching) argv[n++] = "--batching";
   for (int i = 0; extra && extra[i]; i++) argv[n++] = (char *)extra[i];
@@ -136,7 +137,8 @@ static void test_both_sides_of_the_trade(void **state) {
   /* Direct: every SET reached Redis as itself, and there is no agent section. */
   assert_true(num(section(direct, "redis"), "calls.set") == 400);
   assert_null(section(direct, "agent"));
-  assert_true(num(direct, "backend_cpu_us_per_op") == num(section(direct, "redis"), "cpu_us_per_op"));
+  assert_true(num(direct, "backend_cpu_us_per_op") ==
+              num(section(direct, "redis"), "cpu_us_per_op"));
 
   /* Batched: the agent gathered several commands per batch, so Redis read fewer times per
    * operation; without coalescing the commands stay one per operation. */
@@ -154,7 +156,8 @@ static void test_both_sides_of_the_trade(void **state) {
               num(section(direct, "redis"), "reads_per_op"));
   assert_true(num(section(batched, "redis"), "calls.set") == 400);
   assert_true(fabs(num(batched, "backend_cpu_us_per_op") -
-                   (num(section(batched, "redis"), "cpu_us_per_op") + num(ag, "cpu_us_per_op"))) < 1e-3);
+                   (num(section(batched, "redis"), "cpu_us_per_op") + num(ag, "cpu_us_per_op"))) <
+              1e-3);
 
   /* --coalesce folds SETs into MSETs: fewer Redis commands per operation than direct. */
   const cJSON *co = section(coalesced, "agent");
@@ -245,8 +248,9 @@ static void test_shared_server(void **state) {
   char *o = NULL;
   assert_int_equal(rbt_run(script, &o), 0);
   free(o);
-  char *argv[] = {NULL, "run", "--env", envfile, "--rate", "20", "--invocations", "30",
-                  "--ops", "5", "--output", out, "--progress", "off", NULL};
+  char *argv[] = {NULL, "run",   "--env", envfile,    "--rate", "20",         "--invocations",
+                  "30", "--ops", "5",     "--output", out,      "--progress", "off",
+                  NULL};
   assert_int_equal(run_rbench(argv, NULL, 120000, NULL), 0);
   cJSON *d = read_json(out);
   assert_non_null(d);
@@ -268,7 +272,8 @@ static void test_doctor_agent_reaches_redis(void **state) {
   snprintf(bad, sizeof bad, "%s/noauth.env", tmpdir);
   snprintf(text, sizeof text,
            "REDIS_HOST=127.0.0.1\nREDIS_PORT=%d\nREDIS_PASSWORD=%s\nBATCHING_AGENT_HOST=127.0.0.1\n"
-           "BATCHING_AGENT_PORT=%d\n", redis.port, PASSWORD, noauth.port);
+           "BATCHING_AGENT_PORT=%d\n",
+           redis.port, PASSWORD, noauth.port);
   write_text(bad, text);
   char *good_argv[] = {NULL, "doctor", "--env", envfile, NULL};
   char *log = NULL;
@@ -298,11 +303,13 @@ static const char *env_with(const char *name, int agent_port, const char *metric
   static char path[200];
   char text[600];
   snprintf(path, sizeof path, "%s/%s.env", tmpdir, name);
-  int n = snprintf(text, sizeof text,
-                   "REDIS_HOST=127.0.0.1\nREDIS_PORT=%d\nREDIS_PASSWORD=%s\nBATCHING_AGENT_HOST=127.0.0.1\n"
-                   "BATCHING_AGENT_PORT=%d\nBATCHING_AGENT_PASSWORD=%s\n", redis.port, PASSWORD, agent_port,
-                   agent_port == redis.port ? PASSWORD : "");
-  if (metrics_url) snprintf(text + n, sizeof text - (size_t)n, "BATCHING_AGENT_METRICS_URL=%s\n", metrics_url);
+  int n = snprintf(
+      text, sizeof text,
+      "REDIS_HOST=127.0.0.1\nREDIS_PORT=%d\nREDIS_PASSWORD=%s\nBATCHING_AGENT_HOST=127.0.0.1\n"
+      "BATCHING_AGENT_PORT=%d\nBATCHING_AGENT_PASSWORD=%s\n",
+      redis.port, PASSWORD, agent_port, agent_port == redis.port ? PASSWORD : "");
+  if (metrics_url)
+    snprintf(text + n, sizeof text - (size_t)n, "BATCHING_AGENT_METRICS_URL=%s\n", metrics_url);
   write_text(path, text);
   return path;
 }
@@ -326,8 +333,8 @@ static void test_agent_address_is_redis(void **state) {
   free(log);
   char out[200];
   snprintf(out, sizeof out, "%s/agent-is-redis.json", tmpdir);
-  char *argv[] = {NULL, "run", "--env", (char *)env, "--batching", "--invocations", "4", "--output", out,
-                  "--progress", "off", NULL};
+  char *argv[] = {NULL, "run",      "--env", (char *)env,  "--batching", "--invocations",
+                  "4",  "--output", out,     "--progress", "off",        NULL};
   rc = run_rbench(argv, NULL, 60000, &log);
   if (rc != 2) fail_msg("run exit %d: %s", rc, log);
   assert_non_null(strstr(log, "batching agent 127.0.0.1:"));
@@ -347,7 +354,8 @@ static void test_doctor_metrics_unreachable(void **state) {
   if (rc != 1) fail_msg("doctor exit %d: %s", rc, log);
   assert_non_null(strstr(log, "ok    agent is a proxy"));
   char want[200];
-  snprintf(want, sizeof want, "FAIL  agent metrics          %s: cannot read the agent's metrics: ", url);
+  snprintf(want, sizeof want,
+           "FAIL  agent metrics          %s: cannot read the agent's metrics: ", url);
   if (!strstr(log, want)) fail_msg("%s", log);
   free(log);
 }
@@ -360,8 +368,9 @@ static void test_agent_saw_nothing_warns(void **state) {
   snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", metrics_co_port);
   const char *env = env_with("other-metrics", agent.port, url);
   snprintf(out, sizeof out, "%s/saw-nothing.json", tmpdir);
-  char *argv[] = {NULL, "run", "--env", (char *)env, "--batching", "--rate", "100", "--invocations", "10",
-                  "--output", out, "--progress", "off", NULL};
+  char *argv[] = {NULL,     "run",        "--env",         (char *)env, "--batching",
+                  "--rate", "100",        "--invocations", "10",        "--output",
+                  out,      "--progress", "off",           NULL};
   int rc = run_rbench(argv, NULL, 60000, &log);
   if (rc != 0) fail_msg("run exit %d: %s", rc, log);
   if (!strstr(log, "the agent received none of this batched run's commands")) fail_msg("%s", log);
@@ -412,8 +421,9 @@ static void test_sample_failure_mid_run_logged(void **state) {
   snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", mport);
   const char *env = env_with("dies", agent.port, url);
   snprintf(out, sizeof out, "%s/dies.json", tmpdir);
-  char *argv[] = {NULL, "run", "--env", (char *)env, "--batching", "--rate", "10", "--invocations", "30",
-                  "--output", out, "--progress", "off", NULL};
+  char *argv[] = {NULL,     "run",        "--env",         (char *)env, "--batching",
+                  "--rate", "10",         "--invocations", "30",        "--output",
+                  out,      "--progress", "off",           NULL};
   pthread_t t;
   pthread_create(&t, NULL, kill_later, &spare);
   int rc = run_rbench(argv, NULL, 60000, &log);
@@ -421,7 +431,9 @@ static void test_sample_failure_mid_run_logged(void **state) {
   unlink(spare.log);
   if (rc != 0) fail_msg("run exit %d: %s", rc, log);
   char want[200];
-  snprintf(want, sizeof want, "agent metrics %s: the sample after the run failed: cannot read the agent's metrics: ", url);
+  snprintf(
+      want, sizeof want,
+      "agent metrics %s: the sample after the run failed: cannot read the agent's metrics: ", url);
   if (!strstr(log, want)) fail_msg("%s", log);
   free(log);
   cJSON *d = read_json(out);

@@ -50,7 +50,8 @@ static int setup(void **state) {
   write_in_tmp("dupkey.env", "REDIS_PORT=6379\nREDIS_HOST=127.0.0.1\nexport REDIS_PORT=6380\n");
   path_in_tmp(p, sizeof p, "sub");
   mkdir(p, 0755);
-  write_in_tmp("sub/missing-env.yaml", "name: m\ntarget:\n  env_file: nosuch.env\nruns:\n  - name: a\n");
+  write_in_tmp("sub/missing-env.yaml",
+               "name: m\ntarget:\n  env_file: nosuch.env\nruns:\n  - name: a\n");
   path_in_tmp(p, sizeof p, "locked.json");
   chmod(p, 0);
   if (!rbt_redis_start(&redis, NULL)) return -1;
@@ -62,8 +63,8 @@ static int setup(void **state) {
   write_text(downenv, text);
   /* One real results document, for the cases where only the other side is bad. */
   path_in_tmp(valid, sizeof valid, "valid.json");
-  char *argv[] = {NULL, "run", "--env", envfile, "--rate", "50", "--invocations", "4",
-                  "--output", valid, "--progress", "off", NULL};
+  char *argv[] = {NULL, "run",      "--env", envfile,      "--rate", "50", "--invocations",
+                  "4",  "--output", valid,   "--progress", "off",    NULL};
   return run_rbench(argv, NULL, 60000, NULL) == 0 ? 0 : -1;
 }
 
@@ -146,28 +147,36 @@ static void test_run_bad_arguments(void **state) {
       {"run --rate x", 2, "--rate: rate: expected a number"},
       {"run --repetitions 0", 2, "--repetitions expects an 1..1000 integer"},
       {"run --target cloud", 2, "--target must be local or openwhisk"},
-      {"run --wait-for-action -1", 2, "--wait-for-action expects seconds from 0 to 86400, got '-1'"},
-      {"run --wait-for-action 5s", 2, "--wait-for-action expects seconds from 0 to 86400, got '5s'"},
+      {"run --wait-for-action -1", 2,
+       "--wait-for-action expects seconds from 0 to 86400, got '-1'"},
+      {"run --wait-for-action 5s", 2,
+       "--wait-for-action expects seconds from 0 to 86400, got '5s'"},
       {"run --target openwhisk --env @/down.env --wait-for-action 5", 2, "no OpenWhisk API host"},
       {"run -f @/nosuch.yaml", 2, "cannot read scenario @/nosuch.yaml: no such file"},
       {"run -f @/empty", 2, "cannot read scenario @/empty: is a directory"},
       {"run -f /proc/self/mem", 2, "cannot read scenario /proc/self/mem: Input/output error"},
       {"run -f @/emptyf.json", 2, "@/emptyf.json: empty scenario"},
       {"run -f @/notyaml.yaml", 2, "@/notyaml.yaml:2:1:"},
-      {"run -f @/dup.yaml", 2, "@/dup.yaml:5:5: duplicate key 'rate' (first given at line 4, column 5)"},
+      {"run -f @/dup.yaml", 2,
+       "@/dup.yaml:5:5: duplicate key 'rate' (first given at line 4, column 5)"},
       {"run -f @/notres.json", 2, "@/notres.json:1:2: unknown key 'a'"},
       {"run --env @/nosuch.env", 2, "cannot read env file @/nosuch.env: no such file"},
       {"run --env @/local.env --duration 0", 2,
        "--duration: duration: expected a number of seconds above 0 and at most 864000, got '0'"},
-      {"run --action pkg/a#b", 2, "--action: action 'pkg/a#b': 'a#b' is not an OpenWhisk name (1 to 256 bytes: a "
-                                  "letter, digit or '_' first, then letters, digits, '_', "}, /* '@' is tmpdir here */
-      {"run --action a/b/c", 2, "--action: action 'a/b/c': expected [pkg/]name or /namespace/[pkg/]name"},
-      {"run -f @/noname.yaml", 2, "@/noname.yaml:3:5: runs[0]: missing required key 'name' (it names the run's "
-                                  "results file)"},
+      {"run --action pkg/a#b", 2,
+       "--action: action 'pkg/a#b': 'a#b' is not an OpenWhisk name (1 to 256 bytes: a "
+       "letter, digit or '_' first, then letters, digits, '_', "}, /* '@' is tmpdir here */
+      {"run --action a/b/c", 2,
+       "--action: action 'a/b/c': expected [pkg/]name or /namespace/[pkg/]name"},
+      {"run -f @/noname.yaml", 2,
+       "@/noname.yaml:3:5: runs[0]: missing required key 'name' (it names the run's "
+       "results file)"},
       {"run -f @/longname.yaml", 2, "@/longname.yaml:1:7: name: too long: 300 bytes, at most 63"},
-      {"run --env @/dupkey.env", 2, "@/dupkey.env:3: REDIS_PORT is set twice (first at @/dupkey.env:1); keep one"},
+      {"run --env @/dupkey.env", 2,
+       "@/dupkey.env:3: REDIS_PORT is set twice (first at @/dupkey.env:1); keep one"},
       {"run -f @/sub/missing-env.yaml", 2,
-       "@/sub/missing-env.yaml:3:13: target.env_file: cannot read env file @/sub/nosuch.env: no such file"},
+       "@/sub/missing-env.yaml:3:13: target.env_file: cannot read env file @/sub/nosuch.env: no "
+       "such file"},
       {"run --env @/empty", 2, "cannot read env file @/empty: is a directory"},
       {"run --env @/bad.json", 2, "line 1: expected KEY=VALUE"},
       {"run --env @/down.env --action-bin @/nosuch", 2, "looked at @/nosuch: no such file"},
@@ -216,12 +225,15 @@ static void test_report_bad_arguments(void **state) {
       {"report @/bad.json -o @/r.html", 1, "@/bad.json: not a results document: malformed JSON"},
       {"report @/emptyf.json -o @/r.html", 1, "@/emptyf.json: empty file, not a results"},
       {"report @/notres.json -o @/r.html", 1, "@/notres.json: not an rbench results document"},
-      {"report @/valid.json -o @/bad.json/r.html", 2, "cannot create directory @/bad.json: it exists and is a regular file"},
-      {"report @/valid.json -o @/valid.json", 2, "the output @/valid.json is the input @/valid.json"},
+      {"report @/valid.json -o @/bad.json/r.html", 2,
+       "cannot create directory @/bad.json: it exists and is a regular file"},
+      {"report @/valid.json -o @/valid.json", 2,
+       "the output @/valid.json is the input @/valid.json"},
       {"report @/valid.json -o @/empty", 2, "@/empty is a directory, not a file rbench can write"},
       {"report @/valid.json -o", 2, "option '-o' needs a value"},
       {"report @/valid.json --svg", 2, "option '--svg' needs a value"},
-      {"report @/valid.json --svg pie", 2, "--svg expects percentiles, latency, throughput or errors"},
+      {"report @/valid.json --svg pie", 2,
+       "--svg expects percentiles, latency, throughput or errors"},
       {"report --bogus @/valid.json", 2, "unknown option '--bogus'"},
       {"report @/valid.json -o @/r.html", 0, "wrote @/r.html"},
   };
@@ -238,20 +250,32 @@ static void test_run_bad_values(void **state) {
   struct {
     const char *opt, *value, *expect;
   } cases[] = {
-      {"--action", "", "--action: the action name is empty: expected [pkg/]name or /namespace/[pkg/]name"},
-      {"--action", "pkg/trailing ", "--action: action 'pkg/trailing ': 'trailing ' is not an OpenWhisk name"},
-      {"--key-prefix", "a b", "--key-prefix: key_prefix: rbench-action would refuse it: key_prefix must not "
-                              "contain spaces or control characters (found one at byte 2)"},
+      {"--action", "",
+       "--action: the action name is empty: expected [pkg/]name or /namespace/[pkg/]name"},
+      {"--action", "pkg/trailing ",
+       "--action: action 'pkg/trailing ': 'trailing ' is not an OpenWhisk name"},
+      {"--key-prefix", "a b",
+       "--key-prefix: key_prefix: rbench-action would refuse it: key_prefix must not "
+       "contain spaces or control characters (found one at byte 2)"},
   };
   size_t failed = 0;
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    char *argv[] = {NULL, "run", "--env", envfile, (char *)cases[i].opt, (char *)cases[i].value,
-                    "--invocations", "2", "--progress", "off", NULL};
+    char *argv[] = {NULL,
+                    "run",
+                    "--env",
+                    envfile,
+                    (char *)cases[i].opt,
+                    (char *)cases[i].value,
+                    "--invocations",
+                    "2",
+                    "--progress",
+                    "off",
+                    NULL};
     char *log = NULL;
     int rc = run_rbench(argv, NULL, 30000, &log);
     if (rc != 2 || !strstr(log, cases[i].expect)) {
-      fprintf(stderr, "case %s '%s': exit %d, want 2 and \"%s\" in:\n%s\n", cases[i].opt, cases[i].value, rc,
-              cases[i].expect, log);
+      fprintf(stderr, "case %s '%s': exit %d, want 2 and \"%s\" in:\n%s\n", cases[i].opt,
+              cases[i].value, rc, cases[i].expect, log);
       failed++;
     }
     free(log);
@@ -265,7 +289,9 @@ static void test_scenario_env_file_beside_it(void **state) {
   char text[300], scen[200], out[200];
   snprintf(text, sizeof text, "REDIS_HOST=127.0.0.1\nREDIS_PORT=%d\n", redis.port);
   write_in_tmp("sub/here.env", text);
-  write_in_tmp("sub/here.yaml", "name: here\ntarget:\n  env_file: here.env\nruns:\n  - name: a\n    invocations: 2\n");
+  write_in_tmp(
+      "sub/here.yaml",
+      "name: here\ntarget:\n  env_file: here.env\nruns:\n  - name: a\n    invocations: 2\n");
   path_in_tmp(scen, sizeof scen, "sub/here.yaml");
   path_in_tmp(out, sizeof out, "here.json");
   char *argv[] = {NULL, "run", "-f", scen, "--output", out, "--progress", "off", NULL};

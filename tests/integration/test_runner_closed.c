@@ -35,10 +35,11 @@ static int setup(void **state) {
   }
   snprintf(envfile, sizeof envfile, "%s/local.env", tmpdir);
   char text[400];
-  snprintf(text, sizeof text,
-           "REDIS_HOST=127.0.0.1\nREDIS_PORT=%d\nBATCHING_AGENT_HOST=127.0.0.1\nBATCHING_AGENT_PORT=%d\n"
-           "BATCHING_AGENT_METRICS_URL=http://127.0.0.1:%d/metrics\n",
-           redis.port, agent.port, metrics_port);
+  snprintf(
+      text, sizeof text,
+      "REDIS_HOST=127.0.0.1\nREDIS_PORT=%d\nBATCHING_AGENT_HOST=127.0.0.1\nBATCHING_AGENT_PORT=%d\n"
+      "BATCHING_AGENT_METRICS_URL=http://127.0.0.1:%d/metrics\n",
+      redis.port, agent.port, metrics_port);
   write_text(envfile, text);
   return 0;
 }
@@ -108,8 +109,9 @@ static void in_flight_profile(const cJSON *d, int n_slots, int *max_seen, int *f
 
 static void test_closed_loop_by_invocations(void **state) {
   (void)state;
-  const char *flags[] = {"--concurrency", "4", "--pool-size", "4", "--invocations", "120", "--ops", "5",
-                         "--rate", "1", NULL};
+  const char *flags[] = {"--concurrency", "4",   "--pool-size", "4",
+                         "--invocations", "120", "--ops",       "5",
+                         "--rate",        "1",   NULL};
   cJSON *d = run_doc("closed-n", flags);
   assert_string_equal(cJSON_GetObjectItem(d, "mode")->valuestring, "closed");
   assert_true(num(d, "scenario.parameters.concurrency") == 4);
@@ -143,16 +145,17 @@ static void test_closed_loop_by_invocations(void **state) {
 
 static void test_closed_loop_for_a_duration(void **state) {
   (void)state;
-  const char *flags[] = {"--concurrency", "3", "--pool-size", "3", "--duration", "1.5", "--warmup", "0.5",
-                         "--ops", "5", NULL};
+  const char *flags[] = {"--concurrency", "3",   "--pool-size", "3", "--duration", "1.5",
+                         "--warmup",      "0.5", "--ops",       "5", NULL};
   cJSON *d = run_doc("closed-t", flags);
   assert_string_equal(cJSON_GetObjectItem(d, "mode")->valuestring, "closed");
   double sent = num(d, "invocations.sent"), warm = num(d, "invocations.warmup");
   assert_true(sent > 10);
   assert_true(num(d, "invocations.planned") == sent); /* a duration plans what it sends */
   assert_true(num(d, "invocations.unsent") == 0);
-  assert_true(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "scenario"), "parameters"),
-                                               "planned_invocations")));
+  assert_true(cJSON_IsNull(
+      cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "scenario"), "parameters"),
+                          "planned_invocations")));
   assert_true(warm > 0 && warm < sent);
   assert_true(num(d, "invocations.measured") == sent - warm);
   assert_true(num(d, "duration_s") >= 1.5);
@@ -162,7 +165,8 @@ static void test_closed_loop_for_a_duration(void **state) {
   cJSON_ArrayForEach(r, cJSON_GetObjectItem(d, "raw_results")) {
     double t = num(r, "sent_ms");
     assert_true(t >= 0 && t < 1500);
-    if (fabs(t - 500) > 0.01) assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "warmup")) == (t < 500));
+    if (fabs(t - 500) > 0.01)
+      assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r, "warmup")) == (t < 500));
   }
   int max_seen = 0, full = 0;
   in_flight_profile(d, 3, &max_seen, &full);
@@ -173,11 +177,12 @@ static void test_closed_loop_for_a_duration(void **state) {
 
 static void test_compare_and_report_closed_sides(void **state) {
   (void)state;
-  const char *base[] = {"--concurrency", "8", "--pool-size", "8", "--invocations", "160", "--ops", "10",
-                        "--parallel", "5", "--repetitions", "1", NULL};
+  const char *base[] = {"--concurrency", "8",     "--pool-size", "8",          "--invocations",
+                        "160",           "--ops", "10",          "--parallel", "5",
+                        "--repetitions", "1",     NULL};
   cJSON *a = run_doc("cl-direct", base);
-  const char *bat[] = {"--concurrency", "8", "--pool-size", "8", "--invocations", "160", "--ops", "10",
-                       "--parallel", "5", "--batching", NULL};
+  const char *bat[] = {"--concurrency", "8",  "--pool-size", "8", "--invocations", "160",
+                       "--ops",         "10", "--parallel",  "5", "--batching",    NULL};
   cJSON *b = run_doc("cl-batched", bat);
   /* Closed-loop batched runs are measured like open ones: the agent batched across actions. */
   assert_true(num(b, "agent.commands_per_batch.mean") > 1);
@@ -185,31 +190,34 @@ static void test_compare_and_report_closed_sides(void **state) {
   cJSON_Delete(a);
   cJSON_Delete(b);
   char cmd[800], *out = NULL;
-  snprintf(cmd, sizeof cmd, "%s compare %s/cl-direct.json %s/cl-batched.json --json", rbt_bin("rbench"), tmpdir,
-           tmpdir);
+  snprintf(cmd, sizeof cmd, "%s compare %s/cl-direct.json %s/cl-batched.json --json",
+           rbt_bin("rbench"), tmpdir, tmpdir);
   assert_int_equal(rbt_run(cmd, &out), 0);
   cJSON *c = cJSON_Parse(out);
   free(out);
   assert_non_null(c);
-  assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(c, "a"), "mode")->valuestring, "closed");
+  assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(c, "a"), "mode")->valuestring,
+                      "closed");
   assert_true(num(c, "b.concurrency") == 8);
   const char *h = cJSON_GetObjectItem(c, "headline")->valuestring;
   assert_non_null(strstr(h, "with 8 invocations in flight (closed loop)"));
   assert_non_null(strstr(h, "throughput"));
   cJSON_Delete(c);
-  snprintf(cmd, sizeof cmd, "%s compare %s/cl-direct.json %s/cl-batched.json", rbt_bin("rbench"), tmpdir, tmpdir);
+  snprintf(cmd, sizeof cmd, "%s compare %s/cl-direct.json %s/cl-batched.json", rbt_bin("rbench"),
+           tmpdir, tmpdir);
   assert_int_equal(rbt_run(cmd, &out), 0);
   assert_non_null(strstr(out, "closed loop: 8 in flight"));
   free(out);
   /* An open-loop side against a closed one is named as such. */
   const char *open_flags[] = {"--rate", "100", "--invocations", "20", "--pool-size", "4", NULL};
   cJSON_Delete(run_doc("open", open_flags));
-  snprintf(cmd, sizeof cmd, "%s compare %s/open.json %s/cl-batched.json", rbt_bin("rbench"), tmpdir, tmpdir);
+  snprintf(cmd, sizeof cmd, "%s compare %s/open.json %s/cl-batched.json", rbt_bin("rbench"), tmpdir,
+           tmpdir);
   assert_int_equal(rbt_run(cmd, &out), 0);
   assert_non_null(strstr(out, "not run the same way"));
   free(out);
-  snprintf(cmd, sizeof cmd, "%s report %s/cl-direct.json %s/cl-batched.json -o %s/closed.html", rbt_bin("rbench"),
-           tmpdir, tmpdir, tmpdir);
+  snprintf(cmd, sizeof cmd, "%s report %s/cl-direct.json %s/cl-batched.json -o %s/closed.html",
+           rbt_bin("rbench"), tmpdir, tmpdir, tmpdir);
   assert_int_equal(rbt_run(cmd, &out), 0);
   assert_non_null(strstr(out, "headline: "));
   assert_non_null(strstr(out, "(closed loop)"));
@@ -232,7 +240,8 @@ static void test_refused_combinations(void **state) {
   free(log);
   char yaml[200];
   snprintf(yaml, sizeof yaml, "%s/sweep.yaml", tmpdir);
-  write_text(yaml, "name: s\ndefaults:\n  concurrency: 4\nruns:\n  - name: a\n    rate: [10, 20]\n");
+  write_text(yaml,
+             "name: s\ndefaults:\n  concurrency: 4\nruns:\n  - name: a\n    rate: [10, 20]\n");
   const char *sweep[] = {"-f", yaml, NULL};
   assert_int_equal(run_with(sweep, &log), 2);
   assert_non_null(strstr(log, "concurrency 4 (a closed loop) has no rate to sweep"));

@@ -27,8 +27,10 @@ static int setup(void **state) {
   mkdir(sadir, 0700);
   snprintf(cert, sizeof cert, "%s/ca.crt", sadir);
   snprintf(key, sizeof key, "%s/key.pem", tmpdir);
-  snprintf(cmd, sizeof cmd, "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 2 "
-           "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1", key, cert);
+  snprintf(cmd, sizeof cmd,
+           "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 2 "
+           "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+           key, cert);
   if (system(cmd) != 0) return -1;
   snprintf(path, sizeof path, "%s/token", sadir);
   write_text(path, TOKEN "\n");
@@ -39,8 +41,19 @@ static int setup(void **state) {
   for (int attempt = 0; attempt < 5; attempt++) {
     api.port = rbt_free_port();
     snprintf(port, sizeof port, "%d", api.port);
-    char *argv[] = {(char *)rbt_bin("fakewhisk"), "--port", port, "--auth", AUTH, "--bearer", TOKEN,
-                    "--tls", cert, key, "--log", log, NULL};
+    char *argv[] = {(char *)rbt_bin("fakewhisk"),
+                    "--port",
+                    port,
+                    "--auth",
+                    AUTH,
+                    "--bearer",
+                    TOKEN,
+                    "--tls",
+                    cert,
+                    key,
+                    "--log",
+                    log,
+                    NULL};
     if (!rbt_proc_start(&api, argv, NULL)) return -1;
     if (rbt_wait_port(api.port, 5000)) break;
     rbt_proc_stop(&api, SIGKILL);
@@ -48,7 +61,8 @@ static int setup(void **state) {
   snprintf(envfile, sizeof envfile, "%s/local.env", tmpdir);
   char text[300];
   /* The same double is the OpenWhisk controller (its certificate is trusted via --insecure) */
-  snprintf(text, sizeof text, "OPENWHISK_APIHOST=https://127.0.0.1:%d\nOPENWHISK_AUTH=%s\n", api.port, AUTH);
+  snprintf(text, sizeof text, "OPENWHISK_APIHOST=https://127.0.0.1:%d\nOPENWHISK_AUTH=%s\n",
+           api.port, AUTH);
   write_text(envfile, text);
   return 0;
 }
@@ -71,9 +85,11 @@ static int run_with_configmap_at(const char *name, const char *job, int api_port
   snprintf(dir, sizeof dir, "RBENCH_SERVICEACCOUNT_DIR=%s", sadir);
   snprintf(jobenv, sizeof jobenv, "RBENCH_JOB_NAME=%s", job ? job : "");
   char *env[] = {host, port, dir, job ? jobenv : NULL, NULL};
-  char *argv[] = {NULL, "run", "--target", "openwhisk", "--insecure", "--action", "pkg/ok",
-                  "--env", envfile, "--rate", "20", "--invocations", "4", "--output", out,
-                  "--progress", "off", "--results-configmap", (char *)name, NULL};
+  char *argv[] = {
+      NULL,         "run",      "--target", "openwhisk",  "--insecure", "--action",
+      "pkg/ok",     "--env",    envfile,    "--rate",     "20",         "--invocations",
+      "4",          "--output", out,        "--progress", "off",        "--results-configmap",
+      (char *)name, NULL};
   return run_rbench(argv, env, 30000, log);
 }
 
@@ -124,7 +140,8 @@ static void test_job_label(void **state) {
   assert_int_equal(run_with_configmap_job("rbench-results-labelled", "rbench-run-x1", &log), 0);
   free(log);
   cJSON *cm = NULL;
-  cJSON *labels = cJSON_GetObjectItem(last_configmap_meta("rbench-results-labelled", &cm), "labels");
+  cJSON *labels =
+      cJSON_GetObjectItem(last_configmap_meta("rbench-results-labelled", &cm), "labels");
   assert_non_null(labels);
   assert_string_equal(cJSON_GetObjectItem(labels, "rbench.io/job")->valuestring, "rbench-run-x1");
   cJSON_Delete(cm);
@@ -155,7 +172,8 @@ static void test_create_then_replace(void **state) {
   snprintf(path, sizeof path, "%s/api.log", tmpdir);
   char *req = read_text(path);
   /* Create: POST to the namespace's collection, Bearer token, JSON. */
-  const char *post = strstr(req, "POST /api/v1/namespaces/bench/configmaps auth=ok ctype=application/json {");
+  const char *post =
+      strstr(req, "POST /api/v1/namespaces/bench/configmaps auth=ok ctype=application/json {");
   assert_non_null(post);
   const char *body = strchr(post, '{');
   char *line = strndup(body, strcspn(body, "\n"));
@@ -165,8 +183,12 @@ static void test_create_then_replace(void **state) {
   assert_string_equal(cJSON_GetObjectItem(cm, "kind")->valuestring, "ConfigMap");
   cJSON *meta = cJSON_GetObjectItem(cm, "metadata");
   assert_string_equal(cJSON_GetObjectItem(meta, "name")->valuestring, "rbench-results");
-  assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(meta, "labels"), "app.kubernetes.io/name")->valuestring, "rbench");
-  const char *doc = cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "data"), "results.json")->valuestring;
+  assert_string_equal(
+      cJSON_GetObjectItem(cJSON_GetObjectItem(meta, "labels"), "app.kubernetes.io/name")
+          ->valuestring,
+      "rbench");
+  const char *doc =
+      cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "data"), "results.json")->valuestring;
   cJSON *d = cJSON_Parse(doc);
   assert_non_null(d);
   assert_int_equal(cJSON_GetObjectItem(d, "schema_version")->valueint, 1);
@@ -179,7 +201,9 @@ static void test_create_then_replace(void **state) {
   /* Second run, same name: POST answers 409 AlreadyExists, rbench replaces it with PUT. */
   assert_int_equal(run_with_configmap("rbench-results", NULL), 0);
   req = read_text(path);
-  assert_non_null(strstr(req, "PUT /api/v1/namespaces/bench/configmaps/rbench-results auth=ok ctype=application/json {"));
+  assert_non_null(strstr(
+      req,
+      "PUT /api/v1/namespaces/bench/configmaps/rbench-results auth=ok ctype=application/json {"));
   free(req);
   /* Nothing the runner wrote holds the token. */
   snprintf(path, sizeof path, "%s/r.json", tmpdir);
@@ -197,7 +221,8 @@ static void test_wrong_token_fails_without_leaking(void **state) {
   write_text(path, TOKEN "\n");
   /* checked before the run: nothing invoked, nothing written */
   if (rc != 2) fail_msg("exit %d: %s", rc, log);
-  assert_non_null(strstr(log, "--results-configmap other: the Kubernetes API at https://127.0.0.1:"));
+  assert_non_null(
+      strstr(log, "--results-configmap other: the Kubernetes API at https://127.0.0.1:"));
   assert_non_null(strstr(log, "rejected the service-account token (HTTP 401: Unauthorized)"));
   assert_false(results_written());
   assert_null(strstr(log, "not-the-right-token"));
@@ -210,9 +235,11 @@ static void test_invalid_name_refused_before_run(void **state) {
   char *log = NULL;
   int rc = run_with_configmap("Results_1", &log);
   if (rc != 2) fail_msg("exit %d: %s", rc, log);
-  assert_non_null(strstr(log, "--results-configmap 'Results_1': not a valid ConfigMap name (DNS-1123: 1 to "
-                              "253 lowercase letters, digits, '-' or '.', starting and ending with a "
-                              "letter or digit)"));
+  assert_non_null(
+      strstr(log,
+             "--results-configmap 'Results_1': not a valid ConfigMap name (DNS-1123: 1 to "
+             "253 lowercase letters, digits, '-' or '.', starting and ending with a "
+             "letter or digit)"));
   assert_false(results_written());
   free(log);
 }
@@ -223,8 +250,9 @@ static void test_unreachable_api_refused_before_run(void **state) {
   char *log = NULL;
   int rc = run_with_configmap_at("rbench-results", NULL, rbt_free_port(), &log);
   if (rc != 3) fail_msg("exit %d: %s", rc, log);
-  assert_non_null(strstr(log, "--results-configmap rbench-results: cannot reach the Kubernetes API at "
-                              "https://127.0.0.1:"));
+  assert_non_null(strstr(log,
+                         "--results-configmap rbench-results: cannot reach the Kubernetes API at "
+                         "https://127.0.0.1:"));
   assert_non_null(strstr(log, "before the run: connect:"));
   assert_false(results_written());
   free(log);
@@ -241,10 +269,30 @@ static void test_shard_names(void **state) {
   snprintf(dir, sizeof dir, "RBENCH_SERVICEACCOUNT_DIR=%s", sadir);
   snprintf(start, sizeof start, "%lld", (long long)time(NULL) + 4);
   char *env[] = {host, port, dir, NULL};
-  char *argv[] = {NULL, "run", "--target", "openwhisk", "--insecure", "--action", "pkg/ok",
-                  "--env", envfile, "--rate", "20", "--invocations", "4", "--output", out,
-                  "--progress", "off", "--results-configmap", "rbench-sharded", "--shard", "1/2",
-                  "--start-at", start, NULL};
+  char *argv[] = {NULL,
+                  "run",
+                  "--target",
+                  "openwhisk",
+                  "--insecure",
+                  "--action",
+                  "pkg/ok",
+                  "--env",
+                  envfile,
+                  "--rate",
+                  "20",
+                  "--invocations",
+                  "4",
+                  "--output",
+                  out,
+                  "--progress",
+                  "off",
+                  "--results-configmap",
+                  "rbench-sharded",
+                  "--shard",
+                  "1/2",
+                  "--start-at",
+                  start,
+                  NULL};
   int rc = run_rbench(argv, env, 30000, &log);
   if (rc != 0) fail_msg("exit %d: %s", rc, log);
   assert_non_null(strstr(log, "results published to ConfigMap bench/rbench-sharded-shard-1"));
@@ -260,10 +308,12 @@ static void test_shard_names(void **state) {
   cJSON_Delete(d);
   /* local target in a pod: the API server's clock (in sync here), then the run itself (which
    * finds no Redis) */
-  char *argv2[] = {NULL, "run", "--target", "local", "--env", envfile, "--rate", "20", "--invocations",
-                   "4", "--output", out, "--progress", "off", "--start-at", start, NULL};
+  char *argv2[] = {NULL,         "run", "--target",      "local", "--env",    envfile,
+                   "--rate",     "20",  "--invocations", "4",     "--output", out,
+                   "--progress", "off", "--start-at",    start,   NULL};
   rc = run_rbench(argv2, env, 30000, &log);
-  if (!strstr(log, "clock check against the Kubernetes API server 127.0.0.1")) fail_msg("exit %d: %s", rc, log);
+  if (!strstr(log, "clock check against the Kubernetes API server 127.0.0.1"))
+    fail_msg("exit %d: %s", rc, log);
   free(log);
 }
 

@@ -23,7 +23,8 @@ static int setup(void **state) {
   if (!rbt_redis_start(&redis, PASSWORD)) return -1;
   snprintf(envfile, sizeof envfile, "%s/local.env", tmpdir);
   char text[256];
-  snprintf(text, sizeof text, "REDIS_HOST=127.0.0.1\nREDIS_PORT=%d\nREDIS_PASSWORD=%s\n", redis.port, PASSWORD);
+  snprintf(text, sizeof text, "REDIS_HOST=127.0.0.1\nREDIS_PORT=%d\nREDIS_PASSWORD=%s\n",
+           redis.port, PASSWORD);
   write_text(envfile, text);
   return 0;
 }
@@ -40,9 +41,27 @@ static void test_direct_run_end_to_end(void **state) {
   (void)state;
   char out[160];
   snprintf(out, sizeof out, "%s/direct.json", tmpdir);
-  char *argv[] = {NULL, "run", "--env", envfile, "--rate", "40", "--invocations", "60", "--ops", "7",
-                  "--operation", "set", "--key-prefix", "e2e", "--max-in-flight", "3",
-                  "--output", out, "--progress", "plain", NULL};
+  char *argv[] = {NULL,
+                  "run",
+                  "--env",
+                  envfile,
+                  "--rate",
+                  "40",
+                  "--invocations",
+                  "60",
+                  "--ops",
+                  "7",
+                  "--operation",
+                  "set",
+                  "--key-prefix",
+                  "e2e",
+                  "--max-in-flight",
+                  "3",
+                  "--output",
+                  out,
+                  "--progress",
+                  "plain",
+                  NULL};
   char *log = NULL;
   int rc = run_rbench(argv, NULL, 60000, &log);
   assert_int_equal(rc, 0);
@@ -103,7 +122,8 @@ static void test_scenario_direct_and_repetitions(void **state) {
              "defaults:\n  rate: 50\n  invocations: 10\n  ops: 3\n  max_in_flight: 2\n"
              "repetitions: 2\n"
              "runs:\n  - name: small\n    value_size: 8\n  - name: big\n    value_size: 4096\n");
-  char *argv[] = {NULL, "run", "-f", scen, "--env", envfile, "--output", outdir, "--progress", "off", NULL};
+  char *argv[] = {NULL,       "run",  "-f",         scen,  "--env", envfile,
+                  "--output", outdir, "--progress", "off", NULL};
   assert_int_equal(run_rbench(argv, NULL, 60000, NULL), 0);
   const char *names[] = {"small/r1.json", "small/r2.json", "big/r1.json", "big/r2.json"};
   char ids[4][32];
@@ -119,7 +139,8 @@ static void test_scenario_direct_and_repetitions(void **state) {
     assert_true(num(d, "invocations.completed") == 10);
     assert_true(num(d, "scenario.parameters.value_size") == (i < 2 ? 8 : 4096));
     assert_true(num(d, "scenario.repetition") == (i % 2) + 1);
-    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "scenario"), "name")->valuestring, "two-runs");
+    assert_string_equal(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(d, "scenario"), "name")->valuestring, "two-runs");
     cJSON_Delete(d);
   }
   assert_string_equal(ids[0], ids[1]);
@@ -127,8 +148,9 @@ static void test_scenario_direct_and_repetitions(void **state) {
   assert_string_not_equal(ids[0], ids[2]);
   /* another rbench run of the same scenario: another id */
   snprintf(outdir, sizeof outdir, "%s/out2", tmpdir);
-  char *again[] = {NULL, "run", "-f", scen, "--env", envfile, "--output", outdir, "--progress", "off",
-                   "--repetitions", "1", NULL};
+  char *again[] = {NULL,       "run",  "-f",         scen,  "--env",         envfile,
+                   "--output", outdir, "--progress", "off", "--repetitions", "1",
+                   NULL};
   assert_int_equal(run_rbench(again, NULL, 60000, NULL), 0);
   snprintf(path, sizeof path, "%s/small.json", outdir);
   cJSON *d = read_json(path);
@@ -142,9 +164,11 @@ static void test_compare_report_doctor(void **state) {
   char scen[160], outdir[160], a[200], b[200], html[200], svg[200];
   snprintf(scen, sizeof scen, "%s/cmp.yaml", tmpdir);
   snprintf(outdir, sizeof outdir, "%s/cmp", tmpdir);
-  write_text(scen, "name: cmp\ndefaults:\n  rate: 50\n  invocations: 15\n  max_in_flight: 2\n"
-                   "repetitions: 2\nruns:\n  - name: few\n    ops: 1\n  - name: many\n    ops: 200\n");
-  char *run[] = {NULL, "run", "-f", scen, "--env", envfile, "--output", outdir, "--progress", "off", NULL};
+  write_text(scen,
+             "name: cmp\ndefaults:\n  rate: 50\n  invocations: 15\n  max_in_flight: 2\n"
+             "repetitions: 2\nruns:\n  - name: few\n    ops: 1\n  - name: many\n    ops: 200\n");
+  char *run[] = {NULL,       "run",  "-f",         scen,  "--env", envfile,
+                 "--output", outdir, "--progress", "off", NULL};
   assert_int_equal(run_rbench(run, NULL, 60000, NULL), 0);
   snprintf(a, sizeof a, "%s/few", outdir);
   snprintf(b, sizeof b, "%s/many", outdir);
@@ -159,7 +183,9 @@ static void test_compare_report_doctor(void **state) {
   assert_int_equal(run_rbench(cmpj, NULL, 20000, &log), 0);
   cJSON *j = cJSON_Parse(strchr(log, '{'));
   assert_non_null(j);
-  assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "mann_whitney"), "on")->valuestring, "per_repetition_medians");
+  assert_string_equal(
+      cJSON_GetObjectItem(cJSON_GetObjectItem(j, "mann_whitney"), "on")->valuestring,
+      "per_repetition_medians");
   cJSON_Delete(j);
   free(log);
   char *bad[] = {NULL, "compare", a, NULL};
@@ -175,7 +201,8 @@ static void test_compare_report_doctor(void **state) {
    * and prints the headline line (two direct runs here: no pair, and it says so). */
   char *rep3[] = {NULL, "report", outdir, "-o", html, NULL};
   assert_int_equal(run_rbench(rep3, NULL, 20000, &log), 0);
-  assert_non_null(strstr(log, "headline: no direct and batched runs to compare (4 direct, 0 batched"));
+  assert_non_null(
+      strstr(log, "headline: no direct and batched runs to compare (4 direct, 0 batched"));
   free(log);
   text = read_text(html);
   assert_non_null(strstr(text, "few r1"));
@@ -190,7 +217,8 @@ static void test_compare_report_doctor(void **state) {
   /* doctor: Redis answers (with AUTH), the agent does not; exit 1; no password printed. */
   char env2[160], t2[300];
   snprintf(env2, sizeof env2, "%s/doctor.env", tmpdir);
-  snprintf(t2, sizeof t2, "REDIS_PORT=%d\nREDIS_PASSWORD=%s\nBATCHING_AGENT_PORT=%d\n", redis.port, PASSWORD, rbt_free_port());
+  snprintf(t2, sizeof t2, "REDIS_PORT=%d\nREDIS_PASSWORD=%s\nBATCHING_AGENT_PORT=%d\n", redis.port,
+           PASSWORD, rbt_free_port());
   write_text(env2, t2);
   char *doc[] = {NULL, "doctor", "--env", env2, NULL};
   char *nowsk[] = {"WSK_CONFIG_FILE=", NULL};
@@ -207,8 +235,8 @@ static void test_compare_report_doctor(void **state) {
   snprintf(edited_path, sizeof edited_path, "%s/bad.json", tmpdir);
   cJSON *edited = read_json(few1);
   assert_non_null(edited);
-  cJSON_ReplaceItemInObject(cJSON_GetArrayItem(cJSON_GetObjectItem(edited, "raw_results"), 3), "index",
-                            cJSON_CreateString("3"));
+  cJSON_ReplaceItemInObject(cJSON_GetArrayItem(cJSON_GetObjectItem(edited, "raw_results"), 3),
+                            "index", cJSON_CreateString("3"));
   char *etext = cJSON_Print(edited);
   write_text(edited_path, etext);
   free(etext);
@@ -216,7 +244,8 @@ static void test_compare_report_doctor(void **state) {
   log = NULL;
   char *cmpbad[] = {NULL, "compare", edited_path, b, NULL};
   assert_int_equal(run_rbench(cmpbad, NULL, 20000, &log), 1);
-  snprintf(want, sizeof want, "%s: raw_results[3].index: expected an integer, got a string", edited_path);
+  snprintf(want, sizeof want, "%s: raw_results[3].index: expected an integer, got a string",
+           edited_path);
   assert_non_null(strstr(log, want));
   free(log);
 }
@@ -225,8 +254,21 @@ static void test_sigterm_gives_partial_document(void **state) {
   (void)state;
   char out[160];
   snprintf(out, sizeof out, "%s/partial.json", tmpdir);
-  char *argv[] = {NULL, "run", "--env", envfile, "--rate", "50", "--invocations", "100000",
-                  "--max-in-flight", "4", "--output", out, "--progress", "off", NULL};
+  char *argv[] = {NULL,
+                  "run",
+                  "--env",
+                  envfile,
+                  "--rate",
+                  "50",
+                  "--invocations",
+                  "100000",
+                  "--max-in-flight",
+                  "4",
+                  "--output",
+                  out,
+                  "--progress",
+                  "off",
+                  NULL};
   struct rbt_proc p = {.port = rbench_serial++};
   argv[0] = (char *)rbt_bin("rbench");
   assert_true(rbt_proc_start(&p, argv, NULL));
@@ -257,7 +299,8 @@ static void test_sigterm_gives_partial_document(void **state) {
       snprintf(link, sizeof link, "%s/%s", fddir, fe->d_name);
       ssize_t n = readlink(link, target, sizeof target - 1);
       if (n > 0) target[n] = '\0';
-      if (strstr(target, ".rbench-raw-")) fail_msg("rbench-action %d holds %s", (int)children[i], target);
+      if (strstr(target, ".rbench-raw-"))
+        fail_msg("rbench-action %d holds %s", (int)children[i], target);
     }
     if (fdd) closedir(fdd);
   }
@@ -321,7 +364,8 @@ static void test_exit_codes(void **state) {
   assert_non_null(strstr(log, "cannot connect"));
   free(log);
   /* Wrong Redis password: configuration error, and the wrong password is not echoed. */
-  snprintf(text, sizeof text, "REDIS_HOST=127.0.0.1\nREDIS_PORT=%d\nREDIS_PASSWORD=wrong-pw-77\n", redis.port);
+  snprintf(text, sizeof text, "REDIS_HOST=127.0.0.1\nREDIS_PORT=%d\nREDIS_PASSWORD=wrong-pw-77\n",
+           redis.port);
   write_text(env2, text);
   assert_int_equal(run_rbench(a5, NULL, 20000, &log), 2);
   assert_null(strstr(log, "wrong-pw-77"));
@@ -337,16 +381,31 @@ static void test_action_that_cannot_start(void **state) {
    * the run still completes and says why. */
   char out[160];
   snprintf(out, sizeof out, "%s/false.json", tmpdir);
-  char *argv[] = {NULL, "run", "--env", envfile, "--action-bin", "/bin/false", "--invocations", "3",
-                  "--rate", "20", "--output", out, "--progress", "off", NULL};
+  char *argv[] = {NULL,
+                  "run",
+                  "--env",
+                  envfile,
+                  "--action-bin",
+                  "/bin/false",
+                  "--invocations",
+                  "3",
+                  "--rate",
+                  "20",
+                  "--output",
+                  out,
+                  "--progress",
+                  "off",
+                  NULL};
   assert_int_equal(run_rbench(argv, NULL, 30000, NULL), 0);
   cJSON *d = read_json(out);
   assert_non_null(d);
-  const cJSON *dev = cJSON_GetObjectItem(cJSON_GetObjectItem(d, "errors_by_kind"), "developer_error");
+  const cJSON *dev =
+      cJSON_GetObjectItem(cJSON_GetObjectItem(d, "errors_by_kind"), "developer_error");
   assert_true(num(dev, "count") == 3);
   const cJSON *m = cJSON_GetArrayItem(cJSON_GetObjectItem(dev, "messages"), 0);
-  assert_string_equal(cJSON_GetObjectItem(m, "message")->valuestring,
-                      "The action did not initialize and exited unexpectedly: exited with status 1");
+  assert_string_equal(
+      cJSON_GetObjectItem(m, "message")->valuestring,
+      "The action did not initialize and exited unexpectedly: exited with status 1");
   cJSON_Delete(d);
 }
 
@@ -364,7 +423,8 @@ static void test_batched_with_agent(void **state) {
   char pw_env[128];
   snprintf(pw_env, sizeof pw_env, "REDIS_PASSWORD=%s", PASSWORD);
   char *env[] = {pw_env, NULL};
-  char *aargv[] = {(char *)rbt_bin("rbench-agent"), "--listen", listen, "--redis", redis_addr, NULL};
+  char *aargv[] = {
+      (char *)rbt_bin("rbench-agent"), "--listen", listen, "--redis", redis_addr, NULL};
   struct rbt_proc agent = {.port = aport};
   assert_true(rbt_proc_start(&agent, aargv, env));
   if (!rbt_wait_port(aport, 5000)) {
@@ -374,12 +434,15 @@ static void test_batched_with_agent(void **state) {
   }
   char envb[160], text[256], out[160];
   snprintf(envb, sizeof envb, "%s/agent.env", tmpdir);
-  snprintf(text, sizeof text, "REDIS_HOST=127.0.0.1\nREDIS_PORT=%d\nREDIS_PASSWORD=%s\n"
-           "BATCHING_AGENT_HOST=127.0.0.1\nBATCHING_AGENT_PORT=%d\n", redis.port, PASSWORD, aport);
+  snprintf(text, sizeof text,
+           "REDIS_HOST=127.0.0.1\nREDIS_PORT=%d\nREDIS_PASSWORD=%s\n"
+           "BATCHING_AGENT_HOST=127.0.0.1\nBATCHING_AGENT_PORT=%d\n",
+           redis.port, PASSWORD, aport);
   write_text(envb, text);
   snprintf(out, sizeof out, "%s/batched.json", tmpdir);
-  char *argv[] = {NULL, "run", "--env", envb, "--batching", "--rate", "40", "--invocations", "20",
-                  "--output", out, "--progress", "off", NULL};
+  char *argv[] = {NULL,     "run",        "--env",         envb, "--batching",
+                  "--rate", "40",         "--invocations", "20", "--output",
+                  out,      "--progress", "off",           NULL};
   int rc = run_rbench(argv, NULL, 60000, NULL);
   rbt_proc_stop(&agent, SIGTERM);
   unlink(agent.log);

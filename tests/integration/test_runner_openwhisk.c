@@ -44,7 +44,8 @@ static bool start_fake(struct rbt_proc *p, const char *cert, const char *key, co
 static void write_ow_env(char *path, size_t len, const char *name, int port, const char *auth) {
   char text[300];
   snprintf(path, len, "%s/%s", tmpdir, name);
-  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\n", port, auth);
+  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\n", port,
+           auth);
   write_text(path, text);
 }
 
@@ -56,15 +57,20 @@ static int setup(void **state) {
   char cmd[600], cert[160], key[160], text[400];
   snprintf(cert, sizeof cert, "%s/cert.pem", tmpdir);
   snprintf(key, sizeof key, "%s/key.pem", tmpdir);
-  snprintf(cmd, sizeof cmd, "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 2 "
-           "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1", key, cert);
+  snprintf(cmd, sizeof cmd,
+           "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 2 "
+           "-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1",
+           key, cert);
   if (system(cmd) != 0 || !start_fake(&fake_tls, cert, key, NULL)) return -1;
   snprintf(envfile, sizeof envfile, "%s/local.env", tmpdir);
-  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\n"
-           "REDIS_HOST=127.0.0.9\nREDIS_PORT=6379\nREDIS_PASSWORD=%s\n", fake.port, AUTH, REDIS_PW);
+  snprintf(text, sizeof text,
+           "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\n"
+           "REDIS_HOST=127.0.0.9\nREDIS_PORT=6379\nREDIS_PASSWORD=%s\n",
+           fake.port, AUTH, REDIS_PW);
   write_text(envfile, text);
   snprintf(env_tls, sizeof env_tls, "%s/tls.env", tmpdir);
-  snprintf(text, sizeof text, "OPENWHISK_APIHOST=127.0.0.1:%d\nOPENWHISK_AUTH=%s\n", fake_tls.port, AUTH);
+  snprintf(text, sizeof text, "OPENWHISK_APIHOST=127.0.0.1:%d\nOPENWHISK_AUTH=%s\n", fake_tls.port,
+           AUTH);
   write_text(env_tls, text); /* no scheme: https, as wsk */
   return 0;
 }
@@ -81,16 +87,17 @@ static int teardown(void **state) {
 
 /* Runs `rbench run --target openwhisk --action pkg/NAME` with extra flags; returns the
  * document (NULL if none) and the exit status in *rc. */
-static cJSON *invoke(const char *env, const char *action, const char *invocations, const char *extra1,
-                     const char *extra2, int *rc, char **log) {
+static cJSON *invoke(const char *env, const char *action, const char *invocations,
+                     const char *extra1, const char *extra2, int *rc, char **log) {
   char out[200];
   snprintf(out, sizeof out, "%s/%s.json", tmpdir, action);
   unlink(out);
   char act[64];
   snprintf(act, sizeof act, "pkg/%s", action);
-  char *argv[24] = {NULL, "run", "--target", "openwhisk", "--env", (char *)env, "--action", act,
-                    "--rate", "50", "--invocations", (char *)invocations, "--output", out,
-                    "--progress", "off", "--poll-timeout", "5"};
+  char *argv[24] = {
+      NULL,       "run", "--target",   "openwhisk", "--env",          (char *)env,
+      "--action", act,   "--rate",     "50",        "--invocations",  (char *)invocations,
+      "--output", out,   "--progress", "off",       "--poll-timeout", "5"};
   int i = 18;
   if (extra1) argv[i++] = (char *)extra1;
   if (extra2) argv[i++] = (char *)extra2;
@@ -118,7 +125,7 @@ static void test_success_with_cold_start(void **state) {
   assert_int_equal(rc, 0);
   assert_non_null(d);
   assert_true(num(d, "success_rate") == 1);
-  assert_true(num(d, "cold_starts") == 1);            /* initTime only on the first record */
+  assert_true(num(d, "cold_starts") == 1); /* initTime only on the first record */
   assert_true(num(d, "server.init_time_ms.count") == 1);
   assert_true(num(d, "server.init_time_ms.p50") == 31);
   assert_true(num(d, "server.wait_time_ms.p50") == 7);
@@ -133,8 +140,11 @@ static void test_success_with_cold_start(void **state) {
   /* What the controller saw: Basic auth, POST ...?blocking=true, the seed's parameters. */
   char *log = read_text(fake_log);
   assert_non_null(strstr(log, "GET /api/v1/namespaces/_/actions/pkg/ok auth=ok"));
-  assert_non_null(strstr(log, "POST /api/v1/namespaces/_/actions/pkg/ok auth=ok ctype=application/json {"));
-  assert_non_null(strstr(log, "\"num_ops\":10,\"operation_type\":\"set\",\"use_batching\":false,\"parallel_calls\":5,\"key_prefix\":\"benchmark\""));
+  assert_non_null(
+      strstr(log, "POST /api/v1/namespaces/_/actions/pkg/ok auth=ok ctype=application/json {"));
+  assert_non_null(strstr(log,
+                         "\"num_ops\":10,\"operation_type\":\"set\",\"use_batching\":false,"
+                         "\"parallel_calls\":5,\"key_prefix\":\"benchmark\""));
   assert_non_null(strstr(log, "\"redis_host\":\"127.0.0.9\""));
   free(log);
 }
@@ -204,9 +214,9 @@ static cJSON *run_counting(const char *rate, const char *n, const char *const ex
   assert_true(probes >= 1);
   write_ow_env(env2, sizeof env2, "conn.env", f2.port, AUTH);
   snprintf(out, sizeof out, "%s/conn.json", tmpdir);
-  char *argv[24] = {NULL, "run", "--target", "openwhisk", "--env", env2, "--action", "pkg/ok",
-                    "--rate", (char *)rate, "--invocations", (char *)n, "--output", out,
-                    "--progress", "off"};
+  char *argv[24] = {NULL,       "run",    "--target",   "openwhisk",  "--env",         env2,
+                    "--action", "pkg/ok", "--rate",     (char *)rate, "--invocations", (char *)n,
+                    "--output", out,      "--progress", "off"};
   int i = 16;
   for (size_t k = 0; extra && extra[k] && i < 23; k++) argv[i++] = (char *)extra[k];
   argv[i] = NULL;
@@ -231,7 +241,7 @@ static void test_connections_opened_ahead(void **state) {
   assert_int_equal(c.before_invoke, 4);
   assert_int_equal(c.gets_before_invoke, 4);
   assert_int_equal(c.total, 4);
-  assert_int_equal(c.posts, 25);             /* the GETs are not invocations */
+  assert_int_equal(c.posts, 25); /* the GETs are not invocations */
   assert_true(num(d, "invocations.completed") == 25);
   assert_true(num(d, "success_rate") == 1);
   assert_true(num(d, "scenario.parameters.connections") == 4);
@@ -329,7 +339,8 @@ static void test_error_kinds(void **state) {
   cJSON *r = cJSON_GetArrayItem(cJSON_GetObjectItem(d, "raw_results"), 0);
   assert_true(num(r, "http_status") == 502);
   assert_string_equal(cJSON_GetObjectItem(r, "status")->valuestring, "application error");
-  assert_non_null(strstr(cJSON_GetObjectItem(r, "error")->valuestring, "3 of 10 operations failed"));
+  assert_non_null(
+      strstr(cJSON_GetObjectItem(r, "error")->valuestring, "3 of 10 operations failed"));
   cJSON_Delete(d);
   d = invoke(envfile, "gateway", "2", NULL, NULL, &rc, NULL);
   assert_true(num(kind(d, "http_502"), "count") == 2);
@@ -364,7 +375,9 @@ static void test_preflight_failures(void **state) {
   /* Wrong key: 2, and neither key is printed. */
   char bad[160], text[300];
   snprintf(bad, sizeof bad, "%s/badkey.env", tmpdir);
-  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=someone:wrongsecret99\n", fake.port);
+  snprintf(text, sizeof text,
+           "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=someone:wrongsecret99\n",
+           fake.port);
   write_text(bad, text);
   d = invoke(bad, "ok", "2", NULL, NULL, &rc, &log);
   assert_int_equal(rc, 2);
@@ -372,7 +385,8 @@ static void test_preflight_failures(void **state) {
   assert_null(strstr(log, "wrongsecret99"));
   free(log);
   /* Refused connection: target unreachable, 3. */
-  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\n", rbt_free_port(), AUTH);
+  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\n",
+           rbt_free_port(), AUTH);
   write_text(bad, text);
   d = invoke(bad, "ok", "2", NULL, NULL, &rc, &log);
   assert_int_equal(rc, 3);
@@ -397,8 +411,10 @@ static void test_refused_mid_run(void **state) {
   char env2[160], out[200];
   write_ow_env(env2, sizeof env2, "dies.env", f2.port, AUTH);
   snprintf(out, sizeof out, "%s/dies.json", tmpdir);
-  char *argv[] = {NULL, "run", "--target", "openwhisk", "--env", env2, "--action", "pkg/ok",
-                  "--rate", "50", "--invocations", "100", "--output", out, "--progress", "off", NULL};
+  char *argv[] = {
+      NULL,         "run",    "--target", "openwhisk",     "--env", env2,       "--action",
+      "pkg/ok",     "--rate", "50",       "--invocations", "100",   "--output", out,
+      "--progress", "off",    NULL};
   struct rbt_proc p = {.port = rbench_serial++};
   argv[0] = (char *)rbt_bin("rbench");
   assert_true(rbt_proc_start(&p, argv, NULL));
@@ -421,9 +437,25 @@ static void test_sigterm_while_polling(void **state) {
    * some waiting on a poll timer: they are recorded as aborted, nothing is lost. */
   char out[200];
   snprintf(out, sizeof out, "%s/term.json", tmpdir);
-  char *argv[] = {NULL, "run", "--target", "openwhisk", "--env", envfile, "--action", "pkg/accepted",
-                  "--rate", "40", "--invocations", "1000", "--drain-timeout", "0.1", "--output", out,
-                  "--progress", "off", NULL};
+  char *argv[] = {NULL,
+                  "run",
+                  "--target",
+                  "openwhisk",
+                  "--env",
+                  envfile,
+                  "--action",
+                  "pkg/accepted",
+                  "--rate",
+                  "40",
+                  "--invocations",
+                  "1000",
+                  "--drain-timeout",
+                  "0.1",
+                  "--output",
+                  out,
+                  "--progress",
+                  "off",
+                  NULL};
   struct rbt_proc p = {.port = rbench_serial++};
   argv[0] = (char *)rbt_bin("rbench");
   assert_true(rbt_proc_start(&p, argv, NULL));
@@ -449,8 +481,10 @@ static void test_doctor_checks_openwhisk(void **state) {
   assert_true(rbt_redis_start(&redis, NULL));
   assert_true(rbt_nutcracker_start(&nut, redis.port, conf, sizeof conf));
   snprintf(env2, sizeof env2, "%s/doctor.env", tmpdir);
-  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\nREDIS_PORT=%d\n"
-           "BATCHING_AGENT_PORT=%d\n", fake.port, AUTH, redis.port, nut.port);
+  snprintf(text, sizeof text,
+           "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\nREDIS_PORT=%d\n"
+           "BATCHING_AGENT_PORT=%d\n",
+           fake.port, AUTH, redis.port, nut.port);
   write_text(env2, text); /* nutcracker stands in for the agent: a proxy in front of Redis too */
   char *env[] = {"WSK_CONFIG_FILE=", NULL};
   char *ok[] = {NULL, "doctor", "--env", env2, "--action", "pkg/ok", NULL};
@@ -470,8 +504,10 @@ static void test_doctor_checks_openwhisk(void **state) {
   /* An invalid name is said as such, before any request (not "API host unreachable"). */
   char *spaced[] = {NULL, "doctor", "--env", env2, "--action", "pkg/trailing ", NULL};
   assert_int_equal(run_rbench(spaced, env, 20000, &log), 1);
-  assert_non_null(strstr(log, "FAIL  OpenWhisk action       action 'pkg/trailing ': 'trailing ' is not an "
-                              "OpenWhisk name"));
+  assert_non_null(
+      strstr(log,
+             "FAIL  OpenWhisk action       action 'pkg/trailing ': 'trailing ' is not an "
+             "OpenWhisk name"));
   free(log);
   rbt_proc_stop(&nut, SIGTERM);
   unlink(conf);
@@ -495,11 +531,13 @@ static void test_action_names(void **state) {
   cJSON_Delete(d);
   char *api_log = read_text(fake_log);
   assert_non_null(api_log);
-  assert_non_null(strstr(api_log, "/api/v1/namespaces/_/actions/pkg/ok with space")); /* decoded by the server */
+  assert_non_null(strstr(
+      api_log, "/api/v1/namespaces/_/actions/pkg/ok with space")); /* decoded by the server */
   free(api_log);
   d = invoke(envfile, "bad#name", "2", NULL, NULL, &rc, &log);
   assert_null(d);
-  if (rc != 2 || !strstr(log, "--action: action 'pkg/bad#name': 'bad#name' is not an OpenWhisk name"))
+  if (rc != 2 ||
+      !strstr(log, "--action: action 'pkg/bad#name': 'bad#name' is not an OpenWhisk name"))
     fail_msg("exit %d: %s", rc, log);
   free(log);
 }
@@ -517,7 +555,8 @@ static void test_self_signed_tls(void **state) {
   d = invoke(env_tls, "ok", "3", "--insecure", NULL, &rc, NULL);
   assert_int_equal(rc, 0);
   assert_true(num(d, "success_rate") == 1);
-  assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "scenario"), "target"), "insecure")));
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItem(
+      cJSON_GetObjectItem(cJSON_GetObjectItem(d, "scenario"), "target"), "insecure")));
   cJSON_Delete(d);
 }
 
@@ -531,8 +570,9 @@ static void test_wskprops_fallback(void **state) {
   snprintf(cfg, sizeof cfg, "WSK_CONFIG_FILE=%s", props);
   char *env[] = {cfg, NULL};
   snprintf(out, sizeof out, "%s/props.json", tmpdir);
-  char *argv[] = {NULL, "run", "--target", "openwhisk", "--action", "pkg/ok", "--env", "/dev/null",
-                  "--invocations", "2", "--rate", "20", "--output", out, "--progress", "off", NULL};
+  char *argv[] = {NULL,       "run",       "--target",      "openwhisk", "--action", "pkg/ok",
+                  "--env",    "/dev/null", "--invocations", "2",         "--rate",   "20",
+                  "--output", out,         "--progress",    "off",       NULL};
   assert_int_equal(run_rbench(argv, env, 20000, NULL), 0);
   cJSON *d = read_json(out);
   assert_true(num(d, "success_rate") == 1);
@@ -546,12 +586,15 @@ static void test_only_configured_endpoints_sent(void **state) {
   (void)state;
   char env2[160], text[300], out[200];
   snprintf(env2, sizeof env2, "%s/agent-port.env", tmpdir);
-  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\nBATCHING_AGENT_PORT=7000\n",
+  snprintf(text, sizeof text,
+           "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\nBATCHING_AGENT_PORT=7000\n",
            fake.port, AUTH);
   write_text(env2, text);
   snprintf(out, sizeof out, "%s/dflt.json", tmpdir);
-  char *argv[] = {NULL, "run", "--target", "openwhisk", "--action", "dflt/ok", "--env", env2,
-                  "--invocations", "2", "--rate", "20", "--batching", "--output", out, "--progress", "off", NULL};
+  char *argv[] = {NULL,         "run",   "--target",   "openwhisk",     "--action",
+                  "dflt/ok",    "--env", env2,         "--invocations", "2",
+                  "--rate",     "20",    "--batching", "--output",      out,
+                  "--progress", "off",   NULL};
   assert_int_equal(run_rbench(argv, NULL, 20000, NULL), 0);
   char *log = read_text(fake_log);
   assert_non_null(log);
@@ -614,15 +657,23 @@ static void test_wait_for_action_appears(void **state) {
   assert_true(num(d, "success_rate") == 1);
   assert_true(num(d, "scenario.target.wait_for_action") == 10);
   assert_string_equal(cJSON_GetObjectItem(d, "action")->valuestring, "/_/pkg/appears-after-1500");
-  assert_int_equal(count_lines(log, "waiting up to 10 s for OpenWhisk action /_/pkg/appears-after-1500 to exist"), 1);
-  assert_int_equal(count_lines(log, "OpenWhisk action /_/pkg/appears-after-1500 exists (after 2."), 1);
+  assert_int_equal(
+      count_lines(log,
+                  "waiting up to 10 s for OpenWhisk action /_/pkg/appears-after-1500 to exist"),
+      1);
+  assert_int_equal(count_lines(log, "OpenWhisk action /_/pkg/appears-after-1500 exists (after 2."),
+                   1);
   assert_true(took >= 1.9 && took < 10);
   cJSON_Delete(d);
   free(log);
   /* What the controller saw: 404 at 0 s, the action at 2 s; then the preflight and invokes. */
   log = read_text(fake_log);
-  assert_int_equal(count_lines(log, "GET /api/v1/namespaces/_/actions/pkg/appears-after-1500?code=false auth=ok"), 2);
-  assert_int_equal(count_lines(log, "POST /api/v1/namespaces/_/actions/pkg/appears-after-1500 auth=ok"), 5);
+  assert_int_equal(
+      count_lines(log,
+                  "GET /api/v1/namespaces/_/actions/pkg/appears-after-1500?code=false auth=ok"),
+      2);
+  assert_int_equal(
+      count_lines(log, "POST /api/v1/namespaces/_/actions/pkg/appears-after-1500 auth=ok"), 5);
   free(log);
 }
 
@@ -637,8 +688,9 @@ static void test_wait_for_action_gives_up(void **state) {
   assert_int_equal(rc, 2);
   assert_null(d);
   assert_false(result_exists("new-never"));
-  assert_non_null(strstr(log, "OpenWhisk action /_/pkg/new-never does not exist after waiting 2 s "
-                              "(--wait-for-action 2): create it with tools/deploy.sh"));
+  assert_non_null(strstr(log,
+                         "OpenWhisk action /_/pkg/new-never does not exist after waiting 2 s "
+                         "(--wait-for-action 2): create it with tools/deploy.sh"));
   assert_null(strstr(log, "did not answer"));
   assert_int_equal(count_lines(log, "waiting up to"), 1);
   assert_true(took >= 1.9 && took < 6);
@@ -698,8 +750,11 @@ static void test_wait_for_action_sigterm(void **state) {
   (void)state;
   char out[200];
   snprintf(out, sizeof out, "%s/waitsig.json", tmpdir);
-  char *argv[] = {NULL, "run", "--target", "openwhisk", "--env", envfile, "--action", "pkg/new-sig",
-                  "--wait-for-action", "60", "--output", out, "--progress", "off", NULL};
+  char *argv[] = {NULL,         "run",         "--target",
+                  "openwhisk",  "--env",       envfile,
+                  "--action",   "pkg/new-sig", "--wait-for-action",
+                  "60",         "--output",    out,
+                  "--progress", "off",         NULL};
   struct rbt_proc p = {.port = rbench_serial++};
   argv[0] = (char *)rbt_bin("rbench");
   assert_true(rbt_proc_start(&p, argv, NULL));

@@ -23,12 +23,14 @@
 static struct rbt_proc redis;
 static char envfile[160], doc1[160];
 
-static void in_tmp(char *out, size_t len, const char *name) { snprintf(out, len, "%s/%s", tmpdir, name); }
+static void in_tmp(char *out, size_t len, const char *name) {
+  snprintf(out, len, "%s/%s", tmpdir, name);
+}
 
 /* rbench run with a few invocations to out; returns the exit status, *log its output. */
 static int run_to(const char *out, char **log) {
-  char *argv[] = {NULL, "run", "--env", envfile, "--rate", "50", "--invocations", "4",
-                  "--output", (char *)out, "--progress", "off", NULL};
+  char *argv[] = {NULL, "run",      "--env",     envfile,      "--rate", "50", "--invocations",
+                  "4",  "--output", (char *)out, "--progress", "off",    NULL};
   return run_rbench(argv, NULL, 60000, log);
 }
 
@@ -174,8 +176,8 @@ static void test_output_that_is_an_input(void **state) {
   in_tmp(envcopy, sizeof envcopy, "copy.env");
   copy_file(envfile, envcopy);
   char *env_before = read_text(envcopy);
-  char *argv[] = {NULL, "run", "--env", envcopy, "--invocations", "2", "--output", envcopy,
-                  "--progress", "off", NULL};
+  char *argv[] = {NULL,    "run",        "--env", envcopy, "--invocations", "2", "--output",
+                  envcopy, "--progress", "off",   NULL};
   assert_int_equal(run_rbench(argv, NULL, 30000, &log), 2);
   assert_non_null(strstr(log, "is the input"));
   free(log);
@@ -196,8 +198,23 @@ static void test_merge_output_is_an_input(void **state) {
   for (int i = 0; i < 2; i++) {
     char shard[8];
     snprintf(shard, sizeof shard, "%d/2", i);
-    char *argv[] = {(char *)rbt_bin("rbench"), "run", "--env", envfile, "--rate", "50", "--invocations", "6",
-                    "--shard", shard, "--start-at", at, "--output", s0, "--progress", "off", NULL};
+    char *argv[] = {(char *)rbt_bin("rbench"),
+                    "run",
+                    "--env",
+                    envfile,
+                    "--rate",
+                    "50",
+                    "--invocations",
+                    "6",
+                    "--shard",
+                    shard,
+                    "--start-at",
+                    at,
+                    "--output",
+                    s0,
+                    "--progress",
+                    "off",
+                    NULL};
     p[i] = (struct rbt_proc){.port = rbench_serial++};
     assert_true(rbt_proc_start(&p[i], argv, NULL));
   }
@@ -269,8 +286,19 @@ static void test_second_writer_fails(void **state) {
   (void)state;
   char out[200];
   in_tmp(out, sizeof out, "shared.json");
-  char *argv[] = {(char *)rbt_bin("rbench"), "run", "--env", envfile, "--rate", "20", "--invocations",
-                  "100000", "--output", out, "--progress", "off", NULL};
+  char *argv[] = {(char *)rbt_bin("rbench"),
+                  "run",
+                  "--env",
+                  envfile,
+                  "--rate",
+                  "20",
+                  "--invocations",
+                  "100000",
+                  "--output",
+                  out,
+                  "--progress",
+                  "off",
+                  NULL};
   struct rbt_proc first = {.port = rbench_serial++};
   assert_true(rbt_proc_start(&first, argv, NULL));
   sleep(1);

@@ -34,7 +34,7 @@ static bool start_fake(struct rbt_proc *p, const char *skew) {
     p->port = rbt_free_port();
     char port[16];
     snprintf(port, sizeof port, "%d", p->port);
-    char *argv[] = {(char *)rbt_bin("fakewhisk"), "--port", port, "--auth", AUTH,
+    char *argv[] = {(char *)rbt_bin("fakewhisk"),   "--port",     port, "--auth", AUTH,
                     skew ? "--date-skew-ms" : NULL, (char *)skew, NULL};
     if (!rbt_proc_start(p, argv, NULL)) return false;
     if (rbt_wait_port(p->port, 5000)) return true;
@@ -46,7 +46,8 @@ static bool start_fake(struct rbt_proc *p, const char *skew) {
 static void write_env(char *path, size_t len, const char *name, int port) {
   char text[300];
   snprintf(path, len, "%s/%s", tmpdir, name);
-  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\n", port, AUTH);
+  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\n", port,
+           AUTH);
   write_text(path, text);
 }
 
@@ -56,7 +57,8 @@ static double now_s(void) {
   return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
-static void path_of(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void path_of(char *out, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void path_of(char *out, size_t len, const char *fmt, ...) {
   char rel[300];
   va_list ap;
@@ -67,10 +69,12 @@ static void path_of(char *out, size_t len, const char *fmt, ...) {
 }
 
 /* argv for `rbench run` of the schedule against env, to out; shard "I/N" or NULL. */
-static int base_argv(char **argv, const char *env, const char *out, const char *shard, const char *start) {
+static int base_argv(char **argv, const char *env, const char *out, const char *shard,
+                     const char *start) {
   int i = 0;
-  const char *a[] = {NULL, "run", "--target", "openwhisk", "--action", "pkg/ok", "--env", env,
-                     "--rate", "200", "--invocations", "60", "--output", out, "--progress", "off"};
+  const char *a[] = {NULL,       "run", "--target",   "openwhisk", "--action",      "pkg/ok",
+                     "--env",    env,   "--rate",     "200",       "--invocations", "60",
+                     "--output", out,   "--progress", "off"};
   for (size_t k = 0; k < sizeof a / sizeof a[0]; k++) argv[i++] = (char *)a[k];
   if (shard) argv[i++] = "--shard", argv[i++] = (char *)shard;
   if (start) argv[i++] = "--start-at", argv[i++] = (char *)start;
@@ -79,8 +83,13 @@ static int base_argv(char **argv, const char *env, const char *out, const char *
 }
 
 static int rbench_merge(const char *in, const char *in2, const char *out, char **log) {
-  char *argv[] = {NULL, "merge", (char *)in, (char *)(in2 ? in2 : "-o"), (char *)(in2 ? "-o" : out),
-                  in2 ? (char *)out : NULL, NULL};
+  char *argv[] = {NULL,
+                  "merge",
+                  (char *)in,
+                  (char *)(in2 ? in2 : "-o"),
+                  (char *)(in2 ? "-o" : out),
+                  in2 ? (char *)out : NULL,
+                  NULL};
   return run_rbench(argv, NULL, 60000, log);
 }
 
@@ -94,7 +103,8 @@ static int setup(void **state) {
   write_env(env_skewed, sizeof env_skewed, "skewed.env", fake_skewed.port);
   /* Every process at once, all given the same instant. */
   char start[40], out[300], shard[32];
-  snprintf(start, sizeof start, "%.3f", now_s() + 10); /* 14 processes start and check their clocks */
+  snprintf(start, sizeof start, "%.3f",
+           now_s() + 10); /* 14 processes start and check their clocks */
   struct rbt_proc procs[1 + 1 + 2 + 3 + 7];
   size_t np = 0;
   char *argv[32];
@@ -161,7 +171,8 @@ static void expect_summary(const cJSON *got, uint64_t *v, size_t n) {
   for (int i = 0; i < 3; i++) {
     size_t rank = (size_t)ceil(ps[i] / 100 * (double)n - 1e-9);
     if (fabs(num(got, names[i]) - (double)v[rank - 1] / 1000) > 1e-9)
-      fail_msg("%s: %g, pooled raw samples give %g", names[i], num(got, names[i]), (double)v[rank - 1] / 1000);
+      fail_msg("%s: %g, pooled raw samples give %g", names[i], num(got, names[i]),
+               (double)v[rank - 1] / 1000);
   }
   assert_true(fabs(num(got, "min") - (double)v[0] / 1000) < 1e-9);
   assert_true(fabs(num(got, "max") - (double)v[n - 1] / 1000) < 1e-9);
@@ -177,7 +188,8 @@ static size_t pool(int n, const char *field, uint64_t *v) {
     cJSON *d = shard_doc(n, i);
     const cJSON *r;
     cJSON_ArrayForEach(r, cJSON_GetObjectItem(d, "raw_results")) {
-      if (!cJSON_IsTrue(cJSON_GetObjectItem(r, "success")) || cJSON_IsTrue(cJSON_GetObjectItem(r, "warmup")))
+      if (!cJSON_IsTrue(cJSON_GetObjectItem(r, "success")) ||
+          cJSON_IsTrue(cJSON_GetObjectItem(r, "warmup")))
         continue;
       v[k++] = (uint64_t)llround(num(r, field) * 1000);
     }
@@ -207,15 +219,17 @@ static void test_merge_equals_unsharded_schedule(void **state) {
     assert_non_null(m);
     assert_null(cJSON_GetObjectItem(m, "shard"));
     assert_true(num(m, "merged_from.count") == n);
-    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "merged_from"), "percentiles")->valuestring,
-                        "raw_results");
+    assert_string_equal(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(m, "merged_from"), "percentiles")->valuestring,
+        "raw_results");
     /* one instant: the merged start is the unsharded start */
     assert_true(num(m, "start_time_ms") == num(one, "start_time_ms"));
     /* the same invocation set, each at the same intended time */
     double intended_one[60], intended_m[60];
     bool seen[60] = {false};
     const cJSON *r;
-    cJSON_ArrayForEach(r, cJSON_GetObjectItem(one, "raw_results")) intended_one[(int)num(r, "index")] = num(r, "intended_ms");
+    cJSON_ArrayForEach(r, cJSON_GetObjectItem(one, "raw_results"))
+        intended_one[(int)num(r, "index")] = num(r, "intended_ms");
     int count = 0;
     cJSON_ArrayForEach(r, cJSON_GetObjectItem(m, "raw_results")) {
       int k = (int)num(r, "index");
@@ -228,7 +242,8 @@ static void test_merge_equals_unsharded_schedule(void **state) {
     assert_int_equal(count, 60);
     for (int k = 0; k < 60; k++) assert_true(fabs(intended_m[k] - intended_one[k]) < 1e-9);
     /* counts are the shards' sums, and the schedule's */
-    const char *fields[] = {"planned", "sent", "completed", "warmup", "measured", "succeeded", "failed", "unsent"};
+    const char *fields[] = {"planned",  "sent",      "completed", "warmup",
+                            "measured", "succeeded", "failed",    "unsent"};
     for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
       char key[64];
       snprintf(key, sizeof key, "invocations.%s", fields[f]);
@@ -339,7 +354,8 @@ static void expect_refusal(const char *a, const char *b, const char *want) {
   unlink(out);
   char *log = NULL;
   int rc = rbench_merge(a, b, out, &log);
-  if (rc == 0 || !log || !strstr(log, want)) fail_msg("merge %s %s: exit %d, want '%s' in: %s", a, b ? b : "", rc, want, log);
+  if (rc == 0 || !log || !strstr(log, want))
+    fail_msg("merge %s %s: exit %d, want '%s' in: %s", a, b ? b : "", rc, want, log);
   assert_null(strstr(log, "Sanitizer"));
   free(log);
   struct stat st;
@@ -411,7 +427,8 @@ static void test_merge_refusals(void **state) {
   text = cJSON_Print(o);
   write_text(p, text);
   free(text);
-  cJSON_ReplaceItemInObject(cJSON_GetObjectItem(o, "scenario"), "name", cJSON_CreateString("other"));
+  cJSON_ReplaceItemInObject(cJSON_GetObjectItem(o, "scenario"), "name",
+                            cJSON_CreateString("other"));
   snprintf(p, sizeof p, "%s/b.json", dir);
   text = cJSON_Print(o);
   write_text(p, text);
@@ -434,9 +451,11 @@ static void test_merge_refusals(void **state) {
 /* ---- the command line ----------------------------------------------------------------------- */
 
 /* Runs a short sharded schedule with extra flags and env; returns the exit status and log. */
-static int run_short(const char *env, const char *out, char *const extra[], char *const envv[], char **log) {
-  char *argv[40] = {NULL, "run", "--target", "openwhisk", "--action", "pkg/ok", "--env", (char *)env,
-                    "--rate", "100", "--invocations", "6", "--output", (char *)out, "--progress", "off"};
+static int run_short(const char *env, const char *out, char *const extra[], char *const envv[],
+                     char **log) {
+  char *argv[40] = {NULL,       "run",       "--target",   "openwhisk", "--action",      "pkg/ok",
+                    "--env",    (char *)env, "--rate",     "100",       "--invocations", "6",
+                    "--output", (char *)out, "--progress", "off"};
   int i = 16;
   for (int k = 0; extra && extra[k]; k++) argv[i++] = extra[k];
   argv[i] = NULL;
@@ -462,13 +481,17 @@ static void test_cli_errors(void **state) {
   expect_run((char *[]){"--shard", "3/3", NULL}, NULL, 2, "shard index 3 is not below the count 3");
   expect_run((char *[]){"--shard", "0/0", NULL}, NULL, 2, "must be at least 1");
   expect_run((char *[]){"--shard", "one", NULL}, NULL, 2, "--shard expects I/N");
-  expect_run((char *[]){"--shard", "0/2", NULL}, NULL, 2, "must agree on its start: give every shard the same --start-at");
+  expect_run((char *[]){"--shard", "0/2", NULL}, NULL, 2,
+             "must agree on its start: give every shard the same --start-at");
   expect_run((char *[]){"--start-at", "tomorrow", NULL}, NULL, 2, "--start-at expects an instant");
   expect_run((char *[]){"--start-at", past, NULL}, NULL, 2, "s ago, more than the 1 s allowed");
-  expect_run((char *[]){"--start-at", "1796407200000", NULL}, NULL, 2, "more than a day: is it in seconds?");
-  expect_run(NULL, (char *[]){"RBENCH_SHARDS=3", NULL}, 2, "RBENCH_SHARDS=3 is set but JOB_COMPLETION_INDEX is not");
+  expect_run((char *[]){"--start-at", "1796407200000", NULL}, NULL, 2,
+             "more than a day: is it in seconds?");
+  expect_run(NULL, (char *[]){"RBENCH_SHARDS=3", NULL}, 2,
+             "RBENCH_SHARDS=3 is set but JOB_COMPLETION_INDEX is not");
   expect_run(NULL, (char *[]){"RBENCH_SHARD=4/2", NULL}, 2, "RBENCH_SHARD 4/2");
-  expect_run(NULL, (char *[]){"RBENCH_START_AT=noon", NULL}, 2, "RBENCH_START_AT expects an instant");
+  expect_run(NULL, (char *[]){"RBENCH_START_AT=noon", NULL}, 2,
+             "RBENCH_START_AT expects an instant");
   expect_run(NULL, (char *[]){"JOB_COMPLETION_INDEX=5", "RBENCH_SHARDS=5", NULL}, 2,
              "JOB_COMPLETION_INDEX=5 is not below RBENCH_SHARDS=5");
   expect_run((char *[]){"--shard", "0/2", "--start-at", soon, "--concurrency", "4", NULL}, NULL, 2,
@@ -478,8 +501,10 @@ static void test_cli_errors(void **state) {
   write_text(yaml, "name: s\nruns:\n  - name: up\n    rate: [50, 100]\n    invocations: 5\n");
   char *log = NULL, out[300];
   path_of(out, sizeof out, "cli/");
-  char *sweep[] = {NULL, "run", "-f", yaml, "--env", envfile, "--output", out, "--shard", "0/2",
-                   "--start-at", soon, NULL}; /* no --rate: it would replace the sweep's list */
+  char *sweep[] = {
+      NULL, "run",     "-f",  yaml,         "--env", envfile, "--output",
+      out,  "--shard", "0/2", "--start-at", soon,    NULL}; /* no --rate: it would replace the
+                                                               sweep's list */
   int rc = run_rbench(sweep, NULL, 30000, &log);
   if (rc != 2 || !strstr(log, "run up is a capacity sweep")) fail_msg("exit %d: %s", rc, log);
   free(log);
@@ -495,19 +520,23 @@ static void test_clock_check_refuses_skewed_server(void **state) {
   path_of(out, sizeof out, "skewed/");
   snprintf(soon, sizeof soon, "%.3f", now_s() + 5);
   char *log = NULL;
-  int rc = run_short(env_skewed, out, (char *[]){"--shard", "0/2", "--start-at", soon, NULL}, NULL, &log);
-  if (rc != 2 || !strstr(log, "clock is behind the OpenWhisk API host") || !strstr(log, "--clock-tolerance-ms 500"))
+  int rc = run_short(env_skewed, out, (char *[]){"--shard", "0/2", "--start-at", soon, NULL}, NULL,
+                     &log);
+  if (rc != 2 || !strstr(log, "clock is behind the OpenWhisk API host") ||
+      !strstr(log, "--clock-tolerance-ms 500"))
     fail_msg("exit %d: %s", rc, log);
   free(log);
   /* a tolerance wider than the skew lets it run */
-  rc = run_short(env_skewed, out, (char *[]){"--start-at", soon, "--clock-tolerance-ms", "20000", NULL}, NULL, &log);
+  rc = run_short(env_skewed, out,
+                 (char *[]){"--start-at", soon, "--clock-tolerance-ms", "20000", NULL}, NULL, &log);
   if (rc != 0) fail_msg("exit %d: %s", rc, log);
   free(log);
   /* the double in sync passes the check and says so */
   path_of(out, sizeof out, "synced.json");
   snprintf(soon, sizeof soon, "%.3f", now_s() + 4);
   rc = run_short(envfile, out, (char *[]){"--start-at", soon, NULL}, NULL, &log);
-  if (rc != 0 || !strstr(log, "clock check against the OpenWhisk API host")) fail_msg("exit %d: %s", rc, log);
+  if (rc != 0 || !strstr(log, "clock check against the OpenWhisk API host"))
+    fail_msg("exit %d: %s", rc, log);
   free(log);
   cJSON *d = read_json(out);
   assert_null(cJSON_GetObjectItem(d, "shard")); /* --start-at alone: not a shard */
@@ -527,7 +556,8 @@ static void test_env_fallbacks_and_names(void **state) {
   snprintf(startenv, sizeof startenv, "RBENCH_START_AT=%s", start);
   path_of(out, sizeof out, "job.json");
   char *log = NULL;
-  int rc = run_short(envfile, out, NULL, (char *[]){"JOB_COMPLETION_INDEX=1", "RBENCH_SHARDS=2", startenv, NULL}, &log);
+  int rc = run_short(envfile, out, NULL,
+                     (char *[]){"JOB_COMPLETION_INDEX=1", "RBENCH_SHARDS=2", startenv, NULL}, &log);
   if (rc != 0) fail_msg("exit %d: %s", rc, log);
   free(log);
   path_of(path, sizeof path, "job.shard-1-of-2.json");
@@ -536,10 +566,12 @@ static void test_env_fallbacks_and_names(void **state) {
   assert_true(num(d, "shard.index") == 1 && num(d, "shard.count") == 2);
   assert_true(num(d, "shard.start_at_ms") == (double)t * 1000);
   assert_true(num(d, "start_time_ms") == (double)t * 1000);
-  assert_int_equal(strlen(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "shard"), "run_key")->valuestring), 16);
+  assert_int_equal(
+      strlen(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "shard"), "run_key")->valuestring), 16);
   assert_true(num(d, "invocations.planned") == 3); /* k = 1, 3, 5 of 6 */
   const cJSON *r;
-  cJSON_ArrayForEach(r, cJSON_GetObjectItem(d, "raw_results")) assert_true((int)num(r, "index") % 2 == 1);
+  cJSON_ArrayForEach(r, cJSON_GetObjectItem(d, "raw_results"))
+      assert_true((int)num(r, "index") % 2 == 1);
   cJSON_Delete(d);
   /* the command line wins over RBENCH_SHARD */
   char soon[40];
@@ -567,10 +599,31 @@ static void test_sharded_repetitions(void **state) {
   struct rbt_proc p[2];
   for (int i = 0; i < 2; i++) {
     snprintf(shard, sizeof shard, "%d/2", i);
-    char *argv[] = {(char *)rbt_bin("rbench"), "run", "--target", "openwhisk", "--action", "pkg/ok",
-                    "--env", envfile, "--rate", "100", "--invocations", "10", "--repetitions", "2",
-                    "--output", out, "--progress", "off", "--shard", shard, "--start-at", start,
-                    "--start-gap", "0.5", NULL};
+    char *argv[] = {(char *)rbt_bin("rbench"),
+                    "run",
+                    "--target",
+                    "openwhisk",
+                    "--action",
+                    "pkg/ok",
+                    "--env",
+                    envfile,
+                    "--rate",
+                    "100",
+                    "--invocations",
+                    "10",
+                    "--repetitions",
+                    "2",
+                    "--output",
+                    out,
+                    "--progress",
+                    "off",
+                    "--shard",
+                    shard,
+                    "--start-at",
+                    start,
+                    "--start-gap",
+                    "0.5",
+                    NULL};
     p[i].port = rbench_serial++;
     assert_true(rbt_proc_start(&p[i], argv, NULL));
   }

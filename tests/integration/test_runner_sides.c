@@ -89,10 +89,13 @@ static void test_readme_flow(void **state) {
   snprintf(direct, sizeof direct, "%s/direct_results.json", tmpdir);
   snprintf(batched, sizeof batched, "%s/batched_results.json", tmpdir);
   snprintf(html, sizeof html, "%s/report.html", tmpdir);
-  assert_int_equal(rbench(NULL, 120000, "run", "--env", envfile, "--rate", "10", "--invocations", "100", "--ops",
-                          "100", "--operation", "set", "--output", direct, "--progress", "off", NULL), 0);
-  assert_int_equal(rbench(NULL, 120000, "run", "--env", envfile, "--rate", "10", "--invocations", "100", "--ops",
-                          "100", "--operation", "set", "--batching", "--output", batched, "--progress", "off", NULL),
+  assert_int_equal(rbench(NULL, 120000, "run", "--env", envfile, "--rate", "10", "--invocations",
+                          "100", "--ops", "100", "--operation", "set", "--output", direct,
+                          "--progress", "off", NULL),
+                   0);
+  assert_int_equal(rbench(NULL, 120000, "run", "--env", envfile, "--rate", "10", "--invocations",
+                          "100", "--ops", "100", "--operation", "set", "--batching", "--output",
+                          batched, "--progress", "off", NULL),
                    0);
   char *cmp = NULL, *rep = NULL;
   assert_int_equal(rbench(&cmp, 30000, "compare", direct, batched, NULL), 0);
@@ -124,10 +127,12 @@ static void test_named_sides_of_one_mode(void **state) {
   snprintf(a, sizeof a, "%s/small.json", tmpdir);
   snprintf(b, sizeof b, "%s/large.json", tmpdir);
   snprintf(html, sizeof html, "%s/two.html", tmpdir);
-  assert_int_equal(rbench(NULL, 60000, "run", "--env", envfile, "--rate", "50", "--invocations", "40", "--ops", "5",
-                          "--output", a, "--progress", "off", NULL), 0);
-  assert_int_equal(rbench(NULL, 60000, "run", "--env", envfile, "--rate", "50", "--invocations", "40", "--ops", "200",
-                          "--output", b, "--progress", "off", NULL), 0);
+  assert_int_equal(rbench(NULL, 60000, "run", "--env", envfile, "--rate", "50", "--invocations",
+                          "40", "--ops", "5", "--output", a, "--progress", "off", NULL),
+                   0);
+  assert_int_equal(rbench(NULL, 60000, "run", "--env", envfile, "--rate", "50", "--invocations",
+                          "40", "--ops", "200", "--output", b, "--progress", "off", NULL),
+                   0);
   char *rep = NULL;
   assert_int_equal(rbench(&rep, 30000, "report", a, b, "-o", html, NULL), 0);
   const char *h = headline_of(rep);
@@ -148,19 +153,28 @@ static void test_mixed_settings_refused(void **state) {
   snprintf(out, sizeof out, "%s/reps", tmpdir);
   snprintf(other, sizeof other, "%s/other.json", tmpdir);
   snprintf(html, sizeof html, "%s/reps.html", tmpdir);
-  write_text(scen, "name: reps\ndefaults:\n  rate: 50\n  invocations: 20\n  ops: 10\nrepetitions: 3\n"
-                   "runs:\n  - name: direct\n");
-  assert_int_equal(rbench(NULL, 60000, "run", "-f", scen, "--env", envfile, "--output", out, "--progress", "off", NULL), 0);
-  write_text(scen, "name: reps\ndefaults:\n  rate: 50\n  invocations: 20\n  ops: 20\nrepetitions: 2\n"
-                   "runs:\n  - name: direct\n");
-  assert_int_equal(rbench(NULL, 60000, "run", "-f", scen, "--env", envfile, "--output", out, "--progress", "off", NULL), 0);
-  assert_int_equal(rbench(NULL, 60000, "run", "--env", envfile, "--rate", "50", "--invocations", "20", "--ops", "20",
-                          "--batching", "--output", other, "--progress", "off", NULL), 0);
+  write_text(scen,
+             "name: reps\ndefaults:\n  rate: 50\n  invocations: 20\n  ops: 10\nrepetitions: 3\n"
+             "runs:\n  - name: direct\n");
+  assert_int_equal(rbench(NULL, 60000, "run", "-f", scen, "--env", envfile, "--output", out,
+                          "--progress", "off", NULL),
+                   0);
+  write_text(scen,
+             "name: reps\ndefaults:\n  rate: 50\n  invocations: 20\n  ops: 20\nrepetitions: 2\n"
+             "runs:\n  - name: direct\n");
+  assert_int_equal(rbench(NULL, 60000, "run", "-f", scen, "--env", envfile, "--output", out,
+                          "--progress", "off", NULL),
+                   0);
+  assert_int_equal(rbench(NULL, 60000, "run", "--env", envfile, "--rate", "50", "--invocations",
+                          "20", "--ops", "20", "--batching", "--output", other, "--progress", "off",
+                          NULL),
+                   0);
   char side[220], *log = NULL;
   snprintf(side, sizeof side, "%s/direct", out);
   assert_int_equal(rbench(&log, 30000, "compare", side, other, NULL), 2);
   char want[600];
-  snprintf(want, sizeof want, "%s/r1.json and %s/r3.json were run with different settings: ops: 20 vs 10", side, side);
+  snprintf(want, sizeof want,
+           "%s/r1.json and %s/r3.json were run with different settings: ops: 20 vs 10", side, side);
   assert_non_null(strstr(log, want));
   assert_non_null(strstr(log, "--allow-mixed"));
   assert_null(strstr(log, "execution p50"));
@@ -176,7 +190,8 @@ static void test_mixed_settings_refused(void **state) {
   free(log);
   /* report of the tree: grouped by settings, the split said */
   assert_int_equal(rbench(&log, 30000, "report", out, "-o", html, NULL), 0);
-  assert_non_null(strstr(log, "documents of run 'direct' were run with different settings (ops: 20 vs 10)"));
+  assert_non_null(
+      strstr(log, "documents of run 'direct' were run with different settings (ops: 20 vs 10)"));
   char *page = read_text(html);
   assert_non_null(strstr(page, "direct (ops=20)"));
   assert_non_null(strstr(page, "direct (ops=10)"));
@@ -197,10 +212,44 @@ static void test_merge_into_shard_directory_refused(void **state) {
   char start[40];
   snprintf(start, sizeof start, "%lld", (long long)time(NULL) + 2);
   struct rbt_proc p0 = {.port = rbench_serial++}, p1 = {.port = rbench_serial++};
-  char *a0[] = {(char *)rbt_bin("rbench"), "run", "--env", envfile, "--rate", "50", "--invocations", "40", "--ops", "5",
-                "--shard", "0/2", "--start-at", start, "--output", s0, "--progress", "off", NULL};
-  char *a1[] = {(char *)rbt_bin("rbench"), "run", "--env", envfile, "--rate", "50", "--invocations", "40", "--ops", "5",
-                "--shard", "1/2", "--start-at", start, "--output", s1, "--progress", "off", NULL};
+  char *a0[] = {(char *)rbt_bin("rbench"),
+                "run",
+                "--env",
+                envfile,
+                "--rate",
+                "50",
+                "--invocations",
+                "40",
+                "--ops",
+                "5",
+                "--shard",
+                "0/2",
+                "--start-at",
+                start,
+                "--output",
+                s0,
+                "--progress",
+                "off",
+                NULL};
+  char *a1[] = {(char *)rbt_bin("rbench"),
+                "run",
+                "--env",
+                envfile,
+                "--rate",
+                "50",
+                "--invocations",
+                "40",
+                "--ops",
+                "5",
+                "--shard",
+                "1/2",
+                "--start-at",
+                start,
+                "--output",
+                s1,
+                "--progress",
+                "off",
+                NULL};
   assert_true(rbt_proc_start(&p0, a0, NULL));
   assert_true(rbt_proc_start(&p1, a1, NULL));
   int r0 = rbt_proc_wait(&p0, 60000), r1 = rbt_proc_wait(&p1, 60000);
@@ -215,8 +264,10 @@ static void test_merge_into_shard_directory_refused(void **state) {
   assert_int_equal(r0, 0);
   assert_int_equal(r1, 0);
   assert_int_equal(rbench(NULL, 30000, "merge", dir, "-o", dir, NULL), 0);
-  assert_int_equal(rbench(NULL, 60000, "run", "--env", envfile, "--rate", "50", "--invocations", "40", "--ops", "5",
-                          "--batching", "--output", other, "--progress", "off", NULL), 0);
+  assert_int_equal(rbench(NULL, 60000, "run", "--env", envfile, "--rate", "50", "--invocations",
+                          "40", "--ops", "5", "--batching", "--output", other, "--progress", "off",
+                          NULL),
+                   0);
   char *log = NULL;
   assert_int_equal(rbench(&log, 30000, "compare", dir, other, NULL), 2);
   assert_non_null(strstr(log, "were run with different settings: shard: "));
@@ -235,13 +286,29 @@ static void test_incomplete_left_out(void **state) {
   snprintf(html, sizeof html, "%s/inc.html", tmpdir);
   assert_int_equal(mkdir(dir, 0700), 0);
   /* the same settings; the second run is stopped a quarter of the way through */
-  assert_int_equal(rbench(NULL, 60000, "run", "--env", envfile, "--rate", "50", "--invocations", "300", "--ops", "5",
-                          "--output", whole, "--progress", "off", NULL), 0);
-  assert_int_equal(rbench(NULL, 60000, "run", "--env", envfile, "--rate", "50", "--invocations", "40", "--ops", "5",
-                          "--batching", "--output", other, "--progress", "off", NULL), 0);
+  assert_int_equal(rbench(NULL, 60000, "run", "--env", envfile, "--rate", "50", "--invocations",
+                          "300", "--ops", "5", "--output", whole, "--progress", "off", NULL),
+                   0);
+  assert_int_equal(rbench(NULL, 60000, "run", "--env", envfile, "--rate", "50", "--invocations",
+                          "40", "--ops", "5", "--batching", "--output", other, "--progress", "off",
+                          NULL),
+                   0);
   struct rbt_proc p = {.port = rbench_serial++};
-  char *argv[] = {(char *)rbt_bin("rbench"), "run", "--env", envfile, "--rate", "50", "--invocations", "300",
-                  "--ops", "5", "--output", cut, "--progress", "off", NULL};
+  char *argv[] = {(char *)rbt_bin("rbench"),
+                  "run",
+                  "--env",
+                  envfile,
+                  "--rate",
+                  "50",
+                  "--invocations",
+                  "300",
+                  "--ops",
+                  "5",
+                  "--output",
+                  cut,
+                  "--progress",
+                  "off",
+                  NULL};
   assert_true(rbt_proc_start(&p, argv, NULL));
   usleep(1500 * 1000);
   assert_int_equal(rbt_proc_stop(&p, SIGTERM), 4);
@@ -252,12 +319,17 @@ static void test_incomplete_left_out(void **state) {
   cJSON_Delete(d);
   char *log = NULL, want[400];
   assert_int_equal(rbench(&log, 30000, "compare", dir, other, NULL), 0);
-  snprintf(want, sizeof want, "note (A): left out %s: interrupted by SIGTERM, not a whole run (--include-incomplete", cut);
+  snprintf(want, sizeof want,
+           "note (A): left out %s: interrupted by SIGTERM, not a whole run (--include-incomplete",
+           cut);
   assert_non_null(strstr(log, want));
   assert_non_null(strstr(log, "(1 document,"));
   free(log);
   assert_int_equal(rbench(&log, 30000, "compare", "--include-incomplete", dir, other, NULL), 0);
-  snprintf(want, sizeof want, "note (A): INCOMPLETE document included (--include-incomplete): %s (interrupted by SIGTERM)", cut);
+  snprintf(
+      want, sizeof want,
+      "note (A): INCOMPLETE document included (--include-incomplete): %s (interrupted by SIGTERM)",
+      cut);
   assert_non_null(strstr(log, want));
   assert_non_null(strstr(log, "(2 documents,"));
   assert_non_null(strstr(log, "pools documents of 2 runs (run ids "));
@@ -268,7 +340,8 @@ static void test_incomplete_left_out(void **state) {
   assert_non_null(strstr(page, want));
   free(page);
   free(log);
-  assert_int_equal(rbench(&log, 30000, "report", "--include-incomplete", dir, other, "-o", html, NULL), 0);
+  assert_int_equal(
+      rbench(&log, 30000, "report", "--include-incomplete", dir, other, "-o", html, NULL), 0);
   page = read_text(html);
   assert_non_null(strstr(page, "(INCOMPLETE)"));
   free(page);

@@ -77,9 +77,17 @@ static void test_ctrl_c_drains_and_aborts(void **state) {
   snprintf(out, sizeof out, "%s/ctrlc.json", tmpdir);
   /* 2 workers, each invocation ~0.1 s of sequential SETs, 40/s: invocations queue for a
    * worker (up to 16 in flight) */
-  char *args[] = {"run", "--env", envfile, "--rate", "40", "--invocations", "100000", "--pool-size", "2",
-                  "--max-in-flight", "16", "--ops", "3000", "--parallel", "1", "--drain-timeout", "30",
-                  "--output", out, "--progress", "off", NULL};
+  char *args[] = {"run",    "--env",
+                  envfile,  "--rate",
+                  "40",     "--invocations",
+                  "100000", "--pool-size",
+                  "2",      "--max-in-flight",
+                  "16",     "--ops",
+                  "3000",   "--parallel",
+                  "1",      "--drain-timeout",
+                  "30",     "--output",
+                  out,      "--progress",
+                  "off",    NULL};
   struct rbt_proc p;
   start_in_group(&p, args);
   sleep(2);
@@ -89,7 +97,8 @@ static void test_ctrl_c_drains_and_aborts(void **state) {
   double stop_ms = wall_ms();
   assert_int_equal(kill(-p.pid, SIGINT), 0); /* the whole group, as a terminal does */
   usleep(20000);
-  for (int i = 0; i < nworkers; i++) assert_true(alive_action(workers[i])); /* draining, not killed */
+  for (int i = 0; i < nworkers; i++)
+    assert_true(alive_action(workers[i])); /* draining, not killed */
   int rc = rbt_proc_wait(&p, 60000);
   char *log = rbt_proc_log(&p);
   unlink(p.log);
@@ -121,7 +130,8 @@ static void test_ctrl_c_drains_and_aborts(void **state) {
     if (cJSON_IsTrue(cJSON_GetObjectItem(rec, "cold_start"))) cold++;
     double began = num(rec, "action.start_ms");
     if (!isnan(began) && began > stop_ms + 50)
-      fail_msg("invocation %.0f started in the action %.0f ms after the stop", num(rec, "index"), began - stop_ms);
+      fail_msg("invocation %.0f started in the action %.0f ms after the stop", num(rec, "index"),
+               began - stop_ms);
     assert_true(num(rec, "sent_ms") + start <= stop_ms + 50);
   }
   assert_true(cold <= 2);
@@ -136,8 +146,8 @@ static void test_stopped_before_any_send(void **state) {
   char out[200], at[32];
   snprintf(out, sizeof out, "%s/early.json", tmpdir);
   snprintf(at, sizeof at, "%lld", (long long)time(NULL) + 20);
-  char *args[] = {"run", "--env", envfile, "--rate", "10", "--invocations", "5", "--start-at", at,
-                  "--output", out, "--progress", "off", NULL};
+  char *args[] = {"run",        "--env", envfile,    "--rate", "10",         "--invocations", "5",
+                  "--start-at", at,      "--output", out,      "--progress", "off",           NULL};
   struct rbt_proc p;
   start_in_group(&p, args);
   sleep(1);

@@ -36,7 +36,8 @@ static int setup(void **state) {
              "runs:\n"
              "  - name: ok\n    rate: [20, 40]\n"
              "  - name: strict-list\n    rate: [20, 40]\n    slo: {p99_ms: 0.001}\n"
-             "  - name: strict-ramp\n    rate: {from: 20, factor: 2, max: 80}\n    slo: {p99_ms: 0.001}\n");
+             "  - name: strict-ramp\n    rate: {from: 20, factor: 2, max: 80}\n    slo: {p99_ms: "
+             "0.001}\n");
   snprintf(outdir, sizeof outdir, "%s/out", tmpdir);
   return 0;
 }
@@ -70,7 +71,8 @@ static const cJSON *step_n(const cJSON *s, int i) {
 
 static void test_sweep_runs_steps_and_writes_summaries(void **state) {
   (void)state;
-  char *argv[] = {NULL, "run", "-f", scen, "--env", envfile, "--output", outdir, "--progress", "off", NULL};
+  char *argv[] = {NULL,       "run",  "-f",         scen,  "--env", envfile,
+                  "--output", outdir, "--progress", "off", NULL};
   char *log = NULL;
   int rc = run_rbench(argv, NULL, 120000, &log);
   if (rc != 0) print_error("%s\n", log);
@@ -90,7 +92,8 @@ static void test_sweep_runs_steps_and_writes_summaries(void **state) {
   assert_true(num(d, "sweep.step") == 1);
   assert_true(num(d, "sweep.steps") == 2);
   assert_true(num(d, "sweep.rate") == 40);
-  assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "sweep"), "summary")->valuestring, "../sweep.json");
+  assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "sweep"), "summary")->valuestring,
+                      "../sweep.json");
   assert_true(num(d, "scenario.parameters.rate") == 40);
   assert_true(num(d, "requested_rate") == 40);
   assert_true(num(d, "scenario.repetition") == 2);
@@ -98,7 +101,8 @@ static void test_sweep_runs_steps_and_writes_summaries(void **state) {
   cJSON_Delete(d);
   snprintf(p, sizeof p, "%s/strict-ramp/rate-20/r1.json", outdir);
   d = read_json(p);
-  assert_true(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "sweep"), "steps"))); /* ramp: unknown */
+  assert_true(cJSON_IsNull(
+      cJSON_GetObjectItem(cJSON_GetObjectItem(d, "sweep"), "steps"))); /* ramp: unknown */
   cJSON_Delete(d);
 
   cJSON *ok = summary("ok");
@@ -106,13 +110,15 @@ static void test_sweep_runs_steps_and_writes_summaries(void **state) {
   assert_true(num(ok, "schema_version") == 1);
   assert_true(cJSON_IsTrue(cJSON_GetObjectItem(ok, "complete")));
   assert_string_equal(cJSON_GetObjectItem(ok, "run")->valuestring, "ok");
-  assert_string_equal(cJSON_GetObjectItem(ok, "policy")->valuestring, "run every listed step (list)");
+  assert_string_equal(cJSON_GetObjectItem(ok, "policy")->valuestring,
+                      "run every listed step (list)");
   assert_true(num(ok, "slo.min_achieved_ratio") == 0.95);
   assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(ok, "steps")), 2);
   const cJSON *s0 = step_n(ok, 0);
   assert_true(num(s0, "rate") == 20);
   assert_true(num(s0, "repetitions") == 2);
-  assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(s0, "documents"), 1)->valuestring, "rate-20/r2.json");
+  assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(s0, "documents"), 1)->valuestring,
+                      "rate-20/r2.json");
   assert_true(num(s0, "measured") == 16); /* pooled over both repetitions */
   assert_true(num(s0, "p99_ms") >= num(s0, "p50_ms") && num(s0, "p50_ms") > 0);
   assert_true(num(s0, "error_rate") == 0);
@@ -133,12 +139,14 @@ static void test_sweep_runs_steps_and_writes_summaries(void **state) {
   assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(sl, "steps")), 2);
   for (int i = 0; i < 2; i++) {
     assert_false(cJSON_IsTrue(cJSON_GetObjectItem(step_n(sl, i), "met_slo")));
-    assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(step_n(sl, i), "failed"), 0)->valuestring, "p99_ms");
+    assert_string_equal(
+        cJSON_GetArrayItem(cJSON_GetObjectItem(step_n(sl, i), "failed"), 0)->valuestring, "p99_ms");
   }
   assert_true(cJSON_IsNull(cJSON_GetObjectItem(sl, "max_sustainable_rate")));
   cJSON_Delete(sl);
   cJSON *sr = summary("strict-ramp");
-  assert_string_equal(cJSON_GetObjectItem(sr, "policy")->valuestring, "stop at the first failed step (ramp)");
+  assert_string_equal(cJSON_GetObjectItem(sr, "policy")->valuestring,
+                      "stop at the first failed step (ramp)");
   assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(sr, "steps")), 1);
   assert_true(cJSON_IsTrue(cJSON_GetObjectItem(sr, "complete")));
   assert_non_null(strstr(cJSON_GetObjectItem(step_n(sr, 0), "why")->valuestring, "> 0.001 ms"));
@@ -166,7 +174,8 @@ static void test_compare_two_sweeps(void **state) {
   assert_string_equal(cJSON_GetObjectItem(j, "kind")->valuestring, "sweep_comparison");
   assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "curve")), 2);
   assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "ratio")));
-  assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "b"), "run")->valuestring, "strict-ramp");
+  assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "b"), "run")->valuestring,
+                      "strict-ramp");
   cJSON_Delete(j);
   free(log);
   /* a sweep against plain documents is refused with a reason */
@@ -182,8 +191,9 @@ static void test_rate_flag_overrides_sweep(void **state) {
   (void)state;
   char out[200], p[260];
   snprintf(out, sizeof out, "%s/one", tmpdir);
-  char *argv[] = {NULL, "run", "-f", scen, "--env", envfile, "--output", out, "--rate", "25",
-                  "--repetitions", "1", "--runs", "ok", "--progress", "off", NULL};
+  char *argv[] = {
+      NULL, "run",           "-f", scen,     "--env", envfile,      "--output", out, "--rate",
+      "25", "--repetitions", "1",  "--runs", "ok",    "--progress", "off",      NULL};
   assert_int_equal(run_rbench(argv, NULL, 60000, NULL), 0);
   cJSON *d = read_json(out); /* one run, one repetition, no sweep: a single file */
   assert_non_null(d);
@@ -202,7 +212,8 @@ static void test_bad_sweep_is_a_config_error(void **state) {
   char *log = NULL;
   char *argv[] = {NULL, "run", "-f", bad, "--env", envfile, "--output", outdir, NULL};
   assert_int_equal(run_rbench(argv, NULL, 20000, &log), 2);
-  assert_non_null(strstr(log, "bad.yaml:4:16: rate[1]: the rates of a sweep must be strictly increasing"));
+  assert_non_null(
+      strstr(log, "bad.yaml:4:16: rate[1]: the rates of a sweep must be strictly increasing"));
   free(log);
 }
 

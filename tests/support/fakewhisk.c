@@ -43,8 +43,8 @@
  *
  * Usage: fakewhisk --port N [--auth UUID:KEY] [--bearer TOKEN [--rbac FILE --identity NS:NAME]]
  *                  [--tls CERT KEY] [--log FILE]
- * --log appends one line per request: "METHOD URL[?code=X] auth=ok|bad ctype=TYPE BODY", and one line
- * "CONNECTION N" when the N-th connection is accepted (tests count the connections a client
+ * --log appends one line per request: "METHOD URL[?code=X] auth=ok|bad ctype=TYPE BODY", and one
+ * line "CONNECTION N" when the N-th connection is accepted (tests count the connections a client
  * opens, and when). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -74,8 +74,8 @@ struct stored_cm {
 };
 static struct stored_cm stored[256];
 static int stored_n;
-static cJSON *rbac;            /* --rbac: Roles and RoleBindings, NULL: allow everything */
-static char identity_ns[128];  /* --identity NS:NAME */
+static cJSON *rbac;           /* --rbac: Roles and RoleBindings, NULL: allow everything */
+static char identity_ns[128]; /* --identity NS:NAME */
 static char identity_name[256];
 static FILE *logf_;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -132,7 +132,6 @@ static bool slow_start(struct MHD_Connection *c, struct req *rq) {
   return true;
 }
 
-
 static long long now_ms(void) {
   struct timeval tv;
   gettimeofday(&tv, NULL);
@@ -171,8 +170,8 @@ static void record_json(char *out, size_t len, const char *aid, const char *path
            "{\"key\":\"waitTime\",\"value\":7},{\"key\":\"kind\",\"value\":\"blackbox\"},"
            "{\"key\":\"timeout\",\"value\":false},{\"key\":\"limits\",\"value\":{\"concurrency\":1,"
            "\"logs\":10,\"memory\":256,\"timeout\":60000}}%s],\"publish\":false}",
-           strrchr(path, '/') ? strrchr(path, '/') + 1 : path, aid, end - (cold ? 45 : 3), end, cold ? 45 : 3, status,
-           strcmp(status, "success") ? "false" : "true", result, path,
+           strrchr(path, '/') ? strrchr(path, '/') + 1 : path, aid, end - (cold ? 45 : 3), end,
+           cold ? 45 : 3, status, strcmp(status, "success") ? "false" : "true", result, path,
            cold ? ",{\"key\":\"initTime\",\"value\":31}" : "");
 }
 
@@ -232,13 +231,14 @@ static enum MHD_Result action_json(struct MHD_Connection *c, const char *url, co
     snprintf(ns, sizeof ns, "%.*s%s%.*s", guest ? 5 : nslen, guest ? "guest" : p + 12,
              slash ? "/" : "", slash ? (int)(slash - pkg) : 0, pkg);
   }
-  snprintf(body, sizeof body,
-           "{\"namespace\":\"%s\",\"name\":\"%s\",\"version\":\"0.0.1\",\"exec\":{\"kind\":\"blackbox\","
-           "\"image\":\"localhost:5000/rbench-action:1\",\"binary\":false},\"annotations\":[{\"key\":"
-           "\"provide-api-key\",\"value\":false},{\"key\":\"exec\",\"value\":\"blackbox\"}],"
-           "\"parameters\":[{\"key\":\"redis_host\",\"value\":\"redis\"}],\"limits\":{\"concurrency\":1,"
-           "\"logs\":10,\"memory\":256,\"timeout\":60000},\"publish\":false,\"updated\":%lld}",
-           ns, name, now_ms());
+  snprintf(
+      body, sizeof body,
+      "{\"namespace\":\"%s\",\"name\":\"%s\",\"version\":\"0.0.1\",\"exec\":{\"kind\":\"blackbox\","
+      "\"image\":\"localhost:5000/rbench-action:1\",\"binary\":false},\"annotations\":[{\"key\":"
+      "\"provide-api-key\",\"value\":false},{\"key\":\"exec\",\"value\":\"blackbox\"}],"
+      "\"parameters\":[{\"key\":\"redis_host\",\"value\":\"redis\"}],\"limits\":{\"concurrency\":1,"
+      "\"logs\":10,\"memory\":256,\"timeout\":60000},\"publish\":false,\"updated\":%lld}",
+      ns, name, now_ms());
   return reply(c, 200, body, NULL, NULL);
 }
 
@@ -283,8 +283,10 @@ static enum MHD_Result invoke(struct MHD_Connection *c, struct req *rq, const ch
     return reply(c, 202, body, aid, NULL);
   }
   if (!strcmp(name, "throttled")) {
-    snprintf(body, sizeof body, "{\"error\":\"Too many requests in the last minute (count: %lu, "
-             "allowed: 60).\",\"code\":\"tid%lu\"}", 60 + id, id);
+    snprintf(body, sizeof body,
+             "{\"error\":\"Too many requests in the last minute (count: %lu, "
+             "allowed: 60).\",\"code\":\"tid%lu\"}",
+             60 + id, id);
     return reply(c, 429, body, aid, NULL);
   }
   if (!strcmp(name, "apperror")) {
@@ -295,8 +297,10 @@ static enum MHD_Result invoke(struct MHD_Connection *c, struct req *rq, const ch
   if (!strcmp(name, "gateway"))
     return reply(c, 502, "<html><body><h1>502 Bad Gateway</h1></body></html>", NULL, "text/html");
   if (!strcmp(name, "internal"))
-    return reply(c, 500, "{\"error\":\"An internal error occurred.\",\"code\":\"tid1\"}", aid, NULL);
-  return reply(c, 404, "{\"error\":\"The requested resource does not exist.\",\"code\":\"tid2\"}", NULL, NULL);
+    return reply(c, 500, "{\"error\":\"An internal error occurred.\",\"code\":\"tid1\"}", aid,
+                 NULL);
+  return reply(c, 404, "{\"error\":\"The requested resource does not exist.\",\"code\":\"tid2\"}",
+               NULL, NULL);
 }
 
 static enum MHD_Result activation_get(struct MHD_Connection *c, const char *id) {
@@ -305,7 +309,8 @@ static enum MHD_Result activation_get(struct MHD_Connection *c, const char *id) 
   int polls = n < 4096 ? ++poll_counts[n] : 3;
   pthread_mutex_unlock(&lock);
   if (polls <= 2)
-    return reply(c, 404, "{\"error\":\"The requested resource does not exist.\",\"code\":\"tid3\"}", NULL, NULL);
+    return reply(c, 404, "{\"error\":\"The requested resource does not exist.\",\"code\":\"tid3\"}",
+                 NULL, NULL);
   char body[4096];
   record_json(body, sizeof body, id, "pkg/accepted", "success", false, ok_result);
   return reply(c, 200, body, NULL, NULL);
@@ -389,7 +394,8 @@ static bool authorized(const char *ns, const char *verb, const char *name) {
   const cJSON *o;
   cJSON_ArrayForEach(o, rbac) {
     if (strcmp(str_at(o, "kind", NULL), "RoleBinding") ||
-        strcmp(str_at(o, "metadata", "namespace"), ns) || strcmp(str_at(o, "roleRef", "kind"), "Role"))
+        strcmp(str_at(o, "metadata", "namespace"), ns) ||
+        strcmp(str_at(o, "roleRef", "kind"), "Role"))
       continue;
     bool bound = false;
     const cJSON *sub;
@@ -406,8 +412,10 @@ static bool authorized(const char *ns, const char *verb, const char *name) {
 static enum MHD_Result forbidden(struct MHD_Connection *c, const char *ns, const char *verb,
                                  const char *name) {
   char msg[1200], who[500];
-  snprintf(who, sizeof who, "User \"system:serviceaccount:%s:%s\" cannot %s resource \"configmaps\" "
-           "in API group \"\" in the namespace \"%s\"", identity_ns, identity_name, verb, ns);
+  snprintf(who, sizeof who,
+           "User \"system:serviceaccount:%s:%s\" cannot %s resource \"configmaps\" "
+           "in API group \"\" in the namespace \"%s\"",
+           identity_ns, identity_name, verb, ns);
   if (*name) snprintf(msg, sizeof msg, "configmaps \"%s\" is forbidden: %s", name, who);
   else snprintf(msg, sizeof msg, "configmaps is forbidden: %s", who);
   return k8s_status_details(c, 403, "Forbidden", msg, name);
@@ -418,7 +426,8 @@ static void body_name(const char *body, char *out, size_t len) {
   cJSON *root = NULL;
   out[0] = '\0';
   if (body && rb_json_parse(body, strlen(body), &root, NULL, 0) == RB_OK)
-    snprintf(out, len, "%s", str_at(cJSON_GetObjectItemCaseSensitive(root, "metadata"), "name", NULL));
+    snprintf(out, len, "%s",
+             str_at(cJSON_GetObjectItemCaseSensitive(root, "metadata"), "name", NULL));
   cJSON_Delete(root);
 }
 
@@ -432,8 +441,8 @@ static struct stored_cm *stored_find(const char *ns, const char *name) {
 /* labelSelector of equality terms "k=v,k2=v2" (what kubectl -l KEY=VALUE sends). */
 static bool labels_match(const cJSON *cm, const char *selector) {
   if (!selector || !*selector) return true;
-  const cJSON *labels = cJSON_GetObjectItemCaseSensitive(
-      cJSON_GetObjectItemCaseSensitive(cm, "metadata"), "labels");
+  const cJSON *labels =
+      cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cm, "metadata"), "labels");
   char sel[1024];
   snprintf(sel, sizeof sel, "%s", selector);
   char *save = NULL;
@@ -486,8 +495,10 @@ static enum MHD_Result configmaps(struct MHD_Connection *c, const char *url, con
   bool write = !strcmp(method, "POST") || !strcmp(method, "PUT");
   if (write && (!ctype || strcmp(ctype, "application/json")))
     return k8s_status(c, 415, "UnsupportedMediaType", "the body must be application/json");
-  const char *verb = !strcmp(method, "POST") ? "create" : !strcmp(method, "PUT") ? "update"
-                     : !strcmp(method, "GET") ? (*name ? "get" : "list") : NULL;
+  const char *verb = !strcmp(method, "POST")  ? "create"
+                     : !strcmp(method, "PUT") ? "update"
+                     : !strcmp(method, "GET") ? (*name ? "get" : "list")
+                                              : NULL;
   if (!verb || (!strcmp(verb, "create") && *name) || (!strcmp(verb, "update") && !*name))
     return k8s_status(c, 405, "MethodNotAllowed", "method not allowed");
   if (!authorized(ns, verb, name)) return forbidden(c, ns, verb, name);
@@ -559,8 +570,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
       char want[700];
       snprintf(want, sizeof want, "Bearer %s", expected_bearer);
       pthread_mutex_lock(&lock);
-      fprintf(logf_, "%s %s auth=%s ctype=%s %s\n", method, url, au && !strcmp(au, want) ? "ok" : "bad",
-              ct ? ct : "-", rq->body ? rq->body : "");
+      fprintf(logf_, "%s %s auth=%s ctype=%s %s\n", method, url,
+              au && !strcmp(au, want) ? "ok" : "bad", ct ? ct : "-", rq->body ? rq->body : "");
       fflush(logf_);
       pthread_mutex_unlock(&lock);
     }
@@ -580,10 +591,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     pthread_mutex_unlock(&lock);
   }
   if (!auth_ok)
-    return reply(c, 401, "{\"error\":\"The supplied authentication is invalid\",\"code\":\"tid4\"}", NULL, NULL);
+    return reply(c, 401, "{\"error\":\"The supplied authentication is invalid\",\"code\":\"tid4\"}",
+                 NULL, NULL);
   const char *name = strrchr(url, '/') ? strrchr(url, '/') + 1 : url;
   if (strstr(url, "/activations/")) return activation_get(c, name);
-  if (!strstr(url, "/actions/")) return reply(c, 404, "{\"error\":\"not found\",\"code\":\"x\"}", NULL, NULL);
+  if (!strstr(url, "/actions/"))
+    return reply(c, 404, "{\"error\":\"not found\",\"code\":\"x\"}", NULL, NULL);
   if (!strcmp(method, "PUT")) return action_put(c, url, name);
   if (!strcmp(name, "missing") || !late_exists(name)) return reply(c, 404, not_found, NULL, NULL);
   if (!strcmp(method, "GET")) return action_json(c, url, name);
@@ -635,8 +648,10 @@ int main(int argc, char **argv) {
   const char *cert = NULL, *key = NULL, *rbac_file = NULL, *identity = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--port") && i + 1 < argc) port = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--auth") && i + 1 < argc) snprintf(expected_auth, sizeof expected_auth, "%s", argv[++i]);
-    else if (!strcmp(argv[i], "--bearer") && i + 1 < argc) snprintf(expected_bearer, sizeof expected_bearer, "%s", argv[++i]);
+    else if (!strcmp(argv[i], "--auth") && i + 1 < argc)
+      snprintf(expected_auth, sizeof expected_auth, "%s", argv[++i]);
+    else if (!strcmp(argv[i], "--bearer") && i + 1 < argc)
+      snprintf(expected_bearer, sizeof expected_bearer, "%s", argv[++i]);
     else if (!strcmp(argv[i], "--log") && i + 1 < argc) logf_ = fopen(argv[++i], "a");
     else if (!strcmp(argv[i], "--tls") && i + 2 < argc) cert = argv[++i], key = argv[++i];
     else if (!strcmp(argv[i], "--rbac") && i + 1 < argc) rbac_file = argv[++i];
@@ -646,10 +661,11 @@ int main(int argc, char **argv) {
   if (rbac_file) {
     char *text = slurp(rbac_file);
     const char *colon = identity ? strchr(identity, ':') : NULL;
-    if (!text || rb_json_parse(text, strlen(text), &rbac, NULL, 0) != RB_OK || !cJSON_IsArray(rbac) ||
-        !colon) {
-      fprintf(stderr, "fakewhisk: --rbac needs a JSON array of Roles and RoleBindings and "
-                      "--identity NAMESPACE:SERVICEACCOUNT\n");
+    if (!text || rb_json_parse(text, strlen(text), &rbac, NULL, 0) != RB_OK ||
+        !cJSON_IsArray(rbac) || !colon) {
+      fprintf(stderr,
+              "fakewhisk: --rbac needs a JSON array of Roles and RoleBindings and "
+              "--identity NAMESPACE:SERVICEACCOUNT\n");
       return 2;
     }
     snprintf(identity_ns, sizeof identity_ns, "%.*s", (int)(colon - identity), identity);
@@ -676,15 +692,15 @@ int main(int argc, char **argv) {
     if (!certpem || !keypem) return 2;
     flags |= MHD_USE_TLS;
   }
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+  struct sockaddr_in sa = {.sin_family = AF_INET,
+                           .sin_port = htons((uint16_t)port),
                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   struct MHD_Daemon *d =
       cert ? MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sa,
                               MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
                               MHD_OPTION_NOTIFY_CONNECTION, connection_event, NULL,
-                              MHD_OPTION_THREAD_POOL_SIZE, 2u,
-                              MHD_OPTION_HTTPS_MEM_CERT, certpem, MHD_OPTION_HTTPS_MEM_KEY, keypem,
-                              MHD_OPTION_END)
+                              MHD_OPTION_THREAD_POOL_SIZE, 2u, MHD_OPTION_HTTPS_MEM_CERT, certpem,
+                              MHD_OPTION_HTTPS_MEM_KEY, keypem, MHD_OPTION_END)
            : MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &sa,
                               MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
                               MHD_OPTION_NOTIFY_CONNECTION, connection_event, NULL,

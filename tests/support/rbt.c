@@ -30,12 +30,10 @@ const char *rbt_bin(const char *name) {
     snprintf(path, sizeof path, "%s/action/rbench-action", RBT_BIN_DIR);
   else if (strcmp(name, "rbench-agent") == 0)
     snprintf(path, sizeof path, "%s/agent/rbench-agent", RBT_BIN_DIR);
-  else if (strcmp(name, "rbench") == 0)
-    snprintf(path, sizeof path, "%s/job/rbench", RBT_BIN_DIR);
+  else if (strcmp(name, "rbench") == 0) snprintf(path, sizeof path, "%s/job/rbench", RBT_BIN_DIR);
   else if (strcmp(name, "fakewhisk") == 0)
     snprintf(path, sizeof path, "%s/tests/fakewhisk", RBT_BIN_DIR);
-  else
-    snprintf(path, sizeof path, "%s", name);
+  else snprintf(path, sizeof path, "%s", name);
   return path;
 }
 
@@ -57,7 +55,8 @@ bool rbt_wait_port(int port, int timeout_ms) {
   struct timespec ts = {0, 5 * 1000 * 1000};
   for (int waited = 0; waited <= timeout_ms; waited += 5) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
     close(fd);
@@ -202,16 +201,17 @@ bool rbt_nutcracker_start(struct rbt_proc *p, int redis_port, char *conf, size_t
   snprintf(conf, conflen, "/tmp/rbench-nutcracker-%d-%d.yml", (int)getpid(), p->port);
   FILE *f = fopen(conf, "w");
   if (!f) return false;
-  fprintf(f,
-          "alpha:\n  listen: 127.0.0.1:%d\n  hash: fnv1a_64\n  distribution: ketama\n  redis: true\n"
-          "  preconnect: true\n  server_connections: 1\n  timeout: 5000\n  auto_eject_hosts: false\n"
-          "  server_retry_timeout: 2000\n  servers:\n   - 127.0.0.1:%d:1\n",
-          p->port, redis_port);
+  fprintf(
+      f,
+      "alpha:\n  listen: 127.0.0.1:%d\n  hash: fnv1a_64\n  distribution: ketama\n  redis: true\n"
+      "  preconnect: true\n  server_connections: 1\n  timeout: 5000\n  auto_eject_hosts: false\n"
+      "  server_retry_timeout: 2000\n  servers:\n   - 127.0.0.1:%d:1\n",
+      p->port, redis_port);
   fclose(f);
   char stats[16];
   snprintf(stats, sizeof stats, "%d", rbt_free_port());
-  char *argv[] = {(char *)"nutcracker", (char *)"-c", conf, (char *)"-s", stats,
-                  (char *)"-a", (char *)"127.0.0.1", NULL};
+  char *argv[] = {(char *)"nutcracker", (char *)"-c",        conf, (char *)"-s", stats,
+                  (char *)"-a",         (char *)"127.0.0.1", NULL};
   return rbt_proc_start(p, argv, NULL) && rbt_wait_port(p->port, 5000);
 }
 

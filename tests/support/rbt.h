@@ -55,8 +55,8 @@ bool rbt_action_start(struct rbt_proc *p, char *const env_extra[]);
 
 struct rbt_http_reply {
   long status;
-  char *body;           /* malloc'd, NUL-terminated */
-  bool has_length;      /* Content-Length header present */
+  char *body;      /* malloc'd, NUL-terminated */
+  bool has_length; /* Content-Length header present */
   char content_type[64];
 };
 

@@ -118,10 +118,8 @@ int rbt_run(const char *cmdline, char **out) {
   if (!f) return -1;
   char *buf = rbt_slurp(f);
   int st = pclose(f);
-  if (out)
-    *out = buf;
-  else
-    free(buf);
+  if (out) *out = buf;
+  else free(buf);
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 

@@ -81,7 +81,8 @@ static struct outcome feed_every_way(const char *msg) {
 
 static void test_routes(void **state) {
   (void)state;
-  struct outcome o = feed_every_way("POST /run HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n{\"value\":1}");
+  struct outcome o =
+      feed_every_way("POST /run HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n{\"value\":1}");
   assert_int_equal(o.state, AHR_COMPLETE);
   assert_int_equal(o.route, AHR_ROUTE_RUN);
   assert_string_equal(o.body, "{\"value\":1}");
@@ -108,8 +109,9 @@ static void test_routes(void **state) {
 
 static void test_chunked_and_pipelined(void **state) {
   (void)state;
-  struct outcome o = feed_every_way("POST /run HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                    "4\r\n{\"va\r\n7\r\nlue\":1}\r\n0\r\n\r\n");
+  struct outcome o = feed_every_way(
+      "POST /run HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "4\r\n{\"va\r\n7\r\nlue\":1}\r\n0\r\n\r\n");
   assert_int_equal(o.state, AHR_COMPLETE);
   assert_string_equal(o.body, "{\"value\":1}");
   /* Two requests in one buffer: the first consumes exactly its own bytes. */
@@ -126,7 +128,8 @@ static void test_chunked_and_pipelined(void **state) {
 
 static void test_expect_continue(void **state) {
   (void)state;
-  struct outcome o = feed_every_way("POST /run HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 2\r\n\r\n{}");
+  struct outcome o =
+      feed_every_way("POST /run HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 2\r\n\r\n{}");
   assert_int_equal(o.state, AHR_COMPLETE);
   assert_int_equal(o.continues, 1);
   assert_string_equal(o.body, "{}");
@@ -138,7 +141,8 @@ static void test_expect_continue(void **state) {
   assert_int_equal(o.state, AHR_ERROR);
   assert_int_equal(o.error_status, 405);
   assert_int_equal(o.continues, 0);
-  o = feed_every_way("POST /run HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 9999999\r\n\r\n");
+  o = feed_every_way(
+      "POST /run HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 9999999\r\n\r\n");
   assert_int_equal(o.error_status, 413);
   assert_int_equal(o.continues, 0);
   /* A header merely named like it does not count. */
@@ -171,7 +175,8 @@ static void test_limits_and_garbage(void **state) {
                        "POST /run HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     o = feed_every_way(bad[i]);
-    if (o.state != AHR_ERROR || o.error_status != 400) fail_msg("input %zu: state %d status %d", i, o.state, o.error_status);
+    if (o.state != AHR_ERROR || o.error_status != 400)
+      fail_msg("input %zu: state %d status %d", i, o.state, o.error_status);
     assert_non_null(strstr(o.error, "malformed HTTP request: "));
   }
   o = feed_every_way("POST /run HTTP/9.9\r\n\r\n");

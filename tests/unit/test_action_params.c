@@ -67,12 +67,18 @@ struct good_case {
 static void test_good_inputs(void **state) {
   (void)state;
   static const struct good_case cases[] = {
-      {"{\"num_ops\":10,\"operation_type\":\"get\"}", 10, 1, 64, 10, ACTION_OP_GET, false, "benchmark"},
-      {"{\"num_ops\":\"10\",\"parallel_calls\":\"5\",\"use_batching\":\"true\"}", 10, 5, 64, 10, ACTION_OP_SET, true, "benchmark"},
-      {"{\"operation_type\":\"DEL\",\"use_batching\":false}", 1, 1, 64, 1, ACTION_OP_DEL, false, "benchmark"},
-      {"{\"operation_type\":\"exists\",\"num_ops\":1000000,\"parallel_calls\":256}", 1000000, 256, 64, 1000000, ACTION_OP_EXISTS, false, "benchmark"},
-      {"{\"value_size\":0,\"key_space\":3,\"num_ops\":9}", 9, 1, 0, 3, ACTION_OP_SET, false, "benchmark"},
-      {"{\"value_size\":1048576,\"key_prefix\":\"run-7/a:b\"}", 1, 1, 1048576, 1, ACTION_OP_SET, false, "run-7/a:b"},
+      {"{\"num_ops\":10,\"operation_type\":\"get\"}", 10, 1, 64, 10, ACTION_OP_GET, false,
+       "benchmark"},
+      {"{\"num_ops\":\"10\",\"parallel_calls\":\"5\",\"use_batching\":\"true\"}", 10, 5, 64, 10,
+       ACTION_OP_SET, true, "benchmark"},
+      {"{\"operation_type\":\"DEL\",\"use_batching\":false}", 1, 1, 64, 1, ACTION_OP_DEL, false,
+       "benchmark"},
+      {"{\"operation_type\":\"exists\",\"num_ops\":1000000,\"parallel_calls\":256}", 1000000, 256,
+       64, 1000000, ACTION_OP_EXISTS, false, "benchmark"},
+      {"{\"value_size\":0,\"key_space\":3,\"num_ops\":9}", 9, 1, 0, 3, ACTION_OP_SET, false,
+       "benchmark"},
+      {"{\"value_size\":1048576,\"key_prefix\":\"run-7/a:b\"}", 1, 1, 1048576, 1, ACTION_OP_SET,
+       false, "run-7/a:b"},
       {"{\"use_batching\":1,\"num_ops\":2}", 2, 1, 64, 2, ACTION_OP_SET, true, "benchmark"},
   };
   fake_env[0] = NULL;
@@ -104,13 +110,18 @@ static void test_bad_inputs(void **state) {
       {"{\"parallel_calls\":257}", "parallel_calls must be an integer from 1 to 256, got 257"},
       {"{\"value_size\":-1}", "value_size must be an integer from 0 to 1048576, got -1"},
       {"{\"value_size\":1048577}", "value_size must be an integer from 0 to 1048576, got 1048577"},
-      {"{\"operation_type\":\"incr\"}", "operation_type must be one of set, get, del, exists; got \"incr\""},
+      {"{\"operation_type\":\"incr\"}",
+       "operation_type must be one of set, get, del, exists; got \"incr\""},
       {"{\"operation_type\":7}", "operation_type must be one of set, get, del, exists; got 7"},
       {"{\"use_batching\":\"maybe\"}", "use_batching must be true or false, got \"maybe\""},
       {"{\"key_prefix\":\"\"}", "key_prefix must be 1 to 128 bytes, got 0"},
-      {"{\"key_prefix\":\"has space\"}", "key_prefix must not contain spaces or control characters (found one at byte 4)"},
-      {"{\"key_prefix\":\"tab\\there\"}", "key_prefix must not contain spaces or control characters (found one at byte 4)"},
-      {"{\"key_prefix\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+      {"{\"key_prefix\":\"has space\"}",
+       "key_prefix must not contain spaces or control characters (found one at byte 4)"},
+      {"{\"key_prefix\":\"tab\\there\"}",
+       "key_prefix must not contain spaces or control characters (found one at byte 4)"},
+      {"{\"key_prefix\":"
+       "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
        "key_prefix must be at most 128 bytes, got 129"},
       {"{\"key_space\":0}", "key_space must be an integer from 1 to 2147483647, got 0"},
       {"{\"timeout_ms\":0}", "timeout_ms must be an integer from 1 to 300000, got 0"},
@@ -124,7 +135,8 @@ static void test_bad_inputs(void **state) {
     struct action_params p;
     char err[256] = "";
     if (parse(cases[i].json, &p, err, sizeof err) == RB_OK) fail_msg("case %zu accepted", i);
-    if (strcmp(err, cases[i].msg) != 0) fail_msg("case %zu: got '%s', want '%s'", i, err, cases[i].msg);
+    if (strcmp(err, cases[i].msg) != 0)
+      fail_msg("case %zu: got '%s', want '%s'", i, err, cases[i].msg);
   }
   struct action_params p;
   char err[256];
@@ -155,9 +167,11 @@ static void test_endpoints_from_env_and_params(void **state) {
   action_params_endpoint(&p, &host, &port, &pw);
   assert_string_equal(host, "redis.default.svc");
   /* Parameters win over the environment; wsk may send numbers for strings. */
-  assert_int_equal(parse("{\"redis_host\":\"10.1.1.1\",\"redis_port\":\"6390\",\"redis_password\":1234,"
-                         "\"use_batching\":true,\"agent_port\":9000}",
-                         &p, err, sizeof err), RB_OK);
+  assert_int_equal(
+      parse("{\"redis_host\":\"10.1.1.1\",\"redis_port\":\"6390\",\"redis_password\":1234,"
+            "\"use_batching\":true,\"agent_port\":9000}",
+            &p, err, sizeof err),
+      RB_OK);
   assert_string_equal(p.redis_host, "10.1.1.1");
   assert_int_equal(p.redis_port, 6390);
   assert_string_equal(p.redis_password, "1234");
@@ -168,7 +182,8 @@ static void test_endpoints_from_env_and_params(void **state) {
   fake_env[0] = "REDIS_PORT=notaport";
   fake_env[1] = NULL;
   assert_int_not_equal(parse("{}", &p, err, sizeof err), RB_OK);
-  assert_string_equal(err, "REDIS_PORT (environment) must be a port from 1 to 65535, got \"notaport\"");
+  assert_string_equal(err,
+                      "REDIS_PORT (environment) must be a port from 1 to 65535, got \"notaport\"");
   fake_env[0] = NULL;
 }
 
@@ -177,7 +192,8 @@ static void test_ignored_params_listed(void **state) {
   struct action_params p;
   char err[256];
   fake_env[0] = NULL;
-  assert_int_equal(parse("{\"num_ops\":2,\"numops\":3,\"operation\":\"get\"}", &p, err, sizeof err), RB_OK);
+  assert_int_equal(parse("{\"num_ops\":2,\"numops\":3,\"operation\":\"get\"}", &p, err, sizeof err),
+                   RB_OK);
   assert_string_equal(p.ignored, "numops,operation");
   assert_string_equal(action_op_name(ACTION_OP_EXISTS), "exists");
 }

@@ -51,8 +51,9 @@ static void test_init_once(void **state) {
   struct action_ctx ctx;
   action_ctx_init(&ctx, fake_run, &f);
   /* An image-only docker action sends no code. */
-  init_call(&ctx, "{\"value\":{\"name\":\"redis_benchmark\",\"main\":\"main\",\"binary\":false,"
-                  "\"env\":{\"REDIS_HOST\":\"10.9.8.7\",\"NUM\":5,\"__OW_NAMESPACE\":\"guest\"}}}",
+  init_call(&ctx,
+            "{\"value\":{\"name\":\"redis_benchmark\",\"main\":\"main\",\"binary\":false,"
+            "\"env\":{\"REDIS_HOST\":\"10.9.8.7\",\"NUM\":5,\"__OW_NAMESPACE\":\"guest\"}}}",
             200, "{\"ok\":true}");
   char v[64];
   assert_true(rb_env_get("REDIS_HOST", v, sizeof v));
@@ -96,12 +97,13 @@ static void test_run_context_and_params(void **state) {
   struct fake_exec f = {0};
   struct action_ctx ctx;
   action_ctx_init(&ctx, fake_run, &f);
-  cJSON *j = run_call(&ctx,
-                      "{\"value\":{\"num_ops\":\"3\",\"operation_type\":\"get\",\"redis_port\":7001},"
-                      "\"namespace\":\"guest\",\"action_name\":\"/guest/pkg/act\",\"action_version\":\"0.0.1\","
-                      "\"activation_id\":\"0123456789abcdef0123456789abcdef\",\"transaction_id\":\"tx\","
-                      "\"deadline\":\"1700000060000\"}",
-                      200);
+  cJSON *j = run_call(
+      &ctx,
+      "{\"value\":{\"num_ops\":\"3\",\"operation_type\":\"get\",\"redis_port\":7001},"
+      "\"namespace\":\"guest\",\"action_name\":\"/guest/pkg/act\",\"action_version\":\"0.0.1\","
+      "\"activation_id\":\"0123456789abcdef0123456789abcdef\",\"transaction_id\":\"tx\","
+      "\"deadline\":\"1700000060000\"}",
+      200);
   assert_int_equal(f.calls, 1);
   assert_int_equal(f.last.num_ops, 3);
   assert_int_equal(f.last.op, ACTION_OP_GET);

@@ -15,8 +15,9 @@
 static struct action_params params(void) {
   struct action_params p;
   char err[128];
-  cJSON *v = cJSON_Parse("{\"num_ops\":4,\"operation_type\":\"get\",\"parallel_calls\":2,"
-                         "\"redis_password\":\"hunter2\",\"agent_password\":\"agentpw\"}");
+  cJSON *v = cJSON_Parse(
+      "{\"num_ops\":4,\"operation_type\":\"get\",\"parallel_calls\":2,"
+      "\"redis_password\":\"hunter2\",\"agent_password\":\"agentpw\"}");
   assert_int_equal(action_params_parse(v, NULL, &p, err, sizeof err), RB_OK);
   cJSON_Delete(v);
   return p;
@@ -109,12 +110,14 @@ static void test_connect_failure_names_address_parameters(void **state) {
   for (int batching = 0; batching < 2; batching++) {
     p.use_batching = batching;
     memset(&r, 0, sizeof r);
-    snprintf(r.target_address, sizeof r.target_address, batching ? "127.0.0.1:6380" : "127.0.0.1:6379");
+    snprintf(r.target_address, sizeof r.target_address,
+             batching ? "127.0.0.1:6380" : "127.0.0.1:6379");
     action_result_add_error(&r, "connect to 127.0.0.1:6380 failed: Connection refused", 10);
     cJSON *o = action_result_to_json(&p, &r);
     const char *e = cJSON_GetObjectItem(o, "error")->valuestring;
     assert_non_null(strstr(e, "10 of 10 operations failed (127.0.0.1:63"));
-    assert_non_null(strstr(e, batching ? "agent_host and agent_port" : "redis_host and redis_port"));
+    assert_non_null(
+        strstr(e, batching ? "agent_host and agent_port" : "redis_host and redis_port"));
     assert_non_null(strstr(e, batching ? "BATCHING_AGENT_HOST" : "REDIS_HOST"));
     cJSON_Delete(o);
   }

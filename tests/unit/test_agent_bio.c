@@ -31,7 +31,8 @@ static void round_trip(bool uring) {
   char msg[N][16], in[N][64];
   for (int i = 0; i < N; i++) {
     snprintf(msg[i], sizeof msg[i], "hello %d", i);
-    assert_int_equal(agent_bio_add(&b, s[i][0], true, msg[i], strlen(msg[i]), s[i], (unsigned)i), i);
+    assert_int_equal(agent_bio_add(&b, s[i][0], true, msg[i], strlen(msg[i]), s[i], (unsigned)i),
+                     i);
   }
   for (int i = 0; i < 3; i++)
     assert_true(agent_bio_add(&b, s[i][1], false, in[i], sizeof in[i], NULL, 0) >= 0);
@@ -51,8 +52,7 @@ static void round_trip(bool uring) {
 
   /* Round 2: read the rest, an empty socket (-EAGAIN) and a closed peer (0). */
   close(s[5][0]);
-  for (int i = 3; i < N; i++)
-    agent_bio_add(&b, s[i][1], false, in[i], sizeof in[i], NULL, 0);
+  for (int i = 3; i < N; i++) agent_bio_add(&b, s[i][1], false, in[i], sizeof in[i], NULL, 0);
   agent_bio_add(&b, s[0][1], false, in[0], sizeof in[0], NULL, 0);
   unsigned long long before = b.syscalls;
   agent_bio_run(&b);

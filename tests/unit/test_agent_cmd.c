@@ -265,17 +265,21 @@ static void test_config_defaults_flags_env(void **state) {
 static void test_config_env_names(void **state) {
   (void)state;
   char err[256];
-  const char *good[] = {"RBENCH_AGENT_WINDOW_US=500", "RBENCH_AGENT_COALESCE=1", "PATH=/bin", "REDIS_PASSWORD=x", NULL};
+  const char *good[] = {"RBENCH_AGENT_WINDOW_US=500", "RBENCH_AGENT_COALESCE=1", "PATH=/bin",
+                        "REDIS_PASSWORD=x", NULL};
   assert_int_equal(agent_config_check_env(good, err, sizeof err), RB_OK);
   const char *typo[] = {"PATH=/bin", "RBENCH_AGENT_WINDOWS_US=500", NULL};
   assert_int_equal(agent_config_check_env(typo, err, sizeof err), RB_ERR_INVALID);
-  assert_string_equal(err, "unknown variable RBENCH_AGENT_WINDOWS_US (did you mean RBENCH_AGENT_WINDOW_US?)");
+  assert_string_equal(
+      err, "unknown variable RBENCH_AGENT_WINDOWS_US (did you mean RBENCH_AGENT_WINDOW_US?)");
   const char *swap[] = {"RBENCH_AGENT_COALSECE=1", NULL};
   assert_int_equal(agent_config_check_env(swap, err, sizeof err), RB_ERR_INVALID);
-  assert_string_equal(err, "unknown variable RBENCH_AGENT_COALSECE (did you mean RBENCH_AGENT_COALESCE?)");
+  assert_string_equal(
+      err, "unknown variable RBENCH_AGENT_COALSECE (did you mean RBENCH_AGENT_COALESCE?)");
   const char *far[] = {"RBENCH_AGENT_SOMETHING_ELSE_ENTIRELY=secret", NULL};
   assert_int_equal(agent_config_check_env(far, err, sizeof err), RB_ERR_INVALID);
-  assert_non_null(strstr(err, "unknown variable RBENCH_AGENT_SOMETHING_ELSE_ENTIRELY (each flag's variable"));
+  assert_non_null(
+      strstr(err, "unknown variable RBENCH_AGENT_SOMETHING_ELSE_ENTIRELY (each flag's variable"));
   assert_null(strstr(err, "secret"));
 }
 
@@ -312,8 +316,9 @@ static void test_config_password_files_and_errors(void **state) {
   /* A switch given a value names itself (it once said "incomplete or unknown option"). */
   const char *co[] = {"--coalesce=yes", NULL};
   assert_int_equal(parse(&c, co, &act, err), RB_ERR_INVALID);
-  assert_string_equal(err, "option '--coalesce' takes no value (drop '=...'; its variable "
-                           "RBENCH_AGENT_COALESCE takes 1, 0, true or false)");
+  assert_string_equal(err,
+                      "option '--coalesce' takes no value (drop '=...'; its variable "
+                      "RBENCH_AGENT_COALESCE takes 1, 0, true or false)");
   agent_config_deinit(&c);
   const char *nov[] = {"--listen", NULL};
   assert_int_equal(parse(&c, nov, &act, err), RB_ERR_INVALID);
@@ -359,14 +364,18 @@ static void test_metrics_process(void **state) {
   (void)state;
   struct agent_buf b;
   agent_buf_init(&b);
-  struct agent_process pr = {.cpu_seconds = 1.25, .rss_bytes = 4505600, .start_time_s = 1700000000.5};
+  struct agent_process pr = {
+      .cpu_seconds = 1.25, .rss_bytes = 4505600, .start_time_s = 1700000000.5};
   agent_metrics_render_process(&pr, &b);
   agent_buf_append(&b, "", 1);
   const char *t = agent_buf_head(&b);
-  assert_non_null(strstr(t, "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 1.250000\n"));
+  assert_non_null(
+      strstr(t, "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 1.250000\n"));
   assert_non_null(strstr(t, "# HELP process_cpu_seconds_total "));
-  assert_non_null(strstr(t, "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes 4505600\n"));
-  assert_non_null(strstr(t, "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds 1700000000.500\n"));
+  assert_non_null(strstr(
+      t, "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes 4505600\n"));
+  assert_non_null(strstr(
+      t, "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds 1700000000.500\n"));
   agent_buf_deinit(&b);
   /* A figure that could not be read is left out, not rendered as a made-up value. */
   agent_buf_init(&b);

@@ -132,10 +132,8 @@ static int key_index(const char *p, size_t n) {
 }
 
 static void reply_get(struct kv *kv, int k, struct agent_buf *out) {
-  if (!kv->set[k])
-    agent_buf_append_str(out, "$-1\r\n");
-  else
-    agent_buf_printf(out, "$%zu\r\n%s\r\n", strlen(kv->val[k]), kv->val[k]);
+  if (!kv->set[k]) agent_buf_append_str(out, "$-1\r\n");
+  else agent_buf_printf(out, "$%zu\r\n%s\r\n", strlen(kv->val[k]), kv->val[k]);
 }
 
 static void reply_incr(struct kv *kv, int k, struct agent_buf *out) {
@@ -185,10 +183,8 @@ static void encode_op(const struct op *o, struct agent_buf *out) {
   if (o->kind == OP_SET)
     agent_buf_printf(out, "*3\r\n$3\r\nSET\r\n$2\r\n%s\r\n$%zu\r\n%s\r\n", key, strlen(o->val),
                      o->val);
-  else if (o->kind == OP_GET)
-    agent_buf_printf(out, "*2\r\n$3\r\nGET\r\n$2\r\n%s\r\n", key);
-  else
-    agent_buf_printf(out, "*2\r\n$4\r\nINCR\r\n$2\r\n%s\r\n", key);
+  else if (o->kind == OP_GET) agent_buf_printf(out, "*2\r\n$3\r\nGET\r\n$2\r\n%s\r\n", key);
+  else agent_buf_printf(out, "*2\r\n$4\r\nINCR\r\n$2\r\n%s\r\n", key);
 }
 
 /* Runs every command in stream on kv; replies go to out. */

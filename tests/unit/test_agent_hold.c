@@ -23,7 +23,7 @@ static void test_nap_rules(void **state) {
   assert_int_equal(agent_hold_nap_us(&nap, &fl, 5, 0, false, 0), 0);
   assert_int_equal(agent_hold_nap_us(&nap, &fl, 5, 31, false, 40), 100);
   assert_int_equal(agent_hold_nap_us(&nap, &fl, 5, 32, false, 40), 0); /* a heavy pass: go on */
-  assert_int_equal(agent_hold_nap_us(&nap, &fl, 1, 0, true, 40), 0); /* a full read: more waits */
+  assert_int_equal(agent_hold_nap_us(&nap, &fl, 1, 0, true, 40), 0);   /* a full read: more waits */
   nap.min_outstanding = 0;
   assert_int_equal(agent_hold_nap_us(&nap, &fl, 5, 0, false, 0), 100);
   nap.nap_us = 0;
@@ -97,8 +97,8 @@ static void test_gather_rules(void **state) {
   struct agent_flush_cfg fl = {AGENT_FLUSH_IDLE, 1000, 512};
   struct agent_hold_cfg nap = {200, 8, 32, 0};
   /* 50 active clients, 5 back, a gap of 10 us: 44 - 5 = 39 more expected, 390 us -> nap */
-  struct agent_hold_state st = {.pending = 5, .inflight = 0, .last_batch = 30, .active = 50,
-                                .gap_us = 10, .oldest_us = 1000};
+  struct agent_hold_state st = {
+      .pending = 5, .inflight = 0, .last_batch = 30, .active = 50, .gap_us = 10, .oldest_us = 1000};
   assert_int_equal(agent_hold_expected(50), 44);
   assert_int_equal(agent_hold_gather_us(&nap, &fl, &st, 1000), 200);
   st.gap_us = 2; /* 39 * 2 = 78 us */
@@ -160,8 +160,7 @@ static void test_gather_learn(void **state) {
   assert_int_equal(agent_hold_learn(10, 4, 3, 100), 14);
   /* nobody came: towards the whole hold, capped */
   assert_int_equal(agent_hold_learn(10, 0, 3, 200), 58);
-  assert_int_equal(agent_hold_learn(AGENT_HOLD_MAX_GAP_US, 0, 3, 100000),
-                   AGENT_HOLD_MAX_GAP_US);
+  assert_int_equal(agent_hold_learn(AGENT_HOLD_MAX_GAP_US, 0, 3, 100000), AGENT_HOLD_MAX_GAP_US);
 }
 
 /* A closed loop like redis-benchmark -P 1: n clients, each sending its next command after
@@ -210,8 +209,8 @@ static struct gsim gather_sim(size_t n, uint64_t nap_us, uint64_t per_client_us,
           arrived[i] = next[i];
           if (pending++ == 0) oldest = next[i];
         }
-      struct agent_hold_state st = {pending, inflight, last_batch, n, gap, oldest,
-                                    first_hold, (unsigned)holds};
+      struct agent_hold_state st = {pending, inflight, last_batch, n,
+                                    gap,     oldest,   first_hold, (unsigned)holds};
       uint64_t hold = agent_hold_gather_us(&nap, &fl, &st, t);
       if (hold == 0) break;
       if (holds++ == 0) first_hold = t;
@@ -289,8 +288,8 @@ static void test_gather_budget(void **state) {
   assert_int_equal(agent_hold_budget_us(&nap, 500), 0);
   /* 200 active, 5 back, a gap of 10 us: 170 missing, 1700 us wanted, 400 allowed */
   struct agent_flush_cfg fl = {AGENT_FLUSH_IDLE, 1000, 512};
-  struct agent_hold_state st = {.pending = 5, .last_batch = 30, .active = 200, .gap_us = 10,
-                                .oldest_us = 1000};
+  struct agent_hold_state st = {
+      .pending = 5, .last_batch = 30, .active = 200, .gap_us = 10, .oldest_us = 1000};
   nap.nap_us = 100;
   assert_int_equal(agent_hold_gather_us(&nap, &fl, &st, 1000), 400);
   /* from the first hold, and never past the oldest command's window */
@@ -333,8 +332,7 @@ static void test_learn_queued(void **state) {
   assert_int_equal(agent_hold_learn_queued(40, 5, 50, 50, 100), 30);
   assert_int_equal(agent_hold_learn_queued(40, 5, 44, 50, 100), 30);
   /* 4 came, 35 missing: towards 100 / 4 */
-  assert_int_equal(agent_hold_learn_queued(10, 5, 9, 50, 100),
-                   agent_hold_learn(10, 4, 35, 100));
+  assert_int_equal(agent_hold_learn_queued(10, 5, 9, 50, 100), agent_hold_learn(10, 4, 35, 100));
   assert_int_equal(agent_hold_learn_queued(10, 5, 9, 50, 100), 14);
   /* the queue shrank: nobody came, towards the whole hold */
   assert_int_equal(agent_hold_learn_queued(10, 9, 5, 50, 200), 58);
@@ -371,14 +369,10 @@ static void test_wait_limit(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_nap_rules),
-      cmocka_unit_test(test_nap_simulation),
-      cmocka_unit_test(test_gather_rules),
-      cmocka_unit_test(test_gather_learn),
-      cmocka_unit_test(test_gather_budget),
-      cmocka_unit_test(test_gather_simulation),
-      cmocka_unit_test(test_active_and_share),
-      cmocka_unit_test(test_learn_queued),
+      cmocka_unit_test(test_nap_rules),        cmocka_unit_test(test_nap_simulation),
+      cmocka_unit_test(test_gather_rules),     cmocka_unit_test(test_gather_learn),
+      cmocka_unit_test(test_gather_budget),    cmocka_unit_test(test_gather_simulation),
+      cmocka_unit_test(test_active_and_share), cmocka_unit_test(test_learn_queued),
       cmocka_unit_test(test_wait_limit),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

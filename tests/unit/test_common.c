@@ -55,7 +55,8 @@ static void test_json_parse_errors(void **state) {
   memset(deep + 65, ']', 65);
   assert_int_equal(rb_json_parse(deep, 130, &j, err, sizeof err), RB_ERR_PARSE);
   assert_string_equal(err, "malformed JSON: nested deeper than 64 levels at byte 64");
-  const char *strs = "{\"a\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"{{{{\"}";
+  const char *strs =
+      "{\"a\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"{{{{\"}";
   assert_int_equal(rb_json_parse(strs, strlen(strs), &j, err, sizeof err), RB_OK);
   cJSON_Delete(j);
 }
@@ -110,31 +111,40 @@ static void test_json_get_bool_and_text(void **state) {
     snprintf(buf, sizeof buf, "{\"b\":%s}", truthy[i]);
     cJSON *j = parse(buf);
     bool b = false;
-    assert_int_equal(rb_json_get_bool(cJSON_GetObjectItem(j, "b"), "b", &b, err, sizeof err), RB_OK);
+    assert_int_equal(rb_json_get_bool(cJSON_GetObjectItem(j, "b"), "b", &b, err, sizeof err),
+                     RB_OK);
     assert_true(b);
     cJSON_Delete(j);
     snprintf(buf, sizeof buf, "{\"b\":%s}", falsy[i]);
     j = parse(buf);
     b = true;
-    assert_int_equal(rb_json_get_bool(cJSON_GetObjectItem(j, "b"), "b", &b, err, sizeof err), RB_OK);
+    assert_int_equal(rb_json_get_bool(cJSON_GetObjectItem(j, "b"), "b", &b, err, sizeof err),
+                     RB_OK);
     assert_false(b);
     cJSON_Delete(j);
   }
   cJSON *j = parse("{\"b\":\"yes\",\"s\":1234,\"f\":true,\"o\":{},\"l\":\"abcdef\"}");
   bool b;
-  assert_int_equal(rb_json_get_bool(cJSON_GetObjectItem(j, "b"), "use_batching", &b, err, sizeof err),
-                   RB_ERR_INVALID);
+  assert_int_equal(
+      rb_json_get_bool(cJSON_GetObjectItem(j, "b"), "use_batching", &b, err, sizeof err),
+      RB_ERR_INVALID);
   assert_string_equal(err, "use_batching must be true or false, got \"yes\"");
   char text[5];
-  assert_int_equal(rb_json_get_text(cJSON_GetObjectItem(j, "s"), "s", text, sizeof text, err, sizeof err), RB_OK);
+  assert_int_equal(
+      rb_json_get_text(cJSON_GetObjectItem(j, "s"), "s", text, sizeof text, err, sizeof err),
+      RB_OK);
   assert_string_equal(text, "1234");
-  assert_int_equal(rb_json_get_text(cJSON_GetObjectItem(j, "f"), "f", text, sizeof text, err, sizeof err), RB_OK);
+  assert_int_equal(
+      rb_json_get_text(cJSON_GetObjectItem(j, "f"), "f", text, sizeof text, err, sizeof err),
+      RB_OK);
   assert_string_equal(text, "true");
-  assert_int_equal(rb_json_get_text(cJSON_GetObjectItem(j, "o"), "o", text, sizeof text, err, sizeof err),
-                   RB_ERR_INVALID);
+  assert_int_equal(
+      rb_json_get_text(cJSON_GetObjectItem(j, "o"), "o", text, sizeof text, err, sizeof err),
+      RB_ERR_INVALID);
   assert_string_equal(err, "o must be a string, got an object");
-  assert_int_equal(rb_json_get_text(cJSON_GetObjectItem(j, "l"), "l", text, sizeof text, err, sizeof err),
-                   RB_ERR_RANGE);
+  assert_int_equal(
+      rb_json_get_text(cJSON_GetObjectItem(j, "l"), "l", text, sizeof text, err, sizeof err),
+      RB_ERR_RANGE);
   assert_string_equal(err, "l must be at most 4 bytes, got 6");
   cJSON_Delete(j);
 }
@@ -142,7 +152,9 @@ static void test_json_get_bool_and_text(void **state) {
 static void test_json_describe(void **state) {
   (void)state;
   char buf[64];
-  cJSON *j = parse("{\"long\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"ctl\":\"a\\nb\"}");
+  cJSON *j = parse(
+      "{\"long\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\",\"ctl\":"
+      "\"a\\nb\"}");
   rb_json_describe(cJSON_GetObjectItem(j, "long"), buf, sizeof buf);
   assert_int_equal(strlen(buf), 40 + 2 + 3);
   assert_non_null(strstr(buf, "...\""));
@@ -204,14 +216,16 @@ static void test_envfile_errors(void **state) {
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct kv kv = {{0}, 0};
     char err[128] = "";
-    assert_int_equal(rb_envfile_parse(cases[i].text, strlen(cases[i].text), collect, &kv, err, sizeof err),
-                     RB_ERR_PARSE);
+    assert_int_equal(
+        rb_envfile_parse(cases[i].text, strlen(cases[i].text), collect, &kv, err, sizeof err),
+        RB_ERR_PARSE);
     assert_string_equal(err, cases[i].msg);
   }
   const char nul[] = "A=1\nB=x\0y\n";
   struct kv kv = {{0}, 0};
   char err[128];
-  assert_int_equal(rb_envfile_parse(nul, sizeof nul - 1, collect, &kv, err, sizeof err), RB_ERR_PARSE);
+  assert_int_equal(rb_envfile_parse(nul, sizeof nul - 1, collect, &kv, err, sizeof err),
+                   RB_ERR_PARSE);
   assert_string_equal(err, "line 2: contains a NUL byte");
 }
 
@@ -253,7 +267,8 @@ static void test_hostport(void **state) {
   (void)state;
   char host[64], err[128];
   int port = 0;
-  assert_int_equal(rb_parse_hostport("127.0.0.1:8080", host, sizeof host, &port, err, sizeof err), RB_OK);
+  assert_int_equal(rb_parse_hostport("127.0.0.1:8080", host, sizeof host, &port, err, sizeof err),
+                   RB_OK);
   assert_string_equal(host, "127.0.0.1");
   assert_int_equal(port, 8080);
   assert_int_equal(rb_parse_hostport("[::1]:9", host, sizeof host, &port, err, sizeof err), RB_OK);
@@ -261,12 +276,17 @@ static void test_hostport(void **state) {
   assert_int_equal(port, 9);
   assert_int_equal(rb_parse_hostport(":7000", host, sizeof host, &port, err, sizeof err), RB_OK);
   assert_string_equal(host, "0.0.0.0");
-  assert_int_equal(rb_parse_hostport("host", host, sizeof host, &port, err, sizeof err), RB_ERR_INVALID);
+  assert_int_equal(rb_parse_hostport("host", host, sizeof host, &port, err, sizeof err),
+                   RB_ERR_INVALID);
   assert_string_equal(err, "bad address 'host', expected HOST:PORT");
-  assert_int_equal(rb_parse_hostport("h:0", host, sizeof host, &port, err, sizeof err), RB_ERR_RANGE);
-  assert_int_equal(rb_parse_hostport("h:65536", host, sizeof host, &port, err, sizeof err), RB_ERR_RANGE);
-  assert_int_equal(rb_parse_hostport("h:12x", host, sizeof host, &port, err, sizeof err), RB_ERR_RANGE);
-  assert_int_equal(rb_parse_hostport("[::1]", host, sizeof host, &port, err, sizeof err), RB_ERR_INVALID);
+  assert_int_equal(rb_parse_hostport("h:0", host, sizeof host, &port, err, sizeof err),
+                   RB_ERR_RANGE);
+  assert_int_equal(rb_parse_hostport("h:65536", host, sizeof host, &port, err, sizeof err),
+                   RB_ERR_RANGE);
+  assert_int_equal(rb_parse_hostport("h:12x", host, sizeof host, &port, err, sizeof err),
+                   RB_ERR_RANGE);
+  assert_int_equal(rb_parse_hostport("[::1]", host, sizeof host, &port, err, sizeof err),
+                   RB_ERR_INVALID);
   long long v;
   assert_true(rb_parse_ll("-5", -10, 10, &v));
   assert_int_equal(v, -5);
@@ -297,7 +317,8 @@ static void test_errors_and_env(void **state) {
   assert_string_equal(rb_err_desc(RB_ERR_TIMEOUT), "timed out");
   assert_string_equal(rb_err_name((enum rb_err)999), "RB_ERR_UNKNOWN");
   char buf[8];
-  assert_int_equal(rb_errorf(RB_ERR_RANGE, buf, sizeof buf, "%s", "truncated message"), RB_ERR_RANGE);
+  assert_int_equal(rb_errorf(RB_ERR_RANGE, buf, sizeof buf, "%s", "truncated message"),
+                   RB_ERR_RANGE);
   assert_string_equal(buf, "truncat");
   assert_true(rb_env_set("RBENCH_TEST_VAR", "value"));
   char v[16];
@@ -314,21 +335,30 @@ static void test_name_rules(void **state) {
   char err[400];
   assert_int_equal(rb_name_key_prefix_check("bench:1", err, sizeof err), RB_OK);
   assert_int_equal(rb_name_key_prefix_check("a b", err, sizeof err), RB_ERR_INVALID);
-  assert_string_equal(err, "key_prefix must not contain spaces or control characters (found one at byte 2)");
+  assert_string_equal(
+      err, "key_prefix must not contain spaces or control characters (found one at byte 2)");
   char long_prefix[RB_KEY_PREFIX_MAX + 2];
   memset(long_prefix, 'k', sizeof long_prefix - 1);
   long_prefix[sizeof long_prefix - 1] = '\0';
   assert_int_equal(rb_name_key_prefix_check(long_prefix, err, sizeof err), RB_ERR_RANGE);
   assert_string_equal(err, "key_prefix must be 1 to 128 bytes, got 129");
   /* OpenWhisk: \A([\w]|[\w][\w@ .-]*[\w@.-]+)\z per part; spaces inside are valid. */
-  const char *ok[] = {"a", "_x", "redis_benchmark/redis_benchmark", "pkg/my action", "/guest/pkg/a",
-                      "/whisk.system/utils/echo", "/ns/a", "a@b.c-d", NULL};
+  const char *ok[] = {"a",
+                      "_x",
+                      "redis_benchmark/redis_benchmark",
+                      "pkg/my action",
+                      "/guest/pkg/a",
+                      "/whisk.system/utils/echo",
+                      "/ns/a",
+                      "a@b.c-d",
+                      NULL};
   for (int i = 0; ok[i]; i++)
     if (rb_name_action_check(ok[i], err, sizeof err) != RB_OK) fail_msg("%s: %s", ok[i], err);
-  const char *bad[] = {"", "a ", " a", "-a", ".a", "pkg/a#b", "a//b", "pkg/", "/ns", "a/b/c",
-                       "/ns/p/a/b", "a?b", "a%20b", NULL};
+  const char *bad[] = {"",     "a ",  " a",    "-a",        ".a",  "pkg/a#b", "a//b",
+                       "pkg/", "/ns", "a/b/c", "/ns/p/a/b", "a?b", "a%20b",   NULL};
   for (int i = 0; bad[i]; i++)
-    if (rb_name_action_check(bad[i], err, sizeof err) != RB_ERR_INVALID) fail_msg("'%s' accepted", bad[i]);
+    if (rb_name_action_check(bad[i], err, sizeof err) != RB_ERR_INVALID)
+      fail_msg("'%s' accepted", bad[i]);
   assert_int_equal(rb_name_action_check("pkg/a ", err, sizeof err), RB_ERR_INVALID);
   assert_non_null(strstr(err, "action 'pkg/a ': 'a ' is not an OpenWhisk name"));
   /* closest names: a swap is one edit; nothing close gives NULL */
@@ -340,10 +370,14 @@ static void test_name_rules(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_json_parse_errors),  cmocka_unit_test(test_json_get_int),
-      cmocka_unit_test(test_json_get_bool_and_text), cmocka_unit_test(test_json_describe),
-      cmocka_unit_test(test_envfile_good),       cmocka_unit_test(test_envfile_errors),
-      cmocka_unit_test(test_stats_nearest_rank), cmocka_unit_test(test_hostport),
+      cmocka_unit_test(test_json_parse_errors),
+      cmocka_unit_test(test_json_get_int),
+      cmocka_unit_test(test_json_get_bool_and_text),
+      cmocka_unit_test(test_json_describe),
+      cmocka_unit_test(test_envfile_good),
+      cmocka_unit_test(test_envfile_errors),
+      cmocka_unit_test(test_stats_nearest_rank),
+      cmocka_unit_test(test_hostport),
       cmocka_unit_test(test_base64),
       cmocka_unit_test(test_name_rules),
       cmocka_unit_test(test_errors_and_env),

@@ -15,24 +15,24 @@
 
 /* A Redis 7 INFO reply (CRLF, as the server sends it), trimmed to what matters and a few
  * look-alike fields (used_cpu_sys_children) that must not be taken. */
-static const char *info_text(double sys, double user, long cmds, long reads, long writes,
-                             long in, long out, long conns, long sets, long infos,
-                             const char *extra) {
+static const char *info_text(double sys, double user, long cmds, long reads, long writes, long in,
+                             long out, long conns, long sets, long infos, const char *extra) {
   static char buf[4096];
-  snprintf(buf, sizeof buf,
-           "# Server\r\nredis_version:7.0.15\r\nrun_id:3d68443b214235ffbfed35ab806af0879c128e16\r\n"
-           "\r\n# Clients\r\nconnected_clients:3\r\nmaxclients:10000\r\n"
-           "\r\n# CPU\r\nused_cpu_sys:%.6f\r\nused_cpu_user:%.6f\r\nused_cpu_sys_children:9.0\r\n"
-           "used_cpu_sys_main_thread:7.0\r\n"
-           "\r\n# Stats\r\ntotal_connections_received:%ld\r\ntotal_commands_processed:%ld\r\n"
-           "instantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:%ld\r\ntotal_net_output_bytes:%ld\r\n"
-           "total_reads_processed:%ld\r\ntotal_writes_processed:%ld\r\n"
-           "\r\n# Commandstats\r\n"
-           "cmdstat_set:calls=%ld,usec=900,usec_per_call=1.50,rejected_calls=0,failed_calls=0\r\n"
-           "cmdstat_info:calls=%ld,usec=10,usec_per_call=10.0,rejected_calls=0,failed_calls=0\r\n"
-           "cmdstat_client|setname:calls=2,usec=1,usec_per_call=0.5,rejected_calls=0,failed_calls=0\r\n"
-           "%s",
-           sys, user, conns, cmds, in, out, reads, writes, sets, infos, extra ? extra : "");
+  snprintf(
+      buf, sizeof buf,
+      "# Server\r\nredis_version:7.0.15\r\nrun_id:3d68443b214235ffbfed35ab806af0879c128e16\r\n"
+      "\r\n# Clients\r\nconnected_clients:3\r\nmaxclients:10000\r\n"
+      "\r\n# CPU\r\nused_cpu_sys:%.6f\r\nused_cpu_user:%.6f\r\nused_cpu_sys_children:9.0\r\n"
+      "used_cpu_sys_main_thread:7.0\r\n"
+      "\r\n# Stats\r\ntotal_connections_received:%ld\r\ntotal_commands_processed:%ld\r\n"
+      "instantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:%ld\r\ntotal_net_output_bytes:%ld\r\n"
+      "total_reads_processed:%ld\r\ntotal_writes_processed:%ld\r\n"
+      "\r\n# Commandstats\r\n"
+      "cmdstat_set:calls=%ld,usec=900,usec_per_call=1.50,rejected_calls=0,failed_calls=0\r\n"
+      "cmdstat_info:calls=%ld,usec=10,usec_per_call=10.0,rejected_calls=0,failed_calls=0\r\n"
+      "cmdstat_client|setname:calls=2,usec=1,usec_per_call=0.5,rejected_calls=0,failed_calls=0\r\n"
+      "%s",
+      sys, user, conns, cmds, in, out, reads, writes, sets, infos, extra ? extra : "");
   return buf;
 }
 
@@ -157,9 +157,13 @@ static bool shared(const cJSON *o) {
 }
 
 static struct job_backend_window direct_window(double ops) {
-  return (struct job_backend_window){.ops = ops, .operation = "set", .batching = false,
-                                     .action_connections = 5, .sampler_info = 1,
-                                     .sampler_auth = 0, .sampler_connections = 1};
+  return (struct job_backend_window){.ops = ops,
+                                     .operation = "set",
+                                     .batching = false,
+                                     .action_connections = 5,
+                                     .sampler_info = 1,
+                                     .sampler_auth = 0,
+                                     .sampler_connections = 1};
 }
 
 static void test_redis_section(void **state) {
@@ -259,8 +263,11 @@ static void test_redis_shared(void **state) {
   cJSON_Delete(o);
   /* Batched with coalescing: MSET counts as rbench's, and the agent's reconnections explain
    * its connections. */
-  w = (struct job_backend_window){.ops = 400, .operation = "set", .batching = true,
-                                  .action_connections = -1, .sampler_info = 1,
+  w = (struct job_backend_window){.ops = 400,
+                                  .operation = "set",
+                                  .batching = true,
+                                  .action_connections = -1,
+                                  .sampler_info = 1,
                                   .sampler_connections = 1};
   parse_info(&b, info_text(1.3, 0.6, 1101, 300, 290, 45000, 4600, 9, 950, 4,
                            "cmdstat_mset:calls=50,usec=5,usec_per_call=2.5\r\n"));
@@ -351,8 +358,9 @@ static void test_agent_section(void **state) {
   assert_true(num(o, "commands") == 0);
   const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "warning");
   assert_true(cJSON_IsString(w));
-  assert_non_null(strstr(w->valuestring, "the agent received none of this batched run's commands while the "
-                                         "actions performed 400 operations"));
+  assert_non_null(strstr(w->valuestring,
+                         "the agent received none of this batched run's commands while the "
+                         "actions performed 400 operations"));
   cJSON_Delete(o);
   /* No operations reported, or the agent's count unknown: nothing to warn about. */
   o = job_backend_agent_json("u", &a, &a, 0);
@@ -385,8 +393,9 @@ static void test_public_endpoint(void **state) {
 static void test_garbage(void **state) {
   (void)state;
   const char *info = info_text(1.0, 0.5, 1000, 200, 190, 5000, 600, 7, 900, 3, NULL);
-  const char *prom = "rbench_agent_batch_size_bucket{le=\"1\"} 10\nprocess_cpu_seconds_total 1\n"
-                     "x{a=\"\\";
+  const char *prom =
+      "rbench_agent_batch_size_bucket{le=\"1\"} 10\nprocess_cpu_seconds_total 1\n"
+      "x{a=\"\\";
   struct job_redis_info r;
   struct job_agent_sample s;
   size_t n = strlen(info);

@@ -47,9 +47,19 @@ static int setup(void **state) {
   job_params_defaults(&p);
   struct job_target_conf t;
   job_target_conf_defaults(&t);
-  struct job_run_info in = {.scenario = "unit", .run_id = "0123456789abcdef", .params = &p, .target = &t,
-                            .action = "/guest/p/a", .repetition = 3, .repetitions = 4, .planned = 4, .sent = 4,
-                            .warmup = 1, .late_threshold_us = 1000, .first_sent_s = 0.0002, .last_sent_s = 0.3002,
+  struct job_run_info in = {.scenario = "unit",
+                            .run_id = "0123456789abcdef",
+                            .params = &p,
+                            .target = &t,
+                            .action = "/guest/p/a",
+                            .repetition = 3,
+                            .repetitions = 4,
+                            .planned = 4,
+                            .sent = 4,
+                            .warmup = 1,
+                            .late_threshold_us = 1000,
+                            .first_sent_s = 0.0002,
+                            .last_sent_s = 0.3002,
                             .complete = true};
   enum rb_err rc = job_results_write(res, &in, err, sizeof err);
   job_results_destroy(res);
@@ -70,7 +80,8 @@ static void test_round_trip(void **state) {
   (void)state;
   struct job_doc d;
   char err[400];
-  assert_int_equal(job_doc_read_text(doc_text, strlen(doc_text), "r3.json", &d, err, sizeof err), RB_OK);
+  assert_int_equal(job_doc_read_text(doc_text, strlen(doc_text), "r3.json", &d, err, sizeof err),
+                   RB_OK);
   assert_int_equal(d.schema_version, JOB_DOC_SCHEMA_VERSION);
   assert_string_equal(d.run_id, "0123456789abcdef");
   assert_string_equal(d.scenario_name, "unit");
@@ -88,7 +99,8 @@ static void test_round_trip(void **state) {
   assert_true(fabs(d.achieved_rate - 10) < 1e-9);
   assert_true(d.planned == 4 && d.sent == 4 && d.completed == 4 && d.warmup_count == 1);
   assert_true(d.measured == 3 && d.succeeded == 2 && d.failed == 1);
-  assert_true(d.execution.present && d.execution.p50 == 10 && d.execution.max == 30 && d.execution.count == 2);
+  assert_true(d.execution.present && d.execution.p50 == 10 && d.execution.max == 30 &&
+              d.execution.count == 2);
   assert_true(d.srv_duration.p50 == 5);
   assert_true(d.cold_starts == 1);
   assert_int_equal(d.error_kinds, 1);
@@ -100,7 +112,8 @@ static void test_round_trip(void **state) {
   assert_int_equal(d.nraw, 4);
   assert_true(d.raw[0].warmup && d.raw[0].index == 0);
   assert_true(d.raw[1].success && d.raw[1].cold_start && d.raw[1].execution_ms == 10);
-  assert_true(d.raw[2].execution_ms == 30 && d.raw[2].sent_ms == 200.2 && d.raw[2].service_ms == 29.8);
+  assert_true(d.raw[2].execution_ms == 30 && d.raw[2].sent_ms == 200.2 &&
+              d.raw[2].service_ms == 29.8);
   assert_false(d.raw[3].success);
   assert_string_equal(d.raw[3].outcome, "http_429");
   assert_non_null(d.histograms);
@@ -153,40 +166,59 @@ static void test_validation_names_file_and_field(void **state) {
   (void)state;
   assert_string_equal(refusal("raw_results[2].index", "\"17\""),
                       "r3.json: raw_results[2].index: expected an integer, got a string");
-  assert_string_equal(refusal("raw_results[1].index", "1.5"), "r3.json: raw_results[1].index: expected an integer, got 1.5");
+  assert_string_equal(refusal("raw_results[1].index", "1.5"),
+                      "r3.json: raw_results[1].index: expected an integer, got 1.5");
   assert_non_null(strstr(refusal("raw_results[1].execution_time_ms", "-5"),
                          "r3.json: raw_results[1].execution_time_ms: -5 is negative"));
-  assert_non_null(strstr(refusal("execution_time_ms.p99", "1e308"), "r3.json: execution_time_ms.p99: 1e+308 is out of range"));
-  assert_non_null(strstr(refusal("execution_time_ms.max", "1e999"), "r3.json: execution_time_ms.max: expected a finite number"));
-  assert_non_null(strstr(refusal("achieved_rate", "5e12"), "r3.json: achieved_rate: 5e+12 is out of range"));
-  assert_non_null(strstr(refusal("success_rate", "1.5"), "r3.json: success_rate: 1.5 is out of range"));
-  assert_string_equal(refusal("success_rate", "\"high\""), "r3.json: success_rate: expected a number, got a string");
+  assert_non_null(strstr(refusal("execution_time_ms.p99", "1e308"),
+                         "r3.json: execution_time_ms.p99: 1e+308 is out of range"));
+  assert_non_null(strstr(refusal("execution_time_ms.max", "1e999"),
+                         "r3.json: execution_time_ms.max: expected a finite number"));
+  assert_non_null(
+      strstr(refusal("achieved_rate", "5e12"), "r3.json: achieved_rate: 5e+12 is out of range"));
+  assert_non_null(
+      strstr(refusal("success_rate", "1.5"), "r3.json: success_rate: 1.5 is out of range"));
+  assert_string_equal(refusal("success_rate", "\"high\""),
+                      "r3.json: success_rate: expected a number, got a string");
   assert_string_equal(refusal("redis", "[]"), "r3.json: redis: expected an object, got an array");
-  assert_string_equal(refusal("raw_results[0].success", "1"), "r3.json: raw_results[0].success: expected true or false, got a number");
-  assert_non_null(strstr(refusal("scenario.parameters.ops", "0"), "r3.json: scenario.parameters.ops: 0 is not an integer from 1"));
-  assert_non_null(strstr(refusal("mode", "\"half\""), "r3.json: mode: expected \"open\" or \"closed\""));
-  assert_non_null(strstr(refusal("invocations.succeeded", "3"),
-                         "r3.json: invocations.succeeded: 3 contradicts raw_results, where 2 measured records"));
-  assert_non_null(strstr(refusal("invocations.measured", "2"), "r3.json: invocations.measured: 2 contradicts raw_results"));
-  assert_non_null(strstr(refusal("invocations.completed", "9"), "r3.json: invocations.completed: 9 contradicts raw_results"));
-  assert_non_null(strstr(refusal("raw_results[3].success", "true"), "r3.json: invocations.succeeded: 2 contradicts"));
+  assert_string_equal(refusal("raw_results[0].success", "1"),
+                      "r3.json: raw_results[0].success: expected true or false, got a number");
+  assert_non_null(strstr(refusal("scenario.parameters.ops", "0"),
+                         "r3.json: scenario.parameters.ops: 0 is not an integer from 1"));
+  assert_non_null(
+      strstr(refusal("mode", "\"half\""), "r3.json: mode: expected \"open\" or \"closed\""));
+  assert_non_null(strstr(
+      refusal("invocations.succeeded", "3"),
+      "r3.json: invocations.succeeded: 3 contradicts raw_results, where 2 measured records"));
+  assert_non_null(strstr(refusal("invocations.measured", "2"),
+                         "r3.json: invocations.measured: 2 contradicts raw_results"));
+  assert_non_null(strstr(refusal("invocations.completed", "9"),
+                         "r3.json: invocations.completed: 9 contradicts raw_results"));
+  assert_non_null(strstr(refusal("raw_results[3].success", "true"),
+                         "r3.json: invocations.succeeded: 2 contradicts"));
   assert_non_null(strstr(refusal("histograms.execution_time_ms.count", "7"),
-                         "r3.json: histogram: the bucket counts do not add up to count (histograms.execution_time_ms)"));
+                         "r3.json: histogram: the bucket counts do not add up to count "
+                         "(histograms.execution_time_ms)"));
   assert_string_equal(refusal("run_id", "7"), "r3.json: run_id: expected a string, got a number");
 }
 
 static void test_schema_version(void **state) {
   (void)state;
   assert_string_equal(refusal("schema_version", "2"),
-                      "r3.json: schema_version: schema_version 2 is newer than this rbench reads (1): use a newer rbench");
-  assert_string_equal(refusal("schema_version", "0"), "r3.json: schema_version: schema_version 0 is not one rbench writes (1)");
-  assert_string_equal(refusal("schema_version", "\"1\""), "r3.json: schema_version: expected an integer, got a string");
-  assert_string_equal(refusal("schema_version", NULL), "r3.json: not an rbench results document (no schema_version)");
+                      "r3.json: schema_version: schema_version 2 is newer than this rbench reads "
+                      "(1): use a newer rbench");
+  assert_string_equal(refusal("schema_version", "0"),
+                      "r3.json: schema_version: schema_version 0 is not one rbench writes (1)");
+  assert_string_equal(refusal("schema_version", "\"1\""),
+                      "r3.json: schema_version: expected an integer, got a string");
+  assert_string_equal(refusal("schema_version", NULL),
+                      "r3.json: not an rbench results document (no schema_version)");
   struct job_doc d;
   char err[200];
   cJSON *arr = cJSON_CreateArray();
   assert_int_equal(job_doc_read(arr, "x.json", &d, err, sizeof err), RB_ERR_INVALID);
-  assert_string_equal(err, "x.json: not an rbench results document (expected a JSON object, got an array)");
+  assert_string_equal(
+      err, "x.json: not an rbench results document (expected a JSON object, got an array)");
   cJSON_Delete(arr);
   assert_int_equal(job_doc_read_text("{", 1, "y.json", &d, err, sizeof err), RB_ERR_PARSE);
   assert_string_equal(err, "y.json: not valid JSON");
@@ -221,8 +253,10 @@ static void test_settings_diff(void **state) {
   (void)state;
   struct job_doc a, b;
   char err[400], what[200];
-  assert_int_equal(job_doc_read_text(doc_text, strlen(doc_text), "a.json", &a, err, sizeof err), RB_OK);
-  assert_int_equal(job_doc_read_text(doc_text, strlen(doc_text), "b.json", &b, err, sizeof err), RB_OK);
+  assert_int_equal(job_doc_read_text(doc_text, strlen(doc_text), "a.json", &a, err, sizeof err),
+                   RB_OK);
+  assert_int_equal(job_doc_read_text(doc_text, strlen(doc_text), "b.json", &b, err, sizeof err),
+                   RB_OK);
   assert_false(job_doc_settings_diff(&a, &b, what, sizeof what));
   assert_string_equal(what, "");
   job_doc_free(&b);
@@ -259,14 +293,14 @@ static void test_settings_diff(void **state) {
   /* closed loops: the concurrency defines the load, not the rate */
   job_doc_free(&a);
   cJSON *ca = mutated("mode", "\"closed\""), *cb = mutated("mode", "\"closed\"");
-  cJSON_ReplaceItemInObject(cJSON_GetObjectItem(cJSON_GetObjectItem(cb, "scenario"), "parameters"), "rate",
-                            cJSON_CreateNumber(99));
+  cJSON_ReplaceItemInObject(cJSON_GetObjectItem(cJSON_GetObjectItem(cb, "scenario"), "parameters"),
+                            "rate", cJSON_CreateNumber(99));
   assert_int_equal(job_doc_read(ca, "a.json", &a, err, sizeof err), RB_OK);
   assert_int_equal(job_doc_read(cb, "b.json", &b, err, sizeof err), RB_OK);
   assert_false(job_doc_settings_diff(&a, &b, what, sizeof what));
   job_doc_free(&b);
-  cJSON_ReplaceItemInObject(cJSON_GetObjectItem(cJSON_GetObjectItem(cb, "scenario"), "parameters"), "concurrency",
-                            cJSON_CreateNumber(32));
+  cJSON_ReplaceItemInObject(cJSON_GetObjectItem(cJSON_GetObjectItem(cb, "scenario"), "parameters"),
+                            "concurrency", cJSON_CreateNumber(32));
   assert_int_equal(job_doc_read(cb, "b.json", &b, err, sizeof err), RB_OK);
   assert_true(job_doc_settings_diff(&a, &b, what, sizeof what));
   assert_string_equal(what, "concurrency: 0 vs 32");
@@ -278,10 +312,8 @@ static void test_settings_diff(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_round_trip),
-      cmocka_unit_test(test_validation_names_file_and_field),
-      cmocka_unit_test(test_schema_version),
-      cmocka_unit_test(test_summary_only_and_old_documents),
+      cmocka_unit_test(test_round_trip),     cmocka_unit_test(test_validation_names_file_and_field),
+      cmocka_unit_test(test_schema_version), cmocka_unit_test(test_summary_only_and_old_documents),
       cmocka_unit_test(test_settings_diff),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

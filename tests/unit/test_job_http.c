@@ -46,7 +46,8 @@ static void serve_connection(struct server *s, int fd) {
     buf[got] = '\0';
     char *end;
     while ((end = strstr(buf, "\r\n\r\n")) != NULL) { /* GETs only: no body */
-      static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
+      static const char reply[] =
+          "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
       s->requests++;
       *end = '\0'; /* the request head only */
       if (strstr(buf, "\r\nX-Rbench-Tag: 1")) s->tagged++;
@@ -186,8 +187,8 @@ static void check_wake_up(struct job_http *h) {
     uint64_t until = rb_clock_mono_ns() + 3000000u;
     job_http_wait(h, until);
     uint64_t now = rb_clock_mono_ns();
-    assert_true(now >= until);               /* never early */
-    assert_true(now - until < 200000000u);   /* and not lost (lenient: shared machines) */
+    assert_true(now >= until);             /* never early */
+    assert_true(now - until < 200000000u); /* and not lost (lenient: shared machines) */
   }
 }
 
@@ -356,11 +357,10 @@ static void get_resolved(struct job_http *h, int epfd, const char *host, int por
     fresh++;
     watched += epoll_watches(epfd, fd);
   }
-  resolver_release(); /* first: a failed check leaves no lookup hanging */
-  assert_int_equal(fresh, 2); /* the resolver's socketpair */
+  resolver_release();           /* first: a failed check leaves no lookup hanging */
+  assert_int_equal(fresh, 2);   /* the resolver's socketpair */
   assert_int_equal(watched, 1); /* its reading end */
-  while (!r.done && rb_clock_mono_ns() < give_up)
-    job_http_wait(h, rb_clock_mono_ns() + 100000000u);
+  while (!r.done && rb_clock_mono_ns() < give_up) job_http_wait(h, rb_clock_mono_ns() + 100000000u);
   assert_true(r.done);
   assert_int_equal(r.code, want);
   if (want == CURLE_OK) assert_string_equal(r.body, "ok");
@@ -439,8 +439,11 @@ static void test_recycled_transfer_urls(void **state) {
 
 static void test_basic_auth_header(void **state) {
   (void)state;
-  static const char *const cases[][2] = {{"bench:key", "YmVuY2g6a2V5"}, {"a", "YQ=="}, {"ab", "YWI="},
-                                         {"abc", "YWJj"}, {"u:\xff\x01", "dTr/AQ=="}};
+  static const char *const cases[][2] = {{"bench:key", "YmVuY2g6a2V5"},
+                                         {"a", "YQ=="},
+                                         {"ab", "YWI="},
+                                         {"abc", "YWJj"},
+                                         {"u:\xff\x01", "dTr/AQ=="}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct curl_slist *l = job_http_json_headers();
     l = job_http_add_basic_auth(l, cases[i][0]);

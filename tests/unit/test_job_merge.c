@@ -21,7 +21,8 @@ static double num(const cJSON *o, const char *path) {
   char buf[128];
   snprintf(buf, sizeof buf, "%s", path);
   const cJSON *cur = o;
-  for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok && cur; tok = strtok_r(NULL, ".", &save))
+  for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok && cur;
+       tok = strtok_r(NULL, ".", &save))
     cur = cJSON_GetObjectItemCaseSensitive(cur, tok);
   return cJSON_IsNumber(cur) ? cur->valuedouble : (double)NAN;
 }
@@ -100,11 +101,13 @@ static cJSON *shard(const struct spec *s) {
   }
   cJSON *redis = cJSON_AddObjectToObject(d, "redis");
   cJSON_AddStringToObject(redis, "endpoint", "r:6379");
-  cJSON_AddItemToObject(cJSON_AddObjectToObject(redis, "cpu_s"), "total", cJSON_CreateNumber(s->redis_cpu_s));
+  cJSON_AddItemToObject(cJSON_AddObjectToObject(redis, "cpu_s"), "total",
+                        cJSON_CreateNumber(s->redis_cpu_s));
   cJSON_AddNumberToObject(redis, "commands", s->ops * 2);
   cJSON_AddNumberToObject(redis, "ops", s->ops);
   cJSON_AddNumberToObject(redis, "cpu_us_per_op", s->redis_cpu_s * 1e6 / s->ops);
-  cJSON_AddStringToObject(redis, "note", "3000 set commands, more than the 1000 operations the actions performed");
+  cJSON_AddStringToObject(redis, "note",
+                          "3000 set commands, more than the 1000 operations the actions performed");
   cJSON_AddTrueToObject(redis, "shared"); /* from this shard's view: the others' traffic */
   cJSON *calls = cJSON_AddObjectToObject(redis, "calls");
   cJSON_AddNumberToObject(calls, "set", 3000);
@@ -138,7 +141,8 @@ static cJSON *shard(const struct spec *s) {
     cJSON_AddItemToArray(raw, r);
   }
   cJSON *hs = cJSON_AddObjectToObject(d, "histograms");
-  const char *zero_names[] = {"schedule_lag_ms", "wait_time_ms", "init_time_ms", "action_elapsed_ms"};
+  const char *zero_names[] = {"schedule_lag_ms", "wait_time_ms", "init_time_ms",
+                              "action_elapsed_ms"};
   cJSON_AddItemToObject(hs, "execution_time_ms", job_hist_to_json(e));
   cJSON_AddItemToObject(hs, "service_time_ms", job_hist_to_json(e));
   cJSON_AddItemToObject(hs, "duration_ms", job_hist_to_json(z));
@@ -168,8 +172,17 @@ static const char *paths[N] = {"a.json", "b.json", "c.json"};
 
 static void make(bool raw, bool covering) {
   for (int i = 0; i < N; i++) {
-    struct spec s = {.index = i, .count = N, .run_key = "k1", .first_k = i, .n = 40, .raw = raw, .complete = true,
-                     .before_ms = -100.0 + i, .after_ms = 500.0 + 3 * i, .redis_cpu_s = 1.0 + i, .ops = 1000};
+    struct spec s = {.index = i,
+                     .count = N,
+                     .run_key = "k1",
+                     .first_k = i,
+                     .n = 40,
+                     .raw = raw,
+                     .complete = true,
+                     .before_ms = -100.0 + i,
+                     .after_ms = 500.0 + 3 * i,
+                     .redis_cpu_s = 1.0 + i,
+                     .ops = 1000};
     if (covering && i == 1) s.before_ms = -200, s.after_ms = 600; /* shard 1 covers the others */
     docs[i] = shard(&s);
   }
@@ -204,7 +217,9 @@ static void test_exact_and_histogram_percentiles(void **state) {
   make(false, true);
   m = job_merge_shards((const cJSON *const *)docs, paths, N, err, sizeof err);
   assert_non_null(m);
-  assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "merged_from"), "percentiles")->valuestring, "histograms");
+  assert_string_equal(
+      cJSON_GetObjectItem(cJSON_GetObjectItem(m, "merged_from"), "percentiles")->valuestring,
+      "histograms");
   bool any_inexact = false;
   for (int i = 0; i < 3; i++) {
     size_t rank = (size_t)ceil(ps[i] / 100 * N * 40 - 1e-9);
@@ -241,10 +256,12 @@ static void test_counts_rates_and_backend(void **state) {
   assert_true(fabs(num(m, "redis.commands_per_op") - 2000.0 / 3000) < 1e-5);
   assert_true(fabs(num(m, "agent.cpu_us_per_op") - 1e6 / 3000) < 1e-5);
   assert_true(fabs(num(m, "backend_cpu_us_per_op") - 3e6 / 3000) < 1e-5);
-  const char *note = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "merged_from"), "note")->valuestring;
+  const char *note =
+      cJSON_GetObjectItem(cJSON_GetObjectItem(m, "merged_from"), "note")->valuestring;
   assert_non_null(strstr(note, "the figures of shard 1, whose sampling window"));
   assert_true(num(m, "timeline.backend_before_ms") == -200);
-  /* shared judged again over the whole run: 3000 sets for 3000 operations, 5 INFOs for 3 samplers */
+  /* shared judged again over the whole run: 3000 sets for 3000 operations, 5 INFOs for 3 samplers
+   */
   assert_false(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "redis"), "shared")));
   assert_non_null(strstr(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "redis"), "note")->valuestring,
                          "shared judged again over the merged run"));
@@ -257,7 +274,8 @@ static void test_counts_rates_and_backend(void **state) {
   assert_non_null(m);
   assert_true(num(m, "redis.cpu_s.total") == 3);
   note = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "merged_from"), "note")->valuestring;
-  assert_non_null(strstr(note, "no shard's sampling window covers every other's; the figures of shard 2"));
+  assert_non_null(
+      strstr(note, "no shard's sampling window covers every other's; the figures of shard 2"));
   cJSON_Delete(m);
   drop();
   /* another client's commands: shared, and why */
@@ -276,11 +294,29 @@ static void test_counts_rates_and_backend(void **state) {
 static void test_errors_and_complete(void **state) {
   (void)state;
   char err[600];
-  struct spec a = {.index = 0, .count = 2, .run_key = "k", .first_k = 0, .n = 5, .raw = true, .complete = true,
-                   .before_ms = -1, .after_ms = 1, .redis_cpu_s = 1, .ops = 10,
+  struct spec a = {.index = 0,
+                   .count = 2,
+                   .run_key = "k",
+                   .first_k = 0,
+                   .n = 5,
+                   .raw = true,
+                   .complete = true,
+                   .before_ms = -1,
+                   .after_ms = 1,
+                   .redis_cpu_s = 1,
+                   .ops = 10,
                    .error_msgs = {"m1", "m2", "m3", "m4", "m5"}};
-  struct spec b = {.index = 1, .count = 2, .run_key = "k", .first_k = 1, .n = 5, .raw = true, .complete = false,
-                   .before_ms = -1, .after_ms = 1, .redis_cpu_s = 1, .ops = 10,
+  struct spec b = {.index = 1,
+                   .count = 2,
+                   .run_key = "k",
+                   .first_k = 1,
+                   .n = 5,
+                   .raw = true,
+                   .complete = false,
+                   .before_ms = -1,
+                   .after_ms = 1,
+                   .redis_cpu_s = 1,
+                   .ops = 10,
                    .error_msgs = {"m5", "m6", "m7", "m8", "m9", "m10"}};
   cJSON *d[2] = {shard(&b), shard(&a)}; /* any order */
   const char *p[2] = {"b.json", "a.json"};
@@ -289,14 +325,16 @@ static void test_errors_and_complete(void **state) {
   const cJSON *t = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "errors_by_kind"), "timeout");
   assert_true(num(t, "count") == 22);
   const cJSON *msgs = cJSON_GetObjectItem(t, "messages");
-  assert_int_equal(cJSON_GetArraySize(msgs), 8); /* capped as the runner caps them */
+  assert_int_equal(cJSON_GetArraySize(msgs), 8);               /* capped as the runner caps them */
   assert_true(num(cJSON_GetArrayItem(msgs, 4), "count") == 4); /* m5 from both */
-  assert_true(num(t, "other_messages") == 4);                 /* m9, m10 */
+  assert_true(num(t, "other_messages") == 4);                  /* m9, m10 */
   assert_false(cJSON_IsTrue(cJSON_GetObjectItem(m, "complete")));
   assert_string_equal(cJSON_GetObjectItem(m, "interrupted_by")->valuestring, "SIGTERM");
   /* shard order in merged_from */
-  assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "merged_from"), "files"), 0)->valuestring,
-                      "a.json");
+  assert_string_equal(
+      cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "merged_from"), "files"), 0)
+          ->valuestring,
+      "a.json");
   cJSON_Delete(m);
   cJSON_Delete(d[0]);
   cJSON_Delete(d[1]);
@@ -333,7 +371,8 @@ static void test_refusals(void **state) {
   assert_null(job_merge_shards(dup, paths, 3, err, sizeof err));
   assert_non_null(strstr(err, "b.json and c.json are both shard 1 of 3"));
   /* different run keys */
-  cJSON_ReplaceItemInObject(cJSON_GetObjectItem(docs[2], "shard"), "run_key", cJSON_CreateString("k2"));
+  cJSON_ReplaceItemInObject(cJSON_GetObjectItem(docs[2], "shard"), "run_key",
+                            cJSON_CreateString("k2"));
   assert_null(job_merge_shards((const cJSON *const *)docs, paths, 3, err, sizeof err));
   assert_non_null(strstr(err, "a.json and c.json are not shards of one run: different run keys"));
   /* unsharded */

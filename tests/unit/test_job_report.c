@@ -53,7 +53,8 @@ static cJSON *doc(const char *run, int rep, int reps, int n, double base, double
 
 /* The backend sections (docs/results.md) of a results document: Redis figures per operation
  * and, when per_batch > 0, the agent's; backend_cpu_us_per_op is their sum. */
-static void add_backend(cJSON *d, double redis_cpu, double cmds, double reads, double agent_cpu, double per_batch) {
+static void add_backend(cJSON *d, double redis_cpu, double cmds, double reads, double agent_cpu,
+                        double per_batch) {
   cJSON *r = cJSON_AddObjectToObject(d, "redis");
   cJSON_AddStringToObject(r, "endpoint", "127.0.0.1:6379");
   cJSON_AddNumberToObject(r, "cpu_us_per_op", redis_cpu);
@@ -81,7 +82,8 @@ static size_t count(const char *hay, const char *needle) {
 }
 
 /* The printed table with every run of spaces squeezed to one, so tests read like the rows. */
-static char *print_comparison(const struct job_side *a, const struct job_side *b, const struct job_comparison *c) {
+static char *print_comparison(const struct job_side *a, const struct job_side *b,
+                              const struct job_comparison *c) {
   char *out = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&out, &len);
@@ -105,13 +107,14 @@ static const cJSON *json_row(const cJSON *j, const char *key) {
 
 /* Loads reps documents per side: direct with Redis CPU per op dcpu + r, batched bcpu + r and
  * agent CPU per op acpu + r. */
-static void load_sides_agent(struct job_side *a, struct job_side *b, int reps, int n, double dcpu, double bcpu,
-                             double acpu, bool backend) {
+static void load_sides_agent(struct job_side *a, struct job_side *b, int reps, int n, double dcpu,
+                             double bcpu, double acpu, bool backend) {
   char err[200];
   job_side_init(a, "direct");
   job_side_init(b, "batched");
   for (int r = 1; r <= reps; r++) {
-    cJSON *x = doc("direct", r, reps, n, 10 + r * 0.1, 0.01), *y = doc("batched", r, reps, n, 11 + r * 0.1, 0.01);
+    cJSON *x = doc("direct", r, reps, n, 10 + r * 0.1, 0.01),
+          *y = doc("batched", r, reps, n, 11 + r * 0.1, 0.01);
     if (backend) {
       add_backend(x, dcpu + r, 1.0, 1.0, 0, 0);
       add_backend(y, bcpu + r, 1.0, 0.2, acpu + r, 5.5);
@@ -123,8 +126,8 @@ static void load_sides_agent(struct job_side *a, struct job_side *b, int reps, i
   }
 }
 
-static void load_sides(struct job_side *a, struct job_side *b, int reps, int n, double dcpu, double bcpu,
-                       bool backend) {
+static void load_sides(struct job_side *a, struct job_side *b, int reps, int n, double dcpu,
+                       double bcpu, bool backend) {
   load_sides_agent(a, b, reps, n, dcpu, bcpu, 5, backend);
 }
 
@@ -214,7 +217,8 @@ static void test_compare_backend_rows(void **state) {
   assert_non_null(strstr(out, "Redis CPU/op (us) 43 11 -74.4% (U test on 5+5 repetitions)"));
   assert_non_null(strstr(out, "Redis commands/op 1 1 ~ (U test on 5+5 repetitions)"));
   assert_non_null(strstr(out, "agent CPU/op (us) n/a 8 -\n"));
-  assert_non_null(strstr(out, "n/a in A (agent CPU/op (us), commands per batch): direct run: no agent"));
+  assert_non_null(
+      strstr(out, "n/a in A (agent CPU/op (us), commands per batch): direct run: no agent"));
   free(out);
   cJSON *j = job_compare_json(&a, &b, &c);
   const cJSON *jr = json_row(j, "redis_cpu_us_per_op");
@@ -222,8 +226,10 @@ static void test_compare_backend_rows(void **state) {
   assert_int_equal(cJSON_GetObjectItem(jr, "samples_a")->valueint, 5);
   jr = json_row(j, "agent_cpu_us_per_op");
   assert_true(cJSON_IsNull(cJSON_GetObjectItem(jr, "a")));
-  assert_string_equal(cJSON_GetObjectItem(jr, "a_unavailable")->valuestring, "direct run: no agent");
-  assert_non_null(strstr(cJSON_GetObjectItem(j, "headline")->valuestring, "cut Redis CPU per operation 3.91x (p=0.0079)"));
+  assert_string_equal(cJSON_GetObjectItem(jr, "a_unavailable")->valuestring,
+                      "direct run: no agent");
+  assert_non_null(strstr(cJSON_GetObjectItem(j, "headline")->valuestring,
+                         "cut Redis CPU per operation 3.91x (p=0.0079)"));
   cJSON_Delete(j);
   job_side_free(&a);
   job_side_free(&b);
@@ -257,7 +263,8 @@ static void test_compare_unavailable(void **state) {
   cJSON_ReplaceItemInObject(zr, "cpu_us_per_op", cJSON_CreateNull());
   cJSON_AddStringToObject(zr, "note", "used_cpu_sys went backwards: Redis restarted");
   assert_true(isnan(job_doc_metric_value(z, JOB_DM_REDIS_CPU, why, sizeof why)));
-  assert_string_equal(why, "redis.cpu_us_per_op is null (used_cpu_sys went backwards: Redis restarted)");
+  assert_string_equal(why,
+                      "redis.cpu_us_per_op is null (used_cpu_sys went backwards: Redis restarted)");
   assert_true(job_doc_metric_value(z, JOB_DM_REDIS_COMMANDS, why, sizeof why) == 1);
   cJSON_Delete(z);
   assert_int_equal(job_side_add(&a, x, err, sizeof err), RB_OK);
@@ -274,7 +281,8 @@ static void test_compare_unavailable(void **state) {
   const cJSON *jr = json_row(j, "redis_cpu_us_per_op");
   assert_true(cJSON_IsNull(cJSON_GetObjectItem(jr, "b")));
   assert_null(cJSON_GetObjectItem(jr, "significant"));
-  assert_non_null(strstr(cJSON_GetObjectItem(j, "headline")->valuestring, "Redis CPU per operation was not measured"));
+  assert_non_null(strstr(cJSON_GetObjectItem(j, "headline")->valuestring,
+                         "Redis CPU per operation was not measured"));
   cJSON_Delete(j);
   job_side_free(&a);
   job_side_free(&b);
@@ -297,21 +305,28 @@ static void test_headline_sentence(void **state) {
   (void)state;
   char h[512];
   headline_for(5, 40, 8, h, sizeof h); /* batching better on CPU, 0.1 ms slower everywhere */
-  assert_string_equal(h, "batching cut Redis CPU per operation 3.91x (p=0.0079) and added 1 ms at p50 (p=0.0079)");
+  assert_string_equal(
+      h, "batching cut Redis CPU per operation 3.91x (p=0.0079) and added 1 ms at p50 (p=0.0079)");
   headline_for(5, 8, 40, h, sizeof h); /* batching worse */
-  assert_string_equal(h, "batching raised Redis CPU per operation 3.91x (p=0.0079) and added 1 ms at p50 (p=0.0079)");
+  assert_string_equal(
+      h,
+      "batching raised Redis CPU per operation 3.91x (p=0.0079) and added 1 ms at p50 (p=0.0079)");
   headline_for(5, 40, 32.5, h, sizeof h); /* overlapping: 41..45 against 33.5..37.5 + agent... */
   assert_non_null(strstr(h, "batching cut Redis CPU per operation"));
-  headline_for(5, 10, 9.5, h, sizeof h); /* 11..15 against 10.5..14.5: interleaved, not significant */
-  assert_non_null(strstr(h, "batching made no significant difference to Redis CPU per operation (1.04x lower, p="));
+  headline_for(5, 10, 9.5, h,
+               sizeof h); /* 11..15 against 10.5..14.5: interleaved, not significant */
+  assert_non_null(strstr(
+      h, "batching made no significant difference to Redis CPU per operation (1.04x lower, p="));
   headline_for(1, 40, 8, h, sizeof h); /* one repetition a side cannot be tested */
-  assert_non_null(strstr(h, "batching lowered Redis CPU per operation 4.56x on too few repetitions to test (1+1)"));
+  assert_non_null(strstr(
+      h, "batching lowered Redis CPU per operation 4.56x on too few repetitions to test (1+1)"));
 }
 
 /* A closed loop at N in flight: "mode": "closed", parameters.concurrency N, a throughput. */
 static void make_closed(cJSON *d, int n, double throughput) {
   cJSON_AddStringToObject(d, "mode", "closed");
-  cJSON_AddNumberToObject(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "scenario"), "parameters"), "concurrency", n);
+  cJSON_AddNumberToObject(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "scenario"), "parameters"),
+                          "concurrency", n);
   cJSON_AddNumberToObject(d, "throughput", throughput);
 }
 
@@ -325,7 +340,8 @@ static void test_headline_closed_loop(void **state) {
   job_side_init(&a, "direct");
   job_side_init(&b, "batched");
   for (int r = 1; r <= 5; r++) {
-    cJSON *x = doc("direct", r, 5, 50, 10 + r * 0.1, 0.01), *y = doc("batched", r, 5, 50, 11 + r * 0.1, 0.01);
+    cJSON *x = doc("direct", r, 5, 50, 10 + r * 0.1, 0.01),
+          *y = doc("batched", r, 5, 50, 11 + r * 0.1, 0.01);
     add_backend(x, 40 + r, 1.0, 1.0, 0, 0);
     add_backend(y, 8 + r, 1.0, 0.2, 5 + r, 5.5);
     make_closed(x, 32, 1000 + r);
@@ -339,10 +355,13 @@ static void test_headline_closed_loop(void **state) {
   assert_int_equal(job_compare_compute(&a, &b, 0.05, 1, &c), RB_OK);
   assert_int_equal(c.concurrency, 32);
   job_compare_headline(&c, h, sizeof h);
-  assert_string_equal(h, "batching cut Redis CPU per operation 3.91x (p=0.0079) and added 1 ms at p50 (p=0.0079); "
-                         "with 32 invocations in flight (closed loop) it raised throughput 2.99x (p=0.0079)");
+  assert_string_equal(
+      h,
+      "batching cut Redis CPU per operation 3.91x (p=0.0079) and added 1 ms at p50 (p=0.0079); "
+      "with 32 invocations in flight (closed loop) it raised throughput 2.99x (p=0.0079)");
   cJSON *j = job_compare_json(&a, &b, &c);
-  assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "a"), "mode")->valuestring, "closed");
+  assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "a"), "mode")->valuestring,
+                      "closed");
   assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "b"), "concurrency")->valueint, 32);
   cJSON_Delete(j);
   /* Open-loop documents (no "mode") added to A: mixed, no throughput clause. */
@@ -396,7 +415,8 @@ static void test_compare_single_documents(void **state) {
   assert_non_null(strstr(out, "~  (U test on 180+180 invocations)"));
   free(out);
   cJSON *j = job_compare_json(&a, &a2, &c);
-  assert_true(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "mann_whitney"), "significant")));
+  assert_true(
+      cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "mann_whitney"), "significant")));
   cJSON_Delete(j);
   job_side_free(&a2);
   job_side_free(&a);
@@ -449,9 +469,9 @@ static void test_run_colors_by_group(void **state) {
   (void)state;
   /* Interleaved repetitions: every repetition of a run shares its colour, runs differ, and
    * the colour does not depend on how many repetitions came before. */
-  static const char *const groups[] = {"direct", "batched", "direct", "batched", "direct",
-                                       "batched", "direct", "batched", "direct", "batched",
-                                       "coalesced"};
+  static const char *const groups[] = {"direct", "batched", "direct",   "batched",
+                                       "direct", "batched", "direct",   "batched",
+                                       "direct", "batched", "coalesced"};
   struct job_report_run runs[11];
   memset(runs, 0, sizeof runs);
   for (size_t i = 0; i < 11; i++) snprintf(runs[i].group, sizeof runs[i].group, "%s", groups[i]);
@@ -475,8 +495,8 @@ static void test_last_second_is_a_rate(void **state) {
   cJSON *d = doc("direct", 1, 1, 25, 5, 0.01); /* last reply at 2.405 s: second 2, 0.405 s of it */
   assert_int_equal(job_report_run_init(&r, d, err, sizeof err), RB_OK);
   assert_int_equal(r.rate_seconds, 3);
-  assert_true(r.sec_ok[1] == 9 && r.sec_err[1] == 1);   /* whole second: a count */
-  assert_true(fabs(r.sec_ok[2] - 5 / 0.405) < 1e-9);    /* 5 replies in 0.405 s */
+  assert_true(r.sec_ok[1] == 9 && r.sec_err[1] == 1); /* whole second: a count */
+  assert_true(fabs(r.sec_ok[2] - 5 / 0.405) < 1e-9);  /* 5 replies in 0.405 s */
   job_report_run_free(&r);
   cJSON_Delete(d);
   d = doc("direct", 1, 1, 21, 5, 0.01); /* last reply at 2.005 s: 5 ms of second 2 */
@@ -657,7 +677,8 @@ static void test_report_page_order(void **state) {
   assert_non_null(head);
   assert_true(head < settings && settings < dist && dist < reps);
   assert_null(strstr(out, "Latency against load")); /* no sweep, no curve */
-  assert_non_null(strstr(out, "Redis CPU per operation was not measured (no redis section in the document)"));
+  assert_non_null(
+      strstr(out, "Redis CPU per operation was not measured (no redis section in the document)"));
   assert_non_null(strstr(out, "title=\"direct run: no agent\">n/a"));
   free(out);
   job_report_headline_free(&h);
@@ -684,7 +705,8 @@ static void test_report_page_order(void **state) {
 static char *page_of(cJSON **docs, size_t n, const cJSON *const *sweeps, size_t nsweeps) {
   struct job_report_run runs[16];
   char err[200];
-  for (size_t i = 0; i < n; i++) assert_int_equal(job_report_run_init(&runs[i], docs[i], err, sizeof err), RB_OK);
+  for (size_t i = 0; i < n; i++)
+    assert_int_equal(job_report_run_init(&runs[i], docs[i], err, sizeof err), RB_OK);
   struct job_report_headline h;
   assert_int_equal(job_report_headline_compute(runs, n, NULL, &h), RB_OK);
   char *out = NULL;
@@ -708,11 +730,14 @@ static void test_headline_both_sides_of_the_trade(void **state) {
   load_sides_agent(&a, &b, 5, 50, 40, 14, 50, true);
   assert_int_equal(job_compare_compute(&a, &b, 0.05, 1, &c), RB_OK);
   job_compare_headline(&c, h, sizeof h);
-  assert_string_equal(h, "batching cut Redis CPU per operation 2.53x (p=0.0079) but raised backend CPU per operation "
-                         "(Redis + agent) 1.63x (p=0.0079), and added 1 ms at p50 (p=0.0079)");
+  assert_string_equal(
+      h,
+      "batching cut Redis CPU per operation 2.53x (p=0.0079) but raised backend CPU per operation "
+      "(Redis + agent) 1.63x (p=0.0079), and added 1 ms at p50 (p=0.0079)");
   /* compare's text output ends with the same sentence */
   char *out = print_comparison(&a, &b, &c);
-  assert_non_null(strstr(out, "headline: batching cut Redis CPU per operation 2.53x (p=0.0079) but raised backend"));
+  assert_non_null(strstr(
+      out, "headline: batching cut Redis CPU per operation 2.53x (p=0.0079) but raised backend"));
   free(out);
   job_side_free(&a);
   job_side_free(&b);
@@ -730,7 +755,8 @@ static void test_detectable_but_negligible(void **state) {
   job_side_init(&a, "direct");
   job_side_init(&b, "batched");
   for (int r = 1; r <= 5; r++) {
-    cJSON *x = doc("direct", r, 5, 50, 10 + r * 0.1, 0.01), *y = doc("batched", r, 5, 50, 11 + r * 0.1, 0.01);
+    cJSON *x = doc("direct", r, 5, 50, 10 + r * 0.1, 0.01),
+          *y = doc("batched", r, 5, 50, 11 + r * 0.1, 0.01);
     add_backend(x, 40 + r, 1.0, 1.0, 0, 0);
     add_backend(y, 8 + r, 1.0, 0.2, 5 + r, 5.5);
     make_closed(x, 32, 1000 + r * 0.01);
@@ -747,12 +773,17 @@ static void test_detectable_but_negligible(void **state) {
   assert_true(t->min_change == 0.05);
   assert_false(job_compare_row(&c, "redis_cpu_us_per_op")->negligible);
   char *out = print_comparison(&a, &b, &c);
-  assert_non_null(strstr(out, "throughput (/s) 1000 1002 +0.1% (U test on 5+5 repetitions) detectable but negligible (|change| < 5%)"));
-  assert_non_null(strstr(out, "detectable but negligible: significant, but smaller than the change that matters"));
+  assert_non_null(strstr(out,
+                         "throughput (/s) 1000 1002 +0.1% (U test on 5+5 repetitions) detectable "
+                         "but negligible (|change| < 5%)"));
+  assert_non_null(strstr(
+      out, "detectable but negligible: significant, but smaller than the change that matters"));
   free(out);
   job_compare_headline(&c, h, sizeof h);
-  assert_non_null(strstr(h, "; with 32 invocations in flight (closed loop) it changed throughput by only +0.15% "
-                            "(p=0.0079; detectable but negligible, under the 5% that matters)"));
+  assert_non_null(
+      strstr(h,
+             "; with 32 invocations in flight (closed loop) it changed throughput by only +0.15% "
+             "(p=0.0079; detectable but negligible, under the 5% that matters)"));
   cJSON *j = job_compare_json(&a, &b, &c);
   assert_true(cJSON_IsTrue(cJSON_GetObjectItem(json_row(j, "throughput"), "negligible")));
   assert_true(cJSON_GetObjectItem(json_row(j, "throughput"), "min_change")->valuedouble == 0.05);
@@ -772,7 +803,8 @@ static void test_detectable_but_negligible(void **state) {
   assert_int_equal(job_min_change_parse(&m, "5x", err, sizeof err), RB_ERR_INVALID);
   assert_non_null(strstr(err, "got '5x'"));
   /* the commands refuse a bad --min-change before reading anything */
-  char cmd_c[] = "compare", cmd_r[] = "report", opt[] = "--min-change", bad[] = "latency=5", x[] = "x.json", y[] = "y.json";
+  char cmd_c[] = "compare", cmd_r[] = "report", opt[] = "--min-change", bad[] = "latency=5",
+       x[] = "x.json", y[] = "y.json";
   char *cargv[] = {cmd_c, opt, bad, x, y, NULL};
   assert_int_equal(job_cmd_compare(5, cargv), 2);
   char *rargv[] = {cmd_r, opt, bad, x, NULL};
@@ -781,7 +813,8 @@ static void test_detectable_but_negligible(void **state) {
   job_side_free(&b);
   /* The report says it in the headline's table. */
   char *html = page_of(docs, 10, NULL, 0);
-  assert_non_null(strstr(html, "<b>detectable but negligible</b> (+0.15%, under the 5% that matters), p=0.0079"));
+  assert_non_null(strstr(
+      html, "<b>detectable but negligible</b> (+0.15%, under the 5% that matters), p=0.0079"));
   free(html);
   for (int i = 0; i < 10; i++) cJSON_Delete(docs[i]);
 }
@@ -804,7 +837,8 @@ static void test_rows_say_what_the_test_ran_on(void **state) {
   }
   assert_int_equal(job_compare_compute(&a, &b, 0.05, 1, &c), RB_OK);
   char *out = print_comparison(&a, &b, &c);
-  assert_non_null(strstr(out, "(U test on 5+5 repetition medians; values over 2000+2000 invocations pooled)"));
+  assert_non_null(
+      strstr(out, "(U test on 5+5 repetition medians; values over 2000+2000 invocations pooled)"));
   assert_null(strstr(out, " n=2000+2000"));
   assert_non_null(strstr(out, "execution p99 (ms)"));
   assert_non_null(strstr(out, "(bootstrap CI on 2000+2000 invocations)"));
@@ -812,7 +846,8 @@ static void test_rows_say_what_the_test_ran_on(void **state) {
   job_side_free(&a);
   job_side_free(&b);
   char *html = page_of(docs, 10, NULL, 0);
-  assert_non_null(strstr(html, "(U test on 5+5 repetition medians; values over 2000+2000 invocations pooled)"));
+  assert_non_null(
+      strstr(html, "(U test on 5+5 repetition medians; values over 2000+2000 invocations pooled)"));
   assert_null(strstr(html, "(2000+2000 invocations)</td>"));
   free(html);
   for (int i = 0; i < 10; i++) cJSON_Delete(docs[i]);
@@ -887,10 +922,15 @@ static void test_footnotes_only_when_marked(void **state) {
 static void test_sweep_section_caveats(void **state) {
   (void)state;
   cJSON *d = sweep_doc("direct", 200), *b = sweep_doc("batched", 400);
-  cJSON_AddBoolToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(d, "scenario"), "parameters"), "batching", false);
-  cJSON_AddBoolToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(b, "scenario"), "parameters"), "batching", true);
+  cJSON_AddBoolToObject(
+      cJSON_AddObjectToObject(cJSON_AddObjectToObject(d, "scenario"), "parameters"), "batching",
+      false);
+  cJSON_AddBoolToObject(
+      cJSON_AddObjectToObject(cJSON_AddObjectToObject(b, "scenario"), "parameters"), "batching",
+      true);
   cJSON_AddBoolToObject(b, "max_sustainable_rate_at_least", true);
-  cJSON *last = cJSON_GetArrayItem(cJSON_GetObjectItem(b, "steps"), cJSON_GetArraySize(cJSON_GetObjectItem(b, "steps")) - 1);
+  cJSON *last = cJSON_GetArrayItem(cJSON_GetObjectItem(b, "steps"),
+                                   cJSON_GetArraySize(cJSON_GetObjectItem(b, "steps")) - 1);
   cJSON_AddBoolToObject(last, "runner_limited", true);
   cJSON_AddStringToObject(last, "runner_note", "schedule lag p99 40 ms above 10 ms");
   const cJSON *sweeps[2] = {d, b};
@@ -902,12 +942,14 @@ static void test_sweep_section_caveats(void **state) {
   job_report_html(f, NULL, 0, sweeps, 2, &h);
   fclose(f);
   assert_non_null(strstr(out, "<td>at least 400</td>"));
-  assert_non_null(strstr(out, "batched at 800/s: <b>runner-limited</b>: schedule lag p99 40 ms above 10 ms"));
+  assert_non_null(
+      strstr(out, "batched at 800/s: <b>runner-limited</b>: schedule lag p99 40 ms above 10 ms"));
   assert_non_null(strstr(out, "batched: the max sustainable rate is a <b>lower bound</b>"));
   assert_non_null(strstr(out, "sustained at least 400/s"));
   assert_non_null(strstr(out, "<b>at least 2x</b>"));
   /* colours by mode: the direct sweep is blue, the batched one red, whatever the order */
-  assert_non_null(strstr(out, "stroke=\"#1f77b4\" stroke-width=\"3\"/><text x=\"628.0\" y=\"54.0\">direct"));
+  assert_non_null(
+      strstr(out, "stroke=\"#1f77b4\" stroke-width=\"3\"/><text x=\"628.0\" y=\"54.0\">direct"));
   free(out);
   cJSON_Delete(d);
   cJSON_Delete(b);

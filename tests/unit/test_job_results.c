@@ -22,7 +22,8 @@ static const char cold_record[] =
     "{\"namespace\":\"guest\",\"name\":\"redis_benchmark\",\"activationId\":\"abc123\","
     "\"start\":1,\"end\":46,\"duration\":45,\"response\":{\"status\":\"success\",\"success\":true,"
     "\"result\":{\"succeeded\":10,\"failed\":0,\"elapsed_us\":2100,\"latency_us\":{\"p50\":200},"
-    "\"secret_field\":\"not kept\"}},\"logs\":[],\"annotations\":[{\"key\":\"path\",\"value\":\"guest/p/a\"},"
+    "\"secret_field\":\"not "
+    "kept\"}},\"logs\":[],\"annotations\":[{\"key\":\"path\",\"value\":\"guest/p/a\"},"
     "{\"key\":\"waitTime\",\"value\":7},{\"key\":\"kind\",\"value\":\"blackbox\"},"
     "{\"key\":\"initTime\",\"value\":31}]}";
 
@@ -36,13 +37,15 @@ static void test_activation_record(void **state) {
   assert_string_equal(r.status, "success");
   assert_true(r.duration_ms == 45 && r.wait_ms == 7 && r.init_ms == 31);
   assert_true(r.cold_start);
-  assert_string_equal(r.action, "{\"succeeded\":10,\"failed\":0,\"elapsed_us\":2100,"
-                                "\"latency_us\":{\"p50\":200}}"); /* only timing fields */
+  assert_string_equal(r.action,
+                      "{\"succeeded\":10,\"failed\":0,\"elapsed_us\":2100,"
+                      "\"latency_us\":{\"p50\":200}}"); /* only timing fields */
   assert_true(r.action_elapsed_us == 2100);
   job_record_deinit(&r);
 
-  const char app[] = "{\"activationId\":\"e1\",\"duration\":3,\"response\":{\"status\":\"application error\","
-                     "\"result\":{\"error\":\"boom\"}},\"annotations\":[{\"key\":\"waitTime\",\"value\":2}]}";
+  const char app[] =
+      "{\"activationId\":\"e1\",\"duration\":3,\"response\":{\"status\":\"application error\","
+      "\"result\":{\"error\":\"boom\"}},\"annotations\":[{\"key\":\"waitTime\",\"value\":2}]}";
   job_record_init(&r, 4);
   assert_true(job_record_from_activation(&r, app, strlen(app)));
   assert_int_equal(r.outcome, JOB_ERR_APPLICATION);
@@ -88,7 +91,12 @@ static void test_redact(void **state) {
   char t[16] = "ab*ab*ab";
   const char *short_secret[] = {"ab", NULL};
   job_redact(t, sizeof t, short_secret); /* the mask is longer than the secret */
-  assert_string_equal(t, "***" "*" "***" "*" "***");
+  assert_string_equal(t,
+                      "***"
+                      "*"
+                      "***"
+                      "*"
+                      "***");
 }
 
 static char *slurp(const char *path) {
@@ -130,11 +138,23 @@ static void test_document_shape(void **state) {
   job_params_defaults(&p);
   struct job_target_conf t;
   job_target_conf_defaults(&t);
-  struct job_run_info in = {.scenario = "unit", .params = &p, .target = &t, .action = "/guest/p/a",
-                            .repetition = 1, .repetitions = 1, .planned = 5, .sent = 4,
-                            .unsent = 1, .warmup = 1, .late = 0, .held = 0,
-                            .late_threshold_us = 1000, .first_sent_s = 0.0002,
-                            .last_sent_s = 0.3002, .complete = false, .interrupted_by = "SIGTERM"};
+  struct job_run_info in = {.scenario = "unit",
+                            .params = &p,
+                            .target = &t,
+                            .action = "/guest/p/a",
+                            .repetition = 1,
+                            .repetitions = 1,
+                            .planned = 5,
+                            .sent = 4,
+                            .unsent = 1,
+                            .warmup = 1,
+                            .late = 0,
+                            .held = 0,
+                            .late_threshold_us = 1000,
+                            .first_sent_s = 0.0002,
+                            .last_sent_s = 0.3002,
+                            .complete = false,
+                            .interrupted_by = "SIGTERM"};
   assert_int_equal(job_results_write(res, &in, err, sizeof err), RB_OK);
   job_results_destroy(res);
   char *text = slurp(out);
@@ -148,7 +168,7 @@ static void test_document_shape(void **state) {
   cJSON *et = cJSON_GetObjectItem(d, "execution_time_ms");
   const char *names[] = {"p50", "p90", "p99", "min", "max", "mean"};
   for (int i = 0; i < 6; i++) assert_non_null(cJSON_GetObjectItem(et, names[i]));
-  assert_true(cJSON_GetObjectItem(et, "p50")->valuedouble == 10);  /* nearest rank of {10, 30} */
+  assert_true(cJSON_GetObjectItem(et, "p50")->valuedouble == 10); /* nearest rank of {10, 30} */
   assert_true(cJSON_GetObjectItem(et, "max")->valuedouble == 30);
   assert_true(cJSON_GetObjectItem(et, "mean")->valuedouble == 20);
   /* Three measured (warm-up excluded): two succeeded, one failed. */
@@ -160,18 +180,21 @@ static void test_document_shape(void **state) {
   assert_int_equal(cJSON_GetObjectItem(inv, "unsent")->valueint, 1);
   assert_int_equal(cJSON_GetObjectItem(inv, "warmup")->valueint, 1);
   cJSON *errs = cJSON_GetObjectItem(d, "errors_by_kind");
-  assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(errs, "http_429"), "count")->valueint, 1);
+  assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(errs, "http_429"), "count")->valueint,
+                   1);
   assert_non_null(cJSON_GetObjectItem(d, "server"));
   assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "server"), "wait_time_ms"));
   assert_non_null(cJSON_GetObjectItem(d, "schedule_lag_ms"));
-  assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "rbench"), "name")->valuestring, "rbench");
+  assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "rbench"), "name")->valuestring,
+                      "rbench");
   assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "rbench"), "git_commit"));
   assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "host"), "hostname"));
   cJSON *raw = cJSON_GetObjectItem(d, "raw_results");
   assert_int_equal(cJSON_GetArraySize(raw), 4);
   cJSON *r3 = cJSON_GetArrayItem(raw, 3);
   assert_string_equal(cJSON_GetObjectItem(r3, "outcome")->valuestring, "http_429");
-  assert_string_equal(cJSON_GetObjectItem(r3, "error")->valuestring, "HTTP 429: Too many requests (***)");
+  assert_string_equal(cJSON_GetObjectItem(r3, "error")->valuestring,
+                      "HTTP 429: Too many requests (***)");
   assert_true(cJSON_GetObjectItem(r3, "intended_ms")->valuedouble == 300);
   assert_true(cJSON_GetObjectItem(r3, "sent_ms")->valuedouble == 300.2);
   assert_true(cJSON_IsNull(cJSON_GetObjectItem(r3, "init_time_ms")));
@@ -193,15 +216,19 @@ static void test_document_shape(void **state) {
 static void test_configmap_body(void **state) {
   (void)state;
   bool summarized;
-  const char doc[] = "{\"schema_version\":1,\"complete\":true,\"raw_results\":[{\"index\":0},"
-                     "{\"index\":1},{\"index\":2},{\"index\":3},{\"index\":4},{\"index\":5}]}";
+  const char doc[] =
+      "{\"schema_version\":1,\"complete\":true,\"raw_results\":[{\"index\":0},"
+      "{\"index\":1},{\"index\":2},{\"index\":3},{\"index\":4},{\"index\":5}]}";
   char *b = job_k8s_configmap_body("rbench-results", NULL, doc, strlen(doc), 1000, &summarized);
   assert_false(summarized);
   cJSON *cm = cJSON_Parse(b);
-  assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "metadata"), "labels"), "rbench.io/job"));
+  assert_null(cJSON_GetObjectItem(
+      cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "metadata"), "labels"), "rbench.io/job"));
   assert_string_equal(cJSON_GetObjectItem(cm, "kind")->valuestring, "ConfigMap");
-  assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "metadata"), "name")->valuestring, "rbench-results");
-  assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "data"), "results.json")->valuestring, doc);
+  assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "metadata"), "name")->valuestring,
+                      "rbench-results");
+  assert_string_equal(
+      cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "data"), "results.json")->valuestring, doc);
   cJSON_Delete(cm);
   free(b);
   b = job_k8s_configmap_body("r", NULL, doc, strlen(doc), 80, &summarized); /* over the limit */
@@ -225,17 +252,20 @@ static void test_configmap_job_label(void **state) {
   (void)state;
   bool summarized;
   const char doc[] = "{\"schema_version\":1}";
-  char *b = job_k8s_configmap_body("rbench-results-x", "rbench-run-7", doc, strlen(doc), 1000, &summarized);
+  char *b = job_k8s_configmap_body("rbench-results-x", "rbench-run-7", doc, strlen(doc), 1000,
+                                   &summarized);
   cJSON *cm = cJSON_Parse(b);
   cJSON *labels = cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "metadata"), "labels");
   assert_string_equal(cJSON_GetObjectItem(labels, "rbench.io/job")->valuestring, "rbench-run-7");
-  assert_string_equal(cJSON_GetObjectItem(labels, "app.kubernetes.io/component")->valuestring, "results");
+  assert_string_equal(cJSON_GetObjectItem(labels, "app.kubernetes.io/component")->valuestring,
+                      "results");
   cJSON_Delete(cm);
   free(b);
   /* A value the API server would refuse is left out rather than failing the whole object. */
   b = job_k8s_configmap_body("r", "bad value/", doc, strlen(doc), 1000, &summarized);
   cm = cJSON_Parse(b);
-  assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "metadata"), "labels"), "rbench.io/job"));
+  assert_null(cJSON_GetObjectItem(
+      cJSON_GetObjectItem(cJSON_GetObjectItem(cm, "metadata"), "labels"), "rbench.io/job"));
   cJSON_Delete(cm);
   free(b);
   assert_true(job_k8s_label_value_ok("a"));
@@ -299,7 +329,8 @@ static void test_activation_scan_matches_tree(void **state) {
       "{\"value\":3,\"key\":\"initTime\"},{\"key\":\"waitTime\",\"value\":0}]} \r\n",
       /* escapes: in the id, in a kept string, in the error, in an annotation key */
       "{\"activationId\":\"a\\\"b\",\"response\":{\"status\":\"success\",\"result\":{}}}",
-      "{\"activationId\":\"a\",\"response\":{\"status\":\"success\",\"result\":{\"cold\":\"x\\u0041\\n\"}}}",
+      "{\"activationId\":\"a\",\"response\":{\"status\":\"success\",\"result\":{\"cold\":"
+      "\"x\\u0041\\n\"}}}",
       "{\"activationId\":\"a\",\"response\":{\"status\":\"application error\",\"result\":"
       "{\"error\":\"line\\nbreak\"}}}",
       "{\"activationId\":\"a\",\"response\":{\"status\":\"success\",\"result\":{}},"
@@ -308,8 +339,10 @@ static void test_activation_scan_matches_tree(void **state) {
       "{\"activationId\":\"a\",\"response\":{\"status\":\"action developer error\",\"result\":"
       "{\"error\":{\"code\":3,\"why\":[\"x\"]}}}}",
       "{\"activationId\":\"a\",\"response\":{\"status\":\"whisk internal error\",\"result\":[1]}}",
-      "{\"activationId\":\"a\",\"response\":{\"status\":\"application error\",\"result\":\"text\"}}",
-      "{\"activationId\":\"a\",\"response\":{\"status\":\"a status longer than thirty-one bytes\"}}",
+      "{\"activationId\":\"a\",\"response\":{\"status\":\"application "
+      "error\",\"result\":\"text\"}}",
+      "{\"activationId\":\"a\",\"response\":{\"status\":\"a status longer than thirty-one "
+      "bytes\"}}",
       /* not records, or unusual shapes */
       "{\"activationId\":\"a\"}",
       "{\"activationId\":7,\"response\":{\"status\":\"success\"}}",
@@ -343,8 +376,9 @@ static void test_activation_scan_matches_tree(void **state) {
   /* Nesting around the depth limit goes to the full parse and gets its answer. */
   char deep[400];
   for (int depth = 50; depth <= 70; depth += 5) {
-    int n = snprintf(deep, sizeof deep, "{\"activationId\":\"a\",\"response\":{\"status\":\"success\","
-                                        "\"result\":{\"latency_us\":");
+    int n = snprintf(deep, sizeof deep,
+                     "{\"activationId\":\"a\",\"response\":{\"status\":\"success\","
+                     "\"result\":{\"latency_us\":");
     for (int d = 0; d < depth; d++) deep[n++] = '[';
     for (int d = 0; d < depth; d++) deep[n++] = ']';
     n += snprintf(deep + n, sizeof deep - (size_t)n, "}}}");
@@ -379,15 +413,18 @@ static void test_record_line(void **state) {
   assert_non_null(j);
   assert_int_equal(cJSON_GetObjectItem(j, "index")->valueint, 42);
   assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "warmup")));
-  assert_non_null(strstr(text, "\"intended_ms\":1.500,\"sent_ms\":1.499,\"end_ms\":-0.003,"
-                               "\"execution_time_ms\":-1.503,\"service_time_ms\":-1.502,"));
+  assert_non_null(strstr(text,
+                         "\"intended_ms\":1.500,\"sent_ms\":1.499,\"end_ms\":-0.003,"
+                         "\"execution_time_ms\":-1.503,\"service_time_ms\":-1.502,"));
   assert_non_null(strstr(text, "\"success\":false,\"outcome\":\"http_502\",\"http_status\":502"));
   assert_string_equal(cJSON_GetObjectItem(j, "status")->valuestring, "a\"b");
   assert_string_equal(cJSON_GetObjectItem(j, "error")->valuestring, "tab\there \\ \x01");
   assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "activation_id")));
-  assert_non_null(strstr(text, "\"wait_time_ms\":0.000,\"init_time_ms\":123456.789,"
-                               "\"duration_ms\":10000000000000.000,\"polls\":3,"));
-  assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "action"), "elapsed_us")->valueint, 5);
+  assert_non_null(strstr(text,
+                         "\"wait_time_ms\":0.000,\"init_time_ms\":123456.789,"
+                         "\"duration_ms\":10000000000000.000,\"polls\":3,"));
+  assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "action"), "elapsed_us")->valueint,
+                   5);
   cJSON_Delete(j);
   free(text);
   job_record_deinit(&r);

@@ -51,13 +51,13 @@ static void test_good_scenario(void **state) {
   assert_int_equal(s.repetitions, 3);
   assert_string_equal(s.runs[0].name, "direct");
   assert_false(s.runs[0].batching);
-  assert_true(s.runs[0].rate == 20);       /* from defaults */
+  assert_true(s.runs[0].rate == 20); /* from defaults */
   assert_string_equal(s.runs[0].operation, "get");
   assert_int_equal(s.runs[0].invocations, 200);
   assert_int_equal(s.runs[0].parallel, 5); /* built-in default (the seed's) */
   assert_string_equal(s.runs[0].key_prefix, "benchmark");
   assert_true(s.runs[1].batching);
-  assert_true(s.runs[1].rate == 40);       /* run override */
+  assert_true(s.runs[1].rate == 40); /* run override */
   assert_int_equal(job_params_warmup_count(&s.runs[1]), 60);
   /* Interleaved plan: direct, batched, direct, batched, ... */
   size_t *plan, n;
@@ -96,32 +96,43 @@ static void test_errors_located(void **state) {
       {"name: x\nruns:\n  - name: a\n    rate: fast\n",
        "s.yaml:4:11: rate: expected a number of invocations per second above 0"},
       {"name: x\nruns:\n  - name: a\n    rate: 0\n", "s.yaml:4:11: rate: expected"},
-      {"name: x\nruns:\n  - name: a\n    invocations: 2.5\n", "s.yaml:4:18: invocations: expected an integer"},
-      {"name: x\nruns:\n  - name: a\n    batching: maybe\n", "s.yaml:4:15: batching: expected true or false, got 'maybe'"},
-      {"name: x\nruns:\n  - name: a\n    batching: \"true\"\n", "s.yaml:4:15: batching: expected true or false"},
-      {"name: x\nruns:\n  - name: a\n    operation: incr\n", "s.yaml:4:16: operation: expected one of set, get, del, exists, got 'incr'"},
-      {"name: x\nruns:\n  - name: a\n    ops: [1, 2]\n", "s.yaml:4:10: ops: expected a scalar, got a list"},
-      {"name: x\ntarget:\n  kind: lambda\nruns:\n  - name: a\n", "s.yaml:3:9: kind: expected local or openwhisk"},
+      {"name: x\nruns:\n  - name: a\n    invocations: 2.5\n",
+       "s.yaml:4:18: invocations: expected an integer"},
+      {"name: x\nruns:\n  - name: a\n    batching: maybe\n",
+       "s.yaml:4:15: batching: expected true or false, got 'maybe'"},
+      {"name: x\nruns:\n  - name: a\n    batching: \"true\"\n",
+       "s.yaml:4:15: batching: expected true or false"},
+      {"name: x\nruns:\n  - name: a\n    operation: incr\n",
+       "s.yaml:4:16: operation: expected one of set, get, del, exists, got 'incr'"},
+      {"name: x\nruns:\n  - name: a\n    ops: [1, 2]\n",
+       "s.yaml:4:10: ops: expected a scalar, got a list"},
+      {"name: x\ntarget:\n  kind: lambda\nruns:\n  - name: a\n",
+       "s.yaml:3:9: kind: expected local or openwhisk"},
       {"name: x\ntarget:\n  redis_password: hunter2\nruns:\n  - name: a\n",
        "s.yaml:3:3: 'redis_password' looks like a secret: scenarios never hold secrets"},
       {"name: x\nauth: abc\nruns:\n  - name: a\n", "s.yaml:2:1: 'auth' looks like a secret"},
-      {"name: x\nrepetitions: 0\nruns:\n  - name: a\n", "s.yaml:2:14: repetitions: expected an integer from 1 to 1000"},
-      {"name: x\norder: shuffled\nruns:\n  - name: a\n", "s.yaml:2:8: order: expected interleaved, sequential or random"},
-      {"name: x\nruns:\n  - name: a\n  - name: a\n", "s.yaml:4:5: runs[1]: run name 'a' is used twice"},
+      {"name: x\nrepetitions: 0\nruns:\n  - name: a\n",
+       "s.yaml:2:14: repetitions: expected an integer from 1 to 1000"},
+      {"name: x\norder: shuffled\nruns:\n  - name: a\n",
+       "s.yaml:2:8: order: expected interleaved, sequential or random"},
+      {"name: x\nruns:\n  - name: a\n  - name: a\n",
+       "s.yaml:4:5: runs[1]: run name 'a' is used twice"},
       {"name: x\nruns: []\n", "s.yaml:2:7: runs: expected at least one run"},
       {"runs:\n  - name: a\n", "s.yaml:1:1: missing required key 'name'"},
       {"name: x\n", "s.yaml:1:1: missing required key 'runs'"},
-      {"name: x\nruns:\n  - name: a\n   rate: 1\n", "s.yaml:4:"},             /* bad indentation */
-      {"name: [x\n", "s.yaml:"},                                                 /* malformed */
+      {"name: x\nruns:\n  - name: a\n   rate: 1\n", "s.yaml:4:"}, /* bad indentation */
+      {"name: [x\n", "s.yaml:"},                                  /* malformed */
       {"- a\n- b\n", "s.yaml:1:1: scenario: expected a mapping"},
       {"name: x\nruns:\n  - name: a\n    warmup: 100\n    invocations: 10\n",
        "s.yaml:3:5: runs[0]: warmup (100 s at 10/s) covers all 10 invocations"},
-      {"name: x\ndefaults:\n  parallel: 300\nruns:\n  - name: a\n", "s.yaml:3:13: parallel: expected an integer from 1 to 256, got '300'"},
+      {"name: x\ndefaults:\n  parallel: 300\nruns:\n  - name: a\n",
+       "s.yaml:3:13: parallel: expected an integer from 1 to 256, got '300'"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct job_scenario s;
     char err[500] = "";
-    enum rb_err rc = job_scenario_parse(cases[i].yaml, strlen(cases[i].yaml), "s.yaml", &s, err, sizeof err);
+    enum rb_err rc =
+        job_scenario_parse(cases[i].yaml, strlen(cases[i].yaml), "s.yaml", &s, err, sizeof err);
     if (rc == RB_OK || !strstr(err, cases[i].expect))
       fail_msg("case %zu: got rc %d and '%s', wanted '%s'", i, rc, err, cases[i].expect);
     /* The secret's value is never echoed. */
@@ -154,12 +165,14 @@ static void test_duplicate_keys(void **state) {
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct job_scenario s;
     char err[500] = "";
-    enum rb_err rc = job_scenario_parse(cases[i].yaml, strlen(cases[i].yaml), "s.yaml", &s, err, sizeof err);
+    enum rb_err rc =
+        job_scenario_parse(cases[i].yaml, strlen(cases[i].yaml), "s.yaml", &s, err, sizeof err);
     if (rc != RB_ERR_PARSE || !strstr(err, cases[i].expect))
       fail_msg("case %zu: got rc %d and '%s', wanted '%s'", i, rc, err, cases[i].expect);
   }
   /* The same key in different mappings is fine. */
-  const char *ok = "name: x\ndefaults:\n  rate: 2\nruns:\n  - name: a\n    rate: 1\n  - name: b\n    rate: 3\n";
+  const char *ok =
+      "name: x\ndefaults:\n  rate: 2\nruns:\n  - name: a\n    rate: 1\n  - name: b\n    rate: 3\n";
   struct job_scenario s;
   char err[500] = "";
   assert_int_equal(job_scenario_parse(ok, strlen(ok), "s.yaml", &s, err, sizeof err), RB_OK);
@@ -172,13 +185,17 @@ static void test_overlay_and_planned(void **state) {
   char err[200];
   job_params_defaults(&base);
   memset(&cli, 0, sizeof cli);
-  assert_int_equal(job_params_set_text(&cli, job_params_field("rate"), "250", false, err, sizeof err), RB_OK);
-  assert_int_equal(job_params_set_text(&cli, job_params_field("duration"), "4", false, err, sizeof err), RB_OK);
+  assert_int_equal(
+      job_params_set_text(&cli, job_params_field("rate"), "250", false, err, sizeof err), RB_OK);
+  assert_int_equal(
+      job_params_set_text(&cli, job_params_field("duration"), "4", false, err, sizeof err), RB_OK);
   job_params_overlay(&base, &cli);
   assert_true(base.rate == 250);
   assert_int_equal(job_params_planned(&base), 1000); /* rate x duration wins over invocations */
   assert_int_equal(base.ops, 10);                    /* untouched */
-  assert_int_equal(job_params_set_text(&cli, job_params_field("max_in_flight"), "0", false, err, sizeof err), RB_ERR_INVALID);
+  assert_int_equal(
+      job_params_set_text(&cli, job_params_field("max_in_flight"), "0", false, err, sizeof err),
+      RB_ERR_INVALID);
   assert_non_null(strstr(err, "max_in_flight: expected an integer from 1 to 100000, got '0'"));
 }
 
@@ -195,26 +212,29 @@ static void test_connections(void **state) {
   assert_int_equal(job_scenario_parse(yaml, strlen(yaml), "c.yaml", &s, err, sizeof err), RB_OK);
   assert_int_equal(s.runs[0].connections, 4);
   assert_int_equal(job_params_connections(&s.runs[0]), 4);
-  assert_int_equal(job_params_connections(&s.runs[1]), 50);  /* 5000/s x 10 ms */
-  assert_int_equal(job_params_connections(&s.runs[2]), 20);  /* capped by max_in_flight */
-  assert_int_equal(job_params_connection_limit(&s.runs[0]), 4);    /* set: a limit too */
-  assert_int_equal(job_params_connection_limit(&s.runs[1]), 100);  /* 0: max_in_flight */
+  assert_int_equal(job_params_connections(&s.runs[1]), 50);       /* 5000/s x 10 ms */
+  assert_int_equal(job_params_connections(&s.runs[2]), 20);       /* capped by max_in_flight */
+  assert_int_equal(job_params_connection_limit(&s.runs[0]), 4);   /* set: a limit too */
+  assert_int_equal(job_params_connection_limit(&s.runs[1]), 100); /* 0: max_in_flight */
   assert_int_equal(job_params_connection_limit(&s.runs[2]), 20);
   job_scenario_free(&s);
   struct job_params p;
   job_params_defaults(&p);
   assert_int_equal(p.connections, 0);
-  assert_int_equal(job_params_connections(&p), 1);   /* 10/s: one connection */
+  assert_int_equal(job_params_connections(&p), 1); /* 10/s: one connection */
   p.rate = 1000;
   assert_int_equal(job_params_connections(&p), 10);
   p.rate = 1050;
-  assert_int_equal(job_params_connections(&p), 11);  /* rounded up */
+  assert_int_equal(job_params_connections(&p), 11); /* rounded up */
   p.rate = 0.01;
   assert_int_equal(job_params_connections(&p), 1);
   p.rate = 100000;
   assert_int_equal(job_params_connections(&p), 100); /* max_in_flight's default */
-  assert_int_equal(job_params_set_text(&p, job_params_field("connections"), "-1", false, err, sizeof err), RB_ERR_INVALID);
-  assert_non_null(strstr(err, "connections: expected an integer from 0 (derived from the rate) to 100000, got '-1'"));
+  assert_int_equal(
+      job_params_set_text(&p, job_params_field("connections"), "-1", false, err, sizeof err),
+      RB_ERR_INVALID);
+  assert_non_null(strstr(
+      err, "connections: expected an integer from 0 (derived from the rate) to 100000, got '-1'"));
 }
 
 static int collected;
@@ -231,7 +251,8 @@ static void test_envfile_layers(void **state) {
   struct job_config c;
   char err[300];
   job_config_init(&c);
-  const char *wsk = "# wsk\nAPIHOST=controller.example:31001\nAUTH=uuid:key\nBROKEN=a=b\nNAMESPACE=guest\n";
+  const char *wsk =
+      "# wsk\nAPIHOST=controller.example:31001\nAUTH=uuid:key\nBROKEN=a=b\nNAMESPACE=guest\n";
   job_config_apply_wskprops(&c, wsk, strlen(wsk), "/home/u/.wskprops");
   assert_string_equal(c.apihost, "https://controller.example:31001"); /* no scheme: https, as wsk */
   assert_string_equal(c.auth, "uuid:key");
@@ -242,7 +263,9 @@ static void test_envfile_layers(void **state) {
       "BATCHING_AGENT_HOST=10.0.0.6\nBATCHING_AGENT_PORT=8080\n"
       "BATCHING_AGENT_METRICS_URL=http://mon:pw@10.0.0.6:9121/metrics\n"
       "OPENWHISK_APIHOST=http://127.0.0.1:3233/\nOPENWHISK_AUTH=\"u2:k2\"\nSOMETHING_ELSE=1\n";
-  assert_int_equal(job_config_apply_envfile(&c, env, strlen(env), "local.env", fake_read, false, err, sizeof err), RB_OK);
+  assert_int_equal(job_config_apply_envfile(&c, env, strlen(env), "local.env", fake_read, false,
+                                            err, sizeof err),
+                   RB_OK);
   assert_string_equal(c.redis_host, "10.0.0.5");
   assert_int_equal(c.redis_port, 6390);
   assert_string_equal(c.redis_password, "s3cr3t-from-file");
@@ -252,17 +275,25 @@ static void test_envfile_layers(void **state) {
   assert_string_equal(c.apihost_from, "local.env:8");
   assert_string_equal(c.agent_metrics_url, "http://mon:pw@10.0.0.6:9121/metrics");
   const char *bad = "REDIS_PORT=seventy\n";
-  assert_int_equal(job_config_apply_envfile(&c, bad, strlen(bad), "local.env", fake_read, false, err, sizeof err), RB_ERR_INVALID);
+  assert_int_equal(job_config_apply_envfile(&c, bad, strlen(bad), "local.env", fake_read, false,
+                                            err, sizeof err),
+                   RB_ERR_INVALID);
   assert_string_equal(err, "local.env:1: REDIS_PORT must be a port from 1 to 65535");
   const char *syntax = "REDIS_HOST=a\nthis is not an assignment\n";
-  assert_int_equal(job_config_apply_envfile(&c, syntax, strlen(syntax), "local.env", fake_read, false, err, sizeof err), RB_ERR_PARSE);
+  assert_int_equal(job_config_apply_envfile(&c, syntax, strlen(syntax), "local.env", fake_read,
+                                            false, err, sizeof err),
+                   RB_ERR_PARSE);
   assert_non_null(strstr(err, "local.env: line 2"));
   /* A key of ours twice: refused with both lines; another tool's key twice is its business. */
   const char *twice = "REDIS_HOST=a\nOTHER=1\nOTHER=2\n\nREDIS_HOST=b\n";
-  assert_int_equal(job_config_apply_envfile(&c, twice, strlen(twice), "local.env", fake_read, false, err, sizeof err), RB_ERR_INVALID);
+  assert_int_equal(job_config_apply_envfile(&c, twice, strlen(twice), "local.env", fake_read, false,
+                                            err, sizeof err),
+                   RB_ERR_INVALID);
   assert_string_equal(err, "local.env:5: REDIS_HOST is set twice (first at local.env:1); keep one");
   const char *missing = "OPENWHISK_AUTH_FILE=/nope\n";
-  assert_int_equal(job_config_apply_envfile(&c, missing, strlen(missing), "local.env", fake_read, false, err, sizeof err), RB_ERR_IO);
+  assert_int_equal(job_config_apply_envfile(&c, missing, strlen(missing), "local.env", fake_read,
+                                            false, err, sizeof err),
+                   RB_ERR_IO);
   /* Descriptions never carry secrets. */
   cJSON *d = job_config_describe(&c);
   char *text = cJSON_PrintUnformatted(d);
@@ -285,8 +316,9 @@ static bool fake_env(const char *name, char *buf, size_t len) {
 
 static void test_agent_metrics_key(void **state) {
   (void)state;
-  const char *y = "name: m\ntarget: {kind: local, agent_metrics: \"http://127.0.0.1:9121/metrics\"}\n"
-                  "runs: [{name: batched, batching: true}]\n";
+  const char *y =
+      "name: m\ntarget: {kind: local, agent_metrics: \"http://127.0.0.1:9121/metrics\"}\n"
+      "runs: [{name: batched, batching: true}]\n";
   struct job_scenario s;
   char err[400] = "";
   assert_int_equal(job_scenario_parse(y, strlen(y), "m.yaml", &s, err, sizeof err), RB_OK);
@@ -328,9 +360,11 @@ static void test_wait_for_action_key(void **state) {
   job_scenario_free(&s);
   const char *bad = "name: w\ntarget: {wait_for_action: -1}\nruns: [{name: a}]\n";
   assert_int_not_equal(job_scenario_parse(bad, strlen(bad), "w.yaml", &s, err, sizeof err), RB_OK);
-  assert_string_equal(err, "w.yaml:2:27: wait_for_action: expected a number of seconds from 0 and at most 86400");
+  assert_string_equal(
+      err, "w.yaml:2:27: wait_for_action: expected a number of seconds from 0 and at most 86400");
   const char *typo = "name: w\ntarget: {wait_for_actions: 5}\nruns: [{name: a}]\n";
-  assert_int_not_equal(job_scenario_parse(typo, strlen(typo), "w.yaml", &s, err, sizeof err), RB_OK);
+  assert_int_not_equal(job_scenario_parse(typo, strlen(typo), "w.yaml", &s, err, sizeof err),
+                       RB_OK);
   assert_non_null(strstr(err, "agent_metrics, wait_for_action"));
 }
 
@@ -371,16 +405,11 @@ static void test_shipped_scenarios_parse(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_good_scenario),
-      cmocka_unit_test(test_errors_located),
-      cmocka_unit_test(test_duplicate_keys),
-      cmocka_unit_test(test_overlay_and_planned),
-      cmocka_unit_test(test_connections),
-      cmocka_unit_test(test_envfile_layers),
-      cmocka_unit_test(test_agent_metrics_key),
-      cmocka_unit_test(test_wait_for_action_key),
-      cmocka_unit_test(test_environment_overrides),
-      cmocka_unit_test(test_shipped_scenarios_parse),
+      cmocka_unit_test(test_good_scenario),         cmocka_unit_test(test_errors_located),
+      cmocka_unit_test(test_duplicate_keys),        cmocka_unit_test(test_overlay_and_planned),
+      cmocka_unit_test(test_connections),           cmocka_unit_test(test_envfile_layers),
+      cmocka_unit_test(test_agent_metrics_key),     cmocka_unit_test(test_wait_for_action_key),
+      cmocka_unit_test(test_environment_overrides), cmocka_unit_test(test_shipped_scenarios_parse),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -150,7 +150,8 @@ static void test_closed_loop_keeps_n_in_flight(void **state) {
   /* Bounded by total: after five sends, done (and none unsent). */
   job_sched_done(&s);
   job_sched_done(&s);
-  while (job_sched_next(&s, 9002 * MS, &k, &due, &wait) == JOB_SCHED_SEND) job_sched_sent(&s, 9002 * MS);
+  while (job_sched_next(&s, 9002 * MS, &k, &due, &wait) == JOB_SCHED_SEND)
+    job_sched_sent(&s, 9002 * MS);
   assert_int_equal(s.next, 5);
   assert_true(job_sched_finished(&s));
   assert_int_equal(job_sched_unsent(&s), 0);

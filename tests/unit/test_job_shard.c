@@ -103,17 +103,30 @@ static void test_time_parse(void **state) {
   assert_int_equal(job_time_parse("1796407200.0000019", "--start-at", &us, err, sizeof err), RB_OK);
   assert_true(us == 1796407200000001LL);
   /* 2026-12-04T18:00:00Z is 1796407200 */
-  assert_int_equal(job_time_parse("2026-12-04T18:00:00Z", "--start-at", &us, err, sizeof err), RB_OK);
+  assert_int_equal(job_time_parse("2026-12-04T18:00:00Z", "--start-at", &us, err, sizeof err),
+                   RB_OK);
   assert_true(us == 1796407200000000LL);
-  assert_int_equal(job_time_parse("2026-12-04t18:00:00.5z", "--start-at", &us, err, sizeof err), RB_OK);
+  assert_int_equal(job_time_parse("2026-12-04t18:00:00.5z", "--start-at", &us, err, sizeof err),
+                   RB_OK);
   assert_true(us == 1796407200500000LL);
-  assert_int_equal(job_time_parse("2026-12-04T19:30:00+01:30", "--start-at", &us, err, sizeof err), RB_OK);
+  assert_int_equal(job_time_parse("2026-12-04T19:30:00+01:30", "--start-at", &us, err, sizeof err),
+                   RB_OK);
   assert_true(us == 1796407200000000LL);
-  assert_int_equal(job_time_parse("2026-12-04T17:00:00.125-01:00", "--start-at", &us, err, sizeof err), RB_OK);
+  assert_int_equal(
+      job_time_parse("2026-12-04T17:00:00.125-01:00", "--start-at", &us, err, sizeof err), RB_OK);
   assert_true(us == 1796407200125000LL);
-  const char *bad[] = {"", "now", "1.", ".5", "-5", "2026-12-04T18:00:00", "2026-12-04 18:00",
-                       "2026-12-04T18:00:00+1:00", "2026-12-04T18:00:00Zjunk", "2026-13-04T18:00:00Z",
-                       "2026-12-04T24:00:00Z", "1e9"};
+  const char *bad[] = {"",
+                       "now",
+                       "1.",
+                       ".5",
+                       "-5",
+                       "2026-12-04T18:00:00",
+                       "2026-12-04 18:00",
+                       "2026-12-04T18:00:00+1:00",
+                       "2026-12-04T18:00:00Zjunk",
+                       "2026-13-04T18:00:00Z",
+                       "2026-12-04T24:00:00Z",
+                       "1e9"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     assert_int_not_equal(job_time_parse(bad[i], "RBENCH_START_AT", &us, err, sizeof err), RB_OK);
     assert_non_null(strstr(err, "RBENCH_START_AT expects an instant"));
@@ -242,7 +255,8 @@ static void assert_same_hist(const struct job_hist *a, const struct job_hist *b)
   assert_true(job_hist_min(a) == job_hist_min(b));
   assert_true(job_hist_max(a) == job_hist_max(b));
   assert_true(fabs(job_hist_mean(a) - job_hist_mean(b)) < 1e-6);
-  for (double p = 0; p <= 100; p += 0.5) assert_true(job_hist_percentile(a, p) == job_hist_percentile(b, p));
+  for (double p = 0; p <= 100; p += 0.5)
+    assert_true(job_hist_percentile(a, p) == job_hist_percentile(b, p));
 }
 
 static void test_hist_round_trip_and_merge(void **state) {
@@ -311,17 +325,18 @@ static void test_hist_round_trip_and_merge(void **state) {
 
 static void test_hist_from_json_refuses(void **state) {
   (void)state;
-  const char *bad[] = {
-      "[]", "{}", "{\"count\":1,\"min\":1,\"max\":1,\"sum\":1}",
-      "{\"count\":1,\"min\":1,\"max\":1,\"sum\":1,\"buckets\":[1]}",
-      "{\"count\":2,\"min\":1,\"max\":1,\"sum\":2,\"buckets\":[1,1]}",
-      "{\"count\":1,\"min\":1,\"max\":1,\"sum\":1,\"buckets\":[1,0]}",
-      "{\"count\":2,\"min\":1,\"max\":2,\"sum\":3,\"buckets\":[1,1,0,1]}",
-      "{\"count\":1,\"min\":1,\"max\":1,\"sum\":1,\"buckets\":[99999999,1]}",
-      "{\"count\":1,\"min\":5,\"max\":1,\"sum\":1,\"buckets\":[1,1]}",
-      "{\"count\":-1,\"min\":1,\"max\":1,\"sum\":1,\"buckets\":[]}",
-      "{\"count\":1.5,\"min\":1,\"max\":1,\"sum\":1,\"buckets\":[1,1]}",
-      "{\"count\":1,\"min\":1,\"max\":1,\"sum\":\"x\",\"buckets\":[1,1]}"};
+  const char *bad[] = {"[]",
+                       "{}",
+                       "{\"count\":1,\"min\":1,\"max\":1,\"sum\":1}",
+                       "{\"count\":1,\"min\":1,\"max\":1,\"sum\":1,\"buckets\":[1]}",
+                       "{\"count\":2,\"min\":1,\"max\":1,\"sum\":2,\"buckets\":[1,1]}",
+                       "{\"count\":1,\"min\":1,\"max\":1,\"sum\":1,\"buckets\":[1,0]}",
+                       "{\"count\":2,\"min\":1,\"max\":2,\"sum\":3,\"buckets\":[1,1,0,1]}",
+                       "{\"count\":1,\"min\":1,\"max\":1,\"sum\":1,\"buckets\":[99999999,1]}",
+                       "{\"count\":1,\"min\":5,\"max\":1,\"sum\":1,\"buckets\":[1,1]}",
+                       "{\"count\":-1,\"min\":1,\"max\":1,\"sum\":1,\"buckets\":[]}",
+                       "{\"count\":1.5,\"min\":1,\"max\":1,\"sum\":1,\"buckets\":[1,1]}",
+                       "{\"count\":1,\"min\":1,\"max\":1,\"sum\":\"x\",\"buckets\":[1,1]}"};
   char err[200];
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     cJSON *j = cJSON_Parse(bad[i]);
@@ -334,10 +349,14 @@ static void test_hist_from_json_refuses(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_shard_parse),      cmocka_unit_test(test_shard_resolve),
-      cmocka_unit_test(test_time_parse),       cmocka_unit_test(test_names_and_share),
-      cmocka_unit_test(test_run_key),          cmocka_unit_test(test_clock_judge),
-      cmocka_unit_test(test_sched_shard),      cmocka_unit_test(test_hist_round_trip_and_merge),
+      cmocka_unit_test(test_shard_parse),
+      cmocka_unit_test(test_shard_resolve),
+      cmocka_unit_test(test_time_parse),
+      cmocka_unit_test(test_names_and_share),
+      cmocka_unit_test(test_run_key),
+      cmocka_unit_test(test_clock_judge),
+      cmocka_unit_test(test_sched_shard),
+      cmocka_unit_test(test_hist_round_trip_and_merge),
       cmocka_unit_test(test_hist_from_json_refuses),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

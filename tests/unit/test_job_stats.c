@@ -94,7 +94,7 @@ static void test_bootstrap_interval(void **state) {
   double a[N], b[N];
   for (int i = 0; i < N; i++) {
     a[i] = 100 + (i * 37 % N) * 0.1; /* 100 .. 149.9 */
-    b[i] = a[i] + 20;               /* shifted by exactly 20 */
+    b[i] = a[i] + 20;                /* shifted by exactly 20 */
   }
   struct job_ci ci, again;
   assert_int_equal(job_bootstrap_quantile_diff(a, N, b, N, 50, 1000, 42, 0.95, &ci), RB_OK);
@@ -127,7 +127,8 @@ static void test_hist_buckets(void **state) {
     job_hist_bucket_range(job_hist_index(v), &lo, &hi);
     assert_true(lo == v && hi == v); /* exact below 2048 */
   }
-  const uint64_t probes[] = {2048, 2049, 4095, 4096, 1000000, 123456789, 1ull << 40, (1ull << 52) + 5};
+  const uint64_t probes[] = {2048,    2049,      4095,       4096,
+                             1000000, 123456789, 1ull << 40, (1ull << 52) + 5};
   for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
     job_hist_bucket_range(job_hist_index(probes[i]), &lo, &hi);
     assert_true(lo <= probes[i] && probes[i] <= hi);

@@ -74,13 +74,14 @@ static void test_defaults_sweep_and_plain_rate_layers(void **state) {
   struct job_scenario s;
   char err[400] = "";
   assert_int_equal(parse(y, &s, err, sizeof err), RB_OK);
-  assert_int_equal(s.runs[0].sweep.form, JOB_RATE_LIST); /* inherited */
+  assert_int_equal(s.runs[0].sweep.form, JOB_RATE_LIST);  /* inherited */
   assert_int_equal(s.runs[1].sweep.form, JOB_RATE_FIXED); /* a plain rate replaces it */
   assert_true(s.runs[1].rate == 5);
   /* the command line's --rate N: one rate, no sweep */
   struct job_params cli;
   memset(&cli, 0, sizeof cli);
-  assert_int_equal(job_params_set_text(&cli, job_params_field("rate"), "70", false, err, sizeof err), RB_OK);
+  assert_int_equal(
+      job_params_set_text(&cli, job_params_field("rate"), "70", false, err, sizeof err), RB_OK);
   job_params_overlay(&s.runs[0], &cli);
   assert_int_equal(s.runs[0].sweep.form, JOB_RATE_FIXED);
   assert_true(s.runs[0].rate == 70);
@@ -108,21 +109,28 @@ static void test_parse_errors(void **state) {
   expect_error(RUN("    rate: [10, [1]]\n"), "s.yaml:4:16:", "rate[1]");
   expect_error(RUN("    rate: {factor: 2}\n"), "s.yaml:4:11:", "a ramp needs 'from'");
   expect_error(RUN("    rate: {from: 0}\n"), "s.yaml:4:18:", "rate: from: expected");
-  expect_error(RUN("    rate: {from: 10, factor: 1}\n"), "s.yaml:4:30:", "factor: expected a number above 1");
+  expect_error(RUN("    rate: {from: 10, factor: 1}\n"),
+               "s.yaml:4:30:", "factor: expected a number above 1");
   expect_error(RUN("    rate: {from: 10, max: 5}\n"), "s.yaml:4:11:", "max (5) is below from (10)");
-  expect_error(RUN("    rate: {from: 1, factor: 1.01, max: 100000}\n"), "s.yaml:4:11:", "more than 64 steps");
-  expect_error(RUN("    rate: {from: 10, until_slo: yes}\n"), "s.yaml:4:33:", "until_slo: expected true or false");
-  expect_error(RUN("    rate: {from: 10, step: 2}\n"), "s.yaml:4:22:",
-               "unknown key 'step' in rate (a ramp); expected one of: from, factor, until_slo, max");
+  expect_error(RUN("    rate: {from: 1, factor: 1.01, max: 100000}\n"),
+               "s.yaml:4:11:", "more than 64 steps");
+  expect_error(RUN("    rate: {from: 10, until_slo: yes}\n"),
+               "s.yaml:4:33:", "until_slo: expected true or false");
+  expect_error(
+      RUN("    rate: {from: 10, step: 2}\n"), "s.yaml:4:22:",
+      "unknown key 'step' in rate (a ramp); expected one of: from, factor, until_slo, max");
   expect_error(RUN("    rate: {from: 10, from: 20}\n"), "s.yaml:4:22:", "duplicate key 'from'");
-  expect_error(RUN("    slo: {p99_ms: -1}\n"), "s.yaml:4:19:", "slo: p99_ms: expected a number of milliseconds");
-  expect_error(RUN("    slo: {max_error_rate: 2}\n"), "s.yaml:4:27:", "max_error_rate: expected a fraction");
-  expect_error(RUN("    slo: {p90_ms: 3}\n"), "s.yaml:4:11:", "unknown key 'p90_ms' in slo; expected one of: p99_ms, max_error_rate");
+  expect_error(RUN("    slo: {p99_ms: -1}\n"),
+               "s.yaml:4:19:", "slo: p99_ms: expected a number of milliseconds");
+  expect_error(RUN("    slo: {max_error_rate: 2}\n"),
+               "s.yaml:4:27:", "max_error_rate: expected a fraction");
+  expect_error(RUN("    slo: {p90_ms: 3}\n"), "s.yaml:4:11:",
+               "unknown key 'p90_ms' in slo; expected one of: p99_ms, max_error_rate");
   expect_error(RUN("    slo: 50\n"), "s.yaml:4:10:", "slo: expected a mapping");
   expect_error(RUN("    ratee: 1\n"), "s.yaml:4:5:", ", slo"); /* listed among the keys */
   /* checked at every step's rate: warm-up covering all invocations at the highest one */
-  expect_error(RUN("    invocations: 100\n    warmup: 1\n    rate: [10, 200]\n"), "s.yaml:3:5:",
-               "at the sweep's rate 200: warmup");
+  expect_error(RUN("    invocations: 100\n    warmup: 1\n    rate: [10, 200]\n"),
+               "s.yaml:3:5:", "at the sweep's rate 200: warmup");
 #undef RUN
 }
 
@@ -145,7 +153,8 @@ static void test_rate_names_and_rounding(void **state) {
 
 static void test_next_ramp_and_list(void **state) {
   (void)state;
-  struct job_rate_sweep ramp = {.form = JOB_RATE_RAMP, .from = 50, .factor = 2, .max = 400, .until_slo = true};
+  struct job_rate_sweep ramp = {
+      .form = JOB_RATE_RAMP, .from = 50, .factor = 2, .max = 400, .until_slo = true};
   struct job_sweep_verdict met = {.met = true}, failed = {.met = false};
   double next = 0;
   assert_true(job_sweep_next(&ramp, 0, &met, &next) && next == 100);
@@ -162,10 +171,17 @@ static void test_next_ramp_and_list(void **state) {
 
 static struct job_sweep_step step(double rate, double achieved, double p99, uint64_t measured,
                                   uint64_t failed) {
-  struct job_sweep_step s = {.rate = rate, .documents = 1, .achieved_rate = achieved,
-                             .p50_ms = p99 / 2, .p99_ms = p99, .measured = measured,
-                             .failed = failed, .sent = measured, .complete = true,
-                             .redis_cpu_us_per_op = NAN, .backend_cpu_us_per_op = NAN};
+  struct job_sweep_step s = {.rate = rate,
+                             .documents = 1,
+                             .achieved_rate = achieved,
+                             .p50_ms = p99 / 2,
+                             .p99_ms = p99,
+                             .measured = measured,
+                             .failed = failed,
+                             .sent = measured,
+                             .complete = true,
+                             .redis_cpu_us_per_op = NAN,
+                             .backend_cpu_us_per_op = NAN};
   s.error_rate = measured ? (double)failed / (double)measured : 1;
   return s;
 }
@@ -275,7 +291,8 @@ static void test_max_sustainable(void **state) {
   job_sweep_max_sustainable(st, v, 2, &m);
   assert_false(m.found);
   assert_false(m.at_least);
-  assert_non_null(strstr(m.note, "no step met the SLO: the lowest rate, 50/s, failed (p99 too high)"));
+  assert_non_null(
+      strstr(m.note, "no step met the SLO: the lowest rate, 50/s, failed (p99 too high)"));
   job_sweep_max_sustainable(st, v, 0, &m);
   assert_false(m.found);
 }
@@ -293,23 +310,26 @@ static void test_step_from_docs_pools(void **state) {
   /* p99 is pooled over the repetitions' invocations (not a mean of per-document p99s);
    * warm-up and failed invocations are left out of it; errors are summed. */
   cJSON *d[2];
-  d[0] = doc("{\"schema_version\":1,\"complete\":true,\"achieved_rate\":98,\"throughput\":97,"
-             "\"invocations\":{\"sent\":4,\"measured\":3,\"failed\":1},\"late_starts\":1,"
-             "\"held_by_max_in_flight\":0,\"schedule_lag_ms\":{\"p99\":2.5},"
-             "\"redis\":{\"cpu_us_per_op\":40},\"backend_cpu_us_per_op\":70,"
-             "\"raw_results\":[{\"warmup\":true,\"success\":true,\"execution_time_ms\":900},"
-             "{\"success\":true,\"execution_time_ms\":1},{\"success\":true,\"execution_time_ms\":2},"
-             "{\"success\":false,\"execution_time_ms\":800}]}");
-  d[1] = doc("{\"schema_version\":1,\"complete\":true,\"achieved_rate\":100,\"throughput\":99,"
-             "\"invocations\":{\"sent\":2,\"measured\":2,\"failed\":0},\"late_starts\":0,"
-             "\"held_by_max_in_flight\":2,\"schedule_lag_ms\":{\"p99\":7},"
-             "\"redis\":{\"cpu_us_per_op\":20},\"backend_cpu_us_per_op\":30,"
-             "\"raw_results\":[{\"success\":true,\"execution_time_ms\":3},{\"success\":true,\"execution_time_ms\":40}]}");
+  d[0] =
+      doc("{\"schema_version\":1,\"complete\":true,\"achieved_rate\":98,\"throughput\":97,"
+          "\"invocations\":{\"sent\":4,\"measured\":3,\"failed\":1},\"late_starts\":1,"
+          "\"held_by_max_in_flight\":0,\"schedule_lag_ms\":{\"p99\":2.5},"
+          "\"redis\":{\"cpu_us_per_op\":40},\"backend_cpu_us_per_op\":70,"
+          "\"raw_results\":[{\"warmup\":true,\"success\":true,\"execution_time_ms\":900},"
+          "{\"success\":true,\"execution_time_ms\":1},{\"success\":true,\"execution_time_ms\":2},"
+          "{\"success\":false,\"execution_time_ms\":800}]}");
+  d[1] =
+      doc("{\"schema_version\":1,\"complete\":true,\"achieved_rate\":100,\"throughput\":99,"
+          "\"invocations\":{\"sent\":2,\"measured\":2,\"failed\":0},\"late_starts\":0,"
+          "\"held_by_max_in_flight\":2,\"schedule_lag_ms\":{\"p99\":7},"
+          "\"redis\":{\"cpu_us_per_op\":20},\"backend_cpu_us_per_op\":30,"
+          "\"raw_results\":[{\"success\":true,\"execution_time_ms\":3},{\"success\":true,"
+          "\"execution_time_ms\":40}]}");
   struct job_sweep_step st;
   char err[200];
   assert_int_equal(job_sweep_step_from_docs(100, d, 2, &st, err, sizeof err), RB_OK);
   assert_int_equal(st.documents, 2);
-  assert_true(st.p99_ms == 40);  /* nearest rank over {1, 2, 3, 40} */
+  assert_true(st.p99_ms == 40); /* nearest rank over {1, 2, 3, 40} */
   assert_true(st.p50_ms == 2);
   assert_int_equal(st.measured, 5);
   assert_int_equal(st.failed, 1);
@@ -334,8 +354,8 @@ static void test_step_from_docs_pools(void **state) {
 
 /* ---- summary and comparison ---------------------------------------------------------- */
 
-static void fill_state(struct job_sweep_state *s, const struct job_scenario *sc, const struct job_params *run,
-                       const double *p99, size_t n) {
+static void fill_state(struct job_sweep_state *s, const struct job_scenario *sc,
+                       const struct job_params *run, const double *p99, size_t n) {
   memset(s, 0, sizeof *s);
   s->scenario = sc;
   s->run = run;
@@ -352,9 +372,10 @@ static void fill_state(struct job_sweep_state *s, const struct job_scenario *sc,
 
 static void test_summary_and_compare(void **state) {
   (void)state;
-  const char *y = "name: cap\ndefaults:\n  slo: {p99_ms: 50}\n"
-                  "runs:\n  - name: direct\n    rate: {from: 50, factor: 2, max: 400}\n"
-                  "  - name: batched\n    rate: {from: 50, factor: 2, max: 400}\n";
+  const char *y =
+      "name: cap\ndefaults:\n  slo: {p99_ms: 50}\n"
+      "runs:\n  - name: direct\n    rate: {from: 50, factor: 2, max: 400}\n"
+      "  - name: batched\n    rate: {from: 50, factor: 2, max: 400}\n";
   struct job_scenario sc;
   char err[400];
   assert_int_equal(parse(y, &sc, err, sizeof err), RB_OK);
@@ -365,20 +386,24 @@ static void test_summary_and_compare(void **state) {
   cJSON *sa = job_sweep_summary_json(&a), *sb = job_sweep_summary_json(&b);
   assert_string_equal(cJSON_GetObjectItem(sa, "kind")->valuestring, "sweep");
   assert_string_equal(cJSON_GetObjectItem(sa, "run")->valuestring, "direct");
-  assert_string_equal(cJSON_GetObjectItem(sa, "policy")->valuestring, "stop at the first failed step (ramp)");
+  assert_string_equal(cJSON_GetObjectItem(sa, "policy")->valuestring,
+                      "stop at the first failed step (ramp)");
   cJSON *steps = cJSON_GetObjectItem(sa, "steps");
   assert_int_equal(cJSON_GetArraySize(steps), 2);
   cJSON *s1 = cJSON_GetArrayItem(steps, 1);
   assert_false(cJSON_IsTrue(cJSON_GetObjectItem(s1, "met_slo")));
-  assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(s1, "failed"), 0)->valuestring, "p99_ms");
-  assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(s1, "documents"), 0)->valuestring, "rate-100.json");
+  assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(s1, "failed"), 0)->valuestring,
+                      "p99_ms");
+  assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(s1, "documents"), 0)->valuestring,
+                      "rate-100.json");
   assert_true(cJSON_IsNull(cJSON_GetObjectItem(s1, "redis_cpu_us_per_op")));
   assert_true(cJSON_GetObjectItem(sa, "max_sustainable_rate")->valuedouble == 50);
   assert_false(cJSON_IsTrue(cJSON_GetObjectItem(sa, "max_sustainable_rate_at_least")));
   assert_true(cJSON_GetObjectItem(sb, "max_sustainable_rate")->valuedouble == 400);
   assert_true(cJSON_IsTrue(cJSON_GetObjectItem(sb, "max_sustainable_rate_at_least")));
   /* each step has its own rate: the run's parameters carry none */
-  assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(sa, "scenario"), "parameters"), "rate"));
+  assert_null(cJSON_GetObjectItem(
+      cJSON_GetObjectItem(cJSON_GetObjectItem(sa, "scenario"), "parameters"), "rate"));
 
   cJSON *cmp = job_compare_sweep_json(sa, "A/sweep.json", sb, "B/sweep.json");
   assert_true(cJSON_GetObjectItem(cmp, "ratio")->valuedouble == 8);

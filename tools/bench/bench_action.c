@@ -1,4 +1,5 @@
-/* bench_action.c: precise client-side measurements of rbench-action for tools/bench/bench-action.sh.
+/* bench_action.c: precise client-side measurements of rbench-action for
+ * tools/bench/bench-action.sh.
  *
  *   bench_action cold ACTION_BIN N            process start -> POST /init answered, N times
  *   bench_action spawn BIN N [ARGS...]        process start -> exit of BIN ARGS (the VM's floor)
@@ -39,7 +40,8 @@ static int free_port(void) {
 
 static int try_connect(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+  struct sockaddr_in sa = {.sin_family = AF_INET,
+                           .sin_port = htons((uint16_t)port),
                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
     close(fd);
@@ -76,7 +78,8 @@ static int http_post(int fd, const char *path, const char *body, char *resp, siz
 static pid_t spawn_action(const char *bin, int port) {
   char listen[64];
   snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-  char *argv[] = {(char *)bin, (char *)"--listen", listen, (char *)"--log-level", (char *)"warn", NULL};
+  char *argv[] = {(char *)bin,           (char *)"--listen", listen,
+                  (char *)"--log-level", (char *)"warn",     NULL};
   pid_t pid;
   posix_spawn_file_actions_t fa; /* the action's logs (sentinels) go to /dev/null */
   posix_spawn_file_actions_init(&fa);
@@ -199,6 +202,8 @@ int main(int argc, char **argv) {
   }
   if (argc == 4 && strcmp(argv[1], "cold") == 0) return cold(argv[2], atoi(argv[3]));
   if (argc == 5 && strcmp(argv[1], "warm") == 0) return warm(argv[2], atoi(argv[3]), atoi(argv[4]));
-  fprintf(stderr, "usage: bench_action spawn BIN N [ARGS...] | cold ACTION_BIN N | warm ACTION_BIN REDIS_PORT N\n");
+  fprintf(stderr,
+          "usage: bench_action spawn BIN N [ARGS...] | cold ACTION_BIN N | warm ACTION_BIN "
+          "REDIS_PORT N\n");
   return 2;
 }

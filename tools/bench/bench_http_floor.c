@@ -36,7 +36,6 @@ static unsigned long long now_ns(void) {
   return (unsigned long long)t.tv_sec * 1000000000ull + (unsigned long long)t.tv_nsec;
 }
 
-
 static double us(struct timeval a, struct timeval b) {
   return (double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_usec - a.tv_usec);
 }
@@ -55,7 +54,8 @@ static bool read_reply(int s, char *buf, size_t cap) {
 }
 
 /* The leanest loop: sleep to the due time, send, block until the reply is in. */
-static int run_blocking(int s, const char *req, int rl, double rate, long n, unsigned long long t0) {
+static int run_blocking(int s, const char *req, int rl, double rate, long n,
+                        unsigned long long t0) {
   char buf[16384];
   for (long k = 0; k < n; k++) {
     unsigned long long due = t0 + (unsigned long long)((double)k * 1e9 / rate);
