@@ -25,6 +25,8 @@ PACKAGES=(
   buildah docker-registry debootstrap
   # sanitizers and fuzzing
   clang libclang-rt-14-dev
+  # the format check (tools/dev/check-format.sh, .clang-format tuned for version 14)
+  clang-format
   # per-invocation counts of tools/bench/bench-runner-counts.sh (perf trace, perf probe, callgrind)
   linux-perf valgrind
   # tests/scripts/test_script_help.py traces each script's --help (nothing run or written)
