@@ -394,7 +394,7 @@ static int select_runs(struct job_scenario *sc, const char *names) {
 
 /* Loads the scenario (or builds one from the flags) and applies the command line on top. */
 static int build_scenario(const struct run_cli *c, struct job_scenario *sc) {
-  char err[600];
+  char err[1600];
   if (c->scenario_path) {
     if (job_scenario_load(c->scenario_path, sc, err, sizeof err) != RB_OK) {
       fprintf(stderr, "rbench: %s\n", err);

@@ -9,10 +9,99 @@
 
 #include "rb_name.h"
 
+/* ---- string knobs' own checks ---------------------------------------------------------- */
+
+static enum rb_err check_choice(const char *name, const char *const *choices, const char *text,
+                                char *out, size_t outlen, size_t *at, char *err, size_t errlen) {
+  for (size_t i = 0; choices[i]; i++)
+    if (strcmp(text, choices[i]) == 0) {
+      snprintf(out, outlen, "%s", text);
+      return RB_OK;
+    }
+  char list[200] = "";
+  size_t n = 0;
+  for (size_t i = 0; choices[i] && n < sizeof list; i++)
+    n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "", choices[i]);
+  *at = 0;
+  return rb_errorf(RB_ERR_INVALID, err, errlen, "%s: expected one of %s, got '%.40s'", name, list,
+                   text);
+}
+
+static enum rb_err check_mix(const char *text, char *out, size_t outlen, size_t *at, char *err,
+                             size_t errlen) {
+  if (!*text) {
+    out[0] = '\0';
+    return RB_OK;
+  }
+  uint32_t w[RB_OP_COUNT];
+  char why[200];
+  enum rb_err rc = rb_workload_parse_mix(text, w, at, why, sizeof why);
+  if (rc != RB_OK) return rb_errorf(rc, err, errlen, "mix: %s", why);
+  rb_workload_mix_text(w, out, outlen);
+  return RB_OK;
+}
+
+static enum rb_err check_keydist(const char *text, char *out, size_t outlen, size_t *at, char *err,
+                                 size_t errlen) {
+  static const char *const c[] = {"sequential", "uniform", "zipfian", "hotspot", "gaussian", NULL};
+  return check_choice("key_distribution", c, text, out, outlen, at, err, errlen);
+}
+
+static enum rb_err check_size_range(const char *text, char *out, size_t outlen, size_t *at,
+                                    char *err, size_t errlen) {
+  struct rb_sizes sz;
+  char why[200];
+  if (!*text) {
+    out[0] = '\0';
+    return RB_OK;
+  }
+  enum rb_err rc = rb_workload_parse_size_range(text, &sz, at, why, sizeof why);
+  if (rc != RB_OK) return rb_errorf(rc, err, errlen, "value_size_range: %s", why);
+  rb_workload_sizes_text(&sz, out, outlen);
+  return RB_OK;
+}
+
+static enum rb_err check_size_list(const char *text, char *out, size_t outlen, size_t *at,
+                                   char *err, size_t errlen) {
+  struct rb_sizes sz;
+  char why[200];
+  if (!*text) {
+    out[0] = '\0';
+    return RB_OK;
+  }
+  enum rb_err rc = rb_workload_parse_size_list(text, &sz, at, why, sizeof why);
+  if (rc != RB_OK) return rb_errorf(rc, err, errlen, "value_size_list: %s", why);
+  rb_workload_sizes_text(&sz, out, outlen);
+  return RB_OK;
+}
+
+static enum rb_err check_arrival(const char *text, char *out, size_t outlen, size_t *at, char *err,
+                                 size_t errlen) {
+  static const char *const c[] = {"constant", "poisson", "bursts", "trace", NULL};
+  return check_choice("arrival", c, text, out, outlen, at, err, errlen);
+}
+
+static enum rb_err check_trace_format(const char *text, char *out, size_t outlen, size_t *at,
+                                      char *err, size_t errlen) {
+  static const char *const c[] = {"azure", "timestamps", NULL};
+  return check_choice("trace_format", c, text, out, outlen, at, err, errlen);
+}
+
+static enum rb_err check_trace_spread(const char *text, char *out, size_t outlen, size_t *at,
+                                      char *err, size_t errlen) {
+  static const char *const c[] = {"poisson", "constant", NULL};
+  return check_choice("trace_spread", c, text, out, outlen, at, err, errlen);
+}
+
 #define F(n, t, field, lo, hi, excl, ex)                                                       \
   {                                                                                            \
     n, t, offsetof(struct job_params, field), sizeof(((struct job_params *)0)->field), lo, hi, \
-        excl, ex                                                                               \
+        excl, ex, NULL                                                                         \
+  }
+#define S(n, field, lo, ex, chk)                                                                  \
+  {                                                                                               \
+    n, JOB_P_STRING, offsetof(struct job_params, field), sizeof(((struct job_params *)0)->field), \
+        lo, (double)sizeof(((struct job_params *)0)->field) - 1, false, ex, chk                   \
   }
 
 const struct job_param_field job_params_fields[] = {
@@ -23,7 +112,9 @@ const struct job_param_field job_params_fields[] = {
       "a number of seconds above 0 and at most 864000"),
     F("warmup", JOB_P_DOUBLE, warmup, 0, 86400, false, "a number of seconds from 0 to 86400"),
     F("ops", JOB_P_INT, ops, 1, 1000000, false, "an integer from 1 to 1000000"),
-    F("operation", JOB_P_OPERATION, operation, 0, 0, false, "one of set, get, del, exists"),
+    F("operation", JOB_P_OPERATION, operation, 0, 0, false,
+      "one of set, get, del, exists, incr, mget, mset, hset, hget, hgetall, lpush, lrange, sadd, "
+      "smembers, zadd, zrangebyscore, eval"),
     F("batching", JOB_P_BOOL, batching, 0, 0, false, "true or false"),
     F("parallel", JOB_P_INT, parallel, 1, 256, false, "an integer from 1 to 256"),
     F("key_prefix", JOB_P_STRING, key_prefix, 1, JOB_KEY_PREFIX_MAX, false,
@@ -37,10 +128,54 @@ const struct job_param_field job_params_fields[] = {
       "an integer from 0 (derived from the rate) to 100000"),
     F("concurrency", JOB_P_INT, concurrency, 0, 100000, false,
       "an integer from 0 (open loop) to 100000"),
+    /* the workload */
+    S("mix", mix, 0, "operation:weight pairs such as \"get:80,set:20\"", check_mix),
+    F("keys_per_command", JOB_P_INT, keys_per_command, 1, RB_KEYS_PER_COMMAND_MAX, false,
+      "an integer from 1 to 100"),
+    F("structure_size", JOB_P_INT, structure_size, 1, RB_STRUCTURE_SIZE_MAX, false,
+      "an integer from 1 to 100000"),
+    F("range_span", JOB_P_INT, range_span, 1, RB_STRUCTURE_SIZE_MAX, false,
+      "an integer from 1 to 100000"),
+    F("script_work", JOB_P_INT, script_work, 0, (double)RB_SCRIPT_WORK_MAX, false,
+      "an integer from 0 to 100000000"),
+    S("key_distribution", key_distribution, 1,
+      "one of sequential, uniform, zipfian, hotspot, gaussian", check_keydist),
+    F("zipf_exponent", JOB_P_DOUBLE, zipf_exponent, 0, 5, true, "a number above 0 and at most 5"),
+    F("hotspot_keys", JOB_P_DOUBLE, hotspot_keys, 0, 1, true,
+      "a fraction of the keys above 0 and at most 1"),
+    F("hotspot_ops", JOB_P_DOUBLE, hotspot_ops, 0, 1, false,
+      "a fraction of the operations from 0 to 1"),
+    F("gaussian_stddev", JOB_P_DOUBLE, gaussian_stddev, 0, 10, true,
+      "a fraction of key_space above 0 and at most 10"),
+    S("value_size_range", value_size_range, 0, "MIN-MAX in bytes, such as \"64-4096\"",
+      check_size_range),
+    S("value_size_list", value_size_list, 0,
+      "SIZE:WEIGHT pairs in bytes, such as \"64:80,4096:20\"", check_size_list),
+    F("seed", JOB_P_INT, seed, 0, (double)RB_SEED_MAX, false,
+      "an integer from 0 to 9007199254740991"),
+    F("prepare", JOB_P_BOOL, prepare, 0, 0, false, "true or false"),
+    /* the arrival process */
+    S("arrival", arrival, 1, "one of constant, poisson, bursts, trace", check_arrival),
+    F("burst_rate", JOB_P_DOUBLE, burst_rate, 0, 1e6, true,
+      "a number of invocations per second above 0 and at most 1000000"),
+    F("burst_seconds", JOB_P_DOUBLE, burst_seconds, 0, 86400, true,
+      "a number of seconds above 0 and at most 86400"),
+    F("base_seconds", JOB_P_DOUBLE, base_seconds, 0, 86400, true,
+      "a number of seconds above 0 and at most 86400"),
+    S("trace_file", trace_file, 0, "a path of at most 511 bytes", NULL),
+    S("trace_format", trace_format, 1, "one of azure, timestamps", check_trace_format),
+    S("trace_rows", trace_rows, 1, "\"all\" or data row numbers such as \"1,4-6\"", NULL),
+    S("trace_minutes", trace_minutes, 0, "FIRST-LAST minutes of 1 to 1440, such as \"1-60\"", NULL),
+    S("trace_spread", trace_spread, 1, "one of poisson, constant", check_trace_spread),
+    F("trace_speedup", JOB_P_DOUBLE, trace_speedup, 0, 1e6, true,
+      "a factor above 0 and at most 1000000"),
 };
 #undef F
+#undef S
 
 const size_t job_params_field_count = sizeof job_params_fields / sizeof job_params_fields[0];
+_Static_assert(sizeof job_params_fields / sizeof job_params_fields[0] <= 64,
+               "job_params.set has one bit per field");
 
 void job_params_defaults(struct job_params *p) {
   memset(p, 0, sizeof *p);
@@ -54,6 +189,24 @@ void job_params_defaults(struct job_params *p) {
   p->value_size = 64;
   p->timeout_ms = 5000;
   p->max_in_flight = 100;
+  p->keys_per_command = 10;
+  p->structure_size = 100;
+  p->range_span = 10;
+  p->script_work = 1000;
+  snprintf(p->key_distribution, sizeof p->key_distribution, "sequential");
+  p->zipf_exponent = 0.99;
+  p->hotspot_keys = 0.2;
+  p->hotspot_ops = 0.8;
+  p->gaussian_stddev = 1.0 / 6.0;
+  p->seed = 1;
+  p->prepare = true;
+  snprintf(p->arrival, sizeof p->arrival, "constant");
+  p->burst_seconds = 1;
+  p->base_seconds = 4;
+  snprintf(p->trace_format, sizeof p->trace_format, "azure");
+  snprintf(p->trace_rows, sizeof p->trace_rows, "all");
+  snprintf(p->trace_spread, sizeof p->trace_spread, "poisson");
+  p->trace_speedup = 1;
   job_slo_defaults(&p->sweep.slo);
   p->sweep.until_slo = true;
 }
@@ -171,7 +324,20 @@ static int parse_bool(const char *s) {
 
 enum rb_err job_params_set_text(struct job_params *p, const struct job_param_field *f,
                                 const char *text, bool is_quoted, char *err, size_t errlen) {
+  size_t at = 0;
+  return job_params_set_text_at(p, f, text, is_quoted, &at, err, errlen);
+}
+
+bool job_params_is_set(const struct job_params *p, const char *name) {
+  const struct job_param_field *f = job_params_field(name);
+  return f && (p->set & ((uint64_t)1 << job_params_field_index(f))) != 0;
+}
+
+enum rb_err job_params_set_text_at(struct job_params *p, const struct job_param_field *f,
+                                   const char *text, bool is_quoted, size_t *at, char *err,
+                                   size_t errlen) {
   char given[64];
+  *at = 0;
   describe(text, is_quoted, given, sizeof given);
   char *base = (char *)p + f->offset;
   enum rb_err rc = RB_OK;
@@ -186,13 +352,14 @@ enum rb_err job_params_set_text(struct job_params *p, const struct job_param_fie
       *(bool *)(void *)base = b == 1;
       break;
     }
-    case JOB_P_OPERATION:
-      if (strcmp(text, "set") && strcmp(text, "get") && strcmp(text, "del") &&
-          strcmp(text, "exists"))
+    case JOB_P_OPERATION: {
+      enum rb_op op;
+      if (!rb_op_from_name(text, strlen(text), &op))
         return rb_errorf(RB_ERR_INVALID, err, errlen, "%s: expected %s, got %s", f->name, f->expect,
                          given);
-      snprintf(base, f->size, "%s", text);
+      snprintf(base, f->size, "%s", rb_op_name(op));
       break;
+    }
     case JOB_P_STRING: {
       size_t n = strlen(text);
       if (n < (size_t)f->min || n > (size_t)f->max)
@@ -205,22 +372,31 @@ enum rb_err job_params_set_text(struct job_params *p, const struct job_param_fie
           rb_name_key_prefix_check(text, why, sizeof why) != RB_OK)
         return rb_errorf(RB_ERR_INVALID, err, errlen, "%s: rbench-action would refuse it: %s",
                          f->name, why);
-      snprintf(base, f->size, "%s", text);
+      if (f->check) {
+        char norm[512];
+        if ((rc = f->check(text, norm, sizeof norm, at, err, errlen)) != RB_OK) return rc;
+        if (strlen(norm) >= f->size)
+          return rb_errorf(RB_ERR_INVALID, err, errlen, "%s: longer than %zu bytes", f->name,
+                           f->size - 1);
+        snprintf(base, f->size, "%s", norm);
+      } else {
+        snprintf(base, f->size, "%s", text);
+      }
       break;
     }
   }
-  if (rc == RB_OK) p->set |= 1u << job_params_field_index(f);
+  if (rc == RB_OK) p->set |= (uint64_t)1 << job_params_field_index(f);
   return rc;
 }
 
 void job_params_overlay(struct job_params *dst, const struct job_params *src) {
   for (size_t i = 0; i < job_params_field_count; i++) {
-    if (!(src->set & (1u << i))) continue;
+    if (!(src->set & ((uint64_t)1 << i))) continue;
     const struct job_param_field *f = &job_params_fields[i];
     memcpy((char *)dst + f->offset, (const char *)src + f->offset, f->size);
-    dst->set |= 1u << i;
+    dst->set |= (uint64_t)1 << i;
   }
-  uint32_t rate_bit = 1u << job_params_field_index(job_params_field("rate"));
+  uint64_t rate_bit = (uint64_t)1 << job_params_field_index(job_params_field("rate"));
   if (src->sweep.form != JOB_RATE_FIXED) {
     bool slo_set = dst->sweep.slo_set;
     struct job_slo slo = dst->sweep.slo;
@@ -288,6 +464,9 @@ static enum rb_err validate_closed(const struct job_params *p, char *err, size_t
 }
 
 enum rb_err job_params_validate(const struct job_params *p, char *err, size_t errlen) {
+  struct rb_workload w;
+  enum rb_err wrc = job_params_workload(p, &w, err, errlen);
+  if (wrc != RB_OK) return wrc;
   if (p->concurrency > 0) return validate_closed(p, err, errlen);
   if (p->sweep.form == JOB_RATE_FIXED) return validate_fixed(p, err, errlen);
   enum rb_err rc = job_sweep_check(&p->sweep, err, errlen);
@@ -328,6 +507,8 @@ cJSON *job_params_to_json(const struct job_params *p) {
 cJSON *job_params_action_json(const struct job_params *p) {
   cJSON *o = cJSON_CreateObject();
   if (!o) return NULL;
+  struct job_params d;
+  job_params_defaults(&d);
   cJSON_AddNumberToObject(o, "num_ops", (double)p->ops);
   cJSON_AddStringToObject(o, "operation_type", p->operation);
   cJSON_AddBoolToObject(o, "use_batching", p->batching);
@@ -336,5 +517,69 @@ cJSON *job_params_action_json(const struct job_params *p) {
   cJSON_AddNumberToObject(o, "value_size", (double)p->value_size);
   if (p->key_space > 0) cJSON_AddNumberToObject(o, "key_space", (double)p->key_space);
   cJSON_AddNumberToObject(o, "timeout_ms", (double)p->timeout_ms);
+  /* the workload: what differs from the action's defaults (the same as the runner's) */
+  cJSON_AddNumberToObject(o, "seed", (double)p->seed);
+  if (p->mix[0]) cJSON_AddStringToObject(o, "mix", p->mix);
+  if (strcmp(p->key_distribution, d.key_distribution))
+    cJSON_AddStringToObject(o, "key_distribution", p->key_distribution);
+#define NUM(field) \
+  if (p->field != d.field) cJSON_AddNumberToObject(o, #field, (double)p->field);
+  NUM(keys_per_command)
+  NUM(structure_size)
+  NUM(range_span)
+  NUM(script_work)
+  NUM(zipf_exponent)
+  NUM(hotspot_keys)
+  NUM(hotspot_ops)
+  NUM(gaussian_stddev)
+#undef NUM
+  if (p->value_size_range[0]) cJSON_AddStringToObject(o, "value_size_range", p->value_size_range);
+  if (p->value_size_list[0]) cJSON_AddStringToObject(o, "value_size_list", p->value_size_list);
   return o;
+}
+
+enum rb_err job_params_workload(const struct job_params *p, struct rb_workload *w, char *err,
+                                size_t errlen) {
+  size_t at = 0;
+  char why[240];
+  enum rb_err rc = RB_OK;
+  rb_workload_defaults(w);
+  w->ops = p->ops;
+  w->key_space = p->key_space > 0 ? p->key_space : p->ops;
+  if (p->mix[0]) {
+    rc = rb_workload_parse_mix(p->mix, w->weight, &at, why, sizeof why);
+    if (rc != RB_OK) return rb_errorf(rc, err, errlen, "mix: %s", why);
+  } else {
+    enum rb_op op;
+    if (!rb_op_from_name(p->operation, strlen(p->operation), &op))
+      return rb_errorf(RB_ERR_INVALID, err, errlen, "operation: unknown '%s'", p->operation);
+    memset(w->weight, 0, sizeof w->weight);
+    w->weight[op] = 1;
+  }
+  if (!rb_keydist_from_name(p->key_distribution, &w->keydist))
+    return rb_errorf(RB_ERR_INVALID, err, errlen, "key_distribution: unknown '%s'",
+                     p->key_distribution);
+  w->zipf_exponent = p->zipf_exponent;
+  w->hotspot_keys = p->hotspot_keys;
+  w->hotspot_ops = p->hotspot_ops;
+  w->gaussian_stddev = p->gaussian_stddev;
+  w->keys_per_command = (int)p->keys_per_command;
+  w->structure_size = (int)p->structure_size;
+  w->range_span = (int)p->range_span;
+  w->script_work = p->script_work;
+  w->seed = (uint64_t)p->seed;
+  if (p->value_size_range[0] && p->value_size_list[0])
+    return rb_errorf(RB_ERR_INVALID, err, errlen,
+                     "value_size_range and value_size_list are both given: give one");
+  if (p->value_size_range[0]) {
+    rc = rb_workload_parse_size_range(p->value_size_range, &w->sizes, &at, why, sizeof why);
+    if (rc != RB_OK) return rb_errorf(rc, err, errlen, "value_size_range: %s", why);
+  } else if (p->value_size_list[0]) {
+    rc = rb_workload_parse_size_list(p->value_size_list, &w->sizes, &at, why, sizeof why);
+    if (rc != RB_OK) return rb_errorf(rc, err, errlen, "value_size_list: %s", why);
+  } else {
+    w->sizes.kind = RB_SIZES_FIXED;
+    w->sizes.min = w->sizes.max = (uint32_t)p->value_size;
+  }
+  return rb_workload_check(w, err, errlen);
 }

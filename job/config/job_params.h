@@ -14,6 +14,7 @@
 
 #include "rb_error.h"
 #include "rb_name.h"
+#include "rb_workload.h"
 
 #define JOB_NAME_MAX 64
 #define JOB_KEY_PREFIX_MAX RB_KEY_PREFIX_MAX /* rbench-action's limit (rb_name.h) */
@@ -51,7 +52,7 @@ struct job_params {
   double duration;         /* seconds (0 = use invocations) */
   double warmup;           /* seconds of invocations kept out of the statistics (0) */
   long long ops;           /* Redis operations per invocation (10) */
-  char operation[8];       /* set, get, del, exists (set) */
+  char operation[16];      /* one operation of rb_workload.h (set); replaced by mix when set */
   bool batching;           /* through the batching agent (false) */
   long long parallel;      /* parallel calls inside the action (5) */
   char key_prefix[JOB_KEY_PREFIX_MAX + 1]; /* (benchmark) */
@@ -59,15 +60,46 @@ struct job_params {
   long long key_space;                     /* distinct keys (0 = the action's default: ops) */
   long long timeout_ms;                    /* the action's per-call Redis timeout (5000) */
   long long max_in_flight;                 /* invocations outstanding at once (100) */
-  long long connections;       /* openwhisk: keep-alive connections opened before the schedule
-                                  starts (0 = derived from the rate: job_params_connections) */
-  long long concurrency;       /* > 0: closed loop, exactly this many in flight, the next sent
-                                  when one finishes; rate and max_in_flight unused (0 = open) */
-  uint32_t set;                /* bit i: field i of job_params_fields was given explicitly */
+  long long connections; /* openwhisk: keep-alive connections opened before the schedule
+                            starts (0 = derived from the rate: job_params_connections) */
+  long long concurrency; /* > 0: closed loop, exactly this many in flight, the next sent
+                            when one finishes; rate and max_in_flight unused (0 = open) */
+  /* the workload (rb_workload.h; docs/workloads.md) */
+  char mix[256];              /* "get:80,set:20" ("" = operation alone) */
+  long long keys_per_command; /* mget, mset (10) */
+  long long structure_size;   /* elements of prepared hashes, lists, sets, zsets (100) */
+  long long range_span;       /* lrange elements, zrangebyscore score span (10) */
+  long long script_work;      /* eval: loop iterations per call (1000) */
+  char key_distribution[16];  /* sequential uniform zipfian hotspot gaussian (sequential) */
+  double zipf_exponent;       /* (0.99) */
+  double hotspot_keys;        /* fraction of the keys that are hot (0.2) */
+  double hotspot_ops;         /* fraction of the operations on them (0.8) */
+  double gaussian_stddev;     /* a fraction of key_space (1/6) */
+  char value_size_range[32];  /* "MIN-MAX" ("" = value_size) */
+  char value_size_list[256];  /* "SIZE:WEIGHT,..." ("" = value_size) */
+  long long seed;             /* every random choice of the run (1) */
+  bool prepare;               /* write what reads need before the measured part (true) */
+  /* the arrival process of the open loop (job_arrival.h; docs/workloads.md) */
+  char arrival[16];            /* constant poisson bursts trace (constant) */
+  double burst_rate;           /* bursts: invocations per second in a burst */
+  double burst_seconds;        /* bursts: length of a burst (1) */
+  double base_seconds;         /* bursts: time at `rate` between bursts (4) */
+  char trace_file[512];        /* trace: the file (relative to the scenario's directory) */
+  char trace_format[16];       /* azure or timestamps (azure) */
+  char trace_rows[256];        /* azure: data rows to sum: "all", "3", "1,4-6" (all) */
+  char trace_minutes[32];      /* azure: "FIRST-LAST" of 1..1440 ("" = every minute) */
+  char trace_spread[16];       /* azure: a minute's count spread poisson or constant (poisson) */
+  double trace_speedup;        /* trace time compressed by this factor (1) */
+  uint64_t set;                /* bit i: field i of job_params_fields was given explicitly */
   struct job_rate_sweep sweep; /* rate as a list or ramp, and the SLO (outside the table) */
 };
 
 enum job_param_type { JOB_P_DOUBLE, JOB_P_INT, JOB_P_BOOL, JOB_P_STRING, JOB_P_OPERATION };
+
+/* A string knob's own check: may rewrite text into out (normalised, e.g. a mix "GET: 80"
+ * becomes "get:80"); on error sets *at to the byte offset of the fault in text. */
+typedef enum rb_err (*job_param_check)(const char *text, char *out, size_t outlen, size_t *at,
+                                       char *err, size_t errlen);
 
 struct job_param_field {
   const char *name; /* scenario and JSON key, e.g. "max_in_flight" */
@@ -76,7 +108,8 @@ struct job_param_field {
   size_t size;     /* strings: buffer size */
   double min, max; /* numbers: inclusive bounds (min exclusive when min_exclusive) */
   bool min_exclusive;
-  const char *expect; /* what a valid value looks like, for error messages */
+  const char *expect;    /* what a valid value looks like, for error messages */
+  job_param_check check; /* strings: NULL, or the knob's own parser */
 };
 
 extern const struct job_param_field job_params_fields[];
@@ -95,6 +128,20 @@ size_t job_params_field_index(const struct job_param_field *f);
  * saying what was expected and what was given. Marks the field as set. */
 enum rb_err job_params_set_text(struct job_params *p, const struct job_param_field *f,
                                 const char *text, bool is_quoted, char *err, size_t errlen);
+/* The same, and on error *at is the byte offset in text of the fault (0 when the whole value
+ * is wrong), so a scenario can point at FILE:LINE:COLUMN inside a mix or a size list. */
+enum rb_err job_params_set_text_at(struct job_params *p, const struct job_param_field *f,
+                                   const char *text, bool is_quoted, size_t *at, char *err,
+                                   size_t errlen);
+/* True when field f was given explicitly. */
+bool job_params_is_set(const struct job_params *p, const char *name);
+
+/* The workload of p (rb_workload.h), checked: mix or operation, key distribution, sizes,
+ * seed. Refused with err naming the knob (a mix whose weights sum to 0, keys_per_command above
+ * key_space with mget or mset, ...). */
+struct rb_workload;
+enum rb_err job_params_workload(const struct job_params *p, struct rb_workload *w, char *err,
+                                size_t errlen);
 
 /* Copies every field marked set in src onto dst (and marks it set in dst). A rate list or
  * ramp in src replaces dst's rate; a plain rate in src replaces dst's sweep (so --rate N on

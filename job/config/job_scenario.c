@@ -59,7 +59,7 @@ static enum rb_err fail_at(struct sp *s, const yaml_node_t *n, const char *fmt, 
     __attribute__((format(printf, 3, 4)));
 
 static enum rb_err fail_at(struct sp *s, const yaml_node_t *n, const char *fmt, ...) {
-  char msg[400];
+  char msg[1400];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
@@ -97,6 +97,45 @@ static enum rb_err expect_kind(struct sp *s, const yaml_node_t *n, yaml_node_typ
                                            : "a scalar");
 }
 
+/* Edit distance (insertions, deletions, substitutions) of two short strings, capped. */
+static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb) {
+  size_t row[64];
+  if (la >= 63 || lb >= 63) return 99;
+  for (size_t j = 0; j <= lb; j++) row[j] = j;
+  for (size_t i = 1; i <= la; i++) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= lb; j++) {
+      size_t up = row[j];
+      size_t best = diag + (a[i - 1] != b[j - 1]);
+      if (up + 1 < best) best = up + 1;
+      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+      row[j] = best;
+      diag = up;
+    }
+  }
+  return row[lb];
+}
+
+/* The allowed key (in the ", "-separated list) within 2 edits of key, or NULL. Static
+ * storage. */
+static const char *nearest_key(const char *key, const char *allowed) {
+  static char best[64];
+  size_t best_d = 3;
+  const char *p = allowed;
+  while (*p) {
+    size_t n = strcspn(p, ",");
+    size_t d = edit_distance(key, strlen(key), p, n);
+    if (d < best_d && n < sizeof best) {
+      best_d = d;
+      snprintf(best, sizeof best, "%.*s", (int)n, p);
+    }
+    p += n;
+    while (*p == ',' || *p == ' ') p++;
+  }
+  return best_d <= 2 ? best : NULL;
+}
+
 static enum rb_err unknown_key(struct sp *s, const yaml_node_t *k, const char *where,
                                const char *allowed) {
   if (looks_secret(scalar(k)))
@@ -104,9 +143,14 @@ static enum rb_err unknown_key(struct sp *s, const yaml_node_t *k, const char *w
                    "'%s' looks like a secret: scenarios never hold secrets; set it in the env "
                    "file, the environment or a *_FILE path (see docs/scenarios.md)%s",
                    scalar(k), "");
-  char msg[300];
-  snprintf(msg, sizeof msg, "unknown key '%s' in %s; expected one of: %s", scalar(k), where,
-           allowed);
+  char msg[1400];
+  const char *near = nearest_key(scalar(k), allowed);
+  if (near)
+    snprintf(msg, sizeof msg, "unknown key '%s' in %s; did you mean '%s'? (every key: %s)",
+             scalar(k), where, near, allowed);
+  else
+    snprintf(msg, sizeof msg, "unknown key '%s' in %s; expected one of: %s", scalar(k), where,
+             allowed);
   return fail_at(s, k, "%s%s", msg, "");
 }
 
@@ -262,7 +306,7 @@ static enum rb_err sweep_key(struct sp *s, struct job_params *p, const yaml_node
 static enum rb_err params_key(struct sp *s, struct job_params *p, const yaml_node_t *k,
                               const yaml_node_t *v, const char *where, bool with_name) {
   const char *key = scalar(k);
-  char allowed[400];
+  char allowed[1000];
   if (with_name && strcmp(key, "name") == 0) {
     if (v->type != YAML_SCALAR_NODE || !*scalar(v) || strlen(scalar(v)) >= JOB_NAME_MAX ||
         strpbrk(scalar(v), "/\\ "))

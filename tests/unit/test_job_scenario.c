@@ -92,7 +92,7 @@ static void test_errors_located(void **state) {
   (void)state;
   static const struct bad cases[] = {
       {"name: x\nruns:\n  - name: a\n    rat: 5\n",
-       "s.yaml:4:5: unknown key 'rat' in runs[0]; expected one of: name, rate"},
+       "s.yaml:4:5: unknown key 'rat' in runs[0]; did you mean 'rate'? (every key: name, rate, invocations"},
       {"name: x\nruns:\n  - name: a\n    rate: fast\n",
        "s.yaml:4:11: rate: expected a number of invocations per second above 0"},
       {"name: x\nruns:\n  - name: a\n    rate: 0\n", "s.yaml:4:11: rate: expected"},
@@ -102,8 +102,9 @@ static void test_errors_located(void **state) {
        "s.yaml:4:15: batching: expected true or false, got 'maybe'"},
       {"name: x\nruns:\n  - name: a\n    batching: \"true\"\n",
        "s.yaml:4:15: batching: expected true or false"},
-      {"name: x\nruns:\n  - name: a\n    operation: incr\n",
-       "s.yaml:4:16: operation: expected one of set, get, del, exists, got 'incr'"},
+      {"name: x\nruns:\n  - name: a\n    operation: flushall\n",
+       "s.yaml:4:16: operation: expected one of set, get, del, exists, incr, mget, mset, hset, "
+       "hget, hgetall, lpush, lrange, sadd, smembers, zadd, zrangebyscore, eval, got 'flushall'"},
       {"name: x\nruns:\n  - name: a\n    ops: [1, 2]\n",
        "s.yaml:4:10: ops: expected a scalar, got a list"},
       {"name: x\ntarget:\n  kind: lambda\nruns:\n  - name: a\n",
@@ -130,7 +131,7 @@ static void test_errors_located(void **state) {
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct job_scenario s;
-    char err[500] = "";
+    char err[1600] = "";
     enum rb_err rc =
         job_scenario_parse(cases[i].yaml, strlen(cases[i].yaml), "s.yaml", &s, err, sizeof err);
     if (rc == RB_OK || !strstr(err, cases[i].expect))

@@ -90,7 +90,7 @@ static void test_defaults_sweep_and_plain_rate_layers(void **state) {
 
 static void expect_error(const char *yaml, const char *where, const char *what) {
   struct job_scenario s;
-  char err[600] = "";
+  char err[1600] = "";
   assert_int_not_equal(parse(yaml, &s, err, sizeof err), RB_OK);
   if (!strstr(err, where) || !strstr(err, what)) {
     print_error("got: %s\nexpected %s ... %s\n", err, where, what);
@@ -125,7 +125,7 @@ static void test_parse_errors(void **state) {
   expect_error(RUN("    slo: {max_error_rate: 2}\n"),
                "s.yaml:4:27:", "max_error_rate: expected a fraction");
   expect_error(RUN("    slo: {p90_ms: 3}\n"), "s.yaml:4:11:",
-               "unknown key 'p90_ms' in slo; expected one of: p99_ms, max_error_rate");
+               "unknown key 'p90_ms' in slo; did you mean 'p99_ms'? (every key: p99_ms, max_error_rate)");
   expect_error(RUN("    slo: 50\n"), "s.yaml:4:10:", "slo: expected a mapping");
   expect_error(RUN("    ratee: 1\n"), "s.yaml:4:5:", ", slo"); /* listed among the keys */
   /* checked at every step's rate: warm-up covering all invocations at the highest one */
