@@ -22,17 +22,15 @@ static int parse_num(const char *p, size_t n, long long *out) {
   return 0;
 }
 
-/* One element done: pops finished arrays. Returns true when the whole reply is done. */
+/* One element done. Returns true when the whole reply is done. */
 static bool element_done(struct agent_reply_scan *s) {
-  while (s->depth > 0) {
-    if (--s->left[s->depth - 1] > 0) return false;
-    s->depth--;
-  }
-  return true;
+  if (s->owed == 0) return true;
+  s->owed--;
+  return false;
 }
 
-/* Frames one element at s->pos. Returns 1 element done, 0 need more, 2 array opened,
- * -1 error. */
+/* Frames one element at s->pos. Returns 1 element done, 0 need more, 2 array opened (its
+ * elements are owed), -1 error. */
 static int scan_element(struct agent_reply_scan *s, const char *buf, size_t len) {
   size_t cr = agent_find_crlf(buf, len, s->pos + 1);
   if (cr == SIZE_MAX) return 0;
@@ -57,8 +55,9 @@ static int scan_element(struct agent_reply_scan *s, const char *buf, size_t len)
   }
   s->pos = cr + 2;
   if (n <= 0) return 1;
-  if (s->depth == AGENT_REPLY_MAX_DEPTH) return -1;
-  s->left[s->depth++] = n;
+  /* The array itself was owed and its n elements are: owed grows by n - 1. */
+  if ((unsigned long long)n - 1 > AGENT_REPLY_MAX_OWED - s->owed) return -1;
+  s->owed += (unsigned long long)n - 1;
   return 2;
 }
 

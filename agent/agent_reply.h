@@ -3,20 +3,25 @@
  * The agent forwards each reply's bytes unchanged, so it only needs to know where a reply
  * ends; it never builds reply objects. Same contract as agent_req: buf starts at the first
  * byte of the current reply; after AGENT_REPLY_DONE the caller drops *out_len bytes. The
- * scanner keeps offsets only, never rescans a finished element, and bounds nesting depth. */
+ * scanner keeps offsets only and never rescans a finished element.
+ *
+ * Nesting is not limited: a Lua script may return arrays nested thousands deep, and Redis
+ * sends them. The scanner needs no stack for that: it counts the elements the reply still
+ * owes (one at the start; an array of n pays one and owes n more) and the reply ends when
+ * none is owed. A count that would pass AGENT_REPLY_MAX_OWED is not RESP2 from a real
+ * Redis (no server holds 10^18 elements) and is an error. */
 #ifndef AGENT_REPLY_H
 #define AGENT_REPLY_H
 
 #include <stddef.h>
 
-#define AGENT_REPLY_MAX_DEPTH 64
+#define AGENT_REPLY_MAX_OWED 1000000000000000000ULL
 
 enum agent_reply_status { AGENT_REPLY_DONE, AGENT_REPLY_AGAIN, AGENT_REPLY_ERROR };
 
 struct agent_reply_scan {
-  size_t pos;                            /* bytes of the current reply already framed */
-  size_t depth;                          /* open arrays */
-  long long left[AGENT_REPLY_MAX_DEPTH]; /* elements still expected per open array */
+  size_t pos;              /* bytes of the current reply already framed */
+  unsigned long long owed; /* elements of the current reply still to frame, minus one */
 };
 
 void agent_reply_scan_init(struct agent_reply_scan *s);

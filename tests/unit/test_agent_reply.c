@@ -73,16 +73,44 @@ static void test_invalid_replies(void **state) {
     assert_int_equal(frame(bad[i], strlen(bad[i]), 0, lens, 4), -1);
 }
 
-static void test_depth_limit(void **state) {
+/* A Lua script may return arrays nested thousands deep (Redis 7 sends 5000 levels): they are
+ * framed like any reply, whole, byte by byte and split anywhere, followed by the next reply.
+ * (The scanner once refused more than 64 levels, failing the shared connection and every
+ * client's commands in flight.) */
+static void test_deep_nesting(void **state) {
   (void)state;
-  char in[4 * (AGENT_REPLY_MAX_DEPTH + 2) + 8];
-  size_t n = 0;
-  for (int i = 0; i < AGENT_REPLY_MAX_DEPTH + 1; i++) n += (size_t)sprintf(in + n, "*1\r\n");
-  n += (size_t)sprintf(in + n, ":1\r\n");
+  enum { DEPTH = 5000 };
+  size_t cap = 10 * DEPTH + 64, n = 0;
+  char *in = malloc(cap);
+  assert_non_null(in);
+  for (int i = 0; i < DEPTH; i++) n += (size_t)sprintf(in + n, i % 2 ? "*1\r\n" : "*2\r\n");
+  n += (size_t)sprintf(in + n, ":1\r\n"); /* the innermost element */
+  /* the second elements of the *2 levels, innermost first */
+  for (int i = 0; i < DEPTH / 2; i++) n += (size_t)sprintf(in + n, "$0\r\n\r\n");
+  size_t first = n;
+  n += (size_t)sprintf(in + n, "+OK\r\n");
+  assert_int_equal(agent_reply_length(in, n), first);
+  size_t lens[2];
+  size_t splits[] = {0, 1, 3, 4, 4 * DEPTH, first - 1, first, SIZE_MAX};
+  for (size_t i = 0; i < sizeof splits / sizeof splits[0]; i++) {
+    assert_int_equal(frame(in, n, splits[i], lens, 2), 2);
+    assert_int_equal(lens[0], first);
+    assert_int_equal(lens[1], 5);
+  }
+  /* One element short: not complete. */
+  assert_int_equal(agent_reply_length(in, first - 6), 0);
+  free(in);
+}
+
+/* Element counts no Redis can hold are refused, never wrapped around. */
+static void test_count_limit(void **state) {
+  (void)state;
+  char in[256];
+  size_t n = (size_t)sprintf(in, "*999999999999999999\r\n*999999999999999999\r\n");
   size_t lens[2];
   assert_int_equal(frame(in, n, 0, lens, 2), -1);
-  /* One level less is fine. */
-  assert_int_equal(agent_reply_length(in + 4, n - 4), n - 4);
+  n = (size_t)sprintf(in, "*999999999999999999\r\n:1\r\n");
+  assert_int_equal(agent_reply_length(in, n), 0); /* fine, only incomplete */
 }
 
 static void test_length_helper(void **state) {
@@ -94,9 +122,8 @@ static void test_length_helper(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_stream_every_split),
-      cmocka_unit_test(test_invalid_replies),
-      cmocka_unit_test(test_depth_limit),
+      cmocka_unit_test(test_stream_every_split), cmocka_unit_test(test_invalid_replies),
+      cmocka_unit_test(test_deep_nesting),       cmocka_unit_test(test_count_limit),
       cmocka_unit_test(test_length_helper),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
