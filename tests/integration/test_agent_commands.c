@@ -184,8 +184,10 @@ static void emit_inline(struct stream *s, const char *line) {
 /* Value sizes: mostly small, some KB, a few 100 KiB; bytes are binary, CR LF included. */
 static void value(struct cmd *c, uint64_t *r) {
   unsigned p = below(r, 100);
-  size_t n = p < 70 ? below(r, 65) : p < 90 ? 65 + below(r, 2000) : p < 98 ? 2000 + below(r, 18000)
-                                                                           : BIG_VALUE;
+  size_t n = p < 70   ? below(r, 65)
+             : p < 90 ? 65 + below(r, 2000)
+             : p < 98 ? 2000 + below(r, 18000)
+                      : BIG_VALUE;
   buf_reserve(&c->arena, n);
   char *v = c->arena.p + c->arena.len;
   for (size_t i = 0; i < n; i++) v[i] = (char)(rnd(r) >> 56);
@@ -345,10 +347,9 @@ static void gen_stream(struct stream *s, const char *prefix, int client) {
         args(&c, "k");
       }
     } else if (op < 91) { /* wrong arity */
-      static const char *const CMDS[] = {"GET",   "SET",      "INCR", "MGET",   "MSET",
-                                         "HSET",  "HGET",     "LPUSH", "LRANGE", "SADD",
-                                         "ZADD",  "ZRANGEBYSCORE", "EVAL", "EXISTS", "DEL",
-                                         "HGETALL", "SMEMBERS"};
+      static const char *const CMDS[] = {
+          "GET",  "SET",  "INCR",          "MGET", "MSET",   "HSET", "HGET",    "LPUSH",   "LRANGE",
+          "SADD", "ZADD", "ZRANGEBYSCORE", "EVAL", "EXISTS", "DEL",  "HGETALL", "SMEMBERS"};
       const char *name = CMDS[below(&r, sizeof CMDS / sizeof CMDS[0])];
       args(&c, name);
       if (strcmp(name, "GET") == 0 || strcmp(name, "INCR") == 0 || strcmp(name, "HGETALL") == 0 ||
