@@ -133,9 +133,9 @@ for p in $PARTS; do
   done
 done
 
-python3 - "$work" "$REPS" "$PARTS" >"$OUT" <<'PY'
-import glob, json, os, statistics, sys
-work, reps, parts = sys.argv[1], int(sys.argv[2]), sys.argv[3].split()
+python3 - "$work" "$REPS" "$PARTS" "$SCENARIOS" >"$OUT" <<'PY'
+import glob, json, os, re, statistics, sys
+work, reps, parts, scenarios = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4]
 def fmt(v, unit=""):
     if v is None: return "n/a"
     return (f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}") + unit
@@ -178,10 +178,9 @@ def op_p99(docs):
     return ", ".join(f"{n} {statistics.median(v):.3g}" for n, v in sorted(ops.items())) or "n/a"
 first = None
 for part in parts:
-    names = []
-    for p in sorted(glob.glob(os.path.join(work, "docs", part, "r1", "*.json"))):
-        n = os.path.basename(p)[:-5]
-        if n.rsplit("-", 1)[-1] in ("direct", "batched", "coalesce"): names.append(n)
+    text = open(os.path.join(scenarios, part + ".yaml")).read()
+    names = [n for n in re.findall(r"^\s*-\s*\{?\s*name:\s*([A-Za-z0-9_.-]+)", text, re.M)
+             if n.rsplit("-", 1)[-1] in ("direct", "batched", "coalesce")]
     variants = []
     for n in names:
         v = n.rsplit("-", 1)[0]
@@ -191,16 +190,16 @@ for part in parts:
     params = get(d0[0], "scenario", "parameters") if d0 else {}
     print(f"### {part}\n")
     if params:
-        print(f"{reps} interleaved repetitions; per run: rate {params.get('rate')}/s, "
+        print(f"{reps} interleaved repetitions; per run ({names[0]}): rate {params.get('rate')}/s, "
               f"duration {params.get('duration')} s (warm-up {params.get('warmup')} s), ops "
               f"{params.get('ops')}, parallel {params.get('parallel')}, mix {params.get('mix')}, "
               f"key_space {params.get('key_space')}. Each cell is the median over the repetitions, "
               "except p50/p99: pooled, with batched/direct and its significance (`~`: not "
               "significant at 0.05) from `rbench compare`.\n")
-    print("| variant | mode | p50 ms | p99 ms | throughput /s | Redis CPU µs/op | Redis commands/op "
+    print("| variant | mode | intended rate /s | p50 ms | p99 ms | throughput /s | Redis CPU µs/op | Redis commands/op "
           "| MGET+MSET calls/op | commands/batch mean | commands/batch p99 | folded by --coalesce "
           "| arrival CV (realised) | p99 ms per operation |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for v in variants:
         for mode in ("direct", "batched", "coalesce"):
             run = f"{v}-{mode}"
@@ -213,7 +212,9 @@ for part in parts:
                 if not r: return "n/a"
                 return fmt(r.get(side)) + ("" if mode == "direct" else sig(r))
             cv = med(docs, "arrival", "realised_cv")
-            print(f"| {v} | {mode} | {pooled('execution_p50_ms')} | {pooled('execution_p99_ms')} "
+            rate = med(docs, "arrival", "intended_rate") or med(docs, "requested_rate")
+            print(f"| {v} | {mode} | {fmt(rate)} | {pooled('execution_p50_ms')} "
+                  f"| {pooled('execution_p99_ms')} "
                   f"| {fmt(med(docs, 'throughput'))} | {fmt(med(docs, 'redis', 'cpu_us_per_op'))} "
                   f"| {fmt(med(docs, 'redis', 'commands_per_op'))} | {fmt(mgetmset_per_op(docs))} "
                   f"| {fmt(med(docs, 'agent', 'commands_per_batch', 'mean'))} "
