@@ -229,5 +229,5 @@ if first:
 PY
 cat "$OUT"
 mkdir -p "$keep/compare" "$keep/docs"
-cp "$work"/compare-*.txt "$keep/compare/"
+cp "$work"/compare-*.txt "$work"/compare-*.json "$keep/compare/"
 cp -r "$work/docs/." "$keep/docs/"
