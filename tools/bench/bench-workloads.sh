@@ -19,10 +19,12 @@
 # OUT.md; the compare outputs and every results document are kept beside it.
 #
 # Usage: tools/bench/bench-workloads.sh [OUT.md]    (default build/bench-workloads/results.md)
-#   env: REPS=3 (repetitions) PARTS="skew arrivals heavy" DURATION= (seconds per run; default
-#        the scenario's, 10; keep it a multiple of 5 for the bursts) WARMUP= (seconds; default
-#        the scenario's, 1) SCENARIOS=tools/bench/workloads (a directory with PART.yaml files
-#        named as above) AGENT_ARGS="" (extra flags for both agents) BUILD=build/release
+#   env: REPS=5 (repetitions: 5 + 5 make p=0.008 possible, 3 + 3 only 0.1) PARTS="skew
+#        arrivals heavy" DURATION= WARMUP= (seconds per run and of its warm-up, for every part;
+#        default each scenario's: 10 and 1, arrivals 15 and 5: for the bursts keep both
+#        multiples of their 5 s period) SCENARIOS=tools/bench/workloads (a directory with
+#        PART.yaml files named as above) AGENT_ARGS="" (extra flags for both agents)
+#        BUILD=build/release
 # Everything listens on 127.0.0.1 only; every server started here is stopped on exit.
 #   -h, --help   this text
 set -euo pipefail
@@ -31,7 +33,7 @@ set -euo pipefail
 rb_args_positional bench-workloads 1 "$@"
 cd "$(dirname "$0")/../.."
 OUT="${1:-build/bench-workloads/results.md}"
-REPS="${REPS:-3}"
+REPS="${REPS:-5}"
 PARTS="${PARTS:-skew arrivals heavy}"
 DURATION="${DURATION:-}"
 WARMUP="${WARMUP:-}"
