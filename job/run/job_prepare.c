@@ -12,8 +12,9 @@
 #include "rb_workload.h"
 
 size_t job_inv_params_tail(const struct job_inv *inv, char *out, size_t len) {
-  int n = inv->prepare ? snprintf(out, len, "\"prepare\":true,\"prepare_first\":%lld,"
-                                            "\"prepare_count\":%lld}",
+  int n = inv->prepare ? snprintf(out, len,
+                                  "\"prepare\":true,\"prepare_first\":%lld,"
+                                  "\"prepare_count\":%lld}",
                                   inv->prepare_first, inv->prepare_count)
                        : snprintf(out, len, "\"invocation\":%" PRIu64 "}", inv->rec.index);
   return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
