@@ -319,7 +319,7 @@ static enum rb_err fail_at_offset(struct sp *s, const yaml_node_t *n, size_t at,
   bool one_line = n->start_mark.line == n->end_mark.line && n->type == YAML_SCALAR_NODE &&
                   (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE || quoted(n)) &&
                   at <= n->data.scalar.length;
-  if (one_line) col += at + (quoted(n) ? 1 : 0);
+  if (one_line && at > 0) col += at + (quoted(n) ? 1 : 0); /* 0: the whole value */
   return rb_errorf(RB_ERR_PARSE, s->err, s->errlen, "%s:%zu:%zu: %s", s->file,
                    n->start_mark.line + 1, col, msg);
 }

@@ -755,7 +755,7 @@ static bool workload_diff(const struct job_doc *a, const struct job_doc *b, char
     return true;
   rb_workload_sizes_text(&wa.sizes, va, sizeof va);
   rb_workload_sizes_text(&wb.sizes, vb, sizeof vb);
-  if (differs("value sizes", va, vb, what, len)) return true;
+  if (differs("value_sizes", va, vb, what, len)) return true;
   if (differs("key_distribution", rb_keydist_name(wa.keydist), rb_keydist_name(wb.keydist), what,
               len))
     return true;
@@ -826,4 +826,31 @@ bool job_doc_settings_diff(const struct job_doc *a, const struct job_doc *b, cha
     if (differs(names[i], va, vb, what, len)) return true;
   }
   return workload_diff(a, b, what, len);
+}
+
+void job_doc_workload_text(const struct job_doc *d, char *buf, size_t len) {
+  struct rb_workload w;
+  char why[300], mix[300], sizes[300], keys[120] = "";
+  if (job_params_workload(&d->params, &w, why, sizeof why) != RB_OK) {
+    snprintf(buf, len, "workload unknown (%s)", why);
+    return;
+  }
+  rb_workload_mix_text(w.weight, mix, sizeof mix);
+  rb_workload_sizes_text(&w.sizes, sizes, sizeof sizes);
+  if (w.keydist == RB_KEYS_ZIPFIAN) snprintf(keys, sizeof keys, " (s %g)", w.zipf_exponent);
+  else if (w.keydist == RB_KEYS_HOTSPOT)
+    snprintf(keys, sizeof keys, " (%g of the ops on %g of the keys)", w.hotspot_ops,
+             w.hotspot_keys);
+  else if (w.keydist == RB_KEYS_GAUSSIAN)
+    snprintf(keys, sizeof keys, " (stddev %g of the keys)", w.gaussian_stddev);
+  char arrival[200];
+  const struct job_params *p = &d->params;
+  if (!strcmp(p->arrival, "bursts"))
+    snprintf(arrival, sizeof arrival, "bursts (%g/s for %g s, then %g s at the base rate)",
+             p->burst_rate, p->burst_seconds, p->base_seconds);
+  else if (!strcmp(p->arrival, "trace"))
+    snprintf(arrival, sizeof arrival, "trace %.120s (x%g)", p->trace_file, p->trace_speedup);
+  else snprintf(arrival, sizeof arrival, "%s", d->closed ? "closed loop" : p->arrival);
+  snprintf(buf, len, "mix %s; keys %s%s over %lld; values %s B; arrival %s", mix,
+           rb_keydist_name(w.keydist), keys, w.key_space, sizes, arrival);
 }

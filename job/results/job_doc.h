@@ -195,6 +195,10 @@ void job_doc_free(struct job_doc *d);
 bool job_doc_settings_diff(const struct job_doc *a, const struct job_doc *b, char *what,
                            size_t len);
 
+/* The workload a document ran, for people: "mix get:80,set:20; keys zipfian (s 0.99) over 1000;
+ * values 64 B; arrival poisson" (pure). */
+void job_doc_workload_text(const struct job_doc *d, char *buf, size_t len);
+
 /* True when parameter name (a job_params_fields name) was in the document. */
 bool job_doc_param_present(const struct job_doc *d, const char *name);
 
