@@ -5,10 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define SUB_BITS 10u            /* 1024 sub-buckets per power of two */
-#define LINEAR (2u << SUB_BITS) /* 2048 values counted exactly */
-#define MAX_SHIFT 43u           /* top range: [2^52, 2^53) */
-#define BUCKETS (LINEAR + MAX_SHIFT * (1u << SUB_BITS))
+#include "rb_hist.h"
+
+#define BUCKETS RB_HIST_BUCKETS
 
 struct job_hist {
   uint64_t count, min, max;
@@ -21,26 +20,11 @@ struct job_hist *job_hist_create(void) {
 }
 void job_hist_destroy(struct job_hist *h) { free(h); }
 
-static unsigned msb(uint64_t v) { return 63u - (unsigned)__builtin_clzll(v); }
-
-uint32_t job_hist_index(uint64_t v) {
-  if (v < LINEAR) return (uint32_t)v;
-  unsigned shift = msb(v) - SUB_BITS; /* >= 1 */
-  if (shift > MAX_SHIFT) return BUCKETS - 1;
-  uint64_t sub = v >> shift; /* in [1024, 2047] */
-  return LINEAR + (shift - 1) * (1u << SUB_BITS) + (uint32_t)(sub - (1u << SUB_BITS));
-}
+/* The bucket arithmetic is shared with the action's per-operation histograms (rb_hist.h). */
+uint32_t job_hist_index(uint64_t v) { return rb_hist_index(v); }
 
 void job_hist_bucket_range(uint32_t index, uint64_t *lo, uint64_t *hi) {
-  if (index < LINEAR) {
-    *lo = *hi = index;
-    return;
-  }
-  uint32_t rel = index - LINEAR;
-  unsigned shift = rel / (1u << SUB_BITS) + 1;
-  uint64_t sub = (rel % (1u << SUB_BITS)) + (1u << SUB_BITS);
-  *lo = sub << shift;
-  *hi = ((sub + 1) << shift) - 1;
+  rb_hist_bucket_range(index, lo, hi);
 }
 
 void job_hist_record(struct job_hist *h, uint64_t value) {

@@ -40,7 +40,7 @@ static void test_defaults(void **state) {
   fake_env[0] = NULL;
   assert_int_equal(parse(NULL, &p, err, sizeof err), RB_OK);
   assert_int_equal(p.num_ops, 1);
-  assert_int_equal(p.op, ACTION_OP_SET);
+  assert_int_equal(p.op, RB_OP_SET);
   assert_false(p.use_batching);
   assert_int_equal(p.parallel_calls, 1);
   assert_string_equal(p.key_prefix, "benchmark");
@@ -59,7 +59,7 @@ static void test_defaults(void **state) {
 struct good_case {
   const char *json;
   long long num_ops, parallel, value_size, key_space;
-  enum action_op op;
+  enum rb_op op;
   bool batching;
   const char *prefix;
 };
@@ -67,19 +67,18 @@ struct good_case {
 static void test_good_inputs(void **state) {
   (void)state;
   static const struct good_case cases[] = {
-      {"{\"num_ops\":10,\"operation_type\":\"get\"}", 10, 1, 64, 10, ACTION_OP_GET, false,
-       "benchmark"},
+      {"{\"num_ops\":10,\"operation_type\":\"get\"}", 10, 1, 64, 10, RB_OP_GET, false, "benchmark"},
       {"{\"num_ops\":\"10\",\"parallel_calls\":\"5\",\"use_batching\":\"true\"}", 10, 5, 64, 10,
-       ACTION_OP_SET, true, "benchmark"},
-      {"{\"operation_type\":\"DEL\",\"use_batching\":false}", 1, 1, 64, 1, ACTION_OP_DEL, false,
+       RB_OP_SET, true, "benchmark"},
+      {"{\"operation_type\":\"DEL\",\"use_batching\":false}", 1, 1, 64, 1, RB_OP_DEL, false,
        "benchmark"},
       {"{\"operation_type\":\"exists\",\"num_ops\":1000000,\"parallel_calls\":256}", 1000000, 256,
-       64, 1000000, ACTION_OP_EXISTS, false, "benchmark"},
-      {"{\"value_size\":0,\"key_space\":3,\"num_ops\":9}", 9, 1, 0, 3, ACTION_OP_SET, false,
+       64, 1000000, RB_OP_EXISTS, false, "benchmark"},
+      {"{\"value_size\":0,\"key_space\":3,\"num_ops\":9}", 9, 1, 0, 3, RB_OP_SET, false,
        "benchmark"},
-      {"{\"value_size\":1048576,\"key_prefix\":\"run-7/a:b\"}", 1, 1, 1048576, 1, ACTION_OP_SET,
-       false, "run-7/a:b"},
-      {"{\"use_batching\":1,\"num_ops\":2}", 2, 1, 64, 2, ACTION_OP_SET, true, "benchmark"},
+      {"{\"value_size\":1048576,\"key_prefix\":\"run-7/a:b\"}", 1, 1, 1048576, 1, RB_OP_SET, false,
+       "run-7/a:b"},
+      {"{\"use_batching\":1,\"num_ops\":2}", 2, 1, 64, 2, RB_OP_SET, true, "benchmark"},
   };
   fake_env[0] = NULL;
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -110,9 +109,12 @@ static void test_bad_inputs(void **state) {
       {"{\"parallel_calls\":257}", "parallel_calls must be an integer from 1 to 256, got 257"},
       {"{\"value_size\":-1}", "value_size must be an integer from 0 to 1048576, got -1"},
       {"{\"value_size\":1048577}", "value_size must be an integer from 0 to 1048576, got 1048577"},
-      {"{\"operation_type\":\"incr\"}",
-       "operation_type must be one of set, get, del, exists; got \"incr\""},
-      {"{\"operation_type\":7}", "operation_type must be one of set, get, del, exists; got 7"},
+      {"{\"operation_type\":\"incr2\"}",
+       "operation_type must be one of set, get, del, exists, incr, mget, mset, hset, hget, "
+       "hgetall, lpush, lrange, sadd, smembers, zadd, zrangebyscore, eval; got \"incr2\""},
+      {"{\"operation_type\":7}",
+       "operation_type must be one of set, get, del, exists, incr, mget, mset, hset, hget, "
+       "hgetall, lpush, lrange, sadd, smembers, zadd, zrangebyscore, eval; got 7"},
       {"{\"use_batching\":\"maybe\"}", "use_batching must be true or false, got \"maybe\""},
       {"{\"key_prefix\":\"\"}", "key_prefix must be 1 to 128 bytes, got 0"},
       {"{\"key_prefix\":\"has space\"}",
@@ -195,7 +197,7 @@ static void test_ignored_params_listed(void **state) {
   assert_int_equal(parse("{\"num_ops\":2,\"numops\":3,\"operation\":\"get\"}", &p, err, sizeof err),
                    RB_OK);
   assert_string_equal(p.ignored, "numops,operation");
-  assert_string_equal(action_op_name(ACTION_OP_EXISTS), "exists");
+  assert_string_equal(action_op_name(RB_OP_EXISTS), "exists");
 }
 
 int main(void) {
