@@ -716,9 +716,9 @@ void job_compare_print(FILE *f, const struct job_side *a, const struct job_side 
     fprintf(f,
             "per-operation rows: the actions' own timings of each command (op_stats), pooled over "
             "the\n  repetitions' histograms%s\n",
-            c->op_descriptive ? "; descriptive only where a side has a single repetition (no "
-                                "test: the actions report histograms, not samples)"
-                              : "; tested on the per-repetition values");
+            c->op_descriptive ? ";\n  descriptive only where a side has a single repetition "
+                                "(no test: the actions report\n  histograms, not samples)"
+                              : ";\n  tested on the per-repetition values");
   if (a->batching == 0 && b->batching == 1) {
     char h[1024];
     job_compare_headline(c, h, sizeof h);

@@ -619,6 +619,7 @@ static void read_operations(struct rd *r, const cJSON *doc, struct job_doc *d) {
     x->name = e->string;
     x->succeeded = num(r, e, f, JOB_K_SUCCEEDED, N_COUNT, false, NULL);
     x->failed = num(r, e, f, JOB_K_FAILED, N_COUNT, false, NULL);
+    x->found = num(r, e, f, JOB_K_FOUND, N_COUNT, false, NULL);
     read_summary(r, e, f, JOB_K_LATENCY_MS, &x->latency);
     x->histogram = obj(r, e, f, JOB_K_HISTOGRAM);
     if (x->histogram && !r->failed) {

@@ -90,6 +90,7 @@ struct job_doc_error_kind {
 struct job_doc_op {
   const char *name; /* borrowed: an rb_op name */
   double succeeded, failed;
+  double found;                   /* reads that found their key; NAN when absent */
   struct job_doc_summary latency; /* latency_ms */
   const cJSON *histogram;         /* borrowed (validated), or NULL */
 };

@@ -164,6 +164,7 @@
 #define JOB_K_LATENCY_MS "latency_ms"
 #define JOB_K_HISTOGRAM "histogram"
 #define JOB_K_OP_STATS "op_stats"
+#define JOB_K_FOUND "found"
 #define JOB_K_LATENCY_US "latency_us"
 
 #endif

@@ -44,6 +44,8 @@ struct kind_stats {
 /* One operation type, merged from the actions' op_stats (latency in µs). */
 struct op_acc {
   uint64_t succeeded, failed;
+  uint64_t found; /* reads that found their key (the action's "found"), when reported */
+  bool has_found;
   struct job_hist *h; /* created at the first record that has the operation */
 };
 
@@ -204,6 +206,11 @@ static void add_op_stats(struct job_results *r, const char *action) {
     }
     a->succeeded += ok;
     a->failed += failed;
+    uint64_t found = 0;
+    if (op_count(cJSON_GetObjectItemCaseSensitive(e, JOB_K_FOUND), &found)) {
+      a->found += found;
+      a->has_found = true;
+    }
   }
   cJSON_Delete(o);
 }
@@ -565,6 +572,7 @@ cJSON *job_results_operations_json(const struct job_results *r) {
     cJSON *x = cJSON_AddObjectToObject(o, rb_op_name((enum rb_op)i));
     cJSON_AddNumberToObject(x, JOB_K_SUCCEEDED, (double)a->succeeded);
     cJSON_AddNumberToObject(x, JOB_K_FAILED, (double)a->failed);
+    if (a->has_found) cJSON_AddNumberToObject(x, JOB_K_FOUND, (double)a->found);
     cJSON_AddItemToObject(x, JOB_K_LATENCY_MS, job_results_hist_summary(a->h));
     cJSON_AddItemToObject(x, JOB_K_HISTOGRAM, job_hist_to_json(a->h));
   }
