@@ -60,8 +60,8 @@ static int setup(void **state) {
   path_of(scen, sizeof scen, "mixes.yaml");
   path_of(out, sizeof out, "mixes");
   write_text(scen, mixes_yaml);
-  char *argv[] = {NULL, "run",   "--scenario", scen,  "--env", envfile,
-                  "--out", out, "--progress", "off", NULL};
+  char *argv[] = {NULL,    "run", "--scenario", scen,  "--env", envfile,
+                  "--out", out,   "--progress", "off", NULL};
   mixes_rc = run_rbench(argv, NULL, 120000, &mixes_log);
   return 0;
 }
