@@ -289,9 +289,39 @@ static void test_same_seed_same_draws(void **state) {
                 num(get(whole, "workload.key_reuse")->child, "repeated"));
     cJSON_Delete(s);
   }
-  cJSON_Delete(whole);
   assert_int_equal(total, 30);
   for (int k = 0; k < 30; k++) assert_string_equal(ds[k], da[k]);
+  /* merged, the shards' operations are the unsharded run's: the same draws, so the same count
+     of each type, and the realised mix with them */
+  char merged[300], in[3][300];
+  path_of(merged, sizeof merged, "det-merged.json");
+  for (int i = 0; i < 3; i++) {
+    char rel[64];
+    snprintf(rel, sizeof rel, "det-shard%d.shard-%d-of-3.json", i, i);
+    path_of(in[i], sizeof in[i], rel);
+  }
+  char *margv[] = {NULL, "merge", in[0], in[1], in[2], "-o", merged, NULL};
+  char *mlog = NULL;
+  int mrc = run_rbench(margv, NULL, 30000, &mlog);
+  if (mrc != 0) fprintf(stderr, "%s\n", mlog);
+  free(mlog);
+  assert_int_equal(mrc, 0);
+  cJSON *m = read_json(merged);
+  assert_non_null(m);
+  static const char *const types[] = {"get", "set", "mget"};
+  for (int t = 0; t < 3; t++) {
+    char path[100];
+    snprintf(path, sizeof path, "operations.%s.succeeded", types[t]);
+    double want = num(whole, path);
+    assert_true(want > 0);
+    assert_true(num(m, path) == want);
+    snprintf(path, sizeof path, "operations.%s.latency_ms.count", types[t]);
+    assert_true(num(m, path) == num(whole, path));
+    snprintf(path, sizeof path, "workload.realised_mix.%s", types[t]);
+    assert_true(fabs(num(m, path) - num(whole, path)) < 1e-12);
+  }
+  cJSON_Delete(m);
+  cJSON_Delete(whole);
 }
 
 int main(void) {
