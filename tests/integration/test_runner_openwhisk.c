@@ -703,6 +703,53 @@ static void test_prepare_failure_stops_the_run(void **state) {
   assert_int_not_equal(access(out, F_OK), 0);
 }
 
+static double mono_s(void);
+
+/* SIGTERM during the prepare step: the call in flight is abandoned at once, exit 4, nothing
+ * measured, no results file; an answer without "prepared" (an older action) is refused. */
+static void test_prepare_interrupted_or_unanswered(void **state) {
+  (void)state;
+  char scen[200], out[200], text[600];
+  snprintf(scen, sizeof scen, "%s/prepsig.yaml", tmpdir);
+  snprintf(out, sizeof out, "%s/prepsig.json", tmpdir);
+  snprintf(text, sizeof text,
+           "name: prepsig\ntarget: {kind: openwhisk, action: pkg/slow}\n"
+           "defaults: {rate: 20, invocations: 4, key_space: 100}\n"
+           "runs:\n  - name: reads\n    mix: {hgetall: 1}\n");
+  write_text(scen, text);
+  char *argv[] = {NULL,       "run", "--scenario", scen,  "--env", envfile,
+                  "--output", out,   "--progress", "off", NULL};
+  struct rbt_proc p = {.port = rbench_serial++};
+  argv[0] = (char *)rbt_bin("rbench");
+  assert_true(rbt_proc_start(&p, argv, NULL));
+  char *log = NULL;
+  for (int i = 0; i < 100; i++) {
+    free(log);
+    log = rbt_proc_log(&p);
+    if (strstr(log, "preparing 100 keys")) break;
+    usleep(50000);
+  }
+  assert_non_null(strstr(log, "run reads: preparing 100 keys (10000 elements, 1 call"));
+  free(log);
+  double t0 = mono_s();
+  assert_int_equal(rbt_proc_stop(&p, SIGTERM), 4);
+  assert_true(mono_s() - t0 < 1.5); /* not the 3 s of the slow answer */
+  log = rbt_proc_log(&p);
+  unlink(p.log);
+  assert_non_null(strstr(log,
+                         "run reads: interrupted while preparing keys 0 to 99: nothing "
+                         "measured, no results written"));
+  assert_int_equal(access(out, F_OK), -1);
+  free(log);
+  /* the slow action answers like an action without the prepare step: refused */
+  char *rlog = NULL;
+  argv[0] = NULL;
+  assert_int_equal(run_rbench(argv, NULL, 30000, &rlog), 2);
+  assert_non_null(strstr(rlog, "without \"prepared\": an rbench-action older than the prepare"));
+  free(rlog);
+  assert_int_equal(access(out, F_OK), -1);
+}
+
 /* ---- --wait-for-action ------------------------------------------------------------------ */
 
 static double mono_s(void) {
@@ -879,6 +926,7 @@ int main(void) {
       cmocka_unit_test(test_only_configured_endpoints_sent), /* after the cold start's test */
       cmocka_unit_test(test_invocation_and_prepare),
       cmocka_unit_test(test_prepare_failure_stops_the_run),
+      cmocka_unit_test(test_prepare_interrupted_or_unanswered),
       cmocka_unit_test(test_wait_for_action_appears),
       cmocka_unit_test(test_wait_for_action_gives_up),
       cmocka_unit_test(test_wait_for_action_wrong_key),
