@@ -534,6 +534,38 @@ static enum rb_err target_map(struct sp *s, struct job_target_conf *t, const yam
   return rc;
 }
 
+/* Where a run's cross-knob error points: the value of the workload knob the message starts
+ * with ("key_space (5) is smaller than ...") when the run gives it, else the run itself. */
+static const yaml_node_t *knob_node(struct sp *s, const yaml_node_t *run, const char *msg) {
+  static const char *const workload_knobs[] = {"mix",
+                                               "key_space",
+                                               "keys_per_command",
+                                               "structure_size",
+                                               "range_span",
+                                               "script_work",
+                                               "key_distribution",
+                                               "zipf_exponent",
+                                               "hotspot_keys",
+                                               "hotspot_ops",
+                                               "gaussian_stddev",
+                                               "value_size_range",
+                                               "value_size_list",
+                                               "value_size",
+                                               "seed"};
+  size_t n = strspn(msg, "abcdefghijklmnopqrstuvwxyz_");
+  bool workload = false;
+  for (size_t i = 0; i < sizeof workload_knobs / sizeof workload_knobs[0]; i++)
+    workload |= strlen(workload_knobs[i]) == n && !strncmp(workload_knobs[i], msg, n);
+  if (!workload || run->type != YAML_MAPPING_NODE) return run;
+  for (yaml_node_pair_t *pr = run->data.mapping.pairs.start; pr < run->data.mapping.pairs.top;
+       pr++) {
+    const yaml_node_t *k = yaml_document_get_node(s->doc, pr->key);
+    if (k->type == YAML_SCALAR_NODE && strlen(scalar(k)) == n && !strncmp(scalar(k), msg, n))
+      return yaml_document_get_node(s->doc, pr->value);
+  }
+  return run;
+}
+
 static enum rb_err runs_list(struct sp *s, struct job_scenario *sc, const yaml_node_t *list,
                              const struct job_params *defaults) {
   enum rb_err rc = expect_kind(s, list, YAML_SEQUENCE_NODE, "runs");
@@ -563,7 +595,7 @@ static enum rb_err runs_list(struct sp *s, struct job_scenario *sc, const yaml_n
         return fail_at(s, item, "%s: run name '%s' is used twice", where, sc->runs[i].name);
     char msg[300];
     if (job_params_validate(&sc->runs[i], msg, sizeof msg) != RB_OK)
-      return fail_at(s, item, "%s: %s", where, msg);
+      return fail_at(s, knob_node(s, item, msg), "%s: %s", where, msg);
   }
   return RB_OK;
 }

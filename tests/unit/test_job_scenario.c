@@ -421,6 +421,10 @@ static void test_mix_forms_and_errors(void **state) {
       /* cross-knob: at the run */
       {"name: x\ndefaults: {key_space: 5}\nruns:\n  - name: a\n    mix: {mget: 1}\n",
        "s.yaml:4:5: runs[0]: key_space (5) is smaller than keys_per_command (10)"},
+      {"name: x\nruns:\n  - name: a\n    mix: {mget: 1}\n    key_space: 5\n",
+       "s.yaml:5:16: runs[0]: key_space (5) is smaller than keys_per_command (10)"},
+      {"name: x\nruns:\n  - name: a\n    mix: {lrange: 1}\n    range_span: 500\n",
+       "s.yaml:5:17: runs[0]: range_span"},
       {"name: x\nruns:\n  - name: a\n    key_distribution: zipfian\n    zipf_exponent: 9\n",
        "s.yaml:5:20: zipf_exponent: "},
   };
