@@ -7,11 +7,13 @@
 const unsigned job_reuse_window_ops[JOB_REUSE_WINDOWS] = {16, 128, 1024};
 
 /* Open addressing: key (namespace << 40 | number) + 1 (0 is empty) -> the last operation that
- * used it. */
+ * used it. Only keys used within the largest window matter, so the table is sized for those
+ * (at most window x keys per operation) and rebuilt without the older ones when half full:
+ * memory stays small whatever the key space. */
 struct table {
   uint64_t *key;
-  uint64_t *last;
-  size_t mask;
+  uint32_t *last;
+  size_t mask, used;
 };
 
 static uint64_t mix64(uint64_t x) {
@@ -28,23 +30,50 @@ static size_t slot_of(const struct table *t, uint64_t key) {
   return i;
 }
 
+static bool table_init(struct table *t, size_t cap) {
+  t->key = calloc(cap, sizeof *t->key);
+  t->last = calloc(cap, sizeof *t->last);
+  t->mask = cap - 1;
+  t->used = 0;
+  return t->key && t->last;
+}
+
+static void table_free(struct table *t) {
+  free(t->key);
+  free(t->last);
+}
+
+/* Keeps the keys used within the largest window before operation n. */
+static bool table_rebuild(struct table *t, uint64_t n) {
+  struct table u;
+  if (!table_init(&u, t->mask + 1)) {
+    table_free(&u);
+    return false;
+  }
+  uint64_t wmax = job_reuse_window_ops[JOB_REUSE_WINDOWS - 1];
+  for (size_t i = 0; i <= t->mask; i++) {
+    if (!t->key[i] || n - t->last[i] > wmax) continue;
+    size_t s = slot_of(&u, t->key[i]);
+    u.key[s] = t->key[i];
+    u.last[s] = t->last[i];
+    u.used++;
+  }
+  table_free(t);
+  *t = u;
+  return true;
+}
+
 enum rb_err job_key_reuse_compute(const struct rb_workload *w, uint64_t first, uint64_t count,
                                   struct job_key_reuse *out) {
   memset(out, 0, sizeof *out);
   out->first_invocation = first;
   uint64_t ops = w->ops > 0 ? (uint64_t)w->ops : 1;
-  /* distinct keys at most: the references sampled, and the namespaces' key spaces */
-  uint64_t total_ops = count > JOB_REUSE_MAX_OPS / ops ? JOB_REUSE_MAX_OPS : count * ops;
   uint64_t width = w->keys_per_command > 1 ? (uint64_t)w->keys_per_command : 1;
-  uint64_t refs = total_ops * width < JOB_REUSE_MAX_KEYS ? total_ops * width : JOB_REUSE_MAX_KEYS;
-  uint64_t space = (uint64_t)w->key_space * RB_NS_COUNT;
-  uint64_t distinct = refs < space ? refs : space;
-  size_t cap = 16;
-  while (cap < distinct * 2 + 1) cap *= 2;
-  struct table t = {calloc(cap, sizeof(uint64_t)), calloc(cap, sizeof(uint64_t)), cap - 1};
-  if (!t.key || !t.last) {
-    free(t.key);
-    free(t.last);
+  size_t cap = 1024;
+  while (cap < 4 * (job_reuse_window_ops[JOB_REUSE_WINDOWS - 1] + 1) * width) cap *= 2;
+  struct table t;
+  if (!table_init(&t, cap)) {
+    table_free(&t);
     return RB_ERR_NOMEM;
   }
   uint64_t hits[JOB_REUSE_WINDOWS] = {0}, n = 0; /* n: operations drawn */
@@ -64,10 +93,16 @@ enum rb_err job_key_reuse_compute(const struct rb_workload *w, uint64_t first, u
           for (int x = 0; x < JOB_REUSE_WINDOWS; x++) hits[x] += gap <= job_reuse_window_ops[x];
         }
       }
+      if (t.used + (size_t)d.nkeys > (t.mask + 1) / 2 && !table_rebuild(&t, n)) {
+        table_free(&t);
+        return RB_ERR_NOMEM;
+      }
       for (int i = 0; i < d.nkeys; i++) {
-        size_t s = slot_of(&t, ((ns << 40) | d.key[i]) + 1);
-        t.key[s] = ((ns << 40) | d.key[i]) + 1;
-        t.last[s] = n;
+        uint64_t key = ((ns << 40) | d.key[i]) + 1;
+        size_t s = slot_of(&t, key);
+        t.used += !t.key[s];
+        t.key[s] = key;
+        t.last[s] = (uint32_t)n;
       }
       out->keys += (uint64_t)d.nkeys;
       n++;
@@ -77,7 +112,6 @@ enum rb_err job_key_reuse_compute(const struct rb_workload *w, uint64_t first, u
   out->operations = n;
   for (int x = 0; x < JOB_REUSE_WINDOWS; x++)
     out->repeated[x] = out->keys ? (double)hits[x] / (double)out->keys : 0;
-  free(t.key);
-  free(t.last);
+  table_free(&t);
   return RB_OK;
 }
