@@ -35,7 +35,7 @@ struct prep {
   size_t bytes;
   char key[PREP_KEY_MAX];
   char skeys[PREP_ELEMS_PER_CMD][PREP_KEY_MAX]; /* the keys of an MSET */
-  int reply_type; /* what the command in construction answers */
+  int reply_type;                               /* what the command in construction answers */
   /* the pipeline: commands sent, replies not read */
   int pending;
   size_t pending_bytes;
@@ -109,7 +109,8 @@ static void cmd_arg(struct prep *x, const char *s, size_t len) {
 /* A number, after the letter tag when tag is not 0 ("f12", "m12", "12"). */
 static void cmd_num(struct prep *x, char tag, unsigned long long v) {
   char *buf = x->args[x->argc];
-  int n = tag ? snprintf(buf, PREP_ARG_LEN, "%c%llu", tag, v) : snprintf(buf, PREP_ARG_LEN, "%llu", v);
+  int n =
+      tag ? snprintf(buf, PREP_ARG_LEN, "%c%llu", tag, v) : snprintf(buf, PREP_ARG_LEN, "%llu", v);
   cmd_arg(x, buf, (size_t)n);
 }
 
