@@ -92,7 +92,8 @@ static void test_errors_located(void **state) {
   (void)state;
   static const struct bad cases[] = {
       {"name: x\nruns:\n  - name: a\n    rat: 5\n",
-       "s.yaml:4:5: unknown key 'rat' in runs[0]; did you mean 'rate'? (every key: name, rate, invocations"},
+       "s.yaml:4:5: unknown key 'rat' in runs[0]; did you mean 'rate'? (every key: name, rate, "
+       "invocations"},
       {"name: x\nruns:\n  - name: a\n    rate: fast\n",
        "s.yaml:4:11: rate: expected a number of invocations per second above 0"},
       {"name: x\nruns:\n  - name: a\n    rate: 0\n", "s.yaml:4:11: rate: expected"},
