@@ -113,7 +113,8 @@ static void test_zipfian_keys(void **state) {
   w.zipf_exponent = 1.2;
   check_ok(&w);
   double n = 2e9, s = 1.2;
-  double h = (pow(n, 1 - s) - 1) / (1 - s) + 0.5 * (1 + pow(n, -s)) + s / 12.0 * (1 - pow(n, -s - 1));
+  double h =
+      (pow(n, 1 - s) - 1) / (1 - s) + 0.5 * (1 + pow(n, -s)) + s / 12.0 * (1 - pow(n, -s - 1));
   double hits = 0;
   for (uint64_t i = 0; i < DRAWS; i++) hits += rb_workload_key(&w, i, 0) == 0;
   double expect = DRAWS / h, sd = sqrt(expect * (1 - 1 / h));
@@ -217,9 +218,8 @@ static void test_mix_and_sizes(void **state) {
   size_t at;
   char err[200];
   setup(&w, RB_KEYS_UNIFORM, 1000);
-  assert_int_equal(rb_workload_parse_mix("get:70, set:20,hgetall:10", w.weight, &at, err,
-                                         sizeof err),
-                   RB_OK);
+  assert_int_equal(
+      rb_workload_parse_mix("get:70, set:20,hgetall:10", w.weight, &at, err, sizeof err), RB_OK);
   w.sizes.kind = RB_SIZES_RANGE;
   w.sizes.min = 10;
   w.sizes.max = 19;
@@ -241,9 +241,8 @@ static void test_mix_and_sizes(void **state) {
   for (int i = 0; i < 10; i++) pu[i] = 0.1;
   assert_true(chi_square(sizes, pu, 10, DRAWS) < chi_square_critical(9));
   /* a weighted size list */
-  assert_int_equal(rb_workload_parse_size_list("64:80, 4096:15,0:5", &w.sizes, &at, err,
-                                               sizeof err),
-                   RB_OK);
+  assert_int_equal(
+      rb_workload_parse_size_list("64:80, 4096:15,0:5", &w.sizes, &at, err, sizeof err), RB_OK);
   check_ok(&w);
   double s3[3] = {0};
   for (uint64_t i = 0; i < DRAWS; i++) {
@@ -267,9 +266,9 @@ static void test_members_and_ranges(void **state) {
   size_t at;
   char err[200];
   setup(&w, RB_KEYS_UNIFORM, 100);
-  assert_int_equal(
-      rb_workload_parse_mix("zrangebyscore:1,lrange:1,hget:1,sadd:1", w.weight, &at, err, sizeof err),
-      RB_OK);
+  assert_int_equal(rb_workload_parse_mix("zrangebyscore:1,lrange:1,hget:1,sadd:1", w.weight, &at,
+                                         err, sizeof err),
+                   RB_OK);
   w.structure_size = 20;
   w.range_span = 5;
   check_ok(&w);
@@ -309,7 +308,8 @@ static void test_determinism(void **state) {
   /* another seed draws other keys */
   b.seed = 43;
   int same = 0;
-  for (uint64_t i = 0; i < 1000; i++) same += rb_workload_key(&a, i, 0) == rb_workload_key(&b, i, 0);
+  for (uint64_t i = 0; i < 1000; i++)
+    same += rb_workload_key(&a, i, 0) == rb_workload_key(&b, i, 0);
   assert_true(same < 200); /* zipf 0.99 over 1e5 keys repeats key 0 about 8 % of the time */
   /* the streams are independent of each other's tags */
   struct rb_rng r1, r2;
@@ -349,8 +349,7 @@ static void test_parse_errors(void **state) {
   struct rb_sizes s;
   assert_int_not_equal(rb_workload_parse_size_range("100-10", &s, &at, err, sizeof err), RB_OK);
   assert_non_null(strstr(err, "MIN (100) is above MAX (10)"));
-  assert_int_not_equal(rb_workload_parse_size_range("10-2000000", &s, &at, err, sizeof err),
-                       RB_OK);
+  assert_int_not_equal(rb_workload_parse_size_range("10-2000000", &s, &at, err, sizeof err), RB_OK);
   assert_int_equal(at, 3);
   assert_int_not_equal(rb_workload_parse_size_list("64:1,x:2", &s, &at, err, sizeof err), RB_OK);
   assert_int_equal(at, 5);
@@ -388,11 +387,11 @@ static void test_check_errors(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_uniform_keys),     cmocka_unit_test(test_zipfian_keys),
-      cmocka_unit_test(test_hotspot_keys),     cmocka_unit_test(test_gaussian_keys),
-      cmocka_unit_test(test_sequential_keys),  cmocka_unit_test(test_mix_and_sizes),
+      cmocka_unit_test(test_uniform_keys),       cmocka_unit_test(test_zipfian_keys),
+      cmocka_unit_test(test_hotspot_keys),       cmocka_unit_test(test_gaussian_keys),
+      cmocka_unit_test(test_sequential_keys),    cmocka_unit_test(test_mix_and_sizes),
       cmocka_unit_test(test_members_and_ranges), cmocka_unit_test(test_determinism),
-      cmocka_unit_test(test_parse_errors),     cmocka_unit_test(test_check_errors),
+      cmocka_unit_test(test_parse_errors),       cmocka_unit_test(test_check_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
