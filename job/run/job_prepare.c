@@ -110,9 +110,13 @@ enum job_exit job_prepare_run(struct job_target *t, struct job_http *http,
   t->on_done = on_prepared;
   t->runner = &p;
   enum job_exit ex = JOB_EXIT_OK;
-  uint64_t t0 = rb_clock_mono_ns();
+  uint64_t t0 = rb_clock_mono_ns(), said = t0;
   for (long long first = 0; first < w.key_space && ex == JOB_EXIT_OK; first += per_call) {
     long long count = w.key_space - first < per_call ? w.key_space - first : per_call;
+    if (rb_clock_mono_ns() - said > 5000000000ull) { /* a long step says how far it is */
+      said = rb_clock_mono_ns();
+      rb_info("run %s: prepared %lld of %lld keys", params->name, first, w.key_space);
+    }
     ex = prepare_call(t, http, &p, first, count, stop);
     if (ex == JOB_EXIT_INTERRUPTED) {
       rb_errorf(RB_ERR_STATE, err, errlen,
