@@ -135,7 +135,14 @@ static void cmd_send(struct prep *x) {
   x->pending_type[x->pending] = x->reply_type;
   x->pending++;
   x->pending_bytes += x->bytes;
-  if (x->pending == PREP_PIPE_CMDS || x->pending_bytes >= PREP_PIPE_BYTES) drain(x);
+  if (x->pending == PREP_PIPE_CMDS || x->pending_bytes >= PREP_PIPE_BYTES) {
+    drain(x);
+  } else {
+    /* send what is formatted, so Redis works while the next command is built */
+    int done = 0;
+    if (redisBufferWrite(x->c, &done) != REDIS_OK)
+      prep_fail(x, "%s", x->c->errstr[0] ? x->c->errstr : "write failed");
+  }
   x->argc = x->head;
   x->bytes = 0;
 }
