@@ -44,7 +44,7 @@ const char *agent_config_usage(void) {
          "  --workers N                 event-loop threads (default 1; SO_REUSEPORT above 1)\n"
          "  --metrics HOST:PORT         serve Prometheus metrics on /metrics (default off)\n"
          "  --max-clients N             client connections at most (default 10000)\n"
-         "  --max-request-bytes N       bytes one command may take (default 67108864)\n"
+         "  --max-request-bytes N       bytes one command may take (default 134217728)\n"
          "  --max-args N                arguments one command may have (default 1048576)\n"
          "  --max-client-output-bytes N unread reply bytes before a client is closed\n"
          "                              (default 536870912)\n"

@@ -15,7 +15,7 @@ enum { ST_START, ST_COUNT, ST_BULK_HDR, ST_BULK_DATA, ST_INLINE, ST_ERROR };
 
 struct agent_req_limits agent_req_default_limits(void) {
   struct agent_req_limits l = {
-      .max_args = 1024 * 1024, .max_bulk = 512u * 1024 * 1024, .max_request = 64u * 1024 * 1024};
+      .max_args = 1024 * 1024, .max_bulk = 512u * 1024 * 1024, .max_request = 128u * 1024 * 1024};
   return l;
 }
 

@@ -51,7 +51,9 @@ struct agent_req {
   size_t _cap;   /* capacity of argv */
 };
 
-/* Default limits: 1M args, 512 MiB bulk, 64 MiB per request. */
+/* Default limits: 1M args, 512 MiB bulk, 128 MiB per request: the largest command a workload
+ * sends, an MSET of 100 keys (RB_KEYS_PER_COMMAND_MAX) with 1 MiB values (RB_VALUE_SIZE_MAX),
+ * is about 100 MiB and must pass as it passes to Redis directly. */
 struct agent_req_limits agent_req_default_limits(void);
 
 void agent_req_init(struct agent_req *r, const struct agent_req_limits *lim);

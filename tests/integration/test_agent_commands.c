@@ -134,12 +134,12 @@ struct stream {
 /* The command being built: arguments in arena, (offset, length) pairs in arg. */
 struct cmd {
   struct buf arena;
-  size_t off[64], len[64];
+  size_t off[256], len[256];
   size_t argc;
 };
 
 static void arg(struct cmd *c, const void *p, size_t n) {
-  assert_true(c->argc < 64);
+  assert_true(c->argc < 256);
   c->off[c->argc] = c->arena.len;
   c->len[c->argc] = n;
   c->argc++;
@@ -854,6 +854,80 @@ static char *exchange(int port, const char *req, int n) {
   return b.p;
 }
 
+/* Writes req[0..len) to port and returns the n replies' bytes in *out (reads 1 MiB at once). */
+static void exchange_buf(int port, const struct buf *req, int n, struct buf *out) {
+  int fd = rbt_tcp_connect(port, 30000);
+  assert_true(fd >= 0);
+  size_t sent = 0, framed = 0;
+  int got = 0;
+  memset(out, 0, sizeof *out);
+  long long deadline = rbt_now_ms() + 60000;
+  while (got < n) {
+    assert_true(rbt_now_ms() < deadline);
+    struct pollfd pf = {fd, (short)(POLLIN | (sent < req->len ? POLLOUT : 0)), 0};
+    assert_true(poll(&pf, 1, 1000) >= 0 || errno == EINTR);
+    if (pf.revents & POLLOUT) {
+      ssize_t w = send(fd, req->p + sent, req->len - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (w > 0) sent += (size_t)w;
+    }
+    if (pf.revents & (POLLIN | POLLHUP | POLLERR)) {
+      buf_reserve(out, 1 << 20);
+      ssize_t r = recv(fd, out->p + out->len, 1 << 20, MSG_DONTWAIT);
+      if (r == 0) fail_msg("port %d closed the connection after %d replies", port, got);
+      if (r > 0) out->len += (size_t)r;
+      long long e;
+      while (got < n && (e = resp_len(out->p + framed, out->len - framed)) > 0) {
+        framed += (size_t)e;
+        got++;
+      }
+    }
+  }
+  close(fd);
+}
+
+/* The largest command a workload sends, an MSET of RB_KEYS_PER_COMMAND_MAX keys with
+ * RB_VALUE_SIZE_MAX-byte values (about 100 MiB), and the MGET of those keys, pass through every
+ * agent as they pass to Redis directly (the agent's default --max-request-bytes was once
+ * 64 MiB: such a run failed through the agent only). */
+static void test_largest_workload_command(void **state) {
+  (void)state;
+  char *value = malloc(RB_VALUE_SIZE_MAX);
+  assert_non_null(value);
+  struct buf want = {0};
+  size_t cfgs[] = {SIZE_MAX, 0, 1};
+  for (size_t i = 0; i < sizeof cfgs / sizeof cfgs[0]; i++) {
+    struct cmd c = {0};
+    struct stream *s = &streams_a[0];
+    memset(s, 0, sizeof *s);
+    char prefix[16];
+    snprintf(prefix, sizeof prefix, "big%zu:", i);
+    args(&c, "MSET");
+    for (int k = 0; k < RB_KEYS_PER_COMMAND_MAX; k++) {
+      argf(&c, "%s%d", prefix, k);
+      rb_workload_fill_value(value, RB_VALUE_SIZE_MAX, (uint64_t)k);
+      arg(&c, value, RB_VALUE_SIZE_MAX);
+    }
+    emit(s, &c);
+    args(&c, "MGET");
+    for (int k = 0; k < RB_KEYS_PER_COMMAND_MAX; k++) argf(&c, "%s%d", prefix, k);
+    emit(s, &c);
+    free(c.arena.p);
+    struct buf got;
+    exchange_buf(cfgs[i] == SIZE_MAX ? redis.port : agents[cfgs[i]].port, &s->req, 2, &got);
+    assert_true(got.len > (size_t)RB_KEYS_PER_COMMAND_MAX * RB_VALUE_SIZE_MAX);
+    assert_true(memcmp(got.p, "+OK\r\n*100\r\n", 11) == 0);
+    if (cfgs[i] == SIZE_MAX) want = got;
+    else {
+      assert_int_equal(got.len, want.len);
+      assert_memory_equal(got.p, want.p, want.len);
+      free(got.p);
+    }
+    free(s->req.p);
+  }
+  free(want.p);
+  free(value);
+}
+
 /* GET of a key holding a hash: -WRONGTYPE directly and through every agent when the GET is
  * alone; folded into an MGET with another GET (--coalesce), Redis answers nil for it. This is
  * the one documented difference (docs/agent.md, "Known difference"); the workloads never GET
@@ -897,6 +971,7 @@ int main(void) {
       cmocka_unit_test(test_multikey_never_split_or_merged),
       cmocka_unit_test(test_plain_set_get_folded),
       cmocka_unit_test(test_get_of_wrong_type),
+      cmocka_unit_test(test_largest_workload_command),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

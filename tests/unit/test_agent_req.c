@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "agent_req.h"
+#include "rb_workload.h"
 
 #define MAXCMDS 16
 #define MAXARGS 8
@@ -331,6 +332,35 @@ static void test_large_argument_count_allocates_lazily(void **state) {
   agent_req_deinit(&r);
 }
 
+/* The default limits pass the largest command a workload sends, as Redis does: an MSET of
+ * RB_KEYS_PER_COMMAND_MAX keys with RB_VALUE_SIZE_MAX-byte values (about 100 MiB; the default
+ * was once 64 MiB, so such a run failed through the agent only). */
+static void test_default_limits_pass_the_largest_workload_command(void **state) {
+  (void)state;
+  size_t cap = (size_t)RB_KEYS_PER_COMMAND_MAX * (RB_VALUE_SIZE_MAX + 256) + 64, n = 0;
+  char *buf = malloc(cap);
+  assert_non_null(buf);
+  n += (size_t)sprintf(buf + n, "*%d\r\n$4\r\nMSET\r\n", 1 + 2 * RB_KEYS_PER_COMMAND_MAX);
+  for (int k = 0; k < RB_KEYS_PER_COMMAND_MAX; k++) {
+    char key[160];
+    int kl = snprintf(key, sizeof key, "%0128d:%d", 0, k); /* a 128-byte prefix, the longest */
+    n += (size_t)sprintf(buf + n, "$%d\r\n%s\r\n$%u\r\n", kl, key, RB_VALUE_SIZE_MAX);
+    memset(buf + n, 'v', RB_VALUE_SIZE_MAX);
+    n += RB_VALUE_SIZE_MAX;
+    memcpy(buf + n, "\r\n", 2);
+    n += 2;
+  }
+  struct agent_req_limits lim = agent_req_default_limits();
+  struct agent_req r;
+  agent_req_init(&r, &lim);
+  size_t used = 0;
+  assert_int_equal(agent_req_parse(&r, buf, n, &used), AGENT_REQ_CMD);
+  assert_int_equal(used, n);
+  assert_int_equal(r.argc, 1 + 2 * RB_KEYS_PER_COMMAND_MAX);
+  agent_req_deinit(&r);
+  free(buf);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_good_inputs_every_split),
@@ -342,6 +372,7 @@ int main(void) {
       cmocka_unit_test(test_limit_request_bytes),
       cmocka_unit_test(test_limit_header_length),
       cmocka_unit_test(test_large_argument_count_allocates_lazily),
+      cmocka_unit_test(test_default_limits_pass_the_largest_workload_command),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
