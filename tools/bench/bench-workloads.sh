@@ -13,10 +13,12 @@
 #   heavy     tools/bench/workloads/heavy.yaml: eval:30,get:50,set:20 (the Lua loop of
 #             script_work iterations): whether batching pays when Redis's own work dominates
 # Prints a markdown table per part (p50/p99 pooled over the repetitions with the change against
-# direct and its significance from `rbench compare`; throughput, Redis CPU µs/op, Redis
-# commands/op, commands per batch (mean and p99), the share of commands folded by --coalesce,
-# the realised coefficient of variation of the arrivals, per-operation p99) and writes it to
-# OUT.md; the compare outputs and every results document are kept beside it.
+# direct and its significance from `rbench compare`; throughput, Redis CPU µs/op, backend CPU
+# µs/op (Redis + agent), Redis commands/op, MGET+MSET calls/op, commands per batch (mean and
+# p99), the share of commands folded by --coalesce, key reuse within 16 operations (the
+# coalescing opportunity the keys offer), the realised coefficient of variation of the
+# arrivals, per-operation p99) and writes it to OUT.md; the compare outputs and every results
+# document are kept beside it.
 #
 # Usage: tools/bench/bench-workloads.sh [OUT.md]    (default build/bench-workloads/results.md)
 #   env: REPS=5 (repetitions: 5 + 5 make p=0.008 possible, 3 + 3 only 0.1) PARTS="skew
@@ -171,6 +173,10 @@ def mgetmset_per_op(docs):
         if isinstance(calls, dict) and ops:
             v.append((calls.get("mget", 0) + calls.get("mset", 0)) / ops)
     return statistics.median(v) if v else None
+def reuse(docs, window=16):
+    v = [e.get("repeated") for d in docs for e in (get(d, "workload", "key_reuse") or [])
+         if e.get("window_ops") == window and isinstance(e.get("repeated"), (int, float))]
+    return statistics.median(v) if v else None
 def op_p99(docs):
     ops = {}
     for d in docs:
@@ -198,10 +204,11 @@ for part in parts:
               f"key_space {params.get('key_space')}. Each cell is the median over the repetitions, "
               "except p50/p99: pooled, with batched/direct and its significance (`~`: not "
               "significant at 0.05) from `rbench compare`.\n")
-    print("| variant | mode | intended rate /s | p50 ms | p99 ms | throughput /s | Redis CPU µs/op | Redis commands/op "
+    print("| variant | mode | intended rate /s | p50 ms | p99 ms | throughput /s | Redis CPU µs/op | backend CPU µs/op "
+          "| Redis commands/op "
           "| MGET+MSET calls/op | commands/batch mean | commands/batch p99 | folded by --coalesce "
-          "| arrival CV (realised) | p99 ms per operation |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| key reuse in 16 ops | arrival CV (realised) | p99 ms per operation |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for v in variants:
         for mode in ("direct", "batched", "coalesce"):
             run = f"{v}-{mode}"
@@ -218,11 +225,12 @@ for part in parts:
             print(f"| {v} | {mode} | {fmt(rate)} | {pooled('execution_p50_ms')} "
                   f"| {pooled('execution_p99_ms')} "
                   f"| {fmt(med(docs, 'throughput'))} | {fmt(med(docs, 'redis', 'cpu_us_per_op'))} "
+                  f"| {fmt(med(docs, 'backend_cpu_us_per_op'))} "
                   f"| {fmt(med(docs, 'redis', 'commands_per_op'))} | {fmt(mgetmset_per_op(docs))} "
                   f"| {fmt(med(docs, 'agent', 'commands_per_batch', 'mean'))} "
                   f"| {fmt(med(docs, 'agent', 'commands_per_batch', 'p99'))} "
                   f"| {'-' if mode != 'coalesce' else fmt(folded(docs))} "
-                  f"| {fmt(cv)} | {op_p99(docs)} |")
+                  f"| {fmt(reuse(docs))} | {fmt(cv)} | {op_p99(docs)} |")
     print()
 if first:
     print(f"rbench {get(first, 'rbench', 'version')} ({get(first, 'rbench', 'git_commit')}), "
