@@ -13,7 +13,8 @@
 #   heavy     tools/bench/workloads/heavy.yaml: eval:30,get:50,set:20 (the Lua loop of
 #             script_work iterations): whether batching pays when Redis's own work dominates
 # Prints a markdown table per part (p50/p99 pooled over the repetitions with the change against
-# direct and its significance from `rbench compare`; throughput, Redis CPU µs/op, backend CPU
+# direct and its significance from `rbench compare`; the repetitions' own p99s, median and
+# range, since one stalled repetition on a shared machine can make the pooled p99; throughput, Redis CPU µs/op, backend CPU
 # µs/op (Redis + agent), Redis commands/op, MGET+MSET calls/op, commands per batch (mean and
 # p99), the share of commands folded by --coalesce, key reuse within 16 operations (the
 # coalescing opportunity the keys offer), the realised coefficient of variation of the
@@ -173,6 +174,10 @@ def mgetmset_per_op(docs):
         if isinstance(calls, dict) and ops:
             v.append((calls.get("mget", 0) + calls.get("mset", 0)) / ops)
     return statistics.median(v) if v else None
+def spread(docs, *path):
+    v = sorted(x for x in (get(d, *path) for d in docs) if isinstance(x, (int, float)))
+    if not v: return "n/a"
+    return f"{fmt(statistics.median(v))} ({fmt(v[0])}–{fmt(v[-1])})"
 def reuse(docs, window=16):
     v = [e.get("repeated") for d in docs for e in (get(d, "workload", "key_reuse") or [])
          if e.get("window_ops") == window and isinstance(e.get("repeated"), (int, float))]
@@ -203,12 +208,14 @@ for part in parts:
               f"{params.get('ops')}, parallel {params.get('parallel')}, mix {params.get('mix')}, "
               f"key_space {params.get('key_space')}. Each cell is the median over the repetitions, "
               "except p50/p99: pooled, with batched/direct and its significance (`~`: not "
-              "significant at 0.05) from `rbench compare`.\n")
-    print("| variant | mode | intended rate /s | p50 ms | p99 ms | throughput /s | Redis CPU µs/op | backend CPU µs/op "
+              "significant at 0.05) from `rbench compare`, and p99 by repetition: the median "
+              "(lowest-highest) of the repetitions' own p99s (a pooled p99 can be one stalled "
+              "repetition's).\n")
+    print("| variant | mode | intended rate /s | p50 ms | p99 ms | p99 ms by repetition | throughput /s | Redis CPU µs/op | backend CPU µs/op "
           "| Redis commands/op "
           "| MGET+MSET calls/op | commands/batch mean | commands/batch p99 | folded by --coalesce "
           "| key reuse in 16 ops | arrival CV (realised) | p99 ms per operation |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for v in variants:
         for mode in ("direct", "batched", "coalesce"):
             run = f"{v}-{mode}"
@@ -223,7 +230,7 @@ for part in parts:
             cv = med(docs, "arrival", "realised_cv")
             rate = med(docs, "arrival", "intended_rate") or med(docs, "requested_rate")
             print(f"| {v} | {mode} | {fmt(rate)} | {pooled('execution_p50_ms')} "
-                  f"| {pooled('execution_p99_ms')} "
+                  f"| {pooled('execution_p99_ms')} | {spread(docs, 'execution_time_ms', 'p99')} "
                   f"| {fmt(med(docs, 'throughput'))} | {fmt(med(docs, 'redis', 'cpu_us_per_op'))} "
                   f"| {fmt(med(docs, 'backend_cpu_us_per_op'))} "
                   f"| {fmt(med(docs, 'redis', 'commands_per_op'))} | {fmt(mgetmset_per_op(docs))} "
