@@ -138,7 +138,8 @@ static uint64_t planned(const struct job_params *p, double mass) {
 
 /* bursts: the cumulative intended count Λ(t) (burst_rate inside a burst, rate after it). */
 static long double bursts_lambda(const struct job_params *p, long double t) {
-  long double rb = p->burst_rate, r = p->rate, bs = p->burst_seconds, ss = p->base_seconds;
+  long double rb = (long double)p->burst_rate, r = (long double)p->rate;
+  long double bs = (long double)p->burst_seconds, ss = (long double)p->base_seconds;
   long double period = bs + ss, mass = rb * bs + r * ss;
   long double full = floorl(t / period), rest = t - full * period;
   return full * mass + (rest < bs ? rest * rb : rb * bs + (rest - bs) * r);
@@ -147,7 +148,7 @@ static long double bursts_lambda(const struct job_params *p, long double t) {
 /* Invocations the poisson or bursts process plans. */
 static uint64_t process_count(const struct job_params *p, enum job_arrival_kind k) {
   if (k == JOB_ARRIVAL_BURSTS)
-    return planned(p, p->duration > 0 ? (double)bursts_lambda(p, p->duration) : 0);
+    return planned(p, p->duration > 0 ? (double)bursts_lambda(p, (long double)p->duration) : 0);
   return planned(p, p->rate * p->duration);
 }
 
@@ -487,7 +488,8 @@ static enum rb_err spread_minutes(const struct job_params *p, const char *path,
     if (poisson) qsort(u, c, sizeof *u, cmp_double);
     long double base = (long double)(m - first) * 60.0L;
     for (uint64_t j = 0; j < c; j++)
-      off[k++] = (uint64_t)floorl((base + u[j]) * 1e9L / (long double)p->trace_speedup);
+      off[k++] =
+          (uint64_t)floorl((base + (long double)u[j]) * 1e9L / (long double)p->trace_speedup);
   }
   free(u);
   a->offsets = off;
@@ -549,7 +551,8 @@ static enum rb_err build_poisson(const struct job_params *p, struct job_arrival 
  * invocation k is due when Λ reaches k. */
 static enum rb_err build_bursts(const struct job_params *p, struct job_arrival *a, char *err,
                                 size_t errlen) {
-  long double rb = p->burst_rate, r = p->rate, bs = p->burst_seconds, ss = p->base_seconds;
+  long double rb = (long double)p->burst_rate, r = (long double)p->rate;
+  long double bs = (long double)p->burst_seconds, ss = (long double)p->base_seconds;
   long double period = bs + ss, in_burst = rb * bs, mass = in_burst + r * ss;
   uint64_t n = process_count(p, JOB_ARRIVAL_BURSTS);
   if (n > JOB_ARRIVAL_MAX) return too_many(n, "bursts", err, errlen);
