@@ -3,7 +3,8 @@
  * with a Poisson process and with an Azure-format trace (a relative trace_file beside the
  * scenario): every invocation's intended time is the process's (computed here with
  * job_arrival from the same knobs), the warm-up is the invocations due before `warmup`, and the
- * document's arrival section and requested rate follow the process. A bad trace and a closed
+ * document's arrival section and requested rate follow the process. Two shards of a Poisson run
+ * (k mod 2), merged, take exactly the unsharded process's times. A bad trace and a closed
  * loop with a non-constant process are refused as configuration errors naming the cause. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <math.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include "job_arrival.h"
 #include "runner_common.h"
@@ -182,6 +184,79 @@ static void test_trace_end_to_end(void **state) {
   free(log);
 }
 
+static void test_sharded_poisson_merges_to_the_process(void **state) {
+  (void)state;
+  char scen[200], dir[200], start[40], merged[240];
+  snprintf(scen, sizeof scen, "%s/sharded.yaml", tmpdir);
+  snprintf(dir, sizeof dir, "%s/sharded/", tmpdir); /* a directory: DIR/RUN.shard-I-of-N.json */
+  write_text(scen,
+             "name: sharded\ntarget:\n  kind: local\n  pool_size: 4\n"
+             "defaults:\n  rate: 100\n  invocations: 120\n  ops: 1\n  seed: 5\n"
+             "  key_prefix: sh\n  arrival: poisson\nruns:\n  - name: s\n");
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  snprintf(start, sizeof start, "%.3f", (double)tv.tv_sec + (double)tv.tv_usec / 1e6 + 4);
+  struct rbt_proc procs[2];
+  for (int i = 0; i < 2; i++) {
+    char shard[8];
+    snprintf(shard, sizeof shard, "%d/2", i);
+    char *argv[] = {(char *)rbt_bin("rbench"),
+                    "run",
+                    "-f",
+                    scen,
+                    "--env",
+                    envfile,
+                    "--output",
+                    dir,
+                    "--progress",
+                    "off",
+                    "--shard",
+                    shard,
+                    "--start-at",
+                    start,
+                    NULL};
+    procs[i] = (struct rbt_proc){.port = rbench_serial++};
+    assert_true(rbt_proc_start(&procs[i], argv, NULL));
+  }
+  for (int i = 0; i < 2; i++) {
+    int rc = rbt_proc_wait(&procs[i], 120000);
+    char *log = rbt_proc_log(&procs[i]);
+    unlink(procs[i].log);
+    if (rc != 0) fail_msg("shard %d exited %d: %s", i, rc, log ? log : "");
+    free(log);
+  }
+  char in[2][300];
+  for (int i = 0; i < 2; i++) snprintf(in[i], sizeof in[i], "%ss.shard-%d-of-2.json", dir, i);
+  snprintf(merged, sizeof merged, "%s/merged.json", tmpdir);
+  char *argv[] = {NULL, "merge", in[0], in[1], "-o", merged, NULL};
+  char *log = NULL;
+  if (run_rbench(argv, NULL, 60000, &log) != 0) fail_msg("merge: %s", log);
+  free(log);
+  cJSON *m = read_json(merged);
+  assert_non_null(m);
+  struct job_params p;
+  job_params_defaults(&p);
+  p.rate = 100, p.invocations = 120, p.seed = 5;
+  snprintf(p.arrival, sizeof p.arrival, "poisson");
+  struct job_arrival a;
+  char err[300];
+  assert_int_equal(job_arrival_build(&p, NULL, &a, err, sizeof err), RB_OK);
+  intended_times_follow(m, &a); /* every k once, at the unsharded time */
+  struct job_gaps g = {0};
+  for (uint64_t k = 0; k < a.count; k++) job_gaps_add(&g, job_arrival_offset(&a, k));
+  assert_true(num(m, "arrival.measured_sends") == 120);
+  assert_true(fabs(num(m, "arrival.intended_cv") - job_gaps_cv(&g)) < 1e-3);
+  assert_true(fabs(num(m, "arrival.intended_rate") / job_gaps_rate(&g) - 1) < 1e-3);
+  assert_true(fabs(num(m, "arrival.realised_rate") / job_gaps_rate(&g) - 1) < 0.15);
+  /* each shard alone: its own sends, every other invocation */
+  cJSON *s0 = read_json(in[0]);
+  assert_true(num(s0, "arrival.measured_sends") == 60);
+  assert_true(num(s0, "arrival.planned") == 120);
+  cJSON_Delete(s0);
+  job_arrival_free(&a);
+  cJSON_Delete(m);
+}
+
 static void test_refusals(void **state) {
   (void)state;
   char scen[200], out[200], bad[200];
@@ -213,6 +288,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_poisson_end_to_end),
       cmocka_unit_test(test_trace_end_to_end),
+      cmocka_unit_test(test_sharded_poisson_merges_to_the_process),
       cmocka_unit_test(test_refusals),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
