@@ -2,7 +2,8 @@
  * seeds (a Kolmogorov-Smirnov test of poisson's gaps against the exponential, which a constant
  * or uniform process fails; mean and CV), bursts' counts per period, the Azure and timestamps
  * readers (totals, minutes, speedup, every refusal with FILE:LINE), determinism, sharding
- * through job_sched, and the knobs' validation. */
+ * through job_sched, the knobs' validation, and the document's arrival section (written by
+ * job_results, read back by job_doc, which refuses a malformed one). */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,9 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "job_arrival.h"
+#include "job_doc.h"
 #include "job_params.h"
+#include "job_results.h"
 #include "job_sched.h"
 #include "rb_rng.h"
 
@@ -489,6 +493,103 @@ static void test_gaps(void **state) {
   assert_true(fabs(job_gaps_cv(&g) - 0.5) < 1e-12); /* sd 1 / mean 2 */
 }
 
+static cJSON *item_at(const cJSON *o, const char *a, const char *b) {
+  return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, a), b);
+}
+
+static void test_document_arrival_section(void **state) {
+  (void)state;
+  char dir[] = "/tmp/rbench-arrival-XXXXXX", out[200], err[400];
+  assert_non_null(mkdtemp(dir));
+  snprintf(out, sizeof out, "%s/r.json", dir);
+  struct job_results *res = NULL;
+  assert_int_equal(job_results_create(&res, out, NULL, 8, NULL, err, sizeof err), RB_OK);
+  struct job_params p = params("poisson");
+  p.rate = 50;
+  p.invocations = 400;
+  p.seed = 9;
+  struct job_arrival a;
+  assert_int_equal(job_arrival_build(&p, NULL, &a, err, sizeof err), RB_OK);
+  struct job_gaps ig = {0}, rg = {0};
+  for (uint64_t k = 0; k < a.count; k++) {
+    job_gaps_add(&ig, a.offsets[k]);
+    job_gaps_add(&rg, a.offsets[k] + 50000 * (k % 3)); /* sends 0 to 100 µs late */
+  }
+  struct job_target_conf t;
+  job_target_conf_defaults(&t);
+  struct job_run_info in = {.scenario = "unit",
+                            .params = &p,
+                            .target = &t,
+                            .planned = a.count,
+                            .sent = a.count,
+                            .first_sent_s = 0.1,
+                            .last_sent_s = 8.0,
+                            .arrival = &a,
+                            .intended_gaps = ig,
+                            .realised_gaps = rg,
+                            .intended_rate_sent = job_arrival_rate_between(&a, 0, a.count - 1),
+                            .complete = true};
+  cJSON *d = job_results_summary(res, &in);
+  assert_non_null(d);
+  assert_string_equal(item_at(d, "arrival", "process")->valuestring, "poisson");
+  assert_true(item_at(d, "arrival", "rate")->valuedouble == 50);
+  assert_true(item_at(d, "arrival", "seed")->valuedouble == 9);
+  assert_true(item_at(d, "arrival", "planned")->valuedouble == 400);
+  assert_true(item_at(d, "arrival", "measured_sends")->valuedouble == 400);
+  assert_true(fabs(item_at(d, "arrival", "intended_cv")->valuedouble - job_gaps_cv(&ig)) < 1e-12);
+  assert_true(fabs(item_at(d, "arrival", "realised_rate")->valuedouble - job_gaps_rate(&rg)) <
+              1e-9);
+  /* requested_rate: the process's mean rate between the first and last send, not `rate` */
+  assert_true(cJSON_GetObjectItem(d, "requested_rate")->valuedouble == in.intended_rate_sent);
+  assert_true(in.intended_rate_sent != 50);
+  /* the parameters' planned_invocations is the process's count */
+  assert_true(
+      cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "scenario"), "parameters"),
+                          "planned_invocations")
+          ->valuedouble == 400);
+  /* read back, typed */
+  struct job_doc doc;
+  assert_int_equal(job_doc_read(d, "r.json", &doc, err, sizeof err), RB_OK);
+  assert_true(doc.arrival.present);
+  assert_string_equal(doc.arrival.process, "poisson");
+  assert_true(doc.arrival.planned == 400 && doc.arrival.measured_sends == 400);
+  assert_true(fabs(doc.arrival.intended_cv - job_gaps_cv(&ig)) < 1e-12);
+  assert_true(fabs(doc.arrival.realised_cv - job_gaps_cv(&rg)) < 1e-12);
+  job_doc_free(&doc);
+  /* malformed sections are refused with the field named */
+  cJSON_ReplaceItemInObject(cJSON_GetObjectItem(d, "arrival"), "process",
+                            cJSON_CreateString("lumpy"));
+  assert_int_not_equal(job_doc_read(d, "r.json", &doc, err, sizeof err), RB_OK);
+  assert_non_null(strstr(err,
+                         "r.json: arrival.process: expected constant, poisson, bursts or "
+                         "trace, got 'lumpy'"));
+  cJSON_ReplaceItemInObject(cJSON_GetObjectItem(d, "arrival"), "process",
+                            cJSON_CreateString("trace"));
+  cJSON_ReplaceItemInObject(cJSON_GetObjectItem(d, "arrival"), "intended_cv",
+                            cJSON_CreateNumber(-1));
+  assert_int_not_equal(job_doc_read(d, "r.json", &doc, err, sizeof err), RB_OK);
+  assert_non_null(strstr(err, "r.json: arrival.intended_cv: -1 is negative"));
+  cJSON_Delete(d);
+  /* a closed loop has no arrival process: null; figures need enough sends: null */
+  in.arrival = NULL;
+  in.closed = true;
+  d = job_results_summary(res, &in);
+  assert_true(cJSON_IsNull(cJSON_GetObjectItem(d, "arrival")));
+  cJSON_Delete(d);
+  in.arrival = &a, in.closed = false;
+  in.intended_gaps = in.realised_gaps = (struct job_gaps){0};
+  d = job_results_summary(res, &in);
+  assert_true(cJSON_IsNull(item_at(d, "arrival", "intended_rate")));
+  assert_true(cJSON_IsNull(item_at(d, "arrival", "realised_cv")));
+  assert_int_equal(job_doc_read(d, "r.json", &doc, err, sizeof err), RB_OK);
+  assert_true(isnan(doc.arrival.intended_rate));
+  job_doc_free(&doc);
+  cJSON_Delete(d);
+  job_results_destroy(res);
+  job_arrival_free(&a);
+  rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_poisson_ks_mean_cv),
@@ -502,6 +603,7 @@ int main(void) {
       cmocka_unit_test(test_timestamps_refusals),
       cmocka_unit_test(test_validation),
       cmocka_unit_test(test_gaps),
+      cmocka_unit_test(test_document_arrival_section),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
