@@ -525,9 +525,10 @@ static enum rb_err top_scalar(struct sp *s, struct job_scenario *sc, const char 
     return RB_OK;
   }
   if (!strcmp(key, "seed")) {
-    if (v->type != YAML_SCALAR_NODE || quoted(v) || !rb_parse_ll(scalar(v), 0, (long long)1e18, &n))
-      return fail_at(s, v, "seed: expected a non-negative integer%s%s", "", "");
+    if (v->type != YAML_SCALAR_NODE || quoted(v) || !rb_parse_ll(scalar(v), 0, RB_SEED_MAX, &n))
+      return fail_at(s, v, "seed: expected an integer from 0 to %lld%s", RB_SEED_MAX, "");
     sc->seed = (unsigned long long)n;
+    sc->seed_given = true;
     return RB_OK;
   }
   const char *x = v->type == YAML_SCALAR_NODE ? scalar(v) : "";
@@ -637,6 +638,9 @@ enum rb_err job_scenario_parse(const char *text, size_t len, const char *filenam
   struct sp s = {&doc, filename, err, errlen};
   enum rb_err rc = unique_keys(&s);
   if (rc == RB_OK) rc = top_level(&s, &sc, yaml_document_get_root_node(&doc));
+  /* the scenario's seed is also the workload seed of every run that sets none */
+  for (size_t i = 0; rc == RB_OK && sc.seed_given && i < sc.run_count; i++)
+    if (!job_params_is_set(&sc.runs[i], "seed")) sc.runs[i].seed = (long long)sc.seed;
   yaml_document_delete(&doc);
   yaml_parser_delete(&parser);
   if (rc != RB_OK) {

@@ -1,6 +1,7 @@
 /* test_job_scenario.c: YAML scenarios (good files, every kind of error with its location),
  * run layering, the execution plan, and the env-file / wskprops configuration layers. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -92,7 +93,8 @@ static void test_errors_located(void **state) {
   (void)state;
   static const struct bad cases[] = {
       {"name: x\nruns:\n  - name: a\n    rat: 5\n",
-       "s.yaml:4:5: unknown key 'rat' in runs[0]; did you mean 'rate'? (every key: name, rate, invocations"},
+       "s.yaml:4:5: unknown key 'rat' in runs[0]; did you mean 'rate'? (every key: name, rate, "
+       "invocations"},
       {"name: x\nruns:\n  - name: a\n    rate: fast\n",
        "s.yaml:4:11: rate: expected a number of invocations per second above 0"},
       {"name: x\nruns:\n  - name: a\n    rate: 0\n", "s.yaml:4:11: rate: expected"},
@@ -338,6 +340,34 @@ static void test_agent_metrics_key(void **state) {
 }
 
 /* target.wait_for_action: seconds from 0 (the default: no waiting); --wait-for-action wins. */
+/* The scenario's seed is every run's workload seed unless the run (or defaults) sets one; the
+ * workload knobs are checked together before anything runs. */
+static void test_workload_seed_and_checks(void **state) {
+  (void)state;
+  static const char yaml[] =
+      "name: w\nseed: 7\nruns:\n  - name: a\n  - name: b\n    seed: 9\n"
+      "  - name: c\n    mix: \"get:80, SET:20\"\n    key_distribution: zipfian\n";
+  struct job_scenario s;
+  char err[1600] = "";
+  assert_int_equal(job_scenario_parse(yaml, strlen(yaml), "w.yaml", &s, err, sizeof err), RB_OK);
+  assert_int_equal(s.runs[0].seed, 7);
+  assert_int_equal(s.runs[1].seed, 9);
+  assert_int_equal(s.runs[2].seed, 7);
+  assert_string_equal(s.runs[2].mix, "set:20,get:80"); /* normalised: one text per mix */
+  job_scenario_free(&s);
+  static const char noseed[] = "name: w\nruns:\n  - name: a\n  - name: b\n";
+  assert_int_equal(job_scenario_parse(noseed, strlen(noseed), "w.yaml", &s, err, sizeof err),
+                   RB_OK);
+  assert_int_equal(s.runs[0].seed, 1);
+  job_scenario_free(&s);
+  static const char narrow[] =
+      "name: w\nruns:\n  - name: a\n    mix: \"mget:1\"\n    key_space: 5\n  - name: b\n";
+  assert_int_not_equal(job_scenario_parse(narrow, strlen(narrow), "w.yaml", &s, err, sizeof err),
+                       RB_OK);
+  assert_non_null(
+      strstr(err, "w.yaml:3:5: runs[0]: key_space (5) is smaller than keys_per_command"));
+}
+
 static void test_wait_for_action_key(void **state) {
   (void)state;
   const char *y = "name: w\ntarget: {kind: openwhisk, wait_for_action: 600}\nruns: [{name: a}]\n";
@@ -382,16 +412,26 @@ static void test_environment_overrides(void **state) {
 
 static void test_shipped_scenarios_parse(void **state) {
   (void)state;
-  static const char *const files[] = {"quickstart.yaml", "openwhisk-direct-vs-batched.yaml",
-                                      "operations-sweep.yaml"};
-  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-    char path[512], err[400] = "";
-    snprintf(path, sizeof path, "%s/scenarios/%s", RBENCH_SOURCE_DIR, files[i]);
+  /* every scenario shipped in scenarios/ parses and compares at least two runs */
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s/scenarios", RBENCH_SOURCE_DIR);
+  DIR *d = opendir(dir);
+  assert_non_null(d);
+  size_t found = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    size_t n = strlen(e->d_name);
+    if (n < 6 || strcmp(e->d_name + n - 5, ".yaml") != 0) continue;
+    char path[1024], err[1600] = "";
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
     struct job_scenario s;
     if (job_scenario_load(path, &s, err, sizeof err) != RB_OK) fail_msg("%s", err);
     assert_true(s.run_count >= 2);
     job_scenario_free(&s);
+    found++;
   }
+  closedir(d);
+  assert_true(found >= 8);
   struct job_scenario q;
   char err[400], path[512];
   snprintf(path, sizeof path, "%s/scenarios/quickstart.yaml", RBENCH_SOURCE_DIR);
@@ -406,11 +446,17 @@ static void test_shipped_scenarios_parse(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_good_scenario),         cmocka_unit_test(test_errors_located),
-      cmocka_unit_test(test_duplicate_keys),        cmocka_unit_test(test_overlay_and_planned),
-      cmocka_unit_test(test_connections),           cmocka_unit_test(test_envfile_layers),
-      cmocka_unit_test(test_agent_metrics_key),     cmocka_unit_test(test_wait_for_action_key),
-      cmocka_unit_test(test_environment_overrides), cmocka_unit_test(test_shipped_scenarios_parse),
+      cmocka_unit_test(test_good_scenario),
+      cmocka_unit_test(test_errors_located),
+      cmocka_unit_test(test_duplicate_keys),
+      cmocka_unit_test(test_overlay_and_planned),
+      cmocka_unit_test(test_connections),
+      cmocka_unit_test(test_envfile_layers),
+      cmocka_unit_test(test_agent_metrics_key),
+      cmocka_unit_test(test_wait_for_action_key),
+      cmocka_unit_test(test_environment_overrides),
+      cmocka_unit_test(test_shipped_scenarios_parse),
+      cmocka_unit_test(test_workload_seed_and_checks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
