@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # fuzz.sh: build the libFuzzer targets (agent parser, agent reply routing, action protocol,
 # action HTTP request assembly, the runner's activation record reader, rbench merge's input,
-# the workload knobs' parsers, the arrival trace readers) with clang in build/fuzz and run each one briefly on its corpus
-# (tests/fuzz/corpus/<target>/; new inputs go to the build directory).
+# the workload knobs' parsers, the arrival trace readers) with clang in build/fuzz and run each
+# one briefly on its corpus (tests/fuzz/corpus/<target>/; new inputs go to the build directory).
 # Usage: tools/dev/fuzz.sh [SECONDS]     default 20 seconds per target
 #   -h, --help   this text
 set -euo pipefail
