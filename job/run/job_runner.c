@@ -27,6 +27,7 @@ struct runner {
   struct job_arrival *arrival;         /* open loop: the intended times (job_arrival.h) */
   uint64_t first_k, last_k;            /* open loop: the first and last invocation sent */
   struct job_gaps due_gaps, sent_gaps; /* measured sends: intended and actual times */
+  double process_rate; /* open loop: the process's mean rate over its schedule (progress ETA) */
   struct job_results *results;
   struct job_target *target;
   struct job_http *http;
@@ -113,7 +114,7 @@ static void progress(struct runner *r, uint64_t now, bool final) {
       .done = job_results_done(r->results),
       .errors = job_results_failed(r->results),
       .elapsed_s = now > r->start_ns ? (double)(now - r->start_ns) / 1e9 : 0,
-      .rate = r->closed ? 0 : r->rq->params->rate};
+      .rate = r->closed ? 0 : r->process_rate};
   char line[300];
   job_progress_format(&p, r->rq->params->name, line, sizeof line);
   if (r->tty) fprintf(stderr, "\r\033[K%s%s", line, final ? "\n" : "");
@@ -319,6 +320,9 @@ static enum job_exit build_arrival(struct runner *r, uint64_t *planned, char *er
   const struct job_params *p = r->rq->params;
   if (job_arrival_build(p, NULL, r->arrival, err, errlen) != RB_OK) return JOB_EXIT_CONFIG;
   *planned = r->arrival->count;
+  r->process_rate = r->arrival->offsets && r->arrival->count > 1
+                        ? job_arrival_rate_between(r->arrival, 0, r->arrival->count - 1)
+                        : p->rate;
   r->warmup_count = r->arrival->offsets ? job_arrival_due_before(r->arrival, p->warmup)
                                         : (uint64_t)job_params_warmup_count(p);
   if (r->arrival->offsets && r->warmup_count >= r->arrival->count) {
