@@ -499,6 +499,10 @@ static enum rb_err spread_minutes(const struct job_params *p, const char *path,
 
 static enum rb_err build_trace(const struct job_params *p, FILE *f, const char *path,
                                struct job_arrival *a, char *err, size_t errlen) {
+  if (!f)
+    return rb_errorf(RB_ERR_INVALID, err, errlen, "trace_file: no file to read (%s)",
+                     p->trace_file);
+  if (!path) path = p->trace_file;
   if (strcmp(p->trace_format, "timestamps") == 0)
     return job_arrival_read_timestamps(f, path, p->trace_speedup, &a->offsets, &a->count, err,
                                        errlen);
