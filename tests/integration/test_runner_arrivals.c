@@ -1,11 +1,12 @@
 #define _GNU_SOURCE
-/* test_runner_arrivals.c: rbench run with the local target and a real redis-server, open loop
- * with a Poisson process and with an Azure-format trace (a relative trace_file beside the
- * scenario): every invocation's intended time is the process's (computed here with
- * job_arrival from the same knobs), the warm-up is the invocations due before `warmup`, and the
- * document's arrival section and requested rate follow the process. Two shards of a Poisson run
- * (k mod 2), merged, take exactly the unsharded process's times. A bad trace and a closed
- * loop with a non-constant process are refused as configuration errors naming the cause. */
+/* test_runner_arrivals.c: rbench run with the local target and a real redis-server (and the
+ * openwhisk target against fakewhisk), open loop with a Poisson process, on/off bursts and with an
+ * Azure-format trace (a relative trace_file beside the scenario): every invocation's intended time
+ * is the process's (computed here with job_arrival from the same knobs), the warm-up is the
+ * invocations due before `warmup`, and the document's arrival section and requested rate follow the
+ * process. Two shards of a Poisson run (k mod 2), merged, take exactly the unsharded process's
+ * times. A bad trace and a closed loop with a non-constant process are refused as configuration
+ * errors naming the cause. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,16 +20,40 @@
 #include "job_arrival.h"
 #include "runner_common.h"
 
-static struct rbt_proc redis;
-static char envfile[128];
+#define AUTH "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:TestKeyZ0123456789"
+
+static struct rbt_proc redis, fake;
+static char envfile[128], owenv[200];
+
+/* fakewhisk, the OpenWhisk controller double, for the openwhisk target */
+static bool start_fake(struct rbt_proc *p) {
+  for (int attempt = 0; attempt < 5; attempt++) {
+    p->port = rbt_free_port();
+    char port[16];
+    snprintf(port, sizeof port, "%d", p->port);
+    char *argv[] = {(char *)rbt_bin("fakewhisk"), "--port", port, "--auth", AUTH, NULL};
+    if (!rbt_proc_start(p, argv, NULL)) return false;
+    if (rbt_wait_port(p->port, 5000)) return true;
+    rbt_proc_stop(p, SIGKILL);
+  }
+  return false;
+}
 
 static int setup(void **state) {
   (void)state;
-  return fixture_start(&redis, envfile, sizeof envfile) ? 0 : -1;
+  if (!fixture_start(&redis, envfile, sizeof envfile) || !start_fake(&fake)) return -1;
+  char text[300];
+  snprintf(owenv, sizeof owenv, "%s/ow.env", tmpdir);
+  snprintf(text, sizeof text, "OPENWHISK_APIHOST=http://127.0.0.1:%d\nOPENWHISK_AUTH=%s\n",
+           fake.port, AUTH);
+  write_text(owenv, text);
+  return 0;
 }
 
 static int teardown(void **state) {
   (void)state;
+  rbt_proc_stop(&fake, SIGTERM);
+  unlink(fake.log);
   fixture_stop(&redis);
   return 0;
 }
@@ -257,6 +282,65 @@ static void test_sharded_poisson_merges_to_the_process(void **state) {
   cJSON_Delete(m);
 }
 
+/* The openwhisk target (fakewhisk) keeps the process's times too: bursts from the command line. */
+static void test_bursts_on_openwhisk(void **state) {
+  (void)state;
+  char out[200];
+  snprintf(out, sizeof out, "%s/ow-bursts.json", tmpdir);
+  char *argv[] = {NULL,
+                  "run",
+                  "--target",
+                  "openwhisk",
+                  "--action",
+                  "pkg/ok",
+                  "--env",
+                  owenv,
+                  "--arrival",
+                  "bursts",
+                  "--rate",
+                  "20",
+                  "--burst-rate",
+                  "200",
+                  "--burst-seconds",
+                  "0.2",
+                  "--base-seconds",
+                  "0.8",
+                  "--invocations",
+                  "120",
+                  "--warmup",
+                  "0.1",
+                  "--output",
+                  out,
+                  "--progress",
+                  "off",
+                  NULL};
+  char *log = NULL;
+  int rc = run_rbench(argv, NULL, 120000, &log);
+  if (rc != 0) fail_msg("rbench exited %d: %s", rc, log ? log : "");
+  free(log);
+  cJSON *d = read_json(out);
+  assert_non_null(d);
+  struct job_params p;
+  job_params_defaults(&p);
+  p.rate = 20, p.burst_rate = 200, p.burst_seconds = 0.2, p.base_seconds = 0.8;
+  p.invocations = 120;
+  snprintf(p.arrival, sizeof p.arrival, "bursts");
+  struct job_arrival a;
+  char err[300];
+  assert_int_equal(job_arrival_build(&p, NULL, &a, err, sizeof err), RB_OK);
+  assert_true(num(d, "invocations.completed") == 120);
+  assert_true(num(d, "invocations.warmup") == (double)job_arrival_due_before(&a, 0.1));
+  intended_times_follow(d, &a);
+  assert_string_equal(str_at(d, "arrival", "process"), "bursts");
+  assert_true(num(d, "arrival.burst_rate") == 200);
+  /* 56 per second: bursts of 40 in 0.2 s, then 16 in 0.8 s; gaps of 5 and 50 ms: CV above 1 */
+  assert_true(num(d, "arrival.intended_cv") > 1);
+  assert_true(fabs(num(d, "requested_rate") / job_arrival_rate_between(&a, 0, a.count - 1) - 1) <
+              1e-9);
+  job_arrival_free(&a);
+  cJSON_Delete(d);
+}
+
 static void test_refusals(void **state) {
   (void)state;
   char scen[200], out[200], bad[200];
@@ -289,6 +373,7 @@ int main(void) {
       cmocka_unit_test(test_poisson_end_to_end),
       cmocka_unit_test(test_trace_end_to_end),
       cmocka_unit_test(test_sharded_poisson_merges_to_the_process),
+      cmocka_unit_test(test_bursts_on_openwhisk),
       cmocka_unit_test(test_refusals),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
