@@ -27,13 +27,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "action_prepare.h"
 #include "rb_clock.h"
 #include "rb_log.h"
+#include "rb_rng.h"
 #include "rb_stats.h"
+#include "rb_workload.h"
 
 #define EXEC_IDLE_SESSIONS_MAX 64
 #define EXEC_READ_CHUNK 16384
 #define EXEC_DEADLINE_MARGIN_MS 100
+#define EXEC_KEY_MAX (ACTION_KEY_PREFIX_MAX + 32)
+#define EXEC_ARGS_MAX (2 * RB_KEYS_PER_COMMAND_MAX + 1)
 
 enum conn_state { CONN_CLOSED, CONN_CONNECTING, CONN_AUTHING, CONN_READY };
 
@@ -52,7 +57,17 @@ struct exec_conn {
   size_t wlen, woff;
   bool in_flight;
   uint64_t op;
+  enum rb_op op_type; /* the in-flight operation's command */
+  int nkeys;          /* its keys (mget: the elements its reply must have) */
   uint64_t sent_ns;
+};
+
+/* A command's arguments while it is formatted (on the heap: small worker stacks). */
+struct exec_scratch {
+  char key[RB_KEYS_PER_COMMAND_MAX][EXEC_KEY_MAX];
+  char arg[3][32];
+  const char *argv[EXEC_ARGS_MAX];
+  size_t argvlen[EXEC_ARGS_MAX];
 };
 
 struct exec_activation {
@@ -62,8 +77,11 @@ struct exec_activation {
   uint64_t next_op;  /* next op index to start */
   uint64_t finished; /* ops succeeded or failed */
   uint64_t *lat;     /* latencies (ns) of succeeded ops */
+  uint8_t *lat_op;   /* the operation type of each latency */
   size_t nlat;
-  char *value; /* scratch for SET values */
+  char *value; /* the values of every key: key N's value of size z is value + N % 26, z bytes */
+  struct exec_scratch *scratch;
+  int single_op; /* the mix's one operation, or -1 for a mix of several */
   const struct timeval *op_timeout;
   int pending;    /* connections still connecting in phase 1 */
   int live;       /* ready connections in phase 2 */
@@ -95,8 +113,7 @@ static void conn_next_op(struct exec_conn *c);
 static void conn_fail(struct exec_conn *c, const char *msg);
 
 void action_exec_fill_value(char *buf, long long value_size, uint64_t key_index) {
-  for (long long j = 0; j < value_size; j++)
-    buf[j] = (char)('a' + (int)((key_index + (uint64_t)j) % 26));
+  rb_workload_fill_value(buf, (size_t)value_size, key_index);
 }
 
 /* ---- sessions and the pool ------------------------------------------------------------ */
@@ -227,10 +244,36 @@ static void check_phase_done(struct exec_activation *a, struct event_base *base)
   if (a->operating && a->finished >= a->num_ops) event_base_loopbreak(base);
 }
 
+/* n failed operations that cannot be told apart (cannot happen: see operate_phase). */
 static void fail_ops(struct exec_activation *a, uint64_t n, const char *msg) {
   if (n == 0) return;
   action_result_add_error(a->r, msg, n);
   a->finished += n;
+}
+
+static void fail_one(struct exec_activation *a, enum rb_op op, const char *msg) {
+  action_result_add_op_error(a->r, op, msg, 1);
+  a->finished++;
+}
+
+/* Fails every operation not started yet, each counted against its drawn type. */
+static void fail_rest(struct exec_activation *a, const char *msg) {
+  uint64_t n = a->num_ops - a->next_op;
+  if (n == 0) return;
+  if (a->single_op >= 0) {
+    action_result_add_op_error(a->r, (enum rb_op)a->single_op, msg, n);
+  } else {
+    uint64_t count[RB_OP_COUNT] = {0};
+    struct rb_op_draw d;
+    for (uint64_t j = a->next_op; j < a->num_ops; j++) {
+      rb_workload_draw(&a->p->w, (uint64_t)a->p->invocation, j, &d);
+      count[d.op]++;
+    }
+    for (int t = 0; t < RB_OP_COUNT; t++)
+      if (count[t]) action_result_add_op_error(a->r, (enum rb_op)t, msg, count[t]);
+  }
+  a->finished += n;
+  a->next_op = a->num_ops;
 }
 
 /* Writes what is left of wbuf; waits for writability if the socket is full. */
@@ -283,12 +326,9 @@ static void conn_fail(struct exec_conn *c, const char *msg) {
     if (!a->operating) a->pending--;
   } else if (a->operating && was == CONN_READY) {
     a->live--;
-    if (had_op) fail_ops(a, 1, msg);
+    if (had_op) fail_one(a, c->op_type, msg);
     snprintf(a->last_conn_error, sizeof a->last_conn_error, "%s", msg);
-    if (a->live == 0) {
-      fail_ops(a, a->num_ops - a->next_op, msg);
-      a->next_op = a->num_ops;
-    }
+    if (a->live == 0) fail_rest(a, msg);
   }
   check_phase_done(a, c->sess->base);
 }
@@ -302,33 +342,90 @@ static void conn_ready(struct exec_conn *c) {
   check_phase_done(a, c->sess->base);
 }
 
+static const char *reply_type_name(int type) {
+  switch (type) {
+    case REDIS_REPLY_STRING: return "a string";
+    case REDIS_REPLY_ARRAY: return "an array";
+    case REDIS_REPLY_INTEGER: return "an integer";
+    case REDIS_REPLY_NIL: return "a nil";
+    case REDIS_REPLY_STATUS: return "a status";
+    case REDIS_REPLY_ERROR: return "an error";
+    default: return "an unknown";
+  }
+}
+
+/* Checks reply against what op's command answers. Returns NULL and adds to *found when it is
+ * right, else what was expected. */
+static const char *check_reply(enum rb_op op, int nkeys, const redisReply *reply, uint64_t *found) {
+  int t = reply->type;
+  switch (op) {
+    case RB_OP_SET:
+    case RB_OP_MSET: return t == REDIS_REPLY_STATUS ? NULL : "a status";
+    case RB_OP_GET:
+    case RB_OP_HGET:
+      if (t == REDIS_REPLY_STRING) (*found)++;
+      return t == REDIS_REPLY_STRING || t == REDIS_REPLY_NIL ? NULL : "a string or nil";
+    case RB_OP_DEL:
+    case RB_OP_EXISTS:
+      if (t != REDIS_REPLY_INTEGER) return "an integer";
+      *found += reply->integer > 0 ? (uint64_t)reply->integer : 0;
+      return NULL;
+    case RB_OP_INCR:
+    case RB_OP_HSET:
+    case RB_OP_LPUSH:
+    case RB_OP_SADD:
+    case RB_OP_ZADD:
+    case RB_OP_EVAL: return t == REDIS_REPLY_INTEGER ? NULL : "an integer";
+    case RB_OP_MGET:
+      if (t != REDIS_REPLY_ARRAY || reply->elements != (size_t)nkeys)
+        return "an array of one string or nil per key";
+      for (size_t i = 0; i < reply->elements; i++) {
+        int et = reply->element[i]->type;
+        if (et != REDIS_REPLY_STRING && et != REDIS_REPLY_NIL)
+          return "an array of one string or nil per key";
+        *found += et == REDIS_REPLY_STRING;
+      }
+      return NULL;
+    case RB_OP_HGETALL:
+      if (t != REDIS_REPLY_ARRAY || reply->elements % 2) return "an array of field, value pairs";
+      *found += reply->elements / 2;
+      return NULL;
+    case RB_OP_LRANGE:
+    case RB_OP_SMEMBERS:
+    case RB_OP_ZRANGEBYSCORE:
+      if (t != REDIS_REPLY_ARRAY) return "an array";
+      *found += reply->elements;
+      return NULL;
+    default: return "nothing (unknown operation)";
+  }
+}
+
 static void complete_op(struct exec_conn *c, const redisReply *reply) {
   struct exec_activation *a = c->sess->act;
   uint64_t now = rb_clock_mono_ns();
-  enum action_op op = a->p->op;
-  bool ok = false;
+  enum rb_op op = c->op_type;
   c->in_flight = false;
   if (reply->type == REDIS_REPLY_ERROR) {
-    fail_ops(a, 1, reply->str);
-  } else if (op == ACTION_OP_SET && reply->type == REDIS_REPLY_STATUS) {
-    ok = true;
-  } else if (op == ACTION_OP_GET &&
-             (reply->type == REDIS_REPLY_STRING || reply->type == REDIS_REPLY_NIL)) {
-    ok = true;
-    if (reply->type == REDIS_REPLY_STRING) a->r->found++;
-  } else if ((op == ACTION_OP_DEL || op == ACTION_OP_EXISTS) &&
-             reply->type == REDIS_REPLY_INTEGER) {
-    ok = true;
-    a->r->found += reply->integer > 0 ? (uint64_t)reply->integer : 0;
+    fail_one(a, op, reply->str);
   } else {
-    char msg[96];
-    snprintf(msg, sizeof msg, "unexpected reply type %d to %s", reply->type, action_op_name(op));
-    fail_ops(a, 1, msg);
-  }
-  if (ok) {
-    a->r->succeeded++;
-    a->finished++;
-    if (a->lat) a->lat[a->nlat++] = now - c->sent_ns;
+    uint64_t found = 0;
+    const char *want = check_reply(op, c->nkeys, reply, &found);
+    if (want) {
+      char msg[ACTION_ERROR_MSG_MAX];
+      snprintf(msg, sizeof msg, "unexpected reply to %s: %s (expected %s)", rb_op_name(op),
+               reply_type_name(reply->type), want);
+      fail_one(a, op, msg);
+    } else {
+      a->r->succeeded++;
+      a->r->found += found;
+      a->r->ops[op].succeeded++;
+      a->r->ops[op].found += found;
+      a->finished++;
+      if (a->lat) {
+        a->lat_op[a->nlat] = (uint8_t)op;
+        a->lat[a->nlat++] = now - c->sent_ns;
+      }
+    }
   }
   a->last_done_ns = now;
   if (a->finished >= a->num_ops) {
@@ -471,6 +568,88 @@ static bool conn_alive(const struct exec_conn *c) {
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
+/* Formats the key of number n in namespace ns: PREFIX:N, PREFIX:h:N, ... */
+static size_t format_key(char *out, const char *prefix, enum rb_ns ns, uint64_t n) {
+  int len = snprintf(out, EXEC_KEY_MAX, "%s:%s%llu", prefix, rb_ns_tag(ns), (unsigned long long)n);
+  return len < 0 ? 0 : (size_t)len;
+}
+
+/* The arguments of draw d's command in a->scratch. Returns argc. */
+static int build_command(struct exec_activation *a, const struct rb_op_draw *d) {
+  struct exec_scratch *x = a->scratch;
+  const struct action_params *p = a->p;
+  const char **argv = x->argv;
+  size_t *len = x->argvlen;
+  int n = 0;
+#define ARG(str, l) (argv[n] = (str), len[n] = (l), n++)
+#define LIT(str) ARG(str, sizeof(str) - 1)
+#define NUM(i, fmt, v) \
+  ARG(x->arg[i], (size_t)snprintf(x->arg[i], sizeof x->arg[i], fmt, (unsigned long long)(v)))
+  static const char *const cmds[RB_OP_COUNT] = {
+      "SET",     "GET",   "DEL",    "EXISTS", "INCR",     "MGET", "MSET",          "HSET", "HGET",
+      "HGETALL", "LPUSH", "LRANGE", "SADD",   "SMEMBERS", "ZADD", "ZRANGEBYSCORE", "EVAL"};
+  enum rb_ns ns = rb_op_ns(d->op);
+  for (int i = 0; i < d->nkeys; i++) format_key(x->key[i], p->key_prefix, ns, d->key[i]);
+  const char *key = x->key[0];
+  size_t klen = strlen(key);
+  const char *value = a->value + d->key[0] % 26;
+  ARG(cmds[d->op], strlen(cmds[d->op]));
+  switch (d->op) {
+    case RB_OP_SET:
+      ARG(key, klen);
+      ARG(value, d->value_size);
+      break;
+    case RB_OP_MGET:
+      for (int i = 0; i < d->nkeys; i++) ARG(x->key[i], strlen(x->key[i]));
+      break;
+    case RB_OP_MSET:
+      for (int i = 0; i < d->nkeys; i++) {
+        ARG(x->key[i], strlen(x->key[i]));
+        ARG(a->value + d->key[i] % 26, d->value_size);
+      }
+      break;
+    case RB_OP_HSET:
+      ARG(key, klen);
+      NUM(0, "f%llu", d->member);
+      ARG(value, d->value_size);
+      break;
+    case RB_OP_HGET:
+      ARG(key, klen);
+      NUM(0, "f%llu", d->member);
+      break;
+    case RB_OP_LPUSH:
+      ARG(key, klen);
+      ARG(value, d->value_size);
+      break;
+    case RB_OP_LRANGE:
+    case RB_OP_ZRANGEBYSCORE:
+      ARG(key, klen);
+      NUM(0, "%llu", d->member);
+      NUM(1, "%llu", d->member + (uint64_t)p->w.range_span - 1);
+      break;
+    case RB_OP_SADD:
+      ARG(key, klen);
+      NUM(0, "m%llu", d->member);
+      break;
+    case RB_OP_ZADD:
+      ARG(key, klen);
+      NUM(0, "%llu", d->member);
+      NUM(1, "m%llu", d->member);
+      break;
+    case RB_OP_EVAL:
+      LIT(RB_EVAL_SCRIPT);
+      LIT("1");
+      ARG(key, klen);
+      NUM(0, "%llu", p->w.script_work);
+      break;
+    default: /* GET DEL EXISTS INCR HGETALL SMEMBERS: the key alone */ ARG(key, klen); break;
+  }
+#undef ARG
+#undef LIT
+#undef NUM
+  return n;
+}
+
 static void conn_next_op(struct exec_conn *c) {
   struct exec_activation *a = c->sess->act;
   if (a->stopping || a->next_op >= a->num_ops) {
@@ -479,21 +658,15 @@ static void conn_next_op(struct exec_conn *c) {
   }
   const struct action_params *p = a->p;
   uint64_t i = a->next_op++;
-  uint64_t k = i % (uint64_t)p->key_space;
-  char key[ACTION_KEY_PREFIX_MAX + 32];
-  int klen = snprintf(key, sizeof key, "%s:%llu", p->key_prefix, (unsigned long long)k);
-  static const char *const cmds[] = {"SET", "GET", "DEL", "EXISTS"};
-  const char *argv[3] = {cmds[p->op], key, a->value};
-  size_t argvlen[3] = {strlen(cmds[p->op]), (size_t)klen, (size_t)p->value_size};
-  int argc = 2;
-  if (p->op == ACTION_OP_SET) {
-    action_exec_fill_value(a->value, p->value_size, k);
-    argc = 3;
-  }
+  struct rb_op_draw d;
+  rb_workload_draw(&p->w, (uint64_t)p->invocation, i, &d);
+  int argc = build_command(a, &d);
   c->op = i;
+  c->op_type = d.op;
+  c->nkeys = d.nkeys;
   c->in_flight = true;
   c->sent_ns = rb_clock_mono_ns();
-  conn_send(c, argc, argv, argvlen);
+  conn_send(c, argc, a->scratch->argv, a->scratch->argvlen);
 }
 
 /* ---- an activation -------------------------------------------------------------------- */
@@ -510,8 +683,7 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg) {
     struct exec_conn *c = s->conns[i];
     if (c->state == CONN_CONNECTING || c->state == CONN_AUTHING || c->in_flight) conn_fail(c, msg);
   }
-  fail_ops(a, a->num_ops - a->next_op, msg);
-  a->next_op = a->num_ops;
+  fail_rest(a, msg);
   event_base_loopbreak(s->base);
 }
 
@@ -598,7 +770,7 @@ static void run_activation(struct exec_session *s, struct exec_activation *a, in
   int64_t left = remaining_ms(deadline_ms);
   if (deadline_ms > 0 && left <= 0) {
     r->deadline_reached = true;
-    fail_ops(a, a->num_ops, "activation deadline already passed");
+    fail_rest(a, "activation deadline already passed");
     return;
   }
   if (left > 0) {
@@ -609,13 +781,60 @@ static void run_activation(struct exec_session *s, struct exec_activation *a, in
   int ready = connect_phase(s, a);
   if (!a->stopping) {
     if (ready == 0) {
-      fail_ops(a, a->num_ops, a->last_conn_error[0] ? a->last_conn_error : "no connection");
-      a->next_op = a->num_ops;
+      fail_rest(a, a->last_conn_error[0] ? a->last_conn_error : "no connection");
     } else {
       operate_phase(s, a, ready);
     }
   }
   if (dl) event_free(dl);
+}
+
+/* The digest of every draw of the activation (j = 0 .. num_ops - 1 in order): op, keys,
+ * value size, member, each mixed in with SplitMix64's finaliser. */
+static uint64_t draw_digest(const struct action_params *p) {
+  uint64_t h = 0x6a09e667f3bcc909ULL;
+  struct rb_op_draw d;
+#define ADD(x) (h = rb_rng_mix(h ^ ((uint64_t)(x) + 0x9e3779b97f4a7c15ULL)))
+  for (uint64_t j = 0; j < (uint64_t)p->num_ops; j++) {
+    rb_workload_draw(&p->w, (uint64_t)p->invocation, j, &d);
+    ADD(d.op);
+    ADD(d.nkeys);
+    for (int i = 0; i < d.nkeys; i++) ADD(d.key[i]);
+    ADD(d.value_size);
+    ADD(d.member);
+  }
+#undef ADD
+  return h;
+}
+
+static int cmp_u64(const void *x, const void *y) {
+  uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+  return a < b ? -1 : a > b;
+}
+
+/* Groups the succeeded operations' latencies by type, in µs, sorted (r->op_lat_us). */
+static void group_latencies(const struct exec_activation *a, struct action_result *r) {
+  size_t count[RB_OP_COUNT] = {0};
+  for (size_t i = 0; i < a->nlat; i++) count[a->lat_op[i]]++;
+  r->op_lat_off[0] = 0;
+  for (int t = 0; t < RB_OP_COUNT; t++) r->op_lat_off[t + 1] = r->op_lat_off[t] + count[t];
+  r->op_lat_us = malloc((a->nlat ? a->nlat : 1) * sizeof *r->op_lat_us);
+  if (!r->op_lat_us) return; /* op_stats then carry counts without latencies */
+  size_t at[RB_OP_COUNT];
+  memcpy(at, r->op_lat_off, sizeof at);
+  for (size_t i = 0; i < a->nlat; i++) r->op_lat_us[at[a->lat_op[i]]++] = (a->lat[i] + 500) / 1000;
+  for (int t = 0; t < RB_OP_COUNT; t++)
+    qsort(r->op_lat_us + r->op_lat_off[t], count[t], sizeof *r->op_lat_us, cmp_u64);
+}
+
+static int single_op(const struct rb_workload *w) {
+  int found = -1;
+  for (int t = 0; t < RB_OP_COUNT; t++) {
+    if (!w->weight[t]) continue;
+    if (found >= 0) return -1;
+    found = t;
+  }
+  return found;
 }
 
 void action_exec_run(void *exv, const struct action_params *p, int64_t deadline_ms,
@@ -625,12 +844,21 @@ void action_exec_run(void *exv, const struct action_params *p, int64_t deadline_
   int port;
   action_params_endpoint(p, &host, &port, &password);
   format_address(r->target_address, sizeof r->target_address, host, port);
-  struct exec_activation a = {.p = p, .r = r, .num_ops = (uint64_t)p->num_ops};
+  if (p->prepare) {
+    action_prepare_run(p, host, port, password, deadline_ms, r);
+    return;
+  }
+  struct exec_activation a = {
+      .p = p, .r = r, .num_ops = (uint64_t)p->num_ops, .single_op = single_op(&p->w)};
   struct exec_session *s = pool_checkout(ex, host, port, password);
   a.lat = malloc((size_t)p->num_ops * sizeof *a.lat);
-  a.value = malloc((size_t)p->value_size + 1);
-  if (!s || !a.lat || !a.value || !session_grow(s, (int)p->parallel_calls)) {
-    fail_ops(&a, a.num_ops, "out of memory");
+  a.lat_op = malloc((size_t)p->num_ops);
+  a.value = malloc((size_t)p->w.sizes.max + 26);
+  a.scratch = malloc(sizeof *a.scratch);
+  if (a.value) rb_workload_fill_value(a.value, (size_t)p->w.sizes.max + 26, 0);
+  if (!s || !a.lat || !a.lat_op || !a.value || !a.scratch ||
+      !session_grow(s, (int)p->parallel_calls)) {
+    fail_rest(&a, "out of memory");
   } else {
     struct timeval tv = {.tv_sec = p->timeout_ms / 1000, .tv_usec = (p->timeout_ms % 1000) * 1000};
     a.op_timeout = event_base_init_common_timeout(s->base, &tv);
@@ -639,7 +867,11 @@ void action_exec_run(void *exv, const struct action_params *p, int64_t deadline_
     run_activation(s, &a, deadline_ms);
   }
   rb_summary_compute(a.lat, a.nlat, &r->latency_ns);
+  group_latencies(&a, r);
+  r->draw_digest = draw_digest(p);
   free(a.lat);
+  free(a.lat_op);
   free(a.value);
+  free(a.scratch);
   if (s) pool_checkin(ex, s);
 }

@@ -1,27 +1,54 @@
 /* action_params.c: parsing and validation of the action's parameters. */
 #include "action_params.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rb_json.h"
 #include "rb_name.h"
 #include "rb_str.h"
 
-static const char *const op_names[] = {"set", "get", "del", "exists"};
+const char *action_op_name(enum rb_op op) { return rb_op_name(op); }
 
-const char *action_op_name(enum action_op op) {
-  return (unsigned)op < 4 ? op_names[op] : "unknown";
-}
-
-static const char *const known_params[] = {
-    "num_ops",        "operation_type", "use_batching", "parallel_calls", "key_prefix",
-    "value_size",     "key_space",      "timeout_ms",   "redis_host",     "redis_port",
-    "redis_password", "agent_host",     "agent_port",   "agent_password", NULL};
+static const char *const known_params[] = {"num_ops",
+                                           "operation_type",
+                                           "use_batching",
+                                           "parallel_calls",
+                                           "key_prefix",
+                                           "value_size",
+                                           "key_space",
+                                           "timeout_ms",
+                                           "redis_host",
+                                           "redis_port",
+                                           "redis_password",
+                                           "agent_host",
+                                           "agent_port",
+                                           "agent_password",
+                                           "mix",
+                                           "keys_per_command",
+                                           "structure_size",
+                                           "range_span",
+                                           "script_work",
+                                           "key_distribution",
+                                           "zipf_exponent",
+                                           "hotspot_keys",
+                                           "hotspot_ops",
+                                           "gaussian_stddev",
+                                           "value_size_range",
+                                           "value_size_list",
+                                           "seed",
+                                           "invocation",
+                                           "prepare",
+                                           "prepare_first",
+                                           "prepare_count",
+                                           NULL};
 
 static void defaults(struct action_params *p) {
   memset(p, 0, sizeof *p);
-  p->op = ACTION_OP_SET;
+  p->op = RB_OP_SET;
+  rb_workload_defaults(&p->w);
   p->num_ops = 1;
   p->parallel_calls = 1;
   p->value_size = 64;
@@ -34,26 +61,193 @@ static void defaults(struct action_params *p) {
   p->agent_port = ACTION_DEFAULT_AGENT_PORT;
 }
 
-static enum rb_err parse_op(const cJSON *item, enum action_op *op, char *err, size_t errlen) {
-  char name[32];
+static enum rb_err parse_op(const cJSON *item, enum rb_op *op, char *err, size_t errlen) {
   char given[64];
   if (!item) return RB_OK;
   rb_json_describe(item, given, sizeof given);
-  if (!cJSON_IsString(item) || strlen(item->valuestring) >= sizeof name)
-    return rb_errorf(RB_ERR_INVALID, err, errlen,
-                     "operation_type must be one of set, get, del, exists; got %s", given);
-  snprintf(name, sizeof name, "%s", item->valuestring);
-  for (char *c = name; *c; c++) {
-    if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
+  if (!cJSON_IsString(item) || !rb_op_from_name(item->valuestring, strlen(item->valuestring), op))
+    return rb_errorf(RB_ERR_INVALID, err, errlen, "operation_type must be one of %s; got %s",
+                     rb_op_list(), given);
+  return RB_OK;
+}
+
+/* ---- the workload ---------------------------------------------------------------------- */
+
+/* A text parameter of the workload: a JSON string (numbers are not accepted: "64" as a size
+ * list would mean something else). */
+static enum rb_err workload_text(const cJSON *item, const char *name, const char *example,
+                                 char *out, size_t outlen, char *err, size_t errlen) {
+  if (!cJSON_IsString(item)) {
+    char given[64];
+    rb_json_describe(item, given, sizeof given);
+    return rb_errorf(RB_ERR_INVALID, err, errlen, "%s must be a string such as \"%s\", got %s",
+                     name, example, given);
   }
-  for (int i = 0; i < 4; i++) {
-    if (strcmp(name, op_names[i]) == 0) {
-      *op = (enum action_op)i;
+  if (strlen(item->valuestring) >= outlen)
+    return rb_errorf(RB_ERR_RANGE, err, errlen, "%s must be at most %zu bytes, got %zu", name,
+                     outlen - 1, strlen(item->valuestring));
+  snprintf(out, outlen, "%s", item->valuestring);
+  return RB_OK;
+}
+
+/* A parse error of rb_workload.h's text parsers, naming the parameter and where. */
+static enum rb_err text_error(enum rb_err rc, const char *name, const char *text, size_t at,
+                              const char *why, char *err, size_t errlen) {
+  return rb_errorf(rc, err, errlen, "%s: %s (at byte %zu of \"%.60s\")", name, why, at, text);
+}
+
+/* A number (JSON number, or a string holding one); range checks are rb_workload_check's. */
+static enum rb_err get_number(const cJSON *item, const char *name, double *out, char *err,
+                              size_t errlen) {
+  if (!item) return RB_OK;
+  double d = NAN;
+  if (cJSON_IsNumber(item)) {
+    d = item->valuedouble;
+  } else if (cJSON_IsString(item) && item->valuestring[0]) {
+    char *end;
+    d = strtod(item->valuestring, &end);
+    if (*end) d = NAN;
+  }
+  if (!isfinite(d)) {
+    char given[64];
+    rb_json_describe(item, given, sizeof given);
+    return rb_errorf(RB_ERR_INVALID, err, errlen, "%s must be a number, got %s", name, given);
+  }
+  *out = d;
+  return RB_OK;
+}
+
+/* An integer in [0, 2^53 - 1] (seed, invocation): exact in JSON. */
+static enum rb_err get_uint53(const cJSON *item, const char *name, long long *out, char *err,
+                              size_t errlen) {
+  if (!item) return RB_OK;
+  if (cJSON_IsNumber(item)) {
+    double d = item->valuedouble;
+    if (d >= 0 && d <= (double)RB_SEED_MAX && d == floor(d)) {
+      *out = (long long)d;
       return RB_OK;
     }
   }
-  return rb_errorf(RB_ERR_INVALID, err, errlen,
-                   "operation_type must be one of set, get, del, exists; got %s", given);
+  return rb_json_get_int(item, name, 0, RB_SEED_MAX, out, err, errlen);
+}
+
+static enum rb_err parse_mix(const cJSON *item, struct action_params *p, char *err, size_t errlen) {
+  char text[ACTION_MIX_MAX], why[256];
+  size_t at = 0;
+  enum rb_err rc;
+  if (!item) return RB_OK;
+  if ((rc = workload_text(item, "mix", "get:80,set:20", text, sizeof text, err, errlen)) != RB_OK)
+    return rc;
+  if ((rc = rb_workload_parse_mix(text, p->w.weight, &at, why, sizeof why)) != RB_OK)
+    return text_error(rc, "mix", text, at, why, err, errlen);
+  p->mixed = true;
+  for (int i = 0; i < RB_OP_COUNT; i++) {
+    if (p->w.weight[i]) {
+      p->op = (enum rb_op)i;
+      break;
+    }
+  }
+  return RB_OK;
+}
+
+static enum rb_err parse_sizes(const cJSON *value, struct action_params *p, char *err,
+                               size_t errlen) {
+  const cJSON *range = cJSON_GetObjectItemCaseSensitive(value, "value_size_range");
+  const cJSON *list = cJSON_GetObjectItemCaseSensitive(value, "value_size_list");
+  char text[ACTION_MIX_MAX], why[256];
+  size_t at = 0;
+  enum rb_err rc;
+  p->w.sizes.kind = RB_SIZES_FIXED;
+  p->w.sizes.min = p->w.sizes.max = (uint32_t)p->value_size;
+  if (range && list)
+    return rb_errorf(RB_ERR_INVALID, err, errlen,
+                     "value_size_range and value_size_list are both given: give one");
+  if (range) {
+    if ((rc = workload_text(range, "value_size_range", "64-4096", text, sizeof text, err,
+                            errlen)) != RB_OK)
+      return rc;
+    if ((rc = rb_workload_parse_size_range(text, &p->w.sizes, &at, why, sizeof why)) != RB_OK)
+      return text_error(rc, "value_size_range", text, at, why, err, errlen);
+  } else if (list) {
+    if ((rc = workload_text(list, "value_size_list", "64:80,4096:20", text, sizeof text, err,
+                            errlen)) != RB_OK)
+      return rc;
+    if ((rc = rb_workload_parse_size_list(text, &p->w.sizes, &at, why, sizeof why)) != RB_OK)
+      return text_error(rc, "value_size_list", text, at, why, err, errlen);
+  }
+  return RB_OK;
+}
+
+static enum rb_err parse_keydist(const cJSON *item, struct rb_workload *w, char *err,
+                                 size_t errlen) {
+  if (!item) return RB_OK;
+  if (!cJSON_IsString(item) || !rb_keydist_from_name(item->valuestring, &w->keydist)) {
+    char given[64];
+    rb_json_describe(item, given, sizeof given);
+    return rb_errorf(RB_ERR_INVALID, err, errlen,
+                     "key_distribution must be one of sequential, uniform, zipfian, hotspot, "
+                     "gaussian; got %s",
+                     given);
+  }
+  return RB_OK;
+}
+
+/* Everything of rb_workload.h, then rb_workload_check (its messages name the parameter). */
+static enum rb_err parse_workload(const cJSON *value, struct action_params *p, char *err,
+                                  size_t errlen) {
+  struct rb_workload *w = &p->w;
+  long long kpc = w->keys_per_command, ss = w->structure_size, span = w->range_span;
+  long long seed = (long long)w->seed;
+  enum rb_err rc;
+  w->ops = p->num_ops;
+  w->key_space = p->key_space;
+  memset(w->weight, 0, sizeof w->weight);
+  w->weight[p->op] = 1;
+#define GET(name) (value ? cJSON_GetObjectItemCaseSensitive(value, name) : NULL)
+  if ((rc = parse_mix(GET("mix"), p, err, errlen)) != RB_OK ||
+      (rc = rb_json_get_int(GET("keys_per_command"), "keys_per_command", 1, RB_KEYS_PER_COMMAND_MAX,
+                            &kpc, err, errlen)) != RB_OK ||
+      (rc = rb_json_get_int(GET("structure_size"), "structure_size", 1, RB_STRUCTURE_SIZE_MAX, &ss,
+                            err, errlen)) != RB_OK ||
+      (rc = rb_json_get_int(GET("range_span"), "range_span", 1, RB_STRUCTURE_SIZE_MAX, &span, err,
+                            errlen)) != RB_OK ||
+      (rc = rb_json_get_int(GET("script_work"), "script_work", 0, RB_SCRIPT_WORK_MAX,
+                            &w->script_work, err, errlen)) != RB_OK ||
+      (rc = parse_keydist(GET("key_distribution"), w, err, errlen)) != RB_OK ||
+      (rc = get_number(GET("zipf_exponent"), "zipf_exponent", &w->zipf_exponent, err, errlen)) !=
+          RB_OK ||
+      (rc = get_number(GET("hotspot_keys"), "hotspot_keys", &w->hotspot_keys, err, errlen)) !=
+          RB_OK ||
+      (rc = get_number(GET("hotspot_ops"), "hotspot_ops", &w->hotspot_ops, err, errlen)) != RB_OK ||
+      (rc = get_number(GET("gaussian_stddev"), "gaussian_stddev", &w->gaussian_stddev, err,
+                       errlen)) != RB_OK ||
+      (rc = get_uint53(GET("seed"), "seed", &seed, err, errlen)) != RB_OK ||
+      (rc = get_uint53(GET("invocation"), "invocation", &p->invocation, err, errlen)) != RB_OK ||
+      (rc = rb_json_get_bool(GET("prepare"), "prepare", &p->prepare, err, errlen)) != RB_OK)
+    return rc;
+  if (value && (rc = parse_sizes(value, p, err, errlen)) != RB_OK) return rc;
+  w->keys_per_command = (int)kpc;
+  w->structure_size = (int)ss;
+  w->range_span = (int)span;
+  w->seed = (uint64_t)seed;
+  if ((rc = rb_workload_check(w, err, errlen)) != RB_OK) return rc;
+  /* the keys to prepare: [first, first + count) within the key space */
+  const cJSON *first = GET("prepare_first"), *count = GET("prepare_count");
+#undef GET
+  if ((rc = rb_json_get_int(first, "prepare_first", 0, p->key_space - 1, &p->prepare_first, err,
+                            errlen)) != RB_OK)
+    return rc;
+  p->prepare_count = p->key_space - p->prepare_first;
+  if ((rc = rb_json_get_int(count, "prepare_count", 0, RB_KEY_SPACE_MAX, &p->prepare_count, err,
+                            errlen)) != RB_OK)
+    return rc;
+  if (p->prepare_count > p->key_space - p->prepare_first)
+    return rb_errorf(RB_ERR_RANGE, err, errlen,
+                     "prepare_count must be at most %lld (key_space %lld from prepare_first "
+                     "%lld), got %lld",
+                     p->key_space - p->prepare_first, p->key_space, p->prepare_first,
+                     p->prepare_count);
+  return RB_OK;
 }
 
 static enum rb_err check_host(const char *name, const char *s, char *err, size_t errlen) {
@@ -174,6 +368,7 @@ enum rb_err action_params_parse(const cJSON *value, action_env_lookup env,
 #undef GET
   if ((rc = parse_endpoints(value, env, &p, err, errlen)) != RB_OK) return rc;
   if (p.key_space == 0) p.key_space = p.num_ops;
+  if ((rc = parse_workload(value, &p, err, errlen)) != RB_OK) return rc;
   if (value) note_ignored(value, &p);
   *out = p;
   return RB_OK;

@@ -1,7 +1,10 @@
 /* action_params.h: the action's parameters, parsed and validated from a /run `value` object.
  *
  * Names follow the seed (num_ops, operation_type, use_batching, parallel_calls, key_prefix)
- * plus value_size, key_space, timeout_ms and the endpoints. Endpoints come from the
+ * plus value_size, key_space, timeout_ms, the endpoints and the workload (rb_workload.h: mix,
+ * key_distribution and its parameters, value_size_range / value_size_list, keys_per_command,
+ * structure_size, range_span, script_work, seed), the invocation's index in its run, and the
+ * prepare mode (prepare, prepare_first, prepare_count). Endpoints come from the
  * parameters first, else from the environment (REDIS_HOST, REDIS_PORT, REDIS_PASSWORD,
  * BATCHING_AGENT_HOST, BATCHING_AGENT_PORT, BATCHING_AGENT_PASSWORD), else defaults. */
 #ifndef ACTION_PARAMS_H
@@ -13,8 +16,7 @@
 
 #include "rb_error.h"
 #include "rb_name.h"
-
-enum action_op { ACTION_OP_SET, ACTION_OP_GET, ACTION_OP_DEL, ACTION_OP_EXISTS };
+#include "rb_workload.h"
 
 #define ACTION_NUM_OPS_MAX 1000000LL
 #define ACTION_PARALLEL_MAX 256LL
@@ -27,9 +29,17 @@ enum action_op { ACTION_OP_SET, ACTION_OP_GET, ACTION_OP_DEL, ACTION_OP_EXISTS }
 #define ACTION_DEFAULT_REDIS_PORT 6379
 #define ACTION_DEFAULT_AGENT_PORT 6380
 #define ACTION_DEFAULT_TIMEOUT_MS 5000
+#define ACTION_INVOCATION_MAX RB_SEED_MAX
+#define ACTION_MIX_MAX 512
 
 struct action_params {
-  enum action_op op;
+  enum rb_op op;            /* operation_type (default set); "mix" when a mix is given */
+  bool mixed;               /* a mix parameter was given (op is then its first operation) */
+  struct rb_workload w;     /* the workload, checked (rb_workload_check) */
+  long long invocation;     /* the invocation's index k in its run, 0..2^53-1, default 0 */
+  bool prepare;             /* write the data reads need instead of running operations */
+  long long prepare_first;  /* prepare key numbers [prepare_first, +prepare_count) */
+  long long prepare_count;  /* default: every key from prepare_first to key_space - 1 */
   long long num_ops;        /* 1..1,000,000, default 1 */
   long long parallel_calls; /* 1..256, default 1 */
   long long value_size;     /* bytes, 0..1 MiB, default 64 */
@@ -54,8 +64,8 @@ typedef bool (*action_env_lookup)(const char *name, char *buf, size_t len);
 enum rb_err action_params_parse(const cJSON *value, action_env_lookup env,
                                 struct action_params *out, char *err, size_t errlen);
 
-/* "set", "get", "del" or "exists". */
-const char *action_op_name(enum action_op op);
+/* The operation's name (rb_op_name). */
+const char *action_op_name(enum rb_op op);
 
 /* The endpoint this activation talks to: the agent with use_batching, else Redis. Borrowed. */
 void action_params_endpoint(const struct action_params *p, const char **host, int *port,

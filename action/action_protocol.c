@@ -143,7 +143,7 @@ static bool env_lookup(const char *name, char *buf, size_t len) {
 
 void action_handle_run(struct action_ctx *ctx, const char *body, size_t len,
                        struct action_response *out) {
-  char err[256];
+  char err[512];
   cJSON *root = parse_body(body, len, out);
   if (!root) return;
   if (!cJSON_IsObject(root)) {
@@ -171,6 +171,7 @@ void action_handle_run(struct action_ctx *ctx, const char *body, size_t len,
   ctx->run(ctx->run_ctx, &params, deadline, &result);
   result.end_ms = rb_clock_wall_ms();
   cJSON *obj = action_result_to_json(&params, &result);
+  action_result_free(&result);
   const cJSON *aid = cJSON_GetObjectItemCaseSensitive(root, "activation_id");
   if (obj && cJSON_IsString(aid)) cJSON_AddStringToObject(obj, "activation_id", aid->valuestring);
   set_body(out, 200, obj);

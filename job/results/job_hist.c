@@ -5,10 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define SUB_BITS 10u            /* 1024 sub-buckets per power of two */
-#define LINEAR (2u << SUB_BITS) /* 2048 values counted exactly */
-#define MAX_SHIFT 43u           /* top range: [2^52, 2^53) */
-#define BUCKETS (LINEAR + MAX_SHIFT * (1u << SUB_BITS))
+#include "rb_hist.h"
+
+#define BUCKETS RB_HIST_BUCKETS
 
 struct job_hist {
   uint64_t count, min, max;
@@ -21,26 +20,11 @@ struct job_hist *job_hist_create(void) {
 }
 void job_hist_destroy(struct job_hist *h) { free(h); }
 
-static unsigned msb(uint64_t v) { return 63u - (unsigned)__builtin_clzll(v); }
-
-uint32_t job_hist_index(uint64_t v) {
-  if (v < LINEAR) return (uint32_t)v;
-  unsigned shift = msb(v) - SUB_BITS; /* >= 1 */
-  if (shift > MAX_SHIFT) return BUCKETS - 1;
-  uint64_t sub = v >> shift; /* in [1024, 2047] */
-  return LINEAR + (shift - 1) * (1u << SUB_BITS) + (uint32_t)(sub - (1u << SUB_BITS));
-}
+/* The bucket arithmetic is shared with the action's per-operation histograms (rb_hist.h). */
+uint32_t job_hist_index(uint64_t v) { return rb_hist_index(v); }
 
 void job_hist_bucket_range(uint32_t index, uint64_t *lo, uint64_t *hi) {
-  if (index < LINEAR) {
-    *lo = *hi = index;
-    return;
-  }
-  uint32_t rel = index - LINEAR;
-  unsigned shift = rel / (1u << SUB_BITS) + 1;
-  uint64_t sub = (rel % (1u << SUB_BITS)) + (1u << SUB_BITS);
-  *lo = sub << shift;
-  *hi = ((sub + 1) << shift) - 1;
+  rb_hist_bucket_range(index, lo, hi);
 }
 
 void job_hist_record(struct job_hist *h, uint64_t value) {
@@ -165,4 +149,47 @@ struct job_hist *job_hist_from_json(const cJSON *o, char *err, size_t errlen) {
   h->max = count ? max : 0;
   h->sum = (long double)sum->valuedouble;
   return h;
+}
+
+bool job_hist_merge_json(struct job_hist *into, const cJSON *o, char *err, size_t errlen) {
+  uint64_t count = 0, min = 0, max = 0;
+  const cJSON *sum = cJSON_GetObjectItemCaseSensitive(o, "sum");
+  const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "buckets");
+  if (!count_of(cJSON_GetObjectItemCaseSensitive(o, "count"), &count) ||
+      !count_of(cJSON_GetObjectItemCaseSensitive(o, "min"), &min) ||
+      !count_of(cJSON_GetObjectItemCaseSensitive(o, "max"), &max) || !cJSON_IsNumber(sum) ||
+      !(sum->valuedouble >= 0) || !cJSON_IsArray(b))
+    return hist_fail(NULL, err, errlen,
+                     "needs count, min, max, sum (non-negative integers) and buckets") != NULL;
+  int n = cJSON_GetArraySize(b);
+  if (n % 2) return hist_fail(NULL, err, errlen, "buckets must hold (index, count) pairs") != NULL;
+  /* first pass: validate; second: add */
+  for (int pass = 0; pass < 2; pass++) {
+    uint64_t idx = 0, seen = 0;
+    const cJSON *it = b->child;
+    for (int i = 0; i < n; i += 2) {
+      uint64_t d = 0, c = 0;
+      if (!count_of(it, &d) || !count_of(it->next, &c) || c == 0 || (i > 0 && d == 0))
+        return hist_fail(NULL, err, errlen, "a bucket is not an (index gap > 0, count > 0) pair") !=
+               NULL;
+      idx = i ? idx + d : d;
+      if (idx >= BUCKETS)
+        return hist_fail(NULL, err, errlen, "a bucket index is out of range") != NULL;
+      if (seen + c < seen) return hist_fail(NULL, err, errlen, "the counts overflow") != NULL;
+      if (pass) into->counts[idx] += c;
+      seen += c;
+      it = it->next->next;
+    }
+    if (pass) break;
+    if (seen != count)
+      return hist_fail(NULL, err, errlen, "the bucket counts do not add up to count") != NULL;
+    if (count && (min > max || job_hist_index(min) > job_hist_index(max)))
+      return hist_fail(NULL, err, errlen, "min is above max") != NULL;
+    if (!count) return true;
+  }
+  if (into->count == 0 || min < into->min) into->min = min;
+  if (max > into->max) into->max = max;
+  into->count += count;
+  into->sum += (long double)sum->valuedouble;
+  return true;
 }

@@ -117,7 +117,9 @@ static void test_actionloop_activations(void **state) {
   cJSON_Delete(j);
   j = activate(&c, "{\"value\":{\"operation_type\":\"flush\"}}");
   assert_string_equal(cJSON_GetObjectItem(j, "error")->valuestring,
-                      "operation_type must be one of set, get, del, exists; got \"flush\"");
+                      "operation_type must be one of set, get, del, exists, incr, mget, mset, "
+                      "hset, hget, hgetall, lpush, lrange, sadd, smembers, zadd, zrangebyscore, "
+                      "eval; got \"flush\"");
   cJSON_Delete(j);
   j = activate(&c, "{broken");
   assert_non_null(strstr(cJSON_GetObjectItem(j, "error")->valuestring, "malformed JSON"));

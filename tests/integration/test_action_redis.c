@@ -15,11 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "rb_clock.h"
 #include "rb_json.h"
+#include "rb_workload.h"
 #include "rbt.h"
 
 static cJSON *run(int port, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -409,6 +411,362 @@ static void test_batched_through_resp_proxy(void **state) {
   unlink(conf);
 }
 
+/* ---- workloads (issue 20) ------------------------------------------------------------ */
+
+static const cJSON *obj(const cJSON *o, const char *name) {
+  const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, name);
+  if (!cJSON_IsObject(x)) fail_msg("%s missing or not an object", name);
+  return x;
+}
+
+static long long redis_int(redisContext *rc, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  redisReply *r = redisvCommand(rc, fmt, ap);
+  va_end(ap);
+  if (!r || r->type != REDIS_REPLY_INTEGER) fail_msg("%s: not an integer reply", fmt);
+  long long v = r->integer;
+  freeReplyObject(r);
+  return v;
+}
+
+/* Checks an activation's op_stats: every type's counts and histogram agree, and they add up
+ * to the activation's totals. Returns the number of types. */
+static int check_op_stats(const cJSON *j) {
+  const cJSON *s = obj(j, "op_stats"), *e;
+  double succeeded = 0, failed = 0, found = 0;
+  int types = 0;
+  cJSON_ArrayForEach(e, s) {
+    enum rb_op op;
+    assert_true(rb_op_from_name(e->string, strlen(e->string), &op));
+    const cJSON *h = obj(e, "latency_us");
+    assert_int_equal(num(h, "count"), num(e, "succeeded"));
+    assert_true(cJSON_IsArray(cJSON_GetObjectItem(h, "buckets")));
+    succeeded += num(e, "succeeded");
+    failed += num(e, "failed");
+    found += num(e, "found");
+    types++;
+  }
+  assert_int_equal(succeeded, num(j, "succeeded"));
+  assert_int_equal(failed, num(j, "failed"));
+  assert_int_equal(found, num(j, "found"));
+  assert_int_equal(succeeded + failed, num(j, "num_ops"));
+  return types;
+}
+
+static void test_prepare_then_every_operation(void **state) {
+  struct fixture *f = *state;
+  const char *w =
+      "\"key_prefix\":\"wl\",\"key_space\":50,\"structure_size\":30,\"range_span\":7,"
+      "\"value_size\":20,\"keys_per_command\":5";
+  cJSON *j = run(f->action.port,
+                 "{\"value\":{\"prepare\":true,\"mix\":\"get:1,exists:1,mget:1,hget:1,hgetall:1,"
+                 "lrange:1,smembers:1,zrangebyscore:1\",%s}}",
+                 w);
+  assert_null(str(j, "error"));
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "prepare")));
+  assert_null(cJSON_GetObjectItem(j, "op_stats"));
+  const cJSON *pr = obj(j, "prepared");
+  assert_int_equal(num(pr, "keys"), 5 * 50);
+  assert_int_equal(num(pr, "elements"), 50 + 4 * 50 * 30);
+  char *ns = rb_json_print(cJSON_GetObjectItem(pr, "namespaces"));
+  assert_string_equal(ns, "[\"string\",\"hash\",\"list\",\"set\",\"zset\"]");
+  free(ns);
+  cJSON_Delete(j);
+  /* what is in Redis: sizes, members, scores and values */
+  char want[32];
+  for (unsigned k = 0; k < 50; k += 7) {
+    redisReply *r = redisCommand(f->rc, "GET wl:%u", k);
+    expected_value(want, 20, k);
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    assert_string_equal(r->str, want);
+    freeReplyObject(r);
+    assert_int_equal(redis_int(f->rc, "HLEN wl:h:%u", k), 30);
+    assert_int_equal(redis_int(f->rc, "LLEN wl:l:%u", k), 30);
+    assert_int_equal(redis_int(f->rc, "SCARD wl:s:%u", k), 30);
+    assert_int_equal(redis_int(f->rc, "ZCARD wl:z:%u", k), 30);
+    assert_int_equal(redis_int(f->rc, "SISMEMBER wl:s:%u m29", k), 1);
+    assert_int_equal(redis_int(f->rc, "EXISTS wl:n:%u wl:%u", k, k), 1); /* no counters */
+  }
+  redisReply *r = redisCommand(f->rc, "ZSCORE wl:z:3 m17");
+  assert_string_equal(r->str, "17");
+  freeReplyObject(r);
+  r = redisCommand(f->rc, "HGET wl:h:9 f3");
+  expected_value(want, 20, 3);
+  assert_string_equal(r->str, want);
+  freeReplyObject(r);
+  r = redisCommand(f->rc, "LINDEX wl:l:9 29");
+  expected_value(want, 20, 29);
+  assert_string_equal(r->str, want);
+  freeReplyObject(r);
+  /* every operation alone, reads first: 40 operations each, found what reads must find */
+  static const struct {
+    const char *op;
+    double found; /* -1: not checked */
+  } ops[] = {
+      {"get", 40},          {"exists", 40},     {"mget", 40 * 5},      {"hget", 40},
+      {"hgetall", 40 * 30}, {"lrange", 40 * 7}, {"smembers", 40 * 30}, {"zrangebyscore", 40 * 7},
+      {"eval", 0},          {"set", 0},         {"mset", 0},           {"incr", 0},
+      {"hset", 0},          {"lpush", 0},       {"sadd", 0},           {"zadd", 0},
+      {"del", 40}};
+  assert_int_equal(sizeof ops / sizeof ops[0], RB_OP_COUNT);
+  for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+    j = run(f->action.port,
+            "{\"value\":{\"num_ops\":40,\"parallel_calls\":3,\"operation_type\":\"%s\",%s}}",
+            ops[i].op, w);
+    if (str(j, "error")) fail_msg("%s: %s", ops[i].op, str(j, "error"));
+    assert_string_equal(str(j, "operation"), ops[i].op);
+    assert_int_equal(num(j, "succeeded"), 40);
+    assert_int_equal(check_op_stats(j), 1);
+    const cJSON *e = obj(obj(j, "op_stats"), ops[i].op);
+    assert_int_equal(num(e, "succeeded"), 40);
+    if (num(e, "found") != ops[i].found)
+      fail_msg("%s found %g, want %g", ops[i].op, num(e, "found"), ops[i].found);
+    cJSON_Delete(j);
+  }
+  /* the writes did what they say */
+  assert_int_equal(redis_int(f->rc, "EXISTS wl:0 wl:39"), 0); /* del after set */
+  assert_int_equal(redis_int(f->rc, "EXISTS wl:40 wl:49"), 2);
+  r = redisCommand(f->rc, "GET wl:n:39");
+  assert_string_equal(r->str, "1");
+  freeReplyObject(r);
+  long long pushed = 0;
+  for (unsigned k = 0; k < 50; k++) pushed += redis_int(f->rc, "LLEN wl:l:%u", k);
+  assert_int_equal(pushed, 50 * 30 + 40);
+  assert_int_equal(redis_int(f->rc, "HLEN wl:h:0"), 30); /* hset writes fields f0..f29 */
+  /* prepare again: the same data as the first time (lists back to 30 elements) */
+  j = run(f->action.port, "{\"value\":{\"prepare\":true,\"mix\":\"lrange:1,get:1\",%s}}", w);
+  assert_null(str(j, "error"));
+  assert_int_equal(num(obj(j, "prepared"), "keys"), 100);
+  cJSON_Delete(j);
+  for (unsigned k = 0; k < 50; k++) assert_int_equal(redis_int(f->rc, "LLEN wl:l:%u", k), 30);
+  assert_int_equal(redis_int(f->rc, "EXISTS wl:0 wl:39"), 2);
+}
+
+static void test_prepare_range_size_and_speed(void **state) {
+  struct fixture *f = *state;
+  /* a key range: only keys 10..14 of the strings, with the range's smallest size */
+  cJSON *j = run(f->action.port,
+                 "{\"value\":{\"prepare\":true,\"operation_type\":\"get\",\"key_prefix\":\"pr\","
+                 "\"key_space\":100,\"prepare_first\":10,\"prepare_count\":5,"
+                 "\"value_size_range\":\"12-500\"}}");
+  assert_null(str(j, "error"));
+  assert_int_equal(num(obj(j, "prepared"), "keys"), 5);
+  cJSON_Delete(j);
+  redisReply *r = redisCommand(f->rc, "KEYS pr:*");
+  assert_int_equal(r->elements, 5);
+  freeReplyObject(r);
+  assert_int_equal(redis_int(f->rc, "EXISTS pr:9 pr:10 pr:14 pr:15"), 2);
+  assert_int_equal(redis_int(f->rc, "STRLEN pr:12"), 12);
+  /* nothing to prepare for a write-only mix */
+  j = run(f->action.port, "{\"value\":{\"prepare\":true,\"mix\":\"set:1,lpush:1\"}}");
+  assert_null(str(j, "error"));
+  assert_int_equal(num(obj(j, "prepared"), "keys"), 0);
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(obj(j, "prepared"), "namespaces")), 0);
+  cJSON_Delete(j);
+  /* 100,000 elements over one connection, well under a second (each structure is split
+   * into two commands) */
+  uint64_t t0 = rb_clock_mono_ns();
+  j = run(f->action.port,
+          "{\"value\":{\"prepare\":true,\"mix\":\"hgetall:1,smembers:1\",\"key_prefix\":\"big\","
+          "\"key_space\":40,\"structure_size\":1250,\"value_size\":8}}");
+  uint64_t took_ms = (rb_clock_mono_ns() - t0) / 1000000;
+  assert_null(str(j, "error"));
+  assert_int_equal(num(obj(j, "prepared"), "elements"), 100000);
+  print_message("prepared 100000 elements in %llu ms (elapsed_us %g)\n",
+                (unsigned long long)took_ms, num(j, "elapsed_us"));
+  assert_true(took_ms < 1000);
+  cJSON_Delete(j);
+  assert_int_equal(redis_int(f->rc, "HLEN big:h:39"), 1250);
+  assert_int_equal(redis_int(f->rc, "SCARD big:s:0"), 1250);
+  /* Redis down: an error like any other, naming the address parameters */
+  rbt_proc_stop(&f->redis, SIGTERM);
+  j = run(f->action.port, "{\"value\":{\"prepare\":true,\"operation_type\":\"get\"}}");
+  const char *err = str(j, "error");
+  assert_non_null(err);
+  assert_non_null(strstr(err, "prepare failed (127.0.0.1:"));
+  assert_non_null(strstr(err, "Connection refused"));
+  assert_non_null(strstr(err, "redis_host and redis_port"));
+  assert_null(cJSON_GetObjectItem(j, "op_stats"));
+  cJSON_Delete(j);
+  assert_true(rbt_redis_restart(&f->redis, NULL));
+  redisFree(f->rc);
+  f->rc = rbt_redis_connect(f->redis.port, NULL);
+}
+
+static void test_mix_shares_and_op_stats(void **state) {
+  struct fixture *f = *state;
+  cJSON *j = run(f->action.port,
+                 "{\"value\":{\"num_ops\":20000,\"parallel_calls\":4,\"mix\":\"get:60,set:30,"
+                 "incr:10\",\"key_distribution\":\"uniform\",\"key_space\":1000,\"seed\":3,"
+                 "\"key_prefix\":\"mix\"}}");
+  assert_null(str(j, "error"));
+  assert_string_equal(str(j, "operation"), "mix");
+  assert_int_equal(num(j, "succeeded"), 20000);
+  assert_int_equal(check_op_stats(j), 3);
+  const cJSON *s = obj(j, "op_stats");
+  double get = num(obj(s, "get"), "succeeded") / 20000;
+  double set = num(obj(s, "set"), "succeeded") / 20000;
+  double incr = num(obj(s, "incr"), "succeeded") / 20000;
+  print_message("realised mix: get %.4f set %.4f incr %.4f\n", get, set, incr);
+  /* binomial standard deviations are 0.0035, 0.0032 and 0.0021: 0.015 is over 4 of them */
+  assert_true(get > 0.585 && get < 0.615);
+  assert_true(set > 0.285 && set < 0.315);
+  assert_true(incr > 0.085 && incr < 0.115);
+  const cJSON *wl = obj(j, "workload");
+  assert_string_equal(str(wl, "mix"), "set:30,get:60,incr:10");
+  assert_string_equal(str(wl, "key_distribution"), "uniform");
+  assert_int_equal(num(j, "seed"), 3);
+  assert_int_equal(num(j, "invocation"), 0);
+  cJSON_Delete(j);
+  /* counters count: every incr of the run is in the counters */
+  long long total = 0;
+  redisReply *r = redisCommand(f->rc, "KEYS mix:n:*");
+  for (size_t i = 0; i < r->elements; i++) {
+    redisReply *v = redisCommand(f->rc, "GET %s", r->element[i]->str);
+    total += atoll(v->str);
+    freeReplyObject(v);
+  }
+  freeReplyObject(r);
+  assert_int_equal(total, (long long)(incr * 20000 + 0.5));
+}
+
+/* The action's operation j of invocation k is rb_workload_draw(w, k, j): the keys it wrote
+ * are exactly the drawn ones, with the drawn sizes; draw_digest is a function of the draws. */
+static void test_draws_and_digest(void **state) {
+  struct fixture *f = *state;
+  const char *params =
+      "\"num_ops\":300,\"key_prefix\":\"dr\","
+      "\"key_distribution\":\"zipfian\",\"zipf_exponent\":0.8,"
+      "\"key_space\":100000,\"value_size_list\":\"3:1,40:2,777:1\"";
+  cJSON *j = run(f->action.port,
+                 "{\"value\":{%s,\"seed\":99,\"invocation\":4,\"parallel_calls\":5}}", params);
+  assert_null(str(j, "error"));
+  char digest[17];
+  snprintf(digest, sizeof digest, "%s", str(j, "draw_digest"));
+  assert_int_equal(strlen(digest), 16);
+  assert_int_equal(strspn(digest, "0123456789abcdef"), 16);
+  cJSON_Delete(j);
+  struct rb_workload w;
+  char err[256];
+  size_t at;
+  rb_workload_defaults(&w);
+  w.ops = 300;
+  w.key_space = 100000;
+  w.keydist = RB_KEYS_ZIPFIAN;
+  w.zipf_exponent = 0.8;
+  w.seed = 99;
+  assert_int_equal(rb_workload_parse_size_list("3:1,40:2,777:1", &w.sizes, &at, err, sizeof err),
+                   RB_OK);
+  assert_int_equal(rb_workload_check(&w, err, sizeof err), RB_OK);
+  /* the last write of each drawn key decides its size */
+  static uint32_t size_of[100000];
+  static bool drawn[100000];
+  size_t distinct = 0;
+  for (uint64_t op = 0; op < 300; op++) {
+    struct rb_op_draw d;
+    rb_workload_draw(&w, 4, op, &d);
+    assert_int_equal(d.op, RB_OP_SET);
+    distinct += !drawn[d.key[0]];
+    drawn[d.key[0]] = true;
+    size_of[d.key[0]] = d.value_size;
+  }
+  redisReply *r = redisCommand(f->rc, "KEYS dr:*");
+  assert_int_equal(r->elements, distinct);
+  for (size_t i = 0; i < r->elements; i++) {
+    unsigned long k = strtoul(r->element[i]->str + 3, NULL, 10);
+    assert_true(k < 100000 && drawn[k]);
+    assert_int_equal(redis_int(f->rc, "STRLEN %s", r->element[i]->str), size_of[k]);
+  }
+  freeReplyObject(r);
+  /* same seed and invocation: the same digest (even with other connections); another
+   * invocation or seed: another */
+  j = run(f->action.port, "{\"value\":{%s,\"seed\":99,\"invocation\":4,\"parallel_calls\":1}}",
+          params);
+  assert_string_equal(str(j, "draw_digest"), digest);
+  cJSON_Delete(j);
+  j = run(f->action.port, "{\"value\":{%s,\"seed\":99,\"invocation\":5}}", params);
+  assert_string_not_equal(str(j, "draw_digest"), digest);
+  cJSON_Delete(j);
+  j = run(f->action.port, "{\"value\":{%s,\"seed\":100,\"invocation\":4}}", params);
+  assert_string_not_equal(str(j, "draw_digest"), digest);
+  cJSON_Delete(j);
+}
+
+static double eval_p50(int port, long long work) {
+  cJSON *j = run(port,
+                 "{\"value\":{\"num_ops\":15,\"operation_type\":\"eval\",\"script_work\":%lld,"
+                 "\"key_prefix\":\"ev\"}}",
+                 work);
+  assert_null(str(j, "error"));
+  assert_int_equal(num(obj(obj(j, "op_stats"), "eval"), "succeeded"), 15);
+  assert_int_equal(num(obj(j, "workload"), "script_work"), work);
+  double p50 = num(obj(j, "latency_us"), "p50");
+  cJSON_Delete(j);
+  return p50;
+}
+
+static void test_eval_work_costs_redis_time(void **state) {
+  struct fixture *f = *state;
+  double light = eval_p50(f->action.port, 0);
+  double heavy = eval_p50(f->action.port, 200000);
+  print_message("eval p50: script_work 0: %.0f us, 200000: %.0f us\n", light, heavy);
+  assert_true(heavy > 2 * light);
+  /* the script ran: its result is deterministic, the loop left no key behind */
+  redisReply *r = redisCommand(f->rc, "EVAL %s 1 ev:0 3", RB_EVAL_SCRIPT);
+  assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+  freeReplyObject(r);
+  assert_int_equal(redis_int(f->rc, "EXISTS ev:0"), 0);
+}
+
+/* A server that answers +OK to the first command of one connection, then closes it. */
+static void *ok_server(void *arg) {
+  int lfd = *(int *)arg;
+  int fd = accept(lfd, NULL, NULL);
+  char buf[4096];
+  struct timeval tv = {.tv_sec = 5};
+  if (fd < 0) return NULL;
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (recv(fd, buf, sizeof buf, 0) > 0) (void)!send(fd, "+OK\r\n", 5, MSG_NOSIGNAL);
+  close(fd);
+  return NULL;
+}
+
+static int blackhole(int *port);
+
+static void test_reply_types_checked(void **state) {
+  struct fixture *f = *state;
+  /* WRONGTYPE: a string where a hash is expected fails that operation, counted by type */
+  redisReply *r = redisCommand(f->rc, "SET wt:h:0 x");
+  freeReplyObject(r);
+  cJSON *j = run(f->action.port,
+                 "{\"value\":{\"num_ops\":4,\"mix\":\"hgetall:1\",\"key_prefix\":\"wt\","
+                 "\"key_space\":2}}");
+  assert_int_equal(num(j, "failed"), 2);
+  assert_int_equal(num(j, "succeeded"), 2);
+  assert_non_null(strstr(str(j, "error"), "WRONGTYPE"));
+  assert_int_equal(num(obj(obj(j, "op_stats"), "hgetall"), "failed"), 2);
+  check_op_stats(j);
+  cJSON_Delete(j);
+  /* a reply of the wrong type is a failure that says what was expected */
+  int port;
+  int lfd = blackhole(&port);
+  pthread_t t;
+  pthread_create(&t, NULL, ok_server, &lfd);
+  j = run(f->action.port,
+          "{\"value\":{\"num_ops\":1,\"operation_type\":\"get\",\"redis_port\":%d,"
+          "\"timeout_ms\":2000}}",
+          port);
+  assert_int_equal(num(j, "failed"), 1);
+  assert_non_null(
+      strstr(str(j, "error"), "unexpected reply to get: a status (expected a string or nil)"));
+  assert_int_equal(num(obj(obj(j, "op_stats"), "get"), "failed"), 1);
+  cJSON_Delete(j);
+  shutdown(lfd, SHUT_RDWR);
+  close(lfd);
+  pthread_join(t, NULL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_every_operation_direct, setup, teardown),
@@ -419,6 +777,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_concurrent_activations, setup, teardown),
       cmocka_unit_test(test_passwords),
       cmocka_unit_test_setup_teardown(test_batched_through_resp_proxy, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_prepare_then_every_operation, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_prepare_range_size_and_speed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_mix_shares_and_op_stats, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_draws_and_digest, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_eval_work_costs_redis_time, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_reply_types_checked, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -106,7 +106,7 @@ static void test_run_context_and_params(void **state) {
       200);
   assert_int_equal(f.calls, 1);
   assert_int_equal(f.last.num_ops, 3);
-  assert_int_equal(f.last.op, ACTION_OP_GET);
+  assert_int_equal(f.last.op, RB_OP_GET);
   assert_int_equal(f.last.redis_port, 7001);
   assert_int_equal(f.last_deadline, 1700000060000LL);
   char v[64];
@@ -138,9 +138,11 @@ static void test_run_errors(void **state) {
   struct action_ctx ctx;
   action_ctx_init(&ctx, fake_run, &f);
   /* Bad parameters: 200 with an error (an application error in OpenWhisk), no Redis work. */
-  cJSON *j = run_call(&ctx, "{\"value\":{\"operation_type\":\"incr\"}}", 200);
+  cJSON *j = run_call(&ctx, "{\"value\":{\"operation_type\":\"incr2\"}}", 200);
   assert_string_equal(cJSON_GetObjectItem(j, "error")->valuestring,
-                      "operation_type must be one of set, get, del, exists; got \"incr\"");
+                      "operation_type must be one of set, get, del, exists, incr, mget, mset, "
+                      "hset, hget, hgetall, lpush, lrange, sadd, smembers, zadd, zrangebyscore, "
+                      "eval; got \"incr2\"");
   cJSON_Delete(j);
   j = run_call(&ctx, "{\"value\":[1,2]}", 200);
   assert_string_equal(cJSON_GetObjectItem(j, "error")->valuestring,

@@ -364,8 +364,9 @@ static void test_workload_seed_and_checks(void **state) {
       "name: w\nruns:\n  - name: a\n    mix: \"mget:1\"\n    key_space: 5\n  - name: b\n";
   assert_int_not_equal(job_scenario_parse(narrow, strlen(narrow), "w.yaml", &s, err, sizeof err),
                        RB_OK);
+  /* at the run's key_space, which it gives (else at the run) */
   assert_non_null(
-      strstr(err, "w.yaml:3:5: runs[0]: key_space (5) is smaller than keys_per_command"));
+      strstr(err, "w.yaml:5:16: runs[0]: key_space (5) is smaller than keys_per_command"));
 }
 
 static void test_wait_for_action_key(void **state) {
@@ -408,6 +409,63 @@ static void test_environment_overrides(void **state) {
   assert_string_equal(c.auth, "u3:k3"); /* OPENWHISK_AUTH applies after WHISK_AUTH */
   assert_int_equal(c.redis_port, 7000);
   assert_string_equal(c.redis_host, "127.0.0.1");
+}
+
+/* issue 20: mix as a mapping or a string, the same run either way; errors at the offending
+ * item (its key, its weight, or the column inside the string); cross-knob errors at the run. */
+static void test_mix_forms_and_errors(void **state) {
+  (void)state;
+  static const char *const same[] = {
+      "name: x\nruns:\n  - name: a\n    mix: {get: 80, set: 20}\n",
+      "name: x\nruns:\n  - name: a\n    mix:\n      GET: 80\n      set: 20\n",
+      "name: x\nruns:\n  - name: a\n    mix: \"get:80,set:20\"\n",
+      "name: x\nruns:\n  - name: a\n    mix: get:80, set:20\n"};
+  for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+    struct job_scenario sc;
+    char err[600] = "";
+    if (job_scenario_parse(same[i], strlen(same[i]), "s.yaml", &sc, err, sizeof err) != RB_OK)
+      fail_msg("form %zu: %s", i, err);
+    assert_string_equal(sc.runs[0].mix, "set:20,get:80"); /* normalised, table order */
+    assert_true(job_params_is_set(&sc.runs[0], "mix"));
+    job_scenario_free(&sc);
+  }
+  static const struct {
+    const char *yaml, *expect;
+  } cases[] = {
+      {"name: x\nruns:\n  - name: a\n    mix: {get: 80, sett: 20}\n",
+       "s.yaml:4:20: mix: unknown operation 'sett'; expected one of set, get,"},
+      {"name: x\nruns:\n  - name: a\n    mix:\n      get: 80\n      set: lots\n",
+       "s.yaml:6:12: mix: set: expected a weight, an integer from 0 to 1000000"},
+      {"name: x\nruns:\n  - name: a\n    mix: {get: 80, GET: 20}\n",
+       "s.yaml:4:20: mix: operation 'GET' is given twice (first at line 4)"},
+      {"name: x\nruns:\n  - name: a\n    mix: {get: 0, set: 0}\n", "s.yaml:4:10: mix: "},
+      {"name: x\nruns:\n  - name: a\n    mix: {}\n",
+       "s.yaml:4:10: mix: expected at least one operation: weight"},
+      {"name: x\nruns:\n  - name: a\n    mix: [get, set]\n",
+       "s.yaml:4:10: mix: expected a scalar, got a list"},
+      /* inside the string: the column of the item */
+      {"name: x\nruns:\n  - name: a\n    mix: \"get:80,sett:20\"\n",
+       "s.yaml:4:18: mix: unknown operation 'sett'"},
+      {"name: x\nruns:\n  - name: a\n    mix: get:80,set:x\n",
+       "s.yaml:4:21: mix: the weight of 'set'"},
+      /* cross-knob: at the run */
+      {"name: x\ndefaults: {key_space: 5}\nruns:\n  - name: a\n    mix: {mget: 1}\n",
+       "s.yaml:4:5: runs[0]: key_space (5) is smaller than keys_per_command (10)"},
+      {"name: x\nruns:\n  - name: a\n    mix: {mget: 1}\n    key_space: 5\n",
+       "s.yaml:5:16: runs[0]: key_space (5) is smaller than keys_per_command (10)"},
+      {"name: x\nruns:\n  - name: a\n    mix: {lrange: 1}\n    range_span: 500\n",
+       "s.yaml:5:17: runs[0]: range_span"},
+      {"name: x\nruns:\n  - name: a\n    key_distribution: zipfian\n    zipf_exponent: 9\n",
+       "s.yaml:5:20: zipf_exponent: "},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct job_scenario sc;
+    char err[1600] = "";
+    enum rb_err rc =
+        job_scenario_parse(cases[i].yaml, strlen(cases[i].yaml), "s.yaml", &sc, err, sizeof err);
+    if (rc == RB_OK || !strstr(err, cases[i].expect))
+      fail_msg("case %zu: got rc %d and '%s', wanted '%s'", i, rc, err, cases[i].expect);
+  }
 }
 
 static void test_shipped_scenarios_parse(void **state) {
@@ -457,6 +515,7 @@ int main(void) {
       cmocka_unit_test(test_environment_overrides),
       cmocka_unit_test(test_shipped_scenarios_parse),
       cmocka_unit_test(test_workload_seed_and_checks),
+      cmocka_unit_test(test_mix_forms_and_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
