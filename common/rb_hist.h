@@ -12,9 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RB_HIST_SUB_BITS 10u                          /* 1024 sub-buckets per power of two */
-#define RB_HIST_LINEAR (2u << RB_HIST_SUB_BITS)       /* 2048 values counted exactly */
-#define RB_HIST_MAX_SHIFT 43u                         /* top range: [2^52, 2^53) */
+#define RB_HIST_SUB_BITS 10u                    /* 1024 sub-buckets per power of two */
+#define RB_HIST_LINEAR (2u << RB_HIST_SUB_BITS) /* 2048 values counted exactly */
+#define RB_HIST_MAX_SHIFT 43u                   /* top range: [2^52, 2^53) */
 #define RB_HIST_BUCKETS (RB_HIST_LINEAR + RB_HIST_MAX_SHIFT * (1u << RB_HIST_SUB_BITS))
 #define RB_HIST_ENCODING "rbench-log-linear-1024"
 
