@@ -44,7 +44,8 @@ struct job_hist *job_hist_from_json(const cJSON *o, char *err, size_t errlen);
 void job_hist_merge(struct job_hist *into, const struct job_hist *from);
 double job_hist_sum(const struct job_hist *h);
 
-/* Bucket index of v and the range [lo, hi] of values that share it (exposed for tests). */
+/* Bucket index of v and the range [lo, hi] of values that share it (exposed for tests): the
+ * arithmetic is common/rb_hist.h's, shared with the action's per-operation histograms. */
 uint32_t job_hist_index(uint64_t v);
 void job_hist_bucket_range(uint32_t index, uint64_t *lo, uint64_t *hi);
 
