@@ -211,8 +211,7 @@ enum rb_err rb_workload_check(struct rb_workload *w, char *err, size_t errlen) {
   if (z->kind == RB_SIZES_LIST) {
     uint64_t tw = 0;
     if (z->n < 1 || z->n > RB_SIZES_MAX)
-      return rb_errorf(RB_ERR_INVALID, err, errlen, "value_size_list: 1 to %d sizes",
-                       RB_SIZES_MAX);
+      return rb_errorf(RB_ERR_INVALID, err, errlen, "value_size_list: 1 to %d sizes", RB_SIZES_MAX);
     for (uint32_t i = 0; i < z->n; i++) {
       if (z->size[i] > RB_VALUE_SIZE_MAX)
         return rb_errorf(RB_ERR_RANGE, err, errlen, "value_size_list: %u is above %u bytes",
@@ -305,8 +304,7 @@ enum rb_err rb_workload_parse_mix(const char *text, uint32_t weight[RB_OP_COUNT]
     if (!parse_uint(&p, 1000000, &v)) {
       *at = (size_t)(num - text);
       return rb_errorf(RB_ERR_INVALID, err, errlen,
-                       "the weight of '%s' must be an integer from 0 to 1000000",
-                       rb_op_name(op));
+                       "the weight of '%s' must be an integer from 0 to 1000000", rb_op_name(op));
     }
     w[op] = (uint32_t)v;
     total += v;
@@ -370,8 +368,8 @@ enum rb_err rb_workload_parse_size_range(const char *text, struct rb_sizes *s, s
   return RB_OK;
 }
 
-enum rb_err rb_workload_parse_size_list(const char *text, struct rb_sizes *s, size_t *at,
-                                        char *err, size_t errlen) {
+enum rb_err rb_workload_parse_size_list(const char *text, struct rb_sizes *s, size_t *at, char *err,
+                                        size_t errlen) {
   struct rb_sizes z = {.kind = RB_SIZES_LIST};
   const char *p = text;
   uint64_t total = 0;
@@ -476,7 +474,8 @@ static enum rb_op draw_op(const struct rb_workload *w, struct rb_rng *r) {
 
 static uint32_t draw_size(const struct rb_sizes *s, struct rb_rng *r) {
   if (s->kind == RB_SIZES_FIXED) return s->min;
-  if (s->kind == RB_SIZES_RANGE) return s->min + (uint32_t)rb_rng_below(r, (uint64_t)(s->max - s->min) + 1);
+  if (s->kind == RB_SIZES_RANGE)
+    return s->min + (uint32_t)rb_rng_below(r, (uint64_t)(s->max - s->min) + 1);
   uint64_t total = 0;
   for (uint32_t i = 0; i < s->n; i++) total += s->weight[i];
   uint64_t x = rb_rng_below(r, total);

@@ -42,22 +42,22 @@
 
 #include "rb_error.h"
 
-#define RB_OPS(X)                   \
-  X(RB_OP_SET, "set")               \
-  X(RB_OP_GET, "get")               \
-  X(RB_OP_DEL, "del")               \
-  X(RB_OP_EXISTS, "exists")         \
-  X(RB_OP_INCR, "incr")             \
-  X(RB_OP_MGET, "mget")             \
-  X(RB_OP_MSET, "mset")             \
-  X(RB_OP_HSET, "hset")             \
-  X(RB_OP_HGET, "hget")             \
-  X(RB_OP_HGETALL, "hgetall")       \
-  X(RB_OP_LPUSH, "lpush")           \
-  X(RB_OP_LRANGE, "lrange")         \
-  X(RB_OP_SADD, "sadd")             \
-  X(RB_OP_SMEMBERS, "smembers")     \
-  X(RB_OP_ZADD, "zadd")             \
+#define RB_OPS(X)                         \
+  X(RB_OP_SET, "set")                     \
+  X(RB_OP_GET, "get")                     \
+  X(RB_OP_DEL, "del")                     \
+  X(RB_OP_EXISTS, "exists")               \
+  X(RB_OP_INCR, "incr")                   \
+  X(RB_OP_MGET, "mget")                   \
+  X(RB_OP_MSET, "mset")                   \
+  X(RB_OP_HSET, "hset")                   \
+  X(RB_OP_HGET, "hget")                   \
+  X(RB_OP_HGETALL, "hgetall")             \
+  X(RB_OP_LPUSH, "lpush")                 \
+  X(RB_OP_LRANGE, "lrange")               \
+  X(RB_OP_SADD, "sadd")                   \
+  X(RB_OP_SMEMBERS, "smembers")           \
+  X(RB_OP_ZADD, "zadd")                   \
   X(RB_OP_ZRANGEBYSCORE, "zrangebyscore") \
   X(RB_OP_EVAL, "eval")
 
@@ -75,8 +75,15 @@ bool rb_op_from_name(const char *name, size_t len, enum rb_op *op);
 /* "set, get, del, ..., eval": every operation, for error messages. */
 const char *rb_op_list(void);
 
-enum rb_ns { RB_NS_STRING, RB_NS_COUNTER, RB_NS_HASH, RB_NS_LIST, RB_NS_SET, RB_NS_ZSET,
-             RB_NS_COUNT };
+enum rb_ns {
+  RB_NS_STRING,
+  RB_NS_COUNTER,
+  RB_NS_HASH,
+  RB_NS_LIST,
+  RB_NS_SET,
+  RB_NS_ZSET,
+  RB_NS_COUNT
+};
 enum rb_ns rb_op_ns(enum rb_op op);
 /* The key's tag after the prefix: "" (strings: PREFIX:N), "n:", "h:", "l:", "s:", "z:". */
 const char *rb_ns_tag(enum rb_ns ns);
@@ -90,8 +97,14 @@ bool rb_op_writes(enum rb_op op);
 #define RB_EVAL_SCRIPT \
   "local n=tonumber(ARGV[1]) local s=0 for i=1,n do s=(s*31+i)%1000003 end return s"
 
-enum rb_keydist { RB_KEYS_SEQUENTIAL, RB_KEYS_UNIFORM, RB_KEYS_ZIPFIAN, RB_KEYS_HOTSPOT,
-                  RB_KEYS_GAUSSIAN, RB_KEYDIST_COUNT };
+enum rb_keydist {
+  RB_KEYS_SEQUENTIAL,
+  RB_KEYS_UNIFORM,
+  RB_KEYS_ZIPFIAN,
+  RB_KEYS_HOTSPOT,
+  RB_KEYS_GAUSSIAN,
+  RB_KEYDIST_COUNT
+};
 const char *rb_keydist_name(enum rb_keydist d);
 bool rb_keydist_from_name(const char *name, enum rb_keydist *d);
 
@@ -99,9 +112,9 @@ bool rb_keydist_from_name(const char *name, enum rb_keydist *d);
 enum rb_sizes_kind { RB_SIZES_FIXED, RB_SIZES_RANGE, RB_SIZES_LIST };
 struct rb_sizes {
   enum rb_sizes_kind kind;
-  uint32_t min, max;            /* FIXED: min == max; RANGE: uniform in [min, max] */
-  uint32_t n;                   /* LIST: entries */
-  uint32_t size[RB_SIZES_MAX];  /* LIST */
+  uint32_t min, max;           /* FIXED: min == max; RANGE: uniform in [min, max] */
+  uint32_t n;                  /* LIST: entries */
+  uint32_t size[RB_SIZES_MAX]; /* LIST */
   uint32_t weight[RB_SIZES_MAX];
 };
 
@@ -156,18 +169,18 @@ void rb_workload_mix_text(const uint32_t weight[RB_OP_COUNT], char *out, size_t 
  * (a weighted list, at most RB_SIZES_MAX entries) into s. *at as above. */
 enum rb_err rb_workload_parse_size_range(const char *text, struct rb_sizes *s, size_t *at,
                                          char *err, size_t errlen);
-enum rb_err rb_workload_parse_size_list(const char *text, struct rb_sizes *s, size_t *at,
-                                        char *err, size_t errlen);
+enum rb_err rb_workload_parse_size_list(const char *text, struct rb_sizes *s, size_t *at, char *err,
+                                        size_t errlen);
 /* "64", "64-4096" or "64:80,4096:20". */
 void rb_workload_sizes_text(const struct rb_sizes *s, char *out, size_t len);
 
 struct rb_op_draw {
   enum rb_op op;
-  int nkeys;                              /* 1, or keys_per_command for mget / mset */
-  uint64_t key[RB_KEYS_PER_COMMAND_MAX];  /* key numbers in [0, key_space) */
-  uint32_t value_size;                    /* set mset hset lpush: bytes of each value */
-  uint64_t member;                        /* hset/hget: field; sadd/zadd: member;
-                                             zrangebyscore/lrange: first score/index */
+  int nkeys;                             /* 1, or keys_per_command for mget / mset */
+  uint64_t key[RB_KEYS_PER_COMMAND_MAX]; /* key numbers in [0, key_space) */
+  uint32_t value_size;                   /* set mset hset lpush: bytes of each value */
+  uint64_t member;                       /* hset/hget: field; sadd/zadd: member;
+                                            zrangebyscore/lrange: first score/index */
 };
 
 /* Operation j of invocation k. w must have passed rb_workload_check. */

@@ -21,6 +21,14 @@ void job_side_free(struct job_side *s) {
     s->per_doc[m].v = NULL;
     s->per_doc[m].n = 0;
   }
+  for (int i = 0; i < RB_OP_COUNT; i++) {
+    job_hist_destroy(s->op_hist[i]);
+    s->op_hist[i] = NULL;
+    free(s->op_p50[i].v);
+    free(s->op_p99[i].v);
+    s->op_p50[i].v = s->op_p99[i].v = NULL;
+    s->op_p50[i].n = s->op_p99[i].n = 0;
+  }
 }
 
 /* A closed loop with its concurrency N -> N; an open loop (or an older document) -> 0. */
@@ -160,6 +168,28 @@ static bool add_doc_metrics(struct job_side *s, const struct job_doc *d) {
   return true;
 }
 
+/* The document's "operations": each type's histogram pooled into the side, its p50 and p99
+ * kept per document. */
+static bool add_doc_ops(struct job_side *s, const struct job_doc *d) {
+  for (size_t i = 0; i < d->nops; i++) {
+    const struct job_doc_op *o = &d->ops[i];
+    enum rb_op op;
+    if (!rb_op_from_name(o->name, strlen(o->name), &op)) continue;
+    if (!series_add(&s->op_p50[op], o->latency.p50, "no latency_ms.p50") ||
+        !series_add(&s->op_p99[op], o->latency.p99, "no latency_ms.p99"))
+      return false;
+    if (!o->histogram) continue;
+    struct job_hist *h = job_hist_from_json(o->histogram, NULL, 0);
+    if (!h) continue; /* validated by job_doc_read */
+    if (!s->op_hist[op]) s->op_hist[op] = h;
+    else {
+      job_hist_merge(s->op_hist[op], h);
+      job_hist_destroy(h);
+    }
+  }
+  return true;
+}
+
 enum rb_err job_side_add_doc(struct job_side *s, const struct job_doc *d, char *err,
                              size_t errlen) {
   if (!d->has_raw)
@@ -183,7 +213,9 @@ enum rb_err job_side_add_doc(struct job_side *s, const struct job_doc *d, char *
   job_sort_doubles(tmp, cnt);
   s->medians[s->docs] = cnt ? job_quantile_sorted(tmp, cnt, 50) : (double)NAN;
   free(tmp);
-  if (!add_doc_metrics(s, d)) return rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
+  if (!add_doc_metrics(s, d) || !add_doc_ops(s, d))
+    return rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
+  if (!s->docs) job_doc_workload_text(d, s->workload, sizeof s->workload);
   s->docs++;
   /* aborted invocations (stopped by a signal) count in neither rate */
   s->measured += d->measured - (isnan(d->aborted) ? 0 : d->aborted);
@@ -332,6 +364,47 @@ static void backend_rows(struct job_comparison *c, const struct job_side *a,
   doc_row(c, "commands per batch", "commands_per_batch", a, b, JOB_DM_PER_BATCH);
 }
 
+/* Row names per operation type ("get p50 (ms)", "op_get_p50_ms"): static, built once. */
+static char op_metric[RB_OP_COUNT][2][48], op_key[RB_OP_COUNT][2][48];
+
+static double hist_ms(const struct job_hist *h, double q) {
+  return h && job_hist_count(h) ? (double)job_hist_percentile(h, q) / 1000.0 : (double)NAN;
+}
+
+/* p50 and p99 per operation type that either side's documents report: the pooled
+ * histograms' percentiles; tested (Mann-Whitney U on the per-repetition values, as the other
+ * per-document rows) when both sides have two repetitions or more, descriptive otherwise. */
+static void op_rows(struct job_comparison *c, const struct job_side *a, const struct job_side *b) {
+  for (int i = 0; i < RB_OP_COUNT; i++) {
+    if (!a->op_p50[i].n && !b->op_p50[i].n && !a->op_hist[i] && !b->op_hist[i]) continue;
+    if (c->nrows + 2 > JOB_CMP_ROWS) return;
+    c->op_rows = true;
+    for (int k = 0; k < 2; k++) {
+      double quant = k ? 99 : 50;
+      const struct job_doc_series *x = k ? &a->op_p99[i] : &a->op_p50[i];
+      const struct job_doc_series *y = k ? &b->op_p99[i] : &b->op_p50[i];
+      if (!op_metric[i][k][0]) {
+        snprintf(op_metric[i][k], sizeof op_metric[i][k], "%s p%d (ms)", rb_op_name((enum rb_op)i),
+                 k ? 99 : 50);
+        snprintf(op_key[i][k], sizeof op_key[i][k], "op_%s_p%d_ms", rb_op_name((enum rb_op)i),
+                 k ? 99 : 50);
+      }
+      bool tested = x->n >= 2 && y->n >= 2;
+      if (!tested) c->op_descriptive = true;
+      struct job_cmp_row *r =
+          row(c, op_metric[i][k], op_key[i][k], hist_ms(a->op_hist[i], quant),
+              hist_ms(b->op_hist[i], quant), tested ? JOB_TEST_PER_DOC_MWU : JOB_TEST_NONE);
+      r->na = x->n;
+      r->nb = y->n;
+      r->why_a = a->op_hist[i] ? NULL : "no operations section for this type";
+      r->why_b = b->op_hist[i] ? NULL : "no operations section for this type";
+      struct job_mwu t;
+      if (tested && job_mwu_test(x->v, x->n, y->v, y->n, &t) == RB_OK) r->p = t.p;
+      else r->test = JOB_TEST_NONE;
+    }
+  }
+}
+
 /* ---- practical thresholds ------------------------------------------------------------- */
 
 static const struct {
@@ -430,6 +503,7 @@ enum rb_err job_compare_compute(const struct job_side *a, const struct job_side 
   latency_rows(out, a, b, sa, sb);
   other_rows(out, a, b);
   backend_rows(out, a, b);
+  op_rows(out, a, b);
   enum rb_err rc = RB_OK;
   out->mwu_on_medians = a->docs > 1 || b->docs > 1;
   if (out->mwu_on_medians) rc = job_mwu_test(a->medians, a->docs, b->medians, b->docs, &out->mwu);
@@ -592,6 +666,11 @@ void job_compare_print(FILE *f, const struct job_side *a, const struct job_side 
           b->docs == 1 ? "" : "s", b->n, mb);
   print_notes(f, 'A', a->notes);
   print_notes(f, 'B', b->notes);
+  if (a->workload[0] && !strcmp(a->workload, b->workload))
+    fprintf(f, "workload: %s\n", a->workload);
+  else if (a->workload[0] || b->workload[0])
+    fprintf(f, "workload A: %s\nworkload B: %s\n", a->workload[0] ? a->workload : "unknown",
+            b->workload[0] ? b->workload : "unknown");
   if (c->concurrency < 0)
     fprintf(
         f,
@@ -633,6 +712,13 @@ void job_compare_print(FILE *f, const struct job_side *a, const struct job_side 
               c->p99_diff.lo, c->p99_diff.hi);
   }
   print_footnotes(f, c);
+  if (c->op_rows)
+    fprintf(f,
+            "per-operation rows: the actions' own timings of each command (op_stats), pooled over "
+            "the\n  repetitions' histograms%s\n",
+            c->op_descriptive ? ";\n  descriptive only where a side has a single repetition "
+                                "(no test: the actions report\n  histograms, not samples)"
+                              : ";\n  tested on the per-repetition values");
   if (a->batching == 0 && b->batching == 1) {
     char h[1024];
     job_compare_headline(c, h, sizeof h);
@@ -648,6 +734,7 @@ static void add_num(cJSON *o, const char *k, double v) {
 static cJSON *side_json(const struct job_side *s) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "label", s->label);
+  if (s->workload[0]) cJSON_AddStringToObject(o, "workload", s->workload);
   cJSON_AddNumberToObject(o, "documents", (double)s->docs);
   cJSON_AddNumberToObject(o, "successful_invocations", (double)s->n);
   if (s->batching >= 0) cJSON_AddBoolToObject(o, "batching", s->batching);

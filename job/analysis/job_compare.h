@@ -22,6 +22,8 @@
 #include <stdio.h>
 
 #include "job_doc.h"
+#include "job_hist.h"
+#include "rb_workload.h"
 #include "job_stats.h"
 #include "rb_error.h"
 
@@ -60,6 +62,11 @@ struct job_side {
                             loop (or no "mode": older documents), -1 mixed */
   char notes[2048];      /* what the reader must know about the side's documents (left out,
                             incomplete, mixed settings), one a line; set by the caller */
+  char workload[400];    /* the first document's workload (job_doc_workload_text) */
+  /* per operation type (the documents' "operations" sections): the histograms pooled, and
+     each document's p50 and p99 (ms) */
+  struct job_hist *op_hist[RB_OP_COUNT];
+  struct job_doc_series op_p50[RB_OP_COUNT], op_p99[RB_OP_COUNT];
 };
 
 void job_side_init(struct job_side *s, const char *label);
@@ -75,7 +82,7 @@ double job_doc_metric(const struct job_doc *d, enum job_doc_metric m, char *why,
 /* The same from the JSON tree (NAN with the validation error when it is not a valid document). */
 double job_doc_metric_value(const cJSON *doc, enum job_doc_metric m, char *why, size_t whylen);
 
-#define JOB_CMP_ROWS 24
+#define JOB_CMP_ROWS (24 + 2 * RB_OP_COUNT) /* with a p50 and a p99 row per operation */
 
 enum job_cmp_test {
   JOB_TEST_NONE,
@@ -110,6 +117,8 @@ struct job_comparison {
   bool have_ci;
   double alpha;
   long long concurrency; /* both sides' closed-loop concurrency when equal, 0 open, -1 mixed */
+  bool op_rows;          /* rows per operation type (from the documents' "operations") */
+  bool op_descriptive;   /* ... without a test: a side has a single repetition */
 };
 
 /* The smallest relative change that matters, per tested row (docs/runner.md, "Practical

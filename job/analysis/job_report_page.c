@@ -199,6 +199,22 @@ static void input_notes(FILE *out, const char *notes) {
   fprintf(out, "</ul>\n");
 }
 
+/* The workload both sides ran (mix, key distribution, value sizes, arrival process), beside
+ * the headline. */
+static void workload_line(FILE *out, const struct job_side *a, const struct job_side *b) {
+  if (!a->workload[0] && !b->workload[0]) return;
+  fprintf(out, "<p class=\"note\">Workload: ");
+  if (!strcmp(a->workload, b->workload)) {
+    text(out, a->workload);
+  } else {
+    fprintf(out, "A: ");
+    text(out, a->workload);
+    fprintf(out, "; B: ");
+    text(out, b->workload);
+  }
+  fprintf(out, "</p>\n");
+}
+
 static void headline_section(FILE *out, const struct job_report_headline *h) {
   fprintf(out, "<p class=\"headline\">");
   if (h->have) {
@@ -214,6 +230,7 @@ static void headline_section(FILE *out, const struct job_report_headline *h) {
     return;
   }
   input_notes(out, h->notes);
+  workload_line(out, &h->a, &h->b);
   bool modes = h->a.batching == 0 && h->b.batching == 1; /* else the sides are A and B */
   static const char *const keys[] = {
       "execution_p50_ms",      "execution_p99_ms",      "throughput",
@@ -226,9 +243,12 @@ static void headline_section(FILE *out, const struct job_report_headline *h) {
   fprintf(out, "</th><th>%s</th><th class=\"l\">significance (alpha 0.05)</th></tr>\n",
           modes ? "batched / direct" : "B / A");
   bool starred = false, tilde = false;
-  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-    const struct job_cmp_row *r = job_compare_row(&h->c, keys[i]);
-    if (!r) continue;
+  size_t nkeys = sizeof keys / sizeof keys[0];
+  for (size_t i = 0; i < nkeys + h->c.nrows; i++) {
+    /* the rows above, then the per-operation ones (op_<name>_p50_ms, ...) */
+    const struct job_cmp_row *r =
+        i < nkeys ? job_compare_row(&h->c, keys[i]) : &h->c.rows[i - nkeys];
+    if (!r || (i >= nkeys && strncmp(r->key, "op_", 3))) continue;
     fprintf(out, "<tr><td>");
     text(out, r->metric);
     fprintf(out, "</td>");
@@ -255,6 +275,13 @@ static void headline_section(FILE *out, const struct job_report_headline *h) {
       starred ? " * fewer invocations than the percentile needs (p99: 100): the value is the "
                 "sample maximum."
               : "");
+  if (h->c.op_rows)
+    fprintf(out,
+            "<p class=\"note\">Per-operation rows (get p50, ...): the actions' own timings of each "
+            "command, pooled over the repetitions' histograms; %s</p>\n",
+            h->c.op_descriptive ? "descriptive only where a side has a single repetition (the "
+                                  "actions report histograms, not samples)."
+                                : "Mann-Whitney U on the per-repetition values.");
 }
 
 /* ---- settings ----------------------------------------------------------------------------- */
@@ -405,6 +432,11 @@ static void settings_section(FILE *out, const struct job_report_run *runs, size_
     fprintf(out, ", action ");
     text(out, d->action);
   }
+  fprintf(out, "</td></tr>\n");
+  setting(out, "workload");
+  char wl[400];
+  job_doc_workload_text(d, wl, sizeof wl);
+  text(out, wl);
   fprintf(out, "</td></tr>\n");
   const struct job_doc_backend *redis = first_section(runs, count, false),
                                *agent = first_section(runs, count, true);

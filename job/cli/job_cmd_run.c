@@ -51,12 +51,29 @@ static void usage_run(FILE *out) {
       "      --warmup SECONDS      invocations in the first SECONDS are kept out of the "
       "statistics\n"
       "      --ops N               Redis operations per invocation (10)\n"
-      "      --operation OP        set, get, del or exists (set)\n"
+      "      --operation OP        one operation for every call (set); docs/workloads.md\n"
+      "      --mix OP:W[,OP:W]     a weighted mix instead, e.g. get:80,set:20: set get del\n"
+      "                            exists incr mget mset hset hget hgetall lpush lrange sadd\n"
+      "                            smembers zadd zrangebyscore eval\n"
+      "      --key-distribution D  sequential (the seed's), uniform, zipfian, hotspot, gaussian\n"
+      "      --zipf-exponent S     zipfian skew (0.99); --hotspot-keys F, --hotspot-ops F (0.2,\n"
+      "                            0.8); --gaussian-stddev F (1/6 of the key space)\n"
+      "      --value-size-range MIN-MAX, --value-size-list SIZE:W[,SIZE:W]  value sizes\n"
+      "      --keys-per-command N  mget/mset width (10); --structure-size N (100),\n"
+      "                            --range-span N (10), --script-work N (eval loop, 1000)\n"
+      "      --prepare BOOL        write what reads need before measuring (true)\n"
+      "      --arrival P           constant (default), poisson, bursts or trace\n"
+      "      --burst-rate N, --burst-seconds S, --base-seconds S  bursts: N/s for S, then\n"
+      "                            --rate for the base seconds\n"
+      "      --trace-file F, --trace-format azure|timestamps, --trace-rows R,\n"
+      "      --trace-minutes A-B, --trace-spread poisson|constant, --trace-speedup X\n"
       "      --batching            go through the batching agent\n"
       "      --parallel N          parallel calls inside the action (5)\n"
       "      --key-prefix P        Redis key prefix (benchmark)\n"
       "      --value-size N        bytes per value (64)\n"
-      "      --key-space N         distinct keys (the action's default)\n"
+      "      --key-space N         distinct keys (the action's default)\n");
+  fprintf(
+      out,
       "      --timeout-ms N        the action's Redis call timeout (5000)\n"
       "      --max-in-flight N     invocations outstanding at once (100)\n"
       "      --connections N       openwhisk: keep-alive connections opened before the\n"
@@ -66,7 +83,8 @@ static void usage_run(FILE *out) {
       "                            sent when one finishes (wrk's -c), for --invocations or\n"
       "                            --duration; rate and max-in-flight unused (0: open loop)\n"
       "      --repetitions N       run each run N times (1)\n"
-      "      --seed N              seed for order: random (1)\n"
+      "      --seed N              every random choice: the workload's operations, keys, sizes\n"
+      "                            and arrivals, and order: random's shuffle (1)\n"
       "      --output PATH         results file, or directory for several runs\n"
       "                            (redis_benchmark_results.json; missing directories are\n"
       "                            created; a device or FIFO is written through, never replaced)\n"
@@ -183,6 +201,29 @@ static const struct option run_opts[] = {
     {"max-in-flight", required_argument, NULL, O_PARAM},
     {"connections", required_argument, NULL, O_PARAM},
     {"concurrency", required_argument, NULL, O_PARAM},
+    {"mix", required_argument, NULL, O_PARAM},
+    {"keys-per-command", required_argument, NULL, O_PARAM},
+    {"structure-size", required_argument, NULL, O_PARAM},
+    {"range-span", required_argument, NULL, O_PARAM},
+    {"script-work", required_argument, NULL, O_PARAM},
+    {"key-distribution", required_argument, NULL, O_PARAM},
+    {"zipf-exponent", required_argument, NULL, O_PARAM},
+    {"hotspot-keys", required_argument, NULL, O_PARAM},
+    {"hotspot-ops", required_argument, NULL, O_PARAM},
+    {"gaussian-stddev", required_argument, NULL, O_PARAM},
+    {"value-size-range", required_argument, NULL, O_PARAM},
+    {"value-size-list", required_argument, NULL, O_PARAM},
+    {"prepare", required_argument, NULL, O_PARAM},
+    {"arrival", required_argument, NULL, O_PARAM},
+    {"burst-rate", required_argument, NULL, O_PARAM},
+    {"burst-seconds", required_argument, NULL, O_PARAM},
+    {"base-seconds", required_argument, NULL, O_PARAM},
+    {"trace-file", required_argument, NULL, O_PARAM},
+    {"trace-format", required_argument, NULL, O_PARAM},
+    {"trace-rows", required_argument, NULL, O_PARAM},
+    {"trace-minutes", required_argument, NULL, O_PARAM},
+    {"trace-spread", required_argument, NULL, O_PARAM},
+    {"trace-speedup", required_argument, NULL, O_PARAM},
     {NULL, 0, NULL, 0}};
 
 static bool parse_seconds(const char *flag, const char *v, double *out) {
@@ -252,14 +293,15 @@ static bool run_option(struct run_cli *c, int ch, int idx) {
       return true;
     case O_REPS:
     case O_SEED:
-      if (!rb_parse_ll(optarg, ch == O_REPS ? 1 : 0, ch == O_REPS ? 1000 : (long long)1e18, &n)) {
+      if (!rb_parse_ll(optarg, ch == O_REPS ? 1 : 0, ch == O_REPS ? 1000 : RB_SEED_MAX, &n)) {
         fprintf(stderr, "rbench: --%s expects a%s integer, got '%s'\n", run_opts[idx].name,
-                ch == O_REPS ? "n 1..1000" : " non-negative", optarg);
+                ch == O_REPS ? "n 1..1000" : " 0..9007199254740991", optarg);
         return false;
       }
       if (ch == O_REPS) c->repetitions = n;
       else c->seed = n, c->seed_set = true;
-      return true;
+      /* --seed is also every run's workload seed */
+      return ch == O_REPS || set_param(c, "seed", optarg);
     case O_REQ_TIMEOUT:
       c->tover.set |= JOB_TC_REQUEST_TIMEOUT;
       return parse_seconds("--request-timeout", optarg, &c->tover.request_timeout);

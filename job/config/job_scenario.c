@@ -12,6 +12,7 @@
 #include "job_config.h"
 #include "rb_name.h"
 #include "rb_str.h"
+#include "rb_workload.h"
 
 void job_target_conf_defaults(struct job_target_conf *t) {
   memset(t, 0, sizeof *t);
@@ -302,6 +303,67 @@ static enum rb_err sweep_key(struct sp *s, struct job_params *p, const yaml_node
   return RB_OK;
 }
 
+/* An error at byte offset at of a scalar's text: its own line and column when the scalar is
+ * written on one line (plain or quoted; an escape before the offset may shift it), else the
+ * scalar's start. */
+static enum rb_err fail_at_offset(struct sp *s, const yaml_node_t *n, size_t at, const char *fmt,
+                                  ...) __attribute__((format(printf, 4, 5)));
+static enum rb_err fail_at_offset(struct sp *s, const yaml_node_t *n, size_t at, const char *fmt,
+                                  ...) {
+  char msg[1400];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  size_t col = n->start_mark.column + 1;
+  bool one_line = n->start_mark.line == n->end_mark.line && n->type == YAML_SCALAR_NODE &&
+                  (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE || quoted(n)) &&
+                  at <= n->data.scalar.length;
+  if (one_line && at > 0) col += at + (quoted(n) ? 1 : 0); /* 0: the whole value */
+  return rb_errorf(RB_ERR_PARSE, s->err, s->errlen, "%s:%zu:%zu: %s", s->file,
+                   n->start_mark.line + 1, col, msg);
+}
+
+/* mix: {get: 80, set: 20}: each item checked where it is written (an unknown operation at its
+ * name, a bad weight at the weight), then the whole as the string form "get:80,set:20" (a sum
+ * of 0 at the mapping). */
+static enum rb_err mix_map(struct sp *s, struct job_params *p, const struct job_param_field *f,
+                           const yaml_node_t *map) {
+  char text[sizeof p->mix * 2] = "";
+  size_t n = 0;
+  if (map->data.mapping.pairs.start == map->data.mapping.pairs.top)
+    return fail_at(s, map, "mix: expected at least one operation: weight, e.g. {get: 80, set: 20}");
+  for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top;
+       pr++) {
+    const yaml_node_t *k = yaml_document_get_node(s->doc, pr->key);
+    const yaml_node_t *v = yaml_document_get_node(s->doc, pr->value);
+    enum rb_op op;
+    if (k->type != YAML_SCALAR_NODE || !rb_op_from_name(scalar(k), strlen(scalar(k)), &op))
+      return fail_at(s, k, "mix: unknown operation '%s'; expected one of %s",
+                     k->type == YAML_SCALAR_NODE ? scalar(k) : "(not a scalar)", rb_op_list());
+    for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < pr; q++) {
+      const yaml_node_t *kq = yaml_document_get_node(s->doc, q->key);
+      enum rb_op oq;
+      if (kq->type == YAML_SCALAR_NODE && rb_op_from_name(scalar(kq), strlen(scalar(kq)), &oq) &&
+          oq == op)
+        return fail_at(s, k, "mix: operation '%s' is given twice (first at line %zu)", scalar(k),
+                       kq->start_mark.line + 1);
+    }
+    long long w = 0;
+    if (v->type != YAML_SCALAR_NODE || quoted(v) || !rb_parse_ll(scalar(v), 0, 1000000, &w))
+      return fail_at(s, v, "mix: %s: expected a weight, an integer from 0 to 1000000",
+                     rb_op_name(op));
+    int m = snprintf(text + n, sizeof text - n, "%s%s:%lld", n ? "," : "", rb_op_name(op), w);
+    if (m < 0 || (size_t)m >= sizeof text - n)
+      return fail_at(s, map, "mix: too many operations%s", "");
+    n += (size_t)m;
+  }
+  char msg[300];
+  if (job_params_set_text(p, f, text, true, msg, sizeof msg) != RB_OK)
+    return fail_at(s, map, "%s", msg);
+  return RB_OK;
+}
+
 /* Sets a job_params field from a scalar node. */
 static enum rb_err params_key(struct sp *s, struct job_params *p, const yaml_node_t *k,
                               const yaml_node_t *v, const char *where, bool with_name) {
@@ -322,11 +384,13 @@ static enum rb_err params_key(struct sp *s, struct job_params *p, const yaml_nod
   if (handled) return rc;
   const struct job_param_field *f = job_params_field(key);
   if (!f) return unknown_key(s, k, where, params_allowed(allowed, sizeof allowed, with_name));
+  if (!strcmp(key, "mix") && v->type == YAML_MAPPING_NODE) return mix_map(s, p, f, v);
   if (v->type != YAML_SCALAR_NODE)
     return fail_at(s, v, "%s: expected a scalar, got %s", key, node_kind(v));
   char msg[300];
-  if (job_params_set_text(p, f, scalar(v), quoted(v), msg, sizeof msg) != RB_OK)
-    return fail_at(s, v, "%s%s", msg, "");
+  size_t at = 0;
+  if (job_params_set_text_at(p, f, scalar(v), quoted(v), &at, msg, sizeof msg) != RB_OK)
+    return fail_at_offset(s, v, at, "%s", msg);
   if (!strcmp(key, "rate")) p->sweep.form = JOB_RATE_FIXED; /* a plain rate in this layer */
   return RB_OK;
 }
@@ -470,6 +534,38 @@ static enum rb_err target_map(struct sp *s, struct job_target_conf *t, const yam
   return rc;
 }
 
+/* Where a run's cross-knob error points: the value of the workload knob the message starts
+ * with ("key_space (5) is smaller than ...") when the run gives it, else the run itself. */
+static const yaml_node_t *knob_node(struct sp *s, const yaml_node_t *run, const char *msg) {
+  static const char *const workload_knobs[] = {"mix",
+                                               "key_space",
+                                               "keys_per_command",
+                                               "structure_size",
+                                               "range_span",
+                                               "script_work",
+                                               "key_distribution",
+                                               "zipf_exponent",
+                                               "hotspot_keys",
+                                               "hotspot_ops",
+                                               "gaussian_stddev",
+                                               "value_size_range",
+                                               "value_size_list",
+                                               "value_size",
+                                               "seed"};
+  size_t n = strspn(msg, "abcdefghijklmnopqrstuvwxyz_");
+  bool workload = false;
+  for (size_t i = 0; i < sizeof workload_knobs / sizeof workload_knobs[0]; i++)
+    workload |= strlen(workload_knobs[i]) == n && !strncmp(workload_knobs[i], msg, n);
+  if (!workload || run->type != YAML_MAPPING_NODE) return run;
+  for (yaml_node_pair_t *pr = run->data.mapping.pairs.start; pr < run->data.mapping.pairs.top;
+       pr++) {
+    const yaml_node_t *k = yaml_document_get_node(s->doc, pr->key);
+    if (k->type == YAML_SCALAR_NODE && strlen(scalar(k)) == n && !strncmp(scalar(k), msg, n))
+      return yaml_document_get_node(s->doc, pr->value);
+  }
+  return run;
+}
+
 static enum rb_err runs_list(struct sp *s, struct job_scenario *sc, const yaml_node_t *list,
                              const struct job_params *defaults) {
   enum rb_err rc = expect_kind(s, list, YAML_SEQUENCE_NODE, "runs");
@@ -499,7 +595,7 @@ static enum rb_err runs_list(struct sp *s, struct job_scenario *sc, const yaml_n
         return fail_at(s, item, "%s: run name '%s' is used twice", where, sc->runs[i].name);
     char msg[300];
     if (job_params_validate(&sc->runs[i], msg, sizeof msg) != RB_OK)
-      return fail_at(s, item, "%s: %s", where, msg);
+      return fail_at(s, knob_node(s, item, msg), "%s: %s", where, msg);
   }
   return RB_OK;
 }
@@ -517,9 +613,10 @@ static enum rb_err top_scalar(struct sp *s, struct job_scenario *sc, const char 
     return RB_OK;
   }
   if (!strcmp(key, "seed")) {
-    if (v->type != YAML_SCALAR_NODE || quoted(v) || !rb_parse_ll(scalar(v), 0, (long long)1e18, &n))
-      return fail_at(s, v, "seed: expected a non-negative integer%s%s", "", "");
+    if (v->type != YAML_SCALAR_NODE || quoted(v) || !rb_parse_ll(scalar(v), 0, RB_SEED_MAX, &n))
+      return fail_at(s, v, "seed: expected an integer from 0 to %lld%s", RB_SEED_MAX, "");
     sc->seed = (unsigned long long)n;
+    sc->seed_given = true;
     return RB_OK;
   }
   const char *x = v->type == YAML_SCALAR_NODE ? scalar(v) : "";
@@ -629,6 +726,9 @@ enum rb_err job_scenario_parse(const char *text, size_t len, const char *filenam
   struct sp s = {&doc, filename, err, errlen};
   enum rb_err rc = unique_keys(&s);
   if (rc == RB_OK) rc = top_level(&s, &sc, yaml_document_get_root_node(&doc));
+  /* the scenario's seed is also the workload seed of every run that sets none */
+  for (size_t i = 0; rc == RB_OK && sc.seed_given && i < sc.run_count; i++)
+    if (!job_params_is_set(&sc.runs[i], "seed")) sc.runs[i].seed = (long long)sc.seed;
   yaml_document_delete(&doc);
   yaml_parser_delete(&parser);
   if (rc != RB_OK) {

@@ -10,7 +10,7 @@
  *   runs: [{name: direct, <any default overridden>}, ...]   # required, names unique
  *   repetitions: 3                   # each run this many times
  *   order: interleaved|sequential|random
- *   seed: 42                         # for order: random
+ *   seed: 42                         # order: random, and every run's workload seed
  *   strict: true                     # unknown env-file/environment keys are errors
  *
  * Unknown keys, wrong types and bad values are errors "FILE:LINE:COLUMN: what, expected
@@ -70,7 +70,8 @@ struct job_scenario {
   size_t run_count;
   long long repetitions;   /* 1 */
   enum job_order order;    /* interleaved */
-  unsigned long long seed; /* 1 */
+  unsigned long long seed; /* 1: order random's shuffle; the runs' workload seed by default */
+  bool seed_given;         /* seed was in the file */
   bool strict;             /* strict: true, as --strict (unknown env keys are errors) */
   int64_t start_at_us;     /* start_at: the agreed start instant (epoch µs), 0: none */
 };

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "job_hist.h"
+#include "job_reuse.h"
 
 /* What a number is, hence its bounds. */
 enum numk {
@@ -527,6 +528,109 @@ static void read_histograms(struct rd *r, const cJSON *doc, struct job_doc *d) {
   }
 }
 
+/* {"get": 0.8, ...}: known operation names, fractions. */
+static void read_shares(struct rd *r, const cJSON *o, const char *key, double out[RB_OP_COUNT],
+                        bool *has) {
+  char f[200];
+  const cJSON *m = obj(r, o, JOB_K_WORKLOAD, key), *e;
+  *has = m != NULL;
+  field(f, sizeof f, JOB_K_WORKLOAD, key);
+  cJSON_ArrayForEach(e, m) {
+    enum rb_op op;
+    if (!rb_op_from_name(e->string, strlen(e->string), &op)) {
+      fail(r, f, "unknown operation '%.40s' (expected one of %s)", e->string, rb_op_list());
+      return;
+    }
+    out[op] = num(r, m, f, e->string, N_FRACTION, false, NULL);
+  }
+}
+
+static void read_workload(struct rd *r, const cJSON *doc, struct job_doc *d) {
+  struct job_doc_workload *w = &d->workload;
+  const char *p = JOB_K_WORKLOAD;
+  const cJSON *o = obj(r, doc, NULL, p);
+  w->present = o != NULL;
+  bool has = false;
+  read_shares(r, o, JOB_K_MIX, w->mix, &has);
+  read_shares(r, o, JOB_K_REALISED_MIX, w->realised, &w->has_realised);
+  w->key_distribution = str(r, o, p, JOB_K_KEY_DISTRIBUTION);
+  enum rb_keydist kd;
+  if (w->key_distribution && !rb_keydist_from_name(w->key_distribution, &kd))
+    fail(r, "workload.key_distribution", "unknown distribution '%.40s'", w->key_distribution);
+  w->value_sizes = str(r, o, p, JOB_K_VALUE_SIZES);
+  w->zipf_exponent = num(r, o, p, JOB_K_ZIPF_EXPONENT, N_FIGURE, false, NULL);
+  w->hotspot_keys = num(r, o, p, JOB_K_HOTSPOT_KEYS, N_FRACTION, false, NULL);
+  w->hotspot_ops = num(r, o, p, JOB_K_HOTSPOT_OPS, N_FRACTION, false, NULL);
+  w->gaussian_stddev = num(r, o, p, JOB_K_GAUSSIAN_STDDEV, N_FIGURE, false, NULL);
+  w->key_space = num(r, o, p, JOB_K_KEY_SPACE, N_COUNT, false, NULL);
+  w->keys_per_command = num(r, o, p, JOB_K_KEYS_PER_COMMAND, N_COUNT, false, NULL);
+  w->structure_size = num(r, o, p, JOB_K_STRUCTURE_SIZE, N_COUNT, false, NULL);
+  w->range_span = num(r, o, p, JOB_K_RANGE_SPAN, N_COUNT, false, NULL);
+  w->script_work = num(r, o, p, JOB_K_SCRIPT_WORK, N_COUNT, false, NULL);
+  w->seed = num(r, o, p, JOB_K_SEED, N_COUNT, false, NULL);
+  w->prepare = boolean(r, o, p, JOB_K_PREPARE, false);
+  for (int i = 0; i < 3; i++) w->key_reuse[i] = (double)NAN;
+  w->reuse_operations = (double)NAN;
+  const cJSON *kr = item(o, JOB_K_KEY_REUSE), *x;
+  if (kr && !cJSON_IsNull(kr) && !cJSON_IsArray(kr))
+    fail(r, "workload.key_reuse", "expected an array, got %s", type_name(kr));
+  if (!cJSON_IsArray(kr)) return;
+  w->has_key_reuse = true;
+  size_t i = 0;
+  cJSON_ArrayForEach(x, kr) {
+    char f[64];
+    snprintf(f, sizeof f, "workload.key_reuse[%zu]", i++);
+    if (!cJSON_IsObject(x)) {
+      fail(r, f, "expected an object, got %s", type_name(x));
+      return;
+    }
+    double win = num(r, x, f, JOB_K_WINDOW_OPS, N_COUNT, false, NULL);
+    double rep = num(r, x, f, JOB_K_REPEATED, N_FRACTION, false, NULL);
+    for (int k = 0; k < 3; k++)
+      if (win == (double)job_reuse_window_ops[k]) w->key_reuse[k] = rep;
+  }
+  const cJSON *smp = obj(r, o, p, JOB_K_KEY_REUSE_SAMPLE);
+  w->reuse_operations =
+      num(r, smp, "workload.key_reuse_sample", JOB_K_OPERATIONS, N_COUNT, false, NULL);
+}
+
+static void read_operations(struct rd *r, const cJSON *doc, struct job_doc *d) {
+  const cJSON *o = obj(r, doc, NULL, JOB_K_OPERATIONS), *e;
+  size_t n = (size_t)cJSON_GetArraySize(o);
+  if (!n) return;
+  d->ops = calloc(n, sizeof *d->ops);
+  if (!d->ops) {
+    fail(r, JOB_K_OPERATIONS, "out of memory");
+    return;
+  }
+  cJSON_ArrayForEach(e, o) {
+    char f[200];
+    snprintf(f, sizeof f, "operations.%.60s", e->string);
+    enum rb_op op;
+    if (!rb_op_from_name(e->string, strlen(e->string), &op)) {
+      fail(r, f, "unknown operation (expected one of %s)", rb_op_list());
+      return;
+    }
+    if (!cJSON_IsObject(e)) {
+      fail(r, f, "expected an object, got %s", type_name(e));
+      return;
+    }
+    struct job_doc_op *x = &d->ops[d->nops++];
+    x->name = e->string;
+    x->succeeded = num(r, e, f, JOB_K_SUCCEEDED, N_COUNT, false, NULL);
+    x->failed = num(r, e, f, JOB_K_FAILED, N_COUNT, false, NULL);
+    x->found = num(r, e, f, JOB_K_FOUND, N_COUNT, false, NULL);
+    read_summary(r, e, f, JOB_K_LATENCY_MS, &x->latency);
+    x->histogram = obj(r, e, f, JOB_K_HISTOGRAM);
+    if (x->histogram && !r->failed) {
+      char why[300];
+      struct job_hist *h = job_hist_from_json(x->histogram, why, sizeof why);
+      if (!h) fail(r, f, "%s", why);
+      job_hist_destroy(h);
+    }
+  }
+}
+
 enum rb_err job_doc_read(const cJSON *doc, const char *path, struct job_doc *d, char *err,
                          size_t errlen) {
   memset(d, 0, sizeof *d);
@@ -547,6 +651,8 @@ enum rb_err job_doc_read(const cJSON *doc, const char *path, struct job_doc *d, 
     figure(&r, doc, NULL, JOB_K_BACKEND_CPU_US_PER_OP, N_FIGURE, &d->backend_cpu_us_per_op);
   if (!r.failed) read_errors(&r, doc, d);
   if (!r.failed) read_histograms(&r, doc, d);
+  if (!r.failed) read_workload(&r, doc, d);
+  if (!r.failed) read_operations(&r, doc, d);
   if (!r.failed) read_raw(&r, doc, d);
   if (r.failed) {
     job_doc_free(d);
@@ -575,6 +681,9 @@ void job_doc_free(struct job_doc *d) {
   for (size_t i = 0; d->errors && i < d->error_kinds; i++) free(d->errors[i].messages);
   free(d->raw);
   free(d->errors);
+  free(d->ops);
+  d->ops = NULL;
+  d->nops = 0;
   cJSON_Delete(d->owned);
   d->raw = NULL;
   d->errors = NULL;
@@ -600,10 +709,89 @@ static void param_text(const struct job_doc *d, const struct job_param_field *f,
   else snprintf(buf, len, "%s", base);
 }
 
+/* A knob's value as it ran: given or the default (param_text says "(not given)"). */
+static void param_value(const struct job_doc *d, const struct job_param_field *f, char *buf,
+                        size_t len) {
+  const char *base = (const char *)&d->params + f->offset;
+  if (f->type == JOB_P_DOUBLE) snprintf(buf, len, "%g", *(const double *)(const void *)base);
+  else if (f->type == JOB_P_INT) snprintf(buf, len, "%lld", *(const long long *)(const void *)base);
+  else if (f->type == JOB_P_BOOL)
+    snprintf(buf, len, "%s", *(const bool *)(const void *)base ? "true" : "false");
+  else snprintf(buf, len, "%s", base);
+}
+
 static bool differs(const char *name, const char *a, const char *b, char *what, size_t len) {
   if (!strcmp(a, b)) return false;
   snprintf(what, len, "%s: %s vs %s", name, a, b);
   return true;
+}
+
+static bool uses_structures(const struct rb_workload *w) {
+  for (int i = 0; i < RB_OP_COUNT; i++) {
+    enum rb_ns ns = rb_op_ns((enum rb_op)i);
+    if (w->weight[i] && ns != RB_NS_STRING && ns != RB_NS_COUNTER) return true;
+  }
+  return false;
+}
+
+/* The workload both documents ran, compared as it was drawn: the mix (canonical text), the
+ * value sizes, the key distribution and the parameters it uses, the knobs the mix's commands
+ * use, the arrival process and its parameters. A document without a knob ran its default
+ * (documents from before issue 20: one operation, sequential keys, constant arrivals). The
+ * seed is not compared: repetitions with other seeds pool. */
+static bool workload_diff(const struct job_doc *a, const struct job_doc *b, char *what,
+                          size_t len) {
+  struct rb_workload wa, wb;
+  char ea[300], eb[300], va[300], vb[300];
+  bool oka = job_params_workload(&a->params, &wa, ea, sizeof ea) == RB_OK;
+  bool okb = job_params_workload(&b->params, &wb, eb, sizeof eb) == RB_OK;
+  if (!oka || !okb) {
+    snprintf(va, sizeof va, "%s", oka ? "valid" : ea);
+    snprintf(vb, sizeof vb, "%s", okb ? "valid" : eb);
+    return differs("workload", va, vb, what, len);
+  }
+  rb_workload_mix_text(wa.weight, va, sizeof va);
+  rb_workload_mix_text(wb.weight, vb, sizeof vb);
+  if (differs(a->params.mix[0] || b->params.mix[0] ? "mix" : "operation", va, vb, what, len))
+    return true;
+  rb_workload_sizes_text(&wa.sizes, va, sizeof va);
+  rb_workload_sizes_text(&wb.sizes, vb, sizeof vb);
+  if (differs("value_sizes", va, vb, what, len)) return true;
+  if (differs("key_distribution", rb_keydist_name(wa.keydist), rb_keydist_name(wb.keydist), what,
+              len))
+    return true;
+  struct {
+    const char *name;
+    bool used;
+  } knobs[] = {
+      {"zipf_exponent", wa.keydist == RB_KEYS_ZIPFIAN},
+      {"hotspot_keys", wa.keydist == RB_KEYS_HOTSPOT},
+      {"hotspot_ops", wa.keydist == RB_KEYS_HOTSPOT},
+      {"gaussian_stddev", wa.keydist == RB_KEYS_GAUSSIAN},
+      {"keys_per_command", wa.weight[RB_OP_MGET] || wa.weight[RB_OP_MSET]},
+      {"structure_size", uses_structures(&wa)},
+      {"range_span", wa.weight[RB_OP_LRANGE] || wa.weight[RB_OP_ZRANGEBYSCORE]},
+      {"script_work", wa.weight[RB_OP_EVAL] != 0},
+      {"arrival", true},
+      {"burst_rate", !strcmp(a->params.arrival, "bursts")},
+      {"burst_seconds", !strcmp(a->params.arrival, "bursts")},
+      {"base_seconds", !strcmp(a->params.arrival, "bursts")},
+      {"trace_file", !strcmp(a->params.arrival, "trace")},
+      {"trace_format", !strcmp(a->params.arrival, "trace")},
+      {"trace_rows", !strcmp(a->params.arrival, "trace")},
+      {"trace_minutes", !strcmp(a->params.arrival, "trace")},
+      {"trace_spread", !strcmp(a->params.arrival, "trace")},
+      {"trace_speedup", !strcmp(a->params.arrival, "trace")},
+  };
+  for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
+    if (!knobs[i].used) continue;
+    const struct job_param_field *f = job_params_field(knobs[i].name);
+    if (!f) continue;
+    param_value(a, f, va, sizeof va);
+    param_value(b, f, vb, sizeof vb);
+    if (differs(knobs[i].name, va, vb, what, len)) return true;
+  }
+  return false;
 }
 
 bool job_doc_settings_diff(const struct job_doc *a, const struct job_doc *b, char *what,
@@ -622,7 +810,13 @@ bool job_doc_settings_diff(const struct job_doc *a, const struct job_doc *b, cha
   static const char *const names[] = {"ops",        "operation",  "batching", "parallel",
                                       "value_size", "key_space",  "rate",     "concurrency",
                                       "duration",   "invocations"};
+  bool mixes = a->params.mix[0] || b->params.mix[0];
+  bool sizes = a->params.value_size_range[0] || a->params.value_size_list[0] ||
+               b->params.value_size_range[0] || b->params.value_size_list[0];
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    /* with a mix (or value sizes) on either side, the workload's own comparison decides */
+    if (!strcmp(names[i], "operation") && mixes) continue;
+    if (!strcmp(names[i], "value_size") && sizes) continue;
     if (!strcmp(names[i], "rate") && a->closed) continue;
     if (!strcmp(names[i], "concurrency") && !a->closed) continue;
     if (!strcmp(names[i], "invocations") && a->params.duration > 0) continue;
@@ -632,5 +826,32 @@ bool job_doc_settings_diff(const struct job_doc *a, const struct job_doc *b, cha
     param_text(b, f, vb, sizeof vb);
     if (differs(names[i], va, vb, what, len)) return true;
   }
-  return false;
+  return workload_diff(a, b, what, len);
+}
+
+void job_doc_workload_text(const struct job_doc *d, char *buf, size_t len) {
+  struct rb_workload w;
+  char why[300], mix[300], sizes[300], keys[120] = "";
+  if (job_params_workload(&d->params, &w, why, sizeof why) != RB_OK) {
+    snprintf(buf, len, "workload unknown (%s)", why);
+    return;
+  }
+  rb_workload_mix_text(w.weight, mix, sizeof mix);
+  rb_workload_sizes_text(&w.sizes, sizes, sizeof sizes);
+  if (w.keydist == RB_KEYS_ZIPFIAN) snprintf(keys, sizeof keys, " (s %g)", w.zipf_exponent);
+  else if (w.keydist == RB_KEYS_HOTSPOT)
+    snprintf(keys, sizeof keys, " (%g of the ops on %g of the keys)", w.hotspot_ops,
+             w.hotspot_keys);
+  else if (w.keydist == RB_KEYS_GAUSSIAN)
+    snprintf(keys, sizeof keys, " (stddev %g of the keys)", w.gaussian_stddev);
+  char arrival[200];
+  const struct job_params *p = &d->params;
+  if (!strcmp(p->arrival, "bursts"))
+    snprintf(arrival, sizeof arrival, "bursts (%g/s for %g s, then %g s at the base rate)",
+             p->burst_rate, p->burst_seconds, p->base_seconds);
+  else if (!strcmp(p->arrival, "trace"))
+    snprintf(arrival, sizeof arrival, "trace %.120s (x%g)", p->trace_file, p->trace_speedup);
+  else snprintf(arrival, sizeof arrival, "%s", d->closed ? "closed loop" : p->arrival);
+  snprintf(buf, len, "mix %s; keys %s%s over %lld; values %s B; arrival %s", mix,
+           rb_keydist_name(w.keydist), keys, w.key_space, sizes, arrival);
 }

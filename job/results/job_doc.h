@@ -86,6 +86,30 @@ struct job_doc_error_kind {
   size_t nmessages;
 };
 
+/* One operation type of the "operations" section. */
+struct job_doc_op {
+  const char *name; /* borrowed: an rb_op name */
+  double succeeded, failed;
+  double found;                   /* reads that found their key; NAN when absent */
+  struct job_doc_summary latency; /* latency_ms */
+  const cJSON *histogram;         /* borrowed (validated), or NULL */
+};
+
+/* The "workload" section (docs/results.md, "Workload"); NAN / NULL when absent. */
+struct job_doc_workload {
+  bool present;
+  double mix[RB_OP_COUNT];      /* configured shares (0 when not in the mix) */
+  bool has_realised;            /* realised_mix is there (not null) */
+  double realised[RB_OP_COUNT]; /* realised shares */
+  const char *key_distribution, *value_sizes;
+  double zipf_exponent, hotspot_keys, hotspot_ops, gaussian_stddev, key_space;
+  double keys_per_command, structure_size, range_span, script_work, seed;
+  bool prepare;
+  bool has_key_reuse;
+  double key_reuse[3];     /* repeated at window_ops 16, 128, 1024 (NAN when absent) */
+  double reuse_operations; /* key_reuse_sample.operations */
+};
+
 struct job_doc {
   const char *path;  /* for messages (borrowed) */
   const cJSON *json; /* borrowed: the tree read (owned when read from text) */
@@ -147,6 +171,10 @@ struct job_doc {
   struct job_doc_record *raw;
   size_t nraw;
   const cJSON *histograms; /* borrowed: decoded by job_hist_from_json, or NULL */
+  /* workload (issue 20) */
+  struct job_doc_workload workload;
+  struct job_doc_op *ops; /* the "operations" section, in document order */
+  size_t nops;
 };
 
 /* Reads and validates doc (borrowed: the job_doc points into it and must not outlive it).
@@ -159,11 +187,18 @@ enum rb_err job_doc_read_text(const char *text, size_t len, const char *path, st
                               char *err, size_t errlen);
 void job_doc_free(struct job_doc *d);
 
-/* False when a and b ran the same thing (ops, operation, rate or concurrency (mode),
- * parallel, value size, key space, target, batching, duration or invocations); else true with
- * the first setting that differs and both values in what, e.g. "ops: 100 vs 200". */
+/* False when a and b ran the same thing (ops, operation or mix, rate or concurrency (mode),
+ * parallel, value size or sizes, key space, target, batching, duration or invocations, the
+ * key distribution and its parameters, keys_per_command, structure_size, range_span and
+ * script_work where the mix uses them, the arrival process and its parameters; not the seed);
+ * else true with the first setting that differs and both values in what, e.g. "ops: 100 vs
+ * 200", "mix: get:80,set:20 vs get:50,set:50". */
 bool job_doc_settings_diff(const struct job_doc *a, const struct job_doc *b, char *what,
                            size_t len);
+
+/* The workload a document ran, for people: "mix get:80,set:20; keys zipfian (s 0.99) over 1000;
+ * values 64 B; arrival poisson" (pure). */
+void job_doc_workload_text(const struct job_doc *d, char *buf, size_t len);
 
 /* True when parameter name (a job_params_fields name) was in the document. */
 bool job_doc_param_present(const struct job_doc *d, const char *name);

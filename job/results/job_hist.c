@@ -150,3 +150,46 @@ struct job_hist *job_hist_from_json(const cJSON *o, char *err, size_t errlen) {
   h->sum = (long double)sum->valuedouble;
   return h;
 }
+
+bool job_hist_merge_json(struct job_hist *into, const cJSON *o, char *err, size_t errlen) {
+  uint64_t count = 0, min = 0, max = 0;
+  const cJSON *sum = cJSON_GetObjectItemCaseSensitive(o, "sum");
+  const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "buckets");
+  if (!count_of(cJSON_GetObjectItemCaseSensitive(o, "count"), &count) ||
+      !count_of(cJSON_GetObjectItemCaseSensitive(o, "min"), &min) ||
+      !count_of(cJSON_GetObjectItemCaseSensitive(o, "max"), &max) || !cJSON_IsNumber(sum) ||
+      !(sum->valuedouble >= 0) || !cJSON_IsArray(b))
+    return hist_fail(NULL, err, errlen,
+                     "needs count, min, max, sum (non-negative integers) and buckets") != NULL;
+  int n = cJSON_GetArraySize(b);
+  if (n % 2) return hist_fail(NULL, err, errlen, "buckets must hold (index, count) pairs") != NULL;
+  /* first pass: validate; second: add */
+  for (int pass = 0; pass < 2; pass++) {
+    uint64_t idx = 0, seen = 0;
+    const cJSON *it = b->child;
+    for (int i = 0; i < n; i += 2) {
+      uint64_t d = 0, c = 0;
+      if (!count_of(it, &d) || !count_of(it->next, &c) || c == 0 || (i > 0 && d == 0))
+        return hist_fail(NULL, err, errlen, "a bucket is not an (index gap > 0, count > 0) pair") !=
+               NULL;
+      idx = i ? idx + d : d;
+      if (idx >= BUCKETS)
+        return hist_fail(NULL, err, errlen, "a bucket index is out of range") != NULL;
+      if (seen + c < seen) return hist_fail(NULL, err, errlen, "the counts overflow") != NULL;
+      if (pass) into->counts[idx] += c;
+      seen += c;
+      it = it->next->next;
+    }
+    if (pass) break;
+    if (seen != count)
+      return hist_fail(NULL, err, errlen, "the bucket counts do not add up to count") != NULL;
+    if (count && (min > max || job_hist_index(min) > job_hist_index(max)))
+      return hist_fail(NULL, err, errlen, "min is above max") != NULL;
+    if (!count) return true;
+  }
+  if (into->count == 0 || min < into->min) into->min = min;
+  if (max > into->max) into->max = max;
+  into->count += count;
+  into->sum += (long double)sum->valuedouble;
+  return true;
+}

@@ -44,6 +44,12 @@ struct job_hist *job_hist_from_json(const cJSON *o, char *err, size_t errlen);
 void job_hist_merge(struct job_hist *into, const struct job_hist *from);
 double job_hist_sum(const struct job_hist *h);
 
+/* Adds the histogram encoded in o to into, as job_hist_merge of job_hist_from_json's result
+ * would, without a histogram of its own (no allocation: for one small histogram per
+ * invocation). Validated as job_hist_from_json does; on error into is unchanged and err says
+ * what is wrong. */
+bool job_hist_merge_json(struct job_hist *into, const cJSON *o, char *err, size_t errlen);
+
 /* Bucket index of v and the range [lo, hi] of values that share it (exposed for tests): the
  * arithmetic is common/rb_hist.h's, shared with the action's per-operation histograms. */
 uint32_t job_hist_index(uint64_t v);

@@ -560,6 +560,49 @@ static struct job_doc *read_shards(const cJSON *const *docs, const char *const *
   return d;
 }
 
+/* issue 20: "operations" from every shard (counts summed, histograms merged) and the
+ * workload's realised_mix from the merged counts; key_reuse is the whole run's in every shard
+ * (shard 0's stays). A shard without operations (an older action): no merged section. */
+static void merge_operations(cJSON *out, const struct job_doc *docs, const size_t *order,
+                             size_t n) {
+  struct job_hist *h[RB_OP_COUNT] = {0};
+  double ok[RB_OP_COUNT] = {0}, failed[RB_OP_COUNT] = {0}, found[RB_OP_COUNT] = {0};
+  bool has_found[RB_OP_COUNT] = {false}, all = true;
+  for (size_t k = 0; k < n && all; k++) {
+    const struct job_doc *d = &docs[order[k]];
+    all = d->nops > 0;
+    for (size_t i = 0; i < d->nops; i++) {
+      enum rb_op op;
+      const struct job_doc_op *o = &d->ops[i];
+      if (!rb_op_from_name(o->name, strlen(o->name), &op) || !o->histogram) continue;
+      if (!h[op] && !(h[op] = job_hist_create())) continue;
+      job_hist_merge_json(h[op], o->histogram, NULL, 0); /* validated by job_doc_read */
+      ok[op] += o->succeeded;
+      failed[op] += o->failed;
+      if (!isnan(o->found)) found[op] += o->found, has_found[op] = true;
+    }
+  }
+  cJSON_DeleteItemFromObjectCaseSensitive(out, JOB_K_OPERATIONS);
+  cJSON *ops = all ? cJSON_AddObjectToObject(out, JOB_K_OPERATIONS) : NULL;
+  double total = 0;
+  for (int i = 0; i < RB_OP_COUNT; i++) total += ok[i] + failed[i];
+  cJSON *wl = cJSON_GetObjectItemCaseSensitive(out, JOB_K_WORKLOAD);
+  cJSON *real = wl && ops && total > 0 ? cJSON_CreateObject() : NULL;
+  for (int i = 0; ops && i < RB_OP_COUNT; i++) {
+    if (!h[i]) continue;
+    cJSON *x = cJSON_AddObjectToObject(ops, rb_op_name((enum rb_op)i));
+    cJSON_AddNumberToObject(x, JOB_K_SUCCEEDED, ok[i]);
+    cJSON_AddNumberToObject(x, JOB_K_FAILED, failed[i]);
+    if (has_found[i]) cJSON_AddNumberToObject(x, JOB_K_FOUND, found[i]);
+    cJSON_AddItemToObject(x, JOB_K_LATENCY_MS, job_results_hist_summary(h[i]));
+    cJSON_AddItemToObject(x, JOB_K_HISTOGRAM, job_hist_to_json(h[i]));
+    if (real && ok[i] + failed[i] > 0)
+      cJSON_AddNumberToObject(real, rb_op_name((enum rb_op)i), (ok[i] + failed[i]) / total);
+  }
+  if (wl) set_item(wl, JOB_K_REALISED_MIX, real ? real : cJSON_CreateNull());
+  for (int i = 0; i < RB_OP_COUNT; i++) job_hist_destroy(h[i]);
+}
+
 /* The merged document: shard 0's, with every merged figure replaced. */
 static cJSON *build(const struct job_doc *d, const char *const *paths, size_t n,
                     const size_t *order, bool raw, bool closed, struct job_hist **h,
@@ -588,6 +631,7 @@ static cJSON *build(const struct job_doc *d, const char *const *paths, size_t n,
   char how[700] = "";
   if (cJSON_GetObjectItemCaseSensitive(out, JOB_K_REDIS))
     merge_backend(out, d, order, n, how, sizeof how);
+  merge_operations(out, d, order, n);
   set_item(out, JOB_K_HISTOGRAMS, hists_json(h, closed));
   set_item(out, JOB_K_MERGED_FROM, merged_from(d, paths, order, n, raw, how[0] ? how : NULL));
   if (raw) set_item(out, JOB_K_RAW_RESULTS, merge_raw(d, n));

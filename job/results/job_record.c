@@ -40,8 +40,11 @@ void job_record_set_error(struct job_record *r, enum job_outcome o, const char *
 
 /* The action's own timing fields, in the order they are written. */
 static const char *const kept_fields[] = {
-    "succeeded", "failed", "elapsed_us", "connect_us", "ops_per_sec",    "latency_us",
-    "cold",      "warm",   "start_ms",   "end_ms",     "connections_new"};
+    "succeeded", "failed", "elapsed_us", "connect_us", "ops_per_sec", "latency_us", "cold", "warm",
+    "start_ms", "end_ms", "connections_new",
+    /* issue 20: the workload's per-operation figures, the invocation's draws, a prepare
+       call's answer */
+    "op_stats", "invocation", "seed", "draw_digest", "prepared"};
 enum { KEPT_SUCCEEDED = 0, KEPT_FAILED = 1, KEPT_ELAPSED = 2, KEPT_CONNS_NEW = 10 };
 
 /* The action's operation count and new connections, from its succeeded/failed fields. */

@@ -60,7 +60,8 @@ struct job_record {
   int polls;                            /* GETs after a 202 */
   char *action;             /* owned: the action's own timings (succeeded, failed, elapsed_us,
                                connect_us, ops_per_sec, latency_us, cold, warm, start_ms,
-                               end_ms, connections_new) as one compact JSON object; may be NULL */
+                               end_ms, connections_new, op_stats, invocation, seed, draw_digest,
+                               prepared) as one compact JSON object; may be NULL */
   double action_elapsed_us; /* the action's elapsed_us; < 0 when unknown */
   double action_ops;        /* the action's succeeded + failed; < 0 when unknown */
   double action_conns_new;  /* Redis (or agent) connections the action opened; < 0 unknown */

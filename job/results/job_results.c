@@ -41,6 +41,14 @@ struct kind_stats {
   uint64_t other;
 };
 
+/* One operation type, merged from the actions' op_stats (latency in µs). */
+struct op_acc {
+  uint64_t succeeded, failed;
+  uint64_t found; /* reads that found their key (the action's "found"), when reported */
+  bool has_found;
+  struct job_hist *h; /* created at the first record that has the operation */
+};
+
 struct job_results {
   struct job_output out; /* claimed (and locked) from creation to destruction */
   char spool_path[PATH_MAX + 32];
@@ -55,8 +63,10 @@ struct job_results {
   struct kind_stats kinds[JOB_OUTCOME_COUNT];
   uint64_t done, failed, aborted, measured, measured_ok, measured_aborted, cold_starts, polled;
   int64_t first_end_us, last_end_us;
-  double action_ops, action_conns;     /* summed over every invocation, warm-up included */
-  uint64_t ops_unknown, conns_unknown; /* invocations that did not report them */
+  struct op_acc ops[RB_OP_COUNT];               /* the actions' op_stats of measured invocations */
+  uint64_t op_stats_records, op_stats_rejected; /* measured records with op_stats, bad ones */
+  double action_ops, action_conns;              /* summed over every invocation, warm-up included */
+  uint64_t ops_unknown, conns_unknown;          /* invocations that did not report them */
 };
 
 static bool samples_reserve(struct samples *s, size_t n) {
@@ -134,6 +144,7 @@ void job_results_destroy(struct job_results *r) {
     job_hist_destroy(r->h[i]);
   }
   job_hist_destroy(r->lag);
+  for (int i = 0; i < RB_OP_COUNT; i++) job_hist_destroy(r->ops[i].h);
   free(r);
 }
 
@@ -151,6 +162,57 @@ static void count_kind(struct kind_stats *k, const char *msg) {
   }
   snprintf(k->msg[k->msgs], JOB_ERROR_MAX, "%s", msg);
   k->msg_count[k->msgs++] = 1;
+}
+
+/* A count from op_stats: a whole number in [0, 2^53]. */
+static bool op_count(const cJSON *v, uint64_t *out) {
+  if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || v->valuedouble > 9007199254740992.0 ||
+      v->valuedouble != floor(v->valuedouble))
+    return false;
+  *out = (uint64_t)v->valuedouble;
+  return true;
+}
+
+/* The action's op_stats ({"get": {"succeeded", "failed", "latency_us": <histogram>}, ...}),
+ * read from the record's action text, into the per-operation accumulators. A malformed entry
+ * is counted (op_stats_rejected) and left out, whole: the others of the record still count. */
+static void add_op_stats(struct job_results *r, const char *action) {
+  const char *at = strstr(action, "\"" JOB_K_OP_STATS "\":");
+  if (!at) return;
+  cJSON *o = cJSON_ParseWithOpts(at + sizeof JOB_K_OP_STATS + 2, NULL, false);
+  if (!cJSON_IsObject(o)) {
+    r->op_stats_rejected++;
+    cJSON_Delete(o);
+    return;
+  }
+  r->op_stats_records++;
+  const cJSON *e;
+  cJSON_ArrayForEach(e, o) {
+    enum rb_op op;
+    uint64_t ok = 0, failed = 0;
+    const cJSON *lat = cJSON_GetObjectItemCaseSensitive(e, JOB_K_LATENCY_US);
+    if (!e->string || !rb_op_from_name(e->string, strlen(e->string), &op) ||
+        !op_count(cJSON_GetObjectItemCaseSensitive(e, JOB_K_SUCCEEDED), &ok) ||
+        !op_count(cJSON_GetObjectItemCaseSensitive(e, JOB_K_FAILED), &failed)) {
+      r->op_stats_rejected++;
+      continue;
+    }
+    struct op_acc *a = &r->ops[op];
+    if (!a->h && !(a->h = job_hist_create())) continue;
+    char why[200];
+    if (lat && !job_hist_merge_json(a->h, lat, why, sizeof why)) {
+      r->op_stats_rejected++;
+      continue;
+    }
+    a->succeeded += ok;
+    a->failed += failed;
+    uint64_t found = 0;
+    if (op_count(cJSON_GetObjectItemCaseSensitive(e, JOB_K_FOUND), &found)) {
+      a->found += found;
+      a->has_found = true;
+    }
+  }
+  cJSON_Delete(o);
 }
 
 enum rb_err job_results_add(struct job_results *r, struct job_record *rec) {
@@ -178,6 +240,7 @@ enum rb_err job_results_add(struct job_results *r, struct job_record *rec) {
   if (rec->outcome != JOB_OK) count_kind(&r->kinds[rec->outcome], rec->error);
   if (!aborted) job_hist_record(r->lag, (uint64_t)(rec->sent_us - rec->intended_us));
   if (rec->cold_start) r->cold_starts++;
+  if (rec->action) add_op_stats(r, rec->action);
   if (rec->outcome == JOB_OK) {
     r->measured_ok++;
     record(r, M_EXEC, (double)(rec->end_us - rec->intended_us));
@@ -417,6 +480,105 @@ static cJSON *shard_json(const struct job_run_info *in) {
   return o;
 }
 
+/* Shares of a mix (weights, or counts) by operation name; NULL when they sum to 0. */
+static cJSON *shares_json(const double v[RB_OP_COUNT]) {
+  double total = 0;
+  for (int i = 0; i < RB_OP_COUNT; i++) total += v[i];
+  if (!(total > 0)) return NULL;
+  cJSON *o = cJSON_CreateObject();
+  for (int i = 0; o && i < RB_OP_COUNT; i++)
+    if (v[i] > 0) cJSON_AddNumberToObject(o, rb_op_name((enum rb_op)i), v[i] / total);
+  return o;
+}
+
+static bool mix_has(const struct rb_workload *w, enum rb_op a, enum rb_op b) {
+  return w->weight[a] > 0 || w->weight[b] > 0;
+}
+
+/* The "workload" section (docs/results.md, "Workload"): the settings that make the operations
+ * (mix, key distribution and its parameters, value sizes, the knobs the mix's commands use,
+ * seed), the mix the actions reported (realised_mix, from op_stats) and key reuse. NULL when
+ * the run's parameters do not make a workload (not after validation). */
+cJSON *job_results_workload_json(const struct job_results *r, const struct job_run_info *in) {
+  struct rb_workload w;
+  char why[300];
+  if (job_params_workload(in->params, &w, why, sizeof why) != RB_OK) return NULL;
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  double v[RB_OP_COUNT];
+  for (int i = 0; i < RB_OP_COUNT; i++) v[i] = w.weight[i];
+  cJSON_AddItemToObject(o, JOB_K_MIX, shares_json(v));
+  for (int i = 0; i < RB_OP_COUNT; i++) v[i] = (double)(r->ops[i].succeeded + r->ops[i].failed);
+  cJSON *real = r->op_stats_records ? shares_json(v) : NULL;
+  if (real) cJSON_AddItemToObject(o, JOB_K_REALISED_MIX, real);
+  else cJSON_AddNullToObject(o, JOB_K_REALISED_MIX); /* the actions reported no op_stats */
+  cJSON_AddStringToObject(o, JOB_K_KEY_DISTRIBUTION, rb_keydist_name(w.keydist));
+  if (w.keydist == RB_KEYS_ZIPFIAN)
+    cJSON_AddNumberToObject(o, JOB_K_ZIPF_EXPONENT, w.zipf_exponent);
+  if (w.keydist == RB_KEYS_HOTSPOT) {
+    cJSON_AddNumberToObject(o, JOB_K_HOTSPOT_KEYS, w.hotspot_keys);
+    cJSON_AddNumberToObject(o, JOB_K_HOTSPOT_OPS, w.hotspot_ops);
+  }
+  if (w.keydist == RB_KEYS_GAUSSIAN)
+    cJSON_AddNumberToObject(o, JOB_K_GAUSSIAN_STDDEV, w.gaussian_stddev);
+  cJSON_AddNumberToObject(o, JOB_K_KEY_SPACE, (double)w.key_space);
+  char sizes[300];
+  rb_workload_sizes_text(&w.sizes, sizes, sizeof sizes);
+  cJSON_AddStringToObject(o, JOB_K_VALUE_SIZES, sizes);
+  if (mix_has(&w, RB_OP_MGET, RB_OP_MSET))
+    cJSON_AddNumberToObject(o, JOB_K_KEYS_PER_COMMAND, w.keys_per_command);
+  bool structures = false;
+  for (int i = 0; i < RB_OP_COUNT; i++) {
+    enum rb_ns ns = rb_op_ns((enum rb_op)i);
+    structures |= w.weight[i] > 0 && ns != RB_NS_STRING && ns != RB_NS_COUNTER;
+  }
+  if (structures) cJSON_AddNumberToObject(o, JOB_K_STRUCTURE_SIZE, w.structure_size);
+  if (mix_has(&w, RB_OP_LRANGE, RB_OP_ZRANGEBYSCORE))
+    cJSON_AddNumberToObject(o, JOB_K_RANGE_SPAN, w.range_span);
+  if (w.weight[RB_OP_EVAL] > 0)
+    cJSON_AddNumberToObject(o, JOB_K_SCRIPT_WORK, (double)w.script_work);
+  cJSON_AddNumberToObject(o, JOB_K_SEED, (double)w.seed);
+  cJSON_AddBoolToObject(o, JOB_K_PREPARE,
+                        in->params->prepare && rb_workload_prepare_needs(&w) != 0);
+  const struct job_key_reuse *k = in->key_reuse;
+  if (!k) {
+    cJSON_AddNullToObject(o, JOB_K_KEY_REUSE);
+    return o;
+  }
+  cJSON *a = cJSON_AddArrayToObject(o, JOB_K_KEY_REUSE);
+  for (int i = 0; a && i < JOB_REUSE_WINDOWS; i++) {
+    cJSON *x = cJSON_CreateObject();
+    cJSON_AddNumberToObject(x, JOB_K_WINDOW_OPS, job_reuse_window_ops[i]);
+    cJSON_AddNumberToObject(x, JOB_K_REPEATED, k->repeated[i]);
+    cJSON_AddItemToArray(a, x);
+  }
+  cJSON *smp = cJSON_AddObjectToObject(o, JOB_K_KEY_REUSE_SAMPLE);
+  cJSON_AddNumberToObject(smp, JOB_K_FIRST_INVOCATION, (double)k->first_invocation);
+  cJSON_AddNumberToObject(smp, JOB_K_INVOCATIONS, (double)k->invocations);
+  cJSON_AddNumberToObject(smp, JOB_K_OPERATIONS, (double)k->operations);
+  cJSON_AddNumberToObject(smp, JOB_K_KEYS, (double)k->keys);
+  cJSON_AddBoolToObject(smp, JOB_K_TRUNCATED, k->truncated);
+  return o;
+}
+
+/* The "operations" section (docs/results.md, "Operations"): per operation type, merged from
+ * the measured invocations' op_stats. NULL when none of them had op_stats (an older action). */
+cJSON *job_results_operations_json(const struct job_results *r) {
+  if (!r->op_stats_records) return NULL;
+  cJSON *o = cJSON_CreateObject();
+  for (int i = 0; o && i < RB_OP_COUNT; i++) {
+    const struct op_acc *a = &r->ops[i];
+    if (!a->h) continue;
+    cJSON *x = cJSON_AddObjectToObject(o, rb_op_name((enum rb_op)i));
+    cJSON_AddNumberToObject(x, JOB_K_SUCCEEDED, (double)a->succeeded);
+    cJSON_AddNumberToObject(x, JOB_K_FAILED, (double)a->failed);
+    if (a->has_found) cJSON_AddNumberToObject(x, JOB_K_FOUND, (double)a->found);
+    cJSON_AddItemToObject(x, JOB_K_LATENCY_MS, job_results_hist_summary(a->h));
+    cJSON_AddItemToObject(x, JOB_K_HISTOGRAM, job_hist_to_json(a->h));
+  }
+  return o;
+}
+
 cJSON *job_results_summary(struct job_results *r, const struct job_run_info *in) {
   cJSON *o = cJSON_CreateObject();
   if (!o) return NULL;
@@ -450,6 +612,10 @@ cJSON *job_results_summary(struct job_results *r, const struct job_run_info *in)
   for (const cJSON *it = in->server_side ? in->server_side->child : NULL; it; it = it->next)
     cJSON_AddItemToObject(o, it->string, cJSON_Duplicate(it, true));
   if (in->sweep) cJSON_AddItemToObject(o, JOB_K_SWEEP, cJSON_Duplicate(in->sweep, true));
+  cJSON *wl = job_results_workload_json(r, in);
+  if (wl) cJSON_AddItemToObject(o, JOB_K_WORKLOAD, wl);
+  cJSON *ops = job_results_operations_json(r);
+  if (ops) cJSON_AddItemToObject(o, JOB_K_OPERATIONS, ops);
   add_timeline(o, r, in);
   cJSON_AddItemToObject(o, JOB_K_HISTOGRAMS, histograms_json(r, in));
   if (in->shard && in->shard->count) cJSON_AddItemToObject(o, JOB_K_SHARD, shard_json(in));

@@ -21,6 +21,7 @@
 #include "job_doc.h"
 #include "job_params.h"
 #include "job_record.h"
+#include "job_reuse.h"
 #include "job_scenario.h"
 #include "job_shard.h"
 #include "rb_error.h"
@@ -55,6 +56,8 @@ struct job_run_info {
   const cJSON *server_side;   /* borrowed, may be NULL: redis, agent, backend_cpu_us_per_op
                                  (job_backend_end), copied into the document */
   const cJSON *sweep;         /* borrowed: a sweep step's "sweep" field, or NULL */
+  const struct job_key_reuse *key_reuse; /* borrowed, may be NULL: the workload's key reuse
+                                            (job_reuse.h), computed by the runner */
 };
 
 struct job_results;
@@ -102,6 +105,12 @@ enum rb_err job_results_write(struct job_results *r, const struct job_run_info *
 cJSON *job_results_samples_summary(uint64_t *values, size_t n);
 struct job_hist;
 cJSON *job_results_hist_summary(const struct job_hist *h);
+
+/* The "workload" section (settings, realised_mix, key_reuse) and the "operations" section
+ * (per operation type: succeeded, failed, latency_ms, histogram) of the document; NULL when
+ * there is nothing to write (operations: no measured invocation reported op_stats). */
+cJSON *job_results_workload_json(const struct job_results *r, const struct job_run_info *info);
+cJSON *job_results_operations_json(const struct job_results *r);
 
 /* Error messages kept per kind in errors_by_kind (more distinct ones: other_messages). */
 #define JOB_RESULTS_MESSAGES_PER_KIND 8

@@ -370,8 +370,9 @@ static void set_parsed_url(struct job_http_xfer *x, const char *url) {
 
 static bool same_profile(const struct job_http_xfer *x, const char *method, const char *url,
                          const char *body, size_t len, const struct job_http_opts *opts) {
-  return x->easy && x->prof_url && x->prof_opts == opts && x->prof_body == body &&
-         x->prof_len == len && strcmp(x->prof_method, method) == 0 && strcmp(x->prof_url, url) == 0;
+  return x->easy && x->prof_url && x->prof_opts == opts &&
+         (opts->vary_body || (x->prof_body == body && x->prof_len == len)) &&
+         strcmp(x->prof_method, method) == 0 && strcmp(x->prof_url, url) == 0;
 }
 
 /* A recycled transfer: one whose easy handle is set up for exactly this request when there is
@@ -437,6 +438,12 @@ struct job_http_xfer *job_http_xfer_new(struct job_http *h, const char *method, 
   x->ctx = ctx;
   if (ready) { /* PRIVATE, WRITEDATA and ERRORBUFFER already point at x */
     x->req_body = body;
+    if (opts->vary_body && body && (x->prof_body != body || x->prof_len != len)) {
+      curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, body);
+      curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+      x->prof_body = body;
+      x->prof_len = len;
+    }
     return x;
   }
   x->easy = easy_get(h);

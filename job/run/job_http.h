@@ -78,6 +78,9 @@ struct job_http_opts {
   bool borrow_body;                 /* the request body outlives the transfer: not copied; with no
                                        per-request headers, its easy handle is then kept set up for the
                                        same request (same opts, method, URL and body pointer) */
+  bool vary_body;                   /* with borrow_body: each request has a body of its own (the
+                                       same parameters but for a few bytes); the set-up handle is
+                                       kept all the same and only the body is set anew */
 };
 /* A job_http_opts must outlive the transfers made with it and not change after its first
  * use: transfers set up with it are recycled as they are. */

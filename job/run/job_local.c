@@ -33,6 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "job_prepare.h"
 #include "job_target.h"
 #include "rb_clock.h"
 #include "rb_json.h"
@@ -55,7 +56,8 @@ struct local_target {
   size_t count, cap;
   char *init_body; /* holds secrets */
   size_t init_len;
-  char *run_params; /* the /run "value" object, printed */
+  char *run_params; /* the /run "value" object, printed (each /run adds its "invocation") */
+  size_t run_params_len;
   char action_name[300];
   struct job_http_opts opts;
   uint64_t init_timeout_ns;
@@ -251,12 +253,14 @@ static void send_run(struct local_target *t, struct job_inv *inv) {
   snprintf(inv->rec.activation_id, sizeof inv->rec.activation_id, "%016llx%016llx",
            (unsigned long long)t->id_seed, (unsigned long long)id);
   if (!inv->rec.cold_start) inv->rec.wait_ms = ms_between(inv->sent_ns, rb_clock_mono_ns());
-  char *body = NULL;
+  char *body = NULL, tail[JOB_INV_TAIL_MAX];
+  job_inv_params_tail(inv, tail, sizeof tail);
   int n = asprintf(&body,
-                   "{\"value\":%s,\"activation_id\":\"%s\",\"deadline\":\"%lld\","
+                   "{\"value\":%.*s%s%s,\"activation_id\":\"%s\",\"deadline\":\"%lld\","
                    "\"namespace\":\"local\",\"action_name\":\"%s\",\"action_version\":\"0.0.1\","
                    "\"transaction_id\":\"%s\"}",
-                   t->run_params, inv->rec.activation_id,
+                   (int)t->run_params_len - 1, t->run_params, t->run_params_len > 2 ? "," : "",
+                   tail, inv->rec.activation_id,
                    (long long)(rb_clock_wall_ms() + (int64_t)t->opts.timeout_ms), t->action_name,
                    inv->rec.activation_id);
   char url[96];
@@ -389,6 +393,14 @@ static void local_stop(struct job_target *base) {
   local_abort(base);
 }
 
+/* After the prepare step: the workers it started stop, so the schedule meets the pool a run
+ * without a prepare step meets (cold starts counted as ever). */
+static void local_settle(struct job_target *base) {
+  struct local_target *t = (struct local_target *)base;
+  for (size_t i = 0; i < t->count; i++)
+    if (t->workers[i].state == W_IDLE) stop_worker(&t->workers[i]);
+}
+
 static void local_destroy(struct job_target *base) {
   struct local_target *t = (struct local_target *)base;
   if (!t) return;
@@ -466,6 +478,7 @@ struct job_target *job_local_create(struct job_http *http, const struct job_targ
   t->base.destroy = local_destroy;
   t->base.abort = local_abort;
   t->base.stop = local_stop;
+  t->base.settle = local_settle;
   t->base.http = http;
   if (!job_local_find_action(self_exe, tc->action_bin, t->bin, sizeof t->bin)) {
     rb_errorf(0, err, errlen,
@@ -495,6 +508,7 @@ struct job_target *job_local_create(struct job_http *http, const struct job_targ
   t->init_body = build_init(cfg, &t->init_len);
   cJSON *params = job_params_action_json(p);
   t->run_params = params ? cJSON_PrintUnformatted(params) : NULL;
+  t->run_params_len = t->run_params ? strlen(t->run_params) : 0;
   cJSON_Delete(params);
   t->opts = (struct job_http_opts){.timeout_ms = (long)(tc->request_timeout * 1000),
                                    .connect_timeout_ms = 2000};

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "job_curl_err.h"
+#include "job_prepare.h"
 #include "job_target.h"
 #include "rb_clock.h"
 #include "rb_json.h"
@@ -18,7 +19,7 @@ struct ow_target {
   struct job_target base; /* first: the runner sees a job_target */
   char invoke_url[1200];
   char activations_url[800];
-  char *body; /* the parameters, same for every invocation (holds secrets) */
+  char *body; /* the parameters of every invocation, its index aside (holds secrets) */
   size_t body_len;
   char userpwd[600];          /* secret */
   struct curl_slist *headers; /* owned, shared by every request; holds the Authorization
@@ -197,11 +198,27 @@ static void on_invoke(void *ctx, struct job_http_xfer *x) {
   finish_inv_at(t, inv, end_ns);
 }
 
+/* The run's parameters with this invocation's index (or the prepare fields) at the end:
+ * t->body without its closing brace, then job_inv_params_tail. */
+static bool inv_body(struct ow_target *t, struct job_inv *inv) {
+  char tail[JOB_INV_TAIL_MAX];
+  size_t head = t->body_len - 1, n = job_inv_params_tail(inv, tail, sizeof tail);
+  bool comma = head > 1; /* "{" alone: no parameter before */
+  inv->body = malloc(head + comma + n + 1);
+  if (!inv->body) return false;
+  memcpy(inv->body, t->body, head);
+  if (comma) inv->body[head] = ',';
+  memcpy(inv->body + head + comma, tail, n + 1);
+  inv->body_len = head + comma + n;
+  return true;
+}
+
 static enum rb_err ow_send(struct job_target *base, struct job_inv *inv) {
   struct ow_target *t = (struct ow_target *)base;
   inv->target = base;
-  struct job_http_xfer *x = job_http_xfer_new(base->http, "POST", t->invoke_url, t->body,
-                                              t->body_len, NULL, &t->opts, on_invoke, inv);
+  if (!inv->body && !inv_body(t, inv)) return RB_ERR_NOMEM;
+  struct job_http_xfer *x = job_http_xfer_new(base->http, "POST", t->invoke_url, inv->body,
+                                              inv->body_len, NULL, &t->opts, on_invoke, inv);
   if (!x) return RB_ERR_NOMEM;
   enum rb_err rc = job_http_start(base->http, x);
   if (rc != RB_OK) job_http_xfer_free(x);
@@ -404,7 +421,9 @@ struct job_target *job_ow_create(struct job_http *http, const struct job_target_
                                    .connect_timeout_ms = 10000,
                                    .insecure = tc->insecure,
                                    /* Basic auth: a prebuilt header (below) */
-                                   .borrow_body = true}; /* t->body outlives every request */
+                                   /* inv->body outlives its requests */
+                                   .borrow_body = true,
+                                   .vary_body = true};
   t->headers = job_http_json_headers();
   if (t->headers) t->headers = job_http_add_basic_auth(t->headers, t->userpwd);
   t->opts.headers = t->headers;
@@ -412,6 +431,7 @@ struct job_target *job_ow_create(struct job_http *http, const struct job_target_
   t->check_opts.timeout_ms = 10000;
   t->check_opts.discard_body = true;
   t->check_opts.fresh_connect = true;
+  t->check_opts.vary_body = false;
   t->poll_timeout_ns = (uint64_t)(tc->poll_timeout * 1e9);
   t->body = build_body(p, cfg, &t->body_len);
   char action_url[1200];

@@ -9,6 +9,7 @@
 
 #include "job_backend_io.h"
 #include "job_k8s.h"
+#include "job_prepare.h"
 #include "job_progress.h"
 #include "job_results.h"
 #include "job_sched.h"
@@ -70,6 +71,7 @@ static void on_done(void *arg, struct job_inv *inv) {
   enum rb_err rc = job_results_add(r->results, &inv->rec);
   if (rc != RB_OK) r->io_error = rc;
   job_record_deinit(&inv->rec);
+  job_inv_free_body(inv);
   free(inv);
 }
 
@@ -227,6 +229,24 @@ static void fill_info(struct runner *r, struct job_run_info *in, int stopped_by)
       .interrupted_by = stopped_by ? signal_name(stopped_by) : NULL};
 }
 
+/* Key reuse over the run's measured invocations (job_reuse.h), the whole run's (every shard
+ * computes the same): after the warm-up, up to what was planned (or, stopped early or for a
+ * duration in the closed loop, what was sent). */
+static bool key_reuse(const struct runner *r, const struct job_run_info *in,
+                      struct job_key_reuse *out) {
+  struct rb_workload w;
+  char why[300];
+  if (job_params_workload(r->rq->params, &w, why, sizeof why) != RB_OK) return false;
+  uint64_t first = r->closed ? r->warmup_sent : r->warmup_count;
+  uint64_t end = in->complete && r->sched.total != UINT64_MAX ? r->sched.total : 0;
+  if (!end) { /* this shard's sends, as global indices */
+    uint64_t shards = in->shard ? (uint64_t)in->shard->count : 1;
+    end = r->closed ? r->sched.sent : r->sched.sent * shards;
+  }
+  if (end <= first) return false;
+  return job_key_reuse_compute(&w, first, end - first, out) == RB_OK;
+}
+
 static enum job_exit create_target(struct runner *r, char *err, size_t errlen) {
   const struct job_run_request *rq = r->rq;
   enum job_preflight pf = JOB_PREFLIGHT_OK;
@@ -342,6 +362,14 @@ enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_
     job_http_destroy(r.http);
     return ex;
   }
+  /* The prepare step: before the samples and the schedule, never timed. */
+  ex = job_prepare_run(r.target, r.http, rq->params, secrets, rq->stop, err, errlen);
+  if (ex != JOB_EXIT_OK) {
+    job_results_destroy(r.results);
+    r.target->destroy(r.target);
+    job_http_destroy(r.http);
+    return ex;
+  }
   struct job_http_stats hs;
   job_http_get_stats(r.http, &hs);
   r.sockets_at_start = hs.sockets;
@@ -383,6 +411,8 @@ enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_
   struct job_run_info in;
   fill_info(&r, &in, stopped_by);
   in.server_side = side;
+  struct job_key_reuse reuse;
+  if (key_reuse(&r, &in, &reuse)) in.key_reuse = &reuse;
   ex = publish(&r, &in, err, errlen);
   cJSON_Delete(side); /* before destroy: in.action points into the target */
   r.target->destroy(r.target);

@@ -28,7 +28,25 @@ struct job_inv {
   struct job_inv *queue_next;       /* target use: waiting for a free worker */
   struct job_target *target;
   struct job_inv *live_prev, *live_next; /* runner use: invocations in flight */
+  /* A prepare call (job_prepare.h), not an invocation of the schedule: the target sends the
+   * run's parameters with "prepare": true, "prepare_first" and "prepare_count" instead of
+   * "invocation" (rec.index otherwise). */
+  bool prepare;
+  long long prepare_first, prepare_count;
+  char *body; /* target use: this invocation's request body (holds secrets); wiped and freed
+                 by job_inv_free_body, which the runner calls with the invocation */
+  size_t body_len;
 };
+
+/* The per-invocation end of the /run parameters, appended to the run's parameters (a printed
+ * JSON object without its closing brace): `"invocation":K}` (K = rec.index, the invocation's
+ * index in the unsharded run), or for a prepare call `"prepare":true,"prepare_first":F,
+ * "prepare_count":C}`. Returns the length written (out holds at least 96 bytes). */
+size_t job_inv_params_tail(const struct job_inv *inv, char *out, size_t len);
+#define JOB_INV_TAIL_MAX 96
+
+/* Wipes (it may hold secrets) and frees inv->body. */
+void job_inv_free_body(struct job_inv *inv);
 
 typedef void (*job_inv_done_fn)(void *runner, struct job_inv *inv);
 
@@ -44,6 +62,10 @@ struct job_target {
    * queued invocation); those waiting for a worker finish as aborted. What is in flight goes
    * on to the end of the drain. May be NULL. */
   void (*stop)(struct job_target *t);
+  /* After the prepare step (job_prepare.h): puts the target back as it was before it (local:
+   * stops the idle workers, so the schedule starts as a run without a prepare step). May be
+   * NULL. */
+  void (*settle)(struct job_target *t);
   struct job_http *http; /* borrowed */
   job_inv_done_fn on_done;
   void *runner;

@@ -337,7 +337,7 @@ static void test_exit_codes(void **state) {
   char *a1[] = {NULL, "run", "--rates", "5", NULL};
   assert_int_equal(run_rbench(a1, NULL, 10000, NULL), 2);
   /* Bad value. */
-  char *a2[] = {NULL, "run", "--operation", "incr", "--env", envfile, NULL};
+  char *a2[] = {NULL, "run", "--operation", "flushall", "--env", envfile, NULL};
   char *log = NULL;
   assert_int_equal(run_rbench(a2, NULL, 10000, &log), 2);
   assert_non_null(strstr(log, "operation: expected one of set, get, del, exists"));

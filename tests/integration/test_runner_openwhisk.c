@@ -621,6 +621,135 @@ static void test_only_configured_endpoints_sent(void **state) {
   cJSON_Delete(d);
 }
 
+/* ---- issue 20: the per-invocation parameter and the prepare step ----------------------- */
+
+/* A mix with reads: three prepare calls first (450000 keys, at most 200000 per call), each
+ * with "prepare": true and its range, none in raw_results; then every invocation carries its
+ * index as "invocation" (echoed back by fakewhisk into the record). */
+static void test_invocation_and_prepare(void **state) {
+  (void)state;
+  char scen[200], out[200], text[600];
+  snprintf(scen, sizeof scen, "%s/prep.yaml", tmpdir);
+  snprintf(out, sizeof out, "%s/prep.json", tmpdir);
+  snprintf(text, sizeof text,
+           "name: prep\ntarget: {kind: openwhisk, action: prep/ok}\n"
+           "defaults: {rate: 20, invocations: 4, key_space: 450000}\n"
+           "runs:\n  - name: readheavy\n    mix: {get: 80, set: 20}\n");
+  write_text(scen, text);
+  char *argv[] = {NULL,       "run", "--scenario", scen,  "--env", envfile,
+                  "--output", out,   "--progress", "off", NULL};
+  char *rlog = NULL;
+  assert_int_equal(run_rbench(argv, NULL, 30000, &rlog), 0);
+  assert_non_null(strstr(rlog, "run readheavy: preparing 450000 keys"));
+  free(rlog);
+  char *log = read_text(fake_log);
+  int prepares = 0, invokes = 0;
+  bool seen[4] = {false};
+  for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
+    if (!strstr(line, "POST /api/v1/namespaces/_/actions/prep/ok")) continue;
+    if (strstr(line, "\"prepare\":true")) {
+      const char *want[] = {"\"prepare_first\":0,\"prepare_count\":200000}",
+                            "\"prepare_first\":200000,\"prepare_count\":200000}",
+                            "\"prepare_first\":400000,\"prepare_count\":50000}"};
+      assert_true(prepares < 3);
+      assert_non_null(strstr(line, want[prepares])); /* in order, one after the other */
+      assert_non_null(strstr(line, "\"mix\":\"set:20,get:80\"")); /* normalised */
+      assert_int_equal(invokes, 0);                               /* all before the schedule */
+      prepares++;
+      continue;
+    }
+    const char *k = strstr(line, "\"invocation\":");
+    assert_non_null(k);
+    int idx = atoi(k + 13);
+    assert_true(idx >= 0 && idx < 4 && !seen[idx]);
+    seen[idx] = true;
+    invokes++;
+  }
+  free(log);
+  assert_int_equal(prepares, 3);
+  assert_int_equal(invokes, 4);
+  cJSON *d = read_json(out);
+  assert_non_null(d);
+  const cJSON *raw = cJSON_GetObjectItem(d, "raw_results"), *r;
+  assert_int_equal(cJSON_GetArraySize(raw), 4);
+  cJSON_ArrayForEach(r, raw) {
+    assert_true(num(r, "action.invocation") == num(r, "index"));
+    assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "action"), "prepared"));
+  }
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "workload"), "prepare")));
+  cJSON_Delete(d);
+}
+
+/* A prepare call the action fails stops the run before anything is measured: exit 2, the run
+ * and the action's error named, no results file. */
+static void test_prepare_failure_stops_the_run(void **state) {
+  (void)state;
+  char scen[200], out[200], text[600];
+  snprintf(scen, sizeof scen, "%s/prepfail.yaml", tmpdir);
+  snprintf(out, sizeof out, "%s/prepfail.json", tmpdir);
+  snprintf(text, sizeof text,
+           "name: prepfail\ntarget: {kind: openwhisk, action: pkg/apperror}\n"
+           "defaults: {rate: 20, invocations: 4, key_space: 100}\n"
+           "runs:\n  - name: reads\n    mix: \"get:1\"\n");
+  write_text(scen, text);
+  char *argv[] = {NULL,       "run", "--scenario", scen,  "--env", envfile,
+                  "--output", out,   "--progress", "off", NULL};
+  char *rlog = NULL;
+  assert_int_equal(run_rbench(argv, NULL, 30000, &rlog), 2);
+  assert_non_null(strstr(rlog,
+                         "run reads: preparing keys 0 to 99 (prepare: true) failed: "
+                         "application_error: 3 of 10 operations failed"));
+  free(rlog);
+  assert_int_not_equal(access(out, F_OK), 0);
+}
+
+static double mono_s(void);
+
+/* SIGTERM during the prepare step: the call in flight is abandoned at once, exit 4, nothing
+ * measured, no results file; an answer without "prepared" (an older action) is refused. */
+static void test_prepare_interrupted_or_unanswered(void **state) {
+  (void)state;
+  char scen[200], out[200], text[600];
+  snprintf(scen, sizeof scen, "%s/prepsig.yaml", tmpdir);
+  snprintf(out, sizeof out, "%s/prepsig.json", tmpdir);
+  snprintf(text, sizeof text,
+           "name: prepsig\ntarget: {kind: openwhisk, action: pkg/slow}\n"
+           "defaults: {rate: 20, invocations: 4, key_space: 100}\n"
+           "runs:\n  - name: reads\n    mix: {hgetall: 1}\n");
+  write_text(scen, text);
+  char *argv[] = {NULL,       "run", "--scenario", scen,  "--env", envfile,
+                  "--output", out,   "--progress", "off", NULL};
+  struct rbt_proc p = {.port = rbench_serial++};
+  argv[0] = (char *)rbt_bin("rbench");
+  assert_true(rbt_proc_start(&p, argv, NULL));
+  char *log = NULL;
+  for (int i = 0; i < 100; i++) {
+    free(log);
+    log = rbt_proc_log(&p);
+    if (strstr(log, "preparing 100 keys")) break;
+    usleep(50000);
+  }
+  assert_non_null(strstr(log, "run reads: preparing 100 keys (10000 elements, 1 call"));
+  free(log);
+  double t0 = mono_s();
+  assert_int_equal(rbt_proc_stop(&p, SIGTERM), 4);
+  assert_true(mono_s() - t0 < 1.5); /* not the 3 s of the slow answer */
+  log = rbt_proc_log(&p);
+  unlink(p.log);
+  assert_non_null(strstr(log,
+                         "run reads: interrupted while preparing keys 0 to 99: nothing "
+                         "measured, no results written"));
+  assert_int_equal(access(out, F_OK), -1);
+  free(log);
+  /* the slow action answers like an action without the prepare step: refused */
+  char *rlog = NULL;
+  argv[0] = NULL;
+  assert_int_equal(run_rbench(argv, NULL, 30000, &rlog), 2);
+  assert_non_null(strstr(rlog, "without \"prepared\": an rbench-action older than the prepare"));
+  free(rlog);
+  assert_int_equal(access(out, F_OK), -1);
+}
+
 /* ---- --wait-for-action ------------------------------------------------------------------ */
 
 static double mono_s(void) {
@@ -795,6 +924,9 @@ int main(void) {
       cmocka_unit_test(test_self_signed_tls),
       cmocka_unit_test(test_wskprops_fallback),
       cmocka_unit_test(test_only_configured_endpoints_sent), /* after the cold start's test */
+      cmocka_unit_test(test_invocation_and_prepare),
+      cmocka_unit_test(test_prepare_failure_stops_the_run),
+      cmocka_unit_test(test_prepare_interrupted_or_unanswered),
       cmocka_unit_test(test_wait_for_action_appears),
       cmocka_unit_test(test_wait_for_action_gives_up),
       cmocka_unit_test(test_wait_for_action_wrong_key),

@@ -4,7 +4,9 @@
  *
  * Behaviour is chosen by the action name (last path segment), so one server covers every
  * case:
- *   ok         200 + activation record (waitTime; initTime on the first call only: cold start)
+ *   ok         200 + activation record (waitTime; initTime on the first call only: cold start);
+ *              the result echoes the body's "invocation" (-1 when absent), and a prepare call
+ *              ("prepare": true) is answered as rbench-action does, with "prepared"
  *   accepted   202 {"activationId"}; GET /activations/{id} is 404 twice, then 200 + record
  *   throttled  429 {"error":"Too many requests in the last minute (count: N, allowed: 60).","code"}
  *   apperror   502 + record with response.status "application error" and result {"error"}
@@ -271,7 +273,20 @@ static enum MHD_Result invoke(struct MHD_Connection *c, struct req *rq, const ch
   char p[300];
   snprintf(p, sizeof p, "%.*s", (int)strcspn(path, "?"), path);
   if (!strcmp(name, "ok")) {
-    record_json(body, sizeof body, aid, p, "success", cold, ok_result);
+    /* rbench-action's answers to a prepare call, and its "invocation" echoed back */
+    const char *inv = rq->body ? strstr(rq->body, "\"invocation\":") : NULL;
+    const char *cnt = rq->body ? strstr(rq->body, "\"prepare_count\":") : NULL;
+    long long count = cnt ? atoll(cnt + 16) : 0;
+    char result[600];
+    if (rq->body && strstr(rq->body, "\"prepare\":true"))
+      snprintf(result, sizeof result,
+               "{\"succeeded\":0,\"failed\":0,\"elapsed_us\":900,\"prepared\":{\"keys\":%lld,"
+               "\"elements\":%lld,\"namespaces\":[\"string\"]}}",
+               count, count);
+    else
+      snprintf(result, sizeof result, "%.*s,\"invocation\":%lld}", (int)strlen(ok_result) - 1,
+               ok_result, inv ? atoll(inv + 13) : -1);
+    record_json(body, sizeof body, aid, p, "success", cold, result);
     return reply(c, 200, body, aid, NULL);
   }
   if (!strcmp(name, "slow")) {

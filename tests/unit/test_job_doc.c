@@ -17,6 +17,7 @@
 #include "job_config.h"
 #include "job_doc.h"
 #include "job_results.h"
+#include "job_reuse.h"
 
 static char *doc_text; /* a document written by job_results_write */
 
@@ -40,11 +41,27 @@ static int setup(void **state) {
     r.duration_ms = 5;
     r.cold_start = i == 1;
     if (i == 3) job_record_set_error(&r, JOB_ERR_THROTTLED, "HTTP 429: Too many requests");
+    /* the action's op_stats (issue 20): a get of 100 us and a set of 300 us each, the warm-up's
+       not counted; the 429 had no action */
+    if (i < 3)
+      r.action = strdup(
+          "{\"op_stats\":{\"get\":{\"succeeded\":3,\"failed\":1,\"found\":2,\"latency_us\":"
+          "{\"count\":1,\"min\":100,\"max\":100,\"sum\":100,\"buckets\":[100,1]}},"
+          "\"set\":{\"succeeded\":1,\"failed\":0,\"latency_us\":{\"count\":1,\"min\":300,"
+          "\"max\":300,\"sum\":300,\"buckets\":[300,1]}}},\"invocation\":1}");
     job_results_add(res, &r);
     job_record_deinit(&r);
   }
   struct job_params p;
   job_params_defaults(&p);
+  snprintf(p.mix, sizeof p.mix, "get:3,set:1");
+  p.key_space = 100;
+  snprintf(p.key_distribution, sizeof p.key_distribution, "zipfian");
+  struct job_key_reuse reuse;
+  struct rb_workload w;
+  if (job_params_workload(&p, &w, err, sizeof err) != RB_OK ||
+      job_key_reuse_compute(&w, 1, 3, &reuse) != RB_OK)
+    return -1;
   struct job_target_conf t;
   job_target_conf_defaults(&t);
   struct job_run_info in = {.scenario = "unit",
@@ -60,6 +77,7 @@ static int setup(void **state) {
                             .late_threshold_us = 1000,
                             .first_sent_s = 0.0002,
                             .last_sent_s = 0.3002,
+                            .key_reuse = &reuse,
                             .complete = true};
   enum rb_err rc = job_results_write(res, &in, err, sizeof err);
   job_results_destroy(res);
@@ -118,6 +136,31 @@ static void test_round_trip(void **state) {
   assert_string_equal(d.raw[3].outcome, "http_429");
   assert_non_null(d.histograms);
   assert_true(d.first_send_ms == 0.2 && d.last_send_ms == 300.2);
+  /* issue 20: the workload and per-operation sections */
+  assert_true(d.workload.present);
+  assert_true(d.workload.mix[RB_OP_GET] == 0.75 && d.workload.mix[RB_OP_SET] == 0.25);
+  assert_true(d.workload.has_realised);
+  /* two measured records: gets 2 x 4, sets 2 x 1 */
+  assert_true(d.workload.realised[RB_OP_GET] == 0.8 && d.workload.realised[RB_OP_SET] == 0.2);
+  assert_string_equal(d.workload.key_distribution, "zipfian");
+  assert_true(d.workload.zipf_exponent == 0.99 && d.workload.key_space == 100);
+  assert_string_equal(d.workload.value_sizes, "64");
+  assert_true(d.workload.seed == 1 && d.workload.prepare);
+  assert_true(isnan(d.workload.keys_per_command)); /* no mget or mset in the mix */
+  assert_true(d.workload.has_key_reuse && d.workload.reuse_operations == 30);
+  for (int k = 0; k < 3; k++) assert_true(d.workload.key_reuse[k] >= 0);
+  assert_int_equal(d.nops, 2);
+  const struct job_doc_op *get = strcmp(d.ops[0].name, "get") ? &d.ops[1] : &d.ops[0];
+  const struct job_doc_op *set = get == d.ops ? &d.ops[1] : &d.ops[0];
+  assert_string_equal(get->name, "get");
+  assert_true(get->succeeded == 6 && get->failed == 2 && get->found == 4);
+  assert_true(get->latency.p50 == 0.1 && get->latency.count == 2);
+  assert_true(set->succeeded == 2 && isnan(set->found) && set->latency.p99 == 0.3);
+  assert_non_null(get->histogram);
+  char wl[400];
+  job_doc_workload_text(&d, wl, sizeof wl);
+  assert_string_equal(
+      wl, "mix set:1,get:3; keys zipfian (s 0.99) over 100; values 64 B; arrival constant");
   job_doc_free(&d);
 }
 
@@ -200,6 +243,26 @@ static void test_validation_names_file_and_field(void **state) {
                          "r3.json: histogram: the bucket counts do not add up to count "
                          "(histograms.execution_time_ms)"));
   assert_string_equal(refusal("run_id", "7"), "r3.json: run_id: expected a string, got a number");
+  /* issue 20 */
+  assert_string_equal(refusal("workload.mix.get", "1.5"),
+                      "r3.json: workload.mix.get: 1.5 is out of range: expected a fraction of at "
+                      "most 1");
+  assert_non_null(strstr(refusal("workload.realised_mix.flushall", "0.1"),
+                         "r3.json: workload.realised_mix: unknown operation 'flushall'"));
+  assert_string_equal(refusal("workload.key_distribution", "\"pareto\""),
+                      "r3.json: workload.key_distribution: unknown distribution 'pareto'");
+  assert_string_equal(refusal("workload.key_reuse", "{}"),
+                      "r3.json: workload.key_reuse: expected an array, got an object");
+  assert_non_null(strstr(refusal("workload.key_reuse[0].repeated", "2"),
+                         "r3.json: workload.key_reuse[0].repeated: 2 is out of range"));
+  assert_non_null(strstr(refusal("operations.get.succeeded", "-1"),
+                         "r3.json: operations.get.succeeded: -1 is negative"));
+  assert_non_null(strstr(refusal("operations.flushall", "{}"),
+                         "r3.json: operations.flushall: unknown operation"));
+  assert_non_null(strstr(refusal("operations.set.histogram.count", "5"),
+                         "r3.json: operations.set: histogram: the bucket counts do not add up"));
+  assert_non_null(strstr(refusal("operations.get.latency_ms.p50", "\"fast\""),
+                         "r3.json: operations.get.latency_ms.p50: expected a number"));
 }
 
 static void test_schema_version(void **state) {
@@ -271,25 +334,75 @@ static void test_settings_diff(void **state) {
     const char *path, *value, *what;
   } cases[] = {
       {"scenario.parameters.ops", "200", "ops: 10 vs 200"},
-      {"scenario.parameters.operation", "\"get\"", "operation: set vs get"},
       {"scenario.parameters.batching", "true", "batching: false vs true"},
       {"scenario.parameters.parallel", "8", "parallel: 5 vs 8"},
       {"scenario.parameters.value_size", "1024", "value_size: 64 vs 1024"},
-      {"scenario.parameters.key_space", "1000", "key_space: 0 vs 1000"},
+      {"scenario.parameters.key_space", "1000", "key_space: 100 vs 1000"},
       {"scenario.parameters.rate", "20", "rate: 10 vs 20"},
       {"scenario.parameters.invocations", "500", "invocations: 100 vs 500"},
       {"scenario.parameters.duration", "30", "duration: 0 vs 30"},
       {"mode", "\"closed\"", "mode: open vs closed"},
       {"scenario.target.kind", "\"openwhisk\"", "target: local vs openwhisk"},
+      /* issue 20: the workload as drawn */
+      {"scenario.parameters.mix", "\"get:1,set:1\"", "mix: set:1,get:3 vs set:1,get:1"},
+      {"scenario.parameters.mix", "\"\"", "mix: set:1,get:3 vs set:1"},
+      {"scenario.parameters.key_distribution", "\"uniform\"",
+       "key_distribution: zipfian vs uniform"},
+      {"scenario.parameters.zipf_exponent", "1.2", "zipf_exponent: 0.99 vs 1.2"},
+      {"scenario.parameters.value_size_range", "\"64-128\"", "value_sizes: 64 vs 64-128"},
+      {"scenario.parameters.value_size_list", "\"64:1,128:1\"", "value_sizes: 64 vs 64:1,128:1"},
+      {"scenario.parameters.arrival", "\"poisson\"", "arrival: constant vs poisson"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     doc = mutated(cases[i].path, cases[i].value);
     assert_int_equal(job_doc_read(doc, "b.json", &b, err, sizeof err), RB_OK);
-    assert_true(job_doc_settings_diff(&a, &b, what, sizeof what));
+    if (!job_doc_settings_diff(&a, &b, what, sizeof what)) fail_msg("case %zu: no difference", i);
     assert_string_equal(what, cases[i].what);
     job_doc_free(&b);
     cJSON_Delete(doc);
   }
+  /* not the seed, nor the knobs the mix and distribution do not use */
+  static const char *const same[][2] = {{"scenario.parameters.seed", "99"},
+                                        {"scenario.parameters.operation", "\"get\""}, /* mix */
+                                        {"scenario.parameters.hotspot_keys", "0.5"},
+                                        {"scenario.parameters.keys_per_command", "3"},
+                                        {"scenario.parameters.script_work", "7"},
+                                        {"scenario.parameters.burst_rate", "50"}};
+  for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+    doc = mutated(same[i][0], same[i][1]);
+    assert_int_equal(job_doc_read(doc, "b.json", &b, err, sizeof err), RB_OK);
+    if (job_doc_settings_diff(&a, &b, what, sizeof what)) fail_msg("%s: %s", same[i][0], what);
+    job_doc_free(&b);
+    cJSON_Delete(doc);
+  }
+  /* without a mix, the operation (the message as before issue 20) */
+  cJSON *o1 = mutated("scenario.parameters.mix", "\"\""),
+        *o2 = mutated("scenario.parameters.mix", "\"\"");
+  cJSON_ReplaceItemInObject(cJSON_GetObjectItem(cJSON_GetObjectItem(o2, "scenario"), "parameters"),
+                            "operation", cJSON_CreateString("get"));
+  struct job_doc oa;
+  assert_int_equal(job_doc_read(o1, "a.json", &oa, err, sizeof err), RB_OK);
+  assert_int_equal(job_doc_read(o2, "b.json", &b, err, sizeof err), RB_OK);
+  assert_true(job_doc_settings_diff(&oa, &b, what, sizeof what));
+  assert_string_equal(what, "operation: set vs get");
+  job_doc_free(&oa);
+  job_doc_free(&b);
+  cJSON_Delete(o1);
+  cJSON_Delete(o2);
+  /* ... but those it uses */
+  cJSON *m = mutated("scenario.parameters.mix", "\"mget:1,eval:1\"");
+  cJSON *m2 = mutated("scenario.parameters.mix", "\"mget:1,eval:1\"");
+  cJSON_ReplaceItemInObject(cJSON_GetObjectItem(cJSON_GetObjectItem(m2, "scenario"), "parameters"),
+                            "script_work", cJSON_CreateNumber(5));
+  struct job_doc ma;
+  assert_int_equal(job_doc_read(m, "a.json", &ma, err, sizeof err), RB_OK);
+  assert_int_equal(job_doc_read(m2, "b.json", &b, err, sizeof err), RB_OK);
+  assert_true(job_doc_settings_diff(&ma, &b, what, sizeof what));
+  assert_string_equal(what, "script_work: 1000 vs 5");
+  job_doc_free(&ma);
+  job_doc_free(&b);
+  cJSON_Delete(m);
+  cJSON_Delete(m2);
   /* closed loops: the concurrency defines the load, not the rate */
   job_doc_free(&a);
   cJSON *ca = mutated("mode", "\"closed\""), *cb = mutated("mode", "\"closed\"");

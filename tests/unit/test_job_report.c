@@ -17,6 +17,7 @@
 #include "job_cmd.h"
 #include "job_compare.h"
 #include "job_report.h"
+#include "job_results.h"
 
 /* A minimal results document: n successful invocations with execution time base + i*step. */
 static cJSON *doc(const char *run, int rep, int reps, int n, double base, double step) {
@@ -231,6 +232,120 @@ static void test_compare_backend_rows(void **state) {
   assert_non_null(strstr(cJSON_GetObjectItem(j, "headline")->valuestring,
                          "cut Redis CPU per operation 3.91x (p=0.0079)"));
   cJSON_Delete(j);
+  job_side_free(&a);
+  job_side_free(&b);
+}
+
+/* issue 20: the operations section of a document (get latencies of base_us + 0..99 us) and
+ * its workload parameters. */
+static void add_ops(cJSON *d, const char *mix, int base_us) {
+  struct job_hist *h = job_hist_create();
+  for (int i = 0; i < 100; i++) job_hist_record(h, (uint64_t)(base_us + i));
+  cJSON *ops = cJSON_AddObjectToObject(d, "operations");
+  cJSON *g = cJSON_AddObjectToObject(ops, "get");
+  cJSON_AddNumberToObject(g, "succeeded", 100);
+  cJSON_AddNumberToObject(g, "failed", 0);
+  cJSON_AddItemToObject(g, "latency_ms", job_results_hist_summary(h));
+  cJSON_AddItemToObject(g, "histogram", job_hist_to_json(h));
+  job_hist_destroy(h);
+  cJSON *params = cJSON_GetObjectItem(cJSON_GetObjectItem(d, "scenario"), "parameters");
+  cJSON_AddStringToObject(params, "mix", mix);
+  cJSON_AddStringToObject(params, "key_distribution", "zipfian");
+  cJSON_AddNumberToObject(params, "key_space", 1000);
+}
+
+/* Rows per operation type: p50 and p99 of the pooled histograms; with repetitions on both
+ * sides tested on the per-repetition values, with one a side descriptive only (said so); the
+ * workload printed beside the table, once when both sides ran the same. */
+static void test_compare_operation_rows(void **state) {
+  (void)state;
+  char err[200];
+  for (int reps = 1; reps <= 5; reps += 4) {
+    struct job_side a, b;
+    job_side_init(&a, "direct");
+    job_side_init(&b, "batched");
+    for (int r = 1; r <= reps; r++) {
+      cJSON *x = doc("direct", r, reps, 50, 10, 0.01), *y = doc("batched", r, reps, 50, 11, 0.01);
+      add_ops(x, "get:80,set:20", 1000 + r);
+      add_ops(y, "get:80,set:20", 3000 + r);
+      assert_int_equal(job_side_add(&a, x, err, sizeof err), RB_OK);
+      assert_int_equal(job_side_add(&b, y, err, sizeof err), RB_OK);
+      cJSON_Delete(x);
+      cJSON_Delete(y);
+    }
+    struct job_comparison c;
+    assert_int_equal(job_compare_compute(&a, &b, 0.05, 1, &c), RB_OK);
+    const struct job_cmp_row *p50 = job_compare_row(&c, "op_get_p50_ms");
+    const struct job_cmp_row *p99 = job_compare_row(&c, "op_get_p99_ms");
+    assert_non_null(p50);
+    assert_non_null(p99);
+    assert_null(job_compare_row(&c, "op_set_p50_ms")); /* no section for set */
+    assert_true(c.op_rows);
+    /* pooled: reps x 100 values from 1001 (+ r) */
+    assert_true(fabs(p50->a - (1049 + (reps + 1) / 2) / 1000.0) < 0.0015);
+    assert_true(p50->b > 3.0 && p50->b < 3.2);
+    assert_int_equal(p50->na, reps);
+    if (reps == 1) {
+      assert_int_equal(p50->test, JOB_TEST_NONE);
+      assert_true(c.op_descriptive);
+    } else {
+      assert_int_equal(p50->test, JOB_TEST_PER_DOC_MWU);
+      assert_true(p50->significant && p99->significant);
+      assert_false(c.op_descriptive);
+    }
+    char *out = print_comparison(&a, &b, &c);
+    assert_non_null(
+        strstr(out,
+               "workload: mix set:20,get:80; keys zipfian (s 0.99) over 1000; values 64 B; arrival "
+               "constant\n"));
+    assert_non_null(strstr(out, "get p50 (ms)"));
+    assert_non_null(strstr(out, reps == 1 ? "descriptive only" : "tested on the per-repetition"));
+    free(out);
+    job_side_free(&a);
+    job_side_free(&b);
+  }
+  /* different workloads: both printed */
+  struct job_side a, b;
+  job_side_init(&a, "a");
+  job_side_init(&b, "b");
+  cJSON *x = doc("direct", 1, 1, 50, 10, 0.01), *y = doc("batched", 1, 1, 50, 11, 0.01);
+  add_ops(x, "get:80,set:20", 1000);
+  add_ops(y, "get:1", 1000);
+  assert_int_equal(job_side_add(&a, x, err, sizeof err), RB_OK);
+  assert_int_equal(job_side_add(&b, y, err, sizeof err), RB_OK);
+  struct job_comparison c;
+  assert_int_equal(job_compare_compute(&a, &b, 0.05, 1, &c), RB_OK);
+  char *out = print_comparison(&a, &b, &c);
+  assert_non_null(strstr(out, "workload A: mix set:20,get:80;"));
+  assert_non_null(strstr(out, "workload B: mix get:1;"));
+  free(out);
+  cJSON *j = job_compare_json(&a, &b, &c);
+  assert_non_null(strstr(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "b"), "workload")->valuestring,
+                         "mix get:1;"));
+  assert_non_null(json_row(j, "op_get_p99_ms"));
+  cJSON_Delete(j);
+  /* the report: the workload beside the headline, the operation rows in its table */
+  struct job_report_run runs[2];
+  assert_int_equal(job_report_run_init(&runs[0], x, err, sizeof err), RB_OK);
+  assert_int_equal(job_report_run_init(&runs[1], y, err, sizeof err), RB_OK);
+  size_t len = 0;
+  FILE *f = open_memstream(&out, &len);
+  struct job_report_headline h;
+  assert_int_equal(job_report_headline_compute(runs, 2, NULL, &h), RB_OK);
+  job_report_html(f, runs, 2, NULL, 0, &h);
+  fclose(f);
+  assert_non_null(strstr(out, "<p class=\"note\">Workload: A: mix set:20,get:80;"));
+  assert_non_null(strstr(out, "<td>get p50 (ms)</td>"));
+  assert_non_null(strstr(out, "Per-operation rows"));
+  assert_non_null(strstr(out,
+                         "<tr><th>workload</th><td class=\"l\">mix set:20,get:80; keys "
+                         "zipfian (s 0.99) over 1000"));
+  free(out);
+  job_report_headline_free(&h);
+  job_report_run_free(&runs[0]);
+  job_report_run_free(&runs[1]);
+  cJSON_Delete(x);
+  cJSON_Delete(y);
   job_side_free(&a);
   job_side_free(&b);
 }
@@ -1000,6 +1115,7 @@ int main(void) {
       cmocka_unit_test(test_footnotes_only_when_marked),
       cmocka_unit_test(test_sweep_section_caveats),
       cmocka_unit_test(test_colors_stable_across_reports),
+      cmocka_unit_test(test_compare_operation_rows),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,7 +16,11 @@
 #include "job_config.h"
 #include "job_k8s.h"
 #include "job_record.h"
+#include "job_hist.h"
+#include "job_prepare.h"
 #include "job_results.h"
+#include "job_reuse.h"
+#include "rb_hist.h"
 
 static const char cold_record[] =
     "{\"namespace\":\"guest\",\"name\":\"redis_benchmark\",\"activationId\":\"abc123\","
@@ -430,6 +434,196 @@ static void test_record_line(void **state) {
   job_record_deinit(&r);
 }
 
+/* ---- issue 20: key reuse, op_stats, the per-invocation parameters ----------------------- */
+
+static void workload(struct rb_workload *w, const char *mix, const char *dist, long long ops,
+                     long long key_space) {
+  struct job_params p;
+  job_params_defaults(&p);
+  snprintf(p.mix, sizeof p.mix, "%s", mix);
+  snprintf(p.key_distribution, sizeof p.key_distribution, "%s", dist);
+  p.ops = ops;
+  p.key_space = key_space;
+  p.keys_per_command = 2;
+  char err[300];
+  if (job_params_workload(&p, w, err, sizeof err) != RB_OK) fail_msg("%s", err);
+}
+
+static void test_key_reuse(void **state) {
+  (void)state;
+  struct rb_workload w;
+  struct job_key_reuse k;
+  /* sequential over 100 keys: key n comes back exactly 100 operations later, so within 128
+     and 1024 but never within 16 operations; 1000 operations, the first 100 new */
+  workload(&w, "get:1", "sequential", 10, 100);
+  assert_int_equal(job_key_reuse_compute(&w, 0, 100, &k), RB_OK);
+  assert_true(k.operations == 1000 && k.keys == 1000 && k.invocations == 100 && !k.truncated);
+  assert_true(k.repeated[0] == 0);
+  assert_true(k.repeated[1] == 0.9 && k.repeated[2] == 0.9);
+  /* the namespace is part of the key: get (strings) and incr (counters) on the same numbers
+     share nothing; alone each repeats as above */
+  workload(&w, "get:1,incr:1", "sequential", 10, 100);
+  assert_int_equal(job_key_reuse_compute(&w, 0, 100, &k), RB_OK);
+  assert_true(k.repeated[1] < 0.9);
+  /* every key of a multi-key command is a reference: mget of 2 keys, sequential (operation n
+     reads keys 2n and 2n+1 mod 10): each key comes back 5 operations later; the first 10
+     references are new */
+  workload(&w, "mget:1", "sequential", 1, 10);
+  assert_int_equal(job_key_reuse_compute(&w, 0, 500, &k), RB_OK);
+  assert_true(k.operations == 500 && k.keys == 1000);
+  assert_true(fabs(k.repeated[0] - 990.0 / 1000) < 1e-12);
+  /* the invocations drawn start at first (after the warm-up) */
+  struct job_key_reuse k2;
+  assert_int_equal(job_key_reuse_compute(&w, 100, 400, &k2), RB_OK);
+  assert_true(k2.first_invocation == 100 && k2.operations == 400);
+  /* skew repeats keys: zipfian above uniform at every window */
+  struct rb_workload u, z;
+  struct job_key_reuse ku, kz;
+  workload(&u, "get:1", "uniform", 10, 10000);
+  workload(&z, "get:1", "zipfian", 10, 10000);
+  assert_int_equal(job_key_reuse_compute(&u, 0, 2000, &ku), RB_OK);
+  assert_int_equal(job_key_reuse_compute(&z, 0, 2000, &kz), RB_OK);
+  for (int i = 0; i < JOB_REUSE_WINDOWS; i++) assert_true(kz.repeated[i] > 3 * ku.repeated[i]);
+  assert_true(ku.repeated[0] < 0.01); /* about 16/10000 */
+  /* bounded: at most JOB_REUSE_MAX_KEYS references */
+  workload(&w, "mget:1", "uniform", 100, 1000);
+  w.keys_per_command = 100;
+  assert_int_equal(job_key_reuse_compute(&w, 0, 1000, &k), RB_OK);
+  assert_true(k.truncated && k.keys <= JOB_REUSE_MAX_KEYS && k.operations == 20000);
+}
+
+static const char *op_result(int invocation) {
+  static char buf[1200];
+  snprintf(buf, sizeof buf,
+           "{\"succeeded\":4,\"failed\":1,\"elapsed_us\":900,\"op_stats\":{"
+           "\"get\":{\"succeeded\":3,\"failed\":0,\"found\":2,\"latency_us\":{\"count\":3,"
+           "\"min\":100,\"max\":5000,\"sum\":5300,\"buckets\":[100,1,100,1,%d,1]}},"
+           "\"set\":{\"succeeded\":1,\"failed\":1,\"latency_us\":{\"count\":2,\"min\":50,"
+           "\"max\":50,\"sum\":100,\"buckets\":[50,2]}},"
+           "\"flushall\":{\"succeeded\":1,\"failed\":0}},"
+           "\"invocation\":%d,\"seed\":1,\"draw_digest\":\"00ff\",\"secret\":\"no\"}",
+           rb_hist_index(5000) - 200, invocation);
+  return buf;
+}
+
+/* op_stats in the action's answer become the record's action fields and, over the measured
+ * invocations, the "operations" section and the realised mix; an unknown operation is left
+ * out, the warm-up is not counted, a record without op_stats adds nothing. */
+static void test_operations_section(void **state) {
+  (void)state;
+  char dir[] = "/tmp/rbench-ops-XXXXXX", out[256], err[300];
+  assert_non_null(mkdtemp(dir));
+  snprintf(out, sizeof out, "%s/r.json", dir);
+  const char *secrets[] = {NULL};
+  struct job_results *res = NULL;
+  assert_int_equal(job_results_create(&res, out, NULL, 4, secrets, err, sizeof err), RB_OK);
+  for (int i = 0; i < 4; i++) {
+    struct job_record r;
+    job_record_init(&r, (uint64_t)i);
+    const char *body = i == 3 ? "{\"succeeded\":1,\"failed\":0}" : op_result(i);
+    assert_true(job_record_from_action_result(&r, body, strlen(body)));
+    r.warmup = i == 0;
+    if (i == 1) {
+      assert_non_null(strstr(r.action, "\"invocation\":1,\"seed\":1,\"draw_digest\":\"00ff\""));
+      assert_non_null(strstr(r.action, "\"op_stats\":{\"get\":"));
+      assert_null(strstr(r.action, "secret"));
+    }
+    assert_int_equal(job_results_add(res, &r), RB_OK);
+    job_record_deinit(&r);
+  }
+  struct job_params p;
+  job_params_defaults(&p);
+  snprintf(p.mix, sizeof p.mix, "get:3,set:1");
+  struct job_target_conf t;
+  job_target_conf_defaults(&t);
+  struct job_run_info in = {.scenario = "u",
+                            .params = &p,
+                            .target = &t,
+                            .planned = 4,
+                            .sent = 4,
+                            .warmup = 1,
+                            .complete = true};
+  cJSON *ops = job_results_operations_json(res);
+  assert_non_null(ops);
+  const cJSON *get = cJSON_GetObjectItem(ops, "get"), *set = cJSON_GetObjectItem(ops, "set");
+  assert_int_equal(cJSON_GetArraySize(ops), 2); /* flushall left out */
+  assert_true(cJSON_GetObjectItem(get, "succeeded")->valuedouble == 6);
+  assert_true(cJSON_GetObjectItem(get, "found")->valuedouble == 4);
+  assert_null(cJSON_GetObjectItem(set, "found"));
+  assert_true(cJSON_GetObjectItem(set, "failed")->valuedouble == 2);
+  const cJSON *lat = cJSON_GetObjectItem(get, "latency_ms");
+  assert_true(cJSON_GetObjectItem(lat, "count")->valuedouble == 6);
+  assert_true(cJSON_GetObjectItem(lat, "p50")->valuedouble == 0.2);
+  assert_true(cJSON_GetObjectItem(lat, "max")->valuedouble == 5);
+  assert_true(cJSON_GetObjectItem(lat, "min")->valuedouble == 0.1);
+  assert_true(fabs(cJSON_GetObjectItem(lat, "mean")->valuedouble - 5300.0 / 3 / 1000) < 1e-9);
+  cJSON_Delete(ops);
+  cJSON *wl = job_results_workload_json(res, &in);
+  assert_non_null(wl);
+  const cJSON *real = cJSON_GetObjectItem(wl, "realised_mix");
+  assert_true(cJSON_GetObjectItem(real, "get")->valuedouble == 0.6); /* 6 of 10 */
+  assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(wl, "mix"), "set")->valuedouble == 0.25);
+  assert_true(cJSON_IsNull(cJSON_GetObjectItem(wl, "key_reuse"))); /* not given */
+  assert_null(cJSON_GetObjectItem(wl, "keys_per_command"));
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItem(wl, "prepare")));
+  cJSON_Delete(wl);
+  job_results_destroy(res);
+  unlink(out);
+  rmdir(dir);
+}
+
+/* The histogram merged from its encoding equals job_hist_from_json + job_hist_merge; a bad
+ * one leaves the target as it was. */
+static void test_hist_merge_json(void **state) {
+  (void)state;
+  struct job_hist *a = job_hist_create(), *b = job_hist_create();
+  for (uint64_t v = 1; v < 100000; v = v * 3 + 1) job_hist_record(a, v);
+  job_hist_record(b, 7);
+  cJSON *enc = job_hist_to_json(a);
+  struct job_hist *dec = job_hist_from_json(enc, NULL, 0), *ref = job_hist_create();
+  job_hist_record(ref, 7);
+  job_hist_merge(ref, dec);
+  char err[200];
+  assert_true(job_hist_merge_json(b, enc, err, sizeof err));
+  assert_true(job_hist_count(b) == job_hist_count(ref) && job_hist_min(b) == job_hist_min(ref) &&
+              job_hist_max(b) == job_hist_max(ref) && job_hist_sum(b) == job_hist_sum(ref));
+  for (double q = 1; q <= 100; q += 7)
+    assert_true(job_hist_percentile(b, q) == job_hist_percentile(ref, q));
+  cJSON_ReplaceItemInObject(enc, "count", cJSON_CreateNumber(3));
+  uint64_t before = job_hist_count(b);
+  assert_false(job_hist_merge_json(b, enc, err, sizeof err));
+  assert_non_null(strstr(err, "do not add up"));
+  assert_true(job_hist_count(b) == before);
+  cJSON_Delete(enc);
+  job_hist_destroy(a);
+  job_hist_destroy(b);
+  job_hist_destroy(dec);
+  job_hist_destroy(ref);
+}
+
+/* What each /run adds to the run's parameters, and the prepare step's chunks. */
+static void test_invocation_tail(void **state) {
+  (void)state;
+  struct job_inv inv;
+  memset(&inv, 0, sizeof inv);
+  char tail[JOB_INV_TAIL_MAX];
+  inv.rec.index = 123456789012ULL;
+  job_inv_params_tail(&inv, tail, sizeof tail);
+  assert_string_equal(tail, "\"invocation\":123456789012}");
+  inv.prepare = true;
+  inv.prepare_first = 200000;
+  inv.prepare_count = 50000;
+  job_inv_params_tail(&inv, tail, sizeof tail);
+  assert_string_equal(tail, "\"prepare\":true,\"prepare_first\":200000,\"prepare_count\":50000}");
+  struct rb_workload w;
+  workload(&w, "get:1", "uniform", 10, 450000);
+  assert_int_equal(job_prepare_keys_per_call(&w), 200000);
+  workload(&w, "hget:1", "uniform", 10, 450000); /* 100 fields per hash */
+  assert_int_equal(job_prepare_keys_per_call(&w), 2000);
+  workload(&w, "set:1", "uniform", 10, 450000);
+  assert_int_equal(rb_workload_prepare_needs(&w), 0); /* nothing to prepare: no call */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_activation_record),
@@ -440,6 +634,10 @@ int main(void) {
       cmocka_unit_test(test_document_shape),
       cmocka_unit_test(test_configmap_body),
       cmocka_unit_test(test_configmap_job_label),
+      cmocka_unit_test(test_key_reuse),
+      cmocka_unit_test(test_operations_section),
+      cmocka_unit_test(test_hist_merge_json),
+      cmocka_unit_test(test_invocation_tail),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

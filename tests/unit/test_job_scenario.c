@@ -1,6 +1,7 @@
 /* test_job_scenario.c: YAML scenarios (good files, every kind of error with its location),
  * run layering, the execution plan, and the env-file / wskprops configuration layers. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -92,7 +93,8 @@ static void test_errors_located(void **state) {
   (void)state;
   static const struct bad cases[] = {
       {"name: x\nruns:\n  - name: a\n    rat: 5\n",
-       "s.yaml:4:5: unknown key 'rat' in runs[0]; did you mean 'rate'? (every key: name, rate, invocations"},
+       "s.yaml:4:5: unknown key 'rat' in runs[0]; did you mean 'rate'? (every key: name, rate, "
+       "invocations"},
       {"name: x\nruns:\n  - name: a\n    rate: fast\n",
        "s.yaml:4:11: rate: expected a number of invocations per second above 0"},
       {"name: x\nruns:\n  - name: a\n    rate: 0\n", "s.yaml:4:11: rate: expected"},
@@ -338,6 +340,35 @@ static void test_agent_metrics_key(void **state) {
 }
 
 /* target.wait_for_action: seconds from 0 (the default: no waiting); --wait-for-action wins. */
+/* The scenario's seed is every run's workload seed unless the run (or defaults) sets one; the
+ * workload knobs are checked together before anything runs. */
+static void test_workload_seed_and_checks(void **state) {
+  (void)state;
+  static const char yaml[] =
+      "name: w\nseed: 7\nruns:\n  - name: a\n  - name: b\n    seed: 9\n"
+      "  - name: c\n    mix: \"get:80, SET:20\"\n    key_distribution: zipfian\n";
+  struct job_scenario s;
+  char err[1600] = "";
+  assert_int_equal(job_scenario_parse(yaml, strlen(yaml), "w.yaml", &s, err, sizeof err), RB_OK);
+  assert_int_equal(s.runs[0].seed, 7);
+  assert_int_equal(s.runs[1].seed, 9);
+  assert_int_equal(s.runs[2].seed, 7);
+  assert_string_equal(s.runs[2].mix, "set:20,get:80"); /* normalised: one text per mix */
+  job_scenario_free(&s);
+  static const char noseed[] = "name: w\nruns:\n  - name: a\n  - name: b\n";
+  assert_int_equal(job_scenario_parse(noseed, strlen(noseed), "w.yaml", &s, err, sizeof err),
+                   RB_OK);
+  assert_int_equal(s.runs[0].seed, 1);
+  job_scenario_free(&s);
+  static const char narrow[] =
+      "name: w\nruns:\n  - name: a\n    mix: \"mget:1\"\n    key_space: 5\n  - name: b\n";
+  assert_int_not_equal(job_scenario_parse(narrow, strlen(narrow), "w.yaml", &s, err, sizeof err),
+                       RB_OK);
+  /* at the run's key_space, which it gives (else at the run) */
+  assert_non_null(
+      strstr(err, "w.yaml:5:16: runs[0]: key_space (5) is smaller than keys_per_command"));
+}
+
 static void test_wait_for_action_key(void **state) {
   (void)state;
   const char *y = "name: w\ntarget: {kind: openwhisk, wait_for_action: 600}\nruns: [{name: a}]\n";
@@ -380,18 +411,85 @@ static void test_environment_overrides(void **state) {
   assert_string_equal(c.redis_host, "127.0.0.1");
 }
 
+/* issue 20: mix as a mapping or a string, the same run either way; errors at the offending
+ * item (its key, its weight, or the column inside the string); cross-knob errors at the run. */
+static void test_mix_forms_and_errors(void **state) {
+  (void)state;
+  static const char *const same[] = {
+      "name: x\nruns:\n  - name: a\n    mix: {get: 80, set: 20}\n",
+      "name: x\nruns:\n  - name: a\n    mix:\n      GET: 80\n      set: 20\n",
+      "name: x\nruns:\n  - name: a\n    mix: \"get:80,set:20\"\n",
+      "name: x\nruns:\n  - name: a\n    mix: get:80, set:20\n"};
+  for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+    struct job_scenario sc;
+    char err[600] = "";
+    if (job_scenario_parse(same[i], strlen(same[i]), "s.yaml", &sc, err, sizeof err) != RB_OK)
+      fail_msg("form %zu: %s", i, err);
+    assert_string_equal(sc.runs[0].mix, "set:20,get:80"); /* normalised, table order */
+    assert_true(job_params_is_set(&sc.runs[0], "mix"));
+    job_scenario_free(&sc);
+  }
+  static const struct {
+    const char *yaml, *expect;
+  } cases[] = {
+      {"name: x\nruns:\n  - name: a\n    mix: {get: 80, sett: 20}\n",
+       "s.yaml:4:20: mix: unknown operation 'sett'; expected one of set, get,"},
+      {"name: x\nruns:\n  - name: a\n    mix:\n      get: 80\n      set: lots\n",
+       "s.yaml:6:12: mix: set: expected a weight, an integer from 0 to 1000000"},
+      {"name: x\nruns:\n  - name: a\n    mix: {get: 80, GET: 20}\n",
+       "s.yaml:4:20: mix: operation 'GET' is given twice (first at line 4)"},
+      {"name: x\nruns:\n  - name: a\n    mix: {get: 0, set: 0}\n", "s.yaml:4:10: mix: "},
+      {"name: x\nruns:\n  - name: a\n    mix: {}\n",
+       "s.yaml:4:10: mix: expected at least one operation: weight"},
+      {"name: x\nruns:\n  - name: a\n    mix: [get, set]\n",
+       "s.yaml:4:10: mix: expected a scalar, got a list"},
+      /* inside the string: the column of the item */
+      {"name: x\nruns:\n  - name: a\n    mix: \"get:80,sett:20\"\n",
+       "s.yaml:4:18: mix: unknown operation 'sett'"},
+      {"name: x\nruns:\n  - name: a\n    mix: get:80,set:x\n",
+       "s.yaml:4:21: mix: the weight of 'set'"},
+      /* cross-knob: at the run */
+      {"name: x\ndefaults: {key_space: 5}\nruns:\n  - name: a\n    mix: {mget: 1}\n",
+       "s.yaml:4:5: runs[0]: key_space (5) is smaller than keys_per_command (10)"},
+      {"name: x\nruns:\n  - name: a\n    mix: {mget: 1}\n    key_space: 5\n",
+       "s.yaml:5:16: runs[0]: key_space (5) is smaller than keys_per_command (10)"},
+      {"name: x\nruns:\n  - name: a\n    mix: {lrange: 1}\n    range_span: 500\n",
+       "s.yaml:5:17: runs[0]: range_span"},
+      {"name: x\nruns:\n  - name: a\n    key_distribution: zipfian\n    zipf_exponent: 9\n",
+       "s.yaml:5:20: zipf_exponent: "},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct job_scenario sc;
+    char err[1600] = "";
+    enum rb_err rc =
+        job_scenario_parse(cases[i].yaml, strlen(cases[i].yaml), "s.yaml", &sc, err, sizeof err);
+    if (rc == RB_OK || !strstr(err, cases[i].expect))
+      fail_msg("case %zu: got rc %d and '%s', wanted '%s'", i, rc, err, cases[i].expect);
+  }
+}
+
 static void test_shipped_scenarios_parse(void **state) {
   (void)state;
-  static const char *const files[] = {"quickstart.yaml", "openwhisk-direct-vs-batched.yaml",
-                                      "operations-sweep.yaml"};
-  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-    char path[512], err[400] = "";
-    snprintf(path, sizeof path, "%s/scenarios/%s", RBENCH_SOURCE_DIR, files[i]);
+  /* every scenario shipped in scenarios/ parses and compares at least two runs */
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s/scenarios", RBENCH_SOURCE_DIR);
+  DIR *d = opendir(dir);
+  assert_non_null(d);
+  size_t found = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    size_t n = strlen(e->d_name);
+    if (n < 6 || strcmp(e->d_name + n - 5, ".yaml") != 0) continue;
+    char path[1024], err[1600] = "";
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
     struct job_scenario s;
     if (job_scenario_load(path, &s, err, sizeof err) != RB_OK) fail_msg("%s", err);
     assert_true(s.run_count >= 2);
     job_scenario_free(&s);
+    found++;
   }
+  closedir(d);
+  assert_true(found >= 8);
   struct job_scenario q;
   char err[400], path[512];
   snprintf(path, sizeof path, "%s/scenarios/quickstart.yaml", RBENCH_SOURCE_DIR);
@@ -406,11 +504,18 @@ static void test_shipped_scenarios_parse(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_good_scenario),         cmocka_unit_test(test_errors_located),
-      cmocka_unit_test(test_duplicate_keys),        cmocka_unit_test(test_overlay_and_planned),
-      cmocka_unit_test(test_connections),           cmocka_unit_test(test_envfile_layers),
-      cmocka_unit_test(test_agent_metrics_key),     cmocka_unit_test(test_wait_for_action_key),
-      cmocka_unit_test(test_environment_overrides), cmocka_unit_test(test_shipped_scenarios_parse),
+      cmocka_unit_test(test_good_scenario),
+      cmocka_unit_test(test_errors_located),
+      cmocka_unit_test(test_duplicate_keys),
+      cmocka_unit_test(test_overlay_and_planned),
+      cmocka_unit_test(test_connections),
+      cmocka_unit_test(test_envfile_layers),
+      cmocka_unit_test(test_agent_metrics_key),
+      cmocka_unit_test(test_wait_for_action_key),
+      cmocka_unit_test(test_environment_overrides),
+      cmocka_unit_test(test_shipped_scenarios_parse),
+      cmocka_unit_test(test_workload_seed_and_checks),
+      cmocka_unit_test(test_mix_forms_and_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -124,8 +124,9 @@ static void test_parse_errors(void **state) {
                "s.yaml:4:19:", "slo: p99_ms: expected a number of milliseconds");
   expect_error(RUN("    slo: {max_error_rate: 2}\n"),
                "s.yaml:4:27:", "max_error_rate: expected a fraction");
-  expect_error(RUN("    slo: {p90_ms: 3}\n"), "s.yaml:4:11:",
-               "unknown key 'p90_ms' in slo; did you mean 'p99_ms'? (every key: p99_ms, max_error_rate)");
+  expect_error(
+      RUN("    slo: {p90_ms: 3}\n"), "s.yaml:4:11:",
+      "unknown key 'p90_ms' in slo; did you mean 'p99_ms'? (every key: p99_ms, max_error_rate)");
   expect_error(RUN("    slo: 50\n"), "s.yaml:4:10:", "slo: expected a mapping");
   expect_error(RUN("    ratee: 1\n"), "s.yaml:4:5:", ", slo"); /* listed among the keys */
   /* checked at every step's rate: warm-up covering all invocations at the highest one */

@@ -14,5 +14,5 @@ secs="${1:-20}"
 cmake -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
   -DRBENCH_FUZZ=ON -DRBENCH_WERROR=ON -DRBENCH_FUZZ_SECONDS="$secs" >/dev/null
 cmake --build build/fuzz -j2 --target fuzz_agent_req fuzz_agent_reply fuzz_action_protocol \
-  fuzz_action_httpreq fuzz_job_activation fuzz_job_merge
+  fuzz_action_httpreq fuzz_job_activation fuzz_job_merge fuzz_workload
 ctest --test-dir build/fuzz -L fuzz --output-on-failure
