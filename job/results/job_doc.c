@@ -842,6 +842,12 @@ bool job_doc_settings_diff(const struct job_doc *a, const struct job_doc *b, cha
     if (!strcmp(names[i], "rate") && a->closed) continue;
     if (!strcmp(names[i], "concurrency") && !a->closed) continue;
     if (!strcmp(names[i], "invocations") && a->params.duration > 0) continue;
+    /* a trace says how many and when: rate, duration and invocations do not apply (the
+     * arrival's own comparison, below, decides) */
+    if (!strcmp(a->params.arrival, "trace") && !strcmp(b->params.arrival, "trace") &&
+        (!strcmp(names[i], "rate") || !strcmp(names[i], "duration") ||
+         !strcmp(names[i], "invocations")))
+      continue;
     const struct job_param_field *f = job_params_field(names[i]);
     char va[160], vb[160];
     param_text(a, f, va, sizeof va);
