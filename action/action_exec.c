@@ -256,7 +256,21 @@ static void fail_one(struct exec_activation *a, enum rb_op op, const char *msg) 
   a->finished++;
 }
 
-/* Fails every operation not started yet, each counted against its drawn type. */
+enum rb_op action_exec_op_type(const struct rb_workload *w, uint64_t k, uint64_t j) {
+  /* rb_workload_draw's first choice, without its keys and sizes (test_action_result checks
+   * that the two agree) */
+  struct rb_rng r;
+  rb_rng_init(&r, w->seed, RB_RNG_OPS, k, j);
+  uint64_t x = rb_rng_below(&r, w->weight_total);
+  for (int i = 0; i < RB_OP_COUNT; i++) {
+    if (x < w->weight[i]) return (enum rb_op)i;
+    x -= w->weight[i];
+  }
+  return RB_OP_SET;
+}
+
+/* Fails every operation not started yet, each counted against its drawn type (only the type
+ * is drawn: cheap enough at the deadline). */
 static void fail_rest(struct exec_activation *a, const char *msg) {
   uint64_t n = a->num_ops - a->next_op;
   if (n == 0) return;
@@ -264,11 +278,8 @@ static void fail_rest(struct exec_activation *a, const char *msg) {
     action_result_add_op_error(a->r, (enum rb_op)a->single_op, msg, n);
   } else {
     uint64_t count[RB_OP_COUNT] = {0};
-    struct rb_op_draw d;
-    for (uint64_t j = a->next_op; j < a->num_ops; j++) {
-      rb_workload_draw(&a->p->w, (uint64_t)a->p->invocation, j, &d);
-      count[d.op]++;
-    }
+    for (uint64_t j = a->next_op; j < a->num_ops; j++)
+      count[action_exec_op_type(&a->p->w, (uint64_t)a->p->invocation, j)]++;
     for (int t = 0; t < RB_OP_COUNT; t++)
       if (count[t]) action_result_add_op_error(a->r, (enum rb_op)t, msg, count[t]);
   }
@@ -789,13 +800,12 @@ static void run_activation(struct exec_session *s, struct exec_activation *a, in
   if (dl) event_free(dl);
 }
 
-/* The digest of every draw of the activation (j = 0 .. num_ops - 1 in order): op, keys,
- * value size, member, each mixed in with SplitMix64's finaliser. */
-static uint64_t draw_digest(const struct action_params *p) {
+bool action_exec_draw_digest(const struct action_params *p, int64_t deadline_ms, uint64_t *digest) {
   uint64_t h = 0x6a09e667f3bcc909ULL;
   struct rb_op_draw d;
 #define ADD(x) (h = rb_rng_mix(h ^ ((uint64_t)(x) + 0x9e3779b97f4a7c15ULL)))
   for (uint64_t j = 0; j < (uint64_t)p->num_ops; j++) {
+    if (deadline_ms > 0 && j % 4096 == 4095 && remaining_ms(deadline_ms) <= 0) return false;
     rb_workload_draw(&p->w, (uint64_t)p->invocation, j, &d);
     ADD(d.op);
     ADD(d.nkeys);
@@ -804,7 +814,8 @@ static uint64_t draw_digest(const struct action_params *p) {
     ADD(d.member);
   }
 #undef ADD
-  return h;
+  *digest = h;
+  return true;
 }
 
 static int cmp_u64(const void *x, const void *y) {
@@ -868,7 +879,8 @@ void action_exec_run(void *exv, const struct action_params *p, int64_t deadline_
   }
   rb_summary_compute(a.lat, a.nlat, &r->latency_ns);
   group_latencies(&a, r);
-  r->draw_digest = draw_digest(p);
+  r->has_draw_digest =
+      !r->deadline_reached && action_exec_draw_digest(p, deadline_ms, &r->draw_digest);
   free(a.lat);
   free(a.lat_op);
   free(a.value);

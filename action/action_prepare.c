@@ -2,6 +2,7 @@
  * (action_prepare.h). */
 #include "action_prepare.h"
 
+#include <errno.h>
 #include <hiredis/hiredis.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,6 +43,7 @@ struct prep {
   char pending_key[PREP_PIPE_CMDS][PREP_KEY_MAX];
   int pending_type[PREP_PIPE_CMDS];
   bool failed;
+  bool deadline_bound; /* the call timeout is the time to the deadline, not timeout_ms */
 };
 
 static void prep_fail(struct prep *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -58,17 +60,43 @@ static void prep_fail(struct prep *x, const char *fmt, ...) {
   x->failed = true;
 }
 
+/* A broken connection: the activation's deadline, a reply later than timeout_ms, or hiredis's
+ * message. errno is the failed call's. */
+static void connection_failed(struct prep *x, int err) {
+  bool timed_out = x->c->err == REDIS_ERR_IO && (err == EAGAIN || err == EWOULDBLOCK);
+#ifdef REDIS_ERR_TIMEOUT /* hiredis 1.0 and later */
+  timed_out = timed_out || x->c->err == REDIS_ERR_TIMEOUT;
+#endif
+  if (timed_out && x->deadline_bound) {
+    x->r->deadline_reached = true;
+    prep_fail(x, "activation deadline reached");
+  } else if (timed_out) {
+    prep_fail(x, "timed out after %lld ms waiting for the reply", x->p->timeout_ms);
+  } else {
+    prep_fail(x, "%s", x->c->errstr[0] ? x->c->errstr : "connection lost");
+  }
+}
+
+/* Time to the activation's deadline less a margin for the answer to reach OpenWhisk (as
+ * action_exec: 100 ms, a quarter when less than 400 ms remain); -1 without a deadline. */
+static int64_t time_left_ms(int64_t deadline_ms) {
+  if (deadline_ms <= 0) return -1;
+  int64_t left = deadline_ms - rb_clock_wall_ms();
+  return left - (left < 400 ? left / 4 : 100);
+}
+
 /* The time left for a call: timeout_ms, or less when the deadline is nearer. False when the
  * deadline has passed. */
 static bool set_call_timeout(struct prep *x) {
   int64_t ms = x->p->timeout_ms;
   if (x->deadline_ms > 0) {
-    int64_t left = x->deadline_ms - rb_clock_wall_ms();
+    int64_t left = time_left_ms(x->deadline_ms);
     if (left <= 0) {
       x->r->deadline_reached = true;
       prep_fail(x, "activation deadline reached");
       return false;
     }
+    x->deadline_bound = left < ms;
     if (left < ms) ms = left;
   }
   struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
@@ -85,8 +113,9 @@ static void drain(struct prep *x) {
   }
   for (int i = 0; i < x->pending; i++) {
     redisReply *reply = NULL;
+    errno = 0;
     if (redisGetReply(x->c, (void **)&reply) != REDIS_OK || !reply) {
-      prep_fail(x, "%s", x->c->errstr[0] ? x->c->errstr : "connection lost");
+      connection_failed(x, errno);
       break; /* the connection is unusable */
     }
     if (reply->type == REDIS_REPLY_ERROR)
@@ -140,8 +169,8 @@ static void cmd_send(struct prep *x) {
   } else {
     /* send what is formatted, so Redis works while the next command is built */
     int done = 0;
-    if (redisBufferWrite(x->c, &done) != REDIS_OK)
-      prep_fail(x, "%s", x->c->errstr[0] ? x->c->errstr : "write failed");
+    errno = 0;
+    if (redisBufferWrite(x->c, &done) != REDIS_OK) connection_failed(x, errno);
   }
   x->argc = x->head;
   x->bytes = 0;
@@ -202,8 +231,7 @@ static void prepare_structure(struct prep *x, enum rb_ns ns, uint64_t n) {
 
 static bool connect_auth(struct prep *x, const char *host, int port, const char *password) {
   int64_t ms = x->p->timeout_ms;
-  if (x->deadline_ms > 0 && x->deadline_ms - rb_clock_wall_ms() < ms)
-    ms = x->deadline_ms - rb_clock_wall_ms();
+  if (x->deadline_ms > 0 && time_left_ms(x->deadline_ms) < ms) ms = time_left_ms(x->deadline_ms);
   if (ms <= 0) {
     x->r->deadline_reached = true;
     prep_fail(x, "activation deadline already passed");

@@ -214,7 +214,8 @@ cJSON *action_result_to_json(const struct action_params *p, const struct action_
   cJSON_AddItemToObject(o, "op_stats", op_stats_json(r));
   char digest[17];
   snprintf(digest, sizeof digest, "%016llx", (unsigned long long)r->draw_digest);
-  cJSON_AddStringToObject(o, "draw_digest", digest);
+  if (r->has_draw_digest) cJSON_AddStringToObject(o, "draw_digest", digest);
+  else cJSON_AddNullToObject(o, "draw_digest");
   if (p->ignored[0]) cJSON_AddStringToObject(o, "ignored_params", p->ignored);
   cJSON_AddStringToObject(o, "version", RBENCH_VERSION);
   return o;

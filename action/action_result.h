@@ -35,6 +35,7 @@ struct action_result {
   uint64_t *op_lat_us;
   size_t op_lat_off[RB_OP_COUNT + 1];
   uint64_t draw_digest; /* rb_workload's draws of the activation, hashed (action_exec) */
+  bool has_draw_digest; /* false: not computed (the deadline came first) */
   /* prepare mode */
   uint64_t prepared_keys;
   uint64_t prepared_elements;

@@ -224,6 +224,10 @@ enum rb_err job_side_add_doc(struct job_side *s, const struct job_doc *d, char *
   s->achieved_rate_sum += d->achieved_rate;
   s->requested_rate_sum += d->requested_rate;
   s->throughput_sum += d->throughput;
+  if (d->arrival.present && !isnan(d->arrival.intended_cv))
+    s->arrival_cv_intended_sum += d->arrival.intended_cv, s->arrival_cv_intended_n++;
+  if (d->arrival.present && !isnan(d->arrival.realised_cv))
+    s->arrival_cv_realised_sum += d->arrival.realised_cv, s->arrival_cv_realised_n++;
   add_p50(&d->srv_duration, &s->srv_duration_sum, &s->srv_duration_n);
   add_p50(&d->srv_wait, &s->srv_wait_sum, &s->srv_wait_n);
   add_p50(&d->srv_init, &s->srv_init_sum, &s->srv_init_n);
@@ -340,6 +344,16 @@ static void other_rows(struct job_comparison *c, const struct job_side *a,
       ratio(b->requested_rate_sum, (double)b->docs), JOB_TEST_NONE);
   row(c, "achieved rate (/s)", "achieved_rate", ratio(a->achieved_rate_sum, (double)a->docs),
       ratio(b->achieved_rate_sum, (double)b->docs), JOB_TEST_NONE);
+  if (a->arrival_cv_intended_n + b->arrival_cv_intended_n) {
+    /* the gaps' coefficient of variation: how bursty the arrivals were asked to be (0 constant,
+     * 1 Poisson) and how bursty the runner's sends were */
+    row(c, "arrival gap CV intended", "arrival_intended_cv",
+        ratio(a->arrival_cv_intended_sum, (double)a->arrival_cv_intended_n),
+        ratio(b->arrival_cv_intended_sum, (double)b->arrival_cv_intended_n), JOB_TEST_NONE);
+    row(c, "arrival gap CV realised", "arrival_realised_cv",
+        ratio(a->arrival_cv_realised_sum, (double)a->arrival_cv_realised_n),
+        ratio(b->arrival_cv_realised_sum, (double)b->arrival_cv_realised_n), JOB_TEST_NONE);
+  }
   doc_row(c, "throughput (/s)", "throughput", a, b, JOB_DM_THROUGHPUT);
   row(c, "server duration p50 (ms)", "server_duration_p50_ms",
       ratio(a->srv_duration_sum, (double)a->srv_duration_n),

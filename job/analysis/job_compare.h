@@ -54,7 +54,9 @@ struct job_side {
   double *medians; /* per-document median execution time */
   double measured, succeeded, cold_starts;
   double achieved_rate_sum, requested_rate_sum, throughput_sum;
-  double srv_duration_sum, srv_wait_sum, srv_init_sum; /* per-document p50s, summed */
+  double arrival_cv_intended_sum, arrival_cv_realised_sum; /* arrival.*_cv over the documents */
+  size_t arrival_cv_intended_n, arrival_cv_realised_n;     /* that have one */
+  double srv_duration_sum, srv_wait_sum, srv_init_sum;     /* per-document p50s, summed */
   size_t srv_duration_n, srv_wait_n, srv_init_n;
   struct job_doc_series per_doc[JOB_DM_COUNT];
   int batching; /* scenario.parameters.batching of the documents: 0, 1, -1 unknown or mixed */

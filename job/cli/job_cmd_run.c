@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "job_arrival.h"
 #include "job_cli.h"
 #include "job_cmd.h"
 #include "job_clock.h"
@@ -460,6 +461,18 @@ static int build_scenario(const struct run_cli *c, struct job_scenario *sc) {
       return JOB_EXIT_CONFIG;
     }
   }
+  /* A non-constant arrival process is built once now, so a bad trace file is refused before
+   * anything runs (the runner builds it again for its run). */
+  for (size_t i = 0; i < sc->run_count; i++) {
+    struct job_arrival a;
+    if (!strcmp(sc->runs[i].arrival, "constant") || sc->runs[i].concurrency > 0) continue;
+    if (job_arrival_build(&sc->runs[i], NULL, &a, err, sizeof err) != RB_OK) {
+      fprintf(stderr, "rbench: run %s: %s\n", sc->runs[i].name, err);
+      job_scenario_free(sc);
+      return JOB_EXIT_CONFIG;
+    }
+    job_arrival_free(&a);
+  }
   if (c->only_runs && select_runs(sc, c->only_runs) >= 0) {
     job_scenario_free(sc);
     return JOB_EXIT_CONFIG;
@@ -551,7 +564,10 @@ enum job_exit job_cmd_run_one(const struct run_cli *c, const struct job_scenario
     rb_info("run %s (%zu of %zu): %s target, closed loop, %lld in flight, %s -> %s", p->name,
             x->index + 1, x->count, job_target_kind_name(sc->target.kind), p->concurrency, len,
             x->out);
-  } else
+  } else if (strcmp(p->arrival, "constant") != 0)
+    rb_info("run %s (%zu of %zu): %s target, arrival %s%s -> %s", p->name, x->index + 1, x->count,
+            job_target_kind_name(sc->target.kind), p->arrival, shard_note(c), x->out);
+  else
     rb_info("run %s (%zu of %zu): %s target, %.10g/s, %lld invocations%s -> %s", p->name,
             x->index + 1, x->count, job_target_kind_name(sc->target.kind), p->rate,
             job_params_planned(p), shard_note(c), x->out);
@@ -586,6 +602,18 @@ bool job_cmd_fatal_exit(enum job_exit ex) {
   return ex == JOB_EXIT_CONFIG || ex == JOB_EXIT_UNREACHABLE || ex == JOB_EXIT_FAILURE;
 }
 
+/* How long a run's schedule lasts: planned / rate, or the arrival process's last intended time
+ * (the same on every shard: the process comes from the knobs and the seed). */
+static double run_span_s(const struct job_params *p) {
+  struct job_arrival a;
+  char err[600];
+  if (!strcmp(p->arrival, "constant") || job_arrival_build(p, NULL, &a, err, sizeof err) != RB_OK)
+    return (double)job_params_planned(p) / p->rate;
+  double s = (double)job_arrival_offset(&a, a.count - 1) / 1e9;
+  job_arrival_free(&a);
+  return s;
+}
+
 static int execute_plan(const struct run_cli *c, struct job_scenario *sc,
                         const struct job_config *cfg, const char *self) {
   size_t *plan = NULL, count = 0;
@@ -615,9 +643,7 @@ static int execute_plan(const struct run_cli *c, struct job_scenario *sc,
                          .count = count,
                          .start_at_us = start};
     /* The next execution's agreed start: every shard derives the same one from the plan. */
-    if (start)
-      start += (int64_t)((double)job_params_planned(p) / p->rate * 1e6) +
-               (int64_t)(c->start_gap_s * 1e6);
+    if (start) start += (int64_t)(run_span_s(p) * 1e6) + (int64_t)(c->start_gap_s * 1e6);
     enum job_exit ex = job_cmd_run_one(c, sc, cfg, self, &x);
     if (ex != JOB_EXIT_OK) worst = ex;
     if (job_cmd_fatal_exit(ex)) break;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "job_arrival.h"
 #include "rb_name.h"
 
 /* ---- string knobs' own checks ---------------------------------------------------------- */
@@ -438,6 +439,8 @@ long long job_params_connection_limit(const struct job_params *p) {
 }
 
 static enum rb_err validate_fixed(const struct job_params *p, char *err, size_t errlen) {
+  /* another arrival process: its count and warm-up are checked against its times (job_arrival) */
+  if (strcmp(p->arrival, "constant") != 0) return RB_OK;
   long long planned = job_params_planned(p);
   if (planned > 1000000000LL)
     return rb_errorf(RB_ERR_RANGE, err, errlen,
@@ -467,6 +470,7 @@ enum rb_err job_params_validate(const struct job_params *p, char *err, size_t er
   struct rb_workload w;
   enum rb_err wrc = job_params_workload(p, &w, err, errlen);
   if (wrc != RB_OK) return wrc;
+  if ((wrc = job_arrival_check(p, err, errlen)) != RB_OK) return wrc;
   if (p->concurrency > 0) return validate_closed(p, err, errlen);
   if (p->sweep.form == JOB_RATE_FIXED) return validate_fixed(p, err, errlen);
   enum rb_err rc = job_sweep_check(&p->sweep, err, errlen);

@@ -392,6 +392,14 @@ static enum rb_err params_key(struct sp *s, struct job_params *p, const yaml_nod
   if (job_params_set_text_at(p, f, scalar(v), quoted(v), &at, msg, sizeof msg) != RB_OK)
     return fail_at_offset(s, v, at, "%s", msg);
   if (!strcmp(key, "rate")) p->sweep.form = JOB_RATE_FIXED; /* a plain rate in this layer */
+  /* trace_file: a relative path is the scenario file's neighbour, as env_file */
+  const char *slash = strrchr(s->file, '/');
+  if (!strcmp(key, "trace_file") && p->trace_file[0] != '/' && slash &&
+      snprintf(p->trace_file, sizeof p->trace_file, "%.*s/%s", (int)(slash - s->file), s->file,
+               scalar(v)) >= (int)sizeof p->trace_file)
+    return fail_at(s, v,
+                   "trace_file: too long with the scenario's directory in front: at most %zu bytes",
+                   sizeof p->trace_file - 1);
   return RB_OK;
 }
 

@@ -383,6 +383,27 @@ static void read_backend(struct rd *r, const cJSON *doc, const char *key,
   b->settings = obj(r, s, key, JOB_K_SETTINGS);
 }
 
+static void read_arrival(struct rd *r, const cJSON *doc, struct job_doc_arrival *a) {
+  const char *k = JOB_K_ARRIVAL;
+  const cJSON *s = obj(r, doc, NULL, k);
+  char f[200];
+  a->present = s != NULL;
+  a->process = str(r, s, k, JOB_K_PROCESS);
+  static const char *const kinds[] = {"constant", "poisson", "bursts", "trace"};
+  bool known = !a->process;
+  for (size_t i = 0; i < 4 && !known; i++) known = !strcmp(a->process, kinds[i]);
+  if (!known)
+    fail(r, field(f, sizeof f, k, JOB_K_PROCESS),
+         "expected constant, poisson, bursts or trace, got '%.40s'", a->process);
+  a->planned = num(r, s, k, JOB_K_PLANNED, N_COUNT, true, NULL);
+  a->span_s = num(r, s, k, JOB_K_SPAN_S, N_SECONDS, true, NULL);
+  a->measured_sends = num(r, s, k, JOB_K_MEASURED_SENDS, N_COUNT, true, NULL);
+  a->intended_rate = num(r, s, k, JOB_K_INTENDED_RATE, N_RATE, true, NULL);
+  a->intended_cv = num(r, s, k, JOB_K_INTENDED_CV, N_FIGURE, true, NULL);
+  a->realised_rate = num(r, s, k, JOB_K_REALISED_RATE, N_RATE, true, NULL);
+  a->realised_cv = num(r, s, k, JOB_K_REALISED_CV, N_FIGURE, true, NULL);
+}
+
 static void read_errors(struct rd *r, const cJSON *doc, struct job_doc *d) {
   const cJSON *e = obj(r, doc, NULL, JOB_K_ERRORS_BY_KIND), *k;
   size_t n = (size_t)cJSON_GetArraySize(e);
@@ -649,6 +670,7 @@ enum rb_err job_doc_read(const cJSON *doc, const char *path, struct job_doc *d, 
   if (!r.failed) read_backend(&r, doc, JOB_K_AGENT, &d->agent);
   if (!r.failed)
     figure(&r, doc, NULL, JOB_K_BACKEND_CPU_US_PER_OP, N_FIGURE, &d->backend_cpu_us_per_op);
+  if (!r.failed) read_arrival(&r, doc, &d->arrival);
   if (!r.failed) read_errors(&r, doc, d);
   if (!r.failed) read_histograms(&r, doc, d);
   if (!r.failed) read_workload(&r, doc, d);
@@ -820,6 +842,12 @@ bool job_doc_settings_diff(const struct job_doc *a, const struct job_doc *b, cha
     if (!strcmp(names[i], "rate") && a->closed) continue;
     if (!strcmp(names[i], "concurrency") && !a->closed) continue;
     if (!strcmp(names[i], "invocations") && a->params.duration > 0) continue;
+    /* a trace says how many and when: rate, duration and invocations do not apply (the
+     * arrival's own comparison, below, decides) */
+    if (!strcmp(a->params.arrival, "trace") && !strcmp(b->params.arrival, "trace") &&
+        (!strcmp(names[i], "rate") || !strcmp(names[i], "duration") ||
+         !strcmp(names[i], "invocations")))
+      continue;
     const struct job_param_field *f = job_params_field(names[i]);
     char va[160], vb[160];
     param_text(a, f, va, sizeof va);

@@ -74,6 +74,15 @@ struct job_doc_backend {
   const cJSON *json;     /* borrowed: the whole section */
 };
 
+/* The arrival section (docs/results.md, "Arrival process"); every figure NAN when absent or
+ * null. */
+struct job_doc_arrival {
+  bool present;        /* an object (null in a closed loop; absent in older documents) */
+  const char *process; /* constant, poisson, bursts or trace */
+  double planned, span_s, measured_sends;
+  double intended_rate, intended_cv, realised_rate, realised_cv;
+};
+
 struct job_doc_message {
   const char *message; /* borrowed */
   double count;
@@ -157,6 +166,7 @@ struct job_doc {
   struct job_doc_summary srv_duration, srv_wait, srv_init, srv_action;
   struct job_doc_backend redis, agent;
   struct job_doc_figure backend_cpu_us_per_op;
+  struct job_doc_arrival arrival;
   struct job_doc_error_kind *errors;
   size_t error_kinds;
   /* timeline (ms from start_time_ms), NAN when absent or null */

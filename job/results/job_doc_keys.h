@@ -166,5 +166,23 @@
 #define JOB_K_OP_STATS "op_stats"
 #define JOB_K_FOUND "found"
 #define JOB_K_LATENCY_US "latency_us"
+/* the arrival section (job_results.c arrival_json) */
+#define JOB_K_ARRIVAL "arrival"
+#define JOB_K_PROCESS "process"
+#define JOB_K_BURST_RATE "burst_rate"
+#define JOB_K_BURST_SECONDS "burst_seconds"
+#define JOB_K_BASE_SECONDS "base_seconds"
+#define JOB_K_TRACE_FILE "trace_file"
+#define JOB_K_TRACE_FORMAT "trace_format"
+#define JOB_K_TRACE_ROWS "trace_rows"
+#define JOB_K_TRACE_MINUTES "trace_minutes"
+#define JOB_K_TRACE_SPREAD "trace_spread"
+#define JOB_K_TRACE_SPEEDUP "trace_speedup"
+#define JOB_K_SPAN_S "span_s"
+#define JOB_K_MEASURED_SENDS "measured_sends"
+#define JOB_K_INTENDED_RATE "intended_rate"
+#define JOB_K_INTENDED_CV "intended_cv"
+#define JOB_K_REALISED_RATE "realised_rate"
+#define JOB_K_REALISED_CV "realised_cv"
 
 #endif

@@ -50,7 +50,8 @@ double job_hist_sum(const struct job_hist *h);
  * what is wrong. */
 bool job_hist_merge_json(struct job_hist *into, const cJSON *o, char *err, size_t errlen);
 
-/* Bucket index of v and the range [lo, hi] of values that share it (exposed for tests). */
+/* Bucket index of v and the range [lo, hi] of values that share it (exposed for tests): the
+ * arithmetic is common/rb_hist.h's, shared with the action's per-operation histograms. */
 uint32_t job_hist_index(uint64_t v);
 void job_hist_bucket_range(uint32_t index, uint64_t *lo, uint64_t *hi);
 

@@ -560,6 +560,44 @@ static struct job_doc *read_shards(const cJSON *const *docs, const char *const *
   return d;
 }
 
+static int cmp_ms(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* The arrival section over the union of the shards' measured sends (the same figures the
+ * runner writes: job_gaps over the intended and the send times, each in time order); null
+ * figures when a shard is summary only. planned and the knobs are the process's: shard 0's. */
+static void merge_arrival(cJSON *out, const struct job_doc *d, size_t n, bool raw) {
+  cJSON *a = cJSON_GetObjectItemCaseSensitive(out, JOB_K_ARRIVAL);
+  if (!cJSON_IsObject(a)) return;
+  size_t total = 0, m = 0;
+  for (size_t i = 0; raw && i < n; i++) total += d[i].nraw;
+  double *it = malloc((total ? total : 1) * sizeof *it);
+  double *st = malloc((total ? total : 1) * sizeof *st);
+  struct job_gaps gi = {0}, gs = {0};
+  for (size_t i = 0; raw && it && st && i < n; i++)
+    for (size_t j = 0; j < d[i].nraw; j++) {
+      const struct job_doc_record *x = &d[i].raw[j];
+      if (x->warmup || isnan(x->intended_ms) || isnan(x->sent_ms)) continue;
+      it[m] = x->intended_ms, st[m++] = x->sent_ms;
+    }
+  qsort(it, m, sizeof *it, cmp_ms);
+  qsort(st, m, sizeof *st, cmp_ms);
+  for (size_t i = 0; i < m; i++) {
+    job_gaps_add(&gi, (uint64_t)llround(fmax(it[i], 0) * 1e6));
+    job_gaps_add(&gs, (uint64_t)llround(fmax(st[i], 0) * 1e6));
+  }
+  bool ok = raw && it && st;
+  free(it);
+  free(st);
+  set_num(a, JOB_K_MEASURED_SENDS, ok ? (double)m : (double)NAN);
+  set_num(a, JOB_K_INTENDED_RATE, ok && m >= 2 ? job_gaps_rate(&gi) : (double)NAN);
+  set_num(a, JOB_K_INTENDED_CV, ok && m >= 3 ? job_gaps_cv(&gi) : (double)NAN);
+  set_num(a, JOB_K_REALISED_RATE, ok && m >= 2 ? job_gaps_rate(&gs) : (double)NAN);
+  set_num(a, JOB_K_REALISED_CV, ok && m >= 3 ? job_gaps_cv(&gs) : (double)NAN);
+}
+
 /* issue 20: "operations" from every shard (counts summed, histograms merged) and the
  * workload's realised_mix from the merged counts; key_reuse is the whole run's in every shard
  * (shard 0's stays). A shard without operations (an older action): no merged section. */
@@ -628,6 +666,7 @@ static cJSON *build(const struct job_doc *d, const char *const *paths, size_t n,
   }
   if (!closed) set_item(out, JOB_K_SCHEDULE_LAG_MS, job_results_hist_summary(h[D_LAG]));
   set_item(out, JOB_K_ERRORS_BY_KIND, merge_errors(d, order, n));
+  merge_arrival(out, d, n, raw);
   char how[700] = "";
   if (cJSON_GetObjectItemCaseSensitive(out, JOB_K_REDIS))
     merge_backend(out, d, order, n, how, sizeof how);

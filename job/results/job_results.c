@@ -369,9 +369,24 @@ static cJSON *scenario_json(const struct job_run_info *in) {
   if (in->target->kind == JOB_TARGET_LOCAL)
     cJSON_AddNumberToObject(t, JOB_K_POOL_SIZE, (double)in->target->pool_size);
   else cJSON_AddNumberToObject(t, JOB_K_WAIT_FOR_ACTION, in->target->wait_for_action);
-  cJSON_AddItemToObject(o, JOB_K_PARAMETERS, job_params_to_json(in->params));
+  cJSON *params = job_params_to_json(in->params);
+  if (params && in->arrival && in->arrival->offsets) /* the process's count, not rate x duration */
+    cJSON_ReplaceItemInObjectCaseSensitive(params, JOB_K_PLANNED_INVOCATIONS,
+                                           cJSON_CreateNumber((double)in->arrival->count));
+  cJSON_AddItemToObject(o, JOB_K_PARAMETERS, params);
   if (in->config) cJSON_AddItemToObject(o, JOB_K_CONFIG, cJSON_Duplicate(in->config, true));
   return o;
+}
+
+/* What achieved_rate is judged against: the constant rate, or another arrival process's mean
+ * rate between the first and the last invocation sent (over the same span as achieved), or over
+ * its whole schedule when fewer than two were sent. */
+static double requested_rate(const struct job_run_info *in) {
+  const struct job_arrival *a = in->arrival;
+  if (!a || !a->offsets) return in->params->rate;
+  if (in->sent >= 2 && in->intended_rate_sent > 0) return in->intended_rate_sent;
+  double whole = a->count >= 2 ? job_arrival_rate_between(a, 0, a->count - 1) : 0;
+  return whole > 0 ? whole : in->params->rate;
 }
 
 /* Open loop: achieved is the send rate against the requested one. The closed loop requests no
@@ -383,7 +398,7 @@ static void add_rates(cJSON *o, const struct job_results *r, const struct job_ru
   if (in->closed) achieved = out_span > 0 ? (double)r->done / out_span : 0;
   cJSON_AddStringToObject(o, JOB_K_MODE, in->closed ? "closed" : "open");
   if (in->closed) cJSON_AddNullToObject(o, JOB_K_REQUESTED_RATE);
-  else cJSON_AddNumberToObject(o, JOB_K_REQUESTED_RATE, in->params->rate);
+  else cJSON_AddNumberToObject(o, JOB_K_REQUESTED_RATE, requested_rate(in));
   if (!in->sent) { /* stopped before the first send: no time span to rate over */
     cJSON_AddNullToObject(o, JOB_K_ACHIEVED_RATE);
     cJSON_AddNullToObject(o, JOB_K_THROUGHPUT);
@@ -465,6 +480,57 @@ static cJSON *histograms_json(const struct job_results *r, const struct job_run_
   if (!in->closed) cJSON_AddItemToObject(o, JOB_K_SCHEDULE_LAG_MS, job_hist_to_json(r->lag));
   for (int i = M_DURATION; i < M_COUNT; i++)
     cJSON_AddItemToObject(o, metric_names[i], job_hist_to_json(r->h[i]));
+  return o;
+}
+
+/* A figure, or null when there is none (fewer sends than it needs). */
+static void add_figure(cJSON *o, const char *key, bool has, double v) {
+  if (has && isfinite(v)) cJSON_AddNumberToObject(o, key, v);
+  else cJSON_AddNullToObject(o, key);
+}
+
+/* The arrival process (docs/workloads.md): its knobs, and the intended and realised mean rate
+ * and coefficient of variation of the gaps, both over this document's measured invocations
+ * that were sent (intended: their due times; realised: their send times). null for the closed
+ * loop, which has no arrival process. */
+static cJSON *arrival_json(const struct job_run_info *in) {
+  const struct job_arrival *a = in->arrival;
+  const struct job_params *p = in->params;
+  if (!a) return cJSON_CreateNull();
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  cJSON_AddStringToObject(o, JOB_K_PROCESS, job_arrival_kind_name(a->kind));
+  if (a->kind != JOB_ARRIVAL_TRACE) cJSON_AddNumberToObject(o, JOB_K_RATE, p->rate);
+  if (a->kind == JOB_ARRIVAL_BURSTS) {
+    cJSON_AddNumberToObject(o, JOB_K_BURST_RATE, p->burst_rate);
+    cJSON_AddNumberToObject(o, JOB_K_BURST_SECONDS, p->burst_seconds);
+    cJSON_AddNumberToObject(o, JOB_K_BASE_SECONDS, p->base_seconds);
+  }
+  if (a->kind == JOB_ARRIVAL_TRACE) {
+    cJSON_AddStringToObject(o, JOB_K_TRACE_FILE, p->trace_file);
+    cJSON_AddStringToObject(o, JOB_K_TRACE_FORMAT, p->trace_format);
+    if (strcmp(p->trace_format, "azure") == 0) {
+      cJSON_AddStringToObject(o, JOB_K_TRACE_ROWS, p->trace_rows);
+      char minutes[32];
+      snprintf(minutes, sizeof minutes, "%d-%d", a->minute_first, a->minute_last);
+      cJSON_AddStringToObject(o, JOB_K_TRACE_MINUTES, minutes);
+      cJSON_AddStringToObject(o, JOB_K_TRACE_SPREAD, p->trace_spread);
+    }
+    cJSON_AddNumberToObject(o, JOB_K_TRACE_SPEEDUP, p->trace_speedup);
+  }
+  if (a->kind == JOB_ARRIVAL_POISSON ||
+      (a->kind == JOB_ARRIVAL_TRACE && strcmp(p->trace_format, "azure") == 0 &&
+       strcmp(p->trace_spread, "poisson") == 0))
+    cJSON_AddNumberToObject(o, JOB_K_SEED, (double)p->seed);
+  cJSON_AddNumberToObject(o, JOB_K_PLANNED, (double)a->count);
+  cJSON_AddNumberToObject(o, JOB_K_SPAN_S,
+                          a->count ? (double)job_arrival_offset(a, a->count - 1) / 1e9 : 0);
+  const struct job_gaps *ig = &in->intended_gaps, *rg = &in->realised_gaps;
+  cJSON_AddNumberToObject(o, JOB_K_MEASURED_SENDS, (double)rg->n);
+  add_figure(o, JOB_K_INTENDED_RATE, ig->n >= 2 && ig->last_ns > ig->first_ns, job_gaps_rate(ig));
+  add_figure(o, JOB_K_INTENDED_CV, ig->n >= 3 && ig->mean > 0, job_gaps_cv(ig));
+  add_figure(o, JOB_K_REALISED_RATE, rg->n >= 2 && rg->last_ns > rg->first_ns, job_gaps_rate(rg));
+  add_figure(o, JOB_K_REALISED_CV, rg->n >= 3 && rg->mean > 0, job_gaps_cv(rg));
   return o;
 }
 
@@ -601,6 +667,7 @@ cJSON *job_results_summary(struct job_results *r, const struct job_run_info *in)
   }
   add_rates(o, r, in);
   add_counts(o, r, in);
+  cJSON_AddItemToObject(o, JOB_K_ARRIVAL, arrival_json(in));
   cJSON_AddItemToObject(o, JOB_K_EXECUTION_TIME_MS, samples_json(&r->m[M_EXEC]));
   cJSON_AddItemToObject(o, JOB_K_SERVICE_TIME_MS, samples_json(&r->m[M_SERVICE]));
   if (in->closed) cJSON_AddNullToObject(o, JOB_K_SCHEDULE_LAG_MS);

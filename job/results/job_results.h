@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "job_arrival.h"
 #include "job_doc.h"
 #include "job_params.h"
 #include "job_record.h"
@@ -51,6 +52,12 @@ struct job_run_info {
   const struct job_shard *shard;    /* --shard I/N (count > 0), or NULL */
   double backend_before_ms, backend_after_ms; /* when Redis and the agent were sampled */
   bool closed; /* closed loop: no intended rate, late or held starts */
+  /* open loop: the arrival process (job_arrival.h; NULL for the closed loop), the gaps of the
+   * measured sends' intended and actual times, and the process's mean rate between the first
+   * and the last invocation sent (what achieved_rate is judged against) */
+  const struct job_arrival *arrival;
+  struct job_gaps intended_gaps, realised_gaps;
+  double intended_rate_sent;
   bool complete;
   const char *interrupted_by; /* "SIGTERM", "SIGINT" or NULL */
   const cJSON *server_side;   /* borrowed, may be NULL: redis, agent, backend_cpu_us_per_op

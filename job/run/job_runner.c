@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "job_arrival.h"
 #include "job_backend_io.h"
 #include "job_k8s.h"
 #include "job_prepare.h"
@@ -24,6 +25,10 @@
 struct runner {
   const struct job_run_request *rq;
   struct job_sched sched;
+  struct job_arrival *arrival;         /* open loop: the intended times (job_arrival.h) */
+  uint64_t first_k, last_k;            /* open loop: the first and last invocation sent */
+  struct job_gaps due_gaps, sent_gaps; /* measured sends: intended and actual times */
+  double process_rate; /* open loop: the process's mean rate over its schedule (progress ETA) */
   struct job_results *results;
   struct job_target *target;
   struct job_http *http;
@@ -78,8 +83,12 @@ static void on_done(void *arg, struct job_inv *inv) {
 static void send_one(struct runner *r, uint64_t k, uint64_t due, uint64_t now) {
   struct job_inv *inv = calloc(1, sizeof *inv);
   job_sched_sent(&r->sched, now);
-  if (!r->first_sent_ns) r->first_sent_ns = now;
-  r->last_sent_ns = now;
+  if (!r->first_sent_ns) r->first_sent_ns = now, r->first_k = k;
+  r->last_sent_ns = now, r->last_k = k;
+  if (!r->closed && k >= r->warmup_count) { /* sends go out in k order: times non-decreasing */
+    job_gaps_add(&r->due_gaps, due);
+    job_gaps_add(&r->sent_gaps, now);
+  }
   if (!inv) {
     r->io_error = RB_ERR_NOMEM;
     job_sched_done(&r->sched);
@@ -107,7 +116,7 @@ static void progress(struct runner *r, uint64_t now, bool final) {
       .done = job_results_done(r->results),
       .errors = job_results_failed(r->results),
       .elapsed_s = now > r->start_ns ? (double)(now - r->start_ns) / 1e9 : 0,
-      .rate = r->closed ? 0 : r->rq->params->rate};
+      .rate = r->closed ? 0 : r->process_rate};
   char line[300];
   job_progress_format(&p, r->rq->params->name, line, sizeof line);
   if (r->tty) fprintf(stderr, "\r\033[K%s%s", line, final ? "\n" : "");
@@ -225,6 +234,12 @@ static void fill_info(struct runner *r, struct job_run_info *in, int stopped_by)
       .shard = rq->shard && rq->shard->count ? rq->shard : NULL,
       .backend_before_ms = (double)(r->backend_before_us - r->start_wall_us) / 1e3,
       .backend_after_ms = (double)(r->backend_after_us - r->start_wall_us) / 1e3,
+      .arrival = r->closed ? NULL : r->arrival,
+      .intended_gaps = r->due_gaps,
+      .realised_gaps = r->sent_gaps,
+      .intended_rate_sent = r->closed || r->sched.sent < 2
+                                ? 0
+                                : job_arrival_rate_between(r->arrival, r->first_k, r->last_k),
       .complete = stopped_by == 0,
       .interrupted_by = stopped_by ? signal_name(stopped_by) : NULL};
 }
@@ -320,12 +335,37 @@ static bool start_instant(struct runner *r, char *err, size_t errlen) {
   return true;
 }
 
-enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_t errlen) {
-  struct runner r = {.rq = rq};
+/* The open loop's intended times and warm-up (invocations due before `warmup` seconds). */
+static enum job_exit build_arrival(struct runner *r, uint64_t *planned, char *err, size_t errlen) {
+  const struct job_params *p = r->rq->params;
+  if (job_arrival_build(p, NULL, r->arrival, err, errlen) != RB_OK) return JOB_EXIT_CONFIG;
+  *planned = r->arrival->count;
+  r->process_rate = r->arrival->offsets && r->arrival->count > 1
+                        ? job_arrival_rate_between(r->arrival, 0, r->arrival->count - 1)
+                        : p->rate;
+  r->warmup_count = r->arrival->offsets ? job_arrival_due_before(r->arrival, p->warmup)
+                                        : (uint64_t)job_params_warmup_count(p);
+  if (r->arrival->offsets && r->warmup_count >= r->arrival->count) {
+    rb_errorf(RB_ERR_RANGE, err, errlen,
+              "run %s: warmup (%g s) covers all %llu invocations of arrival %s: nothing would be "
+              "measured",
+              p->name, p->warmup, (unsigned long long)r->arrival->count, p->arrival);
+    return JOB_EXIT_CONFIG;
+  }
+  return JOB_EXIT_OK;
+}
+
+static enum job_exit execute(const struct job_run_request *rq, struct job_arrival *arrival,
+                             char *err, size_t errlen) {
+  struct runner r = {.rq = rq, .arrival = arrival};
   const struct job_config *c = rq->config;
   const char *secrets[] = {c->auth, c->redis_password, c->agent_password, NULL};
   uint64_t planned = (uint64_t)job_params_planned(rq->params);
   r.closed = rq->params->concurrency > 0;
+  if (!r.closed) {
+    enum job_exit aex = build_arrival(&r, &planned, err, errlen);
+    if (aex != JOB_EXIT_OK) return aex;
+  }
   r.in_flight_limit = r.closed ? rq->params->concurrency : rq->params->max_in_flight;
   r.http = job_http_create(r.in_flight_limit * 2 + 16);
   if (!r.http) {
@@ -383,7 +423,6 @@ enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_
       rq->target->kind == JOB_TARGET_OPENWHISK && !c->redis_host_given && !c->redis_port_given);
   r.tty = rq->progress == JOB_PROGRESS_TTY || (rq->progress == JOB_PROGRESS_AUTO && isatty(2));
   r.progress_every_ns = r.tty ? 250000000u : 5000000000u;
-  r.warmup_count = (uint64_t)job_params_warmup_count(rq->params);
   if (!start_instant(&r, err, errlen)) {
     job_results_destroy(r.results);
     r.target->destroy(r.target);
@@ -400,6 +439,7 @@ enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_
   } else {
     job_sched_init(&r.sched, r.start_ns, rq->params->rate, planned, (uint32_t)r.in_flight_limit,
                    LATE_THRESHOLD_NS);
+    job_sched_set_offsets(&r.sched, r.arrival->offsets); /* NULL: the constant k/rate */
     if (rq->shard && rq->shard->count > 1)
       job_sched_shard(&r.sched, rq->shard->index, rq->shard->count);
   }
@@ -423,5 +463,12 @@ enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_
   job_results_destroy(r.results);
   job_http_destroy(r.http);
   if (ex == JOB_EXIT_OK && stopped_by) ex = JOB_EXIT_INTERRUPTED;
+  return ex;
+}
+
+enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_t errlen) {
+  struct job_arrival arrival = {0};
+  enum job_exit ex = execute(rq, &arrival, err, errlen);
+  job_arrival_free(&arrival);
   return ex;
 }

@@ -13,6 +13,8 @@ void job_sched_init(struct job_sched *s, uint64_t start_ns, double rate, uint64_
                           .late_threshold_ns = late_threshold_ns};
 }
 
+void job_sched_set_offsets(struct job_sched *s, const uint64_t *offsets) { s->offsets = offsets; }
+
 void job_sched_init_closed(struct job_sched *s, uint64_t start_ns, uint64_t total,
                            uint32_t concurrency, uint64_t end_ns) {
   *s = (struct job_sched){.start_ns = start_ns,
@@ -31,6 +33,7 @@ void job_sched_shard(struct job_sched *s, uint64_t index, uint64_t count) {
 bool job_sched_finished(const struct job_sched *s) { return s->stopped || s->next >= s->total; }
 
 uint64_t job_sched_due(const struct job_sched *s, uint64_t k) {
+  if (s->offsets && s->total) return s->start_ns + s->offsets[k < s->total ? k : s->total - 1];
   /* k * 1e9 / rate in long double keeps nanosecond accuracy for any realistic k. */
   long double off = (long double)k * 1e9L / (long double)s->rate;
   return s->start_ns + (uint64_t)llroundl(off);

@@ -1,6 +1,8 @@
 /* job_sched.h: the open-loop schedule (pure: no clock, no I/O; callers pass the time).
  *
- * Invocation k is due at start + k/rate whatever earlier invocations are doing. The caller
+ * Invocation k is due at start + k/rate (the constant process), or at start + offsets[k] when
+ * the schedule has an arrival process's times (job_sched_set_offsets; job_arrival.h), whatever
+ * earlier invocations are doing. The caller
  * asks job_sched_next() at time `now` what to do; the answer never depends on how long
  * earlier invocations take, only on the in-flight bound:
  *
@@ -26,7 +28,8 @@
 struct job_sched {
   /* settings */
   uint64_t start_ns;          /* time of invocation 0 (caller's clock) */
-  double rate;                /* invocations per second, > 0 */
+  double rate;                /* invocations per second, > 0 (constant process) */
+  const uint64_t *offsets;    /* NULL, or intended times (ns from start) of k < total */
   uint64_t total;             /* invocations to schedule */
   uint32_t max_in_flight;     /* >= 1 */
   uint64_t late_threshold_ns; /* a send later than this after its due time is a late start */
@@ -50,6 +53,11 @@ enum job_sched_action { JOB_SCHED_SEND, JOB_SCHED_WAIT, JOB_SCHED_FULL, JOB_SCHE
 void job_sched_init(struct job_sched *s, uint64_t start_ns, double rate, uint64_t total,
                     uint32_t max_in_flight, uint64_t late_threshold_ns);
 
+/* Takes invocation k's due time from offsets[k] (borrowed; at least total entries,
+ * non-decreasing) instead of k/rate. Call right after job_sched_init; sharding still sends
+ * k mod count == index at these unsharded times. */
+void job_sched_set_offsets(struct job_sched *s, const uint64_t *offsets);
+
 /* Initialises s as a closed loop: concurrency (>= 1) in flight at once, total invocations at
  * most (UINT64_MAX: unbounded), none sent at or after end_ns unless end_ns is 0. Nothing is
  * sent before start_ns. */
@@ -64,7 +72,7 @@ void job_sched_shard(struct job_sched *s, uint64_t index, uint64_t count);
  * the last job_sched_next. */
 bool job_sched_finished(const struct job_sched *s);
 
-/* Due time of invocation k: start + k/rate (rounded to the nanosecond). */
+/* Due time of invocation k: start + k/rate (rounded to the nanosecond), or start + offsets[k]. */
 uint64_t job_sched_due(const struct job_sched *s, uint64_t k);
 
 /* What to do at time now. SEND: *k is the invocation to send now and *due its due time (the

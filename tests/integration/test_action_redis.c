@@ -767,6 +767,41 @@ static void test_reply_types_checked(void **state) {
   pthread_join(t, NULL);
 }
 
+/* Prepare mode keeps timeout_ms and the activation's deadline like the operations do. */
+static void test_prepare_timeout_and_deadline(void **state) {
+  struct fixture *f = *state;
+  int port;
+  int fd = blackhole(&port);
+  uint64_t t0 = rb_clock_mono_ns();
+  cJSON *j = run(f->action.port,
+                 "{\"value\":{\"prepare\":true,\"operation_type\":\"get\",\"redis_port\":%d,"
+                 "\"timeout_ms\":200}}",
+                 port);
+  uint64_t took = (rb_clock_mono_ns() - t0) / 1000000;
+  assert_true(took >= 200 && took < 1500);
+  assert_non_null(strstr(str(j, "error"), "timed out after 200 ms waiting for the reply"));
+  assert_false(cJSON_IsTrue(cJSON_GetObjectItem(j, "deadline_reached")));
+  cJSON_Delete(j);
+  long long deadline = rb_clock_wall_ms() + 400;
+  t0 = rb_clock_mono_ns();
+  j = run(f->action.port,
+          "{\"value\":{\"prepare\":true,\"operation_type\":\"get\",\"redis_port\":%d,"
+          "\"timeout_ms\":10000},\"deadline\":\"%lld\"}",
+          port, deadline);
+  took = (rb_clock_mono_ns() - t0) / 1000000;
+  assert_true(took < 400);
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItem(j, "deadline_reached")));
+  assert_non_null(strstr(str(j, "error"), "prepare failed"));
+  assert_non_null(strstr(str(j, "error"), "activation deadline reached"));
+  cJSON_Delete(j);
+  j = run(f->action.port,
+          "{\"value\":{\"prepare\":true,\"operation_type\":\"get\"},\"deadline\":\"%lld\"}",
+          (long long)rb_clock_wall_ms() - 10);
+  assert_non_null(strstr(str(j, "error"), "activation deadline already passed"));
+  cJSON_Delete(j);
+  close(fd);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_every_operation_direct, setup, teardown),
@@ -783,6 +818,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_draws_and_digest, setup, teardown),
       cmocka_unit_test_setup_teardown(test_eval_work_costs_redis_time, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reply_types_checked, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_prepare_timeout_and_deadline, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,14 +56,20 @@ def find(objs, kind, name):
     return None
 
 
-def write_configmap(cm, d):
-    """A ConfigMap volume's files: each data and binaryData key a file in directory d."""
-    for k, text in (cm.get("data") or {}).items():
-        with open(os.path.join(d, k), "w") as f:
-            f.write(text)
-    for k, b in (cm.get("binaryData") or {}).items():
-        with open(os.path.join(d, k), "wb") as f:
-            f.write(base64.b64decode(b))
+def write_configmap(cm, d, items=None):
+    """A ConfigMap volume's files in directory d: each data and binaryData key a file, or, when
+    the volume lists items, exactly those keys at their paths (subdirectories made), as the
+    kubelet projects them; an item naming a missing key fails, as the pod would not start."""
+    data = dict(cm.get("data") or {})
+    data.update({k: base64.b64decode(b) for k, b in (cm.get("binaryData") or {}).items()})
+    for it in items if items is not None else [{"key": k, "path": k} for k in data]:
+        if it["key"] not in data:
+            raise KeyError(f"ConfigMap {cm['metadata']['name']} has no key {it['key']!r}")
+        path = os.path.join(d, it["path"])
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        v = data[it["key"]]
+        with open(path, "wb" if isinstance(v, bytes) else "w") as f:
+            f.write(v)
 
 
 def rewrite_paths(s, paths):

@@ -158,8 +158,28 @@ src = find(objs, "ConfigMap", "rbench-source")
 size = len(src["binaryData"]["rbench-src.tar.gz"])
 c.check(size < 1024 * 1024 - 4096, f"source ConfigMap below the 1 MiB object limit ({size} bytes of base64)")
 scen = find(objs, "ConfigMap", "rbench-scenarios")["data"]
-c.check(sorted(scen) == sorted(os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "scenarios", "*.yaml"))),
-        "scenarios ConfigMap: one key per scenarios/*.yaml")
+traces = sorted(glob.glob(os.path.join(ROOT, "scenarios", "traces", "*.csv")) +
+                glob.glob(os.path.join(ROOT, "scenarios", "traces", "*.txt")))
+c.check(sorted(scen) == sorted([os.path.basename(p) for p in glob.glob(os.path.join(ROOT, "scenarios", "*.yaml"))] +
+                               ["traces." + os.path.basename(p) for p in traces]),
+        "scenarios ConfigMap: one key per scenarios/*.yaml and per trace (traces.NAME)")
+c.check(all(scen["traces." + os.path.basename(p)] == open(p).read() for p in traces),
+        "scenarios ConfigMap: the traces as shipped")
+# The runner Job projects every key, the traces under traces/, so a scenario's trace_file
+# (relative to /scenarios) is there in the pod.
+job = find(objs, "Job", "rbench-run")
+vol = [v for v in job["spec"]["template"]["spec"]["volumes"] if v["name"] == "scenarios"][0]
+projected = {it["path"]: it["key"] for it in vol["configMap"]["items"]}
+c.check(set(projected.values()) == set(scen) and all(("/" in p) == k.startswith("traces.") for p, k in projected.items()),
+        "runner Job: every scenarios key projected, traces.NAME at traces/NAME")
+wanted = set()
+for p in glob.glob(os.path.join(ROOT, "scenarios", "*.yaml")):
+    sc = yaml.safe_load(open(p))
+    for r in [sc.get("defaults") or {}] + (sc.get("runs") or []):
+        if r.get("trace_file"):
+            wanted.add(r["trace_file"])
+c.check(bool(wanted) and wanted <= set(projected),
+        f"runner Job: every shipped scenario's trace_file is in the pod (missing: {sorted(wanted - set(projected))})")
 
 # Non-default sets.
 _, objs = rendered["registry off"]

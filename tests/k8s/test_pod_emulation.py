@@ -126,7 +126,8 @@ class Pod:
             d = os.path.join(self.root, "volumes", v["name"])
             os.makedirs(d)
             if "configMap" in v:
-                write_configmap(find(objs, "ConfigMap", v["configMap"]["name"]), d)
+                write_configmap(find(objs, "ConfigMap", v["configMap"]["name"]), d,
+                                v["configMap"].get("items"))
             elif "secret" in v:
                 data = secrets[v["secret"]["secretName"]]
                 mode = v["secret"].get("defaultMode", 0o644)

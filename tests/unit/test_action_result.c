@@ -243,6 +243,7 @@ static void test_workload_and_op_stats_fields(void **state) {
   for (int t = 0; t <= RB_OP_COUNT; t++)
     r.op_lat_off[t] = t <= RB_OP_GET ? 0 : t <= RB_OP_ZADD ? 3 : 5;
   r.draw_digest = 0x00ab00cd00ef0012ULL;
+  r.has_draw_digest = true;
   cJSON *o = action_result_to_json(&p, &r);
   assert_string_equal(cJSON_GetObjectItem(o, "operation")->valuestring, "mix");
   assert_int_equal(num(o, "seed"), 42);
@@ -275,6 +276,10 @@ static void test_workload_and_op_stats_fields(void **state) {
   assert_int_equal(num(cJSON_GetObjectItem(z, "latency_us"), "count"), 2);
   assert_int_equal(num(cJSON_GetObjectItem(z, "latency_us"), "max"), 4000);
   assert_null(cJSON_GetObjectItem(o, "prepared"));
+  cJSON_Delete(o);
+  r.has_draw_digest = false; /* not computed: null, never a made-up value */
+  o = action_result_to_json(&p, &r);
+  assert_true(cJSON_IsNull(cJSON_GetObjectItem(o, "draw_digest")));
   cJSON_Delete(o);
   action_result_free(&r);
   assert_null(r.op_lat_us);
@@ -313,6 +318,41 @@ static void test_prepare_fields(void **state) {
   cJSON_Delete(o);
 }
 
+/* The action's cheap type-only draw is rb_workload_draw's op; the digest covers the draws. */
+static void test_op_type_and_digest(void **state) {
+  (void)state;
+  struct action_params p = mix_params(
+      "{\"num_ops\":5000,\"mix\":\"get:5,set:3,zadd:1,eval:1,mget:2\",\"key_space\":500,"
+      "\"key_distribution\":\"zipfian\",\"seed\":11,\"invocation\":2}");
+  unsigned seen = 0;
+  for (uint64_t j = 0; j < 20000; j++) {
+    struct rb_op_draw d;
+    rb_workload_draw(&p.w, 2, j, &d);
+    assert_int_equal(action_exec_op_type(&p.w, 2, j), d.op);
+    seen |= 1u << d.op;
+  }
+  assert_int_equal(seen, 1u << RB_OP_GET | 1u << RB_OP_SET | 1u << RB_OP_ZADD | 1u << RB_OP_EVAL |
+                             1u << RB_OP_MGET);
+  uint64_t a = 0, b = 0;
+  assert_true(action_exec_draw_digest(&p, 0, &a));
+  assert_true(action_exec_draw_digest(&p, 0, &b));
+  assert_true(a == b);
+  struct action_params q = p;
+  q.invocation = 3;
+  assert_true(action_exec_draw_digest(&q, 0, &b));
+  assert_true(a != b);
+  q = p;
+  q.w.keydist = RB_KEYS_UNIFORM; /* other keys */
+  assert_true(action_exec_draw_digest(&q, 0, &b));
+  assert_true(a != b);
+  q = p;
+  q.num_ops = 4999; /* one draw fewer */
+  assert_true(action_exec_draw_digest(&q, 0, &b));
+  assert_true(a != b);
+  /* a deadline already past: no digest */
+  assert_false(action_exec_draw_digest(&p, 1, &b));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_success_fields),
@@ -324,6 +364,7 @@ int main(void) {
       cmocka_unit_test(test_hist_encoding_matches_runner),
       cmocka_unit_test(test_workload_and_op_stats_fields),
       cmocka_unit_test(test_prepare_fields),
+      cmocka_unit_test(test_op_type_and_digest),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

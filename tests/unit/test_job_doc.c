@@ -361,6 +361,29 @@ static void test_settings_diff(void **state) {
     job_doc_free(&b);
     cJSON_Delete(doc);
   }
+  /* a trace says how many and when: rate and invocations do not apply to two traces, the
+   * trace's own knobs do */
+  {
+    struct job_doc ta, tb;
+    cJSON *da = mutated("scenario.parameters.arrival", "\"trace\"");
+    cJSON *db = mutated("scenario.parameters.arrival", "\"trace\"");
+    cJSON *pb = cJSON_GetObjectItem(cJSON_GetObjectItem(db, "scenario"), "parameters");
+    cJSON_ReplaceItemInObject(pb, "invocations", cJSON_CreateNumber(500));
+    cJSON_ReplaceItemInObject(pb, "rate", cJSON_CreateNumber(20));
+    assert_int_equal(job_doc_read(da, "a.json", &ta, err, sizeof err), RB_OK);
+    assert_int_equal(job_doc_read(db, "b.json", &tb, err, sizeof err), RB_OK);
+    assert_false(job_doc_settings_diff(&ta, &tb, what, sizeof what));
+    job_doc_free(&tb);
+    cJSON_DeleteItemFromObject(pb, "trace_speedup");
+    cJSON_AddNumberToObject(pb, "trace_speedup", 60);
+    assert_int_equal(job_doc_read(db, "b.json", &tb, err, sizeof err), RB_OK);
+    assert_true(job_doc_settings_diff(&ta, &tb, what, sizeof what));
+    assert_non_null(strstr(what, "trace_speedup"));
+    job_doc_free(&ta);
+    job_doc_free(&tb);
+    cJSON_Delete(da);
+    cJSON_Delete(db);
+  }
   /* not the seed, nor the knobs the mix and distribution do not use */
   static const char *const same[][2] = {{"scenario.parameters.seed", "99"},
                                         {"scenario.parameters.operation", "\"get\""}, /* mix */

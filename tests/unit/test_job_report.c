@@ -351,6 +351,44 @@ static void test_compare_operation_rows(void **state) {
 }
 
 /* Unavailable or missing sections give n/a and the reason, never 0. */
+/* Issue 20: how bursty the arrivals were asked to be and were sent, per side, when the
+ * documents carry an arrival section; no such rows without one. */
+static void test_compare_arrival_rows(void **state) {
+  (void)state;
+  char err[200];
+  struct job_side a, b;
+  job_side_init(&a, "constant");
+  job_side_init(&b, "poisson");
+  cJSON *x = doc("constant", 1, 1, 50, 10, 0.01), *y = doc("poisson", 1, 1, 50, 10, 0.01);
+  cJSON *ax = cJSON_AddObjectToObject(x, "arrival"), *ay = cJSON_AddObjectToObject(y, "arrival");
+  cJSON_AddStringToObject(ax, "process", "constant");
+  cJSON_AddNumberToObject(ax, "intended_cv", 0);
+  cJSON_AddNumberToObject(ax, "realised_cv", 0.05);
+  cJSON_AddStringToObject(ay, "process", "poisson");
+  cJSON_AddNumberToObject(ay, "intended_cv", 0.98);
+  cJSON_AddNumberToObject(ay, "realised_cv", 0.97);
+  assert_int_equal(job_side_add(&a, x, err, sizeof err), RB_OK);
+  assert_int_equal(job_side_add(&b, y, err, sizeof err), RB_OK);
+  struct job_comparison c;
+  assert_int_equal(job_compare_compute(&a, &b, 0.05, 1, &c), RB_OK);
+  const struct job_cmp_row *ri = job_compare_row(&c, "arrival_intended_cv");
+  const struct job_cmp_row *rr = job_compare_row(&c, "arrival_realised_cv");
+  assert_non_null(ri);
+  assert_non_null(rr);
+  assert_true(ri->a == 0 && ri->b == 0.98);
+  assert_true(rr->a == 0.05 && rr->b == 0.97);
+  job_side_free(&a);
+  job_side_free(&b);
+  cJSON_Delete(x);
+  cJSON_Delete(y);
+  /* documents without the section: no rows */
+  load_sides(&a, &b, 1, 20, 10, 5, false);
+  assert_int_equal(job_compare_compute(&a, &b, 0.05, 1, &c), RB_OK);
+  assert_null(job_compare_row(&c, "arrival_intended_cv"));
+  job_side_free(&a);
+  job_side_free(&b);
+}
+
 static void test_compare_unavailable(void **state) {
   (void)state;
   char err[200], why[200];
@@ -1099,6 +1137,7 @@ int main(void) {
       cmocka_unit_test(test_compare_repetitions_use_medians),
       cmocka_unit_test(test_percentile_marking),
       cmocka_unit_test(test_compare_backend_rows),
+      cmocka_unit_test(test_compare_arrival_rows),
       cmocka_unit_test(test_compare_unavailable),
       cmocka_unit_test(test_headline_sentence),
       cmocka_unit_test(test_headline_closed_loop),

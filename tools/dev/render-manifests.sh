@@ -57,8 +57,10 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
 # The scenarios the chart ships are the repository's.
-mkdir -p "$out/scenarios"
+mkdir -p "$out/scenarios/traces"
 cp "$ROOT"/scenarios/*.yaml "$out/scenarios/"
+# and the arrival traces they replay (/scenarios/traces/ in the runner's pod)
+cp "$ROOT"/scenarios/traces/*.csv "$ROOT"/scenarios/traces/*.txt "$out/scenarios/traces/"
 
 # Render from a copy of the chart carrying those scenarios, so --check reads nothing stale.
 cp -r "$CHART" "$out/chart"
