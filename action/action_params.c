@@ -100,13 +100,13 @@ static enum rb_err text_error(enum rb_err rc, const char *name, const char *text
 static enum rb_err get_number(const cJSON *item, const char *name, double *out, char *err,
                               size_t errlen) {
   if (!item) return RB_OK;
-  double d = NAN;
+  double d = (double)NAN;
   if (cJSON_IsNumber(item)) {
     d = item->valuedouble;
   } else if (cJSON_IsString(item) && item->valuestring[0]) {
     char *end;
     d = strtod(item->valuestring, &end);
-    if (*end) d = NAN;
+    if (*end) d = (double)NAN;
   }
   if (!isfinite(d)) {
     char given[64];
