@@ -426,7 +426,9 @@ long long job_params_warmup_count(const struct job_params *p) {
 long long job_params_connections(const struct job_params *p) {
   if (p->concurrency > 0) return job_params_connection_limit(p);
   long long n = p->connections;
-  if (n <= 0) n = (long long)ceil(p->rate * JOB_CONNECTION_BUSY_S - 1e-9);
+  /* on/off bursts: enough for the burst's rate, the peak the schedule must keep */
+  double peak = !strcmp(p->arrival, "bursts") && p->burst_rate > p->rate ? p->burst_rate : p->rate;
+  if (n <= 0) n = (long long)ceil(peak * JOB_CONNECTION_BUSY_S - 1e-9);
   if (n < 1) n = 1;
   return n < p->max_in_flight ? n : p->max_in_flight;
 }

@@ -175,7 +175,8 @@ long long job_params_warmup_count(const struct job_params *p);
 #define JOB_CONNECTION_BUSY_S 0.01
 /* The keep-alive connections the openwhisk target opens before the schedule starts: the
  * connections field, or when 0, enough for invocations that take JOB_CONNECTION_BUSY_S each
- * at the run's rate (ceil(rate x 0.01 s), at least 1); never more than max_in_flight (each
+ * at the run's rate (ceil(rate x 0.01 s), at least 1; with arrival bursts, at burst_rate when
+ * that is higher); never more than max_in_flight (each
  * invocation in flight holds one connection, so more could not be used). */
 long long job_params_connections(const struct job_params *p);
 /* The most invocations in flight, hence connections open, at once: max_in_flight (a closed

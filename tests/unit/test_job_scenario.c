@@ -233,6 +233,15 @@ static void test_connections(void **state) {
   assert_int_equal(job_params_connections(&p), 1);
   p.rate = 100000;
   assert_int_equal(job_params_connections(&p), 100); /* max_in_flight's default */
+  /* bursts: opened ahead for the burst's rate, the peak */
+  p.rate = 100;
+  snprintf(p.arrival, sizeof p.arrival, "bursts");
+  p.burst_rate = 2500;
+  assert_int_equal(job_params_connections(&p), 25);
+  p.burst_rate = 50; /* a "burst" below the base rate: the base rate */
+  assert_int_equal(job_params_connections(&p), 1);
+  snprintf(p.arrival, sizeof p.arrival, "constant");
+  p.rate = 100000;
   assert_int_equal(
       job_params_set_text(&p, job_params_field("connections"), "-1", false, err, sizeof err),
       RB_ERR_INVALID);
