@@ -48,32 +48,35 @@ static enum rb_err check_keydist(const char *text, char *out, size_t outlen, siz
   return check_choice("key_distribution", c, text, out, outlen, at, err, errlen);
 }
 
-static enum rb_err check_size_range(const char *text, char *out, size_t outlen, size_t *at,
-                                    char *err, size_t errlen) {
+/* value_size_range and value_size_list: "" (not given) or what the parser accepts,
+ * normalised. */
+static enum rb_err check_sizes(const char *name,
+                               enum rb_err (*parse)(const char *, struct rb_sizes *, size_t *,
+                                                    char *, size_t),
+                               const char *text, char *out, size_t outlen, size_t *at, char *err,
+                               size_t errlen) {
   struct rb_sizes sz;
   char why[200];
   if (!*text) {
     out[0] = '\0';
     return RB_OK;
   }
-  enum rb_err rc = rb_workload_parse_size_range(text, &sz, at, why, sizeof why);
-  if (rc != RB_OK) return rb_errorf(rc, err, errlen, "value_size_range: %s", why);
+  enum rb_err rc = parse(text, &sz, at, why, sizeof why);
+  if (rc != RB_OK) return rb_errorf(rc, err, errlen, "%s: %s", name, why);
   rb_workload_sizes_text(&sz, out, outlen);
   return RB_OK;
 }
 
+static enum rb_err check_size_range(const char *text, char *out, size_t outlen, size_t *at,
+                                    char *err, size_t errlen) {
+  return check_sizes("value_size_range", rb_workload_parse_size_range, text, out, outlen, at, err,
+                     errlen);
+}
+
 static enum rb_err check_size_list(const char *text, char *out, size_t outlen, size_t *at,
                                    char *err, size_t errlen) {
-  struct rb_sizes sz;
-  char why[200];
-  if (!*text) {
-    out[0] = '\0';
-    return RB_OK;
-  }
-  enum rb_err rc = rb_workload_parse_size_list(text, &sz, at, why, sizeof why);
-  if (rc != RB_OK) return rb_errorf(rc, err, errlen, "value_size_list: %s", why);
-  rb_workload_sizes_text(&sz, out, outlen);
-  return RB_OK;
+  return check_sizes("value_size_list", rb_workload_parse_size_list, text, out, outlen, at, err,
+                     errlen);
 }
 
 static enum rb_err check_arrival(const char *text, char *out, size_t outlen, size_t *at, char *err,
