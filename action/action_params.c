@@ -12,38 +12,52 @@
 
 const char *action_op_name(enum rb_op op) { return rb_op_name(op); }
 
-static const char *const known_params[] = {"num_ops",
-                                           "operation_type",
-                                           "use_batching",
-                                           "parallel_calls",
-                                           "key_prefix",
-                                           "value_size",
-                                           "key_space",
-                                           "timeout_ms",
-                                           "redis_host",
-                                           "redis_port",
-                                           "redis_password",
-                                           "agent_host",
-                                           "agent_port",
-                                           "agent_password",
-                                           "mix",
-                                           "keys_per_command",
-                                           "structure_size",
-                                           "range_span",
-                                           "script_work",
-                                           "key_distribution",
-                                           "zipf_exponent",
-                                           "hotspot_keys",
-                                           "hotspot_ops",
-                                           "gaussian_stddev",
-                                           "value_size_range",
-                                           "value_size_list",
-                                           "seed",
-                                           "invocation",
-                                           "prepare",
-                                           "prepare_first",
-                                           "prepare_count",
-                                           NULL};
+static const char *const placement_names[] = {"direct", "runtime", "agent"};
+
+const char *action_placement_name(enum action_placement pl) {
+  return (unsigned)pl < 3 ? placement_names[pl] : "unknown";
+}
+
+/* placement (a name) against use_batching: agent is use_batching's meaning; the two may not
+ * disagree when both are given. */
+static enum rb_err parse_placement(const cJSON *value, struct action_params *p, char *err,
+                                   size_t errlen) {
+  const cJSON *pl = value ? cJSON_GetObjectItemCaseSensitive(value, "placement") : NULL;
+  const cJSON *ub = value ? cJSON_GetObjectItemCaseSensitive(value, "use_batching") : NULL;
+  p->placement = p->use_batching ? ACTION_PLACE_AGENT : ACTION_PLACE_DIRECT;
+  if (!pl || cJSON_IsNull(pl)) return RB_OK;
+  char name[16];
+  enum rb_err rc = rb_json_get_text(pl, "placement", name, sizeof name, err, errlen);
+  if (rc != RB_OK) return rc;
+  int found = -1;
+  for (int i = 0; i < 3; i++)
+    if (strcmp(name, placement_names[i]) == 0) found = i;
+  if (found < 0)
+    return rb_errorf(RB_ERR_INVALID, err, errlen,
+                     "placement must be one of direct, runtime, agent, got \"%s\"", name);
+  if (ub && !cJSON_IsNull(ub) && p->use_batching != (found == ACTION_PLACE_AGENT))
+    return rb_errorf(RB_ERR_INVALID, err, errlen,
+                     "placement \"%s\" contradicts use_batching %s (use_batching true means "
+                     "placement agent): give one of them",
+                     name, p->use_batching ? "true" : "false");
+  p->placement = (enum action_placement)found;
+  p->use_batching = p->placement == ACTION_PLACE_AGENT;
+  return RB_OK;
+}
+
+static const char *const known_params[] = {
+    "num_ops",          "operation_type",   "use_batching",
+    "parallel_calls",   "key_prefix",       "value_size",
+    "key_space",        "timeout_ms",       "redis_host",
+    "redis_port",       "redis_password",   "agent_host",
+    "agent_port",       "agent_password",   "mix",
+    "keys_per_command", "structure_size",   "range_span",
+    "script_work",      "key_distribution", "zipf_exponent",
+    "hotspot_keys",     "hotspot_ops",      "gaussian_stddev",
+    "value_size_range", "value_size_list",  "seed",
+    "invocation",       "prepare",          "prepare_first",
+    "prepare_count",    "placement",        "batch_connections",
+    "batch_wait_us",    "batch_coalesce",   NULL};
 
 static void defaults(struct action_params *p) {
   memset(p, 0, sizeof *p);
@@ -54,6 +68,8 @@ static void defaults(struct action_params *p) {
   p->value_size = 64;
   p->key_space = 0; /* resolved to num_ops */
   p->timeout_ms = ACTION_DEFAULT_TIMEOUT_MS;
+  p->placement = ACTION_PLACE_DIRECT;
+  p->batch_connections = 1;
   snprintf(p->key_prefix, sizeof p->key_prefix, "benchmark");
   snprintf(p->redis_host, sizeof p->redis_host, "127.0.0.1");
   p->redis_port = ACTION_DEFAULT_REDIS_PORT;
@@ -363,7 +379,15 @@ enum rb_err action_params_parse(const cJSON *value, action_env_lookup env,
       (rc = rb_json_get_int(GET("key_space"), "key_space", 1, ACTION_KEY_SPACE_MAX, &p.key_space,
                             err, errlen)) != RB_OK ||
       (rc = rb_json_get_int(GET("timeout_ms"), "timeout_ms", 1, ACTION_TIMEOUT_MS_MAX,
-                            &p.timeout_ms, err, errlen)) != RB_OK)
+                            &p.timeout_ms, err, errlen)) != RB_OK ||
+      (rc = parse_placement(value, &p, err, errlen)) != RB_OK ||
+      (rc = rb_json_get_int(GET("batch_connections"), "batch_connections", 1,
+                            ACTION_BATCH_CONNECTIONS_MAX, &p.batch_connections, err, errlen)) !=
+          RB_OK ||
+      (rc = rb_json_get_int(GET("batch_wait_us"), "batch_wait_us", 0, ACTION_BATCH_WAIT_US_MAX,
+                            &p.batch_wait_us, err, errlen)) != RB_OK ||
+      (rc = rb_json_get_bool(GET("batch_coalesce"), "batch_coalesce", &p.batch_coalesce, err,
+                             errlen)) != RB_OK)
     return rc;
 #undef GET
   if ((rc = parse_endpoints(value, env, &p, err, errlen)) != RB_OK) return rc;
@@ -376,7 +400,7 @@ enum rb_err action_params_parse(const cJSON *value, action_env_lookup env,
 
 void action_params_endpoint(const struct action_params *p, const char **host, int *port,
                             const char **password) {
-  if (p->use_batching) {
+  if (p->placement == ACTION_PLACE_AGENT) {
     *host = p->agent_host;
     *port = p->agent_port;
     *password = p->agent_password;

@@ -31,21 +31,38 @@
 #define ACTION_DEFAULT_TIMEOUT_MS 5000
 #define ACTION_INVOCATION_MAX RB_SEED_MAX
 #define ACTION_MIX_MAX 512
+#define ACTION_BATCH_CONNECTIONS_MAX 64LL
+#define ACTION_BATCH_WAIT_US_MAX 100000LL
+
+/* Where this activation's operations are batched (docs/action.md, "Placements"). */
+enum action_placement {
+  ACTION_PLACE_DIRECT,  /* each operation on its own connection to Redis, one in flight each */
+  ACTION_PLACE_RUNTIME, /* this process batches: every operation of every concurrent activation
+                           goes over a few shared connections to Redis, as pipelines */
+  ACTION_PLACE_AGENT    /* through the batching layer at agent_host:agent_port (use_batching) */
+};
 
 struct action_params {
-  enum rb_op op;            /* operation_type (default set); "mix" when a mix is given */
-  bool mixed;               /* a mix parameter was given (op is then its first operation) */
-  struct rb_workload w;     /* the workload, checked (rb_workload_check) */
-  long long invocation;     /* the invocation's index k in its run, 0..2^53-1, default 0 */
-  bool prepare;             /* write the data reads need instead of running operations */
-  long long prepare_first;  /* prepare key numbers [prepare_first, +prepare_count) */
-  long long prepare_count;  /* default: every key from prepare_first to key_space - 1 */
-  long long num_ops;        /* 1..1,000,000, default 1 */
-  long long parallel_calls; /* 1..256, default 1 */
-  long long value_size;     /* bytes, 0..1 MiB, default 64 */
-  long long key_space;      /* keys cycle over this many; default num_ops */
-  long long timeout_ms;     /* deadline of each Redis call (and connect), default 5000 */
-  bool use_batching;        /* talk to the agent instead of Redis */
+  enum rb_op op;                   /* operation_type (default set); "mix" when a mix is given */
+  bool mixed;                      /* a mix parameter was given (op is then its first operation) */
+  struct rb_workload w;            /* the workload, checked (rb_workload_check) */
+  long long invocation;            /* the invocation's index k in its run, 0..2^53-1, default 0 */
+  bool prepare;                    /* write the data reads need instead of running operations */
+  long long prepare_first;         /* prepare key numbers [prepare_first, +prepare_count) */
+  long long prepare_count;         /* default: every key from prepare_first to key_space - 1 */
+  long long num_ops;               /* 1..1,000,000, default 1 */
+  long long parallel_calls;        /* 1..256, default 1 */
+  long long value_size;            /* bytes, 0..1 MiB, default 64 */
+  long long key_space;             /* keys cycle over this many; default num_ops */
+  long long timeout_ms;            /* deadline of each Redis call (and connect), default 5000 */
+  bool use_batching;               /* talk to the agent instead of Redis (placement agent) */
+  enum action_placement placement; /* placement; default agent with use_batching, else direct */
+  long long batch_connections;     /* runtime: shared connections to Redis, 1..64, default 1 */
+  long long batch_wait_us;         /* runtime: hold a pipeline up to this long for more operations
+                                      while fewer than batch_connections x 16 are queued; 0..100000,
+                                      default 0 (write what is queued when the loop turns) */
+  bool batch_coalesce;             /* runtime: one GET for identical GETs queued together, and a SET
+                                      followed by GETs of its key answered from it (default false) */
   char key_prefix[ACTION_KEY_PREFIX_MAX + 1];
   char redis_host[ACTION_HOST_MAX];
   int redis_port;
@@ -67,7 +84,10 @@ enum rb_err action_params_parse(const cJSON *value, action_env_lookup env,
 /* The operation's name (rb_op_name). */
 const char *action_op_name(enum rb_op op);
 
-/* The endpoint this activation talks to: the agent with use_batching, else Redis. Borrowed. */
+/* "direct", "runtime" or "agent". */
+const char *action_placement_name(enum action_placement pl);
+
+/* The endpoint this activation talks to: the agent with placement agent, else Redis. Borrowed. */
 void action_params_endpoint(const struct action_params *p, const char **host, int *port,
                             const char **password);
 

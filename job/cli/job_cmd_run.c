@@ -68,7 +68,14 @@ static void usage_run(FILE *out) {
       "                            --rate for the base seconds\n"
       "      --trace-file F, --trace-format azure|timestamps, --trace-rows R,\n"
       "      --trace-minutes A-B, --trace-spread poisson|constant, --trace-speedup X\n"
-      "      --batching            go through the batching agent\n"
+      "      --batching            go through the batching agent (= --placement agent)\n"
+      "      --placement P         direct, runtime (the action process batches) or agent\n"
+      "      --action-concurrency C  activations one action process serves at once (1)\n"
+      "      --batch-connections N, --batch-wait-us US, --batch-coalesce BOOL  runtime\n"
+      "                            batching: shared connections (1), bounded wait (0), coalescing\n"
+      "      --backend env|start   local: start redis-server and the layer for the run (env)\n"
+      "      --layer rbench-agent|nutcracker, --layer-args \"FLAGS\", --redis-cpu F  what\n"
+      "                            --backend start runs (docs/placements.md)\n"
       "      --parallel N          parallel calls inside the action (5)\n"
       "      --key-prefix P        Redis key prefix (benchmark)\n"
       "      --value-size N        bytes per value (64)\n"
@@ -225,6 +232,15 @@ static const struct option run_opts[] = {
     {"trace-minutes", required_argument, NULL, O_PARAM},
     {"trace-spread", required_argument, NULL, O_PARAM},
     {"trace-speedup", required_argument, NULL, O_PARAM},
+    {"placement", required_argument, NULL, O_PARAM},
+    {"action-concurrency", required_argument, NULL, O_PARAM},
+    {"batch-connections", required_argument, NULL, O_PARAM},
+    {"batch-wait-us", required_argument, NULL, O_PARAM},
+    {"batch-coalesce", required_argument, NULL, O_PARAM},
+    {"backend", required_argument, NULL, O_PARAM},
+    {"layer", required_argument, NULL, O_PARAM},
+    {"layer-args", required_argument, NULL, O_PARAM},
+    {"redis-cpu", required_argument, NULL, O_PARAM},
     {NULL, 0, NULL, 0}};
 
 static bool parse_seconds(const char *flag, const char *v, double *out) {

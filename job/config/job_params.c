@@ -97,6 +97,63 @@ static enum rb_err check_trace_spread(const char *text, char *out, size_t outlen
   return check_choice("trace_spread", c, text, out, outlen, at, err, errlen);
 }
 
+static enum rb_err check_placement(const char *text, char *out, size_t outlen, size_t *at,
+                                   char *err, size_t errlen) {
+  static const char *const c[] = {"direct", "runtime", "agent", NULL};
+  return check_choice("placement", c, text, out, outlen, at, err, errlen);
+}
+
+static enum rb_err check_backend(const char *text, char *out, size_t outlen, size_t *at, char *err,
+                                 size_t errlen) {
+  static const char *const c[] = {"env", "start", NULL};
+  return check_choice("backend", c, text, out, outlen, at, err, errlen);
+}
+
+static enum rb_err check_layer(const char *text, char *out, size_t outlen, size_t *at, char *err,
+                               size_t errlen) {
+  static const char *const c[] = {"rbench-agent", "nutcracker", NULL};
+  return check_choice("layer", c, text, out, outlen, at, err, errlen);
+}
+
+/* rbench-agent's flags for a started agent: printable, no quotes (split at spaces), and none
+ * that the runner sets itself or that carries a secret. */
+static enum rb_err check_layer_args(const char *text, char *out, size_t outlen, size_t *at,
+                                    char *err, size_t errlen) {
+  static const char *const owned[] = {
+      "--listen", "--redis", "--metrics", "--redis-password-file", "--client-password-file", NULL};
+  for (const char *c = text; *c; c++) {
+    if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == '"' || *c == '\'' || *c == '\\') {
+      *at = (size_t)(c - text);
+      return rb_errorf(RB_ERR_INVALID, err, errlen,
+                       "layer_args: rbench-agent flags separated by spaces, without quotes or "
+                       "control characters (byte %zu)",
+                       *at + 1);
+    }
+  }
+  for (const char *c = text; *c;) {
+    while (*c == ' ') c++;
+    size_t n = strcspn(c, " =");
+    for (int i = 0; owned[i]; i++) {
+      if (n == strlen(owned[i]) && strncmp(c, owned[i], n) == 0) {
+        *at = (size_t)(c - text);
+        return rb_errorf(RB_ERR_INVALID, err, errlen,
+                         "layer_args: %s is set by the runner for the agent it starts", owned[i]);
+      }
+    }
+    if (*c && strncmp(c, "--", 2) != 0) {
+      *at = (size_t)(c - text);
+      size_t w = strcspn(c, " ");
+      return rb_errorf(RB_ERR_INVALID, err, errlen,
+                       "layer_args: expected rbench-agent flags (--flag or --flag=value), got "
+                       "'%.*s'",
+                       (int)(w > 60 ? 60 : w), c);
+    }
+    c += strcspn(c, " ");
+  }
+  snprintf(out, outlen, "%s", text);
+  return RB_OK;
+}
+
 #define F(n, t, field, lo, hi, excl, ex)                                                       \
   {                                                                                            \
     n, t, offsetof(struct job_params, field), sizeof(((struct job_params *)0)->field), lo, hi, \
@@ -173,6 +230,20 @@ const struct job_param_field job_params_fields[] = {
     S("trace_spread", trace_spread, 1, "one of poisson, constant", check_trace_spread),
     F("trace_speedup", JOB_P_DOUBLE, trace_speedup, 0, 1e6, true,
       "a factor above 0 and at most 1000000"),
+    /* where batching lives */
+    S("placement", placement, 1, "one of direct, runtime, agent", check_placement),
+    F("action_concurrency", JOB_P_INT, action_concurrency, 1, 1000, false,
+      "an integer from 1 to 1000"),
+    F("batch_connections", JOB_P_INT, batch_connections, 1, 64, false, "an integer from 1 to 64"),
+    F("batch_wait_us", JOB_P_INT, batch_wait_us, 0, 100000, false,
+      "an integer number of microseconds from 0 to 100000"),
+    F("batch_coalesce", JOB_P_BOOL, batch_coalesce, 0, 0, false, "true or false"),
+    S("backend", backend, 1, "one of env, start", check_backend),
+    S("layer", layer, 1, "one of rbench-agent, nutcracker", check_layer),
+    S("layer_args", layer_args, 0, "rbench-agent flags such as \"--coalesce --workers 2\"",
+      check_layer_args),
+    F("redis_cpu", JOB_P_DOUBLE, redis_cpu, 0, 64, false,
+      "a fraction of one core from 0 (no quota) to 64"),
 };
 #undef F
 #undef S
@@ -211,6 +282,11 @@ void job_params_defaults(struct job_params *p) {
   snprintf(p->trace_rows, sizeof p->trace_rows, "all");
   snprintf(p->trace_spread, sizeof p->trace_spread, "poisson");
   p->trace_speedup = 1;
+  snprintf(p->placement, sizeof p->placement, "direct");
+  p->action_concurrency = 1;
+  p->batch_connections = 1;
+  snprintf(p->backend, sizeof p->backend, "env");
+  snprintf(p->layer, sizeof p->layer, "rbench-agent");
   job_slo_defaults(&p->sweep.slo);
   p->sweep.until_slo = true;
 }
@@ -337,6 +413,23 @@ bool job_params_is_set(const struct job_params *p, const char *name) {
   return f && (p->set & ((uint64_t)1 << job_params_field_index(f))) != 0;
 }
 
+static uint64_t field_bit(const char *name) {
+  return (uint64_t)1 << job_params_field_index(job_params_field(name));
+}
+
+/* batching and placement say the same thing (batching true is placement agent): after one of
+ * them was given in a layer, the other follows unless that layer gave it too (then validate
+ * refuses a contradiction). */
+static void sync_placement(struct job_params *p, const struct job_param_field *given) {
+  bool gave_pl = (p->set & field_bit("placement")) != 0;
+  bool gave_b = (p->set & field_bit("batching")) != 0;
+  if (strcmp(given->name, "placement") == 0 && !gave_b) {
+    p->batching = strcmp(p->placement, "agent") == 0;
+  } else if (strcmp(given->name, "batching") == 0 && !gave_pl) {
+    snprintf(p->placement, sizeof p->placement, "%s", p->batching ? "agent" : "direct");
+  }
+}
+
 enum rb_err job_params_set_text_at(struct job_params *p, const struct job_param_field *f,
                                    const char *text, bool is_quoted, size_t *at, char *err,
                                    size_t errlen) {
@@ -389,7 +482,10 @@ enum rb_err job_params_set_text_at(struct job_params *p, const struct job_param_
       break;
     }
   }
-  if (rc == RB_OK) p->set |= (uint64_t)1 << job_params_field_index(f);
+  if (rc == RB_OK) {
+    p->set |= (uint64_t)1 << job_params_field_index(f);
+    sync_placement(p, f);
+  }
   return rc;
 }
 
@@ -399,6 +495,15 @@ void job_params_overlay(struct job_params *dst, const struct job_params *src) {
     const struct job_param_field *f = &job_params_fields[i];
     memcpy((char *)dst + f->offset, (const char *)src + f->offset, f->size);
     dst->set |= (uint64_t)1 << i;
+  }
+  /* a higher layer's placement (or batching) replaces the lower layer's other one */
+  uint64_t pl = field_bit("placement"), b = field_bit("batching");
+  if ((src->set & pl) && !(src->set & b)) {
+    dst->set &= ~b;
+    dst->batching = strcmp(dst->placement, "agent") == 0;
+  } else if ((src->set & b) && !(src->set & pl)) {
+    dst->set &= ~pl;
+    snprintf(dst->placement, sizeof dst->placement, "%s", dst->batching ? "agent" : "direct");
   }
   uint64_t rate_bit = (uint64_t)1 << job_params_field_index(job_params_field("rate"));
   if (src->sweep.form != JOB_RATE_FIXED) {
@@ -471,11 +576,53 @@ static enum rb_err validate_closed(const struct job_params *p, char *err, size_t
   return RB_OK;
 }
 
+enum job_placement job_params_placement(const struct job_params *p) {
+  if (strcmp(p->placement, "runtime") == 0) return JOB_PLACE_RUNTIME;
+  if (strcmp(p->placement, "agent") == 0) return JOB_PLACE_AGENT;
+  return JOB_PLACE_DIRECT;
+}
+
+const char *job_placement_name(enum job_placement pl) {
+  return pl == JOB_PLACE_RUNTIME ? "runtime" : pl == JOB_PLACE_AGENT ? "agent" : "direct";
+}
+
+static enum rb_err validate_placement(const struct job_params *p, char *err, size_t errlen) {
+  enum job_placement pl = job_params_placement(p);
+  if (p->batching != (pl == JOB_PLACE_AGENT))
+    return rb_errorf(RB_ERR_INVALID, err, errlen,
+                     "placement %s contradicts batching %s (batching true means placement "
+                     "agent): give one of them",
+                     p->placement, p->batching ? "true" : "false");
+  if (pl != JOB_PLACE_RUNTIME) {
+    static const char *const knobs[] = {"batch_connections", "batch_wait_us", "batch_coalesce",
+                                        NULL};
+    for (int i = 0; knobs[i]; i++)
+      if (job_params_is_set(p, knobs[i]))
+        return rb_errorf(RB_ERR_INVALID, err, errlen,
+                         "%s applies to placement runtime only (this run's placement is %s)",
+                         knobs[i], p->placement);
+  }
+  if (strcmp(p->backend, "start") != 0) {
+    static const char *const knobs[] = {"layer", "layer_args", "redis_cpu", NULL};
+    for (int i = 0; knobs[i]; i++)
+      if (job_params_is_set(p, knobs[i]))
+        return rb_errorf(RB_ERR_INVALID, err, errlen,
+                         "%s applies to backend start only (the runner starts the backend); "
+                         "this run's backend is %s",
+                         knobs[i], p->backend);
+  }
+  if (p->layer_args[0] && strcmp(p->layer, "rbench-agent") != 0)
+    return rb_errorf(RB_ERR_INVALID, err, errlen,
+                     "layer_args are rbench-agent's flags, but layer is %s", p->layer);
+  return RB_OK;
+}
+
 enum rb_err job_params_validate(const struct job_params *p, char *err, size_t errlen) {
   struct rb_workload w;
   enum rb_err wrc = job_params_workload(p, &w, err, errlen);
   if (wrc != RB_OK) return wrc;
   if ((wrc = job_arrival_check(p, err, errlen)) != RB_OK) return wrc;
+  if ((wrc = validate_placement(p, err, errlen)) != RB_OK) return wrc;
   if (p->concurrency > 0) return validate_closed(p, err, errlen);
   if (p->sweep.form == JOB_RATE_FIXED) return validate_fixed(p, err, errlen);
   enum rb_err rc = job_sweep_check(&p->sweep, err, errlen);
@@ -521,6 +668,13 @@ cJSON *job_params_action_json(const struct job_params *p) {
   cJSON_AddNumberToObject(o, "num_ops", (double)p->ops);
   cJSON_AddStringToObject(o, "operation_type", p->operation);
   cJSON_AddBoolToObject(o, "use_batching", p->batching);
+  if (job_params_placement(p) == JOB_PLACE_RUNTIME) {
+    /* only then: an action that predates placements refuses nothing it does not know */
+    cJSON_AddStringToObject(o, "placement", "runtime");
+    cJSON_AddNumberToObject(o, "batch_connections", (double)p->batch_connections);
+    cJSON_AddNumberToObject(o, "batch_wait_us", (double)p->batch_wait_us);
+    cJSON_AddBoolToObject(o, "batch_coalesce", p->batch_coalesce);
+  }
   cJSON_AddNumberToObject(o, "parallel_calls", (double)p->parallel);
   cJSON_AddStringToObject(o, "key_prefix", p->key_prefix);
   cJSON_AddNumberToObject(o, "value_size", (double)p->value_size);

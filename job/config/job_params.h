@@ -80,18 +80,32 @@ struct job_params {
   long long seed;             /* every random choice of the run (1) */
   bool prepare;               /* write what reads need before the measured part (true) */
   /* the arrival process of the open loop (job_arrival.h; docs/workloads.md) */
-  char arrival[16];            /* constant poisson bursts trace (constant) */
-  double burst_rate;           /* bursts: invocations per second in a burst */
-  double burst_seconds;        /* bursts: length of a burst (1) */
-  double base_seconds;         /* bursts: time at `rate` between bursts (4) */
-  char trace_file[512];        /* trace: the file (relative to the scenario's directory) */
-  char trace_format[16];       /* azure or timestamps (azure) */
-  char trace_rows[256];        /* azure: data rows to sum: "all", "3", "1,4-6" (all) */
-  char trace_minutes[32];      /* azure: "FIRST-LAST" of 1..1440 ("" = every minute) */
-  char trace_spread[16];       /* azure: a minute's count spread poisson or constant (poisson) */
-  double trace_speedup;        /* trace time compressed by this factor (1) */
-  uint64_t set;                /* bit i: field i of job_params_fields was given explicitly */
-  struct job_rate_sweep sweep; /* rate as a list or ramp, and the SLO (outside the table) */
+  char arrival[16];       /* constant poisson bursts trace (constant) */
+  double burst_rate;      /* bursts: invocations per second in a burst */
+  double burst_seconds;   /* bursts: length of a burst (1) */
+  double base_seconds;    /* bursts: time at `rate` between bursts (4) */
+  char trace_file[512];   /* trace: the file (relative to the scenario's directory) */
+  char trace_format[16];  /* azure or timestamps (azure) */
+  char trace_rows[256];   /* azure: data rows to sum: "all", "3", "1,4-6" (all) */
+  char trace_minutes[32]; /* azure: "FIRST-LAST" of 1..1440 ("" = every minute) */
+  char trace_spread[16];  /* azure: a minute's count spread poisson or constant (poisson) */
+  double trace_speedup;   /* trace time compressed by this factor (1) */
+  /* where batching lives (docs/placements.md) */
+  char placement[16];           /* direct runtime agent (direct; agent when batching is true);
+                                   kept equal to batching's meaning: batching == (agent) */
+  long long action_concurrency; /* activations one action process or container serves at once
+                                   (OpenWhisk's limits.concurrency), 1..1000 (1) */
+  long long batch_connections;  /* runtime: shared connections to Redis per process (1) */
+  long long batch_wait_us;      /* runtime: bounded wait for more operations (0) */
+  bool batch_coalesce;          /* runtime: SET/GET coalescing (false) */
+  char backend[16];             /* local target: env (use the env's addresses) or start
+                                   (start redis-server and the layer for this run) (env) */
+  char layer[16];               /* backend start, placement agent: rbench-agent or nutcracker */
+  char layer_args[256];         /* backend start: rbench-agent's flags, e.g. "--coalesce" ("") */
+  double redis_cpu;             /* backend start: redis-server's CPU quota, a fraction of one
+                                   core (0 = none; needs a writable cgroup CPU controller) */
+  uint64_t set;                 /* bit i: field i of job_params_fields was given explicitly */
+  struct job_rate_sweep sweep;  /* rate as a list or ramp, and the SLO (outside the table) */
 };
 
 enum job_param_type { JOB_P_DOUBLE, JOB_P_INT, JOB_P_BOOL, JOB_P_STRING, JOB_P_OPERATION };
@@ -183,6 +197,11 @@ long long job_params_connections(const struct job_params *p);
  * loop: concurrency), or the connections field when it is set and smaller (wrk's -c: exactly
  * that many connections). A closed loop opens that many ahead (job_params_connections). */
 long long job_params_connection_limit(const struct job_params *p);
+
+/* The run's placement: placement's value (always consistent with batching once validated). */
+enum job_placement { JOB_PLACE_DIRECT, JOB_PLACE_RUNTIME, JOB_PLACE_AGENT };
+enum job_placement job_params_placement(const struct job_params *p);
+const char *job_placement_name(enum job_placement pl);
 
 /* Every field as a JSON object (owned by the caller). */
 cJSON *job_params_to_json(const struct job_params *p);
