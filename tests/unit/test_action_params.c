@@ -131,6 +131,17 @@ static void test_bad_inputs(void **state) {
       {"{\"redis_host\":\"\"}", "redis_host must not be empty"},
       {"{\"agent_host\":\"a b\"}", "agent_host must be a host name or IP address without spaces"},
       {"{\"redis_host\":{}}", "redis_host must be a string, got an object"},
+      {"{\"placement\":\"central\"}",
+       "placement must be one of direct, runtime, agent, got \"central\""},
+      {"{\"placement\":\"runtime\",\"use_batching\":true}",
+       "placement \"runtime\" contradicts use_batching true (use_batching true means placement "
+       "agent): give one of them"},
+      {"{\"placement\":\"agent\",\"use_batching\":false}",
+       "placement \"agent\" contradicts use_batching false (use_batching true means placement "
+       "agent): give one of them"},
+      {"{\"batch_connections\":65}", "batch_connections must be an integer from 1 to 64, got 65"},
+      {"{\"batch_wait_us\":-1}", "batch_wait_us must be an integer from 0 to 100000, got -1"},
+      {"{\"batch_coalesce\":\"yes\"}", "batch_coalesce must be true or false, got \"yes\""},
   };
   fake_env[0] = NULL;
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -181,6 +192,27 @@ static void test_endpoints_from_env_and_params(void **state) {
   assert_string_equal(host, "agent.svc");
   assert_int_equal(port, 9000);
   assert_string_equal(pw, "");
+  assert_int_equal(p.placement, ACTION_PLACE_AGENT);
+  /* placement: runtime batches in this process, against Redis; agent is use_batching */
+  assert_int_equal(parse("{\"placement\":\"runtime\",\"use_batching\":false,"
+                         "\"batch_connections\":4,\"batch_wait_us\":200,\"batch_coalesce\":true}",
+                         &p, err, sizeof err),
+                   RB_OK);
+  assert_int_equal(p.placement, ACTION_PLACE_RUNTIME);
+  assert_false(p.use_batching);
+  assert_int_equal(p.batch_connections, 4);
+  assert_int_equal(p.batch_wait_us, 200);
+  assert_true(p.batch_coalesce);
+  assert_string_equal(action_placement_name(p.placement), "runtime");
+  action_params_endpoint(&p, &host, &port, &pw);
+  assert_string_equal(host, "redis.default.svc");
+  assert_int_equal(parse("{\"placement\":\"agent\"}", &p, err, sizeof err), RB_OK);
+  assert_true(p.use_batching);
+  action_params_endpoint(&p, &host, &port, &pw);
+  assert_string_equal(host, "agent.svc");
+  assert_int_equal(parse("{}", &p, err, sizeof err), RB_OK);
+  assert_int_equal(p.placement, ACTION_PLACE_DIRECT);
+  assert_int_equal(p.batch_connections, 1);
   fake_env[0] = "REDIS_PORT=notaport";
   fake_env[1] = NULL;
   assert_int_not_equal(parse("{}", &p, err, sizeof err), RB_OK);

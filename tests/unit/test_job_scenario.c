@@ -498,6 +498,91 @@ static size_t parse_all(const char *dir) {
   return found;
 }
 
+/* placement and batching say the same thing: a layer's one replaces a lower layer's other,
+ * a contradiction within one layer is refused, and the runtime and backend knobs are refused
+ * where they do not apply. */
+static void test_placement_knobs(void **state) {
+  (void)state;
+  static const char yaml[] =
+      "name: placements\n"
+      "defaults:\n"
+      "  batching: true\n"
+      "  invocations: 5\n"
+      "runs:\n"
+      "  - name: agent\n"
+      "  - name: runtime\n"
+      "    placement: runtime\n"
+      "    action_concurrency: 8\n"
+      "    batch_wait_us: 50\n"
+      "  - name: nut\n"
+      "    backend: start\n"
+      "    layer: nutcracker\n"
+      "    redis_cpu: 0.1\n";
+  struct job_scenario s;
+  char err[400] = "";
+  if (job_scenario_parse(yaml, strlen(yaml), "p.yaml", &s, err, sizeof err) != RB_OK)
+    fail_msg("%s", err);
+  assert_int_equal(job_params_placement(&s.runs[0]), JOB_PLACE_AGENT);
+  assert_int_equal(job_params_placement(&s.runs[1]), JOB_PLACE_RUNTIME);
+  assert_false(s.runs[1].batching); /* the run's placement replaced the defaults' batching */
+  assert_int_equal(s.runs[1].action_concurrency, 8);
+  assert_int_equal(job_params_placement(&s.runs[2]), JOB_PLACE_AGENT);
+  assert_string_equal(s.runs[2].layer, "nutcracker");
+  for (size_t i = 0; i < s.run_count; i++)
+    assert_int_equal(job_params_validate(&s.runs[i], err, sizeof err), RB_OK);
+  /* what the action is sent: runtime's knobs only for runtime */
+  cJSON *a = job_params_action_json(&s.runs[1]);
+  assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(a, "placement")), "runtime");
+  assert_true(cJSON_IsFalse(cJSON_GetObjectItem(a, "use_batching")));
+  assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(a, "batch_wait_us")) == 50);
+  cJSON_Delete(a);
+  a = job_params_action_json(&s.runs[0]);
+  assert_null(cJSON_GetObjectItem(a, "placement"));
+  assert_true(cJSON_IsTrue(cJSON_GetObjectItem(a, "use_batching")));
+  cJSON_Delete(a);
+  /* the command line's --batching over the runtime run: placement agent */
+  struct job_params cli;
+  memset(&cli, 0, sizeof cli);
+  assert_int_equal(
+      job_params_set_text(&cli, job_params_field("batching"), "true", false, err, sizeof err),
+      RB_OK);
+  struct job_params r = s.runs[1];
+  job_params_overlay(&r, &cli);
+  assert_int_equal(job_params_placement(&r), JOB_PLACE_AGENT);
+  /* ... and now batch_wait_us (from the run) no longer applies */
+  assert_int_equal(job_params_validate(&r, err, sizeof err), RB_ERR_INVALID);
+  assert_non_null(strstr(err, "batch_wait_us applies to placement runtime only"));
+  job_scenario_free(&s);
+
+  struct bad bad[] = {
+      {"name: b\nruns:\n  - name: x\n    batching: true\n    placement: direct\n",
+       "placement direct contradicts batching true"},
+      {"name: b\nruns:\n  - name: x\n    placement: central\n",
+       "expected one of direct, runtime, agent, got 'central'"},
+      {"name: b\nruns:\n  - name: x\n    batch_coalesce: true\n",
+       "batch_coalesce applies to placement runtime only"},
+      {"name: b\nruns:\n  - name: x\n    layer: nutcracker\n",
+       "layer applies to backend start only"},
+      {"name: b\nruns:\n  - name: x\n    backend: start\n    layer: nutcracker\n"
+       "    layer_args: \"--coalesce\"\n",
+       "layer_args are rbench-agent's flags, but layer is nutcracker"},
+      {"name: b\nruns:\n  - name: x\n    backend: start\n    layer_args: \"--redis 1.2.3.4:5\"\n",
+       "--redis is set by the runner"},
+      {"name: b\nruns:\n  - name: x\n    action_concurrency: 0\n", "an integer from 1 to 1000"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    err[0] = '\0';
+    enum rb_err rc =
+        job_scenario_parse(bad[i].yaml, strlen(bad[i].yaml), "b.yaml", &s, err, sizeof err);
+    if (rc == RB_OK) {
+      rc = job_params_validate(&s.runs[0], err, sizeof err);
+      job_scenario_free(&s);
+    }
+    if (rc == RB_OK || !strstr(err, bad[i].expect))
+      fail_msg("case %zu: expected an error with \"%s\", got \"%s\"", i, bad[i].expect, err);
+  }
+}
+
 static void test_shipped_scenarios_parse(void **state) {
   (void)state;
   /* every scenario shipped in scenarios/, and the benchmarks' own */
@@ -532,6 +617,7 @@ int main(void) {
       cmocka_unit_test(test_shipped_scenarios_parse),
       cmocka_unit_test(test_workload_seed_and_checks),
       cmocka_unit_test(test_mix_forms_and_errors),
+      cmocka_unit_test(test_placement_knobs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
