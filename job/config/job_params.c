@@ -130,8 +130,10 @@ static enum rb_err check_layer_args(const char *text, char *out, size_t outlen, 
                        *at + 1);
     }
   }
+  bool value_may_follow = false; /* the previous token was a flag without "=VALUE" */
   for (const char *c = text; *c;) {
     while (*c == ' ') c++;
+    if (!*c) break;
     size_t n = strcspn(c, " =");
     for (int i = 0; owned[i]; i++) {
       if (n == strlen(owned[i]) && strncmp(c, owned[i], n) == 0) {
@@ -140,11 +142,19 @@ static enum rb_err check_layer_args(const char *text, char *out, size_t outlen, 
                          "layer_args: %s is set by the runner for the agent it starts", owned[i]);
       }
     }
-    if (*c && strncmp(c, "--", 2) != 0) {
+    bool flag = strncmp(c, "--", 2) == 0;
+    if (!flag && value_may_follow) {
+      value_may_follow = false; /* "--workers 2": the flag's value */
+      c += strcspn(c, " ");
+      continue;
+    }
+    value_may_follow = flag && c[n] != '=';
+    if (!flag) {
       *at = (size_t)(c - text);
       size_t w = strcspn(c, " ");
       return rb_errorf(RB_ERR_INVALID, err, errlen,
-                       "layer_args: expected rbench-agent flags (--flag or --flag=value), got "
+                       "layer_args: expected rbench-agent flags (--flag, --flag VALUE or "
+                       "--flag=VALUE), got "
                        "'%.*s'",
                        (int)(w > 60 ? 60 : w), c);
     }

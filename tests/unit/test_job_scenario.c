@@ -517,7 +517,10 @@ static void test_placement_knobs(void **state) {
       "  - name: nut\n"
       "    backend: start\n"
       "    layer: nutcracker\n"
-      "    redis_cpu: 0.1\n";
+      "    redis_cpu: 0.1\n"
+      "  - name: agent-flags\n"
+      "    backend: start\n"
+      "    layer_args: \"--coalesce --workers 2 --flush=window --window-us 200\"\n";
   struct job_scenario s;
   char err[400] = "";
   if (job_scenario_parse(yaml, strlen(yaml), "p.yaml", &s, err, sizeof err) != RB_OK)
@@ -569,6 +572,10 @@ static void test_placement_knobs(void **state) {
       {"name: b\nruns:\n  - name: x\n    backend: start\n    layer_args: \"--redis 1.2.3.4:5\"\n",
        "--redis is set by the runner"},
       {"name: b\nruns:\n  - name: x\n    action_concurrency: 0\n", "an integer from 1 to 1000"},
+      {"name: b\nruns:\n  - name: x\n    backend: start\n    layer_args: \"coalesce\"\n",
+       "expected rbench-agent flags (--flag, --flag VALUE or --flag=VALUE), got 'coalesce'"},
+      {"name: b\nruns:\n  - name: x\n    backend: start\n    layer_args: \"--workers 2 3\"\n",
+       "got '3'"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     err[0] = '\0';
