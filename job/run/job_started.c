@@ -38,10 +38,10 @@ struct sproc {
   int port;
   char args[700]; /* its flags, without secrets */
   char log[PATH_MAX];
-  double quota;      /* fraction of a core; 0: none */
-  double cpu_a;      /* CPU seconds at the window's start */
-  double cpu_end;    /* CPU seconds when reaped (rusage), NAN while it runs */
-  bool thr_a_ok;     /* cpu.stat read at the start */
+  double quota;   /* fraction of a core; 0: none */
+  double cpu_a;   /* CPU seconds at the window's start */
+  double cpu_end; /* CPU seconds when reaped (rusage), NAN while it runs */
+  bool thr_a_ok;  /* cpu.stat read at the start */
   double thr_ns_a, thr_n_a;
   bool begun;
 };
@@ -183,7 +183,8 @@ double job_proc_cpu_s(pid_t pid) {
 static bool has_word(const char *text, const char *word) {
   size_t n = strlen(word);
   for (const char *p = text; p && (p = strstr(p, word)) != NULL; p += n)
-    if ((p == text || p[-1] == ' ' || p[-1] == '+') && (p[n] == '\0' || p[n] == ' ' || p[n] == '\n'))
+    if ((p == text || p[-1] == ' ' || p[-1] == '+') &&
+        (p[n] == '\0' || p[n] == ' ' || p[n] == '\n'))
       return true;
   return false;
 }
@@ -361,7 +362,8 @@ static enum job_exit wait_listen(struct sproc *sp, const int *ports, int nports,
       sp->pid = 0;
       char tail[1000], how[64];
       log_tail(sp->log, tail, sizeof tail);
-      if (WIFEXITED(status)) snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(status));
+      if (WIFEXITED(status))
+        snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(status));
       else snprintf(how, sizeof how, "was killed by signal %d", WTERMSIG(status));
       *retry = strstr(tail, "in use") != NULL;
       rb_errorf(0, err, errlen, "backend start: %s %s at start: %s", sp->name, how,
@@ -387,8 +389,7 @@ static enum job_exit wait_listen(struct sproc *sp, const int *ports, int nports,
       char tail[1000];
       log_tail(sp->log, tail, sizeof tail);
       rb_errorf(0, err, errlen, "backend start: %s did not listen on 127.0.0.1:%d within %d s%s%s",
-                sp->name, ports[0], START_TIMEOUT_MS / 1000, tail[0] ? "; its output: " : "",
-                tail);
+                sp->name, ports[0], START_TIMEOUT_MS / 1000, tail[0] ? "; its output: " : "", tail);
       return JOB_EXIT_CONFIG;
     }
     usleep(10000);
@@ -464,8 +465,8 @@ static enum job_exit start_redis(struct job_started *s, double quota, volatile s
   char o_port[] = "--port", o_bind[] = "--bind", lo[] = "127.0.0.1", o_save[] = "--save",
        empty[] = "", o_aof[] = "--appendonly", no[] = "no", o_dir[] = "--dir",
        o_daemon[] = "--daemonize", env_path[] = SAFE_PATH;
-  char *argv[] = {path,   o_port, a.port, o_bind, lo,    o_save,   empty, o_aof,
-                  no,     o_dir,  s->dir, o_daemon, no,   NULL};
+  char *argv[] = {path,  o_port, a.port, o_bind, lo,       o_save, empty,
+                  o_aof, no,     o_dir,  s->dir, o_daemon, no,     NULL};
   char *envp[] = {env_path, NULL};
   s->n++;
   return start_proc(s, sp, path, argv, envp, 1, redis_fill, &a, stop, err, errlen);
@@ -577,7 +578,6 @@ static enum job_exit start_nutcracker(struct job_started *s, const struct job_co
 }
 
 /* ---- the interface ------------------------------------------------------------------------ */
-
 
 enum job_exit job_started_start(const struct job_params *p, const struct job_target_conf *tc,
                                 const struct job_shard *shard, struct job_config *cfg,
@@ -726,8 +726,9 @@ void job_started_end(struct job_started *s, cJSON *side, double ops) {
   if (cJSON_GetObjectItemCaseSensitive(side, JOB_K_AGENT))
     cJSON_ReplaceItemInObjectCaseSensitive(
         side, JOB_K_AGENT,
-        job_backend_unavailable(ep, "the layer is nutcracker, which has no metrics endpoint: its "
-                                    "CPU is in started.processes (from /proc)"));
+        job_backend_unavailable(ep,
+                                "the layer is nutcracker, which has no metrics endpoint: its "
+                                "CPU is in started.processes (from /proc)"));
   const cJSON *redis = cJSON_GetObjectItemCaseSensitive(side, JOB_K_REDIS);
   const cJSON *r = cJSON_GetObjectItemCaseSensitive(redis, JOB_K_CPU_US_PER_OP);
   cJSON *total = cJSON_IsNumber(r) && isfinite(layer_per_op)
