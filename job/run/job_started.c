@@ -396,7 +396,8 @@ static enum job_exit wait_listen(struct sproc *sp, const int *ports, int nports,
   }
 }
 
-/* Starts argv with fresh ports (argv's port texts are rewritten by fill) until it listens. */
+/* Starts argv with fresh ports (argv's port texts are rewritten by fill) until it listens on
+ * the first nports of them. */
 typedef void (*fill_fn)(struct job_started *s, struct sproc *sp, int *ports, void *arg);
 
 static enum job_exit start_proc(struct job_started *s, struct sproc *sp, const char *path,
@@ -404,8 +405,8 @@ static enum job_exit start_proc(struct job_started *s, struct sproc *sp, const c
                                 void *arg, volatile sig_atomic_t *stop, char *err, size_t errlen) {
   enum job_exit ex = JOB_EXIT_CONFIG;
   for (int attempt = 0; attempt < START_ATTEMPTS; attempt++) {
-    int ports[3];
-    for (int i = 0; i < nports; i++)
+    int ports[2]; /* [1]: the agent's metrics, nutcracker's stats (not waited for) */
+    for (int i = 0; i < 2; i++)
       if ((ports[i] = free_port()) <= 0) {
         rb_errorf(0, err, errlen, "backend start: no free port on 127.0.0.1 for %s", sp->name);
         return JOB_EXIT_FAILURE;
@@ -579,6 +580,11 @@ static enum job_exit start_nutcracker(struct job_started *s, const struct job_co
 
 /* ---- the interface ------------------------------------------------------------------------ */
 
+static void started_info(const struct job_params *p, const struct sproc *sp) {
+  rb_info("run %s: backend start: %s on 127.0.0.1:%d (pid %d)%s", p->name, sp->name, sp->port,
+          (int)sp->pid, sp->quota > 0 ? ", under a CPU quota" : "");
+}
+
 enum job_exit job_started_start(const struct job_params *p, const struct job_target_conf *tc,
                                 const struct job_shard *shard, struct job_config *cfg,
                                 const char *self_exe, volatile sig_atomic_t *stop,
@@ -641,6 +647,7 @@ enum job_exit job_started_start(const struct job_params *p, const struct job_tar
   if (need_redis) {
     ex = start_redis(s, p->redis_cpu, stop, err, errlen);
     if (ex == JOB_EXIT_OK) {
+      started_info(p, &s->p[0]);
       snprintf(cfg->redis_host, sizeof cfg->redis_host, "127.0.0.1");
       cfg->redis_port = s->p[0].port;
       explicit_bzero(cfg->redis_password, sizeof cfg->redis_password); /* it has none */
@@ -650,6 +657,7 @@ enum job_exit job_started_start(const struct job_params *p, const struct job_tar
     ex = !strcmp(p->layer, "nutcracker") ? start_nutcracker(s, cfg, stop, err, errlen)
                                          : start_agent(s, p, cfg, self_exe, stop, err, errlen);
     if (ex == JOB_EXIT_OK) {
+      started_info(p, &s->p[s->n - 1]);
       snprintf(cfg->agent_host, sizeof cfg->agent_host, "127.0.0.1");
       cfg->agent_port = s->p[s->n - 1].port;
       explicit_bzero(cfg->agent_password, sizeof cfg->agent_password); /* it asks for none */
@@ -660,9 +668,6 @@ enum job_exit job_started_start(const struct job_params *p, const struct job_tar
     job_started_stop(s);
     return ex;
   }
-  for (size_t i = 0; i < s->n; i++)
-    rb_info("run %s: backend start: %s on 127.0.0.1:%d (pid %d)%s", p->name, s->p[i].name,
-            s->p[i].port, (int)s->p[i].pid, s->p[i].quota > 0 ? ", under a CPU quota" : "");
   *out = s;
   return JOB_EXIT_OK;
 }
