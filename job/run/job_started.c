@@ -3,6 +3,7 @@
 #include "job_started.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -189,6 +190,23 @@ static bool has_word(const char *text, const char *word) {
   return false;
 }
 
+/* Removes the cgroups of earlier runs killed before they could (SIGKILL): rbench-started-PID-N
+ * whose PID is gone and which hold no process (rmdir refuses one that does). */
+static void cgroup_sweep(const char *root) {
+  DIR *d = opendir(root);
+  struct dirent *e;
+  while (d && (e = readdir(d)) != NULL) {
+    int pid = 0;
+    unsigned n = 0;
+    char path[PATH_MAX];
+    if (sscanf(e->d_name, "rbench-started-%d-%u", &pid, &n) != 2 || pid <= 0) continue;
+    if (kill(pid, 0) == 0 || errno != ESRCH) continue;
+    snprintf(path, sizeof path, "%s/%s", root, e->d_name);
+    if (rmdir(path) == 0) rb_info("backend start: removed %s, left by a run that was killed", path);
+  }
+  if (d) closedir(d);
+}
+
 /* Creates the cgroup with quota (a fraction of one core) of CPU per CPU_PERIOD_US: cgroup v1's
  * cpu controller when mounted, else v2's cpu controller at the unified root. */
 static bool cgroup_make(struct job_started *s, double quota, char *why, size_t wlen) {
@@ -213,6 +231,7 @@ static bool cgroup_make(struct job_started *s, double quota, char *why, size_t w
     if (!on && !write_file(CGROUP_V2 "/cgroup.subtree_control", "+cpu", why, wlen)) return false;
     s->cg_v2 = true;
   }
+  cgroup_sweep(v1 ? CGROUP_V1 : CGROUP_V2);
   snprintf(s->cgroup, sizeof s->cgroup, "%s/rbench-started-%d-%u", v1 ? CGROUP_V1 : CGROUP_V2,
            (int)getpid(), ++seq);
   if (mkdir(s->cgroup, 0755) != 0) {

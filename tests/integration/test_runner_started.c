@@ -120,8 +120,8 @@ static void check_proc(const cJSON *p, const char *name) {
 static cJSON *run_ok(const char *name, char **extra) {
   char out[200];
   snprintf(out, sizeof out, "%s/%s.json", tmpdir, name);
-  char *argv[40] = {NULL,  "run",        "--env",    emptyenv, "--backend", "start", "--output",
-                    out,   "--progress", "off",      NULL};
+  char *argv[40] = {NULL,       "run", "--env",      emptyenv, "--backend", "start",
+                    "--output", out,   "--progress", "off",    NULL};
   int n = 10;
   for (int i = 0; extra[i]; i++) argv[n++] = extra[i];
   argv[n] = NULL;
@@ -161,9 +161,21 @@ static void test_agent_layer_args(void **state) {
   (void)state;
   double coalesced[2];
   for (int k = 0; k < 2; k++) {
-    char *extra[] = {"--placement",   "agent", "--concurrency", "8", "--invocations", "64",
-                     "--ops",         "40",    "--parallel",    "8", "--operation",   "set",
-                     k ? "--layer-args" : NULL, "--coalesce", NULL};
+    char *extra[] = {"--placement",
+                     "agent",
+                     "--concurrency",
+                     "8",
+                     "--invocations",
+                     "64",
+                     "--ops",
+                     "40",
+                     "--parallel",
+                     "8",
+                     "--operation",
+                     "set",
+                     k ? "--layer-args" : NULL,
+                     "--coalesce",
+                     NULL};
     cJSON *d = run_ok(k ? "coalesce" : "agent", extra);
     assert_true(num(d, "invocations.succeeded") == 64);
     check_proc(started_proc(d, "redis"), "redis-server");
@@ -172,7 +184,8 @@ static void test_agent_layer_args(void **state) {
     assert_true((strstr(sval(l, "args"), "--coalesce") != NULL) == (k == 1));
     /* the agent section's metrics are the started agent's */
     char metrics[64];
-    snprintf(metrics, sizeof metrics, "--metrics %s", sval(cJSON_GetObjectItem(d, "agent"), "endpoint") + 7);
+    snprintf(metrics, sizeof metrics, "--metrics %s",
+             sval(cJSON_GetObjectItem(d, "agent"), "endpoint") + 7);
     *strchr(metrics, '/') = '\0';
     assert_non_null(strstr(sval(l, "args"), metrics));
     coalesced[k] = num(d, "agent.coalesced");
@@ -187,8 +200,9 @@ static void test_agent_layer_args(void **state) {
 
 static void test_nutcracker(void **state) {
   (void)state;
-  char *extra[] = {"--placement", "agent", "--layer",    "nutcracker", "--concurrency", "4",
-                   "--invocations", "40",  "--ops",      "20",         NULL};
+  char *extra[] = {"--placement", "agent",         "--layer", "nutcracker", "--concurrency",
+                   "4",           "--invocations", "40",      "--ops",      "20",
+                   NULL};
   cJSON *d = run_ok("nutcracker", extra);
   assert_true(num(d, "invocations.succeeded") == 40);
   const cJSON *r = started_proc(d, "redis"), *l = started_proc(d, "layer");
@@ -212,8 +226,9 @@ static void test_env_given(void **state) {
   snprintf(text, sizeof text, "REDIS_HOST=127.0.0.1\nREDIS_PORT=%d\n", redis.port);
   write_text(env, text);
   snprintf(out, sizeof out, "%s/given.json", tmpdir);
-  char *argv[] = {NULL,      "run",     "--env",    env,        "--backend", "start", "--rate",
-                  "20",      "--invocations", "10", "--output", out, "--progress", "off", NULL};
+  char *argv[] = {NULL, "run",           "--env", env,        "--backend", "start",      "--rate",
+                  "20", "--invocations", "10",    "--output", out,         "--progress", "off",
+                  NULL};
   char *log = NULL;
   int rc = rbench_env(argv, 60000, &log);
   rbt_proc_stop(&redis, SIGTERM);
@@ -238,9 +253,25 @@ static void test_failed_start(void **state) {
   (void)state;
   char out[200];
   snprintf(out, sizeof out, "%s/failed.json", tmpdir);
-  char *argv[] = {NULL,          "run",          "--env",  emptyenv, "--backend",   "start",
-                  "--placement", "agent",        "--layer-args", "--flush=bogus", "--rate", "10",
-                  "--invocations", "5",          "--output", out,    "--progress",  "off", NULL};
+  char *argv[] = {NULL,
+                  "run",
+                  "--env",
+                  emptyenv,
+                  "--backend",
+                  "start",
+                  "--placement",
+                  "agent",
+                  "--layer-args",
+                  "--flush=bogus",
+                  "--rate",
+                  "10",
+                  "--invocations",
+                  "5",
+                  "--output",
+                  out,
+                  "--progress",
+                  "off",
+                  NULL};
   char *log = NULL;
   int rc = rbench_env(argv, 60000, &log);
   assert_int_equal(rc, 2);
@@ -262,10 +293,17 @@ static void test_sigint(void **state) {
   (void)state;
   char out[200];
   snprintf(out, sizeof out, "%s/sigint.json", tmpdir);
-  char *argv[] = {"setsid",  (char *)rbt_bin("rbench"), "run",      "--env",      emptyenv,
-                  "--backend", "start",     "--placement", "agent",     "--rate",     "20",
-                  "--invocations", "100000", "--ops",       "500",       "--drain-timeout", "20",
-                  "--output",  out,         "--progress",  "off",       NULL};
+  char *argv[] = {"setsid", (char *)rbt_bin("rbench"),
+                  "run",    "--env",
+                  emptyenv, "--backend",
+                  "start",  "--placement",
+                  "agent",  "--rate",
+                  "20",     "--invocations",
+                  "100000", "--ops",
+                  "500",    "--drain-timeout",
+                  "20",     "--output",
+                  out,      "--progress",
+                  "off",    NULL};
   char *env[] = {tmpenv, NULL};
   struct rbt_proc p = {.port = rbench_serial++};
   assert_true(rbt_proc_start(&p, argv, env));
@@ -309,10 +347,10 @@ static void test_redis_cpu(void **state) {
   free(ctl);
   char out[200];
   snprintf(out, sizeof out, "%s/quota.json", tmpdir);
-  char *argv[] = {"rbench",     "run",   "--env",         emptyenv, "--backend",     "start",
-                  "--redis-cpu", "0.05", "--concurrency", "8",      "--duration",    "3",
-                  "--ops",       "200",  "--parallel",    "8",      "--output",      out,
-                  "--progress",  "off",  NULL};
+  char *argv[] = {
+      "rbench",        "run", "--env",      emptyenv, "--backend", "start", "--redis-cpu", "0.05",
+      "--concurrency", "8",   "--duration", "3",      "--ops",     "200",   "--parallel",  "8",
+      "--output",      out,   "--progress", "off",    NULL};
   argv[0] = (char *)rbt_bin("rbench");
   char *env[] = {tmpenv, NULL};
   struct rbt_proc p = {.port = rbench_serial++};
@@ -375,7 +413,8 @@ static void test_redis_cpu(void **state) {
   assert_true(num(r, "throttled_s") >= 0);
   assert_true(num(r, "throttled_periods") >= 0);
   /* under the quota: at most 0.05 s of CPU per second of the window, with a tick of slack */
-  double window_s = (num(d, "timeline.backend_after_ms") - num(d, "timeline.backend_before_ms")) / 1e3;
+  double window_s =
+      (num(d, "timeline.backend_after_ms") - num(d, "timeline.backend_before_ms")) / 1e3;
   assert_true(window_s > 0);
   if (num(r, "cpu_s") > 0.05 * window_s + 0.03)
     fail_msg("redis-server used %.3f s of CPU in %.3f s under a 0.05 quota", num(r, "cpu_s"),
@@ -391,9 +430,10 @@ static void test_openwhisk_refused(void **state) {
   snprintf(env, sizeof env, "%s/ow.env", tmpdir);
   write_text(env, "OPENWHISK_APIHOST=http://127.0.0.1:9\nOPENWHISK_AUTH=u:k\n");
   snprintf(out, sizeof out, "%s/ow.json", tmpdir);
-  char *argv[] = {NULL,       "run",        "--env",   env,          "--target",      "openwhisk",
-                  "--backend", "start",     "--rate",  "10",         "--invocations", "5",
-                  "--output", out,          "--progress", "off",     NULL};
+  char *argv[] = {
+      NULL,     "run", "--env",         env, "--target", "openwhisk", "--backend",  "start",
+      "--rate", "10",  "--invocations", "5", "--output", out,         "--progress", "off",
+      NULL};
   char *log = NULL;
   int rc = rbench_env(argv, 60000, &log);
   assert_int_equal(rc, 2);
