@@ -31,7 +31,8 @@
 #define START_ATTEMPTS 3       /* a free port taken by someone else before the program bound it */
 #define CGROUP_V1 "/sys/fs/cgroup/cpu"
 #define CGROUP_V2 "/sys/fs/cgroup"
-#define SAFE_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define SYS_DIRS "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define SAFE_PATH "PATH=" SYS_DIRS
 
 struct sproc {
   const char *role, *name; /* "redis" or "layer"; the program */
@@ -93,7 +94,7 @@ static bool exec_file(const char *path) {
 static bool find_in_path(const char *name, char *out, size_t len) {
   const char *env = getenv("PATH");
   char dirs[4096];
-  snprintf(dirs, sizeof dirs, "%s:%s", env ? env : "", SAFE_PATH + 5);
+  snprintf(dirs, sizeof dirs, "%s:%s", env ? env : "", SYS_DIRS);
   char *save = NULL;
   for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
     if (!*d) continue;
