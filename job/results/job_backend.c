@@ -575,6 +575,16 @@ bool job_backend_agent_warning(double commands, double ops, char *out, size_t le
   return true;
 }
 
+cJSON *job_backend_action_cpu_json(double cpu_s, double processes, double ops) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  bool ok = isfinite(cpu_s) && cpu_s >= 0;
+  add_num(o, "cpu_s", ok, cpu_s);
+  add_per_op(o, "cpu_us_per_op", ok, cpu_s, ops, 1e6);
+  add_num(o, "processes", isfinite(processes) && processes >= 0, processes);
+  return o;
+}
+
 cJSON *job_backend_unavailable(const char *endpoint, const char *why) {
   cJSON *o = cJSON_CreateObject();
   if (!o) return NULL;

@@ -126,6 +126,10 @@ bool job_backend_agent_warning(double commands, double ops, char *out, size_t le
 cJSON *job_backend_agent_json(const char *endpoint, const struct job_agent_sample *a,
                               const struct job_agent_sample *b, double ops);
 
+/* The "action_cpu" section: {"cpu_s", "cpu_us_per_op" (null when ops <= 0 or cpu_s < 0),
+ * "processes"}: the action processes' CPU over the window and how many ran in it. */
+cJSON *job_backend_action_cpu_json(double cpu_s, double processes, double ops);
+
 /* {"endpoint": endpoint or null, "unavailable": why}. Owned by the caller. */
 cJSON *job_backend_unavailable(const char *endpoint, const char *why);
 

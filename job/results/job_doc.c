@@ -566,6 +566,74 @@ static void read_shares(struct rd *r, const cJSON *o, const char *key, double ou
   }
 }
 
+/* "started" (job_started.c): processes, each with its role, program and CPU figures. */
+static void read_started(struct rd *r, const cJSON *doc, struct job_doc_started *st) {
+  const cJSON *o = obj(r, doc, NULL, JOB_K_STARTED);
+  st->present = o != NULL;
+  if (!o) return;
+  const cJSON *arr = item(o, JOB_K_PROCESSES), *e;
+  if (!cJSON_IsArray(arr)) {
+    fail(r, "started.processes", "expected an array, got %s", arr ? type_name(arr) : "nothing");
+    return;
+  }
+  if (cJSON_GetArraySize(arr) > JOB_DOC_STARTED_MAX) {
+    fail(r, "started.processes", "%d processes, more than the %d a run starts",
+         cJSON_GetArraySize(arr), JOB_DOC_STARTED_MAX);
+    return;
+  }
+  cJSON_ArrayForEach(e, arr) {
+    char f[64];
+    snprintf(f, sizeof f, "started.processes[%zu]", st->n);
+    if (!cJSON_IsObject(e)) {
+      fail(r, f, "expected an object, got %s", type_name(e));
+      return;
+    }
+    struct job_doc_started_proc *x = &st->procs[st->n++];
+    x->role = str(r, e, f, JOB_K_ROLE);
+    if (!r->failed && (!x->role || (strcmp(x->role, "redis") && strcmp(x->role, "layer")))) {
+      char g[80];
+      fail(r, field(g, sizeof g, f, JOB_K_ROLE), "expected \"redis\" or \"layer\", got %s",
+           x->role ? "another string" : "nothing");
+      return;
+    }
+    x->name = str(r, e, f, JOB_K_NAME);
+    if (!r->failed && !x->name) {
+      char g[80];
+      fail(r, field(g, sizeof g, f, JOB_K_NAME), "expected the program's name, got nothing");
+      return;
+    }
+    x->args = str(r, e, f, JOB_K_ARGS);
+    x->endpoint = str(r, e, f, JOB_K_ENDPOINT);
+    x->note = str(r, e, f, JOB_K_NOTE);
+    x->pid = num(r, e, f, JOB_K_PID, N_COUNT, false, NULL);
+    figure(r, e, f, JOB_K_CPU_QUOTA, N_FIGURE, &x->cpu_quota);
+    if (!r->failed && x->cpu_quota.has == JOB_DOC_SET &&
+        (x->cpu_quota.v <= 0 || x->cpu_quota.v > 64)) {
+      char g[80];
+      fail(r, field(g, sizeof g, f, JOB_K_CPU_QUOTA),
+           "%g is out of range: expected a fraction of a core above 0 and at most 64",
+           x->cpu_quota.v);
+    }
+    figure(r, e, f, JOB_K_CPU_S, N_SECONDS, &x->cpu_s);
+    figure(r, e, f, JOB_K_CPU_US_PER_OP, N_FIGURE, &x->cpu_us_per_op);
+    figure(r, e, f, JOB_K_THROTTLED_S, N_SECONDS, &x->throttled_s);
+    figure(r, e, f, JOB_K_THROTTLED_PERIODS, N_COUNT, &x->throttled_periods);
+    if (r->failed) return;
+  }
+}
+
+static void read_action_cpu(struct rd *r, const cJSON *doc, struct job_doc_action_cpu *a) {
+  const char *p = JOB_K_ACTION_CPU;
+  const cJSON *o = obj(r, doc, NULL, p);
+  a->present = o != NULL;
+  a->processes = (double)NAN;
+  a->cpu_s.v = a->cpu_us_per_op.v = (double)NAN;
+  if (!o) return;
+  figure(r, o, p, JOB_K_CPU_S, N_SECONDS, &a->cpu_s);
+  figure(r, o, p, JOB_K_CPU_US_PER_OP, N_FIGURE, &a->cpu_us_per_op);
+  a->processes = num(r, o, p, JOB_K_PROCESSES, N_COUNT, true, NULL);
+}
+
 static void read_workload(struct rd *r, const cJSON *doc, struct job_doc *d) {
   struct job_doc_workload *w = &d->workload;
   const char *p = JOB_K_WORKLOAD;
@@ -670,6 +738,8 @@ enum rb_err job_doc_read(const cJSON *doc, const char *path, struct job_doc *d, 
   if (!r.failed) read_backend(&r, doc, JOB_K_AGENT, &d->agent);
   if (!r.failed)
     figure(&r, doc, NULL, JOB_K_BACKEND_CPU_US_PER_OP, N_FIGURE, &d->backend_cpu_us_per_op);
+  if (!r.failed) read_started(&r, doc, &d->started);
+  if (!r.failed) read_action_cpu(&r, doc, &d->action_cpu);
   if (!r.failed) read_arrival(&r, doc, &d->arrival);
   if (!r.failed) read_errors(&r, doc, d);
   if (!r.failed) read_histograms(&r, doc, d);

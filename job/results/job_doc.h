@@ -74,6 +74,30 @@ struct job_doc_backend {
   const cJSON *json;     /* borrowed: the whole section */
 };
 
+/* One process of the "started" section (docs/results.md, "Backend started by the runner"). */
+struct job_doc_started_proc {
+  const char *role;                          /* "redis" or "layer" */
+  const char *name, *args, *endpoint, *note; /* NULL when absent or null */
+  double pid;                                /* NAN when absent */
+  struct job_doc_figure cpu_quota, cpu_s, cpu_us_per_op, throttled_s, throttled_periods;
+};
+
+#define JOB_DOC_STARTED_MAX 8
+
+/* "started": what the runner started for the run (backend start, local target). */
+struct job_doc_started {
+  bool present;
+  struct job_doc_started_proc procs[JOB_DOC_STARTED_MAX];
+  size_t n;
+};
+
+/* "action_cpu": the action processes' CPU over the window (local target). */
+struct job_doc_action_cpu {
+  bool present;
+  struct job_doc_figure cpu_s, cpu_us_per_op;
+  double processes; /* NAN when absent or null */
+};
+
 /* The arrival section (docs/results.md, "Arrival process"); every figure NAN when absent or
  * null. */
 struct job_doc_arrival {
@@ -166,6 +190,8 @@ struct job_doc {
   struct job_doc_summary srv_duration, srv_wait, srv_init, srv_action;
   struct job_doc_backend redis, agent;
   struct job_doc_figure backend_cpu_us_per_op;
+  struct job_doc_started started;
+  struct job_doc_action_cpu action_cpu;
   struct job_doc_arrival arrival;
   struct job_doc_error_kind *errors;
   size_t error_kinds;

@@ -184,5 +184,15 @@
 #define JOB_K_INTENDED_CV "intended_cv"
 #define JOB_K_REALISED_RATE "realised_rate"
 #define JOB_K_REALISED_CV "realised_cv"
+/* issue 21: what the runner started (job_started.c) and the action processes' CPU */
+#define JOB_K_STARTED "started"
+#define JOB_K_PROCESSES "processes"
+#define JOB_K_ROLE "role"
+#define JOB_K_ARGS "args"
+#define JOB_K_PID "pid"
+#define JOB_K_CPU_QUOTA "cpu_quota"
+#define JOB_K_THROTTLED_S "throttled_s"
+#define JOB_K_THROTTLED_PERIODS "throttled_periods"
+#define JOB_K_ACTION_CPU "action_cpu"
 
 #endif

@@ -9,9 +9,16 @@
  *
  * Redis and agent addresses and passwords travel in /init's value.env (as OpenWhisk's init
  * parameters do), never on a command line. At most pool_size workers exist (an invoker's
- * memory holds a fixed number of containers); each serves one activation at a time
- * (OpenWhisk's default concurrency of 1). When all are busy an invocation waits in a FIFO
- * queue for the next free worker, and that wait is part of its waitTime, as in OpenWhisk.
+ * memory holds a fixed number of containers); each serves up to action_concurrency (C)
+ * activations at once (OpenWhisk's limits.concurrency, 1 by default). As OpenWhisk's container
+ * pool does, an invocation goes to a warm worker with fewer than C in flight (the busiest such
+ * one: a container is filled up to its limit), else to a worker still starting with room (it
+ * waits for that worker's /init, as in the invoker's run buffer), else to a new worker (a cold
+ * start) while the pool has room. When every worker is full an invocation waits in a FIFO queue
+ * for the next free slot, and that wait is part of its waitTime, as in OpenWhisk.
+ *
+ * The CPU of the workers (user + system, /proc/PID/stat while they run, their rusage once
+ * reaped) is summed for the results' action_cpu section (local_cpu).
  *
  * Workers run in process groups of their own: a terminal's Ctrl-C (SIGINT to the foreground
  * group) reaches rbench only, which drains them; they die with rbench (PR_SET_PDEATHSIG) and
@@ -22,30 +29,34 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "job_prepare.h"
+#include "job_started.h"
 #include "job_target.h"
 #include "rb_clock.h"
 #include "rb_json.h"
 #include "rb_log.h"
 
-enum worker_state { W_IDLE, W_BUSY, W_DEAD };
+enum worker_state { W_STARTING, W_READY, W_DEAD };
 
 struct worker {
   pid_t pid;
   int port;
   enum worker_state state;
-  bool initialized;
+  int inflight;                  /* invocations assigned: running or waiting for its /init */
+  struct job_inv *whead, *wtail; /* waiting for this worker's /init (the invoker's run buffer) */
   char base_url[64];
 };
 
@@ -66,6 +77,9 @@ struct local_target {
   bool stopping;                 /* local_stop: start nothing new */
   uint64_t ids;                  /* activation id counter */
   uint64_t id_seed;
+  int conc;                   /* action_concurrency: activations per worker at once */
+  double reaped_cpu_s;        /* CPU of the workers reaped so far (their rusage) */
+  unsigned long long spawned; /* workers started so far */
 };
 
 static int free_port(void) {
@@ -83,7 +97,7 @@ static int free_port(void) {
 
 /* Child side of the spawn: a clean environment (no secrets), output discarded, and none of
  * rbench's descriptors (sockets, the spool file) inherited. */
-static void exec_worker(const char *bin, int port, pid_t parent) {
+static void exec_worker(const char *bin, int port, pid_t parent, int conc) {
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (getppid() != parent) _exit(127);
   setpgid(0, 0); /* out of the terminal's foreground group: Ctrl-C is rbench's to handle */
@@ -102,7 +116,11 @@ static void exec_worker(const char *bin, int port, pid_t parent) {
   char path[PATH_MAX], opt_listen[] = "--listen", opt_log[] = "--log-level", level[] = "warn";
   char env_path[] = "PATH=/usr/local/bin:/usr/bin:/bin";
   snprintf(path, sizeof path, "%s", bin);
-  char *argv[] = {path, opt_listen, listen, opt_log, level, NULL};
+  char opt_threads[] = "--threads", threads[16];
+  snprintf(threads, sizeof threads, "%d", conc);
+  /* its default of 64 connection threads serves up to 64 activations at once */
+  char *argv[] = {path,    opt_listen, listen, opt_log, level, conc > 64 ? opt_threads : NULL,
+                  threads, NULL};
   char *envp[] = {env_path, NULL};
   execve(path, argv, envp);
   _exit(127);
@@ -112,30 +130,44 @@ static void exec_worker(const char *bin, int port, pid_t parent) {
  * pointers to their worker). NULL when the pool is full or the spawn failed. */
 static struct worker *spawn_worker(struct local_target *t) {
   struct worker *slot = NULL;
-  for (size_t i = 0; i < t->count && !slot; i++)
-    if (t->workers[i].state == W_DEAD) slot = &t->workers[i];
+  for (size_t i = 0; i < t->count && !slot; i++) /* a dead worker's slot, once nothing holds it */
+    if (t->workers[i].state == W_DEAD && t->workers[i].inflight == 0 && !t->workers[i].whead)
+      slot = &t->workers[i];
   if (!slot && t->count == t->cap) return NULL;
   int port = free_port();
   if (port <= 0) return NULL;
   pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) return NULL;
-  if (pid == 0) exec_worker(t->bin, port, parent);
+  if (pid == 0) exec_worker(t->bin, port, parent, t->conc);
   setpgid(pid, pid); /* as the child does: whichever runs first (EACCES once it has exec'd) */
   struct worker *w = slot ? slot : &t->workers[t->count++];
-  *w = (struct worker){.pid = pid, .port = port, .state = W_BUSY};
+  *w = (struct worker){.pid = pid, .port = port, .state = W_STARTING};
+  t->spawned++;
   snprintf(w->base_url, sizeof w->base_url, "http://127.0.0.1:%d", port);
   return w;
 }
 
-static void stop_worker(struct worker *w) {
+/* wait4 on a worker: its CPU (user + system, all threads) joins the reaped total. */
+static pid_t reap(struct local_target *t, pid_t pid, int *status, int flags) {
+  struct rusage ru;
+  memset(&ru, 0, sizeof ru);
+  pid_t r = wait4(pid, status, flags, &ru);
+  if (r == pid)
+    t->reaped_cpu_s += (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+  return r;
+}
+
+static void stop_worker(struct local_target *t, struct worker *w) {
   if (w->pid > 0) {
     kill(w->pid, SIGTERM);
     int status;
-    for (int i = 0; i < 200 && waitpid(w->pid, &status, WNOHANG) == 0; i++) usleep(10000);
-    if (waitpid(w->pid, &status, WNOHANG) == 0) {
+    pid_t r = 0;
+    for (int i = 0; i < 200 && (r = reap(t, w->pid, &status, WNOHANG)) == 0; i++) usleep(10000);
+    if (r == 0) {
       kill(w->pid, SIGKILL);
-      waitpid(w->pid, &status, 0);
+      reap(t, w->pid, &status, 0);
     }
   }
   w->pid = 0;
@@ -143,25 +175,48 @@ static void stop_worker(struct worker *w) {
 }
 
 /* Exit status text of a worker that died, or "" while it runs. */
-static bool worker_exited(struct worker *w, char *msg, size_t len) {
+static bool worker_exited(struct local_target *t, struct worker *w, char *msg, size_t len) {
   int status = 0;
-  if (w->pid <= 0) return true;
-  if (waitpid(w->pid, &status, WNOHANG) != w->pid) return false;
+  if (w->pid <= 0) {
+    snprintf(msg, len, "its rbench-action was stopped after another activation on it failed");
+    return true;
+  }
+  if (reap(t, w->pid, &status, WNOHANG) != w->pid) return false;
   w->pid = 0;
   if (WIFEXITED(status)) snprintf(msg, len, "exited with status %d", WEXITSTATUS(status));
   else snprintf(msg, len, "killed by signal %d", WTERMSIG(status));
   return true;
 }
 
-static struct worker *find_idle(struct local_target *t) {
-  for (size_t i = 0; i < t->count; i++)
-    if (t->workers[i].state == W_IDLE) return &t->workers[i];
-  return NULL;
+/* OpenWhisk's choice of a container with room: a warm worker with fewer than C in flight (the
+ * busiest one, so a container fills up to its limit before another is used), else one still
+ * starting with room. NULL: none has room. */
+static struct worker *find_free(struct local_target *t) {
+  struct worker *best = NULL;
+  for (int pass = 0; pass < 2 && !best; pass++) {
+    enum worker_state want = pass == 0 ? W_READY : W_STARTING;
+    for (size_t i = 0; i < t->count; i++) {
+      struct worker *w = &t->workers[i];
+      if (w->state == want && w->inflight < t->conc && (!best || w->inflight > best->inflight))
+        best = w;
+    }
+  }
+  return best;
+}
+
+static size_t live_workers(const struct local_target *t) {
+  size_t n = 0;
+  for (size_t i = 0; i < t->count; i++) n += t->workers[i].state != W_DEAD;
+  return n;
 }
 
 static double ms_between(uint64_t a, uint64_t b) { return b > a ? (double)(b - a) / 1e6 : 0; }
 
+/* inv is done: its worker's slot frees, and the runner gets it. */
 static void finish(struct local_target *t, struct job_inv *inv) {
+  struct worker *w = inv->worker;
+  if (w) w->inflight--;
+  inv->worker = NULL;
   inv->end_ns = rb_clock_mono_ns();
   t->base.on_done(t->base.runner, inv);
 }
@@ -179,34 +234,68 @@ static struct job_inv *queue_pop(struct local_target *t) {
   return inv;
 }
 
-/* A worker became idle: give it the oldest waiting invocation. */
-static void worker_free(struct local_target *t, struct worker *w) {
-  struct job_inv *next = queue_pop(t);
-  if (!next) {
-    w->state = W_IDLE;
+static void queue_push(struct local_target *t, struct job_inv *inv) {
+  inv->queue_next = NULL;
+  if (t->qtail) t->qtail->queue_next = inv;
+  else t->qhead = inv;
+  t->qtail = inv;
+}
+
+/* inv goes to w: at once when w is warm, after w's /init when it is still starting. */
+static void assign(struct local_target *t, struct job_inv *inv, struct worker *w) {
+  inv->worker = w;
+  w->inflight++;
+  if (w->state == W_READY) {
+    send_run(t, inv);
     return;
   }
-  next->worker = w;
-  send_run(t, next);
+  inv->queue_next = NULL;
+  if (w->wtail) w->wtail->queue_next = inv;
+  else w->whead = inv;
+  w->wtail = inv;
 }
 
-/* A worker died: its slot can start a new one for the oldest waiting invocation. */
-static void worker_gone(struct local_target *t) {
-  struct job_inv *next = queue_pop(t);
-  if (next) start_cold(t, next);
+/* A slot freed (an activation ended, a worker died or became warm): the oldest waiting
+ * invocations go to a worker with room, or start one while the pool has room. */
+static void dispatch(struct local_target *t) {
+  while (t->qhead) {
+    struct worker *w = find_free(t);
+    if (!w && live_workers(t) >= t->cap) return;
+    struct job_inv *inv = queue_pop(t);
+    if (w) assign(t, inv, w);
+    else start_cold(t, inv);
+  }
 }
 
+/* Takes w's waiting invocations off it (they hold no transfer yet). */
+static struct job_inv *take_waiters(struct worker *w) {
+  struct job_inv *head = w->whead;
+  for (struct job_inv *i = head; i; i = i->queue_next) w->inflight--;
+  w->whead = w->wtail = NULL;
+  return head;
+}
+
+/* w failed: it stops; inv and the invocations waiting for w's /init fail with the message. */
 static void fail_worker(struct local_target *t, struct job_inv *inv, enum job_outcome o,
                         const char *what, const char *detail) {
   struct worker *w = inv->worker;
   char msg[JOB_ERROR_MAX];
   snprintf(msg, sizeof msg, "%.90s: %.200s", what, detail);
+  stop_worker(t, w);
+  struct job_inv *next, *waiting = take_waiters(w);
+  for (struct job_inv *i = waiting; i; i = next) {
+    next = i->queue_next;
+    i->queue_next = NULL;
+    i->worker = NULL;
+    job_record_set_error(&i->rec, o, msg);
+    if (!i->rec.status[0]) snprintf(i->rec.status, sizeof i->rec.status, "action developer error");
+    finish(t, i);
+  }
   job_record_set_error(&inv->rec, o, msg);
   if (!inv->rec.status[0])
     snprintf(inv->rec.status, sizeof inv->rec.status, "action developer error");
-  stop_worker(w);
   finish(t, inv);
-  worker_gone(t);
+  dispatch(t);
 }
 
 static void on_run(void *ctx, struct job_http_xfer *x) {
@@ -218,7 +307,7 @@ static void on_run(void *ctx, struct job_http_xfer *x) {
   inv->rec.duration_ms = ms_between(start, x->finished_ns);
   if (x->code == CURLE_ABORTED_BY_CALLBACK) {
     job_record_set_error(&inv->rec, JOB_ERR_ABORTED, "stopped while the action ran");
-    stop_worker(w);
+    stop_worker(t, w);
     job_http_xfer_free(x);
     finish(t, inv);
     return;
@@ -226,7 +315,7 @@ static void on_run(void *ctx, struct job_http_xfer *x) {
   if (x->code != CURLE_OK) {
     char why[300] = "";
     inv->rec.http_status = 0;
-    if (!worker_exited(w, why, sizeof why)) snprintf(why, sizeof why, "%.200s", x->errbuf);
+    if (!worker_exited(t, w, why, sizeof why)) snprintf(why, sizeof why, "%.200s", x->errbuf);
     fail_worker(t, inv, x->code == CURLE_OPERATION_TIMEDOUT ? JOB_ERR_TIMEOUT : JOB_ERR_DEVELOPER,
                 "The action did not produce a valid response and exited unexpectedly", why);
     job_http_xfer_free(x);
@@ -243,12 +332,12 @@ static void on_run(void *ctx, struct job_http_xfer *x) {
   }
   job_http_xfer_free(x);
   finish(t, inv);
-  worker_free(t, w);
+  (void)w;
+  dispatch(t);
 }
 
 static void send_run(struct local_target *t, struct job_inv *inv) {
   struct worker *w = inv->worker;
-  w->state = W_BUSY;
   uint64_t id = ++t->ids;
   snprintf(inv->rec.activation_id, sizeof inv->rec.activation_id, "%016llx%016llx",
            (unsigned long long)t->id_seed, (unsigned long long)id);
@@ -286,10 +375,21 @@ static void on_init(void *ctx, struct job_http_xfer *x) {
     /* Not listening yet: retry like the invoker does, unless it died or time is up. */
     char why[80];
     job_http_xfer_free(x);
-    if (worker_exited(w, why, sizeof why)) {
+    if (worker_exited(t, w, why, sizeof why)) {
       w->state = W_DEAD;
       if (inv->attempts++ < 2) { /* e.g. lost a race for its port: start another one */
+        /* those waiting for it go back to the queue's head, in order, for the new one */
+        struct job_inv *waiting = take_waiters(w), *last = waiting;
+        w->inflight--;
+        inv->worker = NULL;
+        for (struct job_inv *i = waiting; i; i = i->queue_next) i->worker = NULL, last = i;
+        if (waiting) {
+          last->queue_next = t->qhead;
+          if (!t->qhead) t->qtail = last;
+          t->qhead = waiting;
+        }
         start_cold(t, inv);
+        dispatch(t);
         return;
       }
       fail_worker(t, inv, JOB_ERR_DEVELOPER,
@@ -315,9 +415,20 @@ static void on_init(void *ctx, struct job_http_xfer *x) {
   inv->rec.init_ms = ms_between(x->started_ns, x->finished_ns);
   inv->rec.wait_ms = ms_between(inv->sent_ns, x->started_ns);
   inv->phase_ns = x->started_ns; /* duration counts from init start, as OpenWhisk's does */
-  w->initialized = true;
+  w->state = W_READY;
   job_http_xfer_free(x);
   send_run(t, inv);
+  /* then the activations that waited for this /init (not cold starts: their wait is in
+   * waitTime, as for an activation buffered by the invoker) */
+  struct job_inv *next;
+  for (struct job_inv *i = w->whead; i; i = next) {
+    next = i->queue_next;
+    i->queue_next = NULL;
+    w->whead = next;
+    if (!next) w->wtail = NULL;
+    send_run(t, i);
+  }
+  dispatch(t);
 }
 
 static void send_init(void *arg) {
@@ -348,38 +459,24 @@ static void start_cold(struct local_target *t, struct job_inv *inv) {
     return;
   }
   inv->worker = w;
+  w->inflight++;
   inv->rec.cold_start = true;
   inv->deadline_ns = rb_clock_mono_ns() + t->init_timeout_ns;
   send_init(inv);
 }
 
-static size_t live_workers(const struct local_target *t) {
-  size_t n = 0;
-  for (size_t i = 0; i < t->count; i++) n += t->workers[i].state != W_DEAD;
-  return n;
-}
-
 static enum rb_err local_send(struct job_target *base, struct job_inv *inv) {
   struct local_target *t = (struct local_target *)base;
   inv->target = base;
-  struct worker *w = find_idle(t);
-  if (w) {
-    w->state = W_BUSY;
-    inv->worker = w;
-    send_run(t, inv);
-  } else if (live_workers(t) < t->cap) {
-    start_cold(t, inv);
-  } else {
-    inv->queue_next = NULL;
-    if (t->qtail) t->qtail->queue_next = inv;
-    else t->qhead = inv;
-    t->qtail = inv;
-  }
+  inv->worker = NULL;
+  struct worker *w = t->qhead ? NULL : find_free(t); /* none has room while some wait */
+  if (w) assign(t, inv, w);
+  else if (!t->qhead && live_workers(t) < t->cap) start_cold(t, inv);
+  else queue_push(t, inv);
   return RB_OK;
 }
 
-static void local_abort(struct job_target *base) {
-  struct local_target *t = (struct local_target *)base;
+static void abort_queue(struct local_target *t) {
   struct job_inv *inv;
   while ((inv = queue_pop(t)) != NULL) {
     job_record_set_error(&inv->rec, JOB_ERR_ABORTED,
@@ -388,9 +485,43 @@ static void local_abort(struct job_target *base) {
   }
 }
 
+/* Everything the target holds outside transfers: the queue, and those waiting for an /init. */
+static void local_abort(struct job_target *base) {
+  struct local_target *t = (struct local_target *)base;
+  abort_queue(t);
+  for (size_t k = 0; k < t->count; k++) {
+    struct job_inv *next, *waiting = take_waiters(&t->workers[k]);
+    for (struct job_inv *i = waiting; i; i = next) {
+      next = i->queue_next;
+      i->queue_next = NULL;
+      i->worker = NULL;
+      job_record_set_error(&i->rec, JOB_ERR_ABORTED,
+                           "stopped while waiting for its rbench-action to initialize");
+      finish(t, i);
+    }
+  }
+}
+
+/* Those waiting for a starting worker's /init stay: they run once it is up, as the
+ * activations in flight do. */
 static void local_stop(struct job_target *base) {
-  ((struct local_target *)base)->stopping = true;
-  local_abort(base);
+  struct local_target *t = (struct local_target *)base;
+  t->stopping = true;
+  abort_queue(t);
+}
+
+static bool local_cpu(struct job_target *base, struct job_target_cpu *out) {
+  struct local_target *t = (struct local_target *)base;
+  out->cpu_s = t->reaped_cpu_s;
+  out->started = t->spawned;
+  out->live = 0;
+  for (size_t i = 0; i < t->count; i++) {
+    if (t->workers[i].pid <= 0) continue;
+    double c = job_proc_cpu_s(t->workers[i].pid);
+    if (isfinite(c)) out->cpu_s += c;
+    out->live++;
+  }
+  return true;
 }
 
 /* After the prepare step: the workers it started stop, so the schedule meets the pool a run
@@ -398,7 +529,8 @@ static void local_stop(struct job_target *base) {
 static void local_settle(struct job_target *base) {
   struct local_target *t = (struct local_target *)base;
   for (size_t i = 0; i < t->count; i++)
-    if (t->workers[i].state == W_IDLE) stop_worker(&t->workers[i]);
+    if (t->workers[i].state == W_READY && t->workers[i].inflight == 0)
+      stop_worker(t, &t->workers[i]);
 }
 
 static void local_destroy(struct job_target *base) {
@@ -406,7 +538,7 @@ static void local_destroy(struct job_target *base) {
   if (!t) return;
   for (size_t i = 0; i < t->count; i++)
     if (t->workers[i].pid > 0) kill(t->workers[i].pid, SIGTERM);
-  for (size_t i = 0; i < t->count; i++) stop_worker(&t->workers[i]);
+  for (size_t i = 0; i < t->count; i++) stop_worker(t, &t->workers[i]);
   free(t->workers);
   if (t->init_body) explicit_bzero(t->init_body, t->init_len);
   free(t->init_body);
@@ -479,7 +611,9 @@ struct job_target *job_local_create(struct job_http *http, const struct job_targ
   t->base.abort = local_abort;
   t->base.stop = local_stop;
   t->base.settle = local_settle;
+  t->base.cpu = local_cpu;
   t->base.http = http;
+  t->conc = p->action_concurrency > 0 ? (int)p->action_concurrency : 1;
   if (!job_local_find_action(self_exe, tc->action_bin, t->bin, sizeof t->bin)) {
     rb_errorf(0, err, errlen,
               "cannot find an executable rbench-action (looked at %s: %s); "

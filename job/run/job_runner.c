@@ -14,6 +14,7 @@
 #include "job_progress.h"
 #include "job_results.h"
 #include "job_sched.h"
+#include "job_started.h"
 #include "job_target.h"
 #include "rb_clock.h"
 #include "rb_log.h"
@@ -46,6 +47,10 @@ struct runner {
   uint64_t sockets_at_start; /* connections opened before the schedule (preflight, warm-up) */
   long long in_flight_limit; /* max_in_flight, or fewer connections (openwhisk) */
   int64_t backend_before_us, backend_after_us; /* wall times of the backend samples */
+  const struct job_config *cfg; /* rq->config, or its copy pointing at a started backend */
+  struct job_started *started;  /* backend start: what this run started, or NULL */
+  bool action_cpu_ok;           /* the target's action CPU before the window */
+  struct job_target_cpu action_cpu_a;
 };
 
 static void live_add(struct runner *r, struct job_inv *inv) {
@@ -266,10 +271,10 @@ static enum job_exit create_target(struct runner *r, char *err, size_t errlen) {
   const struct job_run_request *rq = r->rq;
   enum job_preflight pf = JOB_PREFLIGHT_OK;
   if (rq->target->kind == JOB_TARGET_OPENWHISK)
-    r->target = job_ow_create(r->http, rq->target, rq->config, rq->params, &pf, err, errlen);
+    r->target = job_ow_create(r->http, rq->target, r->cfg, rq->params, &pf, err, errlen);
   else
-    r->target = job_local_create(r->http, rq->target, rq->config, rq->params, rq->self_exe, &pf,
-                                 err, errlen);
+    r->target =
+        job_local_create(r->http, rq->target, r->cfg, rq->params, rq->self_exe, &pf, err, errlen);
   if (r->target) {
     r->target->on_done = on_done;
     r->target->runner = r;
@@ -288,7 +293,16 @@ static cJSON *server_side(struct runner *r, struct job_backend_sampler *bs) {
                                  .operation = r->rq->params->operation,
                                  .batching = r->rq->params->batching,
                                  .action_connections = conns_unknown ? -1 : conns};
-  return job_backend_end(bs, &w);
+  cJSON *side = job_backend_end(bs, &w);
+  struct job_target_cpu b;
+  if (side && r->action_cpu_ok && r->target->cpu(r->target, &b))
+    cJSON_AddItemToObject(side, JOB_K_ACTION_CPU,
+                          job_backend_action_cpu_json(
+                              b.cpu_s - r->action_cpu_a.cpu_s,
+                              (double)(r->action_cpu_a.live + b.started - r->action_cpu_a.started),
+                              w.ops));
+  job_started_end(r->started, side, w.ops);
+  return side;
 }
 
 static enum job_exit publish(struct runner *r, struct job_run_info *in, char *err, size_t errlen) {
@@ -355,11 +369,23 @@ static enum job_exit build_arrival(struct runner *r, uint64_t *planned, char *er
   return JOB_EXIT_OK;
 }
 
+/* backend start (job_started.h): the run's own Redis and layer, cfg_run pointing at them. */
+static enum job_exit start_backend(struct runner *r, struct job_config *cfg_run, char *err,
+                                   size_t errlen) {
+  const struct job_run_request *rq = r->rq;
+  if (strcmp(rq->params->backend, "start") != 0) return JOB_EXIT_OK;
+  *cfg_run = *rq->config;
+  enum job_exit ex = job_started_start(rq->params, rq->target, rq->shard, cfg_run, rq->self_exe,
+                                       rq->stop, &r->started, err, errlen);
+  if (ex == JOB_EXIT_OK && r->started) r->cfg = cfg_run;
+  return ex;
+}
+
 static enum job_exit execute(const struct job_run_request *rq, struct job_arrival *arrival,
-                             char *err, size_t errlen) {
-  struct runner r = {.rq = rq, .arrival = arrival};
-  const struct job_config *c = rq->config;
-  const char *secrets[] = {c->auth, c->redis_password, c->agent_password, NULL};
+                             struct job_config *cfg_run, char *err, size_t errlen) {
+  struct runner r = {.rq = rq, .arrival = arrival, .cfg = rq->config};
+  const struct job_config *env = rq->config; /* its secrets are redacted from the results */
+  const char *secrets[] = {env->auth, env->redis_password, env->agent_password, NULL};
   uint64_t planned = (uint64_t)job_params_planned(rq->params);
   r.closed = rq->params->concurrency > 0;
   if (!r.closed) {
@@ -396,17 +422,21 @@ static enum job_exit execute(const struct job_run_request *rq, struct job_arriva
     job_http_destroy(r.http);
     return JOB_EXIT_CONFIG;
   }
-  enum job_exit ex = create_target(&r, err, errlen);
+  enum job_exit ex = start_backend(&r, cfg_run, err, errlen);
+  if (ex == JOB_EXIT_OK) ex = create_target(&r, err, errlen);
   if (ex != JOB_EXIT_OK) {
+    job_started_stop(r.started);
     job_results_destroy(r.results);
     job_http_destroy(r.http);
     return ex;
   }
+  const struct job_config *c = r.cfg;
   /* The prepare step: before the samples and the schedule, never timed. */
   ex = job_prepare_run(r.target, r.http, rq->params, secrets, rq->stop, err, errlen);
   if (ex != JOB_EXIT_OK) {
     job_results_destroy(r.results);
     r.target->destroy(r.target);
+    job_started_stop(r.started);
     job_http_destroy(r.http);
     return ex;
   }
@@ -417,15 +447,20 @@ static enum job_exit execute(const struct job_run_request *rq, struct job_arriva
    * schedule. */
   struct job_backend_sampler bs;
   r.backend_before_us = rb_clock_wall_us();
-  job_backend_begin(
-      &bs, c, rq->target->agent_metrics[0] ? rq->target->agent_metrics : c->agent_metrics_url,
-      rq->params->batching,
-      rq->target->kind == JOB_TARGET_OPENWHISK && !c->redis_host_given && !c->redis_port_given);
+  const char *metrics = job_started_metrics_url(r.started);
+  if (!metrics)
+    metrics = rq->target->agent_metrics[0] ? rq->target->agent_metrics : c->agent_metrics_url;
+  job_backend_begin(&bs, c, metrics, rq->params->batching,
+                    rq->target->kind == JOB_TARGET_OPENWHISK && !c->redis_host_given &&
+                        !c->redis_port_given);
+  job_started_begin(r.started);
+  r.action_cpu_ok = r.target->cpu && r.target->cpu(r.target, &r.action_cpu_a);
   r.tty = rq->progress == JOB_PROGRESS_TTY || (rq->progress == JOB_PROGRESS_AUTO && isatty(2));
   r.progress_every_ns = r.tty ? 250000000u : 5000000000u;
   if (!start_instant(&r, err, errlen)) {
     job_results_destroy(r.results);
     r.target->destroy(r.target);
+    job_started_stop(r.started);
     job_http_destroy(r.http);
     return JOB_EXIT_CONFIG;
   }
@@ -456,6 +491,7 @@ static enum job_exit execute(const struct job_run_request *rq, struct job_arriva
   ex = publish(&r, &in, err, errlen);
   cJSON_Delete(side); /* before destroy: in.action points into the target */
   r.target->destroy(r.target);
+  job_started_stop(r.started);
   if (ex == JOB_EXIT_OK && r.io_error != RB_OK) {
     rb_errorf(0, err, errlen, "writing raw results failed (%s)", rb_err_desc(r.io_error));
     ex = JOB_EXIT_FAILURE;
@@ -468,7 +504,14 @@ static enum job_exit execute(const struct job_run_request *rq, struct job_arriva
 
 enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_t errlen) {
   struct job_arrival arrival = {0};
-  enum job_exit ex = execute(rq, &arrival, err, errlen);
+  struct job_config *cfg_run = calloc(1, sizeof *cfg_run); /* backend start's endpoints */
+  if (!cfg_run) {
+    rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
+    return JOB_EXIT_FAILURE;
+  }
+  enum job_exit ex = execute(rq, &arrival, cfg_run, err, errlen);
+  explicit_bzero(cfg_run, sizeof *cfg_run); /* it holds the env's secrets */
+  free(cfg_run);
   job_arrival_free(&arrival);
   return ex;
 }

@@ -50,6 +50,13 @@ void job_inv_free_body(struct job_inv *inv);
 
 typedef void (*job_inv_done_fn)(void *runner, struct job_inv *inv);
 
+/* The CPU of the action processes a target started (local: its rbench-action workers). */
+struct job_target_cpu {
+  double cpu_s;               /* user + system seconds of every one, ever (reaped ones too) */
+  unsigned long long started; /* processes started so far */
+  unsigned long long live;    /* running now */
+};
+
 struct job_target {
   const char *kind;
   char action_label[600]; /* what the results call the action */
@@ -66,6 +73,9 @@ struct job_target {
    * stops the idle workers, so the schedule starts as a run without a prepare step). May be
    * NULL. */
   void (*settle)(struct job_target *t);
+  /* The action processes' CPU so far (job_target_cpu); the runner takes it before and after
+   * the measured window. NULL: not known (openwhisk: the containers are not ours). */
+  bool (*cpu)(struct job_target *t, struct job_target_cpu *out);
   struct job_http *http; /* borrowed */
   job_inv_done_fn on_done;
   void *runner;

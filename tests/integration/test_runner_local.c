@@ -452,9 +452,63 @@ static void test_batched_with_agent(void **state) {
   cJSON_Delete(d);
 }
 
+/* action_concurrency C (OpenWhisk's limits.concurrency): invocations arriving together fill one
+ * rbench-action up to C before another is started; at C = 1 each needs its own. Counted by
+ * the cold starts and by action_cpu.processes (the worker processes that ran). */
+static void test_action_concurrency(void **state) {
+  (void)state;
+  const char *cs[] = {"4", "1"};
+  for (int k = 0; k < 2; k++) {
+    char out[160];
+    snprintf(out, sizeof out, "%s/conc%s.json", tmpdir, cs[k]);
+    char *argv[] = {NULL,
+                    "run",
+                    "--env",
+                    envfile,
+                    "--concurrency",
+                    "4",
+                    "--invocations",
+                    "24",
+                    "--ops",
+                    "100",
+                    "--action-concurrency",
+                    (char *)cs[k],
+                    "--output",
+                    out,
+                    "--progress",
+                    "off",
+                    NULL};
+    char *log = NULL;
+    int rc = run_rbench(argv, NULL, 120000, &log);
+    if (rc != 0) fail_msg("rbench exited %d: %s", rc, log);
+    free(log);
+    cJSON *d = read_json(out);
+    assert_non_null(d);
+    assert_true(num(d, "invocations.succeeded") == 24);
+    assert_true(num(d, "scenario.parameters.action_concurrency") == atoi(cs[k]));
+    double want = k == 0 ? 1 : 4; /* 4 arrive together: one worker holds them all at C = 4 */
+    if (num(d, "cold_starts") != want || num(d, "action_cpu.processes") != want)
+      fail_msg("C=%s: %g cold starts, %g processes; expected %g", cs[k], num(d, "cold_starts"),
+               num(d, "action_cpu.processes"), want);
+    assert_true(num(d, "action_cpu.cpu_s") >= 0);
+    /* waitTime as ever: the three that waited for the first worker's /init were not cold */
+    int cold = 0;
+    const cJSON *rec;
+    cJSON_ArrayForEach(rec, cJSON_GetObjectItem(d, "raw_results")) {
+      if (cJSON_IsTrue(cJSON_GetObjectItem(rec, "cold_start"))) {
+        cold++;
+        assert_true(num(rec, "init_time_ms") > 0);
+      }
+    }
+    assert_int_equal(cold, (int)want);
+    cJSON_Delete(d);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_direct_run_end_to_end),
+      cmocka_unit_test(test_action_concurrency),
       cmocka_unit_test(test_scenario_direct_and_repetitions),
       cmocka_unit_test(test_compare_report_doctor),
       cmocka_unit_test(test_sigterm_gives_partial_document),

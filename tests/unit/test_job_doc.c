@@ -265,6 +265,71 @@ static void test_validation_names_file_and_field(void **state) {
                          "r3.json: operations.get.latency_ms.p50: expected a number"));
 }
 
+/* issue 21: "started" (backend start) and "action_cpu" read back, and are validated. */
+static void test_started_sections(void **state) {
+  (void)state;
+  cJSON *doc =
+      mutated("started",
+              "{\"processes\":[{\"role\":\"redis\",\"name\":\"redis-server\",\"args\":\"--port 1\","
+              "\"endpoint\":\"127.0.0.1:1\",\"pid\":42,\"cpu_quota\":0.1,\"cpu_s\":0.5,"
+              "\"cpu_us_per_op\":12.5,\"throttled_s\":0.25,\"throttled_periods\":7,\"note\":null},"
+              "{\"role\":\"layer\",\"name\":\"nutcracker\",\"cpu_quota\":null,\"cpu_s\":0.1,"
+              "\"cpu_us_per_op\":null,\"throttled_s\":null,\"throttled_periods\":null}]}");
+  cJSON_AddItemToObject(doc, "action_cpu",
+                        cJSON_Parse("{\"cpu_s\":1.5,\"cpu_us_per_op\":30,\"processes\":2}"));
+  struct job_doc d;
+  char err[600];
+  assert_int_equal(job_doc_read(doc, "r3.json", &d, err, sizeof err), RB_OK);
+  assert_true(d.started.present && d.started.n == 2);
+  const struct job_doc_started_proc *r = &d.started.procs[0], *l = &d.started.procs[1];
+  assert_string_equal(r->role, "redis");
+  assert_string_equal(r->name, "redis-server");
+  assert_string_equal(r->endpoint, "127.0.0.1:1");
+  assert_true(r->pid == 42 && r->cpu_quota.v == 0.1 && r->cpu_s.v == 0.5);
+  assert_true(r->cpu_us_per_op.v == 12.5 && r->throttled_s.v == 0.25);
+  assert_true(r->throttled_periods.v == 7);
+  assert_string_equal(l->role, "layer");
+  assert_int_equal(l->cpu_quota.has, JOB_DOC_NULL);
+  assert_int_equal(l->cpu_us_per_op.has, JOB_DOC_NULL);
+  assert_true(isnan(l->pid) && l->cpu_s.v == 0.1);
+  assert_true(d.action_cpu.present && d.action_cpu.cpu_s.v == 1.5);
+  assert_true(d.action_cpu.cpu_us_per_op.v == 30 && d.action_cpu.processes == 2);
+  job_doc_free(&d);
+  cJSON_Delete(doc);
+  /* the writer's document here has neither */
+  doc = cJSON_Parse(doc_text);
+  assert_int_equal(job_doc_read(doc, "r3.json", &d, err, sizeof err), RB_OK);
+  assert_false(d.started.present);
+  assert_false(d.action_cpu.present);
+  assert_true(isnan(d.action_cpu.processes));
+  job_doc_free(&d);
+  cJSON_Delete(doc);
+  assert_string_equal(refusal("started", "[]"),
+                      "r3.json: started: expected an object, got an array");
+  assert_string_equal(refusal("started", "{\"processes\":{}}"),
+                      "r3.json: started.processes: expected an array, got an object");
+  assert_string_equal(
+      refusal("started", "{\"processes\":[{\"role\":\"proxy\",\"name\":\"x\"}]}"),
+      "r3.json: started.processes[0].role: expected \"redis\" or \"layer\", got another string");
+  assert_string_equal(refusal("started", "{\"processes\":[{\"role\":\"layer\"}]}"),
+                      "r3.json: started.processes[0].name: expected the program's name, got "
+                      "nothing");
+  assert_non_null(strstr(
+      refusal("started", "{\"processes\":[{\"role\":\"redis\",\"name\":\"r\",\"cpu_s\":-1}]}"),
+      "r3.json: started.processes[0].cpu_s: -1 is negative"));
+  assert_non_null(strstr(
+      refusal("started", "{\"processes\":[{\"role\":\"redis\",\"name\":\"r\",\"cpu_quota\":0}]}"),
+      "r3.json: started.processes[0].cpu_quota: 0 is out of range"));
+  assert_string_equal(
+      refusal("started",
+              "{\"processes\":[{\"role\":\"redis\",\"name\":\"r\",\"throttled_periods\":1.5}]}"),
+      "r3.json: started.processes[0].throttled_periods: expected an integer, got 1.5");
+  assert_string_equal(refusal("action_cpu", "{\"processes\":\"two\"}"),
+                      "r3.json: action_cpu.processes: expected an integer, got a string");
+  assert_non_null(strstr(refusal("action_cpu", "{\"cpu_us_per_op\":1e16}"),
+                         "r3.json: action_cpu.cpu_us_per_op: 1e+16 is out of range"));
+}
+
 static void test_schema_version(void **state) {
   (void)state;
   assert_string_equal(refusal("schema_version", "2"),
@@ -450,7 +515,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_round_trip),     cmocka_unit_test(test_validation_names_file_and_field),
       cmocka_unit_test(test_schema_version), cmocka_unit_test(test_summary_only_and_old_documents),
-      cmocka_unit_test(test_settings_diff),
+      cmocka_unit_test(test_settings_diff),  cmocka_unit_test(test_started_sections),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
