@@ -30,8 +30,7 @@ bool job_machine_parse(const char *text, struct job_machine_sample *out) {
         whole = parse_line(p, &out->busy, &out->total);
       } else if (*p >= '0' && *p <= '9' && out->cores < JOB_MACHINE_MAX_CPUS) {
         while (*p >= '0' && *p <= '9') p++;
-        if (parse_line(p, &out->core_busy[out->cores], &out->core_total[out->cores]))
-          out->cores++;
+        if (parse_line(p, &out->core_busy[out->cores], &out->core_total[out->cores])) out->cores++;
       }
     }
     line = end ? end + 1 : NULL;

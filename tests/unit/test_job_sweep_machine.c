@@ -16,18 +16,20 @@ static void test_parse_and_fractions(void **state) {
   (void)state;
   static struct job_machine_sample a, b;
   /* user nice system idle iowait irq softirq steal guest guest_nice */
-  assert_true(job_machine_parse("cpu  100 0 100 800 0 0 0 0 0 0\n"
-                                "cpu0 50 0 50 400 0 0 0 0 0 0\n"
-                                "cpu1 50 0 50 400 0 0 0 0 0 0\n"
-                                "intr 12345\nctxt 99\n",
-                                &a));
+  assert_true(
+      job_machine_parse("cpu  100 0 100 800 0 0 0 0 0 0\n"
+                        "cpu0 50 0 50 400 0 0 0 0 0 0\n"
+                        "cpu1 50 0 50 400 0 0 0 0 0 0\n"
+                        "intr 12345\nctxt 99\n",
+                        &a));
   assert_int_equal(a.cores, 2);
   assert_true(a.busy == 200 && a.total == 1000);
   /* 1000 jiffies later: core 0 all busy (iowait counts idle), core 1 half busy */
-  assert_true(job_machine_parse("cpu  850 0 100 1000 50 0 0 0 0 0\n"
-                                "cpu0 550 0 50 400 0 0 0 0 0 0\n"
-                                "cpu1 300 0 50 600 50 0 0 0 0 0\n",
-                                &b));
+  assert_true(
+      job_machine_parse("cpu  850 0 100 1000 50 0 0 0 0 0\n"
+                        "cpu0 550 0 50 400 0 0 0 0 0 0\n"
+                        "cpu1 300 0 50 600 50 0 0 0 0 0\n",
+                        &b));
   cJSON *o = job_machine_json(&a, &b);
   assert_non_null(o);
   assert_true(cJSON_GetObjectItem(o, "cores")->valuedouble == 2);

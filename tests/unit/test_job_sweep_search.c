@@ -311,31 +311,31 @@ static cJSON *doc(const char *text) {
 static void test_evidence_from_documents(void **state) {
   (void)state;
   cJSON *d[2];
-  d[0] = doc(
-      "{\"schema_version\":1,\"complete\":true,\"achieved_rate\":200,\"throughput\":190,"
-      "\"invocations\":{\"sent\":3,\"measured\":3,\"failed\":0},\"late_starts\":2,"
-      "\"held_by_max_in_flight\":1,\"schedule_lag_ms\":{\"p99\":40},"
-      "\"params\":{\"redis_cpu\":0.1},"
-      "\"timeline\":{\"backend_before_ms\":-5,\"backend_after_ms\":1995},"
-      "\"started\":{\"processes\":[{\"role\":\"layer\",\"cpu_s\":9,\"throttled_s\":9},"
-      "{\"role\":\"redis\",\"cpu_s\":0.19,\"cpu_quota\":0.1,\"throttled_s\":0.5,"
-      "\"throttled_periods\":12}]},"
-      "\"machine_cpu\":{\"busy_fraction\":0.5,\"min_core_busy_fraction\":0.4},"
-      "\"send_delays\":{\"pool_slots\":8,\"late_pool_full\":2,\"held_pool_full\":1,"
-      "\"late_runner\":0,\"held_runner\":0,\"runner_lag_p99_ms\":0.2},"
-      "\"raw_results\":[{\"success\":true,\"execution_time_ms\":100,\"wait_time_ms\":80},"
-      "{\"success\":true,\"execution_time_ms\":120,\"wait_time_ms\":90},"
-      "{\"success\":true,\"execution_time_ms\":10,\"wait_time_ms\":0.1}]}");
-  d[1] = doc(
-      "{\"schema_version\":1,\"complete\":true,\"achieved_rate\":200,\"throughput\":190,"
-      "\"invocations\":{\"sent\":1,\"measured\":1,\"failed\":0},\"late_starts\":0,"
-      "\"held_by_max_in_flight\":0,\"schedule_lag_ms\":{\"p99\":1},"
-      "\"timeline\":{\"backend_before_ms\":0,\"backend_after_ms\":2000},"
-      "\"redis\":{\"cpu_s\":{\"total\":0.2}},"
-      "\"machine_cpu\":{\"busy_fraction\":0.7,\"min_core_busy_fraction\":0.6},"
-      "\"send_delays\":{\"pool_slots\":8,\"late_pool_full\":0,\"held_pool_full\":0,"
-      "\"late_runner\":0,\"held_runner\":0,\"runner_lag_p99_ms\":3},"
-      "\"raw_results\":[{\"success\":true,\"execution_time_ms\":110,\"wait_time_ms\":85}]}");
+  d[0] =
+      doc("{\"schema_version\":1,\"complete\":true,\"achieved_rate\":200,\"throughput\":190,"
+          "\"invocations\":{\"sent\":3,\"measured\":3,\"failed\":0},\"late_starts\":2,"
+          "\"held_by_max_in_flight\":1,\"schedule_lag_ms\":{\"p99\":40},"
+          "\"params\":{\"redis_cpu\":0.1},"
+          "\"timeline\":{\"backend_before_ms\":-5,\"backend_after_ms\":1995},"
+          "\"started\":{\"processes\":[{\"role\":\"layer\",\"cpu_s\":9,\"throttled_s\":9},"
+          "{\"role\":\"redis\",\"cpu_s\":0.19,\"cpu_quota\":0.1,\"throttled_s\":0.5,"
+          "\"throttled_periods\":12}]},"
+          "\"machine_cpu\":{\"busy_fraction\":0.5,\"min_core_busy_fraction\":0.4},"
+          "\"send_delays\":{\"pool_slots\":8,\"late_pool_full\":2,\"held_pool_full\":1,"
+          "\"late_runner\":0,\"held_runner\":0,\"runner_lag_p99_ms\":0.2},"
+          "\"raw_results\":[{\"success\":true,\"execution_time_ms\":100,\"wait_time_ms\":80},"
+          "{\"success\":true,\"execution_time_ms\":120,\"wait_time_ms\":90},"
+          "{\"success\":true,\"execution_time_ms\":10,\"wait_time_ms\":0.1}]}");
+  d[1] =
+      doc("{\"schema_version\":1,\"complete\":true,\"achieved_rate\":200,\"throughput\":190,"
+          "\"invocations\":{\"sent\":1,\"measured\":1,\"failed\":0},\"late_starts\":0,"
+          "\"held_by_max_in_flight\":0,\"schedule_lag_ms\":{\"p99\":1},"
+          "\"timeline\":{\"backend_before_ms\":0,\"backend_after_ms\":2000},"
+          "\"redis\":{\"cpu_s\":{\"total\":0.2}},"
+          "\"machine_cpu\":{\"busy_fraction\":0.7,\"min_core_busy_fraction\":0.6},"
+          "\"send_delays\":{\"pool_slots\":8,\"late_pool_full\":0,\"held_pool_full\":0,"
+          "\"late_runner\":0,\"held_runner\":0,\"runner_lag_p99_ms\":3},"
+          "\"raw_results\":[{\"success\":true,\"execution_time_ms\":110,\"wait_time_ms\":85}]}");
   struct job_sweep_step st;
   char err[300];
   assert_int_equal(job_sweep_step_from_docs(200, d, 2, &st, err, sizeof err), RB_OK);
@@ -366,12 +366,13 @@ static void test_evidence_from_documents(void **state) {
 
 static void test_scenario_search_keys(void **state) {
   (void)state;
-  const char *y = "name: s\n"
-                  "defaults:\n  search: {precision: 0.05, max_steps: 12, floor: 5}\n"
-                  "runs:\n"
-                  "  - name: a\n    rate: {from: 200, factor: 2, max: 800}\n"
-                  "  - name: b\n    rate: [10, 20]\n    search: {enabled: true, "
-                  "repeat_marginal: false}\n";
+  const char *y =
+      "name: s\n"
+      "defaults:\n  search: {precision: 0.05, max_steps: 12, floor: 5}\n"
+      "runs:\n"
+      "  - name: a\n    rate: {from: 200, factor: 2, max: 800}\n"
+      "  - name: b\n    rate: [10, 20]\n    search: {enabled: true, "
+      "repeat_marginal: false}\n";
   struct job_scenario s;
   char err[600] = "";
   assert_int_equal(job_scenario_parse(y, strlen(y), "s.yaml", &s, err, sizeof err), RB_OK);
@@ -393,8 +394,8 @@ static void test_scenario_search_keys(void **state) {
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     char text[300];
     snprintf(text, sizeof text, "name: x\nruns:\n  - name: a\n    rate: [1, 2]\n%s", bad[i][0]);
-    assert_int_not_equal(
-        job_scenario_parse(text, strlen(text), "s.yaml", &s, err, sizeof err), RB_OK);
+    assert_int_not_equal(job_scenario_parse(text, strlen(text), "s.yaml", &s, err, sizeof err),
+                         RB_OK);
     if (!strstr(err, bad[i][1])) {
       print_error("got: %s\nexpected: %s\n", err, bad[i][1]);
       fail();
