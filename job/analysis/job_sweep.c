@@ -79,14 +79,16 @@ static void evidence_send_delays(const struct job_doc *d, struct job_sweep_step 
   if (lag > out->runner_lag_p99_ms) out->runner_lag_p99_ms = lag;
 }
 
-/* machine_cpu (job_runner.c, /proc/stat over the measured window). */
-static void evidence_machine(const struct job_doc *d, size_t n, struct job_sweep_step *out) {
+/* machine_cpu (job_runner.c, /proc/stat over the measured window): summed here, divided by
+ * the documents that had it at the end. */
+static void evidence_machine(const struct job_doc *d, size_t *with, struct job_sweep_step *out) {
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(d->json, "machine_cpu");
   double busy = jnum(m, "busy_fraction"), low = jnum(m, "min_core_busy_fraction");
   if (!isfinite(busy) || !isfinite(low)) return;
   out->has_machine = true;
-  out->machine_busy += busy / (double)n;
-  out->machine_min_core_busy += low / (double)n;
+  out->machine_busy += busy;
+  out->machine_min_core_busy += low;
+  (*with)++;
 }
 
 /* Redis: the started redis-server's cgroup and CPU (the `started` section), else INFO's CPU
@@ -145,7 +147,7 @@ enum rb_err job_sweep_step_from_job_docs(double rate, const struct job_doc *docs
   out->complete = true;
   out->rounds = 1;
   uint64_t *v = NULL, *w = NULL;
-  size_t count = 0, cap = 0, wcount = 0, wcap = 0;
+  size_t count = 0, cap = 0, wcount = 0, wcap = 0, machines = 0;
   for (size_t i = 0; i < n; i++) {
     const struct job_doc *d = &docs[i];
     enum rb_err rc = pool_raw(d, &v, &count, &cap);
@@ -164,7 +166,7 @@ enum rb_err job_sweep_step_from_job_docs(double rate, const struct job_doc *docs
       return rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory pooling the step at %g/s", rate);
     }
     evidence_send_delays(d, out);
-    evidence_machine(d, n, out);
+    evidence_machine(d, &machines, out);
     evidence_redis(d, out);
     out->measured += (uint64_t)(or_zero(d->measured) - or_zero(d->aborted));
     out->failed += (uint64_t)or_zero(d->failed);
@@ -186,6 +188,8 @@ enum rb_err job_sweep_step_from_job_docs(double rate, const struct job_doc *docs
     out->p50_ms = (double)rb_percentile_sorted(v, count, 50) / 1000.0;
     out->p99_ms = (double)rb_percentile_sorted(v, count, 99) / 1000.0;
   }
+  if (machines)
+    out->machine_busy /= (double)machines, out->machine_min_core_busy /= (double)machines;
   out->wait_p99_ms = -1;
   if (wcount) {
     rb_sort_u64(w, wcount);
