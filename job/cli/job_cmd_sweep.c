@@ -48,8 +48,14 @@ static enum job_exit sweep_one(struct sweep_exec *e, size_t r, long long rep, si
   struct job_params p = e->sc->runs[r];
   p.rate = e->rate[r];
   p.sweep.form = JOB_RATE_FIXED;
-  char name[40], dir[PATH_MAX + 80], rel[120], out[PATH_MAX + 300], cm[300];
+  const struct job_sweep_state *st = &e->states[r];
+  bool again = st->next.move == JOB_SWEEP_REPEAT;
+  step = job_sweep_next_index(st);
+  char name[48], dir[PATH_MAX + 80], rel[120], out[PATH_MAX + 300], cm[300];
   job_sweep_rate_name(p.rate, name, sizeof name);
+  if (again) /* a marginal step's second round: its own files, pooled with the first's */
+    snprintf(name + strlen(name), sizeof name - strlen(name), "-round%zu",
+             st->steps[step].rounds + 1);
   sweep_run_dir(e, r, dir, sizeof dir);
   bool one = e->sc->repetitions == 1;
   if (one) snprintf(rel, sizeof rel, "rate-%s.json", name);
@@ -61,7 +67,9 @@ static enum job_exit sweep_one(struct sweep_exec *e, size_t r, long long rep, si
     snprintf(out, sizeof out, "%s/%s", dir, rel);
   }
   const struct job_rate_sweep *sw = &e->sc->runs[r].sweep;
-  size_t steps = sw->form == JOB_RATE_RAMP && sw->until_slo ? 0 : job_sweep_step_count(sw);
+  size_t steps = (sw->form == JOB_RATE_RAMP && sw->until_slo) || job_sweep_searches(sw)
+                     ? 0
+                     : job_sweep_step_count(sw);
   cJSON *field = job_sweep_doc_field(step, steps, p.rate, one ? "sweep.json" : "../sweep.json");
   if (e->c->configmap) {
     snprintf(cm, sizeof cm, "%s-%s-rate-%s-r%lld", e->c->configmap, p.name, name, rep);
@@ -80,14 +88,52 @@ static enum job_exit sweep_one(struct sweep_exec *e, size_t r, long long rep, si
   return ex;
 }
 
-static void sweep_log_step(const struct sweep_exec *e, size_t r) {
+/* One line per step: rate, how it was chosen, the verdict and the bound that failed, what
+ * limited it, and whether it was repeated. */
+static void step_line(const struct job_sweep_step *st, const struct job_sweep_verdict *v, char *buf,
+                      size_t len) {
+  snprintf(buf, len, "%g/s (%s%s): %s%s%s%s%s%s%s%s", st->rate, job_sweep_kind_name(st->kind),
+           st->rounds > 1 ? ", repeated: marginal" : "",
+           v->met ? "met the SLO" : "FAILED the SLO: ", v->why, v->met ? "" : "; limited by ",
+           v->met ? "" : v->limited_by, v->met ? "" : " (", v->met ? "" : v->attribution,
+           v->met ? "" : ")", v->met && v->runner_limited ? " (runner-limited)" : "");
+}
+
+static void sweep_log_step(const struct sweep_exec *e, size_t r, size_t idx) {
   const struct job_sweep_state *s = &e->states[r];
-  const struct job_sweep_step *st = &s->steps[s->count - 1];
-  const struct job_sweep_verdict *v = &s->verdicts[s->count - 1];
-  rb_info("sweep %s at %g/s: %s%s%s%s%s", e->sc->runs[r].name, st->rate,
-          v->met ? "met the SLO" : "FAILED the SLO: ", v->why,
-          v->runner_limited ? " (runner-limited: " : "", v->runner_note,
-          v->runner_limited ? ")" : "");
+  char line[1600];
+  step_line(&s->steps[idx], &s->verdicts[idx], line, sizeof line);
+  rb_info("sweep %s at %s", e->sc->runs[r].name, line);
+  if (s->next.move != JOB_SWEEP_STOP)
+    rb_info("sweep %s: next %g/s: %s", e->sc->runs[r].name, s->next.rate, s->next.why);
+}
+
+/* The summary of every sweep, on stderr at the end: one line per step (by rate), then the
+ * max sustainable rate. */
+static void sweep_print_summary(const struct sweep_exec *e) {
+  for (size_t r = 0; r < e->sc->run_count; r++) {
+    const struct job_sweep_state *s = &e->states[r];
+    if (e->sc->runs[r].sweep.form == JOB_RATE_FIXED || !s->count) continue;
+    fprintf(stderr, "sweep %s:\n", e->sc->runs[r].name);
+    bool done[JOB_SWEEP_STATE_STEPS] = {false};
+    for (size_t k = 0; k < s->count; k++) {
+      size_t best = s->count;
+      for (size_t i = 0; i < s->count; i++)
+        if (!done[i] && (best == s->count || s->steps[i].rate < s->steps[best].rate)) best = i;
+      done[best] = true;
+      char line[1600];
+      step_line(&s->steps[best], &s->verdicts[best], line, sizeof line);
+      fprintf(stderr, "  %s\n", line);
+    }
+    struct job_sweep_max m;
+    job_sweep_max_sustainable(s->steps, s->verdicts, s->count, &m);
+    if (m.found)
+      fprintf(stderr, "  max sustainable rate: %s%g/s%s%g/s)\n", m.at_least ? "at least " : "",
+              m.rate, m.failed_at > 0 ? " (lowest failing " : " (highest tried ",
+              m.failed_at > 0 ? m.failed_at : m.rate);
+    else fprintf(stderr, "  max sustainable rate: below %g/s\n", m.below);
+    if (s->stopped_because[0]) fprintf(stderr, "  stopped: %s\n", s->stopped_because);
+  }
 }
 
 /* After a step: judges each run that took part, decides whether it goes on, writes its
@@ -99,15 +145,15 @@ static int sweep_judge_round(struct sweep_exec *e, const bool *ran) {
     struct job_sweep_state *s = &e->states[r];
     char dir[PATH_MAX + 80], err[600];
     sweep_run_dir(e, r, dir, sizeof dir);
+    size_t idx = job_sweep_next_index(s);
     if (job_sweep_finish_step(s, e->rate[r], dir, err, sizeof err) != RB_OK) {
       fprintf(stderr, "rbench: sweep %s: %s\n", e->sc->runs[r].name, err);
       e->active[r] = false;
       rc = JOB_EXIT_FAILURE;
     } else {
-      sweep_log_step(e, r);
-      e->active[r] = job_sweep_next(&e->sc->runs[r].sweep, s->count - 1, &s->verdicts[s->count - 1],
-                                    &e->rate[r]);
-      s->complete = !e->active[r];
+      sweep_log_step(e, r, idx);
+      e->active[r] = s->next.move != JOB_SWEEP_STOP;
+      if (e->active[r]) e->rate[r] = s->next.rate;
     }
     sweep_write(e, r);
   }
@@ -175,7 +221,9 @@ static bool sweep_setup(struct sweep_exec *e) {
     sweep_run_dir(e, r, dir, sizeof dir);
     if (!job_cmd_make_dir(dir)) return false;
     e->states[r] = (struct job_sweep_state){.scenario = e->sc, .run = p};
-    e->active[r] = job_sweep_step_rate(&p->sweep, 0, &e->rate[r]);
+    job_sweep_first(&p->sweep, &e->states[r].next);
+    e->active[r] = e->states[r].next.move != JOB_SWEEP_STOP;
+    e->rate[r] = e->states[r].next.rate;
     sweep_write(e, r); /* a valid (empty) summary from the start */
   }
   return true;
@@ -198,6 +246,7 @@ int job_cmd_sweep_execute(const struct run_cli *c, struct job_scenario *sc,
   for (size_t k = 0; any && worst == JOB_EXIT_OK; k++)
     worst = sweep_round(&e, plan, reps, count, k, &any);
   if (worst != JOB_EXIT_OK && e.active) sweep_stop(&e, worst);
+  if (e.states && e.active) sweep_print_summary(&e);
   for (size_t r = 0; e.states && r < sc->run_count; r++) job_sweep_state_free(&e.states[r]);
   free(e.states);
   free(e.rate);

@@ -298,7 +298,29 @@ void job_params_defaults(struct job_params *p) {
   snprintf(p->backend, sizeof p->backend, "env");
   snprintf(p->layer, sizeof p->layer, "rbench-agent");
   job_slo_defaults(&p->sweep.slo);
+  job_sweep_search_defaults(&p->sweep.search);
   p->sweep.until_slo = true;
+}
+
+void job_sweep_search_defaults(struct job_sweep_search *s) {
+  s->enabled = -1;
+  s->precision = JOB_SWEEP_DEFAULT_PRECISION;
+  s->max_steps = JOB_SWEEP_DEFAULT_SEARCH_STEPS;
+  s->floor = 0;
+  s->repeat_marginal = true;
+}
+
+bool job_sweep_searches(const struct job_rate_sweep *sw) {
+  if (sw->form == JOB_RATE_FIXED) return false;
+  if (sw->search.enabled >= 0) return sw->search.enabled == 1;
+  return sw->form == JOB_RATE_RAMP;
+}
+
+double job_sweep_floor(const struct job_rate_sweep *sw) {
+  if (sw->search.floor > 0) return job_rate_round(sw->search.floor);
+  double first = sw->form == JOB_RATE_LIST ? (sw->list_count ? sw->list[0] : 0) : sw->from;
+  double f = job_rate_round(first / JOB_SWEEP_DEFAULT_FLOOR_DIVISOR);
+  return f >= 0.001 ? f : 0.001;
 }
 
 void job_slo_defaults(struct job_slo *slo) {
@@ -517,14 +539,17 @@ void job_params_overlay(struct job_params *dst, const struct job_params *src) {
   }
   uint64_t rate_bit = (uint64_t)1 << job_params_field_index(job_params_field("rate"));
   if (src->sweep.form != JOB_RATE_FIXED) {
-    bool slo_set = dst->sweep.slo_set;
+    bool slo_set = dst->sweep.slo_set, search_set = dst->sweep.search_set;
     struct job_slo slo = dst->sweep.slo;
+    struct job_sweep_search search = dst->sweep.search;
     dst->sweep = src->sweep;
     dst->sweep.slo_set = slo_set, dst->sweep.slo = slo;
+    dst->sweep.search_set = search_set, dst->sweep.search = search;
   } else if (src->set & rate_bit) {
     dst->sweep.form = JOB_RATE_FIXED;
   }
   if (src->sweep.slo_set) dst->sweep.slo = src->sweep.slo, dst->sweep.slo_set = true;
+  if (src->sweep.search_set) dst->sweep.search = src->sweep.search, dst->sweep.search_set = true;
 }
 
 long long job_params_planned(const struct job_params *p) {

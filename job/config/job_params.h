@@ -23,6 +23,10 @@
 #define JOB_SWEEP_MAX_STEPS 64
 #define JOB_SWEEP_DEFAULT_STEPS 10  /* a ramp without max: from x factor^9 at most */
 #define JOB_SWEEP_MIN_ACHIEVED 0.95 /* a step must send >= 95% of its intended rate */
+#define JOB_SWEEP_MAX_SEARCH 32     /* search steps (down and bisect) at most */
+#define JOB_SWEEP_DEFAULT_PRECISION 0.10
+#define JOB_SWEEP_DEFAULT_SEARCH_STEPS 8
+#define JOB_SWEEP_DEFAULT_FLOOR_DIVISOR 100 /* floor: the first rate / 100 */
 
 enum job_rate_form { JOB_RATE_FIXED, JOB_RATE_LIST, JOB_RATE_RAMP };
 
@@ -31,6 +35,16 @@ struct job_slo {
   double p99_ms;             /* execution_time_ms p99 pooled over the step's repetitions */
   double max_error_rate;     /* failed / measured invocations (0.01) */
   double min_achieved_ratio; /* achieved_rate / intended rate, always JOB_SWEEP_MIN_ACHIEVED */
+};
+
+/* The capacity search after the planned steps (docs/scenarios.md, "Sweeps"): down from a
+ * failed first step, then bisecting between the highest passing and the lowest failing rate. */
+struct job_sweep_search {
+  int enabled;          /* -1: the default (on for a ramp, off for a list); 0 off; 1 on */
+  double precision;     /* stop when (lowest failing - highest passing) / passing <= this */
+  long long max_steps;  /* search steps (down and bisect) at most, 0..JOB_SWEEP_MAX_SEARCH */
+  double floor;         /* the lowest rate the downward search tries (0: first rate / 100) */
+  bool repeat_marginal; /* a marginal verdict is repeated once and judged pooled (true) */
 };
 
 /* A run's rate as a sweep: a list of rates (strictly increasing, rounded to 0.001/s) or a
@@ -43,6 +57,8 @@ struct job_rate_sweep {
   bool until_slo;           /* ramp: stop at the first step that fails the SLO (true) */
   bool slo_set;             /* slo given explicitly (in this layer) */
   struct job_slo slo;
+  bool search_set; /* search given explicitly (in this layer) */
+  struct job_sweep_search search;
 };
 
 struct job_params {
@@ -164,6 +180,11 @@ void job_params_overlay(struct job_params *dst, const struct job_params *src);
 
 /* The default SLO: no latency bound, error rate at most 1%, achieved >= 95%. */
 void job_slo_defaults(struct job_slo *slo);
+void job_sweep_search_defaults(struct job_sweep_search *s);
+/* Whether sw searches after its planned steps (search.enabled, or its default). */
+bool job_sweep_searches(const struct job_rate_sweep *sw);
+/* The downward search's floor: search.floor, or the first planned rate / 100 (>= 0.001). */
+double job_sweep_floor(const struct job_rate_sweep *sw);
 /* A rate rounded to 0.001/s, as sweeps use it (names of step directories). */
 double job_rate_round(double rate);
 /* Steps the sweep can have: the list's length, or the ramp's rates up to max. 0 for a fixed

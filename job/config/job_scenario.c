@@ -159,7 +159,7 @@ static char *params_allowed(char *buf, size_t len, bool with_name) {
   size_t n = (size_t)snprintf(buf, len, "%s", with_name ? "name" : "");
   for (size_t i = 0; i < job_params_field_count && n < len; i++)
     n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? ", " : "", job_params_fields[i].name);
-  if (n < len) snprintf(buf + n, len - n, ", slo");
+  if (n < len) snprintf(buf + n, len - n, ", slo, search");
   return buf;
 }
 
@@ -285,7 +285,46 @@ static enum rb_err slo_key(struct sp *s, void *dst, const yaml_node_t *k, const 
   return unknown_key(s, k, "slo", "p99_ms, max_error_rate");
 }
 
-/* rate: [..] / rate: {..} / slo: {..}; *handled false when the key is none of these. */
+static enum rb_err search_key(struct sp *s, void *dst, const yaml_node_t *k, const yaml_node_t *v) {
+  struct job_sweep_search *se = dst;
+  const char *key = scalar(k);
+  bool is_bool = !strcmp(key, "enabled") || !strcmp(key, "repeat_marginal");
+  if (is_bool) {
+    const char *x = v->type == YAML_SCALAR_NODE && !quoted(v) ? scalar(v) : "";
+    if (strcmp(x, "true") && strcmp(x, "false"))
+      return fail_at(s, v, "search: %s: expected true or false%s", key, "");
+    if (!strcmp(key, "enabled")) se->enabled = !strcmp(x, "true");
+    else se->repeat_marginal = !strcmp(x, "true");
+    return RB_OK;
+  }
+  if (!strcmp(key, "precision")) {
+    if (!number_in(v, 0.001, true, 1, &se->precision))
+      return fail_at(
+          s, v, "search: precision: expected a fraction from 0.001 to 1 (0.1 = 10%%)%s%s", "", "");
+    return RB_OK;
+  }
+  if (!strcmp(key, "floor")) {
+    if (!number_in(v, 0, false, 1e6, &se->floor) || job_rate_round(se->floor) <= 0)
+      return fail_at(s, v,
+                     "search: floor: expected a number of invocations per second from 0.001 to "
+                     "1000000%s%s",
+                     "", "");
+    return RB_OK;
+  }
+  if (!strcmp(key, "max_steps")) {
+    long long n = 0;
+    if (v->type != YAML_SCALAR_NODE || quoted(v) ||
+        !rb_parse_ll(scalar(v), 0, JOB_SWEEP_MAX_SEARCH, &n))
+      return fail_at(s, v, "search: max_steps: expected an integer from 0 to %d%s",
+                     JOB_SWEEP_MAX_SEARCH, "");
+    se->max_steps = n;
+    return RB_OK;
+  }
+  return unknown_key(s, k, "search", "enabled, precision, max_steps, floor, repeat_marginal");
+}
+
+/* rate: [..] / rate: {..} / slo: {..} / search: {..}; *handled false when the key is none of
+ * these. */
 static enum rb_err sweep_key(struct sp *s, struct job_params *p, const yaml_node_t *k,
                              const yaml_node_t *v, bool *handled) {
   const char *key = scalar(k);
@@ -295,6 +334,13 @@ static enum rb_err sweep_key(struct sp *s, struct job_params *p, const yaml_node
     job_slo_defaults(&slo);
     enum rb_err rc = small_map(s, v, "slo", &slo, slo_key);
     if (rc == RB_OK) p->sweep.slo = slo, p->sweep.slo_set = true;
+    return rc;
+  }
+  if (!strcmp(key, "search")) {
+    struct job_sweep_search se;
+    job_sweep_search_defaults(&se);
+    enum rb_err rc = small_map(s, v, "search", &se, search_key);
+    if (rc == RB_OK) p->sweep.search = se, p->sweep.search_set = true;
     return rc;
   }
   if (!strcmp(key, "rate") && v->type == YAML_SEQUENCE_NODE) return rate_list(s, &p->sweep, v);

@@ -10,6 +10,7 @@
 #include "job_arrival.h"
 #include "job_backend_io.h"
 #include "job_k8s.h"
+#include "job_machine.h"
 #include "job_prepare.h"
 #include "job_progress.h"
 #include "job_results.h"
@@ -18,10 +19,16 @@
 #include "job_target.h"
 #include "rb_clock.h"
 #include "rb_log.h"
+#include "rb_stats.h"
 
 #define LATE_THRESHOLD_NS 1000000u /* a send more than 1 ms after its due time is late */
 #define START_DELAY_NS 2000000u    /* invocation 0 is due 2 ms after setup */
 #define IDLE_SLACK_NS 150000u      /* time to the next send that counts as idle (for writes) */
+
+struct lag_buf {
+  uint32_t *v;
+  size_t n, cap;
+};
 
 struct runner {
   const struct job_run_request *rq;
@@ -51,7 +58,64 @@ struct runner {
   struct job_started *started;  /* backend start: what this run started, or NULL */
   bool action_cpu_ok;           /* the target's action CPU before the window */
   struct job_target_cpu action_cpu_a;
+  /* Late and held sends, classified (send_delays in the document): a send delayed while every
+   * local worker was busy would have waited in the target's queue anyway: the system
+   * queueing, as an invoker's queue is; with a worker free, the runner's own schedule. */
+  uint64_t pool_slots; /* local: pool_size x action_concurrency; 0: no such pool */
+  uint64_t late_pool, held_pool, late_runner, held_runner;
+  bool held_by_pool;    /* the invocation being held was held while the pool was full */
+  struct lag_buf *lags; /* measured sends made with a worker free: lateness in µs (owned by
+                           job_run_execute, so every way out of execute frees it) */
 };
+
+/* Classifies a hold the schedule just counted (FULL): the pool full or the runner's bound. */
+static void classify_hold(struct runner *r) {
+  r->held_by_pool = r->pool_slots && r->sched.in_flight >= r->pool_slots;
+  if (r->held_by_pool) r->held_pool++;
+  else r->held_runner++;
+}
+
+/* Classifies a send (before job_sched_sent): *pool when it went out while every local worker
+ * was busy (or after a hold that was). */
+static bool send_in_full_pool(const struct runner *r) {
+  return r->pool_slots && (r->sched.in_flight >= r->pool_slots || r->held_by_pool);
+}
+
+static void add_runner_lag(struct runner *r, uint64_t lag_ns) {
+  struct lag_buf *b = r->lags;
+  if (b->n == b->cap) {
+    size_t c = b->cap ? b->cap * 2 : 1024;
+    uint32_t *n = realloc(b->v, c * sizeof *n);
+    if (!n) return; /* the figure is then over fewer sends; nothing else depends on it */
+    b->v = n, b->cap = c;
+  }
+  uint64_t us = lag_ns / 1000;
+  b->v[b->n++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+/* The send_delays section (open loop only): the classification above. */
+static cJSON *send_delays_json(struct runner *r) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  if (r->pool_slots) cJSON_AddNumberToObject(o, "pool_slots", (double)r->pool_slots);
+  else cJSON_AddNullToObject(o, "pool_slots");
+  cJSON_AddNumberToObject(o, "late_pool_full", (double)r->late_pool);
+  cJSON_AddNumberToObject(o, "held_pool_full", (double)r->held_pool);
+  cJSON_AddNumberToObject(o, "late_runner", (double)r->late_runner);
+  cJSON_AddNumberToObject(o, "held_runner", (double)r->held_runner);
+  size_t n = r->lags->n;
+  uint64_t *v = n ? malloc(n * sizeof *v) : NULL;
+  if (v) {
+    for (size_t i = 0; i < n; i++) v[i] = r->lags->v[i];
+    rb_sort_u64(v, n);
+    cJSON_AddNumberToObject(o, "runner_lag_p99_ms",
+                            (double)rb_percentile_sorted(v, n, 99) / 1000.0);
+  } else {
+    cJSON_AddNullToObject(o, "runner_lag_p99_ms");
+  }
+  free(v);
+  return o;
+}
 
 static void live_add(struct runner *r, struct job_inv *inv) {
   inv->live_prev = NULL;
@@ -87,7 +151,15 @@ static void on_done(void *arg, struct job_inv *inv) {
 
 static void send_one(struct runner *r, uint64_t k, uint64_t due, uint64_t now) {
   struct job_inv *inv = calloc(1, sizeof *inv);
+  bool pool = send_in_full_pool(r);
+  uint64_t late_before = r->sched.late;
   job_sched_sent(&r->sched, now);
+  if (r->sched.late > late_before) {
+    if (pool) r->late_pool++;
+    else r->late_runner++;
+  }
+  r->held_by_pool = false;
+  if (!r->closed && !pool && k >= r->warmup_count) add_runner_lag(r, now > due ? now - due : 0);
   if (!r->first_sent_ns) r->first_sent_ns = now, r->first_k = k;
   r->last_sent_ns = now, r->last_k = k;
   if (!r->closed && k >= r->warmup_count) { /* sends go out in k order: times non-decreasing */
@@ -131,8 +203,9 @@ static void progress(struct runner *r, uint64_t now, bool final) {
 /* Sends everything that is due; returns the monotonic time to wake up at. */
 static uint64_t pump(struct runner *r) {
   for (;;) {
-    uint64_t now = rb_clock_mono_ns(), k = 0, due = 0, wait = 0;
+    uint64_t now = rb_clock_mono_ns(), k = 0, due = 0, wait = 0, held = r->sched.held;
     enum job_sched_action a = job_sched_next(&r->sched, now, &k, &due, &wait);
+    if (r->sched.held > held) classify_hold(r);
     if (a == JOB_SCHED_SEND) {
       send_one(r, k, due, now);
       continue;
@@ -382,12 +455,17 @@ static enum job_exit start_backend(struct runner *r, struct job_config *cfg_run,
 }
 
 static enum job_exit execute(const struct job_run_request *rq, struct job_arrival *arrival,
-                             struct job_config *cfg_run, char *err, size_t errlen) {
-  struct runner r = {.rq = rq, .arrival = arrival, .cfg = rq->config};
+                             struct job_config *cfg_run, struct lag_buf *lags, char *err,
+                             size_t errlen) {
+  struct runner r = {.rq = rq, .arrival = arrival, .cfg = rq->config, .lags = lags};
   const struct job_config *env = rq->config; /* its secrets are redacted from the results */
   const char *secrets[] = {env->auth, env->redis_password, env->agent_password, NULL};
   uint64_t planned = (uint64_t)job_params_planned(rq->params);
   r.closed = rq->params->concurrency > 0;
+  if (rq->target->kind == JOB_TARGET_LOCAL && rq->target->pool_size > 0)
+    r.pool_slots =
+        (uint64_t)rq->target->pool_size *
+        (uint64_t)(rq->params->action_concurrency > 0 ? rq->params->action_concurrency : 1);
   if (!r.closed) {
     enum job_exit aex = build_arrival(&r, &planned, err, errlen);
     if (aex != JOB_EXIT_OK) return aex;
@@ -446,6 +524,8 @@ static enum job_exit execute(const struct job_run_request *rq, struct job_arriva
   /* Before the start instant is fixed, so the samples' time does not count against the
    * schedule. */
   struct job_backend_sampler bs;
+  struct job_machine_sample cpu_before, cpu_after;
+  job_machine_sample(&cpu_before);
   r.backend_before_us = rb_clock_wall_us();
   const char *metrics = job_started_metrics_url(r.started);
   if (!metrics)
@@ -482,7 +562,16 @@ static enum job_exit execute(const struct job_run_request *rq, struct job_arriva
   int stopped_by = loop(&r);
   progress(&r, rb_clock_mono_ns(), true);
   r.backend_after_us = rb_clock_wall_us();
+  job_machine_sample(&cpu_after);
   cJSON *side = server_side(&r, &bs);
+  if (!side) side = cJSON_CreateObject();
+  cJSON *machine = job_machine_json(&cpu_before, &cpu_after);
+  if (side && machine) cJSON_AddItemToObject(side, "machine_cpu", machine);
+  else cJSON_Delete(machine);
+  if (side && !r.closed) {
+    cJSON *sd = send_delays_json(&r);
+    if (sd) cJSON_AddItemToObject(side, "send_delays", sd);
+  }
   struct job_run_info in;
   fill_info(&r, &in, stopped_by);
   in.server_side = side;
@@ -509,9 +598,11 @@ enum job_exit job_run_execute(const struct job_run_request *rq, char *err, size_
     rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
     return JOB_EXIT_FAILURE;
   }
-  enum job_exit ex = execute(rq, &arrival, cfg_run, err, errlen);
+  struct lag_buf lags = {0};
+  enum job_exit ex = execute(rq, &arrival, cfg_run, &lags, err, errlen);
   explicit_bzero(cfg_run, sizeof *cfg_run); /* it holds the env's secrets */
   free(cfg_run);
+  free(lags.v);
   job_arrival_free(&arrival);
   return ex;
 }

@@ -2,7 +2,9 @@
 /* test_runner_sweep.c: capacity sweeps end to end on the local target with a real
  * redis-server and rbench-action: a list runs every step, a ramp stops at its first failed
  * step, step documents and their sweep field, sweep.json, --rate overriding a sweep, and
- * rbench compare of two sweeps. */
+ * rbench compare of two sweeps; the capacity search on a pool of one worker whose capacity
+ * is far below the ramp's first rate: it goes down, finds a nonzero rate, and attributes the
+ * failed steps to the pool's queueing (or the machine), never to the runner. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,7 +39,7 @@ static int setup(void **state) {
              "  - name: ok\n    rate: [20, 40]\n"
              "  - name: strict-list\n    rate: [20, 40]\n    slo: {p99_ms: 0.001}\n"
              "  - name: strict-ramp\n    rate: {from: 20, factor: 2, max: 80}\n    slo: {p99_ms: "
-             "0.001}\n");
+             "0.001}\n    search: {enabled: false}\n");
   snprintf(outdir, sizeof outdir, "%s/out", tmpdir);
   return 0;
 }
@@ -77,7 +79,7 @@ static void test_sweep_runs_steps_and_writes_summaries(void **state) {
   int rc = run_rbench(argv, NULL, 120000, &log);
   if (rc != 0) print_error("%s\n", log);
   assert_int_equal(rc, 0);
-  assert_non_null(strstr(log, "sweep strict-ramp at 20/s: FAILED the SLO: p99"));
+  assert_non_null(strstr(log, "sweep strict-ramp at 20/s (planned): FAILED the SLO: p99"));
   free(log);
   /* every listed step runs, whatever the verdicts; the ramp stops at its first failure */
   assert_true(exists("ok/rate-20/r1.json") && exists("ok/rate-40/r2.json"));
@@ -204,6 +206,88 @@ static void test_rate_flag_overrides_sweep(void **state) {
   assert_null(read_json(p));
 }
 
+static const cJSON *obj(const cJSON *o, const char *k) { return cJSON_GetObjectItem(o, k); }
+
+static void test_search_finds_a_low_capacity(void **state) {
+  (void)state;
+  char y[200], out[200], p[300];
+  snprintf(y, sizeof y, "%s/search.yaml", tmpdir);
+  snprintf(out, sizeof out, "%s/search", tmpdir);
+  /* one worker, 300 sequential GETs an invocation (~10 ms): a capacity near 100/s or less on
+   * this machine, a fraction of the first step's 400/s, where 30 invocations queue behind one
+   * worker for hundreds of ms */
+  write_text(y,
+             "name: search-it\n"
+             "target: {pool_size: 1}\n"
+             "defaults: {invocations: 30, ops: 300, parallel: 1, operation: get, "
+             "max_in_flight: 1000}\n"
+             "runs:\n"
+             "  - name: tiny\n"
+             "    rate: {from: 400, factor: 2, max: 800}\n"
+             "    slo: {p99_ms: 150, max_error_rate: 0}\n"
+             "    search: {precision: 0.25, max_steps: 7}\n");
+  char *argv[] = {NULL,       "run", "-f",         y,     "--env", envfile,
+                  "--output", out,   "--progress", "off", NULL};
+  char *log = NULL;
+  int rc = run_rbench(argv, NULL, 180000, &log);
+  if (rc != 0) print_error("%s\n", log);
+  assert_int_equal(rc, 0);
+  assert_non_null(strstr(log, "sweep tiny at 400/s (planned): FAILED the SLO"));
+  assert_non_null(strstr(log, "max sustainable rate: "));
+  free(log);
+  snprintf(p, sizeof p, "%s/tiny/sweep.json", out);
+  cJSON *sw = read_json(p);
+  assert_non_null(sw);
+  assert_true(cJSON_IsTrue(obj(sw, "complete")));
+  assert_true(cJSON_IsTrue(obj(obj(sw, "search"), "enabled")));
+  assert_true(cJSON_IsString(obj(sw, "stopped_because")));
+  const cJSON *steps = obj(sw, "steps"), *st, *first = NULL;
+  bool down = false;
+  double prev = 0;
+  cJSON_ArrayForEach(st, steps) {
+    assert_true(num(st, "rate") > prev); /* by rate */
+    prev = num(st, "rate");
+    if (num(st, "order") == 0) first = st;
+    if (!strcmp(obj(st, "kind")->valuestring, "down")) down = true;
+    if (cJSON_IsTrue(obj(st, "met_slo"))) continue;
+    /* every failed step says what limited it, with its evidence; never the runner here: its
+     * late sends went out while the only worker was busy */
+    const char *by = obj(st, "limited_by")->valuestring;
+    assert_true(cJSON_IsString(obj(st, "attribution")));
+    assert_true(cJSON_IsTrue(obj(obj(obj(st, "evidence"), "runner"), "classified")));
+    assert_string_not_equal(by, "runner");
+    assert_int_equal(cJSON_GetArraySize(obj(st, "failed_bounds")) > 0, 1);
+  }
+  assert_non_null(first);
+  assert_true(num(first, "rate") == 400);
+  assert_false(cJSON_IsTrue(obj(first, "met_slo")));
+  assert_string_equal(obj(cJSON_GetArrayItem(obj(first, "failed_bounds"), 0), "bound")->valuestring,
+                      "p99_ms");
+  assert_true(num(cJSON_GetArrayItem(obj(first, "failed_bounds"), 0), "value") > 150);
+  /* the pool: invocations waited for the worker; the machine only when every core was busy */
+  const cJSON *ev = obj(first, "evidence");
+  assert_true(cJSON_IsTrue(obj(obj(ev, "action_pool"), "limited")));
+  assert_true(num(obj(ev, "action_pool"), "waited") > 0);
+  const char *by = obj(first, "limited_by")->valuestring;
+  const cJSON *low = obj(obj(ev, "machine"), "min_core_busy_fraction");
+  if (cJSON_IsNumber(low) && low->valuedouble < 0.9) assert_string_equal(by, "action_pool");
+  else assert_true(!strcmp(by, "action_pool") || !strcmp(by, "machine"));
+  assert_true(down);
+  const cJSON *max = obj(sw, "max_sustainable_rate");
+  if (!cJSON_IsNumber(max)) print_error("%s\n", cJSON_Print(sw));
+  assert_true(cJSON_IsNumber(max) && max->valuedouble > 0 && max->valuedouble < 400);
+  cJSON_Delete(sw);
+  /* the step document carries the runner's classification and the machine's CPU */
+  snprintf(p, sizeof p, "%s/tiny/rate-400.json", out);
+  cJSON *d = read_json(p);
+  assert_non_null(d);
+  assert_true(num(d, "send_delays.pool_slots") == 1);
+  assert_true(num(d, "send_delays.late_runner") + num(d, "send_delays.late_pool_full") ==
+              num(d, "late_starts"));
+  assert_true(cJSON_IsNumber(obj(obj(d, "machine_cpu"), "busy_fraction")));
+  cJSON_Delete(d);
+}
+
 static void test_bad_sweep_is_a_config_error(void **state) {
   (void)state;
   char bad[200];
@@ -222,6 +306,7 @@ int main(void) {
       cmocka_unit_test(test_sweep_runs_steps_and_writes_summaries),
       cmocka_unit_test(test_compare_two_sweeps),
       cmocka_unit_test(test_rate_flag_overrides_sweep),
+      cmocka_unit_test(test_search_finds_a_low_capacity),
       cmocka_unit_test(test_bad_sweep_is_a_config_error),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
