@@ -317,8 +317,10 @@ static void test_evidence_from_documents(void **state) {
           "\"held_by_max_in_flight\":1,\"schedule_lag_ms\":{\"p99\":40},"
           "\"params\":{\"redis_cpu\":0.1},"
           "\"timeline\":{\"backend_before_ms\":-5,\"backend_after_ms\":1995},"
-          "\"started\":{\"processes\":[{\"role\":\"layer\",\"cpu_s\":9,\"throttled_s\":9},"
-          "{\"role\":\"redis\",\"cpu_s\":0.19,\"cpu_quota\":0.1,\"throttled_s\":0.5,"
+          "\"started\":{\"processes\":[{\"role\":\"layer\",\"name\":\"rbench-agent\",\"cpu_s\":9,"
+          "\"throttled_s\":9},"
+          "{\"role\":\"redis\",\"name\":\"redis-server\",\"cpu_s\":0.19,\"cpu_quota\":0.1,"
+          "\"throttled_s\":0.5,"
           "\"throttled_periods\":12}]},"
           "\"machine_cpu\":{\"busy_fraction\":0.5,\"min_core_busy_fraction\":0.4},"
           "\"send_delays\":{\"pool_slots\":8,\"late_pool_full\":2,\"held_pool_full\":1,"
@@ -338,7 +340,7 @@ static void test_evidence_from_documents(void **state) {
           "\"raw_results\":[{\"success\":true,\"execution_time_ms\":110,\"wait_time_ms\":85}]}");
   struct job_sweep_step st;
   char err[300];
-  assert_int_equal(job_sweep_step_from_docs(200, d, 2, &st, err, sizeof err), RB_OK);
+  if (job_sweep_step_from_docs(200, d, 2, &st, err, sizeof err) != RB_OK) fail_msg("%s", err);
   assert_true(st.has_send_delays);
   assert_int_equal(st.late_pool, 2);
   assert_int_equal(st.held_pool, 1);
