@@ -311,8 +311,8 @@ void job_groups_headline(const struct job_groups *g, char *buf, size_t len) {
     p_text(p, sizeof p, r);
     cost_text(g, c[k].i, cost, sizeof cost);
     if (k == 0)
-      snprintf(one, sizeof one, "%s %s %s %.2gx%s %s", g->names[c[k].i],
-               lower ? "cut" : "raised", obj, c[k].factor, p, cost);
+      snprintf(one, sizeof one, "%s %s %s %.2gx%s %s", g->names[c[k].i], lower ? "cut" : "raised",
+               obj, c[k].factor, p, cost);
     else snprintf(one, sizeof one, "; %s %.2gx%s %s", g->names[c[k].i], c[k].factor, p, cost);
     append(buf, len, one, "");
   }
@@ -368,7 +368,7 @@ static void value_text(char *buf, size_t len, double v, const char *why, bool re
 
 /* Why group i has no row with this key though another comparison has one: a figure only some
  * groups' documents carry (the action processes' CPU); NULL otherwise. */
-static const char *absent_why(const struct job_groups *g, size_t i, const char *key) {
+const char *job_groups_absent_why(const struct job_groups *g, size_t i, const char *key) {
   if (i == g->baseline || job_groups_row(g, i, key) || strcmp(key, "action_cpu_us_per_op"))
     return NULL;
   const struct job_doc_series *x = &g->sides[i].per_doc[JOB_DM_ACTION_CPU];
@@ -439,7 +439,7 @@ static void print_unavailable(FILE *f, const struct job_groups *g, const struct 
       fprintf(f, "): %s\n", why);
     }
     for (size_t k = 0; k < nkeys; k++) {
-      const char *why = absent_why(g, i, keys[k]->key);
+      const char *why = job_groups_absent_why(g, i, keys[k]->key);
       if (why) fprintf(f, "n/a in [%zu] (%s): %s\n", i + 1, keys[k]->metric, why);
     }
   }
@@ -502,7 +502,7 @@ void job_groups_print(FILE *f, const struct job_groups *g) {
       } else {
         const struct job_cmp_row *r = job_groups_row(g, i, keys[k]->key);
         group_cell(cell, sizeof cell, r);
-        if (!r && absent_why(g, i, keys[k]->key)) snprintf(cell, sizeof cell, "n/a");
+        if (!r && job_groups_absent_why(g, i, keys[k]->key)) snprintf(cell, sizeof cell, "n/a");
         unreliable |= r && !r->reliable_b && r->nb;
         if (r && r->test && !isnan(r->a) && !isnan(r->b)) {
           const char *m = mark(r);
@@ -540,8 +540,9 @@ void job_groups_print(FILE *f, const struct job_groups *g) {
       fprintf(f, "[%zu] vs [%zu]: latency Mann-Whitney U on %s, n=%zu+%zu, p=%.4g%s\n", i + 1,
               g->baseline + 1, c->mwu_on_medians ? "per-repetition medians" : "invocations",
               c->mwu.n1, c->mwu.n2, c->mwu.p, g->comparisons > 1 ? " before Holm" : "");
-    else fprintf(f, "[%zu] vs [%zu]: not enough successful invocations to test\n", i + 1,
-                 g->baseline + 1);
+    else
+      fprintf(f, "[%zu] vs [%zu]: not enough successful invocations to test\n", i + 1,
+              g->baseline + 1);
   }
   char h[2048];
   job_groups_headline(g, h, sizeof h);
@@ -601,7 +602,7 @@ cJSON *job_groups_json(const struct job_groups *g) {
     cJSON *cells = cJSON_AddArrayToObject(x, "groups");
     for (size_t i = 0; i < g->n; i++) {
       if (i != g->baseline) {
-          const char *why = absent_why(g, i, keys[k]->key);
+        const char *why = job_groups_absent_why(g, i, keys[k]->key);
         cJSON *cell = cell_json(job_groups_row(g, i, keys[k]->key));
         if (why) {
           cJSON_Delete(cell);
@@ -697,8 +698,8 @@ static void sweep_ratio_text(const cJSON *cmp, char *buf, size_t len) {
 
 /* The sweeps' sentence: the highest ratio above 1 that is exact or a lower bound. A sweep is
  * one measurement per step: no significance test, said so. */
-static void sweeps_headline(const struct sweep_group *s, cJSON *const *cmp, size_t n,
-                            size_t base, char *buf, size_t len) {
+static void sweeps_headline(const struct sweep_group *s, cJSON *const *cmp, size_t n, size_t base,
+                            char *buf, size_t len) {
   size_t order[JOB_GROUPS_MAX], k = 0;
   for (size_t i = 0; i < n; i++) {
     if (i == base) continue;

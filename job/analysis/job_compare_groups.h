@@ -37,12 +37,12 @@ int job_objective_parse(const char *name);
 const char *job_objective_name(enum job_objective o);
 
 struct job_groups {
-  size_t n, baseline;            /* groups, and which one is the baseline */
-  const struct job_side *sides;  /* borrowed, n of them */
-  struct job_comparison *pairs;  /* n: pairs[i] is the baseline (a) against group i (b);
-                                    pairs[baseline] is empty (nrows 0) */
-  char (*names)[160];            /* n: the group for people: its placement when that tells it
-                                    apart from the others, else its label */
+  size_t n, baseline;           /* groups, and which one is the baseline */
+  const struct job_side *sides; /* borrowed, n of them */
+  struct job_comparison *pairs; /* n: pairs[i] is the baseline (a) against group i (b);
+                                   pairs[baseline] is empty (nrows 0) */
+  char (*names)[160];           /* n: the group for people: its placement when that tells it
+                                   apart from the others, else its label */
   double alpha;
   size_t comparisons; /* n - 1: the size of each metric's family */
   double ci_level;    /* the p99 intervals' level: 0.95, or 1 - 0.05/comparisons (Bonferroni) */
@@ -70,6 +70,10 @@ void job_groups_free(struct job_groups *g);
 /* Group i's row with this key (from its comparison with the baseline), or NULL (also for the
  * baseline itself). */
 const struct job_cmp_row *job_groups_row(const struct job_groups *g, size_t i, const char *key);
+
+/* Why group i has no row with this key though other comparisons have one (a figure only some
+ * groups' documents carry: the action processes' CPU), or NULL. */
+const char *job_groups_absent_why(const struct job_groups *g, size_t i, const char *key);
 
 /* The sentence: "runtime batching (C=8) cut backend CPU/op 3.1x (p=0.016) at +0.1 ms p50; the
  * agent 1.3x (p=0.032) at +0.4 ms p50 (against direct; Holm-corrected over 5 comparisons)", or

@@ -27,8 +27,8 @@ struct spec {
   const char *placement; /* NULL: not in params */
   long long concurrency; /* action_concurrency, 0: not given */
   const char *layer, *layer_args;
-  double exec_base; /* execution time of repetition r: exec_base + r * 0.1 (+ i * 0.001) */
-  double cpu[5];    /* backend_cpu_us_per_op of each repetition */
+  double exec_base;  /* execution time of repetition r: exec_base + r * 0.1 (+ i * 0.001) */
+  double cpu[5];     /* backend_cpu_us_per_op of each repetition */
   double action_cpu; /* action_cpu.cpu_us_per_op (+ r); < 0: no section */
 };
 
@@ -99,11 +99,11 @@ static void load(struct job_side *side, const char *label, const struct spec *s)
  * nutcracker interleaved with direct (not significant). Runtime adds exactly 1 ms everywhere;
  * the agent 0.05 ms, inside the repetitions' spread. */
 static const struct spec direct = {"direct", "direct", 0, NULL, NULL, 10, {21, 22, 23, 24, 25}, -1};
-static const struct spec runtime = {"runtime-c8", "runtime", 8, NULL, NULL, 11,
-                                    {7, 8, 9, 10, 11},  30};
+static const struct spec runtime = {"runtime-c8", "runtime",         8, NULL, NULL,
+                                    11,           {7, 8, 9, 10, 11}, 30};
 static const struct spec agent = {"agent", "agent", 0, NULL, NULL, 10.05, {16, 17, 18, 19, 20}, -1};
-static const struct spec nut = {"nutcracker", "agent", 0, "nutcracker", NULL, 10,
-                                {21.5, 22.5, 23.5, 24.5, 25.5}, -1};
+static const struct spec nut = {
+    "nutcracker", "agent", 0, "nutcracker", NULL, 10, {21.5, 22.5, 23.5, 24.5, 25.5}, -1};
 
 static void load4(struct job_side *s) {
   load(&s[0], "out/direct", &direct);
@@ -170,10 +170,11 @@ static void test_ratios_marks_and_headline(void **state) {
   assert_non_null(strstr(act->why_a, "no action_cpu section"));
   char h[2048];
   job_groups_headline(&g, h, sizeof h);
-  assert_string_equal(h, "runtime batching (C=8) cut backend CPU/op 2.6x (p=0.024) at +1 ms p50; "
-                         "the agent 1.3x (p=0.024) with no significant p50 change (against direct; "
-                         "Holm-corrected over 3 comparisons); no significant backend CPU/op "
-                         "difference: nutcracker");
+  assert_string_equal(h,
+                      "runtime batching (C=8) cut backend CPU/op 2.6x (p=0.024) at +1 ms p50; "
+                      "the agent 1.3x (p=0.024) with no significant p50 change (against direct; "
+                      "Holm-corrected over 3 comparisons); no significant backend CPU/op "
+                      "difference: nutcracker");
   /* the table: one column per group, ratio and mark after each value */
   char *out = NULL;
   size_t len = 0;
@@ -181,8 +182,9 @@ static void test_ratios_marks_and_headline(void **state) {
   job_groups_print(f, &g);
   fclose(f);
   if (getenv("DEBUG_PRINT")) fputs(out, stderr);
-  assert_non_null(strstr(out, "[1] out/direct: direct (5 documents, 250 successful invocations) "
-                              "(baseline)"));
+  assert_non_null(strstr(out,
+                         "[1] out/direct: direct (5 documents, 250 successful invocations) "
+                         "(baseline)"));
   assert_non_null(strstr(out, "[2] out/runtime-c8: runtime batching (C=8)"));
   assert_non_null(strstr(out, "[1] baseline"));
   assert_non_null(strstr(out, "9 0.391x!")); /* runtime backend CPU/op: 9/23 significant */
@@ -207,8 +209,7 @@ static void test_ratios_marks_and_headline(void **state) {
     const cJSON *c1 = cJSON_GetArrayItem(cells, 1);
     assert_true(fabs(cJSON_GetObjectItem(c1, "ratio")->valuedouble - 9.0 / 23) < 1e-12);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItem(c1, "significant")));
-    assert_true(fabs(cJSON_GetObjectItem(c1, "p_adjusted")->valuedouble - 3 * P_SEPARATED) <
-                1e-9);
+    assert_true(fabs(cJSON_GetObjectItem(c1, "p_adjusted")->valuedouble - 3 * P_SEPARATED) < 1e-9);
     assert_true(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetArrayItem(cells, 3), "significant")));
   }
   assert_true(found);
@@ -311,9 +312,10 @@ static void test_nothing_significant(void **state) {
   assert_int_equal(job_groups_compute(s, 3, 0, 0.05, 1, NULL, JOB_OBJ_BACKEND_CPU, &g), RB_OK);
   char h[2048];
   job_groups_headline(&g, h, sizeof h);
-  assert_string_equal(h, "no group did significantly better than direct on backend CPU/op (alpha "
-                         "0.05; Holm-corrected over 2 comparisons); no significant backend CPU/op "
-                         "difference: nutcracker, runtime batching");
+  assert_string_equal(h,
+                      "no group did significantly better than direct on backend CPU/op (alpha "
+                      "0.05; Holm-corrected over 2 comparisons); no significant backend CPU/op "
+                      "difference: nutcracker, runtime batching");
   job_groups_free(&g);
   free_sides(s, 3);
 }
@@ -321,8 +323,9 @@ static void test_nothing_significant(void **state) {
 static void test_describe(void **state) {
   (void)state;
   char buf[200];
-  cJSON *p = cJSON_Parse("{\"placement\":\"runtime\",\"action_concurrency\":8,"
-                         "\"batch_connections\":2,\"batch_wait_us\":100,\"batch_coalesce\":true}");
+  cJSON *p = cJSON_Parse(
+      "{\"placement\":\"runtime\",\"action_concurrency\":8,"
+      "\"batch_connections\":2,\"batch_wait_us\":100,\"batch_coalesce\":true}");
   job_compare_describe_json(p, buf, sizeof buf);
   assert_string_equal(buf, "runtime batching (C=8, 2 connections, wait 100 us, coalescing)");
   cJSON_Delete(p);
@@ -410,6 +413,100 @@ static void test_placements_never_pool(void **state) {
   cJSON_Delete(z);
 }
 
+static size_t count_of(const char *hay, const char *needle) {
+  size_t n = 0;
+  for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++) n++;
+  return n;
+}
+
+static char *render(const struct job_report_run *runs, size_t n,
+                    const struct job_report_headline *h) {
+  char *out = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&out, &len);
+  job_report_html(f, runs, n, NULL, 0, h);
+  fclose(f);
+  return out;
+}
+
+/* rbench report with three groups: a column per group in its own colour, ratios to the
+ * baseline with their marks, the N-way headline; by argument and from one directory tree. */
+static void test_report_three_groups(void **state) {
+  (void)state;
+  const struct spec *specs[3] = {&agent, &direct, &runtime};
+  cJSON *docs[15];
+  struct job_report_run runs[15];
+  char err[300];
+  for (int g = 0; g < 3; g++)
+    for (int r = 1; r <= 5; r++) {
+      size_t i = (size_t)(g * 5 + r - 1);
+      docs[i] = doc(specs[g], r);
+      if (job_report_run_init(&runs[i], docs[i], err, sizeof err) != RB_OK) fail_msg("%s", err);
+      runs[i].side = g;
+    }
+  const char *labels[] = {"out/agent", "out/direct", "out/runtime-c8"};
+  job_report_group_by_side(runs, 15, labels);
+  struct job_report_headline h;
+  assert_int_equal(job_report_headline_compute(runs, 15, NULL, &h), RB_OK);
+  assert_true(h.have && h.nway);
+  assert_int_equal(h.g.baseline, 0); /* sides named: the first */
+  assert_non_null(strstr(h.sentence, "runtime batching (C=8) cut backend CPU/op 2x"));
+  assert_non_null(strstr(h.sentence, "(against the agent; Holm-corrected over 2 comparisons)"));
+  char *html = render(runs, 15, &h);
+  if (getenv("DEBUG_PRINT")) fputs(html, stderr);
+  const char *purple = job_report_run_color(runs, 10), *red = job_report_run_color(runs, 0),
+             *blue = job_report_run_color(runs, 5);
+  assert_string_equal(purple, "#6a3d9a"); /* runtime batching has its own colour */
+  assert_string_not_equal(red, blue);
+  char want[200];
+  for (int g = 0; g < 3; g++) {
+    snprintf(want, sizeof want, "<th><span style=\"color:%s\">&#9632;</span> %s",
+             g == 0   ? red
+             : g == 1 ? blue
+                      : purple,
+             g == 0   ? "the agent"
+             : g == 1 ? "direct"
+                      : "runtime batching (C=8)");
+    assert_non_null(strstr(html, want));
+  }
+  assert_non_null(strstr(html, "<br><small>baseline</small>"));
+  assert_non_null(strstr(html, "Runtime batching (C=8) cut backend CPU/op 2x")); /* headline */
+  assert_non_null(strstr(html, ">9 <small>0.5x!</small></td>"));        /* backend CPU/op 9 vs 18 */
+  assert_non_null(strstr(html, ">23 <small>1.28x!</small></td>"));      /* direct: 23 vs 18 */
+  assert_non_null(strstr(html, "Holm-adjusted p=0.016"));               /* 2 x 2/252 on hover */
+  assert_int_equal(count_of(html, "title=\"no action_cpu section"), 2); /* agent, direct */
+  free(html);
+  job_report_headline_free(&h);
+  /* --baseline by name, then an unknown one */
+  struct job_report_opts o = {NULL, "direct", -1};
+  char herr[1600];
+  assert_int_equal(job_report_headline_compute_opts(runs, 15, &o, &h, herr, sizeof herr), RB_OK);
+  assert_int_equal(h.g.baseline, 1);
+  job_report_headline_free(&h);
+  o.baseline = "nope";
+  assert_int_equal(job_report_headline_compute_opts(runs, 15, &o, &h, herr, sizeof herr),
+                   RB_ERR_INVALID);
+  assert_non_null(strstr(herr, "--baseline 'nope' names no group"));
+  /* one directory tree: grouped by settings, three placements, direct the baseline */
+  for (size_t i = 0; i < 15; i++) runs[i].side = -1;
+  char notes[600] = "";
+  job_report_group_by_settings(runs, 15, notes, sizeof notes);
+  assert_int_equal(job_report_headline_compute(runs, 15, NULL, &h), RB_OK);
+  assert_true(h.nway);
+  assert_int_equal(h.g.n, 3);
+  assert_string_equal(h.g.names[h.g.baseline], "direct");
+  assert_non_null(strstr(h.sentence, "(against direct;"));
+  job_report_headline_free(&h);
+  /* two groups named: the two-sided form, as before */
+  assert_int_equal(job_report_headline_compute(runs + 5, 10, NULL, &h), RB_OK);
+  assert_false(h.nway);
+  job_report_headline_free(&h);
+  for (size_t i = 0; i < 15; i++) {
+    job_report_run_free(&runs[i]);
+    cJSON_Delete(docs[i]);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_holm),
@@ -419,6 +516,7 @@ int main(void) {
       cmocka_unit_test(test_nothing_significant),
       cmocka_unit_test(test_describe),
       cmocka_unit_test(test_placements_never_pool),
+      cmocka_unit_test(test_report_three_groups),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
