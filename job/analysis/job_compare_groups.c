@@ -790,16 +790,20 @@ int job_compare_sweeps_main(char *const *paths, size_t n, const char *baseline, 
   if (n < 2 || n > JOB_GROUPS_MAX) return -1;
   struct sweep_group *s = calloc(n, sizeof *s);
   if (!s) return JOB_EXIT_FAILURE;
-  size_t found = 0;
-  for (size_t i = 0; i < n; i++) found += job_compare_sweep_find(paths[i], s[i].path, PATH_MAX);
+  size_t found = 0, a_sweep = 0;
+  bool is[JOB_GROUPS_MAX];
+  for (size_t i = 0; i < n; i++) {
+    is[i] = job_compare_sweep_find(paths[i], s[i].path, PATH_MAX);
+    if (is[i] && !found++) a_sweep = i;
+  }
   int rc = found == 0 ? -1 : JOB_EXIT_OK;
   if (found && found < n) {
     for (size_t i = 0; i < n; i++)
-      if (!s[i].path[0])
+      if (!is[i])
         fprintf(stderr,
                 "rbench compare: %s is not a sweep but %s is: compare sweeps (sweep.json or its "
                 "directory) or sets of results documents, not both\n",
-                paths[i], paths[i == 0 ? 1 : 0]);
+                paths[i], paths[a_sweep]);
     rc = JOB_EXIT_CONFIG;
   }
   for (size_t i = 0; rc == JOB_EXIT_OK && i < n; i++) {
