@@ -3,7 +3,8 @@
  *
  * The page answers "what does batching buy?" first: a headline comparing two sides (the
  * arguments the user named, else the first direct and first batched group of one directory
- * tree, grouped by what was run), then the
+ * tree, grouped by what was run), or N groups against a baseline (three sides or more, or a
+ * tree of three placements or more: job_compare_groups.h), then the
  * settings that produced it, the latency-vs-load curve of any capacity sweeps, the
  * distributions per mode and the per-repetition table. The plots:
  *
