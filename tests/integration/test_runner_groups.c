@@ -23,8 +23,10 @@ struct group {
 };
 
 static const struct group groups[] = {
-    {"direct", "direct", NULL, 0, 20, 10},    {"runtime", "runtime", NULL, 8, 6, 11},
-    {"agent", "agent", NULL, 0, 15, 10.05},   {"nutcracker", "agent", "nutcracker", 0, 20.5, 10},
+    {"direct", "direct", NULL, 0, 20, 10},
+    {"runtime", "runtime", NULL, 8, 6, 11},
+    {"agent", "agent", NULL, 0, 15, 10.05},
+    {"nutcracker", "agent", "nutcracker", 0, 20.5, 10},
 };
 
 static void write_doc(const char *path, const struct group *g, int rep) {
@@ -147,11 +149,12 @@ static void test_compare_four_groups(void **state) {
   assert_non_null(strstr(log, want));
   assert_non_null(strstr(log, "9 0.391x!")); /* backend CPU/op 9 against 23 */
   assert_non_null(strstr(log, "23.5 1.02x~"));
-  assert_non_null(strstr(log, "headline (backend_cpu): runtime batching (C=8) cut backend CPU/op "
-                              "2.6x (p=0.024) at +1 ms p50; the agent 1.3x (p=0.024) with no "
-                              "significant p50 change (against direct; Holm-corrected over 3 "
-                              "comparisons); no significant backend CPU/op difference: "
-                              "nutcracker"));
+  assert_non_null(strstr(log,
+                         "headline (backend_cpu): runtime batching (C=8) cut backend CPU/op "
+                         "2.6x (p=0.024) at +1 ms p50; the agent 1.3x (p=0.024) with no "
+                         "significant p50 change (against direct; Holm-corrected over 3 "
+                         "comparisons); no significant backend CPU/op difference: "
+                         "nutcracker"));
   free(log);
   /* the baseline by index and by name give the same comparison */
   char *by_name = NULL;
@@ -172,8 +175,9 @@ static void test_compare_four_groups(void **state) {
   /* objective p50: nothing beat direct */
   assert_int_equal(rbench(&log, "compare", dirs[0], dirs[1], dirs[2], "--objective", "p50", NULL),
                    0);
-  assert_non_null(strstr(log, "headline (p50): no group did significantly better than direct on "
-                              "p50"));
+  assert_non_null(strstr(log,
+                         "headline (p50): no group did significantly better than direct on "
+                         "p50"));
   free(log);
 }
 
@@ -221,8 +225,9 @@ static void test_two_groups_unchanged(void **state) {
   assert_int_equal(rbench(&log, "compare", dirs[0], dirs[2], "--objective", "backend_cpu", NULL),
                    0);
   assert_non_null(strstr(log, "groups: 2, baseline [1]; alpha 0.05\n"));
-  assert_non_null(strstr(log, "headline (backend_cpu): the agent cut backend CPU/op 1.3x "
-                              "(p=0.0079)"));
+  assert_non_null(strstr(log,
+                         "headline (backend_cpu): the agent cut backend CPU/op 1.3x "
+                         "(p=0.0079)"));
   free(log);
 }
 
@@ -258,8 +263,9 @@ static void test_sweeps(void **state) {
   assert_non_null(strstr(log, "5060/s"));
   assert_non_null(strstr(log, "5.06x"));
   assert_non_null(strstr(log, "at least 6.00x"));
-  assert_non_null(strstr(log, "headline (max_rate): runtime batching sustained at least 6.00x "
-                              "direct's max rate (at least 6000/s); the agent 5.06x (5060/s)"));
+  assert_non_null(strstr(log,
+                         "headline (max_rate): runtime batching sustained at least 6.00x "
+                         "direct's max rate (at least 6000/s); the agent 5.06x (5060/s)"));
   free(log);
   assert_int_equal(rbench(&log, "compare", a, b, c, "--baseline", "2", "--json", NULL), 0);
   cJSON *j = cJSON_Parse(log);
@@ -277,9 +283,9 @@ static void test_sweeps(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_compare_four_groups),  cmocka_unit_test(test_compare_json),
+      cmocka_unit_test(test_compare_four_groups),      cmocka_unit_test(test_compare_json),
       cmocka_unit_test(test_mixed_placements_refused), cmocka_unit_test(test_two_groups_unchanged),
-      cmocka_unit_test(test_report_three_groups),  cmocka_unit_test(test_sweeps),
+      cmocka_unit_test(test_report_three_groups),      cmocka_unit_test(test_sweeps),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
