@@ -372,16 +372,27 @@ static void nway_section(FILE *out, const struct job_report_headline *h,
       "execution_p50_ms",    "execution_p99_ms",      "throughput",
       "redis_cpu_us_per_op", "backend_cpu_us_per_op", "action_cpu_us_per_op",
       "redis_reads_per_op",  "redis_commands_per_op", "commands_per_batch"};
-  for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+  /* the rows above, then the per-operation ones (op_<name>_p50_ms, ...) any comparison has */
+  const char *list[sizeof keys / sizeof keys[0] + 2 * RB_OP_COUNT];
+  size_t nlist = 0;
+  for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) list[nlist++] = keys[k];
+  for (size_t i = 0; i < g->n; i++)
+    for (size_t k = 0; i != g->baseline && k < g->pairs[i].nrows; k++) {
+      const char *key = g->pairs[i].rows[k].key;
+      bool seen = strncmp(key, "op_", 3) != 0;
+      for (size_t j = 0; j < nlist && !seen; j++) seen = !strcmp(list[j], key);
+      if (!seen && nlist < sizeof list / sizeof list[0]) list[nlist++] = key;
+    }
+  for (size_t k = 0; k < nlist; k++) {
     const struct job_cmp_row *any = NULL;
-    for (size_t i = 0; i < g->n && !any; i++) any = job_groups_row(g, i, keys[k]);
+    for (size_t i = 0; i < g->n && !any; i++) any = job_groups_row(g, i, list[k]);
     if (!any) continue;
     fprintf(out, "<tr><td>");
     text(out, any->metric);
     fprintf(out, "</td>");
     for (size_t i = 0; i < g->n; i++) {
-      const struct job_cmp_row *r = i == g->baseline ? any : job_groups_row(g, i, keys[k]);
-      const char *why = job_groups_absent_why(g, i, keys[k]);
+      const struct job_cmp_row *r = i == g->baseline ? any : job_groups_row(g, i, list[k]);
+      const char *why = job_groups_absent_why(g, i, list[k]);
       if (!r && why) {
         fprintf(out, "<td class=\"na\" title=\"");
         text(out, why);
@@ -556,10 +567,17 @@ static void load_cells(FILE *out, const struct job_doc *d) {
 static void runs_table(FILE *out, const struct job_report_run *runs, size_t count) {
   static const char *const keys[] = {"duration", "warmup",     "ops",      "operation",
                                      "parallel", "value_size", "key_space"};
-  static const char *const heads[] = {
-      "batching",   "rate /s",    "max in flight", "invocations (first document)",
-      "duration s", "warm-up s",  "ops",           "operation",
-      "parallel",   "value size", "key space"};
+  static const char *const heads[] = {"batching (placement)",
+                                      "rate /s",
+                                      "max in flight",
+                                      "invocations (first document)",
+                                      "duration s",
+                                      "warm-up s",
+                                      "ops",
+                                      "operation",
+                                      "parallel",
+                                      "value size",
+                                      "key space"};
   fprintf(out, "<div class=\"wide\"><table><tr><th>run</th>");
   for (size_t k = 0; k < sizeof heads / sizeof heads[0]; k++) fprintf(out, "<th>%s</th>", heads[k]);
   fprintf(out, "<th>documents</th></tr>\n");
@@ -569,7 +587,15 @@ static void runs_table(FILE *out, const struct job_report_run *runs, size_t coun
     fprintf(out, "<tr><td>");
     text(out, runs[i].group);
     fprintf(out, "</td>");
-    param_cell(out, d, "batching");
+    char where[160]; /* where batching lived: the placement, else the batching parameter */
+    job_compare_describe(d, where, sizeof where);
+    if (job_doc_param_present(d, "placement")) {
+      fprintf(out, "<td class=\"l\">");
+      text(out, where);
+      fprintf(out, "</td>");
+    } else {
+      param_cell(out, d, "batching");
+    }
     load_cells(out, d);
     invocations_cell(out, d);
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) param_cell(out, d, keys[k]);
