@@ -145,7 +145,7 @@ const struct job_cmp_row *job_groups_row(const struct job_groups *g, size_t i, c
 
 /* Holm over the family of one metric: the rows with this key in every comparison. */
 static void holm_rows(struct job_groups *g, const char *key) {
-  double p[JOB_GROUPS_MAX], adj[JOB_GROUPS_MAX];
+  double p[JOB_GROUPS_MAX] = {0}, adj[JOB_GROUPS_MAX] = {0};
   struct job_cmp_row *rows[JOB_GROUPS_MAX];
   size_t m = 0;
   for (size_t i = 0; i < g->n; i++) {
@@ -307,6 +307,7 @@ void job_groups_headline(const struct job_groups *g, char *buf, size_t len) {
              g->alpha, corr);
   for (size_t k = 0; k < nc; k++) {
     const struct job_cmp_row *r = job_groups_row(g, c[k].i, key);
+    if (!r) continue; /* a candidate has its row: for the compiler's analysis */
     char p[40], cost[200], one[600];
     p_text(p, sizeof p, r);
     cost_text(g, c[k].i, cost, sizeof cost);

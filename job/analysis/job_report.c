@@ -573,6 +573,16 @@ static void load_line(FILE *out, const struct frame *f, const cJSON *sweep, cons
   }
 }
 
+/* A sweep's palette, as its runs': runtime batching (its summary's placement) has its own. */
+static int sweep_mode(const cJSON *sweep) {
+  const cJSON *pl = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sweep, "scenario"),
+                                       "parameters"),
+      "placement");
+  if (cJSON_IsString(pl) && !strcmp(pl->valuestring, "runtime")) return 3;
+  return mode_index(job_report_sweep_batching(sweep));
+}
+
 void job_report_load_svg(FILE *out, const cJSON *const *sweeps, size_t count) {
   struct frame f;
   double slo;
@@ -588,9 +598,8 @@ void job_report_load_svg(FILE *out, const cJSON *const *sweeps, size_t count) {
   double y = MT + 10;
   for (size_t i = 0; i < count; i++) {
     size_t k = 0;
-    for (size_t j = 0; j < i; j++)
-      k += job_report_sweep_batching(sweeps[j]) == job_report_sweep_batching(sweeps[i]);
-    const char *color = job_report_mode_color(job_report_sweep_batching(sweeps[i]), k);
+    for (size_t j = 0; j < i; j++) k += sweep_mode(sweeps[j]) == sweep_mode(sweeps[i]);
+    const char *color = mode_palette[sweep_mode(sweeps[i])][k % SHADES];
     load_line(out, &f, sweeps[i], color, true);
     load_line(out, &f, sweeps[i], color, false);
     fprintf(out,

@@ -102,16 +102,16 @@ static int setup(void **state) {
     snprintf(dirs[g], sizeof dirs[g], "%s/%s", tmpdir, groups[g].dir);
     mkdir(dirs[g], 0755);
     for (int r = 1; r <= 5; r++) {
-      snprintf(path, sizeof path, "%s/r%d.json", dirs[g], r);
+      snprintf(path, sizeof path, "%.200s/r%d.json", dirs[g], r);
       write_doc(path, &groups[g], r);
     }
   }
   /* a directory whose documents ran two placements */
   snprintf(dirs[4], sizeof dirs[4], "%s/mixed", tmpdir);
   mkdir(dirs[4], 0755);
-  snprintf(path, sizeof path, "%s/r1.json", dirs[4]);
+  snprintf(path, sizeof path, "%.200s/r1.json", dirs[4]);
   write_doc(path, &groups[0], 1);
-  snprintf(path, sizeof path, "%s/r2.json", dirs[4]);
+  snprintf(path, sizeof path, "%.200s/r2.json", dirs[4]);
   write_doc(path, &groups[1], 2);
   write_sweep("sweep-direct", "direct", "direct", 1000, false);
   write_sweep("sweep-agent", "agent", "agent", 5060, false);
