@@ -275,7 +275,7 @@ void job_groups_headline(const struct job_groups *g, char *buf, size_t len) {
   const char *base = g->names[g->baseline];
   struct cand c[JOB_GROUPS_MAX];
   size_t nc = 0;
-  char same[600] = "", worse[600] = "", missing[600] = "";
+  char same[600] = "", worse[600] = "", missing[600] = "", small[600] = "", untested[600] = "";
   for (size_t i = 0; key && i < g->n; i++) {
     if (i == g->baseline) continue;
     const struct job_cmp_row *r = job_groups_row(g, i, key);
@@ -289,6 +289,10 @@ void job_groups_headline(const struct job_groups *g, char *buf, size_t len) {
       c[nc++].factor = lower ? r->a / r->b : r->b / r->a;
     } else if (claimable(r)) {
       append(worse, sizeof worse, worse[0] ? ", " : "", g->names[i]);
+    } else if (!r->test) {
+      append(untested, sizeof untested, untested[0] ? ", " : "", g->names[i]);
+    } else if (r->significant && r->negligible) {
+      append(small, sizeof small, small[0] ? ", " : "", g->names[i]);
     } else {
       append(same, sizeof same, same[0] ? ", " : "", g->names[i]);
     }
@@ -327,8 +331,17 @@ void job_groups_headline(const struct job_groups *g, char *buf, size_t len) {
     snprintf(part, sizeof part, "; significantly worse %s: %s", obj, worse);
     append(buf, len, part, "");
   }
+  if (small[0]) {
+    snprintf(part, sizeof part, "; a detectable but negligible %s difference: %s", obj, small);
+    append(buf, len, part, "");
+  }
   if (same[0]) {
     snprintf(part, sizeof part, "; no significant %s difference: %s", obj, same);
+    append(buf, len, part, "");
+  }
+  if (untested[0]) {
+    snprintf(part, sizeof part, "; %s could not be tested (too few samples or repetitions): %s",
+             obj, untested);
     append(buf, len, part, "");
   }
   if (missing[0]) {

@@ -222,6 +222,21 @@ static void test_ratios_marks_and_headline(void **state) {
   assert_non_null(strstr(h, "no group did significantly better than direct on p50"));
   assert_non_null(strstr(h, "significantly worse p50: runtime batching (C=8)"));
   job_groups_free(&g);
+  /* objective p99: runtime's +1 ms is under the 10% that matters for p99 */
+  assert_int_equal(job_groups_compute(s, 4, 0, 0.05, 1, NULL, JOB_OBJ_P99, &g), RB_OK);
+  job_groups_headline(&g, h, sizeof h);
+  assert_non_null(strstr(h, "no group did significantly better than direct on p99"));
+  assert_non_null(strstr(h, "a detectable but negligible p99 difference: runtime batching (C=8)"));
+  job_groups_free(&g);
+  /* with --min-change execution_p99_ms=5 the same +9.5% is worse, claimed as such */
+  struct job_min_change mc;
+  job_min_change_init(&mc);
+  char err[200];
+  assert_int_equal(job_min_change_parse(&mc, "execution_p99_ms=5", err, sizeof err), RB_OK);
+  assert_int_equal(job_groups_compute(s, 4, 0, 0.05, 1, &mc, JOB_OBJ_P99, &g), RB_OK);
+  job_groups_headline(&g, h, sizeof h);
+  assert_non_null(strstr(h, "significantly worse p99: runtime batching (C=8)"));
+  job_groups_free(&g);
   free_sides(s, 4);
 }
 
