@@ -95,6 +95,7 @@ static const struct job_doc_figure *metric_figure(const struct job_doc *d, enum 
       *name = "agent.commands_per_batch.mean";
       return &d->agent.per_batch_mean;
     case JOB_DM_BACKEND_CPU: break;
+    case JOB_DM_ACTION_CPU: break; /* not a typed figure yet: action_cpu_metric */
     case JOB_DM_COUNT: break;
   }
   *name = "backend_cpu_us_per_op";
@@ -106,7 +107,9 @@ static bool section_missing(const struct job_doc *d, const struct job_doc_backen
                             size_t len) {
   const char *section = b == &d->agent ? "agent" : "redis";
   if (!b->present) {
-    if (b == &d->agent && doc_batching(d) == 0) snprintf(why, len, "direct run: no agent");
+    bool runtime = job_doc_param_present(d, "placement") && !strcmp(d->params.placement, "runtime");
+    if (b == &d->agent && runtime) snprintf(why, len, "runtime batching: no agent");
+    else if (b == &d->agent && doc_batching(d) == 0) snprintf(why, len, "direct run: no agent");
     else snprintf(why, len, "no %s section in the document", section);
     return true;
   }
@@ -117,7 +120,25 @@ static bool section_missing(const struct job_doc *d, const struct job_doc_backen
   return false;
 }
 
+/* action_cpu.cpu_us_per_op (the local target's action processes, job_doc.h); NAN with the
+ * reason when the document lacks it. */
+static double action_cpu_metric(const struct job_doc *d, char *why, size_t len) {
+  const struct job_doc_action_cpu *a = &d->action_cpu;
+  if (a->present && a->cpu_us_per_op.has == JOB_DOC_SET) return a->cpu_us_per_op.v;
+  if (!a->present)
+    snprintf(why, len, "no action_cpu section (measured on the local target only%s%s)",
+             d->target_kind ? "; target " : "", d->target_kind ? d->target_kind : "");
+  else
+    snprintf(why, len, "action_cpu.cpu_us_per_op is %s",
+             a->cpu_us_per_op.has == JOB_DOC_NULL ? "null" : "missing");
+  return (double)NAN;
+}
+
 double job_doc_metric(const struct job_doc *d, enum job_doc_metric m, char *why, size_t whylen) {
+  if (m == JOB_DM_ACTION_CPU) {
+    why[0] = '\0';
+    return action_cpu_metric(d, why, whylen);
+  }
   const struct job_doc_backend *sec;
   const char *name;
   const struct job_doc_figure *f = metric_figure(d, m, &sec, &name);
@@ -133,6 +154,88 @@ double job_doc_metric(const struct job_doc *d, enum job_doc_metric m, char *why,
   snprintf(why, whylen, "%s is %s%s%s%s", name, f->has == JOB_DOC_ABSENT ? "missing" : "null",
            note ? " (" : "", note ? note : "", note ? ")" : "");
   return (double)NAN;
+}
+
+/* ---- where batching lived ------------------------------------------------------------ */
+
+struct placement_knobs {
+  const char *placement, *backend, *layer, *layer_args;
+  long long concurrency, connections, wait_us;
+  bool coalesce;
+};
+
+static void describe(const struct placement_knobs *k, char *buf, size_t len) {
+  char extra[200] = "";
+  size_t n = 0;
+#define ADD(...)                                                                                   \
+  do {                                                                                             \
+    if (n < sizeof extra) n += (size_t)snprintf(extra + n, sizeof extra - n, "%s", n ? ", " : ""); \
+    if (n < sizeof extra) n += (size_t)snprintf(extra + n, sizeof extra - n, __VA_ARGS__);         \
+  } while (0)
+  bool runtime = !strcmp(k->placement, "runtime"), agent = !strcmp(k->placement, "agent");
+  bool started = k->backend && !strcmp(k->backend, "start");
+  if (k->concurrency > 1) ADD("C=%lld", k->concurrency);
+  if (runtime && k->connections > 1) ADD("%lld connections", k->connections);
+  if (runtime && k->wait_us > 0) ADD("wait %lld us", k->wait_us);
+  if (runtime && k->coalesce) ADD("coalescing");
+  if (agent && started && k->layer_args && k->layer_args[0] && k->layer &&
+      strcmp(k->layer, "nutcracker"))
+    ADD("%.120s", k->layer_args);
+#undef ADD
+  const char *what =
+      runtime ? "runtime batching"
+      : agent
+          ? (started && k->layer && !strcmp(k->layer, "nutcracker") ? "nutcracker" : "the agent")
+          : k->placement;
+  if (extra[0]) snprintf(buf, len, "%s (%s)", what, extra);
+  else snprintf(buf, len, "%s", what);
+}
+
+void job_compare_describe(const struct job_doc *d, char *buf, size_t len) {
+  const struct job_params *p = &d->params;
+  struct placement_knobs k = {NULL,
+                              p->backend,
+                              p->layer,
+                              p->layer_args,
+                              p->action_concurrency,
+                              p->batch_connections,
+                              p->batch_wait_us,
+                              p->batch_coalesce};
+  if (job_doc_param_present(d, "placement")) k.placement = p->placement;
+  else if (job_doc_param_present(d, "batching")) k.placement = p->batching ? "agent" : "direct";
+  if (!k.placement) {
+    if (len) buf[0] = '\0';
+    return;
+  }
+  describe(&k, buf, len);
+}
+
+static const char *jstr(const cJSON *o, const char *key, const char *dflt) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  return cJSON_IsString(v) ? v->valuestring : dflt;
+}
+
+static long long jint(const cJSON *o, const char *key, long long dflt) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  return cJSON_IsNumber(v) ? (long long)v->valuedouble : dflt;
+}
+
+void job_compare_describe_json(const cJSON *params, char *buf, size_t len) {
+  const cJSON *b = cJSON_GetObjectItemCaseSensitive(params, "batching");
+  struct placement_knobs k = {
+      jstr(params, "placement", cJSON_IsBool(b) ? (cJSON_IsTrue(b) ? "agent" : "direct") : NULL),
+      jstr(params, "backend", "env"),
+      jstr(params, "layer", "rbench-agent"),
+      jstr(params, "layer_args", ""),
+      jint(params, "action_concurrency", 1),
+      jint(params, "batch_connections", 1),
+      jint(params, "batch_wait_us", 0),
+      cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(params, "batch_coalesce"))};
+  if (!k.placement) {
+    if (len) buf[0] = '\0';
+    return;
+  }
+  describe(&k, buf, len);
 }
 
 double job_doc_metric_value(const cJSON *doc, enum job_doc_metric m, char *why, size_t whylen) {
@@ -163,6 +266,14 @@ static bool add_doc_metrics(struct job_side *s, const struct job_doc *d) {
   }
   int b = doc_batching(d);
   s->batching = s->docs == 0 ? b : (s->batching == b ? b : -1);
+  char desc[sizeof s->placement];
+  job_compare_describe(d, desc, sizeof desc);
+  if (s->docs == 0) {
+    snprintf(s->placement, sizeof s->placement, "%s", desc);
+    snprintf(s->run, sizeof s->run, "%s", d->run_name ? d->run_name : "");
+  } else if (strcmp(s->placement, desc)) {
+    snprintf(s->placement, sizeof s->placement, "mixed");
+  }
   long long n = doc_concurrency(d);
   s->concurrency = s->docs == 0 ? n : (s->concurrency == n ? n : -1);
   return true;
@@ -261,6 +372,7 @@ static struct job_cmp_row *row(struct job_comparison *c, const char *metric, con
   r->change = (a != 0 && !isnan(a) && !isnan(b)) ? (b - a) / a : (double)NAN;
   r->test = test;
   r->p = (double)NAN;
+  r->p_adjusted = (double)NAN;
   r->reliable_a = r->reliable_b = true;
   return r;
 }
@@ -376,6 +488,9 @@ static void backend_rows(struct job_comparison *c, const struct job_side *a,
   doc_row(c, "agent CPU/op (us)", "agent_cpu_us_per_op", a, b, JOB_DM_AGENT_CPU);
   doc_row(c, "backend CPU/op (us)", "backend_cpu_us_per_op", a, b, JOB_DM_BACKEND_CPU);
   doc_row(c, "commands per batch", "commands_per_batch", a, b, JOB_DM_PER_BATCH);
+  /* the action processes' CPU (runtime batching's cost lives there): when a side has it */
+  if (a->per_doc[JOB_DM_ACTION_CPU].n || b->per_doc[JOB_DM_ACTION_CPU].n)
+    doc_row(c, "action CPU/op (us)", "action_cpu_us_per_op", a, b, JOB_DM_ACTION_CPU);
 }
 
 /* Row names per operation type ("get p50 (ms)", "op_get_p50_ms"): static, built once. */
@@ -436,6 +551,7 @@ static const struct {
     {"agent_cpu_us_per_op", JOB_MIN_CHANGE_DEFAULT},
     {"backend_cpu_us_per_op", JOB_MIN_CHANGE_DEFAULT},
     {"commands_per_batch", JOB_MIN_CHANGE_DEFAULT},
+    {"action_cpu_us_per_op", JOB_MIN_CHANGE_DEFAULT},
 };
 
 double job_min_change_default(const char *key) {
@@ -745,10 +861,12 @@ static void add_num(cJSON *o, const char *k, double v) {
   else cJSON_AddNumberToObject(o, k, v);
 }
 
-static cJSON *side_json(const struct job_side *s) {
+cJSON *job_side_json(const struct job_side *s) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "label", s->label);
   if (s->workload[0]) cJSON_AddStringToObject(o, "workload", s->workload);
+  if (s->run[0]) cJSON_AddStringToObject(o, "run", s->run);
+  if (s->placement[0]) cJSON_AddStringToObject(o, "placement", s->placement);
   cJSON_AddNumberToObject(o, "documents", (double)s->docs);
   cJSON_AddNumberToObject(o, "successful_invocations", (double)s->n);
   if (s->batching >= 0) cJSON_AddBoolToObject(o, "batching", s->batching);
@@ -816,8 +934,8 @@ static cJSON *row_json(const struct job_cmp_row *r) {
 cJSON *job_compare_json(const struct job_side *a, const struct job_side *b,
                         const struct job_comparison *c) {
   cJSON *o = cJSON_CreateObject();
-  cJSON_AddItemToObject(o, "a", side_json(a));
-  cJSON_AddItemToObject(o, "b", side_json(b));
+  cJSON_AddItemToObject(o, "a", job_side_json(a));
+  cJSON_AddItemToObject(o, "b", job_side_json(b));
   cJSON *rows = cJSON_AddArrayToObject(o, "rows");
   for (size_t i = 0; i < c->nrows; i++) cJSON_AddItemToArray(rows, row_json(&c->rows[i]));
   if (c->have_test) {

@@ -37,6 +37,7 @@ enum job_doc_metric {
   JOB_DM_AGENT_CPU,      /* agent.cpu_us_per_op */
   JOB_DM_BACKEND_CPU,    /* backend_cpu_us_per_op */
   JOB_DM_PER_BATCH,      /* agent.commands_per_batch.mean */
+  JOB_DM_ACTION_CPU,     /* action_cpu.cpu_us_per_op: the action processes' CPU (local target) */
   JOB_DM_COUNT
 };
 
@@ -65,6 +66,9 @@ struct job_side {
   char notes[2048];      /* what the reader must know about the side's documents (left out,
                             incomplete, mixed settings), one a line; set by the caller */
   char workload[400];    /* the first document's workload (job_doc_workload_text) */
+  char run[128];         /* the first document's run name ("" when none) */
+  char placement[160];   /* where batching lived, for people (job_compare_describe), e.g.
+                            "runtime batching (C=8)"; "" unknown, "mixed" when documents differ */
   /* per operation type (the documents' "operations" sections): the histograms pooled, and
      each document's p50 and p99 (ms) */
   struct job_hist *op_hist[RB_OP_COUNT];
@@ -79,12 +83,20 @@ enum rb_err job_side_add_doc(struct job_side *s, const struct job_doc *d, char *
 /* The same from the JSON tree (read and validated through job_doc_read). */
 enum rb_err job_side_add(struct job_side *s, const cJSON *doc, char *err, size_t errlen);
 
+/* Where batching lived in d's run, for people: "direct", "runtime batching (C=8, coalescing)",
+ * "the agent (--coalesce)", "nutcracker"; from its params (placement, action_concurrency,
+ * batch_*, backend, layer, layer_args; batching true without a placement is the agent); ""
+ * when the document says neither placement nor batching (pure). */
+void job_compare_describe(const struct job_doc *d, char *buf, size_t len);
+/* The same from a params object (a sweep summary's scenario.parameters; may be NULL). */
+void job_compare_describe_json(const cJSON *params, char *buf, size_t len);
+
 /* Value of one per-document figure of d, or NAN with the reason in why (pure). */
 double job_doc_metric(const struct job_doc *d, enum job_doc_metric m, char *why, size_t whylen);
 /* The same from the JSON tree (NAN with the validation error when it is not a valid document). */
 double job_doc_metric_value(const cJSON *doc, enum job_doc_metric m, char *why, size_t whylen);
 
-#define JOB_CMP_ROWS (24 + 2 * RB_OP_COUNT) /* with a p50 and a p99 row per operation */
+#define JOB_CMP_ROWS (25 + 2 * RB_OP_COUNT) /* with a p50 and a p99 row per operation */
 
 enum job_cmp_test {
   JOB_TEST_NONE,
@@ -107,6 +119,7 @@ struct job_cmp_row {
   const char *why_a, *why_b;   /* borrowed from the sides: why a or b is unknown, or NULL */
   double min_change; /* tested rows: the smallest relative change that matters (0.05 = 5%) */
   bool negligible;   /* significant, but |change| < min_change: detectable, not relevant */
+  double p_adjusted; /* N-way compare (job_compare_groups.h): Holm-adjusted p, NAN otherwise */
 };
 
 struct job_comparison {
@@ -164,6 +177,8 @@ void job_compare_test_basis(const struct job_comparison *c, const struct job_cmp
 /* The human table. */
 void job_compare_print(FILE *f, const struct job_side *a, const struct job_side *b,
                        const struct job_comparison *c);
+/* A side as --json gives it ("a", "b"): label, workload, documents, ... (owned by the caller). */
+cJSON *job_side_json(const struct job_side *s);
 /* The --json form (owned by the caller). */
 cJSON *job_compare_json(const struct job_side *a, const struct job_side *b,
                         const struct job_comparison *c);

@@ -22,10 +22,11 @@
  * runs red shades, runs without a batching parameter green and grey. The k-th distinct group
  * of a mode (in order of first appearance) takes the mode's k-th shade. */
 #define SHADES 4
-static const char *const mode_palette[3][SHADES] = {
+static const char *const mode_palette[4][SHADES] = {
     {"#2ca02c", "#7f7f7f", "#bcbd22", "#393b79"}, /* unknown */
     {"#1f77b4", "#17becf", "#9467bd", "#08306b"}, /* direct */
-    {"#d62728", "#ff7f0e", "#e377c2", "#8c564b"}, /* batched */
+    {"#d62728", "#ff7f0e", "#e377c2", "#8c564b"}, /* batched (placement agent) */
+    {"#6a3d9a", "#b8860b", "#2e8b57", "#c51b7d"}, /* runtime batching */
 };
 
 static bool first_of_group(const struct job_report_run *runs, size_t j) {
@@ -41,6 +42,11 @@ const char *job_report_mode_color(int batching, size_t k) {
   return mode_palette[mode_index(batching)][k % SHADES];
 }
 
+/* A run's mode: runtime batching has its own palette (its batching parameter is false). */
+static int run_mode(const struct job_report_run *r) {
+  return r->placement == JOB_PLACE_RUNTIME ? 3 : mode_index(r->batching);
+}
+
 const char *job_report_run_color(const struct job_report_run *runs, size_t i) {
   size_t first = i; /* where run i's group first appears */
   for (size_t j = 0; j < i && first == i; j++) {
@@ -48,9 +54,8 @@ const char *job_report_run_color(const struct job_report_run *runs, size_t i) {
   }
   size_t k = 0; /* distinct groups of the same mode before it */
   for (size_t j = 0; j < first; j++)
-    k +=
-        first_of_group(runs, j) && mode_index(runs[j].batching) == mode_index(runs[first].batching);
-  return job_report_mode_color(runs[first].batching, k);
+    k += first_of_group(runs, j) && run_mode(&runs[j]) == run_mode(&runs[first]);
+  return mode_palette[run_mode(&runs[first])][k % SHADES];
 }
 
 double job_report_pct_x(double p) {
@@ -74,6 +79,9 @@ static void run_label(struct job_report_run *r, const struct job_doc *d) {
   double rep = d->repetition, reps = d->repetitions;
   r->rep = rep >= 1 && rep < 1e6 ? (int)rep : 1;
   r->batching = job_doc_param_present(d, "batching") ? d->params.batching : -1;
+  r->placement = job_doc_param_present(d, "placement") ? (int)job_params_placement(&d->params)
+                 : r->batching >= 0 ? (r->batching ? JOB_PLACE_AGENT : JOB_PLACE_DIRECT)
+                                    : -1;
   r->sweep_rate = d->sweep_rate;
   snprintf(r->group, sizeof r->group, "%s", d->run_name ? d->run_name : "run");
   if (!isnan(r->sweep_rate)) {
@@ -565,6 +573,16 @@ static void load_line(FILE *out, const struct frame *f, const cJSON *sweep, cons
   }
 }
 
+/* A sweep's palette, as its runs': runtime batching (its summary's placement) has its own. */
+static int sweep_mode(const cJSON *sweep) {
+  const cJSON *pl = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(sweep, "scenario"),
+                                       "parameters"),
+      "placement");
+  if (cJSON_IsString(pl) && !strcmp(pl->valuestring, "runtime")) return 3;
+  return mode_index(job_report_sweep_batching(sweep));
+}
+
 void job_report_load_svg(FILE *out, const cJSON *const *sweeps, size_t count) {
   struct frame f;
   double slo;
@@ -580,9 +598,8 @@ void job_report_load_svg(FILE *out, const cJSON *const *sweeps, size_t count) {
   double y = MT + 10;
   for (size_t i = 0; i < count; i++) {
     size_t k = 0;
-    for (size_t j = 0; j < i; j++)
-      k += job_report_sweep_batching(sweeps[j]) == job_report_sweep_batching(sweeps[i]);
-    const char *color = job_report_mode_color(job_report_sweep_batching(sweeps[i]), k);
+    for (size_t j = 0; j < i; j++) k += sweep_mode(sweeps[j]) == sweep_mode(sweeps[i]);
+    const char *color = mode_palette[sweep_mode(sweeps[i])][k % SHADES];
     load_line(out, &f, sweeps[i], color, true);
     load_line(out, &f, sweeps[i], color, false);
     fprintf(out,

@@ -3,7 +3,8 @@
  *
  * The page answers "what does batching buy?" first: a headline comparing two sides (the
  * arguments the user named, else the first direct and first batched group of one directory
- * tree, grouped by what was run), then the
+ * tree, grouped by what was run), or N groups against a baseline (three sides or more, or a
+ * tree of three placements or more: job_compare_groups.h), then the
  * settings that produced it, the latency-vs-load curve of any capacity sweeps, the
  * distributions per mode and the per-repetition table. The plots:
  *
@@ -27,6 +28,7 @@
 #include <stdio.h>
 
 #include "job_compare.h"
+#include "job_compare_groups.h"
 #include "rb_error.h"
 
 /* One run's samples, extracted from a results document. */
@@ -37,6 +39,8 @@ struct job_report_run {
   struct job_doc doc;  /* the document as read (borrows the JSON tree given to init) */
   int rep;             /* scenario.repetition, 1 when absent */
   int batching;        /* scenario.parameters.batching: 1, 0, -1 unknown */
+  int placement;       /* enum job_placement of the document's params (placement, else
+                          batching), -1 when it says neither */
   int side;            /* the command-line argument (0-based) it came from when the user named
                           the sides (job_report_group_by_side), -1 when grouped by settings */
   double sweep_rate;   /* sweep.rate of a sweep step, NAN otherwise */
@@ -73,9 +77,9 @@ void job_report_group_by_settings(struct job_report_run *runs, size_t count, cha
 bool job_report_is_sweep(const cJSON *doc);
 
 /* The colour of runs[i], by mode so that it is the same in every report: direct runs blue,
- * batched runs red, runs without a batching parameter green; a second group of a mode takes
- * the mode's next shade (in order of first appearance). Every repetition of a group shares
- * its colour. */
+ * batched runs (placement agent) red, runtime batching purple, runs without a batching
+ * parameter green; a second group of a mode takes the mode's next shade (in order of first
+ * appearance), so every group has its own colour. Every repetition of a group shares it. */
 const char *job_report_run_color(const struct job_report_run *runs, size_t i);
 /* The k-th colour of a mode (batching 0 direct, 1 batched, -1 unknown). */
 const char *job_report_mode_color(int batching, size_t k);
@@ -110,6 +114,18 @@ struct job_report_headline {
   char notes[2048];    /* what the page must say about its inputs (documents left out,
                           groups split by settings), one per line; set by the caller
                           after job_report_headline_compute */
+  /* N groups (three sides named or more, --baseline or --objective, or a directory tree
+     whose groups ran three placements or more): every group against the baseline */
+  bool nway;
+  struct job_side *sides; /* g.n of them, named by their group */
+  struct job_groups g;
+};
+
+/* How the report picks and compares its groups (rbench report --baseline, --objective). */
+struct job_report_opts {
+  const struct job_min_change *min_change; /* NULL: the defaults */
+  const char *baseline;                    /* --baseline SPEC, NULL: the first (or direct) */
+  int objective;                           /* enum job_objective, -1: the default */
 };
 
 /* Picks the groups and compares them (pure): with sides named (runs[].side >= 0) side 1
@@ -123,6 +139,12 @@ enum rb_err job_report_headline_compute(const struct job_report_run *runs, size_
                                         const struct job_min_change *min_change,
                                         struct job_report_headline *h);
 void job_report_headline_free(struct job_report_headline *h);
+/* The same with the N-way comparison's options; RB_ERR_INVALID (said in err) when --baseline
+ * names no group. */
+enum rb_err job_report_headline_compute_opts(const struct job_report_run *runs, size_t count,
+                                             const struct job_report_opts *o,
+                                             struct job_report_headline *h, char *err,
+                                             size_t errlen);
 
 /* Writes the whole HTML document. sweeps may be NULL when count_sweeps is 0. */
 void job_report_html(FILE *out, const struct job_report_run *runs, size_t count,

@@ -83,12 +83,103 @@ static void no_pair(struct job_report_headline *h, const struct job_report_run *
            modes[1], modes[2], modes[0]);
 }
 
+/* The groups of plain runs (not sweep steps) in order of first appearance: by argument when
+ * the user named the sides (every side must have one), else by group. 0 when they cannot be
+ * grouped so. */
+static size_t plain_groups(const struct job_report_run *runs, size_t count, bool by_arg,
+                           const struct job_report_run **first, size_t max) {
+  size_t n = 0;
+  int sides = 0;
+  for (size_t i = 0; i < count; i++) sides = runs[i].side + 1 > sides ? runs[i].side + 1 : sides;
+  if (by_arg) {
+    for (int s = 0; s < sides && n < max; s++) {
+      const struct job_report_run *r = first_plain(runs, count, true, s);
+      if (!r) return 0; /* a side of sweep steps only: the sweep section compares those */
+      first[n++] = r;
+    }
+    return n;
+  }
+  for (size_t i = 0; i < count && n < max; i++) {
+    if (!isnan(runs[i].sweep_rate)) continue;
+    bool seen = false;
+    for (size_t k = 0; k < n && !seen; k++) seen = !strcmp(first[k]->group, runs[i].group);
+    if (!seen) first[n++] = &runs[i];
+  }
+  return n;
+}
+
+/* Groups that ran three placements or more (by their description): a directory of the
+ * placements matrix, compared N ways. */
+static bool many_placements(const struct job_report_run *const *first, size_t n) {
+  char d[JOB_GROUPS_MAX][160];
+  size_t distinct = 0;
+  for (size_t i = 0; i < n && i < JOB_GROUPS_MAX; i++) {
+    char x[160];
+    job_compare_describe(&first[i]->doc, x, sizeof x);
+    bool seen = !x[0];
+    for (size_t k = 0; k < distinct && !seen; k++) seen = !strcmp(d[k], x);
+    if (!seen) snprintf(d[distinct++], sizeof d[0], "%s", x);
+  }
+  return distinct >= 3;
+}
+
+/* Every group against the baseline (job_compare_groups.h). */
+static enum rb_err nway_compute(const struct job_report_run *runs, size_t count, bool by_arg,
+                                const struct job_report_run *const *first, size_t n,
+                                const struct job_report_opts *o, struct job_report_headline *h,
+                                char *err, size_t errlen) {
+  h->sides = calloc(n, sizeof *h->sides);
+  if (!h->sides) return RB_ERR_NOMEM;
+  h->nway = true;
+  h->g.n = n; /* job_report_headline_free frees this many sides */
+  enum rb_err rc = RB_OK;
+  for (size_t i = 0; i < n && rc == RB_OK; i++) {
+    job_side_init(&h->sides[i], first[i]->group);
+    rc = add_group(&h->sides[i], runs, count, first[i]->group);
+  }
+  size_t base = 0;
+  if (rc == RB_OK && o->baseline)
+    rc = job_groups_baseline(h->sides, n, o->baseline, &base, err, errlen);
+  else if (rc == RB_OK && !by_arg) /* a directory: the first direct group, else the first */
+    for (size_t i = n; i-- > 0;)
+      if (!strcmp(h->sides[i].placement, "direct")) base = i;
+  if (rc != RB_OK) return rc;
+  rc = job_groups_compute(h->sides, n, base, 0.05, 1, o->min_change,
+                          o->objective >= 0 && o->objective != JOB_OBJ_MAX_RATE
+                              ? (enum job_objective)o->objective
+                              : JOB_OBJ_BACKEND_CPU,
+                          &h->g);
+  if (rc != RB_OK) return rc;
+  h->have = true;
+  snprintf(h->direct, sizeof h->direct, "%s", h->sides[base].label);
+  job_groups_headline(&h->g, h->sentence, sizeof h->sentence);
+  return RB_OK;
+}
+
 enum rb_err job_report_headline_compute(const struct job_report_run *runs, size_t count,
                                         const struct job_min_change *min_change,
                                         struct job_report_headline *h) {
+  struct job_report_opts o = {min_change, NULL, -1};
+  char err[200];
+  return job_report_headline_compute_opts(runs, count, &o, h, err, sizeof err);
+}
+
+enum rb_err job_report_headline_compute_opts(const struct job_report_run *runs, size_t count,
+                                             const struct job_report_opts *o,
+                                             struct job_report_headline *h, char *err,
+                                             size_t errlen) {
   memset(h, 0, sizeof *h);
+  const struct job_min_change *min_change = o->min_change;
   bool by_arg = false;
   for (size_t i = 0; i < count; i++) by_arg |= runs[i].side >= 0;
+  const struct job_report_run *groups[JOB_GROUPS_MAX];
+  size_t ng = plain_groups(runs, count, by_arg, groups, JOB_GROUPS_MAX);
+  bool asked = o->baseline || o->objective >= 0;
+  if (ng >= 2 && (by_arg ? ng >= 3 || asked : (ng >= 3 && many_placements(groups, ng)) || asked)) {
+    enum rb_err rc = nway_compute(runs, count, by_arg, groups, ng, o, h, err, errlen);
+    if (rc != RB_OK) job_report_headline_free(h);
+    return rc;
+  }
   const struct job_report_run *d = first_plain(runs, count, by_arg, 0),
                               *b = first_plain(runs, count, by_arg, 1);
   if (!d || !b) {
@@ -125,7 +216,11 @@ enum rb_err job_report_headline_compute(const struct job_report_run *runs, size_
 void job_report_headline_free(struct job_report_headline *h) {
   job_side_free(&h->a);
   job_side_free(&h->b);
-  h->have = false;
+  for (size_t i = 0; h->sides && i < h->g.n; i++) job_side_free(&h->sides[i]);
+  free(h->sides);
+  h->sides = NULL;
+  job_groups_free(&h->g);
+  h->have = h->nway = false;
 }
 
 static void value_cell(FILE *out, double v, const char *why, bool reliable) {
@@ -215,7 +310,118 @@ static void workload_line(FILE *out, const struct job_side *a, const struct job_
   fprintf(out, "</p>\n");
 }
 
-static void headline_section(FILE *out, const struct job_report_headline *h) {
+/* The colour of the runs of group `group` (the first of them). */
+static const char *group_color(const struct job_report_run *runs, size_t count, const char *group) {
+  for (size_t i = 0; i < count; i++)
+    if (!strcmp(runs[i].group, group)) return job_report_run_color(runs, i);
+  return "#555";
+}
+
+/* A value cell of the N-way table: the value, and for a group other than the baseline its
+ * ratio to the baseline with the significance mark (the test on hover). */
+static void nway_cell(FILE *out, const struct job_cmp_row *r, bool baseline) {
+  double v = !r ? (double)NAN : baseline ? r->a : r->b;
+  const char *why = !r ? NULL : baseline ? r->why_a : r->why_b;
+  bool reliable = !r || (baseline ? r->reliable_a : r->reliable_b);
+  if (isnan(v)) {
+    fprintf(out, "<td class=\"na\" title=\"");
+    text(out, why ? why : "not compared");
+    fprintf(out, "\">n/a</td>");
+    return;
+  }
+  if (baseline || !(r->a > 0)) {
+    fprintf(out, "<td>%.4g%s</td>", v, reliable ? "" : "*");
+    return;
+  }
+  const char *mark = !r->test ? "" : !r->significant ? "~" : r->negligible ? "=" : "!";
+  double p = isnan(r->p_adjusted) ? r->p : r->p_adjusted;
+  fprintf(out, "<td title=\"");
+  if (!r->test) fprintf(out, "no test");
+  else if (r->test == JOB_TEST_P99_CI)
+    fprintf(out, "%s (bootstrap interval)", r->significant ? "significant" : "not significant");
+  else
+    fprintf(out, "%s, %sp=%.2g",
+            r->significant ? (r->negligible ? "detectable but negligible" : "significant")
+                           : "not significant",
+            isnan(r->p_adjusted) ? "" : "Holm-adjusted ", p);
+  fprintf(out, "\">%.4g%s <small>%.3gx%s</small></td>", v, reliable ? "" : "*", r->b / r->a, mark);
+}
+
+/* The N-way headline and table: a column per group (its colour), each value with its ratio
+ * to the baseline and its mark. */
+static void nway_section(FILE *out, const struct job_report_headline *h,
+                         const struct job_report_run *runs, size_t count) {
+  const struct job_groups *g = &h->g;
+  fprintf(out, "<p class=\"note\">Workload: ");
+  text(out, g->sides[g->baseline].workload[0] ? g->sides[g->baseline].workload : "unknown");
+  fprintf(out, "</p>\n<div class=\"wide\"><table><tr><th>metric</th>");
+  for (size_t i = 0; i < g->n; i++) {
+    fprintf(out, "<th><span style=\"color:%s\">&#9632;</span> ",
+            group_color(runs, count, g->sides[i].label));
+    text(out, g->names[i]);
+    if (strcmp(g->names[i], g->sides[i].label)) {
+      fprintf(out, "<br><small>");
+      text(out, g->sides[i].label);
+      fprintf(out, "</small>");
+    }
+    if (i == g->baseline) fprintf(out, "<br><small>baseline</small>");
+    fprintf(out, "</th>");
+  }
+  fprintf(out, "</tr>\n");
+  static const char *const keys[] = {
+      "execution_p50_ms",    "execution_p99_ms",      "throughput",
+      "redis_cpu_us_per_op", "backend_cpu_us_per_op", "action_cpu_us_per_op",
+      "redis_reads_per_op",  "redis_commands_per_op", "commands_per_batch"};
+  /* the rows above, then the per-operation ones (op_<name>_p50_ms, ...) any comparison has */
+  const char *list[sizeof keys / sizeof keys[0] + 2 * RB_OP_COUNT];
+  size_t nlist = 0;
+  for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) list[nlist++] = keys[k];
+  for (size_t i = 0; i < g->n; i++)
+    for (size_t k = 0; i != g->baseline && k < g->pairs[i].nrows; k++) {
+      const char *key = g->pairs[i].rows[k].key;
+      bool seen = strncmp(key, "op_", 3) != 0;
+      for (size_t j = 0; j < nlist && !seen; j++) seen = !strcmp(list[j], key);
+      if (!seen && nlist < sizeof list / sizeof list[0]) list[nlist++] = key;
+    }
+  for (size_t k = 0; k < nlist; k++) {
+    const struct job_cmp_row *any = NULL;
+    for (size_t i = 0; i < g->n && !any; i++) any = job_groups_row(g, i, list[k]);
+    if (!any) continue;
+    fprintf(out, "<tr><td>");
+    text(out, any->metric);
+    fprintf(out, "</td>");
+    for (size_t i = 0; i < g->n; i++) {
+      const struct job_cmp_row *r = i == g->baseline ? any : job_groups_row(g, i, list[k]);
+      const char *why = job_groups_absent_why(g, i, list[k]);
+      if (!r && why) {
+        fprintf(out, "<td class=\"na\" title=\"");
+        text(out, why);
+        fprintf(out, "\">n/a</td>");
+      } else {
+        nway_cell(out, r, i == g->baseline);
+      }
+    }
+    fprintf(out, "</tr>\n");
+  }
+  fprintf(out,
+          "</table></div>\n<p class=\"note\">Each value is followed by its ratio to the baseline "
+          "(");
+  text(out, g->names[g->baseline]);
+  fprintf(out,
+          ") and its significance at alpha %.2g: ! significant, ~ not significant, = detectable "
+          "but negligible (under the change that matters for the metric); the test on hover. "
+          "Each group is compared with the baseline as rbench compare does",
+          g->alpha);
+  if (g->comparisons > 1)
+    fprintf(out,
+            ", the %zu comparisons of each metric corrected with Holm-Bonferroni (p99: a %.3g%% "
+            "bootstrap interval)",
+            g->comparisons, g->ci_level * 100);
+  fprintf(out, ". n/a: the reason on hover.</p>\n");
+}
+
+static void headline_section(FILE *out, const struct job_report_headline *h,
+                             const struct job_report_run *runs, size_t count) {
   fprintf(out, "<p class=\"headline\">");
   if (h->have) {
     char s[sizeof h->sentence];
@@ -230,6 +436,10 @@ static void headline_section(FILE *out, const struct job_report_headline *h) {
     return;
   }
   input_notes(out, h->notes);
+  if (h->nway) {
+    nway_section(out, h, runs, count);
+    return;
+  }
   workload_line(out, &h->a, &h->b);
   bool modes = h->a.batching == 0 && h->b.batching == 1; /* else the sides are A and B */
   static const char *const keys[] = {
@@ -357,10 +567,17 @@ static void load_cells(FILE *out, const struct job_doc *d) {
 static void runs_table(FILE *out, const struct job_report_run *runs, size_t count) {
   static const char *const keys[] = {"duration", "warmup",     "ops",      "operation",
                                      "parallel", "value_size", "key_space"};
-  static const char *const heads[] = {
-      "batching",   "rate /s",    "max in flight", "invocations (first document)",
-      "duration s", "warm-up s",  "ops",           "operation",
-      "parallel",   "value size", "key space"};
+  static const char *const heads[] = {"batching (placement)",
+                                      "rate /s",
+                                      "max in flight",
+                                      "invocations (first document)",
+                                      "duration s",
+                                      "warm-up s",
+                                      "ops",
+                                      "operation",
+                                      "parallel",
+                                      "value size",
+                                      "key space"};
   fprintf(out, "<div class=\"wide\"><table><tr><th>run</th>");
   for (size_t k = 0; k < sizeof heads / sizeof heads[0]; k++) fprintf(out, "<th>%s</th>", heads[k]);
   fprintf(out, "<th>documents</th></tr>\n");
@@ -370,7 +587,15 @@ static void runs_table(FILE *out, const struct job_report_run *runs, size_t coun
     fprintf(out, "<tr><td>");
     text(out, runs[i].group);
     fprintf(out, "</td>");
-    param_cell(out, d, "batching");
+    char where[160]; /* where batching lived: the placement, else the batching parameter */
+    job_compare_describe(d, where, sizeof where);
+    if (job_doc_param_present(d, "placement")) {
+      fprintf(out, "<td class=\"l\">");
+      text(out, where);
+      fprintf(out, "</td>");
+    } else {
+      param_cell(out, d, "batching");
+    }
     load_cells(out, d);
     invocations_cell(out, d);
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) param_cell(out, d, keys[k]);
@@ -596,7 +821,8 @@ static void sweep_section(FILE *out, const struct job_report_run *runs, size_t c
   job_report_load_svg(out, sweeps, n);
   fprintf(out,
           "</figure>\n<div class=\"wide\"><table><tr><th>sweep</th><th>SLO</th><th>steps</th>"
-          "<th>max sustainable rate /s</th></tr>\n");
+          "<th>max sustainable rate /s</th>%s</tr>\n",
+          n >= 3 ? "<th>ratio to the first</th>" : "");
   for (size_t i = 0; i < n; i++) {
     const cJSON *slo = item(sweeps[i], "slo");
     fprintf(out, "<tr><td>");
@@ -607,11 +833,28 @@ static void sweep_section(FILE *out, const struct job_report_run *runs, size_t c
             num(slo, "p99_ms"), num(slo, "max_error_rate"), num(slo, "min_achieved_ratio"),
             cJSON_GetArraySize(item(sweeps[i], "steps")));
     double max = num(sweeps[i], "max_sustainable_rate");
-    if (isnan(max)) fprintf(out, "<td>none met the SLO</td></tr>\n");
+    if (isnan(max)) fprintf(out, "<td>none met the SLO</td>");
     else
-      fprintf(out, "<td>%s%.4g</td></tr>\n",
+      fprintf(out, "<td>%s%.4g</td>",
               cJSON_IsTrue(item(sweeps[i], "max_sustainable_rate_at_least")) ? "at least " : "",
               max);
+    if (n >= 3) { /* N sweeps: each one's max rate against the first's, bounds as compare */
+      cJSON *cmp = job_compare_sweep_json(sweeps[0], "first", sweeps[i], "this");
+      double ratio = num(cmp, "ratio");
+      const char *bound = str(cmp, "ratio_bound");
+      if (i == 0) fprintf(out, "<td>1</td>");
+      else if (isnan(ratio)) fprintf(out, "<td class=\"na\">not defined</td>");
+      else
+        fprintf(out, "<td>%s%.3gx</td>",
+                !bound                       ? ""
+                : !strcmp(bound, "at_least") ? "at least "
+                : !strcmp(bound, "at_most")  ? "at most "
+                : !strcmp(bound, "unknown")  ? "both lower bounds: "
+                                             : "",
+                ratio);
+      cJSON_Delete(cmp);
+    }
+    fprintf(out, "</tr>\n");
   }
   fprintf(out, "</table></div>\n");
   sweep_caveats(out, sweeps, n);
@@ -749,7 +992,7 @@ void job_report_html(FILE *out, const struct job_report_run *runs, size_t count,
           "report</title>\n"
           "<style>%s</style></head><body>\n<h1>rbench report</h1>\n",
           style);
-  headline_section(out, h);
+  headline_section(out, h, runs, count);
   if (count) settings_section(out, runs, count);
   if (count_sweeps) sweep_section(out, runs, count, sweeps, count_sweeps);
   if (count) {

@@ -1,5 +1,5 @@
-/* job_cmd_compare.c: `rbench compare A B`: the sides from files and directories, the table, --json.
- */
+/* job_cmd_compare.c: `rbench compare G1 G2 [G3 ...]`: the groups from files and directories, the
+ * two-group table or the N-way one (job_compare_groups.h), --json. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include "job_cli.h"
 #include "job_cmd.h"
 #include "job_compare.h"
+#include "job_compare_groups.h"
 #include "job_results.h"
 #include "job_compare_sweep.h"
 #include "job_sweep.h"
@@ -69,37 +70,110 @@ static int load_side(struct job_side *s, const char *arg, const struct job_cli_p
 
 static void usage_compare(FILE *out) {
   fprintf(out,
-          "Usage: rbench compare A B [--json] [--alpha A] [--seed N] [--min-change [METRIC=]PCT]\n"
-          "                          [--allow-mixed] [--include-incomplete]\n"
+          "Usage: rbench compare G1 G2 [G3 ...] [--baseline NAME|INDEX]\n"
+          "                      [--objective backend_cpu|p50|p99|throughput|max_rate] [--json]\n"
+          "                      [--alpha A] [--seed N] [--min-change [METRIC=]PCT]\n"
+          "                      [--allow-mixed] [--include-incomplete]\n"
           "\n"
-          "A and B are results files, directories of results (repetitions), or comma-separated\n"
-          "lists. Prints p50/p90/p99/mean/min/max execution time (pooled, with sample counts; '*'\n"
+          "Each group is a results file, a directory of results (repetitions), or a\n"
+          "comma-separated list. With two groups A B (and neither --baseline nor --objective):\n"
+          "prints p50/p90/p99/mean/min/max execution time (pooled, with sample counts; '*'\n"
           "marks a percentile that is only the maximum), success and error rates, achieved rate,\n"
           "throughput, server-side times and the backend's cost (Redis CPU, commands, reads and\n"
-          "bytes per operation, agent and backend CPU per operation, commands per batch; 'n/a'\n"
-          "with the reason when a side lacks them) with the change from A to B; '~' marks a\n"
-          "change that is not significant (Mann-Whitney U at --alpha, default 0.05; p99 by a 95%%\n"
-          "bootstrap interval). A significant change smaller than what matters for its metric\n"
-          "(default 5%%, execution p99 10%%; --min-change PCT for all, METRIC=PCT for one, e.g.\n"
-          "throughput=2) is 'detectable but negligible'. --json prints the same as JSON.\n"
+          "bytes per operation, agent and backend CPU per operation, commands per batch, action\n"
+          "CPU per operation when measured; 'n/a' with the reason when a side lacks them) with\n"
+          "the change from A to B; '~' marks a change that is not significant (Mann-Whitney U at\n"
+          "--alpha, default 0.05; p99 by a 95%% bootstrap interval). A significant change smaller\n"
+          "than what matters for its metric (default 5%%, execution p99 10%%; --min-change PCT\n"
+          "for all, METRIC=PCT for one, e.g. throughput=2) is 'detectable but negligible'.\n"
+          "--json prints the same as JSON.\n"
           "\n"
-          "A side pools its documents as repetitions only when they were run with the same\n"
-          "settings (loop, target, action, ops, operation, batching, parallel, value size, key\n"
-          "space, rate or concurrency, duration or invocations, shard); otherwise compare\n"
-          "refuses, naming the files and the\n"
+          "With three groups or more (or --baseline or --objective): one column per group, each\n"
+          "value with its ratio to the baseline (the first group, or --baseline: its index from\n"
+          "1, its argument, run name or placement) and its significance ('!' significant, '~'\n"
+          "not, '=' detectable but negligible), corrected for the N-1 comparisons of each metric\n"
+          "(Holm-Bonferroni; p99 by a Bonferroni-widened interval), and a headline naming the\n"
+          "group that did best for --objective (default backend_cpu: backend CPU per operation)\n"
+          "and what it cost (docs/runner.md, \"Comparing more than two groups\").\n"
+          "\n"
+          "A group pools its documents as repetitions only when they were run with the same\n"
+          "settings (loop, target, action, ops, operation, batching, placement and its knobs,\n"
+          "parallel, value size, key space, rate or concurrency, duration or invocations, shard);\n"
+          "otherwise compare refuses, naming the files and the\n"
           "setting (--allow-mixed pools them anyway, with a note). Incomplete documents\n"
           "(interrupted runs, \"complete\": false) are left out with a note naming them\n"
           "(--include-incomplete keeps them, flagged).\n"
           "\n"
-          "When A and B are capacity sweeps (a sweep.json, or a directory holding one), prints\n"
-          "the two latency-vs-load curves side by side, the max sustainable rate of each and\n"
-          "their ratio B/A (docs/runner.md, \"Comparing sweeps\").\n");
+          "When the groups are capacity sweeps (a sweep.json, or a directory holding one), prints\n"
+          "the latency-vs-load curves of two side by side, the max sustainable rate of each and\n"
+          "their ratio B/A; with three or more, each one's max sustainable rate and its ratio to\n"
+          "the baseline's (docs/runner.md, \"Comparing sweeps\").\n");
+}
+
+/* Loads the groups, then compares them: the two-group table, or the N-way one. */
+static int compare_groups(char **args, size_t n, const char *baseline, int objective, bool json,
+                          double alpha, long long seed, const struct job_cli_pool_opts *pool,
+                          const struct job_min_change *minc) {
+  struct job_side *sides = calloc(n, sizeof *sides);
+  if (!sides) return JOB_EXIT_FAILURE;
+  int rc = JOB_EXIT_OK;
+  size_t loaded = 0;
+  for (; loaded < n && rc == 0; loaded++) rc = load_side(&sides[loaded], args[loaded], pool);
+  bool nway = n > 2 || baseline || objective >= 0;
+  size_t base = 0;
+  char err[1600];
+  if (rc == 0 && baseline && job_groups_baseline(sides, n, baseline, &base, err, sizeof err)) {
+    fprintf(stderr, "rbench compare: %s\n", err);
+    rc = JOB_EXIT_CONFIG;
+  }
+  if (rc == 0 && objective == JOB_OBJ_MAX_RATE) {
+    fprintf(stderr,
+            "rbench compare: --objective max_rate needs capacity sweeps (sweep.json or its "
+            "directory); these are results documents\n");
+    rc = JOB_EXIT_CONFIG;
+  }
+  if (rc == 0 && !nway) {
+    struct job_comparison c;
+    if (job_compare_compute(&sides[0], &sides[1], alpha, (uint64_t)seed, &c) != RB_OK)
+      rc = JOB_EXIT_FAILURE;
+    if (rc == 0) job_compare_apply_min_change(&c, minc);
+    if (rc == 0 && json) {
+      cJSON *o = job_compare_json(&sides[0], &sides[1], &c);
+      char *t = cJSON_Print(o);
+      if (t) printf("%s\n", t);
+      cJSON_free(t);
+      cJSON_Delete(o);
+    } else if (rc == 0) {
+      job_compare_print(stdout, &sides[0], &sides[1], &c);
+    }
+  } else if (rc == 0) {
+    struct job_groups g;
+    enum rb_err e = job_groups_compute(
+        sides, n, base, alpha, (uint64_t)seed, minc,
+        objective >= 0 ? (enum job_objective)objective : JOB_OBJ_BACKEND_CPU, &g);
+    if (e != RB_OK) rc = JOB_EXIT_FAILURE;
+    if (rc == 0 && json) {
+      cJSON *o = job_groups_json(&g);
+      char *t = cJSON_Print(o);
+      if (t) printf("%s\n", t);
+      cJSON_free(t);
+      cJSON_Delete(o);
+    } else if (rc == 0) {
+      job_groups_print(stdout, &g);
+    }
+    job_groups_free(&g);
+  }
+  for (size_t i = 0; i < loaded; i++) job_side_free(&sides[i]);
+  free(sides);
+  return rc;
 }
 
 int job_cmd_compare(int argc, char **argv) {
   static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
                                        {"alpha", required_argument, NULL, 'a'},
                                        {"seed", required_argument, NULL, 's'},
+                                       {"baseline", required_argument, NULL, 'b'},
+                                       {"objective", required_argument, NULL, 'O'},
                                        {"help", no_argument, NULL, 'h'},
                                        JOB_CLI_ANALYSIS_OPTIONS,
                                        {NULL, 0, NULL, 0}};
@@ -110,6 +184,8 @@ int job_cmd_compare(int argc, char **argv) {
   bool json = false;
   double alpha = 0.05;
   long long seed = 1;
+  const char *baseline = NULL;
+  int objective = -1;
   int ch;
   optind = 1;
   opterr = 0;
@@ -135,37 +211,43 @@ int job_cmd_compare(int argc, char **argv) {
                 optarg);
         return JOB_EXIT_CONFIG;
       }
+    } else if (ch == 'b') {
+      if (!*optarg) {
+        fprintf(stderr, "rbench compare: --baseline expects a group's index or name\n");
+        return JOB_EXIT_CONFIG;
+      }
+      baseline = optarg;
+    } else if (ch == 'O') {
+      if ((objective = job_objective_parse(optarg)) < 0) {
+        fprintf(stderr,
+                "rbench compare: --objective expects backend_cpu, p50, p99, throughput or "
+                "max_rate, got '%s'\n",
+                optarg);
+        return JOB_EXIT_CONFIG;
+      }
     } else {
       job_cli_option_error("compare", ch, argv);
       return JOB_EXIT_CONFIG;
     }
   }
-  if (argc - optind != 2) {
-    fprintf(stderr, "rbench compare: expected two results (A B), got %d\n\n", argc - optind);
+  int n = argc - optind;
+  if (n < 2 || n > JOB_GROUPS_MAX) {
+    fprintf(stderr, "rbench compare: expected two to %d groups (G1 G2 ...), got %d\n\n",
+            JOB_GROUPS_MAX, n);
     usage_compare(stderr);
     return JOB_EXIT_CONFIG;
   }
-  int rc = job_compare_sweep_main(argv[optind], argv[optind + 1], json); /* two sweeps */
+  int rc;
+  if (n == 2 && !baseline && objective < 0)
+    rc = job_compare_sweep_main(argv[optind], argv[optind + 1], json); /* two sweeps */
+  else rc = job_compare_sweeps_main(argv + optind, (size_t)n, baseline, json);
   if (rc >= 0) return rc;
-  struct job_side a, b;
-  memset(&a, 0, sizeof a);
-  memset(&b, 0, sizeof b);
-  rc = load_side(&a, argv[optind], &pool);
-  if (rc == 0) rc = load_side(&b, argv[optind + 1], &pool);
-  struct job_comparison c;
-  if (rc == 0 && job_compare_compute(&a, &b, alpha, (uint64_t)seed, &c) != RB_OK)
-    rc = JOB_EXIT_FAILURE;
-  if (rc == 0) job_compare_apply_min_change(&c, &minc);
-  if (rc == 0 && json) {
-    cJSON *o = job_compare_json(&a, &b, &c);
-    char *t = cJSON_Print(o);
-    if (t) printf("%s\n", t);
-    cJSON_free(t);
-    cJSON_Delete(o);
-  } else if (rc == 0) {
-    job_compare_print(stdout, &a, &b, &c);
+  if (objective == JOB_OBJ_MAX_RATE) {
+    fprintf(stderr,
+            "rbench compare: --objective max_rate needs capacity sweeps (sweep.json or its "
+            "directory); these are results documents\n");
+    return JOB_EXIT_CONFIG;
   }
-  job_side_free(&a);
-  job_side_free(&b);
-  return rc;
+  return compare_groups(argv + optind, (size_t)n, baseline, objective, json, alpha, seed, &pool,
+                        &minc);
 }

@@ -25,6 +25,7 @@ static void usage_report(FILE *out) {
   fprintf(
       out,
       "Usage: rbench report RESULTS... [-o report.html] [--svg PLOT] [--min-change [METRIC=]PCT]\n"
+      "                     [--baseline NAME|INDEX] [--objective OBJECTIVE]\n"
       "                     [--allow-mixed] [--include-incomplete]\n"
       "\n"
       "Writes one self-contained HTML file (inline SVG, no scripts): a headline comparing two\n"
@@ -43,6 +44,13 @@ static void usage_report(FILE *out) {
       "files and the setting; --allow-mixed pools them with a note); incomplete documents are\n"
       "left out with a note (--include-incomplete keeps them, flagged). --min-change as for\n"
       "rbench compare.\n"
+      "\n"
+      "N groups: with three sides or more (or --baseline or --objective), or a directory whose\n"
+      "groups ran three placements or more, every group is compared with the baseline (the\n"
+      "first side, a directory's first direct group, or --baseline) as 'rbench compare G1 G2\n"
+      "G3 ...' does: one column per group (its colour), each value with its ratio to the\n"
+      "baseline and its significance, and the headline naming the best group for --objective\n"
+      "(backend_cpu, p50, p99 or throughput; default backend_cpu) and what it cost.\n"
       "--svg percentiles|latency|throughput|errors writes that single plot as SVG instead.\n"
       "-o - writes to standard output.\n");
 }
@@ -234,14 +242,16 @@ int job_cmd_report(int argc, char **argv) {
   static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
                                        {"svg", required_argument, NULL, 's'},
                                        {"help", no_argument, NULL, 'h'},
+                                       {"baseline", required_argument, NULL, 'b'},
+                                       {"objective", required_argument, NULL, 'O'},
                                        JOB_CLI_ANALYSIS_OPTIONS,
                                        {NULL, 0, NULL, 0}};
   struct job_cli_pool_opts pool = {false, false, false};
   struct job_min_change minc;
   job_min_change_init(&minc);
   int orc = JOB_EXIT_OK;
-  const char *out = NULL;
-  int plot = -1, ch;
+  const char *out = NULL, *baseline = NULL;
+  int plot = -1, ch, objective = -1;
   optind = 1;
   opterr = 0;
   while ((ch = getopt_long(argc, argv, ":o:", opts, NULL)) != -1) {
@@ -250,6 +260,17 @@ int job_cmd_report(int argc, char **argv) {
       return 0;
     } else if (ch == 'o') {
       out = optarg;
+    } else if (ch == 'b') {
+      baseline = optarg;
+    } else if (ch == 'O') {
+      objective = job_objective_parse(optarg);
+      if (objective < 0 || objective == JOB_OBJ_MAX_RATE) {
+        fprintf(stderr,
+                "rbench report: --objective expects backend_cpu, p50, p99 or throughput, got "
+                "'%s' (sweeps' max rates are compared in the sweep section)\n",
+                optarg);
+        return JOB_EXIT_CONFIG;
+      }
     } else if (job_cli_analysis_option("report", ch, optarg, &pool, &minc, &orc)) {
       if (orc) return orc;
     } else if (ch == 's') {
@@ -282,8 +303,15 @@ int job_cmd_report(int argc, char **argv) {
     fprintf(stderr, "rbench report: note: %.*s\n", n, p);
     p += n + (nl ? 1 : 0);
   }
-  if (rc == 0 && job_report_headline_compute(d.runs, d.nruns, &minc, &h) != RB_OK)
-    rc = JOB_EXIT_FAILURE;
+  struct job_report_opts ho = {&minc, baseline, objective};
+  char herr[1600];
+  enum rb_err he =
+      rc == 0 ? job_report_headline_compute_opts(d.runs, d.nruns, &ho, &h, herr, sizeof herr)
+              : RB_OK;
+  if (he != RB_OK) {
+    if (he == RB_ERR_INVALID) fprintf(stderr, "rbench report: %s\n", herr);
+    rc = he == RB_ERR_INVALID ? JOB_EXIT_CONFIG : JOB_EXIT_FAILURE;
+  }
   snprintf(h.notes, sizeof h.notes, "%s", d.notes);
   if (rc == 0) rc = write_report(out, plot, &d, &h);
   if (rc == 0 && strcmp(out, "-")) {

@@ -15,7 +15,7 @@ static void usage(FILE *out) {
           "Usage: rbench COMMAND [options]\n"
           "\n"
           "  run       invoke the action at a fixed rate and record every invocation\n"
-          "  compare   compare two results (A.json B.json): table, significance, --json\n"
+          "  compare   compare results: A B, or N groups against a baseline; significance, --json\n"
           "  report    one self-contained HTML report (or --svg) from results files\n"
           "  merge     combine the shards of a scale-out run (--shard) into one results document\n"
           "  doctor    check Redis, the agent, the OpenWhisk host, key and action\n"

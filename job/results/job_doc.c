@@ -886,6 +886,33 @@ static bool workload_diff(const struct job_doc *a, const struct job_doc *b, char
   return false;
 }
 
+/* Where batching lived: the placement given, else agent for a document that only says
+ * batching true (written before placements), else direct. */
+static const char *placement_as_run(const struct job_doc *d) {
+  if (job_doc_param_present(d, "placement")) return d->params.placement;
+  return job_doc_param_present(d, "batching") && d->params.batching ? "agent" : "direct";
+}
+
+/* The placement and the knobs of its layers (issue 21), as they ran: a document without a knob
+ * ran its default, so documents of different placements, action concurrencies, runtime batching
+ * settings, backends or layers never pool silently. */
+static bool placement_diff(const struct job_doc *a, const struct job_doc *b, char *what,
+                           size_t len) {
+  if (differs("placement", placement_as_run(a), placement_as_run(b), what, len)) return true;
+  static const char *const knobs[] = {"action_concurrency", "batch_connections", "batch_wait_us",
+                                      "batch_coalesce",     "backend",           "layer",
+                                      "layer_args",         "redis_cpu"};
+  for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
+    const struct job_param_field *f = job_params_field(knobs[i]);
+    if (!f) continue;
+    char va[300], vb[300];
+    param_value(a, f, va, sizeof va);
+    param_value(b, f, vb, sizeof vb);
+    if (differs(knobs[i], va, vb, what, len)) return true;
+  }
+  return false;
+}
+
 bool job_doc_settings_diff(const struct job_doc *a, const struct job_doc *b, char *what,
                            size_t len) {
   if (len) what[0] = '\0';
@@ -924,6 +951,7 @@ bool job_doc_settings_diff(const struct job_doc *a, const struct job_doc *b, cha
     param_text(b, f, vb, sizeof vb);
     if (differs(names[i], va, vb, what, len)) return true;
   }
+  if (placement_diff(a, b, what, len)) return true;
   return workload_diff(a, b, what, len);
 }
 

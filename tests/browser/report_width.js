@@ -1,6 +1,8 @@
-// report_width.js: opens an `rbench report` page in Debian's chromium (playwright-core) at a
-// laptop's and a desktop's size and fails when the page is wider than the window (a reader
-// would have to scroll sideways), when the headline is missing, or when the page logs errors.
+// report_width.js: opens `rbench report` pages in Debian's chromium (playwright-core) at a
+// laptop's and a desktop's size and fails when a page is wider than the window (a reader
+// would have to scroll sideways), when the headline is missing, or when the page logs errors:
+// the direct-vs-batched page, and the six placements of scenarios/placements.yaml compared N
+// ways (a column per group).
 // Usage: node report_width.js RBENCH WORKDIR   (RBENCH_SCREENSHOT_DIR=DIR keeps screenshots)
 'use strict';
 const fs = require('fs');
@@ -79,26 +81,59 @@ function writeResults(dir) {
   }
 }
 
+// The placements matrix (scenarios/placements.yaml): six groups with their placement params.
+const placements = [
+  ['direct', { placement: 'direct' }, 40],
+  ['runtime-c1', { placement: 'runtime', action_concurrency: 1 }, 30],
+  ['runtime-c8', { placement: 'runtime', action_concurrency: 8 }, 12],
+  ['agent', { placement: 'agent', backend: 'start' }, 25],
+  ['agent-coalesce', { placement: 'agent', backend: 'start', layer_args: '--coalesce' }, 22],
+  ['nutcracker', { placement: 'agent', backend: 'start', layer: 'nutcracker' }, 38],
+];
+
+function writePlacements(dir) {
+  for (const [run, params, cpu] of placements) {
+    fs.mkdirSync(path.join(dir, run), { recursive: true });
+    for (let r = 1; r <= 5; r++) {
+      const doc = resultsDoc(run, params.placement === 'agent', r, 5);
+      Object.assign(doc.scenario.parameters, params);
+      doc.redis.cpu_us_per_op = cpu + r;
+      doc.backend_cpu_us_per_op = cpu + r + (doc.agent ? doc.agent.cpu_us_per_op : 0);
+      if (params.placement === 'runtime') doc.action_cpu = { cpu_s: 1.5, cpu_us_per_op: 20 + r, processes: 4 };
+      fs.writeFileSync(path.join(dir, run, `r${r}.json`), JSON.stringify(doc));
+    }
+  }
+}
+
 async function main() {
   const results = path.join(work, 'results');
   const html = path.join(work, 'report.html');
   writeResults(results);
   const stdout = execFileSync(rbench, ['report', results, '-o', html], { encoding: 'utf8' });
   if (!/^headline: batching cut Redis CPU per operation/m.test(stdout)) throw new Error(`no headline line: ${stdout}`);
+  const matrix = path.join(work, 'placements');
+  const matrixHtml = path.join(work, 'placements.html');
+  writePlacements(matrix);
+  const out2 = execFileSync(rbench, ['report', matrix, '-o', matrixHtml], { encoding: 'utf8' });
+  if (!/^headline: runtime batching \(C=8\) cut backend CPU\/op/m.test(out2)) throw new Error(`no N-way headline line: ${out2}`);
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
            '--disable-component-update', '--disable-sync'],
   });
   let failed = 0;
+  const pages = [
+    [html, 'report', 'Batching cut Redis CPU per operation', 5],
+    [matrixHtml, 'placements', 'Runtime batching (C=8) cut backend CPU/op', 4],
+  ];
   try {
-    for (const [width, height] of [[1366, 768], [1920, 1080]]) {
+    for (const [file, name, headline, svgs] of pages) for (const [width, height] of [[1366, 768], [1920, 1080]]) {
       const page = await browser.newPage({ viewport: { width, height } });
       const errors = [];
       page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
       page.on('pageerror', (e) => errors.push(String(e)));
       page.on('request', (r) => { if (!r.url().startsWith('file:')) errors.push(`request beyond the file: ${r.url()}`); });
-      await page.goto('file://' + html);
+      await page.goto('file://' + file);
       const m = await page.evaluate(() => ({
         scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth,
         headline: (document.querySelector('.headline') || {}).textContent || '',
@@ -106,12 +141,12 @@ async function main() {
       }));
       const problems = [];
       if (m.scroll > m.client) problems.push(`page is ${m.scroll} px wide in a ${m.client} px window`);
-      if (!m.headline.startsWith('Batching cut Redis CPU per operation')) problems.push(`headline: "${m.headline}"`);
-      if (m.svgs !== 5) problems.push(`${m.svgs} plots, expected 5 (load curve + 4)`);
+      if (!m.headline.startsWith(headline)) problems.push(`headline: "${m.headline}"`);
+      if (m.svgs !== svgs) problems.push(`${m.svgs} plots, expected ${svgs}`);
       problems.push(...errors);
       if (process.env.RBENCH_SCREENSHOT_DIR)
-        await page.screenshot({ path: path.join(process.env.RBENCH_SCREENSHOT_DIR, `report-${width}.png`), fullPage: true });
-      console.log(`${width}x${height}: scrollWidth ${m.scroll}, clientWidth ${m.client}: ${problems.length ? 'FAIL' : 'ok'}`);
+        await page.screenshot({ path: path.join(process.env.RBENCH_SCREENSHOT_DIR, `${name}-${width}.png`), fullPage: true });
+      console.log(`${name} ${width}x${height}: scrollWidth ${m.scroll}, clientWidth ${m.client}: ${problems.length ? 'FAIL' : 'ok'}`);
       for (const p of problems) console.log(`  ${p}`);
       failed += problems.length ? 1 : 0;
       await page.close();

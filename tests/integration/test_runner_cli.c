@@ -202,8 +202,12 @@ static void test_compare_bad_arguments(void **state) {
       {"compare @/bad.json @/valid.json", 1, "@/bad.json: not a results document: malformed JSON"},
       {"compare @/emptyf.json @/valid.json", 1, "@/emptyf.json: empty file, not a results"},
       {"compare @/valid.json @/notres.json", 1, "@/notres.json: not an rbench results document"},
-      {"compare @/valid.json", 2, "expected two results (A B), got 1"},
-      {"compare @/valid.json @/valid.json @/valid.json", 2, "expected two results (A B), got 3"},
+      {"compare @/valid.json", 2, "expected two to 32 groups (G1 G2 ...), got 1"},
+      {"compare @/valid.json @/valid.json @/valid.json", 0, "groups: 3, baseline [1]"},
+      {"compare @/valid.json @/valid.json --baseline 3", 2, "--baseline 3: no such group"},
+      {"compare @/valid.json @/valid.json --baseline", 2, "option '--baseline' needs a value"},
+      {"compare @/valid.json @/valid.json --objective cost", 2, "--objective expects backend_cpu"},
+      {"compare @/valid.json @/valid.json --objective max_rate", 2, "max_rate needs capacity"},
       {"compare --alpha", 2, "option '--alpha' needs a value"},
       {"compare --alpha 2 @/valid.json @/valid.json", 2, "--alpha expects a number above 0"},
       {"compare --seed x @/valid.json @/valid.json", 2, "--seed expects a non-negative integer"},
@@ -235,6 +239,8 @@ static void test_report_bad_arguments(void **state) {
       {"report @/valid.json --svg pie", 2,
        "--svg expects percentiles, latency, throughput or errors"},
       {"report --bogus @/valid.json", 2, "unknown option '--bogus'"},
+      {"report @/valid.json --objective max_rate -o @/r.html", 2,
+       "--objective expects backend_cpu"},
       {"report @/valid.json -o @/r.html", 0, "wrote @/r.html"},
   };
   run_cases(cases, sizeof cases / sizeof cases[0]);
