@@ -448,6 +448,9 @@ static enum job_exit execute(const struct job_run_request *rq, struct job_arriva
   progress(&r, rb_clock_mono_ns(), true);
   r.backend_after_us = rb_clock_wall_us();
   cJSON *side = server_side(&r, &bs);
+  for (const cJSON *f = r.target->doc_fields ? r.target->doc_fields->child : NULL; side && f;
+       f = f->next) /* the target's own fields (job_target.h), beside the server side's */
+    cJSON_AddItemToObject(side, f->string, cJSON_Duplicate(f, true));
   struct job_run_info in;
   fill_info(&r, &in, stopped_by);
   in.server_side = side;
