@@ -429,6 +429,12 @@ p = subprocess.run([os.path.join(ROOT, "tools", "dev", "render-manifests.sh"), "
                    env={**os.environ, "HELM": HELM})
 c.check(p.returncode == 0, "manifests/ in sync with the chart (tools/dev/render-manifests.sh --check)" +
         ("" if p.returncode == 0 else "\n" + p.stderr[-3000:]))
+an = [d for d in yaml.safe_load_all(open(os.path.join(ROOT, "manifests", "examples", "agent-node.yaml"))) if d]
+an_kinds = {d["kind"]: d for d in an}
+c.check(sorted(an_kinds) == ["DaemonSet", "Service"] and an_kinds["Service"]["spec"].get("internalTrafficPolicy") == "Local"
+        and an_kinds["DaemonSet"]["spec"]["template"]["spec"].get("nodeSelector") == {"openwhisk-role": "invoker"}
+        and an_kinds["DaemonSet"]["metadata"]["name"] == an_kinds["Service"]["metadata"]["name"] == "rbench-agent",
+        "manifests/examples/agent-node.yaml: the node-local agent DaemonSet and its Local Service")
 kust = open(files[-1]).read()
 c.check(all(f"rbench/{os.path.basename(f)}" in kust for f in files[:-1]), "kustomization.yaml lists every manifest")
 kubectl = os.path.join(os.path.dirname(HELM), "kubectl")
