@@ -348,6 +348,10 @@ if resume:  # the shell expands $(( ... )) between the single-quoted halves: the
     c.check(patch.get("spec", {}).get("suspend") is False and at.isdigit() and 110 <= int(at) - time.time() <= 121,
             f"NOTES: the resume patch unsuspends and sets rbench.io/start-at to now + 120 s ({sh.stdout})")
 
+p = helm(HELM, "install", "--dry-run=client", "rbench", CHART, *REQUIRED, "--set", "agent.placement=node", check=False)
+c.check(p.returncode == 0 and "get pods -o wide -l app.kubernetes.io/instance=rbench,app.kubernetes.io/component=agent" in p.stdout,
+        "NOTES (node-local agent): how to see which nodes have an agent")
+
 # The validator knows the recent Job fields (backoffLimitPerIndex is GA in 1.33): a typo of one is caught.
 text3, _ = rendered["3 shards"]
 bad = text3.replace("backoffLimitPerIndex: 0", "backofLimitPerIndex: 0")
