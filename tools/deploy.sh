@@ -5,6 +5,7 @@
 # parameters for the cluster's Redis and agent. Run where kubectl and wsk both work.
 #
 #   tools/deploy.sh [--namespace rbench] [--release rbench] [--env local.env] [--tag TAG]
+#                   [--concurrency N]
 #
 # The Redis password travels to wsk in a --param-file (mode 600, removed afterwards), never on
 # a command line and never printed. See docs/cluster-scripts.md.
@@ -25,6 +26,7 @@ REGISTRY="localhost:5000"
 TIMEOUT=900
 DOMAIN="cluster.local"
 WAIT=1
+CONCURRENCY=""
 WSK_FLAGS=()
 PACKAGE=redis_benchmark
 ACTION=redis_benchmark/redis_benchmark
@@ -44,6 +46,10 @@ Usage: tools/deploy.sh [options]
   --timeout SECONDS     how long to wait for the image builds (default 900)
   --cluster-domain D    Service DNS domain (default cluster.local)
   --no-wait             do not wait for or check the image builds
+  --concurrency N       the action's concurrency limit (limits.concurrency, 1 to 1000):
+                        activations one action container serves at once; above 1 only
+                        when OpenWhisk's maximum allows it (default: not changed, 1 for
+                        a new action)
   -i, --insecure        pass -i to wsk (self-signed API host certificate)
   -h, --help            this text
 USAGE
@@ -60,6 +66,7 @@ while [ $# -gt 0 ]; do
     --timeout) need_value "$1" $#; TIMEOUT="$2"; shift ;;
     --cluster-domain) need_value "$1" $#; DOMAIN="$2"; shift ;;
     --no-wait) WAIT=0 ;;
+    --concurrency) need_value "$1" $#; CONCURRENCY="$2"; shift ;;
     -i | --insecure) WSK_FLAGS=(-i) ;;
     -h | --help) usage; exit 0 ;;
     *) rb_usage_error "$CL_PROG" "unknown argument '$1'" ;;
@@ -70,6 +77,10 @@ done
 cl_check_name namespace "$NS"
 cl_check_name release "$RELEASE"
 [[ "$TIMEOUT" =~ ^[0-9]+$ ]] || cl_die "--timeout takes whole seconds, not '$TIMEOUT'"
+if [ -n "$CONCURRENCY" ]; then
+  [[ "$CONCURRENCY" =~ ^[1-9][0-9]*$ ]] && [ "${#CONCURRENCY}" -le 4 ] && [ "$CONCURRENCY" -le 1000 ] ||
+    rb_usage_error "$CL_PROG" "--concurrency takes a whole number from 1 to 1000, not '$CONCURRENCY'"
+fi
 cl_need kubectl wsk python3 base64
 F="$(cl_fullname "$RELEASE")"
 if [ -n "$ENV_FILE" ]; then cl_env_load "$ENV_FILE"; fi
@@ -263,11 +274,17 @@ wsk "${WSK_FLAGS[@]}" package update "$PACKAGE" >"$TMP/wsk.out" 2>&1 || {
   cat "$TMP/wsk.out" >&2
   cl_die "wsk package update $PACKAGE failed (is wsk configured? wsk property get)"
 }
-wsk "${WSK_FLAGS[@]}" action update "$ACTION" --docker "$IMAGE" --param-file "$TMP/params.json" >"$TMP/wsk.out" 2>&1 || {
+LIMITS=()
+if [ -n "$CONCURRENCY" ]; then LIMITS=(--concurrency "$CONCURRENCY"); fi
+wsk "${WSK_FLAGS[@]}" action update "$ACTION" --docker "$IMAGE" --param-file "$TMP/params.json" "${LIMITS[@]}" >"$TMP/wsk.out" 2>&1 || {
   cat "$TMP/wsk.out" >&2
+  if [ -n "$CONCURRENCY" ] && grep -q "exceeds allowed threshold" "$TMP/wsk.out"; then
+    cl_die "wsk action update $ACTION --concurrency $CONCURRENCY failed: OpenWhisk's maximum concurrency limit is lower (raise whisk.limits.actions.concurrency.max in openwhisk-deploy-kube's values, or give a smaller --concurrency)"
+  fi
   cl_die "wsk action update $ACTION failed"
 }
 rm -f "$TMP/params.json"
 echo "deploy: $ACTION uses $IMAGE"
+if [ -n "$CONCURRENCY" ]; then echo "deploy: concurrency limit $CONCURRENCY (activations per action container)"; fi
 echo "deploy: defaults: redis $REDIS_HOST:$REDIS_PORT, agent $AGENT_HOST:$AGENT_PORT (password set from ${ENV_FILE:-secret $F-redis}, not shown)"
 echo "deploy: ok (next: tools/smoke.sh)"

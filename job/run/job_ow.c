@@ -29,6 +29,10 @@ struct ow_target {
   uint64_t poll_timeout_ns;
 };
 
+/* Whether the action's limits.concurrency was set before the run (--action-concurrency given):
+ * the document's top-level field JOB_OW_CONCURRENCY_FIELD. */
+#define JOB_OW_CONCURRENCY_FIELD "action_concurrency_limit"
+
 /* Copies n bytes of src to out with each space as %20 (OpenWhisk names may hold spaces;
  * their other characters need no escaping in a URL path: rb_name_action_check). */
 static void url_part(const char *src, size_t n, char *out, size_t outlen) {
@@ -234,6 +238,7 @@ static void ow_destroy(struct job_target *base) {
   }
   explicit_bzero(t->userpwd, sizeof t->userpwd);
   job_http_free_secret_headers(t->headers); /* holds the Authorization line */
+  cJSON_Delete(t->base.doc_fields);
   free(t);
 }
 
@@ -394,6 +399,182 @@ static bool config_ok(const struct job_config *cfg, char *err, size_t errlen) {
   return true;
 }
 
+/* ---- the action's concurrency limit (--action-concurrency) ------------------------------ */
+
+struct ow_answer {
+  CURLcode code;
+  long status;
+  char ebuf[CURL_ERROR_SIZE];
+  char *body; /* malloc'd, NUL-terminated (may be NULL) */
+  size_t len;
+};
+
+static size_t keep_body(char *p, size_t size, size_t n, void *ctx) {
+  struct ow_answer *a = ctx;
+  size_t k = size * n;
+  if (a->len + k > (1u << 20)) return 0; /* an action's metadata is far smaller */
+  char *b = realloc(a->body, a->len + k + 1);
+  if (!b) return 0;
+  memcpy(b + a->len, p, k);
+  a->body = b;
+  a->len += k;
+  b[a->len] = '\0';
+  return k;
+}
+
+/* One request to the controller (Basic auth; body: JSON or NULL), the answer kept. */
+static void ow_request(const char *method, const char *url, const char *userpwd, bool insecure,
+                       const char *body, struct ow_answer *a) {
+  *a = (struct ow_answer){.code = CURLE_FAILED_INIT};
+  CURL *c = curl_easy_init();
+  struct curl_slist *h = body ? job_http_json_headers() : NULL;
+  if (!c || (body && !h)) {
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return;
+  }
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, a->ebuf);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+  if (insecure) {
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+  curl_easy_setopt(c, CURLOPT_USERPWD, userpwd);
+  if (body) {
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+  }
+  a->code = curl_easy_perform(c);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
+  curl_easy_cleanup(c);
+  curl_slist_free_all(h);
+}
+
+/* What a failed GET or PUT of the action says, for the error naming the action and value. */
+static enum job_preflight limit_failed(const char *what, const char *label, long long want,
+                                       const struct ow_answer *a, char *err, size_t errlen) {
+  if (a->code != CURLE_OK) {
+    rb_errorf(0, err, errlen,
+              "cannot set the concurrency limit of OpenWhisk action %s to %lld: the %s got no "
+              "answer (%s: %s)",
+              label, want, what, job_outcome_name(job_curl_err_outcome(a->code)),
+              a->ebuf[0] ? a->ebuf : curl_easy_strerror(a->code));
+    return JOB_PREFLIGHT_UNREACHABLE;
+  }
+  char msg[300];
+  body_message(a->body ? a->body : "", a->len, msg, sizeof msg);
+  const char *fix = a->status == 400 && strstr(msg, "exceeds allowed threshold")
+                        ? ": raise the platform's maximum (openwhisk-deploy-kube: "
+                          "whisk.limits.actions.concurrency.max; OpenWhisk: "
+                          "whisk.concurrency-limit.max, CONFIG_whisk_concurrencyLimit_max) or "
+                          "lower --action-concurrency"
+                    : a->status == 404 ? ": deploy it or fix --action"
+                    : a->status == 401 || a->status == 403
+                        ? ": the key may not update the action (check OPENWHISK_AUTH)"
+                        : "";
+  rb_errorf(0, err, errlen,
+            "cannot set the concurrency limit of OpenWhisk action %s to %lld: the %s answered "
+            "HTTP %ld: %s%s",
+            label, want, what, a->status, msg, fix);
+  return a->status >= 500 ? JOB_PREFLIGHT_UNREACHABLE : JOB_PREFLIGHT_CONFIG;
+}
+
+/* Makes the action's limits.concurrency `want` before the run: GET the action's metadata and,
+ * when its limit differs, PUT ?overwrite=true with its limits, concurrency replaced (no exec,
+ * parameters or annotations in the body: the controller keeps them, and the other limits are
+ * sent as they were). The outcome becomes the document's JOB_OW_CONCURRENCY_FIELD:
+ * {"value", "previous", "updated"}. */
+static enum job_preflight set_concurrency(struct ow_target *t, const char *action_url,
+                                          const char *label, long long want, bool insecure,
+                                          char *err, size_t errlen) {
+  char url[1300];
+  snprintf(url, sizeof url, "%s?code=false", action_url);
+  struct ow_answer a;
+  ow_request("GET", url, t->userpwd, insecure, NULL, &a);
+  if (a.code != CURLE_OK || a.status != 200) {
+    enum job_preflight pf = limit_failed("GET of the action", label, want, &a, err, errlen);
+    free(a.body);
+    return pf;
+  }
+  cJSON *action = NULL;
+  rb_json_parse(a.body ? a.body : "", a.len, &action, NULL, 0);
+  free(a.body);
+  cJSON *limits = cJSON_GetObjectItemCaseSensitive(action, "limits");
+  if (!cJSON_IsObject(limits)) {
+    cJSON_Delete(action);
+    rb_errorf(0, err, errlen,
+              "cannot set the concurrency limit of OpenWhisk action %s to %lld: the GET of the "
+              "action answered no limits object",
+              label, want);
+    return JOB_PREFLIGHT_CONFIG;
+  }
+  const cJSON *cur = cJSON_GetObjectItemCaseSensitive(limits, "concurrency");
+  long long previous = cJSON_IsNumber(cur) ? (long long)cur->valuedouble : 1; /* absent: 1 */
+  enum job_preflight pf = JOB_PREFLIGHT_OK;
+  if (previous != want) {
+    cJSON *put = cJSON_CreateObject();
+    cJSON *lim = cJSON_Duplicate(limits, true);
+    if (lim) {
+      cJSON_DeleteItemFromObjectCaseSensitive(lim, "concurrency");
+      cJSON_AddNumberToObject(lim, "concurrency", (double)want);
+    }
+    char *body = NULL;
+    if (put && lim && cJSON_AddItemToObject(put, "limits", lim)) body = cJSON_PrintUnformatted(put);
+    else cJSON_Delete(lim); /* not in put */
+    cJSON_Delete(put);
+    if (!body) {
+      cJSON_Delete(action);
+      rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
+      return JOB_PREFLIGHT_CONFIG;
+    }
+    snprintf(url, sizeof url, "%s?overwrite=true", action_url);
+    ow_request("PUT", url, t->userpwd, insecure, body, &a);
+    free(body);
+    if (a.code != CURLE_OK || a.status != 200) {
+      pf = limit_failed("update (PUT) of the action", label, want, &a, err, errlen);
+    } else {
+      cJSON *got = NULL;
+      rb_json_parse(a.body ? a.body : "", a.len, &got, NULL, 0);
+      const cJSON *c = cJSON_GetObjectItemCaseSensitive(
+          cJSON_GetObjectItemCaseSensitive(got, "limits"), "concurrency");
+      if (!cJSON_IsNumber(c) || (long long)c->valuedouble != want) {
+        rb_errorf(0, err, errlen,
+                  "cannot set the concurrency limit of OpenWhisk action %s to %lld: the update "
+                  "answered 200 but the action's limits.concurrency is %s",
+                  label, want, cJSON_IsNumber(c) ? "another value" : "missing");
+        pf = JOB_PREFLIGHT_CONFIG;
+      }
+      cJSON_Delete(got);
+    }
+    free(a.body);
+    if (pf == JOB_PREFLIGHT_OK)
+      rb_info("OpenWhisk action %s: concurrency limit set to %lld (was %lld)", label, want,
+              previous);
+  }
+  cJSON_Delete(action);
+  if (pf != JOB_PREFLIGHT_OK) return pf;
+  cJSON *note = cJSON_CreateObject();
+  cJSON *f = note ? cJSON_AddObjectToObject(note, JOB_OW_CONCURRENCY_FIELD) : NULL;
+  if (!f) {
+    cJSON_Delete(note);
+    rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
+    return JOB_PREFLIGHT_CONFIG;
+  }
+  cJSON_AddNumberToObject(f, "value", (double)want);
+  cJSON_AddNumberToObject(f, "previous", (double)previous);
+  cJSON_AddBoolToObject(f, "updated", previous != want);
+  t->base.doc_fields = note;
+  return JOB_PREFLIGHT_OK;
+}
+
 struct job_target *job_ow_create(struct job_http *http, const struct job_target_conf *tc,
                                  const struct job_config *cfg, const struct job_params *p,
                                  enum job_preflight *pf, char *err, size_t errlen) {
@@ -440,6 +621,9 @@ struct job_target *job_ow_create(struct job_http *http, const struct job_target_
   *pf = JOB_PREFLIGHT_CONFIG;
   if (!t->body || !t->headers) rb_errorf(RB_ERR_NOMEM, err, errlen, "out of memory");
   else *pf = check_action_warm(t, cfg->apihost, action_url, job_params_connections(p), err, errlen);
+  if (*pf == JOB_PREFLIGHT_OK && job_params_is_set(p, "action_concurrency"))
+    *pf = set_concurrency(t, action_url, t->base.action_label, p->action_concurrency, tc->insecure,
+                          err, errlen);
   if (*pf != JOB_PREFLIGHT_OK) {
     ow_destroy(&t->base);
     return NULL;

@@ -572,6 +572,9 @@ static enum job_exit execute(const struct job_run_request *rq, struct job_arriva
     cJSON *sd = send_delays_json(&r);
     if (sd) cJSON_AddItemToObject(side, "send_delays", sd);
   }
+  for (const cJSON *f = r.target->doc_fields ? r.target->doc_fields->child : NULL; side && f;
+       f = f->next) /* the target's own fields (job_target.h), beside the server side's */
+    cJSON_AddItemToObject(side, f->string, cJSON_Duplicate(f, true));
   struct job_run_info in;
   fill_info(&r, &in, stopped_by);
   in.server_side = side;

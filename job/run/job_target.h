@@ -77,13 +77,20 @@ struct job_target {
    * the measured window. NULL: not known (openwhisk: the containers are not ours). */
   bool (*cpu)(struct job_target *t, struct job_target_cpu *out);
   struct job_http *http; /* borrowed */
+  /* Fields the target adds at the results document's top level (an object, or NULL; owned,
+   * freed by destroy): openwhisk's "action_concurrency_limit" when it set the action's
+   * limit. */
+  cJSON *doc_fields;
   job_inv_done_fn on_done;
   void *runner;
 };
 
 /* Creates the openwhisk target. Checks the action with one GET first: a refused connection,
  * DNS or TLS failure is UNREACHABLE; 401/403/404 or a missing key is CONFIG (err says what to
- * fix). Returns NULL with *pf and err set on failure. */
+ * fix). With action_concurrency set explicitly (job_params_is_set), then makes the action's
+ * limits.concurrency that value (GET, and PUT ?overwrite=true when it differs; the
+ * controller's refusal, e.g. above its maximum, is CONFIG naming the action, the value and
+ * the answer) and records it in doc_fields. Returns NULL with *pf and err set on failure. */
 struct job_target *job_ow_create(struct job_http *http, const struct job_target_conf *tc,
                                  const struct job_config *cfg, const struct job_params *p,
                                  enum job_preflight *pf, char *err, size_t errlen);

@@ -4,7 +4,8 @@
  * 429, 502 (record and gateway), 500, slow replies, refused connections, wrong key, unknown
  * action, self-signed TLS with and without --insecure, no secret in results or logs, and
  * --wait-for-action (an action that appears later, one that never does, a wrong key, no
- * controller, SIGTERM while waiting). */
+ * controller, SIGTERM while waiting), and --action-concurrency setting the action's
+ * limits.concurrency (updated, unchanged, above the controller's maximum, unknown action). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -906,6 +907,113 @@ static void test_wait_for_action_sigterm(void **state) {
   free(log);
 }
 
+/* Counts the occurrences of needle in hay. */
+static int count_of(const char *hay, const char *needle) {
+  int n = 0;
+  for (const char *p = hay ? strstr(hay, needle) : NULL; p; p = strstr(p + 1, needle)) n++;
+  return n;
+}
+
+/* --action-concurrency C: the action's limits.concurrency made C before the run (GET, then
+ * PUT ?overwrite=true with its other limits and nothing else when it differs), recorded in
+ * the document; unchanged (no PUT) when equal; the controller's refusal above its maximum
+ * (400) and an unknown action stop the run with an error naming the action and the value.
+ * Against a fakewhisk of its own whose concurrency-limit max is 8. */
+static void test_action_concurrency_limit(void **state) {
+  (void)state;
+  struct rbt_proc fw = {0};
+  char flog[200], env[200], port[16];
+  snprintf(flog, sizeof flog, "%s/conc.log", tmpdir);
+  fw.port = rbt_free_port();
+  snprintf(port, sizeof port, "%d", fw.port);
+  char *argv[] = {(char *)rbt_bin("fakewhisk"), "--port", port, "--auth", AUTH, "--log", flog,
+                  "--max-concurrency",          "8",      NULL};
+  assert_true(rbt_proc_start(&fw, argv, NULL));
+  assert_true(rbt_wait_port(fw.port, 5000));
+  write_ow_env(env, sizeof env, "conc.env", fw.port, AUTH);
+  int rc;
+  char *log = NULL;
+
+  /* 1 -> 4: updated, the other limits sent as they were, no exec (the controller keeps it). */
+  cJSON *d = invoke(env, "ok", "3", "--action-concurrency", "4", &rc, &log);
+  assert_int_equal(rc, 0);
+  assert_non_null(d);
+  assert_true(num(d, "action_concurrency_limit.value") == 4);
+  assert_true(num(d, "action_concurrency_limit.previous") == 1);
+  assert_true(cJSON_IsTrue(
+      cJSON_GetObjectItem(cJSON_GetObjectItem(d, "action_concurrency_limit"), "updated")));
+  assert_true(num(d, "scenario.parameters.action_concurrency") == 4);
+  assert_non_null(strstr(log, "concurrency limit set to 4 (was 1)"));
+  cJSON_Delete(d);
+  free(log);
+  char *clog = read_text(flog);
+  assert_int_equal(count_of(clog, "PUT "), 1);
+  const char *put = strstr(clog,
+                           "PUT /api/v1/namespaces/_/actions/pkg/ok?overwrite=true auth=ok "
+                           "ctype=application/json {");
+  assert_non_null(put);
+  char line[400];
+  snprintf(line, sizeof line, "%.*s", (int)strcspn(put, "\n"), put);
+  assert_non_null(strstr(line, "\"limits\":{"));
+  assert_non_null(strstr(line, "\"logs\":10"));
+  assert_non_null(strstr(line, "\"memory\":256"));
+  assert_non_null(strstr(line, "\"timeout\":60000"));
+  assert_non_null(strstr(line, "\"concurrency\":4}"));
+  assert_null(strstr(line, "exec"));
+  assert_null(strstr(line, "parameters"));
+  /* the PUT comes before the first invocation */
+  assert_true(put < strstr(clog, "POST /api/v1/namespaces/_/actions/pkg/ok"));
+  free(clog);
+
+  /* 4 again: the controller says 4 now, nothing updated. */
+  d = invoke(env, "ok", "2", "--action-concurrency", "4", &rc, NULL);
+  assert_int_equal(rc, 0);
+  assert_true(num(d, "action_concurrency_limit.previous") == 4);
+  assert_true(cJSON_IsFalse(
+      cJSON_GetObjectItem(cJSON_GetObjectItem(d, "action_concurrency_limit"), "updated")));
+  cJSON_Delete(d);
+  clog = read_text(flog);
+  assert_int_equal(count_of(clog, "PUT "), 1);
+  free(clog);
+  /* Not given: the limit is left alone and the document has no such field. */
+  d = invoke(env, "ok", "2", NULL, NULL, &rc, NULL);
+  assert_int_equal(rc, 0);
+  assert_null(cJSON_GetObjectItem(d, "action_concurrency_limit"));
+  cJSON_Delete(d);
+
+  /* Above the controller's maximum: its 400 answer, named with the action and the value;
+   * nothing run, the limit unchanged. */
+  d = invoke(env, "ok", "2", "--action-concurrency", "9", &rc, &log);
+  assert_int_equal(rc, 2);
+  assert_null(d);
+  assert_non_null(
+      strstr(log, "cannot set the concurrency limit of OpenWhisk action /_/pkg/ok to 9"));
+  assert_non_null(strstr(log, "HTTP 400: Concurrency 9 exceeds allowed threshold of 8."));
+  assert_non_null(strstr(log, "concurrency-limit.max"));
+  free(log);
+  clog = read_text(flog);
+  assert_int_equal(count_of(clog, "PUT "), 2);
+  assert_int_equal(count_of(clog, "POST "), 7); /* only the three runs above */
+  free(clog);
+  d = invoke(env, "ok", "1", "--action-concurrency", "4", &rc, NULL);
+  assert_int_equal(rc, 0);
+  assert_true(num(d, "action_concurrency_limit.previous") == 4); /* the refused 9 left 4 */
+  cJSON_Delete(d);
+
+  /* An unknown action: the check before the limit names it (404), no PUT is sent. */
+  d = invoke(env, "missing", "1", "--action-concurrency", "4", &rc, &log);
+  assert_int_equal(rc, 2);
+  assert_null(d);
+  assert_non_null(strstr(log, "actions/pkg/missing"));
+  assert_non_null(strstr(log, "HTTP 404"));
+  free(log);
+  clog = read_text(flog);
+  assert_int_equal(count_of(clog, "PUT "), 2);
+  free(clog);
+  rbt_proc_stop(&fw, SIGTERM);
+  unlink(fw.log);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_success_with_cold_start),
@@ -933,6 +1041,7 @@ int main(void) {
       cmocka_unit_test(test_no_wait_is_the_old_error),
       cmocka_unit_test(test_wait_for_action_no_controller),
       cmocka_unit_test(test_wait_for_action_sigterm),
+      cmocka_unit_test(test_action_concurrency_limit),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -71,6 +71,10 @@ SETS = {
     "other release": ["--set", "runner.jobName=bench-7", "--set", "agent.extraArgs={--coalesce}",
                       "--set", "runner.suspend=true", "--set", "runner.waitForActionSeconds=0"],
     "3 shards": ["--set", "runner.shards=3"],
+    "node-local agent": ["--set", "agent.placement=node"],
+    "node-local agent, own selector": ["--set", "agent.placement=node", "--set", "agent.node.nodeSelector.pool=faas",
+                                       "--set", "agent.node.tolerations[0].key=dedicated",
+                                       "--set", "agent.node.tolerations[0].operator=Exists"],
     "3 shards, required anti-affinity, start given": [
         "--set", "runner.shards=3", "--set", "runner.antiAffinity=required", "--set", "runner.jobName=bench-s3",
         "--set-string", "runner.startAt=" + time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 600))],
@@ -142,6 +146,55 @@ for kind, name, cname in [("Deployment", "rbench-agent", "agent"), ("Job", "rben
 agent = container(find(objs, "Deployment", "rbench-agent"), "agent")
 c.check(agent["args"][:6] == ["--listen", "0.0.0.0:6380", "--redis", "rbench-redis.perf.svc.cluster.local:6379", "--metrics", "0.0.0.0:9121"]
         and agent["readinessProbe"]["httpGet"]["path"] == "/healthz", "agent: args and /healthz probes")
+c.check(find(objs, "Service", "rbench-agent")["spec"].get("internalTrafficPolicy") is None
+        and find(objs, "DaemonSet", "rbench-agent") is None,
+        "agent.placement=central (default): a Deployment, its Service without internalTrafficPolicy")
+
+# agent.placement=node: a DaemonSet on the invoker nodes, the Service answering only from the
+# client's own node, the action's (and the helm test's) agent address that Service.
+_, nobjs = rendered["node-local agent"]
+ds = find(nobjs, "DaemonSet", "rbench-agent")
+svc = find(nobjs, "Service", "rbench-agent")
+c.check(ds is not None and find(nobjs, "Deployment", "rbench-agent") is None,
+        "node-local agent: DaemonSet rbench-agent, no agent Deployment")
+if ds:
+    pod = ds["spec"]["template"]
+    sel = ds["spec"]["selector"]["matchLabels"]
+    c.check(all(pod["metadata"]["labels"].get(k) == v for k, v in sel.items())
+            and all(pod["metadata"]["labels"].get(k) == v for k, v in svc["spec"]["selector"].items())
+            and svc["spec"]["selector"] == sel,
+            "node-local agent: the DaemonSet's and the Service's selectors match the agent pods' labels")
+    c.check(pod["spec"].get("nodeSelector") == {"openwhisk-role": "invoker"} and "replicas" not in ds["spec"],
+            "node-local agent: on the nodes labelled openwhisk-role=invoker (where OpenWhisk runs action pods)")
+    nct = container(ds, "agent")
+    c.check(nct["args"] == agent["args"] and nct["readinessProbe"] == agent["readinessProbe"]
+            and nct["ports"] == agent["ports"] and nct["securityContext"] == agent["securityContext"]
+            and nct["resources"] == agent["resources"] and pod["spec"]["securityContext"]["runAsNonRoot"] is True,
+            "node-local agent: the same container as the central agent's (args, probes, ports, security, resources)")
+c.check(svc["spec"].get("internalTrafficPolicy") == "Local" and svc["spec"]["type"] == "ClusterIP"
+        and [p["port"] for p in svc["spec"]["ports"]] == [6380, 9121],
+        "node-local agent: Service rbench-agent with internalTrafficPolicy Local, ports 6380 and 9121")
+nenv = env_of(container(find(nobjs, "Job", "rbench-run"), "rbench"))
+c.check(nenv.get("BATCHING_AGENT_HOST") == "rbench-agent.perf.svc.cluster.local" and nenv.get("BATCHING_AGENT_PORT") == "6380"
+        and "BATCHING_AGENT_METRICS_URL" not in nenv,
+        "node-local agent: the runner hands the actions the node-local Service (BATCHING_AGENT_HOST), "
+        "and samples no single agent (no BATCHING_AGENT_METRICS_URL)")
+ntest = find(nobjs, "Pod", "rbench-test")
+c.check(ntest["spec"].get("nodeSelector") == {"openwhisk-role": "invoker"}
+        and env_of(container(ntest, "doctor")).get("BATCHING_AGENT_HOST") == "rbench-agent.perf.svc.cluster.local",
+        "node-local agent: the helm test Pod runs on an agent's node (the Service answers only there)")
+_, oobjs = rendered["node-local agent, own selector"]
+ods = find(oobjs, "DaemonSet", "rbench-agent")["spec"]["template"]["spec"]
+c.check(ods.get("nodeSelector") == {"openwhisk-role": "invoker", "pool": "faas"}
+        and ods.get("tolerations") == [{"key": "dedicated", "operator": "Exists"}]
+        and find(oobjs, "Pod", "rbench-test")["spec"].get("tolerations") == ods["tolerations"],
+        "node-local agent: agent.node.nodeSelector and .tolerations reach the DaemonSet and the helm test Pod")
+p = helm(HELM, "template", "r", CHART, *REQUIRED, "--set", "agent.placement=node", "--set", "agent.node.nodeSelector=null",
+         check=False)
+c.check(p.returncode == 0 and "nodeSelector" not in yaml.safe_load(
+    [d for d in p.stdout.split("---") if "kind: DaemonSet" in d and "r-rbench-agent" in d][0])["spec"]["template"]["spec"],
+    "node-local agent: agent.node.nodeSelector=null puts an agent on every node")
+
 role = find(objs, "Role", "rbench-runner")
 c.check(role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "update"]}],
         "Role: get, create, update on configmaps, nothing else")
@@ -295,6 +348,10 @@ if resume:  # the shell expands $(( ... )) between the single-quoted halves: the
     c.check(patch.get("spec", {}).get("suspend") is False and at.isdigit() and 110 <= int(at) - time.time() <= 121,
             f"NOTES: the resume patch unsuspends and sets rbench.io/start-at to now + 120 s ({sh.stdout})")
 
+p = helm(HELM, "install", "--dry-run=client", "rbench", CHART, *REQUIRED, "--set", "agent.placement=node", check=False)
+c.check(p.returncode == 0 and "get pods -o wide -l app.kubernetes.io/instance=rbench,app.kubernetes.io/component=agent" in p.stdout,
+        "NOTES (node-local agent): how to see which nodes have an agent")
+
 # The validator knows the recent Job fields (backoffLimitPerIndex is GA in 1.33): a typo of one is caught.
 text3, _ = rendered["3 shards"]
 bad = text3.replace("backoffLimitPerIndex: 0", "backofLimitPerIndex: 0")
@@ -332,6 +389,8 @@ for vals, want, label in [
         (["--set", "runner.shards=101"], "/runner/shards", "runner.shards=101"),
         (["--set", "runner.shard=3"], "shard", "a misspelt runner.shards"),
         (["--set", "runner.antiAffinity=soft"], "/runner/antiAffinity", "runner.antiAffinity=soft"),
+        (["--set", "agent.placement=local"], "/agent/placement", "agent.placement=local"),
+        (["--set", "agent.node.nodeSelectr.a=b"], "nodeSelectr", "a misspelt agent.node.nodeSelector"),
         (["--set", "runner.startDelaySeconds=1"], "/runner/startDelaySeconds", "runner.startDelaySeconds=1"),
         (["--set", "runner.shards=3", "--set-string", "runner.startAt=tomorrow"], "/runner/startAt", "runner.startAt=tomorrow"),
         (["--set", "runner.shards=3", "--set-string", "runner.startAt=2026-13-04T10:00:00Z"], "is not a date",
@@ -374,6 +433,12 @@ p = subprocess.run([os.path.join(ROOT, "tools", "dev", "render-manifests.sh"), "
                    env={**os.environ, "HELM": HELM})
 c.check(p.returncode == 0, "manifests/ in sync with the chart (tools/dev/render-manifests.sh --check)" +
         ("" if p.returncode == 0 else "\n" + p.stderr[-3000:]))
+an = [d for d in yaml.safe_load_all(open(os.path.join(ROOT, "manifests", "examples", "agent-node.yaml"))) if d]
+an_kinds = {d["kind"]: d for d in an}
+c.check(sorted(an_kinds) == ["DaemonSet", "Service"] and an_kinds["Service"]["spec"].get("internalTrafficPolicy") == "Local"
+        and an_kinds["DaemonSet"]["spec"]["template"]["spec"].get("nodeSelector") == {"openwhisk-role": "invoker"}
+        and an_kinds["DaemonSet"]["metadata"]["name"] == an_kinds["Service"]["metadata"]["name"] == "rbench-agent",
+        "manifests/examples/agent-node.yaml: the node-local agent DaemonSet and its Local Service")
 kust = open(files[-1]).read()
 c.check(all(f"rbench/{os.path.basename(f)}" in kust for f in files[:-1]), "kustomization.yaml lists every manifest")
 kubectl = os.path.join(os.path.dirname(HELM), "kubectl")

@@ -8,7 +8,9 @@ rbench, fakewhisk as OpenWhisk and as the Kubernetes API server, which authorize
 ConfigMap request with the rendered Role and RoleBinding (403 Forbidden otherwise). The
 3-shard runner (runner.shards=3) runs as its Indexed Job's three pods at once, with what the
 Job controller adds (JOB_COMPLETION_INDEX, the completion-index label and annotation), and
-tools/fetch-results.sh fetches (stand-in kubectl) and merges what they wrote.
+tools/fetch-results.sh fetches (stand-in kubectl) and merges what they wrote. With
+agent.placement=node the rendered DaemonSet's agent pod runs in place of the Deployment's
+(this machine is its node), and that render's runner Job and helm-test Pod run against it.
 
 The runner Job starts, as after helm install, before the action exists (fakewhisk's new-*
 actions are 404 until created with the PUT `wsk action create` sends, which this test makes
@@ -575,6 +577,64 @@ try:
             and len(kept) == 4 and not os.path.exists(os.path.join(fetched4, "direct.json")),
             "fetch-results.sh with shard 2 missing: exits 1 naming it and the failed index's lookup, "
             "the 4 shard documents kept, nothing merged" + ("" if fr.returncode == 1 else "\n" + fr.stdout + fr.stderr))
+
+    # agent.placement=node: the rendered DaemonSet's agent pod runs here (this machine is its
+    # node, so Service rbench-agent, internalTrafficPolicy Local, leads to it), the runner Job
+    # of that render hands the actions that Service and samples no single agent, and the helm
+    # test Pod's rbench doctor passes through the node-local agent.
+    _, objsn = render(HELM, *values("--set", "agent.placement=node", "--set", "runner.jobName=rbench-run-node"),
+                      namespace=NS)
+    dsn = find(objsn, "DaemonSet", "rbench-agent")
+    svcn = find(objsn, "Service", "rbench-agent")
+    c.check(dsn is not None and find(objsn, "Deployment", "rbench-agent") is None
+            and svcn["spec"].get("internalTrafficPolicy") == "Local"
+            and all(dsn["spec"]["template"]["metadata"]["labels"].get(k) == v for k, v in svcn["spec"]["selector"].items()),
+            "node-local agent: a DaemonSet whose pods the Local Service selects")
+    nagent_port, nmetrics_port = free_port(), free_port()
+    services[f"rbench-agent.{NS}.svc.cluster.local"] = {"6380": nagent_port, "9121": nmetrics_port}
+    npod_t = dsn["spec"]["template"]
+    npod = Pod("agent-node", npod_t["spec"], objsn, secrets, npod_t["metadata"]["labels"])
+    nct = npod_t["spec"]["containers"][0]
+    nagent = start(npod, nct, secrets, services, wait=False,
+                   listen={"0.0.0.0:6380": f"127.0.0.1:{nagent_port}", "0.0.0.0:9121": f"127.0.0.1:{nmetrics_port}"})
+    nprobe = nct["readinessProbe"]["httpGet"]
+    nready = False
+    for _ in range(100):
+        try:
+            nready = urllib.request.urlopen(f"http://127.0.0.1:{nmetrics_port}{nprobe['path']}", timeout=2).status == 200
+            break
+        except OSError:
+            time.sleep(0.1)
+    nset = subprocess.run(["redis-cli", "-p", str(nagent_port), "set", "emu-node", "1"], capture_output=True, text=True)
+    c.check(nready and nset.stdout.strip() == "OK",
+            "node-local agent pod: readiness probe answers 200, a SET through it reaches Redis with the Secret's password" +
+            ("" if nready and nset.stdout.strip() == "OK" else f"\n{nset.stdout}{nset.stderr}\n{output(nagent)}"))
+    before = sum(1 for _ in open(os.path.join(tmp, "api.log")))
+    nrun = runner_pod(objsn, secrets, services, api_port3, "rbench-run-node")
+    nout = output(nrun)
+    c.check(nrun.returncode == 0, "node-local agent: the runner Job's rbench run exits 0" +
+            ("" if nrun.returncode == 0 else "\n" + nout[-2000:]))
+    c.check("BATCHING_AGENT_METRICS_URL" not in nrun.env and nrun.env.get("BATCHING_AGENT_HOST") == "127.0.0.1"
+            and nrun.env.get("BATCHING_AGENT_PORT") == str(nagent_port),
+            "node-local agent: the runner's agent address is the node-local Service, no metrics URL")
+    posts = [json.loads(l.split(" ", 4)[4]) for l in list(open(os.path.join(tmp, "api.log")))[before:]
+             if l.startswith(f"POST /api/v1/namespaces/_/actions/redis_benchmark/{ACTION}")]
+    batched = [b for b in posts if b.get("use_batching") is True and "prepare" not in b]
+    c.check(len(batched) == 4 and all(b.get("agent_host") == "127.0.0.1" and b.get("agent_port") == nagent_port for b in batched),
+            f"node-local agent: each batched invocation names the node-local Service as its agent ({len(batched)} of 4)")
+    st, cm = api(api_port3, f"/api/v1/namespaces/{NS}/configmaps/rbench-results-rbench-run-node-batched-r1")
+    ndoc = json.loads(cm["data"]["results.json"]) if st == 200 else {}
+    c.check(st == 200 and "no agent metrics endpoint configured" in (ndoc.get("agent") or {}).get("unavailable", "")
+            and ndoc.get("backend_cpu_us_per_op", 0) is None and (ndoc.get("redis") or {}).get("unavailable") is None,
+            "node-local agent: the batched document says why the agent was not sampled, backend_cpu_us_per_op null, "
+            f"Redis measured ({st}, agent={ndoc.get('agent')}, backend={ndoc.get('backend_cpu_us_per_op', 'absent')})")
+    ntp = find(objsn, "Pod", "rbench-test")
+    ntpod = Pod("test-node", ntp["spec"], objsn, secrets, ntp["metadata"]["labels"])
+    services[OW_HOST] = {"443": api_port3, "": api_port3}
+    ndoctor = start(ntpod, ntp["spec"]["containers"][0], secrets, services, timeout=60)
+    c.check(ndoctor.returncode == 0 and ntp["spec"].get("nodeSelector") == {"openwhisk-role": "invoker"},
+            "node-local agent: the helm test Pod (on an agent's node) passes rbench doctor through the node-local agent" +
+            ("" if ndoctor.returncode == 0 else "\n" + output(ndoctor)))
 finally:
     for p in procs:
         if p.poll() is None:

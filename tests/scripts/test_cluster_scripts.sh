@@ -138,6 +138,27 @@ check "deploy --release bench1: hosts bench1-rbench-redis.bench.svc.cluster.loca
 check "deploy --env: wsk got the key through WSK_CONFIG_FILE" grep -qx "AUTH=$AUTHKEY" "$FAKE_DIR/wskprops.seen"
 check "deploy --env: no secret in any recorded argument or the output" no_secret_in "$FAKE_DIR/calls.jsonl" "$WORK/out"
 
+# --- deploy.sh --concurrency: the action's limits.concurrency (wsk action update --concurrency) --
+new_fake deploy-concurrency
+echo 8 >"$FAKE_DIR/wsk.maxconc"
+"$SRC/tools/deploy.sh" --no-wait --concurrency 8 >"$WORK/out" 2>&1
+check "deploy --concurrency 8: exits 0 and says so" \
+  bash -c '[ "$1" -eq 0 ] && grep -q "deploy: concurrency limit 8" "$2"' _ $? "$WORK/out"
+check "deploy --concurrency 8: wsk action update ... --concurrency 8" \
+  grep -qx "wsk action update redis_benchmark/redis_benchmark --docker localhost:5000/rbench-action:0.1.0 --param-file [^ ]* --concurrency 8" <(calls)
+new_fake deploy-concurrency-max
+"$SRC/tools/deploy.sh" --no-wait --concurrency 8 >"$WORK/out" 2>&1
+check "deploy --concurrency 8 above OpenWhisk's maximum (1): exits 1 with wsk's error and the setting to raise" \
+  bash -c '[ "$1" -eq 1 ] && grep -qF "Concurrency 8 exceeds allowed threshold of 1." "$2" &&
+           grep -q "raise whisk.limits.actions.concurrency.max" "$2"' _ $? "$WORK/out"
+for bad in 0 1001 two; do
+  new_fake "deploy-concurrency-$bad"
+  "$SRC/tools/deploy.sh" --no-wait --concurrency "$bad" >"$WORK/out" 2>&1
+  check "deploy --concurrency $bad: usage error 2 naming the option, nothing run" \
+    bash -c '[ "$1" -eq 2 ] && grep -q "\-\-concurrency takes a whole number from 1 to 1000, not .$3." "$2" && [ ! -s "$4" ]' \
+    _ $? "$WORK/out" "$bad" "$FAKE_DIR/calls.jsonl"
+done
+
 # --- deploy.sh: failures --------------------------------------------------------------------
 deploy_fails() { # deploy_fails LABEL STATE1 STATE2 EXPECTED_TEXT [ROLLOUT_RC]
   new_fake "deploy-$1"

@@ -24,6 +24,14 @@
  * limits, publish, updated). Every invoke answer carries x-openwhisk-activation-id. A wrong
  * Authorization is 401 {"error","code"}.
  *
+ * Limits (Actions.scala create/update): a PUT's limits (timeout, memory, logs, concurrency),
+ * each optional, replace the action's, the others are kept (a PUT without exec keeps exec,
+ * parameters and annotations); what GET and PUT answer shows them (defaults 60000, 256, 10,
+ * 1). limits.concurrency outside 1..--max-concurrency (default 1, OpenWhisk's default
+ * concurrency-limit max) is refused before anything is stored, as checkActionLimits does:
+ * 400 {"error":"Concurrency N exceeds allowed threshold of MAX.","code"} (or "below allowed
+ * threshold of 1."). The log line of a PUT shows its query (?overwrite=true).
+ *
  * It also plays the Kubernetes API server's ConfigMap endpoints (with --bearer TOKEN), keeping
  * what is written:
  *   POST /api/v1/namespaces/{ns}/configmaps         201, or 409 AlreadyExists when the
@@ -44,7 +52,7 @@
  * with the API server's Status (reason Forbidden, details).
  *
  * Usage: fakewhisk --port N [--auth UUID:KEY] [--bearer TOKEN [--rbac FILE --identity NS:NAME]]
- *                  [--tls CERT KEY] [--log FILE]
+ *                  [--tls CERT KEY] [--log FILE] [--max-concurrency N]
  * --log appends one line per request: "METHOD URL[?code=X] auth=ok|bad ctype=TYPE BODY", and one
  * line "CONNECTION N" when the N-th connection is accepted (tests count the connections a client
  * opens, and when). */
@@ -220,6 +228,33 @@ static bool late_exists(const char *name) {
 static const char not_found[] =
     "{\"error\":\"The requested resource does not exist.\",\"code\":\"tid5\"}";
 
+/* Each action's limits, by name (under lock); an action not listed has the defaults. */
+struct action_limits {
+  char name[128];
+  long long timeout, memory, logs, concurrency;
+};
+static struct action_limits limits_of[64];
+static int limits_n;
+static long long max_concurrency =
+    1; /* --max-concurrency: the controller's concurrency-limit max */
+
+static struct action_limits action_limits_get(const char *name) {
+  struct action_limits l = {.timeout = 60000, .memory = 256, .logs = 10, .concurrency = 1};
+  snprintf(l.name, sizeof l.name, "%s", name);
+  for (int i = 0; i < limits_n; i++)
+    if (!strcmp(limits_of[i].name, name)) l = limits_of[i];
+  return l;
+}
+
+static void action_limits_set(const struct action_limits *l) {
+  for (int i = 0; i < limits_n; i++)
+    if (!strcmp(limits_of[i].name, l->name)) {
+      limits_of[i] = *l;
+      return;
+    }
+  if (limits_n < (int)(sizeof limits_of / sizeof limits_of[0])) limits_of[limits_n++] = *l;
+}
+
 /* The action as GET .../actions/{pkg}/{name}?code=false and PUT answer it (WhiskAction's
  * JSON without exec.code). */
 static enum MHD_Result action_json(struct MHD_Connection *c, const char *url, const char *name) {
@@ -233,27 +268,67 @@ static enum MHD_Result action_json(struct MHD_Connection *c, const char *url, co
     snprintf(ns, sizeof ns, "%.*s%s%.*s", guest ? 5 : nslen, guest ? "guest" : p + 12,
              slash ? "/" : "", slash ? (int)(slash - pkg) : 0, pkg);
   }
+  pthread_mutex_lock(&lock);
+  struct action_limits l = action_limits_get(name);
+  pthread_mutex_unlock(&lock);
   snprintf(
       body, sizeof body,
       "{\"namespace\":\"%s\",\"name\":\"%s\",\"version\":\"0.0.1\",\"exec\":{\"kind\":\"blackbox\","
       "\"image\":\"localhost:5000/rbench-action:1\",\"binary\":false},\"annotations\":[{\"key\":"
       "\"provide-api-key\",\"value\":false},{\"key\":\"exec\",\"value\":\"blackbox\"}],"
-      "\"parameters\":[{\"key\":\"redis_host\",\"value\":\"redis\"}],\"limits\":{\"concurrency\":1,"
-      "\"logs\":10,\"memory\":256,\"timeout\":60000},\"publish\":false,\"updated\":%lld}",
-      ns, name, now_ms());
+      "\"parameters\":[{\"key\":\"redis_host\",\"value\":\"redis\"}],\"limits\":{\"concurrency\":%"
+      "lld,"
+      "\"logs\":%lld,\"memory\":%lld,\"timeout\":%lld},\"publish\":false,\"updated\":%lld}",
+      ns, name, l.concurrency, l.logs, l.memory, l.timeout, now_ms());
   return reply(c, 200, body, NULL, NULL);
 }
 
+/* The PUT body's limits over the action's: false with the controller's 400 message in err
+ * when limits.concurrency is outside 1..max_concurrency (nothing changed then). */
+static bool put_limits(const char *name, const char *body, struct action_limits *out, char *err,
+                       size_t errlen) {
+  cJSON *root = NULL;
+  if (body && rb_json_parse(body, strlen(body), &root, NULL, 0) != RB_OK) root = NULL;
+  const cJSON *lim = cJSON_GetObjectItemCaseSensitive(root, "limits");
+  pthread_mutex_lock(&lock);
+  *out = action_limits_get(name);
+  pthread_mutex_unlock(&lock);
+  const char *keys[] = {"timeout", "memory", "logs", "concurrency"};
+  long long *vals[] = {&out->timeout, &out->memory, &out->logs, &out->concurrency};
+  for (int i = 0; i < 4; i++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(lim, keys[i]);
+    if (cJSON_IsNumber(v)) *vals[i] = (long long)v->valuedouble;
+  }
+  cJSON_Delete(root);
+  if (out->concurrency > max_concurrency)
+    snprintf(err, errlen, "Concurrency %lld exceeds allowed threshold of %lld.", out->concurrency,
+             max_concurrency);
+  else if (out->concurrency < 1)
+    snprintf(err, errlen, "Concurrency %lld below allowed threshold of 1.", out->concurrency);
+  else return true;
+  return false;
+}
+
 /* PUT .../actions/{pkg}/{name}[?overwrite=true]: creates (or updates) the action. */
-static enum MHD_Result action_put(struct MHD_Connection *c, const char *url, const char *name) {
+static enum MHD_Result action_put(struct MHD_Connection *c, const char *url, const char *name,
+                                  const char *body) {
   const char *ow = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "overwrite");
   bool overwrite = ow && !strcmp(ow, "true");
+  struct action_limits l;
+  char err[200], answer[400];
+  if (!put_limits(name, body, &l, err, sizeof err)) { /* checked before the store, as the
+                                                         controller's checkActionLimits is */
+    snprintf(answer, sizeof answer, "{\"error\":\"%s\",\"code\":\"tid7\"}", err);
+    return reply(c, 400, answer, NULL, NULL);
+  }
   pthread_mutex_lock(&lock);
   struct late_action *a = is_late(name) ? late_find(name, true) : NULL;
   bool existed = !is_late(name) || (a && a->since_ms);
+  bool conflict = existed && !overwrite;
   if (a && !existed) a->since_ms = now_ms();
+  if (!conflict) action_limits_set(&l);
   pthread_mutex_unlock(&lock);
-  if (existed && !overwrite)
+  if (conflict)
     return reply(c, 409, "{\"error\":\"resource already exists\",\"code\":\"tid6\"}", NULL, NULL);
   return action_json(c, url, name);
 }
@@ -600,8 +675,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     pthread_mutex_lock(&lock);
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     const char *code = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "code");
-    fprintf(logf_, "%s %s%s%s auth=%s ctype=%s %s\n", method, url, code ? "?code=" : "",
-            code ? code : "", auth_ok ? "ok" : "bad", ct ? ct : "-", rq->body ? rq->body : "");
+    const char *ow = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "overwrite");
+    fprintf(logf_, "%s %s%s%s%s%s auth=%s ctype=%s %s\n", method, url, code ? "?code=" : "",
+            code ? code : "", ow ? "?overwrite=" : "", ow ? ow : "", auth_ok ? "ok" : "bad",
+            ct ? ct : "-", rq->body ? rq->body : "");
     fflush(logf_);
     pthread_mutex_unlock(&lock);
   }
@@ -612,7 +689,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
   if (strstr(url, "/activations/")) return activation_get(c, name);
   if (!strstr(url, "/actions/"))
     return reply(c, 404, "{\"error\":\"not found\",\"code\":\"x\"}", NULL, NULL);
-  if (!strcmp(method, "PUT")) return action_put(c, url, name);
+  if (!strcmp(method, "PUT")) return action_put(c, url, name, rq->body);
   if (!strcmp(name, "missing") || !late_exists(name)) return reply(c, 404, not_found, NULL, NULL);
   if (!strcmp(method, "GET")) return action_json(c, url, name);
   return invoke(c, rq, url, name);
@@ -672,6 +749,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--rbac") && i + 1 < argc) rbac_file = argv[++i];
     else if (!strcmp(argv[i], "--identity") && i + 1 < argc) identity = argv[++i];
     else if (!strcmp(argv[i], "--date-skew-ms") && i + 1 < argc) date_skew_ms = atoll(argv[++i]);
+    else if (!strcmp(argv[i], "--max-concurrency") && i + 1 < argc)
+      max_concurrency = atoll(argv[++i]);
   }
   if (rbac_file) {
     char *text = slurp(rbac_file);

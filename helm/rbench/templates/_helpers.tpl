@@ -107,7 +107,9 @@ capabilities:
 {{- end -}}
 
 {{/* The environment rbench reads (docs/runner.md): Redis, agent, OpenWhisk, all secrets as
-     files. include "rbench.runnerEnv" (list . withOpenWhisk) */}}
+     files. include "rbench.runnerEnv" (list . withOpenWhisk). With agent.placement=node there
+     is one agent per node and no single /metrics to sample: no BATCHING_AGENT_METRICS_URL, so
+     the documents' agent section says the endpoint is not configured (docs/kubernetes.md). */}}
 {{- define "rbench.runnerEnv" -}}
 {{- $ := index . 0 -}}
 {{- $ow := index . 1 -}}
@@ -129,8 +131,10 @@ capabilities:
   value: {{ include "rbench.agentHost" $ | quote }}
 - name: BATCHING_AGENT_PORT
   value: "6380"
+{{- if ne $.Values.agent.placement "node" }}
 - name: BATCHING_AGENT_METRICS_URL
   value: {{ printf "http://%s:9121/metrics" (include "rbench.agentHost" $) | quote }}
+{{- end }}
 {{- end -}}
 
 {{/* Secret volumes for rbench: include "rbench.secretVolumes" (list . withOpenWhisk) */}}
@@ -221,4 +225,24 @@ capabilities:
 {{- if and .Values.results.pvc.enabled (not (has "ReadWriteMany" .Values.results.pvc.accessModes)) -}}
 {{- fail (printf "runner.shards=%d with results.pvc.enabled needs results.pvc.accessModes [ReadWriteMany]: the shards run on several nodes and each mounts the claim (or keep the results in ConfigMaps: results.pvc.enabled=false)" (int .Values.runner.shards)) -}}
 {{- end -}}
+{{- end -}}
+
+
+{{/* agent.placement=node: the helm test Pod runs where an agent is (the Service answers only
+     from the client's own node), scheduled as the agent DaemonSet's pods are. */}}
+{{- define "rbench.agentNodeScheduling" -}}
+{{- if eq .Values.agent.placement "node" }}
+{{- with .Values.agent.node.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.agent.node.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.agent.node.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
 {{- end -}}
