@@ -157,6 +157,7 @@ static void complete(struct action_batch *b, struct breq *r, const redisReply *r
                                    .latency_ns = now - r->submit_ns};
   r->cb(r->arg, reply, error, &info);
   struct breq *f = r->followers;
+  char *val = NULL;
   while (f) {
     struct breq *next = f->next;
     info.latency_ns = now - f->submit_ns;
@@ -164,8 +165,11 @@ static void complete(struct action_batch *b, struct breq *r, const redisReply *r
     if (!f->from_set) {
       f->cb(f->arg, reply, error, &info);
       req_free(f);
-    } else if (reply_ok(reply)) {
-      redisReply v = {.type = REDIS_REPLY_STRING, .str = r->buf + r->val_off, .len = r->val_len};
+    } else if (reply_ok(reply) && (val || (val = malloc(r->val_len + 1)))) {
+      /* the SET's value as a string reply, NUL-terminated as hiredis's are */
+      memcpy(val, r->buf + r->val_off, r->val_len);
+      val[r->val_len] = '\0';
+      redisReply v = {.type = REDIS_REPLY_STRING, .str = val, .len = r->val_len};
       f->cb(f->arg, &v, NULL, &info);
       req_free(f);
     } else if (error) {
@@ -181,6 +185,7 @@ static void complete(struct action_batch *b, struct breq *r, const redisReply *r
     f = next;
   }
   (void)b;
+  free(val);
   req_free(r);
 }
 

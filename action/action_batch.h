@@ -73,13 +73,13 @@ struct action_batch_ep *action_batch_endpoint(struct action_batch *b, const char
                                               const char *password);
 
 struct action_batch_cmd {
-  char *buf;       /* one RESP command (redisFormatCommandArgv); the batcher takes it and
-                      frees it with redisFreeCommand, whatever happens */
-  size_t len;      /* its bytes */
-  int conns;       /* spread over the endpoint's first conns connections (1..64) */
-  uint32_t wait_us; /* may be held this long for more commands (0..100000) */
+  char *buf;           /* one RESP command (redisFormatCommandArgv); the batcher takes it and
+                          frees it with redisFreeCommand, whatever happens */
+  size_t len;          /* its bytes */
+  int conns;           /* spread over the endpoint's first conns connections (1..64) */
+  uint32_t wait_us;    /* may be held this long for more commands (0..100000) */
   uint32_t timeout_ms; /* its reply (and the connect, AUTH before it) must come within this */
-  bool coalesce;   /* may be coalesced (above) */
+  bool coalesce;       /* may be coalesced (above) */
 };
 
 /* Queues cmd for ep; cb(arg, ...) is called once when it is answered or failed. Returns false
