@@ -148,12 +148,13 @@ static bool reply_ok(const redisReply *rep) {
 
 /* Answers r (reply or error), then its followers; frees r. */
 static void complete(struct action_batch *b, struct breq *r, const redisReply *reply,
-                     const char *error) {
+                     const char *error, bool unconnected) {
   uint64_t now = rb_clock_mono_ns();
   struct action_batch_info info = {.conn = r->conn,
                                    .pipeline = r->pipeline,
                                    .pipeline_ops = r->pipeline_ops,
                                    .coalesced = false,
+                                   .unconnected = unconnected,
                                    .latency_ns = now - r->submit_ns};
   r->cb(r->arg, reply, error, &info);
   struct breq *f = r->followers;
@@ -189,10 +190,10 @@ static void complete(struct action_batch *b, struct breq *r, const redisReply *r
   req_free(r);
 }
 
-static void fail_queue(struct action_batch *b, struct rq *q, const char *msg) {
+static void fail_queue(struct action_batch *b, struct rq *q, const char *msg, bool unconnected) {
   struct rq all = rq_take(q);
   struct breq *r;
-  while ((r = rq_pop(&all))) complete(b, r, NULL, msg);
+  while ((r = rq_pop(&all))) complete(b, r, NULL, msg, unconnected);
 }
 
 /* ---- connections ------------------------------------------------------------------------ */
@@ -236,12 +237,12 @@ static void conn_fail(struct bconn *c, const char *msg) {
     c->ep->failed++;
     pthread_mutex_unlock(&b->lock);
   }
-  fail_queue(b, &c->out, msg);
-  fail_queue(b, &c->wait, msg);
+  fail_queue(b, &c->out, msg, false);
+  fail_queue(b, &c->wait, msg, false);
   if (making) {
     c->pend_coalesce = 0;
     c->hold_until_ns = 0;
-    fail_queue(b, &c->pend, msg);
+    fail_queue(b, &c->pend, msg, true);
   }
 }
 
@@ -338,7 +339,7 @@ static void handle_reply(struct bconn *c, redisReply *reply) {
     conn_fail(c, "protocol error: reply with no request in flight");
     return;
   }
-  complete(c->b, r, reply, NULL);
+  complete(c->b, r, reply, NULL, false);
   if (!c->wait.n && !c->out.n) {
     evtimer_del(c->tev);
     c->tev_at_ns = 0;
@@ -722,14 +723,14 @@ static struct bconn *pick_conn(struct action_batch *b, struct action_batch_ep *e
 }
 
 static void stop_all(struct action_batch *b, struct rq *inbox) {
-  fail_queue(b, inbox, BATCH_STOPPING);
+  fail_queue(b, inbox, BATCH_STOPPING, false);
   for (struct action_batch_ep *ep = b->eps; ep; ep = ep->next) {
     for (int i = 0; i < ep->nconns; i++) {
       struct bconn *c = ep->conns[i];
       conn_close(c);
-      fail_queue(b, &c->out, BATCH_STOPPING);
-      fail_queue(b, &c->wait, BATCH_STOPPING);
-      fail_queue(b, &c->pend, BATCH_STOPPING);
+      fail_queue(b, &c->out, BATCH_STOPPING, false);
+      fail_queue(b, &c->wait, BATCH_STOPPING, false);
+      fail_queue(b, &c->pend, BATCH_STOPPING, false);
     }
   }
   b->stopped = true;
@@ -753,7 +754,7 @@ static void inbox_cb(evutil_socket_t fd, short what, void *arg) {
   struct breq *r;
   while ((r = rq_pop(&in))) {
     struct bconn *c = pick_conn(b, r->ep, r->conns);
-    if (!c) complete(b, r, NULL, "out of memory creating a connection");
+    if (!c) complete(b, r, NULL, "out of memory creating a connection", true);
     else conn_enqueue(c, r, false);
   }
 }

@@ -52,6 +52,7 @@ struct action_batch_info {
   uint64_t pipeline;     /* the pipeline's number (process-wide, from 1; 0: never written) */
   uint32_t pipeline_ops; /* commands written in that pipeline (coalesced ones not counted) */
   bool coalesced;        /* answered from another command's reply, not sent itself */
+  bool unconnected;      /* failed because its connection could not be made (connect, AUTH) */
   uint64_t latency_ns;   /* from action_batch_submit to the callback */
 };
 

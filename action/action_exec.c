@@ -869,6 +869,12 @@ static void rt_done(void *arg, const redisReply *reply, const char *error,
     if (info->coalesced) r->batch_coalesced++;
     if (!reply) {
       fail_one(a, op, error ? error : "no reply");
+      if (info->unconnected && !a->stopping) {
+        /* as the direct path when no connection is left: the rest fail at once with the
+         * connection's error (not one connect attempt per operation) */
+        a->stopping = true;
+        fail_rest(a, error ? error : "no connection");
+      }
     } else if (reply->type == REDIS_REPLY_ERROR) {
       fail_one(a, op, reply->str);
     } else {
@@ -986,7 +992,7 @@ static void run_runtime(struct action_exec *ex, struct exec_activation *a, const
                  len < 0 ? "out of memory formatting a command" : "the batcher cannot take it");
       }
     }
-    if (a->finished >= a->num_ops || a->stopping) break;
+    if (a->finished >= a->num_ops) break; /* else wait: for replies, or the deadline */
     int rc = left > 0 ? pthread_cond_timedwait(&rt->cond, &rt->lock, &until)
                       : pthread_cond_wait(&rt->cond, &rt->lock);
     if (rc == ETIMEDOUT && a->finished < a->num_ops) {

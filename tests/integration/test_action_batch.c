@@ -54,7 +54,8 @@ struct client {
   uint64_t pipelines_seen;
 };
 
-static void record_bad(struct client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void record_bad(struct client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void record_bad(struct client *c, const char *fmt, ...) {
   if (c->bad[0]) return;
   va_list ap;
@@ -83,17 +84,15 @@ static void on_reply(void *arg, const redisReply *reply, const char *error,
       case K_GET_OWN:
         good = reply->type == REDIS_REPLY_STRING && strcmp(reply->str, o->expect) == 0;
         break;
-      case K_SET:
-        good = reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "OK") == 0;
-        break;
+      case K_SET: good = reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "OK") == 0; break;
       case K_INCR:
         good = reply->type == REDIS_REPLY_INTEGER;
         if (good && c->nincr < 2048) c->incr_seen[c->nincr++] = reply->integer;
         break;
     }
     if (!good)
-      record_bad(c, "op %d (kind %d, expected \"%s\") got type %d \"%s\"", o->n, o->kind,
-                 o->expect, reply->type, reply->str ? reply->str : "");
+      record_bad(c, "op %d (kind %d, expected \"%s\") got type %d \"%s\"", o->n, o->kind, o->expect,
+                 reply->type, reply->str ? reply->str : "");
     c->ok++;
     if (o->n < 4096) c->ok_of[o->n] = true;
   }
@@ -293,8 +292,8 @@ static void test_coalescing(void **state) {
   client_init(&cl);
   struct op ops[40];
   /* a long hold and fewer than ACTION_BATCH_FLUSH_AT commands: one pipeline */
-  struct action_batch_cmd tmpl = {.conns = 1, .wait_us = 100000, .timeout_ms = 5000,
-                                  .coalesce = true};
+  struct action_batch_cmd tmpl = {
+      .conns = 1, .wait_us = 100000, .timeout_ms = 5000, .coalesce = true};
   redisReply *r = redisCommand(f->rc, "SET cg:a old");
   freeReplyObject(r);
   int n = 0;
