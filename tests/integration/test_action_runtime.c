@@ -155,11 +155,12 @@ static char *snapshot(redisContext *rc, const char *prefix) {
 
 /* ---- 8 concurrent activations of every operation ----------------------------------------- */
 
-#define MIX                                                                                     \
+#define MIX                                                                                   \
   "set:1,get:1,del:1,exists:1,incr:1,mget:1,mset:1,hset:1,hget:1,hgetall:1,lpush:1,lrange:1," \
   "sadd:1,smembers:1,zadd:1,zrangebyscore:1,eval:1"
-#define WORKLOAD                                                                             \
-  "\"mix\":\"" MIX "\",\"key_space\":25,\"structure_size\":12,\"range_span\":4,"             \
+#define WORKLOAD                                                                         \
+  "\"mix\":\"" MIX                                                                       \
+  "\",\"key_space\":25,\"structure_size\":12,\"range_span\":4,"                          \
   "\"value_size_range\":\"3-40\",\"keys_per_command\":3,\"script_work\":20,\"seed\":11," \
   "\"key_distribution\":\"uniform\""
 
@@ -186,11 +187,8 @@ static void run_concurrently(struct fixture *f, const char *extra, int parallel,
   struct act a[ACTS];
   pthread_t t[ACTS];
   for (int i = 0; i < ACTS; i++) {
-    a[i] = (struct act){.port = f->action.port,
-                        .idx = i,
-                        .extra = extra,
-                        .parallel = parallel,
-                        .num_ops = num_ops};
+    a[i] = (struct act){
+        .port = f->action.port, .idx = i, .extra = extra, .parallel = parallel, .num_ops = num_ops};
     pthread_create(&t[i], NULL, act_thread, &a[i]);
   }
   for (int i = 0; i < ACTS; i++) {
@@ -203,8 +201,8 @@ static void prepare_all(struct fixture *f) {
   redisReply *r = redisCommand(f->rc, "FLUSHALL");
   freeReplyObject(r);
   for (int i = 0; i < ACTS; i++) {
-    cJSON *j = run(f->action.port, "{\"value\":{\"prepare\":true,\"key_prefix\":\"act%d\",%s}}",
-                   i, WORKLOAD);
+    cJSON *j = run(f->action.port, "{\"value\":{\"prepare\":true,\"key_prefix\":\"act%d\",%s}}", i,
+                   WORKLOAD);
     assert_null(str(j, "error"));
     cJSON_Delete(j);
   }
@@ -389,8 +387,9 @@ static void test_deadline_isolated(void **state) {
 static void test_redis_killed_and_back(void **state) {
   struct fixture *f = *state;
   struct bg a = {.port = f->action.port,
-                 .body = "{\"value\":{\"num_ops\":1000000,\"parallel_calls\":8,\"value_size\":8,"
-                         "\"key_space\":1000,\"placement\":\"runtime\",\"batch_connections\":2}}"};
+                 .body =
+                     "{\"value\":{\"num_ops\":1000000,\"parallel_calls\":8,\"value_size\":8,"
+                     "\"key_space\":1000,\"placement\":\"runtime\",\"batch_connections\":2}}"};
   pthread_t t;
   pthread_create(&t, NULL, bg_thread, &a);
   struct timespec ts = {0, 300 * 1000 * 1000};
@@ -438,8 +437,7 @@ static void test_timeout_and_refused(void **state) {
   assert_non_null(strstr(str(j, "error"), "timed out after 200 ms waiting for the reply"));
   cJSON_Delete(j);
   close(fd);
-  j = run(f->action.port,
-          "{\"value\":{\"num_ops\":5,\"redis_port\":%d,\"placement\":\"runtime\"}}",
+  j = run(f->action.port, "{\"value\":{\"num_ops\":5,\"redis_port\":%d,\"placement\":\"runtime\"}}",
           ntohs(sa.sin_port));
   assert_int_equal(num(j, "failed"), 5);
   assert_non_null(strstr(str(j, "error"), "failed: Connection refused; Redis's address is set"));
