@@ -84,7 +84,9 @@ struct bconn {
 };
 
 struct action_batch_ep {
-  struct action_batch_ep *next;
+  struct action_batch_ep *next;      /* b->eps, under b->lock */
+  struct action_batch_ep *loop_next; /* b->loop_eps: the batcher's thread only */
+  bool in_loop;                      /* the batcher's thread only */
   char host[BATCH_HOST_MAX];
   int port;
   char password[BATCH_SECRET_MAX];
@@ -106,6 +108,7 @@ struct action_batch {
   /* the batcher's thread */
   struct event_base *base;
   struct event *inbox_ev;
+  struct action_batch_ep *loop_eps; /* the endpoints the loop has had commands for */
   bool stopped;
   uint64_t pipeline_seq;
   char rbuf[BATCH_READ_CHUNK];
@@ -679,7 +682,7 @@ static void conn_enqueue(struct bconn *c, struct breq *r, bool front) {
 /* After every pass of the loop: connect what needs it, write what the rule says. */
 static void flush_all(struct action_batch *b) {
   uint64_t now = rb_clock_mono_ns();
-  for (struct action_batch_ep *ep = b->eps; ep; ep = ep->next) {
+  for (struct action_batch_ep *ep = b->loop_eps; ep; ep = ep->loop_next) {
     for (int i = 0; i < ep->nconns; i++) {
       struct bconn *c = ep->conns[i];
       if (!c->pend.n) continue;
@@ -724,7 +727,7 @@ static struct bconn *pick_conn(struct action_batch *b, struct action_batch_ep *e
 
 static void stop_all(struct action_batch *b, struct rq *inbox) {
   fail_queue(b, inbox, BATCH_STOPPING, false);
-  for (struct action_batch_ep *ep = b->eps; ep; ep = ep->next) {
+  for (struct action_batch_ep *ep = b->loop_eps; ep; ep = ep->loop_next) {
     for (int i = 0; i < ep->nconns; i++) {
       struct bconn *c = ep->conns[i];
       conn_close(c);
@@ -753,7 +756,13 @@ static void inbox_cb(evutil_socket_t fd, short what, void *arg) {
   }
   struct breq *r;
   while ((r = rq_pop(&in))) {
-    struct bconn *c = pick_conn(b, r->ep, r->conns);
+    struct action_batch_ep *ep = r->ep;
+    if (!ep->in_loop) { /* b->eps is the submitters' (under the lock); this list is ours */
+      ep->in_loop = true;
+      ep->loop_next = b->loop_eps;
+      b->loop_eps = ep;
+    }
+    struct bconn *c = pick_conn(b, ep, r->conns);
     if (!c) complete(b, r, NULL, "out of memory creating a connection", true);
     else conn_enqueue(c, r, false);
   }
