@@ -176,6 +176,7 @@ static cJSON *prepare_to_json(const struct action_params *p, const struct action
   cJSON_AddNumberToObject(o, "prepare_first", (double)p->prepare_first);
   cJSON_AddNumberToObject(o, "prepare_count", (double)p->prepare_count);
   cJSON_AddBoolToObject(o, "use_batching", p->use_batching);
+  cJSON_AddStringToObject(o, "placement", action_placement_name(p->placement));
   cJSON_AddStringToObject(o, "target", p->use_batching ? "agent" : "redis");
   cJSON_AddStringToObject(o, "target_address", r->target_address);
   cJSON_AddStringToObject(o, "key_prefix", p->key_prefix);

@@ -337,11 +337,11 @@ static void *bg_thread(void *arg) {
   return NULL;
 }
 
-/* A: slow evals on the one shared connection, stopped by its deadline while some are at Redis;
- * B: GETs on the same connection at the same time. B gets every reply right (A's late replies
- * are dropped, not handed to B) and A fails only its own operations. */
-static void test_deadline_isolated(void **state) {
-  struct fixture *f = *state;
+/* A: slow evals (on the one shared connection with runtime), stopped by its deadline while
+ * some are at Redis; B: GETs at the same time (on the same connection with runtime). B gets every
+ * reply right (A's late replies are dropped, not handed to B) and A fails only its own operations.
+ */
+static void deadline_isolated(struct fixture *f, const char *placement) {
   for (int k = 0; k < 300; k++) {
     redisReply *r = redisCommand(f->rc, "SET g:%d v%d", k, k);
     freeReplyObject(r);
@@ -349,12 +349,13 @@ static void test_deadline_isolated(void **state) {
   char abody[512], bbody[512];
   snprintf(abody, sizeof abody,
            "{\"value\":{\"num_ops\":40,\"parallel_calls\":4,\"operation_type\":\"eval\","
-           "\"script_work\":3000000,\"placement\":\"runtime\",\"timeout_ms\":20000},"
+           "\"script_work\":3000000,\"placement\":\"%s\",\"timeout_ms\":20000},"
            "\"deadline\":\"%lld\"}",
-           (long long)rb_clock_wall_ms() + 600);
+           placement, (long long)rb_clock_wall_ms() + 600);
   snprintf(bbody, sizeof bbody,
            "{\"value\":{\"num_ops\":300,\"parallel_calls\":4,\"operation_type\":\"get\","
-           "\"key_prefix\":\"g\",\"placement\":\"runtime\",\"timeout_ms\":20000}}");
+           "\"key_prefix\":\"g\",\"placement\":\"%s\",\"timeout_ms\":20000}}",
+           placement);
   struct bg a = {.port = f->action.port, .body = abody};
   struct bg b = {.port = f->action.port, .body = bbody};
   pthread_t ta, tb;
@@ -378,10 +379,17 @@ static void test_deadline_isolated(void **state) {
   /* the connection carries on: A's replies were consumed */
   cJSON *j = run(f->action.port,
                  "{\"value\":{\"num_ops\":30,\"operation_type\":\"get\",\"key_prefix\":\"g\","
-                 "\"placement\":\"runtime\"}}");
+                 "\"placement\":\"%s\"}}",
+                 placement);
   assert_null(str(j, "error"));
   assert_int_equal(num(j, "found"), 30);
   cJSON_Delete(j);
+}
+
+static void test_deadline_isolated(void **state) {
+  deadline_isolated(*state, "runtime");
+  /* the HTTP server's isolation of concurrent activations, with their own connections */
+  deadline_isolated(*state, "direct");
 }
 
 static void test_redis_killed_and_back(void **state) {
