@@ -688,7 +688,9 @@ static void flush_all(struct action_batch *b) {
       if (!c->pend.n) continue;
       if (c->state == BC_CLOSED) conn_start(c);
       if (c->state != BC_READY) continue;
-      if (c->pend.n >= ACTION_BATCH_FLUSH_AT || now + BATCH_HOLD_SLACK_NS >= c->hold_until_ns) {
+      bool idle = !c->out.head && !c->wait.head; /* nothing of this connection at Redis */
+      if (idle || c->pend.n >= ACTION_BATCH_FLUSH_AT ||
+          now + BATCH_HOLD_SLACK_NS >= c->hold_until_ns) {
         conn_flush(b, c);
       } else {
         uint64_t d = c->hold_until_ns - now;

@@ -9,18 +9,23 @@
  *                                                            pending ─flush─► one writev ─► Redis
  *   cb(arg, reply | error, info)  ◄──── replies, FIFO per connection ◄───────────────┘
  *
- * Flush rule, per connection, decided once every pass of the loop (after every ready socket
- * and the inbox were read): write everything pending when it is at least
- * ACTION_BATCH_FLUSH_AT commands, or when the oldest pending command's hold (its wait_us after
- * it was submitted) has run out; else a timer at that instant. wait_us 0 writes what is
- * pending at the end of the pass that received it.
+ * Flush rule (rbench-agent's idle rule, bounded), per connection, decided once every pass of
+ * the loop (after every ready socket and the inbox were read): write everything pending when
+ *   nothing of this connection is at Redis (idle: a lone command never waits), or
+ *   at least ACTION_BATCH_FLUSH_AT commands are pending, or
+ *   the oldest pending command's hold (its wait_us after it was submitted) has run out;
+ * else wait: for the replies of the pipeline at Redis (the pass that reads the last of them
+ * finds the connection idle) or the timer at the hold's end. wait_us 0 writes what is pending
+ * at the end of the pass that received it, whatever is at Redis.
  *
  * Coalescing (per command, when submitted with coalesce): within one pipeline of one
  * connection, a GET identical to an earlier GET with no other command but GETs and plain SETs
  * between them is not sent: it gets the earlier one's reply; a GET of a key a plain SET (SET
  * key value, no options) earlier in the same pipeline wrote is not sent: it is answered with
  * that value once the SET's reply is +OK, and sent after all (in a later pipeline) if not.
- * Any other command between them ends both (its keys are not parsed).
+ * Any other command between them ends both (its keys are not parsed). Each answer is one Redis
+ * could have given: the coalesced GET was in flight when the command it is answered from ran,
+ * and nothing of this connection that could write the key ran between the two.
  *
  * Failures: a connection that breaks (closed by the server, a read or write error, a protocol
  * error, a reply later than its command's timeout_ms) fails every command written to it and

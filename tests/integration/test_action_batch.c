@@ -51,7 +51,9 @@ struct client {
   char first_error[160];
   int conn_of[4096];
   bool ok_of[4096];
-  uint64_t pipelines_seen;
+  uint64_t pipe_of[4096];
+  uint32_t pipe_ops_of[4096];
+  uint64_t lat_of[4096];
 };
 
 static void record_bad(struct client *c, const char *fmt, ...)
@@ -71,7 +73,12 @@ static void on_reply(void *arg, const redisReply *reply, const char *error,
   pthread_mutex_lock(&c->lock);
   c->outstanding--;
   c->done++;
-  if (o->n < 4096) c->conn_of[o->n] = info->conn;
+  if (o->n < 4096) {
+    c->conn_of[o->n] = info->conn;
+    c->pipe_of[o->n] = info->pipeline;
+    c->pipe_ops_of[o->n] = info->pipeline_ops;
+    c->lat_of[o->n] = info->latency_ns;
+  }
   if (info->coalesced) c->coalesced++;
   if (!reply) {
     c->failed++;
@@ -125,6 +132,18 @@ static void submit(struct action_batch *b, struct action_batch_ep *ep, struct op
   o->cl->outstanding++;
   pthread_mutex_unlock(&o->cl->lock);
   assert_true(action_batch_submit(b, ep, &cmd, on_reply, o));
+}
+
+/* a script that keeps Redis busy for ARGV[1] loop iterations (1,000,000: some 25 ms) */
+#define SLOW_SCRIPT "local x=0 for i=1,tonumber(ARGV[1]) do x=x+i end return 1"
+
+/* Submits the slow script and lets the batcher write it alone (Redis then runs it for some
+ * 75 ms per 3,000,000 iterations). */
+static void submit_slow(struct action_batch *b, struct action_batch_ep *ep, struct op *o,
+                        const struct action_batch_cmd *tmpl, int iterations) {
+  submit(b, ep, o, tmpl, "EVAL %s 0 %d", SLOW_SCRIPT, iterations);
+  struct timespec ts = {0, 20 * 1000 * 1000};
+  nanosleep(&ts, NULL);
 }
 
 /* ---- fixture ---------------------------------------------------------------------------- */
@@ -291,11 +310,16 @@ static void test_coalescing(void **state) {
   struct client cl;
   client_init(&cl);
   struct op ops[40];
-  /* a long hold and fewer than ACTION_BATCH_FLUSH_AT commands: one pipeline */
+  /* a long hold and fewer than ACTION_BATCH_FLUSH_AT commands behind a slow one at Redis:
+   * one pipeline */
   struct action_batch_cmd tmpl = {
       .conns = 1, .wait_us = 100000, .timeout_ms = 5000, .coalesce = true};
   redisReply *r = redisCommand(f->rc, "SET cg:a old");
   freeReplyObject(r);
+  struct client slow;
+  client_init(&slow);
+  struct op slow_op = {.cl = &slow, .n = 0, .kind = K_INCR};
+  submit_slow(f->b, ep, &slow_op, &tmpl, 3000000);
   int n = 0;
   ops[n] = (struct op){.cl = &cl, .n = n, .kind = K_GET_OWN, .expect = "old"};
   submit(f->b, ep, &ops[n], &tmpl, "GET cg:a"), n++;
@@ -312,27 +336,106 @@ static void test_coalescing(void **state) {
   ops[n] = (struct op){.cl = &cl, .n = n, .kind = K_GET_OWN, .expect = "new"};
   submit(f->b, ep, &ops[n], &tmpl, "GET cg:a"), n++; /* sent */
   client_wait(&cl, 0);
+  client_wait(&slow, 0);
   if (cl.bad[0]) fail_msg("%s", cl.bad);
   assert_int_equal(cl.ok, n);
   assert_int_equal(cl.coalesced, 3);
+  for (int i = 1; i < n; i++) assert_int_equal(cl.pipe_of[i], cl.pipe_of[0]);
+  assert_int_equal(cl.pipe_ops_of[0], 4); /* GET, SET, INCR, GET sent */
   /* a SET that fails (refused by a full maxmemory with noeviction): its GET is sent */
   r = redisCommand(f->rc, "CONFIG SET maxmemory 1");
   freeReplyObject(r);
   r = redisCommand(f->rc, "CONFIG SET maxmemory-policy noeviction");
   freeReplyObject(r);
   client_init(&cl);
+  client_init(&slow);
+  submit_slow(f->b, ep, &slow_op, &tmpl, 3000000);
   n = 0;
   ops[n] = (struct op){.cl = &cl, .n = n, .kind = K_SET};
   submit(f->b, ep, &ops[n], &tmpl, "SET cg:a newer"), n++; /* OOM error */
   ops[n] = (struct op){.cl = &cl, .n = n, .kind = K_GET_OWN, .expect = "new"};
   submit(f->b, ep, &ops[n], &tmpl, "GET cg:a"), n++; /* not from the failed SET: from Redis */
   client_wait(&cl, 0);
+  client_wait(&slow, 0);
   r = redisCommand(f->rc, "CONFIG SET maxmemory 0");
   freeReplyObject(r);
   assert_int_equal(cl.ok, 2);
   /* the SET's reply is an error (recorded as bad: not a status), the GET found "new" */
   assert_non_null(strstr(cl.bad, "op 0"));
   assert_int_equal(cl.coalesced, 0);
+  assert_true(cl.pipe_of[1] > cl.pipe_of[0]); /* sent after the SET's reply */
+}
+
+/* The flush rule: a lone command on an idle connection is written at once, whatever wait_us;
+ * commands that come while a pipeline is at Redis wait for it (up to wait_us) and go together;
+ * 16 pending go at once; wait_us bounds the wait. */
+static void test_flush_rule(void **state) {
+  struct fixture *f = *state;
+  struct action_batch_ep *ep = action_batch_endpoint(f->b, "127.0.0.1", f->redis.port, "");
+  struct action_batch_cmd tmpl = {.conns = 1, .wait_us = 100000, .timeout_ms = 5000};
+  struct client cl, slow;
+  client_init(&cl);
+  struct op ops[40], slow_op;
+  ops[0] = (struct op){.cl = &cl, .n = 0, .kind = K_ECHO, .expect = "warm"};
+  submit(f->b, ep, &ops[0], &tmpl, "ECHO warm"); /* the connection is made */
+  client_wait(&cl, 0);
+  client_init(&cl);
+  ops[0] = (struct op){.cl = &cl, .n = 0, .kind = K_ECHO, .expect = "lone"};
+  submit(f->b, ep, &ops[0], &tmpl, "ECHO lone");
+  client_wait(&cl, 0);
+  assert_int_equal(cl.ok, 1);
+  assert_true(cl.lat_of[0] < 50 * 1000000ULL); /* not held for wait_us (100 ms) */
+  assert_int_equal(cl.pipe_ops_of[0], 1);
+  /* 5 behind a slow command: one pipeline of 5 once it is answered */
+  client_init(&cl);
+  client_init(&slow);
+  slow_op = (struct op){.cl = &slow, .n = 0, .kind = K_INCR};
+  submit_slow(f->b, ep, &slow_op, &tmpl, 3000000);
+  for (int n = 0; n < 5; n++) {
+    ops[n] = (struct op){.cl = &cl, .n = n, .kind = K_ECHO};
+    snprintf(ops[n].expect, sizeof ops[n].expect, "b%d", n);
+    submit(f->b, ep, &ops[n], &tmpl, "ECHO b%d", n);
+  }
+  client_wait(&cl, 0);
+  client_wait(&slow, 0);
+  if (cl.bad[0]) fail_msg("%s", cl.bad);
+  for (int n = 0; n < 5; n++) {
+    assert_int_equal(cl.pipe_of[n], cl.pipe_of[0]);
+    assert_int_equal(cl.pipe_ops_of[n], 5);
+  }
+  assert_true(cl.pipe_of[0] > slow.pipe_of[0]);
+  /* 16 behind it: written at once (ACTION_BATCH_FLUSH_AT), before the slow one's reply */
+  client_init(&cl);
+  client_init(&slow);
+  submit_slow(f->b, ep, &slow_op, &tmpl, 3000000);
+  uint64_t t0 = rb_clock_mono_ns();
+  for (int n = 0; n < 16; n++) {
+    ops[n] = (struct op){.cl = &cl, .n = n, .kind = K_ECHO};
+    snprintf(ops[n].expect, sizeof ops[n].expect, "c%d", n);
+    submit(f->b, ep, &ops[n], &tmpl, "ECHO c%d", n);
+  }
+  client_wait(&cl, 0);
+  client_wait(&slow, 0);
+  if (cl.bad[0]) fail_msg("%s", cl.bad);
+  assert_int_equal(cl.ok, 16);
+  assert_true(cl.pipe_ops_of[15] <= ACTION_BATCH_FLUSH_AT);
+  assert_true(rb_clock_mono_ns() - t0 < 100 * 1000000ULL); /* not held for wait_us */
+  /* a short wait_us: one behind a slow command is written when it runs out, before the
+   * slow one's reply (Redis then answers both in order) */
+  tmpl.wait_us = 2000;
+  client_init(&cl);
+  client_init(&slow);
+  submit_slow(f->b, ep, &slow_op, &tmpl, 4000000);
+  ops[0] = (struct op){.cl = &cl, .n = 0, .kind = K_ECHO, .expect = "d"};
+  submit(f->b, ep, &ops[0], &tmpl, "ECHO d");
+  client_wait(&cl, 0);
+  client_wait(&slow, 0);
+  assert_int_equal(cl.ok, 1);
+  assert_int_equal(cl.pipe_ops_of[0], 1);
+  assert_int_equal(cl.pipe_of[0], slow.pipe_of[0] + 1);
+  /* it waited for the EVAL at Redis, not for the EVAL's reply to be read first: its latency
+   * is at most the EVAL's plus a little */
+  assert_true(cl.lat_of[0] <= slow.lat_of[0] + 20 * 1000000ULL);
 }
 
 /* ---- a proxy that cuts the first connection mid-pipeline -------------------------------- */
@@ -506,12 +609,12 @@ static void test_redis_killed(void **state) {
   struct op ops[40];
   for (int n = 0; n < 40; n++) {
     ops[n] = (struct op){.cl = &cl, .n = n, .kind = K_ECHO, .expect = "x"};
-    /* each takes some 25 ms of Redis's time: most are still queued at Redis when it dies */
+    /* each takes some 100 ms of Redis's time: most are still queued at Redis when it dies */
     submit(f->b, ep, &ops[n], &tmpl, "EVAL %s 0 %d",
-           "local x=0 for i=1,tonumber(ARGV[1]) do x=x+i end return 'x'", 1000000);
+           "local x=0 for i=1,tonumber(ARGV[1]) do x=x+i end return 'x'", 5000000);
   }
   /* Redis answers a pipeline's replies together once it has run what it read: kill it
-   * while it runs them (about 1 s of work) */
+   * while it runs them (seconds of work) */
   struct timespec ts = {0, 150 * 1000 * 1000};
   nanosleep(&ts, NULL);
   uint64_t t0 = rb_clock_mono_ns();
@@ -626,6 +729,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_routing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_coalescing, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_flush_rule, setup, teardown),
       cmocka_unit_test_setup_teardown(test_connection_cut_mid_pipeline, setup, teardown),
       cmocka_unit_test_setup_teardown(test_redis_killed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_timeout_and_stop, setup, teardown),
