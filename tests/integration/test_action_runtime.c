@@ -411,8 +411,8 @@ static void test_redis_killed_and_back(void **state) {
   assert_int_equal(num(a.result, "succeeded") + num(a.result, "failed"), 1000000);
   const char *err = str(a.result, "error");
   assert_non_null(err);
-  /* the written ones: the connection's end as the direct path reports it (closed by the
-   * server, or reset on a read or a write); the rest: the refused reconnect */
+  /* those at Redis: the connection's end as the direct path reports it (closed by the server,
+   * or reset on a read or a write); the rest: the refused reconnect */
   const cJSON *e;
   bool broken = false, refused = false;
   cJSON_ArrayForEach(e, obj(a.result, "errors")) {
@@ -424,7 +424,9 @@ static void test_redis_killed_and_back(void **state) {
     broken |= b;
     refused |= r;
   }
-  assert_true(broken);
+  /* (none may have been at Redis at the instant it died: test_action_batch cuts a connection
+   * at an exact point) */
+  (void)broken;
   assert_true(refused);
   cJSON_Delete(a.result);
   assert_true(rbt_redis_restart(&f->redis, NULL));
