@@ -59,6 +59,7 @@ struct breq {
   struct breq *followers;
   bool from_set; /* a follower answered with its leader's (a SET's) value */
   size_t val_off, val_len;
+  bool answered; /* timed out alone: its callback was called, its reply will be dropped */
 };
 
 struct rq {
@@ -78,6 +79,7 @@ struct bconn {
   size_t pend_coalesce;   /* pending commands that may be coalesced */
   uint64_t hold_until_ns; /* the earliest pending command's hold ends (0: none pending) */
   uint64_t tev_at_ns;     /* the reply timer's instant (0: not armed) */
+  uint64_t progress_ns;   /* the last reply read, or the first write after none was due */
   uint32_t connect_timeout_ms;
   char *auth;
   size_t auth_len, auth_off;
@@ -149,9 +151,8 @@ static bool reply_ok(const redisReply *rep) {
   return rep && rep->type == REDIS_REPLY_STATUS && rep->len == 2 && memcmp(rep->str, "OK", 2) == 0;
 }
 
-/* Answers r (reply or error), then its followers; frees r. */
-static void complete(struct action_batch *b, struct breq *r, const redisReply *reply,
-                     const char *error, bool unconnected) {
+/* Answers r (reply or error), then its followers; r stays (answered). */
+static void answer(struct breq *r, const redisReply *reply, const char *error, bool unconnected) {
   uint64_t now = rb_clock_mono_ns();
   struct action_batch_info info = {.conn = r->conn,
                                    .pipeline = r->pipeline,
@@ -188,8 +189,16 @@ static void complete(struct action_batch *b, struct breq *r, const redisReply *r
     }
     f = next;
   }
-  (void)b;
   free(val);
+  r->followers = NULL;
+  r->answered = true;
+}
+
+/* Answers r unless it was answered already (timed out alone: its reply is dropped); frees r. */
+static void complete(struct action_batch *b, struct breq *r, const redisReply *reply,
+                     const char *error, bool unconnected) {
+  (void)b;
+  if (!r->answered) answer(r, reply, error, unconnected);
   req_free(r);
 }
 
@@ -342,6 +351,7 @@ static void handle_reply(struct bconn *c, redisReply *reply) {
     conn_fail(c, "protocol error: reply with no request in flight");
     return;
   }
+  c->progress_ns = rb_clock_mono_ns();
   complete(c->b, r, reply, NULL, false);
   if (!c->wait.n && !c->out.n) {
     evtimer_del(c->tev);
@@ -394,21 +404,35 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg) {
     conn_fail(c, msg);
     return;
   }
-  /* the earliest reply due among what was written */
+  /* Replies past their command's timeout. The oldest command not answered by Redis (the one
+   * it works on) decides whether the connection is dead: when it has waited its timeout_ms
+   * since the last reply (or since it was written to an idle connection), the connection
+   * fails as a whole, every command written to it with that message. Any other late command
+   * fails alone, and its reply, when it comes, is read and dropped: a command slow behind
+   * others, or one activation's shorter timeout_ms, does not fail other commands. */
   uint64_t now = rb_clock_mono_ns(), min = UINT64_MAX;
-  const struct breq *late = NULL;
+  const struct breq *head = c->wait.head ? c->wait.head : c->out.head;
+  if (head && now - c->progress_ns >= (uint64_t)head->timeout_ms * 1000000ULL) {
+    snprintf(msg, sizeof msg, "timed out after %u ms waiting for the reply", head->timeout_ms);
+    conn_fail(c, msg);
+    return;
+  }
   for (int q = 0; q < 2; q++) {
-    for (const struct breq *r = q ? c->wait.head : c->out.head; r; r = r->next) {
-      if (r->deadline_ns < min) min = r->deadline_ns;
-      if (r->deadline_ns <= now && !late) late = r;
+    for (struct breq *r = q ? c->wait.head : c->out.head; r; r = r->next) {
+      if (r->answered) continue;
+      if (r->deadline_ns <= now) {
+        snprintf(msg, sizeof msg, "timed out after %u ms waiting for the reply", r->timeout_ms);
+        answer(r, NULL, msg, false);
+      } else if (r->deadline_ns < min) {
+        min = r->deadline_ns;
+      }
     }
   }
-  if (late) {
-    snprintf(msg, sizeof msg, "timed out after %u ms waiting for the reply", late->timeout_ms);
-    conn_fail(c, msg);
-  } else if (min != UINT64_MAX) {
-    conn_arm_timer(c, min);
+  if (head) { /* when the head's silence would run out */
+    uint64_t dead = c->progress_ns + (uint64_t)head->timeout_ms * 1000000ULL;
+    if (dead < min) min = dead;
   }
+  if (min != UINT64_MAX) conn_arm_timer(c, min);
 }
 
 static void hold_cb(evutil_socket_t fd, short what, void *arg) {
@@ -651,6 +675,7 @@ static void conn_flush(struct action_batch *b, struct bconn *c) {
     }
   }
   bool was_idle = !c->out.head && !c->wait.head;
+  if (was_idle) c->progress_ns = due; /* nothing was due: the silence counts from now */
   uint64_t min = UINT64_MAX;
   for (r = batch.head; r; r = r->next)
     if (r->deadline_ns < min) min = r->deadline_ns;

@@ -28,11 +28,14 @@
  * and nothing of this connection that could write the key ran between the two.
  *
  * Failures: a connection that breaks (closed by the server, a read or write error, a protocol
- * error, a reply later than its command's timeout_ms) fails every command written to it and
- * not answered, each with that message ("connection closed by server", "timed out after N ms
- * waiting for the reply", ...); commands still pending on it go out on a new connection, made
- * at once; a connection that cannot be made (connect, AUTH, or its timeout) fails the commands
- * pending on it. Nothing else is touched.
+ * error, or the oldest command on it without its reply for its timeout_ms since the last
+ * reply) fails every command written to it and not answered, each with that message
+ * ("connection closed by server", "timed out after N ms waiting for the reply", ...);
+ * commands still pending on it go out on a new connection, made at once; a connection that
+ * cannot be made (connect, AUTH, or its timeout) fails the commands pending on it. Another
+ * command past its timeout_ms while the connection is still answering older ones fails alone
+ * ("timed out after N ms waiting for the reply"); its reply is read and dropped when it
+ * comes. Nothing else is touched.
  *
  * Every submitted command gets exactly one callback, on the batcher's thread, never inside
  * action_batch_submit. A callback must not block; it may call action_batch_submit. */

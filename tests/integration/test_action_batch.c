@@ -687,6 +687,43 @@ static void test_timeout_and_stop(void **state) {
   close(lfd);
 }
 
+/* A command whose timeout runs out while Redis is busy with an earlier one (another
+ * activation's slow command) fails alone; the connection carries on and its late reply is
+ * dropped, not given to the next command. */
+static void test_late_command_alone(void **state) {
+  struct fixture *f = *state;
+  struct action_batch_ep *ep = action_batch_endpoint(f->b, "127.0.0.1", f->redis.port, "");
+  struct action_batch_cmd tmpl = {.conns = 1, .wait_us = 0, .timeout_ms = 10000};
+  struct client slow, cl, next;
+  client_init(&slow);
+  client_init(&cl);
+  client_init(&next);
+  struct op slow_op = {.cl = &slow, .n = 0, .kind = K_INCR};
+  struct op late = {.cl = &cl, .n = 0, .kind = K_ECHO, .expect = "late"};
+  struct op after[5];
+  submit_slow(f->b, ep, &slow_op, &tmpl, 30000000); /* 0.3 s or more */
+  struct action_batch_cmd quick = tmpl;
+  quick.timeout_ms = 30;
+  submit(f->b, ep, &late, &quick, "ECHO late");
+  client_wait(&cl, 0);
+  assert_int_equal(cl.failed, 1);
+  assert_string_equal(cl.first_error, "timed out after 30 ms waiting for the reply");
+  for (int n = 0; n < 5; n++) {
+    after[n] = (struct op){.cl = &next, .n = n, .kind = K_ECHO};
+    snprintf(after[n].expect, sizeof after[n].expect, "after%d", n);
+    submit(f->b, ep, &after[n], &tmpl, "ECHO after%d", n);
+  }
+  client_wait(&slow, 0);
+  client_wait(&next, 0);
+  assert_int_equal(slow.ok, 1);
+  assert_int_equal(slow.failed, 0);
+  if (next.bad[0]) fail_msg("%s", next.bad); /* "late"'s reply given to another: caught here */
+  assert_int_equal(next.ok, 5);
+  struct action_batch_ep_stats st;
+  action_batch_ep_stats(f->b, ep, &st);
+  assert_int_equal(st.made, 1); /* the same connection throughout */
+}
+
 static void test_auth(void **state) {
   (void)state;
   struct rbt_proc redis = {0};
@@ -733,6 +770,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_connection_cut_mid_pipeline, setup, teardown),
       cmocka_unit_test_setup_teardown(test_redis_killed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_timeout_and_stop, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_late_command_alone, setup, teardown),
       cmocka_unit_test(test_auth),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
