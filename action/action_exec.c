@@ -25,8 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "action_batch.h"
 #include "action_prepare.h"
 #include "rb_clock.h"
 #include "rb_log.h"
@@ -107,6 +109,7 @@ struct action_exec {
   pthread_mutex_t lock;
   struct exec_session *idle;
   int nidle;
+  struct action_batch *batch; /* placement runtime: the process's batcher (no thread until used) */
 };
 
 static void conn_next_op(struct exec_conn *c);
@@ -187,12 +190,18 @@ static bool session_grow(struct exec_session *s, int n) {
 struct action_exec *action_exec_create(void) {
   struct action_exec *ex = calloc(1, sizeof *ex);
   if (!ex) return NULL;
+  ex->batch = action_batch_create();
+  if (!ex->batch) {
+    free(ex);
+    return NULL;
+  }
   pthread_mutex_init(&ex->lock, NULL);
   return ex;
 }
 
 void action_exec_destroy(struct action_exec *ex) {
   if (!ex) return;
+  action_batch_destroy(ex->batch);
   while (ex->idle) {
     struct exec_session *s = ex->idle;
     ex->idle = s->next;
@@ -800,6 +809,211 @@ static void run_activation(struct exec_session *s, struct exec_activation *a, in
   if (dl) event_free(dl);
 }
 
+/* ---- placement runtime: the activation's operations through the process's batcher ------- */
+
+/* One of the activation's parallel_calls places for an operation in the batcher. */
+struct rt_slot {
+  struct rt_act *act;
+  struct rt_slot *next_free;
+  enum rb_op op;
+  int nkeys;
+  bool busy;
+};
+
+/* What the batcher's callbacks share with the activation's thread, under lock. Counted:
+ * the activation holds one reference and every operation in the batcher one, so a reply
+ * that arrives after the activation gave up (its deadline) finds it, and is dropped. */
+struct rt_act {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int refs;
+  bool abandoned;            /* the activation returned: results are no longer written */
+  struct exec_activation *a; /* valid while !abandoned */
+  struct rt_slot *free;
+  uint64_t outstanding;
+  uint64_t last_pipe[ACTION_BATCH_CONNS_MAX]; /* the last pipeline seen per connection */
+  int nslots;
+  struct rt_slot slots[];
+};
+
+static void rt_unref_locked(struct rt_act *rt) {
+  bool last = --rt->refs == 0;
+  pthread_mutex_unlock(&rt->lock);
+  if (last) {
+    pthread_mutex_destroy(&rt->lock);
+    pthread_cond_destroy(&rt->cond);
+    free(rt);
+  }
+}
+
+static void rt_done(void *arg, const redisReply *reply, const char *error,
+                    const struct action_batch_info *info) {
+  struct rt_slot *slot = arg;
+  struct rt_act *rt = slot->act;
+  pthread_mutex_lock(&rt->lock);
+  slot->busy = false;
+  slot->next_free = rt->free;
+  rt->free = slot;
+  rt->outstanding--;
+  struct exec_activation *a = rt->a;
+  if (!rt->abandoned) {
+    struct action_result *r = a->r;
+    enum rb_op op = slot->op;
+    if (info->pipeline && info->conn >= 0 && info->conn < ACTION_BATCH_CONNS_MAX &&
+        rt->last_pipe[info->conn] != info->pipeline) {
+      /* FIFO per connection: a new number on a connection is a new pipeline */
+      rt->last_pipe[info->conn] = info->pipeline;
+      r->batch_pipelines++;
+      r->batch_pipeline_ops += info->pipeline_ops;
+    }
+    if (info->coalesced) r->batch_coalesced++;
+    if (!reply) {
+      fail_one(a, op, error ? error : "no reply");
+      if (info->unconnected && !a->stopping) {
+        /* as the direct path when no connection is left: the rest fail at once with the
+         * connection's error (not one connect attempt per operation) */
+        a->stopping = true;
+        fail_rest(a, error ? error : "no connection");
+      }
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+      fail_one(a, op, reply->str);
+    } else {
+      uint64_t found = 0;
+      const char *want = check_reply(op, slot->nkeys, reply, &found);
+      if (want) {
+        char msg[ACTION_ERROR_MSG_MAX];
+        snprintf(msg, sizeof msg, "unexpected reply to %s: %s (expected %s)", rb_op_name(op),
+                 reply_type_name(reply->type), want);
+        fail_one(a, op, msg);
+      } else {
+        r->succeeded++;
+        r->found += found;
+        r->ops[op].succeeded++;
+        r->ops[op].found += found;
+        a->finished++;
+        if (a->lat) {
+          a->lat_op[a->nlat] = (uint8_t)op;
+          a->lat[a->nlat++] = info->latency_ns;
+        }
+      }
+    }
+    a->last_done_ns = rb_clock_mono_ns();
+    pthread_cond_signal(&rt->cond);
+  }
+  rt_unref_locked(rt);
+}
+
+static struct timespec mono_after_ms(int64_t ms) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  ts.tv_sec += (time_t)(ms / 1000);
+  ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (ts.tv_nsec >= 1000000000L) {
+    ts.tv_sec++;
+    ts.tv_nsec -= 1000000000L;
+  }
+  return ts;
+}
+
+static void run_runtime(struct action_exec *ex, struct exec_activation *a, const char *host,
+                        int port, const char *password, int64_t deadline_ms) {
+  const struct action_params *p = a->p;
+  struct action_result *r = a->r;
+  int64_t left = remaining_ms(deadline_ms);
+  if (deadline_ms > 0 && left <= 0) {
+    r->deadline_reached = true;
+    fail_rest(a, "activation deadline already passed");
+    return;
+  }
+  struct action_batch_ep *ep = action_batch_endpoint(ex->batch, host, port, password);
+  int n = (int)p->parallel_calls;
+  struct rt_act *rt = calloc(1, sizeof *rt + (size_t)n * sizeof rt->slots[0]);
+  if (!ep || !rt) {
+    free(rt);
+    fail_rest(a, "out of memory");
+    return;
+  }
+  struct action_batch_ep_stats st0, st1;
+  action_batch_ep_stats(ex->batch, ep, &st0);
+  r->conns_reused = st0.ready < (int)p->batch_connections ? st0.ready : (int)p->batch_connections;
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&rt->cond, &ca);
+  pthread_condattr_destroy(&ca);
+  pthread_mutex_init(&rt->lock, NULL);
+  rt->refs = 1;
+  rt->a = a;
+  rt->nslots = n;
+  for (int i = n - 1; i >= 0; i--) {
+    rt->slots[i].act = rt;
+    rt->slots[i].next_free = rt->free;
+    rt->free = &rt->slots[i];
+  }
+  struct timespec until = mono_after_ms(left > 0 ? left : 0);
+  uint64_t t0 = rb_clock_mono_ns();
+  a->last_done_ns = t0;
+  a->operating = true;
+  pthread_mutex_lock(&rt->lock);
+  while (a->finished < a->num_ops) {
+    while (!a->stopping && a->next_op < a->num_ops && rt->free) {
+      struct rt_slot *slot = rt->free;
+      rt->free = slot->next_free;
+      slot->busy = true;
+      uint64_t i = a->next_op++;
+      rt->outstanding++;
+      rt->refs++;
+      pthread_mutex_unlock(&rt->lock);
+      /* the command is drawn and formatted outside the lock; the slot is ours until
+       * submitted */
+      struct rb_op_draw d;
+      rb_workload_draw(&p->w, (uint64_t)p->invocation, i, &d);
+      int argc = build_command(a, &d);
+      slot->op = d.op;
+      slot->nkeys = d.nkeys;
+      struct action_batch_cmd cmd = {.conns = (int)p->batch_connections,
+                                     .wait_us = (uint32_t)p->batch_wait_us,
+                                     .timeout_ms = (uint32_t)p->timeout_ms,
+                                     .coalesce = p->batch_coalesce};
+      int len = redisFormatCommandArgv(&cmd.buf, argc, a->scratch->argv, a->scratch->argvlen);
+      bool ok = false;
+      if (len >= 0) {
+        cmd.len = (size_t)len;
+        ok = action_batch_submit(ex->batch, ep, &cmd, rt_done, slot);
+      }
+      pthread_mutex_lock(&rt->lock);
+      if (!ok) {
+        slot->busy = false;
+        slot->next_free = rt->free;
+        rt->free = slot;
+        rt->outstanding--;
+        rt->refs--;
+        fail_one(a, d.op,
+                 len < 0 ? "out of memory formatting a command" : "the batcher cannot take it");
+      }
+    }
+    if (a->finished >= a->num_ops) break; /* else wait: for replies, or the deadline */
+    int rc = left > 0 ? pthread_cond_timedwait(&rt->cond, &rt->lock, &until)
+                      : pthread_cond_wait(&rt->cond, &rt->lock);
+    if (rc == ETIMEDOUT && a->finished < a->num_ops) {
+      /* the deadline: this activation's operations in the batcher fail here and their
+       * replies, when they come, are dropped (rt_done); nobody else is touched */
+      const char *msg = "activation deadline reached";
+      a->stopping = true;
+      r->deadline_reached = true;
+      for (int s = 0; s < n; s++)
+        if (rt->slots[s].busy) fail_one(a, rt->slots[s].op, msg);
+      fail_rest(a, msg);
+    }
+  }
+  rt->abandoned = true;
+  r->elapsed_us = (a->last_done_ns - t0) / 1000;
+  rt_unref_locked(rt);
+  action_batch_ep_stats(ex->batch, ep, &st1);
+  r->conns_new = (int)(st1.made - st0.made);
+  r->conn_failures = (int)(st1.failed - st0.failed);
+}
+
 bool action_exec_draw_digest(const struct action_params *p, int64_t deadline_ms, uint64_t *digest) {
   uint64_t h = 0x6a09e667f3bcc909ULL;
   struct rb_op_draw d;
@@ -861,14 +1075,18 @@ void action_exec_run(void *exv, const struct action_params *p, int64_t deadline_
   }
   struct exec_activation a = {
       .p = p, .r = r, .num_ops = (uint64_t)p->num_ops, .single_op = single_op(&p->w)};
-  struct exec_session *s = pool_checkout(ex, host, port, password);
+  struct exec_session *s =
+      p->placement == ACTION_PLACE_RUNTIME ? NULL : pool_checkout(ex, host, port, password);
   a.lat = malloc((size_t)p->num_ops * sizeof *a.lat);
   a.lat_op = malloc((size_t)p->num_ops);
   a.value = malloc((size_t)p->w.sizes.max + 26);
   a.scratch = malloc(sizeof *a.scratch);
   if (a.value) rb_workload_fill_value(a.value, (size_t)p->w.sizes.max + 26, 0);
-  if (!s || !a.lat || !a.lat_op || !a.value || !a.scratch ||
-      !session_grow(s, (int)p->parallel_calls)) {
+  if (p->placement == ACTION_PLACE_RUNTIME) {
+    if (!a.lat || !a.lat_op || !a.value || !a.scratch) fail_rest(&a, "out of memory");
+    else run_runtime(ex, &a, host, port, password, deadline_ms);
+  } else if (!s || !a.lat || !a.lat_op || !a.value || !a.scratch ||
+             !session_grow(s, (int)p->parallel_calls)) {
     fail_rest(&a, "out of memory");
   } else {
     struct timeval tv = {.tv_sec = p->timeout_ms / 1000, .tv_usec = (p->timeout_ms % 1000) * 1000};

@@ -58,9 +58,10 @@ struct action_params {
   bool use_batching;               /* talk to the agent instead of Redis (placement agent) */
   enum action_placement placement; /* placement; default agent with use_batching, else direct */
   long long batch_connections;     /* runtime: shared connections to Redis, 1..64, default 1 */
-  long long batch_wait_us;         /* runtime: hold a pipeline up to this long for more operations
-                                      while fewer than batch_connections x 16 are queued; 0..100000,
-                                      default 0 (write what is queued when the loop turns) */
+  long long batch_wait_us;         /* runtime: hold operations up to this long for more while their
+                                      connection has a pipeline at Redis and fewer than 16 are
+                                      queued on it (action_batch.h); 0..100000, default 0 (write
+                                      what is queued when the loop turns) */
   bool batch_coalesce;             /* runtime: one GET for identical GETs queued together, and a SET
                                       followed by GETs of its key answered from it (default false) */
   char key_prefix[ACTION_KEY_PREFIX_MAX + 1];

@@ -137,6 +137,21 @@ static cJSON *op_stats_json(const struct action_result *r) {
   return o;
 }
 
+/* placement runtime: the batcher's settings and what it did for this activation. */
+static cJSON *batch_json(const struct action_params *p, const struct action_result *r) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  cJSON_AddNumberToObject(o, "connections", (double)p->batch_connections);
+  cJSON_AddNumberToObject(o, "wait_us", (double)p->batch_wait_us);
+  cJSON_AddBoolToObject(o, "coalesce", p->batch_coalesce);
+  cJSON_AddNumberToObject(o, "pipelines", (double)r->batch_pipelines);
+  cJSON_AddNumberToObject(
+      o, "ops_per_pipeline",
+      r->batch_pipelines ? (double)r->batch_pipeline_ops / (double)r->batch_pipelines : 0.0);
+  cJSON_AddNumberToObject(o, "coalesced", (double)r->batch_coalesced);
+  return o;
+}
+
 static cJSON *prepared_json(const struct action_result *r) {
   cJSON *o = cJSON_CreateObject();
   if (!o) return NULL;
@@ -161,6 +176,7 @@ static cJSON *prepare_to_json(const struct action_params *p, const struct action
   cJSON_AddNumberToObject(o, "prepare_first", (double)p->prepare_first);
   cJSON_AddNumberToObject(o, "prepare_count", (double)p->prepare_count);
   cJSON_AddBoolToObject(o, "use_batching", p->use_batching);
+  cJSON_AddStringToObject(o, "placement", action_placement_name(p->placement));
   cJSON_AddStringToObject(o, "target", p->use_batching ? "agent" : "redis");
   cJSON_AddStringToObject(o, "target_address", r->target_address);
   cJSON_AddStringToObject(o, "key_prefix", p->key_prefix);
@@ -186,8 +202,10 @@ cJSON *action_result_to_json(const struct action_params *p, const struct action_
   cJSON_AddNumberToObject(o, "num_ops", (double)p->num_ops);
   cJSON_AddNumberToObject(o, "parallel_calls", (double)p->parallel_calls);
   cJSON_AddBoolToObject(o, "use_batching", p->use_batching);
+  cJSON_AddStringToObject(o, "placement", action_placement_name(p->placement));
   cJSON_AddStringToObject(o, "target", p->use_batching ? "agent" : "redis");
   cJSON_AddStringToObject(o, "target_address", r->target_address);
+  if (p->placement == ACTION_PLACE_RUNTIME) cJSON_AddItemToObject(o, "batch", batch_json(p, r));
   cJSON_AddStringToObject(o, "key_prefix", p->key_prefix);
   cJSON_AddNumberToObject(o, "key_space", (double)p->key_space);
   cJSON_AddNumberToObject(o, "value_size", (double)p->value_size);

@@ -54,6 +54,12 @@ struct action_result {
   bool cold;                    /* first activation served by this process */
   bool deadline_reached;        /* stopped early because the activation deadline came */
   char target_address[300];
+  /* placement runtime: the pipelines that carried this activation's operations, the commands
+   * those pipelines held in all (every activation's), and its operations answered by
+   * coalescing (not sent) */
+  uint64_t batch_pipelines;
+  uint64_t batch_pipeline_ops;
+  uint64_t batch_coalesced;
 };
 
 /* Adds count failures with message (truncated to fit) to the error table. */

@@ -1,5 +1,6 @@
-/* main.c: rbench-action, an OpenWhisk action that runs Redis operations directly or through
- * the batching agent. Serves the action protocol over HTTP (docker action) or ActionLoop. */
+/* main.c: rbench-action, an OpenWhisk action that runs Redis operations directly, batched by
+ * itself (placement runtime) or through the batching agent. Serves the action protocol over HTTP
+ * (docker action) or ActionLoop. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -29,8 +30,9 @@ static void usage(FILE *out) {
           "\n"
           "An OpenWhisk action that runs Redis operations (a mix of set, get, del, exists,\n"
           "incr, mget, mset, hset, hget, hgetall, lpush, lrange, sadd, smembers, zadd,\n"
-          "zrangebyscore, eval) directly against Redis or through the rbench batching agent,\n"
-          "and reports their timings per operation type.\n"
+          "zrangebyscore, eval) directly against Redis, batched by this process across the\n"
+          "activations it serves at once, or through the rbench batching agent, and reports\n"
+          "their timings per operation type.\n"
           "\n"
           "  --listen HOST:PORT  serve POST /init and POST /run here (default 0.0.0.0:8080)\n"
           "  --threads N         serve up to N connections at once, a thread each, started\n"
@@ -42,14 +44,20 @@ static void usage(FILE *out) {
           "                      the connection closes); 1-3600000, default 60000\n"
           "  --actionloop        ActionLoop mode: one JSON line per activation on stdin, the\n"
           "                      answer on file descriptor 3 (automatic when __OW_PROXY_VERSION\n"
-          "                      is set by OpenWhisk's ActionLoop proxy)\n"
+          "                      is set by OpenWhisk's ActionLoop proxy). One activation at a\n"
+          "                      time: a line that arrives while one runs waits for its answer;\n"
+          "                      the proxy does not serialise calls, so give such an action\n"
+          "                      concurrency 1 (the HTTP mode serves concurrent activations)\n"
           "  --log-level LEVEL   debug, info, warn, error or off (default info; env RBENCH_LOG)\n"
           "  --help              show this help\n"
           "  --version           show the version\n"
           "\n"
-          "Parameters (in /run's value): num_ops, operation_type, use_batching, parallel_calls,\n"
-          "key_prefix, value_size, key_space, timeout_ms, redis_host, redis_port,\n"
-          "redis_password, agent_host, agent_port, agent_password; the workload: mix,\n"
+          "Parameters (in /run's value): num_ops, operation_type, parallel_calls, key_prefix,\n"
+          "value_size, key_space, timeout_ms, redis_host, redis_port, redis_password; where the\n"
+          "operations are batched: placement (direct, runtime: this process batches every\n"
+          "concurrent activation's operations over shared connections, agent: through the\n"
+          "layer at agent_host, agent_port, agent_password; use_batching true = agent),\n"
+          "batch_connections, batch_wait_us, batch_coalesce (runtime); the workload: mix,\n"
           "keys_per_command, structure_size, range_span, script_work, key_distribution,\n"
           "zipf_exponent, hotspot_keys, hotspot_ops, gaussian_stddev, value_size_range,\n"
           "value_size_list, seed, invocation; prepare, prepare_first, prepare_count (write the\n"

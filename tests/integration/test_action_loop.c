@@ -135,6 +135,43 @@ static void test_actionloop_activations(void **state) {
   rbt_proc_stop(&redis, SIGTERM);
 }
 
+/* Concurrency 1: a second line written while the first runs waits for the first's answer; the
+ * answers come in the order of the lines and the two activations do not overlap. */
+static void test_actionloop_one_at_a_time(void **state) {
+  (void)state;
+  struct rbt_proc redis = {0};
+  assert_true(rbt_redis_start(&redis, NULL));
+  char port_env[64];
+  snprintf(port_env, sizeof port_env, "REDIS_PORT=%d", redis.port);
+  char *envp[] = {(char *)"__OW_PROXY_VERSION=1.17.1", port_env, NULL};
+  struct child c;
+  spawn(&c, envp, NULL);
+  /* the first: 20 evals of some 10 ms each; the second behind it in the same write */
+  const char *two =
+      "{\"value\":{\"num_ops\":20,\"operation_type\":\"eval\",\"script_work\":400000},"
+      "\"activation_id\":\"first\"}\n"
+      "{\"value\":{\"num_ops\":5},\"activation_id\":\"second\"}\n";
+  assert_int_equal(write(c.in, two, strlen(two)), (ssize_t)strlen(two));
+  cJSON *j[2];
+  for (int i = 0; i < 2; i++) {
+    char *ans = read_answer(&c);
+    assert_int_equal(rb_json_parse(ans, strlen(ans), &j[i], NULL, 0), RB_OK);
+    free(ans);
+  }
+  assert_string_equal(cJSON_GetObjectItem(j[0], "activation_id")->valuestring, "first");
+  assert_string_equal(cJSON_GetObjectItem(j[1], "activation_id")->valuestring, "second");
+  assert_int_equal(cJSON_GetObjectItem(j[0], "succeeded")->valueint, 20);
+  assert_int_equal(cJSON_GetObjectItem(j[1], "succeeded")->valueint, 5);
+  /* the second started when the first had ended */
+  assert_true(cJSON_GetObjectItem(j[1], "start_ms")->valuedouble >=
+              cJSON_GetObjectItem(j[0], "end_ms")->valuedouble);
+  cJSON_Delete(j[0]);
+  cJSON_Delete(j[1]);
+  char out[8192];
+  assert_int_equal(finish(&c, out, sizeof out), 0);
+  rbt_proc_stop(&redis, SIGTERM);
+}
+
 static void test_actionloop_ack_and_flag(void **state) {
   (void)state;
   char *envp[] = {(char *)"__OW_PROXY_VERSION=1.17.1", (char *)"__OW_WAIT_FOR_ACK=1", NULL};
@@ -185,6 +222,7 @@ int main(void) {
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_actionloop_activations),
+      cmocka_unit_test(test_actionloop_one_at_a_time),
       cmocka_unit_test(test_actionloop_ack_and_flag),
       cmocka_unit_test(test_actionloop_without_fd3),
   };
