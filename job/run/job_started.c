@@ -27,8 +27,11 @@
 
 #define START_TIMEOUT_MS 10000 /* a program that does not listen by then failed to start */
 #define STOP_GRACE_MS 2000     /* SIGTERM, then SIGKILL */
-#define CPU_PERIOD_US 100000   /* the quota's period */
-#define START_ATTEMPTS 3       /* a free port taken by someone else before the program bound it */
+/* The quota's period: short, so that a throttled Redis stalls for milliseconds (as a busy shared
+ * Redis does), not for most of the kernel's default 100 ms; longer only when the quota would
+ * fall under the kernel's 1 ms minimum (redis_cpu below 0.1). */
+#define CPU_PERIOD_US 10000
+#define START_ATTEMPTS 3 /* a free port taken by someone else before the program bound it */
 #define CGROUP_V1 "/sys/fs/cgroup/cpu"
 #define CGROUP_V2 "/sys/fs/cgroup"
 #define SYS_DIRS "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -212,7 +215,10 @@ static void cgroup_sweep(const char *root) {
  * cpu controller when mounted, else v2's cpu controller at the unified root. */
 static bool cgroup_make(struct job_started *s, double quota, char *why, size_t wlen) {
   static unsigned seq;
-  long long q = llround(quota * CPU_PERIOD_US);
+  long long period = CPU_PERIOD_US;
+  if (quota * CPU_PERIOD_US < 1000) period = llround(ceil(1000.0 / quota)); /* 1 ms minimum */
+  if (period > 1000000) period = 1000000; /* the kernel's maximum: 1 s */
+  long long q = llround(quota * (double)period);
   if (q < 1000) q = 1000; /* the kernel's minimum: 1 ms */
   char path[PATH_MAX + 32], text[64];
   bool v1 = access(CGROUP_V1 "/cpu.cfs_quota_us", F_OK) == 0;
@@ -244,14 +250,14 @@ static bool cgroup_make(struct job_started *s, double quota, char *why, size_t w
   bool ok;
   if (v1) {
     snprintf(path, sizeof path, "%s/cpu.cfs_period_us", s->cgroup);
-    snprintf(text, sizeof text, "%d", CPU_PERIOD_US);
+    snprintf(text, sizeof text, "%lld", period);
     ok = write_file(path, text, why, wlen);
     snprintf(path, sizeof path, "%s/cpu.cfs_quota_us", s->cgroup);
     snprintf(text, sizeof text, "%lld", q);
     ok = ok && write_file(path, text, why, wlen);
   } else {
     snprintf(path, sizeof path, "%s/cpu.max", s->cgroup);
-    snprintf(text, sizeof text, "%lld %d", q, CPU_PERIOD_US);
+    snprintf(text, sizeof text, "%lld %lld", q, period);
     ok = write_file(path, text, why, wlen);
   }
   if (!ok) {

@@ -22,6 +22,7 @@
 #        REDIS_CPU=0.1 (fraction of one core for Redis in the capacity part; needs root and a
 #          cgroup CPU controller, else the runner refuses and this script says so)
 #        SWEEP_FROM=200 SWEEP_FACTOR=1.5 SWEEP_MAX=20000 SLO_P99_MS=50 SWEEP_REPS=2 SWEEP_POOL=32
+#        PARTS="closed sweep" (closed: the closed loops; sweep: the capacity sweeps)
 #        PLACEMENTS="direct runtime-c1 runtime-c8 agent agent-coalesce nutcracker" BUILD=build/release
 # Everything listens on 127.0.0.1 only; what the runner starts it stops whatever happens.
 #   -h, --help   this text
@@ -43,6 +44,7 @@ SWEEP_MAX="${SWEEP_MAX:-20000}"
 SLO_P99_MS="${SLO_P99_MS:-50}"
 SWEEP_REPS="${SWEEP_REPS:-2}"
 export SWEEP_POOL="${SWEEP_POOL:-32}"
+PARTS="${PARTS:-closed sweep}"
 GROUPS_LIST="${PLACEMENTS:-direct runtime-c1 runtime-c8 agent agent-coalesce nutcracker}"
 BUILD="${BUILD:-build/release}"
 mkdir -p "$(dirname "$OUT")"
@@ -99,18 +101,24 @@ closed_run() { # NAME N [REDIS-CPU-YAML]
   compare_groups "$1"
 }
 
-for n in $CONCURRENCY; do
-  echo "bench-placements: closed loop, $n in flight, $REPS repetitions per group"
-  closed_run "c$n" "$n"
-done
-
 nmax=${CONCURRENCY##* }
-echo "bench-placements: closed loop, $nmax in flight, Redis at $REDIS_CPU of a core"
-closed_run "q$nmax" "$nmax" "
+case " $PARTS " in
+  *" closed "*)
+    for n in $CONCURRENCY; do
+      echo "bench-placements: closed loop, $n in flight, $REPS repetitions per group"
+      closed_run "c$n" "$n"
+    done
+    echo "bench-placements: closed loop, $nmax in flight, Redis at $REDIS_CPU of a core"
+    closed_run "q$nmax" "$nmax" "
   redis_cpu: $REDIS_CPU"
+    ;;
+esac
 
-# One capacity sweep per group: the same ramp and search under the same SLO (open loop, pool 32;
-# a high max_in_flight lets a backlog in Redis show as latency rather than as sends held).
+# One capacity sweep per group: the same ramp and search under the same SLO (open loop, pool
+# SWEEP_POOL; a high max_in_flight lets a backlog in Redis show as latency rather than as sends
+# held).
+case " $PARTS " in *" sweep "*) ;; *) SKIP_SWEEP=1 ;; esac
+if [ -z "${SKIP_SWEEP:-}" ]; then
 scenario "place-sweep" "$SWEEP_POOL" "$SWEEP_REPS" "  rate: {from: $SWEEP_FROM, factor: $SWEEP_FACTOR, until_slo: true, max: $SWEEP_MAX}
   slo: {p99_ms: $SLO_P99_MS, max_error_rate: 0.01}
   duration: 2
@@ -121,6 +129,7 @@ echo "bench-placements: capacity sweeps from $SWEEP_FROM/s (x$SWEEP_FACTOR, then
 "$rbench" run -f "$work/sweep.yaml" --env "$work/empty.env" --progress off \
   --output "$work/sweep/" 2>>"$work/run.log" || { tail -20 "$work/run.log" >&2; exit 1; }
 compare_groups sweep --objective max_rate
+fi
 
 python3 - "$work" "$CONCURRENCY" "$REPS" "$OPS" "$PARALLEL" "$SLO_P99_MS" "$REDIS_CPU" "$SECONDS_PER_RUN" "$SWEEP_REPS" "$GROUPS_LIST" >"$OUT" <<'PY'
 import json, os, sys
@@ -157,8 +166,12 @@ print(f"local target, closed loop (`concurrency: N`, pool_size N, {secs} s per r
       "significant, `~` not, `=` significant but negligible (Mann-Whitney U at 0.05, Holm-corrected "
       "over the comparisons; p99: bootstrap interval).\n")
 for n in conc.split():
-    print(f"### {n} in flight\n\n{table(f'c{n}')}\n")
-print(f"### {nmax} in flight, Redis at {rcpu} of a core\n\n{table(f'q{nmax}')}\n")
+    if os.path.exists(os.path.join(work, f"c{n}.json")):
+        print(f"### {n} in flight\n\n{table(f'c{n}')}\n")
+if os.path.exists(os.path.join(work, f"q{nmax}.json")):
+    print(f"### {nmax} in flight, Redis at {rcpu} of a core\n\n{table(f'q{nmax}')}\n")
+if not os.path.exists(os.path.join(work, "sweep.json")):
+    sys.exit(0)
 s = json.load(open(os.path.join(work, "sweep.json")))
 print(f"### Capacity against Redis at {rcpu} of a core\n\nopen loop, pool {os.environ.get('SWEEP_POOL', '32')}, {sweep_reps} interleaved "
       f"repetitions per step, SLO p99 ≤ {slo} ms, errors ≤ 1%, achieved ≥ 95%; the ramp, then the "
