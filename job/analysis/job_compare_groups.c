@@ -247,6 +247,7 @@ static void cost_text(const struct job_groups *g, size_t i, char *buf, size_t le
   else if (!r->test || !r->significant) snprintf(buf, len, "with no significant %s change", what);
   else if (r->negligible) snprintf(buf, len, "with a negligible %s change", what);
   else if (latency_cost) snprintf(buf, len, "at %.2gx %s", r->b / r->a, what);
+  else if (fabs(r->b - r->a) >= 10) snprintf(buf, len, "at %+.0f ms %s", r->b - r->a, what);
   else snprintf(buf, len, "at %+.2g ms %s", r->b - r->a, what);
   const struct job_cmp_row *act = job_groups_row(g, i, "action_cpu_us_per_op");
   size_t k = strlen(buf);
