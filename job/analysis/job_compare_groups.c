@@ -788,7 +788,7 @@ static int sweeps_report(struct sweep_group *s, size_t n, size_t base, bool json
       sweep_rate_text(cJSON_GetObjectItemCaseSensitive(cmp[i], "b"), rate, sizeof rate);
       if (i == base) snprintf(ratio, sizeof ratio, "(baseline)");
       else sweep_ratio_text(cmp[i], ratio, sizeof ratio);
-      char idx[16];
+      char idx[32];
       snprintf(idx, sizeof idx, "[%zu]", i + 1);
       printf("%-6s %-28.28s %22s %26s\n", idx, s[i].name, rate, ratio);
       differ |= !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cmp[i], "same_slo"));
