@@ -420,33 +420,39 @@ static const char *check_reply(enum rb_op op, int nkeys, const redisReply *reply
   }
 }
 
+/* Settles one operation by its reply (an error reply, a reply of the wrong shape, or a success
+ * with its latency), on either path: direct (complete_op) and runtime (the batcher's callback). */
+static void settle_reply(struct exec_activation *a, enum rb_op op, int nkeys,
+                         const redisReply *reply, uint64_t latency_ns) {
+  if (reply->type == REDIS_REPLY_ERROR) {
+    fail_one(a, op, reply->str);
+    return;
+  }
+  uint64_t found = 0;
+  const char *want = check_reply(op, nkeys, reply, &found);
+  if (want) {
+    char msg[ACTION_ERROR_MSG_MAX];
+    snprintf(msg, sizeof msg, "unexpected reply to %s: %s (expected %s)", rb_op_name(op),
+             reply_type_name(reply->type), want);
+    fail_one(a, op, msg);
+    return;
+  }
+  a->r->succeeded++;
+  a->r->found += found;
+  a->r->ops[op].succeeded++;
+  a->r->ops[op].found += found;
+  a->finished++;
+  if (a->lat) {
+    a->lat_op[a->nlat] = (uint8_t)op;
+    a->lat[a->nlat++] = latency_ns;
+  }
+}
+
 static void complete_op(struct exec_conn *c, const redisReply *reply) {
   struct exec_activation *a = c->sess->act;
   uint64_t now = rb_clock_mono_ns();
-  enum rb_op op = c->op_type;
   c->in_flight = false;
-  if (reply->type == REDIS_REPLY_ERROR) {
-    fail_one(a, op, reply->str);
-  } else {
-    uint64_t found = 0;
-    const char *want = check_reply(op, c->nkeys, reply, &found);
-    if (want) {
-      char msg[ACTION_ERROR_MSG_MAX];
-      snprintf(msg, sizeof msg, "unexpected reply to %s: %s (expected %s)", rb_op_name(op),
-               reply_type_name(reply->type), want);
-      fail_one(a, op, msg);
-    } else {
-      a->r->succeeded++;
-      a->r->found += found;
-      a->r->ops[op].succeeded++;
-      a->r->ops[op].found += found;
-      a->finished++;
-      if (a->lat) {
-        a->lat_op[a->nlat] = (uint8_t)op;
-        a->lat[a->nlat++] = now - c->sent_ns;
-      }
-    }
-  }
+  settle_reply(a, c->op_type, c->nkeys, reply, now - c->sent_ns);
   a->last_done_ns = now;
   if (a->finished >= a->num_ops) {
     evtimer_del(c->tev);
@@ -875,27 +881,8 @@ static void rt_done(void *arg, const redisReply *reply, const char *error,
         a->stopping = true;
         fail_rest(a, error ? error : "no connection");
       }
-    } else if (reply->type == REDIS_REPLY_ERROR) {
-      fail_one(a, op, reply->str);
     } else {
-      uint64_t found = 0;
-      const char *want = check_reply(op, slot->nkeys, reply, &found);
-      if (want) {
-        char msg[ACTION_ERROR_MSG_MAX];
-        snprintf(msg, sizeof msg, "unexpected reply to %s: %s (expected %s)", rb_op_name(op),
-                 reply_type_name(reply->type), want);
-        fail_one(a, op, msg);
-      } else {
-        r->succeeded++;
-        r->found += found;
-        r->ops[op].succeeded++;
-        r->ops[op].found += found;
-        a->finished++;
-        if (a->lat) {
-          a->lat_op[a->nlat] = (uint8_t)op;
-          a->lat[a->nlat++] = info->latency_ns;
-        }
-      }
+      settle_reply(a, op, slot->nkeys, reply, info->latency_ns);
     }
     a->last_done_ns = rb_clock_mono_ns();
     pthread_cond_signal(&rt->cond);

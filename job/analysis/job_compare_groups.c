@@ -657,17 +657,6 @@ struct sweep_group {
   cJSON *doc;
 };
 
-static cJSON *load_summary(const char *path) {
-  size_t n = 0;
-  char *text = job_read_file(path, &n), err[200];
-  cJSON *doc = NULL;
-  if (!text) fprintf(stderr, "rbench compare: cannot read %s\n", path);
-  else if (rb_json_parse(text, n, &doc, err, sizeof err) != RB_OK)
-    fprintf(stderr, "rbench compare: %s: %s\n", path, err);
-  free(text);
-  return doc;
-}
-
 /* The baseline among sweeps: an index, else a label, run name or placement naming one. */
 static int sweep_baseline(const struct sweep_group *s, size_t n, const char *spec, size_t *out) {
   struct job_side *sides = calloc(n, sizeof *sides);
@@ -822,7 +811,7 @@ int job_compare_sweeps_main(char *const *paths, size_t n, const char *baseline, 
     rc = JOB_EXIT_CONFIG;
   }
   for (size_t i = 0; rc == JOB_EXIT_OK && i < n; i++) {
-    s[i].doc = load_summary(s[i].path);
+    s[i].doc = job_compare_sweep_load(s[i].path);
     if (!s[i].doc) {
       rc = JOB_EXIT_FAILURE;
       break;

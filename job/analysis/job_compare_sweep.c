@@ -228,7 +228,7 @@ void job_compare_sweep_print(FILE *out, const cJSON *cmp) {
     fprintf(out, "warning: the two sweeps were judged against different SLOs\n");
 }
 
-static cJSON *load_summary(const char *path) {
+cJSON *job_compare_sweep_load(const char *path) {
   size_t n = 0;
   char *text = job_read_file(path, &n), err[200];
   cJSON *doc = NULL;
@@ -250,7 +250,7 @@ int job_compare_sweep_main(const char *a, const char *b, bool json) {
             wa ? a : b, wa ? b : a);
     return JOB_EXIT_CONFIG;
   }
-  cJSON *da = load_summary(pa), *db = da ? load_summary(pb) : NULL;
+  cJSON *da = job_compare_sweep_load(pa), *db = da ? job_compare_sweep_load(pb) : NULL;
   int rc = da && db ? JOB_EXIT_OK : JOB_EXIT_FAILURE;
   cJSON *cmp = rc == JOB_EXIT_OK ? job_compare_sweep_json(da, pa, db, pb) : NULL;
   if (cmp && json) {

@@ -14,6 +14,10 @@
  * sweep.json; *summary gets that file's path. */
 bool job_compare_sweep_find(const char *path, char *summary, size_t len);
 
+/* A sweep summary read and parsed (owned by the caller), or NULL with the reason on stderr
+ * ("rbench compare: FILE: ..."). */
+cJSON *job_compare_sweep_load(const char *path);
+
 /* The comparison of two sweep summaries (borrowed) as JSON (owned by the caller). */
 cJSON *job_compare_sweep_json(const cJSON *a, const char *a_label, const cJSON *b,
                               const char *b_label);

@@ -82,19 +82,6 @@ struct local_target {
   unsigned long long spawned; /* workers started so far */
 };
 
-static int free_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t sl = sizeof sa;
-  if (fd < 0) return -1;
-  int port = -1;
-  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-      getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
-    port = ntohs(sa.sin_port);
-  close(fd);
-  return port;
-}
-
 /* Child side of the spawn: a clean environment (no secrets), output discarded, and none of
  * rbench's descriptors (sockets, the spool file) inherited. */
 static void exec_worker(const char *bin, int port, pid_t parent, int conc) {
@@ -134,7 +121,7 @@ static struct worker *spawn_worker(struct local_target *t) {
     if (t->workers[i].state == W_DEAD && t->workers[i].inflight == 0 && !t->workers[i].whead)
       slot = &t->workers[i];
   if (!slot && t->count == t->cap) return NULL;
-  int port = free_port();
+  int port = job_free_loopback_port();
   if (port <= 0) return NULL;
   pid_t parent = getpid();
   pid_t pid = fork();

@@ -64,7 +64,7 @@ struct job_started {
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-static int free_port(void) {
+int job_free_loopback_port(void) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   socklen_t sl = sizeof sa;
@@ -433,7 +433,7 @@ static enum job_exit start_proc(struct job_started *s, struct sproc *sp, const c
   for (int attempt = 0; attempt < START_ATTEMPTS; attempt++) {
     int ports[2]; /* [1]: the agent's metrics, nutcracker's stats (not waited for) */
     for (int i = 0; i < 2; i++)
-      if ((ports[i] = free_port()) <= 0) {
+      if ((ports[i] = job_free_loopback_port()) <= 0) {
         rb_errorf(0, err, errlen, "backend start: no free port on 127.0.0.1 for %s", sp->name);
         return JOB_EXIT_FAILURE;
       }

@@ -58,6 +58,10 @@ void job_started_begin(struct job_started *s);
  * unknown). s may be NULL (nothing added). */
 void job_started_end(struct job_started *s, cJSON *side, double ops);
 
+/* A TCP port free on 127.0.0.1 now (the kernel's pick; another process may take it before
+ * the caller's program binds it), or -1. Also the local target's, for its action workers. */
+int job_free_loopback_port(void);
+
 /* User + system CPU seconds of a process so far (/proc/PID/stat, every thread; clock-tick
  * resolution), NAN when it cannot be read. */
 double job_proc_cpu_s(pid_t pid);
