@@ -34,6 +34,10 @@ PACKAGES=(
   # the chart's tests: node runs the manifest validator, unzip unpacks helm
   # (tools/lib/install-k8s-tools.sh), python3-yaml reads rendered objects (tests/k8s/)
   nodejs unzip python3-yaml
+  # real containers (tests/image, pod emulation on images, the local target's container
+  # runtime): runc runs an OCI bundle, skopeo copies an image out of the registry, umoci
+  # unpacks it into a bundle
+  runc skopeo umoci
 )
 
 SUDO=""
