@@ -260,8 +260,8 @@ def kubelet_env(pod, services):
     return env
 
 
-def container_env(ct, pod, secrets, paths, services):
-    env = {} if IMAGES else {"PATH": os.environ["PATH"], "HOME": pod.root}
+def container_env(ct, pod, secrets, paths, services, host=True):
+    env = {"PATH": os.environ["PATH"], "HOME": pod.root} if host else {}  # a container has its image's
     env.update(kubelet_env(pod, services))
     for e in ct.get("env", []):
         if "value" in e:
@@ -379,7 +379,7 @@ DEFAULT_CAPS = {"CAP_" + x for x in ("CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER"
 
 def start_container(pod, ct, secrets, services, extra_env=None, extra_mounts=(), listen=None, wait=True, timeout=120):
     """The container ct of pod from its image under runc (see the module's text)."""
-    env = container_env(ct, pod, secrets, {}, services)
+    env = container_env(ct, pod, secrets, {}, services, host=False)
     env.update(extra_env or {})
     image = pulled[ct["image"]]
     psc, csc = pod.spec.get("securityContext") or {}, ct.get("securityContext") or {}
