@@ -77,9 +77,16 @@ ap.add_argument("--images", metavar="REGISTRY",
                 help="run the rbench pods from REGISTRY/rbench-agent:TAG and REGISTRY/rbench:TAG under runc "
                      "(e.g. 127.0.0.1:5000; plain HTTP for loopback registries)")
 ap.add_argument("--tag", help="the images' tag (with --images)")
+ap.add_argument("--images-from-build", action="store_true",
+                help="container mode on images made here in seconds from the build's binaries, laid out as "
+                     "the Dockerfiles lay them out (tools/lib/stage-image-root.sh, umoci): no registry needed")
 opts = ap.parse_args()
+if opts.images_from_build and (opts.images or opts.tag):
+    ap.error("--images-from-build takes no --images or --tag")
 if bool(opts.images) != bool(opts.tag):
     ap.error("--images and --tag go together (e.g. --images 127.0.0.1:5000 --tag dev)")
+if opts.images_from_build:
+    opts.images, opts.tag = "localhost:5000", "emu-build"  # the chart's default registry
 IMAGES = opts.images
 if IMAGES:
     import ocirun  # noqa: E402
@@ -377,6 +384,26 @@ DEFAULT_CAPS = {"CAP_" + x for x in ("CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER"
                                      "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE")}
 
 
+def image_from_build(ref, name):
+    """REF's image made from the build's binaries as its Dockerfile makes it: the root laid out by
+    tools/lib/stage-image-root.sh, ENTRYPOINT the program, USER 65534 (umoci, an OCI layout)."""
+    repo = ref.rsplit("/", 1)[1].split(":")[0]
+    bins = {"rbench-agent": ["agent/rbench-agent"], "rbench": ["job/rbench", "action/rbench-action"]}[repo]
+    root, layout = os.path.join(tmp, "imgroot-" + name), os.path.join(rt.work, "layouts", name)
+    os.makedirs(os.path.dirname(layout), exist_ok=True)
+    ca = ["--ca-certificates"] if repo == "rbench" else []
+    for argv in (["sh", os.path.join(ROOT, "tools", "lib", "stage-image-root.sh"), *ca, root,
+                  *[os.path.join(BIN, b) for b in bins]],
+                 ["umoci", "init", "--layout", layout], ["umoci", "new", "--image", f"{layout}:t"],
+                 ["umoci", "insert", "--image", f"{layout}:t", root, "/"],
+                 ["umoci", "config", "--image", f"{layout}:t", "--config.entrypoint", "/" + repo, "--config.user", "65534"]):
+        p = subprocess.run(argv, capture_output=True, text=True)
+        if p.returncode:
+            raise RuntimeError(f"{' '.join(argv[:3])} failed (exit {p.returncode}): {(p.stderr or p.stdout).strip()[-600:]}")
+    shutil.rmtree(root)
+    return rt.unpack(layout, "t", name)
+
+
 def start_container(pod, ct, secrets, services, extra_env=None, extra_mounts=(), listen=None, wait=True, timeout=120):
     """The container ct of pod from its image under runc (see the module's text)."""
     env = container_env(ct, pod, secrets, {}, services, host=False)
@@ -554,11 +581,12 @@ try:
         for ref in refs:
             t0 = time.time()
             try:
-                pulled[ref] = rt.pull(ref, ref.rsplit("/", 1)[1].replace(":", "-"))
-            except RuntimeError as e:
+                name = ref.rsplit("/", 1)[1].replace(":", "-")
+                pulled[ref] = image_from_build(ref, name) if opts.images_from_build else rt.pull(ref, name)
+            except (RuntimeError, subprocess.CalledProcessError) as e:
                 c.check(False, f"container mode: pull {ref}: {e}")
                 c.done()
-            print(f"     pulled and unpacked {ref} in {time.time() - t0:.1f} s (entrypoint {pulled[ref].entrypoint}, "
+            print(f"     {'made from the build' if opts.images_from_build else 'pulled'} and unpacked {ref} in {time.time() - t0:.1f} s (entrypoint {pulled[ref].entrypoint}, "
                   f"user {pulled[ref].config.get('config', {}).get('User')})")
     # The Secrets: the chart's (Redis), and the OpenWhisk key the user creates (kubectl create secret).
     secrets = {o["metadata"]["name"]: {k: base64.b64decode(v) for k, v in o["data"].items()}
