@@ -29,8 +29,30 @@ What is rewritten, and why (a pod has its own filesystem and network, this machi
 - an image's entrypoint is the binary built in build/debug; redis-server gets --port and
   --bind on its command line from a wrapper on PATH (the container listens on 6379, which
   this shared machine may be using); the containers run as their runAsUser when the test
-  runs as root."""
+  runs as root.
+
+Container mode (--images REGISTRY --tag TAG, root and runc/skopeo/umoci: exit 77 with one line
+otherwise): the chart is rendered with image.registry=REGISTRY and image.tag=TAG, the agent and
+runner images are pulled from that registry (skopeo, umoci: tests/support/ocirun.py) and every
+rbench pod (the agent Deployment's, the node-local agent DaemonSet's, the runner Job's
+including the three pods of the Indexed Job and the late shard, the helm-test doctor's) runs
+from its image under runc as a kubelet would run it: Kubernetes' command/args rule against the
+image's entrypoint, the env (value, fieldRef, secretKeyRef, $(VAR), KUBERNETES_SERVICE_* and
+the Services' link variables unless enableServiceLinks is false), the pod's and container's
+securityContext (runAsUser/runAsGroup/fsGroup, runAsNonRoot refused for uid 0,
+readOnlyRootFilesystem, capabilities, allowPrivilegeEscalation), resources.limits as cgroup
+limits, the volumes bind-mounted at their mountPaths (ConfigMap, Secret and the service
+account's directory read-only, emptyDir writable). The containers share the host's network
+namespace, so only the network rewrites above apply (no path rewriting: mounts are at their
+real paths). Redis (docker.io/library/redis, not pulled here) stays a host redis-server, and
+fakewhisk stays a host process as OpenWhisk and the API server. Besides every check of the host
+mode, each container is inspected while it runs (runc state running, its root the image's
+rootfs, argv[0] the image's entrypoint, uid/gid/groups, no capabilities, no_new_privs, / read
+only, its memory limit), and at the end no container, process, cgroup or directory of the run
+is left."""
+import argparse
 import base64
+import glob
 import json
 import os
 import re
@@ -46,7 +68,32 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from k8stest import ROOT, Checks, find, render, rewrite_paths, tools, write_configmap  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+from k8stest import ROOT, SKIP, Checks, find, render, rewrite_paths, tools, write_configmap  # noqa: E402
+
+ap = argparse.ArgumentParser(description="The chart's pods run on this machine (host binaries, or "
+                                         "with --images the images under runc).")
+ap.add_argument("--images", metavar="REGISTRY",
+                help="run the rbench pods from REGISTRY/rbench-agent:TAG and REGISTRY/rbench:TAG under runc "
+                     "(e.g. 127.0.0.1:5000; plain HTTP for loopback registries)")
+ap.add_argument("--tag", help="the images' tag (with --images)")
+ap.add_argument("--images-from-build", action="store_true",
+                help="container mode on images made here in seconds from the build's binaries, laid out as "
+                     "the Dockerfiles lay them out (tools/lib/stage-image-root.sh, umoci): no registry needed")
+opts = ap.parse_args()
+if opts.images_from_build and (opts.images or opts.tag):
+    ap.error("--images-from-build takes no --images or --tag")
+if bool(opts.images) != bool(opts.tag):
+    ap.error("--images and --tag go together (e.g. --images 127.0.0.1:5000 --tag dev)")
+if opts.images_from_build:
+    opts.images, opts.tag = "localhost:5000", "emu-build"  # the chart's default registry
+IMAGES = opts.images
+if IMAGES:
+    import ocirun  # noqa: E402
+    ok, why = ocirun.usable()
+    if not ok:
+        print(f"SKIP: {why}")
+        sys.exit(SKIP)
 
 BIN = os.environ.get("RBENCH_BUILD_DIR", os.path.join(ROOT, "build", "debug"))
 ENTRYPOINTS = {"rbench": os.path.join(BIN, "job", "rbench"),
@@ -82,6 +129,12 @@ procs = []
 tmp = tempfile.mkdtemp(prefix="rbench-pods-")
 os.chmod(tmp, 0o755)
 AS_ROOT = os.getuid() == 0
+# ctest's timeout and Ctrl-C end the test through its finally (everything it started goes).
+for _sig in (signal.SIGTERM, signal.SIGINT):
+    signal.signal(_sig, lambda sig, _f: sys.exit(128 + sig))
+rt = None     # container mode: the ocirun Runtime
+pulled = {}   # container mode: image reference -> ocirun.Image
+observed = []  # container mode: (what, container, what was seen while it ran)
 
 
 def free_port():
@@ -101,7 +154,8 @@ def wait_port(port, secs=10):
 
 
 def values(*extra):
-    return ["--set", f"openwhisk.apiHost=https://{OW_HOST}", "--set", "openwhisk.authSecret=ow-auth",
+    imgs = ["--set", f"image.registry={IMAGES}", "--set", f"image.tag={opts.tag}"] if IMAGES else []
+    return [*imgs, "--set", f"openwhisk.apiHost=https://{OW_HOST}", "--set", "openwhisk.authSecret=ow-auth",
             "--set", f"openwhisk.action=redis_benchmark/{ACTION}", "-f", password_file,
             "--set-file", f"runner.scenarios.emu\\.yaml={scenario_file}", "--set", "runner.scenario=emu.yaml",
             *extra]
@@ -118,18 +172,25 @@ class Pod:
 
     def __init__(self, name, spec, objs, secrets, labels, annotations=None):
         self.root = os.path.join(tmp, name)
-        self.spec, self.labels, self.annotations = spec, labels, annotations or {}
+        self.spec, self.labels, self.annotations, self.objs = spec, labels, annotations or {}, objs
+        self.name = name
         os.makedirs(self.root)
         os.chmod(self.root, 0o755)
         self.user = spec.get("securityContext", {}).get("runAsUser")
         self.group = spec.get("securityContext", {}).get("fsGroup", self.user)
-        self.vols = {}
+        self.vols, self.readonly_vols = {}, set()
         for v in spec.get("volumes", []):
             d = os.path.join(self.root, "volumes", v["name"])
             os.makedirs(d)
             if "configMap" in v:
                 write_configmap(find(objs, "ConfigMap", v["configMap"]["name"]), d,
                                 v["configMap"].get("items"))
+                for dp, ds, fs in os.walk(d):  # the kubelet's defaultMode 0644, directories 0755
+                    for x in ds:
+                        os.chmod(os.path.join(dp, x), 0o755)
+                    for x in fs:
+                        os.chmod(os.path.join(dp, x), v["configMap"].get("defaultMode", 0o644))
+                self.readonly_vols.add(v["name"])
             elif "secret" in v:
                 data = secrets[v["secret"]["secretName"]]
                 mode = v["secret"].get("defaultMode", 0o644)
@@ -139,6 +200,7 @@ class Pod:
                     os.chmod(f, mode)
                     if AS_ROOT and self.group is not None:
                         os.chown(f, 0, self.group)
+                self.readonly_vols.add(v["name"])
             elif "emptyDir" in v or "persistentVolumeClaim" in v:
                 os.chmod(d, 0o777 if AS_ROOT else 0o755)
             self.vols[v["name"]] = d
@@ -154,6 +216,14 @@ class Pod:
             paths[m["mountPath"]] = here
         return paths
 
+    def mounts(self, ct, extra=()):
+        """The container's volumeMounts as bind mounts at their mountPaths (container mode):
+        ConfigMap and Secret volumes read-only whatever the mount says, as the kubelet mounts
+        them, the others as readOnly says."""
+        return [ocirun.Mount(self.vols[m["name"]], m["mountPath"],
+                             readonly=bool(m.get("readOnly")) or m["name"] in self.readonly_vols)
+                for m in ct.get("volumeMounts", [])] + list(extra)
+
 
 def rewrite(s, paths, services):
     s = rewrite_paths(s, paths)
@@ -166,8 +236,40 @@ def rewrite(s, paths, services):
     return s
 
 
-def container_env(ct, pod, secrets, paths, services):
-    env = {"PATH": os.environ["PATH"], "HOME": pod.root}
+def kubelet_env(pod, services):
+    """What the kubelet adds to every container's environment before the container's own env:
+    the API server's address (KUBERNETES_SERVICE_*, here fakewhisk's port) and, unless the pod
+    spec sets enableServiceLinks: false, the link variables of each Service of the namespace
+    (NAME_SERVICE_HOST, NAME_SERVICE_PORT[_PORTNAME], NAME_PORT[_P_TCP[_PROTO|_PORT|_ADDR]]),
+    the cluster IP and port being where this machine serves the Service."""
+    env = {}
+    api_port = services[OW_HOST][""]
+    links = [("KUBERNETES", [{"name": "https", "port": 443, "local": api_port}])]
+    if pod.spec.get("enableServiceLinks", True):
+        for svc in pod.objs:
+            if svc["kind"] != "Service" or svc["spec"].get("clusterIP") == "None":
+                continue
+            host = f"{svc['metadata']['name']}.{NS}.svc.cluster.local"
+            local = services.get(host, {})
+            links.append((svc["metadata"]["name"].upper().replace("-", "_"),
+                          [{**pt, "local": local.get(str(pt["port"]), pt["port"])} for pt in svc["spec"]["ports"]]))
+    for name, ports in links:
+        env[f"{name}_SERVICE_HOST"] = "127.0.0.1"
+        env[f"{name}_SERVICE_PORT"] = str(ports[0]["local"])
+        for pt in ports:
+            proto = pt.get("protocol", "TCP")
+            if pt.get("name"):
+                env[f"{name}_SERVICE_PORT_{pt['name'].upper().replace('-', '_')}"] = str(pt["local"])
+            pre = f"{name}_PORT_{pt['port']}_{proto}"
+            env[pre] = f"{proto.lower()}://127.0.0.1:{pt['local']}"
+            env[pre + "_PROTO"], env[pre + "_PORT"], env[pre + "_ADDR"] = proto.lower(), str(pt["local"]), "127.0.0.1"
+        env[f"{name}_PORT"] = f"{ports[0].get('protocol', 'TCP').lower()}://127.0.0.1:{ports[0]['local']}"
+    return env
+
+
+def container_env(ct, pod, secrets, paths, services, host=True):
+    env = {"PATH": os.environ["PATH"], "HOME": pod.root} if host else {}  # a container has its image's
+    env.update(kubelet_env(pod, services))
     for e in ct.get("env", []):
         if "value" in e:
             env[e["name"]] = e["value"]
@@ -192,7 +294,169 @@ def expand(arg, env):
     return re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env.get(m.group(1), m.group(0)), arg)
 
 
-def start(pod, ct, secrets, services, extra_env=None, listen=None, path_prefix=None, wait=True, timeout=120):
+def quantity(q, cpu=False):
+    """A resource quantity ("500m", "1", "256Mi", "1Gi", "128M") as cores or bytes."""
+    m = re.fullmatch(r"([0-9.]+)(m|[KMGT]i?)?", str(q))
+    if not m:
+        raise ValueError(f"resource quantity {q!r} not understood")
+    n, unit = float(m.group(1)), m.group(2) or ""
+    if cpu:
+        return n / 1000 if unit == "m" else n
+    mult = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40}
+    return int(n * mult[unit])
+
+
+class CtrProc:
+    """A container of a pod (container mode), with what the test asks of a host process."""
+
+    def __init__(self, ctr, image, argv, env, what, want):
+        self.ctr, self.image, self.argv, self.env, self.what, self.want = ctr, image, argv, env, what, want
+
+    @property
+    def returncode(self):
+        return self.ctr.returncode
+
+    def poll(self):
+        return self.ctr.poll()
+
+    def wait(self, timeout=None):
+        return self.ctr.wait(timeout=timeout)
+
+    def kill(self):
+        self.ctr.stop(grace=0)
+
+    def send_signal(self, sig):
+        subprocess.run(self.ctr.rt.runc + ["kill", self.ctr.id, str(int(sig))], capture_output=True)
+
+    def text(self):
+        return self.ctr.output()
+
+
+def proc_status(pid):
+    st = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            st[k] = v.strip()
+    return st
+
+
+def observe(cp, secs=30.0):
+    """What the container is while it runs, seen from the host: runc's state, its init process's
+    argv, root, ids, capabilities, no_new_privs, the mount options of / and its memory cgroup's
+    limit. Polls until runc says running and the process is no longer runc's own init (then it
+    has exec'ed the container's program); None when it ended first."""
+    end = time.time() + secs
+    while time.time() < end and cp.poll() is None:
+        try:
+            with open(os.path.join(rt.state_root, cp.ctr.id, "state.json")) as f:
+                pid = json.load(f).get("init_process_pid")
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = [a.decode(errors="replace") for a in f.read().split(b"\0")[:-1]]
+            if not argv or argv[:2] == ["runc", "init"] or argv[0].endswith("/runc"):
+                time.sleep(0.002)
+                continue
+            st = proc_status(pid)
+            root = os.stat(f"/proc/{pid}/root")
+            rootfs = os.stat(cp.image.rootfs)
+            with open(f"/proc/{pid}/mountinfo") as f:
+                mnt = {ln.split()[4]: ln.split()[5].split(",") for ln in f}
+            with open(f"/proc/{pid}/cgroup") as f:
+                mem = [ln.strip().split(":", 2)[2] for ln in f if ln.split(":")[1] == "memory"]
+            limit = None
+            if mem:
+                with open(f"/sys/fs/cgroup/memory{mem[0]}/memory.limit_in_bytes") as f:
+                    limit = int(f.read())
+            state = cp.ctr.state() or {}
+            return {"pid": pid, "argv": argv, "status": state.get("status"),
+                    "same_root": (root.st_dev, root.st_ino) == (rootfs.st_dev, rootfs.st_ino),
+                    "uid": st["Uid"].split()[0], "gid": st["Gid"].split()[0], "groups": st["Groups"].split(),
+                    "cap_eff": int(st["CapEff"], 16), "cap_bnd": int(st["CapBnd"], 16),
+                    "nnp": st.get("NoNewPrivs"), "root_ro": "ro" in mnt.get("/", []),
+                    "mounts": {mp: ("ro" if "ro" in o else "rw") for mp, o in mnt.items()}, "mem_limit": limit}
+        except (OSError, ValueError, KeyError, json.JSONDecodeError):
+            time.sleep(0.002)
+    return None
+
+
+# containerd's and CRI-O's default set, what a container gets without a capabilities section
+DEFAULT_CAPS = {"CAP_" + x for x in ("CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID",
+                                     "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE")}
+
+
+def image_from_build(ref, name):
+    """REF's image made from the build's binaries as its Dockerfile makes it: the root laid out by
+    tools/lib/stage-image-root.sh, ENTRYPOINT the program, USER 65534 (umoci, an OCI layout)."""
+    repo = ref.rsplit("/", 1)[1].split(":")[0]
+    bins = {"rbench-agent": ["agent/rbench-agent"], "rbench": ["job/rbench", "action/rbench-action"]}[repo]
+    root, layout = os.path.join(tmp, "imgroot-" + name), os.path.join(rt.work, "layouts", name)
+    os.makedirs(os.path.dirname(layout), exist_ok=True)
+    ca = ["--ca-certificates"] if repo == "rbench" else []
+    for argv in (["sh", os.path.join(ROOT, "tools", "lib", "stage-image-root.sh"), *ca, root,
+                  *[os.path.join(BIN, b) for b in bins]],
+                 ["umoci", "init", "--layout", layout], ["umoci", "new", "--image", f"{layout}:t"],
+                 ["umoci", "insert", "--image", f"{layout}:t", root, "/"],
+                 ["umoci", "config", "--image", f"{layout}:t", "--config.entrypoint", "/" + repo, "--config.user", "65534"]):
+        p = subprocess.run(argv, capture_output=True, text=True)
+        if p.returncode:
+            raise RuntimeError(f"{' '.join(argv[:3])} failed (exit {p.returncode}): {(p.stderr or p.stdout).strip()[-600:]}")
+    shutil.rmtree(root)
+    return rt.unpack(layout, "t", name)
+
+
+def start_container(pod, ct, secrets, services, extra_env=None, extra_mounts=(), listen=None, wait=True, timeout=120):
+    """The container ct of pod from its image under runc (see the module's text)."""
+    env = container_env(ct, pod, secrets, {}, services, host=False)
+    env.update(extra_env or {})
+    image = pulled[ct["image"]]
+    psc, csc = pod.spec.get("securityContext") or {}, ct.get("securityContext") or {}
+    user = csc.get("runAsUser", psc.get("runAsUser"))
+    group = csc.get("runAsGroup", psc.get("runAsGroup"))
+    img_user = image.spec["process"]["user"]["uid"]
+    if csc.get("runAsNonRoot", psc.get("runAsNonRoot")) and (user if user is not None else img_user) == 0:
+        raise AssertionError(f"{pod.name}/{ct['name']}: runAsNonRoot and the container would run as root "
+                             "(the kubelet refuses to start it: CreateContainerConfigError)")
+    capsc = csc.get("capabilities") or {}
+    drop = {"CAP_" + x for x in capsc.get("drop") or []}
+    caps = set() if "CAP_ALL" in drop else DEFAULT_CAPS - drop
+    caps |= {"CAP_" + x for x in capsc.get("add") or []}
+    limits = (ct.get("resources") or {}).get("limits") or {}
+    # $(VAR) expands the container's env (not the image's), as in Kubernetes.
+    command = [expand(rewrite(a, {}, services), env) for a in ct["command"]] if ct.get("command") else None
+    args = [expand(rewrite(a, {}, services), env) for a in ct.get("args", [])]
+    for a, b in (listen or {}).items():
+        args = [b if x == a else x for x in args]
+    if command is None and not ct.get("args"):
+        args = None  # the image's CMD
+    ctr = rt.run(image, f"{pod.name}-{ct['name']}", command=command, args=args, env=env, user=user, group=group,
+                 fs_group=psc.get("fsGroup"), readonly_root=bool(csc.get("readOnlyRootFilesystem")),
+                 no_new_privileges=csc.get("allowPrivilegeEscalation", True) is False, capabilities=sorted(caps),
+                 mounts=pod.mounts(ct, extra_mounts), net="host",
+                 memory_bytes=quantity(limits["memory"]) if "memory" in limits else None,
+                 cpu=quantity(limits["cpu"], cpu=True) if "cpu" in limits else None,
+                 log=os.path.join(pod.root, f"{ct['name']}.log"))
+    want = {"argv0": ctr.argv[0], "uid": str(user if user is not None else img_user),
+            "gid": str(group if group is not None else image.spec["process"]["user"]["gid"]),
+            "fs_group": psc.get("fsGroup"), "root_ro": bool(csc.get("readOnlyRootFilesystem")),
+            "mem_limit": quantity(limits["memory"]) if "memory" in limits else None,
+            "mounts": {m.dest: "ro" if m.readonly else "rw" for m in pod.mounts(ct, extra_mounts)}}
+    cp = CtrProc(ctr, image, ctr.argv, ctr.env, f"{pod.name}/{ct['name']}", want)
+    procs.append(cp)
+    cp.seen = observe(cp)
+    observed.append(cp)
+    if wait:
+        try:
+            cp.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    return cp
+
+
+def start(pod, ct, secrets, services, extra_env=None, listen=None, path_prefix=None, wait=True, timeout=120,
+          host=False, extra_mounts=()):
+    if IMAGES and not host:
+        return start_container(pod, ct, secrets, services, extra_env=extra_env, extra_mounts=extra_mounts,
+                               listen=listen, wait=wait, timeout=timeout)
     paths = pod.mount(ct)
     env = container_env(ct, pod, secrets, paths, services)
     env.update(extra_env or {})
@@ -228,6 +492,8 @@ def start(pod, ct, secrets, services, extra_env=None, listen=None, path_prefix=N
 
 
 def output(p):
+    if isinstance(p, CtrProc):
+        return p.text()
     p.logf.flush()
     p.logf.seek(0)
     return p.logf.read()
@@ -279,18 +545,23 @@ def runner_pod(objs, secrets, services, api_port, job_name, index=None, wait=Tru
     if index is not None:
         labels["batch.kubernetes.io/job-completion-index"] = annotations["batch.kubernetes.io/job-completion-index"] = str(index)
     pod = Pod(f"job-{job_name}-{len(procs)}", spec, objs, secrets, labels, annotations)
-    extra = {} if index is None else {"JOB_COMPLETION_INDEX": str(index)}
+    extra, mounts = ({} if index is None else {"JOB_COMPLETION_INDEX": str(index)}), []
     if spec.get("automountServiceAccountToken", True):
-        sa = os.path.join(pod.root, "var/run/secrets/kubernetes.io/serviceaccount")
+        sa_path = "/var/run/secrets/kubernetes.io/serviceaccount"
+        sa = os.path.join(pod.root, sa_path.lstrip("/"))
         os.makedirs(sa)
         open(os.path.join(sa, "token"), "w").write(SA_TOKEN)
         open(os.path.join(sa, "namespace"), "w").write(NS)
         shutil.copy(os.path.join(tmp, "api.crt"), os.path.join(sa, "ca.crt"))
         for f in os.listdir(sa):
             os.chmod(os.path.join(sa, f), 0o644)
-        extra.update({"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(api_port),
-                      "RBENCH_SERVICEACCOUNT_DIR": sa})
-    return start(pod, spec["containers"][0], secrets, services, extra_env=extra, wait=wait, timeout=120)
+        extra.update({"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(api_port)})
+        if IMAGES:  # at its real path: rbench reads its default directory
+            mounts.append(ocirun.Mount(sa, sa_path, readonly=True))
+        else:
+            extra["RBENCH_SERVICEACCOUNT_DIR"] = sa
+    return start(pod, spec["containers"][0], secrets, services, extra_env=extra, extra_mounts=mounts, wait=wait,
+                 timeout=120)
 
 
 try:
@@ -299,6 +570,24 @@ try:
                     "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
     text, objs = render(HELM, *values(), namespace=NS)
     c.check(REDIS_PW not in text and OW_AUTH not in text, "no secret in the rendered objects")
+    if IMAGES:
+        # The rbench pods' images as rendered (image.registry, image.tag), pulled once as a
+        # node's kubelet would (IfNotPresent); Redis's third-party image is not.
+        rt = ocirun.Runtime(prefix="rbench-pods-oci-")
+        refs = sorted({ct["image"] for o in objs if o["kind"] in ("Deployment", "Job", "Pod", "DaemonSet")
+                       for ct in (o["spec"].get("template", o)["spec"]["containers"]) if ct["image"].startswith(IMAGES + "/")})
+        c.check(refs == [f"{IMAGES}/rbench-agent:{opts.tag}", f"{IMAGES}/rbench:{opts.tag}"],
+                f"container mode: the rendered agent, runner and test pods name the images {refs}")
+        for ref in refs:
+            t0 = time.time()
+            try:
+                name = ref.rsplit("/", 1)[1].replace(":", "-")
+                pulled[ref] = image_from_build(ref, name) if opts.images_from_build else rt.pull(ref, name)
+            except (RuntimeError, subprocess.CalledProcessError) as e:
+                c.check(False, f"container mode: pull {ref}: {e}")
+                c.done()
+            print(f"     {'made from the build' if opts.images_from_build else 'pulled'} and unpacked {ref} in {time.time() - t0:.1f} s (entrypoint {pulled[ref].entrypoint}, "
+                  f"user {pulled[ref].config.get('config', {}).get('User')})")
     # The Secrets: the chart's (Redis), and the OpenWhisk key the user creates (kubectl create secret).
     secrets = {o["metadata"]["name"]: {k: base64.b64decode(v) for k, v in o["data"].items()}
                for o in objs if o["kind"] == "Secret"}
@@ -324,7 +613,7 @@ try:
     os.chmod(wrap, 0o755)
     rd = find(objs, "Deployment", "rbench-redis")["spec"]["template"]
     rpod = Pod("redis", rd["spec"], objs, secrets, rd["metadata"]["labels"])
-    redis = start(rpod, rd["spec"]["containers"][0], secrets, services, path_prefix=wrap, wait=False)
+    redis = start(rpod, rd["spec"]["containers"][0], secrets, services, path_prefix=wrap, wait=False, host=True)
     c.check(wait_port(redis_port), "Redis container: redis-server listening")
     ping = subprocess.run(["redis-cli", "-p", str(redis_port), "--no-auth-warning", "-a", REDIS_PW, "ping"],
                           capture_output=True, text=True)
@@ -635,6 +924,27 @@ try:
     c.check(ndoctor.returncode == 0 and ntp["spec"].get("nodeSelector") == {"openwhisk-role": "invoker"},
             "node-local agent: the helm test Pod (on an agent's node) passes rbench doctor through the node-local agent" +
             ("" if ndoctor.returncode == 0 else "\n" + output(ndoctor)))
+
+    # Container mode: each pod's container as seen while it ran.
+    for cp in observed:
+        seen, want = cp.seen or {}, cp.want
+        got = {k: seen.get(k) for k in ("status", "same_root", "uid", "gid", "cap_eff", "cap_bnd", "nnp", "root_ro",
+                                        "mem_limit")}
+        exp = {"status": "running", "same_root": True, "uid": want["uid"], "gid": want["gid"], "cap_eff": 0,
+               "cap_bnd": 0, "nnp": "1", "root_ro": want["root_ro"], "mem_limit": want["mem_limit"]}
+        mounts = {d: (seen.get("mounts") or {}).get(d) for d in want["mounts"]}
+        ok = (bool(seen) and got == exp and seen["argv"][:1] == [want["argv0"]] and mounts == want["mounts"]
+              and (want["fs_group"] is None or str(want["fs_group"]) in seen["groups"]))
+        c.check(ok, f"container {cp.what}: ran from {cp.image.name} (runc state running, its root the image's rootfs, "
+                    f"argv[0] {want['argv0']}), uid {want['uid']} gid {want['gid']} + fsGroup {want['fs_group']}, "
+                    f"no capabilities, no_new_privs, / {'read-only' if want['root_ro'] else 'writable'}, "
+                    f"memory limit {want['mem_limit']}, mounts {want['mounts']}" +
+                    ("" if ok else f"\n  seen {seen and {**got, 'argv': seen['argv'], 'groups': seen['groups'], 'mounts': mounts}}"
+                                   f"\n  want {exp}\n  output: {output(cp)[-1500:]}"))
+    if IMAGES:
+        kinds = [cp.what for cp in observed]
+        c.check(all(cp.seen for cp in observed) and len(observed) >= 14,
+                f"container mode: every rbench pod ran from its image ({len(observed)} containers: {kinds})")
 finally:
     for p in procs:
         if p.poll() is None:
@@ -643,6 +953,27 @@ finally:
                 p.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 p.kill()
+    if rt is not None:
+        ours = f"/rbench-test/{rt.tag}-"
+        left = rt.leftovers()
+        state_root, work = rt.state_root, rt.work
+        rt.close()
+
+        def in_our_cgroups():
+            pids = []
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    if ours in open(f"/proc/{pid}/cgroup").read():
+                        pids.append(pid)
+                except OSError:
+                    pass
+            return pids
+
+        cgs = glob.glob(f"/sys/fs/cgroup/*{ours}*")
+        c.check(not left and not in_our_cgroups() and not cgs and not os.path.exists(state_root)
+                and not os.path.exists(work),
+                f"container mode: nothing left (runc list under {state_root}: {left}, processes in the containers' "
+                f"cgroups: {in_our_cgroups()}, cgroups: {cgs}, the unpacked images and bundles removed)")
     if os.environ.get("RBENCH_KEEP_TMP"):
         print("kept", tmp)
     else:
