@@ -148,6 +148,7 @@ class Runtime:
         self.tag = f"rbt{os.getpid() % 100000}{os.path.basename(self.work)[-4:]}"
         self.containers = []
         self.netnss = []
+        self.procs = []  # host processes started with popen() (e.g. redis-server in a netns)
         self.closed = False
         atexit.register(self.close)
 
@@ -200,6 +201,15 @@ class Runtime:
     def in_netns(ns, argv):
         """argv run inside network namespace ns (for host programs: redis-server, curl)."""
         return ["ip", "netns", "exec", ns, *argv]
+
+    def popen(self, argv, **kw):
+        """A host process (subprocess.Popen(argv, **kw), a session of its own) that close()
+        stops: SIGTERM, SIGKILL after 5 s. For servers in a test netns (in_netns(ns, argv))."""
+        kw.setdefault("start_new_session", True)
+        kw.setdefault("stdin", subprocess.DEVNULL)
+        p = subprocess.Popen(argv, **kw)
+        self.procs.append(p)
+        return p
 
     # --- containers ---------------------------------------------------------------------
     def run(self, image, name, command=None, args=None, env=None, user=None, group=None, fs_group=None,
@@ -292,6 +302,15 @@ class Runtime:
                 pass
         for cid in self.leftovers():
             subprocess.run(self.runc + ["delete", "--force", cid], capture_output=True)
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
         for ns in self.netnss:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         shutil.rmtree(self.state_root, ignore_errors=True)
