@@ -147,7 +147,9 @@ class Pod:
             f.write(f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                     f"127.0.0.1\t{name}\n127.0.0.1\t{REDIS_SVC}\n127.0.0.1\t{AGENT_SVC}\n")
         os.chmod(self.hosts, 0o644)
-        self.password = base64.b64decode(find(objs, "Secret", "rbench-redis")["data"]["password"]).decode()
+        # the chart's Redis password (no chart: a Redis without one, for the action alone)
+        self.password = (base64.b64decode(find(objs, "Secret", "rbench-redis")["data"]["password"]).decode()
+                         if objs else None)
 
     def run(self, argv, input=None, timeout=30, env=None):
         """A host program inside the pod's namespace; (exit code, stdout + stderr)."""
@@ -182,7 +184,7 @@ class Pod:
         fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(f"bind 127.0.0.1\nport 6379\nsave \"\"\nappendonly no\ndir {self.dir}\n"
-                    f"logfile {self.dir}/redis.log\nrequirepass {self.password}\n")
+                    f"logfile {self.dir}/redis.log\n" + (f"requirepass {self.password}\n" if self.password else ""))
         p = self.rt.popen(self.rt.in_netns(self.ns, ["redis-server", conf]), stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL)
         if not ocirun.wait_until(lambda: p.poll() is not None or
@@ -347,10 +349,12 @@ def check_process(r, c, label, want_entry):
                    f"CapBnd {status['CapBnd']} NoNewPrivs {status.get('NoNewPrivs')} root ro {root_ro}")
 
 
-def check_action(r, rt, image, objs, work, agent_image):
+def check_action(r, rt, image, objs, work, agent_image, version=None):
     """The action as OpenWhisk's invoker runs it (the image's entrypoint and user, no args: it
     listens on 0.0.0.0:8080; read-only root, no capabilities, 256 MB): /init, and /run straight
-    to Redis and through the agent container beside it, by the Services' cluster names."""
+    to Redis and through the agent container beside it (when AGENT_IMAGE), by the Services'
+    cluster names. OBJS None: no chart, a Redis without a password. VERSION: what
+    `rbench-action --version` must print."""
     pod = Pod(rt, objs, "action", work)
     pod.start_redis()
     agent = start_agent(r, pod, agent_image, objs, "action pod") if agent_image else None
@@ -361,6 +365,10 @@ def check_action(r, rt, image, objs, work, agent_image):
                    f"exit {c.poll()}; output:\n{c.output()}"):
         return False
     ok = check_process(r, c, "action", want_entry="/rbench-action")
+    if version is not None:
+        v = rt.run(image, f"{pod.name}-version", args=["--version"], net=pod.ns, wait=True, timeout=30)
+        got = v.output().strip()
+        ok &= r.check(v.returncode == 0 and got == version, f"action image: rbench-action --version is '{version}' (got '{got}')")
     st, body = pod.http("POST", "http://127.0.0.1:8080/init", "{}")
     ok &= r.check(st == 200 and body.strip() == '{"ok":true}', f"action: POST /init answers 200 {{\"ok\":true}} (got {st} {body[:200]})")
 
@@ -375,8 +383,11 @@ def check_action(r, rt, image, objs, work, agent_image):
         return r.check(st == 200 and "error" not in res and res.get("succeeded") == 5 and res.get("failed") == 0
                        and res.get("target") == target, f"action: /run {label}: 200, succeeded 5, failed 0, target {target}",
                        body[:400])
-    ok &= run(f"straight to Redis ({REDIS_SVC}:6379, with its password)",
-              {"redis_host": REDIS_SVC, "redis_port": 6379, "redis_password": pod.password}, "redis", "direct")
+    direct = {"redis_host": REDIS_SVC, "redis_port": 6379}
+    if pod.password:
+        direct["redis_password"] = pod.password
+    ok &= run(f"straight to Redis ({REDIS_SVC}:6379{', with its password' if pod.password else ''})",
+              direct, "redis", "direct")
     if agent:
         ok &= run(f"batched through the agent container ({AGENT_SVC}:6380)",
                   {"use_batching": True, "agent_host": AGENT_SVC, "agent_port": 6380}, "agent", "batched")
@@ -479,10 +490,10 @@ def check_leftovers(r, rt, label="runtime"):
                    f"processes {left} netns {nss} cgroups {cg} runc {runc_left or []} work exists {os.path.exists(work)}")
 
 
-def run_all(r, rt, objs, work, images, version=None):
+def run_all(r, rt, objs, work, images, version=None, action_version=None):
     """Every check on images {"action", "agent", "runner"} (ocirun Images); True when all held."""
     ok = check_agent(r, rt, images["agent"], objs, work)
-    ok &= check_action(r, rt, images["action"], objs, work, images["agent"])
+    ok &= check_action(r, rt, images["action"], objs, work, images["agent"], version=action_version)
     ok &= check_runner(r, rt, images["runner"], objs, work, images["agent"])
     ok &= check_doctor(r, rt, images["runner"], objs, work, images["agent"], version=version)
     return ok

@@ -4,6 +4,9 @@ kubelet runs the chart's pods (tests/image/imagepods.py says what each check doe
 a network namespace of its own; then checks that nothing of it is left.
 
 Usage: run_images.py REGISTRY TAG [--version 'rbench X.Y.Z (commit)']
+       run_images.py REGISTRY TAG --only action [--action-version 'rbench-action X.Y.Z (commit)']
+--only action: the action image alone (tests/image/test_image.sh), no chart: /init and /run
+against a Redis without a password in the pod's namespace.
 Prints one "ok - ..." / "not ok - ..." line per check and "N passed, M failed" last; exit 0
 when all passed, 1 otherwise, 77 (one line "SKIP: why") when containers cannot run here.
 Used by tests/image/test_node_build.sh on the images it built and pushed."""
@@ -22,6 +25,8 @@ def main():
     ap.add_argument("registry")
     ap.add_argument("tag")
     ap.add_argument("--version", help="what `rbench --version` must print")
+    ap.add_argument("--action-version", help="what `rbench-action --version` must print")
+    ap.add_argument("--only", choices=["action"], help="the action image alone, without the chart")
     a = ap.parse_args()
     ok, why = ocirun.usable()
     missing = [t for t in ("redis-server", "redis-cli", "curl") if not shutil.which(t)]
@@ -30,13 +35,15 @@ def main():
     if not ok:
         print(f"SKIP: {why}")
         return 77
-    objs = imagepods.render_chart()
+    objs = None if a.only else imagepods.render_chart()
     r = imagepods.Report()
     rt = ocirun.Runtime(prefix="rbench-run-images-")
     ocirun.install_signal_cleanup(rt)
     try:
         images = {}
-        for key, name in (("action", "rbench-action"), ("agent", "rbench-agent"), ("runner", "rbench")):
+        want = (("action", "rbench-action"),) if a.only else (("action", "rbench-action"), ("agent", "rbench-agent"),
+                                                               ("runner", "rbench"))
+        for key, name in want:
             ref = f"{a.registry}/{name}:{a.tag}"
             try:
                 images[key] = rt.pull(ref, key)
@@ -45,8 +52,11 @@ def main():
                         f"user {cfg.get('User')}, workdir {cfg.get('WorkingDir') or '/'}")
             except RuntimeError as e:
                 r.check(False, f"{name}: pulled {ref} and unpacked", e)
-        if len(images) == 3:
-            imagepods.run_all(r, rt, objs, os.path.join(rt.work, "pods-root"), images, version=a.version)
+        work = os.path.join(rt.work, "pods-root")
+        if a.only and images:
+            imagepods.check_action(r, rt, images["action"], None, work, None, version=a.action_version)
+        elif len(images) == 3:
+            imagepods.run_all(r, rt, objs, work, images, version=a.version, action_version=a.action_version)
     except Exception as e:  # noqa: BLE001 -- a crash of the test is a failed check, then cleanup
         r.check(False, f"the image checks ran to the end ({type(e).__name__})", e)
     finally:
