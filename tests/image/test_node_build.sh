@@ -74,13 +74,13 @@ done
 WORK="$(mktemp -d /tmp/rbench-node-build.XXXXXX)"
 PIDS=()
 cleanup() {
-  local rc=$? p i
+  local rc=$? p
   set +e
   for p in "${PIDS[@]}"; do
     kill -TERM "$p" 2>/dev/null
   done
   for p in "${PIDS[@]}"; do
-    for i in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$p" 2>/dev/null
     wait "$p" 2>/dev/null
   done
