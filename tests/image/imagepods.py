@@ -26,7 +26,6 @@ import base64
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -318,7 +317,8 @@ def check_agent(r, rt, image, objs, work):
                   and pod.redis_cli(6379, "GET", "imagetest:agent", password=pod.password) == "via-agent",
                   "agent: SET through the agent (authenticated with the Secret's password file) lands in Redis")
     st, body = pod.http("GET", "http://127.0.0.1:9121/metrics")
-    ok &= r.check(st == 200 and "rbench_agent_" in body, f"agent: GET /metrics answers 200 with rbench_agent_* metrics (got {st})",
+    ok &= r.check(st == 200 and "rbench_agent_" in body,
+                  f"agent: GET /metrics answers 200 with rbench_agent_* metrics (got {st})",
                   body[:400])
     st, _ = pod.http("GET", "http://127.0.0.1:9121/healthz")
     ok &= r.check(st == 200, f"agent: GET /healthz answers 200 (got {st})")
@@ -370,7 +370,8 @@ def check_action(r, rt, image, objs, work, agent_image, version=None):
         got = v.output().strip()
         ok &= r.check(v.returncode == 0 and got == version, f"action image: rbench-action --version is '{version}' (got '{got}')")
     st, body = pod.http("POST", "http://127.0.0.1:8080/init", "{}")
-    ok &= r.check(st == 200 and body.strip() == '{"ok":true}', f"action: POST /init answers 200 {{\"ok\":true}} (got {st} {body[:200]})")
+    ok &= r.check(st == 200 and body.strip() == '{"ok":true}',
+                  f"action: POST /init answers 200 {{\"ok\":true}} (got {st} {body[:200]})")
 
     def run(label, value, target, prefix):
         value = dict(value, num_ops=5, key_prefix=prefix)
@@ -455,7 +456,8 @@ def check_doctor(r, rt, image, objs, work, agent_image, version=None):
     c = pod.start(image, meta, spec, ctr, "doctor", env_drop=("OPENWHISK_APIHOST",), wait=True, timeout=60)
     out = c.output()
     r.note("doctor: " + out.strip().replace("\n", "\n doctor: "))
-    ok &= r.check(c.returncode == 0, f"doctor: the helm-test Pod's `rbench {' '.join(ctr.get('args', []))}` exits 0 (got {c.returncode})", out)
+    ok &= r.check(c.returncode == 0, f"doctor: the helm-test Pod's `rbench {' '.join(ctr.get('args', []))}` "
+                  f"exits 0 (got {c.returncode})", out)
     ok &= r.check(re.search(r"^ok\s+rbench-action\s+/+rbench-action", out, re.M),
                   "doctor: it found /rbench-action inside the image", out)
     return ok
