@@ -124,6 +124,8 @@ fi
 ok "registry listening on $REG"
 
 # --- 2. build and push --------------------------------------------------------------------
+# the commit the build names (taken now: a commit made while the build runs must not count)
+want_commit="$(git -C "$SRC" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
 IMAGES+=("$LOCAL_REF" "$REG/$NAME:$TAG")
 t0=$(date +%s)
 # --prune: drop cached steps of earlier builds (vfs keeps ~450 MB per step), keep this one's
@@ -233,7 +235,6 @@ PY
 check "every ELF dependency is inside the image (missing: ${missing_libs:-none})" test -z "$missing_libs"
 
 # --- 5. run it: pulled from the registry, under runc, as an invoker runs an action ---------
-want_commit="$(git -C "$SRC" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
 want_version="rbench-action $(sed -n 's/^project(rbench VERSION \([0-9.]*\).*/\1/p' "$SRC/CMakeLists.txt") ($want_commit)"
 python3 "$HERE/run_images.py" "$REG" "$TAG" --only action --action-version "$want_version" \
   >"$WORK/run_images.out" 2>&1 && ri_rc=0 || ri_rc=$?
