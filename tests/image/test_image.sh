@@ -7,15 +7,20 @@
 #      (User 65534, Entrypoint /rbench-action, port 8080), and pulls it back with buildah
 #   4. mounts the image root (buildah from + mount): only the expected files, no shell, no
 #      package manager, every ELF file's libraries present inside the root
-#   5. runs /rbench-action from that root (chroot, as uid 65534) against a real redis-server
-#      on a free loopback port: /init -> 200 {"ok":true}; /run num_ops=5 -> succeeded 5, by
-#      127.0.0.1 and by the name localhost (name resolution inside the image root)
-# Everything it starts (registry, redis, action, buildah containers, images, temp dirs) is
-# removed on exit, pass or fail. Only loopback is used, except the Debian mirror during the
-# build (debootstrap/apt) when the base image or the builder layer is not cached yet.
+#   5. runs the image pulled from the registry with runc, as OpenWhisk's invoker runs an action
+#      container (tests/image/run_images.py --only action: skopeo + umoci, the image's
+#      entrypoint and user 65534, no args, read-only root, no capabilities, no new privileges,
+#      a network namespace of its own with a real redis-server started inside it):
+#      --version names the commit; /init -> 200 {"ok":true}; /run num_ops=5 -> succeeded 5, by
+#      a name resolved inside the image (its nsswitch.conf and libc); Redis holds the 5 keys
+# Everything it starts (registry, buildah containers, images, the container, its network
+# namespace, redis, temp dirs) is removed on exit, pass or fail. Only loopback and the test's
+# own network namespace are used, except the Debian mirror during the build (debootstrap/apt)
+# when the base image or the builder layer is not cached yet.
 #
-# Usage: tests/image/test_image.sh [SOURCE_ROOT]   (run as root; needs buildah,
-#        docker-registry, redis-server, curl, python3: tools/install-deps.sh)
+# Usage: tests/image/test_image.sh [SOURCE_ROOT]   (run as root; needs buildah, runc, skopeo,
+#        umoci, docker-registry, redis-server, curl, python3: tools/install-deps.sh). Not root
+#        or no usable runtime: one line "SKIP: ...", exit 77.
 set -euo pipefail
 
 SRC="${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
@@ -48,18 +53,22 @@ die() {
   exit 1
 }
 
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 if [ "$(id -u)" -ne 0 ]; then
-  echo "test_image: skipped: must run as root (buildah, chroot)"
+  echo "SKIP: test_image must run as root (buildah, runc)"
   exit 77
 fi
-for tool in buildah docker-registry redis-server redis-cli curl python3 chroot; do
+if ! why="$(python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import ocirun
+ok, why = ocirun.usable(); print(why); sys.exit(0 if ok else 1)' "$HERE/../support")"; then
+  echo "SKIP: $why"
+  exit 77
+fi
+for tool in buildah docker-registry redis-server redis-cli curl python3; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed (run tools/install-deps.sh)"
 done
 
 WORK="$(mktemp -d /tmp/rbench-image-test.XXXXXX)"
 REG_PID=""
-REDIS_PID=""
-ACTION_PID=""
 CTRS=()
 IMAGES=()
 
@@ -78,8 +87,6 @@ stop_pid() { # stop_pid PID: TERM, wait up to 5 s, then KILL
 cleanup() {
   local rc=$? c i
   set +e
-  stop_pid "$ACTION_PID"
-  stop_pid "$REDIS_PID"
   stop_pid "$REG_PID"
   for c in "${CTRS[@]}"; do
     "${BUILDAH[@]}" umount "$c" >/dev/null 2>&1
@@ -103,16 +110,6 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-wait_http() { # wait_http URL PID SECONDS: until URL answers (any HTTP status)
-  local url="$1" pid="$2" secs="$3" i
-  for i in $(seq $((secs * 10))); do
-    kill -0 "$pid" 2>/dev/null || return 1
-    if curl -s -o /dev/null --max-time 1 "$url"; then return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
-
 # --- 1. registry --------------------------------------------------------------------------
 # shellcheck source=tests/image/registry.sh
 . "$(dirname "${BASH_SOURCE[0]}")/registry.sh"
@@ -127,6 +124,8 @@ fi
 ok "registry listening on $REG"
 
 # --- 2. build and push --------------------------------------------------------------------
+# the commit the build names (taken now: a commit made while the build runs must not count)
+want_commit="$(git -C "$SRC" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
 IMAGES+=("$LOCAL_REF" "$REG/$NAME:$TAG")
 t0=$(date +%s)
 # --prune: drop cached steps of earlier builds (vfs keeps ~450 MB per step), keep this one's
@@ -235,61 +234,17 @@ PY
 )"
 check "every ELF dependency is inside the image (missing: ${missing_libs:-none})" test -z "$missing_libs"
 
-# --- 5. run it from the image root against a real Redis -----------------------------------
-REDIS_PORT="$(free_port)"
-redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
-  --dir "$WORK" --logfile "$WORK/redis.log" --daemonize no &
-REDIS_PID=$!
-for _ in $(seq 50); do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$REDIS_PORT") 2>/dev/null; then break; fi
-  sleep 0.1
-done
-check "redis-server listening on 127.0.0.1:$REDIS_PORT" kill -0 "$REDIS_PID"
-
-want_commit="$(git -C "$SRC" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
-version="$(env -i "$(command -v chroot)" --userspec=65534:65534 "$MNT" /rbench-action --version 2>&1 || true)"
-check "the image's rbench-action --version names the commit ($version)" \
-  test "$version" = "rbench-action $(sed -n 's/^project(rbench VERSION \([0-9.]*\).*/\1/p' "$SRC/CMakeLists.txt") ($want_commit)"
-
-ACTION_PORT="$(free_port)"
-ACTION="http://127.0.0.1:$ACTION_PORT"
-# as the image's USER: uid/gid 65534; env -i: only what a container runtime would give
-env -i "$(command -v chroot)" --userspec=65534:65534 "$MNT" /rbench-action --listen "127.0.0.1:$ACTION_PORT" \
-  >"$WORK/action.out" 2>"$WORK/action.err" &
-ACTION_PID=$!
-if ! wait_http "$ACTION/" "$ACTION_PID" 10; then
-  cat "$WORK/action.err" >&2
-  die "rbench-action did not start inside the image root"
+# --- 5. run it: pulled from the registry, under runc, as an invoker runs an action ---------
+want_version="rbench-action $(sed -n 's/^project(rbench VERSION \([0-9.]*\).*/\1/p' "$SRC/CMakeLists.txt") ($want_commit)"
+python3 "$HERE/run_images.py" "$REG" "$TAG" --only action --action-version "$want_version" \
+  >"$WORK/run_images.out" 2>&1 && ri_rc=0 || ri_rc=$?
+cat "$WORK/run_images.out"
+read -r ri_pass ri_fail < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$WORK/run_images.out" | tail -n 1)
+PASS=$((PASS + ${ri_pass:-0}))
+FAIL=$((FAIL + ${ri_fail:-0}))
+if [ -z "${ri_pass:-}" ] || { [ "$ri_rc" -ne 0 ] && [ "${ri_fail:-0}" -eq 0 ]; }; then
+  not_ok "run_images.py ran to its summary (exit $ri_rc)"
 fi
-ok "rbench-action serving from the image root on 127.0.0.1:$ACTION_PORT as uid 65534"
-
-post() { # post PATH BODY OUTFILE -> prints the HTTP status
-  curl -sS -o "$3" -w '%{http_code}' --max-time 20 -X POST -H 'Content-Type: application/json' \
-    --data-binary "$2" "$ACTION$1"
-}
-status="$(post /init '{}' "$WORK/init.json")"
-echo "# /init -> $status $(cat "$WORK/init.json")"
-check "POST /init answers 200 {\"ok\":true}" python3 -c '
-import json, sys
-sys.exit(not (sys.argv[1] == "200" and json.load(open(sys.argv[2])) == {"ok": True}))' "$status" "$WORK/init.json"
-
-run_check() { # run_check LABEL HOST
-  local label="$1" host="$2" body st
-  body="{\"value\":{\"num_ops\":5,\"redis_port\":$REDIS_PORT${host:+,\"redis_host\":\"$host\"}}}"
-  st="$(post /run "$body" "$WORK/run.json")"
-  echo "# /run $body -> $st $(head -c 400 "$WORK/run.json")"
-  check "POST /run num_ops=5 $label answers 200 succeeded 5 failed 0" python3 -c '
-import json, sys
-r = json.load(open(sys.argv[2]))
-sys.exit(not (sys.argv[1] == "200" and "error" not in r and r.get("succeeded") == 5 and r.get("failed") == 0))' "$st" "$WORK/run.json"
-}
-run_check "(default host 127.0.0.1)" ""
-run_check "(redis_host localhost, resolved inside the image)" "localhost"
-dbsize="$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" dbsize 2>/dev/null || echo "?")"
-check "redis holds the 5 keys written (dbsize $dbsize)" test "$dbsize" = 5
-
-stop_pid "$ACTION_PID"
-ACTION_PID=""
 
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]

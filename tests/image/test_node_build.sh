@@ -6,22 +6,30 @@
 # tools/build.sh building the three images with Debian's buildah (vfs, chroot) and pushing
 # them to localhost:5000, where Debian's docker-registry listens without auth.
 # Then, from the registry only (its HTTP API, not the build tree or buildah's storage):
-#   - every image's manifest, config (User 65534, Entrypoint) and layer blobs (digests checked);
-#   - the layers are unpacked into one root per image and the binaries run from there
-#     (chroot as 65534:65534, empty environment) against a real redis-server:
-#     rbench-agent serves PING (RESP) and /healthz; rbench-action answers /init and /run
-#     straight to Redis and through that agent; rbench --version, and rbench doctor against
-#     that Redis and agent (its CA bundle and rbench-action are in the image).
-# Whatever happens the registry, Redis, the agent, the action and the temp directory (with the
-# build's buildah storage) are removed. 127.0.0.1:5000 is waited for while another test holds
+#   - every image's manifest, config (User 65534, Entrypoint) and layer blobs (digests checked,
+#     unpacked only to list their files: no shell or package manager, the runner's CA bundle);
+#   - each image pulled from the registry (skopeo) and run with runc as a kubelet runs the
+#     chart's pods (tests/image/run_images.py, tests/image/imagepods.py): entrypoint, user and
+#     working directory from the image config, the rendered chart's args, env, securityContext
+#     and mounts, each pod in a network namespace of its own with the chart's Services on its
+#     loopback (the host's redis-server started inside it; the agent a container of the agent
+#     image): the agent serves RESP, /healthz and /metrics; the action answers /init and /run
+#     straight to Redis and through the agent container; the runner's Job container runs a
+#     short local scenario and writes its results to the mounted results volume; the helm-test
+#     Pod's rbench doctor passes; nothing of it is left afterwards.
+# Whatever happens the registry, the containers, the network namespaces, Redis and the temp
+# directory (with the build's buildah storage) are removed, and the test checks that no process
+# is rooted or working in its directory. 127.0.0.1:5000 is waited for while another test holds
 # it. Needs the Debian mirror for the builder steps' apt-get, as a new node does.
 #
-# Usage: tests/image/test_node_build.sh [SOURCE_ROOT]   (root; buildah, docker-registry,
-#        redis-server, redis-cli, curl, python3, debootstrap, helm: tools/install-deps.sh)
+# Usage: tests/image/test_node_build.sh [SOURCE_ROOT [BUILD_DIR]]   (root; buildah, docker-registry, runc,
+#        skopeo, umoci, redis-server, redis-cli, curl, python3, debootstrap, helm:
+#        tools/install-deps.sh). Not root or no usable runtime: one line "SKIP: ...", exit 77.
 set -euo pipefail
 
 SRC="${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 SRC="$(cd "$SRC" && pwd)"
+BUILD="${2:-$SRC/build/debug}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 TAG="nodetest-$$-$(date +%s)"
 IMAGES=(rbench-action rbench-agent rbench)
@@ -47,12 +55,17 @@ die() {
 }
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "test_node_build: skipped: must run as root (buildah, chroot)"
+  echo "SKIP: test_node_build must run as root (buildah, runc)"
+  exit 77
+fi
+if ! why="$(python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import ocirun
+ok, why = ocirun.usable(); print(why); sys.exit(0 if ok else 1)' "$HERE/../support")"; then
+  echo "SKIP: $why"
   exit 77
 fi
 # buildah, python3, curl, debootstrap and the keyring are what build.sh --install-tools checks
 # for: all present, the rendered command installs nothing on this machine.
-for tool in buildah docker-registry redis-server redis-cli curl python3 chroot tar debootstrap ss; do
+for tool in buildah docker-registry redis-server redis-cli curl python3 tar debootstrap ss; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed (run tools/install-deps.sh)"
 done
 [ -r /usr/share/keyrings/debian-archive-keyring.gpg ] || die "debian-archive-keyring is not installed (run tools/install-deps.sh)"
@@ -61,20 +74,27 @@ done
 
 WORK="$(mktemp -d /tmp/rbench-node-build.XXXXXX)"
 PIDS=()
-PROC_MNT=""
 cleanup() {
-  local rc=$? p i
+  local rc=$? p
   set +e
   for p in "${PIDS[@]}"; do
     kill -TERM "$p" 2>/dev/null
   done
   for p in "${PIDS[@]}"; do
-    for i in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$p" 2>/dev/null
     wait "$p" 2>/dev/null
   done
-  if [ -n "$PROC_MNT" ]; then umount -l "$PROC_MNT"; fi
   rm -rf --one-file-system "$WORK"
+  # whatever happened: no process of this test rooted or working in its (deleted) directory
+  for p in /proc/[0-9]*; do
+    case "$(readlink "$p/root" 2>/dev/null) $(readlink "$p/cwd" 2>/dev/null)" in
+      *"$WORK"*)
+        echo "test_node_build: error: process ${p#/proc/} is still rooted or working in $WORK" >&2
+        [ "$rc" -ne 0 ] || rc=1
+        ;;
+    esac
+  done
   if [ "$rc" -ne 0 ] && [ "$FAIL" -eq 0 ]; then
     echo "test_node_build: aborted (exit $rc)" >&2
     echo "$PASS passed, 1 failed"
@@ -84,24 +104,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-wait_port() { # wait_port PORT PID SECONDS
-  local i
-  for i in $(seq $(($3 * 10))); do
-    kill -0 "$2" 2>/dev/null || return 1
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
-in_root() { # in_root ROOT CMD...: as the images' USER, with only what a runtime would give
-  local root="$1"
-  shift
-  env -i "$(command -v chroot)" --userspec=65534:65534 "$root" "$@"
-}
 
 # --- 1. the registry at 127.0.0.1:5000, where the rendered command pushes -----------------
 # The init container pushes to localhost:5000 on the node's network (hostNetwork): here, this
@@ -237,70 +239,49 @@ sys.exit(not (c.get("User") == "65534" and c.get("Entrypoint") == [sys.argv[2]] 
 done
 check "rbench image carries the CA bundle" test -s "$WORK/root-rbench/etc/ssl/certs/ca-certificates.crt"
 
-# --- 4. run them from the unpacked roots --------------------------------------------------
-REDIS_PORT="$(free_port)"
-redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
-  --dir "$WORK" --logfile "$WORK/redis.log" --daemonize no &
-PIDS+=($!)
-wait_port "$REDIS_PORT" "${PIDS[-1]}" 10 || die "redis-server did not start"
-
-AGENT_PORT="$(free_port)"
-METRICS_PORT="$(free_port)"
-# the chart's agent args, on loopback
-in_root "$WORK/root-rbench-agent" /rbench-agent --listen "127.0.0.1:$AGENT_PORT" \
-  --redis "127.0.0.1:$REDIS_PORT" --metrics "127.0.0.1:$METRICS_PORT" >"$WORK/agent.log" 2>&1 &
-PIDS+=($!)
-if wait_port "$AGENT_PORT" "${PIDS[-1]}" 10 && wait_port "$METRICS_PORT" "${PIDS[-1]}" 10; then
-  ok "rbench-agent serving from its image root as 65534"
-else
-  cat "$WORK/agent.log" >&2
-  not_ok "rbench-agent serving from its image root as 65534"
+# --- 4. run them: pulled from the registry, under runc, as the chart's pods ---------------
+# run_images.py prints one ok/not ok line per check and "N passed, M failed" last; its checks
+# are those tests/image/test_image_checks.py proves to fail on broken images.
+want_version="rbench $(sed -n 's/^project(rbench VERSION \([0-9.]*\).*/\1/p' "$SRC/CMakeLists.txt") (unknown)"
+python3 "$HERE/run_images.py" "$REG" "$TAG" --version "$want_version" >"$WORK/run_images.out" 2>&1 && ri_rc=0 || ri_rc=$?
+cat "$WORK/run_images.out"
+read -r ri_pass ri_fail < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$WORK/run_images.out" | tail -n 1)
+PASS=$((PASS + ${ri_pass:-0}))
+FAIL=$((FAIL + ${ri_fail:-0}))
+if [ -z "${ri_pass:-}" ] || { [ "$ri_rc" -ne 0 ] && [ "${ri_fail:-0}" -eq 0 ]; }; then
+  not_ok "run_images.py ran to its summary (exit $ri_rc)"
 fi
-pong="$(redis-cli -h 127.0.0.1 -p "$AGENT_PORT" PING 2>&1 || true)"
-check "rbench-agent answers PING with PONG (got '$pong')" test "$pong" = PONG
-hz="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$METRICS_PORT/healthz" || true)"
-check "rbench-agent GET /healthz answers 200 (got $hz)" test "$hz" = 200
 
-ACTION_PORT="$(free_port)"
-in_root "$WORK/root-rbench-action" /rbench-action --listen "127.0.0.1:$ACTION_PORT" >"$WORK/action.log" 2>&1 &
-PIDS+=($!)
-wait_port "$ACTION_PORT" "${PIDS[-1]}" 10 || { cat "$WORK/action.log" >&2; die "rbench-action did not start in its image root"; }
-post() { # post PATH BODY OUTFILE -> HTTP status
-  curl -sS -o "$3" -w '%{http_code}' --max-time 20 -X POST -H 'Content-Type: application/json' \
-    --data-binary "$2" "http://127.0.0.1:$ACTION_PORT$1"
-}
-st="$(post /init '{}' "$WORK/init.json")"
-check "rbench-action POST /init answers 200 {\"ok\":true}" python3 -c '
-import json, sys
-sys.exit(not (sys.argv[1] == "200" and json.load(open(sys.argv[2])) == {"ok": True}))' "$st" "$WORK/init.json"
-run_check() { # run_check LABEL BODY TARGET
-  local st
-  st="$(post /run "$2" "$WORK/run.json")"
-  echo "# /run $2 -> $st $(head -c 300 "$WORK/run.json")"
-  check "rbench-action /run $1: succeeded 5, failed 0, target $3" python3 -c '
-import json, sys
-r = json.load(open(sys.argv[2]))
-sys.exit(not (sys.argv[1] == "200" and "error" not in r and r.get("succeeded") == 5
-              and r.get("failed") == 0 and r.get("target") == sys.argv[3]))' "$st" "$WORK/run.json" "$3"
-}
-run_check "direct" "{\"value\":{\"num_ops\":5,\"redis_port\":$REDIS_PORT,\"key_prefix\":\"direct\"}}" redis
-run_check "batched through the agent" "{\"value\":{\"num_ops\":5,\"use_batching\":true,\"agent_host\":\"localhost\",\"agent_port\":$AGENT_PORT,\"key_prefix\":\"batched\"}}" agent
-dbsize="$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" dbsize 2>/dev/null || echo '?')"
-check "Redis holds the 10 keys written directly and through the agent (dbsize $dbsize)" test "$dbsize" = 10
+# --- 5. the chart's pods emulated on the built images --------------------------------------
+# tests/k8s/test_pod_emulation.py --images: the agent, runner Job (plain, 3 shards, a late
+# shard), node-local agent and helm-test Pods of the rendered chart run from the images just
+# pushed, under runc, with what was rendered (Redis and the OpenWhisk/Kubernetes API double
+# stay host processes; docs/kubernetes.md). It needs the build tree's fakewhisk and rbench
+# (for compare, report and fetch-results.sh on the host): BUILD_DIR, the second argument.
+if [ -n "$BUILD" ] && [ -x "$BUILD/tests/fakewhisk" ]; then
+  RBENCH_BUILD_DIR="$BUILD" python3 "$SRC/tests/k8s/test_pod_emulation.py" --images "$REG" --tag "$TAG" \
+    >"$WORK/pods.out" 2>&1 && pods_rc=0 || pods_rc=$?
+  sed 's/^/# pods: /' "$WORK/pods.out"
+  check "the chart's pods run from the pushed images pass the pod emulation (exit $pods_rc, $(grep -c '^FAIL' "$WORK/pods.out") failed checks)" \
+    test "$pods_rc" -eq 0
+else
+  not_ok "the pod emulation on the built images needs the build tree (second argument; fakewhisk built)"
+fi
 
-version="$(in_root "$WORK/root-rbench" /rbench --version 2>&1 || true)"
-check "rbench --version from its image root ($version)" \
-  test "$version" = "rbench $(sed -n 's/^project(rbench VERSION \([0-9.]*\).*/\1/p' "$SRC/CMakeLists.txt") (unknown)"
-# A container runtime mounts /proc; the runner finds rbench-action next to /proc/self/exe.
-mkdir -p "$WORK/root-rbench/proc"
-mount -t proc proc "$WORK/root-rbench/proc" && PROC_MNT="$WORK/root-rbench/proc"
-env -i REDIS_HOST=127.0.0.1 REDIS_PORT="$REDIS_PORT" BATCHING_AGENT_HOST=localhost \
-  BATCHING_AGENT_PORT="$AGENT_PORT" "$(command -v chroot)" --userspec=65534:65534 "$WORK/root-rbench" \
-  /rbench doctor >"$WORK/doctor.out" 2>&1 && doctor_rc=0 || doctor_rc=$?
-sed 's/^/# doctor: /' "$WORK/doctor.out"
-check "rbench doctor from its image root passes against that Redis and agent (exit $doctor_rc)" \
-  test "$doctor_rc" -eq 0
-check "rbench doctor found /rbench-action inside the image" grep -q '^ok *rbench-action *//*rbench-action' "$WORK/doctor.out"
+# --- 6. nothing of this test is left -------------------------------------------------------
+# No process rooted or working in $WORK (what the chroot'ed agent and action of earlier
+# versions of this test left behind) and no runc container anywhere under /run/rbench-runc-*
+# of this run (run_images.py checked its own state directory, network namespaces and cgroups).
+leftover_procs() {
+  local p t
+  for p in /proc/[0-9]*; do
+    for t in "$(readlink "$p/root" 2>/dev/null)" "$(readlink "$p/cwd" 2>/dev/null)"; do
+      case "$t" in "$WORK"*) echo "${p#/proc/} ($t)" ;; esac
+    done
+  done
+}
+left="$(leftover_procs | sort -u | tr '\n' ' ')"
+check "no process rooted or working in the test's directory (found: ${left:-none})" test -z "$left"
 
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]

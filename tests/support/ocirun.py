@@ -148,7 +148,9 @@ class Runtime:
         self.tag = f"rbt{os.getpid() % 100000}{os.path.basename(self.work)[-4:]}"
         self.containers = []
         self.netnss = []
+        self.procs = []  # host processes started with popen() (e.g. redis-server in a netns)
         self.closed = False
+        self.closing = False  # close() under way (a signal then lets it finish)
         atexit.register(self.close)
 
     # --- images -------------------------------------------------------------------------
@@ -200,6 +202,15 @@ class Runtime:
     def in_netns(ns, argv):
         """argv run inside network namespace ns (for host programs: redis-server, curl)."""
         return ["ip", "netns", "exec", ns, *argv]
+
+    def popen(self, argv, **kw):
+        """A host process (subprocess.Popen(argv, **kw), a session of its own) that close()
+        stops: SIGTERM, SIGKILL after 5 s. For servers in a test netns (in_netns(ns, argv))."""
+        kw.setdefault("start_new_session", True)
+        kw.setdefault("stdin", subprocess.DEVNULL)
+        p = subprocess.Popen(argv, **kw)
+        self.procs.append(p)
+        return p
 
     # --- containers ---------------------------------------------------------------------
     def run(self, image, name, command=None, args=None, env=None, user=None, group=None, fs_group=None,
@@ -284,7 +295,7 @@ class Runtime:
     def close(self):
         if self.closed:
             return
-        self.closed = True
+        self.closed = self.closing = True
         for c in self.containers:
             try:
                 c.stop(grace=2)
@@ -292,6 +303,15 @@ class Runtime:
                 pass
         for cid in self.leftovers():
             subprocess.run(self.runc + ["delete", "--force", cid], capture_output=True)
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
         for ns in self.netnss:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         shutil.rmtree(self.state_root, ignore_errors=True)
@@ -303,11 +323,55 @@ class Runtime:
                 os.rmdir(d)
             except OSError:
                 pass  # in use by another test's containers, or not there
+        self.closing = False
+
+
+def _children():
+    """Pids of this process's children (from /proc/PID/stat)."""
+    me, out = os.getpid(), []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == me:
+            out.append(int(p))
+    return out
 
 
 def install_signal_cleanup(rt):
-    """SIGTERM/SIGINT (ctest's timeout, Ctrl-C): close the runtime, then exit 128+signal."""
+    """SIGTERM/SIGINT (ctest's timeout, Ctrl-C): stop the tools this process is running (skopeo,
+    umoci, curl, ...: they would go on writing into the work directory), close the runtime,
+    then exit 128+signal. A signal while close() is under way lets it finish (the caller exits
+    after it)."""
     def handler(sig, _frame):
+        if rt.closing:
+            return
+        ours = {c.proc.pid for c in rt.containers} | {p.pid for p in rt.procs}
+        tools = [pid for pid in _children() if pid not in ours]
+        for pid in tools:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        def running(pid):
+            try:
+                return os.waitpid(pid, os.WNOHANG) == (0, 0)
+            except ChildProcessError:
+                return False
+        end = time.time() + 3
+        while tools and time.time() < end:
+            tools = [pid for pid in tools if running(pid)]
+            time.sleep(0.05)
+        for pid in tools:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
         rt.close()
         os._exit(128 + sig)
     for s in (signal.SIGTERM, signal.SIGINT):
