@@ -106,8 +106,7 @@ static void last_line(const char *text, char *out, size_t len) {
   out[0] = '\0';
   if (!text) return;
   size_t end = strlen(text);
-  while (end > 0 && (text[end - 1] == '\n' || text[end - 1] == '\r' || text[end - 1] == ' '))
-    end--;
+  while (end > 0 && (text[end - 1] == '\n' || text[end - 1] == '\r' || text[end - 1] == ' ')) end--;
   size_t start = end;
   while (start > 0 && text[start - 1] != '\n') start--;
   snprintf(out, len, "%.*s", (int)(end - start), text + start);
@@ -260,10 +259,10 @@ static bool read_image(struct job_container *c, const char *layout, char *why, s
   }
   if (!ok)
     snprintf(why, wlen, "%s",
-             !digest     ? "the pulled layout has no manifest"
-             : !cfg      ? "cannot read the image's config"
-                         : "the image has no Entrypoint (the action's server must be its "
-                           "entrypoint, as in action/Dockerfile)");
+             !digest ? "the pulled layout has no manifest"
+             : !cfg  ? "cannot read the image's config"
+                     : "the image has no Entrypoint (the action's server must be its "
+                       "entrypoint, as in action/Dockerfile)");
   cJSON_Delete(index);
   cJSON_Delete(manifest);
   cJSON_Delete(cfg);
@@ -272,8 +271,8 @@ static bool read_image(struct job_container *c, const char *layout, char *why, s
 
 static cJSON *empty_caps(void) {
   cJSON *caps = cJSON_CreateObject();
-  static const char *const sets[] = {"bounding", "effective", "inheritable", "permitted",
-                                     "ambient", NULL};
+  static const char *const sets[] = {"bounding",  "effective", "inheritable",
+                                     "permitted", "ambient",   NULL};
   for (int i = 0; caps && sets[i]; i++) cJSON_AddItemToObject(caps, sets[i], cJSON_CreateArray());
   return caps;
 }
@@ -310,7 +309,8 @@ static bool make_template(struct job_container *c, char *why, size_t wlen) {
   cJSON_AddStringToObject(spec, "hostname", "rbench-action");
   cJSON *nss = cJSON_GetObjectItem(linux_, "namespaces");
   for (int i = cJSON_GetArraySize(nss) - 1; i >= 0; i--) {
-    const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(nss, i), "type"));
+    const char *type =
+        cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(nss, i), "type"));
     if (type && !strcmp(type, "network")) cJSON_DeleteItemFromArray(nss, i);
   }
   cJSON *res = cJSON_GetObjectItem(linux_, "resources");
@@ -335,7 +335,8 @@ static size_t limit_dirs(const struct job_container *c, const char *dirs[3]) {
   dirs[n++] = CG "/memory";
   dirs[n++] = CG "/cpu";
   char a[PATH_MAX], b[PATH_MAX];
-  if (!realpath(CG "/cpu", a) || !realpath(CG "/cpuacct", b) || strcmp(a, b)) dirs[n++] = CG "/cpuacct";
+  if (!realpath(CG "/cpu", a) || !realpath(CG "/cpuacct", b) || strcmp(a, b))
+    dirs[n++] = CG "/cpuacct";
   return n;
 }
 
@@ -371,8 +372,8 @@ static bool cgroup_top(struct job_container *c, char *why, size_t wlen) {
   return true;
 }
 
-static bool cg_set(const char *dir, const char *id, const char *file, const char *value,
-                   char *why, size_t wlen) {
+static bool cg_set(const char *dir, const char *id, const char *file, const char *value, char *why,
+                   size_t wlen) {
   char path[PATH_MAX];
   snprintf(path, sizeof path, "%s/%s", dir, file);
   (void)id;
@@ -411,7 +412,8 @@ static bool cgroup_container(const struct job_container *c, const char *id, char
       struct stat st;
       char sw[PATH_MAX + 32];
       snprintf(sw, sizeof sw, "%s/memory.memsw.limit_in_bytes", dir);
-      if (ok && stat(sw, &st) == 0) ok = cg_set(dir, id, "memory.memsw.limit_in_bytes", v, why, wlen);
+      if (ok && stat(sw, &st) == 0)
+        ok = cg_set(dir, id, "memory.memsw.limit_in_bytes", v, why, wlen);
     } else if (!strcmp(dirs[i], CG "/cpu")) {
       snprintf(v, sizeof v, "%ld", c->cpu_shares);
       ok = cg_set(dir, id, "cpu.shares", v, why, wlen);
@@ -443,15 +445,43 @@ static void cgroup_remove(const char *sub) {
   rmdir(path);
 }
 
+/* A counter's value in a cgroup file ("KEY N" lines, or the number alone when key is NULL). */
+static long long cg_counter(const char *path, const char *key) {
+  char *text = slurp(path, 4096);
+  const char *k = text && key ? strstr(text, key) : text;
+  long long v = k ? strtoll(k + (key ? strlen(key) : 0), NULL, 10) : 0;
+  free(text);
+  return v;
+}
+
+/* cgroup v1 counts an OOM kill in the victim's own cgroup (runc's, gone with the container),
+ * not in the one whose limit was hit, and this kernel leaves that one's failcnt at 0: there
+ * the usage's high-water mark at the limit says it was hit (with no swap, anonymous memory
+ * beyond it is what the OOM killer answers; the caller asks only once the container died).
+ * v2 counts oom_kill hierarchically. */
 bool job_container_oom(const struct job_container *c, const char *id) {
   char path[PATH_MAX];
-  if (c->v2) snprintf(path, sizeof path, CG "/%s/%s/memory.events", c->top, id);
-  else snprintf(path, sizeof path, CG "/memory/%s/%s/memory.oom_control", c->top, id);
-  char *text = slurp(path, 4096);
-  const char *k = text ? strstr(text, "oom_kill ") : NULL;
-  bool oom = k && strtoll(k + 9, NULL, 10) > 0;
-  free(text);
-  return oom;
+  if (c->v2) {
+    snprintf(path, sizeof path, CG "/%s/%s/memory.events", c->top, id);
+    return cg_counter(path, "oom_kill ") > 0;
+  }
+  snprintf(path, sizeof path, CG "/memory/%s/%s/ctr/memory.oom_control", c->top, id);
+  if (cg_counter(path, "oom_kill ") > 0) return true;
+  static const char *const pairs[][2] = {
+      {"memory.failcnt", NULL},
+      {"memory.memsw.failcnt", NULL},
+      {"memory.max_usage_in_bytes", "memory.limit_in_bytes"},
+      {"memory.memsw.max_usage_in_bytes", "memory.memsw.limit_in_bytes"}};
+  for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+    snprintf(path, sizeof path, CG "/memory/%s/%s/%s", c->top, id, pairs[i][0]);
+    long long v = cg_counter(path, NULL);
+    if (!pairs[i][1] && v > 0) return true;
+    if (!pairs[i][1]) continue;
+    snprintf(path, sizeof path, CG "/memory/%s/%s/%s", c->top, id, pairs[i][1]);
+    long long limit = cg_counter(path, NULL);
+    if (limit > 0 && v >= limit) return true;
+  }
+  return false;
 }
 
 void job_container_oom_text(const struct job_container *c, char *out, size_t len) {
@@ -491,7 +521,9 @@ static enum job_preflight tool_step(struct job_container *c, char *const argv[],
     return JOB_PREFLIGHT_INTERRUPTED;
   }
   rb_errorf(0, err, errlen, "action_image %s: %s failed (%s %d): %s", c->image, what,
-            rc < 0 ? "could not start" : rc > 128 ? "signal" : "exit status",
+            rc < 0     ? "could not start"
+            : rc > 128 ? "signal"
+                       : "exit status",
             rc > 128 ? rc - 128 : rc, tail[0] ? tail : "no output");
   return JOB_PREFLIGHT_CONFIG;
 }
@@ -558,7 +590,8 @@ enum job_preflight job_container_prepare(const struct job_params *p, long long p
   bool oci = !strncmp(p->action_image, "oci:", 4);
   if (oci) snprintf(src, sizeof src, "%s", p->action_image);
   else snprintf(src, sizeof src, "docker://%s", p->action_image);
-  char tls[] = "--src-tls-verify=false", quiet[] = "--quiet", copy[] = "copy", o_policy[] = "--policy";
+  char tls[] = "--src-tls-verify=false", quiet[] = "--quiet", copy[] = "copy",
+       o_policy[] = "--policy";
   char *copy_argv[] = {skopeo, o_policy, policy, copy, quiet, src, layout, NULL};
   char *copy_plain[] = {skopeo, o_policy, policy, copy, quiet, tls, src, layout, NULL};
   char unpack[] = "unpack", o_image[] = "--image";
@@ -588,10 +621,11 @@ enum job_preflight job_container_prepare(const struct job_params *p, long long p
     goto fail;
   }
   runc_version(c);
-  rb_info("action_runtime container: %s (%s) unpacked in %.2f s; %s, memory %lld MB, cpu %s%g, "
-          "shares %ld",
-          p->action_image, c->digest, (double)(rb_clock_mono_ns() - t0) / 1e9, c->version,
-          c->memory_mb, c->cpu > 0 ? "" : "no quota ", c->cpu, c->cpu_shares);
+  rb_info(
+      "action_runtime container: %s (%s) unpacked in %.2f s; %s, memory %lld MB, cpu %s%g, "
+      "shares %ld",
+      p->action_image, c->digest, (double)(rb_clock_mono_ns() - t0) / 1e9, c->version, c->memory_mb,
+      c->cpu > 0 ? "" : "no quota ", c->cpu, c->cpu_shares);
   *out = c;
   return JOB_PREFLIGHT_OK;
 fail:
@@ -704,8 +738,8 @@ void job_container_remove(struct job_container *c, const char *id) {
   char state[PATH_MAX + 16], path[PATH_MAX + 96], sub[PATH_MAX];
   snprintf(state, sizeof state, "%s/state", c->work);
   if (runc_knows(c, id)) {
-    char o_root[] = "--root", kill_[] = "kill", all[] = "--all", sig[] = "KILL",
-         del[] = "delete", force[] = "--force";
+    char o_root[] = "--root", kill_[] = "kill", all[] = "--all", sig[] = "KILL", del[] = "delete",
+         force[] = "--force";
     char idb[JOB_CONTAINER_ID_MAX];
     snprintf(idb, sizeof idb, "%s", id);
     char *kargv[] = {c->runc, o_root, state, kill_, all, idb, sig, NULL};

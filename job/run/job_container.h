@@ -54,7 +54,8 @@ enum job_preflight job_container_prepare(const struct job_params *p, long long p
 pid_t job_container_start(struct job_container *c, int port, int threads, char *id, size_t idlen,
                           char *err, size_t errlen);
 
-/* True when the kernel's OOM killer killed a process of container id (its cgroup's count). */
+/* True when container id's memory limit was hit (v2: the OOM killer's count; v1: its usage
+ * reached the limit): ask once it died, to tell an OOM kill from another death. */
 bool job_container_oom(const struct job_container *c, const char *id);
 
 /* "killed by the kernel's OOM killer at its memory limit of N MB (action_memory)" */

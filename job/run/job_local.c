@@ -196,30 +196,33 @@ static void stop_worker(struct local_target *t, struct worker *w) {
   remove_container(t, w);
 }
 
-/* Exit status text of a worker that died, or false while it runs. A container the OOM killer
- * hit counts as dead at once (runc may still be removing it): it is stopped here. */
+/* Exit status text of a worker that died, or false while it runs. A container that hit its
+ * memory limit gets up to a second for runc to see it die (the OOM killer's kill) and report
+ * it, so its activations say why. */
 static bool worker_exited(struct local_target *t, struct worker *w, char *msg, size_t len) {
   int status = 0;
   if (w->pid <= 0) {
     snprintf(msg, len, "its rbench-action was stopped after another activation on it failed");
     return true;
   }
-  if (t->ctr && w->cid[0] && job_container_oom(t->ctr, w->cid)) {
-    char why[200];
-    job_container_oom_text(t->ctr, why, sizeof why);
-    snprintf(msg, len, "its container was %s", why);
-    stop_worker(t, w);
-    return true;
-  }
-  if (reap(t, w->pid, &status, WNOHANG) != w->pid) return false;
+  pid_t r = reap(t, w->pid, &status, WNOHANG);
+  bool ctr = t->ctr && w->cid[0];
+  if (r != w->pid && ctr && job_container_oom(t->ctr, w->cid))
+    for (int i = 0; i < 100 && (r = reap(t, w->pid, &status, WNOHANG)) == 0; i++) usleep(10000);
+  if (r != w->pid) return false;
   w->pid = 0;
   char tail[200] = "";
-  if (t->ctr && w->cid[0]) job_container_log_tail(t->ctr, w->cid, tail, sizeof tail);
-  const char *who = t->ctr ? "its container (runc) " : "";
-  if (WIFEXITED(status))
-    snprintf(msg, len, "%sexited with status %d%s%.150s", who, WEXITSTATUS(status),
-             tail[0] ? ": " : "", tail);
-  else snprintf(msg, len, "%skilled by signal %d", who, WTERMSIG(status));
+  if (ctr && job_container_oom(t->ctr, w->cid)) {
+    job_container_oom_text(t->ctr, tail, sizeof tail);
+    snprintf(msg, len, "its container was %s", tail);
+  } else {
+    if (ctr) job_container_log_tail(t->ctr, w->cid, tail, sizeof tail);
+    const char *who = ctr ? "its container (runc) " : "";
+    if (WIFEXITED(status))
+      snprintf(msg, len, "%sexited with status %d%s%.150s", who, WEXITSTATUS(status),
+               tail[0] ? ": " : "", tail);
+    else snprintf(msg, len, "%skilled by signal %d", who, WTERMSIG(status));
+  }
   remove_container(t, w);
   return true;
 }
