@@ -253,7 +253,7 @@ static bool read_image(struct job_container *c, const char *layout, char *why, s
   cJSON *ep = cJSON_GetObjectItem(cJSON_GetObjectItem(cfg, "config"), "Entrypoint");
   bool ok = digest && cJSON_IsArray(ep) && cJSON_GetArraySize(ep) > 0;
   if (ok) {
-    snprintf(c->digest, sizeof c->digest, "%s", digest);
+    if (!c->digest[0]) snprintf(c->digest, sizeof c->digest, "%s", digest);
     c->entrypoint = cJSON_Duplicate(ep, true);
     ok = c->entrypoint != NULL;
   }
@@ -607,6 +607,23 @@ enum job_preflight job_container_prepare(const struct job_params *p, long long p
   uint64_t t0 = rb_clock_mono_ns();
   pf = tool_step(c, !oci && loopback_host(p->action_image) ? copy_plain : copy_argv, "skopeo copy",
                  stop, err, errlen);
+  /* the source's own manifest digest (the registry's: a Docker manifest copied into an OCI
+   * layout gets another one) */
+  char inspect[] = "inspect", o_format[] = "--format", fmt[] = "{{.Digest}}",
+       tls_i[] = "--tls-verify=false";
+  char *inspect_argv[] = {skopeo, o_policy, policy, inspect, o_format, fmt, src, NULL};
+  char *inspect_plain[] = {skopeo, o_policy, policy, inspect, tls_i, o_format, fmt, src, NULL};
+  if (pf == JOB_PREFLIGHT_OK)
+    pf = tool_step(c, !oci && loopback_host(p->action_image) ? inspect_plain : inspect_argv,
+                   "skopeo inspect", stop, err, errlen);
+  if (pf == JOB_PREFLIGHT_OK) {
+    char log[PATH_MAX + 16];
+    snprintf(log, sizeof log, "%s/tool.log", c->work);
+    char *text = slurp(log, 4096);
+    if (text && !strncmp(text, "sha256:", 7))
+      snprintf(c->digest, sizeof c->digest, "%.*s", (int)strcspn(text, "\r\n"), text);
+    free(text);
+  }
   if (pf == JOB_PREFLIGHT_OK) pf = tool_step(c, unpack_argv, "umoci unpack", stop, err, errlen);
   if (pf != JOB_PREFLIGHT_OK) goto fail;
   pf = JOB_PREFLIGHT_CONFIG;
