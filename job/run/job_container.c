@@ -356,7 +356,64 @@ static bool v2_delegate(const char *dir, char *why, size_t wlen) {
   return have || write_text(path, "+memory +cpu", why, wlen);
 }
 
+/* The pid in NAME = PREFIX<pid>-..., when that process is gone (a run killed with SIGKILL could
+ * not remove what it made). */
+static bool dead_owner(const char *name, const char *prefix) {
+  size_t n = strlen(prefix);
+  if (strncmp(name, prefix, n) != 0) return false;
+  char *end = NULL;
+  long pid = strtol(name + n, &end, 10);
+  return pid > 0 && end && *end == '-' && pid != getpid() && kill((pid_t)pid, 0) != 0 &&
+         errno == ESRCH;
+}
+
+/* Removes the cgroups (rbench-PID-N/ID/ctr, ID, then rbench-PID-N) of runs whose rbench died. */
+static void cgroup_sweep(void) {
+  DIR *d = opendir(CG);
+  struct dirent *e;
+  while (d && (e = readdir(d)) != NULL) {
+    char ctl[512];
+    if (e->d_name[0] == '.') continue;
+    snprintf(ctl, sizeof ctl, CG "/%s", e->d_name);
+    DIR *cd = opendir(ctl);
+    struct dirent *f;
+    while (cd && (f = readdir(cd)) != NULL) {
+      if (!dead_owner(f->d_name, "rbench-")) continue;
+      char top[1024];
+      snprintf(top, sizeof top, "%s/%s", ctl, f->d_name);
+      DIR *td = opendir(top);
+      struct dirent *g;
+      while (td && (g = readdir(td)) != NULL) {
+        char sub[PATH_MAX];
+        if (g->d_name[0] == '.' || g->d_type != DT_DIR) continue;
+        snprintf(sub, sizeof sub, "%s/%s/ctr", top, g->d_name);
+        rmdir(sub);
+        snprintf(sub, sizeof sub, "%s/%s", top, g->d_name);
+        rmdir(sub);
+      }
+      if (td) closedir(td);
+      rmdir(top);
+    }
+    if (cd) closedir(cd);
+  }
+  if (d) closedir(d);
+}
+
+/* Removes the work directories ($TMPDIR/rbench-ctr-PID-*) of runs whose rbench died. */
+static void work_sweep(const char *tmp) {
+  DIR *d = opendir(tmp);
+  struct dirent *e;
+  while (d && (e = readdir(d)) != NULL) {
+    if (!dead_owner(e->d_name, "rbench-ctr-")) continue;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", tmp, e->d_name);
+    rm_tree(path);
+  }
+  if (d) closedir(d);
+}
+
 static bool cgroup_top(struct job_container *c, char *why, size_t wlen) {
+  cgroup_sweep();
   const char *dirs[3];
   size_t n = limit_dirs(c, dirs);
   char path[PATH_MAX];
@@ -570,7 +627,9 @@ enum job_preflight job_container_prepare(const struct job_params *p, long long p
   find_in_path("skopeo", skopeo, sizeof skopeo);
   find_in_path("umoci", umoci, sizeof umoci);
   const char *tmp = getenv("TMPDIR");
-  snprintf(c->work, sizeof c->work, "%s/rbench-ctr-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  if (!tmp || !*tmp) tmp = "/tmp";
+  work_sweep(tmp);
+  snprintf(c->work, sizeof c->work, "%s/rbench-ctr-%d-XXXXXX", tmp, (int)getpid());
   if (!mkdtemp(c->work)) {
     rb_errorf(0, err, errlen, "action_runtime container: cannot create a work directory %s: %s",
               c->work, strerror(errno));
