@@ -25,7 +25,7 @@
 #define CPU_PERIOD_US 100000 /* docker's --cpus period */
 
 struct job_container {
-  char work[PATH_MAX];    /* everything on disk: image, bundle, c/ID, state */
+  char work[256];         /* everything on disk: image, bundle, c/ID, state */
   char runc[PATH_MAX];    /* the runc executable */
   char version[64];       /* "runc 1.1.5" */
   char image[512];        /* action_image as given */
@@ -242,7 +242,7 @@ static cJSON *read_blob(const char *layout, const char *digest) {
 
 /* The digest of the layout's one manifest and the image config's Entrypoint. */
 static bool read_image(struct job_container *c, const char *layout, char *why, size_t wlen) {
-  char path[PATH_MAX + 16];
+  char path[PATH_MAX + 64];
   snprintf(path, sizeof path, "%s/index.json", layout);
   cJSON *index = read_json(path);
   cJSON *m = index ? cJSON_GetArrayItem(cJSON_GetObjectItem(index, "manifests"), 0) : NULL;
@@ -289,7 +289,7 @@ static bool make_template(struct job_container *c, char *why, size_t wlen) {
   cJSON *linux_ = cJSON_GetObjectItem(spec, "linux");
   if (!cJSON_IsObject(proc) || !cJSON_IsObject(linux_) ||
       !cJSON_IsObject(cJSON_GetObjectItem(proc, "user"))) {
-    snprintf(why, wlen, "umoci's %s lacks process, user or linux", path);
+    snprintf(why, wlen, "umoci's %.300s lacks process, user or linux", path);
     cJSON_Delete(spec);
     return false;
   }
@@ -342,7 +342,7 @@ static size_t limit_dirs(const struct job_container *c, const char *dirs[3]) {
 
 static bool cg_mkdir(const char *path, char *why, size_t wlen) {
   if (mkdir(path, 0755) == 0 || errno == EEXIST) return true;
-  snprintf(why, wlen, "cannot create the cgroup %s: %s", path, strerror(errno));
+  snprintf(why, wlen, "cannot create the cgroup %.300s: %s", path, strerror(errno));
   return false;
 }
 
@@ -431,7 +431,7 @@ static bool cgroup_top(struct job_container *c, char *why, size_t wlen) {
 
 static bool cg_set(const char *dir, const char *id, const char *file, const char *value, char *why,
                    size_t wlen) {
-  char path[PATH_MAX];
+  char path[PATH_MAX + 64];
   snprintf(path, sizeof path, "%s/%s", dir, file);
   (void)id;
   return write_text(path, value, why, wlen);
@@ -491,7 +491,7 @@ static void cgroup_remove(const char *sub) {
   DIR *d = opendir(CG);
   if (!d) return;
   struct dirent *e;
-  char path[PATH_MAX];
+  char path[PATH_MAX + 300];
   while ((e = readdir(d)) != NULL) {
     if (e->d_name[0] == '.') continue;
     snprintf(path, sizeof path, CG "/%s/%s", e->d_name, sub);
@@ -628,6 +628,11 @@ enum job_preflight job_container_prepare(const struct job_params *p, long long p
   find_in_path("umoci", umoci, sizeof umoci);
   const char *tmp = getenv("TMPDIR");
   if (!tmp || !*tmp) tmp = "/tmp";
+  if (strlen(tmp) > 200) {
+    rb_errorf(0, err, errlen, "action_runtime container: TMPDIR is longer than 200 bytes");
+    free(c);
+    return JOB_PREFLIGHT_CONFIG;
+  }
   work_sweep(tmp);
   snprintf(c->work, sizeof c->work, "%s/rbench-ctr-%d-XXXXXX", tmp, (int)getpid());
   if (!mkdtemp(c->work)) {
@@ -716,7 +721,7 @@ static bool write_config(const struct job_container *c, const char *id, const ch
   cJSON *spec = cJSON_Duplicate(c->spec, true);
   cJSON *proc = cJSON_GetObjectItem(spec, "process");
   cJSON *args = cJSON_Duplicate(c->entrypoint, true);
-  char listen[64], nthreads[16], cgpath[200], path[PATH_MAX + 16];
+  char listen[64], nthreads[16], cgpath[200], path[PATH_MAX + 100];
   snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
   cJSON_AddItemToArray(args, cJSON_CreateString("--listen"));
   cJSON_AddItemToArray(args, cJSON_CreateString(listen));
