@@ -76,6 +76,11 @@ static void usage_run(FILE *out) {
       "      --backend env|start   local: start redis-server and the layer for the run (env)\n"
       "      --layer rbench-agent|nutcracker, --layer-args \"FLAGS\", --redis-cpu F  what\n"
       "                            --backend start runs (docs/placements.md)\n"
+      "      --action-runtime process|container  local: each action instance a process\n"
+      "                            (default) or a runc container of --action-image\n"
+      "      --action-image REF    HOST:PORT/NAME:TAG (pulled with skopeo) or oci:DIR:TAG\n"
+      "      --action-memory MB, --action-cpu CORES  the container's cgroup memory limit\n"
+      "                            (256, swap included) and CPU quota (0: none)\n"
       "      --parallel N          parallel calls inside the action (5)\n"
       "      --key-prefix P        Redis key prefix (benchmark)\n"
       "      --value-size N        bytes per value (64)\n"
@@ -241,6 +246,10 @@ static const struct option run_opts[] = {
     {"layer", required_argument, NULL, O_PARAM},
     {"layer-args", required_argument, NULL, O_PARAM},
     {"redis-cpu", required_argument, NULL, O_PARAM},
+    {"action-runtime", required_argument, NULL, O_PARAM},
+    {"action-image", required_argument, NULL, O_PARAM},
+    {"action-memory", required_argument, NULL, O_PARAM},
+    {"action-cpu", required_argument, NULL, O_PARAM},
     {NULL, 0, NULL, 0}};
 
 static bool parse_seconds(const char *flag, const char *v, double *out) {
@@ -471,7 +480,9 @@ static int build_scenario(const struct run_cli *c, struct job_scenario *sc) {
   job_target_conf_overlay(&sc->target, &c->tover);
   for (size_t i = 0; i < sc->run_count; i++) {
     job_params_overlay(&sc->runs[i], &c->over);
-    if (job_params_validate(&sc->runs[i], err, sizeof err) != RB_OK) {
+    if (job_params_validate(&sc->runs[i], err, sizeof err) != RB_OK ||
+        job_params_validate_target(&sc->runs[i], sc->target.kind == JOB_TARGET_OPENWHISK, err,
+                                   sizeof err) != RB_OK) {
       fprintf(stderr, "rbench: run %s: %s\n", sc->runs[i].name, err);
       job_scenario_free(sc);
       return JOB_EXIT_CONFIG;

@@ -164,6 +164,53 @@ static enum rb_err check_layer_args(const char *text, char *out, size_t outlen, 
   return RB_OK;
 }
 
+static enum rb_err check_action_runtime(const char *text, char *out, size_t outlen, size_t *at,
+                                        char *err, size_t errlen) {
+  static const char *const c[] = {"process", "container", NULL};
+  return check_choice("action_runtime", c, text, out, outlen, at, err, errlen);
+}
+
+/* An image reference: oci:LAYOUT_DIR:TAG, or a registry's HOST[:PORT]/NAME[:TAG] (skopeo's
+ * docker:// form, without the transport): printable, no spaces or quotes, a tag or digest. */
+static enum rb_err check_action_image(const char *text, char *out, size_t outlen, size_t *at,
+                                      char *err, size_t errlen) {
+  for (const char *c = text; *c; c++)
+    if ((unsigned char)*c <= 0x20 || *c == 0x7f || *c == '"' || *c == '\\' || *c == '\'') {
+      *at = (size_t)(c - text);
+      return rb_errorf(RB_ERR_INVALID, err, errlen,
+                       "action_image: a space, quote or control character at byte %zu", *at + 1);
+    }
+  if (!*text) {
+    out[0] = '\0';
+    return RB_OK;
+  }
+  if (strncmp(text, "oci:", 4) == 0) {
+    const char *colon = strrchr(text + 4, ':');
+    if (!colon || colon == text + 4 || !colon[1]) {
+      *at = 0;
+      return rb_errorf(RB_ERR_INVALID, err, errlen,
+                       "action_image: expected oci:LAYOUT_DIR:TAG (an OCI layout directory and "
+                       "the tag in it), got '%.200s'",
+                       text);
+    }
+  } else {
+    const char *slash = strchr(text, '/');
+    const char *last = strrchr(text, '/');
+    const char *tag = last ? strchr(last, ':') : NULL;
+    if (strstr(text, "://") || !slash || slash == text || !last[1] ||
+        (!tag && !strchr(text, '@')) || (tag && !tag[1])) {
+      *at = 0;
+      return rb_errorf(RB_ERR_INVALID, err, errlen,
+                       "action_image: expected a registry reference HOST:PORT/NAME:TAG (e.g. "
+                       "127.0.0.1:5000/rbench-action:1, no transport) or oci:LAYOUT_DIR:TAG, got "
+                       "'%.200s'",
+                       text);
+    }
+  }
+  snprintf(out, outlen, "%s", text);
+  return RB_OK;
+}
+
 #define F(n, t, field, lo, hi, excl, ex)                                                       \
   {                                                                                            \
     n, t, offsetof(struct job_params, field), sizeof(((struct job_params *)0)->field), lo, hi, \
@@ -254,6 +301,15 @@ const struct job_param_field job_params_fields[] = {
       check_layer_args),
     F("redis_cpu", JOB_P_DOUBLE, redis_cpu, 0, 64, false,
       "a fraction of one core from 0 (no quota) to 64"),
+    /* how the local target runs the action */
+    S("action_runtime", action_runtime, 1, "one of process, container", check_action_runtime),
+    S("action_image", action_image, 0,
+      "an image reference HOST:PORT/NAME:TAG or oci:LAYOUT_DIR:TAG of at most 511 bytes",
+      check_action_image),
+    F("action_memory", JOB_P_INT, action_memory, 4, 1048576, false,
+      "an integer number of MB from 4 to 1048576"),
+    F("action_cpu", JOB_P_DOUBLE, action_cpu, 0, 1024, false,
+      "a number of cores from 0 (no quota) to 1024"),
 };
 #undef F
 #undef S
@@ -297,6 +353,8 @@ void job_params_defaults(struct job_params *p) {
   p->batch_connections = 1;
   snprintf(p->backend, sizeof p->backend, "env");
   snprintf(p->layer, sizeof p->layer, "rbench-agent");
+  snprintf(p->action_runtime, sizeof p->action_runtime, "process");
+  p->action_memory = 256;
   job_slo_defaults(&p->sweep.slo);
   job_sweep_search_defaults(&p->sweep.search);
   p->sweep.until_slo = true;
@@ -652,12 +710,52 @@ static enum rb_err validate_placement(const struct job_params *p, char *err, siz
   return RB_OK;
 }
 
+bool job_params_container(const struct job_params *p) {
+  return strcmp(p->action_runtime, "container") == 0;
+}
+
+static const char *const container_knobs[] = {"action_image", "action_memory", "action_cpu", NULL};
+
+static enum rb_err validate_runtime(const struct job_params *p, char *err, size_t errlen) {
+  if (!job_params_container(p)) {
+    for (int i = 0; container_knobs[i]; i++)
+      if (job_params_is_set(p, container_knobs[i]))
+        return rb_errorf(RB_ERR_INVALID, err, errlen,
+                         "%s applies to action_runtime container only (this run's action_runtime "
+                         "is %s)",
+                         container_knobs[i], p->action_runtime);
+    return RB_OK;
+  }
+  if (!p->action_image[0])
+    return rb_errorf(RB_ERR_INVALID, err, errlen,
+                     "action_runtime container needs action_image: the action's image, "
+                     "HOST:PORT/NAME:TAG in a registry or oci:LAYOUT_DIR:TAG");
+  return RB_OK;
+}
+
+enum rb_err job_params_validate_target(const struct job_params *p, bool openwhisk, char *err,
+                                       size_t errlen) {
+  if (!openwhisk) return RB_OK;
+  if (job_params_container(p))
+    return rb_errorf(RB_ERR_INVALID, err, errlen,
+                     "action_runtime container needs the local target: with openwhisk the "
+                     "invoker runs the action's containers; drop action_runtime");
+  for (int i = 0; container_knobs[i]; i++)
+    if (job_params_is_set(p, container_knobs[i]))
+      return rb_errorf(RB_ERR_INVALID, err, errlen,
+                       "%s applies to the local target's containers only, not to openwhisk (the "
+                       "action's own limits apply there)",
+                       container_knobs[i]);
+  return RB_OK;
+}
+
 enum rb_err job_params_validate(const struct job_params *p, char *err, size_t errlen) {
   struct rb_workload w;
   enum rb_err wrc = job_params_workload(p, &w, err, errlen);
   if (wrc != RB_OK) return wrc;
   if ((wrc = job_arrival_check(p, err, errlen)) != RB_OK) return wrc;
   if ((wrc = validate_placement(p, err, errlen)) != RB_OK) return wrc;
+  if ((wrc = validate_runtime(p, err, errlen)) != RB_OK) return wrc;
   if (p->concurrency > 0) return validate_closed(p, err, errlen);
   if (p->sweep.form == JOB_RATE_FIXED) return validate_fixed(p, err, errlen);
   enum rb_err rc = job_sweep_check(&p->sweep, err, errlen);

@@ -120,8 +120,15 @@ struct job_params {
   char layer_args[256];         /* backend start: rbench-agent's flags, e.g. "--coalesce" ("") */
   double redis_cpu;             /* backend start: redis-server's CPU quota, a fraction of one
                                    core (0 = none; needs a writable cgroup CPU controller) */
-  uint64_t set;                 /* bit i: field i of job_params_fields was given explicitly */
-  struct job_rate_sweep sweep;  /* rate as a list or ramp, and the SLO (outside the table) */
+  /* how the local target runs each action instance (docs/runner.md, "Containers") */
+  char action_runtime[16];     /* process or container (process) */
+  char action_image[512];      /* container: HOST:PORT/NAME:TAG (a registry, pulled with skopeo)
+                                  or oci:LAYOUT_DIR:TAG ("": none; required with container) */
+  long long action_memory;     /* container: MB, OpenWhisk's limits.memory: the cgroup memory
+                                  limit, swap included (256) */
+  double action_cpu;           /* container: cores of CPU quota (0 = none; shares always) */
+  uint64_t set;                /* bit i: field i of job_params_fields was given explicitly */
+  struct job_rate_sweep sweep; /* rate as a list or ramp, and the SLO (outside the table) */
 };
 
 enum job_param_type { JOB_P_DOUBLE, JOB_P_INT, JOB_P_BOOL, JOB_P_STRING, JOB_P_OPERATION };
@@ -195,6 +202,13 @@ bool job_sweep_step_rate(const struct job_rate_sweep *s, size_t k, double *rate)
 /* Checks a ramp (factor > 1, max >= from, every step a distinct rate, at most
  * JOB_SWEEP_MAX_STEPS steps). */
 enum rb_err job_sweep_check(const struct job_rate_sweep *s, char *err, size_t errlen);
+
+/* Whether the run's action instances are containers (action_runtime container). */
+bool job_params_container(const struct job_params *p);
+/* The container knobs against the target: refused with the openwhisk target (its invoker
+ * runs the containers). Fills err. */
+enum rb_err job_params_validate_target(const struct job_params *p, bool openwhisk, char *err,
+                                       size_t errlen);
 
 /* Checks combinations (for a sweep: at each step's rate); fills err. */
 enum rb_err job_params_validate(const struct job_params *p, char *err, size_t errlen);

@@ -901,7 +901,8 @@ static bool placement_diff(const struct job_doc *a, const struct job_doc *b, cha
   if (differs("placement", placement_as_run(a), placement_as_run(b), what, len)) return true;
   static const char *const knobs[] = {"action_concurrency", "batch_connections", "batch_wait_us",
                                       "batch_coalesce",     "backend",           "layer",
-                                      "layer_args",         "redis_cpu"};
+                                      "layer_args",         "redis_cpu",         "action_runtime",
+                                      "action_image",       "action_memory",     "action_cpu"};
   for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
     const struct job_param_field *f = job_params_field(knobs[i]);
     if (!f) continue;

@@ -228,7 +228,8 @@ void job_doc_free(struct job_doc *d);
  * key distribution and its parameters, keys_per_command, structure_size, range_span and
  * script_work where the mix uses them, the arrival process and its parameters, the placement
  * (batching true without one is agent) and action_concurrency, batch_connections,
- * batch_wait_us, batch_coalesce, backend, layer, layer_args and redis_cpu as run; not the seed);
+ * batch_wait_us, batch_coalesce, backend, layer, layer_args, redis_cpu and the action runtime
+ * (action_runtime, action_image, action_memory, action_cpu) as run; not the seed);
  * else true with the first setting that differs and both values in what, e.g. "ops: 100 vs
  * 200", "mix: get:80,set:20 vs get:50,set:50". */
 bool job_doc_settings_diff(const struct job_doc *a, const struct job_doc *b, char *what,

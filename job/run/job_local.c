@@ -23,7 +23,14 @@
  * Workers run in process groups of their own: a terminal's Ctrl-C (SIGINT to the foreground
  * group) reaches rbench only, which drains them; they die with rbench (PR_SET_PDEATHSIG) and
  * are stopped and reaped by local_destroy on every way out of a run. After local_stop no
- * worker is started and no queued invocation sent. */
+ * worker is started and no queued invocation sent.
+ *
+ * With action_runtime container each worker is a runc container of action_image instead
+ * (job_container.h): the image is pulled and unpacked once, when the target is created; a
+ * worker is its `runc run` child, stopped the same way (runc forwards SIGTERM), then its
+ * container, cgroup and bundle are removed. Its CPU is the containers' cgroup's, and a worker
+ * the OOM killer killed fails its activations saying so. Either way, how long each start took
+ * (spawn to /init answered) and which runtime ran are the results' action_runtime. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,12 +49,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "job_container.h"
 #include "job_prepare.h"
 #include "job_started.h"
 #include "job_target.h"
 #include "rb_clock.h"
 #include "rb_json.h"
 #include "rb_log.h"
+#include "rb_stats.h"
 
 enum worker_state { W_STARTING, W_READY, W_DEAD };
 
@@ -58,6 +67,8 @@ struct worker {
   int inflight;                  /* invocations assigned: running or waiting for its /init */
   struct job_inv *whead, *wtail; /* waiting for this worker's /init (the invoker's run buffer) */
   char base_url[64];
+  uint64_t spawn_ns;              /* when it was started (its start time ends at /init) */
+  char cid[JOB_CONTAINER_ID_MAX]; /* container: its id, "" once removed */
 };
 
 struct local_target {
@@ -80,6 +91,9 @@ struct local_target {
   int conc;                   /* action_concurrency: activations per worker at once */
   double reaped_cpu_s;        /* CPU of the workers reaped so far (their rusage) */
   unsigned long long spawned; /* workers started so far */
+  struct job_container *ctr;  /* action_runtime container: the image and its containers */
+  uint64_t *starts;           /* start times (spawn to /init answered), ns, since settle */
+  size_t nstarts, capstarts;
 };
 
 /* Child side of the spawn: a clean environment (no secrets), output discarded, and none of
@@ -123,13 +137,27 @@ static struct worker *spawn_worker(struct local_target *t) {
   if (!slot && t->count == t->cap) return NULL;
   int port = job_free_loopback_port();
   if (port <= 0) return NULL;
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid < 0) return NULL;
-  if (pid == 0) exec_worker(t->bin, port, parent, t->conc);
-  setpgid(pid, pid); /* as the child does: whichever runs first (EACCES once it has exec'd) */
+  uint64_t spawn_ns = rb_clock_mono_ns();
+  char cid[JOB_CONTAINER_ID_MAX] = "";
+  pid_t pid;
+  if (t->ctr) {
+    char err[500];
+    pid = job_container_start(t->ctr, port, t->conc > 64 ? t->conc : 0, cid, sizeof cid, err,
+                              sizeof err);
+    if (pid < 0) {
+      rb_warn("cannot start a container: %s", err);
+      return NULL;
+    }
+  } else {
+    pid_t parent = getpid();
+    pid = fork();
+    if (pid < 0) return NULL;
+    if (pid == 0) exec_worker(t->bin, port, parent, t->conc);
+    setpgid(pid, pid); /* as the child does: whichever runs first (EACCES once it has exec'd) */
+  }
   struct worker *w = slot ? slot : &t->workers[t->count++];
-  *w = (struct worker){.pid = pid, .port = port, .state = W_STARTING};
+  *w = (struct worker){.pid = pid, .port = port, .state = W_STARTING, .spawn_ns = spawn_ns};
+  snprintf(w->cid, sizeof w->cid, "%s", cid);
   t->spawned++;
   snprintf(w->base_url, sizeof w->base_url, "http://127.0.0.1:%d", port);
   return w;
@@ -146,6 +174,12 @@ static pid_t reap(struct local_target *t, pid_t pid, int *status, int flags) {
   return r;
 }
 
+/* A container worker whose runc was reaped: its container, cgroup and bundle go. */
+static void remove_container(struct local_target *t, struct worker *w) {
+  if (t->ctr && w->cid[0]) job_container_remove(t->ctr, w->cid);
+  w->cid[0] = '\0';
+}
+
 static void stop_worker(struct local_target *t, struct worker *w) {
   if (w->pid > 0) {
     kill(w->pid, SIGTERM);
@@ -153,25 +187,43 @@ static void stop_worker(struct local_target *t, struct worker *w) {
     pid_t r = 0;
     for (int i = 0; i < 200 && (r = reap(t, w->pid, &status, WNOHANG)) == 0; i++) usleep(10000);
     if (r == 0) {
-      kill(w->pid, SIGKILL);
+      kill(w->pid, SIGKILL); /* runc: its container is killed by remove_container */
       reap(t, w->pid, &status, 0);
     }
   }
   w->pid = 0;
   w->state = W_DEAD;
+  remove_container(t, w);
 }
 
-/* Exit status text of a worker that died, or "" while it runs. */
+/* Exit status text of a worker that died, or false while it runs. A container that hit its
+ * memory limit gets up to a second for runc to see it die (the OOM killer's kill) and report
+ * it, so its activations say why. */
 static bool worker_exited(struct local_target *t, struct worker *w, char *msg, size_t len) {
   int status = 0;
   if (w->pid <= 0) {
     snprintf(msg, len, "its rbench-action was stopped after another activation on it failed");
     return true;
   }
-  if (reap(t, w->pid, &status, WNOHANG) != w->pid) return false;
+  pid_t r = reap(t, w->pid, &status, WNOHANG);
+  bool ctr = t->ctr && w->cid[0];
+  if (r != w->pid && ctr && job_container_oom(t->ctr, w->cid))
+    for (int i = 0; i < 100 && (r = reap(t, w->pid, &status, WNOHANG)) == 0; i++) usleep(10000);
+  if (r != w->pid) return false;
   w->pid = 0;
-  if (WIFEXITED(status)) snprintf(msg, len, "exited with status %d", WEXITSTATUS(status));
-  else snprintf(msg, len, "killed by signal %d", WTERMSIG(status));
+  char tail[200] = "";
+  if (ctr && job_container_oom(t->ctr, w->cid)) {
+    job_container_oom_text(t->ctr, tail, sizeof tail);
+    snprintf(msg, len, "its container was %s", tail);
+  } else {
+    if (ctr) job_container_log_tail(t->ctr, w->cid, tail, sizeof tail);
+    const char *who = ctr ? "its container (runc) " : "";
+    if (WIFEXITED(status))
+      snprintf(msg, len, "%sexited with status %d%s%.150s", who, WEXITSTATUS(status),
+               tail[0] ? ": " : "", tail);
+    else snprintf(msg, len, "%skilled by signal %d", who, WTERMSIG(status));
+  }
+  remove_container(t, w);
   return true;
 }
 
@@ -360,11 +412,12 @@ static void on_init(void *ctx, struct job_http_xfer *x) {
   uint64_t now = rb_clock_mono_ns();
   if (x->code == CURLE_COULDNT_CONNECT) {
     /* Not listening yet: retry like the invoker does, unless it died or time is up. */
-    char why[80];
+    char why[300];
     job_http_xfer_free(x);
     if (worker_exited(t, w, why, sizeof why)) {
       w->state = W_DEAD;
-      if (inv->attempts++ < 2) { /* e.g. lost a race for its port: start another one */
+      if (inv->attempts++ < 2 &&
+          !strstr(why, "OOM")) { /* e.g. lost a race for its port: start another one */
         /* those waiting for it go back to the queue's head, in order, for the new one */
         struct job_inv *waiting = take_waiters(w), *last = waiting;
         w->inflight--;
@@ -390,16 +443,29 @@ static void on_init(void *ctx, struct job_http_xfer *x) {
     return;
   }
   if (x->code != CURLE_OK || x->status != 200) {
-    char msg[200];
+    char msg[300];
     CURLcode code = x->code;
-    if (code != CURLE_OK) snprintf(msg, sizeof msg, "%.190s", x->errbuf);
-    else snprintf(msg, sizeof msg, "HTTP %ld %.150s", x->status, x->body);
+    if (code != CURLE_OK && code != CURLE_ABORTED_BY_CALLBACK && t->ctr && w->cid[0] &&
+        worker_exited(t, w, msg, sizeof msg)) {
+      /* the container died during /init (its OOM kill, its exit) */
+    } else if (code != CURLE_OK) {
+      snprintf(msg, sizeof msg, "%.190s", x->errbuf);
+    } else {
+      snprintf(msg, sizeof msg, "HTTP %ld %.150s", x->status, x->body);
+    }
     job_http_xfer_free(x);
     fail_worker(t, inv, code == CURLE_ABORTED_BY_CALLBACK ? JOB_ERR_ABORTED : JOB_ERR_DEVELOPER,
                 "The action failed during initialization", msg);
     return;
   }
   inv->rec.init_ms = ms_between(x->started_ns, x->finished_ns);
+  if (t->nstarts == t->capstarts) {
+    size_t cap = t->capstarts ? t->capstarts * 2 : 64;
+    uint64_t *n = realloc(t->starts, cap * sizeof *n);
+    if (n) t->starts = n, t->capstarts = cap;
+  }
+  if (t->nstarts < t->capstarts)
+    t->starts[t->nstarts++] = x->finished_ns > w->spawn_ns ? x->finished_ns - w->spawn_ns : 0;
   inv->rec.wait_ms = ms_between(inv->sent_ns, x->started_ns);
   inv->phase_ns = x->started_ns; /* duration counts from init start, as OpenWhisk's does */
   w->state = W_READY;
@@ -504,9 +570,15 @@ static bool local_cpu(struct job_target *base, struct job_target_cpu *out) {
   out->live = 0;
   for (size_t i = 0; i < t->count; i++) {
     if (t->workers[i].pid <= 0) continue;
-    double c = job_proc_cpu_s(t->workers[i].pid);
-    if (isfinite(c)) out->cpu_s += c;
+    if (!t->ctr) {
+      double c = job_proc_cpu_s(t->workers[i].pid);
+      if (isfinite(c)) out->cpu_s += c;
+    }
     out->live++;
+  }
+  if (t->ctr) { /* the containers' cgroup: every container ever started (not runc's own CPU) */
+    out->cpu_s = job_container_cpu_s(t->ctr);
+    return isfinite(out->cpu_s);
   }
   return true;
 }
@@ -515,6 +587,7 @@ static bool local_cpu(struct job_target *base, struct job_target_cpu *out) {
  * without a prepare step meets (cold starts counted as ever). */
 static void local_settle(struct job_target *base) {
   struct local_target *t = (struct local_target *)base;
+  t->nstarts = 0; /* the prepare step's starts are not the run's */
   for (size_t i = 0; i < t->count; i++)
     if (t->workers[i].state == W_READY && t->workers[i].inflight == 0)
       stop_worker(t, &t->workers[i]);
@@ -526,12 +599,54 @@ static void local_destroy(struct job_target *base) {
   for (size_t i = 0; i < t->count; i++)
     if (t->workers[i].pid > 0) kill(t->workers[i].pid, SIGTERM);
   for (size_t i = 0; i < t->count; i++) stop_worker(t, &t->workers[i]);
+  job_container_destroy(t->ctr);
+  cJSON_Delete(t->base.doc_fields);
+  free(t->starts);
   free(t->workers);
   if (t->init_body) explicit_bzero(t->init_body, t->init_len);
   free(t->init_body);
   free(t->run_params);
   curl_slist_free_all(t->headers);
   free(t);
+}
+
+/* The results' action_runtime: which runtime ran the action, and its starts' times. */
+static void local_fields(struct job_target *base) {
+  struct local_target *t = (struct local_target *)base;
+  cJSON *o = t->ctr ? job_container_json(t->ctr) : cJSON_CreateObject();
+  if (!o) return;
+  if (!t->ctr) {
+    cJSON_AddStringToObject(o, "kind", "process");
+    cJSON_AddStringToObject(o, "runtime", "process");
+    cJSON_AddNullToObject(o, "image");
+    cJSON_AddNullToObject(o, "digest");
+    cJSON_AddNullToObject(o, "memory_mb");
+    cJSON_AddNullToObject(o, "cpu");
+    cJSON_AddNullToObject(o, "cpu_shares");
+    cJSON_AddStringToObject(o, "network", "host");
+    cJSON_AddNullToObject(o, "cgroup");
+  }
+  cJSON *st = cJSON_AddObjectToObject(o, "starts");
+  cJSON_AddNumberToObject(st, "count", (double)t->nstarts);
+  if (t->nstarts) {
+    uint64_t *v = malloc(t->nstarts * sizeof *v);
+    if (v) {
+      memcpy(v, t->starts, t->nstarts * sizeof *v);
+      rb_sort_u64(v, t->nstarts);
+      double sum = 0;
+      for (size_t i = 0; i < t->nstarts; i++) sum += (double)v[i];
+      cJSON_AddNumberToObject(st, "p50_ms", (double)rb_percentile_sorted(v, t->nstarts, 50) / 1e6);
+      cJSON_AddNumberToObject(st, "p90_ms", (double)rb_percentile_sorted(v, t->nstarts, 90) / 1e6);
+      cJSON_AddNumberToObject(st, "min_ms", (double)v[0] / 1e6);
+      cJSON_AddNumberToObject(st, "max_ms", (double)v[t->nstarts - 1] / 1e6);
+      cJSON_AddNumberToObject(st, "mean_ms", sum / (double)t->nstarts / 1e6);
+      free(v);
+    }
+  }
+  cJSON_Delete(t->base.doc_fields);
+  t->base.doc_fields = cJSON_CreateObject();
+  if (t->base.doc_fields) cJSON_AddItemToObject(t->base.doc_fields, "action_runtime", o);
+  else cJSON_Delete(o);
 }
 
 static char *build_init(const struct job_config *c, size_t *len) {
@@ -587,9 +702,11 @@ bool job_local_find_action(const char *self_exe, const char *override, char *out
 
 struct job_target *job_local_create(struct job_http *http, const struct job_target_conf *tc,
                                     const struct job_config *cfg, const struct job_params *p,
-                                    const char *self_exe, enum job_preflight *pf, char *err,
-                                    size_t errlen) {
+                                    const char *self_exe, volatile sig_atomic_t *stop,
+                                    enum job_preflight *pf, char *err, size_t errlen) {
   *pf = JOB_PREFLIGHT_CONFIG;
+  bool container = job_params_container(p);
+  if (container && !job_container_usable(err, errlen)) return NULL;
   struct local_target *t = calloc(1, sizeof *t);
   if (!t) return NULL;
   t->base.kind = "local";
@@ -599,9 +716,10 @@ struct job_target *job_local_create(struct job_http *http, const struct job_targ
   t->base.stop = local_stop;
   t->base.settle = local_settle;
   t->base.cpu = local_cpu;
+  t->base.fields = local_fields;
   t->base.http = http;
   t->conc = p->action_concurrency > 0 ? (int)p->action_concurrency : 1;
-  if (!job_local_find_action(self_exe, tc->action_bin, t->bin, sizeof t->bin)) {
+  if (!container && !job_local_find_action(self_exe, tc->action_bin, t->bin, sizeof t->bin)) {
     rb_errorf(0, err, errlen,
               "cannot find an executable rbench-action (looked at %s: %s); "
               "build it or pass --action-bin PATH",
@@ -621,6 +739,15 @@ struct job_target *job_local_create(struct job_http *http, const struct job_targ
     rb_errorf(0, err, errlen, "%s %s", p->batching ? "batching agent" : "Redis", msg);
     free(t);
     return NULL;
+  }
+  if (container) {
+    /* the image once, before the schedule (never timed) */
+    *pf = job_container_prepare(p, tc->pool_size, stop, &t->ctr, err, errlen);
+    if (*pf != JOB_PREFLIGHT_OK) {
+      free(t);
+      return NULL;
+    }
+    snprintf(t->bin, sizeof t->bin, "%s", p->action_image);
   }
   snprintf(t->base.action_label, sizeof t->base.action_label, "%.590s", t->bin);
   snprintf(t->action_name, sizeof t->action_name, "/local/%s", tc->action);

@@ -343,17 +343,22 @@ static bool key_reuse(const struct runner *r, const struct job_run_info *in,
 static enum job_exit create_target(struct runner *r, char *err, size_t errlen) {
   const struct job_run_request *rq = r->rq;
   enum job_preflight pf = JOB_PREFLIGHT_OK;
+  if (job_params_validate_target(rq->params, rq->target->kind == JOB_TARGET_OPENWHISK, err,
+                                 errlen) != RB_OK)
+    return JOB_EXIT_CONFIG;
   if (rq->target->kind == JOB_TARGET_OPENWHISK)
     r->target = job_ow_create(r->http, rq->target, r->cfg, rq->params, &pf, err, errlen);
   else
-    r->target =
-        job_local_create(r->http, rq->target, r->cfg, rq->params, rq->self_exe, &pf, err, errlen);
+    r->target = job_local_create(r->http, rq->target, r->cfg, rq->params, rq->self_exe, rq->stop,
+                                 &pf, err, errlen);
   if (r->target) {
     r->target->on_done = on_done;
     r->target->runner = r;
     return JOB_EXIT_OK;
   }
-  return pf == JOB_PREFLIGHT_UNREACHABLE ? JOB_EXIT_UNREACHABLE : JOB_EXIT_CONFIG;
+  return pf == JOB_PREFLIGHT_UNREACHABLE   ? JOB_EXIT_UNREACHABLE
+         : pf == JOB_PREFLIGHT_INTERRUPTED ? JOB_EXIT_INTERRUPTED
+                                           : JOB_EXIT_CONFIG;
 }
 
 /* The after samples and the sections, from the actions' own operation counts. */
@@ -572,6 +577,7 @@ static enum job_exit execute(const struct job_run_request *rq, struct job_arriva
     cJSON *sd = send_delays_json(&r);
     if (sd) cJSON_AddItemToObject(side, "send_delays", sd);
   }
+  if (r.target->fields) r.target->fields(r.target);
   for (const cJSON *f = r.target->doc_fields ? r.target->doc_fields->child : NULL; side && f;
        f = f->next) /* the target's own fields (job_target.h), beside the server side's */
     cJSON_AddItemToObject(side, f->string, cJSON_Duplicate(f, true));

@@ -81,6 +81,9 @@ struct job_target {
    * freed by destroy): openwhisk's "action_concurrency_limit" when it set the action's
    * limit. */
   cJSON *doc_fields;
+  /* Brings doc_fields up to date; the runner calls it once, after the schedule, before it
+   * reads them (local: action_runtime with its starts' times). May be NULL. */
+  void (*fields)(struct job_target *t);
   job_inv_done_fn on_done;
   void *runner;
 };
@@ -95,14 +98,17 @@ struct job_target *job_ow_create(struct job_http *http, const struct job_target_
                                  const struct job_config *cfg, const struct job_params *p,
                                  enum job_preflight *pf, char *err, size_t errlen);
 
-/* Creates the local target: a pool of rbench-action processes on loopback. Checks that the
+/* Creates the local target: a pool of rbench-action processes (or, with action_runtime
+ * container, containers of action_image: job_container.h) on loopback. Checks that the
  * binary exists (CONFIG) and that Redis (or the agent with batching) answers PING
  * (UNREACHABLE; a rejected password is CONFIG); with batching, that the agent's address is a
- * proxy and not a Redis server (job_probe_proxy; CONFIG). self_exe locates rbench-action. */
+ * proxy and not a Redis server (job_probe_proxy; CONFIG). self_exe locates rbench-action.
+ * Containers: refused (CONFIG) without root, runc, skopeo or umoci; the image is pulled and
+ * unpacked here (its failure CONFIG, *stop set meanwhile INTERRUPTED). */
 struct job_target *job_local_create(struct job_http *http, const struct job_target_conf *tc,
                                     const struct job_config *cfg, const struct job_params *p,
-                                    const char *self_exe, enum job_preflight *pf, char *err,
-                                    size_t errlen);
+                                    const char *self_exe, volatile sig_atomic_t *stop,
+                                    enum job_preflight *pf, char *err, size_t errlen);
 
 /* doctor: the same check as job_ow_create's (host reachable, key accepted, action exists). */
 enum job_preflight job_ow_check(const struct job_config *cfg, const char *action, bool insecure,

@@ -16,7 +16,10 @@
 #     image): the agent serves RESP, /healthz and /metrics; the action answers /init and /run
 #     straight to Redis and through the agent container; the runner's Job container runs a
 #     short local scenario and writes its results to the mounted results volume; the helm-test
-#     Pod's rbench doctor passes; nothing of it is left afterwards.
+#     Pod's rbench doctor passes; nothing of it is left afterwards;
+#   - the chart's pod emulation (tests/k8s/test_pod_emulation.py --images) on those images:
+#     the agent, runner Job (plain, 3 shards, late shard), node-local agent and helm-test
+#     Pods run from them under runc with what was rendered.
 # Whatever happens the registry, the containers, the network namespaces, Redis and the temp
 # directory (with the build's buildah storage) are removed, and the test checks that no process
 # is rooted or working in its directory. 127.0.0.1:5000 is waited for while another test holds

@@ -13,7 +13,8 @@
     - a container runc still lists, in its default state directory or in one of the tests'
       own (/run/rbench-runc-*);
     - a network namespace a test made (tests/support/ocirun.py names them rbt*);
-    - a cgroup the tests or the runner make (rbench-test/*, rbench-started-*, rbench-local-*)
+    - a cgroup the tests or the runner make (rbench-test/* of the tests' containers, rbench-started-* of backend start,
+      rbench-PID-N of the local target's containers)
       that still holds a process.
   Orphaned processes (parent init) it finds it then kills, so one leak does not spread to
   the next run; it still fails. Processes under another ctest run (a shared machine) are not
@@ -113,7 +114,7 @@ def leftover_netns():
 def leftover_cgroups():
     found = []
     for pat in ("/sys/fs/cgroup/*/rbench-test/*", "/sys/fs/cgroup/rbench-test/*", "/sys/fs/cgroup/*/rbench-started-*",
-                "/sys/fs/cgroup/rbench-started-*", "/sys/fs/cgroup/*/rbench-local-*", "/sys/fs/cgroup/rbench-local-*"):
+                "/sys/fs/cgroup/rbench-started-*", "/sys/fs/cgroup/*/rbench-[0-9]*", "/sys/fs/cgroup/rbench-[0-9]*"):
         for d in glob.glob(pat):
             for procs in ("cgroup.procs", "tasks"):
                 try:
