@@ -14,8 +14,7 @@
       own (/run/rbench-runc-*);
     - a network namespace a test made (tests/support/ocirun.py names them rbt*);
     - a cgroup the tests or the runner make (rbench-test/* of the tests' containers, rbench-started-* of backend start,
-      rbench-PID-N of the local target's containers)
-      that still holds a process.
+      rbench-PID-N of the local target's containers) that still exists.
   Orphaned processes (parent init) it finds it then kills, so one leak does not spread to
   the next run; it still fails. Processes under another ctest run (a shared machine) are not
   counted.
@@ -112,18 +111,12 @@ def leftover_netns():
 
 
 def leftover_cgroups():
+    """Cgroups the tests' containers (rbench-test/*), backend start (rbench-started-*) and the
+    local target's containers (rbench-PID-N) make: each is removed when its run ends."""
     found = []
     for pat in ("/sys/fs/cgroup/*/rbench-test/*", "/sys/fs/cgroup/rbench-test/*", "/sys/fs/cgroup/*/rbench-started-*",
                 "/sys/fs/cgroup/rbench-started-*", "/sys/fs/cgroup/*/rbench-[0-9]*", "/sys/fs/cgroup/rbench-[0-9]*"):
-        for d in glob.glob(pat):
-            for procs in ("cgroup.procs", "tasks"):
-                try:
-                    with open(os.path.join(d, procs)) as f:
-                        if f.read().strip():
-                            found.append(d)
-                            break
-                except OSError:
-                    pass
+        found += [d for d in glob.glob(pat) if os.path.isdir(d)]
     return sorted(set(found))
 
 
@@ -154,7 +147,7 @@ def main():
     for ns in nss:
         print(f"LEFT NETWORK NAMESPACE: {ns}")
     for cg in cgs:
-        print(f"LEFT CGROUP WITH PROCESSES: {cg}")
+        print(f"LEFT CGROUP: {cg}")
     for pid, _, _, _, ppid in procs:  # orphans: nobody else will stop them
         if ppid == 1:
             try:
