@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "job_config.h"
 #include "rb_clock.h"
 #include "rb_log.h"
 
@@ -42,14 +43,10 @@ struct job_container {
 
 /* ---- small file helpers ----------------------------------------------------------------- */
 
-static char *slurp(const char *path, size_t max) {
-  FILE *f = fopen(path, "r");
-  if (!f) return NULL;
-  char *buf = malloc(max + 1);
-  size_t n = buf ? fread(buf, 1, max, f) : 0;
-  fclose(f);
-  if (buf) buf[n] = '\0';
-  return buf;
+/* A small file (a cgroup or /proc file, a tool's log) whole; NULL when unreadable. */
+static char *slurp(const char *path) {
+  size_t len;
+  return job_read_file(path, &len);
 }
 
 static bool write_text(const char *path, const char *text, char *why, size_t wlen) {
@@ -114,6 +111,27 @@ static void last_line(const char *text, char *out, size_t len) {
 
 /* ---- running the tools ------------------------------------------------------------------ */
 
+/* In a child of rbench before its execve: it gets deathsig when rbench dies, runs in a process
+ * group of its own (a terminal's Ctrl-C is rbench's to handle: rbench stops it), reads
+ * /dev/null, writes stdout and stderr to log (created 0600; open_flag O_TRUNC or O_APPEND),
+ * inherits no other descriptor and no blocked signal. Exits 127 when that cannot be done or
+ * rbench is already gone. */
+static void child_setup(pid_t parent, int deathsig, const char *log, int open_flag) {
+  prctl(PR_SET_PDEATHSIG, deathsig);
+  if (getppid() != parent) _exit(127);
+  setpgid(0, 0);
+  int in = open("/dev/null", O_RDONLY);
+  int out = open(log, O_WRONLY | O_CREAT | open_flag, 0600);
+  if (in < 0 || out < 0) _exit(127);
+  dup2(in, 0);
+  dup2(out, 1);
+  dup2(out, 2);
+  close_range(3, ~0u, 0);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 /* Runs argv (argv[0] a path) to its end with a clean environment, its output in WORK/tool.log
  * (its last line into tail). Returns its exit status, 128+signal, -1 when it could not start,
  * -2 when *stop became non-zero (it was then stopped). */
@@ -128,19 +146,7 @@ static int run_tool(const struct job_container *c, char *const argv[], volatile 
   pid_t pid = fork();
   if (pid < 0) return -1;
   if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);
-    setpgid(0, 0); /* rbench handles Ctrl-C, and stops it */
-    int in = open("/dev/null", O_RDONLY);
-    int out = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (in < 0 || out < 0) _exit(127);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(out, 2);
-    close_range(3, ~0u, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    child_setup(parent, SIGKILL, log, O_TRUNC); /* rbench handles Ctrl-C, and stops it */
     char path_env[] = TOOL_PATH;
     char *envp[] = {path_env, home, tmp, NULL};
     execve(argv[0], argv, envp);
@@ -165,7 +171,7 @@ static int run_tool(const struct job_container *c, char *const argv[], volatile 
     struct timespec ts = {0, 10000000};
     nanosleep(&ts, NULL);
   }
-  char *text = slurp(log, 65536);
+  char *text = slurp(log);
   last_line(text, tail, taillen);
   free(text);
   if (stopped) return -2;
@@ -226,7 +232,7 @@ static bool loopback_host(const char *ref) {
 }
 
 static cJSON *read_json(const char *path) {
-  char *text = slurp(path, 4 << 20);
+  char *text = slurp(path);
   cJSON *j = text ? cJSON_Parse(text) : NULL;
   free(text);
   return j;
@@ -350,7 +356,7 @@ static bool cg_mkdir(const char *path, char *why, size_t wlen) {
 static bool v2_delegate(const char *dir, char *why, size_t wlen) {
   char path[PATH_MAX + 32];
   snprintf(path, sizeof path, "%s/cgroup.subtree_control", dir);
-  char *on = slurp(path, 4096);
+  char *on = slurp(path);
   bool have = on && strstr(on, "memory") && strstr(on, "cpu");
   free(on);
   return have || write_text(path, "+memory +cpu", why, wlen);
@@ -504,7 +510,7 @@ static void cgroup_remove(const char *sub) {
 
 /* A counter's value in a cgroup file ("KEY N" lines, or the number alone when key is NULL). */
 static long long cg_counter(const char *path, const char *key) {
-  char *text = slurp(path, 4096);
+  char *text = slurp(path);
   const char *k = text && key ? strstr(text, key) : text;
   long long v = k ? strtoll(k + (key ? strlen(key) : 0), NULL, 10) : 0;
   free(text);
@@ -551,14 +557,14 @@ double job_container_cpu_s(const struct job_container *c) {
   char path[PATH_MAX];
   if (c->v2) {
     snprintf(path, sizeof path, CG "/%s/cpu.stat", c->top);
-    char *text = slurp(path, 4096);
+    char *text = slurp(path);
     const char *k = text ? strstr(text, "usage_usec ") : NULL;
     double s = k ? strtod(k + 11, NULL) / 1e6 : (double)NAN;
     free(text);
     return s;
   }
   snprintf(path, sizeof path, CG "/cpuacct/%s/cpuacct.usage", c->top);
-  char *text = slurp(path, 64);
+  char *text = slurp(path);
   char *end = NULL;
   double ns = text ? strtod(text, &end) : (double)NAN;
   bool ok = text && end != text;
@@ -592,7 +598,7 @@ static void runc_version(struct job_container *c) {
   char log[PATH_MAX + 16];
   if (run_quiet(c, argv, NULL, 0) != 0) return;
   snprintf(log, sizeof log, "%s/tool.log", c->work);
-  char *text = slurp(log, 4096); /* "runc version 1.1.5\ncommit: ...\n" */
+  char *text = slurp(log); /* "runc version 1.1.5\ncommit: ...\n" */
   const char *v = text ? strstr(text, "version ") : NULL;
   if (v) {
     snprintf(line, sizeof line, "%.*s", (int)strcspn(v + 8, "\n"), v + 8);
@@ -683,7 +689,7 @@ enum job_preflight job_container_prepare(const struct job_params *p, long long p
   if (pf == JOB_PREFLIGHT_OK) {
     char log[PATH_MAX + 16];
     snprintf(log, sizeof log, "%s/tool.log", c->work);
-    char *text = slurp(log, 4096);
+    char *text = slurp(log);
     if (text && !strncmp(text, "sha256:", 7))
       snprintf(c->digest, sizeof c->digest, "%.*s", (int)strcspn(text, "\r\n"), text);
     free(text);
@@ -775,19 +781,7 @@ pid_t job_container_start(struct job_container *c, int port, int threads, char *
   }
   if (pid == 0) {
     /* rbench gone: runc forwards the SIGTERM to the action and removes the container */
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) _exit(127);
-    setpgid(0, 0); /* out of the terminal's foreground group: Ctrl-C is rbench's to handle */
-    int in = open("/dev/null", O_RDONLY);
-    int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (in < 0 || out < 0) _exit(127);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(out, 2);
-    close_range(3, ~0u, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    child_setup(parent, SIGTERM, log, O_APPEND);
     char o_root[] = "--root", run[] = "run", o_bundle[] = "--bundle", path_env[] = TOOL_PATH;
     char *argv[] = {c->runc, o_root, state, run, o_bundle, dir, cid, NULL};
     char *envp[] = {path_env, NULL};
@@ -801,7 +795,7 @@ pid_t job_container_start(struct job_container *c, int port, int threads, char *
 void job_container_log_tail(const struct job_container *c, const char *id, char *out, size_t len) {
   char path[PATH_MAX + 96];
   snprintf(path, sizeof path, "%s/c/%s.log", c->work, id);
-  char *text = slurp(path, 65536);
+  char *text = slurp(path);
   last_line(text, out, len);
   free(text);
 }

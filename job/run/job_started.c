@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "job_backend.h"
+#include "job_config.h"
 #include "job_doc_keys.h"
 #include "rb_clock.h"
 #include "rb_log.h"
@@ -133,14 +134,9 @@ static bool write_file(const char *path, const char *text, char *why, size_t wle
   return false;
 }
 
-static char *slurp(const char *path, size_t max) {
-  FILE *f = fopen(path, "re");
-  if (!f) return NULL;
-  char *buf = malloc(max + 1);
-  size_t n = buf ? fread(buf, 1, max, f) : 0;
-  fclose(f);
-  if (buf) buf[n] = '\0';
-  return buf;
+static char *slurp(const char *path) {
+  size_t len;
+  return job_read_file(path, &len);
 }
 
 /* The last (up to 3) non-empty lines of a log, joined by " | ". */
@@ -223,7 +219,7 @@ static bool cgroup_make(struct job_started *s, double quota, char *why, size_t w
   char path[PATH_MAX + 32], text[64];
   bool v1 = access(CGROUP_V1 "/cpu.cfs_quota_us", F_OK) == 0;
   if (!v1) {
-    char *ctl = slurp(CGROUP_V2 "/cgroup.controllers", 4096);
+    char *ctl = slurp(CGROUP_V2 "/cgroup.controllers");
     bool cpu = ctl && has_word(ctl, "cpu");
     free(ctl);
     if (!cpu) {
@@ -232,7 +228,7 @@ static bool cgroup_make(struct job_started *s, double quota, char *why, size_t w
                "/cgroup.controllers (cgroup v2)");
       return false;
     }
-    char *sub = slurp(CGROUP_V2 "/cgroup.subtree_control", 4096);
+    char *sub = slurp(CGROUP_V2 "/cgroup.subtree_control");
     bool on = sub && has_word(sub, "cpu");
     free(sub);
     if (!on && !write_file(CGROUP_V2 "/cgroup.subtree_control", "+cpu", why, wlen)) return false;
@@ -271,7 +267,7 @@ static bool cgroup_make(struct job_started *s, double quota, char *why, size_t w
 static bool cgroup_throttled(const struct job_started *s, double *periods, double *ns) {
   char path[PATH_MAX + 16];
   snprintf(path, sizeof path, "%s/cpu.stat", s->cgroup);
-  char *text = s->cgroup[0] ? slurp(path, 8192) : NULL;
+  char *text = s->cgroup[0] ? slurp(path) : NULL;
   if (!text) return false;
   bool have_n = false, have_t = false;
   for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {

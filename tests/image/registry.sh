@@ -1,4 +1,4 @@
-# registry.sh: sourced by the image tests. Debian's docker-registry (the CNCF distribution
+# registry.sh: sourced by the image tests: Debian's docker-registry (the CNCF distribution
 # registry) without auth on a loopback address, its config, storage and log in a directory of
 # the test's (Debian's default config has an htpasswd section; this one replaces it).
 #
@@ -8,6 +8,9 @@
 #                             1 if it exited or did not answer within 20 s
 #   port_free PORT            true when nothing listens on PORT on 127.0.0.1, ::1 or the
 #                             wildcard (a bind to 127.0.0.1 and to ::1 succeeds)
+#   run_images OUT ARGS...    runs tests/image/run_images.py ARGS (its output to OUT, then
+#                             shown) and adds its "N passed, M failed" to the caller's PASS and
+#                             FAIL; one more failure (not_ok) when it did not reach its summary
 
 registry_start() {
   local addr="$1" dir="$2" i
@@ -53,4 +56,17 @@ for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
     finally:
         s.close()
 PY
+}
+
+run_images() {
+  local out="$1" rc=0 ri_pass ri_fail
+  shift
+  python3 "$(dirname "${BASH_SOURCE[0]}")/run_images.py" "$@" >"$out" 2>&1 || rc=$?
+  cat "$out"
+  read -r ri_pass ri_fail < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$out" | tail -n 1)
+  PASS=$((PASS + ${ri_pass:-0}))
+  FAIL=$((FAIL + ${ri_fail:-0}))
+  if [ -z "${ri_pass:-}" ] || { [ "$rc" -ne 0 ] && [ "${ri_fail:-0}" -eq 0 ]; }; then
+    not_ok "run_images.py ran to its summary (exit $rc)"
+  fi
 }

@@ -236,15 +236,7 @@ check "every ELF dependency is inside the image (missing: ${missing_libs:-none})
 
 # --- 5. run it: pulled from the registry, under runc, as an invoker runs an action ---------
 want_version="rbench-action $(sed -n 's/^project(rbench VERSION \([0-9.]*\).*/\1/p' "$SRC/CMakeLists.txt") ($want_commit)"
-python3 "$HERE/run_images.py" "$REG" "$TAG" --only action --action-version "$want_version" \
-  >"$WORK/run_images.out" 2>&1 && ri_rc=0 || ri_rc=$?
-cat "$WORK/run_images.out"
-read -r ri_pass ri_fail < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$WORK/run_images.out" | tail -n 1)
-PASS=$((PASS + ${ri_pass:-0}))
-FAIL=$((FAIL + ${ri_fail:-0}))
-if [ -z "${ri_pass:-}" ] || { [ "$ri_rc" -ne 0 ] && [ "${ri_fail:-0}" -eq 0 ]; }; then
-  not_ok "run_images.py ran to its summary (exit $ri_rc)"
-fi
+run_images "$WORK/run_images.out" "$REG" "$TAG" --only action --action-version "$want_version"
 
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]

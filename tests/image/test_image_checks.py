@@ -37,12 +37,7 @@ def sh(argv, what):
 
 def make_image(layout, tag, root, entrypoint):
     """Tag TAG in the OCI layout: ROOT as its one layer, entrypoint, user 65534 (as the Dockerfiles)."""
-    if not os.path.exists(os.path.join(layout, "index.json")):
-        sh(["umoci", "init", "--layout", layout], "umoci init")
-    sh(["umoci", "new", "--image", f"{layout}:{tag}"], f"umoci new {tag}")
-    sh(["umoci", "insert", "--image", f"{layout}:{tag}", root, "/"], f"umoci insert {tag}")
-    sh(["umoci", "config", "--image", f"{layout}:{tag}", "--config.entrypoint", entrypoint,
-        "--config.user", "65534"], f"umoci config {tag}")
+    ocirun.make_image(layout, tag, entrypoint, root=root)
 
 
 def stage(root, binaries, ca=False):

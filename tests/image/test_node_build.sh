@@ -246,14 +246,7 @@ check "rbench image carries the CA bundle" test -s "$WORK/root-rbench/etc/ssl/ce
 # run_images.py prints one ok/not ok line per check and "N passed, M failed" last; its checks
 # are those tests/image/test_image_checks.py proves to fail on broken images.
 want_version="rbench $(sed -n 's/^project(rbench VERSION \([0-9.]*\).*/\1/p' "$SRC/CMakeLists.txt") (unknown)"
-python3 "$HERE/run_images.py" "$REG" "$TAG" --version "$want_version" >"$WORK/run_images.out" 2>&1 && ri_rc=0 || ri_rc=$?
-cat "$WORK/run_images.out"
-read -r ri_pass ri_fail < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$WORK/run_images.out" | tail -n 1)
-PASS=$((PASS + ${ri_pass:-0}))
-FAIL=$((FAIL + ${ri_fail:-0}))
-if [ -z "${ri_pass:-}" ] || { [ "$ri_rc" -ne 0 ] && [ "${ri_fail:-0}" -eq 0 ]; }; then
-  not_ok "run_images.py ran to its summary (exit $ri_rc)"
-fi
+run_images "$WORK/run_images.out" "$REG" "$TAG" --version "$want_version"
 
 # --- 5. the chart's pods emulated on the built images --------------------------------------
 # tests/k8s/test_pod_emulation.py --images: the agent, runner Job (plain, 3 shards, a late

@@ -85,16 +85,8 @@ class Env:
 
     def image(self):
         """A tiny OCI image of the build's rbench-action, as tools/build-image.sh lays it out."""
-        root, layout = os.path.join(self.dir, "root"), os.path.join(self.dir, "layout")
-        for argv in (["sh", os.path.join(ROOT, "tools", "lib", "stage-image-root.sh"), root, ACTION],
-                     ["umoci", "init", "--layout", layout],
-                     ["umoci", "new", "--image", layout + ":t"],
-                     ["umoci", "insert", "--image", layout + ":t", root, "/"],
-                     ["umoci", "config", "--image", layout + ":t", "--config.entrypoint",
-                      "/rbench-action", "--config.user", "65534"]):
-            p = run(argv)
-            if p.returncode:
-                raise RuntimeError(f"{' '.join(argv)}: {p.stderr.strip()[-400:]}")
+        layout = os.path.join(self.dir, "layout")
+        ocirun.make_image(layout, "t", "/rbench-action", [ACTION])
         return layout
 
     def argv(self, out, *extra):

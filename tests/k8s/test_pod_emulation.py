@@ -386,21 +386,13 @@ DEFAULT_CAPS = {"CAP_" + x for x in ("CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER"
 
 def image_from_build(ref, name):
     """REF's image made from the build's binaries as its Dockerfile makes it: the root laid out by
-    tools/lib/stage-image-root.sh, ENTRYPOINT the program, USER 65534 (umoci, an OCI layout)."""
+    tools/lib/make-oci-image.sh (stage-image-root.sh, ENTRYPOINT the program, USER 65534, an OCI
+    layout)."""
     repo = ref.rsplit("/", 1)[1].split(":")[0]
     bins = {"rbench-agent": ["agent/rbench-agent"], "rbench": ["job/rbench", "action/rbench-action"]}[repo]
-    root, layout = os.path.join(tmp, "imgroot-" + name), os.path.join(rt.work, "layouts", name)
+    layout = os.path.join(rt.work, "layouts", name)
     os.makedirs(os.path.dirname(layout), exist_ok=True)
-    ca = ["--ca-certificates"] if repo == "rbench" else []
-    for argv in (["sh", os.path.join(ROOT, "tools", "lib", "stage-image-root.sh"), *ca, root,
-                  *[os.path.join(BIN, b) for b in bins]],
-                 ["umoci", "init", "--layout", layout], ["umoci", "new", "--image", f"{layout}:t"],
-                 ["umoci", "insert", "--image", f"{layout}:t", root, "/"],
-                 ["umoci", "config", "--image", f"{layout}:t", "--config.entrypoint", "/" + repo, "--config.user", "65534"]):
-        p = subprocess.run(argv, capture_output=True, text=True)
-        if p.returncode:
-            raise RuntimeError(f"{' '.join(argv[:3])} failed (exit {p.returncode}): {(p.stderr or p.stdout).strip()[-600:]}")
-    shutil.rmtree(root)
+    ocirun.make_image(layout, "t", "/" + repo, [os.path.join(BIN, b) for b in bins], ca=repo == "rbench")
     return rt.unpack(layout, "t", name)
 
 

@@ -47,6 +47,22 @@ def usable():
     return True, ""
 
 
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def make_image(layout, tag, entrypoint, binaries=(), ca=False, root=None):
+    """Tags TAG in the OCI layout LAYOUT: an image of BINARIES laid out as the Dockerfiles lay
+    theirs out (tools/lib/make-oci-image.sh: stage-image-root.sh, ENTRYPOINT, USER 65534), or of
+    ROOT as it is. Raises RuntimeError quoting the script's error."""
+    argv = [os.path.join(ROOT, "tools", "lib", "make-oci-image.sh")]
+    argv += ["--root", root] if root else (["--ca-certificates"] if ca else [])
+    argv += [layout, tag, entrypoint] + ([] if root else list(binaries))
+    p = subprocess.run(argv, capture_output=True, text=True)
+    if p.returncode:
+        raise RuntimeError(f"make-oci-image.sh {tag} failed (exit {p.returncode}): "
+                           f"{(p.stderr or p.stdout).strip()[-600:]}")
+
+
 def runc_version():
     p = subprocess.run(["runc", "--version"], capture_output=True, text=True)
     return p.stdout.splitlines()[0] if p.returncode == 0 and p.stdout else "runc"

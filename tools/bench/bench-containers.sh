@@ -9,7 +9,7 @@
 # Needs root, runc, skopeo and umoci. Each repetition runs both modes, alternating which goes
 # first: one run each of 500 invocations at 100/s with one worker (its first activation is the
 # cold start, the other 499 are warm). The image is built from the release rbench-action with
-# umoci (an OCI layout, as tests/integration/test_runner_container.py does), so both modes run
+# tools/lib/make-oci-image.sh (an OCI layout, as the tests make theirs), so both modes run
 # the same binary. Everything runs on loopback; what it starts is stopped when it exits.
 # Run it under flock /tmp/rbench-bench.lock on a shared machine.
 #   -h, --help   this text
@@ -37,11 +37,7 @@ rb_start_redis
 tmp=$rb_tmp
 chmod 755 "$tmp"
 mkdir -m 1777 "$tmp/t"
-sh tools/lib/stage-image-root.sh "$tmp/root" "$action" >/dev/null
-umoci init --layout "$tmp/layout"
-umoci new --image "$tmp/layout:bench"
-umoci insert --image "$tmp/layout:bench" "$tmp/root" / >/dev/null
-umoci config --image "$tmp/layout:bench" --config.entrypoint /rbench-action --config.user 65534
+tools/lib/make-oci-image.sh "$tmp/layout" bench /rbench-action "$action"
 printf 'REDIS_HOST=127.0.0.1\nREDIS_PORT=%s\n' "$rb_redis_port" >"$tmp/local.env"
 
 one() { # MODE REP: one run; its document in $tmp/MODE.REP.json
