@@ -13,6 +13,9 @@
     - a container runc still lists, in its default state directory or in one of the tests'
       own (/run/rbench-runc-*);
     - a network namespace a test made (tests/support/ocirun.py names them rbt*);
+    - a change to the host's network: a network interface (bridge, veth) that was not there at
+      the mark, IP forwarding turned on, an iptables chain or rule added (the tests use
+      loopback and network namespaces of their own only);
     - a cgroup the tests or the runner make (rbench-test/* of the tests' containers, rbench-started-* of backend start,
       rbench-PID-N of the local target's containers) that still exists.
   Orphaned processes (parent init) it finds it then kills, so one leak does not spread to
@@ -20,7 +23,9 @@
   counted.
 Exit 0 when nothing was left; 1 otherwise."""
 import glob
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -120,6 +125,31 @@ def leftover_cgroups():
     return sorted(set(found))
 
 
+def network_state():
+    """What the mark keeps of the host's network: interface names, ip_forward, iptables rules."""
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    names = sorted(line.split(": ")[1].split("@")[0] for line in links.splitlines() if ": " in line)
+    try:
+        forward = open("/proc/sys/net/ipv4/ip_forward").read().strip()
+    except OSError:
+        forward = "?"
+    rules = []
+    if os.geteuid() == 0 and shutil.which("iptables"):
+        for table in ("filter", "nat"):
+            p = subprocess.run(["iptables", "-w", "-t", table, "-S"], capture_output=True, text=True)
+            rules += [f"{table}: {r}" for r in p.stdout.splitlines()] if p.returncode == 0 else []
+    return {"links": names, "ip_forward": forward, "iptables": rules}
+
+
+def network_changes(before):
+    now = network_state()
+    out = [f"network interface {n} (not there at the start)" for n in now["links"] if n not in before.get("links", [])]
+    if before.get("ip_forward") == "0" and now["ip_forward"] != "0":
+        out.append("IP forwarding turned on (net.ipv4.ip_forward was 0 at the start)")
+    out += [f"iptables rule {r}" for r in now["iptables"] if r not in before.get("iptables", [])]
+    return out
+
+
 def main():
     if len(sys.argv) != 3 or sys.argv[1] not in ("--mark", "--check"):
         print("usage: leftovers.py --mark|--check FILE", file=sys.stderr)
@@ -127,19 +157,21 @@ def main():
     path = sys.argv[2]
     if sys.argv[1] == "--mark":
         with open(path, "w") as f:
-            f.write(f"{boot_ticks()}\n")
+            json.dump({"since": boot_ticks(), "network": network_state()}, f)
         print(f"suite start recorded in {path}")
         return 0
     try:
-        since = int(open(path).read())
-    except (OSError, ValueError):
+        mark = json.load(open(path))
+        since, net = int(mark["since"]), mark["network"]
+    except (OSError, ValueError, KeyError, TypeError):
         print(f"leftovers: no suite start in {path} (the --mark step did not run): checking every process")
-        since = 0
+        since, net = 0, network_state()
     time.sleep(1)  # what a test's cleanup stopped last has a moment to exit
     procs = leftover_processes(since)
     ctrs = leftover_containers() if os.geteuid() == 0 else []
     nss = leftover_netns() if os.geteuid() == 0 else []
     cgs = leftover_cgroups()
+    nets = network_changes(net)
     for pid, name, uid, loc, _ in procs:
         print(f"LEFT RUNNING: pid {pid} {name} (uid {uid}) {loc}")
     for root, c in ctrs:
@@ -148,17 +180,19 @@ def main():
         print(f"LEFT NETWORK NAMESPACE: {ns}")
     for cg in cgs:
         print(f"LEFT CGROUP: {cg}")
+    for n in nets:
+        print(f"LEFT IN THE HOST'S NETWORK: {n}")
     for pid, _, _, _, ppid in procs:  # orphans: nobody else will stop them
         if ppid == 1:
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-    n = len(procs) + len(ctrs) + len(nss) + len(cgs)
+    n = len(procs) + len(ctrs) + len(nss) + len(cgs) + len(nets)
     if n:
         print(f"leftovers: {n} thing(s) the tests started were still there at the end")
         return 1
-    print("leftovers: no process, container, network namespace or cgroup of the tests is left")
+    print("leftovers: no process, container, network namespace, cgroup or host network change of the tests is left")
     return 0
 
 
