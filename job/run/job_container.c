@@ -435,11 +435,9 @@ static bool cgroup_top(struct job_container *c, char *why, size_t wlen) {
   return true;
 }
 
-static bool cg_set(const char *dir, const char *id, const char *file, const char *value, char *why,
-                   size_t wlen) {
+static bool cg_set(const char *dir, const char *file, const char *value, char *why, size_t wlen) {
   char path[PATH_MAX + 64];
   snprintf(path, sizeof path, "%s/%s", dir, file);
-  (void)id;
   return write_text(path, value, why, wlen);
 }
 
@@ -458,33 +456,32 @@ static bool cgroup_container(const struct job_container *c, const char *id, char
     bool ok = true;
     if (c->v2) {
       snprintf(v, sizeof v, "%lld", bytes);
-      ok = cg_set(dir, id, "memory.max", v, why, wlen) &&
-           cg_set(dir, id, "memory.swap.max", "0", why, wlen);
+      ok =
+          cg_set(dir, "memory.max", v, why, wlen) && cg_set(dir, "memory.swap.max", "0", why, wlen);
       /* cgroup v2's weight for docker's shares (runc's conversion) */
       snprintf(v, sizeof v, "%ld", 1 + ((c->cpu_shares - 2) * 9999) / 262142);
-      ok = ok && cg_set(dir, id, "cpu.weight", v, why, wlen);
+      ok = ok && cg_set(dir, "cpu.weight", v, why, wlen);
       if (quota > 0) {
         snprintf(v, sizeof v, "%lld %d", quota, CPU_PERIOD_US);
-        ok = ok && cg_set(dir, id, "cpu.max", v, why, wlen);
+        ok = ok && cg_set(dir, "cpu.max", v, why, wlen);
       }
       ok = ok && v2_delegate(dir, why, wlen);
     } else if (!strcmp(dirs[i], CG "/memory")) {
       snprintf(v, sizeof v, "%lld", bytes);
       /* the memory limit first: memsw may never be below it */
-      ok = cg_set(dir, id, "memory.limit_in_bytes", v, why, wlen);
+      ok = cg_set(dir, "memory.limit_in_bytes", v, why, wlen);
       struct stat st;
       char sw[PATH_MAX + 32];
       snprintf(sw, sizeof sw, "%s/memory.memsw.limit_in_bytes", dir);
-      if (ok && stat(sw, &st) == 0)
-        ok = cg_set(dir, id, "memory.memsw.limit_in_bytes", v, why, wlen);
+      if (ok && stat(sw, &st) == 0) ok = cg_set(dir, "memory.memsw.limit_in_bytes", v, why, wlen);
     } else if (!strcmp(dirs[i], CG "/cpu")) {
       snprintf(v, sizeof v, "%ld", c->cpu_shares);
-      ok = cg_set(dir, id, "cpu.shares", v, why, wlen);
+      ok = cg_set(dir, "cpu.shares", v, why, wlen);
       if (ok && quota > 0) {
         snprintf(v, sizeof v, "%d", CPU_PERIOD_US);
-        ok = cg_set(dir, id, "cpu.cfs_period_us", v, why, wlen);
+        ok = cg_set(dir, "cpu.cfs_period_us", v, why, wlen);
         snprintf(v, sizeof v, "%lld", quota);
-        ok = ok && cg_set(dir, id, "cpu.cfs_quota_us", v, why, wlen);
+        ok = ok && cg_set(dir, "cpu.cfs_quota_us", v, why, wlen);
       }
     }
     if (!ok) return false;
