@@ -194,5 +194,14 @@
 #define JOB_K_THROTTLED_S "throttled_s"
 #define JOB_K_THROTTLED_PERIODS "throttled_periods"
 #define JOB_K_ACTION_CPU "action_cpu"
+/* issue 22: which runtime ran the action instances (local target: process or runc container)
+ * and how long their starts took (spawn or container create until /init answered) */
+#define JOB_K_ACTION_RUNTIME "action_runtime"
+#define JOB_K_STARTS "starts"
+#define JOB_K_P50_MS "p50_ms"
+#define JOB_K_P90_MS "p90_ms"
+#define JOB_K_MIN_MS "min_ms"
+#define JOB_K_MAX_MS "max_ms"
+#define JOB_K_MEAN_MS "mean_ms"
 
 #endif

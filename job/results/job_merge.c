@@ -641,6 +641,44 @@ static void merge_operations(cJSON *out, const struct job_doc *docs, const size_
   for (int i = 0; i < RB_OP_COUNT; i++) job_hist_destroy(h[i]);
 }
 
+/* action_runtime.starts over the shards (each started its own action instances): counts
+ * summed, min and max of theirs, the mean weighted by count; the percentiles are not
+ * mergeable from the shards' summaries and become null (raw values are not kept). */
+static void merge_starts(cJSON *out, const struct job_doc *docs, const size_t *order, size_t n) {
+  cJSON *st = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetObjectItemCaseSensitive(out, JOB_K_ACTION_RUNTIME), JOB_K_STARTS);
+  if (!cJSON_IsObject(st)) return;
+  double count = 0, sum = 0, lo = (double)INFINITY, hi = -(double)INFINITY;
+  for (size_t k = 0; k < n; k++) {
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(docs[order[k]].json, JOB_K_ACTION_RUNTIME), JOB_K_STARTS);
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(s, JOB_K_COUNT);
+    double ck = cJSON_IsNumber(c) ? c->valuedouble : 0;
+    if (ck <= 0) continue;
+    const cJSON *mean = cJSON_GetObjectItemCaseSensitive(s, JOB_K_MEAN_MS);
+    const cJSON *mn = cJSON_GetObjectItemCaseSensitive(s, JOB_K_MIN_MS);
+    const cJSON *mx = cJSON_GetObjectItemCaseSensitive(s, JOB_K_MAX_MS);
+    count += ck;
+    if (cJSON_IsNumber(mean)) sum += mean->valuedouble * ck;
+    if (cJSON_IsNumber(mn) && mn->valuedouble < lo) lo = mn->valuedouble;
+    if (cJSON_IsNumber(mx) && mx->valuedouble > hi) hi = mx->valuedouble;
+  }
+  cJSON *m = cJSON_CreateObject();
+  if (!m) return;
+  cJSON_AddNumberToObject(m, JOB_K_COUNT, count);
+  if (count > 0) {
+    cJSON_AddNullToObject(m, JOB_K_P50_MS);
+    cJSON_AddNullToObject(m, JOB_K_P90_MS);
+    cJSON_AddNumberToObject(m, JOB_K_MIN_MS, lo);
+    cJSON_AddNumberToObject(m, JOB_K_MAX_MS, hi);
+    cJSON_AddNumberToObject(m, JOB_K_MEAN_MS, sum / count);
+    cJSON_AddStringToObject(m, JOB_K_NOTE,
+                            "merged from the shards: count summed, min, max and the mean over "
+                            "all starts; percentiles are not mergeable from the shards' summaries");
+  }
+  set_item(cJSON_GetObjectItemCaseSensitive(out, JOB_K_ACTION_RUNTIME), JOB_K_STARTS, m);
+}
+
 /* The merged document: shard 0's, with every merged figure replaced. */
 static cJSON *build(const struct job_doc *d, const char *const *paths, size_t n,
                     const size_t *order, bool raw, bool closed, struct job_hist **h,
@@ -671,6 +709,7 @@ static cJSON *build(const struct job_doc *d, const char *const *paths, size_t n,
   if (cJSON_GetObjectItemCaseSensitive(out, JOB_K_REDIS))
     merge_backend(out, d, order, n, how, sizeof how);
   merge_operations(out, d, order, n);
+  merge_starts(out, d, order, n);
   set_item(out, JOB_K_HISTOGRAMS, hists_json(h, closed));
   set_item(out, JOB_K_MERGED_FROM, merged_from(d, paths, order, n, raw, how[0] ? how : NULL));
   if (raw) set_item(out, JOB_K_RAW_RESULTS, merge_raw(d, n));

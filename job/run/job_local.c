@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "job_container.h"
+#include "job_doc_keys.h"
 #include "job_prepare.h"
 #include "job_started.h"
 #include "job_target.h"
@@ -626,8 +627,8 @@ static void local_fields(struct job_target *base) {
     cJSON_AddStringToObject(o, "network", "host");
     cJSON_AddNullToObject(o, "cgroup");
   }
-  cJSON *st = cJSON_AddObjectToObject(o, "starts");
-  cJSON_AddNumberToObject(st, "count", (double)t->nstarts);
+  cJSON *st = cJSON_AddObjectToObject(o, JOB_K_STARTS);
+  cJSON_AddNumberToObject(st, JOB_K_COUNT, (double)t->nstarts);
   if (t->nstarts) {
     uint64_t *v = malloc(t->nstarts * sizeof *v);
     if (v) {
@@ -635,17 +636,19 @@ static void local_fields(struct job_target *base) {
       rb_sort_u64(v, t->nstarts);
       double sum = 0;
       for (size_t i = 0; i < t->nstarts; i++) sum += (double)v[i];
-      cJSON_AddNumberToObject(st, "p50_ms", (double)rb_percentile_sorted(v, t->nstarts, 50) / 1e6);
-      cJSON_AddNumberToObject(st, "p90_ms", (double)rb_percentile_sorted(v, t->nstarts, 90) / 1e6);
-      cJSON_AddNumberToObject(st, "min_ms", (double)v[0] / 1e6);
-      cJSON_AddNumberToObject(st, "max_ms", (double)v[t->nstarts - 1] / 1e6);
-      cJSON_AddNumberToObject(st, "mean_ms", sum / (double)t->nstarts / 1e6);
+      cJSON_AddNumberToObject(st, JOB_K_P50_MS,
+                              (double)rb_percentile_sorted(v, t->nstarts, 50) / 1e6);
+      cJSON_AddNumberToObject(st, JOB_K_P90_MS,
+                              (double)rb_percentile_sorted(v, t->nstarts, 90) / 1e6);
+      cJSON_AddNumberToObject(st, JOB_K_MIN_MS, (double)v[0] / 1e6);
+      cJSON_AddNumberToObject(st, JOB_K_MAX_MS, (double)v[t->nstarts - 1] / 1e6);
+      cJSON_AddNumberToObject(st, JOB_K_MEAN_MS, sum / (double)t->nstarts / 1e6);
       free(v);
     }
   }
   cJSON_Delete(t->base.doc_fields);
   t->base.doc_fields = cJSON_CreateObject();
-  if (t->base.doc_fields) cJSON_AddItemToObject(t->base.doc_fields, "action_runtime", o);
+  if (t->base.doc_fields) cJSON_AddItemToObject(t->base.doc_fields, JOB_K_ACTION_RUNTIME, o);
   else cJSON_Delete(o);
 }
 

@@ -291,6 +291,45 @@ static void test_counts_rates_and_backend(void **state) {
   drop();
 }
 
+/* action_runtime.starts: each shard started its own workers; counts summed, min/max over all,
+ * the mean weighted by count, percentiles null (not mergeable from summaries); the runtime's
+ * other fields kept. */
+static void test_action_runtime_starts(void **state) {
+  (void)state;
+  char err[600];
+  make(true, true);
+  static const double counts[] = {2, 0, 6}, means[] = {100, 0, 60}, mins[] = {90, 0, 50},
+                      maxs[] = {110, 0, 75};
+  for (int i = 0; i < N; i++) {
+    cJSON *rt = cJSON_AddObjectToObject(docs[i], "action_runtime");
+    cJSON_AddStringToObject(rt, "kind", "container");
+    cJSON *st = cJSON_AddObjectToObject(rt, "starts");
+    cJSON_AddNumberToObject(st, "count", counts[i]);
+    if (counts[i] > 0) {
+      cJSON_AddNumberToObject(st, "p50_ms", means[i]);
+      cJSON_AddNumberToObject(st, "p90_ms", maxs[i]);
+      cJSON_AddNumberToObject(st, "min_ms", mins[i]);
+      cJSON_AddNumberToObject(st, "max_ms", maxs[i]);
+      cJSON_AddNumberToObject(st, "mean_ms", means[i]);
+    }
+  }
+  cJSON *m = job_merge_shards((const cJSON *const *)docs, paths, N, err, sizeof err);
+  assert_non_null(m);
+  assert_true(num(m, "action_runtime.starts.count") == 8);
+  assert_true(num(m, "action_runtime.starts.min_ms") == 50);
+  assert_true(num(m, "action_runtime.starts.max_ms") == 110);
+  assert_true(fabs(num(m, "action_runtime.starts.mean_ms") - (2 * 100 + 6 * 60) / 8.0) < 1e-9);
+  const cJSON *st = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "action_runtime"), "starts");
+  assert_true(cJSON_IsNull(cJSON_GetObjectItem(st, "p50_ms")));
+  assert_true(cJSON_IsNull(cJSON_GetObjectItem(st, "p90_ms")));
+  assert_non_null(strstr(cJSON_GetObjectItem(st, "note")->valuestring, "merged from the shards"));
+  assert_string_equal(
+      cJSON_GetObjectItem(cJSON_GetObjectItem(m, "action_runtime"), "kind")->valuestring,
+      "container");
+  cJSON_Delete(m);
+  drop();
+}
+
 static void test_errors_and_complete(void **state) {
   (void)state;
   char err[600];
@@ -403,6 +442,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_exact_and_histogram_percentiles),
       cmocka_unit_test(test_counts_rates_and_backend),
+      cmocka_unit_test(test_action_runtime_starts),
       cmocka_unit_test(test_errors_and_complete),
       cmocka_unit_test(test_aborted_in_neither_rate),
       cmocka_unit_test(test_refusals),
