@@ -50,6 +50,9 @@ static void spawn(struct child *c, char *const envp[], const char *flag) {
   close(out[1]);
   c->in = in[1];
   c->answers = fdopen(ans[0], "r");
+  /* unbuffered: a getline must not take the next answer into stdio's buffer, where the poll
+   * in read_answer would not see it */
+  setvbuf(c->answers, NULL, _IONBF, 0);
   c->out = out[0];
   fcntl(c->out, F_SETFL, O_NONBLOCK);
 }
