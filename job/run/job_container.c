@@ -11,13 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "job_config.h"
+#include "job_started.h"
 #include "rb_clock.h"
 #include "rb_log.h"
 
@@ -111,25 +111,12 @@ static void last_line(const char *text, char *out, size_t len) {
 
 /* ---- running the tools ------------------------------------------------------------------ */
 
-/* In a child of rbench before its execve: it gets deathsig when rbench dies, runs in a process
- * group of its own (a terminal's Ctrl-C is rbench's to handle: rbench stops it), reads
- * /dev/null, writes stdout and stderr to log (created 0600; open_flag O_TRUNC or O_APPEND),
- * inherits no other descriptor and no blocked signal. Exits 127 when that cannot be done or
- * rbench is already gone. */
+/* In a child of rbench before its execve: job_child_setup with its output in log (created
+ * 0600; open_flag O_TRUNC or O_APPEND). */
 static void child_setup(pid_t parent, int deathsig, const char *log, int open_flag) {
-  prctl(PR_SET_PDEATHSIG, deathsig);
-  if (getppid() != parent) _exit(127);
-  setpgid(0, 0);
-  int in = open("/dev/null", O_RDONLY);
   int out = open(log, O_WRONLY | O_CREAT | open_flag, 0600);
-  if (in < 0 || out < 0) _exit(127);
-  dup2(in, 0);
-  dup2(out, 1);
-  dup2(out, 2);
-  close_range(3, ~0u, 0);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
+  if (out < 0) _exit(127);
+  job_child_setup(parent, deathsig, out);
 }
 
 /* Runs argv (argv[0] a path) to its end with a clean environment, its output in WORK/tool.log

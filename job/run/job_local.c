@@ -42,7 +42,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -100,19 +99,7 @@ struct local_target {
 /* Child side of the spawn: a clean environment (no secrets), output discarded, and none of
  * rbench's descriptors (sockets, the spool file) inherited. */
 static void exec_worker(const char *bin, int port, pid_t parent, int conc) {
-  prctl(PR_SET_PDEATHSIG, SIGTERM);
-  if (getppid() != parent) _exit(127);
-  setpgid(0, 0); /* out of the terminal's foreground group: Ctrl-C is rbench's to handle */
-  int null = open("/dev/null", O_RDWR);
-  if (null >= 0) {
-    dup2(null, 0);
-    dup2(null, 1);
-    dup2(null, 2);
-  }
-  close_range(3, ~0u, 0);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
+  job_child_setup(parent, SIGTERM, -1);
   char listen[64];
   snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
   char path[PATH_MAX], opt_listen[] = "--listen", opt_log[] = "--log-level", level[] = "warn";

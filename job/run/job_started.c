@@ -294,17 +294,29 @@ static void cgroup_remove(struct job_started *s) {
 
 /* ---- processes ---------------------------------------------------------------------------- */
 
-/* Child side: its own process group, dies with rbench, output to its log, no descriptor of
- * rbench's, a clean environment (envp); in the cgroup (procs) first when given. */
-static void child(const char *path, char *const argv[], char *const envp[], int logfd,
-                  const char *procs, pid_t parent) {
-  prctl(PR_SET_PDEATHSIG, SIGTERM);
+void job_child_setup(pid_t parent, int deathsig, int out_fd) {
+  prctl(PR_SET_PDEATHSIG, deathsig);
   if (getppid() != parent) _exit(127);
   setpgid(0, 0);
-  int null = open("/dev/null", O_RDONLY);
+  int null = open("/dev/null", O_RDWR);
   if (null >= 0) dup2(null, 0);
-  dup2(logfd, 1);
-  dup2(logfd, 2);
+  int out = out_fd >= 0 ? out_fd : null;
+  if (out >= 0) {
+    dup2(out, 1);
+    dup2(out, 2);
+  }
+  close_range(3, ~0u, 0);
+  signal(SIGPIPE, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* Child side (job_child_setup, output to its log, SIGTERM when rbench dies), a clean
+ * environment (envp); in the cgroup (procs) first when given. */
+static void child(const char *path, char *const argv[], char *const envp[], int logfd,
+                  const char *procs, pid_t parent) {
+  job_child_setup(parent, SIGTERM, logfd);
   if (procs) {
     int fd = open(procs, O_WRONLY);
     if (fd < 0 || write(fd, "0", 1) != 1) {
@@ -313,11 +325,6 @@ static void child(const char *path, char *const argv[], char *const envp[], int 
     }
     close(fd);
   }
-  close_range(3, ~0u, 0);
-  signal(SIGPIPE, SIG_DFL);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
   execve(path, argv, envp);
   dprintf(2, "cannot execute %s: %s\n", path, strerror(errno));
   _exit(127);

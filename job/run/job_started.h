@@ -62,6 +62,14 @@ void job_started_end(struct job_started *s, cJSON *side, double ops);
  * the caller's program binds it), or -1. Also the local target's, for its action workers. */
 int job_free_loopback_port(void);
 
+/* In a child of rbench between fork and execve, for every program rbench starts (the started
+ * backend, the local target's action workers, runc and the container tools): deathsig when
+ * rbench dies, a process group of its own (a terminal's Ctrl-C is rbench's to handle; rbench
+ * stops it), stdin /dev/null, stdout and stderr to out_fd (-1: /dev/null), no other descriptor
+ * of rbench's, no blocked signal, SIGPIPE back to its default. _exit(127) when rbench is
+ * already gone. */
+void job_child_setup(pid_t parent, int deathsig, int out_fd);
+
 /* User + system CPU seconds of a process so far (/proc/PID/stat, every thread; clock-tick
  * resolution), NAN when it cannot be read. */
 double job_proc_cpu_s(pid_t pid);
